@@ -22,6 +22,7 @@ export interface SandboxOptions {
   /** Faults in force from the start, per vendor. */
   faults?: Partial<Record<VendorName, FaultPatch>>;
   pinpoint?: Omit<PinpointSimulatorOptions, 'store' | 'stats' | 'faults'>;
+  // ── per-vendor simulator options are declared below this line ──
 }
 
 /** What `GET /sandbox` describes for one vendor. */
@@ -39,6 +40,7 @@ export interface Sandbox {
   subjects: number;
   vendors: Record<string, SandboxVendorInfo>;
   pinpoint: { store: PinpointStore; appId: string };
+  // ── vendor simulator handles (store, ids) are declared below this line ──
   /** `/sandbox` control routes, to mount on the service or serve alone. */
   controlRouter(): Router;
   close(): Promise<void>;
@@ -61,6 +63,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const vendors: Record<string, SandboxVendorInfo> = {
     pinpoint: { baseUrl: pinpointServer.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, appIds: [appId] },
   };
+  // ── vendor simulators: each one adds its block below this line (start, push to servers, add to vendors) ──
 
   const sandbox: Sandbox = {
     clock,
@@ -69,6 +72,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     subjects,
     vendors,
     pinpoint: { store: pinpointStore, appId },
+    // ── vendor simulator handles are set below this line ──
     controlRouter: () => createControlRouter(sandbox),
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
