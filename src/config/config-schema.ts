@@ -1,0 +1,144 @@
+import Joi from 'joi';
+import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+
+/** A BullMQ limiter for one vendor queue: at most `max` jobs per `durationMs`, across all workers. */
+export interface QueueLimit {
+  max: number;
+  durationMs: number;
+}
+
+/** Settings every vendor queue has. */
+export interface VendorQueueSettings {
+  /** Jobs per window across all workers (Invariant 5). */
+  rateLimit: QueueLimit;
+  /** Jobs a worker process runs at once on this queue. */
+  concurrency: number;
+  /** Delay before retrying a throttled call when the vendor gives no hint, in ms. */
+  throttleDelayMs: number;
+}
+
+export interface PinpointSettings extends VendorQueueSettings {
+  region: string;
+  /** Override of the AWS endpoint (the sandbox, or a VPC endpoint). */
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** The Pinpoint projects (application ids) that hold people's endpoints. */
+  appIds: string[];
+}
+
+export interface ApiToken {
+  name: string;
+  /** SHA-256 hex of the token; tokens themselves are never stored. */
+  sha256: string;
+  role: Role;
+}
+
+export type Role = 'viewer' | 'operator' | 'admin';
+
+/** The whole configuration, validated once at boot (src/config/load-config.ts). */
+export interface Config {
+  port: number;
+  host: string;
+  /** Where embedded Redis, PGlite, generated keys and tokens live. @defaultValue '.data' */
+  dataDir: string;
+  redisUrl?: string;
+  databaseUrl?: string;
+  /** Prefix of every BullMQ key. @defaultValue 'erasure' */
+  queuePrefix: string;
+  adminToken?: string;
+  /** 32 bytes, base64 or hex. Generated into dataDir in sandbox mode when unset. */
+  encryptionKey?: string;
+  tokens: ApiToken[];
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Also append JSON log lines to this file. */
+  logFile?: string;
+  /** True when no vendor is configured: the embedded simulators stand in for every vendor. */
+  sandboxMode: boolean;
+  sandbox: { subjects: number; clockSpeed: number };
+  intake: { maxBulk: number; bodyLimitBytes: number };
+  deadlines: { gdprDays: number; ccpaDays: number };
+  jobs: {
+    attempts: number;
+    backoffMs: number;
+    /** Milliseconds without lock renewal after which a job counts as stalled. */
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
+  };
+  reconciler: { everyMs: number; staleAfterMs: number };
+  vendors: {
+    pinpoint?: PinpointSettings;
+  };
+}
+
+const queueLimit = Joi.object({
+  max: Joi.number().integer().min(1).required(),
+  durationMs: Joi.number().integer().min(1).required(),
+});
+
+const vendorQueue = {
+  rateLimit: queueLimit,
+  concurrency: Joi.number().integer().min(1).max(1000),
+  throttleDelayMs: Joi.number().integer().min(0),
+};
+
+export const VENDOR_DEFAULTS: Record<VendorName, VendorQueueSettings> = {
+  // Pinpoint quotas are per operation; 300/s covers Get/DeleteUserEndpoints (vendor-contracts §1.5).
+  pinpoint: { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
+  s3: { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
+  appcenter: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
+  segment: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
+  amplitude: { rateLimit: { max: 1, durationMs: 1000 }, concurrency: 8, throttleDelayMs: 1000 },
+};
+
+/** The config file's shape (ERASURE_CONFIG, JSON or YAML). Environment variables win over it. */
+export const configFileSchema = Joi.object({
+  port: Joi.number().port(),
+  host: Joi.string().hostname(),
+  dataDir: Joi.string(),
+  redisUrl: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  databaseUrl: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  queuePrefix: Joi.string().pattern(/^[A-Za-z0-9_{}-]+$/).max(64),
+  logLevel: Joi.string().valid('error', 'warn', 'info', 'debug'),
+  logFile: Joi.string(),
+  tokens: Joi.array().items(
+    Joi.object({
+      name: Joi.string().max(64).required(),
+      sha256: Joi.string().hex().length(64).required(),
+      role: Joi.string().valid('viewer', 'operator', 'admin').required(),
+    }),
+  ),
+  sandbox: Joi.object({
+    subjects: Joi.number().integer().min(0).max(1_000_000),
+    clockSpeed: Joi.number().min(0.001).max(1e9),
+  }),
+  intake: Joi.object({
+    maxBulk: Joi.number().integer().min(1).max(100_000),
+    bodyLimitBytes: Joi.number().integer().min(1024).max(64 * 1024 * 1024),
+  }),
+  deadlines: Joi.object({ gdprDays: Joi.number().integer().min(1), ccpaDays: Joi.number().integer().min(1) }),
+  jobs: Joi.object({
+    attempts: Joi.number().integer().min(1).max(100),
+    backoffMs: Joi.number().integer().min(1),
+    lockDurationMs: Joi.number().integer().min(1000),
+    stalledIntervalMs: Joi.number().integer().min(1000),
+    retention: Joi.object({
+      completedAgeSeconds: Joi.number().integer().min(1),
+      completedCount: Joi.number().integer().min(1),
+      failedAgeSeconds: Joi.number().integer().min(1),
+      failedCount: Joi.number().integer().min(1),
+    }),
+  }),
+  reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
+  vendors: Joi.object({
+    pinpoint: Joi.object({
+      ...vendorQueue,
+      region: Joi.string().required(),
+      endpoint: Joi.string().uri({ scheme: ['http', 'https'] }),
+      credentials: Joi.object({ accessKeyId: Joi.string().required(), secretAccessKey: Joi.string().required() }),
+      appIds: Joi.array().items(Joi.string().pattern(/^[A-Za-z0-9-]+$/)).min(1).required(),
+    }),
+  }),
+});
+
+export const KNOWN_VENDORS = VENDOR_NAMES;

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Joi from 'joi';
+import YAML from 'yaml';
+import { configFileSchema, VENDOR_DEFAULTS, type Config } from './config-schema.js';
+
+/** Every problem found in the configuration, listed at once so one fix-and-restart is enough. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The environment variables the service reads (DESIGN.md, Public surface); nothing else reads process.env. */
+const envSchema = Joi.object({
+  PORT: Joi.number().port(),
+  HOST: Joi.string().hostname(),
+  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  ERASURE_ADMIN_TOKEN: Joi.string().min(16).max(512),
+  ERASURE_ENCRYPTION_KEY: Joi.string().custom((value: string) => {
+    decodeKey(value);
+    return value;
+  }, '32-byte key'),
+  ERASURE_CONFIG: Joi.string(),
+  ERASURE_DATA_DIR: Joi.string(),
+  SANDBOX_SUBJECTS: Joi.number().integer().min(0).max(1_000_000),
+  LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug'),
+})
+  .messages({ 'any.custom': '{{#label}} must be 32 bytes, as 64 hex characters or base64' })
+  .unknown(true);
+
+/** Decodes a 32-byte key given as 64 hex characters or base64. */
+export function decodeKey(value: string): Buffer {
+  const trimmed = value.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  if (key.length !== 32) throw new Error('key must be 32 bytes');
+  return key;
+}
+
+export interface LoadConfigOptions {
+  env?: Record<string, string | undefined>;
+  /** A config object used instead of reading ERASURE_CONFIG (tests). */
+  file?: unknown;
+  cwd?: string;
+}
+
+/** Parses and validates the environment and the config file once, at boot. Throws ConfigError listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const problems: string[] = [];
+
+  const envResult = envSchema.validate(env, { abortEarly: false, convert: true });
+  for (const d of envResult.error?.details ?? []) problems.push(`environment ${d.message.replace(/"/g, '')}`);
+  const e = (envResult.value ?? {}) as Record<string, string | number | undefined>;
+
+  let file: Record<string, unknown> = {};
+  if (options.file !== undefined) file = options.file as Record<string, unknown>;
+  else if (typeof e.ERASURE_CONFIG === 'string') {
+    const configPath = path.resolve(cwd, e.ERASURE_CONFIG);
+    try {
+      const text = readFileSync(configPath, 'utf8');
+      file = (/\.ya?ml$/i.test(configPath) ? YAML.parse(text) : JSON.parse(text)) ?? {};
+    } catch (err) {
+      problems.push(`ERASURE_CONFIG ${configPath} cannot be read: ${(err as Error).message}`);
+    }
+  }
+  const fileResult = configFileSchema.validate(file, { abortEarly: false, convert: true });
+  for (const d of fileResult.error?.details ?? []) problems.push(`config file: ${d.message.replace(/"/g, '')}`);
+  if (problems.length) throw new ConfigError(problems);
+  const f = fileResult.value as Partial<Config> & { sandbox?: Partial<Config['sandbox']>; jobs?: Partial<Config['jobs']> };
+
+  const vendors: Config['vendors'] = {};
+  if (f.vendors?.pinpoint) vendors.pinpoint = { ...VENDOR_DEFAULTS.pinpoint, ...f.vendors.pinpoint };
+  const sandboxMode = Object.keys(vendors).length === 0;
+
+  const dataDir = path.resolve(cwd, String(e.ERASURE_DATA_DIR ?? f.dataDir ?? '.data'));
+  return {
+    port: Number(e.PORT ?? f.port ?? 3000),
+    host: String(e.HOST ?? f.host ?? '127.0.0.1'),
+    dataDir,
+    redisUrl: (e.REDIS_URL as string | undefined) ?? f.redisUrl,
+    databaseUrl: (e.DATABASE_URL as string | undefined) ?? f.databaseUrl,
+    queuePrefix: f.queuePrefix ?? 'erasure',
+    adminToken: e.ERASURE_ADMIN_TOKEN as string | undefined,
+    encryptionKey: e.ERASURE_ENCRYPTION_KEY as string | undefined,
+    tokens: f.tokens ?? [],
+    logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? f.logLevel ?? 'info',
+    logFile: f.logFile,
+    sandboxMode,
+    sandbox: {
+      subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
+      clockSpeed: f.sandbox?.clockSpeed ?? 1,
+    },
+    intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
+    deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}) },
+    jobs: {
+      attempts: f.jobs?.attempts ?? 5,
+      backoffMs: f.jobs?.backoffMs ?? 1000,
+      lockDurationMs: f.jobs?.lockDurationMs ?? 30_000,
+      stalledIntervalMs: f.jobs?.stalledIntervalMs ?? 30_000,
+      retention: {
+        completedAgeSeconds: 7 * 24 * 3600,
+        completedCount: 10_000,
+        failedAgeSeconds: 30 * 24 * 3600,
+        failedCount: 50_000,
+        ...(f.jobs?.retention ?? {}),
+      },
+    },
+    reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
+    vendors,
+  };
+}

@@ -1,0 +1,98 @@
+import type { Database } from './database.js';
+
+/**
+ * Schema versions, applied in order at boot by whichever process starts first (an advisory
+ * lock keeps two processes from racing). Never edit a released entry: add a new one.
+ */
+const MIGRATIONS: Array<{ version: number; sql: string }> = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE requests (
+        id uuid PRIMARY KEY,
+        idempotency_hash text UNIQUE,
+        kind text NOT NULL DEFAULT 'erasure',
+        regulation text NOT NULL,
+        status text NOT NULL,
+        vendors text[] NOT NULL,
+        subject_hash text NOT NULL,
+        callback_url text,
+        submitted_at timestamptz NOT NULL,
+        due_at timestamptz NOT NULL,
+        not_before timestamptz,
+        finished_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX requests_status ON requests (status, created_at);
+      CREATE INDEX requests_due ON requests (due_at) WHERE finished_at IS NULL;
+
+      -- The identity vault: sealed identifiers (AES-256-GCM) and keyed hashes for lookup.
+      CREATE TABLE request_identities (
+        request_id uuid NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+        kind text NOT NULL,
+        lookup_hash text NOT NULL,
+        sealed text,
+        PRIMARY KEY (request_id, kind)
+      );
+      CREATE INDEX request_identities_lookup ON request_identities (lookup_hash);
+
+      CREATE TABLE tasks (
+        id text PRIMARY KEY,
+        request_id uuid NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+        vendor text NOT NULL,
+        resource text NOT NULL,
+        action text NOT NULL,
+        queue text NOT NULL,
+        job_name text NOT NULL,
+        state text NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        evidence jsonb NOT NULL DEFAULT '{}'::jsonb,
+        error text,
+        waiting_reason text,
+        next_action_at timestamptz,
+        started_at timestamptz,
+        finished_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX tasks_request ON tasks (request_id);
+      CREATE INDEX tasks_open ON tasks (updated_at)
+        WHERE state NOT IN ('succeeded', 'not_found', 'failed', 'skipped', 'cancelled');
+
+      CREATE TABLE audit_events (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        request_id uuid,
+        actor text NOT NULL,
+        action text NOT NULL,
+        detail jsonb NOT NULL DEFAULT '{}'::jsonb
+      );
+      CREATE INDEX audit_events_request ON audit_events (request_id, id);
+    `,
+  },
+];
+
+export async function migrate(db: Database): Promise<number> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  return db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(724011)`);
+    const { rows } = await tx.query<{ version: number }>(`SELECT version FROM schema_migrations`);
+    const applied = new Set(rows.map((r) => Number(r.version)));
+    let count = 0;
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      for (const statement of splitStatements(migration.sql)) await tx.query(statement);
+      await tx.query(`INSERT INTO schema_migrations (version) VALUES ($1)`, [migration.version]);
+      count += 1;
+    }
+    return count;
+  });
+}
+
+/** Migrations hold no semicolons inside literals, so splitting on `;` is safe and works inside a transaction on both drivers. */
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(';')
+    .map((s) => s.replace(/--.*$/gm, '').trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,391 @@
+import type { Database, Queryable } from './database.js';
+import type { IdentityCipher } from '../privacy/identity-cipher.js';
+import { IDENTIFIER_KINDS, type Subject } from '../privacy/subject.js';
+import {
+  FINAL_REQUEST_STATUSES,
+  SETTLED_TASK_STATES,
+  TERMINAL_TASK_STATES,
+  type Regulation,
+  type RequestRecord,
+  type RequestStatus,
+  type TaskRecord,
+  type TaskSpec,
+  type TaskState,
+} from './ledger-types.js';
+import type { VendorName } from '../vendors/vendor-name.js';
+
+export interface NewRequest {
+  id: string;
+  /** The client's idempotency key, hashed before it is stored (it could be anything, even an address). */
+  idempotencyKey?: string;
+  regulation: Regulation;
+  vendors: VendorName[];
+  subject: Subject;
+  callbackUrl?: string;
+  submittedAt: Date;
+  dueAt: Date;
+  notBefore?: Date;
+  tasks: TaskSpec[];
+  actor: string;
+}
+
+export interface ListRequestsFilter {
+  status?: RequestStatus;
+  overdue?: boolean;
+  /** Page size, 1..500. */
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  now?: Date;
+}
+
+export interface TaskDeferral {
+  state: Extract<TaskState, 'queued' | 'rate_limited' | 'waiting_vendor' | 'waiting_manual'>;
+  reason: string;
+  nextActionAt?: Date;
+  error?: string;
+}
+
+/** Outcome of settling a request whose tasks have all ended. */
+export function outcomeOf(states: TaskState[]): RequestStatus {
+  if (states.includes('cancelled') && states.every((s) => s === 'cancelled' || s === 'skipped')) return 'cancelled';
+  const failed = states.filter((s) => s === 'failed').length;
+  if (failed === 0) return 'completed';
+  return failed === states.length ? 'failed' : 'completed_with_errors';
+}
+
+const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/**
+ * The system of record (Postgres or PGlite): requests, their tasks, the sealed identity vault and
+ * the audit trail. Every write the service makes about a request goes through here.
+ */
+export class RequestLedger {
+  constructor(
+    private readonly db: Database,
+    private readonly cipher: IdentityCipher,
+  ) {}
+
+  /** Keyed hash of a client idempotency key, or of an identifier (`kind` tells which). */
+  hash(kind: string, value: string): string {
+    return this.cipher.lookupHash(kind, value);
+  }
+
+  /**
+   * Commits a request with its sealed identities and planned tasks in one transaction.
+   * The same idempotency key twice returns the first request with `created: false`.
+   */
+  async createRequest(input: NewRequest): Promise<{ request: RequestRecord; created: boolean }> {
+    return this.db.transaction((tx) => this.insertRequest(tx, input));
+  }
+
+  private async insertRequest(tx: Queryable, input: NewRequest): Promise<{ request: RequestRecord; created: boolean }> {
+    const idempotencyHash = input.idempotencyKey ? this.cipher.lookupHash('idempotency-key', input.idempotencyKey) : null;
+    const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
+    if (kinds.length === 0) throw new Error('a request needs at least one identifier');
+    const firstKind = kinds[0]!;
+    const subjectHash = this.cipher.lookupHash(firstKind, input.subject[firstKind]!);
+    const inserted = await tx.query<RequestRow>(
+      `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before)
+       VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (idempotency_hash) DO NOTHING
+       RETURNING *`,
+      [input.id, idempotencyHash, input.regulation, input.vendors, subjectHash, input.callbackUrl ?? null, input.submittedAt, input.dueAt, input.notBefore ?? null],
+    );
+    if (inserted.rows.length === 0) {
+      const existing = await tx.query<RequestRow>(`SELECT * FROM requests WHERE idempotency_hash = $1`, [idempotencyHash]);
+      return { request: toRequest(existing.rows[0]!), created: false };
+    }
+    for (const kind of kinds) {
+      const value = input.subject[kind]!;
+      await tx.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) VALUES ($1, $2, $3, $4)`, [
+        input.id,
+        kind,
+        this.cipher.lookupHash(kind, value),
+        this.cipher.seal(value),
+      ]);
+    }
+    for (const task of input.tasks) {
+      await tx.query(
+        `INSERT INTO tasks (id, request_id, vendor, resource, action, queue, job_name, state, waiting_reason, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'skipped' THEN now() END)`,
+        [task.id, input.id, task.vendor, task.resource, task.action, task.queue, task.jobName, task.initialState ?? 'queued', task.waitingReason ?? null],
+      );
+    }
+    await this.auditWith(tx, input.id, input.actor, 'request.received', { vendors: input.vendors, tasks: input.tasks.length, identifiers: kinds });
+    return { request: toRequest(inserted.rows[0]!), created: true };
+  }
+
+  async getRequest(id: string): Promise<RequestRecord | undefined> {
+    const { rows } = await this.db.query<RequestRow>(`SELECT * FROM requests WHERE id = $1`, [id]);
+    return rows[0] ? toRequest(rows[0]) : undefined;
+  }
+
+  async getTasks(requestId: string): Promise<TaskRecord[]> {
+    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 ORDER BY vendor, id`, [requestId]);
+    return rows.map(toTask);
+  }
+
+  async getTask(taskId: string): Promise<TaskRecord | undefined> {
+    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE id = $1`, [taskId]);
+    return rows[0] ? toTask(rows[0]) : undefined;
+  }
+
+  /** Newest first, keyset-paged: `nextCursor` is set when there may be more. */
+  async listRequests(filter: ListRequestsFilter): Promise<{ requests: RequestRecord[]; nextCursor?: string }> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.status) {
+      params.push(filter.status);
+      where.push(`status = $${params.length}`);
+    }
+    if (filter.overdue !== undefined) {
+      params.push(filter.now ?? new Date());
+      where.push(filter.overdue ? `finished_at IS NULL AND due_at < $${params.length}` : `NOT (finished_at IS NULL AND due_at < $${params.length})`);
+    }
+    if (filter.cursor) {
+      const [createdAt, id] = decodeCursor(filter.cursor);
+      params.push(createdAt, id);
+      where.push(`(created_at, id) < ($${params.length - 1}, $${params.length})`);
+    }
+    params.push(filter.limit + 1);
+    const { rows } = await this.db.query<RequestRow>(
+      `SELECT * FROM requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    const page = rows.slice(0, filter.limit).map(toRequest);
+    const last = page[page.length - 1];
+    return rows.length > filter.limit && last ? { requests: page, nextCursor: encodeCursor(last) } : { requests: page };
+  }
+
+  /** Opens the vault for one request, in memory only, just in time for a worker. */
+  async loadSubject(requestId: string): Promise<Subject> {
+    const { rows } = await this.db.query<{ kind: string; sealed: string | null }>(`SELECT kind, sealed FROM request_identities WHERE request_id = $1`, [requestId]);
+    const subject: Subject = {};
+    for (const row of rows) if (row.sealed) subject[row.kind as keyof Subject] = this.cipher.open(row.sealed);
+    return subject;
+  }
+
+  /** After the flow is in Redis: `received` → `in_progress` (or `scheduled` while a grace period runs). */
+  async markEnqueued(requestId: string, now = new Date()): Promise<void> {
+    await this.db.query(
+      `UPDATE requests SET status = CASE WHEN not_before IS NOT NULL AND not_before > $2 THEN 'scheduled' ELSE 'in_progress' END, updated_at = now()
+       WHERE id = $1 AND status = 'received'`,
+      [requestId, now],
+    );
+  }
+
+  /**
+   * Marks a task running for one more attempt. Returns undefined when the task already
+   * settled (a re-delivered job): the caller must then do nothing.
+   */
+  async beginTask(taskId: string): Promise<TaskRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<TaskRow>(
+        `UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), error = NULL,
+           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
+         WHERE id = $1 AND state NOT IN (${inList(SETTLED_TASK_STATES)}) RETURNING *`,
+        [taskId],
+      );
+      const task = rows[0];
+      if (!task) return undefined;
+      await tx.query(`UPDATE requests SET status = 'in_progress', finished_at = NULL, updated_at = now() WHERE id = $1 AND status <> 'in_progress' AND status <> 'cancelled'`, [task.request_id]);
+      return toTask(task);
+    });
+  }
+
+  /** Saves what a task has learnt so far, so a re-run after a crash can pick up from it. */
+  async checkpointTask(taskId: string, evidence: Record<string, unknown>): Promise<void> {
+    await this.db.query(`UPDATE tasks SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [taskId, JSON.stringify(evidence)]);
+  }
+
+  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<void> {
+    await this.db.query(
+      `UPDATE tasks SET state = $2, evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL,
+         finished_at = now(), updated_at = now() WHERE id = $1`,
+      [taskId, state, JSON.stringify(evidence)],
+    );
+  }
+
+  async deferTask(taskId: string, deferral: TaskDeferral): Promise<void> {
+    await this.db.query(
+      `UPDATE tasks SET state = $2, waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), updated_at = now() WHERE id = $1`,
+      [taskId, deferral.state, deferral.reason, deferral.nextActionAt ?? null, deferral.error ?? null],
+    );
+  }
+
+  /** Final failure (until an operator retries). `error` must already be free of identifiers. */
+  async failTask(taskId: string, error: string): Promise<void> {
+    await this.db.query(
+      `UPDATE tasks SET state = 'failed', error = $2, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND state NOT IN (${inList(SETTLED_TASK_STATES)})`,
+      [taskId, error],
+    );
+  }
+
+  /**
+   * When every task has ended, writes the request's outcome (completed / completed_with_errors /
+   * failed) and returns it; otherwise returns undefined and changes nothing. Safe to call often.
+   */
+  async settleRequest(requestId: string, actor = 'system'): Promise<RequestStatus | undefined> {
+    return this.db.transaction(async (tx) => {
+      const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      const request = requests[0];
+      if (!request) return undefined;
+      const { rows } = await tx.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE request_id = $1`, [requestId]);
+      const states = rows.map((r) => r.state);
+      if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
+      const status = outcomeOf(states);
+      if (status === request.status) return status;
+      await tx.query(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1`, [requestId, status]);
+      await this.auditWith(tx, requestId, actor, 'request.settled', { status, from: request.status });
+      return status;
+    });
+  }
+
+  /** Failed tasks back to queued so they can run again; the request is open again. Returns the tasks reopened. */
+  async reopenFailedTasks(requestId: string, actor: string, reason: string, vendor?: VendorName): Promise<TaskRecord[]> {
+    return this.db.transaction(async (tx) => {
+      const params: unknown[] = [requestId];
+      if (vendor) params.push(vendor);
+      const { rows } = await tx.query<TaskRow>(
+        `UPDATE tasks SET state = 'queued', waiting_reason = 'retry requested by an operator', finished_at = NULL, updated_at = now()
+         WHERE request_id = $1 AND state = 'failed' ${vendor ? 'AND vendor = $2' : ''} RETURNING *`,
+        params,
+      );
+      if (rows.length > 0) {
+        await tx.query(`UPDATE requests SET status = 'in_progress', finished_at = NULL, updated_at = now() WHERE id = $1`, [requestId]);
+        await this.auditWith(tx, requestId, actor, 'request.retried', { reason, tasks: rows.map((r) => r.id) });
+      }
+      return rows.map(toTask);
+    });
+  }
+
+  /** Requests committed but never confirmed in Redis (the enqueue failed or the process died). */
+  async requestsAwaitingEnqueue(olderThan: Date, limit: number): Promise<RequestRecord[]> {
+    const { rows } = await this.db.query<RequestRow>(`SELECT * FROM requests WHERE status = 'received' AND created_at < $1 ORDER BY created_at LIMIT $2`, [olderThan, limit]);
+    return rows.map(toRequest);
+  }
+
+  /** Unfinished tasks that have not moved since `olderThan`: the reconciler checks each has a live job. */
+  async staleOpenTasks(olderThan: Date, limit: number): Promise<TaskRecord[]> {
+    const { rows } = await this.db.query<TaskRow>(
+      `SELECT * FROM tasks WHERE state NOT IN (${inList(TERMINAL_TASK_STATES)}) AND updated_at < $1
+         AND (next_action_at IS NULL OR next_action_at < $1) ORDER BY updated_at LIMIT $2`,
+      [olderThan, limit],
+    );
+    return rows.map(toTask);
+  }
+
+  /** Marks a task as looked at by the reconciler, so it is not checked again at once. */
+  async touchTask(taskId: string): Promise<void> {
+    await this.db.query(`UPDATE tasks SET updated_at = now() WHERE id = $1`, [taskId]);
+  }
+
+  async audit(requestId: string | null, actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {
+    await this.auditWith(this.db, requestId, actor, action, detail);
+  }
+
+  private async auditWith(q: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
+    await q.query(`INSERT INTO audit_events (request_id, actor, action, detail) VALUES ($1, $2, $3, $4::jsonb)`, [requestId, actor, action, JSON.stringify(detail)]);
+  }
+
+  async auditTrail(requestId: string): Promise<Array<{ at: Date; actor: string; action: string; detail: Record<string, unknown> }>> {
+    const { rows } = await this.db.query<{ at: Date; actor: string; action: string; detail: Record<string, unknown> }>(
+      `SELECT at, actor, action, detail FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 1000`,
+      [requestId],
+    );
+    return rows;
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1');
+  }
+}
+
+export { FINAL_REQUEST_STATUSES };
+
+interface RequestRow {
+  id: string;
+  kind: string;
+  regulation: Regulation;
+  status: RequestStatus;
+  vendors: VendorName[];
+  subject_hash: string;
+  callback_url: string | null;
+  submitted_at: Date;
+  due_at: Date;
+  not_before: Date | null;
+  finished_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface TaskRow {
+  id: string;
+  request_id: string;
+  vendor: VendorName;
+  resource: string;
+  action: string;
+  queue: string;
+  job_name: string;
+  state: TaskState;
+  attempts: number;
+  evidence: Record<string, unknown>;
+  error: string | null;
+  waiting_reason: string | null;
+  next_action_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+function toRequest(row: RequestRow): RequestRecord {
+  return {
+    id: row.id,
+    kind: row.kind,
+    regulation: row.regulation,
+    status: row.status,
+    vendors: row.vendors,
+    subjectHash: row.subject_hash,
+    callbackUrl: row.callback_url,
+    submittedAt: new Date(row.submitted_at),
+    dueAt: new Date(row.due_at),
+    notBefore: row.not_before ? new Date(row.not_before) : null,
+    finishedAt: row.finished_at ? new Date(row.finished_at) : null,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function toTask(row: TaskRow): TaskRecord {
+  return {
+    id: row.id,
+    requestId: row.request_id,
+    vendor: row.vendor,
+    resource: row.resource,
+    action: row.action,
+    queue: row.queue,
+    jobName: row.job_name,
+    state: row.state,
+    attempts: Number(row.attempts),
+    evidence: row.evidence ?? {},
+    error: row.error,
+    waitingReason: row.waiting_reason,
+    nextActionAt: row.next_action_at ? new Date(row.next_action_at) : null,
+    startedAt: row.started_at ? new Date(row.started_at) : null,
+    finishedAt: row.finished_at ? new Date(row.finished_at) : null,
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function encodeCursor(request: RequestRecord): string {
+  return Buffer.from(`${request.createdAt.toISOString()}|${request.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [Date, string] {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new RangeError('invalid cursor');
+  return [date, id];
+}

@@ -1,0 +1,61 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/stores/embedded-redis.js';
+import { onSuiteEnd } from './services.js';
+
+let shared: Promise<string | undefined> | undefined;
+
+function pgBin(name: string): string | undefined {
+  const found = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/lib/postgresql/*/bin/${name} 2>/dev/null | tail -1`], { encoding: 'utf8' });
+  const bin = found.stdout.trim().split('\n').pop();
+  return bin ? bin : undefined;
+}
+
+/**
+ * A throw-away Postgres server for the run, when initdb and pg_ctl are installed (CI installs
+ * them); undefined otherwise. Returns its connection URL.
+ */
+export function testPostgresUrl(): Promise<string | undefined> {
+  shared ??= (async () => {
+    const initdb = pgBin('initdb');
+    const pgCtl = pgBin('pg_ctl');
+    if (!initdb || !pgCtl) return undefined;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-test-pg-'));
+    const port = await freePort();
+    const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
+    if (asUser.length) spawnSync('chown', ['-R', 'postgres', dir]);
+    const exec = (args: string[]) => {
+      const [cmd, ...rest] = [...asUser, ...args];
+      return spawnSync(cmd!, rest, { encoding: 'utf8' });
+    };
+    const run = (args: string[]) => {
+      const result = exec(args);
+      if (result.status !== 0) throw new Error(`${args[0]} failed: ${result.stderr || result.stdout}`);
+    };
+    run([initdb, '-D', path.join(dir, 'data'), '-U', 'erasure', '--auth=trust', '-E', 'UTF8']);
+    run([pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', 'start']);
+    onSuiteEnd(async () => {
+      exec([pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return `postgres://erasure@127.0.0.1:${port}/postgres`;
+  })();
+  return shared;
+}
+
+let databases = 0;
+
+/** A new, empty database on the shared test server (undefined when no server could be started). */
+export async function freshPostgresDatabase(): Promise<string | undefined> {
+  const url = await testPostgresUrl();
+  if (!url) return undefined;
+  const { default: pg } = await import('pg');
+  const name = `erasure_${process.pid}_${++databases}`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  return url.replace(/\/postgres$/, `/${name}`);
+}
