@@ -33,7 +33,11 @@ export interface ApiToken {
   role: Role;
 }
 
-export type Role = 'viewer' | 'operator' | 'admin';
+/**
+ * viewer: reads requests and dashboards; submitter: also submits requests (upstream systems);
+ * operator: also retries and completes tasks; admin: everything.
+ */
+export type Role = 'viewer' | 'submitter' | 'operator' | 'admin';
 
 /** The whole configuration, validated once at boot (src/config/load-config.ts). */
 export interface Config {
@@ -105,7 +109,7 @@ export const configFileSchema = Joi.object({
     Joi.object({
       name: Joi.string().max(64).required(),
       sha256: Joi.string().hex().length(64).required(),
-      role: Joi.string().valid('viewer', 'operator', 'admin').required(),
+      role: Joi.string().valid('viewer', 'submitter', 'operator', 'admin').required(),
     }),
   ),
   sandbox: Joi.object({

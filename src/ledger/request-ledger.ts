@@ -277,6 +277,17 @@ export class RequestLedger {
     return rows.map(toTask);
   }
 
+  /** Open requests none of whose tasks is open: their parent job is gone, so settle them here. */
+  async unsettledRequests(limit: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      `SELECT r.id FROM requests r WHERE r.status IN ('scheduled', 'in_progress')
+         AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.state NOT IN (${inList(TERMINAL_TASK_STATES)}))
+       ORDER BY r.updated_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
   /** Marks a task as looked at by the reconciler, so it is not checked again at once. */
   async touchTask(taskId: string): Promise<void> {
     await this.db.query(`UPDATE tasks SET updated_at = now() WHERE id = $1`, [taskId]);
@@ -296,6 +307,12 @@ export class RequestLedger {
       [requestId],
     );
     return rows;
+  }
+
+  async countRequestsByStatus(now = new Date()): Promise<{ byStatus: Record<string, number>; overdue: number }> {
+    const { rows } = await this.db.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM requests GROUP BY status`);
+    const { rows: overdue } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests WHERE finished_at IS NULL AND due_at < $1`, [now]);
+    return { byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])), overdue: Number(overdue[0]?.n ?? 0) };
   }
 
   async ping(): Promise<void> {

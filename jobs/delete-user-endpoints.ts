@@ -1,0 +1,38 @@
+import { TransientVendorError } from '../src/vendors/vendor-errors.js';
+import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+
+/**
+ * Pinpoint by user id: record what exists (GetUserEndpoints), delete it (DeleteUserEndpoints),
+ * read back to verify nothing is left. Safe to run twice: a re-run that finds nothing reports
+ * what the earlier run deleted, from its checkpoint.
+ */
+export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
+  const pinpoint = requireClient(deps, 'pinpoint');
+  const appId = resourceValue(input.resource, 'app');
+  const userId = input.subject.userId;
+  if (!userId) return { outcome: 'skipped', evidence: { reason: 'no user id for this person' } };
+
+  const found = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
+  const earlier = typeof input.previous.endpointsFound === 'number' ? input.previous.endpointsFound : 0;
+  let deleted: string[] = [];
+  if (found.length > 0) {
+    await input.checkpoint({ appId, endpointsFound: found.length, endpointIds: found.map((e) => e.id) });
+    deleted = (await pinpoint.deleteUserEndpoints({ appId, userId, signal: input.signal })).map((e) => e.id);
+  }
+  const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
+  if (left.length > 0) {
+    throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetUserEndpoints' }, `still lists ${left.length} endpoint(s) after deletion`);
+  }
+
+  const endpointsFound = found.length > 0 ? found.length : earlier;
+  const evidence = {
+    appId,
+    endpointsFound,
+    endpointsDeleted: found.length > 0 ? deleted.length : earlier,
+    endpointIds: found.length > 0 ? found.map((e) => e.id) : (input.previous.endpointIds ?? []),
+    channels: [...new Set(found.map((e) => e.channelType).filter(Boolean))],
+    verification: 'verified_absent',
+    verifiedAt: new Date().toISOString(),
+  };
+  return { outcome: endpointsFound > 0 ? 'succeeded' : 'not_found', evidence };
+};

@@ -1,0 +1,84 @@
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/config-schema.js';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Logger } from '../logger.js';
+import type { Intake } from '../intake/intake.js';
+import { IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
+import type { QueueSet } from '../workers/queue-set.js';
+import { authenticate, type Principal } from './auth.js';
+import { createRequestsRouter } from './requests-router.js';
+import { ApiError } from './api-error.js';
+import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
+import { renderMetrics } from './metrics.js';
+
+export interface ApiAppDeps {
+  config: Config;
+  ledger: RequestLedger;
+  intake: Intake;
+  queues: QueueSet;
+  verify: (token: string) => Principal | undefined;
+  logger: Logger;
+  /** The `/sandbox` control routes, mounted only in sandbox mode. */
+  sandboxRouter?: Router;
+}
+
+/** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
+export function createApiApp(deps: ApiAppDeps): express.Express {
+  const { config, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    const httpId = randomUUID();
+    res.set('X-Request-Id', httpId);
+    res.set('X-Content-Type-Options', 'nosniff');
+    res.set('X-Frame-Options', 'DENY');
+    res.set('Referrer-Policy', 'no-referrer');
+    res.on('finish', () => {
+      // The path only: query strings are not logged.
+      logger.info('http', { httpId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+    });
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
+  app.get('/readyz', async (_req, res) => {
+    const [ledgerUp, redisUp] = await Promise.all([deps.ledger.ping().then(() => true, () => false), deps.queues.isReady()]);
+    res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type('text/plain; version=0.0.4').send(await renderMetrics(deps.ledger, deps.queues));
+  });
+  if (deps.sandboxRouter) app.use(deps.sandboxRouter);
+
+  app.use('/v1', (req, res, next) => {
+    if (req.method === 'POST' && req.headers['content-length'] !== '0' && !req.is('application/json')) {
+      return next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json'));
+    }
+    next();
+  });
+  app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
+  const auth = authenticate(deps.verify);
+  app.use('/v1', auth);
+  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues }));
+  app.use(BULL_BOARD_PATH, auth, createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
+
+  app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof ApiError) return res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+    if (err instanceof RequestValidationError) {
+      return res.status(400).json({ error: { code: 'invalid_request', message: 'the request is not valid; see details', details: err.problems } });
+    }
+    if (err instanceof IntakeUnavailableError) return res.status(503).set('Retry-After', '5').json({ error: { code: 'unavailable', message: err.message } });
+    const type = (err as { type?: string }).type;
+    if (type === 'entity.too.large') return res.status(413).json({ error: { code: 'body_too_large', message: `the body exceeds ${config.intake.bodyLimitBytes} bytes` } });
+    if (type === 'entity.parse.failed') return res.status(400).json({ error: { code: 'invalid_json', message: 'the body is not valid JSON' } });
+    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return res.status(415).json({ error: { code: 'unsupported_media_type', message: 'unsupported body encoding' } });
+    logger.error('unhandled error in HTTP handler', { errorName: (err as Error)?.name });
+    res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
+  });
+  return app;
+}

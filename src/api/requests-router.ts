@@ -1,0 +1,121 @@
+import express, { type Request, type Response } from 'express';
+import Joi from 'joi';
+import type { Config } from '../config/config-schema.js';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import { REQUEST_STATUSES } from '../ledger/ledger-types.js';
+import { IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
+import { toFieldProblems } from '../intake/request-schema.js';
+import type { QueueSet } from '../workers/queue-set.js';
+import { retryFailedTasks } from '../operations/retry-tasks.js';
+import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+import { requireRole } from './auth.js';
+import { requestView } from './request-view.js';
+import { ApiError } from './api-error.js';
+
+export interface RequestsRouterDeps {
+  config: Config;
+  ledger: RequestLedger;
+  intake: Intake;
+  queues: QueueSet;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const listQuerySchema = Joi.object({
+  status: Joi.string().valid(...REQUEST_STATUSES),
+  overdue: Joi.string().valid('true', 'false'),
+  limit: Joi.number().integer().min(1).max(500).default(50),
+  cursor: Joi.string().max(200),
+});
+
+const retryBodySchema = Joi.object({
+  reason: Joi.string().trim().min(3).max(500).required(),
+  vendor: Joi.string().valid(...VENDOR_NAMES),
+}).required();
+
+/** `/v1/requests`: intake, status, lists and retries (DESIGN.md, Public surface). */
+export function createRequestsRouter(deps: RequestsRouterDeps) {
+  const { ledger, intake } = deps;
+  const router = express.Router();
+
+  router.post('/v1/requests', requireRole('submitter'), async (req: Request, res: Response) => {
+    const body = req.body as unknown;
+    if (isBulk(body)) return submitBulk(req, res, body.requests);
+    const result = await intake.submit(body, actorOf(req));
+    res.status(result.created ? 202 : 200).location(`/v1/requests/${result.request.id}`).json({ ...requestView(result.request), duplicate: !result.created });
+  });
+
+  async function submitBulk(req: Request, res: Response, items: unknown) {
+    const max = deps.config.intake.maxBulk;
+    if (!Array.isArray(items) || items.length === 0) throw new ApiError(400, 'invalid_request', 'requests must be a non-empty list');
+    if (Object.keys(req.body as object).length !== 1) throw new ApiError(400, 'invalid_request', 'a bulk body holds only "requests"');
+    if (items.length > max) throw new ApiError(413, 'too_many_requests_in_bulk', `at most ${max} requests per bulk call; split the list`);
+    const results: Array<Record<string, unknown>> = [];
+    let accepted = 0;
+    let duplicates = 0;
+    for (const [index, item] of items.entries()) {
+      try {
+        const result = await intake.submit(item, actorOf(req), `requests[${index}].`);
+        if (result.created) accepted += 1;
+        else duplicates += 1;
+        results.push({ index, outcome: result.created ? 'accepted' : 'duplicate', id: result.request.id, status: result.request.status });
+      } catch (err) {
+        if (err instanceof RequestValidationError) {
+          results.push({ index, outcome: 'rejected', errors: err.problems });
+          continue;
+        }
+        if (err instanceof IntakeUnavailableError) {
+          // Stop here: report what was committed and that the rest was not.
+          for (let rest = index; rest < items.length; rest++) results.push({ index: rest, outcome: 'not_processed', reason: err.message });
+          break;
+        }
+        throw err;
+      }
+    }
+    const rejected = results.filter((r) => r.outcome === 'rejected').length;
+    const notProcessed = results.filter((r) => r.outcome === 'not_processed').length;
+    res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary: { accepted, duplicates, rejected, notProcessed }, results });
+  }
+
+  router.get('/v1/requests', requireRole('viewer'), async (req, res) => {
+    const { value, error } = listQuerySchema.validate(req.query, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
+    let page;
+    try {
+      page = await ledger.listRequests({ status: value.status, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', limit: value.limit, cursor: value.cursor });
+    } catch (err) {
+      if (err instanceof RangeError) throw new ApiError(400, 'invalid_query', 'cursor is not valid');
+      throw err;
+    }
+    res.json({ requests: page.requests.map((r) => requestView(r)), nextCursor: page.nextCursor ?? null });
+  });
+
+  router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
+    const request = await findRequest(String(req.params.id));
+    res.json(requestView(request, await ledger.getTasks(request.id)));
+  });
+
+  router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
+    const request = await findRequest(String(req.params.id));
+    const { value, error } = retryBodySchema.validate(req.body, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'a retry needs a reason', toFieldProblems(error));
+    const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor as VendorName | undefined });
+    res.status(tasks.length ? 202 : 200).json({ retried: tasks.map((t) => ({ id: t.id, vendor: t.vendor, action: t.action })) });
+  });
+
+  async function findRequest(id: string) {
+    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+    return request;
+  }
+
+  return router;
+}
+
+function isBulk(body: unknown): body is { requests: unknown } {
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && 'requests' in body;
+}
+
+function actorOf(req: Request): string {
+  return `token:${req.principal?.name ?? 'unknown'}`;
+}

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { loadConfig, ConfigError } from '../config/load-config.js';
+import { startService, type Service } from '../service.js';
+import { startSandbox } from '../sandbox/sandbox.js';
+import { listen } from '../sandbox/vendor-http.js';
+import { RedisNotInstalledError } from '../stores/embedded-redis.js';
+import express from 'express';
+
+const USAGE = `usage: erasure <command>
+
+  start                      API + workers + dashboards (+ simulated vendors when none is configured)
+  api                        the HTTP API and dashboards only
+  worker [--queues a,b]      workers only (all queues, or the ones named)
+  sandbox                    the vendor simulators only, with /sandbox on PORT
+
+Configuration comes from the environment and ERASURE_CONFIG; see README.md.`;
+
+function queuesArg(argv: string[]): string[] | 'all' {
+  const i = argv.indexOf('--queues');
+  if (i === -1) return 'all';
+  const list = (argv[i + 1] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length === 0) throw new ConfigError(['--queues needs a comma-separated list, e.g. --queues pinpoint,s3']);
+  return list;
+}
+
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      process.stdout.write(`\n${signal}: finishing running jobs and stopping…\n`);
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+function printBanner(service: Service): void {
+  const { config, url } = service;
+  const tokenFile = path.relative(process.cwd(), path.join(config.dataDir, 'admin-token'));
+  const token = config.adminToken ? '$ERASURE_ADMIN_TOKEN' : `$(cat ${tokenFile})`;
+  const lines = [
+    '',
+    config.sandboxMode
+      ? '*** SANDBOX MODE: no vendor is configured, so every vendor is simulated in this process. No real data is touched. ***'
+      : 'erasure is running against the configured vendors.',
+    `  API          ${url}/v1/requests`,
+    `  Bull Board   ${url}/admin/queues   (send the token as a Bearer header, or an erasure_token cookie)`,
+    `  Health       ${url}/healthz   ${url}/readyz   ${url}/metrics`,
+  ];
+  if (config.sandboxMode) lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats`);
+  lines.push(
+    `  Admin token  ${config.adminToken ? 'from ERASURE_ADMIN_TOKEN' : `in ${tokenFile}`}`,
+    '',
+    'Try:',
+    `  curl -s -H "Authorization: Bearer ${token}" -H 'Content-Type: application/json' \\`,
+    `       -d '{"subject":{"userId":"user-7"},"vendors":["pinpoint"]}' ${url}/v1/requests`,
+    '',
+  );
+  process.stdout.write(lines.join('\n'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const command = argv[0];
+  if (!command || command === '--help' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case 'start': {
+      const service = await startService(config);
+      onShutdown(() => service.close());
+      printBanner(service);
+      return;
+    }
+    case 'api': {
+      const service = await startService(config, { roles: { api: true, workers: [] } });
+      onShutdown(() => service.close());
+      printBanner(service);
+      return;
+    }
+    case 'worker': {
+      const service = await startService(config, { roles: { api: false, workers: queuesArg(argv) } });
+      onShutdown(() => service.close());
+      process.stdout.write(`worker running on queues: ${service.workers?.workers.map((w) => w.name).join(', ')}\n`);
+      return;
+    }
+    case 'sandbox': {
+      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed });
+      const app = express();
+      app.use(sandbox.controlRouter());
+      const server = await listen(app, config.port, config.host);
+      onShutdown(async () => {
+        await server.close();
+        await sandbox.close();
+      });
+      process.stdout.write(`vendor simulators running; control at ${server.url}/sandbox\n${JSON.stringify(sandbox.vendors, null, 2)}\n`);
+      return;
+    }
+    default:
+      throw new ConfigError([`unknown command "${command}"`, USAGE]);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  if (err instanceof ConfigError || err instanceof RedisNotInstalledError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`erasure failed to start: ${err.name}: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,162 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { Config, PinpointSettings } from './config/config-schema.js';
+import { VENDOR_DEFAULTS } from './config/config-schema.js';
+import { decodeKey } from './config/load-config.js';
+import { createLogger, type Logger } from './logger.js';
+import { openDatabase, type Database } from './ledger/database.js';
+import { migrate } from './ledger/migrations.js';
+import { RequestLedger } from './ledger/request-ledger.js';
+import { createIdentityCipher } from './privacy/identity-cipher.js';
+import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
+import { createQueueSet, type QueueSet } from './workers/queue-set.js';
+import { startWorkers, type WorkerPool } from './workers/start-workers.js';
+import { createRequestEnqueuer } from './planner/request-enqueuer.js';
+import { createIntake } from './intake/intake.js';
+import { createApiApp } from './api/create-api-app.js';
+import { createTokenVerifier } from './api/auth.js';
+import { createPinpointClient } from './vendors/pinpoint-client.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
+import { resolveQueues } from '../queues/registry.js';
+import { TASK_PROCESSORS } from '../jobs/index.js';
+import type { VendorClients } from '../jobs/task-processor.js';
+
+export interface ServiceRoles {
+  /** Serve the HTTP API and dashboards. */
+  api: boolean;
+  /** Queues to work on: 'all', or a list of queue names; none = no workers. */
+  workers: 'all' | string[];
+}
+
+export interface StartServiceOptions {
+  roles?: ServiceRoles;
+  /** Extra sandbox settings (tests). */
+  sandbox?: SandboxOptions;
+  /** Do not write to stdout (tests log to a file instead). */
+  quiet?: boolean;
+}
+
+/** A running service: what it listens on and how to stop it. */
+export interface Service {
+  config: Config;
+  url?: string;
+  adminToken?: string;
+  logger: Logger;
+  ledger: RequestLedger;
+  queues: QueueSet;
+  workers?: WorkerPool;
+  sandbox?: Sandbox;
+  redisUrl: string;
+  close(): Promise<void>;
+}
+
+/** Keys and tokens generated once into the data dir in sandbox mode, so restarts keep them. */
+function readOrCreateSecret(file: string, make: () => string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(path.dirname(file), { recursive: true });
+  const value = make();
+  writeFileSync(file, `${value}\n`, { mode: 0o600 });
+  return value;
+}
+
+/**
+ * The composition root: the only place that wires config, stores, queues, workers, the API and
+ * (in sandbox mode) the simulators together. Everything else receives what it needs.
+ */
+export async function startService(config: Config, options: StartServiceOptions = {}): Promise<Service> {
+  const roles = options.roles ?? { api: true, workers: 'all' };
+  const logger = createLogger(config, { silentConsole: options.quiet });
+  const closers: Array<() => Promise<void>> = [];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch((err: Error) => logger.error('error while stopping', { errorName: err.name }));
+  };
+
+  try {
+    let sandbox: Sandbox | undefined;
+    if (config.sandboxMode) {
+      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, ...options.sandbox });
+      closers.push(() => sandbox!.close());
+      config = withSandboxVendors(config, sandbox);
+    }
+
+    let redisUrl = config.redisUrl;
+    if (!redisUrl) {
+      const embedded: EmbeddedRedis = await startEmbeddedRedis({ dataDir: path.join(config.dataDir, 'redis') });
+      closers.push(() => embedded.stop());
+      redisUrl = embedded.url;
+    }
+
+    const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
+    closers.push(() => db.close());
+    await migrate(db);
+
+    let keyText = config.encryptionKey;
+    if (!keyText) {
+      if (!config.sandboxMode) throw new Error('ERASURE_ENCRYPTION_KEY is required outside sandbox mode (32 bytes, hex or base64)');
+      keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
+    }
+    const ledger = new RequestLedger(db, createIdentityCipher(decodeKey(keyText)));
+
+    const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
+    closers.push(() => queues.close());
+    const enqueue = createRequestEnqueuer({ ledger, queues });
+
+    const clients: VendorClients = {};
+    if (config.vendors.pinpoint) {
+      const pinpoint = createPinpointClient(config.vendors.pinpoint);
+      clients.pinpoint = pinpoint;
+      closers.push(async () => pinpoint.close());
+    }
+
+    let workers: WorkerPool | undefined;
+    const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
+    if (runQueues.length > 0) {
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, clients, processors: TASK_PROCESSORS, enqueue, logger });
+      closers.push(() => workers!.close());
+    }
+
+    let url: string | undefined;
+    let adminToken = config.adminToken;
+    if (roles.api) {
+      if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
+      if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
+      const verify = createTokenVerifier(adminToken, config.tokens);
+      const intake = createIntake({ config, ledger, enqueue, queueReady: () => queues.isReady(), logger });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, sandboxRouter: sandbox?.controlRouter() });
+      const server: Server = await new Promise((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => resolve(s));
+        s.once('error', reject);
+      });
+      closers.push(
+        () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      );
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+    }
+
+    return { config, url, adminToken, logger, ledger, queues, workers, sandbox, redisUrl, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** In sandbox mode every vendor points at its simulator. */
+function withSandboxVendors(config: Config, sandbox: Sandbox): Config {
+  const info = sandbox.vendors.pinpoint!;
+  const pinpoint: PinpointSettings = {
+    ...VENDOR_DEFAULTS.pinpoint,
+    region: String(info.credentials.region ?? 'us-east-1'),
+    endpoint: info.baseUrl,
+    credentials: { accessKeyId: String(info.credentials.accessKeyId), secretAccessKey: String(info.credentials.secretAccessKey) },
+    appIds: [sandbox.pinpoint.appId],
+  };
+  return { ...config, vendors: { ...config.vendors, pinpoint } };
+}

@@ -1,0 +1,109 @@
+import { Worker, type Job } from 'bullmq';
+import type { Config } from '../config/config-schema.js';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Logger } from '../logger.js';
+import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
+import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
+import type { ResolvedQueue } from '../../queues/queue-definition.js';
+import { requestsQueue } from '../../queues/requests-queue.js';
+import { finalizeRequest } from '../../jobs/finalize-request.js';
+import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import { createTaskRunner } from './task-runner.js';
+import { reconcile } from './reconciler.js';
+import { redisConnection, type QueueSet } from './queue-set.js';
+
+export interface WorkerPoolDeps {
+  config: Config;
+  redisUrl: string;
+  queues: QueueSet;
+  /** Which queues this process works on (`erasure worker --queues pinpoint,s3`). */
+  run: ResolvedQueue[];
+  ledger: RequestLedger;
+  clients: VendorClients;
+  processors: Readonly<Record<string, TaskProcessor>>;
+  enqueue: RequestEnqueuer;
+  logger: Logger;
+}
+
+export interface WorkerPool {
+  workers: Worker[];
+  /** Stops fetching, waits up to `graceMs` for running jobs, then cancels what is left. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** One Worker per queue, each with the queue's limiter and concurrency from config. */
+export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
+  const { config, ledger, logger } = deps;
+  const connection = redisConnection(deps.redisUrl, true);
+  const runTask = createTaskRunner({ ledger, processors: deps.processors, clients: deps.clients, logger });
+  const workers: Worker[] = [];
+
+  for (const queue of deps.run) {
+    const isRequests = queue.name === requestsQueue.name;
+    const processor = isRequests
+      ? async (job: Job<RequestJobData>) => {
+          if (job.name === 'reconcile') {
+            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs });
+          }
+          return finalizeRequest(job, { ledger });
+        }
+      : (job: Job<TaskJobData>, token?: string, signal?: AbortSignal) => runTask(job, token, signal);
+    const worker = new Worker(queue.name, processor as (job: Job) => Promise<unknown>, {
+      connection,
+      prefix: deps.queues.prefix,
+      concurrency: queue.concurrency,
+      limiter: queue.limiter ? { max: queue.limiter.max, duration: queue.limiter.durationMs } : undefined,
+      lockDuration: config.jobs.lockDurationMs,
+      stalledInterval: config.jobs.stalledIntervalMs,
+      maxStalledCount: 2,
+      metrics: { maxDataPoints: 60 * 24 * 7 },
+    });
+    worker.on('error', (err) => logger.error('worker error', { queue: queue.name, errorName: err.name }));
+    if (!isRequests) {
+      // Failures that happen outside the processor (a job stalled too often) still end the task.
+      worker.on('failed', (job, err) => {
+        if (!job) return;
+        void (async () => {
+          if ((await job.getState()) !== 'failed') return;
+          const data = job.data as TaskJobData;
+          const task = await ledger.getTask(data.taskId);
+          if (task && task.state !== 'failed') {
+            await ledger.failTask(data.taskId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
+            await ledger.settleRequest(data.requestId);
+          }
+        })().catch((e: Error) => logger.error('could not record a failed job', { jobId: job.id, errorName: e.name }));
+      });
+    }
+    workers.push(worker);
+  }
+
+  if (deps.run.some((q) => q.name === requestsQueue.name)) {
+    await deps.queues.queue(requestsQueue.name).upsertJobScheduler(
+      'reconciler',
+      { every: config.reconciler.everyMs },
+      { name: 'reconcile', data: {}, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 50 } } },
+    );
+  }
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
+
+  return {
+    workers,
+    async close(graceMs = 10_000) {
+      await Promise.all(
+        workers.map(async (worker) => {
+          let timer: NodeJS.Timeout | undefined;
+          const graceful = worker.close();
+          const timedOut = await Promise.race([
+            graceful.then(() => false),
+            new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+          ]);
+          clearTimeout(timer);
+          if (timedOut) {
+            worker.cancelAllJobs('shutdown');
+            await worker.close(true);
+          }
+        }),
+      );
+    },
+  };
+}
