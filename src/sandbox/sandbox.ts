@@ -8,6 +8,15 @@ import { isVendorName, VENDOR_NAMES, type VendorName } from '../vendors/vendor-n
 import { PinpointStore } from './pinpoint/pinpoint-store.js';
 import { createPinpointSimulator, type PinpointSimulatorOptions } from './pinpoint/pinpoint-simulator.js';
 import { seedPinpoint } from './pinpoint/pinpoint-seed.js';
+import { startS3, type S3SandboxOptions } from './s3/s3-sandbox.js';
+import type { S3Store } from './s3/s3-store.js';
+import type { S3SandboxBuckets } from './s3/s3-seed.js';
+import { startSegment, type SegmentSandboxOptions } from './segment/segment-sandbox.js';
+import type { SegmentStore } from './segment/segment-store.js';
+import { startAppCenter, type AppCenterSandboxOptions } from './appcenter/appcenter-sandbox.js';
+import type { AppCenterStore } from './appcenter/appcenter-store.js';
+import { startAmplitude, type AmplitudeSandboxOptions } from './amplitude/amplitude-sandbox.js';
+import type { AmplitudeStore } from './amplitude/amplitude-store.js';
 
 /** Credentials the simulators accept; `GET /sandbox` hands them to clients. */
 export const SANDBOX_CREDENTIALS = {
@@ -21,8 +30,11 @@ export interface SandboxOptions {
   clockSpeed?: number;
   /** Faults in force from the start, per vendor. */
   faults?: Partial<Record<VendorName, FaultPatch>>;
-  pinpoint?: Omit<PinpointSimulatorOptions, 'store' | 'stats' | 'faults'>;
-  // ── per-vendor simulator options are declared below this line ──
+  pinpoint?: Omit<PinpointSimulatorOptions, 'store' | 'stats' | 'faults' | 'clock' | 'objectStore'>;
+  s3?: S3SandboxOptions;
+  segment?: SegmentSandboxOptions;
+  appcenter?: AppCenterSandboxOptions;
+  amplitude?: AmplitudeSandboxOptions;
 }
 
 /** What `GET /sandbox` describes for one vendor. */
@@ -40,7 +52,10 @@ export interface Sandbox {
   subjects: number;
   vendors: Record<string, SandboxVendorInfo>;
   pinpoint: { store: PinpointStore; appId: string };
-  // ── vendor simulator handles (store, ids) are declared below this line ──
+  s3: { store: S3Store; buckets: S3SandboxBuckets };
+  segment: { store: SegmentStore; token: string; sourceIds: string[]; cloudSourceIds: string[]; workspaceId: string };
+  appcenter: { store: AppCenterStore; owner: string; app: string; token: string };
+  amplitude: { store: AmplitudeStore; apiKey: string; secretKey: string };
   /** `/sandbox` control routes, to mount on the service or serve alone. */
   controlRouter(): Router;
   close(): Promise<void>;
@@ -57,13 +72,35 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const pinpointStore = new PinpointStore();
   const { appId } = seedPinpoint(pinpointStore, subjects);
-  const pinpointServer = await listen(createPinpointSimulator({ ...options.pinpoint, store: pinpointStore, stats, faults }));
+  const pinpointServer = await listen(createPinpointSimulator({ ...options.pinpoint, store: pinpointStore, stats, faults, clock, objectStore: () => s3.store }));
   servers.push(pinpointServer);
 
   const vendors: Record<string, SandboxVendorInfo> = {
     pinpoint: { baseUrl: pinpointServer.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, appIds: [appId] },
   };
-  // ── vendor simulators: each one adds its block below this line (start, push to servers, add to vendors) ──
+  const s3 = await startS3({ options: options.s3, clock, stats, faults, subjects, accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId });
+  servers.push(s3.server);
+  vendors.s3 = { baseUrl: s3.server.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, forcePathStyle: true, buckets: s3.buckets };
+  const segment = await startSegment({ options: options.segment, clock, stats, faults, subjects });
+  servers.push(segment.server);
+  vendors.segment = { baseUrl: segment.server.url, credentials: { token: segment.token }, sourceIds: segment.sourceIds, cloudSourceIds: segment.cloudSourceIds, workspaceId: segment.workspaceId };
+  const appcenter = await startAppCenter({ options: options.appcenter, clock, stats, faults, subjects });
+  servers.push(appcenter.server);
+  vendors.appcenter = {
+    baseUrl: appcenter.server.url,
+    credentials: { apiToken: appcenter.token },
+    owner: appcenter.owner,
+    app: appcenter.app,
+    exportContainerSasUri: appcenter.exportContainerSasUri,
+  };
+  const amplitude = await startAmplitude({ options: options.amplitude, clock, stats, faults, subjects });
+  servers.push(amplitude.server, amplitude.euServer);
+  vendors.amplitude = {
+    baseUrl: amplitude.server.url,
+    credentials: { apiKey: amplitude.projects.main.apiKey, secretKey: amplitude.projects.main.secretKey },
+    euBaseUrl: amplitude.euServer.url,
+    projects: Object.values(amplitude.projects),
+  };
 
   const sandbox: Sandbox = {
     clock,
@@ -72,7 +109,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     subjects,
     vendors,
     pinpoint: { store: pinpointStore, appId },
-    // ── vendor simulator handles are set below this line ──
+    s3: { store: s3.store, buckets: s3.buckets },
+    segment: { store: segment.store, token: segment.token, sourceIds: segment.sourceIds, cloudSourceIds: segment.cloudSourceIds, workspaceId: segment.workspaceId },
+    appcenter: { store: appcenter.store, owner: appcenter.owner, app: appcenter.app, token: appcenter.token },
+    amplitude: { store: amplitude.store, apiKey: amplitude.projects.main.apiKey, secretKey: amplitude.projects.main.secretKey },
     controlRouter: () => createControlRouter(sandbox),
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
@@ -121,12 +161,14 @@ function createControlRouter(sandbox: Sandbox): Router {
 function validateFaultPatch(body: unknown): string[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['body must be an object'];
   const problems: string[] = [];
-  const known = new Set(['errorRate', 'latencyMs', 'throttleForMs', 'outage']);
+  const known = new Set(['errorRate', 'badRequestRate', 'latencyMs', 'throttleForMs', 'outage']);
   for (const [key, value] of Object.entries(body)) {
     if (!known.has(key)) problems.push(`${key}: unknown setting`);
     else if (key === 'outage' ? typeof value !== 'boolean' : typeof value !== 'number' || !(value >= 0)) problems.push(`${key}: invalid value`);
   }
-  const rate = (body as { errorRate?: number }).errorRate;
-  if (typeof rate === 'number' && rate > 1) problems.push('errorRate: must be between 0 and 1');
+  for (const key of ['errorRate', 'badRequestRate'] as const) {
+    const rate = (body as Record<string, unknown>)[key];
+    if (typeof rate === 'number' && rate > 1) problems.push(`${key}: must be between 0 and 1`);
+  }
   return problems;
 }

@@ -12,6 +12,8 @@ export interface VendorAnswers {
   throttled(res: Response, retryAfterMs: number): void;
   serverError(res: Response): void;
   unavailable(res: Response): void;
+  /** The vendor's refusal of a malformed request (4xx), for the `badRequestRate` knob. */
+  badRequest?(res: Response): void;
 }
 
 export interface VendorOperationsOptions {
@@ -56,6 +58,7 @@ export function vendorOperations(options: VendorOperationsOptions): {
         return answers.throttled(res, waitMs);
       }
       if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) return answers.serverError(res);
+      if (knobs.badRequestRate > 0 && answers.badRequest && Math.random() < knobs.badRequestRate) return answers.badRequest(res);
       next();
     };
   return { record, op };

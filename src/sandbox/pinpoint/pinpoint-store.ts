@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { seededId } from '../seed.js';
+import type { PinpointSegment, SegmentDefinition } from './pinpoint-segment.js';
+import type { PinpointExportJob, PinpointImportJob } from './pinpoint-job.js';
 
 /** An endpoint as Pinpoint returns it (EndpointResponse); dates are ISO strings. */
 export interface PinpointEndpoint {
@@ -26,8 +28,17 @@ export interface PinpointApp {
   Name: string;
   CreationDate: string;
   tags: Record<string, string>;
-  /** Keyed by lower-cased id: Pinpoint endpoint ids are case-insensitive. */
+  /**
+   * Keyed by lower-cased id: Pinpoint endpoint ids are case-insensitive. Endpoint objects are
+   * never changed in place (every change stores a new object), so an export can snapshot the
+   * app by copying references.
+   */
   endpoints: Map<string, PinpointEndpoint>;
+  /** Segments by id, in creation order. */
+  segments: Map<string, PinpointSegment>;
+  /** Export and import jobs by id, in creation order; they go with the app on DeleteApp. */
+  exportJobs: Map<string, PinpointExportJob>;
+  importJobs: Map<string, PinpointImportJob>;
 }
 
 /** A request to create or update an endpoint (EndpointRequest / EndpointBatchItem). */
@@ -64,6 +75,9 @@ export class PinpointStore {
       CreationDate: new Date().toISOString(),
       tags,
       endpoints: new Map(),
+      segments: new Map(),
+      exportJobs: new Map(),
+      importJobs: new Map(),
     };
     this.apps.set(id.toLowerCase(), app);
     return app;
@@ -79,6 +93,52 @@ export class PinpointStore {
     const app = this.app(appId);
     this.apps.delete(appId.toLowerCase());
     return app;
+  }
+
+  createSegment(appId: string, definition: SegmentDefinition, now: Date, id = randomUUID().replace(/-/g, '')): PinpointSegment {
+    const app = this.app(appId);
+    const stamp = now.toISOString();
+    const segment: PinpointSegment = {
+      Id: id,
+      Arn: `${app.Arn}/segments/${id}`,
+      ApplicationId: app.Id,
+      CreationDate: stamp,
+      tags: definition.tags ?? {},
+      versions: [{ ...definition, Version: 1, LastModifiedDate: stamp }],
+    };
+    if (definition.SegmentType === 'IMPORT') segment.members = new Set();
+    app.segments.set(id.toLowerCase(), segment);
+    return segment;
+  }
+
+  segment(appId: string, segmentId: string): PinpointSegment {
+    const segment = this.app(appId).segments.get(segmentId.toLowerCase());
+    if (!segment) throw notFound();
+    return segment;
+  }
+
+  /** UpdateSegment: a new version with the new criteria; older versions stay readable (and exportable). */
+  updateSegment(appId: string, segmentId: string, definition: Omit<SegmentDefinition, 'SegmentType'>, now: Date): PinpointSegment {
+    const segment = this.segment(appId, segmentId);
+    const latest = segment.versions[segment.versions.length - 1]!;
+    if (latest.SegmentType === 'IMPORT' && (definition.Dimensions || definition.SegmentGroups)) {
+      throw badRequest('An imported segment cannot have dimensions');
+    }
+    segment.versions.push({
+      ...latest,
+      ...stripUndefined(definition),
+      SegmentType: latest.SegmentType,
+      Version: latest.Version + 1,
+      LastModifiedDate: now.toISOString(),
+    });
+    if (definition.tags) segment.tags = definition.tags;
+    return segment;
+  }
+
+  deleteSegment(appId: string, segmentId: string): PinpointSegment {
+    const segment = this.segment(appId, segmentId);
+    this.app(appId).segments.delete(segmentId.toLowerCase());
+    return segment;
   }
 
   getEndpoint(appId: string, endpointId: string): PinpointEndpoint {
@@ -127,8 +187,10 @@ export class PinpointStore {
       User: { ...(existing?.User ?? {}), ...(input.User ?? {}) },
     };
     if (endpoint.Address) {
-      for (const other of app.endpoints.values()) {
-        if (other.Id.toLowerCase() !== key && other.Address === endpoint.Address) other.EndpointStatus = 'INACTIVE';
+      for (const [otherKey, other] of app.endpoints) {
+        if (otherKey !== key && other.Address === endpoint.Address && other.EndpointStatus !== 'INACTIVE') {
+          app.endpoints.set(otherKey, { ...other, EndpointStatus: 'INACTIVE' });
+        }
       }
     }
     app.endpoints.set(key, endpoint);
@@ -144,9 +206,8 @@ export class PinpointStore {
       throw badRequest(`Exceeded maximum endpoint per user count ${MAX_ENDPOINTS_PER_USER}`);
     }
     const oldest = pushOwned.sort((a, b) => a.EffectiveDate.localeCompare(b.EffectiveDate))[0]!;
-    oldest.EndpointStatus = 'INACTIVE';
-    oldest.User = { ...oldest.User, UserId: undefined };
-    delete oldest.User.UserId;
+    const { UserId: _evicted, ...user } = oldest.User;
+    app.endpoints.set(oldest.Id.toLowerCase(), { ...oldest, EndpointStatus: 'INACTIVE', User: user });
   }
 }
 
