@@ -1,0 +1,105 @@
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { QueueEvents } from 'bullmq';
+import { loadConfig } from '../../src/config/load-config.js';
+import { startService, type Service } from '../../src/service.js';
+import { startSandbox, SANDBOX_CREDENTIALS, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { parentJobId } from '../../src/planner/build-flow.js';
+import { redisConnection } from '../../src/workers/queue-set.js';
+import { freshPrefix, testRedis } from '../support/redis.js';
+import { freshPostgresDatabase } from '../support/postgres.js';
+import { SUITE_LOG_FILE } from '../support/suite-log.js';
+import { waitFor } from '../support/test-service.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Starts `erasure worker --queues pinpoint` as its own process; resolves once it is consuming. */
+function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'worker', '--queues', 'pinpoint'], {
+    env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('worker running on queues')) resolve(child);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output.slice(-2000)}`)));
+  });
+}
+
+describe('A worker process killed in the middle of a job', () => {
+  let sandbox: Sandbox;
+  let service: Service;
+  let events: QueueEvents;
+  const children: ChildProcess[] = [];
+  let env: Record<string, string>;
+
+  before(async function () {
+    this.timeout(60_000);
+    const databaseUrl = await freshPostgresDatabase();
+    // Several processes share the ledger, which PGlite cannot do; CI installs Postgres.
+    if (!databaseUrl) this.skip();
+    sandbox = await startSandbox({ subjects: 20 });
+    const redis = await testRedis();
+    const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
+    const file = {
+      redisUrl: redis.url,
+      databaseUrl,
+      queuePrefix: freshPrefix(),
+      port: 0,
+      dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-crash-')),
+      logFile: SUITE_LOG_FILE,
+      jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
+      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint!.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
+    };
+    const configPath = path.join(file.dataDir, 'erasure.json');
+    writeFileSync(configPath, JSON.stringify(file));
+    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+    // The API and the flow parents run here; the Pinpoint worker runs in child processes.
+    service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
+    events = new QueueEvents('requests', { connection: redisConnection(service.redisUrl, true), prefix: file.queuePrefix });
+    await events.waitUntilReady();
+  });
+  after(async () => {
+    for (const child of children) child.kill('SIGKILL');
+    await events?.close();
+    await service?.close();
+    await sandbox?.close();
+  });
+
+  it('is picked up by a new worker, and the request still completes with its evidence', async function () {
+    this.timeout(60_000);
+    children.push(await startWorkerProcess(env));
+    sandbox.faults.set('pinpoint', { latencyMs: 5000 });
+
+    const res = await fetch(`${service.url}/v1/requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${env.ERASURE_ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: { userId: 'user-12' }, vendors: ['pinpoint'] }),
+    });
+    const { id } = (await res.json()) as { id: string };
+    await waitFor(async () => (await service.ledger.getTasks(id))[0]?.state === 'running');
+
+    children[0]!.kill('SIGKILL');
+    sandbox.faults.set('pinpoint', { latencyMs: 0 });
+    children.push(await startWorkerProcess(env));
+
+    const parent = await service.queues.queue('requests').getJob(parentJobId(id));
+    await parent!.waitUntilFinished(events, 30_000);
+    const request = await service.ledger.getRequest(id);
+    const [task] = await service.ledger.getTasks(id);
+    expect(request!.status).to.equal('completed');
+    expect(task!.state).to.equal('succeeded');
+    expect(task!.attempts, 'the killed run and the one that finished').to.be.at.least(2);
+    expect(task!.evidence.endpointsDeleted, 'e-mail, SMS and push (12 % 3 === 0)').to.equal(3);
+    expect(sandbox.pinpoint.store.userEndpoints(sandbox.pinpoint.appId, 'user-12')).to.have.length(0);
+  });
+});
