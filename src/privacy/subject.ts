@@ -27,8 +27,14 @@ export function normaliseEmail(raw: string): string {
   const at = value.lastIndexOf('@');
   if (at <= 0 || at === value.length - 1) throw new InvalidIdentifierError('email', 'must be an e-mail address');
   const local = value.slice(0, at);
-  const domain = domainToASCII(value.slice(at + 1));
-  if (!domain || !domain.includes('.') || /\s/.test(local) || local.length > 64) throw new InvalidIdentifierError('email', 'must be an e-mail address');
+  const rawDomain = value.slice(at + 1);
+  // domainToASCII runs the URL host parser, which drops tabs and new lines, percent-decodes, and
+  // stops at `/ ? # \`: `ann@x.com/y` or `ann@x\tx.com` would come out as somebody else's address
+  // (Invariant 2). Refuse those characters first, then insist on non-empty dot-separated labels.
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f/\\?#%@:[\]]/.test(rawDomain)) throw new InvalidIdentifierError('email', 'must be an e-mail address');
+  const domain = domainToASCII(rawDomain);
+  if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/.test(domain) || /\s/.test(local) || local.length > 64) throw new InvalidIdentifierError('email', 'must be an e-mail address');
   return `${local}@${domain}`;
 }
 
@@ -60,16 +66,19 @@ export function normaliseInstallId(raw: string): string {
 }
 
 export function normaliseAmplitudeId(raw: string | number): string {
+  // A number past 2^53 has already been rounded to a neighbour's id; only a string is exact.
+  if (typeof raw === 'number' && !Number.isSafeInteger(raw)) throw new InvalidIdentifierError('amplitudeId', 'must be a positive integer (send ids above 2^53 as a string)');
   const value = String(raw).trim();
   if (!/^[1-9]\d{0,18}$/.test(value)) throw new InvalidIdentifierError('amplitudeId', 'must be a positive integer');
   return value;
 }
 
-const NORMALISERS: Record<IdentifierKind, (raw: string) => string> = {
-  email: normaliseEmail,
-  phone: normalisePhone,
-  userId: normaliseUserId,
-  installId: normaliseInstallId,
+const NORMALISERS: Record<IdentifierKind, (raw: string | number) => string> = {
+  email: (raw) => normaliseEmail(String(raw)),
+  phone: (raw) => normalisePhone(String(raw)),
+  userId: (raw) => normaliseUserId(String(raw)),
+  installId: (raw) => normaliseInstallId(String(raw)),
+  // Given the raw value, not String(raw), so a rounded number is seen and refused.
   amplitudeId: normaliseAmplitudeId,
 };
 
@@ -78,7 +87,7 @@ export function normaliseSubject(raw: Partial<Record<IdentifierKind, string | nu
   const subject: Subject = {};
   for (const kind of IDENTIFIER_KINDS) {
     const value = raw[kind];
-    if (value !== undefined) subject[kind] = NORMALISERS[kind](String(value));
+    if (value !== undefined) subject[kind] = NORMALISERS[kind](value);
   }
   return subject;
 }

@@ -69,12 +69,20 @@ export function classifyHttpFailure(options: ClassifyOptions): VendorError {
   return new PermanentVendorError(details);
 }
 
-/** Retry-After as seconds or an HTTP date, in milliseconds from now. */
+/**
+ * Retry-After as seconds or an HTTP date, in milliseconds from now; undefined when it is neither,
+ * so the caller falls back to its default delay. Both forms are matched strictly: `Number('  ')`
+ * is 0 and V8's Date.parse reads `soon 5` or `-5` as dates long past, and either would turn a
+ * garbled header into "retry at once" against a vendor that has just throttled us.
+ */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const at = Date.parse(value);
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  // IMF-fixdate, RFC 850 and asctime dates all begin with the day of the week (RFC 9110 §5.6.7).
+  if (!/^(mon|tue|wed|thu|fri|sat|sun)[a-z]*,? /i.test(text)) return undefined;
+  // HTTP dates are GMT; asctime carries no zone, which Date.parse would read as local time.
+  const at = Date.parse(/\b(GMT|UTC|Z)$/i.test(text) ? text : `${text} GMT`);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
