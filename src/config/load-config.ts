@@ -13,7 +13,21 @@ export class ConfigError extends Error {
 }
 
 /** The environment variables the service reads (DESIGN.md, Public surface); nothing else reads process.env. */
-const envSchema = Joi.object({
+export const ENV_VARS = [
+  'PORT',
+  'HOST',
+  'REDIS_URL',
+  'DATABASE_URL',
+  'ERASURE_ADMIN_TOKEN',
+  'ERASURE_ENCRYPTION_KEY',
+  'ERASURE_CONFIG',
+  'ERASURE_DATA_DIR',
+  'SANDBOX_SUBJECTS',
+  'LOG_LEVEL',
+] as const;
+
+/** One rule per name in ENV_VARS: the Record type keeps the list and the schema in step. */
+const envRules: Record<(typeof ENV_VARS)[number], Joi.Schema> = {
   PORT: Joi.number().port(),
   HOST: Joi.string().hostname(),
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
@@ -27,7 +41,8 @@ const envSchema = Joi.object({
   ERASURE_DATA_DIR: Joi.string(),
   SANDBOX_SUBJECTS: Joi.number().integer().min(0).max(1_000_000),
   LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug'),
-})
+};
+const envSchema = Joi.object(envRules)
   .messages({ 'any.custom': '{{#label}} must be 32 bytes, as 64 hex characters or base64' })
   .unknown(true);
 
@@ -60,11 +75,22 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (options.file !== undefined) file = options.file as Record<string, unknown>;
   else if (typeof e.ERASURE_CONFIG === 'string') {
     const configPath = path.resolve(cwd, e.ERASURE_CONFIG);
+    const yaml = /\.ya?ml$/i.test(configPath);
+    let text: string | undefined;
     try {
-      const text = readFileSync(configPath, 'utf8');
-      file = (/\.ya?ml$/i.test(configPath) ? YAML.parse(text) : JSON.parse(text)) ?? {};
+      text = readFileSync(configPath, 'utf8');
     } catch (err) {
-      problems.push(`ERASURE_CONFIG ${configPath} cannot be read: ${(err as Error).message}`);
+      problems.push(`ERASURE_CONFIG ${configPath} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (text !== undefined) {
+      try {
+        file = (yaml ? YAML.parse(text) : JSON.parse(text)) ?? {};
+      } catch (err) {
+        // Parser messages quote the file around the fault, which may be a secret: give the position only.
+        const position = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+        const where = position ? ` at line ${position.line}, column ${position.col}` : /position \d+/.exec((err as Error).message)?.[0] ? ` at ${/position \d+/.exec((err as Error).message)![0]}` : '';
+        problems.push(`ERASURE_CONFIG ${configPath} is not valid ${yaml ? 'YAML' : 'JSON'}${where}`);
+      }
     }
   }
   const fileResult = configFileSchema.validate(file, { abortEarly: false, convert: true });
