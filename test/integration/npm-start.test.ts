@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PinpointClient, GetUserEndpointsCommand, NotFoundException } from '@aws-sdk/client-pinpoint';
+import { waitFor } from '../support/test-service.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+describe('`erasure start` (what `npm start` runs) on an empty data directory', () => {
+  let child: ChildProcess;
+  let output = '';
+  let url: string;
+  let token: string;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-start-'));
+
+  before(async function () {
+    this.timeout(60_000);
+    child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'start'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    url = await waitFor(async () => /API {10}(http:\/\/[\d.]+:\d+)\/v1\/requests/.exec(output)?.[1], 45_000);
+    token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+  });
+  after(() => child?.kill('SIGKILL'));
+
+  it('says it is in sandbox mode and where the URLs and the admin token are', () => {
+    expect(output).to.include('SANDBOX MODE');
+    expect(output).to.include('/admin/queues');
+    expect(output).to.include(`in ${path.relative(ROOT, path.join(dataDir, 'admin-token'))}`);
+  });
+
+  it('erases user-7 from the simulated Pinpoint within seconds, and leaves user-8 alone', async () => {
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const submitted = await fetch(`${url}/v1/requests`, { method: 'POST', headers, body: JSON.stringify({ subject: { userId: 'user-7' }, vendors: ['pinpoint'] }) });
+    expect(submitted.status).to.equal(202);
+    const { id } = (await submitted.json()) as { id: string };
+    const done = await waitFor(async () => {
+      const status = (await (await fetch(`${url}/v1/requests/${id}`, { headers })).json()) as { status: string; tasks: Array<{ state: string; evidence: { endpointsDeleted: number } }> };
+      return status.status === 'completed' ? status : undefined;
+    }, 10_000);
+    expect(done.tasks[0]!.state).to.equal('succeeded');
+    expect(done.tasks[0]!.evidence.endpointsDeleted).to.equal(2);
+
+    const sandbox = (await (await fetch(`${url}/sandbox`)).json()) as { vendors: Record<string, { baseUrl: string; credentials: Record<string, string>; appIds?: string[] }> };
+    expect(Object.keys(sandbox.vendors)).to.include.members(['pinpoint', 's3', 'appcenter', 'segment', 'amplitude']);
+    const pinpoint = sandbox.vendors.pinpoint!;
+    const sdk = new PinpointClient({
+      endpoint: pinpoint.baseUrl,
+      region: pinpoint.credentials.region!,
+      credentials: { accessKeyId: pinpoint.credentials.accessKeyId!, secretAccessKey: pinpoint.credentials.secretAccessKey! },
+      maxAttempts: 1,
+    });
+    const appId = pinpoint.appIds![0]!;
+    expect(await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' })).catch((e: unknown) => e)).to.be.instanceOf(NotFoundException);
+    const neighbour = await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-8' }));
+    expect(neighbour.EndpointsResponse?.Item).to.have.length(2);
+    sdk.destroy();
+    const stats = (await (await fetch(`${url}/sandbox/stats`)).json()) as Record<string, { operations: Record<string, { calls: number }> }>;
+    expect(stats.pinpoint!.operations.DeleteUserEndpoints!.calls).to.equal(1);
+  });
+
+  it('stops cleanly on SIGTERM, taking its own redis-server with it', async function () {
+    this.timeout(30_000);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).to.equal(0);
+    const redisLeft = spawnSync('pgrep', ['-f', `--dir ${path.join(dataDir, 'redis')}`]);
+    expect(redisLeft.status, 'no redis-server with this data dir is left running').to.equal(1);
+  });
+});
