@@ -71,7 +71,7 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
-    const redisLeft = spawnSync('pgrep', ['-f', `--dir ${path.join(dataDir, 'redis')}`]);
+    const redisLeft = spawnSync('pgrep', ['-f', '--', `--dir ${path.join(dataDir, 'redis')}`]);
     expect(redisLeft.status, 'no redis-server with this data dir is left running').to.equal(1);
   });
 });
