@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 /** A private `redis-server` child process (DESIGN.md: the default when REDIS_URL is unset). */
 export interface EmbeddedRedis {
@@ -64,6 +65,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
       '--save', '',
       '--maxmemory-policy', 'noeviction',
       '--protected-mode', 'yes',
+      '--pidfile', path.join(options.dataDir, 'redis.pid'),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
