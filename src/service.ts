@@ -76,7 +76,7 @@ export async function startService(config: Config, options: StartServiceOptions 
   try {
     let sandbox: Sandbox | undefined;
     if (config.sandboxMode) {
-      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, ...options.sandbox });
+      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...options.sandbox });
       closers.push(() => sandbox!.close());
       config = withSandboxVendors(config, sandbox);
     }

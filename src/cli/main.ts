@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'sandbox': {
-      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed });
+      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults });
       const app = express();
       app.use(sandbox.controlRouter());
       const server = await listen(app, config.port, config.host);

@@ -58,7 +58,16 @@ export interface Config {
   logFile?: string;
   /** True when no vendor is configured: the embedded simulators stand in for every vendor. */
   sandboxMode: boolean;
-  sandbox: { subjects: number; clockSpeed: number };
+  sandbox: {
+    subjects: number;
+    /**
+     * Sandbox milliseconds per real millisecond for the simulated vendors' async jobs.
+     * @defaultValue 20000 (a ten-day Amplitude batch runs in about a minute; an export in an instant)
+     */
+    clockSpeed: number;
+    /** Faults in force from the start, per vendor (same fields as `PUT /sandbox/faults/:vendor`). */
+    faults: Partial<Record<VendorName, { errorRate?: number; badRequestRate?: number; latencyMs?: number; throttleForMs?: number; outage?: boolean }>>;
+  };
   intake: { maxBulk: number; bodyLimitBytes: number };
   deadlines: { gdprDays: number; ccpaDays: number };
   jobs: {
@@ -115,6 +124,20 @@ export const configFileSchema = Joi.object({
   sandbox: Joi.object({
     subjects: Joi.number().integer().min(0).max(1_000_000),
     clockSpeed: Joi.number().min(0.001).max(1e9),
+    faults: Joi.object(
+      Object.fromEntries(
+        VENDOR_NAMES.map((v) => [
+          v,
+          Joi.object({
+            errorRate: Joi.number().min(0).max(1),
+            badRequestRate: Joi.number().min(0).max(1),
+            latencyMs: Joi.number().integer().min(0).max(600_000),
+            throttleForMs: Joi.number().integer().min(0),
+            outage: Joi.boolean(),
+          }),
+        ]),
+      ),
+    ),
   }),
   intake: Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),

@@ -118,7 +118,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     sandboxMode,
     sandbox: {
       subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
-      clockSpeed: f.sandbox?.clockSpeed ?? 1,
+      clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
+      faults: f.sandbox?.faults ?? {},
     },
     intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
     deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}) },

@@ -41,7 +41,7 @@ export async function testConfig(options: TestServiceOptions = {}): Promise<Conf
     queuePrefix: freshPrefix(),
     logFile: SUITE_LOG_FILE,
     logLevel: 'debug',
-    sandbox: { subjects: options.subjects ?? 30 },
+    sandbox: { subjects: options.subjects ?? 30, clockSpeed: 1 },
     jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 5000, stalledIntervalMs: 2000 },
     reconciler: { everyMs: 60_000, staleAfterMs: 60_000 },
     ...options.file,
