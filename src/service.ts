@@ -2,8 +2,9 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { Config, PinpointSettings } from './config/config-schema.js';
-import { VENDOR_DEFAULTS } from './config/config-schema.js';
+import type { Config } from './config/config-schema.js';
+import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
+import { CONNECTORS } from './connectors/registry.js';
 import { decodeKey } from './config/load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './ledger/database.js';
@@ -17,11 +18,9 @@ import { createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
 import { createTokenVerifier } from './api/auth.js';
-import { createPinpointClient } from './vendors/pinpoint-client.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { resolveQueues } from '../queues/registry.js';
-import { TASK_PROCESSORS } from '../jobs/index.js';
-import type { VendorClients } from '../jobs/task-processor.js';
+import type { TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 
 export interface ServiceRoles {
   /** Serve the HTTP API and dashboards. */
@@ -104,16 +103,20 @@ export async function startService(config: Config, options: StartServiceOptions 
     const enqueue = createRequestEnqueuer({ ledger, queues });
 
     const clients: VendorClients = {};
-    if (config.vendors.pinpoint) {
-      const pinpoint = createPinpointClient(config.vendors.pinpoint);
-      clients.pinpoint = pinpoint;
-      closers.push(async () => pinpoint.close());
+    const processors: Record<string, TaskProcessor> = {};
+    for (const connector of CONNECTORS) {
+      const settings = config.vendors[connector.vendor as keyof VendorSettingsMap];
+      if (!settings) continue;
+      const client = connector.createClient(settings);
+      (clients as Record<string, unknown>)[connector.clientKey] = client;
+      closers.push(async () => client.close());
+      Object.assign(processors, connector.processors);
     }
 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, clients, processors: TASK_PROCESSORS, enqueue, logger });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, clients, processors, enqueue, logger });
       closers.push(() => workers!.close());
     }
 
@@ -148,15 +151,9 @@ export async function startService(config: Config, options: StartServiceOptions 
   }
 }
 
-/** In sandbox mode every vendor points at its simulator. */
+/** In sandbox mode every vendor with a connector points at its simulator. */
 function withSandboxVendors(config: Config, sandbox: Sandbox): Config {
-  const info = sandbox.vendors.pinpoint!;
-  const pinpoint: PinpointSettings = {
-    ...VENDOR_DEFAULTS.pinpoint,
-    region: String(info.credentials.region ?? 'us-east-1'),
-    endpoint: info.baseUrl,
-    credentials: { accessKeyId: String(info.credentials.accessKeyId), secretAccessKey: String(info.credentials.secretAccessKey) },
-    appIds: [sandbox.pinpoint.appId],
-  };
-  return { ...config, vendors: { ...config.vendors, pinpoint } };
+  const vendors: Record<string, unknown> = { ...config.vendors };
+  for (const connector of CONNECTORS) vendors[connector.vendor] = connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]);
+  return { ...config, vendors: vendors as VendorSettingsMap };
 }

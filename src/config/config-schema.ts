@@ -1,30 +1,8 @@
 import Joi from 'joi';
 import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+import { vendorSettingsSchema, type VendorSettingsMap } from '../vendors/vendor-settings.js';
 
-/** A BullMQ limiter for one vendor queue: at most `max` jobs per `durationMs`, across all workers. */
-export interface QueueLimit {
-  max: number;
-  durationMs: number;
-}
-
-/** Settings every vendor queue has. */
-export interface VendorQueueSettings {
-  /** Jobs per window across all workers (Invariant 5). */
-  rateLimit: QueueLimit;
-  /** Jobs a worker process runs at once on this queue. */
-  concurrency: number;
-  /** Delay before retrying a throttled call when the vendor gives no hint, in ms. */
-  throttleDelayMs: number;
-}
-
-export interface PinpointSettings extends VendorQueueSettings {
-  region: string;
-  /** Override of the AWS endpoint (the sandbox, or a VPC endpoint). */
-  endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** The Pinpoint projects (application ids) that hold people's endpoints. */
-  appIds: string[];
-}
+export type { QueueLimit, VendorQueueSettings } from '../vendors/vendor-settings.js';
 
 export interface ApiToken {
   name: string;
@@ -79,30 +57,9 @@ export interface Config {
     retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
-  vendors: {
-    pinpoint?: PinpointSettings;
-  };
+  /** Configured vendors; each absent one is simulated in sandbox mode (src/vendors/vendor-settings.ts). */
+  vendors: VendorSettingsMap;
 }
-
-const queueLimit = Joi.object({
-  max: Joi.number().integer().min(1).required(),
-  durationMs: Joi.number().integer().min(1).required(),
-});
-
-const vendorQueue = {
-  rateLimit: queueLimit,
-  concurrency: Joi.number().integer().min(1).max(1000),
-  throttleDelayMs: Joi.number().integer().min(0),
-};
-
-export const VENDOR_DEFAULTS: Record<VendorName, VendorQueueSettings> = {
-  // Pinpoint quotas are per operation; 300/s covers Get/DeleteUserEndpoints (vendor-contracts §1.5).
-  pinpoint: { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
-  s3: { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
-  appcenter: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
-  segment: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
-  amplitude: { rateLimit: { max: 1, durationMs: 1000 }, concurrency: 8, throttleDelayMs: 1000 },
-};
 
 /** The config file's shape (ERASURE_CONFIG, JSON or YAML). Environment variables win over it. */
 export const configFileSchema = Joi.object({
@@ -157,15 +114,5 @@ export const configFileSchema = Joi.object({
     }),
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
-  vendors: Joi.object({
-    pinpoint: Joi.object({
-      ...vendorQueue,
-      region: Joi.string().required(),
-      endpoint: Joi.string().uri({ scheme: ['http', 'https'] }),
-      credentials: Joi.object({ accessKeyId: Joi.string().required(), secretAccessKey: Joi.string().required() }),
-      appIds: Joi.array().items(Joi.string().pattern(/^[A-Za-z0-9-]+$/)).min(1).required(),
-    }),
-  }),
+  vendors: vendorSettingsSchema,
 });
-
-export const KNOWN_VENDORS = VENDOR_NAMES;

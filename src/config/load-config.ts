@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
 import YAML from 'yaml';
-import { configFileSchema, VENDOR_DEFAULTS, type Config } from './config-schema.js';
+import { configFileSchema, type Config } from './config-schema.js';
+import { withQueueDefaults } from '../vendors/vendor-settings.js';
 
 /** Every problem found in the configuration, listed at once so one fix-and-restart is enough. */
 export class ConfigError extends Error {
@@ -98,8 +99,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   if (problems.length) throw new ConfigError(problems);
   const f = fileResult.value as Partial<Config> & { sandbox?: Partial<Config['sandbox']>; jobs?: Partial<Config['jobs']> };
 
-  const vendors: Config['vendors'] = {};
-  if (f.vendors?.pinpoint) vendors.pinpoint = { ...VENDOR_DEFAULTS.pinpoint, ...f.vendors.pinpoint };
+  const vendors = withQueueDefaults(f.vendors ?? {});
   const sandboxMode = Object.keys(vendors).length === 0;
 
   const dataDir = path.resolve(cwd, String(e.ERASURE_DATA_DIR ?? f.dataDir ?? '.data'));

@@ -5,7 +5,7 @@ import {
   PinpointServiceException,
   type EndpointResponse,
 } from '@aws-sdk/client-pinpoint';
-import type { PinpointSettings } from '../config/config-schema.js';
+import type { PinpointSettings } from './pinpoint-settings.js';
 import { classifyHttpFailure, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 /** What we keep of an endpoint: its vendor id and channel, never its address. */
@@ -30,7 +30,7 @@ export interface PinpointClient {
   close(): void;
 }
 
-export function createPinpointClient(settings: Pick<PinpointSettings, 'region' | 'endpoint' | 'credentials' | 'throttleDelayMs'>): PinpointClient {
+export function createPinpointClient(settings: PinpointSettings): PinpointClient {
   const sdk = new AwsPinpointClient({
     region: settings.region,
     endpoint: settings.endpoint,

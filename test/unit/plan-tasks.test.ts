@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/config-schema.js';
-import { availableVendors, planTasks, taskId, UnplannableVendorError, type PlanInput } from '../../src/planner/plan-tasks.js';
+import { availableVendors, planTasks, UnplannableVendorError, type PlanInput } from '../../src/planner/plan-tasks.js';
+import { taskId } from '../../src/connectors/pinpoint-connector.js';
 import { buildRequestFlow, childJob, parentJobId, type TaskJobData } from '../../src/planner/build-flow.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';

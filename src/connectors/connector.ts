@@ -1,0 +1,44 @@
+import type { TaskSpec } from '../ledger/ledger-types.js';
+import type { Subject } from '../privacy/subject.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import type { VendorName } from '../vendors/vendor-name.js';
+import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
+import type { QueueDefinition } from '../../queues/queue-definition.js';
+import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+
+/** What the planner knows when it asks a connector for tasks. */
+export interface PlanInput {
+  requestId: string;
+  subject: Subject;
+  /** True when the client named the vendors: then one that cannot act is an error, not a skip. */
+  vendorsExplicit: boolean;
+}
+
+/** A vendor the request named that cannot erase this person with the identifiers given. */
+export class UnplannableVendorError extends Error {
+  constructor(
+    readonly vendor: VendorName,
+    reason: string,
+  ) {
+    super(`${vendor}: ${reason}`);
+    this.name = 'UnplannableVendorError';
+  }
+}
+
+/**
+ * Everything the service needs to know about one vendor, in one place, so a new vendor is one
+ * new connector plus a line in `src/connectors/registry.ts` (DESIGN.md: "new vendors must be cheap").
+ */
+export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSettings, K extends keyof VendorClients = keyof VendorClients> {
+  readonly vendor: VendorName;
+  readonly queue: QueueDefinition;
+  /** Job name → processor for the jobs of this connector's queue. */
+  readonly processors: Readonly<Record<string, TaskProcessor>>;
+  /** Which slot of VendorClients this connector's client fills. */
+  readonly clientKey: K;
+  createClient(settings: S): NonNullable<VendorClients[K]> & { close(): void };
+  /** Settings pointing at the running simulator (sandbox mode). */
+  sandboxSettings(sandbox: Sandbox, queueDefaults: VendorQueueSettings): S;
+  /** The tasks for one request: vendor × resource × action. Pure. */
+  plan(input: PlanInput, settings: S): TaskSpec[];
+}
