@@ -15,8 +15,65 @@ export interface TaskInput {
   previous: Record<string, unknown>;
   /** Saves evidence now, before a destructive call, so a re-run knows what happened. */
   checkpoint(evidence: Record<string, unknown>): Promise<void>;
+  /**
+   * Joins (or re-reads) this task's membership of a shared batch (Invariant 7). While the batch
+   * is open or running the answer is `waiting`: return `waiting_vendor` and the task runs again
+   * when the batch ends. A batch that failed for good is joined anew, up to `maxRebatches`.
+   */
+  awaitBatch(request: BatchRequest): Promise<BatchOutcome>;
   signal?: AbortSignal;
 }
+
+/** Which shared batch a task belongs in. */
+export interface BatchRequest {
+  /** The batch job's name in this vendor's queue, e.g. `export-segment`. */
+  kind: string;
+  /** Only tasks with the same scope share a batch, e.g. `app/<id>`. */
+  scope: string;
+  /** How long a new batch waits for more members. */
+  windowMs: number;
+  /** A batch starts early once it has this many members. */
+  maxMembers: number;
+  /** Fresh batches to try after batches that failed for good. @defaultValue 3 */
+  maxRebatches?: number;
+}
+
+export type BatchOutcome =
+  | { state: 'waiting'; batchId: string; closesAt: Date }
+  | { state: 'done'; batchId: string; result: Record<string, unknown> }
+  | { state: 'failed'; batchId: string; result: Record<string, unknown> };
+
+/** One member of a batch, as the batch processor sees it. */
+export interface BatchMemberInput {
+  taskId: string;
+  requestId: string;
+  /** Opened from the vault for this run only. Never log or return it. */
+  subject: Subject;
+}
+
+export interface BatchInput {
+  batchId: string;
+  scope: string;
+  members: BatchMemberInput[];
+  attempt: number;
+  /** Evidence saved by earlier runs of this batch (e.g. the vendor's job id while polling). */
+  previous: Record<string, unknown>;
+  checkpoint(evidence: Record<string, unknown>): Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** Per member: `done` (with what the member needs next) or `failed` (with a reason free of identifiers). */
+export interface MemberResult {
+  state: 'done' | 'failed';
+  result: Record<string, unknown>;
+}
+
+export type BatchResult =
+  | { outcome: 'done'; evidence: Evidence; members: Map<string, MemberResult> }
+  | { outcome: 'waiting_vendor'; evidence: Evidence; pollAfterMs: number; reason: string };
+
+/** A batch job processor: one vendor call (or export, or scan) for every member at once. */
+export type BatchProcessor = (input: BatchInput, deps: VendorClients) => Promise<BatchResult>;
 
 /** Evidence is what a receipt shows: counts, vendor ids, verification. Never an identifier of a person. */
 export type Evidence = Record<string, unknown>;

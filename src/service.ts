@@ -20,7 +20,8 @@ import { createApiApp } from './api/create-api-app.js';
 import { createTokenVerifier } from './api/auth.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { resolveQueues } from '../queues/registry.js';
-import type { TaskProcessor, VendorClients } from '../jobs/task-processor.js';
+import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
+import { BatchLedger } from './ledger/batch-ledger.js';
 
 export interface ServiceRoles {
   /** Serve the HTTP API and dashboards. */
@@ -104,6 +105,7 @@ export async function startService(config: Config, options: StartServiceOptions 
 
     const clients: VendorClients = {};
     const processors: Record<string, TaskProcessor> = {};
+    const batchProcessors: Record<string, BatchProcessor> = {};
     for (const connector of CONNECTORS) {
       const settings = config.vendors[connector.vendor as keyof VendorSettingsMap];
       if (!settings) continue;
@@ -111,12 +113,13 @@ export async function startService(config: Config, options: StartServiceOptions 
       (clients as Record<string, unknown>)[connector.clientKey] = client;
       closers.push(async () => client.close());
       Object.assign(processors, connector.processors);
+      Object.assign(batchProcessors, connector.batchProcessors ?? {});
     }
 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, clients, processors, enqueue, logger });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger });
       closers.push(() => workers!.close());
     }
 

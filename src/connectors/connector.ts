@@ -4,7 +4,7 @@ import type { Sandbox } from '../sandbox/sandbox.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
 import type { QueueDefinition } from '../../queues/queue-definition.js';
-import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 
 /** What the planner knows when it asks a connector for tasks. */
 export interface PlanInput {
@@ -34,6 +34,8 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
   readonly queue: QueueDefinition;
   /** Job name → processor for the jobs of this connector's queue. */
   readonly processors: Readonly<Record<string, TaskProcessor>>;
+  /** Job name → processor for this connector's shared batch jobs (Invariant 7), if it has any. */
+  readonly batchProcessors?: Readonly<Record<string, BatchProcessor>>;
   /** Which slot of VendorClients this connector's client fills. */
   readonly clientKey: K;
   createClient(settings: S): NonNullable<VendorClients[K]> & { close(): void };

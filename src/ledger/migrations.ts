@@ -70,6 +70,41 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX audit_events_request ON audit_events (request_id, id);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Shared batches (Invariant 7): one vendor call or export serves every request that joined.
+      CREATE TABLE batches (
+        id uuid PRIMARY KEY,
+        vendor text NOT NULL,
+        kind text NOT NULL,
+        scope text NOT NULL,
+        state text NOT NULL,
+        max_members integer NOT NULL,
+        member_count integer NOT NULL DEFAULT 0,
+        closes_at timestamptz NOT NULL,
+        evidence jsonb NOT NULL DEFAULT '{}'::jsonb,
+        error text,
+        attempts integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz
+      );
+      CREATE INDEX batches_open ON batches (vendor, kind, scope) WHERE state = 'open';
+      CREATE INDEX batches_unfinished ON batches (updated_at) WHERE state IN ('open', 'running');
+
+      CREATE TABLE batch_members (
+        batch_id uuid NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+        task_id text NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+        request_id uuid NOT NULL,
+        state text NOT NULL DEFAULT 'waiting',
+        result jsonb,
+        joined_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (batch_id, task_id)
+      );
+      CREATE INDEX batch_members_task ON batch_members (task_id, joined_at);
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {

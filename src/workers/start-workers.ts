@@ -7,8 +7,11 @@ import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import { finalizeRequest } from '../../jobs/finalize-request.js';
-import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { createTaskRunner } from './task-runner.js';
+import { createBatchRunner } from './batch-runner.js';
+import { createBatchCoordinator, type BatchJobData } from './batch-coordinator.js';
 import { reconcile } from './reconciler.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
 
@@ -21,6 +24,8 @@ export interface WorkerPoolDeps {
   ledger: RequestLedger;
   clients: VendorClients;
   processors: Readonly<Record<string, TaskProcessor>>;
+  batchProcessors: Readonly<Record<string, BatchProcessor>>;
+  batches: BatchLedger;
   enqueue: RequestEnqueuer;
   logger: Logger;
 }
@@ -35,7 +40,9 @@ export interface WorkerPool {
 export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   const { config, ledger, logger } = deps;
   const connection = redisConnection(deps.redisUrl, true);
-  const runTask = createTaskRunner({ ledger, processors: deps.processors, clients: deps.clients, logger });
+  const coordinator = createBatchCoordinator({ batches: deps.batches, queues: deps.queues });
+  const runTask = createTaskRunner({ ledger, batches: coordinator, processors: deps.processors, clients: deps.clients, logger });
+  const runBatch = createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: deps.batchProcessors, clients: deps.clients, logger });
   const workers: Worker[] = [];
 
   for (const queue of deps.run) {
@@ -47,7 +54,8 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
           }
           return finalizeRequest(job, { ledger });
         }
-      : (job: Job<TaskJobData>, token?: string, signal?: AbortSignal) => runTask(job, token, signal);
+      : (job: Job<TaskJobData | BatchJobData>, token?: string, signal?: AbortSignal) =>
+          'batchId' in job.data ? runBatch(job as Job<BatchJobData>, token, signal) : runTask(job as Job<TaskJobData>, token, signal);
     const worker = new Worker(queue.name, processor as (job: Job) => Promise<unknown>, {
       connection,
       prefix: deps.queues.prefix,
@@ -62,7 +70,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     if (!isRequests) {
       // Failures that happen outside the processor (a job stalled too often) still end the task.
       worker.on('failed', (job, err) => {
-        if (!job) return;
+        if (!job || 'batchId' in (job.data as object)) return;
         void (async () => {
           if ((await job.getState()) !== 'failed') return;
           const data = job.data as TaskJobData;

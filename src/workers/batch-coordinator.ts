@@ -1,0 +1,42 @@
+import type { BatchLedger } from '../ledger/batch-ledger.js';
+import type { QueueSet } from './queue-set.js';
+import type { VendorName } from '../vendors/vendor-name.js';
+import type { BatchOutcome, BatchRequest } from '../../jobs/task-processor.js';
+import { PermanentVendorError } from '../vendors/vendor-errors.js';
+
+export interface BatchJobData {
+  batchId: string;
+}
+
+export const batchJobId = (batchId: string) => `batch__${batchId}`;
+
+/**
+ * The task side of shared batches: join the open batch in the ledger, make sure its job is in the
+ * vendor's queue (delayed until the batch closes, promoted when it fills up), and report where the
+ * membership stands. Deterministic job ids make every step safe to repeat.
+ */
+export function createBatchCoordinator(deps: { batches: BatchLedger; queues: QueueSet }) {
+  async function ensureJob(vendorQueue: string, kind: string, batchId: string, closesAt: Date): Promise<void> {
+    const queue = deps.queues.queue(vendorQueue);
+    const delay = Math.max(0, closesAt.getTime() - Date.now());
+    const data: BatchJobData = { batchId };
+    const job = await queue.add(kind, data, { jobId: batchJobId(batchId), delay });
+    if (delay === 0 && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  }
+
+  return {
+    async awaitBatch(input: BatchRequest & { vendor: VendorName; taskId: string; requestId: string; taskQueue: string }): Promise<BatchOutcome> {
+      const maxRebatches = input.maxRebatches ?? 3;
+      if ((await deps.batches.detachedCount(input.taskId, input.kind)) > maxRebatches) {
+        throw new PermanentVendorError({ vendor: input.vendor, operation: input.kind }, `shared batch failed ${maxRebatches + 1} times`);
+      }
+      const { batch, member } = await deps.batches.join({ ...input });
+      if (member.state === 'done') return { state: 'done', batchId: batch.id, result: member.result ?? {} };
+      if (member.state === 'failed') return { state: 'failed', batchId: batch.id, result: member.result ?? {} };
+      if (batch.state === 'open' || batch.state === 'running') await ensureJob(input.taskQueue, input.kind, batch.id, batch.closesAt);
+      return { state: 'waiting', batchId: batch.id, closesAt: batch.closesAt };
+    },
+  };
+}
+
+export type BatchCoordinator = ReturnType<typeof createBatchCoordinator>;

@@ -1,0 +1,57 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from '../logger.js';
+import type { VendorName } from '../vendors/vendor-name.js';
+import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../vendors/vendor-errors.js';
+
+/** What the ledger records for each way a run can end without finishing. */
+export interface FailureHooks {
+  rateLimited(reason: string, nextActionAt: Date): Promise<void>;
+  willRetry(reason: string): Promise<void>;
+  failed(reason: string): Promise<void>;
+}
+
+/** Random extra wait so throttled jobs do not all come back in the same millisecond. */
+const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
+
+/** Puts the running job back to `delayed` for `ms` (no attempt spent, no worker held) and ends this run. */
+export async function delayJob(job: Job, token: string | undefined, ms: number): Promise<never> {
+  await job.moveToDelayed(Date.now() + ms, token);
+  throw new DelayedError();
+}
+
+/**
+ * The error taxonomy applied to a run that threw: the one place where vendor answers become
+ * BullMQ behaviour (DESIGN.md, How we write code).
+ * - RateLimitedError → delayed by the vendor's hint, no attempt spent;
+ * - PermanentVendorError → UnrecoverableError: failed now;
+ * - TransientVendorError and anything unknown → thrown again, so BullMQ retries with backoff,
+ *   or failed for good on the last attempt.
+ * Unknown errors are replaced by a message of our own: theirs may carry an identifier.
+ */
+export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks }): Promise<never> {
+  const { job, log, hooks } = ctx;
+  if (err instanceof DelayedError) throw err;
+  if (err instanceof RateLimitedError) {
+    const delay = jitter(err.retryAfterMs);
+    await hooks.rateLimited(err.message, new Date(Date.now() + delay));
+    log.warn('vendor throttled; delayed without spending an attempt', { delayMs: delay });
+    return delayJob(job, ctx.token, delay);
+  }
+  if (!isVendorError(err)) log.error('unexpected error in processor', { errorName: (err as Error)?.name, stack: stackWithoutMessage(err) });
+  const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: (err as Error)?.name ?? 'Error' }, 'failed unexpectedly');
+  const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+  if (failure instanceof PermanentVendorError || lastAttempt) {
+    await hooks.failed(failure.message);
+    log.warn('failed', { reason: failure.message, attempt: job.attemptsMade + 1 });
+    throw failure instanceof PermanentVendorError ? failure : new UnrecoverableError(failure.message);
+  }
+  await hooks.willRetry(failure.message);
+  log.warn('will be retried', { reason: failure.message, attempt: job.attemptsMade + 1 });
+  throw failure;
+}
+
+/** A stack trace without its first line, which is the (possibly identifier-bearing) message. */
+function stackWithoutMessage(err: unknown): string | undefined {
+  const stack = (err as Error | undefined)?.stack;
+  return stack?.split('\n').slice(1, 6).join('\n');
+}

@@ -1,0 +1,149 @@
+import { expect } from 'chai';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { QueueEvents } from 'bullmq';
+import { openDatabase, type Database } from '../../src/ledger/database.js';
+import { migrate } from '../../src/ledger/migrations.js';
+import { RequestLedger } from '../../src/ledger/request-ledger.js';
+import { BatchLedger } from '../../src/ledger/batch-ledger.js';
+import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
+import { createQueueSet, redisConnection, type QueueSet } from '../../src/workers/queue-set.js';
+import { startWorkers, type WorkerPool } from '../../src/workers/start-workers.js';
+import { createRequestEnqueuer } from '../../src/planner/request-enqueuer.js';
+import { parentJobId } from '../../src/planner/build-flow.js';
+import { createLogger } from '../../src/logger.js';
+import { resolveQueues } from '../../queues/registry.js';
+import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
+import type { BatchProcessor, TaskProcessor } from '../../jobs/task-processor.js';
+import { testConfig } from '../support/test-service.js';
+import { SUITE_LOG_FILE } from '../support/suite-log.js';
+
+describe('Shared batches (Invariant 7)', () => {
+  let db: Database;
+  let ledger: RequestLedger;
+  let batches: BatchLedger;
+  let queues: QueueSet;
+  let workers: WorkerPool;
+  let events: QueueEvents;
+  let batchCalls: Array<{ batchId: string; members: number }>;
+  let failNextBatches: number;
+  let windowMs: number;
+
+  const member: TaskProcessor = async (input) => {
+    const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4 });
+    if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: 60_000, reason: 'waiting for shared batch' };
+    if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch' });
+    return { outcome: 'succeeded', evidence: { batchId: outcome.batchId, ...outcome.result } };
+  };
+  const batch: BatchProcessor = async (input) => {
+    batchCalls.push({ batchId: input.batchId, members: input.members.length });
+    if (failNextBatches > 0) {
+      failNextBatches -= 1;
+      throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch', status: 400 });
+    }
+    const results = new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: { hadUserId: !!m.subject.userId, members: input.members.length } }]));
+    return { outcome: 'done', evidence: { members: input.members.length }, members: results };
+  };
+
+  beforeEach(async () => {
+    batchCalls = [];
+    failNextBatches = 0;
+    windowMs = 400;
+    const config = await testConfig();
+    db = await openDatabase({ pgliteDir: 'memory://' });
+    await migrate(db);
+    ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
+    batches = new BatchLedger(db);
+    queues = await createQueueSet({ url: config.redisUrl!, prefix: config.queuePrefix }, resolveQueues(config));
+    const logger = createLogger({ logLevel: 'debug', logFile: SUITE_LOG_FILE }, { silentConsole: true });
+    const enqueue = createRequestEnqueuer({ ledger, queues });
+    workers = await startWorkers({
+      config,
+      redisUrl: config.redisUrl!,
+      queues,
+      run: queues.definitions,
+      ledger,
+      batches,
+      clients: {},
+      processors: { 'fake-member': member },
+      batchProcessors: { 'fake-batch': batch },
+      enqueue,
+      logger,
+    });
+    events = new QueueEvents('requests', { connection: redisConnection(config.redisUrl!, true), prefix: config.queuePrefix });
+    await events.waitUntilReady();
+    submit = async (userId: string) => {
+      const id = randomUUID();
+      const { request } = await ledger.createRequest({
+        id,
+        regulation: 'gdpr',
+        vendors: ['pinpoint'],
+        subject: { userId },
+        submittedAt: new Date(),
+        dueAt: new Date(Date.now() + 86_400_000),
+        tasks: [{ id: `${id}__pinpoint__fake`, vendor: 'pinpoint', resource: 'app/shared', action: 'fake', queue: 'pinpoint', jobName: 'fake-member' }],
+        actor: 'test',
+      });
+      await enqueue(request);
+      return id;
+    };
+  });
+  afterEach(async () => {
+    await events.close();
+    await workers.close(1000);
+    await queues.close();
+    await db.close();
+  });
+
+  let submit: (userId: string) => Promise<string>;
+  const finished = async (id: string) => {
+    const parent = await queues.queue('requests').getJob(parentJobId(id));
+    await parent!.waitUntilFinished(events, 15_000);
+    return { request: await ledger.getRequest(id), task: (await ledger.getTasks(id))[0]! };
+  };
+
+  it('serves every request that arrives within the window with one batch call', async () => {
+    const ids = await Promise.all(['user-1', 'user-2', 'user-3'].map(submit));
+    const results = await Promise.all(ids.map(finished));
+    expect(batchCalls).to.have.length(1);
+    expect(batchCalls[0]!.members).to.equal(3);
+    for (const { request, task } of results) {
+      expect(request!.status).to.equal('completed');
+      expect(task.evidence).to.include({ batchId: batchCalls[0]!.batchId, hadUserId: true, members: 3 });
+    }
+  });
+
+  it('starts a batch as soon as it is full, and puts later arrivals in the next batch', async () => {
+    windowMs = 60_000;
+    const ids = await Promise.all(['user-1', 'user-2', 'user-3', 'user-4'].map(submit));
+    await Promise.all(ids.map(finished));
+    expect(batchCalls.map((c) => c.members)).to.deep.equal([4]);
+    windowMs = 300;
+    const late = await submit('user-5');
+    const { task } = await finished(late);
+    expect(batchCalls).to.have.length(2);
+    expect(task.evidence.batchId).to.equal(batchCalls[1]!.batchId);
+  });
+
+  it('moves the members of a batch that failed for good into a new batch, losing none', async () => {
+    failNextBatches = 1;
+    const ids = await Promise.all(['user-1', 'user-2'].map(submit));
+    const results = await Promise.all(ids.map(finished));
+    expect(batchCalls).to.have.length(2);
+    expect(batchCalls.map((c) => c.members)).to.deep.equal([2, 2]);
+    for (const { request, task } of results) {
+      expect(request!.status).to.equal('completed');
+      expect(task.evidence.batchId).to.equal(batchCalls[1]!.batchId);
+    }
+    expect((await batches.get(batchCalls[0]!.batchId))!.state).to.equal('failed');
+  });
+
+  it('fails the task with a clear reason when its batches keep failing', async () => {
+    failNextBatches = 10;
+    const id = await submit('user-1');
+    const { request, task } = await finished(id);
+    expect(request!.status).to.equal('failed');
+    expect(task.state).to.equal('failed');
+    expect(task.error).to.equal('pinpoint fake-batch shared batch failed 4 times');
+    expect(batchCalls).to.have.length(4);
+  });
+});
