@@ -130,7 +130,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
       const verify = createTokenVerifier(adminToken, config.tokens);
       const intake = createIntake({ config, ledger, enqueue, queueReady: () => queues.isReady(), logger });
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, sandboxRouter: sandbox?.controlRouter() });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, sandboxRouter: sandbox?.controlRouter() });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);

@@ -11,6 +11,7 @@ import { createRequestsRouter } from './requests-router.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
 import { renderMetrics } from './metrics.js';
+import type { VendorClients } from '../../jobs/task-processor.js';
 
 export interface ApiAppDeps {
   config: Config;
@@ -19,6 +20,7 @@ export interface ApiAppDeps {
   queues: QueueSet;
   verify: (token: string) => Principal | undefined;
   logger: Logger;
+  clients: VendorClients;
   /** The `/sandbox` control routes, mounted only in sandbox mode. */
   sandboxRouter?: Router;
 }
@@ -63,7 +65,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   const auth = authenticate(deps.verify);
   app.use('/v1', auth);
-  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues }));
+  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger }));
   app.use(BULL_BOARD_PATH, auth, createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));

@@ -27,7 +27,8 @@ export function requestView(request: RequestRecord, tasks?: TaskRecord[], now = 
       failed: tasks.filter((t) => t.state === 'failed').length,
       percent: tasks.length ? Math.round((done.length / tasks.length) * 100) : 100,
     };
-    view.tasks = tasks.map(taskView);
+    view.tasks = tasks.map((t) => ({ ...taskView(t), overdue: t.state === 'waiting_manual' && (view.overdue as boolean) }));
+    view.manualTasksOpen = tasks.filter((t) => t.state === 'waiting_manual').length;
   }
   return view;
 }

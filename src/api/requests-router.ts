@@ -11,12 +11,17 @@ import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
 import { requireRole } from './auth.js';
 import { requestView } from './request-view.js';
 import { ApiError } from './api-error.js';
+import { cancelRequest } from '../operations/cancel-request.js';
+import { scrub, type Logger } from '../logger.js';
+import type { VendorClients } from '../../jobs/task-processor.js';
 
 export interface RequestsRouterDeps {
   config: Config;
   ledger: RequestLedger;
   intake: Intake;
   queues: QueueSet;
+  clients: VendorClients;
+  logger: Logger;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -27,6 +32,9 @@ const listQuerySchema = Joi.object({
   limit: Joi.number().integer().min(1).max(500).default(50),
   cursor: Joi.string().max(200),
 });
+
+const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+const noteSchema = Joi.object({ note: Joi.string().trim().min(3).max(2000).required() }).required();
 
 const retryBodySchema = Joi.object({
   reason: Joi.string().trim().min(3).max(500).required(),
@@ -101,6 +109,26 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     if (error) throw new ApiError(400, 'invalid_request', 'a retry needs a reason', toFieldProblems(error));
     const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor as VendorName | undefined });
     res.status(tasks.length ? 202 : 200).json({ retried: tasks.map((t) => ({ id: t.id, vendor: t.vendor, action: t.action })) });
+  });
+
+  router.post('/v1/requests/:id/cancel', requireRole('submitter'), async (req, res) => {
+    const request = await findRequest(String(req.params.id));
+    const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'a cancel needs a reason', toFieldProblems(error));
+    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
+    if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
+    res.json({ ...requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)), cancel: report });
+  });
+
+  router.post('/v1/requests/:id/tasks/:taskId/complete', requireRole('operator'), async (req, res) => {
+    const request = await findRequest(String(req.params.id));
+    const { value, error } = noteSchema.validate(req.body ?? {}, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'completing a manual task needs a note', toFieldProblems(error));
+    // The note is free text typed by a person: scrub anything shaped like an address or a number.
+    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actorOf(req), scrub(value.note));
+    if (!task) throw new ApiError(409, 'not_a_manual_task', 'no manual task waiting with that id in this request');
+    await ledger.settleRequest(request.id);
+    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
   });
 
   async function findRequest(id: string) {

@@ -1,4 +1,4 @@
-import type { TaskSpec } from '../ledger/ledger-types.js';
+import type { TaskRecord, TaskSpec } from '../ledger/ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { VendorName } from '../vendors/vendor-name.js';
@@ -43,4 +43,10 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
   sandboxSettings(sandbox: Sandbox, queueDefaults: VendorQueueSettings): S;
   /** The tasks for one request: vendor × resource × action. Pure. */
   plan(input: PlanInput, settings: S): TaskSpec[];
+  /**
+   * Tries to withdraw a started task at the vendor after its request was cancelled (e.g. remove
+   * the person from an Amplitude deletion job that is still staging). Without it, a started task
+   * runs to its end and the cancel says so.
+   */
+  cancelTask?(input: { task: TaskRecord; subject: Subject; clients: VendorClients; settings: S }): Promise<{ withdrawn: boolean; evidence: Record<string, unknown> }>;
 }

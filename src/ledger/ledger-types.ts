@@ -52,7 +52,8 @@ export interface TaskSpec {
   queue: string;
   jobName: string;
   /** Tasks the planner already knows cannot run (with why) start as skipped. */
-  initialState?: 'queued' | 'skipped';
+  initialState?: 'queued' | 'skipped' | 'waiting_manual';
+  /** Why a skipped task was skipped, or a manual task's instructions (never identifiers). */
   waitingReason?: string;
 }
 

@@ -46,11 +46,15 @@ export interface TaskDeferral {
   error?: string;
 }
 
-/** Outcome of settling a request whose tasks have all ended. */
-export function outcomeOf(states: TaskState[]): RequestStatus {
+/**
+ * Outcome of settling a request whose tasks have all ended. `partial` counts tasks that
+ * succeeded only in part (e.g. a Segment regulation that ended PARTIAL_SUCCESS): they make
+ * the outcome completed_with_errors, never completed.
+ */
+export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
   if (states.includes('cancelled') && states.every((s) => s === 'cancelled' || s === 'skipped')) return 'cancelled';
   const failed = states.filter((s) => s === 'failed').length;
-  if (failed === 0) return 'completed';
+  if (failed === 0) return partial > 0 ? 'completed_with_errors' : 'completed';
   return failed === states.length ? 'failed' : 'completed_with_errors';
 }
 
@@ -232,10 +236,14 @@ export class RequestLedger {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
       const request = requests[0];
       if (!request) return undefined;
-      const { rows } = await tx.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE request_id = $1`, [requestId]);
+      const { rows } = await tx.query<{ state: TaskState; partial: boolean | null }>(
+        `SELECT state, (evidence->>'partial') = 'true' AS partial FROM tasks WHERE request_id = $1`,
+        [requestId],
+      );
       const states = rows.map((r) => r.state);
       if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
-      const status = outcomeOf(states);
+      // A cancelled request stays cancelled; its tasks' states say what had already happened.
+      const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, rows.filter((r) => r.partial).length);
       if (status === request.status) return status;
       await tx.query(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1`, [requestId, status]);
       await this.auditWith(tx, requestId, actor, 'request.settled', { status, from: request.status });
@@ -261,6 +269,54 @@ export class RequestLedger {
     });
   }
 
+  /**
+   * An operator completes a manual task (work with no API, e.g. an e-mail to a vendor's support)
+   * with a note, which goes into the evidence and the audit trail.
+   */
+  async completeManualTask(requestId: string, taskId: string, actor: string, note: string): Promise<TaskRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const evidence = { completedBy: actor, note, completedAt: new Date().toISOString() };
+      const { rows } = await tx.query<TaskRow>(
+        `UPDATE tasks SET state = 'succeeded', evidence = evidence || $3::jsonb, waiting_reason = NULL, finished_at = now(), updated_at = now()
+         WHERE id = $2 AND request_id = $1 AND state = 'waiting_manual' RETURNING *`,
+        [requestId, taskId, JSON.stringify(evidence)],
+      );
+      if (!rows[0]) return undefined;
+      await this.auditWith(tx, requestId, actor, 'task.completed_manually', { taskId, note });
+      return toTask(rows[0]);
+    });
+  }
+
+  /**
+   * Cancels a request: tasks that have not started are cancelled; the rest are returned so the
+   * caller can try to withdraw them at the vendor. Returns undefined when the request had already ended.
+   */
+  async cancelRequest(requestId: string, actor: string, reason: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[] } | undefined> {
+    return this.db.transaction(async (tx) => {
+      const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      const request = requests[0];
+      if (!request || FINAL_REQUEST_STATUSES.includes(request.status)) return undefined;
+      const { rows: cancelled } = await tx.query<TaskRow>(
+        `UPDATE tasks SET state = 'cancelled', waiting_reason = 'cancelled before it started', finished_at = now(), updated_at = now()
+         WHERE request_id = $1 AND state IN ('queued', 'rate_limited', 'waiting_manual') RETURNING *`,
+        [requestId],
+      );
+      const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
+      await tx.query(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1`, [requestId]);
+      await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
+      return { cancelled: cancelled.map(toTask), started: started.map(toTask) };
+    });
+  }
+
+  /** A started task withdrawn at the vendor after a cancel: it ends `cancelled` with what happened. */
+  async cancelStartedTask(taskId: string, evidence: Record<string, unknown>): Promise<void> {
+    await this.db.query(
+      `UPDATE tasks SET state = 'cancelled', evidence = evidence || $2::jsonb, waiting_reason = NULL, finished_at = now(), updated_at = now()
+       WHERE id = $1 AND state IN ('running', 'waiting_vendor')`,
+      [taskId, JSON.stringify(evidence)],
+    );
+  }
+
   /** Requests committed but never confirmed in Redis (the enqueue failed or the process died). */
   async requestsAwaitingEnqueue(olderThan: Date, limit: number): Promise<RequestRecord[]> {
     const { rows } = await this.db.query<RequestRow>(`SELECT * FROM requests WHERE status = 'received' AND created_at < $1 ORDER BY created_at LIMIT $2`, [olderThan, limit]);
@@ -270,7 +326,7 @@ export class RequestLedger {
   /** Unfinished tasks that have not moved since `olderThan`: the reconciler checks each has a live job. */
   async staleOpenTasks(olderThan: Date, limit: number): Promise<TaskRecord[]> {
     const { rows } = await this.db.query<TaskRow>(
-      `SELECT * FROM tasks WHERE state NOT IN (${inList(TERMINAL_TASK_STATES)}) AND updated_at < $1
+      `SELECT * FROM tasks WHERE state NOT IN (${inList([...TERMINAL_TASK_STATES, 'waiting_manual'])}) AND updated_at < $1
          AND (next_action_at IS NULL OR next_action_at < $1) ORDER BY updated_at LIMIT $2`,
       [olderThan, limit],
     );

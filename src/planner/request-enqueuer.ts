@@ -10,7 +10,8 @@ import { buildRequestFlow } from './build-flow.js';
 export function createRequestEnqueuer(deps: { ledger: RequestLedger; queues: QueueSet }) {
   return async function enqueueRequest(request: RequestRecord, now = new Date()): Promise<void> {
     const tasks = await deps.ledger.getTasks(request.id);
-    const open = tasks.filter((t) => !TERMINAL_TASK_STATES.includes(t.state));
+    // Manual tasks have no job: an operator completes them through the API.
+    const open = tasks.filter((t) => !TERMINAL_TASK_STATES.includes(t.state) && t.state !== 'waiting_manual');
     if (open.length === 0) {
       await deps.ledger.markEnqueued(request.id, now);
       await deps.ledger.settleRequest(request.id);

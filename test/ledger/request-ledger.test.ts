@@ -136,4 +136,9 @@ describe('outcomeOf', () => {
     expect(outcomeOf(['failed', 'succeeded'])).to.equal('completed_with_errors');
     expect(outcomeOf([])).to.equal('completed');
   });
+
+  it('says completed_with_errors when a task succeeded only in part', () => {
+    expect(outcomeOf(['succeeded', 'succeeded'], 1)).to.equal('completed_with_errors');
+    expect(outcomeOf(['succeeded'], 0)).to.equal('completed');
+  });
 });
