@@ -22,6 +22,7 @@ import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandb
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
+import { createReceiptSigner } from './receipts/receipt-signer.js';
 
 export interface ServiceRoles {
   /** Serve the HTTP API and dashboards. */
@@ -97,7 +98,9 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!config.sandboxMode) throw new Error('ERASURE_ENCRYPTION_KEY is required outside sandbox mode (32 bytes, hex or base64)');
       keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
     }
-    const ledger = new RequestLedger(db, createIdentityCipher(decodeKey(keyText)));
+    const masterKey = decodeKey(keyText);
+    const ledger = new RequestLedger(db, createIdentityCipher(masterKey));
+    const signer = createReceiptSigner(masterKey);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
@@ -130,7 +133,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
       const verify = createTokenVerifier(adminToken, config.tokens);
       const intake = createIntake({ config, ledger, enqueue, queueReady: () => queues.isReady(), logger });
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, sandboxRouter: sandbox?.controlRouter() });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter() });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);

@@ -12,6 +12,8 @@ import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
 import { renderMetrics } from './metrics.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
+import type { ReceiptSigner } from '../receipts/receipt-signer.js';
+import { SERVICE_INFO } from '../service-info.js';
 
 export interface ApiAppDeps {
   config: Config;
@@ -21,6 +23,7 @@ export interface ApiAppDeps {
   verify: (token: string) => Principal | undefined;
   logger: Logger;
   clients: VendorClients;
+  signer: ReceiptSigner;
   /** The `/sandbox` control routes, mounted only in sandbox mode. */
   sandboxRouter?: Router;
 }
@@ -65,7 +68,8 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   const auth = authenticate(deps.verify);
   app.use('/v1', auth);
-  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger }));
+  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO }));
+  app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, auth, createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));

@@ -12,6 +12,8 @@ import { requireRole } from './auth.js';
 import { requestView } from './request-view.js';
 import { ApiError } from './api-error.js';
 import { cancelRequest } from '../operations/cancel-request.js';
+import { buildReceipt, signReceipt } from '../receipts/receipt.js';
+import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { scrub, type Logger } from '../logger.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 
@@ -22,6 +24,8 @@ export interface RequestsRouterDeps {
   queues: QueueSet;
   clients: VendorClients;
   logger: Logger;
+  signer: ReceiptSigner;
+  service: { name: string; version: string };
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -129,6 +133,14 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     if (!task) throw new ApiError(409, 'not_a_manual_task', 'no manual task waiting with that id in this request');
     await ledger.settleRequest(request.id);
     res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+  });
+
+  router.get('/v1/requests/:id/receipt', requireRole('viewer'), async (req, res) => {
+    const request = await findRequest(String(req.params.id));
+    const tasks = await ledger.getTasks(request.id);
+    const chain = await ledger.auditTrail(request.id);
+    const body = buildReceipt(request, tasks, chain, deps.service);
+    res.json(signReceipt(body, deps.signer));
   });
 
   async function findRequest(id: string) {

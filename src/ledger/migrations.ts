@@ -105,6 +105,14 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX batch_members_task ON batch_members (task_id, joined_at);
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- Each request's audit events form a hash chain (src/receipts/audit-chain.ts).
+      ALTER TABLE audit_events ADD COLUMN prev_hash text;
+      ALTER TABLE audit_events ADD COLUMN hash text
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -13,6 +13,7 @@ import {
   type TaskState,
 } from './ledger-types.js';
 import type { VendorName } from '../vendors/vendor-name.js';
+import { chainEntryHash, type ChainEntry } from '../receipts/audit-chain.js';
 
 export interface NewRequest {
   id: string;
@@ -350,19 +351,42 @@ export class RequestLedger {
   }
 
   async audit(requestId: string | null, actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {
-    await this.auditWith(this.db, requestId, actor, action, detail);
+    await this.db.transaction((tx) => this.auditWith(tx, requestId, actor, action, detail));
   }
 
-  private async auditWith(q: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
-    await q.query(`INSERT INTO audit_events (request_id, actor, action, detail) VALUES ($1, $2, $3, $4::jsonb)`, [requestId, actor, action, JSON.stringify(detail)]);
+  /**
+   * Appends to the request's hash chain: each entry carries the hash of the one before, so a
+   * changed or removed entry is detectable offline (receipts carry the chain). An advisory lock
+   * per chain keeps concurrent writers in order. Call inside a transaction.
+   */
+  private async auditWith(tx: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
+    const chain = requestId ?? 'global';
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [chain]);
+    const { rows: last } = await tx.query<{ hash: string | null }>(
+      requestId ? `SELECT hash FROM audit_events WHERE request_id = $1 ORDER BY id DESC LIMIT 1` : `SELECT hash FROM audit_events WHERE request_id IS NULL ORDER BY id DESC LIMIT 1`,
+      requestId ? [requestId] : [],
+    );
+    const at = new Date();
+    const prevHash = last[0]?.hash ?? null;
+    const hash = chainEntryHash({ at: at.toISOString(), requestId, actor, action, detail, prevHash });
+    await tx.query(`INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)`, [
+      at,
+      requestId,
+      actor,
+      action,
+      JSON.stringify(detail),
+      prevHash,
+      hash,
+    ]);
   }
 
-  async auditTrail(requestId: string): Promise<Array<{ at: Date; actor: string; action: string; detail: Record<string, unknown> }>> {
-    const { rows } = await this.db.query<{ at: Date; actor: string; action: string; detail: Record<string, unknown> }>(
-      `SELECT at, actor, action, detail FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 1000`,
+  /** The request's audit chain, oldest first. */
+  async auditTrail(requestId: string): Promise<ChainEntry[]> {
+    const { rows } = await this.db.query<{ id: number; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
+      `SELECT id, at, request_id, actor, action, detail, prev_hash, hash FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 10000`,
       [requestId],
     );
-    return rows;
+    return rows.map((r) => ({ id: Number(r.id), at: new Date(r.at).toISOString(), requestId: r.request_id, actor: r.actor, action: r.action, detail: r.detail, prevHash: r.prev_hash, hash: r.hash }));
   }
 
   async countRequestsByStatus(now = new Date()): Promise<{ byStatus: Record<string, number>; overdue: number }> {
