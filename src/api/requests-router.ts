@@ -40,6 +40,20 @@ const listQuerySchema = Joi.object({
 const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
 const noteSchema = Joi.object({ note: Joi.string().trim().min(3).max(2000).required() }).required();
 
+const extendSchema = Joi.object({ days: Joi.number().integer().min(1).max(60).required(), reason: Joi.string().trim().min(3).max(500).required() }).required();
+
+const bulkRetrySchema = Joi.object({
+  reason: Joi.string().trim().min(3).max(500).required(),
+  vendor: Joi.string().valid(...VENDOR_NAMES),
+  requestId: Joi.string().guid(),
+  since: Joi.date().iso(),
+  dryRun: Joi.boolean().default(false),
+  limit: Joi.number().integer().min(1).max(10_000).default(1000),
+})
+  .or('vendor', 'requestId', 'since')
+  .messages({ 'object.missing': 'name a vendor, a requestId or a since time' })
+  .required();
+
 const retryBodySchema = Joi.object({
   reason: Joi.string().trim().min(3).max(500).required(),
   vendor: Joi.string().valid(...VENDOR_NAMES),
@@ -141,6 +155,45 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const chain = await ledger.auditTrail(request.id);
     const body = buildReceipt(request, tasks, chain, deps.service);
     res.json(signReceipt(body, deps.signer));
+  });
+
+  router.post('/v1/requests/:id/extend', requireRole('operator'), async (req, res) => {
+    const request = await findRequest(String(req.params.id));
+    const { value, error } = extendSchema.validate(req.body ?? {}, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'an extension needs whole days and a reason', toFieldProblems(error));
+    const extended = await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason);
+    res.json(requestView(extended!, await ledger.getTasks(request.id)));
+  });
+
+  /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */
+  router.post('/v1/retries', requireRole('operator'), async (req, res) => {
+    const { value, error } = bulkRetrySchema.validate(req.body ?? {}, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'invalid retry', toFieldProblems(error));
+    const tasks = await ledger.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since ? new Date(value.since) : undefined }, value.limit);
+    const listed = tasks.map((t) => ({ requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null }));
+    if (value.dryRun) return res.json({ dryRun: true, tasks: listed });
+    const byRequest = new Map<string, Set<string>>();
+    for (const t of tasks) byRequest.set(t.requestId, (byRequest.get(t.requestId) ?? new Set()).add(t.vendor));
+    const retried: typeof listed = [];
+    for (const [requestId, vendors] of byRequest) {
+      for (const vendor of vendors) {
+        const reopened = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId, actor: actorOf(req), reason: value.reason, vendor: vendor as VendorName });
+        retried.push(...listed.filter((l) => reopened.some((r) => r.id === l.taskId)));
+      }
+    }
+    res.status(retried.length ? 202 : 200).json({ dryRun: false, tasks: retried });
+  });
+
+  router.post('/v1/queues/:name/:action', requireRole('operator'), async (req, res) => {
+    const name = String(req.params.name);
+    const action = String(req.params.action);
+    if (action !== 'pause' && action !== 'resume') throw new ApiError(404, 'not_found', 'no such route');
+    if (!deps.queues.definitions.some((d) => d.name === name)) throw new ApiError(404, 'unknown_queue', `no queue ${name}; queues: ${deps.queues.definitions.map((d) => d.name).join(', ')}`);
+    const queue = deps.queues.queue(name);
+    if (action === 'pause') await queue.pause();
+    else await queue.resume();
+    await ledger.audit(null, actorOf(req), `queue.${action}`, { queue: name });
+    res.json({ queue: name, paused: await queue.isPaused() });
   });
 
   async function findRequest(id: string) {

@@ -51,6 +51,11 @@ const PROBLEMS: Record<string, (context: Joi.Context | undefined) => string> = {
   'array.min': () => 'must not be empty',
   'array.unique': () => 'lists the same vendor twice',
   'any.only': (c) => `must be one of ${(c?.valids as unknown[] | undefined)?.join(', ')}`,
+  'object.missing': (c) => `needs one of: ${((c?.peersWithLabels ?? c?.peers) as string[] | undefined)?.join(', ')}`,
+  'string.guid': () => 'must be a UUID',
+  'date.base': () => 'must be an ISO 8601 date',
+  'date.format': () => 'must be an ISO 8601 date',
+  'boolean.base': () => 'must be true or false',
   'alternatives.match': () => 'must be a positive whole number or a string of digits',
   'alternatives.types': () => 'must be a positive whole number or a string of digits',
 };

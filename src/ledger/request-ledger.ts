@@ -318,6 +318,27 @@ export class RequestLedger {
     );
   }
 
+  /** Failed tasks matching a filter, oldest failure first: what an on-call retry would touch. */
+  async failedTasks(filter: { vendor?: VendorName; requestId?: string; since?: Date }, limit: number): Promise<TaskRecord[]> {
+    const where = [`state = 'failed'`];
+    const params: unknown[] = [];
+    if (filter.vendor) where.push(`vendor = $${params.push(filter.vendor)}`);
+    if (filter.requestId) where.push(`request_id = $${params.push(filter.requestId)}`);
+    if (filter.since) where.push(`finished_at >= $${params.push(filter.since)}`);
+    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY finished_at, id LIMIT $${params.push(limit)}`, params);
+    return rows.map(toTask);
+  }
+
+  /** Moves a request's deadline later (e.g. GDPR Art. 12(3) extension), with the reason in the audit trail. */
+  async extendDeadline(requestId: string, days: number, actor: string, reason: string): Promise<RequestRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<RequestRow>(`UPDATE requests SET due_at = due_at + ($2 || ' days')::interval, updated_at = now() WHERE id = $1 RETURNING *`, [requestId, String(days)]);
+      if (!rows[0]) return undefined;
+      await this.auditWith(tx, requestId, actor, 'request.deadline_extended', { days, reason, dueAt: new Date(rows[0].due_at).toISOString() });
+      return toRequest(rows[0]);
+    });
+  }
+
   /** Requests committed but never confirmed in Redis (the enqueue failed or the process died). */
   async requestsAwaitingEnqueue(olderThan: Date, limit: number): Promise<RequestRecord[]> {
     const { rows } = await this.db.query<RequestRow>(`SELECT * FROM requests WHERE status = 'received' AND created_at < $1 ORDER BY created_at LIMIT $2`, [olderThan, limit]);
