@@ -160,6 +160,9 @@ export async function startService(config: Config, options: StartServiceOptions 
 /** In sandbox mode every vendor with a connector points at its simulator. */
 function withSandboxVendors(config: Config, sandbox: Sandbox): Config {
   const vendors: Record<string, unknown> = { ...config.vendors };
-  for (const connector of CONNECTORS) vendors[connector.vendor] = connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]);
+  for (const connector of CONNECTORS) {
+    const overrides = config.sandbox.vendorOverrides[connector.vendor as keyof VendorSettingsMap] ?? {};
+    vendors[connector.vendor] = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...overrides };
+  }
   return { ...config, vendors: vendors as VendorSettingsMap };
 }

@@ -45,6 +45,8 @@ export interface Config {
     clockSpeed: number;
     /** Faults in force from the start, per vendor (same fields as `PUT /sandbox/faults/:vendor`). */
     faults: Partial<Record<VendorName, { errorRate?: number; badRequestRate?: number; latencyMs?: number; throttleForMs?: number; outage?: boolean }>>;
+    /** Settings merged over each simulated vendor's sandbox settings (tests, demos), e.g. a shorter batch window. */
+    vendorOverrides: { [V in keyof VendorSettingsMap]?: Partial<NonNullable<VendorSettingsMap[V]>> };
   };
   intake: { maxBulk: number; bodyLimitBytes: number };
   deadlines: { gdprDays: number; ccpaDays: number };
@@ -57,11 +59,26 @@ export interface Config {
     retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
+  /**
+   * Days after a request ends before its identifiers are destroyed (crypto-shredding): the vault
+   * entry is wiped and only keyed hashes remain. @defaultValue 30
+   */
+  retention: { identityDays: number };
   /** Configured vendors; each absent one is simulated in sandbox mode (src/vendors/vendor-settings.ts). */
   vendors: VendorSettingsMap;
 }
 
 /** The config file's shape (ERASURE_CONFIG, JSON or YAML). Environment variables win over it. */
+/** Each vendor's settings schema with every key optional and no defaults filled in: overrides of sandbox settings. */
+const vendorOverridesSchema = Joi.object(
+  Object.fromEntries(
+    Object.keys(vendorSettingsSchema.describe().keys ?? {}).map((vendor) => {
+      const schema = vendorSettingsSchema.extract(vendor) as Joi.ObjectSchema;
+      return [vendor, schema.fork(Object.keys(schema.describe().keys ?? {}), (key) => key.optional()).prefs({ noDefaults: true })];
+    }),
+  ),
+);
+
 export const configFileSchema = Joi.object({
   port: Joi.number().port(),
   host: Joi.string().hostname(),
@@ -95,6 +112,7 @@ export const configFileSchema = Joi.object({
         ]),
       ),
     ),
+    vendorOverrides: vendorOverridesSchema,
   }),
   intake: Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),
@@ -114,5 +132,6 @@ export const configFileSchema = Joi.object({
     }),
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
+  retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
   vendors: vendorSettingsSchema,
 });

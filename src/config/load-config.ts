@@ -120,6 +120,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
       clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
       faults: f.sandbox?.faults ?? {},
+      vendorOverrides: f.sandbox?.vendorOverrides ?? {},
     },
     intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
     deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}) },
@@ -137,6 +138,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       },
     },
     reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
+    retention: { identityDays: 30, ...(f.retention ?? {}) },
     vendors,
   };
 }

@@ -339,6 +339,26 @@ export class RequestLedger {
     });
   }
 
+  /**
+   * Crypto-shredding: destroys the sealed identifiers of requests that ended before `endedBefore`.
+   * Only the keyed hashes stay, so the request can still be found by a hash but never read back.
+   * Returns how many requests were shredded.
+   */
+  async shredIdentities(endedBefore: Date, limit = 1000): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        `SELECT DISTINCT r.id FROM requests r JOIN request_identities i ON i.request_id = r.id
+          WHERE r.finished_at IS NOT NULL AND r.finished_at < $1 AND i.sealed IS NOT NULL LIMIT $2`,
+        [endedBefore, limit],
+      );
+      for (const { id } of rows) {
+        await tx.query(`UPDATE request_identities SET sealed = NULL WHERE request_id = $1`, [id]);
+        await this.auditWith(tx, id, 'system', 'identities.shredded', { endedBefore: endedBefore.toISOString() });
+      }
+      return rows.length;
+    });
+  }
+
   /** Requests committed but never confirmed in Redis (the enqueue failed or the process died). */
   async requestsAwaitingEnqueue(olderThan: Date, limit: number): Promise<RequestRecord[]> {
     const { rows } = await this.db.query<RequestRow>(`SELECT * FROM requests WHERE status = 'received' AND created_at < $1 ORDER BY created_at LIMIT $2`, [olderThan, limit]);

@@ -10,6 +10,8 @@ export interface ReconcileOptions {
   enqueueGraceMs: number;
   /** An open task that has not moved for this long gets its job checked. */
   staleAfterMs: number;
+  /** Days after a request ends before its identifiers are shredded. */
+  identityRetentionDays: number;
   /** Work done per sweep, so one sweep stays short. @defaultValue 500 */
   batch?: number;
 }
@@ -19,13 +21,15 @@ export interface ReconcileReport {
   jobsRecreated: number;
   tasksFailed: number;
   settled: number;
+  shredded: number;
 }
 
 /**
  * Invariant 4, "nothing acknowledged is lost": the ledger is the truth and Redis only carries
  * jobs. Each sweep re-enqueues requests that never reached Redis, re-creates the job of any open
  * task whose job is gone (a Redis wipe, an eviction), records tasks whose job failed outside our
- * processor (stalled too often), and settles requests whose tasks have all ended.
+ * processor (stalled too often), settles requests whose tasks have all ended, and shreds the
+ * identifiers of requests that ended longer ago than the retention window.
  */
 export async function reconcile(
   deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger },
@@ -33,7 +37,7 @@ export async function reconcile(
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
-  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, tasksFailed: 0, settled: 0 };
+  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, tasksFailed: 0, settled: 0, shredded: 0 };
 
   for (const request of await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     await deps.enqueue(request, now);
@@ -67,5 +71,6 @@ export async function reconcile(
   for (const requestId of await deps.ledger.unsettledRequests(batch)) {
     if (await deps.ledger.settleRequest(requestId)) report.settled += 1;
   }
+  report.shredded = await deps.ledger.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
   return report;
 }

@@ -50,7 +50,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     const processor = isRequests
       ? async (job: Job<RequestJobData>) => {
           if (job.name === 'reconcile') {
-            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs });
+            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
           }
           return finalizeRequest(job, { ledger });
         }
