@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, Response, NextFunction, RequestHandler } from 'express';
 import type { ApiToken, Role } from '../config/config-schema.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
 
 /** Who is calling: a named token and its role. */
 export interface Principal {
@@ -42,12 +43,19 @@ export function tokenFromHeaders(headers: Record<string, string | string[] | und
   return bearer ?? parseCookie(typeof headers.cookie === 'string' ? headers.cookie : undefined, 'erasure_token');
 }
 
-/** 401 unless the request carries a known token; sets `req.principal`. */
-export function authenticate(verify: (token: string) => Principal | undefined): RequestHandler {
+/** 401 unless the request carries a known token (429 after too many failures); sets `req.principal`. */
+export function authenticate(verify: (token: string) => Principal | undefined, limiter = new AuthFailureLimiter()): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const waitMs = limiter.blockedFor(address);
+    if (waitMs > 0) {
+      res.set('Retry-After', String(Math.ceil(waitMs / 1000)));
+      return res.status(429).json({ error: { code: 'too_many_failed_logins', message: 'too many failed authentications from this address; wait and retry' } });
+    }
     const token = tokenFromHeaders(req.headers);
     const principal = token ? verify(token) : undefined;
     if (!principal) {
+      limiter.recordFailure(address);
       res.set('WWW-Authenticate', 'Bearer realm="erasure"');
       return res.status(401).json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } });
     }

@@ -65,9 +65,15 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     }
     next();
   });
-  app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
+  // Authenticate before parsing bodies: a stranger's megabyte is refused unread.
   const auth = authenticate(deps.verify);
   app.use('/v1', auth);
+  app.use('/v1', (_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    res.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    next();
+  });
+  app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, auth, createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));

@@ -100,7 +100,11 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     }
     const rejected = results.filter((r) => r.outcome === 'rejected').length;
     const notProcessed = results.filter((r) => r.outcome === 'not_processed').length;
-    res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary: { accepted, duplicates, rejected, notProcessed }, results });
+    const summary = { accepted, duplicates, rejected, notProcessed };
+    if (!notProcessed && !accepted && !duplicates) {
+      return res.status(400).json({ error: { code: 'invalid_request', message: 'no request in the bulk submission was valid; see results' }, summary, results });
+    }
+    res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary, results });
   }
 
   router.get('/v1/requests', requireRole('viewer'), async (req, res) => {
