@@ -28,7 +28,9 @@ export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
   const evidence = {
     appId,
     endpointsFound,
-    endpointsDeleted: found.length > 0 ? deleted.length : earlier,
+    // Verified absent: every endpoint found is gone, whether this run's call or a killed earlier
+    // run's late call removed it, so the task deleted all of them.
+    endpointsDeleted: found.length > 0 ? Math.max(deleted.length, found.length) : earlier,
     endpointIds: found.length > 0 ? found.map((e) => e.id) : (input.previous.endpointIds ?? []),
     channels: [...new Set(found.map((e) => e.channelType).filter(Boolean))],
     verification: 'verified_absent',

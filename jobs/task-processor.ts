@@ -1,5 +1,9 @@
-import type { Subject } from '../src/privacy/subject.js';
+import type { IdentifierKind, Subject } from '../src/privacy/subject.js';
 import type { PinpointClient } from '../src/vendors/pinpoint-client.js';
+import type { S3VendorClient } from '../src/vendors/s3-client.js';
+import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
+import type { SegmentClient } from '../src/vendors/segment-client.js';
+import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 
 /** What a processor gets for one run of one task. Plain data plus two callbacks. */
 export interface TaskInput {
@@ -59,6 +63,12 @@ export interface BatchInput {
   /** Evidence saved by earlier runs of this batch (e.g. the vendor's job id while polling). */
   previous: Record<string, unknown>;
   checkpoint(evidence: Record<string, unknown>): Promise<void>;
+  /**
+   * Seals an identifier the vendor revealed for a member (e.g. the Amplitude ID a user id maps to)
+   * into that request's vault, unless it already has one of that kind, so later steps (withdrawing
+   * after a cancel) can use it. Never put such an identifier in evidence instead.
+   */
+  rememberIdentifier?(requestId: string, kind: IdentifierKind, value: string): Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -86,6 +96,10 @@ export type TaskResult =
 /** Vendor clients, injected so tests can pass the sandbox-backed real clients or fakes. */
 export interface VendorClients {
   pinpoint?: PinpointClient;
+  s3?: S3VendorClient;
+  amplitude?: AmplitudeClient;
+  segment?: SegmentClient;
+  appcenter?: AppCenterClient;
 }
 
 /** A job processor: a function of the task and its dependencies, with no wiring of its own. */

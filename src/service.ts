@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
 import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
 import { CONNECTORS } from './connectors/registry.js';
@@ -23,6 +24,13 @@ import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
 import { createReceiptSigner } from './receipts/receipt-signer.js';
+import { callbacksQueue } from '../queues/callbacks-queue.js';
+import { deliverCallback } from '../jobs/deliver-callback.js';
+import { createStatusNotifier, type CallbackJobData } from './callbacks/status-notifier.js';
+import { checkCallbackUrl } from './callbacks/callback-target.js';
+import { OpenDsrStore } from './opendsr/opendsr-store.js';
+import { loadOpenDsrSigner } from './opendsr/opendsr-signer.js';
+import { createOpenDsrRouter } from './opendsr/opendsr-router.js';
 
 export interface ServiceRoles {
   /** Serve the HTTP API and dashboards. */
@@ -99,11 +107,17 @@ export async function startService(config: Config, options: StartServiceOptions 
       keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
     }
     const masterKey = decodeKey(keyText);
-    const ledger = new RequestLedger(db, createIdentityCipher(masterKey));
+    const ledger = new RequestLedger(db, createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey)));
     const signer = createReceiptSigner(masterKey);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
+    // Status callbacks: every committed status change queues its signed callbacks (src/callbacks/).
+    const opendsrStore = new OpenDsrStore(db);
+    const opendsrSigner = await loadOpenDsrSigner(config, logger);
+    ledger.onStatusChange(createStatusNotifier({ queues, store: opendsrStore, config, logger }));
+    const callbackDeps = { ledger, signer, opendsr: opendsrSigner ? { store: opendsrStore, signer: opendsrSigner } : undefined, policy: config.callbacks, timeoutMs: config.callbacks.timeoutMs };
+    const queueProcessors = { [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps) };
     const enqueue = createRequestEnqueuer({ ledger, queues });
 
     const clients: VendorClients = {};
@@ -122,7 +136,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors });
       closers.push(() => workers!.close());
     }
 
@@ -132,8 +146,12 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
       if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
       const verify = createTokenVerifier(adminToken, config.tokens);
-      const intake = createIntake({ config, ledger, enqueue, queueReady: () => queues.isReady(), logger });
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter() });
+      const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
+      const intake = createIntake({ config, ledger, enqueue, queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
+      const opendsrRouter = opendsrSigner
+        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
+        : undefined;
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);

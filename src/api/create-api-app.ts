@@ -10,6 +10,7 @@ import { authenticate, type Principal } from './auth.js';
 import { createRequestsRouter } from './requests-router.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
+import { createAdminRouter, dashboardAuthenticate } from '../dashboard/admin-page.js';
 import { renderMetrics } from './metrics.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
@@ -26,6 +27,8 @@ export interface ApiAppDeps {
   signer: ReceiptSigner;
   /** The `/sandbox` control routes, mounted only in sandbox mode. */
   sandboxRouter?: Router;
+  /** The OpenDSR processor API (`/v2`, and its `/v1` aliases), when it is on: it parses and signs its own bodies. */
+  opendsrRouter?: Router;
 }
 
 /** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
@@ -58,6 +61,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.type('text/plain; version=0.0.4').send(await renderMetrics(deps.ledger, deps.queues));
   });
   if (deps.sandboxRouter) app.use(deps.sandboxRouter);
+  if (deps.opendsrRouter) app.use(deps.opendsrRouter);
 
   app.use('/v1', (req, res, next) => {
     if (req.method === 'POST' && req.headers['content-length'] !== '0' && !req.is('application/json')) {
@@ -76,7 +80,8 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
-  app.use(BULL_BOARD_PATH, auth, createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
+  app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
+  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -1,21 +1,29 @@
 import path from 'node:path';
-import { loadConfig, ConfigError } from '../config/load-config.js';
-import { startService, type Service } from '../service.js';
-import { startSandbox } from '../sandbox/sandbox.js';
-import { listen } from '../sandbox/vendor-http.js';
+import type { ConfigError } from '../config/load-config.js';
+import type { Service } from '../service.js';
 import { RedisNotInstalledError } from '../stores/embedded-redis.js';
-import express from 'express';
+import { clientCommandsHelp, findClientCommand, runClientCommand } from './run-client.js';
 
-const USAGE = `usage: erasure <command>
+// The server roles' modules (config schema, BullMQ, AWS SDK, express, the simulators) load only for
+// those roles, so the client commands start quickly.
+const startService = async (...args: Parameters<typeof import('../service.js').startService>) => (await import('../service.js')).startService(...args);
 
+const USAGE = `usage: erasure <command> [flags]
+
+Service roles (configuration from the environment and ERASURE_CONFIG; see README.md):
   start                      API + workers + dashboards (+ simulated vendors when none is configured)
   api                        the HTTP API and dashboards only
   worker [--queues a,b]      workers only (all queues, or the ones named)
   sandbox                    the vendor simulators only, with /sandbox on PORT
+  rekey                      re-seal vault entries sealed with an old key (after a key rotation)
 
-Configuration comes from the environment and ERASURE_CONFIG; see README.md.`;
+Client commands (talk to the API at --url / $ERASURE_URL with --token / $ERASURE_TOKEN):
+${clientCommandsHelp()}
 
-function queuesArg(argv: string[]): string[] | 'all' {
+"erasure <command> --help" describes a command. Exit codes: 0 ok, 1 refused or failed,
+2 usage error, 3 service unreachable or failing.`;
+
+function queuesArg(argv: string[], ConfigError: new (problems: string[]) => ConfigError): string[] | 'all' {
   const i = argv.indexOf('--queues');
   if (i === -1) return 'all';
   const list = (argv[i + 1] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -69,6 +77,17 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  const client = findClientCommand(command);
+  if (client) {
+    process.exitCode = await runClientCommand(client, argv.slice(1));
+    return;
+  }
+  if (!['start', 'api', 'worker', 'sandbox', 'rekey'].includes(command)) {
+    process.stderr.write(`erasure: unknown command "${command}"\n\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const { loadConfig, ConfigError } = await import('../config/load-config.js');
   const config = loadConfig();
   switch (command) {
     case 'start': {
@@ -84,12 +103,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'worker': {
-      const service = await startService(config, { roles: { api: false, workers: queuesArg(argv) } });
+      const service = await startService(config, { roles: { api: false, workers: queuesArg(argv, ConfigError) } });
       onShutdown(() => service.close());
       process.stdout.write(`worker running on queues: ${service.workers?.workers.map((w) => w.name).join(', ')}\n`);
       return;
     }
     case 'sandbox': {
+      const [{ startSandbox }, { listen }, { default: express }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/vendor-http.js'), import('express')]);
       const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults });
       const app = express();
       app.use(sandbox.controlRouter());
@@ -101,13 +121,20 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`vendor simulators running; control at ${server.url}/sandbox\n${JSON.stringify(sandbox.vendors, null, 2)}\n`);
       return;
     }
+    case 'rekey': {
+      const { rekey } = await import('./rekey.js');
+      const { resealed, remaining } = await rekey(config);
+      process.stdout.write(`re-sealed ${resealed} identifier(s) with the current key; ${remaining} still sealed with an old key\n`);
+      if (remaining > 0) process.exitCode = 1;
+      return;
+    }
     default:
       throw new ConfigError([`unknown command "${command}"`, USAGE]);
   }
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  if (err instanceof ConfigError || err instanceof RedisNotInstalledError) {
+  if (err.name === 'ConfigError' || err instanceof RedisNotInstalledError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }

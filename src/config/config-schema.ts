@@ -30,6 +30,8 @@ export interface Config {
   adminToken?: string;
   /** 32 bytes, base64 or hex. Generated into dataDir in sandbox mode when unset. */
   encryptionKey?: string;
+  /** Earlier keys, oldest first, kept to open entries sealed before a rotation (ERASURE_PREVIOUS_ENCRYPTION_KEYS). */
+  previousEncryptionKeys: string[];
   tokens: ApiToken[];
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Also append JSON log lines to this file. */
@@ -64,6 +66,18 @@ export interface Config {
    * entry is wiped and only keyed hashes remain. @defaultValue 30
    */
   retention: { identityDays: number };
+  /** Signed status callbacks (native `callbackUrl`, OpenDSR `status_callback_urls`): src/callbacks/. */
+  callbacks: {
+    /** Deliver to private, loopback and link-local addresses too (never in production). @defaultValue false */
+    allowPrivateNetworks: boolean;
+    /** Host names (or IP literals) exempt from the private-address refusal. */
+    allowedHosts: string[];
+    attempts: number;
+    backoffMs: number;
+    timeoutMs: number;
+  };
+  /** OpenDSR 2.0 processor API (src/opendsr/); a development certificate is generated in sandbox mode. */
+  opendsr?: { processorDomain?: string; keyFile?: string; certificateFile?: string; publicUrl?: string; gracePeriodSeconds?: number };
   /** Configured vendors; each absent one is simulated in sandbox mode (src/vendors/vendor-settings.ts). */
   vendors: VendorSettingsMap;
 }
@@ -133,5 +147,21 @@ export const configFileSchema = Joi.object({
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
+  callbacks: Joi.object({
+    allowPrivateNetworks: Joi.boolean(),
+    allowedHosts: Joi.array().items(Joi.string().max(253)),
+    attempts: Joi.number().integer().min(1).max(50),
+    backoffMs: Joi.number().integer().min(1),
+    timeoutMs: Joi.number().integer().min(100).max(120_000),
+  }),
+  opendsr: Joi.object({
+    processorDomain: Joi.string().hostname(),
+    keyFile: Joi.string(),
+    certificateFile: Joi.string(),
+    publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
+    gracePeriodSeconds: Joi.number().integer().min(0).max(90 * 86_400),
+  })
+    .and('keyFile', 'certificateFile')
+    .with('keyFile', 'processorDomain'),
   vendors: vendorSettingsSchema,
 });

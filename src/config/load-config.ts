@@ -21,6 +21,7 @@ export const ENV_VARS = [
   'DATABASE_URL',
   'ERASURE_ADMIN_TOKEN',
   'ERASURE_ENCRYPTION_KEY',
+  'ERASURE_PREVIOUS_ENCRYPTION_KEYS',
   'ERASURE_CONFIG',
   'ERASURE_DATA_DIR',
   'SANDBOX_SUBJECTS',
@@ -38,6 +39,10 @@ const envRules: Record<(typeof ENV_VARS)[number], Joi.Schema> = {
     decodeKey(value);
     return value;
   }, '32-byte key'),
+  ERASURE_PREVIOUS_ENCRYPTION_KEYS: Joi.string().custom((value: string) => {
+    value.split(',').forEach((k) => decodeKey(k));
+    return value;
+  }, 'comma-separated 32-byte keys'),
   ERASURE_CONFIG: Joi.string(),
   ERASURE_DATA_DIR: Joi.string(),
   SANDBOX_SUBJECTS: Joi.number().integer().min(0).max(1_000_000),
@@ -112,6 +117,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     queuePrefix: f.queuePrefix ?? 'erasure',
     adminToken: e.ERASURE_ADMIN_TOKEN as string | undefined,
     encryptionKey: e.ERASURE_ENCRYPTION_KEY as string | undefined,
+    previousEncryptionKeys: typeof e.ERASURE_PREVIOUS_ENCRYPTION_KEYS === 'string' ? e.ERASURE_PREVIOUS_ENCRYPTION_KEYS.split(',').map((k) => k.trim()) : [],
     tokens: f.tokens ?? [],
     logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? f.logLevel ?? 'info',
     logFile: f.logFile,
@@ -138,6 +144,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       },
     },
     reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
+    callbacks: { allowPrivateNetworks: false, allowedHosts: [], attempts: 12, backoffMs: 5000, timeoutMs: 10_000, ...(f.callbacks ?? {}) },
+    opendsr: f.opendsr,
     retention: { identityDays: 30, ...(f.retention ?? {}) },
     vendors,
   };

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { TaskSpec } from '../ledger/ledger-types.js';
 import { createPinpointClient } from '../vendors/pinpoint-client.js';
-import type { PinpointSettings } from '../vendors/pinpoint-settings.js';
+import { ADDRESS_SCAN_DEFAULTS, type PinpointSettings } from '../vendors/pinpoint-settings.js';
 import type { VendorName } from '../vendors/vendor-name.js';
+import { S3_SANDBOX_BUCKETS } from '../sandbox/s3/s3-seed.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
+import { findEndpoint } from '../../jobs/find-endpoint.js';
+import { EXPORT_SEGMENT, exportSegment } from '../../jobs/export-segment.js';
 import { UnplannableVendorError, type VendorConnector } from './connector.js';
 
 /** Deterministic, opaque, BullMQ-safe task id (no `:`, never numeric, no identifiers). */
@@ -13,32 +16,60 @@ export function taskId(requestId: string, vendor: VendorName, action: string, re
   return `${requestId}__${vendor}__${action}__${resourceKey}`;
 }
 
-/** Amazon Pinpoint: by user id, one `delete-user-endpoints` task per configured app. */
+const BY_USER_ID = 'delete-user-endpoints';
+const BY_ADDRESS = 'find-endpoint';
+
+/** The role the sandbox's Pinpoint "assumes" to write exports (any ARN is accepted there). */
+export const SANDBOX_EXPORT_ROLE_ARN = 'arn:aws:iam::123456789012:role/erasure-pinpoint-export';
+
+/**
+ * Amazon Pinpoint, per configured app: by user id a `delete-user-endpoints` task; by e-mail or
+ * phone a `find-endpoint` task, which joins the app's shared `export-segment` batch (one export
+ * and one scan for every request in the window) and then deletes each endpoint found.
+ */
 export const pinpointConnector: VendorConnector<PinpointSettings, 'pinpoint'> = {
   vendor: 'pinpoint',
   queue: pinpointQueue,
-  processors: { 'delete-user-endpoints': deleteUserEndpoints },
+  processors: { [BY_USER_ID]: deleteUserEndpoints, [BY_ADDRESS]: findEndpoint },
+  batchProcessors: { [EXPORT_SEGMENT]: exportSegment },
   clientKey: 'pinpoint',
   createClient: (settings) => createPinpointClient(settings),
   sandboxSettings(sandbox, queueDefaults) {
     const { credentials, baseUrl } = sandbox.vendors.pinpoint!;
+    const s3 = sandbox.vendors.s3!;
+    const aws = { accessKeyId: String(credentials.accessKeyId), secretAccessKey: String(credentials.secretAccessKey) };
     return {
       ...queueDefaults,
       region: String(credentials.region ?? 'us-east-1'),
       endpoint: baseUrl,
-      credentials: { accessKeyId: String(credentials.accessKeyId), secretAccessKey: String(credentials.secretAccessKey) },
+      credentials: aws,
       appIds: [sandbox.pinpoint.appId],
+      addressScan: {
+        bucket: S3_SANDBOX_BUCKETS.exports,
+        prefix: ADDRESS_SCAN_DEFAULTS.prefix,
+        roleArn: SANDBOX_EXPORT_ROLE_ARN,
+        s3: { region: String(s3.credentials.region ?? 'us-east-1'), endpoint: s3.baseUrl, credentials: aws, forcePathStyle: true },
+      },
+      // A demo should not wait a minute for its batch; the config default (60 s) is for production traffic.
+      batchWindowMs: 2_000,
+      // The sandbox's export takes 30 s of sandbox time (an instant at the demo clock speed; tests move the clock): poll each second.
+      pollIntervalMs: 1000,
     };
   },
   plan(input, settings) {
-    const action = 'delete-user-endpoints';
-    const tasks: TaskSpec[] = settings.appIds.map((appId) => {
+    const { userId, email, phone } = input.subject;
+    const byAddress = Boolean(email || phone) && settings.addressScan !== undefined;
+    const task = (action: string, appId: string): TaskSpec => {
       const resource = `app/${appId}`;
       return { id: taskId(input.requestId, 'pinpoint', action, resource), vendor: 'pinpoint', resource, action, queue: pinpointQueue.name, jobName: action };
-    });
-    if (input.subject.userId) return tasks;
-    const reason = 'needs a userId: finding endpoints by e-mail or phone (export scan) is not available yet';
+    };
+    const tasks: TaskSpec[] = settings.appIds.flatMap((appId) => [...(userId ? [task(BY_USER_ID, appId)] : []), ...(byAddress ? [task(BY_ADDRESS, appId)] : [])]);
+    if (tasks.length) return tasks;
+    const reason =
+      email || phone
+        ? 'needs a userId, or addressScan settings (export bucket and role) to find endpoints by e-mail or phone'
+        : 'needs a userId, an e-mail or a phone';
     if (input.vendorsExplicit) throw new UnplannableVendorError('pinpoint', reason);
-    return tasks.map((task) => ({ ...task, initialState: 'skipped' as const, waitingReason: reason }));
+    return settings.appIds.map((appId) => ({ ...task(BY_USER_ID, appId), initialState: 'skipped' as const, waitingReason: reason }));
   },
 };

@@ -41,6 +41,16 @@ function readableName(job: { name?: string; data?: { requestId?: unknown } }): s
 }
 
 /**
+ * Each job links to its request's page on the admin dashboard (`/admin/requests/<id>`); jobs of no
+ * request (the reconcile sweep) get no link (Bull Board shows none for undefined, though its type says otherwise).
+ */
+const requestPageLink = ((job: { data?: { requestId?: unknown } }): { href: string; displayText: string } | undefined => {
+  const requestId = job.data?.requestId;
+  if (typeof requestId !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(requestId)) return undefined;
+  return { href: `/admin/requests/${requestId}`, displayText: `request ${requestId.slice(0, 8)}… on the admin page` };
+}) as (job: unknown) => { href: string; displayText: string };
+
+/**
  * Jobs already carry only ids; the formatter shows only the id fields anyway, so a future
  * field holding something else cannot reach the page by accident.
  */
@@ -73,7 +83,7 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);
     const adapters = deps.queues.definitions.map((definition) => {
-      const adapter = new BullMQAdapter(deps.queues.queue(definition.name), { readOnlyMode, allowRetries: !readOnlyMode, description: definition.description });
+      const adapter = new BullMQAdapter(deps.queues.queue(definition.name), { readOnlyMode, allowRetries: !readOnlyMode, description: definition.description, externalJobUrl: requestPageLink });
       adapter.setFormatter('data', redactData);
       adapter.setFormatter('name', readableName);
       return adapter;

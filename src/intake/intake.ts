@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { NewRequest, RequestLedger } from '../ledger/request-ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { InvalidIdentifierError, normaliseSubject, type IdentifierKind } from '../privacy/subject.js';
@@ -30,6 +30,17 @@ export interface SubmitResult {
   created: boolean;
 }
 
+/** What a protocol front-end (OpenDSR) adds to a native submission. */
+export interface SubmitOptions {
+  /** Idempotency key used instead of the body's `requestId` (outside the native key space). */
+  idempotencyKey?: string;
+  origin?: string;
+  /** When the person made the request (the legal clock's start), if before now. */
+  submittedAt?: Date;
+  /** Runs inside the creating transaction when the request is new. */
+  afterInsert?: NewRequest['afterInsert'];
+}
+
 export interface IntakeDeps {
   config: Config;
   ledger: RequestLedger;
@@ -38,6 +49,8 @@ export interface IntakeDeps {
   queueReady: () => Promise<boolean>;
   logger: Logger;
   now?: () => Date;
+  /** Refuses a callback URL the service must not call (private networks): the problem, or undefined. */
+  checkCallbackUrl?: (url: string) => Promise<string | undefined>;
 }
 
 const DAY_MS = 86_400_000;
@@ -71,8 +84,12 @@ export function createIntake(deps: IntakeDeps) {
     return { value, subject, vendors, explicit };
   }
 
-  async function submit(body: unknown, actor: string, fieldPrefix = ''): Promise<SubmitResult> {
+  async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
     const { value, subject, vendors, explicit } = validate(body, fieldPrefix);
+    if (value.callbackUrl && deps.checkCallbackUrl) {
+      const problem = await deps.checkCallbackUrl(value.callbackUrl);
+      if (problem) throw new RequestValidationError([{ field: `${fieldPrefix}callbackUrl`, problem }]);
+    }
     const id = randomUUID();
     let tasks;
     try {
@@ -82,21 +99,24 @@ export function createIntake(deps: IntakeDeps) {
       throw err;
     }
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
-    const submittedAt = now();
+    const receivedAt = now();
+    const submittedAt = options.submittedAt && options.submittedAt < receivedAt ? options.submittedAt : receivedAt;
     const regulation = (value.regulation ?? 'gdpr') as Regulation;
     const days = regulation === 'ccpa' ? deps.config.deadlines.ccpaDays : deps.config.deadlines.gdprDays;
     let result: SubmitResult;
     try {
       result = await deps.ledger.createRequest({
         id,
-        idempotencyKey: value.requestId,
+        idempotencyKey: options.idempotencyKey ?? value.requestId,
+        origin: options.origin,
+        afterInsert: options.afterInsert,
         regulation,
         vendors,
         subject,
         callbackUrl: value.callbackUrl,
         submittedAt,
         dueAt: new Date(submittedAt.getTime() + days * DAY_MS),
-        notBefore: value.gracePeriodSeconds ? new Date(submittedAt.getTime() + value.gracePeriodSeconds * 1000) : undefined,
+        notBefore: value.gracePeriodSeconds ? new Date(receivedAt.getTime() + value.gracePeriodSeconds * 1000) : undefined,
         tasks,
         actor,
       });
@@ -106,7 +126,7 @@ export function createIntake(deps: IntakeDeps) {
     }
     if (result.created) {
       try {
-        await deps.enqueue(result.request, submittedAt);
+        await deps.enqueue(result.request, receivedAt);
         result.request = { ...result.request, status: result.request.notBefore ? 'scheduled' : 'in_progress' };
       } catch (err) {
         // Committed but not queued: the answer is still "accepted"; the reconciler enqueues it.

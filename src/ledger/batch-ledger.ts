@@ -119,16 +119,23 @@ export class BatchLedger {
     await this.db.query(`UPDATE batches SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [batchId, JSON.stringify(evidence)]);
   }
 
-  /** Writes every member's result and ends the batch, in one transaction. */
-  async complete(batchId: string, evidence: Record<string, unknown>, results: Map<string, { state: 'done' | 'failed'; result: Record<string, unknown> }>): Promise<void> {
-    await this.db.transaction(async (tx) => {
+  /**
+   * Writes every member's result and ends the batch, in one transaction. Only the first run to
+   * finish wins: a second run of the same batch (a job that lost its lock and ran twice) gets
+   * `false` and changes nothing, so it cannot overwrite results with what it saw later.
+   */
+  async complete(batchId: string, evidence: Record<string, unknown>, results: Map<string, { state: 'done' | 'failed'; result: Record<string, unknown> }>): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ id: string }>(
+        `UPDATE batches SET state = 'done', evidence = evidence || $2::jsonb, error = NULL, finished_at = now(), updated_at = now()
+         WHERE id = $1 AND state IN ('open', 'running') RETURNING id`,
+        [batchId, JSON.stringify(evidence)],
+      );
+      if (rows.length === 0) return false;
       for (const [taskId, r] of results) {
         await tx.query(`UPDATE batch_members SET state = $3, result = $4::jsonb WHERE batch_id = $1 AND task_id = $2`, [batchId, taskId, r.state, JSON.stringify(r.result)]);
       }
-      await tx.query(`UPDATE batches SET state = 'done', evidence = evidence || $2::jsonb, error = NULL, finished_at = now(), updated_at = now() WHERE id = $1`, [
-        batchId,
-        JSON.stringify(evidence),
-      ]);
+      return true;
     });
   }
 
@@ -141,6 +148,12 @@ export class BatchLedger {
       await tx.query(`UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting'`, [batchId]);
       await tx.query(`UPDATE batches SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`, [batchId, error]);
     });
+  }
+
+  /** Every member, detached ones included (after a failure, to wake them). */
+  async membersOf(batchId: string): Promise<BatchMember[]> {
+    const { rows } = await this.db.query<MemberRow>(`SELECT * FROM batch_members WHERE batch_id = $1`, [batchId]);
+    return rows.map(toMember);
   }
 
   /** How many batches of this kind the task has been detached from (to stop re-batching after a few). */

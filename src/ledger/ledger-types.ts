@@ -34,6 +34,8 @@ export interface RequestRecord {
   /** Keyed hash of the person's first identifier: safe to show operators. */
   subjectHash: string;
   callbackUrl: string | null;
+  /** Where the request came from: 'native' (`/v1`) or 'opendsr' (`/v2`); callbacks follow its format. */
+  origin: string;
   submittedAt: Date;
   dueAt: Date;
   notBefore: Date | null;
@@ -68,4 +70,11 @@ export interface TaskRecord extends Required<Omit<TaskSpec, 'initialState' | 'wa
   startedAt: Date | null;
   finishedAt: Date | null;
   updatedAt: Date;
+}
+
+/** A request moved from one status to another (committed): what status callbacks are sent for. */
+export interface StatusChange {
+  request: RequestRecord;
+  from: RequestStatus;
+  to: RequestStatus;
 }

@@ -113,6 +113,24 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE audit_events ADD COLUMN hash text
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- Where a request came from ('native' API or 'opendsr'); status callbacks are sent in its format.
+      ALTER TABLE requests ADD COLUMN origin text NOT NULL DEFAULT 'native';
+      -- OpenDSR requests (src/opendsr/): the controller's id for the request, its callback URLs and
+      -- a keyed hash of the body (so a repeated subject_request_id gets the same answer). Never the body.
+      CREATE TABLE opendsr_requests (
+        subject_request_id uuid PRIMARY KEY,
+        request_id uuid NOT NULL UNIQUE REFERENCES requests (id) ON DELETE CASCADE,
+        controller_id text NOT NULL,
+        body_hash text NOT NULL,
+        status_callback_urls text[] NOT NULL,
+        api_version text NOT NULL,
+        received_at timestamptz NOT NULL
+      )
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {
@@ -132,10 +150,14 @@ export async function migrate(db: Database): Promise<number> {
   });
 }
 
-/** Migrations hold no semicolons inside literals, so splitting on `;` is safe and works inside a transaction on both drivers. */
+/**
+ * Comments first, then `;`: migrations hold no semicolons inside string literals, so this split is
+ * safe, and running statements one by one works inside a transaction on both drivers.
+ */
 function splitStatements(sql: string): string[] {
   return sql
+    .replace(/--.*$/gm, '')
     .split(';')
-    .map((s) => s.replace(/--.*$/gm, '').trim())
+    .map((s) => s.trim())
     .filter(Boolean);
 }

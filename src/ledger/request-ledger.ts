@@ -1,6 +1,6 @@
 import type { Database, Queryable } from './database.js';
 import type { IdentityCipher } from '../privacy/identity-cipher.js';
-import { IDENTIFIER_KINDS, type Subject } from '../privacy/subject.js';
+import { IDENTIFIER_KINDS, type IdentifierKind, type Subject } from '../privacy/subject.js';
 import {
   FINAL_REQUEST_STATUSES,
   SETTLED_TASK_STATES,
@@ -8,6 +8,7 @@ import {
   type Regulation,
   type RequestRecord,
   type RequestStatus,
+  type StatusChange,
   type TaskRecord,
   type TaskSpec,
   type TaskState,
@@ -23,11 +24,15 @@ export interface NewRequest {
   vendors: VendorName[];
   subject: Subject;
   callbackUrl?: string;
+  /** 'native' unless set (e.g. 'opendsr'). */
+  origin?: string;
   submittedAt: Date;
   dueAt: Date;
   notBefore?: Date;
   tasks: TaskSpec[];
   actor: string;
+  /** Runs inside the creating transaction (only when the request is new): rows that belong with it. */
+  afterInsert?: (tx: Queryable, request: RequestRecord) => Promise<void>;
 }
 
 export interface ListRequestsFilter {
@@ -66,10 +71,27 @@ const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join('
  * the audit trail. Every write the service makes about a request goes through here.
  */
 export class RequestLedger {
+  private readonly statusListeners: Array<(change: StatusChange) => Promise<void> | void> = [];
+
   constructor(
     private readonly db: Database,
     private readonly cipher: IdentityCipher,
   ) {}
+
+  /**
+   * Called after every committed status change of a request (not its creation), in the process
+   * that made it; status callbacks hang here (src/callbacks/status-notifier.ts). A listener's
+   * failure never fails the change.
+   */
+  onStatusChange(listener: (change: StatusChange) => Promise<void> | void): void {
+    this.statusListeners.push(listener);
+  }
+
+  private async emitStatusChange(row: RequestRow | undefined, from: RequestStatus | undefined): Promise<void> {
+    if (!row || !from || row.status === from || this.statusListeners.length === 0) return;
+    const change: StatusChange = { request: toRequest(row), from, to: row.status };
+    await Promise.allSettled(this.statusListeners.map(async (listener) => listener(change)));
+  }
 
   /** Keyed hash of a client idempotency key, or of an identifier (`kind` tells which). */
   hash(kind: string, value: string): string {
@@ -91,11 +113,11 @@ export class RequestLedger {
     const firstKind = kinds[0]!;
     const subjectHash = this.cipher.lookupHash(firstKind, input.subject[firstKind]!);
     const inserted = await tx.query<RequestRow>(
-      `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before)
-       VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9)
+      `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before, origin)
+       VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (idempotency_hash) DO NOTHING
        RETURNING *`,
-      [input.id, idempotencyHash, input.regulation, input.vendors, subjectHash, input.callbackUrl ?? null, input.submittedAt, input.dueAt, input.notBefore ?? null],
+      [input.id, idempotencyHash, input.regulation, input.vendors, subjectHash, input.callbackUrl ?? null, input.submittedAt, input.dueAt, input.notBefore ?? null, input.origin ?? 'native'],
     );
     if (inserted.rows.length === 0) {
       const existing = await tx.query<RequestRow>(`SELECT * FROM requests WHERE idempotency_hash = $1`, [idempotencyHash]);
@@ -118,7 +140,9 @@ export class RequestLedger {
       );
     }
     await this.auditWith(tx, input.id, input.actor, 'request.received', { vendors: input.vendors, tasks: input.tasks.length, identifiers: kinds });
-    return { request: toRequest(inserted.rows[0]!), created: true };
+    const request = toRequest(inserted.rows[0]!);
+    if (input.afterInsert) await input.afterInsert(tx, request);
+    return { request, created: true };
   }
 
   async getRequest(id: string): Promise<RequestRecord | undefined> {
@@ -171,13 +195,47 @@ export class RequestLedger {
     return subject;
   }
 
+  /**
+   * Seals an identifier a vendor revealed for the person (e.g. the Amplitude ID its user id maps
+   * to) into an open request's vault, so a later step (withdrawing after a cancel) can use it.
+   * Keeps an identifier of that kind the request already has; does nothing once the request ended.
+   */
+  async addIdentifier(requestId: string, kind: IdentifierKind, value: string): Promise<void> {
+    await this.db.query(
+      `INSERT INTO request_identities (request_id, kind, lookup_hash, sealed)
+       SELECT id, $2, $3, $4 FROM requests WHERE id = $1 AND finished_at IS NULL
+       ON CONFLICT (request_id, kind) DO NOTHING`,
+      [requestId, kind, this.cipher.lookupHash(kind, value), this.cipher.seal(value)],
+    );
+  }
+
+  /** Opens the vault for many requests at once (a shared batch's members), in memory only. */
+  async loadSubjects(requestIds: string[]): Promise<Map<string, Subject>> {
+    const subjects = new Map<string, Subject>(requestIds.map((id) => [id, {}]));
+    if (requestIds.length === 0) return subjects;
+    const { rows } = await this.db.query<{ request_id: string; kind: string; sealed: string | null }>(
+      `SELECT request_id, kind, sealed FROM request_identities WHERE request_id = ANY($1::uuid[])`,
+      [requestIds],
+    );
+    for (const row of rows) if (row.sealed) subjects.get(row.request_id)![row.kind as keyof Subject] = this.cipher.open(row.sealed);
+    return subjects;
+  }
+
+  /** The states of many tasks at once; a task that does not exist is absent. */
+  async taskStates(taskIds: string[]): Promise<Map<string, TaskState>> {
+    if (taskIds.length === 0) return new Map();
+    const { rows } = await this.db.query<{ id: string; state: TaskState }>(`SELECT id, state FROM tasks WHERE id = ANY($1::text[])`, [taskIds]);
+    return new Map(rows.map((r) => [r.id, r.state]));
+  }
+
   /** After the flow is in Redis: `received` → `in_progress` (or `scheduled` while a grace period runs). */
   async markEnqueued(requestId: string, now = new Date()): Promise<void> {
-    await this.db.query(
+    const { rows } = await this.db.query<RequestRow>(
       `UPDATE requests SET status = CASE WHEN not_before IS NOT NULL AND not_before > $2 THEN 'scheduled' ELSE 'in_progress' END, updated_at = now()
-       WHERE id = $1 AND status = 'received'`,
+       WHERE id = $1 AND status = 'received' RETURNING *`,
       [requestId, now],
     );
+    await this.emitStatusChange(rows[0], 'received');
   }
 
   /**
@@ -185,7 +243,8 @@ export class RequestLedger {
    * settled (a re-delivered job): the caller must then do nothing.
    */
   async beginTask(taskId: string): Promise<TaskRecord | undefined> {
-    return this.db.transaction(async (tx) => {
+    let changed: { row?: RequestRow; from?: RequestStatus } = {};
+    const begun = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), error = NULL,
            waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
@@ -194,9 +253,23 @@ export class RequestLedger {
       );
       const task = rows[0];
       if (!task) return undefined;
-      await tx.query(`UPDATE requests SET status = 'in_progress', finished_at = NULL, updated_at = now() WHERE id = $1 AND status <> 'in_progress' AND status <> 'cancelled'`, [task.request_id]);
+      changed = await this.reopenRequest(tx, task.request_id, `old.status <> 'cancelled'`);
       return toTask(task);
     });
+    await this.emitStatusChange(changed.row, changed.from);
+    return begun;
+  }
+
+  /** Sets an open request back to in_progress (when `condition` on its old row holds), returning the change. */
+  private async reopenRequest(tx: Queryable, requestId: string, condition: string): Promise<{ row?: RequestRow; from?: RequestStatus }> {
+    const { rows } = await tx.query<RequestRow & { old_status: RequestStatus }>(
+      `UPDATE requests r SET status = 'in_progress', finished_at = NULL, updated_at = now()
+       FROM (SELECT id, status FROM requests WHERE id = $1 FOR UPDATE) old
+       WHERE r.id = old.id AND old.status <> 'in_progress' AND ${condition}
+       RETURNING r.*, old.status AS old_status`,
+      [requestId],
+    );
+    return rows[0] ? { row: rows[0], from: rows[0].old_status } : {};
   }
 
   /** Saves what a task has learnt so far, so a re-run after a crash can pick up from it. */
@@ -233,7 +306,8 @@ export class RequestLedger {
    * failed) and returns it; otherwise returns undefined and changes nothing. Safe to call often.
    */
   async settleRequest(requestId: string, actor = 'system'): Promise<RequestStatus | undefined> {
-    return this.db.transaction(async (tx) => {
+    let changed: { row?: RequestRow; from?: RequestStatus } = {};
+    const settled = await this.db.transaction(async (tx): Promise<RequestStatus | undefined> => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
       const request = requests[0];
       if (!request) return undefined;
@@ -246,15 +320,19 @@ export class RequestLedger {
       // A cancelled request stays cancelled; its tasks' states say what had already happened.
       const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, rows.filter((r) => r.partial).length);
       if (status === request.status) return status;
-      await tx.query(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1`, [requestId, status]);
+      const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING *`, [requestId, status]);
       await this.auditWith(tx, requestId, actor, 'request.settled', { status, from: request.status });
+      changed = { row: updated[0], from: request.status };
       return status;
     });
+    await this.emitStatusChange(changed.row, changed.from);
+    return settled;
   }
 
   /** Failed tasks back to queued so they can run again; the request is open again. Returns the tasks reopened. */
   async reopenFailedTasks(requestId: string, actor: string, reason: string, vendor?: VendorName): Promise<TaskRecord[]> {
-    return this.db.transaction(async (tx) => {
+    let changed: { row?: RequestRow; from?: RequestStatus } = {};
+    const reopened = await this.db.transaction(async (tx) => {
       const params: unknown[] = [requestId];
       if (vendor) params.push(vendor);
       const { rows } = await tx.query<TaskRow>(
@@ -263,11 +341,16 @@ export class RequestLedger {
         params,
       );
       if (rows.length > 0) {
-        await tx.query(`UPDATE requests SET status = 'in_progress', finished_at = NULL, updated_at = now() WHERE id = $1`, [requestId]);
+        // A retried task must join a new shared batch, not re-read the one that failed it.
+        await tx.query(`UPDATE batch_members SET state = 'detached' WHERE task_id = ANY($1) AND state = 'failed'`, [rows.map((r) => r.id)]);
+        await tx.query(`UPDATE requests SET finished_at = NULL, updated_at = now() WHERE id = $1`, [requestId]);
+        changed = await this.reopenRequest(tx, requestId, 'true');
         await this.auditWith(tx, requestId, actor, 'request.retried', { reason, tasks: rows.map((r) => r.id) });
       }
       return rows.map(toTask);
     });
+    await this.emitStatusChange(changed.row, changed.from);
+    return reopened;
   }
 
   /**
@@ -293,7 +376,8 @@ export class RequestLedger {
    * caller can try to withdraw them at the vendor. Returns undefined when the request had already ended.
    */
   async cancelRequest(requestId: string, actor: string, reason: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[] } | undefined> {
-    return this.db.transaction(async (tx) => {
+    let changed: { row?: RequestRow; from?: RequestStatus } = {};
+    const result = await this.db.transaction(async (tx) => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
       const request = requests[0];
       if (!request || FINAL_REQUEST_STATUSES.includes(request.status)) return undefined;
@@ -303,10 +387,13 @@ export class RequestLedger {
         [requestId],
       );
       const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
-      await tx.query(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1`, [requestId]);
+      const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1 RETURNING *`, [requestId]);
       await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
+      changed = { row: updated[0], from: request.status };
       return { cancelled: cancelled.map(toTask), started: started.map(toTask) };
     });
+    await this.emitStatusChange(changed.row, changed.from);
+    return result;
   }
 
   /** A started task withdrawn at the vendor after a cancel: it ends `cancelled` with what happened. */
@@ -326,6 +413,12 @@ export class RequestLedger {
     if (filter.requestId) where.push(`request_id = $${params.push(filter.requestId)}`);
     if (filter.since) where.push(`finished_at >= $${params.push(filter.since)}`);
     const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY finished_at, id LIMIT $${params.push(limit)}`, params);
+    return rows.map(toTask);
+  }
+
+  /** Tasks in one state across all requests, most recently changed first (the admin page's filters). */
+  async tasksInState(state: TaskState, limit: number): Promise<TaskRecord[]> {
+    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE state = $1 ORDER BY updated_at DESC, id LIMIT $2`, [state, limit]);
     return rows.map(toTask);
   }
 
@@ -357,6 +450,23 @@ export class RequestLedger {
       }
       return rows.length;
     });
+  }
+
+  /**
+   * Key rotation: re-seals vault entries sealed with an older key under the current one, in
+   * batches. Returns how many were re-sealed and how many old-key entries remain.
+   */
+  async resealIdentities(batch = 500): Promise<{ resealed: number; remaining: number }> {
+    const current = `v1.${this.cipher.keyId}.%`;
+    const { rows } = await this.db.query<{ request_id: string; kind: string; sealed: string }>(
+      `SELECT request_id, kind, sealed FROM request_identities WHERE sealed IS NOT NULL AND sealed NOT LIKE $1 LIMIT $2`,
+      [current, batch],
+    );
+    for (const row of rows) {
+      await this.db.query(`UPDATE request_identities SET sealed = $4 WHERE request_id = $1 AND kind = $2 AND sealed = $3`, [row.request_id, row.kind, row.sealed, this.cipher.seal(this.cipher.open(row.sealed))]);
+    }
+    const { rows: left } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM request_identities WHERE sealed IS NOT NULL AND sealed NOT LIKE $1`, [current]);
+    return { resealed: rows.length, remaining: Number(left[0]?.n ?? 0) };
   }
 
   /** Requests committed but never confirmed in Redis (the enqueue failed or the process died). */
@@ -451,6 +561,7 @@ interface RequestRow {
   vendors: VendorName[];
   subject_hash: string;
   callback_url: string | null;
+  origin: string | null;
   submitted_at: Date;
   due_at: Date;
   not_before: Date | null;
@@ -487,6 +598,7 @@ function toRequest(row: RequestRow): RequestRecord {
     vendors: row.vendors,
     subjectHash: row.subject_hash,
     callbackUrl: row.callback_url,
+    origin: row.origin ?? 'native',
     submittedAt: new Date(row.submitted_at),
     dueAt: new Date(row.due_at),
     notBefore: row.not_before ? new Date(row.not_before) : null,

@@ -7,7 +7,10 @@ import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } f
  * key rotation can tell which key opens which entry.
  */
 export interface IdentityCipher {
+  /** The key new entries are sealed with. */
   readonly keyId: string;
+  /** Id of the key an entry was sealed with. */
+  keyIdOf(sealed: string): string | undefined;
   seal(plaintext: string): string;
   open(sealed: string): string;
   /** Keyed hash of a normalised identifier, hex. Stable across restarts for the same key. */
@@ -16,14 +19,27 @@ export interface IdentityCipher {
 
 const TAG_BYTES = 16;
 
-export function createIdentityCipher(masterKey: Buffer): IdentityCipher {
-  if (masterKey.length !== 32) throw new Error('the encryption key must be 32 bytes');
-  const encryptionKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'erasure/vault/aes-256-gcm', 32));
-  const hashKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'erasure/vault/lookup-hmac', 32));
-  const keyId = createHmac('sha256', masterKey).update('erasure/key-id').digest('hex').slice(0, 8);
+/**
+ * @param masterKey the current key: new entries are sealed with it.
+ * @param previousKeys earlier keys, oldest first, still able to open what they sealed (key
+ * rotation). Lookup hashes must not change when keys rotate (idempotency keys and shredded
+ * entries are only ever known by hash), so the hash key derives from the oldest key given.
+ */
+export function createIdentityCipher(masterKey: Buffer, previousKeys: Buffer[] = []): IdentityCipher {
+  for (const key of [masterKey, ...previousKeys]) if (key.length !== 32) throw new Error('the encryption key must be 32 bytes');
+  const derive = (key: Buffer) => ({
+    id: createHmac('sha256', key).update('erasure/key-id').digest('hex').slice(0, 8),
+    encryptionKey: Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'erasure/vault/aes-256-gcm', 32)),
+  });
+  const current = derive(masterKey);
+  const keys = new Map([...previousKeys.map(derive), current].map((k) => [k.id, k.encryptionKey]));
+  const encryptionKey = current.encryptionKey;
+  const keyId = current.id;
+  const hashKey = Buffer.from(hkdfSync('sha256', previousKeys[0] ?? masterKey, Buffer.alloc(0), 'erasure/vault/lookup-hmac', 32));
 
   return {
     keyId,
+    keyIdOf: (sealed) => sealed.split('.')[1],
     seal(plaintext) {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
@@ -34,11 +50,12 @@ export function createIdentityCipher(masterKey: Buffer): IdentityCipher {
     open(sealed) {
       const [version, sealedKeyId, iv, tag, ciphertext] = sealed.split('.');
       if (version !== 'v1' || !iv || !tag || ciphertext === undefined) throw new Error('not a sealed identifier');
-      // Key ids are not secret; a mismatch means the entry needs a key this process does not hold.
-      if (sealedKeyId !== keyId) throw new Error(`sealed with key ${sealedKeyId ?? '?'}, which is not loaded`);
+      // Key ids are not secret; an unknown one means the entry needs a key this process does not hold.
+      const key = sealedKeyId ? keys.get(sealedKeyId) : undefined;
+      if (!key) throw new Error(`sealed with key ${sealedKeyId ?? '?'}, which is not loaded`);
       // Without authTagLength, Node accepts a tag cut down to 4 bytes, and a cut-down prefix of the
       // real tag still verifies: insisting on the full 16 bytes keeps forgery infeasible.
-      const decipher = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
     },

@@ -123,7 +123,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
 function createControlRouter(sandbox: Sandbox): Router {
   const router = express.Router();
-  router.use(express.json({ limit: '16kb' }));
+  // Only the /sandbox routes: mounted at the root, a bare router.use would parse (and cap at 16 kB) every body, /v1 bulk intake included.
+  router.use('/sandbox', express.json({ limit: '16kb' }));
   router.get('/sandbox', (_req, res) => {
     res.json({
       vendors: sandbox.vendors,

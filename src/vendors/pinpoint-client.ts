@@ -1,17 +1,34 @@
 import {
   PinpointClient as AwsPinpointClient,
+  CreateExportJobCommand,
+  DeleteEndpointCommand,
+  GetEndpointCommand,
+  GetExportJobCommand,
+  GetExportJobsCommand,
   GetUserEndpointsCommand,
   DeleteUserEndpointsCommand,
   PinpointServiceException,
   type EndpointResponse,
+  type ExportJobResponse,
 } from '@aws-sdk/client-pinpoint';
-import type { PinpointSettings } from './pinpoint-settings.js';
+import { withPinpointDefaults, type PinpointSettings, type ResolvedPinpointSettings } from './pinpoint-settings.js';
+import type { QueueLimit } from './vendor-settings.js';
 import { classifyHttpFailure, TransientVendorError, type VendorError } from './vendor-errors.js';
+import { createObjectStoreClient, type ObjectStoreClient } from './s3-client.js';
 
 /** What we keep of an endpoint: its vendor id and channel, never its address. */
 export interface EndpointSummary {
   id: string;
   channelType?: string;
+}
+
+/**
+ * An endpoint read back just before it is deleted, to check it still belongs to the person.
+ * Address and user id live in memory for that comparison only: never log, store or return them.
+ */
+export interface EndpointReadBack extends EndpointSummary {
+  address?: string;
+  userId?: string;
 }
 
 export interface UserEndpointsInput {
@@ -20,17 +37,60 @@ export interface UserEndpointsInput {
   signal?: AbortSignal;
 }
 
+export interface EndpointInput {
+  appId: string;
+  endpointId: string;
+  signal?: AbortSignal;
+}
+
+/** The app (project) is gone: deleted, or Pinpoint is past its end of support. Evidence, not an error. */
+export interface AppGone {
+  gone: true;
+  /** The vendor's answer, status and error code only (never its message text). */
+  vendorAnswer: string;
+}
+
+export type ExportJobStatus = 'CREATED' | 'PREPARING_FOR_INITIALIZATION' | 'INITIALIZING' | 'PROCESSING' | 'PENDING_JOB' | 'COMPLETING' | 'COMPLETED' | 'FAILING' | 'FAILED';
+
+/** An export job's state, in figures only (Pinpoint's failure strings can quote endpoint data). */
+export interface ExportJobState {
+  jobId: string;
+  status: ExportJobStatus;
+  s3UrlPrefix?: string;
+  totalPieces: number;
+  completedPieces: number;
+  failedPieces: number;
+  totalProcessed: number;
+  totalFailures: number;
+}
+
 /**
  * The Pinpoint operations the erasure jobs use, over the real `@aws-sdk/client-pinpoint`.
- * A 404 (unknown user, or an app that no longer exists) is a result, not an error: `[]`.
+ * A 404 (unknown user, or an app that no longer exists) is a result, not an error.
  */
 export interface PinpointClient {
+  /** Settings with defaults filled in (the processors read the address-scan settings here). */
+  readonly settings: ResolvedPinpointSettings;
+  /** S3 access to the export bucket, when an address scan is configured. */
+  readonly exports?: ObjectStoreClient;
   getUserEndpoints(input: UserEndpointsInput): Promise<EndpointSummary[]>;
   deleteUserEndpoints(input: UserEndpointsInput): Promise<EndpointSummary[]>;
+  /** GetEndpoint, paced by the client-side GetEndpoint limit; undefined when there is no such endpoint. */
+  getEndpoint(input: EndpointInput): Promise<EndpointReadBack | undefined>;
+  /** DeleteEndpoint, paced by the client-side DeleteEndpoint limit; `not_found` when it was already gone. */
+  deleteEndpoint(input: EndpointInput): Promise<'deleted' | 'not_found'>;
+  createExportJob(input: { appId: string; s3UrlPrefix: string; roleArn: string; segmentId?: string; signal?: AbortSignal }): Promise<ExportJobState | AppGone>;
+  getExportJob(input: { appId: string; jobId: string; signal?: AbortSignal }): Promise<ExportJobState | AppGone>;
+  /** An export job already writing to this prefix (adopted after a crash between creating it and recording it). */
+  findExportJob(input: { appId: string; s3UrlPrefix: string; signal?: AbortSignal }): Promise<ExportJobState | undefined>;
   close(): void;
 }
 
-export function createPinpointClient(settings: PinpointSettings): PinpointClient {
+/** How many GetExportJobs pages to look through for a job to adopt (newest jobs are not guaranteed first). */
+const MAX_EXPORT_JOB_PAGES = 20;
+
+export function createPinpointClient(input: PinpointSettings): PinpointClient {
+  const settings = withPinpointDefaults(input);
   const sdk = new AwsPinpointClient({
     region: settings.region,
     endpoint: settings.endpoint,
@@ -38,31 +98,145 @@ export function createPinpointClient(settings: PinpointSettings): PinpointClient
     // Retries belong to the queue, where they are visible, backed off and cost no attempt on 429.
     maxAttempts: 1,
   });
+  const endOfSupportAt = Date.parse(settings.endOfSupportAt);
+  const pace = {
+    DeleteEndpoint: createRateGate(settings.operationLimits.DeleteEndpoint),
+    GetEndpoint: createRateGate(settings.operationLimits.GetEndpoint),
+  };
+  const scan = settings.addressScan;
+  const exports = scan
+    ? createObjectStoreClient({
+        region: scan.s3?.region ?? settings.region,
+        endpoint: scan.s3?.endpoint,
+        credentials: scan.s3?.credentials ?? settings.credentials,
+        forcePathStyle: scan.s3?.forcePathStyle,
+        throttleDelayMs: settings.throttleDelayMs,
+      })
+    : undefined;
 
-  async function call<T>(operation: string, send: () => Promise<T>): Promise<T | undefined> {
+  /** NotFoundException always means "not there"; ForbiddenException does once Pinpoint is past its end of support. */
+  function goneAnswer(err: unknown): string | undefined {
+    if (!(err instanceof PinpointServiceException)) return undefined;
+    const status = err.$metadata.httpStatusCode;
+    if (err.name === 'NotFoundException') return `${status ?? 404} NotFoundException`;
+    if (err.name === 'ForbiddenException' && Date.now() >= endOfSupportAt) return `${status ?? 403} ForbiddenException (past end of support)`;
+    return undefined;
+  }
+
+  async function call<T>(operation: string, send: () => Promise<T>): Promise<T | AppGone> {
     try {
       return await send();
     } catch (err) {
-      if (err instanceof PinpointServiceException && err.name === 'NotFoundException') return undefined;
+      const gone = goneAnswer(err);
+      if (gone) return { gone: true, vendorAnswer: gone };
       throw toVendorError(operation, err, settings.throttleDelayMs);
     }
   }
 
   return {
+    settings,
+    exports,
     async getUserEndpoints({ appId, userId, signal }) {
       const out = await call('GetUserEndpoints', () => sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }));
-      return summarise(out?.EndpointsResponse?.Item);
+      return isGone(out) ? [] : summarise(out.EndpointsResponse?.Item);
     },
     async deleteUserEndpoints({ appId, userId, signal }) {
       const out = await call('DeleteUserEndpoints', () => sdk.send(new DeleteUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }));
-      return summarise(out?.EndpointsResponse?.Item);
+      return isGone(out) ? [] : summarise(out.EndpointsResponse?.Item);
     },
-    close: () => sdk.destroy(),
+    async getEndpoint({ appId, endpointId, signal }) {
+      await pace.GetEndpoint(signal);
+      const out = await call('GetEndpoint', () => sdk.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }));
+      if (isGone(out)) return undefined;
+      const e = out.EndpointResponse;
+      return { id: e?.Id ?? endpointId, channelType: e?.ChannelType, address: e?.Address, userId: e?.User?.UserId };
+    },
+    async deleteEndpoint({ appId, endpointId, signal }) {
+      await pace.DeleteEndpoint(signal);
+      const out = await call('DeleteEndpoint', () => sdk.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }));
+      return isGone(out) ? 'not_found' : 'deleted';
+    },
+    async createExportJob({ appId, s3UrlPrefix, roleArn, segmentId, signal }) {
+      const out = await call('CreateExportJob', () =>
+        sdk.send(new CreateExportJobCommand({ ApplicationId: appId, ExportJobRequest: { S3UrlPrefix: s3UrlPrefix, RoleArn: roleArn, ...(segmentId ? { SegmentId: segmentId } : {}) } }), {
+          abortSignal: signal,
+        }),
+      );
+      if (isGone(out)) return out;
+      return jobState(out.ExportJobResponse);
+    },
+    async getExportJob({ appId, jobId, signal }) {
+      const out = await call('GetExportJob', () => sdk.send(new GetExportJobCommand({ ApplicationId: appId, JobId: jobId }), { abortSignal: signal }));
+      if (isGone(out)) return out;
+      return jobState(out.ExportJobResponse);
+    },
+    async findExportJob({ appId, s3UrlPrefix, signal }) {
+      let token: string | undefined;
+      for (let page = 0; page < MAX_EXPORT_JOB_PAGES; page++) {
+        const out = await call('GetExportJobs', () => sdk.send(new GetExportJobsCommand({ ApplicationId: appId, Token: token, PageSize: '100' }), { abortSignal: signal }));
+        if (isGone(out)) return undefined;
+        const match = (out.ExportJobsResponse?.Item ?? []).find((j) => j.Definition?.S3UrlPrefix === s3UrlPrefix);
+        if (match) return jobState(match);
+        token = out.ExportJobsResponse?.NextToken;
+        if (!token) return undefined;
+      }
+      return undefined;
+    },
+    close: () => {
+      sdk.destroy();
+      exports?.close();
+    },
+  };
+}
+
+export function isGone(value: unknown): value is AppGone {
+  return typeof value === 'object' && value !== null && (value as AppGone).gone === true;
+}
+
+function jobState(job: ExportJobResponse | undefined): ExportJobState {
+  if (!job?.Id || !job.JobStatus) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetExportJob', code: 'IncompleteResponse' }, 'answered without a job id or status');
+  return {
+    jobId: job.Id,
+    status: job.JobStatus as ExportJobStatus,
+    s3UrlPrefix: job.Definition?.S3UrlPrefix,
+    totalPieces: job.TotalPieces ?? 0,
+    completedPieces: job.CompletedPieces ?? 0,
+    failedPieces: job.FailedPieces ?? 0,
+    totalProcessed: job.TotalProcessed ?? 0,
+    totalFailures: job.TotalFailures ?? 0,
   };
 }
 
 function summarise(items: EndpointResponse[] | undefined): EndpointSummary[] {
   return (items ?? []).map((e) => ({ id: e.Id ?? '', channelType: e.ChannelType }));
+}
+
+/**
+ * Spaces calls evenly at `max` per `durationMs` for this process, by construction: each caller
+ * takes the next free slot and waits for it. Evenly spaced calls never exceed a token bucket of
+ * the same rate, so the vendor's 429 stays the exception (a 429 still costs no attempt).
+ */
+export function createRateGate(limit: QueueLimit): (signal?: AbortSignal) => Promise<void> {
+  const interval = limit.durationMs / limit.max;
+  let next = 0;
+  return (signal) => {
+    const now = Date.now();
+    const at = Math.max(now, next);
+    next = at + interval;
+    const wait = at - now;
+    if (wait <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, wait);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new TransientVendorError({ vendor: 'pinpoint', operation: 'RateGate', code: 'Aborted' }, 'was aborted while waiting for its turn'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  };
 }
 
 /** AWS SDK failures → the taxonomy. Pinpoint sends no Retry-After, so throttles wait the configured delay. */

@@ -1,6 +1,10 @@
 import Joi from 'joi';
 import type { VendorName } from './vendor-name.js';
 import { pinpointSettingsKeys, type PinpointSettings } from './pinpoint-settings.js';
+import { segmentSettingsKeys, type SegmentSettings } from './segment-settings.js';
+import { amplitudeSettingsKeys, type AmplitudeSettings } from './amplitude-settings.js';
+import { appcenterSettingsKeys, type AppCenterSettings } from './appcenter-settings.js';
+import { s3SettingsKeys, type S3Settings } from './s3-settings.js';
 
 /** A BullMQ limiter for one vendor queue: at most `max` jobs per `durationMs`, across all workers. */
 export interface QueueLimit {
@@ -21,6 +25,10 @@ export interface VendorQueueSettings {
 /** `vendors.<name>` of the config file, one entry per vendor with an erasure path. A new vendor adds a line. */
 export interface VendorSettingsMap {
   pinpoint?: PinpointSettings;
+  s3?: S3Settings;
+  segment?: SegmentSettings;
+  amplitude?: AmplitudeSettings;
+  appcenter?: AppCenterSettings;
 }
 
 /** Queue defaults per vendor; a vendor's own settings file explains its numbers. */
@@ -29,8 +37,13 @@ export const VENDOR_QUEUE_DEFAULTS: Record<VendorName, VendorQueueSettings> = {
   pinpoint: { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
   s3: { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
   appcenter: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
-  segment: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
-  amplitude: { rateLimit: { max: 1, durationMs: 1000 }, concurrency: 8, throttleDelayMs: 1000 },
+  // Segment jobs are mostly per-request bookkeeping (joining a shared regulation batch, no vendor call); only the rare
+  // batch job calls Segment. 100 jobs/s stays within the general 6,000/min (§4.5); creates are one per batch.
+  segment: { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 5000 },
+  // Amplitude jobs are mostly per-request bookkeeping (joining a shared batch, no vendor call; three runs per request),
+  // so the queue is not held to Amplitude's 1 call/s: the client paces every HTTP call to `requestsPerSecond` (1) and
+  // `maxInFlight` (8), §5.6, and a 429 costs no attempt.
+  amplitude: { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
 };
 
 const queueKeys = {
@@ -41,6 +54,10 @@ const queueKeys = {
 
 export const vendorSettingsSchema = Joi.object({
   pinpoint: Joi.object({ ...queueKeys, ...pinpointSettingsKeys }),
+  s3: Joi.object({ ...queueKeys, ...s3SettingsKeys }),
+  segment: Joi.object({ ...queueKeys, ...segmentSettingsKeys }),
+  amplitude: Joi.object({ ...queueKeys, ...amplitudeSettingsKeys }),
+  appcenter: Joi.object({ ...queueKeys, ...appcenterSettingsKeys }),
 });
 
 /** Fills queue defaults into each configured vendor's settings. */

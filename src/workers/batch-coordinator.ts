@@ -16,12 +16,13 @@ export const batchJobId = (batchId: string) => `batch__${batchId}`;
  * membership stands. Deterministic job ids make every step safe to repeat.
  */
 export function createBatchCoordinator(deps: { batches: BatchLedger; queues: QueueSet }) {
-  async function ensureJob(vendorQueue: string, kind: string, batchId: string, closesAt: Date): Promise<void> {
+  /** `mayPromote`: only an open batch that is due may be started early; a running one waits for its own poll. */
+  async function ensureJob(vendorQueue: string, kind: string, batchId: string, closesAt: Date, mayPromote: boolean): Promise<void> {
     const queue = deps.queues.queue(vendorQueue);
     const delay = Math.max(0, closesAt.getTime() - Date.now());
     const data: BatchJobData = { batchId };
     const job = await queue.add(kind, data, { jobId: batchJobId(batchId), delay });
-    if (delay === 0 && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    if (mayPromote && delay === 0 && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 
   return {
@@ -33,7 +34,7 @@ export function createBatchCoordinator(deps: { batches: BatchLedger; queues: Que
       const { batch, member } = await deps.batches.join({ ...input });
       if (member.state === 'done') return { state: 'done', batchId: batch.id, result: member.result ?? {} };
       if (member.state === 'failed') return { state: 'failed', batchId: batch.id, result: member.result ?? {} };
-      if (batch.state === 'open' || batch.state === 'running') await ensureJob(input.taskQueue, input.kind, batch.id, batch.closesAt);
+      if (batch.state === 'open' || batch.state === 'running') await ensureJob(input.taskQueue, input.kind, batch.id, batch.closesAt, batch.state === 'open');
       return { state: 'waiting', batchId: batch.id, closesAt: batch.closesAt };
     },
   };

@@ -4,9 +4,13 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../vendors/vendor-name.js';
+import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import type { BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
 import { delayJob, settleFailure } from './job-outcome.js';
+
+/** Looks at members still active when their batch ended: about five seconds in all. */
+const WAKE_ROUNDS = 10;
 
 export interface BatchRunnerDeps {
   ledger: RequestLedger;
@@ -26,11 +30,25 @@ export interface BatchRunnerDeps {
 export function createBatchRunner(deps: BatchRunnerDeps) {
   const { batches, ledger } = deps;
 
+  /**
+   * Promotes each member's delayed job so it carries on at once. A member that joined just before
+   * the batch ran may still be active, about to park itself as delayed: it is looked at again a few
+   * times, briefly, or it would sleep its whole fallback poll.
+   */
   async function wakeMembers(queueName: string, taskIds: string[]): Promise<void> {
     const queue = deps.queues.queue(queueName);
-    for (const taskId of taskIds) {
-      const job = await queue.getJob(taskId);
-      if (job && (await job.isDelayed())) await job.promote().catch(() => undefined);
+    let pending = taskIds;
+    for (let round = 0; pending.length > 0 && round < WAKE_ROUNDS; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 100 * round));
+      const active: string[] = [];
+      for (const taskId of pending) {
+        const job = await queue.getJob(taskId);
+        if (!job) continue;
+        const state = await job.getState();
+        if (state === 'delayed') await job.promote().catch(() => undefined);
+        else if (state === 'active') active.push(taskId);
+      }
+      pending = active;
     }
   }
 
@@ -41,9 +59,14 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     const batch = await batches.start(batchId);
     if (!batch) return { outcome: 'already_ended', members: 0 };
-    const members = await batches.members(batchId);
+    // A member whose task has already settled (e.g. its request was cancelled and the task withdrawn)
+    // takes no part: it must not be sent to the vendor, nor counted.
+    const joined = await batches.members(batchId);
+    const states = await ledger.taskStates(joined.map((m) => m.taskId));
+    const members = joined.filter((m) => !SETTLED_TASK_STATES.includes(states.get(m.taskId)!));
     try {
-      const withSubjects = await Promise.all(members.map(async (m) => ({ taskId: m.taskId, requestId: m.requestId, subject: await ledger.loadSubject(m.requestId) })));
+      const subjects = await ledger.loadSubjects(members.map((m) => m.requestId));
+      const withSubjects = members.map((m) => ({ taskId: m.taskId, requestId: m.requestId, subject: subjects.get(m.requestId)! }));
       const result = await processor(
         {
           batchId,
@@ -52,6 +75,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           attempt: job.attemptsMade + 1,
           previous: batch.evidence,
           checkpoint: (evidence) => batches.checkpoint(batchId, evidence),
+          rememberIdentifier: (requestId, kind, value) => ledger.addIdentifier(requestId, kind, value),
           signal,
         },
         deps.clients,
@@ -61,7 +85,10 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      await batches.complete(batchId, result.evidence, result.members);
+      if (!(await batches.complete(batchId, result.evidence, result.members))) {
+        log.warn('batch had already ended (it ran twice); this run’s results are discarded');
+        return { outcome: 'already_ended', members: 0 };
+      }
       await wakeMembers(job.queueName, members.map((m) => m.taskId));
       log.info('batch done', { members: members.length });
       return { outcome: 'done', members: members.length };

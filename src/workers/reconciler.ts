@@ -1,9 +1,13 @@
+import type { Queue } from 'bullmq';
 import type { RequestLedger } from '../ledger/request-ledger.js';
+import { TERMINAL_TASK_STATES } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { childJob, parentJobId } from '../planner/build-flow.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import type { QueueSet } from './queue-set.js';
+import type { BatchLedger } from '../ledger/batch-ledger.js';
+import { batchJobId } from './batch-coordinator.js';
 
 export interface ReconcileOptions {
   /** A request still `received` after this long was never confirmed in Redis. */
@@ -19,6 +23,7 @@ export interface ReconcileOptions {
 export interface ReconcileReport {
   enqueued: number;
   jobsRecreated: number;
+  batchesRecovered: number;
   tasksFailed: number;
   settled: number;
   shredded: number;
@@ -32,12 +37,12 @@ export interface ReconcileReport {
  * identifiers of requests that ended longer ago than the retention window.
  */
 export async function reconcile(
-  deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger },
+  deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger },
   options: ReconcileOptions,
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
-  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, tasksFailed: 0, settled: 0, shredded: 0 };
+  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0 };
 
   for (const request of await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     await deps.enqueue(request, now);
@@ -54,6 +59,10 @@ export async function reconcile(
       if (await deps.ledger.settleRequest(task.requestId)) report.settled += 1;
       report.tasksFailed += 1;
     } else if (state === 'missing' || state === 'unknown' || state === 'completed') {
+      // The list was read before the job: a task that ended or moved since (its job then completes
+      // or is removed) has not lost its job. Only a task still open and unchanged now has.
+      const current = await deps.ledger.getTask(task.id);
+      if (!current || TERMINAL_TASK_STATES.includes(current.state) || current.updatedAt.getTime() !== task.updatedAt.getTime()) continue;
       const parent = await requestsQueueHandle.getJob(parentJobId(task.requestId));
       const parentWaiting = parent ? (await parent.getState()) === 'waiting-children' : false;
       const child = childJob({ ...task, requestId: task.requestId }, 'ignore', queue.defaultJobOptions);
@@ -68,9 +77,53 @@ export async function reconcile(
     await deps.ledger.touchTask(task.id);
   }
 
+  // A shared batch whose job is gone is re-added; one whose job failed outside the batch runner
+  // (stalled too often) is failed in the ledger so its members wake up and join a new batch.
+  for (const open of deps.batches ? await deps.batches.unfinished(batch) : []) {
+    const queue = deps.queues.queue(open.vendor);
+    const job = await queue.getJob(batchJobId(open.id));
+    const state = job ? await job.getState() : 'missing';
+    if (state === 'failed') {
+      await deps.batches!.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed');
+      for (const member of await deps.batches!.membersOf(open.id)) {
+        const memberJob = await queue.getJob(member.taskId);
+        if (memberJob && (await memberJob.isDelayed())) await memberJob.promote().catch(() => undefined);
+      }
+      report.batchesRecovered += 1;
+    } else if (state === 'missing' || state === 'unknown') {
+      await queue.add(open.kind, { batchId: open.id }, { jobId: batchJobId(open.id), delay: Math.max(0, open.closesAt.getTime() - now.getTime()) });
+      deps.logger.warn('re-created a lost batch job', { batchId: open.id, previousState: state });
+      report.batchesRecovered += 1;
+    }
+  }
+
   for (const requestId of await deps.ledger.unsettledRequests(batch)) {
     if (await deps.ledger.settleRequest(requestId)) report.settled += 1;
   }
   report.shredded = await deps.ledger.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
   return report;
+}
+
+/**
+ * Installs the reconciler's job scheduler on the `requests` queue and keeps it installed. The
+ * scheduler lives in Redis, so a wipe (FLUSHALL, a failover to an empty replica) removes it along
+ * with the jobs it is there to recover, and nothing would sweep again until a process restarted.
+ * Every process that runs the `requests` worker looks every `everyMs` and puts it back when it is
+ * gone. Returns the function that stops looking.
+ */
+export async function keepReconcilerScheduled(queue: Queue, everyMs: number, logger: Logger): Promise<() => void> {
+  const install = () =>
+    // removeOnComplete: true removes only the sweep itself; a `count` would trim the whole queue's
+    // completed set, flow parents included.
+    queue.upsertJobScheduler('reconciler', { every: everyMs }, { name: 'reconcile', data: {}, opts: { removeOnComplete: true } });
+  await install();
+  const timer = setInterval(() => {
+    void (async () => {
+      if (await queue.getJobScheduler('reconciler')) return;
+      await install();
+      logger.warn('the reconciler schedule was gone from Redis (a wipe?); re-created it');
+    })().catch(() => undefined); // Redis unreachable: look again next time
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

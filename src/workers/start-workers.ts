@@ -12,7 +12,7 @@ import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { createTaskRunner } from './task-runner.js';
 import { createBatchRunner } from './batch-runner.js';
 import { createBatchCoordinator, type BatchJobData } from './batch-coordinator.js';
-import { reconcile } from './reconciler.js';
+import { keepReconcilerScheduled, reconcile } from './reconciler.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
 
 export interface WorkerPoolDeps {
@@ -28,6 +28,8 @@ export interface WorkerPoolDeps {
   batches: BatchLedger;
   enqueue: RequestEnqueuer;
   logger: Logger;
+  /** Processors of queues that carry neither tasks nor request parents (e.g. `callbacks`), by queue name. */
+  queueProcessors?: Readonly<Record<string, (job: Job) => Promise<unknown>>>;
 }
 
 export interface WorkerPool {
@@ -47,10 +49,13 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
 
   for (const queue of deps.run) {
     const isRequests = queue.name === requestsQueue.name;
-    const processor = isRequests
+    const own = deps.queueProcessors?.[queue.name];
+    const processor = own
+      ? own
+      : isRequests
       ? async (job: Job<RequestJobData>) => {
           if (job.name === 'reconcile') {
-            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
+            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger, batches: deps.batches }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
           }
           return finalizeRequest(job, { ledger });
         }
@@ -67,7 +72,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       metrics: { maxDataPoints: 60 * 24 * 7 },
     });
     worker.on('error', (err) => logger.error('worker error', { queue: queue.name, errorName: err.name }));
-    if (!isRequests) {
+    if (!isRequests && !own) {
       // Failures that happen outside the processor (a job stalled too often) still end the task.
       worker.on('failed', (job, err) => {
         if (!job || 'batchId' in (job.data as object)) return;
@@ -85,18 +90,16 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     workers.push(worker);
   }
 
+  let stopScheduling: () => void = () => undefined;
   if (deps.run.some((q) => q.name === requestsQueue.name)) {
-    await deps.queues.queue(requestsQueue.name).upsertJobScheduler(
-      'reconciler',
-      { every: config.reconciler.everyMs },
-      { name: 'reconcile', data: {}, opts: { removeOnComplete: { count: 10 }, removeOnFail: { count: 50 } } },
-    );
+    stopScheduling = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
 
   return {
     workers,
     async close(graceMs = 10_000) {
+      stopScheduling();
       await Promise.all(
         workers.map(async (worker) => {
           let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { TaskJobData } from '../planner/build-flow.js';
@@ -14,6 +14,19 @@ export interface TaskRunnerDeps {
   logger: Logger;
 }
 
+/** How long a job waits for an unreachable ledger before it looks again. */
+export const LEDGER_WAIT_MS = 3000;
+
+/**
+ * The ledger (Postgres) cannot be reached: nothing can be begun or recorded, and it is not the
+ * vendor's fault, so the job goes back to `delayed` without spending an attempt. A restart or
+ * failover of the database then delays erasures instead of failing them.
+ */
+async function waitForLedger(job: Job, token: string | undefined, log: Logger): Promise<never> {
+  log.warn('ledger unreachable; job delayed without spending an attempt', { delayMs: LEDGER_WAIT_MS });
+  return delayJob(job, token, Math.round(LEDGER_WAIT_MS * (1 + Math.random() * 0.2)));
+}
+
 /** What a task job leaves in Redis as its return value: the outcome word, nothing more. */
 export interface TaskJobResult {
   outcome: string;
@@ -27,13 +40,20 @@ export interface TaskJobResult {
  */
 export function createTaskRunner(deps: TaskRunnerDeps) {
   const { ledger, processors, clients } = deps;
+  const ledgerReachable = () => ledger.ping().then(() => true, () => false);
   return async (job: Job<TaskJobData>, token?: string, signal?: AbortSignal): Promise<TaskJobResult> => {
     const { requestId, taskId } = job.data;
     const log = deps.logger.child({ requestId, jobId: job.id, queue: job.queueName, job: job.name });
     const processor = processors[job.name];
     if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
 
-    const task = await ledger.beginTask(taskId);
+    let task;
+    try {
+      task = await ledger.beginTask(taskId);
+    } catch (err) {
+      if (await ledgerReachable()) throw err;
+      return waitForLedger(job, token, log);
+    }
     if (!task) {
       log.info('task already settled; nothing to do');
       return { outcome: 'already_settled' };
@@ -66,6 +86,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       log.info('task finished', { outcome: result.outcome, attempt });
       return { outcome: result.outcome };
     } catch (err) {
+      if (!(err instanceof DelayedError) && !(await ledgerReachable())) return waitForLedger(job, token, log);
       return settleFailure(err, {
         job,
         token,

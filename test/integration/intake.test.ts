@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { startTestService, type TestService } from '../support/test-service.js';
+import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { sha256Hex } from '../../src/api/auth.js';
 
 const VIEWER_TOKEN = 'viewer-token-for-tests-0123456789';
@@ -55,7 +55,7 @@ describe('Submitting requests through POST /v1/requests', () => {
     ['an unknown vendor', { subject: { userId: 'user-1' }, vendors: ['myspace'] }, 400, 'vendors.0'],
     ['an unknown regulation', { subject: { userId: 'user-1' }, regulation: 'lgpd' }, 400, 'regulation'],
     ['a requestId with a colon', { requestId: 'a:b', subject: { userId: 'user-1' } }, 400, 'requestId'],
-    ['Pinpoint asked for by e-mail only (no address scan yet)', { subject: { email: 'user1@example.com' }, vendors: ['pinpoint'] }, 400, 'vendors'],
+    ['Pinpoint asked for by install id only (it finds people by user id, e-mail or phone)', { subject: { installId: '00000000-0000-4000-8000-000000000001' }, vendors: ['pinpoint'] }, 400, 'vendors'],
     ['a JSON array', [{ subject: { userId: 'user-1' } }], 400, '(body)'],
   ];
   for (const [what, body, status, field] of malformed) {
@@ -68,6 +68,15 @@ describe('Submitting requests through POST /v1/requests', () => {
       expect(await counts()).to.deep.equal(before);
     });
   }
+
+  it('accepts Pinpoint asked for by e-mail only, planning a find-by-address task for the app', async () => {
+    const res = await service.api('/v1/requests', { body: { subject: { email: 'user1@example.com' }, vendors: ['pinpoint'] } });
+    expect(res.status).to.equal(202);
+    const status = await service.api(`/v1/requests/${res.body.id}`);
+    expect(status.body.tasks.map((t: { action: string; resource: string }) => [t.action, t.resource])).to.deep.equal([['find-endpoint', `app/${service.sandbox!.pinpoint.appId}`]]);
+    // It joins the app's shared export batch and waits there (so later tests count a settled queue).
+    await waitFor(async () => (await service.ledger.getTasks(res.body.id))[0]?.state === 'waiting_vendor');
+  });
 
   it('never repeats a submitted value in an error message', async () => {
     const res = await service.api('/v1/requests', { body: { subject: { email: 'secret-person@', phone: '+0123' }, requestId: 'has space' } });

@@ -62,6 +62,6 @@ describe('Signed receipts with a hash-chained audit trail', () => {
   });
 
   it('answers 404 for a request that does not exist', async () => {
-    expect((await service.api('/v1/requests/00000000-0000-4000-8000-00000000abcd/receipt')).status).to.equal(404);
+    expect((await service.api('/v1/requests/11111111-1111-4111-8111-111111111111/receipt')).status).to.equal(404);
   });
 });

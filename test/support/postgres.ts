@@ -1,11 +1,16 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/stores/embedded-redis.js';
 import { onSuiteEnd } from './services.js';
 
+const execFileAsync = promisify(execFile);
+
 let shared: Promise<string | undefined> | undefined;
+/** How to run pg_ctl on the shared server, once it is up. */
+let pgCtlOn: ((action: string[]) => Promise<void>) | undefined;
 
 function pgBin(name: string): string | undefined {
   const found = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/lib/postgresql/*/bin/${name} 2>/dev/null | tail -1`], { encoding: 'utf8' });
@@ -36,6 +41,11 @@ export function testPostgresUrl(): Promise<string | undefined> {
     };
     run([initdb, '-D', path.join(dir, 'data'), '-U', 'erasure', '--auth=trust', '-E', 'UTF8']);
     run([pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', 'start']);
+    // Asynchronous, so the processes under test keep running while the server stops and starts.
+    pgCtlOn = async (action) => {
+      const [cmd, ...rest] = [...asUser, pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', ...action];
+      await execFileAsync(cmd!, rest);
+    };
     onSuiteEnd(async () => {
       exec([pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
       rmSync(dir, { recursive: true, force: true });
@@ -58,4 +68,18 @@ export async function freshPostgresDatabase(): Promise<string | undefined> {
   await client.query(`CREATE DATABASE ${name}`);
   await client.end();
   return url.replace(/\/postgres$/, `/${name}`);
+}
+
+/**
+ * Stops the shared test server (fast shutdown: open connections are cut), runs `whileDown`, and
+ * starts it again on the same port and data; resolves once it accepts connections again.
+ */
+export async function restartTestPostgres(whileDown: () => Promise<void> = async () => undefined): Promise<void> {
+  if (!(await testPostgresUrl()) || !pgCtlOn) throw new Error('no test Postgres server to restart');
+  await pgCtlOn(['-m', 'fast', 'stop']);
+  try {
+    await whileDown();
+  } finally {
+    await pgCtlOn(['start']);
+  }
 }

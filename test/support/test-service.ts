@@ -53,6 +53,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
   const config = await testConfig(options);
   const service = await startService(config, { quiet: true, ...options });
   const events = new QueueEvents('requests', { connection: redisConnection(service.redisUrl, true), prefix: config.queuePrefix });
+  // It reconnects by itself; without a listener BullMQ prints every connection error (tests that stop Redis).
+  events.on('error', () => undefined);
   await events.waitUntilReady();
   const url = service.url!;
   const adminToken = service.adminToken!;

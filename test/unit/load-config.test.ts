@@ -42,7 +42,7 @@ describe('loadConfig', () => {
       expect(config.redisUrl).to.equal(undefined);
       expect(config.databaseUrl).to.equal(undefined);
       expect(config.encryptionKey).to.equal(undefined);
-      expect(config.sandbox).to.deep.equal({ subjects: 1000, clockSpeed: 20_000, faults: {} });
+      expect(config.sandbox).to.deep.equal({ subjects: 1000, clockSpeed: 20_000, faults: {}, vendorOverrides: {} });
       expect(config.deadlines).to.deep.equal({ gdprDays: 30, ccpaDays: 45 });
     });
 

@@ -87,23 +87,75 @@ describe('planning tasks', () => {
       }
     });
 
-    it('refuses a vendor named explicitly that cannot act on an e-mail only', () => {
+    it('refuses Pinpoint named explicitly for an e-mail only when no address scan is configured', () => {
       const err = thrown(() => planTasks(input({ subject: { email: PERSON.email }, vendorsExplicit: true }), config));
       expect(err).to.be.instanceOf(UnplannableVendorError);
       expect((err as UnplannableVendorError).vendor).to.equal('pinpoint');
       expect(err.name).to.equal('UnplannableVendorError');
-      expect(err.message).to.match(/^pinpoint: /).and.include('userId');
+      expect(err.message).to.match(/^pinpoint: /).and.include('userId').and.include('addressScan');
       expect(err.message).to.not.include(PERSON.email);
     });
 
-    it('skips, with a reason, a vendor included by default that cannot act on an e-mail only', () => {
+    it('skips, with a reason, Pinpoint included by default for an e-mail only when no address scan is configured', () => {
       const tasks = planTasks(input({ subject: { email: PERSON.email }, vendorsExplicit: false }), config);
       expect(tasks).to.have.length(2);
       for (const task of tasks) {
         expect(task.initialState).to.equal('skipped');
-        expect(task.waitingReason).to.be.a('string').and.include('userId');
+        expect(task.waitingReason).to.be.a('string').and.include('addressScan');
         expect(task.waitingReason).to.not.include(PERSON.email);
       }
+    });
+
+    describe('with an address scan configured', () => {
+      const scanning: Config = loadConfig({
+        env: {},
+        file: {
+          vendors: {
+            pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'], addressScan: { bucket: 'exports-bucket', roleArn: 'arn:aws:iam::1:role/export' } },
+            s3: { region: 'us-east-1', locations: [{ bucket: 'imports-bucket', prefix: 'segments/' }, { bucket: 'legacy-bucket' }] },
+          },
+        },
+      });
+
+      it('plans a find-endpoint task per app for an e-mail only, and for a phone only', () => {
+        for (const subject of [{ email: PERSON.email }, { phone: PERSON.phone }]) {
+          const tasks = planTasks(input({ subject }), scanning);
+          expect(tasks.map((t) => [t.action, t.resource, t.jobName, t.queue])).to.deep.equal([
+            ['find-endpoint', 'app/a1', 'find-endpoint', pinpointQueue.name],
+            ['find-endpoint', 'app/a2', 'find-endpoint', pinpointQueue.name],
+          ]);
+          for (const task of tasks) expect(task.initialState).to.equal(undefined);
+        }
+      });
+
+      it('plans both the user-id deletion and the address scan when both are known', () => {
+        const tasks = planTasks(input({ subject: { ...PERSON } }), scanning);
+        expect(tasks.map((t) => `${t.action} ${t.resource}`)).to.deep.equal([
+          'delete-user-endpoints app/a1',
+          'find-endpoint app/a1',
+          'delete-user-endpoints app/a2',
+          'find-endpoint app/a2',
+        ]);
+        expect(new Set(tasks.map((t) => t.id)).size).to.equal(4);
+        for (const { id } of tasks) for (const value of Object.values(PERSON)) expect(id).to.not.include(value);
+      });
+
+      it('plans one purge-s3-prefix task per configured S3 location, for any of e-mail, phone or user id', () => {
+        const tasks = planTasks(input({ subject: { phone: PERSON.phone }, vendors: ['s3'] }), scanning);
+        expect(tasks.map((t) => [t.vendor, t.action, t.resource, t.queue])).to.deep.equal([
+          ['s3', 'purge-s3-prefix', 'location/imports-bucket/segments/', 's3'],
+          ['s3', 'purge-s3-prefix', 'location/legacy-bucket/', 's3'],
+        ]);
+      });
+
+      it('refuses S3 named explicitly for an install id only, and skips it when included by default', () => {
+        const subject = { installId: '00000000-0000-4000-8000-000000000001' };
+        const err = thrown(() => planTasks(input({ subject, vendors: ['s3'], vendorsExplicit: true }), scanning));
+        expect(err).to.be.instanceOf(UnplannableVendorError);
+        expect(err.message).to.match(/^s3: /);
+        const skipped = planTasks(input({ subject, vendors: ['s3'], vendorsExplicit: false }), scanning);
+        expect(skipped.map((t) => t.initialState)).to.deep.equal(['skipped', 'skipped']);
+      });
     });
 
     it('gives skipped tasks the same ids they would have had', () => {

@@ -14,7 +14,9 @@ import { createLogger } from '../../src/logger.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
 import type { BatchProcessor, TaskProcessor } from '../../jobs/task-processor.js';
-import { testConfig } from '../support/test-service.js';
+import { testConfig, waitFor } from '../support/test-service.js';
+import { reconcile } from '../../src/workers/reconciler.js';
+import { batchJobId } from '../../src/workers/batch-coordinator.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 
 describe('Shared batches (Invariant 7)', () => {
@@ -135,6 +137,21 @@ describe('Shared batches (Invariant 7)', () => {
       expect(task.evidence.batchId).to.equal(batchCalls[1]!.batchId);
     }
     expect((await batches.get(batchCalls[0]!.batchId))!.state).to.equal('failed');
+  });
+
+  it('re-creates a batch job lost from Redis, so its members still finish', async () => {
+    windowMs = 60_000;
+    const id = await submit('user-1');
+    const batchId = await waitFor(async () => (await batches.unfinished(10))[0]?.id);
+    const job = await waitFor(async () => (await queues.queue('pinpoint').getJob(batchJobId(batchId))) ?? undefined);
+    await job.remove();
+    const report = await reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 });
+    expect(report.batchesRecovered).to.equal(1);
+    const again = await queues.queue('pinpoint').getJob(batchJobId(batchId));
+    await again!.promote();
+    const { request } = await finished(id);
+    expect(request!.status).to.equal('completed');
+    expect(batchCalls).to.have.length(1);
   });
 
   it('fails the task with a clear reason when its batches keep failing', async () => {

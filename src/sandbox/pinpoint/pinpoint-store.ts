@@ -60,12 +60,23 @@ const PUSH_CHANNELS = new Set(['GCM', 'APNS', 'APNS_SANDBOX', 'APNS_VOIP', 'APNS
 /** Current Pinpoint quota (research/vendor-contracts.md §1.5). */
 export const MAX_ENDPOINTS_PER_USER = 15;
 
+/** One deletion the simulator carried out: whose endpoints, and how many went (tests check nothing was erased twice or by mistake). */
+export interface PinpointDeletion {
+  operation: 'DeleteEndpoint' | 'DeleteUserEndpoints';
+  appId: string;
+  /** The user the deleted endpoints belonged to (undefined for an anonymous endpoint). */
+  userId: string | undefined;
+  count: number;
+}
+
 export const notFound = (what = 'Resource not found') => new PinpointFault(404, 'NotFoundException', what);
 export const badRequest = (what: string) => new PinpointFault(400, 'BadRequestException', what);
 
 /** The simulator's state: apps and their endpoints, with Pinpoint's rules for writing them. */
 export class PinpointStore {
   readonly apps = new Map<string, PinpointApp>();
+  /** Every deletion, in order (the sandbox's own record; its people are simulated). */
+  readonly deletions: PinpointDeletion[] = [];
 
   createApp(name: string, tags: Record<string, string> = {}, id = randomUUID().replace(/-/g, '')): PinpointApp {
     const app: PinpointApp = {
@@ -150,6 +161,7 @@ export class PinpointStore {
   deleteEndpoint(appId: string, endpointId: string): PinpointEndpoint {
     const endpoint = this.getEndpoint(appId, endpointId);
     this.app(appId).endpoints.delete(endpointId.toLowerCase());
+    this.deletions.push({ operation: 'DeleteEndpoint', appId, userId: endpoint.User.UserId, count: 1 });
     return endpoint;
   }
 
@@ -161,6 +173,7 @@ export class PinpointStore {
     const app = this.app(appId);
     const deleted = this.userEndpoints(appId, userId);
     for (const endpoint of deleted) app.endpoints.delete(endpoint.Id.toLowerCase());
+    this.deletions.push({ operation: 'DeleteUserEndpoints', appId, userId, count: deleted.length });
     return deleted;
   }
 

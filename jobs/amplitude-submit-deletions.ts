@@ -1,0 +1,99 @@
+import type { Subject } from '../src/privacy/subject.js';
+import type { AmplitudeIdentifier, DeletionEntry } from '../src/vendors/amplitude-client.js';
+import { requireClient, type BatchProcessor, type MemberResult } from './task-processor.js';
+
+/** The shared batch job that sends the deletion call (job name in the `amplitude` queue). */
+export const SUBMIT_DELETIONS = 'amplitude-submit-deletions';
+
+/**
+ * What the submit batch tells each member, and keeps per member in its evidence so a re-run after
+ * a crash does not call again: the job day and counts, never an id of the person.
+ */
+export interface SubmittedMember {
+  /** False when Amplitude listed the member's id in `invalid_ids`: it holds no data for it. */
+  known: boolean;
+  idKind: AmplitudeIdentifier['kind'];
+  /** The deletion job (`day`) Amplitude put the person in. */
+  day?: string;
+  requestedOnDay?: string;
+  /** Ids in the call that carried this member, and how many of them Amplitude did not know. */
+  idsInCall: number;
+  unknownInCall: number;
+}
+
+/** The id a member is sent by: its Amplitude ID when the request gave one (or Amplitude told us), else its user id. */
+export function identifierOf(subject: Subject): AmplitudeIdentifier | undefined {
+  if (subject.amplitudeId) return { kind: 'amplitude_id', value: subject.amplitudeId };
+  if (subject.userId) return { kind: 'user_id', value: subject.userId };
+  return undefined;
+}
+
+/**
+ * Amplitude, shared by up to 100 requests (Invariant 7): one `POST /api/2/deletions/users` for all
+ * members' ids with `ignore_invalid_id`, so one unknown id does not block the others; ids Amplitude
+ * reports in `invalid_ids` come back to their members as unknown (`not_found`). The Amplitude ID a
+ * user id maps to is sealed into the member's vault (never into evidence), so a cancel can still
+ * withdraw it. Members then poll their job's day (`amplitude-poll-deletions`).
+ */
+export const submitDeletions: BatchProcessor = async (input, deps) => {
+  const amplitude = requireClient(deps, 'amplitude');
+  const earlier = (input.previous.submitted ?? {}) as Record<string, SubmittedMember>;
+  const submitted: Record<string, SubmittedMember> = { ...earlier };
+  const results = new Map<string, MemberResult>();
+  const pending: Array<{ taskId: string; requestId: string; id: AmplitudeIdentifier }> = [];
+  for (const member of input.members) {
+    const done = earlier[member.taskId];
+    if (done) {
+      results.set(member.taskId, { state: 'done', result: { ...done } });
+      continue;
+    }
+    const id = identifierOf(member.subject);
+    if (!id) results.set(member.taskId, { state: 'failed', result: { reason: 'no user id or Amplitude ID for this person' } });
+    else pending.push({ taskId: member.taskId, requestId: member.requestId, id });
+  }
+
+  let calls = 0;
+  let unknown = 0;
+  const days = new Set<string>();
+  for (let start = 0; start < pending.length; start += amplitude.settings.maxIdsPerRequest) {
+    const chunk = pending.slice(start, start + amplitude.settings.maxIdsPerRequest);
+    const answer = await amplitude.requestDeletions(
+      chunk.map((p) => p.id),
+      input.signal,
+    );
+    calls += 1;
+    unknown += answer.invalid.length;
+    const invalid = new Set(answer.invalid.map((i) => `${i.kind}:${i.value}`));
+    const byUserId = new Map<string, DeletionEntry[]>();
+    const byAmplitudeId = new Map<string, DeletionEntry>();
+    for (const entry of answer.entries) {
+      if (entry.userId !== undefined) byUserId.set(entry.userId, [...(byUserId.get(entry.userId) ?? []), entry]);
+      if (entry.amplitudeId) byAmplitudeId.set(entry.amplitudeId, entry);
+    }
+    for (const { taskId, requestId, id } of chunk) {
+      // Exact matches only (Invariant 2): Amplitude's mapping of this very user id, or this very Amplitude ID.
+      const known = !invalid.has(`${id.kind}:${id.value}`);
+      const entries = id.kind === 'user_id' ? (byUserId.get(id.value) ?? []) : byAmplitudeId.has(id.value) ? [byAmplitudeId.get(id.value)!] : [];
+      const mapped = entries.length === 1 ? entries[0]!.amplitudeId : undefined;
+      if (known && id.kind === 'user_id' && mapped) await input.rememberIdentifier?.(requestId, 'amplitudeId', mapped);
+      const result: SubmittedMember = {
+        known,
+        idKind: id.kind,
+        ...(known ? { day: answer.day, ...(entries[0]?.requestedOnDay ? { requestedOnDay: entries[0].requestedOnDay } : {}) } : {}),
+        idsInCall: chunk.length,
+        unknownInCall: answer.invalid.length,
+      };
+      if (known) days.add(answer.day);
+      submitted[taskId] = result;
+      results.set(taskId, { state: 'done', result: { ...result } });
+    }
+    // Before the next call: a re-run after a crash must not send these ids again.
+    await input.checkpoint({ submitted });
+  }
+
+  return {
+    outcome: 'done',
+    evidence: { members: input.members.length, calls, idsSent: pending.length, idsUnknown: unknown, days: [...days].sort() },
+    members: results,
+  };
+};

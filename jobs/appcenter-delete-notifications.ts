@@ -1,0 +1,35 @@
+import { subjectNeedles } from '../src/privacy/token-match.js';
+import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
+import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
+import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+
+const ACTION = 'delete-notifications';
+
+/**
+ * The push notifications of one App Center app that name a person (targets, or content as whole
+ * tokens), through the app's shared notification sweep (`appcenter-sweep-notifications`), which
+ * deletes them in `{"values": [...]}` batches. Evidence: how many, their notification ids, read back absent.
+ */
+export const appcenterDeleteNotifications: TaskProcessor = async (input, deps) => {
+  const client = requireClient(deps, 'appcenter');
+  const app = resourceValue(input.resource, 'app');
+  if (subjectNeedles(input.subject).length === 0) return { outcome: 'skipped', evidence: { action: ACTION, app, reason: 'no e-mail, user id, install id or phone to look for' } };
+
+  const batch = await awaitAppCenterBatch(input, { kind: APPCENTER_JOBS.sweepNotifications, batching: client.settings.sweep, waitingReason: 'waiting for the shared App Center notification sweep' });
+  if (batch.state === 'waiting') return batch.result;
+  const r = batch.result;
+  if (r.appGone === true) return { outcome: 'not_found', evidence: { ...goneEvidence(ACTION, app, r), batchId: batch.batchId } };
+  const deleted = typeof r.notificationsDeleted === 'number' ? r.notificationsDeleted : 0;
+  return {
+    outcome: deleted > 0 ? 'succeeded' : 'not_found',
+    evidence: {
+      action: ACTION,
+      app,
+      notificationsDeleted: deleted,
+      notificationIds: r.notificationIds ?? [],
+      batchId: batch.batchId,
+      verification: r.verification,
+      verifiedAt: new Date().toISOString(),
+    },
+  };
+};

@@ -1,0 +1,208 @@
+import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, type Subject } from '../src/privacy/subject.js';
+import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
+import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
+import { TransientVendorError } from '../src/vendors/vendor-errors.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+
+/** What erasing one member's devices came to. Counts only: install ids identify a person and stay in memory. */
+export interface DeviceErasure {
+  /** Devices aimed at: the person's install id and every device the export matched. */
+  devicesMatched: number;
+  /**
+   * Devices now gone that were there: a 200 to the delete, or a 404 for a device the export listed
+   * (erased since the export began: by this batch, a duplicate run of it, or the app itself).
+   * Counting it so keeps a re-run's evidence the same as the first run's.
+   */
+  devicesDeleted: number;
+  /** Push_DeleteInstallId answered 404 for an install id the export did not list: it was never there, or long gone. */
+  devicesAlreadyGone: number;
+  logsBlocked: number;
+}
+
+type CustomKind = keyof AppCenterCustomProperties;
+const CUSTOM_KINDS: readonly CustomKind[] = ['email', 'userId', 'phone'];
+const NORMALISE: Record<CustomKind, (raw: string) => string> = { email: normaliseEmail, userId: normaliseUserId, phone: normalisePhone };
+
+/** The identifier kinds of this person that configured custom properties can find devices by. */
+export function customPropertyKinds(subject: Subject, settings: Pick<AppCenterSettings, 'customProperties' | 'exportContainerSasUri'>): CustomKind[] {
+  if (!settings.exportContainerSasUri) return [];
+  return CUSTOM_KINDS.filter((kind) => subject[kind] && (settings.customProperties[kind]?.length ?? 0) > 0);
+}
+
+/**
+ * Blocks logs (when configured) and deletes each device. Idempotent: a device already gone (404)
+ * is counted, not an error; `listed` holds the install ids the export listed, `erasedEarlier` the
+ * ids this batch already erased for another member.
+ */
+export async function eraseInstallIds(
+  client: AppCenterClient,
+  app: string,
+  installIds: Iterable<string>,
+  options: { signal?: AbortSignal; listed?: Set<string>; erasedEarlier?: Set<string> } = {},
+): Promise<DeviceErasure> {
+  const result: DeviceErasure = { devicesMatched: 0, devicesDeleted: 0, devicesAlreadyGone: 0, logsBlocked: 0 };
+  for (const installId of installIds) {
+    result.devicesMatched += 1;
+    if (options.erasedEarlier?.has(installId)) {
+      result.devicesDeleted += 1;
+      if (client.settings.blockLogs) result.logsBlocked += 1;
+      continue;
+    }
+    // Logs first: the block is irreversible and outlives the device record, so a crash in between loses nothing.
+    if (client.settings.blockLogs && (await client.blockLogs(app, installId, options.signal)) === 'blocked') result.logsBlocked += 1;
+    const answer = await client.deleteInstallId(app, installId, options.signal);
+    if (answer === 'deleted' || options.listed?.has(installId)) {
+      result.devicesDeleted += 1;
+      options.erasedEarlier?.add(installId);
+    } else result.devicesAlreadyGone += 1;
+  }
+  return result;
+}
+
+/** Custom property value of an export row, flat (`row.email`) or nested (`row.custom_properties.email`). */
+function propertyValue(row: Record<string, unknown>, name: string): unknown {
+  const nested = row.custom_properties;
+  if (nested && typeof nested === 'object' && name in nested) return (nested as Record<string, unknown>)[name];
+  return row[name];
+}
+
+function normalised(kind: CustomKind | 'installId', value: unknown): string | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
+  try {
+    return kind === 'installId' ? normaliseInstallId(String(value)) : NORMALISE[kind](String(value));
+  } catch {
+    return undefined;
+  }
+}
+
+interface BatchProgress {
+  exportId?: string | null;
+  exportsFailed?: number;
+  /** Per member task id: what was done for it (counts only). */
+  progress?: Record<string, DeviceErasure>;
+  exportRows?: number;
+}
+
+const CHECKPOINT_EVERY = 10;
+
+/**
+ * One Push_ExportDevices per app and window for every member (Invariant 7): start the export,
+ * poll its status (the job waits as a delayed job meanwhile), stream the NDJSON blob(s) once,
+ * match each row's install id and configured custom properties exactly after normalisation
+ * against every member, erase each member's devices (Devices_BlockLogs when configured,
+ * Push_DeleteInstallId), then delete the export's blobs. Member results hold counts only.
+ *
+ * Safe to re-run: the export id and each finished member are checkpointed; a re-run reads the
+ * same export again and skips members already done. An export that ends Failed, or whose blobs
+ * are gone before every member was served, is started again.
+ */
+export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
+  const client = requireClient(deps, 'appcenter');
+  const app = resourceValue(input.scope, 'app');
+  const previous = input.previous as BatchProgress;
+  const progress: Record<string, DeviceErasure> = { ...(previous.progress ?? {}) };
+  const pending = input.members.filter((m) => !progress[m.taskId]);
+  const finish = (evidence: Record<string, unknown>) => ({
+    outcome: 'done' as const,
+    evidence: { app, members: input.members.length, ...evidence },
+    members: new Map<string, MemberResult>(
+      input.members.map((m) => [m.taskId, { state: 'done', result: { ...progress[m.taskId]!, ...(evidence.exportId ? { exportId: evidence.exportId } : {}) } }]),
+    ),
+  });
+  if (pending.length === 0) return finish({ exportId: previous.exportId ?? undefined, exportRows: previous.exportRows });
+
+  let exportId = previous.exportId ?? undefined;
+  if (!exportId) {
+    const started = await client.startDeviceExport(app, input.signal);
+    if (isGone(started)) return appGone(input.members, started.status, client, app, input.signal);
+    exportId = started.exportId;
+    await input.checkpoint({ exportId, exportStartedAt: new Date().toISOString() });
+  }
+  const status = await client.deviceExportStatus(app, exportId, input.signal);
+  if (isGone(status)) return appGone(input.members, status.status, client, app, input.signal);
+  if (status === 'InProgress') {
+    return { outcome: 'waiting_vendor', evidence: { app, exportId }, pollAfterMs: client.settings.deviceExport.pollMs, reason: 'App Center device export in progress' };
+  }
+  if (status === 'Failed') {
+    await input.checkpoint({ exportId: null, exportsFailed: (previous.exportsFailed ?? 0) + 1 });
+    throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevices', code: 'ExportFailed' }, 'ended Failed; a new export will be started');
+  }
+
+  const blobs = await client.exportBlobNames(exportId, input.signal);
+  if (blobs.length === 0) {
+    await input.checkpoint({ exportId: null });
+    throw new TransientVendorError({ vendor: 'appcenter', operation: 'AzureBlob_ListBlobs', code: 'ExportBlobMissing' }, 'found no blob for the export; a new export will be started');
+  }
+
+  // Normalised identifier → the member tasks it belongs to; rows are matched by exact lookup only.
+  const index = new Map<string, string[]>();
+  const add = (key: string, taskId: string) => index.set(key, [...(index.get(key) ?? []), taskId]);
+  const targets = new Map<string, Set<string>>(pending.map((m) => [m.taskId, new Set<string>()]));
+  const properties = client.settings.customProperties;
+  for (const m of pending) {
+    if (m.subject.installId) {
+      add(`installId\u0000${m.subject.installId}`, m.taskId);
+      // Deleted even when the export missed it (a device registered after the export began).
+      targets.get(m.taskId)!.add(m.subject.installId);
+    }
+    for (const kind of customPropertyKinds(m.subject, client.settings)) add(`${kind}\u0000${m.subject[kind]}`, m.taskId);
+  }
+  const lookups = CUSTOM_KINDS.flatMap((kind) => (properties[kind] ?? []).map((name) => ({ kind, name })));
+  const listed = new Set<string>();
+  let rows = 0;
+  for (const blob of blobs) {
+    rows += await client.readExportRows(
+      blob,
+      (row) => {
+        const installId = normalised('installId', row.install_id);
+        if (!installId) return;
+        const hits = [...(index.get(`installId\u0000${installId}`) ?? [])];
+        for (const { kind, name } of lookups) {
+          const value = normalised(kind, propertyValue(row, name));
+          if (value) hits.push(...(index.get(`${kind}\u0000${value}`) ?? []));
+        }
+        for (const taskId of hits) {
+          targets.get(taskId)!.add(installId);
+          listed.add(installId);
+        }
+      },
+      input.signal,
+    );
+  }
+
+  const erased = new Set<string>();
+  let sinceCheckpoint = 0;
+  try {
+    for (const m of pending) {
+      progress[m.taskId] = await eraseInstallIds(client, app, targets.get(m.taskId)!, { signal: input.signal, listed, erasedEarlier: erased });
+      if (++sinceCheckpoint >= CHECKPOINT_EVERY) {
+        sinceCheckpoint = 0;
+        await input.checkpoint({ progress, exportRows: rows });
+      }
+    }
+  } catch (err) {
+    await input.checkpoint({ progress, exportRows: rows });
+    throw err;
+  }
+  await input.checkpoint({ progress, exportRows: rows });
+
+  let exportBlobsDeleted = 0;
+  for (const blob of blobs) if (await client.deleteExportBlob(blob, input.signal)) exportBlobsDeleted += 1;
+  const totals = Object.values(progress).reduce((sum, p) => ({ matched: sum.matched + p.devicesMatched, deleted: sum.deleted + p.devicesDeleted }), { matched: 0, deleted: 0 });
+  return finish({ exportId, exportRows: rows, devicesMatched: totals.matched, devicesDeleted: totals.deleted, exportBlobsDeleted });
+};
+
+/**
+ * Push answered 404/410 for the app (App Center or Push retired, or the app deleted): every member
+ * is done with "not found" evidence. Analytics can outlive Push, so logs are still blocked by the
+ * install ids people gave when that is configured.
+ */
+async function appGone(members: Array<{ taskId: string; subject: Subject }>, status: number, client: AppCenterClient, app: string, signal?: AbortSignal) {
+  const results = new Map<string, MemberResult>();
+  for (const m of members) {
+    let logsBlocked = 0;
+    if (client.settings.blockLogs && m.subject.installId && (await client.blockLogs(app, m.subject.installId, signal)) === 'blocked') logsBlocked = 1;
+    results.set(m.taskId, { state: 'done', result: { appGone: true, vendorStatus: status, devicesMatched: 0, devicesDeleted: 0, devicesAlreadyGone: 0, logsBlocked } });
+  }
+  return { outcome: 'done' as const, evidence: { app, members: members.length, appGone: true, vendorStatus: status }, members: results };
+}

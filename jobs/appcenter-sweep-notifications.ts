@@ -1,0 +1,134 @@
+import { equalsIdentifier, namesAny, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
+import { isGone, type AppCenterClient, type AppCenterNotificationContent, type AppCenterNotificationOverview } from '../src/vendors/appcenter-client.js';
+import { TransientVendorError } from '../src/vendors/vendor-errors.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+
+/** Ids per Push_Delete call. */
+export const PUSH_DELETE_CHUNK = 100;
+/** Listings tried before giving up on a list that keeps changing while it is paged. */
+const LIST_TRIES = 3;
+
+interface NotificationProgress {
+  /** Notification ids whose content was read (so a re-run after a 429 does not read them again). */
+  examined?: string[];
+  /** Per member task id: ids of the notifications that name the member. */
+  matches?: Record<string, string[]>;
+  /** Ids already deleted. */
+  deleted?: string[];
+}
+
+const list = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+
+/** Whether a notification's overview names the person: its name (whole tokens) or its target lists (exact). */
+function overviewNames(n: AppCenterNotificationOverview, needles: Needle[]): boolean {
+  if (namesAny([n.name], needles)) return true;
+  const target = n.notification_target ?? {};
+  return needles.some((needle) => {
+    if (needle.kind === 'userId') return [...list(target.user_ids), ...list(target.account_ids)].some((v) => equalsIdentifier(v, needle));
+    if (needle.kind === 'installId') return list(target.devices).some((v) => equalsIdentifier(v, needle));
+    if (needle.kind === 'email') return list(target.account_ids).some((v) => equalsIdentifier(v, needle));
+    return false;
+  });
+}
+
+function contentTexts(content: AppCenterNotificationContent): string[] {
+  const texts = [content.name, content.title, content.body].filter((t): t is string => typeof t === 'string');
+  for (const [key, value] of Object.entries(content.custom_data ?? {})) {
+    texts.push(key);
+    if (typeof value === 'string' || typeof value === 'number') texts.push(String(value));
+  }
+  return texts;
+}
+
+async function listConsistently(client: AppCenterClient, app: string, signal?: AbortSignal) {
+  for (let attempt = 1; ; attempt++) {
+    const listing = await client.listNotifications(app, signal);
+    if (isGone(listing) || listing.consistent) return listing;
+    if (attempt >= LIST_TRIES) {
+      throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_List', code: 'ListChanged' }, `changed while it was paged, ${LIST_TRIES} times`);
+    }
+  }
+}
+
+/**
+ * One reading of an app's push notifications per window serves every member (Invariant 7): list
+ * them all (archived too, following `nextLink`), read each one's content (Push_Get, a few in
+ * flight, paced by the client), and find those naming a member: the person's user id or install id
+ * among the targets, or an identifier as a whole token in the name, title, body or custom data.
+ * The matches are deleted with Push_Delete `{"values": [...]}` in chunks, then a fresh listing
+ * checks they are gone. Notification ids are App Center's own UUIDs, not personal data.
+ */
+export const appcenterSweepNotifications: BatchProcessor = async (input, deps) => {
+  const client = requireClient(deps, 'appcenter');
+  const app = resourceValue(input.scope, 'app');
+  const previous = input.previous as NotificationProgress;
+  const needles = input.members.map((m) => ({ taskId: m.taskId, needles: subjectNeedles(m.subject) }));
+  const examined = new Set(previous.examined ?? []);
+  const matches = new Map<string, Set<string>>(input.members.map((m) => [m.taskId, new Set(previous.matches?.[m.taskId] ?? [])]));
+  const deleted = new Set(previous.deleted ?? []);
+  const save = () => input.checkpoint({ examined: [...examined], matches: Object.fromEntries([...matches].map(([k, v]) => [k, [...v]])), deleted: [...deleted] });
+
+  let listed = 0;
+  try {
+    const listing = await listConsistently(client, app, input.signal);
+    if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, listing.status);
+    listed = listing.items.length;
+    const toRead: AppCenterNotificationOverview[] = [];
+    for (const n of listing.items) {
+      const id = n.notification_id;
+      for (const m of needles) if (overviewNames(n, m.needles)) matches.get(m.taskId)!.add(id);
+      if (!examined.has(id)) toRead.push(n);
+    }
+
+    let next = 0;
+    const reader = async () => {
+      while (next < toRead.length) {
+        const id = toRead[next++]!.notification_id;
+        const content = await client.getNotificationContent(app, id, input.signal);
+        if (content !== 'absent') {
+          const texts = contentTexts(content);
+          for (const m of needles) if (namesAny(texts, m.needles)) matches.get(m.taskId)!.add(id);
+        }
+        examined.add(id);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(client.settings.readConcurrency, Math.max(1, toRead.length)) }, reader));
+
+    const doomed = [...new Set([...matches.values()].flatMap((ids) => [...ids]))].filter((id) => !deleted.has(id));
+    // Matches recorded before the deletes: a run that dies midway, or a duplicate run, keeps them.
+    if (doomed.length > 0) await save();
+    for (let i = 0; i < doomed.length; i += PUSH_DELETE_CHUNK) {
+      const chunk = doomed.slice(i, i + PUSH_DELETE_CHUNK);
+      const answer = await client.deleteNotifications(app, chunk, input.signal);
+      if (isGone(answer)) return gone(input.members.map((m) => m.taskId), app, answer.status);
+      for (const id of chunk) deleted.add(id);
+    }
+  } catch (err) {
+    await save();
+    throw err;
+  }
+
+  const after = await client.listNotifications(app, input.signal);
+  if (!isGone(after)) {
+    const left = after.items.filter((n) => deleted.has(n.notification_id)).length;
+    if (left > 0) {
+      await save();
+      throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_List', code: 'StillListed' }, `still lists ${left} deleted notification(s)`);
+    }
+  }
+
+  const members = new Map<string, MemberResult>();
+  for (const [taskId, ids] of matches) {
+    const sorted = [...ids].sort();
+    members.set(taskId, { state: 'done', result: { notificationsDeleted: sorted.length, notificationIds: sorted, verification: 'verified_absent' } });
+  }
+  return { outcome: 'done', evidence: { app, members: input.members.length, notificationsListed: listed, notificationsRead: examined.size, notificationsDeleted: deleted.size }, members };
+};
+
+function gone(taskIds: string[], app: string, status: number) {
+  return {
+    outcome: 'done' as const,
+    evidence: { app, members: taskIds.length, appGone: true, vendorStatus: status },
+    members: new Map<string, MemberResult>(taskIds.map((id) => [id, { state: 'done', result: { appGone: true, vendorStatus: status } }])),
+  };
+}

@@ -1,0 +1,116 @@
+import type { Subject } from '../src/privacy/subject.js';
+import { normaliseAddress } from '../src/vendors/pinpoint-export-scanner.js';
+import type { EndpointReadBack } from '../src/vendors/pinpoint-client.js';
+import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
+import { EXPORT_SEGMENT } from './export-segment.js';
+import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+
+/** A member whose batch is not done re-runs after this long at the latest (the batch wakes it sooner). */
+const BATCH_FALLBACK_POLL_MS = 5 * 60_000;
+/** ...and a member that joined just before its batch closed looks again this soon after the close. */
+const AFTER_CLOSE_POLL_MS = 30_000;
+
+/** What a run leaves in the task's evidence for the next (vendor ids and counts only). */
+interface FindState {
+  deletedIds?: string[];
+  alreadyGoneIds?: string[];
+  changedIds?: string[];
+}
+
+/**
+ * `find-endpoint`: Pinpoint by e-mail or phone, for one app.
+ *
+ * Find: the task joins the app's shared `export-segment` batch (one export and one scan for every
+ * request in the window, Invariant 7) and waits, as a delayed job, until the batch hands it the
+ * endpoint ids whose Address (or User.UserId) is exactly this person's.
+ *
+ * Delete (the "delete-endpoint" step, one DeleteEndpoint per endpoint id): done here, one id at a
+ * time, rather than as one child job per id. Why: a person has a handful of endpoints; the
+ * DeleteEndpoint quota (5/s) is enforced by construction by the Pinpoint client's rate gate,
+ * which every job of the worker process shares; and the task checkpoints after every endpoint,
+ * so a crash resumes with the next id. Child jobs would add a flow level per request, a
+ * failure policy per child and Redis keys per endpoint, for the same at-least-once guarantee.
+ * Each endpoint is read back before its deletion (GetEndpoint, paced at its own quota) so an
+ * endpoint that changed hands since the export (a new Address, another user) is left alone
+ * (Invariant 2); a 404 at either step means it is already gone, which is success.
+ *
+ * Verify: every deleted id is read back again and must be gone; otherwise its deletion is undone
+ * from the checkpoint and the task is retried (reopened).
+ */
+export const findEndpoint: TaskProcessor = async (input, deps) => {
+  const pinpoint = requireClient(deps, 'pinpoint');
+  const settings = pinpoint.settings;
+  const appId = resourceValue(input.resource, 'app');
+  const { subject } = input;
+  if (!subject.email && !subject.phone) return { outcome: 'skipped', evidence: { reason: 'no e-mail or phone for this person' } };
+  if (!settings.addressScan) throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'find-endpoint', code: 'NotConfigured' }, 'has no addressScan settings');
+
+  // The batch's answer stays in the ledger: a re-run (crash, retry) asks again and gets the same ids.
+  const outcome = await input.awaitBatch({ kind: EXPORT_SEGMENT, scope: `app/${appId}`, windowMs: settings.batchWindowMs, maxMembers: settings.batchMaxSubjects });
+  if (outcome.state === 'waiting') {
+    const untilClose = outcome.closesAt.getTime() - Date.now();
+    return {
+      outcome: 'waiting_vendor',
+      evidence: { appId, batchId: outcome.batchId },
+      pollAfterMs: untilClose > 0 ? Math.min(BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS) : BATCH_FALLBACK_POLL_MS,
+      reason: `waiting for the shared export scan of app ${appId}`,
+    };
+  }
+  if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'BatchFailed' }, 'shared export scan failed');
+  const batchId = outcome.batchId;
+  if (outcome.result.appGone) {
+    // The project is gone (deleted, or Pinpoint past end of support): nothing of the person is left there.
+    return { outcome: 'not_found', evidence: { appId, batchId, appGone: true, vendorAnswer: outcome.result.vendorAnswer, endpointsFound: 0, endpointsDeleted: 0 } };
+  }
+  const endpointIds = Array.isArray(outcome.result.endpointIds) ? (outcome.result.endpointIds as string[]) : [];
+
+  // Progress of earlier runs (checkpointed after every endpoint).
+  const state = input.previous as FindState;
+  const deleted = new Set(state.deletedIds ?? []);
+  const alreadyGone = new Set(state.alreadyGoneIds ?? []);
+  const changed = new Set(state.changedIds ?? []);
+  const progress = () => ({ deletedIds: [...deleted], alreadyGoneIds: [...alreadyGone], changedIds: [...changed], endpointsDeleted: deleted.size });
+  for (const endpointId of endpointIds) {
+    if (deleted.has(endpointId) || alreadyGone.has(endpointId) || changed.has(endpointId)) continue;
+    const current = await pinpoint.getEndpoint({ appId, endpointId, signal: input.signal });
+    if (!current) alreadyGone.add(endpointId);
+    else if (!belongsTo(current, subject)) changed.add(endpointId);
+    else if ((await pinpoint.deleteEndpoint({ appId, endpointId, signal: input.signal })) === 'deleted') deleted.add(endpointId);
+    else alreadyGone.add(endpointId);
+    await input.checkpoint(progress());
+  }
+
+  // Read back: each endpoint deleted must now be unknown to Pinpoint.
+  const survivors: string[] = [];
+  for (const endpointId of deleted) {
+    const back = await pinpoint.getEndpoint({ appId, endpointId, signal: input.signal });
+    if (back && belongsTo(back, subject)) survivors.push(endpointId);
+  }
+  if (survivors.length) {
+    for (const id of survivors) deleted.delete(id);
+    await input.checkpoint(progress());
+    throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetEndpoint', code: 'StillPresent' }, `still returns ${survivors.length} endpoint(s) after deletion`);
+  }
+
+  const evidence = {
+    appId,
+    batchId,
+    endpointsFound: endpointIds.length,
+    endpointsDeleted: deleted.size,
+    endpointIds: [...deleted],
+    alreadyGone: alreadyGone.size,
+    changedSinceExport: changed.size,
+    verification: 'verified_absent',
+    verifiedAt: new Date().toISOString(),
+  };
+  return { outcome: deleted.size + alreadyGone.size > 0 ? 'succeeded' : 'not_found', evidence };
+};
+
+/** Whether an endpoint still names this person, by the same exact rules as the scan. */
+function belongsTo(endpoint: EndpointReadBack, subject: Subject): boolean {
+  if (endpoint.address !== undefined) {
+    const address = normaliseAddress(endpoint.address);
+    if (address === subject.email || address === subject.phone) return true;
+  }
+  return endpoint.userId !== undefined && endpoint.userId === subject.userId;
+}

@@ -1,0 +1,37 @@
+import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
+import { SCAN_S3_PREFIX } from './scan-s3-prefix.js';
+import { requireClient, type TaskProcessor } from './task-processor.js';
+
+/** A member whose batch is not done re-runs after this long at the latest (the batch wakes it sooner). */
+const BATCH_FALLBACK_POLL_MS = 5 * 60_000;
+/** ...and a member that joined just before its batch closed looks again this soon after the close. */
+const AFTER_CLOSE_POLL_MS = 30_000;
+
+/**
+ * `purge-s3-prefix`: removes a person's rows from one configured location (import files, older
+ * exports): CSV and NDJSON, plain or gzipped, every version. The work is done once for every
+ * request of the window by the location's shared `scan-s3-prefix` batch, which also reads every
+ * touched version back; this task joins it, waits for it as a delayed job, and records the
+ * person's counts and the verification as its evidence.
+ */
+export const purgeS3Prefix: TaskProcessor = async (input, deps) => {
+  const s3 = requireClient(deps, 's3');
+  const { email, phone, userId } = input.subject;
+  if (!email && !phone && !userId) return { outcome: 'skipped', evidence: { reason: 'no e-mail, phone or user id for this person' } };
+
+  const { batchWindowMs, batchMaxSubjects } = s3.settings;
+  const outcome = await input.awaitBatch({ kind: SCAN_S3_PREFIX, scope: input.resource, windowMs: batchWindowMs, maxMembers: batchMaxSubjects });
+  if (outcome.state === 'waiting') {
+    const untilClose = outcome.closesAt.getTime() - Date.now();
+    return {
+      outcome: 'waiting_vendor',
+      evidence: { batchId: outcome.batchId },
+      pollAfterMs: untilClose > 0 ? Math.min(BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS) : BATCH_FALLBACK_POLL_MS,
+      reason: 'waiting for the shared scan of this S3 location',
+    };
+  }
+  if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 's3', operation: SCAN_S3_PREFIX, code: 'BatchFailed' }, 'shared scan of the location failed');
+  const result = outcome.result;
+  const removed = Number(result.rowsRemoved ?? 0) + Number(result.versionsDeleted ?? 0);
+  return { outcome: removed > 0 ? 'succeeded' : 'not_found', evidence: { batchId: outcome.batchId, ...result } };
+};

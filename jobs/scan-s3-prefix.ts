@@ -1,0 +1,195 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { finished, pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { EndpointMatcher } from '../src/vendors/pinpoint-export-scanner.js';
+import { ObjectRowsError, rewriteObjectRows, scanObjectRows, type RewriteSink, type RowScan } from '../src/vendors/s3-object-rows.js';
+import { parseLocationResource } from '../src/vendors/s3-settings.js';
+import type { S3KeyVersions, S3VendorClient, S3VersionEntry } from '../src/vendors/s3-client.js';
+import { RateLimitedError, TransientVendorError, isVendorError } from '../src/vendors/vendor-errors.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+
+/** The batch job's name, in the S3 queue; its members are `purge-s3-prefix` tasks. */
+export const SCAN_S3_PREFIX = 'scan-s3-prefix';
+
+/** What each member is told: counts for the receipt (object keys are not kept: they are names someone chose). */
+export interface PrefixPurgeCounts {
+  /** Current objects whose rows of this person were removed by rewriting them. */
+  objectsRewritten: number;
+  /** Rows of this person removed from current objects. */
+  rowsRemoved: number;
+  /** Older versions holding this person's rows, deleted for good. */
+  versionsDeleted: number;
+  /** Delete markers left with nothing to hide once those versions went. */
+  deleteMarkersDeleted: number;
+}
+
+const emptyCounts = (): PrefixPurgeCounts => ({ objectsRewritten: 0, rowsRemoved: 0, versionsDeleted: 0, deleteMarkersDeleted: 0 });
+/** How often the running totals are checkpointed, so a crash costs little of the evidence. */
+const CHECKPOINT_EVERY_MS = 2000;
+
+/**
+ * `scan-s3-prefix`: purges one configured location (bucket + prefix) of every member's rows in
+ * one pass (Invariant 7): a person erased today and fifty others in the same window cost one
+ * listing and one read of each object, not fifty-one.
+ *
+ * For each key (ListObjectVersions, every page; versions and delete markers):
+ * - every version is read (streamed, gunzipped when it is gzip) and its rows matched exactly;
+ * - a current version holding a member's rows is rewritten without them, same key, same format,
+ *   same content type and metadata, every other row byte-identical;
+ * - in a versioned bucket, every noncurrent version holding a member's rows (including the one
+ *   just replaced) is deleted for good, and delete markers left hiding nothing go too;
+ *   in an unversioned bucket the rewrite is all there is.
+ * Then each touched key is read back, every version, and must hold none of the members' rows;
+ * otherwise the batch fails this attempt and runs again (which is safe: it is idempotent).
+ */
+export const scanS3Prefix: BatchProcessor = async (input, deps) => {
+  const s3 = requireClient(deps, 's3');
+  const { bucket, prefix } = parseLocationResource(resourceValue(input.scope, 'location'));
+  const matcher = new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })));
+  const everyone = new Set(input.members.map((_, i) => i));
+  const previous = (input.previous.progress ?? {}) as Record<string, PrefixPurgeCounts>;
+  const counts = input.members.map((m) => ({ ...emptyCounts(), ...(previous[m.taskId] ?? {}) }));
+  const totals = { objectsScanned: 0, versionsScanned: 0, objectsSkipped: 0, keysTouched: 0 };
+  let lastCheckpoint = Date.now();
+  const saveProgress = async (force = false) => {
+    if (!force && Date.now() - lastCheckpoint < CHECKPOINT_EVERY_MS) return;
+    lastCheckpoint = Date.now();
+    await input.checkpoint({ progress: Object.fromEntries(input.members.map((m, i) => [m.taskId, counts[i]])) });
+  };
+
+  try {
+    const versioning = await s3.versioning(bucket, input.signal);
+    const versioned = versioning !== 'Unversioned';
+    const touched: string[] = [];
+    for await (const group of s3.listVersions(bucket, prefix, input.signal)) {
+      const changed = await purgeKey(s3, bucket, group, { matcher, everyone, versioned, counts, totals, signal: input.signal });
+      if (changed) {
+        touched.push(group.key);
+        totals.keysTouched++;
+        await saveProgress();
+      }
+    }
+    await saveProgress(true);
+
+    // Read back every version of every key we changed: none may hold a member's rows any more.
+    let stillHolding = 0;
+    for (const key of touched) {
+      for await (const group of s3.listVersions(bucket, key, input.signal)) {
+        if (group.key !== key) continue;
+        for (const entry of group.entries) {
+          if (entry.isDeleteMarker) continue;
+          const scan = await readRows(s3, bucket, group.key, entry, matcher, input.signal);
+          if (scan && scan.matched.size > 0) stillHolding++;
+        }
+      }
+    }
+    if (stillHolding > 0) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'StillPresent' }, `still holds searched rows in ${stillHolding} version(s) after the purge`);
+
+    const members = new Map<string, MemberResult>(
+      input.members.map((m, i) => [m.taskId, { state: 'done', result: { bucket, prefix, versioned, ...counts[i]!, verification: 'verified_absent', verifiedAt: new Date().toISOString() } }]),
+    );
+    return { outcome: 'done', evidence: { bucket, prefix, versioned, members: input.members.length, ...totals, progress: null }, members };
+  } catch (err) {
+    // Keep what was done for the next attempt's evidence; then let the taxonomy decide.
+    await saveProgress(true).catch(() => undefined);
+    throw classify(err);
+  }
+};
+
+interface PurgeContext {
+  matcher: EndpointMatcher;
+  everyone: ReadonlySet<number>;
+  versioned: boolean;
+  counts: PrefixPurgeCounts[];
+  totals: { objectsScanned: number; versionsScanned: number; objectsSkipped: number };
+  signal?: AbortSignal;
+}
+
+/** Purges one key of the members' rows; true when anything changed. */
+async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions, ctx: PurgeContext): Promise<boolean> {
+  const scans: Array<{ entry: S3VersionEntry; scan: RowScan }> = [];
+  for (const entry of group.entries) {
+    if (entry.isDeleteMarker) continue;
+    const scan = await readRows(s3, bucket, group.key, entry, ctx.matcher, ctx.signal);
+    ctx.totals.versionsScanned++;
+    if (entry.isLatest) ctx.totals.objectsScanned++;
+    if (!scan) continue;
+    if (scan.format === 'unknown') ctx.totals.objectsSkipped++;
+    if (scan.matched.size > 0) scans.push({ entry, scan });
+  }
+  if (scans.length === 0) return false;
+
+  const toDelete: S3VersionEntry[] = [];
+  for (const { entry, scan } of scans) {
+    if (entry.isLatest) {
+      const written = await rewriteVersion(s3, bucket, group.key, entry.versionId, ctx);
+      for (const [i, rows] of scan.matched) {
+        ctx.counts[i]!.objectsRewritten++;
+        ctx.counts[i]!.rowsRemoved += rows;
+      }
+      // The version just replaced still holds the rows, unless the write replaced it in place
+      // (unversioned buckets, and the `null` version of a suspended one).
+      if (ctx.versioned && (written.versionId ?? 'null') !== entry.versionId) toDelete.push(entry);
+    } else if (ctx.versioned) {
+      toDelete.push(entry);
+    }
+  }
+  if (toDelete.length) {
+    await s3.deleteVersions(bucket, toDelete.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
+    for (const { entry, scan } of scans) if (toDelete.includes(entry)) for (const i of scan.matched.keys()) ctx.counts[i]!.versionsDeleted++;
+    // A key whose every object version went keeps only delete markers, hiding nothing: they go too.
+    const objectsLeft = group.entries.some((e) => !e.isDeleteMarker && !toDelete.includes(e)) || scans.some((s) => s.entry.isLatest);
+    const markers = group.entries.filter((e) => e.isDeleteMarker);
+    if (!objectsLeft && markers.length) {
+      await s3.deleteVersions(bucket, markers.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
+      const owners = new Set(scans.flatMap((s) => [...s.scan.matched.keys()]));
+      for (const i of owners) ctx.counts[i]!.deleteMarkersDeleted += markers.length;
+    }
+  }
+  return true;
+}
+
+async function readRows(s3: S3VendorClient, bucket: string, key: string, entry: S3VersionEntry, matcher: EndpointMatcher, signal?: AbortSignal): Promise<RowScan | undefined> {
+  const read = await s3.getObject(bucket, key, entry.versionId, signal);
+  if (!read) return undefined;
+  return scanObjectRows(read.body, matcher);
+}
+
+/** Writes a new current version of the key without the members' rows (via a temp file: memory stays flat). */
+async function rewriteVersion(s3: S3VendorClient, bucket: string, key: string, versionId: string, ctx: PurgeContext): Promise<{ versionId?: string }> {
+  const read = await s3.getObject(bucket, key, versionId, ctx.signal);
+  if (!read) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'VersionVanished' }, 'lost a version between reading and rewriting it');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'erasure-rewrite-'));
+  const file = path.join(dir, 'object');
+  try {
+    const sink: RewriteSink = (gzip) => {
+      const out = createWriteStream(file);
+      if (!gzip) return { stream: out, done: finished(out) };
+      const gz = createGzip();
+      return { stream: gz, done: pipeline(gz, out) };
+    };
+    await rewriteObjectRows(read.body, ctx.matcher, ctx.everyone, sink);
+    const { size } = await stat(file);
+    return await s3.putObject({
+      bucket,
+      key,
+      body: createReadStream(file),
+      contentLength: size,
+      contentType: read.contentType,
+      contentEncoding: read.contentEncoding,
+      metadata: read.metadata,
+      signal: ctx.signal,
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function classify(err: unknown): Error {
+  if (isVendorError(err) || err instanceof RateLimitedError) return err as Error;
+  if (err instanceof ObjectRowsError) return new TransientVendorError({ vendor: 's3', operation: 'ReadObject', code: err.code }, 'could not read an object to its end');
+  return new TransientVendorError({ vendor: 's3', operation: SCAN_S3_PREFIX, code: (err as Error | undefined)?.name ?? 'Error' }, 'failed');
+}

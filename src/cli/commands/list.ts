@@ -1,0 +1,50 @@
+import { positiveInt, stringFlag, table, type Command } from '../command.js';
+
+const PAGE_MAX = 500;
+
+export const listCommand: Command = {
+  name: 'list',
+  summary: 'requests, newest first, with filters',
+  help: `usage: erasure list [--status STATUS] [--overdue] [--limit N] [--json]
+
+Lists requests, newest first, following the API's pages until N requests (default 50).
+  --status STATUS  received, scheduled, in_progress, completed, completed_with_errors, failed, cancelled
+  --overdue        only open requests past their deadline
+  --limit N        at most N requests (default 50)
+  --page-size N    requests per API call (default and most: 500)`,
+  options: { status: { type: 'string' }, overdue: { type: 'boolean' }, limit: { type: 'string' }, 'page-size': { type: 'string' } },
+  async run(ctx) {
+    const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 1_000_000);
+    const pageSize = positiveInt(stringFlag(ctx, 'page-size'), '--page-size', PAGE_MAX, PAGE_MAX);
+    const client = ctx.client();
+    const requests: any[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.get('/v1/requests', {
+        status: stringFlag(ctx, 'status'),
+        overdue: ctx.values.overdue ? 'true' : undefined,
+        limit: Math.min(pageSize, limit - requests.length),
+        cursor,
+      });
+      requests.push(...page.requests);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && requests.length < limit);
+    const more = Boolean(cursor);
+    if (ctx.json) {
+      ctx.io.json({ requests, more });
+      return 0;
+    }
+    if (requests.length === 0) {
+      ctx.io.out('no requests');
+      return 0;
+    }
+    ctx.io.out(
+      table(
+        ['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT'],
+        requests.map((r) => [r.id, r.status, r.regulation, r.vendors.join(','), r.submittedAt, r.dueAt, `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}`]),
+      ),
+    );
+    ctx.io.out(`${requests.length} request(s)${more ? `; more exist: raise --limit` : ''}`);
+    return 0;
+  },
+};

@@ -1,0 +1,277 @@
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/config-schema.js';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import { REQUEST_STATUSES, type RequestRecord, type RequestStatus } from '../ledger/ledger-types.js';
+import type { QueueSet } from '../workers/queue-set.js';
+import type { VendorClients } from '../../jobs/task-processor.js';
+import { scrub, type Logger } from '../logger.js';
+import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { cancelRequest } from '../operations/cancel-request.js';
+import { retryFailedTasks } from '../operations/retry-tasks.js';
+import {
+  ADMIN_CSS,
+  ADMIN_CSS_PATH,
+  ADMIN_PATH,
+  ERRORS,
+  NOTICES,
+  loginPage,
+  messagePage,
+  requestListPage,
+  requestPage,
+  requestUrl,
+  taskListPage,
+  type ListFilter,
+  type ViewContext,
+} from './admin-views.js';
+
+/**
+ * `/admin`: the operators' request pages (server-rendered, no scripts), behind the API's tokens.
+ * A browser logs in at `/admin/login` with a token, kept in the `erasure_token` cookie (HttpOnly,
+ * SameSite=Strict, Secure over https), which Bull Board at `/admin/queues` accepts too. Every
+ * form carries a CSRF token derived from the session's token with HMAC; writes without it are refused.
+ */
+
+export const TOKEN_COOKIE = 'erasure_token';
+const LOGIN_CSRF_COOKIE = 'erasure_login_csrf';
+const SESSION_SECONDS = 8 * 3600;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const LIST_LIMIT = 50;
+const TASK_LIST_LIMIT = 200;
+
+/** No inline script or style, no framing, forms post only here. */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+export interface AdminPageDeps {
+  config: Config;
+  ledger: RequestLedger;
+  queues: QueueSet;
+  clients: VendorClients;
+  logger: Logger;
+  verify: (token: string) => Principal | undefined;
+}
+
+/** The CSRF token of a session: an HMAC keyed by the session's own token, so only its holder can make it. */
+export function csrfTokenFor(sessionToken: string): string {
+  return createHmac('sha256', sessionToken).update('erasure admin csrf v1').digest('base64url');
+}
+
+function sameSecret(a: string | undefined, b: string | undefined): boolean {
+  if (!a || !b) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function readCookie(req: Request, name: string): string | undefined {
+  for (const part of String(req.headers.cookie ?? '').split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) {
+      try {
+        return decodeURIComponent(rest.join('='));
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function cookie(req: Request, name: string, value: string, options: { path: string; maxAge: number }): string {
+  return [`${name}=${encodeURIComponent(value)}`, `Path=${options.path}`, `Max-Age=${options.maxAge}`, 'HttpOnly', 'SameSite=Strict', ...(req.secure ? ['Secure'] : [])].join('; ');
+}
+
+/** Where to go after logging in: only a path of the dashboards, never another site. */
+function safeNext(value: unknown): string {
+  const next = typeof value === 'string' ? value : '';
+  return /^\/admin(?:[/?]|$)/.test(next) && !next.includes('//') && !next.includes('\\') ? next : ADMIN_PATH;
+}
+
+function pageHeaders(res: Response): void {
+  res.set('Content-Security-Policy', CSP);
+  res.set('Cache-Control', 'no-store');
+  res.set('Cross-Origin-Opener-Policy', 'same-origin');
+  res.set('Cross-Origin-Resource-Policy', 'same-origin');
+  res.type('html');
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The CSRF token of this admin session (set by the admin pages' authentication). */
+    adminCsrf?: string;
+  }
+}
+
+/**
+ * Authentication for the dashboards: like the API's (Bearer or cookie), but a browser that is
+ * not logged in is sent to the login form instead of getting a JSON 401.
+ */
+export function dashboardAuthenticate(verify: (token: string) => Principal | undefined): RequestHandler {
+  return (req, res, next) => {
+    const token = tokenFromHeaders(req.headers);
+    const principal = token ? verify(token) : undefined;
+    if (principal && token) {
+      req.principal = principal;
+      req.adminCsrf = csrfTokenFor(token);
+      return next();
+    }
+    if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
+      return res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
+    }
+    res.set('WWW-Authenticate', 'Bearer realm="erasure"');
+    return res.status(401).json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } });
+  };
+}
+
+export function createAdminRouter(deps: AdminPageDeps): express.Router {
+  const { ledger } = deps;
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
+  const auth = dashboardAuthenticate(deps.verify);
+
+  router.use((_req, res, next) => {
+    pageHeaders(res);
+    next();
+  });
+
+  router.get('/assets/admin.css', (_req, res) => {
+    res.type('text/css').set('Cache-Control', 'public, max-age=300').send(ADMIN_CSS);
+  });
+
+  // ---- login / logout ----
+  router.get('/login', (req, res) => {
+    const csrf = randomBytes(24).toString('base64url');
+    res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, csrf, { path: `${ADMIN_PATH}/login`, maxAge: 900 }));
+    res.send(loginPage({ csrf, next: safeNext(req.query.next) }));
+  });
+
+  router.post('/login', form, (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const fresh = randomBytes(24).toString('base64url');
+    const again = (status: number, error: string) => {
+      res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, fresh, { path: `${ADMIN_PATH}/login`, maxAge: 900 }));
+      res.status(status).send(loginPage({ csrf: fresh, next: safeNext(body.next), error }));
+    };
+    if (!sameSecret(readCookie(req, LOGIN_CSRF_COOKIE), typeof body.csrf === 'string' ? body.csrf : undefined)) {
+      return again(403, 'The form had expired or did not come from this page. Please log in again.');
+    }
+    const token = typeof body.token === 'string' ? body.token.trim() : '';
+    const principal = token ? deps.verify(token) : undefined;
+    if (!principal) {
+      deps.logger.warn('admin login refused');
+      return again(401, 'That token is not valid.');
+    }
+    res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, '', { path: `${ADMIN_PATH}/login`, maxAge: 0 }));
+    res.append('Set-Cookie', cookie(req, TOKEN_COOKIE, token, { path: ADMIN_PATH, maxAge: SESSION_SECONDS }));
+    deps.logger.info('admin login', { actor: `token:${principal.name}` });
+    res.redirect(303, safeNext(body.next));
+  });
+
+  router.post('/logout', auth, form, requireCsrf, (req, res) => {
+    res.append('Set-Cookie', cookie(req, TOKEN_COOKIE, '', { path: ADMIN_PATH, maxAge: 0 }));
+    res.redirect(303, `${ADMIN_PATH}/login`);
+  });
+
+  function requireCsrf(req: Request, res: Response, next: NextFunction) {
+    const sent = (req.body as Record<string, unknown> | undefined)?.csrf;
+    if (!sameSecret(req.adminCsrf, typeof sent === 'string' ? sent : undefined)) {
+      return res.status(403).send(messagePage(context(req), 'Refused', 'The form did not carry this session’s CSRF token. Reload the page and try again.'));
+    }
+    next();
+  }
+
+  function requireRole(role: 'viewer' | 'submitter' | 'operator' | 'admin') {
+    return (req: Request, res: Response, next: NextFunction) => {
+      if (!hasRole(req.principal, role)) return res.status(403).send(messagePage(context(req), 'Not allowed', `This needs the ${role} role.`));
+      next();
+    };
+  }
+
+  function context(req: Request): ViewContext {
+    return {
+      principal: req.principal!,
+      csrf: req.adminCsrf!,
+      canOperate: hasRole(req.principal, 'operator'),
+      canSubmit: hasRole(req.principal, 'submitter'),
+      now: new Date(),
+    };
+  }
+
+  // ---- pages ----
+  router.get('/', auth, async (req, res) => {
+    const filter: ListFilter = (['overdue', 'failed', 'waiting_manual'] as const).find((f) => f === req.query.filter) ?? 'all';
+    const status = REQUEST_STATUSES.find((s) => s === req.query.status) as RequestStatus | undefined;
+    if (!status && (filter === 'failed' || filter === 'waiting_manual')) {
+      const tasks = await ledger.tasksInState(filter, TASK_LIST_LIMIT);
+      const requests = new Map<string, RequestRecord | undefined>();
+      for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.getRequest(t.requestId));
+      return res.send(taskListPage(context(req), { filter, rows: tasks.map((task) => ({ task, request: requests.get(task.requestId) })), limited: tasks.length === TASK_LIST_LIMIT }));
+    }
+    const cursor = typeof req.query.cursor === 'string' && req.query.cursor.length <= 200 ? req.query.cursor : undefined;
+    let page;
+    try {
+      page = await ledger.listRequests({ status, overdue: filter === 'overdue' && !status ? true : undefined, limit: LIST_LIMIT, cursor });
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      page = await ledger.listRequests({ status, limit: LIST_LIMIT });
+    }
+    res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, requests: page.requests, nextCursor: page.nextCursor }));
+  });
+
+  async function findRequest(req: Request, res: Response): Promise<RequestRecord | undefined> {
+    const id = String(req.params.id);
+    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    if (!request) res.status(404).send(messagePage(context(req), 'Not found', 'There is no request with that id.'));
+    return request;
+  }
+
+  router.get('/requests/:id', auth, async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const [tasks, trail] = await Promise.all([ledger.getTasks(request.id), ledger.auditTrail(request.id)]);
+    const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
+    const error = typeof req.query.error === 'string' ? ERRORS[req.query.error] : undefined;
+    res.send(requestPage(context(req), { request, tasks, trail, notice, error }));
+  });
+
+  const back = (res: Response, request: RequestRecord, key: { notice?: string; error?: string }) =>
+    res.redirect(303, `${requestUrl(request.id)}?${new URLSearchParams(key as Record<string, string>).toString()}`);
+  const text = (req: Request, field: string, min: number, max: number): string | undefined => {
+    const value = (req.body as Record<string, unknown> | undefined)?.[field];
+    const trimmed = typeof value === 'string' ? value.trim() : '';
+    return trimmed.length >= min && trimmed.length <= max ? trimmed : undefined;
+  };
+  const actor = (req: Request) => `token:${req.principal!.name}`;
+
+  router.post('/requests/:id/tasks/:taskId/complete', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const note = text(req, 'note', 3, 2000);
+    if (!note) return back(res, request, { error: 'note-required' });
+    // The note is free text typed by a person: scrub anything shaped like an address or a number.
+    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), scrub(note));
+    if (!task) return back(res, request, { error: 'not-a-manual-task' });
+    await ledger.settleRequest(request.id);
+    back(res, request, { notice: 'task-completed' });
+  });
+
+  router.post('/requests/:id/cancel', auth, form, requireCsrf, requireRole('submitter'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const reason = text(req, 'reason', 3, 500);
+    if (!reason) return back(res, request, { error: 'reason-required' });
+    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actor(req), reason });
+    back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
+  });
+
+  router.post('/requests/:id/retry', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const reason = text(req, 'reason', 3, 500);
+    if (!reason) return back(res, request, { error: 'reason-required' });
+    const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actor(req), reason });
+    back(res, request, { notice: tasks.length ? 'retried' : 'nothing-to-retry' });
+  });
+
+  return router;
+}

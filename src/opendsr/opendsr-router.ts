@@ -1,0 +1,240 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config, Role } from '../config/config-schema.js';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { RequestRecord } from '../ledger/ledger-types.js';
+import type { Logger } from '../logger.js';
+import { IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
+import { cancelRequest } from '../operations/cancel-request.js';
+import { canonicalJson } from '../privacy/canonical-json.js';
+import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import type { VendorClients } from '../../jobs/task-processor.js';
+import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
+import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
+import { openDsrStatus, statusBody } from './opendsr-status.js';
+import { fromNativeProblems, isSubjectRequestId, OpenDsrRequestError, parseOpenDsrRequest, SUPPORTED_IDENTITIES } from './opendsr-request.js';
+
+export interface OpenDsrRouterDeps {
+  config: Config;
+  ledger: RequestLedger;
+  intake: Intake;
+  store: OpenDsrStore;
+  signer: OpenDsrSigner;
+  verify: (token: string) => Principal | undefined;
+  clients: VendorClients;
+  logger: Logger;
+  /** The callback address check (src/callbacks/callback-target.ts): a problem, or undefined. */
+  checkCallbackUrl: (url: string) => Promise<string | undefined>;
+}
+
+/** Where the processor certificate is served (its URL is `processor_certificate` in discovery). */
+export const CERTIFICATE_PATH = '/v2/certificate.pem';
+
+/** The spec's paths, and the OpenGDPR 1.0 aliases that must keep working (§10.1). No clash with native `/v1/requests`. */
+const PATHS = {
+  v2: { discovery: '/v2/discovery', requests: '/v2/requests' },
+  v1: { discovery: '/v1/discovery', requests: '/v1/opengdpr_requests' },
+} as const;
+
+function isOpenDsrPath(p: string): boolean {
+  return p === '/v2' || p.startsWith('/v2/') || p === PATHS.v1.discovery || p === PATHS.v1.requests || p.startsWith(`${PATHS.v1.requests}/`);
+}
+
+/** The spec's error body (§7.7): code, message and reasons; never an identity or a token. */
+class OpenDsrHttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errors: Array<{ reason: string; message: string }> = [],
+    readonly domain = 'Validation',
+  ) {
+    super(message);
+    this.name = 'OpenDsrHttpError';
+  }
+}
+
+/**
+ * The OpenDSR 2.0 processor API (research/dsr-peers.md §2): discovery, create, status, cancel,
+ * each answer signed (`X-OpenDSR-Signature`, RSA-SHA256 over the raw body bytes, base64). Requests
+ * go through the native intake (same validation, planning and ledger commit); the body itself is
+ * never stored or logged, only a keyed hash of it.
+ */
+export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
+  const { signer, store, ledger } = deps;
+  const router = express.Router();
+  const raw = express.raw({ type: () => true, limit: deps.config.intake.bodyLimitBytes });
+
+  function send(res: Response, flavor: OpenDsrFlavor, status: number, body: unknown, contentType = 'application/json') {
+    const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    res.status(status).set(signer.headers(bytes, flavor)).type(contentType).send(bytes);
+  }
+
+  function authorised(req: Request, role: Role): Principal {
+    const token = tokenFromHeaders(req.headers);
+    const principal = token ? deps.verify(token) : undefined;
+    if (!principal) throw new OpenDsrHttpError(401, 'a valid bearer token is required', [], 'Authentication');
+    if (!hasRole(principal, role)) throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
+    return principal;
+  }
+
+  function certificateUrl(req: Request): string {
+    const base = deps.config.opendsr?.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+    return new URL(CERTIFICATE_PATH, base).toString();
+  }
+
+  const apiVersion = (flavor: OpenDsrFlavor) => (flavor === 'v1' ? '1.0' : '2.0');
+
+  const discovery = (flavor: OpenDsrFlavor) => (req: Request, res: Response) =>
+    send(res, flavor, 200, {
+      api_version: apiVersion(flavor),
+      supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
+      supported_subject_request_types: ['erasure'],
+      processor_certificate: certificateUrl(req),
+    });
+
+  /** The create answer (§7.3); a repeat of the same request gets the same answer. */
+  function createdBody(record: OpenDsrRecord, request: RequestRecord, rawBody: Buffer) {
+    return {
+      api_version: record.apiVersion,
+      controller_id: record.controllerId,
+      expected_completion_time: request.dueAt.toISOString(),
+      received_time: record.receivedAt.toISOString(),
+      // The spec wants the whole request back, base64: answered, never stored or logged.
+      encoded_request: rawBody.toString('base64'),
+      subject_request_id: record.subjectRequestId,
+    };
+  }
+
+  async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
+    if (record.bodyHash !== bodyHash) {
+      throw new OpenDsrHttpError(409, 'subject_request_id was already used for a different request', [{ reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id for a new request' }]);
+    }
+    const request = await ledger.getRequest(record.requestId);
+    send(res, flavor, 201, createdBody(record, request!, rawBody));
+  }
+
+  const create = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
+    const principal = authorised(req, 'submitter');
+    if (!req.is('application/json')) throw new OpenDsrHttpError(415, 'send the body as application/json');
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    let body: unknown;
+    try {
+      body = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      throw new OpenDsrHttpError(400, 'the body is not valid JSON', [{ reason: 'invalid_json', message: 'the body is not valid JSON' }]);
+    }
+    const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
+    const bodyHash = ledger.hash('opendsr-body', canonicalJson(body));
+
+    const existing = await store.bySubjectRequestId(parsed.subjectRequestId);
+    if (existing) return answerRepeat(res, flavor, existing, bodyHash, rawBody);
+
+    const refused: Array<{ reason: string; message: string }> = [];
+    for (const [index, url] of parsed.statusCallbackUrls.entries()) {
+      const problem = await deps.checkCallbackUrl(url);
+      if (problem) refused.push({ reason: 'callback_url_refused', message: `status_callback_urls.${index} ${problem}` });
+    }
+    if (refused.length) throw new OpenDsrHttpError(400, 'a status callback URL is refused', refused);
+
+    const receivedAt = new Date();
+    let record: OpenDsrRecord | undefined;
+    let result;
+    try {
+      result = await deps.intake.submit(parsed.nativeBody, `opendsr:${principal.name}`, '', {
+        idempotencyKey: `opendsr:${parsed.subjectRequestId}`,
+        origin: 'opendsr',
+        submittedAt: parsed.submittedTime,
+        afterInsert: async (tx, request) => {
+          record = {
+            subjectRequestId: parsed.subjectRequestId,
+            requestId: request.id,
+            controllerId: principal.name,
+            bodyHash,
+            statusCallbackUrls: parsed.statusCallbackUrls,
+            apiVersion: apiVersion(flavor),
+            receivedAt,
+          };
+          await store.insert(tx, record);
+        },
+      });
+    } catch (err) {
+      if (err instanceof RequestValidationError) throw new OpenDsrRequestError(400, fromNativeProblems(err.problems));
+      throw err;
+    }
+    if (!result.created || !record) {
+      // Another call with the same subject_request_id committed first.
+      const winner = await store.bySubjectRequestId(parsed.subjectRequestId);
+      if (!winner) throw new OpenDsrHttpError(409, 'subject_request_id is in use', [{ reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id' }]);
+      return answerRepeat(res, flavor, winner, bodyHash, rawBody);
+    }
+    deps.logger.info('opendsr request accepted', { requestId: result.request.id, subjectRequestId: parsed.subjectRequestId, apiVersion: record.apiVersion });
+    send(res, flavor, 201, createdBody(record, result.request, rawBody));
+  };
+
+  async function find(id: string): Promise<{ record: OpenDsrRecord; request: RequestRecord }> {
+    const record = isSubjectRequestId(id) ? await store.bySubjectRequestId(id) : undefined;
+    const request = record ? await ledger.getRequest(record.requestId) : undefined;
+    if (!record || !request) throw new OpenDsrHttpError(404, 'no request with that subject_request_id', [], 'NotFound');
+    return { record, request };
+  }
+
+  const status = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
+    authorised(req, 'viewer');
+    const { record, request } = await find(String(req.params.id));
+    send(res, flavor, 200, statusBody(record, request, signer.domain));
+  };
+
+  /** §9: only while pending; 202. A repeat of a cancel that took effect answers 202 again. */
+  const cancel = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
+    const principal = authorised(req, 'submitter');
+    const { record, request } = await find(String(req.params.id));
+    const receivedTime = new Date().toISOString();
+    const accepted = () => send(res, flavor, 202, { api_version: record.apiVersion, controller_id: record.controllerId, received_time: receivedTime, subject_request_id: record.subjectRequestId });
+    const notPending = (current: RequestRecord) =>
+      new OpenDsrHttpError(400, `the request is ${openDsrStatus(current.status)}; it can only be cancelled while pending`, [{ reason: 'not_pending', message: 'cancellation is allowed only while the request is pending' }], 'State');
+    if (request.status === 'cancelled') return accepted();
+    if (openDsrStatus(request.status) !== 'pending') throw notPending(request);
+    await cancelRequest(
+      { ledger, config: deps.config, clients: deps.clients, logger: deps.logger },
+      { requestId: request.id, actor: `opendsr:${principal.name}`, reason: 'cancelled by the controller (OpenDSR DELETE)' },
+    );
+    const after = (await ledger.getRequest(request.id))!;
+    if (after.status !== 'cancelled') throw notPending(after);
+    accepted();
+  };
+
+  const notSupported = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => {
+    res.set('Allow', 'GET, DELETE');
+    send(res, flavor, 405, { error: { code: 405, message: 'requests cannot be updated; cancel and send a new one', errors: [] } });
+  };
+
+  for (const flavor of ['v2', 'v1'] as const) {
+    const paths = PATHS[flavor];
+    router.get(paths.discovery, discovery(flavor));
+    router.post(paths.requests, raw, create(flavor));
+    router.get(`${paths.requests}/:id`, status(flavor));
+    router.delete(`${paths.requests}/:id`, cancel(flavor));
+    router.put(`${paths.requests}/:id`, notSupported(flavor));
+  }
+  router.get(CERTIFICATE_PATH, (_req, res) => send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file'));
+  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound')));
+
+  // Errors of OpenDSR routes only, in the spec's shape and signed; any other path's error passes on.
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!isOpenDsrPath(req.path)) return next(err);
+    const flavor: OpenDsrFlavor = req.path.startsWith('/v1/') ? 'v1' : 'v2';
+    const envelope = (code: number, message: string, errors: Array<{ reason: string; message: string }> = [], domain = 'Validation') => ({
+      error: { code, message, errors: errors.map((e) => ({ domain, ...e })) },
+    });
+    if (err instanceof OpenDsrHttpError) return send(res, flavor, err.status, envelope(err.status, err.message, err.errors, err.domain));
+    if (err instanceof OpenDsrRequestError) return send(res, flavor, err.status, envelope(err.status, 'the request is not valid; see errors', err.problems));
+    if (err instanceof IntakeUnavailableError) {
+      res.set('Retry-After', '5');
+      return send(res, flavor, 503, envelope(503, err.message, [], 'Availability'));
+    }
+    const type = (err as { type?: string }).type;
+    if (type === 'entity.too.large') return send(res, flavor, 413, envelope(413, `the body exceeds ${deps.config.intake.bodyLimitBytes} bytes`));
+    deps.logger.error('unhandled error in an OpenDSR handler', { errorName: (err as Error)?.name });
+    send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
+  });
+  return router;
+}

@@ -1,0 +1,269 @@
+import got, { RequestError, type Got, type Response } from 'got';
+import type { AmplitudeSettings } from './amplitude-settings.js';
+import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
+
+const DELETIONS = 'api/2/deletions/users';
+
+/** One id in a deletion call: the app's user id, or Amplitude's own numeric id (as digits, exact). */
+export type AmplitudeIdentifier = { kind: 'user_id'; value: string } | { kind: 'amplitude_id'; value: string };
+
+/**
+ * One entry of a deletion job. `amplitudeId` is undefined when Amplitude's number is too large to
+ * read exactly in JavaScript (above 2^53); matching on a rounded number could name a neighbour.
+ */
+export interface DeletionEntry {
+  amplitudeId?: string;
+  /** The user id Amplitude mapped the entry from (`include_mapped_user_ids`), when it has one. */
+  userId?: string;
+  requestedOnDay?: string;
+}
+
+/** What a create-deletion call answers: the job day it joined, its entries, and the ids Amplitude did not know. */
+export interface DeletionResult {
+  day: string;
+  status: string;
+  entries: DeletionEntry[];
+  /** Ids Amplitude reported unknown (`invalid_ids`), in our identifier form. */
+  invalid: AmplitudeIdentifier[];
+}
+
+/** A deletion job as `GET /api/2/deletions/users` lists it. */
+export interface DeletionJob {
+  day: string;
+  /** `staging` (can change), `submitted` (locked) or `done` (vendor-contracts §5.3). */
+  status: string;
+  /** Amplitude ids of the entries, as exact digit strings (entries above 2^53 are counted but not listed). */
+  amplitudeIds: string[];
+  entryCount: number;
+  activeScrubDoneDate?: string;
+}
+
+/** What the Amplitude jobs need from settings, carried by the client (processors get clients, not settings). */
+export interface AmplitudeJobSettings {
+  project: string;
+  batchWindowMs: number;
+  maxIdsPerRequest: number;
+  pollIntervalMs: number;
+  pollJitter: number;
+}
+
+/**
+ * The Amplitude User Privacy API v1 calls the erasure jobs use, over `got`: Basic auth with the
+ * project's API key and secret key, JSON in and out, no retries of its own (the queue retries,
+ * visibly). Every call is paced to `requestsPerSecond` and `maxInFlight` (Amplitude: 1/s, 8 in
+ * flight). Failures become the error taxonomy from the HTTP status only: Amplitude's error text can
+ * echo an id back.
+ */
+export interface AmplitudeClient {
+  readonly settings: Readonly<AmplitudeJobSettings>;
+  /** POST: schedules the ids for deletion with `ignore_invalid_id` (one unknown id does not block the rest). */
+  requestDeletions(ids: AmplitudeIdentifier[], signal?: AbortSignal): Promise<DeletionResult>;
+  /** GET: the project's deletion jobs whose day lies in the range (at most 6 months). */
+  listDeletions(startDay: string, endDay: string, signal?: AbortSignal): Promise<DeletionJob[]>;
+  /** DELETE: takes one Amplitude id out of a job that is still `staging`. A refusal (400) is a PermanentVendorError. */
+  cancelDeletion(amplitudeId: string, day: string, signal?: AbortSignal): Promise<void>;
+  close(): void;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const DIGITS = /^[1-9]\d{0,18}$/;
+
+export function createAmplitudeClient(settings: AmplitudeSettings): AmplitudeClient {
+  const api: Got = got.extend({
+    prefixUrl: settings.baseUrl,
+    username: settings.apiKey,
+    password: settings.secretKey,
+    headers: { accept: 'application/json' },
+    responseType: 'text',
+    throwHttpErrors: false,
+    retry: { limit: 0 },
+    timeout: { request: settings.requestTimeoutMs },
+  });
+  const pacer = new CallPacer(settings.requestsPerSecond, settings.maxInFlight);
+
+  async function call(operation: string, send: () => Promise<Response<string>>, signal?: AbortSignal): Promise<Response<string>> {
+    try {
+      return await pacer.run(send, signal);
+    } catch (err) {
+      // Timeouts, resets, refused connections, aborts: the call may not have reached Amplitude.
+      const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
+      throw new TransientVendorError({ vendor: 'amplitude', operation, code }, 'did not complete');
+    }
+  }
+
+  function parse<T>(operation: string, res: Response<string>): T {
+    try {
+      return JSON.parse(res.body) as T;
+    } catch {
+      throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
+    }
+  }
+
+  return {
+    settings: Object.freeze({
+      project: settings.project,
+      batchWindowMs: settings.batchWindowMs,
+      maxIdsPerRequest: settings.maxIdsPerRequest,
+      pollIntervalMs: settings.pollIntervalMs,
+      pollJitter: settings.pollJitter,
+    }),
+
+    async requestDeletions(ids, signal) {
+      const operation = 'createDeletion';
+      const userIds = ids.filter((id) => id.kind === 'user_id').map((id) => id.value);
+      const amplitudeIds = ids.filter((id) => id.kind === 'amplitude_id').map((id) => id.value);
+      for (const id of amplitudeIds) if (!DIGITS.test(id)) throw new Error('an Amplitude id must be a positive integer');
+      // Amplitude ids go out as JSON numbers written digit for digit, so ids above 2^53 stay exact.
+      const body = JSON.stringify({
+        user_ids: userIds,
+        amplitude_ids: '__AMPLITUDE_IDS__',
+        requester: settings.requester,
+        ignore_invalid_id: true,
+        include_mapped_user_ids: true,
+      }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
+      const res = await call(operation, () => api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal }), signal);
+      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+      const answer = parse<{ day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown }>(operation, res);
+      if (typeof answer.day !== 'string' || !DAY.test(answer.day)) {
+        throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered without a job day');
+      }
+      const invalid: AmplitudeIdentifier[] = [];
+      for (const id of Array.isArray(answer.invalid_ids) ? answer.invalid_ids : []) {
+        if (typeof id === 'string') invalid.push({ kind: 'user_id', value: id });
+        else if (typeof id === 'number' && Number.isSafeInteger(id)) invalid.push({ kind: 'amplitude_id', value: String(id) });
+      }
+      return {
+        day: answer.day,
+        status: typeof answer.status === 'string' ? answer.status : 'staging',
+        entries: readEntries(answer.amplitude_ids),
+        invalid,
+      };
+    },
+
+    async listDeletions(startDay, endDay, signal) {
+      const operation = 'listDeletions';
+      if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
+      const res = await call(operation, () => api.get(DELETIONS, { searchParams: { start_day: startDay, end_day: endDay }, signal }), signal);
+      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+      const jobs = parse<unknown>(operation, res);
+      if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
+      return jobs
+        .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
+        .map((job) => {
+          const entries = readEntries(job.amplitude_ids);
+          return {
+            day: job.day as string,
+            status: typeof job.status === 'string' ? job.status : '',
+            amplitudeIds: entries.flatMap((e) => (e.amplitudeId ? [e.amplitudeId] : [])),
+            entryCount: entries.length,
+            ...(typeof job.active_scrub_done_date === 'string' ? { activeScrubDoneDate: job.active_scrub_done_date } : {}),
+          };
+        });
+    },
+
+    async cancelDeletion(amplitudeId, day, signal) {
+      const operation = 'cancelDeletion';
+      if (!DIGITS.test(amplitudeId) || !DAY.test(day)) throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
+      const res = await call(operation, () => api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal }), signal);
+      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+    },
+
+    close: () => undefined,
+  };
+}
+
+function readEntries(value: unknown): DeletionEntry[] {
+  if (!Array.isArray(value)) return [];
+  return value
+    .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+    .map((e) => ({
+      ...(typeof e.amplitude_id === 'number' && Number.isSafeInteger(e.amplitude_id) && e.amplitude_id > 0 ? { amplitudeId: String(e.amplitude_id) } : {}),
+      ...(typeof e.amplitude_id === 'string' && DIGITS.test(e.amplitude_id) ? { amplitudeId: e.amplitude_id } : {}),
+      ...(typeof e.user_id === 'string' ? { userId: e.user_id } : {}),
+      ...(typeof e.requested_on_day === 'string' ? { requestedOnDay: e.requested_on_day } : {}),
+    }));
+}
+
+/**
+ * An Amplitude answer that is not a success → the taxonomy. A 429 waits `Retry-After` when
+ * Amplitude sends one, else the configured delay (whether it sends one is unconfirmed, §5.6).
+ * No code is taken from the body: it is free text.
+ */
+export function toVendorError(operation: string, res: Response<unknown>, throttleDelayMs: number, now = Date.now()): VendorError {
+  const retryAfter = res.headers['retry-after'];
+  return classifyHttpFailure({
+    vendor: 'amplitude',
+    operation,
+    status: res.statusCode,
+    retryAfterMs: res.statusCode === 429 ? parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now) : undefined,
+    defaultThrottleDelayMs: throttleDelayMs,
+  });
+}
+
+/**
+ * Paces calls from this process: starts at most `perSecond` per second, each at least one spacing
+ * (plus 10 % slack, as arrival jitter would otherwise trip Amplitude's per-second limit) after the
+ * previous one actually started, in call order, and keeps at most `maxInFlight` in flight. Across
+ * processes the queue limiter and 429 handling (no attempt spent) take over.
+ */
+export class CallPacer {
+  private readonly spacingMs: number;
+  private lastStart = 0;
+  private turn: Promise<void> = Promise.resolve();
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    perSecond: number,
+    private readonly maxInFlight: number,
+  ) {
+    this.spacingMs = Number.isFinite(perSecond) && perSecond > 0 ? (1000 / perSecond) * 1.1 : 0;
+  }
+
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    await this.acquire();
+    try {
+      const mine = this.turn.then(async () => {
+        const wait = this.lastStart + this.spacingMs - Date.now();
+        if (wait > 0) await sleep(wait, signal);
+        this.lastStart = Date.now();
+      });
+      // The next caller waits for this one to start (or to give up), never longer.
+      this.turn = mine.catch(() => undefined);
+      await mine;
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.inFlight < this.maxInFlight) {
+      this.inFlight += 1;
+      return;
+    }
+    // The slot is handed over by release(), so inFlight stays counted.
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.inFlight -= 1;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason ?? new Error('aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

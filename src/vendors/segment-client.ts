@@ -1,0 +1,174 @@
+import got, { RequestError, type Got, type Response } from 'got';
+import type { SegmentRegulationType, SegmentSettings } from './segment-settings.js';
+import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
+
+/** Where a regulation is created (vendor-contracts §4.2). */
+export type RegulationTarget = { kind: 'workspace' } | { kind: 'source'; sourceId: string };
+
+export interface CreateRegulationInput {
+  target: RegulationTarget;
+  regulationType: SegmentRegulationType;
+  /** Exact user ids; never logged, never in an error. */
+  userIds: string[];
+  signal?: AbortSignal;
+}
+
+/** One destination's part in a regulation. `errString` is not kept: it is vendor text and may echo an id. */
+export interface DestinationStatus {
+  /** The stream (source) the destination hangs off. */
+  sourceId: string;
+  id: string;
+  name: string;
+  status: string;
+}
+
+/** A regulation as `GET /regulations/{id}` reports it, without vendor free text. */
+export interface RegulationStatus {
+  id: string;
+  overallStatus: string;
+  createdAt?: string;
+  finishedAt?: string;
+  destinations: DestinationStatus[];
+}
+
+/** What the Segment jobs need from settings, carried by the client (processors get clients, not settings). */
+export interface SegmentJobSettings {
+  regulationType: SegmentRegulationType;
+  batchWindowMs: number;
+  maxIdsPerRegulation: number;
+  pollIntervalMs: number;
+  pollJitter: number;
+}
+
+/**
+ * The Segment Public API calls the erasure jobs use, over `got`: Bearer token, JSON in and out,
+ * `{data}` unwrapped, no retries of its own (the queue retries, visibly). Failures become the
+ * error taxonomy from the status and the error `type` only, never from Segment's message text.
+ */
+export interface SegmentClient {
+  readonly settings: Readonly<SegmentJobSettings>;
+  createRegulation(input: CreateRegulationInput): Promise<{ regulateId: string }>;
+  /** undefined when Segment no longer has the regulation (it forgets them after 90 days). */
+  getRegulation(regulateId: string, signal?: AbortSignal): Promise<RegulationStatus | undefined>;
+  close(): void;
+}
+
+interface ErrorEnvelope {
+  errors?: Array<{ type?: unknown; data?: { msBeforeNext?: unknown } }>;
+}
+
+interface RegulationBody {
+  data?: {
+    regulation?: {
+      id?: string;
+      overallStatus?: unknown;
+      createdAt?: string;
+      finishedAt?: string;
+      streamStatus?: Array<{ id?: string; destinationStatus?: Array<{ id?: string; name?: string; status?: unknown }> }>;
+    };
+  };
+}
+
+export function createSegmentClient(settings: SegmentSettings): SegmentClient {
+  const api: Got = got.extend({
+    prefixUrl: settings.baseUrl,
+    headers: { authorization: `Bearer ${settings.token}`, accept: 'application/json' },
+    responseType: 'json',
+    throwHttpErrors: false,
+    retry: { limit: 0 },
+    timeout: { request: settings.requestTimeoutMs },
+  });
+
+  async function call<T>(operation: string, send: () => Promise<Response<T>>): Promise<Response<T>> {
+    let res: Response<T>;
+    try {
+      res = await send();
+    } catch (err) {
+      // Timeouts, resets, refused connections, aborts: the call may not have reached Segment.
+      const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
+      throw new TransientVendorError({ vendor: 'segment', operation, code }, 'did not complete');
+    }
+    return res;
+  }
+
+  return {
+    settings: Object.freeze({
+      regulationType: settings.regulationType,
+      batchWindowMs: settings.batchWindowMs,
+      maxIdsPerRegulation: settings.maxIdsPerRegulation,
+      pollIntervalMs: settings.pollIntervalMs,
+      pollJitter: settings.pollJitter,
+    }),
+
+    async createRegulation({ target, regulationType, userIds, signal }) {
+      const operation = target.kind === 'workspace' ? 'createWorkspaceRegulation' : 'createSourceRegulation';
+      const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
+      const res = await call(operation, () =>
+        api.post<{ data?: { regulateId?: unknown } } & ErrorEnvelope>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal }),
+      );
+      if (res.statusCode !== 200 && res.statusCode !== 201) throw toVendorError(operation, res, settings.throttleDelayMs);
+      const regulateId = res.body?.data?.regulateId;
+      if (typeof regulateId !== 'string' || regulateId === '') {
+        throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulateId');
+      }
+      return { regulateId };
+    },
+
+    async getRegulation(regulateId, signal) {
+      const operation = 'getRegulation';
+      const res = await call(operation, () => api.get<RegulationBody & ErrorEnvelope>(`regulations/${encodeURIComponent(regulateId)}`, { signal }));
+      if (res.statusCode === 404) return undefined;
+      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+      const regulation = res.body?.data?.regulation;
+      if (!regulation) throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulation');
+      return {
+        id: String(regulation.id ?? regulateId),
+        overallStatus: typeof regulation.overallStatus === 'string' ? regulation.overallStatus : '',
+        createdAt: regulation.createdAt,
+        finishedAt: regulation.finishedAt,
+        destinations: (regulation.streamStatus ?? []).flatMap((stream) =>
+          (stream.destinationStatus ?? []).map((d) => ({
+            sourceId: String(stream.id ?? ''),
+            id: String(d.id ?? ''),
+            name: String(d.name ?? ''),
+            status: typeof d.status === 'string' ? d.status : '',
+          })),
+        ),
+      };
+    },
+
+    close: () => undefined,
+  };
+}
+
+/**
+ * A Segment answer that is not a success → the taxonomy. A 429 waits `errors[0].data.msBeforeNext`
+ * (Segment's own hint, §4.5), else `Retry-After`, else until `X-RateLimit-Reset`, else the
+ * configured delay. The error `type` is kept as the code when it looks like one (a word).
+ */
+export function toVendorError(operation: string, res: Response<unknown>, throttleDelayMs: number, now = Date.now()): VendorError {
+  const envelope = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as ErrorEnvelope;
+  const first = Array.isArray(envelope.errors) ? envelope.errors[0] : undefined;
+  const type = typeof first?.type === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(first.type) ? first.type : undefined;
+  return classifyHttpFailure({
+    vendor: 'segment',
+    operation,
+    status: res.statusCode,
+    code: type,
+    retryAfterMs: res.statusCode === 429 ? throttleHint(first?.data?.msBeforeNext, res.headers, now) : undefined,
+    defaultThrottleDelayMs: throttleDelayMs,
+  });
+}
+
+function throttleHint(msBeforeNext: unknown, headers: Response['headers'], now: number): number | undefined {
+  if (typeof msBeforeNext === 'number' && Number.isFinite(msBeforeNext) && msBeforeNext >= 0) return Math.ceil(msBeforeNext);
+  const retryAfter = parseRetryAfter(headerValue(headers['retry-after']), now);
+  if (retryAfter !== undefined) return retryAfter;
+  // X-RateLimit-Reset is an RFC 5322 date (§4.5); parseRetryAfter reads it strictly, as an HTTP date.
+  const reset = headerValue(headers['x-ratelimit-reset']);
+  return reset && !/^\d/.test(reset.trim()) ? parseRetryAfter(reset, now) : undefined;
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
