@@ -122,7 +122,10 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
   const appPath = (app: string, path: string) => new URL(`v0.1/apps/${encodeURIComponent(settings.owner)}/${encodeURIComponent(app)}${path}`, base).toString();
 
   /** `nextLink` as App Center sends it (a path or an absolute URL), only ever on App Center's own host: the token goes with it. */
-  function follow(nextLink: string, operation: string): string {
+  function follow(nextLink: string, operation: string, seen: Set<string>): string {
+    // A vendor answering the same nextLink twice would keep us paging for ever: stop and say so.
+    if (seen.has(nextLink)) throw new PermanentVendorError({ vendor: 'appcenter', operation, code: 'PageLoop' }, 'returned the same nextLink twice (a page loop)');
+    seen.add(nextLink);
     const url = new URL(nextLink, base.origin);
     if (url.origin !== base.origin) throw new PermanentVendorError({ vendor: 'appcenter', operation, code: 'ForeignNextLink' }, 'was answered with a nextLink to another host');
     return url.toString();
@@ -268,6 +271,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
     async listAudiences(app, signal) {
       const audiences: AppCenterAudience[] = [];
       let url: string | undefined = `${appPath(app, '/analytics/audiences')}?include_disabled=true`;
+      const seen = new Set<string>();
       while (url) {
         const { status, body } = await call('Analytics_ListAudiences', 'GET', url, { ok: [200], signal });
         if (status === 404 || status === 410) return { gone: true, status };
@@ -275,7 +279,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
         for (const a of Array.isArray(page.values) ? page.values : []) {
           if (a && typeof a === 'object' && typeof (a as AppCenterAudience).name === 'string') audiences.push(a as AppCenterAudience);
         }
-        url = typeof page.nextLink === 'string' && page.nextLink ? follow(page.nextLink, 'Analytics_ListAudiences') : undefined;
+        url = typeof page.nextLink === 'string' && page.nextLink ? follow(page.nextLink, 'Analytics_ListAudiences', seen) : undefined;
       }
       return audiences;
     },
@@ -292,6 +296,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
       // Oldest first: send_time never changes and new notifications land on the last page, so pages do
       // not shift under us the way the default order (`count desc`, moving while a push is delivered) can.
       let url: string | undefined = `${appPath(app, '/push/notifications')}?$top=${NOTIFICATION_PAGE}&$orderby=send_time%20asc&$inlinecount=allpages&include_archived=true`;
+      const seen = new Set<string>();
       while (url) {
         const { status, body } = await call('Push_List', 'GET', url, { ok: [200], signal });
         if (status === 404 || status === 410) return { gone: true, status };
@@ -303,7 +308,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
           if (total !== undefined && page.total !== total) consistent = false;
           total = page.total;
         }
-        url = typeof page.nextLink === 'string' && page.nextLink ? follow(page.nextLink, 'Push_List') : undefined;
+        url = typeof page.nextLink === 'string' && page.nextLink ? follow(page.nextLink, 'Push_List', seen) : undefined;
       }
       if (total !== undefined && new Set(items.map((n) => n.notification_id)).size !== total) consistent = false;
       return { items, consistent };

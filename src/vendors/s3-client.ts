@@ -89,6 +89,24 @@ export const MAX_DELETE_OBJECTS = 1000;
 /** Rounds of retrying keys that DeleteObjects reported in `Errors`. */
 const DELETE_ERROR_ROUNDS = 3;
 
+/** Most pages one listing may take: 100 million keys at 1,000 a page. */
+export const MAX_LISTING_PAGES = 100_000;
+
+/**
+ * Stops a listing that never ends: a marker S3 already gave (a loop), or more pages than any real
+ * prefix has. Either way the task fails with a clear reason instead of paging for ever.
+ */
+function listingGuard(vendor: VendorName) {
+  const seen = new Set<string>();
+  return {
+    next(operation: string, marker: string): void {
+      if (seen.has(marker)) throw new PermanentVendorError({ vendor, operation, code: 'ListingLoop' }, 'returned a page marker it had already returned (a listing that never ends)');
+      seen.add(marker);
+      if (seen.size > MAX_LISTING_PAGES) throw new PermanentVendorError({ vendor, operation, code: 'ListingTooLong' }, `listed more than ${MAX_LISTING_PAGES} pages`);
+    },
+  };
+}
+
 export function createObjectStoreClient(access: S3Access, vendor: VendorName = 's3'): ObjectStoreClient {
   const sdk = new AwsS3Client({
     region: access.region ?? 'us-east-1',
@@ -139,6 +157,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
     let keyMarker: string | undefined;
     let versionIdMarker: string | undefined;
     let open: S3KeyVersions | undefined;
+    const guard = listingGuard(vendor);
     for (;;) {
       const page = await call('ListObjectVersions', () =>
         sdk.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }), { abortSignal: signal }),
@@ -162,6 +181,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
       keyMarker = page.NextKeyMarker;
       versionIdMarker = page.NextVersionIdMarker;
       if (!keyMarker) throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NoNextMarker' }, 'returned a truncated page without a marker');
+      guard.next('ListObjectVersions', `${keyMarker}\u0000${versionIdMarker ?? ''}`);
     }
     if (open) yield open;
   }
@@ -173,6 +193,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
     },
     async *listKeys(bucket, prefix, signal) {
       let token: string | undefined;
+      const guard = listingGuard(vendor);
       for (;;) {
         const page = await call('ListObjectsV2', () => sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal }));
         if (!page) return;
@@ -180,6 +201,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
         if (!page.IsTruncated) return;
         token = page.NextContinuationToken;
         if (!token) throw new TransientVendorError({ vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' }, 'returned a truncated page without a token');
+        guard.next('ListObjectsV2', token);
       }
     },
     listVersions,
