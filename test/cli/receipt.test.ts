@@ -105,7 +105,7 @@ describe('erasure receipt', function () {
     const res = await runCli(['receipt', '--verify', garbage]);
     expect(res.code).to.equal(1);
     expect(res.stdout).to.include('the file is not JSON');
-    const unknownRequest = await runCli(['receipt', '00000000-0000-4000-8000-00000000abcd', ...serviceFlags(service)]);
+    const unknownRequest = await runCli(['receipt', '11111111-1111-4111-8111-111111111111', ...serviceFlags(service)]);
     expect(unknownRequest.code).to.equal(1);
     expect(unknownRequest.stderr).to.include('no request with that id (HTTP 404 not_found)');
   });
