@@ -55,3 +55,16 @@ function stackWithoutMessage(err: unknown): string | undefined {
   const stack = (err as Error | undefined)?.stack;
   return stack?.split('\n').slice(1, 6).join('\n');
 }
+/** How long a job waits for an unreachable ledger before it looks again. */
+export const LEDGER_WAIT_MS = 3000;
+
+/**
+ * The ledger (Postgres) cannot be reached: nothing can be begun or recorded, and it is not the
+ * vendor's fault, so the job goes back to `delayed` without spending an attempt. A restart or
+ * failover of the database then delays erasures instead of failing them.
+ */
+export async function waitForLedger(job: Job, token: string | undefined, log: Logger): Promise<never> {
+  log.warn('ledger unreachable; job delayed without spending an attempt', { delayMs: LEDGER_WAIT_MS });
+  return delayJob(job, token, Math.round(LEDGER_WAIT_MS * (1 + Math.random() * 0.2)));
+}
+

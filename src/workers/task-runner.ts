@@ -3,7 +3,7 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, settleFailure } from './job-outcome.js';
+import { delayJob, settleFailure, waitForLedger } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 
 export interface TaskRunnerDeps {
@@ -12,19 +12,6 @@ export interface TaskRunnerDeps {
   processors: Readonly<Record<string, TaskProcessor>>;
   clients: VendorClients;
   logger: Logger;
-}
-
-/** How long a job waits for an unreachable ledger before it looks again. */
-export const LEDGER_WAIT_MS = 3000;
-
-/**
- * The ledger (Postgres) cannot be reached: nothing can be begun or recorded, and it is not the
- * vendor's fault, so the job goes back to `delayed` without spending an attempt. A restart or
- * failover of the database then delays erasures instead of failing them.
- */
-async function waitForLedger(job: Job, token: string | undefined, log: Logger): Promise<never> {
-  log.warn('ledger unreachable; job delayed without spending an attempt', { delayMs: LEDGER_WAIT_MS });
-  return delayJob(job, token, Math.round(LEDGER_WAIT_MS * (1 + Math.random() * 0.2)));
 }
 
 /** What a task job leaves in Redis as its return value: the outcome word, nothing more. */
