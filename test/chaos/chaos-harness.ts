@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RequestLedger } from '../../src/ledger/request-ledger.js';
 import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord } from '../../src/ledger/ledger-types.js';
 import type { PinpointStore } from '../../src/sandbox/pinpoint/pinpoint-store.js';
@@ -11,7 +8,6 @@ import type { PinpointStore } from '../../src/sandbox/pinpoint/pinpoint-store.js
  * ledger and the simulator's own deletion log, whether anything was lost or erased harmfully.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export const userIdOf = (i: number) => `user-${i}`;
 
@@ -277,27 +273,7 @@ export function pause(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
-/** `erasure worker --queues <queues>` as its own process; resolves once it is consuming. */
-export function startWorkerProcess(env: Record<string, string>, queues = 'pinpoint'): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'worker', '--queues', queues], {
-    env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-4000);
-      if (output.includes('worker running on queues')) {
-        child.off('exit', onExit);
-        resolve(child);
-      }
-    };
-    const onExit = (code: number | null) => reject(new Error(`worker exited early (${code}):\n${output.slice(-2000)}`));
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
-    child.once('exit', onExit);
-  });
-}
+export { startWorkerProcess } from '../support/worker-process.js';
 
 /** A random whole number of milliseconds in [min, max). */
 export const randomMs = (min: number, max: number) => Math.floor(min + Math.random() * (max - min));

@@ -1,10 +1,9 @@
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { QueueEvents } from 'bullmq';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startService, type Service } from '../../src/service.js';
@@ -15,25 +14,8 @@ import { freshPrefix, testRedis } from '../support/redis.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
+import { startWorkerProcess } from '../support/worker-process.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** Starts `erasure worker --queues pinpoint` as its own process; resolves once it is consuming. */
-function startWorkerProcess(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'worker', '--queues', 'pinpoint'], {
-    env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('worker running on queues')) resolve(child);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output.slice(-2000)}`)));
-  });
-}
 
 describe('A worker process killed in the middle of a job', () => {
   let sandbox: Sandbox;

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { startWorkerProcess } from './worker-process.js';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startService, type Service } from '../../src/service.js';
 import { startSandbox, SANDBOX_CREDENTIALS, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
@@ -16,7 +16,6 @@ import { SUITE_LOG_FILE } from './suite-log.js';
 import { waitFor } from './test-service.js';
 import { pumpClock } from './aws-sandbox.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
  * An API (with the `requests` worker) in this process and the vendor workers in child processes
@@ -107,21 +106,10 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
   const db = await openDatabase({ databaseUrl, pgliteDir: path.join(file.dataDir, 'unused') });
   const children: ChildProcess[] = [];
 
-  function startWorker(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'worker', '--queues', options.queues.join(',')], {
-      env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  async function startWorker(): Promise<ChildProcess> {
+    const child = await startWorkerProcess(env, options.queues.join(','));
     children.push(child);
-    return new Promise((resolve, reject) => {
-      let output = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('worker running on queues')) resolve(child);
-      });
-      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`worker exited early (${code}):\n${output.slice(-2000)}`)));
-    });
+    return child;
   }
 
   return {
