@@ -23,10 +23,14 @@ import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandb
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
+import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { createReceiptSigner } from './receipts/receipt-signer.js';
 import { callbacksQueue } from '../queues/callbacks-queue.js';
 import { deliverCallback } from '../jobs/deliver-callback.js';
-import { createStatusNotifier, type CallbackJobData } from './callbacks/status-notifier.js';
+import type { CallbackJobData } from './callbacks/status-notifier.js';
+import { createCallbackOutbox, type CallbackOutbox } from './callbacks/callback-outbox.js';
+import { createVendorCallStats, type VendorCallStats } from './metrics/vendor-call-stats.js';
+import { DeadlineRiskLedger } from './ledger/deadline-risk-ledger.js';
 import { checkCallbackUrl } from './callbacks/callback-target.js';
 import { OpenDsrStore } from './opendsr/opendsr-store.js';
 import { loadOpenDsrSigner } from './opendsr/opendsr-signer.js';
@@ -54,7 +58,15 @@ export interface Service {
   adminToken?: string;
   logger: Logger;
   ledger: RequestLedger;
+  /** Whole-project deletions (Pinpoint apps and their S3 prefixes). */
+  projectDeletions: ProjectDeletionLedger;
   queues: QueueSet;
+  /** The ledger's store itself (tests and tools that read or shape it directly). */
+  db: Database;
+  /** Status callbacks waiting in the ledger's outbox to be queued. */
+  callbacks: CallbackOutbox;
+  /** This process's vendor call counters, flushed to Redis. */
+  vendorCalls: VendorCallStats;
   workers?: WorkerPool;
   sandbox?: Sandbox;
   redisUrl: string;
@@ -109,13 +121,21 @@ export async function startService(config: Config, options: StartServiceOptions 
     const masterKey = decodeKey(keyText);
     const ledger = new RequestLedger(db, createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey)));
     const signer = createReceiptSigner(masterKey);
+    const projectDeletions = new ProjectDeletionLedger(db);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
     // Status callbacks: every committed status change queues its signed callbacks (src/callbacks/).
     const opendsrStore = new OpenDsrStore(db);
     const opendsrSigner = await loadOpenDsrSigner(config, logger);
-    ledger.onStatusChange(createStatusNotifier({ queues, store: opendsrStore, config, logger }));
+    // The callbacks a change owes commit with it (an outbox row) and are queued right after (src/callbacks/callback-outbox.ts).
+    const callbackOutbox = createCallbackOutbox({ db, queues, store: opendsrStore, config, logger });
+    ledger.onStatusChangeInTransaction((tx, change) => callbackOutbox.write(tx, change));
+    ledger.onStatusChange((change) => callbackOutbox.dispatch(change));
+    // Every vendor HTTP call is counted here and summed in Redis across processes (src/metrics/).
+    const vendorCalls = createVendorCallStats({ redisUrl, prefix: config.queuePrefix });
+    closers.push(() => vendorCalls.close());
+    const deadlineRisk = new DeadlineRiskLedger(db, config.deadlines.atRisk);
     const callbackDeps = { ledger, signer, opendsr: opendsrSigner ? { store: opendsrStore, signer: opendsrSigner } : undefined, policy: config.callbacks, timeoutMs: config.callbacks.timeoutMs };
     const queueProcessors = { [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps) };
     const enqueue = createRequestEnqueuer({ ledger, queues });
@@ -126,7 +146,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     for (const connector of CONNECTORS) {
       const settings = config.vendors[connector.vendor as keyof VendorSettingsMap];
       if (!settings) continue;
-      const client = connector.createClient(settings);
+      const client = connector.createClient(settings, vendorCalls);
       (clients as Record<string, unknown>)[connector.clientKey] = client;
       closers.push(async () => client.close());
       Object.assign(processors, connector.processors);
@@ -136,7 +156,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox });
       closers.push(() => workers!.close());
     }
 
@@ -151,7 +171,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -168,7 +188,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, queues, workers, sandbox, redisUrl, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -8,10 +8,14 @@ import { IntakeUnavailableError, RequestValidationError } from '../intake/intake
 import type { QueueSet } from '../workers/queue-set.js';
 import { authenticate, type Principal } from './auth.js';
 import { createRequestsRouter } from './requests-router.js';
+import { createProjectDeletionsRouter } from './project-deletions-router.js';
+import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
 import { createAdminRouter, dashboardAuthenticate } from '../dashboard/admin-page.js';
 import { renderMetrics } from './metrics.js';
+import type { VendorCallStats } from '../metrics/vendor-call-stats.js';
+import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { SERVICE_INFO } from '../service-info.js';
@@ -25,6 +29,12 @@ export interface ApiAppDeps {
   logger: Logger;
   clients: VendorClients;
   signer: ReceiptSigner;
+  /** Project deletions (`/v1/project-deletions`, and their admin page). */
+  projectDeletions?: ProjectDeletionLedger;
+  /** Vendor call counters (all processes, via Redis) for `/metrics`. */
+  vendorCalls: VendorCallStats;
+  /** `at_risk`: observed vendor durations against deadlines. */
+  deadlineRisk: DeadlineRiskLedger;
   /** The `/sandbox` control routes, mounted only in sandbox mode. */
   sandboxRouter?: Router;
   /** The OpenDSR processor API (`/v2`, and its `/v1` aliases), when it is on: it parses and signs its own bodies. */
@@ -58,7 +68,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down' });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await renderMetrics(deps.ledger, deps.queues));
+    res.type('text/plain; version=0.0.4').send(await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk }));
   });
   if (deps.sandboxRouter) app.use(deps.sandboxRouter);
   if (deps.opendsrRouter) app.use(deps.opendsrRouter);
@@ -78,10 +88,11 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     next();
   });
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
-  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO }));
+  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
+  if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
-  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify }));
+  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

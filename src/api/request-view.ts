@@ -1,10 +1,14 @@
 import type { RequestRecord, TaskRecord } from '../ledger/ledger-types.js';
 import { TERMINAL_TASK_STATES } from '../ledger/ledger-types.js';
+import type { RiskAssessment } from '../deadlines/at-risk.js';
 
 const DAY_MS = 86_400_000;
 
-/** A request as the API shows it: status, deadline, progress, per-vendor tasks. No identifiers. */
-export function requestView(request: RequestRecord, tasks?: TaskRecord[], now = new Date()) {
+/**
+ * A request as the API shows it: status, deadline, progress, per-vendor tasks. No identifiers.
+ * With `risk`, also whether it is at risk of missing its deadline and which vendors make it so.
+ */
+export function requestView(request: RequestRecord, tasks?: TaskRecord[], now = new Date(), risk?: RiskAssessment) {
   const open = !request.finishedAt;
   const view: Record<string, unknown> = {
     id: request.id,
@@ -19,6 +23,7 @@ export function requestView(request: RequestRecord, tasks?: TaskRecord[], now = 
     overdue: open && request.dueAt.getTime() < now.getTime(),
     finishedAt: request.finishedAt?.toISOString() ?? null,
   };
+  if (risk) Object.assign(view, riskView(risk));
   if (tasks) {
     const done = tasks.filter((t) => TERMINAL_TASK_STATES.includes(t.state));
     view.progress = {
@@ -47,5 +52,14 @@ export function taskView(task: TaskRecord) {
     evidence: task.evidence,
     startedAt: task.startedAt?.toISOString() ?? null,
     finishedAt: task.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** `atRisk`, the vendors expected to finish after the due date, and the latest expected finish. */
+export function riskView(risk: RiskAssessment) {
+  return {
+    atRisk: risk.atRisk,
+    atRiskVendors: risk.vendors.map((v) => ({ vendor: v.vendor, expectedFinishAt: v.expectedFinishAt.toISOString(), expectedDurationSeconds: Math.round(v.estimateSeconds), basis: v.source === 'observed' ? 'observed_p95' : 'configured_default' })),
+    expectedFinishAt: risk.expectedFinishAt?.toISOString() ?? null,
   };
 }

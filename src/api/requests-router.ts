@@ -2,7 +2,9 @@ import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
-import { REQUEST_STATUSES } from '../ledger/ledger-types.js';
+import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
+import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
+import { assessRisk } from '../deadlines/at-risk.js';
 import { IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { toFieldProblems } from '../intake/request-schema.js';
 import type { QueueSet } from '../workers/queue-set.js';
@@ -26,6 +28,7 @@ export interface RequestsRouterDeps {
   logger: Logger;
   signer: ReceiptSigner;
   service: { name: string; version: string };
+  deadlineRisk: DeadlineRiskLedger;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -33,6 +36,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const listQuerySchema = Joi.object({
   status: Joi.string().valid(...REQUEST_STATUSES),
   overdue: Joi.string().valid('true', 'false'),
+  atRisk: Joi.string().valid('true', 'false'),
   limit: Joi.number().integer().min(1).max(500).default(50),
   cursor: Joi.string().max(200),
 });
@@ -63,6 +67,12 @@ const retryBodySchema = Joi.object({
 export function createRequestsRouter(deps: RequestsRouterDeps) {
   const { ledger, intake } = deps;
   const router = express.Router();
+
+  /** The request with its tasks and deadline risk (from the tasks in hand and the vendors' duration estimates). */
+  async function viewWithRisk(request: RequestRecord, tasks: TaskRecord[], now = new Date()) {
+    const openVendors = tasks.filter((t) => !TERMINAL_TASK_STATES.includes(t.state)).map((t) => t.vendor);
+    return requestView(request, tasks, now, assessRisk(request, openVendors, await deps.deadlineRisk.estimates(now), now));
+  }
 
   router.post('/v1/requests', requireRole('submitter'), async (req: Request, res: Response) => {
     const body = req.body as unknown;
@@ -111,18 +121,21 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const { value, error } = listQuerySchema.validate(req.query, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
     let page;
+    const now = new Date();
     try {
-      page = await ledger.listRequests({ status: value.status, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', limit: value.limit, cursor: value.cursor });
+      const atRisk = value.atRisk === undefined ? undefined : { value: value.atRisk === 'true', estimates: await deps.deadlineRisk.estimates(now) };
+      page = await ledger.listRequests({ status: value.status, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
     } catch (err) {
       if (err instanceof RangeError) throw new ApiError(400, 'invalid_query', 'cursor is not valid');
       throw err;
     }
-    res.json({ requests: page.requests.map((r) => requestView(r)), nextCursor: page.nextCursor ?? null });
+    const risks = await deps.deadlineRisk.assess(page.requests, now);
+    res.json({ requests: page.requests.map((r) => requestView(r, undefined, now, risks.get(r.id))), nextCursor: page.nextCursor ?? null });
   });
 
   router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
     const request = await findRequest(String(req.params.id));
-    res.json(requestView(request, await ledger.getTasks(request.id)));
+    res.json(await viewWithRisk(request, await ledger.getTasks(request.id)));
   });
 
   router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
@@ -166,7 +179,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const { value, error } = extendSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'an extension needs whole days and a reason', toFieldProblems(error));
     const extended = await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason);
-    res.json(requestView(extended!, await ledger.getTasks(request.id)));
+    res.json(await viewWithRisk(extended!, await ledger.getTasks(request.id)));
   });
 
   /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
 import { vendorSettingsSchema, type VendorSettingsMap } from '../vendors/vendor-settings.js';
+import type { AtRiskSettings } from '../deadlines/at-risk.js';
 
 export type { QueueLimit, VendorQueueSettings } from '../vendors/vendor-settings.js';
 
@@ -51,7 +52,8 @@ export interface Config {
     vendorOverrides: { [V in keyof VendorSettingsMap]?: Partial<NonNullable<VendorSettingsMap[V]>> };
   };
   intake: { maxBulk: number; bodyLimitBytes: number };
-  deadlines: { gdprDays: number; ccpaDays: number };
+  /** Legal deadlines in days from submission, and when an open request counts as at risk (src/deadlines/at-risk.ts). */
+  deadlines: { gdprDays: number; ccpaDays: number; atRisk: AtRiskSettings };
   jobs: {
     attempts: number;
     backoffMs: number;
@@ -66,6 +68,12 @@ export interface Config {
    * entry is wiped and only keyed hashes remain. @defaultValue 30
    */
   retention: { identityDays: number };
+  /**
+   * Deleting a whole project (a Pinpoint app and its configured S3 prefixes; src/api/project-deletions-router.ts):
+   * how long a requested deletion waits, cancellable, before it runs. Fractions are allowed
+   * (0.5 = 12 hours); a request may lengthen it, never shorten it. @defaultValue 5
+   */
+  projectDeletion: { gracePeriodDays: number };
   /** Signed status callbacks (native `callbackUrl`, OpenDSR `status_callback_urls`): src/callbacks/. */
   callbacks: {
     /** Deliver to private, loopback and link-local addresses too (never in production). @defaultValue false */
@@ -132,7 +140,17 @@ export const configFileSchema = Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),
     bodyLimitBytes: Joi.number().integer().min(1024).max(64 * 1024 * 1024),
   }),
-  deadlines: Joi.object({ gdprDays: Joi.number().integer().min(1), ccpaDays: Joi.number().integer().min(1) }),
+  deadlines: Joi.object({
+    gdprDays: Joi.number().integer().min(1),
+    ccpaDays: Joi.number().integer().min(1),
+    atRisk: Joi.object({
+      windowDays: Joi.number().min(0.001).max(365),
+      minSamples: Joi.number().integer().min(1),
+      defaultHours: Joi.number().min(0),
+      vendorDefaultHours: Joi.object(Object.fromEntries(VENDOR_NAMES.map((v) => [v, Joi.number().min(0)]))),
+      cacheMs: Joi.number().integer().min(0),
+    }),
+  }),
   jobs: Joi.object({
     attempts: Joi.number().integer().min(1).max(100),
     backoffMs: Joi.number().integer().min(1),
@@ -147,6 +165,7 @@ export const configFileSchema = Joi.object({
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
+  projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
   callbacks: Joi.object({
     allowPrivateNetworks: Joi.boolean(),
     allowedHosts: Joi.array().items(Joi.string().max(253)),

@@ -4,6 +4,7 @@ import Joi from 'joi';
 import YAML from 'yaml';
 import { configFileSchema, type Config } from './config-schema.js';
 import { withQueueDefaults } from '../vendors/vendor-settings.js';
+import { AT_RISK_DEFAULTS } from '../deadlines/at-risk.js';
 
 /** Every problem found in the configuration, listed at once so one fix-and-restart is enough. */
 export class ConfigError extends Error {
@@ -129,7 +130,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       vendorOverrides: f.sandbox?.vendorOverrides ?? {},
     },
     intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
-    deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}) },
+    deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}), atRisk: { ...AT_RISK_DEFAULTS, ...(f.deadlines?.atRisk ?? {}) } },
     jobs: {
       attempts: f.jobs?.attempts ?? 5,
       backoffMs: f.jobs?.backoffMs ?? 1000,
@@ -147,6 +148,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     callbacks: { allowPrivateNetworks: false, allowedHosts: [], attempts: 12, backoffMs: 5000, timeoutMs: 10_000, ...(f.callbacks ?? {}) },
     opendsr: f.opendsr,
     retention: { identityDays: 30, ...(f.retention ?? {}) },
+    projectDeletion: { gracePeriodDays: 5, ...(f.projectDeletion ?? {}) },
     vendors,
   };
 }

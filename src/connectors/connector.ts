@@ -3,6 +3,7 @@ import type { Subject } from '../privacy/subject.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
+import type { VendorCallObserver } from '../vendors/vendor-call-observer.js';
 import type { QueueDefinition } from '../../queues/queue-definition.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 
@@ -38,7 +39,8 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
   readonly batchProcessors?: Readonly<Record<string, BatchProcessor>>;
   /** Which slot of VendorClients this connector's client fills. */
   readonly clientKey: K;
-  createClient(settings: S): NonNullable<VendorClients[K]> & { close(): void };
+  /** `calls` hears every HTTP call the client makes (per-vendor call metrics, src/metrics/). */
+  createClient(settings: S, calls?: VendorCallObserver): NonNullable<VendorClients[K]> & { close(): void };
   /** Settings pointing at the running simulator (sandbox mode). */
   sandboxSettings(sandbox: Sandbox, queueDefaults: VendorQueueSettings): S;
   /** The tasks for one request: vendor × resource × action. Pure. */

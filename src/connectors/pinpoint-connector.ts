@@ -33,7 +33,7 @@ export const pinpointConnector: VendorConnector<PinpointSettings, 'pinpoint'> = 
   processors: { [BY_USER_ID]: deleteUserEndpoints, [BY_ADDRESS]: findEndpoint },
   batchProcessors: { [EXPORT_SEGMENT]: exportSegment },
   clientKey: 'pinpoint',
-  createClient: (settings) => createPinpointClient(settings),
+  createClient: (settings, calls) => createPinpointClient(settings, calls),
   sandboxSettings(sandbox, queueDefaults) {
     const { credentials, baseUrl } = sandbox.vendors.pinpoint!;
     const s3 = sandbox.vendors.s3!;

@@ -24,7 +24,7 @@ export const s3Connector: VendorConnector<S3Settings, 's3'> = {
   processors: { [PURGE]: purgeS3Prefix },
   batchProcessors: { [SCAN_S3_PREFIX]: scanS3Prefix },
   clientKey: 's3',
-  createClient: (settings) => createS3VendorClient(settings),
+  createClient: (settings, calls) => createS3VendorClient(settings, calls),
   sandboxSettings(sandbox, queueDefaults) {
     const { baseUrl, credentials } = sandbox.vendors.s3!;
     return {

@@ -21,7 +21,7 @@ export const segmentConnector: VendorConnector<SegmentSettings, 'segment'> = {
   processors: { [REGULATE_USER]: regulateUser },
   batchProcessors: { [POLL_REGULATION]: pollRegulation },
   clientKey: 'segment',
-  createClient: (settings) => createSegmentClient(settings),
+  createClient: (settings, calls) => createSegmentClient(settings, calls),
   sandboxSettings(sandbox, queueDefaults) {
     const { baseUrl, credentials } = sandbox.vendors.segment!;
     // Segment's time runs `speed` times faster in the sandbox: poll as often as an hour of it passes (at least every second).
@@ -31,6 +31,8 @@ export const segmentConnector: VendorConnector<SegmentSettings, 'segment'> = {
       ...SEGMENT_DEFAULTS,
       baseUrl,
       token: String(credentials.token),
+      // A demo should not wait five minutes for its batch; the config default is for production traffic.
+      batchWindowMs: 5_000,
       pollIntervalMs: Math.max(1000, Math.round(SEGMENT_DEFAULTS.pollIntervalMs / speed)),
     };
   },

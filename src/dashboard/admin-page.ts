@@ -24,6 +24,9 @@ import {
   type ListFilter,
   type ViewContext,
 } from './admin-views.js';
+import { projectDeletionsPage } from './admin-project-deletions.js';
+import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
+import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 
 /**
  * `/admin`: the operators' request pages (server-rendered, no scripts), behind the API's tokens.
@@ -49,6 +52,10 @@ export interface AdminPageDeps {
   clients: VendorClients;
   logger: Logger;
   verify: (token: string) => Principal | undefined;
+  /** Whole-project deletions, listed for operators at `/admin/project-deletions`. */
+  projectDeletions?: ProjectDeletionLedger;
+  /** `at_risk`: observed vendor durations against deadlines (filter and badges). */
+  deadlineRisk: DeadlineRiskLedger;
 }
 
 /** The CSRF token of a session: an HMAC keyed by the session's own token, so only its holder can make it. */
@@ -199,7 +206,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
 
   // ---- pages ----
   router.get('/', auth, async (req, res) => {
-    const filter: ListFilter = (['overdue', 'failed', 'waiting_manual'] as const).find((f) => f === req.query.filter) ?? 'all';
+    const filter: ListFilter = (['overdue', 'at_risk', 'failed', 'waiting_manual'] as const).find((f) => f === req.query.filter) ?? 'all';
     const status = REQUEST_STATUSES.find((s) => s === req.query.status) as RequestStatus | undefined;
     if (!status && (filter === 'failed' || filter === 'waiting_manual')) {
       const tasks = await ledger.tasksInState(filter, TASK_LIST_LIMIT);
@@ -210,12 +217,19 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const cursor = typeof req.query.cursor === 'string' && req.query.cursor.length <= 200 ? req.query.cursor : undefined;
     let page;
     try {
-      page = await ledger.listRequests({ status, overdue: filter === 'overdue' && !status ? true : undefined, limit: LIST_LIMIT, cursor });
+      const atRisk = filter === 'at_risk' && !status ? { value: true, estimates: await deps.deadlineRisk.estimates() } : undefined;
+      page = await ledger.listRequests({ status, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
       page = await ledger.listRequests({ status, limit: LIST_LIMIT });
     }
-    res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, requests: page.requests, nextCursor: page.nextCursor }));
+    const risks = await deps.deadlineRisk.assess(page.requests);
+    res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, requests: page.requests, nextCursor: page.nextCursor, risks }));
+  });
+
+  router.get('/project-deletions', auth, requireRole('operator'), async (req, res) => {
+    if (!deps.projectDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Project deletions are not available here.'));
+    res.send(projectDeletionsPage(context(req), await deps.projectDeletions.list({ limit: LIST_LIMIT })));
   });
 
   async function findRequest(req: Request, res: Response): Promise<RequestRecord | undefined> {
@@ -231,7 +245,8 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const [tasks, trail] = await Promise.all([ledger.getTasks(request.id), ledger.auditTrail(request.id)]);
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     const error = typeof req.query.error === 'string' ? ERRORS[req.query.error] : undefined;
-    res.send(requestPage(context(req), { request, tasks, trail, notice, error }));
+    const risk = (await deps.deadlineRisk.assess([request])).get(request.id);
+    res.send(requestPage(context(req), { request, tasks, trail, notice, error, risk }));
   });
 
   const back = (res: Response, request: RequestRecord, key: { notice?: string; error?: string }) =>

@@ -3,6 +3,7 @@ import type { ChainEntry } from '../receipts/audit-chain.js';
 import { FINAL_REQUEST_STATUSES, REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
 import { parentJobId } from '../planner/build-flow.js';
 import { html, path, type SafeHtml } from './html.js';
+import type { RiskAssessment } from '../deadlines/at-risk.js';
 
 /**
  * The admin pages as functions of ledger records: plain server-rendered HTML, no scripts, one
@@ -25,7 +26,7 @@ export interface ViewContext {
   now: Date;
 }
 
-export type ListFilter = 'all' | 'overdue' | 'failed' | 'waiting_manual';
+export type ListFilter = 'all' | 'overdue' | 'at_risk' | 'failed' | 'waiting_manual';
 
 /** Messages shown after a redirect, by fixed key (the query never carries text to echo). */
 export const NOTICES: Record<string, string> = {
@@ -49,7 +50,7 @@ export function requestUrl(requestId: string): string {
   return path(`${ADMIN_PATH}/requests`, requestId);
 }
 
-function when(date: Date | null | undefined): SafeHtml | string {
+export function when(date: Date | null | undefined): SafeHtml | string {
   if (!date) return '—';
   const iso = date.toISOString();
   return html`<time datetime="${iso}">${iso.slice(0, 16).replace('T', ' ')} UTC</time>`;
@@ -63,7 +64,14 @@ function daysLeft(request: RequestRecord, now: Date): SafeHtml {
   return html`<span class="${days <= 3 ? 'soon' : ''}">${days} d</span>`;
 }
 
-function badge(state: string): SafeHtml {
+/** "at risk" with the vendors expected to finish after the due date (src/deadlines/at-risk.ts). */
+function riskBadge(risk: RiskAssessment | undefined): SafeHtml | string {
+  if (!risk?.atRisk) return '';
+  const vendors = risk.vendors.map((v) => v.vendor).join(', ');
+  return html` <span class="badge at-risk" title="expected to finish after the due date at the observed p95 duration of: ${vendors}">at risk: ${vendors}</span>`;
+}
+
+export function badge(state: string): SafeHtml {
   return html`<span class="badge s-${state}">${state.replace(/_/g, ' ')}</span>`;
 }
 
@@ -75,13 +83,14 @@ function shortId(id: string): SafeHtml {
   return html`<code title="${id}">${id.slice(0, 8)}…</code>`;
 }
 
-function layout(title: string, ctx: ViewContext | undefined, body: SafeHtml): string {
+export function layout(title: string, ctx: ViewContext | undefined, body: SafeHtml): string {
   const nav = ctx
     ? html`<nav>
         <a href="${ADMIN_PATH}">Requests</a>
         <a href="${ADMIN_PATH}?filter=overdue">Overdue</a>
         <a href="${ADMIN_PATH}?filter=failed">Failed</a>
         <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
+        ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
         <a href="${BOARD_PATH}">Bull Board</a>
       </nav>
       <div class="who">
@@ -135,6 +144,7 @@ function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
   const filters: Array<[ListFilter, string]> = [
     ['all', 'All'],
     ['overdue', 'Overdue'],
+    ['at_risk', 'At risk'],
     ['failed', 'Failed tasks'],
     ['waiting_manual', 'Waiting manual'],
   ];
@@ -151,8 +161,17 @@ function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
   </div>`;
 }
 
-export function requestListPage(ctx: ViewContext, input: { filter: ListFilter; status?: string; requests: RequestRecord[]; nextCursor?: string }): string {
-  const title = input.status ? `Requests: ${input.status.replace(/_/g, ' ')}` : input.filter === 'overdue' ? 'Overdue requests' : 'Requests';
+export function requestListPage(
+  ctx: ViewContext,
+  input: { filter: ListFilter; status?: string; requests: RequestRecord[]; nextCursor?: string; risks?: Map<string, RiskAssessment> },
+): string {
+  const title = input.status
+    ? `Requests: ${input.status.replace(/_/g, ' ')}`
+    : input.filter === 'overdue'
+      ? 'Overdue requests'
+      : input.filter === 'at_risk'
+        ? 'Requests at risk of missing their deadline'
+        : 'Requests';
   const older = input.nextCursor
     ? html`<p><a href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), cursor: input.nextCursor }).toString()}">Older requests →</a></p>`
     : '';
@@ -165,7 +184,7 @@ export function requestListPage(ctx: ViewContext, input: { filter: ListFilter; s
       <td>${r.vendors.join(', ')}</td>
       <td>${when(r.submittedAt)}</td>
       <td>${when(r.dueAt)}</td>
-      <td>${daysLeft(r, ctx.now)}</td>
+      <td>${daysLeft(r, ctx.now)}${riskBadge(input.risks?.get(r.id))}</td>
       <td>${when(r.finishedAt)}</td>
     </tr>`,
   );
@@ -259,7 +278,7 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
 
 export function requestPage(
   ctx: ViewContext,
-  input: { request: RequestRecord; tasks: TaskRecord[]; trail: ChainEntry[]; notice?: string; error?: string },
+  input: { request: RequestRecord; tasks: TaskRecord[]; trail: ChainEntry[]; notice?: string; error?: string; risk?: RiskAssessment },
 ): string {
   const { request, tasks } = input;
   const done = tasks.filter((t) => TERMINAL_TASK_STATES.includes(t.state)).length;
@@ -301,7 +320,10 @@ export function requestPage(
       <dt>Submitted</dt><dd>${when(request.submittedAt)}</dd>
       ${request.notBefore ? html`<dt>Not before</dt><dd>${when(request.notBefore)}</dd>` : ''}
       <dt>Due</dt><dd>${when(request.dueAt)}</dd>
-      <dt>Days left</dt><dd>${daysLeft(request, ctx.now)}</dd>
+      <dt>Days left</dt><dd>${daysLeft(request, ctx.now)}${riskBadge(input.risk)}</dd>
+      ${input.risk?.atRisk
+        ? html`<dt>Expected finish</dt><dd>${input.risk.vendors.map((v) => html`<span>${v.vendor}: ${when(v.expectedFinishAt)} <span class="muted">(${v.source === 'observed' ? 'observed p95' : 'configured default'})</span></span> `)}</dd>`
+        : ''}
       <dt>Finished</dt><dd>${when(request.finishedAt)}</dd>
       <dt>Progress</dt><dd><progress max="${tasks.length || 1}" value="${tasks.length ? done : 1}">${done}/${tasks.length}</progress> ${done}/${tasks.length} tasks ended${failed ? `, ${failed} failed` : ''}${manual ? `, ${manual} waiting for manual work` : ''}</dd>
       <dt>Flow</dt><dd><a href="${bullBoardJobUrl('requests', parentJobId(request.id))}">parent job in Bull Board</a></dd>
@@ -347,6 +369,7 @@ td.num { text-align: right; }
 .s-waiting_manual, .s-rate_limited, .s-waiting_vendor, .s-scheduled { background: #fef3c7; color: var(--warn); }
 .s-in_progress, .s-running, .s-queued, .s-received { background: #dbeafe; color: var(--accent); }
 .soon { color: var(--warn); font-weight: 600; }
+.at-risk { background: #fef3c7; color: var(--warn); }
 .filters { display: flex; gap: .8rem; align-items: center; margin-bottom: .8rem; flex-wrap: wrap; }
 .filters a { padding: .2rem .6rem; border-radius: 4px; text-decoration: none; border: 1px solid var(--line); background: #fff; }
 .filters a.active { background: var(--accent); color: #fff; border-color: var(--accent); }

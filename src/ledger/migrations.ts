@@ -131,6 +131,61 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       )
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Project deletion (a whole Pinpoint app and its S3 prefixes), an operator-only request type
+      -- with a grace period: the row and its run time are the truth, the delayed job only carries it
+      -- (src/ledger/project-deletion-ledger.ts). The S3 locations are fixed when it is requested, so
+      -- a later config change cannot widen what an approved deletion removes.
+      CREATE TABLE project_deletions (
+        id uuid PRIMARY KEY,
+        vendor text NOT NULL,
+        app_id text NOT NULL,
+        status text NOT NULL,
+        outcome text,
+        reason text NOT NULL,
+        requested_by text NOT NULL,
+        s3_locations jsonb NOT NULL DEFAULT '[]'::jsonb,
+        grace_period_days double precision NOT NULL,
+        run_at timestamptz NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        evidence jsonb NOT NULL DEFAULT '{}'::jsonb,
+        error text,
+        cancelled_by text,
+        cancel_reason text,
+        cancelled_at timestamptz,
+        started_at timestamptz,
+        finished_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- One open deletion per project: a second request names the first instead of racing it.
+      CREATE UNIQUE INDEX project_deletions_one_open ON project_deletions (vendor, app_id) WHERE status IN ('scheduled', 'running');
+      CREATE INDEX project_deletions_created ON project_deletions (created_at DESC, id DESC)
+    `,
+  },
+  {
+    version: 6,
+    sql: `
+      -- The callback outbox: a status change and the callbacks it owes commit together, so a crash
+      -- between the commit and the enqueue cannot lose one (src/callbacks/callback-outbox.ts). A row
+      -- is deleted once its job is in Redis. Ids and status only: the URL stays on the request.
+      CREATE TABLE callback_outbox (
+        job_id text PRIMARY KEY,
+        request_id uuid NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+        format text NOT NULL,
+        status text NOT NULL,
+        changed_at timestamptz NOT NULL,
+        url_index integer NOT NULL DEFAULT 0,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX callback_outbox_request ON callback_outbox (request_id);
+      CREATE INDEX callback_outbox_created ON callback_outbox (created_at);
+      -- at_risk reads the p95 of recently finished tasks per vendor (src/ledger/deadline-risk-ledger.ts).
+      CREATE INDEX tasks_finished ON tasks (finished_at) WHERE started_at IS NOT NULL
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {

@@ -14,7 +14,10 @@ import {
   type TaskState,
 } from './ledger-types.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { chainEntryHash, type ChainEntry } from '../receipts/audit-chain.js';
+import type { ChainEntry } from '../receipts/audit-chain.js';
+import { appendAuditEvent } from './audit-log.js';
+import { atRiskCondition } from './deadline-risk-ledger.js';
+import type { DurationEstimate } from '../deadlines/at-risk.js';
 
 export interface NewRequest {
   id: string;
@@ -38,6 +41,8 @@ export interface NewRequest {
 export interface ListRequestsFilter {
   status?: RequestStatus;
   overdue?: boolean;
+  /** Only requests at risk (true) or not at risk (false) under these duration estimates (src/deadlines/at-risk.ts). */
+  atRisk?: { value: boolean; estimates: readonly DurationEstimate[] };
   /** Page size, 1..500. */
   limit: number;
   /** Opaque cursor from a previous page. */
@@ -72,6 +77,7 @@ const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join('
  */
 export class RequestLedger {
   private readonly statusListeners: Array<(change: StatusChange) => Promise<void> | void> = [];
+  private readonly statusWriters: Array<(tx: Queryable, change: StatusChange) => Promise<void>> = [];
 
   constructor(
     private readonly db: Database,
@@ -80,11 +86,26 @@ export class RequestLedger {
 
   /**
    * Called after every committed status change of a request (not its creation), in the process
-   * that made it; status callbacks hang here (src/callbacks/status-notifier.ts). A listener's
+   * that made it; status callbacks are queued from here (src/callbacks/callback-outbox.ts). A listener's
    * failure never fails the change.
    */
   onStatusChange(listener: (change: StatusChange) => Promise<void> | void): void {
     this.statusListeners.push(listener);
+  }
+
+  /**
+   * Called inside the transaction of every status change of a request, so what it writes commits
+   * (or rolls back) with the change: the callback outbox (src/callbacks/callback-outbox.ts). A
+   * writer's failure fails the change.
+   */
+  onStatusChangeInTransaction(writer: (tx: Queryable, change: StatusChange) => Promise<void>): void {
+    this.statusWriters.push(writer);
+  }
+
+  private async recordStatusChange(tx: Queryable, row: RequestRow | undefined, from: RequestStatus | undefined): Promise<void> {
+    if (!row || !from || row.status === from) return;
+    const change: StatusChange = { request: toRequest(row), from, to: row.status };
+    for (const writer of this.statusWriters) await writer(tx, change);
   }
 
   private async emitStatusChange(row: RequestRow | undefined, from: RequestStatus | undefined): Promise<void> {
@@ -172,6 +193,10 @@ export class RequestLedger {
       params.push(filter.now ?? new Date());
       where.push(filter.overdue ? `finished_at IS NULL AND due_at < $${params.length}` : `NOT (finished_at IS NULL AND due_at < $${params.length})`);
     }
+    if (filter.atRisk) {
+      const condition = atRiskCondition(params, filter.atRisk.estimates, filter.now ?? new Date());
+      where.push(filter.atRisk.value ? condition : `NOT ${condition}`);
+    }
     if (filter.cursor) {
       const [createdAt, id] = decodeCursor(filter.cursor);
       params.push(createdAt, id);
@@ -230,12 +255,16 @@ export class RequestLedger {
 
   /** After the flow is in Redis: `received` → `in_progress` (or `scheduled` while a grace period runs). */
   async markEnqueued(requestId: string, now = new Date()): Promise<void> {
-    const { rows } = await this.db.query<RequestRow>(
-      `UPDATE requests SET status = CASE WHEN not_before IS NOT NULL AND not_before > $2 THEN 'scheduled' ELSE 'in_progress' END, updated_at = now()
-       WHERE id = $1 AND status = 'received' RETURNING *`,
-      [requestId, now],
-    );
-    await this.emitStatusChange(rows[0], 'received');
+    const row = await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<RequestRow>(
+        `UPDATE requests SET status = CASE WHEN not_before IS NOT NULL AND not_before > $2 THEN 'scheduled' ELSE 'in_progress' END, updated_at = now()
+         WHERE id = $1 AND status = 'received' RETURNING *`,
+        [requestId, now],
+      );
+      await this.recordStatusChange(tx, rows[0], 'received');
+      return rows[0];
+    });
+    await this.emitStatusChange(row, 'received');
   }
 
   /**
@@ -269,7 +298,9 @@ export class RequestLedger {
        RETURNING r.*, old.status AS old_status`,
       [requestId],
     );
-    return rows[0] ? { row: rows[0], from: rows[0].old_status } : {};
+    if (!rows[0]) return {};
+    await this.recordStatusChange(tx, rows[0], rows[0].old_status);
+    return { row: rows[0], from: rows[0].old_status };
   }
 
   /** Saves what a task has learnt so far, so a re-run after a crash can pick up from it. */
@@ -323,6 +354,7 @@ export class RequestLedger {
       const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING *`, [requestId, status]);
       await this.auditWith(tx, requestId, actor, 'request.settled', { status, from: request.status });
       changed = { row: updated[0], from: request.status };
+      await this.recordStatusChange(tx, changed.row, changed.from);
       return status;
     });
     await this.emitStatusChange(changed.row, changed.from);
@@ -390,6 +422,7 @@ export class RequestLedger {
       const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1 RETURNING *`, [requestId]);
       await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
       changed = { row: updated[0], from: request.status };
+      await this.recordStatusChange(tx, changed.row, changed.from);
       return { cancelled: cancelled.map(toTask), started: started.map(toTask) };
     });
     await this.emitStatusChange(changed.row, changed.from);
@@ -505,30 +538,9 @@ export class RequestLedger {
     await this.db.transaction((tx) => this.auditWith(tx, requestId, actor, action, detail));
   }
 
-  /**
-   * Appends to the request's hash chain: each entry carries the hash of the one before, so a
-   * changed or removed entry is detectable offline (receipts carry the chain). An advisory lock
-   * per chain keeps concurrent writers in order. Call inside a transaction.
-   */
+  /** Appends to the request's hash chain (src/ledger/audit-log.ts). Call inside a transaction. */
   private async auditWith(tx: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
-    const chain = requestId ?? 'global';
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [chain]);
-    const { rows: last } = await tx.query<{ hash: string | null }>(
-      requestId ? `SELECT hash FROM audit_events WHERE request_id = $1 ORDER BY id DESC LIMIT 1` : `SELECT hash FROM audit_events WHERE request_id IS NULL ORDER BY id DESC LIMIT 1`,
-      requestId ? [requestId] : [],
-    );
-    const at = new Date();
-    const prevHash = last[0]?.hash ?? null;
-    const hash = chainEntryHash({ at: at.toISOString(), requestId, actor, action, detail, prevHash });
-    await tx.query(`INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)`, [
-      at,
-      requestId,
-      actor,
-      action,
-      JSON.stringify(detail),
-      prevHash,
-      hash,
-    ]);
+    await appendAuditEvent(tx, requestId, actor, action, detail);
   }
 
   /** The request's audit chain, oldest first. */

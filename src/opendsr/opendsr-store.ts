@@ -54,8 +54,9 @@ export class OpenDsrStore {
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
-  async byRequestId(requestId: string): Promise<OpenDsrRecord | undefined> {
-    const { rows } = await this.db.query<Row>(`SELECT * FROM opendsr_requests WHERE request_id = $1`, [requestId]);
+  /** `tx`: read inside a transaction (the callback outbox writes with the status change it follows). */
+  async byRequestId(requestId: string, tx: Queryable = this.db): Promise<OpenDsrRecord | undefined> {
+    const { rows } = await tx.query<Row>(`SELECT * FROM opendsr_requests WHERE request_id = $1`, [requestId]);
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 }

@@ -1,5 +1,7 @@
 import got, { RequestError, type Got, type Response } from 'got';
 import type { AmplitudeSettings } from './amplitude-settings.js';
+import { withCallMetrics } from './got-call-metrics.js';
+import type { VendorCallObserver } from './vendor-call-observer.js';
 import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 const DELETIONS = 'api/2/deletions/users';
@@ -68,8 +70,8 @@ export interface AmplitudeClient {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const DIGITS = /^[1-9]\d{0,18}$/;
 
-export function createAmplitudeClient(settings: AmplitudeSettings): AmplitudeClient {
-  const api: Got = got.extend({
+export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver): AmplitudeClient {
+  const api: Got = withCallMetrics(got.extend({
     prefixUrl: settings.baseUrl,
     username: settings.apiKey,
     password: settings.secretKey,
@@ -78,7 +80,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings): AmplitudeCli
     throwHttpErrors: false,
     retry: { limit: 0 },
     timeout: { request: settings.requestTimeoutMs },
-  });
+  }), 'amplitude', calls);
   const pacer = new CallPacer(settings.requestsPerSecond, settings.maxInFlight);
 
   async function call(operation: string, send: () => Promise<Response<string>>, signal?: AbortSignal): Promise<Response<string>> {
@@ -121,7 +123,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings): AmplitudeCli
         ignore_invalid_id: true,
         include_mapped_user_ids: true,
       }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
-      const res = await call(operation, () => api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal }), signal);
+      const res = await call(operation, () => api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal, context: { operation } }), signal);
       if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
       const answer = parse<{ day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown }>(operation, res);
       if (typeof answer.day !== 'string' || !DAY.test(answer.day)) {
@@ -143,7 +145,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings): AmplitudeCli
     async listDeletions(startDay, endDay, signal) {
       const operation = 'listDeletions';
       if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
-      const res = await call(operation, () => api.get(DELETIONS, { searchParams: { start_day: startDay, end_day: endDay }, signal }), signal);
+      const res = await call(operation, () => api.get(DELETIONS, { searchParams: { start_day: startDay, end_day: endDay }, signal, context: { operation } }), signal);
       if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
       const jobs = parse<unknown>(operation, res);
       if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
@@ -164,7 +166,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings): AmplitudeCli
     async cancelDeletion(amplitudeId, day, signal) {
       const operation = 'cancelDeletion';
       if (!DIGITS.test(amplitudeId) || !DAY.test(day)) throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
-      const res = await call(operation, () => api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal }), signal);
+      const res = await call(operation, () => api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal, context: { operation } }), signal);
       if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
     },
 

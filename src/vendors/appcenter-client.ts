@@ -4,6 +4,8 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-settings.js';
+import { withCallMetrics } from './got-call-metrics.js';
+import type { VendorCallObserver } from './vendor-call-observer.js';
 import { classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, type VendorError } from './vendor-errors.js';
 
 /** An audience as Analytics_ListAudiences lists it. Its name is its id, and may itself name a person. */
@@ -113,11 +115,11 @@ export class CallPacer {
 const ERROR_CODE = /^[A-Za-z]{1,40}$/;
 const NOTIFICATION_PAGE = 2000;
 
-export function createAppCenterClient(input: AppCenterSettings): AppCenterClient {
+export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver): AppCenterClient {
   const settings = withAppCenterDefaults(input);
   const base = new URL(settings.baseUrl.endsWith('/') ? settings.baseUrl : `${settings.baseUrl}/`);
   const pacer = new CallPacer(settings.rateLimit.max, settings.rateLimit.durationMs);
-  const http = got.extend({ throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: settings.timeoutMs }, followRedirect: false });
+  const http = withCallMetrics(got.extend({ throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: settings.timeoutMs }, followRedirect: false }), 'appcenter', calls);
 
   const appPath = (app: string, path: string) => new URL(`v0.1/apps/${encodeURIComponent(settings.owner)}/${encodeURIComponent(app)}${path}`, base).toString();
 
@@ -142,6 +144,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
         ...(options.json !== undefined ? { json: options.json } : method === 'POST' || method === 'PUT' ? { json: {} } : {}),
         responseType: 'text',
         signal: options.signal,
+        context: { operation },
       });
     } catch (err) {
       throw networkError(operation, err);
@@ -168,7 +171,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
   async function blobCall(operation: string, method: 'GET' | 'DELETE', url: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
     let res: Response<string>;
     try {
-      res = await http(url, { method, responseType: 'text', signal });
+      res = await http(url, { method, responseType: 'text', signal, context: { operation } });
     } catch (err) {
       throw networkError(operation, err);
     }
@@ -218,7 +221,7 @@ export function createAppCenterClient(input: AppCenterSettings): AppCenterClient
     },
 
     async readExportRows(blobName, onRow, signal) {
-      const stream = http.stream(blobUrl('AzureBlob_GetBlob', blobName), { signal });
+      const stream = http.stream(blobUrl('AzureBlob_GetBlob', blobName), { signal, context: { operation: 'AzureBlob_GetBlob' } });
       let response: Response;
       try {
         response = await new Promise<Response>((resolve, reject) => {

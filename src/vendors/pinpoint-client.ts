@@ -1,7 +1,9 @@
 import {
   PinpointClient as AwsPinpointClient,
   CreateExportJobCommand,
+  DeleteAppCommand,
   DeleteEndpointCommand,
+  GetAppCommand,
   GetEndpointCommand,
   GetExportJobCommand,
   GetExportJobsCommand,
@@ -15,6 +17,8 @@ import { withPinpointDefaults, type PinpointSettings, type ResolvedPinpointSetti
 import type { QueueLimit } from './vendor-settings.js';
 import { classifyHttpFailure, TransientVendorError, type VendorError } from './vendor-errors.js';
 import { createObjectStoreClient, type ObjectStoreClient } from './s3-client.js';
+import { addCallMetrics } from './aws-call-metrics.js';
+import type { VendorCallObserver } from './vendor-call-observer.js';
 
 /** What we keep of an endpoint: its vendor id and channel, never its address. */
 export interface EndpointSummary {
@@ -50,6 +54,13 @@ export interface AppGone {
   vendorAnswer: string;
 }
 
+/** A project (app) as evidence: its vendor id, ARN and name (a project's, never a person's). */
+export interface AppSummary {
+  id: string;
+  arn?: string;
+  name?: string;
+}
+
 export type ExportJobStatus = 'CREATED' | 'PREPARING_FOR_INITIALIZATION' | 'INITIALIZING' | 'PROCESSING' | 'PENDING_JOB' | 'COMPLETING' | 'COMPLETED' | 'FAILING' | 'FAILED';
 
 /** An export job's state, in figures only (Pinpoint's failure strings can quote endpoint data). */
@@ -83,13 +94,21 @@ export interface PinpointClient {
   getExportJob(input: { appId: string; jobId: string; signal?: AbortSignal }): Promise<ExportJobState | AppGone>;
   /** An export job already writing to this prefix (adopted after a crash between creating it and recording it). */
   findExportJob(input: { appId: string; s3UrlPrefix: string; signal?: AbortSignal }): Promise<ExportJobState | undefined>;
+  /** GetApp: the project as Pinpoint describes it, or how Pinpoint says it is gone. */
+  getApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | AppGone>;
+  /**
+   * DeleteApp: the whole project, with its endpoints, segments, campaigns, journeys, channel
+   * settings and analytics, for good (vendor-contracts §1.8). An app already gone (404, or 403
+   * past end of support) comes back as AppGone, with the vendor's answer as evidence.
+   */
+  deleteApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | AppGone>;
   close(): void;
 }
 
 /** How many GetExportJobs pages to look through for a job to adopt (newest jobs are not guaranteed first). */
 const MAX_EXPORT_JOB_PAGES = 20;
 
-export function createPinpointClient(input: PinpointSettings): PinpointClient {
+export function createPinpointClient(input: PinpointSettings, calls?: VendorCallObserver): PinpointClient {
   const settings = withPinpointDefaults(input);
   const sdk = new AwsPinpointClient({
     region: settings.region,
@@ -98,6 +117,7 @@ export function createPinpointClient(input: PinpointSettings): PinpointClient {
     // Retries belong to the queue, where they are visible, backed off and cost no attempt on 429.
     maxAttempts: 1,
   });
+  addCallMetrics(sdk, 'pinpoint', calls);
   const endOfSupportAt = Date.parse(settings.endOfSupportAt);
   const pace = {
     DeleteEndpoint: createRateGate(settings.operationLimits.DeleteEndpoint),
@@ -111,7 +131,7 @@ export function createPinpointClient(input: PinpointSettings): PinpointClient {
         credentials: scan.s3?.credentials ?? settings.credentials,
         forcePathStyle: scan.s3?.forcePathStyle,
         throttleDelayMs: settings.throttleDelayMs,
-      })
+      }, 's3', calls)
     : undefined;
 
   /** NotFoundException always means "not there"; ForbiddenException does once Pinpoint is past its end of support. */
@@ -181,6 +201,16 @@ export function createPinpointClient(input: PinpointSettings): PinpointClient {
         if (!token) return undefined;
       }
       return undefined;
+    },
+    async getApp({ appId, signal }) {
+      const out = await call('GetApp', () => sdk.send(new GetAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
+      if (isGone(out)) return out;
+      return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
+    },
+    async deleteApp({ appId, signal }) {
+      const out = await call('DeleteApp', () => sdk.send(new DeleteAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
+      if (isGone(out)) return out;
+      return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
     },
     close: () => {
       sdk.destroy();

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import type { QueueLimit, VendorQueueSettings } from './vendor-settings.js';
+import type { S3Location } from './s3-settings.js';
 
 /** Where Pinpoint's export files are read and purged: the export bucket's S3 endpoint. */
 export interface ExportS3Access {
@@ -59,6 +60,14 @@ export interface PinpointSettings extends VendorQueueSettings {
    * @defaultValue '2026-10-30T00:00:00Z'
    */
   endOfSupportAt?: string;
+  /**
+   * Per app id, the S3 prefixes that hold that project's own files and nothing else (its segment
+   * imports, its exports): deleting the project (`POST /v1/project-deletions`) deletes every
+   * object version and delete marker under them. A prefix may not be empty: a whole bucket is
+   * never deleted by accident. Read through the S3 vendor's access (`vendors.s3`), else the
+   * address scan's (`addressScan.s3`).
+   */
+  projectPrefixes?: Record<string, S3Location[]>;
 }
 
 export const PINPOINT_DEFAULT_OPERATION_LIMITS: { DeleteEndpoint: QueueLimit; GetEndpoint: QueueLimit } = {
@@ -90,6 +99,10 @@ export const pinpointSettingsKeys = {
   pollIntervalMs: Joi.number().integer().min(10).max(3_600_000),
   operationLimits: Joi.object({ DeleteEndpoint: limit, GetEndpoint: limit }),
   endOfSupportAt: Joi.string().isoDate(),
+  projectPrefixes: Joi.object().pattern(
+    Joi.string().pattern(/^[A-Za-z0-9-]+$/),
+    Joi.array().items(Joi.object({ bucket: Joi.string().pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).required(), prefix: Joi.string().min(1).max(1024).required() })),
+  ),
 };
 
 /** Settings with every default filled in (the config file and sandbox overrides may leave parts out). */

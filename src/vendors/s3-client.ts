@@ -13,6 +13,8 @@ import {
 import { classifyHttpFailure, PermanentVendorError, TransientVendorError, isVendorError, type VendorError } from './vendor-errors.js';
 import type { VendorName } from './vendor-name.js';
 import { S3_BATCH_DEFAULTS, type S3Settings } from './s3-settings.js';
+import { addCallMetrics } from './aws-call-metrics.js';
+import type { VendorCallObserver } from './vendor-call-observer.js';
 
 /** How to reach S3 (or an S3-compatible store, or the sandbox). */
 export interface S3Access {
@@ -107,7 +109,7 @@ function listingGuard(vendor: VendorName) {
   };
 }
 
-export function createObjectStoreClient(access: S3Access, vendor: VendorName = 's3'): ObjectStoreClient {
+export function createObjectStoreClient(access: S3Access, vendor: VendorName = 's3', calls?: VendorCallObserver): ObjectStoreClient {
   const sdk = new AwsS3Client({
     region: access.region ?? 'us-east-1',
     endpoint: access.endpoint,
@@ -117,6 +119,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
     // backoff) rather than restart the whole scan; anything that persists comes out as the taxonomy.
     maxAttempts: 3,
   });
+  addCallMetrics(sdk, vendor, calls);
 
   async function call<T>(operation: string, send: () => Promise<T>, notFound: readonly string[] = []): Promise<T | undefined> {
     try {
@@ -297,7 +300,7 @@ export interface S3VendorClient extends ObjectStoreClient {
   readonly settings: S3Settings & { batchWindowMs: number; batchMaxSubjects: number };
 }
 
-export function createS3VendorClient(settings: S3Settings): S3VendorClient {
+export function createS3VendorClient(settings: S3Settings, calls?: VendorCallObserver): S3VendorClient {
   const resolved = { ...settings, batchWindowMs: settings.batchWindowMs ?? S3_BATCH_DEFAULTS.batchWindowMs, batchMaxSubjects: settings.batchMaxSubjects ?? S3_BATCH_DEFAULTS.batchMaxSubjects };
   const client = createObjectStoreClient({
     region: settings.region,
@@ -305,6 +308,6 @@ export function createS3VendorClient(settings: S3Settings): S3VendorClient {
     credentials: settings.credentials,
     forcePathStyle: settings.forcePathStyle,
     throttleDelayMs: settings.throttleDelayMs,
-  });
+  }, 's3', calls);
   return { ...client, settings: resolved };
 }

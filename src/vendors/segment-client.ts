@@ -1,5 +1,7 @@
 import got, { RequestError, type Got, type Response } from 'got';
 import type { SegmentRegulationType, SegmentSettings } from './segment-settings.js';
+import { withCallMetrics } from './got-call-metrics.js';
+import type { VendorCallObserver } from './vendor-call-observer.js';
 import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 /** Where a regulation is created (vendor-contracts §4.2). */
@@ -69,15 +71,15 @@ interface RegulationBody {
   };
 }
 
-export function createSegmentClient(settings: SegmentSettings): SegmentClient {
-  const api: Got = got.extend({
+export function createSegmentClient(settings: SegmentSettings, calls?: VendorCallObserver): SegmentClient {
+  const api: Got = withCallMetrics(got.extend({
     prefixUrl: settings.baseUrl,
     headers: { authorization: `Bearer ${settings.token}`, accept: 'application/json' },
     responseType: 'json',
     throwHttpErrors: false,
     retry: { limit: 0 },
     timeout: { request: settings.requestTimeoutMs },
-  });
+  }), 'segment', calls);
 
   async function call<T>(operation: string, send: () => Promise<Response<T>>): Promise<Response<T>> {
     let res: Response<T>;
@@ -104,7 +106,7 @@ export function createSegmentClient(settings: SegmentSettings): SegmentClient {
       const operation = target.kind === 'workspace' ? 'createWorkspaceRegulation' : 'createSourceRegulation';
       const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
       const res = await call(operation, () =>
-        api.post<{ data?: { regulateId?: unknown } } & ErrorEnvelope>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal }),
+        api.post<{ data?: { regulateId?: unknown } } & ErrorEnvelope>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
       );
       if (res.statusCode !== 200 && res.statusCode !== 201) throw toVendorError(operation, res, settings.throttleDelayMs);
       const regulateId = res.body?.data?.regulateId;
@@ -116,7 +118,7 @@ export function createSegmentClient(settings: SegmentSettings): SegmentClient {
 
     async getRegulation(regulateId, signal) {
       const operation = 'getRegulation';
-      const res = await call(operation, () => api.get<RegulationBody & ErrorEnvelope>(`regulations/${encodeURIComponent(regulateId)}`, { signal }));
+      const res = await call(operation, () => api.get<RegulationBody & ErrorEnvelope>(`regulations/${encodeURIComponent(regulateId)}`, { signal, context: { operation } }));
       if (res.statusCode === 404) return undefined;
       if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
       const regulation = res.body?.data?.regulation;

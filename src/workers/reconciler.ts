@@ -8,6 +8,10 @@ import { requestsQueue } from '../../queues/requests-queue.js';
 import type { QueueSet } from './queue-set.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { batchJobId } from './batch-coordinator.js';
+import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
+import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
+import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-deletion-job.js';
+import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 
 export interface ReconcileOptions {
   /** A request still `received` after this long was never confirmed in Redis. */
@@ -24,9 +28,13 @@ export interface ReconcileReport {
   enqueued: number;
   jobsRecreated: number;
   batchesRecovered: number;
+  /** Project deletions whose lost job was put back, or whose failed job was recorded. */
+  projectDeletionsRecovered: number;
   tasksFailed: number;
   settled: number;
   shredded: number;
+  /** Status callbacks left in the outbox (the enqueue after their commit failed) and queued now. */
+  callbacksQueued: number;
 }
 
 /**
@@ -37,12 +45,12 @@ export interface ReconcileReport {
  * identifiers of requests that ended longer ago than the retention window.
  */
 export async function reconcile(
-  deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger },
+  deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger; projectDeletions?: ProjectDeletionLedger; callbacks?: CallbackOutbox },
   options: ReconcileOptions,
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
-  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0 };
+  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0 };
 
   for (const request of await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     await deps.enqueue(request, now);
@@ -97,11 +105,47 @@ export async function reconcile(
     }
   }
 
+  if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
+
   for (const requestId of await deps.ledger.unsettledRequests(batch)) {
     if (await deps.ledger.settleRequest(requestId)) report.settled += 1;
   }
+  // Rows younger than the grace are still being queued by the process that committed them.
+  if (deps.callbacks) report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
   report.shredded = await deps.ledger.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
   return report;
+}
+
+/**
+ * A project deletion's delayed job can be lost with Redis while the grace period runs (days):
+ * every open deletion in the ledger must have its job. A missing one is added again, due when the
+ * grace period ends (at once if it has); one that failed outside the runner (stalled too often) is
+ * recorded as failed; one that completed while the ledger still says open, and has not moved for
+ * `staleAfterMs`, ran without recording anything and is added again (the runner re-checks the ledger).
+ */
+async function recoverProjectDeletions(deletions: ProjectDeletionLedger, queues: QueueSet, logger: Logger, options: ReconcileOptions, now: Date, batch: number): Promise<number> {
+  const queue = queues.queue(pinpointQueue.name);
+  let recovered = 0;
+  for (const deletion of await deletions.open(batch)) {
+    const job = await queue.getJob(projectDeletionJobId(deletion.id));
+    const state = job ? await job.getState() : 'missing';
+    if (state === 'failed') {
+      await deletions.fail(deletion.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      recovered += 1;
+      continue;
+    }
+    // Just requested: its job may be on its way from the API (adding it twice would add it once anyway).
+    if (deletion.createdAt.getTime() > now.getTime() - options.enqueueGraceMs) continue;
+    const stale = deletion.updatedAt.getTime() < now.getTime() - options.staleAfterMs;
+    if (state === 'missing' || state === 'unknown' || (state === 'completed' && stale)) {
+      if (job) await job.remove().catch(() => undefined);
+      await addProjectDeletionJob(queues, deletion, now);
+      await deletions.noteJobRecreated(deletion.id, { previousState: state, runAt: deletion.runAt.toISOString() });
+      logger.warn('re-created a lost project deletion job', { projectDeletionId: deletion.id, previousState: state });
+      recovered += 1;
+    }
+  }
+  return recovered;
 }
 
 /**

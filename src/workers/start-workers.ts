@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
@@ -13,7 +13,12 @@ import { createTaskRunner } from './task-runner.js';
 import { createBatchRunner } from './batch-runner.js';
 import { createBatchCoordinator, type BatchJobData } from './batch-coordinator.js';
 import { keepReconcilerScheduled, reconcile } from './reconciler.js';
+import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
+import { isProjectDeletionJob, type ProjectDeletionJobData } from '../planner/project-deletion-job.js';
+import { deleteProject } from '../../jobs/delete-project.js';
+import { createProjectDeletionRunner } from './project-deletion-runner.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
+import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
 
 export interface WorkerPoolDeps {
   config: Config;
@@ -28,8 +33,12 @@ export interface WorkerPoolDeps {
   batches: BatchLedger;
   enqueue: RequestEnqueuer;
   logger: Logger;
+  /** Project deletions (whole Pinpoint apps): run from the Pinpoint queue, recovered by the reconciler. */
+  projectDeletions?: ProjectDeletionLedger;
   /** Processors of queues that carry neither tasks nor request parents (e.g. `callbacks`), by queue name. */
   queueProcessors?: Readonly<Record<string, (job: Job) => Promise<unknown>>>;
+  /** Status callbacks whose enqueue failed after their commit; the reconciler sweeps them. */
+  callbackOutbox?: CallbackOutbox;
 }
 
 export interface WorkerPool {
@@ -45,6 +54,11 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   const coordinator = createBatchCoordinator({ batches: deps.batches, queues: deps.queues });
   const runTask = createTaskRunner({ ledger, batches: coordinator, processors: deps.processors, clients: deps.clients, logger });
   const runBatch = createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: deps.batchProcessors, clients: deps.clients, logger });
+  const runProjectDeletion = deps.projectDeletions
+    ? createProjectDeletionRunner({ deletions: deps.projectDeletions, processor: deleteProject, clients: deps.clients, logger })
+    : async () => {
+        throw new UnrecoverableError('project deletions are not wired in this worker');
+      };
   const workers: Worker[] = [];
 
   for (const queue of deps.run) {
@@ -55,12 +69,16 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       : isRequests
       ? async (job: Job<RequestJobData>) => {
           if (job.name === 'reconcile') {
-            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger, batches: deps.batches }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
+            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger, batches: deps.batches, projectDeletions: deps.projectDeletions, callbacks: deps.callbackOutbox }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
           }
           return finalizeRequest(job, { ledger });
         }
-      : (job: Job<TaskJobData | BatchJobData>, token?: string, signal?: AbortSignal) =>
-          'batchId' in job.data ? runBatch(job as Job<BatchJobData>, token, signal) : runTask(job as Job<TaskJobData>, token, signal);
+      : (job: Job<TaskJobData | BatchJobData | ProjectDeletionJobData>, token?: string, signal?: AbortSignal) =>
+          isProjectDeletionJob(job.data)
+            ? runProjectDeletion(job as Job<ProjectDeletionJobData>, token, signal)
+            : 'batchId' in job.data
+              ? runBatch(job as Job<BatchJobData>, token, signal)
+              : runTask(job as Job<TaskJobData>, token, signal);
     const worker = new Worker(queue.name, processor as (job: Job) => Promise<unknown>, {
       connection,
       prefix: deps.queues.prefix,
@@ -78,6 +96,10 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
         if (!job || 'batchId' in (job.data as object)) return;
         void (async () => {
           if ((await job.getState()) !== 'failed') return;
+          if (isProjectDeletionJob(job.data)) {
+            await deps.projectDeletions?.fail(job.data.projectDeletionId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
+            return;
+          }
           const data = job.data as TaskJobData;
           const task = await ledger.getTask(data.taskId);
           if (task && task.state !== 'failed') {

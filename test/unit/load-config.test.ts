@@ -43,7 +43,7 @@ describe('loadConfig', () => {
       expect(config.databaseUrl).to.equal(undefined);
       expect(config.encryptionKey).to.equal(undefined);
       expect(config.sandbox).to.deep.equal({ subjects: 1000, clockSpeed: 20_000, faults: {}, vendorOverrides: {} });
-      expect(config.deadlines).to.deep.equal({ gdprDays: 30, ccpaDays: 45 });
+      expect(config.deadlines).to.deep.equal({ gdprDays: 30, ccpaDays: 45, atRisk: { windowDays: 30, minSamples: 20, defaultHours: 24, vendorDefaultHours: {}, cacheMs: 60_000 } });
     });
 
     it('resolves the data directory to an absolute .data under the working directory', () => {

@@ -5,14 +5,16 @@ const PAGE_MAX = 500;
 export const listCommand: Command = {
   name: 'list',
   summary: 'requests, newest first, with filters',
-  help: `usage: erasure list [--status STATUS] [--overdue] [--limit N] [--json]
+  help: `usage: erasure list [--status STATUS] [--overdue] [--at-risk] [--limit N] [--json]
 
 Lists requests, newest first, following the API's pages until N requests (default 50).
   --status STATUS  received, scheduled, in_progress, completed, completed_with_errors, failed, cancelled
   --overdue        only open requests past their deadline
+  --at-risk        only open requests a vendor is expected to finish after the deadline
+                   (at its observed p95 task duration); the vendors are shown
   --limit N        at most N requests (default 50)
   --page-size N    requests per API call (default and most: 500)`,
-  options: { status: { type: 'string' }, overdue: { type: 'boolean' }, limit: { type: 'string' }, 'page-size': { type: 'string' } },
+  options: { status: { type: 'string' }, overdue: { type: 'boolean' }, 'at-risk': { type: 'boolean' }, limit: { type: 'string' }, 'page-size': { type: 'string' } },
   async run(ctx) {
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 1_000_000);
     const pageSize = positiveInt(stringFlag(ctx, 'page-size'), '--page-size', PAGE_MAX, PAGE_MAX);
@@ -23,6 +25,7 @@ Lists requests, newest first, following the API's pages until N requests (defaul
       const page = await client.get('/v1/requests', {
         status: stringFlag(ctx, 'status'),
         overdue: ctx.values.overdue ? 'true' : undefined,
+        atRisk: ctx.values['at-risk'] ? 'true' : undefined,
         limit: Math.min(pageSize, limit - requests.length),
         cursor,
       });
@@ -41,7 +44,7 @@ Lists requests, newest first, following the API's pages until N requests (defaul
     ctx.io.out(
       table(
         ['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT'],
-        requests.map((r) => [r.id, r.status, r.regulation, r.vendors.join(','), r.submittedAt, r.dueAt, `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}`]),
+        requests.map((r) => [r.id, r.status, r.regulation, r.vendors.join(','), r.submittedAt, r.dueAt, `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}${r.atRisk ? ` AT RISK (${(r.atRiskVendors ?? []).map((v: { vendor: string }) => v.vendor).join(',')})` : ''}`]),
       ),
     );
     ctx.io.out(`${requests.length} request(s)${more ? `; more exist: raise --limit` : ''}`);

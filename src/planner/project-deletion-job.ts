@@ -1,0 +1,28 @@
+import type { ProjectDeletionRecord } from '../ledger/project-deletion-ledger.js';
+import type { QueueSet } from '../workers/queue-set.js';
+import { pinpointQueue } from '../../queues/pinpoint-queue.js';
+
+/** The job that deletes a whole Pinpoint project: in the Pinpoint queue, so Pinpoint's limiter paces it too. */
+export const DELETE_PROJECT = 'delete-project';
+
+/** What the job carries: the deletion's id, nothing else (the ledger holds what to delete). */
+export interface ProjectDeletionJobData {
+  projectDeletionId: string;
+}
+
+/** Deterministic and BullMQ-safe (no `:`): adding the job twice, or from the reconciler, adds it once. */
+export const projectDeletionJobId = (deletionId: string) => `project-deletion__${deletionId}`;
+
+export function isProjectDeletionJob(data: unknown): data is ProjectDeletionJobData {
+  return typeof data === 'object' && data !== null && 'projectDeletionId' in data;
+}
+
+/**
+ * Puts the deletion's job in Redis as a delayed job that becomes due when the grace period ends
+ * (a delayed job, not a sleep: no worker is held while it waits). The job only wakes the runner,
+ * which checks the ledger before it acts, so a job that runs early or after a cancel does nothing.
+ */
+export async function addProjectDeletionJob(queues: QueueSet, deletion: Pick<ProjectDeletionRecord, 'id' | 'runAt'>, now = new Date()): Promise<void> {
+  const data: ProjectDeletionJobData = { projectDeletionId: deletion.id };
+  await queues.queue(pinpointQueue.name).add(DELETE_PROJECT, data, { jobId: projectDeletionJobId(deletion.id), delay: Math.max(0, deletion.runAt.getTime() - now.getTime()) });
+}

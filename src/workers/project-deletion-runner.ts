@@ -1,0 +1,82 @@
+import { DelayedError, type Job } from 'bullmq';
+import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
+import type { Logger } from '../logger.js';
+import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
+import type { ProjectDeletionProcessor } from '../../jobs/delete-project.js';
+import type { VendorClients } from '../../jobs/task-processor.js';
+import { delayJob, settleFailure, waitForLedger } from './job-outcome.js';
+
+export interface ProjectDeletionRunnerDeps {
+  deletions: ProjectDeletionLedger;
+  processor: ProjectDeletionProcessor;
+  clients: VendorClients;
+  logger: Logger;
+}
+
+/**
+ * Runs one project deletion job. The ledger decides, not the job: the deletion starts only if it
+ * is still scheduled and its grace period is over, in the same transaction that marks it running,
+ * so a cancelled deletion never runs even if its job survived the cancel, and a job promoted early
+ * (from Bull Board, say) goes back to wait until the grace period ends. Failures go through the
+ * error taxonomy in job-outcome.ts, like every vendor job.
+ */
+export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
+  const { deletions } = deps;
+  const ledgerReachable = () => deletions.ping().then(() => true, () => false);
+  return async (job: Job<ProjectDeletionJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string }> => {
+    const id = job.data.projectDeletionId;
+    const log = deps.logger.child({ projectDeletionId: id, jobId: job.id, queue: job.queueName, job: job.name });
+
+    let begun;
+    try {
+      begun = await deletions.begin(id);
+    } catch (err) {
+      if (await ledgerReachable()) throw err;
+      return waitForLedger(job, token, log);
+    }
+    if (begun.state === 'ended') {
+      log.info('project deletion is not open (cancelled or ended); nothing to do', { status: begun.deletion?.status ?? 'missing' });
+      return { outcome: begun.deletion ? `already_${begun.deletion.status}` : 'missing' };
+    }
+    const deletion = begun.deletion;
+    if (begun.state === 'not_due') {
+      const waitMs = deletion.runAt.getTime() - Date.now();
+      log.warn('project deletion job ran before its grace period ended; put back until then', { runAt: deletion.runAt.toISOString() });
+      return delayJob(job, token, Math.max(1, waitMs));
+    }
+
+    try {
+      const result = await deps.processor(
+        {
+          deletionId: id,
+          appId: deletion.appId,
+          s3Locations: deletion.s3Locations,
+          attempt: job.attemptsMade + 1,
+          previous: deletion.evidence,
+          checkpoint: (evidence) => deletions.checkpoint(id, evidence),
+          signal,
+        },
+        deps.clients,
+      );
+      await deletions.complete(id, result.outcome, result.evidence);
+      // App ids name projects, not people: they may be logged.
+      log.info('project deletion finished', { appId: deletion.appId, outcome: result.outcome });
+      return { outcome: result.outcome };
+    } catch (err) {
+      if (!(err instanceof DelayedError) && !(await ledgerReachable())) return waitForLedger(job, token, log);
+      return settleFailure(err, {
+        job,
+        token,
+        vendor: 'pinpoint',
+        log,
+        hooks: {
+          rateLimited: (reason) => deletions.noteRetry(id, reason),
+          willRetry: (reason) => deletions.noteRetry(id, `retrying after: ${reason}`),
+          failed: async (reason) => {
+            await deletions.fail(id, reason);
+          },
+        },
+      });
+    }
+  };
+}
