@@ -15,7 +15,7 @@ import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { createQueueSet, type QueueSet } from './workers/queue-set.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
-import { createRequestEnqueuer } from './planner/request-enqueuer.js';
+import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
 import { createTokenVerifier } from './api/auth.js';
@@ -167,7 +167,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
       const verify = createTokenVerifier(adminToken, config.tokens);
       const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
-      const intake = createIntake({ config, ledger, enqueue, queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
+      const intake = createIntake({ config, ledger, enqueue, enqueueMany: createBulkEnqueuer({ ledger, queues }), queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
         : undefined;

@@ -89,23 +89,28 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const results: Array<Record<string, unknown>> = [];
     let accepted = 0;
     let duplicates = 0;
-    for (const [index, item] of items.entries()) {
-      try {
-        const result = await intake.submit(item, actorOf(req), `requests[${index}].`);
-        if (result.created) accepted += 1;
-        else duplicates += 1;
-        results.push({ index, outcome: result.created ? 'accepted' : 'duplicate', id: result.request.id, status: result.request.status });
-      } catch (err) {
-        if (err instanceof RequestValidationError) {
-          results.push({ index, outcome: 'rejected', errors: err.problems });
+    try {
+      const answers = await intake.submitMany(items, actorOf(req), (index) => `requests[${index}].`);
+      for (const [index, answer] of answers.entries()) {
+        if (answer instanceof RequestValidationError) {
+          results.push({ index, outcome: 'rejected', errors: answer.problems });
           continue;
         }
-        if (err instanceof IntakeUnavailableError) {
-          // Stop here: report what was committed and that the rest was not.
-          for (let rest = index; rest < items.length; rest++) results.push({ index: rest, outcome: 'not_processed', reason: err.message });
-          break;
+        if (answer.created) accepted += 1;
+        else duplicates += 1;
+        results.push({ index, outcome: answer.created ? 'accepted' : 'duplicate', id: answer.request.id, status: answer.request.status });
+      }
+    } catch (err) {
+      if (!(err instanceof IntakeUnavailableError)) throw err;
+      // The valid requests commit together or not at all: none of them was recorded. Say which were bad anyway.
+      for (const [index, item] of items.entries()) {
+        try {
+          intake.validate(item, `requests[${index}].`);
+          results.push({ index, outcome: 'not_processed', reason: err.message });
+        } catch (invalid) {
+          if (!(invalid instanceof RequestValidationError)) throw invalid;
+          results.push({ index, outcome: 'rejected', errors: invalid.problems });
         }
-        throw err;
       }
     }
     const rejected = results.filter((r) => r.outcome === 'rejected').length;

@@ -5,7 +5,7 @@ import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { InvalidIdentifierError, normaliseSubject, type IdentifierKind } from '../privacy/subject.js';
 import { availableVendors, planTasks, UnplannableVendorError } from '../planner/plan-tasks.js';
-import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
+import type { BulkEnqueuer, RequestEnqueuer } from '../planner/request-enqueuer.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { requestBodySchema, toFieldProblems, type FieldProblem } from './request-schema.js';
 
@@ -45,6 +45,7 @@ export interface IntakeDeps {
   config: Config;
   ledger: RequestLedger;
   enqueue: RequestEnqueuer;
+  enqueueMany: BulkEnqueuer;
   /** Whether Redis answers now: the intake refuses (503) rather than accept work it cannot queue. */
   queueReady: () => Promise<boolean>;
   logger: Logger;
@@ -84,7 +85,8 @@ export function createIntake(deps: IntakeDeps) {
     return { value, subject, vendors, explicit };
   }
 
-  async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
+  /** Validates and plans one submission into the ledger row it will become; throws RequestValidationError. */
+  async function prepare(body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions): Promise<NewRequest> {
     const { value, subject, vendors, explicit } = validate(body, fieldPrefix);
     if (value.callbackUrl && deps.checkCallbackUrl) {
       const problem = await deps.checkCallbackUrl(value.callbackUrl);
@@ -98,46 +100,95 @@ export function createIntake(deps: IntakeDeps) {
       if (err instanceof UnplannableVendorError) throw new RequestValidationError([{ field: `${fieldPrefix}vendors`, problem: err.message }]);
       throw err;
     }
-    if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
     const receivedAt = now();
     const submittedAt = options.submittedAt && options.submittedAt < receivedAt ? options.submittedAt : receivedAt;
     const regulation = (value.regulation ?? 'gdpr') as Regulation;
     const days = regulation === 'ccpa' ? deps.config.deadlines.ccpaDays : deps.config.deadlines.gdprDays;
+    return {
+      id,
+      idempotencyKey: options.idempotencyKey ?? value.requestId,
+      origin: options.origin,
+      afterInsert: options.afterInsert,
+      regulation,
+      vendors,
+      subject,
+      callbackUrl: value.callbackUrl,
+      submittedAt,
+      dueAt: new Date(submittedAt.getTime() + days * DAY_MS),
+      notBefore: value.gracePeriodSeconds ? new Date(receivedAt.getTime() + value.gracePeriodSeconds * 1000) : undefined,
+      tasks,
+      actor,
+    };
+  }
+
+  function accepted(result: SubmitResult, input: NewRequest): SubmitResult {
+    deps.logger.info('request accepted', { requestId: result.request.id, vendors: input.vendors, tasks: input.tasks.length });
+    return { ...result, request: { ...result.request, status: result.request.notBefore ? 'scheduled' : 'in_progress' } };
+  }
+
+  async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
+    const input = await prepare(body, actor, fieldPrefix, options);
+    if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
     let result: SubmitResult;
     try {
-      result = await deps.ledger.createRequest({
-        id,
-        idempotencyKey: options.idempotencyKey ?? value.requestId,
-        origin: options.origin,
-        afterInsert: options.afterInsert,
-        regulation,
-        vendors,
-        subject,
-        callbackUrl: value.callbackUrl,
-        submittedAt,
-        dueAt: new Date(submittedAt.getTime() + days * DAY_MS),
-        notBefore: value.gracePeriodSeconds ? new Date(receivedAt.getTime() + value.gracePeriodSeconds * 1000) : undefined,
-        tasks,
-        actor,
-      });
+      result = await deps.ledger.createRequest(input);
     } catch (err) {
       deps.logger.error('ledger write failed', { errorName: (err as Error).name });
       throw new IntakeUnavailableError('ledger');
     }
-    if (result.created) {
-      try {
-        await deps.enqueue(result.request, receivedAt);
-        result.request = { ...result.request, status: result.request.notBefore ? 'scheduled' : 'in_progress' };
-      } catch (err) {
-        // Committed but not queued: the answer is still "accepted"; the reconciler enqueues it.
-        deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requestId: id, errorName: (err as Error).name });
-      }
-      deps.logger.info('request accepted', { requestId: id, vendors, tasks: tasks.length });
+    if (!result.created) return result;
+    try {
+      await deps.enqueue(result.request, now());
+    } catch (err) {
+      // Committed but not queued: the answer is still "accepted"; the reconciler enqueues it.
+      deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requestId: input.id, errorName: (err as Error).name });
+      return result;
     }
-    return result;
+    return accepted(result, input);
   }
 
-  return { submit, validate };
+  /**
+   * Native submissions in bulk: each body is validated on its own (a bad one is answered with its
+   * problems), the valid ones commit in one ledger transaction and are queued with one addBulk.
+   * All or nothing for the valid ones: IntakeUnavailableError means none of them was recorded.
+   */
+  async function submitMany(bodies: unknown[], actor: string, fieldPrefix: (index: number) => string): Promise<Array<SubmitResult | RequestValidationError>> {
+    const answers: Array<SubmitResult | RequestValidationError | NewRequest> = [];
+    for (const [index, body] of bodies.entries()) {
+      try {
+        answers.push(await prepare(body, actor, fieldPrefix(index), {}));
+      } catch (err) {
+        if (!(err instanceof RequestValidationError)) throw err;
+        answers.push(err);
+      }
+    }
+    const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError) && 'tasks' in a);
+    if (inputs.length === 0) return answers as RequestValidationError[];
+    if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
+    let results: SubmitResult[];
+    try {
+      results = await deps.ledger.createRequests(inputs);
+    } catch (err) {
+      deps.logger.error('ledger write failed', { errorName: (err as Error).name });
+      throw new IntakeUnavailableError('ledger');
+    }
+    const created = results.filter((r) => r.created);
+    let queued = true;
+    try {
+      await deps.enqueueMany(created.map((r) => r.request), now());
+    } catch (err) {
+      queued = false;
+      deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requests: created.length, errorName: (err as Error).name });
+    }
+    const byInput = new Map(inputs.map((input, i) => [input, results[i]!]));
+    return answers.map((a) => {
+      if (a instanceof RequestValidationError) return a;
+      const result = byInput.get(a as NewRequest)!;
+      return result.created && queued ? accepted(result, a as NewRequest) : result;
+    });
+  }
+
+  return { submit, submitMany, validate };
 }
 
 export type Intake = ReturnType<typeof createIntake>;

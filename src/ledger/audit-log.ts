@@ -28,3 +28,19 @@ export async function appendAuditEvent(tx: Queryable, chainId: string | null, ac
     hash,
   ]);
 }
+
+/**
+ * Starts many chains at once (bulk intake): each event is the first of a chain created in this
+ * same transaction (a new request's id), so it has no predecessor and no other writer can know
+ * the chain yet. One statement for all of them.
+ */
+export async function appendFirstAuditEvents(tx: Queryable, events: Array<{ chainId: string; actor: string; action: string; detail: Record<string, unknown> }>): Promise<void> {
+  if (events.length === 0) return;
+  const at = new Date();
+  const hashes = events.map((e) => chainEntryHash({ at: at.toISOString(), requestId: e.chainId, actor: e.actor, action: e.action, detail: e.detail, prevHash: null }));
+  await tx.query(
+    `INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash)
+     SELECT $1, request_id, actor, action, detail::jsonb, NULL, hash FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(request_id, actor, action, detail, hash)`,
+    [at, events.map((e) => e.chainId), events.map((e) => e.actor), events.map((e) => e.action), events.map((e) => JSON.stringify(e.detail)), hashes],
+  );
+}

@@ -6,6 +6,7 @@ import { RequestLedger, outcomeOf } from '../../src/ledger/request-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import type { TaskSpec } from '../../src/ledger/ledger-types.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
+import { verifyChain } from '../../src/receipts/audit-chain.js';
 
 const backends: Array<{ name: string; open: () => Promise<Database | undefined> }> = [
   { name: 'PGlite', open: () => openDatabase({ pgliteDir: 'memory://' }) },
@@ -56,6 +57,44 @@ for (const backend of backends) {
 
     it('applies migrations once, so a second boot changes nothing', async () => {
       expect(await migrate(db)).to.equal(0);
+    });
+
+    it('commits a bulk of requests in one call with the same rows, tasks, sealed identities and audit chain as one at a time', async () => {
+      const key = `bulk-${randomUUID()}`;
+      const stored = await submit({ idempotencyKey: `stored-${key}` });
+      const inputs = [0, 1, 2, 3].map((n) => {
+        const id = randomUUID();
+        return {
+          id,
+          idempotencyKey: n === 3 ? `stored-${key}` : n === 2 ? `${key}-0` : `${key}-${n}`,
+          regulation: 'gdpr' as const,
+          vendors: ['pinpoint' as const],
+          subject: { userId: `bulk-person-${n}`, email: `bulk-person-${n}@example.org` },
+          submittedAt: new Date(),
+          dueAt: new Date(Date.now() + 30 * 86_400_000),
+          tasks: [task(id, 1), { ...task(id, 2), initialState: 'skipped' as const, waitingReason: 'not configured' }],
+          actor: 'bulk-test',
+        };
+      });
+      const results = await ledger.createRequests(inputs);
+      // A key repeated inside the bulk, or already stored, answers with the first request.
+      expect(results.map((r) => r.created)).to.deep.equal([true, true, false, false]);
+      expect(results[2]!.request.id).to.equal(inputs[0]!.id);
+      expect(results[3]!.request.id).to.equal(stored.request.id);
+      for (const [n, result] of results.slice(0, 2).entries()) {
+        const { id } = inputs[n]!;
+        expect(result.request).to.include({ id, status: 'received', regulation: 'gdpr' });
+        expect(await ledger.loadSubject(id)).to.deep.equal(inputs[n]!.subject);
+        const tasks = await ledger.getTasks(id);
+        expect(tasks.map((t) => t.state)).to.deep.equal(['queued', 'skipped']);
+        const trail = await ledger.auditTrail(id);
+        expect(trail.map((e) => e.action)).to.deep.equal(['request.received']);
+        expect(verifyChain(trail)).to.deep.equal([]);
+      }
+      await ledger.markEnqueuedMany(results.map((r) => r.request.id));
+      expect((await ledger.getRequest(inputs[0]!.id))!.status).to.equal('in_progress');
+      await ledger.settleRequest(inputs[0]!.id);
+      expect(verifyChain(await ledger.auditTrail(inputs[0]!.id))).to.deep.equal([]);
     });
 
     it('stores identifiers sealed, never in clear, and opens them for a worker', async () => {
