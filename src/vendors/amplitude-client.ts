@@ -68,6 +68,11 @@ export interface AmplitudeClient {
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** Amplitude refuses a list range over six months (vendor-contracts §5.3); shared polls stay well inside it. */
+const MAX_LIST_RANGE_DAYS = 150;
+const minDay = (a: string, b: string) => (a < b ? a : b);
+const maxDay = (a: string, b: string) => (a > b ? a : b);
+const daysBetween = (start: string, end: string) => (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
 const DIGITS = /^[1-9]\d{0,18}$/;
 
 export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver): AmplitudeClient {
@@ -99,6 +104,44 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
     } catch {
       throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
     }
+  }
+
+  interface PendingList {
+    startDay: string;
+    endDay: string;
+    jobs: Promise<DeletionJob[]>;
+  }
+  let pendingList: PendingList | undefined;
+
+  async function fetchDeletions(group: PendingList, signal?: AbortSignal): Promise<DeletionJob[]> {
+    const operation = 'listDeletions';
+    const res = await call(
+      operation,
+      () => {
+        // From here on the range is fixed: later polls start a new group. (The first poll's signal
+        // governs the shared call; if it aborts, the others fail transiently and their jobs retry.)
+        if (pendingList === group) pendingList = undefined;
+        return api.get(DELETIONS, { searchParams: { start_day: group.startDay, end_day: group.endDay }, signal, context: { operation } });
+      },
+      signal,
+    ).finally(() => {
+      if (pendingList === group) pendingList = undefined;
+    });
+    if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+    const jobs = parse<unknown>(operation, res);
+    if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
+    return jobs
+      .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
+      .map((job) => {
+        const entries = readEntries(job.amplitude_ids);
+        return {
+          day: job.day as string,
+          status: typeof job.status === 'string' ? job.status : '',
+          amplitudeIds: entries.flatMap((e) => (e.amplitudeId ? [e.amplitudeId] : [])),
+          entryCount: entries.length,
+          ...(typeof job.active_scrub_done_date === 'string' ? { activeScrubDoneDate: job.active_scrub_done_date } : {}),
+        };
+      });
   }
 
   return {
@@ -143,24 +186,19 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
     },
 
     async listDeletions(startDay, endDay, signal) {
-      const operation = 'listDeletions';
       if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
-      const res = await call(operation, () => api.get(DELETIONS, { searchParams: { start_day: startDay, end_day: endDay }, signal, context: { operation } }), signal);
-      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-      const jobs = parse<unknown>(operation, res);
-      if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
-      return jobs
-        .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
-        .map((job) => {
-          const entries = readEntries(job.amplitude_ids);
-          return {
-            day: job.day as string,
-            status: typeof job.status === 'string' ? job.status : '',
-            amplitudeIds: entries.flatMap((e) => (e.amplitudeId ? [e.amplitudeId] : [])),
-            entryCount: entries.length,
-            ...(typeof job.active_scrub_done_date === 'string' ? { activeScrubDoneDate: job.active_scrub_done_date } : {}),
-          };
-        });
+      // Polls still waiting for their turn share one call over the union of their days: at 1 call/s,
+      // one poll per job day would otherwise crowd out the creates (and cost a call each).
+      const waiting = pendingList;
+      if (waiting && daysBetween(minDay(waiting.startDay, startDay), maxDay(waiting.endDay, endDay)) <= MAX_LIST_RANGE_DAYS) {
+        waiting.startDay = minDay(waiting.startDay, startDay);
+        waiting.endDay = maxDay(waiting.endDay, endDay);
+        return (await waiting.jobs).filter((job) => job.day >= startDay && job.day <= endDay);
+      }
+      const group: PendingList = { startDay, endDay, jobs: Promise.resolve([]) };
+      group.jobs = fetchDeletions(group, signal);
+      pendingList = group;
+      return group.jobs;
     },
 
     async cancelDeletion(amplitudeId, day, signal) {

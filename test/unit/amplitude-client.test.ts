@@ -163,9 +163,26 @@ describe('Amplitude client and throttling', () => {
     sandbox = await startSandbox({ subjects: 10, amplitude: { requestsPerSecond: 1 } });
     const client = createAmplitudeClient(settingsFor(sandbox, { requestsPerSecond: 1 }));
     const started = Date.now();
-    await Promise.all([0, 1, 2].map(() => client.listDeletions('2026-01-01', '2026-01-02')));
+    await Promise.all([1, 2, 3].map((n) => client.requestDeletions([{ kind: 'user_id', value: `user-${n}` }])));
     expect(Date.now() - started, 'three calls take two spacings').to.be.at.least(2000);
     expect(sandbox.stats.snapshot().amplitude!.total).to.deep.include({ calls: 3, throttled: 0 });
+  });
+
+  it('lets polls that wait for their turn share one list call over the union of their days, each getting only its own days', async function () {
+    this.timeout(10_000);
+    sandbox = await startSandbox({ subjects: 10, amplitude: { requestsPerSecond: 1 } });
+    const client = createAmplitudeClient(settingsFor(sandbox, { requestsPerSecond: 1 }));
+    const created = await client.requestDeletions([{ kind: 'user_id', value: 'user-1' }]);
+    const day = created.day;
+    const dayBefore = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+    // Both wait behind the create's spacing, so they go out as one call.
+    const [own, earlier] = await Promise.all([client.listDeletions(day, day), client.listDeletions(dayBefore, dayBefore)]);
+    expect(own.map((j) => j.day)).to.deep.equal([day]);
+    expect(earlier).to.deep.equal([]);
+    expect(sandbox.stats.snapshot().amplitude!.operations.listDeletions).to.deep.include({ calls: 1 });
+    // A poll made after that call went out is a call of its own.
+    expect((await client.listDeletions(day, day)).map((j) => j.day)).to.deep.equal([day]);
+    expect(sandbox.stats.snapshot().amplitude!.operations.listDeletions).to.deep.include({ calls: 2 });
   });
 
   it('sends Amplitude ids digit for digit, above 2^53 too, with ignore_invalid_id and include_mapped_user_ids', async () => {
