@@ -70,6 +70,9 @@ export class BatchLedger {
         return { batch: toBatch(found), member, opened: false };
       }
 
+      // Joiners of one scope take turns: without this, a burst of first joiners each finds no open
+      // batch and opens its own (one vendor export per joiner instead of one per window).
+      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`batch|${input.vendor}|${input.kind}|${input.scope}`]);
       const open = await tx.query<BatchRow>(
         `SELECT * FROM batches WHERE vendor = $1 AND kind = $2 AND scope = $3 AND state = 'open' AND member_count < max_members
           ORDER BY created_at LIMIT 1 FOR UPDATE`,
