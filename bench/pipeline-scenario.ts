@@ -1,0 +1,103 @@
+import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
+import { performance } from 'node:perf_hooks';
+import { redisConnection } from '../src/workers/queue-set.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { resolveQueues } from '../queues/registry.js';
+import { requestsQueue } from '../queues/requests-queue.js';
+import { pinpointQueue } from '../queues/pinpoint-queue.js';
+import { freshBenchPrefix, startBenchService, userIdRequests, type BenchService } from './bench-service.js';
+import { round, type Scenario, type ScenarioContext } from './scenario.js';
+
+const RATIO_TARGET = 0.5;
+const UNLIMITED = { max: 1_000_000, durationMs: 1000 };
+
+/**
+ * Requests by user id to Pinpoint: the one vendor path that acts per request (the batched vendors'
+ * pace is set by their windows and measured by `vendor_limits`). Vendor limits lifted, so the
+ * figure is the orchestration's: ledger, flows, runners, the real AWS SDK client against the sandbox.
+ */
+async function runOurs(context: ScenarioContext, n: number): Promise<{ seconds: number; concurrency: Record<string, number>; byStatus: Record<string, number> }> {
+  const service: BenchService = await startBenchService({
+    context,
+    name: 'pipeline',
+    file: { sandbox: { subjects: n, clockSpeed: 1, vendorOverrides: { pinpoint: { rateLimit: UNLIMITED } } } },
+    sandbox: { pinpoint: { rates: { GetUserEndpoints: 1e9, DeleteUserEndpoints: 1e9 } } },
+  });
+  try {
+    await service.pauseAll();
+    const accepted = await service.submitBulk(userIdRequests(n, ['pinpoint']));
+    if (accepted !== n) throw new Error(`pipeline: ${accepted} of ${n} requests accepted`);
+    const started = performance.now();
+    await service.resumeAll();
+    const byStatus = await service.waitForFinal(n, 600_000, 50);
+    const seconds = (performance.now() - started) / 1000;
+    const concurrency = Object.fromEntries(service.queues.definitions.filter((q) => q.name === requestsQueue.name || q.name === pinpointQueue.name).map((q) => [q.name, q.concurrency]));
+    return { seconds, concurrency, byStatus };
+  } finally {
+    await service.close();
+  }
+}
+
+/** The same shape as bare BullMQ: a parent in `requests`, one child in `pinpoint`, no-op processors, same concurrency. */
+async function runBare(context: ScenarioContext, n: number, concurrency: Record<string, number>): Promise<number> {
+  const prefix = freshBenchPrefix('pipeline-bare');
+  const connection = redisConnection(context.redisUrl, false);
+  const workerConnection = redisConnection(context.redisUrl, true);
+  // The same job options as the service's queues (retention, attempts), so Redis does the same work per job.
+  const defaults = Object.fromEntries(resolveQueues(loadConfig({ env: {}, file: {} })).map((q) => [q.name, q.defaultJobOptions]));
+  const queues = [requestsQueue.name, pinpointQueue.name].map((name) => new Queue(name, { connection, prefix }));
+  const producer = new FlowProducer({ connection, prefix });
+  const workers: Worker[] = [];
+  try {
+    await Promise.all(queues.map((q) => q.pause()));
+    const flows: FlowJob[] = Array.from({ length: n }, (_, i) => ({
+      name: 'finalize-request',
+      queueName: requestsQueue.name,
+      data: { requestId: `bench-${i}` },
+      opts: { ...defaults[requestsQueue.name], jobId: `bench-${i}__request` },
+      children: [{ name: 'delete-user-endpoints', queueName: pinpointQueue.name, data: { requestId: `bench-${i}`, taskId: `bench-${i}-pinpoint` }, opts: { ...defaults[pinpointQueue.name], ignoreDependencyOnFailure: true, jobId: `bench-${i}-pinpoint` } }],
+    }));
+    for (let i = 0; i < flows.length; i += 1000) await producer.addBulk(flows.slice(i, i + 1000));
+    for (const name of [requestsQueue.name, pinpointQueue.name]) {
+      workers.push(new Worker(name, async () => ({ ok: true }), { connection: workerConnection, prefix, concurrency: concurrency[name] ?? 20 }));
+    }
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    const started = performance.now();
+    await Promise.all(queues.map((q) => q.resume()));
+    const parents = queues[0]!;
+    for (;;) {
+      const { completed = 0 } = await parents.getJobCounts('completed');
+      if (completed >= n) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return (performance.now() - started) / 1000;
+  } finally {
+    await Promise.all(workers.map((w) => w.close()));
+    await Promise.all(queues.map((q) => q.obliterate({ force: true }).then(() => q.close())));
+    await producer.close();
+  }
+}
+
+/** `pipeline`: requests completed per second end to end (intake excluded) vs a bare BullMQ flow of the same shape. */
+export const pipelineScenario: Scenario = {
+  name: 'pipeline',
+  summary: 'requests/s completed (Pinpoint by user id, vendor limits lifted, intake excluded) vs bare BullMQ flows with no-op processors',
+  async run(context) {
+    const n = context.size === 'full' ? 3000 : 30;
+    const ours = await runOurs(context, n);
+    const bareSeconds = await runBare(context, n, ours.concurrency);
+    const ourRate = n / ours.seconds;
+    const bareRate = n / bareSeconds;
+    context.log(`pipeline: ours ${round(ourRate, 1)} requests/s, bare BullMQ ${round(bareRate, 1)} flows/s`);
+    const ratio = ourRate / bareRate;
+    const completed = ours.byStatus.completed ?? 0;
+    return {
+      measured: { requests: n, requests_per_s: round(ourRate, 1), seconds: round(ours.seconds), completed, statuses: ours.byStatus },
+      baseline: { flows: n, flows_per_s: round(bareRate, 1), seconds: round(bareSeconds) },
+      ratio: round(ratio),
+      headline: { measured: `${round(ourRate, 0)} requests/s (${completed}/${n} completed)`, baseline: `bare BullMQ ${round(bareRate, 0)} flows/s` },
+      target: `ratio >= ${RATIO_TARGET}, every request completed`,
+      met: ratio >= RATIO_TARGET && completed === n,
+    };
+  },
+};
