@@ -439,6 +439,22 @@ export class RequestLedger {
    * failed) and returns it; otherwise returns undefined and changes nothing. Safe to call often.
    */
   async settleRequest(requestId: string, actor = 'system'): Promise<RequestStatus | undefined> {
+    // Most calls change nothing (one task of several ended, or the flow parent runs after the last
+    // task settled the request): one read says so, without a transaction or a row lock. The last
+    // task to commit its end always sees every other task ended, so no settlement is missed.
+    const { rows: seen } = await this.db.query<{ status: RequestStatus; states: TaskState[] | null; partial: number }>(
+      `SELECT status, (SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
+              (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial
+         FROM requests r WHERE id = $1`,
+      [requestId],
+    );
+    const before = seen[0];
+    if (!before) return undefined;
+    const states = before.states ?? [];
+    if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
+    const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, Number(before.partial));
+    if (outcome === before.status) return outcome;
+
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const settled = await this.db.transaction(async (tx): Promise<RequestStatus | undefined> => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
