@@ -25,6 +25,7 @@ export const vendorLimitsScenario: Scenario = {
         throttled_share: round(throttledShare, 4),
         lost: run.lost,
         statuses: run.byStatus,
+        last_task_ended_s: run.lastTaskEndedAt,
         calls_by_vendor: Object.fromEntries(Object.entries(run.stats).map(([v, s]) => [v, s.total.calls])),
       },
       baseline: { minimum_seconds: round(minimum, 1), minimum_by_vendor: Object.fromEntries(Object.entries(run.minimumSeconds).map(([v, s]) => [v, round(s, 1)])) },
