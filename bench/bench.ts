@@ -61,7 +61,8 @@ function table(results: Record<string, ScenarioResult>, size: BenchSize): string
     '|---|---|---|---|---|---|---|',
   ];
   for (const [name, r] of Object.entries(results)) {
-    lines.push(`| ${name} | ${r.headline.measured} | ${r.headline.baseline} | ${r.ratio} | ${r.target} | ${r.met ? 'yes' : '**no**'} | ${r.seconds} |`);
+    const cells = [name, r.headline.measured, r.headline.baseline, r.ratio, r.target, r.met ? 'yes' : '**no**', r.seconds].map((c) => String(c).replaceAll('|', '\\|'));
+    lines.push(`| ${cells.join(' | ')} |`);
   }
   lines.push('', 'Every figure: `npm run bench -- --json`.');
   return lines.join('\n');

@@ -112,7 +112,7 @@ export const scanScenario: Scenario = {
       measured,
       baseline,
       ratio: round(Math.min(...ratios)),
-      headline: { measured: `${headline(measured)} (subjects: MB/s of ${measured.uncompressed_mb} MB); peak RSS ${Math.max(...(rss as number[]))} MB`, baseline: `zcat \| grep -F -f: ${headline(baseline)}` },
+      headline: { measured: `${headline(measured)} (subjects: MB/s of ${measured.uncompressed_mb} MB); peak RSS ${Math.max(...(rss as number[]))} MB`, baseline: `zcat | grep -F -f: ${headline(baseline)}` },
       target: `ratio >= ${RATIO_TARGET} at each subject count, peak RSS <= ${RSS_LIMIT_MB} MB, same endpoints as grep`, met };
   },
 };
