@@ -374,6 +374,16 @@ export class RequestLedger {
    * settled (a re-delivered job): the caller must then do nothing.
    */
   async beginTask(taskId: string): Promise<TaskRecord | undefined> {
+    // The common case, its request already in progress, needs no reopening: one statement, no transaction.
+    const { rows: begunAlone } = await this.db.query<TaskRow>(
+      `UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
+         waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
+       FROM requests r
+       WHERE t.id = $1 AND t.state NOT IN (${inList(SETTLED_TASK_STATES)}) AND r.id = t.request_id AND r.status = 'in_progress'
+       RETURNING t.*`,
+      [taskId],
+    );
+    if (begunAlone[0]) return toTask(begunAlone[0]);
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const begun = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<TaskRow>(
