@@ -658,8 +658,10 @@ export class RequestLedger {
   }
 
   /** Marks a task as looked at by the reconciler, so it is not checked again at once. */
-  async touchTask(taskId: string): Promise<void> {
-    await this.db.query(`UPDATE tasks SET updated_at = now() WHERE id = $1`, [taskId]);
+  /** Marks tasks as looked at now, so the next sweeps pass them over until they are stale again. */
+  async touchTasks(taskIds: string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    await this.db.query(`UPDATE tasks SET updated_at = now() WHERE id = ANY($1::text[])`, [taskIds]);
   }
 
   async audit(requestId: string | null, actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {

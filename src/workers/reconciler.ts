@@ -12,6 +12,7 @@ import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-deletion-job.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
+import { eachConcurrently } from './each-concurrently.js';
 
 export interface ReconcileOptions {
   /** A request still `received` after this long was never confirmed in Redis. */
@@ -44,6 +45,9 @@ export interface ReconcileReport {
  * processor (stalled too often), settles requests whose tasks have all ended, and shreds the
  * identifiers of requests that ended longer ago than the retention window.
  */
+/** Stale tasks checked at once: each check is a few Redis and ledger round trips. */
+const STALE_TASK_CONCURRENCY = 16;
+
 export async function reconcile(
   deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger; projectDeletions?: ProjectDeletionLedger; callbacks?: CallbackOutbox },
   options: ReconcileOptions,
@@ -58,7 +62,10 @@ export async function reconcile(
   }
 
   const requestsQueueHandle = deps.queues.queue(requestsQueue.name);
-  for (const task of await deps.ledger.staleOpenTasks(new Date(now.getTime() - options.staleAfterMs), batch)) {
+  // Tasks are independent of one another: check them a few at a time, and mark them looked at in one statement.
+  const staleTasks = await deps.ledger.staleOpenTasks(new Date(now.getTime() - options.staleAfterMs), batch);
+  const lookedAt: string[] = [];
+  await eachConcurrently(staleTasks, STALE_TASK_CONCURRENCY, async (task) => {
     const queue = deps.queues.queue(task.queue);
     const job = await queue.getJob(task.id);
     const state = job ? await job.getState() : 'missing';
@@ -70,7 +77,7 @@ export async function reconcile(
       // The list was read before the job: a task that ended or moved since (its job then completes
       // or is removed) has not lost its job. Only a task still open and unchanged now has.
       const current = await deps.ledger.getTask(task.id);
-      if (!current || TERMINAL_TASK_STATES.includes(current.state) || current.updatedAt.getTime() !== task.updatedAt.getTime()) continue;
+      if (!current || TERMINAL_TASK_STATES.includes(current.state) || current.updatedAt.getTime() !== task.updatedAt.getTime()) return;
       const parent = await requestsQueueHandle.getJob(parentJobId(task.requestId));
       const parentWaiting = parent ? (await parent.getState()) === 'waiting-children' : false;
       const child = childJob({ ...task, requestId: task.requestId }, 'ignore', queue.defaultJobOptions);
@@ -82,8 +89,9 @@ export async function reconcile(
       deps.logger.warn('re-created a lost job', { requestId: task.requestId, jobId: task.id, previousState: state });
       report.jobsRecreated += 1;
     }
-    await deps.ledger.touchTask(task.id);
-  }
+    lookedAt.push(task.id);
+  });
+  await deps.ledger.touchTasks(lookedAt);
 
   // A shared batch whose job is gone is re-added; one whose job failed outside the batch runner
   // (stalled too often) is failed in the ledger so its members wake up and join a new batch.
