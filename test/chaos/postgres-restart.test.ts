@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { restartTestPostgres, testPostgresUrl } from '../support/postgres.js';
 import { awaitFinal, chaosPeople, endpointCounts, pause, submitPaced, tally } from './chaos-harness.js';
+import { seedPerson } from '../../src/sandbox/seed.js';
+import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
+import { allVersions, s3Sdk } from '../support/aws-sandbox.js';
 
 const SUBJECTS = 330;
 const DOWN_MS = 3000;
@@ -54,5 +57,37 @@ describe('Chaos: Postgres restarted in the middle of a run', () => {
     const again = await service.api('/v1/requests', { body: { ...probe, subject: { userId: 'user-0' } } });
     expect(again.status, 'the probe key was not recorded by the refused submission').to.equal(202);
     await service.waitForRequest(again.body.id);
+  });
+
+  it('lets a shared export batch (Pinpoint by e-mail) wait out a Postgres restart mid-batch: one export, every request completed, no export file left', async function () {
+    this.timeout(180_000);
+    // A service of its own: the demo clock makes the vendor's export instant; slow Pinpoint calls keep the batch job busy through the outage.
+    const batchService = await startTestService({ subjects: 40, database: 'postgres', file: { sandbox: { subjects: 40, clockSpeed: 20_000 }, reconciler: { everyMs: 2000, staleAfterMs: 5000 } } });
+    try {
+      const sandbox = batchService.sandbox!;
+      sandbox.faults.set('pinpoint', { latencyMs: 700 });
+      const people = Array.from({ length: 20 }, (_, i) => i * 2);
+      const submitted = await batchService.api('/v1/requests', {
+        body: { requests: people.map((i) => ({ requestId: `chaos-batch-outage-${i}`, subject: { email: seedPerson(i).email }, vendors: ['pinpoint'] })) },
+      });
+      expect(submitted.status).to.equal(202);
+      const ids = (submitted.body.results as Array<{ id: string }>).map((r) => r.id);
+      // The batch job has asked for the export: the outage now falls on its polls, scan, purge and checkpoints.
+      await waitFor(async () => sandbox.stats.calls('pinpoint', 'CreateExportJob') >= 1, 30_000);
+      await restartTestPostgres(() => pause(DOWN_MS));
+      sandbox.faults.set('pinpoint', { latencyMs: 0 });
+
+      const open = await awaitFinal(batchService.ledger, ids, 120_000);
+      expect(open, 'requests still open at the end').to.have.length(0);
+      const statuses = await Promise.all(ids.map(async (id) => (await batchService.ledger.getRequest(id))!.status));
+      expect(new Set(statuses), 'a ledger outage delays a shared batch, it does not fail it').to.deep.equal(new Set(['completed']));
+      expect(sandbox.stats.calls('pinpoint', 'CreateExportJob'), 'one export for the whole window, outage or not').to.equal(1);
+      expect(await allVersions(s3Sdk(sandbox), S3_SANDBOX_BUCKETS.exports, ''), 'no export file, version or marker left').to.deep.equal([]);
+      const addresses = new Set([...sandbox.pinpoint.store.app(sandbox.pinpoint.appId).endpoints.values()].map((e) => e.Address));
+      expect(people.filter((i) => addresses.has(seedPerson(i).email)), 'people whose e-mail endpoints remain').to.deep.equal([]);
+      expect(people.every((i) => addresses.has(seedPerson(i + 1).email)), 'the neighbours’ endpoints are untouched').to.equal(true);
+    } finally {
+      await batchService.close();
+    }
   });
 });
