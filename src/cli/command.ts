@@ -64,16 +64,36 @@ export const COMMON_HELP = `Common flags:
   --json           machine-readable output: one JSON document on stdout
   -h, --help       this help`;
 
+/**
+ * `--flag value` as `--flag=value` for flags that take a value, so a value may start with a dash
+ * (API tokens are base64url and can). A next word that is itself one of our flags is left alone:
+ * `--token --json` still says "--token needs a value".
+ */
+function attachValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  const isOurFlag = (arg: string) => arg.startsWith('--') && options[arg.slice(2).split('=')[0]!] !== undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg.startsWith('--') && !arg.includes('=') && options[arg.slice(2)]?.type === 'string' && next !== undefined && next.startsWith('-') && !isOurFlag(next)) {
+      out.push(`${arg}=${next}`);
+      i += 1;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** parseArgs with our wording: an unknown or malformed flag is a UsageError naming the flag. */
 export function parseCommandLine(argv: string[], options: Options) {
+  const all = { ...COMMON_OPTIONS, ...options };
   try {
-    return parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    return parseArgs({ args: attachValues(argv, all), options: all, allowPositionals: true, strict: true });
   } catch (err) {
     const e = err as Error & { code?: string };
     const flag = /'(-[^' ]*)/.exec(e.message)?.[1];
     if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown flag ${flag ?? e.message}`);
     if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      if (/argument missing/.test(e.message)) throw new UsageError(`${flag ?? 'a flag'} needs a value`);
+      if (/argument missing|ambiguous/.test(e.message)) throw new UsageError(`${flag ?? 'a flag'} needs a value`);
       throw new UsageError(`${flag ?? 'a flag'} does not take a value`);
     }
     throw new UsageError(e.message.split('. ')[0] ?? e.message);
