@@ -1,6 +1,6 @@
 import { EndpointMatcher, ExportScan, ExportScanError } from '../src/vendors/pinpoint-export-scanner.js';
 import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
-import { isGone, type AppGone, type ExportJobState, type PinpointClient } from '../src/vendors/pinpoint-client.js';
+import { isGone, type AppGone, type ExportJobState } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../src/vendors/vendor-errors.js';
 import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult } from './task-processor.js';

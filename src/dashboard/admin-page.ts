@@ -11,7 +11,6 @@ import { cancelRequest } from '../operations/cancel-request.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import {
   ADMIN_CSS,
-  ADMIN_CSS_PATH,
   ADMIN_PATH,
   ERRORS,
   NOTICES,

@@ -1,6 +1,6 @@
 import { Readable, type Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { EndpointMatcher, normaliseAddress } from './pinpoint-export-scanner.js';
+import { EndpointMatcher } from './pinpoint-export-scanner.js';
 
 /**
  * People's rows in segment import and endpoint export files (vendor-contracts §1.6, §1.7):
