@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
@@ -7,7 +7,7 @@ import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import type { BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
-import { delayJob, settleFailure, waitForLedger } from './job-outcome.js';
+import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 
 /** Looks at members still active when their batch ended: about five seconds in all. */
 const WAKE_ROUNDS = 10;
@@ -58,13 +58,13 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     const processor = deps.processors[job.name];
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     // A ledger outage is not the vendor's fault: wait it out without spending an attempt.
-    const ledgerReachable = () => ledger.ping().then(() => true, () => false);
+    const outage = { job, token, log, ping: () => ledger.ping() };
     let batch;
     try {
       batch = await batches.start(batchId);
     } catch (err) {
-      if (await ledgerReachable()) throw err;
-      return waitForLedger(job, token, log);
+      await waitIfLedgerDown(err, outage);
+      throw err;
     }
     if (!batch) return { outcome: 'already_ended', members: 0 };
     // A member whose task has already settled (e.g. its request was cancelled and the task withdrawn)
@@ -101,7 +101,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
       log.info('batch done', { members: members.length });
       return { outcome: 'done', members: members.length };
     } catch (err) {
-      if (!(err instanceof DelayedError) && !(await ledgerReachable())) return waitForLedger(job, token, log);
+      await waitIfLedgerDown(err, outage);
       return settleFailure(err, {
         job,
         token,

@@ -68,3 +68,23 @@ export async function waitForLedger(job: Job, token: string | undefined, log: Lo
   return delayJob(job, token, Math.round(LEDGER_WAIT_MS * (1 + Math.random() * 0.2)));
 }
 
+/** What a runner needs to tell a ledger outage from an ordinary error, and to wait one out. */
+export interface LedgerOutageContext {
+  job: Job;
+  token: string | undefined;
+  log: Logger;
+  /** Resolves when the ledger answers. */
+  ping: () => Promise<void>;
+}
+
+/**
+ * Called with what a run threw: when the ledger does not answer now, the error was the outage and
+ * the job waits it out without spending an attempt (this throws DelayedError). Otherwise it
+ * returns, and the caller handles `err` as it would have.
+ */
+export async function waitIfLedgerDown(err: unknown, context: LedgerOutageContext): Promise<void> {
+  if (err instanceof DelayedError) return;
+  if (await context.ping().then(() => true, () => false)) return;
+  await waitForLedger(context.job, context.token, context.log);
+}
+

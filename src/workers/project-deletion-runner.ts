@@ -1,10 +1,10 @@
-import { DelayedError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import type { Logger } from '../logger.js';
 import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
 import type { ProjectDeletionProcessor } from '../../jobs/delete-project.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, settleFailure, waitForLedger } from './job-outcome.js';
+import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 
 export interface ProjectDeletionRunnerDeps {
   deletions: ProjectDeletionLedger;
@@ -22,17 +22,17 @@ export interface ProjectDeletionRunnerDeps {
  */
 export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
   const { deletions } = deps;
-  const ledgerReachable = () => deletions.ping().then(() => true, () => false);
   return async (job: Job<ProjectDeletionJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string }> => {
     const id = job.data.projectDeletionId;
     const log = deps.logger.child({ projectDeletionId: id, jobId: job.id, queue: job.queueName, job: job.name });
+    const outage = { job, token, log, ping: () => deletions.ping() };
 
     let begun;
     try {
       begun = await deletions.begin(id);
     } catch (err) {
-      if (await ledgerReachable()) throw err;
-      return waitForLedger(job, token, log);
+      await waitIfLedgerDown(err, outage);
+      throw err;
     }
     if (begun.state === 'ended') {
       log.info('project deletion is not open (cancelled or ended); nothing to do', { status: begun.deletion?.status ?? 'missing' });
@@ -63,7 +63,7 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
       log.info('project deletion finished', { appId: deletion.appId, outcome: result.outcome });
       return { outcome: result.outcome };
     } catch (err) {
-      if (!(err instanceof DelayedError) && !(await ledgerReachable())) return waitForLedger(job, token, log);
+      await waitIfLedgerDown(err, outage);
       return settleFailure(err, {
         job,
         token,

@@ -1,9 +1,9 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, settleFailure, waitForLedger } from './job-outcome.js';
+import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 
 export interface TaskRunnerDeps {
@@ -27,19 +27,19 @@ export interface TaskJobResult {
  */
 export function createTaskRunner(deps: TaskRunnerDeps) {
   const { ledger, processors, clients } = deps;
-  const ledgerReachable = () => ledger.ping().then(() => true, () => false);
   return async (job: Job<TaskJobData>, token?: string, signal?: AbortSignal): Promise<TaskJobResult> => {
     const { requestId, taskId } = job.data;
     const log = deps.logger.child({ requestId, jobId: job.id, queue: job.queueName, job: job.name });
     const processor = processors[job.name];
     if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
+    const outage = { job, token, log, ping: () => ledger.ping() };
 
     let task;
     try {
       task = await ledger.beginTask(taskId);
     } catch (err) {
-      if (await ledgerReachable()) throw err;
-      return waitForLedger(job, token, log);
+      await waitIfLedgerDown(err, outage);
+      throw err;
     }
     if (!task) {
       log.info('task already settled; nothing to do');
@@ -73,7 +73,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       log.info('task finished', { outcome: result.outcome, attempt });
       return { outcome: result.outcome };
     } catch (err) {
-      if (!(err instanceof DelayedError) && !(await ledgerReachable())) return waitForLedger(job, token, log);
+      await waitIfLedgerDown(err, outage);
       return settleFailure(err, {
         job,
         token,
