@@ -22,10 +22,18 @@ export const parentJobId = (requestId: string) => `${requestId}__request`;
  */
 export type ChildFailurePolicy = 'ignore' | 'fail-parent';
 
+/**
+ * Every task job carries this priority; batch jobs and project deletions carry none. BullMQ serves
+ * a queue's unprioritised jobs before its prioritised ones (bullmq-engineering §1.3; moveToActive reads `wait` before `prioritized`), so a shared
+ * batch that has filled runs at once instead of behind thousands of queued member tasks, whose
+ * requests are the ones waiting for it. Equal priorities keep their FIFO order.
+ */
+export const TASK_JOB_PRIORITY = 1;
+
 export function childJob(task: Pick<TaskSpec, 'id' | 'queue' | 'jobName'> & { requestId: string }, onFailure: ChildFailurePolicy, defaults: JobsOptions): FlowJobNode {
   const failure: JobsOptions = onFailure === 'ignore' ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true };
   const data: TaskJobData = { requestId: task.requestId, taskId: task.id };
-  return { name: task.jobName, queueName: task.queue, data, opts: { ...defaults, ...failure, jobId: task.id } };
+  return { name: task.jobName, queueName: task.queue, data, opts: { ...defaults, ...failure, priority: TASK_JOB_PRIORITY, jobId: task.id } };
 }
 
 /** A request as a BullMQ flow: one parent in `requests`, one child per open task in its vendor's queue. */

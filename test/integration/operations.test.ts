@@ -46,7 +46,7 @@ describe('On-call operations through the API', () => {
     const res = await service.api('/v1/requests', { body: { subject: { userId: 'user-22' }, vendors: ['pinpoint'] } });
     const task = (await service.ledger.getTasks(res.body.id))[0]!;
     const job = await service.queues.queue('pinpoint').getJob(task.id);
-    expect(await job!.getState(), 'nothing runs while paused').to.equal('waiting');
+    expect(await job!.getState(), 'nothing runs while paused').to.equal('prioritized');
     const resumed = await service.api('/v1/queues/pinpoint/resume', { body: {} });
     expect(resumed.body.paused).to.equal(false);
     await service.waitForRequest(res.body.id);

@@ -96,7 +96,7 @@ describe('No identifier of a person leaks (Invariant 1)', () => {
   it('finds none in the Bull Board API: queue lists, job details, logs and flows', async () => {
     const texts: string[] = [];
     for (const queue of service.queues.definitions) {
-      for (const status of ['latest', 'completed', 'failed', 'delayed', 'waiting', 'waiting-children']) {
+      for (const status of ['latest', 'completed', 'failed', 'delayed', 'waiting', 'prioritized', 'waiting-children']) {
         const list = await service.api(`/admin/queues/api/queues?activeQueue=${queue.name}&status=${status}&page=1&jobsPerPage=50`);
         expect(list.status).to.equal(200);
         texts.push(JSON.stringify(list.body));
