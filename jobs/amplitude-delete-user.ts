@@ -1,33 +1,13 @@
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { identifierOf, SUBMIT_DELETIONS, type SubmittedMember } from './amplitude-submit-deletions.js';
 import { POLL_DELETIONS, pollBatchScope } from './amplitude-poll-deletions.js';
-import { requireClient, type TaskProcessor, type TaskResult } from './task-processor.js';
+import { memberFallbackPollMs, requireClient, type TaskProcessor, type TaskResult } from './task-processor.js';
 
 /** The member task's job name: one per request and Amplitude project. */
 export const DELETE_USER = 'amplitude-delete-user';
 
 /** The most members one poll batch serves (one GET per poll for all of them). */
 const MAX_POLL_MEMBERS = 10_000;
-
-/**
- * How long a member sleeps between looks at its batch when nobody wakes it (the batch runner
- * wakes members when their batch ends, so this is only a safety net).
- */
-export function memberFallbackPollMs(intervalMs: number): number {
-  return Math.max(10 * 60_000, intervalMs);
-}
-
-/**
- * When a waiting member looks at its batch again. It is woken when the batch ends; but a member
- * still finishing its own run at that moment misses the wake, so it also looks once or twice
- * shortly after the batch closes (a grace of its window, 2 to 30 s), then only at the fallback.
- */
-export function nextLookMs(closesAt: Date, windowMs: number, fallbackMs: number, now = Date.now()): number {
-  const grace = Math.min(30_000, Math.max(2_000, windowMs));
-  const untilClose = closesAt.getTime() - now;
-  if (untilClose <= -2 * grace) return fallbackMs;
-  return Math.min(fallbackMs, Math.max(0, untilClose) + grace);
-}
 
 function waiting(pollAfterMs: number, evidence: Record<string, unknown>, reason: string): TaskResult {
   return { outcome: 'waiting_vendor', evidence, pollAfterMs, reason };
@@ -51,7 +31,7 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
   if (!day) {
     const submit = await input.awaitBatch({ kind: SUBMIT_DELETIONS, scope: input.resource, windowMs: batchWindowMs, maxMembers: maxIdsPerRequest });
     if (submit.state === 'waiting') {
-      return waiting(nextLookMs(submit.closesAt, batchWindowMs, memberFallbackPollMs(batchWindowMs)), { project, submitBatchId: submit.batchId }, 'in a shared Amplitude deletion call that has not been sent yet');
+      return waiting(memberFallbackPollMs(batchWindowMs), { project, submitBatchId: submit.batchId }, 'in a shared Amplitude deletion call that has not been sent yet');
     }
     if (submit.state === 'failed') throw new PermanentVendorError({ vendor: 'amplitude', operation: SUBMIT_DELETIONS }, String(submit.result.reason ?? 'did not schedule the deletion'));
     const sent = submit.result as unknown as SubmittedMember;
@@ -66,7 +46,7 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
 
   const poll = await input.awaitBatch({ kind: POLL_DELETIONS, scope: pollBatchScope(input.resource, day), windowMs: pollIntervalMs, maxMembers: MAX_POLL_MEMBERS });
   if (poll.state === 'waiting') {
-    return waiting(nextLookMs(poll.closesAt, pollIntervalMs, memberFallbackPollMs(pollIntervalMs)), { day, pollBatchId: poll.batchId }, `waiting for Amplitude's deletion job for ${day} to be done`);
+    return waiting(memberFallbackPollMs(pollIntervalMs), { day, pollBatchId: poll.batchId }, `waiting for Amplitude's deletion job for ${day} to be done`);
   }
   if (poll.state === 'failed') {
     throw new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions' }, String(poll.result.reason ?? 'did not finish the deletion'));

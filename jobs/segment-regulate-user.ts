@@ -1,14 +1,9 @@
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { POLL_REGULATION, regulationBatchScope } from './segment-poll-regulation.js';
-import { requireClient, type TaskProcessor } from './task-processor.js';
+import { memberFallbackPollMs, requireClient, type TaskProcessor } from './task-processor.js';
 
 /** The member task's job name: one per request and Segment scope (workspace, or each source). */
 export const REGULATE_USER = 'regulate-user';
-
-/** How long a member sleeps between looks at its batch when nobody wakes it (the batch runner does, when the batch ends). */
-export function memberFallbackPollMs(pollIntervalMs: number): number {
-  return Math.max(10 * 60_000, pollIntervalMs);
-}
 
 /**
  * Segment, one request: joins the shared regulation batch for its scope and regulation type

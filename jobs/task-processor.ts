@@ -117,3 +117,12 @@ export function requireClient<K extends keyof VendorClients>(deps: VendorClients
   if (!client) throw new Error(`no ${name} client is configured in this worker`);
   return client as NonNullable<VendorClients[K]>;
 }
+
+/**
+ * How long a member of a shared batch sleeps between looks at it when nobody wakes it. The batch
+ * runner wakes every member when the batch ends (src/workers/batch-runner.ts), so this is only a
+ * safety net: at least ten minutes, and never shorter than the vendor's own poll interval.
+ */
+export function memberFallbackPollMs(pollIntervalMs: number): number {
+  return Math.max(10 * 60_000, pollIntervalMs);
+}

@@ -8,9 +8,17 @@ import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import type { BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
 import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { eachConcurrently } from './each-concurrently.js';
 
-/** Looks at members still active when their batch ended: about five seconds in all. */
-const WAKE_ROUNDS = 10;
+/**
+ * How long the wake keeps looking at members still active when their batch ended. Members wait
+ * for the wake, not on a timer, so it must reach one that is just parking itself. One still active
+ * after this (its run held up, e.g. by a ledger outage) sleeps until its fallback poll
+ * (`memberFallbackPollMs`, jobs/task-processor.ts).
+ */
+const WAKE_WITHIN_MS = 30_000;
+/** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */
+const WAKE_CONCURRENCY = 16;
 
 export interface BatchRunnerDeps {
   ledger: RequestLedger;
@@ -32,22 +40,24 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
 
   /**
    * Promotes each member's delayed job so it carries on at once. A member that joined just before
-   * the batch ran may still be active, about to park itself as delayed: it is looked at again a few
-   * times, briefly, or it would sleep its whole fallback poll.
+   * the batch ran may still be active, about to park itself as delayed: it is looked at again until
+   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake.
    */
   async function wakeMembers(queueName: string, taskIds: string[]): Promise<void> {
     const queue = deps.queues.queue(queueName);
+    const giveUpAt = Date.now() + WAKE_WITHIN_MS;
     let pending = taskIds;
-    for (let round = 0; pending.length > 0 && round < WAKE_ROUNDS; round++) {
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 100 * round));
-      const active: string[] = [];
-      for (const taskId of pending) {
-        const job = await queue.getJob(taskId);
-        if (!job) continue;
-        const state = await job.getState();
-        if (state === 'delayed') await job.promote().catch(() => undefined);
-        else if (state === 'active') active.push(taskId);
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 0) {
+        if (Date.now() >= giveUpAt) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * round)));
       }
+      const active: string[] = [];
+      await eachConcurrently(pending, WAKE_CONCURRENCY, async (taskId) => {
+        const state = await queue.getJobState(taskId);
+        if (state === 'delayed') await (await queue.getJob(taskId))?.promote().catch(() => undefined);
+        else if (state === 'active') active.push(taskId);
+      });
       pending = active;
     }
   }

@@ -6,7 +6,8 @@ import type { AmplitudeSettings } from '../../src/vendors/amplitude-settings.js'
 import { amplitudeQueue } from '../../queues/amplitude-queue.js';
 import { dayOfPollScope, pollBatchScope, withJitter } from '../../jobs/amplitude-poll-deletions.js';
 import { identifierOf } from '../../jobs/amplitude-submit-deletions.js';
-import { nextLookMs } from '../../jobs/amplitude-delete-user.js';
+import { amplitudeDeleteUser } from '../../jobs/amplitude-delete-user.js';
+import { memberFallbackPollMs, type BatchOutcome, type TaskInput, type VendorClients } from '../../jobs/task-processor.js';
 
 const PERSON = { userId: 'user-4242', amplitudeId: '100004242', email: 'ann.lee@example.com' } as const;
 const KEYS = { apiKey: '0123456789abcdef0123456789abcdef', secretKey: 'fedcba9876543210fedcba9876543210' };
@@ -90,15 +91,18 @@ describe('Amplitude connector and settings', () => {
     expect(identifierOf({ email: PERSON.email })).to.equal(undefined);
   });
 
-  it('has a waiting member look again shortly after its batch closes (in case it missed the wake), then only at the fallback', () => {
-    const now = Date.parse('2026-06-01T00:00:00Z');
-    const at = (ms: number) => new Date(now + ms);
-    expect(nextLookMs(at(60_000), 60_000, 600_000, now), 'window open: just after it closes').to.equal(90_000);
-    expect(nextLookMs(at(0), 60_000, 600_000, now), 'closing now').to.equal(30_000);
-    expect(nextLookMs(at(-30_000), 60_000, 600_000, now), 'closed, maybe still sending').to.equal(30_000);
-    expect(nextLookMs(at(-60_000), 60_000, 600_000, now), 'closed long ago: the wake will come').to.equal(600_000);
-    expect(nextLookMs(at(43_200_000), 43_200_000, 43_200_000, now), 'never later than the fallback').to.equal(43_200_000);
-    expect(nextLookMs(at(0), 300, 600_000, now), 'a small window still waits 2 s').to.equal(2_000);
+  it('has a waiting member sleep until its batch wakes it, looking itself only at the fallback', async () => {
+    const { batchWindowMs, pollIntervalMs, maxIdsPerRequest } = settings();
+    const client = { settings: { project: 'default', batchWindowMs, pollIntervalMs, maxIdsPerRequest, pollJitter: 0 } } as unknown as NonNullable<VendorClients['amplitude']>;
+    const run = async (previous: Record<string, unknown>, started: boolean) => {
+      const waiting: BatchOutcome = { state: 'waiting', batchId: 'b1', closesAt: new Date(Date.now() + (started ? -1_000 : 60_000)) };
+      const input: TaskInput = { requestId: 'r1', taskId: 't1', resource: 'project/default', subject: { userId: PERSON.userId }, attempt: 1, previous, checkpoint: async () => undefined, awaitBatch: async () => waiting };
+      return amplitudeDeleteUser(input, { amplitude: client });
+    };
+    for (const started of [false, true]) {
+      expect(await run({}, started), 'in the deletion call').to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(batchWindowMs) });
+      expect(await run({ day: '2026-12-01' }, started), 'in the poll of its day').to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(pollIntervalMs) });
+    }
   });
 
   it('polls one job day per batch scope and spreads polls by the jitter', () => {

@@ -29,14 +29,23 @@ describe('Shared batches (Invariant 7)', () => {
   let batchCalls: Array<{ batchId: string; members: number }>;
   let failNextBatches: number;
   let windowMs: number;
+  /** Tasks whose member job has run at least once, and how many had when the first batch ran. */
+  let membersStarted: Set<string>;
+  let membersStartedAtFirstBatch: number | undefined;
+  /** How long a member's first run takes to park itself after joining. */
+  let parkDelayMs: number;
 
   const member: TaskProcessor = async (input) => {
+    const firstRun = !membersStarted.has(input.taskId);
+    membersStarted.add(input.taskId);
     const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4 });
+    if (outcome.state === 'waiting' && firstRun && parkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, parkDelayMs));
     if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: 60_000, reason: 'waiting for shared batch' };
     if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch' });
     return { outcome: 'succeeded', evidence: { batchId: outcome.batchId, ...outcome.result } };
   };
   const batch: BatchProcessor = async (input) => {
+    membersStartedAtFirstBatch ??= membersStarted.size;
     batchCalls.push({ batchId: input.batchId, members: input.members.length });
     if (failNextBatches > 0) {
       failNextBatches -= 1;
@@ -50,6 +59,9 @@ describe('Shared batches (Invariant 7)', () => {
     batchCalls = [];
     failNextBatches = 0;
     windowMs = 400;
+    membersStarted = new Set();
+    membersStartedAtFirstBatch = undefined;
+    parkDelayMs = 0;
     const config = await testConfig();
     db = await openDatabase({ pgliteDir: 'memory://' });
     await migrate(db);
@@ -124,6 +136,31 @@ describe('Shared batches (Invariant 7)', () => {
     const { task } = await finished(late);
     expect(batchCalls).to.have.length(2);
     expect(task.evidence.batchId).to.equal(batchCalls[1]!.batchId);
+  });
+
+  it('runs a full batch before the member tasks still queued behind it in its queue', async () => {
+    windowMs = 60_000;
+    const pinpoint = queues.queue('pinpoint');
+    await pinpoint.pause();
+    const ids = await Promise.all(Array.from({ length: 60 }, (_, i) => submit(`user-${i}`)));
+    await pinpoint.resume();
+    const results = [];
+    // One at a time: sixty concurrent waits would each add a listener to the same queue.
+    for (const id of ids) results.push(await finished(id));
+    expect(results.map((r) => r.request!.status)).to.deep.equal(ids.map(() => 'completed'));
+    expect(batchCalls.map((c) => c.members)).to.deep.equal(Array(15).fill(4));
+    // In FIFO order the first batch job would wait behind all 60 member tasks queued before it.
+    expect(membersStartedAtFirstBatch, 'member tasks started when the first batch ran').to.be.below(40);
+  });
+
+  it('wakes a member that was still finishing its run when its batch ended', async () => {
+    windowMs = 200;
+    // Longer than the member's own fallback look would allow the test to wait (60 s), and than a few wake rounds.
+    parkDelayMs = 6_000;
+    const id = await submit('user-1');
+    const { request, task } = await finished(id);
+    expect(request!.status).to.equal('completed');
+    expect(task.evidence.batchId).to.equal(batchCalls[0]!.batchId);
   });
 
   it('moves the members of a batch that failed for good into a new batch, losing none', async () => {
