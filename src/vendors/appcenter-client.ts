@@ -4,6 +4,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-settings.js';
+import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import { classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, type VendorError } from './vendor-errors.js';
@@ -79,46 +80,13 @@ export interface AppCenterClient {
   close(): void;
 }
 
-/** A token bucket: at most `max` calls per `durationMs` in this process, with bursts up to `max`. */
-export class CallPacer {
-  private tokens: number;
-  private last = Date.now();
-  private queue: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly max: number,
-    private readonly durationMs: number,
-  ) {
-    this.tokens = max;
-  }
-
-  take(): Promise<void> {
-    const turn = this.queue.then(() => this.wait());
-    this.queue = turn.catch(() => undefined);
-    return turn;
-  }
-
-  private async wait(): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      this.tokens = Math.min(this.max, this.tokens + ((now - this.last) * this.max) / this.durationMs);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil(((1 - this.tokens) * this.durationMs) / this.max)));
-    }
-  }
-}
-
 const ERROR_CODE = /^[A-Za-z]{1,40}$/;
 const NOTIFICATION_PAGE = 2000;
 
 export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver): AppCenterClient {
   const settings = withAppCenterDefaults(input);
   const base = new URL(settings.baseUrl.endsWith('/') ? settings.baseUrl : `${settings.baseUrl}/`);
-  const pacer = new CallPacer(settings.rateLimit.max, settings.rateLimit.durationMs);
+  const budget = new CallBudget(settings.rateLimit.max, settings.rateLimit.durationMs);
   const http = withCallMetrics(got.extend({ throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: settings.timeoutMs }, followRedirect: false }), 'appcenter', calls);
 
   const appPath = (app: string, path: string) => new URL(`v0.1/apps/${encodeURIComponent(settings.owner)}/${encodeURIComponent(app)}${path}`, base).toString();
@@ -134,7 +102,7 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
   }
 
   async function call(operation: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, options: { json?: unknown; ok: number[]; signal?: AbortSignal }): Promise<{ status: number; body: unknown }> {
-    await pacer.take();
+    await budget.take();
     let res: Response<string>;
     try {
       res = await http(url, {

@@ -1,5 +1,6 @@
 import got, { RequestError, type Got, type Response } from 'got';
 import type { SegmentRegulationType, SegmentSettings } from './segment-settings.js';
+import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
@@ -81,7 +82,10 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
     timeout: { request: settings.requestTimeoutMs },
   }), 'segment', calls);
 
+  const budget = new CallBudget(settings.requestsPerSecond, 1000);
+
   async function call<T>(operation: string, send: () => Promise<Response<T>>): Promise<Response<T>> {
+    await budget.take();
     let res: Response<T>;
     try {
       res = await send();

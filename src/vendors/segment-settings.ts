@@ -46,6 +46,12 @@ export interface SegmentSettings extends VendorQueueSettings {
   pollJitter: number;
   /** Per-call timeout. @defaultValue 30000 */
   requestTimeoutMs: number;
+  /**
+   * HTTP calls this process makes to Segment per second, as a budget with bursts (§4.5: the
+   * general limits are not published; the create endpoints allow 600/min and a batch is one create
+   * for up to 5,000 people). It bounds calls, not jobs: most Segment jobs make none. @defaultValue 100
+   */
+  requestsPerSecond: number;
   /** Manual tasks planned for every request that names Segment. @defaultValue [] */
   manualTasks: SegmentManualTask[];
 }
@@ -59,6 +65,7 @@ export const SEGMENT_DEFAULTS = Object.freeze({
   pollIntervalMs: 3_600_000,
   pollJitter: 0.1,
   requestTimeoutMs: 30_000,
+  requestsPerSecond: 100,
   manualTasks: [] as SegmentManualTask[],
 });
 
@@ -85,6 +92,7 @@ export const segmentSettingsKeys = {
   pollIntervalMs: Joi.number().integer().min(100).max(7 * 86_400_000).default(SEGMENT_DEFAULTS.pollIntervalMs),
   pollJitter: Joi.number().min(0).max(1).default(SEGMENT_DEFAULTS.pollJitter),
   requestTimeoutMs: Joi.number().integer().min(100).max(600_000).default(SEGMENT_DEFAULTS.requestTimeoutMs),
+  requestsPerSecond: Joi.number().integer().min(1).max(10_000).default(SEGMENT_DEFAULTS.requestsPerSecond),
   manualTasks: Joi.array()
     .items(
       Joi.object({

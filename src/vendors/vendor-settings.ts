@@ -37,9 +37,10 @@ export const VENDOR_QUEUE_DEFAULTS: Record<VendorName, VendorQueueSettings> = {
   pinpoint: { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
   s3: { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 },
   appcenter: { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 },
-  // Segment jobs are mostly per-request bookkeeping (joining a shared regulation batch, no vendor call); only the rare
-  // batch job calls Segment. 100 jobs/s stays within the general 6,000/min (§4.5); creates are one per batch.
-  segment: { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 5000 },
+  // Segment jobs are mostly per-request bookkeeping (joining a shared regulation batch, no vendor call; two runs per
+  // request), so the queue is not held to Segment's call budget: the client spends `requestsPerSecond` (100) on
+  // HTTP calls (§4.5), and a 429 costs no attempt. Creates are one per batch of up to 5,000 people.
+  segment: { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 5000 },
   // Amplitude jobs are mostly per-request bookkeeping (joining a shared batch, no vendor call; three runs per request),
   // so the queue is not held to Amplitude's 1 call/s: the client paces every HTTP call to `requestsPerSecond` (1) and
   // `maxInFlight` (8), §5.6, and a 429 costs no attempt.
