@@ -1,6 +1,9 @@
 import type { Queryable } from './database.js';
 import { chainEntryHash } from '../receipts/audit-chain.js';
 
+/** The SQL that takes a chain's lock: `hashtext` of the chain id (or 'global'), held to the end of the transaction. */
+export const auditChainLock = (param: string) => `pg_advisory_xact_lock(hashtext(${param}))`;
+
 /**
  * Appends one event to a hash chain of `audit_events`: each entry carries the hash of the one
  * before, so a changed or removed entry is detectable offline. The chain is keyed by `chainId`:
@@ -10,21 +13,31 @@ import { chainEntryHash } from '../receipts/audit-chain.js';
  */
 export async function appendAuditEvent(tx: Queryable, chainId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
   const chain = chainId ?? 'global';
-  await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [chain]);
+  await tx.query(`SELECT ${auditChainLock('$1')}`, [chain]);
   const { rows: last } = await tx.query<{ hash: string | null }>(
     chainId ? `SELECT hash FROM audit_events WHERE request_id = $1 ORDER BY id DESC LIMIT 1` : `SELECT hash FROM audit_events WHERE request_id IS NULL ORDER BY id DESC LIMIT 1`,
     chainId ? [chainId] : [],
   );
+  await insertAuditEvent(tx, { chainId, prevHash: last[0]?.hash ?? null, actor, action, detail });
+}
+
+/**
+ * Appends one event after `prevHash`, the chain's last hash read while holding its lock
+ * (`auditChainLock`). For a writer that reads the last hash together with other rows.
+ */
+export async function insertAuditEvent(
+  tx: Queryable,
+  event: { chainId: string | null; prevHash: string | null; actor: string; action: string; detail: Record<string, unknown> },
+): Promise<void> {
   const at = new Date();
-  const prevHash = last[0]?.hash ?? null;
-  const hash = chainEntryHash({ at: at.toISOString(), requestId: chainId, actor, action, detail, prevHash });
+  const hash = chainEntryHash({ at: at.toISOString(), requestId: event.chainId, actor: event.actor, action: event.action, detail: event.detail, prevHash: event.prevHash });
   await tx.query(`INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)`, [
     at,
-    chainId,
-    actor,
-    action,
-    JSON.stringify(detail),
-    prevHash,
+    event.chainId,
+    event.actor,
+    event.action,
+    JSON.stringify(event.detail),
+    event.prevHash,
     hash,
   ]);
 }

@@ -15,7 +15,7 @@ import {
 } from './ledger-types.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { ChainEntry } from '../receipts/audit-chain.js';
-import { appendAuditEvent, appendFirstAuditEvents } from './audit-log.js';
+import { appendAuditEvent, appendFirstAuditEvents, auditChainLock, insertAuditEvent } from './audit-log.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 
@@ -293,9 +293,13 @@ export class RequestLedger {
 
   /** Opens the vault for one request, in memory only, just in time for a worker. */
   async loadSubject(requestId: string): Promise<Subject> {
-    const { rows } = await this.db.query<{ kind: string; sealed: string | null }>(`SELECT kind, sealed FROM request_identities WHERE request_id = $1`, [requestId]);
+    const { rows } = await this.db.query<SealedIdentity>(`SELECT kind, sealed FROM request_identities WHERE request_id = $1`, [requestId]);
+    return this.openSubject(rows);
+  }
+
+  private openSubject(identities: readonly SealedIdentity[]): Subject {
     const subject: Subject = {};
-    for (const row of rows) if (row.sealed) subject[row.kind as keyof Subject] = this.cipher.open(row.sealed);
+    for (const { kind, sealed } of identities) if (sealed) subject[kind as keyof Subject] = this.cipher.open(sealed);
     return subject;
   }
 
@@ -370,20 +374,28 @@ export class RequestLedger {
   }
 
   /**
-   * Marks a task running for one more attempt. Returns undefined when the task already
-   * settled (a re-delivered job): the caller must then do nothing.
+   * Marks a task running for one more attempt and opens the person's identifiers for it (in
+   * memory only). Returns undefined when the task already settled (a re-delivered job): the caller
+   * must then do nothing.
    */
-  async beginTask(taskId: string): Promise<TaskRecord | undefined> {
-    // The common case, its request already in progress, needs no reopening: one statement, no transaction.
-    const { rows: begunAlone } = await this.db.query<TaskRow>(
-      `UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
-         waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
-       FROM requests r
-       WHERE t.id = $1 AND t.state NOT IN (${inList(SETTLED_TASK_STATES)}) AND r.id = t.request_id AND r.status = 'in_progress'
-       RETURNING t.*`,
+  async beginTask(taskId: string): Promise<{ task: TaskRecord; subject: Subject } | undefined> {
+    // The common case, its request already in progress, needs no reopening: one statement, no
+    // transaction, and the sealed identifiers come back with the task.
+    const { rows: begunAlone } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
+      `WITH begun AS (
+         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
+           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
+         FROM requests r
+         WHERE t.id = $1 AND t.state NOT IN (${inList(SETTLED_TASK_STATES)}) AND r.id = t.request_id AND r.status = 'in_progress'
+         RETURNING t.*)
+       SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
+         FROM begun`,
       [taskId],
     );
-    if (begunAlone[0]) return toTask(begunAlone[0]);
+    if (begunAlone[0]) {
+      const { identities, ...row } = begunAlone[0];
+      return { task: toTask(row), subject: this.openSubject(identities ?? []) };
+    }
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const begun = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<TaskRow>(
@@ -398,7 +410,7 @@ export class RequestLedger {
       return toTask(task);
     });
     await this.emitStatusChange(changed.row, changed.from);
-    return begun;
+    return begun ? { task: begun, subject: await this.loadSubject(begun.requestId) } : undefined;
   }
 
   /** Sets an open request back to in_progress (when `condition` on its old row holds), returning the change. */
@@ -467,20 +479,25 @@ export class RequestLedger {
 
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const settled = await this.db.transaction(async (tx): Promise<RequestStatus | undefined> => {
-      const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
-      const request = requests[0];
-      if (!request) return undefined;
-      const { rows } = await tx.query<{ state: TaskState; partial: boolean | null }>(
-        `SELECT state, (evidence->>'partial') = 'true' AS partial FROM tasks WHERE request_id = $1`,
+      // The request's row lock, then its audit chain's lock, in the order every writer takes them;
+      // the read after them sees every change committed before, the chain's last entry included.
+      const { rows: locked } = await tx.query(`SELECT ${auditChainLock('$2')} FROM (SELECT id FROM requests WHERE id = $1 FOR UPDATE) r`, [requestId, requestId]);
+      if (!locked[0]) return undefined;
+      const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
+        `SELECT r.*, (SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
+                (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial,
+                (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
+           FROM requests r WHERE id = $1`,
         [requestId],
       );
-      const states = rows.map((r) => r.state);
+      const request = rows[0]!;
+      const states = request.states ?? [];
       if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
       // A cancelled request stays cancelled; its tasks' states say what had already happened.
-      const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, rows.filter((r) => r.partial).length);
+      const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, Number(request.partial));
       if (status === request.status) return status;
       const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING *`, [requestId, status]);
-      await this.auditWith(tx, requestId, actor, 'request.settled', { status, from: request.status });
+      await insertAuditEvent(tx, { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } });
       changed = { row: updated[0], from: request.status };
       await this.recordStatusChange(tx, changed.row, changed.from);
       return status;
@@ -694,6 +711,12 @@ export class RequestLedger {
 }
 
 export { FINAL_REQUEST_STATUSES };
+
+/** A vault row: a shredded one has no sealed value left. */
+interface SealedIdentity {
+  kind: string;
+  sealed: string | null;
+}
 
 interface RequestRow {
   id: string;

@@ -34,20 +34,20 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
     const outage = { job, token, log, ping: () => ledger.ping() };
 
-    let task;
+    let begun;
     try {
-      task = await ledger.beginTask(taskId);
+      begun = await ledger.beginTask(taskId);
     } catch (err) {
       await waitIfLedgerDown(err, outage);
       throw err;
     }
-    if (!task) {
+    if (!begun) {
       log.info('task already settled; nothing to do');
       return { outcome: 'already_settled' };
     }
+    const { task, subject } = begun;
     const attempt = job.attemptsMade + 1;
     try {
-      const subject = await ledger.loadSubject(requestId);
       const result = await processor(
         {
           requestId,
