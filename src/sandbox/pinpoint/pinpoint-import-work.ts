@@ -88,7 +88,7 @@ export class ImportWork implements JobWork {
     const userId = row.User?.UserId;
     if (!row.Id && !row.Address && !row.ChannelType) {
       if (!userId) throw new PinpointFault(400, 'BadRequestException', 'Address and ChannelType are required for a new endpoint');
-      const owned = [...this.app.endpoints.values()].filter((e) => e.User.UserId === userId);
+      const owned = this.app.endpoints.ofUser(userId);
       if (owned.length === 0) throw new PinpointFault(400, 'BadRequestException', 'No endpoints exist for this user id');
       return owned.map((e) => e.Id.toLowerCase());
     }

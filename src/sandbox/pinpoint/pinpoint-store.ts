@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { seededId } from '../seed.js';
 import type { PinpointSegment, SegmentDefinition } from './pinpoint-segment.js';
 import type { PinpointExportJob, PinpointImportJob } from './pinpoint-job.js';
+import { EndpointTable } from './endpoint-table.js';
 
 /** An endpoint as Pinpoint returns it (EndpointResponse); dates are ISO strings. */
 export interface PinpointEndpoint {
@@ -33,7 +34,7 @@ export interface PinpointApp {
    * never changed in place (every change stores a new object), so an export can snapshot the
    * app by copying references.
    */
-  endpoints: Map<string, PinpointEndpoint>;
+  endpoints: EndpointTable;
   /** Segments by id, in creation order. */
   segments: Map<string, PinpointSegment>;
   /** Export and import jobs by id, in creation order; they go with the app on DeleteApp. */
@@ -85,7 +86,7 @@ export class PinpointStore {
       Name: name,
       CreationDate: new Date().toISOString(),
       tags,
-      endpoints: new Map(),
+      endpoints: new EndpointTable(),
       segments: new Map(),
       exportJobs: new Map(),
       importJobs: new Map(),
@@ -166,7 +167,7 @@ export class PinpointStore {
   }
 
   userEndpoints(appId: string, userId: string): PinpointEndpoint[] {
-    return [...this.app(appId).endpoints.values()].filter((e) => e.User.UserId === userId);
+    return this.app(appId).endpoints.ofUser(userId);
   }
 
   deleteUserEndpoints(appId: string, userId: string): PinpointEndpoint[] {
@@ -212,7 +213,7 @@ export class PinpointStore {
 
   /** Pinpoint's 15-endpoints-per-user rule: push channels evict the oldest push endpoint, others are refused. */
   private makeRoomForUser(app: PinpointApp, userId: string, channel: string | undefined): void {
-    const owned = [...app.endpoints.values()].filter((e) => e.User.UserId === userId);
+    const owned = app.endpoints.ofUser(userId);
     if (owned.length < MAX_ENDPOINTS_PER_USER) return;
     const pushOwned = owned.filter((e) => PUSH_CHANNELS.has(e.ChannelType ?? ''));
     if (!channel || !PUSH_CHANNELS.has(channel) || pushOwned.length === 0) {
