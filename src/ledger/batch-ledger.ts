@@ -41,8 +41,12 @@ export interface JoinBatchInput {
   windowMs: number;
   /** A batch closes early when it has this many members. */
   maxMembers: number;
+  /** How many failed batches a task may be moved out of and still join a new one. @defaultValue unlimited */
+  maxRebatches?: number;
   now?: Date;
 }
+
+const MAX_INT = 2_147_483_647;
 
 /**
  * Shared batches in the ledger (Invariant 7): tasks join the open batch for their vendor, kind and
@@ -54,49 +58,59 @@ export class BatchLedger {
 
   /**
    * Joins the task to the open batch (or opens one). Joining again returns the task's latest
-   * membership unchanged, so a re-delivered job does not join twice.
+   * membership unchanged, so a re-delivered job does not join twice. Returns undefined when the
+   * task would need a new batch but has already been detached from more than `maxRebatches`
+   * batches of this kind (each failed for good): it must not join another.
    */
-  async join(input: JoinBatchInput): Promise<{ batch: BatchRecord; member: BatchMember; opened: boolean }> {
+  async join(input: JoinBatchInput): Promise<{ batch: BatchRecord; member: BatchMember; opened: boolean } | undefined> {
     const now = input.now ?? new Date();
     return this.db.transaction(async (tx) => {
-      const existing = await tx.query<BatchRow & { member_state: MemberState; member_result: Record<string, unknown> | null }>(
-        `SELECT b.*, m.state AS member_state, m.result AS member_result FROM batch_members m JOIN batches b ON b.id = m.batch_id
-          WHERE m.task_id = $1 AND b.kind = $2 AND m.state <> 'detached' ORDER BY m.joined_at DESC LIMIT 1`,
-        [input.taskId, input.kind],
+      // The task's own membership needs no lock; a new one does. Joiners of one scope take turns:
+      // without this, a burst of first joiners each finds no open batch and opens its own (one
+      // vendor export per joiner instead of one per window).
+      const { rows: seen } = await tx.query<Partial<JoinedRow> & { detached: number }>(
+        `SELECT e.*, d.detached,
+                CASE WHEN e.id IS NULL AND d.detached <= $3 THEN pg_advisory_xact_lock(hashtext($4)) END AS scope_locked
+           FROM (SELECT count(*)::int AS detached FROM batch_members m JOIN batches b ON b.id = m.batch_id
+                  WHERE m.task_id = $1 AND b.kind = $2 AND m.state = 'detached') d
+           LEFT JOIN LATERAL (
+             SELECT b.*, m.state AS member_state, m.result AS member_result FROM batch_members m JOIN batches b ON b.id = m.batch_id
+              WHERE m.task_id = $1 AND b.kind = $2 AND m.state <> 'detached' ORDER BY m.joined_at DESC LIMIT 1) e ON true`,
+        [input.taskId, input.kind, input.maxRebatches ?? MAX_INT, `batch|${input.vendor}|${input.kind}|${input.scope}`],
       );
-      const found = existing.rows[0];
-      if (found) {
-        const member: BatchMember = { batchId: found.id, taskId: input.taskId, requestId: input.requestId, state: found.member_state, result: found.member_result };
-        return { batch: toBatch(found), member, opened: false };
-      }
+      const found = seen[0]!;
+      if (found.id) return this.joined(found as JoinedRow, input, false);
+      if (Number(found.detached) > (input.maxRebatches ?? MAX_INT)) return undefined;
 
-      // Joiners of one scope take turns: without this, a burst of first joiners each finds no open
-      // batch and opens its own (one vendor export per joiner instead of one per window).
-      await tx.query(`SELECT pg_advisory_xact_lock(hashtext($1))`, [`batch|${input.vendor}|${input.kind}|${input.scope}`]);
-      const open = await tx.query<BatchRow>(
-        `SELECT * FROM batches WHERE vendor = $1 AND kind = $2 AND scope = $3 AND state = 'open' AND member_count < max_members
-          ORDER BY created_at LIMIT 1 FOR UPDATE`,
-        [input.vendor, input.kind, input.scope],
+      // Read after the lock: the open batch's count includes every joiner before this one.
+      const { rows: into } = await tx.query<JoinedRow>(
+        `WITH target AS (
+           SELECT id FROM batches WHERE vendor = $1 AND kind = $2 AND scope = $3 AND state = 'open' AND member_count < max_members
+            ORDER BY created_at LIMIT 1 FOR UPDATE),
+         bumped AS (
+           UPDATE batches b SET member_count = b.member_count + 1, updated_at = now(),
+             closes_at = CASE WHEN b.member_count + 1 >= b.max_members THEN LEAST(b.closes_at, $4) ELSE b.closes_at END
+            FROM target WHERE b.id = target.id RETURNING b.*),
+         member AS (INSERT INTO batch_members (batch_id, task_id, request_id) SELECT id, $5, $6 FROM bumped RETURNING state, result)
+         SELECT bumped.*, member.state AS member_state, member.result AS member_result FROM bumped, member`,
+        [input.vendor, input.kind, input.scope, now, input.taskId, input.requestId],
       );
-      let row = open.rows[0];
-      let opened = false;
-      if (!row) {
-        const created = await tx.query<BatchRow>(
-          `INSERT INTO batches (id, vendor, kind, scope, state, max_members, closes_at) VALUES ($1, $2, $3, $4, 'open', $5, $6) RETURNING *`,
-          [randomUUID(), input.vendor, input.kind, input.scope, input.maxMembers, new Date(now.getTime() + input.windowMs)],
-        );
-        row = created.rows[0]!;
-        opened = true;
-      }
-      const { rows } = await tx.query<BatchRow>(
-        `UPDATE batches SET member_count = member_count + 1, updated_at = now(),
-           closes_at = CASE WHEN member_count + 1 >= max_members THEN LEAST(closes_at, $2) ELSE closes_at END
-         WHERE id = $1 RETURNING *`,
-        [row.id, now],
+      if (into[0]) return this.joined(into[0], input, false);
+      const { rows: opened } = await tx.query<JoinedRow>(
+        `WITH opened AS (
+           INSERT INTO batches (id, vendor, kind, scope, state, max_members, member_count, closes_at)
+           VALUES ($1, $2, $3, $4, 'open', $5::int, 1, CASE WHEN $5::int <= 1 THEN $6::timestamptz ELSE $7::timestamptz END) RETURNING *),
+         member AS (INSERT INTO batch_members (batch_id, task_id, request_id) SELECT id, $8, $9 FROM opened RETURNING state, result)
+         SELECT opened.*, member.state AS member_state, member.result AS member_result FROM opened, member`,
+        [randomUUID(), input.vendor, input.kind, input.scope, input.maxMembers, now, new Date(now.getTime() + input.windowMs), input.taskId, input.requestId],
       );
-      const member = await tx.query<MemberRow>(`INSERT INTO batch_members (batch_id, task_id, request_id) VALUES ($1, $2, $3) RETURNING *`, [row.id, input.taskId, input.requestId]);
-      return { batch: toBatch(rows[0]!), member: toMember(member.rows[0]!), opened };
+      return this.joined(opened[0]!, input, true);
     });
+  }
+
+  private joined(row: JoinedRow, input: JoinBatchInput, opened: boolean): { batch: BatchRecord; member: BatchMember; opened: boolean } {
+    const member: BatchMember = { batchId: row.id, taskId: input.taskId, requestId: input.requestId, state: row.member_state, result: row.member_result };
+    return { batch: toBatch(row), member, opened };
   }
 
   async get(batchId: string): Promise<BatchRecord | undefined> {
@@ -135,9 +149,14 @@ export class BatchLedger {
         [batchId, JSON.stringify(evidence)],
       );
       if (rows.length === 0) return false;
-      for (const [taskId, r] of results) {
-        await tx.query(`UPDATE batch_members SET state = $3, result = $4::jsonb WHERE batch_id = $1 AND task_id = $2`, [batchId, taskId, r.state, JSON.stringify(r.result)]);
-      }
+      // One statement for every member: a Segment batch has up to 5,000.
+      const members = [...results];
+      await tx.query(
+        `UPDATE batch_members m SET state = r.state, result = r.result::jsonb
+           FROM unnest($2::text[], $3::text[], $4::text[]) AS r(task_id, state, result)
+          WHERE m.batch_id = $1 AND m.task_id = r.task_id`,
+        [batchId, members.map(([taskId]) => taskId), members.map(([, r]) => r.state), members.map(([, r]) => JSON.stringify(r.result))],
+      );
       return true;
     });
   }
@@ -157,15 +176,6 @@ export class BatchLedger {
   async membersOf(batchId: string): Promise<BatchMember[]> {
     const { rows } = await this.db.query<MemberRow>(`SELECT * FROM batch_members WHERE batch_id = $1`, [batchId]);
     return rows.map(toMember);
-  }
-
-  /** How many batches of this kind the task has been detached from (to stop re-batching after a few). */
-  async detachedCount(taskId: string, kind: string): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM batch_members m JOIN batches b ON b.id = m.batch_id WHERE m.task_id = $1 AND b.kind = $2 AND m.state = 'detached'`,
-      [taskId, kind],
-    );
-    return Number(rows[0]?.n ?? 0);
   }
 
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */
@@ -195,6 +205,9 @@ interface BatchRow {
   created_at: Date;
   finished_at: Date | null;
 }
+
+/** A batch row with the joining task's membership. */
+type JoinedRow = BatchRow & { member_state: MemberState; member_result: Record<string, unknown> | null };
 
 interface MemberRow {
   batch_id: string;

@@ -28,10 +28,9 @@ export function createBatchCoordinator(deps: { batches: BatchLedger; queues: Que
   return {
     async awaitBatch(input: BatchRequest & { vendor: VendorName; taskId: string; requestId: string; taskQueue: string }): Promise<BatchOutcome> {
       const maxRebatches = input.maxRebatches ?? 3;
-      if ((await deps.batches.detachedCount(input.taskId, input.kind)) > maxRebatches) {
-        throw new PermanentVendorError({ vendor: input.vendor, operation: input.kind }, `shared batch failed ${maxRebatches + 1} times`);
-      }
-      const { batch, member } = await deps.batches.join({ ...input });
+      const joined = await deps.batches.join({ ...input, maxRebatches });
+      if (!joined) throw new PermanentVendorError({ vendor: input.vendor, operation: input.kind }, `shared batch failed ${maxRebatches + 1} times`);
+      const { batch, member } = joined;
       if (member.state === 'done') return { state: 'done', batchId: batch.id, result: member.result ?? {} };
       if (member.state === 'failed') return { state: 'failed', batchId: batch.id, result: member.result ?? {} };
       if (batch.state === 'open' || batch.state === 'running') await ensureJob(input.taskQueue, input.kind, batch.id, batch.closesAt, batch.state === 'open');
