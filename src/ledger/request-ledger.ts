@@ -55,6 +55,8 @@ export interface TaskDeferral {
   reason: string;
   nextActionAt?: Date;
   error?: string;
+  /** What the task has learnt so far, merged into its evidence (as `checkpointTask` does). */
+  evidence?: Record<string, unknown>;
 }
 
 /**
@@ -442,8 +444,9 @@ export class RequestLedger {
 
   async deferTask(taskId: string, deferral: TaskDeferral): Promise<void> {
     await this.db.query(
-      `UPDATE tasks SET state = $2, waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), updated_at = now() WHERE id = $1`,
-      [taskId, deferral.state, deferral.reason, deferral.nextActionAt ?? null, deferral.error ?? null],
+      `UPDATE tasks SET state = $2, waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), evidence = evidence || $6::jsonb, updated_at = now()
+       WHERE id = $1`,
+      [taskId, deferral.state, deferral.reason, deferral.nextActionAt ?? null, deferral.error ?? null, JSON.stringify(deferral.evidence ?? {})],
     );
   }
 

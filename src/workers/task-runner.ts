@@ -63,8 +63,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         clients,
       );
       if (result.outcome === 'waiting_vendor') {
-        await ledger.checkpointTask(taskId, result.evidence);
-        await ledger.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs) });
+        await ledger.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
         return await delayJob(job, token, result.pollAfterMs);
       }
