@@ -37,7 +37,9 @@ export interface SaturationResult {
  * assuming perfect batching:
  * - Pinpoint: GetUserEndpoints, DeleteUserEndpoints and the verifying GetUserEndpoints per person, at 300/s.
  * - Amplitude: one create per 100 ids at 1 call/s; the last batch then runs `leadDays` ahead and is done
- *   `scrubDays` + the 5-day backup clear later (vendor-contracts §5), in sandbox days.
+ *   `scrubDays` + the 5-day backup clear later (vendor-contracts §5), in sandbox days. The run day is a
+ *   calendar date (the lead ends at a midnight), so done comes 15 to 16 days after the last create: the
+ *   minimum takes the 15, a true lower bound whatever the time of day.
  * - Segment: one create per 5,000 ids (600/min budget), then the regulation's 6 h to FINISHED.
  */
 export function minimumSeconds(n: number, clockSpeed: number, windowsMs: { amplitude: number; segment: number }): SaturationResult['minimumSeconds'] {
@@ -49,7 +51,7 @@ export function minimumSeconds(n: number, clockSpeed: number, windowsMs: { ampli
     amplitude:
       Math.ceil(n / AMPLITUDE_MAX_IDS) / AMPLITUDE_DEFAULTS.requestsPerSecond +
       partialWait(AMPLITUDE_MAX_IDS, windowsMs.amplitude) +
-      sandboxSeconds((AMPLITUDE_LEAD_DAYS + AMPLITUDE_SCRUB_DAYS + BACKUP_CLEAR_DAYS) * DAY_MS),
+      sandboxSeconds((AMPLITUDE_LEAD_DAYS - 1 + AMPLITUDE_SCRUB_DAYS + BACKUP_CLEAR_DAYS) * DAY_MS),
     segment:
       Math.ceil(n / SEGMENT_MAX_SUBJECT_IDS) / (SEGMENT_CREATE_REQUESTS_PER_MINUTE / 60) +
       partialWait(SEGMENT_MAX_SUBJECT_IDS, windowsMs.segment) +
