@@ -24,23 +24,7 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
   after(async () => db?.close());
 
   it('gives a burst of first joiners of one scope one shared batch, not one batch each', async () => {
-    const members = await Promise.all(
-      Array.from({ length: 40 }, async (_, n) => {
-        const id = randomUUID();
-        const taskId = `${id}__pinpoint__find-endpoint`;
-        await ledger.createRequest({
-          id,
-          regulation: 'gdpr',
-          vendors: ['pinpoint'],
-          subject: { userId: `burst-${n}` },
-          submittedAt: new Date(),
-          dueAt: new Date(Date.now() + 86_400_000),
-          tasks: [{ id: taskId, vendor: 'pinpoint', resource: 'app/burst', action: 'find-endpoint', queue: 'pinpoint', jobName: 'find-endpoint' }],
-          actor: 'test',
-        });
-        return { taskId, requestId: id };
-      }),
-    );
+    const members = await Promise.all(Array.from({ length: 40 }, (_, n) => newTask(`burst-${n}`, 'app/burst')));
     const joined = await Promise.all(
       members.map((m) => batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/burst', taskId: m.taskId, requestId: m.requestId, windowMs: 60_000, maxMembers: 100 })),
     );
