@@ -73,6 +73,10 @@ export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
 
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
+/** What settling a request `r` reads of its tasks: their states, and how many succeeded only in part. */
+const TASK_OUTCOME_COLUMNS = `(SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
+  (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial`;
+
 /**
  * The system of record (Postgres or PGlite): requests, their tasks, the sealed identity vault and
  * the audit trail. Every write the service makes about a request goes through here.
@@ -468,9 +472,7 @@ export class RequestLedger {
     // task settled the request): one read says so, without a transaction or a row lock. The last
     // task to commit its end always sees every other task ended, so no settlement is missed.
     const { rows: seen } = await this.db.query<{ status: RequestStatus; states: TaskState[] | null; partial: number }>(
-      `SELECT status, (SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
-              (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial
-         FROM requests r WHERE id = $1`,
+      `SELECT status, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = $1`,
       [requestId],
     );
     const before = seen[0];
@@ -487,9 +489,7 @@ export class RequestLedger {
       const { rows: locked } = await tx.query(`SELECT ${auditChainLock('$2')} FROM (SELECT id FROM requests WHERE id = $1 FOR UPDATE) r`, [requestId, requestId]);
       if (!locked[0]) return undefined;
       const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
-        `SELECT r.*, (SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
-                (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial,
-                (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
+        `SELECT r.*, ${TASK_OUTCOME_COLUMNS}, (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
            FROM requests r WHERE id = $1`,
         [requestId],
       );

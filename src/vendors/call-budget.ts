@@ -1,7 +1,7 @@
 /**
  * A token bucket for a vendor's per-window call budget: at most `max` calls per `durationMs` in
  * this process, with bursts up to `max`, in call order. For vendors whose limit is a budget over a
- * window (App Center, Segment's 6,000/min); Amplitude's per-second spacing is `CallPacer`.
+ * window (App Center, Segment); Amplitude's per-second spacing is `CallPacer`.
  */
 export class CallBudget {
   private tokens: number;
