@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -117,6 +118,20 @@ describe('Segment client: throttling hints', () => {
     try {
       const err = await thrown(createSegmentClient(settingsFor(server.url, 'sgp_token0000')).getRegulation('x'));
       expect((err as RateLimitedError).retryAfterMs).to.equal(4321);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('spends its call budget: no more than requestsPerSecond calls start in a second', async () => {
+    const server = await cannedServer(404, {}, { errors: [{ type: 'NotFound' }] });
+    try {
+      const paced = createSegmentClient(settingsFor(server.url, 'sgp_token0000', { requestsPerSecond: 2 }));
+      const started = performance.now();
+      await Promise.all(Array.from({ length: 4 }, () => paced.getRegulation('x')));
+      // Two at once (the burst), then one per half second.
+      expect(performance.now() - started).to.be.within(900, 3000);
+      paced.close();
     } finally {
       await server.close();
     }

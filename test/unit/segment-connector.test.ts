@@ -24,8 +24,11 @@ describe('Segment connector and settings', () => {
       batchWindowMs: 300_000,
       maxIdsPerRegulation: 5000,
       pollIntervalMs: 3_600_000,
+      requestsPerSecond: 100,
       manualTasks: [],
     });
+    // Calls are budgeted by the client; the queue does not hold call-free member jobs to that budget.
+    expect(settings().rateLimit).to.deep.equal({ max: 1000, durationMs: 1000 });
   });
 
   it('refuses settings Segment would refuse: more than 5,000 ids, DELETE_ARCHIVE_ONLY at workspace scope, a regulation that erases nothing', () => {
