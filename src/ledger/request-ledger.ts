@@ -677,7 +677,6 @@ export class RequestLedger {
     return rows.map((r) => r.id);
   }
 
-  /** Marks a task as looked at by the reconciler, so it is not checked again at once. */
   /** Marks tasks as looked at now, so the next sweeps pass them over until they are stale again. */
   async touchTasks(taskIds: string[]): Promise<void> {
     if (taskIds.length === 0) return;

@@ -44,14 +44,12 @@ export function createBulkEnqueuer(deps: EnqueuerDeps) {
   return async function enqueueRequests(requests: RequestRecord[], now = new Date()): Promise<void> {
     if (requests.length === 0) return;
     const tasks = await deps.ledger.getTasksOf(requests.map((r) => r.id));
-    const flows = requests.flatMap((r) => {
-      const open = openTasks(tasks.get(r.id) ?? []);
-      return open.length ? [buildRequestFlow(r.id, open, deps.queues.definitions, delayOf(r, now))] : [];
-    });
+    const open = new Map(requests.map((r) => [r, openTasks(tasks.get(r.id) ?? [])]));
+    const flows = requests.filter((r) => open.get(r)!.length > 0).map((r) => buildRequestFlow(r.id, open.get(r)!, deps.queues.definitions, delayOf(r, now)));
     if (flows.length) await deps.queues.flows.addBulk(flows);
     await deps.ledger.markEnqueuedMany(requests.map((r) => r.id), now);
     // Nothing to run (every task skipped or manual): settle now, as enqueueRequest does.
-    for (const r of requests) if (openTasks(tasks.get(r.id) ?? []).length === 0) await deps.ledger.settleRequest(r.id);
+    for (const r of requests) if (open.get(r)!.length === 0) await deps.ledger.settleRequest(r.id);
   };
 }
 

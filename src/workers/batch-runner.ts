@@ -7,7 +7,7 @@ import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import type { BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
-import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
 
 /**
@@ -69,13 +69,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     // A ledger outage is not the vendor's fault: wait it out without spending an attempt.
     const outage = { job, token, log, ping: () => ledger.ping() };
-    let batch;
-    try {
-      batch = await batches.start(batchId);
-    } catch (err) {
-      await waitIfLedgerDown(err, outage);
-      throw err;
-    }
+    const batch = await firstLedgerStep(outage, () => batches.start(batchId));
     if (!batch) return { outcome: 'already_ended', members: 0 };
     // A member whose task has already settled (e.g. its request was cancelled and the task withdrawn)
     // takes no part: it must not be sent to the vendor, nor counted.

@@ -88,3 +88,15 @@ export async function waitIfLedgerDown(err: unknown, context: LedgerOutageContex
   await waitForLedger(context.job, context.token, context.log);
 }
 
+/**
+ * A run's first ledger step (beginning its task, batch or deletion): an outage while it runs
+ * waits the job out without spending an attempt; any other error is thrown as it was.
+ */
+export async function firstLedgerStep<T>(context: LedgerOutageContext, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    await waitIfLedgerDown(err, context);
+    throw err;
+  }
+}

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
 import type { ProjectDeletionProcessor } from '../../jobs/delete-project.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 
 export interface ProjectDeletionRunnerDeps {
   deletions: ProjectDeletionLedger;
@@ -27,13 +27,7 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
     const log = deps.logger.child({ projectDeletionId: id, jobId: job.id, queue: job.queueName, job: job.name });
     const outage = { job, token, log, ping: () => deletions.ping() };
 
-    let begun;
-    try {
-      begun = await deletions.begin(id);
-    } catch (err) {
-      await waitIfLedgerDown(err, outage);
-      throw err;
-    }
+    const begun = await firstLedgerStep(outage, () => deletions.begin(id));
     if (begun.state === 'ended') {
       log.info('project deletion is not open (cancelled or ended); nothing to do', { status: begun.deletion?.status ?? 'missing' });
       return { outcome: begun.deletion ? `already_${begun.deletion.status}` : 'missing' };

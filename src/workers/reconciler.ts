@@ -14,6 +14,9 @@ import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 import { eachConcurrently } from './each-concurrently.js';
 
+/** Stale tasks checked at once: each check is a few Redis and ledger round trips. */
+const STALE_TASK_CONCURRENCY = 16;
+
 export interface ReconcileOptions {
   /** A request still `received` after this long was never confirmed in Redis. */
   enqueueGraceMs: number;
@@ -45,9 +48,6 @@ export interface ReconcileReport {
  * processor (stalled too often), settles requests whose tasks have all ended, and shreds the
  * identifiers of requests that ended longer ago than the retention window.
  */
-/** Stale tasks checked at once: each check is a few Redis and ledger round trips. */
-const STALE_TASK_CONCURRENCY = 16;
-
 export async function reconcile(
   deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger; projectDeletions?: ProjectDeletionLedger; callbacks?: CallbackOutbox },
   options: ReconcileOptions,

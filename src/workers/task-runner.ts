@@ -3,7 +3,7 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 
 export interface TaskRunnerDeps {
@@ -34,13 +34,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
     const outage = { job, token, log, ping: () => ledger.ping() };
 
-    let begun;
-    try {
-      begun = await ledger.beginTask(taskId);
-    } catch (err) {
-      await waitIfLedgerDown(err, outage);
-      throw err;
-    }
+    const begun = await firstLedgerStep(outage, () => ledger.beginTask(taskId));
     if (!begun) {
       log.info('task already settled; nothing to do');
       return { outcome: 'already_settled' };
