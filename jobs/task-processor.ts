@@ -40,6 +40,11 @@ export interface BatchRequest {
   maxMembers: number;
   /** Fresh batches to try after batches that failed for good. @defaultValue 3 */
   maxRebatches?: number;
+  /**
+   * For batches whose work is shared by whoever joins (they are `openToLateMembers`): join the
+   * scope's batch even while it runs, rather than open another. @defaultValue false
+   */
+  joinWhileRunning?: boolean;
 }
 
 export type BatchOutcome =
@@ -80,7 +85,18 @@ export interface MemberResult {
 
 export type BatchResult =
   | { outcome: 'done'; evidence: Evidence; members: Map<string, MemberResult> }
-  | { outcome: 'waiting_vendor'; evidence: Evidence; pollAfterMs: number; reason: string };
+  | {
+      outcome: 'waiting_vendor';
+      evidence: Evidence;
+      pollAfterMs: number;
+      reason: string;
+      /**
+       * True when nothing the batch has done so far is particular to its members (e.g. polling a
+       * vendor job they all share): the batch takes new members of its scope while it waits,
+       * instead of their opening a batch of their own. @defaultValue false
+       */
+      openToLateMembers?: boolean;
+    };
 
 /** A batch job processor: one vendor call (or export, or scan) for every member at once. */
 export type BatchProcessor = (input: BatchInput, deps: VendorClients) => Promise<BatchResult>;

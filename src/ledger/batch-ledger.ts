@@ -43,7 +43,20 @@ export interface JoinBatchInput {
   maxMembers: number;
   /** How many failed batches a task may be moved out of and still join a new one. @defaultValue unlimited */
   maxRebatches?: number;
+  /**
+   * For batches whose work so far is not particular to their members (they `reopen` while they
+   * wait for the vendor): join the scope's batch even while it runs. A member that joined during
+   * the run that ended the batch is carried into a new batch (`complete`). @defaultValue false
+   */
+  joinWhileRunning?: boolean;
   now?: Date;
+}
+
+/** A joined task's membership, and whether the task opened the batch. */
+export interface JoinResult {
+  batch: BatchRecord;
+  member: BatchMember;
+  opened: boolean;
 }
 
 const MAX_INT = 2_147_483_647;
@@ -51,18 +64,20 @@ const MAX_INT = 2_147_483_647;
 /**
  * Shared batches in the ledger (Invariant 7): tasks join the open batch for their vendor, kind and
  * scope; one batch job does the vendor work for all members and writes each member's result.
- * A batch that has started running takes no more members: late joiners open the next one.
+ * A batch that has started running takes no more members: late joiners open the next one, unless
+ * its work is shared by whoever joins (`joinWhileRunning`, `reopen`).
  */
 export class BatchLedger {
   constructor(private readonly db: Database) {}
 
   /**
-   * Joins the task to the open batch (or opens one). Joining again returns the task's latest
-   * membership unchanged, so a re-delivered job does not join twice. Returns undefined when the
-   * task would need a new batch but has already been detached from more than `maxRebatches`
-   * batches of this kind (each failed for good): it must not join another.
+   * Joins the task to the open batch (or, with `joinWhileRunning`, the running one), or opens one.
+   * Joining again returns the task's latest membership unchanged, so a re-delivered job does not
+   * join twice. Returns undefined when the task would need a new batch but has already been
+   * detached from more than `maxRebatches` batches of this kind (each failed for good): it must
+   * not join another.
    */
-  async join(input: JoinBatchInput): Promise<{ batch: BatchRecord; member: BatchMember; opened: boolean } | undefined> {
+  async join(input: JoinBatchInput): Promise<JoinResult | undefined> {
     const now = input.now ?? new Date();
     return this.db.transaction(async (tx) => {
       // The task's own membership needs no lock; a new one does. Joiners of one scope take turns:
@@ -85,7 +100,8 @@ export class BatchLedger {
       // Read after the lock: the open batch's count includes every joiner before this one.
       const { rows: into } = await tx.query<JoinedRow>(
         `WITH target AS (
-           SELECT id FROM batches WHERE vendor = $1 AND kind = $2 AND scope = $3 AND state = 'open' AND member_count < max_members
+           SELECT id FROM batches WHERE vendor = $1 AND kind = $2 AND scope = $3 AND member_count < max_members
+              AND (state = 'open' OR ($7::boolean AND state = 'running'))
             ORDER BY created_at LIMIT 1 FOR UPDATE),
          bumped AS (
            UPDATE batches b SET member_count = b.member_count + 1, updated_at = now(),
@@ -93,7 +109,7 @@ export class BatchLedger {
             FROM target WHERE b.id = target.id RETURNING b.*),
          member AS (INSERT INTO batch_members (batch_id, task_id, request_id) SELECT id, $5, $6 FROM bumped RETURNING state, result)
          SELECT bumped.*, member.state AS member_state, member.result AS member_result FROM bumped, member`,
-        [input.vendor, input.kind, input.scope, now, input.taskId, input.requestId],
+        [input.vendor, input.kind, input.scope, now, input.taskId, input.requestId, input.joinWhileRunning ?? false],
       );
       if (into[0]) return this.joined(into[0], input, false);
       const { rows: opened } = await tx.query<JoinedRow>(
@@ -108,7 +124,7 @@ export class BatchLedger {
     });
   }
 
-  private joined(row: JoinedRow, input: JoinBatchInput, opened: boolean): { batch: BatchRecord; member: BatchMember; opened: boolean } {
+  private joined(row: JoinedRow, input: JoinBatchInput, opened: boolean): JoinResult {
     const member: BatchMember = { batchId: row.id, taskId: input.taskId, requestId: input.requestId, state: row.member_state, result: row.member_result };
     return { batch: toBatch(row), member, opened };
   }
@@ -132,6 +148,18 @@ export class BatchLedger {
     return rows.map(toMember);
   }
 
+  /**
+   * A running batch that waits for the vendor takes members again until `closesAt` (when it runs
+   * next), with its evidence saved. Only for batches whose work so far is not particular to their
+   * members; the others just checkpoint.
+   */
+  async reopen(batchId: string, evidence: Record<string, unknown>, closesAt: Date): Promise<void> {
+    await this.db.query(
+      `UPDATE batches SET state = 'open', closes_at = $3, evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1 AND state = 'running'`,
+      [batchId, JSON.stringify(evidence), closesAt],
+    );
+  }
+
   async checkpoint(batchId: string, evidence: Record<string, unknown>): Promise<void> {
     await this.db.query(`UPDATE batches SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [batchId, JSON.stringify(evidence)]);
   }
@@ -139,16 +167,25 @@ export class BatchLedger {
   /**
    * Writes every member's result and ends the batch, in one transaction. Only the first run to
    * finish wins: a second run of the same batch (a job that lost its lock and ran twice) gets
-   * `false` and changes nothing, so it cannot overwrite results with what it saw later.
+   * `completed: false` and changes nothing, so it cannot overwrite results with what it saw later.
+   * Members that joined while this run went on (`joinWhileRunning`: not in `ranWith`, the members
+   * the run read) are carried into a new batch of the same scope, due now; its job is the
+   * caller's to add.
    */
-  async complete(batchId: string, evidence: Record<string, unknown>, results: Map<string, { state: 'done' | 'failed'; result: Record<string, unknown> }>): Promise<boolean> {
+  async complete(
+    batchId: string,
+    evidence: Record<string, unknown>,
+    results: Map<string, { state: 'done' | 'failed'; result: Record<string, unknown> }>,
+    ranWith: string[],
+  ): Promise<{ completed: boolean; carriedTo?: BatchRecord }> {
     return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ id: string }>(
+      const { rows } = await tx.query<BatchRow>(
         `UPDATE batches SET state = 'done', evidence = evidence || $2::jsonb, error = NULL, finished_at = now(), updated_at = now()
-         WHERE id = $1 AND state IN ('open', 'running') RETURNING id`,
+         WHERE id = $1 AND state IN ('open', 'running') RETURNING *`,
         [batchId, JSON.stringify(evidence)],
       );
-      if (rows.length === 0) return false;
+      const ended = rows[0];
+      if (!ended) return { completed: false };
       // One statement for every member: a Segment batch has up to 5,000.
       const members = [...results];
       await tx.query(
@@ -157,7 +194,21 @@ export class BatchLedger {
           WHERE m.batch_id = $1 AND m.task_id = r.task_id`,
         [batchId, members.map(([taskId]) => taskId), members.map(([, r]) => r.state), members.map(([, r]) => JSON.stringify(r.result))],
       );
-      return true;
+      // The batch row is locked above, so no joiner can slip in after this look.
+      const { rows: carried } = await tx.query<BatchRow>(
+        `WITH late AS (
+           SELECT task_id FROM batch_members WHERE batch_id = $1 AND state = 'waiting' AND NOT (task_id = ANY($2::text[]))),
+         opened AS (
+           INSERT INTO batches (id, vendor, kind, scope, state, max_members, member_count, closes_at)
+           SELECT $3, $4, $5, $6, 'open', $7, count(*), now() FROM late HAVING count(*) > 0 RETURNING *),
+         moved AS (
+           UPDATE batch_members m SET batch_id = opened.id FROM opened, late WHERE m.batch_id = $1 AND m.task_id = late.task_id),
+         left_behind AS (
+           UPDATE batches b SET member_count = b.member_count - opened.member_count FROM opened WHERE b.id = $1)
+         SELECT * FROM opened`,
+        [batchId, ranWith, randomUUID(), ended.vendor, ended.kind, ended.scope, ended.max_members],
+      );
+      return { completed: true, ...(carried[0] ? { carriedTo: toBatch(carried[0]) } : {}) };
     });
   }
 

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
-import type { BatchJobData } from './batch-coordinator.js';
+import { batchJobId, type BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
@@ -32,8 +32,10 @@ export interface BatchRunnerDeps {
 /**
  * Runs one shared batch job: closes the batch to new members, opens the members' identifiers,
  * calls the batch processor once for all of them, writes each member's result, and wakes the
- * members' task jobs so they carry on at once. A batch that fails for good detaches its members,
- * which then join a new batch: no request in a failed batch is lost.
+ * members' task jobs so they carry on at once. A batch waiting for the vendor reopens to new
+ * members when its processor says nothing so far is particular to its members; members that
+ * joined during its last run are carried into a new batch. A batch that fails for good detaches
+ * its members, which then join a new batch: no request in a failed batch is lost.
  */
 export function createBatchRunner(deps: BatchRunnerDeps) {
   const { batches, ledger } = deps;
@@ -93,13 +95,20 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         deps.clients,
       );
       if (result.outcome === 'waiting_vendor') {
-        await batches.checkpoint(batchId, result.evidence);
+        if (result.openToLateMembers) await batches.reopen(batchId, result.evidence, new Date(Date.now() + result.pollAfterMs));
+        else await batches.checkpoint(batchId, result.evidence);
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      if (!(await batches.complete(batchId, result.evidence, result.members))) {
+      const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId));
+      if (!completed) {
         log.warn('batch had already ended (it ran twice); this run’s results are discarded');
         return { outcome: 'already_ended', members: 0 };
+      }
+      if (carriedTo) {
+        // Members that joined during this run: their own batch, due now.
+        await deps.queues.queue(job.queueName).add(carriedTo.kind, { batchId: carriedTo.id }, { jobId: batchJobId(carriedTo.id) });
+        log.info('members that joined during the run carried into a new batch', { carriedTo: carriedTo.id, members: carriedTo.memberCount });
       }
       await wakeMembers(job.queueName, members.map((m) => m.taskId));
       log.info('batch done', { members: members.length });
@@ -116,7 +125,8 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           willRetry: async (reason) => batches.checkpoint(batchId, { lastError: reason }),
           failed: async (reason) => {
             await batches.fail(batchId, reason);
-            await wakeMembers(job.queueName, members.map((m) => m.taskId));
+            // Every member, those that joined during this run included, joins a new batch.
+            await wakeMembers(job.queueName, (await batches.membersOf(batchId)).map((m) => m.taskId));
           },
         },
       });

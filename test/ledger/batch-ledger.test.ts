@@ -64,6 +64,40 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     expect(await join()).to.equal(undefined);
   });
 
+  it('takes members into a reopened batch, and into a running one when they ask to, carrying those that joined during its last run into a new batch', async () => {
+    const [early, duringRun, separate, whileOpen, duringLastRun] = await Promise.all(
+      ['early', 'during-run', 'separate', 'while-open', 'during-last-run'].map((n) => newTask(`reopen-${n}`, 'app/reopen')),
+    );
+    const join = (t: { taskId: string; requestId: string }, joinWhileRunning = false) =>
+      batches.join({ vendor: 'amplitude', kind: 'amplitude-poll-deletions', scope: 'app/reopen', ...t, windowMs: 60_000, maxMembers: 10, joinWhileRunning });
+    const batchId = (await join(early!))!.batch.id;
+    await batches.start(batchId);
+    expect((await join(duringRun!, true))!.batch.id, 'asked to join while it runs').to.equal(batchId);
+    expect((await join(separate!))!.batch.id, 'a running batch takes no one else').to.not.equal(batchId);
+
+    const closesAt = new Date(Date.now() + 5000);
+    await batches.reopen(batchId, { polls: 1 }, closesAt);
+    expect(await batches.get(batchId)).to.deep.include({ state: 'open', closesAt, evidence: { polls: 1 } });
+    expect((await join(whileOpen!))!).to.deep.include({ opened: false });
+
+    await batches.start(batchId);
+    const ranWith = (await batches.members(batchId)).map((m) => m.taskId);
+    expect(ranWith).to.deep.equal([early!.taskId, duringRun!.taskId, whileOpen!.taskId]);
+    await join(duringLastRun!, true);
+    const results = new Map(ranWith.map((taskId) => [taskId, { state: 'done' as const, result: { ok: true } }]));
+    const { completed, carriedTo } = await batches.complete(batchId, { polls: 2 }, results, ranWith);
+    expect(completed).to.equal(true);
+    expect(carriedTo).to.deep.include({ state: 'open', kind: 'amplitude-poll-deletions', scope: 'app/reopen', memberCount: 1 });
+    expect(carriedTo!.id).to.not.equal(batchId);
+    expect((await batches.get(batchId))!.memberCount, 'the ended batch counts the members it served').to.equal(3);
+    expect((await join(duringLastRun!, true))!.member, 'its membership moved to the new batch').to.deep.include({ batchId: carriedTo!.id, state: 'waiting' });
+    expect((await join(early!, true))!.member).to.deep.include({ batchId, state: 'done', result: { ok: true } });
+
+    await batches.reopen(batchId, { polls: 3 }, closesAt);
+    expect(await batches.get(batchId), 'an ended batch stays ended').to.deep.include({ state: 'done', evidence: { polls: 2 } });
+    expect((await batches.complete(batchId, {}, new Map(), [])).completed, 'and is completed once').to.equal(false);
+  });
+
   async function newTask(userId: string, resource: string): Promise<{ taskId: string; requestId: string }> {
     const id = randomUUID();
     const taskId = `${id}__pinpoint__find-endpoint`;

@@ -34,11 +34,17 @@ describe('Shared batches (Invariant 7)', () => {
   let membersStartedAtFirstBatch: number | undefined;
   /** How long a member's first run takes to park itself after joining. */
   let parkDelayMs: number;
+  /** Runs of the batch that answer "the vendor is not done yet" before it is done, and whether they take late members. */
+  let vendorWaits: number;
+  let openToLateMembers: boolean;
+  /** How long a batch run takes before it answers, whether members join a running batch. */
+  let runMs: number;
+  let joinWhileRunning: boolean;
 
   const member: TaskProcessor = async (input) => {
     const firstRun = !membersStarted.has(input.taskId);
     membersStarted.add(input.taskId);
-    const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4 });
+    const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4, joinWhileRunning });
     if (outcome.state === 'waiting' && firstRun && parkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, parkDelayMs));
     if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: 60_000, reason: 'waiting for shared batch' };
     if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch' });
@@ -47,9 +53,14 @@ describe('Shared batches (Invariant 7)', () => {
   const batch: BatchProcessor = async (input) => {
     membersStartedAtFirstBatch ??= membersStarted.size;
     batchCalls.push({ batchId: input.batchId, members: input.members.length });
+    await new Promise((resolve) => setTimeout(resolve, runMs));
     if (failNextBatches > 0) {
       failNextBatches -= 1;
       throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch', status: 400 });
+    }
+    if (vendorWaits > 0) {
+      vendorWaits -= 1;
+      return { outcome: 'waiting_vendor', evidence: { waited: true }, pollAfterMs: 1000 + runMs * 2, reason: 'the vendor is not done', openToLateMembers };
     }
     const results = new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: { hadUserId: !!m.subject.userId, members: input.members.length } }]));
     return { outcome: 'done', evidence: { members: input.members.length }, members: results };
@@ -62,6 +73,10 @@ describe('Shared batches (Invariant 7)', () => {
     membersStarted = new Set();
     membersStartedAtFirstBatch = undefined;
     parkDelayMs = 0;
+    vendorWaits = 0;
+    openToLateMembers = false;
+    runMs = 0;
+    joinWhileRunning = false;
     const config = await testConfig();
     db = await openDatabase({ pgliteDir: 'memory://' });
     await migrate(db);
@@ -161,6 +176,68 @@ describe('Shared batches (Invariant 7)', () => {
     const { request, task } = await finished(id);
     expect(request!.status).to.equal('completed');
     expect(task.evidence.batchId).to.equal(batchCalls[0]!.batchId);
+  });
+
+  /** Submits one request, lets its batch run once and wait for the vendor, then submits a second. */
+  async function submitWhileBatchWaits(): Promise<{ first: string; late: string; firstBatch: string }> {
+    windowMs = 200;
+    vendorWaits = 1;
+    const first = await submit('user-1');
+    const firstBatch = await waitFor(async () => {
+      const id = batchCalls[0]?.batchId;
+      return id && (await batches.get(id))?.evidence.waited ? id : undefined;
+    });
+    return { first, late: await submit('user-2'), firstBatch };
+  }
+
+  it('takes a late member into a batch that waits for the vendor when the batch is open to late members, so one batch serves both', async () => {
+    openToLateMembers = true;
+    const { first, late, firstBatch } = await submitWhileBatchWaits();
+    const results = [await finished(first), await finished(late)];
+    expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal([firstBatch, firstBatch]);
+    expect(batchCalls.map((c) => [c.batchId, c.members])).to.deep.equal([
+      [firstBatch, 1],
+      [firstBatch, 2],
+    ]);
+  });
+
+  it('lets a member that asks to join such a batch while it runs, and serves it in the batch’s next run', async () => {
+    openToLateMembers = true;
+    joinWhileRunning = true;
+    windowMs = 200;
+    vendorWaits = 1;
+    runMs = 1500;
+    const first = await submit('user-1');
+    await waitFor(async () => batchCalls[0] ?? undefined);
+    const late = await submit('user-2');
+    const results = [await finished(first), await finished(late)];
+    const batchId = batchCalls[0]!.batchId;
+    expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal([batchId, batchId]);
+    expect(batchCalls.map((c) => [c.batchId, c.members])).to.deep.equal([
+      [batchId, 1],
+      [batchId, 2],
+    ]);
+  });
+
+  it('carries a member that joined during a batch’s last run into a new batch, which serves it', async () => {
+    joinWhileRunning = true;
+    windowMs = 200;
+    runMs = 1500;
+    const first = await submit('user-1');
+    await waitFor(async () => batchCalls[0] ?? undefined);
+    const late = await submit('user-2');
+    const results = [await finished(first), await finished(late)];
+    expect(results.map((r) => r.request!.status)).to.deep.equal(['completed', 'completed']);
+    expect(batchCalls.map((c) => c.members)).to.deep.equal([1, 1]);
+    expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal(batchCalls.map((c) => c.batchId));
+  });
+
+  it('keeps a batch that waits for the vendor closed by default: a late member opens the next batch', async () => {
+    const { first, late, firstBatch } = await submitWhileBatchWaits();
+    const results = [await finished(first), await finished(late)];
+    expect(results[0]!.task.evidence.batchId).to.equal(firstBatch);
+    expect(results[1]!.task.evidence.batchId).to.not.equal(firstBatch);
+    expect(batchCalls.filter((c) => c.batchId === firstBatch).map((c) => c.members)).to.deep.equal([1, 1]);
   });
 
   it('moves the members of a batch that failed for good into a new batch, losing none', async () => {
