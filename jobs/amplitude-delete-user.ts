@@ -44,7 +44,9 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
     await input.checkpoint({ ...counts, day, status: 'staging', ...(sent.requestedOnDay ? { requestedOnDay: sent.requestedOnDay } : {}) });
   }
 
-  const poll = await input.awaitBatch({ kind: POLL_DELETIONS, scope: pollBatchScope(input.resource, day), windowMs: pollIntervalMs, maxMembers: MAX_POLL_MEMBERS });
+  // One poll per day: a late member joins the day's poll even while it runs.
+  const scope = pollBatchScope(input.resource, day);
+  const poll = await input.awaitBatch({ kind: POLL_DELETIONS, scope, windowMs: pollIntervalMs, maxMembers: MAX_POLL_MEMBERS, joinWhileRunning: true });
   if (poll.state === 'waiting') {
     return waiting(memberFallbackPollMs(pollIntervalMs), { day, pollBatchId: poll.batchId }, `waiting for Amplitude's deletion job for ${day} to be done`);
   }

@@ -20,6 +20,7 @@ import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
 import { createTokenVerifier } from './api/auth.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
+import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
@@ -141,12 +142,14 @@ export async function startService(config: Config, options: StartServiceOptions 
     const enqueue = createRequestEnqueuer({ ledger, queues });
 
     const clients: VendorClients = {};
+    // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
+    const vendorClock = sandbox ? () => sandbox!.clock.now() : REAL_TIME;
     const processors: Record<string, TaskProcessor> = {};
     const batchProcessors: Record<string, BatchProcessor> = {};
     for (const connector of CONNECTORS) {
       const settings = config.vendors[connector.vendor as keyof VendorSettingsMap];
       if (!settings) continue;
-      const client = connector.createClient(settings, vendorCalls);
+      const client = connector.createClient(settings, vendorCalls, vendorClock);
       (clients as Record<string, unknown>)[connector.clientKey] = client;
       closers.push(async () => client.close());
       Object.assign(processors, connector.processors);

@@ -4,6 +4,7 @@ import type { Sandbox } from '../sandbox/sandbox.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
 import type { VendorCallObserver } from '../vendors/vendor-call-observer.js';
+import type { VendorClock } from '../vendors/vendor-clock.js';
 import type { QueueDefinition } from '../../queues/queue-definition.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 
@@ -39,8 +40,11 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
   readonly batchProcessors?: Readonly<Record<string, BatchProcessor>>;
   /** Which slot of VendorClients this connector's client fills. */
   readonly clientKey: K;
-  /** `calls` hears every HTTP call the client makes (per-vendor call metrics, src/metrics/). */
-  createClient(settings: S, calls?: VendorCallObserver): NonNullable<VendorClients[K]> & { close(): void };
+  /**
+   * `calls` hears every HTTP call the client makes (per-vendor call metrics, src/metrics/);
+   * `clock` is the vendors' time (the sandbox's when they are simulated).
+   */
+  createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock): NonNullable<VendorClients[K]> & { close(): void };
   /** Settings pointing at the running simulator (sandbox mode). */
   sandboxSettings(sandbox: Sandbox, queueDefaults: VendorQueueSettings): S;
   /** The tasks for one request: vendor × resource × action. Pure. */

@@ -2,6 +2,7 @@ import got, { RequestError, type Got, type Response } from 'got';
 import type { AmplitudeSettings } from './amplitude-settings.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
+import { REAL_TIME, type VendorClock } from './vendor-clock.js';
 import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 const DELETIONS = 'api/2/deletions/users';
@@ -58,6 +59,8 @@ export interface AmplitudeJobSettings {
  */
 export interface AmplitudeClient {
   readonly settings: Readonly<AmplitudeJobSettings>;
+  /** Amplitude's time (epoch ms): when a deletion job can be done is counted in its days. */
+  now(): number;
   /** POST: schedules the ids for deletion with `ignore_invalid_id` (one unknown id does not block the rest). */
   requestDeletions(ids: AmplitudeIdentifier[], signal?: AbortSignal): Promise<DeletionResult>;
   /** GET: the project's deletion jobs whose day lies in the range (at most 6 months). */
@@ -68,6 +71,9 @@ export interface AmplitudeClient {
 }
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** How long, and for how many days, a `done` job's listing is kept to answer later polls of its day. */
+const DONE_JOB_MEMORY_MS = 10 * 60_000;
+const DONE_JOBS_KEPT = 32;
 /** Amplitude refuses a list range over six months (vendor-contracts §5.3); shared polls stay well inside it. */
 const MAX_LIST_RANGE_DAYS = 150;
 const minDay = (a: string, b: string) => (a < b ? a : b);
@@ -75,7 +81,7 @@ const maxDay = (a: string, b: string) => (a > b ? a : b);
 const daysBetween = (start: string, end: string) => (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
 const DIGITS = /^[1-9]\d{0,18}$/;
 
-export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver): AmplitudeClient {
+export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver, clock: VendorClock = REAL_TIME): AmplitudeClient {
   const api: Got = withCallMetrics(got.extend({
     prefixUrl: settings.baseUrl,
     username: settings.apiKey,
@@ -103,6 +109,22 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       return JSON.parse(res.body) as T;
     } catch {
       throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
+    }
+  }
+
+  /**
+   * Jobs Amplitude reported `done`, by day: done is final (vendor-contracts §5.3), so a poll of
+   * that day from members that arrive later is answered without another call. In memory only, for
+   * DONE_JOB_MEMORY_MS, and at most DONE_JOBS_KEPT days.
+   */
+  const doneJobs = new Map<string, { job: DeletionJob; until: number }>();
+  function rememberDone(jobs: DeletionJob[]): void {
+    const until = Date.now() + DONE_JOB_MEMORY_MS;
+    for (const job of jobs) {
+      if (job.status !== 'done') continue;
+      doneJobs.delete(job.day);
+      doneJobs.set(job.day, { job, until });
+      if (doneJobs.size > DONE_JOBS_KEPT) doneJobs.delete(doneJobs.keys().next().value!);
     }
   }
 
@@ -152,6 +174,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       pollIntervalMs: settings.pollIntervalMs,
       pollJitter: settings.pollJitter,
     }),
+    now: clock,
 
     async requestDeletions(ids, signal) {
       const operation = 'createDeletion';
@@ -187,6 +210,8 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
 
     async listDeletions(startDay, endDay, signal) {
       if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
+      const done = startDay === endDay ? doneJobs.get(startDay) : undefined;
+      if (done && done.until > Date.now()) return [done.job];
       // Polls still waiting for their turn share one call over the union of their days: at 1 call/s,
       // one poll per job day would otherwise crowd out the creates (and cost a call each).
       const waiting = pendingList;
@@ -196,7 +221,10 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
         return (await waiting.jobs).filter((job) => job.day >= startDay && job.day <= endDay);
       }
       const group: PendingList = { startDay, endDay, jobs: Promise.resolve([]) };
-      group.jobs = fetchDeletions(group, signal);
+      group.jobs = fetchDeletions(group, signal).then((jobs) => {
+        rememberDone(jobs);
+        return jobs;
+      });
       pendingList = group;
       return group.jobs;
     },
@@ -245,6 +273,10 @@ export function toVendorError(operation: string, res: Response<unknown>, throttl
  * (plus 10 % slack, as arrival jitter would otherwise trip Amplitude's per-second limit) after the
  * previous one actually started, in call order, and keeps at most `maxInFlight` in flight. Across
  * processes the queue limiter and 429 handling (no attempt spent) take over.
+ */
+/**
+ * Spaces calls `1 / perSecond` apart (with a 10 % margin) and keeps at most `maxInFlight` running,
+ * in call order.
  */
 export class CallPacer {
   private readonly spacingMs: number;

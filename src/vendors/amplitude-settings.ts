@@ -63,6 +63,8 @@ export const AMPLITUDE_DEFAULTS = Object.freeze({
 
 /** Amplitude's cap on ids per create-deletion call (vendor-contracts §5.2). */
 export const AMPLITUDE_MAX_IDS = 100;
+/** Days from `active_scrub_done_date` until Amplitude reports a job `done`, once backups are cleared (about five, §5.3). */
+export const AMPLITUDE_BACKUP_CLEAR_DAYS = 5;
 
 const ACTION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 

@@ -120,12 +120,19 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(amplitudeCalls('createDeletion'), 'one call per 100 ids').to.equal(10);
       expect(jobs, 'all in one Amplitude job').to.have.length(1);
       const day = jobs[0]!.day;
+      // The day's poll has looked at Amplitude's clock, and called nothing: the job cannot be done yet.
+      await waitFor(async () => {
+        const { rows } = await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE kind = 'amplitude-poll-deletions' AND evidence ? 'notBefore'`);
+        return rows[0]!.n > 0 || undefined;
+      }, 60_000, 200);
+      expect(amplitudeCalls('listDeletions'), 'no poll call before the job can be done').to.equal(0);
 
       runJobToCompletion(day);
       for (const id of ids) await service.waitForRequest(id, 60_000);
       const statuses = new Set((await Promise.all(ids.map((id) => service.ledger.getRequest(id)))).map((r) => r!.status));
       expect([...statuses]).to.deep.equal(['completed']);
       expect(amplitudeCalls('createDeletion'), 'still 10: polling shares the job too').to.equal(10);
+      expect(amplitudeCalls('listDeletions'), 'one poll for the day, called once the job could be done').to.equal(1);
       // Calls are paced to 1/s; under a loaded machine an odd one can still arrive early, and a 429 costs no attempt.
       const { calls, throttled } = service.sandbox!.stats.snapshot().amplitude!.total;
       expect(throttled / calls, `${throttled} of ${calls} calls throttled`).to.be.below(0.1);

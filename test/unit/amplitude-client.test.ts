@@ -96,6 +96,19 @@ describe('Amplitude client (got, Basic auth) against the simulator', () => {
     expect(await client.listDeletions(dayOf(sandbox.clock.now() + 100 * DAY_MS), dayOf(sandbox.clock.now() + 101 * DAY_MS))).to.deep.equal([]);
   });
 
+  it('answers a poll of a day whose job Amplitude reported done from memory, and calls again for a day not yet done', async () => {
+    const { day } = await client.requestDeletions([{ kind: 'user_id', value: 'user-8' }]);
+    const calls = () => sandbox.stats.calls('amplitude', 'listDeletions');
+    expect((await client.listDeletions(day, day))[0]!.status).to.equal('staging');
+    expect((await client.listDeletions(day, day))[0]!.status).to.equal('staging');
+    expect(calls(), 'a job not done is asked about each time').to.equal(2);
+    sandbox.clock.advance(Date.parse(`${day}T00:00:00Z`) + 7 * DAY_MS - sandbox.clock.now());
+    const [done] = await client.listDeletions(day, day);
+    expect(done).to.deep.include({ day, status: 'done', amplitudeIds: [String(seedPerson(8).amplitudeId)] });
+    expect(await client.listDeletions(day, day)).to.deep.equal([done]);
+    expect(calls(), 'done is final: no call for the second look').to.equal(3);
+  });
+
   it('refuses a withdrawal once the job is submitted as a PermanentVendorError with the status only', async () => {
     const { day } = await client.requestDeletions([{ kind: 'user_id', value: 'user-7' }]);
     sandbox.clock.advance(Date.parse(`${day}T00:00:00Z`) - 2 * DAY_MS - sandbox.clock.now());
