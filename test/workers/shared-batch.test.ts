@@ -190,43 +190,42 @@ describe('Shared batches (Invariant 7)', () => {
     return { first, late: await submit('user-2'), firstBatch };
   }
 
-  it('takes a late member into a batch that waits for the vendor when the batch is open to late members, so one batch serves both', async () => {
-    openToLateMembers = true;
-    const { first, late, firstBatch } = await submitWhileBatchWaits();
-    const results = [await finished(first), await finished(late)];
-    expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal([firstBatch, firstBatch]);
-    expect(batchCalls.map((c) => [c.batchId, c.members])).to.deep.equal([
-      [firstBatch, 1],
-      [firstBatch, 2],
-    ]);
-  });
-
-  it('lets a member that asks to join such a batch while it runs, and serves it in the batch’s next run', async () => {
-    openToLateMembers = true;
-    joinWhileRunning = true;
+  /** Submits one request and, while its batch's first run goes on (1.5 s), a second; waits for both. */
+  async function submitDuringFirstRun() {
     windowMs = 200;
-    vendorWaits = 1;
     runMs = 1500;
     const first = await submit('user-1');
     await waitFor(async () => batchCalls[0] ?? undefined);
     const late = await submit('user-2');
-    const results = [await finished(first), await finished(late)];
+    return [await finished(first), await finished(late)];
+  }
+
+  /** The first batch served both requests: its first run had the first member, its second both. */
+  function expectFirstBatchServedBoth(results: Array<Awaited<ReturnType<typeof finished>>>): void {
     const batchId = batchCalls[0]!.batchId;
     expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal([batchId, batchId]);
     expect(batchCalls.map((c) => [c.batchId, c.members])).to.deep.equal([
       [batchId, 1],
       [batchId, 2],
     ]);
+  }
+
+  it('takes a late member into a batch that waits for the vendor when the batch is open to late members, so one batch serves both', async () => {
+    openToLateMembers = true;
+    const { first, late } = await submitWhileBatchWaits();
+    expectFirstBatchServedBoth([await finished(first), await finished(late)]);
+  });
+
+  it('lets a member that asks to join such a batch while it runs, and serves it in the batch’s next run', async () => {
+    openToLateMembers = true;
+    joinWhileRunning = true;
+    vendorWaits = 1;
+    expectFirstBatchServedBoth(await submitDuringFirstRun());
   });
 
   it('carries a member that joined during a batch’s last run into a new batch, which serves it', async () => {
     joinWhileRunning = true;
-    windowMs = 200;
-    runMs = 1500;
-    const first = await submit('user-1');
-    await waitFor(async () => batchCalls[0] ?? undefined);
-    const late = await submit('user-2');
-    const results = [await finished(first), await finished(late)];
+    const results = await submitDuringFirstRun();
     expect(results.map((r) => r.request!.status)).to.deep.equal(['completed', 'completed']);
     expect(batchCalls.map((c) => c.members)).to.deep.equal([1, 1]);
     expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal(batchCalls.map((c) => c.batchId));
