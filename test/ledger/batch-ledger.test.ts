@@ -6,6 +6,7 @@ import { RequestLedger } from '../../src/ledger/request-ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
+import { pinpointTaskRequest } from '../support/pinpoint-task-request.js';
 
 describe('BatchLedger on a Postgres server (concurrent connections)', () => {
   let db: Database;
@@ -100,17 +101,9 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
 
   async function newTask(userId: string, resource: string): Promise<{ taskId: string; requestId: string }> {
     const id = randomUUID();
-    const taskId = `${id}__pinpoint__find-endpoint`;
-    await ledger.createRequest({
-      id,
-      regulation: 'gdpr',
-      vendors: ['pinpoint'],
-      subject: { userId },
-      submittedAt: new Date(),
-      dueAt: new Date(Date.now() + 86_400_000),
-      tasks: [{ id: taskId, vendor: 'pinpoint', resource, action: 'find-endpoint', queue: 'pinpoint', jobName: 'find-endpoint' }],
-      actor: 'test',
-    });
+    const request = pinpointTaskRequest({ id, userId, resource, action: 'find-endpoint', jobName: 'find-endpoint' });
+    await ledger.createRequest(request);
+    const taskId = request.tasks[0]!.id;
     return { taskId, requestId: id };
   }
 });

@@ -18,6 +18,7 @@ import { testConfig, waitFor } from '../support/test-service.js';
 import { reconcile } from '../../src/workers/reconciler.js';
 import { batchJobId } from '../../src/workers/batch-coordinator.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
+import { pinpointTaskRequest } from '../support/pinpoint-task-request.js';
 
 describe('Shared batches (Invariant 7)', () => {
   let db: Database;
@@ -102,16 +103,7 @@ describe('Shared batches (Invariant 7)', () => {
     await events.waitUntilReady();
     submit = async (userId: string) => {
       const id = randomUUID();
-      const { request } = await ledger.createRequest({
-        id,
-        regulation: 'gdpr',
-        vendors: ['pinpoint'],
-        subject: { userId },
-        submittedAt: new Date(),
-        dueAt: new Date(Date.now() + 86_400_000),
-        tasks: [{ id: `${id}__pinpoint__fake`, vendor: 'pinpoint', resource: 'app/shared', action: 'fake', queue: 'pinpoint', jobName: 'fake-member' }],
-        actor: 'test',
-      });
+      const { request } = await ledger.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/shared', action: 'fake', jobName: 'fake-member' }));
       await enqueue(request);
       return id;
     };
