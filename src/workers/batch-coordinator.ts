@@ -1,4 +1,5 @@
-import type { BatchLedger } from '../ledger/batch-ledger.js';
+import type { Job, Queue } from 'bullmq';
+import type { BatchLedger, BatchRecord } from '../ledger/batch-ledger.js';
 import type { QueueSet } from './queue-set.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { BatchOutcome, BatchRequest } from '../../jobs/task-processor.js';
@@ -11,18 +12,24 @@ export interface BatchJobData {
 export const batchJobId = (batchId: string) => `batch__${batchId}`;
 
 /**
+ * Puts a batch's job in its vendor queue, delayed until the batch closes. Adding it again is a
+ * no-op (deterministic job id), so joiners, the runner and the reconciler may all call it.
+ */
+export function addBatchJob(queue: Queue, batch: Pick<BatchRecord, 'id' | 'kind' | 'closesAt'>, now = Date.now()): Promise<Job<BatchJobData>> {
+  const data: BatchJobData = { batchId: batch.id };
+  return queue.add(batch.kind, data, { jobId: batchJobId(batch.id), delay: Math.max(0, batch.closesAt.getTime() - now) });
+}
+
+/**
  * The task side of shared batches: join the open batch in the ledger, make sure its job is in the
  * vendor's queue (delayed until the batch closes, promoted when it fills up), and report where the
  * membership stands. Deterministic job ids make every step safe to repeat.
  */
 export function createBatchCoordinator(deps: { batches: BatchLedger; queues: QueueSet }) {
   /** `mayPromote`: only an open batch that is due may be started early; a running one waits for its own poll. */
-  async function ensureJob(vendorQueue: string, kind: string, batchId: string, closesAt: Date, mayPromote: boolean): Promise<void> {
-    const queue = deps.queues.queue(vendorQueue);
-    const delay = Math.max(0, closesAt.getTime() - Date.now());
-    const data: BatchJobData = { batchId };
-    const job = await queue.add(kind, data, { jobId: batchJobId(batchId), delay });
-    if (mayPromote && delay === 0 && (await job.isDelayed())) await job.promote().catch(() => undefined);
+  async function ensureJob(vendorQueue: string, batch: BatchRecord, mayPromote: boolean): Promise<void> {
+    const job = await addBatchJob(deps.queues.queue(vendorQueue), batch);
+    if (mayPromote && batch.closesAt.getTime() <= Date.now() && (await job.isDelayed())) await job.promote().catch(() => undefined);
   }
 
   return {
@@ -33,7 +40,7 @@ export function createBatchCoordinator(deps: { batches: BatchLedger; queues: Que
       const { batch, member } = joined;
       if (member.state === 'done') return { state: 'done', batchId: batch.id, result: member.result ?? {} };
       if (member.state === 'failed') return { state: 'failed', batchId: batch.id, result: member.result ?? {} };
-      if (batch.state === 'open' || batch.state === 'running') await ensureJob(input.taskQueue, input.kind, batch.id, batch.closesAt, batch.state === 'open');
+      if (batch.state === 'open' || batch.state === 'running') await ensureJob(input.taskQueue, batch, batch.state === 'open');
       return { state: 'waiting', batchId: batch.id, closesAt: batch.closesAt };
     },
   };

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
-import { batchJobId, type BatchJobData } from './batch-coordinator.js';
+import { addBatchJob, type BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
@@ -107,7 +107,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
       }
       if (carriedTo) {
         // Members that joined during this run: their own batch, due now.
-        await deps.queues.queue(job.queueName).add(carriedTo.kind, { batchId: carriedTo.id }, { jobId: batchJobId(carriedTo.id) });
+        await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
         log.info('members that joined during the run carried into a new batch', { carriedTo: carriedTo.id, members: carriedTo.memberCount });
       }
       await wakeMembers(job.queueName, members.map((m) => m.taskId));

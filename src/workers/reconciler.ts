@@ -7,7 +7,7 @@ import { childJob, parentJobId } from '../planner/build-flow.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import type { QueueSet } from './queue-set.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
-import { batchJobId } from './batch-coordinator.js';
+import { addBatchJob, batchJobId } from './batch-coordinator.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-deletion-job.js';
@@ -107,7 +107,7 @@ export async function reconcile(
       }
       report.batchesRecovered += 1;
     } else if (state === 'missing' || state === 'unknown') {
-      await queue.add(open.kind, { batchId: open.id }, { jobId: batchJobId(open.id), delay: Math.max(0, open.closesAt.getTime() - now.getTime()) });
+      await addBatchJob(queue, open, now.getTime());
       deps.logger.warn('re-created a lost batch job', { batchId: open.id, previousState: state });
       report.batchesRecovered += 1;
     }
