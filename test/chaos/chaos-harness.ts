@@ -1,3 +1,4 @@
+import { expect } from 'chai';
 import type { RequestLedger } from '../../src/ledger/request-ledger.js';
 import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord } from '../../src/ledger/ledger-types.js';
 import type { PinpointStore } from '../../src/sandbox/pinpoint/pinpoint-store.js';
@@ -263,6 +264,19 @@ export async function tally(input: TallyInput): Promise<ChaosSummary> {
     failureReasons,
     line,
   };
+}
+
+/**
+ * What every chaos scenario must end with: every request the client sent was accepted and ended
+ * final, nothing was lost, nobody was erased harmfully, and the evidence matches the vendor.
+ */
+export function expectNothingLost(summary: ChaosSummary, open: string[], sent: number[]): void {
+  expect(summary.problems).to.deep.equal([]);
+  expect(open, 'requests still open at the end').to.have.length(0);
+  expect(summary.lost).to.equal(0);
+  expect(summary.harmfulDuplicates).to.equal(0);
+  expect(summary.evidenceMismatches).to.equal(0);
+  expect(summary.submitted).to.equal(sent.length);
 }
 
 function describeTasks(tasks: TaskRecord[]): string {
