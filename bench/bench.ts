@@ -14,15 +14,16 @@ import { amortisationScenario } from './amortisation-scenario.js';
 import { intakeScenario } from './intake-scenario.js';
 
 /**
- * `npm run bench [-- --json] [--only NAME[,NAME]] [--size smoke|full]`: runs each scenario
+ * `npm run bench [-- --json] [--only NAME[,NAME]] [--size smoke|full] [--profile]`: runs each scenario
  * against its baseline in the same run and prints a table (or one JSON object keyed by scenario).
  */
 const SCENARIOS: Scenario[] = [scanScenario, pipelineScenario, vendorLimitsScenario, amortisationScenario, intakeScenario];
 
-const USAGE = `usage: npm run bench -- [--json] [--only ${SCENARIOS.map((s) => s.name).join('|')}[,...]] [--size smoke|full]`;
+const USAGE = `usage: npm run bench -- [--json] [--only ${SCENARIOS.map((s) => s.name).join('|')}[,...]] [--size smoke|full] [--profile]`;
 
-function parseArgs(argv: string[]): { json: boolean; only: Scenario[]; size: BenchSize } {
+function parseArgs(argv: string[]): { json: boolean; only: Scenario[]; size: BenchSize; profile: boolean } {
   let json = false;
+  let profile = false;
   let size: BenchSize = 'full';
   let only = SCENARIOS;
   for (let i = 0; i < argv.length; i++) {
@@ -33,6 +34,7 @@ function parseArgs(argv: string[]): { json: boolean; only: Scenario[]; size: Ben
       return v;
     };
     if (arg === '--json') json = true;
+    else if (arg === '--profile') profile = true;
     else if (arg === '--only' || arg.startsWith('--only=')) {
       const names = value().split(',');
       const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
@@ -47,7 +49,7 @@ function parseArgs(argv: string[]): { json: boolean; only: Scenario[]; size: Ben
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
-  return { json, only, size };
+  return { json, only, size, profile };
 }
 
 /** Which ledger the services ran on: Postgres when initdb is installed, else PGlite. */
@@ -69,7 +71,7 @@ function table(results: Record<string, ScenarioResult>, size: BenchSize): string
 }
 
 async function main(): Promise<void> {
-  const { json, only, size } = parseArgs(process.argv.slice(2));
+  const { json, only, size, profile } = parseArgs(process.argv.slice(2));
   const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
   const cacheDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '.cache');
   const redisDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-bench-redis-'));
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
   ledger = postgres ? 'postgres' : 'pglite';
   try {
     // One context for the whole run: scenarios that share a measurement (vendor_limits, amortisation) key it on the context.
-    const context = { size, cacheDir, redisUrl: redis.url, freshDatabase: freshPostgresDatabase, log };
+    const context = { size, cacheDir, redisUrl: redis.url, freshDatabase: freshPostgresDatabase, profile, log };
     for (const scenario of only) {
       log(`${scenario.name}: ${scenario.summary}`);
       const started = performance.now();

@@ -1,5 +1,6 @@
 import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 import { performance } from 'node:perf_hooks';
+import path from 'node:path';
 import { redisConnection } from '../src/workers/queue-set.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { resolveQueues } from '../queues/registry.js';
@@ -7,6 +8,7 @@ import { requestsQueue } from '../queues/requests-queue.js';
 import { pinpointQueue } from '../queues/pinpoint-queue.js';
 import { freshBenchPrefix, startBenchService, userIdRequests, type BenchService } from './bench-service.js';
 import { round, type Scenario, type ScenarioContext } from './scenario.js';
+import { profileWhile, shareByPackage } from './cpu-profile.js';
 
 const RATIO_TARGET = 0.5;
 const UNLIMITED = { max: 1_000_000, durationMs: 1000 };
@@ -16,7 +18,10 @@ const UNLIMITED = { max: 1_000_000, durationMs: 1000 };
  * pace is set by their windows and measured by `vendor_limits`). Vendor limits lifted, so the
  * figure is the orchestration's: ledger, flows, runners, the real AWS SDK client against the sandbox.
  */
-async function runOurs(context: ScenarioContext, n: number): Promise<{ seconds: number; concurrency: Record<string, number>; byStatus: Record<string, number> }> {
+async function runOurs(
+  context: ScenarioContext,
+  n: number,
+): Promise<{ seconds: number; concurrency: Record<string, number>; byStatus: Record<string, number>; cpuShare?: Record<string, number> }> {
   const service: BenchService = await startBenchService({
     context,
     name: 'pipeline',
@@ -28,11 +33,16 @@ async function runOurs(context: ScenarioContext, n: number): Promise<{ seconds: 
     const accepted = await service.submitBulk(userIdRequests(n, ['pinpoint']));
     if (accepted !== n) throw new Error(`pipeline: ${accepted} of ${n} requests accepted`);
     const started = performance.now();
-    await service.resumeAll();
-    const byStatus = await service.waitForFinal(n, 600_000, 50);
+    const run = async () => {
+      await service.resumeAll();
+      return service.waitForFinal(n, 600_000, 50);
+    };
+    // The service, its workers and the simulator run in this process, so its profile is theirs.
+    const profiled = context.profile ? await profileWhile(path.join(context.cacheDir, 'pipeline.cpuprofile'), run) : undefined;
+    const byStatus = profiled ? profiled.result : await run();
     const seconds = (performance.now() - started) / 1000;
     const concurrency = Object.fromEntries(service.queues.definitions.filter((q) => q.name === requestsQueue.name || q.name === pinpointQueue.name).map((q) => [q.name, q.concurrency]));
-    return { seconds, concurrency, byStatus };
+    return { seconds, concurrency, byStatus, ...(profiled ? { cpuShare: shareByPackage(profiled.profile) } : {}) };
   } finally {
     await service.close();
   }
@@ -92,7 +102,15 @@ export const pipelineScenario: Scenario = {
     const ratio = ourRate / bareRate;
     const completed = ours.byStatus.completed ?? 0;
     return {
-      measured: { requests: n, requests_per_s: round(ourRate, 1), seconds: round(ours.seconds), completed, statuses: ours.byStatus },
+      measured: {
+        requests: n,
+        requests_per_s: round(ourRate, 1),
+        seconds: round(ours.seconds),
+        completed,
+        statuses: ours.byStatus,
+        // Percent of this process's CPU samples per package, from a run slowed by the profiler.
+        ...(ours.cpuShare ? { profiled: true, cpu_percent_by_package: ours.cpuShare } : {}),
+      },
       baseline: { flows: n, flows_per_s: round(bareRate, 1), seconds: round(bareSeconds) },
       ratio: round(ratio),
       headline: { measured: `${round(ourRate, 0)} requests/s (${completed}/${n} completed)`, baseline: `bare BullMQ ${round(bareRate, 0)} flows/s` },

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 
 const SCENARIOS = ['scan', 'pipeline', 'vendor_limits', 'amortisation', 'intake'];
 
@@ -44,5 +46,20 @@ describe('npm run bench (smoke sizes)', function () {
     const bad = await runBench(['--only', 'scna']);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.match(/unknown scenario scna/).and.match(/usage: npm run bench/);
+  });
+
+  it('with --profile, writes the pipeline run\'s CPU profile and reports each package\'s share of it', async () => {
+    const profileFile = path.join('bench', '.cache', 'pipeline.cpuprofile');
+    rmSync(profileFile, { force: true });
+    const { code, stdout, stderr } = await runBench(['--json', '--size', 'smoke', '--only', 'pipeline', '--profile']);
+    expect(code, stderr.slice(-2000)).to.equal(0);
+    const measured = (JSON.parse(stdout) as Record<string, { measured: { profiled?: boolean; cpu_percent_by_package?: Record<string, number> } }>).pipeline!.measured;
+    expect(measured.profiled).to.equal(true);
+    const shares = measured.cpu_percent_by_package!;
+    expect(shares).to.include.keys('aws-sdk', 'pg', 'erasure (src, jobs, queues)');
+    const total = Object.values(shares).reduce((a, b) => a + b, 0);
+    expect(total).to.be.closeTo(100, 1);
+    const profile = JSON.parse(readFileSync(profileFile, 'utf8')) as { nodes: unknown[]; samples: unknown[] };
+    expect(profile.samples.length).to.be.above(0);
   });
 });
