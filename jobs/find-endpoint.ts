@@ -3,12 +3,7 @@ import { normaliseAddress } from '../src/vendors/pinpoint-export-scanner.js';
 import type { EndpointReadBack } from '../src/vendors/pinpoint-client.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { EXPORT_SEGMENT } from './export-segment.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
-
-/** A member whose batch is not done re-runs after this long at the latest (the batch wakes it sooner). */
-const BATCH_FALLBACK_POLL_MS = 5 * 60_000;
-/** ...and a member that joined just before its batch closed looks again this soon after the close. */
-const AFTER_CLOSE_POLL_MS = 30_000;
+import { requireClient, resourceValue, windowBatchPollMs, type TaskProcessor } from './task-processor.js';
 
 /** What a run leaves in the task's evidence for the next (vendor ids and counts only). */
 interface FindState {
@@ -48,11 +43,10 @@ export const findEndpoint: TaskProcessor = async (input, deps) => {
   // The batch's answer stays in the ledger: a re-run (crash, retry) asks again and gets the same ids.
   const outcome = await input.awaitBatch({ kind: EXPORT_SEGMENT, scope: `app/${appId}`, windowMs: settings.batchWindowMs, maxMembers: settings.batchMaxSubjects });
   if (outcome.state === 'waiting') {
-    const untilClose = outcome.closesAt.getTime() - Date.now();
     return {
       outcome: 'waiting_vendor',
       evidence: { appId, batchId: outcome.batchId },
-      pollAfterMs: untilClose > 0 ? Math.min(BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS) : BATCH_FALLBACK_POLL_MS,
+      pollAfterMs: windowBatchPollMs(outcome.closesAt),
       reason: `waiting for the shared export scan of app ${appId}`,
     };
   }

@@ -1,11 +1,6 @@
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { SCAN_S3_PREFIX } from './scan-s3-prefix.js';
-import { requireClient, type TaskProcessor } from './task-processor.js';
-
-/** A member whose batch is not done re-runs after this long at the latest (the batch wakes it sooner). */
-const BATCH_FALLBACK_POLL_MS = 5 * 60_000;
-/** ...and a member that joined just before its batch closed looks again this soon after the close. */
-const AFTER_CLOSE_POLL_MS = 30_000;
+import { requireClient, windowBatchPollMs, type TaskProcessor } from './task-processor.js';
 
 /**
  * `purge-s3-prefix`: removes a person's rows from one configured location (import files, older
@@ -22,11 +17,10 @@ export const purgeS3Prefix: TaskProcessor = async (input, deps) => {
   const { batchWindowMs, batchMaxSubjects } = s3.settings;
   const outcome = await input.awaitBatch({ kind: SCAN_S3_PREFIX, scope: input.resource, windowMs: batchWindowMs, maxMembers: batchMaxSubjects });
   if (outcome.state === 'waiting') {
-    const untilClose = outcome.closesAt.getTime() - Date.now();
     return {
       outcome: 'waiting_vendor',
       evidence: { batchId: outcome.batchId },
-      pollAfterMs: untilClose > 0 ? Math.min(BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS) : BATCH_FALLBACK_POLL_MS,
+      pollAfterMs: windowBatchPollMs(outcome.closesAt),
       reason: 'waiting for the shared scan of this S3 location',
     };
   }

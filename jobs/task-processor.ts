@@ -142,3 +142,18 @@ export function requireClient<K extends keyof VendorClients>(deps: VendorClients
 export function memberFallbackPollMs(pollIntervalMs: number): number {
   return Math.max(10 * 60_000, pollIntervalMs);
 }
+
+/** A member of a windowed batch (export, S3 scan) looks again this long at the latest while its batch is not done. */
+const WINDOW_BATCH_FALLBACK_POLL_MS = 5 * 60_000;
+/** ...and one whose batch is still open looks again this soon after the window closes. */
+const AFTER_CLOSE_POLL_MS = 30_000;
+
+/**
+ * When a member of a windowed batch that is not done yet looks again on its own: shortly after
+ * the window closes, or after the fallback if that is sooner or the window has closed. The batch
+ * runner wakes members when the batch ends, so this only matters when that wake is lost.
+ */
+export function windowBatchPollMs(closesAt: Date, now = Date.now()): number {
+  const untilClose = closesAt.getTime() - now;
+  return untilClose > 0 ? Math.min(WINDOW_BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS) : WINDOW_BATCH_FALLBACK_POLL_MS;
+}
