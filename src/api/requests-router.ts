@@ -51,11 +51,15 @@ const bulkRetrySchema = Joi.object({
   vendor: Joi.string().valid(...VENDOR_NAMES),
   requestId: Joi.string().guid(),
   since: Joi.date().iso(),
+  /** Every failed task (up to `limit`), said outright rather than implied by an empty filter. */
+  all: Joi.boolean().valid(true),
   dryRun: Joi.boolean().default(false),
   limit: Joi.number().integer().min(1).max(10_000).default(1000),
 })
-  .or('vendor', 'requestId', 'since')
-  .messages({ 'object.missing': 'name a vendor, a requestId or a since time' })
+  .or('vendor', 'requestId', 'since', 'all')
+  .oxor('all', 'vendor')
+  .oxor('all', 'requestId')
+  .oxor('all', 'since')
   .required();
 
 const retryBodySchema = Joi.object({

@@ -52,6 +52,7 @@ const PROBLEMS: Record<string, (context: Joi.Context | undefined) => string> = {
   'array.unique': () => 'lists the same vendor twice',
   'any.only': (c) => `must be one of ${(c?.valids as unknown[] | undefined)?.join(', ')}`,
   'object.missing': (c) => `needs one of: ${((c?.peersWithLabels ?? c?.peers) as string[] | undefined)?.join(', ')}`,
+  'object.oxor': (c) => `takes only one of: ${((c?.presentWithLabels ?? c?.present) as string[] | undefined)?.join(', ')}`,
   'string.guid': () => 'must be a UUID',
   'date.base': () => 'must be an ISO 8601 date',
   'date.format': () => 'must be an ISO 8601 date',

@@ -70,6 +70,8 @@ describe('erasure retry', function () {
     expect(sinceDry.tasks.map((t: { requestId: string }) => t.requestId)).to.have.members([a, b]);
     const future = JSON.parse((await cli('retry', '--since', new Date(Date.now() + 60_000).toISOString(), '--dry-run', '--reason', 'outage over', '--json')).stdout);
     expect(future.count).to.equal(0);
+    const allDry = JSON.parse((await cli('retry', '--all', '--dry-run', '--reason', 'outage over', '--json')).stdout);
+    expect(allDry.tasks.map((t: { requestId: string }) => t.requestId), '--all lists every failed task').to.include.members([a, b]);
 
     const one = await cli('retry', a, '--reason', 'one request, checked by hand');
     expect(one.code, one.stderr).to.equal(0);
@@ -91,6 +93,9 @@ describe('erasure retry', function () {
     const nothing = await cli('retry', '--reason', 'just because');
     expect(nothing.code).to.equal(2);
     expect(nothing.stderr).to.include('name what to retry');
+    const allAndVendor = await cli('retry', '--all', '--vendor', 'pinpoint', '--reason', 'just because');
+    expect(allAndVendor.code).to.equal(2);
+    expect(allAndVendor.stderr).to.include('--all retries every failed task');
     const badTime = await cli('retry', '--since', 'yesterday', '--reason', 'just because');
     expect(badTime.code).to.equal(2);
     expect(badTime.stderr).to.include('--since must be an ISO 8601 time');

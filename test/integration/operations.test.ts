@@ -33,11 +33,23 @@ describe('On-call operations through the API', () => {
     }
   });
 
-  it('refuses a bulk retry without a reason or without a filter', async () => {
+  it('refuses a bulk retry without a reason, without a filter, or with "all" and a filter', async () => {
     expect((await service.api('/v1/retries', { body: { vendor: 'pinpoint' } })).status).to.equal(400);
     const noFilter = await service.api('/v1/retries', { body: { reason: 'because' } });
     expect(noFilter.status).to.equal(400);
-    expect(noFilter.body.error.details[0].problem).to.include('vendor');
+    expect(noFilter.body.error.details[0].problem).to.include('vendor').and.include('all');
+    const allAndVendor = await service.api('/v1/retries', { body: { reason: 'because', all: true, vendor: 'pinpoint' } });
+    expect(allAndVendor.status).to.equal(400);
+    expect(allAndVendor.body.error.details[0].problem).to.equal('takes only one of: all, vendor');
+    expect((await service.api('/v1/retries', { body: { reason: 'because', all: false } })).status, 'all: false names nothing').to.equal(400);
+  });
+
+  it('lists every failed task, whatever its vendor, on a dry run with all: true', async () => {
+    const id = await failedRequest('user-23');
+    const dry = await service.api('/v1/retries', { body: { all: true, reason: 'every failure since the outage', dryRun: true } });
+    expect(dry.status).to.equal(200);
+    expect(dry.body.tasks.map((t: { requestId: string }) => t.requestId)).to.include(id);
+    expect((await service.ledger.getRequest(id))!.status, 'a dry run changes nothing').to.equal('failed');
   });
 
   it('pauses and resumes a vendor queue, recording who did it', async () => {

@@ -2,31 +2,35 @@ import { isoTime, positiveInt, requiredString, stringFlag, table, UsageError, ty
 
 export const retryCommand: Command = {
   name: 'retry',
-  summary: 'run failed tasks again: one request, one vendor, or all failed since a time (--dry-run lists)',
+  summary: 'run failed tasks again: one request, one vendor, all failed since a time, or all failed (--dry-run lists)',
   help: `usage: erasure retry REQUEST_ID --reason REASON [--vendor VENDOR] [--dry-run]
        erasure retry --vendor VENDOR --reason REASON [--since TIME] [--dry-run]
        erasure retry --since TIME --reason REASON [--dry-run]
+       erasure retry --all --reason REASON [--dry-run]
 
 Puts failed tasks back in their queues: those of one request, those of one vendor across
-requests, or every task that failed since TIME (ISO 8601). --reason is required and recorded in
+requests, every task that failed since TIME (ISO 8601), or every failed task (--all). --reason is required and recorded in
 each request's audit trail. --dry-run lists exactly the tasks that would be retried and touches
 nothing. Needs an operator token.
   --reason REASON  why (e.g. "Pinpoint credentials fixed, INC-2231")
   --vendor VENDOR  only this vendor's tasks
   --since TIME     only tasks that failed at or after TIME
+  --all            every failed task (with none of the above)
   --limit N        at most N tasks (default 1000, at most 10000)
   --dry-run        list, do not retry`,
-  options: { reason: { type: 'string' }, vendor: { type: 'string' }, since: { type: 'string' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: { reason: { type: 'string' }, vendor: { type: 'string' }, since: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   async run(ctx) {
     if (ctx.positionals.length > 1) throw new UsageError(`unexpected argument "${ctx.positionals[1]}"`);
     const requestId = ctx.positionals[0];
     const vendor = stringFlag(ctx, 'vendor');
     const since = isoTime(stringFlag(ctx, 'since'), '--since');
-    if (!requestId && !vendor && !since) throw new UsageError('name what to retry: a REQUEST_ID, --vendor VENDOR or --since TIME');
+    const all = ctx.values.all === true;
+    if (all && (requestId || vendor || since)) throw new UsageError('--all retries every failed task; leave out REQUEST_ID, --vendor and --since');
+    if (!all && !requestId && !vendor && !since) throw new UsageError('name what to retry: a REQUEST_ID, --vendor VENDOR, --since TIME or --all');
     const reason = requiredString(ctx, 'reason', 'why the tasks are retried (recorded in the audit trail)');
     const dryRun = ctx.values['dry-run'] === true;
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 1000, 10_000);
-    const result = await ctx.client().post('/v1/retries', { reason, dryRun, limit, ...(requestId ? { requestId } : {}), ...(vendor ? { vendor } : {}), ...(since ? { since } : {}) });
+    const result = await ctx.client().post('/v1/retries', { reason, dryRun, limit, ...(requestId ? { requestId } : {}), ...(vendor ? { vendor } : {}), ...(since ? { since } : {}), ...(all ? { all } : {}) });
     const tasks: any[] = result.tasks ?? [];
     if (ctx.json) {
       ctx.io.json({ dryRun, count: tasks.length, tasks });
