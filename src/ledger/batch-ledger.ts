@@ -214,19 +214,15 @@ export class BatchLedger {
 
   /**
    * The batch failed for good: its members are detached so that each can join a new batch
-   * (nothing in a failed batch is lost). `error` must hold no identifier.
+   * (nothing in a failed batch is lost). `error` must hold no identifier. Returns the task ids of
+   * the members it detached, those that joined during the last run included: the ones to wake.
    */
-  async fail(batchId: string, error: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.query(`UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting'`, [batchId]);
+  async fail(batchId: string, error: string): Promise<string[]> {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ task_id: string }>(`UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting' RETURNING task_id`, [batchId]);
       await tx.query(`UPDATE batches SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`, [batchId, error]);
+      return rows.map((r) => r.task_id);
     });
-  }
-
-  /** Every member, detached ones included (after a failure, to wake them). */
-  async membersOf(batchId: string): Promise<BatchMember[]> {
-    const { rows } = await this.db.query<MemberRow>(`SELECT * FROM batch_members WHERE batch_id = $1`, [batchId]);
-    return rows.map(toMember);
   }
 
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */

@@ -124,9 +124,8 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           rateLimited: async () => undefined,
           willRetry: async (reason) => batches.checkpoint(batchId, { lastError: reason }),
           failed: async (reason) => {
-            await batches.fail(batchId, reason);
             // Every member, those that joined during this run included, joins a new batch.
-            await wakeMembers(job.queueName, (await batches.membersOf(batchId)).map((m) => m.taskId));
+            await wakeMembers(job.queueName, await batches.fail(batchId, reason));
           },
         },
       });

@@ -100,9 +100,9 @@ export async function reconcile(
     const job = await queue.getJob(batchJobId(open.id));
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      await deps.batches!.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed');
-      for (const member of await deps.batches!.membersOf(open.id)) {
-        const memberJob = await queue.getJob(member.taskId);
+      const detached = await deps.batches!.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed');
+      for (const taskId of detached) {
+        const memberJob = await queue.getJob(taskId);
         if (memberJob && (await memberJob.isDelayed())) await memberJob.promote().catch(() => undefined);
       }
       report.batchesRecovered += 1;
