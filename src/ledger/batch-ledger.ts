@@ -216,11 +216,16 @@ export class BatchLedger {
    * The batch failed for good: its members are detached so that each can join a new batch
    * (nothing in a failed batch is lost). `error` must hold no identifier. Returns the task ids of
    * the members it detached, those that joined during the last run included: the ones to wake.
+   * A batch that has already ended (another run completed it) is left as it is: none.
    */
   async fail(batchId: string, error: string): Promise<string[]> {
     return this.db.transaction(async (tx) => {
+      const { rows: ended } = await tx.query(
+        `UPDATE batches SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND state IN ('open', 'running') RETURNING id`,
+        [batchId, error],
+      );
+      if (!ended[0]) return [];
       const { rows } = await tx.query<{ task_id: string }>(`UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting' RETURNING task_id`, [batchId]);
-      await tx.query(`UPDATE batches SET state = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1`, [batchId, error]);
       return rows.map((r) => r.task_id);
     });
   }

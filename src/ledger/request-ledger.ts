@@ -3,7 +3,6 @@ import type { IdentityCipher } from '../privacy/identity-cipher.js';
 import { IDENTIFIER_KINDS, type IdentifierKind, type Subject } from '../privacy/subject.js';
 import {
   FINAL_REQUEST_STATUSES,
-  SETTLED_TASK_STATES,
   TERMINAL_TASK_STATES,
   type Regulation,
   type RequestRecord,
@@ -18,6 +17,16 @@ import type { ChainEntry } from '../receipts/audit-chain.js';
 import { appendAuditEvent, appendFirstAuditEvents, auditChainLock, insertAuditEvent } from './audit-log.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
+import {
+  TASK_EVIDENCE_STATES,
+  checkTaskTarget,
+  mayRequestMove,
+  requestGuard,
+  stateIn,
+  taskGuard,
+  type TaskTransitionName,
+  type TaskWriteResult,
+} from './task-transitions.js';
 
 export interface NewRequest {
   id: string;
@@ -347,7 +356,7 @@ export class RequestLedger {
     const row = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<RequestRow>(
         `UPDATE requests SET status = CASE WHEN not_before IS NOT NULL AND not_before > $2 THEN 'scheduled' ELSE 'in_progress' END, updated_at = now()
-         WHERE id = $1 AND status = 'received' RETURNING *`,
+         WHERE id = $1 AND ${requestGuard('enqueue')} RETURNING *`,
         [requestId, now],
       );
       await this.recordStatusChange(tx, rows[0], 'received');
@@ -362,7 +371,7 @@ export class RequestLedger {
     const rows = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<RequestRow>(
         `UPDATE requests SET status = CASE WHEN not_before IS NOT NULL AND not_before > $2 THEN 'scheduled' ELSE 'in_progress' END, updated_at = now()
-         WHERE id = ANY($1::uuid[]) AND status = 'received' RETURNING *`,
+         WHERE id = ANY($1::uuid[]) AND ${requestGuard('enqueue')} RETURNING *`,
         [requestIds, now],
       );
       for (const row of rows) await this.recordStatusChange(tx, row, 'received');
@@ -392,7 +401,7 @@ export class RequestLedger {
          UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
            waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
          FROM requests r
-         WHERE t.id = $1 AND t.state NOT IN (${inList(SETTLED_TASK_STATES)}) AND r.id = t.request_id AND r.status = 'in_progress'
+         WHERE t.id = $1 AND ${taskGuard('begin', 't.state')} AND r.id = t.request_id AND r.status = 'in_progress'
          RETURNING t.*)
        SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
          FROM begun`,
@@ -407,24 +416,24 @@ export class RequestLedger {
       const { rows } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), error = NULL,
            waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
-         WHERE id = $1 AND state NOT IN (${inList(SETTLED_TASK_STATES)}) RETURNING *`,
+         WHERE id = $1 AND ${taskGuard('begin')} RETURNING *`,
         [taskId],
       );
       const task = rows[0];
       if (!task) return undefined;
-      changed = await this.reopenRequest(tx, task.request_id, `old.status <> 'cancelled'`);
+      changed = await this.reopenRequest(tx, task.request_id);
       return toTask(task);
     });
     await this.emitStatusChange(changed.row, changed.from);
     return begun ? { task: begun, subject: await this.loadSubject(begun.requestId) } : undefined;
   }
 
-  /** Sets an open request back to in_progress (when `condition` on its old row holds), returning the change. */
-  private async reopenRequest(tx: Queryable, requestId: string, condition: string): Promise<{ row?: RequestRow; from?: RequestStatus }> {
+  /** Sets a request back to in_progress when REQUEST_TRANSITIONS allows it (never a cancelled one), returning the change. */
+  private async reopenRequest(tx: Queryable, requestId: string): Promise<{ row?: RequestRow; from?: RequestStatus }> {
     const { rows } = await tx.query<RequestRow & { old_status: RequestStatus }>(
       `UPDATE requests r SET status = 'in_progress', finished_at = NULL, updated_at = now()
        FROM (SELECT id, status FROM requests WHERE id = $1 FOR UPDATE) old
-       WHERE r.id = old.id AND old.status <> 'in_progress' AND ${condition}
+       WHERE r.id = old.id AND ${requestGuard('reopen', 'old.status')}
        RETURNING r.*, old.status AS old_status`,
       [requestId],
     );
@@ -433,34 +442,59 @@ export class RequestLedger {
     return { row: rows[0], from: rows[0].old_status };
   }
 
-  /** Saves what a task has learnt so far, so a re-run after a crash can pick up from it. */
-  async checkpointTask(taskId: string, evidence: Record<string, unknown>): Promise<void> {
-    await this.db.query(`UPDATE tasks SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [taskId, JSON.stringify(evidence)]);
+  /**
+   * Saves what a task has learnt so far, so a re-run after a crash can pick up from it. Refused
+   * (`applied: false`) once the task has ended: a run that lost its task to a cancel or to another
+   * run must stop, not add to evidence that is already final.
+   */
+  async checkpointTask(taskId: string, evidence: Record<string, unknown>): Promise<TaskWriteResult> {
+    const { rows } = await this.db.query<{ state: TaskState }>(
+      `UPDATE tasks SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1 AND ${stateIn(TASK_EVIDENCE_STATES)} RETURNING state`,
+      [taskId, JSON.stringify(evidence)],
+    );
+    return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await this.taskState(taskId) };
   }
 
-  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<void> {
-    await this.db.query(
-      `UPDATE tasks SET state = $2, evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL,
-         finished_at = now(), updated_at = now() WHERE id = $1`,
-      [taskId, state, JSON.stringify(evidence)],
+  /**
+   * The one guarded write of a task's state: moves it to `to` only from a state the transition
+   * allows (TASK_TRANSITIONS in src/ledger/task-transitions.ts), setting the columns in `set`
+   * (parameters from $3). A write that finds the task in another state (another writer won the
+   * race: a cancel, another run) changes nothing and reports that state.
+   */
+  private async moveTask(name: TaskTransitionName, taskId: string, to: TaskState, set: string, params: unknown[]): Promise<TaskWriteResult> {
+    checkTaskTarget(name, to);
+    const { rows } = await this.db.query<{ state: TaskState }>(
+      `UPDATE tasks SET state = $2, ${set}, updated_at = now() WHERE id = $1 AND ${taskGuard(name)} RETURNING state`,
+      [taskId, to, ...params],
     );
+    return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await this.taskState(taskId) };
   }
 
-  async deferTask(taskId: string, deferral: TaskDeferral): Promise<void> {
-    await this.db.query(
-      `UPDATE tasks SET state = $2, waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), evidence = evidence || $6::jsonb, updated_at = now()
-       WHERE id = $1`,
-      [taskId, deferral.state, deferral.reason, deferral.nextActionAt ?? null, deferral.error ?? null, JSON.stringify(deferral.evidence ?? {})],
-    );
+  private async taskState(taskId: string): Promise<TaskState | undefined> {
+    const { rows } = await this.db.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE id = $1`, [taskId]);
+    return rows[0]?.state;
   }
 
-  /** Final failure (until an operator retries). `error` must already be free of identifiers. */
-  async failTask(taskId: string, error: string): Promise<void> {
-    await this.db.query(
-      `UPDATE tasks SET state = 'failed', error = $2, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND state NOT IN (${inList(SETTLED_TASK_STATES)})`,
-      [taskId, error],
-    );
+  /** The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g. withdrawn by a cancel. */
+  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<TaskWriteResult> {
+    return this.moveTask('finish', taskId, state, `evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [
+      JSON.stringify(evidence),
+    ]);
+  }
+
+  /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */
+  async deferTask(taskId: string, deferral: TaskDeferral): Promise<TaskWriteResult> {
+    return this.moveTask('defer', taskId, deferral.state, `waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), evidence = evidence || $6::jsonb`, [
+      deferral.reason,
+      deferral.nextActionAt ?? null,
+      deferral.error ?? null,
+      JSON.stringify(deferral.evidence ?? {}),
+    ]);
+  }
+
+  /** Final failure (until an operator retries). `error` must already be free of identifiers. Lost when the task has already ended. */
+  async failTask(taskId: string, error: string): Promise<TaskWriteResult> {
+    return this.moveTask('fail', taskId, 'failed', `error = $3, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [error]);
   }
 
   /**
@@ -499,7 +533,12 @@ export class RequestLedger {
       // A cancelled request stays cancelled; its tasks' states say what had already happened.
       const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, Number(request.partial));
       if (status === request.status) return status;
-      const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 RETURNING *`, [requestId, status]);
+      // Settled already by another writer (only a reopen may change an outcome): it stays as it is.
+      if (!mayRequestMove('settle', request.status)) return request.status;
+      const { rows: updated } = await tx.query<RequestRow>(
+        `UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${requestGuard('settle')} RETURNING *`,
+        [requestId, status],
+      );
       await insertAuditEvent(tx, { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } });
       changed = { row: updated[0], from: request.status };
       await this.recordStatusChange(tx, changed.row, changed.from);
@@ -509,22 +548,29 @@ export class RequestLedger {
     return settled;
   }
 
-  /** Failed tasks back to queued so they can run again; the request is open again. Returns the tasks reopened. */
+  /**
+   * Failed tasks back to queued so they can run again; the request is open again. Returns the tasks
+   * reopened: none for a cancelled request, which is never revived (its failed tasks stay failed).
+   */
   async reopenFailedTasks(requestId: string, actor: string, reason: string, vendor?: VendorName): Promise<TaskRecord[]> {
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const reopened = await this.db.transaction(async (tx) => {
+      // The request's row first, as a cancel takes it: a cancel and a retry cannot both win.
+      const { rows: locked } = await tx.query<{ status: RequestStatus }>(`SELECT status FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      const status = locked[0]?.status;
+      if (!status || (status !== 'in_progress' && !mayRequestMove('reopen', status))) return [];
       const params: unknown[] = [requestId];
       if (vendor) params.push(vendor);
       const { rows } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'queued', waiting_reason = 'retry requested by an operator', finished_at = NULL, updated_at = now()
-         WHERE request_id = $1 AND state = 'failed' ${vendor ? 'AND vendor = $2' : ''} RETURNING *`,
+         WHERE request_id = $1 AND ${taskGuard('retry')} ${vendor ? 'AND vendor = $2' : ''} RETURNING *`,
         params,
       );
       if (rows.length > 0) {
         // A retried task must join a new shared batch, not re-read the one that failed it.
         await tx.query(`UPDATE batch_members SET state = 'detached' WHERE task_id = ANY($1) AND state = 'failed'`, [rows.map((r) => r.id)]);
         await tx.query(`UPDATE requests SET finished_at = NULL, updated_at = now() WHERE id = $1`, [requestId]);
-        changed = await this.reopenRequest(tx, requestId, 'true');
+        changed = await this.reopenRequest(tx, requestId);
         await this.auditWith(tx, requestId, actor, 'request.retried', { reason, tasks: rows.map((r) => r.id) });
       }
       return rows.map(toTask);
@@ -542,7 +588,7 @@ export class RequestLedger {
       const evidence = { completedBy: actor, note, completedAt: new Date().toISOString() };
       const { rows } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'succeeded', evidence = evidence || $3::jsonb, waiting_reason = NULL, finished_at = now(), updated_at = now()
-         WHERE id = $2 AND request_id = $1 AND state = 'waiting_manual' RETURNING *`,
+         WHERE id = $2 AND request_id = $1 AND ${taskGuard('completeManual')} RETURNING *`,
         [requestId, taskId, JSON.stringify(evidence)],
       );
       if (!rows[0]) return undefined;
@@ -560,14 +606,14 @@ export class RequestLedger {
     const result = await this.db.transaction(async (tx) => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
       const request = requests[0];
-      if (!request || FINAL_REQUEST_STATUSES.includes(request.status)) return undefined;
+      if (!request || !mayRequestMove('cancel', request.status)) return undefined;
       const { rows: cancelled } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'cancelled', waiting_reason = 'cancelled before it started', finished_at = now(), updated_at = now()
-         WHERE request_id = $1 AND state IN ('queued', 'rate_limited', 'waiting_manual') RETURNING *`,
+         WHERE request_id = $1 AND ${taskGuard('cancelUnstarted')} RETURNING *`,
         [requestId],
       );
       const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
-      const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1 RETURNING *`, [requestId]);
+      const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1 AND ${requestGuard('cancel')} RETURNING *`, [requestId]);
       await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
       changed = { row: updated[0], from: request.status };
       await this.recordStatusChange(tx, changed.row, changed.from);
@@ -577,13 +623,14 @@ export class RequestLedger {
     return result;
   }
 
-  /** A started task withdrawn at the vendor after a cancel: it ends `cancelled` with what happened. */
-  async cancelStartedTask(taskId: string, evidence: Record<string, unknown>): Promise<void> {
-    await this.db.query(
-      `UPDATE tasks SET state = 'cancelled', evidence = evidence || $2::jsonb, waiting_reason = NULL, finished_at = now(), updated_at = now()
-       WHERE id = $1 AND state IN ('running', 'waiting_vendor')`,
-      [taskId, JSON.stringify(evidence)],
-    );
+  /**
+   * A started task withdrawn at the vendor after a cancel: it ends `cancelled` with what happened.
+   * Lost when the task ended first (its job finished or failed before the withdrawal was recorded).
+   */
+  async cancelStartedTask(taskId: string, evidence: Record<string, unknown>): Promise<TaskWriteResult> {
+    return this.moveTask('withdraw', taskId, 'cancelled', `evidence = evidence || $3::jsonb, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [
+      JSON.stringify(evidence),
+    ]);
   }
 
   /** Failed tasks matching a filter, oldest failure first: what an on-call retry would touch. */

@@ -36,8 +36,13 @@ export async function cancelRequest(
       try {
         const outcome = await connector.cancelTask({ task, subject, clients: deps.clients, settings });
         if (outcome.withdrawn) {
-          await deps.ledger.cancelStartedTask(task.id, { ...outcome.evidence, withdrawnAfterCancel: true });
-          report.withdrawn.push(task.id);
+          const withdrawn = await deps.ledger.cancelStartedTask(task.id, { ...outcome.evidence, withdrawnAfterCancel: true });
+          if (withdrawn.applied) report.withdrawn.push(task.id);
+          else {
+            // Its job ended it first (src/ledger/task-transitions.ts): what it recorded stands.
+            deps.logger.info('a started task ended before its withdrawal was recorded', { requestId: input.requestId, taskId: task.id, state: withdrawn.state ?? 'missing' });
+            report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: `it had already ended (${withdrawn.state ?? 'missing'}) when the withdrawal was recorded` });
+          }
         } else {
           await deps.ledger.checkpointTask(task.id, outcome.evidence);
           report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: String(outcome.evidence.reason ?? 'the vendor no longer allows withdrawing it') });

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
+import { isOpenTaskState } from '../ledger/task-transitions.js';
 import { addBatchJob, type BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
@@ -43,12 +44,14 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
   /**
    * Promotes each member's delayed job so it carries on at once. A member that joined just before
    * the batch ran may still be active, about to park itself as delayed: it is looked at again until
-   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake.
+   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake. A member whose task has
+   * ended meanwhile (withdrawn by a cancel) is not woken: there is no work left for its job.
    */
   async function wakeMembers(queueName: string, taskIds: string[]): Promise<void> {
     const queue = deps.queues.queue(queueName);
     const giveUpAt = Date.now() + WAKE_WITHIN_MS;
-    let pending = taskIds;
+    const states = await ledger.taskStates(taskIds);
+    let pending = taskIds.filter((taskId) => isOpenTaskState(states.get(taskId)));
     for (let round = 0; pending.length > 0; round++) {
       if (round > 0) {
         if (Date.now() >= giveUpAt) return;
@@ -115,7 +118,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
       return { outcome: 'done', members: members.length };
     } catch (err) {
       await waitIfLedgerDown(err, outage);
-      return settleFailure(err, {
+      const stopped = await settleFailure(err, {
         job,
         token,
         vendor: batch.vendor as VendorName,
@@ -129,6 +132,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           },
         },
       });
+      return { ...stopped, members: 0 };
     }
   };
 }

@@ -3,12 +3,51 @@ import type { Logger } from '../logger.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../vendors/vendor-errors.js';
 
-/** What the ledger records for each way a run can end without finishing. */
-export interface FailureHooks {
-  rateLimited(reason: string, nextActionAt: Date): Promise<void>;
-  willRetry(reason: string): Promise<void>;
-  failed(reason: string): Promise<void>;
+/** What a guarded ledger write did (src/ledger/task-transitions.ts): lost when another writer got there first. */
+export interface LedgerWrite {
+  applied: boolean;
+  /** The state the record is in now. */
+  state?: string;
 }
+
+/**
+ * What the ledger records for each way a run can end without finishing. A hook whose write is
+ * lost (the task was cancelled or ended meanwhile, Invariant 9) makes the run stop there.
+ */
+export interface FailureHooks {
+  rateLimited(reason: string, nextActionAt: Date): Promise<LedgerWrite | void>;
+  willRetry(reason: string): Promise<LedgerWrite | void>;
+  failed(reason: string): Promise<LedgerWrite | void>;
+}
+
+/** A run that stopped because its record was cancelled or ended by another writer: its job completes, nothing more. */
+export interface SupersededRun {
+  outcome: 'superseded';
+}
+
+/**
+ * Ends a run whose ledger write was lost: no delay, no retry, no failure, so the job is not run
+ * again for a record that another writer (a cancel, another run of the job) has ended. Logs the
+ * state it found, never an identifier.
+ */
+export function supersededRun(log: Logger, step: string, state: string | undefined): SupersededRun {
+  log.info('the task was cancelled or ended by another writer; this run stops', { step, state: state ?? 'missing' });
+  return { outcome: 'superseded' };
+}
+
+/**
+ * Thrown by a task's `checkpoint` when the ledger refused it: the task was cancelled or ended
+ * meanwhile. It stops the processor before its next vendor call (evidence is written ahead,
+ * Invariant 11); the runner ends the run as superseded.
+ */
+export class TaskSupersededError extends Error {
+  override readonly name = 'TaskSupersededError';
+  constructor(readonly state: string | undefined) {
+    super(`the task is ${state ?? 'missing'} now; this run stops`);
+  }
+}
+
+const lost = (write: LedgerWrite | void): write is LedgerWrite => write !== undefined && !write.applied;
 
 /** Random extra wait so throttled jobs do not all come back in the same millisecond. */
 const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
@@ -27,13 +66,15 @@ export async function delayJob(job: Job, token: string | undefined, ms: number):
  * - TransientVendorError and anything unknown → thrown again, so BullMQ retries with backoff,
  *   or failed for good on the last attempt.
  * Unknown errors are replaced by a message of our own: theirs may carry an identifier.
+ * When a hook's ledger write is lost, the run ends as superseded instead (see `supersededRun`).
  */
-export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks }): Promise<never> {
+export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks }): Promise<SupersededRun> {
   const { job, log, hooks } = ctx;
   if (err instanceof DelayedError) throw err;
   if (err instanceof RateLimitedError) {
     const delay = jitter(err.retryAfterMs);
-    await hooks.rateLimited(err.message, new Date(Date.now() + delay));
+    const deferred = await hooks.rateLimited(err.message, new Date(Date.now() + delay));
+    if (lost(deferred)) return supersededRun(log, 'rate_limited', deferred.state);
     log.warn('vendor throttled; delayed without spending an attempt', { delayMs: delay });
     return delayJob(job, ctx.token, delay);
   }
@@ -41,11 +82,13 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
   const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: (err as Error)?.name ?? 'Error' }, 'failed unexpectedly');
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (failure instanceof PermanentVendorError || lastAttempt) {
-    await hooks.failed(failure.message);
+    const failed = await hooks.failed(failure.message);
+    if (lost(failed)) return supersededRun(log, 'failed', failed.state);
     log.warn('failed', { reason: failure.message, attempt: job.attemptsMade + 1 });
     throw failure instanceof PermanentVendorError ? failure : new UnrecoverableError(failure.message);
   }
-  await hooks.willRetry(failure.message);
+  const retrying = await hooks.willRetry(failure.message);
+  if (lost(retrying)) return supersededRun(log, 'will_retry', retrying.state);
   log.warn('will be retried', { reason: failure.message, attempt: job.attemptsMade + 1 });
   throw failure;
 }

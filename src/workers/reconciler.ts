@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { TERMINAL_TASK_STATES } from '../ledger/ledger-types.js';
+import { isOpenTaskState } from '../ledger/task-transitions.js';
 import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { childJob, parentJobId } from '../planner/build-flow.js';
@@ -70,7 +71,12 @@ export async function reconcile(
     const job = await queue.getJob(task.id);
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      await deps.ledger.failTask(task.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      const failed = await deps.ledger.failTask(task.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      // Lost: the task ended (or was withdrawn by a cancel) since the list was read; its writer settles.
+      if (!failed.applied) {
+        deps.logger.info('a failed job’s task had already ended; nothing recorded', { requestId: task.requestId, jobId: task.id, state: failed.state ?? 'missing' });
+        return;
+      }
       if (await deps.ledger.settleRequest(task.requestId)) report.settled += 1;
       report.tasksFailed += 1;
     } else if (state === 'missing' || state === 'unknown' || state === 'completed') {
@@ -101,7 +107,9 @@ export async function reconcile(
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
       const detached = await deps.batches!.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed');
-      for (const taskId of detached) {
+      // Members whose task ended meanwhile (withdrawn by a cancel) have no work left: not woken.
+      const states = await deps.ledger.taskStates(detached);
+      for (const taskId of detached.filter((id) => isOpenTaskState(states.get(id)))) {
         const memberJob = await queue.getJob(taskId);
         if (memberJob && (await memberJob.isDelayed())) await memberJob.promote().catch(() => undefined);
       }

@@ -103,8 +103,10 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
           const data = job.data as TaskJobData;
           const task = await ledger.getTask(data.taskId);
           if (task && task.state !== 'failed') {
-            await ledger.failTask(data.taskId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
-            await ledger.settleRequest(data.requestId);
+            const failed = await ledger.failTask(data.taskId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
+            // Lost: the task had ended (a cancel withdrew it, another run finished it); its writer settles.
+            if (!failed.applied) logger.info('a failed job’s task had already ended; nothing recorded', { requestId: data.requestId, jobId: job.id, state: failed.state ?? 'missing' });
+            else await ledger.settleRequest(data.requestId);
           }
         })().catch((e: Error) => logger.error('could not record a failed job', { jobId: job.id, errorName: e.name }));
       });

@@ -3,7 +3,7 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 
 export interface TaskRunnerDeps {
@@ -22,8 +22,11 @@ export interface TaskJobResult {
 /**
  * Runs one task job: opens the person's identifiers for the processor, records its outcome and
  * evidence in the ledger, and settles the request when its last task ends. A task that already
- * settled is not run again (at-least-once delivery, Invariant 3). Failures go through the error
- * taxonomy in job-outcome.ts.
+ * settled is not run again (at-least-once delivery, Invariant 3). Every write is guarded
+ * (src/ledger/task-transitions.ts): when one is lost, because a cancel withdrew the task or
+ * another run ended it meanwhile, the run stops there: it neither delays, retries nor fails its
+ * job, and does not settle the request (the winner does). Failures go through the error taxonomy in
+ * job-outcome.ts.
  */
 export function createTaskRunner(deps: TaskRunnerDeps) {
   const { ledger, processors, clients } = deps;
@@ -50,22 +53,28 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           subject,
           attempt,
           previous: task.evidence,
-          checkpoint: (evidence) => ledger.checkpointTask(taskId, evidence),
+          checkpoint: async (evidence) => {
+            const saved = await ledger.checkpointTask(taskId, evidence);
+            if (!saved.applied) throw new TaskSupersededError(saved.state);
+          },
           awaitBatch: (request) => deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }),
           signal,
         },
         clients,
       );
       if (result.outcome === 'waiting_vendor') {
-        await ledger.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
+        const deferred = await ledger.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
+        if (!deferred.applied) return supersededRun(log, 'waiting_vendor', deferred.state);
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      await ledger.finishTask(taskId, result.outcome, result.evidence);
+      const finished = await ledger.finishTask(taskId, result.outcome, result.evidence);
+      if (!finished.applied) return supersededRun(log, result.outcome, finished.state);
       await ledger.settleRequest(requestId);
       log.info('task finished', { outcome: result.outcome, attempt });
       return { outcome: result.outcome };
     } catch (err) {
+      if (err instanceof TaskSupersededError) return supersededRun(log, 'checkpoint', err.state);
       await waitIfLedgerDown(err, outage);
       return settleFailure(err, {
         job,
@@ -76,8 +85,9 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           rateLimited: (reason, nextActionAt) => ledger.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
           willRetry: (reason) => ledger.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
           failed: async (reason) => {
-            await ledger.failTask(taskId, reason);
-            await ledger.settleRequest(requestId);
+            const failed = await ledger.failTask(taskId, reason);
+            if (failed.applied) await ledger.settleRequest(requestId);
+            return failed;
           },
         },
       });
