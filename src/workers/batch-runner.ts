@@ -21,6 +21,15 @@ const WAKE_WITHIN_MS = 30_000;
 /** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */
 const WAKE_CONCURRENCY = 16;
 
+/**
+ * The tasks among `taskIds` still open, in their order: the only members a wake may hand work to.
+ * A member whose task ended meanwhile (withdrawn by a cancel) has no work left for its job.
+ */
+export async function openMembers(ledger: Pick<RequestLedger, 'taskStates'>, taskIds: string[]): Promise<string[]> {
+  const states = await ledger.taskStates(taskIds);
+  return taskIds.filter((taskId) => isOpenTaskState(states.get(taskId)));
+}
+
 export interface BatchRunnerDeps {
   ledger: RequestLedger;
   batches: BatchLedger;
@@ -44,14 +53,13 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
   /**
    * Promotes each member's delayed job so it carries on at once. A member that joined just before
    * the batch ran may still be active, about to park itself as delayed: it is looked at again until
-   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake. A member whose task has
-   * ended meanwhile (withdrawn by a cancel) is not woken: there is no work left for its job.
+   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake. Only open members are
+   * woken (`openMembers`).
    */
   async function wakeMembers(queueName: string, taskIds: string[]): Promise<void> {
     const queue = deps.queues.queue(queueName);
     const giveUpAt = Date.now() + WAKE_WITHIN_MS;
-    const states = await ledger.taskStates(taskIds);
-    let pending = taskIds.filter((taskId) => isOpenTaskState(states.get(taskId)));
+    let pending = await openMembers(ledger, taskIds);
     for (let round = 0; pending.length > 0; round++) {
       if (round > 0) {
         if (Date.now() >= giveUpAt) return;

@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { TERMINAL_TASK_STATES } from '../ledger/ledger-types.js';
-import { isOpenTaskState } from '../ledger/task-transitions.js';
 import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { childJob, parentJobId } from '../planner/build-flow.js';
@@ -9,6 +8,7 @@ import { requestsQueue } from '../../queues/requests-queue.js';
 import type { QueueSet } from './queue-set.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { addBatchJob, batchJobId } from './batch-coordinator.js';
+import { openMembers } from './batch-runner.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-deletion-job.js';
@@ -107,9 +107,7 @@ export async function reconcile(
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
       const detached = await deps.batches!.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed');
-      // Members whose task ended meanwhile (withdrawn by a cancel) have no work left: not woken.
-      const states = await deps.ledger.taskStates(detached);
-      for (const taskId of detached.filter((id) => isOpenTaskState(states.get(id)))) {
+      for (const taskId of await openMembers(deps.ledger, detached)) {
         const memberJob = await queue.getJob(taskId);
         if (memberJob && (await memberJob.isDelayed())) await memberJob.promote().catch(() => undefined);
       }
