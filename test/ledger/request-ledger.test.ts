@@ -157,6 +157,42 @@ for (const backend of backends) {
       expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('vendor outage over');
     });
 
+    it('refuses, and says so, every late write to a task a cancel withdrew (src/ledger/task-transitions.ts)', async () => {
+      const { request } = await submit();
+      const [t1, t2] = await ledger.getTasks(request.id);
+      await ledger.beginTask(t1!.id);
+      const cancel = await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      expect(cancel!.started.map((t) => t.id)).to.deep.equal([t1!.id]);
+      expect(await ledger.cancelStartedTask(t1!.id, { withdrawn: true })).to.deep.equal({ applied: true, state: 'cancelled' });
+      const lost = { applied: false, state: 'cancelled' };
+      expect(await ledger.deferTask(t1!.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } })).to.deep.equal(lost);
+      expect(await ledger.finishTask(t1!.id, 'succeeded', { late: true })).to.deep.equal(lost);
+      expect(await ledger.failTask(t1!.id, 'late')).to.deep.equal(lost);
+      expect(await ledger.checkpointTask(t1!.id, { late: true })).to.deep.equal(lost);
+      expect(await ledger.beginTask(t1!.id)).to.equal(undefined);
+      expect(await ledger.cancelStartedTask(t2!.id, {})).to.deep.equal(lost); // cancelled before it started
+      expect(await ledger.failTask('no-such-task', 'x')).to.deep.equal({ applied: false, state: undefined });
+      const task = (await ledger.getTask(t1!.id))!;
+      expect(task.state).to.equal('cancelled');
+      expect(task.evidence).to.deep.equal({ withdrawn: true });
+      expect(task.error).to.equal(null);
+    });
+
+    it('does not revive a cancelled request by retrying its failed tasks', async () => {
+      const { request } = await submit();
+      const [t1, t2] = await ledger.getTasks(request.id);
+      await ledger.beginTask(t1!.id);
+      await ledger.beginTask(t2!.id);
+      await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      // Neither could be withdrawn: both run to their end, one fails.
+      await ledger.finishTask(t1!.id, 'succeeded', {});
+      await ledger.failTask(t2!.id, 'Pinpoint answered 400 BadRequestException');
+      expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
+      expect(await ledger.reopenFailedTasks(request.id, 'operator:alice', 'try again')).to.deep.equal([]);
+      expect((await ledger.getTask(t2!.id))!.state).to.equal('failed');
+      expect((await ledger.getRequest(request.id))!.status).to.equal('cancelled');
+    });
+
     it('pages requests newest first with an opaque cursor', async () => {
       for (let i = 0; i < 3; i++) await submit();
       const first = await ledger.listRequests({ limit: 2 });
