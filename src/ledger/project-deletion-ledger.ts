@@ -1,6 +1,7 @@
 import type { Database, Queryable } from './database.js';
 import type { S3Location } from '../vendors/s3-settings.js';
 import { appendAuditEvent } from './audit-log.js';
+import { allows, stateIn, type Transition } from './task-transitions.js';
 
 /**
  * A project deletion's life: `scheduled` (the grace period runs; cancellable) → `running` →
@@ -9,6 +10,17 @@ import { appendAuditEvent } from './audit-log.js';
 export const PROJECT_DELETION_STATUSES = ['scheduled', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type ProjectDeletionStatus = (typeof PROJECT_DELETION_STATUSES)[number];
 export const OPEN_PROJECT_DELETION_STATUSES: readonly ProjectDeletionStatus[] = ['scheduled', 'running'];
+
+/** Every change of a deletion's status, as data (Invariant 9); each write's guard derives from it (src/ledger/task-transitions.ts). */
+export const PROJECT_DELETION_TRANSITIONS = {
+  cancel: { from: ['scheduled'], to: ['cancelled'] },
+  /** Its first run once the grace period is over, or a run retried. */
+  begin: { from: ['scheduled', 'running'], to: ['running'] },
+  complete: { from: ['running'], to: ['completed'] },
+  fail: { from: ['scheduled', 'running'], to: ['failed'] },
+} as const satisfies Record<string, Transition<ProjectDeletionStatus>>;
+
+const guard = (name: keyof typeof PROJECT_DELETION_TRANSITIONS) => stateIn(PROJECT_DELETION_TRANSITIONS[name].from, 'status');
 
 /** `deleted`: something was there and is gone now; `not_found`: the project and its files were already gone. */
 export type ProjectDeletionOutcome = 'deleted' | 'not_found';
@@ -122,10 +134,10 @@ export class ProjectDeletionLedger {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE id = $1 FOR UPDATE`, [id]);
       if (!rows[0]) return undefined;
-      if (rows[0].status !== 'scheduled') return { cancelled: false, deletion: toRecord(rows[0]) };
+      if (!allows(PROJECT_DELETION_TRANSITIONS.cancel, rows[0].status)) return { cancelled: false, deletion: toRecord(rows[0]) };
       const { rows: updated } = await tx.query<Row>(
         `UPDATE project_deletions SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, cancelled_at = now(), finished_at = now(), updated_at = now()
-         WHERE id = $1 RETURNING *`,
+         WHERE id = $1 AND ${guard('cancel')} RETURNING *`,
         [id, actor, reason],
       );
       await appendAuditEvent(tx, id, actor, 'project_deletion.cancelled', { reason, runAt: toRecord(updated[0]!).runAt.toISOString() });
@@ -142,10 +154,10 @@ export class ProjectDeletionLedger {
     return this.db.transaction(async (tx): Promise<BeginResult> => {
       const { rows } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE id = $1 FOR UPDATE`, [id]);
       const row = rows[0];
-      if (!row || (row.status !== 'scheduled' && row.status !== 'running')) return { state: 'ended', deletion: row ? toRecord(row) : undefined };
+      if (!row || !allows(PROJECT_DELETION_TRANSITIONS.begin, row.status)) return { state: 'ended', deletion: row ? toRecord(row) : undefined };
       if (row.status === 'scheduled' && new Date(row.run_at).getTime() > now.getTime()) return { state: 'not_due', deletion: toRecord(row) };
       const { rows: updated } = await tx.query<Row>(
-        `UPDATE project_deletions SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now() WHERE id = $1 RETURNING *`,
+        `UPDATE project_deletions SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now() WHERE id = $1 AND ${guard('begin')} RETURNING *`,
         [id],
       );
       const deletion = toRecord(updated[0]!);
@@ -168,7 +180,7 @@ export class ProjectDeletionLedger {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(
         `UPDATE project_deletions SET status = 'completed', outcome = $2, evidence = evidence || $3::jsonb, error = NULL, finished_at = now(), updated_at = now()
-         WHERE id = $1 AND status = 'running' RETURNING *`,
+         WHERE id = $1 AND ${guard('complete')} RETURNING *`,
         [id, outcome, JSON.stringify(evidence)],
       );
       if (!rows[0]) return undefined;
@@ -181,7 +193,7 @@ export class ProjectDeletionLedger {
   async fail(id: string, reason: string, actor = 'system'): Promise<ProjectDeletionRecord | undefined> {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(
-        `UPDATE project_deletions SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND status IN ${OPEN} RETURNING *`,
+        `UPDATE project_deletions SET status = 'failed', error = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${guard('fail')} RETURNING *`,
         [id, reason],
       );
       if (!rows[0]) return undefined;

@@ -96,6 +96,11 @@ export function mayRequestMove(name: RequestTransitionName, from: RequestStatus)
   return (REQUEST_TRANSITIONS[name].from as readonly RequestStatus[]).includes(from);
 }
 
+/** Whether a transition applies to a record in state `from` (any of this project's tables). */
+export function allows<S extends string>(transition: Transition<S>, from: S): boolean {
+  return transition.from.includes(from);
+}
+
 /** Every (from, to) pair the table allows, for the tests of its shape. */
 export function edgesOf<S extends string>(table: Record<string, Transition<S>>): Array<[S, S]> {
   return Object.values(table).flatMap((t) => t.from.flatMap((from) => t.to.map((to): [S, S] => [from, to])));

@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
 import type { ProjectDeletionProcessor } from '../../jobs/delete-project.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
-import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 
 export interface ProjectDeletionRunnerDeps {
   deletions: ProjectDeletionLedger;
@@ -52,7 +52,8 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
         },
         deps.clients,
       );
-      await deletions.complete(id, result.outcome, result.evidence);
+      // Lost: the deletion was failed meanwhile (its job's failed handler, the reconciler); that record stands.
+      if (!(await deletions.complete(id, result.outcome, result.evidence))) return supersededRun(log, 'complete', (await deletions.get(id))?.status);
       // App ids name projects, not people: they may be logged.
       log.info('project deletion finished', { appId: deletion.appId, outcome: result.outcome });
       return { outcome: result.outcome };
