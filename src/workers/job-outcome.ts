@@ -31,7 +31,7 @@ export interface SupersededRun {
  * state it found, never an identifier.
  */
 export function supersededRun(log: Logger, step: string, state: string | undefined): SupersededRun {
-  log.info('the task was cancelled or ended by another writer; this run stops', { step, state: state ?? 'missing' });
+  log.info('its record was cancelled or ended by another writer; this run stops', { step, state: state ?? 'missing' });
   return { outcome: 'superseded' };
 }
 
