@@ -505,14 +505,20 @@ export class RequestLedger {
     // Most calls change nothing (one task of several ended, or the flow parent runs after the last
     // task settled the request): one read says so, without a transaction or a row lock. The last
     // task to commit its end always sees every other task ended, so no settlement is missed.
-    const { rows: seen } = await this.db.query<{ status: RequestStatus; states: TaskState[] | null; partial: number }>(
-      `SELECT status, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = $1`,
+    const { rows: seen } = await this.db.query<{ status: RequestStatus; finished_at: Date | null; states: TaskState[] | null; partial: number }>(
+      `SELECT status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = $1`,
       [requestId],
     );
     const before = seen[0];
     if (!before) return undefined;
     const states = before.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
+    if (before.status === 'cancelled' && before.finished_at === null) {
+      // A cancel whose started tasks have now all ended: the request ends here, so its deadline
+      // stops counting and its identities are shredded on schedule (shredIdentities).
+      await this.db.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'cancelled' AND finished_at IS NULL`, [requestId]);
+      return 'cancelled';
+    }
     const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, Number(before.partial));
     if (outcome === before.status) return outcome;
 
@@ -613,7 +619,11 @@ export class RequestLedger {
         [requestId],
       );
       const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
-      const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1 AND ${requestGuard('cancel')} RETURNING *`, [requestId]);
+      // Ended now when nothing had started; otherwise when its last started task ends (settleRequest).
+      const { rows: updated } = await tx.query<RequestRow>(
+        `UPDATE requests SET status = 'cancelled', finished_at = CASE WHEN $2 THEN now() END, updated_at = now() WHERE id = $1 AND ${requestGuard('cancel')} RETURNING *`,
+        [requestId, started.length === 0],
+      );
       await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
       changed = { row: updated[0], from: request.status };
       await this.recordStatusChange(tx, changed.row, changed.from);
@@ -716,7 +726,7 @@ export class RequestLedger {
   /** Open requests none of whose tasks is open: their parent job is gone, so settle them here. */
   async unsettledRequests(limit: number): Promise<string[]> {
     const { rows } = await this.db.query<{ id: string }>(
-      `SELECT r.id FROM requests r WHERE r.status IN ('scheduled', 'in_progress')
+      `SELECT r.id FROM requests r WHERE (r.status IN ('scheduled', 'in_progress') OR (r.status = 'cancelled' AND r.finished_at IS NULL))
          AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.request_id = r.id AND t.state NOT IN (${inList(TERMINAL_TASK_STATES)}))
        ORDER BY r.updated_at LIMIT $1`,
       [limit],

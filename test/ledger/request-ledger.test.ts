@@ -193,6 +193,25 @@ for (const backend of backends) {
       expect((await ledger.getRequest(request.id))!.status).to.equal('cancelled');
     });
 
+    it('ends a cancelled request (finished_at) when nothing had started, or once its last started task ends, so it is shredded on schedule', async () => {
+      const { request: idle } = await submit();
+      await ledger.cancelRequest(idle.id, 'operator:alice', 'withdrawn');
+      expect((await ledger.getRequest(idle.id))!.finishedAt).to.be.an.instanceOf(Date);
+
+      const { request } = await submit();
+      const [t1] = await ledger.getTasks(request.id);
+      await ledger.beginTask(t1!.id);
+      await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      expect((await ledger.getRequest(request.id))!.finishedAt).to.equal(null);
+      await ledger.finishTask(t1!.id, 'succeeded', {});
+      expect(await ledger.unsettledRequests(1000)).to.include(request.id);
+      expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
+      expect((await ledger.getRequest(request.id))!.finishedAt).to.be.an.instanceOf(Date);
+      expect(await ledger.unsettledRequests(1000)).to.not.include(request.id);
+      expect(await ledger.shredIdentities(new Date(Date.now() + 60_000))).to.be.at.least(2);
+      expect(await ledger.loadSubject(request.id)).to.deep.equal({});
+    });
+
     it('pages requests newest first with an opaque cursor', async () => {
       for (let i = 0; i < 3; i++) await submit();
       const first = await ledger.listRequests({ limit: 2 });
