@@ -23,6 +23,8 @@ export interface ViewContext {
   csrf: string;
   canOperate: boolean;
   canSubmit: boolean;
+  /** The clients a staff member may filter the list by (configured token names); empty for a client, who sees only its own. */
+  clients: readonly string[];
   now: Date;
 }
 
@@ -140,7 +142,7 @@ export function messagePage(ctx: ViewContext | undefined, title: string, text: s
   return layout(title, ctx, html`<h1>${title}</h1><p>${text}</p><p><a href="${ADMIN_PATH}">Back to the requests</a></p>`);
 }
 
-function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
+function filterBar(active: ListFilter, status: string | undefined, clients: readonly string[] = [], client?: string): SafeHtml {
   const filters: Array<[ListFilter, string]> = [
     ['all', 'All'],
     ['overdue', 'Overdue'],
@@ -156,6 +158,13 @@ function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
         <option value="">any</option>
         ${REQUEST_STATUSES.map((s) => html`<option value="${s}" ${s === status ? html`selected` : ''}>${s.replace(/_/g, ' ')}</option>`)}
       </select>
+      ${clients.length
+        ? html`<label for="client">Client</label>
+      <select id="client" name="client">
+        <option value="">any</option>
+        ${clients.map((c) => html`<option value="${c}" ${c === client ? html`selected` : ''}>${c}</option>`)}
+      </select>`
+        : ''}
       <button type="submit">Show</button>
     </form>
   </div>`;
@@ -163,7 +172,7 @@ function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
 
 export function requestListPage(
   ctx: ViewContext,
-  input: { filter: ListFilter; status?: string; requests: RequestRecord[]; nextCursor?: string; risks?: Map<string, RiskAssessment> },
+  input: { filter: ListFilter; status?: string; client?: string; requests: RequestRecord[]; nextCursor?: string; risks?: Map<string, RiskAssessment> },
 ): string {
   const title = input.status
     ? `Requests: ${input.status.replace(/_/g, ' ')}`
@@ -173,11 +182,12 @@ export function requestListPage(
         ? 'Requests at risk of missing their deadline'
         : 'Requests';
   const older = input.nextCursor
-    ? html`<p><a href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), cursor: input.nextCursor }).toString()}">Older requests →</a></p>`
+    ? html`<p><a href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), ...(input.client ? { client: input.client } : {}), cursor: input.nextCursor }).toString()}">Older requests →</a></p>`
     : '';
   const rows = input.requests.map(
     (r) => html`<tr>
       <td><a href="${requestUrl(r.id)}">${shortId(r.id)}</a></td>
+      <td>${r.client}</td>
       <td>${person(r)}</td>
       <td>${badge(r.status)}</td>
       <td>${r.regulation.toUpperCase()}</td>
@@ -192,10 +202,10 @@ export function requestListPage(
     title,
     ctx,
     html`<h1>${title}</h1>
-    ${filterBar(input.filter, input.status)}
+    ${filterBar(input.filter, input.status, ctx.clients, input.client)}
     <table class="list">
-      <thead><tr><th>Request</th><th>Person (hash)</th><th>Status</th><th>Rule</th><th>Vendors</th><th>Submitted</th><th>Due</th><th>Days left</th><th>Finished</th></tr></thead>
-      <tbody>${rows.length ? rows : html`<tr><td colspan="9" class="muted">No requests.</td></tr>`}</tbody>
+      <thead><tr><th>Request</th><th>Client</th><th>Person (hash)</th><th>Status</th><th>Rule</th><th>Vendors</th><th>Submitted</th><th>Due</th><th>Days left</th><th>Finished</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="10" class="muted">No requests.</td></tr>`}</tbody>
     </table>
     ${older}`,
   );
@@ -206,6 +216,7 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
   const rows = input.rows.map(
     ({ task, request }) => html`<tr>
       <td><a href="${requestUrl(task.requestId)}">${shortId(task.requestId)}</a></td>
+      <td>${request?.client ?? '—'}</td>
       <td>${request ? person(request) : '—'}</td>
       <td>${task.vendor}</td>
       <td><code>${task.resource}</code></td>
@@ -223,8 +234,8 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
     html`<h1>${title}</h1>
     ${filterBar(input.filter, undefined)}
     <table class="list">
-      <thead><tr><th>Request</th><th>Person (hash)</th><th>Vendor</th><th>Resource</th><th>Action</th><th>State</th><th>${input.filter === 'failed' ? 'Error' : 'What to do'}</th><th>Since</th><th>Days left</th><th>Bull Board</th></tr></thead>
-      <tbody>${rows.length ? rows : html`<tr><td colspan="10" class="muted">None.</td></tr>`}</tbody>
+      <thead><tr><th>Request</th><th>Client</th><th>Person (hash)</th><th>Vendor</th><th>Resource</th><th>Action</th><th>State</th><th>${input.filter === 'failed' ? 'Error' : 'What to do'}</th><th>Since</th><th>Days left</th><th>Bull Board</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="11" class="muted">None.</td></tr>`}</tbody>
     </table>
     ${input.limited ? html`<p class="muted">Showing the ${input.rows.length} most recently changed.</p>` : ''}`,
   );
@@ -315,6 +326,7 @@ export function requestPage(
     <h1>Request ${badge(request.status)}</h1>
     <dl class="summary">
       <dt>Id</dt><dd><code>${request.id}</code></dd>
+      <dt>Client</dt><dd>${request.client}</dd>
       <dt>Person (hash)</dt><dd>${person(request)}</dd>
       <dt>Regulation</dt><dd>${request.regulation.toUpperCase()}</dd>
       <dt>Submitted</dt><dd>${when(request.submittedAt)}</dd>
