@@ -44,8 +44,8 @@ export interface ApiAppDeps {
 /** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
 export function createApiApp(deps: ApiAppDeps): express.Express {
   const { config, logger } = deps;
-  /** The `client` label's values (src/api/metrics.ts): configured token names and `admin` (the admin token's name, src/api/auth.ts). */
-  const metricClients = [...new Set([...config.tokens.map((t) => t.name), 'admin'])];
+  /** The `client` label's values (src/api/metrics.ts): names of configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
+  const metricClients = [...new Set([...config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])];
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);

@@ -10,7 +10,7 @@ export interface MetricsSources {
   vendorCalls: VendorCallStats;
   deadlineRisk: DeadlineRiskLedger;
   /**
-   * The values the `client` label may take: configured token names. Any other client (rows from
+   * The values the `client` label may take: names of configured tokens that can submit. Any other client (rows from
    * before clients, a token since removed) is counted as `other`, so the label stays bounded.
    */
   clients?: readonly string[];

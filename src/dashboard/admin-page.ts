@@ -135,8 +135,8 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const auth = dashboardAuthenticate(deps.verify);
-  /** The clients staff can filter by: configured token names and `admin` (the admin token's name, src/api/auth.ts). */
-  const knownClients = [...new Set([...deps.config.tokens.map((t) => t.name), 'admin'])].sort();
+  /** The clients staff can filter by: configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
+  const knownClients = [...new Set([...deps.config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])].sort();
 
   router.use((_req, res, next) => {
     pageHeaders(res);
