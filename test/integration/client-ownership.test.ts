@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { TestDatabase, TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
+import { runCli } from '../cli/run-cli.js';
 import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRequest, ownershipService } from '../support/ownership.js';
 
 /** Issue 22 (DESIGN.md Invariant 10): each client owns its requests; idempotency keys are per client and bound to their payload. */
@@ -110,6 +111,23 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const cancelled = await service.api(`/v1/requests/${theirs.body.id}/cancel`, { token: OPERATOR_TOKEN, body: { reason: 'operator cancels for client-b' } });
       expect(cancelled.status).to.equal(200);
       expect(cancelled.body.status).to.equal('cancelled');
+    });
+
+    it('lists through the CLI a client’s own requests, and one client’s for staff with --client', async () => {
+      const a = await service.api('/v1/requests', { token: CLIENT_A_TOKEN, body: body(`cli-${randomUUID()}`, 'user-20') });
+      const b = await service.api('/v1/requests', { token: CLIENT_B_TOKEN, body: body(`cli-${randomUUID()}`, 'user-20') });
+      const list = async (token: string, ...args: string[]) => runCli(['list', '--limit', '500', '--json', '--url', service.url, '--token', token, ...args]);
+      const own = await list(CLIENT_B_TOKEN);
+      expect(own.code, own.stderr).to.equal(0);
+      const ownIds = JSON.parse(own.stdout).requests.map((r: { id: string }) => r.id);
+      expect(ownIds).to.include(b.body.id).and.not.to.include(a.body.id);
+      const refused = await list(CLIENT_B_TOKEN, '--client', 'client-a');
+      expect(refused.code).to.equal(1);
+      expect(refused.stdout + refused.stderr).to.include('the client filter is for staff roles');
+      const staff = await list(VIEWER_TOKEN, '--client', 'client-a');
+      expect(staff.code, staff.stderr).to.equal(0);
+      const staffIds = JSON.parse(staff.stdout).requests.map((r: { id: string }) => r.id);
+      expect(staffIds).to.include(a.body.id).and.not.to.include(b.body.id);
     });
 
     it('keeps OpenDSR subject_request_ids per controller: two controllers get a request each, and another controller’s answers 404 on GET and DELETE (v2 and v1)', async () => {
