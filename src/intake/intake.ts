@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { NewRequest, RequestLedger } from '../ledger/request-ledger.js';
+import type { CreateRequestResult, NewRequest, RequestLedger } from '../ledger/request-ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { InvalidIdentifierError, normaliseSubject, type IdentifierKind } from '../privacy/subject.js';
@@ -150,14 +150,14 @@ export function createIntake(deps: IntakeDeps) {
   async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
     const input = await prepare(body, actor, fieldPrefix, options);
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
-    let result: SubmitResult;
+    let result: CreateRequestResult;
     try {
       result = await deps.ledger.createRequest(input);
     } catch (err) {
       deps.logger.error('ledger write failed', { errorName: (err as Error).name });
       throw new IntakeUnavailableError('ledger');
     }
-    if ((result as { reusedKey?: boolean }).reusedKey) throw new IdempotencyKeyReusedError(options.idempotencyKeyField ?? `${fieldPrefix}requestId`);
+    if (result.reusedKey) throw new IdempotencyKeyReusedError(options.idempotencyKeyField ?? `${fieldPrefix}requestId`);
     if (!result.created) return { request: result.request, created: false };
     try {
       await deps.enqueue(result.request, now());
@@ -195,7 +195,7 @@ export function createIntake(deps: IntakeDeps) {
     const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError) && 'tasks' in a);
     if (inputs.length === 0) return answers as RequestValidationError[];
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
-    let results: Array<SubmitResult & { reusedKey?: boolean }>;
+    let results: CreateRequestResult[];
     try {
       results = await deps.ledger.createRequests(inputs);
     } catch (err) {
