@@ -202,6 +202,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
       csrf: req.adminCsrf!,
       canOperate: hasRole(req.principal, 'operator'),
       canSubmit: hasRole(req.principal, 'submitter'),
+      staff: isStaff(req.principal),
       clients: isStaff(req.principal) ? knownClients : [],
       now: new Date(),
     };

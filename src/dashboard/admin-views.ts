@@ -23,6 +23,8 @@ export interface ViewContext {
   csrf: string;
   canOperate: boolean;
   canSubmit: boolean;
+  /** A staff role (src/api/access.ts): Bull Board, which shows every client's jobs, is linked for staff only. */
+  staff: boolean;
   /** The clients a staff member may filter the list by (configured token names); empty for a client, who sees only its own. */
   clients: readonly string[];
   now: Date;
@@ -93,7 +95,7 @@ export function layout(title: string, ctx: ViewContext | undefined, body: SafeHt
         <a href="${ADMIN_PATH}?filter=failed">Failed</a>
         <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
         ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
-        <a href="${BOARD_PATH}">Bull Board</a>
+        ${ctx.staff ? html`<a href="${BOARD_PATH}">Bull Board</a>` : ''}
       </nav>
       <div class="who">
         <span>${ctx.principal.name} <span class="muted">(${ctx.principal.role})</span></span>
@@ -225,7 +227,7 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
       <td>${task.state === 'failed' ? (task.error ?? '—') : (task.waitingReason ?? '—')}</td>
       <td>${when(task.updatedAt)}</td>
       <td>${request ? daysLeft(request, ctx.now) : '—'}</td>
-      <td>${task.jobName === 'manual' ? '—' : html`<a href="${bullBoardJobUrl(task.queue, task.id)}">job</a>`}</td>
+      <td>${task.jobName === 'manual' || !ctx.staff ? '—' : html`<a href="${bullBoardJobUrl(task.queue, task.id)}">job</a>`}</td>
     </tr>`,
   );
   return layout(
@@ -274,7 +276,7 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
       <td>${t.state === 'failed' ? html`<span class="error-text">${t.error ?? 'failed'}</span>` : (t.waitingReason ?? (t.error ? html`<span class="muted">last error:</span> ${t.error}` : '—'))}${manualForm}</td>
       <td>${when(t.nextActionAt)}</td>
       <td>${evidenceSummary(t)}</td>
-      <td>${t.jobName === 'manual' ? html`<span class="muted">manual</span>` : html`<a href="${bullBoardJobUrl(t.queue, t.id)}">job</a>`}</td>
+      <td>${t.jobName === 'manual' ? html`<span class="muted">manual</span>` : ctx.staff ? html`<a href="${bullBoardJobUrl(t.queue, t.id)}">job</a>` : '—'}</td>
     </tr>`;
   });
   return html`<section class="vendor" id="vendor-${vendor}">
@@ -338,7 +340,7 @@ export function requestPage(
         : ''}
       <dt>Finished</dt><dd>${when(request.finishedAt)}</dd>
       <dt>Progress</dt><dd><progress max="${tasks.length || 1}" value="${tasks.length ? done : 1}">${done}/${tasks.length}</progress> ${done}/${tasks.length} tasks ended${failed ? `, ${failed} failed` : ''}${manual ? `, ${manual} waiting for manual work` : ''}</dd>
-      <dt>Flow</dt><dd><a href="${bullBoardJobUrl('requests', parentJobId(request.id))}">parent job in Bull Board</a></dd>
+      ${ctx.staff ? html`<dt>Flow</dt><dd><a href="${bullBoardJobUrl('requests', parentJobId(request.id))}">parent job in Bull Board</a></dd>` : ''}
     </dl>
     ${actions.length ? html`<div class="actions">${actions}</div>` : ''}
     <h2>Progress by vendor</h2>

@@ -186,6 +186,10 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       expect(client.text).to.contain(`/admin/requests/${a.body.id}`).and.not.to.contain(`/admin/requests/${b.body.id}`);
       expect(client.text, 'no client filter for a client').not.to.contain('name="client"');
       expect((await page(`/admin/requests/${b.body.id}`, CLIENT_A_TOKEN)).status).to.equal(404);
+      const ownPage = await page(`/admin/requests/${a.body.id}`, CLIENT_A_TOKEN);
+      expect(ownPage.status).to.equal(200);
+      expect(ownPage.text, 'no links to Bull Board, which a client may not open').not.to.contain('/admin/queues');
+      expect((await page(`/admin/requests/${a.body.id}`, VIEWER_TOKEN)).text).to.contain('/admin/queues');
       expect((await page('/admin/queues', CLIENT_A_TOKEN)).status, 'Bull Board shows every client’s jobs: staff only').to.equal(403);
     });
 
