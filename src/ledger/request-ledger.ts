@@ -154,7 +154,8 @@ export class RequestLedger {
 
   /**
    * Commits a request with its sealed identities and planned tasks in one transaction.
-   * The same idempotency key twice returns the first request with `created: false`.
+   * The same client's idempotency key twice returns the first request with `created: false`, and
+   * `reusedKey` when the payload differs (DESIGN.md Invariant 10).
    */
   async createRequest(input: NewRequest): Promise<CreateRequestResult> {
     return this.db.transaction((tx) => this.insertRequest(tx, input));
