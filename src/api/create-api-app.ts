@@ -4,7 +4,7 @@ import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { Intake } from '../intake/intake.js';
-import { IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
+import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { authenticate, type Principal } from './auth.js';
 import { createRequestsRouter } from './requests-router.js';
@@ -44,6 +44,8 @@ export interface ApiAppDeps {
 /** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
 export function createApiApp(deps: ApiAppDeps): express.Express {
   const { config, logger } = deps;
+  /** The `client` label's values (src/api/metrics.ts): names of configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
+  const metricClients = [...new Set([...config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])];
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -68,7 +70,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down' });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk }));
+    res.type('text/plain; version=0.0.4').send(await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, clients: metricClients }));
   });
   if (deps.sandboxRouter) app.use(deps.sandboxRouter);
   if (deps.opendsrRouter) app.use(deps.opendsrRouter);
@@ -100,6 +102,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     if (err instanceof RequestValidationError) {
       return res.status(400).json({ error: { code: 'invalid_request', message: 'the request is not valid; see details', details: err.problems } });
     }
+    if (err instanceof IdempotencyKeyReusedError) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: err.message, details: err.problems } });
     if (err instanceof IntakeUnavailableError) return res.status(503).set('Retry-After', '5').json({ error: { code: 'unavailable', message: err.message } });
     const type = (err as { type?: string }).type;
     if (type === 'entity.too.large') return res.status(413).json({ error: { code: 'body_too_large', message: `the body exceeds ${config.intake.bodyLimitBytes} bytes` } });

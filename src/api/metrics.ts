@@ -9,6 +9,26 @@ export interface MetricsSources {
   queues: QueueSet;
   vendorCalls: VendorCallStats;
   deadlineRisk: DeadlineRiskLedger;
+  /**
+   * The values the `client` label may take: names of configured tokens that can submit. Any other client (rows from
+   * before clients, a token since removed) is counted as `other`, so the label stays bounded.
+   */
+  clients?: readonly string[];
+}
+
+/** A client name as a bounded label value. */
+export function clientLabel(client: string, known: readonly string[]): string {
+  return known.includes(client) ? client : 'other';
+}
+
+/** Per-client counts as label values: every known client (0 when none), plus `other` when it has any. */
+function perClient(counts: Iterable<[string, number]>, known: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>(known.map((c) => [c, 0]));
+  for (const [client, n] of counts) {
+    const label = clientLabel(client, known);
+    out.set(label, (out.get(label) ?? 0) + n);
+  }
+  return out;
 }
 
 /**
@@ -26,19 +46,26 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
       parts.push(`# queue ${queue.name}: Redis unavailable`);
     }
   }
+  const known = sources.clients ?? [];
   const counts = await ledger.countRequestsByStatus().catch(() => undefined);
   if (counts) {
-    parts.push('# HELP erasure_requests Erasure requests by status.', '# TYPE erasure_requests gauge');
-    for (const [status, n] of Object.entries(counts.byStatus)) parts.push(`erasure_requests{status="${status}"} ${n}`);
-    parts.push('# HELP erasure_requests_overdue Open requests past their legal deadline.', '# TYPE erasure_requests_overdue gauge', `erasure_requests_overdue ${counts.overdue}`);
+    parts.push('# HELP erasure_requests Erasure requests by status and client.', '# TYPE erasure_requests gauge');
+    const byLabel = new Map<string, number>();
+    for (const { client, status, n } of counts.byClient) {
+      const key = promLabels({ status, client: clientLabel(client, known) });
+      byLabel.set(key, (byLabel.get(key) ?? 0) + n);
+    }
+    for (const [labels, n] of byLabel) parts.push(`erasure_requests{${labels}} ${n}`);
+    parts.push('# HELP erasure_requests_overdue Open requests past their legal deadline, by client.', '# TYPE erasure_requests_overdue gauge');
+    for (const [client, n] of perClient(counts.overdueByClient, known)) parts.push(`erasure_requests_overdue{${promLabels({ client })}} ${n}`);
   }
-  const atRisk = await sources.deadlineRisk.countAtRisk().catch(() => undefined);
+  const atRisk = await sources.deadlineRisk.countAtRiskByClient().catch(() => undefined);
   if (atRisk !== undefined) {
     parts.push(
-      '# HELP erasure_requests_at_risk Open requests not yet overdue that a vendor, at its observed p95 task duration, would finish after the deadline.',
+      '# HELP erasure_requests_at_risk Open requests not yet overdue that a vendor, at its observed p95 task duration, would finish after the deadline, by client.',
       '# TYPE erasure_requests_at_risk gauge',
-      `erasure_requests_at_risk ${atRisk}`,
     );
+    for (const [client, n] of perClient(atRisk, known)) parts.push(`erasure_requests_at_risk{${promLabels({ client })}} ${n}`);
   }
   const calls = await sources.vendorCalls.totals().catch(() => undefined);
   parts.push(...(calls ? vendorCallLines(calls) : ['# vendor calls: Redis unavailable']));

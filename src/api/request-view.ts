@@ -12,6 +12,7 @@ export function requestView(request: RequestRecord, tasks?: TaskRecord[], now = 
   const open = !request.finishedAt;
   const view: Record<string, unknown> = {
     id: request.id,
+    client: request.client,
     status: request.status,
     regulation: request.regulation,
     vendors: request.vendors,

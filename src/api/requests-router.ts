@@ -5,12 +5,13 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
-import { IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
+import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { toFieldProblems } from '../intake/request-schema.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
 import { requireRole } from './auth.js';
+import { canSee, clientScope } from './access.js';
 import { requestView } from './request-view.js';
 import { ApiError } from './api-error.js';
 import { cancelRequest } from '../operations/cancel-request.js';
@@ -35,6 +36,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const listQuerySchema = Joi.object({
   status: Joi.string().valid(...REQUEST_STATUSES),
+  /** Staff only: one client's requests (a submitter only ever lists its own). */
+  client: Joi.string().max(64),
   overdue: Joi.string().valid('true', 'false'),
   atRisk: Joi.string().valid('true', 'false'),
   limit: Joi.number().integer().min(1).max(500).default(50),
@@ -81,7 +84,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   router.post('/v1/requests', requireRole('submitter'), async (req: Request, res: Response) => {
     const body = req.body as unknown;
     if (isBulk(body)) return submitBulk(req, res, body.requests);
-    const result = await intake.submit(body, actorOf(req));
+    const result = await intake.submit(body, actorOf(req), '', { client: req.principal!.name });
     res.status(result.created ? 202 : 200).location(`/v1/requests/${result.request.id}`).json({ ...requestView(result.request), duplicate: !result.created });
   });
 
@@ -93,11 +96,18 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const results: Array<Record<string, unknown>> = [];
     let accepted = 0;
     let duplicates = 0;
+    let conflicts = 0;
     try {
-      const answers = await intake.submitMany(items, actorOf(req), (index) => `requests[${index}].`);
+      const answers = await intake.submitMany(items, actorOf(req), (index) => `requests[${index}].`, req.principal!.name);
       for (const [index, answer] of answers.entries()) {
         if (answer instanceof RequestValidationError) {
           results.push({ index, outcome: 'rejected', errors: answer.problems });
+          continue;
+        }
+        if (answer instanceof IdempotencyKeyReusedError) {
+          // Same rule as a single submission (422): nothing created, the key's field named, no value.
+          conflicts += 1;
+          results.push({ index, outcome: 'conflict', code: 'idempotency_key_reused', errors: answer.problems });
           continue;
         }
         if (answer.created) accepted += 1;
@@ -119,8 +129,9 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     }
     const rejected = results.filter((r) => r.outcome === 'rejected').length;
     const notProcessed = results.filter((r) => r.outcome === 'not_processed').length;
-    const summary = { accepted, duplicates, rejected, notProcessed };
+    const summary = { accepted, duplicates, conflicts, rejected, notProcessed };
     if (!notProcessed && !accepted && !duplicates) {
+      if (!rejected) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: 'every request in the bulk submission reused a requestId for another payload; see results' }, summary, results });
       return res.status(400).json({ error: { code: 'invalid_request', message: 'no request in the bulk submission was valid; see results' }, summary, results });
     }
     res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary, results });
@@ -129,11 +140,13 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   router.get('/v1/requests', requireRole('viewer'), async (req, res) => {
     const { value, error } = listQuerySchema.validate(req.query, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
+    const scope = clientScope(req.principal);
+    if (scope !== undefined && value.client !== undefined) throw new ApiError(403, 'forbidden', 'the client filter is for staff roles (viewer, operator, admin); a submitter lists its own requests');
     let page;
     const now = new Date();
     try {
       const atRisk = value.atRisk === undefined ? undefined : { value: value.atRisk === 'true', estimates: await deps.deadlineRisk.estimates(now) };
-      page = await ledger.listRequests({ status: value.status, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
+      page = await ledger.listRequests({ status: value.status, client: scope ?? value.client, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
     } catch (err) {
       if (err instanceof RangeError) throw new ApiError(400, 'invalid_query', 'cursor is not valid');
       throw err;
@@ -143,12 +156,12 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   });
 
   router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
-    const request = await findRequest(String(req.params.id));
+    const request = await findRequest(req);
     res.json(await viewWithRisk(request, await ledger.getTasks(request.id)));
   });
 
   router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
-    const request = await findRequest(String(req.params.id));
+    const request = await findRequest(req);
     const { value, error } = retryBodySchema.validate(req.body, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'a retry needs a reason', toFieldProblems(error));
     const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor as VendorName | undefined });
@@ -156,7 +169,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   });
 
   router.post('/v1/requests/:id/cancel', requireRole('submitter'), async (req, res) => {
-    const request = await findRequest(String(req.params.id));
+    const request = await findRequest(req);
     const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'a cancel needs a reason', toFieldProblems(error));
     const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
@@ -165,7 +178,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   });
 
   router.post('/v1/requests/:id/tasks/:taskId/complete', requireRole('operator'), async (req, res) => {
-    const request = await findRequest(String(req.params.id));
+    const request = await findRequest(req);
     const { value, error } = noteSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'completing a manual task needs a note', toFieldProblems(error));
     // The note is free text typed by a person: scrub anything shaped like an address or a number.
@@ -176,7 +189,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   });
 
   router.get('/v1/requests/:id/receipt', requireRole('viewer'), async (req, res) => {
-    const request = await findRequest(String(req.params.id));
+    const request = await findRequest(req);
     const tasks = await ledger.getTasks(request.id);
     const chain = await ledger.auditTrail(request.id);
     const body = buildReceipt(request, tasks, chain, deps.service);
@@ -184,7 +197,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   });
 
   router.post('/v1/requests/:id/extend', requireRole('operator'), async (req, res) => {
-    const request = await findRequest(String(req.params.id));
+    const request = await findRequest(req);
     const { value, error } = extendSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'an extension needs whole days and a reason', toFieldProblems(error));
     const extended = await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason);
@@ -222,9 +235,11 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     res.json({ queue: name, paused: await queue.isPaused() });
   });
 
-  async function findRequest(id: string) {
+  /** The request named in the path, if this principal may see it: another client's answers exactly as an unknown id. */
+  async function findRequest(req: Request) {
+    const id = String(req.params.id);
     const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
-    if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+    if (!request || !canSee(req.principal, request)) throw new ApiError(404, 'not_found', 'no request with that id');
     return request;
   }
 

@@ -7,6 +7,7 @@ import type { QueueSet } from '../workers/queue-set.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import { scrub, type Logger } from '../logger.js';
 import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { canSee, clientScope, isStaff } from '../api/access.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import {
@@ -134,6 +135,8 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
   const auth = dashboardAuthenticate(deps.verify);
+  /** The clients staff can filter by: configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
+  const knownClients = [...new Set([...deps.config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])].sort();
 
   router.use((_req, res, next) => {
     pageHeaders(res);
@@ -199,6 +202,8 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
       csrf: req.adminCsrf!,
       canOperate: hasRole(req.principal, 'operator'),
       canSubmit: hasRole(req.principal, 'submitter'),
+      staff: isStaff(req.principal),
+      clients: isStaff(req.principal) ? knownClients : [],
       now: new Date(),
     };
   }
@@ -207,8 +212,10 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
   router.get('/', auth, async (req, res) => {
     const filter: ListFilter = (['overdue', 'at_risk', 'failed', 'waiting_manual'] as const).find((f) => f === req.query.filter) ?? 'all';
     const status = REQUEST_STATUSES.find((s) => s === req.query.status) as RequestStatus | undefined;
+    // A client sees its own requests only; staff may pick one client.
+    const client = clientScope(req.principal) ?? knownClients.find((c) => c === req.query.client);
     if (!status && (filter === 'failed' || filter === 'waiting_manual')) {
-      const tasks = await ledger.tasksInState(filter, TASK_LIST_LIMIT);
+      const tasks = await ledger.tasksInState(filter, TASK_LIST_LIMIT, client);
       const requests = new Map<string, RequestRecord | undefined>();
       for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.getRequest(t.requestId));
       return res.send(taskListPage(context(req), { filter, rows: tasks.map((task) => ({ task, request: requests.get(task.requestId) })), limited: tasks.length === TASK_LIST_LIMIT }));
@@ -217,13 +224,13 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     let page;
     try {
       const atRisk = filter === 'at_risk' && !status ? { value: true, estimates: await deps.deadlineRisk.estimates() } : undefined;
-      page = await ledger.listRequests({ status, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
+      page = await ledger.listRequests({ status, client, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
-      page = await ledger.listRequests({ status, limit: LIST_LIMIT });
+      page = await ledger.listRequests({ status, client, limit: LIST_LIMIT });
     }
     const risks = await deps.deadlineRisk.assess(page.requests);
-    res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, requests: page.requests, nextCursor: page.nextCursor, risks }));
+    res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, client: isStaff(req.principal) ? client : undefined, requests: page.requests, nextCursor: page.nextCursor, risks }));
   });
 
   router.get('/project-deletions', auth, requireRole('operator'), async (req, res) => {
@@ -233,7 +240,9 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
 
   async function findRequest(req: Request, res: Response): Promise<RequestRecord | undefined> {
     const id = String(req.params.id);
-    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    const found = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    // Another client's request is answered exactly as an unknown id.
+    const request = found && canSee(req.principal, found) ? found : undefined;
     if (!request) res.status(404).send(messagePage(context(req), 'Not found', 'There is no request with that id.'));
     return request;
   }

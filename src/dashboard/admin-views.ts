@@ -23,6 +23,10 @@ export interface ViewContext {
   csrf: string;
   canOperate: boolean;
   canSubmit: boolean;
+  /** A staff role (src/api/access.ts): Bull Board, which shows every client's jobs, is linked for staff only. */
+  staff: boolean;
+  /** The clients a staff member may filter the list by (configured token names); empty for a client, who sees only its own. */
+  clients: readonly string[];
   now: Date;
 }
 
@@ -91,7 +95,7 @@ export function layout(title: string, ctx: ViewContext | undefined, body: SafeHt
         <a href="${ADMIN_PATH}?filter=failed">Failed</a>
         <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
         ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
-        <a href="${BOARD_PATH}">Bull Board</a>
+        ${ctx.staff ? html`<a href="${BOARD_PATH}">Bull Board</a>` : ''}
       </nav>
       <div class="who">
         <span>${ctx.principal.name} <span class="muted">(${ctx.principal.role})</span></span>
@@ -140,7 +144,7 @@ export function messagePage(ctx: ViewContext | undefined, title: string, text: s
   return layout(title, ctx, html`<h1>${title}</h1><p>${text}</p><p><a href="${ADMIN_PATH}">Back to the requests</a></p>`);
 }
 
-function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
+function filterBar(active: ListFilter, status: string | undefined, clients: readonly string[] = [], client?: string): SafeHtml {
   const filters: Array<[ListFilter, string]> = [
     ['all', 'All'],
     ['overdue', 'Overdue'],
@@ -156,6 +160,13 @@ function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
         <option value="">any</option>
         ${REQUEST_STATUSES.map((s) => html`<option value="${s}" ${s === status ? html`selected` : ''}>${s.replace(/_/g, ' ')}</option>`)}
       </select>
+      ${clients.length
+        ? html`<label for="client">Client</label>
+      <select id="client" name="client">
+        <option value="">any</option>
+        ${clients.map((c) => html`<option value="${c}" ${c === client ? html`selected` : ''}>${c}</option>`)}
+      </select>`
+        : ''}
       <button type="submit">Show</button>
     </form>
   </div>`;
@@ -163,7 +174,7 @@ function filterBar(active: ListFilter, status: string | undefined): SafeHtml {
 
 export function requestListPage(
   ctx: ViewContext,
-  input: { filter: ListFilter; status?: string; requests: RequestRecord[]; nextCursor?: string; risks?: Map<string, RiskAssessment> },
+  input: { filter: ListFilter; status?: string; client?: string; requests: RequestRecord[]; nextCursor?: string; risks?: Map<string, RiskAssessment> },
 ): string {
   const title = input.status
     ? `Requests: ${input.status.replace(/_/g, ' ')}`
@@ -173,11 +184,12 @@ export function requestListPage(
         ? 'Requests at risk of missing their deadline'
         : 'Requests';
   const older = input.nextCursor
-    ? html`<p><a href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), cursor: input.nextCursor }).toString()}">Older requests →</a></p>`
+    ? html`<p><a href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), ...(input.client ? { client: input.client } : {}), cursor: input.nextCursor }).toString()}">Older requests →</a></p>`
     : '';
   const rows = input.requests.map(
     (r) => html`<tr>
       <td><a href="${requestUrl(r.id)}">${shortId(r.id)}</a></td>
+      <td>${r.client}</td>
       <td>${person(r)}</td>
       <td>${badge(r.status)}</td>
       <td>${r.regulation.toUpperCase()}</td>
@@ -192,10 +204,10 @@ export function requestListPage(
     title,
     ctx,
     html`<h1>${title}</h1>
-    ${filterBar(input.filter, input.status)}
+    ${filterBar(input.filter, input.status, ctx.clients, input.client)}
     <table class="list">
-      <thead><tr><th>Request</th><th>Person (hash)</th><th>Status</th><th>Rule</th><th>Vendors</th><th>Submitted</th><th>Due</th><th>Days left</th><th>Finished</th></tr></thead>
-      <tbody>${rows.length ? rows : html`<tr><td colspan="9" class="muted">No requests.</td></tr>`}</tbody>
+      <thead><tr><th>Request</th><th>Client</th><th>Person (hash)</th><th>Status</th><th>Rule</th><th>Vendors</th><th>Submitted</th><th>Due</th><th>Days left</th><th>Finished</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="10" class="muted">No requests.</td></tr>`}</tbody>
     </table>
     ${older}`,
   );
@@ -206,6 +218,7 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
   const rows = input.rows.map(
     ({ task, request }) => html`<tr>
       <td><a href="${requestUrl(task.requestId)}">${shortId(task.requestId)}</a></td>
+      <td>${request?.client ?? '—'}</td>
       <td>${request ? person(request) : '—'}</td>
       <td>${task.vendor}</td>
       <td><code>${task.resource}</code></td>
@@ -214,7 +227,7 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
       <td>${task.state === 'failed' ? (task.error ?? '—') : (task.waitingReason ?? '—')}</td>
       <td>${when(task.updatedAt)}</td>
       <td>${request ? daysLeft(request, ctx.now) : '—'}</td>
-      <td>${task.jobName === 'manual' ? '—' : html`<a href="${bullBoardJobUrl(task.queue, task.id)}">job</a>`}</td>
+      <td>${task.jobName === 'manual' || !ctx.staff ? '—' : html`<a href="${bullBoardJobUrl(task.queue, task.id)}">job</a>`}</td>
     </tr>`,
   );
   return layout(
@@ -223,8 +236,8 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
     html`<h1>${title}</h1>
     ${filterBar(input.filter, undefined)}
     <table class="list">
-      <thead><tr><th>Request</th><th>Person (hash)</th><th>Vendor</th><th>Resource</th><th>Action</th><th>State</th><th>${input.filter === 'failed' ? 'Error' : 'What to do'}</th><th>Since</th><th>Days left</th><th>Bull Board</th></tr></thead>
-      <tbody>${rows.length ? rows : html`<tr><td colspan="10" class="muted">None.</td></tr>`}</tbody>
+      <thead><tr><th>Request</th><th>Client</th><th>Person (hash)</th><th>Vendor</th><th>Resource</th><th>Action</th><th>State</th><th>${input.filter === 'failed' ? 'Error' : 'What to do'}</th><th>Since</th><th>Days left</th><th>Bull Board</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="11" class="muted">None.</td></tr>`}</tbody>
     </table>
     ${input.limited ? html`<p class="muted">Showing the ${input.rows.length} most recently changed.</p>` : ''}`,
   );
@@ -263,7 +276,7 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
       <td>${t.state === 'failed' ? html`<span class="error-text">${t.error ?? 'failed'}</span>` : (t.waitingReason ?? (t.error ? html`<span class="muted">last error:</span> ${t.error}` : '—'))}${manualForm}</td>
       <td>${when(t.nextActionAt)}</td>
       <td>${evidenceSummary(t)}</td>
-      <td>${t.jobName === 'manual' ? html`<span class="muted">manual</span>` : html`<a href="${bullBoardJobUrl(t.queue, t.id)}">job</a>`}</td>
+      <td>${t.jobName === 'manual' ? html`<span class="muted">manual</span>` : ctx.staff ? html`<a href="${bullBoardJobUrl(t.queue, t.id)}">job</a>` : '—'}</td>
     </tr>`;
   });
   return html`<section class="vendor" id="vendor-${vendor}">
@@ -315,6 +328,7 @@ export function requestPage(
     <h1>Request ${badge(request.status)}</h1>
     <dl class="summary">
       <dt>Id</dt><dd><code>${request.id}</code></dd>
+      <dt>Client</dt><dd>${request.client}</dd>
       <dt>Person (hash)</dt><dd>${person(request)}</dd>
       <dt>Regulation</dt><dd>${request.regulation.toUpperCase()}</dd>
       <dt>Submitted</dt><dd>${when(request.submittedAt)}</dd>
@@ -326,7 +340,7 @@ export function requestPage(
         : ''}
       <dt>Finished</dt><dd>${when(request.finishedAt)}</dd>
       <dt>Progress</dt><dd><progress max="${tasks.length || 1}" value="${tasks.length ? done : 1}">${done}/${tasks.length}</progress> ${done}/${tasks.length} tasks ended${failed ? `, ${failed} failed` : ''}${manual ? `, ${manual} waiting for manual work` : ''}</dd>
-      <dt>Flow</dt><dd><a href="${bullBoardJobUrl('requests', parentJobId(request.id))}">parent job in Bull Board</a></dd>
+      ${ctx.staff ? html`<dt>Flow</dt><dd><a href="${bullBoardJobUrl('requests', parentJobId(request.id))}">parent job in Bull Board</a></dd>` : ''}
     </dl>
     ${actions.length ? html`<div class="actions">${actions}</div>` : ''}
     <h2>Progress by vendor</h2>

@@ -6,6 +6,7 @@ import type { BeforeHookResult, HookContext } from '@bull-board/api/typings/app'
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { isStaff } from '../api/access.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
 
@@ -105,5 +106,9 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
   };
   const readOnly = board(true);
   const writable = board(false);
-  return (req, res, next) => (hasRole(req.principal, 'operator') ? writable : readOnly)(req, res, next);
+  return (req, res, next) => {
+    // Jobs of every client's requests are on the board: staff only (DESIGN.md Invariant 10, src/api/access.ts).
+    if (!isStaff(req.principal)) return res.status(403).json({ error: { code: 'forbidden', message: 'Bull Board is for staff roles (viewer, operator, admin)' } });
+    (hasRole(req.principal, 'operator') ? writable : readOnly)(req, res, next);
+  };
 }

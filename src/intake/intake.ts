@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { NewRequest, RequestLedger } from '../ledger/request-ledger.js';
+import type { CreateRequestResult, NewRequest, RequestLedger } from '../ledger/request-ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { InvalidIdentifierError, normaliseSubject, type IdentifierKind } from '../privacy/subject.js';
@@ -25,6 +25,22 @@ export class IntakeUnavailableError extends Error {
   }
 }
 
+/**
+ * The client's idempotency key already belongs to one of its requests made with another subject,
+ * vendors or regulation (DESIGN.md Invariant 10): nothing was created or changed (422). Names the
+ * key's field, never a value.
+ */
+export class IdempotencyKeyReusedError extends Error {
+  constructor(readonly field: string) {
+    super(`${field} was already used by this client for a request with another subject, vendors or regulation; nothing was created. Use a new ${field} for a new request`);
+    this.name = 'IdempotencyKeyReusedError';
+  }
+
+  get problems(): FieldProblem[] {
+    return [{ field: this.field, problem: 'was already used for a request with another subject, vendors or regulation' }];
+  }
+}
+
 export interface SubmitResult {
   request: RequestRecord;
   created: boolean;
@@ -32,8 +48,12 @@ export interface SubmitResult {
 
 /** What a protocol front-end (OpenDSR) adds to a native submission. */
 export interface SubmitOptions {
+  /** The client the request belongs to: the submitting token's name (DESIGN.md Invariant 10). */
+  client?: string;
   /** Idempotency key used instead of the body's `requestId` (outside the native key space). */
   idempotencyKey?: string;
+  /** The field a reused key is reported under. @defaultValue `requestId` (with the field prefix) */
+  idempotencyKeyField?: string;
   origin?: string;
   /** When the person made the request (the legal clock's start), if before now. */
   submittedAt?: Date;
@@ -106,6 +126,7 @@ export function createIntake(deps: IntakeDeps) {
     const days = regulation === 'ccpa' ? deps.config.deadlines.ccpaDays : deps.config.deadlines.gdprDays;
     return {
       id,
+      client: options.client,
       idempotencyKey: options.idempotencyKey ?? value.requestId,
       origin: options.origin,
       afterInsert: options.afterInsert,
@@ -129,14 +150,15 @@ export function createIntake(deps: IntakeDeps) {
   async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
     const input = await prepare(body, actor, fieldPrefix, options);
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
-    let result: SubmitResult;
+    let result: CreateRequestResult;
     try {
       result = await deps.ledger.createRequest(input);
     } catch (err) {
       deps.logger.error('ledger write failed', { errorName: (err as Error).name });
       throw new IntakeUnavailableError('ledger');
     }
-    if (!result.created) return result;
+    if (result.reusedKey) throw new IdempotencyKeyReusedError(options.idempotencyKeyField ?? `${fieldPrefix}requestId`);
+    if (!result.created) return { request: result.request, created: false };
     try {
       await deps.enqueue(result.request, now());
     } catch (err) {
@@ -152,11 +174,19 @@ export function createIntake(deps: IntakeDeps) {
    * problems), the valid ones commit in one ledger transaction and are queued with one addBulk.
    * All or nothing for the valid ones: IntakeUnavailableError means none of them was recorded.
    */
-  async function submitMany(bodies: unknown[], actor: string, fieldPrefix: (index: number) => string): Promise<Array<SubmitResult | RequestValidationError>> {
+  async function submitMany(
+    bodies: unknown[],
+    actor: string,
+    fieldPrefix: (index: number) => string,
+    client?: string,
+  ): Promise<Array<SubmitResult | RequestValidationError | IdempotencyKeyReusedError>> {
     const answers: Array<SubmitResult | RequestValidationError | NewRequest> = [];
+    const prefixes = new Map<NewRequest, string>();
     for (const [index, body] of bodies.entries()) {
       try {
-        answers.push(await prepare(body, actor, fieldPrefix(index), {}));
+        const input = await prepare(body, actor, fieldPrefix(index), { client });
+        prefixes.set(input, fieldPrefix(index));
+        answers.push(input);
       } catch (err) {
         if (!(err instanceof RequestValidationError)) throw err;
         answers.push(err);
@@ -165,7 +195,7 @@ export function createIntake(deps: IntakeDeps) {
     const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError) && 'tasks' in a);
     if (inputs.length === 0) return answers as RequestValidationError[];
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
-    let results: SubmitResult[];
+    let results: CreateRequestResult[];
     try {
       results = await deps.ledger.createRequests(inputs);
     } catch (err) {
@@ -184,7 +214,8 @@ export function createIntake(deps: IntakeDeps) {
     return answers.map((a) => {
       if (a instanceof RequestValidationError) return a;
       const result = byInput.get(a as NewRequest)!;
-      return result.created && queued ? accepted(result, a as NewRequest) : result;
+      if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a as NewRequest)}requestId`);
+      return result.created && queued ? accepted(result, a as NewRequest) : { request: result.request, created: result.created };
     });
   }
 

@@ -78,4 +78,12 @@ export class DeadlineRiskLedger {
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests WHERE ${condition}`, params);
     return Number(rows[0]?.n ?? 0);
   }
+
+  /** Requests at risk per client (the metric's `client` label). */
+  async countAtRiskByClient(now = new Date()): Promise<Map<string, number>> {
+    const params: unknown[] = [];
+    const condition = atRiskCondition(params, await this.estimates(now), now);
+    const { rows } = await this.db.query<{ client: string; n: number }>(`SELECT client, count(*)::int AS n FROM requests WHERE ${condition} GROUP BY client`, params);
+    return new Map(rows.map((r) => [r.client, Number(r.n)]));
+  }
 }

@@ -27,6 +27,8 @@ export type Regulation = 'gdpr' | 'ccpa';
 
 export interface RequestRecord {
   id: string;
+  /** The client that submitted it: the submitting token's name (DESIGN.md Invariant 10). */
+  client: string;
   kind: string;
   regulation: Regulation;
   status: RequestStatus;

@@ -186,9 +186,35 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX tasks_finished ON tasks (finished_at) WHERE started_at IS NOT NULL
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- Each request belongs to the client (token name) that submitted it (DESIGN.md Invariant 10,
+      -- src/api/access.ts). Rows from before take the name their request.received audit entry names
+      -- (actor token:NAME or opendsr:NAME); a row without one becomes (before clients).
+      ALTER TABLE requests ADD COLUMN client text;
+      UPDATE requests r SET client = COALESCE(
+        (SELECT regexp_replace(a.actor, '^(token|opendsr):', '') FROM audit_events a
+          WHERE a.request_id = r.id AND a.action = 'request.received' ORDER BY a.id LIMIT 1),
+        '(before clients)');
+      ALTER TABLE requests ALTER COLUMN client SET NOT NULL;
+      -- Idempotency keys are per client, and bound to a keyed fingerprint of their payload (subject,
+      -- vendors, regulation). Rows from before have none: a repeat of their key is compared against
+      -- their identities' lookup hashes, vendors and regulation (src/ledger/request-ledger.ts).
+      ALTER TABLE requests ADD COLUMN idempotency_fingerprint text;
+      ALTER TABLE requests DROP CONSTRAINT IF EXISTS requests_idempotency_hash_key;
+      ALTER TABLE requests ADD CONSTRAINT requests_client_idempotency UNIQUE (client, idempotency_hash);
+      CREATE INDEX requests_client_created ON requests (client, created_at);
+      -- An OpenDSR subject_request_id is unique per controller, not across controllers.
+      ALTER TABLE opendsr_requests DROP CONSTRAINT IF EXISTS opendsr_requests_pkey;
+      ALTER TABLE opendsr_requests ADD PRIMARY KEY (controller_id, subject_request_id);
+      CREATE INDEX opendsr_requests_subject ON opendsr_requests (subject_request_id)
+    `,
+  },
 ];
 
-export async function migrate(db: Database): Promise<number> {
+/** Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows). */
+export async function migrate(db: Database, upTo = Number.POSITIVE_INFINITY): Promise<number> {
   await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
   return db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(724011)`);
@@ -196,7 +222,7 @@ export async function migrate(db: Database): Promise<number> {
     const applied = new Set(rows.map((r) => Number(r.version)));
     let count = 0;
     for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
+      if (applied.has(migration.version) || migration.version > upTo) continue;
       for (const statement of splitStatements(migration.sql)) await tx.query(statement);
       await tx.query(`INSERT INTO schema_migrations (version) VALUES ($1)`, [migration.version]);
       count += 1;

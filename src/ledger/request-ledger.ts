@@ -16,6 +16,7 @@ import type { VendorName } from '../vendors/vendor-name.js';
 import type { ChainEntry } from '../receipts/audit-chain.js';
 import { appendAuditEvent, appendFirstAuditEvents, auditChainLock, insertAuditEvent } from './audit-log.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
+import { canonicalJson } from '../privacy/canonical-json.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 import {
   TASK_EVIDENCE_STATES,
@@ -30,7 +31,15 @@ import {
 
 export interface NewRequest {
   id: string;
-  /** The client's idempotency key, hashed before it is stored (it could be anything, even an address). */
+  /**
+   * The client the request belongs to: the submitting token's name (DESIGN.md Invariant 10). Unset,
+   * it is the actor's name without its `token:` / `opendsr:` prefix.
+   */
+  client?: string;
+  /**
+   * The client's idempotency key, hashed before it is stored (it could be anything, even an
+   * address). Unique per client, and bound to a keyed fingerprint of subject, vendors and regulation.
+   */
   idempotencyKey?: string;
   regulation: Regulation;
   vendors: VendorName[];
@@ -49,6 +58,8 @@ export interface NewRequest {
 
 export interface ListRequestsFilter {
   status?: RequestStatus;
+  /** Only this client's requests (a submitter's own, or a staff filter). */
+  client?: string;
   overdue?: boolean;
   /** Only requests at risk (true) or not at risk (false) under these duration estimates (src/deadlines/at-risk.ts). */
   atRisk?: { value: boolean; estimates: readonly DurationEstimate[] };
@@ -81,6 +92,22 @@ export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
 }
 
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
+
+/**
+ * What creating a request answered. `created: false` with `reusedKey` means the client's idempotency
+ * key already belongs to one of its requests with another subject, vendors or regulation: nothing
+ * was created or changed, and the caller must refuse (422), never answer with `request`.
+ */
+export interface CreateRequestResult {
+  request: RequestRecord;
+  created: boolean;
+  reusedKey?: boolean;
+}
+
+/** The client a request belongs to when none is given: the actor without its `token:` / `opendsr:` prefix (as migration 7). */
+export function clientOfActor(actor: string): string {
+  return actor.replace(/^(token|opendsr):/, '');
+}
 
 /** What settling a request `r` reads of its tasks: their states, and how many succeeded only in part. */
 const TASK_OUTCOME_COLUMNS = `(SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
@@ -136,28 +163,51 @@ export class RequestLedger {
 
   /**
    * Commits a request with its sealed identities and planned tasks in one transaction.
-   * The same idempotency key twice returns the first request with `created: false`.
+   * The same client's idempotency key twice returns the first request with `created: false`, and
+   * `reusedKey` when the payload differs (DESIGN.md Invariant 10).
    */
-  async createRequest(input: NewRequest): Promise<{ request: RequestRecord; created: boolean }> {
+  async createRequest(input: NewRequest): Promise<CreateRequestResult> {
     return this.db.transaction((tx) => this.insertRequest(tx, input));
   }
 
-  private async insertRequest(tx: Queryable, input: NewRequest): Promise<{ request: RequestRecord; created: boolean }> {
+  /** Keyed fingerprint of what an idempotency key is bound to: the normalised subject, the vendors (as a set) and the regulation. */
+  private fingerprint(input: NewRequest): string {
+    return this.cipher.lookupHash('request-fingerprint', canonicalJson({ subject: input.subject, vendors: [...input.vendors].sort(), regulation: input.regulation }));
+  }
+
+  /**
+   * Whether a repeat of a key carries the payload the key's request was made with. A row from
+   * before fingerprints (migration 7) is compared by its identities' lookup hashes, vendors and regulation.
+   */
+  private async samePayload(tx: Queryable, existing: RequestRow, input: NewRequest, fingerprint: string): Promise<boolean> {
+    if (existing.idempotency_fingerprint) return existing.idempotency_fingerprint === fingerprint;
+    if (existing.regulation !== input.regulation || [...existing.vendors].sort().join(',') !== [...input.vendors].sort().join(',')) return false;
+    const { rows } = await tx.query<{ kind: string; lookup_hash: string }>(`SELECT kind, lookup_hash FROM request_identities WHERE request_id = $1`, [existing.id]);
+    const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
+    return rows.length === kinds.length && kinds.every((k) => rows.some((r) => r.kind === k && r.lookup_hash === this.cipher.lookupHash(k, input.subject[k]!)));
+  }
+
+  private async insertRequest(tx: Queryable, input: NewRequest): Promise<CreateRequestResult> {
     const idempotencyHash = input.idempotencyKey ? this.cipher.lookupHash('idempotency-key', input.idempotencyKey) : null;
     const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
     if (kinds.length === 0) throw new Error('a request needs at least one identifier');
     const firstKind = kinds[0]!;
     const subjectHash = this.cipher.lookupHash(firstKind, input.subject[firstKind]!);
+    const client = input.client ?? clientOfActor(input.actor);
+    const fingerprint = idempotencyHash ? this.fingerprint(input) : null;
+    // A second transaction with the same (client, key) waits here for the first to commit, then
+    // finds its row: concurrent repeats are answered as repeats, never as a second request.
     const inserted = await tx.query<RequestRow>(
-      `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before, origin)
-       VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (idempotency_hash) DO NOTHING
+      `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before, origin, client, idempotency_fingerprint)
+       VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (client, idempotency_hash) DO NOTHING
        RETURNING *`,
-      [input.id, idempotencyHash, input.regulation, input.vendors, subjectHash, input.callbackUrl ?? null, input.submittedAt, input.dueAt, input.notBefore ?? null, input.origin ?? 'native'],
+      [input.id, idempotencyHash, input.regulation, input.vendors, subjectHash, input.callbackUrl ?? null, input.submittedAt, input.dueAt, input.notBefore ?? null, input.origin ?? 'native', client, fingerprint],
     );
     if (inserted.rows.length === 0) {
-      const existing = await tx.query<RequestRow>(`SELECT * FROM requests WHERE idempotency_hash = $1`, [idempotencyHash]);
-      return { request: toRequest(existing.rows[0]!), created: false };
+      const { rows } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE client = $1 AND idempotency_hash = $2`, [client, idempotencyHash]);
+      const existing = rows[0]!;
+      return { request: toRequest(existing), created: false, ...((await this.samePayload(tx, existing, input, fingerprint!)) ? {} : { reusedKey: true }) };
     }
     for (const kind of kinds) {
       const value = input.subject[kind]!;
@@ -186,23 +236,30 @@ export class RequestLedger {
    * same rows, audit entries and per-input answer as `createRequest` once per input, in a handful
    * of statements instead of a dozen per request. Inputs with `afterInsert` are refused.
    */
-  async createRequests(inputs: NewRequest[]): Promise<Array<{ request: RequestRecord; created: boolean }>> {
+  async createRequests(inputs: NewRequest[]): Promise<CreateRequestResult[]> {
     if (inputs.some((i) => i.afterInsert)) throw new Error('createRequests takes requests without afterInsert; use createRequest');
     if (inputs.length === 0) return [];
     const prepared = inputs.map((input) => {
       const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
       if (kinds.length === 0) throw new Error('a request needs at least one identifier');
       const idempotencyHash = input.idempotencyKey ? this.cipher.lookupHash('idempotency-key', input.idempotencyKey) : null;
-      return { input, kinds, idempotencyHash, subjectHash: this.cipher.lookupHash(kinds[0]!, input.subject[kinds[0]!]!) };
+      return {
+        input,
+        kinds,
+        idempotencyHash,
+        client: input.client ?? clientOfActor(input.actor),
+        fingerprint: idempotencyHash ? this.fingerprint(input) : null,
+        subjectHash: this.cipher.lookupHash(kinds[0]!, input.subject[kinds[0]!]!),
+      };
     });
     return this.db.transaction(async (tx) => {
       const column = <T>(pick: (p: (typeof prepared)[number]) => T) => prepared.map(pick);
       const { rows: inserted } = await tx.query<RequestRow>(
-        `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before, origin)
-         SELECT id, idempotency_hash, regulation, 'received', string_to_array(vendors, ','), subject_hash, callback_url, submitted_at, due_at, not_before, 'native'
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[])
-           AS t(id, idempotency_hash, regulation, vendors, subject_hash, callback_url, submitted_at, due_at, not_before)
-         ON CONFLICT (idempotency_hash) DO NOTHING
+        `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, callback_url, submitted_at, due_at, not_before, origin, client, idempotency_fingerprint)
+         SELECT id, idempotency_hash, regulation, 'received', string_to_array(vendors, ','), subject_hash, callback_url, submitted_at, due_at, not_before, 'native', client, fingerprint
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[])
+           AS t(id, idempotency_hash, regulation, vendors, subject_hash, callback_url, submitted_at, due_at, not_before, client, fingerprint)
+         ON CONFLICT (client, idempotency_hash) DO NOTHING
          RETURNING *`,
         [
           column((p) => p.input.id),
@@ -214,16 +271,24 @@ export class RequestLedger {
           column((p) => p.input.submittedAt),
           column((p) => p.input.dueAt),
           column((p) => p.input.notBefore ?? null),
+          column((p) => p.client),
+          column((p) => p.fingerprint),
         ],
       );
       const byId = new Map(inserted.map((row) => [row.id, row]));
       const created = prepared.filter((p) => byId.has(p.input.id));
       const duplicates = prepared.filter((p) => !byId.has(p.input.id));
       const existing = new Map<string, RequestRow>();
+      const keyOf = (client: string, hash: string | null) => `${client}\u0000${hash}`;
       if (duplicates.length) {
-        const { rows } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE idempotency_hash = ANY($1::text[])`, [duplicates.map((p) => p.idempotencyHash)]);
-        for (const row of rows) existing.set(row.idempotency_hash!, row);
+        const { rows } = await tx.query<RequestRow>(
+          `SELECT r.* FROM requests r JOIN unnest($1::text[], $2::text[]) AS k(client, idempotency_hash) ON r.client = k.client AND r.idempotency_hash = k.idempotency_hash`,
+          [duplicates.map((p) => p.client), duplicates.map((p) => p.idempotencyHash)],
+        );
+        for (const row of rows) existing.set(keyOf(row.client, row.idempotency_hash), row);
       }
+      const reused = new Set<(typeof prepared)[number]>();
+      for (const p of duplicates) if (!(await this.samePayload(tx, existing.get(keyOf(p.client, p.idempotencyHash))!, p.input, p.fingerprint!))) reused.add(p);
 
       const identities = created.flatMap((p) => p.kinds.map((kind) => ({ id: p.input.id, kind, value: p.input.subject[kind]! })));
       await tx.query(
@@ -255,7 +320,8 @@ export class RequestLedger {
       );
       return prepared.map((p) => {
         const row = byId.get(p.input.id);
-        return row ? { request: toRequest(row), created: true } : { request: toRequest(existing.get(p.idempotencyHash!)!), created: false };
+        if (row) return { request: toRequest(row), created: true };
+        return { request: toRequest(existing.get(keyOf(p.client, p.idempotencyHash))!), created: false, ...(reused.has(p) ? { reusedKey: true } : {}) };
       });
     });
   }
@@ -282,6 +348,10 @@ export class RequestLedger {
     if (filter.status) {
       params.push(filter.status);
       where.push(`status = $${params.length}`);
+    }
+    if (filter.client !== undefined) {
+      params.push(filter.client);
+      where.push(`client = $${params.length}`);
     }
     if (filter.overdue !== undefined) {
       params.push(filter.now ?? new Date());
@@ -655,8 +725,14 @@ export class RequestLedger {
   }
 
   /** Tasks in one state across all requests, most recently changed first (the admin page's filters). */
-  async tasksInState(state: TaskState, limit: number): Promise<TaskRecord[]> {
-    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE state = $1 ORDER BY updated_at DESC, id LIMIT $2`, [state, limit]);
+  async tasksInState(state: TaskState, limit: number, client?: string): Promise<TaskRecord[]> {
+    const { rows } =
+      client === undefined
+        ? await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE state = $1 ORDER BY updated_at DESC, id LIMIT $2`, [state, limit])
+        : await this.db.query<TaskRow>(
+            `SELECT t.* FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.state = $1 AND r.client = $3 ORDER BY t.updated_at DESC, t.id LIMIT $2`,
+            [state, limit, client],
+          );
     return rows.map(toTask);
   }
 
@@ -758,10 +834,17 @@ export class RequestLedger {
     return rows.map((r) => ({ id: Number(r.id), at: new Date(r.at).toISOString(), requestId: r.request_id, actor: r.actor, action: r.action, detail: r.detail, prevHash: r.prev_hash, hash: r.hash }));
   }
 
-  async countRequestsByStatus(now = new Date()): Promise<{ byStatus: Record<string, number>; overdue: number }> {
-    const { rows } = await this.db.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM requests GROUP BY status`);
-    const { rows: overdue } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests WHERE finished_at IS NULL AND due_at < $1`, [now]);
-    return { byStatus: Object.fromEntries(rows.map((r) => [r.status, Number(r.n)])), overdue: Number(overdue[0]?.n ?? 0) };
+  async countRequestsByStatus(now = new Date()): Promise<{ byStatus: Record<string, number>; overdue: number; byClient: Array<{ client: string; status: string; n: number }>; overdueByClient: Map<string, number> }> {
+    const { rows } = await this.db.query<{ client: string; status: string; n: number }>(`SELECT client, status, count(*)::int AS n FROM requests GROUP BY client, status`);
+    const { rows: overdue } = await this.db.query<{ client: string; n: number }>(`SELECT client, count(*)::int AS n FROM requests WHERE finished_at IS NULL AND due_at < $1 GROUP BY client`, [now]);
+    const byStatus: Record<string, number> = {};
+    for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + Number(r.n);
+    return {
+      byStatus,
+      overdue: overdue.reduce((sum, r) => sum + Number(r.n), 0),
+      byClient: rows.map((r) => ({ client: r.client, status: r.status, n: Number(r.n) })),
+      overdueByClient: new Map(overdue.map((r) => [r.client, Number(r.n)])),
+    };
   }
 
   async ping(): Promise<void> {
@@ -780,6 +863,8 @@ interface SealedIdentity {
 interface RequestRow {
   id: string;
   idempotency_hash: string | null;
+  idempotency_fingerprint: string | null;
+  client: string;
   kind: string;
   regulation: Regulation;
   status: RequestStatus;
@@ -817,6 +902,7 @@ interface TaskRow {
 function toRequest(row: RequestRow): RequestRecord {
   return {
     id: row.id,
+    client: row.client,
     kind: row.kind,
     regulation: row.regulation,
     status: row.status,

@@ -3,10 +3,11 @@ import type { Config, Role } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
-import { IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
+import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { canonicalJson } from '../privacy/canonical-json.js';
 import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { clientScope } from '../api/access.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
 import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
@@ -104,10 +105,14 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     };
   }
 
+  /** A controller's subject_request_id with another body: the native rule for a reused key (422), nothing created. */
+  const reusedKey = () =>
+    new OpenDsrHttpError(422, 'subject_request_id was already used by this controller for a different request; nothing was created', [
+      { reason: 'idempotency_key_reused', message: 'subject_request_id was already used for a different request; send a new subject_request_id for a new request' },
+    ]);
+
   async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
-    if (record.bodyHash !== bodyHash) {
-      throw new OpenDsrHttpError(409, 'subject_request_id was already used for a different request', [{ reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id for a new request' }]);
-    }
+    if (record.bodyHash !== bodyHash) throw reusedKey();
     const request = await ledger.getRequest(record.requestId);
     send(res, flavor, 201, createdBody(record, request!, rawBody));
   }
@@ -125,7 +130,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
     const bodyHash = ledger.hash('opendsr-body', canonicalJson(body));
 
-    const existing = await store.bySubjectRequestId(parsed.subjectRequestId);
+    const existing = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
     if (existing) return answerRepeat(res, flavor, existing, bodyHash, rawBody);
 
     const refused: Array<{ reason: string; message: string }> = [];
@@ -140,7 +145,9 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     let result;
     try {
       result = await deps.intake.submit(parsed.nativeBody, `opendsr:${principal.name}`, '', {
+        client: principal.name,
         idempotencyKey: `opendsr:${parsed.subjectRequestId}`,
+        idempotencyKeyField: 'subject_request_id',
         origin: 'opendsr',
         submittedAt: parsed.submittedTime,
         afterInsert: async (tx, request) => {
@@ -158,11 +165,13 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       });
     } catch (err) {
       if (err instanceof RequestValidationError) throw new OpenDsrRequestError(400, fromNativeProblems(err.problems));
+      // Another call with this subject_request_id and another person committed first.
+      if (err instanceof IdempotencyKeyReusedError) throw reusedKey();
       throw err;
     }
     if (!result.created || !record) {
       // Another call with the same subject_request_id committed first.
-      const winner = await store.bySubjectRequestId(parsed.subjectRequestId);
+      const winner = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
       if (!winner) throw new OpenDsrHttpError(409, 'subject_request_id is in use', [{ reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id' }]);
       return answerRepeat(res, flavor, winner, bodyHash, rawBody);
     }
@@ -170,23 +179,39 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     send(res, flavor, 201, createdBody(record, result.request, rawBody));
   };
 
-  async function find(id: string): Promise<{ record: OpenDsrRecord; request: RequestRecord }> {
-    const record = isSubjectRequestId(id) ? await store.bySubjectRequestId(id) : undefined;
+  /**
+   * A controller finds its own requests only: another controller's subject_request_id answers 404
+   * exactly as an unknown one (DESIGN.md Invariant 10). Staff find any controller's; when two
+   * controllers used the same id, staff are told to read it by the native id instead.
+   */
+  async function find(principal: Principal, id: string): Promise<{ record: OpenDsrRecord; request: RequestRecord }> {
+    const scope = clientScope(principal);
+    let record: OpenDsrRecord | undefined;
+    if (isSubjectRequestId(id)) {
+      if (scope !== undefined) record = await store.bySubjectRequestId(scope, id);
+      else {
+        const found = await store.allBySubjectRequestId(id);
+        if (found.length > 1) {
+          throw new OpenDsrHttpError(409, 'several controllers used this subject_request_id; read it by its native id at /v1/requests/:id', [{ reason: 'ambiguous_subject_request_id', message: 'several controllers used this subject_request_id' }], 'State');
+        }
+        record = found[0];
+      }
+    }
     const request = record ? await ledger.getRequest(record.requestId) : undefined;
     if (!record || !request) throw new OpenDsrHttpError(404, 'no request with that subject_request_id', [], 'NotFound');
     return { record, request };
   }
 
   const status = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
-    authorised(req, 'viewer');
-    const { record, request } = await find(String(req.params.id));
+    const principal = authorised(req, 'viewer');
+    const { record, request } = await find(principal, String(req.params.id));
     send(res, flavor, 200, statusBody(record, request, signer.domain));
   };
 
   /** §9: only while pending; 202. A repeat of a cancel that took effect answers 202 again. */
   const cancel = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
     const principal = authorised(req, 'submitter');
-    const { record, request } = await find(String(req.params.id));
+    const { record, request } = await find(principal, String(req.params.id));
     const receivedTime = new Date().toISOString();
     const accepted = () => send(res, flavor, 202, { api_version: record.apiVersion, controller_id: record.controllerId, received_time: receivedTime, subject_request_id: record.subjectRequestId });
     const notPending = (current: RequestRecord) =>

@@ -36,7 +36,7 @@ function toRecord(row: Row): OpenDsrRecord {
   };
 }
 
-/** The `opendsr_requests` table (migration 4): subject_request_id ↔ request, callbacks, body hash. */
+/** The `opendsr_requests` table (migrations 4 and 7): (controller, subject_request_id) ↔ request, callbacks, body hash. */
 export class OpenDsrStore {
   constructor(private readonly db: Database) {}
 
@@ -49,9 +49,16 @@ export class OpenDsrStore {
     );
   }
 
-  async bySubjectRequestId(subjectRequestId: string): Promise<OpenDsrRecord | undefined> {
-    const { rows } = await this.db.query<Row>(`SELECT * FROM opendsr_requests WHERE subject_request_id = $1`, [subjectRequestId]);
+  /** A controller's request by its subject_request_id (unique per controller, migration 7). */
+  async bySubjectRequestId(controllerId: string, subjectRequestId: string): Promise<OpenDsrRecord | undefined> {
+    const { rows } = await this.db.query<Row>(`SELECT * FROM opendsr_requests WHERE controller_id = $1 AND subject_request_id = $2`, [controllerId, subjectRequestId]);
     return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  /** Every controller's request with this subject_request_id (staff reads), at most `limit`. */
+  async allBySubjectRequestId(subjectRequestId: string, limit = 2): Promise<OpenDsrRecord[]> {
+    const { rows } = await this.db.query<Row>(`SELECT * FROM opendsr_requests WHERE subject_request_id = $1 ORDER BY received_at LIMIT $2`, [subjectRequestId, limit]);
+    return rows.map(toRecord);
   }
 
   /** `tx`: read inside a transaction (the callback outbox writes with the status change it follows). */

@@ -12,6 +12,8 @@ export const RECEIPT_VERSION = 1;
 export interface ReceiptBody {
   version: number;
   requestId: string;
+  /** The client that submitted the request (its token's name). */
+  client: string;
   subjectHash: string;
   regulation: string;
   status: string;
@@ -44,6 +46,7 @@ export function buildReceipt(request: RequestRecord, tasks: TaskRecord[], chain:
   return {
     version: RECEIPT_VERSION,
     requestId: request.id,
+    client: request.client,
     subjectHash: request.subjectHash,
     regulation: request.regulation,
     status: request.status,

@@ -97,13 +97,33 @@ describe('erasure submit --file', function () {
     const strict = await runCli(['submit', '--file', file, '--strict', '--json', ...serviceFlags(service)]);
     expect(strict.code).to.equal(1);
     const doc = JSON.parse(strict.stdout);
-    expect(doc.summary).to.deep.equal({ rows: 3, accepted: 1, duplicates: 1, rejected: 1, unreadable: 0, notProcessed: 0, complete: true });
+    expect(doc.summary).to.deep.equal({ rows: 3, accepted: 1, duplicates: 1, conflicts: 0, rejected: 1, unreadable: 0, notProcessed: 0, complete: true });
     expect(doc.results[1]).to.deep.equal({ row: 2, line: 3, outcome: 'rejected', errors: [{ field: 'subject.email', problem: 'must be an e-mail address' }] });
     expect(doc.results[2]).to.deep.include({ row: 3, outcome: 'duplicate', id: doc.results[0].id });
 
     const lenient = await runCli(['submit', '--file', file, ...serviceFlags(service)]);
     expect(lenient.code, 'rejected rows alone do not fail the command').to.equal(0);
     expect(lenient.stdout).to.include('3 rows: 0 accepted, 2 duplicates, 1 rejected');
+  });
+
+  it('counts and reports rows whose requestId was used before for another person as conflicts, creating nothing for them (issue 22)', async function () {
+    const file = path.join(dir, 'conflicts.csv');
+    const run = randomBytes(4).toString('hex');
+    // Row 2 repeats row 1's key for another person; row 3 repeats it with the same person.
+    writeFileSync(file, `requestId,userId,vendors\n${run}-1,user-1,pinpoint\n${run}-1,user-2,pinpoint\n${run}-1,user-1,pinpoint\n${run}-2,user-2,pinpoint\n`);
+    const before = (await service.api('/v1/requests?limit=500')).body.requests.length;
+    const res = await runCli(['submit', '--file', file, '--json', ...serviceFlags(service)]);
+    expect(res.code, res.stderr).to.equal(0);
+    const doc = JSON.parse(res.stdout);
+    expect(doc.summary).to.deep.equal({ rows: 4, accepted: 2, duplicates: 1, conflicts: 1, rejected: 0, unreadable: 0, notProcessed: 0, complete: true });
+    expect(doc.results[1]).to.deep.equal({ row: 2, line: 3, outcome: 'conflict', errors: [{ field: 'requestId', problem: 'was already used for a request with another subject, vendors or regulation' }] });
+    expect((await service.api('/v1/requests?limit=500')).body.requests.length, 'only rows 1 and 4 created requests').to.equal(before + 2);
+
+    const text = await runCli(['submit', '--file', file, '--strict', ...serviceFlags(service)]);
+    expect(text.code, '--strict fails on a conflict').to.equal(1);
+    expect(rowLine(text.stdout, 3)).to.equal('row 2 (line 3): conflict: requestId was already used for a request with another subject, vendors or regulation; nothing created');
+    expect(text.stdout).to.include('4 rows: 0 accepted, 3 duplicates, 1 conflict (requestId used before for another payload), 0 rejected');
+    expect(text.stdout).not.to.match(/user-\d/);
   });
 
   it('reads JSON Lines (flat or native rows), rejects an invalid JSON line locally by its line number, and applies --vendor to rows without vendors', async function () {

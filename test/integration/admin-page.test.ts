@@ -122,7 +122,8 @@ describe('The /admin pages over HTTP', () => {
   });
 
   it('cancels a request from its page only with the session’s CSRF token and a high enough role', async () => {
-    const { body } = await service.api('/v1/requests', { body: { subject: { userId: 'user-13' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });
+    // Submitted by the client that cancels it: a client sees and cancels its own requests only (issue 22).
+    const { body } = await service.api('/v1/requests', { token: SUBMITTER_TOKEN, body: { subject: { userId: 'user-13' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });
     const viewerPage = await get(`/admin/requests/${body.id}`, VIEWER_TOKEN);
     expect(viewerPage.text, 'no cancel form for a viewer').not.to.contain('/cancel"');
     const viewerCookie = `erasure_token=${VIEWER_TOKEN}`;

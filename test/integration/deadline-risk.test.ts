@@ -24,8 +24,9 @@ describe('Requests at risk of missing their deadline', function () {
 
   async function metric(name: string): Promise<number | undefined> {
     const text = await (await fetch(`${service.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-    return line ? Number(line.split(' ')[1]) : undefined;
+    // The gauge carries a client label (issue 22): the figure is the sum of its series.
+    const lines = text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return lines.length ? lines.reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0) : undefined;
   }
 
   it('flags an open request when a vendor’s observed p95 says it will finish after the due date, in the API, the list, the admin page, the CLI and /metrics', async () => {

@@ -125,7 +125,7 @@ describe('Submitting requests through POST /v1/requests', () => {
       },
     });
     expect(res.status).to.equal(202);
-    expect(res.body.summary).to.deep.equal({ accepted: 2, duplicates: 1, rejected: 1, notProcessed: 0 });
+    expect(res.body.summary).to.deep.equal({ accepted: 2, duplicates: 1, conflicts: 0, rejected: 1, notProcessed: 0 });
     expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal(['accepted', 'rejected', 'duplicate', 'accepted']);
     expect(res.body.results[1].errors[0].field).to.equal('requests[1].subject.email');
     await Promise.all([service.waitForRequest(res.body.results[0].id), service.waitForRequest(res.body.results[3].id)]);

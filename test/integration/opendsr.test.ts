@@ -295,9 +295,11 @@ describe('OpenDSR 2.0 processor API and signed status callbacks', () => {
     expect(await service.ledger.countRequestsByStatus()).to.deep.equal(before);
 
     const changed = await controller.call('POST', '/v2/requests', { ...request, regulation: 'ccpa' });
-    expect(changed.status).to.equal(409);
+    // Issue 22: a reused subject_request_id follows the native rule for a reused key (422), not 409.
+    expect(changed.status).to.equal(422);
     expect(controller.verified(changed)).to.equal(true);
-    expect(changed.body.error.errors[0].reason).to.equal('duplicate_subject_request_id');
+    expect(changed.body.error.errors[0].reason).to.equal('idempotency_key_reused');
+    expect(await service.ledger.countRequestsByStatus()).to.deep.equal(before);
   });
 
   it('refuses private, loopback and link-local callback URLs at submission unless the config allows the host', async () => {

@@ -61,7 +61,9 @@ for (const backend of backends) {
 
     it('commits a bulk of requests in one call with the same rows, tasks, sealed identities and audit chain as one at a time', async () => {
       const key = `bulk-${randomUUID()}`;
-      const stored = await submit({ idempotencyKey: `stored-${key}` });
+      // Same client as the bulk (keys are per client), and the repeats carry their key's payload (issue 22).
+      const stored = await submit({ idempotencyKey: `stored-${key}`, actor: 'bulk-test' });
+      const subjectOf = (n: number) => (n === 3 ? { userId: 'user-1', email: 'user1@example.com' } : { userId: `bulk-person-${n % 2}`, email: `bulk-person-${n % 2}@example.org` });
       const inputs = [0, 1, 2, 3].map((n) => {
         const id = randomUUID();
         return {
@@ -69,7 +71,7 @@ for (const backend of backends) {
           idempotencyKey: n === 3 ? `stored-${key}` : n === 2 ? `${key}-0` : `${key}-${n}`,
           regulation: 'gdpr' as const,
           vendors: ['pinpoint' as const],
-          subject: { userId: `bulk-person-${n}`, email: `bulk-person-${n}@example.org` },
+          subject: subjectOf(n),
           submittedAt: new Date(),
           dueAt: new Date(Date.now() + 30 * 86_400_000),
           tasks: [task(id, 1), { ...task(id, 2), initialState: 'skipped' as const, waitingReason: 'not configured' }],

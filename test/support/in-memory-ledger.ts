@@ -42,6 +42,7 @@ export class InMemoryLedger {
       regulation: input.regulation,
       status: 'received',
       vendors: input.vendors,
+      client: input.client ?? 'model',
       subjectHash: 'model',
       callbackUrl: null,
       origin: 'native',

@@ -5,16 +5,18 @@ const PAGE_MAX = 500;
 export const listCommand: Command = {
   name: 'list',
   summary: 'requests, newest first, with filters',
-  help: `usage: erasure list [--status STATUS] [--overdue] [--at-risk] [--limit N] [--json]
+  help: `usage: erasure list [--status STATUS] [--overdue] [--at-risk] [--client NAME] [--limit N] [--json]
 
-Lists requests, newest first, following the API's pages until N requests (default 50).
+Lists requests, newest first, following the API's pages until N requests (default 50). A client
+(submitter token) lists its own requests; staff tokens list every client's.
   --status STATUS  received, scheduled, in_progress, completed, completed_with_errors, failed, cancelled
   --overdue        only open requests past their deadline
   --at-risk        only open requests a vendor is expected to finish after the deadline
                    (at its observed p95 task duration); the vendors are shown
+  --client NAME    only the requests of the client NAME (a token name; staff tokens only)
   --limit N        at most N requests (default 50)
   --page-size N    requests per API call (default and most: 500)`,
-  options: { status: { type: 'string' }, overdue: { type: 'boolean' }, 'at-risk': { type: 'boolean' }, limit: { type: 'string' }, 'page-size': { type: 'string' } },
+  options: { status: { type: 'string' }, overdue: { type: 'boolean' }, 'at-risk': { type: 'boolean' }, client: { type: 'string' }, limit: { type: 'string' }, 'page-size': { type: 'string' } },
   async run(ctx) {
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 1_000_000);
     const pageSize = positiveInt(stringFlag(ctx, 'page-size'), '--page-size', PAGE_MAX, PAGE_MAX);
@@ -26,6 +28,7 @@ Lists requests, newest first, following the API's pages until N requests (defaul
         status: stringFlag(ctx, 'status'),
         overdue: ctx.values.overdue ? 'true' : undefined,
         atRisk: ctx.values['at-risk'] ? 'true' : undefined,
+        client: stringFlag(ctx, 'client'),
         limit: Math.min(pageSize, limit - requests.length),
         cursor,
       });

@@ -17,12 +17,14 @@ export const submitCommand: Command = {
 
 One request: name the person with at least one identifier flag. --vendor (repeatable) limits the
 request to those vendors (default: every available one). --request-id is an idempotency key: the
-same key again answers with the first request instead of creating another. --grace-period waits
+same key again answers with the first request instead of creating another; the same key with another
+person, vendors or regulation is refused (conflict) and creates nothing. --grace-period waits
 that long (seconds, or 30m, 12h, 7d) before any deletion starts; the request can be cancelled meanwhile.
 
 A file: one request per row, sent in bulk calls of --chunk-size rows (default 500), with a
-progress bar on stderr and a result per row (accepted, duplicate, or rejected with each field and
-problem; never a value from the file), then a summary.
+progress bar on stderr and a result per row (accepted, duplicate, conflict when its requestId was used
+before for another payload, or rejected with each field and problem; never a value from the file),
+then a summary that counts each.
   CSV:   a header row naming the columns email, phone, userId, installId, amplitudeId, requestId,
          vendors (";"-separated), regulation, callbackUrl, gracePeriodSeconds; empty cells are absent.
          One record per line.
@@ -30,8 +32,8 @@ problem; never a value from the file), then a summary.
 --vendor, --regulation and --grace-period apply to rows that do not set them. A row that cannot be
 read (bad CSV quoting, invalid JSON) is rejected locally with its line number.
 
-Exit codes: 0 when the file was processed, even with rejected rows (1 with --strict if any row
-was rejected); 1 when a single request was refused; 2 for a usage error; 3 when the service could
+Exit codes: 0 when the file was processed, even with rejected or conflicting rows (1 with --strict
+if any row was rejected or in conflict); 1 when a single request was refused; 2 for a usage error; 3 when the service could
 not be reached or failed (rows after the failure were not submitted; resubmitting rows that carry
 a requestId is safe).`,
   options: {
@@ -95,7 +97,7 @@ async function submitOne(ctx: CommandContext, defaults: RowDefaults): Promise<nu
   try {
     result = await ctx.client().post('/v1/requests', body);
   } catch (err) {
-    if (err instanceof ApiResponseError && err.status === 400 && err.details.length) {
+    if (err instanceof ApiResponseError && (err.status === 400 || err.status === 422) && err.details.length) {
       if (ctx.json) ctx.io.json({ outcome: 'rejected', errors: err.details });
       else ctx.io.err(`rejected:\n${err.details.map((d) => `  ${d.field} ${d.problem}`).join('\n')}`);
       return EXIT.failed;
@@ -108,7 +110,8 @@ async function submitOne(ctx: CommandContext, defaults: RowDefaults): Promise<nu
   return EXIT.ok;
 }
 
-type RowOutcome = 'accepted' | 'duplicate' | 'rejected' | 'not_processed';
+/** `conflict`: the row's requestId was already used for another person, vendors or regulation (422 rule); nothing created. */
+type RowOutcome = 'accepted' | 'duplicate' | 'conflict' | 'rejected' | 'not_processed';
 
 interface RowResult {
   row: number;
@@ -123,6 +126,8 @@ interface Summary {
   rows: number;
   accepted: number;
   duplicates: number;
+  /** Rows whose requestId this client already used with another payload. */
+  conflicts: number;
   rejected: number;
   /** Of the rejected: rows that could not be read at all. */
   unreadable: number;
@@ -157,7 +162,7 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
   const chunkSize = positiveInt(stringFlag(ctx, 'chunk-size'), '--chunk-size', 500, 100_000);
   const client = ctx.client();
   const { io } = ctx;
-  const summary: Summary = { rows: 0, accepted: 0, duplicates: 0, rejected: 0, unreadable: 0, notProcessed: 0, complete: false };
+  const summary: Summary = { rows: 0, accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, unreadable: 0, notProcessed: 0, complete: false };
   const progress = new Progress(io.stderr, size, 'submitting', ctx.values['no-progress'] !== true);
   let bytesDone = 0;
   // The JSON document is opened on the first result, so a usage error before any row leaves only the error document.
@@ -169,6 +174,7 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
       summary.rows += 1;
       if (r.outcome === 'accepted') summary.accepted += 1;
       else if (r.outcome === 'duplicate') summary.duplicates += 1;
+      else if (r.outcome === 'conflict') summary.conflicts += 1;
       else if (r.outcome === 'rejected') summary.rejected += 1;
       else summary.notProcessed += 1;
       if (ctx.json) {
@@ -177,7 +183,7 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
       } else io.out(formatRow(r));
     }
   };
-  const detail = () => `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.rejected} rejected`;
+  const detail = () => `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate, ${summary.conflicts ? `${summary.conflicts} conflict, ` : ''}${summary.rejected} rejected`;
 
   let chunk: PeopleRow[] = [];
   let sendable = 0;
@@ -225,7 +231,8 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
     io.stdout.write(`${firstJson ? '{\n  "results": [' : '\n  '}],\n  "summary": ${JSON.stringify(summary)}${failure ? `,\n  "error": ${JSON.stringify(failure)}` : ''}\n}\n`);
   } else {
     io.out(
-      `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate${summary.duplicates === 1 ? '' : 's'}, ${summary.rejected} rejected` +
+      `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate${summary.duplicates === 1 ? '' : 's'}, ` +
+        `${summary.conflicts ? `${summary.conflicts} conflict${summary.conflicts === 1 ? '' : 's'} (requestId used before for another payload), ` : ''}${summary.rejected} rejected` +
         `${summary.unreadable ? ` (${summary.unreadable} could not be read)` : ''}${summary.notProcessed ? `, ${summary.notProcessed} not submitted` : ''}`,
     );
   }
@@ -233,8 +240,8 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
     io.err(`erasure submit: ${failure}; the rest of the file was not submitted. Resubmitting rows that carry a requestId is safe.`);
     return exitCode;
   }
-  if (ctx.values.strict && summary.rejected > 0) {
-    if (!ctx.json) io.err(`--strict: ${summary.rejected} row(s) rejected`);
+  if (ctx.values.strict && summary.rejected + summary.conflicts > 0) {
+    if (!ctx.json) io.err(`--strict: ${summary.rejected + summary.conflicts} row(s) rejected or in conflict`);
     return EXIT.failed;
   }
   return EXIT.ok;
@@ -298,6 +305,8 @@ function formatRow(r: RowResult): string {
       return `${where}: duplicate of ${r.id}`;
     case 'not_processed':
       return `${where}: not submitted`;
+    case 'conflict':
+      return `${where}: conflict: ${(r.errors ?? []).map((e) => `${e.field} ${e.problem}`).join('; ')}; nothing created`;
     default:
       return `${where}: rejected: ${(r.errors ?? []).map((e) => (e.field === '(line)' ? `the line ${e.problem}` : `${e.field} ${e.problem}`)).join('; ')}`;
   }
