@@ -225,6 +225,24 @@ export class BatchLedger {
     });
   }
 
+  /**
+   * Takes members out of a running batch without counting a failed batch against them (unlike
+   * `fail`, which detaches): their identities are sealed with a key the running process does not
+   * hold (a rolling key rotation), so they join a new batch when their task runs again. Returns the
+   * task ids taken out.
+   */
+  async setAside(batchId: string, taskIds: string[]): Promise<string[]> {
+    if (taskIds.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ task_id: string }>(
+        `DELETE FROM batch_members WHERE batch_id = $1 AND task_id = ANY($2::text[]) AND state = 'waiting' RETURNING task_id`,
+        [batchId, taskIds],
+      );
+      await tx.query(`UPDATE batches SET member_count = member_count - $2::int, updated_at = now() WHERE id = $1`, [batchId, rows.length]);
+      return rows.map((r) => r.task_id);
+    });
+  }
+
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */
   async unfinished(limit: number): Promise<BatchRecord[]> {
     const { rows } = await this.db.query<BatchRow>(`SELECT * FROM batches WHERE state IN ('open', 'running') ORDER BY updated_at LIMIT $1`, [limit]);
