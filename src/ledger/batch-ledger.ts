@@ -243,6 +243,24 @@ export class BatchLedger {
     });
   }
 
+  /**
+   * Members still asleep after their batch ended: the task's latest membership is in a batch that
+   * is done or failed, and the task has not moved since (it waits for the wake the batch runner
+   * sends, which a Redis outage can lose). For the reconciler to wake them. Task ids and queues.
+   */
+  async sleepersOfEndedBatches(limit: number, now = new Date()): Promise<Array<{ taskId: string; queue: string }>> {
+    const { rows } = await this.db.query<{ id: string; queue: string }>(
+      `SELECT t.id, t.queue FROM tasks t
+         JOIN LATERAL (SELECT m.batch_id FROM batch_members m WHERE m.task_id = t.id ORDER BY m.joined_at DESC LIMIT 1) latest ON true
+         JOIN batches b ON b.id = latest.batch_id
+        WHERE t.state IN ('queued', 'waiting_vendor') AND t.next_action_at > $1
+          AND b.state IN ('done', 'failed') AND t.updated_at <= b.finished_at
+        ORDER BY b.finished_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((r) => ({ taskId: r.id, queue: r.queue }));
+  }
+
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */
   async unfinished(limit: number): Promise<BatchRecord[]> {
     const { rows } = await this.db.query<BatchRow>(`SELECT * FROM batches WHERE state IN ('open', 'running') ORDER BY updated_at LIMIT $1`, [limit]);
