@@ -73,7 +73,8 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
   const counts = input.members.map((m) => ({ ...emptyCounts(), ...(previous[m.taskId] ?? {}) }));
   const indexOf = new Map(input.members.map((m, i) => [m.taskId, i]));
   const totals = { objectsScanned: 0, versionsScanned: 0, objectsSkipped: 0, keysTouched: 0 };
-  const progress = () => Object.fromEntries(input.members.map((m, i) => [m.taskId, counts[i]]));
+  // Members with nothing counted yet are left out: this is written after every touched key.
+  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]!).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
   // Written ahead of every change to a key, cleared with the counts it earned (KeyIntent).
   const intents = {
     declare: (intent: KeyIntent) => input.checkpoint({ intent }),
