@@ -119,9 +119,10 @@ describe('Rolling key rotation (Invariant 12)', () => {
         return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status));
       }, 60_000);
 
-      // The worker restarts with the new key; nobody retries anything.
-      await stop(oldWorker);
+      // The worker restarts with the new key, rolling: the new process starts before the old one
+      // stops, so for a while both take jobs (a shared batch may run in either). Nobody retries anything.
       await start({ api: false, workers: ['pinpoint', 's3'] }, [newKey, oldKey], token);
+      await stop(oldWorker);
       const finals = await waitFor(async () => {
         const all = await Promise.all([...sealedOld, ...sealedNew].map((id) => api.ledger.getRequest(id)));
         return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status)) ? all : undefined;
