@@ -60,6 +60,13 @@ export interface JoinResult {
 }
 
 const MAX_INT = 2_147_483_647;
+/**
+ * How far back the reconciler looks for members still asleep after their batch ended. A member
+ * sleeps at most its fallback poll (`memberFallbackPollMs`, `windowBatchPollMs` in
+ * jobs/task-processor.ts: minutes, or the vendor's poll interval), so one whose batch ended an
+ * hour ago has in practice woken by itself; the bound keeps each sweep to recent batches.
+ */
+const SLEEPER_LOOKBACK_MS = 60 * 60_000;
 
 /**
  * Shared batches in the ledger (Invariant 7): tasks join the open batch for their vendor, kind and
@@ -248,15 +255,16 @@ export class BatchLedger {
    * is done or failed, and the task has not moved since (it waits for the wake the batch runner
    * sends, which a Redis outage can lose). For the reconciler to wake them. Task ids and queues.
    */
-  async sleepersOfEndedBatches(limit: number, now = new Date()): Promise<Array<{ taskId: string; queue: string }>> {
+  async sleepersOfEndedBatches(limit: number, now = new Date(), endedWithinMs = SLEEPER_LOOKBACK_MS): Promise<Array<{ taskId: string; queue: string }>> {
     const { rows } = await this.db.query<{ id: string; queue: string }>(
-      `SELECT t.id, t.queue FROM tasks t
-         JOIN LATERAL (SELECT m.batch_id FROM batch_members m WHERE m.task_id = t.id ORDER BY m.joined_at DESC LIMIT 1) latest ON true
-         JOIN batches b ON b.id = latest.batch_id
-        WHERE t.state IN ('queued', 'waiting_vendor') AND t.next_action_at > $1
-          AND b.state IN ('done', 'failed') AND t.updated_at <= b.finished_at
+      `SELECT t.id, t.queue FROM batches b
+         JOIN batch_members m ON m.batch_id = b.id
+         JOIN tasks t ON t.id = m.task_id
+        WHERE b.finished_at > $3 AND b.state IN ('done', 'failed')
+          AND t.state IN ('queued', 'waiting_vendor') AND t.next_action_at > $1 AND t.updated_at <= b.finished_at
+          AND NOT EXISTS (SELECT 1 FROM batch_members later WHERE later.task_id = m.task_id AND later.joined_at > m.joined_at)
         ORDER BY b.finished_at LIMIT $2`,
-      [now, limit],
+      [now, limit, new Date(now.getTime() - endedWithinMs)],
     );
     return rows.map((r) => ({ taskId: r.id, queue: r.queue }));
   }

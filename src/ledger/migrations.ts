@@ -186,6 +186,13 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX tasks_finished ON tasks (finished_at) WHERE started_at IS NOT NULL
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- The reconciler looks at the members of recently ended batches for any still asleep (BatchLedger.sleepersOfEndedBatches).
+      CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {
