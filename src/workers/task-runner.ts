@@ -43,8 +43,13 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     try {
       begun = await firstLedgerStep(outage, () => ledger.beginTask(taskId));
     } catch (err) {
-      if (err instanceof KeyNotLoadedError) return deferForKey(job, token, err, log);
-      throw err;
+      if (!(err instanceof KeyNotLoadedError)) throw err;
+      try {
+        return await deferForKey(job, token, err, log);
+      } catch (deferring) {
+        await waitIfLedgerDown(deferring, outage);
+        throw deferring;
+      }
     }
     if (!begun) {
       log.info('task already settled; nothing to do');
