@@ -1,6 +1,6 @@
 import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
 import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
-import { customPropertyKinds, eraseInstallIds, type DeviceErasure } from './appcenter-export-devices.js';
+import { afterInterruptedRun, customPropertyKinds, eraseInstallIds, type DeviceErasure } from './appcenter-export-devices.js';
 import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
 
 const ACTION = 'delete-devices';
@@ -22,10 +22,12 @@ export const appcenterEraseDevices: TaskProcessor = async (input, deps) => {
     const installId = input.subject.installId;
     if (!installId) return { outcome: 'skipped', evidence: { action: ACTION, app, reason: 'no install id, and no custom property configured for the identifiers given' } };
     // Recorded before the delete, so a re-run that finds the device gone shows an earlier run sent it.
+    const sentBefore = typeof input.previous.deleteSentAt === 'string';
     await input.checkpoint({ action: ACTION, app, deleteSentAt: input.previous.deleteSentAt ?? new Date().toISOString() });
-    // Push_DeleteInstallId answers 404 too when Push or App Center is retired: not found either way.
+    // Push_DeleteInstallId answers 404 too when Push or App Center is retired: not found either way,
+    // unless an earlier run sent the delete (its answer lost): then it may have removed the device.
     const result = await eraseInstallIds(client, app, [installId], { signal: input.signal });
-    return finish(app, result, { matchedBy: 'install id' });
+    return finish(app, sentBefore ? afterInterruptedRun(result) : result, { matchedBy: 'install id' });
   }
 
   const batch = await awaitAppCenterBatch(input, { kind: APPCENTER_JOBS.exportDevices, batching: client.settings.deviceExport, waitingReason: 'waiting for the shared App Center device export' });
@@ -43,10 +45,11 @@ function finish(app: string, r: DeviceErasure, extra: Record<string, unknown>) {
     devicesDeleted: r.devicesDeleted,
     devicesAlreadyGone: r.devicesAlreadyGone,
     logsBlocked: r.logsBlocked,
+    ...(r.earlierAttempt ? { earlierAttempt: r.earlierAttempt } : {}),
     ...extra,
     // App Center has no read for a single push device; its 200 to the delete is the evidence.
     verification: r.devicesDeleted > 0 ? 'vendor_acknowledged' : 'not_present',
     verifiedAt: new Date().toISOString(),
   };
-  return { outcome: r.devicesDeleted > 0 ? ('succeeded' as const) : ('not_found' as const), evidence };
+  return { outcome: r.devicesDeleted > 0 || r.earlierAttempt ? ('succeeded' as const) : ('not_found' as const), evidence };
 }

@@ -17,6 +17,17 @@ export interface DeviceErasure {
   /** Push_DeleteInstallId answered 404 for an install id the export did not list: it was never there, or long gone. */
   devicesAlreadyGone: number;
   logsBlocked: number;
+  /**
+   * An earlier run was erasing these devices when it was cut off (its intent was left) and some now
+   * answer 404: that run may have deleted them, which cannot be told any more. `devicesDeleted` is
+   * then a lower bound, and the outcome is never `not_found` (Invariant 11).
+   */
+  earlierAttempt?: 'removed_in_earlier_attempt';
+}
+
+/** Marks an erasure whose 404s may be an interrupted earlier run's own deletions. */
+export function afterInterruptedRun(result: DeviceErasure): DeviceErasure {
+  return result.devicesAlreadyGone > 0 ? { ...result, earlierAttempt: 'removed_in_earlier_attempt' } : result;
 }
 
 type CustomKind = keyof AppCenterCustomProperties;
@@ -81,6 +92,8 @@ interface BatchProgress {
   /** Per member task id: what was done for it (counts only). */
   progress?: Record<string, DeviceErasure>;
   exportRows?: number;
+  /** Members whose devices are being erased now: written before, cleared with their progress after. */
+  erasing?: string[] | null;
 }
 
 const CHECKPOINT_EVERY = 10;
@@ -171,20 +184,23 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
   }
 
   const erased = new Set<string>();
-  let sinceCheckpoint = 0;
+  const interrupted = new Set(previous.erasing ?? []);
   try {
-    for (const m of pending) {
-      progress[m.taskId] = await eraseInstallIds(client, app, targets.get(m.taskId)!, { signal: input.signal, listed, erasedEarlier: erased });
-      if (++sinceCheckpoint >= CHECKPOINT_EVERY) {
-        sinceCheckpoint = 0;
-        await input.checkpoint({ progress, exportRows: rows });
+    // Written ahead, a few members at a time (Invariant 11): the members about to be erased, then their progress.
+    for (let from = 0; from < pending.length; from += CHECKPOINT_EVERY) {
+      const chunk = pending.slice(from, from + CHECKPOINT_EVERY);
+      await input.checkpoint({ erasing: chunk.map((m) => m.taskId) });
+      for (const m of chunk) {
+        const result = await eraseInstallIds(client, app, targets.get(m.taskId)!, { signal: input.signal, listed, erasedEarlier: erased });
+        progress[m.taskId] = interrupted.has(m.taskId) ? afterInterruptedRun(result) : result;
       }
+      await input.checkpoint({ progress, exportRows: rows, erasing: null });
     }
   } catch (err) {
+    // Members finished are recorded; the chunk's intent stays for those that are not.
     await input.checkpoint({ progress, exportRows: rows });
     throw err;
   }
-  await input.checkpoint({ progress, exportRows: rows });
 
   let exportBlobsDeleted = 0;
   for (const blob of blobs) if (await client.deleteExportBlob(blob, input.signal)) exportBlobsDeleted += 1;

@@ -28,7 +28,12 @@ export type ProjectDeletionProcessor = (input: ProjectDeletionInput, deps: Vendo
 
 /** The app part of the evidence. */
 export interface AppDeletionEvidence {
-  result: 'deleted' | 'not_found';
+  /**
+   * `removed_in_earlier_attempt`: an earlier run sent DeleteApp and was cut off before it could
+   * record the answer, and the app is gone now. Whether that run removed it cannot be told any
+   * more; the evidence says so rather than `not_found` (Invariant 11).
+   */
+  result: 'deleted' | 'not_found' | 'removed_in_earlier_attempt';
   /** For `not_found`: Pinpoint's answer (status and error code), the proof that the project is gone. */
   vendorAnswer?: string;
   arn?: string;
@@ -48,6 +53,11 @@ export interface PrefixDeletionEvidence {
   bytesDeleted: number;
   /** A fresh ListObjectVersions found nothing left under the prefix. */
   verification: 'verified_empty';
+  /**
+   * An earlier run was cut off while purging this prefix (its intent, `purging`, was left): what it
+   * removed is not in the counts, which are then a lower bound.
+   */
+  earlierAttempt?: 'removed_in_earlier_attempt';
 }
 
 /**
@@ -73,7 +83,9 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
     if (!sentBefore) await input.checkpoint({ deleteAppSentAt: new Date().toISOString() });
     const answer = await pinpoint.deleteApp({ appId: input.appId, signal: input.signal });
     if (isGone(answer)) {
-      app = { result: 'not_found', vendorAnswer: answer.vendorAnswer, ...(sentBefore ? { deleteAppSentByEarlierRun: true } : {}) };
+      app = sentBefore
+        ? { result: 'removed_in_earlier_attempt', vendorAnswer: answer.vendorAnswer, deleteAppSentByEarlierRun: true }
+        : { result: 'not_found', vendorAnswer: answer.vendorAnswer };
     } else {
       const after = await pinpoint.getApp({ appId: input.appId, signal: input.signal });
       // Pinpoint answered the delete but still shows the app: do not claim it; the retry sends DeleteApp again.
@@ -84,9 +96,13 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
   }
 
   const s3: PrefixDeletionEvidence[] = Array.isArray(input.previous.s3) ? [...(input.previous.s3 as PrefixDeletionEvidence[])] : [];
+  // Written ahead of each prefix's purge and cleared with its counts (Invariant 11).
+  const cutOff = input.previous.purging as S3Location | null | undefined;
   for (const location of input.s3Locations) {
     if (s3.some((done) => done.bucket === location.bucket && done.prefix === location.prefix)) continue;
+    await input.checkpoint({ purging: { bucket: location.bucket, prefix: location.prefix } });
     const purged = await store!.purgePrefix(location.bucket, location.prefix, input.signal);
+    const resumed = cutOff?.bucket === location.bucket && cutOff.prefix === location.prefix;
     s3.push({
       bucket: location.bucket,
       prefix: location.prefix,
@@ -94,13 +110,14 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
       deleteMarkersDeleted: purged.markersDeleted,
       bytesDeleted: purged.bytesDeleted,
       verification: 'verified_empty',
+      ...(resumed ? { earlierAttempt: 'removed_in_earlier_attempt' as const } : {}),
     });
-    await input.checkpoint({ s3 });
+    await input.checkpoint({ s3, purging: null });
   }
 
-  const deletedFiles = s3.some((p) => p.versionsDeleted + p.deleteMarkersDeleted > 0);
+  const deletedFiles = s3.some((p) => p.versionsDeleted + p.deleteMarkersDeleted > 0 || p.earlierAttempt !== undefined);
   return {
-    outcome: app.result === 'deleted' || deletedFiles ? 'deleted' : 'not_found',
+    outcome: app.result !== 'not_found' || deletedFiles ? 'deleted' : 'not_found',
     evidence: {
       app,
       s3,

@@ -51,7 +51,9 @@ export const exportSegment: BatchProcessor = async (input, deps) => {
   const state = input.previous as ExportState;
 
   try {
-    if (state.phase === 'purging' && state.matches) return await purgeAndFinish(input, s3, settings.bucket, prefix, state.matches, {});
+    // `purging` was written ahead of the purge (Invariant 11): an earlier run was cut off in it, and
+    // what it deleted is not in this run's counts, which are then a lower bound.
+    if (state.phase === 'purging' && state.matches) return await purgeAndFinish(input, s3, settings.bucket, prefix, state.matches, { exportPurge: 'removed_in_earlier_attempt' });
 
     // 1. The export job(s), created once.
     const targets = settings.segments?.[appId] ?? ['*'];

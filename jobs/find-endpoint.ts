@@ -10,6 +10,11 @@ interface FindState {
   deletedIds?: string[];
   alreadyGoneIds?: string[];
   changedIds?: string[];
+  /**
+   * Written ahead of each DeleteEndpoint and cleared after (Invariant 11): a run cut off between the
+   * two leaves it, and the next run, finding that endpoint gone, counts it deleted, not already gone.
+   */
+  deletingId?: string | null;
 }
 
 /**
@@ -63,14 +68,19 @@ export const findEndpoint: TaskProcessor = async (input, deps) => {
   const deleted = new Set(state.deletedIds ?? []);
   const alreadyGone = new Set(state.alreadyGoneIds ?? []);
   const changed = new Set(state.changedIds ?? []);
-  const progress = () => ({ deletedIds: [...deleted], alreadyGoneIds: [...alreadyGone], changedIds: [...changed], endpointsDeleted: deleted.size });
+  const interrupted = state.deletingId ?? undefined;
+  const progress = () => ({ deletedIds: [...deleted], alreadyGoneIds: [...alreadyGone], changedIds: [...changed], endpointsDeleted: deleted.size, deletingId: null });
   for (const endpointId of endpointIds) {
     if (deleted.has(endpointId) || alreadyGone.has(endpointId) || changed.has(endpointId)) continue;
     const current = await pinpoint.getEndpoint({ appId, endpointId, signal: input.signal });
-    if (!current) alreadyGone.add(endpointId);
+    // Gone, and an earlier run was deleting it when it stopped: that run's deletion went through.
+    if (!current) (endpointId === interrupted ? deleted : alreadyGone).add(endpointId);
     else if (!belongsTo(current, subject)) changed.add(endpointId);
-    else if ((await pinpoint.deleteEndpoint({ appId, endpointId, signal: input.signal })) === 'deleted') deleted.add(endpointId);
-    else alreadyGone.add(endpointId);
+    else {
+      await input.checkpoint({ ...progress(), deletingId: endpointId });
+      if ((await pinpoint.deleteEndpoint({ appId, endpointId, signal: input.signal })) === 'deleted') deleted.add(endpointId);
+      else alreadyGone.add(endpointId);
+    }
     await input.checkpoint(progress());
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -27,8 +28,26 @@ export interface PrefixPurgeCounts {
 }
 
 const emptyCounts = (): PrefixPurgeCounts => ({ objectsRewritten: 0, rowsRemoved: 0, versionsDeleted: 0, deleteMarkersDeleted: 0 });
-/** How often the running totals are checkpointed, so a crash costs little of the evidence. */
-const CHECKPOINT_EVERY_MS = 2000;
+
+/**
+ * What a run is about to change in one key, written to the batch's evidence before the first
+ * change and cleared, with the counts it earned, right after the last (Invariant 11). A run that
+ * dies between the two leaves it behind, and the next run resolves it by reading the key again:
+ * so the counts are exact whatever the moment of the crash. The key itself is not kept (a name
+ * someone chose): its digest is, and the next run meets the key again in its listing.
+ */
+export interface KeyIntent {
+  /** SHA-256 of the key, hex. */
+  keyDigest: string;
+  /** The current version about to be rewritten, and the rows it holds per member (task id). */
+  rewrite?: { versionId: string; rows: Record<string, number> };
+  /** Versions about to be deleted, and the members whose rows each holds. */
+  deletes: Array<{ versionId: string; taskIds: string[] }>;
+  /** Delete markers about to go once they hide nothing, and the members they are credited to. */
+  markers?: { versionIds: string[]; taskIds: string[] };
+}
+
+const keyDigest = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
 
 /**
  * `scan-s3-prefix`: purges one configured location (bucket + prefix) of every member's rows in
@@ -52,27 +71,39 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
   const everyone = new Set(input.members.map((_, i) => i));
   const previous = (input.previous.progress ?? {}) as Record<string, PrefixPurgeCounts>;
   const counts = input.members.map((m) => ({ ...emptyCounts(), ...(previous[m.taskId] ?? {}) }));
+  const indexOf = new Map(input.members.map((m, i) => [m.taskId, i]));
   const totals = { objectsScanned: 0, versionsScanned: 0, objectsSkipped: 0, keysTouched: 0 };
-  let lastCheckpoint = Date.now();
-  const saveProgress = async (force = false) => {
-    if (!force && Date.now() - lastCheckpoint < CHECKPOINT_EVERY_MS) return;
-    lastCheckpoint = Date.now();
-    await input.checkpoint({ progress: Object.fromEntries(input.members.map((m, i) => [m.taskId, counts[i]])) });
+  // Members with nothing counted yet are left out: this is written after every touched key.
+  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]!).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
+  // Written ahead of every change to a key, cleared with the counts it earned (KeyIntent).
+  const intents = {
+    declare: (intent: KeyIntent) => input.checkpoint({ intent }),
+    confirm: (earned: Map<number, PrefixPurgeCounts>) => {
+      for (const [i, delta] of earned) addCounts(counts[i]!, delta);
+      return input.checkpoint({ progress: progress(), intent: null });
+    },
   };
+  // Left by a run that died between changing a key and recording it: resolved when the listing meets the key.
+  let unresolved = (input.previous.intent ?? undefined) as KeyIntent | undefined;
 
   try {
     const versioning = await s3.versioning(bucket, input.signal);
     const versioned = versioning !== 'Unversioned';
     const touched: string[] = [];
+    const ctx: PurgeContext = { matcher, everyone, versioned, totals, taskIdOf: (i) => input.members[i]!.taskId, intents, signal: input.signal };
     for await (const group of s3.listVersions(bucket, prefix, input.signal)) {
-      const changed = await purgeKey(s3, bucket, group, { matcher, everyone, versioned, counts, totals, signal: input.signal });
+      if (unresolved && keyDigest(group.key) === unresolved.keyDigest) {
+        await intents.confirm(await resolveIntent(s3, bucket, unresolved, group, indexOf, matcher, input.signal));
+        unresolved = undefined;
+      }
+      const changed = await purgeKey(s3, bucket, group, ctx);
       if (changed) {
         touched.push(group.key);
         totals.keysTouched++;
-        await saveProgress();
       }
     }
-    await saveProgress(true);
+    // The key is gone altogether: every version and marker it was to lose went.
+    if (unresolved) await intents.confirm(await resolveIntent(s3, bucket, unresolved, undefined, indexOf, matcher, input.signal));
 
     // Read back every version of every key we changed: none may hold a member's rows any more.
     let stillHolding = 0;
@@ -93,18 +124,79 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
     );
     return { outcome: 'done', evidence: { bucket, prefix, versioned, members: input.members.length, ...totals, progress: null }, members };
   } catch (err) {
-    // Keep what was done for the next attempt's evidence; then let the taxonomy decide.
-    await saveProgress(true).catch(() => undefined);
+    // What was done is already recorded (each key's counts with its confirmation, an unfinished
+    // key as its intent): let the taxonomy decide.
     throw classify(err);
   }
 };
+
+function addCounts(into: PrefixPurgeCounts, delta: PrefixPurgeCounts): void {
+  into.objectsRewritten += delta.objectsRewritten;
+  into.rowsRemoved += delta.rowsRemoved;
+  into.versionsDeleted += delta.versionsDeleted;
+  into.deleteMarkersDeleted += delta.deleteMarkersDeleted;
+}
+
+/**
+ * What an intent left by an earlier run earned, read from the key as it is now (`group`, or
+ * undefined when the key is gone): the rewrite happened when the version it was to replace is no
+ * longer current, or still is but holds none of the rows (an unversioned bucket rewrites in place);
+ * a version or marker was deleted when it is no longer listed. What did not happen is left to this
+ * run, which finds it again and records it under an intent of its own.
+ */
+async function resolveIntent(
+  s3: S3VendorClient,
+  bucket: string,
+  intent: KeyIntent,
+  group: S3KeyVersions | undefined,
+  indexOf: ReadonlyMap<string, number>,
+  matcher: EndpointMatcher,
+  signal?: AbortSignal,
+): Promise<Map<number, PrefixPurgeCounts>> {
+  const earned = new Map<number, PrefixPurgeCounts>();
+  const credit = (taskId: string, field: keyof PrefixPurgeCounts, n: number) => {
+    const i = indexOf.get(taskId);
+    if (i === undefined || n === 0) return; // no longer a member (its task settled): nobody to tell
+    if (!earned.has(i)) earned.set(i, emptyCounts());
+    earned.get(i)![field] += n;
+  };
+  const listed = new Set(group?.entries.map((e) => e.versionId) ?? []);
+  if (intent.rewrite) {
+    const latest = group?.entries.find((e) => e.isLatest);
+    let rewritten = !latest || latest.isDeleteMarker ? group === undefined : latest.versionId !== intent.rewrite.versionId;
+    if (latest && !latest.isDeleteMarker && !rewritten) {
+      const scan = await readRows(s3, bucket, group!.key, latest, matcher, signal);
+      rewritten = !Object.keys(intent.rewrite.rows).some((taskId) => indexOf.has(taskId) && (scan?.matched.get(indexOf.get(taskId)!) ?? 0) > 0);
+    }
+    if (rewritten) {
+      for (const [taskId, rows] of Object.entries(intent.rewrite.rows)) {
+        credit(taskId, 'objectsRewritten', 1);
+        credit(taskId, 'rowsRemoved', rows);
+      }
+    }
+  }
+  for (const { versionId, taskIds } of intent.deletes) if (!listed.has(versionId)) for (const taskId of taskIds) credit(taskId, 'versionsDeleted', 1);
+  if (intent.markers) {
+    // Cut off between the last version and its markers: nothing else would ever remove them (a key
+    // of markers only holds nothing to scan), so the work is finished here, under the same intent.
+    let left = intent.markers.versionIds.filter((v) => listed.has(v));
+    if (group && left.length > 0 && group.entries.every((e) => e.isDeleteMarker)) {
+      await s3.deleteVersions(bucket, left.map((versionId) => ({ key: group.key, versionId })), signal);
+      left = [];
+    }
+    for (const taskId of intent.markers.taskIds) credit(taskId, 'deleteMarkersDeleted', intent.markers.versionIds.length - left.length);
+  }
+  return earned;
+}
 
 interface PurgeContext {
   matcher: EndpointMatcher;
   everyone: ReadonlySet<number>;
   versioned: boolean;
-  counts: PrefixPurgeCounts[];
   totals: { objectsScanned: number; versionsScanned: number; objectsSkipped: number };
+  taskIdOf(memberIndex: number): string;
+  /** Records what is about to change before the first change, and what it earned after the last. */
+  intents: { declare(intent: KeyIntent): Promise<void>; confirm(earned: Map<number, PrefixPurgeCounts>): Promise<void> };
   signal?: AbortSignal;
 }
 
@@ -122,13 +214,32 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
   }
   if (scans.length === 0) return false;
 
+  // The plan, written ahead (Invariant 11). In a versioned bucket the version a rewrite replaces
+  // is to be deleted too, unless the write replaces it in place (the `null` version of a suspended
+  // bucket): listed anyway, as a resolution only credits versions that are gone.
+  const current = scans.find((s) => s.entry.isLatest);
+  const planned = scans.filter((s) => ctx.versioned || s.entry.isLatest);
+  const markers = group.entries.filter((e) => e.isDeleteMarker);
+  const objectsLeftIfPlanned = !!current || group.entries.some((e) => !e.isDeleteMarker && !planned.some((p) => p.entry === e));
+  const owners = [...new Set(scans.flatMap((s) => [...s.scan.matched.keys()]))];
+  const taskIdsOf = (scan: RowScan) => [...scan.matched.keys()].map(ctx.taskIdOf);
+  await ctx.intents.declare({
+    keyDigest: keyDigest(group.key),
+    ...(current ? { rewrite: { versionId: current.entry.versionId, rows: Object.fromEntries([...current.scan.matched].map(([i, rows]) => [ctx.taskIdOf(i), rows])) } } : {}),
+    deletes: ctx.versioned ? scans.map((s) => ({ versionId: s.entry.versionId, taskIds: taskIdsOf(s.scan) })) : [],
+    ...(ctx.versioned && !objectsLeftIfPlanned && markers.length ? { markers: { versionIds: markers.map((m) => m.versionId), taskIds: owners.map(ctx.taskIdOf) } } : {}),
+  });
+
+  // Counted here and recorded only with the confirmation: a run cut off midway records nothing of
+  // this key, and the next resolves its intent from the vendor instead.
+  const earned = new Map<number, PrefixPurgeCounts>(owners.map((i) => [i, emptyCounts()]));
   const toDelete: S3VersionEntry[] = [];
   for (const { entry, scan } of scans) {
     if (entry.isLatest) {
       const written = await rewriteVersion(s3, bucket, group.key, entry.versionId, ctx);
       for (const [i, rows] of scan.matched) {
-        ctx.counts[i]!.objectsRewritten++;
-        ctx.counts[i]!.rowsRemoved += rows;
+        earned.get(i)!.objectsRewritten++;
+        earned.get(i)!.rowsRemoved += rows;
       }
       // The version just replaced still holds the rows, unless the write replaced it in place
       // (unversioned buckets, and the `null` version of a suspended one).
@@ -139,16 +250,15 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
   }
   if (toDelete.length) {
     await s3.deleteVersions(bucket, toDelete.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
-    for (const { entry, scan } of scans) if (toDelete.includes(entry)) for (const i of scan.matched.keys()) ctx.counts[i]!.versionsDeleted++;
+    for (const { entry, scan } of scans) if (toDelete.includes(entry)) for (const i of scan.matched.keys()) earned.get(i)!.versionsDeleted++;
     // A key whose every object version went keeps only delete markers, hiding nothing: they go too.
     const objectsLeft = group.entries.some((e) => !e.isDeleteMarker && !toDelete.includes(e)) || scans.some((s) => s.entry.isLatest);
-    const markers = group.entries.filter((e) => e.isDeleteMarker);
     if (!objectsLeft && markers.length) {
       await s3.deleteVersions(bucket, markers.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
-      const owners = new Set(scans.flatMap((s) => [...s.scan.matched.keys()]));
-      for (const i of owners) ctx.counts[i]!.deleteMarkersDeleted += markers.length;
+      for (const i of owners) earned.get(i)!.deleteMarkersDeleted += markers.length;
     }
   }
+  await ctx.intents.confirm(earned);
   return true;
 }
 

@@ -60,6 +60,13 @@ export interface JoinResult {
 }
 
 const MAX_INT = 2_147_483_647;
+/**
+ * How far back the reconciler looks for members still asleep after their batch ended. A member
+ * sleeps at most its fallback poll (`memberFallbackPollMs`, `windowBatchPollMs` in
+ * jobs/task-processor.ts: minutes, or the vendor's poll interval), so one whose batch ended an
+ * hour ago has in practice woken by itself; the bound keeps each sweep to recent batches.
+ */
+const SLEEPER_LOOKBACK_MS = 60 * 60_000;
 
 /**
  * Shared batches in the ledger (Invariant 7): tasks join the open batch for their vendor, kind and
@@ -228,6 +235,43 @@ export class BatchLedger {
       const { rows } = await tx.query<{ task_id: string }>(`UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting' RETURNING task_id`, [batchId]);
       return rows.map((r) => r.task_id);
     });
+  }
+
+  /**
+   * Takes members out of a running batch without counting a failed batch against them (unlike
+   * `fail`, which detaches): their identities are sealed with a key the running process does not
+   * hold (a rolling key rotation), so they join a new batch when their task runs again. Returns the
+   * task ids taken out.
+   */
+  async setAside(batchId: string, taskIds: string[]): Promise<string[]> {
+    if (taskIds.length === 0) return [];
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ task_id: string }>(
+        `DELETE FROM batch_members WHERE batch_id = $1 AND task_id = ANY($2::text[]) AND state = 'waiting' RETURNING task_id`,
+        [batchId, taskIds],
+      );
+      await tx.query(`UPDATE batches SET member_count = member_count - $2::int, updated_at = now() WHERE id = $1`, [batchId, rows.length]);
+      return rows.map((r) => r.task_id);
+    });
+  }
+
+  /**
+   * Members still asleep after their batch ended: the task's latest membership is in a batch that
+   * is done or failed, and the task has not moved since (it waits for the wake the batch runner
+   * sends, which a Redis outage can lose). For the reconciler to wake them. Task ids and queues.
+   */
+  async sleepersOfEndedBatches(limit: number, now = new Date(), endedWithinMs = SLEEPER_LOOKBACK_MS): Promise<Array<{ taskId: string; queue: string }>> {
+    const { rows } = await this.db.query<{ id: string; queue: string }>(
+      `SELECT t.id, t.queue FROM batches b
+         JOIN batch_members m ON m.batch_id = b.id
+         JOIN tasks t ON t.id = m.task_id
+        WHERE b.finished_at > $3 AND b.state IN ('done', 'failed')
+          AND t.state IN ('queued', 'waiting_vendor') AND t.next_action_at > $1 AND t.updated_at <= b.finished_at
+          AND NOT EXISTS (SELECT 1 FROM batch_members later WHERE later.task_id = m.task_id AND later.joined_at > m.joined_at)
+        ORDER BY b.finished_at LIMIT $2`,
+      [now, limit, new Date(now.getTime() - endedWithinMs)],
+    );
+    return rows.map((r) => ({ taskId: r.id, queue: r.queue }));
   }
 
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */

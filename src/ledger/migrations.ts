@@ -211,6 +211,13 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX opendsr_requests_subject ON opendsr_requests (subject_request_id)
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- The reconciler looks at the members of recently ended batches for any still asleep (BatchLedger.sleepersOfEndedBatches).
+      CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL
+    `,
+  },
 ];
 
 /** Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows). */

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from './database.js';
-import type { IdentityCipher } from '../privacy/identity-cipher.js';
+import { KeyNotLoadedError, type IdentityCipher } from '../privacy/identity-cipher.js';
 import { IDENTIFIER_KINDS, type IdentifierKind, type Subject } from '../privacy/subject.js';
 import {
   FINAL_REQUEST_STATUSES,
@@ -412,6 +412,32 @@ export class RequestLedger {
     );
     for (const row of rows) if (row.sealed) subjects.get(row.request_id)![row.kind as keyof Subject] = this.cipher.open(row.sealed);
     return subjects;
+  }
+
+  /**
+   * `loadSubjects` for a shared batch in a rolling key rotation: a request sealed with a key this
+   * process does not hold is listed in `unreadable` (with that key's id) instead of failing the
+   * whole batch, so the batch can set aside only those members.
+   */
+  async loadReadableSubjects(requestIds: string[]): Promise<{ subjects: Map<string, Subject>; unreadable: Map<string, string> }> {
+    const subjects = new Map<string, Subject>(requestIds.map((id) => [id, {}]));
+    const unreadable = new Map<string, string>();
+    if (requestIds.length === 0) return { subjects, unreadable };
+    const { rows } = await this.db.query<{ request_id: string; kind: string; sealed: string | null }>(
+      `SELECT request_id, kind, sealed FROM request_identities WHERE request_id = ANY($1::uuid[])`,
+      [requestIds],
+    );
+    for (const row of rows) {
+      if (!row.sealed) continue;
+      try {
+        subjects.get(row.request_id)![row.kind as keyof Subject] = this.cipher.open(row.sealed);
+      } catch (err) {
+        if (!(err instanceof KeyNotLoadedError)) throw err;
+        unreadable.set(row.request_id, err.keyId);
+      }
+    }
+    for (const requestId of unreadable.keys()) subjects.delete(requestId);
+    return { subjects, unreadable };
   }
 
   /** The states of many tasks at once; a task that does not exist is absent. */

@@ -20,6 +20,18 @@ export interface IdentityCipher {
 const TAG_BYTES = 16;
 
 /**
+ * An entry sealed with a key this process does not hold (a rolling key rotation: some processes
+ * have the new key, others not yet). Not a fault of the entry: the work waits for a process, or a
+ * restart, that holds the key (`key_not_loaded`, src/workers/task-runner.ts). Key ids are not secret.
+ */
+export class KeyNotLoadedError extends Error {
+  override readonly name = 'KeyNotLoadedError';
+  constructor(readonly keyId: string) {
+    super(`sealed with key ${keyId}, which is not loaded`);
+  }
+}
+
+/**
  * @param masterKey the current key: new entries are sealed with it.
  * @param previousKeys earlier keys, oldest first, still able to open what they sealed (key
  * rotation). Lookup hashes must not change when keys rotate (idempotency keys and shredded
@@ -52,7 +64,7 @@ export function createIdentityCipher(masterKey: Buffer, previousKeys: Buffer[] =
       if (version !== 'v1' || !iv || !tag || ciphertext === undefined) throw new Error('not a sealed identifier');
       // Key ids are not secret; an unknown one means the entry needs a key this process does not hold.
       const key = sealedKeyId ? keys.get(sealedKeyId) : undefined;
-      if (!key) throw new Error(`sealed with key ${sealedKeyId ?? '?'}, which is not loaded`);
+      if (!key) throw new KeyNotLoadedError(sealedKeyId ?? '?');
       // Without authTagLength, Node accepts a tag cut down to 4 bytes, and a cut-down prefix of the
       // real tag still verifies: insisting on the full 16 bytes keeps forgery infeasible.
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'), { authTagLength: TAG_BYTES });

@@ -88,9 +88,23 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     // takes no part: it must not be sent to the vendor, nor counted.
     const joined = await batches.members(batchId);
     const states = await ledger.taskStates(joined.map((m) => m.taskId));
-    const members = joined.filter((m) => !SETTLED_TASK_STATES.includes(states.get(m.taskId)!));
+    const unsettled = joined.filter((m) => !SETTLED_TASK_STATES.includes(states.get(m.taskId)!));
     try {
-      const subjects = await ledger.loadSubjects(members.map((m) => m.requestId));
+      // A rolling key rotation: members sealed with a key this process does not hold are set aside
+      // (they join a new batch when their task runs again), and the others go on without them.
+      const { subjects, unreadable } = await ledger.loadReadableSubjects(unsettled.map((m) => m.requestId));
+      const setAside = await batches.setAside(batchId, unsettled.filter((m) => unreadable.has(m.requestId)).map((m) => m.taskId));
+      const members = unsettled.filter((m) => !setAside.includes(m.taskId));
+      if (setAside.length > 0) {
+        log.warn('members sealed with a key this process does not hold were set aside (key_not_loaded)', { setAside: setAside.length, keyIds: [...new Set(unreadable.values())] });
+        await wakeMembers(job.queueName, setAside);
+        if (members.length === 0) {
+          // Nobody left to work for: no vendor call. Members that joined meanwhile are carried on.
+          const { carriedTo } = await batches.complete(batchId, { setAside: setAside.length }, new Map(), []);
+          if (carriedTo) await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
+          return { outcome: 'set_aside', members: 0 };
+        }
+      }
       const withSubjects = members.map((m) => ({ taskId: m.taskId, requestId: m.requestId, subject: subjects.get(m.requestId)! }));
       const result = await processor(
         {
@@ -111,7 +125,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId));
+      const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId).filter((id) => !setAside.includes(id)));
       if (!completed) {
         log.warn('batch had already ended (it ran twice); this run’s results are discarded');
         return { outcome: 'already_ended', members: 0 };

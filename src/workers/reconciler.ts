@@ -40,6 +40,8 @@ export interface ReconcileReport {
   shredded: number;
   /** Status callbacks left in the outbox (the enqueue after their commit failed) and queued now. */
   callbacksQueued: number;
+  /** Members of ended batches still asleep (their wake was lost, e.g. while Redis was down), woken now. */
+  membersWoken: number;
 }
 
 /**
@@ -55,7 +57,7 @@ export async function reconcile(
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
-  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0 };
+  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0 };
 
   for (const request of await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     await deps.enqueue(request, now);
@@ -118,6 +120,15 @@ export async function reconcile(
       report.batchesRecovered += 1;
     }
   }
+
+  // A batch wakes its members when it ends (src/workers/batch-runner.ts); a wake lost with Redis
+  // would leave them asleep until their fallback look (minutes). The ledger knows who still sleeps.
+  const sleepers = deps.batches ? await deps.batches.sleepersOfEndedBatches(batch, now) : [];
+  await eachConcurrently(sleepers, STALE_TASK_CONCURRENCY, async ({ taskId, queue }) => {
+    const job = await deps.queues.queue(queue).getJob(taskId);
+    if (job && (await job.isDelayed()) && (await job.promote().then(() => true, () => false))) report.membersWoken += 1;
+  });
+  if (report.membersWoken > 0) deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
 
   if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
 

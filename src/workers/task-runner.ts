@@ -1,6 +1,7 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
+import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
@@ -18,6 +19,10 @@ export interface TaskRunnerDeps {
 export interface TaskJobResult {
   outcome: string;
 }
+
+/** The first wait for a key this process does not hold, and the longest (they double in between). */
+const KEY_WAIT_FIRST_MS = 1000;
+const KEY_WAIT_MAX_MS = 60_000;
 
 /**
  * Runs one task job: opens the person's identifiers for the processor, records its outcome and
@@ -37,7 +42,18 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
     const outage = { job, token, log, ping: () => ledger.ping() };
 
-    const begun = await firstLedgerStep(outage, () => ledger.beginTask(taskId));
+    let begun: Awaited<ReturnType<RequestLedger['beginTask']>>;
+    try {
+      begun = await firstLedgerStep(outage, () => ledger.beginTask(taskId));
+    } catch (err) {
+      if (!(err instanceof KeyNotLoadedError)) throw err;
+      try {
+        return await deferForKey(job, token, err, log);
+      } catch (deferring) {
+        await waitIfLedgerDown(deferring, outage);
+        throw deferring;
+      }
+    }
     if (!begun) {
       log.info('task already settled; nothing to do');
       return { outcome: 'already_settled' };
@@ -93,4 +109,26 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       });
     }
   };
+
+  /**
+   * Invariant 12: the person's identities are sealed with a key this process does not hold (a
+   * rolling key rotation, README Operations). Not the task's fault: it waits, visibly
+   * (`key_not_loaded`), and runs again with a doubling delay, spending no attempt, until a process
+   * that holds the key (this one after its restart, or another) runs it.
+   */
+  async function deferForKey(job: Job<TaskJobData>, token: string | undefined, err: KeyNotLoadedError, log: Logger): Promise<never> {
+    const waits = Number((job.data as KeyWaitJobData).keyWaits ?? 0);
+    const base = typeof job.opts.backoff === 'object' && job.opts.backoff.delay ? Math.min(job.opts.backoff.delay, KEY_WAIT_FIRST_MS) : KEY_WAIT_FIRST_MS;
+    const delayMs = Math.round(Math.min(KEY_WAIT_MAX_MS, base * 2 ** Math.min(waits, 16)) * (1 + Math.random() * 0.2));
+    await job.updateData({ ...job.data, keyWaits: waits + 1 } as KeyWaitJobData);
+    await ledger.deferTask(job.data.taskId, { state: 'queued', reason: `${KEY_NOT_LOADED}: sealed with key ${err.keyId}, which this process does not hold`, nextActionAt: new Date(Date.now() + delayMs) });
+    log.warn('identity sealed with a key this process does not hold; task deferred', { keyId: err.keyId, delayMs, waits: waits + 1 });
+    return delayJob(job, token, delayMs);
+  }
 }
+
+/** The waiting reason of a task deferred for a key its process does not hold (Invariant 12). */
+export const KEY_NOT_LOADED = 'key_not_loaded';
+
+/** Task job data, plus how many times the task has waited for a key (opaque count, no identifier). */
+type KeyWaitJobData = TaskJobData & { keyWaits?: number };

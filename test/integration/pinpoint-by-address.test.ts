@@ -401,6 +401,7 @@ describe('Pinpoint by address: a worker process killed mid-way, then started aga
     const evidence = await expectErased(id, 'user6@example.com');
     expect(evidence.endpointsDeleted).to.equal(1);
     expect((await rig!.batches.get(batchId))!.evidence.matches, 'the per-member lists are not kept once handed out').to.equal(null);
+    expect((await rig!.batches.get(batchId))!.evidence.exportPurge, 'the file counts are a lower bound, and say so').to.equal('removed_in_earlier_attempt');
   });
 
   it('a crash between two endpoint deletions: the new worker goes on with the next endpoint, and every one is gone', async function () {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
+import { KeyNotLoadedError, createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 
 const KEY_A = Buffer.alloc(32, 0xa1);
 const KEY_B = Buffer.alloc(32, 0xb2);
@@ -180,6 +180,30 @@ describe('identity cipher', () => {
       const parts = cipher.seal('ann@x.com').split('.');
       parts[1] = other.keyId;
       expect(() => other.open(parts.join('.'))).to.throw();
+    });
+
+    it('throws a KeyNotLoadedError carrying the key id when the key is not held (the task then waits: key_not_loaded)', () => {
+      const err = (() => {
+        try {
+          createIdentityCipher(KEY_B).open(cipher.seal('ann@x.com'));
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).to.be.instanceOf(KeyNotLoadedError);
+      expect((err as KeyNotLoadedError).keyId).to.equal(cipher.keyId);
+    });
+
+    it('keeps lookup hashes through the rotation steps of README (new key as previous, then as current)', () => {
+      const before = createIdentityCipher(KEY_A);
+      const step1 = createIdentityCipher(KEY_A, [KEY_A, KEY_B]);
+      const step2 = createIdentityCipher(KEY_B, [KEY_A]);
+      const hash = before.lookupHash('email', 'ann@x.com');
+      expect(step1.lookupHash('email', 'ann@x.com')).to.equal(hash);
+      expect(step2.lookupHash('email', 'ann@x.com')).to.equal(hash);
+      expect(step1.keyId, 'step 1 still seals with the old key').to.equal(before.keyId);
+      expect(step1.open(step2.seal('ann@x.com')), 'step 1 reads what step 2 seals').to.equal('ann@x.com');
+      expect(step2.open(step1.seal('bob@x.com'))).to.equal('bob@x.com');
     });
 
     for (const length of [0, 16, 31, 33, 64]) {

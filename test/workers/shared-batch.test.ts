@@ -259,6 +259,25 @@ describe('Shared batches (Invariant 7)', () => {
     expect(batchCalls).to.have.length(1);
   });
 
+  it('wakes from the ledger a member whose batch ended while its wake was lost (a Redis outage), and nobody else', async () => {
+    windowMs = 60_000;
+    const id = await submit('user-1');
+    const taskId = `${id}__pinpoint__fake`;
+    const batchId = await waitFor(async () => (await batches.unfinished(10))[0]?.id);
+    await waitFor(async () => (await queues.queue('pinpoint').getJob(taskId))?.isDelayed(), 10_000);
+    // The batch ends in the ledger and its wake never reaches Redis: here, its job is gone and the batch completed by hand.
+    await (await queues.queue('pinpoint').getJob(batchJobId(batchId)))!.remove();
+    await batches.start(batchId);
+    await batches.complete(batchId, { members: 1 }, new Map([[taskId, { state: 'done' as const, result: { members: 1 } }]]), [taskId]);
+    const sweep = () => reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 });
+    expect((await sweep()).membersWoken).to.equal(1);
+    // Its own look would come after 60 s: it finishes now.
+    const { request, task } = await finished(id);
+    expect(request!.status).to.equal('completed');
+    expect(task.evidence).to.include({ batchId, members: 1 });
+    expect((await sweep()).membersWoken, 'a settled member is not woken again').to.equal(0);
+  });
+
   it('fails the task with a clear reason when its batches keep failing', async () => {
     failNextBatches = 10;
     const id = await submit('user-1');
