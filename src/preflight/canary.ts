@@ -39,10 +39,14 @@ async function runAlone(processor: BatchProcessor, scope: string, member: BatchM
     Object.assign(evidence, result.evidence);
     await wait(result.pollAfterMs);
   }
-  throw new Error(`the vendor did not finish within ${MAX_RUNS} polls`);
+  throw new CanaryTimeout(`did not end: the vendor was still at work after ${MAX_RUNS} polls`);
 }
 
-const failure = (err: unknown) => (isVendorError(err) ? err.message : `failed (${(err as Error | undefined)?.name ?? 'Error'})`);
+/** A canary whose vendor job never ended; its message is ours, so it may be shown. */
+class CanaryTimeout extends Error {}
+
+/** Why a canary failed: the taxonomy's message (vendor, operation, status, code) or ours, never other text. */
+const failure = (err: unknown) => (isVendorError(err) || err instanceof CanaryTimeout ? err.message : `failed (${(err as Error | undefined)?.name ?? 'Error'})`);
 
 /** Runs each enabled vendor's canary; a vendor whose API takes no writes the jobs could read back says so (warn). */
 export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
