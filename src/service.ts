@@ -189,6 +189,7 @@ export async function startService(config: Config, options: StartServiceOptions 
         preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
         canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, waitForVendor: sandbox ? (ms) => sleepMs(Math.max(20, ms / sandbox!.clock.describe().speed)) : undefined }),
         logger,
+        atBoot: config.preflight.atBoot,
         intervalMs: config.preflight.intervalMs,
         canaryEveryMs: config.preflight.canaries.length ? config.preflight.canaryEveryMs : 0,
         onCanaryFailed: options.onCanaryFailed,

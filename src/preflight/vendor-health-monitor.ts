@@ -12,6 +12,8 @@ export interface VendorHealthMonitorOptions {
   /** Runs the canaries (src/preflight/canary.ts), when any vendor has one. */
   canaries?: () => Promise<VendorCheck[]>;
   logger: Logger;
+  /** Run the preflight once at start (`preflight.atBoot`). */
+  atBoot: boolean;
   /** Preflight every this many ms (`preflight.intervalMs`); 0 = at boot and on demand only. */
   intervalMs: number;
   /** Canaries every this many ms (`preflight.canaryEveryMs`); 0 = on demand only. */
@@ -40,7 +42,7 @@ export class VendorHealthMonitor {
 
   /** Starts the boot run (not awaited: a vendor that is down must not stop the service) and the timers. */
   start(): void {
-    void this.check().catch(() => undefined);
+    if (this.options.atBoot) void this.check().catch(() => undefined);
     if (this.options.intervalMs > 0) this.timers.push(setInterval(() => void this.check().catch(() => undefined), this.options.intervalMs).unref());
     if (this.options.canaries && this.options.canaryEveryMs > 0) {
       this.timers.push(setInterval(() => void this.runCanaries().catch(() => undefined), this.options.canaryEveryMs).unref());
