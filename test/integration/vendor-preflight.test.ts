@@ -69,6 +69,7 @@ describe('Vendor preflight: erasure doctor, GET /v1/vendors/health and /metrics'
 
   const mistakes: Array<{ name: string; overrides: Record<string, unknown>; vendor: string; detail: RegExp }> = [
     { name: 'a mistyped Pinpoint app id', overrides: { pinpoint: { appIds: ['0000mistyped0000app0000id000000'] } }, vendor: 'pinpoint', detail: /^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/ },
+    { name: 'rejected Pinpoint credentials', overrides: { pinpoint: { credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG0', secretAccessKey: 'wrong' } } }, vendor: 'pinpoint', detail: /^vendors\.pinpoint\.credentials were rejected \(403 UnrecognizedClientException/ },
     { name: 'a mistyped App Center owner', overrides: { appcenter: { owner: 'no-such-owner' } }, vendor: 'appcenter', detail: /^vendors\.appcenter\.owner\/vendors\.appcenter\.apps\[0\] no-such-owner\/\S+ does not exist/ },
     { name: 'a mistyped App Center app', overrides: { appcenter: { apps: ['no-such-app'] } }, vendor: 'appcenter', detail: /^vendors\.appcenter\.owner\/vendors\.appcenter\.apps\[0\] \S+\/no-such-app does not exist/ },
     { name: 'a rejected App Center token', overrides: { appcenter: { apiToken: 'not-the-token' } }, vendor: 'appcenter', detail: /^vendors\.appcenter\.apiToken was rejected \(401/ },
