@@ -38,6 +38,8 @@ export async function startBenchService(options: { context: ScenarioContext; nam
       logLevel: 'warn',
       logFile: path.join(context.cacheDir, 'bench.log'),
       intake: { maxBulk: 1000, bodyLimitBytes: 8 * 1024 * 1024 },
+      // The boot preflight's vendor calls are not the service's work under measure.
+      preflight: { atBoot: false },
       ...options.file,
     },
   });

@@ -37,6 +37,9 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
     const sent = submit.result as unknown as SubmittedMember;
     const counts = { project, idKind: sent.idKind, submitBatchId: submit.batchId, idsInCall: sent.idsInCall, unknownInCall: sent.unknownInCall };
     if (!sent.known || !sent.day) {
+      if (sent.vendorAnswer) {
+        return { outcome: 'not_found', evidence: { ...counts, vendorAnswer: sent.vendorAnswer, reason: 'Amplitude refused a call holding only this id (400): it does not know the id' } };
+      }
       return { outcome: 'not_found', evidence: { ...counts, reason: 'Amplitude reported the id as unknown (invalid_ids): it holds no data for it' } };
     }
     day = sent.day;

@@ -71,7 +71,8 @@ export const pollDeletions: BatchProcessor = async (input, deps) => {
     const members = new Map<string, MemberResult>(input.members.map((m) => [m.taskId, { state: 'failed', result: { day, reason } }]));
     return { outcome: 'done', evidence: { day, polls, polledAt, status: 'missing' }, members };
   }
-  if (job.status !== 'done') {
+  // The client lower-cases the status (Amplitude's case is not fixed by its docs); compared so here too.
+  if (job.status.toLowerCase() !== 'done') {
     const scrub = job.activeScrubDoneDate ? { activeScrubDoneDate: job.activeScrubDoneDate } : {};
     return {
       outcome: 'waiting_vendor',

@@ -26,7 +26,9 @@ export async function awaitAppCenterBatch(
   }
   if (outcome.state === 'failed') {
     const code = typeof outcome.result.code === 'string' ? outcome.result.code : undefined;
-    throw new PermanentVendorError({ vendor: 'appcenter', operation: options.kind, code }, 'failed for this request in the shared batch');
+    // The batch's reason is written by the batch processor (never vendor text): it says why, e.g. an unexpected export format.
+    const reason = typeof outcome.result.reason === 'string' ? outcome.result.reason : 'failed for this request in the shared batch';
+    throw new PermanentVendorError({ vendor: 'appcenter', operation: options.kind, code }, reason);
   }
   return { state: 'done', batchId: outcome.batchId, result: outcome.result };
 }

@@ -106,8 +106,9 @@ const CHECKPOINT_EVERY = 10;
  * Push_DeleteInstallId), then delete the export's blobs. Member results hold counts only.
  *
  * Safe to re-run: the export id and each finished member are checkpointed; a re-run reads the
- * same export again and skips members already done. An export that ends Failed, or whose blobs
- * are gone before every member was served, is started again.
+ * same export again and skips members already done. An export that ends Failed is started again;
+ * one that completed with no blob under `<export id>/`, or with rows that carry none of the id fields
+ * the scanner matches on, fails every member as "unexpected export format" (fail closed).
  */
 export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
@@ -143,8 +144,10 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
 
   const blobs = await client.exportBlobNames(exportId, input.signal);
   if (blobs.length === 0) {
+    // Completed, yet nothing under `<export id>/`: the blob is not where the format says (fail closed,
+    // never "no match"). Members fail with the reason; the batch spends no retries on it.
     await input.checkpoint({ exportId: null });
-    throw new TransientVendorError({ vendor: 'appcenter', operation: 'AzureBlob_ListBlobs', code: 'ExportBlobMissing' }, 'found no blob for the export; a new export will be started');
+    return unexpectedFormat(input.members, app, exportId, `the completed export wrote no blob under ${EXPORT_BLOB_PREFIX_HINT}`);
   }
 
   // Normalised identifier → the member tasks it belongs to; rows are matched by exact lookup only.
@@ -163,12 +166,17 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
   const lookups = CUSTOM_KINDS.flatMap((kind) => (properties[kind] ?? []).map((name) => ({ kind, name })));
   const listed = new Set<string>();
   let rows = 0;
+  let rowsWithoutIds = 0;
   for (const blob of blobs) {
     rows += await client.readExportRows(
       blob,
       (row) => {
-        const installId = normalised('installId', row.install_id);
-        if (!installId) return;
+        const installId = normalised('installId', installIdOf(row));
+        if (!installId) {
+          // A row the scanner cannot read could be the person's: the whole export is refused below.
+          if (!lookups.some(({ name }) => propertyValue(row, name) !== undefined)) rowsWithoutIds += 1;
+          return;
+        }
         const hits = [...(index.get(`installId\u0000${installId}`) ?? [])];
         for (const { kind, name } of lookups) {
           const value = normalised(kind, propertyValue(row, name));
@@ -181,6 +189,12 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
       },
       input.signal,
     );
+  }
+
+  if (rowsWithoutIds > 0) {
+    for (const blob of blobs) await client.deleteExportBlob(blob, input.signal);
+    await input.checkpoint({ exportId: null });
+    return unexpectedFormat(input.members, app, exportId, `${rowsWithoutIds} of ${rows} export rows have none of the expected id fields (${EXPECTED_ID_FIELDS})`);
   }
 
   const erased = new Set<string>();
@@ -207,6 +221,28 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
   const totals = Object.values(progress).reduce((sum, p) => ({ matched: sum.matched + p.devicesMatched, deleted: sum.deleted + p.devicesDeleted }), { matched: 0, deleted: 0 });
   return finish({ exportId, exportRows: rows, devicesMatched: totals.matched, devicesDeleted: totals.deleted, exportBlobsDeleted });
 };
+
+/**
+ * The install id of an export row. The export's field names are not in App Center's docs
+ * (vendor-contracts §3.3, §8): `install_id` as the API's other answers spell it, or `installId` as
+ * the SDKs do. Anything else is an unexpected format.
+ */
+function installIdOf(row: Record<string, unknown>): unknown {
+  return row.install_id ?? row.installId;
+}
+
+const EXPECTED_ID_FIELDS = 'install_id or installId, or a configured custom property';
+const EXPORT_BLOB_PREFIX_HINT = '<export id>/';
+
+/**
+ * The export is not in a format the scanner knows (fail closed, Invariant 8): every member fails
+ * with "unexpected export format" and the reason, never "no match". No identifier is in the reason.
+ */
+function unexpectedFormat(members: Array<{ taskId: string }>, app: string, exportId: string, why: string) {
+  const reason = `unexpected export format: ${why}`;
+  const results = new Map<string, MemberResult>(members.map((m) => [m.taskId, { state: 'failed', result: { reason, code: 'UnexpectedExportFormat', exportId } }]));
+  return { outcome: 'done' as const, evidence: { app, members: members.length, exportId, unexpectedFormat: why }, members: results };
+}
 
 /**
  * Push answered 404/410 for the app (App Center or Push retired, or the app deleted): every member

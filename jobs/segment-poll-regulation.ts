@@ -61,6 +61,16 @@ export function regulationOutcome(regulation: RegulationStatus, base: Evidence):
   };
   if (status === 'FINISHED') return { state: 'done', result: evidence };
   if (status === 'PARTIAL_SUCCESS') return { state: 'done', result: { ...evidence, partial: true, failedDestinations: failed } };
+  // Segment's docs: the overall status turns FAILED when a destination that takes no deletions
+  // "fails", even though Segment and every supported destination finished (vendor-contracts §4.3).
+  // Segment did erase: the task ends done with errors naming those destinations (they must be asked
+  // directly), and nothing is retried, since a new regulation would end the same way.
+  if (status === 'FAILED' && failed.length === 0 && unsupported.length > 0 && regulation.destinations.every((d) => d.status === 'FINISHED' || d.status === 'NOT_SUPPORTED')) {
+    return {
+      state: 'done',
+      result: { ...evidence, partial: true, failedDestinations: unsupported, reason: `ended FAILED only because destinations take no deletions: ${unsupported.join(', ')}` },
+    };
+  }
   if (NOT_ERASED.has(status)) {
     const culprits = status === 'NOT_SUPPORTED' ? names(regulation.destinations.filter((d) => d.status === 'NOT_SUPPORTED' || d.status === 'FAILED')) : failed;
     const which = culprits.length ? `failing destinations: ${culprits.join(', ')}` : 'no destination reported the failure';

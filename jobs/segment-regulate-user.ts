@@ -10,7 +10,8 @@ export const REGULATE_USER = 'regulate-user';
  * (Invariant 7: one regulation serves every request of the window, up to 5,000 user ids) and waits
  * without holding a worker. When the regulation ends, the task records the regulation's outcome:
  * FINISHED → succeeded; PARTIAL_SUCCESS → succeeded with `partial: true` (the request ends
- * completed_with_errors) naming the failing destinations; FAILED, NOT_SUPPORTED, INVALID or a
+ * completed_with_errors) naming the failing destinations, and so does a FAILED whose only failures
+ * are destinations that take no deletions (Segment's documented answer); other FAILED, NOT_SUPPORTED, INVALID or a
  * status Segment does not document → failed with the reason, the evidence kept.
  */
 export const regulateUser: TaskProcessor = async (input, deps) => {
@@ -39,5 +40,6 @@ export const regulateUser: TaskProcessor = async (input, deps) => {
     await input.checkpoint({ batchId: batch.batchId, ...evidence });
     throw new PermanentVendorError({ vendor: 'segment', operation: 'regulation' }, typeof reason === 'string' ? reason : 'did not erase');
   }
-  return { outcome: 'succeeded', evidence: { batchId: batch.batchId, ...evidence } };
+  // A regulation that erased but names destinations it could not reach keeps why (no identifiers in it).
+  return { outcome: 'succeeded', evidence: { batchId: batch.batchId, ...evidence, ...(evidence.partial === true && typeof reason === 'string' ? { errors: reason } : {}) } };
 };

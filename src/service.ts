@@ -36,6 +36,10 @@ import { checkCallbackUrl } from './callbacks/callback-target.js';
 import { OpenDsrStore } from './opendsr/opendsr-store.js';
 import { loadOpenDsrSigner } from './opendsr/opendsr-signer.js';
 import { createOpenDsrRouter } from './opendsr/opendsr-router.js';
+import { runPreflight } from './preflight/vendor-preflight.js';
+import { runCanaries } from './preflight/canary.js';
+import { VendorHealthMonitor } from './preflight/vendor-health-monitor.js';
+import type { VendorName } from './vendors/vendor-name.js';
 
 export interface ServiceRoles {
   /** Serve the HTTP API and dashboards. */
@@ -50,6 +54,8 @@ export interface StartServiceOptions {
   sandbox?: SandboxOptions;
   /** Do not write to stdout (tests log to a file instead). */
   quiet?: boolean;
+  /** Told when a vendor's canary fails or drifts: where the integrator connects a per-vendor circuit breaker. */
+  onCanaryFailed?: (vendor: VendorName, reason: string) => void;
 }
 
 /** A running service: what it listens on and how to stop it. */
@@ -71,6 +77,8 @@ export interface Service {
   workers?: WorkerPool;
   sandbox?: Sandbox;
   redisUrl: string;
+  /** Vendor preflight and canaries (API processes only). */
+  vendorHealth?: VendorHealthMonitor;
   close(): Promise<void>;
 }
 
@@ -164,6 +172,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     }
 
     let url: string | undefined;
+    let vendorHealth: VendorHealthMonitor | undefined;
     let adminToken = config.adminToken;
     if (roles.api) {
       if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
@@ -174,7 +183,20 @@ export async function startService(config: Config, options: StartServiceOptions 
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk });
+      // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
+      const vendorSettings = config.vendors;
+      vendorHealth = new VendorHealthMonitor({
+        preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
+        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, waitForVendor: sandbox ? (ms) => sleepMs(Math.max(20, ms / sandbox!.clock.describe().speed)) : undefined }),
+        logger,
+        atBoot: config.preflight.atBoot,
+        intervalMs: config.preflight.intervalMs,
+        canaryEveryMs: config.preflight.canaries.length ? config.preflight.canaryEveryMs : 0,
+        onCanaryFailed: options.onCanaryFailed,
+      });
+      vendorHealth.start();
+      closers.push(async () => vendorHealth!.stop());
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, vendorHealth });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -191,7 +213,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, vendorHealth, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -206,4 +228,9 @@ function withSandboxVendors(config: Config, sandbox: Sandbox): Config {
     vendors[connector.vendor] = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...overrides };
   }
   return { ...config, vendors: vendors as VendorSettingsMap };
+}
+
+/** The vendors' wait in the sandbox, in real time at its clock speed (the canary never moves the shared clock). */
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5_000)).unref());
 }

@@ -19,6 +19,8 @@ import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { SERVICE_INFO } from '../service-info.js';
+import type { VendorHealthMonitor } from '../preflight/vendor-health-monitor.js';
+import { createVendorHealthRouter } from '../preflight/vendor-health-router.js';
 
 export interface ApiAppDeps {
   config: Config;
@@ -39,6 +41,8 @@ export interface ApiAppDeps {
   sandboxRouter?: Router;
   /** The OpenDSR processor API (`/v2`, and its `/v1` aliases), when it is on: it parses and signs its own bodies. */
   opendsrRouter?: Router;
+  /** Vendor preflight and canary results (`GET /v1/vendors/health`, `erasure_vendor_check` in `/metrics`). */
+  vendorHealth?: VendorHealthMonitor;
 }
 
 /** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
@@ -70,7 +74,8 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down' });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, clients: metricClients }));
+    const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, clients: metricClients });
+    res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
   if (deps.sandboxRouter) app.use(deps.sandboxRouter);
   if (deps.opendsrRouter) app.use(deps.opendsrRouter);
@@ -92,6 +97,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
+  if (deps.vendorHealth) app.use(createVendorHealthRouter(deps.vendorHealth));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
   app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk }));

@@ -86,6 +86,13 @@ export interface Config {
   };
   /** OpenDSR 2.0 processor API (src/opendsr/); a development certificate is generated in sandbox mode. */
   opendsr?: { processorDomain?: string; keyFile?: string; certificateFile?: string; publicUrl?: string; gracePeriodSeconds?: number };
+  /**
+   * Vendor preflight (src/preflight/): run at boot and every `intervalMs` (0 = at boot and on
+   * demand only); canaries (synthetic people erased through the normal jobs) for the vendors in
+   * `canaries`, every `canaryEveryMs` (0 = on demand only). `atBoot: false` skips the boot run (the
+   * test suite, whose vendor call counts it would change). @defaultValue {atBoot: true, intervalMs: 900000, canaries: [], canaryEveryMs: 3600000}
+   */
+  preflight: { atBoot: boolean; intervalMs: number; canaries: VendorName[]; canaryEveryMs: number };
   /** Configured vendors; each absent one is simulated in sandbox mode (src/vendors/vendor-settings.ts). */
   vendors: VendorSettingsMap;
 }
@@ -182,5 +189,11 @@ export const configFileSchema = Joi.object({
   })
     .and('keyFile', 'certificateFile')
     .with('keyFile', 'processorDomain'),
+  preflight: Joi.object({
+    atBoot: Joi.boolean(),
+    intervalMs: Joi.number().integer().min(0),
+    canaries: Joi.array().items(Joi.string().valid(...VENDOR_NAMES)).unique(),
+    canaryEveryMs: Joi.number().integer().min(0),
+  }),
   vendors: vendorSettingsSchema,
 });

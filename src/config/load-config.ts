@@ -149,6 +149,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     opendsr: f.opendsr,
     retention: { identityDays: 30, ...(f.retention ?? {}) },
     projectDeletion: { gracePeriodDays: 5, ...(f.projectDeletion ?? {}) },
+    preflight: { atBoot: true, intervalMs: 900_000, canaries: [], canaryEveryMs: 3_600_000, ...(f.preflight ?? {}) },
     vendors,
   };
 }

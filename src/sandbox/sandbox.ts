@@ -72,7 +72,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const pinpointStore = new PinpointStore();
   const { appId } = seedPinpoint(pinpointStore, subjects);
-  const pinpointServer = await listen(createPinpointSimulator({ ...options.pinpoint, store: pinpointStore, stats, faults, clock, objectStore: () => s3.store }));
+  const pinpointServer = await listen(createPinpointSimulator({ accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId, ...options.pinpoint, store: pinpointStore, stats, faults, clock, objectStore: () => s3.store }));
   servers.push(pinpointServer);
 
   const vendors: Record<string, SandboxVendorInfo> = {

@@ -33,7 +33,7 @@ export interface DeletionResult {
 /** A deletion job as `GET /api/2/deletions/users` lists it. */
 export interface DeletionJob {
   day: string;
-  /** `staging` (can change), `submitted` (locked) or `done` (vendor-contracts §5.3). */
+  /** `staging` (can change), `submitted` (locked) or `done` (vendor-contracts §5.3), lower-cased whatever case Amplitude sent. */
   status: string;
   /** Amplitude ids of the entries, as exact digit strings (entries above 2^53 are counted but not listed). */
   amplitudeIds: string[];
@@ -61,7 +61,11 @@ export interface AmplitudeClient {
   readonly settings: Readonly<AmplitudeJobSettings>;
   /** Amplitude's time (epoch ms): when a deletion job can be done is counted in its days. */
   now(): number;
-  /** POST: schedules the ids for deletion with `ignore_invalid_id` (one unknown id does not block the rest). */
+  /**
+   * POST: schedules the ids for deletion with `ignore_invalid_id` and `ignore_invalid_ids` (one
+   * unknown id does not block the rest). A 400 is a PermanentVendorError with status 400: Amplitude
+   * answers so when it did not honour the flag and an id is unknown (the submit job then splits the call).
+   */
   requestDeletions(ids: AmplitudeIdentifier[], signal?: AbortSignal): Promise<DeletionResult>;
   /** GET: the project's deletion jobs whose day lies in the range (at most 6 months). */
   listDeletions(startDay: string, endDay: string, signal?: AbortSignal): Promise<DeletionJob[]>;
@@ -158,7 +162,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
         const entries = readEntries(job.amplitude_ids);
         return {
           day: job.day as string,
-          status: typeof job.status === 'string' ? job.status : '',
+          status: readStatus(job.status),
           amplitudeIds: entries.flatMap((e) => (e.amplitudeId ? [e.amplitudeId] : [])),
           entryCount: entries.length,
           ...(typeof job.active_scrub_done_date === 'string' ? { activeScrubDoneDate: job.active_scrub_done_date } : {}),
@@ -186,7 +190,10 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
         user_ids: userIds,
         amplitude_ids: '__AMPLITUDE_IDS__',
         requester: settings.requester,
+        // Amplitude's doc spells the flag both ways (table: ignore_invalid_id, prose: ignore_invalid_ids,
+        // vendor-contracts §5.2), and does not say which one it reads: both are sent.
         ignore_invalid_id: true,
+        ignore_invalid_ids: true,
         include_mapped_user_ids: true,
       }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
       const res = await call(operation, () => api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal, context: { operation } }), signal);
@@ -202,7 +209,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       }
       return {
         day: answer.day,
-        status: typeof answer.status === 'string' ? answer.status : 'staging',
+        status: typeof answer.status === 'string' ? readStatus(answer.status) : 'staging',
         entries: readEntries(answer.amplitude_ids),
         invalid,
       };
@@ -238,6 +245,15 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
 
     close: () => undefined,
   };
+}
+
+/**
+ * A job status in the one spelling the jobs compare against: the wire examples are lower-case
+ * (`done`, vendor-contracts §5.3) but the docs capitalise them in prose, and nothing fixes which
+ * Amplitude sends, so the comparison is case-insensitive.
+ */
+export function readStatus(value: unknown): string {
+  return typeof value === 'string' ? value.trim().toLowerCase() : '';
 }
 
 function readEntries(value: unknown): DeletionEntry[] {

@@ -9,6 +9,7 @@ import {
   GetExportJobsCommand,
   GetUserEndpointsCommand,
   DeleteUserEndpointsCommand,
+  UpdateEndpointCommand,
   PinpointServiceException,
   type EndpointResponse,
   type ExportJobResponse,
@@ -97,6 +98,11 @@ export interface PinpointClient {
   /** GetApp: the project as Pinpoint describes it, or how Pinpoint says it is gone. */
   getApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | AppGone>;
   /**
+   * UpdateEndpoint: creates or replaces one endpoint. Only canaries use it (src/preflight/canary.ts),
+   * to plant a synthetic person; erasure never writes a person's data.
+   */
+  putEndpoint?(input: { appId: string; endpointId: string; channelType: 'EMAIL'; address: string; userId: string; signal?: AbortSignal }): Promise<void>;
+  /**
    * DeleteApp: the whole project, with its endpoints, segments, campaigns, journeys, channel
    * settings and analytics, for good (vendor-contracts §1.8). An app already gone (404, or 403
    * past end of support) comes back as AppGone, with the vendor's answer as evidence.
@@ -163,6 +169,11 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
     async deleteUserEndpoints({ appId, userId, signal }) {
       const out = await call('DeleteUserEndpoints', () => sdk.send(new DeleteUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }));
       return isGone(out) ? [] : summarise(out.EndpointsResponse?.Item);
+    },
+    async putEndpoint({ appId, endpointId, channelType, address, userId, signal }) {
+      await call('UpdateEndpoint', () =>
+        sdk.send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: endpointId, EndpointRequest: { ChannelType: channelType, Address: address, User: { UserId: userId } } }), { abortSignal: signal }),
+      );
     },
     async getEndpoint({ appId, endpointId, signal }) {
       await pace.GetEndpoint(signal);

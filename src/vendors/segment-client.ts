@@ -53,6 +53,11 @@ export interface SegmentClient {
   createRegulation(input: CreateRegulationInput): Promise<{ regulateId: string }>;
   /** undefined when Segment no longer has the regulation (it forgets them after 90 days). */
   getRegulation(regulateId: string, signal?: AbortSignal): Promise<RegulationStatus | undefined>;
+  /**
+   * Lists one regulation of the workspace, or of a source: a cheap authenticated read the preflight
+   * uses to confirm the token and that the source exists (`not_found` for an unknown source).
+   */
+  probeScope?(target: RegulationTarget, signal?: AbortSignal): Promise<'exists' | 'not_found'>;
   close(): void;
 }
 
@@ -141,6 +146,15 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
           })),
         ),
       };
+    },
+
+    async probeScope(target, signal) {
+      const operation = target.kind === 'workspace' ? 'listWorkspaceRegulations' : 'listRegulationsFromSource';
+      const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
+      const res = await call(operation, () => api.get<ErrorEnvelope>(path, { searchParams: { 'pagination.count': 1 }, signal, context: { operation } }));
+      if (res.statusCode === 404) return 'not_found';
+      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+      return 'exists';
     },
 
     close: () => undefined,

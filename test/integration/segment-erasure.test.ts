@@ -89,7 +89,9 @@ describe('Erasing people from Segment with shared regulations', function () {
     }, 100_000);
     let completed = 0;
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
-      const page = await service.ledger.listRequests({ status: 'completed', limit: 500, cursor });
+      // Segment answers FAILED when unsupported destinations (Mixpanel, Google Ads) could not take the
+      // deletion, though it erased everywhere else (its documented answer, vendor-contracts §4.3).
+      const page = await service.ledger.listRequests({ status: 'completed_with_errors', limit: 500, cursor });
       completed += page.requests.length;
       cursor = page.nextCursor;
     }
@@ -100,8 +102,8 @@ describe('Erasing people from Segment with shared regulations', function () {
     expect(sample.tasks).to.have.length(1);
     const [task] = sample.tasks;
     expect(task.state).to.equal('succeeded');
-    expect(task.evidence).to.include({ regulateId: regulation!.id, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace', overallStatus: 'FINISHED', coverage: 'regulation-wide' });
-    expect(task.evidence.partial).to.equal(undefined);
+    expect(task.evidence).to.include({ regulateId: regulation!.id, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace', overallStatus: 'FAILED', coverage: 'regulation-wide', partial: true });
+    expect(task.evidence.failedDestinations).to.have.members(['Mixpanel', 'Google Ads (Classic)']);
     expect(task.evidence.destinations.map((d: { name: string }) => d.name)).to.include.members(['Amplitude', 'Webhooks', 'Braze', 'Mixpanel']);
     for (const d of task.evidence.destinations) expect(d).to.have.keys('name', 'id', 'status', 'sourceId');
     expect(task.evidence.unsupportedDestinations).to.include.members(['Mixpanel', 'Google Ads (Classic)']);
@@ -116,7 +118,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     expect(regulation!.subjectIds).to.deep.equal(['user-42']);
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     await service.waitForRequest(id);
-    expect((await view(id)).status).to.equal('completed');
+    expect((await view(id)).status).to.equal('completed_with_errors');
     expect(store().subjectData('USER_ID', 'user-42')).to.equal(undefined);
     expect(store().subjectData('USER_ID', 'user-421')?.eventsBySource.size).to.be.greaterThan(0);
     expect(store().subjectData('USER_ID', 'user-4')?.eventsBySource.size).to.be.greaterThan(0);
@@ -165,7 +167,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     const snapshot = segment.snapshot.bind(segment);
     segment.snapshot = (regulation, now) => {
       const real = snapshot(regulation, now);
-      return real.overallStatus === 'FINISHED' ? ({ ...real, overallStatus: 'ARCHIVED' } as unknown as RegulationSnapshot) : real;
+      return real.overallStatus !== 'INITIALIZED' && real.overallStatus !== 'RUNNING' ? ({ ...real, overallStatus: 'ARCHIVED' } as unknown as RegulationSnapshot) : real;
     };
     const id = await submit('user-8');
     await regulationsPolling(1);
@@ -201,7 +203,7 @@ describe('Erasing people from Segment with shared regulations', function () {
 
     const done = await service.api(`/v1/requests/${id}/tasks/${manual.id}/complete`, { body: { note: 'Segment ticket 5521: Unify profile deleted' } });
     expect(done.status).to.equal(200);
-    expect(done.body.status).to.equal('completed');
+    expect(done.body.status).to.equal('completed_with_errors');
     const completed = done.body.tasks.find((t: { id: string }) => t.id === manual.id);
     expect(completed.state).to.equal('succeeded');
     expect(completed.evidence.note).to.equal('Segment ticket 5521: Unify profile deleted');
@@ -225,7 +227,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     await service.waitForRequest(id);
     const body = await view(id);
-    expect(body.status).to.equal('completed');
+    expect(body.status).to.equal('completed_with_errors');
     const batchJob = await service.queues.queue('segment').getJob(`batch__${body.tasks[0].evidence.batchId}`);
     // attemptsMade counts the final, successful run only: the throttled run and the polls cost nothing.
     expect(batchJob!.attemptsMade).to.equal(1);
@@ -245,7 +247,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     const batchIds = new Set<string>();
     for (const id of ids) {
       const body = await view(id);
-      expect(body.status).to.equal('completed');
+      expect(body.status).to.equal('completed_with_errors');
       batchIds.add(body.tasks[0].evidence.batchId);
     }
     expect(batchIds.size, 'both in the same, second batch').to.equal(1);
@@ -266,7 +268,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     await service.waitForRequest(id);
     const body = await view(id);
-    expect(body.status).to.equal('completed');
+    expect(body.status).to.equal('completed_with_errors');
     expect(body.tasks.map((t: { resource: string }) => t.resource)).to.have.members([`source/${web}`, `source/${ios}`]);
     expect(store().subjectData('USER_ID', 'user-14')).to.equal(undefined);
   });

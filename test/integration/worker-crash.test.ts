@@ -40,6 +40,8 @@ describe('A worker process killed in the middle of a job', () => {
       dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-crash-')),
       logFile: SUITE_LOG_FILE,
       jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
+      // No boot preflight: its vendor calls are not what this test measures (test/support/test-service.ts).
+      preflight: { atBoot: false },
       vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint!.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
     };
     const configPath = path.join(file.dataDir, 'erasure.json');

@@ -161,7 +161,7 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     created(await api.post<Created & ErrorEnvelope>(`regulations/cloudsources/${cloud}`, { json: { ...body, collection: 'contacts' } }));
   });
 
-  it('moves a regulation INITIALIZED → RUNNING → FINISHED as the clock advances, with per-destination statuses', async () => {
+  it('moves a regulation INITIALIZED → RUNNING → FAILED as the clock advances, with per-destination statuses (FAILED: Segment’s documented answer when destinations take no deletions)', async () => {
     const id = created(await createWorkspace({ regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-4'] }));
 
     const initialized = await regulationOf(id);
@@ -177,7 +177,8 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
 
     sandbox.clock.advance(finishAfterMs - startAfterMs);
     const finished = await regulationOf(id);
-    expect(finished.overallStatus).to.equal('FINISHED');
+    // Segment and every supported destination finished; Mixpanel and Google Ads take no deletions (vendor-contracts §4.3).
+    expect(finished.overallStatus).to.equal('FAILED');
     expect(Date.parse(finished.finishedAt!)).to.be.greaterThan(Date.parse(finished.createdAt));
     const byName = Object.fromEntries(destinations(finished).map((d) => [d.name, d]));
     expect(byName.Amplitude!.status).to.equal('FINISHED');
@@ -202,7 +203,9 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     expect(failed.map((d) => d.name)).to.deep.equal(['Braze']);
     expect(failed[0]!.errString).to.contain('Braze');
     expect(destinations(regulation).filter((d) => d.name === 'Amplitude').every((d) => d.status === 'FINISHED')).to.equal(true);
-    expect((await regulationOf(next)).overallStatus, 'only the planned regulation fails').to.equal('FINISHED');
+    const unplanned = await regulationOf(next);
+    expect(destinations(unplanned).filter((d) => d.status === 'FAILED'), 'only the planned regulation has a failed destination').to.deep.equal([]);
+    expect(unplanned.overallStatus, 'its only failures are destinations that take no deletions').to.equal('FAILED');
   });
 
   it('ends FAILED when an unsupported destination fails although Segment and the supported ones succeeded', async () => {
@@ -339,7 +342,7 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   it('forgets regulations after 90 days: 404 on get and gone from the list', async () => {
     const old = created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] }));
     sandbox.clock.advance(89 * DAY_MS);
-    expect((await regulationOf(old)).overallStatus).to.equal('FINISHED');
+    expect((await regulationOf(old)).overallStatus, 'final (FAILED only for the destinations that take no deletions)').to.equal('FAILED');
 
     sandbox.clock.advance(2 * DAY_MS);
     const gone = await getRegulation(old);

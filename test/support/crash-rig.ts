@@ -97,6 +97,8 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
     logFile: SUITE_LOG_FILE,
     jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
     reconciler: { everyMs: 60_000, staleAfterMs: 60_000 },
+    // No boot preflight: its vendor calls are not what this test measures (test/support/test-service.ts).
+    preflight: { atBoot: false },
     vendors: options.vendors(sandbox),
   };
   const configPath = path.join(file.dataDir, 'erasure.json');

@@ -44,6 +44,8 @@ export async function testConfig(options: TestServiceOptions = {}): Promise<Conf
     sandbox: { subjects: options.subjects ?? 30, clockSpeed: 1 },
     jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 5000, stalledIntervalMs: 2000 },
     reconciler: { everyMs: 60_000, staleAfterMs: 60_000 },
+    // No boot preflight: its vendor calls would change the call counts and limits tests measure.
+    preflight: { atBoot: false },
     ...options.file,
   };
   return loadConfig({ env: {}, file });

@@ -198,7 +198,7 @@ describe('Amplitude client and throttling', () => {
     expect(sandbox.stats.snapshot().amplitude!.operations.listDeletions).to.deep.include({ calls: 2 });
   });
 
-  it('sends Amplitude ids digit for digit, above 2^53 too, with ignore_invalid_id and include_mapped_user_ids', async () => {
+  it('sends Amplitude ids digit for digit, above 2^53 too, with both spellings of the ignore-invalid-ids flag and include_mapped_user_ids', async () => {
     const canned = await cannedServer(200, {}, '{"day":"2026-03-01","status":"staging","amplitude_ids":[{"amplitude_id":123456789012345678901,"requested_on_day":"2026-02-19","requester":"erasure"}],"invalid_ids":[]}');
     try {
       const client = createAmplitudeClient({ ...VENDOR_QUEUE_DEFAULTS.amplitude, ...AMPLITUDE_DEFAULTS, baseUrl: canned.url, apiKey: 'api-key-1234', secretKey: 'secret-key-1234', requestsPerSecond: Infinity });
@@ -208,6 +208,7 @@ describe('Amplitude client and throttling', () => {
         amplitude_ids: ['9007199254740993'],
         requester: 'erasure',
         ignore_invalid_id: true,
+        ignore_invalid_ids: true,
         include_mapped_user_ids: true,
       });
       expect(canned.bodies[0]).to.include('"amplitude_ids":[9007199254740993]');

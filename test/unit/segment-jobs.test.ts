@@ -81,6 +81,17 @@ describe('Segment jobs', () => {
       expect(out.result).to.deep.include({ partial: true, failedDestinations: ['Braze'] });
     });
 
+    it('FAILED whose only failures are NOT_SUPPORTED destinations (Segment’s documented answer): done with errors naming them, not failed', () => {
+      const out = regulationOutcome(regulation('FAILED', [['Amplitude', 'FINISHED'], ['Mixpanel', 'NOT_SUPPORTED'], ['Google Ads', 'NOT_SUPPORTED']]), base);
+      expect(out.state).to.equal('done');
+      expect(out.result).to.deep.include({ overallStatus: 'FAILED', partial: true, failedDestinations: ['Mixpanel', 'Google Ads'] });
+      expect(out.result.reason).to.equal('ended FAILED only because destinations take no deletions: Mixpanel, Google Ads');
+      const alsoFailed = regulationOutcome(regulation('FAILED', [['Braze', 'FAILED'], ['Mixpanel', 'NOT_SUPPORTED']]), base);
+      expect(alsoFailed.state, 'a supported destination that failed still fails the task').to.equal('failed');
+      const stillRunning = regulationOutcome(regulation('FAILED', [['Braze', 'RUNNING'], ['Mixpanel', 'NOT_SUPPORTED']]), base);
+      expect(stillRunning.state, 'a destination that did not finish is not counted as erased').to.equal('failed');
+    });
+
     it('FAILED, NOT_SUPPORTED and INVALID: failed, with a reason naming the destinations', () => {
       expect(regulationOutcome(regulation('FAILED', [['Mixpanel', 'FAILED']]), base).result.reason).to.equal('ended FAILED (failing destinations: Mixpanel)');
       const unsupported = regulationOutcome(regulation('NOT_SUPPORTED', [['Mixpanel', 'NOT_SUPPORTED'], ['Braze', 'NOT_SUPPORTED']]), base);

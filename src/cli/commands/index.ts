@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { cancelCommand } from './cancel.js';
+import { doctorCommand } from './doctor.js';
 import { listCommand } from './list.js';
 import { projectCommand } from './project.js';
 import { queuesCommand } from './queues.js';
@@ -10,4 +11,4 @@ import { submitCommand } from './submit.js';
 import { taskCommand } from './task.js';
 
 /** The client commands of `erasure`, in the order `erasure --help` lists them. */
-export const CLIENT_COMMANDS: readonly Command[] = [submitCommand, statusCommand, listCommand, retryCommand, cancelCommand, receiptCommand, taskCommand, queuesCommand, projectCommand];
+export const CLIENT_COMMANDS: readonly Command[] = [submitCommand, statusCommand, listCommand, retryCommand, cancelCommand, receiptCommand, taskCommand, queuesCommand, projectCommand, doctorCommand];

@@ -38,6 +38,17 @@ export interface AmplitudeSimulatorOptions {
   cancelRefusedStatus?: number;
   /** DELETE also takes a user id in place of the Amplitude ID, as the older doc says (§5.4, unconfirmed). @defaultValue false */
   cancelByUserId?: boolean;
+  /**
+   * Which spelling of the ignore-invalid-ids flag Amplitude reads: its doc's table says
+   * `ignore_invalid_id`, its prose `ignore_invalid_ids` (§5.2); `'none'` reads neither, so any
+   * unknown id gets the documented 400 and nothing is scheduled. @defaultValue 'both'
+   */
+  ignoreInvalidIdsSpelling?: 'both' | 'ignore_invalid_id' | 'ignore_invalid_ids' | 'none';
+  /**
+   * The case of job statuses on the wire: lower-case as in the original example (§5.3), or
+   * capitalised as the docs' prose writes them, or upper-case. @defaultValue 'lower'
+   */
+  statusCase?: 'lower' | 'capitalized' | 'upper';
 }
 
 const DELETIONS_PATH = '/api/2/deletions/users';
@@ -132,8 +143,20 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
   app.disable('x-powered-by');
   app.use(record);
 
+  const spelling = options.ignoreInvalidIdsSpelling ?? 'both';
+  const honoured = spelling === 'both' ? (['ignore_invalid_id', 'ignore_invalid_ids'] as const) : spelling === 'none' ? [] : [spelling];
+  const statusCase = options.statusCase ?? 'lower';
+  /** Re-cases every `status` of an answer (a job, or a list of them) as `statusCase` says. */
+  const cased = (value: unknown): unknown => {
+    if (statusCase === 'lower') return value;
+    if (Array.isArray(value)) return value.map(cased);
+    if (typeof value !== 'object' || value === null || typeof (value as { status?: unknown }).status !== 'string') return value;
+    const status = (value as { status: string }).status;
+    return { ...value, status: statusCase === 'upper' ? status.toUpperCase() : status.charAt(0).toUpperCase() + status.slice(1) };
+  };
+
   app.post(DELETIONS_PATH, ...guard('createDeletion'), ...bodyParsers, handle((req, res, project) => {
-    res.status(200).json(store.requestDeletion(project, parseDeletionRequest(req.body, isForm(req))));
+    res.status(200).json(cased(store.requestDeletion(project, parseDeletionRequest(req.body, isForm(req), honoured))));
   }));
 
   app.get(DELETIONS_PATH, ...guard('listDeletions'), handle((req, res, project) => {
@@ -146,7 +169,7 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     const from = new Date(startMs);
     const limit = Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + MAX_RANGE_MONTHS, from.getUTCDate());
     if (endMs > limit) throw bad(`the range may span at most ${MAX_RANGE_MONTHS} months`);
-    res.status(200).json(store.listJobs(project, start, end));
+    res.status(200).json(cased(store.listJobs(project, start, end)));
   }));
 
   app.delete(`${DELETIONS_PATH}/:id/:day`, ...guard('cancelDeletion'), handle((req, res, project) => {
@@ -188,7 +211,11 @@ function authenticate(store: AmplitudeStore, header: string | undefined, region:
  * "True"); amplitude_ids as integers or digit strings; user_ids as strings or numbers (the docs'
  * examples send numbers).
  */
-export function parseDeletionRequest(body: unknown, form: boolean): DeletionRequest {
+export function parseDeletionRequest(
+  body: unknown,
+  form: boolean,
+  ignoreFlagNames: readonly string[] = ['ignore_invalid_id', 'ignore_invalid_ids'],
+): DeletionRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw bad('the body must be a JSON object');
   const fields = body as Record<string, unknown>;
   const list = (name: string): unknown[] => {
@@ -217,7 +244,7 @@ export function parseDeletionRequest(body: unknown, form: boolean): DeletionRequ
     userIds,
     requester: typeof requester === 'string' ? requester : null,
     // The doc's table says ignore_invalid_id, its prose ignore_invalid_ids: both are honoured.
-    ignoreInvalidIds: flag('ignore_invalid_id', 'ignore_invalid_ids') || deleteFromOrg,
+    ignoreInvalidIds: flag(...ignoreFlagNames) || deleteFromOrg,
     deleteFromOrg,
     includeMappedUserIds: flag('include_mapped_user_ids'),
   };

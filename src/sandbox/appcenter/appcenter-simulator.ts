@@ -14,6 +14,7 @@ import {
   type AppCenterApp,
   type AppCenterAudience,
   type AppCenterNotification,
+  type ExportBlobPlacement,
   type ExportRowLayout,
   type NotificationContent,
   type NotificationTarget,
@@ -51,6 +52,8 @@ export interface AppCenterSimulatorOptions {
   exportDurationMs?: number;
   /** How export rows carry custom properties: top-level keys or under `custom_properties` (unconfirmed). @defaultValue 'flat' */
   exportRowLayout?: ExportRowLayout;
+  /** Where a completed export's blob is written (unconfirmed; `'container-root'` is a drifted layout). @defaultValue 'export-folder' */
+  exportBlobPlacement?: ExportBlobPlacement;
   /** Audiences per page of Analytics_ListAudiences; the API takes no page size, so clients must follow `nextLink`. @defaultValue 10 */
   audiencePageSize?: number;
   /**
@@ -184,7 +187,7 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     if (typeof uri !== 'string' || !uri) throw badRequest('blob_container_sas_uri is required');
     const sas = parseContainerSas(uri);
     if (!sas) throw badRequest('blob_container_sas_uri must be an Azure Blob container SAS URL (container path and sig)');
-    const job = store.startExport(target, sas, clock.now(), exportDurationMs, options.exportRowLayout ?? 'flat');
+    const job = store.startExport(target, sas, clock.now(), exportDurationMs, options.exportRowLayout ?? 'flat', options.exportBlobPlacement ?? 'export-folder');
     res.status(202).json({ export_id: job.export_id });
   });
 

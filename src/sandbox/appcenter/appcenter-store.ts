@@ -69,8 +69,16 @@ export interface DeviceExport {
   written: boolean;
 }
 
-/** How the export lays a device's custom properties out in its NDJSON row (unconfirmed at App Center). */
-export type ExportRowLayout = 'flat' | 'nested';
+/**
+ * How the export lays a device out in its NDJSON row (unconfirmed at App Center): custom properties
+ * at the top level (`flat`) or under `custom_properties` (`nested`), `installId` in camelCase
+ * (`camel`, the SDKs' spelling), or `drifted`: a format the client must refuse, with the install id
+ * under `device.id` and the properties under `properties` (none of the fields the scanner matches on).
+ */
+export type ExportRowLayout = 'flat' | 'nested' | 'camel' | 'drifted';
+
+/** Where a completed export's blob lands: under `<export id>/` (what the client reads) or at the container's root (drifted). */
+export type ExportBlobPlacement = 'export-folder' | 'container-root';
 
 /** Who an `X-API-Token` speaks for: a user (every app they reach) or one app. */
 export type ApiTokenScope = { kind: 'user' } | { kind: 'app'; owner: string; app: string };
@@ -181,7 +189,7 @@ export class AppCenterStore {
    * fails, as it would at App Center, when the SAS grants no write (`sp` without `w`) or has
    * expired, and when a failure was injected.
    */
-  startExport(app: AppCenterApp, sas: ContainerSas, now: number, durationMs: number, layout: ExportRowLayout): DeviceExport {
+  startExport(app: AppCenterApp, sas: ContainerSas, now: number, durationMs: number, layout: ExportRowLayout, placement: ExportBlobPlacement = 'export-folder'): DeviceExport {
     this.exportCount += 1;
     const exportId = uuidFrom(seededId('appcenter-export', app.owner, app.name, this.exportCount));
     let outcome: DeviceExport['outcome'] = 'Completed';
@@ -195,7 +203,7 @@ export class AppCenterStore {
     const job: DeviceExport = {
       export_id: exportId,
       sas,
-      blobName: `${exportId}/devices.ndjson`,
+      blobName: placement === 'container-root' ? `${exportId}.ndjson` : `${exportId}/devices.ndjson`,
       completesAt: now + durationMs,
       outcome,
       ndjson: rows.length ? `${rows.join('\n')}\n` : '',
@@ -332,6 +340,11 @@ function appKey(owner: string, name: string): string {
 
 function exportRow(device: AppCenterDevice, layout: ExportRowLayout): Record<string, unknown> {
   const base = { install_id: device.install_id, platform: device.platform, push_channel: device.push_channel, app_version: device.app_version };
+  if (layout === 'drifted') return { device: { id: device.install_id, platform: device.platform }, push_channel: device.push_channel, properties: { ...device.custom_properties } };
+  if (layout === 'camel') {
+    const { install_id: installId, ...rest } = base;
+    return { ...device.custom_properties, installId, ...rest };
+  }
   return layout === 'nested' ? { ...base, custom_properties: { ...device.custom_properties } } : { ...device.custom_properties, ...base };
 }
 

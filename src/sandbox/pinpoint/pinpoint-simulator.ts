@@ -72,6 +72,11 @@ export interface PinpointSimulatorOptions {
   injectJobFailure?: (job: PinpointJobFailureContext) => PinpointJobFailure | undefined;
   /** Every n-th page of a list is half a page long (0 = never). @defaultValue 3 */
   shortPageEvery?: number;
+  /**
+   * The access key id the account knows: a SigV4 request signed with another answers 403
+   * `UnrecognizedClientException`, as AWS does for a key it does not know. @defaultValue undefined (any key)
+   */
+  accessKeyId?: string;
 }
 
 /** Writes a Pinpoint error the way the REST-JSON protocol does: `x-amzn-ErrorType` plus `{Message, RequestID}`. */
@@ -112,8 +117,12 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
   const app = express();
   app.disable('x-powered-by');
   app.use(record);
-  app.use((_req, res, next) => {
+  app.use((req, res, next) => {
     res.set('x-amzn-RequestId', randomUUID());
+    const credential = /Credential=([^/,\s]+)\//.exec(req.get('authorization') ?? '')?.[1];
+    if (options.accessKeyId !== undefined && credential !== options.accessKeyId) {
+      return sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    }
     const ended = endOfSupportAt === undefined ? options.endOfSupportStatus !== undefined : clock.now() >= endOfSupportAt;
     if (ended) {
       const status = options.endOfSupportStatus ?? 404;

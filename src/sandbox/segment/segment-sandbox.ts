@@ -23,8 +23,8 @@ export async function startSegment(input: {
   faults: FaultKnobs;
   subjects: number;
 }): Promise<StartedSegment> {
-  const { timings, finalStatus, workspaceId, ...simulatorOptions } = input.options ?? {};
-  const store = new SegmentStore({ clock: input.clock, timings, finalStatus, workspaceId });
+  const { timings, finalStatus, workspaceId, unsupportedDestinationsOverall, ...simulatorOptions } = input.options ?? {};
+  const store = new SegmentStore({ clock: input.clock, timings, finalStatus, workspaceId, unsupportedDestinationsOverall });
   const seed = seedSegment(store, input.subjects);
   const server = await listen(createSegmentSimulator({ ...simulatorOptions, store, stats: input.stats, faults: input.faults, token: seed.token }));
   return { ...seed, store, server };

@@ -171,6 +171,13 @@ export interface SegmentStoreOptions {
   finalStatus?: FinalStatus;
   /** @defaultValue DEFAULT_SEGMENT_WORKSPACE_ID */
   workspaceId?: string;
+  /**
+   * The overall status of a regulation that finished everywhere it could but reached destinations
+   * that do not take deletions (NOT_SUPPORTED). Segment's docs say FAILED ("the overall status
+   * turns FAILED if an unsupported destination fails", vendor-contracts §4.3); FINISHED is the
+   * other reading, kept so contract tests prove the client copes with both. @defaultValue 'FAILED'
+   */
+  unsupportedDestinationsOverall?: 'FAILED' | 'FINISHED';
 }
 
 interface DestinationPlan {
@@ -241,6 +248,7 @@ export class SegmentStore {
   /** Regulations created, ever (expired ones included); tests and the benchmark read it. */
   regulationsCreated = 0;
   finalStatus: FinalStatus;
+  unsupportedDestinationsOverall: 'FAILED' | 'FINISHED';
 
   private readonly clock: { now(): number };
   /** Insertion (= creation) order, which the retention pruning relies on. */
@@ -258,6 +266,7 @@ export class SegmentStore {
     if (!(this.timings.startAfterMs <= this.timings.finishAfterMs)) throw new RangeError('startAfterMs must not exceed finishAfterMs');
     this.finalStatus = options.finalStatus ?? 'FINISHED';
     this.workspaceId = options.workspaceId ?? DEFAULT_SEGMENT_WORKSPACE_ID;
+    this.unsupportedDestinationsOverall = options.unsupportedDestinationsOverall ?? 'FAILED';
   }
 
   now(): number {
@@ -379,7 +388,8 @@ export class SegmentStore {
       createdAt: now,
       runningAt,
       finishAt,
-      finalStatus: outcome.status,
+      finalStatus:
+        outcome.status === 'FINISHED' && this.unsupportedDestinationsOverall === 'FAILED' && plans.some((plan) => plan.status === 'NOT_SUPPORTED') ? 'FAILED' : outcome.status,
       streams,
       overVolumeLimit: this.volumeInWindow(now) > VOLUME_GUARD_SUBJECTS,
     };

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import type { BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../../jobs/task-processor.js';
+import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
+import { scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
+import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
+import { submitDeletions, type SubmittedMember } from '../../jobs/amplitude-submit-deletions.js';
+import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
+import type { VendorName } from '../vendors/vendor-name.js';
+import { isVendorError } from '../vendors/vendor-errors.js';
+import { locationResource } from '../vendors/s3-settings.js';
+import type { VendorCheck } from './vendor-preflight.js';
+
+/**
+ * Canaries: a synthetic person, planted where the vendor takes writes, erased through the same job
+ * processors requests use (jobs/), then read back. A canary is not a request: it has no ledger
+ * record, receipt or deadline, and runs the processors directly with its evidence in memory. A
+ * canary that fails, or whose vendor answers in a format the jobs do not expect (drift), is a
+ * failed check (`canary`), which the health monitor reports, logs and hands to `onCanaryFailed`.
+ */
+export interface CanaryInput {
+  vendors: Partial<VendorSettingsMap>;
+  clients: VendorClients;
+  /** Which vendors run a canary (`preflight.canaries`). */
+  enabled: readonly VendorName[];
+  /** Moves the vendor's time on between runs of a batch (the sandbox's clock), or waits in real time. */
+  waitForVendor?: (ms: number) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+const MAX_RUNS = 30;
+const realWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5_000)));
+
+/** Runs a batch processor to its end for the canary alone: evidence in memory, no ledger, no queue. */
+async function runAlone(processor: BatchProcessor, scope: string, member: BatchMemberInput, clients: VendorClients, wait: (ms: number) => Promise<void>, signal?: AbortSignal) {
+  const evidence: Record<string, unknown> = {};
+  for (let run = 0; run < MAX_RUNS; run++) {
+    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal }, clients);
+    if (result.outcome === 'done') return result.members.get(member.taskId)!;
+    Object.assign(evidence, result.evidence);
+    await wait(result.pollAfterMs);
+  }
+  throw new CanaryTimeout(`did not end: the vendor was still at work after ${MAX_RUNS} polls`);
+}
+
+/** A canary whose vendor job never ended; its message is ours, so it may be shown. */
+class CanaryTimeout extends Error {}
+
+/** Why a canary failed: the taxonomy's message (vendor, operation, status, code) or ours, never other text. */
+const failure = (err: unknown) => (isVendorError(err) || err instanceof CanaryTimeout ? err.message : `failed (${(err as Error | undefined)?.name ?? 'Error'})`);
+
+/** Runs each enabled vendor's canary; a vendor whose API takes no writes the jobs could read back says so (warn). */
+export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
+  const wait = input.waitForVendor ?? realWait;
+  const checks: VendorCheck[] = [];
+  for (const vendor of input.enabled) {
+    try {
+      if (vendor === 'pinpoint' && input.vendors.pinpoint && input.clients.pinpoint?.putEndpoint) checks.push(...(await pinpointCanary(input)));
+      else if (vendor === 's3' && input.vendors.s3 && input.clients.s3) checks.push(...(await s3Canary(input, wait)));
+      else if (vendor === 'appcenter' && input.vendors.appcenter && input.clients.appcenter) checks.push(...(await appcenterCanary(input, wait)));
+      else if (vendor === 'amplitude' && input.vendors.amplitude && input.clients.amplitude) checks.push(...(await amplitudeCanary(input, wait)));
+      // Segment: a regulation takes hours to days and its API takes no synthetic data; the preflight checks its token and scopes.
+      else checks.push({ vendor, check: 'canary', status: 'warn', detail: `no canary for ${vendor}: its API offers no write the erasure jobs could read back in time` });
+    } catch (err) {
+      checks.push({ vendor, check: 'canary', status: 'fail', detail: `canary ${failure(err)}` });
+    }
+  }
+  return checks;
+}
+
+/**
+ * Pinpoint: plants two e-mail endpoints for a synthetic user id in the first app (UpdateEndpoint),
+ * erases that user with `delete-user-endpoints` and reads back: both must be reported deleted and
+ * GetUserEndpoints must find none; a neighbour endpoint planted beside them must survive.
+ */
+async function pinpointCanary(input: CanaryInput): Promise<VendorCheck[]> {
+  const pinpoint = input.clients.pinpoint!;
+  const appId = input.vendors.pinpoint!.appIds[0];
+  if (!appId) return [{ vendor: 'pinpoint', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
+  const tag = randomBytes(6).toString('hex');
+  const userId = `erasure-canary-${tag}`;
+  const neighbour = `${userId}-neighbour`;
+  const plant = (endpointId: string, user: string) =>
+    pinpoint.putEndpoint!({ appId, endpointId, channelType: 'EMAIL', address: `${endpointId}@canary.invalid`, userId: user, signal: input.signal });
+  await plant(`canary-${tag}-a`, userId);
+  await plant(`canary-${tag}-b`, userId);
+  await plant(`canary-${tag}-n`, neighbour);
+  try {
+    const evidence: Record<string, unknown> = {};
+    const result = await deleteUserEndpoints(
+      {
+        requestId: `canary-${tag}`,
+        taskId: `canary-${tag}`,
+        resource: `app/${appId}`,
+        subject: { userId },
+        attempt: 1,
+        previous: {},
+        checkpoint: async (e) => void Object.assign(evidence, e),
+        awaitBatch: () => Promise.reject(new Error('delete-user-endpoints joins no batch')),
+        signal: input.signal,
+      },
+      input.clients,
+    );
+    const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
+    if (result.outcome !== 'succeeded' || Number(result.evidence.endpointsDeleted) !== 2 || left.length > 0) {
+      return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: `canary ended ${result.outcome} with ${String(result.evidence.endpointsDeleted ?? 0)} of 2 endpoints deleted and ${left.length} left` }];
+    }
+    const kept = await pinpoint.getUserEndpoints({ appId, userId: neighbour, signal: input.signal });
+    if (kept.length !== 1) return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: 'the canary’s neighbour endpoint did not survive' }];
+    return [{ vendor: 'pinpoint', check: 'canary', status: 'ok', detail: 'planted 2 endpoints, erased through delete-user-endpoints and read back gone; the neighbour kept' }];
+  } finally {
+    await pinpoint.deleteUserEndpoints({ appId, userId: neighbour, signal: input.signal }).catch(() => undefined);
+  }
+}
+
+/**
+ * S3: plants an NDJSON object holding one synthetic endpoint row beside a neighbour row, under a
+ * canary folder of the first location, purges it with `scan-s3-prefix` and reads the object back:
+ * the canary's row must be gone and the neighbour's kept.
+ */
+async function s3Canary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+  const s3 = input.clients.s3!;
+  const location = input.vendors.s3!.locations[0];
+  if (!location) return [{ vendor: 's3', check: 'canary', status: 'warn', detail: 'no location configured for a canary' }];
+  const tag = randomBytes(6).toString('hex');
+  const folder = `${location.prefix}erasure-canary-${tag}/`;
+  const key = `${folder}endpoints.ndjson`;
+  const canaryUser = `erasure-canary-${tag}`;
+  const rows = [{ Id: `canary-${tag}`, Address: `canary-${tag}@canary.invalid`, User: { UserId: canaryUser } }, { Id: `neighbour-${tag}`, Address: `neighbour-${tag}@canary.invalid`, User: { UserId: `${canaryUser}-neighbour` } }];
+  const body = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await s3.putObject({ bucket: location.bucket, key, body, contentLength: body.length, contentType: 'application/x-ndjson', signal: input.signal });
+  try {
+    const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: canaryUser } };
+    const result = await runAlone(scanS3Prefix, locationResource({ bucket: location.bucket, prefix: folder }), member, input.clients, wait, input.signal);
+    if (result.state !== 'done') return [{ vendor: 's3', check: 'canary', status: 'fail', detail: `canary not erased: ${String(result.result.reason ?? 'failed')}` }];
+    const read = await s3.getObject(location.bucket, key, undefined, input.signal);
+    const text = read ? await readAll(read.body) : '';
+    if (Number(result.result.rowsRemoved ?? 0) < 1 || text.includes(canaryUser + '"')) return [{ vendor: 's3', check: 'canary', status: 'fail', detail: 'canary row still readable after the purge (drift: the scanner did not match it)' }];
+    if (!text.includes(`${canaryUser}-neighbour`)) return [{ vendor: 's3', check: 'canary', status: 'fail', detail: 'the canary’s neighbour row was removed with it' }];
+    return [{ vendor: 's3', check: 'canary', status: 'ok', detail: 'planted, erased through scan-s3-prefix and read back gone; the neighbour kept' }];
+  } finally {
+    await s3.purgePrefix(location.bucket, folder, input.signal).catch(() => undefined);
+  }
+}
+
+async function readAll(body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * App Center: its API takes no device writes (devices come from the SDK), so the canary is a
+ * synthetic person run through the shared device export (`appcenter-export-devices`) of the first
+ * app: it must end with the export read in a format the scanner knows, matching nobody. An export
+ * whose rows lack the id fields, or whose blob is elsewhere, fails it ("unexpected export format").
+ */
+async function appcenterCanary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+  const settings = input.vendors.appcenter!;
+  const app = settings.apps[0];
+  if (!app) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
+  if (!settings.exportContainerSasUri) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no exportContainerSasUri: the device export cannot be checked' }];
+  const tag = randomBytes(6).toString('hex');
+  const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
+  const result = await runAlone(appcenterExportDevices, `app/${app}`, member, input.clients, wait, input.signal);
+  if (result.state !== 'done') return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary ${String(result.result.reason ?? 'failed')}` }];
+  if (result.result.appGone) return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary: the app answered ${String(result.result.vendorStatus)}` }];
+  return [{ vendor: 'appcenter', check: 'canary', status: 'ok', detail: 'device export read in a known format; the synthetic person matched nothing' }];
+}
+
+/**
+ * Amplitude: its API takes no event writes (events come through the SDKs), so the canary sends a
+ * synthetic user id that Amplitude cannot know through the shared deletion call
+ * (`amplitude-submit-deletions`) and checks the answer: the id must come back as unknown
+ * (`invalid_ids`, or a 400 for it alone), in a shape the job reads. Note: Amplitude e-mails the
+ * project's admins for each deletion call (vendor-contracts §5.5), canaries included.
+ */
+async function amplitudeCanary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+  const tag = randomBytes(6).toString('hex');
+  const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
+  const result = await runAlone(submitDeletions, `project/${input.vendors.amplitude!.project}`, member, input.clients, wait, input.signal);
+  const sent = result.result as unknown as SubmittedMember;
+  if (result.state !== 'done' || sent.known !== false) {
+    return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
+  }
+  return [{ vendor: 'amplitude', check: 'canary', status: 'ok', detail: `a synthetic id went through amplitude-submit-deletions and came back unknown (${sent.vendorAnswer ? `${sent.vendorAnswer.status} for it alone` : 'invalid_ids'})` }];
+}

@@ -1,0 +1,264 @@
+import { randomBytes } from 'node:crypto';
+import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
+import type { VendorName } from '../vendors/vendor-name.js';
+import { isVendorError, PermanentVendorError, RateLimitedError } from '../vendors/vendor-errors.js';
+import { isGone } from '../vendors/appcenter-client.js';
+import { PINPOINT_END_OF_SUPPORT } from '../vendors/pinpoint-settings.js';
+
+/** `ok` passes; `warn` passes but says something an operator should know; `fail` makes the vendor unhealthy. */
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+/**
+ * One preflight check of one vendor. `check` is a stable name (`credentials`, `scope`,
+ * `permissions`, `end_of_support`, `canary`) and `key` the config key the check is about, so a
+ * failure reads like `vendors.pinpoint.appIds[0] does not exist in us-east-1`. Scope names (app
+ * ids, buckets, source ids) are not personal data and may appear; identifiers of people never do.
+ */
+export interface VendorCheck {
+  vendor: VendorName;
+  check: string;
+  key?: string;
+  status: CheckStatus;
+  detail: string;
+}
+
+export interface PreflightReport {
+  checkedAt: string;
+  /** True when no check failed (warnings allowed). */
+  healthy: boolean;
+  checks: VendorCheck[];
+}
+
+/** App Center's retirement (vendor-contracts §3.4): the API closed 2025-03-31, Analytics runs until 2026-06-30. */
+export const APPCENTER_END_OF_SUPPORT = '2025-03-31T00:00:00Z';
+
+export interface PreflightInput {
+  vendors: Partial<VendorSettingsMap>;
+  clients: VendorClients;
+  /** The vendors' time (the sandbox clock in sandbox mode). */
+  now: () => number;
+  signal?: AbortSignal;
+}
+
+/** The label a check has in `erasure_vendor_check{vendor,check}`: its name, and its config key when it has one. */
+export const checkLabel = (c: Pick<VendorCheck, 'check' | 'key'>): string => (c.key ? `${c.check}:${c.key}` : c.check);
+
+/** What went wrong, from the taxonomy only (status and code, never vendor text). */
+function answerOf(err: unknown): { status?: number; text: string } {
+  if (isVendorError(err)) {
+    const { status, code } = err.details;
+    return { status, text: [status, code].filter((x) => x !== undefined && x !== '').join(' ') || err.name };
+  }
+  return { text: (err as Error | undefined)?.name ?? 'Error' };
+}
+
+/**
+ * Calls the vendor, waiting out a 429 (its hint, at most 5 s, three times): a throttled probe says
+ * nothing about the configuration. Amplitude, for one, allows one call a second per key.
+ */
+async function patiently<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof RateLimitedError) || attempt >= 4 || signal?.aborted) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(err.retryAfterMs, 100), 5_000)));
+    }
+  }
+}
+
+const rejected = (err: unknown) => err instanceof PermanentVendorError && (err.details.status === 401 || err.details.status === 403);
+
+/**
+ * Checks each configured vendor the way its jobs will use it (src/preflight/): a cheap
+ * authenticated read for the credentials, every configured scope exists, the permissions the jobs
+ * need (S3: a write and a delete of a canary key), and whether the vendor is past its end of
+ * support. Never throws: each failure is a check naming the config key.
+ */
+export async function runPreflight(input: PreflightInput): Promise<PreflightReport> {
+  const checks: VendorCheck[] = [];
+  const probes: Array<Promise<VendorCheck[]>> = [];
+  const { vendors, clients } = input;
+  if (vendors.pinpoint && clients.pinpoint) probes.push(checkPinpoint(input));
+  if (vendors.s3 && clients.s3) probes.push(checkS3(input));
+  if (vendors.appcenter && clients.appcenter) probes.push(checkAppCenter(input));
+  if (vendors.segment && clients.segment) probes.push(checkSegment(input));
+  if (vendors.amplitude && clients.amplitude) probes.push(checkAmplitude(input));
+  for (const found of await Promise.all(probes)) checks.push(...found);
+  return { checkedAt: new Date().toISOString(), healthy: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+function endOfSupport(vendor: VendorName, at: string, now: number, what: string): VendorCheck {
+  const day = at.slice(0, 10);
+  return now >= Date.parse(at)
+    ? { vendor, check: 'end_of_support', status: 'warn', detail: `${what} reached end of support on ${day}; erasing what remains in existing accounts` }
+    : { vendor, check: 'end_of_support', status: 'ok', detail: `${what} is supported until ${day}` };
+}
+
+async function checkPinpoint(input: PreflightInput): Promise<VendorCheck[]> {
+  const settings = input.vendors.pinpoint!;
+  const client = input.clients.pinpoint!;
+  const checks: VendorCheck[] = [];
+  let credentials: VendorCheck | undefined;
+  for (const [i, appId] of settings.appIds.entries()) {
+    const key = `vendors.pinpoint.appIds[${i}]`;
+    try {
+      const app = await patiently(() => client.getApp({ appId, signal: input.signal }), input.signal);
+      credentials ??= { vendor: 'pinpoint', check: 'credentials', status: 'ok', detail: `GetApp answered in ${settings.region}` };
+      if ('gone' in app && app.gone) checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: `${key} does not exist in ${settings.region} (${app.vendorAnswer})` });
+      else checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'ok', detail: `${key} exists in ${settings.region}` });
+    } catch (err) {
+      const answer = answerOf(err);
+      if (rejected(err)) {
+        credentials = { vendor: 'pinpoint', check: 'credentials', key: 'vendors.pinpoint.credentials', status: 'fail', detail: `vendors.pinpoint.credentials were rejected (${answer.text})` };
+        break;
+      }
+      checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: `${key} could not be read in ${settings.region} (${answer.text})` });
+    }
+  }
+  return [
+    credentials ?? { vendor: 'pinpoint', check: 'credentials', status: 'fail', detail: 'no app could be read to check the credentials' },
+    ...checks,
+    endOfSupport('pinpoint', settings.endOfSupportAt ?? PINPOINT_END_OF_SUPPORT, input.now(), 'Amazon Pinpoint'),
+  ];
+}
+
+async function checkS3(input: PreflightInput): Promise<VendorCheck[]> {
+  const settings = input.vendors.s3!;
+  const client = input.clients.s3!;
+  const checks: VendorCheck[] = [];
+  let credentials: VendorCheck | undefined;
+  for (const [i, location] of settings.locations.entries()) {
+    const key = `vendors.s3.locations[${i}]`;
+    try {
+      await patiently(() => client.versioning(location.bucket, input.signal), input.signal);
+      credentials ??= { vendor: 's3', check: 'credentials', status: 'ok', detail: 'GetBucketVersioning answered' };
+    } catch (err) {
+      const answer = answerOf(err);
+      // A key S3 does not know, or a wrong secret: the credentials. AccessDenied is a permission, below.
+      if (/InvalidAccessKeyId|SignatureDoesNotMatch/.test(answer.text)) {
+        credentials = { vendor: 's3', check: 'credentials', key: 'vendors.s3.credentials', status: 'fail', detail: `vendors.s3.credentials were rejected (${answer.text})` };
+        break;
+      }
+      const missing = answer.status === 404 || answer.text.includes('NoSuchBucket');
+      checks.push({
+        vendor: 's3',
+        check: 'scope',
+        key: `${key}.bucket`,
+        status: 'fail',
+        detail: missing ? `${key}.bucket ${location.bucket} does not exist (${answer.text})` : `${key}.bucket ${location.bucket} could not be read (${answer.text})`,
+      });
+      continue;
+    }
+    let holdsSomething = false;
+    for await (const _ of client.listKeys(location.bucket, location.prefix, input.signal)) {
+      holdsSomething = true;
+      break;
+    }
+    checks.push(
+      holdsSomething
+        ? { vendor: 's3', check: 'scope', key: `${key}.prefix`, status: 'ok', detail: `${key} s3://${location.bucket}/${location.prefix} holds objects` }
+        : { vendor: 's3', check: 'scope', key: `${key}.prefix`, status: 'warn', detail: `${key}.prefix holds nothing in ${location.bucket}: mistyped? Nothing there can be verified` },
+    );
+    // The jobs rewrite objects and delete versions: write and delete a canary key (never a person's data).
+    const canaryKey = `${location.prefix}.erasure-preflight-${randomBytes(6).toString('hex')}`;
+    try {
+      const body = Buffer.from('erasure preflight\n');
+      const put = await client.putObject({ bucket: location.bucket, key: canaryKey, body, contentLength: body.length, contentType: 'text/plain', signal: input.signal });
+      await client.deleteVersions(location.bucket, [{ key: canaryKey, ...(put.versionId ? { versionId: put.versionId } : {}) }], input.signal);
+      // An unversioned delete leaves nothing; a versioned one without the id would leave a marker, so the id is used.
+      checks.push({ vendor: 's3', check: 'permissions', key, status: 'ok', detail: `${key}: wrote and deleted a canary key` });
+    } catch (err) {
+      checks.push({ vendor: 's3', check: 'permissions', key, status: 'fail', detail: `${key}: cannot write and delete objects in ${location.bucket} (${answerOf(err).text})` });
+    }
+  }
+  return [credentials ?? { vendor: 's3', check: 'credentials', status: settings.locations.length ? 'fail' : 'ok', detail: settings.locations.length ? 'no bucket could be read to check the credentials' : 'no locations configured' }, ...checks];
+}
+
+async function checkAppCenter(input: PreflightInput): Promise<VendorCheck[]> {
+  const settings = input.vendors.appcenter!;
+  const client = input.clients.appcenter!;
+  const checks: VendorCheck[] = [];
+  let credentials: VendorCheck | undefined;
+  for (const [i, app] of settings.apps.entries()) {
+    const key = `vendors.appcenter.apps[${i}]`;
+    try {
+      const audiences = await patiently(() => client.listAudiences(app, input.signal), input.signal);
+      credentials ??= { vendor: 'appcenter', check: 'credentials', status: 'ok', detail: 'Analytics_ListAudiences answered' };
+      checks.push(
+        isGone(audiences)
+          ? { vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} does not exist (${audiences.status})` }
+          : { vendor: 'appcenter', check: 'scope', key, status: 'ok', detail: `${key} ${settings.owner}/${app} exists` },
+      );
+    } catch (err) {
+      const answer = answerOf(err);
+      if (answer.status === 401) {
+        credentials = { vendor: 'appcenter', check: 'credentials', key: 'vendors.appcenter.apiToken', status: 'fail', detail: `vendors.appcenter.apiToken was rejected (${answer.text})` };
+        break;
+      }
+      checks.push({ vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} could not be read (${answer.text})` });
+    }
+  }
+  return [
+    credentials ?? { vendor: 'appcenter', check: 'credentials', status: 'fail', detail: 'no app could be read to check the token' },
+    ...checks,
+    endOfSupport('appcenter', APPCENTER_END_OF_SUPPORT, input.now(), 'App Center'),
+  ];
+}
+
+async function checkSegment(input: PreflightInput): Promise<VendorCheck[]> {
+  const settings = input.vendors.segment!;
+  const client = input.clients.segment!;
+  if (!client.probeScope) return [{ vendor: 'segment', check: 'credentials', status: 'warn', detail: 'this Segment client cannot be probed' }];
+  try {
+    await patiently(() => client.probeScope!({ kind: 'workspace' }, input.signal), input.signal);
+  } catch (err) {
+    const answer = answerOf(err);
+    return [
+      rejected(err)
+        ? { vendor: 'segment', check: 'credentials', key: 'vendors.segment.token', status: 'fail', detail: `vendors.segment.token was rejected by the workspace (${answer.text})` }
+        : { vendor: 'segment', check: 'credentials', key: 'vendors.segment.token', status: 'fail', detail: `the workspace could not be read (${answer.text})` },
+    ];
+  }
+  const checks: VendorCheck[] = [{ vendor: 'segment', check: 'credentials', status: 'ok', detail: 'the workspace answered the token' }];
+  if (settings.scope === 'workspace') {
+    checks.push({ vendor: 'segment', check: 'scope', key: 'vendors.segment.scope', status: 'ok', detail: 'the workspace exists' });
+    return checks;
+  }
+  for (const [i, sourceId] of settings.scope.sourceIds.entries()) {
+    const key = `vendors.segment.scope.sourceIds[${i}]`;
+    try {
+      const found = await patiently(() => client.probeScope!({ kind: 'source', sourceId }, input.signal), input.signal);
+      checks.push(
+        found === 'exists'
+          ? { vendor: 'segment', check: 'scope', key, status: 'ok', detail: `${key} ${sourceId} exists` }
+          : { vendor: 'segment', check: 'scope', key, status: 'fail', detail: `${key} ${sourceId} does not exist in the workspace` },
+      );
+    } catch (err) {
+      checks.push({ vendor: 'segment', check: 'scope', key, status: 'fail', detail: `${key} ${sourceId} could not be read (${answerOf(err).text})` });
+    }
+  }
+  return checks;
+}
+
+async function checkAmplitude(input: PreflightInput): Promise<VendorCheck[]> {
+  const settings = input.vendors.amplitude!;
+  const client = input.clients.amplitude!;
+  const today = new Date(client.now()).toISOString().slice(0, 10);
+  try {
+    await patiently(() => client.listDeletions(today, today, input.signal), input.signal);
+    return [
+      { vendor: 'amplitude', check: 'credentials', status: 'ok', detail: 'the deletion jobs of the project could be listed' },
+      { vendor: 'amplitude', check: 'scope', key: 'vendors.amplitude.apiKey', status: 'ok', detail: `project ${settings.project} answered its key` },
+    ];
+  } catch (err) {
+    const answer = answerOf(err);
+    // One API key is one project (vendor-contracts §5.1): a key Amplitude rejects names no project it knows.
+    return [
+      rejected(err)
+        ? { vendor: 'amplitude', check: 'credentials', key: 'vendors.amplitude.apiKey', status: 'fail', detail: `vendors.amplitude.apiKey/secretKey were rejected: no project ${settings.project} with that key (${answer.text})` }
+        : { vendor: 'amplitude', check: 'credentials', key: 'vendors.amplitude.apiKey', status: 'fail', detail: `the project's deletion jobs could not be listed (${answer.text})` },
+    ];
+  }
+}
