@@ -32,8 +32,8 @@ export interface ScenarioContext {
   /** A new, empty Postgres database for one service, or undefined to use PGlite (no Postgres installed). */
   freshDatabase(): Promise<string | undefined>;
   /**
-   * Profile our side of the scenarios that support it (pipeline) with V8's CPU profiler, writing
-   * `<cacheDir>/<scenario>.cpuprofile`. The profiler slows the run. @defaultValue false
+   * Profile the scenarios that support it (pipeline: ours and `direct`) with V8's CPU profiler, writing
+   * `<cacheDir>/<scenario>.cpuprofile` and `<cacheDir>/<scenario>-direct.cpuprofile`. The profiler slows the run. @defaultValue false
    */
   profile?: boolean;
   log(message: string): void;
