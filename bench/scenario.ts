@@ -32,15 +32,15 @@ export interface ScenarioContext {
   /** A new, empty Postgres database for one service, or undefined to use PGlite (no Postgres installed). */
   freshDatabase(): Promise<string | undefined>;
   /**
-   * Profile our side of the scenarios that support it (pipeline) with V8's CPU profiler, writing
-   * `<cacheDir>/<scenario>.cpuprofile`. The profiler slows the run. @defaultValue false
+   * Profile the scenarios that support it (pipeline: ours and `direct`) with V8's CPU profiler, writing
+   * `<cacheDir>/<scenario>.cpuprofile` and `<cacheDir>/<scenario>-direct.cpuprofile`. The profiler slows the run. @defaultValue false
    */
   profile?: boolean;
   log(message: string): void;
 }
 
 export interface Scenario {
-  name: 'scan' | 'pipeline' | 'vendor_limits' | 'amortisation' | 'intake';
+  name: 'scan' | 'pipeline' | 'vendor_limits' | 'amortisation' | 'intake' | 'latency';
   /** One line: what is measured against what. */
   summary: string;
   run(context: ScenarioContext): Promise<Omit<ScenarioResult, 'seconds'>>;
@@ -50,6 +50,13 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** The nearest-rank percentile `p` (0 < p <= 100) of `values`; NaN when there are none. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
 }
 
 /** Rounds for display and JSON: figures are measurements, not exact values. */

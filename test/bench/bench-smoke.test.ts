@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-const SCENARIOS = ['scan', 'pipeline', 'vendor_limits', 'amortisation', 'intake'];
+const SCENARIOS = ['scan', 'pipeline', 'vendor_limits', 'amortisation', 'intake', 'latency'];
 
 function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -28,6 +28,7 @@ describe('npm run bench (smoke sizes)', function () {
     for (const name of SCENARIOS) {
       const r = results[name]!;
       expect(r.ratio, name).to.be.a('number').and.satisfy(Number.isFinite).and.be.above(0);
+      expect(r.met, name).to.be.a('boolean');
       expect(Object.keys(r.measured), name).to.not.be.empty;
       expect(Object.keys(r.baseline), name).to.not.be.empty;
       expect(r.target, name).to.be.a('string').and.not.be.empty;
@@ -37,6 +38,23 @@ describe('npm run bench (smoke sizes)', function () {
     expect(results.vendor_limits!.measured.lost).to.equal(0);
     expect(results.pipeline!.measured.completed).to.equal(results.pipeline!.measured.requests);
     expect(results.amortisation!.measured.pinpoint_exports).to.equal(1);
+    // pipeline's ratio is against `direct`: the same calls made by a script, every person erased;
+    // the no-op BullMQ flow is kept as a reference line only.
+    const pipeline = results.pipeline!;
+    const direct = pipeline.baseline.direct as { requests: number; completed: number; with_endpoints: number; requests_per_s: number };
+    expect(direct.completed).to.equal(direct.requests);
+    expect(direct.with_endpoints, 'every seeded person had endpoints for direct to delete').to.equal(direct.requests);
+    expect(pipeline.ratio).to.be.closeTo((pipeline.measured.requests_per_s as number) / direct.requests_per_s, 0.01);
+    expect(pipeline.baseline.noop_bullmq_reference).to.include.keys('flows_per_s');
+    // latency: every request completed, p50 <= p99, and the direct calls at the same pace as its baseline.
+    const latency = results.latency!;
+    expect(latency.measured.completed).to.equal(latency.measured.requests);
+    expect(latency.measured.p50_ms as number).to.be.above(0).and.at.most(latency.measured.p99_ms as number);
+    expect(latency.ratio).to.be.closeTo((latency.measured.p99_ms as number) / 500, 0.01);
+    expect((latency.baseline.direct as { failed: number; p99_ms: number }).failed).to.equal(0);
+    expect((latency.baseline.direct as { p99_ms: number }).p99_ms).to.be.above(0);
+    // vendor_limits reports each vendor's ratio next to the total.
+    expect(results.vendor_limits!.measured.ratio_by_vendor).to.have.all.keys('pinpoint', 'amplitude', 'segment');
   });
 
   it('runs one scenario with --only and refuses an unknown one with a clear message', async () => {
@@ -48,12 +66,15 @@ describe('npm run bench (smoke sizes)', function () {
     expect(bad.stderr).to.match(/unknown scenario scna/).and.match(/usage: npm run bench/);
   });
 
-  it('with --profile, writes the pipeline run\'s CPU profile and reports each package\'s share of it', async () => {
+  it('with --profile, writes the CPU profiles of the pipeline run and of direct and reports each package\'s share of them', async () => {
     const profileFile = path.join('bench', '.cache', 'pipeline.cpuprofile');
+    const directProfileFile = path.join('bench', '.cache', 'pipeline-direct.cpuprofile');
     rmSync(profileFile, { force: true });
+    rmSync(directProfileFile, { force: true });
     const { code, stdout, stderr } = await runBench(['--json', '--size', 'smoke', '--only', 'pipeline', '--profile']);
     expect(code, stderr.slice(-2000)).to.equal(0);
-    const measured = (JSON.parse(stdout) as Record<string, { measured: { profiled?: boolean; cpu_percent_by_package?: Record<string, number> } }>).pipeline!.measured;
+    const pipeline = (JSON.parse(stdout) as Record<string, { measured: { profiled?: boolean; cpu_percent_by_package?: Record<string, number> }; baseline: { direct_cpu_percent_by_package?: Record<string, number> } }>).pipeline!;
+    const measured = pipeline.measured;
     expect(measured.profiled).to.equal(true);
     const shares = measured.cpu_percent_by_package!;
     expect(shares).to.include.keys('aws-sdk', 'pg', 'erasure (src, jobs, queues)');
@@ -61,5 +82,11 @@ describe('npm run bench (smoke sizes)', function () {
     expect(total).to.be.closeTo(100, 1);
     const profile = JSON.parse(readFileSync(profileFile, 'utf8')) as { nodes: unknown[]; samples: unknown[] };
     expect(profile.samples.length).to.be.above(0);
+    // The direct baseline is profiled too: the same client, and no ledger work (a stray pg timer of the closed service at most).
+    const directShares = pipeline.baseline.direct_cpu_percent_by_package!;
+    expect(directShares).to.include.keys('aws-sdk');
+    expect(directShares.pg ?? 0).to.be.below(1);
+    const directProfile = JSON.parse(readFileSync(directProfileFile, 'utf8')) as { samples: unknown[] };
+    expect(directProfile.samples.length).to.be.above(0);
   });
 });
