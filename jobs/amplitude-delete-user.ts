@@ -1,3 +1,4 @@
+import { vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { identifierOf, SUBMIT_DELETIONS, type SubmittedMember } from './amplitude-submit-deletions.js';
 import { POLL_DELETIONS, pollBatchScope } from './amplitude-poll-deletions.js';
@@ -53,7 +54,7 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
   if (poll.state === 'failed') {
     throw new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions' }, String(poll.result.reason ?? 'did not finish the deletion'));
   }
-  const { status, activeScrubDoneDate, verification } = poll.result;
+  const { status, activeScrubDoneDate, listedInDoneJob } = poll.result;
   return {
     outcome: 'succeeded',
     evidence: {
@@ -61,7 +62,9 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
       pollBatchId: poll.batchId,
       status,
       ...(typeof activeScrubDoneDate === 'string' ? { activeScrubDoneDate } : {}),
-      verification,
+      ...(typeof listedInDoneJob === 'boolean' ? { listedInDoneJob } : {}),
+      // Amplitude offers no lookup of a deleted user: its "done" is all there is (src/receipts/verification.ts).
+      ...vendorConfirmed(),
       verifiedAt: new Date().toISOString(),
     },
   };

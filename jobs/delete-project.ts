@@ -46,8 +46,8 @@ export interface PrefixDeletionEvidence {
   versionsDeleted: number;
   deleteMarkersDeleted: number;
   bytesDeleted: number;
-  /** A fresh ListObjectVersions found nothing left under the prefix. */
-  verification: 'verified_empty';
+  /** A fresh ListObjectVersions (which answers NoSuchBucket for a missing bucket) found nothing left under the prefix. */
+  verification: 'verified_absent';
 }
 
 /**
@@ -93,7 +93,7 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
       versionsDeleted: purged.versionsDeleted,
       deleteMarkersDeleted: purged.markersDeleted,
       bytesDeleted: purged.bytesDeleted,
-      verification: 'verified_empty',
+      verification: 'verified_absent',
     });
     await input.checkpoint({ s3 });
   }

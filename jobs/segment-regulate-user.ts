@@ -1,3 +1,4 @@
+import { vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { POLL_REGULATION, regulationBatchScope } from './segment-poll-regulation.js';
 import { memberFallbackPollMs, requireClient, type TaskProcessor } from './task-processor.js';
@@ -39,5 +40,6 @@ export const regulateUser: TaskProcessor = async (input, deps) => {
     await input.checkpoint({ batchId: batch.batchId, ...evidence });
     throw new PermanentVendorError({ vendor: 'segment', operation: 'regulation' }, typeof reason === 'string' ? reason : 'did not erase');
   }
-  return { outcome: 'succeeded', evidence: { batchId: batch.batchId, ...evidence } };
+  // Segment offers no lookup of a regulated user: FINISHED is its word (src/receipts/verification.ts).
+  return { outcome: 'succeeded', evidence: { batchId: batch.batchId, ...evidence, ...vendorConfirmed() } };
 };

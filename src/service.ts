@@ -14,6 +14,7 @@ import { RequestLedger } from './ledger/request-ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { createQueueSet, type QueueSet } from './workers/queue-set.js';
+import { createVendorBreaker, type VendorBreaker } from './workers/vendor-breaker.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
@@ -68,6 +69,7 @@ export interface Service {
   callbacks: CallbackOutbox;
   /** This process's vendor call counters, flushed to Redis. */
   vendorCalls: VendorCallStats;
+  breaker: VendorBreaker;
   workers?: WorkerPool;
   sandbox?: Sandbox;
   redisUrl: string;
@@ -126,6 +128,9 @@ export async function startService(config: Config, options: StartServiceOptions 
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
+    // One circuit breaker per vendor, its state in Redis, shared by every process (src/workers/vendor-breaker.ts).
+    const breaker = createVendorBreaker({ redisUrl, queues, settings: config.breaker, logger });
+    closers.push(() => breaker.close());
     // Status callbacks: every committed status change queues its signed callbacks (src/callbacks/).
     const opendsrStore = new OpenDsrStore(db);
     const opendsrSigner = await loadOpenDsrSigner(config, logger);
@@ -159,7 +164,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
       closers.push(() => workers!.close());
     }
 
@@ -174,7 +179,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, breaker });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -191,7 +196,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, breaker, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -63,6 +63,8 @@ export interface Config {
     retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
+  /** Per-vendor circuit breakers (src/workers/vendor-breaker.ts). */
+  breaker: { consecutiveFailures: number; probeAfterMs: number; webhookUrl?: string };
   /**
    * Days after a request ends before its identifiers are destroyed (crypto-shredding): the vault
    * entry is wiped and only keyed hashes remain. @defaultValue 30
@@ -164,6 +166,7 @@ export const configFileSchema = Joi.object({
     }),
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
+  breaker: Joi.object({ consecutiveFailures: Joi.number().integer().min(1).max(1000), probeAfterMs: Joi.number().integer().min(100), webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }) }),
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
   projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
   callbacks: Joi.object({

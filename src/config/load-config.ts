@@ -145,6 +145,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       },
     },
     reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
+    breaker: { consecutiveFailures: 10, probeAfterMs: 60_000, ...(f.breaker ?? {}) },
     callbacks: { allowPrivateNetworks: false, allowedHosts: [], attempts: 12, backoffMs: 5000, timeoutMs: 10_000, ...(f.callbacks ?? {}) },
     opendsr: f.opendsr,
     retention: { identityDays: 30, ...(f.retention ?? {}) },

@@ -454,6 +454,23 @@ export class RequestLedger {
     );
   }
 
+  /**
+   * A vendor's circuit breaker opened (src/workers/vendor-breaker.ts): every open task of the
+   * vendor that is not running says why it waits. Only waiting states change; nothing settled or
+   * cancelled is touched. `reason` must be free of identifiers. Returns how many tasks it marked.
+   */
+  async deferVendorTasks(vendor: VendorName, reason: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      `WITH marked AS (
+         UPDATE tasks SET state = 'waiting_vendor', waiting_reason = $2, next_action_at = NULL, updated_at = now()
+          WHERE vendor = $1 AND state IN ('queued', 'rate_limited', 'waiting_vendor') AND waiting_reason IS DISTINCT FROM $2
+          RETURNING 1)
+       SELECT count(*)::int AS n FROM marked`,
+      [vendor, reason],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** Final failure (until an operator retries). `error` must already be free of identifiers. */
   async failTask(taskId: string, error: string): Promise<void> {
     await this.db.query(

@@ -162,10 +162,10 @@ function createControlRouter(sandbox: Sandbox): Router {
 function validateFaultPatch(body: unknown): string[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['body must be an object'];
   const problems: string[] = [];
-  const known = new Set(['errorRate', 'badRequestRate', 'latencyMs', 'throttleForMs', 'outage']);
+  const known = new Set(['errorRate', 'badRequestRate', 'latencyMs', 'throttleForMs', 'outage', 'credentialsRevoked']);
   for (const [key, value] of Object.entries(body)) {
     if (!known.has(key)) problems.push(`${key}: unknown setting`);
-    else if (key === 'outage' ? typeof value !== 'boolean' : typeof value !== 'number' || !(value >= 0)) problems.push(`${key}: invalid value`);
+    else if (key === 'outage' || key === 'credentialsRevoked' ? typeof value !== 'boolean' : typeof value !== 'number' || !(value >= 0)) problems.push(`${key}: invalid value`);
   }
   for (const key of ['errorRate', 'badRequestRate'] as const) {
     const rate = (body as Record<string, unknown>)[key];

@@ -1,14 +1,23 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../vendors/vendor-errors.js';
+import { MisconfiguredVendorError, PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, isVendorOutage } from '../vendors/vendor-errors.js';
+import type { VendorBreaker } from './vendor-breaker.js';
 
 /** What the ledger records for each way a run can end without finishing. */
 export interface FailureHooks {
   rateLimited(reason: string, nextActionAt: Date): Promise<void>;
   willRetry(reason: string): Promise<void>;
   failed(reason: string): Promise<void>;
+  /** The vendor's breaker is open (its queue paused): the run waits for the resume, no attempt spent. */
+  paused?(reason: string): Promise<void>;
 }
+
+/**
+ * How soon a job parked by an open breaker looks again. Its queue is paused, so it then sits in
+ * the paused queue until the breaker closes (operator resume, or a half-open probe).
+ */
+export const BREAKER_PARK_MS = 1000;
 
 /** Random extra wait so throttled jobs do not all come back in the same millisecond. */
 const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
@@ -26,9 +35,13 @@ export async function delayJob(job: Job, token: string | undefined, ms: number):
  * - PermanentVendorError → UnrecoverableError: failed now;
  * - TransientVendorError and anything unknown → thrown again, so BullMQ retries with backoff,
  *   or failed for good on the last attempt.
+ * With a breaker (src/workers/vendor-breaker.ts): a MisconfiguredVendorError (credentials rejected,
+ * configured scope missing) opens the vendor's breaker, as does the N-th consecutive 5xx/timeout;
+ * the job then waits for the resume without spending an attempt. Without one, a
+ * MisconfiguredVendorError fails the job at once like any PermanentVendorError.
  * Unknown errors are replaced by a message of our own: theirs may carry an identifier.
  */
-export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks }): Promise<never> {
+export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks; breaker?: VendorBreaker }): Promise<never> {
   const { job, log, hooks } = ctx;
   if (err instanceof DelayedError) throw err;
   if (err instanceof RateLimitedError) {
@@ -39,6 +52,20 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
   }
   if (!isVendorError(err)) log.error('unexpected error in processor', { errorName: (err as Error)?.name, stack: stackWithoutMessage(err) });
   const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: (err as Error)?.name ?? 'Error' }, 'failed unexpectedly');
+  const { breaker } = ctx;
+  if (breaker && hooks.paused) {
+    const opened =
+      failure instanceof MisconfiguredVendorError
+        ? await breaker.trip(ctx.vendor, failure.fault, failure.message, failure.configKey).then(() => true)
+        : failure instanceof TransientVendorError && isVendorOutage(failure) && (await breaker.recordTransient(ctx.vendor, failure.message));
+    if (opened) {
+      const state = await breaker.state(ctx.vendor);
+      const reason = `${ctx.vendor} paused by its circuit breaker: ${state.reason ?? failure.message}`;
+      await hooks.paused(reason);
+      log.warn('vendor breaker open; job parked without spending an attempt', { reason, attempt: job.attemptsMade + 1 });
+      return delayJob(job, ctx.token, BREAKER_PARK_MS);
+    }
+  }
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (failure instanceof PermanentVendorError || lastAttempt) {
     await hooks.failed(failure.message);

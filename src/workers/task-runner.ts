@@ -5,6 +5,7 @@ import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
+import type { VendorBreaker } from './vendor-breaker.js';
 
 export interface TaskRunnerDeps {
   ledger: RequestLedger;
@@ -12,6 +13,8 @@ export interface TaskRunnerDeps {
   processors: Readonly<Record<string, TaskProcessor>>;
   clients: VendorClients;
   logger: Logger;
+  /** The vendors' circuit breakers; without it a configuration fault just fails the task. */
+  breaker?: VendorBreaker;
 }
 
 /** What a task job leaves in Redis as its return value: the outcome word, nothing more. */
@@ -61,6 +64,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
         return await delayJob(job, token, result.pollAfterMs);
       }
+      await deps.breaker?.recordSuccess(task.vendor);
       await ledger.finishTask(taskId, result.outcome, result.evidence);
       await ledger.settleRequest(requestId);
       log.info('task finished', { outcome: result.outcome, attempt });
@@ -72,7 +76,12 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         token,
         vendor: task.vendor,
         log,
+        breaker: deps.breaker,
         hooks: {
+          paused: async (reason) => {
+            await ledger.deferTask(taskId, { state: 'waiting_vendor', reason });
+            await ledger.deferVendorTasks(task.vendor, reason);
+          },
           rateLimited: (reason, nextActionAt) => ledger.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
           willRetry: (reason) => ledger.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
           failed: async (reason) => {
