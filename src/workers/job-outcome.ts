@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { MisconfiguredVendorError, PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, isVendorOutage } from '../vendors/vendor-errors.js';
-import type { VendorBreaker } from './vendor-breaker.js';
+import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
 
 /** What the ledger records for each way a run can end without finishing. */
 export interface FailureHooks {
@@ -60,7 +60,7 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
         : failure instanceof TransientVendorError && isVendorOutage(failure) && (await breaker.recordTransient(ctx.vendor, failure.message));
     if (opened) {
       const state = await breaker.state(ctx.vendor);
-      const reason = `${ctx.vendor} paused by its circuit breaker: ${state.reason ?? failure.message}`;
+      const reason = breakerWaitingReason(state, failure.message);
       await hooks.paused(reason);
       log.warn('vendor breaker open; job parked without spending an attempt', { reason, attempt: job.attemptsMade + 1 });
       return delayJob(job, ctx.token, BREAKER_PARK_MS);

@@ -19,7 +19,7 @@ import { deleteProject } from '../../jobs/delete-project.js';
 import { createProjectDeletionRunner } from './project-deletion-runner.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
-import type { VendorBreaker } from './vendor-breaker.js';
+import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
 
 export interface WorkerPoolDeps {
   config: Config;
@@ -122,8 +122,15 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   // Half-open probes: a breaker opened by a 5xx/timeout storm lets its queue run again after
   // `breaker.probeAfterMs`; the next success closes it, the next failure opens it again.
+  // Tasks planned while a vendor is paused never run, so they are told why they wait here.
+  const breakerTick = async (breaker: VendorBreaker) => {
+    await breaker.probeDue();
+    for (const state of await breaker.states()) {
+      if (state.state === 'open') await ledger.deferVendorTasks(state.vendor, breakerWaitingReason(state));
+    }
+  };
   const probeTimer = deps.breaker
-    ? setInterval(() => void deps.breaker!.probeDue().catch((e: Error) => logger.warn('breaker probe check failed', { errorName: e.name })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
+    ? setInterval(() => void breakerTick(deps.breaker!).catch((e: Error) => logger.warn('breaker check failed', { errorName: e.name })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
     : undefined;
   probeTimer?.unref();
 

@@ -159,6 +159,11 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
   return breaker;
 }
 
+/** The waiting reason of a task held by an open breaker: free of identifiers, naming the config key to fix. */
+export function breakerWaitingReason(state: Pick<BreakerState, 'vendor' | 'reason'>, fallback = 'its circuit breaker is open'): string {
+  return `${state.vendor} paused by its circuit breaker: ${state.reason ?? fallback}`;
+}
+
 /** The breaker's vendor for a queue name, when the queue is a vendor's. */
 export function breakerVendor(queueName: string): VendorName | undefined {
   return isVendorName(queueName) ? queueName : undefined;
