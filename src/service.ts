@@ -20,7 +20,7 @@ import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enq
 import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
 import { createTokenVerifier } from './api/auth.js';
-import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
+import { RETIRED_VENDOR_ANSWERS, startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
@@ -100,7 +100,9 @@ export async function startService(config: Config, options: StartServiceOptions 
   try {
     let sandbox: Sandbox | undefined;
     if (config.sandboxMode) {
-      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...options.sandbox });
+      // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
+      const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
+      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
       closers.push(() => sandbox!.close());
       config = withSandboxVendors(config, sandbox);
     }

@@ -50,6 +50,12 @@ export interface Config {
     faults: Partial<Record<VendorName, { errorRate?: number; badRequestRate?: number; latencyMs?: number; throttleForMs?: number; outage?: boolean }>>;
     /** Settings merged over each simulated vendor's sandbox settings (tests, demos), e.g. a shorter batch window. */
     vendorOverrides: { [V in keyof VendorSettingsMap]?: Partial<NonNullable<VendorSettingsMap[V]>> };
+    /**
+     * Serve the retired vendors' answers: Pinpoint past its end of support (403 on every call) and
+     * App Center retired (404 on every call). Off by default: the demo world is the one before
+     * retirement, and the start banner says so. @defaultValue false
+     */
+    retiredVendors: boolean;
   };
   intake: { maxBulk: number; bodyLimitBytes: number };
   /** Legal deadlines in days from submission, and when an open request counts as at risk (src/deadlines/at-risk.ts). */
@@ -137,6 +143,7 @@ export const configFileSchema = Joi.object({
       ),
     ),
     vendorOverrides: vendorOverridesSchema,
+    retiredVendors: Joi.boolean(),
   }),
   intake: Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),

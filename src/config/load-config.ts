@@ -128,6 +128,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
       faults: f.sandbox?.faults ?? {},
       vendorOverrides: f.sandbox?.vendorOverrides ?? {},
+      retiredVendors: f.sandbox?.retiredVendors ?? false,
     },
     intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
     deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}), atRisk: { ...AT_RISK_DEFAULTS, ...(f.deadlines?.atRisk ?? {}) } },

@@ -23,6 +23,12 @@ export const SANDBOX_CREDENTIALS = {
   aws: { accessKeyId: 'SANDBOXACCESSKEY', secretAccessKey: 'sandbox-secret-key', region: 'us-east-1' },
 } as const;
 
+/**
+ * The simulator settings of `sandbox.retiredVendors` (issue 17): Pinpoint past its end of support
+ * (every call 403 ForbiddenException) and App Center retired (every `/v0.1` call 404).
+ */
+export const RETIRED_VENDOR_ANSWERS = { pinpoint: { endOfSupportStatus: 403 }, appcenter: { retired: true } } as const satisfies Pick<SandboxOptions, 'pinpoint' | 'appcenter'>;
+
 export interface SandboxOptions {
   /** Seeded people (SANDBOX_SUBJECTS). @defaultValue 1000 */
   subjects?: number;
