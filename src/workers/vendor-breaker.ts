@@ -66,7 +66,8 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
   const key = (vendor: VendorName) => `${deps.queues.prefix}:breaker:${vendor}`;
   const failuresKey = (vendor: VendorName) => `${deps.queues.prefix}:breaker:${vendor}:failures`;
   const queueOf = (vendor: VendorName) => (deps.queues.definitions.some((d) => d.name === vendor) ? deps.queues.queue(vendor) : undefined);
-  const connection = new Redis(redisConnection(deps.redisUrl, false));
+  // Commands wait for the first connection (a worker may trip a breaker right after boot), but fail fast after one retry.
+  const connection = new Redis({ ...redisConnection(deps.redisUrl, false), enableOfflineQueue: true });
   connection.on('error', () => undefined);
   const client = async () => connection;
 
