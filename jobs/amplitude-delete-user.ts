@@ -38,7 +38,7 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
     const sent = submit.result as unknown as SubmittedMember;
     const counts = { project, idKind: sent.idKind, submitBatchId: submit.batchId, idsInCall: sent.idsInCall, unknownInCall: sent.unknownInCall };
     if (!sent.known || !sent.day) {
-      return { outcome: 'not_found', evidence: { ...counts, reason: 'Amplitude reported the id as unknown (invalid_ids): it holds no data for it' } };
+      return { outcome: 'not_found', evidence: { ...counts, reason: 'Amplitude reported the id as unknown (invalid_ids): it holds no data for it', ...vendorConfirmed() } };
     }
     day = sent.day;
     // Saved now: a cancel needs the day to withdraw the person while the job is still staging.
