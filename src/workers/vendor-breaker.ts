@@ -37,6 +37,9 @@ export interface BreakerSettings {
 
 export const BREAKER_DEFAULTS: BreakerSettings = { consecutiveFailures: 10, probeAfterMs: 60_000 };
 
+/** How often one process writes a vendor's successes to Redis (resetting its failure count, closing a half-open breaker). */
+const SUCCESS_WRITE_EVERY_MS = 1000;
+
 /** A vendor's failure counter expires this long after its last failure: "consecutive" means within a storm. */
 const FAILURE_WINDOW_S = 600;
 
@@ -92,6 +95,7 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
     }
   }
 
+  const lastSuccessWrite = new Map<VendorName, number>();
   const breaker: VendorBreaker = {
     async trip(vendor, fault, reason, configKey) {
       const now = Date.now();
@@ -114,6 +118,7 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
       await alert(state);
     },
     async recordTransient(vendor, reason) {
+      lastSuccessWrite.delete(vendor);
       const redis = await client();
       const answers = await redis.multi().incr(failuresKey(vendor)).expire(failuresKey(vendor), FAILURE_WINDOW_S).hget(key(vendor), 'state').exec();
       const failures = Number(answers?.[0]?.[1] ?? 0);
@@ -126,6 +131,11 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
       return false;
     },
     async recordSuccess(vendor) {
+      // At most one Redis round trip per vendor and second per process: a success per task would
+      // otherwise cost every task a call, and "consecutive" needs no finer grain than that.
+      const now = Date.now();
+      if (now - (lastSuccessWrite.get(vendor) ?? 0) < SUCCESS_WRITE_EVERY_MS) return;
+      lastSuccessWrite.set(vendor, now);
       const redis = await client();
       const answers = await redis.multi().del(failuresKey(vendor)).hget(key(vendor), 'state').exec();
       const state = answers?.[1]?.[1] as string | null | undefined;
@@ -143,6 +153,7 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
       await queueOf(vendor)?.resume();
     },
     async probeDue(now = Date.now()) {
+      lastSuccessWrite.clear();
       const probed: VendorName[] = [];
       for (const state of await breaker.states()) {
         if (state.state !== 'open' || state.fault !== 'transient' || !state.probeAt || Date.parse(state.probeAt) > now) continue;
