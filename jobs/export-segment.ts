@@ -2,7 +2,7 @@ import { EndpointMatcher, ExportScan, ExportScanError } from '../src/vendors/pin
 import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
 import { isGone, type AppGone, type ExportJobState, type PinpointClient, type PinpointRetired } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
-import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../src/vendors/vendor-errors.js';
+import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
 import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult } from './task-processor.js';
 
 /** The batch job's name, in the Pinpoint queue; its members are `find-endpoint` tasks. */
@@ -186,6 +186,10 @@ async function onFailure(err: unknown, input: BatchInput, s3: ObjectStoreClient,
 }
 
 function classify(err: unknown): PermanentVendorError | TransientVendorError | RateLimitedError {
+  // The export bucket is configured under Pinpoint's settings: a missing one is a config error naming that key.
+  if (err instanceof PermanentVendorError && err.details.vendor === 's3' && err.details.code === 'NoSuchBucket') {
+    return scopeMissing(err.details, 'vendors.pinpoint.addressScan.bucket', 'does not exist');
+  }
   if (isVendorError(err)) return err;
   if (err instanceof ExportScanError) return new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: err.code }, 'could not read an export file to its end');
   return new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: (err as Error | undefined)?.name ?? 'Error' }, 'failed');

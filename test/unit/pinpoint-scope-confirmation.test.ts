@@ -3,7 +3,7 @@ import { exportSegment } from '../../jobs/export-segment.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import type { BatchInput, BatchResult, TaskInput } from '../../jobs/task-processor.js';
 import type { PinpointClient } from '../../src/vendors/pinpoint-client.js';
-import { MisconfiguredVendorError, scopeMissing } from '../../src/vendors/vendor-errors.js';
+import { MisconfiguredVendorError, PermanentVendorError, scopeMissing } from '../../src/vendors/vendor-errors.js';
 
 /**
  * Issue 17: Pinpoint answers 404 alike for an unknown user and an unknown app, so neither the
@@ -69,6 +69,23 @@ describe('Pinpoint looks the app up before trusting a 404 (issue 17)', () => {
     const result = (await exportSegment(batchInput(), { pinpoint: fakePinpoint(async () => RETIRED) })) as Extract<BatchResult, { outcome: 'done' }>;
     expect(result.outcome).to.equal('done');
     expect(result.members.get('t1')).to.deep.equal({ state: 'done', result: { appGone: true, vendorAnswer: RETIRED.vendorAnswer, endOfSupportAt: RETIRED.endOfSupportAt } });
+  });
+
+  it('shared export: a missing export bucket is a config error naming vendors.pinpoint.addressScan.bucket', async () => {
+    const completed = { jobId: 'j1', status: 'COMPLETED', totalPieces: 1, completedPieces: 1, failedPieces: 0, totalProcessed: 1, totalFailures: 0 };
+    const noSuchBucket = () => new PermanentVendorError({ vendor: 's3', operation: 'ListObjectsV2', status: 404, code: 'NoSuchBucket' });
+    const pinpoint = {
+      ...fakePinpoint(async () => ({ id: 'app-1' })),
+      createExportJob: async () => completed,
+      getExportJob: async () => completed,
+      exports: {
+        listKeys: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(noSuchBucket()) }) }),
+        purgePrefix: () => Promise.reject(noSuchBucket()),
+      },
+    } as unknown as PinpointClient;
+    const err = await exportSegment(batchInput(), { pinpoint }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(MisconfiguredVendorError);
+    expect((err as MisconfiguredVendorError).configKey).to.equal('vendors.pinpoint.addressScan.bucket');
   });
 
   it('shared export: a 404 for an app GetApp still describes is not trusted (transient)', async () => {
