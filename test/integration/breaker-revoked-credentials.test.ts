@@ -81,3 +81,37 @@ describe('Credentials revoked mid-run (issue 17)', function () {
     }
   });
 });
+
+describe('A 5xx storm opens the breaker; a half-open probe resumes the queue (issue 17)', function () {
+  this.timeout(180_000);
+  let service: TestService;
+  before(async () => {
+    service = await startTestService({ subjects: 20, file: { breaker: { consecutiveFailures: 2, probeAfterMs: 500 } } });
+  });
+  after(async () => service?.close());
+
+  it('pauses Pinpoint during the outage, then finishes every request without an operator and without a failed task', async () => {
+    service.sandbox!.faults.set('pinpoint', { outage: true });
+    const ids: string[] = [];
+    for (const i of [1, 2, 3]) {
+      const res = await service.api('/v1/requests', { body: { subject: { userId: `user-${i}` }, vendors: ['pinpoint'] } });
+      ids.push(res.body.id);
+    }
+    const opened = await waitFor(async () => {
+      const state = await service.breaker.state('pinpoint');
+      return state.state !== 'closed' ? state : undefined;
+    }, 60_000);
+    expect(opened.fault).to.equal('transient');
+    expect(opened.reason).to.match(/consecutive failures; last: pinpoint GetUserEndpoints failed \(503 ServiceUnavailableException\)/);
+
+    service.sandbox!.faults.set('pinpoint', { outage: false });
+    for (const id of ids) await service.waitForRequest(id, 60_000);
+    for (const id of ids) {
+      const view = (await service.api(`/v1/requests/${id}`)).body;
+      expect(view.status).to.equal('completed');
+      expect(view.tasks[0].state).to.equal('succeeded');
+    }
+    expect((await service.breaker.state('pinpoint')).state, 'the probe’s success closed it').to.equal('closed');
+    expect(await service.queues.queue('pinpoint').isPaused()).to.equal(false);
+  });
+});
