@@ -4,7 +4,8 @@ import { verifyChain, type ChainEntry } from './audit-chain.js';
 import { publicKeyId, verifySignature, type ReceiptSigner } from './receipt-signer.js';
 import { receiptVerification, type Verification } from './verification.js';
 
-export const RECEIPT_VERSION = 1;
+/** 2: `verification` is one of the closed set in ./verification.ts, with `verificationReason` (issue 17). */
+export const RECEIPT_VERSION = 2;
 
 /**
  * What the requester gets: per vendor and resource, what was done, counted and checked, with the
