@@ -103,7 +103,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      await deps.breaker?.recordSuccess(batch.vendor as VendorName);
+      await deps.breaker?.recordSuccess(batch.vendor as VendorName).catch(() => undefined);
       const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId));
       if (!completed) {
         log.warn('batch had already ended (it ran twice); this run’s results are discarded');

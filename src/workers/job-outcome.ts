@@ -54,12 +54,19 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
   const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: (err as Error)?.name ?? 'Error' }, 'failed unexpectedly');
   const { breaker } = ctx;
   if (breaker && hooks.paused) {
-    const opened =
+    // When the breaker's Redis does not answer, the failure is handled as if there were no breaker.
+    const opened = await (
       failure instanceof MisconfiguredVendorError
-        ? await breaker.trip(ctx.vendor, failure.fault, failure.message, failure.configKey).then(() => true)
-        : failure instanceof TransientVendorError && isVendorOutage(failure) && (await breaker.recordTransient(ctx.vendor, failure.message));
+        ? breaker.trip(ctx.vendor, failure.fault, failure.message, failure.configKey).then(() => true)
+        : failure instanceof TransientVendorError && isVendorOutage(failure)
+          ? breaker.recordTransient(ctx.vendor, failure.message)
+          : Promise.resolve(false)
+    ).catch((e: Error) => {
+      log.warn('circuit breaker unavailable', { errorName: e.name });
+      return false;
+    });
     if (opened) {
-      const state = await breaker.state(ctx.vendor);
+      const state = await breaker.state(ctx.vendor).catch(() => ({ vendor: ctx.vendor, reason: failure.message }));
       const reason = breakerWaitingReason(state, failure.message);
       await hooks.paused(reason);
       log.warn('vendor breaker open; job parked without spending an attempt', { reason, attempt: job.attemptsMade + 1 });

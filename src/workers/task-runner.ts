@@ -64,7 +64,8 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      await deps.breaker?.recordSuccess(task.vendor);
+      // Advisory: a Redis blip here must not cost the work just done.
+      await deps.breaker?.recordSuccess(task.vendor).catch(() => undefined);
       await ledger.finishTask(taskId, result.outcome, result.evidence);
       await ledger.settleRequest(requestId);
       log.info('task finished', { outcome: result.outcome, attempt });
