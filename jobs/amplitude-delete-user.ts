@@ -1,3 +1,4 @@
+import { unverifiable, vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { identifierOf, SUBMIT_DELETIONS, type SubmittedMember } from './amplitude-submit-deletions.js';
 import { POLL_DELETIONS, pollBatchScope } from './amplitude-poll-deletions.js';
@@ -38,9 +39,12 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
     const counts = { project, idKind: sent.idKind, submitBatchId: submit.batchId, idsInCall: sent.idsInCall, unknownInCall: sent.unknownInCall };
     if (!sent.known || !sent.day) {
       if (sent.vendorAnswer) {
-        return { outcome: 'not_found', evidence: { ...counts, vendorAnswer: sent.vendorAnswer, reason: 'Amplitude refused a call holding only this id (400): it does not know the id' } };
+        return {
+          outcome: 'not_found',
+          evidence: { ...counts, vendorAnswer: sent.vendorAnswer, reason: 'Amplitude refused a call holding only this id (400): it does not know the id', ...unverifiable('vendor_refused_id') },
+        };
       }
-      return { outcome: 'not_found', evidence: { ...counts, reason: 'Amplitude reported the id as unknown (invalid_ids): it holds no data for it' } };
+      return { outcome: 'not_found', evidence: { ...counts, reason: 'Amplitude reported the id as unknown (invalid_ids): it holds no data for it', ...vendorConfirmed() } };
     }
     day = sent.day;
     // Saved now: a cancel needs the day to withdraw the person while the job is still staging.
@@ -56,7 +60,7 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
   if (poll.state === 'failed') {
     throw new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions' }, String(poll.result.reason ?? 'did not finish the deletion'));
   }
-  const { status, activeScrubDoneDate, verification } = poll.result;
+  const { status, activeScrubDoneDate, listedInDoneJob } = poll.result;
   return {
     outcome: 'succeeded',
     evidence: {
@@ -64,7 +68,9 @@ export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
       pollBatchId: poll.batchId,
       status,
       ...(typeof activeScrubDoneDate === 'string' ? { activeScrubDoneDate } : {}),
-      verification,
+      ...(typeof listedInDoneJob === 'boolean' ? { listedInDoneJob } : {}),
+      // Amplitude offers no lookup of a deleted user: its "done" is all there is (src/receipts/verification.ts).
+      ...vendorConfirmed(),
       verifiedAt: new Date().toISOString(),
     },
   };

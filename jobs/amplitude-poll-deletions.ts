@@ -95,7 +95,7 @@ export const pollDeletions: BatchProcessor = async (input, deps) => {
       absent += 1;
       members.set(member.taskId, { state: 'failed', result: { day, reason: `no longer in Amplitude's deletion job for ${day} (withdrawn at Amplitude)` } });
     } else {
-      members.set(member.taskId, { state: 'done', result: { ...done, verification: checkable ? 'listed_in_done_job' : 'job_done' } });
+      members.set(member.taskId, { state: 'done', result: { ...done, listedInDoneJob: Boolean(checkable), verification: 'vendor_confirmed' } });
     }
   }
   return { outcome: 'done', evidence: { ...done, entries: job.entryCount, members: input.members.length, absent, polls, polledAt }, members };

@@ -1,5 +1,7 @@
 import type { AppCenterBatching } from '../src/vendors/appcenter-settings.js';
-import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
+import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
+import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
+import { scopeGone } from '../src/receipts/verification.js';
 import type { TaskInput, TaskResult } from './task-processor.js';
 
 /**
@@ -33,13 +35,31 @@ export async function awaitAppCenterBatch(
   return { state: 'done', batchId: outcome.batchId, result: outcome.result };
 }
 
-/** Evidence when App Center answered 404/410 for the app: retired, or the app is gone. Recorded, not an error. */
+/** When App Center Push was retired (Push_* routes answer 404/410 while the rest of App Center answers). */
+export const APPCENTER_PUSH_END_OF_SUPPORT = '2020-12-31';
+
+/**
+ * App Center answered 404/410 about an app: never trusted alone (DESIGN.md Invariant 8). The app is
+ * looked up (AppCenterClient.confirmApp): a mistyped owner or app throws a MisconfiguredVendorError
+ * naming the config key; App Center answering as retired, or Push answering as retired for an app
+ * that exists, gives the batch result that members record as `scope_gone`, with the answer and date.
+ */
+export async function confirmGoneApp(client: AppCenterClient, app: string, status: number, options: { push: boolean; signal?: AbortSignal }): Promise<Record<string, unknown>> {
+  const answer = await client.confirmApp(app, options.signal);
+  if (isGone(answer)) return { appGone: true, vendorStatus: status, vendorAnswer: answer.vendorAnswer, endOfSupportAt: answer.endOfSupportAt };
+  if (options.push) return { appGone: true, vendorStatus: status, vendorAnswer: `Push ${status} while Apps_Get 200: App Center Push is retired`, endOfSupportAt: APPCENTER_PUSH_END_OF_SUPPORT };
+  throw new TransientVendorError({ vendor: 'appcenter', operation: 'Apps_Get', status: 200, code: 'AppStillDescribed' }, `answered ${status} for an app it still describes`);
+}
+
+/** Evidence when App Center answered as retired (confirmed by confirmGoneApp): `scope_gone`, with the vendor's answer and the date. */
 export function goneEvidence(action: string, app: string, result: Record<string, unknown>): Record<string, unknown> {
   return {
     action,
     app,
-    vendorAnswer: result.vendorStatus === 410 ? 'gone' : 'not_found',
+    vendorAnswer: typeof result.vendorAnswer === 'string' ? result.vendorAnswer : `status ${String(result.vendorStatus)}`,
     vendorStatus: result.vendorStatus,
-    reason: 'App Center answered that the app (or the service) no longer exists: retired or deleted',
+    ...(typeof result.endOfSupportAt === 'string' ? { endOfSupportAt: result.endOfSupportAt } : {}),
+    reason: `App Center is past its end of support${typeof result.endOfSupportAt === 'string' ? ` (${result.endOfSupportAt})` : ''}: the app answers as gone`,
+    ...scopeGone(),
   };
 }

@@ -1,3 +1,4 @@
+import { unverifiable, vendorConfirmed, verifiedAbsent } from '../src/receipts/verification.js';
 import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
 import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
 import { afterInterruptedRun, customPropertyKinds, eraseInstallIds, type DeviceErasure } from './appcenter-export-devices.js';
@@ -27,17 +28,24 @@ export const appcenterEraseDevices: TaskProcessor = async (input, deps) => {
     // Push_DeleteInstallId answers 404 too when Push or App Center is retired: not found either way,
     // unless an earlier run sent the delete (its answer lost): then it may have removed the device.
     const result = await eraseInstallIds(client, app, [installId], { signal: input.signal });
-    return finish(app, sentBefore ? afterInterruptedRun(result) : result, { matchedBy: 'install id' });
+    return finish(app, sentBefore ? afterInterruptedRun(result) : result, { matchedBy: 'install id' }, false);
   }
 
   const batch = await awaitAppCenterBatch(input, { kind: APPCENTER_JOBS.exportDevices, batching: client.settings.deviceExport, waitingReason: 'waiting for the shared App Center device export' });
   if (batch.state === 'waiting') return batch.result;
   const result = batch.result;
   if (result.appGone === true) return { outcome: 'not_found', evidence: { ...goneEvidence(ACTION, app, result), logsBlocked: result.logsBlocked ?? 0, batchId: batch.batchId } };
-  return finish(app, result as unknown as DeviceErasure, { matchedBy: 'device export', exportId: result.exportId, batchId: batch.batchId });
+  return finish(app, result as unknown as DeviceErasure, { matchedBy: 'device export', exportId: result.exportId, batchId: batch.batchId }, true);
 };
 
-function finish(app: string, r: DeviceErasure, extra: Record<string, unknown>) {
+/**
+ * The verification (src/receipts/verification.ts): App Center has no read for a single push
+ * device, so a device it deleted is `vendor_confirmed`. A device export of the app (a read of
+ * every device, in an app that answered it) that matched nothing is `verified_absent`. An install
+ * id answering 404 with no export proves nothing: Push answers 404 once it is retired, too.
+ */
+function finish(app: string, r: DeviceErasure, extra: Record<string, unknown>, exported: boolean) {
+  const verification = r.devicesDeleted > 0 || r.devicesMatched > 0 ? vendorConfirmed() : exported ? verifiedAbsent() : unverifiable('no_lookup');
   const evidence = {
     action: ACTION,
     app,
@@ -47,8 +55,7 @@ function finish(app: string, r: DeviceErasure, extra: Record<string, unknown>) {
     logsBlocked: r.logsBlocked,
     ...(r.earlierAttempt ? { earlierAttempt: r.earlierAttempt } : {}),
     ...extra,
-    // App Center has no read for a single push device; its 200 to the delete is the evidence.
-    verification: r.devicesDeleted > 0 ? 'vendor_acknowledged' : 'not_present',
+    ...verification,
     verifiedAt: new Date().toISOString(),
   };
   return { outcome: r.devicesDeleted > 0 || r.earlierAttempt ? ('succeeded' as const) : ('not_found' as const), evidence };

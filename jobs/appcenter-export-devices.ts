@@ -1,3 +1,4 @@
+import { confirmGoneApp } from './appcenter-batch-member.js';
 import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, type Subject } from '../src/privacy/subject.js';
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
@@ -250,11 +251,12 @@ function unexpectedFormat(members: Array<{ taskId: string }>, app: string, expor
  * install ids people gave when that is configured.
  */
 async function appGone(members: Array<{ taskId: string; subject: Subject }>, status: number, client: AppCenterClient, app: string, signal?: AbortSignal) {
+  const gone = await confirmGoneApp(client, app, status, { push: true, signal });
   const results = new Map<string, MemberResult>();
   for (const m of members) {
     let logsBlocked = 0;
     if (client.settings.blockLogs && m.subject.installId && (await client.blockLogs(app, m.subject.installId, signal)) === 'blocked') logsBlocked = 1;
-    results.set(m.taskId, { state: 'done', result: { appGone: true, vendorStatus: status, devicesMatched: 0, devicesDeleted: 0, devicesAlreadyGone: 0, logsBlocked } });
+    results.set(m.taskId, { state: 'done', result: { ...gone, devicesMatched: 0, devicesDeleted: 0, devicesAlreadyGone: 0, logsBlocked } });
   }
-  return { outcome: 'done' as const, evidence: { app, members: members.length, appGone: true, vendorStatus: status }, members: results };
+  return { outcome: 'done' as const, evidence: { app, members: members.length, ...gone }, members: results };
 }

@@ -1,3 +1,4 @@
+import { confirmGoneApp } from './appcenter-batch-member.js';
 import { namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
@@ -42,7 +43,7 @@ export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
       passes += 1;
       const audiences = await client.listAudiences(app, input.signal);
       if (isGone(audiences)) {
-        if (passes === 1) return gone(input.members.map((m) => m.taskId), app, audiences.status);
+        if (passes === 1) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, audiences.status, { push: false, signal: input.signal }));
         break;
       }
       listed = audiences.length;
@@ -74,7 +75,7 @@ export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
   const members = new Map<string, MemberResult>();
   for (const [taskId, names] of progress) {
     const sorted = [...names].sort();
-    members.set(taskId, { state: 'done', result: { audiencesDeleted: sorted.length, audienceIds: sorted, verification: verified ? 'verified_absent' : 'app_gone_during_sweep' } });
+    members.set(taskId, { state: 'done', result: { audiencesDeleted: sorted.length, audienceIds: sorted, ...(verified ? { verification: 'verified_absent' } : { verification: 'scope_gone', vendorAnswer: 'listed in this sweep, then answered gone' }) } });
   }
   const deleted = new Set([...progress.values()].flatMap((names) => [...names])).size;
   return { outcome: 'done', evidence: { app, members: input.members.length, audiencesListed: listed, passes, audiencesDeleted: deleted }, members };
@@ -95,10 +96,11 @@ function definitionLiterals(definition: string | undefined): Needle[] {
   return literals;
 }
 
-function gone(taskIds: string[], app: string, status: number) {
+/** Every member done with the confirmed "App Center retired" answer (confirmGoneApp, jobs/appcenter-batch-member.ts). */
+function gone(taskIds: string[], app: string, answer: Record<string, unknown>) {
   return {
     outcome: 'done' as const,
-    evidence: { app, members: taskIds.length, appGone: true, vendorStatus: status },
-    members: new Map<string, MemberResult>(taskIds.map((id) => [id, { state: 'done', result: { appGone: true, vendorStatus: status } }])),
+    evidence: { app, members: taskIds.length, ...answer },
+    members: new Map<string, MemberResult>(taskIds.map((id) => [id, { state: 'done', result: answer }])),
   };
 }

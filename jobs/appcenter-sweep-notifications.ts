@@ -1,3 +1,4 @@
+import { confirmGoneApp } from './appcenter-batch-member.js';
 import { equalsIdentifier, namesAny, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone, type AppCenterClient, type AppCenterNotificationContent, type AppCenterNotificationOverview } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
@@ -71,7 +72,7 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
   let listed = 0;
   try {
     const listing = await listConsistently(client, app, input.signal);
-    if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, listing.status);
+    if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, listing.status, { push: true, signal: input.signal }));
     listed = listing.items.length;
     const toRead: AppCenterNotificationOverview[] = [];
     for (const n of listing.items) {
@@ -100,7 +101,7 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
     for (let i = 0; i < doomed.length; i += PUSH_DELETE_CHUNK) {
       const chunk = doomed.slice(i, i + PUSH_DELETE_CHUNK);
       const answer = await client.deleteNotifications(app, chunk, input.signal);
-      if (isGone(answer)) return gone(input.members.map((m) => m.taskId), app, answer.status);
+      if (isGone(answer)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, answer.status, { push: true, signal: input.signal }));
       for (const id of chunk) deleted.add(id);
     }
   } catch (err) {
@@ -120,15 +121,16 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
   const members = new Map<string, MemberResult>();
   for (const [taskId, ids] of matches) {
     const sorted = [...ids].sort();
-    members.set(taskId, { state: 'done', result: { notificationsDeleted: sorted.length, notificationIds: sorted, verification: 'verified_absent' } });
+    members.set(taskId, { state: 'done', result: { notificationsDeleted: sorted.length, notificationIds: sorted, ...(isGone(after) ? { verification: 'scope_gone', vendorAnswer: `listed in this sweep, then answered ${after.status}` } : { verification: 'verified_absent' }) } });
   }
   return { outcome: 'done', evidence: { app, members: input.members.length, notificationsListed: listed, notificationsRead: examined.size, notificationsDeleted: deleted.size }, members };
 };
 
-function gone(taskIds: string[], app: string, status: number) {
+/** Every member done with the confirmed "App Center retired" answer (confirmGoneApp, jobs/appcenter-batch-member.ts). */
+function gone(taskIds: string[], app: string, answer: Record<string, unknown>) {
   return {
     outcome: 'done' as const,
-    evidence: { app, members: taskIds.length, appGone: true, vendorStatus: status },
-    members: new Map<string, MemberResult>(taskIds.map((id) => [id, { state: 'done', result: { appGone: true, vendorStatus: status } }])),
+    evidence: { app, members: taskIds.length, ...answer },
+    members: new Map<string, MemberResult>(taskIds.map((id) => [id, { state: 'done', result: answer }])),
   };
 }

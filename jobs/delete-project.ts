@@ -51,8 +51,8 @@ export interface PrefixDeletionEvidence {
   versionsDeleted: number;
   deleteMarkersDeleted: number;
   bytesDeleted: number;
-  /** A fresh ListObjectVersions found nothing left under the prefix. */
-  verification: 'verified_empty';
+  /** A fresh ListObjectVersions (which answers NoSuchBucket for a missing bucket) found nothing left under the prefix. */
+  verification: 'verified_absent';
   /**
    * An earlier run was cut off while purging this prefix (its intent, `purging`, was left): what it
    * removed is not in the counts, which are then a lower bound.
@@ -109,7 +109,7 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
       versionsDeleted: purged.versionsDeleted,
       deleteMarkersDeleted: purged.markersDeleted,
       bytesDeleted: purged.bytesDeleted,
-      verification: 'verified_empty',
+      verification: 'verified_absent',
       ...(resumed ? { earlierAttempt: 'removed_in_earlier_attempt' as const } : {}),
     });
     await input.checkpoint({ s3, purging: null });

@@ -1,10 +1,17 @@
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
+import { isGone } from '../src/vendors/pinpoint-client.js';
+import { scopeGone, verifiedAbsent } from '../src/receipts/verification.js';
 import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
 
 /**
  * Pinpoint by user id: record what exists (GetUserEndpoints), delete it (DeleteUserEndpoints),
  * read back to verify nothing is left. Safe to run twice: a re-run that finds nothing reports
  * what the earlier run deleted, from its checkpoint.
+ *
+ * Pinpoint answers 404 alike for an unknown user and an unknown app, so an empty answer is trusted
+ * only after GetApp confirms the app in this run (DESIGN.md Invariant 8): a mistyped app id is a
+ * MisconfiguredVendorError naming `vendors.pinpoint.appIds[i]`; Pinpoint past its end of support is
+ * `scope_gone` with its answer and the date.
  */
 export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
   const pinpoint = requireClient(deps, 'pinpoint');
@@ -13,6 +20,12 @@ export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
   if (!userId) return { outcome: 'skipped', evidence: { reason: 'no user id for this person' } };
 
   const found = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
+  if (found.length === 0) {
+    const app = await pinpoint.confirmApp({ appId, signal: input.signal });
+    if (isGone(app)) {
+      return { outcome: 'not_found', evidence: { appId, appGone: true, vendorAnswer: app.vendorAnswer, endOfSupportAt: app.endOfSupportAt, endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
+    }
+  }
   const earlier = typeof input.previous.endpointsFound === 'number' ? input.previous.endpointsFound : 0;
   let deleted: string[] = [];
   if (found.length > 0) {
@@ -33,8 +46,8 @@ export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
     endpointsDeleted: found.length > 0 ? Math.max(deleted.length, found.length) : earlier,
     endpointIds: found.length > 0 ? found.map((e) => e.id) : (input.previous.endpointIds ?? []),
     channels: [...new Set(found.map((e) => e.channelType).filter(Boolean))],
-    verification: 'verified_absent',
-    verifiedAt: new Date().toISOString(),
+    // The app answered in this run (endpoints listed, or GetApp), and the read-back found nothing left.
+    ...verifiedAbsent(),
   };
   return { outcome: endpointsFound > 0 ? 'succeeded' : 'not_found', evidence };
 };

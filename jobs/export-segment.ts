@@ -1,8 +1,8 @@
 import { EndpointMatcher, ExportScan, ExportScanError } from '../src/vendors/pinpoint-export-scanner.js';
 import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
-import { isGone, type AppGone, type ExportJobState } from '../src/vendors/pinpoint-client.js';
+import { isGone, type AppGone, type ExportJobState, type PinpointClient, type PinpointRetired } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
-import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../src/vendors/vendor-errors.js';
+import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
 import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult } from './task-processor.js';
 
 /** The batch job's name, in the Pinpoint queue; its members are `find-endpoint` tasks. */
@@ -69,7 +69,7 @@ export const exportSegment: BatchProcessor = async (input, deps) => {
         await input.checkpoint({ phase: 'exporting', exportPrefix: prefix, exportRequested: requested });
         job = await pinpoint.createExportJob({ appId, s3UrlPrefix, roleArn: settings.roleArn, segmentId: target === '*' ? undefined : target, signal: input.signal });
       }
-      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, job);
+      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal));
       jobs.push({ target, jobId: job.jobId });
       await input.checkpoint({ exportJobs: jobs });
     }
@@ -78,7 +78,7 @@ export const exportSegment: BatchProcessor = async (input, deps) => {
     const states: ExportJobState[] = [];
     for (const { jobId } of jobs) {
       const job = await pinpoint.getExportJob({ appId, jobId, signal: input.signal });
-      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, job);
+      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal));
       states.push(job);
     }
     const failed = states.find((s) => s.status === 'FAILED');
@@ -149,11 +149,23 @@ async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: 
   };
 }
 
-/** The app is gone (deleted, or Pinpoint past end of support): nothing to find, recorded with the vendor's answer. */
-async function appGone(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, gone: AppGone): Promise<BatchResult> {
+/**
+ * An export call answered that the app is gone: never trusted alone (DESIGN.md Invariant 8). The
+ * app is looked up (PinpointClient.confirmApp): a mistyped app id throws a MisconfiguredVendorError
+ * naming the config key; Pinpoint past its end of support is the answer the members record.
+ */
+async function confirmGone(pinpoint: PinpointClient, appId: string, gone: AppGone, signal?: AbortSignal): Promise<PinpointRetired> {
+  const app = await pinpoint.confirmApp({ appId, signal });
+  if (!isGone(app)) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetApp', code: 'AppStillDescribed' }, `answered ${gone.vendorAnswer} for an app it still describes`);
+  return app;
+}
+
+/** Pinpoint is past its end of support (confirmed by confirmGone): nothing to find, recorded with the vendor's answer and the date. */
+async function appGone(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, gone: PinpointRetired): Promise<BatchResult> {
   const purged = await s3.purgePrefix(bucket, prefix, input.signal);
-  const members = new Map<string, MemberResult>(input.members.map((m) => [m.taskId, { state: 'done', result: { appGone: true, vendorAnswer: gone.vendorAnswer } }]));
-  return { outcome: 'done', evidence: { phase: 'done', appGone: true, vendorAnswer: gone.vendorAnswer, exportFilesDeleted: purged.versionsDeleted }, members };
+  const answer = { appGone: true, vendorAnswer: gone.vendorAnswer, endOfSupportAt: gone.endOfSupportAt };
+  const members = new Map<string, MemberResult>(input.members.map((m) => [m.taskId, { state: 'done', result: answer }]));
+  return { outcome: 'done', evidence: { phase: 'done', ...answer, exportFilesDeleted: purged.versionsDeleted }, members };
 }
 
 /**
@@ -176,6 +188,10 @@ async function onFailure(err: unknown, input: BatchInput, s3: ObjectStoreClient,
 }
 
 function classify(err: unknown): PermanentVendorError | TransientVendorError | RateLimitedError {
+  // The export bucket is configured under Pinpoint's settings: a missing one is a config error naming that key.
+  if (err instanceof PermanentVendorError && err.details.vendor === 's3' && err.details.code === 'NoSuchBucket') {
+    return scopeMissing(err.details, 'vendors.pinpoint.addressScan.bucket', 'does not exist');
+  }
   if (isVendorError(err)) return err;
   if (err instanceof ExportScanError) return new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: err.code }, 'could not read an export file to its end');
   return new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: (err as Error | undefined)?.name ?? 'Error' }, 'failed');

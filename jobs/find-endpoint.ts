@@ -1,3 +1,4 @@
+import { scopeGone, verifiedAbsent } from '../src/receipts/verification.js';
 import type { Subject } from '../src/privacy/subject.js';
 import { normaliseAddress } from '../src/vendors/pinpoint-export-scanner.js';
 import type { EndpointReadBack } from '../src/vendors/pinpoint-client.js';
@@ -58,8 +59,8 @@ export const findEndpoint: TaskProcessor = async (input, deps) => {
   if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'BatchFailed' }, 'shared export scan failed');
   const batchId = outcome.batchId;
   if (outcome.result.appGone) {
-    // The project is gone (deleted, or Pinpoint past end of support): nothing of the person is left there.
-    return { outcome: 'not_found', evidence: { appId, batchId, appGone: true, vendorAnswer: outcome.result.vendorAnswer, endpointsFound: 0, endpointsDeleted: 0 } };
+    // Pinpoint is past its end of support (the batch looked the app up before trusting the answer).
+    return { outcome: 'not_found', evidence: { appId, batchId, appGone: true, vendorAnswer: outcome.result.vendorAnswer, endOfSupportAt: outcome.result.endOfSupportAt, endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
   }
   const endpointIds = Array.isArray(outcome.result.endpointIds) ? (outcome.result.endpointIds as string[]) : [];
 
@@ -104,8 +105,8 @@ export const findEndpoint: TaskProcessor = async (input, deps) => {
     endpointIds: [...deleted],
     alreadyGone: alreadyGone.size,
     changedSinceExport: changed.size,
-    verification: 'verified_absent',
-    verifiedAt: new Date().toISOString(),
+    // The export ran in this app in this run (so it exists), and every deletion was read back.
+    ...verifiedAbsent(),
   };
   return { outcome: deleted.size + alreadyGone.size > 0 ? 'succeeded' : 'not_found', evidence };
 };

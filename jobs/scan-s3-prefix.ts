@@ -9,7 +9,8 @@ import { EndpointMatcher } from '../src/vendors/pinpoint-export-scanner.js';
 import { ObjectRowsError, rewriteObjectRows, scanObjectRows, type RewriteSink, type RowScan } from '../src/vendors/s3-object-rows.js';
 import { parseLocationResource } from '../src/vendors/s3-settings.js';
 import type { S3KeyVersions, S3VendorClient, S3VersionEntry } from '../src/vendors/s3-client.js';
-import { RateLimitedError, TransientVendorError, isVendorError } from '../src/vendors/vendor-errors.js';
+import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
+import { unverifiable, verifiedAbsent } from '../src/receipts/verification.js';
 import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
 
 /** The batch job's name, in the S3 queue; its members are `purge-s3-prefix` tasks. */
@@ -63,6 +64,12 @@ const keyDigest = (key: string) => createHash('sha256').update(key, 'utf8').dige
  *   in an unversioned bucket the rewrite is all there is.
  * Then each touched key is read back, every version, and must hold none of the members' rows;
  * otherwise the batch fails this attempt and runs again (which is safe: it is idempotent).
+ *
+ * Verification (DESIGN.md Invariant 8): the bucket is confirmed first (GetBucketVersioning, a
+ * bucket-level read: a missing bucket is a MisconfiguredVendorError naming
+ * `vendors.s3.locations[i].bucket`). A prefix that holds no object at all is `unverifiable`
+ * (`empty_prefix`), never `verified_absent`: a mistyped prefix looks exactly like it, and S3 has no
+ * notion of a prefix existing. The evidence names the config key so the operator can check it.
  */
 export const scanS3Prefix: BatchProcessor = async (input, deps) => {
   const s3 = requireClient(deps, 's3');
@@ -86,12 +93,19 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
   // Left by a run that died between changing a key and recording it: resolved when the listing meets the key.
   let unresolved = (input.previous.intent ?? undefined) as KeyIntent | undefined;
 
+  const index = s3.settings.locations.findIndex((l) => l.bucket === bucket && l.prefix === prefix);
+  const locationKey = `vendors.s3.locations[${index < 0 ? '?' : index}]`;
   try {
-    const versioning = await s3.versioning(bucket, input.signal);
+    const versioning = await s3.versioning(bucket, input.signal).catch((err: unknown) => {
+      if (err instanceof PermanentVendorError && err.details.code === 'NoSuchBucket') throw scopeMissing(err.details, `${locationKey}.bucket`, `"${bucket}" does not exist`);
+      throw err;
+    });
     const versioned = versioning !== 'Unversioned';
     const touched: string[] = [];
     const ctx: PurgeContext = { matcher, everyone, versioned, totals, taskIdOf: (i) => input.members[i]!.taskId, intents, signal: input.signal };
+    let keysListed = 0;
     for await (const group of s3.listVersions(bucket, prefix, input.signal)) {
+      keysListed++;
       if (unresolved && keyDigest(group.key) === unresolved.keyDigest) {
         await intents.confirm(await resolveIntent(s3, bucket, unresolved, group, indexOf, matcher, input.signal));
         unresolved = undefined;
@@ -119,10 +133,9 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
     }
     if (stillHolding > 0) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'StillPresent' }, `still holds searched rows in ${stillHolding} version(s) after the purge`);
 
-    const members = new Map<string, MemberResult>(
-      input.members.map((m, i) => [m.taskId, { state: 'done', result: { bucket, prefix, versioned, ...counts[i]!, verification: 'verified_absent', verifiedAt: new Date().toISOString() } }]),
-    );
-    return { outcome: 'done', evidence: { bucket, prefix, versioned, members: input.members.length, ...totals, progress: null }, members };
+    const verification = keysListed > 0 ? verifiedAbsent() : { ...unverifiable('empty_prefix'), configKey: `${locationKey}.prefix`, note: `"${prefix}" holds no object in "${bucket}": check ${locationKey}.prefix` };
+    const members = new Map<string, MemberResult>(input.members.map((m, i) => [m.taskId, { state: 'done', result: { bucket, prefix, versioned, ...counts[i]!, ...verification } }]));
+    return { outcome: 'done', evidence: { bucket, prefix, versioned, members: input.members.length, keysListed, ...totals, progress: null }, members };
   } catch (err) {
     // What was done is already recorded (each key's counts with its confirmation, an unfinished
     // key as its intent): let the taxonomy decide.

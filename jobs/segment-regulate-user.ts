@@ -1,3 +1,4 @@
+import { vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { POLL_REGULATION, regulationBatchScope } from './segment-poll-regulation.js';
 import { memberFallbackPollMs, requireClient, type TaskProcessor } from './task-processor.js';
@@ -41,5 +42,9 @@ export const regulateUser: TaskProcessor = async (input, deps) => {
     throw new PermanentVendorError({ vendor: 'segment', operation: 'regulation' }, typeof reason === 'string' ? reason : 'did not erase');
   }
   // A regulation that erased but names destinations it could not reach keeps why (no identifiers in it).
-  return { outcome: 'succeeded', evidence: { batchId: batch.batchId, ...evidence, ...(evidence.partial === true && typeof reason === 'string' ? { errors: reason } : {}) } };
+  // Segment offers no lookup of a regulated user: FINISHED is its word (src/receipts/verification.ts).
+  return {
+    outcome: 'succeeded',
+    evidence: { batchId: batch.batchId, ...evidence, ...(evidence.partial === true && typeof reason === 'string' ? { errors: reason } : {}), ...vendorConfirmed() },
+  };
 };

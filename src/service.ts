@@ -14,12 +14,13 @@ import { RequestLedger } from './ledger/request-ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { createQueueSet, type QueueSet } from './workers/queue-set.js';
+import { createVendorBreaker, type VendorBreaker } from './workers/vendor-breaker.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
 import { createTokenVerifier } from './api/auth.js';
-import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
+import { RETIRED_VENDOR_ANSWERS, startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
@@ -74,6 +75,7 @@ export interface Service {
   callbacks: CallbackOutbox;
   /** This process's vendor call counters, flushed to Redis. */
   vendorCalls: VendorCallStats;
+  breaker: VendorBreaker;
   workers?: WorkerPool;
   sandbox?: Sandbox;
   redisUrl: string;
@@ -106,7 +108,9 @@ export async function startService(config: Config, options: StartServiceOptions 
   try {
     let sandbox: Sandbox | undefined;
     if (config.sandboxMode) {
-      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...options.sandbox });
+      // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
+      const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
+      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
       closers.push(() => sandbox!.close());
       config = withSandboxVendors(config, sandbox);
     }
@@ -134,6 +138,9 @@ export async function startService(config: Config, options: StartServiceOptions 
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
+    // One circuit breaker per vendor, its state in Redis, shared by every process (src/workers/vendor-breaker.ts).
+    const breaker = createVendorBreaker({ redisUrl, queues, settings: config.breaker, logger });
+    closers.push(() => breaker.close());
     // Status callbacks: every committed status change queues its signed callbacks (src/callbacks/).
     const opendsrStore = new OpenDsrStore(db);
     const opendsrSigner = await loadOpenDsrSigner(config, logger);
@@ -167,7 +174,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
       closers.push(() => workers!.close());
     }
 
@@ -196,7 +203,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       });
       vendorHealth.start();
       closers.push(async () => vendorHealth!.stop());
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, vendorHealth });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -213,7 +220,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, vendorHealth, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, vendorHealth, breaker, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { VendorBreaker } from '../workers/vendor-breaker.js';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
@@ -43,6 +44,8 @@ export interface ApiAppDeps {
   opendsrRouter?: Router;
   /** Vendor preflight and canary results (`GET /v1/vendors/health`, `erasure_vendor_check` in `/metrics`). */
   vendorHealth?: VendorHealthMonitor;
+  /** The vendors' circuit breakers: `/readyz` details, `/metrics`, the admin banner, queue resume. */
+  breaker?: VendorBreaker;
 }
 
 /** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
@@ -71,10 +74,13 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const [ledgerUp, redisUp] = await Promise.all([deps.ledger.ping().then(() => true, () => false), deps.queues.isReady()]);
-    res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down' });
+    // A paused vendor is reported, but readiness stays up: the API still accepts and queues requests.
+    const vendors = deps.breaker && redisUp ? await deps.breaker.states().catch(() => undefined) : undefined;
+    const paused = vendors?.filter((b) => b.state !== 'closed').map(({ vendor, state, fault, reason, configKey, openedAt }) => ({ vendor, state, fault, reason, configKey, openedAt }));
+    res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down', ...(paused ? { vendors: { paused } } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
-    const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, clients: metricClients });
+    const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients });
     res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
   if (deps.sandboxRouter) app.use(deps.sandboxRouter);
@@ -95,12 +101,12 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     next();
   });
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
-  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
+  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   if (deps.vendorHealth) app.use(createVendorHealthRouter(deps.vendorHealth));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
-  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk }));
+  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -1,3 +1,4 @@
+import type { VendorBreaker } from '../workers/vendor-breaker.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
@@ -14,6 +15,7 @@ export interface MetricsSources {
    * before clients, a token since removed) is counted as `other`, so the label stays bounded.
    */
   clients?: readonly string[];
+  breaker?: VendorBreaker;
 }
 
 /** A client name as a bounded label value. */
@@ -66,6 +68,11 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
       '# TYPE erasure_requests_at_risk gauge',
     );
     for (const [client, n] of perClient(atRisk, known)) parts.push(`erasure_requests_at_risk{${promLabels({ client })}} ${n}`);
+  }
+  const breakers = sources.breaker ? await sources.breaker.states().catch(() => undefined) : undefined;
+  if (breakers) {
+    parts.push('# HELP erasure_vendor_breaker_open 1 while a vendor\'s circuit breaker holds its queue paused (open), 0.5 while half-open, 0 when closed.', '# TYPE erasure_vendor_breaker_open gauge');
+    for (const b of breakers) parts.push(`erasure_vendor_breaker_open{${promLabels({ vendor: b.vendor, fault: b.fault ?? 'none' })}} ${b.state === 'open' ? 1 : b.state === 'half_open' ? 0.5 : 0}`);
   }
   const calls = await sources.vendorCalls.totals().catch(() => undefined);
   parts.push(...(calls ? vendorCallLines(calls) : ['# vendor calls: Redis unavailable']));

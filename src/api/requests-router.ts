@@ -1,3 +1,4 @@
+import type { VendorBreaker } from '../workers/vendor-breaker.js';
 import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
 import type { Config } from '../config/config-schema.js';
@@ -9,7 +10,7 @@ import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationErr
 import { toFieldProblems } from '../intake/request-schema.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
-import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+import { VENDOR_NAMES, isVendorName, type VendorName } from '../vendors/vendor-name.js';
 import { requireRole } from './auth.js';
 import { canSee, clientScope } from './access.js';
 import { requestView } from './request-view.js';
@@ -30,6 +31,8 @@ export interface RequestsRouterDeps {
   signer: ReceiptSigner;
   service: { name: string; version: string };
   deadlineRisk: DeadlineRiskLedger;
+  /** The vendors' circuit breakers: an operator's resume closes the vendor's breaker too. */
+  breaker?: VendorBreaker;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -231,8 +234,11 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const queue = deps.queues.queue(name);
     if (action === 'pause') await queue.pause();
     else await queue.resume();
-    await ledger.audit(null, actorOf(req), `queue.${action}`, { queue: name });
-    res.json({ queue: name, paused: await queue.isPaused() });
+    // The operator's word that the config is fixed: the breaker closes and every parked job runs again.
+    const breaker = action === 'resume' && deps.breaker && isVendorName(name) ? await deps.breaker.state(name) : undefined;
+    if (breaker && breaker.state !== 'closed') await deps.breaker!.reset(name as VendorName);
+    await ledger.audit(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
+    res.json({ queue: name, paused: await queue.isPaused(), ...(breaker && breaker.state !== 'closed' ? { breakerClosed: { fault: breaker.fault, reason: breaker.reason } } : {}) });
   });
 
   /** The request named in the path, if this principal may see it: another client's answers exactly as an unknown id. */

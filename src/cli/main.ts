@@ -59,7 +59,14 @@ function printBanner(service: Service): void {
     `  Bull Board   ${url}/admin/queues   (send the token as a Bearer header, or an erasure_token cookie)`,
     `  Health       ${url}/healthz   ${url}/readyz   ${url}/metrics`,
   ];
-  if (config.sandboxMode) lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats`);
+  if (config.sandboxMode) {
+    lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats`);
+    lines.push(
+      config.sandbox.retiredVendors
+        ? '  Retired      Pinpoint (end of support 2026-10-30) and App Center (retired 2025-03-31) answer as retired: their tasks end scope_gone'
+        : '  Retired      Pinpoint and App Center are simulated as before their end of support (2026-10-30, 2025-03-31); sandbox.retiredVendors: true serves the retired answers',
+    );
+  }
   lines.push(
     `  Admin token  ${config.adminToken ? 'from ERASURE_ADMIN_TOKEN' : `in ${tokenFile}`}`,
     '',
@@ -109,8 +116,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'sandbox': {
-      const [{ startSandbox }, { listen }, { default: express }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/vendor-http.js'), import('express')]);
-      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults });
+      const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { listen }, { default: express }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/vendor-http.js'), import('express')]);
+      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}) });
       const app = express();
       app.use(sandbox.controlRouter());
       const server = await listen(app, config.port, config.host);

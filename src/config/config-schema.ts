@@ -50,6 +50,12 @@ export interface Config {
     faults: Partial<Record<VendorName, { errorRate?: number; badRequestRate?: number; latencyMs?: number; throttleForMs?: number; outage?: boolean }>>;
     /** Settings merged over each simulated vendor's sandbox settings (tests, demos), e.g. a shorter batch window. */
     vendorOverrides: { [V in keyof VendorSettingsMap]?: Partial<NonNullable<VendorSettingsMap[V]>> };
+    /**
+     * Serve the retired vendors' answers: Pinpoint past its end of support (403 on every call) and
+     * App Center retired (404 on every call). Off by default: the demo world is the one before
+     * retirement, and the start banner says so. @defaultValue false
+     */
+    retiredVendors: boolean;
   };
   intake: { maxBulk: number; bodyLimitBytes: number };
   /** Legal deadlines in days from submission, and when an open request counts as at risk (src/deadlines/at-risk.ts). */
@@ -63,6 +69,8 @@ export interface Config {
     retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
+  /** Per-vendor circuit breakers (src/workers/vendor-breaker.ts). */
+  breaker: { consecutiveFailures: number; probeAfterMs: number; webhookUrl?: string };
   /**
    * Days after a request ends before its identifiers are destroyed (crypto-shredding): the vault
    * entry is wiped and only keyed hashes remain. @defaultValue 30
@@ -142,6 +150,7 @@ export const configFileSchema = Joi.object({
       ),
     ),
     vendorOverrides: vendorOverridesSchema,
+    retiredVendors: Joi.boolean(),
   }),
   intake: Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),
@@ -171,6 +180,7 @@ export const configFileSchema = Joi.object({
     }),
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
+  breaker: Joi.object({ consecutiveFailures: Joi.number().integer().min(1).max(1000), probeAfterMs: Joi.number().integer().min(100), webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }) }),
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
   projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
   callbacks: Joi.object({

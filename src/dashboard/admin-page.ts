@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { BreakerState, VendorBreaker } from '../workers/vendor-breaker.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
@@ -56,6 +57,8 @@ export interface AdminPageDeps {
   projectDeletions?: ProjectDeletionLedger;
   /** `at_risk`: observed vendor durations against deadlines (filter and badges). */
   deadlineRisk: DeadlineRiskLedger;
+  /** The vendors' circuit breakers, shown as a banner when one is open. */
+  breaker?: VendorBreaker;
 }
 
 /** The CSRF token of a session: an HMAC keyed by the session's own token, so only its holder can make it. */
@@ -106,6 +109,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** The CSRF token of this admin session (set by the admin pages' authentication). */
     adminCsrf?: string;
+    /** Vendors whose breaker is not closed, for the admin pages' banner. */
+    vendorBreakers?: BreakerState[];
   }
 }
 
@@ -205,10 +210,16 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
       staff: isStaff(req.principal),
       clients: isStaff(req.principal) ? knownClients : [],
       now: new Date(),
+      breakers: req.vendorBreakers,
     };
   }
 
   // ---- pages ----
+  // The breaker banner: read once per page (a Redis read per vendor); a Redis outage shows no banner rather than no page.
+  router.use(async (req, _res, next) => {
+    req.vendorBreakers = deps.breaker ? (await deps.breaker.states().catch(() => [])).filter((b) => b.state !== 'closed') : [];
+    next();
+  });
   router.get('/', auth, async (req, res) => {
     const filter: ListFilter = (['overdue', 'at_risk', 'failed', 'waiting_manual'] as const).find((f) => f === req.query.filter) ?? 'all';
     const status = REQUEST_STATUSES.find((s) => s === req.query.status) as RequestStatus | undefined;

@@ -4,6 +4,7 @@ import { FINAL_REQUEST_STATUSES, REQUEST_STATUSES, TERMINAL_TASK_STATES, type Re
 import { parentJobId } from '../planner/build-flow.js';
 import { html, path, type SafeHtml } from './html.js';
 import type { RiskAssessment } from '../deadlines/at-risk.js';
+import type { BreakerState } from '../workers/vendor-breaker.js';
 
 /**
  * The admin pages as functions of ledger records: plain server-rendered HTML, no scripts, one
@@ -28,6 +29,8 @@ export interface ViewContext {
   /** The clients a staff member may filter the list by (configured token names); empty for a client, who sees only its own. */
   clients: readonly string[];
   now: Date;
+  /** Vendors whose circuit breaker is open or half-open: shown as a banner on every page. */
+  breakers?: BreakerState[];
 }
 
 export type ListFilter = 'all' | 'overdue' | 'at_risk' | 'failed' | 'waiting_manual';
@@ -114,11 +117,24 @@ export function layout(title: string, ctx: ViewContext | undefined, body: SafeHt
 <body>
 <header><a class="brand" href="${ADMIN_PATH}">erasure</a>${nav}</header>
 <main>
+${breakerBanner(ctx?.breakers ?? [])}
 ${body}
 </main>
 </body>
 </html>
 `.value;
+}
+
+/** One line per vendor whose breaker is not closed: why its queue is paused and how to resume it. */
+export function breakerBanner(breakers: BreakerState[]): SafeHtml | string {
+  const open = breakers.filter((b) => b.state !== 'closed');
+  if (open.length === 0) return '';
+  return html`<div class="error breaker" role="alert"><strong>Vendor paused.</strong><ul>${open.map(
+    (b) =>
+      html`<li><strong>${b.vendor}</strong> ${b.state === 'half_open' ? 'is probing after a failure storm' : `is paused (${b.fault ?? 'fault'})`}: ${b.reason ?? ''}${
+        b.state === 'open' && b.fault !== 'transient' ? html` — fix ${b.configKey ?? 'the config'}, then <code>erasure queues resume ${b.vendor}</code>` : ''
+      }</li>`,
+  )}</ul></div>`;
 }
 
 export function loginPage(input: { csrf: string; next: string; error?: string }): string {

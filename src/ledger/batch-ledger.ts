@@ -274,6 +274,16 @@ export class BatchLedger {
     return rows.map((r) => ({ taskId: r.id, queue: r.queue }));
   }
 
+  /** The error of the last failed batch of `kind` the task was detached from (free of identifiers), so its final failure can say why. */
+  async lastFailure(taskId: string, kind: string): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ error: string | null }>(
+      `SELECT b.error FROM batch_members m JOIN batches b ON b.id = m.batch_id
+        WHERE m.task_id = $1 AND b.kind = $2 AND m.state = 'detached' AND b.state = 'failed' ORDER BY b.finished_at DESC NULLS LAST LIMIT 1`,
+      [taskId, kind],
+    );
+    return rows[0]?.error ?? undefined;
+  }
+
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */
   async unfinished(limit: number): Promise<BatchRecord[]> {
     const { rows } = await this.db.query<BatchRow>(`SELECT * FROM batches WHERE state IN ('open', 'running') ORDER BY updated_at LIMIT $1`, [limit]);

@@ -571,6 +571,23 @@ export class RequestLedger {
     return rows[0]?.state;
   }
 
+  /**
+   * A vendor's circuit breaker opened (src/workers/vendor-breaker.ts): every open task of the
+   * vendor that is not running says why it waits. Only waiting states change; nothing settled or
+   * cancelled is touched. `reason` must be free of identifiers. Returns how many tasks it marked.
+   */
+  async deferVendorTasks(vendor: VendorName, reason: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      `WITH marked AS (
+         UPDATE tasks SET state = 'waiting_vendor', waiting_reason = $2, next_action_at = NULL, updated_at = now()
+          WHERE vendor = $1 AND ${taskGuard('pause')} AND waiting_reason IS DISTINCT FROM $2
+          RETURNING 1)
+       SELECT count(*)::int AS n FROM marked`,
+      [vendor, reason],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /** The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g. withdrawn by a cancel. */
   async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<TaskWriteResult> {
     return this.moveTask('finish', taskId, state, `evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [

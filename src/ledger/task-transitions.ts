@@ -34,6 +34,8 @@ export const TASK_TRANSITIONS = {
   withdraw: { from: ['queued', 'running', 'waiting_vendor', 'rate_limited'], to: ['cancelled'] },
   /** An operator retries a failed task. */
   retry: { from: ['failed'], to: ['queued'] },
+  /** A vendor's circuit breaker opened: its waiting tasks say why they wait (src/workers/vendor-breaker.ts). */
+  pause: { from: ['queued', 'rate_limited', 'waiting_vendor'], to: ['waiting_vendor'] },
 } as const satisfies Record<string, Transition<TaskState>>;
 
 export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;

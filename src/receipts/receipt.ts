@@ -2,8 +2,10 @@ import type { RequestRecord, TaskRecord } from '../ledger/ledger-types.js';
 import { canonicalJson } from '../privacy/canonical-json.js';
 import { verifyChain, type ChainEntry } from './audit-chain.js';
 import { publicKeyId, verifySignature, type ReceiptSigner } from './receipt-signer.js';
+import { receiptVerification, type Verification } from './verification.js';
 
-export const RECEIPT_VERSION = 1;
+/** 2: `verification` is one of the closed set in ./verification.ts, with `verificationReason` (issue 17). */
+export const RECEIPT_VERSION = 2;
 
 /**
  * What the requester gets: per vendor and resource, what was done, counted and checked, with the
@@ -29,7 +31,10 @@ export interface ReceiptBody {
     connectorVersion: string;
     startedAt: string | null;
     finishedAt: string | null;
-    verification: string | null;
+    /** One of the closed set in ./verification.ts (README "Verification values"); null when the task has none. */
+    verification: Verification | null;
+    /** Why, when `verification` is `unverifiable`; otherwise null. */
+    verificationReason: string | null;
     evidence: Record<string, unknown>;
   }>;
   auditChain: ChainEntry[];
@@ -62,7 +67,7 @@ export function buildReceipt(request: RequestRecord, tasks: TaskRecord[], chain:
       connectorVersion: `${t.vendor}@${service.version}`,
       startedAt: t.startedAt?.toISOString() ?? null,
       finishedAt: t.finishedAt?.toISOString() ?? null,
-      verification: typeof t.evidence.verification === 'string' ? t.evidence.verification : null,
+      ...receiptVerification(t.evidence),
       evidence: t.evidence,
     })),
     auditChain: chain,

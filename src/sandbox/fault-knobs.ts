@@ -12,9 +12,11 @@ export interface VendorFaults {
   throttleUntil: number;
   /** Every call answers 503 (the vendor is down). @defaultValue false */
   outage: boolean;
+  /** Every call answers the vendor's 401/403 for rejected credentials (a key revoked mid-run). @defaultValue false */
+  credentialsRevoked: boolean;
 }
 
-export const NO_FAULTS: Readonly<VendorFaults> = Object.freeze({ errorRate: 0, badRequestRate: 0, latencyMs: 0, throttleUntil: 0, outage: false });
+export const NO_FAULTS: Readonly<VendorFaults> = Object.freeze({ errorRate: 0, badRequestRate: 0, latencyMs: 0, throttleUntil: 0, outage: false, credentialsRevoked: false });
 
 /** Fault settings as accepted from config or `PUT /sandbox/faults/:vendor`. */
 export interface FaultPatch {
@@ -24,6 +26,7 @@ export interface FaultPatch {
   /** Starts a storm of this many milliseconds from now; 0 ends one. */
   throttleForMs?: number;
   outage?: boolean;
+  credentialsRevoked?: boolean;
 }
 
 export class FaultKnobs {
@@ -39,6 +42,7 @@ export class FaultKnobs {
     if (patch.badRequestRate !== undefined) next.badRequestRate = patch.badRequestRate;
     if (patch.latencyMs !== undefined) next.latencyMs = patch.latencyMs;
     if (patch.outage !== undefined) next.outage = patch.outage;
+    if (patch.credentialsRevoked !== undefined) next.credentialsRevoked = patch.credentialsRevoked;
     if (patch.throttleForMs !== undefined) next.throttleUntil = patch.throttleForMs > 0 ? Date.now() + patch.throttleForMs : 0;
     this.faults.set(vendor, next);
     return next;

@@ -23,6 +23,12 @@ export const SANDBOX_CREDENTIALS = {
   aws: { accessKeyId: 'SANDBOXACCESSKEY', secretAccessKey: 'sandbox-secret-key', region: 'us-east-1' },
 } as const;
 
+/**
+ * The simulator settings of `sandbox.retiredVendors` (issue 17): Pinpoint past its end of support
+ * (every call 403 ForbiddenException) and App Center retired (every `/v0.1` call 404).
+ */
+export const RETIRED_VENDOR_ANSWERS = { pinpoint: { endOfSupportStatus: 403 }, appcenter: { retired: true } } as const satisfies Pick<SandboxOptions, 'pinpoint' | 'appcenter'>;
+
 export interface SandboxOptions {
   /** Seeded people (SANDBOX_SUBJECTS). @defaultValue 1000 */
   subjects?: number;
@@ -162,10 +168,10 @@ function createControlRouter(sandbox: Sandbox): Router {
 function validateFaultPatch(body: unknown): string[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return ['body must be an object'];
   const problems: string[] = [];
-  const known = new Set(['errorRate', 'badRequestRate', 'latencyMs', 'throttleForMs', 'outage']);
+  const known = new Set(['errorRate', 'badRequestRate', 'latencyMs', 'throttleForMs', 'outage', 'credentialsRevoked']);
   for (const [key, value] of Object.entries(body)) {
     if (!known.has(key)) problems.push(`${key}: unknown setting`);
-    else if (key === 'outage' ? typeof value !== 'boolean' : typeof value !== 'number' || !(value >= 0)) problems.push(`${key}: invalid value`);
+    else if (key === 'outage' || key === 'credentialsRevoked' ? typeof value !== 'boolean' : typeof value !== 'number' || !(value >= 0)) problems.push(`${key}: invalid value`);
   }
   for (const key of ['errorRate', 'badRequestRate'] as const) {
     const rate = (body as Record<string, unknown>)[key];

@@ -14,6 +14,8 @@ export interface VendorAnswers {
   unavailable(res: Response): void;
   /** The vendor's refusal of a malformed request (4xx), for the `badRequestRate` knob. */
   badRequest?(res: Response): void;
+  /** The vendor's answer to credentials it no longer accepts (401/403), for the `credentialsRevoked` knob. */
+  unauthorized(res: Response): void;
 }
 
 export interface VendorOperationsOptions {
@@ -48,6 +50,7 @@ export function vendorOperations(options: VendorOperationsOptions): {
       const knobs = faults.get(vendor);
       if (knobs.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, knobs.latencyMs));
       if (knobs.outage) return answers.unavailable(res);
+      if (knobs.credentialsRevoked) return answers.unauthorized(res);
       if (knobs.throttleUntil > Date.now()) {
         res.locals.throttled = true;
         return answers.throttled(res, knobs.throttleUntil - Date.now());

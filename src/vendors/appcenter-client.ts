@@ -7,7 +7,7 @@ import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-setti
 import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
-import { classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, type VendorError } from './vendor-errors.js';
+import { classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, scopeMissing, type VendorError } from './vendor-errors.js';
 
 /** An audience as Analytics_ListAudiences lists it. Its name is its id, and may itself name a person. */
 export interface AppCenterAudience {
@@ -38,6 +38,18 @@ export interface Gone {
   gone: true;
   /** The status App Center answered: 404 or 410. */
   status: number;
+}
+
+/** The date App Center's end of support took effect (the issue's and vendor-contracts' date), kept with a retired answer as evidence. */
+export const APPCENTER_END_OF_SUPPORT = '2025-03-31';
+
+/** App Center itself answers as retired: the app lookup and the app listing both 404/410. */
+export interface AppCenterRetired {
+  gone: true;
+  status: number;
+  /** What App Center answered, status and operation only. */
+  vendorAnswer: string;
+  endOfSupportAt: string;
 }
 
 export const isGone = (value: unknown): value is Gone => typeof value === 'object' && value !== null && (value as Gone).gone === true;
@@ -77,6 +89,13 @@ export interface AppCenterClient {
   getNotificationContent(app: string, notificationId: string, signal?: AbortSignal): Promise<AppCenterNotificationContent | 'absent'>;
   /** Push_Delete: `{"values": ids}` (unknown ids are ignored by App Center). */
   deleteNotifications(app: string, ids: string[], signal?: AbortSignal): Promise<'deleted' | Gone>;
+  /**
+   * Looks the app up before a 404 about it is trusted (DESIGN.md Invariant 8): Apps_Get, and when
+   * that answers 404/410, Apps_List. App Center listing apps but not this one is a configuration
+   * mistake (MisconfiguredVendorError naming `vendors.appcenter.owner` or `vendors.appcenter.apps[i]`);
+   * both answering 404/410 is App Center retired, returned with its answer and the date.
+   */
+  confirmApp(app: string, signal?: AbortSignal): Promise<{ exists: true } | AppCenterRetired>;
   close(): void;
 }
 
@@ -149,6 +168,21 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
 
   return {
     settings,
+
+    async confirmApp(app, signal) {
+      const found = await call('Apps_Get', 'GET', appPath(app, ''), { ok: [200], signal });
+      if (found.status === 200) return { exists: true };
+      const listed = await call('Apps_List', 'GET', new URL('v0.1/apps', base).toString(), { ok: [200], signal });
+      if (listed.status === 404 || listed.status === 410) {
+        return { gone: true, status: listed.status, vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: App Center answers as retired`, endOfSupportAt: APPCENTER_END_OF_SUPPORT };
+      }
+      const apps = Array.isArray(listed.body) ? (listed.body as Array<{ owner?: { name?: unknown } }>) : [];
+      const details = { vendor: 'appcenter' as const, operation: 'Apps_Get', status: found.status };
+      const ownerSeen = apps.some((a) => typeof a.owner?.name === 'string' && a.owner.name.toLowerCase() === settings.owner.toLowerCase());
+      if (!ownerSeen) return Promise.reject(scopeMissing(details, 'vendors.appcenter.owner', `"${settings.owner}" owns no app this token can see`));
+      const index = settings.apps.indexOf(app);
+      return Promise.reject(scopeMissing(details, `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, `"${settings.owner}/${app}" does not exist`));
+    },
 
     async startDeviceExport(app, signal) {
       const sasUri = requireSas('Push_ExportDevices');

@@ -4,6 +4,7 @@ import {
   DeleteAppCommand,
   DeleteEndpointCommand,
   GetAppCommand,
+  GetAppsCommand,
   GetEndpointCommand,
   GetExportJobCommand,
   GetExportJobsCommand,
@@ -16,7 +17,7 @@ import {
 } from '@aws-sdk/client-pinpoint';
 import { withPinpointDefaults, type PinpointSettings, type ResolvedPinpointSettings } from './pinpoint-settings.js';
 import type { QueueLimit } from './vendor-settings.js';
-import { classifyHttpFailure, TransientVendorError, type VendorError } from './vendor-errors.js';
+import { classifyHttpFailure, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
 import { createObjectStoreClient, type ObjectStoreClient } from './s3-client.js';
 import { addCallMetrics } from './aws-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
@@ -53,6 +54,11 @@ export interface AppGone {
   gone: true;
   /** The vendor's answer, status and error code only (never its message text). */
   vendorAnswer: string;
+}
+
+/** Pinpoint itself answers as past its end of support: the project is gone with the service. */
+export interface PinpointRetired extends AppGone {
+  endOfSupportAt: string;
 }
 
 /** A project (app) as evidence: its vendor id, ARN and name (a project's, never a person's). */
@@ -102,6 +108,14 @@ export interface PinpointClient {
    * to plant a synthetic person; erasure never writes a person's data.
    */
   putEndpoint?(input: { appId: string; endpointId: string; channelType: 'EMAIL'; address: string; userId: string; signal?: AbortSignal }): Promise<void>;
+  /**
+   * Looks the app up before a 404 about it (or its users) is trusted (DESIGN.md Invariant 8):
+   * GetApp; when that answers gone before Pinpoint's end of support, or GetApps still answers
+   * after it, the app id is a configuration mistake: a MisconfiguredVendorError naming
+   * `vendors.pinpoint.appIds[i]` and the region. Pinpoint answering as retired past its end of
+   * support is returned with its answer and the date (`scope_gone`).
+   */
+  confirmApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | PinpointRetired>;
   /**
    * DeleteApp: the whole project, with its endpoints, segments, campaigns, journeys, channel
    * settings and analytics, for good (vendor-contracts §1.8). An app already gone (404, or 403
@@ -217,6 +231,18 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
       const out = await call('GetApp', () => sdk.send(new GetAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
       if (isGone(out)) return out;
       return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
+    },
+    async confirmApp({ appId, signal }) {
+      const app = await this.getApp({ appId, signal });
+      if (!isGone(app)) return app;
+      const pastEndOfSupport = Date.now() >= endOfSupportAt;
+      if (pastEndOfSupport) {
+        // Only the service's own answer makes a 404 "retired": if it still lists apps, this one was never there.
+        const listing = await call('GetApps', () => sdk.send(new GetAppsCommand({ PageSize: '1' }), { abortSignal: signal }));
+        if (isGone(listing)) return { ...app, vendorAnswer: `GetApp ${app.vendorAnswer}; GetApps ${listing.vendorAnswer}`, endOfSupportAt: settings.endOfSupportAt };
+      }
+      const index = settings.appIds.indexOf(appId);
+      throw scopeMissing({ vendor: 'pinpoint', operation: 'GetApp', code: app.vendorAnswer }, `vendors.pinpoint.appIds[${index < 0 ? '?' : index}]`, `does not exist in ${settings.region}`);
     },
     async deleteApp({ appId, signal }) {
       const out = await call('DeleteApp', () => sdk.send(new DeleteAppCommand({ ApplicationId: appId }), { abortSignal: signal }));

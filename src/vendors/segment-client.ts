@@ -3,7 +3,7 @@ import type { SegmentRegulationType, SegmentSettings } from './segment-settings.
 import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
-import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
+import { classifyHttpFailure, parseRetryAfter, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 /** Where a regulation is created (vendor-contracts §4.2). */
 export type RegulationTarget = { kind: 'workspace' } | { kind: 'source'; sourceId: string };
@@ -117,6 +117,11 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
       const res = await call(operation, () =>
         api.post<{ data?: { regulateId?: unknown } } & ErrorEnvelope>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
       );
+      if (res.statusCode === 404 && target.kind !== 'workspace') {
+        // A configured source Segment does not know: a configuration mistake, never an outcome (DESIGN.md Invariant 8).
+        const index = settings.scope === 'workspace' ? -1 : settings.scope.sourceIds.indexOf(target.sourceId);
+        throw scopeMissing({ vendor: 'segment', operation, status: 404 }, `vendors.segment.scope.sourceIds[${index < 0 ? '?' : index}]`, `"${target.sourceId}" is not a source of this workspace`);
+      }
       if (res.statusCode !== 200 && res.statusCode !== 201) throw toVendorError(operation, res, settings.throttleDelayMs);
       const regulateId = res.body?.data?.regulateId;
       if (typeof regulateId !== 'string' || regulateId === '') {

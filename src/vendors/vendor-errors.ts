@@ -31,6 +31,70 @@ export class PermanentVendorError extends UnrecoverableError {
   }
 }
 
+/** What kind of configuration mistake a vendor's answer shows (DESIGN.md Invariant 8). */
+export type ConfigFault = 'credentials' | 'scope_missing';
+
+/**
+ * A configuration mistake, never an outcome: the vendor rejected our credentials or refused a
+ * permission (401/403), or says a configured scope (app, bucket, project, source) does not exist.
+ * Retrying cannot help and every task of the vendor would meet it: the runners open the vendor's
+ * circuit breaker (src/workers/vendor-breaker.ts), which pauses its queue until an operator fixes
+ * the config and resumes it. The message names the config key; scope names (app ids, buckets) are
+ * not personal data and may appear, identifiers of people never do.
+ */
+export class MisconfiguredVendorError extends PermanentVendorError {
+  constructor(
+    details: VendorFailureDetails,
+    readonly fault: ConfigFault,
+    /** The config key to fix, e.g. `vendors.pinpoint.appIds[0]`. */
+    readonly configKey: string,
+    reason: string,
+  ) {
+    super(details, reason);
+    this.message = `${reason} (${details.vendor} ${details.operation} answered ${[details.status, details.code].filter((x) => x !== undefined && x !== '').join(' ') || 'no status'})`;
+    this.name = 'MisconfiguredVendorError';
+  }
+}
+
+/** The config key holding each vendor's credentials, for messages about rejected ones. */
+export const CREDENTIALS_CONFIG_KEY: Readonly<Record<VendorName, string>> = {
+  pinpoint: 'vendors.pinpoint.credentials',
+  s3: 'vendors.s3.credentials',
+  appcenter: 'vendors.appcenter.apiToken',
+  segment: 'vendors.segment.token',
+  amplitude: 'vendors.amplitude.apiKey/secretKey',
+};
+
+/** Whether a vendor answer is a credentials or permission fault: 401/403, or the AWS codes that mean it. */
+export function isCredentialsFault(status: number | undefined, code?: string): boolean {
+  return status === 401 || status === 403 || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'UnrecognizedClientException' || code === 'AccessDenied' || code === 'AccessDeniedException';
+}
+
+/** The error for a credentials or permission fault, naming the credentials' config key. */
+export function credentialsRejected(details: VendorFailureDetails): MisconfiguredVendorError {
+  const key = CREDENTIALS_CONFIG_KEY[details.vendor];
+  return new MisconfiguredVendorError(details, 'credentials', key, `${key}: credentials rejected or permission refused by ${details.vendor}`);
+}
+
+/** The error for a configured scope the vendor says does not exist, e.g. `vendors.pinpoint.appIds[0] does not exist in us-east-1`. */
+export function scopeMissing(details: VendorFailureDetails, configKey: string, what: string): MisconfiguredVendorError {
+  return new MisconfiguredVendorError(details, 'scope_missing', configKey, `${configKey} ${what}`);
+}
+
+/** Error names of a call that did not reach the vendor or got no answer in time (got, the AWS SDK, Node). */
+const NO_ANSWER = /timeout|timedout|ECONN|EPIPE|ENOTFOUND|EAI_AGAIN|socket|RequestError|NetworkingError|ReadError/i;
+
+/**
+ * Whether a transient failure is the vendor failing (5xx, 408, timeouts, refused connections),
+ * which the circuit breaker counts, rather than one of our own checks (a file cut short, a
+ * deletion read back too early), which it must not: those are about one object, not the vendor.
+ */
+export function isVendorOutage(err: TransientVendorError): boolean {
+  const { status, code } = err.details;
+  if (status !== undefined) return status >= 500 || status === 408;
+  return code !== undefined && NO_ANSWER.test(code);
+}
+
 export class TransientVendorError extends Error {
   constructor(readonly details: VendorFailureDetails, reason = 'failed') {
     super(describe(details, reason));
@@ -66,6 +130,7 @@ export function classifyHttpFailure(options: ClassifyOptions): VendorError {
     return new RateLimitedError(details, options.retryAfterMs ?? options.defaultThrottleDelayMs);
   }
   if (status === undefined || status >= 500 || status === 408) return new TransientVendorError(details);
+  if (isCredentialsFault(status, code)) return credentialsRejected(details);
   return new PermanentVendorError(details);
 }
 

@@ -36,7 +36,11 @@ export function createBatchCoordinator(deps: { batches: BatchLedger; queues: Que
     async awaitBatch(input: BatchRequest & { vendor: VendorName; taskId: string; requestId: string; taskQueue: string }): Promise<BatchOutcome> {
       const maxRebatches = input.maxRebatches ?? 3;
       const joined = await deps.batches.join({ ...input, maxRebatches });
-      if (!joined) throw new PermanentVendorError({ vendor: input.vendor, operation: input.kind }, `shared batch failed ${maxRebatches + 1} times`);
+      if (!joined) {
+        // Say why: "failed 4 times" alone sends on-call to the logs (issue 17).
+        const cause = await deps.batches.lastFailure(input.taskId, input.kind).catch(() => undefined);
+        throw new PermanentVendorError({ vendor: input.vendor, operation: input.kind }, `shared batch failed ${maxRebatches + 1} times${cause ? `; last cause: ${cause}` : ''}`);
+      }
       const { batch, member } = joined;
       if (member.state === 'done') return { state: 'done', batchId: batch.id, result: member.result ?? {} };
       if (member.state === 'failed') return { state: 'failed', batchId: batch.id, result: member.result ?? {} };

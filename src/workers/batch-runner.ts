@@ -10,6 +10,7 @@ import { addBatchJob, type BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
+import type { VendorBreaker } from './vendor-breaker.js';
 
 /**
  * How long the wake keeps looking at members still active when their batch ended. Members wait
@@ -37,6 +38,8 @@ export interface BatchRunnerDeps {
   processors: Readonly<Record<string, BatchProcessor>>;
   clients: VendorClients;
   logger: Logger;
+  /** The vendors' circuit breakers; without it a configuration fault fails the batch. */
+  breaker?: VendorBreaker;
 }
 
 /**
@@ -125,6 +128,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
+      await deps.breaker?.recordSuccess(batch.vendor as VendorName).catch(() => undefined);
       const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId).filter((id) => !setAside.includes(id)));
       if (!completed) {
         log.warn('batch had already ended (it ran twice); this run’s results are discarded');
@@ -145,7 +149,12 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         token,
         vendor: batch.vendor as VendorName,
         log,
+        breaker: deps.breaker,
         hooks: {
+          paused: async (reason) => {
+            await batches.checkpoint(batchId, { lastError: reason });
+            await ledger.deferVendorTasks(batch.vendor as VendorName, reason);
+          },
           rateLimited: async () => undefined,
           willRetry: async (reason) => batches.checkpoint(batchId, { lastError: reason }),
           failed: async (reason) => {

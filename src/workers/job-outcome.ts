@@ -1,7 +1,8 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError } from '../vendors/vendor-errors.js';
+import { MisconfiguredVendorError, PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, isVendorOutage } from '../vendors/vendor-errors.js';
+import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
 
 /** What a guarded ledger write did (src/ledger/task-transitions.ts): lost when another writer got there first. */
 export interface LedgerWrite {
@@ -18,7 +19,15 @@ export interface FailureHooks {
   rateLimited(reason: string, nextActionAt: Date): Promise<LedgerWrite | void>;
   willRetry(reason: string): Promise<LedgerWrite | void>;
   failed(reason: string): Promise<LedgerWrite | void>;
+  /** The vendor's breaker is open (its queue paused): the run waits for the resume, no attempt spent. */
+  paused?(reason: string): Promise<LedgerWrite | void>;
 }
+
+/**
+ * How soon a job parked by an open breaker looks again. Its queue is paused, so it then sits in
+ * the paused queue until the breaker closes (operator resume, or a half-open probe).
+ */
+export const BREAKER_PARK_MS = 1000;
 
 /** A run that stopped because its record was cancelled or ended by another writer: its job completes, nothing more. */
 export interface SupersededRun {
@@ -65,10 +74,14 @@ export async function delayJob(job: Job, token: string | undefined, ms: number):
  * - PermanentVendorError → UnrecoverableError: failed now;
  * - TransientVendorError and anything unknown → thrown again, so BullMQ retries with backoff,
  *   or failed for good on the last attempt.
+ * With a breaker (src/workers/vendor-breaker.ts): a MisconfiguredVendorError (credentials rejected,
+ * configured scope missing) opens the vendor's breaker, as does the N-th consecutive 5xx/timeout;
+ * the job then waits for the resume without spending an attempt. Without one, a
+ * MisconfiguredVendorError fails the job at once like any PermanentVendorError.
  * Unknown errors are replaced by a message of our own: theirs may carry an identifier.
  * When a hook's ledger write is lost, the run ends as superseded instead (see `supersededRun`).
  */
-export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks }): Promise<SupersededRun> {
+export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks; breaker?: VendorBreaker }): Promise<SupersededRun> {
   const { job, log, hooks } = ctx;
   if (err instanceof DelayedError) throw err;
   if (err instanceof RateLimitedError) {
@@ -80,6 +93,28 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
   }
   if (!isVendorError(err)) log.error('unexpected error in processor', { errorName: (err as Error)?.name, stack: stackWithoutMessage(err) });
   const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: (err as Error)?.name ?? 'Error' }, 'failed unexpectedly');
+  const { breaker } = ctx;
+  if (breaker && hooks.paused) {
+    // When the breaker's Redis does not answer, the failure is handled as if there were no breaker.
+    const opened = await (
+      failure instanceof MisconfiguredVendorError
+        ? breaker.trip(ctx.vendor, failure.fault, failure.message, failure.configKey).then(() => true)
+        : failure instanceof TransientVendorError && isVendorOutage(failure)
+          ? breaker.recordTransient(ctx.vendor, failure.message)
+          : Promise.resolve(false)
+    ).catch((e: Error) => {
+      log.warn('circuit breaker unavailable', { errorName: e.name });
+      return false;
+    });
+    if (opened) {
+      const state = await breaker.state(ctx.vendor).catch(() => ({ vendor: ctx.vendor, reason: failure.message }));
+      const reason = breakerWaitingReason(state, failure.message);
+      const parked = await hooks.paused(reason);
+      if (lost(parked)) return supersededRun(log, 'paused', parked.state);
+      log.warn('vendor breaker open; job parked without spending an attempt', { reason, attempt: job.attemptsMade + 1 });
+      return delayJob(job, ctx.token, BREAKER_PARK_MS);
+    }
+  }
   const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
   if (failure instanceof PermanentVendorError || lastAttempt) {
     const failed = await hooks.failed(failure.message);

@@ -19,6 +19,7 @@ import { deleteProject } from '../../jobs/delete-project.js';
 import { createProjectDeletionRunner } from './project-deletion-runner.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
+import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
 
 export interface WorkerPoolDeps {
   config: Config;
@@ -39,6 +40,8 @@ export interface WorkerPoolDeps {
   queueProcessors?: Readonly<Record<string, (job: Job) => Promise<unknown>>>;
   /** Status callbacks whose enqueue failed after their commit; the reconciler sweeps them. */
   callbackOutbox?: CallbackOutbox;
+  /** The vendors' circuit breakers: a configuration fault or a 5xx storm pauses that vendor's queue. */
+  breaker?: VendorBreaker;
 }
 
 export interface WorkerPool {
@@ -52,8 +55,8 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   const { config, ledger, logger } = deps;
   const connection = redisConnection(deps.redisUrl, true);
   const coordinator = createBatchCoordinator({ batches: deps.batches, queues: deps.queues });
-  const runTask = createTaskRunner({ ledger, batches: coordinator, processors: deps.processors, clients: deps.clients, logger });
-  const runBatch = createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: deps.batchProcessors, clients: deps.clients, logger });
+  const runTask = createTaskRunner({ ledger, batches: coordinator, processors: deps.processors, clients: deps.clients, logger, breaker: deps.breaker });
+  const runBatch = createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: deps.batchProcessors, clients: deps.clients, logger, breaker: deps.breaker });
   const runProjectDeletion = deps.projectDeletions
     ? createProjectDeletionRunner({ deletions: deps.projectDeletions, processor: deleteProject, clients: deps.clients, logger })
     : async () => {
@@ -119,11 +122,25 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     stopScheduling = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  // Half-open probes: a breaker opened by a 5xx/timeout storm lets its queue run again after
+  // `breaker.probeAfterMs`; the next success closes it, the next failure opens it again.
+  // Tasks planned while a vendor is paused never run, so they are told why they wait here.
+  const breakerTick = async (breaker: VendorBreaker) => {
+    await breaker.probeDue();
+    for (const state of await breaker.states()) {
+      if (state.state === 'open') await ledger.deferVendorTasks(state.vendor, breakerWaitingReason(state));
+    }
+  };
+  const probeTimer = deps.breaker
+    ? setInterval(() => void breakerTick(deps.breaker!).catch((e: Error) => logger.warn('breaker check failed', { errorName: e.name })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
+    : undefined;
+  probeTimer?.unref();
 
   return {
     workers,
     async close(graceMs = 10_000) {
       stopScheduling();
+      if (probeTimer) clearInterval(probeTimer);
       await Promise.all(
         workers.map(async (worker) => {
           let timer: NodeJS.Timeout | undefined;

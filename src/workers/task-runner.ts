@@ -6,6 +6,7 @@ import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
+import type { VendorBreaker } from './vendor-breaker.js';
 
 export interface TaskRunnerDeps {
   ledger: RequestLedger;
@@ -13,6 +14,8 @@ export interface TaskRunnerDeps {
   processors: Readonly<Record<string, TaskProcessor>>;
   clients: VendorClients;
   logger: Logger;
+  /** The vendors' circuit breakers; without it a configuration fault just fails the task. */
+  breaker?: VendorBreaker;
 }
 
 /** What a task job leaves in Redis as its return value: the outcome word, nothing more. */
@@ -84,6 +87,8 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
         return await delayJob(job, token, result.pollAfterMs);
       }
+      // Advisory: a Redis blip here must not cost the work just done.
+      await deps.breaker?.recordSuccess(task.vendor).catch(() => undefined);
       const finished = await ledger.finishTask(taskId, result.outcome, result.evidence);
       if (!finished.applied) return supersededRun(log, result.outcome, finished.state);
       await ledger.settleRequest(requestId);
@@ -97,7 +102,13 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         token,
         vendor: task.vendor,
         log,
+        breaker: deps.breaker,
         hooks: {
+          paused: async (reason) => {
+            const parked = await ledger.deferTask(taskId, { state: 'waiting_vendor', reason });
+            await ledger.deferVendorTasks(task.vendor, reason);
+            return parked;
+          },
           rateLimited: (reason, nextActionAt) => ledger.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
           willRetry: (reason) => ledger.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
           failed: async (reason) => {

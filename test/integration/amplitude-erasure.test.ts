@@ -138,7 +138,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(throttled / calls, `${throttled} of ${calls} calls throttled`).to.be.below(0.1);
 
       const evidence = (await task(ids[421]!)).evidence;
-      expect(evidence).to.include({ day, status: 'done', idKind: 'user_id', idsInCall: 100, unknownInCall: 0, verification: 'listed_in_done_job' });
+      expect(evidence).to.include({ day, status: 'done', idKind: 'user_id', idsInCall: 100, unknownInCall: 0, listedInDoneJob: true, verification: 'vendor_confirmed' });
       expect(evidence.activeScrubDoneDate).to.be.a('string');
       expect(JSON.stringify(evidence), 'no Amplitude ID in the evidence').to.not.include(String(amplitudeIdOf(421)));
       for (const i of [0, 421, 999]) {

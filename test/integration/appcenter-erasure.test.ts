@@ -307,8 +307,8 @@ describe('Erasing a person from App Center: devices, audiences, notifications', 
   });
 
   for (const retirement of [
-    { label: 'retired (the dates have passed: 404)', options: { retireOnDates: true }, answer: 'not_found', statusCode: 404 },
-    { label: 'retired, answering 410 Gone', options: { retired: true, retiredStatus: 410 as const }, answer: 'gone', statusCode: 410 },
+    { label: 'retired (the dates have passed: 404)', options: { retireOnDates: true }, statusCode: 404 },
+    { label: 'retired, answering 410 Gone', options: { retired: true, retiredStatus: 410 as const }, statusCode: 410 },
   ]) {
     describe(`when App Center is ${retirement.label}`, () => {
       let h: Harness;
@@ -318,15 +318,17 @@ describe('Erasing a person from App Center: devices, audiences, notifications', 
       });
       after(async () => h?.close());
 
-      it('records not_found with the vendor’s answer as evidence, and completes the request', async () => {
+      it('records not_found, verification scope_gone, with the vendor’s answer and the end-of-support date, and completes the request', async () => {
         const submitted = await h.api('/v1/requests', { subject: { installId: person.installId, email: person.email }, vendors: ['appcenter'] });
         await h.waitForRequest(submitted.body.id);
         const status = (await h.api(`/v1/requests/${submitted.body.id}`)).body;
         expect(status.status).to.equal('completed');
         for (const t of status.tasks) {
           expect(t.state, t.action).to.equal('not_found');
-          expect(t.evidence, t.action).to.include({ app: h.sandbox.appcenter.app, vendorAnswer: retirement.answer, vendorStatus: retirement.statusCode });
-          expect(t.evidence.reason).to.match(/no longer exists/);
+          // Issue 17: the app was looked up (Apps_Get, then Apps_List) before the 404/410 was trusted.
+          expect(t.evidence, t.action).to.include({ app: h.sandbox.appcenter.app, vendorStatus: retirement.statusCode, verification: 'scope_gone', endOfSupportAt: '2025-03-31' });
+          expect(t.evidence.vendorAnswer).to.match(new RegExp(`Apps_List ${retirement.statusCode}: App Center answers as retired`));
+          expect(t.evidence.reason).to.match(/past its end of support/);
         }
         expect(h.sandbox.stats.calls('appcenter', 'Push_DeleteInstallId') + h.sandbox.stats.calls('appcenter', 'Push_ExportDevices')).to.be.at.least(1);
       });

@@ -41,6 +41,8 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
 
   it('says it is in sandbox mode and where the URLs and the admin token are', () => {
     expect(output).to.include('SANDBOX MODE');
+    // Issue 17: the demo world is the one before the vendors' end of support, and the banner says so.
+    expect(output).to.include('Pinpoint and App Center are simulated as before their end of support');
     expect(output).to.include('/admin/queues');
     expect(output).to.include(`in ${path.relative(ROOT, path.join(dataDir, 'admin-token'))}`);
   });

@@ -244,10 +244,12 @@ describe('Erasing a person from Pinpoint and S3 by e-mail or phone (shared expor
         expect(status.status).to.equal('completed');
         const find = status.tasks.find((t: { action: string }) => t.action === 'find-endpoint');
         expect(find.state).to.equal('not_found');
-        expect(find.evidence).to.include({ appGone: true });
-        expect(find.evidence.vendorAnswer).to.match(new RegExp(`^${endOfSupportStatus} (NotFound|Forbidden)Exception`));
+        // Issue 17: the answer is kept only once GetApps answered the same way (Pinpoint itself is gone, not a mistyped app).
+        expect(find.evidence).to.include({ appGone: true, verification: 'scope_gone' });
+        expect(find.evidence.vendorAnswer).to.match(new RegExp(`^GetApp ${endOfSupportStatus} (NotFound|Forbidden)Exception.*; GetApps ${endOfSupportStatus} `));
         const byUserId = status.tasks.find((t: { action: string }) => t.action === 'delete-user-endpoints');
         expect(byUserId.state).to.equal('not_found');
+        expect(byUserId.evidence).to.include({ verification: 'scope_gone' });
       });
     }
   });

@@ -289,7 +289,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
       expect(shown.body.evidence.s3.map((p: S3Location) => `${p.bucket}/${p.prefix}`)).to.deep.equal([...before.keys()]);
       for (const part of shown.body.evidence.s3) {
         const listed = before.get(`${part.bucket}/${part.prefix}`)!;
-        expect(part).to.include({ versionsDeleted: listed.filter((e) => !e.marker).length, deleteMarkersDeleted: listed.filter((e) => e.marker).length, verification: 'verified_empty' });
+        expect(part).to.include({ versionsDeleted: listed.filter((e) => !e.marker).length, deleteMarkersDeleted: listed.filter((e) => e.marker).length, verification: 'verified_absent' });
       }
       expect(shown.body.evidence.versionsDeleted + shown.body.evidence.deleteMarkersDeleted).to.equal(entries.length);
       const trail = await h.service.ledger.auditTrail(created.body.id);
@@ -312,7 +312,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
       const shown = await h.service.api(`/v1/project-deletions/${created.body.id}`, { token: OPERATOR_TOKEN });
       expect(shown.body).to.include({ status: 'completed', outcome: 'not_found', error: null });
       expect(shown.body.evidence.app).to.deep.equal({ result: 'not_found', vendorAnswer: '404 NotFoundException' });
-      expect(shown.body.evidence.s3).to.deep.equal([{ bucket: imports, prefix: 'projects/nothing-here/', versionsDeleted: 0, deleteMarkersDeleted: 0, bytesDeleted: 0, verification: 'verified_empty' }]);
+      expect(shown.body.evidence.s3).to.deep.equal([{ bucket: imports, prefix: 'projects/nothing-here/', versionsDeleted: 0, deleteMarkersDeleted: 0, bytesDeleted: 0, verification: 'verified_absent' }]);
     });
 
     it('records a project behind Pinpoint’s end of support (403) as not_found with the vendor’s answer, not as a failure', async () => {

@@ -145,6 +145,8 @@ describe('Purging S3 import and export prefixes of a person’s rows', () => {
     const archive = result.tasks.find((t) => t.resource === `location/${IMPORTS}/archive/`)!;
     expect(archive.state).to.equal('failed');
     expect(archive.error).to.match(/shared batch failed \d+ times/);
+    // Issue 17: the cause, not just the count.
+    expect(archive.error).to.match(/; last cause: s3 ReadObject could not read an object to its end/);
     expect(result.status).to.not.equal('completed');
   });
 });

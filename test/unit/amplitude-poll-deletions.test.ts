@@ -73,7 +73,7 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
     expect(listed).to.have.length(2);
     expect(third.outcome).to.equal('done');
     const members = (third as Extract<BatchResult, { outcome: 'done' }>).members;
-    expect(members.get('t1')).to.deep.equal({ state: 'done', result: { day: DAY, status: 'done', activeScrubDoneDate: '2026-12-11', verification: 'listed_in_done_job' } });
+    expect(members.get('t1')).to.deep.equal({ state: 'done', result: { day: DAY, status: 'done', activeScrubDoneDate: '2026-12-11', listedInDoneJob: true, verification: 'vendor_confirmed' } });
     expect((third as Extract<BatchResult, { outcome: 'done' }>).evidence).to.include({ polls: 2 });
   });
 

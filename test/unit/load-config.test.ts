@@ -42,7 +42,8 @@ describe('loadConfig', () => {
       expect(config.redisUrl).to.equal(undefined);
       expect(config.databaseUrl).to.equal(undefined);
       expect(config.encryptionKey).to.equal(undefined);
-      expect(config.sandbox).to.deep.equal({ subjects: 1000, clockSpeed: 20_000, faults: {}, vendorOverrides: {} });
+      expect(config.sandbox).to.deep.equal({ subjects: 1000, clockSpeed: 20_000, faults: {}, vendorOverrides: {}, retiredVendors: false });
+      expect(config.breaker).to.deep.equal({ consecutiveFailures: 10, probeAfterMs: 60_000 });
       expect(config.deadlines).to.deep.equal({ gdprDays: 30, ccpaDays: 45, atRisk: { windowDays: 30, minSamples: 20, defaultHours: 24, vendorDefaultHours: {}, cacheMs: 60_000 } });
     });
 

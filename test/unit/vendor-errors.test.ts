@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { UnrecoverableError } from 'bullmq';
 import {
   classifyHttpFailure,
+  MisconfiguredVendorError,
+  scopeMissing,
   isVendorError,
   parseRetryAfter,
   PermanentVendorError,
@@ -60,7 +62,7 @@ describe('vendor errors', () => {
     });
 
     describe('permanent failures', () => {
-      for (const status of [400, 401, 403, 409, 422]) {
+      for (const status of [400, 409, 422]) {
         it(`turns a ${status} into PermanentVendorError, which BullMQ will not retry`, () => {
           const err = classifyHttpFailure({ ...base, status, code: 'BadRequestException' });
           expect(err).to.be.instanceOf(PermanentVendorError);
@@ -69,6 +71,27 @@ describe('vendor errors', () => {
           expect(err.name).to.equal('PermanentVendorError');
         });
       }
+      // Issue 17: rejected credentials and refused permissions are configuration mistakes, naming the key to fix.
+      for (const status of [401, 403]) {
+        it(`turns a ${status} into a MisconfiguredVendorError (permanent, credentials) naming the credentials' config key`, () => {
+          const err = classifyHttpFailure({ ...base, status, code: 'UnrecognizedClientException' });
+          expect(err).to.be.instanceOf(MisconfiguredVendorError);
+          expect(err).to.be.instanceOf(PermanentVendorError);
+          expect(err).to.be.instanceOf(UnrecoverableError);
+          expect((err as MisconfiguredVendorError).fault).to.equal('credentials');
+          expect((err as MisconfiguredVendorError).configKey).to.equal('vendors.pinpoint.credentials');
+          expect(err.message).to.equal(`vendors.pinpoint.credentials: credentials rejected or permission refused by pinpoint (pinpoint DeleteUserEndpoints answered ${status} UnrecognizedClientException)`);
+        });
+      }
+      it('reads the AWS codes for refused credentials as credential faults whatever the status', () => {
+        expect(classifyHttpFailure({ ...base, vendor: 's3', status: 400, code: 'InvalidAccessKeyId' })).to.be.instanceOf(MisconfiguredVendorError);
+        expect(classifyHttpFailure({ ...base, vendor: 's3', status: 400, code: 'InvalidArgument' })).to.not.be.instanceOf(MisconfiguredVendorError);
+      });
+      it('names a missing scope with its config key', () => {
+        const err = scopeMissing({ vendor: 'pinpoint', operation: 'GetApp', code: '404 NotFoundException' }, 'vendors.pinpoint.appIds[0]', 'does not exist in us-east-1');
+        expect(err.fault).to.equal('scope_missing');
+        expect(err.message).to.match(/^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1 /);
+      });
     });
 
     describe('messages (Invariant 1)', () => {

@@ -284,7 +284,8 @@ describe('Shared batches (Invariant 7)', () => {
     const { request, task } = await finished(id);
     expect(request!.status).to.equal('failed');
     expect(task.state).to.equal('failed');
-    expect(task.error).to.equal('pinpoint fake-batch shared batch failed 4 times');
+    // Issue 17: the count and the last batch's cause, not the count alone.
+    expect(task.error).to.equal('pinpoint fake-batch shared batch failed 4 times; last cause: pinpoint fake-batch was refused (400)');
     expect(batchCalls).to.have.length(4);
   });
 });

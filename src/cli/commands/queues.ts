@@ -14,7 +14,11 @@ while it is paused; nothing is lost. Recorded in the audit trail. Needs an opera
     const [, queue] = expectPositionals(ctx, ['pause|resume', 'QUEUE'], `queues ${action}`);
     const result = await ctx.client().post(`/v1/queues/${encodeURIComponent(queue!)}/${action}`, {});
     if (ctx.json) ctx.io.json(result);
-    else ctx.io.out(`queue ${result.queue} is ${result.paused ? 'paused' : 'running'}`);
+    else {
+      ctx.io.out(`queue ${result.queue} is ${result.paused ? 'paused' : 'running'}`);
+      // Resuming a vendor whose circuit breaker was open also closes it: its parked tasks run again.
+      if (result.breakerClosed) ctx.io.out(`circuit breaker closed (was open: ${result.breakerClosed.fault}: ${result.breakerClosed.reason})`);
+    }
     return 0;
   },
 };

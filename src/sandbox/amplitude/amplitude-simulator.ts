@@ -77,6 +77,7 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     throttled: (res, retryAfterMs) => sendThrottled(res, retryAfter === 'always' ? retryAfterMs : undefined),
     serverError: (res) => sendAmplitudeError(res, 500, 'Internal server error'),
     unavailable: (res) => sendAmplitudeError(res, 503, 'Service unavailable'),
+    unauthorized: (res) => sendAmplitudeError(res, 401, 'Invalid API key or secret key'),
   };
   // No per-operation limits: Amplitude limits per API key and per project, which `guard` applies.
   const { record, op } = vendorOperations({ vendor: 'amplitude', stats: options.stats, faults: options.faults, answers });

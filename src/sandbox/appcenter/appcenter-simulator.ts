@@ -113,6 +113,7 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     },
     serverError: (res) => sendAppCenterError(res, 500, 'An internal server error occurred'),
     unavailable: (res) => sendAppCenterError(res, 503, 'The service is temporarily unavailable'),
+    unauthorized: (res) => sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'),
   };
   const limits = new OperationLimits(options.rates ?? {}, options.defaultRate ?? APPCENTER_DEFAULT_RATE);
   const { record, op } = vendorOperations({ vendor: 'appcenter', stats: options.stats, faults: options.faults, answers, limits });
@@ -181,6 +182,22 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     });
   };
   const param = (req: Request, name: string): string => String(req.params[name]);
+
+  // Apps_Get and Apps_List: how a client tells an unknown app (404 here, Apps_List answering)
+  // from a retired App Center (every /v0.1 route answering `retiredStatus`).
+  route('get', '', 'Apps_Get', (_req, res, target) => {
+    res.status(200).json({ name: target.name, display_name: target.name, owner: { name: target.owner, type: 'org' } });
+  });
+  app.get('/v0.1/apps', retirement(false), (req, res, next) => {
+    res.locals.operation = 'Apps_List';
+    const token = req.get('x-api-token');
+    if (!token || !store.tokens.has(token)) return sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required');
+    next();
+  }, op('Apps_List'), (req: Request, res: Response) => {
+    const token = req.get('x-api-token')!;
+    const apps = [...store.apps.values()].filter((a) => store.tokenReaches(token, a.owner, a.name));
+    res.status(200).json(apps.map((a) => ({ name: a.name, display_name: a.name, owner: { name: a.owner, type: 'org' } })));
+  });
 
   route('post', '/push/device_exports', 'Push_ExportDevices', (req, res, target) => {
     const uri = (req.body as { blob_container_sas_uri?: unknown } | undefined)?.blob_container_sas_uri;

@@ -95,6 +95,7 @@ const answers: VendorAnswers = {
   serverError: (res) => sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error'),
   unavailable: (res) => sendPinpointError(res, 503, 'ServiceUnavailableException', 'Service unavailable'),
   badRequest: (res) => sendPinpointError(res, 400, 'BadRequestException', 'Bad request'),
+  unauthorized: (res) => sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'),
 };
 
 /** The Amazon Pinpoint REST-JSON API on the paths the real `@aws-sdk/client-pinpoint` calls. */

@@ -77,6 +77,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     },
     serverError: (res) => sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.')),
     unavailable: (res) => sendS3Error(res, new S3Fault(503, 'ServiceUnavailable', 'Service is unable to handle request.')),
+    unauthorized: (res) => sendS3Error(res, new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')),
   };
   const { record, op } = vendorOperations({ vendor: 's3', stats: options.stats, faults: options.faults, answers });
   const opMiddleware = new Map<string, RequestHandler>();

@@ -82,6 +82,7 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
     throttled: (res, retryAfterMs) => sendTooManyRequests(res, Math.max(1, Math.ceil(retryAfterMs)), generalLimiter.points + 1),
     serverError: (res) => sendSegmentError(res, 500, 'InternalServerError', 'Internal server error'),
     unavailable: (res) => sendSegmentError(res, 503, 'ServiceUnavailable', 'Service unavailable'),
+    unauthorized: (res) => sendSegmentError(res, options.unauthorizedStatus ?? 401, (options.unauthorizedStatus ?? 401) === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token'),
   };
   const { record, op } = vendorOperations({ vendor: 'segment', stats: options.stats, faults: options.faults, answers });
 
