@@ -199,7 +199,12 @@ export async function startService(config: Config, options: StartServiceOptions 
         atBoot: config.preflight.atBoot,
         intervalMs: config.preflight.intervalMs,
         canaryEveryMs: config.preflight.canaries.length ? config.preflight.canaryEveryMs : 0,
-        onCanaryFailed: options.onCanaryFailed,
+        // A failed or drifted canary opens the vendor's breaker (its queue pauses until an operator
+        // resumes it) and alerts through the breaker's webhook; tests may listen too.
+        onCanaryFailed: async (vendor, reason) => {
+          await breaker.trip(vendor, 'canary', `canary failed: ${reason}`).catch((err: Error) => logger.warn('circuit breaker unavailable', { errorName: err.name }));
+          options.onCanaryFailed?.(vendor, reason);
+        },
       });
       vendorHealth.start();
       closers.push(async () => vendorHealth!.stop());

@@ -22,7 +22,7 @@ export interface VendorHealthMonitorOptions {
    * Told when a canary fails or drifts: the hook a per-vendor circuit breaker connects to (the
    * integrator wires it; this module opens nothing itself).
    */
-  onCanaryFailed?: (vendor: VendorName, reason: string) => void;
+  onCanaryFailed?: (vendor: VendorName, reason: string) => void | Promise<void>;
 }
 
 /**
@@ -73,10 +73,11 @@ export class VendorHealthMonitor {
     if (!this.options.canaries) return Promise.resolve([]);
     this.canaryRun ??= this.options
       .canaries()
-      .then((checks) => {
+      .then(async (checks) => {
         this.canaryChecks = checks;
         this.log('canary', checks);
-        for (const c of checks) if (c.status === 'fail') this.options.onCanaryFailed?.(c.vendor, c.detail);
+        // Awaited, so the report a caller gets back is one the breaker has already acted on.
+        for (const c of checks) if (c.status === 'fail') await this.options.onCanaryFailed?.(c.vendor, c.detail);
         return checks;
       })
       .finally(() => {

@@ -3,8 +3,11 @@ import type { Logger } from '../logger.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../vendors/vendor-name.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
 
-/** Why a vendor's breaker opened: a configuration mistake, or a storm of 5xx/timeouts. */
-export type BreakerFault = 'credentials' | 'scope_missing' | 'transient';
+/**
+ * Why a vendor's breaker opened: a configuration mistake, a failed or drifted canary (the vendor's
+ * contract no longer matches what the jobs read: src/preflight/), or a storm of 5xx/timeouts.
+ */
+export type BreakerFault = 'credentials' | 'scope_missing' | 'canary' | 'transient';
 
 /**
  * One vendor's circuit breaker (DESIGN.md Invariant 8, README "Circuit breaker per vendor"):
@@ -12,7 +15,7 @@ export type BreakerFault = 'credentials' | 'scope_missing' | 'transient';
  * - `open`: the vendor's queue is paused; its tasks wait (`waiting_vendor`) with `reason`, no attempt spent;
  * - `half_open`: after a transient storm, the queue runs again on probation: the next success
  *   closes the breaker, the next 5xx/timeout opens it again.
- * Credential and scope faults stay open until an operator resumes the queue (`erasure queues resume V`).
+ * Credential, scope and canary faults stay open until an operator resumes the queue (`erasure queues resume V`).
  */
 export interface BreakerState {
   vendor: VendorName;

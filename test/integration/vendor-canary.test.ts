@@ -90,6 +90,9 @@ describe('Canaries in the service: reported, alerted, and never requests', funct
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics).to.match(/^erasure_vendor_check\{vendor="appcenter",check="canary"\} 0$/m);
     expect(metrics).to.match(/^erasure_vendor_check\{vendor="s3",check="canary"\} 1$/m);
+    // The failed canary opened App Center's breaker (src/service.ts): its queue waits for an operator.
+    expect(metrics).to.match(/^erasure_vendor_breaker_open\{vendor="appcenter",fault="canary"\} 1$/m);
+    expect(metrics).to.not.match(/^erasure_vendor_breaker_open\{vendor="s3",[^}]*\} 1$/m);
     const requests = await service.api('/v1/requests');
     expect(requests.body.requests, 'canaries are not requests').to.deep.equal([]);
   });
