@@ -13,6 +13,7 @@ import { migrate } from './ledger/migrations.js';
 import { RequestLedger } from './ledger/request-ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
+import { makeDataDirPrivate, tighten } from './stores/private-data-dir.js';
 import { createQueueSet, type QueueSet } from './workers/queue-set.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
@@ -89,6 +90,8 @@ function readOrCreateSecret(file: string, make: () => string): string {
  */
 export async function startService(config: Config, options: StartServiceOptions = {}): Promise<Service> {
   const roles = options.roles ?? { api: true, workers: 'all' };
+  // Before anything writes a file (the log file included): owner-only modes from here on.
+  makeDataDirPrivate(config.dataDir);
   const logger = createLogger(config, { silentConsole: options.quiet });
   const closers: Array<() => Promise<void>> = [];
   const closeAll = async () => {
@@ -113,6 +116,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
     closers.push(() => db.close());
     await migrate(db);
+    tighten(config.dataDir);
 
     let keyText = config.encryptionKey;
     if (!keyText) {
