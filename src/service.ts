@@ -125,7 +125,13 @@ export async function startService(config: Config, options: StartServiceOptions 
     }
     const masterKey = decodeKey(keyText);
     const ledger = new RequestLedger(db, createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey)));
-    const signer = createReceiptSigner(masterKey);
+    // Receipts have a key of their own (issue 25 §6), not one derived from the vault's master key.
+    let receiptKeyText = config.receiptSigningKey;
+    if (!receiptKeyText) {
+      if (!config.sandboxMode) throw new Error('ERASURE_RECEIPT_SIGNING_KEY is required outside sandbox mode (32 bytes, hex or base64: the Ed25519 receipt signing key)');
+      receiptKeyText = readOrCreateSecret(path.join(config.dataDir, 'receipt-signing-key'), () => randomBytes(32).toString('base64'));
+    }
+    const signer = createReceiptSigner(decodeKey(receiptKeyText), config.receipts.previousPublicKeys);
     const projectDeletions = new ProjectDeletionLedger(db);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
