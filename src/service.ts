@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
 import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
@@ -19,7 +18,10 @@ import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
-import { createTokenVerifier } from './api/auth.js';
+import { createTokenVerifier, principalsByName } from './api/auth.js';
+import { CredentialGate, IntakeRateLimiter } from './api/credential-gate.js';
+import { AdminSessions } from './dashboard/admin-sessions.js';
+import { serveHttp } from './api/http-server.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
@@ -94,7 +96,11 @@ export async function startService(config: Config, options: StartServiceOptions 
   makeDataDirPrivate(config.dataDir);
   const logger = createLogger(config, { silentConsole: options.quiet });
   const closers: Array<() => Promise<void>> = [];
+  // One grace period for the whole shutdown (requests in flight, then jobs in flight), not one per part.
+  let shutdownDeadline = 0;
+  const graceLeft = () => Math.max(0, shutdownDeadline - Date.now());
   const closeAll = async () => {
+    shutdownDeadline = Date.now() + config.server.shutdownGraceMs;
     for (const close of closers.splice(0).reverse()) await close().catch((err: Error) => logger.error('error while stopping', { errorName: err.name }));
   };
 
@@ -170,7 +176,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
       workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox });
-      closers.push(() => workers!.close());
+      closers.push(() => workers!.close(graceLeft()));
     }
 
     let url: string | undefined;
@@ -179,25 +185,19 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
       if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
       const verify = createTokenVerifier(adminToken, config.tokens);
+      const sessions = new AdminSessions(db, principalsByName(adminToken, config.tokens));
+      // One gate and one failure limiter for every authenticated surface (issue 25 §2).
+      const gate = new CredentialGate(verify, sessions);
+      const intakeLimiter = new IntakeRateLimiter(config.tokens);
       const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
       const intake = createIntake({ config, ledger, enqueue, enqueueMany: createBulkEnqueuer({ ledger, queues }), queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
       const opendsrRouter = opendsrSigner
-        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
+        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => url ?? '', clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk });
-      const server: Server = await new Promise((resolve, reject) => {
-        const s = app.listen(config.port, config.host, () => resolve(s));
-        s.once('error', reject);
-      });
-      closers.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-      );
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
+      const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk });
+      const http = await serveHttp(app, config);
+      closers.push(() => http.close(shutdownDeadline));
+      const port = http.port;
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 

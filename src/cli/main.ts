@@ -56,10 +56,10 @@ function printBanner(service: Service): void {
       ? '*** SANDBOX MODE: no vendor is configured, so every vendor is simulated in this process. No real data is touched. ***'
       : 'erasure is running against the configured vendors.',
     `  API          ${url}/v1/requests`,
-    `  Bull Board   ${url}/admin/queues   (send the token as a Bearer header, or an erasure_token cookie)`,
+    `  Bull Board   ${url}/admin/queues   (log in at /admin/login, or send the token as a Bearer header)`,
     `  Health       ${url}/healthz   ${url}/readyz   ${url}/metrics`,
   ];
-  if (config.sandboxMode) lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats`);
+  if (config.sandboxMode) lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats   (admin token)`);
   lines.push(
     `  Admin token  ${config.adminToken ? 'from ERASURE_ADMIN_TOKEN' : `in ${tokenFile}`}`,
     '',

@@ -186,6 +186,20 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX tasks_finished ON tasks (finished_at) WHERE started_at IS NOT NULL
     `,
   },
+  {
+    // Admin sessions (src/dashboard/admin-sessions.ts): the cookie holds a random id; only its SHA-256 is kept.
+    version: 7,
+    sql: `
+      CREATE TABLE IF NOT EXISTS admin_sessions (
+        id_hash text PRIMARY KEY,
+        token_name text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      );
+      CREATE INDEX IF NOT EXISTS admin_sessions_created ON admin_sessions (created_at)
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {
