@@ -31,12 +31,21 @@ function queuesArg(argv: string[], ConfigError: new (problems: string[]) => Conf
   return list;
 }
 
-function onShutdown(stop: () => Promise<void>): void {
+/**
+ * Stops on SIGTERM/SIGINT: `stop` lets requests and jobs in flight finish within `graceMs`
+ * (src/service.ts), and whatever still holds the process then is cut off: it exits by grace + 4 s
+ * at the latest (issue 25 §2: within the grace period plus 5 s, never needing SIGKILL).
+ */
+function onShutdown(stop: () => Promise<void>, graceMs = 10_000): void {
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (stopping) process.exit(1);
       stopping = true;
+      setTimeout(() => {
+        process.stderr.write(`${signal}: still stopping ${Math.round(graceMs / 1000) + 4} s later; exiting now\n`);
+        process.exit(1);
+      }, graceMs + 4000).unref();
       process.stdout.write(`\n${signal}: finishing running jobs and stopping…\n`);
       stop().then(
         () => process.exit(0),
@@ -92,19 +101,19 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start': {
       const service = await startService(config);
-      onShutdown(() => service.close());
+      onShutdown(() => service.close(), config.server.shutdownGraceMs);
       printBanner(service);
       return;
     }
     case 'api': {
       const service = await startService(config, { roles: { api: true, workers: [] } });
-      onShutdown(() => service.close());
+      onShutdown(() => service.close(), config.server.shutdownGraceMs);
       printBanner(service);
       return;
     }
     case 'worker': {
       const service = await startService(config, { roles: { api: false, workers: queuesArg(argv, ConfigError) } });
-      onShutdown(() => service.close());
+      onShutdown(() => service.close(), config.server.shutdownGraceMs);
       process.stdout.write(`worker running on queues: ${service.workers?.workers.map((w) => w.name).join(', ')}\n`);
       return;
     }
