@@ -5,7 +5,7 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import { REQUEST_STATUSES, type RequestRecord, type RequestStatus } from '../ledger/ledger-types.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
-import { scrub, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { hasRole, type Principal } from '../api/auth.js';
 import { CredentialGate } from '../api/credential-gate.js';
 import { AdminSessions, PLAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE_SECONDS } from './admin-sessions.js';
@@ -338,8 +338,8 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     if (!request) return;
     const note = text(req, 'note', 3, 2000);
     if (!note) return back(res, request, { error: 'note-required' });
-    // The note is free text typed by a person: scrub anything shaped like an address or a number.
-    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), scrub(note));
+    // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
+    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), note);
     if (!task) return back(res, request, { error: 'not-a-manual-task' });
     await ledger.settleRequest(request.id);
     back(res, request, { notice: 'task-completed' });

@@ -197,7 +197,16 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
         last_seen_at timestamptz NOT NULL,
         revoked_at timestamptz
       );
-      CREATE INDEX IF NOT EXISTS admin_sessions_created ON admin_sessions (created_at)
+      CREATE INDEX IF NOT EXISTS admin_sessions_created ON admin_sessions (created_at);
+      -- Free text of audit entries, scrubbed, beside the hash chain (src/ledger/audit-log.ts); shredding deletes it.
+      CREATE TABLE IF NOT EXISTS audit_free_text (
+        chain_id text NOT NULL,
+        event_hash text NOT NULL,
+        field text NOT NULL,
+        text text NOT NULL,
+        PRIMARY KEY (event_hash, field)
+      );
+      CREATE INDEX IF NOT EXISTS audit_free_text_chain ON audit_free_text (chain_id)
     `,
   },
 ];
