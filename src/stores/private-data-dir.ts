@@ -1,5 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * Data at rest is private (issue 25 §4): the data dir is 0700 and every file in it 0600.
@@ -9,7 +10,8 @@ import path from 'node:path';
  * alone (chmod would follow them out of the dir).
  */
 export function makeDataDirPrivate(dataDir: string): void {
-  process.umask(0o077);
+  // Worker threads cannot set the umask (it is the process's); there the walks below still apply.
+  if (isMainThread) process.umask(0o077);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   tighten(dataDir);
 }
