@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
 import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
@@ -13,13 +12,17 @@ import { migrate } from './ledger/migrations.js';
 import { RequestLedger } from './ledger/request-ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
+import { makeDataDirPrivate, tighten } from './stores/private-data-dir.js';
 import { createQueueSet, type QueueSet } from './workers/queue-set.js';
 import { createVendorBreaker, type VendorBreaker } from './workers/vendor-breaker.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
 import { createApiApp } from './api/create-api-app.js';
-import { createTokenVerifier } from './api/auth.js';
+import { createTokenVerifier, principalsByName } from './api/auth.js';
+import { CredentialGate, IntakeRateLimiter } from './api/credential-gate.js';
+import { AdminSessions } from './dashboard/admin-sessions.js';
+import { serveHttp } from './api/http-server.js';
 import { RETIRED_VENDOR_ANSWERS, startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
@@ -99,9 +102,15 @@ function readOrCreateSecret(file: string, make: () => string): string {
  */
 export async function startService(config: Config, options: StartServiceOptions = {}): Promise<Service> {
   const roles = options.roles ?? { api: true, workers: 'all' };
+  // Before anything writes a file (the log file included): owner-only modes from here on.
+  makeDataDirPrivate(config.dataDir);
   const logger = createLogger(config, { silentConsole: options.quiet });
   const closers: Array<() => Promise<void>> = [];
+  // One grace period for the whole shutdown (requests in flight, then jobs in flight), not one per part.
+  let shutdownDeadline = 0;
+  const graceLeft = () => Math.max(0, shutdownDeadline - Date.now());
   const closeAll = async () => {
+    shutdownDeadline = Date.now() + config.server.shutdownGraceMs;
     for (const close of closers.splice(0).reverse()) await close().catch((err: Error) => logger.error('error while stopping', { errorName: err.name }));
   };
 
@@ -125,6 +134,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
     closers.push(() => db.close());
     await migrate(db);
+    tighten(config.dataDir);
 
     let keyText = config.encryptionKey;
     if (!keyText) {
@@ -133,7 +143,13 @@ export async function startService(config: Config, options: StartServiceOptions 
     }
     const masterKey = decodeKey(keyText);
     const ledger = new RequestLedger(db, createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey)));
-    const signer = createReceiptSigner(masterKey);
+    // Receipts have a key of their own (issue 25 §6), not one derived from the vault's master key.
+    let receiptKeyText = config.receiptSigningKey;
+    if (!receiptKeyText) {
+      if (!config.sandboxMode) throw new Error('ERASURE_RECEIPT_SIGNING_KEY is required outside sandbox mode (32 bytes, hex or base64: the Ed25519 receipt signing key)');
+      receiptKeyText = readOrCreateSecret(path.join(config.dataDir, 'receipt-signing-key'), () => randomBytes(32).toString('base64'));
+    }
+    const signer = createReceiptSigner(decodeKey(receiptKeyText), config.receipts.previousPublicKeys);
     const projectDeletions = new ProjectDeletionLedger(db);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
@@ -175,7 +191,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
       workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
-      closers.push(() => workers!.close());
+      closers.push(() => workers!.close(graceLeft()));
     }
 
     let url: string | undefined;
@@ -185,10 +201,14 @@ export async function startService(config: Config, options: StartServiceOptions 
       if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
       if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
       const verify = createTokenVerifier(adminToken, config.tokens);
+      const sessions = new AdminSessions(db, principalsByName(adminToken, config.tokens));
+      // One gate and one failure limiter for every authenticated surface (issue 25 §2).
+      const gate = new CredentialGate(verify, sessions);
+      const intakeLimiter = new IntakeRateLimiter(config.tokens);
       const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
       const intake = createIntake({ config, ledger, enqueue, enqueueMany: createBulkEnqueuer({ ledger, queues }), queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
       const opendsrRouter = opendsrSigner
-        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
+        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => url ?? '', clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
       // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
       const vendorSettings = config.vendors;
@@ -208,20 +228,10 @@ export async function startService(config: Config, options: StartServiceOptions 
       });
       vendorHealth.start();
       closers.push(async () => vendorHealth!.stop());
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
-      const server: Server = await new Promise((resolve, reject) => {
-        const s = app.listen(config.port, config.host, () => resolve(s));
-        s.once('error', reject);
-      });
-      closers.push(
-        () =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-      );
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : config.port;
+      const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
+      const http = await serveHttp(app, config);
+      closers.push(() => http.close(shutdownDeadline));
+      const port = http.port;
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 

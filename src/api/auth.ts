@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, Response, NextFunction, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import type { ApiToken, Role } from '../config/config-schema.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { CredentialGate } from './credential-gate.js';
 
 /** Who is calling: a named token and its role. */
 export interface Principal {
@@ -30,38 +31,37 @@ export function createTokenVerifier(adminToken: string | undefined, tokens: ApiT
   };
 }
 
+/** Every configured principal by token name (admin sessions resolve their role through it, so a removed token ends its sessions). */
+export function principalsByName(adminToken: string | undefined, tokens: ApiToken[]): Map<string, Principal> {
+  const map = new Map<string, Principal>(tokens.map((t) => [t.name, { name: t.name, role: t.role }]));
+  if (adminToken) map.set('admin', { name: 'admin', role: 'admin' });
+  return map;
+}
+
 declare module 'express-serve-static-core' {
   interface Request {
     principal?: Principal;
   }
 }
 
-/** The token a request carries: `Authorization: Bearer …`, or the dashboards' `erasure_token` cookie. */
-export function tokenFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
+/** The Bearer token of `Authorization`, if any. */
+export function bearerToken(headers: Record<string, string | string[] | undefined>): string | undefined {
   const header = String(headers.authorization ?? '');
-  const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
-  return bearer ?? parseCookie(typeof headers.cookie === 'string' ? headers.cookie : undefined, 'erasure_token');
+  return /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim() || undefined;
 }
 
-/** 401 unless the request carries a known token (429 after too many failures); sets `req.principal`. */
+/**
+ * The token a request carries: `Authorization: Bearer …` only. The dashboards' cookie holds a
+ * session id, never a token (src/dashboard/admin-sessions.ts), and `/v1`, `/v2` and the CLI take
+ * Bearer tokens only (issue 25 §5).
+ */
+export function tokenFromHeaders(headers: Record<string, string | string[] | undefined>): string | undefined {
+  return bearerToken(headers);
+}
+
+/** 401 unless the request carries a known Bearer token (429 after too many failures); sets `req.principal`. */
 export function authenticate(verify: (token: string) => Principal | undefined, limiter = new AuthFailureLimiter()): RequestHandler {
-  return (req: Request, res: Response, next: NextFunction) => {
-    const address = req.socket.remoteAddress ?? 'unknown';
-    const waitMs = limiter.blockedFor(address);
-    if (waitMs > 0) {
-      res.set('Retry-After', String(Math.ceil(waitMs / 1000)));
-      return res.status(429).json({ error: { code: 'too_many_failed_logins', message: 'too many failed authentications from this address; wait and retry' } });
-    }
-    const token = tokenFromHeaders(req.headers);
-    const principal = token ? verify(token) : undefined;
-    if (!principal) {
-      limiter.recordFailure(address);
-      res.set('WWW-Authenticate', 'Bearer realm="erasure"');
-      return res.status(401).json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } });
-    }
-    req.principal = principal;
-    next();
-  };
+  return new CredentialGate(verify, undefined, limiter).bearerOnly();
 }
 
 export function requireRole(role: Role): RequestHandler {
@@ -77,10 +77,3 @@ export function hasRole(principal: Principal | undefined, role: Role): boolean {
   return !!principal && RANK[principal.role] >= RANK[role];
 }
 
-function parseCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
-  }
-  return undefined;
-}

@@ -7,13 +7,15 @@ import type { Logger } from '../logger.js';
 import type { Intake } from '../intake/intake.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
 import type { QueueSet } from '../workers/queue-set.js';
-import { authenticate, type Principal } from './auth.js';
+import { requireRole, type Principal } from './auth.js';
+import type { CredentialGate, IntakeRateLimiter } from './credential-gate.js';
+import type { AdminSessions } from '../dashboard/admin-sessions.js';
 import { createRequestsRouter } from './requests-router.js';
 import { createProjectDeletionsRouter } from './project-deletions-router.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
-import { createAdminRouter, dashboardAuthenticate } from '../dashboard/admin-page.js';
+import { adminPageHeaders, createAdminRouter, dashboardAuthenticate } from '../dashboard/admin-page.js';
 import { renderMetrics } from './metrics.js';
 import type { VendorCallStats } from '../metrics/vendor-call-stats.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
@@ -29,6 +31,12 @@ export interface ApiAppDeps {
   intake: Intake;
   queues: QueueSet;
   verify: (token: string) => Principal | undefined;
+  /** The one authentication gate and failure limiter of every surface (src/api/credential-gate.ts). */
+  gate: CredentialGate;
+  /** Per-token intake rate limits (`tokens[].rateLimit`). */
+  intakeLimiter: IntakeRateLimiter;
+  /** Server-side admin sessions (src/dashboard/admin-sessions.ts). */
+  sessions: AdminSessions;
   logger: Logger;
   clients: VendorClients;
   signer: ReceiptSigner;
@@ -55,7 +63,8 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   const metricClients = [...new Set([...config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])];
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', false);
+  // Whose address the failure limiter counts, and whether X-Forwarded-Proto is believed (issue 25 §2).
+  app.set('trust proxy', config.trustProxy);
 
   app.use((req, res, next) => {
     const started = process.hrtime.bigint();
@@ -83,30 +92,44 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients });
     res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
-  if (deps.sandboxRouter) app.use(deps.sandboxRouter);
+  const { gate } = deps;
+  // Sandbox controls hand out simulator credentials and move the clock: admin token only (issue 25 §9).
+  if (deps.sandboxRouter) {
+    app.use('/sandbox', gate.bearerOnly('admin'));
+    app.use(deps.sandboxRouter);
+  }
   if (deps.opendsrRouter) app.use(deps.opendsrRouter);
 
+  // Authenticate before anything reads a body: a stranger's megabyte is refused unread. Bearer only.
+  app.use('/v1', gate.bearerOnly());
   app.use('/v1', (req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    res.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     if (req.method === 'POST' && req.headers['content-length'] !== '0' && !req.is('application/json')) {
       return next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json'));
     }
     next();
   });
-  // Authenticate before parsing bodies: a stranger's megabyte is refused unread.
-  const auth = authenticate(deps.verify);
-  app.use('/v1', auth);
-  app.use('/v1', (_req, res, next) => {
-    res.set('Cache-Control', 'no-store');
-    res.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  // Per-token intake limit: one token before the body is read, the rest of a bulk body once parsed.
+  app.post('/v1/requests', requireRole('submitter'), deps.intakeLimiter.middleware());
+  app.use('/v1', express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
+  app.post('/v1/requests', (req, _res, next) => {
+    const bulk = (req.body as { requests?: unknown } | undefined)?.requests;
+    if (req.principal && Array.isArray(bulk)) deps.intakeLimiter.charge(req.principal.name, bulk.length - 1);
     next();
   });
-  app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   if (deps.vendorHealth) app.use(createVendorHealthRouter(deps.vendorHealth));
-  app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
-  app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
-  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
+  // The current key, and the retired ones (`previous`) that older receipts were signed with.
+  app.get('/v1/receipt-key', (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem, previous: deps.signer.previousKeys }));
+  // Bull Board pages and its JSON get the admin page's headers: mounted first, they never ran the admin router's.
+  app.use(BULL_BOARD_PATH, (_req, res, next) => {
+    adminPageHeaders(res, { board: true });
+    next();
+  });
+  app.use(BULL_BOARD_PATH, dashboardAuthenticate(gate, config), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, environment: config.sandboxMode ? 'sandbox' : 'production' }));
+  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, gate, sessions: deps.sessions, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -15,6 +15,11 @@ export interface ClientConfig {
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
+/** The service URL the user named (--url, else ERASURE_URL), without the default: what a verifier may trust. */
+export function namedUrl(flags: { url?: string }, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return flags.url ?? (env.ERASURE_URL || undefined);
+}
+
 export function resolveClientConfig(flags: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClientConfig {
   const url = (flags.url ?? env.ERASURE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
   try {

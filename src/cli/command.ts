@@ -36,6 +36,8 @@ export interface CommandContext {
   positionals: string[];
   json: boolean;
   io: Output;
+  /** The service URL the user named (--url or ERASURE_URL), undefined when only the default applies. */
+  namedUrl?: string;
   /** The API client, from --url/--token or the environment; created on first use. */
   client(): ApiClient;
 }

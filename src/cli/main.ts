@@ -31,12 +31,21 @@ function queuesArg(argv: string[], ConfigError: new (problems: string[]) => Conf
   return list;
 }
 
-function onShutdown(stop: () => Promise<void>): void {
+/**
+ * Stops on SIGTERM/SIGINT: `stop` lets requests and jobs in flight finish within `graceMs`
+ * (src/service.ts), and whatever still holds the process then is cut off: it exits by grace + 4 s
+ * at the latest (issue 25 §2: within the grace period plus 5 s, never needing SIGKILL).
+ */
+function onShutdown(stop: () => Promise<void>, graceMs = 10_000): void {
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       if (stopping) process.exit(1);
       stopping = true;
+      setTimeout(() => {
+        process.stderr.write(`${signal}: still stopping ${Math.round(graceMs / 1000) + 4} s later; exiting now\n`);
+        process.exit(1);
+      }, graceMs + 4000).unref();
       process.stdout.write(`\n${signal}: finishing running jobs and stopping…\n`);
       stop().then(
         () => process.exit(0),
@@ -56,11 +65,11 @@ function printBanner(service: Service): void {
       ? '*** SANDBOX MODE: no vendor is configured, so every vendor is simulated in this process. No real data is touched. ***'
       : 'erasure is running against the configured vendors.',
     `  API          ${url}/v1/requests`,
-    `  Bull Board   ${url}/admin/queues   (send the token as a Bearer header, or an erasure_token cookie)`,
+    `  Bull Board   ${url}/admin/queues   (log in at /admin/login, or send the token as a Bearer header)`,
     `  Health       ${url}/healthz   ${url}/readyz   ${url}/metrics`,
   ];
   if (config.sandboxMode) {
-    lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats`);
+    lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats   (admin token)`);
     lines.push(
       config.sandbox.retiredVendors
         ? '  Retired      Pinpoint (end of support 2026-10-30) and App Center (retired 2025-03-31) answer as retired: their tasks end scope_gone'
@@ -99,19 +108,19 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start': {
       const service = await startService(config);
-      onShutdown(() => service.close());
+      onShutdown(() => service.close(), config.server.shutdownGraceMs);
       printBanner(service);
       return;
     }
     case 'api': {
       const service = await startService(config, { roles: { api: true, workers: [] } });
-      onShutdown(() => service.close());
+      onShutdown(() => service.close(), config.server.shutdownGraceMs);
       printBanner(service);
       return;
     }
     case 'worker': {
       const service = await startService(config, { roles: { api: false, workers: queuesArg(argv, ConfigError) } });
-      onShutdown(() => service.close());
+      onShutdown(() => service.close(), config.server.shutdownGraceMs);
       process.stdout.write(`worker running on queues: ${service.workers?.workers.map((w) => w.name).join(', ')}\n`);
       return;
     }

@@ -1,5 +1,5 @@
 import { ApiClient, ApiConnectionError, ApiResponseError } from './api-client.js';
-import { resolveClientConfig } from './client-config.js';
+import { namedUrl, resolveClientConfig } from './client-config.js';
 import { COMMON_HELP, EXIT, parseCommandLine, UsageError, type Command, type CommandContext, type Output } from './command.js';
 import { CLIENT_COMMANDS } from './commands/index.js';
 
@@ -43,6 +43,7 @@ export async function runClientCommand(command: Command, argv: string[]): Promis
       positionals,
       json,
       io,
+      namedUrl: namedUrl({ url: values.url as string | undefined }),
       client: () => (client ??= new ApiClient(resolveClientConfig({ url: values.url as string | undefined, token: values.token as string | undefined }))),
     };
     return await command.run(ctx);

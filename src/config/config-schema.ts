@@ -10,6 +10,11 @@ export interface ApiToken {
   /** SHA-256 hex of the token; tokens themselves are never stored. */
   sha256: string;
   role: Role;
+  /**
+   * Intake rate limit of this token (issue 25 §2): a token bucket refilled at `perSecond`, holding
+   * up to `burst`; a submission finding it empty gets 429 with Retry-After. Unset: no limit.
+   */
+  rateLimit?: { perSecond: number; burst: number };
 }
 
 /**
@@ -34,6 +39,34 @@ export interface Config {
   /** Earlier keys, oldest first, kept to open entries sealed before a rotation (ERASURE_PREVIOUS_ENCRYPTION_KEYS). */
   previousEncryptionKeys: string[];
   tokens: ApiToken[];
+  /**
+   * The receipt signing key (ERASURE_RECEIPT_SIGNING_KEY): a 32-byte Ed25519 seed, hex or base64.
+   * Generated into dataDir in sandbox mode; required outside it (src/receipts/receipt-signer.ts).
+   */
+  receiptSigningKey?: string;
+  /** Public keys (PEM) of retired receipt signing keys, published beside the current one so old receipts still verify. */
+  receipts: { previousPublicKeys: string[] };
+  /**
+   * Express `trust proxy` (issue 25 §2): false (default) = the socket's address is the client's;
+   * true, a hop count or a list of addresses/subnets when a proxy sits in front. It decides the
+   * address the failure limiter counts and whether `X-Forwarded-Proto: https` makes cookies Secure.
+   */
+  trustProxy: boolean | number | string;
+  /** The service's public base URL (https → admin cookies are Secure and `__Host-`-prefixed). */
+  publicUrl?: string;
+  /** HTTP server bounds (src/api/http-server.ts). */
+  server: {
+    /** @defaultValue 20000 */
+    headersTimeoutMs: number;
+    /** Whole request, body included. @defaultValue 30000 */
+    requestTimeoutMs: number;
+    /** @defaultValue 5000 */
+    keepAliveTimeoutMs: number;
+    /** Open connections at most; more are refused. @defaultValue 1000 */
+    maxConnections: number;
+    /** On SIGTERM: how long requests in flight may finish before every connection is closed. @defaultValue 10000 */
+    shutdownGraceMs: number;
+  };
   logLevel: 'error' | 'warn' | 'info' | 'debug';
   /** Also append JSON log lines to this file. */
   logFile?: string;
@@ -130,8 +163,19 @@ export const configFileSchema = Joi.object({
       name: Joi.string().max(64).required(),
       sha256: Joi.string().hex().length(64).required(),
       role: Joi.string().valid('viewer', 'submitter', 'operator', 'admin').required(),
+      rateLimit: Joi.object({ perSecond: Joi.number().min(0.001).max(100_000).required(), burst: Joi.number().integer().min(1).max(1_000_000).required() }),
     }),
   ),
+  receipts: Joi.object({ previousPublicKeys: Joi.array().items(Joi.string().max(2000)) }),
+  trustProxy: Joi.alternatives(Joi.boolean(), Joi.number().integer().min(0).max(10), Joi.string().max(500)),
+  publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
+  server: Joi.object({
+    headersTimeoutMs: Joi.number().integer().min(1000).max(600_000),
+    requestTimeoutMs: Joi.number().integer().min(1000).max(3_600_000),
+    keepAliveTimeoutMs: Joi.number().integer().min(100).max(600_000),
+    maxConnections: Joi.number().integer().min(1).max(1_000_000),
+    shutdownGraceMs: Joi.number().integer().min(0).max(600_000),
+  }),
   sandbox: Joi.object({
     subjects: Joi.number().integer().min(0).max(1_000_000),
     clockSpeed: Joi.number().min(0.001).max(1e9),

@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Joi from 'joi';
@@ -23,6 +24,7 @@ export const ENV_VARS = [
   'ERASURE_ADMIN_TOKEN',
   'ERASURE_ENCRYPTION_KEY',
   'ERASURE_PREVIOUS_ENCRYPTION_KEYS',
+  'ERASURE_RECEIPT_SIGNING_KEY',
   'ERASURE_CONFIG',
   'ERASURE_DATA_DIR',
   'SANDBOX_SUBJECTS',
@@ -44,6 +46,10 @@ const envRules: Record<(typeof ENV_VARS)[number], Joi.Schema> = {
     value.split(',').forEach((k) => decodeKey(k));
     return value;
   }, 'comma-separated 32-byte keys'),
+  ERASURE_RECEIPT_SIGNING_KEY: Joi.string().custom((value: string) => {
+    decodeKey(value);
+    return value;
+  }, '32-byte key'),
   ERASURE_CONFIG: Joi.string(),
   ERASURE_DATA_DIR: Joi.string(),
   SANDBOX_SUBJECTS: Joi.number().integer().min(0).max(1_000_000),
@@ -107,6 +113,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 
   const vendors = withQueueDefaults(f.vendors ?? {});
   const sandboxMode = Object.keys(vendors).length === 0;
+  // The certificate URL in signed discovery comes only from configuration, never from a Host header (issue 25 §9).
+  if (!sandboxMode && f.opendsr?.keyFile && !f.opendsr.publicUrl) throw new ConfigError(['config file: opendsr.publicUrl is required outside sandbox mode (the certificate URL in signed discovery)']);
+  const previousPublicKeys = (f as { receipts?: { previousPublicKeys?: string[] } }).receipts?.previousPublicKeys ?? [];
+  for (const [i, pem] of previousPublicKeys.entries()) {
+    try {
+      createPublicKey(pem);
+    } catch {
+      throw new ConfigError([`config file: receipts.previousPublicKeys[${i}] is not a PEM public key`]);
+    }
+  }
 
   const dataDir = path.resolve(cwd, String(e.ERASURE_DATA_DIR ?? f.dataDir ?? '.data'));
   return {
@@ -120,6 +136,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     encryptionKey: e.ERASURE_ENCRYPTION_KEY as string | undefined,
     previousEncryptionKeys: typeof e.ERASURE_PREVIOUS_ENCRYPTION_KEYS === 'string' ? e.ERASURE_PREVIOUS_ENCRYPTION_KEYS.split(',').map((k) => k.trim()) : [],
     tokens: f.tokens ?? [],
+    receiptSigningKey: e.ERASURE_RECEIPT_SIGNING_KEY as string | undefined,
+    receipts: { previousPublicKeys },
+    trustProxy: f.trustProxy ?? false,
+    publicUrl: f.publicUrl,
+    server: { headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1000, shutdownGraceMs: 10_000, ...(f.server ?? {}) },
     logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? f.logLevel ?? 'info',
     logFile: f.logFile,
     sandboxMode,

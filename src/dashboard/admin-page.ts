@@ -7,8 +7,10 @@ import { REQUEST_STATUSES, type RequestRecord, type RequestStatus } from '../led
 import type { QueueSet } from '../workers/queue-set.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import { scrub, type Logger } from '../logger.js';
-import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { hasRole, type Principal } from '../api/auth.js';
 import { canSee, clientScope, isStaff } from '../api/access.js';
+import { CredentialGate } from '../api/credential-gate.js';
+import { AdminSessions, PLAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE_SECONDS } from './admin-sessions.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import {
@@ -31,20 +33,28 @@ import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 
 /**
  * `/admin`: the operators' request pages (server-rendered, no scripts), behind the API's tokens.
- * A browser logs in at `/admin/login` with a token, kept in the `erasure_token` cookie (HttpOnly,
- * SameSite=Strict, Secure over https), which Bull Board at `/admin/queues` accepts too. Every
- * form carries a CSRF token derived from the session's token with HMAC; writes without it are refused.
+ * A browser logs in at `/admin/login` with a token and gets a session (src/dashboard/admin-sessions.ts):
+ * a random id in an HttpOnly, SameSite=Strict cookie, `Secure` and `__Host-` over https, which Bull
+ * Board at `/admin/queues` accepts too. Every form carries a CSRF token derived from the session id
+ * with HMAC, and every cookie-authenticated write must also come from this origin (Origin /
+ * Sec-Fetch-Site); writes without both are refused.
  */
 
-export const TOKEN_COOKIE = 'erasure_token';
 const LOGIN_CSRF_COOKIE = 'erasure_login_csrf';
-const SESSION_SECONDS = 8 * 3600;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LIST_LIMIT = 50;
 const TASK_LIST_LIMIT = 200;
 
 /** No inline script or style, no framing, forms post only here. */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/**
+ * Bull Board's page under the same policy, with two allowances its UI cannot do without: `base-uri
+ * 'self'` (it locates its assets with <base href="/admin/queues/">) and the hash of the one fixed
+ * <style> block @bull-board/ui 9.10 injects at start (a hash, not 'unsafe-inline': nothing else inline
+ * runs). test/browser/admin.test.ts fails on any CSP report, so an upgrade that changes it shows.
+ */
+const BOARD_CSP = CSP.replace("base-uri 'none'", "base-uri 'self'").replace("style-src 'self'", "style-src 'self' 'sha256-r2N1TB/gHbBtBZFKg7ejmq1acVSREzucTAEw6ga4hoU='");
 
 export interface AdminPageDeps {
   config: Config;
@@ -53,6 +63,10 @@ export interface AdminPageDeps {
   clients: VendorClients;
   logger: Logger;
   verify: (token: string) => Principal | undefined;
+  /** The one authentication gate and failure limiter of every surface (src/api/credential-gate.ts). */
+  gate: CredentialGate;
+  /** Server-side admin sessions. */
+  sessions: AdminSessions;
   /** Whole-project deletions, listed for operators at `/admin/project-deletions`. */
   projectDeletions?: ProjectDeletionLedger;
   /** `at_risk`: observed vendor durations against deadlines (filter and badges). */
@@ -61,7 +75,7 @@ export interface AdminPageDeps {
   breaker?: VendorBreaker;
 }
 
-/** The CSRF token of a session: an HMAC keyed by the session's own token, so only its holder can make it. */
+/** The CSRF token of a session: an HMAC keyed by the session's own id (or Bearer token), so only its holder can make it. */
 export function csrfTokenFor(sessionToken: string): string {
   return createHmac('sha256', sessionToken).update('erasure admin csrf v1').digest('base64url');
 }
@@ -87,8 +101,32 @@ function readCookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
-function cookie(req: Request, name: string, value: string, options: { path: string; maxAge: number }): string {
-  return [`${name}=${encodeURIComponent(value)}`, `Path=${options.path}`, `Max-Age=${options.maxAge}`, 'HttpOnly', 'SameSite=Strict', ...(req.secure ? ['Secure'] : [])].join('; ');
+/**
+ * Whether the browser reached the service over https: directly, through `publicUrl`, or (under
+ * `trustProxy` only, since express believes X-Forwarded-Proto only then) by the proxy's word.
+ */
+export function reachedOverHttps(req: Request, config: Pick<Config, 'publicUrl'>): boolean {
+  return req.secure || (config.publicUrl?.startsWith('https:') ?? false);
+}
+
+function cookie(req: Request, name: string, value: string, options: { path: string; maxAge: number; secure: boolean }): string {
+  return [`${name}=${encodeURIComponent(value)}`, `Path=${options.path}`, `Max-Age=${options.maxAge}`, 'HttpOnly', 'SameSite=Strict', ...(options.secure ? ['Secure'] : [])].join('; ');
+}
+
+/**
+ * A cookie-authenticated write must come from this origin (issue 25 §5), beside its CSRF token:
+ * `Sec-Fetch-Site` (when the browser sends it) same-origin, and `Origin` (when sent) this service's.
+ */
+export function sameOriginWrite(req: Request, config: Pick<Config, 'publicUrl'>): boolean {
+  // A browser that sends Sec-Fetch-Site says it best; with `Referrer-Policy: no-referrer` its form
+  // posts carry `Origin: null`, so Origin is checked only when Sec-Fetch-Site is missing.
+  const site = req.get('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  const origin = req.get('origin');
+  if (origin === undefined) return true;
+  const own = new Set([`${req.protocol}://${req.get('host') ?? ''}`]);
+  if (config.publicUrl) own.add(new URL(config.publicUrl).origin);
+  return own.has(origin);
 }
 
 /** Where to go after logging in: only a path of the dashboards, never another site. */
@@ -97,11 +135,18 @@ function safeNext(value: unknown): string {
   return /^\/admin(?:[/?]|$)/.test(next) && !next.includes('//') && !next.includes('\\') ? next : ADMIN_PATH;
 }
 
-function pageHeaders(res: Response): void {
-  res.set('Content-Security-Policy', CSP);
+/** The dashboards' headers (the admin pages, and Bull Board's pages and JSON): CSP, no caching, no sniffing. */
+export function adminPageHeaders(res: Response, options: { board?: boolean } = {}): void {
+  // Bull Board's page locates its assets with <base href="/admin/queues/">: base-uri 'self' there, else the same policy.
+  res.set('Content-Security-Policy', options.board ? BOARD_CSP : CSP);
   res.set('Cache-Control', 'no-store');
+  res.set('X-Content-Type-Options', 'nosniff');
   res.set('Cross-Origin-Opener-Policy', 'same-origin');
   res.set('Cross-Origin-Resource-Policy', 'same-origin');
+}
+
+function pageHeaders(res: Response): void {
+  adminPageHeaders(res);
   res.type('html');
 }
 
@@ -111,37 +156,58 @@ declare module 'express-serve-static-core' {
     adminCsrf?: string;
     /** Vendors whose breaker is not closed, for the admin pages' banner. */
     vendorBreakers?: BreakerState[];
+    /** The session id when the request came with the session cookie (logout revokes it). */
+    adminSession?: string;
   }
 }
 
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * Authentication for the dashboards: like the API's (Bearer or cookie), but a browser that is
- * not logged in is sent to the login form instead of getting a JSON 401.
+ * Authentication for the dashboards: a Bearer token or the session cookie, through the one gate
+ * and failure limiter (src/api/credential-gate.ts). A browser that is not logged in is sent to the
+ * login form instead of getting a JSON 401; a cookie-authenticated write from another origin is refused.
  */
-export function dashboardAuthenticate(verify: (token: string) => Principal | undefined): RequestHandler {
-  return (req, res, next) => {
-    const token = tokenFromHeaders(req.headers);
-    const principal = token ? verify(token) : undefined;
-    if (principal && token) {
-      req.principal = principal;
-      req.adminCsrf = csrfTokenFor(token);
-      return next();
-    }
-    if (req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
+export function dashboardAuthenticate(gate: CredentialGate, config: Pick<Config, 'publicUrl'>): RequestHandler {
+  return async (req, res, next) => {
+    const credentials = Boolean(req.headers.authorization) || /(?:^|;\s*)(?:__Host-)?erasure_session=/.test(String(req.headers.cookie ?? ''));
+    if (!credentials && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
       return res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
     }
-    res.set('WWW-Authenticate', 'Bearer realm="erasure"');
-    return res.status(401).json({ error: { code: 'unauthorized', message: 'a valid bearer token is required' } });
+    const result = await gate.check(req, { cookies: true });
+    if (result.ok) {
+      if (result.via === 'session' && !READS.has(req.method) && !sameOriginWrite(req, config)) {
+        return res.status(403).json({ error: { code: 'cross_site_write', message: 'a write with the session cookie must come from this site' } });
+      }
+      req.principal = result.principal;
+      req.adminCsrf = csrfTokenFor(result.sessionId ?? bearerOf(req));
+      req.adminSession = result.sessionId;
+      return next();
+    }
+    if (result.status === 401 && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
+      return res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
+    }
+    if (result.retryAfterSeconds) res.set('Retry-After', String(result.retryAfterSeconds));
+    if (result.status === 401) res.set('WWW-Authenticate', 'Bearer realm="erasure"');
+    return res.status(result.status).json({ error: { code: result.code, message: result.message } });
   };
+}
+
+function bearerOf(req: Request): string {
+  return /^Bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ''))?.[1]?.trim() ?? '';
 }
 
 export function createAdminRouter(deps: AdminPageDeps): express.Router {
   const { ledger } = deps;
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 });
-  const auth = dashboardAuthenticate(deps.verify);
+  const auth = dashboardAuthenticate(deps.gate, deps.config);
   /** The clients staff can filter by: configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
   const knownClients = [...new Set([...deps.config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])].sort();
+  const secure = (req: Request) => reachedOverHttps(req, deps.config);
+  const sessionCookieName = (req: Request) => (secure(req) ? SECURE_SESSION_COOKIE : PLAIN_SESSION_COOKIE);
+  // `__Host-` requires Path=/; over plain http the cookie stays on the dashboards' paths.
+  const sessionCookiePath = (req: Request) => (secure(req) ? '/' : ADMIN_PATH);
 
   router.use((_req, res, next) => {
     pageHeaders(res);
@@ -155,34 +221,44 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
   // ---- login / logout ----
   router.get('/login', (req, res) => {
     const csrf = randomBytes(24).toString('base64url');
-    res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, csrf, { path: `${ADMIN_PATH}/login`, maxAge: 900 }));
+    res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, csrf, { path: `${ADMIN_PATH}/login`, maxAge: 900, secure: secure(req) }));
     res.send(loginPage({ csrf, next: safeNext(req.query.next) }));
   });
 
-  router.post('/login', form, (req, res) => {
+  // The one route that reads a body before authenticating: a small form (16 kB, 20 fields), whose
+  // token is what authenticates. Its failures count in the same limiter as every other surface.
+  router.post('/login', form, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const fresh = randomBytes(24).toString('base64url');
     const again = (status: number, error: string) => {
-      res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, fresh, { path: `${ADMIN_PATH}/login`, maxAge: 900 }));
+      res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, fresh, { path: `${ADMIN_PATH}/login`, maxAge: 900, secure: secure(req) }));
       res.status(status).send(loginPage({ csrf: fresh, next: safeNext(body.next), error }));
     };
-    if (!sameSecret(readCookie(req, LOGIN_CSRF_COOKIE), typeof body.csrf === 'string' ? body.csrf : undefined)) {
+    if (!sameOriginWrite(req, deps.config) || !sameSecret(readCookie(req, LOGIN_CSRF_COOKIE), typeof body.csrf === 'string' ? body.csrf : undefined)) {
       return again(403, 'The form had expired or did not come from this page. Please log in again.');
     }
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     const principal = token ? deps.verify(token) : undefined;
     if (!principal) {
       deps.logger.warn('admin login refused');
+      const failed = deps.gate.failure(req);
+      if (!failed.ok && failed.status === 429) {
+        res.set('Retry-After', String(failed.retryAfterSeconds ?? 60));
+        return again(429, 'Too many failed logins from this address. Wait a minute and try again.');
+      }
       return again(401, 'That token is not valid.');
     }
-    res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, '', { path: `${ADMIN_PATH}/login`, maxAge: 0 }));
-    res.append('Set-Cookie', cookie(req, TOKEN_COOKIE, token, { path: ADMIN_PATH, maxAge: SESSION_SECONDS }));
+    const sessionId = await deps.sessions.create(principal);
+    res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, '', { path: `${ADMIN_PATH}/login`, maxAge: 0, secure: secure(req) }));
+    res.append('Set-Cookie', cookie(req, sessionCookieName(req), sessionId, { path: sessionCookiePath(req), maxAge: SESSION_COOKIE_SECONDS, secure: secure(req) }));
     deps.logger.info('admin login', { actor: `token:${principal.name}` });
     res.redirect(303, safeNext(body.next));
   });
 
-  router.post('/logout', auth, form, requireCsrf, (req, res) => {
-    res.append('Set-Cookie', cookie(req, TOKEN_COOKIE, '', { path: ADMIN_PATH, maxAge: 0 }));
+  router.post('/logout', auth, form, requireCsrf, async (req, res) => {
+    // Revoked server-side: a copy of the cookie kept anywhere stops working too.
+    if (req.adminSession) await deps.sessions.revoke(req.adminSession);
+    res.append('Set-Cookie', cookie(req, sessionCookieName(req), '', { path: sessionCookiePath(req), maxAge: 0, secure: secure(req) }));
     res.redirect(303, `${ADMIN_PATH}/login`);
   });
 
@@ -282,8 +358,8 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     if (!request) return;
     const note = text(req, 'note', 3, 2000);
     if (!note) return back(res, request, { error: 'note-required' });
-    // The note is free text typed by a person: scrub anything shaped like an address or a number.
-    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), scrub(note));
+    // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
+    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), note);
     if (!task) return back(res, request, { error: 'not-a-manual-task' });
     await ledger.settleRequest(request.id);
     back(res, request, { notice: 'task-completed' });

@@ -1,11 +1,15 @@
 import type { RequestHandler } from 'express';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BeforeHookResult, HookContext } from '@bull-board/api/typings/app';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
-import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { hasRole, type Principal } from '../api/auth.js';
 import { isStaff } from '../api/access.js';
 
 export const BULL_BOARD_PATH = '/admin/queues';
@@ -30,7 +34,6 @@ const OPERATOR_ROUTES = new Set([
 export interface BullBoardDeps {
   queues: QueueSet;
   ledger: RequestLedger;
-  verify: (token: string) => Principal | undefined;
   /** Shown as a badge so production is unmistakable. */
   environment: string;
 }
@@ -62,16 +65,42 @@ function redactData(data: unknown): unknown {
 }
 
 /**
- * Bull Board at /admin/queues, behind the API's tokens (Bearer or the `erasure_token` cookie).
- * Viewers get a read-only board; operators a writable one whose writes pass a role check and
- * land in the audit trail. Mount after `authenticate`.
+ * Bull Board's page without inline styles and without the external web-font link, so it runs under
+ * the admin page's CSP (`style-src 'self'`, nothing off-site). Made once from the installed
+ * `@bull-board/ui` template (its hashed asset names change with each release), into a private dir.
+ */
+function strictBoardViews(): string {
+  const uiDir = path.dirname(createRequire(import.meta.url).resolve('@bull-board/ui/package.json'));
+  const template = readFileSync(path.join(uiDir, 'dist', 'index.ejs'), 'utf8')
+    .replace(/<style>[\s\S]*?<\/style>/g, '')
+    .replace(/\sstyle="[^"]*"/g, '')
+    .replace(/<link[^>]+href="https?:\/\/[^"]*"[^>]*>/g, '');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-board-views-'));
+  writeFileSync(path.join(dir, 'index.ejs'), template, { mode: 0o600 });
+  return dir;
+}
+
+/** Job fields that carry server paths (stack traces): shown to operators and admins only. */
+function withoutStackTraces(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutStackTraces);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === 'stacktrace' ? [] : withoutStackTraces(v)]));
+}
+
+/** Who made a board API call: the gate's principal, found by the request's headers object (the only part Bull Board hands its hooks). */
+const principals = new WeakMap<object, Principal>();
+
+/**
+ * Bull Board at /admin/queues, behind the dashboards' authentication (Bearer or the admin session
+ * cookie, src/dashboard/admin-page.ts dashboardAuthenticate). Viewers get a read-only board without
+ * stack traces; operators a writable one whose writes pass a role check and land in the audit
+ * trail. Mount after that authentication.
  */
 export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
   const before = async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
     if (method.toLowerCase() === 'get') return { allow: true };
     if (BLOCKED_ROUTES.has(route)) return { allow: false, status: 403, message: 'this action is disabled: jobs are managed through the erasure API' };
-    const token = tokenFromHeaders(request.headers);
-    const principal = token ? deps.verify(token) : undefined;
+    const principal = principals.get(request.headers as object);
     const needed = OPERATOR_ROUTES.has(route) ? 'operator' : 'admin';
     if (!hasRole(principal, needed)) return { allow: false, status: 403, message: `this needs the ${needed} role` };
     const jobId = typeof request.params.jobId === 'string' ? request.params.jobId : undefined;
@@ -102,13 +131,21 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
         },
       },
     });
+    serverAdapter.setViewsPath(views);
     return serverAdapter.getRouter() as RequestHandler;
   };
+  const views = strictBoardViews();
   const readOnly = board(true);
   const writable = board(false);
   return (req, res, next) => {
     // Jobs of every client's requests are on the board: staff only (DESIGN.md Invariant 10, src/api/access.ts).
     if (!isStaff(req.principal)) return res.status(403).json({ error: { code: 'forbidden', message: 'Bull Board is for staff roles (viewer, operator, admin)' } });
-    (hasRole(req.principal, 'operator') ? writable : readOnly)(req, res, next);
+    if (req.principal) principals.set(req.headers, req.principal);
+    const operator = hasRole(req.principal, 'operator');
+    if (!operator) {
+      const json = res.json.bind(res);
+      res.json = (body: unknown) => json(withoutStackTraces(body));
+    }
+    return (operator ? writable : readOnly)(req, res, next);
   };
 }

@@ -218,6 +218,29 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL
     `,
   },
+  {
+    // Admin sessions (src/dashboard/admin-sessions.ts): the cookie holds a random id; only its SHA-256 is kept.
+    version: 9,
+    sql: `
+      CREATE TABLE IF NOT EXISTS admin_sessions (
+        id_hash text PRIMARY KEY,
+        token_name text NOT NULL,
+        created_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      );
+      CREATE INDEX IF NOT EXISTS admin_sessions_created ON admin_sessions (created_at);
+      -- Free text of audit entries, scrubbed, beside the hash chain (src/ledger/audit-log.ts); shredding deletes it.
+      CREATE TABLE IF NOT EXISTS audit_free_text (
+        chain_id text NOT NULL,
+        event_hash text NOT NULL,
+        field text NOT NULL,
+        text text NOT NULL,
+        PRIMARY KEY (event_hash, field)
+      );
+      CREATE INDEX IF NOT EXISTS audit_free_text_chain ON audit_free_text (chain_id)
+    `,
+  },
 ];
 
 /** Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows). */

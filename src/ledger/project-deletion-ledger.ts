@@ -2,6 +2,7 @@ import type { Database, Queryable } from './database.js';
 import type { S3Location } from '../vendors/s3-settings.js';
 import { appendAuditEvent } from './audit-log.js';
 import { allows, stateIn, type Transition } from './task-transitions.js';
+import { scrubFreeText } from '../privacy/free-text.js';
 
 /**
  * A project deletion's life: `scheduled` (the grace period runs; cancellable) → `running` →
@@ -87,7 +88,8 @@ export class ProjectDeletionLedger {
         `INSERT INTO project_deletions (id, vendor, app_id, status, reason, requested_by, s3_locations, grace_period_days, run_at)
          VALUES ($1, 'pinpoint', $2, 'scheduled', $3, $4, $5::jsonb, $6, $7)
          ON CONFLICT DO NOTHING RETURNING *`,
-        [input.id, input.appId, input.reason, input.actor, JSON.stringify(input.s3Locations), input.gracePeriodDays, input.runAt],
+        // The row's copy of the reason is scrubbed the way the audit write path scrubs its own (src/privacy/free-text.ts).
+        [input.id, input.appId, scrubFreeText(input.reason), input.actor, JSON.stringify(input.s3Locations), input.gracePeriodDays, input.runAt],
       );
       if (!rows[0]) {
         const { rows: open } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE vendor = 'pinpoint' AND app_id = $1 AND status IN ${OPEN}`, [input.appId]);
@@ -138,7 +140,7 @@ export class ProjectDeletionLedger {
       const { rows: updated } = await tx.query<Row>(
         `UPDATE project_deletions SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, cancelled_at = now(), finished_at = now(), updated_at = now()
          WHERE id = $1 AND ${guard('cancel')} RETURNING *`,
-        [id, actor, reason],
+        [id, actor, scrubFreeText(reason)],
       );
       await appendAuditEvent(tx, id, actor, 'project_deletion.cancelled', { reason, runAt: toRecord(updated[0]!).runAt.toISOString() });
       return { cancelled: true, deletion: toRecord(updated[0]!) };

@@ -13,8 +13,9 @@ import {
   type TaskState,
 } from './ledger-types.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import type { ChainEntry } from '../receipts/audit-chain.js';
-import { appendAuditEvent, appendFirstAuditEvents, auditChainLock, insertAuditEvent } from './audit-log.js';
+import { SHREDDED_TEXT, type ChainEntry } from '../receipts/audit-chain.js';
+import { appendAuditEvent, appendFirstAuditEvents, auditChainLock, freeTextOf, insertAuditEvent } from './audit-log.js';
+import { FREE_TEXT_FIELDS, digestKey } from '../privacy/free-text.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import { canonicalJson } from '../privacy/canonical-json.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
@@ -704,15 +705,17 @@ export class RequestLedger {
    */
   async completeManualTask(requestId: string, taskId: string, actor: string, note: string): Promise<TaskRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const evidence = { completedBy: actor, note, completedAt: new Date().toISOString() };
+      const { rows: open } = await tx.query<{ id: string }>(`SELECT id FROM tasks WHERE id = $2 AND request_id = $1 AND state = 'waiting_manual' FOR UPDATE`, [requestId, taskId]);
+      if (!open[0]) return undefined;
+      // The evidence carries the note as the audit write path scrubbed it; shredding removes it from both.
+      const texts = await this.auditWith(tx, requestId, actor, 'task.completed_manually', { taskId, note });
+      const evidence = { completedBy: actor, note: texts.note ?? '', completedAt: new Date().toISOString() };
       const { rows } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'succeeded', evidence = evidence || $3::jsonb, waiting_reason = NULL, finished_at = now(), updated_at = now()
          WHERE id = $2 AND request_id = $1 AND ${taskGuard('completeManual')} RETURNING *`,
         [requestId, taskId, JSON.stringify(evidence)],
       );
-      if (!rows[0]) return undefined;
-      await this.auditWith(tx, requestId, actor, 'task.completed_manually', { taskId, note });
-      return toTask(rows[0]);
+      return rows[0] ? toTask(rows[0]) : undefined;
     });
   }
 
@@ -803,6 +806,10 @@ export class RequestLedger {
       );
       for (const { id } of rows) {
         await tx.query(`UPDATE request_identities SET sealed = NULL WHERE request_id = $1`, [id]);
+        // Free text is data about the person too (Invariant 13): it goes with the identities. The
+        // chain keeps its digests, so receipts signed before and after still verify.
+        await tx.query(`DELETE FROM audit_free_text WHERE chain_id = $1`, [id]);
+        await tx.query(`UPDATE tasks SET evidence = (evidence - 'note') || '{"noteShredded": true}'::jsonb WHERE request_id = $1 AND evidence ? 'note'`, [id]);
         await this.auditWith(tx, id, 'system', 'identities.shredded', { endedBefore: endedBefore.toISOString() });
       }
       return rows.length;
@@ -863,18 +870,60 @@ export class RequestLedger {
     await this.db.transaction((tx) => this.auditWith(tx, requestId, actor, action, detail));
   }
 
-  /** Appends to the request's hash chain (src/ledger/audit-log.ts). Call inside a transaction. */
-  private async auditWith(tx: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<void> {
-    await appendAuditEvent(tx, requestId, actor, action, detail);
+  /**
+   * Appends to the request's hash chain (src/ledger/audit-log.ts). Call inside a transaction. Free
+   * text in `detail` is scrubbed there, with this request's own identifiers turned into `[subject]`;
+   * returns the scrubbed texts.
+   */
+  private async auditWith(tx: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>) {
+    const hasFreeText = FREE_TEXT_FIELDS.some((f) => typeof detail[f] === 'string');
+    const subjectTerms = hasFreeText && requestId ? await this.subjectTerms(tx, requestId) : [];
+    return appendAuditEvent(tx, requestId, actor, action, detail, { subjectTerms });
   }
 
-  /** The request's audit chain, oldest first. */
-  async auditTrail(requestId: string): Promise<ChainEntry[]> {
+  /** The request's identifiers in plain text, for scrubbing its free text only (never stored or logged). */
+  private async subjectTerms(tx: Queryable, requestId: string): Promise<string[]> {
+    const { rows } = await tx.query<SealedIdentity>(`SELECT kind, sealed FROM request_identities WHERE request_id = $1 AND sealed IS NOT NULL`, [requestId]);
+    const terms: string[] = [];
+    for (const { sealed } of rows) {
+      try {
+        if (sealed) terms.push(this.cipher.open(sealed));
+      } catch {
+        // sealed with a key this process lacks: the generic e-mail and phone patterns still apply
+      }
+    }
+    return terms;
+  }
+
+  /**
+   * The request's audit chain as chained (oldest first): free-text fields appear in `detail` only as
+   * digests (`reasonSha256`), with the scrubbed text beside each entry in `text` while it exists.
+   * What receipts carry: it verifies before and after a shred.
+   */
+  async auditChain(requestId: string): Promise<ChainEntry[]> {
     const { rows } = await this.db.query<{ id: number; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
       `SELECT id, at, request_id, actor, action, detail, prev_hash, hash FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 10000`,
       [requestId],
     );
-    return rows.map((r) => ({ id: Number(r.id), at: new Date(r.at).toISOString(), requestId: r.request_id, actor: r.actor, action: r.action, detail: r.detail, prevHash: r.prev_hash, hash: r.hash }));
+    const texts = await freeTextOf(this.db, requestId);
+    return rows.map((r) => {
+      const text = texts.get(r.hash);
+      return { id: Number(r.id), at: new Date(r.at).toISOString(), requestId: r.request_id, actor: r.actor, action: r.action, detail: r.detail, prevHash: r.prev_hash, hash: r.hash, ...(text ? { text } : {}) };
+    });
+  }
+
+  /**
+   * The request's audit trail for reading (oldest first): like `auditChain`, with each free text back
+   * in its field (`detail.reason`), or a note that it was shredded with the identities.
+   */
+  async auditTrail(requestId: string): Promise<ChainEntry[]> {
+    return (await this.auditChain(requestId)).map((entry) => {
+      const detail = { ...entry.detail };
+      for (const field of FREE_TEXT_FIELDS) {
+        if (typeof detail[digestKey(field)] === 'string') detail[field] = entry.text?.[field] ?? SHREDDED_TEXT;
+      }
+      return { ...entry, detail };
+    });
   }
 
   async countRequestsByStatus(now = new Date()): Promise<{ byStatus: Record<string, number>; overdue: number; byClient: Array<{ client: string; status: string; n: number }>; overdueByClient: Map<string, number> }> {

@@ -6,8 +6,9 @@ import type { Logger } from '../logger.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { canonicalJson } from '../privacy/canonical-json.js';
-import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
+import { hasRole, type Principal } from '../api/auth.js';
 import { clientScope } from '../api/access.js';
+import type { CredentialGate, IntakeRateLimiter } from '../api/credential-gate.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
 import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
@@ -21,6 +22,12 @@ export interface OpenDsrRouterDeps {
   store: OpenDsrStore;
   signer: OpenDsrSigner;
   verify: (token: string) => Principal | undefined;
+  /** The one authentication gate and failure limiter (src/api/credential-gate.ts): Bearer only here. */
+  gate: CredentialGate;
+  /** Per-token intake rate limits (`tokens[].rateLimit`). */
+  intakeLimiter: IntakeRateLimiter;
+  /** This service's own listening URL: the certificate URL in sandbox mode when `opendsr.publicUrl` is unset. */
+  selfUrl: () => string;
   clients: VendorClients;
   logger: Logger;
   /** The callback address check (src/callbacks/callback-target.ts): a problem, or undefined. */
@@ -66,30 +73,51 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
 
   function send(res: Response, flavor: OpenDsrFlavor, status: number, body: unknown, contentType = 'application/json') {
     const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
-    res.status(status).set(signer.headers(bytes, flavor)).type(contentType).send(bytes);
+    // Status answers describe a person's request: never kept by a cache on the way (issue 25 §5).
+    res.status(status).set(signer.headers(bytes, flavor)).set('Cache-Control', 'no-store').type(contentType).send(bytes);
   }
 
-  function authorised(req: Request, role: Role): Principal {
-    const token = tokenFromHeaders(req.headers);
-    const principal = token ? deps.verify(token) : undefined;
-    if (!principal) throw new OpenDsrHttpError(401, 'a valid bearer token is required', [], 'Authentication');
-    if (!hasRole(principal, role)) throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
-    return principal;
+  /** The gate's verdict as the spec's errors: 401, 403, or 429 with Retry-After once an address failed too often. */
+  async function authorised(req: Request, res: Response, role: Role): Promise<Principal> {
+    if (req.principal) {
+      if (!hasRole(req.principal, role)) throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
+      return req.principal;
+    }
+    const result = await deps.gate.check(req, { cookies: false });
+    if (!result.ok) {
+      if (result.retryAfterSeconds) res.set('Retry-After', String(result.retryAfterSeconds));
+      throw new OpenDsrHttpError(result.status, result.status === 429 ? result.message : 'a valid bearer token is required', [], 'Authentication');
+    }
+    if (!hasRole(result.principal, role)) throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
+    req.principal = result.principal;
+    return result.principal;
   }
 
-  function certificateUrl(req: Request): string {
-    const base = deps.config.opendsr?.publicUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  /** Authenticates (and rate-limits) a submission before its body is read. */
+  const authFirst = (role: Role) => async (req: Request, res: Response, next: NextFunction) => {
+    const principal = await authorised(req, res, role);
+    const waitMs = deps.intakeLimiter.take(principal.name);
+    if (waitMs > 0) {
+      res.set('Retry-After', String(Math.max(1, Math.ceil(waitMs / 1000))));
+      throw new OpenDsrHttpError(429, 'this token has submitted too many requests; wait and retry', [{ reason: 'rate_limited', message: 'wait for Retry-After seconds' }], 'RateLimit');
+    }
+    next();
+  };
+
+  /** The certificate URL in signed discovery: configuration only, never the request's Host header (issue 25 §9). */
+  function certificateUrl(): string {
+    const base = deps.config.opendsr?.publicUrl ?? deps.selfUrl();
     return new URL(CERTIFICATE_PATH, base).toString();
   }
 
   const apiVersion = (flavor: OpenDsrFlavor) => (flavor === 'v1' ? '1.0' : '2.0');
 
-  const discovery = (flavor: OpenDsrFlavor) => (req: Request, res: Response) =>
+  const discovery = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) =>
     send(res, flavor, 200, {
       api_version: apiVersion(flavor),
       supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
       supported_subject_request_types: ['erasure'],
-      processor_certificate: certificateUrl(req),
+      processor_certificate: certificateUrl(),
     });
 
   /** The create answer (§7.3); a repeat of the same request gets the same answer. */
@@ -118,7 +146,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
   }
 
   const create = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
-    const principal = authorised(req, 'submitter');
+    const principal = await authorised(req, res, 'submitter');
     if (!req.is('application/json')) throw new OpenDsrHttpError(415, 'send the body as application/json');
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let body: unknown;
@@ -203,14 +231,14 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
   }
 
   const status = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
-    const principal = authorised(req, 'viewer');
+    const principal = await authorised(req, res, 'viewer');
     const { record, request } = await find(principal, String(req.params.id));
     send(res, flavor, 200, statusBody(record, request, signer.domain));
   };
 
   /** §9: only while pending; 202. A repeat of a cancel that took effect answers 202 again. */
   const cancel = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
-    const principal = authorised(req, 'submitter');
+    const principal = await authorised(req, res, 'submitter');
     const { record, request } = await find(principal, String(req.params.id));
     const receivedTime = new Date().toISOString();
     const accepted = () => send(res, flavor, 202, { api_version: record.apiVersion, controller_id: record.controllerId, received_time: receivedTime, subject_request_id: record.subjectRequestId });
@@ -235,7 +263,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
   for (const flavor of ['v2', 'v1'] as const) {
     const paths = PATHS[flavor];
     router.get(paths.discovery, discovery(flavor));
-    router.post(paths.requests, raw, create(flavor));
+    router.post(paths.requests, authFirst('submitter'), raw, create(flavor));
     router.get(`${paths.requests}/:id`, status(flavor));
     router.delete(`${paths.requests}/:id`, cancel(flavor));
     router.put(`${paths.requests}/:id`, notSupported(flavor));

@@ -1,23 +1,31 @@
-import { createHash, createPrivateKey, createPublicKey, hkdfSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
 /** PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410). */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
-/** Signs receipts with Ed25519. The key derives from the service's master key: no extra secret to keep. */
+/**
+ * Signs receipts (and native callbacks) with Ed25519, with a key of its own (issue 25 §6):
+ * `ERASURE_RECEIPT_SIGNING_KEY`, generated into the data dir in sandbox mode. It is not derived from
+ * the vault's master key, so the two rotate apart and a leaked receipt key opens no identity.
+ */
 export interface ReceiptSigner {
   /** First 16 hex characters of the SHA-256 of the public key (DER). */
   readonly keyId: string;
   readonly publicKeyPem: string;
+  /** Public keys of retired signing keys (`receipts.previousPublicKeys`): published so old receipts still verify. */
+  readonly previousKeys: Array<{ keyId: string; publicKey: string }>;
   sign(payload: string): string;
 }
 
-export function createReceiptSigner(masterKey: Buffer): ReceiptSigner {
-  const seed = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), 'erasure/receipts/ed25519', 32));
+/** @param seed the 32-byte Ed25519 private key (RFC 8032 seed). @param previousPublicKeys PEM public keys of earlier signing keys. */
+export function createReceiptSigner(seed: Buffer, previousPublicKeys: string[] = []): ReceiptSigner {
+  if (seed.length !== 32) throw new Error('the receipt signing key must be 32 bytes');
   const privateKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
   const publicKey = createPublicKey(privateKey);
   return {
     keyId: publicKeyId(publicKey),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    previousKeys: previousPublicKeys.map((pem) => ({ keyId: publicKeyId(pem), publicKey: createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString() })),
     sign: (payload) => sign(null, Buffer.from(payload), privateKey).toString('base64'),
   };
 }

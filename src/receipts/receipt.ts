@@ -81,15 +81,22 @@ export function signReceipt(body: ReceiptBody, signer: ReceiptSigner): SignedRec
 
 /**
  * Offline check of a receipt: the signature over the body, the audit chain's links and hashes,
- * and that the chain head is the last entry. With `trustedPublicKey`, also that the receipt was
- * signed by that key (otherwise anyone could re-sign an edited receipt with their own key).
+ * and that the chain head is the last entry. With `trusted` keys (the service's published current
+ * and previous keys), the signature is checked with the trusted key of the receipt's key id, never
+ * with the key the receipt carries: anyone can re-sign an edited receipt with a key of their own.
+ * Without them only the receipt's self-consistency is checked (the CLI never does that).
  */
-export function verifyReceipt(signed: SignedReceipt, trustedPublicKey?: string): { valid: boolean; problems: string[] } {
+export function verifyReceipt(signed: SignedReceipt, trusted?: string | string[]): { valid: boolean; problems: string[] } {
   const problems: string[] = [];
   if (!signed?.receipt || !signed.signature || !signed.publicKey) return { valid: false, problems: ['not a signed receipt: receipt, signature and publicKey are required'] };
-  if (publicKeyId(signed.publicKey) !== signed.signature.keyId) problems.push('the signature key id does not match the public key');
-  if (trustedPublicKey && publicKeyId(trustedPublicKey) !== publicKeyId(signed.publicKey)) problems.push('signed by a key other than the trusted one');
-  if (!verifySignature(signed.publicKey, canonicalJson(signed.receipt), signed.signature.value)) problems.push('the signature does not match the receipt: it was changed after signing');
+  const trustedKeys = trusted === undefined ? undefined : Array.isArray(trusted) ? trusted : [trusted];
+  let key = signed.publicKey;
+  if (trustedKeys) {
+    const match = trustedKeys.find((k) => publicKeyId(k) === signed.signature.keyId);
+    if (!match) problems.push('signed by a key other than the trusted one');
+    else key = match;
+  } else if (publicKeyId(signed.publicKey) !== signed.signature.keyId) problems.push('the signature key id does not match the public key');
+  if (!verifySignature(key, canonicalJson(signed.receipt), signed.signature.value)) problems.push('the signature does not match the receipt: it was changed after signing');
   const chain = signed.receipt.auditChain ?? [];
   problems.push(...verifyChain(chain));
   if ((chain.at(-1)?.hash ?? null) !== signed.receipt.chainHead) problems.push('the chain head is not the last entry: entries were removed from the end');

@@ -1,10 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
 /** A private `redis-server` child process (DESIGN.md: the default when REDIS_URL is unset). */
 export interface EmbeddedRedis {
+  /** `redis://:<requirepass>@127.0.0.1:<port>`: the password rides in the URL, never on a command line. */
   url: string;
   port: number;
   stop(): Promise<void>;
@@ -49,14 +51,33 @@ export interface EmbeddedRedisOptions {
   appendOnly?: boolean;
 }
 
-/** Starts redis-server with AOF and `noeviction` (BullMQ's requirement) and waits until it accepts connections. */
+/**
+ * The embedded Redis' password (issue 25 §4): generated once into `<dataDir>/requirepass` (0600) so a
+ * restart on the same dir keeps it; handed to redis-server in a 0600 config file, because a
+ * command-line `--requirepass` would show in `ps` to every local user.
+ */
+function readOrCreatePassword(dataDir: string): string {
+  const file = path.join(dataDir, 'requirepass');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const password = randomBytes(24).toString('hex');
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/** Starts redis-server with AOF, `noeviction` (BullMQ's requirement) and a password, on 127.0.0.1 only, and waits until it accepts connections. */
 export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise<EmbeddedRedis> {
   if (!redisServerInstalled()) throw new RedisNotInstalledError();
-  mkdirSync(options.dataDir, { recursive: true });
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(options.dataDir, 0o700);
+  const password = readOrCreatePassword(options.dataDir);
+  const configFile = path.join(options.dataDir, 'redis.conf');
+  writeFileSync(configFile, `requirepass ${password}\n`, { mode: 0o600 });
+  chmodSync(configFile, 0o600);
   const port = options.port ?? (await freePort());
   const child = spawn(
     'redis-server',
     [
+      configFile,
       '--port', String(port),
       '--bind', '127.0.0.1',
       '--dir', options.dataDir,
@@ -74,7 +95,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://:${password}@127.0.0.1:${port}`,
     port,
     stop: () =>
       new Promise<void>((resolve) => {

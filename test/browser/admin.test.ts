@@ -239,11 +239,13 @@ describe('The admin page and Bull Board in a real browser', function () {
   it('keeps the session in an HttpOnly, SameSite=Strict cookie and forgets it on logout', async () => {
     const page = await newPage();
     await logIn(page, VIEWER_TOKEN);
-    const [session] = (await context!.cookies()).filter((c) => c.name === 'erasure_token');
+    // Issue 25 §5: the cookie holds a random session id (plain http here, so no Secure and no __Host- prefix).
+    const [session] = (await context!.cookies()).filter((c) => c.name === 'erasure_session');
     expect(session).to.include({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/admin' });
+    expect(session!.value).to.match(/^[A-Za-z0-9_-]{43}$/).and.not.to.equal(VIEWER_TOKEN);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/admin/login');
-    expect((await context!.cookies()).filter((c) => c.name === 'erasure_token')).to.deep.equal([]);
+    expect((await context!.cookies()).filter((c) => c.name === 'erasure_session')).to.deep.equal([]);
     await page.goto('/admin');
     expect(new URL(page.url()).pathname).to.equal('/admin/login');
   });

@@ -43,7 +43,7 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
     };
     const configPath = path.join(dataDir, 'erasure.json');
     writeFileSync(configPath, JSON.stringify(file));
-    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
     // The API and the flow parents run here; the Pinpoint workers run in child processes.
     service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
     const started = await Promise.all(Array.from({ length: WORKERS }, () => startWorkerProcess(env)));

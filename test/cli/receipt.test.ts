@@ -1,10 +1,12 @@
 import { expect } from 'chai';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { runCli, serviceFlags } from './run-cli.js';
+import { publicKeyId } from '../../src/receipts/receipt-signer.js';
+import { canonicalJson } from '../../src/privacy/canonical-json.js';
 
 describe('erasure receipt', function () {
   // Each command is a child process (about 0.3 s of CPU): generous on a busy machine.
@@ -35,13 +37,20 @@ describe('erasure receipt', function () {
   });
   after(async () => service?.close());
 
-  /** Writes an edited copy of the saved receipt and verifies it offline (no --url, no token). */
+  /** The service's public key in a file, for offline checks with --key. */
+  function serviceKeyFile(): string {
+    const keyFile = path.join(dir, 'service.pem');
+    writeFileSync(keyFile, receipt.publicKey);
+    return keyFile;
+  }
+
+  /** Writes an edited copy of the saved receipt and verifies it offline against the service's key (--key, no --url). */
   async function verifyEdited(name: string, edit: (r: any) => void, extra: string[] = []) {
     const copy = structuredClone(receipt);
     edit(copy);
     const file = path.join(dir, name);
     writeFileSync(file, JSON.stringify(copy, null, 2));
-    return runCli(['receipt', '--verify', file, ...extra]);
+    return runCli(['receipt', '--verify', file, '--key', serviceKeyFile(), ...extra]);
   }
 
   it('shows a readable table of the per-vendor tasks: vendor, resource, action, state, counts, verification', async () => {
@@ -55,15 +64,38 @@ describe('erasure receipt', function () {
     expect(res.stdout).not.to.include('user-8');
   });
 
-  it('accepts the untouched receipt offline, also against the service key', async () => {
-    const res = await runCli(['receipt', '--verify', saved]);
+  it('accepts the untouched receipt against the key the service publishes at --url, naming that key', async () => {
+    const res = await runCli(['receipt', '--verify', saved, ...serviceFlags(service)]);
     expect(res.code, res.stdout + res.stderr).to.equal(0);
-    expect(res.stdout).to.match(new RegExp(`^valid: receipt for request ${id}, signed by key ${receipt.signature.keyId}`));
-    const keyFile = path.join(dir, 'service.pem');
-    writeFileSync(keyFile, receipt.publicKey);
-    const keyed = await runCli(['receipt', '--verify', saved, '--key', keyFile, '--json']);
+    expect(res.stdout).to.match(new RegExp(`^valid: receipt for request ${id}, signed by key ${receipt.signature.keyId} \\(the trusted key, from ${service.url}/v1/receipt-key\\)`));
+    const keyed = await runCli(['receipt', '--verify', saved, '--key', serviceKeyFile(), '--json']);
     expect(keyed.code).to.equal(0);
-    expect(JSON.parse(keyed.stdout)).to.deep.include({ valid: true, problems: [], requestId: id, keyChecked: true });
+    expect(JSON.parse(keyed.stdout)).to.deep.include({ valid: true, problems: [], requestId: id, keyChecked: true, trustedKeyId: receipt.signature.keyId });
+  });
+
+  it('exits 2 with "no trusted key" without --key and --url, and never trusts the key inside the receipt', async () => {
+    const res = await runCli(['receipt', '--verify', saved]);
+    expect(res.code).to.equal(2);
+    expect(res.stderr).to.include('no trusted key');
+    // An attacker edits the receipt and re-signs it with their own key, carried in the receipt itself.
+    const attacker = generateKeyPairSync('ed25519');
+    const forged = structuredClone(receipt);
+    forged.receipt.status = 'completed';
+    forged.receipt.tasks[0].evidence.endpointsDeleted = 99;
+    forged.publicKey = attacker.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    forged.signature.keyId = publicKeyId(forged.publicKey);
+    forged.signature.value = sign(null, Buffer.from(canonicalJson(forged.receipt)), attacker.privateKey).toString('base64');
+    const file = path.join(dir, 'forged.json');
+    writeFileSync(file, JSON.stringify(forged));
+    const fetched = await runCli(['receipt', '--verify', file, ...serviceFlags(service)]);
+    expect(fetched.code, fetched.stdout + fetched.stderr).to.equal(1);
+    expect(fetched.stdout).to.include('signed by a key other than the trusted one');
+    // Even claiming the service's key id, the signature is checked with the service's key, not the carried one.
+    forged.signature.keyId = receipt.signature.keyId;
+    writeFileSync(file, JSON.stringify(forged));
+    const claimed = await runCli(['receipt', '--verify', file, ...serviceFlags(service)]);
+    expect(claimed.code).to.equal(1);
+    expect(claimed.stdout).to.include('the signature does not match the receipt');
   });
 
   it('rejects a receipt with a changed field (exit 1, naming the problem)', async () => {
@@ -102,7 +134,7 @@ describe('erasure receipt', function () {
     expect(missing.code).to.equal(2);
     const garbage = path.join(dir, 'garbage.json');
     writeFileSync(garbage, 'not json at all');
-    const res = await runCli(['receipt', '--verify', garbage]);
+    const res = await runCli(['receipt', '--verify', garbage, '--key', serviceKeyFile()]);
     expect(res.code).to.equal(1);
     expect(res.stdout).to.include('the file is not JSON');
     const unknownRequest = await runCli(['receipt', '11111111-1111-4111-8111-111111111111', ...serviceFlags(service)]);

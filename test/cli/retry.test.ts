@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { DEFAULT_SEGMENT_TIMINGS } from '../../src/sandbox/segment/segment-store.js';
 import { runCli, serviceFlags } from './run-cli.js';
+import { freeTextDigest } from '../../src/privacy/free-text.js';
 
 describe('erasure retry', function () {
   // Each command is a child process (about 0.3 s of CPU): generous on a busy machine.
@@ -55,7 +56,9 @@ describe('erasure retry', function () {
 
     const receipt = JSON.parse((await cli('receipt', id, '--json')).stdout);
     const retried = receipt.receipt.auditChain.find((e: { action: string }) => e.action === 'request.retried');
-    expect(retried.detail.reason).to.equal(reason);
+    // Issue 25 §3: the chain holds the reason's digest; the scrubbed text travels beside it.
+    expect(retried.text.reason).to.equal(reason);
+    expect(retried.detail.reasonSha256).to.match(/^[0-9a-f]{64}$/);
     expect(retried.actor).to.equal('token:admin');
     const again = await cli('retry', '--vendor', 'pinpoint', '--reason', reason);
     expect(again.stdout).to.equal('no failed task matches: nothing was retried\n');
@@ -153,7 +156,8 @@ describe('erasure retry --vendor segment', function () {
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/^retried 1 task\(s\) of 1 request\(s\):/);
     const trail = await service.ledger.auditTrail(id);
-    expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({ reason, tasks: [task!.id] });
+    // Issue 25 §3: the chained detail holds the reason's digest; the readable trail puts the text back beside it.
+    expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({ reason, reasonSha256: freeTextDigest(reason), tasks: [task!.id] });
     // The task's job ran again: it joined a new regulation, which now finishes.
     expect(Date.now()).to.be.at.least(retriedAt);
     await finishRegulation(next);

@@ -36,6 +36,7 @@ interface Service {
 const SECRETS = {
   ERASURE_ADMIN_TOKEN: 'test-admin-token-0123456789',
   ERASURE_ENCRYPTION_KEY: 'ab'.repeat(32),
+  ERASURE_RECEIPT_SIGNING_KEY: 'cd'.repeat(32),
 };
 
 /**
@@ -241,13 +242,13 @@ describe('docker-compose.yml', () => {
       spawnSync('docker', ['compose', '-f', 'docker-compose.yml', 'config', '-q'], {
         cwd: root,
         encoding: 'utf8',
-        env: { ...process.env, ERASURE_ADMIN_TOKEN: undefined, ERASURE_ENCRYPTION_KEY: undefined, ERASURE_CONFIG_FILE: undefined, ...env },
+        env: { ...process.env, ERASURE_ADMIN_TOKEN: undefined, ERASURE_ENCRYPTION_KEY: undefined, ERASURE_RECEIPT_SIGNING_KEY: undefined, ERASURE_CONFIG_FILE: undefined, ...env },
       });
     const ok = run(SECRETS);
     expect(ok.status, ok.stderr).to.equal(0);
     const missing = run({});
     expect(missing.status).to.not.equal(0);
-    expect(missing.stderr).to.match(/ERASURE_(ADMIN_TOKEN|ENCRYPTION_KEY)/);
+    expect(missing.stderr).to.match(/ERASURE_(ADMIN_TOKEN|ENCRYPTION_KEY|RECEIPT_SIGNING_KEY)/);
   });
 });
 

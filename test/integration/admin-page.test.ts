@@ -25,8 +25,24 @@ describe('The /admin pages over HTTP', () => {
   });
   after(async () => service?.close());
 
+  /** Issue 25 §5: the cookie holds a session id from logging in, not the token. One session per token, made on first use. */
+  const sessions = new Map<string, string>();
+  async function sessionFor(token: string): Promise<string> {
+    const known = sessions.get(token);
+    if (known) return known;
+    const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
+    const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
+    const csrf = csrfOf(await form.text())!;
+    const ok = await post('/admin/login', { csrf, token }, loginCookie);
+    expect(ok.status).to.equal(303);
+    const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!;
+    sessions.set(token, cookie);
+    return cookie;
+  }
+
   async function get(pathname: string, token?: string, headers: Record<string, string> = {}) {
-    const res = await fetch(`${service.url}${pathname}`, { redirect: 'manual', headers: { accept: 'text/html', ...(token ? { cookie: `erasure_token=${encodeURIComponent(token)}` } : {}), ...headers } });
+    const cookie = token ? await sessionFor(token) : undefined;
+    const res = await fetch(`${service.url}${pathname}`, { redirect: 'manual', headers: { accept: 'text/html', ...(cookie ? { cookie } : {}), ...headers } });
     return { status: res.status, headers: res.headers, text: await res.text() };
   }
 
@@ -53,7 +69,7 @@ describe('The /admin pages over HTTP', () => {
     expect((await service.api('/admin/queues/api/queues')).status, 'a Bearer token still opens the board API').to.equal(200);
   });
 
-  it('logs in with a token into an HttpOnly, SameSite=Strict cookie, and refuses a login without the form’s CSRF cookie or with a bad token', async () => {
+  it('logs in with a token into an HttpOnly, SameSite=Strict session cookie, and refuses a login without the form’s CSRF cookie or with a bad token', async () => {
     const form = await get('/admin/login?next=/admin?filter=overdue');
     const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
     const csrf = csrfOf(form.text)!;
@@ -64,8 +80,9 @@ describe('The /admin pages over HTTP', () => {
     const ok = await post('/admin/login', { csrf, token: VIEWER_TOKEN, next: '/admin?filter=overdue' }, loginCookie);
     expect(ok.status).to.equal(303);
     expect(ok.headers.get('location')).to.equal('/admin?filter=overdue');
-    const session = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_token='))!;
-    expect(session).to.equal(`erasure_token=${VIEWER_TOKEN}; Path=/admin; Max-Age=28800; HttpOnly; SameSite=Strict`);
+    const session = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!;
+    expect(session).to.match(/^erasure_session=[A-Za-z0-9_-]{43}; Path=\/admin; Max-Age=86400; HttpOnly; SameSite=Strict$/);
+    expect(session, 'the cookie never holds the token').not.to.contain(VIEWER_TOKEN);
 
     const offSite = await post('/admin/login', { csrf, token: VIEWER_TOKEN, next: '//evil.example/admin' }, loginCookie);
     expect(offSite.headers.get('location'), 'never redirects off the site').to.equal('/admin');
@@ -126,13 +143,13 @@ describe('The /admin pages over HTTP', () => {
     const { body } = await service.api('/v1/requests', { token: SUBMITTER_TOKEN, body: { subject: { userId: 'user-13' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });
     const viewerPage = await get(`/admin/requests/${body.id}`, VIEWER_TOKEN);
     expect(viewerPage.text, 'no cancel form for a viewer').not.to.contain('/cancel"');
-    const viewerCookie = `erasure_token=${VIEWER_TOKEN}`;
+    const viewerCookie = await sessionFor(VIEWER_TOKEN);
     const asViewer = await post(`/admin/requests/${body.id}/cancel`, { csrf: csrfOf(viewerPage.text)!, reason: 'viewer tries' }, viewerCookie);
     expect(asViewer.status).to.equal(403);
 
     const page = await get(`/admin/requests/${body.id}`, SUBMITTER_TOKEN);
     expect(page.text).to.contain(`action="/admin/requests/${body.id}/cancel"`);
-    const cookie = `erasure_token=${SUBMITTER_TOKEN}`;
+    const cookie = await sessionFor(SUBMITTER_TOKEN);
     expect((await post(`/admin/requests/${body.id}/cancel`, { reason: 'the person withdrew' }, cookie)).status, 'no CSRF token').to.equal(403);
     expect((await post(`/admin/requests/${body.id}/cancel`, { csrf: csrfOf(viewerPage.text)!, reason: 'the person withdrew' }, cookie)).status, 'another session’s token').to.equal(403);
     const noReason = await post(`/admin/requests/${body.id}/cancel`, { csrf: csrfOf(page.text)!, reason: ' ' }, cookie);
@@ -163,7 +180,7 @@ describe('The /admin pages over HTTP', () => {
 
     const page = await get(`/admin/requests/${body.id}`, service.adminToken);
     expect(page.text).to.contain(`href="/admin/queues/queue/pinpoint/${task!.id}"`);
-    const retried = await post(`/admin/requests/${body.id}/retry`, { csrf: csrfOf(page.text)!, reason: 'vendor fixed it' }, `erasure_token=${service.adminToken}`);
+    const retried = await post(`/admin/requests/${body.id}/retry`, { csrf: csrfOf(page.text)!, reason: 'vendor fixed it' }, await sessionFor(service.adminToken));
     expect(retried.headers.get('location')).to.equal(`/admin/requests/${body.id}?notice=retried`);
     await waitFor(async () => ((await service.ledger.getRequest(body.id))!.status === 'completed' ? true : undefined));
     const trail = await service.ledger.auditTrail(body.id);
@@ -174,10 +191,10 @@ describe('The /admin pages over HTTP', () => {
     expect((await get(`/admin/requests/${randomUUID()}`, VIEWER_TOKEN)).status).to.equal(404);
     expect((await get('/admin/requests/not-a-uuid', VIEWER_TOKEN)).status).to.equal(404);
     const page = await get('/admin', VIEWER_TOKEN);
-    const cookie = `erasure_token=${VIEWER_TOKEN}`;
+    const cookie = await sessionFor(VIEWER_TOKEN);
     expect((await post('/admin/logout', {}, cookie)).status).to.equal(403);
     const out = await post('/admin/logout', { csrf: csrfOf(page.text)! }, cookie);
     expect(out.status).to.equal(303);
-    expect(out.headers.getSetCookie()[0]).to.match(/^erasure_token=; Path=\/admin; Max-Age=0/);
+    expect(out.headers.getSetCookie()[0]).to.match(/^erasure_session=; Path=\/admin; Max-Age=0/);
   });
 });

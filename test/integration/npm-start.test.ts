@@ -59,7 +59,9 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
     expect(done.tasks[0]!.state).to.equal('succeeded');
     expect(done.tasks[0]!.evidence.endpointsDeleted).to.equal(2);
 
-    const sandbox = (await (await fetch(`${url}/sandbox`)).json()) as { vendors: Record<string, { baseUrl: string; credentials: Record<string, string>; appIds?: string[] }> };
+    // Issue 25 §9: the sandbox controls (simulator credentials among them) need the admin token.
+    expect((await fetch(`${url}/sandbox`)).status).to.equal(401);
+    const sandbox = (await (await fetch(`${url}/sandbox`, { headers })).json()) as { vendors: Record<string, { baseUrl: string; credentials: Record<string, string>; appIds?: string[] }> };
     expect(Object.keys(sandbox.vendors)).to.include.members(['pinpoint', 's3', 'appcenter', 'segment', 'amplitude']);
     const pinpoint = sandbox.vendors.pinpoint!;
     const sdk = new PinpointClient({
@@ -73,7 +75,7 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
     const neighbour = await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-8' }));
     expect(neighbour.EndpointsResponse?.Item).to.have.length(2);
     sdk.destroy();
-    const stats = (await (await fetch(`${url}/sandbox/stats`)).json()) as Record<string, { operations: Record<string, { calls: number }> }>;
+    const stats = (await (await fetch(`${url}/sandbox/stats`, { headers })).json()) as Record<string, { operations: Record<string, { calls: number }> }>;
     expect(stats.pinpoint!.operations.DeleteUserEndpoints!.calls).to.equal(1);
   });
 

@@ -46,7 +46,7 @@ describe('A worker process killed in the middle of a job', () => {
     };
     const configPath = path.join(file.dataDir, 'erasure.json');
     writeFileSync(configPath, JSON.stringify(file));
-    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
     // The API and the flow parents run here; the Pinpoint worker runs in child processes.
     service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
     events = new QueueEvents('requests', { connection: redisConnection(service.redisUrl, true), prefix: file.queuePrefix });

@@ -36,6 +36,29 @@ describe('Signed receipts with a hash-chained audit trail', () => {
     expect(verifyReceipt(signed)).to.deep.equal({ valid: true, problems: [] });
     const key = await service.api('/v1/receipt-key');
     expect(verifyReceipt(signed, key.body.publicKey).valid).to.equal(true);
+    expect(key.body.keyId).to.equal(signed.signature.keyId);
+  });
+
+  it('signs with a key of its own, not one derived from the vault key, and keeps receipts of a retired key verifiable', async () => {
+    const { createPublicKey } = await import('node:crypto');
+    const { readFileSync } = await import('node:fs');
+    const path = await import('node:path');
+    // Sandbox mode generated the receipt key into the data dir, beside (and apart from) the encryption key.
+    const seed = readFileSync(path.join(service.config.dataDir, 'receipt-signing-key'), 'utf8').trim();
+    expect(seed).to.not.equal(readFileSync(path.join(service.config.dataDir, 'encryption-key'), 'utf8').trim());
+    expect(createReceiptSigner(Buffer.from(seed, 'base64')).keyId).to.equal(signed.signature.keyId);
+    // Rotation: a new key signs from now on; the old public key, listed in receipts.previousPublicKeys, is published beside it.
+    const rotated = await startTestService({ file: { receipts: { previousPublicKeys: [signed.publicKey] } } });
+    try {
+      const key = await rotated.api('/v1/receipt-key');
+      expect(key.body.keyId).to.not.equal(signed.signature.keyId);
+      expect(key.body.previous).to.deep.equal([{ keyId: signed.signature.keyId, publicKey: createPublicKey(signed.publicKey).export({ type: 'spki', format: 'pem' }).toString() }]);
+      const trusted = [key.body.publicKey, ...key.body.previous.map((k: { publicKey: string }) => k.publicKey)];
+      expect(verifyReceipt(signed, trusted)).to.deep.equal({ valid: true, problems: [] });
+      expect(verifyReceipt(signed, [key.body.publicKey]).problems).to.include('signed by a key other than the trusted one');
+    } finally {
+      await rotated.close();
+    }
   });
 
   it('fails when a field was changed', () => {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Express } from 'express';
 import { createApiApp } from '../../src/api/create-api-app.js';
 import { createOpenDsrRouter } from '../../src/opendsr/opendsr-router.js';
+import { CredentialGate, IntakeRateLimiter } from '../../src/api/credential-gate.js';
 import { csrfTokenFor } from '../../src/dashboard/admin-page.js';
 import { BULL_BOARD_PATH } from '../../src/dashboard/bull-board.js';
 import { testPostgresUrl } from '../support/postgres.js';
@@ -137,17 +138,38 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     });
     after(async () => service?.close());
 
+    /** Issue 25 §5: the admin pages take a session cookie from logging in (one per token, made on first use), never the token. */
+    const sessions = new Map<string, string>();
+    async function sessionFor(token: string): Promise<string> {
+      const known = sessions.get(token);
+      if (known) return known;
+      const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
+      const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
+      const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+      const ok = await fetch(`${service.url}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie },
+        body: new URLSearchParams({ csrf, token }).toString(),
+      });
+      expect(ok.status).to.equal(303);
+      const id = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!.slice('erasure_session='.length);
+      sessions.set(token, id);
+      return id;
+    }
+
     async function send(who: Who, call: Call): Promise<number> {
       const token = tokens[who];
       const headers: Record<string, string> = {};
       let body: string | undefined;
       if (call.form) {
+        const session = token ? await sessionFor(token) : undefined;
         headers['content-type'] = 'application/x-www-form-urlencoded';
-        body = new URLSearchParams({ ...(token ? { csrf: csrfTokenFor(token) } : {}), ...call.form }).toString();
-        if (token) headers.cookie = `erasure_token=${encodeURIComponent(token)}`;
+        body = new URLSearchParams({ ...(session ? { csrf: csrfTokenFor(session) } : {}), ...call.form }).toString();
+        if (session) headers.cookie = `erasure_session=${session}`;
       } else if (call.html) {
         headers.accept = 'text/html';
-        if (token) headers.cookie = `erasure_token=${encodeURIComponent(token)}`;
+        if (token) headers.cookie = `erasure_session=${await sessionFor(token)}`;
       } else {
         if (token) headers.authorization = `Bearer ${token}`;
         if (call.json !== undefined) {
@@ -177,13 +199,31 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
 
     it('has a row for every route the app registers, and no row for a route that does not exist', async () => {
       const noop = {} as never;
-      const opendsrRouter = createOpenDsrRouter({ config: service.config, ledger: service.ledger, intake: noop, store: noop, signer: noop, verify: () => undefined, clients: noop, logger: service.logger, checkCallbackUrl: async () => undefined });
+      const gate = new CredentialGate(() => undefined, noop);
+      const intakeLimiter = new IntakeRateLimiter([]);
+      const opendsrRouter = createOpenDsrRouter({
+        config: service.config,
+        ledger: service.ledger,
+        intake: noop,
+        store: noop,
+        signer: noop,
+        verify: () => undefined,
+        gate,
+        intakeLimiter,
+        selfUrl: () => service.url,
+        clients: noop,
+        logger: service.logger,
+        checkCallbackUrl: async () => undefined,
+      });
       const app = createApiApp({
         config: service.config,
         ledger: service.ledger,
         intake: noop,
         queues: service.queues,
         verify: () => undefined,
+        gate,
+        intakeLimiter,
+        sessions: noop,
         logger: service.logger,
         clients: noop,
         signer: noop,

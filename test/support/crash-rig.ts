@@ -103,7 +103,7 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
   };
   const configPath = path.join(file.dataDir, 'erasure.json');
   writeFileSync(configPath, JSON.stringify(file));
-  const env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+  const env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
   const service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
   const db = await openDatabase({ databaseUrl, pgliteDir: path.join(file.dataDir, 'unused') });
   const children: ChildProcess[] = [];

@@ -1,23 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import { verifyReceipt, type SignedReceipt } from '../../receipts/receipt.js';
+import { publicKeyId } from '../../receipts/receipt-signer.js';
 import { EXIT, stringFlag, table, UsageError, type Command, type CommandContext } from '../command.js';
 
 export const receiptCommand: Command = {
   name: 'receipt',
   summary: 'a request\'s signed receipt (table or --json), or --verify FILE offline',
   help: `usage: erasure receipt REQUEST_ID [--json]
-       erasure receipt --verify FILE [--key PUBLIC_KEY.pem] [--json]
+       erasure receipt --verify FILE [--key PUBLIC_KEY.pem | --url URL] [--json]
 
 REQUEST_ID: fetches the signed receipt: per vendor and resource, the action, the state, the counts,
 the verification and the connector version, with the request's hash-chained audit trail. It names
 the person only by keyed hash. --json prints the receipt as the service signed it (save it with
 "erasure receipt ID --json > receipt.json").
 
---verify FILE: checks a saved receipt offline (no service needed): the Ed25519 signature over the
-receipt, every link and hash of the audit chain, and that no entry was removed from the end.
-With --key, also that the receipt was signed by that public key (the service's; otherwise anyone
-could re-sign an edited receipt). Exit code 0 when valid, 1 when not (the problems are listed).`,
+--verify FILE: checks a saved receipt: the Ed25519 signature over the receipt, every link and hash
+of the audit chain, and that no entry was removed from the end. The signature is checked against a
+key you trust, never against the key the receipt carries (anyone can re-sign an edited receipt
+with a key of their own): --key PEM (offline), or else the keys the service at --url (or
+$ERASURE_URL) publishes at /v1/receipt-key, current and retired (with --token as usual). The
+output names the key used. Exit code 0 when valid, 1 when not (the problems are listed), 2 with
+"no trusted key" when there is neither --key nor --url.`,
   options: { verify: { type: 'string' }, key: { type: 'string' } },
   async run(ctx) {
     const file = stringFlag(ctx, 'verify');
@@ -39,19 +43,45 @@ function readOrUsage(file: string, what: string): string {
   }
 }
 
-function verify(ctx: CommandContext, file: string): number {
-  if (ctx.positionals.length) throw new UsageError(`--verify takes a file, not a request id; unexpected argument "${ctx.positionals[0]}"`);
+/** The keys a verification trusts, and where they came from (printed, so the reader knows what was checked). */
+interface TrustedKeys {
+  keys: string[];
+  source: string;
+}
+
+async function trustedKeys(ctx: CommandContext): Promise<TrustedKeys> {
   const keyFile = stringFlag(ctx, 'key');
-  let trustedKey: string | undefined;
   if (keyFile !== undefined) {
-    trustedKey = readOrUsage(keyFile, 'the key file');
+    const key = readOrUsage(keyFile, 'the key file');
     try {
-      createPublicKey(trustedKey);
+      createPublicKey(key);
     } catch {
       throw new UsageError(`--key ${keyFile} is not a public key in PEM form`);
     }
+    return { keys: [key], source: `--key ${keyFile}` };
   }
+  // Only a URL the user named: never a default address, and never the key inside the receipt.
+  if (!ctx.namedUrl) throw new UsageError('no trusted key: pass --key PUBLIC_KEY.pem, or --url of the service whose published key to use');
+  const client = ctx.client();
+  const published = (await client.get('/v1/receipt-key')) as { keyId?: unknown; publicKey?: unknown; previous?: unknown };
+  const keys: string[] = [];
+  for (const entry of [published, ...(Array.isArray(published?.previous) ? published.previous : [])] as Array<{ publicKey?: unknown }>) {
+    if (typeof entry?.publicKey !== 'string') continue;
+    try {
+      createPublicKey(entry.publicKey);
+      keys.push(entry.publicKey);
+    } catch {
+      // not a key: ignored, so it cannot be trusted by accident
+    }
+  }
+  if (!keys.length) throw new UsageError(`no trusted key: ${client.baseUrl}/v1/receipt-key published no public key`);
+  return { keys, source: `${client.baseUrl}/v1/receipt-key` };
+}
+
+async function verify(ctx: CommandContext, file: string): Promise<number> {
+  if (ctx.positionals.length) throw new UsageError(`--verify takes a file, not a request id; unexpected argument "${ctx.positionals[0]}"`);
   const text = readOrUsage(file, 'the receipt');
+  const trusted = await trustedKeys(ctx);
   let result: { valid: boolean; problems: string[] };
   let signed: SignedReceipt | undefined;
   try {
@@ -61,20 +91,19 @@ function verify(ctx: CommandContext, file: string): number {
   }
   if (signed) {
     try {
-      result = verifyReceipt(signed, trustedKey);
+      result = verifyReceipt(signed, trusted.keys);
     } catch {
       result = { valid: false, problems: ['the receipt is malformed: its public key, signature or audit chain cannot be read'] };
     }
   }
   const keyId = typeof signed?.signature?.keyId === 'string' ? signed.signature.keyId : null;
+  const usedKey = keyId && trusted.keys.some((k) => publicKeyId(k) === keyId) ? keyId : null;
   if (ctx.json) {
-    ctx.io.json({ valid: result!.valid, problems: result!.problems, requestId: signed?.receipt?.requestId ?? null, keyId, chainEntries: Array.isArray(signed?.receipt?.auditChain) ? signed!.receipt.auditChain.length : null, keyChecked: Boolean(trustedKey) });
+    ctx.io.json({ valid: result!.valid, problems: result!.problems, requestId: signed?.receipt?.requestId ?? null, keyId, chainEntries: Array.isArray(signed?.receipt?.auditChain) ? signed!.receipt.auditChain.length : null, keyChecked: true, trustedKeyId: usedKey, trustedKeySource: trusted.source });
   } else if (result!.valid) {
-    ctx.io.out(
-      `valid: receipt for request ${signed!.receipt.requestId}, signed by key ${keyId}${trustedKey ? ' (the trusted key)' : ' (key not checked against a trusted one: pass --key)'}, ${signed!.receipt.auditChain.length} audit chain entries intact`,
-    );
+    ctx.io.out(`valid: receipt for request ${signed!.receipt.requestId}, signed by key ${keyId} (the trusted key, from ${trusted.source}), ${signed!.receipt.auditChain.length} audit chain entries intact`);
   } else {
-    ctx.io.out(`INVALID receipt ${file}:\n${result!.problems.map((p) => `  - ${p}`).join('\n')}`);
+    ctx.io.out(`INVALID receipt ${file} (checked against ${trusted.source}):\n${result!.problems.map((p) => `  - ${p}`).join('\n')}`);
   }
   return result!.valid ? EXIT.ok : EXIT.failed;
 }
