@@ -140,8 +140,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
 
     /** Issue 25 §5: the admin pages take a session cookie from logging in (one per token, made on first use), never the token. */
     const sessions = new Map<string, string>();
-    async function sessionFor(token: string): Promise<string> {
-      const known = sessions.get(token);
+    async function sessionFor(token: string, fresh = false): Promise<string> {
+      const known = fresh ? undefined : sessions.get(token);
       if (known) return known;
       const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
       const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
@@ -154,7 +154,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       });
       expect(ok.status).to.equal(303);
       const id = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!.slice('erasure_session='.length);
-      sessions.set(token, id);
+      if (!fresh) sessions.set(token, id);
       return id;
     }
 
@@ -163,7 +163,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const headers: Record<string, string> = {};
       let body: string | undefined;
       if (call.form) {
-        const session = token ? await sessionFor(token) : undefined;
+        // Logging out revokes its session: it gets one of its own, so the other rows keep theirs.
+        const session = token ? await sessionFor(token, call.path === '/admin/logout') : undefined;
         headers['content-type'] = 'application/x-www-form-urlencoded';
         body = new URLSearchParams({ ...(session ? { csrf: csrfTokenFor(session) } : {}), ...call.form }).toString();
         if (session) headers.cookie = `erasure_session=${session}`;
@@ -185,7 +186,12 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     for (const row of ROWS) {
       it(`${row.route}${row.note ? ` (${row.note})` : ''}: ${WHO.map((w, i) => `${w} ${row.expected[i]}`).join(', ')}`, async () => {
         const got: number[] = [];
-        for (const who of WHO) got.push(await send(who, row.call(fixture)));
+        for (const who of WHO) {
+          const status = await send(who, row.call(fixture));
+          // The one failure limiter (issue 25 §2) answers 429 instead of 401 once this address has
+          // failed 20 times in a minute, as the anonymous column here does: both are a refusal.
+          got.push(who === 'anonymous' && status === 429 ? 401 : status);
+        }
         expect(got).to.deep.equal(row.expected);
       });
     }
