@@ -230,14 +230,42 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
   );
 }
 
-/** Counts and the verification result from a task's evidence; other evidence stays in the API and the receipt. */
+/** Evidence keys holding free text a person typed: kept in the ledger and the API, never shown here. */
+const FREE_TEXT_EVIDENCE_KEYS = new Set(['note']);
+const EVIDENCE_LIST_MAX = 20;
+const EVIDENCE_DEPTH_MAX = 3;
+
+/**
+ * One evidence value as readable text: lists joined by commas (at most EVIDENCE_LIST_MAX items),
+ * objects as `key: value` pairs, nesting cut at EVIDENCE_DEPTH_MAX. Segment's evidence (its
+ * destinations, regulation id, overall status; jobs/segment-poll-regulation.ts) is lists and objects.
+ */
+function evidenceText(value: unknown, depth = 0): string {
+  if (value === null || value === undefined) return 'none';
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'bigint') return String(value);
+  if (depth >= EVIDENCE_DEPTH_MAX) return '…';
+  if (Array.isArray(value)) {
+    if (value.length === 0) return 'none';
+    const shown = value.slice(0, EVIDENCE_LIST_MAX).map((v) => evidenceText(v, depth + 1));
+    const more = value.length - shown.length;
+    return `${shown.join(depth === 0 && value.some((v) => typeof v === 'object' && v !== null) ? '; ' : ', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([k]) => !FREE_TEXT_EVIDENCE_KEYS.has(k));
+    return entries.length ? entries.map(([k, v]) => `${k}: ${evidenceText(v, depth + 1)}`).join(', ') : 'none';
+  }
+  return String(value);
+}
+
+/** A task's evidence, every key readably (lists and objects included); other detail stays in the API and the receipt. */
 function evidenceSummary(task: TaskRecord): SafeHtml | string {
   const items: Array<[string, string]> = [];
   for (const [key, value] of Object.entries(task.evidence ?? {})) {
-    if (typeof value === 'number' && Number.isFinite(value)) items.push([key, String(value)]);
+    if (FREE_TEXT_EVIDENCE_KEYS.has(key)) continue;
+    if (typeof value === 'number' && !Number.isFinite(value)) continue;
+    items.push([key === 'completedBy' ? 'completed by' : key, evidenceText(value)]);
   }
-  if (typeof task.evidence?.verification === 'string') items.push(['verification', task.evidence.verification]);
-  if (typeof task.evidence?.completedBy === 'string') items.push(['completed by', task.evidence.completedBy]);
   if (items.length === 0) return '—';
   return html`<ul class="evidence">${items.map(([k, v]) => html`<li><span class="muted">${k}</span> ${v}</li>`)}</ul>`;
 }
