@@ -9,6 +9,7 @@ import type { QueueSet } from '../workers/queue-set.js';
 import { authenticate, type Principal } from './auth.js';
 import { createRequestsRouter } from './requests-router.js';
 import { createProjectDeletionsRouter } from './project-deletions-router.js';
+import { createTaskDecisionsRouter } from './task-decisions-router.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
@@ -89,6 +90,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   });
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
+  app.use(createTaskDecisionsRouter({ ledger: deps.ledger }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));

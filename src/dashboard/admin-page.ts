@@ -9,6 +9,7 @@ import { scrub, type Logger } from '../logger.js';
 import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
+import { decideFailedTask, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
 import {
   ADMIN_CSS,
   ADMIN_PATH,
@@ -276,6 +277,22 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     if (!reason) return back(res, request, { error: 'reason-required' });
     const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actor(req), reason });
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
+  });
+
+  router.post('/requests/:id/tasks/:taskId/decide', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const reason = text(req, 'reason', 3, 500);
+    if (!reason) return back(res, request, { error: 'reason-required' });
+    const decision = (req.body as Record<string, unknown> | undefined)?.decision;
+    if (decision !== 'skipped' && decision !== 'resolved') return back(res, request, { error: 'not-a-failed-task' });
+    try {
+      await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: actor(req), reason });
+    } catch (err) {
+      if (err instanceof NotAFailedTaskError) return back(res, request, { error: 'not-a-failed-task' });
+      throw err;
+    }
+    back(res, request, { notice: decision === 'skipped' ? 'task-skipped' : 'task-resolved' });
   });
 
   router.post('/requests/:id/retry', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {

@@ -34,12 +34,15 @@ export const NOTICES: Record<string, string> = {
   cancelled: 'The request is cancelled. Work already started at a vendor is shown below as it ended.',
   retried: 'The failed tasks are queued again.',
   'nothing-to-retry': 'There were no failed tasks to retry.',
+  'task-skipped': 'The failed task is skipped: the receipt shows it as an operator’s decision.',
+  'task-resolved': 'The failed task is recorded as resolved outside the service: the receipt shows it as an operator’s decision.',
 };
 export const ERRORS: Record<string, string> = {
   'note-required': 'Completing a manual task needs a note of at least 3 characters (at most 2,000).',
   'reason-required': 'This needs a reason of at least 3 characters (at most 500).',
   'not-a-manual-task': 'That task is not waiting for manual work any more.',
   'already-finished': 'The request has already ended; there is nothing to cancel.',
+  'not-a-failed-task': 'That task is not failed any more: only a failed task can be skipped or resolved.',
 };
 
 export function bullBoardJobUrl(queue: string, jobId: string): string {
@@ -283,12 +286,23 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
             <button type="submit">Mark done</button>
           </form>`
         : '';
+    // On-call closes a failed task that will never succeed (src/operations/decide-failed-tasks.ts).
+    const decisionForm =
+      t.state === 'failed' && ctx.canOperate
+        ? html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'tasks', t.id, 'decide')}" class="decide">
+            <input type="hidden" name="csrf" value="${ctx.csrf}">
+            <label for="decide-${t.id}">Close it (never succeeds): reason, recorded in the audit trail</label>
+            <input id="decide-${t.id}" name="reason" required minlength="3" maxlength="500">
+            <button type="submit" name="decision" value="skipped">Skip</button>
+            <button type="submit" name="decision" value="resolved">Resolved outside</button>
+          </form>`
+        : '';
     return html`<tr data-task="${t.id}">
       <td><code>${t.resource}</code></td>
       <td>${t.action}</td>
       <td>${badge(t.state)}</td>
       <td class="num">${t.attempts}</td>
-      <td>${t.state === 'failed' ? html`<span class="error-text">${t.error ?? 'failed'}</span>` : (t.waitingReason ?? (t.error ? html`<span class="muted">last error:</span> ${t.error}` : '—'))}${manualForm}</td>
+      <td>${t.state === 'failed' ? html`<span class="error-text">${t.error ?? 'failed'}</span>` : (t.waitingReason ?? (t.error ? html`<span class="muted">last error:</span> ${t.error}` : '—'))}${manualForm}${decisionForm}</td>
       <td>${when(t.nextActionAt)}</td>
       <td>${evidenceSummary(t)}</td>
       <td>${t.jobName === 'manual' ? html`<span class="muted">manual</span>` : html`<a href="${bullBoardJobUrl(t.queue, t.id)}">job</a>`}</td>
@@ -412,8 +426,8 @@ ul.evidence { margin: 0; padding: 0; list-style: none; }
 .notice { background: #dcfce7; border: 1px solid #86efac; padding: .5rem .8rem; }
 .error { background: #fee2e2; border: 1px solid #fca5a5; padding: .5rem .8rem; }
 .actions { display: flex; gap: 1rem; margin-top: 1rem; flex-wrap: wrap; }
-form.action, form.manual { display: flex; flex-direction: column; gap: .3rem; background: #fff; border: 1px solid var(--line); padding: .6rem .8rem; min-width: 22rem; }
-form.manual { margin-top: .4rem; min-width: 0; }
+form.action, form.manual, form.decide { display: flex; flex-direction: column; gap: .3rem; background: #fff; border: 1px solid var(--line); padding: .6rem .8rem; min-width: 22rem; }
+form.manual, form.decide { margin-top: .4rem; min-width: 0; }
 form.action.danger { border-color: #fca5a5; }
 input, select, textarea, button { font: inherit; }
 input, textarea { padding: .3rem .4rem; border: 1px solid #b8c0ca; border-radius: 3px; }

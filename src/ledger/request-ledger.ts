@@ -28,6 +28,9 @@ import {
   type TaskWriteResult,
 } from './task-transitions.js';
 
+/** What on-call decided about a failed task that will never succeed. */
+export type OperatorDecision = 'skipped' | 'resolved';
+
 export interface NewRequest {
   id: string;
   /** The client's idempotency key, hashed before it is stored (it could be anything, even an address). */
@@ -82,9 +85,12 @@ export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
 
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
-/** What settling a request `r` reads of its tasks: their states, and how many succeeded only in part. */
+/**
+ * What settling a request `r` reads of its tasks: their states, and how many succeeded only in part
+ * or were closed by an operator's decision (skip, resolve: never verified, so never a clean `completed`).
+ */
 const TASK_OUTCOME_COLUMNS = `(SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
-  (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial`;
+  (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND ((evidence->>'partial') = 'true' OR evidence ? 'operatorDecision')) AS partial`;
 
 /**
  * The system of record (Postgres or PGlite): requests, their tasks, the sealed identity vault and
@@ -595,6 +601,47 @@ export class RequestLedger {
       await this.auditWith(tx, requestId, actor, 'task.completed_manually', { taskId, note });
       return toTask(rows[0]);
     });
+  }
+
+  /**
+   * On-call closes a failed task that will never succeed (TASK_TRANSITIONS skipFailed / resolveFailed):
+   * `skipped`, or `succeeded` when it was done outside the service. The evidence records the decision
+   * (`verification: operator_decision`, never a verified outcome) and the reason goes into the audit
+   * chain. A settled request is reopened so that settling again counts the decision; the caller settles.
+   */
+  async decideFailedTask(
+    requestId: string,
+    taskId: string,
+    decision: OperatorDecision,
+    actor: string,
+    reason: string,
+  ): Promise<{ task?: TaskRecord; applied: boolean; state: TaskState | undefined }> {
+    const name: TaskTransitionName = decision === 'skipped' ? 'skipFailed' : 'resolveFailed';
+    const to: TaskState = decision === 'skipped' ? 'skipped' : 'succeeded';
+    checkTaskTarget(name, to);
+    let changed: { row?: RequestRow; from?: RequestStatus } = {};
+    const result = await this.db.transaction(async (tx) => {
+      // The request's row first, as a cancel and a retry take it.
+      const { rows: locked } = await tx.query<{ status: RequestStatus }>(`SELECT status FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      if (!locked[0]) return { applied: false, state: undefined };
+      const at = new Date().toISOString();
+      const { rows } = await tx.query<TaskRow>(
+        // The error it failed with moves into the decision (SET reads the row as it was), so the receipt shows both.
+        `UPDATE tasks SET state = $3, waiting_reason = $4, error = NULL, next_action_at = NULL, finished_at = now(), updated_at = now(),
+           evidence = evidence || jsonb_build_object('verification', 'operator_decision', 'operatorDecision', $5::jsonb || jsonb_build_object('failedWith', error))
+         WHERE id = $2 AND request_id = $1 AND ${taskGuard(name)} RETURNING *`,
+        [requestId, taskId, to, `${decision} by an operator`, JSON.stringify({ decision, by: actor, at, reason })],
+      );
+      if (!rows[0]) {
+        const { rows: current } = await tx.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE id = $1 AND request_id = $2`, [taskId, requestId]);
+        return { applied: false, state: current[0]?.state };
+      }
+      if (FINAL_REQUEST_STATUSES.includes(locked[0].status) && mayRequestMove('reopen', locked[0].status)) changed = await this.reopenRequest(tx, requestId);
+      await this.auditWith(tx, requestId, actor, `task.${decision === 'skipped' ? 'skipped' : 'resolved'}`, { taskId, vendor: rows[0].vendor, decision, reason });
+      return { task: toTask(rows[0]), applied: true, state: to };
+    });
+    await this.emitStatusChange(changed.row, changed.from);
+    return result;
   }
 
   /**

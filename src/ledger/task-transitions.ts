@@ -11,8 +11,8 @@ export interface Transition<S extends string> {
  * src/ledger/request-ledger.ts names its transition, and its SQL guard (`WHERE state IN …`) is
  * derived from `from` here, so a write that finds the task elsewhere changes nothing and says so.
  * No transition leaves a settled state (SETTLED_TASK_STATES): a cancelled or settled task is never
- * revived, whoever writes late. `failed` is left only by an operator's retry, or by its failed
- * job being run again (Bull Board's retry button), which begins it.
+ * revived, whoever writes late. `failed` is left only by an operator's retry, skip or resolve, or
+ * by its failed job being run again (Bull Board's retry button), which begins it.
  */
 export const TASK_TRANSITIONS = {
   /** A job run starts: its first run, or one re-delivered (stall, crash), woken, delayed or retried. */
@@ -34,6 +34,13 @@ export const TASK_TRANSITIONS = {
   withdraw: { from: ['queued', 'running', 'waiting_vendor', 'rate_limited'], to: ['cancelled'] },
   /** An operator retries a failed task. */
   retry: { from: ['failed'], to: ['queued'] },
+  /**
+   * On-call closes a failed task that will never succeed: `skipped` (not done, on purpose) or
+   * `succeeded` (done outside the service). Either way an operator's decision, never verified: the
+   * evidence says so (src/operations/decide-failed-tasks.ts) and the request settles with errors.
+   */
+  skipFailed: { from: ['failed'], to: ['skipped'] },
+  resolveFailed: { from: ['failed'], to: ['succeeded'] },
 } as const satisfies Record<string, Transition<TaskState>>;
 
 export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;

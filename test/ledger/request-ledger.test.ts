@@ -178,6 +178,33 @@ for (const backend of backends) {
       expect(task.error).to.equal(null);
     });
 
+    it('closes a failed task by an operator’s decision through the transition table: reopens and settles the request with errors, refuses a task not failed', async () => {
+      const { request } = await submit();
+      const [t1, t2] = await ledger.getTasks(request.id);
+      await ledger.beginTask(t1!.id);
+      await ledger.finishTask(t1!.id, 'succeeded', { verification: 'read_back_absent' });
+      await ledger.beginTask(t2!.id);
+      await ledger.failTask(t2!.id, 'Pinpoint answered 400 BadRequestException');
+      expect(await ledger.settleRequest(request.id)).to.equal('completed_with_errors');
+      expect(await ledger.decideFailedTask(request.id, t1!.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const decided = await ledger.decideFailedTask(request.id, t2!.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
+      expect(decided).to.deep.include({ applied: true, state: 'succeeded' });
+      expect(decided.task!.error).to.equal(null);
+      expect(decided.task!.evidence).to.deep.include({ verification: 'operator_decision' });
+      expect(decided.task!.evidence.operatorDecision).to.deep.include({
+        decision: 'resolved',
+        by: 'token:oncall',
+        reason: 'deleted by vendor support, case 12',
+        failedWith: 'Pinpoint answered 400 BadRequestException',
+      });
+      expect((await ledger.getRequest(request.id))!.status, 'reopened so that settling counts the decision').to.equal('in_progress');
+      expect(await ledger.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
+      expect(await ledger.decideFailedTask(request.id, t2!.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const trail = await ledger.auditTrail(request.id);
+      expect(trail.filter((e) => e.action === 'task.resolved').map((e) => e.detail)).to.deep.equal([{ taskId: t2!.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12' }]);
+      expect(verifyChain(trail)).to.deep.equal([]);
+    });
+
     it('does not revive a cancelled request by retrying its failed tasks', async () => {
       const { request } = await submit();
       const [t1, t2] = await ledger.getTasks(request.id);
