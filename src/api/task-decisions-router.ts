@@ -7,6 +7,7 @@ import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
 import { requireRole } from './auth.js';
 import { ApiError } from './api-error.js';
 import { requestView } from './request-view.js';
+import { scrub } from '../logger.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -30,10 +31,18 @@ const bulkDecisionSchema = Joi.object({
 
 const DECISIONS = { skip: 'skipped', resolve: 'resolved' } as const;
 
+/** A manual step sent to the vendor: the ticket or reference, and when (default now; never in the future). */
+const sentSchema = Joi.object({
+  reference: Joi.string().trim().min(3).max(200).required(),
+  sentAt: Joi.date().iso().max('now'),
+}).required();
+
 /**
- * On-call closes failed tasks that will never succeed (issue 19, item 4): one task
- * (`POST /v1/requests/:id/tasks/:taskId/skip|resolve`) or in bulk (`POST /v1/skips`,
- * `POST /v1/resolutions`, with `dryRun` as for retries). Operator role; a reason is required.
+ * Operators' actions on single tasks besides completing a manual one (issue 19): closing failed
+ * tasks that will never succeed, one (`POST /v1/requests/:id/tasks/:taskId/skip|resolve`) or in bulk
+ * (`POST /v1/skips`, `POST /v1/resolutions`, with `dryRun` as for retries), a reason required; and
+ * recording a manual step as sent to the vendor (`POST /v1/requests/:id/tasks/:taskId/sent`), after
+ * which a cancel leaves it open, saying so. Operator role.
  */
 export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
   const { ledger } = deps;
@@ -55,6 +64,18 @@ export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
       res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
     });
   }
+
+  router.post('/v1/requests/:id/tasks/:taskId/sent', requireRole('operator'), async (req, res) => {
+    const id = String(req.params.id);
+    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+    const { value, error } = sentSchema.validate(req.body ?? {}, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'recording a manual step as sent needs the ticket or reference', toFieldProblems(error));
+    // The reference is free text typed by a person: scrub anything shaped like an address or a number.
+    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ? new Date(value.sentAt) : new Date(), reference: scrub(value.reference) });
+    if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
+    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+  });
 
   for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {
     router.post(path, requireRole('operator'), async (req, res) => {

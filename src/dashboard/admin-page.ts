@@ -279,6 +279,15 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
   });
 
+  router.post('/requests/:id/tasks/:taskId/sent', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const reference = text(req, 'reference', 3, 200);
+    if (!reference) return back(res, request, { error: 'reference-required' });
+    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actor(req), { at: new Date(), reference: scrub(reference) });
+    back(res, request, task ? { notice: 'task-sent' } : { error: 'not-an-unsent-manual-task' });
+  });
+
   router.post('/requests/:id/tasks/:taskId/decide', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
     const request = await findRequest(req, res);
     if (!request) return;

@@ -34,6 +34,7 @@ export const NOTICES: Record<string, string> = {
   cancelled: 'The request is cancelled. Work already started at a vendor is shown below as it ended.',
   retried: 'The failed tasks are queued again.',
   'nothing-to-retry': 'There were no failed tasks to retry.',
+  'task-sent': 'The manual step is recorded as sent to the vendor; it stays open until the vendor confirms.',
   'task-skipped': 'The failed task is skipped: the receipt shows it as an operator’s decision.',
   'task-resolved': 'The failed task is recorded as resolved outside the service: the receipt shows it as an operator’s decision.',
 };
@@ -42,6 +43,8 @@ export const ERRORS: Record<string, string> = {
   'reason-required': 'This needs a reason of at least 3 characters (at most 500).',
   'not-a-manual-task': 'That task is not waiting for manual work any more.',
   'already-finished': 'The request has already ended; there is nothing to cancel.',
+  'reference-required': 'Recording a manual step as sent needs its ticket or reference (3 to 200 characters).',
+  'not-an-unsent-manual-task': 'That task is not a manual step waiting to be sent any more.',
   'not-a-failed-task': 'That task is not failed any more: only a failed task can be skipped or resolved.',
 };
 
@@ -284,7 +287,14 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
             <label for="note-${t.id}">Note (what was done, ticket number; no personal data)</label>
             <textarea id="note-${t.id}" name="note" required minlength="3" maxlength="2000" rows="2"></textarea>
             <button type="submit">Mark done</button>
+          </form>${t.jobName === 'manual' && !t.evidence.sent
+            ? html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'tasks', t.id, 'sent')}" class="manual">
+            <input type="hidden" name="csrf" value="${ctx.csrf}">
+            <label for="sent-${t.id}">Sent to the vendor: ticket or reference (a cancel can no longer stop it)</label>
+            <input id="sent-${t.id}" name="reference" required minlength="3" maxlength="200">
+            <button type="submit">Mark sent</button>
           </form>`
+            : ''}`
         : '';
     // On-call closes a failed task that will never succeed (src/operations/decide-failed-tasks.ts).
     const decisionForm =

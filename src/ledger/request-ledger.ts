@@ -83,6 +83,11 @@ export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
   return failed === states.length ? 'failed' : 'completed_with_errors';
 }
 
+/** SQL: the task is a manual step an operator has recorded as sent to the vendor (markManualTaskSent). */
+const SENT_MANUAL_STEP = `(job_name = 'manual' AND evidence ? 'sent')`;
+const SENT_CANNOT_CANCEL = 'sent to the vendor before the cancel; it cannot be cancelled: record the vendor’s confirmation when it comes';
+const SENT_CANNOT_CANCEL_WHY = 'the request was cancelled after this manual step had been sent to the vendor, which cannot take it back';
+
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
 /**
@@ -604,6 +609,24 @@ export class RequestLedger {
   }
 
   /**
+   * An operator records that a manual step was sent to the vendor (TASK_TRANSITIONS markManualSent):
+   * when and under which ticket or reference. Undefined when no unsent manual step waits with that id.
+   */
+  async markManualTaskSent(requestId: string, taskId: string, actor: string, sent: { at: Date; reference: string }): Promise<TaskRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const record = { at: sent.at.toISOString(), by: actor, reference: sent.reference };
+      const { rows } = await tx.query<TaskRow>(
+        `UPDATE tasks SET waiting_reason = $3, updated_at = now(), evidence = evidence || jsonb_build_object('sent', $4::jsonb)
+         WHERE id = $2 AND request_id = $1 AND ${taskGuard('markManualSent')} AND job_name = 'manual' AND NOT ${SENT_MANUAL_STEP} RETURNING *`,
+        [requestId, taskId, `sent to the vendor at ${record.at}; waiting for the vendor's confirmation`, JSON.stringify(record)],
+      );
+      if (!rows[0]) return undefined;
+      await this.auditWith(tx, requestId, actor, 'task.manual_sent', { taskId, sentAt: record.at, reference: sent.reference });
+      return toTask(rows[0]);
+    });
+  }
+
+  /**
    * On-call closes a failed task that will never succeed (TASK_TRANSITIONS skipFailed / resolveFailed):
    * `skipped`, or `succeeded` when it was done outside the service. The evidence records the decision
    * (`verification: operator_decision`, never a verified outcome) and the reason goes into the audit
@@ -648,7 +671,7 @@ export class RequestLedger {
    * Cancels a request: tasks that have not started are cancelled; the rest are returned so the
    * caller can try to withdraw them at the vendor. Returns undefined when the request had already ended.
    */
-  async cancelRequest(requestId: string, actor: string, reason: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[] } | undefined> {
+  async cancelRequest(requestId: string, actor: string, reason: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[]; sent: TaskRecord[] } | undefined> {
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const result = await this.db.transaction(async (tx) => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
@@ -656,15 +679,27 @@ export class RequestLedger {
       if (!request || !mayRequestMove('cancel', request.status)) return undefined;
       const { rows: cancelled } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'cancelled', waiting_reason = 'cancelled before it started', finished_at = now(), updated_at = now()
-         WHERE request_id = $1 AND ${taskGuard('cancelUnstarted')} RETURNING *`,
+         WHERE request_id = $1 AND ${taskGuard('cancelUnstarted')} AND NOT ${SENT_MANUAL_STEP} RETURNING *`,
         [requestId],
+      );
+      // A manual step already sent to the vendor has started where no cancel reaches: it stays open, saying so.
+      const { rows: sent } = await tx.query<TaskRow>(
+        `UPDATE tasks SET waiting_reason = $2, updated_at = now(),
+           evidence = evidence || jsonb_build_object('cancelAfterSent', jsonb_build_object('at', $3::text, 'withdrawn', false, 'why', $4::text))
+         WHERE request_id = $1 AND ${taskGuard('keepSentOnCancel')} AND ${SENT_MANUAL_STEP} RETURNING *`,
+        [requestId, SENT_CANNOT_CANCEL, new Date().toISOString(), SENT_CANNOT_CANCEL_WHY],
       );
       const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
       const { rows: updated } = await tx.query<RequestRow>(`UPDATE requests SET status = 'cancelled', updated_at = now() WHERE id = $1 AND ${requestGuard('cancel')} RETURNING *`, [requestId]);
-      await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
+      await this.auditWith(tx, requestId, actor, 'request.cancelled', {
+        reason,
+        tasksCancelled: cancelled.length,
+        tasksAlreadyStarted: started.length,
+        ...(sent.length ? { manualStepsAlreadySent: sent.map((t) => t.id) } : {}),
+      });
       changed = { row: updated[0], from: request.status };
       await this.recordStatusChange(tx, changed.row, changed.from);
-      return { cancelled: cancelled.map(toTask), started: started.map(toTask) };
+      return { cancelled: cancelled.map(toTask), started: started.map(toTask), sent: sent.map(toTask) };
     });
     await this.emitStatusChange(changed.row, changed.from);
     return result;

@@ -25,7 +25,7 @@ export const TASK_TRANSITIONS = {
   fail: { from: ['queued', 'running', 'waiting_vendor', 'rate_limited'], to: ['failed'] },
   /** An operator records a manual task as done. */
   completeManual: { from: ['waiting_manual'], to: ['succeeded'] },
-  /** A cancel stops the tasks that have not started. */
+  /** A cancel stops the tasks that have not started (a manual step already sent has: keepSentOnCancel). */
   cancelUnstarted: { from: ['queued', 'rate_limited', 'waiting_manual'], to: ['cancelled'] },
   /**
    * A started task withdrawn at the vendor after a cancel. Between the cancel and the withdrawal
@@ -41,6 +41,16 @@ export const TASK_TRANSITIONS = {
    */
   skipFailed: { from: ['failed'], to: ['skipped'] },
   resolveFailed: { from: ['failed'], to: ['succeeded'] },
+  /**
+   * An operator records a manual step as sent to the vendor (time and reference in its evidence).
+   * It stays waiting_manual until the vendor's confirmation is recorded (completeManual).
+   */
+  markManualSent: { from: ['waiting_manual'], to: ['waiting_manual'] },
+  /**
+   * A cancel finds a manual step already sent: the vendor cannot take it back, so it is not
+   * cancelled; it stays waiting for the confirmation, and says why (issue 19, item 3).
+   */
+  keepSentOnCancel: { from: ['waiting_manual'], to: ['waiting_manual'] },
 } as const satisfies Record<string, Transition<TaskState>>;
 
 export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;

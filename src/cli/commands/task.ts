@@ -1,12 +1,13 @@
 import { expectPositionals, isoTime, positiveInt, requiredString, stringFlag, table, UsageError, type Command, type CommandContext } from '../command.js';
 import { formatRequest } from './status.js';
 
-const ACTIONS = ['complete', 'skip', 'resolve'] as const;
+const ACTIONS = ['complete', 'sent', 'skip', 'resolve'] as const;
 
 export const taskCommand: Command = {
   name: 'task',
-  summary: 'task complete|skip|resolve: record a manual task as done, or close failed tasks that will never succeed',
+  summary: 'task complete|sent|skip|resolve: record a manual task as done or sent, or close failed tasks that will never succeed',
   help: `usage: erasure task complete REQUEST_ID TASK_ID --note NOTE [--json]
+       erasure task sent REQUEST_ID TASK_ID --reference REF [--at TIME] [--json]
        erasure task skip|resolve REQUEST_ID TASK_ID --reason REASON [--json]
        erasure task skip|resolve [REQUEST_ID] [--vendor V] [--since TIME] [--all] --reason REASON [--limit N] [--dry-run]
 
@@ -15,21 +16,34 @@ as done, with a note saying how (ticket number, who confirmed). The request sett
 task ends. Do not put the person's identifiers in the note. Exit code 1 when no manual task with
 that id is waiting.
 
+sent: records that a manual step was sent to the vendor (--at, ISO 8601, default now), under a
+ticket or reference. It stays open until the vendor confirms (task complete); a cancel of the
+request from then on leaves it open and says it was sent and cannot be cancelled.
+
 skip, resolve: on-call closes a failed task that will never succeed: skip (left undone, on purpose)
 or resolve (done outside the service). Needs an operator token and a --reason, recorded in the
 request's audit trail. The receipt shows the task as an operator's decision, never as verified, and
 the request settles completed_with_errors at best. With a REQUEST_ID alone or the filters (as for
 erasure retry), every matching failed task; --dry-run lists them and changes nothing. Exit code 1
 when the named task is not failed.`,
-  options: { note: { type: 'string' }, reason: { type: 'string' }, vendor: { type: 'string' }, since: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: { note: { type: 'string' }, reference: { type: 'string' }, at: { type: 'string' }, reason: { type: 'string' }, vendor: { type: 'string' }, since: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' } },
   async run(ctx) {
     const action = ctx.positionals[0];
-    if (!action) throw new UsageError('task needs an action: task complete|skip|resolve …');
+    if (!action) throw new UsageError('task needs an action: task complete|sent|skip|resolve …');
     if (!(ACTIONS as readonly string[]).includes(action)) throw new UsageError(`unknown task action "${action}"; the actions are: ${ACTIONS.join(', ')}`);
     if (action === 'complete') {
       const [, requestId, taskId] = expectPositionals(ctx, ['complete', 'REQUEST_ID', 'TASK_ID'], 'task complete');
       const note = requiredString(ctx, 'note', 'how the manual task was done');
       const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId!)}/tasks/${encodeURIComponent(taskId!)}/complete`, { note });
+      if (ctx.json) ctx.io.json(result);
+      else ctx.io.out(formatRequest(result));
+      return 0;
+    }
+    if (action === 'sent') {
+      const [, requestId, taskId] = expectPositionals(ctx, ['sent', 'REQUEST_ID', 'TASK_ID'], 'task sent');
+      const reference = requiredString(ctx, 'reference', 'the ticket or reference the vendor knows the step by');
+      const sentAt = isoTime(stringFlag(ctx, 'at'), '--at');
+      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId!)}/tasks/${encodeURIComponent(taskId!)}/sent`, { reference, ...(sentAt ? { sentAt } : {}) });
       if (ctx.json) ctx.io.json(result);
       else ctx.io.out(formatRequest(result));
       return 0;
