@@ -25,6 +25,7 @@ import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
+import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
 import { createReceiptSigner } from './receipts/receipt-signer.js';
 import { callbacksQueue } from '../queues/callbacks-queue.js';
 import { deliverCallback } from '../jobs/deliver-callback.js';
@@ -61,6 +62,8 @@ export interface Service {
   ledger: RequestLedger;
   /** Whole-project deletions (Pinpoint apps and their S3 prefixes). */
   projectDeletions: ProjectDeletionLedger;
+  /** Guided scope deletions (src/scope-deletions/). */
+  scopeDeletions: ScopeDeletionLedger;
   queues: QueueSet;
   /** The ledger's store itself (tests and tools that read or shape it directly). */
   db: Database;
@@ -123,6 +126,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const ledger = new RequestLedger(db, createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey)));
     const signer = createReceiptSigner(masterKey);
     const projectDeletions = new ProjectDeletionLedger(db);
+    const scopeDeletions = new ScopeDeletionLedger(db);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
@@ -174,7 +178,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
-      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk });
+      const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk });
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);
@@ -191,7 +195,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, scopeDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

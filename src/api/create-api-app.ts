@@ -10,6 +10,8 @@ import { authenticate, type Principal } from './auth.js';
 import { createRequestsRouter } from './requests-router.js';
 import { createProjectDeletionsRouter } from './project-deletions-router.js';
 import { createTaskDecisionsRouter } from './task-decisions-router.js';
+import { createScopeDeletionsRouter } from './scope-deletions-router.js';
+import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
@@ -32,6 +34,8 @@ export interface ApiAppDeps {
   signer: ReceiptSigner;
   /** Project deletions (`/v1/project-deletions`, and their admin page). */
   projectDeletions?: ProjectDeletionLedger;
+  /** Guided scope deletions (`/v1/scope-deletions`, `/admin/scope-deletions`). */
+  scopeDeletions?: ScopeDeletionLedger;
   /** Vendor call counters (all processes, via Redis) for `/metrics`. */
   vendorCalls: VendorCallStats;
   /** `at_risk`: observed vendor durations against deadlines. */
@@ -91,10 +95,11 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
   app.use(createTaskDecisionsRouter({ ledger: deps.ledger }));
+  if (deps.scopeDeletions) app.use(createScopeDeletionsRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, projectDeletions: deps.projectDeletions, queues: deps.queues, logger }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(deps.verify), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, verify: deps.verify, environment: config.sandboxMode ? 'sandbox' : 'production' }));
-  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk }));
+  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, projectDeletions: deps.projectDeletions, scopeDeletions: deps.scopeDeletions, deadlineRisk: deps.deadlineRisk }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -25,6 +25,9 @@ import {
   type ViewContext,
 } from './admin-views.js';
 import { projectDeletionsPage } from './admin-project-deletions.js';
+import { SCOPE_NOTICES, scopeDeletionsPage } from './admin-scope-deletions.js';
+import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
+import { cancelGuided, confirmGuided, markGuidedSent, ScopeDeletionInvalid, ScopeDeletionNotFound, ScopeDeletionRefused } from '../scope-deletions/scope-deletions.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 
@@ -54,6 +57,8 @@ export interface AdminPageDeps {
   verify: (token: string) => Principal | undefined;
   /** Whole-project deletions, listed for operators at `/admin/project-deletions`. */
   projectDeletions?: ProjectDeletionLedger;
+  /** Guided scope deletions (`/admin/scope-deletions`). */
+  scopeDeletions?: ScopeDeletionLedger;
   /** `at_risk`: observed vendor durations against deadlines (filter and badges). */
   deadlineRisk: DeadlineRiskLedger;
 }
@@ -226,6 +231,43 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const risks = await deps.deadlineRisk.assess(page.requests);
     res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, requests: page.requests, nextCursor: page.nextCursor, risks }));
   });
+
+  router.get('/scope-deletions', auth, requireRole('operator'), async (req, res) => {
+    if (!deps.scopeDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Scope deletions are not available here.'));
+    const notice = SCOPE_NOTICES[String(req.query.notice ?? '')];
+    res.send(scopeDeletionsPage(context(req), await deps.scopeDeletions.list(LIST_LIMIT), deps.scopeDeletions.now(), { notice }));
+  });
+
+  for (const action of ['sent', 'confirm', 'cancel'] as const) {
+    router.post(`/scope-deletions/:id/${action}`, auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+      const scopes = deps.scopeDeletions;
+      if (!scopes || !UUID.test(String(req.params.id))) return res.status(404).send(messagePage(context(req), 'Not found', 'No scope deletion with that id.'));
+      const id = String(req.params.id);
+      const input = text(req, action === 'cancel' ? 'reason' : 'reference', 3, action === 'cancel' ? 500 : 200);
+      const refuse = async (status: number, message: string) =>
+        res.status(status).send(scopeDeletionsPage(context(req), await scopes.list(LIST_LIMIT), scopes.now(), { error: message }));
+      if (!input) return refuse(400, action === 'cancel' ? 'A cancel needs a reason of at least 3 characters.' : 'This needs the ticket or reference (3 to 200 characters).');
+      try {
+        let notice: string;
+        if (action === 'sent') {
+          await markGuidedSent(scopes, id, actor(req), { reference: scrub(input) });
+          notice = 'sent';
+        } else if (action === 'confirm') {
+          const done = await confirmGuided(scopes, id, actor(req), { reference: scrub(input) });
+          notice = done.status === 'cancelled' ? 'cancelled' : 'confirmed';
+        } else {
+          const done = await cancelGuided(scopes, id, actor(req), scrub(input));
+          notice = done.status === 'cancel_requested' ? 'cancel-drafted' : 'cancelled';
+        }
+        res.redirect(303, `${ADMIN_PATH}/scope-deletions?notice=${notice}`);
+      } catch (err) {
+        if (err instanceof ScopeDeletionRefused) return refuse(409, `Refused: ${err.why}. Nothing changed.`);
+        if (err instanceof ScopeDeletionInvalid) return refuse(400, err.message);
+        if (err instanceof ScopeDeletionNotFound) return res.status(404).send(messagePage(context(req), 'Not found', 'No scope deletion with that id.'));
+        throw err;
+      }
+    });
+  }
 
   router.get('/project-deletions', auth, requireRole('operator'), async (req, res) => {
     if (!deps.projectDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Project deletions are not available here.'));

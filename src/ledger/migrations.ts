@@ -186,6 +186,33 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX tasks_finished ON tasks (finished_at) WHERE started_at IS NOT NULL
     `,
   },
+  {
+    version: 7,
+    sql: `
+      -- Guided scope deletions (src/ledger/scope-deletion-ledger.ts): whole-scope procedures a
+      -- vendor offers only by e-mail or in its UI. Scopes (workspaces, projects, accounts), never people.
+      CREATE TABLE scope_deletions (
+        id uuid PRIMARY KEY,
+        kind text NOT NULL,
+        vendor text NOT NULL,
+        scope text NOT NULL,
+        fields jsonb NOT NULL,
+        reason text NOT NULL,
+        requested_by text NOT NULL,
+        status text NOT NULL,
+        instructions jsonb NOT NULL,
+        sent_at timestamptz,
+        sent_by text,
+        sent_reference text,
+        cancel_deadline timestamptz,
+        expected_by timestamptz,
+        evidence jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE INDEX scope_deletions_created ON scope_deletions (created_at DESC, id)
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {
