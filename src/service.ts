@@ -26,6 +26,7 @@ import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-
 import { BatchLedger } from './ledger/batch-ledger.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
+import { startManualWorkReminders } from './manual-work/manual-work-reminders.js';
 import { createReceiptSigner } from './receipts/receipt-signer.js';
 import { callbacksQueue } from '../queues/callbacks-queue.js';
 import { deliverCallback } from '../jobs/deliver-callback.js';
@@ -179,6 +180,8 @@ export async function startService(config: Config, options: StartServiceOptions 
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, clients, logger, checkCallbackUrl: checkCallback })
         : undefined;
       const app = createApiApp({ config, ledger, intake, queues, verify, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk });
+      const stopReminders = startManualWorkReminders({ config, db, ledger, scopeDeletions, signer, logger });
+      if (stopReminders) closers.push(async () => stopReminders());
       const server: Server = await new Promise((resolve, reject) => {
         const s = app.listen(config.port, config.host, () => resolve(s));
         s.once('error', reject);

@@ -12,6 +12,8 @@ import { createProjectDeletionsRouter } from './project-deletions-router.js';
 import { createTaskDecisionsRouter } from './task-decisions-router.js';
 import { createScopeDeletionsRouter } from './scope-deletions-router.js';
 import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
+import { countOverdueManualWork } from '../manual-work/manual-work-notices.js';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
@@ -73,7 +75,10 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down' });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type('text/plain; version=0.0.4').send(await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk }));
+    const overdueManualWork = deps.scopeDeletions
+      ? () => countOverdueManualWork({ ledger: deps.ledger, scopeDeletions: deps.scopeDeletions!, settings: config.manualWork ?? manualWorkSettings({})! }, new Date())
+      : undefined;
+    res.type('text/plain; version=0.0.4').send(await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, overdueManualWork }));
   });
   if (deps.sandboxRouter) app.use(deps.sandboxRouter);
   if (deps.opendsrRouter) app.use(deps.opendsrRouter);

@@ -9,6 +9,8 @@ export interface MetricsSources {
   queues: QueueSet;
   vendorCalls: VendorCallStats;
   deadlineRisk: DeadlineRiskLedger;
+  /** Open manual work (manual tasks, guided scope deletions) past its due time (src/manual-work/). */
+  overdueManualWork?: () => Promise<number>;
 }
 
 /**
@@ -39,6 +41,10 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
       '# TYPE erasure_requests_at_risk gauge',
       `erasure_requests_at_risk ${atRisk}`,
     );
+  }
+  const manual = await sources.overdueManualWork?.().catch(() => undefined);
+  if (manual !== undefined) {
+    parts.push('# HELP erasure_manual_work_overdue Manual tasks and guided scope deletions past their due time.', '# TYPE erasure_manual_work_overdue gauge', `erasure_manual_work_overdue ${manual}`);
   }
   const calls = await sources.vendorCalls.totals().catch(() => undefined);
   parts.push(...(calls ? vendorCallLines(calls) : ['# vendor calls: Redis unavailable']));

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import path from 'node:path';
 import Joi from 'joi';
 import YAML from 'yaml';
@@ -149,6 +150,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     opendsr: f.opendsr,
     retention: { identityDays: 30, ...(f.retention ?? {}) },
     projectDeletion: { gracePeriodDays: 5, ...(f.projectDeletion ?? {}) },
+    manualWork: manualWorkSettings(f.manualWork),
     vendors,
   };
 }

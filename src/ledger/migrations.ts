@@ -213,6 +213,19 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX scope_deletions_created ON scope_deletions (created_at DESC, id)
     `,
   },
+  {
+    version: 8,
+    sql: `
+      -- Reminders and escalations of manual work already sent (src/manual-work/manual-work-notices.ts):
+      -- one row per piece of work and stage, so that each goes out once whatever the number of processes.
+      CREATE TABLE manual_work_notices (
+        work_ref text NOT NULL,
+        stage text NOT NULL,
+        sent_at timestamptz NOT NULL,
+        PRIMARY KEY (work_ref, stage)
+      )
+    `,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number> {

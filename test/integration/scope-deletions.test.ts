@@ -159,6 +159,8 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     const closed = await create({ kind: 'aws-account', fields: aws.fields, confirmScope: aws.scope });
     const sent = await service.api(`/v1/scope-deletions/${closed.body.id}/sent`, { body: { reference: 'closed in console', sentAt: new Date(Date.now() - 91 * DAY_MS).toISOString() } });
     expect(sent.body.status, 'past AWS’s 90 days and not confirmed').to.equal('overdue');
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(Number(/^erasure_manual_work_overdue (\d+)$/m.exec(metrics)?.[1]), 'overdue manual work on /metrics').to.be.at.least(1);
     const drop = await create({ kind: 'aws-account', fields: aws.fields, confirmScope: aws.scope });
     const dropped = await service.api(`/v1/scope-deletions/${drop.body.id}/cancel`, { body: { reason: 'not yet' } });
     expect(dropped.body.status, 'a drafted one is simply dropped').to.equal('cancelled');
