@@ -11,6 +11,7 @@ import { createRequestsRouter } from './requests-router.js';
 import { createProjectDeletionsRouter } from './project-deletions-router.js';
 import { createTaskDecisionsRouter } from './task-decisions-router.js';
 import { createScopeDeletionsRouter } from './scope-deletions-router.js';
+import { createManualWorkRouter } from './manual-work-router.js';
 import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import { countOverdueManualWork } from '../manual-work/manual-work-notices.js';
 import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
@@ -100,6 +101,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
   app.use(createTaskDecisionsRouter({ ledger: deps.ledger }));
+  if (deps.scopeDeletions) app.use(createManualWorkRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions }));
   if (deps.scopeDeletions) app.use(createScopeDeletionsRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, projectDeletions: deps.projectDeletions, queues: deps.queues, logger }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));

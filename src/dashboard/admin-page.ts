@@ -26,6 +26,9 @@ import {
 } from './admin-views.js';
 import { projectDeletionsPage } from './admin-project-deletions.js';
 import { SCOPE_NOTICES, scopeDeletionsPage } from './admin-scope-deletions.js';
+import { manualWorkPage } from './admin-manual-work.js';
+import { openManualWork } from '../manual-work/manual-work-notices.js';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import { cancelGuided, confirmGuided, markGuidedSent, ScopeDeletionInvalid, ScopeDeletionNotFound, ScopeDeletionRefused } from '../scope-deletions/scope-deletions.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
@@ -230,6 +233,12 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     }
     const risks = await deps.deadlineRisk.assess(page.requests);
     res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, requests: page.requests, nextCursor: page.nextCursor, risks }));
+  });
+
+  router.get('/manual-work', auth, async (req, res) => {
+    if (!deps.scopeDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Manual work is not available here.'));
+    const settings = deps.config.manualWork ?? manualWorkSettings({})!;
+    res.send(manualWorkPage(context(req), await openManualWork({ ledger, scopeDeletions: deps.scopeDeletions, settings })));
   });
 
   router.get('/scope-deletions', auth, requireRole('operator'), async (req, res) => {

@@ -98,6 +98,7 @@ export function layout(title: string, ctx: ViewContext | undefined, body: SafeHt
         <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
         ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
         ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/scope-deletions">Scope deletions</a>` : ''}
+        <a href="${ADMIN_PATH}/manual-work">Manual work</a>
         <a href="${BOARD_PATH}">Bull Board</a>
       </nav>
       <div class="who">

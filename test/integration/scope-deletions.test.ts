@@ -166,6 +166,22 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(dropped.body.status, 'a drafted one is simply dropped').to.equal('cancelled');
   });
 
+  it('shows overdue manual work in the API, erasure list --overdue and on the admin page', async () => {
+    const aws = GUIDED['aws-account']!;
+    const closed = await create({ kind: 'aws-account', fields: aws.fields, confirmScope: aws.scope });
+    await service.api(`/v1/scope-deletions/${closed.body.id}/sent`, { body: { reference: 'closed in console', sentAt: new Date(Date.now() - 95 * DAY_MS).toISOString() } });
+    const api = await service.api('/v1/manual-work?overdue=true');
+    expect(api.status).to.equal(200);
+    expect(api.body.manualWork.find((w: { id: string }) => w.id === closed.body.id)).to.deep.include({ work: 'scope-deletion', kind: 'aws-account', step: 'confirm', assignee: 'on-call', overdue: true });
+    const listed = await runCli(['list', '--overdue', '--json', ...serviceFlags(service)]);
+    expect(listed.code, listed.stderr).to.equal(0);
+    expect(JSON.parse(listed.stdout).manualWork.map((w: { id: string }) => w.id)).to.include(closed.body.id);
+    const text = await runCli(['list', '--overdue', ...serviceFlags(service)]);
+    expect(text.stdout).to.match(/^overdue manual work \(\d+\):/).and.include(closed.body.id);
+    const page = await (await fetch(`${service.url}/admin/manual-work`, { headers: { accept: 'text/html', cookie: `erasure_token=${encodeURIComponent(service.adminToken)}` } })).text();
+    expect(page).to.include(`data-manual-work="scope:${closed.body.id}:confirm"`).and.match(/\d+ overdue/);
+  });
+
   it('requests, records and cancels through erasure scope, and through the admin page', async () => {
     const cli = (...args: string[]) => runCli([...args, ...serviceFlags(service)]);
     const made = await cli('scope', 'request', 'segment-space', '--field', 'workspaceSlug=acme-prod', '--field', 'space=Marketing EU', '--confirm', 'acme-prod', '--reason', 'space retired');
