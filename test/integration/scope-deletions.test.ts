@@ -166,6 +166,30 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(dropped.body.status, 'a drafted one is simply dropped').to.equal('cancelled');
   });
 
+  it('runs every kind end to end through erasure scope: request (with the instructions), sent, confirmed; pinpoint-project scheduled', async () => {
+    const cli = (...args: string[]) => runCli([...args, ...serviceFlags(service)]);
+    for (const [kind, sample] of Object.entries(GUIDED)) {
+      const made = await cli('scope', 'request', kind, '--fields', JSON.stringify(sample.fields), '--confirm', sample.scope, '--reason', 'scope retired', '--json');
+      expect(made.code, `${kind}: ${made.stderr}`).to.equal(0);
+      const drafted = JSON.parse(made.stdout);
+      expect(drafted).to.deep.include({ kind, status: 'drafted' });
+      const shown = await cli('scope', 'show', drafted.id);
+      expect(shown.stdout, kind).to.include(sample.channel === 'email' ? 'e-mail to:  friends@segment.com' : '  1. ');
+      const sent = await cli('scope', 'sent', drafted.id, '--reference', 'REF-1', '--at', new Date(Date.now() - 3_600_000).toISOString(), '--json');
+      expect(JSON.parse(sent.stdout).status, kind).to.equal('sent');
+      const confirmed = await cli('scope', 'confirm', drafted.id, '--reference', 'vendor confirmed', '--json');
+      expect(JSON.parse(confirmed.stdout).status, kind).to.equal('confirmed');
+    }
+    const appId = service.config.vendors.pinpoint!.appIds[0]!;
+    const project = await cli('scope', 'request', 'pinpoint-project', '--field', `appId=${appId}`, '--confirm', appId, '--reason', 'project retired', '--grace-days', '30', '--json');
+    expect(project.code, project.stderr).to.equal(0);
+    const scheduled = JSON.parse(project.stdout);
+    expect(scheduled).to.deep.include({ kind: 'pinpoint-project', mode: 'automated', status: 'scheduled' });
+    const kinds = await cli('scope', 'kinds');
+    expect(kinds.stdout).to.include('segment-space').and.include('within 5 days');
+    expect((await cli('scope', 'cancel', scheduled.id, '--reason', 'kept', '--json')).code).to.equal(0);
+  });
+
   it('shows overdue manual work in the API, erasure list --overdue and on the admin page', async () => {
     const aws = GUIDED['aws-account']!;
     const closed = await create({ kind: 'aws-account', fields: aws.fields, confirmScope: aws.scope });
