@@ -52,7 +52,13 @@ export interface GuidedKind {
 }
 
 const slug = Joi.string().trim().pattern(/^[a-z0-9][a-z0-9-]{0,99}$/).messages({ 'string.pattern.base': 'must be a workspace slug (lower-case letters, digits and dashes)' });
-const name = Joi.string().trim().min(1).max(200).pattern(/^[^\r\n]*$/).messages({ 'string.pattern.base': 'must be one line' });
+/** A name as the vendor shows it: one line, no control or bidi characters (it is printed in e-mails, the CLI and the admin page). */
+const name = Joi.string()
+  .trim()
+  .min(1)
+  .max(200)
+  .pattern(/^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/)
+  .messages({ 'string.pattern.base': 'must be one line without control or bidi characters' });
 /** A whole UTC day: `YYYY-MM-DD`, or a time at 00:00:00 UTC (Segment deletes whole days only). */
 const wholeDay = Joi.string()
   .pattern(/^\d{4}-\d{2}-\d{2}(T00:00(:00(\.0+)?)?Z)?$/)

@@ -54,6 +54,8 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(typo.body.error.details[0].field).to.equal('confirmScope');
     expect(typo.body.error.message, 'the typed value is not echoed').not.to.include('acme-prd');
 
+    const bidi = await create({ kind: 'segment-space', fields: { workspaceSlug: 'acme-prod', space: 'Marketing\u202eUE' }, confirmScope: 'acme-prod' });
+    expect(bidi.body.error.details).to.deep.equal([{ field: 'fields.space', problem: 'must be one line without control or bidi characters' }]);
     const badClause = await create({ kind: 'amplitude-data', fields: { ...GUIDED['amplitude-data']!.fields, clauses: [{ type: 'cohort', names: ['x'] }] }, confirmScope: 'Web analytics' });
     expect(badClause.body.error.details[0].field).to.equal('fields.clauses.0.type');
     expect((await create({ kind: 'segment-moon', fields: {}, confirmScope: 'x' })).body.error.details[0].field).to.equal('kind');
