@@ -8,6 +8,7 @@ import { requireRole } from './auth.js';
 import { ApiError } from './api-error.js';
 import { requestView } from './request-view.js';
 import { scrub } from '../logger.js';
+import { referenceSchema } from '../scope-deletions/scope-deletions.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -33,7 +34,7 @@ const DECISIONS = { skip: 'skipped', resolve: 'resolved' } as const;
 
 /** A manual step sent to the vendor: the ticket or reference, and when (default now; never in the future). */
 const sentSchema = Joi.object({
-  reference: Joi.string().trim().min(3).max(200).required(),
+  reference: referenceSchema.required(),
   sentAt: Joi.date().iso().max('now'),
 }).required();
 

@@ -32,8 +32,15 @@ export const scopeRequestSchema = Joi.object({
   gracePeriodDays: Joi.number().min(0).max(365),
 }).required();
 
-export const sentSchema = Joi.object({ reference: Joi.string().trim().min(3).max(200).required(), sentAt: Joi.date().iso() }).required();
-export const confirmSchema = Joi.object({ reference: Joi.string().trim().min(3).max(200).required(), note: Joi.string().trim().max(2000) }).required();
+/** A ticket or reference an operator types: one line, no control or bidi characters (it is printed back). */
+export const referenceSchema = Joi.string()
+  .trim()
+  .min(3)
+  .max(200)
+  .pattern(/^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/)
+  .messages({ 'string.pattern.base': 'must be one line without control or bidi characters' });
+export const sentSchema = Joi.object({ reference: referenceSchema.required(), sentAt: Joi.date().iso() }).required();
+export const confirmSchema = Joi.object({ reference: referenceSchema.required(), note: Joi.string().trim().max(2000) }).required();
 
 /** Joi's problems as fields and words (its own message, without the label that may hold nothing but the key). */
 export function problemsOf(error: Joi.ValidationError, prefix = ''): FieldProblem[] {
