@@ -29,6 +29,8 @@ import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
+import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
+import { startManualWorkReminders } from './manual-work/manual-work-reminders.js';
 import { createReceiptSigner } from './receipts/receipt-signer.js';
 import { callbacksQueue } from '../queues/callbacks-queue.js';
 import { deliverCallback } from '../jobs/deliver-callback.js';
@@ -71,6 +73,8 @@ export interface Service {
   ledger: RequestLedger;
   /** Whole-project deletions (Pinpoint apps and their S3 prefixes). */
   projectDeletions: ProjectDeletionLedger;
+  /** Guided scope deletions (src/scope-deletions/). */
+  scopeDeletions: ScopeDeletionLedger;
   queues: QueueSet;
   /** The ledger's store itself (tests and tools that read or shape it directly). */
   db: Database;
@@ -151,6 +155,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     }
     const signer = createReceiptSigner(decodeKey(receiptKeyText), config.receipts.previousPublicKeys);
     const projectDeletions = new ProjectDeletionLedger(db);
+    const scopeDeletions = new ScopeDeletionLedger(db);
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
@@ -228,14 +233,16 @@ export async function startService(config: Config, options: StartServiceOptions 
       });
       vendorHealth.start();
       closers.push(async () => vendorHealth!.stop());
-      const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
+      const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
+      const stopReminders = startManualWorkReminders({ config, db, ledger, scopeDeletions, signer, logger });
+      if (stopReminders) closers.push(async () => stopReminders());
       const http = await serveHttp(app, config);
       closers.push(() => http.close(shutdownDeadline));
       const port = http.port;
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, vendorHealth, breaker, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, scopeDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, vendorHealth, breaker, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

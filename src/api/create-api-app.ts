@@ -12,6 +12,12 @@ import type { CredentialGate, IntakeRateLimiter } from './credential-gate.js';
 import type { AdminSessions } from '../dashboard/admin-sessions.js';
 import { createRequestsRouter } from './requests-router.js';
 import { createProjectDeletionsRouter } from './project-deletions-router.js';
+import { createTaskDecisionsRouter } from './task-decisions-router.js';
+import { createScopeDeletionsRouter } from './scope-deletions-router.js';
+import { createManualWorkRouter } from './manual-work-router.js';
+import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
+import { countOverdueManualWork } from '../manual-work/manual-work-notices.js';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { ApiError } from './api-error.js';
 import { BULL_BOARD_PATH, createBullBoardHandler } from '../dashboard/bull-board.js';
@@ -42,6 +48,8 @@ export interface ApiAppDeps {
   signer: ReceiptSigner;
   /** Project deletions (`/v1/project-deletions`, and their admin page). */
   projectDeletions?: ProjectDeletionLedger;
+  /** Guided scope deletions (`/v1/scope-deletions`, `/admin/scope-deletions`). */
+  scopeDeletions?: ScopeDeletionLedger;
   /** Vendor call counters (all processes, via Redis) for `/metrics`. */
   vendorCalls: VendorCallStats;
   /** `at_risk`: observed vendor durations against deadlines. */
@@ -89,7 +97,10 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down', ...(paused ? { vendors: { paused } } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
-    const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients });
+    const overdueManualWork = deps.scopeDeletions
+      ? () => countOverdueManualWork({ ledger: deps.ledger, scopeDeletions: deps.scopeDeletions!, settings: config.manualWork ?? manualWorkSettings({})! }, new Date())
+      : undefined;
+    const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients, overdueManualWork });
     res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
   const { gate } = deps;
@@ -119,6 +130,9 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     next();
   });
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
+  app.use(createTaskDecisionsRouter({ ledger: deps.ledger }));
+  if (deps.scopeDeletions) app.use(createManualWorkRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions }));
+  if (deps.scopeDeletions) app.use(createScopeDeletionsRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, projectDeletions: deps.projectDeletions, queues: deps.queues, logger }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   if (deps.vendorHealth) app.use(createVendorHealthRouter(deps.vendorHealth));
   // The current key, and the retired ones (`previous`) that older receipts were signed with.
@@ -129,7 +143,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     next();
   });
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(gate, config), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, environment: config.sandboxMode ? 'sandbox' : 'production' }));
-  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, gate, sessions: deps.sessions, projectDeletions: deps.projectDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
+  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, gate, sessions: deps.sessions, projectDeletions: deps.projectDeletions, scopeDeletions: deps.scopeDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

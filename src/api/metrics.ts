@@ -16,6 +16,8 @@ export interface MetricsSources {
    */
   clients?: readonly string[];
   breaker?: VendorBreaker;
+  /** Open manual work (manual tasks, guided scope deletions) past its due time (src/manual-work/). */
+  overdueManualWork?: () => Promise<number>;
 }
 
 /** A client name as a bounded label value. */
@@ -73,6 +75,10 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
   if (breakers) {
     parts.push('# HELP erasure_vendor_breaker_open 1 while a vendor\'s circuit breaker holds its queue paused (open), 0.5 while half-open, 0 when closed.', '# TYPE erasure_vendor_breaker_open gauge');
     for (const b of breakers) parts.push(`erasure_vendor_breaker_open{${promLabels({ vendor: b.vendor, fault: b.fault ?? 'none' })}} ${b.state === 'open' ? 1 : b.state === 'half_open' ? 0.5 : 0}`);
+  }
+  const manual = await sources.overdueManualWork?.().catch(() => undefined);
+  if (manual !== undefined) {
+    parts.push('# HELP erasure_manual_work_overdue Manual tasks and guided scope deletions past their due time.', '# TYPE erasure_manual_work_overdue gauge', `erasure_manual_work_overdue ${manual}`);
   }
   const calls = await sources.vendorCalls.totals().catch(() => undefined);
   parts.push(...(calls ? vendorCallLines(calls) : ['# vendor calls: Redis unavailable']));

@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { manualWorkFileSchema, type ManualWorkSettings } from '../manual-work/manual-work-settings.js';
 import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
 import { vendorSettingsSchema, type VendorSettingsMap } from '../vendors/vendor-settings.js';
 import type { AtRiskSettings } from '../deadlines/at-risk.js';
@@ -115,6 +116,8 @@ export interface Config {
    * (0.5 = 12 hours); a request may lengthen it, never shorten it. @defaultValue 5
    */
   projectDeletion: { gracePeriodDays: number };
+  /** Reminders and escalations of manual work (src/manual-work/); absent: none are sent. */
+  manualWork?: ManualWorkSettings;
   /** Signed status callbacks (native `callbackUrl`, OpenDSR `status_callback_urls`): src/callbacks/. */
   callbacks: {
     /** Deliver to private, loopback and link-local addresses too (never in production). @defaultValue false */
@@ -227,6 +230,7 @@ export const configFileSchema = Joi.object({
   breaker: Joi.object({ consecutiveFailures: Joi.number().integer().min(1).max(1000), probeAfterMs: Joi.number().integer().min(100), webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }) }),
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
   projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
+  manualWork: manualWorkFileSchema,
   callbacks: Joi.object({
     allowPrivateNetworks: Joi.boolean(),
     allowedHosts: Joi.array().items(Joi.string().max(253)),

@@ -1,5 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import path from 'node:path';
 import Joi from 'joi';
 import YAML from 'yaml';
@@ -173,6 +174,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     retention: { identityDays: 30, ...(f.retention ?? {}) },
     projectDeletion: { gracePeriodDays: 5, ...(f.projectDeletion ?? {}) },
     preflight: { atBoot: true, intervalMs: 900_000, canaries: [], canaryEveryMs: 3_600_000, ...(f.preflight ?? {}) },
+    manualWork: manualWorkSettings(f.manualWork),
     vendors,
   };
 }

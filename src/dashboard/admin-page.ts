@@ -13,6 +13,7 @@ import { CredentialGate } from '../api/credential-gate.js';
 import { AdminSessions, PLAIN_SESSION_COOKIE, SECURE_SESSION_COOKIE, SESSION_COOKIE_SECONDS } from './admin-sessions.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
+import { decideFailedTask, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
 import {
   ADMIN_CSS,
   ADMIN_PATH,
@@ -28,6 +29,12 @@ import {
   type ViewContext,
 } from './admin-views.js';
 import { projectDeletionsPage } from './admin-project-deletions.js';
+import { SCOPE_NOTICES, scopeDeletionsPage } from './admin-scope-deletions.js';
+import { manualWorkPage } from './admin-manual-work.js';
+import { openManualWork } from '../manual-work/manual-work-notices.js';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
+import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
+import { cancelGuided, confirmGuided, markGuidedSent, ScopeDeletionInvalid, ScopeDeletionNotFound, ScopeDeletionRefused } from '../scope-deletions/scope-deletions.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 
@@ -69,6 +76,8 @@ export interface AdminPageDeps {
   sessions: AdminSessions;
   /** Whole-project deletions, listed for operators at `/admin/project-deletions`. */
   projectDeletions?: ProjectDeletionLedger;
+  /** Guided scope deletions (`/admin/scope-deletions`). */
+  scopeDeletions?: ScopeDeletionLedger;
   /** `at_risk`: observed vendor durations against deadlines (filter and badges). */
   deadlineRisk: DeadlineRiskLedger;
   /** The vendors' circuit breakers, shown as a banner when one is open. */
@@ -320,6 +329,49 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, client: isStaff(req.principal) ? client : undefined, requests: page.requests, nextCursor: page.nextCursor, risks }));
   });
 
+  router.get('/manual-work', auth, async (req, res) => {
+    if (!deps.scopeDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Manual work is not available here.'));
+    const settings = deps.config.manualWork ?? manualWorkSettings({})!;
+    res.send(manualWorkPage(context(req), await openManualWork({ ledger, scopeDeletions: deps.scopeDeletions, settings })));
+  });
+
+  router.get('/scope-deletions', auth, requireRole('operator'), async (req, res) => {
+    if (!deps.scopeDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Scope deletions are not available here.'));
+    const notice = SCOPE_NOTICES[String(req.query.notice ?? '')];
+    res.send(scopeDeletionsPage(context(req), await deps.scopeDeletions.list(LIST_LIMIT), deps.scopeDeletions.now(), { notice }));
+  });
+
+  for (const action of ['sent', 'confirm', 'cancel'] as const) {
+    router.post(`/scope-deletions/:id/${action}`, auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+      const scopes = deps.scopeDeletions;
+      if (!scopes || !UUID.test(String(req.params.id))) return res.status(404).send(messagePage(context(req), 'Not found', 'No scope deletion with that id.'));
+      const id = String(req.params.id);
+      const input = text(req, action === 'cancel' ? 'reason' : 'reference', 3, action === 'cancel' ? 500 : 200);
+      const refuse = async (status: number, message: string) =>
+        res.status(status).send(scopeDeletionsPage(context(req), await scopes.list(LIST_LIMIT), scopes.now(), { error: message }));
+      if (!input) return refuse(400, action === 'cancel' ? 'A cancel needs a reason of at least 3 characters.' : 'This needs the ticket or reference (3 to 200 characters).');
+      try {
+        let notice: string;
+        if (action === 'sent') {
+          await markGuidedSent(scopes, id, actor(req), { reference: scrub(input) });
+          notice = 'sent';
+        } else if (action === 'confirm') {
+          const done = await confirmGuided(scopes, id, actor(req), { reference: scrub(input) });
+          notice = done.status === 'cancelled' ? 'cancelled' : 'confirmed';
+        } else {
+          const done = await cancelGuided(scopes, id, actor(req), scrub(input));
+          notice = done.status === 'cancel_requested' ? 'cancel-drafted' : 'cancelled';
+        }
+        res.redirect(303, `${ADMIN_PATH}/scope-deletions?notice=${notice}`);
+      } catch (err) {
+        if (err instanceof ScopeDeletionRefused) return refuse(409, `Refused: ${err.why}. Nothing changed.`);
+        if (err instanceof ScopeDeletionInvalid) return refuse(400, err.message);
+        if (err instanceof ScopeDeletionNotFound) return res.status(404).send(messagePage(context(req), 'Not found', 'No scope deletion with that id.'));
+        throw err;
+      }
+    });
+  }
+
   router.get('/project-deletions', auth, requireRole('operator'), async (req, res) => {
     if (!deps.projectDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Project deletions are not available here.'));
     res.send(projectDeletionsPage(context(req), await deps.projectDeletions.list({ limit: LIST_LIMIT })));
@@ -372,6 +424,31 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     if (!reason) return back(res, request, { error: 'reason-required' });
     const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actor(req), reason });
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
+  });
+
+  router.post('/requests/:id/tasks/:taskId/sent', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const reference = text(req, 'reference', 3, 200);
+    if (!reference) return back(res, request, { error: 'reference-required' });
+    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actor(req), { at: new Date(), reference: scrub(reference) });
+    back(res, request, task ? { notice: 'task-sent' } : { error: 'not-an-unsent-manual-task' });
+  });
+
+  router.post('/requests/:id/tasks/:taskId/decide', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {
+    const request = await findRequest(req, res);
+    if (!request) return;
+    const reason = text(req, 'reason', 3, 500);
+    if (!reason) return back(res, request, { error: 'reason-required' });
+    const decision = (req.body as Record<string, unknown> | undefined)?.decision;
+    if (decision !== 'skipped' && decision !== 'resolved') return back(res, request, { error: 'not-a-failed-task' });
+    try {
+      await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: actor(req), reason });
+    } catch (err) {
+      if (err instanceof NotAFailedTaskError) return back(res, request, { error: 'not-a-failed-task' });
+      throw err;
+    }
+    back(res, request, { notice: decision === 'skipped' ? 'task-skipped' : 'task-resolved' });
   });
 
   router.post('/requests/:id/retry', auth, form, requireCsrf, requireRole('operator'), async (req, res) => {

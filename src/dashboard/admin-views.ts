@@ -41,12 +41,18 @@ export const NOTICES: Record<string, string> = {
   cancelled: 'The request is cancelled. Work already started at a vendor is shown below as it ended.',
   retried: 'The failed tasks are queued again.',
   'nothing-to-retry': 'There were no failed tasks to retry.',
+  'task-sent': 'The manual step is recorded as sent to the vendor; it stays open until the vendor confirms.',
+  'task-skipped': 'The failed task is skipped: the receipt shows it as an operator’s decision.',
+  'task-resolved': 'The failed task is recorded as resolved outside the service: the receipt shows it as an operator’s decision.',
 };
 export const ERRORS: Record<string, string> = {
   'note-required': 'Completing a manual task needs a note of at least 3 characters (at most 2,000).',
   'reason-required': 'This needs a reason of at least 3 characters (at most 500).',
   'not-a-manual-task': 'That task is not waiting for manual work any more.',
   'already-finished': 'The request has already ended; there is nothing to cancel.',
+  'reference-required': 'Recording a manual step as sent needs its ticket or reference (3 to 200 characters).',
+  'not-an-unsent-manual-task': 'That task is not a manual step waiting to be sent any more.',
+  'not-a-failed-task': 'That task is not failed any more: only a failed task can be skipped or resolved.',
 };
 
 export function bullBoardJobUrl(queue: string, jobId: string): string {
@@ -98,6 +104,8 @@ export function layout(title: string, ctx: ViewContext | undefined, body: SafeHt
         <a href="${ADMIN_PATH}?filter=failed">Failed</a>
         <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
         ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
+        ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/scope-deletions">Scope deletions</a>` : ''}
+        <a href="${ADMIN_PATH}/manual-work">Manual work</a>
         ${ctx.staff ? html`<a href="${BOARD_PATH}">Bull Board</a>` : ''}
       </nav>
       <div class="who">
@@ -259,14 +267,42 @@ export function taskListPage(ctx: ViewContext, input: { filter: 'failed' | 'wait
   );
 }
 
-/** Counts and the verification result from a task's evidence; other evidence stays in the API and the receipt. */
+/** Evidence keys holding free text a person typed: kept in the ledger and the API, never shown here. */
+const FREE_TEXT_EVIDENCE_KEYS = new Set(['note']);
+const EVIDENCE_LIST_MAX = 20;
+const EVIDENCE_DEPTH_MAX = 3;
+
+/**
+ * One evidence value as readable text: lists joined by commas (at most EVIDENCE_LIST_MAX items),
+ * objects as `key: value` pairs, nesting cut at EVIDENCE_DEPTH_MAX. Segment's evidence (its
+ * destinations, regulation id, overall status; jobs/segment-poll-regulation.ts) is lists and objects.
+ */
+function evidenceText(value: unknown, depth = 0): string {
+  if (value === null || value === undefined) return 'none';
+  if (typeof value === 'boolean') return value ? 'yes' : 'no';
+  if (typeof value === 'number' || typeof value === 'string' || typeof value === 'bigint') return String(value);
+  if (depth >= EVIDENCE_DEPTH_MAX) return '…';
+  if (Array.isArray(value)) {
+    if (value.length === 0) return 'none';
+    const shown = value.slice(0, EVIDENCE_LIST_MAX).map((v) => evidenceText(v, depth + 1));
+    const more = value.length - shown.length;
+    return `${shown.join(depth === 0 && value.some((v) => typeof v === 'object' && v !== null) ? '; ' : ', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([k]) => !FREE_TEXT_EVIDENCE_KEYS.has(k));
+    return entries.length ? entries.map(([k, v]) => `${k}: ${evidenceText(v, depth + 1)}`).join(', ') : 'none';
+  }
+  return String(value);
+}
+
+/** A task's evidence, every key readably (lists and objects included); other detail stays in the API and the receipt. */
 function evidenceSummary(task: TaskRecord): SafeHtml | string {
   const items: Array<[string, string]> = [];
   for (const [key, value] of Object.entries(task.evidence ?? {})) {
-    if (typeof value === 'number' && Number.isFinite(value)) items.push([key, String(value)]);
+    if (FREE_TEXT_EVIDENCE_KEYS.has(key)) continue;
+    if (typeof value === 'number' && !Number.isFinite(value)) continue;
+    items.push([key === 'completedBy' ? 'completed by' : key, evidenceText(value)]);
   }
-  if (typeof task.evidence?.verification === 'string') items.push(['verification', task.evidence.verification]);
-  if (typeof task.evidence?.completedBy === 'string') items.push(['completed by', task.evidence.completedBy]);
   if (items.length === 0) return '—';
   return html`<ul class="evidence">${items.map(([k, v]) => html`<li><span class="muted">${k}</span> ${v}</li>`)}</ul>`;
 }
@@ -282,6 +318,24 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
             <label for="note-${t.id}">Note (what was done, ticket number; no personal data)</label>
             <textarea id="note-${t.id}" name="note" required minlength="3" maxlength="2000" rows="2"></textarea>
             <button type="submit">Mark done</button>
+          </form>${t.jobName === 'manual' && !t.evidence.sent
+            ? html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'tasks', t.id, 'sent')}" class="manual">
+            <input type="hidden" name="csrf" value="${ctx.csrf}">
+            <label for="sent-${t.id}">Sent to the vendor: ticket or reference (a cancel can no longer stop it)</label>
+            <input id="sent-${t.id}" name="reference" required minlength="3" maxlength="200">
+            <button type="submit">Mark sent</button>
+          </form>`
+            : ''}`
+        : '';
+    // On-call closes a failed task that will never succeed (src/operations/decide-failed-tasks.ts).
+    const decisionForm =
+      t.state === 'failed' && ctx.canOperate
+        ? html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'tasks', t.id, 'decide')}" class="decide">
+            <input type="hidden" name="csrf" value="${ctx.csrf}">
+            <label for="decide-${t.id}">Close it (never succeeds): reason, recorded in the audit trail</label>
+            <input id="decide-${t.id}" name="reason" required minlength="3" maxlength="500">
+            <button type="submit" name="decision" value="skipped">Skip</button>
+            <button type="submit" name="decision" value="resolved">Resolved outside</button>
           </form>`
         : '';
     return html`<tr data-task="${t.id}">
@@ -289,7 +343,7 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
       <td>${t.action}</td>
       <td>${badge(t.state)}</td>
       <td class="num">${t.attempts}</td>
-      <td>${t.state === 'failed' ? html`<span class="error-text">${t.error ?? 'failed'}</span>` : (t.waitingReason ?? (t.error ? html`<span class="muted">last error:</span> ${t.error}` : '—'))}${manualForm}</td>
+      <td>${t.state === 'failed' ? html`<span class="error-text">${t.error ?? 'failed'}</span>` : (t.waitingReason ?? (t.error ? html`<span class="muted">last error:</span> ${t.error}` : '—'))}${manualForm}${decisionForm}</td>
       <td>${when(t.nextActionAt)}</td>
       <td>${evidenceSummary(t)}</td>
       <td>${t.jobName === 'manual' ? html`<span class="muted">manual</span>` : ctx.staff ? html`<a href="${bullBoardJobUrl(t.queue, t.id)}">job</a>` : '—'}</td>
@@ -414,8 +468,8 @@ ul.evidence { margin: 0; padding: 0; list-style: none; }
 .notice { background: #dcfce7; border: 1px solid #86efac; padding: .5rem .8rem; }
 .error { background: #fee2e2; border: 1px solid #fca5a5; padding: .5rem .8rem; }
 .actions { display: flex; gap: 1rem; margin-top: 1rem; flex-wrap: wrap; }
-form.action, form.manual { display: flex; flex-direction: column; gap: .3rem; background: #fff; border: 1px solid var(--line); padding: .6rem .8rem; min-width: 22rem; }
-form.manual { margin-top: .4rem; min-width: 0; }
+form.action, form.manual, form.decide { display: flex; flex-direction: column; gap: .3rem; background: #fff; border: 1px solid var(--line); padding: .6rem .8rem; min-width: 22rem; }
+form.manual, form.decide { margin-top: .4rem; min-width: 0; }
 form.action.danger { border-color: #fca5a5; }
 input, select, textarea, button { font: inherit; }
 input, textarea { padding: .3rem .4rem; border: 1px solid #b8c0ca; border-radius: 3px; }

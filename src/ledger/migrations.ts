@@ -241,6 +241,46 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       CREATE INDEX IF NOT EXISTS audit_free_text_chain ON audit_free_text (chain_id)
     `,
   },
+  {
+    version: 10,
+    sql: `
+      -- Guided scope deletions (src/ledger/scope-deletion-ledger.ts): whole-scope procedures a
+      -- vendor offers only by e-mail or in its UI. Scopes (workspaces, projects, accounts), never people.
+      CREATE TABLE scope_deletions (
+        id uuid PRIMARY KEY,
+        kind text NOT NULL,
+        vendor text NOT NULL,
+        scope text NOT NULL,
+        fields jsonb NOT NULL,
+        reason text NOT NULL,
+        requested_by text NOT NULL,
+        status text NOT NULL,
+        instructions jsonb NOT NULL,
+        sent_at timestamptz,
+        sent_by text,
+        sent_reference text,
+        cancel_deadline timestamptz,
+        expected_by timestamptz,
+        evidence jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE INDEX scope_deletions_created ON scope_deletions (created_at DESC, id)
+    `,
+  },
+  {
+    version: 11,
+    sql: `
+      -- Reminders and escalations of manual work already sent (src/manual-work/manual-work-notices.ts):
+      -- one row per piece of work and stage, so that each goes out once whatever the number of processes.
+      CREATE TABLE manual_work_notices (
+        work_ref text NOT NULL,
+        stage text NOT NULL,
+        sent_at timestamptz NOT NULL,
+        PRIMARY KEY (work_ref, stage)
+      )
+    `,
+  },
 ];
 
 /** Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows). */

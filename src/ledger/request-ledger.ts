@@ -30,6 +30,9 @@ import {
   type TaskWriteResult,
 } from './task-transitions.js';
 
+/** What on-call decided about a failed task that will never succeed. */
+export type OperatorDecision = 'skipped' | 'resolved';
+
 export interface NewRequest {
   id: string;
   /**
@@ -92,6 +95,11 @@ export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
   return failed === states.length ? 'failed' : 'completed_with_errors';
 }
 
+/** SQL: the task is a manual step an operator has recorded as sent to the vendor (markManualTaskSent). */
+const SENT_MANUAL_STEP = `(job_name = 'manual' AND evidence ? 'sent')`;
+const SENT_CANNOT_CANCEL = 'sent to the vendor before the cancel; it cannot be cancelled: record the vendor’s confirmation when it comes';
+const SENT_CANNOT_CANCEL_WHY = 'the request was cancelled after this manual step had been sent to the vendor, which cannot take it back';
+
 const inList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ');
 
 /**
@@ -110,9 +118,12 @@ export function clientOfActor(actor: string): string {
   return actor.replace(/^(token|opendsr):/, '');
 }
 
-/** What settling a request `r` reads of its tasks: their states, and how many succeeded only in part. */
+/**
+ * What settling a request `r` reads of its tasks: their states, and how many succeeded only in part
+ * or were closed by an operator's decision (skip, resolve: never verified, so never a clean `completed`).
+ */
 const TASK_OUTCOME_COLUMNS = `(SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
-  (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND (evidence->>'partial') = 'true') AS partial`;
+  (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND ((evidence->>'partial') = 'true' OR evidence ? 'operatorDecision')) AS partial`;
 
 /**
  * The system of record (Postgres or PGlite): requests, their tasks, the sealed identity vault and
@@ -720,10 +731,69 @@ export class RequestLedger {
   }
 
   /**
+   * An operator records that a manual step was sent to the vendor (TASK_TRANSITIONS markManualSent):
+   * when and under which ticket or reference. Undefined when no unsent manual step waits with that id.
+   */
+  async markManualTaskSent(requestId: string, taskId: string, actor: string, sent: { at: Date; reference: string }): Promise<TaskRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const record = { at: sent.at.toISOString(), by: actor, reference: sent.reference };
+      const { rows } = await tx.query<TaskRow>(
+        `UPDATE tasks SET waiting_reason = $3, updated_at = now(), evidence = evidence || jsonb_build_object('sent', $4::jsonb)
+         WHERE id = $2 AND request_id = $1 AND ${taskGuard('markManualSent')} AND job_name = 'manual' AND NOT ${SENT_MANUAL_STEP} RETURNING *`,
+        [requestId, taskId, `sent to the vendor at ${record.at}; waiting for the vendor's confirmation`, JSON.stringify(record)],
+      );
+      if (!rows[0]) return undefined;
+      await this.auditWith(tx, requestId, actor, 'task.manual_sent', { taskId, sentAt: record.at, reference: sent.reference });
+      return toTask(rows[0]);
+    });
+  }
+
+  /**
+   * On-call closes a failed task that will never succeed (TASK_TRANSITIONS skipFailed / resolveFailed):
+   * `skipped`, or `succeeded` when it was done outside the service. The evidence records the decision
+   * (`verification: unverifiable`, reason `operator_decision`: never a verified outcome) and the reason goes into the audit
+   * chain. A settled request is reopened so that settling again counts the decision; the caller settles.
+   */
+  async decideFailedTask(
+    requestId: string,
+    taskId: string,
+    decision: OperatorDecision,
+    actor: string,
+    reason: string,
+  ): Promise<{ task?: TaskRecord; applied: boolean; state: TaskState | undefined }> {
+    const name: TaskTransitionName = decision === 'skipped' ? 'skipFailed' : 'resolveFailed';
+    const to: TaskState = decision === 'skipped' ? 'skipped' : 'succeeded';
+    checkTaskTarget(name, to);
+    let changed: { row?: RequestRow; from?: RequestStatus } = {};
+    const result = await this.db.transaction(async (tx) => {
+      // The request's row first, as a cancel and a retry take it.
+      const { rows: locked } = await tx.query<{ status: RequestStatus }>(`SELECT status FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      if (!locked[0]) return { applied: false, state: undefined };
+      const at = new Date().toISOString();
+      const { rows } = await tx.query<TaskRow>(
+        // The error it failed with moves into the decision (SET reads the row as it was), so the receipt shows both.
+        `UPDATE tasks SET state = $3, waiting_reason = $4, error = NULL, next_action_at = NULL, finished_at = now(), updated_at = now(),
+           evidence = evidence || jsonb_build_object('verification', 'unverifiable', 'unverifiableReason', 'operator_decision', 'operatorDecision', $5::jsonb || jsonb_build_object('failedWith', error))
+         WHERE id = $2 AND request_id = $1 AND ${taskGuard(name)} RETURNING *`,
+        [requestId, taskId, to, `${decision} by an operator`, JSON.stringify({ decision, by: actor, at, reason })],
+      );
+      if (!rows[0]) {
+        const { rows: current } = await tx.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE id = $1 AND request_id = $2`, [taskId, requestId]);
+        return { applied: false, state: current[0]?.state };
+      }
+      if (FINAL_REQUEST_STATUSES.includes(locked[0].status) && mayRequestMove('reopen', locked[0].status)) changed = await this.reopenRequest(tx, requestId);
+      await this.auditWith(tx, requestId, actor, `task.${decision === 'skipped' ? 'skipped' : 'resolved'}`, { taskId, vendor: rows[0].vendor, decision, reason });
+      return { task: toTask(rows[0]), applied: true, state: to };
+    });
+    await this.emitStatusChange(changed.row, changed.from);
+    return result;
+  }
+
+  /**
    * Cancels a request: tasks that have not started are cancelled; the rest are returned so the
    * caller can try to withdraw them at the vendor. Returns undefined when the request had already ended.
    */
-  async cancelRequest(requestId: string, actor: string, reason: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[] } | undefined> {
+  async cancelRequest(requestId: string, actor: string, reason: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[]; sent: TaskRecord[] } | undefined> {
     let changed: { row?: RequestRow; from?: RequestStatus } = {};
     const result = await this.db.transaction(async (tx) => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
@@ -731,19 +801,31 @@ export class RequestLedger {
       if (!request || !mayRequestMove('cancel', request.status)) return undefined;
       const { rows: cancelled } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'cancelled', waiting_reason = 'cancelled before it started', finished_at = now(), updated_at = now()
-         WHERE request_id = $1 AND ${taskGuard('cancelUnstarted')} RETURNING *`,
+         WHERE request_id = $1 AND ${taskGuard('cancelUnstarted')} AND NOT ${SENT_MANUAL_STEP} RETURNING *`,
         [requestId],
+      );
+      // A manual step already sent to the vendor has started where no cancel reaches: it stays open, saying so.
+      const { rows: sent } = await tx.query<TaskRow>(
+        `UPDATE tasks SET waiting_reason = $2, updated_at = now(),
+           evidence = evidence || jsonb_build_object('cancelAfterSent', jsonb_build_object('at', $3::text, 'withdrawn', false, 'why', $4::text))
+         WHERE request_id = $1 AND ${taskGuard('keepSentOnCancel')} AND ${SENT_MANUAL_STEP} RETURNING *`,
+        [requestId, SENT_CANNOT_CANCEL, new Date().toISOString(), SENT_CANNOT_CANCEL_WHY],
       );
       const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
       // Ended now when nothing had started; otherwise when its last started task ends (settleRequest).
       const { rows: updated } = await tx.query<RequestRow>(
         `UPDATE requests SET status = 'cancelled', finished_at = CASE WHEN $2 THEN now() END, updated_at = now() WHERE id = $1 AND ${requestGuard('cancel')} RETURNING *`,
-        [requestId, started.length === 0],
+        [requestId, started.length === 0 && sent.length === 0],
       );
-      await this.auditWith(tx, requestId, actor, 'request.cancelled', { reason, tasksCancelled: cancelled.length, tasksAlreadyStarted: started.length });
+      await this.auditWith(tx, requestId, actor, 'request.cancelled', {
+        reason,
+        tasksCancelled: cancelled.length,
+        tasksAlreadyStarted: started.length,
+        ...(sent.length ? { manualStepsAlreadySent: sent.map((t) => t.id) } : {}),
+      });
       changed = { row: updated[0], from: request.status };
       await this.recordStatusChange(tx, changed.row, changed.from);
-      return { cancelled: cancelled.map(toTask), started: started.map(toTask) };
+      return { cancelled: cancelled.map(toTask), started: started.map(toTask), sent: sent.map(toTask) };
     });
     await this.emitStatusChange(changed.row, changed.from);
     return result;

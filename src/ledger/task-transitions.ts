@@ -11,8 +11,8 @@ export interface Transition<S extends string> {
  * src/ledger/request-ledger.ts names its transition, and its SQL guard (`WHERE state IN …`) is
  * derived from `from` here, so a write that finds the task elsewhere changes nothing and says so.
  * No transition leaves a settled state (SETTLED_TASK_STATES): a cancelled or settled task is never
- * revived, whoever writes late. `failed` is left only by an operator's retry, or by its failed
- * job being run again (Bull Board's retry button), which begins it.
+ * revived, whoever writes late. `failed` is left only by an operator's retry, skip or resolve, or
+ * by its failed job being run again (Bull Board's retry button), which begins it.
  */
 export const TASK_TRANSITIONS = {
   /** A job run starts: its first run, or one re-delivered (stall, crash), woken, delayed or retried. */
@@ -25,7 +25,7 @@ export const TASK_TRANSITIONS = {
   fail: { from: ['queued', 'running', 'waiting_vendor', 'rate_limited'], to: ['failed'] },
   /** An operator records a manual task as done. */
   completeManual: { from: ['waiting_manual'], to: ['succeeded'] },
-  /** A cancel stops the tasks that have not started. */
+  /** A cancel stops the tasks that have not started (a manual step already sent has: keepSentOnCancel). */
   cancelUnstarted: { from: ['queued', 'rate_limited', 'waiting_manual'], to: ['cancelled'] },
   /**
    * A started task withdrawn at the vendor after a cancel. Between the cancel and the withdrawal
@@ -36,6 +36,23 @@ export const TASK_TRANSITIONS = {
   retry: { from: ['failed'], to: ['queued'] },
   /** A vendor's circuit breaker opened: its waiting tasks say why they wait (src/workers/vendor-breaker.ts). */
   pause: { from: ['queued', 'rate_limited', 'waiting_vendor'], to: ['waiting_vendor'] },
+  /**
+   * On-call closes a failed task that will never succeed: `skipped` (not done, on purpose) or
+   * `succeeded` (done outside the service). Either way an operator's decision, never verified: the
+   * evidence says so (src/operations/decide-failed-tasks.ts) and the request settles with errors.
+   */
+  skipFailed: { from: ['failed'], to: ['skipped'] },
+  resolveFailed: { from: ['failed'], to: ['succeeded'] },
+  /**
+   * An operator records a manual step as sent to the vendor (time and reference in its evidence).
+   * It stays waiting_manual until the vendor's confirmation is recorded (completeManual).
+   */
+  markManualSent: { from: ['waiting_manual'], to: ['waiting_manual'] },
+  /**
+   * A cancel finds a manual step already sent: the vendor cannot take it back, so it is not
+   * cancelled; it stays waiting for the confirmation, and says why (issue 19, item 3).
+   */
+  keepSentOnCancel: { from: ['waiting_manual'], to: ['waiting_manual'] },
 } as const satisfies Record<string, Transition<TaskState>>;
 
 export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;

@@ -24,6 +24,9 @@ export async function cancelRequest(
   const result = await deps.ledger.cancelRequest(input.requestId, input.actor, input.reason);
   if (!result) return undefined;
   const report: CancelReport = { cancelled: result.cancelled.map((t) => t.id), withdrawn: [], notWithdrawn: [] };
+  for (const task of result.sent) {
+    report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: 'the manual step was sent to the vendor before the cancel and cannot be cancelled; it stays open until the vendor confirms' });
+  }
   if (result.started.length > 0) {
     const subject = await deps.ledger.loadSubject(input.requestId);
     for (const task of result.started) {

@@ -35,6 +35,8 @@ export interface ReceiptBody {
     verification: Verification | null;
     /** Why, when `verification` is `unverifiable`; otherwise null. */
     verificationReason: string | null;
+    /** Present when on-call closed the task (skip, resolve): a decision, never a verified outcome. */
+    operatorDecision?: { decision: string; by: string; at: string; reason: string };
     evidence: Record<string, unknown>;
   }>;
   auditChain: ChainEntry[];
@@ -68,11 +70,19 @@ export function buildReceipt(request: RequestRecord, tasks: TaskRecord[], chain:
       startedAt: t.startedAt?.toISOString() ?? null,
       finishedAt: t.finishedAt?.toISOString() ?? null,
       ...receiptVerification(t.evidence),
+      ...operatorDecisionOf(t),
       evidence: t.evidence,
     })),
     auditChain: chain,
     chainHead: chain.at(-1)?.hash ?? null,
   };
+}
+
+/** The operator's decision recorded on a task (src/ledger/request-ledger.ts decideFailedTask), if any. */
+function operatorDecisionOf(t: TaskRecord): { operatorDecision?: { decision: string; by: string; at: string; reason: string } } {
+  const d = t.evidence.operatorDecision as Record<string, unknown> | undefined;
+  if (!d || typeof d !== 'object') return {};
+  return { operatorDecision: { decision: String(d.decision), by: String(d.by), at: String(d.at), reason: String(d.reason) } };
 }
 
 export function signReceipt(body: ReceiptBody, signer: ReceiptSigner): SignedReceipt {

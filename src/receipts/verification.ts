@@ -28,6 +28,8 @@ export const UNVERIFIABLE_REASONS = [
    * unknown id, but a 400 does not say so, so nothing is claimed.
    */
   'vendor_refused_id',
+  /** On-call closed a failed task (skip, resolve): a decision with its reason, nothing was checked. */
+  'operator_decision',
 ] as const;
 
 export type UnverifiableReason = (typeof UNVERIFIABLE_REASONS)[number];

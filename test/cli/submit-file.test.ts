@@ -126,6 +126,28 @@ describe('erasure submit --file', function () {
     expect(text.stdout).not.to.match(/user-\d/);
   });
 
+  it('reports every row of a chunk whose rows are all invalid as rejected with its field problem, and sends the rest of the file', async function () {
+    const file = path.join(dir, 'bad-chunk.csv');
+    const run = randomBytes(4).toString('hex');
+    // --chunk-size 2: the first chunk is two invalid rows, the second two valid ones.
+    writeFileSync(file, `requestId,userId,email,vendors\n${run}-1,,not-an-email,pinpoint\n${run}-2,user-2,,nosuchvendor\n${run}-3,user-3,,pinpoint\n${run}-4,user-4,,pinpoint\n`);
+    const res = await runCli(['submit', '--file', file, '--chunk-size', '2', '--json', ...serviceFlags(service)]);
+    expect(res.code, res.stderr).to.equal(0);
+    const doc = JSON.parse(res.stdout);
+    expect(doc.error, 'the file is not stopped').to.equal(undefined);
+    expect(doc.summary).to.deep.equal({ rows: 4, accepted: 2, duplicates: 0, conflicts: 0, rejected: 2, unreadable: 0, notProcessed: 0, complete: true });
+    expect(doc.results[0]).to.deep.equal({ row: 1, line: 2, outcome: 'rejected', errors: [{ field: 'subject.email', problem: 'must be an e-mail address' }] });
+    expect(doc.results[1]).to.deep.include({ row: 2, line: 3, outcome: 'rejected' });
+    expect(doc.results[1].errors[0].field).to.equal('vendors.0');
+    expect(doc.results.slice(2).map((r: { outcome: string }) => r.outcome)).to.deep.equal(['accepted', 'accepted']);
+
+    const text = await runCli(['submit', '--file', file, '--chunk-size', '2', ...serviceFlags(service)]);
+    expect(text.code, text.stderr).to.equal(0);
+    expect(rowLine(text.stdout, 2)).to.include('rejected: subject.email must be an e-mail address');
+    expect(text.stdout).to.include('4 rows: 0 accepted, 2 duplicates, 2 rejected');
+    expect(text.stderr).not.to.include('no request in the bulk submission was valid');
+  });
+
   it('reads JSON Lines (flat or native rows), rejects an invalid JSON line locally by its line number, and applies --vendor to rows without vendors', async function () {
     const file = path.join(dir, 'people.jsonl');
     writeFileSync(

@@ -180,6 +180,54 @@ for (const backend of backends) {
       expect(task.error).to.equal(null);
     });
 
+    it('closes a failed task by an operator’s decision through the transition table: reopens and settles the request with errors, refuses a task not failed', async () => {
+      const { request } = await submit();
+      const [t1, t2] = await ledger.getTasks(request.id);
+      await ledger.beginTask(t1!.id);
+      await ledger.finishTask(t1!.id, 'succeeded', { verification: 'read_back_absent' });
+      await ledger.beginTask(t2!.id);
+      await ledger.failTask(t2!.id, 'Pinpoint answered 400 BadRequestException');
+      expect(await ledger.settleRequest(request.id)).to.equal('completed_with_errors');
+      expect(await ledger.decideFailedTask(request.id, t1!.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const decided = await ledger.decideFailedTask(request.id, t2!.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
+      expect(decided).to.deep.include({ applied: true, state: 'succeeded' });
+      expect(decided.task!.error).to.equal(null);
+      expect(decided.task!.evidence).to.deep.include({ verification: 'unverifiable', unverifiableReason: 'operator_decision' });
+      expect(decided.task!.evidence.operatorDecision).to.deep.include({
+        decision: 'resolved',
+        by: 'token:oncall',
+        reason: 'deleted by vendor support, case 12',
+        failedWith: 'Pinpoint answered 400 BadRequestException',
+      });
+      expect((await ledger.getRequest(request.id))!.status, 'reopened so that settling counts the decision').to.equal('in_progress');
+      expect(await ledger.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
+      expect(await ledger.decideFailedTask(request.id, t2!.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const trail = await ledger.auditTrail(request.id);
+      expect(trail.filter((e) => e.action === 'task.resolved').map((e) => e.detail)).to.deep.equal([{ taskId: t2!.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12' }]);
+      expect(verifyChain(trail)).to.deep.equal([]);
+    });
+
+    it('cancels a manual step not yet sent, and leaves one already sent open, saying so (TASK_TRANSITIONS keepSentOnCancel)', async () => {
+      const id = randomUUID();
+      const manual = (n: number): TaskSpec => ({ ...task(id, n), vendor: 'segment', queue: 'segment', jobName: 'manual', action: 'request-space-deletion', initialState: 'waiting_manual', waitingReason: 'e-mail Segment' });
+      const { request } = await submit({ id, vendors: ['segment'], tasks: [manual(1), manual(2)] });
+      const [t1, t2] = await ledger.getTasks(request.id);
+      const sent = await ledger.markManualTaskSent(request.id, t1!.id, 'token:oncall', { at: new Date('2026-11-01T10:00:00Z'), reference: 'CS-1' });
+      expect(sent!.evidence.sent).to.deep.equal({ at: '2026-11-01T10:00:00.000Z', by: 'token:oncall', reference: 'CS-1' });
+      expect(await ledger.markManualTaskSent(request.id, t1!.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }), 'sent once').to.equal(undefined);
+      const cancel = await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      expect(cancel!.cancelled.map((t) => t.id)).to.deep.equal([t2!.id]);
+      expect(cancel!.sent.map((t) => t.id)).to.deep.equal([t1!.id]);
+      const kept = (await ledger.getTask(t1!.id))!;
+      expect(kept.state).to.equal('waiting_manual');
+      expect(kept.waitingReason).to.include('cannot be cancelled');
+      expect(kept.evidence.cancelAfterSent).to.deep.include({ withdrawn: false });
+      expect(await ledger.settleRequest(request.id)).to.equal(undefined);
+      expect(await ledger.completeManualTask(request.id, t1!.id, 'token:oncall', 'vendor confirmed')).to.include({ state: 'succeeded' });
+      expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
+      expect(verifyChain(await ledger.auditTrail(request.id))).to.deep.equal([]);
+    });
+
     it('does not revive a cancelled request by retrying its failed tasks', async () => {
       const { request } = await submit();
       const [t1, t2] = await ledger.getTasks(request.id);

@@ -94,6 +94,14 @@ describe('Fuzzing every endpoint with malformed input', () => {
       targets.push(['GET', `/v1/requests/${encodeURIComponent(bad)}`], ['GET', `/v1/requests/${encodeURIComponent(bad)}/receipt`], ['POST', `/v1/requests/${encodeURIComponent(bad)}/retry`]);
       targets.push(['POST', `/v1/requests/${encodeURIComponent(bad)}/cancel`], ['POST', `/v1/requests/${encodeURIComponent(bad)}/extend`], ['POST', `/v1/requests/${id}/tasks/${encodeURIComponent(bad)}/complete`]);
     }
+    for (const bad of ids) {
+      // Issue 19: task decisions, manual steps sent, scope deletions.
+      for (const action of ['skip', 'resolve', 'sent']) targets.push(['POST', `/v1/requests/${id}/tasks/${encodeURIComponent(bad)}/${action}`], ['POST', `/v1/requests/${encodeURIComponent(bad)}/tasks/x/${action}`]);
+      targets.push(['GET', `/v1/scope-deletions/${encodeURIComponent(bad)}`]);
+      for (const action of ['sent', 'confirm', 'cancel']) targets.push(['POST', `/v1/scope-deletions/${encodeURIComponent(bad)}/${action}`]);
+    }
+    for (const q of queries) targets.push(['GET', `/v1/scope-deletions?${q}`], ['GET', `/v1/manual-work?${q}`]);
+    for (const path of ['/v1/scope-deletions', '/v1/skips', '/v1/resolutions']) targets.push(['POST', path]);
     for (const q of queries) targets.push(['GET', `/v1/requests?${q}`]);
     for (const path of [`/v1/requests/${id}/retry`, `/v1/requests/${id}/extend`, `/v1/retries`, `/v1/queues/pinpoint/explode`, `/v1/queues/${encodeURIComponent('../x')}/pause`]) targets.push(['POST', path]);
     for (const [method, path] of targets) {

@@ -6,11 +6,13 @@ describe('The task and request transition tables (src/ledger/task-transitions.ts
   const taskEdges = edgesOf(TASK_TRANSITIONS);
   const requestEdges = edgesOf(REQUEST_TRANSITIONS);
 
-  it('lets nothing leave a settled task state, and a failed task only by a retry or its job running again', () => {
+  it('lets nothing leave a settled task state, and a failed task only by a retry, an operator’s skip or resolve, or its job running again', () => {
     expect(taskEdges.filter(([from]) => SETTLED_TASK_STATES.includes(from))).to.deep.equal([]);
     expect(taskEdges.filter(([from]) => from === 'failed')).to.have.deep.members([
       ['failed', 'running'],
       ['failed', 'queued'],
+      ['failed', 'skipped'],
+      ['failed', 'succeeded'],
     ]);
   });
 

@@ -10,7 +10,8 @@ export const listCommand: Command = {
 Lists requests, newest first, following the API's pages until N requests (default 50). A client
 (submitter token) lists its own requests; staff tokens list every client's.
   --status STATUS  received, scheduled, in_progress, completed, completed_with_errors, failed, cancelled
-  --overdue        only open requests past their deadline
+  --overdue        only open requests past their deadline, then the manual work past its due
+                   time (manual tasks and guided scope deletions, with their assignees)
   --at-risk        only open requests a vendor is expected to finish after the deadline
                    (at its observed p95 task duration); the vendors are shown
   --client NAME    only the requests of the client NAME (a token name; staff tokens only)
@@ -36,9 +37,15 @@ Lists requests, newest first, following the API's pages until N requests (defaul
       cursor = page.nextCursor ?? undefined;
     } while (cursor && requests.length < limit);
     const more = Boolean(cursor);
+    const manualWork: any[] = ctx.values.overdue ? ((await client.get('/v1/manual-work', { overdue: 'true' }).catch(() => ({ manualWork: [] }))).manualWork ?? []) : [];
     if (ctx.json) {
-      ctx.io.json({ requests, more });
+      ctx.io.json({ requests, more, ...(ctx.values.overdue ? { manualWork } : {}) });
       return 0;
+    }
+    if (manualWork.length) {
+      ctx.io.out(`overdue manual work (${manualWork.length}):`);
+      ctx.io.out(table(['WORK', 'ID', 'KIND', 'VENDOR', 'STEP', 'ASSIGNEE', 'DUE'], manualWork.map((w) => [w.work, w.id, w.kind, w.vendor, w.step, w.assignee, w.dueAt])));
+      ctx.io.out('');
     }
     if (requests.length === 0) {
       ctx.io.out('no requests');

@@ -269,8 +269,9 @@ async function sendRows(client: ApiClient, rows: PeopleRow[]): Promise<RowResult
         const half = Math.ceil(part.length / 2);
         return (await send(part.slice(0, half))) && send(part.slice(half));
       }
-      // 503 with per-row results: what was committed, and where the service stopped.
-      if (err instanceof ApiResponseError && err.status === 503 && Array.isArray((err.body as any)?.results)) answer = err.body;
+      // 503 with per-row results: what was committed, and where the service stopped. 400 with
+      // per-row results: every row of this part was invalid; each is answered, and the file goes on.
+      if (err instanceof ApiResponseError && (err.status === 503 || err.status === 400) && Array.isArray((err.body as any)?.results)) answer = err.body;
       else throw err;
     }
     for (const item of answer.results as any[]) {

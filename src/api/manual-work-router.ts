@@ -1,0 +1,35 @@
+import express from 'express';
+import Joi from 'joi';
+import type { Config } from '../config/config-schema.js';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
+import { openManualWork } from '../manual-work/manual-work-notices.js';
+import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
+import type { ManualWorkItem } from '../manual-work/manual-work.js';
+import { toFieldProblems } from '../intake/request-schema.js';
+import { requireRole } from './auth.js';
+import { ApiError } from './api-error.js';
+
+const querySchema = Joi.object({ overdue: Joi.string().valid('true', 'false') });
+
+/** Open manual work as the API shows it: who, what, due when, overdue or not. */
+export function manualWorkView(item: ManualWorkItem, now: Date) {
+  return { ...item, dueAt: item.dueAt.toISOString(), overdue: item.dueAt.getTime() < now.getTime() };
+}
+
+/** `GET /v1/manual-work[?overdue=true]` (viewer): per-request manual tasks and guided scope deletions still to do, soonest due first. */
+export function createManualWorkRouter(deps: { config: Config; ledger: RequestLedger; scopeDeletions: ScopeDeletionLedger }) {
+  const router = express.Router();
+  router.get('/v1/manual-work', requireRole('viewer'), async (req, res) => {
+    const { value, error } = querySchema.validate(req.query, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
+    const now = new Date();
+    const settings = deps.config.manualWork ?? manualWorkSettings({})!;
+    const items = (await openManualWork({ ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, settings }))
+      .map((i) => manualWorkView(i, now))
+      .filter((i) => value.overdue === undefined || i.overdue === (value.overdue === 'true'))
+      .sort((a, b) => a.dueAt.localeCompare(b.dueAt));
+    res.json({ manualWork: items });
+  });
+  return router;
+}

@@ -1,0 +1,107 @@
+import express, { type Request } from 'express';
+import Joi from 'joi';
+import type { RequestLedger } from '../ledger/request-ledger.js';
+import { toFieldProblems } from '../intake/request-schema.js';
+import { decideFailedTask, decideFailedTasks, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
+import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+import { requireRole } from './auth.js';
+import { ApiError } from './api-error.js';
+import { requestView } from './request-view.js';
+import { scrub } from '../logger.js';
+import { referenceSchema } from '../scope-deletions/scope-deletions.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+
+/** The filters of POST /v1/retries (src/api/requests-router.ts), for skipping or resolving in bulk. */
+const bulkDecisionSchema = Joi.object({
+  reason: Joi.string().trim().min(3).max(500).required(),
+  vendor: Joi.string().valid(...VENDOR_NAMES),
+  requestId: Joi.string().guid(),
+  since: Joi.date().iso(),
+  all: Joi.boolean().valid(true),
+  dryRun: Joi.boolean().default(false),
+  limit: Joi.number().integer().min(1).max(10_000).default(1000),
+})
+  .or('vendor', 'requestId', 'since', 'all')
+  .oxor('all', 'vendor')
+  .oxor('all', 'requestId')
+  .oxor('all', 'since')
+  .required();
+
+const DECISIONS = { skip: 'skipped', resolve: 'resolved' } as const;
+
+/** A manual step sent to the vendor: the ticket or reference, and when (default now; never in the future). */
+const sentSchema = Joi.object({
+  reference: referenceSchema.required(),
+  sentAt: Joi.date().iso().max('now'),
+}).required();
+
+/**
+ * Operators' actions on single tasks besides completing a manual one (issue 19): closing failed
+ * tasks that will never succeed, one (`POST /v1/requests/:id/tasks/:taskId/skip|resolve`) or in bulk
+ * (`POST /v1/skips`, `POST /v1/resolutions`, with `dryRun` as for retries), a reason required; and
+ * recording a manual step as sent to the vendor (`POST /v1/requests/:id/tasks/:taskId/sent`), after
+ * which a cancel leaves it open, saying so. Operator role.
+ */
+export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
+  const { ledger } = deps;
+  const router = express.Router();
+
+  for (const [verb, decision] of Object.entries(DECISIONS)) {
+    router.post(`/v1/requests/:id/tasks/:taskId/${verb}`, requireRole('operator'), async (req, res) => {
+      const id = String(req.params.id);
+      const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+      if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+      const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
+      if (error) throw new ApiError(400, 'invalid_request', `a ${verb} needs a reason`, toFieldProblems(error));
+      try {
+        await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: actorOf(req), reason: value.reason });
+      } catch (err) {
+        if (err instanceof NotAFailedTaskError) throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
+        throw err;
+      }
+      res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+    });
+  }
+
+  router.post('/v1/requests/:id/tasks/:taskId/sent', requireRole('operator'), async (req, res) => {
+    const id = String(req.params.id);
+    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+    const { value, error } = sentSchema.validate(req.body ?? {}, { abortEarly: false });
+    if (error) throw new ApiError(400, 'invalid_request', 'recording a manual step as sent needs the ticket or reference', toFieldProblems(error));
+    // The reference is free text typed by a person: scrub anything shaped like an address or a number.
+    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ? new Date(value.sentAt) : new Date(), reference: scrub(value.reference) });
+    if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
+    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+  });
+
+  for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {
+    router.post(path, requireRole('operator'), async (req, res) => {
+      const { value, error } = bulkDecisionSchema.validate(req.body ?? {}, { abortEarly: false });
+      if (error) throw new ApiError(400, 'invalid_request', `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`, toFieldProblems(error));
+      const tasks = await decideFailedTasks(
+        { ledger },
+        {
+          decision,
+          actor: actorOf(req),
+          reason: value.reason,
+          vendor: value.vendor as VendorName | undefined,
+          requestId: value.requestId,
+          since: value.since ? new Date(value.since) : undefined,
+          limit: value.limit,
+          dryRun: value.dryRun,
+        },
+      );
+      res.json({ dryRun: value.dryRun, decision, tasks });
+    });
+  }
+
+  return router;
+}
+
+function actorOf(req: Request): string {
+  return `token:${req.principal?.name ?? 'unknown'}`;
+}
