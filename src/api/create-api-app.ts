@@ -19,6 +19,7 @@ import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { SERVICE_INFO } from '../service-info.js';
+import { bodyFailureAnswer, verifyJsonDepth } from './json-body-policy.js';
 
 export interface ApiAppDeps {
   config: Config;
@@ -87,7 +88,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     next();
   });
-  app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
+  app.use(express.json({ limit: config.intake.bodyLimitBytes, strict: true, verify: verifyJsonDepth }));
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk }));
   if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
   app.get('/v1/receipt-key', auth, (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem }));
@@ -101,10 +102,9 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
       return res.status(400).json({ error: { code: 'invalid_request', message: 'the request is not valid; see details', details: err.problems } });
     }
     if (err instanceof IntakeUnavailableError) return res.status(503).set('Retry-After', '5').json({ error: { code: 'unavailable', message: err.message } });
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return res.status(413).json({ error: { code: 'body_too_large', message: `the body exceeds ${config.intake.bodyLimitBytes} bytes` } });
-    if (type === 'entity.parse.failed') return res.status(400).json({ error: { code: 'invalid_json', message: 'the body is not valid JSON' } });
-    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return res.status(415).json({ error: { code: 'unsupported_media_type', message: 'unsupported body encoding' } });
+    // Body parser failures keep their 4xx (src/api/json-body-policy.ts): a bad gzip stream is the client's error.
+    const bodyFailure = bodyFailureAnswer(err, config.intake.bodyLimitBytes);
+    if (bodyFailure) return res.status(bodyFailure.status).json({ error: { code: bodyFailure.code, message: bodyFailure.message } });
     logger.error('unhandled error in HTTP handler', { errorName: (err as Error)?.name });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   });

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { canonicalJson } from '../privacy/canonical-json.js';
+import { bodyFailureAnswer, JsonBodyError, parseJsonBody } from '../api/json-body-policy.js';
 import { hasRole, tokenFromHeaders, type Principal } from '../api/auth.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
@@ -118,9 +119,10 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let body: unknown;
     try {
-      body = JSON.parse(rawBody.toString('utf8'));
-    } catch {
-      throw new OpenDsrHttpError(400, 'the body is not valid JSON', [{ reason: 'invalid_json', message: 'the body is not valid JSON' }]);
+      body = parseJsonBody(rawBody);
+    } catch (err) {
+      const message = err instanceof JsonBodyError ? err.message : 'the body is not valid JSON';
+      throw new OpenDsrHttpError(400, message, [{ reason: err instanceof JsonBodyError ? err.code : 'invalid_json', message }]);
     }
     const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
     const bodyHash = ledger.hash('opendsr-body', canonicalJson(body));
@@ -231,8 +233,8 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       res.set('Retry-After', '5');
       return send(res, flavor, 503, envelope(503, err.message, [], 'Availability'));
     }
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return send(res, flavor, 413, envelope(413, `the body exceeds ${deps.config.intake.bodyLimitBytes} bytes`));
+    const bodyFailure = bodyFailureAnswer(err, deps.config.intake.bodyLimitBytes);
+    if (bodyFailure) return send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }]));
     deps.logger.error('unhandled error in an OpenDSR handler', { errorName: (err as Error)?.name });
     send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
   });
