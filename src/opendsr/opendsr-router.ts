@@ -30,6 +30,12 @@ export interface OpenDsrRouterDeps {
 /** Where the processor certificate is served (its URL is `processor_certificate` in discovery). */
 export const CERTIFICATE_PATH = '/v2/certificate.pem';
 
+/**
+ * How `X-OpenDSR-Signature` / `X-OpenGDPR-Signature` is made (src/opendsr/opendsr-signer.ts):
+ * RSASSA-PKCS1-v1_5 with SHA-256 over the raw body bytes, base64. Named in discovery and README.
+ */
+export const SIGNATURE_ALGORITHM = 'RSASSA-PKCS1-v1_5-SHA256';
+
 /** The spec's paths, and the OpenGDPR 1.0 aliases that must keep working (§10.1). No clash with native `/v1/requests`. */
 const PATHS = {
   v2: { discovery: '/v2/discovery', requests: '/v2/requests' },
@@ -55,7 +61,7 @@ class OpenDsrHttpError extends Error {
 
 /**
  * The OpenDSR 2.0 processor API (research/dsr-peers.md §2): discovery, create, status, cancel,
- * each answer signed (`X-OpenDSR-Signature`, RSA-SHA256 over the raw body bytes, base64). Requests
+ * each answer signed (`X-OpenDSR-Signature`, RSASSA-PKCS1-v1_5 / SHA-256 over the raw body bytes, base64). Requests
  * go through the native intake (same validation, planning and ledger commit); the body itself is
  * never stored or logged, only a keyed hash of it.
  */
@@ -90,6 +96,9 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
       supported_subject_request_types: ['erasure'],
       processor_certificate: certificateUrl(req),
+      // Stated, not left to guess (issue 25, item 10): the spec names only FIPS 186-4, which allows
+      // PSS as well; a verifier that tries PSS fails on every answer.
+      signature_algorithm: SIGNATURE_ALGORITHM,
     });
 
   /** The create answer (§7.3); a repeat of the same request gets the same answer. */
