@@ -110,6 +110,17 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     expect(failed, 'a changed body does not verify').to.equal(true);
   });
 
+  it('refuses callbacks into the mapped, translated, tunnelled and documentation ranges on both intakes, through the one guard (item 7)', async () => {
+    for (const host of ['[::ffff:7f00:1]', '[64:ff9b::a00:1]', '[2002:7f00:1::1]', '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', '[fec0::1]', '[2001:db8::1]', '192.0.2.10', '198.51.100.7', '203.0.113.9']) {
+      const native = await service.api('/v1/requests', { body: { subject: { userId: 'user-22' }, callbackUrl: `https://${host}/cb` } });
+      expect(native.status, host).to.equal(400);
+      expect(native.body.error.details[0].field).to.equal('callbackUrl');
+      const opendsr = await post('/v2/requests', goClientBody(randomUUID(), 'user-22', ',"regulation":"gdpr"').replace('"status_callback_urls":null', `"status_callback_urls":["https://${host}/cb"]`));
+      expect(opendsr.status, host).to.equal(400);
+      expect(opendsr.body.error.errors[0].reason).to.equal('callback_url_refused');
+    }
+  });
+
   describe('strict identifiers: 400 naming the field, never the value', () => {
     const REFUSED: Array<[string, Record<string, unknown>, string]> = [
       ['a NUL in a user id', { userId: 'user\u00001' }, 'subject.userId'],
