@@ -4,7 +4,7 @@ import type { NewRequest, RequestLedger } from '../ledger/request-ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { InvalidIdentifierError, normaliseSubject, UnknownIdentifierError, type IdentifierKind } from '../privacy/subject.js';
-import { nullAsAbsent } from './null-as-absent.js';
+import { nullAsAbsentSchema } from './null-as-absent.js';
 import { availableVendors, planTasks, UnplannableVendorError } from '../planner/plan-tasks.js';
 import type { BulkEnqueuer, RequestEnqueuer } from '../planner/request-enqueuer.js';
 import type { VendorName } from '../vendors/vendor-name.js';
@@ -57,6 +57,8 @@ export interface IntakeDeps {
 
 const DAY_MS = 86_400_000;
 
+const nullableRequestBodySchema = nullAsAbsentSchema(requestBodySchema);
+
 /**
  * Validates, plans, commits, then enqueues a request (DESIGN.md Invariant 4: the ledger commit
  * happens before any answer; if the enqueue then fails, the reconciler enqueues it later).
@@ -65,17 +67,16 @@ export function createIntake(deps: IntakeDeps) {
   const now = deps.now ?? (() => new Date());
 
   function validate(body: unknown, fieldPrefix = '') {
-    // `null` is absent for every optional field (src/intake/null-as-absent.ts).
-    const given = nullAsAbsent(body);
     // An own "__proto__" key (JSON.parse makes one) is a field Joi neither reports nor keeps:
     // refused by name, never silently dropped (issue 25, item 8).
-    const subjectGiven = (given as { subject?: unknown } | null)?.subject;
-    for (const [where, object] of [['', given], ['subject.', subjectGiven]] as const) {
+    const subjectGiven = (body as { subject?: unknown } | null)?.subject;
+    for (const [where, object] of [['', body], ['subject.', subjectGiven]] as const) {
       if (object !== null && typeof object === 'object' && Object.hasOwn(object, '__proto__')) {
         throw new RequestValidationError([{ field: `${fieldPrefix}${where}__proto__`, problem: 'is not a known field' }]);
       }
     }
-    const { value, error } = requestBodySchema.validate(given, { abortEarly: false, convert: false });
+    // `null` is absent for every optional field (src/intake/null-as-absent.ts).
+    const { value, error } = nullableRequestBodySchema.validate(body, { abortEarly: false, convert: false });
     if (error) throw new RequestValidationError(toFieldProblems(error, fieldPrefix));
     let subject;
     try {

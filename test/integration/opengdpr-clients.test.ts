@@ -81,6 +81,10 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const stored = await service.ledger.getRequest(body.id);
     expect(stored!.regulation).to.equal('gdpr');
     expect(stored!.callbackUrl ?? undefined).to.equal(undefined);
+    // Null is absent for the fields the schema knows; an unknown field stays refused, null or not.
+    const unknown = await service.api('/v1/requests', { body: { subject: { userId: 'user-16' }, colour: null } });
+    expect(unknown.status).to.equal(400);
+    expect(unknown.body.error.details).to.deep.equal([{ field: 'colour', problem: 'is not a known field' }]);
     const missing = await service.api('/v1/requests', { body: { subject: null } });
     expect(missing.status).to.equal(400);
     expect(missing.body.error.details).to.deep.equal([{ field: 'subject', problem: 'is required' }]);
