@@ -69,7 +69,7 @@ export function normaliseEmail(raw: string): string {
   return address;
 }
 
-const PHONE_PROBLEM = 'must be one international number in E.164 form, like +442079460958';
+const PHONE_PROBLEM = 'must be an international number in E.164 form, like +15551234567';
 
 /**
  * E.164 through libphonenumber-js, with its national-prefix rules: `+44 (0) 20 7946 0958` is
