@@ -74,9 +74,10 @@ export function bodyFailureAnswer(err: unknown, bodyLimitBytes: number): { statu
   if (type === 'entity.too.large') return { status: 413, code: 'body_too_large', message: `the body exceeds ${bodyLimitBytes} bytes` };
   if (type === 'entity.parse.failed') return { status: 400, code: 'invalid_json', message: 'the body is not valid JSON' };
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: 'unsupported body encoding or charset' };
-  if (typeof type === 'string' || (typeof status === 'number' && status >= 400 && status < 500)) {
-    const answer = typeof status === 'number' && status >= 400 && status < 500 ? status : 400;
-    return { status: answer, code: 'unreadable_body', message: 'the body could not be read (check Content-Encoding and Content-Length)' };
-  }
+  const clientStatus = typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+  // body-parser and raw-body tag their errors with a `type` (a stream that is not gzip, a length that does not match).
+  if (typeof type === 'string') return { status: clientStatus ?? 400, code: 'unreadable_body', message: 'the body could not be read (check Content-Encoding and Content-Length)' };
+  // Any other error a middleware marked as the client's (http-errors' 4xx): its status, our words.
+  if (clientStatus) return { status: clientStatus, code: 'invalid_request', message: 'the request could not be handled as sent' };
   return undefined;
 }
