@@ -81,6 +81,11 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const stored = await service.ledger.getRequest(body.id);
     expect(stored!.regulation).to.equal('gdpr');
     expect(stored!.callbackUrl ?? undefined).to.equal(undefined);
+    // The other native bodies too: a null optional filter is no filter.
+    const retries = await service.api('/v1/retries', { body: { reason: 'retry after the outage', vendor: null, requestId: null, since: null, all: true, dryRun: null, limit: null } });
+    expect(retries.status, JSON.stringify(retries.body)).to.equal(200);
+    const retry = await service.api(`/v1/requests/${body.id}/retry`, { body: { reason: 'retry after the outage', vendor: null } });
+    expect(retry.status, JSON.stringify(retry.body)).to.be.below(500).and.not.equal(400);
     // Null is absent for the fields the schema knows; an unknown field stays refused, null or not.
     const unknown = await service.api('/v1/requests', { body: { subject: { userId: 'user-16' }, colour: null } });
     expect(unknown.status).to.equal(400);
