@@ -1,5 +1,6 @@
 import winston from 'winston';
 import type { Config } from './config/config-schema.js';
+import { printable } from './privacy/printable-text.js';
 
 export type Logger = winston.Logger;
 
@@ -14,9 +15,20 @@ export function scrub(text: string): string {
   return text.replace(EMAIL, '[redacted-email]').replace(PHONE, '[redacted-phone]');
 }
 
+/** Every string in a log entry, nested ones too, scrubbed and made printable (src/privacy/printable-text.ts). */
+function cleanValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return printable(scrub(value));
+  if (depth <= 0 || value === null || typeof value !== 'object') return value;
+  // A copy: the caller's objects and arrays are not changed under it. Only plain ones: an Error or a Date is left as it is.
+  if (Array.isArray(value)) return value.map((item) => cleanValue(item, depth - 1));
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return value;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, cleanValue(v, depth - 1)]));
+}
+
 const scrubFormat = winston.format((info) => {
   for (const [key, value] of Object.entries(info)) {
-    if (typeof value === 'string') (info as Record<string, unknown>)[key] = scrub(value);
+    (info as Record<string, unknown>)[key] = cleanValue(value, 4);
   }
   return info;
 });

@@ -30,6 +30,7 @@ import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { SERVICE_INFO } from '../service-info.js';
 import type { VendorHealthMonitor } from '../preflight/vendor-health-monitor.js';
 import { createVendorHealthRouter } from '../preflight/vendor-health-router.js';
+import { bodyFailureAnswer, verifyJsonDepth } from './json-body-policy.js';
 
 export interface ApiAppDeps {
   config: Config;
@@ -123,7 +124,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   });
   // Per-token intake limit: one token before the body is read, the rest of a bulk body once parsed.
   app.post('/v1/requests', requireRole('submitter'), deps.intakeLimiter.middleware());
-  app.use('/v1', express.json({ limit: config.intake.bodyLimitBytes, strict: true }));
+  app.use('/v1', express.json({ limit: config.intake.bodyLimitBytes, strict: true, verify: verifyJsonDepth }));
   app.post('/v1/requests', (req, _res, next) => {
     const bulk = (req.body as { requests?: unknown } | undefined)?.requests;
     if (req.principal && Array.isArray(bulk)) deps.intakeLimiter.charge(req.principal.name, bulk.length - 1);
@@ -153,10 +154,9 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     }
     if (err instanceof IdempotencyKeyReusedError) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: err.message, details: err.problems } });
     if (err instanceof IntakeUnavailableError) return res.status(503).set('Retry-After', '5').json({ error: { code: 'unavailable', message: err.message } });
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return res.status(413).json({ error: { code: 'body_too_large', message: `the body exceeds ${config.intake.bodyLimitBytes} bytes` } });
-    if (type === 'entity.parse.failed') return res.status(400).json({ error: { code: 'invalid_json', message: 'the body is not valid JSON' } });
-    if (type === 'encoding.unsupported' || type === 'charset.unsupported') return res.status(415).json({ error: { code: 'unsupported_media_type', message: 'unsupported body encoding' } });
+    // Body parser failures keep their 4xx (src/api/json-body-policy.ts): a bad gzip stream is the client's error.
+    const bodyFailure = bodyFailureAnswer(err, config.intake.bodyLimitBytes);
+    if (bodyFailure) return res.status(bodyFailure.status).json({ error: { code: bodyFailure.code, message: bodyFailure.message } });
     logger.error('unhandled error in HTTP handler', { errorName: (err as Error)?.name });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   });

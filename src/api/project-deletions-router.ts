@@ -1,5 +1,6 @@
 import express, { type Request } from 'express';
 import Joi from 'joi';
+import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
@@ -24,12 +25,13 @@ export interface ProjectDeletionsRouterDeps {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const APP_ID = /^[A-Za-z0-9-]+$/;
 
-const createSchema = Joi.object({
+// `null` is absent for every optional field (src/intake/null-as-absent.ts).
+const createSchema = nullAsAbsentSchema(Joi.object({
   appId: Joi.string().max(128).pattern(APP_ID).required(),
   confirmAppId: Joi.string().max(128).required(),
   reason: Joi.string().trim().min(3).max(500).required(),
   gracePeriodDays: Joi.number().min(0).max(365),
-}).required();
+}).required());
 
 const cancelSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
 

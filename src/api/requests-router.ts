@@ -1,6 +1,7 @@
 import type { VendorBreaker } from '../workers/vendor-breaker.js';
 import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
+import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
@@ -52,7 +53,8 @@ const noteSchema = Joi.object({ note: Joi.string().trim().min(3).max(2000).requi
 
 const extendSchema = Joi.object({ days: Joi.number().integer().min(1).max(60).required(), reason: Joi.string().trim().min(3).max(500).required() }).required();
 
-const bulkRetrySchema = Joi.object({
+// `null` is absent for every optional field (src/intake/null-as-absent.ts).
+const bulkRetrySchema = nullAsAbsentSchema(Joi.object({
   reason: Joi.string().trim().min(3).max(500).required(),
   vendor: Joi.string().valid(...VENDOR_NAMES),
   requestId: Joi.string().guid(),
@@ -66,12 +68,12 @@ const bulkRetrySchema = Joi.object({
   .oxor('all', 'vendor')
   .oxor('all', 'requestId')
   .oxor('all', 'since')
-  .required();
+  .required());
 
-const retryBodySchema = Joi.object({
+const retryBodySchema = nullAsAbsentSchema(Joi.object({
   reason: Joi.string().trim().min(3).max(500).required(),
   vendor: Joi.string().valid(...VENDOR_NAMES),
-}).required();
+}).required());
 
 /** `/v1/requests`: intake, status, lists and retries (DESIGN.md, Public surface). */
 export function createRequestsRouter(deps: RequestsRouterDeps) {

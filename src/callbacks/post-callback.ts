@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { CallbackRefusedError, guardedLookup, hostExempt, isRefusedAddress, type CallbackPolicy } from './callback-target.js';
+import { CallbackRefusedError, guardedLookup, hostExempt, isRefusedAddress, type CallbackPolicy, type Resolver } from './callback-target.js';
 
 /** A delivery that did not get a 2xx answer; the message names no URL (it might carry anything). */
 export class CallbackDeliveryError extends Error {
@@ -17,6 +17,8 @@ export class CallbackDeliveryError extends Error {
 export interface PostCallbackOptions {
   policy: CallbackPolicy;
   timeoutMs: number;
+  /** Name resolution (a stub in tests); the system resolver otherwise. */
+  resolve?: Resolver;
 }
 
 /**
@@ -38,7 +40,7 @@ export async function postCallback(rawUrl: string, body: Buffer, headers: Record
       {
         method: 'POST',
         agent: false,
-        lookup: guardedLookup(exempt),
+        lookup: guardedLookup(exempt, options.resolve),
         timeout: options.timeoutMs,
         headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'user-agent': 'erasure-callbacks/1', ...headers },
       },

@@ -3,6 +3,7 @@ import type { ConfigError } from '../config/load-config.js';
 import type { Service } from '../service.js';
 import { RedisNotInstalledError } from '../stores/embedded-redis.js';
 import { clientCommandsHelp, findClientCommand, runClientCommand } from './run-client.js';
+import { printable } from '../privacy/printable-text.js';
 
 // The server roles' modules (config schema, BullMQ, AWS SDK, express, the simulators) load only for
 // those roles, so the client commands start quickly.
@@ -154,6 +155,6 @@ main(process.argv.slice(2)).catch((err: Error) => {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`erasure failed to start: ${err.name}: ${err.message}\n`);
+  process.stderr.write(printable(`erasure failed to start: ${err.name}: ${err.message}\n`));
   process.exit(1);
 });

@@ -2,6 +2,7 @@ import { ApiClient, ApiConnectionError, ApiResponseError } from './api-client.js
 import { namedUrl, resolveClientConfig } from './client-config.js';
 import { COMMON_HELP, EXIT, parseCommandLine, UsageError, type Command, type CommandContext, type Output } from './command.js';
 import { CLIENT_COMMANDS } from './commands/index.js';
+import { printable, printableJson } from '../privacy/printable-text.js';
 
 export function findClientCommand(name: string | undefined): Command | undefined {
   return CLIENT_COMMANDS.find((c) => c.name === name);
@@ -13,13 +14,14 @@ export function clientCommandsHelp(): string {
   return CLIENT_COMMANDS.map((c) => `  ${c.name.padEnd(width + 2)}${c.summary}`).join('\n');
 }
 
+/** Everything printed goes through printable / printableJson (src/privacy/printable-text.ts): no escape byte from a server reaches the terminal. */
 function output(): Output {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
-    out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-    err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
-    json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    out: (text) => process.stdout.write(printable(text.endsWith('\n') ? text : `${text}\n`)),
+    err: (text) => process.stderr.write(printable(text.endsWith('\n') ? text : `${text}\n`)),
+    json: (value) => process.stdout.write(`${printableJson(value, 2)}\n`),
   };
 }
 

@@ -1,3 +1,5 @@
+import { printable } from '../privacy/printable-text.js';
+
 /**
  * A tiny HTML builder that escapes by default: every value put into an `html` template is
  * escaped unless it is itself the result of `html` (or of `trusted`, for fixed markup only).
@@ -12,8 +14,9 @@ export class SafeHtml {
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' };
 
+/** Escaped for HTML, and first made printable: no control or bidi character reaches the page (src/privacy/printable-text.ts). */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"'`]/g, (c) => ENTITIES[c]!);
+  return printable(text).replace(/[&<>"'`]/g, (c) => ENTITIES[c]!);
 }
 
 function render(value: unknown): string {

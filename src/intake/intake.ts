@@ -3,7 +3,8 @@ import type { Config } from '../config/config-schema.js';
 import type { CreateRequestResult, NewRequest, RequestLedger } from '../ledger/request-ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
-import { InvalidIdentifierError, normaliseSubject, type IdentifierKind } from '../privacy/subject.js';
+import { InvalidIdentifierError, normaliseSubject, UnknownIdentifierError, type IdentifierKind } from '../privacy/subject.js';
+import { nullAsAbsentSchema } from './null-as-absent.js';
 import { availableVendors, planTasks, UnplannableVendorError } from '../planner/plan-tasks.js';
 import type { BulkEnqueuer, RequestEnqueuer } from '../planner/request-enqueuer.js';
 import type { VendorName } from '../vendors/vendor-name.js';
@@ -76,6 +77,8 @@ export interface IntakeDeps {
 
 const DAY_MS = 86_400_000;
 
+const nullableRequestBodySchema = nullAsAbsentSchema(requestBodySchema);
+
 /**
  * Validates, plans, commits, then enqueues a request (DESIGN.md Invariant 4: the ledger commit
  * happens before any answer; if the enqueue then fails, the reconciler enqueues it later).
@@ -84,13 +87,23 @@ export function createIntake(deps: IntakeDeps) {
   const now = deps.now ?? (() => new Date());
 
   function validate(body: unknown, fieldPrefix = '') {
-    const { value, error } = requestBodySchema.validate(body, { abortEarly: false, convert: false });
+    // An own "__proto__" key (JSON.parse makes one) is a field Joi neither reports nor keeps:
+    // refused by name, never silently dropped (issue 25, item 8).
+    const subjectGiven = (body as { subject?: unknown } | null)?.subject;
+    for (const [where, object] of [['', body], ['subject.', subjectGiven]] as const) {
+      if (object !== null && typeof object === 'object' && Object.hasOwn(object, '__proto__')) {
+        throw new RequestValidationError([{ field: `${fieldPrefix}${where}__proto__`, problem: 'is not a known field' }]);
+      }
+    }
+    // `null` is absent for every optional field (src/intake/null-as-absent.ts).
+    const { value, error } = nullableRequestBodySchema.validate(body, { abortEarly: false, convert: false });
     if (error) throw new RequestValidationError(toFieldProblems(error, fieldPrefix));
     let subject;
     try {
       subject = normaliseSubject(value.subject as Partial<Record<IdentifierKind, string | number>>);
     } catch (err) {
       if (err instanceof InvalidIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.kind}`, problem: err.problem }]);
+      if (err instanceof UnknownIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.field}`, problem: 'is not a known field' }]);
       throw err;
     }
     const available = availableVendors(deps.config);

@@ -1,6 +1,7 @@
 import Joi from 'joi';
 import { VENDOR_NAMES } from '../vendors/vendor-name.js';
 import type { FieldProblem } from '../intake/request-schema.js';
+import { nullAsAbsent } from '../intake/null-as-absent.js';
 
 /** Identity types the spec defines (§5). */
 export const OPENDSR_IDENTITY_TYPES = [
@@ -120,7 +121,9 @@ export interface ParsedOpenDsrRequest {
  * support, two values for one identifier.
  */
 export function parseOpenDsrRequest(body: unknown, flavor: 'v1' | 'v2', processorDomain: string, defaults: { gracePeriodSeconds: number }): ParsedOpenDsrRequest {
-  const { value, error } = requestSchema(flavor).validate(body, { abortEarly: false, convert: false });
+  // `null` is absent for every optional field: Go clients send `"status_callback_urls": null` and
+  // `"extensions": null` (src/intake/null-as-absent.ts).
+  const { value, error } = requestSchema(flavor).validate(nullAsAbsent(body), { abortEarly: false, convert: false });
   if (error) throw new OpenDsrRequestError(400, problemsOf(error));
   const submittedTime = new Date(value.submitted_time);
   if (submittedTime.getTime() > Date.now() + 5 * 60_000) throw new OpenDsrRequestError(400, [{ reason: 'invalid_field', message: 'submitted_time is in the future' }]);
@@ -145,7 +148,7 @@ export function parseOpenDsrRequest(body: unknown, flavor: 'v1' | 'v2', processo
 
   const ours = (value.extensions as Record<string, unknown> | undefined)?.[processorDomain];
   let extension: { grace_period_seconds?: number; vendors?: string[]; identities?: { phone?: string; install_id?: string; amplitude_id?: string } } = {};
-  if (ours !== undefined) {
+  if (ours !== undefined && ours !== null) {
     const checked = ourExtensionSchema.validate(ours, { abortEarly: false, convert: false });
     if (checked.error) problems.push(...problemsOf(checked.error, `extensions.${processorDomain}.`));
     else extension = checked.value;

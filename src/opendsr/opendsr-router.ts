@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { cancelRequest } from '../operations/cancel-request.js';
 import { canonicalJson } from '../privacy/canonical-json.js';
+import { bodyFailureAnswer, JsonBodyError, parseJsonBody } from '../api/json-body-policy.js';
 import { hasRole, type Principal } from '../api/auth.js';
 import { clientScope } from '../api/access.js';
 import type { CredentialGate, IntakeRateLimiter } from '../api/credential-gate.js';
@@ -37,6 +38,12 @@ export interface OpenDsrRouterDeps {
 /** Where the processor certificate is served (its URL is `processor_certificate` in discovery). */
 export const CERTIFICATE_PATH = '/v2/certificate.pem';
 
+/**
+ * How `X-OpenDSR-Signature` / `X-OpenGDPR-Signature` is made (src/opendsr/opendsr-signer.ts):
+ * RSASSA-PKCS1-v1_5 with SHA-256 over the raw body bytes, base64. Named in discovery and README.
+ */
+export const SIGNATURE_ALGORITHM = 'RSASSA-PKCS1-v1_5-SHA256';
+
 /** The spec's paths, and the OpenGDPR 1.0 aliases that must keep working (§10.1). No clash with native `/v1/requests`. */
 const PATHS = {
   v2: { discovery: '/v2/discovery', requests: '/v2/requests' },
@@ -62,7 +69,7 @@ class OpenDsrHttpError extends Error {
 
 /**
  * The OpenDSR 2.0 processor API (research/dsr-peers.md §2): discovery, create, status, cancel,
- * each answer signed (`X-OpenDSR-Signature`, RSA-SHA256 over the raw body bytes, base64). Requests
+ * each answer signed (`X-OpenDSR-Signature`, RSASSA-PKCS1-v1_5 / SHA-256 over the raw body bytes, base64). Requests
  * go through the native intake (same validation, planning and ledger commit); the body itself is
  * never stored or logged, only a keyed hash of it.
  */
@@ -118,6 +125,9 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
       supported_subject_request_types: ['erasure'],
       processor_certificate: certificateUrl(),
+      // Stated, not left to guess (issue 25, item 10): the spec names only FIPS 186-4, which allows
+      // PSS as well; a verifier that tries PSS fails on every answer.
+      signature_algorithm: SIGNATURE_ALGORITHM,
     });
 
   /** The create answer (§7.3); a repeat of the same request gets the same answer. */
@@ -151,9 +161,10 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let body: unknown;
     try {
-      body = JSON.parse(rawBody.toString('utf8'));
-    } catch {
-      throw new OpenDsrHttpError(400, 'the body is not valid JSON', [{ reason: 'invalid_json', message: 'the body is not valid JSON' }]);
+      body = parseJsonBody(rawBody);
+    } catch (err) {
+      const message = err instanceof JsonBodyError ? err.message : 'the body is not valid JSON';
+      throw new OpenDsrHttpError(400, message, [{ reason: err instanceof JsonBodyError ? err.code : 'invalid_json', message }]);
     }
     const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
     const bodyHash = ledger.hash('opendsr-body', canonicalJson(body));
@@ -284,8 +295,8 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       res.set('Retry-After', '5');
       return send(res, flavor, 503, envelope(503, err.message, [], 'Availability'));
     }
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return send(res, flavor, 413, envelope(413, `the body exceeds ${deps.config.intake.bodyLimitBytes} bytes`));
+    const bodyFailure = bodyFailureAnswer(err, deps.config.intake.bodyLimitBytes);
+    if (bodyFailure) return send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }]));
     deps.logger.error('unhandled error in an OpenDSR handler', { errorName: (err as Error)?.name });
     send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
   });

@@ -1,16 +1,59 @@
 /**
  * JSON with object keys sorted at every level and no white space: the same value always gives
  * the same bytes, so hashes and signatures over it can be checked anywhere, offline.
+ *
+ * Written as a loop over an explicit stack, not as recursion: a value nested ten thousand levels
+ * deep (a hostile `extensions`, issue 25 item 1) gives its bytes instead of a RangeError. Cycles
+ * are refused, since they would never end.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('canonical JSON has no NaN or Infinity');
-    return JSON.stringify(value) ?? 'null';
+  const out: string[] = [];
+  // Each frame is either a value still to write or a piece of punctuation to emit.
+  const stack: Array<{ value: unknown } | { text: string } | { leave: object }> = [{ value }];
+  const open = new Set<object>();
+  while (stack.length > 0) {
+    const frame = stack.pop()!;
+    if ('text' in frame) {
+      out.push(frame.text);
+      continue;
+    }
+    if ('leave' in frame) {
+      open.delete(frame.leave);
+      continue;
+    }
+    const v = frame.value;
+    if (v === null || typeof v !== 'object') {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError('canonical JSON has no NaN or Infinity');
+      out.push(JSON.stringify(v) ?? 'null');
+      continue;
+    }
+    if (v instanceof Date) {
+      out.push(JSON.stringify(v.toISOString()));
+      continue;
+    }
+    if (open.has(v)) throw new TypeError('canonical JSON has no cycles');
+    open.add(v);
+    // Pushed in reverse, so they pop in order: opening bracket, members, closing bracket.
+    const pieces: Array<{ value: unknown } | { text: string } | { leave: object }> = [];
+    if (Array.isArray(v)) {
+      pieces.push({ text: '[' });
+      v.forEach((item, i) => {
+        if (i > 0) pieces.push({ text: ',' });
+        pieces.push({ value: item === undefined ? null : item });
+      });
+      pieces.push({ text: ']' });
+    } else {
+      const entries = Object.entries(v as Record<string, unknown>)
+        .filter(([, member]) => member !== undefined)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      pieces.push({ text: '{' });
+      entries.forEach(([k, member], i) => {
+        pieces.push({ text: `${i > 0 ? ',' : ''}${JSON.stringify(k)}:` }, { value: member });
+      });
+      pieces.push({ text: '}' });
+    }
+    pieces.push({ leave: v });
+    for (let i = pieces.length - 1; i >= 0; i--) stack.push(pieces[i]!);
   }
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  return out.join('');
 }

@@ -17,6 +17,7 @@ import { startAppCenter, type AppCenterSandboxOptions } from './appcenter/appcen
 import type { AppCenterStore } from './appcenter/appcenter-store.js';
 import { startAmplitude, type AmplitudeSandboxOptions } from './amplitude/amplitude-sandbox.js';
 import type { AmplitudeStore } from './amplitude/amplitude-store.js';
+import { verifyJsonDepth } from '../api/json-body-policy.js';
 
 /** Credentials the simulators accept; `GET /sandbox` hands them to clients. */
 export const SANDBOX_CREDENTIALS = {
@@ -130,7 +131,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 function createControlRouter(sandbox: Sandbox): Router {
   const router = express.Router();
   // Only the /sandbox routes: mounted at the root, a bare router.use would parse (and cap at 16 kB) every body, /v1 bulk intake included.
-  router.use('/sandbox', express.json({ limit: '16kb' }));
+  router.use('/sandbox', express.json({ limit: '16kb', verify: verifyJsonDepth }));
   router.get('/sandbox', (_req, res) => {
     res.json({
       vendors: sandbox.vendors,

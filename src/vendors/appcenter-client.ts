@@ -7,7 +7,7 @@ import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-setti
 import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
-import { classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, scopeMissing, type VendorError } from './vendor-errors.js';
+import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, scopeMissing, type VendorError } from './vendor-errors.js';
 
 /** An audience as Analytics_ListAudiences lists it. Its name is its id, and may itself name a person. */
 export interface AppCenterAudience {
@@ -99,7 +99,6 @@ export interface AppCenterClient {
   close(): void;
 }
 
-const ERROR_CODE = /^[A-Za-z]{1,40}$/;
 const NOTIFICATION_PAGE = 2000;
 
 export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver): AppCenterClient {
@@ -344,10 +343,9 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
-/** App Center's error code (`{"error":{"code":"TooManyRequests"}}`): an enum word, never its message. */
+/** App Center's error code (`{"error":{"code":"TooManyRequests"}}`), checked by the one vendor-code pattern; never its message. */
 function errorCode(body: unknown): string | undefined {
-  const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
-  return typeof code === 'string' && ERROR_CODE.test(code) ? code : undefined;
+  return checkedVendorCode((body as { error?: { code?: unknown } } | undefined)?.error?.code);
 }
 
 function header(value: string | string[] | undefined): string | undefined {
@@ -362,7 +360,7 @@ export function toVendorError(operation: string, status: number, code: string | 
 /** Azure Blob answers: 503 ServerBusy / OperationTimedOut is Azure's throttling, the rest as usual. */
 function blobError(operation: string, status: number, code: string | string[] | undefined, retryAfter: string | string[] | undefined, throttleDelayMs: number): VendorError {
   const errorCode = header(code);
-  const safeCode = errorCode && ERROR_CODE.test(errorCode) ? errorCode : undefined;
+  const safeCode = checkedVendorCode(errorCode);
   if (safeCode === 'ServerBusy') return new RateLimitedError({ vendor: 'appcenter', operation, status, code: safeCode }, parseRetryAfter(header(retryAfter)) ?? throttleDelayMs);
   return toVendorError(operation, status, safeCode, retryAfter, throttleDelayMs);
 }
@@ -371,5 +369,5 @@ function blobError(operation: string, status: number, code: string | string[] | 
 function networkError(operation: string, err: unknown): VendorError {
   if (err instanceof TransientVendorError || err instanceof PermanentVendorError || err instanceof RateLimitedError) return err;
   const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
-  return new TransientVendorError({ vendor: 'appcenter', operation, code: ERROR_CODE.test(code.replace(/_/g, '')) ? code : 'Error' }, 'did not complete');
+  return new TransientVendorError({ vendor: 'appcenter', operation, code }, 'did not complete');
 }

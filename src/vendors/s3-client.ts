@@ -10,7 +10,7 @@ import {
   S3ServiceException,
   type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import { classifyHttpFailure, PermanentVendorError, TransientVendorError, isVendorError, type VendorError } from './vendor-errors.js';
+import { checkedVendorCode, classifyHttpFailure, PermanentVendorError, TransientVendorError, isVendorError, type VendorError } from './vendor-errors.js';
 import type { VendorName } from './vendor-name.js';
 import { S3_BATCH_DEFAULTS, type S3Settings } from './s3-settings.js';
 import { addCallMetrics } from './aws-call-metrics.js';
@@ -139,7 +139,8 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
         const errors = out?.Errors ?? [];
         deleted += pending.length - errors.length;
         if (errors.length === 0) break;
-        const codes = [...new Set(errors.map((e) => e.Code ?? 'Error'))].sort().join(',');
+        // Each per-key Code passes the one vendor-code pattern (src/vendors/vendor-errors.ts) before it is joined.
+        const codes = [...new Set(errors.map((e) => checkedVendorCode(e.Code ?? 'Error') ?? 'Error'))].sort().join(',');
         if (round + 1 >= DELETE_ERROR_ROUNDS) {
           const details = { vendor, operation: 'DeleteObjects', code: codes };
           // Refusals (AccessDenied, a policy) will not go away by retrying; server errors may.

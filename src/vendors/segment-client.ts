@@ -3,7 +3,7 @@ import type { SegmentRegulationType, SegmentSettings } from './segment-settings.
 import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
-import { classifyHttpFailure, parseRetryAfter, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
+import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 /** Where a regulation is created (vendor-contracts §4.2). */
 export type RegulationTarget = { kind: 'workspace' } | { kind: 'source'; sourceId: string };
@@ -169,12 +169,12 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
 /**
  * A Segment answer that is not a success → the taxonomy. A 429 waits `errors[0].data.msBeforeNext`
  * (Segment's own hint, §4.5), else `Retry-After`, else until `X-RateLimit-Reset`, else the
- * configured delay. The error `type` is kept as the code when it looks like one (a word).
+ * configured delay. The error `type` is the code, checked by `checkedVendorCode` (src/vendors/vendor-errors.ts).
  */
 export function toVendorError(operation: string, res: Response<unknown>, throttleDelayMs: number, now = Date.now()): VendorError {
   const envelope = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as ErrorEnvelope;
   const first = Array.isArray(envelope.errors) ? envelope.errors[0] : undefined;
-  const type = typeof first?.type === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(first.type) ? first.type : undefined;
+  const type = checkedVendorCode(first?.type);
   return classifyHttpFailure({
     vendor: 'segment',
     operation,

@@ -19,14 +19,44 @@ export interface VendorFailureDetails {
   code?: string;
 }
 
+/**
+ * The one shape a vendor error code may have (DESIGN.md Invariant 13; issue 25, item 3): a word
+ * of ASCII letters, digits and underscores, starting with a letter, at most 64 long: AWS's
+ * `err.name` (`NoSuchKey`), DeleteObjects' per-key `Code`, App Center's and Segment's error codes,
+ * got's and Node's (`ERR_NON_2XX_3XX_RESPONSE`, `ECONNRESET`). Every code of every client passes
+ * it, here in the error constructors, so no client can skip it.
+ */
+export const VENDOR_ERROR_CODE = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/** What a code outside VENDOR_ERROR_CODE becomes: it is vendor text, which may carry anything. */
+export const UNRECOGNISED_ERROR = 'unrecognised_error';
+
+/**
+ * A vendor's error code as we may store, log and print it: the code when it has the shape, else
+ * `unrecognised_error`; undefined when there is none. A comma-separated list (DeleteObjects'
+ * codes, src/vendors/s3-client.ts) is checked code by code.
+ */
+export function checkedVendorCode(code: unknown): string | undefined {
+  if (code === undefined || code === null || code === '') return undefined;
+  if (typeof code !== 'string') return UNRECOGNISED_ERROR;
+  const parts = code.split(',').map((part) => (VENDOR_ERROR_CODE.test(part) ? part : UNRECOGNISED_ERROR));
+  return [...new Set(parts)].join(',');
+}
+
+function checked(d: VendorFailureDetails): VendorFailureDetails {
+  return 'code' in d ? { ...d, code: checkedVendorCode(d.code) } : { ...d };
+}
+
 function describe(d: VendorFailureDetails, what: string): string {
   const answer = [d.status, d.code].filter((x) => x !== undefined && x !== '').join(' ');
   return `${d.vendor} ${d.operation} ${what}${answer ? ` (${answer})` : ''}`;
 }
 
 export class PermanentVendorError extends UnrecoverableError {
-  constructor(readonly details: VendorFailureDetails, reason = 'was refused') {
-    super(describe(details, reason));
+  readonly details: VendorFailureDetails;
+  constructor(details: VendorFailureDetails, reason = 'was refused') {
+    super(describe(checked(details), reason));
+    this.details = checked(details);
     this.name = 'PermanentVendorError';
   }
 }
@@ -96,19 +126,23 @@ export function isVendorOutage(err: TransientVendorError): boolean {
 }
 
 export class TransientVendorError extends Error {
-  constructor(readonly details: VendorFailureDetails, reason = 'failed') {
-    super(describe(details, reason));
+  readonly details: VendorFailureDetails;
+  constructor(details: VendorFailureDetails, reason = 'failed') {
+    super(describe(checked(details), reason));
+    this.details = checked(details);
     this.name = 'TransientVendorError';
   }
 }
 
 export class RateLimitedError extends Error {
+  readonly details: VendorFailureDetails;
   constructor(
-    readonly details: VendorFailureDetails,
+    details: VendorFailureDetails,
     /** How long the vendor asked us to wait (or our default when it gave no hint). */
     readonly retryAfterMs: number,
   ) {
-    super(describe(details, `was throttled; retrying in ${retryAfterMs} ms`));
+    super(describe(checked(details), `was throttled; retrying in ${retryAfterMs} ms`));
+    this.details = checked(details);
     this.name = 'RateLimitedError';
   }
 }
@@ -124,7 +158,8 @@ export interface ClassifyOptions extends VendorFailureDetails {
 
 /** Maps an HTTP answer that is not a success (and not a handled 404) to the taxonomy. */
 export function classifyHttpFailure(options: ClassifyOptions): VendorError {
-  const { status, code } = options;
+  const { status } = options;
+  const code = checkedVendorCode(options.code);
   const details: VendorFailureDetails = { vendor: options.vendor, operation: options.operation, status, code };
   if (status === 429 || code === 'TooManyRequestsException' || code === 'SlowDown' || code === 'ThrottlingException') {
     return new RateLimitedError(details, options.retryAfterMs ?? options.defaultThrottleDelayMs);

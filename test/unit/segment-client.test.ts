@@ -141,7 +141,8 @@ describe('Segment client: throttling hints', () => {
     const server = await cannedServer(400, {}, { errors: [{ type: 'bad id user-9@x', message: 'no' }] });
     try {
       const err = await thrown(createSegmentClient(settingsFor(server.url, 'sgp_token0000')).getRegulation('x'));
-      expect(err.message).to.equal('segment getRegulation was refused (400)');
+      // Issue 25, item 3: a code outside the one vendor-code pattern is named unrecognised_error.
+      expect(err.message).to.equal('segment getRegulation was refused (400 unrecognised_error)');
     } finally {
       await server.close();
     }

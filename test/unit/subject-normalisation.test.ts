@@ -7,6 +7,7 @@ import {
   normalisePhone,
   normaliseSubject,
   normaliseUserId,
+  UnknownIdentifierError,
   type IdentifierKind,
 } from '../../src/privacy/subject.js';
 
@@ -73,6 +74,25 @@ describe('subject normalisation', () => {
       ['has an IP literal in brackets', 'ann@[10.0.0.1]'],
       ['has a local part over 64 characters', `${'a'.repeat(65)}@x.com`],
       ['has an invalid punycode label', 'ann@xn--zz.com'],
+      // Issue 25, item 8: RFC 5321 shape.
+      ['has two dots in a row in the local part', 'a..b@example.com'],
+      ['has a local part starting with a dot', '.ann@example.com'],
+      ['has a local part ending with a dot', 'ann.@example.com'],
+      ['has a domain label starting with a hyphen', 'a@-example.com'],
+      ['has a domain label ending with a hyphen', 'a@example-.com'],
+      ['has an underscore in the domain', 'ann@ex_ample.com'],
+      ['has a numeric top-level label', 'ann@example.123'],
+      ['is a comma-separated list', 'ann@x.com,bob@x.com'],
+      ['is a semicolon-separated list', 'ann@x.com;bob@x.com'],
+      ['has a quoted local part', '"ann lee"@x.com'],
+      ['has a NUL character', 'ann\u0000@x.com'],
+      ['has a zero-width space', 'an\u200bn@x.com'],
+      ['has a zero-width joiner in the domain', 'ann@ex\u200dample.com'],
+      ['has a right-to-left override', 'ann\u202e@x.com'],
+      ['has a bidi isolate', '\u2066ann@x.com'],
+      ['has a byte-order mark inside', 'an\ufeffn@x.com'],
+      ['has a C1 control', 'ann\u0085@x.com'],
+      ['is longer than 254 characters', `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`],
     ];
     for (const [shape, raw] of refused) {
       it(`refuses an address that ${shape}`, () => {
@@ -114,8 +134,10 @@ describe('subject normalisation', () => {
       ['drops dots', '+1.555.000.0001', '+15550000001'],
       ['drops parentheses', '+1 (555) 000-0001', '+15550000001'],
       ['turns a leading 00 into +', '0044 20 7946 0958', '+442079460958'],
-      ['accepts the shortest E.164 length (8 digits)', '+12345678', '+12345678'],
-      ['accepts the longest E.164 length (15 digits)', '+123456789012345', '+123456789012345'],
+      ['drops the national prefix the way the country writes it (issue 25)', '+44 (0) 20 7946 0958', '+442079460958'],
+      ['reads a national prefix written without spaces', '+44(0)2079460958', '+442079460958'],
+      ['accepts a short number where the country has them (8 digits)', '+4930123456', '+4930123456'],
+      ['accepts a long number where the country has them', '+4915112345678', '+4915112345678'],
     ];
     for (const [behaviour, raw, expected] of accepted) {
       it(`${behaviour} (${JSON.stringify(raw)} → ${expected})`, () => {
@@ -134,6 +156,15 @@ describe('subject normalisation', () => {
       ['a slash', '+1555/0000001'],
       ['an empty string', ''],
       ['a second plus sign', '+1+5550000001'],
+      // Issue 25, item 8: E.164 by libphonenumber-js rather than by digit count.
+      ['a country code that does not exist', '+999999999999999'],
+      ['a number too long for its country', '+123456789012345'],
+      ['a number too short for its country', '+12345678'],
+      ['a comma-separated list', '+442079460958,+442079460959'],
+      ['an extension', '+12025550143 ext 12'],
+      ['a zero-width space', '+4420\u200b79460958'],
+      ['a right-to-left override', '+44\u202e2079460958'],
+      ['a NUL character', '+4420\u000079460958'],
     ];
     for (const [what, raw] of refused) {
       it(`refuses ${what}`, () => {
@@ -142,10 +173,13 @@ describe('subject normalisation', () => {
     }
 
     it('keeps exact-match neighbours distinct: +15550000001 and +155500000011', () => {
+      // +155500000011 has 11 national digits, one too many for NANP: it is refused now (issue 25),
+      // so the neighbour is the number that differs in its last digits.
       const a = normalisePhone('+1 555 000 0001');
-      const b = normalisePhone('+1 555 000 00011');
+      const b = normalisePhone('+1 555 000 0011');
       expect(a).to.equal('+15550000001');
-      expect(b).to.equal('+155500000011');
+      expect(b).to.equal('+15550000011');
+      expectRefused('phone', normalisePhone, '+1 555 000 00011');
       expect(a).to.not.equal(b);
     });
   });
@@ -171,6 +205,11 @@ describe('subject normalisation', () => {
       ['an inner new line', 'user\n42'],
       ['an escape character', 'user\u001b[31m42'],
       ['a DEL character', 'user\u007f42'],
+      ['a comma-separated list', 'user-1,user-2'],
+      ['a C1 control', 'user\u009b42'],
+      ['a right-to-left override', 'user\u202e42'],
+      ['a zero-width space', 'user\u200b42'],
+      ['a bidi isolate', 'user\u206842'],
     ];
     for (const [what, raw] of refused) {
       it(`refuses ${what}`, () => {
@@ -249,6 +288,19 @@ describe('subject normalisation', () => {
     it('refuses an amplitudeId number beyond 2^53 when given through the subject too', () => {
       const err = refusal(() => normaliseSubject({ amplitudeId: 2 ** 53 + 2 }));
       expect(err.kind).to.equal('amplitudeId');
+    });
+
+    it('refuses a "__proto__" key (an own key after JSON.parse) instead of dropping it, naming it without its value', () => {
+      const parsed = JSON.parse('{"userId":"user-1","__proto__":"user-2"}') as Record<string, string>;
+      let thrown: unknown;
+      try {
+        normaliseSubject(parsed);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).to.be.instanceOf(UnknownIdentifierError);
+      expect((thrown as UnknownIdentifierError).field).to.equal('__proto__');
+      expect((thrown as Error).message).to.not.include('user-2');
     });
 
     it('reports the kind of the bad identifier without repeating any value', () => {

@@ -3,6 +3,7 @@ import { ApiConnectionError, ApiResponseError, type ApiClient } from '../api-cli
 import { EXIT, positiveInt, stringFlag, UsageError, type Command, type CommandContext } from '../command.js';
 import { formatFromName, readPeopleFile, type PeopleFileFormat, type PeopleRow, type RowDefaults } from '../people-file.js';
 import { Progress } from '../progress.js';
+import { printableJson } from '../../privacy/printable-text.js';
 
 const IDENTIFIER_FLAGS = { email: 'email', phone: 'phone', 'user-id': 'userId', 'install-id': 'installId', 'amplitude-id': 'amplitudeId' } as const;
 
@@ -178,7 +179,7 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
       else if (r.outcome === 'rejected') summary.rejected += 1;
       else summary.notProcessed += 1;
       if (ctx.json) {
-        io.stdout.write(`${firstJson ? '{\n  "results": [\n' : ',\n'}    ${JSON.stringify(r)}`);
+        io.stdout.write(`${firstJson ? '{\n  "results": [\n' : ',\n'}    ${printableJson(r)}`);
         firstJson = false;
       } else io.out(formatRow(r));
     }
@@ -228,7 +229,7 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
   progress.update(bytesDone, detail(), true);
   progress.finish();
   if (ctx.json) {
-    io.stdout.write(`${firstJson ? '{\n  "results": [' : '\n  '}],\n  "summary": ${JSON.stringify(summary)}${failure ? `,\n  "error": ${JSON.stringify(failure)}` : ''}\n}\n`);
+    io.stdout.write(`${firstJson ? '{\n  "results": [' : '\n  '}],\n  "summary": ${printableJson(summary)}${failure ? `,\n  "error": ${printableJson(failure)}` : ''}\n}\n`);
   } else {
     io.out(
       `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate${summary.duplicates === 1 ? '' : 's'}, ` +
