@@ -129,7 +129,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     logFile: f.logFile,
     sandboxMode,
     sandbox: {
-      url: sandboxUrl,
+      ...(sandboxUrl ? { url: sandboxUrl } : {}),
       subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
       clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
       faults: f.sandbox?.faults ?? {},

@@ -149,6 +149,13 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
     let shared: SharedSandbox | undefined;
     afterEach(() => shared?.close());
 
+    it('answers /sandbox only with the admin token, and /healthz (for container healthchecks) to anyone', async () => {
+      expect((await fetch(`${sandboxUrl}/sandbox`)).status).to.equal(401);
+      expect((await fetch(`${sandboxUrl}/sandbox/stats`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).to.equal(401);
+      expect((await fetch(`${sandboxUrl}/sandbox`, { headers: headers() })).status).to.equal(200);
+      expect((await fetch(`${sandboxUrl}/healthz`)).status).to.equal(200);
+    });
+
     it('refuses a wrong admin token, naming ERASURE_ADMIN_TOKEN', async () => {
       const err = await connectSharedSandbox({ url: sandboxUrl, token: 'not-the-admin-token-at-all', waitMs: 0 }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(SharedSandboxError);
