@@ -119,15 +119,20 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
   };
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '0.0.0.0', '[::1]', '[::]']);
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** What a server bound to every interface prints: an address to listen on, not to connect to. */
+const UNSPECIFIED = new Set(['0.0.0.0', '[::]']);
 
-/** Every URL in the description whose host is loopback, moved to the host of `base` (its port kept). */
+/**
+ * Every URL in the description whose host is unspecified, or loopback while the sandbox itself was
+ * reached elsewhere, moved to the host of `base` (its port kept).
+ */
 function reachableFrom<T>(base: URL, value: T): T {
-  if (LOOPBACK.has(base.hostname)) return value;
+  const moves = (hostname: string) => UNSPECIFIED.has(hostname) || (LOOPBACK.has(hostname) && !LOOPBACK.has(base.hostname));
   const visit = (v: unknown): unknown => {
     if (typeof v === 'string' && /^https?:\/\//.test(v)) {
       const url = new URL(v);
-      if (!LOOPBACK.has(url.hostname)) return v;
+      if (!moves(url.hostname)) return v;
       url.hostname = base.hostname;
       return url.toString().replace(/\/$/, v.endsWith('/') ? '/' : '');
     }
