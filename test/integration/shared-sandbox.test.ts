@@ -10,6 +10,11 @@ import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
 import { startRoleProcess, type RoleProcess } from '../support/role-process.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { startService, type Service } from '../../src/service.js';
+import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
+import { serveSandbox } from '../../src/sandbox/sandbox-server.js';
+import type { ListeningServer } from '../../src/sandbox/vendor-http.js';
 
 const VENDORS = ['amplitude', 'appcenter', 'pinpoint', 's3', 'segment'];
 const ALL_QUEUES = 'requests,callbacks,pinpoint,s3,appcenter,segment,amplitude';
@@ -173,5 +178,50 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
       const seen = await waitFor(async () => (shared!.clock.now() >= sandboxNow ? shared!.clock.now() : undefined), 10_000);
       expect(seen - before).to.be.at.least(365 * 86_400_000);
     });
+  });
+});
+
+describe('`erasure start` given ERASURE_SANDBOX_URL, on one machine with the sandbox (token shared through the data directory)', () => {
+  let sandbox: Sandbox;
+  let server: ListeningServer;
+  let service: Service | undefined;
+  const token = randomBytes(24).toString('base64url');
+
+  before(async () => {
+    sandbox = await startSandbox({ subjects: 10, clockSpeed: 200_000 });
+    server = await serveSandbox(sandbox, { port: 0, host: '127.0.0.1', adminToken: token });
+  });
+  after(async () => {
+    await service?.close();
+    await server?.close();
+    await sandbox?.close();
+  });
+
+  it('starts no simulators of its own, takes every vendor and the clock from the sandbox, and erases through it', async function () {
+    this.timeout(60_000);
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-start-shared-'));
+    // What `erasure sandbox` leaves in a data directory when ERASURE_ADMIN_TOKEN is unset.
+    writeFileSync(path.join(dataDir, 'admin-token'), `${token}\n`);
+    const redis = await testRedis();
+    const config = loadConfig({ env: { ERASURE_SANDBOX_URL: server.url }, file: { redisUrl: redis.url, queuePrefix: freshPrefix(), port: 0, dataDir, logFile: SUITE_LOG_FILE, preflight: { atBoot: false } } });
+    service = await startService(config, { quiet: true });
+    expect(service.sandbox, 'no private simulators').to.equal(undefined);
+    expect(service.sharedSandbox!.url).to.equal(server.url);
+    expect(service.adminToken).to.equal(token);
+    expect(service.config.vendors.pinpoint!.endpoint).to.equal(sandbox.vendors.pinpoint!.baseUrl);
+    expect(service.config.vendors.amplitude!.baseUrl).to.equal(sandbox.vendors.amplitude!.baseUrl);
+    expect(service.config.vendors.appcenter!.apps).to.deep.equal([sandbox.appcenter.app]);
+
+    const { userId } = seedPerson(2);
+    const res = await fetch(`${service.url}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ subject: { userId }, vendors: ['amplitude', 'pinpoint'] }) });
+    expect(res.status, await res.clone().text()).to.equal(202);
+    const { id } = (await res.json()) as { id: string };
+    const done = await waitFor(async () => {
+      const request = await service!.ledger.getRequest(id);
+      return request && request.status !== 'in_progress' && request.status !== 'received' && request.status !== 'scheduled' ? request : undefined;
+    }, 45_000, 200);
+    expect(done.status).to.equal('completed');
+    expect(sandbox.stats.calls('amplitude', 'createDeletion')).to.equal(1);
+    expect(sandbox.stats.calls('pinpoint', 'DeleteUserEndpoints')).to.equal(1);
   });
 });
