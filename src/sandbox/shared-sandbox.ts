@@ -62,7 +62,7 @@ export interface ConnectOptions {
   refreshMs?: number;
   /** How long to keep trying while the sandbox is not up yet (a deployment starting all at once). @defaultValue 30000 */
   waitMs?: number;
-  /** Told when a refresh fails (the clock then carries on from its last reading). */
+  /** Told when refreshes start failing (the clock then carries on from its last reading). */
   onRefreshError?: (err: Error) => void;
 }
 
@@ -105,8 +105,16 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
   const appcenter = vendors.appcenter as (SandboxVendorInfo & { owner?: string; app?: string }) | undefined;
   if (!pinpointAppId || !appcenter?.owner || !appcenter.app) throw new SharedSandboxError('the shared sandbox at ERASURE_SANDBOX_URL described no Pinpoint app or App Center app');
 
+  // Told once per outage, not at every refresh while the sandbox is down.
+  let failing = false;
   const timer = setInterval(() => {
-    read().catch((err: Error) => options.onRefreshError?.(err));
+    read().then(
+      () => (failing = false),
+      (err: Error) => {
+        if (!failing) options.onRefreshError?.(err);
+        failing = true;
+      },
+    );
   }, options.refreshMs ?? 1000);
   timer.unref();
   return {

@@ -3,6 +3,7 @@ import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { serveSandbox } from '../../src/sandbox/sandbox-server.js';
 import type { ListeningServer } from '../../src/sandbox/vendor-http.js';
+import { waitFor } from '../support/test-service.js';
 import { connectSharedSandbox, SharedSandboxClock, SharedSandboxError, type SharedSandbox } from '../../src/sandbox/shared-sandbox.js';
 
 const TOKEN = 'shared-sandbox-admin-token-0123';
@@ -66,6 +67,27 @@ describe('Connecting to a shared sandbox (src/sandbox/shared-sandbox.ts)', () =>
       } finally {
         await server.close();
         await sandbox.close();
+      }
+    });
+  });
+
+  describe('a sandbox that goes away', () => {
+    it('tells of failing refreshes once per outage, and the clock carries on from its last reading', async () => {
+      const sandbox = await startSandbox({ subjects: 1, clockSpeed: 1000 });
+      const server = await serveSandbox(sandbox, { port: 0, host: '127.0.0.1', adminToken: TOKEN });
+      const errors: Error[] = [];
+      const shared = await connectSharedSandbox({ url: server.url, token: TOKEN, refreshMs: 10, onRefreshError: (err) => errors.push(err) });
+      try {
+        await server.close();
+        await sandbox.close();
+        const before = shared.clock.now();
+        await waitFor(async () => errors.length > 0, 5_000);
+        // Many more refreshes fail meanwhile (every 10 ms): still one report.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(errors).to.have.length(1);
+        expect(shared.clock.now()).to.be.greaterThan(before);
+      } finally {
+        shared.close();
       }
     });
   });
