@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
@@ -24,6 +24,8 @@ import { CredentialGate, IntakeRateLimiter } from './api/credential-gate.js';
 import { AdminSessions } from './dashboard/admin-sessions.js';
 import { serveHttp } from './api/http-server.js';
 import { RETIRED_VENDOR_ANSWERS, startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
+import { connectSharedSandbox, type SharedSandbox } from './sandbox/shared-sandbox.js';
+import type { SimulatedVendors } from './sandbox/simulated-vendors.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
@@ -85,19 +87,32 @@ export interface Service {
   breaker: VendorBreaker;
   workers?: WorkerPool;
   sandbox?: Sandbox;
+  /** The `erasure sandbox` this process uses (ERASURE_SANDBOX_URL), instead of simulators of its own. */
+  sharedSandbox?: SharedSandbox;
   redisUrl: string;
   /** Vendor preflight and canaries (API processes only). */
   vendorHealth?: VendorHealthMonitor;
   close(): Promise<void>;
 }
 
-/** Keys and tokens generated once into the data dir in sandbox mode, so restarts keep them. */
-function readOrCreateSecret(file: string, make: () => string): string {
+/**
+ * Keys and tokens generated once into the data dir in sandbox mode, so restarts keep them. Written
+ * to a temporary file and linked into place, so processes starting together on one data dir (a
+ * shared sandbox's api and workers) all end with the one that won.
+ */
+export function readOrCreateSecret(file: string, make: () => string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(path.dirname(file), { recursive: true });
-  const value = make();
-  writeFileSync(file, `${value}\n`, { mode: 0o600 });
-  return value;
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  writeFileSync(draft, `${make()}\n`, { mode: 0o600 });
+  try {
+    linkSync(draft, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(draft);
+  }
+  return readFileSync(file, 'utf8').trim();
 }
 
 /**
@@ -120,7 +135,15 @@ export async function startService(config: Config, options: StartServiceOptions 
 
   try {
     let sandbox: Sandbox | undefined;
-    if (config.sandboxMode) {
+    let sharedSandbox: SharedSandbox | undefined;
+    if (config.sandbox.url) {
+      // A shared `erasure sandbox`: its vendors and its clock, for every process of the deployment (src/sandbox/shared-sandbox.ts).
+      const token = config.adminToken ?? readExistingSecret(path.join(config.dataDir, 'admin-token'));
+      if (!token) throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
+      sharedSandbox = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
+      closers.push(async () => sharedSandbox!.close());
+      config = withSandboxVendors(config, sharedSandbox);
+    } else if (config.sandboxMode) {
       // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
       const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
       sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
@@ -179,7 +202,8 @@ export async function startService(config: Config, options: StartServiceOptions 
 
     const clients: VendorClients = {};
     // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
-    const vendorClock = sandbox ? () => sandbox!.clock.now() : REAL_TIME;
+    const simulators: SimulatedVendors | undefined = sandbox ?? sharedSandbox;
+    const vendorClock = simulators ? () => simulators.clock.now() : REAL_TIME;
     const processors: Record<string, TaskProcessor> = {};
     const batchProcessors: Record<string, BatchProcessor> = {};
     for (const connector of CONNECTORS) {
@@ -219,7 +243,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const vendorSettings = config.vendors;
       vendorHealth = new VendorHealthMonitor({
         preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
-        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, waitForVendor: sandbox ? (ms) => sleepMs(Math.max(20, ms / sandbox!.clock.describe().speed)) : undefined }),
+        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
         logger,
         atBoot: config.preflight.atBoot,
         intervalMs: config.preflight.intervalMs,
@@ -242,7 +266,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
     }
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, scopeDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, redisUrl, vendorHealth, breaker, close: closeAll };
+    return { config, url, adminToken, logger, ledger, projectDeletions, scopeDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, sharedSandbox, redisUrl, vendorHealth, breaker, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;
@@ -250,13 +274,17 @@ export async function startService(config: Config, options: StartServiceOptions 
 }
 
 /** In sandbox mode every vendor with a connector points at its simulator. */
-function withSandboxVendors(config: Config, sandbox: Sandbox): Config {
+function withSandboxVendors(config: Config, sandbox: SimulatedVendors): Config {
   const vendors: Record<string, unknown> = { ...config.vendors };
   for (const connector of CONNECTORS) {
     const overrides = config.sandbox.vendorOverrides[connector.vendor as keyof VendorSettingsMap] ?? {};
     vendors[connector.vendor] = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...overrides };
   }
   return { ...config, vendors: vendors as VendorSettingsMap };
+}
+
+function readExistingSecret(file: string): string | undefined {
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 /** The vendors' wait in the sandbox, in real time at its clock speed (the canary never moves the shared clock). */

@@ -62,14 +62,17 @@ function printBanner(service: Service): void {
   const token = config.adminToken ? '$ERASURE_ADMIN_TOKEN' : `$(cat ${tokenFile})`;
   const lines = [
     '',
-    config.sandboxMode
-      ? '*** SANDBOX MODE: no vendor is configured, so every vendor is simulated in this process. No real data is touched. ***'
-      : 'erasure is running against the configured vendors.',
+    config.sandbox.url
+      ? `*** SANDBOX MODE: every vendor is simulated by the shared sandbox at ${config.sandbox.url}. No real data is touched. ***`
+      : config.sandboxMode
+        ? '*** SANDBOX MODE: no vendor is configured, so every vendor is simulated in this process. No real data is touched. ***'
+        : 'erasure is running against the configured vendors.',
     `  API          ${url}/v1/requests`,
     `  Bull Board   ${url}/admin/queues   (log in at /admin/login, or send the token as a Bearer header)`,
     `  Health       ${url}/healthz   ${url}/readyz   ${url}/metrics`,
   ];
-  if (config.sandboxMode) {
+  if (config.sandbox.url) lines.push(`  Sandbox      ${config.sandbox.url.replace(/\/$/, '')}/sandbox   (shared)`);
+  else if (config.sandboxMode) {
     lines.push(`  Sandbox      ${url}/sandbox   ${url}/sandbox/stats   (admin token)`);
     lines.push(
       config.sandbox.retiredVendors
@@ -126,16 +129,26 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'sandbox': {
-      const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { listen }, { default: express }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/vendor-http.js'), import('express')]);
-      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}) });
-      const app = express();
-      app.use(sandbox.controlRouter());
-      const server = await listen(app, config.port, config.host);
+      const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { serveSandbox }, { readOrCreateSecret }, { randomBytes }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/sandbox-server.js'), import('../service.js'), import('node:crypto')]);
+      // The api and workers that use these simulators (ERASURE_SANDBOX_URL) read them with this token.
+      const tokenFile = path.join(config.dataDir, 'admin-token');
+      const adminToken = config.adminToken ?? readOrCreateSecret(tokenFile, () => randomBytes(24).toString('base64url'));
+      // On HOST=0.0.0.0 (a container) the simulators listen on every interface too; clients reach them at the sandbox's host.
+      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, host: config.host, ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}) });
+      const server = await serveSandbox(sandbox, { port: config.port, host: config.host, adminToken });
       onShutdown(async () => {
         await server.close();
         await sandbox.close();
       });
-      process.stdout.write(`vendor simulators running; control at ${server.url}/sandbox\n${JSON.stringify(sandbox.vendors, null, 2)}\n`);
+      const url = server.url.replace('//0.0.0.0:', '//127.0.0.1:');
+      process.stdout.write(
+        [
+          `vendor simulators running; control at ${url}/sandbox (admin token ${config.adminToken ? 'from ERASURE_ADMIN_TOKEN' : `in ${path.relative(process.cwd(), tokenFile)}`})`,
+          `clock: ${sandbox.clock.describe().speed}x real time`,
+          `run the other roles on them with: ERASURE_SANDBOX_URL=${url} erasure api | worker | start`,
+          '',
+        ].join('\n'),
+      );
       return;
     }
     case 'rekey': {

@@ -74,6 +74,12 @@ export interface Config {
   /** True when no vendor is configured: the embedded simulators stand in for every vendor. */
   sandboxMode: boolean;
   sandbox: {
+    /**
+     * A running `erasure sandbox` (ERASURE_SANDBOX_URL): its simulators and clock stand in for every
+     * vendor, shared by every process (src/sandbox/shared-sandbox.ts). Unset: each sandbox-mode process
+     * starts its own simulators.
+     */
+    url?: string;
     subjects: number;
     /**
      * Sandbox milliseconds per real millisecond for the simulated vendors' async jobs.
@@ -180,6 +186,7 @@ export const configFileSchema = Joi.object({
     shutdownGraceMs: Joi.number().integer().min(0).max(600_000),
   }),
   sandbox: Joi.object({
+    url: Joi.string().uri({ scheme: ['http', 'https'] }),
     subjects: Joi.number().integer().min(0).max(1_000_000),
     clockSpeed: Joi.number().min(0.001).max(1e9),
     faults: Joi.object(

@@ -30,6 +30,7 @@ export const ENV_VARS = [
   'ERASURE_DATA_DIR',
   'SANDBOX_SUBJECTS',
   'LOG_LEVEL',
+  'ERASURE_SANDBOX_URL',
 ] as const;
 
 /** One rule per name in ENV_VARS: the Record type keeps the list and the schema in step. */
@@ -55,6 +56,7 @@ const envRules: Record<(typeof ENV_VARS)[number], Joi.Schema> = {
   ERASURE_DATA_DIR: Joi.string(),
   SANDBOX_SUBJECTS: Joi.number().integer().min(0).max(1_000_000),
   LOG_LEVEL: Joi.string().valid('error', 'warn', 'info', 'debug'),
+  ERASURE_SANDBOX_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
 };
 const envSchema = Joi.object(envRules)
   .messages({ 'any.custom': '{{#label}} must be 32 bytes, as 64 hex characters or base64' })
@@ -124,6 +126,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       throw new ConfigError([`config file: receipts.previousPublicKeys[${i}] is not a PEM public key`]);
     }
   }
+  // A shared sandbox (`erasure sandbox`) gives every vendor's settings; configured vendors beside it would be ambiguous.
+  const sandboxUrl = (e.ERASURE_SANDBOX_URL as string | undefined) ?? f.sandbox?.url;
+  if (sandboxUrl && !sandboxMode) throw new ConfigError(['ERASURE_SANDBOX_URL (sandbox.url) takes every vendor from the shared sandbox: remove vendors from the config file, or unset it']);
 
   const dataDir = path.resolve(cwd, String(e.ERASURE_DATA_DIR ?? f.dataDir ?? '.data'));
   return {
@@ -146,6 +151,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     logFile: f.logFile,
     sandboxMode,
     sandbox: {
+      ...(sandboxUrl ? { url: sandboxUrl } : {}),
       subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
       clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
       faults: f.sandbox?.faults ?? {},

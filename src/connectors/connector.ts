@@ -1,6 +1,6 @@
 import type { TaskRecord, TaskSpec } from '../ledger/ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import type { SimulatedVendors } from '../sandbox/simulated-vendors.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
 import type { VendorCallObserver } from '../vendors/vendor-call-observer.js';
@@ -46,7 +46,7 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
    */
   createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock): NonNullable<VendorClients[K]> & { close(): void };
   /** Settings pointing at the running simulator (sandbox mode). */
-  sandboxSettings(sandbox: Sandbox, queueDefaults: VendorQueueSettings): S;
+  sandboxSettings(sandbox: SimulatedVendors, queueDefaults: VendorQueueSettings): S;
   /** The tasks for one request: vendor × resource × action. Pure. */
   plan(input: PlanInput, settings: S): TaskSpec[];
   /**

@@ -42,6 +42,8 @@ export interface SandboxOptions {
   segment?: SegmentSandboxOptions;
   appcenter?: AppCenterSandboxOptions;
   amplitude?: AmplitudeSandboxOptions;
+  /** Address every simulator listens on (`erasure sandbox` on HOST=0.0.0.0 serves other machines). @defaultValue '127.0.0.1' */
+  host?: string;
 }
 
 /** What `GET /sandbox` describes for one vendor. */
@@ -79,19 +81,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const pinpointStore = new PinpointStore();
   const { appId } = seedPinpoint(pinpointStore, subjects);
-  const pinpointServer = await listen(createPinpointSimulator({ accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId, ...options.pinpoint, store: pinpointStore, stats, faults, clock, objectStore: () => s3.store }));
+  const pinpointServer = await listen(createPinpointSimulator({ accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId, ...options.pinpoint, store: pinpointStore, stats, faults, clock, objectStore: () => s3.store }), 0, options.host);
   servers.push(pinpointServer);
 
   const vendors: Record<string, SandboxVendorInfo> = {
     pinpoint: { baseUrl: pinpointServer.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, appIds: [appId] },
   };
-  const s3 = await startS3({ options: options.s3, clock, stats, faults, subjects, accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId });
+  const s3 = await startS3({ options: options.s3, clock, stats, faults, subjects, host: options.host, accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId });
   servers.push(s3.server);
   vendors.s3 = { baseUrl: s3.server.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, forcePathStyle: true, buckets: s3.buckets };
-  const segment = await startSegment({ options: options.segment, clock, stats, faults, subjects });
+  const segment = await startSegment({ options: options.segment, clock, stats, faults, subjects, host: options.host });
   servers.push(segment.server);
   vendors.segment = { baseUrl: segment.server.url, credentials: { token: segment.token }, sourceIds: segment.sourceIds, cloudSourceIds: segment.cloudSourceIds, workspaceId: segment.workspaceId };
-  const appcenter = await startAppCenter({ options: options.appcenter, clock, stats, faults, subjects });
+  const appcenter = await startAppCenter({ options: options.appcenter, clock, stats, faults, subjects, host: options.host });
   servers.push(appcenter.server);
   vendors.appcenter = {
     baseUrl: appcenter.server.url,
@@ -100,7 +102,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     app: appcenter.app,
     exportContainerSasUri: appcenter.exportContainerSasUri,
   };
-  const amplitude = await startAmplitude({ options: options.amplitude, clock, stats, faults, subjects });
+  const amplitude = await startAmplitude({ options: options.amplitude, clock, stats, faults, subjects, host: options.host });
   servers.push(amplitude.server, amplitude.euServer);
   vendors.amplitude = {
     baseUrl: amplitude.server.url,

@@ -30,6 +30,7 @@ interface Service {
   healthcheck?: { test?: string | string[]; disable?: boolean };
   container_name?: string;
   deploy?: { replicas?: number };
+  profiles?: string[];
 }
 
 /** Secrets a user must export before compose will start; made-up values for the checks below. */
@@ -249,6 +250,73 @@ describe('docker-compose.yml', () => {
     const missing = run({});
     expect(missing.status).to.not.equal(0);
     expect(missing.stderr).to.match(/ERASURE_(ADMIN_TOKEN|ENCRYPTION_KEY|RECEIPT_SIGNING_KEY)/);
+  });
+});
+
+describe('docker-compose.yml, profile sandbox (split roles on the shared sandbox, no vendor account)', () => {
+  const services = compose.services ?? {};
+  const SANDBOX_SERVICES = ['sandbox', 'sandbox-api', 'sandbox-worker'] as const;
+
+  it('adds the sandbox, sandbox-api and sandbox-worker services, in that profile only; the others run as before', () => {
+    for (const name of SANDBOX_SERVICES) expect(services[name]?.profiles, name).to.deep.equal(['sandbox']);
+    for (const name of ['redis', 'postgres', 'api', 'worker']) expect(services[name]!.profiles, name).to.equal(undefined);
+  });
+
+  it('runs `erasure sandbox` on every interface of its container, behind the admin token, with the healthcheck it serves', () => {
+    const sandbox = services.sandbox!;
+    expect(commandOf(sandbox)).to.deep.equal(['sandbox']);
+    const env = environmentOf(sandbox);
+    expect(env.HOST).to.equal('0.0.0.0');
+    expect(Number(env.PORT)).to.be.greaterThan(0);
+    for (const variable of Object.keys(env)) expect(ENV_VARS as readonly string[], variable).to.include(variable);
+    expect(() => environmentOf(sandbox, { ...SECRETS, ERASURE_ADMIN_TOKEN: undefined })).to.throw('ERASURE_ADMIN_TOKEN');
+    // The image's HEALTHCHECK asks /healthz on PORT; src/sandbox/sandbox-server.ts serves it (test/integration/shared-sandbox.test.ts).
+    expect(sandbox.healthcheck?.disable).to.not.equal(true);
+    expect(sandbox.build).to.equal(services.api!.build);
+    expect(sandbox.image).to.equal(services.api!.image);
+  });
+
+  for (const name of ['sandbox-api', 'sandbox-worker'] as const) {
+    it(`points the ${name} at the sandbox service (ERASURE_SANDBOX_URL), with no vendor config, so it runs in sandbox mode on the shared simulators`, () => {
+      const service = services[name]!;
+      const env = environmentOf(service);
+      const url = new URL(env.ERASURE_SANDBOX_URL!);
+      expect(url.hostname).to.equal('sandbox');
+      expect(url.port).to.equal(environmentOf(services.sandbox!).PORT);
+      expect(env).to.not.have.property('ERASURE_CONFIG');
+      expect(service.volumes ?? []).to.be.empty;
+      for (const variable of Object.keys(env)) expect(ENV_VARS as readonly string[], variable).to.include(variable);
+      const config = loadConfig({ env, file: {} });
+      expect(config.sandboxMode).to.equal(true);
+      expect(config.sandbox.url).to.equal(env.ERASURE_SANDBOX_URL);
+      expect(config.redisUrl).to.equal(environmentOf(services.api!).REDIS_URL);
+      expect(config.databaseUrl).to.equal(environmentOf(services.api!).DATABASE_URL);
+      // The same token the sandbox checks, and the one encryption key every process seals and opens with.
+      expect(env.ERASURE_ADMIN_TOKEN).to.equal(environmentOf(services.sandbox!).ERASURE_ADMIN_TOKEN);
+      for (const secret of Object.keys(SECRETS)) expect(() => environmentOf(service, { ...SECRETS, [secret]: undefined }), secret).to.throw(secret);
+    });
+
+    it(`starts the ${name} once redis, postgres and the sandbox report healthy`, () => {
+      const deps = dependsOn(services[name]!);
+      for (const dep of ['redis', 'postgres', 'sandbox']) expect(deps[dep]?.condition, dep).to.equal('service_healthy');
+    });
+  }
+
+  it('publishes the sandbox-api on port 3000 and lets the sandbox-worker scale', () => {
+    const api = services['sandbox-api']!;
+    expect(commandOf(api)).to.deep.equal(['api']);
+    expect(environmentOf(api).HOST).to.equal('0.0.0.0');
+    expect((api.ports ?? []).map(String)).to.include('3000:3000');
+    const worker = services['sandbox-worker']!;
+    expect(commandOf(worker)).to.deep.equal(['worker']);
+    expect(worker.ports ?? []).to.be.empty;
+    expect(worker).to.not.have.property('container_name');
+    expect(worker.healthcheck?.disable).to.equal(true);
+    expect(environmentOf(worker)).to.not.have.any.keys('PORT', 'HOST');
+  });
+
+  it('documents its command in the file, naming the services so the real-vendor api and worker stay down', () => {
+    expect(composeText).to.include('docker compose --profile sandbox up --scale sandbox-worker=3 sandbox-api sandbox-worker');
   });
 });
 

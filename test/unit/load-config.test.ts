@@ -200,6 +200,25 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('a shared sandbox (ERASURE_SANDBOX_URL, sandbox.url)', () => {
+    it('reads the URL from the environment, over the file, and stays in sandbox mode', () => {
+      const config = loadConfig({ env: { ERASURE_SANDBOX_URL: 'http://sandbox:4000' }, file: { sandbox: { url: 'http://elsewhere:4000' } } });
+      expect(config.sandbox.url).to.equal('http://sandbox:4000');
+      expect(config.sandboxMode).to.equal(true);
+      expect(loadConfig({ env: {}, file: { sandbox: { url: 'http://elsewhere:4000' } } }).sandbox.url).to.equal('http://elsewhere:4000');
+    });
+
+    it('refuses a URL that is not http(s), naming the variable', () => {
+      const err = configError({ env: { ERASURE_SANDBOX_URL: 'redis://sandbox:4000' }, file: { sandbox: { url: 'ftp://x' } } });
+      expect(err.problems.join('\n')).to.include('ERASURE_SANDBOX_URL').and.include('sandbox.url');
+    });
+
+    it('refuses it beside configured vendors, which it would silently replace', () => {
+      const err = configError({ env: { ERASURE_SANDBOX_URL: 'http://sandbox:4000' }, file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['app-1'] } } } });
+      expect(err.problems.join('\n')).to.include('ERASURE_SANDBOX_URL').and.include('remove vendors');
+    });
+  });
+
   describe('decodeKey', () => {
     it('accepts 64 hex characters', () => {
       expect(decodeKey(HEX_KEY).equals(KEY_BYTES)).to.equal(true);

@@ -27,12 +27,14 @@ export async function startAmplitude(input: {
   stats: SandboxStats;
   faults: FaultKnobs;
   subjects: number;
+  /** Address to listen on. @defaultValue '127.0.0.1' */
+  host?: string;
 }): Promise<StartedAmplitude> {
   const { schedule, ...simulatorOptions } = input.options ?? {};
   const store = new AmplitudeStore(() => input.clock.now(), schedule);
   const projects = seedAmplitude(store, input.subjects);
   const common = { ...simulatorOptions, store, stats: input.stats, faults: input.faults };
-  const server = await listen(createAmplitudeSimulator({ ...common, region: 'us' }));
-  const euServer = await listen(createAmplitudeSimulator({ ...common, region: 'eu' }));
+  const server = await listen(createAmplitudeSimulator({ ...common, region: 'us' }), 0, input.host);
+  const euServer = await listen(createAmplitudeSimulator({ ...common, region: 'eu' }), 0, input.host);
   return { store, server, euServer, projects };
 }

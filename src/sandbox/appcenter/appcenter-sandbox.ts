@@ -26,9 +26,11 @@ export async function startAppCenter(input: {
   stats: SandboxStats;
   faults: FaultKnobs;
   subjects: number;
+  /** Address to listen on. @defaultValue '127.0.0.1' */
+  host?: string;
 }): Promise<StartedAppCenter> {
   const store = new AppCenterStore();
   const seeded = seedAppCenter(store, input.subjects);
-  const server = await listen(createAppCenterSimulator({ ...input.options, store, stats: input.stats, faults: input.faults, clock: input.clock }));
+  const server = await listen(createAppCenterSimulator({ ...input.options, store, stats: input.stats, faults: input.faults, clock: input.clock }), 0, input.host);
   return { server, store, ...seeded, exportContainerSasUri: sandboxExportContainerSasUri(server.url) };
 }

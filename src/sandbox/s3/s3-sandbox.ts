@@ -22,10 +22,12 @@ export async function startS3(args: {
   stats: SandboxStats;
   faults: FaultKnobs;
   subjects: number;
+  /** Address to listen on. @defaultValue '127.0.0.1' */
+  host?: string;
   accessKeyId: string;
 }): Promise<StartedS3> {
   const store = new S3Store({ now: () => args.clock.now() });
   const { buckets } = seedS3(store, args.subjects);
   const app = createS3Simulator({ accessKeyId: args.accessKeyId, ...args.options, store, stats: args.stats, faults: args.faults });
-  return { server: await listen(app), store, buckets };
+  return { server: await listen(app, 0, args.host), store, buckets };
 }

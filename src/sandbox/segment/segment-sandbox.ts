@@ -22,10 +22,12 @@ export async function startSegment(input: {
   stats: SandboxStats;
   faults: FaultKnobs;
   subjects: number;
+  /** Address to listen on. @defaultValue '127.0.0.1' */
+  host?: string;
 }): Promise<StartedSegment> {
   const { timings, finalStatus, workspaceId, unsupportedDestinationsOverall, ...simulatorOptions } = input.options ?? {};
   const store = new SegmentStore({ clock: input.clock, timings, finalStatus, workspaceId, unsupportedDestinationsOverall });
   const seed = seedSegment(store, input.subjects);
-  const server = await listen(createSegmentSimulator({ ...simulatorOptions, store, stats: input.stats, faults: input.faults, token: seed.token }));
+  const server = await listen(createSegmentSimulator({ ...simulatorOptions, store, stats: input.stats, faults: input.faults, token: seed.token }), 0, input.host);
   return { ...seed, store, server };
 }
