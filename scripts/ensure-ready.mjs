@@ -24,6 +24,9 @@ if (purpose !== 'start' && purpose !== 'test') {
   process.exit(2);
 }
 const env = process.env;
+/** The command the user ran, as npm names the pre-script it runs this from (prestart, pretest, prebench…). */
+const lifecycle = (env.npm_lifecycle_event ?? '').replace(/^pre/, '');
+const userCommand = ['start', 'test'].includes(lifecycle) ? `npm ${lifecycle}` : lifecycle ? `npm run ${lifecycle}` : `npm ${purpose}`;
 
 /** Directories outside PATH where packages put these tools: Debian's postgresql, Homebrew's keg-only postgresql@N, the Chromium app on macOS. */
 function knownDirs() {
@@ -107,9 +110,9 @@ const MANAGERS = {
 };
 
 function packageManager() {
-  if (process.platform === 'darwin') return found('brew') ? 'brew' : undefined;
-  if (process.platform === 'linux') return found('apt-get') ? 'apt' : found('dnf') ? 'dnf' : undefined;
-  return undefined;
+  if (process.platform === 'darwin' && found('brew')) return 'brew';
+  if (process.platform === 'win32') return undefined;
+  return found('apt-get') ? 'apt' : found('dnf') ? 'dnf' : undefined;
 }
 
 function isRoot() {
@@ -127,7 +130,7 @@ const missing = TOOLS.filter((tool) => tool.needed && !tool.present());
 if (missing.length > 0) {
   const manager = packageManager();
   const root = isRoot();
-  const what = `npm ${purpose} needs ${missing.map((t) => `${t.label} (${t.why})`).join('; ')}.`;
+  const what = `${userCommand} needs ${missing.map((t) => `${t.label} (${t.why})`).join('; ')}.`;
   const optedOut = env.ERASURE_NO_INSTALL !== undefined && env.ERASURE_NO_INSTALL !== '' && env.ERASURE_NO_INSTALL !== '0';
 
   if (!manager) {
@@ -149,7 +152,7 @@ if (missing.length > 0) {
   const oneCommand = commands.map((c) => (sudo ? ['sudo', ...c] : c).join(' ')).join(' && ');
   const cannot = optedOut ? 'ERASURE_NO_INSTALL is set' : sudo ? whyNotRoot() : undefined;
   if (cannot) {
-    console.error(`${what}\nNot installing it here (${cannot}). Install it with:\n  ${oneCommand}\nthen run npm ${purpose} again.`);
+    console.error(`${what}\nNot installing ${missing.length > 1 ? 'them' : 'it'} here (${cannot}). Install ${missing.length > 1 ? 'them' : 'it'} with:\n  ${oneCommand}\nthen run ${userCommand} again.`);
     process.exit(1);
   }
 
