@@ -1,18 +1,18 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { sha256Hex } from '../../src/api/auth.js';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
+import { NO_CHROMIUM, chromiumExecutable } from '../support/chromium.js';
+import { skipBecause } from '../support/skip.js';
 
 /**
  * Acceptance 4 of issue 7: the admin page and Bull Board, driven in a real headless Chromium
- * (Debian's `chromium`, through playwright-core). Every page visited is scanned for the seeded
+ * (the system's Chromium, through playwright-core). Every page visited is scanned for the seeded
  * people's identifiers.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OPERATOR_TOKEN = 'operator-token-for-browser-tests-01';
 const VIEWER_TOKEN = 'viewer-token-for-browser-tests-0123';
@@ -36,11 +36,9 @@ describe('The admin page and Bull Board in a real browser', function () {
   const cspErrors: string[] = [];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      // Not a silent pass: the run says why, and .ci/run installs chromium so CI always runs this.
-      console.warn(`\n  SKIPPED the browser tests: ${CHROMIUM} is missing (Debian: apt-get install -y chromium; bash .ci/run installs it)\n`);
-      this.skip();
-    }
+    const executablePath = chromiumExecutable();
+    // Not a silent pass: counted as skipped with the reason in the run's closing line, and as failed with CI=true.
+    if (!executablePath) skipBecause(this, NO_CHROMIUM);
     service = await startTestService({
       file: {
         tokens: [
@@ -49,7 +47,7 @@ describe('The admin page and Bull Board in a real browser', function () {
         ],
       },
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 1 });
     const failures = [];

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
-import { restartTestPostgres, testPostgresUrl } from '../support/postgres.js';
+import { NO_POSTGRES, restartTestPostgres, testPostgresUrl } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally } from './chaos-harness.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
@@ -14,7 +15,7 @@ describe('Chaos: Postgres restarted in the middle of a run', () => {
 
   before(async function () {
     this.timeout(60_000);
-    if (!(await testPostgresUrl())) this.skip(); // initdb/pg_ctl missing; CI installs them
+    if (!(await testPostgresUrl())) skipBecause(this, NO_POSTGRES);
     service = await startTestService({ subjects: SUBJECTS, database: 'postgres', file: { reconciler: { everyMs: 2000, staleAfterMs: 5000 } } });
   });
   after(async () => {

@@ -8,7 +8,8 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { startService, type Service } from '../../src/service.js';
 import { startSandbox, SANDBOX_CREDENTIALS, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
-import { freshPostgresDatabase } from '../support/postgres.js';
+import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, randomMs, startWorkerProcess, submitPaced, tally } from './chaos-harness.js';
 
@@ -24,8 +25,8 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
   before(async function () {
     this.timeout(60_000);
     const databaseUrl = await freshPostgresDatabase();
-    // Several processes share the ledger, which PGlite cannot do; CI installs Postgres.
-    if (!databaseUrl) this.skip();
+    // Several processes share the ledger, which PGlite cannot do; npm test installs Postgres.
+    if (!databaseUrl) skipBecause(this, NO_POSTGRES);
     sandbox = await startSandbox({ subjects: SUBJECTS });
     const redis = await testRedis();
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
-import { createVendorCallStats } from '../../src/metrics/vendor-call-stats.js';
+import { createVendorCallStats, vendorCallsKey } from '../../src/metrics/vendor-call-stats.js';
+import { redisClient } from '../support/redis.js';
 
 /** `name{labels} value` lines of one metric, as label maps with their value. */
 function series(text: string, name: string): Array<{ labels: Record<string, string>; value: number }> {
@@ -94,5 +95,19 @@ describe('Per-vendor call metrics in /metrics', function () {
     expect(buckets.find((s) => s.labels.le === '0.05')?.value).to.equal(2);
     expect(buckets.find((s) => s.labels.le === '0.25')?.value).to.equal(3);
     expect(series(text, 'erasure_vendor_call_duration_seconds_sum').find((s) => s.labels.vendor === 'amplitude')?.value).to.be.closeTo(0.25, 1e-6);
+  });
+
+  it('flushes counts not yet in Redis when the service stops gracefully (what SIGTERM runs)', async () => {
+    service = await startTestService();
+    const key = vendorCallsKey(service.config.queuePrefix);
+    // Counted just before the stop, well inside the 1 s between periodic flushes.
+    service.vendorCalls.observe({ vendor: 'segment', operation: 'createRegulation', outcome: 'ok', seconds: 0.01 });
+    await service.close();
+    const redis = await redisClient();
+    try {
+      expect(await redis.hget(key, 'c|segment|createRegulation|ok')).to.equal('1');
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -89,3 +89,61 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
     await waitFor(async () => !processAlive(redisPid), 5000);
   });
 });
+
+describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends)', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-npm-start-'));
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ERASURE_NO_INSTALL: '1' };
+  const children: ChildProcess[] = [];
+  // Each start runs in its own process group, so whatever a failed stop left running goes too.
+  after(() =>
+    children.forEach((c) => {
+      try {
+        process.kill(-c.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }),
+  );
+
+  /** Starts `command` in ROOT and resolves with the child, its output so far, and the API's base URL once printed. */
+  async function start(command: string, args: string[]) {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.push(child);
+    const seen = { output: '' };
+    child.stdout!.on('data', (chunk: Buffer) => (seen.output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (seen.output += chunk.toString()));
+    const url = await waitFor(async () => /API {10}(http:\/\/[\d.]+:\d+)\/v1\/requests/.exec(seen.output)?.[1], 45_000);
+    return { child, seen, url };
+  }
+
+  it('stops the service and its redis-server, and the vendor calls it made are all counted in /metrics afterwards', async function () {
+    this.timeout(120_000);
+    const npm = await start('npm', ['start', '--silent']);
+    const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const submitted = await fetch(`${npm.url}/v1/requests`, { method: 'POST', headers, body: JSON.stringify({ subject: { userId: 'user-7' }, vendors: ['pinpoint'] }) });
+    expect(submitted.status).to.equal(202);
+    const { id } = (await submitted.json()) as { id: string };
+    await waitFor(async () => ((await (await fetch(`${npm.url}/v1/requests/${id}`, { headers })).json()) as { status: string }).status === 'completed', 10_000);
+    const served = ((await (await fetch(`${npm.url}/sandbox/stats`)).json()) as Record<string, { total: { calls: number } }>).pinpoint!.total.calls;
+    expect(served).to.be.at.least(2);
+
+    const redisPid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
+    const exited = new Promise<void>((resolve) => npm.child.once('exit', () => resolve()));
+    npm.child.kill('SIGTERM');
+    await exited;
+    // Nothing of the service is left serving: npm ran it in its own place (exec) and waited for it.
+    await waitFor(async () => !processAlive(redisPid), 15_000);
+    expect(await fetch(`${npm.url}/healthz`).then(() => 'answered', () => 'refused')).to.equal('refused');
+    expect(npm.seen.output).to.include('SIGTERM: finishing running jobs and stopping');
+
+    // The counts live in the embedded Redis (AOF, in the data dir): a new start reads them back.
+    const again = await start(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'start']);
+    const metrics = await (await fetch(`${again.url}/metrics`)).text();
+    const pinpointCalls = [...metrics.matchAll(/^erasure_vendor_calls_total\{([^}]*)\} (\d+)$/gm)]
+      .filter((m) => m[1]!.includes('vendor="pinpoint"'))
+      .reduce((n, m) => n + Number(m[2]), 0);
+    expect(pinpointCalls, 'every Pinpoint call the sandbox served before the stop').to.equal(served);
+    again.child.kill('SIGTERM');
+  });
+});

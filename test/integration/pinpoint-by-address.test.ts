@@ -6,6 +6,8 @@ import { allVersions, pinpointSdk, pumpClock, readText, s3Sdk } from '../support
 import { sandboxVendorSettings, startCrashRig, type CrashRig } from '../support/crash-rig.js';
 import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
 import type { SandboxOptions } from '../../src/sandbox/sandbox.js';
+import { NO_POSTGRES } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 
 /** Fast batches for tests: a short window, quick polls; the sandbox clock is pumped meanwhile. */
 const OVERRIDES = {
@@ -332,7 +334,7 @@ describe('Pinpoint by address: a worker process killed mid-way, then started aga
       // DeleteEndpoint paced at 2/s here, so the test can catch the task between two deletions.
       vendors: (sandbox) => sandboxVendorSettings(sandbox, { pinpoint: { operationLimits: { DeleteEndpoint: { max: 2, durationMs: 1000 } } } }),
     });
-    if (!rig) return this.skip();
+    if (!rig) skipBecause(this, NO_POSTGRES);
     s3 = s3Sdk(rig.sandbox);
   });
   afterEach(() => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { PinpointClient, GetUserEndpointsCommand, NotFoundException } from '@aws-sdk/client-pinpoint';
 import { startTestService, type TestDatabase, type TestService } from '../support/test-service.js';
-import { testPostgresUrl } from '../support/postgres.js';
+import { NO_POSTGRES, testPostgresUrl } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 import { SANDBOX_CREDENTIALS } from '../../src/sandbox/sandbox.js';
 
 function sdkFor(service: TestService): PinpointClient {
@@ -15,7 +16,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     let sdk: PinpointClient;
 
     before(async function () {
-      if (database === 'postgres' && !(await testPostgresUrl())) this.skip();
+      if (database === 'postgres' && !(await testPostgresUrl())) skipBecause(this, NO_POSTGRES);
       service = await startTestService({ database });
       sdk = sdkFor(service);
     });

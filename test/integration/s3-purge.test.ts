@@ -5,6 +5,8 @@ import { startTestService, waitFor, type TestService } from '../support/test-ser
 import { allVersions, readText, s3Sdk } from '../support/aws-sandbox.js';
 import { sandboxVendorSettings, startCrashRig, type CrashRig } from '../support/crash-rig.js';
 import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
+import { NO_POSTGRES } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 
 const IMPORTS = S3_SANDBOX_BUCKETS.imports;
 const LEGACY = S3_SANDBOX_BUCKETS.legacyExports;
@@ -158,7 +160,7 @@ describe('S3 purge: a worker process killed during the purge, then started again
   before(async function () {
     this.timeout(60_000);
     rig = await startCrashRig({ subjects: 100, queues: ['pinpoint', 's3'], vendors: (sandbox) => sandboxVendorSettings(sandbox) });
-    if (!rig) return this.skip();
+    if (!rig) skipBecause(this, NO_POSTGRES);
     s3 = s3Sdk(rig.sandbox);
   });
   after(async () => {

@@ -11,7 +11,8 @@ import { startSandbox, SANDBOX_CREDENTIALS, type Sandbox } from '../../src/sandb
 import { parentJobId } from '../../src/planner/build-flow.js';
 import { redisConnection } from '../../src/workers/queue-set.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
-import { freshPostgresDatabase } from '../support/postgres.js';
+import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
 import { startWorkerProcess } from '../support/worker-process.js';
@@ -27,8 +28,8 @@ describe('A worker process killed in the middle of a job', () => {
   before(async function () {
     this.timeout(60_000);
     const databaseUrl = await freshPostgresDatabase();
-    // Several processes share the ledger, which PGlite cannot do; CI installs Postgres.
-    if (!databaseUrl) this.skip();
+    // Several processes share the ledger, which PGlite cannot do; npm test installs Postgres.
+    if (!databaseUrl) skipBecause(this, NO_POSTGRES);
     sandbox = await startSandbox({ subjects: 20 });
     const redis = await testRedis();
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;

@@ -13,14 +13,19 @@ let shared: Promise<string | undefined> | undefined;
 let pgCtlOn: ((action: string[]) => Promise<void>) | undefined;
 
 function pgBin(name: string): string | undefined {
-  const found = spawnSync('sh', ['-c', `command -v ${name} || ls /usr/lib/postgresql/*/bin/${name} 2>/dev/null | tail -1`], { encoding: 'utf8' });
+  // The places scripts/ensure-ready.mjs looks: PATH, Debian's versioned directory, Homebrew's keg-only postgresql@N.
+  const dirs = ['/usr/lib/postgresql/*/bin', '/usr/local/opt/postgresql@*/bin', '/opt/homebrew/opt/postgresql@*/bin'];
+  const found = spawnSync('sh', ['-c', `command -v ${name} || ls ${dirs.map((d) => `${d}/${name}`).join(' ')} 2>/dev/null | tail -1`], { encoding: 'utf8' });
   const bin = found.stdout.trim().split('\n').pop();
   return bin ? bin : undefined;
 }
 
+/** The skip reason (test/support/skip.ts) of a suite that needs a Postgres server on a machine without one. */
+export const NO_POSTGRES = 'no Postgres server (initdb and pg_ctl not found; npm test installs postgresql)';
+
 /**
- * A throw-away Postgres server for the run, when initdb and pg_ctl are installed (CI installs
- * them); undefined otherwise. Returns its connection URL.
+ * A throw-away Postgres server for the run, when initdb and pg_ctl are installed (npm test's
+ * scripts/ensure-ready.mjs installs them); undefined otherwise. Returns its connection URL.
  */
 export function testPostgresUrl(): Promise<string | undefined> {
   shared ??= (async () => {
