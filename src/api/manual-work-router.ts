@@ -8,6 +8,7 @@ import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import type { ManualWorkItem } from '../manual-work/manual-work.js';
 import { toFieldProblems } from '../intake/request-schema.js';
 import { requireRole } from './auth.js';
+import { isStaff } from './access.js';
 import { ApiError } from './api-error.js';
 
 const querySchema = Joi.object({ overdue: Joi.string().valid('true', 'false') });
@@ -17,10 +18,15 @@ export function manualWorkView(item: ManualWorkItem, now: Date) {
   return { ...item, dueAt: item.dueAt.toISOString(), overdue: item.dueAt.getTime() < now.getTime() };
 }
 
-/** `GET /v1/manual-work[?overdue=true]` (viewer): per-request manual tasks and guided scope deletions still to do, soonest due first. */
+/**
+ * `GET /v1/manual-work[?overdue=true]` (staff: viewer, operator, admin): per-request manual tasks and guided
+ * scope deletions still to do, soonest due first. It lists every client's requests, so a client (submitter,
+ * which outranks viewer on the role ladder) gets 403, as for Bull Board (DESIGN.md Invariant 10).
+ */
 export function createManualWorkRouter(deps: { config: Config; ledger: RequestLedger; scopeDeletions: ScopeDeletionLedger }) {
   const router = express.Router();
   router.get('/v1/manual-work', requireRole('viewer'), async (req, res) => {
+    if (!isStaff(req.principal)) throw new ApiError(403, 'forbidden', 'manual work is for staff roles (viewer, operator, admin)');
     const { value, error } = querySchema.validate(req.query, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
     const now = new Date();

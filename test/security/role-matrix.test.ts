@@ -51,6 +51,7 @@ interface Row {
 const ALL_200: Expected = [200, 200, 200, 200, 200, 200];
 const OWN_ONLY_READ: Expected = [401, 200, 200, 404, 200, 200];
 const OPERATOR_WRITE: Expected = [401, 403, 403, 403, 400, 400];
+const STAFF_OPERATOR_READ: Expected = [401, 403, 403, 403, 200, 200];
 
 const ROWS: Row[] = [
   // ---- health and metrics: no token ----
@@ -74,6 +75,26 @@ const ROWS: Row[] = [
   { route: 'GET /v1/project-deletions', call: () => ({ method: 'GET', path: '/v1/project-deletions' }), expected: [401, 403, 403, 403, 200, 200] },
   { route: 'GET /v1/project-deletions/:id', call: () => ({ method: 'GET', path: `/v1/project-deletions/${randomUUID()}` }), expected: [401, 403, 403, 403, 404, 404] },
   { route: 'POST /v1/project-deletions/:id/cancel', call: () => ({ method: 'POST', path: `/v1/project-deletions/${randomUUID()}/cancel`, json: {} }), expected: [401, 403, 403, 403, 404, 404] },
+  // ---- task decisions, scope deletions, manual work, vendor health (issues 17, 19): operator, manual work staff ----
+  ...(['skip', 'resolve', 'sent'] as const).map((verb): Row => ({
+    route: `POST /v1/requests/:id/tasks/:taskId/${verb}`,
+    call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/tasks/${f.taskId}/${verb}`, json: {} }),
+    expected: OPERATOR_WRITE,
+  })),
+  { route: 'POST /v1/skips', call: () => ({ method: 'POST', path: '/v1/skips', json: {} }), expected: OPERATOR_WRITE },
+  { route: 'POST /v1/resolutions', call: () => ({ method: 'POST', path: '/v1/resolutions', json: {} }), expected: OPERATOR_WRITE },
+  { route: 'GET /v1/scope-deletions/kinds', call: () => ({ method: 'GET', path: '/v1/scope-deletions/kinds' }), expected: STAFF_OPERATOR_READ },
+  { route: 'POST /v1/scope-deletions', call: () => ({ method: 'POST', path: '/v1/scope-deletions', json: {} }), expected: OPERATOR_WRITE },
+  { route: 'GET /v1/scope-deletions', call: () => ({ method: 'GET', path: '/v1/scope-deletions' }), expected: STAFF_OPERATOR_READ },
+  { route: 'GET /v1/scope-deletions/:id', call: () => ({ method: 'GET', path: `/v1/scope-deletions/${randomUUID()}` }), expected: [401, 403, 403, 403, 404, 404] },
+  ...(['sent', 'confirm', 'cancel'] as const).map((action): Row => ({
+    route: `POST /v1/scope-deletions/:id/${action}`,
+    call: () => ({ method: 'POST', path: `/v1/scope-deletions/${randomUUID()}/${action}`, json: {} }),
+    expected: OPERATOR_WRITE,
+  })),
+  // Every client's open manual steps: staff (viewer up); a client is not staff, though it outranks a viewer.
+  { route: 'GET /v1/manual-work', call: () => ({ method: 'GET', path: '/v1/manual-work' }), expected: [401, 200, 403, 403, 200, 200] },
+  { route: 'GET /v1/vendors/health', call: () => ({ method: 'GET', path: '/v1/vendors/health' }), expected: STAFF_OPERATOR_READ },
   // ---- OpenDSR 2.0 and its OpenGDPR v1 aliases ----
   ...(['/v2/discovery', '/v1/discovery', '/v2/certificate.pem'] as const).map((path): Row => ({ route: `GET ${path}`, call: () => ({ method: 'GET', path }), expected: ALL_200 })),
   ...(['/v2/requests', '/v1/opengdpr_requests'] as const).flatMap((base): Row[] => [
@@ -97,6 +118,23 @@ const ROWS: Row[] = [
     call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/complete`, form: { note: '' } }),
     expected: [401, 403, 403, 403, 303, 303],
   },
+  {
+    route: 'POST /admin/requests/:id/tasks/:taskId/sent',
+    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/sent`, form: { reference: '' } }),
+    expected: [401, 403, 403, 403, 303, 303],
+  },
+  {
+    route: 'POST /admin/requests/:id/tasks/:taskId/decide',
+    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/decide`, form: { decision: 'skipped', reason: '' } }),
+    expected: [401, 403, 403, 403, 303, 303],
+  },
+  { route: 'GET /admin/manual-work', call: () => ({ method: 'GET', path: '/admin/manual-work', html: true }), expected: [303, 200, 403, 403, 200, 200] },
+  { route: 'GET /admin/scope-deletions', call: () => ({ method: 'GET', path: '/admin/scope-deletions', html: true }), expected: [303, 403, 403, 403, 200, 200] },
+  ...(['sent', 'confirm', 'cancel'] as const).map((action): Row => ({
+    route: `POST /admin/scope-deletions/:id/${action}`,
+    call: () => ({ method: 'POST', path: `/admin/scope-deletions/${randomUUID()}/${action}`, form: { [action === 'cancel' ? 'reason' : 'reference']: '' } }),
+    expected: [401, 403, 403, 403, 400, 400],
+  })),
   // Bull Board (a mounted app, not routes of ours): staff only; its writes are checked in test/integration/task-failures.test.ts.
   { route: `GET ${BULL_BOARD_PATH}`, call: () => ({ method: 'GET', path: BULL_BOARD_PATH, html: true }), expected: [303, 200, 403, 403, 200, 200] },
   { route: `GET ${BULL_BOARD_PATH}/api/queues`, call: () => ({ method: 'GET', path: `${BULL_BOARD_PATH}/api/queues` }), expected: [401, 200, 403, 403, 200, 200] },
@@ -234,6 +272,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         clients: noop,
         signer: noop,
         projectDeletions: service.projectDeletions,
+        scopeDeletions: service.scopeDeletions,
+        vendorHealth: service.vendorHealth,
         vendorCalls: service.vendorCalls,
         deadlineRisk: noop,
         opendsrRouter,
