@@ -48,13 +48,17 @@ const listQuerySchema = Joi.object({
   cursor: Joi.string().max(200),
 });
 
-const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+/** A body holding only a reason (retry, skip, resolve of one request's tasks). */
+export const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
 const noteSchema = Joi.object({ note: Joi.string().trim().min(3).max(2000).required() }).required();
 
 const extendSchema = Joi.object({ days: Joi.number().integer().min(1).max(60).required(), reason: Joi.string().trim().min(3).max(500).required() }).required();
 
-// `null` is absent for every optional field (src/intake/null-as-absent.ts).
-const bulkRetrySchema = nullAsAbsentSchema(Joi.object({
+/**
+ * Which failed tasks a bulk operation (retry, skip, resolve) touches, with its reason.
+ * `null` is absent for every optional field (src/intake/null-as-absent.ts).
+ */
+export const failedTasksFilterSchema = nullAsAbsentSchema(Joi.object({
   reason: Joi.string().trim().min(3).max(500).required(),
   vendor: Joi.string().valid(...VENDOR_NAMES),
   requestId: Joi.string().guid(),
@@ -212,7 +216,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
 
   /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */
   router.post('/v1/retries', requireRole('operator'), async (req, res) => {
-    const { value, error } = bulkRetrySchema.validate(req.body ?? {}, { abortEarly: false });
+    const { value, error } = failedTasksFilterSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'invalid retry', toFieldProblems(error));
     const tasks = await ledger.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since ? new Date(value.since) : undefined }, value.limit);
     const listed = tasks.map((t) => ({ requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null }));

@@ -1,6 +1,7 @@
 import express, { type Request } from 'express';
 import Joi from 'joi';
 import type { RequestLedger } from '../ledger/request-ledger.js';
+import { failedTasksFilterSchema, reasonSchema } from './requests-router.js';
 import { toFieldProblems } from '../intake/request-schema.js';
 import { decideFailedTask, decideFailedTasks, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
 import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
@@ -11,24 +12,6 @@ import { scrub } from '../logger.js';
 import { referenceSchema } from '../scope-deletions/scope-deletions.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
-
-/** The filters of POST /v1/retries (src/api/requests-router.ts), for skipping or resolving in bulk. */
-const bulkDecisionSchema = Joi.object({
-  reason: Joi.string().trim().min(3).max(500).required(),
-  vendor: Joi.string().valid(...VENDOR_NAMES),
-  requestId: Joi.string().guid(),
-  since: Joi.date().iso(),
-  all: Joi.boolean().valid(true),
-  dryRun: Joi.boolean().default(false),
-  limit: Joi.number().integer().min(1).max(10_000).default(1000),
-})
-  .or('vendor', 'requestId', 'since', 'all')
-  .oxor('all', 'vendor')
-  .oxor('all', 'requestId')
-  .oxor('all', 'since')
-  .required();
 
 const DECISIONS = { skip: 'skipped', resolve: 'resolved' } as const;
 
@@ -80,7 +63,7 @@ export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
 
   for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {
     router.post(path, requireRole('operator'), async (req, res) => {
-      const { value, error } = bulkDecisionSchema.validate(req.body ?? {}, { abortEarly: false });
+      const { value, error } = failedTasksFilterSchema.validate(req.body ?? {}, { abortEarly: false });
       if (error) throw new ApiError(400, 'invalid_request', `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`, toFieldProblems(error));
       const tasks = await decideFailedTasks(
         { ledger },

@@ -782,8 +782,13 @@ export class RequestLedger {
         return { applied: false, state: current[0]?.state };
       }
       if (FINAL_REQUEST_STATUSES.includes(locked[0].status) && mayRequestMove('reopen', locked[0].status)) changed = await this.reopenRequest(tx, requestId);
-      await this.auditWith(tx, requestId, actor, `task.${decision === 'skipped' ? 'skipped' : 'resolved'}`, { taskId, vendor: rows[0].vendor, decision, reason });
-      return { task: toTask(rows[0]), applied: true, state: to };
+      // The evidence carries the reason as the audit write path scrubbed it; shredding removes it from both.
+      const texts = await this.auditWith(tx, requestId, actor, `task.${decision === 'skipped' ? 'skipped' : 'resolved'}`, { taskId, vendor: rows[0].vendor, decision, reason });
+      const { rows: scrubbed } = await tx.query<TaskRow>(`UPDATE tasks SET evidence = jsonb_set(evidence, '{operatorDecision,reason}', to_jsonb($2::text)) WHERE id = $1 RETURNING *`, [
+        taskId,
+        texts.reason ?? '',
+      ]);
+      return { task: toTask(scrubbed[0]!), applied: true, state: to };
     });
     await this.emitStatusChange(changed.row, changed.from);
     return result;
@@ -892,6 +897,7 @@ export class RequestLedger {
         // chain keeps its digests, so receipts signed before and after still verify.
         await tx.query(`DELETE FROM audit_free_text WHERE chain_id = $1`, [id]);
         await tx.query(`UPDATE tasks SET evidence = (evidence - 'note') || '{"noteShredded": true}'::jsonb WHERE request_id = $1 AND evidence ? 'note'`, [id]);
+        await tx.query(`UPDATE tasks SET evidence = evidence #- '{operatorDecision,reason}' || '{"reasonShredded": true}'::jsonb WHERE request_id = $1 AND evidence->'operatorDecision' ? 'reason'`, [id]);
         await this.auditWith(tx, id, 'system', 'identities.shredded', { endedBefore: endedBefore.toISOString() });
       }
       return rows.length;

@@ -69,7 +69,9 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(task.operatorDecision).to.deep.include({ decision: 'skipped', by: 'token:admin', reason: 'Pinpoint project closed; INC-77' });
     expect(task.evidence.operatorDecision.failedWith, 'the failure it closes stays on record').to.be.a('string').and.not.be.empty;
     const entry = receipt.body.receipt.auditChain.find((e: { action: string }) => e.action === 'task.skipped');
-    expect(entry.detail).to.deep.include({ taskId, decision: 'skipped', reason: 'Pinpoint project closed; INC-77' });
+    // The reason sits beside the chain, its digest in it (DESIGN.md Invariant 13).
+    expect(entry.detail).to.deep.include({ taskId, decision: 'skipped' }).and.to.have.property('reasonSha256');
+    expect(entry.text).to.deep.equal({ reason: 'Pinpoint project closed; INC-77' });
     expect(verifyReceipt(receipt.body)).to.deep.equal({ valid: true, problems: [] });
   });
 
@@ -106,20 +108,37 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     const twice = await cli('task', 'skip', b.id, b.taskId, '--reason', 'again');
     expect(twice.code, 'the task is no longer failed').to.equal(1);
     const trail = await service.ledger.auditTrail(a.id);
-    expect(trail.find((e) => e.action === 'task.resolved')!.detail.reason).to.equal('deleted by Pinpoint support, case 99');
+    expect(trail.find((e) => e.action === 'task.resolved')!.text?.reason).to.equal('deleted by Pinpoint support, case 99');
   });
 
   it('skips a failed task from the admin page with a reason, only with an operator session', async () => {
     const { id, taskId } = await failedRequest('user-34');
+    // Issue 25 §5: the admin pages take a session cookie from logging in, never the token.
+    const sessions = new Map<string, string>();
+    const sessionFor = async (token: string) => {
+      if (sessions.has(token)) return sessions.get(token)!;
+      const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
+      const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
+      const loginCsrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+      const ok = await fetch(`${service.url}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie },
+        body: new URLSearchParams({ csrf: loginCsrf, token }).toString(),
+      });
+      const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!;
+      sessions.set(token, cookie);
+      return cookie;
+    };
     const open = async (token: string) => {
-      const res = await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie: `erasure_token=${encodeURIComponent(token)}` } });
+      const res = await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie: await sessionFor(token) } });
       return res.text();
     };
     const post = async (token: string, form: Record<string, string>) =>
       fetch(`${service.url}/admin/requests/${id}/tasks/${taskId}/decide`, {
         method: 'POST',
         redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `erasure_token=${encodeURIComponent(token)}` },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: await sessionFor(token) },
         body: new URLSearchParams(form).toString(),
       });
     const viewerPage = await open(VIEWER_TOKEN);
