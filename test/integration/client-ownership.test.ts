@@ -4,6 +4,7 @@ import type { TestDatabase, TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
 import { runCli } from '../cli/run-cli.js';
 import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRequest, ownershipService } from '../support/ownership.js';
+import { adminSessionCookie } from '../support/admin-session.js';
 
 /** Issue 22 (DESIGN.md Invariant 10): each client owns its requests; idempotency keys are per client and bound to their payload. */
 
@@ -172,7 +173,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const a = await service.api('/v1/requests', { token: CLIENT_A_TOKEN, body: body(`page-${randomUUID()}`, 'user-25') });
       const b = await service.api('/v1/requests', { token: CLIENT_B_TOKEN, body: body(`page-${randomUUID()}`, 'user-26') });
       const page = async (pathname: string, token: string) => {
-        const res = await fetch(`${service.url}${pathname}`, { headers: { accept: 'text/html', cookie: `erasure_token=${token}` }, redirect: 'manual' });
+        const res = await fetch(`${service.url}${pathname}`, { headers: { accept: 'text/html', cookie: await adminSessionCookie(service.url, token) }, redirect: 'manual' });
         return { status: res.status, text: await res.text() };
       };
       const staff = await page('/admin', VIEWER_TOKEN);

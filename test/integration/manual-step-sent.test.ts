@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { verifyReceipt } from '../../src/receipts/receipt.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { runCli, serviceFlags } from '../cli/run-cli.js';
+import { adminSessionCookie } from '../support/admin-session.js';
 
 /** Issue 19, item 3 (acceptance 4): a request cancelled after its manual step was sent to the vendor. */
 describe('A manual step sent to the vendor, then a cancel', function () {
@@ -90,7 +91,7 @@ describe('A manual step sent to the vendor, then a cancel', function () {
 
   it('records a step as sent from the admin page', async () => {
     const { id, sentTask } = await manualRequest();
-    const cookie = `erasure_token=${encodeURIComponent(service.adminToken)}`;
+    const cookie = await adminSessionCookie(service.url, service.adminToken!);
     const page = await (await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })).text();
     expect(page).to.include(`action="/admin/requests/${id}/tasks/${sentTask}/sent"`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;

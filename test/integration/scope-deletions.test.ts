@@ -6,6 +6,7 @@ import { DAY_MS } from '../../src/scope-deletions/scope-kinds.js';
 import { verifyChain } from '../../src/receipts/audit-chain.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { runCli, serviceFlags } from '../cli/run-cli.js';
+import { adminSessionCookie } from '../support/admin-session.js';
 
 const SUBMITTER_TOKEN = 'submitter-token-for-scope-tests-00001';
 
@@ -204,7 +205,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(JSON.parse(listed.stdout).manualWork.map((w: { id: string }) => w.id)).to.include(closed.body.id);
     const text = await runCli(['list', '--overdue', ...serviceFlags(service)]);
     expect(text.stdout).to.match(/^overdue manual work \(\d+\):/).and.include(closed.body.id);
-    const page = await (await fetch(`${service.url}/admin/manual-work`, { headers: { accept: 'text/html', cookie: `erasure_token=${encodeURIComponent(service.adminToken)}` } })).text();
+    const page = await (await fetch(`${service.url}/admin/manual-work`, { headers: { accept: 'text/html', cookie: await adminSessionCookie(service.url, service.adminToken!) } })).text();
     expect(page).to.include(`data-manual-work="scope:${closed.body.id}:confirm"`).and.match(/\d+ overdue/);
   });
 
@@ -225,7 +226,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(cancel.code, cancel.stderr).to.equal(0);
     expect(cancel.stdout).to.include('status      cancel_requested').and.include('send this cancellation:').and.include('Cancel Unify space deletion');
 
-    const cookie = `erasure_token=${encodeURIComponent(service.adminToken)}`;
+    const cookie = await adminSessionCookie(service.url, service.adminToken!);
     const drafted = await create({ kind: 'segment-workspace', fields: { workspaceSlug: 'acme-old' }, confirmScope: 'acme-old' });
     const page = await (await fetch(`${service.url}/admin/scope-deletions`, { headers: { accept: 'text/html', cookie } })).text();
     expect(page).to.include(`data-scope-deletion="${drafted.body.id}"`).and.include('Delete Workspace').and.include(`/admin/scope-deletions/${drafted.body.id}/sent`);
