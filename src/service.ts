@@ -45,7 +45,7 @@ import { OpenDsrStore } from './opendsr/opendsr-store.js';
 import { loadOpenDsrSigner } from './opendsr/opendsr-signer.js';
 import { createOpenDsrRouter } from './opendsr/opendsr-router.js';
 import { runPreflight } from './preflight/vendor-preflight.js';
-import { runCanaries } from './preflight/canary.js';
+import { runCanaries, type CanaryCarry } from './preflight/canary.js';
 import { VendorHealthMonitor } from './preflight/vendor-health-monitor.js';
 import type { VendorName } from './vendors/vendor-name.js';
 
@@ -241,9 +241,11 @@ export async function startService(config: Config, options: StartServiceOptions 
         : undefined;
       // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
       const vendorSettings = config.vendors;
+      // A Segment canary regulation on a real workspace outlives one canary run (src/preflight/canary.ts).
+      const canaryCarry: CanaryCarry = {};
       vendorHealth = new VendorHealthMonitor({
         preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
-        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
+        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, carry: canaryCarry, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
         logger,
         atBoot: config.preflight.atBoot,
         intervalMs: config.preflight.intervalMs,
