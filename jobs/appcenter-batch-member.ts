@@ -3,6 +3,7 @@ import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendo
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { scopeGone } from '../src/receipts/verification.js';
 import type { TaskInput, TaskResult } from './task-processor.js';
+import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
 
 /**
  * How long a member waits before looking again on its own. The batch runner wakes members as
@@ -44,8 +45,10 @@ export const APPCENTER_PUSH_END_OF_SUPPORT = '2020-12-31';
  * naming the config key; App Center answering as retired, or Push answering as retired for an app
  * that exists, gives the batch result that members record as `scope_gone`, with the answer and date.
  */
-export async function confirmGoneApp(client: AppCenterClient, app: string, status: number, options: { push: boolean; signal?: AbortSignal }): Promise<Record<string, unknown>> {
-  const answer = await client.confirmApp(app, options.signal);
+export async function confirmGoneApp(client: AppCenterClient, app: string, status: number, options: { push: boolean; signal?: AbortSignal; sightings?: ScopeSightings }): Promise<Record<string, unknown>> {
+  const answer = await client.confirmApp(app, options.signal, options.sightings);
+  // An app seen before (src/ledger/scope-sightings.ts) that App Center no longer lists: gone, with when it was last seen.
+  if (isGone(answer) && 'lastSeenAt' in answer) return { appGone: true, vendorStatus: status, vendorAnswer: answer.vendorAnswer, lastSeenAt: answer.lastSeenAt };
   if (isGone(answer)) return { appGone: true, vendorStatus: status, vendorAnswer: answer.vendorAnswer, endOfSupportAt: answer.endOfSupportAt };
   if (options.push) return { appGone: true, vendorStatus: status, vendorAnswer: `Push ${status} while Apps_Get 200: App Center Push is retired`, endOfSupportAt: APPCENTER_PUSH_END_OF_SUPPORT };
   throw new TransientVendorError({ vendor: 'appcenter', operation: 'Apps_Get', status: 200, code: 'AppStillDescribed' }, `answered ${status} for an app it still describes`);
@@ -59,7 +62,11 @@ export function goneEvidence(action: string, app: string, result: Record<string,
     vendorAnswer: typeof result.vendorAnswer === 'string' ? result.vendorAnswer : `status ${String(result.vendorStatus)}`,
     vendorStatus: result.vendorStatus,
     ...(typeof result.endOfSupportAt === 'string' ? { endOfSupportAt: result.endOfSupportAt } : {}),
-    reason: `App Center is past its end of support${typeof result.endOfSupportAt === 'string' ? ` (${result.endOfSupportAt})` : ''}: the app answers as gone`,
+    ...(typeof result.lastSeenAt === 'string' ? { lastSeenAt: result.lastSeenAt } : {}),
+    reason:
+      typeof result.lastSeenAt === 'string'
+        ? `the app, seen before (last seen ${result.lastSeenAt}), answers as gone`
+        : `App Center is past its end of support${typeof result.endOfSupportAt === 'string' ? ` (${result.endOfSupportAt})` : ''}: the app answers as gone`,
     ...scopeGone(),
   };
 }

@@ -1,4 +1,5 @@
 import { confirmGoneApp } from './appcenter-batch-member.js';
+import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
 import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, type Subject } from '../src/privacy/subject.js';
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
@@ -129,12 +130,12 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
   let exportId = previous.exportId ?? undefined;
   if (!exportId) {
     const started = await client.startDeviceExport(app, input.signal);
-    if (isGone(started)) return appGone(input.members, started.status, client, app, input.signal);
+    if (isGone(started)) return appGone(input.members, started.status, client, app, input.signal, deps.scopeSightings);
     exportId = started.exportId;
     await input.checkpoint({ exportId, exportStartedAt: new Date().toISOString() });
   }
   const status = await client.deviceExportStatus(app, exportId, input.signal);
-  if (isGone(status)) return appGone(input.members, status.status, client, app, input.signal);
+  if (isGone(status)) return appGone(input.members, status.status, client, app, input.signal, deps.scopeSightings);
   if (status === 'InProgress') {
     return { outcome: 'waiting_vendor', evidence: { app, exportId }, pollAfterMs: client.settings.deviceExport.pollMs, reason: 'App Center device export in progress' };
   }
@@ -250,8 +251,8 @@ function unexpectedFormat(members: Array<{ taskId: string }>, app: string, expor
  * is done with "not found" evidence. Analytics can outlive Push, so logs are still blocked by the
  * install ids people gave when that is configured.
  */
-async function appGone(members: Array<{ taskId: string; subject: Subject }>, status: number, client: AppCenterClient, app: string, signal?: AbortSignal) {
-  const gone = await confirmGoneApp(client, app, status, { push: true, signal });
+async function appGone(members: Array<{ taskId: string; subject: Subject }>, status: number, client: AppCenterClient, app: string, signal?: AbortSignal, sightings?: ScopeSightings) {
+  const gone = await confirmGoneApp(client, app, status, { push: true, signal, sightings });
   const results = new Map<string, MemberResult>();
   for (const m of members) {
     let logsBlocked = 0;

@@ -43,10 +43,15 @@ export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
       passes += 1;
       const audiences = await client.listAudiences(app, input.signal);
       if (isGone(audiences)) {
-        if (passes === 1) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, audiences.status, { push: false, signal: input.signal }));
+        if (passes === 1) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, audiences.status, { push: false, signal: input.signal, sightings: deps.scopeSightings }));
         break;
       }
       listed = audiences.length;
+      if (passes === 1 && deps.scopeSightings) {
+        // The app answered its listing: it exists (src/ledger/scope-sightings.ts).
+        const index = client.settings.apps.indexOf(app);
+        await deps.scopeSightings.seen({ vendor: 'appcenter', configKey: `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, scopeId: `${client.settings.owner}/${app}` });
+      }
       const hits = audiences
         .map((audience) => ({ audience, taskIds: input.members.filter((m) => namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId)!)).map((m) => m.taskId) }))
         .filter((hit) => hit.taskIds.length > 0);

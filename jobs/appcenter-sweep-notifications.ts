@@ -72,7 +72,7 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
   let listed = 0;
   try {
     const listing = await listConsistently(client, app, input.signal);
-    if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, listing.status, { push: true, signal: input.signal }));
+    if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, listing.status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
     listed = listing.items.length;
     const toRead: AppCenterNotificationOverview[] = [];
     for (const n of listing.items) {
@@ -101,7 +101,7 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
     for (let i = 0; i < doomed.length; i += PUSH_DELETE_CHUNK) {
       const chunk = doomed.slice(i, i + PUSH_DELETE_CHUNK);
       const answer = await client.deleteNotifications(app, chunk, input.signal);
-      if (isGone(answer)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, answer.status, { push: true, signal: input.signal }));
+      if (isGone(answer)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, answer.status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
       for (const id of chunk) deleted.add(id);
     }
   } catch (err) {

@@ -11,7 +11,8 @@ import { requireClient, resourceValue, type TaskProcessor } from './task-process
  * Pinpoint answers 404 alike for an unknown user and an unknown app, so an empty answer is trusted
  * only after GetApp confirms the app in this run (DESIGN.md Invariant 8): a mistyped app id is a
  * MisconfiguredVendorError naming `vendors.pinpoint.appIds[i]`; Pinpoint past its end of support is
- * `scope_gone` with its answer and the date.
+ * `scope_gone` with its answer and the date, and so is an app seen before that now answers 404
+ * (src/ledger/scope-sightings.ts), with its answer and `lastSeenAt`.
  */
 export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
   const pinpoint = requireClient(deps, 'pinpoint');
@@ -21,14 +22,19 @@ export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
 
   const found = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
   if (found.length === 0) {
-    const app = await pinpoint.confirmApp({ appId, signal: input.signal });
+    const app = await pinpoint.confirmApp({ appId, signal: input.signal, sightings: deps.scopeSightings });
     if (isGone(app)) {
-      return { outcome: 'not_found', evidence: { appId, appGone: true, vendorAnswer: app.vendorAnswer, endOfSupportAt: app.endOfSupportAt, endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
+      return { outcome: 'not_found', evidence: { appId, appGone: true, vendorAnswer: app.vendorAnswer, ...(app.endOfSupportAt ? { endOfSupportAt: app.endOfSupportAt } : {}), ...(app.lastSeenAt ? { lastSeenAt: app.lastSeenAt } : {}), endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
     }
   }
   const earlier = typeof input.previous.endpointsFound === 'number' ? input.previous.endpointsFound : 0;
   let deleted: string[] = [];
   if (found.length > 0) {
+    // The app answered with endpoints: it exists (src/ledger/scope-sightings.ts).
+    if (deps.scopeSightings) {
+      const index = pinpoint.settings.appIds.indexOf(appId);
+      await deps.scopeSightings.seen({ vendor: 'pinpoint', configKey: `vendors.pinpoint.appIds[${index < 0 ? '?' : index}]`, scopeId: appId });
+    }
     await input.checkpoint({ appId, endpointsFound: found.length, endpointIds: found.map((e) => e.id) });
     deleted = (await pinpoint.deleteUserEndpoints({ appId, userId, signal: input.signal })).map((e) => e.id);
   }

@@ -1,9 +1,9 @@
 import { EndpointMatcher, ExportScan, ExportScanError } from '../src/vendors/pinpoint-export-scanner.js';
 import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
-import { isGone, type AppGone, type ExportJobState, type PinpointClient, type PinpointRetired } from '../src/vendors/pinpoint-client.js';
+import { isGone, type AppGone, type ExportJobState, type PinpointAppGone, type PinpointClient } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult, type VendorClients } from './task-processor.js';
 
 /** The batch job's name, in the Pinpoint queue; its members are `find-endpoint` tasks. */
 export const EXPORT_SEGMENT = 'export-segment';
@@ -69,7 +69,7 @@ export const exportSegment: BatchProcessor = async (input, deps) => {
         await input.checkpoint({ phase: 'exporting', exportPrefix: prefix, exportRequested: requested });
         job = await pinpoint.createExportJob({ appId, s3UrlPrefix, roleArn: settings.roleArn, segmentId: target === '*' ? undefined : target, signal: input.signal });
       }
-      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal));
+      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, deps));
       jobs.push({ target, jobId: job.jobId });
       await input.checkpoint({ exportJobs: jobs });
     }
@@ -78,7 +78,7 @@ export const exportSegment: BatchProcessor = async (input, deps) => {
     const states: ExportJobState[] = [];
     for (const { jobId } of jobs) {
       const job = await pinpoint.getExportJob({ appId, jobId, signal: input.signal });
-      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal));
+      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, deps));
       states.push(job);
     }
     const failed = states.find((s) => s.status === 'FAILED');
@@ -154,16 +154,16 @@ async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: 
  * app is looked up (PinpointClient.confirmApp): a mistyped app id throws a MisconfiguredVendorError
  * naming the config key; Pinpoint past its end of support is the answer the members record.
  */
-async function confirmGone(pinpoint: PinpointClient, appId: string, gone: AppGone, signal?: AbortSignal): Promise<PinpointRetired> {
-  const app = await pinpoint.confirmApp({ appId, signal });
+async function confirmGone(pinpoint: PinpointClient, appId: string, gone: AppGone, signal: AbortSignal | undefined, deps: VendorClients): Promise<PinpointAppGone> {
+  const app = await pinpoint.confirmApp({ appId, signal, sightings: deps.scopeSightings });
   if (!isGone(app)) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetApp', code: 'AppStillDescribed' }, `answered ${gone.vendorAnswer} for an app it still describes`);
   return app;
 }
 
 /** Pinpoint is past its end of support (confirmed by confirmGone): nothing to find, recorded with the vendor's answer and the date. */
-async function appGone(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, gone: PinpointRetired): Promise<BatchResult> {
+async function appGone(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, gone: PinpointAppGone): Promise<BatchResult> {
   const purged = await s3.purgePrefix(bucket, prefix, input.signal);
-  const answer = { appGone: true, vendorAnswer: gone.vendorAnswer, endOfSupportAt: gone.endOfSupportAt };
+  const answer = { appGone: true, vendorAnswer: gone.vendorAnswer, ...(gone.endOfSupportAt ? { endOfSupportAt: gone.endOfSupportAt } : {}), ...(gone.lastSeenAt ? { lastSeenAt: gone.lastSeenAt } : {}) };
   const members = new Map<string, MemberResult>(input.members.map((m) => [m.taskId, { state: 'done', result: answer }]));
   return { outcome: 'done', evidence: { phase: 'done', ...answer, exportFilesDeleted: purged.versionsDeleted }, members };
 }

@@ -59,8 +59,8 @@ export const findEndpoint: TaskProcessor = async (input, deps) => {
   if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'BatchFailed' }, 'shared export scan failed');
   const batchId = outcome.batchId;
   if (outcome.result.appGone) {
-    // Pinpoint is past its end of support (the batch looked the app up before trusting the answer).
-    return { outcome: 'not_found', evidence: { appId, batchId, appGone: true, vendorAnswer: outcome.result.vendorAnswer, endOfSupportAt: outcome.result.endOfSupportAt, endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
+    // Pinpoint is past its end of support, or the app seen before is gone (the batch looked the app up before trusting the answer).
+    return { outcome: 'not_found', evidence: { appId, batchId, appGone: true, vendorAnswer: outcome.result.vendorAnswer, endOfSupportAt: outcome.result.endOfSupportAt, ...(outcome.result.lastSeenAt ? { lastSeenAt: outcome.result.lastSeenAt } : {}), endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
   }
   const endpointIds = Array.isArray(outcome.result.endpointIds) ? (outcome.result.endpointIds as string[]) : [];
 

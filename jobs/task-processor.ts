@@ -4,6 +4,7 @@ import type { S3VendorClient } from '../src/vendors/s3-client.js';
 import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
 import type { SegmentClient } from '../src/vendors/segment-client.js';
 import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
+import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
 
 /** What a processor gets for one run of one task. Plain data plus two callbacks. */
 export interface TaskInput {
@@ -116,6 +117,8 @@ export interface VendorClients {
   amplitude?: AmplitudeClient;
   segment?: SegmentClient;
   appcenter?: AppCenterClient;
+  /** Scopes seen to exist (src/ledger/scope-sightings.ts): lets an app seen before that answers 404 end `scope_gone`. */
+  scopeSightings?: ScopeSightings;
 }
 
 /** A job processor: a function of the task and its dependencies, with no wiring of its own. */

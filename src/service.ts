@@ -45,7 +45,8 @@ import { OpenDsrStore } from './opendsr/opendsr-store.js';
 import { loadOpenDsrSigner } from './opendsr/opendsr-signer.js';
 import { createOpenDsrRouter } from './opendsr/opendsr-router.js';
 import { runPreflight } from './preflight/vendor-preflight.js';
-import { runCanaries } from './preflight/canary.js';
+import { runCanaries, type CanaryCarry } from './preflight/canary.js';
+import { ScopeSightingLedger } from './ledger/scope-sightings.js';
 import { VendorHealthMonitor } from './preflight/vendor-health-monitor.js';
 import type { VendorName } from './vendors/vendor-name.js';
 
@@ -200,7 +201,8 @@ export async function startService(config: Config, options: StartServiceOptions 
     const queueProcessors = { [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps) };
     const enqueue = createRequestEnqueuer({ ledger, queues });
 
-    const clients: VendorClients = {};
+    // Scopes seen to exist, so an app seen before that answers 404 is scope_gone, not a config error (src/ledger/scope-sightings.ts).
+    const clients: VendorClients = { scopeSightings: new ScopeSightingLedger(db) };
     // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
     const simulators: SimulatedVendors | undefined = sandbox ?? sharedSandbox;
     const vendorClock = simulators ? () => simulators.clock.now() : REAL_TIME;
@@ -241,9 +243,11 @@ export async function startService(config: Config, options: StartServiceOptions 
         : undefined;
       // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
       const vendorSettings = config.vendors;
+      // A Segment canary regulation on a real workspace outlives one canary run (src/preflight/canary.ts).
+      const canaryCarry: CanaryCarry = {};
       vendorHealth = new VendorHealthMonitor({
         preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
-        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
+        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, carry: canaryCarry, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
         logger,
         atBoot: config.preflight.atBoot,
         intervalMs: config.preflight.intervalMs,

@@ -281,6 +281,22 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       )
     `,
   },
+  {
+    version: 12,
+    sql: `
+      -- Scopes (apps) a vendor confirmed to exist: a configured scope seen before that now answers
+      -- not found is scope_gone with this as evidence, one never seen is a configuration mistake
+      -- (src/ledger/scope-sightings.ts). Scope ids are not personal data.
+      CREATE TABLE scope_sightings (
+        vendor text NOT NULL,
+        scope_id text NOT NULL,
+        config_key text NOT NULL,
+        first_seen_at timestamptz NOT NULL,
+        last_seen_at timestamptz NOT NULL,
+        PRIMARY KEY (vendor, scope_id)
+      )
+    `,
+  },
 ];
 
 /** Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows). */

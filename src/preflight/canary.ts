@@ -4,6 +4,8 @@ import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import { submitDeletions, type SubmittedMember } from '../../jobs/amplitude-submit-deletions.js';
+import { pollRegulation, regulationBatchScope } from '../../jobs/segment-poll-regulation.js';
+import { segmentResources } from '../vendors/segment-settings.js';
 import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { isVendorError } from '../vendors/vendor-errors.js';
@@ -24,7 +26,17 @@ export interface CanaryInput {
   enabled: readonly VendorName[];
   /** Moves the vendor's time on between runs of a batch (the sandbox's clock), or waits in real time. */
   waitForVendor?: (ms: number) => Promise<void>;
+  /**
+   * What a canary left running at the vendor for a later run to finish (a Segment regulation on a
+   * real workspace takes hours to days). The caller keeps one object across runs (src/service.ts).
+   */
+  carry?: CanaryCarry;
   signal?: AbortSignal;
+}
+
+/** A Segment canary regulation still at work: the batch evidence `poll-regulation` resumes from (regulateId, no user id). */
+export interface CanaryCarry {
+  segment?: { evidence: Record<string, unknown>; startedAt: string };
 }
 
 const MAX_RUNS = 30;
@@ -58,7 +70,7 @@ export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
       else if (vendor === 's3' && input.vendors.s3 && input.clients.s3) checks.push(...(await s3Canary(input, wait)));
       else if (vendor === 'appcenter' && input.vendors.appcenter && input.clients.appcenter) checks.push(...(await appcenterCanary(input, wait)));
       else if (vendor === 'amplitude' && input.vendors.amplitude && input.clients.amplitude) checks.push(...(await amplitudeCanary(input, wait)));
-      // Segment: a regulation takes hours to days and its API takes no synthetic data; the preflight checks its token and scopes.
+      else if (vendor === 'segment' && input.vendors.segment && input.clients.segment) checks.push(...(await segmentCanary(input)));
       else checks.push({ vendor, check: 'canary', status: 'warn', detail: `no canary for ${vendor}: its API offers no write the erasure jobs could read back in time` });
     } catch (err) {
       checks.push({ vendor, check: 'canary', status: 'fail', detail: `canary ${failure(err)}` });
@@ -183,4 +195,59 @@ async function amplitudeCanary(input: CanaryInput, wait: (ms: number) => Promise
     return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
   }
   return [{ vendor: 'amplitude', check: 'canary', status: 'ok', detail: `a synthetic id went through amplitude-submit-deletions and came back unknown (${sent.vendorAnswer ? `${sent.vendorAnswer.status} for it alone` : 'invalid_ids'})` }];
+}
+
+/** Statuses Segment documents for a regulation and for each destination (vendor-contracts §4.3, jobs/segment-poll-regulation.ts). */
+const SEGMENT_STATUSES = new Set(['INITIALIZED', 'RUNNING', 'FINISHED', 'FAILED', 'PARTIAL_SUCCESS', 'NOT_SUPPORTED', 'INVALID']);
+/** Vendor time between two polls of the canary's regulation on the sandbox, and how many polls it gets (≈ 25 hours of vendor time). */
+const SEGMENT_CANARY_POLL_MS = 15 * 60_000;
+const SEGMENT_CANARY_POLLS = 100;
+
+/**
+ * Segment: a SUPPRESS_WITH_DELETE regulation for a synthetic user id in the first configured scope,
+ * through `poll-regulation` (the batch job requests use), polled until a final status; the answer
+ * must carry what the jobs read: a documented overall status and a status for each destination. An
+ * answer without them fails as "unexpected regulation format". With a sandbox clock
+ * (`waitForVendor`) the canary polls to the end; on a real workspace, where a regulation takes as
+ * long as Segment takes, it starts the regulation, reports it pending (warn), and a later run polls
+ * it once more (`carry`) until it ends: no run blocks for days.
+ */
+async function segmentCanary(input: CanaryInput): Promise<VendorCheck[]> {
+  const resource = segmentResources(input.vendors.segment!.scope)[0];
+  if (!resource) return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: 'no scope configured for a canary' }];
+  const scope = regulationBatchScope(resource, 'SUPPRESS_WITH_DELETE');
+  const carried = input.carry?.segment;
+  const tag = randomBytes(6).toString('hex');
+  const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
+  const evidence: Record<string, unknown> = { ...(carried?.evidence ?? {}) };
+  const startedAt = carried?.startedAt ?? new Date().toISOString();
+  const polls = input.waitForVendor ? SEGMENT_CANARY_POLLS : 1;
+  for (let poll = 0; poll < polls; poll++) {
+    if (poll > 0) await input.waitForVendor!(SEGMENT_CANARY_POLL_MS);
+    const result = await pollRegulation({ batchId: `canary-${tag}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal: input.signal }, input.clients);
+    if (result.outcome !== 'done') {
+      Object.assign(evidence, result.evidence);
+      continue;
+    }
+    if (input.carry) delete input.carry.segment;
+    return [segmentVerdict(result.members.get(member.taskId)!.result)];
+  }
+  if (!input.waitForVendor && input.carry) {
+    input.carry.segment = { evidence, startedAt };
+    return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: `pending: the canary regulation started ${startedAt} is ${String(evidence.overallStatus ?? 'INITIALIZED')} at Segment; a later canary run reads its end` }];
+  }
+  throw new CanaryTimeout(`did not end: the regulation was still ${String(evidence.overallStatus ?? 'INITIALIZED')} after ${polls} polls`);
+}
+
+/** The canary regulation's final answer, judged on its shape first: a drifted answer is never read as an outcome. */
+function segmentVerdict(result: Record<string, unknown>): VendorCheck {
+  const overall = String(result.overallStatus ?? '');
+  const destinations = Array.isArray(result.destinations) ? (result.destinations as Array<{ status?: unknown }>) : [];
+  const unread = destinations.filter((d) => typeof d.status !== 'string' || !SEGMENT_STATUSES.has(d.status)).length;
+  if (!SEGMENT_STATUSES.has(overall) || unread > 0) {
+    const what = !SEGMENT_STATUSES.has(overall) ? 'no documented overall status' : `${unread} of ${destinations.length} destinations without a documented status`;
+    return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary unexpected regulation format: ${what}` };
+  }
+  if (result.reason !== undefined && result.partial !== true) return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary regulation ${String(result.reason)}` };
+  return { vendor: 'segment', check: 'canary', status: 'ok', detail: `a SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended ${overall} with ${destinations.length} destination statuses, in the shape the jobs read` };
 }

@@ -68,6 +68,16 @@ async function patiently<T>(call: () => Promise<T>, signal?: AbortSignal): Promi
   }
 }
 
+/** Records a scope the vendor answered for (src/ledger/scope-sightings.ts); a ledger hiccup never fails a check. */
+async function sighted(input: PreflightInput, vendor: VendorName, configKey: string, scopeId: string): Promise<void> {
+  await input.clients.scopeSightings?.seen({ vendor, configKey, scopeId }).catch(() => undefined);
+}
+
+/** When a scope was last seen to exist, if ever: a scope seen before that now answers not found is gone, not mistyped. */
+async function lastSeen(input: PreflightInput, vendor: VendorName, scopeId: string): Promise<string | undefined> {
+  return (await input.clients.scopeSightings?.lastSeen(vendor, scopeId).catch(() => undefined))?.lastSeenAt;
+}
+
 const rejected = (err: unknown) => err instanceof PermanentVendorError && (err.details.status === 401 || err.details.status === 403);
 
 /**
@@ -106,8 +116,13 @@ async function checkPinpoint(input: PreflightInput): Promise<VendorCheck[]> {
     try {
       const app = await patiently(() => client.getApp({ appId, signal: input.signal }), input.signal);
       credentials ??= { vendor: 'pinpoint', check: 'credentials', status: 'ok', detail: `GetApp answered in ${settings.region}` };
-      if ('gone' in app && app.gone) checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: `${key} does not exist in ${settings.region} (${app.vendorAnswer})` });
-      else checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'ok', detail: `${key} exists in ${settings.region}` });
+      if ('gone' in app && app.gone) {
+        const seen = await lastSeen(input, 'pinpoint', appId);
+        checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: seen ? `${key} ${appId} no longer exists in ${settings.region} (last seen ${seen}; ${app.vendorAnswer})` : `${key} does not exist in ${settings.region} (${app.vendorAnswer})` });
+      } else {
+        await sighted(input, 'pinpoint', key, appId);
+        checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'ok', detail: `${key} exists in ${settings.region}` });
+      }
     } catch (err) {
       const answer = answerOf(err);
       if (rejected(err)) {
@@ -186,9 +201,14 @@ async function checkAppCenter(input: PreflightInput): Promise<VendorCheck[]> {
     try {
       const audiences = await patiently(() => client.listAudiences(app, input.signal), input.signal);
       credentials ??= { vendor: 'appcenter', check: 'credentials', status: 'ok', detail: 'Analytics_ListAudiences answered' };
+      const scopeId = `${settings.owner}/${app}`;
+      const seen = isGone(audiences) ? await lastSeen(input, 'appcenter', scopeId) : undefined;
+      if (!isGone(audiences)) await sighted(input, 'appcenter', key, scopeId);
       checks.push(
         isGone(audiences)
-          ? { vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} does not exist (${audiences.status})` }
+          ? seen
+            ? { vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `${key} ${scopeId} no longer exists (last seen ${seen}; ${audiences.status})` }
+            : { vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} does not exist (${audiences.status})` }
           : { vendor: 'appcenter', check: 'scope', key, status: 'ok', detail: `${key} ${settings.owner}/${app} exists` },
       );
     } catch (err) {

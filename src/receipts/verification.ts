@@ -8,7 +8,8 @@
  * - `vendor_confirmed`: the vendor reports the deletion done but offers no lookup to check it
  *   (a Segment regulation, an Amplitude deletion job, an App Center device delete).
  * - `scope_gone`: the app, project or bucket is gone, by the vendor's own answer about the scope,
- *   kept in the evidence (`vendorAnswer`), e.g. the vendor is past its end of support.
+ *   kept in the evidence (`vendorAnswer`), e.g. the vendor is past its end of support, or an app
+ *   seen before (src/ledger/scope-sightings.ts) answers 404 (`lastSeenAt`).
  * - `unverifiable`: nothing could be checked; `unverifiableReason` says why.
  */
 export const VERIFICATIONS = ['verified_absent', 'vendor_confirmed', 'scope_gone', 'unverifiable'] as const;

@@ -7,6 +7,7 @@ import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-setti
 import { CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
+import type { ScopeSightings } from '../ledger/scope-sightings.js';
 import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, scopeMissing, type VendorError } from './vendor-errors.js';
 
 /** An audience as Analytics_ListAudiences lists it. Its name is its id, and may itself name a person. */
@@ -52,6 +53,15 @@ export interface AppCenterRetired {
   endOfSupportAt: string;
 }
 
+/** A configured app seen before (src/ledger/scope-sightings.ts) that now answers 404/410 while App Center still answers: `scope_gone`. */
+export interface AppCenterAppVanished {
+  gone: true;
+  status: number;
+  vendorAnswer: string;
+  lastSeenAt: string;
+  endOfSupportAt?: undefined;
+}
+
 export const isGone = (value: unknown): value is Gone => typeof value === 'object' && value !== null && (value as Gone).gone === true;
 
 /**
@@ -93,9 +103,11 @@ export interface AppCenterClient {
    * Looks the app up before a 404 about it is trusted (DESIGN.md Invariant 8): Apps_Get, and when
    * that answers 404/410, Apps_List. App Center listing apps but not this one is a configuration
    * mistake (MisconfiguredVendorError naming `vendors.appcenter.owner` or `vendors.appcenter.apps[i]`);
-   * both answering 404/410 is App Center retired, returned with its answer and the date.
+   * both answering 404/410 is App Center retired, returned with its answer and the date. With
+   * `sightings`, an app that answers is recorded as seen, and one seen before that now answers
+   * 404/410 is returned with the answer and `lastSeenAt` (`scope_gone`), not a configuration mistake.
    */
-  confirmApp(app: string, signal?: AbortSignal): Promise<{ exists: true } | AppCenterRetired>;
+  confirmApp(app: string, signal?: AbortSignal, sightings?: ScopeSightings): Promise<{ exists: true } | AppCenterRetired | AppCenterAppVanished>;
   close(): void;
 }
 
@@ -168,19 +180,26 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
   return {
     settings,
 
-    async confirmApp(app, signal) {
+    async confirmApp(app, signal, sightings) {
+      const index = settings.apps.indexOf(app);
+      const configKey = `vendors.appcenter.apps[${index < 0 ? '?' : index}]`;
       const found = await call('Apps_Get', 'GET', appPath(app, ''), { ok: [200], signal });
-      if (found.status === 200) return { exists: true };
+      if (found.status === 200) {
+        await sightings?.seen({ vendor: 'appcenter', configKey, scopeId: `${settings.owner}/${app}` });
+        return { exists: true };
+      }
       const listed = await call('Apps_List', 'GET', new URL('v0.1/apps', base).toString(), { ok: [200], signal });
       if (listed.status === 404 || listed.status === 410) {
         return { gone: true, status: listed.status, vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: App Center answers as retired`, endOfSupportAt: APPCENTER_END_OF_SUPPORT };
       }
       const apps = Array.isArray(listed.body) ? (listed.body as Array<{ owner?: { name?: unknown } }>) : [];
+      // An app this service saw answer before is gone by App Center's own answer about it, not mistyped.
+      const seen = await sightings?.lastSeen('appcenter', `${settings.owner}/${app}`);
+      if (seen) return { gone: true, status: found.status, vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: the app is no longer listed`, lastSeenAt: seen.lastSeenAt };
       const details = { vendor: 'appcenter' as const, operation: 'Apps_Get', status: found.status };
       const ownerSeen = apps.some((a) => typeof a.owner?.name === 'string' && a.owner.name.toLowerCase() === settings.owner.toLowerCase());
       if (!ownerSeen) return Promise.reject(scopeMissing(details, 'vendors.appcenter.owner', `"${settings.owner}" owns no app this token can see`));
-      const index = settings.apps.indexOf(app);
-      return Promise.reject(scopeMissing(details, `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, `"${settings.owner}/${app}" does not exist`));
+      return Promise.reject(scopeMissing(details, configKey, `"${settings.owner}/${app}" does not exist`));
     },
 
     async startDeviceExport(app, signal) {

@@ -21,6 +21,7 @@ import { classifyHttpFailure, scopeMissing, TransientVendorError, type VendorErr
 import { createObjectStoreClient, type ObjectStoreClient } from './s3-client.js';
 import { addCallMetrics } from './aws-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
+import type { ScopeSightings } from '../ledger/scope-sightings.js';
 
 /** What we keep of an endpoint: its vendor id and channel, never its address. */
 export interface EndpointSummary {
@@ -59,6 +60,15 @@ export interface AppGone {
 /** Pinpoint itself answers as past its end of support: the project is gone with the service. */
 export interface PinpointRetired extends AppGone {
   endOfSupportAt: string;
+}
+
+/**
+ * How confirmApp reports a gone app: Pinpoint retired (`endOfSupportAt`), or a configured app seen
+ * before (src/ledger/scope-sightings.ts) that now answers 404 (`lastSeenAt`). Both are `scope_gone`.
+ */
+export interface PinpointAppGone extends AppGone {
+  endOfSupportAt?: string;
+  lastSeenAt?: string;
 }
 
 /** A project (app) as evidence: its vendor id, ARN and name (a project's, never a person's). */
@@ -113,9 +123,11 @@ export interface PinpointClient {
    * GetApp; when that answers gone before Pinpoint's end of support, or GetApps still answers
    * after it, the app id is a configuration mistake: a MisconfiguredVendorError naming
    * `vendors.pinpoint.appIds[i]` and the region. Pinpoint answering as retired past its end of
-   * support is returned with its answer and the date (`scope_gone`).
+   * support is returned with its answer and the date (`scope_gone`). With `sightings`, an app that
+   * answers is recorded as seen, and one seen before that now answers gone is returned with its
+   * answer and `lastSeenAt` (`scope_gone`): only a scope never seen is a configuration mistake.
    */
-  confirmApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | PinpointRetired>;
+  confirmApp(input: { appId: string; signal?: AbortSignal; sightings?: ScopeSightings }): Promise<AppSummary | PinpointAppGone>;
   /**
    * DeleteApp: the whole project, with its endpoints, segments, campaigns, journeys, channel
    * settings and analytics, for good (vendor-contracts §1.8). An app already gone (404, or 403
@@ -232,17 +244,24 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
       if (isGone(out)) return out;
       return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
     },
-    async confirmApp({ appId, signal }) {
+    async confirmApp({ appId, signal, sightings }) {
+      const index = settings.appIds.indexOf(appId);
+      const configKey = `vendors.pinpoint.appIds[${index < 0 ? '?' : index}]`;
       const app = await this.getApp({ appId, signal });
-      if (!isGone(app)) return app;
+      if (!isGone(app)) {
+        await sightings?.seen({ vendor: 'pinpoint', configKey, scopeId: appId });
+        return app;
+      }
       const pastEndOfSupport = Date.now() >= endOfSupportAt;
       if (pastEndOfSupport) {
         // Only the service's own answer makes a 404 "retired": if it still lists apps, this one was never there.
         const listing = await call('GetApps', () => sdk.send(new GetAppsCommand({ PageSize: '1' }), { abortSignal: signal }));
         if (isGone(listing)) return { ...app, vendorAnswer: `GetApp ${app.vendorAnswer}; GetApps ${listing.vendorAnswer}`, endOfSupportAt: settings.endOfSupportAt };
       }
-      const index = settings.appIds.indexOf(appId);
-      throw scopeMissing({ vendor: 'pinpoint', operation: 'GetApp', code: app.vendorAnswer }, `vendors.pinpoint.appIds[${index < 0 ? '?' : index}]`, `does not exist in ${settings.region}`);
+      // An app this service saw answer before is gone by Pinpoint's own answer about it, not mistyped.
+      const seen = await sightings?.lastSeen('pinpoint', appId);
+      if (seen) return { ...app, vendorAnswer: `GetApp ${app.vendorAnswer}`, lastSeenAt: seen.lastSeenAt };
+      throw scopeMissing({ vendor: 'pinpoint', operation: 'GetApp', code: app.vendorAnswer }, configKey, `does not exist in ${settings.region}`);
     },
     async deleteApp({ appId, signal }) {
       const out = await call('DeleteApp', () => sdk.send(new DeleteAppCommand({ ApplicationId: appId }), { abortSignal: signal }));

@@ -4,7 +4,7 @@ import { CONNECTORS } from '../../src/connectors/registry.js';
 import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from '../../src/vendors/vendor-settings.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../../src/vendors/vendor-name.js';
-import { runCanaries } from '../../src/preflight/canary.js';
+import { runCanaries, type CanaryCarry } from '../../src/preflight/canary.js';
 import type { PreflightReport } from '../../src/preflight/vendor-preflight.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -36,14 +36,14 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     await sandbox?.close();
   });
 
-  it('runs for each vendor on the sandbox: Pinpoint, S3, App Center and Amplitude pass; Segment says why it has none', async () => {
+  it('runs for each vendor on the sandbox: Pinpoint, S3, App Center, Segment and Amplitude pass', async () => {
     await start();
     const endpointsBefore = sandbox.pinpoint.store.app(sandbox.pinpoint.appId)!.endpoints.size;
     const checks = await run();
     const byVendor = Object.fromEntries(checks.map((c) => [c.vendor, c]));
     expect(Object.keys(byVendor)).to.have.members(ALL);
-    for (const vendor of ['pinpoint', 's3', 'appcenter', 'amplitude']) expect(byVendor[vendor]!.status, `${vendor}: ${byVendor[vendor]!.detail}`).to.equal('ok');
-    expect(byVendor.segment!.status).to.equal('warn');
+    for (const vendor of ALL) expect(byVendor[vendor]!.status, `${vendor}: ${byVendor[vendor]!.detail}`).to.equal('ok');
+    expect(byVendor.segment!.detail).to.match(/SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended [A-Z_]+ with [1-9]\d* destination statuses/);
     expect(byVendor.pinpoint!.detail).to.include('erased through delete-user-endpoints');
     expect(byVendor.s3!.detail).to.include('neighbour kept');
     expect(sandbox.pinpoint.store.app(sandbox.pinpoint.appId)!.endpoints.size, 'the canary leaves nothing behind').to.equal(endpointsBefore);
@@ -55,6 +55,32 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     const appcenter = checks.find((c) => c.vendor === 'appcenter')!;
     expect(appcenter.status).to.equal('fail');
     expect(appcenter.detail).to.match(/^canary unexpected export format: \d+ of \d+ export rows have none of the expected id fields/);
+  });
+
+  it('catches a drifted Segment regulation answer (status fields renamed) as "unexpected regulation format"', async () => {
+    await start({ segment: { regulationFormat: 'drifted' } });
+    const segment = (await run()).find((c) => c.vendor === 'segment')!;
+    expect(segment).to.include({ status: 'fail', detail: 'canary unexpected regulation format: no documented overall status' });
+  });
+
+  it('on a workspace without a vendor clock, starts the Segment regulation, reports it pending, and reads its end on a later run', async () => {
+    await start();
+    const carry: CanaryCarry = {};
+    const once = () => runCanaries({ vendors: wired.vendors, clients: wired.clients, enabled: ['segment'], carry });
+    const created = () => sandbox.segment.store.listRegulations({ scope: 'workspace' }).length;
+    const before = created();
+    const [first] = await once();
+    expect(first).to.include({ vendor: 'segment', check: 'canary', status: 'warn' });
+    expect(first!.detail).to.match(/^pending: the canary regulation started \S+ is INITIALIZED at Segment/);
+    expect(carry.segment?.evidence.regulateId).to.be.a('string');
+    sandbox.clock.advance(60 * 60_000);
+    const [second] = await once();
+    expect(second!.detail).to.match(/^pending: .* is RUNNING at Segment/);
+    sandbox.clock.advance(24 * 60 * 60_000);
+    const [third] = await once();
+    expect(third, third!.detail).to.include({ status: 'ok' });
+    expect(carry.segment, 'the finished regulation is no longer carried').to.equal(undefined);
+    expect(created() - before, 'one regulation served all three runs').to.equal(1);
   });
 
   it('catches an App Center export blob that is not where expected as a failed canary', async () => {
@@ -95,5 +121,20 @@ describe('Canaries in the service: reported, alerted, and never requests', funct
     expect(metrics).to.not.match(/^erasure_vendor_breaker_open\{vendor="s3",[^}]*\} 1$/m);
     const requests = await service.api('/v1/requests');
     expect(requests.body.requests, 'canaries are not requests').to.deep.equal([]);
+  });
+
+  it('fails a drifted Segment canary in /v1/vendors/health, calls onCanaryFailed and opens the breaker', async () => {
+    const alerts: Array<[VendorName, string]> = [];
+    service = await startTestService({
+      file: { sandbox: { subjects: 20, clockSpeed: 20_000 }, preflight: { canaries: ['segment'], canaryEveryMs: 0 } },
+      sandbox: { segment: { regulationFormat: 'drifted' } },
+      onCanaryFailed: (vendor, reason) => alerts.push([vendor, reason]),
+    });
+    const report = (await service.api('/v1/vendors/health?canaries=1')).body as PreflightReport;
+    expect(report.checks.filter((c) => c.check === 'canary')).to.deep.equal([{ vendor: 'segment', check: 'canary', status: 'fail', detail: 'canary unexpected regulation format: no documented overall status' }]);
+    expect(report.healthy).to.equal(false);
+    expect(alerts).to.deep.equal([['segment', 'canary unexpected regulation format: no documented overall status']]);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    expect(metrics).to.match(/^erasure_vendor_breaker_open\{vendor="segment",fault="canary"\} 1$/m);
   });
 });

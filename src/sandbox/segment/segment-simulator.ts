@@ -47,6 +47,12 @@ export interface SegmentSimulatorOptions {
   generalRequestsPerMinute?: number;
   /** Largest `pagination.count` accepted; one Segment page says 200, the current spec 1000. @defaultValue 1000 */
   maxPageSize?: number;
+  /**
+   * The shape of `GET /regulations/{id}`: as documented, or `drifted` (the status fields renamed:
+   * `overallStatus` → `status`, each destination's `status` → `state`), so the Segment canary
+   * (src/preflight/canary.ts) can prove it catches a format the jobs do not read. @defaultValue 'documented'
+   */
+  regulationFormat?: 'documented' | 'drifted';
 }
 
 /** Writes the Public API's `{"errors":[{type, message, field?, data?}]}` envelope. */
@@ -166,7 +172,8 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
     res.status(200).json({ data: { regulations: items.map((r) => listEntry(store, r)), pagination } });
   }));
   app.get('/regulations/:regulateId', ...reading('getRegulation'), handle((req, res) => {
-    res.status(200).json({ data: { regulation: regulationView(store, store.regulation(param(req, 'regulateId'))) } });
+    const view = regulationView(store, store.regulation(param(req, 'regulateId')));
+    res.status(200).json({ data: { regulation: options.regulationFormat === 'drifted' ? driftedView(view) : view } });
   }));
   app.get('/suppressions', ...reading('listSuppressions'), handle((req, res) => {
     const page = readPagination(rawQuery(req), maxPageSize);
@@ -273,6 +280,16 @@ function regulationView(store: SegmentStore, regulation: StoredRegulation) {
         ...(d.finishedAt !== undefined ? { finishedAt: iso(d.finishedAt) } : {}),
       })),
     })),
+  };
+}
+
+/** The drift knob's answer: the same regulation with its status fields under other names. */
+function driftedView(view: ReturnType<typeof regulationView>) {
+  const { overallStatus, streamStatus, ...rest } = view;
+  return {
+    ...rest,
+    status: overallStatus,
+    streamStatus: streamStatus.map((stream) => ({ ...stream, destinationStatus: stream.destinationStatus.map(({ status, ...d }) => ({ ...d, state: status })) })),
   };
 }
 
