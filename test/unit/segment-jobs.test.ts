@@ -205,7 +205,8 @@ describe('Segment jobs', () => {
 
     it('succeeds with the regulation’s evidence when it is done', async () => {
       const { input } = taskInput({ state: 'done', batchId: 'b1', result: { regulateId: 'reg1', overallStatus: 'FINISHED' } });
-      expect(await regulateUser(input, deps)).to.deep.equal({ outcome: 'succeeded', evidence: { batchId: 'b1', regulateId: 'reg1', overallStatus: 'FINISHED' } });
+      // Segment offers no lookup of a regulated user: its FINISHED is vendor_confirmed (src/receipts/verification.ts).
+      expect(await regulateUser(input, deps)).to.deep.equal({ outcome: 'succeeded', evidence: { batchId: 'b1', regulateId: 'reg1', overallStatus: 'FINISHED', verification: 'vendor_confirmed' } });
     });
 
     it('keeps the evidence and fails with the reason when the regulation did not erase', async () => {
