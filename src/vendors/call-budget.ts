@@ -19,7 +19,7 @@ export interface CallBudget {
   /**
    * Waits for the call's turn in `scope` (a vendor, or vendor and operation; never an identifier
    * of a person): a token bucket of `rate.burst` tokens refilled at `rate.max` per
-   * `rate.durationMs`. Turns are reserved in order, so waiting callers never stampede.
+   * `rate.durationMs`. Callers of one process take turns in call order.
    */
   pace(scope: string, rate: CallRate, signal?: AbortSignal): Promise<void>;
   /**
@@ -37,6 +37,34 @@ export function rateSpacing(rate: CallRate): { intervalMs: number; burst: number
 }
 
 /**
+ * Takes turns of a scope through `tryTake` (0: taken now, else ms until a token is due; nothing is
+ * reserved). In this process callers queue per scope and only the head asks, so waiting callers
+ * never stampede; a head that wakes late simply takes its token late, so the next one is still
+ * spaced from when this one really started (a reserved schedule would let a late call and an
+ * on-time one bunch up).
+ */
+export function createTurnTaker(tryTake: (scope: string, rate: CallRate) => Promise<number> | number): CallBudget['pace'] {
+  const queues = new Map<string, Promise<void>>();
+  return async (scope, rate, signal) => {
+    const previous = queues.get(scope) ?? Promise.resolve();
+    const mine = previous.then(async () => {
+      for (;;) {
+        if (signal?.aborted) throw signal.reason ?? new Error('aborted');
+        const waitMs = await tryTake(scope, rate);
+        if (waitMs <= 0) return;
+        await sleep(waitMs, signal);
+      }
+    });
+    const tail = mine.catch(() => undefined);
+    queues.set(scope, tail);
+    void tail.then(() => {
+      if (queues.get(scope) === tail) queues.delete(scope);
+    });
+    await mine;
+  };
+}
+
+/**
  * The same budget in this process's memory: right for one process (tests, the CLI's doctor), and
  * what a client uses when none is injected. The arithmetic is the Redis script's (GCRA: a
  * theoretical arrival time per scope), so both behave alike.
@@ -45,15 +73,16 @@ export function createInMemoryCallBudget(now: () => number = Date.now): CallBudg
   const arrival = new Map<string, number>();
   const slots = new Map<string, { held: number; waiting: Array<() => void> }>();
   return {
-    async pace(scope, rate, signal) {
+    pace: createTurnTaker((scope, rate) => {
       const { intervalMs, burst } = rateSpacing(rate);
-      if (intervalMs === 0) return;
+      if (intervalMs === 0) return 0;
       const at = now();
       const tat = Math.max(arrival.get(scope) ?? 0, at);
-      const start = Math.max(at, tat - (burst - 1) * intervalMs);
+      const allowedAt = tat - (burst - 1) * intervalMs;
+      if (allowedAt > at) return Math.max(1, Math.ceil(allowedAt - at));
       arrival.set(scope, tat + intervalMs);
-      await sleep(start - at, signal);
-    },
+      return 0;
+    }),
     async hold(scope, max, _leaseMs, signal) {
       let entry = slots.get(scope);
       if (!entry) slots.set(scope, (entry = { held: 0, waiting: [] }));

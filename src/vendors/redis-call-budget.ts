@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { redisConnection } from '../workers/queue-set.js';
-import { rateSpacing, sleep, type CallBudget, type CallRate, type ReleaseSlot } from './call-budget.js';
+import { createTurnTaker, rateSpacing, sleep, type CallBudget, type CallRate, type ReleaseSlot } from './call-budget.js';
 
 /**
- * One token bucket per scope in Redis, kept as a theoretical arrival time (GCRA): each call
- * reserves the next turn and learns how long to wait for it, in ONE round trip, on Redis's clock
- * (so processes on machines with skewed clocks still share one budget). Returns the wait in ms.
+ * One token bucket per scope in Redis, kept as a theoretical arrival time (GCRA), on Redis's clock
+ * (so processes on machines with skewed clocks still share one budget). Takes a token when one is
+ * there and returns 0, else returns the ms until one is due, reserving nothing: a caller that wakes
+ * late takes its token late, and the next call is spaced from that (src/vendors/call-budget.ts).
  */
 const PACE = `
 local t = redis.call('TIME')
@@ -15,11 +16,11 @@ local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local start = tat - (burst - 1) * interval
-if start < now then start = now end
+local allowedAt = tat - (burst - 1) * interval
+if allowedAt > now then return math.max(1, math.ceil(allowedAt - now)) end
 local nextTat = tat + interval
 redis.call('SET', KEYS[1], string.format('%.3f', nextTat), 'PX', math.ceil(nextTat - now) + 1000)
-return math.ceil(start - now)
+return 0
 `;
 
 /**
@@ -56,8 +57,8 @@ type BudgetRedis = Redis & {
  */
 /** The Redis budget, with the two single round trips it is built on (tests read them directly). */
 export interface RedisCallBudget extends CallBudget {
-  /** Reserves the next turn of `scope` and returns how many ms away it is (0: now). */
-  reserve(scope: string, rate: CallRate): Promise<number>;
+  /** One try at a token of `scope`: 0 when taken, else the ms until one is due (nothing reserved). */
+  tryTake(scope: string, rate: CallRate): Promise<number>;
   /** One try at an in-flight slot: its release, or undefined when all `max` are held. */
   tryHold(scope: string, max: number, leaseMs: number): Promise<ReleaseSlot | undefined>;
 }
@@ -70,7 +71,7 @@ export function createRedisCallBudget(options: { redisUrl: string; prefix: strin
   redis.defineCommand('erasureHold', { numberOfKeys: 1, lua: HOLD });
   const key = (kind: string, scope: string) => `${options.prefix}:vendor-${kind}:${scope}`;
 
-  async function reserve(scope: string, rate: CallRate): Promise<number> {
+  async function tryTake(scope: string, rate: CallRate): Promise<number> {
     const { intervalMs, burst } = rateSpacing(rate);
     if (intervalMs === 0) return 0;
     return Number(await redis.erasurePace(key('budget', scope), intervalMs.toFixed(3), burst));
@@ -92,13 +93,12 @@ export function createRedisCallBudget(options: { redisUrl: string; prefix: strin
   }
 
   return {
-    reserve,
+    tryTake,
     async tryHold(scope, max, leaseMs) {
       return (await holdOnce(scope, max, leaseMs)).release;
     },
-    async pace(scope, rate, signal) {
-      await sleep(await abortable(reserve(scope, rate), signal), signal);
-    },
+    // One round trip per call while the budget has tokens; a call that has to wait anyway asks again when its token is due.
+    pace: createTurnTaker(tryTake),
     async hold(scope, max, leaseMs, signal): Promise<ReleaseSlot> {
       for (;;) {
         const { waitMs, release } = await abortable(holdOnce(scope, max, leaseMs), signal);

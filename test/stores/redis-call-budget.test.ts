@@ -18,39 +18,39 @@ describe('createRedisCallBudget (vendor budgets shared in Redis, Invariant 12)',
     for (const b of open.splice(0)) await b.close();
   });
 
-  it('lets a burst of `burst` calls through at once, then reserves the next turns one interval apart', async () => {
+  it('lets a burst of `burst` calls through at once, then tells the next callers when a token is due, without reserving it', async () => {
     const b = await budget(freshPrefix());
     const rate = { max: 5, durationMs: 60_000 };
     const waits: number[] = [];
-    for (let i = 0; i < 7; i += 1) waits.push(await b.reserve('appcenter', rate));
+    for (let i = 0; i < 7; i += 1) waits.push(await b.tryTake('appcenter', rate));
     expect(waits.slice(0, 5), 'the burst').to.deep.equal([0, 0, 0, 0, 0]);
-    // 5 per minute: one token every 12 s; the sixth waits for one, the seventh for two.
+    // 5 per minute: one token every 12 s; neither the sixth nor the seventh took one.
     expect(waits[5]).to.be.within(11_000, 12_000);
-    expect(waits[6]).to.be.within(23_000, 24_000);
+    expect(waits[6]).to.be.within(11_000, 12_000);
   });
 
   it('refills at the rate, up to the burst and no further', async function () {
     this.timeout(10_000);
     const b = await budget(freshPrefix());
     const rate = { max: 2, durationMs: 2000 };
-    expect([await b.reserve('segment', rate), await b.reserve('segment', rate)]).to.deep.equal([0, 0]);
-    expect(await b.reserve('segment', rate), 'the bucket is empty').to.be.within(500, 1000);
+    expect([await b.tryTake('segment', rate), await b.tryTake('segment', rate)]).to.deep.equal([0, 0]);
+    expect(await b.tryTake('segment', rate), 'the bucket is empty').to.be.within(500, 1000);
     // The reserved turn is spent after ≤ 1 s; after 3 s the bucket is full again (2 tokens), not more.
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect([await b.reserve('segment', rate), await b.reserve('segment', rate)], 'refilled to the burst').to.deep.equal([0, 0]);
-    expect(await b.reserve('segment', rate), 'and no further').to.be.above(0);
+    expect([await b.tryTake('segment', rate), await b.tryTake('segment', rate)], 'refilled to the burst').to.deep.equal([0, 0]);
+    expect(await b.tryTake('segment', rate), 'and no further').to.be.above(0);
   });
 
   it('is one budget for every process on the same Redis and prefix, and separate per scope and per prefix', async () => {
     const prefix = freshPrefix();
     const [a, b] = [await budget(prefix), await budget(prefix)];
     const rate = { max: 1, durationMs: 60_000, burst: 1 };
-    expect(await a.reserve('pinpoint:DeleteEndpoint', rate)).to.equal(0);
-    expect(await b.reserve('pinpoint:DeleteEndpoint', rate), 'the second process waits for the next turn').to.be.within(59_000, 60_000);
-    expect(await a.reserve('pinpoint:DeleteEndpoint', rate), 'and the first process for the one after').to.be.within(119_000, 120_000);
-    expect(await b.reserve('pinpoint:GetEndpoint', rate), 'another operation has its own budget').to.equal(0);
+    expect(await a.tryTake('pinpoint:DeleteEndpoint', rate)).to.equal(0);
+    expect(await b.tryTake('pinpoint:DeleteEndpoint', rate), 'the second process waits for the next token').to.be.within(59_000, 60_000);
+    expect(await a.tryTake('pinpoint:DeleteEndpoint', rate), 'and so does the first one').to.be.within(59_000, 60_000);
+    expect(await b.tryTake('pinpoint:GetEndpoint', rate), 'another operation has its own budget').to.equal(0);
     const other = await budget(freshPrefix());
-    expect(await other.reserve('pinpoint:DeleteEndpoint', rate), 'another deployment (prefix) too').to.equal(0);
+    expect(await other.tryTake('pinpoint:DeleteEndpoint', rate), 'another deployment (prefix) too').to.equal(0);
   });
 
   it('paces concurrent callers of two processes so that no window holds more than the burst', async function () {
