@@ -28,7 +28,7 @@ interface FindState {
  * Delete (the "delete-endpoint" step, one DeleteEndpoint per endpoint id): done here, one id at a
  * time, rather than as one child job per id. Why: a person has a handful of endpoints; the
  * DeleteEndpoint quota (5/s) is enforced by construction by the Pinpoint client's rate gate,
- * which every job of the worker process shares; and the task checkpoints after every endpoint,
+ * one budget in Redis that every job of every worker process shares; and the task checkpoints after every endpoint,
  * so a crash resumes with the next id. Child jobs would add a flow level per request, a
  * failure policy per child and Redis keys per endpoint, for the same at-least-once guarantee.
  * Each endpoint is read back before its deletion (GetEndpoint, paced at its own quota) so an

@@ -39,6 +39,7 @@ import { deliverCallback } from '../jobs/deliver-callback.js';
 import type { CallbackJobData } from './callbacks/status-notifier.js';
 import { createCallbackOutbox, type CallbackOutbox } from './callbacks/callback-outbox.js';
 import { createVendorCallStats, type VendorCallStats } from './metrics/vendor-call-stats.js';
+import { createRedisCallBudget } from './vendors/redis-call-budget.js';
 import { DeadlineRiskLedger } from './ledger/deadline-risk-ledger.js';
 import { checkCallbackUrl } from './callbacks/callback-target.js';
 import { OpenDsrStore } from './opendsr/opendsr-store.js';
@@ -196,6 +197,10 @@ export async function startService(config: Config, options: StartServiceOptions 
     // Every vendor HTTP call is counted here and summed in Redis across processes (src/metrics/).
     const vendorCalls = createVendorCallStats({ redisUrl, prefix: config.queuePrefix });
     closers.push(() => vendorCalls.close());
+    // Every vendor call budget (rates, in-flight caps) lives in Redis, one per vendor and operation
+    // however many processes run (Invariant 12; src/vendors/redis-call-budget.ts).
+    const callBudget = createRedisCallBudget({ redisUrl, prefix: config.queuePrefix });
+    closers.push(() => callBudget.close());
     const deadlineRisk = new DeadlineRiskLedger(db, config.deadlines.atRisk);
     const callbackDeps = { ledger, signer, opendsr: opendsrSigner ? { store: opendsrStore, signer: opendsrSigner } : undefined, policy: config.callbacks, timeoutMs: config.callbacks.timeoutMs };
     const queueProcessors = { [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps) };
@@ -211,7 +216,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     for (const connector of CONNECTORS) {
       const settings = config.vendors[connector.vendor as keyof VendorSettingsMap];
       if (!settings) continue;
-      const client = connector.createClient(settings, vendorCalls, vendorClock);
+      const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
       (clients as Record<string, unknown>)[connector.clientKey] = client;
       closers.push(async () => client.close());
       Object.assign(processors, connector.processors);

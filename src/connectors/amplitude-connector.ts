@@ -28,7 +28,7 @@ export const amplitudeConnector: VendorConnector<AmplitudeSettings, 'amplitude'>
   processors: { [DELETE_USER]: amplitudeDeleteUser },
   batchProcessors: { [SUBMIT_DELETIONS]: submitDeletions, [POLL_DELETIONS]: pollDeletions },
   clientKey: 'amplitude',
-  createClient: (settings, calls, clock) => createAmplitudeClient(settings, calls, clock),
+  createClient: (settings, calls, clock, budget) => createAmplitudeClient(settings, calls, clock, budget),
   sandboxSettings(sandbox, queueDefaults) {
     const { baseUrl, credentials } = sandbox.vendors.amplitude!;
     // Amplitude's days run `speed` times faster in the sandbox: poll as often as 12 h of it pass (at least every 2 s).

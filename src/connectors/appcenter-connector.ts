@@ -39,7 +39,7 @@ export const appcenterConnector: VendorConnector<AppCenterSettings, 'appcenter'>
     [APPCENTER_JOBS.sweepNotifications]: appcenterSweepNotifications,
   },
   clientKey: 'appcenter',
-  createClient: (settings, calls) => createAppCenterClient(settings, calls),
+  createClient: (settings, calls, _clock, budget) => createAppCenterClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {
     const info = sandbox.vendors.appcenter!;
     return withAppCenterDefaults({

@@ -5,6 +5,7 @@ import type { VendorName } from '../vendors/vendor-name.js';
 import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
 import type { VendorCallObserver } from '../vendors/vendor-call-observer.js';
 import type { VendorClock } from '../vendors/vendor-clock.js';
+import type { CallBudget } from '../vendors/call-budget.js';
 import type { QueueDefinition } from '../../queues/queue-definition.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 
@@ -42,9 +43,10 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
   readonly clientKey: K;
   /**
    * `calls` hears every HTTP call the client makes (per-vendor call metrics, src/metrics/);
-   * `clock` is the vendors' time (the sandbox's when they are simulated).
+   * `clock` is the vendors' time (the sandbox's when they are simulated); `budget` keeps the
+   * vendor's call limits (the service passes the Redis one, shared by every process: Invariant 12).
    */
-  createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock): NonNullable<VendorClients[K]> & { close(): void };
+  createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock, budget?: CallBudget): NonNullable<VendorClients[K]> & { close(): void };
   /** Settings pointing at the running simulator (sandbox mode). */
   sandboxSettings(sandbox: SimulatedVendors, queueDefaults: VendorQueueSettings): S;
   /** The tasks for one request: vendor × resource × action. Pure. */

@@ -33,7 +33,7 @@ export const pinpointConnector: VendorConnector<PinpointSettings, 'pinpoint'> = 
   processors: { [BY_USER_ID]: deleteUserEndpoints, [BY_ADDRESS]: findEndpoint },
   batchProcessors: { [EXPORT_SEGMENT]: exportSegment },
   clientKey: 'pinpoint',
-  createClient: (settings, calls) => createPinpointClient(settings, calls),
+  createClient: (settings, calls, _clock, budget) => createPinpointClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {
     const { credentials, baseUrl } = sandbox.vendors.pinpoint!;
     const s3 = sandbox.vendors.s3!;

@@ -21,7 +21,7 @@ export const segmentConnector: VendorConnector<SegmentSettings, 'segment'> = {
   processors: { [REGULATE_USER]: regulateUser },
   batchProcessors: { [POLL_REGULATION]: pollRegulation },
   clientKey: 'segment',
-  createClient: (settings, calls) => createSegmentClient(settings, calls),
+  createClient: (settings, calls, _clock, budget) => createSegmentClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {
     const { baseUrl, credentials } = sandbox.vendors.segment!;
     // Segment's time runs `speed` times faster in the sandbox: poll as often as an hour of it passes (at least every second).

@@ -3,6 +3,7 @@ import type { AmplitudeSettings } from './amplitude-settings.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import { REAL_TIME, type VendorClock } from './vendor-clock.js';
+import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
 import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
 
 const DELETIONS = 'api/2/deletions/users';
@@ -85,7 +86,8 @@ const maxDay = (a: string, b: string) => (a > b ? a : b);
 const daysBetween = (start: string, end: string) => (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
 const DIGITS = /^[1-9]\d{0,18}$/;
 
-export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver, clock: VendorClock = REAL_TIME): AmplitudeClient {
+/** `budget`: where the 1 call/s and the 8 in flight are kept (Redis in the service, so they hold across processes). */
+export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver, clock: VendorClock = REAL_TIME, budget: CallBudget = createInMemoryCallBudget()): AmplitudeClient {
   const api: Got = withCallMetrics(got.extend({
     prefixUrl: settings.baseUrl,
     username: settings.apiKey,
@@ -96,11 +98,25 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
     retry: { limit: 0 },
     timeout: { request: settings.requestTimeoutMs },
   }), 'amplitude', calls);
-  const pacer = new CallPacer(settings.requestsPerSecond, settings.maxInFlight);
+  // Calls start at most `requestsPerSecond` a second, one spacing apart plus 10 % (arrival jitter
+  // would otherwise trip Amplitude's per-second limit), with at most `maxInFlight` running.
+  const rate = { max: settings.requestsPerSecond, durationMs: 1100, burst: 1 };
+  const spacingMs = Number.isFinite(settings.requestsPerSecond) ? 1100 / settings.requestsPerSecond : 0;
+  // A holder waits for at most maxInFlight turns, then runs one request: past that its process is gone.
+  const leaseMs = settings.maxInFlight * spacingMs + settings.requestTimeoutMs + 5000;
+  async function paced<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await budget.hold('amplitude', settings.maxInFlight, leaseMs, signal);
+    try {
+      await budget.pace('amplitude', rate, signal);
+      return await send();
+    } finally {
+      release();
+    }
+  }
 
   async function call(operation: string, send: () => Promise<Response<string>>, signal?: AbortSignal): Promise<Response<string>> {
     try {
-      return await pacer.run(send, signal);
+      return await paced(send, signal);
     } catch (err) {
       // Timeouts, resets, refused connections, aborts: the call may not have reached Amplitude.
       const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
@@ -281,77 +297,5 @@ export function toVendorError(operation: string, res: Response<unknown>, throttl
     status: res.statusCode,
     retryAfterMs: res.statusCode === 429 ? parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now) : undefined,
     defaultThrottleDelayMs: throttleDelayMs,
-  });
-}
-
-/**
- * Paces calls from this process: starts at most `perSecond` per second, each at least one spacing
- * (plus 10 % slack, as arrival jitter would otherwise trip Amplitude's per-second limit) after the
- * previous one actually started, in call order, and keeps at most `maxInFlight` in flight. Across
- * processes the queue limiter and 429 handling (no attempt spent) take over.
- */
-/**
- * Spaces calls `1 / perSecond` apart (with a 10 % margin) and keeps at most `maxInFlight` running,
- * in call order.
- */
-export class CallPacer {
-  private readonly spacingMs: number;
-  private lastStart = 0;
-  private turn: Promise<void> = Promise.resolve();
-  private inFlight = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    perSecond: number,
-    private readonly maxInFlight: number,
-  ) {
-    this.spacingMs = Number.isFinite(perSecond) && perSecond > 0 ? (1000 / perSecond) * 1.1 : 0;
-  }
-
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.acquire();
-    try {
-      const mine = this.turn.then(async () => {
-        const wait = this.lastStart + this.spacingMs - Date.now();
-        if (wait > 0) await sleep(wait, signal);
-        this.lastStart = Date.now();
-      });
-      // The next caller waits for this one to start (or to give up), never longer.
-      this.turn = mine.catch(() => undefined);
-      await mine;
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
-
-  private async acquire(): Promise<void> {
-    if (this.inFlight < this.maxInFlight) {
-      this.inFlight += 1;
-      return;
-    }
-    // The slot is handed over by release(), so inFlight stays counted.
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.inFlight -= 1;
-  }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason ?? new Error('aborted'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

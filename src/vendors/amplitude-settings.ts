@@ -27,9 +27,9 @@ export interface AmplitudeSettings extends VendorQueueSettings {
   secretKey: string;
   /** A label for the project in task resources and receipts, e.g. its name. Not a secret. @defaultValue 'default' */
   project: string;
-  /** HTTP calls per second to Amplitude from one process (Amplitude allows 1 per key). @defaultValue 1 */
+  /** HTTP calls per second to Amplitude from all processes together, kept in Redis (Amplitude allows 1 per key). @defaultValue 1 */
   requestsPerSecond: number;
-  /** HTTP calls in flight at once from one process (Amplitude allows 8 per project). @defaultValue 8 */
+  /** HTTP calls in flight at once from all processes together, kept in Redis (Amplitude allows 8 per project). @defaultValue 8 */
   maxInFlight: number;
   /** How long a deletion batch collects requests before it is sent. @defaultValue 60000 */
   batchWindowMs: number;

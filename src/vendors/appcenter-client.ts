@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-settings.js';
-import { CallBudget } from './call-budget.js';
+import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import type { ScopeSightings } from '../ledger/scope-sightings.js';
@@ -113,10 +113,10 @@ export interface AppCenterClient {
 
 const NOTIFICATION_PAGE = 2000;
 
-export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver): AppCenterClient {
+/** `budget`: where App Center's call budget is kept (Redis in the service, so it holds across processes). */
+export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): AppCenterClient {
   const settings = withAppCenterDefaults(input);
   const base = new URL(settings.baseUrl.endsWith('/') ? settings.baseUrl : `${settings.baseUrl}/`);
-  const budget = new CallBudget(settings.rateLimit.max, settings.rateLimit.durationMs);
   const http = withCallMetrics(got.extend({ throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: settings.timeoutMs }, followRedirect: false }), 'appcenter', calls);
 
   const appPath = (app: string, path: string) => new URL(`v0.1/apps/${encodeURIComponent(settings.owner)}/${encodeURIComponent(app)}${path}`, base).toString();
@@ -132,7 +132,7 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
   }
 
   async function call(operation: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, options: { json?: unknown; ok: number[]; signal?: AbortSignal }): Promise<{ status: number; body: unknown }> {
-    await budget.take();
+    await budget.pace('appcenter', settings.rateLimit);
     let res: Response<string>;
     try {
       res = await http(url, {

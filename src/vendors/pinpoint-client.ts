@@ -17,6 +17,7 @@ import {
 } from '@aws-sdk/client-pinpoint';
 import { withPinpointDefaults, type PinpointSettings, type ResolvedPinpointSettings } from './pinpoint-settings.js';
 import type { QueueLimit } from './vendor-settings.js';
+import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
 import { classifyHttpFailure, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
 import { createObjectStoreClient, type ObjectStoreClient } from './s3-client.js';
 import { addCallMetrics } from './aws-call-metrics.js';
@@ -140,7 +141,8 @@ export interface PinpointClient {
 /** How many GetExportJobs pages to look through for a job to adopt (newest jobs are not guaranteed first). */
 const MAX_EXPORT_JOB_PAGES = 20;
 
-export function createPinpointClient(input: PinpointSettings, calls?: VendorCallObserver): PinpointClient {
+/** `budget`: where the `operationLimits` are kept (Redis in the service, so they hold across processes). */
+export function createPinpointClient(input: PinpointSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): PinpointClient {
   const settings = withPinpointDefaults(input);
   const sdk = new AwsPinpointClient({
     region: settings.region,
@@ -152,8 +154,8 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
   addCallMetrics(sdk, 'pinpoint', calls);
   const endOfSupportAt = Date.parse(settings.endOfSupportAt);
   const pace = {
-    DeleteEndpoint: createRateGate(settings.operationLimits.DeleteEndpoint),
-    GetEndpoint: createRateGate(settings.operationLimits.GetEndpoint),
+    DeleteEndpoint: createRateGate(budget, 'DeleteEndpoint', settings.operationLimits.DeleteEndpoint),
+    GetEndpoint: createRateGate(budget, 'GetEndpoint', settings.operationLimits.GetEndpoint),
   };
   const scan = settings.addressScan;
   const exports = scan
@@ -298,30 +300,19 @@ function summarise(items: EndpointResponse[] | undefined): EndpointSummary[] {
 }
 
 /**
- * Spaces calls evenly at `max` per `durationMs` for this process, by construction: each caller
- * takes the next free slot and waits for it. Evenly spaced calls never exceed a token bucket of
- * the same rate, so the vendor's 429 stays the exception (a 429 still costs no attempt).
+ * Spaces one operation's calls evenly at `max` per `durationMs` (a bucket of one: no burst) across
+ * every process sharing `budget`. Evenly spaced calls never exceed a token bucket of the same rate,
+ * so the vendor's 429 stays the exception (a 429 still costs no attempt).
  */
-export function createRateGate(limit: QueueLimit): (signal?: AbortSignal) => Promise<void> {
-  const interval = limit.durationMs / limit.max;
-  let next = 0;
-  return (signal) => {
-    const now = Date.now();
-    const at = Math.max(now, next);
-    next = at + interval;
-    const wait = at - now;
-    if (wait <= 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, wait);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new TransientVendorError({ vendor: 'pinpoint', operation: 'RateGate', code: 'Aborted' }, 'was aborted while waiting for its turn'));
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+export function createRateGate(budget: CallBudget, operation: string, limit: QueueLimit): (signal?: AbortSignal) => Promise<void> {
+  const rate = { ...limit, burst: 1 };
+  return async (signal) => {
+    try {
+      await budget.pace(`pinpoint:${operation}`, rate, signal);
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+      throw new TransientVendorError({ vendor: 'pinpoint', operation: 'RateGate', code: 'Aborted' }, 'was aborted while waiting for its turn');
+    }
   };
 }
 

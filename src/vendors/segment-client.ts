@@ -1,6 +1,6 @@
 import got, { RequestError, type Got, type Response } from 'got';
 import type { SegmentRegulationType, SegmentSettings } from './segment-settings.js';
-import { CallBudget } from './call-budget.js';
+import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
@@ -77,7 +77,8 @@ interface RegulationBody {
   };
 }
 
-export function createSegmentClient(settings: SegmentSettings, calls?: VendorCallObserver): SegmentClient {
+/** `budget`: where Segment's `requestsPerSecond` is kept (Redis in the service, so it holds across processes). */
+export function createSegmentClient(settings: SegmentSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): SegmentClient {
   const api: Got = withCallMetrics(got.extend({
     prefixUrl: settings.baseUrl,
     headers: { authorization: `Bearer ${settings.token}`, accept: 'application/json' },
@@ -87,10 +88,10 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
     timeout: { request: settings.requestTimeoutMs },
   }), 'segment', calls);
 
-  const budget = new CallBudget(settings.requestsPerSecond, 1000);
+  const rate = { max: settings.requestsPerSecond, durationMs: 1000 };
 
   async function call<T>(operation: string, send: () => Promise<Response<T>>): Promise<Response<T>> {
-    await budget.take();
+    await budget.pace('segment', rate);
     let res: Response<T>;
     try {
       res = await send();

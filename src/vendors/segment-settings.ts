@@ -47,7 +47,8 @@ export interface SegmentSettings extends VendorQueueSettings {
   /** Per-call timeout. @defaultValue 30000 */
   requestTimeoutMs: number;
   /**
-   * HTTP calls this process makes to Segment per second, as a budget with bursts (§4.5: the
+   * HTTP calls all processes together make to Segment per second, as a budget with bursts kept in
+   * Redis (src/vendors/redis-call-budget.ts; §4.5: the
    * general limits are not published; the create endpoints allow 600/min and a batch is one create
    * for up to 5,000 people). It bounds calls, not jobs: most Segment jobs make none. @defaultValue 100
    */

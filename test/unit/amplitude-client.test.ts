@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { SANDBOX_AMPLITUDE_PROJECT } from '../../src/sandbox/amplitude/amplitude-seed.js';
-import { CallPacer, createAmplitudeClient, type AmplitudeClient } from '../../src/vendors/amplitude-client.js';
+import { createAmplitudeClient, type AmplitudeClient } from '../../src/vendors/amplitude-client.js';
 import { AMPLITUDE_DEFAULTS, type AmplitudeSettings } from '../../src/vendors/amplitude-settings.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
 import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
@@ -229,24 +229,5 @@ describe('Amplitude client and throttling', () => {
     } finally {
       await canned.close();
     }
-  });
-});
-
-describe('CallPacer', () => {
-  it('keeps at most maxInFlight calls running at once', async () => {
-    const pacer = new CallPacer(Infinity, 2);
-    let running = 0;
-    let most = 0;
-    await Promise.all(
-      Array.from({ length: 6 }, () =>
-        pacer.run(async () => {
-          running += 1;
-          most = Math.max(most, running);
-          await new Promise((resolve) => setTimeout(resolve, 20));
-          running -= 1;
-        }),
-      ),
-    );
-    expect(most).to.equal(2);
   });
 });
