@@ -56,7 +56,7 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     if (!databaseUrl) throw new Error('no Postgres server (initdb/pg_ctl) for this test');
     const redis = await testRedis();
     const adminToken = randomBytes(24).toString('hex');
-    const env = { ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: adminToken };
+    const env = { ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: adminToken };
     const file = {
       redisUrl: redis.url,
       databaseUrl,
