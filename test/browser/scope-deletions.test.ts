@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { NO_CHROMIUM, chromiumExecutable } from '../support/chromium.js';
+import { skipBecause } from '../support/skip.js';
 import { sha256Hex } from '../../src/api/auth.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 
@@ -9,7 +10,6 @@ import { startTestService, type TestService } from '../support/test-service.js';
  * kind's instructions, recording sent and confirmed, a refused cancel saying why) and skipping a
  * failed task from the request page.
  */
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OPERATOR_TOKEN = 'operator-token-for-scope-browser-01';
 
@@ -30,12 +30,10 @@ describe('Scope deletions and task decisions in a real browser', function () {
   const cspErrors: string[] = [];
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n  SKIPPED the browser tests: ${CHROMIUM} is missing (Debian: apt-get install -y chromium; bash .ci/run installs it)\n`);
-      this.skip();
-    }
+    const executablePath = chromiumExecutable();
+    if (!executablePath) skipBecause(this, NO_CHROMIUM);
     service = await startTestService({ file: { tokens: [{ name: 'on-call', sha256: sha256Hex(OPERATOR_TOKEN), role: 'operator' }] } });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   });
   afterEach(async () => {
     await context?.close();

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import type { TestDatabase, TestService } from '../support/test-service.js';
-import { testPostgresUrl } from '../support/postgres.js';
+import { NO_POSTGRES, testPostgresUrl } from '../support/postgres.js';
 import { runCli } from '../cli/run-cli.js';
 import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRequest, ownershipService } from '../support/ownership.js';
 import { adminSessionCookie } from '../support/admin-session.js';
+import { skipBecause } from '../support/skip.js';
 
 /** Issue 22 (DESIGN.md Invariant 10): each client owns its requests; idempotency keys are per client and bound to their payload. */
 
@@ -15,7 +16,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
 
     before(async function () {
       // initdb/pg_ctl absent on this machine: .ci/run installs them, so CI always runs the Postgres block.
-      if (database === 'postgres' && !(await testPostgresUrl())) this.skip();
+      if (database === 'postgres' && !(await testPostgresUrl())) skipBecause(this, NO_POSTGRES);
       service = await ownershipService(database);
     });
     after(async () => service?.close());

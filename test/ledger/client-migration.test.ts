@@ -4,7 +4,8 @@ import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
 import { RequestLedger } from '../../src/ledger/request-ledger.js';
 import { createIdentityCipher, type IdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { freshPostgresDatabase } from '../support/postgres.js';
+import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 
 const backends: Array<{ name: string; open: () => Promise<Database | undefined> }> = [
   { name: 'PGlite', open: () => openDatabase({ pgliteDir: 'memory://' }) },
@@ -26,7 +27,7 @@ for (const backend of backends) {
 
     before(async function () {
       const opened = await backend.open();
-      if (!opened) this.skip();
+      if (!opened) skipBecause(this, NO_POSTGRES);
       db = opened!;
       cipher = createIdentityCipher(randomBytes(32));
       expect(await migrate(db, 6)).to.equal(6);

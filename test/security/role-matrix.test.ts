@@ -6,9 +6,10 @@ import { createOpenDsrRouter } from '../../src/opendsr/opendsr-router.js';
 import { CredentialGate, IntakeRateLimiter } from '../../src/api/credential-gate.js';
 import { csrfTokenFor } from '../../src/dashboard/admin-page.js';
 import { BULL_BOARD_PATH } from '../../src/dashboard/bull-board.js';
-import { testPostgresUrl } from '../support/postgres.js';
+import { NO_POSTGRES, testPostgresUrl } from '../support/postgres.js';
 import type { TestDatabase, TestService } from '../support/test-service.js';
 import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRequest, ownershipService } from '../support/ownership.js';
+import { skipBecause } from '../support/skip.js';
 
 /**
  * The role matrix of README "Clients and roles", route by route (issue 22, DESIGN.md Invariant 10).
@@ -164,7 +165,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     const tokens: Record<Who, string | undefined> = { anonymous: undefined, viewer: VIEWER_TOKEN, 'own client': CLIENT_A_TOKEN, 'other client': CLIENT_B_TOKEN, operator: OPERATOR_TOKEN, admin: undefined };
 
     before(async function () {
-      if (database === 'postgres' && !(await testPostgresUrl())) this.skip();
+      if (database === 'postgres' && !(await testPostgresUrl())) skipBecause(this, NO_POSTGRES);
       service = await ownershipService(database);
       tokens.admin = service.adminToken;
       const created = await service.api('/v1/requests', { token: CLIENT_A_TOKEN, body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });

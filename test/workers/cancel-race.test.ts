@@ -14,7 +14,8 @@ import { resolveQueues } from '../../queues/registry.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
 import type { TaskProcessor, TaskResult } from '../../jobs/task-processor.js';
 import { testConfig, waitFor } from '../support/test-service.js';
-import { freshPostgresDatabase } from '../support/postgres.js';
+import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
+import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { pinpointTaskRequest } from '../support/pinpoint-task-request.js';
 
@@ -80,8 +81,7 @@ for (const backend of backends) {
     before(async function () {
       const opened = await backend.open();
       if (!opened) {
-        // initdb/pg_ctl absent on this machine: .ci/run installs them, so CI always runs this block.
-        this.skip();
+        skipBecause(this, NO_POSTGRES);
       }
       db = opened!;
       await migrate(db);
