@@ -143,7 +143,8 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     adminPageHeaders(res, { board: true });
     next();
   });
-  app.use(BULL_BOARD_PATH, dashboardAuthenticate(gate, config), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, environment: config.sandboxMode ? 'sandbox' : 'production' }));
+  // Authenticated first, then its JSON bodies read under the one body policy (depth, encodings) as every route's.
+  app.use(BULL_BOARD_PATH, dashboardAuthenticate(gate, config), express.json({ limit: config.intake.bodyLimitBytes, strict: true, verify: verifyJsonDepth }), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, environment: config.sandboxMode ? 'sandbox' : 'production' }));
   app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, gate, sessions: deps.sessions, projectDeletions: deps.projectDeletions, scopeDeletions: deps.scopeDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
 
   app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));

@@ -66,10 +66,12 @@ describe('Rolling key rotation (Invariant 12)', () => {
       await sandbox?.close();
     });
 
+    /** Receipts are signed with a key of their own, the same in every process (issue 25 §6). */
+    const RECEIPT_KEY = randomBytes(32).toString('hex');
     /** A process of the deployment: `keys` is [current, ...previous], as its environment would give them. */
     async function start(roles: ServiceRoles, keys: Buffer[], adminToken: string): Promise<Service> {
       const file = { ...base, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-rolling-')) };
-      const env: Record<string, string> = { ERASURE_ENCRYPTION_KEY: hex(keys[0]!), ERASURE_ADMIN_TOKEN: adminToken };
+      const env: Record<string, string> = { ERASURE_ENCRYPTION_KEY: hex(keys[0]!), ERASURE_RECEIPT_SIGNING_KEY: RECEIPT_KEY, ERASURE_ADMIN_TOKEN: adminToken };
       if (keys.length > 1) env.ERASURE_PREVIOUS_ENCRYPTION_KEYS = keys.slice(1).map(hex).join(',');
       const service = await startService(loadConfig({ env, file }), { roles, quiet: true });
       running.push(service);

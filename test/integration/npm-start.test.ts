@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,7 +92,10 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
 
 describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends)', () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-npm-start-'));
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ERASURE_NO_INSTALL: '1' };
+  // No boot preflight: its vendor calls (GetApp) would land in the second start's counts, not in the first's.
+  const configFile = path.join(dataDir, 'erasure.yaml');
+  writeFileSync(configFile, 'preflight:\n  atBoot: false\n');
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, ERASURE_CONFIG: configFile, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ERASURE_NO_INSTALL: '1' };
   const children: ChildProcess[] = [];
   // Each start runs in its own process group, so whatever a failed stop left running goes too.
   after(() =>
@@ -125,7 +128,7 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
     expect(submitted.status).to.equal(202);
     const { id } = (await submitted.json()) as { id: string };
     await waitFor(async () => ((await (await fetch(`${npm.url}/v1/requests/${id}`, { headers })).json()) as { status: string }).status === 'completed', 10_000);
-    const served = ((await (await fetch(`${npm.url}/sandbox/stats`)).json()) as Record<string, { total: { calls: number } }>).pinpoint!.total.calls;
+    const served = ((await (await fetch(`${npm.url}/sandbox/stats`, { headers })).json()) as Record<string, { total: { calls: number } }>).pinpoint!.total.calls;
     expect(served).to.be.at.least(2);
 
     const redisPid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));

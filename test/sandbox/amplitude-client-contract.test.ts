@@ -85,7 +85,7 @@ describe('Amplitude client against every documented variant of the simulator', (
       const { result } = await runBatchToEnd(pollDeletions, { scope: pollBatchScope('project/erasure-sandbox', created.day), members, clients: { amplitude: client }, advance: () => sandbox.clock.advance(DAY_MS) });
       const member = memberResults(result).t1!;
       expect(member.state).to.equal('done');
-      expect(member.result).to.include({ status: 'done', verification: 'listed_in_done_job' });
+      expect(member.result).to.include({ status: 'done', verification: 'vendor_confirmed', listedInDoneJob: true });
     });
   }
 });

@@ -66,7 +66,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     logFile = path.join(dataDir, 'service.log');
     writeFileSync(logFile, '');
     const config = loadConfig({
-      env: { ERASURE_ADMIN_TOKEN: ADMIN_TOKEN, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+      env: { ERASURE_ADMIN_TOKEN: ADMIN_TOKEN, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('base64'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('base64') },
       file: {
         port: 0,
         dataDir,

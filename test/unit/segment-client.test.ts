@@ -75,7 +75,8 @@ describe('Segment client (got) against the simulator', () => {
     const wrong = createSegmentClient(settingsFor(sandbox.vendors.segment!.baseUrl, 'sgp_wrongwrongwrong'));
     const err = await thrown(wrong.getRegulation('anything'));
     expect(err).to.be.instanceOf(PermanentVendorError);
-    expect(err.message).to.equal('segment getRegulation was refused (401 Unauthorized)');
+    // A rejected credential is a configuration mistake naming its key (issue 17), not a task outcome.
+    expect(err.message).to.equal('vendors.segment.token: credentials rejected or permission refused by segment (segment getRegulation answered 401 Unauthorized)');
   });
 
   it('turns a 429 into a rate-limit error that waits msBeforeNext', async () => {
