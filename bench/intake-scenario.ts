@@ -9,6 +9,7 @@ import { availableVendors } from '../src/planner/plan-tasks.js';
 import { seedPerson } from '../src/sandbox/seed.js';
 import { freshBenchPrefix, startBenchService } from './bench-service.js';
 import { round, type Scenario } from './scenario.js';
+import { redisConnection } from '../src/workers/queue-set.js';
 
 const RATIO_TARGET = 0.5;
 const BULK = 1000;
@@ -62,7 +63,8 @@ export const intakeScenario: Scenario = {
         const tasks = planTasks({ requestId, subject: normaliseSubject(body.subject), vendors, vendorsExplicit: false }, service.config);
         return buildRequestFlow(requestId, tasks.filter((t) => !t.initialState), service.queues.definitions);
       });
-      const connection = { host: new URL(context.redisUrl).hostname, port: Number(new URL(context.redisUrl).port) };
+      // The bench's Redis has a password (the embedded one always does): the connection takes it from the URL.
+      const connection = redisConnection(context.redisUrl, false);
       const producer = new FlowProducer({ connection, prefix });
       const bareStarted = performance.now();
       for (let i = 0; i < flows.length; i += BULK) await producer.addBulk(flows.slice(i, i + BULK));
