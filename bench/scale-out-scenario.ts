@@ -20,7 +20,7 @@ import { round, type BenchSize, type Figure, type Scenario, type ScenarioContext
  */
 const VENDORS = ['pinpoint', 's3'];
 const SIZES: Record<BenchSize, { requests: number; workers: number[] }> = {
-  full: { requests: 300, workers: [1, 2, 4] },
+  full: { requests: 200, workers: [1, 2, 4] },
   smoke: { requests: 20, workers: [1, 2, 4] },
 };
 const RATE_TARGET = 0.9;
