@@ -86,8 +86,12 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     const env = { ERASURE_SANDBOX_URL: server.url, ERASURE_CONFIG: configFile, ERASURE_ADMIN_TOKEN: token, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' };
     // Paused before any process starts, so no worker takes a job before the clock starts.
     await Promise.all(queues.map((q) => q.pause()));
-    const started = await Promise.all(roles.map((role) => startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000)));
-    processes.push(...started);
+    // Settled one by one, so that a role that fails to start leaves none of the others running.
+    const starting = await Promise.allSettled(roles.map((role) => startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000)));
+    for (const s of starting) if (s.status === 'fulfilled') processes.push(s.value);
+    const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const started = processes;
     const apiUrl = started[0]!.ready[1]!;
     const bodies = userIdRequests(n, VENDORS);
     const res = await fetch(`${apiUrl}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ requests: bodies }) });
