@@ -19,7 +19,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 
 describe('npm run bench (smoke sizes)', function () {
   // scale_out starts 1 + 2 + 3 + 5 service processes (tsx) one run after another.
-  this.timeout(420_000);
+  this.timeout(600_000);
 
   it('runs every scenario and prints one JSON object keyed by scenario, each with measured figures, a baseline and a ratio', async () => {
     const { code, stdout, stderr } = await runBench(['--json', '--size', 'smoke']);
