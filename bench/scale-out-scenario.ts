@@ -86,8 +86,12 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     const env = { ERASURE_SANDBOX_URL: server.url, ERASURE_CONFIG: configFile, ERASURE_ADMIN_TOKEN: token, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' };
     // Paused before any process starts, so no worker takes a job before the clock starts.
     await Promise.all(queues.map((q) => q.pause()));
+    const start = (role: (typeof roles)[number]) => startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000);
+    // The first role migrates the fresh database alone: processes that migrate an empty database at the
+    // same moment can collide in Postgres's catalog (seen here: duplicate key in pg_type_typname_nsp_index).
+    processes.push(await start(roles[0]!));
     // Settled one by one, so that a role that fails to start leaves none of the others running.
-    const starting = await Promise.allSettled(roles.map((role) => startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000)));
+    const starting = await Promise.allSettled(roles.slice(1).map(start));
     for (const s of starting) if (s.status === 'fulfilled') processes.push(s.value);
     const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
