@@ -13,12 +13,13 @@ import { vendorLimitsScenario } from './vendor-limits-scenario.js';
 import { amortisationScenario } from './amortisation-scenario.js';
 import { intakeScenario } from './intake-scenario.js';
 import { latencyScenario } from './latency-scenario.js';
+import { scaleOutScenario } from './scale-out-scenario.js';
 
 /**
  * `npm run bench [-- --json] [--only NAME[,NAME]] [--size smoke|full] [--profile]`: runs each scenario
  * against its baseline in the same run and prints a table (or one JSON object keyed by scenario).
  */
-const SCENARIOS: Scenario[] = [scanScenario, pipelineScenario, vendorLimitsScenario, amortisationScenario, intakeScenario, latencyScenario];
+const SCENARIOS: Scenario[] = [scanScenario, pipelineScenario, vendorLimitsScenario, amortisationScenario, intakeScenario, latencyScenario, scaleOutScenario];
 
 const USAGE = `usage: npm run bench -- [--json] [--only ${SCENARIOS.map((s) => s.name).join('|')}[,...]] [--size smoke|full] [--profile]`;
 

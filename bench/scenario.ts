@@ -40,7 +40,7 @@ export interface ScenarioContext {
 }
 
 export interface Scenario {
-  name: 'scan' | 'pipeline' | 'vendor_limits' | 'amortisation' | 'intake' | 'latency';
+  name: 'scan' | 'pipeline' | 'vendor_limits' | 'amortisation' | 'intake' | 'latency' | 'scale_out';
   /** One line: what is measured against what. */
   summary: string;
   run(context: ScenarioContext): Promise<Omit<ScenarioResult, 'seconds'>>;

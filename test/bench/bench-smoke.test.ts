@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
-const SCENARIOS = ['scan', 'pipeline', 'vendor_limits', 'amortisation', 'intake', 'latency'];
+const SCENARIOS = ['scan', 'pipeline', 'vendor_limits', 'amortisation', 'intake', 'latency', 'scale_out'];
 
 function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -18,7 +18,8 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 describe('npm run bench (smoke sizes)', function () {
-  this.timeout(240_000);
+  // scale_out starts 1 + 2 + 3 + 5 service processes (tsx) one run after another.
+  this.timeout(600_000);
 
   it('runs every scenario and prints one JSON object keyed by scenario, each with measured figures, a baseline and a ratio', async () => {
     const { code, stdout, stderr } = await runBench(['--json', '--size', 'smoke']);
@@ -55,6 +56,21 @@ describe('npm run bench (smoke sizes)', function () {
     expect((latency.baseline.direct as { p99_ms: number }).p99_ms).to.be.above(0);
     // vendor_limits reports each vendor's ratio next to the total.
     expect(results.vendor_limits!.measured.ratio_by_vendor).to.have.all.keys('pinpoint', 'amplitude', 'segment');
+    // scale_out: every run (one process, 1 api + N workers) completed every request through the shared
+    // sandbox, whose counts give the calls per request; the ratio is N = 2's rate over one process's.
+    const scale = results.scale_out!;
+    const one = scale.baseline.all_in_one as { requests: number; completed: number; requests_per_s: number; calls_per_request: number; pinpoint_calls_per_request: number };
+    expect(one.completed).to.equal(one.requests);
+    expect(one.pinpoint_calls_per_request, 'GetUserEndpoints, DeleteUserEndpoints, read-back').to.equal(3);
+    for (const n of [1, 2, 4]) {
+      const run = scale.measured[`workers_${n}`] as { processes: number; requests: number; completed: number; lost: number; calls_per_request: number };
+      expect(run.processes, `N=${n}`).to.equal(n + 1);
+      expect(run.completed, `N=${n}`).to.equal(run.requests);
+      expect(run.lost, `N=${n}`).to.equal(0);
+      const within = Math.abs(run.calls_per_request - one.calls_per_request) <= 0.1 * one.calls_per_request;
+      expect((scale.measured.calls_within_10pct as Record<string, boolean>)[String(n)], `N=${n}`).to.equal(within);
+    }
+    expect(scale.ratio).to.be.closeTo((scale.measured.workers_2 as { requests_per_s: number }).requests_per_s / one.requests_per_s, 0.01);
   });
 
   it('runs one scenario with --only and refuses an unknown one with a clear message', async () => {
