@@ -29,7 +29,7 @@ function parseArgs(argv: string[]): { json: boolean; only: Scenario[]; size: Ben
   let size: BenchSize = 'full';
   let only = SCENARIOS;
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     const value = () => {
       const v = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!v) throw new Error(`${arg} needs a value\n${USAGE}`);

@@ -97,7 +97,7 @@ async function runBare(context: ScenarioContext, n: number, concurrency: Record<
     await Promise.all(workers.map((w) => w.waitUntilReady()));
     const started = performance.now();
     await Promise.all(queues.map((q) => q.resume()));
-    const parents = queues[0]!;
+    const parents = queues[0];
     for (;;) {
       const { completed = 0 } = await parents.getJobCounts('completed');
       if (completed >= n) break;

@@ -89,14 +89,14 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     const start = (role: (typeof roles)[number]) => startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000);
     // The first role migrates the fresh database alone: processes that migrate an empty database at the
     // same moment can collide in Postgres's catalog (seen here: duplicate key in pg_type_typname_nsp_index).
-    processes.push(await start(roles[0]!));
+    processes.push(await start(roles[0]));
     // Settled one by one, so that a role that fails to start leaves none of the others running.
     const starting = await Promise.allSettled(roles.slice(1).map(start));
     for (const s of starting) if (s.status === 'fulfilled') processes.push(s.value);
     const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     const started = processes;
-    const apiUrl = started[0]!.ready[1]!;
+    const apiUrl = started[0].ready[1];
     const bodies = userIdRequests(n, VENDORS);
     const res = await fetch(`${apiUrl}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ requests: bodies }) });
     const accepted = ((await res.json()) as { summary?: { accepted: number } }).summary?.accepted;
@@ -121,7 +121,7 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     const figures: RunFigures = {
       processes: roles.length,
       requests: n,
-      completed: completedRows[0]!.n,
+      completed: completedRows[0].n,
       lost: n - final,
       seconds: round(seconds, 2),
       requests_per_s: round(final / seconds, 1),
@@ -154,11 +154,11 @@ export const scaleOutScenario: Scenario = {
   summary: '1 api + N workers (N = 1, 2, 4) as processes on the shared sandbox vs one `erasure start`, same requests: requests/s and vendor calls per request',
   async run(context) {
     const { requests: n, workers } = SIZES[context.size];
-    const loadBefore = os.loadavg()[0]!;
+    const loadBefore = os.loadavg()[0];
     const one = await measure(context, 'all-in-one', ['start'], n);
     const byWorkers = new Map<number, RunFigures>();
     for (const count of workers) byWorkers.set(count, await measure(context, `1 api + ${count} worker(s)`, ['api', ...Array<'worker'>(count).fill('worker')], n));
-    const loadAfter = os.loadavg()[0]!;
+    const loadAfter = os.loadavg()[0];
 
     const two = byWorkers.get(2)!;
     const ratio = two.requests_per_s / one.requests_per_s;

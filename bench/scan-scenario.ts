@@ -66,16 +66,16 @@ async function measure(context: ScenarioContext, fixture: ExportFixture, count: 
     ours.push(await runScanner(fixture, subjectsFile));
     grep.push(await runGrep(fixture, patternsFile));
   }
-  const bytes = ours[0]!.bytes!;
+  const bytes = ours[0].bytes!;
   const mbps = (ms: number) => bytes / 1e6 / (ms / 1000);
   const ourMbps = mbps(median(ours.map((r) => r.ms)));
   const grepMbps = mbps(median(grep.map((r) => r.ms)));
-  const sameEndpoints = ours.every((r) => r.endpointIds.join() === grep[0]!.endpointIds.join()) && grep.every((r) => r.endpointIds.join() === grep[0]!.endpointIds.join());
+  const sameEndpoints = ours.every((r) => r.endpointIds.join() === grep[0].endpointIds.join()) && grep.every((r) => r.endpointIds.join() === grep[0].endpointIds.join());
   const peakRssMb = Math.max(...ours.map((r) => r.maxRssBytes!)) / 1e6;
   context.log(`scan: ${count} subjects: ours ${round(ourMbps, 1)} MB/s, zcat|grep ${round(grepMbps, 1)} MB/s, peak RSS ${round(peakRssMb, 1)} MB`);
   return {
-    measured: { mb_per_s: round(ourMbps, 1), seconds: round(median(ours.map((r) => r.ms)) / 1000), peak_rss_mb: round(peakRssMb, 1), endpoints_found: ours[0]!.endpointIds.length, same_endpoints_as_grep: sameEndpoints },
-    baseline: { mb_per_s: round(grepMbps, 1), seconds: round(median(grep.map((r) => r.ms)) / 1000), endpoints_found: grep[0]!.endpointIds.length },
+    measured: { mb_per_s: round(ourMbps, 1), seconds: round(median(ours.map((r) => r.ms)) / 1000), peak_rss_mb: round(peakRssMb, 1), endpoints_found: ours[0].endpointIds.length, same_endpoints_as_grep: sameEndpoints },
+    baseline: { mb_per_s: round(grepMbps, 1), seconds: round(median(grep.map((r) => r.ms)) / 1000), endpoints_found: grep[0].endpointIds.length },
     ratio: ourMbps / grepMbps,
     bytes,
     peakRssMb,

@@ -17,7 +17,7 @@ export const vendorLimitsScenario: Scenario = {
     // Each vendor's own figure: when its last task ended against the least time its limits allow.
     // The total's ratio is the target; these show which vendor holds the run back.
     const ratioByVendor = Object.fromEntries(
-      Object.entries(run.minimumSeconds).map(([v, min]) => [v, run.lastTaskEndedAt[v] === undefined ? null : round(run.lastTaskEndedAt[v]! / min)]),
+      Object.entries(run.minimumSeconds).map(([v, min]) => [v, run.lastTaskEndedAt[v] === undefined ? null : round(run.lastTaskEndedAt[v] / min)]),
     );
     const throttledShare = calls ? throttled / calls : 0;
     context.log(`vendor_limits: ${round(run.seconds, 1)} s vs minimum ${round(minimum, 1)} s, ${throttled} of ${calls} calls throttled, ${run.lost} lost`);

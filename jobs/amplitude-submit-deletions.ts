@@ -56,7 +56,7 @@ export async function requestSplittingRefusals<T>(
     } catch (err) {
       if (!(err instanceof PermanentVendorError) || err.details.status !== 400) throw err;
       if (part.length === 1) {
-        refused.push({ item: part[0]!, status: 400, ...(err.details.code ? { code: err.details.code } : {}) });
+        refused.push({ item: part[0], status: 400, ...(err.details.code ? { code: err.details.code } : {}) });
         return;
       }
       const half = Math.ceil(part.length / 2);
@@ -127,7 +127,7 @@ export const submitDeletions: BatchProcessor = async (input, deps) => {
         // Exact matches only (Invariant 2): Amplitude's mapping of this very user id, or this very Amplitude ID.
         const known = !invalid.has(`${id.kind}:${id.value}`);
         const entries = id.kind === 'user_id' ? (byUserId.get(id.value) ?? []) : byAmplitudeId.has(id.value) ? [byAmplitudeId.get(id.value)!] : [];
-        const mapped = entries.length === 1 ? entries[0]!.amplitudeId : undefined;
+        const mapped = entries.length === 1 ? entries[0].amplitudeId : undefined;
         if (known && id.kind === 'user_id' && mapped) await input.rememberIdentifier?.(requestId, 'amplitudeId', mapped);
         const result: SubmittedMember = {
           known,

@@ -122,7 +122,7 @@ export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
     outcome: 'done' as const,
     evidence: { app, members: input.members.length, ...evidence },
     members: new Map<string, MemberResult>(
-      input.members.map((m) => [m.taskId, { state: 'done', result: { ...progress[m.taskId]!, ...(evidence.exportId ? { exportId: evidence.exportId } : {}) } }]),
+      input.members.map((m) => [m.taskId, { state: 'done', result: { ...progress[m.taskId], ...(evidence.exportId ? { exportId: evidence.exportId } : {}) } }]),
     ),
   });
   if (pending.length === 0) return finish({ exportId: previous.exportId ?? undefined, exportRows: previous.exportRows });

@@ -94,7 +94,7 @@ export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
 function definitionLiterals(definition: string | undefined): Needle[] {
   const literals: Needle[] = [];
   for (const match of (definition ?? '').matchAll(/'((?:[^']|'')+)'/g)) {
-    const value = match[1]!.replace(/''/g, "'");
+    const value = match[1].replace(/''/g, "'");
     // Shorter literals are codes ('US', 'iOS'), not identifiers; redacting them would only garble names.
     if (value.length >= 4) literals.push({ kind: 'userId', value, caseInsensitive: true });
   }

@@ -84,7 +84,7 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
     let next = 0;
     const reader = async () => {
       while (next < toRead.length) {
-        const id = toRead[next++]!.notification_id;
+        const id = toRead[next++].notification_id;
         const content = await client.getNotificationContent(app, id, input.signal);
         if (content !== 'absent') {
           const texts = contentTexts(content);

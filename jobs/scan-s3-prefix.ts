@@ -81,12 +81,12 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
   const indexOf = new Map(input.members.map((m, i) => [m.taskId, i]));
   const totals = { objectsScanned: 0, versionsScanned: 0, objectsSkipped: 0, keysTouched: 0 };
   // Members with nothing counted yet are left out: this is written after every touched key.
-  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]!).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
+  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
   // Written ahead of every change to a key, cleared with the counts it earned (KeyIntent).
   const intents = {
     declare: (intent: KeyIntent) => input.checkpoint({ intent }),
     confirm: (earned: Map<number, PrefixPurgeCounts>) => {
-      for (const [i, delta] of earned) addCounts(counts[i]!, delta);
+      for (const [i, delta] of earned) addCounts(counts[i], delta);
       return input.checkpoint({ progress: progress(), intent: null });
     },
   };
@@ -102,7 +102,7 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
     });
     const versioned = versioning !== 'Unversioned';
     const touched: string[] = [];
-    const ctx: PurgeContext = { matcher, everyone, versioned, totals, taskIdOf: (i) => input.members[i]!.taskId, intents, signal: input.signal };
+    const ctx: PurgeContext = { matcher, everyone, versioned, totals, taskIdOf: (i) => input.members[i].taskId, intents, signal: input.signal };
     let keysListed = 0;
     for await (const group of s3.listVersions(bucket, prefix, input.signal)) {
       keysListed++;
@@ -134,7 +134,7 @@ export const scanS3Prefix: BatchProcessor = async (input, deps) => {
     if (stillHolding > 0) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'StillPresent' }, `still holds searched rows in ${stillHolding} version(s) after the purge`);
 
     const verification = keysListed > 0 ? verifiedAbsent() : { ...unverifiable('empty_prefix'), configKey: `${locationKey}.prefix`, note: `"${prefix}" holds no object in "${bucket}": check ${locationKey}.prefix` };
-    const members = new Map<string, MemberResult>(input.members.map((m, i) => [m.taskId, { state: 'done', result: { bucket, prefix, versioned, ...counts[i]!, ...verification } }]));
+    const members = new Map<string, MemberResult>(input.members.map((m, i) => [m.taskId, { state: 'done', result: { bucket, prefix, versioned, ...counts[i], ...verification } }]));
     return { outcome: 'done', evidence: { bucket, prefix, versioned, members: input.members.length, keysListed, ...totals, progress: null }, members };
   } catch (err) {
     // What was done is already recorded (each key's counts with its confirmation, an unfinished
@@ -312,7 +312,7 @@ async function rewriteVersion(s3: S3VendorClient, bucket: string, key: string, v
 }
 
 function classify(err: unknown): Error {
-  if (isVendorError(err) || err instanceof RateLimitedError) return err as Error;
+  if (isVendorError(err) || err instanceof RateLimitedError) return err;
   if (err instanceof ObjectRowsError) return new TransientVendorError({ vendor: 's3', operation: 'ReadObject', code: err.code }, 'could not read an object to its end');
   return new TransientVendorError({ vendor: 's3', operation: SCAN_S3_PREFIX, code: (err as Error | undefined)?.name ?? 'Error' }, 'failed');
 }

@@ -28,7 +28,7 @@ export function parseRegulationBatchScope(scope: string): { resource: string; ta
   if (resource === 'workspace') return { resource, target: { kind: 'workspace' }, regulationType };
   const source = /^source\/([A-Za-z0-9]+)$/.exec(resource);
   if (!source) throw fail();
-  return { resource, target: { kind: 'source', sourceId: source[1]! }, regulationType };
+  return { resource, target: { kind: 'source', sourceId: source[1] }, regulationType };
 }
 
 /** The next poll, with jitter so that regulations created together do not poll together. */

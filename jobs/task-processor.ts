@@ -134,7 +134,7 @@ export function resourceValue(resource: string, kind: string): string {
 export function requireClient<K extends keyof VendorClients>(deps: VendorClients, name: K): NonNullable<VendorClients[K]> {
   const client = deps[name];
   if (!client) throw new Error(`no ${name} client is configured in this worker`);
-  return client as NonNullable<VendorClients[K]>;
+  return client;
 }
 
 /**

@@ -39,6 +39,6 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
 export function resolveQueue(definition: QueueDefinition, config: Config): ResolvedQueue {
   const base = { ...definition, defaultJobOptions: defaultJobOptions(config) };
   if (!definition.vendor) return { ...base, concurrency: 20 };
-  const settings = config.vendors[definition.vendor as keyof Config['vendors']] ?? VENDOR_QUEUE_DEFAULTS[definition.vendor];
+  const settings = config.vendors[definition.vendor] ?? VENDOR_QUEUE_DEFAULTS[definition.vendor];
   return { ...base, limiter: settings.rateLimit, concurrency: settings.concurrency };
 }

@@ -143,7 +143,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const token = config.adminToken ?? readExistingSecret(path.join(config.dataDir, 'admin-token'));
       if (!token) throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
       sharedSandbox = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
-      closers.push(async () => sharedSandbox!.close());
+      closers.push(async () => { sharedSandbox!.close(); });
       config = withSandboxVendors(config, sharedSandbox);
     } else if (config.sandboxMode) {
       // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
@@ -214,7 +214,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const processors: Record<string, TaskProcessor> = {};
     const batchProcessors: Record<string, BatchProcessor> = {};
     for (const connector of CONNECTORS) {
-      const settings = config.vendors[connector.vendor as keyof VendorSettingsMap];
+      const settings = config.vendors[connector.vendor];
       if (!settings) continue;
       const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
       (clients as Record<string, unknown>)[connector.clientKey] = client;
@@ -265,10 +265,10 @@ export async function startService(config: Config, options: StartServiceOptions 
         },
       });
       vendorHealth.start();
-      closers.push(async () => vendorHealth!.stop());
+      closers.push(async () => { vendorHealth!.stop(); });
       const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
       const stopReminders = startManualWorkReminders({ config, db, ledger, scopeDeletions, signer, logger });
-      if (stopReminders) closers.push(async () => stopReminders());
+      if (stopReminders) closers.push(async () => { stopReminders(); });
       const http = await serveHttp(app, config);
       closers.push(() => http.close(shutdownDeadline));
       const port = http.port;
@@ -286,10 +286,10 @@ export async function startService(config: Config, options: StartServiceOptions 
 function withSandboxVendors(config: Config, sandbox: SimulatedVendors): Config {
   const vendors: Record<string, unknown> = { ...config.vendors };
   for (const connector of CONNECTORS) {
-    const overrides = config.sandbox.vendorOverrides[connector.vendor as keyof VendorSettingsMap] ?? {};
+    const overrides = config.sandbox.vendorOverrides[connector.vendor] ?? {};
     vendors[connector.vendor] = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...overrides };
   }
-  return { ...config, vendors: vendors as VendorSettingsMap };
+  return { ...config, vendors: vendors };
 }
 
 function readExistingSecret(file: string): string | undefined {

@@ -118,7 +118,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.set('Cache-Control', 'no-store');
     res.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     if (req.method === 'POST' && req.headers['content-length'] !== '0' && !req.is('application/json')) {
-      return next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json'));
+      next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json')); return;
     }
     next();
   });

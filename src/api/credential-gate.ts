@@ -53,7 +53,7 @@ export class CredentialGate {
       // Two session cookies (one planted by another port or path of the host): refuse, never pick one.
       if (ids.length > 1) return { ok: false, status: 400, code: 'ambiguous_session', message: 'the request carries more than one session cookie; log in again' };
       if (ids.length === 1) {
-        const principal = await this.sessions.principalOf(ids[0]!);
+        const principal = await this.sessions.principalOf(ids[0]);
         if (principal) return { ok: true, principal, via: 'session', sessionId: ids[0] };
         return this.failure(req);
       }
@@ -74,7 +74,7 @@ export class CredentialGate {
   bearerOnly(role?: Role): RequestHandler {
     return async (req, res, next) => {
       const result = await this.check(req, { cookies: false });
-      if (!result.ok) return refuse(res, result);
+      if (!result.ok) { refuse(res, result); return; }
       req.principal = result.principal;
       if (role && !hasRole(result.principal, role)) return res.status(403).json({ error: { code: 'forbidden', message: `this needs the ${role} role` } });
       next();

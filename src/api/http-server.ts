@@ -46,7 +46,7 @@ export async function serveHttp(app: RequestListener, config: Pick<Config, 'port
     port,
     close: (deadline = Date.now() + shutdownGraceMs) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(() => { server.closeAllConnections(); }, Math.max(0, deadline - Date.now()));
         server.close(() => {
           clearTimeout(timer);
           resolve();

@@ -34,7 +34,7 @@ export function assertJsonDepth(text: string | Buffer, maxDepth = MAX_JSON_DEPTH
   let depth = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
+    const c = bytes[i];
     if (inString) {
       if (c === 0x5c) i++; // backslash: the next byte is escaped
       else if (c === 0x22) inString = false;

@@ -48,13 +48,13 @@ export async function postCallback(rawUrl: string, body: Buffer, headers: Record
         const status = response.statusCode ?? 0;
         // The answer's body is not read for meaning (nor logged): only the status counts.
         response.resume();
-        response.on('end', () => (status >= 200 && status < 300 ? resolve(status) : reject(new CallbackDeliveryError(`the callback endpoint answered HTTP ${status}`, status))));
-        response.on('error', () => reject(new CallbackDeliveryError('the callback answer was cut off')));
+        response.on('end', () => { status >= 200 && status < 300 ? resolve(status) : reject(new CallbackDeliveryError(`the callback endpoint answered HTTP ${status}`, status)); });
+        response.on('error', () => { reject(new CallbackDeliveryError('the callback answer was cut off')); });
       },
     );
     request.on('timeout', () => request.destroy(new CallbackDeliveryError(`no answer within ${options.timeoutMs} ms`)));
     request.on('error', (err: NodeJS.ErrnoException) => {
-      if (err instanceof CallbackRefusedError || err instanceof CallbackDeliveryError) return reject(err);
+      if (err instanceof CallbackRefusedError || err instanceof CallbackDeliveryError) { reject(err); return; }
       reject(new CallbackDeliveryError(`callback delivery failed (${err.code ?? err.name})`));
     });
     request.end(body);

@@ -73,9 +73,9 @@ export const COMMON_HELP = `Common flags:
  */
 function attachValues(argv: string[], options: Options): string[] {
   const out: string[] = [];
-  const isOurFlag = (arg: string) => arg.startsWith('--') && options[arg.slice(2).split('=')[0]!] !== undefined;
+  const isOurFlag = (arg: string) => arg.startsWith('--') && options[arg.slice(2).split('=')[0]] !== undefined;
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     const next = argv[i + 1];
     if (arg.startsWith('--') && !arg.includes('=') && options[arg.slice(2)]?.type === 'string' && next !== undefined && next.startsWith('-') && !isOurFlag(next)) {
       out.push(`${arg}=${next}`);
@@ -136,5 +136,5 @@ export function expectPositionals(ctx: CommandContext, names: string[], command:
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
 }

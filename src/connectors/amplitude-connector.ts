@@ -30,7 +30,7 @@ export const amplitudeConnector: VendorConnector<AmplitudeSettings, 'amplitude'>
   clientKey: 'amplitude',
   createClient: (settings, calls, clock, budget) => createAmplitudeClient(settings, calls, clock, budget),
   sandboxSettings(sandbox, queueDefaults) {
-    const { baseUrl, credentials } = sandbox.vendors.amplitude!;
+    const { baseUrl, credentials } = sandbox.vendors.amplitude;
     // Amplitude's days run `speed` times faster in the sandbox: poll as often as 12 h of it pass (at least every 2 s).
     const speed = sandbox.clock.describe().speed;
     return {

@@ -41,7 +41,7 @@ export const appcenterConnector: VendorConnector<AppCenterSettings, 'appcenter'>
   clientKey: 'appcenter',
   createClient: (settings, calls, _clock, budget) => createAppCenterClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {
-    const info = sandbox.vendors.appcenter!;
+    const info = sandbox.vendors.appcenter;
     return withAppCenterDefaults({
       ...queueDefaults,
       // The simulator allows APPCENTER_DEFAULT_RATE calls per second per operation; pace to that.

@@ -35,8 +35,8 @@ export const pinpointConnector: VendorConnector<PinpointSettings, 'pinpoint'> = 
   clientKey: 'pinpoint',
   createClient: (settings, calls, _clock, budget) => createPinpointClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {
-    const { credentials, baseUrl } = sandbox.vendors.pinpoint!;
-    const s3 = sandbox.vendors.s3!;
+    const { credentials, baseUrl } = sandbox.vendors.pinpoint;
+    const s3 = sandbox.vendors.s3;
     const aws = { accessKeyId: String(credentials.accessKeyId), secretAccessKey: String(credentials.secretAccessKey) };
     return {
       ...queueDefaults,

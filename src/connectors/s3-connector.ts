@@ -26,7 +26,7 @@ export const s3Connector: VendorConnector<S3Settings, 's3'> = {
   clientKey: 's3',
   createClient: (settings, calls) => createS3VendorClient(settings, calls),
   sandboxSettings(sandbox, queueDefaults) {
-    const { baseUrl, credentials } = sandbox.vendors.s3!;
+    const { baseUrl, credentials } = sandbox.vendors.s3;
     return {
       ...queueDefaults,
       region: String(credentials.region ?? 'us-east-1'),

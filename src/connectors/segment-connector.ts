@@ -23,7 +23,7 @@ export const segmentConnector: VendorConnector<SegmentSettings, 'segment'> = {
   clientKey: 'segment',
   createClient: (settings, calls, _clock, budget) => createSegmentClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {
-    const { baseUrl, credentials } = sandbox.vendors.segment!;
+    const { baseUrl, credentials } = sandbox.vendors.segment;
     // Segment's time runs `speed` times faster in the sandbox: poll as often as an hour of it passes (at least every second).
     const speed = sandbox.clock.describe().speed;
     return {

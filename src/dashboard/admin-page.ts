@@ -181,7 +181,7 @@ export function dashboardAuthenticate(gate: CredentialGate, config: Pick<Config,
   return async (req, res, next) => {
     const credentials = Boolean(req.headers.authorization) || /(?:^|;\s*)(?:__Host-)?erasure_session=/.test(String(req.headers.cookie ?? ''));
     if (!credentials && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
-      return res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
+      res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`); return;
     }
     const result = await gate.check(req, { cookies: true });
     if (result.ok) {
@@ -191,10 +191,10 @@ export function dashboardAuthenticate(gate: CredentialGate, config: Pick<Config,
       req.principal = result.principal;
       req.adminCsrf = csrfTokenFor(result.sessionId ?? bearerOf(req));
       req.adminSession = result.sessionId;
-      return next();
+      next(); return;
     }
     if (result.status === 401 && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
-      return res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
+      res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`); return;
     }
     if (result.retryAfterSeconds) res.set('Retry-After', String(result.retryAfterSeconds));
     if (result.status === 401) res.set('WWW-Authenticate', 'Bearer realm="erasure"');
@@ -244,7 +244,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
       res.status(status).send(loginPage({ csrf: fresh, next: safeNext(body.next), error }));
     };
     if (!sameOriginWrite(req, deps.config) || !sameSecret(readCookie(req, LOGIN_CSRF_COOKIE), typeof body.csrf === 'string' ? body.csrf : undefined)) {
-      return again(403, 'The form had expired or did not come from this page. Please log in again.');
+      again(403, 'The form had expired or did not come from this page. Please log in again.'); return;
     }
     const token = typeof body.token === 'string' ? body.token.trim() : '';
     const principal = token ? deps.verify(token) : undefined;
@@ -253,9 +253,9 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
       const failed = deps.gate.failure(req);
       if (!failed.ok && failed.status === 429) {
         res.set('Retry-After', String(failed.retryAfterSeconds ?? 60));
-        return again(429, 'Too many failed logins from this address. Wait a minute and try again.');
+        again(429, 'Too many failed logins from this address. Wait a minute and try again.'); return;
       }
-      return again(401, 'That token is not valid.');
+      again(401, 'That token is not valid.'); return;
     }
     const sessionId = await deps.sessions.create(principal);
     res.append('Set-Cookie', cookie(req, LOGIN_CSRF_COOKIE, '', { path: `${ADMIN_PATH}/login`, maxAge: 0, secure: secure(req) }));
@@ -398,8 +398,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     res.send(requestPage(context(req), { request, tasks, trail, notice, error, risk }));
   });
 
-  const back = (res: Response, request: RequestRecord, key: { notice?: string; error?: string }) =>
-    res.redirect(303, `${requestUrl(request.id)}?${new URLSearchParams(key as Record<string, string>).toString()}`);
+  const back = (res: Response, request: RequestRecord, key: { notice?: string; error?: string }) => { res.redirect(303, `${requestUrl(request.id)}?${new URLSearchParams(key).toString()}`); };
   const text = (req: Request, field: string, min: number, max: number): string | undefined => {
     const value = (req.body as Record<string, unknown> | undefined)?.[field];
     const trimmed = typeof value === 'string' ? value.trim() : '';
@@ -411,10 +410,10 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const request = await findRequest(req, res);
     if (!request) return;
     const note = text(req, 'note', 3, 2000);
-    if (!note) return back(res, request, { error: 'note-required' });
+    if (!note) { back(res, request, { error: 'note-required' }); return; }
     // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
     const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), note);
-    if (!task) return back(res, request, { error: 'not-a-manual-task' });
+    if (!task) { back(res, request, { error: 'not-a-manual-task' }); return; }
     await ledger.settleRequest(request.id);
     back(res, request, { notice: 'task-completed' });
   });
@@ -423,7 +422,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const request = await findRequest(req, res);
     if (!request) return;
     const reason = text(req, 'reason', 3, 500);
-    if (!reason) return back(res, request, { error: 'reason-required' });
+    if (!reason) { back(res, request, { error: 'reason-required' }); return; }
     const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actor(req), reason });
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
   });
@@ -432,7 +431,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const request = await findRequest(req, res);
     if (!request) return;
     const reference = text(req, 'reference', 3, 200);
-    if (!reference) return back(res, request, { error: 'reference-required' });
+    if (!reference) { back(res, request, { error: 'reference-required' }); return; }
     const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actor(req), { at: new Date(), reference: scrub(reference) });
     back(res, request, task ? { notice: 'task-sent' } : { error: 'not-an-unsent-manual-task' });
   });
@@ -441,13 +440,13 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const request = await findRequest(req, res);
     if (!request) return;
     const reason = text(req, 'reason', 3, 500);
-    if (!reason) return back(res, request, { error: 'reason-required' });
+    if (!reason) { back(res, request, { error: 'reason-required' }); return; }
     const decision = (req.body as Record<string, unknown> | undefined)?.decision;
-    if (decision !== 'skipped' && decision !== 'resolved') return back(res, request, { error: 'not-a-failed-task' });
+    if (decision !== 'skipped' && decision !== 'resolved') { back(res, request, { error: 'not-a-failed-task' }); return; }
     try {
       await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: actor(req), reason });
     } catch (err) {
-      if (err instanceof NotAFailedTaskError) return back(res, request, { error: 'not-a-failed-task' });
+      if (err instanceof NotAFailedTaskError) { back(res, request, { error: 'not-a-failed-task' }); return; }
       throw err;
     }
     back(res, request, { notice: decision === 'skipped' ? 'task-skipped' : 'task-resolved' });
@@ -457,7 +456,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const request = await findRequest(req, res);
     if (!request) return;
     const reason = text(req, 'reason', 3, 500);
-    if (!reason) return back(res, request, { error: 'reason-required' });
+    if (!reason) { back(res, request, { error: 'reason-required' }); return; }
     const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actor(req), reason });
     back(res, request, { notice: tasks.length ? 'retried' : 'nothing-to-retry' });
   });

@@ -100,7 +100,7 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
   const before = async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
     if (method.toLowerCase() === 'get') return { allow: true };
     if (BLOCKED_ROUTES.has(route)) return { allow: false, status: 403, message: 'this action is disabled: jobs are managed through the erasure API' };
-    const principal = principals.get(request.headers as object);
+    const principal = principals.get(request.headers);
     const needed = OPERATOR_ROUTES.has(route) ? 'operator' : 'admin';
     if (!hasRole(principal, needed)) return { allow: false, status: 403, message: `this needs the ${needed} role` };
     const jobId = typeof request.params.jobId === 'string' ? request.params.jobId : undefined;

@@ -16,7 +16,7 @@ const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;
 
 /** Escaped for HTML, and first made printable: no control or bidi character reaches the page (src/privacy/printable-text.ts). */
 export function escapeHtml(text: string): string {
-  return printable(text).replace(/[&<>"'`]/g, (c) => ENTITIES[c]!);
+  return printable(text).replace(/[&<>"'`]/g, (c) => ENTITIES[c]);
 }
 
 function render(value: unknown): string {
@@ -27,8 +27,8 @@ function render(value: unknown): string {
 }
 
 export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
-  let out = strings[0]!;
-  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1]!;
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1];
   return new SafeHtml(out);
 }
 

@@ -46,7 +46,7 @@ export function percentileCont(values: readonly number[], p: number): number | u
   const rank = p * (sorted.length - 1);
   const low = Math.floor(rank);
   const high = Math.ceil(rank);
-  return sorted[low]! + (sorted[high]! - sorted[low]!) * (rank - low);
+  return sorted[low] + (sorted[high] - sorted[low]) * (rank - low);
 }
 
 /** One estimate per vendor named: observed when there are enough samples, else the configured default. */

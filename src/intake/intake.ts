@@ -223,7 +223,7 @@ export function createIntake(deps: IntakeDeps) {
       queued = false;
       deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requests: created.length, errorName: (err as Error).name });
     }
-    const byInput = new Map(inputs.map((input, i) => [input, results[i]!]));
+    const byInput = new Map(inputs.map((input, i) => [input, results[i]]));
     return answers.map((a) => {
       if (a instanceof RequestValidationError) return a;
       const result = byInput.get(a as NewRequest)!;

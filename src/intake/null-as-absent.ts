@@ -28,7 +28,7 @@ export function nullAsAbsentSchema(schema: Joi.ObjectSchema, depth = 2): Joi.Obj
   return schema.keys(
     Object.fromEntries(
       keys.map((key) => {
-        let child = schema.extract(key) as Joi.Schema;
+        let child = schema.extract(key);
         if (child.type === 'object' && depth > 1) child = nullAsAbsentSchema(child as Joi.ObjectSchema, depth - 1);
         return [key, child.empty(null)];
       }),

@@ -78,13 +78,13 @@ export async function appendFirstAuditEvents(tx: Queryable, events: Array<{ chai
   if (events.length === 0) return;
   const at = new Date();
   const separated = events.map((e) => separateFreeText(e.detail));
-  const hashes = events.map((e, i) => chainEntryHash({ at: at.toISOString(), requestId: e.chainId, actor: e.actor, action: e.action, detail: separated[i]!.chained, prevHash: null }));
+  const hashes = events.map((e, i) => chainEntryHash({ at: at.toISOString(), requestId: e.chainId, actor: e.actor, action: e.action, detail: separated[i].chained, prevHash: null }));
   await tx.query(
     `INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash)
      SELECT $1, request_id, actor, action, detail::jsonb, NULL, hash FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(request_id, actor, action, detail, hash)`,
     [at, events.map((e) => e.chainId), events.map((e) => e.actor), events.map((e) => e.action), separated.map((s) => JSON.stringify(s.chained)), hashes],
   );
-  for (const [i, e] of events.entries()) await storeFreeText(tx, e.chainId, hashes[i]!, separated[i]!.texts);
+  for (const [i, e] of events.entries()) await storeFreeText(tx, e.chainId, hashes[i], separated[i].texts);
 }
 
 /** The free texts stored beside a chain, by entry hash. */

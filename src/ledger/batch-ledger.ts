@@ -100,7 +100,7 @@ export class BatchLedger {
               WHERE m.task_id = $1 AND b.kind = $2 AND m.state <> 'detached' ORDER BY m.joined_at DESC LIMIT 1) e ON true`,
         [input.taskId, input.kind, input.maxRebatches ?? MAX_INT, `batch|${input.vendor}|${input.kind}|${input.scope}`],
       );
-      const found = seen[0]!;
+      const found = seen[0];
       if (found.id) return this.joined(found as JoinedRow, input, false);
       if (Number(found.detached) > (input.maxRebatches ?? MAX_INT)) return undefined;
 
@@ -127,7 +127,7 @@ export class BatchLedger {
          SELECT opened.*, member.state AS member_state, member.result AS member_result FROM opened, member`,
         [randomUUID(), input.vendor, input.kind, input.scope, input.maxMembers, now, new Date(now.getTime() + input.windowMs), input.taskId, input.requestId],
       );
-      return this.joined(opened[0]!, input, true);
+      return this.joined(opened[0], input, true);
     });
   }
 

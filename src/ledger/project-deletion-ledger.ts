@@ -142,8 +142,8 @@ export class ProjectDeletionLedger {
          WHERE id = $1 AND ${guard('cancel')} RETURNING *`,
         [id, actor, scrubFreeText(reason)],
       );
-      await appendAuditEvent(tx, id, actor, 'project_deletion.cancelled', { reason, runAt: toRecord(updated[0]!).runAt.toISOString() });
-      return { cancelled: true, deletion: toRecord(updated[0]!) };
+      await appendAuditEvent(tx, id, actor, 'project_deletion.cancelled', { reason, runAt: toRecord(updated[0]).runAt.toISOString() });
+      return { cancelled: true, deletion: toRecord(updated[0]) };
     });
   }
 
@@ -162,7 +162,7 @@ export class ProjectDeletionLedger {
         `UPDATE project_deletions SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now() WHERE id = $1 AND ${guard('begin')} RETURNING *`,
         [id],
       );
-      const deletion = toRecord(updated[0]!);
+      const deletion = toRecord(updated[0]);
       await appendAuditEvent(tx, id, 'system', 'project_deletion.started', { attempt: deletion.attempts });
       return { state: 'run', deletion };
     });

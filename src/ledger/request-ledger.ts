@@ -203,7 +203,7 @@ export class RequestLedger {
     const idempotencyHash = input.idempotencyKey ? this.cipher.lookupHash('idempotency-key', input.idempotencyKey) : null;
     const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
     if (kinds.length === 0) throw new Error('a request needs at least one identifier');
-    const firstKind = kinds[0]!;
+    const firstKind = kinds[0];
     const subjectHash = this.cipher.lookupHash(firstKind, input.subject[firstKind]!);
     const client = input.client ?? clientOfActor(input.actor);
     const fingerprint = idempotencyHash ? this.fingerprint(input) : null;
@@ -218,7 +218,7 @@ export class RequestLedger {
     );
     if (inserted.rows.length === 0) {
       const { rows } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE client = $1 AND idempotency_hash = $2`, [client, idempotencyHash]);
-      const existing = rows[0]!;
+      const existing = rows[0];
       return { request: toRequest(existing), created: false, ...((await this.samePayload(tx, existing, input, fingerprint!)) ? {} : { reusedKey: true }) };
     }
     for (const kind of kinds) {
@@ -238,7 +238,7 @@ export class RequestLedger {
       );
     }
     await this.auditWith(tx, input.id, input.actor, 'request.received', { vendors: input.vendors, tasks: input.tasks.length, identifiers: kinds });
-    const request = toRequest(inserted.rows[0]!);
+    const request = toRequest(inserted.rows[0]);
     if (input.afterInsert) await input.afterInsert(tx, request);
     return { request, created: true };
   }
@@ -261,7 +261,7 @@ export class RequestLedger {
         idempotencyHash,
         client: input.client ?? clientOfActor(input.actor),
         fingerprint: idempotencyHash ? this.fingerprint(input) : null,
-        subjectHash: this.cipher.lookupHash(kinds[0]!, input.subject[kinds[0]!]!),
+        subjectHash: this.cipher.lookupHash(kinds[0], input.subject[kinds[0]]!),
       };
     });
     return this.db.transaction(async (tx) => {
@@ -658,7 +658,7 @@ export class RequestLedger {
            FROM requests r WHERE id = $1`,
         [requestId],
       );
-      const request = rows[0]!;
+      const request = rows[0];
       const states = request.states ?? [];
       if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
       // A cancelled request stays cancelled; its tasks' states say what had already happened.
@@ -788,7 +788,7 @@ export class RequestLedger {
         taskId,
         texts.reason ?? '',
       ]);
-      return { task: toTask(scrubbed[0]!), applied: true, state: to };
+      return { task: toTask(scrubbed[0]), applied: true, state: to };
     });
     await this.emitStatusChange(changed.row, changed.from);
     return result;

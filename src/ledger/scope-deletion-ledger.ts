@@ -122,7 +122,7 @@ export class ScopeDeletionLedger {
         [input.id, input.kind, input.vendor, input.scope, JSON.stringify(input.fields), input.reason, input.actor, JSON.stringify(input.instructions), at],
       );
       await appendAuditEvent(tx, input.id, input.actor, 'scope_deletion.requested', { kind: input.kind, scope: input.scope, reason: input.reason });
-      return toRecord(rows[0]!);
+      return toRecord(rows[0]);
     });
   }
 

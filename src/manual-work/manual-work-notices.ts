@@ -41,7 +41,7 @@ export async function sweepManualWork(deps: ManualWorkDeps, now: Date): Promise<
       if (!rows[0]) continue;
       const body = noticeBody(item, notice, now);
       const results = await Promise.allSettled(deps.notifiers.map((n) => n.send(body)));
-      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [deps.notifiers[i]!.name] : []));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [deps.notifiers[i].name] : []));
       if (failed.length === deps.notifiers.length) {
         await deps.db.query(`DELETE FROM manual_work_notices WHERE work_ref = $1 AND stage = $2`, [item.ref, notice.stage]);
         deps.logger.warn('manual work notice not delivered; tried again at the next sweep', { work: item.work, id: item.id, stage: notice.stage, notifiers: failed });

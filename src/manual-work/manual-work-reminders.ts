@@ -29,5 +29,5 @@ export function startManualWorkReminders(deps: { config: Config; db: Database; l
       .finally(() => (running = false));
   }, settings.everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); };
 }

@@ -24,7 +24,7 @@ export interface ManualWorkItem {
   link: string;
 }
 
-const pick = <T>(map: Record<string, T>, kind: string): T => map[kind] ?? map.default!;
+const pick = <T>(map: Record<string, T>, kind: string): T => map[kind] ?? map.default;
 
 /** A waiting manual task as work: due `dueHours` after it began waiting for this step. */
 export function taskWork(task: TaskRecord, settings: ManualWorkSettings): ManualWorkItem {

@@ -61,7 +61,7 @@ export function createVendorCallStats(options: { redisUrl: string; prefix: strin
       // A field whose HINCRBY failed goes back into the next flush, so nothing is counted twice or lost.
       results.forEach(([err], i) => {
         if (err) {
-          const [field, by] = [...batch][i]!;
+          const [field, by] = [...batch][i];
           add(pending, field, by);
         }
       });
@@ -109,10 +109,10 @@ export function parseTotals(hash: Record<string, string>): VendorCallTotals {
     const parts = field.split('|');
     const [kind, vendor] = parts;
     if (!vendor) continue;
-    if (kind === 'c' && parts.length === 4) calls.push({ vendor, operation: parts[2]!, outcome: parts[3]!, count: value });
+    if (kind === 'c' && parts.length === 4) calls.push({ vendor, operation: parts[2], outcome: parts[3], count: value });
     else if (kind === 'b' && parts.length === 3) {
       const i = parts[2] === '+Inf' ? LATENCY_BUCKETS_SECONDS.length : LATENCY_BUCKETS_SECONDS.findIndex((le) => String(le) === parts[2]);
-      if (i >= 0) histogram(vendor).buckets[i]! += value;
+      if (i >= 0) histogram(vendor).buckets[i] += value;
     } else if (kind === 's' && parts.length === 2) histogram(vendor).sumSeconds += value / 1e6;
     else if (kind === 'n' && parts.length === 2) histogram(vendor).count += value;
   }

@@ -119,8 +119,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
 
   const apiVersion = (flavor: OpenDsrFlavor) => (flavor === 'v1' ? '1.0' : '2.0');
 
-  const discovery = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) =>
-    send(res, flavor, 200, {
+  const discovery = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => { send(res, flavor, 200, {
       api_version: apiVersion(flavor),
       supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
       supported_subject_request_types: ['erasure'],
@@ -128,7 +127,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       // Stated, not left to guess (issue 25, item 10): the spec names only FIPS 186-4, which allows
       // PSS as well; a verifier that tries PSS fails on every answer.
       signature_algorithm: SIGNATURE_ALGORITHM,
-    });
+    }); };
 
   /** The create answer (§7.3); a repeat of the same request gets the same answer. */
   function createdBody(record: OpenDsrRecord, request: RequestRecord, rawBody: Buffer) {
@@ -252,10 +251,10 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     const principal = await authorised(req, res, 'submitter');
     const { record, request } = await find(principal, String(req.params.id));
     const receivedTime = new Date().toISOString();
-    const accepted = () => send(res, flavor, 202, { api_version: record.apiVersion, controller_id: record.controllerId, received_time: receivedTime, subject_request_id: record.subjectRequestId });
+    const accepted = () => { send(res, flavor, 202, { api_version: record.apiVersion, controller_id: record.controllerId, received_time: receivedTime, subject_request_id: record.subjectRequestId }); };
     const notPending = (current: RequestRecord) =>
       new OpenDsrHttpError(400, `the request is ${openDsrStatus(current.status)}; it can only be cancelled while pending`, [{ reason: 'not_pending', message: 'cancellation is allowed only while the request is pending' }], 'State');
-    if (request.status === 'cancelled') return accepted();
+    if (request.status === 'cancelled') { accepted(); return; }
     if (openDsrStatus(request.status) !== 'pending') throw notPending(request);
     await cancelRequest(
       { ledger, config: deps.config, clients: deps.clients, logger: deps.logger },
@@ -279,24 +278,24 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     router.delete(`${paths.requests}/:id`, cancel(flavor));
     router.put(`${paths.requests}/:id`, notSupported(flavor));
   }
-  router.get(CERTIFICATE_PATH, (_req, res) => send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file'));
-  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound')));
+  router.get(CERTIFICATE_PATH, (_req, res) => { send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file'); });
+  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => { next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound')); });
 
   // Errors of OpenDSR routes only, in the spec's shape and signed; any other path's error passes on.
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (!isOpenDsrPath(req.path)) return next(err);
+    if (!isOpenDsrPath(req.path)) { next(err); return; }
     const flavor: OpenDsrFlavor = req.path.startsWith('/v1/') ? 'v1' : 'v2';
     const envelope = (code: number, message: string, errors: Array<{ reason: string; message: string }> = [], domain = 'Validation') => ({
       error: { code, message, errors: errors.map((e) => ({ domain, ...e })) },
     });
-    if (err instanceof OpenDsrHttpError) return send(res, flavor, err.status, envelope(err.status, err.message, err.errors, err.domain));
-    if (err instanceof OpenDsrRequestError) return send(res, flavor, err.status, envelope(err.status, 'the request is not valid; see errors', err.problems));
+    if (err instanceof OpenDsrHttpError) { send(res, flavor, err.status, envelope(err.status, err.message, err.errors, err.domain)); return; }
+    if (err instanceof OpenDsrRequestError) { send(res, flavor, err.status, envelope(err.status, 'the request is not valid; see errors', err.problems)); return; }
     if (err instanceof IntakeUnavailableError) {
       res.set('Retry-After', '5');
-      return send(res, flavor, 503, envelope(503, err.message, [], 'Availability'));
+      send(res, flavor, 503, envelope(503, err.message, [], 'Availability')); return;
     }
     const bodyFailure = bodyFailureAnswer(err, deps.config.intake.bodyLimitBytes);
-    if (bodyFailure) return send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }]));
+    if (bodyFailure) { send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }])); return; }
     deps.logger.error('unhandled error in an OpenDSR handler', { errorName: (err as Error)?.name });
     send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
   });

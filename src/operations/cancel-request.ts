@@ -31,7 +31,7 @@ export async function cancelRequest(
     const subject = await deps.ledger.loadSubject(input.requestId);
     for (const task of result.started) {
       const connector = connectorFor(task.vendor);
-      const settings = deps.config.vendors[task.vendor as keyof Config['vendors']];
+      const settings = deps.config.vendors[task.vendor];
       if (!connector?.cancelTask || !settings) {
         report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: `${task.vendor} work that has started cannot be withdrawn; it will run to its end` });
         continue;

@@ -11,7 +11,7 @@ export type PlanInput = ConnectorPlanInput & { vendors: VendorName[] };
 
 /** Vendors a request may name: those with a connector and settings (configured, or simulated). */
 export function availableVendors(config: Config): VendorName[] {
-  return CONNECTORS.filter((c) => config.vendors[c.vendor as keyof Config['vendors']]).map((c) => c.vendor);
+  return CONNECTORS.filter((c) => config.vendors[c.vendor]).map((c) => c.vendor);
 }
 
 /**
@@ -22,7 +22,7 @@ export function availableVendors(config: Config): VendorName[] {
 export function planTasks(input: PlanInput, config: Config): TaskSpec[] {
   return input.vendors.flatMap((vendor) => {
     const connector = connectorFor(vendor);
-    const settings = config.vendors[vendor as keyof Config['vendors']];
+    const settings = config.vendors[vendor];
     if (!connector || !settings) throw new UnplannableVendorError(vendor, 'is not configured');
     return connector.plan(input, settings);
   });

@@ -191,7 +191,7 @@ async function amplitudeCanary(input: CanaryInput, wait: (ms: number) => Promise
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
   const result = await runAlone(submitDeletions, `project/${input.vendors.amplitude!.project}`, member, input.clients, wait, input.signal);
   const sent = result.result as unknown as SubmittedMember;
-  if (result.state !== 'done' || sent.known !== false) {
+  if (result.state !== 'done' || sent.known) {
     return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
   }
   return [{ vendor: 'amplitude', check: 'canary', status: 'ok', detail: `a synthetic id went through amplitude-submit-deletions and came back unknown (${sent.vendorAnswer ? `${sent.vendorAnswer.status} for it alone` : 'invalid_ids'})` }];

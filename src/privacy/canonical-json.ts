@@ -53,7 +53,7 @@ export function canonicalJson(value: unknown): string {
       pieces.push({ text: '}' });
     }
     pieces.push({ leave: v });
-    for (let i = pieces.length - 1; i >= 0; i--) stack.push(pieces[i]!);
+    for (let i = pieces.length - 1; i >= 0; i--) stack.push(pieces[i]);
   }
   return out.join('');
 }

@@ -25,6 +25,6 @@ export function printable(text: string): string {
  * screen and the document still parses to exactly what the service sent.
  */
 export function printableJson(value: unknown, space?: number): string {
-  // eslint-disable-next-line no-control-regex
+   
   return (JSON.stringify(value, null, space) ?? 'null').replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

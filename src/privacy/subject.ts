@@ -61,7 +61,7 @@ export function normaliseEmail(raw: string): string {
   if (!LOCAL_PART.test(local) || Buffer.byteLength(local) > 64) throw new InvalidIdentifierError('email', 'must be an e-mail address');
   const domain = domainToASCII(rawDomain);
   const labels = domain.split('.');
-  if (labels.length < 2 || domain.length > 253 || !labels.every((label) => DOMAIN_LABEL.test(label)) || /^\d+$/.test(labels[labels.length - 1]!)) {
+  if (labels.length < 2 || domain.length > 253 || !labels.every((label) => DOMAIN_LABEL.test(label)) || /^\d+$/.test(labels[labels.length - 1])) {
     throw new InvalidIdentifierError('email', 'must be an e-mail address');
   }
   const address = `${local}@${domain}`;

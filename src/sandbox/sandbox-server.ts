@@ -16,7 +16,7 @@ export async function serveSandbox(sandbox: Sandbox, options: { port: number; ho
   const expected = sha256(options.adminToken);
   const requireAdmin: RequestHandler = (req, res, next) => {
     const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (match && timingSafeEqual(sha256(match[1]!), expected)) return next();
+    if (match && timingSafeEqual(sha256(match[1]), expected)) { next(); return; }
     res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'the sandbox needs the admin token as a Bearer header' });
   };
   const app = express();

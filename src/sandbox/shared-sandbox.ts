@@ -123,7 +123,7 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
     pinpoint: { appId: pinpointAppId },
     appcenter: { owner: appcenter.owner, app: appcenter.app },
     clock,
-    close: () => clearInterval(timer),
+    close: () => { clearInterval(timer); },
   };
 }
 

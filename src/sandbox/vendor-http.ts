@@ -49,19 +49,19 @@ export function vendorOperations(options: VendorOperationsOptions): {
       res.locals.operation = operation;
       const knobs = faults.get(vendor);
       if (knobs.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, knobs.latencyMs));
-      if (knobs.outage) return answers.unavailable(res);
-      if (knobs.credentialsRevoked) return answers.unauthorized(res);
+      if (knobs.outage) { answers.unavailable(res); return; }
+      if (knobs.credentialsRevoked) { answers.unauthorized(res); return; }
       if (knobs.throttleUntil > Date.now()) {
         res.locals.throttled = true;
-        return answers.throttled(res, knobs.throttleUntil - Date.now());
+        answers.throttled(res, knobs.throttleUntil - Date.now()); return;
       }
       const waitMs = limits?.take(operation) ?? 0;
       if (waitMs > 0) {
         res.locals.throttled = true;
-        return answers.throttled(res, waitMs);
+        answers.throttled(res, waitMs); return;
       }
-      if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) return answers.serverError(res);
-      if (knobs.badRequestRate > 0 && answers.badRequest && Math.random() < knobs.badRequestRate) return answers.badRequest(res);
+      if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) { answers.serverError(res); return; }
+      if (knobs.badRequestRate > 0 && answers.badRequest && Math.random() < knobs.badRequestRate) { answers.badRequest(res); return; }
       next();
     };
   return { record, op };
@@ -80,7 +80,7 @@ export async function listen(app: express.Express | http.RequestListener, port =
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => { resolve(); });
   });
   const address = server.address() as AddressInfo;
   return {
@@ -89,7 +89,7 @@ export async function listen(app: express.Express | http.RequestListener, port =
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        server.close(() => { resolve(); });
       }),
   };
 }

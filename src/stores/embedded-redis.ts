@@ -38,7 +38,7 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+      server.close(() => { resolve(port); });
     });
   });
 }
@@ -100,8 +100,8 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     stop: () =>
       new Promise<void>((resolve) => {
         process.off('exit', killOnExit);
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        if (child.exitCode !== null) { resolve(); return; }
+        child.once('exit', () => { resolve(); });
         child.kill('SIGTERM');
       }),
   };
@@ -110,7 +110,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
 function waitForReady(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output.slice(-2000)}`)), 10_000);
+    const timer = setTimeout(() => { reject(new Error(`redis-server did not start within 10 s:\n${output.slice(-2000)}`)); }, 10_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) {

@@ -289,7 +289,7 @@ function readEntries(value: unknown): DeletionEntry[] {
  * Amplitude sends one, else the configured delay (whether it sends one is unconfirmed, §5.6).
  * No code is taken from the body: it is free text.
  */
-export function toVendorError(operation: string, res: Response<unknown>, throttleDelayMs: number, now = Date.now()): VendorError {
+export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {
   const retryAfter = res.headers['retry-after'];
   return classifyHttpFailure({
     vendor: 'amplitude',

@@ -62,7 +62,7 @@ export interface AppCenterAppVanished {
   endOfSupportAt?: undefined;
 }
 
-export const isGone = (value: unknown): value is Gone => typeof value === 'object' && value !== null && (value as Gone).gone === true;
+export const isGone = (value: unknown): value is Gone => typeof value === 'object' && value !== null && (value as Gone).gone;
 
 /**
  * The App Center operations erasure uses, over got 14 with `X-API-Token`. Every POST/PUT carries a
@@ -341,7 +341,7 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       const { status, body } = await call('Push_Get', 'GET', appPath(app, `/push/notifications/${encodeURIComponent(notificationId)}`), { ok: [200], signal });
       if (status === 404 || status === 410) return 'absent';
       const content = (body as { notification_content?: unknown } | undefined)?.notification_content;
-      return content && typeof content === 'object' ? (content as AppCenterNotificationContent) : {};
+      return content && typeof content === 'object' ? (content) : {};
     },
 
     async deleteNotifications(app, ids, signal) {

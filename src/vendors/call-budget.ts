@@ -99,7 +99,7 @@ export function createInMemoryCallBudget(now: () => number = Date.now): CallBudg
             slot.waiting.splice(slot.waiting.indexOf(take), 1);
             reject(signal?.reason ?? new Error('aborted'));
           };
-          if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+          if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return; }
           signal?.addEventListener('abort', onAbort, { once: true });
           slot.waiting.push(take);
         });
@@ -120,8 +120,8 @@ export function createInMemoryCallBudget(now: () => number = Date.now): CallBudg
 /** Resolves after `ms` (at once when ms ≤ 0); rejects when the signal aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
-    if (ms <= 0) return resolve();
+    if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return; }
+    if (ms <= 0) { resolve(); return; }
     const onAbort = () => {
       clearTimeout(timer);
       reject(signal?.reason ?? new Error('aborted'));

@@ -21,15 +21,15 @@ export function withCallMetrics(base: Got, vendor: VendorName, observer: VendorC
       observer.observe({ vendor, operation, outcome: outcomeOfStatus(status), seconds: (performance.now() - started) / 1000 });
     };
     const result = next(options);
-    if ((options as Options).isStream) {
+    if ((options).isStream) {
       const stream = result as Request;
-      stream.once('response', (res: Response) => report(res.statusCode));
-      stream.once('error', (err: { response?: { statusCode?: number } }) => report(err.response?.statusCode));
+      stream.once('response', (res: Response) => { report(res.statusCode); });
+      stream.once('error', (err: { response?: { statusCode?: number } }) => { report(err.response?.statusCode); });
     } else {
       // Observing only: the caller still gets (and handles) the original promise.
       (result as unknown as Promise<Response>).then(
-        (res) => report(res.statusCode),
-        (err: { response?: { statusCode?: number } }) => report(err?.response?.statusCode),
+        (res) => { report(res.statusCode); },
+        (err: { response?: { statusCode?: number } }) => { report(err?.response?.statusCode); },
       );
     }
     return result;

@@ -278,14 +278,14 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
 }
 
 export function isGone(value: unknown): value is AppGone {
-  return typeof value === 'object' && value !== null && (value as AppGone).gone === true;
+  return typeof value === 'object' && value !== null && (value as AppGone).gone;
 }
 
 function jobState(job: ExportJobResponse | undefined): ExportJobState {
   if (!job?.Id || !job.JobStatus) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetExportJob', code: 'IncompleteResponse' }, 'answered without a job id or status');
   return {
     jobId: job.Id,
-    status: job.JobStatus as ExportJobStatus,
+    status: job.JobStatus,
     s3UrlPrefix: job.Definition?.S3UrlPrefix,
     totalPieces: job.TotalPieces ?? 0,
     completedPieces: job.CompletedPieces ?? 0,

@@ -79,7 +79,7 @@ function pushHits(out: Set<number>, hits: Hits | undefined): void {
 export function normaliseAddress(raw: string): string {
   if (raw.indexOf('@') < 0) return raw;
   // Fast path for the usual ASCII address; the full normaliser only for the unusual ones.
-  // eslint-disable-next-line no-control-regex
+   
   if (/^[\x21-\x7e]+$/.test(raw)) return raw.toLowerCase();
   try {
     return normaliseEmail(raw);
@@ -90,12 +90,12 @@ export function normaliseAddress(raw: string): string {
 
 function setBit(filter: Uint8Array, hash: number): void {
   const bit = hash & FILTER_MASK;
-  filter[bit >>> 3]! |= 1 << (bit & 7);
+  filter[bit >>> 3] |= 1 << (bit & 7);
 }
 
 function hasBit(filter: Uint8Array, hash: number): boolean {
   const bit = hash & FILTER_MASK;
-  return (filter[bit >>> 3]! & (1 << (bit & 7))) !== 0;
+  return (filter[bit >>> 3] & (1 << (bit & 7))) !== 0;
 }
 
 /** Exact lookups of addresses and user ids against every subject of a batch. */
@@ -176,7 +176,7 @@ function scanValue(buf: Buffer, from: number, limit: number, fold: boolean): boo
   let kind = 0;
   let q = start;
   for (; q < limit; q++) {
-    let b = buf[q]!;
+    let b = buf[q];
     if (b === QUOTE) break;
     if (b === BACKSLASH) {
       kind = 2;

@@ -116,7 +116,7 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason ?? new Error('aborted'));
+    const onAbort = () => { reject(signal.reason ?? new Error('aborted')); };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {

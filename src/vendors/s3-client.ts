@@ -266,7 +266,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
       }
       throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NotEmpty' }, 'still lists objects under the purged prefix');
     },
-    close: () => sdk.destroy(),
+    close: () => { sdk.destroy(); },
   };
 }
 
@@ -287,7 +287,7 @@ function compareKeys(a: string, b: string): number {
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new TransientVendorError({ vendor: 's3', operation: 'DeleteObjects', code: 'Aborted' }, 'was aborted'));
+    if (signal?.aborted) { reject(new TransientVendorError({ vendor: 's3', operation: 'DeleteObjects', code: 'Aborted' }, 'was aborted')); return; }
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {
       clearTimeout(timer);

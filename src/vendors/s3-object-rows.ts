@@ -80,7 +80,7 @@ class RowClassifier {
       return new Set();
     }
     if (!row || typeof row !== 'object') return new Set();
-    return this.matcher.matchEndpoint(row as { Address?: unknown; User?: { UserId?: unknown } });
+    return this.matcher.matchEndpoint(row);
   }
 
   private mentionsSomeone(text: string): boolean {
@@ -228,7 +228,7 @@ export async function rewriteObjectRows(body: AsyncIterable<Buffer>, matcher: En
         continue;
       }
       if (who !== undefined) kept++;
-      if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => { resolve(); }));
     }
     out.end();
     await done;

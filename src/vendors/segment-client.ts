@@ -172,7 +172,7 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
  * (Segment's own hint, §4.5), else `Retry-After`, else until `X-RateLimit-Reset`, else the
  * configured delay. The error `type` is the code, checked by `checkedVendorCode` (src/vendors/vendor-errors.ts).
  */
-export function toVendorError(operation: string, res: Response<unknown>, throttleDelayMs: number, now = Date.now()): VendorError {
+export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {
   const envelope = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as ErrorEnvelope;
   const first = Array.isArray(envelope.errors) ? envelope.errors[0] : undefined;
   const type = checkedVendorCode(first?.type);

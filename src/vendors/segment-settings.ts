@@ -59,8 +59,8 @@ export interface SegmentSettings extends VendorQueueSettings {
 
 export const SEGMENT_DEFAULTS = Object.freeze({
   baseUrl: 'https://api.segmentapis.com',
-  regulationType: 'SUPPRESS_WITH_DELETE' as SegmentRegulationType,
-  scope: 'workspace' as SegmentScope,
+  regulationType: 'SUPPRESS_WITH_DELETE',
+  scope: 'workspace',
   batchWindowMs: 300_000,
   maxIdsPerRegulation: 5_000,
   pollIntervalMs: 3_600_000,

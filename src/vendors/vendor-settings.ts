@@ -67,5 +67,5 @@ export function withQueueDefaults(vendors: Partial<VendorSettingsMap>): VendorSe
   for (const [vendor, settings] of Object.entries(vendors)) {
     if (settings) out[vendor] = { ...VENDOR_QUEUE_DEFAULTS[vendor as VendorName], ...settings };
   }
-  return out as VendorSettingsMap;
+  return out;
 }

@@ -128,7 +128,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
-      await deps.breaker?.recordSuccess(batch.vendor as VendorName).catch(() => undefined);
+      await deps.breaker?.recordSuccess(batch.vendor).catch(() => undefined);
       const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId).filter((id) => !setAside.includes(id)));
       if (!completed) {
         log.warn('batch had already ended (it ran twice); this run’s results are discarded');
@@ -147,13 +147,13 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
       const stopped = await settleFailure(err, {
         job,
         token,
-        vendor: batch.vendor as VendorName,
+        vendor: batch.vendor,
         log,
         breaker: deps.breaker,
         hooks: {
           paused: async (reason) => {
             await batches.checkpoint(batchId, { lastError: reason });
-            await ledger.deferVendorTasks(batch.vendor as VendorName, reason);
+            await ledger.deferVendorTasks(batch.vendor, reason);
           },
           rateLimited: async () => undefined,
           willRetry: async (reason) => batches.checkpoint(batchId, { lastError: reason }),

@@ -8,7 +8,7 @@ export async function eachConcurrently<T>(items: readonly T[], limit: number, fn
   let failure: { error: unknown } | undefined;
   const lane = async () => {
     while (!failure && next < items.length) {
-      const item = items[next++]!;
+      const item = items[next++];
       try {
         await fn(item);
       } catch (error) {

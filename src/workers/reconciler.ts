@@ -194,5 +194,5 @@ export async function keepReconcilerScheduled(queue: Queue, everyMs: number, log
     })().catch(() => undefined); // Redis unreachable: look again next time
   }, everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => { clearInterval(timer); };
 }

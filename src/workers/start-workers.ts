@@ -147,7 +147,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
           const graceful = worker.close();
           const timedOut = await Promise.race([
             graceful.then(() => false),
-            new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs))),
+            new Promise<boolean>((resolve) => (timer = setTimeout(() => { resolve(true); }, graceMs))),
           ]);
           clearTimeout(timer);
           if (timedOut) {

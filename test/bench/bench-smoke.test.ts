@@ -13,7 +13,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code) => { resolve({ code, stdout, stderr }); });
   });
 }
 
@@ -27,7 +27,7 @@ describe('npm run bench (smoke sizes)', function () {
     const results = JSON.parse(stdout) as Record<string, { measured: Record<string, unknown>; baseline: Record<string, unknown>; ratio: number; met: boolean; target: string }>;
     expect(Object.keys(results)).to.deep.equal(SCENARIOS);
     for (const name of SCENARIOS) {
-      const r = results[name]!;
+      const r = results[name];
       expect(r.ratio, name).to.be.a('number').and.satisfy(Number.isFinite).and.be.above(0);
       expect(r.met, name).to.be.a('boolean');
       expect(Object.keys(r.measured), name).to.not.be.empty;
@@ -35,30 +35,30 @@ describe('npm run bench (smoke sizes)', function () {
       expect(r.target, name).to.be.a('string').and.not.be.empty;
     }
     // The figures are real: both scanners found the same endpoints, and no request was lost.
-    expect((results.scan!.measured.subjects_100 as Record<string, unknown>).same_endpoints_as_grep).to.equal(true);
-    expect(results.vendor_limits!.measured.lost).to.equal(0);
-    expect(results.pipeline!.measured.completed).to.equal(results.pipeline!.measured.requests);
-    expect(results.amortisation!.measured.pinpoint_exports).to.equal(1);
+    expect((results.scan.measured.subjects_100 as Record<string, unknown>).same_endpoints_as_grep).to.equal(true);
+    expect(results.vendor_limits.measured.lost).to.equal(0);
+    expect(results.pipeline.measured.completed).to.equal(results.pipeline.measured.requests);
+    expect(results.amortisation.measured.pinpoint_exports).to.equal(1);
     // pipeline's ratio is against `direct`: the same calls made by a script, every person erased;
     // the no-op BullMQ flow is kept as a reference line only.
-    const pipeline = results.pipeline!;
+    const pipeline = results.pipeline;
     const direct = pipeline.baseline.direct as { requests: number; completed: number; with_endpoints: number; requests_per_s: number };
     expect(direct.completed).to.equal(direct.requests);
     expect(direct.with_endpoints, 'every seeded person had endpoints for direct to delete').to.equal(direct.requests);
     expect(pipeline.ratio).to.be.closeTo((pipeline.measured.requests_per_s as number) / direct.requests_per_s, 0.01);
     expect(pipeline.baseline.noop_bullmq_reference).to.include.keys('flows_per_s');
     // latency: every request completed, p50 <= p99, and the direct calls at the same pace as its baseline.
-    const latency = results.latency!;
+    const latency = results.latency;
     expect(latency.measured.completed).to.equal(latency.measured.requests);
-    expect(latency.measured.p50_ms as number).to.be.above(0).and.at.most(latency.measured.p99_ms as number);
+    expect(latency.measured.p50_ms).to.be.above(0).and.at.most(latency.measured.p99_ms as number);
     expect(latency.ratio).to.be.closeTo((latency.measured.p99_ms as number) / 500, 0.01);
     expect((latency.baseline.direct as { failed: number; p99_ms: number }).failed).to.equal(0);
     expect((latency.baseline.direct as { p99_ms: number }).p99_ms).to.be.above(0);
     // vendor_limits reports each vendor's ratio next to the total.
-    expect(results.vendor_limits!.measured.ratio_by_vendor).to.have.all.keys('pinpoint', 'amplitude', 'segment');
+    expect(results.vendor_limits.measured.ratio_by_vendor).to.have.all.keys('pinpoint', 'amplitude', 'segment');
     // scale_out: every run (one process, 1 api + N workers) completed every request through the shared
     // sandbox, whose counts give the calls per request; the ratio is N = 2's rate over one process's.
-    const scale = results.scale_out!;
+    const scale = results.scale_out;
     const one = scale.baseline.all_in_one as { requests: number; completed: number; requests_per_s: number; calls_per_request: number; pinpoint_calls_per_request: number };
     expect(one.completed).to.equal(one.requests);
     expect(one.pinpoint_calls_per_request, 'GetUserEndpoints, DeleteUserEndpoints, read-back').to.equal(3);
@@ -89,7 +89,7 @@ describe('npm run bench (smoke sizes)', function () {
     rmSync(directProfileFile, { force: true });
     const { code, stdout, stderr } = await runBench(['--json', '--size', 'smoke', '--only', 'pipeline', '--profile']);
     expect(code, stderr.slice(-2000)).to.equal(0);
-    const pipeline = (JSON.parse(stdout) as Record<string, { measured: { profiled?: boolean; cpu_percent_by_package?: Record<string, number> }; baseline: { direct_cpu_percent_by_package?: Record<string, number> } }>).pipeline!;
+    const pipeline = (JSON.parse(stdout) as Record<string, { measured: { profiled?: boolean; cpu_percent_by_package?: Record<string, number> }; baseline: { direct_cpu_percent_by_package?: Record<string, number> } }>).pipeline;
     const measured = pipeline.measured;
     expect(measured.profiled).to.equal(true);
     const shares = measured.cpu_percent_by_package!;

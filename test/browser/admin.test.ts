@@ -128,11 +128,11 @@ describe('The admin page and Bull Board in a real browser', function () {
   /** Follows the task's "job" link into Bull Board and waits for the job to be drawn. */
   async function openJobInBoard(page: Page, requestId: string): Promise<string> {
     const [task] = await service.ledger.getTasks(requestId);
-    await page.locator(`tr[data-task="${task!.id}"] a`, { hasText: 'job' }).click();
-    await page.waitForURL(`**/admin/queues/queue/pinpoint/${task!.id}`);
+    await page.locator(`tr[data-task="${task.id}"] a`, { hasText: 'job' }).click();
+    await page.waitForURL(`**/admin/queues/queue/pinpoint/${task.id}`);
     await page.getByText(`delete-user-endpoints · req ${requestId.slice(0, 8)}…`).first().waitFor();
     await page.getByText('GetUserEndpoints was refused').first().waitFor();
-    return task!.id;
+    return task.id;
   }
 
   /** Bull Board 9 draws a job's Retry as an icon button (circling arrows) that asks "retry this job?". */
@@ -240,7 +240,7 @@ describe('The admin page and Bull Board in a real browser', function () {
     // Issue 25 §5: the cookie holds a random session id (plain http here, so no Secure and no __Host- prefix).
     const [session] = (await context!.cookies()).filter((c) => c.name === 'erasure_session');
     expect(session).to.include({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/admin' });
-    expect(session!.value).to.match(/^[A-Za-z0-9_-]{43}$/).and.not.to.equal(VIEWER_TOKEN);
+    expect(session.value).to.match(/^[A-Za-z0-9_-]{43}$/).and.not.to.equal(VIEWER_TOKEN);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/admin/login');
     expect((await context!.cookies()).filter((c) => c.name === 'erasure_session')).to.deep.equal([]);

@@ -49,7 +49,7 @@ describe('Chaos: the vendor answers 30 % 500s, then a 429 storm', () => {
 
     console.log(`      (bounded: ${ERROR_PHASE_MS / 1000} s of 30 % 500s and a ${STORM_MS / 1000} s 429 storm, instead of a minute each, to keep the chaos run within a few minutes)`);
     const open = await awaitFinal(service.ledger, submissions.accepted.values(), 90_000);
-    const calls = sandbox.stats.snapshot().pinpoint!.total;
+    const calls = sandbox.stats.snapshot().pinpoint.total;
     const summary = await tally({
       scenario: 'vendor-faults',
       ledger: service.ledger,
@@ -68,7 +68,7 @@ describe('Chaos: the vendor answers 30 % 500s, then a 429 storm', () => {
     const stormOnly = [...submissions.accepted.values()].slice(-Math.floor(submitted.length / 3));
     for (const id of stormOnly) {
       const [task] = await service.ledger.getTasks(id);
-      expect(task!.state, `a request submitted during the 429 storm (${id})`).to.equal('succeeded');
+      expect(task.state, `a request submitted during the 429 storm (${id})`).to.equal('succeeded');
     }
   });
 });

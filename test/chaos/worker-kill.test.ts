@@ -40,7 +40,7 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
       logFile: SUITE_LOG_FILE,
       jobs: { attempts: 5, backoffMs: 200, lockDurationMs: 2000, stalledIntervalMs: 1000 },
       reconciler: { everyMs: 2000, staleAfterMs: 5000 },
-      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint!.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
+      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
     };
     const configPath = path.join(dataDir, 'erasure.json');
     writeFileSync(configPath, JSON.stringify(file));
@@ -63,13 +63,13 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
     // Slow answers keep many jobs in flight, so a kill lands in the middle of some.
     sandbox.faults.set('pinpoint', { latencyMs: 200 });
 
-    const submitting = submitPaced({ url: service.url!, token: env.ERASURE_ADMIN_TOKEN!, scenario: 'worker-kill', people: submitted, perSecond: 20 });
+    const submitting = submitPaced({ url: service.url!, token: env.ERASURE_ADMIN_TOKEN, scenario: 'worker-kill', people: submitted, perSecond: 20 });
     let submittingDone = false;
     void submitting.finally(() => (submittingDone = true));
     let kills = 0;
     while (!submittingDone || kills < 4) {
       await pause(randomMs(500, 2500));
-      const victim = [...workers][Math.floor(Math.random() * workers.size)]!;
+      const victim = [...workers][Math.floor(Math.random() * workers.size)];
       victim.kill('SIGKILL');
       workers.delete(victim);
       kills += 1;

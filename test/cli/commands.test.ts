@@ -63,7 +63,7 @@ describe('erasure client commands', function () {
     expect(two.requests).to.have.length(2);
     expect(two.more).to.equal(true);
     const text = await cli('list', '--status', 'scheduled', '--limit', '2');
-    expect(text.stdout.split('\n')[0]!.split(/\s{2,}/)).to.deep.equal(['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT']);
+    expect(text.stdout.split('\n')[0].split(/\s{2,}/)).to.deep.equal(['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT']);
     expect(text.stdout).to.include('2 request(s); more exist: raise --limit');
     const overdue = await cli('list', '--overdue');
     expect(overdue.stdout).to.equal('no requests\n');

@@ -30,7 +30,7 @@ describe('erasure project', function () {
     expect(listed.code, listed.stderr).to.equal(0);
     expect(JSON.parse(listed.stdout).projectDeletions.map((d: { id: string; status: string }) => [d.id, d.status])).to.deep.equal([[id, 'scheduled']]);
     const table = await cli('project', 'list');
-    expect(table.stdout.split('\n')[0]!.split(/\s{2,}/)).to.deep.equal(['ID', 'VENDOR', 'APP', 'STATUS', 'OUTCOME', 'RUNS AT', 'REQUESTED BY', 'S3 PREFIXES']);
+    expect(table.stdout.split('\n')[0].split(/\s{2,}/)).to.deep.equal(['ID', 'VENDOR', 'APP', 'STATUS', 'OUTCOME', 'RUNS AT', 'REQUESTED BY', 'S3 PREFIXES']);
     expect(table.stdout.split('\n')[1]).to.include(id).and.to.include('scheduled').and.to.include('token:admin');
 
     const shown = await cli('project', 'show', id!);

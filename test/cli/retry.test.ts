@@ -146,7 +146,7 @@ describe('erasure retry --vendor segment', function () {
     const [task] = await service.ledger.getTasks(id);
     const reason = 'Mixpanel destination removed from the workspace';
     const dry = JSON.parse((await cli('retry', '--vendor', 'segment', '--dry-run', '--reason', reason, '--json')).stdout);
-    expect(dry.tasks.map((t: { requestId: string; taskId: string }) => `${t.requestId}:${t.taskId}`)).to.deep.equal([`${id}:${task!.id}`]);
+    expect(dry.tasks.map((t: { requestId: string; taskId: string }) => `${t.requestId}:${t.taskId}`)).to.deep.equal([`${id}:${task.id}`]);
     expect(await status(id), 'a dry run changes nothing').to.equal('failed');
 
     const retriedAt = Date.now();
@@ -157,7 +157,7 @@ describe('erasure retry --vendor segment', function () {
     expect(run.stdout).to.match(/^retried 1 task\(s\) of 1 request\(s\):/);
     const trail = await service.ledger.auditTrail(id);
     // Issue 25 §3: the chained detail holds the reason's digest; the readable trail puts the text back beside it.
-    expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({ reason, reasonSha256: freeTextDigest(reason), tasks: [task!.id] });
+    expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({ reason, reasonSha256: freeTextDigest(reason), tasks: [task.id] });
     // The task's job ran again: it joined a new regulation, which now finishes.
     expect(Date.now()).to.be.at.least(retriedAt);
     await finishRegulation(next);

@@ -49,7 +49,7 @@ function interpolate(value: string, env: Record<string, string | undefined>): st
     if (whole === '$$') return '$';
     const current = env[name!];
     const missing = current === undefined || (colon === ':' && current === '');
-    if (op === '-') return missing ? arg! : current!;
+    if (op === '-') return missing ? arg! : current;
     if (op === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${arg}`);
     return current ?? '';
   });
@@ -81,7 +81,7 @@ function bindMounts(service: Service, env: Record<string, string | undefined> = 
   return (service.volumes ?? []).map((v) => {
     if (typeof v !== 'string') return { source: v.source ?? '', target: v.target, readOnly: v.read_only === true };
     const [source, target, mode = ''] = interpolate(v, env).split(':');
-    return { source: source!, target: target!, readOnly: mode.split(',').includes('ro') };
+    return { source: source, target: target, readOnly: mode.split(',').includes('ro') };
   });
 }
 
@@ -94,7 +94,7 @@ function dockerInstructions(): Array<{ op: string; args: string }> {
     .filter((line) => line && !line.startsWith('#'))
     .map((line) => {
       const [op, ...rest] = line.split(/\s+/);
-      return { op: op!.toUpperCase(), args: rest.join(' ') };
+      return { op: op.toUpperCase(), args: rest.join(' ') };
     });
 }
 
@@ -128,7 +128,7 @@ function composeConfigProblems(document: Record<string, unknown>, env: Record<st
   const known = (key: string, allowed: string[]) => key.startsWith('x-') || allowed.includes(key);
   for (const key of Object.keys(document)) if (!known(key, COMPOSE_TOP_LEVEL)) problems.push(`unknown top-level key ${key}`);
   const services = (document.services ?? {}) as Record<string, Service & Record<string, unknown>>;
-  const volumes = Object.keys((document.volumes ?? {}) as object);
+  const volumes = Object.keys((document.volumes ?? {}));
   for (const [name, service] of Object.entries(services)) {
     for (const key of Object.keys(service)) if (!known(key, COMPOSE_SERVICE_KEYS)) problems.push(`${name}: unknown key ${key}`);
     if (!service.image && !service.build) problems.push(`${name}: neither image nor build`);
@@ -151,7 +151,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs Redis with an append-only file and the noeviction policy BullMQ needs', () => {
-    const args = commandOf(services.redis!).join(' ');
+    const args = commandOf(services.redis).join(' ');
     expect(args).to.match(/^redis-server\b/);
     expect(args).to.match(/--appendonly yes\b/);
     expect(args).to.match(/--appendfsync everysec\b/);
@@ -161,8 +161,8 @@ describe('docker-compose.yml', () => {
   it('keeps the Redis and Postgres data in named volumes', () => {
     const named = Object.keys(compose.volumes ?? {});
     const volumeFor = (service: Service, target: string) => bindMounts(service).find((m) => m.target === target)?.source;
-    expect(named).to.include(volumeFor(services.redis!, '/data'));
-    expect(named).to.include(volumeFor(services.postgres!, '/var/lib/postgresql/data'));
+    expect(named).to.include(volumeFor(services.redis, '/data'));
+    expect(named).to.include(volumeFor(services.postgres, '/var/lib/postgresql/data'));
   });
 
   for (const name of APP_SERVICES) {
@@ -170,15 +170,15 @@ describe('docker-compose.yml', () => {
       // Checked with the default password and with one set in the environment: both sides must follow.
       for (const extra of [{}, { POSTGRES_PASSWORD: 'another-secret' }]) {
         const env = { ...SECRETS, ...extra };
-        const app = environmentOf(services[name]!, env);
-        const pg = environmentOf(services.postgres!, env);
+        const app = environmentOf(services[name], env);
+        const pg = environmentOf(services.postgres, env);
 
-        const redis = new URL(app.REDIS_URL!);
+        const redis = new URL(app.REDIS_URL);
         expect(redis.protocol).to.equal('redis:');
         expect(redis.hostname).to.equal('redis');
         expect(redis.port || '6379').to.equal('6379');
 
-        const db = new URL(app.DATABASE_URL!);
+        const db = new URL(app.DATABASE_URL);
         expect(db.protocol).to.match(/^postgres(ql)?:$/);
         expect(db.hostname).to.equal('postgres');
         expect(db.port || '5432').to.equal('5432');
@@ -189,62 +189,62 @@ describe('docker-compose.yml', () => {
     });
 
     it(`refuses to render the ${name} unless ERASURE_ADMIN_TOKEN and ERASURE_ENCRYPTION_KEY are set`, () => {
-      const raw = services[name]!.environment as Record<string, string>;
+      const raw = services[name].environment as Record<string, string>;
       for (const secret of Object.keys(SECRETS) as Array<keyof typeof SECRETS>) {
         expect(raw[secret], secret).to.match(new RegExp(`^\\$\\{${secret}:\\?.+\\}$`));
         const without: Record<string, string | undefined> = { ...SECRETS, [secret]: undefined };
-        expect(() => environmentOf(services[name]!, without), `without ${secret}`).to.throw(secret);
-        expect(() => environmentOf(services[name]!, { ...SECRETS, [secret]: '' }), `with an empty ${secret}`).to.throw(secret);
+        expect(() => environmentOf(services[name], without), `without ${secret}`).to.throw(secret);
+        expect(() => environmentOf(services[name], { ...SECRETS, [secret]: '' }), `with an empty ${secret}`).to.throw(secret);
       }
     });
 
     it(`gives the ${name} only environment variables that src/config/load-config.ts reads`, () => {
-      const names = Object.keys(environmentOf(services[name]!));
+      const names = Object.keys(environmentOf(services[name]));
       expect(names).to.not.be.empty;
-      for (const variable of names) expect(ENV_VARS as readonly string[], variable).to.include(variable);
+      for (const variable of names) expect(ENV_VARS, variable).to.include(variable);
     });
 
     it(`starts the ${name} only once redis and postgres report healthy`, () => {
-      const deps = dependsOn(services[name]!);
+      const deps = dependsOn(services[name]);
       expect(deps.redis?.condition).to.equal('service_healthy');
       expect(deps.postgres?.condition).to.equal('service_healthy');
     });
 
     it(`runs the ${name} from the image built from this repository's Dockerfile`, () => {
-      const build = services[name]!.build;
+      const build = services[name].build;
       const context = typeof build === 'string' ? build : (build as { context?: string } | undefined)?.context;
       expect(context, 'build context').to.be.oneOf(['.', './']);
-      expect(services[name]!.image ?? '').to.equal(services.api!.image ?? '');
+      expect(services[name].image ?? '').to.equal(services.api.image ?? '');
     });
 
     it(`mounts a vendor config into the ${name} read-only where ERASURE_CONFIG points`, () => {
-      const env = environmentOf(services[name]!);
-      const mount = bindMounts(services[name]!).find((m) => m.target === env.ERASURE_CONFIG);
+      const env = environmentOf(services[name]);
+      const mount = bindMounts(services[name]).find((m) => m.target === env.ERASURE_CONFIG);
       expect(mount, `a volume mounted at ERASURE_CONFIG (${env.ERASURE_CONFIG})`).to.exist;
       expect(mount!.readOnly).to.equal(true);
       expect(mount!.source).to.equal('./config/erasure.example.yaml');
-      expect(services[name]!.volumes?.[0]).to.be.a('string').and.match(/^\$\{ERASURE_CONFIG_FILE:-/);
+      expect(services[name].volumes?.[0]).to.be.a('string').and.match(/^\$\{ERASURE_CONFIG_FILE:-/);
     });
   }
 
   it('gives redis and postgres healthchecks that depends_on can wait for', () => {
-    expect(healthTest(services.redis!)).to.match(/\bredis-cli\b.*\bping\b/);
-    expect(healthTest(services.postgres!)).to.match(/\bpg_isready\b/);
-    expect(services.redis!.healthcheck?.disable).to.not.equal(true);
-    expect(services.postgres!.healthcheck?.disable).to.not.equal(true);
+    expect(healthTest(services.redis)).to.match(/\bredis-cli\b.*\bping\b/);
+    expect(healthTest(services.postgres)).to.match(/\bpg_isready\b/);
+    expect(services.redis.healthcheck?.disable).to.not.equal(true);
+    expect(services.postgres.healthcheck?.disable).to.not.equal(true);
   });
 
   it('publishes the api on port 3000 and has it listen on every interface inside its container', () => {
-    const env = environmentOf(services.api!);
+    const env = environmentOf(services.api);
     expect(env.HOST).to.equal('0.0.0.0');
     expect(env.PORT).to.equal('3000');
-    const ports = (services.api!.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
+    const ports = (services.api.ports ?? []).map((p) => (typeof p === 'string' ? p : `${p.published}:${p.target}`));
     expect(ports).to.include('3000:3000');
-    expect(commandOf(services.api!)).to.deep.equal(['api']);
+    expect(commandOf(services.api)).to.deep.equal(['api']);
   });
 
   it('lets the worker scale: no published ports, no container_name, two replicas', () => {
-    const worker = services.worker!;
+    const worker = services.worker;
     expect(commandOf(worker)[0]).to.equal('worker');
     expect(worker.ports ?? []).to.be.empty;
     expect(worker).to.not.have.property('container_name');
@@ -254,12 +254,12 @@ describe('docker-compose.yml', () => {
   });
 
   it("turns off the image's HTTP healthcheck for the worker, which serves no HTTP", () => {
-    expect(services.worker!.healthcheck?.disable).to.equal(true);
-    expect(services.api!.healthcheck?.disable).to.not.equal(true);
+    expect(services.worker.healthcheck?.disable).to.equal(true);
+    expect(services.api.healthcheck?.disable).to.not.equal(true);
   });
 
   it('mounts by default an example vendor config that loadConfig accepts, outside sandbox mode', () => {
-    const source = bindMounts(services.api!).find((m) => m.target === environmentOf(services.api!).ERASURE_CONFIG)!.source;
+    const source = bindMounts(services.api).find((m) => m.target === environmentOf(services.api).ERASURE_CONFIG)!.source;
     const file = YAML.parse(readFileSync(path.resolve(root, source), 'utf8'));
     const alone = loadConfig({ env: {}, file });
     expect(alone.sandboxMode).to.equal(false);
@@ -268,7 +268,7 @@ describe('docker-compose.yml', () => {
 
     // And together with the environment compose gives each role (its URLs, HOST, key format…).
     for (const name of APP_SERVICES) {
-      const env = environmentOf(services[name]!);
+      const env = environmentOf(services[name]);
       delete env.ERASURE_CONFIG; // the container path; the parsed file is passed directly
       const config = loadConfig({ env, file });
       expect(config.redisUrl).to.equal(env.REDIS_URL);
@@ -286,9 +286,9 @@ describe('docker-compose.yml', () => {
       expect(() => composeConfigProblems(compose, {})).to.throw(/ERASURE_(ADMIN_TOKEN|ENCRYPTION_KEY)/);
       // The checks can fail: a typo, a dependency on no service and an undeclared volume are found.
       const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> };
-      broken.services.api!.depend_on = broken.services.api!.depends_on;
-      broken.services.worker!.depends_on = { redis: { condition: 'service_healthy' }, postgress: { condition: 'service_healthy' } };
-      broken.services.redis!.volumes = ['redis-cache:/data'];
+      broken.services.api.depend_on = broken.services.api.depends_on;
+      broken.services.worker.depends_on = { redis: { condition: 'service_healthy' }, postgress: { condition: 'service_healthy' } };
+      broken.services.redis.volumes = ['redis-cache:/data'];
       expect(composeConfigProblems(broken, SECRETS)).to.deep.equal(['redis: volume redis-cache is not declared', 'api: unknown key depend_on', 'worker: depends on undefined service postgress']);
       return;
     }
@@ -312,55 +312,55 @@ describe('docker-compose.yml, profile sandbox (split roles on the shared sandbox
 
   it('adds the sandbox, sandbox-api and sandbox-worker services, in that profile only; the others run as before', () => {
     for (const name of SANDBOX_SERVICES) expect(services[name]?.profiles, name).to.deep.equal(['sandbox']);
-    for (const name of ['redis', 'postgres', 'api', 'worker']) expect(services[name]!.profiles, name).to.equal(undefined);
+    for (const name of ['redis', 'postgres', 'api', 'worker']) expect(services[name].profiles, name).to.equal(undefined);
   });
 
   it('runs `erasure sandbox` on every interface of its container, behind the admin token, with the healthcheck it serves', () => {
-    const sandbox = services.sandbox!;
+    const sandbox = services.sandbox;
     expect(commandOf(sandbox)).to.deep.equal(['sandbox']);
     const env = environmentOf(sandbox);
     expect(env.HOST).to.equal('0.0.0.0');
     expect(Number(env.PORT)).to.be.greaterThan(0);
-    for (const variable of Object.keys(env)) expect(ENV_VARS as readonly string[], variable).to.include(variable);
+    for (const variable of Object.keys(env)) expect(ENV_VARS, variable).to.include(variable);
     expect(() => environmentOf(sandbox, { ...SECRETS, ERASURE_ADMIN_TOKEN: undefined })).to.throw('ERASURE_ADMIN_TOKEN');
     // The image's HEALTHCHECK asks /healthz on PORT; src/sandbox/sandbox-server.ts serves it (test/integration/shared-sandbox.test.ts).
     expect(sandbox.healthcheck?.disable).to.not.equal(true);
-    expect(sandbox.build).to.equal(services.api!.build);
-    expect(sandbox.image).to.equal(services.api!.image);
+    expect(sandbox.build).to.equal(services.api.build);
+    expect(sandbox.image).to.equal(services.api.image);
   });
 
   for (const name of ['sandbox-api', 'sandbox-worker'] as const) {
     it(`points the ${name} at the sandbox service (ERASURE_SANDBOX_URL), with no vendor config, so it runs in sandbox mode on the shared simulators`, () => {
-      const service = services[name]!;
+      const service = services[name];
       const env = environmentOf(service);
-      const url = new URL(env.ERASURE_SANDBOX_URL!);
+      const url = new URL(env.ERASURE_SANDBOX_URL);
       expect(url.hostname).to.equal('sandbox');
-      expect(url.port).to.equal(environmentOf(services.sandbox!).PORT);
+      expect(url.port).to.equal(environmentOf(services.sandbox).PORT);
       expect(env).to.not.have.property('ERASURE_CONFIG');
       expect(service.volumes ?? []).to.be.empty;
-      for (const variable of Object.keys(env)) expect(ENV_VARS as readonly string[], variable).to.include(variable);
+      for (const variable of Object.keys(env)) expect(ENV_VARS, variable).to.include(variable);
       const config = loadConfig({ env, file: {} });
       expect(config.sandboxMode).to.equal(true);
       expect(config.sandbox.url).to.equal(env.ERASURE_SANDBOX_URL);
-      expect(config.redisUrl).to.equal(environmentOf(services.api!).REDIS_URL);
-      expect(config.databaseUrl).to.equal(environmentOf(services.api!).DATABASE_URL);
+      expect(config.redisUrl).to.equal(environmentOf(services.api).REDIS_URL);
+      expect(config.databaseUrl).to.equal(environmentOf(services.api).DATABASE_URL);
       // The same token the sandbox checks, and the one encryption key every process seals and opens with.
-      expect(env.ERASURE_ADMIN_TOKEN).to.equal(environmentOf(services.sandbox!).ERASURE_ADMIN_TOKEN);
+      expect(env.ERASURE_ADMIN_TOKEN).to.equal(environmentOf(services.sandbox).ERASURE_ADMIN_TOKEN);
       for (const secret of Object.keys(SECRETS)) expect(() => environmentOf(service, { ...SECRETS, [secret]: undefined }), secret).to.throw(secret);
     });
 
     it(`starts the ${name} once redis, postgres and the sandbox report healthy`, () => {
-      const deps = dependsOn(services[name]!);
+      const deps = dependsOn(services[name]);
       for (const dep of ['redis', 'postgres', 'sandbox']) expect(deps[dep]?.condition, dep).to.equal('service_healthy');
     });
   }
 
   it('publishes the sandbox-api on port 3000 and lets the sandbox-worker scale', () => {
-    const api = services['sandbox-api']!;
+    const api = services['sandbox-api'];
     expect(commandOf(api)).to.deep.equal(['api']);
     expect(environmentOf(api).HOST).to.equal('0.0.0.0');
     expect((api.ports ?? []).map(String)).to.include('3000:3000');
-    const worker = services['sandbox-worker']!;
+    const worker = services['sandbox-worker'];
     expect(commandOf(worker)).to.deep.equal(['worker']);
     expect(worker.ports ?? []).to.be.empty;
     expect(worker).to.not.have.property('container_name');
@@ -392,7 +392,7 @@ describe('Dockerfile', () => {
   });
 
   it('accepts every command the compose services give it', () => {
-    const commands = new Set(['start', ...Object.values(compose.services).flatMap((s) => (s.build ? [commandOf(s)[0]!] : []))]);
+    const commands = new Set(['start', ...Object.values(compose.services).flatMap((s) => (s.build ? [commandOf(s)[0]] : []))]);
     expect(commands).to.include.keys('api', 'worker');
     for (const command of commands) {
       expect(main, `case '${command}' in src/cli/main.ts`).to.include(`case '${command}':`);
@@ -412,7 +412,7 @@ describe('Dockerfile', () => {
         if (statSync(full).isDirectory()) walk(full);
         else if (full.endsWith('.ts')) {
           for (const [, spec] of readFileSync(full, 'utf8').matchAll(/from\s+'(\.{1,2}\/[^']+)'/g)) {
-            needed.add(path.relative(root, path.resolve(path.dirname(full), spec!)).split(path.sep)[0]!);
+            needed.add(path.relative(root, path.resolve(path.dirname(full), spec)).split(path.sep)[0]);
           }
         }
       }
@@ -433,7 +433,7 @@ describe('Dockerfile', () => {
   it('sets only environment variables that the service (or Node itself, NODE_ENV) reads', () => {
     const names = instructions
       .filter((i) => i.op === 'ENV')
-      .flatMap((i) => [...i.args.matchAll(/(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1]!));
+      .flatMap((i) => [...i.args.matchAll(/(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1]));
     expect(names).to.not.be.empty;
     for (const name of names) expect([...ENV_VARS, 'NODE_ENV'], name).to.include(name);
   });

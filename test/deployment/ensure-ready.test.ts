@@ -55,7 +55,7 @@ function fakeMachine(machine: FakeMachine) {
     mkdirSync(path.join(clone, 'node_modules'));
     writeFileSync(path.join(clone, 'node_modules/.package-lock.json'), '{}');
   }
-  const tool = (name: string) => script(path.join(bin, name), 'exit 0');
+  const tool = (name: string) => { script(path.join(bin, name), 'exit 0'); };
   for (const name of machine.tools ?? []) for (const t of PROVIDES[name] ?? [name]) tool(t);
   symlinkSync(real('env'), path.join(bin, 'env'));
 
@@ -103,7 +103,7 @@ function fakeMachine(machine: FakeMachine) {
   };
   /** Every file under the clone and HOME: what the run left behind. */
   const files = () => [clone, home].flatMap((d) => (readdirSync(d, { recursive: true }) as string[]).map((f) => path.join(path.basename(d), f)).sort());
-  return { run, files, bin, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { run, files, bin, cleanup: () => { rmSync(dir, { recursive: true, force: true }); } };
 }
 
 describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and npm test need', () => {
@@ -113,7 +113,7 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
     machines.push(made);
     return made;
   };
-  after(() => machines.forEach((m) => m.cleanup()));
+  after(() => { machines.forEach((m) => { m.cleanup(); }); });
 
   describe('allowed to install', () => {
     it('as root with apt-get: updates the package lists, then installs redis-server, postgresql and chromium for npm test, showing apt-get’s progress', () => {

@@ -31,11 +31,11 @@ describe('The /admin pages over HTTP', () => {
     const known = sessions.get(token);
     if (known) return known;
     const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
-    const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
+    const loginCookie = form.headers.get('set-cookie')!.split(';')[0];
     const csrf = csrfOf(await form.text())!;
     const ok = await post('/admin/login', { csrf, token }, loginCookie);
     expect(ok.status).to.equal(303);
-    const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!;
+    const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0];
     sessions.set(token, cookie);
     return cookie;
   }
@@ -71,7 +71,7 @@ describe('The /admin pages over HTTP', () => {
 
   it('logs in with a token into an HttpOnly, SameSite=Strict session cookie, and refuses a login without the form’s CSRF cookie or with a bad token', async () => {
     const form = await get('/admin/login?next=/admin?filter=overdue');
-    const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
+    const loginCookie = form.headers.get('set-cookie')!.split(';')[0];
     const csrf = csrfOf(form.text)!;
     expect(form.text).to.contain('value="/admin?filter=overdue"');
 
@@ -175,11 +175,11 @@ describe('The /admin pages over HTTP', () => {
     const [task] = await service.ledger.getTasks(body.id);
 
     const board = await service.api('/admin/queues/api/queues?activeQueue=pinpoint&status=failed&page=1&jobsPerPage=50');
-    const job = board.body.queues.find((q: { name: string }) => q.name === 'pinpoint').jobs.find((j: { id: string }) => j.id === task!.id);
+    const job = board.body.queues.find((q: { name: string }) => q.name === 'pinpoint').jobs.find((j: { id: string }) => j.id === task.id);
     expect(job.externalUrl.href).to.equal(`/admin/requests/${body.id}`);
 
     const page = await get(`/admin/requests/${body.id}`, service.adminToken);
-    expect(page.text).to.contain(`href="/admin/queues/queue/pinpoint/${task!.id}"`);
+    expect(page.text).to.contain(`href="/admin/queues/queue/pinpoint/${task.id}"`);
     const retried = await post(`/admin/requests/${body.id}/retry`, { csrf: csrfOf(page.text)!, reason: 'vendor fixed it' }, await sessionFor(service.adminToken));
     expect(retried.headers.get('location')).to.equal(`/admin/requests/${body.id}?notice=retried`);
     await waitFor(async () => ((await service.ledger.getRequest(body.id))!.status === 'completed' ? true : undefined));

@@ -68,7 +68,7 @@ function helpers(current: () => TestService) {
 
   /** The deletion job of `day`, read through Amplitude's own API (GET by day). */
   async function listedJob(day: string): Promise<ListedJob | undefined> {
-    const { baseUrl } = current().sandbox!.vendors.amplitude!;
+    const { baseUrl } = current().sandbox!.vendors.amplitude;
     const { apiKey, secretKey } = current().sandbox!.amplitude;
     const jobs = await got
       .get(`${baseUrl}/api/2/deletions/users`, { searchParams: { start_day: day, end_day: day }, username: apiKey, password: secretKey, retry: { limit: 0 } })
@@ -119,11 +119,11 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       }, 120_000, 100);
       expect(amplitudeCalls('createDeletion'), 'one call per 100 ids').to.equal(10);
       expect(jobs, 'all in one Amplitude job').to.have.length(1);
-      const day = jobs[0]!.day;
+      const day = jobs[0].day;
       // The day's poll has looked at Amplitude's clock, and called nothing: the job cannot be done yet.
       await waitFor(async () => {
         const { rows } = await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE kind = 'amplitude-poll-deletions' AND evidence ? 'notBefore'`);
-        return rows[0]!.n > 0 || undefined;
+        return rows[0].n > 0 || undefined;
       }, 60_000, 200);
       expect(amplitudeCalls('listDeletions'), 'no poll call before the job can be done').to.equal(0);
 
@@ -134,10 +134,10 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(amplitudeCalls('createDeletion'), 'still 10: polling shares the job too').to.equal(10);
       expect(amplitudeCalls('listDeletions'), 'one poll for the day, called once the job could be done').to.equal(1);
       // Calls are paced to 1/s; under a loaded machine an odd one can still arrive early, and a 429 costs no attempt.
-      const { calls, throttled } = service.sandbox!.stats.snapshot().amplitude!.total;
+      const { calls, throttled } = service.sandbox!.stats.snapshot().amplitude.total;
       expect(throttled / calls, `${throttled} of ${calls} calls throttled`).to.be.below(0.1);
 
-      const evidence = (await task(ids[421]!)).evidence;
+      const evidence = (await task(ids[421])).evidence;
       expect(evidence).to.include({ day, status: 'done', idKind: 'user_id', idsInCall: 100, unknownInCall: 0, listedInDoneJob: true, verification: 'vendor_confirmed' });
       expect(evidence.activeScrubDoneDate).to.be.a('string');
       expect(JSON.stringify(evidence), 'no Amplitude ID in the evidence').to.not.include(String(amplitudeIdOf(421)));
@@ -154,8 +154,8 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       service = await startAmplitudeService({ subjects: 500, amplitude: { throttleDelayMs: 400 } });
     });
     after(async () => service?.close());
-    beforeEach(() => service.sandbox!.stats.reset());
-    afterEach(() => service.sandbox!.faults.clear('amplitude'));
+    beforeEach(() => { service.sandbox!.stats.reset(); });
+    afterEach(() => { service.sandbox!.faults.clear('amplitude'); });
 
     it('records an id Amplitude does not know as not_found, while the others in the same call are erased', async function () {
       this.timeout(30_000);
@@ -211,7 +211,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       // BullMQ counts the successful run in attemptsMade: 1 means the throttled runs cost nothing.
       expect(finished!.attemptsMade, 'a throttled run costs no attempt').to.equal(1);
       expect(finished!.attemptsStarted, 'it did run more than once').to.be.at.least(2);
-      expect(amplitudeCalls('createDeletion') - service.sandbox!.stats.snapshot().amplitude!.operations.createDeletion!.throttled).to.equal(1);
+      expect(amplitudeCalls('createDeletion') - service.sandbox!.stats.snapshot().amplitude.operations.createDeletion.throttled).to.equal(1);
       runJobToCompletion(day);
       await service.waitForRequest(id);
       expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
@@ -233,13 +233,13 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       const ids = await Promise.all([submit({ userId: 'user-6' }), submit({ userId: 'user-7' })]);
       const days = await Promise.all(ids.map(jobDayOf)).finally(() => worker.off('failed', onFailed));
       expect(failedBatch, 'the first call failed for good').to.be.a('string');
-      expect(service.sandbox!.stats.snapshot().amplitude!.operations.createDeletion).to.deep.include({ calls: attempts + 1, errors: attempts });
+      expect(service.sandbox!.stats.snapshot().amplitude.operations.createDeletion).to.deep.include({ calls: attempts + 1, errors: attempts });
       for (const id of ids) {
         const evidence = (await task(id)).evidence;
         expect(evidence.submitBatchId, 'sent in a new batch').to.be.a('string').and.not.equal(failedBatch);
         expect(evidence.idsInCall, 'both in the new call').to.equal(2);
       }
-      runJobToCompletion(days[0]!);
+      runJobToCompletion(days[0]);
       await Promise.all(ids.map((id) => service.waitForRequest(id)));
       for (const id of ids) expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
       expect(store().user(MAIN, amplitudeIdOf(6))).to.equal(undefined);

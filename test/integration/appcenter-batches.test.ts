@@ -23,7 +23,7 @@ describe('App Center batch jobs run again from their checkpoints', () => {
 
   beforeEach(async () => {
     sandbox = await startSandbox({ subjects: 30 });
-    const info = sandbox.vendors.appcenter!;
+    const info = sandbox.vendors.appcenter;
     client = createAppCenterClient(
       withAppCenterDefaults({
         rateLimit: { max: 1000, durationMs: 1000 },
@@ -94,10 +94,10 @@ describe('App Center batch jobs run again from their checkpoints', () => {
 
   it('device export: a run repeated after it finished (before the ledger heard) changes nothing', async () => {
     const first = await run(appcenterExportDevices);
-    const calls = sandbox.stats.snapshot().appcenter!.total.calls;
+    const calls = sandbox.stats.snapshot().appcenter.total.calls;
     const again = await run(appcenterExportDevices, first.evidence);
     expect(results(again.result)).to.deep.equal(results(first.result));
-    expect(sandbox.stats.snapshot().appcenter!.total.calls, 'no call to App Center').to.equal(calls);
+    expect(sandbox.stats.snapshot().appcenter.total.calls, 'no call to App Center').to.equal(calls);
   });
 
   it('audience sweep: a second run from the first run’s checkpoints reports the same audiences', async () => {

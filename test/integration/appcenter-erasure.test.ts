@@ -37,7 +37,7 @@ async function startHarness(options: { subjects: number; sandbox?: SandboxOption
     sandbox: { appcenter: { defaultRate: 5000, ...options.sandbox } },
   });
   const sandbox = service.sandbox!;
-  const vendor = got.extend({ headers: { 'x-api-token': sandbox.vendors.appcenter!.credentials.apiToken! }, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
+  const vendor = got.extend({ headers: { 'x-api-token': sandbox.vendors.appcenter.credentials.apiToken }, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
   return {
     sandbox,
     service,
@@ -49,12 +49,12 @@ async function startHarness(options: { subjects: number; sandbox?: SandboxOption
 }
 
 function appUrl(h: Harness, path: string): string {
-  return `${h.sandbox.vendors.appcenter!.baseUrl}/v0.1/apps/${h.sandbox.appcenter.owner}/${h.sandbox.appcenter.app}${path}`;
+  return `${h.sandbox.vendors.appcenter.baseUrl}/v0.1/apps/${h.sandbox.appcenter.owner}/${h.sandbox.appcenter.app}${path}`;
 }
 
 /** Every install id App Center holds, read the way App Center offers it: a device export into the blob container. */
 async function exportedInstallIds(h: Harness): Promise<Set<string>> {
-  const sasUri = h.sandbox.vendors.appcenter!.exportContainerSasUri as string;
+  const sasUri = h.sandbox.vendors.appcenter.exportContainerSasUri as string;
   const started = await h.vendor.post<{ export_id: string }>(appUrl(h, '/push/device_exports'), { json: { blob_container_sas_uri: sasUri } });
   expect(started.statusCode).to.equal(202);
   const exportId = started.body.export_id;
@@ -81,7 +81,7 @@ async function audienceNames(h: Harness): Promise<string[]> {
   while (url) {
     const page: { body: { values: Array<{ name: string }>; nextLink?: string } } = await h.vendor.get<{ values: Array<{ name: string }>; nextLink?: string }>(url);
     names.push(...page.body.values.map((a) => a.name));
-    url = page.body.nextLink ? new URL(page.body.nextLink, h.sandbox.vendors.appcenter!.baseUrl).toString() : undefined;
+    url = page.body.nextLink ? new URL(page.body.nextLink, h.sandbox.vendors.appcenter.baseUrl).toString() : undefined;
   }
   return names;
 }
@@ -291,7 +291,7 @@ describe('Erasing a person from App Center: devices, audiences, notifications', 
       await h.waitForRequest(submitted.body.id, 40_000);
       expect(Date.now() - started, 'waited the storm out').to.be.at.least(1500);
 
-      const stats = h.sandbox.stats.snapshot().appcenter!;
+      const stats = h.sandbox.stats.snapshot().appcenter;
       expect(stats.total.throttled, 'throttled answers').to.be.at.least(1);
       const status = (await h.api(`/v1/requests/${submitted.body.id}`)).body;
       expect(status.status).to.equal('completed');

@@ -32,7 +32,7 @@ class Receiver {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.server.close(() => { resolve(); }));
   }
 }
 

@@ -22,7 +22,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     after(async () => service?.close());
 
     const body = (requestId: string, userId: string, extra: Record<string, unknown> = {}) => ({ requestId, subject: { userId }, vendors: ['pinpoint'], gracePeriodSeconds: 3600, ...extra });
-    const countRequests = async () => Number((await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0]!.n);
+    const countRequests = async () => Number((await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n);
 
     it('gives two clients that use the same requestId a request each, for their own person', async () => {
       const key = `r-1-${randomUUID().slice(0, 8)}`;
@@ -140,8 +140,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       expect(b.status).to.equal(201);
       const ids = (await service.db.query<{ request_id: string; controller_id: string }>(`SELECT request_id, controller_id FROM opendsr_requests WHERE subject_request_id = $1 ORDER BY controller_id`, [id])).rows;
       expect(ids.map((r) => r.controller_id)).to.deep.equal(['client-a', 'client-b']);
-      expect(await service.ledger.loadSubject(ids[1]!.request_id)).to.deep.equal({ userId: 'user-22' });
-      expect((await service.ledger.getRequest(ids[0]!.request_id))!.client).to.equal('client-a');
+      expect(await service.ledger.loadSubject(ids[1].request_id)).to.deep.equal({ userId: 'user-22' });
+      expect((await service.ledger.getRequest(ids[0].request_id))!.client).to.equal('client-a');
 
       // The same controller, same id, another person: the native rule (422), nothing created.
       const before = await countRequests();
@@ -161,7 +161,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         const cancel = await service.api(path, { token: CLIENT_B_TOKEN, method: 'DELETE' });
         expect(cancel.status, `DELETE ${path}`).to.equal(404);
       }
-      const row = (await service.db.query<{ request_id: string }>(`SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`, [onlyA])).rows[0]!;
+      const row = (await service.db.query<{ request_id: string }>(`SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`, [onlyA])).rows[0];
       expect((await service.ledger.getRequest(row.request_id))!.status).to.equal('scheduled');
       expect((await service.api(`/v2/requests/${onlyA}`, { token: CLIENT_A_TOKEN })).body.request_status).to.equal('pending');
       // Staff read any controller's; an id two controllers used is ambiguous and points to the native id.

@@ -71,7 +71,7 @@ describe('Rolling key rotation (Invariant 12)', () => {
     /** A process of the deployment: `keys` is [current, ...previous], as its environment would give them. */
     async function start(roles: ServiceRoles, keys: Buffer[], adminToken: string): Promise<Service> {
       const file = { ...base, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-rolling-')) };
-      const env: Record<string, string> = { ERASURE_ENCRYPTION_KEY: hex(keys[0]!), ERASURE_RECEIPT_SIGNING_KEY: RECEIPT_KEY, ERASURE_ADMIN_TOKEN: adminToken };
+      const env: Record<string, string> = { ERASURE_ENCRYPTION_KEY: hex(keys[0]), ERASURE_RECEIPT_SIGNING_KEY: RECEIPT_KEY, ERASURE_ADMIN_TOKEN: adminToken };
       if (keys.length > 1) env.ERASURE_PREVIOUS_ENCRYPTION_KEYS = keys.slice(1).map(hex).join(',');
       const service = await startService(loadConfig({ env, file }), { roles, quiet: true });
       running.push(service);
@@ -111,8 +111,8 @@ describe('Rolling key rotation (Invariant 12)', () => {
         const { rows } = await db.query<{ id: string; request_id: string; waiting_reason: string }>(`SELECT id, request_id, waiting_reason FROM tasks WHERE waiting_reason LIKE 'key_not_loaded%'`);
         return rows.length > 0 ? rows : undefined;
       }, 30_000);
-      expect(sealedNew, 'only requests sealed with the new key wait for it').to.include(waitingForKey[0]!.request_id);
-      const page = await fetch(`${api.url}/admin/requests/${waitingForKey[0]!.request_id}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(sealedNew, 'only requests sealed with the new key wait for it').to.include(waitingForKey[0].request_id);
+      const page = await fetch(`${api.url}/admin/requests/${waitingForKey[0].request_id}`, { headers: { authorization: `Bearer ${token}` } });
       expect(page.status).to.equal(200);
       expect(await page.text(), 'the admin page shows why the task waits').to.contain('key_not_loaded');
       // Requests sealed with the old key go on meanwhile.

@@ -91,10 +91,10 @@ describe('A manual step sent to the vendor, then a cancel', function () {
 
   it('records a step as sent from the admin page', async () => {
     const { id, sentTask } = await manualRequest();
-    const cookie = await adminSessionCookie(service.url, service.adminToken!);
+    const cookie = await adminSessionCookie(service.url, service.adminToken);
     const page = await (await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })).text();
     expect(page).to.include(`action="/admin/requests/${id}/tasks/${sentTask}/sent"`);
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
     const res = await fetch(`${service.url}/admin/requests/${id}/tasks/${sentTask}/sent`, {
       method: 'POST',
       redirect: 'manual',

@@ -56,8 +56,8 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
     hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hooks/manual-work`;
   });
   after(async () => {
-    await new Promise<void>((resolve) => smtp?.close(() => resolve()));
-    await new Promise<void>((resolve) => hook?.close(() => resolve()));
+    await new Promise<void>((resolve) => { smtp?.close(() => { resolve(); }); });
+    await new Promise<void>((resolve) => hook?.close(() => { resolve(); }));
     await service?.close();
   });
 

@@ -10,7 +10,7 @@ function series(text: string, name: string): Array<{ labels: Record<string, stri
     const match = /^([a-z_]+)\{([^}]*)\} (\S+)$/.exec(line) ?? /^([a-z_]+) (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
     const labels: Record<string, string> = {};
-    if (match.length === 4) for (const pair of match[2]!.matchAll(/(\w+)="([^"]*)"/g)) labels[pair[1]!] = pair[2]!;
+    if (match.length === 4) for (const pair of match[2].matchAll(/(\w+)="([^"]*)"/g)) labels[pair[1]] = pair[2]!;
     out.push({ labels, value: Number(match.at(-1)) });
   }
   return out;
@@ -36,7 +36,7 @@ describe('Per-vendor call metrics in /metrics', function () {
     expect(res.status).to.equal(202);
     await service.waitForRequest(res.body.id);
 
-    const served = service.sandbox!.stats.snapshot().pinpoint!.total;
+    const served = service.sandbox!.stats.snapshot().pinpoint.total;
     expect(served.throttled, 'the storm throttled at least one call').to.be.at.least(1);
     const text = await metrics();
     const calls = series(text, 'erasure_vendor_calls_total').filter((s) => s.labels.vendor === 'pinpoint');

@@ -56,34 +56,34 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
       const status = (await (await fetch(`${url}/v1/requests/${id}`, { headers })).json()) as { status: string; tasks: Array<{ state: string; evidence: { endpointsDeleted: number } }> };
       return status.status === 'completed' ? status : undefined;
     }, 10_000);
-    expect(done.tasks[0]!.state).to.equal('succeeded');
-    expect(done.tasks[0]!.evidence.endpointsDeleted).to.equal(2);
+    expect(done.tasks[0].state).to.equal('succeeded');
+    expect(done.tasks[0].evidence.endpointsDeleted).to.equal(2);
 
     // Issue 25 §9: the sandbox controls (simulator credentials among them) need the admin token.
     expect((await fetch(`${url}/sandbox`)).status).to.equal(401);
     const sandbox = (await (await fetch(`${url}/sandbox`, { headers })).json()) as { vendors: Record<string, { baseUrl: string; credentials: Record<string, string>; appIds?: string[] }> };
     expect(Object.keys(sandbox.vendors)).to.include.members(['pinpoint', 's3', 'appcenter', 'segment', 'amplitude']);
-    const pinpoint = sandbox.vendors.pinpoint!;
+    const pinpoint = sandbox.vendors.pinpoint;
     const sdk = new PinpointClient({
       endpoint: pinpoint.baseUrl,
-      region: pinpoint.credentials.region!,
-      credentials: { accessKeyId: pinpoint.credentials.accessKeyId!, secretAccessKey: pinpoint.credentials.secretAccessKey! },
+      region: pinpoint.credentials.region,
+      credentials: { accessKeyId: pinpoint.credentials.accessKeyId, secretAccessKey: pinpoint.credentials.secretAccessKey },
       maxAttempts: 1,
     });
-    const appId = pinpoint.appIds![0]!;
+    const appId = pinpoint.appIds![0];
     expect(await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' })).catch((e: unknown) => e)).to.be.instanceOf(NotFoundException);
     const neighbour = await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-8' }));
     expect(neighbour.EndpointsResponse?.Item).to.have.length(2);
     sdk.destroy();
     const stats = (await (await fetch(`${url}/sandbox/stats`, { headers })).json()) as Record<string, { operations: Record<string, { calls: number }> }>;
-    expect(stats.pinpoint!.operations.DeleteUserEndpoints!.calls).to.equal(1);
+    expect(stats.pinpoint.operations.DeleteUserEndpoints.calls).to.equal(1);
   });
 
   it('stops cleanly on SIGTERM, taking its own redis-server with it', async function () {
     this.timeout(30_000);
     const redisPid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
     expect(processAlive(redisPid), 'the embedded redis-server runs while the service does').to.equal(true);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
     await waitFor(async () => !processAlive(redisPid), 5000);
@@ -98,14 +98,13 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, ERASURE_CONFIG: configFile, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ERASURE_NO_INSTALL: '1' };
   const children: ChildProcess[] = [];
   // Each start runs in its own process group, so whatever a failed stop left running goes too.
-  after(() =>
-    children.forEach((c) => {
+  after(() => { children.forEach((c) => {
       try {
         process.kill(-c.pid!, 'SIGKILL');
       } catch {
         // already gone
       }
-    }),
+    }); },
   );
 
   /** Starts `command` in ROOT and resolves with the child, its output so far, and the API's base URL once printed. */
@@ -113,8 +112,8 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
     const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.push(child);
     const seen = { output: '' };
-    child.stdout!.on('data', (chunk: Buffer) => (seen.output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (seen.output += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (seen.output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (seen.output += chunk.toString()));
     const url = await waitFor(async () => /API {10}(http:\/\/[\d.]+:\d+)\/v1\/requests/.exec(seen.output)?.[1], 45_000);
     return { child, seen, url };
   }
@@ -128,11 +127,11 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
     expect(submitted.status).to.equal(202);
     const { id } = (await submitted.json()) as { id: string };
     await waitFor(async () => ((await (await fetch(`${npm.url}/v1/requests/${id}`, { headers })).json()) as { status: string }).status === 'completed', 10_000);
-    const served = ((await (await fetch(`${npm.url}/sandbox/stats`, { headers })).json()) as Record<string, { total: { calls: number } }>).pinpoint!.total.calls;
+    const served = ((await (await fetch(`${npm.url}/sandbox/stats`, { headers })).json()) as Record<string, { total: { calls: number } }>).pinpoint.total.calls;
     expect(served).to.be.at.least(2);
 
     const redisPid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
-    const exited = new Promise<void>((resolve) => npm.child.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => npm.child.once('exit', () => { resolve(); }));
     npm.child.kill('SIGTERM');
     await exited;
     // Nothing of the service is left serving: npm ran it in its own place (exec) and waited for it.
@@ -144,7 +143,7 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
     const again = await start(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'start']);
     const metrics = await (await fetch(`${again.url}/metrics`)).text();
     const pinpointCalls = [...metrics.matchAll(/^erasure_vendor_calls_total\{([^}]*)\} (\d+)$/gm)]
-      .filter((m) => m[1]!.includes('vendor="pinpoint"'))
+      .filter((m) => m[1].includes('vendor="pinpoint"'))
       .reduce((n, m) => n + Number(m[2]), 0);
     expect(pinpointCalls, 'every Pinpoint call the sandbox served before the stop').to.equal(served);
     again.child.kill('SIGTERM');

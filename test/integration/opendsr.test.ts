@@ -143,13 +143,13 @@ class Receiver {
     const seen = this.received.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no matching callback arrived')), timeoutMs);
+      const timer = setTimeout(() => { reject(new Error('no matching callback arrived')); }, timeoutMs);
       this.waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
     });
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return new Promise((resolve) => this.server.close(() => { resolve(); }));
   }
 }
 

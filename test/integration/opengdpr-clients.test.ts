@@ -38,7 +38,7 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
   async function post(pathname: string, body: string, contentType = 'application/json') {
     const res = await fetch(`${service.url}${pathname}`, { method: 'POST', headers: { authorization: `Bearer ${CONTROLLER_TOKEN}`, 'content-type': contentType }, body });
     const text = await res.text();
-    return { status: res.status, text, body: JSON.parse(text) as any };
+    return { status: res.status, text, body: JSON.parse(text) };
   }
 
   it('accepts the Go client shape (api_version "0.1", Content-Type Application/JSON, nanoseconds, null callbacks and extensions) on /v1/opengdpr_requests and /v2/requests', async () => {
@@ -103,7 +103,7 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-openssl-'));
     // Asynchronously: curl calls this very process, whose event loop must keep running.
     const run = promisify(execFile);
-    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', block![1]!], { cwd: dir, env: { ...process.env, ERASURE_URL: service.url }, encoding: 'utf8' });
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', block![1]], { cwd: dir, env: { ...process.env, ERASURE_URL: service.url }, encoding: 'utf8' });
     expect(stdout.trim()).to.equal('Verified OK');
     expect(JSON.parse(readFileSync(path.join(dir, 'discovery.json'), 'utf8')).signature_algorithm).to.equal('RSASSA-PKCS1-v1_5-SHA256');
 

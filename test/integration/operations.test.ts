@@ -56,7 +56,7 @@ describe('On-call operations through the API', () => {
     const paused = await service.api('/v1/queues/pinpoint/pause', { body: {} });
     expect(paused.body).to.deep.equal({ queue: 'pinpoint', paused: true });
     const res = await service.api('/v1/requests', { body: { subject: { userId: 'user-22' }, vendors: ['pinpoint'] } });
-    const task = (await service.ledger.getTasks(res.body.id))[0]!;
+    const task = (await service.ledger.getTasks(res.body.id))[0];
     const job = await service.queues.queue('pinpoint').getJob(task.id);
     expect(await job!.getState(), 'nothing runs while paused').to.equal('prioritized');
     const resumed = await service.api('/v1/queues/pinpoint/resume', { body: {} });

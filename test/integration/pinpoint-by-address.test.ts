@@ -310,9 +310,9 @@ describe('Erasing a person from Pinpoint and S3 by e-mail or phone (shared expor
       for (const id of ids) {
         expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
         const [task] = await service.ledger.getTasks(id);
-        expect(task!.state, `task of ${id}`).to.equal('succeeded');
-        batchIds.add(String(task!.evidence.batchId));
-        deleted += Number(task!.evidence.endpointsDeleted);
+        expect(task.state, `task of ${id}`).to.equal('succeeded');
+        batchIds.add(String(task.evidence.batchId));
+        deleted += Number(task.evidence.endpointsDeleted);
       }
       expect(batchIds.size).to.equal(1);
       expect(deleted, 'an e-mail endpoint each, and an anonymous one for every tenth person').to.equal(550);

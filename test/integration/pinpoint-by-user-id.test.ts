@@ -7,7 +7,7 @@ import { SANDBOX_CREDENTIALS } from '../../src/sandbox/sandbox.js';
 
 function sdkFor(service: TestService): PinpointClient {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-  return new PinpointClient({ endpoint: service.sandbox!.vendors.pinpoint!.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  return new PinpointClient({ endpoint: service.sandbox!.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
 }
 
 for (const database of ['pglite', 'postgres'] as TestDatabase[]) {

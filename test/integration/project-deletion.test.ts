@@ -219,7 +219,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
       expect((await reconcile(deps, { enqueueGraceMs: 0, staleAfterMs: 60_000, identityRetentionDays: 30 })).projectDeletionsRecovered).to.equal(0);
       const trail = await h.service.ledger.auditTrail(created.body.id);
       expect(trail.map((e) => e.action)).to.deep.equal(['project_deletion.requested', 'project_deletion.job_recreated']);
-      expect(trail[1]!.detail).to.include({ previousState: 'missing' });
+      expect(trail[1].detail).to.include({ previousState: 'missing' });
     });
 
     it('sends a job promoted before the grace period ends (from Bull Board, say) back to wait, without touching the app', async () => {
@@ -294,7 +294,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
       expect(shown.body.evidence.versionsDeleted + shown.body.evidence.deleteMarkersDeleted).to.equal(entries.length);
       const trail = await h.service.ledger.auditTrail(created.body.id);
       expect(trail.map((e) => `${e.actor} ${e.action}`)).to.deep.equal(['token:on-call project_deletion.requested', 'system project_deletion.started', 'system project_deletion.completed']);
-      expect(trail[2]!.detail).to.deep.include({ outcome: 'deleted' });
+      expect(trail[2].detail).to.deep.include({ outcome: 'deleted' });
       expect(verifyChain(trail)).to.deep.equal([]);
 
       const late = await h.service.api(`/v1/project-deletions/${created.body.id}/cancel`, { token: OPERATOR_TOKEN, body: { reason: 'too late now' } });

@@ -46,7 +46,7 @@ function removedPerTask(before: ReturnType<typeof snapshot>, after: ReturnType<t
       const now = after.get(key) ?? [];
       const held = versions.filter((v) => !v.isDeleteMarker && rowsOf(v.body, i) > 0);
       if (held.length === 0) continue;
-      const latest = versions[0]!;
+      const latest = versions[0];
       if (!latest.isDeleteMarker && held.includes(latest) && now[0]?.sequence !== latest.sequence) {
         counts.objectsRewritten++;
         counts.rowsRemoved += rowsOf(latest.body, i);

@@ -73,7 +73,7 @@ describe('Purging S3 import and export prefixes of a person’s rows', () => {
       for (const v of versions) expect(await readText(s3, IMPORTS, v.key, v.versionId)).to.not.match(/(^|[",])(ann@x\.com|u-ann)([",]|$)/im);
     }
     // Same format, same content type and metadata.
-    const head = service.sandbox!.s3.store.versionsOf(IMPORTS, 'archive/custom/people.json.gz')[0]!;
+    const head = service.sandbox!.s3.store.versionsOf(IMPORTS, 'archive/custom/people.json.gz')[0];
     expect(head.body[0]).to.equal(0x1f);
     expect(head.contentType).to.equal('application/gzip');
     expect(head.metadata).to.deep.equal({ owner: 'marketing' });
@@ -180,8 +180,8 @@ describe('S3 purge: a worker process killed during the purge, then started again
         .split('\n')
         .filter((line) => /(^|[",])user42@example\.com([",]|$)/.test(line)).length;
     const currentHolding = [...rig!.sandbox.s3.store.bucket(IMPORTS).objects]
-      .filter(([key, versions]) => key.startsWith('segments/') && !versions[0]!.isDeleteMarker && rowsOfPerson(versions[0]!.body) > 0)
-      .map(([, versions]) => rowsOfPerson(versions[0]!.body));
+      .filter(([key, versions]) => key.startsWith('segments/') && !versions[0].isDeleteMarker && rowsOfPerson(versions[0].body) > 0)
+      .map(([, versions]) => rowsOfPerson(versions[0].body));
     expect(currentHolding.length, 'files holding the person').to.be.greaterThan(0);
     rig!.sandbox.faults.set('s3', { latencyMs: 400 });
     const id = await rig!.submit({ subject: { email: 'user42@example.com' }, vendors: ['s3'] });

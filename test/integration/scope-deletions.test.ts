@@ -36,12 +36,12 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
   const create = (body: Record<string, unknown>) => service.api('/v1/scope-deletions', { body: { reason: 'scope retired, PRIV-90', ...body } });
 
   it('refuses bad fields with a 400 naming the field', async () => {
-    const partDay = await create({ kind: 'segment-source', fields: { ...GUIDED['segment-source']!.fields, start: '2026-10-01T10:00:00Z' }, confirmScope: 'acme-prod' });
+    const partDay = await create({ kind: 'segment-source', fields: { ...GUIDED['segment-source'].fields, start: '2026-10-01T10:00:00Z' }, confirmScope: 'acme-prod' });
     expect(partDay.status).to.equal(400);
     expect(partDay.body.error.details).to.deep.equal([{ field: 'fields.start', problem: 'must be a whole UTC day (YYYY-MM-DD): Segment deletes whole days only' }]);
 
     const clause = { type: 'event', names: ['Viewed'] };
-    const six = await create({ kind: 'amplitude-data', fields: { ...GUIDED['amplitude-data']!.fields, clauses: Array(6).fill(clause) }, confirmScope: 'Web analytics' });
+    const six = await create({ kind: 'amplitude-data', fields: { ...GUIDED['amplitude-data'].fields, clauses: Array(6).fill(clause) }, confirmScope: 'Web analytics' });
     expect(six.status).to.equal(400);
     expect(six.body.error.details.map((d: { field: string }) => d.field)).to.deep.equal(['fields.clauses']);
     expect(six.body.error.details[0].problem).to.include('at most 5 clauses');
@@ -50,17 +50,17 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(noRange.status).to.equal(400);
     expect(noRange.body.error.details.map((d: { field: string }) => d.field)).to.deep.equal(['fields.start', 'fields.end']);
 
-    const typo = await create({ kind: 'segment-space', fields: GUIDED['segment-space']!.fields, confirmScope: 'acme-prd' });
+    const typo = await create({ kind: 'segment-space', fields: GUIDED['segment-space'].fields, confirmScope: 'acme-prd' });
     expect(typo.status).to.equal(400);
     expect(typo.body.error.details[0].field).to.equal('confirmScope');
     expect(typo.body.error.message, 'the typed value is not echoed').not.to.include('acme-prd');
 
     const bidi = await create({ kind: 'segment-space', fields: { workspaceSlug: 'acme-prod', space: 'Marketing\u202eUE' }, confirmScope: 'acme-prod' });
     expect(bidi.body.error.details).to.deep.equal([{ field: 'fields.space', problem: 'must be one line without control or bidi characters' }]);
-    const badClause = await create({ kind: 'amplitude-data', fields: { ...GUIDED['amplitude-data']!.fields, clauses: [{ type: 'cohort', names: ['x'] }] }, confirmScope: 'Web analytics' });
+    const badClause = await create({ kind: 'amplitude-data', fields: { ...GUIDED['amplitude-data'].fields, clauses: [{ type: 'cohort', names: ['x'] }] }, confirmScope: 'Web analytics' });
     expect(badClause.body.error.details[0].field).to.equal('fields.clauses.0.type');
     expect((await create({ kind: 'segment-moon', fields: {}, confirmScope: 'x' })).body.error.details[0].field).to.equal('kind');
-    expect((await service.api('/v1/scope-deletions', { body: { kind: 'aws-account', fields: GUIDED['aws-account']!.fields, confirmScope: '123456789012', reason: 'retired' }, token: SUBMITTER_TOKEN })).status, 'operator only').to.equal(403);
+    expect((await service.api('/v1/scope-deletions', { body: { kind: 'aws-account', fields: GUIDED['aws-account'].fields, confirmScope: '123456789012', reason: 'retired' }, token: SUBMITTER_TOKEN })).status, 'operator only').to.equal(403);
   });
 
   it('runs each guided kind end to end: drafted instructions, sent with time and reference, confirmed with the vendor’s evidence', async () => {
@@ -94,7 +94,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
   });
 
   it('runs pinpoint-project through /v1/scope-deletions as the automated project deletion, which /v1/project-deletions still shows', async () => {
-    const appId = service.config.vendors.pinpoint!.appIds[0]!;
+    const appId = service.config.vendors.pinpoint!.appIds[0];
     const mismatch = await create({ kind: 'pinpoint-project', fields: { appId }, confirmScope: `${appId}x` });
     expect(mismatch.status).to.equal(400);
     expect(mismatch.body.error.details[0].field).to.equal('confirmScope');
@@ -113,7 +113,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
   it('on the ledger’s clock: a segment-space cancelled on day 4 drafts the cancellation e-mail; on day 6 the cancel is refused with the reason', async () => {
     let now = new Date('2026-11-02T09:00:00Z');
     const ledger = new ScopeDeletionLedger(service.db, () => now);
-    const sample = GUIDED['segment-space']!;
+    const sample = GUIDED['segment-space'];
     const early = await requestGuidedDeletion(ledger, { kind: 'segment-space', fields: sample.fields, confirmScope: sample.scope, reason: 'space retired', actor: 'token:oncall' });
     const late = await requestGuidedDeletion(ledger, { kind: 'segment-space', fields: sample.fields, confirmScope: sample.scope, reason: 'space retired', actor: 'token:oncall' });
     const sentEarly = await markGuidedSent(ledger, early.id, 'token:oncall', { reference: 'CS-1' });
@@ -143,7 +143,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
   });
 
   it('refuses over the API a cancel Amplitude cannot do, and a Segment space cancel after its deadline; shows overdue work', async () => {
-    const amp = GUIDED['amplitude-data']!;
+    const amp = GUIDED['amplitude-data'];
     const drafted = await create({ kind: 'amplitude-data', fields: amp.fields, confirmScope: amp.scope });
     await service.api(`/v1/scope-deletions/${drafted.body.id}/sent`, { body: { reference: 'submitted in the UI' } });
     const refused = await service.api(`/v1/scope-deletions/${drafted.body.id}/cancel`, { body: { reason: 'too much' } });
@@ -151,14 +151,14 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(refused.body.error.message).to.include('Amplitude: a self-service deletion cannot be cancelled once submitted');
     expect((await service.api(`/v1/scope-deletions/${drafted.body.id}`)).body.status).to.equal('sent');
 
-    const space = GUIDED['segment-space']!;
+    const space = GUIDED['segment-space'];
     const old = await create({ kind: 'segment-space', fields: space.fields, confirmScope: space.scope });
     await service.api(`/v1/scope-deletions/${old.body.id}/sent`, { body: { reference: 'CS-3', sentAt: new Date(Date.now() - 6 * DAY_MS).toISOString() } });
     const late = await service.api(`/v1/scope-deletions/${old.body.id}/cancel`, { body: { reason: 'kept' } });
     expect(late.status).to.equal(409);
     expect(late.body.error.message).to.include('the cancel deadline passed');
 
-    const aws = GUIDED['aws-account']!;
+    const aws = GUIDED['aws-account'];
     const closed = await create({ kind: 'aws-account', fields: aws.fields, confirmScope: aws.scope });
     const sent = await service.api(`/v1/scope-deletions/${closed.body.id}/sent`, { body: { reference: 'closed in console', sentAt: new Date(Date.now() - 91 * DAY_MS).toISOString() } });
     expect(sent.body.status, 'past AWS’s 90 days and not confirmed').to.equal('overdue');
@@ -183,7 +183,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
       const confirmed = await cli('scope', 'confirm', drafted.id, '--reference', 'vendor confirmed', '--json');
       expect(JSON.parse(confirmed.stdout).status, kind).to.equal('confirmed');
     }
-    const appId = service.config.vendors.pinpoint!.appIds[0]!;
+    const appId = service.config.vendors.pinpoint!.appIds[0];
     const project = await cli('scope', 'request', 'pinpoint-project', '--field', `appId=${appId}`, '--confirm', appId, '--reason', 'project retired', '--grace-days', '30', '--json');
     expect(project.code, project.stderr).to.equal(0);
     const scheduled = JSON.parse(project.stdout);
@@ -194,7 +194,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
   });
 
   it('shows overdue manual work in the API, erasure list --overdue and on the admin page', async () => {
-    const aws = GUIDED['aws-account']!;
+    const aws = GUIDED['aws-account'];
     const closed = await create({ kind: 'aws-account', fields: aws.fields, confirmScope: aws.scope });
     await service.api(`/v1/scope-deletions/${closed.body.id}/sent`, { body: { reference: 'closed in console', sentAt: new Date(Date.now() - 95 * DAY_MS).toISOString() } });
     const api = await service.api('/v1/manual-work?overdue=true');
@@ -205,7 +205,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(JSON.parse(listed.stdout).manualWork.map((w: { id: string }) => w.id)).to.include(closed.body.id);
     const text = await runCli(['list', '--overdue', ...serviceFlags(service)]);
     expect(text.stdout).to.match(/^overdue manual work \(\d+\):/).and.include(closed.body.id);
-    const page = await (await fetch(`${service.url}/admin/manual-work`, { headers: { accept: 'text/html', cookie: await adminSessionCookie(service.url, service.adminToken!) } })).text();
+    const page = await (await fetch(`${service.url}/admin/manual-work`, { headers: { accept: 'text/html', cookie: await adminSessionCookie(service.url, service.adminToken) } })).text();
     expect(page).to.include(`data-manual-work="scope:${closed.body.id}:confirm"`).and.match(/\d+ overdue/);
   });
 
@@ -214,7 +214,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     const made = await cli('scope', 'request', 'segment-space', '--field', 'workspaceSlug=acme-prod', '--field', 'space=Marketing EU', '--confirm', 'acme-prod', '--reason', 'space retired');
     expect(made.code, made.stderr).to.equal(0);
     expect(made.stdout).to.include('e-mail to:  friends@segment.com').and.include('mailto:     mailto:friends@segment.com?subject=').and.include('Space name: Marketing EU');
-    const id = /^scope deletion ([0-9a-f-]{36})/.exec(made.stdout)![1]!;
+    const id = /^scope deletion ([0-9a-f-]{36})/.exec(made.stdout)![1];
     const typo = await cli('scope', 'request', 'segment-space', '--field', 'workspaceSlug=acme-prod', '--field', 'space=X', '--confirm', 'acme', '--reason', 'space retired');
     expect(typo.code).to.equal(1);
     expect(typo.stderr).to.include('confirmScope');
@@ -226,11 +226,11 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
     expect(cancel.code, cancel.stderr).to.equal(0);
     expect(cancel.stdout).to.include('status      cancel_requested').and.include('send this cancellation:').and.include('Cancel Unify space deletion');
 
-    const cookie = await adminSessionCookie(service.url, service.adminToken!);
+    const cookie = await adminSessionCookie(service.url, service.adminToken);
     const drafted = await create({ kind: 'segment-workspace', fields: { workspaceSlug: 'acme-old' }, confirmScope: 'acme-old' });
     const page = await (await fetch(`${service.url}/admin/scope-deletions`, { headers: { accept: 'text/html', cookie } })).text();
     expect(page).to.include(`data-scope-deletion="${drafted.body.id}"`).and.include('Delete Workspace').and.include(`/admin/scope-deletions/${drafted.body.id}/sent`);
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
     const post = (action: string, form: Record<string, string>) =>
       fetch(`${service.url}/admin/scope-deletions/${drafted.body.id}/${action}`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ csrf, ...form }).toString() });
     expect((await post('sent', { reference: 'deleted in UI' })).headers.get('location')).to.equal('/admin/scope-deletions?notice=sent');

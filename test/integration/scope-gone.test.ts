@@ -44,7 +44,7 @@ for (const backend of backends) {
     this.timeout(60_000);
     let db: Database;
     let sandbox: Sandbox | undefined;
-    let closeClients: Array<() => void> = [];
+    const closeClients: Array<() => void> = [];
 
     before(async function () {
       const opened = await backend.open();
@@ -70,7 +70,7 @@ for (const backend of backends) {
       const appcenterSettings = appcenterConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter);
       const pinpoint = pinpointConnector.createClient(pinpointSettings, undefined, () => s.clock.now());
       const appcenter = appcenterConnector.createClient(appcenterSettings);
-      closeClients.push(() => pinpoint.close(), () => appcenter.close());
+      closeClients.push(() => { pinpoint.close(); }, () => { appcenter.close(); });
       return { clients: { pinpoint, appcenter, scopeSightings: new ScopeSightingLedger(db) }, vendors: { pinpoint: pinpointSettings, appcenter: appcenterSettings } };
     }
 

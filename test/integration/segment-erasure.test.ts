@@ -78,9 +78,9 @@ describe('Erasing people from Segment with shared regulations', function () {
     expect(store().regulationsCreated, 'one regulation for the whole window').to.equal(1);
     expect(segmentStats().createWorkspaceRegulation?.calls).to.equal(1);
     // Exactly the people asked for: no guest, no neighbour, no one twice.
-    expect([...regulation!.subjectIds].sort()).to.deep.equal([...userIds].sort());
-    expect(regulation!.regulationType).to.equal('SUPPRESS_WITH_DELETE');
-    expect(regulation!.scope).to.deep.equal({ kind: 'workspace' });
+    expect([...regulation.subjectIds].sort()).to.deep.equal([...userIds].sort());
+    expect(regulation.regulationType).to.equal('SUPPRESS_WITH_DELETE');
+    expect(regulation.scope).to.deep.equal({ kind: 'workspace' });
 
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     await waitFor(async () => {
@@ -98,11 +98,11 @@ describe('Erasing people from Segment with shared regulations', function () {
     expect(completed).to.equal(1000);
     expect(store().regulationsCreated, 'still one regulation').to.equal(1);
 
-    const sample = await view(ids[421]!);
+    const sample = await view(ids[421]);
     expect(sample.tasks).to.have.length(1);
     const [task] = sample.tasks;
     expect(task.state).to.equal('succeeded');
-    expect(task.evidence).to.include({ regulateId: regulation!.id, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace', overallStatus: 'FAILED', coverage: 'regulation-wide', partial: true });
+    expect(task.evidence).to.include({ regulateId: regulation.id, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace', overallStatus: 'FAILED', coverage: 'regulation-wide', partial: true });
     expect(task.evidence.failedDestinations).to.have.members(['Mixpanel', 'Google Ads (Classic)']);
     expect(task.evidence.destinations.map((d: { name: string }) => d.name)).to.include.members(['Amplitude', 'Webhooks', 'Braze', 'Mixpanel']);
     for (const d of task.evidence.destinations) expect(d).to.have.keys('name', 'id', 'status', 'sourceId');
@@ -115,7 +115,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     service = await startSegmentService();
     const id = await submit('user-42');
     const [regulation] = await regulationsPolling(1);
-    expect(regulation!.subjectIds).to.deep.equal(['user-42']);
+    expect(regulation.subjectIds).to.deep.equal(['user-42']);
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     await service.waitForRequest(id);
     expect((await view(id)).status).to.equal('completed_with_errors');
@@ -219,8 +219,8 @@ describe('Erasing people from Segment with shared regulations', function () {
     const stormEnds = Date.now() + 1500;
     const id = await submit('user-10');
     const [regulation] = await regulationsPolling(1);
-    expect(regulation!.createdAt, 'created after the storm').to.be.at.least(stormEnds);
-    const creates = segmentStats().createWorkspaceRegulation!;
+    expect(regulation.createdAt, 'created after the storm').to.be.at.least(stormEnds);
+    const creates = segmentStats().createWorkspaceRegulation;
     expect(creates.throttled, 'one 429, then it waited').to.equal(1);
     expect(creates.calls).to.equal(2);
 
@@ -241,7 +241,7 @@ describe('Erasing people from Segment with shared regulations', function () {
     await waitFor(async () => (segmentStats().createWorkspaceRegulation?.errors ?? 0) >= service.config.jobs.attempts);
     service.sandbox!.faults.set('segment', { errorRate: 0 });
     const [regulation] = await regulationsPolling(1);
-    expect([...regulation!.subjectIds].sort()).to.deep.equal(['user-11', 'user-12']);
+    expect([...regulation.subjectIds].sort()).to.deep.equal(['user-11', 'user-12']);
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     for (const id of ids) await service.waitForRequest(id);
     const batchIds = new Set<string>();

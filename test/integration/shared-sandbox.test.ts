@@ -77,7 +77,7 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
       startRoleProcess(['worker', '--queues', ALL_QUEUES], env, /worker running on queues/),
     ]);
     processes.push(...roles);
-    apiUrl = roles[0]!.ready[1]!;
+    apiUrl = roles[0].ready[1]!;
   });
   after(async function () {
     this.timeout(60_000);
@@ -88,7 +88,7 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
   const sandboxStats = async (): Promise<Stats> => (await (await fetch(`${sandboxUrl}/sandbox/stats`, { headers: headers() })).json()) as Stats;
 
   it('the api says it runs in sandbox mode on the shared simulators', () => {
-    const api = processes[1]!.output();
+    const api = processes[1].output();
     expect(api).to.include(`every vendor is simulated by the shared sandbox at ${sandboxUrl}`);
     expect(api).to.not.include('against the configured vendors');
   });
@@ -128,8 +128,8 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
     // Every vendor call reached the one shared sandbox: the workers started no simulators of their own.
     const stats = await sandboxStats();
     for (const vendor of VENDORS) expect(stats[vendor]?.total.calls ?? 0, `${vendor} calls at the shared sandbox`).to.be.greaterThan(0);
-    expect(stats.pinpoint!.operations.DeleteUserEndpoints?.calls ?? 0).to.be.at.least(1);
-    expect(stats.amplitude!.operations, 'Amplitude was asked to delete and polled until done').to.include.keys('createDeletion');
+    expect(stats.pinpoint.operations.DeleteUserEndpoints?.calls ?? 0).to.be.at.least(1);
+    expect(stats.amplitude.operations, 'Amplitude was asked to delete and polled until done').to.include.keys('createDeletion');
   });
 
   it('erased the people at the shared simulators and left their neighbour alone', async () => {
@@ -141,7 +141,7 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
       credentials: { accessKeyId: 'SANDBOXACCESSKEY', secretAccessKey: 'sandbox-secret-key' },
       maxAttempts: 1,
     });
-    const appId = description.vendors.pinpoint.appIds[0]!;
+    const appId = description.vendors.pinpoint.appIds[0];
     for (const i of PEOPLE) {
       expect(await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: seedPerson(i).userId })).catch((e: unknown) => e), `user-${i}`).to.be.instanceOf(NotFoundException);
     }
@@ -208,8 +208,8 @@ describe('`erasure start` given ERASURE_SANDBOX_URL, on one machine with the san
     expect(service.sandbox, 'no private simulators').to.equal(undefined);
     expect(service.sharedSandbox!.url).to.equal(server.url);
     expect(service.adminToken).to.equal(token);
-    expect(service.config.vendors.pinpoint!.endpoint).to.equal(sandbox.vendors.pinpoint!.baseUrl);
-    expect(service.config.vendors.amplitude!.baseUrl).to.equal(sandbox.vendors.amplitude!.baseUrl);
+    expect(service.config.vendors.pinpoint!.endpoint).to.equal(sandbox.vendors.pinpoint.baseUrl);
+    expect(service.config.vendors.amplitude!.baseUrl).to.equal(sandbox.vendors.amplitude.baseUrl);
     expect(service.config.vendors.appcenter!.apps).to.deep.equal([sandbox.appcenter.app]);
 
     const { userId } = seedPerson(2);

@@ -75,7 +75,7 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     vendors.amplitude = { ...(vendors.amplitude as object), batchWindowMs: 200 };
     async function start(roles: ServiceRoles): Promise<Service> {
       const config = loadConfig({ env, file: { ...file, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-budgets-')) } });
-      const service = await startService({ ...config, sandboxMode: false, vendors: vendors as Config['vendors'] }, { roles, quiet: true });
+      const service = await startService({ ...config, sandboxMode: false, vendors: vendors }, { roles, quiet: true });
       running.push(service);
       return service;
     }
@@ -122,18 +122,18 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     });
 
     const { rows: failed } = await api.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE state = 'failed'`);
-    expect(failed[0]!.n, 'no task failed').to.equal(0);
+    expect(failed[0].n, 'no task failed').to.equal(0);
     const stats = sandbox.stats.snapshot();
     const report = JSON.stringify(stats);
     // Enough calls to pass each limit if every worker had a budget of its own.
-    expect(stats.pinpoint!.operations.DeleteEndpoint!.calls, report).to.be.at.least(PEOPLE);
-    expect(stats.pinpoint!.operations.GetEndpoint!.calls, report).to.be.at.least(PEOPLE);
-    expect(stats.appcenter!.operations.Push_Get!.calls, report).to.be.at.least(500);
-    expect(stats.amplitude!.operations.createDeletion!.calls, report).to.be.at.least(3);
+    expect(stats.pinpoint.operations.DeleteEndpoint.calls, report).to.be.at.least(PEOPLE);
+    expect(stats.pinpoint.operations.GetEndpoint.calls, report).to.be.at.least(PEOPLE);
+    expect(stats.appcenter.operations.Push_Get.calls, report).to.be.at.least(500);
+    expect(stats.amplitude.operations.createDeletion.calls, report).to.be.at.least(3);
     let calls = 0;
     let throttled = 0;
     for (const vendor of ['pinpoint', 'appcenter', 'segment', 'amplitude']) {
-      for (const [operation, op] of Object.entries(stats[vendor]!.operations)) {
+      for (const [operation, op] of Object.entries(stats[vendor].operations)) {
         calls += op.calls;
         throttled += op.throttled;
         // 1 % of an operation's calls; an operation called less than 100 times (Amplitude's ~20) may

@@ -32,8 +32,8 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     await service.waitForRequest(res.body.id);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
     const [task] = await service.ledger.getTasks(res.body.id);
-    expect(task!.state).to.equal('failed');
-    return { id: res.body.id, taskId: task!.id };
+    expect(task.state).to.equal('failed');
+    return { id: res.body.id, taskId: task.id };
   }
 
   it('skips the only failed task through the API: the request settles completed_with_errors, the receipt names the decision and reason, the chain verifies', async () => {
@@ -47,7 +47,7 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(submitter.status, 'operator role only').to.equal(403);
     const viewer = await service.api(`/v1/requests/${id}/tasks/${taskId}/resolve`, { body: { reason: 'project deleted by AWS' }, token: VIEWER_TOKEN });
     expect(viewer.status).to.equal(403);
-    expect((await service.ledger.getTasks(id))[0]!.state, 'a refused decision changes nothing').to.equal('failed');
+    expect((await service.ledger.getTasks(id))[0].state, 'a refused decision changes nothing').to.equal('failed');
 
     const skipped = await service.api(`/v1/requests/${id}/tasks/${taskId}/skip`, { body: { reason: 'Pinpoint project closed; INC-77' } });
     expect(skipped.status, JSON.stringify(skipped.body)).to.equal(200);
@@ -81,7 +81,7 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     const dry = await service.api('/v1/resolutions', { body: { vendor: 'pinpoint', reason: 'deleted by Pinpoint support, case 99', dryRun: true } });
     expect(dry.status).to.equal(200);
     expect(dry.body.tasks.map((t: { taskId: string }) => t.taskId)).to.include.members([a.taskId, b.taskId]);
-    expect((await service.ledger.getTasks(a.id))[0]!.state, 'a dry run changes nothing').to.equal('failed');
+    expect((await service.ledger.getTasks(a.id))[0].state, 'a dry run changes nothing').to.equal('failed');
     expect((await service.api('/v1/skips', { body: { reason: 'because' } })).status, 'a filter is required').to.equal(400);
     expect((await service.api('/v1/skips', { body: { all: true, dryRun: true } })).status, 'a reason is required').to.equal(400);
 
@@ -118,15 +118,15 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     const sessionFor = async (token: string) => {
       if (sessions.has(token)) return sessions.get(token)!;
       const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
-      const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
-      const loginCsrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+      const loginCookie = form.headers.get('set-cookie')!.split(';')[0];
+      const loginCsrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1];
       const ok = await fetch(`${service.url}/admin/login`, {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: loginCookie },
         body: new URLSearchParams({ csrf: loginCsrf, token }).toString(),
       });
-      const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!;
+      const cookie = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0];
       sessions.set(token, cookie);
       return cookie;
     };
@@ -143,12 +143,12 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
       });
     const viewerPage = await open(VIEWER_TOKEN);
     expect(viewerPage, 'no decision form for a viewer').not.to.include(`/tasks/${taskId}/decide`);
-    const viewerCsrf = /name="csrf" value="([^"]+)"/.exec(viewerPage)![1]!;
+    const viewerCsrf = /name="csrf" value="([^"]+)"/.exec(viewerPage)![1];
     expect((await post(VIEWER_TOKEN, { csrf: viewerCsrf, reason: 'project closed', decision: 'skipped' })).status).to.equal(403);
 
     const page = await open(service.adminToken);
     expect(page).to.include(`action="/admin/requests/${id}/tasks/${taskId}/decide"`);
-    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
     const short = await post(service.adminToken, { csrf, reason: 'x', decision: 'skipped' });
     expect(short.headers.get('location')).to.equal(`/admin/requests/${id}?error=reason-required`);
     const done = await post(service.adminToken, { csrf, reason: 'project closed, INC-78', decision: 'skipped' });

@@ -20,7 +20,7 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
 
   async function pinpointJob(requestId: string) {
     const tasks = await service.ledger.getTasks(requestId);
-    const job = await service.queues.queue('pinpoint').getJob(tasks[0]!.id);
+    const job = await service.queues.queue('pinpoint').getJob(tasks[0].id);
     if (!job) throw new Error('no job');
     return job;
   }
@@ -38,7 +38,7 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
     expect(job.attemptsMade, 'a throttled run costs no attempt').to.equal(1);
     expect(job.attemptsStarted, 'it did run more than once').to.be.at.least(2);
     expect(elapsed, 'waited the throttle delay').to.be.at.least(delay);
-    expect(service.sandbox!.stats.snapshot().pinpoint!.total.throttled).to.be.at.least(1);
+    expect(service.sandbox!.stats.snapshot().pinpoint.total.throttled).to.be.at.least(1);
     const status = await service.api(`/v1/requests/${id}`);
     expect(status.body.status).to.equal('completed');
     expect(status.body.tasks[0].evidence.endpointsDeleted).to.equal(2);
@@ -47,12 +47,12 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
   it('retries a 500 with backoff, spending one attempt', async () => {
     service.sandbox!.faults.set('pinpoint', { errorRate: 1 });
     const [worker] = service.workers!.workers.filter((w) => w.name === 'pinpoint');
-    const firstFailure = new Promise<void>((resolve) => worker!.once('failed', () => resolve()));
+    const firstFailure = new Promise<void>((resolve) => worker.once('failed', () => { resolve(); }));
     const id = await submit('user-5');
     await firstFailure;
     const between = await service.ledger.getTasks(id);
-    expect(between[0]!.state, 'queued again, waiting for the retry').to.equal('queued');
-    expect(between[0]!.error).to.equal('pinpoint GetUserEndpoints failed (500 InternalServerErrorException)');
+    expect(between[0].state, 'queued again, waiting for the retry').to.equal('queued');
+    expect(between[0].error).to.equal('pinpoint GetUserEndpoints failed (500 InternalServerErrorException)');
     service.sandbox!.faults.set('pinpoint', { errorRate: 0 });
     await service.waitForRequest(id);
 

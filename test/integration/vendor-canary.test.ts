@@ -19,7 +19,7 @@ function sandboxClients(sandbox: Sandbox): { vendors: Partial<VendorSettingsMap>
     vendors[connector.vendor] = settings;
     clients[connector.clientKey] = connector.createClient(settings, undefined, () => sandbox.clock.now());
   }
-  return { vendors: vendors as Partial<VendorSettingsMap>, clients: clients as VendorClients, close: () => Object.values(clients).forEach((c) => c.close()) };
+  return { vendors: vendors, clients: clients, close: () => { Object.values(clients).forEach((c) => { c.close(); }); } };
 }
 
 describe('Canaries: synthetic people erased through the normal jobs', function () {
@@ -30,7 +30,7 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     sandbox = await startSandbox({ subjects: 20, amplitude: { requestsPerSecond: Infinity }, ...options });
     wired = sandboxClients(sandbox);
   };
-  const run = () => runCanaries({ vendors: wired.vendors, clients: wired.clients, enabled: ALL, waitForVendor: async (ms) => sandbox.clock.advance(Math.max(ms, 60_000)) });
+  const run = () => runCanaries({ vendors: wired.vendors, clients: wired.clients, enabled: ALL, waitForVendor: async (ms) => { sandbox.clock.advance(Math.max(ms, 60_000)); } });
   afterEach(async () => {
     wired?.close();
     await sandbox?.close();
@@ -38,15 +38,15 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
 
   it('runs for each vendor on the sandbox: Pinpoint, S3, App Center, Segment and Amplitude pass', async () => {
     await start();
-    const endpointsBefore = sandbox.pinpoint.store.app(sandbox.pinpoint.appId)!.endpoints.size;
+    const endpointsBefore = sandbox.pinpoint.store.app(sandbox.pinpoint.appId).endpoints.size;
     const checks = await run();
     const byVendor = Object.fromEntries(checks.map((c) => [c.vendor, c]));
     expect(Object.keys(byVendor)).to.have.members(ALL);
-    for (const vendor of ALL) expect(byVendor[vendor]!.status, `${vendor}: ${byVendor[vendor]!.detail}`).to.equal('ok');
-    expect(byVendor.segment!.detail).to.match(/SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended [A-Z_]+ with [1-9]\d* destination statuses/);
-    expect(byVendor.pinpoint!.detail).to.include('erased through delete-user-endpoints');
-    expect(byVendor.s3!.detail).to.include('neighbour kept');
-    expect(sandbox.pinpoint.store.app(sandbox.pinpoint.appId)!.endpoints.size, 'the canary leaves nothing behind').to.equal(endpointsBefore);
+    for (const vendor of ALL) expect(byVendor[vendor].status, `${vendor}: ${byVendor[vendor].detail}`).to.equal('ok');
+    expect(byVendor.segment.detail).to.match(/SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended [A-Z_]+ with [1-9]\d* destination statuses/);
+    expect(byVendor.pinpoint.detail).to.include('erased through delete-user-endpoints');
+    expect(byVendor.s3.detail).to.include('neighbour kept');
+    expect(sandbox.pinpoint.store.app(sandbox.pinpoint.appId).endpoints.size, 'the canary leaves nothing behind').to.equal(endpointsBefore);
   });
 
   it('catches a drifted App Center export format (rows without the id fields) as a failed canary', async () => {
@@ -71,14 +71,14 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     const before = created();
     const [first] = await once();
     expect(first).to.include({ vendor: 'segment', check: 'canary', status: 'warn' });
-    expect(first!.detail).to.match(/^pending: the canary regulation started \S+ is INITIALIZED at Segment/);
+    expect(first.detail).to.match(/^pending: the canary regulation started \S+ is INITIALIZED at Segment/);
     expect(carry.segment?.evidence.regulateId).to.be.a('string');
     sandbox.clock.advance(60 * 60_000);
     const [second] = await once();
-    expect(second!.detail).to.match(/^pending: .* is RUNNING at Segment/);
+    expect(second.detail).to.match(/^pending: .* is RUNNING at Segment/);
     sandbox.clock.advance(24 * 60 * 60_000);
     const [third] = await once();
-    expect(third, third!.detail).to.include({ status: 'ok' });
+    expect(third, third.detail).to.include({ status: 'ok' });
     expect(carry.segment, 'the finished regulation is no longer carried').to.equal(undefined);
     expect(created() - before, 'one regulation served all three runs').to.equal(1);
   });
@@ -112,7 +112,7 @@ describe('Canaries in the service: reported, alerted, and never requests', funct
     ]);
     expect(report.healthy).to.equal(false);
     expect(alerts.map(([vendor]) => vendor)).to.deep.equal(['appcenter']);
-    expect(alerts[0]![1]).to.include('unexpected export format');
+    expect(alerts[0][1]).to.include('unexpected export format');
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     expect(metrics).to.match(/^erasure_vendor_check\{vendor="appcenter",check="canary"\} 0$/m);
     expect(metrics).to.match(/^erasure_vendor_check\{vendor="s3",check="canary"\} 1$/m);

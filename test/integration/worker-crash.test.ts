@@ -43,7 +43,7 @@ describe('A worker process killed in the middle of a job', () => {
       jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
       // No boot preflight: its vendor calls are not what this test measures (test/support/test-service.ts).
       preflight: { atBoot: false },
-      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint!.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
+      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
     };
     const configPath = path.join(file.dataDir, 'erasure.json');
     writeFileSync(configPath, JSON.stringify(file));
@@ -73,7 +73,7 @@ describe('A worker process killed in the middle of a job', () => {
     const { id } = (await res.json()) as { id: string };
     await waitFor(async () => (await service.ledger.getTasks(id))[0]?.state === 'running');
 
-    children[0]!.kill('SIGKILL');
+    children[0].kill('SIGKILL');
     sandbox.faults.set('pinpoint', { latencyMs: 0 });
     children.push(await startWorkerProcess(env));
 
@@ -82,9 +82,9 @@ describe('A worker process killed in the middle of a job', () => {
     const request = await service.ledger.getRequest(id);
     const [task] = await service.ledger.getTasks(id);
     expect(request!.status).to.equal('completed');
-    expect(task!.state).to.equal('succeeded');
-    expect(task!.attempts, 'the killed run and the one that finished').to.be.at.least(2);
-    expect(task!.evidence.endpointsDeleted, 'e-mail, SMS and push (12 % 3 === 0)').to.equal(3);
+    expect(task.state).to.equal('succeeded');
+    expect(task.attempts, 'the killed run and the one that finished').to.be.at.least(2);
+    expect(task.evidence.endpointsDeleted, 'e-mail, SMS and push (12 % 3 === 0)').to.equal(3);
     expect(sandbox.pinpoint.store.userEndpoints(sandbox.pinpoint.appId, 'user-12')).to.have.length(0);
   });
 });

@@ -18,7 +18,7 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     const url = await freshPostgresDatabase();
     // initdb/pg_ctl absent on this machine: counted as skipped, and as failed with CI=true.
     if (!url) skipBecause(this, NO_POSTGRES);
-    db = await openDatabase({ databaseUrl: url! });
+    db = await openDatabase({ databaseUrl: url });
     await migrate(db);
     ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
     batches = new BatchLedger(db);
@@ -39,19 +39,19 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     const tasks = await Promise.all([1, 2, 3].map(async (n) => newTask(`fill-${n}`, 'app/fill')));
     const join = (t: { taskId: string; requestId: string }, now = new Date()) =>
       batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/fill', ...t, windowMs: 60_000, maxMembers: 2, now });
-    const first = (await join(tasks[0]!))!;
+    const first = (await join(tasks[0]))!;
     expect(first).to.deep.include({ opened: true });
     expect(first.batch).to.deep.include({ state: 'open', memberCount: 1 });
-    expect((await join(tasks[0]!))!.batch, 'joining again').to.deep.include({ id: first.batch.id, memberCount: 1 });
+    expect((await join(tasks[0]))!.batch, 'joining again').to.deep.include({ id: first.batch.id, memberCount: 1 });
     const fillAt = new Date(Date.now() + 1000);
-    const second = (await join(tasks[1]!, fillAt))!;
+    const second = (await join(tasks[1], fillAt))!;
     expect(second).to.deep.include({ opened: false });
     expect(second.batch).to.deep.include({ id: first.batch.id, memberCount: 2 });
     expect(second.batch.closesAt.getTime(), 'full: it closes now, not at the end of its window').to.equal(fillAt.getTime());
-    const third = (await join(tasks[2]!))!;
+    const third = (await join(tasks[2]))!;
     expect(third.opened).to.equal(true);
     expect(third.batch.id).to.not.equal(first.batch.id);
-    expect(third.member).to.deep.include({ batchId: third.batch.id, taskId: tasks[2]!.taskId, state: 'waiting' });
+    expect(third.member).to.deep.include({ batchId: third.batch.id, taskId: tasks[2].taskId, state: 'waiting' });
   });
 
   it('refuses a new batch to a task already moved out of more failed batches than allowed', async () => {
@@ -72,28 +72,28 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     );
     const join = (t: { taskId: string; requestId: string }, joinWhileRunning = false) =>
       batches.join({ vendor: 'amplitude', kind: 'amplitude-poll-deletions', scope: 'app/reopen', ...t, windowMs: 60_000, maxMembers: 10, joinWhileRunning });
-    const batchId = (await join(early!))!.batch.id;
+    const batchId = (await join(early))!.batch.id;
     await batches.start(batchId);
-    expect((await join(duringRun!, true))!.batch.id, 'asked to join while it runs').to.equal(batchId);
-    expect((await join(separate!))!.batch.id, 'a running batch takes no one else').to.not.equal(batchId);
+    expect((await join(duringRun, true))!.batch.id, 'asked to join while it runs').to.equal(batchId);
+    expect((await join(separate))!.batch.id, 'a running batch takes no one else').to.not.equal(batchId);
 
     const closesAt = new Date(Date.now() + 5000);
     await batches.reopen(batchId, { polls: 1 }, closesAt);
     expect(await batches.get(batchId)).to.deep.include({ state: 'open', closesAt, evidence: { polls: 1 } });
-    expect((await join(whileOpen!))!).to.deep.include({ opened: false });
+    expect((await join(whileOpen))!).to.deep.include({ opened: false });
 
     await batches.start(batchId);
     const ranWith = (await batches.members(batchId)).map((m) => m.taskId);
-    expect(ranWith).to.deep.equal([early!.taskId, duringRun!.taskId, whileOpen!.taskId]);
-    await join(duringLastRun!, true);
+    expect(ranWith).to.deep.equal([early.taskId, duringRun.taskId, whileOpen.taskId]);
+    await join(duringLastRun, true);
     const results = new Map(ranWith.map((taskId) => [taskId, { state: 'done' as const, result: { ok: true } }]));
     const { completed, carriedTo } = await batches.complete(batchId, { polls: 2 }, results, ranWith);
     expect(completed).to.equal(true);
     expect(carriedTo).to.deep.include({ state: 'open', kind: 'amplitude-poll-deletions', scope: 'app/reopen', memberCount: 1 });
     expect(carriedTo!.id).to.not.equal(batchId);
     expect((await batches.get(batchId))!.memberCount, 'the ended batch counts the members it served').to.equal(3);
-    expect((await join(duringLastRun!, true))!.member, 'its membership moved to the new batch').to.deep.include({ batchId: carriedTo!.id, state: 'waiting' });
-    expect((await join(early!, true))!.member).to.deep.include({ batchId, state: 'done', result: { ok: true } });
+    expect((await join(duringLastRun, true))!.member, 'its membership moved to the new batch').to.deep.include({ batchId: carriedTo!.id, state: 'waiting' });
+    expect((await join(early, true))!.member).to.deep.include({ batchId, state: 'done', result: { ok: true } });
 
     await batches.reopen(batchId, { polls: 3 }, closesAt);
     expect(await batches.get(batchId), 'an ended batch stays ended').to.deep.include({ state: 'done', evidence: { polls: 2 } });
@@ -104,7 +104,7 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     const id = randomUUID();
     const request = pinpointTaskRequest({ id, userId, resource, action: 'find-endpoint', jobName: 'find-endpoint' });
     await ledger.createRequest(request);
-    const taskId = request.tasks[0]!.id;
+    const taskId = request.tasks[0].id;
     return { taskId, requestId: id };
   }
 });

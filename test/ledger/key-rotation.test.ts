@@ -26,7 +26,7 @@ describe('Encryption key rotation', () => {
     const rotated = new RequestLedger(db, createIdentityCipher(newKey, [oldKey]));
     expect(await rotated.loadSubject(old.request.id), 'old entry still opens').to.deep.equal({ userId: 'user-30' });
     const fresh = await submit(rotated, 'user-31');
-    const sealedWith = async (id: string) => (await db.query<{ sealed: string }>(`SELECT sealed FROM request_identities WHERE request_id = $1`, [id])).rows[0]!.sealed.split('.')[1];
+    const sealedWith = async (id: string) => (await db.query<{ sealed: string }>(`SELECT sealed FROM request_identities WHERE request_id = $1`, [id])).rows[0].sealed.split('.')[1];
     expect(await sealedWith(fresh.request.id)).to.equal(createIdentityCipher(newKey).keyId);
     expect(await sealedWith(old.request.id)).to.equal(createIdentityCipher(oldKey).keyId);
 

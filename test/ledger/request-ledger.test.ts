@@ -80,12 +80,12 @@ for (const backend of backends) {
       const results = await ledger.createRequests(inputs);
       // A key repeated inside the bulk, or already stored, answers with the first request.
       expect(results.map((r) => r.created)).to.deep.equal([true, true, false, false]);
-      expect(results[2]!.request.id).to.equal(inputs[0]!.id);
-      expect(results[3]!.request.id).to.equal(stored.request.id);
+      expect(results[2].request.id).to.equal(inputs[0].id);
+      expect(results[3].request.id).to.equal(stored.request.id);
       for (const [n, result] of results.slice(0, 2).entries()) {
-        const { id } = inputs[n]!;
+        const { id } = inputs[n];
         expect(result.request).to.include({ id, status: 'received', regulation: 'gdpr' });
-        expect(await ledger.loadSubject(id)).to.deep.equal(inputs[n]!.subject);
+        expect(await ledger.loadSubject(id)).to.deep.equal(inputs[n].subject);
         const tasks = await ledger.getTasks(id);
         expect(tasks.map((t) => t.state)).to.deep.equal(['queued', 'skipped']);
         const trail = await ledger.auditTrail(id);
@@ -93,9 +93,9 @@ for (const backend of backends) {
         expect(verifyChain(trail)).to.deep.equal([]);
       }
       await ledger.markEnqueuedMany(results.map((r) => r.request.id));
-      expect((await ledger.getRequest(inputs[0]!.id))!.status).to.equal('in_progress');
-      await ledger.settleRequest(inputs[0]!.id);
-      expect(verifyChain(await ledger.auditTrail(inputs[0]!.id))).to.deep.equal([]);
+      expect((await ledger.getRequest(inputs[0].id))!.status).to.equal('in_progress');
+      await ledger.settleRequest(inputs[0].id);
+      expect(verifyChain(await ledger.auditTrail(inputs[0].id))).to.deep.equal([]);
     });
 
     it('stores identifiers sealed, never in clear, and opens them for a worker', async () => {
@@ -118,17 +118,17 @@ for (const backend of backends) {
       expect(second.created).to.equal(false);
       expect(second.request.id).to.equal(first.request.id);
       const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE request_id = $1`, [second.request.id]);
-      expect(rows[0]!.n).to.equal(2);
+      expect(rows[0].n).to.equal(2);
     });
 
     it('settles a request only when every task has ended, with the outcome the tasks give', async () => {
       const { request } = await submit();
       const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1!.id);
-      await ledger.finishTask(t1!.id, 'succeeded', { endpointsDeleted: 2 });
+      await ledger.beginTask(t1.id);
+      await ledger.finishTask(t1.id, 'succeeded', { endpointsDeleted: 2 });
       expect(await ledger.settleRequest(request.id)).to.equal(undefined);
-      await ledger.beginTask(t2!.id);
-      await ledger.failTask(t2!.id, 'Pinpoint answered 400 BadRequestException');
+      await ledger.beginTask(t2.id);
+      await ledger.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
       expect(await ledger.settleRequest(request.id)).to.equal('completed_with_errors');
       expect((await ledger.getRequest(request.id))!.finishedAt).to.be.instanceOf(Date);
     });
@@ -136,10 +136,10 @@ for (const backend of backends) {
     it('does not restart a settled task when its job is delivered again', async () => {
       const { request } = await submit();
       const [t1] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1!.id);
-      await ledger.finishTask(t1!.id, 'not_found', {});
-      expect(await ledger.beginTask(t1!.id)).to.equal(undefined);
-      expect((await ledger.getTask(t1!.id))!.state).to.equal('not_found');
+      await ledger.beginTask(t1.id);
+      await ledger.finishTask(t1.id, 'not_found', {});
+      expect(await ledger.beginTask(t1.id)).to.equal(undefined);
+      expect((await ledger.getTask(t1.id))!.state).to.equal('not_found');
     });
 
     it('reopens failed tasks for a retry and records the reason in the audit trail', async () => {
@@ -161,19 +161,19 @@ for (const backend of backends) {
     it('refuses, and says so, every late write to a task a cancel withdrew (src/ledger/task-transitions.ts)', async () => {
       const { request } = await submit();
       const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1!.id);
+      await ledger.beginTask(t1.id);
       const cancel = await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
-      expect(cancel!.started.map((t) => t.id)).to.deep.equal([t1!.id]);
-      expect(await ledger.cancelStartedTask(t1!.id, { withdrawn: true })).to.deep.equal({ applied: true, state: 'cancelled' });
+      expect(cancel!.started.map((t) => t.id)).to.deep.equal([t1.id]);
+      expect(await ledger.cancelStartedTask(t1.id, { withdrawn: true })).to.deep.equal({ applied: true, state: 'cancelled' });
       const lost = { applied: false, state: 'cancelled' };
-      expect(await ledger.deferTask(t1!.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } })).to.deep.equal(lost);
-      expect(await ledger.finishTask(t1!.id, 'succeeded', { late: true })).to.deep.equal(lost);
-      expect(await ledger.failTask(t1!.id, 'late')).to.deep.equal(lost);
-      expect(await ledger.checkpointTask(t1!.id, { late: true })).to.deep.equal(lost);
-      expect(await ledger.beginTask(t1!.id)).to.equal(undefined);
-      expect(await ledger.cancelStartedTask(t2!.id, {})).to.deep.equal(lost); // cancelled before it started
+      expect(await ledger.deferTask(t1.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } })).to.deep.equal(lost);
+      expect(await ledger.finishTask(t1.id, 'succeeded', { late: true })).to.deep.equal(lost);
+      expect(await ledger.failTask(t1.id, 'late')).to.deep.equal(lost);
+      expect(await ledger.checkpointTask(t1.id, { late: true })).to.deep.equal(lost);
+      expect(await ledger.beginTask(t1.id)).to.equal(undefined);
+      expect(await ledger.cancelStartedTask(t2.id, {})).to.deep.equal(lost); // cancelled before it started
       expect(await ledger.failTask('no-such-task', 'x')).to.deep.equal({ applied: false, state: undefined });
-      const task = (await ledger.getTask(t1!.id))!;
+      const task = (await ledger.getTask(t1.id))!;
       expect(task.state).to.equal('cancelled');
       expect(task.evidence).to.deep.equal({ withdrawn: true });
       expect(task.error).to.equal(null);
@@ -182,13 +182,13 @@ for (const backend of backends) {
     it('closes a failed task by an operator’s decision through the transition table: reopens and settles the request with errors, refuses a task not failed', async () => {
       const { request } = await submit();
       const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1!.id);
-      await ledger.finishTask(t1!.id, 'succeeded', { verification: 'read_back_absent' });
-      await ledger.beginTask(t2!.id);
-      await ledger.failTask(t2!.id, 'Pinpoint answered 400 BadRequestException');
+      await ledger.beginTask(t1.id);
+      await ledger.finishTask(t1.id, 'succeeded', { verification: 'read_back_absent' });
+      await ledger.beginTask(t2.id);
+      await ledger.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
       expect(await ledger.settleRequest(request.id)).to.equal('completed_with_errors');
-      expect(await ledger.decideFailedTask(request.id, t1!.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
-      const decided = await ledger.decideFailedTask(request.id, t2!.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
+      expect(await ledger.decideFailedTask(request.id, t1.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const decided = await ledger.decideFailedTask(request.id, t2.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
       expect(decided).to.deep.include({ applied: true, state: 'succeeded' });
       expect(decided.task!.error).to.equal(null);
       expect(decided.task!.evidence).to.deep.include({ verification: 'unverifiable', unverifiableReason: 'operator_decision' });
@@ -200,12 +200,12 @@ for (const backend of backends) {
       });
       expect((await ledger.getRequest(request.id))!.status, 'reopened so that settling counts the decision').to.equal('in_progress');
       expect(await ledger.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
-      expect(await ledger.decideFailedTask(request.id, t2!.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
+      expect(await ledger.decideFailedTask(request.id, t2.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
       const trail = await ledger.auditTrail(request.id);
       // The reason's digest is chained; the readable trail shows the text beside it (DESIGN.md Invariant 13).
       const resolved = trail.filter((e) => e.action === 'task.resolved');
-      expect(resolved.map((e) => e.detail)).to.deep.equal([{ taskId: t2!.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12', reasonSha256: resolved[0]!.detail.reasonSha256 }]);
-      expect(resolved[0]!.detail.reasonSha256).to.be.a('string');
+      expect(resolved.map((e) => e.detail)).to.deep.equal([{ taskId: t2.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12', reasonSha256: resolved[0].detail.reasonSha256 }]);
+      expect(resolved[0].detail.reasonSha256).to.be.a('string');
       expect(verifyChain(trail)).to.deep.equal([]);
     });
 
@@ -214,18 +214,18 @@ for (const backend of backends) {
       const manual = (n: number): TaskSpec => ({ ...task(id, n), vendor: 'segment', queue: 'segment', jobName: 'manual', action: 'request-space-deletion', initialState: 'waiting_manual', waitingReason: 'e-mail Segment' });
       const { request } = await submit({ id, vendors: ['segment'], tasks: [manual(1), manual(2)] });
       const [t1, t2] = await ledger.getTasks(request.id);
-      const sent = await ledger.markManualTaskSent(request.id, t1!.id, 'token:oncall', { at: new Date('2026-11-01T10:00:00Z'), reference: 'CS-1' });
+      const sent = await ledger.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date('2026-11-01T10:00:00Z'), reference: 'CS-1' });
       expect(sent!.evidence.sent).to.deep.equal({ at: '2026-11-01T10:00:00.000Z', by: 'token:oncall', reference: 'CS-1' });
-      expect(await ledger.markManualTaskSent(request.id, t1!.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }), 'sent once').to.equal(undefined);
+      expect(await ledger.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }), 'sent once').to.equal(undefined);
       const cancel = await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
-      expect(cancel!.cancelled.map((t) => t.id)).to.deep.equal([t2!.id]);
-      expect(cancel!.sent.map((t) => t.id)).to.deep.equal([t1!.id]);
-      const kept = (await ledger.getTask(t1!.id))!;
+      expect(cancel!.cancelled.map((t) => t.id)).to.deep.equal([t2.id]);
+      expect(cancel!.sent.map((t) => t.id)).to.deep.equal([t1.id]);
+      const kept = (await ledger.getTask(t1.id))!;
       expect(kept.state).to.equal('waiting_manual');
       expect(kept.waitingReason).to.include('cannot be cancelled');
       expect(kept.evidence.cancelAfterSent).to.deep.include({ withdrawn: false });
       expect(await ledger.settleRequest(request.id)).to.equal(undefined);
-      expect(await ledger.completeManualTask(request.id, t1!.id, 'token:oncall', 'vendor confirmed')).to.include({ state: 'succeeded' });
+      expect(await ledger.completeManualTask(request.id, t1.id, 'token:oncall', 'vendor confirmed')).to.include({ state: 'succeeded' });
       expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
       expect(verifyChain(await ledger.auditTrail(request.id))).to.deep.equal([]);
     });
@@ -233,15 +233,15 @@ for (const backend of backends) {
     it('does not revive a cancelled request by retrying its failed tasks', async () => {
       const { request } = await submit();
       const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1!.id);
-      await ledger.beginTask(t2!.id);
+      await ledger.beginTask(t1.id);
+      await ledger.beginTask(t2.id);
       await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       // Neither could be withdrawn: both run to their end, one fails.
-      await ledger.finishTask(t1!.id, 'succeeded', {});
-      await ledger.failTask(t2!.id, 'Pinpoint answered 400 BadRequestException');
+      await ledger.finishTask(t1.id, 'succeeded', {});
+      await ledger.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
       expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
       expect(await ledger.reopenFailedTasks(request.id, 'operator:alice', 'try again')).to.deep.equal([]);
-      expect((await ledger.getTask(t2!.id))!.state).to.equal('failed');
+      expect((await ledger.getTask(t2.id))!.state).to.equal('failed');
       expect((await ledger.getRequest(request.id))!.status).to.equal('cancelled');
     });
 
@@ -252,10 +252,10 @@ for (const backend of backends) {
 
       const { request } = await submit();
       const [t1] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1!.id);
+      await ledger.beginTask(t1.id);
       await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       expect((await ledger.getRequest(request.id))!.finishedAt).to.equal(null);
-      await ledger.finishTask(t1!.id, 'succeeded', {});
+      await ledger.finishTask(t1.id, 'succeeded', {});
       expect(await ledger.unsettledRequests(1000)).to.include(request.id);
       expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
       expect((await ledger.getRequest(request.id))!.finishedAt).to.be.an.instanceOf(Date);
@@ -269,7 +269,7 @@ for (const backend of backends) {
       const first = await ledger.listRequests({ limit: 2 });
       expect(first.requests).to.have.length(2);
       const second = await ledger.listRequests({ limit: 2, cursor: first.nextCursor });
-      expect(second.requests[0]!.createdAt.getTime()).to.be.at.most(first.requests[1]!.createdAt.getTime());
+      expect(second.requests[0].createdAt.getTime()).to.be.at.most(first.requests[1].createdAt.getTime());
       expect(second.requests.map((r) => r.id)).not.to.include.members(first.requests.map((r) => r.id));
     });
   });

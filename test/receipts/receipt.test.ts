@@ -25,8 +25,8 @@ describe('Signed receipts with a hash-chained audit trail', () => {
     const [task] = signed.receipt.tasks;
     expect(signed.receipt.status).to.equal('completed');
     expect(task).to.include({ vendor: 'pinpoint', action: 'delete-user-endpoints', state: 'succeeded', verification: 'verified_absent' });
-    expect(task!.evidence.endpointsDeleted).to.equal(2);
-    expect(task!.connectorVersion).to.match(/^pinpoint@\d+\.\d+\.\d+$/);
+    expect(task.evidence.endpointsDeleted).to.equal(2);
+    expect(task.connectorVersion).to.match(/^pinpoint@\d+\.\d+\.\d+$/);
     expect(signed.receipt.subjectHash).to.match(/^[0-9a-f]{64}$/);
     expect(JSON.stringify(signed)).not.to.match(/user-16|user16@/);
     expect(signed.receipt.auditChain.map((e) => e.action)).to.include.members(['request.received', 'request.settled']);
@@ -63,7 +63,7 @@ describe('Signed receipts with a hash-chained audit trail', () => {
 
   it('fails when a field was changed', () => {
     const tampered = copy();
-    tampered.receipt.tasks[0]!.evidence.endpointsDeleted = 3;
+    tampered.receipt.tasks[0].evidence.endpointsDeleted = 3;
     const result = verifyReceipt(tampered);
     expect(result.valid).to.equal(false);
     expect(result.problems.join(' ')).to.include('changed after signing');

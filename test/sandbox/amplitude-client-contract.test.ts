@@ -59,12 +59,12 @@ describe('Amplitude client against every documented variant of the simulator', (
     const { result } = await runBatchToEnd(submitDeletions, { scope: 'project/erasure-sandbox', members, clients: { amplitude: client }, advance: () => undefined });
     const byTask = memberResults(result);
     for (const i of [0, 2, 3]) {
-      const sent = byTask[`t${i}`]!.result as unknown as SubmittedMember;
+      const sent = byTask[`t${i}`].result as unknown as SubmittedMember;
       expect(sent.known, ids[i]).to.equal(true);
       expect(sent.day).to.match(/^\d{4}-\d{2}-\d{2}$/);
     }
     for (const i of [1, 4]) {
-      const sent = byTask[`t${i}`]!.result as unknown as SubmittedMember;
+      const sent = byTask[`t${i}`].result as unknown as SubmittedMember;
       expect(sent.known, ids[i]).to.equal(false);
       expect(sent.vendorAnswer).to.deep.equal({ status: 400 });
     }
@@ -82,8 +82,8 @@ describe('Amplitude client against every documented variant of the simulator', (
       expect(listed.map((j) => j.status)).to.deep.equal(['staging']);
       sandbox.clock.advance(Date.parse(`${created.day}T00:00:00Z`) + 7 * DAY_MS - sandbox.clock.now());
       const members = [{ taskId: 't1', requestId: 'r1', subject: { userId: 'user-4', amplitudeId: String(seedPerson(4).amplitudeId) } }];
-      const { result } = await runBatchToEnd(pollDeletions, { scope: pollBatchScope('project/erasure-sandbox', created.day), members, clients: { amplitude: client }, advance: () => sandbox.clock.advance(DAY_MS) });
-      const member = memberResults(result).t1!;
+      const { result } = await runBatchToEnd(pollDeletions, { scope: pollBatchScope('project/erasure-sandbox', created.day), members, clients: { amplitude: client }, advance: () => { sandbox.clock.advance(DAY_MS); } });
+      const member = memberResults(result).t1;
       expect(member.state).to.equal('done');
       expect(member.result).to.include({ status: 'done', verification: 'vendor_confirmed', listedInDoneJob: true });
     });

@@ -30,7 +30,7 @@ function amplitudeClient(baseUrl: string, apiKey: string, secretKey: string): Go
 }
 
 function mainClient(sandbox: Sandbox): Got {
-  return amplitudeClient(sandbox.vendors.amplitude!.baseUrl, sandbox.amplitude.apiKey, sandbox.amplitude.secretKey);
+  return amplitudeClient(sandbox.vendors.amplitude.baseUrl, sandbox.amplitude.apiKey, sandbox.amplitude.secretKey);
 }
 
 /** Moves the sandbox clock to an absolute instant (never backwards). */
@@ -57,9 +57,9 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
   });
 
   it('answers 401 to a wrong secret key and to a request without credentials', async () => {
-    const wrong = amplitudeClient(sandbox.vendors.amplitude!.baseUrl, sandbox.amplitude.apiKey, 'not-the-secret');
+    const wrong = amplitudeClient(sandbox.vendors.amplitude.baseUrl, sandbox.amplitude.apiKey, 'not-the-secret');
     expect((await list(wrong)).statusCode).to.equal(401);
-    const anonymous = got.extend({ prefixUrl: sandbox.vendors.amplitude!.baseUrl, retry: { limit: 0 }, throwHttpErrors: false });
+    const anonymous = got.extend({ prefixUrl: sandbox.vendors.amplitude.baseUrl, retry: { limit: 0 }, throwHttpErrors: false });
     expect((await anonymous.get(DELETIONS, { searchParams: { start_day: startDay, end_day: startDay } })).statusCode).to.equal(401);
     expect((await list()).statusCode, 'the right pair is accepted').to.equal(200);
   });
@@ -79,8 +79,8 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     const jobs = await list();
     expect(jobs.statusCode).to.equal(200);
     expect(jobs.body).to.be.an('array').with.length(1);
-    expect(jobs.body[0]!.status).to.equal('staging');
-    expect(jobs.body[0]!.amplitude_ids.map((e) => e.amplitude_id)).to.have.members([seedPerson(3).amplitudeId, seedPerson(4).amplitudeId]);
+    expect(jobs.body[0].status).to.equal('staging');
+    expect(jobs.body[0].amplitude_ids.map((e) => e.amplitude_id)).to.have.members([seedPerson(3).amplitudeId, seedPerson(4).amplitudeId]);
     expect(sandbox.stats.calls('amplitude', 'createDeletion')).to.equal(1);
     expect(sandbox.stats.calls('amplitude', 'listDeletions')).to.equal(1);
   });
@@ -107,7 +107,7 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     expect(res.body.invalid_ids).to.deep.equal([999, 'nobody']);
     expect(res.body.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([seedPerson(1).amplitudeId, seedPerson(2).amplitudeId]);
     const jobs = await list();
-    expect(jobs.body[0]!.amplitude_ids).to.have.length(2);
+    expect(jobs.body[0].amplitude_ids).to.have.length(2);
   });
 
   it('accepts ignore_invalid_ids as a JSON boolean and "True" as a string, and refuses "yes"', async () => {
@@ -121,7 +121,7 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     const anonymous = 400_000_005; // person 5's anonymous device-only neighbour: no user id
     const res = await request({ amplitude_ids: [seedPerson(5).amplitudeId, anonymous], include_mapped_user_ids: true });
     expect(res.statusCode).to.equal(200);
-    expect(res.body.amplitude_ids[0]!.user_id).to.equal('user-5');
+    expect(res.body.amplitude_ids[0].user_id).to.equal('user-5');
     expect(res.body.amplitude_ids[1]).to.not.have.property('user_id');
     const plain = await request({ amplitude_ids: [seedPerson(6).amplitudeId] });
     expect(plain.body.amplitude_ids[0]).to.not.have.property('user_id');
@@ -131,19 +131,19 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     const { body } = await request({ user_ids: ['user-7'] });
     const run = startOfDay(body.day);
     advanceTo(sandbox, run - 3 * DAY_MS - 60_000);
-    expect((await list()).body[0]!.status).to.equal('staging');
+    expect((await list()).body[0].status).to.equal('staging');
     advanceTo(sandbox, run - 3 * DAY_MS + 60_000);
-    const submitted = (await list()).body[0]!;
+    const submitted = (await list()).body[0];
     expect(submitted.status).to.equal('submitted');
     expect(submitted).to.not.have.property('active_scrub_done_date');
     advanceTo(sandbox, run + DAY_MS + 60_000);
-    const scrubbed = (await list()).body[0]!;
+    const scrubbed = (await list()).body[0];
     expect(scrubbed.status).to.equal('submitted');
     expect(scrubbed.active_scrub_done_date).to.equal(dayOf(run + DAY_MS));
     advanceTo(sandbox, run + 6 * DAY_MS - 60_000);
-    expect((await list()).body[0]!.status, 'backups are still being cleared').to.equal('submitted');
+    expect((await list()).body[0].status, 'backups are still being cleared').to.equal('submitted');
     advanceTo(sandbox, run + 6 * DAY_MS + 60_000);
-    expect((await list()).body[0]!.status).to.equal('done');
+    expect((await list()).body[0].status).to.equal('done');
   });
 
   it('joins requests to the staging job until three days before its day, then starts a new batch with a later day', async () => {
@@ -168,7 +168,7 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     expect(res.statusCode).to.equal(200);
     expect(res.body).to.deep.equal({ amplitude_id: seedPerson(3).amplitudeId, requested_on_day: dayOf(sandbox.clock.now()), requester: 'dpo@example.com' });
     const jobs = (await list()).body;
-    expect(jobs[0]!.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([seedPerson(4).amplitudeId]);
+    expect(jobs[0].amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([seedPerson(4).amplitudeId]);
     expect(sandbox.stats.calls('amplitude', 'cancelDeletion')).to.equal(1);
   });
 
@@ -177,7 +177,7 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     advanceTo(sandbox, startOfDay(body.day) - 3 * DAY_MS + 60_000);
     const res = await client.delete(`${DELETIONS}/${seedPerson(3).amplitudeId}/${body.day}`);
     expect(res.statusCode).to.equal(400);
-    expect((await list()).body[0]!.amplitude_ids).to.have.length(1);
+    expect((await list()).body[0].amplitude_ids).to.have.length(1);
   });
 
   it('answers GET with 400 when a day is missing or malformed or the range exceeds six months, and with an array otherwise', async () => {
@@ -192,7 +192,7 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
 
   it('lists only the authenticated project’s jobs', async () => {
     await request({ user_ids: ['user-2'] });
-    const web = amplitudeClient(sandbox.vendors.amplitude!.baseUrl, SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey, SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey);
+    const web = amplitudeClient(sandbox.vendors.amplitude.baseUrl, SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey, SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey);
     expect((await list(web)).body).to.deep.equal([]);
     expect((await list()).body).to.have.length(1);
   });
@@ -205,10 +205,10 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     const web = byApp.get(SANDBOX_AMPLITUDE_WEB_PROJECT.appId)!;
     expect(web.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([webAmplitudeId(2)]);
     expect(web.invalid_ids, 'user-3 has no data in the web project').to.deep.equal(['user-3']);
-    const webClient = amplitudeClient(sandbox.vendors.amplitude!.baseUrl, SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey, SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey);
+    const webClient = amplitudeClient(sandbox.vendors.amplitude.baseUrl, SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey, SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey);
     const webJobs = (await list(webClient)).body;
     expect(webJobs).to.have.length(1);
-    expect(webJobs[0]!.app).to.equal(SANDBOX_AMPLITUDE_WEB_PROJECT.appId);
+    expect(webJobs[0].app).to.equal(SANDBOX_AMPLITUDE_WEB_PROJECT.appId);
   });
 
   it('does not block tracking: after the scrub the old id is unknown and a new event creates a new amplitude id', async () => {
@@ -234,8 +234,8 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
   });
 
   it('serves the EU project on the EU host only', async () => {
-    const { baseUrl } = sandbox.vendors.amplitude!;
-    const euBaseUrl = String(sandbox.vendors.amplitude!.euBaseUrl);
+    const { baseUrl } = sandbox.vendors.amplitude;
+    const euBaseUrl = String(sandbox.vendors.amplitude.euBaseUrl);
     const eu = SANDBOX_AMPLITUDE_EU_PROJECT;
     expect((await list(amplitudeClient(euBaseUrl, eu.apiKey, eu.secretKey))).statusCode).to.equal(200);
     expect((await list(amplitudeClient(baseUrl, eu.apiKey, eu.secretKey))).statusCode).to.equal(401);
@@ -261,7 +261,7 @@ describe('Amplitude User Privacy API simulator limits, driven by got', () => {
     expect(second.statusCode).to.equal(429);
     expect(second.headers['retry-after']).to.equal('1');
     expect(second.body).to.deep.equal({ error: 'Too many requests' });
-    expect(sandbox.stats.snapshot().amplitude!.operations.createDeletion!.throttled).to.equal(1);
+    expect(sandbox.stats.snapshot().amplitude.operations.createDeletion.throttled).to.equal(1);
   });
 
   it('answers 429 without Retry-After when retryAfter is "never"', async () => {
@@ -289,6 +289,6 @@ describe('Amplitude User Privacy API simulator limits, driven by got', () => {
     const results = await Promise.all(Array.from({ length: 9 }, () => client.get(DELETIONS, { searchParams: range() })));
     const throttled = results.filter((r) => r.statusCode === 429);
     expect(throttled).to.have.length(1);
-    expect(throttled[0]!.headers['retry-after']).to.equal('1');
+    expect(throttled[0].headers['retry-after']).to.equal('1');
   });
 });

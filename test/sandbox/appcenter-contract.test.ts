@@ -25,7 +25,7 @@ interface AudiencePage {
 }
 
 /** got, the way the erasure client calls App Center: X-API-Token (null: none), JSON, no automatic retries, no throwing on 4xx/5xx. */
-function appCenterClient(sandbox: Sandbox, token: string | null = sandbox.vendors.appcenter!.credentials.apiToken!): Got {
+function appCenterClient(sandbox: Sandbox, token: string | null = sandbox.vendors.appcenter.credentials.apiToken): Got {
   return got.extend({
     headers: token === null ? {} : { 'x-api-token': token },
     throwHttpErrors: false,
@@ -35,7 +35,7 @@ function appCenterClient(sandbox: Sandbox, token: string | null = sandbox.vendor
 }
 
 function appUrl(sandbox: Sandbox, path: string, owner = sandbox.appcenter.owner, app = sandbox.appcenter.app): string {
-  return `${sandbox.vendors.appcenter!.baseUrl}/v0.1/apps/${owner}/${app}${path}`;
+  return `${sandbox.vendors.appcenter.baseUrl}/v0.1/apps/${owner}/${app}${path}`;
 }
 
 /** A blob's URL under the container SAS URL: the blob name joins the path, the SAS query stays. */
@@ -64,7 +64,7 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
   beforeEach(async () => {
     sandbox = await startSandbox({ subjects: 20 });
     api = appCenterClient(sandbox);
-    sasUri = sandbox.vendors.appcenter!.exportContainerSasUri as string;
+    sasUri = sandbox.vendors.appcenter.exportContainerSasUri as string;
   });
   afterEach(async () => {
     await sandbox.close();
@@ -86,7 +86,7 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     const status = await api.get<{ status: string }>(appUrl(sandbox, `/push/device_exports/${started.body.export_id}`));
     expect(status.body.status).to.equal('Completed');
     const [name] = await listBlobNames(sasUri, started.body.export_id);
-    const blob = await got(blobUrl(sasUri, name!), { retry: { limit: 0 } });
+    const blob = await got(blobUrl(sasUri, name), { retry: { limit: 0 } });
     return blob.body.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
@@ -94,7 +94,7 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     const seen: NotificationOverview[] = [];
     let next: string | undefined = firstUrl;
     while (next) {
-      const page: Response<NotificationPage> = await api.get<NotificationPage>(new URL(next, sandbox.vendors.appcenter!.baseUrl).toString());
+      const page: Response<NotificationPage> = await api.get<NotificationPage>(new URL(next, sandbox.vendors.appcenter.baseUrl).toString());
       expect(page.statusCode).to.equal(200);
       seen.push(...page.body.values);
       next = page.body.nextLink;
@@ -153,7 +153,7 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
 
     const names = await listBlobNames(sasUri, exportId);
     expect(names).to.have.length(1);
-    const blob = await got(blobUrl(sasUri, names[0]!), { retry: { limit: 0 } });
+    const blob = await got(blobUrl(sasUri, names[0]), { retry: { limit: 0 } });
     const lines = blob.body.trim().split('\n');
     const rows = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(rows.length).to.be.greaterThan(20, 'every person plus anonymous devices');
@@ -169,12 +169,12 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     const rows = await exportDevices();
     expect(rows).to.not.be.empty;
     const [name] = await listBlobNames(sasUri, '');
-    const unsigned = await got(blobUrl(sasUri, name!).replace(/sig=[^&]+/, 'sig=wrong'), { throwHttpErrors: false, retry: { limit: 0 } });
+    const unsigned = await got(blobUrl(sasUri, name).replace(/sig=[^&]+/, 'sig=wrong'), { throwHttpErrors: false, retry: { limit: 0 } });
     expect(unsigned.statusCode).to.equal(403);
     expect(unsigned.headers['x-ms-error-code']).to.equal('AuthenticationFailed');
-    const deleted = await got.delete(blobUrl(sasUri, name!), { throwHttpErrors: false, retry: { limit: 0 } });
+    const deleted = await got.delete(blobUrl(sasUri, name), { throwHttpErrors: false, retry: { limit: 0 } });
     expect(deleted.statusCode).to.equal(202);
-    const gone = await got(blobUrl(sasUri, name!), { throwHttpErrors: false, retry: { limit: 0 } });
+    const gone = await got(blobUrl(sasUri, name), { throwHttpErrors: false, retry: { limit: 0 } });
     expect(gone.statusCode).to.equal(404);
     expect(gone.headers['x-ms-error-code']).to.equal('BlobNotFound');
     expect(await listBlobNames(sasUri, '')).to.deep.equal([]);
@@ -254,7 +254,7 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
       let next: string | undefined = appUrl(other, '/push/notifications?$top=5&$inlinecount=allpages');
       let total = 0;
       while (next) {
-        const page: Response<NotificationPage> = await client.get<NotificationPage>(new URL(next, other.vendors.appcenter!.baseUrl).toString());
+        const page: Response<NotificationPage> = await client.get<NotificationPage>(new URL(next, other.vendors.appcenter.baseUrl).toString());
         total ||= page.body.total!;
         const ids = page.body.values.map((n) => n.notification_id);
         seen.push(...ids);
@@ -326,7 +326,7 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     let next: string | undefined = appUrl(sandbox, '/analytics/audiences');
     let pages = 0;
     while (next) {
-      const page: Response<AudiencePage> = await api.get<AudiencePage>(new URL(next, sandbox.vendors.appcenter!.baseUrl).toString());
+      const page: Response<AudiencePage> = await api.get<AudiencePage>(new URL(next, sandbox.vendors.appcenter.baseUrl).toString());
       expect(page.statusCode).to.equal(200);
       names.push(...page.body.values.map((a) => a.name));
       next = page.body.nextLink;
@@ -374,10 +374,10 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
       expect(res.body.error.code).to.equal('TooManyRequests');
     }
     expect(answers.map((r) => r.headers['retry-after'] !== undefined)).to.deep.equal([true, false]);
-    expect(Number(answers[0]!.headers['retry-after'])).to.be.greaterThan(0);
-    const stats = sandbox.stats.snapshot().appcenter!;
-    expect(stats.operations.Push_List!.throttled).to.equal(1);
-    expect(stats.operations.Push_DeleteInstallId!.throttled).to.equal(1);
+    expect(Number(answers[0].headers['retry-after'])).to.be.greaterThan(0);
+    const stats = sandbox.stats.snapshot().appcenter;
+    expect(stats.operations.Push_List.throttled).to.equal(1);
+    expect(stats.operations.Push_DeleteInstallId.throttled).to.equal(1);
   });
 
   it('answers Push with 404 NotFound once Push is retired, while audiences still work', async () => {

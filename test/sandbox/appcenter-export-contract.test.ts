@@ -21,7 +21,7 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
 
   const start = async (exportRowLayout: ExportRowLayout, exportBlobPlacement: ExportBlobPlacement = 'export-folder') => {
     sandbox = await startSandbox({ subjects: 12, appcenter: { exportRowLayout, exportBlobPlacement } });
-    const info = sandbox.vendors.appcenter!;
+    const info = sandbox.vendors.appcenter;
     client = createAppCenterClient(
       withAppCenterDefaults({
         rateLimit: { max: 1000, durationMs: 1000 },
@@ -41,15 +41,15 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
     await sandbox?.close();
   });
   const run = () =>
-    runBatchToEnd(appcenterExportDevices, { scope: `app/${sandbox.appcenter.app}`, members, clients: { appcenter: client }, advance: () => sandbox.clock.advance(5 * 60_000) });
-  const deviceThere = () => [...sandbox.appcenter.store.app(sandbox.appcenter.owner, sandbox.appcenter.app)!.devices.keys()].includes(person.installId);
+    runBatchToEnd(appcenterExportDevices, { scope: `app/${sandbox.appcenter.app}`, members, clients: { appcenter: client }, advance: () => { sandbox.clock.advance(5 * 60_000); } });
+  const deviceThere = () => [...sandbox.appcenter.store.app(sandbox.appcenter.owner, sandbox.appcenter.app).devices.keys()].includes(person.installId);
 
   for (const layout of ['flat', 'nested', 'camel'] as const) {
     it(`finds and deletes the person’s device when rows are laid out ${layout}`, async () => {
       await start(layout);
       expect(deviceThere()).to.equal(true);
       const { result } = await run();
-      const member = memberResults(result).t1!;
+      const member = memberResults(result).t1;
       expect(member.state).to.equal('done');
       expect(member.result).to.include({ devicesMatched: 1, devicesDeleted: 1 });
       expect(deviceThere()).to.equal(false);
@@ -59,7 +59,7 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
   it('fails every member as "unexpected export format" when the rows carry none of the expected id fields, and deletes nothing', async () => {
     await start('drifted');
     const { result } = await run();
-    const member = memberResults(result).t1!;
+    const member = memberResults(result).t1;
     expect(member.state).to.equal('failed');
     expect(member.result.code).to.equal('UnexpectedExportFormat');
     expect(String(member.result.reason)).to.match(/^unexpected export format: \d+ of \d+ export rows have none of the expected id fields/);
@@ -70,7 +70,7 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
   it('fails every member as "unexpected export format" when the blob is not under the export’s folder', async () => {
     await start('flat', 'container-root');
     const { result } = await run();
-    const member = memberResults(result).t1!;
+    const member = memberResults(result).t1;
     expect(member.state).to.equal('failed');
     expect(member.result).to.include({ code: 'UnexpectedExportFormat', reason: 'unexpected export format: the completed export wrote no blob under <export id>/' });
   });

@@ -19,7 +19,7 @@ import { seedPerson } from '../../src/sandbox/seed.js';
 
 function pinpointClient(sandbox: Sandbox, maxAttempts = 1): PinpointClient {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-  return new PinpointClient({ endpoint: sandbox.vendors.pinpoint!.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts });
+  return new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts });
 }
 
 describe('Pinpoint simulator, driven by @aws-sdk/client-pinpoint', () => {
@@ -96,8 +96,8 @@ describe('Pinpoint simulator, driven by @aws-sdk/client-pinpoint', () => {
     );
     const throttled = results.filter((r) => r instanceof TooManyRequestsException) as TooManyRequestsException[];
     expect(throttled.length).to.be.at.least(3);
-    expect(throttled[0]!.$response?.headers?.['retry-after']).to.equal(undefined);
-    expect(sandbox.stats.snapshot().pinpoint!.operations.DeleteEndpoint!.throttled).to.equal(throttled.length);
+    expect(throttled[0].$response?.headers?.['retry-after']).to.equal(undefined);
+    expect(sandbox.stats.snapshot().pinpoint.operations.DeleteEndpoint.throttled).to.equal(throttled.length);
   });
 
   it('lets the SDK’s own retries see throttling during a 429 storm', async () => {

@@ -20,7 +20,7 @@ describe('Pinpoint past end of support, driven by @aws-sdk/client-pinpoint', () 
   async function start(pinpoint: SandboxOptions['pinpoint']): Promise<{ sandbox: Sandbox; client: PinpointClient; appId: string }> {
     sandbox = await startSandbox({ subjects: 20, pinpoint });
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-    client = new PinpointClient({ endpoint: sandbox.vendors.pinpoint!.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    client = new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
     return { sandbox, client, appId: sandbox.pinpoint.appId };
   }
   afterEach(async () => {

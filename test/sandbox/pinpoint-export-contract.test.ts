@@ -33,8 +33,8 @@ describe('Pinpoint export and import jobs through the S3 simulator, driven by th
     sandbox = await startSandbox({ subjects: 20 });
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
     const credentials = { accessKeyId, secretAccessKey };
-    pinpoint = new PinpointClient({ endpoint: sandbox.vendors.pinpoint!.baseUrl, region, credentials, maxAttempts: 1 });
-    s3 = new S3Client({ endpoint: sandbox.vendors.s3!.baseUrl, region, credentials, forcePathStyle: true, maxAttempts: 1 });
+    pinpoint = new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials, maxAttempts: 1 });
+    s3 = new S3Client({ endpoint: sandbox.vendors.s3.baseUrl, region, credentials, forcePathStyle: true, maxAttempts: 1 });
     appId = sandbox.pinpoint.appId;
     exportsBucket = sandbox.s3.buckets.exports;
   });

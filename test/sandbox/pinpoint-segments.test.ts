@@ -23,7 +23,7 @@ describe('Pinpoint segments and list paging, driven by @aws-sdk/client-pinpoint'
   beforeEach(async () => {
     sandbox = await startSandbox({ subjects: 20 });
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-    client = new PinpointClient({ endpoint: sandbox.vendors.pinpoint!.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    client = new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
     appId = sandbox.pinpoint.appId;
   });
   afterEach(async () => {
@@ -100,7 +100,7 @@ describe('Pinpoint segments and list paging, driven by @aws-sdk/client-pinpoint'
     expect(items.map((s) => s.Name)).to.deep.equal(['pro-users', 'newsletter', 's0', 's1', 's2', 's3', 's4', 's5', 's6', 's7']);
     expect(pages.every((p) => p.size <= 3)).to.equal(true);
     expect(pages.some((p) => p.size < 3 && p.more), 'a short page that is not the last').to.equal(true);
-    expect(pages[pages.length - 1]!.more).to.equal(false);
+    expect(pages[pages.length - 1].more).to.equal(false);
   });
 
   it('rejects a token it did not issue', async () => {

@@ -27,7 +27,7 @@ import { failDeletesOf } from '../../src/sandbox/s3/s3-store.js';
 function s3Client(sandbox: Sandbox, options: { maxAttempts?: number; accessKeyId?: string; forcePathStyle?: boolean; endpoint?: string; agent?: http.Agent } = {}): S3Client {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
   return new S3Client({
-    endpoint: options.endpoint ?? sandbox.vendors.s3!.baseUrl,
+    endpoint: options.endpoint ?? sandbox.vendors.s3.baseUrl,
     forcePathStyle: options.forcePathStyle ?? true,
     region,
     credentials: { accessKeyId: options.accessKeyId ?? accessKeyId, secretAccessKey },
@@ -50,7 +50,7 @@ async function putAll(client: S3Client, bucket: string, keys: string[], body: (k
   let next = 0;
   const worker = async () => {
     while (next < keys.length) {
-      const key = keys[next++]!;
+      const key = keys[next++];
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body(key) }));
     }
   };
@@ -97,7 +97,7 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
       expect(text).to.include('user7@example.com').and.to.include('user8@example.com').and.to.include('+15550000007');
 
       const legacy = await client.send(new ListObjectsV2Command({ Bucket: S3_SANDBOX_BUCKETS.legacyExports, Prefix: S3_SEED_PREFIXES.legacyExports }));
-      const exported = await client.send(new GetObjectCommand({ Bucket: S3_SANDBOX_BUCKETS.legacyExports, Key: legacy.Contents![0]!.Key! }));
+      const exported = await client.send(new GetObjectCommand({ Bucket: S3_SANDBOX_BUCKETS.legacyExports, Key: legacy.Contents![0].Key! }));
       const lines = gunzipSync(await exported.Body!.transformToByteArray()).toString('utf8').trim().split('\n');
       const addresses = lines.map((l) => (JSON.parse(l) as { Address: string }).Address);
       expect(addresses).to.include.members(['user0@example.com', 'user19@example.com']);
@@ -109,9 +109,9 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
       const versions = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
       expect(versions.Versions).to.have.length(2);
       const [current, older] = versions.Versions!;
-      expect(current!.IsLatest).to.equal(true);
+      expect(current.IsLatest).to.equal(true);
       const currentText = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
-      const olderText = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: older!.VersionId }))).Body!.transformToString();
+      const olderText = await (await client.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: older.VersionId }))).Body!.transformToString();
       expect(currentText).not.to.include('user5@example.com');
       expect(olderText).to.include('user5@example.com');
       expect(currentText).to.include('user4@example.com');
@@ -176,7 +176,7 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
     it('removes an object for good in an unversioned bucket, with version id null before', async () => {
       const bucket = S3_SANDBOX_BUCKETS.legacyExports;
       const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
-      const key = listed.Contents![0]!.Key!;
+      const key = listed.Contents![0].Key!;
       const before = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: key }));
       expect(before.Versions?.map((v) => v.VersionId)).to.deep.equal(['null']);
 
@@ -482,10 +482,9 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
 
     it('serves virtual-hosted-style requests (bucket in the Host name)', async () => {
       // `sandbox-pinpoint-exports.localhost` has no DNS entry here, so the agent resolves every name to loopback.
-      const lookup = (_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) =>
-        options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4);
+      const lookup = (_host: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => { options.all ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : callback(null, '127.0.0.1', 4); };
       const agent = new http.Agent({ lookup: lookup as unknown as http.AgentOptions['lookup'] });
-      const port = new URL(sandbox.vendors.s3!.baseUrl).port;
+      const port = new URL(sandbox.vendors.s3.baseUrl).port;
       const virtual = s3Client(sandbox, { forcePathStyle: false, endpoint: `http://localhost:${port}`, agent });
       const sent: Array<{ hostname: string; path: string }> = [];
       virtual.middlewareStack.add(
@@ -518,7 +517,7 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
       expect(once.name).to.equal('SlowDown');
       expect(once.$metadata.httpStatusCode).to.equal(503);
       expect(once.$metadata.attempts).to.equal(1);
-      expect(sandbox.stats.snapshot().s3!.operations.ListObjectsV2!.throttled).to.equal(4);
+      expect(sandbox.stats.snapshot().s3.operations.ListObjectsV2.throttled).to.equal(4);
     });
 
     it('answers 500 InternalError when the error-rate fault is on', async () => {
@@ -546,10 +545,10 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
       const results = await Promise.all(Array.from({ length: 6 }, () => c.send(new GetObjectCommand({ Bucket: bucket, Key: 'hot/a' })).catch((e: unknown) => e)));
       const slowDowns = results.filter((r) => r instanceof S3ServiceException && r.name === 'SlowDown') as S3ServiceException[];
       expect(slowDowns.length).to.be.at.least(4);
-      expect(slowDowns[0]!.$metadata.httpStatusCode).to.equal(503);
+      expect(slowDowns[0].$metadata.httpStatusCode).to.equal(503);
       const cold = await c.send(new GetObjectCommand({ Bucket: bucket, Key: 'cold/b' }));
       expect(await cold.Body!.transformToString()).to.equal('body of cold/b');
-      expect(throttled.stats.snapshot().s3!.operations.GetObject!.throttled).to.equal(slowDowns.length);
+      expect(throttled.stats.snapshot().s3.operations.GetObject.throttled).to.equal(slowDowns.length);
       c.destroy();
     });
 

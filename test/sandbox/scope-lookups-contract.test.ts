@@ -18,8 +18,8 @@ describe('App Center app lookups (sandbox, issue 17)', () => {
   });
   async function start(appcenter: SandboxOptions['appcenter'] = {}): Promise<{ sandbox: Sandbox; http: Got; base: string }> {
     sandbox = await startSandbox({ subjects: 5, appcenter });
-    const http = got.extend({ headers: { 'x-api-token': sandbox.vendors.appcenter!.credentials.apiToken! }, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
-    return { sandbox, http, base: `${sandbox.vendors.appcenter!.baseUrl}/v0.1/apps` };
+    const http = got.extend({ headers: { 'x-api-token': sandbox.vendors.appcenter.credentials.apiToken }, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
+    return { sandbox, http, base: `${sandbox.vendors.appcenter.baseUrl}/v0.1/apps` };
   }
   const client = (s: Sandbox, patch: Record<string, unknown> = {}) => createAppCenterClient({ ...appcenterConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter), ...patch });
 

@@ -33,7 +33,7 @@ describe('Segment client against the documented overall status with unsupported 
       scope: regulationBatchScope(resource, 'SUPPRESS_WITH_DELETE'),
       members,
       clients: { segment: client },
-      advance: () => sandbox.clock.advance(DEFAULT_SEGMENT_TIMINGS.finishAfterMs + 60_000),
+      advance: () => { sandbox.clock.advance(DEFAULT_SEGMENT_TIMINGS.finishAfterMs + 60_000); },
     });
 
   it('serves FAILED by default when the only destinations not erased are NOT_SUPPORTED; the member is done with errors naming them', async () => {
@@ -41,7 +41,7 @@ describe('Segment client against the documented overall status with unsupported 
     const { result, runs } = await regulate('workspace');
     expect(runs, 'created, then read once final: no retry').to.equal(2);
     expect(result.evidence.overallStatus).to.equal('FAILED');
-    const member = memberResults(result).t1!;
+    const member = memberResults(result).t1;
     expect(member.state).to.equal('done');
     expect(member.result).to.deep.include({ partial: true, overallStatus: 'FAILED' });
     expect(member.result.failedDestinations).to.have.members(['Mixpanel', 'Google Ads (Classic)']);
@@ -52,7 +52,7 @@ describe('Segment client against the documented overall status with unsupported 
   it('reads FINISHED (the other reading) as done, with the unsupported destinations named', async () => {
     await start({ unsupportedDestinationsOverall: 'FINISHED' });
     const { result } = await regulate('workspace');
-    const member = memberResults(result).t1!;
+    const member = memberResults(result).t1;
     expect(member.state).to.equal('done');
     expect(member.result).to.deep.include({ overallStatus: 'FINISHED' });
     expect(member.result.partial).to.equal(undefined);
@@ -63,7 +63,7 @@ describe('Segment client against the documented overall status with unsupported 
     await start();
     sandbox.segment.store.planOutcomes(1, { status: 'FAILED', failingDestination: 'Braze' });
     const { result } = await regulate(`source/${SANDBOX_SEGMENT_SOURCES.ios}`);
-    const member = memberResults(result).t1!;
+    const member = memberResults(result).t1;
     expect(member.state).to.equal('failed');
     expect(member.result.failedDestinations).to.deep.equal(['Braze']);
   });

@@ -54,7 +54,7 @@ interface SuppressionList {
 /** `token: null` sends no Authorization header at all. */
 function segmentClient(sandbox: Sandbox, token: string | null = sandbox.segment.token): Got {
   return got.extend({
-    prefixUrl: sandbox.vendors.segment!.baseUrl,
+    prefixUrl: sandbox.vendors.segment.baseUrl,
     headers: { accept: 'application/json', ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
     responseType: 'json',
     throwHttpErrors: false,
@@ -83,8 +83,8 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   };
   const expectValidationFailure = (res: Response<ErrorEnvelope>, field?: string) => {
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(422);
-    expect(res.body.errors[0]!.type).to.equal('ValidationFailure');
-    if (field) expect(res.body.errors[0]!.field).to.equal(field);
+    expect(res.body.errors[0].type).to.equal('ValidationFailure');
+    if (field) expect(res.body.errors[0].field).to.equal(field);
   };
   const listSuppressed = async () => {
     const res = await api.get<SuppressionList>('suppressions', { searchParams: { 'pagination.count': 100 } });
@@ -106,8 +106,8 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     for (const client of [segmentClient(sandbox, null), segmentClient(sandbox, 'sgp_not-the-token')]) {
       const res = await client.post<ErrorEnvelope>('regulations', { json: body });
       expect(res.statusCode).to.equal(401);
-      expect(res.body.errors[0]!.type).to.equal('Unauthorized');
-      expect(res.body.errors[0]!.message).to.be.a('string').and.not.equal('');
+      expect(res.body.errors[0].type).to.equal('Unauthorized');
+      expect(res.body.errors[0].message).to.be.a('string').and.not.equal('');
     }
     expect(sandbox.segment.store.regulationsCreated).to.equal(0);
   });
@@ -181,9 +181,9 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     expect(finished.overallStatus).to.equal('FAILED');
     expect(Date.parse(finished.finishedAt!)).to.be.greaterThan(Date.parse(finished.createdAt));
     const byName = Object.fromEntries(destinations(finished).map((d) => [d.name, d]));
-    expect(byName.Amplitude!.status).to.equal('FINISHED');
-    expect(byName.Braze!.status).to.equal('FINISHED');
-    expect(byName.Mixpanel!.status, 'Mixpanel takes no deletions').to.equal('NOT_SUPPORTED');
+    expect(byName.Amplitude.status).to.equal('FINISHED');
+    expect(byName.Braze.status).to.equal('FINISHED');
+    expect(byName.Mixpanel.status, 'Mixpanel takes no deletions').to.equal('NOT_SUPPORTED');
     for (const d of destinations(finished)) {
       expect(d.id).to.be.a('string').and.not.equal('');
       expect(d.errString).to.equal('');
@@ -201,7 +201,7 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     expect(regulation.overallStatus).to.equal('PARTIAL_SUCCESS');
     const failed = destinations(regulation).filter((d) => d.status === 'FAILED');
     expect(failed.map((d) => d.name)).to.deep.equal(['Braze']);
-    expect(failed[0]!.errString).to.contain('Braze');
+    expect(failed[0].errString).to.contain('Braze');
     expect(destinations(regulation).filter((d) => d.name === 'Amplitude').every((d) => d.status === 'FINISHED')).to.equal(true);
     const unplanned = await regulationOf(next);
     expect(destinations(unplanned).filter((d) => d.status === 'FAILED'), 'only the planned regulation has a failed destination').to.deep.equal([]);
@@ -221,7 +221,7 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   it('answers 404 NotFound for an unknown regulation id', async () => {
     const res = await getRegulation('2UnknownRegulation000000000');
     expect(res.statusCode).to.equal(404);
-    expect(res.body.errors[0]!.type).to.equal('NotFound');
+    expect(res.body.errors[0].type).to.equal('NotFound');
   });
 
   it('requires pagination on lists and pages with dotted and bracket forms, next absent on the last page', async () => {
@@ -318,9 +318,9 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     }
     const refused = await segmentOnly(600);
     expect(refused.statusCode).to.equal(429);
-    expect(refused.body.errors[0]!.type).to.equal('RequestError');
-    expect(refused.body.errors[0]!.message).to.equal('Too many requests');
-    const data = refused.body.errors[0]!.data!;
+    expect(refused.body.errors[0].type).to.equal('RequestError');
+    expect(refused.body.errors[0].message).to.equal('Too many requests');
+    const data = refused.body.errors[0].data!;
     expect(data.remainingPoints).to.equal(0);
     expect(data.msBeforeNext).to.be.within(1, 60_000);
     expect(data.consumedPoints).to.equal(601);
@@ -328,15 +328,15 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     const other = await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] });
     expect(other.statusCode).to.equal(200);
     expect(other.headers['x-ratelimit-remaining']).to.equal('599');
-    expect(sandbox.stats.snapshot().segment!.operations.createWorkspaceRegulation!.throttled).to.equal(1);
+    expect(sandbox.stats.snapshot().segment.operations.createWorkspaceRegulation.throttled).to.equal(1);
   });
 
   it('answers a 429 storm with the same envelope', async () => {
     sandbox.faults.set('segment', { throttleForMs: 60_000 });
     const res = await getRegulation('anything');
     expect(res.statusCode).to.equal(429);
-    expect(res.body.errors[0]!.type).to.equal('RequestError');
-    expect(res.body.errors[0]!.data!.msBeforeNext).to.be.within(1, 60_000);
+    expect(res.body.errors[0].type).to.equal('RequestError');
+    expect(res.body.errors[0].data!.msBeforeNext).to.be.within(1, 60_000);
   });
 
   it('forgets regulations after 90 days: 404 on get and gone from the list', async () => {
@@ -347,7 +347,7 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     sandbox.clock.advance(2 * DAY_MS);
     const gone = await getRegulation(old);
     expect(gone.statusCode).to.equal(404);
-    expect(gone.body.errors[0]!.type).to.equal('NotFound');
+    expect(gone.body.errors[0].type).to.equal('NotFound');
     const recent = created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-2'] }));
     const list = await api.get<RegulationList>('regulations', { searchParams: { 'pagination.count': 10 } });
     expect(list.body.data.regulations.map((r) => r.id)).to.deep.equal([recent]);

@@ -28,23 +28,23 @@ describe('Connecting to a shared sandbox (src/sandbox/shared-sandbox.ts)', () =>
       // 127.0.0.2 is loopback on Linux but not an address the simulators print, as `sandbox` is in compose.
       shared = await connectSharedSandbox({ url: `http://127.0.0.2:${server.port}`, token: TOKEN });
       for (const [vendor, info] of Object.entries(shared.vendors)) expect(new URL(info.baseUrl).hostname, vendor).to.equal('127.0.0.2');
-      expect(new URL(String(shared.vendors.appcenter!.exportContainerSasUri)).hostname).to.equal('127.0.0.2');
-      expect(new URL(String(shared.vendors.amplitude!.euBaseUrl)).hostname).to.equal('127.0.0.2');
+      expect(new URL(String(shared.vendors.appcenter.exportContainerSasUri)).hostname).to.equal('127.0.0.2');
+      expect(new URL(String(shared.vendors.amplitude.euBaseUrl)).hostname).to.equal('127.0.0.2');
       expect(shared.pinpoint.appId).to.equal(sandbox.pinpoint.appId);
       expect(shared.appcenter).to.deep.equal({ owner: sandbox.appcenter.owner, app: sandbox.appcenter.app });
 
-      const s3 = shared.vendors.s3!;
-      const client = new S3Client({ endpoint: s3.baseUrl, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.credentials.accessKeyId!, secretAccessKey: s3.credentials.secretAccessKey! }, maxAttempts: 1 });
+      const s3 = shared.vendors.s3;
+      const client = new S3Client({ endpoint: s3.baseUrl, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey }, maxAttempts: 1 });
       const listed = await client.send(new ListObjectsV2Command({ Bucket: sandbox.s3.buckets.imports, MaxKeys: 1 }));
       expect(listed.KeyCount).to.equal(1);
       client.destroy();
     });
 
     it('gives the address it was reached at for simulators that print "every interface" (0.0.0.0)', async () => {
-      expect(new URL(sandbox.vendors.pinpoint!.baseUrl).hostname).to.equal('0.0.0.0');
+      expect(new URL(sandbox.vendors.pinpoint.baseUrl).hostname).to.equal('0.0.0.0');
       const local = await connectSharedSandbox({ url: `http://127.0.0.1:${server.port}`, token: TOKEN });
       local.close();
-      expect(local.vendors.pinpoint!.baseUrl).to.equal(`http://127.0.0.1:${new URL(sandbox.vendors.pinpoint!.baseUrl).port}`);
+      expect(local.vendors.pinpoint.baseUrl).to.equal(`http://127.0.0.1:${new URL(sandbox.vendors.pinpoint.baseUrl).port}`);
     });
 
     it('says what to fix when nothing answers, after waiting for it', async () => {
@@ -107,8 +107,8 @@ describe('Connecting to a shared sandbox (src/sandbox/shared-sandbox.ts)', () =>
 
     it('refuses a reading without a valid time or speed', () => {
       const clock = new SharedSandboxClock();
-      expect(() => clock.sync({ now: 'yesterday', speed: 1, offsetMs: 0 }, 0, 0)).to.throw(SharedSandboxError);
-      expect(() => clock.sync({ now: new Date().toISOString(), speed: 0, offsetMs: 0 }, 0, 0)).to.throw(SharedSandboxError);
+      expect(() => { clock.sync({ now: 'yesterday', speed: 1, offsetMs: 0 }, 0, 0); }).to.throw(SharedSandboxError);
+      expect(() => { clock.sync({ now: new Date().toISOString(), speed: 0, offsetMs: 0 }, 0, 0); }).to.throw(SharedSandboxError);
     });
   });
 });

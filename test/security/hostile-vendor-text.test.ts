@@ -107,12 +107,12 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     const ids = [await submitAndSettle('user-42'), await submitAndSettle('user-43')];
     for (const id of ids) {
       const tasks = await service.ledger.getTasks(id);
-      expect(tasks[0]!.state).to.equal('failed');
-      expect(tasks[0]!.error).to.equal('pinpoint GetUserEndpoints was refused (400 unrecognised_error)');
+      expect(tasks[0].state).to.equal('failed');
+      expect(tasks[0].error).to.equal('pinpoint GetUserEndpoints was refused (400 unrecognised_error)');
     }
 
     const redis = new Redis(redisUrl);
-    const dump = await redisDump(redis, prefix).finally(() => redis.disconnect());
+    const dump = await redisDump(redis, prefix).finally(() => { redis.disconnect(); });
     const logs = readFileSync(logFile, 'utf8');
     for (const [where, text] of [['Redis', dump], ['logs', logs]] as const) {
       expect(text.length, where).to.be.above(0);
@@ -122,7 +122,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
       expect(text, `${where}: an escaped ESC`).to.not.include('\\u001b');
     }
 
-    for (const args of [['status', ids[1]!], ['status', ids[1]!, '--json'], ['list'], ['retry', '--all', '--dry-run']]) {
+    for (const args of [['status', ids[1]], ['status', ids[1], '--json'], ['list'], ['retry', '--all', '--dry-run']]) {
       const cli = await runCli([...args, '--url', service.url!, '--token', ADMIN_TOKEN]);
       const printed = cli.stdout + cli.stderr;
       // eslint-disable-next-line no-control-regex

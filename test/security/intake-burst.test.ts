@@ -29,7 +29,7 @@ process.stdout.write(JSON.stringify(counts) + '\\n');
 
 function p99(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)]!;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
 }
 
 /**
@@ -61,10 +61,10 @@ describe('An intake burst against a rate-limited token', function () {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let report = '';
-    flood.stdout!.on('data', (chunk: Buffer) => (report += chunk.toString()));
-    const finished = new Promise<void>((resolve) => flood.once('exit', () => resolve()));
+    flood.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
+    const finished = new Promise<void>((resolve) => flood.once('exit', () => { resolve(); }));
     // Probing starts once the flood has sent its first request (it says so on stdout).
-    await new Promise<void>((resolve) => flood.stdout!.once('data', () => resolve()));
+    await new Promise<void>((resolve) => flood.stdout.once('data', () => { resolve(); }));
     const latencies: Record<'/healthz' | '/readyz', number[]> = { '/healthz': [], '/readyz': [] };
     let flooding = true;
     void finished.then(() => (flooding = false));

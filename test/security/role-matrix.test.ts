@@ -173,7 +173,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const subjectRequestId = randomUUID();
       expect((await service.api('/v2/requests', { token: CLIENT_A_TOKEN, body: openDsrRequest(subjectRequestId, 'user-4') })).status).to.equal(201);
       expect((await service.api(`/v2/requests/${subjectRequestId}`, { token: CLIENT_A_TOKEN, method: 'DELETE' })).status).to.equal(202);
-      fixture = { requestId: created.body.id, taskId: (await service.ledger.getTasks(created.body.id))[0]!.id, subjectRequestId };
+      fixture = { requestId: created.body.id, taskId: (await service.ledger.getTasks(created.body.id))[0].id, subjectRequestId };
     });
     after(async () => service?.close());
 
@@ -183,8 +183,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const known = fresh ? undefined : sessions.get(token);
       if (known) return known;
       const form = await fetch(`${service.url}/admin/login`, { headers: { accept: 'text/html' } });
-      const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
-      const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+      const loginCookie = form.headers.get('set-cookie')!.split(';')[0];
+      const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1];
       const ok = await fetch(`${service.url}/admin/login`, {
         method: 'POST',
         redirect: 'manual',
@@ -192,7 +192,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         body: new URLSearchParams({ csrf, token }).toString(),
       });
       expect(ok.status).to.equal(303);
-      const id = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0]!.slice('erasure_session='.length);
+      const id = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0].slice('erasure_session='.length);
       if (!fresh) sessions.set(token, id);
       return id;
     }
@@ -239,7 +239,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       expect((await service.ledger.getRequest(fixture.requestId))!.status).to.equal('scheduled');
       expect((await service.ledger.getTasks(fixture.requestId)).every((t) => t.state === 'queued')).to.equal(true);
       const { rows } = await service.db.query<{ request_id: string }>(`SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`, [fixture.subjectRequestId]);
-      expect((await service.ledger.getRequest(rows[0]!.request_id))!.status).to.equal('cancelled');
+      expect((await service.ledger.getRequest(rows[0].request_id))!.status).to.equal('cancelled');
     });
 
     it('has a row for every route the app registers, and no row for a route that does not exist', async () => {

@@ -55,7 +55,7 @@ describe('SIGTERM with connections and work in flight', function () {
       let received = '';
       socket.on('data', (chunk) => (received += chunk.toString()));
       socket.on('error', () => undefined);
-      return { socket, closed: new Promise((resolve) => socket.once('close', () => resolve())), received: () => received };
+      return { socket, closed: new Promise((resolve) => socket.once('close', () => { resolve(); })), received: () => received };
     };
     // An idle keep-alive connection: one answered request, then nothing.
     const idle = open();
@@ -66,9 +66,9 @@ describe('SIGTERM with connections and work in flight', function () {
     busy.socket.write(`POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"subject":`);
 
     const started = Date.now();
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => { resolve({ code, signal }); }));
     child.kill('SIGTERM');
-    const bound = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), GRACE_MS + 5000 + 2000).unref());
+    const bound = new Promise<'still running'>((resolve) => setTimeout(() => { resolve('still running'); }, GRACE_MS + 5000 + 2000).unref());
     const result = await Promise.race([exited, bound]);
     const tookMs = Date.now() - started;
     expect(result, output.slice(-2000)).to.not.equal('still running');

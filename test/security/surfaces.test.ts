@@ -46,7 +46,7 @@ describe('Every surface behind one gate (issue 25)', function () {
   /** The login form's CSRF cookie and token. */
   async function loginForm(from: string, headers: Record<string, string> = {}) {
     const form = await call('/admin/login', { from, headers: { accept: 'text/html', ...headers } });
-    return { cookie: form.headers.get('set-cookie')!.split(';')[0]!, csrf: csrfOf(form.text)! };
+    return { cookie: form.headers.get('set-cookie')!.split(';')[0], csrf: csrfOf(form.text)! };
   }
 
   async function login(token: string, from: string, headers: Record<string, string> = {}) {
@@ -130,7 +130,7 @@ describe('Every surface behind one gate (issue 25)', function () {
   it('answers /v1 and /v2 with Bearer tokens only: a session cookie gets nowhere there', async () => {
     const from = '198.51.100.152';
     const { setCookie } = await login(VIEWER, from);
-    const cookie = setCookie.split(';')[0]!;
+    const cookie = setCookie.split(';')[0];
     expect((await call('/admin', { from, headers: { cookie, accept: 'text/html' } })).status, 'the cookie works on the dashboards').to.equal(200);
     expect((await call('/v1/requests?limit=1', { from, headers: { cookie } })).status).to.equal(401);
     expect((await call(`/v2/requests/${randomUUID()}`, { from, headers: { cookie } })).status).to.equal(401);
@@ -144,7 +144,7 @@ describe('Every surface behind one gate (issue 25)', function () {
     const { status, setCookie } = await login(OPERATOR, from);
     expect(status).to.equal(303);
     expect(setCookie).to.match(/^erasure_session=[A-Za-z0-9_-]{43}; Path=\/admin; Max-Age=86400; HttpOnly; SameSite=Strict$/);
-    const cookie = setCookie.split(';')[0]!;
+    const cookie = setCookie.split(';')[0];
     const page = await call('/admin', { from, headers: { cookie, accept: 'text/html' } });
     expect(page.status).to.equal(200);
     const out = await call('/admin/logout', { from, method: 'POST', body: new URLSearchParams({ csrf: csrfOf(page.text)! }).toString(), headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' } });
@@ -159,14 +159,14 @@ describe('Every surface behind one gate (issue 25)', function () {
     const https = { 'x-forwarded-proto': 'https' };
     const { setCookie } = await login(VIEWER, from, https);
     expect(setCookie).to.match(/^__Host-erasure_session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=86400; HttpOnly; SameSite=Strict; Secure$/);
-    const cookie = setCookie.split(';')[0]!;
+    const cookie = setCookie.split(';')[0];
     expect((await call('/admin', { from, headers: { cookie, accept: 'text/html', ...https } })).status).to.equal(200);
   });
 
   it('refuses a request carrying two session cookies instead of picking one (cookie tossing)', async () => {
     const from = '198.51.100.155';
-    const admin = (await login(service.adminToken, from)).setCookie.split(';')[0]!;
-    const viewer = (await login(VIEWER, from)).setCookie.split(';')[0]!;
+    const admin = (await login(service.adminToken, from)).setCookie.split(';')[0];
+    const viewer = (await login(VIEWER, from)).setCookie.split(';')[0];
     // A viewer's session planted on a narrower path arrives first; the admin's own second.
     const res = await call('/admin/queues/api/queues', { from, headers: { cookie: `${viewer}; ${admin}` } });
     expect(res.status).to.equal(400);
@@ -177,7 +177,7 @@ describe('Every surface behind one gate (issue 25)', function () {
 
   it('refuses a cookie-authenticated write from another site even with the right CSRF token, and a body-less one', async () => {
     const from = '198.51.100.156';
-    const cookie = (await login(OPERATOR, from)).setCookie.split(';')[0]!;
+    const cookie = (await login(OPERATOR, from)).setCookie.split(';')[0];
     const { body } = await service.api('/v1/requests', { body: { subject: { userId: 'user-9' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });
     const page = await call(`/admin/requests/${body.id}`, { from, headers: { cookie, accept: 'text/html' } });
     const form = new URLSearchParams({ csrf: csrfOf(page.text)!, reason: 'cross-site' }).toString();
@@ -256,7 +256,7 @@ describe('Bounded connections (issue 25 §2)', function () {
     const socket = net.connect(Number(url.port), url.hostname);
     let received = '';
     socket.on('data', (chunk) => (received += chunk.toString()));
-    const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(received)));
+    const closed = new Promise<string>((resolve) => socket.once('close', () => { resolve(received); }));
     socket.on('error', () => undefined);
     return { socket, closed };
   }
@@ -274,7 +274,7 @@ describe('Bounded connections (issue 25 §2)', function () {
     // Let the server accept the four before the fifth arrives.
     await new Promise((resolve) => setImmediate(resolve));
     const extra = connect();
-    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 5000).unref());
+    const timeout = new Promise<string>((resolve) => setTimeout(() => { resolve('still open'); }, 5000).unref());
     expect(await Promise.race([extra.closed.then(() => 'closed'), timeout])).to.equal('closed');
     for (const { socket } of held) socket.destroy();
   });

@@ -4,8 +4,8 @@
  */
 export async function adminSessionCookie(baseUrl: string, token: string): Promise<string> {
   const form = await fetch(`${baseUrl}/admin/login`, { headers: { accept: 'text/html' } });
-  const loginCookie = form.headers.get('set-cookie')!.split(';')[0]!;
-  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1]!;
+  const loginCookie = form.headers.get('set-cookie')!.split(';')[0];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())![1];
   const ok = await fetch(`${baseUrl}/admin/login`, {
     method: 'POST',
     redirect: 'manual',
@@ -14,5 +14,5 @@ export async function adminSessionCookie(baseUrl: string, token: string): Promis
   });
   const session = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='));
   if (ok.status !== 303 || !session) throw new Error(`admin login answered ${ok.status}`);
-  return session.split(';')[0]!;
+  return session.split(';')[0];
 }

@@ -6,13 +6,13 @@ import { SANDBOX_CREDENTIALS, type Sandbox } from '../../src/sandbox/sandbox.js'
 /** The real Pinpoint SDK client, pointed at the sandbox (tests read the vendor's state through it). */
 export function pinpointSdk(sandbox: Sandbox): PinpointClient {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-  return new PinpointClient({ endpoint: sandbox.vendors.pinpoint!.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  return new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
 }
 
 /** The real S3 SDK client, path-style, pointed at the sandbox. */
 export function s3Sdk(sandbox: Sandbox): S3Client {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-  return new S3Client({ endpoint: sandbox.vendors.s3!.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, forcePathStyle: true, maxAttempts: 1 });
+  return new S3Client({ endpoint: sandbox.vendors.s3.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, forcePathStyle: true, maxAttempts: 1 });
 }
 
 /** Every version and delete marker under a prefix, all pages, as S3 reports them. */
@@ -42,6 +42,6 @@ export async function readText(s3: S3Client, bucket: string, key: string, versio
  * exports take 30 s of sandbox time): `stepMs` every `everyMs`. Returns the function that stops it.
  */
 export function pumpClock(sandbox: Sandbox, stepMs = 1000, everyMs = 10): () => void {
-  const timer = setInterval(() => sandbox.clock.advance(stepMs), everyMs);
-  return () => clearInterval(timer);
+  const timer = setInterval(() => { sandbox.clock.advance(stepMs); }, everyMs);
+  return () => { clearInterval(timer); };
 }

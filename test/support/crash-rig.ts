@@ -53,13 +53,13 @@ export function sandboxVendorSettings(sandbox: Sandbox, extra: { pinpoint?: Reco
   return {
     pinpoint: {
       region,
-      endpoint: sandbox.vendors.pinpoint!.baseUrl,
+      endpoint: sandbox.vendors.pinpoint.baseUrl,
       credentials,
       appIds: [sandbox.pinpoint.appId],
       addressScan: {
         bucket: sandbox.s3.buckets.exports,
         roleArn: 'arn:aws:iam::123456789012:role/erasure-pinpoint-export',
-        s3: { region, endpoint: sandbox.vendors.s3!.baseUrl, credentials, forcePathStyle: true },
+        s3: { region, endpoint: sandbox.vendors.s3.baseUrl, credentials, forcePathStyle: true },
       },
       batchWindowMs: 300,
       pollIntervalMs: 100,
@@ -67,7 +67,7 @@ export function sandboxVendorSettings(sandbox: Sandbox, extra: { pinpoint?: Reco
     },
     s3: {
       region,
-      endpoint: sandbox.vendors.s3!.baseUrl,
+      endpoint: sandbox.vendors.s3.baseUrl,
       credentials,
       forcePathStyle: true,
       locations: [

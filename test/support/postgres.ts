@@ -38,7 +38,7 @@ export function testPostgresUrl(): Promise<string | undefined> {
     if (asUser.length) spawnSync('chown', ['-R', 'postgres', dir]);
     const exec = (args: string[]) => {
       const [cmd, ...rest] = [...asUser, ...args];
-      return spawnSync(cmd!, rest, { encoding: 'utf8' });
+      return spawnSync(cmd, rest, { encoding: 'utf8' });
     };
     const run = (args: string[]) => {
       const result = exec(args);
@@ -49,7 +49,7 @@ export function testPostgresUrl(): Promise<string | undefined> {
     // Asynchronous, so the processes under test keep running while the server stops and starts.
     pgCtlOn = async (action) => {
       const [cmd, ...rest] = [...asUser, pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', ...action];
-      await execFileAsync(cmd!, rest);
+      await execFileAsync(cmd, rest);
     };
     onSuiteEnd(async () => {
       exec([pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);

@@ -24,9 +24,9 @@ export function startRoleProcess(args: string[], env: Record<string, string>, re
   });
   let output = '';
   const append = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
-  child.stdout!.on('data', append);
-  child.stderr!.on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdout.on('data', append);
+  child.stderr.on('data', append);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
   const stop = async (graceMs = 10_000) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
@@ -48,12 +48,12 @@ export function startRoleProcess(args: string[], env: Record<string, string>, re
       if (!match) return;
       clearTimeout(timer);
       child.off('exit', onExit);
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onData);
+      child.stdout.off('data', onData);
+      child.stderr.off('data', onData);
       resolve({ child, ready: match, output: () => output, stop });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', onExit);
   });
 }

@@ -16,7 +16,7 @@ function settingsFor(sandbox: Sandbox, extra: Partial<AmplitudeSettings> = {}): 
   return {
     ...VENDOR_QUEUE_DEFAULTS.amplitude,
     ...AMPLITUDE_DEFAULTS,
-    baseUrl: sandbox.vendors.amplitude!.baseUrl,
+    baseUrl: sandbox.vendors.amplitude.baseUrl,
     apiKey: sandbox.amplitude.apiKey,
     secretKey: sandbox.amplitude.secretKey,
     throttleDelayMs: 4321,
@@ -48,7 +48,7 @@ async function cannedServer(status: number, headers: Record<string, string>, bod
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, bodies, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${port}`, bodies, close: () => new Promise((resolve) => server.close(() => { resolve(); })) };
 }
 
 describe('Amplitude client (got, Basic auth) against the simulator', () => {
@@ -90,17 +90,17 @@ describe('Amplitude client (got, Basic auth) against the simulator', () => {
     ]);
     const [job] = await client.listDeletions(day, day);
     expect(job).to.deep.include({ day, status: 'staging', entryCount: 2 });
-    expect(job!.amplitudeIds).to.have.members([String(seedPerson(5).amplitudeId), String(seedPerson(6).amplitudeId)]);
+    expect(job.amplitudeIds).to.have.members([String(seedPerson(5).amplitudeId), String(seedPerson(6).amplitudeId)]);
     await client.cancelDeletion(String(seedPerson(5).amplitudeId), day);
-    expect((await client.listDeletions(day, day))[0]!.amplitudeIds).to.deep.equal([String(seedPerson(6).amplitudeId)]);
+    expect((await client.listDeletions(day, day))[0].amplitudeIds).to.deep.equal([String(seedPerson(6).amplitudeId)]);
     expect(await client.listDeletions(dayOf(sandbox.clock.now() + 100 * DAY_MS), dayOf(sandbox.clock.now() + 101 * DAY_MS))).to.deep.equal([]);
   });
 
   it('answers a poll of a day whose job Amplitude reported done from memory, and calls again for a day not yet done', async () => {
     const { day } = await client.requestDeletions([{ kind: 'user_id', value: 'user-8' }]);
     const calls = () => sandbox.stats.calls('amplitude', 'listDeletions');
-    expect((await client.listDeletions(day, day))[0]!.status).to.equal('staging');
-    expect((await client.listDeletions(day, day))[0]!.status).to.equal('staging');
+    expect((await client.listDeletions(day, day))[0].status).to.equal('staging');
+    expect((await client.listDeletions(day, day))[0].status).to.equal('staging');
     expect(calls(), 'a job not done is asked about each time').to.equal(2);
     sandbox.clock.advance(Date.parse(`${day}T00:00:00Z`) + 7 * DAY_MS - sandbox.clock.now());
     const [done] = await client.listDeletions(day, day);
@@ -178,7 +178,7 @@ describe('Amplitude client and throttling', () => {
     const started = Date.now();
     await Promise.all([1, 2, 3].map((n) => client.requestDeletions([{ kind: 'user_id', value: `user-${n}` }])));
     expect(Date.now() - started, 'three calls take two spacings').to.be.at.least(2000);
-    expect(sandbox.stats.snapshot().amplitude!.total).to.deep.include({ calls: 3, throttled: 0 });
+    expect(sandbox.stats.snapshot().amplitude.total).to.deep.include({ calls: 3, throttled: 0 });
   });
 
   it('lets polls that wait for their turn share one list call over the union of their days, each getting only its own days', async function () {
@@ -192,10 +192,10 @@ describe('Amplitude client and throttling', () => {
     const [own, earlier] = await Promise.all([client.listDeletions(day, day), client.listDeletions(dayBefore, dayBefore)]);
     expect(own.map((j) => j.day)).to.deep.equal([day]);
     expect(earlier).to.deep.equal([]);
-    expect(sandbox.stats.snapshot().amplitude!.operations.listDeletions).to.deep.include({ calls: 1 });
+    expect(sandbox.stats.snapshot().amplitude.operations.listDeletions).to.deep.include({ calls: 1 });
     // A poll made after that call went out is a call of its own.
     expect((await client.listDeletions(day, day)).map((j) => j.day)).to.deep.equal([day]);
-    expect(sandbox.stats.snapshot().amplitude!.operations.listDeletions).to.deep.include({ calls: 2 });
+    expect(sandbox.stats.snapshot().amplitude.operations.listDeletions).to.deep.include({ calls: 2 });
   });
 
   it('sends Amplitude ids digit for digit, above 2^53 too, with both spellings of the ignore-invalid-ids flag and include_mapped_user_ids', async () => {
@@ -203,7 +203,7 @@ describe('Amplitude client and throttling', () => {
     try {
       const client = createAmplitudeClient({ ...VENDOR_QUEUE_DEFAULTS.amplitude, ...AMPLITUDE_DEFAULTS, baseUrl: canned.url, apiKey: 'api-key-1234', secretKey: 'secret-key-1234', requestsPerSecond: Infinity });
       const answer = await client.requestDeletions([{ kind: 'amplitude_id', value: '9007199254740993' }]);
-      expect(JSON.parse(canned.bodies[0]!.replace('9007199254740993', '"9007199254740993"'))).to.deep.equal({
+      expect(JSON.parse(canned.bodies[0].replace('9007199254740993', '"9007199254740993"'))).to.deep.equal({
         user_ids: [],
         amplitude_ids: ['9007199254740993'],
         requester: 'erasure',

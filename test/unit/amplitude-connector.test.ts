@@ -53,16 +53,16 @@ describe('Amplitude connector and settings', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
     expect(tasks[0]).to.deep.include({ vendor: 'amplitude', resource: 'project/default', action: 'amplitude-delete-user', jobName: 'amplitude-delete-user', queue: amplitudeQueue.name });
-    expect(amplitudeQueue.jobNames).to.include(tasks[0]!.jobName);
-    expect(tasks[0]!.initialState).to.equal(undefined);
+    expect(amplitudeQueue.jobNames).to.include(tasks[0].jobName);
+    expect(tasks[0].initialState).to.equal(undefined);
   });
 
   it('plans it for a person known only by an Amplitude ID, with a task id that names nobody', () => {
     const [task] = plan({ subject: { amplitudeId: PERSON.amplitudeId } });
-    expect(task!.initialState).to.equal(undefined);
-    expect(task!.id).to.match(/^req-1__amplitude__amplitude-delete-user__[0-9a-f]{12}$/);
-    for (const value of Object.values(PERSON)) expect(task!.id).to.not.include(value);
-    expect(plan({ subject: { ...PERSON } })[0]!.id, 'the id does not depend on who the person is').to.equal(task!.id);
+    expect(task.initialState).to.equal(undefined);
+    expect(task.id).to.match(/^req-1__amplitude__amplitude-delete-user__[0-9a-f]{12}$/);
+    for (const value of Object.values(PERSON)) expect(task.id).to.not.include(value);
+    expect(plan({ subject: { ...PERSON } })[0].id, 'the id does not depend on who the person is').to.equal(task.id);
   });
 
   it('refuses Amplitude named explicitly for a person with neither a user id nor an Amplitude ID', () => {
@@ -74,15 +74,15 @@ describe('Amplitude connector and settings', () => {
 
   it('skips it, with a reason, when Amplitude was included by default', () => {
     const [task] = plan({ subject: { email: PERSON.email }, vendorsExplicit: false });
-    expect(task!.initialState).to.equal('skipped');
-    expect(task!.waitingReason).to.include('userId');
+    expect(task.initialState).to.equal('skipped');
+    expect(task.waitingReason).to.include('userId');
   });
 
   it('plans the configured manual tasks as waiting_manual with their instructions, even when the API task is skipped', () => {
     const manualTasks = [{ action: 'self-service-event-deletion', instructions: 'Delete the events in Amplitude’s Self Service Data Deletion page' }];
     const tasks = plan({ subject: { email: PERSON.email }, vendorsExplicit: false }, { manualTasks });
     expect(tasks).to.have.length(2);
-    expect(tasks[1]).to.deep.include({ vendor: 'amplitude', action: 'self-service-event-deletion', initialState: 'waiting_manual', waitingReason: manualTasks[0]!.instructions });
+    expect(tasks[1]).to.deep.include({ vendor: 'amplitude', action: 'self-service-event-deletion', initialState: 'waiting_manual', waitingReason: manualTasks[0].instructions });
   });
 
   it('sends a person by the Amplitude ID when the request gives one, else by the user id', () => {

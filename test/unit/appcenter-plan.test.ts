@@ -47,7 +47,7 @@ describe('planning App Center tasks', () => {
     const tasks = plan({ email: 'ann.lee@example.com' }, installIdOnly);
     const devices = tasks.filter((t) => t.action === 'delete-devices');
     expect(devices.map((t) => t.initialState)).to.deep.equal(['skipped', 'skipped']);
-    expect(devices[0]!.waitingReason).to.match(/install id/);
+    expect(devices[0].waitingReason).to.match(/install id/);
     expect(tasks.filter((t) => t.action !== 'delete-devices').every((t) => t.initialState === undefined)).to.equal(true);
   });
 

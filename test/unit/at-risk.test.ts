@@ -36,7 +36,7 @@ describe('at_risk (deadline risk rule)', () => {
     const risk = assessRisk(request, ['pinpoint', 'segment', 'segment'], [estimate('pinpoint', 1), estimate('segment', 11)], now);
     expect(risk.atRisk).to.equal(true);
     expect(risk.vendors.map((v) => v.vendor)).to.deep.equal(['segment']);
-    expect(risk.vendors[0]!.expectedFinishAt.toISOString()).to.equal(new Date(now.getTime() + 11 * HOUR).toISOString());
+    expect(risk.vendors[0].expectedFinishAt.toISOString()).to.equal(new Date(now.getTime() + 11 * HOUR).toISOString());
     expect(risk.expectedFinishAt?.getTime()).to.equal(now.getTime() + 11 * HOUR);
   });
 

@@ -42,7 +42,7 @@ describe('Callback targets (SSRF guard)', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       port = (server.address() as AddressInfo).port;
     });
-    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
 
     it('resolves the host again when it connects and refuses a private address without sending anything', async () => {
       hits = 0;
@@ -146,7 +146,7 @@ describe('Callback targets (SSRF guard)', () => {
       for (const address of ['10.0.0.5', '::ffff:127.0.0.1', 'fec0::2', '2001:db8::5']) {
         const resolve = stub({ 'multi.example.com': ['93.184.216.34', '2606:4700:4700::1111', address] });
         expect(await checkCallbackUrl('https://multi.example.com/cb', STRICT, resolve), address).to.match(/private/);
-        const found = await new Promise<unknown>((done) => guardedLookup(false, resolve)('multi.example.com', { all: true }, (err) => done(err)));
+        const found = await new Promise<unknown>((done) => { guardedLookup(false, resolve)('multi.example.com', { all: true }, (err) => { done(err); }); });
         expect(found, address).to.be.instanceOf(CallbackRefusedError);
       }
     });
@@ -155,10 +155,10 @@ describe('Callback targets (SSRF guard)', () => {
       let calls = 0;
       // Rebinding: a public answer first, loopback on every later question.
       const rebinding: Resolver = async () => (calls++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]);
-      const pinned = await new Promise<string>((done, fail) => guardedLookup(false, rebinding)('rebind.example.com', {}, (err, address) => (err ? fail(err) : done(address as string))));
+      const pinned = await new Promise<string>((done, fail) => { guardedLookup(false, rebinding)('rebind.example.com', {}, (err, address) => { err ? fail(err) : done(address as string); }); });
       expect(pinned, 'the address checked is the address connected to').to.equal('93.184.216.34');
       expect(calls, 'one resolution per connection').to.equal(1);
-      const second = await new Promise<unknown>((done) => guardedLookup(false, rebinding)('rebind.example.com', {}, (err) => done(err)));
+      const second = await new Promise<unknown>((done) => { guardedLookup(false, rebinding)('rebind.example.com', {}, (err) => { done(err); }); });
       expect(second, 'the rebound answer is checked too').to.be.instanceOf(CallbackRefusedError);
     });
   });

@@ -75,7 +75,7 @@ function world() {
           step();
         },
       },
-      { pinpoint, s3 } as VendorClients,
+      { pinpoint, s3 },
     );
   };
   return { run, removed, steps: () => steps };
@@ -114,7 +114,7 @@ describe('delete-project after a crash at any step (Invariant 11: never "not fou
     // A first run, nothing cut off: the app answers gone, and there are no prefixes.
     const result = await deleteProject(
       { deletionId: 'd-2', appId: 'app-1', s3Locations: [], attempt: 1, previous: {}, checkpoint: async () => undefined },
-      { pinpoint: { deleteApp: async () => ({ gone: true, vendorAnswer: '404 NotFoundException' }) } as unknown as PinpointClient } as VendorClients,
+      { pinpoint: { deleteApp: async () => ({ gone: true, vendorAnswer: '404 NotFoundException' }) } as unknown as PinpointClient },
     );
     expect(result.outcome).to.equal('not_found');
     expect((result.evidence.app as AppDeletionEvidence).result).to.equal('not_found');

@@ -14,10 +14,10 @@ class Crash extends Error {
  */
 function world() {
   const endpoints = new Map<string, EndpointReadBack>([
-    ['e-1', { id: 'e-1', address: 'ann@x.com' } as EndpointReadBack],
-    ['e-2', { id: 'e-2', address: '+15550000001' } as EndpointReadBack],
-    ['e-3', { id: 'e-3', address: 'ann@x.com', userId: 'u-ann' } as EndpointReadBack],
-    ['e-9', { id: 'e-9', address: 'joann@x.com' } as EndpointReadBack],
+    ['e-1', { id: 'e-1', address: 'ann@x.com' }],
+    ['e-2', { id: 'e-2', address: '+15550000001' }],
+    ['e-3', { id: 'e-3', address: 'ann@x.com', userId: 'u-ann' }],
+    ['e-9', { id: 'e-9', address: 'joann@x.com' }],
   ]);
   const removed: string[] = [];
   let evidence: Record<string, unknown> = {};
@@ -56,7 +56,7 @@ function world() {
       checkpoint: (more) => step(() => void (evidence = { ...evidence, ...JSON.parse(JSON.stringify(more)) })),
       awaitBatch: async () => ({ state: 'done', batchId: 'b-1', result: { endpointIds: ['e-1', 'e-2', 'e-3'] } }),
     };
-    return findEndpoint(input, { pinpoint } as VendorClients);
+    return findEndpoint(input, { pinpoint });
   };
   return { run, removed, endpoints, steps: () => steps };
 }

@@ -7,13 +7,13 @@ const KEY_B = Buffer.alloc(32, 0xb2);
 /** Replaces one dot-separated part of a sealed value. */
 function withPart(sealed: string, index: number, change: (part: Buffer) => Buffer): string {
   const parts = sealed.split('.');
-  parts[index] = change(Buffer.from(parts[index]!, 'base64url')).toString('base64url');
+  parts[index] = change(Buffer.from(parts[index], 'base64url')).toString('base64url');
   return parts.join('.');
 }
 
 const flipFirstByte = (b: Buffer) => {
   const copy = Buffer.from(b);
-  copy[0] = copy[0]! ^ 0x01;
+  copy[0] = copy[0] ^ 0x01;
   return copy;
 };
 
@@ -36,9 +36,9 @@ describe('identity cipher', () => {
       const [version, keyId, iv, tag, ciphertext, extra] = cipher.seal('ann@x.com').split('.');
       expect(version).to.equal('v1');
       expect(keyId).to.equal(cipher.keyId);
-      expect(Buffer.from(iv!, 'base64url')).to.have.length(12);
-      expect(Buffer.from(tag!, 'base64url')).to.have.length(16);
-      expect(Buffer.from(ciphertext!, 'base64url')).to.have.length('ann@x.com'.length);
+      expect(Buffer.from(iv, 'base64url')).to.have.length(12);
+      expect(Buffer.from(tag, 'base64url')).to.have.length(16);
+      expect(Buffer.from(ciphertext, 'base64url')).to.have.length('ann@x.com'.length);
       expect(extra).to.equal(undefined);
     });
 

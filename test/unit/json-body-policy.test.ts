@@ -4,9 +4,9 @@ import { canonicalJson } from '../../src/privacy/canonical-json.js';
 
 describe('JSON body policy and canonical JSON on deep input (issue 25, item 1)', () => {
   it('refuses nesting deeper than the limit, and counts brackets inside strings as text', () => {
-    expect(() => assertJsonDepth(`${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`)).not.to.throw();
-    expect(() => assertJsonDepth(`${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`)).to.throw(JsonBodyError, /deeper than 32/);
-    expect(() => assertJsonDepth(JSON.stringify({ a: '['.repeat(1000), b: '\\"{{{{' }))).not.to.throw();
+    expect(() => { assertJsonDepth(`${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}`); }).not.to.throw();
+    expect(() => { assertJsonDepth(`${'['.repeat(MAX_JSON_DEPTH + 1)}${']'.repeat(MAX_JSON_DEPTH + 1)}`); }).to.throw(JsonBodyError, /deeper than 32/);
+    expect(() => { assertJsonDepth(JSON.stringify({ a: '['.repeat(1000), b: '\\"{{{{' })); }).not.to.throw();
     expect(() => parseJsonBody('{"a":')).to.throw(JsonBodyError, 'the body is not valid JSON');
     expect(parseJsonBody(Buffer.from('{"a":[1]}'))).to.deep.equal({ a: [1] });
   });

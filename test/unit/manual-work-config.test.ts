@@ -38,7 +38,7 @@ describe('Manual work settings (config manualWork) and notice offsets', () => {
     expect(noticesDue(item, settings, at(71)).map((n) => n.stage)).to.deep.equal(['remind-24h', 'remind-2h']);
     expect(noticesDue(item, settings, at(72)).map((n) => n.stage), 'no reminder once due').to.deep.equal(['escalate-0h']);
     expect(noticesDue(item, settings, at(120)).map((n) => n.stage)).to.deep.equal(['escalate-0h', 'escalate-48h']);
-    const sent = taskWork({ ...task, evidence: { sent: { at: since.toISOString() } } } as TaskRecord, settings);
+    const sent = taskWork({ ...task, evidence: { sent: { at: since.toISOString() } } }, settings);
     expect(sent.ref, 'the confirm step is its own piece of work').to.equal('task:t1:confirm');
   });
 });

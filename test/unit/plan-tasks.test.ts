@@ -214,9 +214,9 @@ describe('building a request flow', () => {
     const flow = buildRequestFlow(requestId, tasks, queues);
     expect(flow.children).to.have.length(tasks.length);
     flow.children!.forEach((child, i) => {
-      expect(child.opts?.jobId).to.equal(tasks[i]!.id);
-      expect(child.queueName).to.equal(tasks[i]!.queue);
-      expect(child.name).to.equal(tasks[i]!.jobName);
+      expect(child.opts?.jobId).to.equal(tasks[i].id);
+      expect(child.queueName).to.equal(tasks[i].queue);
+      expect(child.name).to.equal(tasks[i].jobName);
     });
   });
 
@@ -232,7 +232,7 @@ describe('building a request flow', () => {
   it('puts only the request id and task id in child data (Invariant 1)', () => {
     const flow = buildRequestFlow(requestId, tasks, queues);
     flow.children!.forEach((child, i) => {
-      const expected: TaskJobData = { requestId, taskId: tasks[i]!.id };
+      const expected: TaskJobData = { requestId, taskId: tasks[i].id };
       expect(child.data).to.deep.equal(expected);
     });
     const serialised = JSON.stringify(flow);

@@ -7,7 +7,7 @@ function documentedVariables(): string[] {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const section = readme.slice(readme.indexOf('## Configuration'));
   const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| variable |')));
-  return [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]!);
+  return [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]);
 }
 
 describe('README configuration table', () => {

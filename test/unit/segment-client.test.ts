@@ -29,7 +29,7 @@ async function cannedServer(status: number, headers: Record<string, string>, bod
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => { resolve(); })) };
 }
 
 describe('Segment client (got) against the simulator', () => {
@@ -38,13 +38,13 @@ describe('Segment client (got) against the simulator', () => {
 
   before(async () => {
     sandbox = await startSandbox({ subjects: 50 });
-    client = createSegmentClient(settingsFor(sandbox.vendors.segment!.baseUrl, sandbox.segment.token));
+    client = createSegmentClient(settingsFor(sandbox.vendors.segment.baseUrl, sandbox.segment.token));
   });
   after(async () => {
     client.close();
     await sandbox.close();
   });
-  afterEach(() => sandbox.faults.clear());
+  afterEach(() => { sandbox.faults.clear(); });
 
   it('creates a workspace regulation for exact user ids and reads it back, unwrapped, without vendor free text', async () => {
     const { regulateId } = await client.createRegulation({ target: { kind: 'workspace' }, regulationType: 'SUPPRESS_WITH_DELETE', userIds: ['user-4', 'user-40'] });
@@ -61,7 +61,7 @@ describe('Segment client (got) against the simulator', () => {
 
   it('creates a source regulation on the source path', async () => {
     const [web] = sandbox.segment.sourceIds;
-    const { regulateId } = await client.createRegulation({ target: { kind: 'source', sourceId: web! }, regulationType: 'DELETE_ARCHIVE_ONLY', userIds: ['user-5'] });
+    const { regulateId } = await client.createRegulation({ target: { kind: 'source', sourceId: web }, regulationType: 'DELETE_ARCHIVE_ONLY', userIds: ['user-5'] });
     expect(sandbox.segment.store.regulation(regulateId).scope).to.deep.equal({ kind: 'source', sourceId: web });
   });
 
@@ -72,7 +72,7 @@ describe('Segment client (got) against the simulator', () => {
   });
 
   it('turns a wrong token into a permanent error', async () => {
-    const wrong = createSegmentClient(settingsFor(sandbox.vendors.segment!.baseUrl, 'sgp_wrongwrongwrong'));
+    const wrong = createSegmentClient(settingsFor(sandbox.vendors.segment.baseUrl, 'sgp_wrongwrongwrong'));
     const err = await thrown(wrong.getRegulation('anything'));
     expect(err).to.be.instanceOf(PermanentVendorError);
     // A rejected credential is a configuration mistake naming its key (issue 17), not a task outcome.

@@ -42,8 +42,8 @@ describe('Segment connector and settings', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
     expect(tasks[0]).to.deep.include({ vendor: 'segment', resource: 'workspace', action: 'regulate-user', jobName: 'regulate-user', queue: segmentQueue.name });
-    expect(segmentQueue.jobNames).to.include(tasks[0]!.jobName);
-    expect(tasks[0]!.initialState).to.equal(undefined);
+    expect(segmentQueue.jobNames).to.include(tasks[0].jobName);
+    expect(tasks[0].initialState).to.equal(undefined);
   });
 
   it('plans one task per configured source, with ids that name neither the person nor the source', () => {
@@ -65,8 +65,8 @@ describe('Segment connector and settings', () => {
     expect(() => plan({ subject: { email: PERSON.email } })).to.throw(UnplannableVendorError, /^segment: needs a userId/);
     const skipped = plan({ subject: { email: PERSON.email }, vendorsExplicit: false });
     expect(skipped).to.have.length(1);
-    expect(skipped[0]!.initialState).to.equal('skipped');
-    expect(skipped[0]!.waitingReason).to.include('userId').and.not.include(PERSON.email);
+    expect(skipped[0].initialState).to.equal('skipped');
+    expect(skipped[0].waitingReason).to.include('userId').and.not.include(PERSON.email);
   });
 
   it('accepts sandbox overrides without filling defaults over the simulator’s settings', () => {

@@ -43,7 +43,7 @@ describe('The task and request transition tables (src/ledger/task-transitions.ts
   });
 
   it('refuses a write to a state its transition does not lead to', () => {
-    expect(() => checkTaskTarget('finish', 'cancelled')).to.throw('task transition finish cannot lead to cancelled');
-    expect(() => checkTaskTarget('defer', 'waiting_vendor')).to.not.throw();
+    expect(() => { checkTaskTarget('finish', 'cancelled'); }).to.throw('task transition finish cannot lead to cancelled');
+    expect(() => { checkTaskTarget('defer', 'waiting_vendor'); }).to.not.throw();
   });
 });

@@ -112,7 +112,7 @@ describe('vendor errors', () => {
 
       it('carry nothing else a caller passes along, such as vendor message text', () => {
         const leaky = { ...base, status: 404, code: 'NotFoundException', message: 'Endpoint for ann@x.com not found', body: { email: 'ann@x.com' } };
-        const err = classifyHttpFailure(leaky as ClassifyOptions);
+        const err = classifyHttpFailure(leaky);
         expect(err.message).to.not.include('ann@x.com');
         expect(JSON.stringify(err)).to.not.include('ann@x.com');
         expect(err.details).to.deep.equal({ vendor: 'pinpoint', operation: 'DeleteUserEndpoints', status: 404, code: 'NotFoundException' });

@@ -119,17 +119,17 @@ describe('Shared batches (Invariant 7)', () => {
   const finished = async (id: string) => {
     const parent = await queues.queue('requests').getJob(parentJobId(id));
     await parent!.waitUntilFinished(events, 15_000);
-    return { request: await ledger.getRequest(id), task: (await ledger.getTasks(id))[0]! };
+    return { request: await ledger.getRequest(id), task: (await ledger.getTasks(id))[0] };
   };
 
   it('serves every request that arrives within the window with one batch call', async () => {
     const ids = await Promise.all(['user-1', 'user-2', 'user-3'].map(submit));
     const results = await Promise.all(ids.map(finished));
     expect(batchCalls).to.have.length(1);
-    expect(batchCalls[0]!.members).to.equal(3);
+    expect(batchCalls[0].members).to.equal(3);
     for (const { request, task } of results) {
       expect(request!.status).to.equal('completed');
-      expect(task.evidence).to.include({ batchId: batchCalls[0]!.batchId, hadUserId: true, members: 3 });
+      expect(task.evidence).to.include({ batchId: batchCalls[0].batchId, hadUserId: true, members: 3 });
     }
   });
 
@@ -142,7 +142,7 @@ describe('Shared batches (Invariant 7)', () => {
     const late = await submit('user-5');
     const { task } = await finished(late);
     expect(batchCalls).to.have.length(2);
-    expect(task.evidence.batchId).to.equal(batchCalls[1]!.batchId);
+    expect(task.evidence.batchId).to.equal(batchCalls[1].batchId);
   });
 
   it('runs a full batch before the member tasks still queued behind it in its queue', async () => {
@@ -167,7 +167,7 @@ describe('Shared batches (Invariant 7)', () => {
     const id = await submit('user-1');
     const { request, task } = await finished(id);
     expect(request!.status).to.equal('completed');
-    expect(task.evidence.batchId).to.equal(batchCalls[0]!.batchId);
+    expect(task.evidence.batchId).to.equal(batchCalls[0].batchId);
   });
 
   /** Submits one request, lets its batch run once and wait for the vendor, then submits a second. */
@@ -194,7 +194,7 @@ describe('Shared batches (Invariant 7)', () => {
 
   /** The first batch served both requests: its first run had the first member, its second both. */
   function expectFirstBatchServedBoth(results: Array<Awaited<ReturnType<typeof finished>>>): void {
-    const batchId = batchCalls[0]!.batchId;
+    const batchId = batchCalls[0].batchId;
     expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal([batchId, batchId]);
     expect(batchCalls.map((c) => [c.batchId, c.members])).to.deep.equal([
       [batchId, 1],
@@ -226,8 +226,8 @@ describe('Shared batches (Invariant 7)', () => {
   it('keeps a batch that waits for the vendor closed by default: a late member opens the next batch', async () => {
     const { first, late, firstBatch } = await submitWhileBatchWaits();
     const results = [await finished(first), await finished(late)];
-    expect(results[0]!.task.evidence.batchId).to.equal(firstBatch);
-    expect(results[1]!.task.evidence.batchId).to.not.equal(firstBatch);
+    expect(results[0].task.evidence.batchId).to.equal(firstBatch);
+    expect(results[1].task.evidence.batchId).to.not.equal(firstBatch);
     expect(batchCalls.filter((c) => c.batchId === firstBatch).map((c) => c.members)).to.deep.equal([1, 1]);
   });
 
@@ -239,9 +239,9 @@ describe('Shared batches (Invariant 7)', () => {
     expect(batchCalls.map((c) => c.members)).to.deep.equal([2, 2]);
     for (const { request, task } of results) {
       expect(request!.status).to.equal('completed');
-      expect(task.evidence.batchId).to.equal(batchCalls[1]!.batchId);
+      expect(task.evidence.batchId).to.equal(batchCalls[1].batchId);
     }
-    expect((await batches.get(batchCalls[0]!.batchId))!.state).to.equal('failed');
+    expect((await batches.get(batchCalls[0].batchId))!.state).to.equal('failed');
   });
 
   it('re-creates a batch job lost from Redis, so its members still finish', async () => {

@@ -207,7 +207,7 @@ describe('Task and request state machines under random interleavings (property)'
       failedJobs.delete(taskId);
       let entered!: () => void;
       let release!: (ending: Ending) => void;
-      const inside = new Promise<'entered'>((resolve) => (entered = () => resolve('entered')));
+      const inside = new Promise<'entered'>((resolve) => (entered = () => { resolve('entered'); }));
       nextGate = { entered, ending: new Promise<Ending>((resolve) => (release = resolve)) };
       const ended: Run['ended'] = runner(fakeJob(taskId)).then(
         (value) => ({ ok: true as const, value }),
@@ -237,7 +237,7 @@ describe('Task and request state machines under random interleavings (property)'
 
     /** The cancel operation (src/operations/cancel-request.ts): the withdrawals are steps of their own, as vendor calls take time. */
     async function cancel(index: number): Promise<void> {
-      const result = await ledger.cancelRequest(requestIds[index % requestIds.length]!, 'operator:test', 'withdrawn');
+      const result = await ledger.cancelRequest(requestIds[index % requestIds.length], 'operator:test', 'withdrawn');
       if (result) withdrawals.push(...result.started.map((t) => t.id));
     }
 
@@ -251,7 +251,7 @@ describe('Task and request state machines under random interleavings (property)'
 
     /** On-call's retry (src/operations/retry-tasks.ts): the failed jobs run again. */
     async function retry(index: number): Promise<void> {
-      for (const task of await ledger.reopenFailedTasks(requestIds[index % requestIds.length]!, 'operator:test', 'try again')) {
+      for (const task of await ledger.reopenFailedTasks(requestIds[index % requestIds.length], 'operator:test', 'try again')) {
         attemptsMade.set(task.id, 0);
         failedJobs.delete(task.id);
         pending.push(task.id);
@@ -283,7 +283,7 @@ describe('Task and request state machines under random interleavings (property)'
     }
 
     async function completeManual(index: number): Promise<void> {
-      const { id, requestId } = tasks[index % tasks.length]!;
+      const { id, requestId } = tasks[index % tasks.length];
       if (await ledger.completeManualTask(requestId, id, 'operator:test', 'done by hand')) await ledger.settleRequest(requestId);
     }
 
@@ -308,7 +308,7 @@ describe('Task and request state machines under random interleavings (property)'
           await end(step.pick, step.ending);
           break;
         case 'redeliver': // a stalled job is delivered again while its first run goes on
-          if (active.length) pending.push(active[step.pick % active.length]!.taskId);
+          if (active.length) pending.push(active[step.pick % active.length].taskId);
           break;
         case 'cancel':
           await cancel(step.pick);
@@ -356,7 +356,7 @@ describe('Task and request state machines under random interleavings (property)'
       const states = (await ledger.getTasks(requestId)).map((t) => t.state);
       for (const state of states) expect(TERMINAL_TASK_STATES, `a task of ${requestId} left ${state}`).to.include(state);
       expect(FINAL_REQUEST_STATUSES, `request left ${request.status}`).to.include(request.status);
-      if (request.status !== 'cancelled') expect(request.status).to.equal(outcomeOf(states as TaskState[]));
+      if (request.status !== 'cancelled') expect(request.status).to.equal(outcomeOf(states));
 
       // Property 3: settled once, and once more after each reopening; never from one outcome to another.
       const history = changes.get(requestId) ?? [];

@@ -37,11 +37,11 @@ outcome not_found and Pinpoint's answer as evidence. Exit code 1 when refused.`,
     }
     if (action === 'delete') return remove(ctx);
     if (action === 'list') return list(ctx);
-    const [, id] = expectPositionals(ctx, [action!, 'DELETION_ID'], `project ${action}`);
+    const [, id] = expectPositionals(ctx, [action, 'DELETION_ID'], `project ${action}`);
     const result =
       action === 'show'
-        ? await ctx.client().get(`/v1/project-deletions/${encodeURIComponent(id!)}`)
-        : await ctx.client().post(`/v1/project-deletions/${encodeURIComponent(id!)}/cancel`, { reason: requiredString(ctx, 'reason', 'why the deletion is cancelled (recorded in the audit trail)') });
+        ? await ctx.client().get(`/v1/project-deletions/${encodeURIComponent(id)}`)
+        : await ctx.client().post(`/v1/project-deletions/${encodeURIComponent(id)}/cancel`, { reason: requiredString(ctx, 'reason', 'why the deletion is cancelled (recorded in the audit trail)') });
     if (ctx.json) ctx.io.json(result);
     else ctx.io.out(formatProjectDeletion(result));
     return 0;

@@ -28,7 +28,7 @@ output names the key used. Exit code 0 when valid, 1 when not (the problems are 
     if (file !== undefined) return verify(ctx, file);
     if (stringFlag(ctx, 'key') !== undefined) throw new UsageError('--key only goes with --verify FILE');
     if (ctx.positionals.length !== 1) throw new UsageError(ctx.positionals.length ? `unexpected argument "${ctx.positionals[1]}"` : 'receipt needs a REQUEST_ID (or --verify FILE)');
-    const signed = await ctx.client().get(`/v1/requests/${encodeURIComponent(ctx.positionals[0]!)}/receipt`);
+    const signed = await ctx.client().get(`/v1/requests/${encodeURIComponent(ctx.positionals[0])}/receipt`);
     if (ctx.json) ctx.io.json(signed);
     else ctx.io.out(formatReceipt(signed));
     return EXIT.ok;
@@ -99,7 +99,7 @@ async function verify(ctx: CommandContext, file: string): Promise<number> {
   const keyId = typeof signed?.signature?.keyId === 'string' ? signed.signature.keyId : null;
   const usedKey = keyId && trusted.keys.some((k) => publicKeyId(k) === keyId) ? keyId : null;
   if (ctx.json) {
-    ctx.io.json({ valid: result!.valid, problems: result!.problems, requestId: signed?.receipt?.requestId ?? null, keyId, chainEntries: Array.isArray(signed?.receipt?.auditChain) ? signed!.receipt.auditChain.length : null, keyChecked: true, trustedKeyId: usedKey, trustedKeySource: trusted.source });
+    ctx.io.json({ valid: result!.valid, problems: result!.problems, requestId: signed?.receipt?.requestId ?? null, keyId, chainEntries: Array.isArray(signed?.receipt?.auditChain) ? signed.receipt.auditChain.length : null, keyChecked: true, trustedKeyId: usedKey, trustedKeySource: trusted.source });
   } else if (result!.valid) {
     ctx.io.out(`valid: receipt for request ${signed!.receipt.requestId}, signed by key ${keyId} (the trusted key, from ${trusted.source}), ${signed!.receipt.auditChain.length} audit chain entries intact`);
   } else {

@@ -61,8 +61,8 @@ Needs an operator or admin token.`,
       else ctx.io.out(table(['ID', 'KIND', 'SCOPE', 'STATUS', 'SENT', 'EXPECTED BY'], result.scopeDeletions.map((d: any) => [d.id, d.kind, d.scope, d.status, d.sentAt, d.expectedBy ?? d.runAt])));
       return 0;
     } else {
-      const [, id] = expectPositionals(ctx, [action!, 'ID'], `scope ${action}`);
-      const base = `/v1/scope-deletions/${encodeURIComponent(id!)}`;
+      const [, id] = expectPositionals(ctx, [action, 'ID'], `scope ${action}`);
+      const base = `/v1/scope-deletions/${encodeURIComponent(id)}`;
       if (action === 'show') result = await ctx.client().get(base);
       else if (action === 'sent') {
         const sentAt = isoTime(stringFlag(ctx, 'at'), '--at');

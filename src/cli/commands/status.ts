@@ -11,7 +11,7 @@ Exit code 1 when there is no such request.`,
   options: {},
   async run(ctx) {
     const [id] = expectPositionals(ctx, ['REQUEST_ID'], 'status');
-    const request = await ctx.client().get(`/v1/requests/${encodeURIComponent(id!)}`);
+    const request = await ctx.client().get(`/v1/requests/${encodeURIComponent(id)}`);
     if (ctx.json) ctx.io.json(request);
     else ctx.io.out(formatRequest(request));
     return 0;

@@ -149,7 +149,7 @@ class StopError extends Error {
 async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaults): Promise<number> {
   const formatFlag = stringFlag(ctx, 'format');
   if (formatFlag !== undefined && formatFlag !== 'csv' && formatFlag !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
-  const format: PeopleFileFormat | undefined = (formatFlag as PeopleFileFormat | undefined) ?? formatFromName(file);
+  const format: PeopleFileFormat | undefined = (formatFlag) ?? formatFromName(file);
   if (!format) throw new UsageError(`cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format csv|jsonl`);
   let size: number;
   try {

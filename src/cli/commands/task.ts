@@ -34,7 +34,7 @@ when the named task is not failed.`,
     if (action === 'complete') {
       const [, requestId, taskId] = expectPositionals(ctx, ['complete', 'REQUEST_ID', 'TASK_ID'], 'task complete');
       const note = requiredString(ctx, 'note', 'how the manual task was done');
-      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId!)}/tasks/${encodeURIComponent(taskId!)}/complete`, { note });
+      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/complete`, { note });
       if (ctx.json) ctx.io.json(result);
       else ctx.io.out(formatRequest(result));
       return 0;
@@ -43,7 +43,7 @@ when the named task is not failed.`,
       const [, requestId, taskId] = expectPositionals(ctx, ['sent', 'REQUEST_ID', 'TASK_ID'], 'task sent');
       const reference = requiredString(ctx, 'reference', 'the ticket or reference the vendor knows the step by');
       const sentAt = isoTime(stringFlag(ctx, 'at'), '--at');
-      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId!)}/tasks/${encodeURIComponent(taskId!)}/sent`, { reference, ...(sentAt ? { sentAt } : {}) });
+      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/sent`, { reference, ...(sentAt ? { sentAt } : {}) });
       if (ctx.json) ctx.io.json(result);
       else ctx.io.out(formatRequest(result));
       return 0;
@@ -62,7 +62,7 @@ async function decide(ctx: CommandContext, verb: 'skip' | 'resolve'): Promise<nu
   const reason = requiredString(ctx, 'reason', `why the task is ${verb === 'skip' ? 'skipped' : 'resolved'} (recorded in the audit trail)`);
   if (taskId) {
     if (vendor || since || all || dryRun || ctx.values.limit !== undefined) throw new UsageError(`one task: leave out --vendor, --since, --all, --limit and --dry-run (they go with task ${verb} [REQUEST_ID] without a TASK_ID)`);
-    const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId!)}/tasks/${encodeURIComponent(taskId)}/${verb}`, { reason });
+    const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/${verb}`, { reason });
     if (ctx.json) ctx.io.json(result);
     else ctx.io.out(formatRequest(result));
     return 0;

@@ -74,10 +74,10 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     sendAmplitudeError(res, 429, 'Too many requests');
   };
   const answers: VendorAnswers = {
-    throttled: (res, retryAfterMs) => sendThrottled(res, retryAfter === 'always' ? retryAfterMs : undefined),
-    serverError: (res) => sendAmplitudeError(res, 500, 'Internal server error'),
-    unavailable: (res) => sendAmplitudeError(res, 503, 'Service unavailable'),
-    unauthorized: (res) => sendAmplitudeError(res, 401, 'Invalid API key or secret key'),
+    throttled: (res, retryAfterMs) => { sendThrottled(res, retryAfter === 'always' ? retryAfterMs : undefined); },
+    serverError: (res) => { sendAmplitudeError(res, 500, 'Internal server error'); },
+    unavailable: (res) => { sendAmplitudeError(res, 503, 'Service unavailable'); },
+    unauthorized: (res) => { sendAmplitudeError(res, 401, 'Invalid API key or secret key'); },
   };
   // No per-operation limits: Amplitude limits per API key and per project, which `guard` applies.
   const { record, op } = vendorOperations({ vendor: 'amplitude', stats: options.stats, faults: options.faults, answers });
@@ -92,11 +92,11 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
   const admit: RequestHandler = (req, res, next) => {
     const project = authenticate(store, req.get('authorization'), region);
     res.locals.project = project;
-    if (!project) return next();
+    if (!project) { next(); return; }
     const running = inFlight.get(project.appId) ?? 0;
     if (running >= maxInFlight) {
       res.locals.limited = { retryAfterMs: retryAfter === 'always' ? 1000 : undefined };
-      return next();
+      next(); return;
     }
     if (Number.isFinite(requestsPerSecond)) {
       let bucket = keyBuckets.get(project.apiKey);
@@ -104,7 +104,7 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
       const waitMs = bucket.take();
       if (waitMs > 0) {
         res.locals.limited = { retryAfterMs: retryAfter === 'never' ? undefined : waitMs };
-        return next();
+        next(); return;
       }
     }
     inFlight.set(project.appId, running + 1);
@@ -112,9 +112,9 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     next();
   };
   const checkAuthAndLimits: RequestHandler = (_req, res, next) => {
-    if (!res.locals.project) return sendAmplitudeError(res, 401, 'Invalid API key or secret key');
+    if (!res.locals.project) { sendAmplitudeError(res, 401, 'Invalid API key or secret key'); return; }
     const limited = res.locals.limited as { retryAfterMs?: number } | undefined;
-    if (limited) return sendThrottled(res, limited.retryAfterMs);
+    if (limited) { sendThrottled(res, limited.retryAfterMs); return; }
     next();
   };
   const guard = (operation: string): RequestHandler[] => [
@@ -181,14 +181,14 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     res.status(200).json(store.cancel(project, id, day, options.cancelByUserId ?? false));
   }));
 
-  app.use((_req: Request, res: Response) => sendAmplitudeError(res, 404, 'Not found'));
+  app.use((_req: Request, res: Response) => { sendAmplitudeError(res, 404, 'Not found'); });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof AmplitudeFault) {
-      return sendAmplitudeError(res, err.reason === 'job-not-staging' ? cancelRefusedStatus : err.status, err.message);
+      sendAmplitudeError(res, err.reason === 'job-not-staging' ? cancelRefusedStatus : err.status, err.message); return;
     }
     const status = (err as { status?: number }).status;
-    if (status === 413) return sendAmplitudeError(res, 413, 'Request body too large');
-    if (status === 400) return sendAmplitudeError(res, 400, 'Malformed request body');
+    if (status === 413) { sendAmplitudeError(res, 413, 'Request body too large'); return; }
+    if (status === 400) { sendAmplitudeError(res, 400, 'Malformed request body'); return; }
     sendAmplitudeError(res, 500, 'Internal server error');
   });
   return app;
@@ -200,7 +200,7 @@ const bad = (message: string) => new AmplitudeFault(400, 'bad-request', message)
 function authenticate(store: AmplitudeStore, header: string | undefined, region: AmplitudeRegion): AmplitudeProject | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!match) return undefined;
-  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   return store.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), region);

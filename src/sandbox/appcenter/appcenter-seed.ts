@@ -133,7 +133,7 @@ function seedNotifications(store: AppCenterStore, app: AppCenterApp, subjects: n
 
   const generic = Math.max(40, subjects * 2);
   for (let k = 0; k < generic; k++) {
-    const message = GENERIC_MESSAGES[k % GENERIC_MESSAGES.length]!;
+    const message = GENERIC_MESSAGES[k % GENERIC_MESSAGES.length];
     add('generic', k, { name: `campaign-${String(k).padStart(3, '0')}`, title: message.title, body: message.body, custom_data: { campaign: String(k) } }, { type: 'broadcast_target' }, k % 10 === 9);
   }
   for (let i = 0; i < subjects; i++) {

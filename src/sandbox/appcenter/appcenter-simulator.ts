@@ -111,9 +111,9 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
       if (withHeader) res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
       sendAppCenterError(res, 429, 'Too many requests, retry later');
     },
-    serverError: (res) => sendAppCenterError(res, 500, 'An internal server error occurred'),
-    unavailable: (res) => sendAppCenterError(res, 503, 'The service is temporarily unavailable'),
-    unauthorized: (res) => sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'),
+    serverError: (res) => { sendAppCenterError(res, 500, 'An internal server error occurred'); },
+    unavailable: (res) => { sendAppCenterError(res, 503, 'The service is temporarily unavailable'); },
+    unauthorized: (res) => { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); },
   };
   const limits = new OperationLimits(options.rates ?? {}, options.defaultRate ?? APPCENTER_DEFAULT_RATE);
   const { record, op } = vendorOperations({ vendor: 'appcenter', stats: options.stats, faults: options.faults, answers, limits });
@@ -126,7 +126,7 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(record);
-  app.use('/blobs', createSasBlobRouter({ containers: store.blobs, beforeRead: () => store.settleExports(clock.now()) }));
+  app.use('/blobs', createSasBlobRouter({ containers: store.blobs, beforeRead: () => { store.settleExports(clock.now()); } }));
 
   const isRetired = (push: boolean): boolean => {
     if (options.retired || (push && options.pushRetired)) return true;
@@ -139,27 +139,27 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   const retirement =
     (push: boolean): RequestHandler =>
     (_req, res, next) => {
-      if (!isRetired(push)) return next();
+      if (!isRetired(push)) { next(); return; }
       sendAppCenterError(res, retiredStatus, push ? 'App Center Push has been retired' : 'Visual Studio App Center has been retired');
     };
 
   /** POST/PUT/PATCH must carry a body; the front door answers 411 before auth (vendor-contracts §3.1). */
   const lengthRequired: RequestHandler = (req, res, next) => {
-    if (!['POST', 'PUT', 'PATCH'].includes(req.method)) return next();
+    if (!['POST', 'PUT', 'PATCH'].includes(req.method)) { next(); return; }
     const chunked = /chunked/i.test(req.get('transfer-encoding') ?? '');
     const length = Number(req.get('content-length') ?? 0);
-    if (!chunked && !(length > 0)) return sendAppCenterError(res, 411, 'Length Required: send a request body, {} when there is nothing to send');
+    if (!chunked && !(length > 0)) { sendAppCenterError(res, 411, 'Length Required: send a request body, {} when there is nothing to send'); return; }
     next();
   };
 
   const authenticate: RequestHandler = (req, res, next) => {
     const token = req.get('x-api-token');
-    if (!token || !store.tokens.has(token)) return sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required');
+    if (!token || !store.tokens.has(token)) { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); return; }
     const owner = String(req.params.owner_name);
     const name = String(req.params.app_name);
     if (!store.tokenReaches(token, owner, name)) {
       const status = options.otherAppStatus ?? 404;
-      return sendAppCenterError(res, status, status === 403 ? 'The API token has no access to this app' : `App '${owner}/${name}' not found`);
+      sendAppCenterError(res, status, status === 403 ? 'The API token has no access to this app' : `App '${owner}/${name}' not found`); return;
     }
     next();
   };
@@ -191,7 +191,7 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   app.get('/v0.1/apps', retirement(false), (req, res, next) => {
     res.locals.operation = 'Apps_List';
     const token = req.get('x-api-token');
-    if (!token || !store.tokens.has(token)) return sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required');
+    if (!token || !store.tokens.has(token)) { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); return; }
     next();
   }, op('Apps_List'), (req: Request, res: Response) => {
     const token = req.get('x-api-token')!;
@@ -286,8 +286,8 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
       param(req, 'audience_name'),
       {
         definition: body.definition,
-        ...(body.description !== undefined ? { description: body.description as string } : {}),
-        ...(body.enabled !== undefined ? { enabled: body.enabled as boolean } : {}),
+        ...(body.description !== undefined ? { description: body.description } : {}),
+        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
         ...(customProperties ? { custom_properties: customProperties } : {}),
       },
       clock.now(),
@@ -306,12 +306,12 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     res.status(200).json(installId);
   });
 
-  app.use((_req: Request, res: Response) => sendAppCenterError(res, 404, 'The requested resource was not found'));
+  app.use((_req: Request, res: Response) => { sendAppCenterError(res, 404, 'The requested resource was not found'); });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof AppCenterFault) return sendAppCenterError(res, err.status, err.message, err.code);
+    if (err instanceof AppCenterFault) { sendAppCenterError(res, err.status, err.message, err.code); return; }
     const status = (err as { status?: number }).status;
-    if (status === 413) return sendAppCenterError(res, 413, 'Request body too large');
-    if (status === 400) return sendAppCenterError(res, 400, 'The request body is not valid JSON');
+    if (status === 413) { sendAppCenterError(res, 413, 'Request body too large'); return; }
+    if (status === 400) { sendAppCenterError(res, 400, 'The request body is not valid JSON'); return; }
     sendAppCenterError(res, 500, 'An internal server error occurred');
   });
   return app;
@@ -390,7 +390,7 @@ const NOTIFICATION_SORT_KEYS: Record<string, (n: AppCenterNotification) => numbe
 function parseOrderby(value: unknown): Ordering<AppCenterNotification> {
   const text = value === undefined ? 'count desc' : String(value).trim();
   const match = /^(\w+)(?:\s+(asc|desc))?$/i.exec(text);
-  const key = match ? NOTIFICATION_SORT_KEYS[match[1]!.toLowerCase()] : undefined;
+  const key = match ? NOTIFICATION_SORT_KEYS[match[1].toLowerCase()] : undefined;
   if (!match || !key) throw badRequest(`$orderby must be one of ${Object.keys(NOTIFICATION_SORT_KEYS).join(', ')}, optionally with asc or desc`);
   return { key: (n) => [key(n), n.notification_id], descending: [(match[2] ?? 'asc').toLowerCase() === 'desc', false] };
 }
@@ -415,7 +415,7 @@ function pageOf<T>(sorted: T[], size: number, token: unknown, ordering: Ordering
   }
   const page = sorted.slice(start, start + size);
   if (start + size >= sorted.length) return { page };
-  const next = style === 'offset' ? { o: start + size } : { k: ordering.key(page[page.length - 1]!) };
+  const next = style === 'offset' ? { o: start + size } : { k: ordering.key(page[page.length - 1]) };
   return { page, next: Buffer.from(JSON.stringify(next), 'utf8').toString('base64url') };
 }
 
@@ -424,7 +424,7 @@ function decodeToken(token: unknown): number | SortKey | undefined {
   try {
     const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o?: unknown; k?: unknown };
     if (typeof parsed.o === 'number' && Number.isInteger(parsed.o) && parsed.o >= 0) return parsed.o;
-    if (Array.isArray(parsed.k) && parsed.k.every((v) => typeof v === 'string' || typeof v === 'number')) return parsed.k as SortKey;
+    if (Array.isArray(parsed.k) && parsed.k.every((v) => typeof v === 'string' || typeof v === 'number')) return parsed.k;
   } catch {
     return undefined;
   }

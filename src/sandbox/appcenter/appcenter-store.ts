@@ -327,7 +327,7 @@ export class AppCenterStore {
 
   /** A rough size: devices holding any quoted literal of the definition as a custom property value, else all. */
   estimateAudience(app: AppCenterApp, definition: string): number {
-    const literals = [...definition.matchAll(/'([^']*)'/g)].map((m) => m[1]!);
+    const literals = [...definition.matchAll(/'([^']*)'/g)].map((m) => m[1]);
     const devices = [...app.devices.values()];
     if (literals.length === 0) return devices.length;
     return devices.filter((d) => Object.values(d.custom_properties).some((v) => literals.includes(String(v)))).length;

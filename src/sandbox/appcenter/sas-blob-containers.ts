@@ -146,7 +146,7 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
     res.locals.operation = 'AzureBlob_ListBlobs';
     const container = String(req.params.container);
     if (!authorized(req, res, container)) return;
-    if (req.query.restype !== 'container') return sendBlobError(res, 400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.');
+    if (req.query.restype !== 'container') { sendBlobError(res, 400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.'); return; }
     if (req.query.comp !== 'list') return res.status(200).end();
     const prefix = typeof req.query.prefix === 'string' ? req.query.prefix : '';
     const items = containers
@@ -169,7 +169,7 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
   });
 
   const blobName = (req: Request): string => {
-    const parts = req.params.name as unknown as string[] | string;
+    const parts = req.params.name;
     return Array.isArray(parts) ? parts.join('/') : String(parts);
   };
 
@@ -178,7 +178,7 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
     const container = String(req.params.container);
     if (!authorized(req, res, container)) return;
     const blob = containers.getBlob(container, blobName(req));
-    if (!blob) return sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.');
+    if (!blob) { sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.'); return; }
     res
       .status(200)
       .set('ETag', blob.etag)
@@ -192,10 +192,10 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
     res.locals.operation = 'AzureBlob_DeleteBlob';
     const container = String(req.params.container);
     if (!authorized(req, res, container)) return;
-    if (!containers.deleteBlob(container, blobName(req))) return sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.');
+    if (!containers.deleteBlob(container, blobName(req))) { sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.'); return; }
     res.status(202).set('x-ms-delete-type-permanent', 'true').end();
   });
 
-  router.use((_req, res) => sendBlobError(res, 405, 'UnsupportedHttpVerb', "The resource doesn't support the specified HTTP verb."));
+  router.use((_req, res) => { sendBlobError(res, 405, 'UnsupportedHttpVerb', "The resource doesn't support the specified HTTP verb."); });
   return router;
 }

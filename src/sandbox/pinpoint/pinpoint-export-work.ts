@@ -49,12 +49,12 @@ export class ExportWork implements JobWork {
   }
 
   pieceSize(index: number): number {
-    const [start, end] = this.bounds[index]!;
+    const [start, end] = this.bounds[index];
     return end - start;
   }
 
   async runPiece(index: number): Promise<{ processed: number; failures: string[] }> {
-    const [start, end] = this.bounds[index]!;
+    const [start, end] = this.bounds[index];
     const body = await gzipLines(this.snapshot, start, end);
     const { bucket, key } = parseS3Url(this.job.Definition.S3UrlPrefix, 'S3UrlPrefix');
     try {
@@ -102,7 +102,7 @@ async function gzipLines(endpoints: PinpointEndpoint[], start: number, end: numb
   });
   for (let i = start; i < end; i += LINES_PER_WRITE) {
     let text = '';
-    for (let j = i; j < Math.min(end, i + LINES_PER_WRITE); j++) text += `${exportLine(endpoints[j]!)}\n`;
+    for (let j = i; j < Math.min(end, i + LINES_PER_WRITE); j++) text += `${exportLine(endpoints[j])}\n`;
     if (!gzip.write(text)) await new Promise((resolve) => gzip.once('drain', resolve));
   }
   gzip.end();

@@ -26,7 +26,7 @@ export function parseNdjson(name: string, text: string): ImportRow[] {
       try {
         const value = JSON.parse(line) as unknown;
         if (typeof value !== 'object' || value === null || Array.isArray(value)) rows.push({ where, error: `${where}: not a JSON object` });
-        else rows.push({ where, endpoint: value as ImportedEndpoint });
+        else rows.push({ where, endpoint: value });
       } catch {
         rows.push({ where, error: `${where}: invalid JSON` });
       }
@@ -63,8 +63,8 @@ function knownColumn(column: string): boolean {
   const parts = column.split('.');
   if (parts.length === 1) return TOP_LEVEL.has(column);
   const [head, second] = parts;
-  if (head === 'Location') return parts.length === 2 && LOCATION.has(second!);
-  if (head === 'Demographic') return parts.length === 2 && DEMOGRAPHIC.has(second!);
+  if (head === 'Location') return parts.length === 2 && LOCATION.has(second);
+  if (head === 'Demographic') return parts.length === 2 && DEMOGRAPHIC.has(second);
   if (head === 'Attributes' || head === 'Metrics') return parts.length >= 2 && !!second;
   if (head === 'User') return column === 'User.UserId' || (second === 'UserAttributes' && parts.length >= 3 && !!parts[2]);
   return false;
@@ -77,7 +77,7 @@ function rowToEndpoint(header: string[], cells: string[]): ImportedEndpoint {
     if (value === undefined || value === '') return;
     const [head, ...rest] = column.split('.');
     const name = rest.join('.');
-    if (rest.length === 0) endpoint[head!] = value;
+    if (rest.length === 0) endpoint[head] = value;
     else if (head === 'Location') {
       endpoint.Location = { ...endpoint.Location, [name]: name === 'Latitude' || name === 'Longitude' ? Number(value) : value };
     } else if (head === 'Demographic') endpoint.Demographic = { ...endpoint.Demographic, [name]: value };

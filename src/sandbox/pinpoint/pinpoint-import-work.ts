@@ -56,12 +56,12 @@ export class ImportWork implements JobWork {
   }
 
   pieceSize(index: number): number {
-    const [start, end] = this.bounds[index]!;
+    const [start, end] = this.bounds[index];
     return end - start;
   }
 
   async runPiece(index: number, atMs: number): Promise<{ processed: number; failures: string[] }> {
-    const [start, end] = this.bounds[index]!;
+    const [start, end] = this.bounds[index];
     const failures: string[] = [];
     const imported: string[] = [];
     for (const row of this.rows.slice(start, end)) {
@@ -107,7 +107,7 @@ export class ImportWork implements JobWork {
     const segment = segmentId ? this.app.segments.get(segmentId.toLowerCase()) : undefined;
     if (!segment?.members) return;
     for (const key of keys) segment.members.add(key);
-    const latest = segment.versions[segment.versions.length - 1]!;
+    const latest = segment.versions[segment.versions.length - 1];
     if (!latest.ImportDefinition) return;
     const channelCounts: Record<string, number> = {};
     for (const key of segment.members) {

@@ -71,5 +71,5 @@ function seedSegments(store: PinpointStore, appId: string, subjects: number, at:
     SANDBOX_PINPOINT_SEGMENT_IDS.newsletter,
   );
   for (let i = 0; i < subjects; i += 4) newsletter.members!.add(seededId('pinpoint-endpoint', i, 'EMAIL', 'user'));
-  newsletter.versions[0]!.ImportDefinition = { ...newsletter.versions[0]!.ImportDefinition!, Size: newsletter.members!.size, ChannelCounts: { EMAIL: newsletter.members!.size } };
+  newsletter.versions[0].ImportDefinition = { ...newsletter.versions[0].ImportDefinition!, Size: newsletter.members!.size, ChannelCounts: { EMAIL: newsletter.members!.size } };
 }

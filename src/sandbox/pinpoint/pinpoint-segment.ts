@@ -76,7 +76,7 @@ export interface PinpointSegment {
 
 /** SegmentResponse for one version (the current one unless a version is named). */
 export function segmentResponse(segment: PinpointSegment, version?: SegmentVersion) {
-  const v = version ?? segment.versions[segment.versions.length - 1]!;
+  const v = version ?? segment.versions[segment.versions.length - 1];
   return stripUndefined({
     Id: segment.Id,
     Arn: segment.Arn,
@@ -201,7 +201,7 @@ class SegmentMatcher {
     const recency = d.Behavior?.Recency;
     if (recency) {
       // The store keeps no activity log, so the last update stands for the last activity.
-      const active = this.nowMs - Date.parse(e.EffectiveDate) <= RECENCY_MS[recency.Duration]!;
+      const active = this.nowMs - Date.parse(e.EffectiveDate) <= RECENCY_MS[recency.Duration];
       if (active !== (recency.RecencyType === 'ACTIVE')) return false;
     }
     return true;
@@ -226,13 +226,13 @@ function matchAttribute(values: string[] | undefined, dim: AttributeDimension): 
     case 'CONTAINS':
       return have.some((v) => dim.Values.some((needle) => v.includes(needle)));
     case 'BEFORE':
-      return times.some((t) => t < bounds[0]!);
+      return times.some((t) => t < bounds[0]);
     case 'AFTER':
-      return times.some((t) => t > bounds[0]!);
+      return times.some((t) => t > bounds[0]);
     case 'ON':
       return have.some((v) => dim.Values.some((b) => v.slice(0, 10) === b.slice(0, 10)));
     case 'BETWEEN':
-      return times.some((t) => t >= bounds[0]! && t <= bounds[1]!);
+      return times.some((t) => t >= bounds[0] && t <= bounds[1]);
   }
 }
 

@@ -91,11 +91,11 @@ export function sendPinpointError(res: Response, status: number, errorType: stri
 
 const answers: VendorAnswers = {
   // Pinpoint sends no Retry-After (vendor-contracts §1.4), so neither do we.
-  throttled: (res) => sendPinpointError(res, 429, 'TooManyRequestsException', 'Too many requests'),
-  serverError: (res) => sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error'),
-  unavailable: (res) => sendPinpointError(res, 503, 'ServiceUnavailableException', 'Service unavailable'),
-  badRequest: (res) => sendPinpointError(res, 400, 'BadRequestException', 'Bad request'),
-  unauthorized: (res) => sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'),
+  throttled: (res) => { sendPinpointError(res, 429, 'TooManyRequestsException', 'Too many requests'); },
+  serverError: (res) => { sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error'); },
+  unavailable: (res) => { sendPinpointError(res, 503, 'ServiceUnavailableException', 'Service unavailable'); },
+  badRequest: (res) => { sendPinpointError(res, 400, 'BadRequestException', 'Bad request'); },
+  unauthorized: (res) => { sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'); },
 };
 
 /** The Amazon Pinpoint REST-JSON API on the paths the real `@aws-sdk/client-pinpoint` calls. */
@@ -122,13 +122,13 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
     res.set('x-amzn-RequestId', randomUUID());
     const credential = /Credential=([^/,\s]+)\//.exec(req.get('authorization') ?? '')?.[1];
     if (options.accessKeyId !== undefined && credential !== options.accessKeyId) {
-      return sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+      sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'); return;
     }
     const ended = endOfSupportAt === undefined ? options.endOfSupportStatus !== undefined : clock.now() >= endOfSupportAt;
     if (ended) {
       const status = options.endOfSupportStatus ?? 404;
       const type = status === 403 ? 'ForbiddenException' : 'NotFoundException';
-      return sendPinpointError(res, status, type, 'Amazon Pinpoint has reached end of support');
+      sendPinpointError(res, status, type, 'Amazon Pinpoint has reached end of support'); return;
     }
     next();
   });
@@ -208,12 +208,12 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
   addSegmentRoutes(app, kit);
   addJobRoutes(app, kit);
 
-  app.use((_req: Request, res: Response) => sendPinpointError(res, 404, 'NotFoundException', 'Resource not found'));
+  app.use((_req: Request, res: Response) => { sendPinpointError(res, 404, 'NotFoundException', 'Resource not found'); });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof PinpointFault) return sendPinpointError(res, err.status, err.errorType, err.message);
+    if (err instanceof PinpointFault) { sendPinpointError(res, err.status, err.errorType, err.message); return; }
     const status = (err as { status?: number; type?: string }).status;
-    if (status === 413) return sendPinpointError(res, 413, 'PayloadTooLargeException', 'Request payload exceeds 7 MB');
-    if (status === 400) return sendPinpointError(res, 400, 'BadRequestException', 'Malformed JSON body');
+    if (status === 413) { sendPinpointError(res, 413, 'PayloadTooLargeException', 'Request payload exceeds 7 MB'); return; }
+    if (status === 400) { sendPinpointError(res, 400, 'BadRequestException', 'Malformed JSON body'); return; }
     sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error');
   });
   return app;

@@ -132,7 +132,7 @@ export class PinpointStore {
   /** UpdateSegment: a new version with the new criteria; older versions stay readable (and exportable). */
   updateSegment(appId: string, segmentId: string, definition: Omit<SegmentDefinition, 'SegmentType'>, now: Date): PinpointSegment {
     const segment = this.segment(appId, segmentId);
-    const latest = segment.versions[segment.versions.length - 1]!;
+    const latest = segment.versions[segment.versions.length - 1];
     if (latest.SegmentType === 'IMPORT' && (definition.Dimensions || definition.SegmentGroups)) {
       throw badRequest('An imported segment cannot have dimensions');
     }
@@ -219,7 +219,7 @@ export class PinpointStore {
     if (!channel || !PUSH_CHANNELS.has(channel) || pushOwned.length === 0) {
       throw badRequest(`Exceeded maximum endpoint per user count ${MAX_ENDPOINTS_PER_USER}`);
     }
-    const oldest = pushOwned.sort((a, b) => a.EffectiveDate.localeCompare(b.EffectiveDate))[0]!;
+    const oldest = pushOwned.sort((a, b) => a.EffectiveDate.localeCompare(b.EffectiveDate))[0];
     const { UserId: _evicted, ...user } = oldest.User;
     app.endpoints.set(oldest.Id.toLowerCase(), { ...oldest, EndpointStatus: 'INACTIVE', User: user });
   }

@@ -26,7 +26,7 @@ export function lowerBound(sorted: readonly string[], key: string, strictlyAfter
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    const c = compareKeys(sorted[mid]!, key);
+    const c = compareKeys(sorted[mid], key);
     if (c < 0 || (strictlyAfter && c === 0)) lo = mid + 1;
     else hi = mid;
   }

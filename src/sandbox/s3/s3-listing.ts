@@ -34,10 +34,10 @@ export function listCurrentObjects(bucket: S3Bucket, query: ListCurrentQuery): L
   const skipUnder = start?.rolledUp ? start.after : undefined;
   const page: ListCurrentPage = { contents: [], commonPrefixes: [], isTruncated: false };
   for (; index < keys.length; index++) {
-    const key = keys[index]!;
+    const key = keys[index];
     if (!key.startsWith(prefix)) break;
     if (skipUnder !== undefined && key.startsWith(skipUnder)) continue;
-    const latest = bucket.objects.get(key)![0]!;
+    const latest = bucket.objects.get(key)![0];
     if (latest.isDeleteMarker) continue;
     const common = commonPrefixOf(key, prefix, delimiter);
     if (common !== undefined && common === page.commonPrefixes.at(-1)) continue;
@@ -105,7 +105,7 @@ export function listObjectVersions(bucket: S3Bucket, query: ListVersionsQuery): 
   const page: ListVersionsPage = { entries: [], commonPrefixes: [], isTruncated: false };
   const count = () => page.entries.length + page.commonPrefixes.length;
   outer: for (; index < keys.length; index++) {
-    const key = keys[index]!;
+    const key = keys[index];
     if (!key.startsWith(prefix)) break;
     if (skipUnder !== undefined && key.startsWith(skipUnder)) continue;
     const common = commonPrefixOf(key, prefix, delimiter);
@@ -122,7 +122,7 @@ export function listObjectVersions(bucket: S3Bucket, query: ListVersionsQuery): 
     }
     const versions = bucket.objects.get(key)!;
     for (let v = 0; v < versions.length; v++) {
-      const version = versions[v]!;
+      const version = versions[v];
       if (key === keyMarker && resumeBelow !== undefined && version.sequence >= resumeBelow) continue;
       if (count() >= maxKeys) {
         page.isTruncated = true;

@@ -43,7 +43,7 @@ export function decodeAwsChunked(raw: Buffer): S3RequestBody {
   for (;;) {
     const lineEnd = raw.indexOf('\r\n', at);
     if (lineEnd < 0) throw incomplete();
-    const size = parseInt(raw.subarray(at, lineEnd).toString('latin1').split(';')[0]!.trim(), 16);
+    const size = parseInt(raw.subarray(at, lineEnd).toString('latin1').split(';')[0].trim(), 16);
     if (!Number.isInteger(size) || size < 0) throw incomplete();
     at = lineEnd + 2;
     if (size === 0) break;

@@ -75,9 +75,9 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       res.locals.throttled = true;
       sendS3Error(res, new S3Fault(503, 'SlowDown', 'Please reduce your request rate.'));
     },
-    serverError: (res) => sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.')),
-    unavailable: (res) => sendS3Error(res, new S3Fault(503, 'ServiceUnavailable', 'Service is unable to handle request.')),
-    unauthorized: (res) => sendS3Error(res, new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')),
+    serverError: (res) => { sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.')); },
+    unavailable: (res) => { sendS3Error(res, new S3Fault(503, 'ServiceUnavailable', 'Service is unable to handle request.')); },
+    unauthorized: (res) => { sendS3Error(res, new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')); },
   };
   const { record, op } = vendorOperations({ vendor: 's3', stats: options.stats, faults: options.faults, answers });
   const opMiddleware = new Map<string, RequestHandler>();
@@ -95,12 +95,12 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     try {
       target = resolveTarget(req, hostSuffix);
     } catch (err) {
-      return next(err);
+      next(err); return;
     }
     res.locals.target = target;
     res.locals.operation = operationOf(req, target);
     const denied = checkAuthorization(req, options.accessKeyId);
-    if (denied) return sendS3Error(res, denied);
+    if (denied) { sendS3Error(res, denied); return; }
     next();
   });
   app.use((req, res, next) => {
@@ -118,7 +118,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return res.end();
-    if (err instanceof S3Fault) return sendS3Error(res, err);
+    if (err instanceof S3Fault) { sendS3Error(res, err); return; }
     sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.'));
   });
   return app;
@@ -145,11 +145,11 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     } else {
       costs.set(limits.partitionOf(bucketName, target.key ?? stringParam(req, 'prefix') ?? ''), 1);
     }
-    if (limits.take(kind, costs) > 0) return answers.throttled(res, 0);
+    if (limits.take(kind, costs) > 0) { answers.throttled(res, 0); return; }
 
     switch (operation) {
       case 'ListBuckets':
-        return listBuckets(req, res);
+        { listBuckets(req, res); return; }
       case 'CreateBucket':
         if (body.bytes.length && !parseXml(body.bytes)) throw malformedXml();
         store.createBucket(bucketName);
@@ -166,25 +166,25 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       case 'GetBucketVersioning': {
         const bucket = store.bucket(bucketName);
         const status = bucket.versioning === 'Unversioned' ? undefined : bucket.versioning;
-        return sendXml(res, 'VersioningConfiguration', el('Status', status));
+        sendXml(res, 'VersioningConfiguration', el('Status', status)); return;
       }
       case 'PutBucketVersioning':
-        return putBucketVersioning(req, res, bucketName, body);
+        { putBucketVersioning(req, res, bucketName, body); return; }
       case 'ListObjectsV2':
-        return listObjectsV2(req, res, store.bucket(bucketName));
+        { listObjectsV2(req, res, store.bucket(bucketName)); return; }
       case 'ListObjects':
-        return listObjectsV1(req, res, store.bucket(bucketName));
+        { listObjectsV1(req, res, store.bucket(bucketName)); return; }
       case 'ListObjectVersions':
-        return listVersions(req, res, store.bucket(bucketName));
+        { listVersions(req, res, store.bucket(bucketName)); return; }
       case 'DeleteObjects':
-        return deleteObjects(res, bucketName, deletion!);
+        { deleteObjects(res, bucketName, deletion!); return; }
       case 'PutObject':
-        return putObject(req, res, bucketName, key, body);
+        { putObject(req, res, bucketName, key, body); return; }
       case 'GetObject':
       case 'HeadObject':
-        return getObject(req, res, bucketName, key, operation === 'HeadObject');
+        { getObject(req, res, bucketName, key, operation === 'HeadObject'); return; }
       case 'DeleteObject':
-        return deleteObject(req, res, bucketName, key);
+        { deleteObject(req, res, bucketName, key); return; }
       default:
         throw new S3Fault(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
     }
@@ -330,7 +330,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       const entry = o as { Key?: unknown; VersionId?: unknown };
       if (typeof entry.Key !== 'string') throw malformedXml();
       if (entry.VersionId !== undefined && typeof entry.VersionId !== 'string') throw malformedXml();
-      return { key: entry.Key, versionId: entry.VersionId === '' ? undefined : (entry.VersionId as string | undefined) };
+      return { key: entry.Key, versionId: entry.VersionId === '' ? undefined : (entry.VersionId) };
     });
     const quiet = typeof root!.Quiet === 'string' && root!.Quiet.trim().toLowerCase() === 'true';
     return { objects: parsed, quiet };
@@ -446,7 +446,7 @@ function sendXml(res: Response, root: string, children: XmlNode[]): void {
 
 /** Bucket and key from a virtual-hosted Host header or from the path (`/bucket`, `/bucket/`, `/bucket/key`). */
 function resolveTarget(req: Request, hostSuffix: string): Target {
-  const rawPath = (req.originalUrl ?? req.url).split('?')[0]!;
+  const rawPath = (req.originalUrl ?? req.url).split('?')[0];
   const decode = (s: string) => {
     try {
       return decodeURIComponent(s);

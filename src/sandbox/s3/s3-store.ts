@@ -210,7 +210,7 @@ export class S3Store implements SandboxObjectStore {
       if (index < 0) return { versionId, deleteMarker: false };
       const [removed] = versions.splice(index, 1);
       this.dropKeyIfEmpty(bucket, key);
-      return { versionId, deleteMarker: removed!.isDeleteMarker };
+      return { versionId, deleteMarker: removed.isDeleteMarker };
     }
     if (bucket.versioning === 'Unversioned') {
       versions.length = 0;
@@ -239,9 +239,9 @@ export class S3Store implements SandboxObjectStore {
     const bucket = this.bucket(bucketName);
     const out: string[] = [];
     for (let i = lowerBound(bucket.sortedKeys, prefix); i < bucket.sortedKeys.length; i++) {
-      const key = bucket.sortedKeys[i]!;
+      const key = bucket.sortedKeys[i];
       if (!key.startsWith(prefix)) break;
-      if (!bucket.objects.get(key)![0]!.isDeleteMarker) out.push(key);
+      if (!bucket.objects.get(key)![0].isDeleteMarker) out.push(key);
     }
     return out;
   }

@@ -24,7 +24,7 @@ const builder = new XMLBuilder({ preserveOrder: true, ignoreAttributes: false, s
 /** A whole S3 document: declaration, then the root element in the S3 namespace, or in none (`null`, as S3's `<Error>`). */
 export function xmlDocument(root: string, children: XmlNode[], namespace: string | null = S3_XMLNS): string {
   const node: XmlNode = namespace ? { [root]: children, ':@': { '@_xmlns': namespace } } : { [root]: children };
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build([node]) as string}`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build([node])}`;
 }
 
 /**

@@ -85,24 +85,24 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
   const generalLimiter = new FixedWindowLimiter(options.generalRequestsPerMinute ?? SEGMENT_GENERAL_REQUESTS_PER_MINUTE);
 
   const answers: VendorAnswers = {
-    throttled: (res, retryAfterMs) => sendTooManyRequests(res, Math.max(1, Math.ceil(retryAfterMs)), generalLimiter.points + 1),
-    serverError: (res) => sendSegmentError(res, 500, 'InternalServerError', 'Internal server error'),
-    unavailable: (res) => sendSegmentError(res, 503, 'ServiceUnavailable', 'Service unavailable'),
-    unauthorized: (res) => sendSegmentError(res, options.unauthorizedStatus ?? 401, (options.unauthorizedStatus ?? 401) === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token'),
+    throttled: (res, retryAfterMs) => { sendTooManyRequests(res, Math.max(1, Math.ceil(retryAfterMs)), generalLimiter.points + 1); },
+    serverError: (res) => { sendSegmentError(res, 500, 'InternalServerError', 'Internal server error'); },
+    unavailable: (res) => { sendSegmentError(res, 503, 'ServiceUnavailable', 'Service unavailable'); },
+    unauthorized: (res) => { sendSegmentError(res, options.unauthorizedStatus ?? 401, (options.unauthorizedStatus ?? 401) === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token'); },
   };
   const { record, op } = vendorOperations({ vendor: 'segment', stats: options.stats, faults: options.faults, answers });
 
   const authenticate: RequestHandler = (req, res, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
     if (!match || match[1] !== token) {
-      return sendSegmentError(res, unauthorizedStatus, unauthorizedStatus === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token');
+      sendSegmentError(res, unauthorizedStatus, unauthorizedStatus === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token'); return;
     }
     next();
   };
   const requireJson: RequestHandler = (req, res, next) => {
-    const mediaType = (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const mediaType = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
-      return sendSegmentError(res, 415, 'UnsupportedMediaType', `Content-Type must be one of ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`);
+      sendSegmentError(res, 415, 'UnsupportedMediaType', `Content-Type must be one of ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`); return;
     }
     next();
   };
@@ -111,13 +111,13 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
   const createLimit: RequestHandler = (req, res, next) => {
     const type = (req.body as { regulationType?: unknown } | undefined)?.regulationType;
     const answer = isRegulationType(type) ? createLimiter.consume(rateLimitGroup(type)) : generalLimiter.consume('general');
-    if (!answer.allowed) return sendTooManyRequests(res, answer.msBeforeNext, answer.consumed);
+    if (!answer.allowed) { sendTooManyRequests(res, answer.msBeforeNext, answer.consumed); return; }
     setRateLimitHeaders(res, answer);
     next();
   };
   const generalLimit: RequestHandler = (_req, res, next) => {
     const answer = generalLimiter.consume('general');
-    if (!answer.allowed) return sendTooManyRequests(res, answer.msBeforeNext, answer.consumed);
+    if (!answer.allowed) { sendTooManyRequests(res, answer.msBeforeNext, answer.consumed); return; }
     setRateLimitHeaders(res, answer);
     next();
   };
@@ -181,12 +181,12 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
     res.status(200).json({ data: { suppressed: groupSuppressed(items), pagination } });
   }));
 
-  app.use((_req: Request, res: Response) => sendSegmentError(res, 404, 'NotFound', 'Resource not found'));
+  app.use((_req: Request, res: Response) => { sendSegmentError(res, 404, 'NotFound', 'Resource not found'); });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof SegmentFault) return sendSegmentError(res, err.status, err.errorType, err.message, { field: err.field });
+    if (err instanceof SegmentFault) { sendSegmentError(res, err.status, err.errorType, err.message, { field: err.field }); return; }
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') return sendSegmentError(res, 422, 'ValidationFailure', 'Request body must not exceed 4 MB');
-    if (type === 'entity.parse.failed') return sendSegmentError(res, 400, 'BadRequest', 'Request body is not valid JSON');
+    if (type === 'entity.too.large') { sendSegmentError(res, 422, 'ValidationFailure', 'Request body must not exceed 4 MB'); return; }
+    if (type === 'entity.parse.failed') { sendSegmentError(res, 400, 'BadRequest', 'Request body is not valid JSON'); return; }
     sendSegmentError(res, 500, 'InternalServerError', 'Internal server error');
   });
   return app;

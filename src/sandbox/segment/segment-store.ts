@@ -8,7 +8,7 @@ export function segmentId(hex: string): string {
   let n = BigInt(`0x${hex}`);
   let out = '';
   while (n > 0n) {
-    out = BASE62[Number(n % 62n)]! + out;
+    out = BASE62[Number(n % 62n)] + out;
     n /= 62n;
   }
   return out.padStart(27, '0').slice(-27);
@@ -449,7 +449,7 @@ export class SegmentStore {
 
   /** Subjects regulated in the last 30 days (sandbox clock). */
   volumeInWindow(now = this.now()): number {
-    while (this.volume.length && this.volume[0]!.at <= now - VOLUME_GUARD_WINDOW_MS) this.volume.shift();
+    while (this.volume.length && this.volume[0].at <= now - VOLUME_GUARD_WINDOW_MS) this.volume.shift();
     return this.volume.reduce((sum, v) => sum + v.subjects, 0);
   }
 
@@ -461,7 +461,7 @@ export class SegmentStore {
   /** Applies the deletions and suppression changes that are due, and forgets regulations past retention. */
   private settle(): void {
     const now = this.now();
-    while (this.pendingEffects.length && this.pendingEffects[0]!.at <= now) this.pendingEffects.shift()!.apply();
+    while (this.pendingEffects.length && this.pendingEffects[0].at <= now) this.pendingEffects.shift()!.apply();
     for (const [id, regulation] of this.regulations) {
       if (regulation.createdAt > now - REGULATION_RETENTION_MS) break;
       this.regulations.delete(id);
@@ -470,7 +470,7 @@ export class SegmentStore {
 
   private schedule(effect: TimedEffect): void {
     let i = this.pendingEffects.length;
-    while (i > 0 && this.pendingEffects[i - 1]!.at > effect.at) i--;
+    while (i > 0 && this.pendingEffects[i - 1].at > effect.at) i--;
     this.pendingEffects.splice(i, 0, effect);
   }
 
@@ -480,16 +480,16 @@ export class SegmentStore {
     const suppressAt = regulation.createdAt + this.timings.suppressAfterMs;
     if (SUPPRESSING_TYPES.has(regulationType)) {
       if (scope.kind === 'workspace') for (const id of subjectIds) this.projectedWorkspaceSuppressed.add(subjectKey(subjectType, id));
-      this.schedule({ at: suppressAt, apply: () => this.suppress(scopeKey, subjectType, subjectIds) });
+      this.schedule({ at: suppressAt, apply: () => { this.suppress(scopeKey, subjectType, subjectIds); } });
     }
     if (regulationType === 'UNSUPPRESS' && regulation.finalStatus !== 'FAILED') {
       if (scope.kind === 'workspace') for (const id of subjectIds) this.projectedWorkspaceSuppressed.delete(subjectKey(subjectType, id));
-      this.schedule({ at: suppressAt, apply: () => this.unsuppress(scopeKey, subjectType, subjectIds) });
+      this.schedule({ at: suppressAt, apply: () => { this.unsuppress(scopeKey, subjectType, subjectIds); } });
     }
     if (DELETING_TYPES.has(regulationType) && regulation.finalStatus !== 'NOT_SUPPORTED') {
       const sourceIds = regulation.streams.map((s) => s.id);
       const covered = regulation.coveredSubjectIds;
-      this.schedule({ at: regulation.finishAt, apply: () => this.deleteData(subjectType, covered, sourceIds) });
+      this.schedule({ at: regulation.finishAt, apply: () => { this.deleteData(subjectType, covered, sourceIds); } });
     }
   }
 
