@@ -2,10 +2,12 @@
 #   docker build -t erasure .
 #   docker run --rm -p 3000:3000 erasure              # all-in-one sandbox (embedded Redis + PGlite)
 #   docker compose up                                 # Redis + Postgres + api + workers (docker-compose.yml)
-FROM node:20-bookworm-slim
+# Node 22, the current LTS: Node 20 is past its end of life, and AWS SDK releases from January 2027
+# need Node 22. package.json "engines" still admits 20.18+, which CI keeps testing.
+FROM node:22-bookworm-slim
 
 # redis-server only serves the default `start` command when REDIS_URL is unset (embedded Redis,
-# DESIGN.md "Stores"); the compose deployment points REDIS_URL at its own redis service instead.
+# README "Quick start"); the compose deployment points REDIS_URL at its own redis service instead.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends redis-server \
  && rm -rf /var/lib/apt/lists/*

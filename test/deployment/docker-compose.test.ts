@@ -378,8 +378,8 @@ describe('Dockerfile', () => {
   const last = (op: string) => [...instructions].reverse().find((i) => i.op === op);
   const main = read('src/cli/main.ts');
 
-  it('builds on node:20-bookworm-slim and runs as a non-root user', () => {
-    expect(instructions[0]).to.deep.equal({ op: 'FROM', args: 'node:20-bookworm-slim' });
+  it('builds on node:22-bookworm-slim (the current LTS) and runs as a non-root user', () => {
+    expect(instructions[0]).to.deep.equal({ op: 'FROM', args: 'node:22-bookworm-slim' });
     const user = last('USER')?.args;
     expect(user, 'USER').to.be.a('string');
     expect(user).to.not.match(/^(root|0)(:|$)/);
