@@ -3,7 +3,7 @@ import type { RequestRecord } from '../ledger/ledger-types.js';
 import type { Principal } from './auth.js';
 
 /**
- * Who may see which requests (DESIGN.md Invariant 10). Roles are of two kinds:
+ * Who may see which requests (README "Clients, roles and idempotency"). Roles are of two kinds:
  * - `submitter` is a client: it sees and acts on its own requests only (those whose `client` is its
  *   token's name); another client's request is answered exactly like an unknown id (404).
  * - `viewer < operator < admin` are staff: they see every request.

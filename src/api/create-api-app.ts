@@ -65,7 +65,7 @@ export interface ApiAppDeps {
   breaker?: VendorBreaker;
 }
 
-/** The HTTP surface: API, dashboards, health, metrics (DESIGN.md, Public surface). */
+/** The HTTP surface: API, dashboards, health, metrics (README "HTTP API"). */
 export function createApiApp(deps: ApiAppDeps): express.Express {
   const { config, logger } = deps;
   /** The `client` label's values (src/api/metrics.ts): names of configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */

@@ -21,7 +21,7 @@ export function manualWorkView(item: ManualWorkItem, now: Date) {
 /**
  * `GET /v1/manual-work[?overdue=true]` (staff: viewer, operator, admin): per-request manual tasks and guided
  * scope deletions still to do, soonest due first. It lists every client's requests, so a client (submitter,
- * which outranks viewer on the role ladder) gets 403, as for Bull Board (DESIGN.md Invariant 10).
+ * which outranks viewer on the role ladder) gets 403, as for Bull Board (README "Clients, roles and idempotency").
  */
 export function createManualWorkRouter(deps: { config: Config; ledger: RequestLedger; scopeDeletions: ScopeDeletionLedger }) {
   const router = express.Router();

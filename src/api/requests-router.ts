@@ -79,7 +79,7 @@ const retryBodySchema = nullAsAbsentSchema(Joi.object({
   vendor: Joi.string().valid(...VENDOR_NAMES),
 }).required());
 
-/** `/v1/requests`: intake, status, lists and retries (DESIGN.md, Public surface). */
+/** `/v1/requests`: intake, status, lists and retries (README "HTTP API"). */
 export function createRequestsRouter(deps: RequestsRouterDeps) {
   const { ledger, intake } = deps;
   const router = express.Router();

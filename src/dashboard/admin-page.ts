@@ -329,7 +329,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, client: isStaff(req.principal) ? client : undefined, requests: page.requests, nextCursor: page.nextCursor, risks }));
   });
 
-  // Every client's open manual steps: staff only (a client gets 403, as for Bull Board; DESIGN.md Invariant 10).
+  // Every client's open manual steps: staff only (a client gets 403, as for Bull Board; README "Clients, roles and idempotency").
   router.get('/manual-work', auth, async (req, res) => {
     if (!isStaff(req.principal)) return res.status(403).send(messagePage(context(req), 'Not allowed', 'Manual work is for staff roles (viewer, operator, admin).'));
     if (!deps.scopeDeletions) return res.status(404).send(messagePage(context(req), 'Not found', 'Manual work is not available here.'));

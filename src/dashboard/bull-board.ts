@@ -138,7 +138,7 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
   const readOnly = board(true);
   const writable = board(false);
   return (req, res, next) => {
-    // Jobs of every client's requests are on the board: staff only (DESIGN.md Invariant 10, src/api/access.ts).
+    // Jobs of every client's requests are on the board: staff only (README "Clients, roles and idempotency", src/api/access.ts).
     if (!isStaff(req.principal)) return res.status(403).json({ error: { code: 'forbidden', message: 'Bull Board is for staff roles (viewer, operator, admin)' } });
     if (req.principal) principals.set(req.headers, req.principal);
     const operator = hasRole(req.principal, 'operator');

@@ -28,7 +28,7 @@ export class IntakeUnavailableError extends Error {
 
 /**
  * The client's idempotency key already belongs to one of its requests made with another subject,
- * vendors or regulation (DESIGN.md Invariant 10): nothing was created or changed (422). Names the
+ * vendors or regulation (README "Clients, roles and idempotency"): nothing was created or changed (422). Names the
  * key's field, never a value.
  */
 export class IdempotencyKeyReusedError extends Error {
@@ -49,7 +49,7 @@ export interface SubmitResult {
 
 /** What a protocol front-end (OpenDSR) adds to a native submission. */
 export interface SubmitOptions {
-  /** The client the request belongs to: the submitting token's name (DESIGN.md Invariant 10). */
+  /** The client the request belongs to: the submitting token's name (README "Clients, roles and idempotency"). */
   client?: string;
   /** Idempotency key used instead of the body's `requestId` (outside the native key space). */
   idempotencyKey?: string;
@@ -80,7 +80,7 @@ const DAY_MS = 86_400_000;
 const nullableRequestBodySchema = nullAsAbsentSchema(requestBodySchema);
 
 /**
- * Validates, plans, commits, then enqueues a request (DESIGN.md Invariant 4: the ledger commit
+ * Validates, plans, commits, then enqueues a request (README "Architecture": the ledger commit
  * happens before any answer; if the enqueue then fails, the reconciler enqueues it later).
  */
 export function createIntake(deps: IntakeDeps) {

@@ -7,7 +7,7 @@ export interface FieldProblem {
   problem: string;
 }
 
-/** Native request body (DESIGN.md, Public surface). Unknown fields are refused. */
+/** Native request body (README "HTTP API"). Unknown fields are refused. */
 export const requestBodySchema = Joi.object({
   requestId: Joi.string().min(1).max(128).pattern(/^[A-Za-z0-9._~-]+$/),
   subject: Joi.object({

@@ -68,7 +68,7 @@ class OpenDsrHttpError extends Error {
 }
 
 /**
- * The OpenDSR 2.0 processor API (research/dsr-peers.md §2): discovery, create, status, cancel,
+ * The OpenDSR 2.0 processor API (README "Callbacks and OpenDSR"): discovery, create, status, cancel,
  * each answer signed (`X-OpenDSR-Signature`, RSASSA-PKCS1-v1_5 / SHA-256 over the raw body bytes, base64). Requests
  * go through the native intake (same validation, planning and ledger commit); the body itself is
  * never stored or logged, only a keyed hash of it.
@@ -219,7 +219,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
 
   /**
    * A controller finds its own requests only: another controller's subject_request_id answers 404
-   * exactly as an unknown one (DESIGN.md Invariant 10). Staff find any controller's; when two
+   * exactly as an unknown one (README "Clients, roles and idempotency"). Staff find any controller's; when two
    * controllers used the same id, staff are told to read it by the native id instead.
    */
   async function find(principal: Principal, id: string): Promise<{ record: OpenDsrRecord; request: RequestRecord }> {

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 export type OpenDsrFlavor = 'v2' | 'v1';
 
 /**
- * Signs OpenDSR responses and callbacks (spec §6, research/dsr-peers.md §2.8): a signature over the
+ * Signs OpenDSR responses and callbacks (spec §6; README "OpenGDPR clients and the signature scheme"): a signature over the
  * raw body bytes with SHA-256 (RSA keys: RSASSA-PKCS1-v1_5, i.e. RSA-SHA256), base64, in
  * `X-OpenDSR-Signature`, beside `X-OpenDSR-Processor-Domain`. The key never leaves this object.
  */

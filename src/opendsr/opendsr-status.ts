@@ -5,7 +5,7 @@ import type { OpenDsrRecord } from './opendsr-store.js';
 export type OpenDsrStatus = 'pending' | 'in_progress' | 'completed' | 'cancelled';
 
 /**
- * Our lifecycle in OpenDSR terms. The spec has no failed status (research/dsr-peers.md §2.9 #4):
+ * Our lifecycle in OpenDSR terms. The spec has no failed status (README "Callbacks and OpenDSR"):
  * a failed request is still ours to finish (on-call retries it), so it reads `in_progress`, and the
  * extension field `status` under our processor domain says `failed`. `completed_with_errors`
  * reads `completed` with the extension saying which.

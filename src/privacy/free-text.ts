@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Free text is data about a person (DESIGN.md, Invariant 13): reasons and notes typed by people.
+ * Free text is data about a person (README "Security"): reasons and notes typed by people.
  * These are the audit-detail fields that hold it; src/ledger/audit-log.ts takes them out of the
  * hash chain (the chain keeps a digest), scrubs them here, and stores them beside the chain.
  */

@@ -1,5 +1,5 @@
 /**
- * The one function every printed string goes through (DESIGN.md Invariant 13; issue 25, item 3):
+ * The one function every printed string goes through (README "Errors, retries and rate limits"; issue 25, item 3):
  * the CLI's output (src/cli/run-client.ts), the JSON logs (src/logger.ts) and the admin page
  * (src/dashboard/html.ts). A vendor answer, a reason or a note can carry terminal escapes
  * (`ESC]0;title BEL` sets an on-call engineer's window title, `ESC[2J` clears the screen) or bidi

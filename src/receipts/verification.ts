@@ -1,6 +1,6 @@
 /**
  * The one closed set of verification values a task's evidence (and so its receipt) may carry
- * (DESIGN.md Invariant 8; README "Verification values"). Nothing else is ever written: a receipt
+ * (README "Verification values"). Nothing else is ever written: a receipt
  * signs exactly these words, and each means one thing.
  *
  * - `verified_absent`: a read that could have found the person, in a scope confirmed to exist in

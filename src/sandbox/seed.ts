@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The sandbox's seeded people (DESIGN.md, Sandbox): person i has these identifiers in every
+ * The sandbox's seeded people (README "The sandbox"): person i has these identifiers in every
  * vendor, beside other people's data. Deterministic, so tests and demos can name them.
  */
 export interface SeedPerson {

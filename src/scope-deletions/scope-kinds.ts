@@ -1,7 +1,7 @@
 import Joi from 'joi';
 
 /**
- * The kinds of scope deletion (issue 19; DESIGN.md "Scope deletions"): whole-scope procedures of
+ * The kinds of scope deletion (issue 19; README "Scope deletions"): whole-scope procedures of
  * the vendors, as data. `pinpoint-project` is automated (src/operations/schedule-project-deletion.ts);
  * the rest are guided: the service drafts exactly what to send or click, the operator records it
  * as sent, and the deletion follows the vendor's clock from then on.

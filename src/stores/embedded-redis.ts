@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import net from 'node:net';
 import path from 'node:path';
 
-/** A private `redis-server` child process (DESIGN.md: the default when REDIS_URL is unset). */
+/** A private `redis-server` child process (README "Quick start": the default when REDIS_URL is unset). */
 export interface EmbeddedRedis {
   /** `redis://:<requirepass>@127.0.0.1:<port>`: the password rides in the URL, never on a command line. */
   url: string;

@@ -16,7 +16,7 @@ import { skipBecause } from '../support/skip.js';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const OPERATOR_TOKEN = 'operator-token-for-browser-tests-01';
 const VIEWER_TOKEN = 'viewer-token-for-browser-tests-0123';
-/** The seed's identifier shapes (DESIGN.md, Sandbox): e-mail, phone, user id. */
+/** The seed's identifier shapes (README "The sandbox"): e-mail, phone, user id. */
 const SEEDED_SHAPES = [/user\d+@example\.com/gi, /\+1555\d{7}/g, /\buser-\d+\b/g];
 
 function seededIdentifiers(text: string): string[] {

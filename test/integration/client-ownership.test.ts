@@ -7,7 +7,7 @@ import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRe
 import { adminSessionCookie } from '../support/admin-session.js';
 import { skipBecause } from '../support/skip.js';
 
-/** Issue 22 (DESIGN.md Invariant 10): each client owns its requests; idempotency keys are per client and bound to their payload. */
+/** Issue 22 (README "Clients, roles and idempotency"): each client owns its requests; idempotency keys are per client and bound to their payload. */
 
 for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
   describe(`Client ownership and per-client idempotency (issue 22), ledger on ${database}`, function () {

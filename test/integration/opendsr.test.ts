@@ -13,7 +13,7 @@ const CONTROLLER_TOKEN = 'controller-token-0123456789abcdef';
 const VIEWER_TOKEN = 'viewer-token-0123456789abcdefghij';
 
 // ---------------------------------------------------------------------------------------------
-// A controller, written from the OpenDSR 2.0 spec (research/dsr-peers.md §2), not from our code.
+// A controller, written from the OpenDSR 2.0 spec (specification.md of github.com/opengdpr/opengdpr), not from our code.
 // ---------------------------------------------------------------------------------------------
 
 interface SignedAnswer {

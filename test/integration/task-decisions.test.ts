@@ -69,7 +69,7 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(task.operatorDecision).to.deep.include({ decision: 'skipped', by: 'token:admin', reason: 'Pinpoint project closed; INC-77' });
     expect(task.evidence.operatorDecision.failedWith, 'the failure it closes stays on record').to.be.a('string').and.not.be.empty;
     const entry = receipt.body.receipt.auditChain.find((e: { action: string }) => e.action === 'task.skipped');
-    // The reason sits beside the chain, its digest in it (DESIGN.md Invariant 13).
+    // The reason sits beside the chain, its digest in it (README "Security").
     expect(entry.detail).to.deep.include({ taskId, decision: 'skipped' }).and.to.have.property('reasonSha256');
     expect(entry.text).to.deep.equal({ reason: 'Pinpoint project closed; INC-77' });
     expect(verifyReceipt(receipt.body)).to.deep.equal({ valid: true, problems: [] });

@@ -9,7 +9,7 @@ import { pumpClock } from '../support/aws-sandbox.js';
 /**
  * Invariant 1 over the whole run (this file sorts last, so it sees what every earlier test left):
  * no identifier of a seeded person in any Redis key or value, any log line, the Bull Board API or
- * the API's answers. Seeded identifiers have fixed shapes (DESIGN.md, Sandbox), so the scan looks
+ * the API's answers. Seeded identifiers have fixed shapes (README "The sandbox"), so the scan looks
  * for the shapes, which also covers any person a test used that this file does not name.
  */
 const IDENTIFIER_SHAPES: RegExp[] = [

@@ -202,7 +202,7 @@ for (const backend of backends) {
       expect(await ledger.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
       expect(await ledger.decideFailedTask(request.id, t2.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
       const trail = await ledger.auditTrail(request.id);
-      // The reason's digest is chained; the readable trail shows the text beside it (DESIGN.md Invariant 13).
+      // The reason's digest is chained; the readable trail shows the text beside it (README "Security").
       const resolved = trail.filter((e) => e.action === 'task.resolved');
       expect(resolved.map((e) => e.detail)).to.deep.equal([{ taskId: t2.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12', reasonSha256: resolved[0].detail.reasonSha256 }]);
       expect(resolved[0].detail.reasonSha256).to.be.a('string');

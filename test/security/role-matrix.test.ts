@@ -12,7 +12,7 @@ import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRe
 import { skipBecause } from '../support/skip.js';
 
 /**
- * The role matrix of README "Clients and roles", route by route (issue 22, DESIGN.md Invariant 10).
+ * The role matrix of README "Clients and roles", route by route (issue 22).
  * Calls are made so that an allowed one is refused by validation or is idempotent (a missing reason,
  * an unknown queue, a cancel of an already cancelled request), so the table runs without changing
  * anything; a refused one answers 401, 403 or, for another client's request, 404 exactly as an

@@ -58,7 +58,7 @@ export class PinpointFault extends Error {
 }
 
 const PUSH_CHANNELS = new Set(['GCM', 'APNS', 'APNS_SANDBOX', 'APNS_VOIP', 'APNS_VOIP_SANDBOX', 'ADM', 'BAIDU']);
-/** Current Pinpoint quota (research/vendor-contracts.md §1.5). */
+/** Current Pinpoint quota (docs/vendors/pinpoint.md, "Endpoints per user id"). */
 export const MAX_ENDPOINTS_PER_USER = 15;
 
 /** One deletion the simulator carried out: whose endpoints, and how many went (tests check nothing was erased twice or by mistake). */
