@@ -44,7 +44,7 @@ export class AdminSessions implements SessionLookup {
       `SELECT token_name, created_at, last_seen_at, revoked_at FROM admin_sessions WHERE id_hash = $1`,
       [digest(sessionId)],
     );
-    const row = rows[0];
+    const row = rows.at(0);
     if (!row || row.revoked_at) return undefined;
     const created = new Date(row.created_at).getTime();
     const seen = new Date(row.last_seen_at).getTime();
@@ -65,7 +65,7 @@ export class AdminSessions implements SessionLookup {
   /** Every session id the request's Cookie header carries, under either cookie name, duplicates included. */
   idsIn(req: Request): string[] {
     const ids: string[] = [];
-    for (const part of String(req.headers.cookie ?? '').split(';')) {
+    for (const part of (req.headers.cookie ?? '').split(';')) {
       const [key, ...rest] = part.trim().split('=');
       if (key === SECURE_SESSION_COOKIE || key === PLAIN_SESSION_COOKIE) ids.push(rest.join('='));
     }

@@ -102,10 +102,10 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
     if (BLOCKED_ROUTES.has(route)) return { allow: false, status: 403, message: 'this action is disabled: jobs are managed through the erasure API' };
     const principal = principals.get(request.headers);
     const needed = OPERATOR_ROUTES.has(route) ? 'operator' : 'admin';
-    if (!hasRole(principal, needed)) return { allow: false, status: 403, message: `this needs the ${needed} role` };
+    if (!principal || !hasRole(principal, needed)) return { allow: false, status: 403, message: `this needs the ${needed} role` };
     const jobId = typeof request.params.jobId === 'string' ? request.params.jobId : undefined;
     const requestId = jobId && /^[0-9a-f-]{36}__/.test(jobId) ? jobId.slice(0, 36) : null;
-    await deps.ledger.audit(requestId, `token:${principal!.name}`, 'dashboard.write', { route, queue: request.params.queueName, jobId: jobId ?? null });
+    await deps.ledger.audit(requestId, `token:${principal.name}`, 'dashboard.write', { route, queue: request.params.queueName, jobId: jobId ?? null });
     return { allow: true };
   };
 

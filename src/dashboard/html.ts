@@ -23,6 +23,7 @@ function render(value: unknown): string {
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return value.map(render).join('');
   if (value === null || value === undefined || value === false) return '';
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a template may interpolate any value; it shows as String() shows it, escaped
   return escapeHtml(String(value));
 }
 

@@ -25,7 +25,7 @@ export function startManualWorkReminders(deps: { config: Config; db: Database; l
     if (running) return;
     running = true;
     sweepManualWork({ db: deps.db, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, settings, notifiers, logger: deps.logger }, new Date())
-      .catch((err) => deps.logger.warn('manual work sweep failed', { errorName: (err as Error).name }))
+      .catch((err: unknown) => deps.logger.warn('manual work sweep failed', { errorName: err instanceof Error ? err.name : typeof err }))
       .finally(() => (running = false));
   }, settings.everyMs);
   timer.unref();

@@ -42,7 +42,11 @@ export const manualWorkFileSchema = Joi.object({
 /** The defaults: due times from the vendors' timings (a scope deletion's own `expectedBy` once sent). */
 type SmtpFile = Omit<NonNullable<ManualWorkSettings['smtp']>, 'secure' | 'escalateTo'> & { secure?: boolean; escalateTo?: string[] };
 
-export function manualWorkSettings(file: (Omit<Partial<ManualWorkSettings>, 'smtp'> & { smtp?: SmtpFile }) | undefined): ManualWorkSettings | undefined {
+type ManualWorkFile = Omit<Partial<ManualWorkSettings>, 'smtp'> & { smtp?: SmtpFile };
+
+export function manualWorkSettings(file: ManualWorkFile): ManualWorkSettings;
+export function manualWorkSettings(file: ManualWorkFile | undefined): ManualWorkSettings | undefined;
+export function manualWorkSettings(file: ManualWorkFile | undefined): ManualWorkSettings | undefined {
   if (!file) return undefined;
   return {
     assignees: { default: 'on-call', ...(file.assignees ?? {}) },

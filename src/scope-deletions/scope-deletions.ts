@@ -142,7 +142,7 @@ export class ScopeDeletionNotFound extends Error {
 
 /** A guided deletion as the API shows it, with `overdue` on the ledger's clock and what the operator can do next. */
 export function scopeDeletionView(d: ScopeDeletionRecord, now: Date) {
-  const kind = GUIDED_KINDS[d.kind as keyof typeof GUIDED_KINDS];
+  const kind = isGuidedKind(d.kind) ? GUIDED_KINDS[d.kind] : undefined;
   const overdue = (d.status === 'sent' || d.status === 'cancel_requested') && d.expectedBy !== null && now.getTime() > d.expectedBy.getTime();
   return {
     id: d.id,

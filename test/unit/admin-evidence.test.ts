@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { RequestRecord, TaskRecord } from '../../src/ledger/ledger-types.js';
-import { requestPage, type ViewContext } from '../../src/dashboard/admin-views.js';
+import type { ViewContext } from '../../src/dashboard/admin-views.js';
+import { requestPage } from '../../src/dashboard/admin-request-page.js';
 
 const NOW = new Date('2026-12-01T12:00:00Z');
 
