@@ -5,7 +5,7 @@ export class ApiResponseError extends Error {
     readonly code: string,
     message: string,
     readonly details: Array<{ field: string; problem: string }> = [],
-    readonly body: unknown = undefined,
+    readonly body?: unknown,
   ) {
     super(message);
     this.name = 'ApiResponseError';
@@ -43,18 +43,20 @@ export class ApiClient {
     return this.options.url;
   }
 
-  get<T = any>(pathname: string, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
+  /** T names the shape of the service's own answer (src/cli/api-answers.ts); it is not checked here. */
+  get<T = unknown>(pathname: string, query?: Record<string, string | number | boolean | undefined>): Promise<T> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, String(v));
     const suffix = qs.size ? `?${qs}` : '';
-    return this.call<T>('GET', `${pathname}${suffix}`).then((r) => r.body);
+    return this.call('GET', `${pathname}${suffix}`).then((r) => r.body as T);
   }
 
-  post<T = any>(pathname: string, body: unknown): Promise<T> {
-    return this.call<T>('POST', pathname, body).then((r) => r.body);
+  post<T = unknown>(pathname: string, body: unknown): Promise<T> {
+    return this.call('POST', pathname, body).then((r) => r.body as T);
   }
 
-  private async call<T>(method: string, pathname: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** The parsed body of a 2xx answer; any other answer throws ApiResponseError. */
+  private async call(method: string, pathname: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
@@ -66,21 +68,43 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code;
-      if ((err as Error).name === 'TimeoutError') throw new ApiConnectionError(`${this.options.url} did not answer within ${Math.round(this.timeoutMs / 1000)} s`);
+      if (err instanceof Error && err.name === 'TimeoutError') throw new ApiConnectionError(`${this.options.url} did not answer within ${Math.round(this.timeoutMs / 1000)} s`);
+      const cause = errorCause(err);
       throw new ApiConnectionError(`cannot reach ${this.options.url}${cause ? ` (${cause})` : ''}`);
     }
     const text = await res.text().catch(() => '');
-    let parsed: any;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       throw new ApiConnectionError(`${this.options.url} answered HTTP ${res.status} with a body that is not JSON; is this an erasure service?`);
     }
     if (!res.ok) {
-      const error = parsed?.error ?? {};
-      throw new ApiResponseError(res.status, String(error.code ?? `http_${res.status}`), String(error.message ?? `HTTP ${res.status}`), Array.isArray(error.details) ? error.details : [], parsed);
+      const error = errorBody(parsed);
+      throw new ApiResponseError(res.status, error.code ?? `http_${res.status}`, error.message ?? `HTTP ${res.status}`, error.details, parsed);
     }
-    return { status: res.status, body: parsed as T };
+    return { status: res.status, body: parsed };
   }
+}
+
+/** The error code of a failed fetch (ECONNREFUSED, ENOTFOUND, …), when there is one. */
+function errorCause(err: unknown): string | undefined {
+  if (!(err instanceof Error) || typeof err.cause !== 'object' || err.cause === null) return undefined;
+  const code = (err.cause as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** `{ error: { code, message, details } }` of an error answer, each part only when it has its type. */
+function errorBody(parsed: unknown): { code?: string; message?: string; details: Array<{ field: string; problem: string }> } {
+  const error: unknown = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
+  if (typeof error !== 'object' || error === null) return { details: [] };
+  const { code, message, details } = error as { code?: unknown; message?: unknown; details?: unknown };
+  const problems = Array.isArray(details)
+    ? details.filter((d): d is { field: string; problem: string } => typeof d === 'object' && d !== null && typeof (d as { field?: unknown }).field === 'string' && typeof (d as { problem?: unknown }).problem === 'string')
+    : [];
+  return {
+    code: typeof code === 'string' || typeof code === 'number' ? String(code) : undefined,
+    message: typeof message === 'string' ? message : undefined,
+    details: problems,
+  };
 }

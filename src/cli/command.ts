@@ -73,11 +73,11 @@ export const COMMON_HELP = `Common flags:
  */
 function attachValues(argv: string[], options: Options): string[] {
   const out: string[] = [];
-  const isOurFlag = (arg: string) => arg.startsWith('--') && options[arg.slice(2).split('=')[0]] !== undefined;
+  const isOurFlag = (arg: string) => arg.startsWith('--') && Object.hasOwn(options, arg.slice(2).split('=')[0]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    const next = argv[i + 1];
-    if (arg.startsWith('--') && !arg.includes('=') && options[arg.slice(2)]?.type === 'string' && next !== undefined && next.startsWith('-') && !isOurFlag(next)) {
+    const next = argv.at(i + 1);
+    if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(options, arg.slice(2)) && options[arg.slice(2)].type === 'string' && next?.startsWith('-') && !isOurFlag(next)) {
       out.push(`${arg}=${next}`);
       i += 1;
     } else out.push(arg);

@@ -163,7 +163,8 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-main(process.argv.slice(2)).catch((err: Error) => {
+main(process.argv.slice(2)).catch((caught: unknown) => {
+  const err = caught instanceof Error ? caught : new Error(String(caught));
   if (err.name === 'ConfigError' || err instanceof RedisNotInstalledError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);

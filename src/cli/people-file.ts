@@ -193,9 +193,10 @@ export async function* readPeopleFile(file: string, format: PeopleFileFormat, de
     row += 1;
     if (format === 'csv') {
       const fields = parseCsvLine(text);
+      const header = columns ?? [];
       if (!fields) yield { row, line, bytesEnd, problem: 'is not valid CSV: a quoted field is not closed, or a quote is misplaced' };
-      else if (fields.length !== columns!.length) yield { row, line, bytesEnd, problem: `has ${fields.length} fields; the header has ${columns!.length}` };
-      else yield { row, line, bytesEnd, body: csvRowToBody(columns!, fields, defaults) };
+      else if (fields.length !== header.length) yield { row, line, bytesEnd, problem: `has ${fields.length} fields; the header has ${header.length}` };
+      else yield { row, line, bytesEnd, body: csvRowToBody(header, fields, defaults) };
       continue;
     }
     let parsed: unknown;

@@ -15,7 +15,7 @@ export class Progress {
   ) {}
 
   private get tty(): boolean {
-    return Boolean(this.stream.isTTY);
+    return this.stream.isTTY;
   }
 
   update(done: number, detail: string, force = false): void {

@@ -55,7 +55,7 @@ export async function runClientCommand(command: Command, argv: string[]): Promis
 }
 
 function reportError(io: Output, command: Command, err: unknown, json: boolean): number {
-  const e = err as Error;
+  const e = err instanceof Error ? err : new Error(String(err));
   let code: number = EXIT.failed;
   let doc: Record<string, unknown>;
   if (e instanceof UsageError) {
@@ -81,9 +81,9 @@ function reportError(io: Output, command: Command, err: unknown, json: boolean):
       return code;
     }
   } else {
-    doc = { code: 'internal', message: `${e?.name}: ${e?.message}` };
+    doc = { code: 'internal', message: `${e.name}: ${e.message}` };
     if (!json) {
-      io.err(`erasure ${command.name} failed: ${e?.name}: ${e?.message}`);
+      io.err(`erasure ${command.name} failed: ${e.name}: ${e.message}`);
       return code;
     }
   }

@@ -1,5 +1,6 @@
 import { expectPositionals, requiredString, type Command } from '../command.js';
 import { formatRequest } from './status.js';
+import type { RequestAnswer } from '../api-answers.js';
 
 export const cancelCommand: Command = {
   name: 'cancel',
@@ -13,7 +14,7 @@ Exit code 1 when the request had already ended or does not exist.`,
   async run(ctx) {
     const [id] = expectPositionals(ctx, ['REQUEST_ID'], 'cancel');
     const reason = requiredString(ctx, 'reason', 'why the request is cancelled (recorded in the audit trail)');
-    const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(id)}/cancel`, { reason });
+    const result = await ctx.client().post<RequestAnswer>(`/v1/requests/${encodeURIComponent(id)}/cancel`, { reason });
     if (ctx.json) ctx.io.json(result);
     else ctx.io.out(formatRequest(result));
     return 0;

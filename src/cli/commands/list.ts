@@ -1,4 +1,6 @@
 import { positiveInt, stringFlag, table, type Command } from '../command.js';
+import type { ManualWorkItem, RequestAnswer, RequestPage } from '../api-answers.js';
+import type { ApiClient } from '../api-client.js';
 
 const PAGE_MAX = 500;
 
@@ -22,10 +24,10 @@ Lists requests, newest first, following the API's pages until N requests (defaul
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 1_000_000);
     const pageSize = positiveInt(stringFlag(ctx, 'page-size'), '--page-size', PAGE_MAX, PAGE_MAX);
     const client = ctx.client();
-    const requests: any[] = [];
+    const requests: RequestAnswer[] = [];
     let cursor: string | undefined;
     do {
-      const page = await client.get('/v1/requests', {
+      const page = await client.get<RequestPage>('/v1/requests', {
         status: stringFlag(ctx, 'status'),
         overdue: ctx.values.overdue ? 'true' : undefined,
         atRisk: ctx.values['at-risk'] ? 'true' : undefined,
@@ -37,7 +39,7 @@ Lists requests, newest first, following the API's pages until N requests (defaul
       cursor = page.nextCursor ?? undefined;
     } while (cursor && requests.length < limit);
     const more = Boolean(cursor);
-    const manualWork: any[] = ctx.values.overdue ? ((await client.get('/v1/manual-work', { overdue: 'true' }).catch(() => ({ manualWork: [] }))).manualWork ?? []) : [];
+    const manualWork = ctx.values.overdue ? await overdueManualWork(client) : [];
     if (ctx.json) {
       ctx.io.json({ requests, more, ...(ctx.values.overdue ? { manualWork } : {}) });
       return 0;
@@ -54,10 +56,16 @@ Lists requests, newest first, following the API's pages until N requests (defaul
     ctx.io.out(
       table(
         ['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT'],
-        requests.map((r) => [r.id, r.status, r.regulation, r.vendors.join(','), r.submittedAt, r.dueAt, `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}${r.atRisk ? ` AT RISK (${(r.atRiskVendors ?? []).map((v: { vendor: string }) => v.vendor).join(',')})` : ''}`]),
+        requests.map((r) => [r.id, r.status, r.regulation, (r.vendors ?? []).join(','), r.submittedAt, r.dueAt, `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}${r.atRisk ? ` AT RISK (${(r.atRiskVendors ?? []).map((v) => v.vendor).join(',')})` : ''}`]),
       ),
     );
     ctx.io.out(`${requests.length} request(s)${more ? `; more exist: raise --limit` : ''}`);
     return 0;
   },
 };
+
+/** The manual work past its due time; an older service without `/v1/manual-work` has none to show. */
+async function overdueManualWork(client: ApiClient): Promise<ManualWorkItem[]> {
+  const answer = await client.get<{ manualWork?: ManualWorkItem[] }>('/v1/manual-work', { overdue: 'true' }).catch(() => ({ manualWork: [] }));
+  return answer.manualWork ?? [];
+}

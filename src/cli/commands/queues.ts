@@ -1,4 +1,5 @@
 import { expectPositionals, UsageError, type Command } from '../command.js';
+import type { QueueAnswer } from '../api-answers.js';
 
 export const queuesCommand: Command = {
   name: 'queues',
@@ -12,7 +13,7 @@ while it is paused; nothing is lost. Recorded in the audit trail. Needs an opera
     const action = ctx.positionals[0];
     if (action !== 'pause' && action !== 'resume') throw new UsageError(action ? `unknown queues action "${action}"; use pause or resume` : 'queues needs an action: pause or resume');
     const [, queue] = expectPositionals(ctx, ['pause|resume', 'QUEUE'], `queues ${action}`);
-    const result = await ctx.client().post(`/v1/queues/${encodeURIComponent(queue)}/${action}`, {});
+    const result = await ctx.client().post<QueueAnswer>(`/v1/queues/${encodeURIComponent(queue)}/${action}`, {});
     if (ctx.json) ctx.io.json(result);
     else {
       ctx.io.out(`queue ${result.queue} is ${result.paused ? 'paused' : 'running'}`);

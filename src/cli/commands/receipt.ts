@@ -3,6 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import { verifyReceipt, type SignedReceipt } from '../../receipts/receipt.js';
 import { publicKeyId } from '../../receipts/receipt-signer.js';
 import { EXIT, stringFlag, table, UsageError, type Command, type CommandContext } from '../command.js';
+import type { ReceiptAnswer } from '../api-answers.js';
 
 export const receiptCommand: Command = {
   name: 'receipt',
@@ -28,7 +29,7 @@ output names the key used. Exit code 0 when valid, 1 when not (the problems are 
     if (file !== undefined) return verify(ctx, file);
     if (stringFlag(ctx, 'key') !== undefined) throw new UsageError('--key only goes with --verify FILE');
     if (ctx.positionals.length !== 1) throw new UsageError(ctx.positionals.length ? `unexpected argument "${ctx.positionals[1]}"` : 'receipt needs a REQUEST_ID (or --verify FILE)');
-    const signed = await ctx.client().get(`/v1/requests/${encodeURIComponent(ctx.positionals[0])}/receipt`);
+    const signed = await ctx.client().get<ReceiptAnswer>(`/v1/requests/${encodeURIComponent(ctx.positionals[0])}/receipt`);
     if (ctx.json) ctx.io.json(signed);
     else ctx.io.out(formatReceipt(signed));
     return EXIT.ok;
@@ -39,7 +40,7 @@ function readOrUsage(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UsageError(`cannot read ${what} ${file} (${errorCode(err)})`);
   }
 }
 
@@ -63,13 +64,13 @@ async function trustedKeys(ctx: CommandContext): Promise<TrustedKeys> {
   // Only a URL the user named: never a default address, and never the key inside the receipt.
   if (!ctx.namedUrl) throw new UsageError('no trusted key: pass --key PUBLIC_KEY.pem, or --url of the service whose published key to use');
   const client = ctx.client();
-  const published = (await client.get('/v1/receipt-key')) as { keyId?: unknown; publicKey?: unknown; previous?: unknown };
+  // Read as unknown: the keys a verification trusts are checked one by one, never taken on the answer's word.
+  const published = await client.get('/v1/receipt-key');
   const keys: string[] = [];
-  for (const entry of [published, ...(Array.isArray(published?.previous) ? published.previous : [])] as Array<{ publicKey?: unknown }>) {
-    if (typeof entry?.publicKey !== 'string') continue;
+  for (const publicKey of publishedKeys(published)) {
     try {
-      createPublicKey(entry.publicKey);
-      keys.push(entry.publicKey);
+      createPublicKey(publicKey);
+      keys.push(publicKey);
     } catch {
       // not a key: ignored, so it cannot be trusted by accident
     }
@@ -82,45 +83,63 @@ async function verify(ctx: CommandContext, file: string): Promise<number> {
   if (ctx.positionals.length) throw new UsageError(`--verify takes a file, not a request id; unexpected argument "${ctx.positionals[0]}"`);
   const text = readOrUsage(file, 'the receipt');
   const trusted = await trustedKeys(ctx);
+  let parsed: unknown;
   let result: { valid: boolean; problems: string[] };
-  let signed: SignedReceipt | undefined;
   try {
-    signed = JSON.parse(text) as SignedReceipt;
+    parsed = JSON.parse(text);
+    result = checkReceipt(parsed, trusted.keys);
   } catch {
     result = { valid: false, problems: ['the file is not JSON'] };
   }
-  if (signed) {
-    try {
-      result = verifyReceipt(signed, trusted.keys);
-    } catch {
-      result = { valid: false, problems: ['the receipt is malformed: its public key, signature or audit chain cannot be read'] };
-    }
-  }
-  const keyId = typeof signed?.signature?.keyId === 'string' ? signed.signature.keyId : null;
+  const { requestId, keyId, chainEntries } = receiptFacts(parsed);
   const usedKey = keyId && trusted.keys.some((k) => publicKeyId(k) === keyId) ? keyId : null;
   if (ctx.json) {
-    ctx.io.json({ valid: result!.valid, problems: result!.problems, requestId: signed?.receipt?.requestId ?? null, keyId, chainEntries: Array.isArray(signed?.receipt?.auditChain) ? signed.receipt.auditChain.length : null, keyChecked: true, trustedKeyId: usedKey, trustedKeySource: trusted.source });
-  } else if (result!.valid) {
-    ctx.io.out(`valid: receipt for request ${signed!.receipt.requestId}, signed by key ${keyId} (the trusted key, from ${trusted.source}), ${signed!.receipt.auditChain.length} audit chain entries intact`);
+    ctx.io.json({ valid: result.valid, problems: result.problems, requestId, keyId, chainEntries, keyChecked: true, trustedKeyId: usedKey, trustedKeySource: trusted.source });
+  } else if (result.valid) {
+    ctx.io.out(`valid: receipt for request ${requestId ?? '?'}, signed by key ${keyId ?? '?'} (the trusted key, from ${trusted.source}), ${chainEntries ?? 0} audit chain entries intact`);
   } else {
-    ctx.io.out(`INVALID receipt ${file} (checked against ${trusted.source}):\n${result!.problems.map((p) => `  - ${p}`).join('\n')}`);
+    ctx.io.out(`INVALID receipt ${file} (checked against ${trusted.source}):\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
   }
-  return result!.valid ? EXIT.ok : EXIT.failed;
+  return result.valid ? EXIT.ok : EXIT.failed;
+}
+
+/** Verifies a parsed file against the trusted keys; a document that is not a receipt is invalid, never a crash. */
+function checkReceipt(parsed: unknown, keys: string[]): { valid: boolean; problems: string[] } {
+  try {
+    // verifyReceipt reads every part it checks and throws on any it cannot read (caught below).
+    return verifyReceipt(parsed as SignedReceipt, keys);
+  } catch {
+    return { valid: false, problems: ['the receipt is malformed: its public key, signature or audit chain cannot be read'] };
+  }
+}
+
+type JsonObject = Record<string, unknown>;
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What the output names of a receipt file, each only when present with its type. */
+function receiptFacts(parsed: unknown): { requestId: string | null; keyId: string | null; chainEntries: number | null } {
+  const doc = isObject(parsed) ? parsed : {};
+  const receipt = isObject(doc.receipt) ? doc.receipt : {};
+  const signature = isObject(doc.signature) ? doc.signature : {};
+  return {
+    requestId: typeof receipt.requestId === 'string' ? receipt.requestId : null,
+    keyId: typeof signature.keyId === 'string' ? signature.keyId : null,
+    chainEntries: Array.isArray(receipt.auditChain) ? receipt.auditChain.length : null,
+  };
 }
 
 /** Numbers in a task's evidence (endpointsDeleted: 2, …), as `name=value`. */
 function counts(evidence: Record<string, unknown> | undefined): string {
   return Object.entries(evidence ?? {})
-    .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => `${k}=${v}`)
+    .flatMap(([k, v]) => (typeof v === 'number' ? [`${k}=${v}`] : []))
     .join(' ');
 }
 
-export function formatReceipt(signed: any): string {
+export function formatReceipt(signed: ReceiptAnswer): string {
   const r = signed.receipt;
   const lines = [
     `receipt for request ${r.requestId}  (${r.regulation}, ${r.status})`,
-    `subject     ${String(r.subjectHash).slice(0, 12)}… (keyed hash)`,
+    `subject     ${r.subjectHash.slice(0, 12)}… (keyed hash)`,
     `submitted   ${r.submittedAt}   due ${r.dueAt}   finished ${r.finishedAt ?? '-'}`,
     `service     ${r.service?.name} ${r.service?.version}`,
     `signature   ${signed.signature?.alg} key ${signed.signature?.keyId}`,
@@ -128,8 +147,25 @@ export function formatReceipt(signed: any): string {
     '',
     table(
       ['VENDOR', 'RESOURCE', 'ACTION', 'STATE', 'COUNTS', 'VERIFICATION', 'FINISHED', 'CONNECTOR'],
-      (r.tasks ?? []).map((t: any) => [t.vendor, t.resource, t.action, t.state, counts(t.evidence), t.verification, t.finishedAt, t.connectorVersion]),
+      (r.tasks ?? []).map((t) => [t.vendor, t.resource, t.action, t.state, counts(t.evidence), t.verification, t.finishedAt, t.connectorVersion]),
     ),
   ];
   return lines.join('\n');
+}
+
+/** The public keys of a `/v1/receipt-key` answer: the current one and the retired ones (`previous`), strings only. */
+function publishedKeys(published: unknown): string[] {
+  if (typeof published !== 'object' || published === null) return [];
+  const { publicKey, previous } = published as { publicKey?: unknown; previous?: unknown };
+  const entries: unknown[] = [{ publicKey }, ...(Array.isArray(previous) ? (previous as unknown[]) : [])];
+  return entries.flatMap((e) => {
+    const key = typeof e === 'object' && e !== null ? (e as { publicKey?: unknown }).publicKey : undefined;
+    return typeof key === 'string' ? [key] : [];
+  });
+}
+
+/** The errno code of a failed file read (ENOENT, EACCES, …). */
+function errorCode(err: unknown): string {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return code ?? 'error';
 }

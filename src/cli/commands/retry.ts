@@ -1,4 +1,5 @@
 import { isoTime, positiveInt, requiredString, stringFlag, table, UsageError, type Command } from '../command.js';
+import type { FailedTasksAnswer } from '../api-answers.js';
 
 export const retryCommand: Command = {
   name: 'retry',
@@ -30,8 +31,8 @@ nothing. Needs an operator token.
     const reason = requiredString(ctx, 'reason', 'why the tasks are retried (recorded in the audit trail)');
     const dryRun = ctx.values['dry-run'] === true;
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 1000, 10_000);
-    const result = await ctx.client().post('/v1/retries', { reason, dryRun, limit, ...(requestId ? { requestId } : {}), ...(vendor ? { vendor } : {}), ...(since ? { since } : {}), ...(all ? { all } : {}) });
-    const tasks: any[] = result.tasks ?? [];
+    const result = await ctx.client().post<FailedTasksAnswer>('/v1/retries', { reason, dryRun, limit, ...(requestId ? { requestId } : {}), ...(vendor ? { vendor } : {}), ...(since ? { since } : {}), ...(all ? { all } : {}) });
+    const tasks = result.tasks ?? [];
     if (ctx.json) {
       ctx.io.json({ dryRun, count: tasks.length, tasks });
       return 0;

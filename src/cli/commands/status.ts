@@ -1,4 +1,5 @@
 import { expectPositionals, table, type Command } from '../command.js';
+import type { RequestAnswer } from '../api-answers.js';
 
 export const statusCommand: Command = {
   name: 'status',
@@ -11,7 +12,7 @@ Exit code 1 when there is no such request.`,
   options: {},
   async run(ctx) {
     const [id] = expectPositionals(ctx, ['REQUEST_ID'], 'status');
-    const request = await ctx.client().get(`/v1/requests/${encodeURIComponent(id)}`);
+    const request = await ctx.client().get<RequestAnswer>(`/v1/requests/${encodeURIComponent(id)}`);
     if (ctx.json) ctx.io.json(request);
     else ctx.io.out(formatRequest(request));
     return 0;
@@ -19,7 +20,7 @@ Exit code 1 when there is no such request.`,
 };
 
 /** A request as text: a header block, then a table of its tasks. */
-export function formatRequest(r: any): string {
+export function formatRequest(r: RequestAnswer): string {
   const progress = r.progress ? `${r.progress.done}/${r.progress.total} tasks done (${r.progress.percent}%)${r.progress.failed ? `, ${r.progress.failed} failed` : ''}` : '-';
   const lines = [
     `request     ${r.id}`,
@@ -30,12 +31,12 @@ export function formatRequest(r: any): string {
     `due         ${r.dueAt} (${r.daysLeft} days left)${r.finishedAt ? `   finished ${r.finishedAt}` : ''}`,
     `progress    ${progress}${r.manualTasksOpen ? `, ${r.manualTasksOpen} manual task(s) open` : ''}`,
   ];
-  if (Array.isArray(r.tasks) && r.tasks.length) {
+  if (r.tasks?.length) {
     lines.push(
       '',
       table(
         ['TASK', 'VENDOR', 'RESOURCE', 'ACTION', 'STATE', 'ATTEMPTS', 'NEXT ACTION', 'WAITING / ERROR'],
-        r.tasks.map((t: any) => [t.id, t.vendor, t.resource, t.action, t.state, t.attempts, t.nextActionAt, t.error ?? t.waitingReason]),
+        r.tasks.map((t) => [t.id, t.vendor, t.resource, t.action, t.state, t.attempts, t.nextActionAt, t.error ?? t.waitingReason]),
       ),
     );
   }

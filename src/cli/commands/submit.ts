@@ -4,6 +4,7 @@ import { EXIT, positiveInt, stringFlag, UsageError, type Command, type CommandCo
 import { formatFromName, readPeopleFile, type PeopleFileFormat, type PeopleRow, type RowDefaults } from '../people-file.js';
 import { Progress } from '../progress.js';
 import { printableJson } from '../../privacy/printable-text.js';
+import type { BulkAnswer, RequestAnswer } from '../api-answers.js';
 
 const IDENTIFIER_FLAGS = { email: 'email', phone: 'phone', 'user-id': 'userId', 'install-id': 'installId', 'amplitude-id': 'amplitudeId' } as const;
 
@@ -94,9 +95,9 @@ async function submitOne(ctx: CommandContext, defaults: RowDefaults): Promise<nu
   if (requestId !== undefined) body.requestId = requestId;
   const callbackUrl = stringFlag(ctx, 'callback-url');
   if (callbackUrl !== undefined) body.callbackUrl = callbackUrl;
-  let result: any;
+  let result: RequestAnswer;
   try {
-    result = await ctx.client().post('/v1/requests', body);
+    result = await ctx.client().post<RequestAnswer>('/v1/requests', body);
   } catch (err) {
     if (err instanceof ApiResponseError && (err.status === 400 || err.status === 422) && err.details.length) {
       if (ctx.json) ctx.io.json({ outcome: 'rejected', errors: err.details });
@@ -149,7 +150,7 @@ class StopError extends Error {
 async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaults): Promise<number> {
   const formatFlag = stringFlag(ctx, 'format');
   if (formatFlag !== undefined && formatFlag !== 'csv' && formatFlag !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
-  const format: PeopleFileFormat | undefined = (formatFlag) ?? formatFromName(file);
+  const format: PeopleFileFormat | undefined = formatFlag ?? formatFromName(file);
   if (!format) throw new UsageError(`cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format csv|jsonl`);
   let size: number;
   try {
@@ -167,7 +168,7 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
   const progress = new Progress(io.stderr, size, 'submitting', ctx.values['no-progress'] !== true);
   let bytesDone = 0;
   // The JSON document is opened on the first result, so a usage error before any row leaves only the error document.
-  let firstJson = true;
+  const jsonDoc = { opened: false };
 
   const emit = (results: RowResult[]) => {
     progress.clear();
@@ -179,8 +180,8 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
       else if (r.outcome === 'rejected') summary.rejected += 1;
       else summary.notProcessed += 1;
       if (ctx.json) {
-        io.stdout.write(`${firstJson ? '{\n  "results": [\n' : ',\n'}    ${printableJson(r)}`);
-        firstJson = false;
+        io.stdout.write(`${jsonDoc.opened ? ',\n' : '{\n  "results": [\n'}    ${printableJson(r)}`);
+        jsonDoc.opened = true;
       } else io.out(formatRow(r));
     }
   };
@@ -199,10 +200,10 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
     } catch (err) {
       // The call failed as a whole: its rows count as not submitted (unreadable ones stay rejected).
       emit(rows.map((r) => (r.problem ? localRejection(r) : { row: r.row, line: r.line, outcome: 'not_processed' as const })));
-      throw toStop(err as Error, rows[0]);
+      throw toStop(err, rows[0]);
     }
     emit(results);
-    bytesDone = rows.at(-1)!.bytesEnd;
+    bytesDone = rows[rows.length - 1].bytesEnd;
     const stopped = results.find((r) => r.outcome === 'not_processed');
     if (stopped) throw new StopError(new Error(`the service became unavailable at row ${stopped.row} (line ${stopped.line})`), EXIT.server);
     progress.update(bytesDone, detail());
@@ -221,15 +222,22 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
     summary.complete = true;
   } catch (err) {
     if (err instanceof UsageError && summary.rows === 0 && chunk.length === 0) throw err;
-    const stop = err instanceof StopError ? err : toStop(err as Error, chunk[0]);
+    const stop = err instanceof StopError ? err : toStop(err, chunk.at(0));
     if (chunk.length) emit(chunk.map((r) => (r.problem ? localRejection(r) : { row: r.row, line: r.line, outcome: 'not_processed' as const })));
     exitCode = stop.exitCode;
     failure = stop.message;
   }
   progress.update(bytesDone, detail(), true);
   progress.finish();
+  return finish(ctx, summary, jsonDoc.opened, failure ? { message: failure, exitCode } : undefined);
+}
+
+/** Closes the output with the summary, and answers the exit code: the stop's, or --strict's verdict. */
+function finish(ctx: CommandContext, summary: Summary, jsonOpened: boolean, stop: { message: string; exitCode: number } | undefined): number {
+  const { io } = ctx;
+  const failure = stop?.message;
   if (ctx.json) {
-    io.stdout.write(`${firstJson ? '{\n  "results": [' : '\n  '}],\n  "summary": ${printableJson(summary)}${failure ? `,\n  "error": ${printableJson(failure)}` : ''}\n}\n`);
+    io.stdout.write(`${jsonOpened ? '\n  ' : '{\n  "results": ['}],\n  "summary": ${printableJson(summary)}${failure ? `,\n  "error": ${printableJson(failure)}` : ''}\n}\n`);
   } else {
     io.out(
       `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate${summary.duplicates === 1 ? '' : 's'}, ` +
@@ -237,9 +245,9 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
         `${summary.unreadable ? ` (${summary.unreadable} could not be read)` : ''}${summary.notProcessed ? `, ${summary.notProcessed} not submitted` : ''}`,
     );
   }
-  if (failure) {
-    io.err(`erasure submit: ${failure}; the rest of the file was not submitted. Resubmitting rows that carry a requestId is safe.`);
-    return exitCode;
+  if (stop) {
+    io.err(`erasure submit: ${stop.message}; the rest of the file was not submitted. Resubmitting rows that carry a requestId is safe.`);
+    return stop.exitCode;
   }
   if (ctx.values.strict && summary.rejected + summary.conflicts > 0) {
     if (!ctx.json) io.err(`--strict: ${summary.rejected + summary.conflicts} row(s) rejected or in conflict`);
@@ -248,12 +256,13 @@ async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaul
   return EXIT.ok;
 }
 
-function toStop(err: Error, first: PeopleRow | undefined): StopError {
+
+function toStop(err: unknown, first: PeopleRow | undefined): StopError {
   const where = first ? ` at row ${first.row} (line ${first.line})` : '';
   if (err instanceof ApiResponseError) return new StopError(new Error(`the service refused the bulk call${where}: ${err.message} (HTTP ${err.status} ${err.code})`), err.serverSide ? EXIT.server : EXIT.failed);
   if (err instanceof ApiConnectionError) return new StopError(new Error(`${err.message}${where}; the rows of that call may or may not have been recorded`), EXIT.server);
   if (err instanceof UsageError) return new StopError(err, EXIT.usage);
-  return new StopError(new Error(`reading the file failed${where}: ${err.name}`), EXIT.failed);
+  return new StopError(new Error(`reading the file failed${where}: ${err instanceof Error ? err.name : typeof err}`), EXIT.failed);
 }
 
 /** Sends the readable rows of a chunk in one bulk call (halving it on 413), and merges in the unreadable ones. */
@@ -262,9 +271,9 @@ async function sendRows(client: ApiClient, rows: PeopleRow[]): Promise<RowResult
   for (const r of rows) if (r.problem) results.set(r, localRejection(r));
   const readable = rows.filter((r) => r.body);
   const send = async (part: PeopleRow[]): Promise<boolean> => {
-    let answer: any;
+    let answer: BulkAnswer;
     try {
-      answer = await client.post('/v1/requests', { requests: part.map((r) => r.body) });
+      answer = await client.post<BulkAnswer>('/v1/requests', { requests: part.map((r) => r.body) });
     } catch (err) {
       if (err instanceof ApiResponseError && err.status === 413 && part.length > 1) {
         const half = Math.ceil(part.length / 2);
@@ -272,30 +281,24 @@ async function sendRows(client: ApiClient, rows: PeopleRow[]): Promise<RowResult
       }
       // 503 with per-row results: what was committed, and where the service stopped. 400 with
       // per-row results: every row of this part was invalid; each is answered, and the file goes on.
-      if (err instanceof ApiResponseError && (err.status === 503 || err.status === 400) && Array.isArray((err.body as any)?.results)) answer = err.body;
-      else throw err;
+      const perRow = err instanceof ApiResponseError && (err.status === 503 || err.status === 400) ? bulkAnswerIn(err.body) : undefined;
+      if (!perRow) throw err;
+      answer = perRow;
     }
-    for (const item of answer.results as any[]) {
-      const row = part[item.index as number];
+    for (const item of answer.results) {
+      const row = part.at(item.index);
       if (!row) continue;
-      const prefix = `requests[${item.index}].`;
-      results.set(row, {
-        row: row.row,
-        line: row.line,
-        outcome: item.outcome,
-        ...(item.id ? { id: item.id, status: item.status } : {}),
-        ...(item.errors ? { errors: (item.errors as Array<{ field: string; problem: string }>).map((e) => ({ field: e.field.startsWith(prefix) ? e.field.slice(prefix.length) : e.field, problem: e.problem })) } : {}),
-      });
+      results.set(row, rowResult(row, item));
     }
-    return !(answer.results as any[]).some((r) => r.outcome === 'not_processed');
+    return !answer.results.some((r) => r.outcome === 'not_processed');
   };
   if (readable.length) await send(readable);
   for (const r of readable) if (!results.has(r)) results.set(r, { row: r.row, line: r.line, outcome: 'not_processed' });
-  return rows.map((r) => results.get(r)!);
+  return rows.map((r) => results.get(r) ?? { row: r.row, line: r.line, outcome: 'not_processed' });
 }
 
 function localRejection(r: PeopleRow): RowResult {
-  return { row: r.row, line: r.line, outcome: 'rejected', errors: [{ field: '(line)', problem: r.problem! }] };
+  return { row: r.row, line: r.line, outcome: 'rejected', errors: [{ field: '(line)', problem: r.problem ?? 'cannot be read' }] };
 }
 
 function formatRow(r: RowResult): string {
@@ -312,4 +315,23 @@ function formatRow(r: RowResult): string {
     default:
       return `${where}: rejected: ${(r.errors ?? []).map((e) => (e.field === '(line)' ? `the line ${e.problem}` : `${e.field} ${e.problem}`)).join('; ')}`;
   }
+}
+
+/** One row's answer, its field names made relative to the row (`requests[3].subject.email` → `subject.email`). */
+function rowResult(row: PeopleRow, item: BulkAnswer['results'][number]): RowResult {
+  const prefix = `requests[${item.index}].`;
+  return {
+    row: row.row,
+    line: row.line,
+    outcome: item.outcome,
+    ...(item.id ? { id: item.id, status: item.status } : {}),
+    ...(item.errors ? { errors: item.errors.map((e) => ({ field: e.field.startsWith(prefix) ? e.field.slice(prefix.length) : e.field, problem: e.problem })) } : {}),
+  };
+}
+
+/** The per-row results an error answer of a bulk call carries, when it carries them. */
+function bulkAnswerIn(body: unknown): BulkAnswer | undefined {
+  const results: unknown = typeof body === 'object' && body !== null ? (body as { results?: unknown }).results : undefined;
+  // The service's own bulk answer (src/api/requests-router.ts): per-row results under `results`.
+  return Array.isArray(results) ? (body as BulkAnswer) : undefined;
 }

@@ -1,5 +1,6 @@
 import { expectPositionals, isoTime, positiveInt, requiredString, stringFlag, table, UsageError, type Command, type CommandContext } from '../command.js';
 import { formatRequest } from './status.js';
+import type { FailedTasksAnswer, RequestAnswer } from '../api-answers.js';
 
 const ACTIONS = ['complete', 'sent', 'skip', 'resolve'] as const;
 
@@ -34,7 +35,7 @@ when the named task is not failed.`,
     if (action === 'complete') {
       const [, requestId, taskId] = expectPositionals(ctx, ['complete', 'REQUEST_ID', 'TASK_ID'], 'task complete');
       const note = requiredString(ctx, 'note', 'how the manual task was done');
-      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/complete`, { note });
+      const result = await ctx.client().post<RequestAnswer>(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/complete`, { note });
       if (ctx.json) ctx.io.json(result);
       else ctx.io.out(formatRequest(result));
       return 0;
@@ -43,7 +44,7 @@ when the named task is not failed.`,
       const [, requestId, taskId] = expectPositionals(ctx, ['sent', 'REQUEST_ID', 'TASK_ID'], 'task sent');
       const reference = requiredString(ctx, 'reference', 'the ticket or reference the vendor knows the step by');
       const sentAt = isoTime(stringFlag(ctx, 'at'), '--at');
-      const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/sent`, { reference, ...(sentAt ? { sentAt } : {}) });
+      const result = await ctx.client().post<RequestAnswer>(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/sent`, { reference, ...(sentAt ? { sentAt } : {}) });
       if (ctx.json) ctx.io.json(result);
       else ctx.io.out(formatRequest(result));
       return 0;
@@ -62,7 +63,7 @@ async function decide(ctx: CommandContext, verb: 'skip' | 'resolve'): Promise<nu
   const reason = requiredString(ctx, 'reason', `why the task is ${verb === 'skip' ? 'skipped' : 'resolved'} (recorded in the audit trail)`);
   if (taskId) {
     if (vendor || since || all || dryRun || ctx.values.limit !== undefined) throw new UsageError(`one task: leave out --vendor, --since, --all, --limit and --dry-run (they go with task ${verb} [REQUEST_ID] without a TASK_ID)`);
-    const result = await ctx.client().post(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/${verb}`, { reason });
+    const result = await ctx.client().post<RequestAnswer>(`/v1/requests/${encodeURIComponent(requestId)}/tasks/${encodeURIComponent(taskId)}/${verb}`, { reason });
     if (ctx.json) ctx.io.json(result);
     else ctx.io.out(formatRequest(result));
     return 0;
@@ -70,7 +71,7 @@ async function decide(ctx: CommandContext, verb: 'skip' | 'resolve'): Promise<nu
   if (all && (requestId || vendor || since)) throw new UsageError(`--all ${verb}s every failed task; leave out REQUEST_ID, --vendor and --since`);
   if (!all && !requestId && !vendor && !since) throw new UsageError(`name what to ${verb}: REQUEST_ID TASK_ID, or a REQUEST_ID, --vendor VENDOR, --since TIME or --all`);
   const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 1000, 10_000);
-  const result = await ctx.client().post(verb === 'skip' ? '/v1/skips' : '/v1/resolutions', {
+  const result = await ctx.client().post<FailedTasksAnswer>(verb === 'skip' ? '/v1/skips' : '/v1/resolutions', {
     reason,
     dryRun,
     limit,
@@ -79,7 +80,7 @@ async function decide(ctx: CommandContext, verb: 'skip' | 'resolve'): Promise<nu
     ...(since ? { since } : {}),
     ...(all ? { all } : {}),
   });
-  const tasks: any[] = result.tasks ?? [];
+  const tasks = result.tasks ?? [];
   const done = verb === 'skip' ? 'skipped' : 'resolved';
   if (ctx.json) {
     ctx.io.json({ dryRun, decision: done, count: tasks.length, tasks });
