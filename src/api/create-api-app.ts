@@ -66,16 +66,9 @@ export interface ApiAppDeps {
 }
 
 /** The HTTP surface: API, dashboards, health, metrics (README "HTTP API"). */
-export function createApiApp(deps: ApiAppDeps): express.Express {
-  const { config, logger } = deps;
-  /** The `client` label's values (src/api/metrics.ts): names of configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
-  const metricClients = [...new Set([...config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])];
-  const app = express();
-  app.disable('x-powered-by');
-  // Whose address the failure limiter counts, and whether X-Forwarded-Proto is believed (issue 25 §2).
-  app.set('trust proxy', config.trustProxy);
-
-  app.use((req, res, next) => {
+/** Every answer's request id and safety headers, and one log line per request once answered. */
+function requestLog(logger: Logger): express.RequestHandler {
+  return (req, res, next) => {
     const started = process.hrtime.bigint();
     const httpId = randomUUID();
     res.set('X-Request-Id', httpId);
@@ -87,7 +80,19 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
       logger.info('http', { httpId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
     });
     next();
-  });
+  };
+}
+
+export function createApiApp(deps: ApiAppDeps): express.Express {
+  const { config, logger } = deps;
+  /** The `client` label's values (src/api/metrics.ts): names of configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
+  const metricClients = [...new Set([...config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])];
+  const app = express();
+  app.disable('x-powered-by');
+  // Whose address the failure limiter counts, and whether X-Forwarded-Proto is believed (issue 25 §2).
+  app.set('trust proxy', config.trustProxy);
+
+  app.use(requestLog(logger));
 
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
@@ -98,9 +103,8 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down', ...(paused ? { vendors: { paused } } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
-    const overdueManualWork = deps.scopeDeletions
-      ? () => countOverdueManualWork({ ledger: deps.ledger, scopeDeletions: deps.scopeDeletions!, settings: config.manualWork ?? manualWorkSettings({})! }, new Date())
-      : undefined;
+    const { scopeDeletions } = deps;
+    const overdueManualWork = scopeDeletions ? () => countOverdueManualWork({ ledger: deps.ledger, scopeDeletions, settings: config.manualWork ?? manualWorkSettings({}) }, new Date()) : undefined;
     const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients, overdueManualWork });
     res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
@@ -158,7 +162,7 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     // Body parser failures keep their 4xx (src/api/json-body-policy.ts): a bad gzip stream is the client's error.
     const bodyFailure = bodyFailureAnswer(err, config.intake.bodyLimitBytes);
     if (bodyFailure) return res.status(bodyFailure.status).json({ error: { code: bodyFailure.code, message: bodyFailure.message } });
-    logger.error('unhandled error in HTTP handler', { errorName: (err as Error)?.name });
+    logger.error('unhandled error in HTTP handler', { errorName: err instanceof Error ? err.name : typeof err });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   });
   return app;

@@ -6,12 +6,12 @@ import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import { openManualWork } from '../manual-work/manual-work-notices.js';
 import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
 import type { ManualWorkItem } from '../manual-work/manual-work.js';
-import { toFieldProblems } from '../intake/request-schema.js';
 import { requireRole } from './auth.js';
 import { isStaff } from './access.js';
 import { ApiError } from './api-error.js';
+import { validInput } from './valid-input.js';
 
-const querySchema = Joi.object({ overdue: Joi.string().valid('true', 'false') });
+const querySchema = Joi.object<{ overdue?: 'true' | 'false' }>({ overdue: Joi.string().valid('true', 'false') });
 
 /** Open manual work as the API shows it: who, what, due when, overdue or not. */
 export function manualWorkView(item: ManualWorkItem, now: Date) {
@@ -27,10 +27,9 @@ export function createManualWorkRouter(deps: { config: Config; ledger: RequestLe
   const router = express.Router();
   router.get('/v1/manual-work', requireRole('viewer'), async (req, res) => {
     if (!isStaff(req.principal)) throw new ApiError(403, 'forbidden', 'manual work is for staff roles (viewer, operator, admin)');
-    const { value, error } = querySchema.validate(req.query, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
+    const value = validInput(querySchema, req.query, 'invalid_query', 'invalid query parameters');
     const now = new Date();
-    const settings = deps.config.manualWork ?? manualWorkSettings({})!;
+    const settings = deps.config.manualWork ?? manualWorkSettings({});
     const items = (await openManualWork({ ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, settings }))
       .map((i) => manualWorkView(i, now))
       .filter((i) => value.overdue === undefined || i.overdue === (value.overdue === 'true'))

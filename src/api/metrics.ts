@@ -93,6 +93,6 @@ export function vendorCallLines(totals: VendorCallTotals): string[] {
   ];
   for (const c of totals.calls) lines.push(`erasure_vendor_calls_total{${promLabels({ vendor: c.vendor, operation: c.operation, outcome: c.outcome })}} ${c.count}`);
   lines.push('# HELP erasure_vendor_call_duration_seconds Vendor HTTP call latency by vendor, all processes.', '# TYPE erasure_vendor_call_duration_seconds histogram');
-  for (const vendor of [...totals.latency.keys()].sort()) lines.push(...histogramLines('erasure_vendor_call_duration_seconds', { vendor }, totals.latency.get(vendor)!));
+  for (const [vendor, latency] of [...totals.latency.entries()].sort(([a], [b]) => a.localeCompare(b))) lines.push(...histogramLines('erasure_vendor_call_duration_seconds', { vendor }, latency));
   return lines;
 }

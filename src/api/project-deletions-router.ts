@@ -3,8 +3,7 @@ import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
-import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
-import { toFieldProblems } from '../intake/request-schema.js';
+import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger, type ProjectDeletionStatus } from '../ledger/project-deletion-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
@@ -12,6 +11,7 @@ import { ApiError } from './api-error.js';
 import { projectDeletionView, whyNotCancellable } from './project-deletion-view.js';
 import { ProjectDeletionRefused, scheduleProjectDeletion } from '../operations/schedule-project-deletion.js';
 import { cancelProjectDeletion } from '../operations/cancel-project-deletion.js';
+import { validInput } from './valid-input.js';
 
 export interface ProjectDeletionsRouterDeps {
   config: Config;
@@ -26,16 +26,16 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const APP_ID = /^[A-Za-z0-9-]+$/;
 
 // `null` is absent for every optional field (src/intake/null-as-absent.ts).
-const createSchema = nullAsAbsentSchema(Joi.object({
+const createSchema = nullAsAbsentSchema(Joi.object<{ appId: string; confirmAppId: string; reason: string; gracePeriodDays?: number }>({
   appId: Joi.string().max(128).pattern(APP_ID).required(),
   confirmAppId: Joi.string().max(128).required(),
   reason: Joi.string().trim().min(3).max(500).required(),
   gracePeriodDays: Joi.number().min(0).max(365),
 }).required());
 
-const cancelSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+const cancelSchema = Joi.object<{ reason: string }>({ reason: Joi.string().trim().min(3).max(500).required() }).required();
 
-const listQuerySchema = Joi.object({
+const listQuerySchema = Joi.object<{ status?: ProjectDeletionStatus; limit: number }>({
   status: Joi.string().valid(...PROJECT_DELETION_STATUSES),
   limit: Joi.number().integer().min(1).max(500).default(50),
 });
@@ -52,8 +52,7 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
   const operator = requireRole('operator');
 
   router.post('/v1/project-deletions', operator, async (req, res) => {
-    const { value, error } = createSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'the project deletion is not valid; see details', toFieldProblems(error));
+    const value = validInput(createSchema, req.body ?? {}, 'invalid_request', 'the project deletion is not valid; see details');
     let result;
     try {
       // The reason is free text typed by a person: scrub anything shaped like an address or a number.
@@ -79,8 +78,7 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
   });
 
   router.get('/v1/project-deletions', operator, async (req, res) => {
-    const { value, error } = listQuerySchema.validate(req.query, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
+    const value = validInput(listQuerySchema, req.query, 'invalid_query', 'invalid query parameters');
     const list = await deletions.list({ status: value.status, limit: value.limit });
     res.json({ projectDeletions: list.map((d) => projectDeletionView(d)) });
   });
@@ -92,8 +90,7 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
 
   router.post('/v1/project-deletions/:id/cancel', operator, async (req, res) => {
     const deletion = await find(String(req.params.id));
-    const { value, error } = cancelSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'a cancel needs a reason', toFieldProblems(error));
+    const value = validInput(cancelSchema, req.body ?? {}, 'invalid_request', 'a cancel needs a reason');
     const result = await cancelProjectDeletion({ deletions, queues: deps.queues, logger: deps.logger }, { id: deletion.id, actor: actorOf(req), reason: scrub(value.reason) });
     if (!result) throw new ApiError(404, 'not_found', 'no project deletion with that id');
     if (!result.cancelled) {

@@ -4,11 +4,10 @@ import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
-import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
+import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord } from '../ledger/ledger-types.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
-import { toFieldProblems } from '../intake/request-schema.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../vendors/vendor-name.js';
@@ -21,6 +20,7 @@ import { buildReceipt, signReceipt } from '../receipts/receipt.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import type { Logger } from '../logger.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
+import { validInput } from './valid-input.js';
 
 export interface RequestsRouterDeps {
   config: Config;
@@ -38,7 +38,16 @@ export interface RequestsRouterDeps {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const listQuerySchema = Joi.object({
+interface ListQuery {
+  status?: RequestStatus;
+  client?: string;
+  overdue?: 'true' | 'false';
+  atRisk?: 'true' | 'false';
+  limit: number;
+  cursor?: string;
+}
+
+const listQuerySchema = Joi.object<ListQuery>({
   status: Joi.string().valid(...REQUEST_STATUSES),
   /** Staff only: one client's requests (a submitter only ever lists its own). */
   client: Joi.string().max(64),
@@ -49,16 +58,27 @@ const listQuerySchema = Joi.object({
 });
 
 /** A body holding only a reason (retry, skip, resolve of one request's tasks). */
-export const reasonSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
-const noteSchema = Joi.object({ note: Joi.string().trim().min(3).max(2000).required() }).required();
+export const reasonSchema = Joi.object<{ reason: string }>({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+const noteSchema = Joi.object<{ note: string }>({ note: Joi.string().trim().min(3).max(2000).required() }).required();
 
-const extendSchema = Joi.object({ days: Joi.number().integer().min(1).max(60).required(), reason: Joi.string().trim().min(3).max(500).required() }).required();
+const extendSchema = Joi.object<{ days: number; reason: string }>({ days: Joi.number().integer().min(1).max(60).required(), reason: Joi.string().trim().min(3).max(500).required() }).required();
 
 /**
  * Which failed tasks a bulk operation (retry, skip, resolve) touches, with its reason.
  * `null` is absent for every optional field (src/intake/null-as-absent.ts).
  */
-export const failedTasksFilterSchema = nullAsAbsentSchema(Joi.object({
+/** A bulk operation's filter and reason, as failedTasksFilterSchema leaves it. */
+export interface FailedTasksFilter {
+  reason: string;
+  vendor?: VendorName;
+  requestId?: string;
+  since?: Date;
+  all?: true;
+  dryRun: boolean;
+  limit: number;
+}
+
+export const failedTasksFilterSchema = nullAsAbsentSchema(Joi.object<FailedTasksFilter>({
   reason: Joi.string().trim().min(3).max(500).required(),
   vendor: Joi.string().valid(...VENDOR_NAMES),
   requestId: Joi.string().guid(),
@@ -74,81 +94,128 @@ export const failedTasksFilterSchema = nullAsAbsentSchema(Joi.object({
   .oxor('all', 'since')
   .required());
 
-const retryBodySchema = nullAsAbsentSchema(Joi.object({
+const retryBodySchema = nullAsAbsentSchema(Joi.object<{ reason: string; vendor?: VendorName }>({
   reason: Joi.string().trim().min(3).max(500).required(),
   vendor: Joi.string().valid(...VENDOR_NAMES),
 }).required());
 
 /** `/v1/requests`: intake, status, lists and retries (README "HTTP API"). */
 export function createRequestsRouter(deps: RequestsRouterDeps) {
-  const { ledger, intake } = deps;
   const router = express.Router();
+  const kit = requestRouteKit(deps);
+  addIntakeRoutes(router, deps);
+  addReadRoutes(router, deps, kit);
+  addRequestActionRoutes(router, deps, kit);
+  addOperatorRoutes(router, deps);
+  return router;
+}
 
+interface RequestRouteKit {
+  /** The request named in the path, if this principal may see it: another client's answers exactly as an unknown id. */
+  findRequest: (req: Request) => Promise<RequestRecord>;
   /** The request with its tasks and deadline risk (from the tasks in hand and the vendors' duration estimates). */
-  async function viewWithRisk(request: RequestRecord, tasks: TaskRecord[], now = new Date()) {
-    const openVendors = tasks.filter((t) => !TERMINAL_TASK_STATES.includes(t.state)).map((t) => t.vendor);
-    return requestView(request, tasks, now, assessRisk(request, openVendors, await deps.deadlineRisk.estimates(now), now));
-  }
+  viewWithRisk: (request: RequestRecord, tasks: TaskRecord[], now?: Date) => Promise<Record<string, unknown>>;
+  /** The request as it is now, after a change this route made (it exists: the route found it). */
+  reread: (requestId: string) => Promise<RequestRecord>;
+}
 
+function requestRouteKit(deps: RequestsRouterDeps): RequestRouteKit {
+  const { ledger } = deps;
+  return {
+    findRequest: async (req) => {
+      const id = String(req.params.id);
+      const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+      if (!request || !canSee(req.principal, request)) throw new ApiError(404, 'not_found', 'no request with that id');
+      return request;
+    },
+    viewWithRisk: async (request, tasks, now = new Date()) => {
+      const openVendors = tasks.filter((t) => !TERMINAL_TASK_STATES.includes(t.state)).map((t) => t.vendor);
+      return requestView(request, tasks, now, assessRisk(request, openVendors, await deps.deadlineRisk.estimates(now), now));
+    },
+    reread: async (requestId) => {
+      const request = await ledger.getRequest(requestId);
+      if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+      return request;
+    },
+  };
+}
+
+/** POST /v1/requests: one request, or a bulk body `{ requests: [...] }`. */
+function addIntakeRoutes(router: express.Router, deps: RequestsRouterDeps): void {
   router.post('/v1/requests', requireRole('submitter'), async (req: Request, res: Response) => {
     const body = req.body as unknown;
-    if (isBulk(body)) return submitBulk(req, res, body.requests);
-    const result = await intake.submit(body, actorOf(req), '', { client: req.principal!.name });
+    if (isBulk(body)) {
+      await submitBulk(deps, req, res, body.requests);
+      return;
+    }
+    const result = await deps.intake.submit(body, actorOf(req), '', { client: clientOf(req) });
     res.status(result.created ? 202 : 200).location(`/v1/requests/${result.request.id}`).json({ ...requestView(result.request), duplicate: !result.created });
   });
+}
 
-  async function submitBulk(req: Request, res: Response, items: unknown) {
-    const max = deps.config.intake.maxBulk;
-    if (!Array.isArray(items) || items.length === 0) throw new ApiError(400, 'invalid_request', 'requests must be a non-empty list');
-    if (Object.keys(req.body as object).length !== 1) throw new ApiError(400, 'invalid_request', 'a bulk body holds only "requests"');
-    if (items.length > max) throw new ApiError(413, 'too_many_requests_in_bulk', `at most ${max} requests per bulk call; split the list`);
-    const results: Array<Record<string, unknown>> = [];
-    let accepted = 0;
-    let duplicates = 0;
-    let conflicts = 0;
-    try {
-      const answers = await intake.submitMany(items, actorOf(req), (index) => `requests[${index}].`, req.principal!.name);
-      for (const [index, answer] of answers.entries()) {
-        if (answer instanceof RequestValidationError) {
-          results.push({ index, outcome: 'rejected', errors: answer.problems });
-          continue;
-        }
-        if (answer instanceof IdempotencyKeyReusedError) {
-          // Same rule as a single submission (422): nothing created, the key's field named, no value.
-          conflicts += 1;
-          results.push({ index, outcome: 'conflict', code: 'idempotency_key_reused', errors: answer.problems });
-          continue;
-        }
-        if (answer.created) accepted += 1;
-        else duplicates += 1;
-        results.push({ index, outcome: answer.created ? 'accepted' : 'duplicate', id: answer.request.id, status: answer.request.status });
-      }
-    } catch (err) {
-      if (!(err instanceof IntakeUnavailableError)) throw err;
-      // The valid requests commit together or not at all: none of them was recorded. Say which were bad anyway.
-      for (const [index, item] of items.entries()) {
-        try {
-          intake.validate(item, `requests[${index}].`);
-          results.push({ index, outcome: 'not_processed', reason: err.message });
-        } catch (invalid) {
-          if (!(invalid instanceof RequestValidationError)) throw invalid;
-          results.push({ index, outcome: 'rejected', errors: invalid.problems });
-        }
-      }
+type BulkResult = Record<string, unknown> & { outcome: string };
+
+/** Each item's answer from intake, counted. */
+async function bulkAnswers(deps: RequestsRouterDeps, req: Request, items: unknown[], results: BulkResult[]) {
+  const counts = { accepted: 0, duplicates: 0, conflicts: 0 };
+  const answers = await deps.intake.submitMany(items, actorOf(req), (index) => `requests[${index}].`, clientOf(req));
+  for (const [index, answer] of answers.entries()) {
+    if (answer instanceof RequestValidationError) {
+      results.push({ index, outcome: 'rejected', errors: answer.problems });
+      continue;
     }
-    const rejected = results.filter((r) => r.outcome === 'rejected').length;
-    const notProcessed = results.filter((r) => r.outcome === 'not_processed').length;
-    const summary = { accepted, duplicates, conflicts, rejected, notProcessed };
-    if (!notProcessed && !accepted && !duplicates) {
-      if (!rejected) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: 'every request in the bulk submission reused a requestId for another payload; see results' }, summary, results });
-      return res.status(400).json({ error: { code: 'invalid_request', message: 'no request in the bulk submission was valid; see results' }, summary, results });
+    if (answer instanceof IdempotencyKeyReusedError) {
+      // Same rule as a single submission (422): nothing created, the key's field named, no value.
+      counts.conflicts += 1;
+      results.push({ index, outcome: 'conflict', code: 'idempotency_key_reused', errors: answer.problems });
+      continue;
     }
-    res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary, results });
+    if (answer.created) counts.accepted += 1;
+    else counts.duplicates += 1;
+    results.push({ index, outcome: answer.created ? 'accepted' : 'duplicate', id: answer.request.id, status: answer.request.status });
   }
+  return counts;
+}
 
+async function submitBulk(deps: RequestsRouterDeps, req: Request, res: Response, items: unknown) {
+  const max = deps.config.intake.maxBulk;
+  if (!Array.isArray(items) || items.length === 0) throw new ApiError(400, 'invalid_request', 'requests must be a non-empty list');
+  if (Object.keys(req.body as object).length !== 1) throw new ApiError(400, 'invalid_request', 'a bulk body holds only "requests"');
+  if (items.length > max) throw new ApiError(413, 'too_many_requests_in_bulk', `at most ${max} requests per bulk call; split the list`);
+  const list: unknown[] = items;
+  const results: BulkResult[] = [];
+  let counts = { accepted: 0, duplicates: 0, conflicts: 0 };
+  try {
+    counts = await bulkAnswers(deps, req, list, results);
+  } catch (err) {
+    if (!(err instanceof IntakeUnavailableError)) throw err;
+    // The valid requests commit together or not at all: none of them was recorded. Say which were bad anyway.
+    for (const [index, item] of list.entries()) {
+      try {
+        deps.intake.validate(item, `requests[${index}].`);
+        results.push({ index, outcome: 'not_processed', reason: err.message });
+      } catch (invalid) {
+        if (!(invalid instanceof RequestValidationError)) throw invalid;
+        results.push({ index, outcome: 'rejected', errors: invalid.problems });
+      }
+    }
+  }
+  const { accepted, duplicates, conflicts } = counts;
+  const rejected = results.filter((r) => r.outcome === 'rejected').length;
+  const notProcessed = results.filter((r) => r.outcome === 'not_processed').length;
+  const summary = { accepted, duplicates, conflicts, rejected, notProcessed };
+  if (!notProcessed && !accepted && !duplicates) {
+    if (!rejected) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: 'every request in the bulk submission reused a requestId for another payload; see results' }, summary, results });
+    return res.status(400).json({ error: { code: 'invalid_request', message: 'no request in the bulk submission was valid; see results' }, summary, results });
+  }
+  res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary, results });
+}
+
+/** Lists, one request, and its signed receipt. */
+function addReadRoutes(router: express.Router, deps: RequestsRouterDeps, kit: RequestRouteKit): void {
+  const { ledger } = deps;
   router.get('/v1/requests', requireRole('viewer'), async (req, res) => {
-    const { value, error } = listQuerySchema.validate(req.query, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', toFieldProblems(error));
+    const value = validInput(listQuerySchema, req.query, 'invalid_query', 'invalid query parameters');
     const scope = clientScope(req.principal);
     if (scope !== undefined && value.client !== undefined) throw new ApiError(403, 'forbidden', 'the client filter is for staff roles (viewer, operator, admin); a submitter lists its own requests');
     let page;
@@ -165,62 +232,68 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
   });
 
   router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
-    const request = await findRequest(req);
-    res.json(await viewWithRisk(request, await ledger.getTasks(request.id)));
-  });
-
-  router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
-    const request = await findRequest(req);
-    const { value, error } = retryBodySchema.validate(req.body, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'a retry needs a reason', toFieldProblems(error));
-    const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor as VendorName | undefined });
-    res.status(tasks.length ? 202 : 200).json({ retried: tasks.map((t) => ({ id: t.id, vendor: t.vendor, action: t.action })) });
-  });
-
-  router.post('/v1/requests/:id/cancel', requireRole('submitter'), async (req, res) => {
-    const request = await findRequest(req);
-    const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'a cancel needs a reason', toFieldProblems(error));
-    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
-    if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
-    res.json({ ...requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)), cancel: report });
-  });
-
-  router.post('/v1/requests/:id/tasks/:taskId/complete', requireRole('operator'), async (req, res) => {
-    const request = await findRequest(req);
-    const { value, error } = noteSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'completing a manual task needs a note', toFieldProblems(error));
-    // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
-    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actorOf(req), value.note);
-    if (!task) throw new ApiError(409, 'not_a_manual_task', 'no manual task waiting with that id in this request');
-    await ledger.settleRequest(request.id);
-    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+    const request = await kit.findRequest(req);
+    res.json(await kit.viewWithRisk(request, await ledger.getTasks(request.id)));
   });
 
   router.get('/v1/requests/:id/receipt', requireRole('viewer'), async (req, res) => {
-    const request = await findRequest(req);
+    const request = await kit.findRequest(req);
     const tasks = await ledger.getTasks(request.id);
     // The chain as chained (free text as digests, the text beside): it verifies offline, also after a shred.
     const chain = await ledger.auditChain(request.id);
     const body = buildReceipt(request, tasks, chain, deps.service);
     res.json(signReceipt(body, deps.signer));
   });
+}
 
-  router.post('/v1/requests/:id/extend', requireRole('operator'), async (req, res) => {
-    const request = await findRequest(req);
-    const { value, error } = extendSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'an extension needs whole days and a reason', toFieldProblems(error));
-    const extended = await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason);
-    res.json(await viewWithRisk(extended!, await ledger.getTasks(request.id)));
+/** An operator's or submitter's actions on one request: retry, cancel, complete a manual task, extend. */
+function addRequestActionRoutes(router: express.Router, deps: RequestsRouterDeps, kit: RequestRouteKit): void {
+  const { ledger } = deps;
+  router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
+    const request = await kit.findRequest(req);
+    const value = validInput(retryBodySchema, req.body, 'invalid_request', 'a retry needs a reason');
+    const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor });
+    res.status(tasks.length ? 202 : 200).json({ retried: tasks.map((t) => ({ id: t.id, vendor: t.vendor, action: t.action })) });
   });
 
+  router.post('/v1/requests/:id/cancel', requireRole('submitter'), async (req, res) => {
+    const request = await kit.findRequest(req);
+    const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', 'a cancel needs a reason');
+    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
+    if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
+    res.json({ ...requestView(await kit.reread(request.id), await ledger.getTasks(request.id)), cancel: report });
+  });
+
+  router.post('/v1/requests/:id/tasks/:taskId/complete', requireRole('operator'), async (req, res) => {
+    const request = await kit.findRequest(req);
+    const value = validInput(noteSchema, req.body ?? {}, 'invalid_request', 'completing a manual task needs a note');
+    // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
+    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actorOf(req), value.note);
+    if (!task) throw new ApiError(409, 'not_a_manual_task', 'no manual task waiting with that id in this request');
+    await ledger.settleRequest(request.id);
+    res.json(requestView(await kit.reread(request.id), await ledger.getTasks(request.id)));
+  });
+
+  router.post('/v1/requests/:id/extend', requireRole('operator'), async (req, res) => {
+    const request = await kit.findRequest(req);
+    const value = validInput(extendSchema, req.body ?? {}, 'invalid_request', 'an extension needs whole days and a reason');
+    const extended = (await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason)) ?? (await kit.reread(request.id));
+    res.json(await kit.viewWithRisk(extended, await ledger.getTasks(request.id)));
+  });
+}
+
+/** On-call's bulk retry, and pausing or resuming a queue. */
+function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): void {
+  const { ledger } = deps;
   /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */
   router.post('/v1/retries', requireRole('operator'), async (req, res) => {
-    const { value, error } = failedTasksFilterSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'invalid retry', toFieldProblems(error));
-    const tasks = await ledger.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since ? new Date(value.since) : undefined }, value.limit);
+    const value = validInput(failedTasksFilterSchema, req.body ?? {}, 'invalid_request', 'invalid retry');
+    const tasks = await ledger.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since }, value.limit);
     const listed = tasks.map((t) => ({ requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null }));
-    if (value.dryRun) return res.json({ dryRun: true, tasks: listed });
+    if (value.dryRun) {
+      res.json({ dryRun: true, tasks: listed });
+      return;
+    }
     const byRequest = new Map<string, Set<string>>();
     for (const t of tasks) byRequest.set(t.requestId, (byRequest.get(t.requestId) ?? new Set()).add(t.vendor));
     const retried: typeof listed = [];
@@ -242,21 +315,13 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     if (action === 'pause') await queue.pause();
     else await queue.resume();
     // The operator's word that the config is fixed: the breaker closes and every parked job runs again.
-    const breaker = action === 'resume' && deps.breaker && isVendorName(name) ? await deps.breaker.state(name) : undefined;
-    if (breaker && breaker.state !== 'closed') await deps.breaker!.reset(name as VendorName);
+    const breakers = deps.breaker;
+    const vendor = isVendorName(name) ? name : undefined;
+    const breaker = action === 'resume' && breakers && vendor ? await breakers.state(vendor) : undefined;
+    if (breakers && vendor && breaker && breaker.state !== 'closed') await breakers.reset(vendor);
     await ledger.audit(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
     res.json({ queue: name, paused: await queue.isPaused(), ...(breaker && breaker.state !== 'closed' ? { breakerClosed: { fault: breaker.fault, reason: breaker.reason } } : {}) });
   });
-
-  /** The request named in the path, if this principal may see it: another client's answers exactly as an unknown id. */
-  async function findRequest(req: Request) {
-    const id = String(req.params.id);
-    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
-    if (!request || !canSee(req.principal, request)) throw new ApiError(404, 'not_found', 'no request with that id');
-    return request;
-  }
-
-  return router;
 }
 
 function isBulk(body: unknown): body is { requests: unknown } {
@@ -265,4 +330,10 @@ function isBulk(body: unknown): body is { requests: unknown } {
 
 function actorOf(req: Request): string {
   return `token:${req.principal?.name ?? 'unknown'}`;
+}
+
+/** The submitting token's name: every route here is behind requireRole, which needs a principal. */
+function clientOf(req: Request): string {
+  if (!req.principal) throw new ApiError(401, 'unauthorized', 'no credentials');
+  return req.principal.name;
 }

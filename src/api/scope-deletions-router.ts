@@ -3,7 +3,7 @@ import Joi from 'joi';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
-import { SCOPE_DELETION_STATUSES, type ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
+import { SCOPE_DELETION_STATUSES, type ScopeDeletionLedger, type ScopeDeletionStatus } from '../ledger/scope-deletion-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
@@ -37,9 +37,9 @@ export interface ScopeDeletionsRouterDeps {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const pinpointFields = Joi.object({ appId: Joi.string().max(128).pattern(/^[A-Za-z0-9-]+$/).required() });
-const cancelSchema = Joi.object({ reason: Joi.string().trim().min(3).max(500).required() }).required();
-const listQuerySchema = Joi.object({ status: Joi.string().valid(...SCOPE_DELETION_STATUSES), limit: Joi.number().integer().min(1).max(500).default(50) });
+const pinpointFields = Joi.object<{ appId: string }>({ appId: Joi.string().max(128).pattern(/^[A-Za-z0-9-]+$/).required() });
+const cancelSchema = Joi.object<{ reason: string }>({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+const listQuerySchema = Joi.object<{ status?: ScopeDeletionStatus; limit: number }>({ status: Joi.string().valid(...SCOPE_DELETION_STATUSES), limit: Joi.number().integer().min(1).max(500).default(50) });
 
 /**
  * `/v1/scope-deletions` (issue 19): whole-scope deletions of every vendor. `pinpoint-project` is the
@@ -47,10 +47,24 @@ const listQuerySchema = Joi.object({ status: Joi.string().valid(...SCOPE_DELETIO
  * guided (src/scope-deletions/scope-kinds.ts). Operator or admin only, reads included.
  */
 export function createScopeDeletionsRouter(deps: ScopeDeletionsRouterDeps) {
-  const ledger = deps.scopeDeletions;
   const router = express.Router();
-  const operator = requireRole('operator');
+  addScopeReadRoutes(router, deps);
+  addScopeRequestRoute(router, deps);
+  addScopeStepRoutes(router, deps);
+  return router;
+}
 
+/** A body as its schema leaves it, or a 400 naming each field's problem (under `prefix`). */
+function validBody<T>(schema: Joi.ObjectSchema<T>, input: unknown, prefix = ''): T {
+  const result = schema.validate(input, { abortEarly: false });
+  if (result.error) throw invalid(problemsOf(result.error, prefix));
+  return result.value;
+}
+
+/** The kinds, the list (guided and project deletions together), and one deletion with its audit trail. */
+function addScopeReadRoutes(router: express.Router, deps: ScopeDeletionsRouterDeps): void {
+  const ledger = deps.scopeDeletions;
+  const operator = requireRole('operator');
   router.get('/v1/scope-deletions/kinds', operator, (_req, res) => {
     res.json({
       kinds: SCOPE_KINDS.map((kind) =>
@@ -61,19 +75,43 @@ export function createScopeDeletionsRouter(deps: ScopeDeletionsRouterDeps) {
     });
   });
 
+  router.get('/v1/scope-deletions', operator, async (req, res) => {
+    const query = listQuerySchema.validate(req.query, { abortEarly: false });
+    if (query.error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', problemsOf(query.error));
+    const value = query.value;
+    const now = ledger.now();
+    const guided = (await ledger.list(value.limit, value.status)).map((d) => scopeDeletionView(d, now));
+    const projects = deps.projectDeletions && !value.status ? (await deps.projectDeletions.list({ limit: value.limit })).map((d) => ({ kind: 'pinpoint-project', mode: 'automated', scope: d.appId, ...projectDeletionView(d) })) : [];
+    const all = [...guided, ...projects].sort((a, b) => b.requestedAt.localeCompare(a.requestedAt)).slice(0, value.limit);
+    res.json({ scopeDeletions: all });
+  });
+
+  router.get('/v1/scope-deletions/:id', operator, async (req, res) => {
+    const id = String(req.params.id);
+    if (!UUID.test(id)) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
+    const guided = await ledger.get(id);
+    if (guided) return res.json({ ...scopeDeletionView(guided, ledger.now()), audit: auditView(await ledger.auditTrail(id)) });
+    const project = await deps.projectDeletions?.get(id);
+    if (!project) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
+    res.json({ kind: 'pinpoint-project', mode: 'automated', scope: project.appId, ...projectDeletionView(project, await deps.ledger.auditTrail(id)) });
+  });
+}
+
+/** POST /v1/scope-deletions: a pinpoint-project deletion is scheduled; a guided kind is drafted. */
+function addScopeRequestRoute(router: express.Router, deps: ScopeDeletionsRouterDeps): void {
+  const ledger = deps.scopeDeletions;
+  const operator = requireRole('operator');
   router.post('/v1/scope-deletions', operator, async (req, res) => {
-    const { value, error } = scopeRequestSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw invalid(problemsOf(error));
+    const value = validBody(scopeRequestSchema, req.body ?? {});
     const reason = scrub(value.reason);
     if (value.kind === 'pinpoint-project') {
       if (!deps.projectDeletions) throw new ApiError(400, 'invalid_request', 'project deletions are not available here', [{ field: 'kind', problem: 'is not available here' }]);
-      const fields = pinpointFields.validate(value.fields, { abortEarly: false });
-      if (fields.error) throw invalid(problemsOf(fields.error, 'fields.'));
+      const fields = validBody(pinpointFields, value.fields, 'fields.');
       let result;
       try {
         result = await scheduleProjectDeletion(
           { config: deps.config, deletions: deps.projectDeletions, queues: deps.queues, logger: deps.logger },
-          { appId: fields.value.appId, confirmAppId: value.confirmScope, reason, actor: actorOf(req), gracePeriodDays: value.gracePeriodDays },
+          { appId: fields.appId, confirmAppId: value.confirmScope, reason, actor: actorOf(req), gracePeriodDays: value.gracePeriodDays },
         );
       } catch (err) {
         if (err instanceof ProjectDeletionRefused) throw invalid([{ field: err.field === 'confirmAppId' ? 'confirmScope' : err.field === 'appId' ? 'fields.appId' : err.field, problem: err.problem }]);
@@ -92,32 +130,16 @@ export function createScopeDeletionsRouter(deps: ScopeDeletionsRouterDeps) {
       throw translate(err);
     }
   });
+}
 
-  router.get('/v1/scope-deletions', operator, async (req, res) => {
-    const { value, error } = listQuerySchema.validate(req.query, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_query', 'invalid query parameters', problemsOf(error));
-    const now = ledger.now();
-    const guided = (await ledger.list(value.limit, value.status)).map((d) => scopeDeletionView(d, now));
-    const projects = deps.projectDeletions && !value.status ? (await deps.projectDeletions.list({ limit: value.limit })).map((d) => ({ kind: 'pinpoint-project', mode: 'automated', scope: d.appId, ...projectDeletionView(d) })) : [];
-    const all = [...guided, ...projects].sort((a, b) => b.requestedAt.localeCompare(a.requestedAt)).slice(0, value.limit);
-    res.json({ scopeDeletions: all });
-  });
-
-  router.get('/v1/scope-deletions/:id', operator, async (req, res) => {
-    const id = String(req.params.id);
-    if (!UUID.test(id)) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
-    const guided = await ledger.get(id);
-    if (guided) return res.json({ ...scopeDeletionView(guided, ledger.now()), audit: auditView(await ledger.auditTrail(id)) });
-    const project = await deps.projectDeletions?.get(id);
-    if (!project) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
-    res.json({ kind: 'pinpoint-project', mode: 'automated', scope: project.appId, ...projectDeletionView(project, await deps.ledger.auditTrail(id)) });
-  });
-
+/** A guided deletion's steps: sent, confirmed by the vendor, cancelled (a project deletion's cancel too). */
+function addScopeStepRoutes(router: express.Router, deps: ScopeDeletionsRouterDeps): void {
+  const ledger = deps.scopeDeletions;
+  const operator = requireRole('operator');
   router.post('/v1/scope-deletions/:id/sent', operator, async (req, res) => {
-    const { value, error } = sentSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw invalid(problemsOf(error));
+    const value = validBody(sentSchema, req.body ?? {});
     try {
-      const deletion = await markGuidedSent(ledger, guidedId(req), actorOf(req), { reference: scrub(value.reference), sentAt: value.sentAt ? new Date(value.sentAt) : undefined });
+      const deletion = await markGuidedSent(ledger, guidedId(req), actorOf(req), { reference: scrub(value.reference), sentAt: value.sentAt });
       res.json(scopeDeletionView(deletion, ledger.now()));
     } catch (err) {
       throw translate(err);
@@ -125,8 +147,7 @@ export function createScopeDeletionsRouter(deps: ScopeDeletionsRouterDeps) {
   });
 
   router.post('/v1/scope-deletions/:id/confirm', operator, async (req, res) => {
-    const { value, error } = confirmSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw invalid(problemsOf(error));
+    const value = validBody(confirmSchema, req.body ?? {});
     try {
       const deletion = await confirmGuided(ledger, guidedId(req), actorOf(req), { reference: scrub(value.reference), ...(value.note ? { note: scrub(value.note) } : {}) });
       res.json(scopeDeletionView(deletion, ledger.now()));
@@ -136,8 +157,7 @@ export function createScopeDeletionsRouter(deps: ScopeDeletionsRouterDeps) {
   });
 
   router.post('/v1/scope-deletions/:id/cancel', operator, async (req, res) => {
-    const { value, error } = cancelSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw invalid(problemsOf(error));
+    const value = validBody(cancelSchema, req.body ?? {});
     const id = String(req.params.id);
     if (UUID.test(id) && deps.projectDeletions && !(await ledger.get(id))) {
       const result = await cancelProjectDeletion({ deletions: deps.projectDeletions, queues: deps.queues, logger: deps.logger }, { id, actor: actorOf(req), reason: scrub(value.reason) });
@@ -152,8 +172,6 @@ export function createScopeDeletionsRouter(deps: ScopeDeletionsRouterDeps) {
       throw translate(err);
     }
   });
-
-  return router;
 }
 
 function guidedId(req: Request): string {

@@ -2,21 +2,21 @@ import express, { type Request } from 'express';
 import Joi from 'joi';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { failedTasksFilterSchema, reasonSchema } from './requests-router.js';
-import { toFieldProblems } from '../intake/request-schema.js';
 import { decideFailedTask, decideFailedTasks, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
-import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+
 import { requireRole } from './auth.js';
 import { ApiError } from './api-error.js';
 import { requestView } from './request-view.js';
 import { scrub } from '../logger.js';
 import { referenceSchema } from '../scope-deletions/scope-deletions.js';
+import { validInput } from './valid-input.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const DECISIONS = { skip: 'skipped', resolve: 'resolved' } as const;
 
 /** A manual step sent to the vendor: the ticket or reference, and when (default now; never in the future). */
-const sentSchema = Joi.object({
+const sentSchema = Joi.object<{ reference: string; sentAt?: Date }>({
   reference: referenceSchema.required(),
   sentAt: Joi.date().iso().max('now'),
 }).required();
@@ -31,21 +31,26 @@ const sentSchema = Joi.object({
 export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
   const { ledger } = deps;
   const router = express.Router();
+  /** The request after this route changed it (it exists: the route found it). */
+  const reread = async (requestId: string) => {
+    const request = await ledger.getRequest(requestId);
+    if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+    return request;
+  };
 
   for (const [verb, decision] of Object.entries(DECISIONS)) {
     router.post(`/v1/requests/:id/tasks/:taskId/${verb}`, requireRole('operator'), async (req, res) => {
       const id = String(req.params.id);
       const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
       if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
-      const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
-      if (error) throw new ApiError(400, 'invalid_request', `a ${verb} needs a reason`, toFieldProblems(error));
+      const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', `a ${verb} needs a reason`);
       try {
         await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: actorOf(req), reason: value.reason });
       } catch (err) {
         if (err instanceof NotAFailedTaskError) throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
         throw err;
       }
-      res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+      res.json(requestView(await reread(request.id), await ledger.getTasks(request.id)));
     });
   }
 
@@ -53,27 +58,25 @@ export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
     const id = String(req.params.id);
     const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
     if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
-    const { value, error } = sentSchema.validate(req.body ?? {}, { abortEarly: false });
-    if (error) throw new ApiError(400, 'invalid_request', 'recording a manual step as sent needs the ticket or reference', toFieldProblems(error));
+    const value = validInput(sentSchema, req.body ?? {}, 'invalid_request', 'recording a manual step as sent needs the ticket or reference');
     // The reference is free text typed by a person: scrub anything shaped like an address or a number.
-    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ? new Date(value.sentAt) : new Date(), reference: scrub(value.reference) });
+    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ?? new Date(), reference: scrub(value.reference) });
     if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
-    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+    res.json(requestView(await reread(request.id), await ledger.getTasks(request.id)));
   });
 
   for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {
     router.post(path, requireRole('operator'), async (req, res) => {
-      const { value, error } = failedTasksFilterSchema.validate(req.body ?? {}, { abortEarly: false });
-      if (error) throw new ApiError(400, 'invalid_request', `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`, toFieldProblems(error));
+      const value = validInput(failedTasksFilterSchema, req.body ?? {}, 'invalid_request', `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`);
       const tasks = await decideFailedTasks(
         { ledger },
         {
           decision,
           actor: actorOf(req),
           reason: value.reason,
-          vendor: value.vendor as VendorName | undefined,
+          vendor: value.vendor,
           requestId: value.requestId,
-          since: value.since ? new Date(value.since) : undefined,
+          since: value.since,
           limit: value.limit,
           dryRun: value.dryRun,
         },

@@ -23,15 +23,15 @@ export function nullAsAbsent(value: unknown, depth = 4): unknown {
  * schemas, takes `null` as absent (`.empty(null)`); a required key sent as null is "required"; an
  * unknown key stays refused, null or not.
  */
-export function nullAsAbsentSchema(schema: Joi.ObjectSchema, depth = 2): Joi.ObjectSchema {
+export function nullAsAbsentSchema<T>(schema: Joi.ObjectSchema<T>, depth = 2): Joi.ObjectSchema<T> {
   const keys = Object.keys((schema.describe() as { keys?: Record<string, unknown> }).keys ?? {});
-  return schema.keys(
-    Object.fromEntries(
-      keys.map((key) => {
-        let child = schema.extract(key);
-        if (child.type === 'object' && depth > 1) child = nullAsAbsentSchema(child as Joi.ObjectSchema, depth - 1);
-        return [key, child.empty(null)];
-      }),
-    ),
-  );
+  // The same keys again, each taking null as absent: the schema's value type T is unchanged.
+  const map = Object.fromEntries(
+    keys.map((key) => {
+      let child = schema.extract(key);
+      if (child.type === 'object' && depth > 1) child = nullAsAbsentSchema(child as Joi.ObjectSchema, depth - 1);
+      return [key, child.empty(null)];
+    }),
+  ) as Joi.PartialSchemaMap<T>;
+  return schema.keys(map);
 }

@@ -24,7 +24,16 @@ export class ScopeDeletionRefused extends Error {
   }
 }
 
-export const scopeRequestSchema = Joi.object({
+/** A scope deletion as asked for: `fields` are checked by kind afterwards (scope-kinds.ts). */
+export interface ScopeRequestBody {
+  kind: (typeof SCOPE_KINDS)[number];
+  fields: Record<string, unknown>;
+  confirmScope: string;
+  reason: string;
+  gracePeriodDays?: number;
+}
+
+export const scopeRequestSchema = Joi.object<ScopeRequestBody>({
   kind: Joi.string().valid(...SCOPE_KINDS).required(),
   fields: Joi.object().required(),
   confirmScope: Joi.string().max(200).required(),
@@ -39,8 +48,8 @@ export const referenceSchema = Joi.string()
   .max(200)
   .pattern(/^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/)
   .messages({ 'string.pattern.base': 'must be one line without control or bidi characters' });
-export const sentSchema = Joi.object({ reference: referenceSchema.required(), sentAt: Joi.date().iso() }).required();
-export const confirmSchema = Joi.object({ reference: referenceSchema.required(), note: Joi.string().trim().max(2000) }).required();
+export const sentSchema = Joi.object<{ reference: string; sentAt?: Date }>({ reference: referenceSchema.required(), sentAt: Joi.date().iso() }).required();
+export const confirmSchema = Joi.object<{ reference: string; note?: string }>({ reference: referenceSchema.required(), note: Joi.string().trim().max(2000) }).required();
 
 /** Joi's problems as fields and words (its own message, without the label that may hold nothing but the key). */
 export function problemsOf(error: Joi.ValidationError, prefix = ''): FieldProblem[] {
