@@ -30,7 +30,8 @@ interface OutboxRow {
   format: CallbackJobData['format'];
   status: string;
   changed_at: Date;
-  url_index: number;
+  /** pg may answer a number column as a string. */
+  url_index: number | string;
 }
 
 export function createCallbackOutbox(deps: { db: Database; queues: QueueSet; store: OpenDsrStore; config: Config; logger: Logger }): CallbackOutbox {

@@ -143,11 +143,11 @@ export function guardedLookup(exempt: boolean, resolve: Resolver = systemResolve
         const addresses = family === 4 || family === 6 ? found.filter((a) => a.family === family) : found;
         if (!exempt && found.some((a) => isRefusedAddress(a.address))) { callback(new CallbackRefusedError(), '', 0); return; }
         if ((options as { all?: boolean }).all) { ;(callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, addresses); return; }
-        const first = addresses[0];
+        const first = addresses.at(0);
         if (!first) { callback(Object.assign(new Error('no address'), { code: 'ENOTFOUND' }), '', 0); return; }
         callback(null, first.address, first.family);
       },
-      (err: NodeJS.ErrnoException) => { callback(err, '', 0); },
+      (err: unknown) => { callback(err instanceof Error ? err : new Error('lookup failed'), '', 0); },
     );
   };
 }

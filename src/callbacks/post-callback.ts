@@ -48,7 +48,10 @@ export async function postCallback(rawUrl: string, body: Buffer, headers: Record
         const status = response.statusCode ?? 0;
         // The answer's body is not read for meaning (nor logged): only the status counts.
         response.resume();
-        response.on('end', () => { status >= 200 && status < 300 ? resolve(status) : reject(new CallbackDeliveryError(`the callback endpoint answered HTTP ${status}`, status)); });
+        response.on('end', () => {
+          if (status >= 200 && status < 300) resolve(status);
+          else reject(new CallbackDeliveryError(`the callback endpoint answered HTTP ${status}`, status));
+        });
         response.on('error', () => { reject(new CallbackDeliveryError('the callback answer was cut off')); });
       },
     );

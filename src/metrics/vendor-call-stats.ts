@@ -102,7 +102,13 @@ export function createVendorCallStats(options: { redisUrl: string; prefix: strin
 export function parseTotals(hash: Record<string, string>): VendorCallTotals {
   const calls: VendorCallTotals['calls'] = [];
   const latency = new Map<string, HistogramData>();
-  const histogram = (vendor: string) => latency.get(vendor) ?? latency.set(vendor, emptyHistogram()).get(vendor)!;
+  const histogram = (vendor: string): HistogramData => {
+    const known = latency.get(vendor);
+    if (known) return known;
+    const fresh = emptyHistogram();
+    latency.set(vendor, fresh);
+    return fresh;
+  };
   for (const [field, raw] of Object.entries(hash)) {
     const value = Number(raw);
     if (!Number.isFinite(value)) continue;

@@ -1,3 +1,4 @@
+import { jsonText } from './printable-text.js';
 /**
  * JSON with object keys sorted at every level and no white space: the same value always gives
  * the same bytes, so hashes and signatures over it can be checked anywhere, offline.
@@ -12,7 +13,8 @@ export function canonicalJson(value: unknown): string {
   const stack: Array<{ value: unknown } | { text: string } | { leave: object }> = [{ value }];
   const open = new Set<object>();
   while (stack.length > 0) {
-    const frame = stack.pop()!;
+    const frame = stack.pop();
+    if (!frame) break;
     if ('text' in frame) {
       out.push(frame.text);
       continue;
@@ -24,7 +26,7 @@ export function canonicalJson(value: unknown): string {
     const v = frame.value;
     if (v === null || typeof v !== 'object') {
       if (typeof v === 'number' && !Number.isFinite(v)) throw new TypeError('canonical JSON has no NaN or Infinity');
-      out.push(JSON.stringify(v) ?? 'null');
+      out.push(jsonText(v) ?? 'null');
       continue;
     }
     if (v instanceof Date) {

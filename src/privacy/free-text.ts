@@ -57,7 +57,7 @@ export function separateFreeText(detail: Record<string, unknown>, subjectTerms: 
     const value = chained[field];
     if (typeof value !== 'string') continue;
     const scrubbed = scrubFreeText(value, subjectTerms);
-    delete chained[field];
+    Reflect.deleteProperty(chained, field);
     chained[digestKey(field)] = freeTextDigest(scrubbed);
     texts[field] = scrubbed;
   }

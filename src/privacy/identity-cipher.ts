@@ -60,7 +60,8 @@ export function createIdentityCipher(masterKey: Buffer, previousKeys: Buffer[] =
       return ['v1', keyId, iv.toString('base64url'), tag.toString('base64url'), ciphertext.toString('base64url')].join('.');
     },
     open(sealed) {
-      const [version, sealedKeyId, iv, tag, ciphertext] = sealed.split('.');
+      const parts: Array<string | undefined> = sealed.split('.');
+      const [version, sealedKeyId, iv, tag, ciphertext] = parts;
       if (version !== 'v1' || !iv || !tag || ciphertext === undefined) throw new Error('not a sealed identifier');
       // Key ids are not secret; an unknown one means the entry needs a key this process does not hold.
       const key = sealedKeyId ? keys.get(sealedKeyId) : undefined;

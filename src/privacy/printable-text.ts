@@ -9,7 +9,7 @@
  * - bidi controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) are replaced by a visible
  *   `<U+202E>`, so that a reader sees that something was there.
  */
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
@@ -24,7 +24,12 @@ export function printable(text: string): string {
  * written as `\uXXXX` escapes (JSON.stringify escapes only C0), so no raw control byte reaches the
  * screen and the document still parses to exactly what the service sent.
  */
+/** JSON.stringify as it behaves: undefined (and a function or symbol) has no JSON text, whatever the lib's typing says. */
+export function jsonText(value: unknown, space?: number): string | undefined {
+  return JSON.stringify(value, null, space);
+}
+
 export function printableJson(value: unknown, space?: number): string {
-   
-  return (JSON.stringify(value, null, space) ?? 'null').replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const text = jsonText(value, space);
+  return (text ?? 'null').replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

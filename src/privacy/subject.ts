@@ -27,7 +27,7 @@ export class InvalidIdentifierError extends Error {
  * Refused inside the value, never stripped: stripping would turn it into somebody else's. Only
  * surrounding white space is trimmed first (a trailing new line from a careless client).
  */
-// eslint-disable-next-line no-control-regex
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
 const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 
 function refuseForbidden(kind: IdentifierKind, value: string): void {
@@ -56,7 +56,7 @@ export function normaliseEmail(raw: string): string {
   // domainToASCII runs the URL host parser, which drops tabs and new lines, percent-decodes, and
   // stops at `/ ? # \`: `ann@x.com/y` or `ann@x\tx.com` would come out as somebody else's address
   // (Invariant 2). Refuse those characters first, then insist on LDH labels.
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\s\u0000-\u001f\u007f/\\?#%@:[\],;]/.test(rawDomain)) throw new InvalidIdentifierError('email', 'must be an e-mail address');
   if (!LOCAL_PART.test(local) || Buffer.byteLength(local) > 64) throw new InvalidIdentifierError('email', 'must be an e-mail address');
   const domain = domainToASCII(rawDomain);

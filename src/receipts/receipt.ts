@@ -98,6 +98,7 @@ export function signReceipt(body: ReceiptBody, signer: ReceiptSigner): SignedRec
  */
 export function verifyReceipt(signed: SignedReceipt, trusted?: string | string[]): { valid: boolean; problems: string[] } {
   const problems: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a receipt read from a file may lack what its type promises; this is where that is checked
   if (!signed?.receipt || !signed.signature || !signed.publicKey) return { valid: false, problems: ['not a signed receipt: receipt, signature and publicKey are required'] };
   const trustedKeys = trusted === undefined ? undefined : Array.isArray(trusted) ? trusted : [trusted];
   let key = signed.publicKey;
@@ -107,6 +108,7 @@ export function verifyReceipt(signed: SignedReceipt, trusted?: string | string[]
     else key = match;
   } else if (publicKeyId(signed.publicKey) !== signed.signature.keyId) problems.push('the signature key id does not match the public key');
   if (!verifySignature(key, canonicalJson(signed.receipt), signed.signature.value)) problems.push('the signature does not match the receipt: it was changed after signing');
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a receipt read from a file may lack what its type promises; this is where that is checked
   const chain = signed.receipt.auditChain ?? [];
   problems.push(...verifyChain(chain));
   if ((chain.at(-1)?.hash ?? null) !== signed.receipt.chainHead) problems.push('the chain head is not the last entry: entries were removed from the end');

@@ -57,6 +57,12 @@ export const unverifiable = (reason: UnverifiableReason): VerificationEvidence =
 export function receiptVerification(evidence: Record<string, unknown>): { verification: Verification | null; verificationReason: string | null } {
   const value = evidence.verification;
   if (value === undefined || value === null) return { verification: null, verificationReason: null };
-  if (isVerification(value)) return { verification: value, verificationReason: value === 'unverifiable' ? String(evidence.unverifiableReason ?? 'unspecified') : null };
+  if (isVerification(value)) return { verification: value, verificationReason: value === 'unverifiable' ? reasonText(evidence.unverifiableReason) : null };
   return { verification: 'unverifiable', verificationReason: 'legacy_value' };
+}
+
+/** An unverifiable task's recorded reason as text ('unspecified' when none was recorded). */
+function reasonText(reason: unknown): string {
+  if (reason === undefined || reason === null) return 'unspecified';
+  return typeof reason === 'string' ? reason : JSON.stringify(reason);
 }
