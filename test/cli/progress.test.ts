@@ -13,7 +13,9 @@ describe('The CLI progress display', () => {
     const progress = new Progress(stream, 200, 'submitting');
     progress.update(50, '10 rows', true);
     progress.update(200, '40 rows', true);
+    // eslint-disable-next-line no-control-regex -- matching the terminal's escape and control characters is what this checks
     expect(writes[0]).to.match(/^\r\x1b\[Ksubmitting █+░+ {2}25% {2}10 rows$/);
+    // eslint-disable-next-line no-control-regex -- matching the terminal's escape and control characters is what this checks
     expect(writes[1]).to.match(/^\r\x1b\[Ksubmitting █+ 100% {2}40 rows$/);
     expect(writes.every((w) => !w.includes('\n')), 'no new line while the bar runs').to.equal(true);
     progress.clear();

@@ -112,7 +112,7 @@ describe('erasure submit --file', function () {
     // Row 2 repeats row 1's key for another person; row 3 repeats it with the same person.
     writeFileSync(file, `requestId,userId,vendors\n${run}-1,user-1,pinpoint\n${run}-1,user-2,pinpoint\n${run}-1,user-1,pinpoint\n${run}-2,user-2,pinpoint\n`);
     // Counted in the ledger: earlier tests of this file leave more requests than one page lists.
-    const count = async () => Number((await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n);
+    const count = async () => (await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n;
     const before = await count();
     const res = await runCli(['submit', '--file', file, '--json', ...serviceFlags(service)]);
     expect(res.code, res.stderr).to.equal(0);

@@ -58,7 +58,7 @@ function interpolate(value: string, env: Record<string, string | undefined>): st
 function environmentOf(service: Service, env: Record<string, string | undefined> = SECRETS): Record<string, string> {
   const raw = service.environment ?? {};
   const entries = Array.isArray(raw) ? raw.map((line) => line.split(/=(.*)/s, 2) as [string, string]) : Object.entries(raw);
-  return Object.fromEntries(entries.map(([k, v]) => [k, interpolate(String(v), env)]));
+  return Object.fromEntries(entries.map(([k, v]) => [k, interpolate(v, env)]));
 }
 
 function commandOf(service: Service): string[] {

@@ -30,7 +30,7 @@ describe('App Center batch jobs run again from their checkpoints', () => {
         concurrency: 1,
         throttleDelayMs: 100,
         baseUrl: info.baseUrl,
-        apiToken: String(info.credentials.apiToken),
+        apiToken: info.credentials.apiToken,
         owner: sandbox.appcenter.owner,
         apps: [sandbox.appcenter.app],
         exportContainerSasUri: String(info.exportContainerSasUri),

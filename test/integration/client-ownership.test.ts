@@ -22,7 +22,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     after(async () => service?.close());
 
     const body = (requestId: string, userId: string, extra: Record<string, unknown> = {}) => ({ requestId, subject: { userId }, vendors: ['pinpoint'], gracePeriodSeconds: 3600, ...extra });
-    const countRequests = async () => Number((await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n);
+    const countRequests = async () => (await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n;
 
     it('gives two clients that use the same requestId a request each, for their own person', async () => {
       const key = `r-1-${randomUUID().slice(0, 8)}`;

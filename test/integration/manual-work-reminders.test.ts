@@ -69,7 +69,7 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
       escalateAfterHours: [0, 48],
       webhookUrl: hookUrl,
       smtp: { host: '127.0.0.1', port: smtpPort, from: 'erasure@example.net', to: ['oncall@example.net'], escalateTo: ['lead@example.net'] },
-    })!;
+    });
     const signer = createReceiptSigner(Buffer.alloc(32, 7));
     const notifiers = [webhookNotifier(hookUrl, { signer, policy: { allowPrivateNetworks: true, allowedHosts: [] }, timeoutMs: 5000 }), smtpNotifier(settings.smtp!)];
 

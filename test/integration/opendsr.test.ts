@@ -144,7 +144,10 @@ class Receiver {
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => { reject(new Error('no matching callback arrived')); }, timeoutMs);
-      this.waiters.push({ match, resolve: (r) => (clearTimeout(timer), resolve(r)) });
+      this.waiters.push({ match, resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        } });
     });
   }
 

@@ -291,7 +291,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
         const listed = before.get(`${part.bucket}/${part.prefix}`)!;
         expect(part).to.include({ versionsDeleted: listed.filter((e) => !e.marker).length, deleteMarkersDeleted: listed.filter((e) => e.marker).length, verification: 'verified_absent' });
       }
-      expect(shown.body.evidence.versionsDeleted + shown.body.evidence.deleteMarkersDeleted).to.equal(entries.length);
+      expect(Number(shown.body.evidence.versionsDeleted) + Number(shown.body.evidence.deleteMarkersDeleted)).to.equal(entries.length);
       const trail = await h.service.ledger.auditTrail(created.body.id);
       expect(trail.map((e) => `${e.actor} ${e.action}`)).to.deep.equal(['token:on-call project_deletion.requested', 'system project_deletion.started', 'system project_deletion.completed']);
       expect(trail[2].detail).to.deep.include({ outcome: 'deleted' });

@@ -95,7 +95,7 @@ for (const backend of backends) {
       const report = await runPreflight({ vendors: { pinpoint: vendors.pinpoint }, clients, now: () => s.clock.now() });
       const scope = report.checks.find((c) => c.vendor === 'pinpoint' && c.check === 'scope')!;
       expect(scope).to.include({ status: 'fail', key: 'vendors.pinpoint.appIds[0]' });
-      expect(scope.detail).to.equal(`vendors.pinpoint.appIds[0] ${appId} no longer exists in us-east-1 (last seen ${sighting!.lastSeenAt}; ${after.evidence.vendorAnswer!.toString().replace(/^GetApp /, '')})`);
+      expect(scope.detail).to.equal(`vendors.pinpoint.appIds[0] ${appId} no longer exists in us-east-1 (last seen ${sighting!.lastSeenAt}; ${String(after.evidence.vendorAnswer).replace(/^GetApp /, '')})`);
       expect(report.healthy).to.equal(false);
     });
 

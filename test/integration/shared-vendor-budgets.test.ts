@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.js';
-import type { Config } from '../../src/config/config-schema.js';
 import { startService, type Service, type ServiceRoles } from '../../src/service.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { SANDBOX_AMPLITUDE_PROJECT } from '../../src/sandbox/amplitude/amplitude-seed.js';

@@ -53,7 +53,7 @@ async function listBlobNames(containerSasUri: string, prefix: string): Promise<s
   expect(res.statusCode).to.equal(200);
   const parsed = new XMLParser({ isArray: (name) => name === 'Blob' }).parse(res.body) as { EnumerationResults: { Blobs: { Blob?: Array<{ Name: string }> } | '' } };
   const blobs = parsed.EnumerationResults.Blobs;
-  return blobs === '' ? [] : (blobs.Blob ?? []).map((b) => String(b.Name));
+  return blobs === '' ? [] : (blobs.Blob ?? []).map((b) => b.Name);
 }
 
 describe('App Center simulator, driven by got with X-API-Token', () => {

@@ -28,7 +28,7 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
         concurrency: 1,
         throttleDelayMs: 100,
         baseUrl: info.baseUrl,
-        apiToken: String(info.credentials.apiToken),
+        apiToken: info.credentials.apiToken,
         owner: sandbox.appcenter.owner,
         apps: [sandbox.appcenter.app],
         exportContainerSasUri: String(info.exportContainerSasUri),

@@ -94,7 +94,7 @@ describe('Pinpoint simulator, driven by @aws-sdk/client-pinpoint', () => {
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => client.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: `missing-${i}` })).catch((e: unknown) => e)),
     );
-    const throttled = results.filter((r) => r instanceof TooManyRequestsException) as TooManyRequestsException[];
+    const throttled = results.filter((r): r is TooManyRequestsException => r instanceof TooManyRequestsException);
     expect(throttled.length).to.be.at.least(3);
     expect(throttled[0].$response?.headers?.['retry-after']).to.equal(undefined);
     expect(sandbox.stats.snapshot().pinpoint.operations.DeleteEndpoint.throttled).to.equal(throttled.length);

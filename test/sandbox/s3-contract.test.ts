@@ -283,7 +283,7 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
         (next) => async (args) => {
           const request = args.request as { headers: Record<string, string> };
           for (const name of Object.keys(request.headers)) {
-            if (name.toLowerCase().startsWith('x-amz-checksum-') || name.toLowerCase() === 'content-md5') delete request.headers[name];
+            if (name.toLowerCase().startsWith('x-amz-checksum-') || name.toLowerCase() === 'content-md5') Reflect.deleteProperty(request.headers, name);
           }
           return next(args);
         },
@@ -471,7 +471,7 @@ describe('S3 simulator, driven by @aws-sdk/client-s3', () => {
       client.middlewareStack.add(
         (next) => async (args) => {
           const request = args.request as { headers: Record<string, string> };
-          for (const name of Object.keys(request.headers)) if (name.toLowerCase() === 'authorization') delete request.headers[name];
+          for (const name of Object.keys(request.headers)) if (name.toLowerCase() === 'authorization') Reflect.deleteProperty(request.headers, name);
           return next(args);
         },
         { step: 'deserialize', name: 'stripAuthorization' },

@@ -117,7 +117,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     for (const [where, text] of [['Redis', dump], ['logs', logs]] as const) {
       expect(text.length, where).to.be.above(0);
       for (const identifier of ['user-42', 'user-43', 'user42@example.com', '+15550000042', 'NoSuchUser', 'pwned']) expect(text, `${where}: ${identifier}`).to.not.include(identifier);
-      // eslint-disable-next-line no-control-regex
+      // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
       expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(text), `${where}: a control byte`).to.equal(false);
       expect(text, `${where}: an escaped ESC`).to.not.include('\\u001b');
     }
@@ -125,7 +125,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     for (const args of [['status', ids[1]], ['status', ids[1], '--json'], ['list'], ['retry', '--all', '--dry-run']]) {
       const cli = await runCli([...args, '--url', service.url!, '--token', ADMIN_TOKEN]);
       const printed = cli.stdout + cli.stderr;
-      // eslint-disable-next-line no-control-regex
+      // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
       expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(printed), `${args.join(' ')}: an escape byte`).to.equal(false);
       for (const identifier of ['user-42', 'user-43', 'pwned']) expect(printed, `${args.join(' ')}: ${identifier}`).to.not.include(identifier);
     }
@@ -157,7 +157,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
         const cli = await runCli([...args, '--url', server.url, '--token', ADMIN_TOKEN]);
         const printed = cli.stdout + cli.stderr;
         expect(printed, args.join(' ')).to.include('evil');
-        // eslint-disable-next-line no-control-regex
+        // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
         expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(printed), `${args.join(' ')}: a control byte`).to.equal(false);
         expect(/[\u202a-\u202e\u2066-\u2069]/.test(printed), `${args.join(' ')}: a live bidi control`).to.equal(false);
         if (args.includes('--json') && cli.code === 0) expect(JSON.parse(cli.stdout).id, 'the JSON still parses to what was sent').to.equal(hostile);

@@ -12,7 +12,10 @@ describe('Printed strings in the logs and on the admin page (issue 25, item 3)',
     const logger = createLogger({ logLevel: 'info' }, { silentConsole: true });
     const lines: string[] = [];
     // A stream transport sees exactly what the file and the console get (the logger's format applies to all).
-    logger.add(new winston.transports.Stream({ stream: new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }) }));
+    logger.add(new winston.transports.Stream({ stream: new Writable({ write: (chunk, _encoding, done) => {
+          lines.push(String(chunk));
+          done();
+        } }) }));
     const nested = { reason: HOSTILE, list: [HOSTILE] };
     logger.info(HOSTILE, { field: HOSTILE, nested });
     expect(lines).to.have.length(1);

@@ -82,7 +82,7 @@ describe('printable: what the CLI, the logs and the admin page print', () => {
   it('writes JSON that parses to the same value, with no raw C1 or bidi character', () => {
     const value = { a: 'x\u001b\u0085\u202ey', b: ['\u2066'] };
     const text = printableJson(value, 2);
-    // eslint-disable-next-line no-control-regex
+    // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
     expect(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(text)).to.equal(false);
     expect(JSON.parse(text)).to.deep.equal(value);
   });

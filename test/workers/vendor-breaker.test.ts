@@ -20,7 +20,7 @@ describe('Per-vendor circuit breaker, state in Redis (issue 17)', () => {
     alerts = [];
     webhook = http.createServer((req, res) => {
       let body = '';
-      req.on('data', (chunk) => (body += chunk));
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
         alerts.push(JSON.parse(body));
         res.writeHead(204).end();
