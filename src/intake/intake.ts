@@ -3,11 +3,10 @@ import type { Config } from '../config/config-schema.js';
 import type { CreateRequestResult, NewRequest, RequestLedger } from '../ledger/request-ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
-import { InvalidIdentifierError, normaliseSubject, UnknownIdentifierError, type IdentifierKind } from '../privacy/subject.js';
+import { InvalidIdentifierError, normaliseSubject, UnknownIdentifierError } from '../privacy/subject.js';
 import { nullAsAbsentSchema } from './null-as-absent.js';
 import { availableVendors, planTasks, UnplannableVendorError } from '../planner/plan-tasks.js';
 import type { BulkEnqueuer, RequestEnqueuer } from '../planner/request-enqueuer.js';
-import type { VendorName } from '../vendors/vendor-name.js';
 import { requestBodySchema, toFieldProblems, type FieldProblem } from './request-schema.js';
 
 /** The body failed validation; `problems` say which fields and why, without their values. */
@@ -83,77 +82,82 @@ const nullableRequestBodySchema = nullAsAbsentSchema(requestBodySchema);
  * Validates, plans, commits, then enqueues a request (README "Architecture": the ledger commit
  * happens before any answer; if the enqueue then fails, the reconciler enqueues it later).
  */
+/** Checks one body and resolves its subject and vendors; throws RequestValidationError. */
+function validateBody(deps: IntakeDeps, body: unknown, fieldPrefix = '') {
+  // An own "__proto__" key (JSON.parse makes one) is a field Joi neither reports nor keeps:
+  // refused by name, never silently dropped (issue 25, item 8).
+  const subjectGiven = (body as { subject?: unknown } | null)?.subject;
+  for (const [where, object] of [['', body], ['subject.', subjectGiven]] as const) {
+    if (object !== null && typeof object === 'object' && Object.hasOwn(object, '__proto__')) {
+      throw new RequestValidationError([{ field: `${fieldPrefix}${where}__proto__`, problem: 'is not a known field' }]);
+    }
+  }
+  // `null` is absent for every optional field (src/intake/null-as-absent.ts).
+  const checked = nullableRequestBodySchema.validate(body, { abortEarly: false, convert: false });
+  if (checked.error) throw new RequestValidationError(toFieldProblems(checked.error, fieldPrefix));
+  const value = checked.value;
+  let subject;
+  try {
+    subject = normaliseSubject(value.subject);
+  } catch (err) {
+    if (err instanceof InvalidIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.kind}`, problem: err.problem }]);
+    if (err instanceof UnknownIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.field}`, problem: 'is not a known field' }]);
+    throw err;
+  }
+  const available = availableVendors(deps.config);
+  const explicit = value.vendors !== undefined;
+  const vendors = value.vendors ?? available;
+  const unavailable = vendors.filter((v) => !available.includes(v));
+  if (unavailable.length) {
+    throw new RequestValidationError([
+      { field: `${fieldPrefix}vendors`, problem: `${unavailable.join(', ')} ${unavailable.length > 1 ? 'are' : 'is'} not available here; available: ${available.join(', ') || 'none'}` },
+    ]);
+  }
+  return { value, subject, vendors, explicit };
+}
+
+/** Validates and plans one submission into the ledger row it will become; throws RequestValidationError. */
+async function prepareRequest(deps: IntakeDeps, now: () => Date, body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions): Promise<NewRequest> {
+  const { value, subject, vendors, explicit } = validateBody(deps, body, fieldPrefix);
+  if (value.callbackUrl && deps.checkCallbackUrl) {
+    const problem = await deps.checkCallbackUrl(value.callbackUrl);
+    if (problem) throw new RequestValidationError([{ field: `${fieldPrefix}callbackUrl`, problem }]);
+  }
+  const id = randomUUID();
+  let tasks;
+  try {
+    tasks = planTasks({ requestId: id, subject, vendors, vendorsExplicit: explicit }, deps.config);
+  } catch (err) {
+    if (err instanceof UnplannableVendorError) throw new RequestValidationError([{ field: `${fieldPrefix}vendors`, problem: err.message }]);
+    throw err;
+  }
+  const receivedAt = now();
+  const submittedAt = options.submittedAt && options.submittedAt < receivedAt ? options.submittedAt : receivedAt;
+  const regulation: Regulation = value.regulation ?? 'gdpr';
+  const days = regulation === 'ccpa' ? deps.config.deadlines.ccpaDays : deps.config.deadlines.gdprDays;
+  return {
+    id,
+    client: options.client,
+    idempotencyKey: options.idempotencyKey ?? value.requestId,
+    origin: options.origin,
+    afterInsert: options.afterInsert,
+    regulation,
+    vendors,
+    subject,
+    callbackUrl: value.callbackUrl,
+    submittedAt,
+    dueAt: new Date(submittedAt.getTime() + days * DAY_MS),
+    notBefore: value.gracePeriodSeconds ? new Date(receivedAt.getTime() + value.gracePeriodSeconds * 1000) : undefined,
+    tasks,
+    actor,
+  };
+}
+
 export function createIntake(deps: IntakeDeps) {
   const now = deps.now ?? (() => new Date());
 
-  function validate(body: unknown, fieldPrefix = '') {
-    // An own "__proto__" key (JSON.parse makes one) is a field Joi neither reports nor keeps:
-    // refused by name, never silently dropped (issue 25, item 8).
-    const subjectGiven = (body as { subject?: unknown } | null)?.subject;
-    for (const [where, object] of [['', body], ['subject.', subjectGiven]] as const) {
-      if (object !== null && typeof object === 'object' && Object.hasOwn(object, '__proto__')) {
-        throw new RequestValidationError([{ field: `${fieldPrefix}${where}__proto__`, problem: 'is not a known field' }]);
-      }
-    }
-    // `null` is absent for every optional field (src/intake/null-as-absent.ts).
-    const { value, error } = nullableRequestBodySchema.validate(body, { abortEarly: false, convert: false });
-    if (error) throw new RequestValidationError(toFieldProblems(error, fieldPrefix));
-    let subject;
-    try {
-      subject = normaliseSubject(value.subject as Partial<Record<IdentifierKind, string | number>>);
-    } catch (err) {
-      if (err instanceof InvalidIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.kind}`, problem: err.problem }]);
-      if (err instanceof UnknownIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.field}`, problem: 'is not a known field' }]);
-      throw err;
-    }
-    const available = availableVendors(deps.config);
-    const explicit = Array.isArray(value.vendors);
-    const vendors = (explicit ? value.vendors : available) as VendorName[];
-    const unavailable = vendors.filter((v) => !available.includes(v));
-    if (unavailable.length) {
-      throw new RequestValidationError([
-        { field: `${fieldPrefix}vendors`, problem: `${unavailable.join(', ')} ${unavailable.length > 1 ? 'are' : 'is'} not available here; available: ${available.join(', ') || 'none'}` },
-      ]);
-    }
-    return { value, subject, vendors, explicit };
-  }
-
-  /** Validates and plans one submission into the ledger row it will become; throws RequestValidationError. */
-  async function prepare(body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions): Promise<NewRequest> {
-    const { value, subject, vendors, explicit } = validate(body, fieldPrefix);
-    if (value.callbackUrl && deps.checkCallbackUrl) {
-      const problem = await deps.checkCallbackUrl(value.callbackUrl);
-      if (problem) throw new RequestValidationError([{ field: `${fieldPrefix}callbackUrl`, problem }]);
-    }
-    const id = randomUUID();
-    let tasks;
-    try {
-      tasks = planTasks({ requestId: id, subject, vendors, vendorsExplicit: explicit }, deps.config);
-    } catch (err) {
-      if (err instanceof UnplannableVendorError) throw new RequestValidationError([{ field: `${fieldPrefix}vendors`, problem: err.message }]);
-      throw err;
-    }
-    const receivedAt = now();
-    const submittedAt = options.submittedAt && options.submittedAt < receivedAt ? options.submittedAt : receivedAt;
-    const regulation = (value.regulation ?? 'gdpr') as Regulation;
-    const days = regulation === 'ccpa' ? deps.config.deadlines.ccpaDays : deps.config.deadlines.gdprDays;
-    return {
-      id,
-      client: options.client,
-      idempotencyKey: options.idempotencyKey ?? value.requestId,
-      origin: options.origin,
-      afterInsert: options.afterInsert,
-      regulation,
-      vendors,
-      subject,
-      callbackUrl: value.callbackUrl,
-      submittedAt,
-      dueAt: new Date(submittedAt.getTime() + days * DAY_MS),
-      notBefore: value.gracePeriodSeconds ? new Date(receivedAt.getTime() + value.gracePeriodSeconds * 1000) : undefined,
-      tasks,
-      actor,
-    };
-  }
+  const validate = (body: unknown, fieldPrefix = '') => validateBody(deps, body, fieldPrefix);
+  const prepare = (body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions) => prepareRequest(deps, now, body, actor, fieldPrefix, options);
 
   function accepted(result: SubmitResult, input: NewRequest): SubmitResult {
     deps.logger.info('request accepted', { requestId: result.request.id, vendors: input.vendors, tasks: input.tasks.length });
@@ -193,7 +197,7 @@ export function createIntake(deps: IntakeDeps) {
     fieldPrefix: (index: number) => string,
     client?: string,
   ): Promise<Array<SubmitResult | RequestValidationError | IdempotencyKeyReusedError>> {
-    const answers: Array<SubmitResult | RequestValidationError | NewRequest> = [];
+    const answers: Array<RequestValidationError | NewRequest> = [];
     const prefixes = new Map<NewRequest, string>();
     for (const [index, body] of bodies.entries()) {
       try {
@@ -205,7 +209,7 @@ export function createIntake(deps: IntakeDeps) {
         answers.push(err);
       }
     }
-    const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError) && 'tasks' in a);
+    const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError));
     if (inputs.length === 0) return answers as RequestValidationError[];
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
     let results: CreateRequestResult[];
@@ -226,9 +230,10 @@ export function createIntake(deps: IntakeDeps) {
     const byInput = new Map(inputs.map((input, i) => [input, results[i]]));
     return answers.map((a) => {
       if (a instanceof RequestValidationError) return a;
-      const result = byInput.get(a as NewRequest)!;
-      if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a as NewRequest)}requestId`);
-      return result.created && queued ? accepted(result, a as NewRequest) : { request: result.request, created: result.created };
+      const result = byInput.get(a);
+      if (!result) throw new Error('a prepared request has no ledger result');
+      if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a)}requestId`);
+      return result.created && queued ? accepted(result, a) : { request: result.request, created: result.created };
     });
   }
 

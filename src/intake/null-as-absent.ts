@@ -25,13 +25,16 @@ export function nullAsAbsent(value: unknown, depth = 4): unknown {
  */
 export function nullAsAbsentSchema<T>(schema: Joi.ObjectSchema<T>, depth = 2): Joi.ObjectSchema<T> {
   const keys = Object.keys((schema.describe() as { keys?: Record<string, unknown> }).keys ?? {});
-  // The same keys again, each taking null as absent: the schema's value type T is unchanged.
-  const map = Object.fromEntries(
-    keys.map((key) => {
-      let child = schema.extract(key);
-      if (child.type === 'object' && depth > 1) child = nullAsAbsentSchema(child as Joi.ObjectSchema, depth - 1);
-      return [key, child.empty(null)];
-    }),
-  ) as Joi.PartialSchemaMap<T>;
-  return schema.keys(map);
+  const untyped: Joi.ObjectSchema = schema;
+  const nullable = untyped.keys(
+    Object.fromEntries(
+      keys.map((key) => {
+        let child = schema.extract(key);
+        if (child.type === 'object' && depth > 1) child = nullAsAbsentSchema(child as Joi.ObjectSchema, depth - 1);
+        return [key, child.empty(null)];
+      }),
+    ),
+  );
+  // The same keys, each taking null as absent: the value type T is unchanged.
+  return nullable as Joi.ObjectSchema<T>;
 }

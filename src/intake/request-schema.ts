@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { VENDOR_NAMES } from '../vendors/vendor-name.js';
+import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
 
 /** A field-level problem, safe to return and log: it never repeats the submitted value. */
 export interface FieldProblem {
@@ -7,8 +7,18 @@ export interface FieldProblem {
   problem: string;
 }
 
+/** A native request body as requestBodySchema leaves it (`convert: false`: values keep their JSON types). */
+export interface NativeRequestBody {
+  requestId?: string;
+  subject: { email?: string; phone?: string; userId?: string; installId?: string; amplitudeId?: string | number };
+  vendors?: VendorName[];
+  regulation?: 'gdpr' | 'ccpa';
+  callbackUrl?: string;
+  gracePeriodSeconds?: number;
+}
+
 /** Native request body (README "HTTP API"). Unknown fields are refused. */
-export const requestBodySchema = Joi.object({
+export const requestBodySchema = Joi.object<NativeRequestBody>({
   requestId: Joi.string().min(1).max(128).pattern(/^[A-Za-z0-9._~-]+$/),
   subject: Joi.object({
     email: Joi.string().max(254),
