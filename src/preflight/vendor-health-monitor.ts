@@ -60,7 +60,8 @@ export class VendorHealthMonitor {
       .then((report) => {
         this.report = report;
         this.log('preflight', report.checks);
-        return this.current()!;
+        // With the latest canary checks (current() is defined now that a report is in).
+        return this.current() ?? report;
       })
       .finally(() => {
         this.running = undefined;

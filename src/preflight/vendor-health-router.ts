@@ -13,7 +13,8 @@ export function createVendorHealthRouter(monitor: VendorHealthMonitor): Router {
     try {
       const fresh = req.query.fresh === '1' || req.query.fresh === 'true';
       if (req.query.canaries === '1' || req.query.canaries === 'true') await monitor.runCanaries();
-      const report = fresh || !monitor.current() ? await monitor.check() : monitor.current()!;
+      const known = monitor.current();
+      const report = fresh || !known ? await monitor.check() : known;
       res.json(report);
     } catch (err) {
       next(err);

@@ -86,15 +86,17 @@ const rejected = (err: unknown) => err instanceof PermanentVendorError && (err.d
  * need (S3: a write and a delete of a canary key), and whether the vendor is past its end of
  * support. Never throws: each failure is a check naming the config key.
  */
+type Present<T> = NonNullable<T>;
+
 export async function runPreflight(input: PreflightInput): Promise<PreflightReport> {
   const checks: VendorCheck[] = [];
   const probes: Array<Promise<VendorCheck[]>> = [];
   const { vendors, clients } = input;
-  if (vendors.pinpoint && clients.pinpoint) probes.push(checkPinpoint(input));
-  if (vendors.s3 && clients.s3) probes.push(checkS3(input));
-  if (vendors.appcenter && clients.appcenter) probes.push(checkAppCenter(input));
-  if (vendors.segment && clients.segment) probes.push(checkSegment(input));
-  if (vendors.amplitude && clients.amplitude) probes.push(checkAmplitude(input));
+  if (vendors.pinpoint && clients.pinpoint) probes.push(checkPinpoint(input, vendors.pinpoint, clients.pinpoint));
+  if (vendors.s3 && clients.s3) probes.push(checkS3(input, vendors.s3, clients.s3));
+  if (vendors.appcenter && clients.appcenter) probes.push(checkAppCenter(input, vendors.appcenter, clients.appcenter));
+  if (vendors.segment && clients.segment) probes.push(checkSegment(input, vendors.segment, clients.segment));
+  if (vendors.amplitude && clients.amplitude) probes.push(checkAmplitude(input, vendors.amplitude, clients.amplitude));
   for (const found of await Promise.all(probes)) checks.push(...found);
   return { checkedAt: new Date().toISOString(), healthy: checks.every((c) => c.status !== 'fail'), checks };
 }
@@ -106,9 +108,8 @@ function endOfSupport(vendor: VendorName, at: string, now: number, what: string)
     : { vendor, check: 'end_of_support', status: 'ok', detail: `${what} is supported until ${day}` };
 }
 
-async function checkPinpoint(input: PreflightInput): Promise<VendorCheck[]> {
-  const settings = input.vendors.pinpoint!;
-  const client = input.clients.pinpoint!;
+/** Settings and client of pinpoint, both present (runPreflight checks). */
+async function checkPinpoint(input: PreflightInput, settings: Present<PreflightInput['vendors']['pinpoint']>, client: Present<PreflightInput['clients']['pinpoint']>): Promise<VendorCheck[]> {
   const checks: VendorCheck[] = [];
   let credentials: VendorCheck | undefined;
   for (const [i, appId] of settings.appIds.entries()) {
@@ -116,7 +117,7 @@ async function checkPinpoint(input: PreflightInput): Promise<VendorCheck[]> {
     try {
       const app = await patiently(() => client.getApp({ appId, signal: input.signal }), input.signal);
       credentials ??= { vendor: 'pinpoint', check: 'credentials', status: 'ok', detail: `GetApp answered in ${settings.region}` };
-      if ('gone' in app && app.gone) {
+      if ('gone' in app) {
         const seen = await lastSeen(input, 'pinpoint', appId);
         checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: seen ? `${key} ${appId} no longer exists in ${settings.region} (last seen ${seen}; ${app.vendorAnswer})` : `${key} does not exist in ${settings.region} (${app.vendorAnswer})` });
       } else {
@@ -139,9 +140,8 @@ async function checkPinpoint(input: PreflightInput): Promise<VendorCheck[]> {
   ];
 }
 
-async function checkS3(input: PreflightInput): Promise<VendorCheck[]> {
-  const settings = input.vendors.s3!;
-  const client = input.clients.s3!;
+/** Settings and client of s3, both present (runPreflight checks). */
+async function checkS3(input: PreflightInput, settings: Present<PreflightInput['vendors']['s3']>, client: Present<PreflightInput['clients']['s3']>): Promise<VendorCheck[]> {
   const checks: VendorCheck[] = [];
   let credentials: VendorCheck | undefined;
   for (const [i, location] of settings.locations.entries()) {
@@ -191,9 +191,8 @@ async function checkS3(input: PreflightInput): Promise<VendorCheck[]> {
   return [credentials ?? { vendor: 's3', check: 'credentials', status: settings.locations.length ? 'fail' : 'ok', detail: settings.locations.length ? 'no bucket could be read to check the credentials' : 'no locations configured' }, ...checks];
 }
 
-async function checkAppCenter(input: PreflightInput): Promise<VendorCheck[]> {
-  const settings = input.vendors.appcenter!;
-  const client = input.clients.appcenter!;
+/** Settings and client of appcenter, both present (runPreflight checks). */
+async function checkAppCenter(input: PreflightInput, settings: Present<PreflightInput['vendors']['appcenter']>, client: Present<PreflightInput['clients']['appcenter']>): Promise<VendorCheck[]> {
   const checks: VendorCheck[] = [];
   let credentials: VendorCheck | undefined;
   for (const [i, app] of settings.apps.entries()) {
@@ -227,12 +226,12 @@ async function checkAppCenter(input: PreflightInput): Promise<VendorCheck[]> {
   ];
 }
 
-async function checkSegment(input: PreflightInput): Promise<VendorCheck[]> {
-  const settings = input.vendors.segment!;
-  const client = input.clients.segment!;
-  if (!client.probeScope) return [{ vendor: 'segment', check: 'credentials', status: 'warn', detail: 'this Segment client cannot be probed' }];
+/** Settings and client of segment, both present (runPreflight checks). */
+async function checkSegment(input: PreflightInput, settings: Present<PreflightInput['vendors']['segment']>, client: Present<PreflightInput['clients']['segment']>): Promise<VendorCheck[]> {
+  const probeScope = client.probeScope?.bind(client);
+  if (!probeScope) return [{ vendor: 'segment', check: 'credentials', status: 'warn', detail: 'this Segment client cannot be probed' }];
   try {
-    await patiently(() => client.probeScope!({ kind: 'workspace' }, input.signal), input.signal);
+    await patiently(() => probeScope({ kind: 'workspace' }, input.signal), input.signal);
   } catch (err) {
     const answer = answerOf(err);
     return [
@@ -249,7 +248,7 @@ async function checkSegment(input: PreflightInput): Promise<VendorCheck[]> {
   for (const [i, sourceId] of settings.scope.sourceIds.entries()) {
     const key = `vendors.segment.scope.sourceIds[${i}]`;
     try {
-      const found = await patiently(() => client.probeScope!({ kind: 'source', sourceId }, input.signal), input.signal);
+      const found = await patiently(() => probeScope({ kind: 'source', sourceId }, input.signal), input.signal);
       checks.push(
         found === 'exists'
           ? { vendor: 'segment', check: 'scope', key, status: 'ok', detail: `${key} ${sourceId} exists` }
@@ -262,9 +261,8 @@ async function checkSegment(input: PreflightInput): Promise<VendorCheck[]> {
   return checks;
 }
 
-async function checkAmplitude(input: PreflightInput): Promise<VendorCheck[]> {
-  const settings = input.vendors.amplitude!;
-  const client = input.clients.amplitude!;
+/** Settings and client of amplitude, both present (runPreflight checks). */
+async function checkAmplitude(input: PreflightInput, settings: Present<PreflightInput['vendors']['amplitude']>, client: Present<PreflightInput['clients']['amplitude']>): Promise<VendorCheck[]> {
   const today = new Date(client.now()).toISOString().slice(0, 10);
   try {
     await patiently(() => client.listDeletions(today, today, input.signal), input.signal);
