@@ -151,7 +151,9 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
   async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
     if (record.bodyHash !== bodyHash) throw reusedKey();
     const request = await ledger.getRequest(record.requestId);
-    send(res, flavor, 201, createdBody(record, request!, rawBody));
+    // The ledger keeps a request its OpenDSR record names; a missing one is a fault (500), as before.
+    if (!request) throw new Error('the request of a recorded OpenDSR submission is missing');
+    send(res, flavor, 201, createdBody(record, request, rawBody));
   }
 
   const create = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
@@ -260,7 +262,8 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       { ledger, config: deps.config, clients: deps.clients, logger: deps.logger },
       { requestId: request.id, actor: `opendsr:${principal.name}`, reason: 'cancelled by the controller (OpenDSR DELETE)' },
     );
-    const after = (await ledger.getRequest(request.id))!;
+    const after = await ledger.getRequest(request.id);
+    if (!after) throw new Error('a cancelled request is missing from the ledger');
     if (after.status !== 'cancelled') throw notPending(after);
     accepted();
   };
@@ -296,7 +299,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     }
     const bodyFailure = bodyFailureAnswer(err, deps.config.intake.bodyLimitBytes);
     if (bodyFailure) { send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }])); return; }
-    deps.logger.error('unhandled error in an OpenDSR handler', { errorName: (err as Error)?.name });
+    deps.logger.error('unhandled error in an OpenDSR handler', { errorName: err instanceof Error ? err.name : typeof err });
     send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
   });
   return router;

@@ -30,7 +30,7 @@ function toRecord(row: Row): OpenDsrRecord {
     requestId: row.request_id,
     controllerId: row.controller_id,
     bodyHash: row.body_hash,
-    statusCallbackUrls: row.status_callback_urls ?? [],
+    statusCallbackUrls: row.status_callback_urls,
     apiVersion: row.api_version,
     receivedAt: new Date(row.received_at),
   };
