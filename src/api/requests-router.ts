@@ -3,7 +3,7 @@ import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
@@ -24,7 +24,7 @@ import type { VendorClients } from '../../jobs/task-processor.js';
 
 export interface RequestsRouterDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   intake: Intake;
   queues: QueueSet;
   clients: VendorClients;
@@ -155,7 +155,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const now = new Date();
     try {
       const atRisk = value.atRisk === undefined ? undefined : { value: value.atRisk === 'true', estimates: await deps.deadlineRisk.estimates(now) };
-      page = await ledger.listRequests({ status: value.status, client: scope ?? value.client, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
+      page = await ledger.requests.listRequests({ status: value.status, client: scope ?? value.client, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
     } catch (err) {
       if (err instanceof RangeError) throw new ApiError(400, 'invalid_query', 'cursor is not valid');
       throw err;
@@ -166,7 +166,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
 
   router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
     const request = await findRequest(req);
-    res.json(await viewWithRisk(request, await ledger.getTasks(request.id)));
+    res.json(await viewWithRisk(request, await ledger.tasks.getTasks(request.id)));
   });
 
   router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
@@ -183,7 +183,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     if (error) throw new ApiError(400, 'invalid_request', 'a cancel needs a reason', toFieldProblems(error));
     const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
     if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
-    res.json({ ...requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)), cancel: report });
+    res.json({ ...requestView((await ledger.requests.getRequest(request.id))!, await ledger.tasks.getTasks(request.id)), cancel: report });
   });
 
   router.post('/v1/requests/:id/tasks/:taskId/complete', requireRole('operator'), async (req, res) => {
@@ -191,17 +191,17 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const { value, error } = noteSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'completing a manual task needs a note', toFieldProblems(error));
     // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
-    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actorOf(req), value.note);
+    const task = await ledger.tasks.completeManualTask(request.id, String(req.params.taskId), actorOf(req), value.note);
     if (!task) throw new ApiError(409, 'not_a_manual_task', 'no manual task waiting with that id in this request');
-    await ledger.settleRequest(request.id);
-    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+    await ledger.requests.settleRequest(request.id);
+    res.json(requestView((await ledger.requests.getRequest(request.id))!, await ledger.tasks.getTasks(request.id)));
   });
 
   router.get('/v1/requests/:id/receipt', requireRole('viewer'), async (req, res) => {
     const request = await findRequest(req);
-    const tasks = await ledger.getTasks(request.id);
+    const tasks = await ledger.tasks.getTasks(request.id);
     // The chain as chained (free text as digests, the text beside): it verifies offline, also after a shred.
-    const chain = await ledger.auditChain(request.id);
+    const chain = await ledger.audit.auditChain(request.id);
     const body = buildReceipt(request, tasks, chain, deps.service);
     res.json(signReceipt(body, deps.signer));
   });
@@ -210,15 +210,15 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const request = await findRequest(req);
     const { value, error } = extendSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'an extension needs whole days and a reason', toFieldProblems(error));
-    const extended = await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason);
-    res.json(await viewWithRisk(extended!, await ledger.getTasks(request.id)));
+    const extended = await ledger.requests.extendDeadline(request.id, value.days, actorOf(req), value.reason);
+    res.json(await viewWithRisk(extended!, await ledger.tasks.getTasks(request.id)));
   });
 
   /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */
   router.post('/v1/retries', requireRole('operator'), async (req, res) => {
     const { value, error } = failedTasksFilterSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'invalid retry', toFieldProblems(error));
-    const tasks = await ledger.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since ? new Date(value.since) : undefined }, value.limit);
+    const tasks = await ledger.queries.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since ? new Date(value.since) : undefined }, value.limit);
     const listed = tasks.map((t) => ({ requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null }));
     if (value.dryRun) return res.json({ dryRun: true, tasks: listed });
     const byRequest = new Map<string, Set<string>>();
@@ -244,14 +244,14 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     // The operator's word that the config is fixed: the breaker closes and every parked job runs again.
     const breaker = action === 'resume' && deps.breaker && isVendorName(name) ? await deps.breaker.state(name) : undefined;
     if (breaker && breaker.state !== 'closed') await deps.breaker!.reset(name as VendorName);
-    await ledger.audit(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
+    await ledger.audit.append(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
     res.json({ queue: name, paused: await queue.isPaused(), ...(breaker && breaker.state !== 'closed' ? { breakerClosed: { fault: breaker.fault, reason: breaker.reason } } : {}) });
   });
 
   /** The request named in the path, if this principal may see it: another client's answers exactly as an unknown id. */
   async function findRequest(req: Request) {
     const id = String(req.params.id);
-    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
     if (!request || !canSee(req.principal, request)) throw new ApiError(404, 'not_found', 'no request with that id');
     return request;
   }

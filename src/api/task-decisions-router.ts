@@ -1,6 +1,6 @@
 import express, { type Request } from 'express';
 import Joi from 'joi';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { failedTasksFilterSchema, reasonSchema } from './requests-router.js';
 import { toFieldProblems } from '../intake/request-schema.js';
 import { decideFailedTask, decideFailedTasks, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
@@ -28,14 +28,14 @@ const sentSchema = Joi.object({
  * recording a manual step as sent to the vendor (`POST /v1/requests/:id/tasks/:taskId/sent`), after
  * which a cancel leaves it open, saying so. Operator role.
  */
-export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
+export function createTaskDecisionsRouter(deps: { ledger: Ledger }) {
   const { ledger } = deps;
   const router = express.Router();
 
   for (const [verb, decision] of Object.entries(DECISIONS)) {
     router.post(`/v1/requests/:id/tasks/:taskId/${verb}`, requireRole('operator'), async (req, res) => {
       const id = String(req.params.id);
-      const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+      const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
       if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
       const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
       if (error) throw new ApiError(400, 'invalid_request', `a ${verb} needs a reason`, toFieldProblems(error));
@@ -45,20 +45,20 @@ export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
         if (err instanceof NotAFailedTaskError) throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
         throw err;
       }
-      res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+      res.json(requestView((await ledger.requests.getRequest(request.id))!, await ledger.tasks.getTasks(request.id)));
     });
   }
 
   router.post('/v1/requests/:id/tasks/:taskId/sent', requireRole('operator'), async (req, res) => {
     const id = String(req.params.id);
-    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
     if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
     const { value, error } = sentSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'recording a manual step as sent needs the ticket or reference', toFieldProblems(error));
     // The reference is free text typed by a person: scrub anything shaped like an address or a number.
-    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ? new Date(value.sentAt) : new Date(), reference: scrub(value.reference) });
+    const task = await ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ? new Date(value.sentAt) : new Date(), reference: scrub(value.reference) });
     if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
-    res.json(requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)));
+    res.json(requestView((await ledger.requests.getRequest(request.id))!, await ledger.tasks.getTasks(request.id)));
   });
 
   for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {

@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { BreakerState, VendorBreaker } from '../workers/vendor-breaker.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { REQUEST_STATUSES, type RequestRecord, type RequestStatus } from '../ledger/ledger-types.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
@@ -65,7 +65,7 @@ const BOARD_CSP = CSP.replace("base-uri 'none'", "base-uri 'self'").replace("sty
 
 export interface AdminPageDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   queues: QueueSet;
   clients: VendorClients;
   logger: Logger;
@@ -311,19 +311,19 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     // A client sees its own requests only; staff may pick one client.
     const client = clientScope(req.principal) ?? knownClients.find((c) => c === req.query.client);
     if (!status && (filter === 'failed' || filter === 'waiting_manual')) {
-      const tasks = await ledger.tasksInState(filter, TASK_LIST_LIMIT, client);
+      const tasks = await ledger.queries.tasksInState(filter, TASK_LIST_LIMIT, client);
       const requests = new Map<string, RequestRecord | undefined>();
-      for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.getRequest(t.requestId));
+      for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.requests.getRequest(t.requestId));
       return res.send(taskListPage(context(req), { filter, rows: tasks.map((task) => ({ task, request: requests.get(task.requestId) })), limited: tasks.length === TASK_LIST_LIMIT }));
     }
     const cursor = typeof req.query.cursor === 'string' && req.query.cursor.length <= 200 ? req.query.cursor : undefined;
     let page;
     try {
       const atRisk = filter === 'at_risk' && !status ? { value: true, estimates: await deps.deadlineRisk.estimates() } : undefined;
-      page = await ledger.listRequests({ status, client, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
+      page = await ledger.requests.listRequests({ status, client, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
-      page = await ledger.listRequests({ status, client, limit: LIST_LIMIT });
+      page = await ledger.requests.listRequests({ status, client, limit: LIST_LIMIT });
     }
     const risks = await deps.deadlineRisk.assess(page.requests);
     res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, client: isStaff(req.principal) ? client : undefined, requests: page.requests, nextCursor: page.nextCursor, risks }));
@@ -381,7 +381,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
 
   async function findRequest(req: Request, res: Response): Promise<RequestRecord | undefined> {
     const id = String(req.params.id);
-    const found = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    const found = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
     // Another client's request is answered exactly as an unknown id.
     const request = found && canSee(req.principal, found) ? found : undefined;
     if (!request) res.status(404).send(messagePage(context(req), 'Not found', 'There is no request with that id.'));
@@ -391,7 +391,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
   router.get('/requests/:id', auth, async (req, res) => {
     const request = await findRequest(req, res);
     if (!request) return;
-    const [tasks, trail] = await Promise.all([ledger.getTasks(request.id), ledger.auditTrail(request.id)]);
+    const [tasks, trail] = await Promise.all([ledger.tasks.getTasks(request.id), ledger.audit.auditTrail(request.id)]);
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     const error = typeof req.query.error === 'string' ? ERRORS[req.query.error] : undefined;
     const risk = (await deps.deadlineRisk.assess([request])).get(request.id);
@@ -412,9 +412,9 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     const note = text(req, 'note', 3, 2000);
     if (!note) { back(res, request, { error: 'note-required' }); return; }
     // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
-    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actor(req), note);
+    const task = await ledger.tasks.completeManualTask(request.id, String(req.params.taskId), actor(req), note);
     if (!task) { back(res, request, { error: 'not-a-manual-task' }); return; }
-    await ledger.settleRequest(request.id);
+    await ledger.requests.settleRequest(request.id);
     back(res, request, { notice: 'task-completed' });
   });
 
@@ -432,7 +432,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     if (!request) return;
     const reference = text(req, 'reference', 3, 200);
     if (!reference) { back(res, request, { error: 'reference-required' }); return; }
-    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actor(req), { at: new Date(), reference: scrub(reference) });
+    const task = await ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), actor(req), { at: new Date(), reference: scrub(reference) });
     back(res, request, task ? { notice: 'task-sent' } : { error: 'not-an-unsent-manual-task' });
   });
 

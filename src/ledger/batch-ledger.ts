@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 
 export type BatchState = 'open' | 'running' | 'done' | 'failed';
@@ -76,6 +76,14 @@ const SLEEPER_LOOKBACK_MS = 60 * 60_000;
  */
 export class BatchLedger {
   constructor(private readonly db: Database) {}
+
+  /**
+   * Operator-retried tasks leave the batches that failed them (call in the retry's transaction):
+   * a retried task must join a new shared batch, not re-read the one that failed it.
+   */
+  async detachFailedMembers(tx: Queryable, taskIds: readonly string[]): Promise<void> {
+    await tx.query(`UPDATE batch_members SET state = 'detached' WHERE task_id = ANY($1) AND state = 'failed'`, [taskIds]);
+  }
 
   /**
    * Joins the task to the open batch (or, with `joinWhileRunning`, the running one), or opens one.

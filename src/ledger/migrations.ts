@@ -200,7 +200,7 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE requests ALTER COLUMN client SET NOT NULL;
       -- Idempotency keys are per client, and bound to a keyed fingerprint of their payload (subject,
       -- vendors, regulation). Rows from before have none: a repeat of their key is compared against
-      -- their identities' lookup hashes, vendors and regulation (src/ledger/request-ledger.ts).
+      -- their identities' lookup hashes, vendors and regulation (src/ledger/request-creation.ts).
       ALTER TABLE requests ADD COLUMN idempotency_fingerprint text;
       ALTER TABLE requests DROP CONSTRAINT IF EXISTS requests_idempotency_hash_key;
       ALTER TABLE requests ADD CONSTRAINT requests_client_idempotency UNIQUE (client, idempotency_hash);
