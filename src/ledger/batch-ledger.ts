@@ -110,7 +110,7 @@ export class BatchLedger {
       );
       const found = seen[0];
       if (found.id) return this.joined(found as JoinedRow, input, false);
-      if (Number(found.detached) > (input.maxRebatches ?? MAX_INT)) return undefined;
+      if (found.detached > (input.maxRebatches ?? MAX_INT)) return undefined;
 
       // Read after the lock: the open batch's count includes every joiner before this one.
       const { rows: into } = await tx.query<JoinedRow>(
@@ -199,7 +199,7 @@ export class BatchLedger {
          WHERE id = $1 AND state IN ('open', 'running') RETURNING *`,
         [batchId, JSON.stringify(evidence)],
       );
-      const ended = rows[0];
+      const ended = rows.at(0);
       if (!ended) return { completed: false };
       // One statement for every member: a Segment batch has up to 5,000.
       const members = [...results];
@@ -300,7 +300,7 @@ export class BatchLedger {
 
   async count(vendor: VendorName, kind: string): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE vendor = $1 AND kind = $2`, [vendor, kind]);
-    return Number(rows[0]?.n ?? 0);
+    return rows.at(0)?.n ?? 0;
   }
 }
 
@@ -338,12 +338,12 @@ function toBatch(row: BatchRow): BatchRecord {
     kind: row.kind,
     scope: row.scope,
     state: row.state,
-    maxMembers: Number(row.max_members),
-    memberCount: Number(row.member_count),
+    maxMembers: row.max_members,
+    memberCount: row.member_count,
     closesAt: new Date(row.closes_at),
-    evidence: row.evidence ?? {},
+    evidence: row.evidence,
     error: row.error,
-    attempts: Number(row.attempts),
+    attempts: row.attempts,
     createdAt: new Date(row.created_at),
     finishedAt: row.finished_at ? new Date(row.finished_at) : null,
   };

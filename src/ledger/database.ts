@@ -55,7 +55,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   client.release();
   return {
     kind: 'postgres',
-    query: async <R>(sql: string, params?: unknown[]) => ({ rows: (await pool.query(sql, params)).rows as R[] }),
+    query: queryOn((sql, params) => pool.query(sql, params)),
     exec: async (sql) => {
       await pool.query(sql);
     },
@@ -86,11 +86,20 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   };
 }
 
+/**
+ * A driver's query as `Queryable.query`. Neither driver checks what a row holds: the row type is
+ * the caller's word (as in pg's and PGlite's own `query<R>`), hence the one cast, to `never[]`,
+ * which every `R[]` accepts.
+ */
+function queryOn(run: (sql: string, params?: unknown[]) => Promise<{ rows: unknown[] }>): Queryable['query'] {
+  return async (sql, params) => ({ rows: (await run(sql, params)).rows as never[] });
+}
+
 /** BEGIN … COMMIT on one connection, rolled back when `fn` throws. */
 async function transactionOn<T>(conn: pg.PoolClient, fn: (tx: Queryable) => Promise<T>): Promise<T> {
   try {
     await conn.query('BEGIN');
-    const result = await fn({ query: async <R>(sql: string, params?: unknown[]) => ({ rows: (await conn.query(sql, params)).rows as R[] }) });
+    const result = await fn({ query: queryOn((sql, params) => conn.query(sql, params)) });
     await conn.query('COMMIT');
     return result;
   } catch (err) {
@@ -101,7 +110,7 @@ async function transactionOn<T>(conn: pg.PoolClient, fn: (tx: Queryable) => Prom
 
 function sessionOn(conn: pg.PoolClient): Session {
   return {
-    query: async <R>(sql: string, params?: unknown[]) => ({ rows: (await conn.query(sql, params)).rows as R[] }),
+    query: queryOn((sql, params) => conn.query(sql, params)),
     exec: async (sql) => {
       await conn.query(sql);
     },
@@ -114,12 +123,12 @@ async function openPglite(dir: string): Promise<Database> {
   const db = await PGlite.create(dir);
   const database: Database = {
     kind: 'pglite',
-    query: async <R>(sql: string, params?: unknown[]) => ({ rows: (await db.query<R>(sql, params)).rows }),
+    query: queryOn((sql, params) => db.query(sql, params)),
     exec: async (sql) => {
       await db.exec(sql);
     },
     transaction: (fn) =>
-      db.transaction(async (tx) => fn({ query: async <R>(sql: string, params?: unknown[]) => ({ rows: (await tx.query<R>(sql, params)).rows }) })),
+      db.transaction(async (tx) => fn({ query: queryOn((sql, params) => tx.query(sql, params)) })),
     // One connection only: the lock is taken for symmetry (and for a PGlite shared by a socket server).
     withAdvisoryLock: async (key, fn) => {
       await db.query('SELECT pg_advisory_lock($1)', [key]);

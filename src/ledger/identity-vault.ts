@@ -58,7 +58,10 @@ export class IdentityVault {
       `SELECT request_id, kind, sealed FROM request_identities WHERE request_id = ANY($1::uuid[])`,
       [requestIds],
     );
-    for (const row of rows) if (row.sealed) subjects.get(row.request_id)![row.kind as keyof Subject] = this.cipher.open(row.sealed);
+    for (const row of rows) {
+      const subject = subjects.get(row.request_id);
+      if (row.sealed && subject) subject[row.kind as keyof Subject] = this.cipher.open(row.sealed);
+    }
     return subjects;
   }
 
@@ -76,9 +79,10 @@ export class IdentityVault {
       [requestIds],
     );
     for (const row of rows) {
-      if (!row.sealed) continue;
+      const subject = subjects.get(row.request_id);
+      if (!row.sealed || !subject) continue;
       try {
-        subjects.get(row.request_id)![row.kind as keyof Subject] = this.cipher.open(row.sealed);
+        subject[row.kind as keyof Subject] = this.cipher.open(row.sealed);
       } catch (err) {
         if (!(err instanceof KeyNotLoadedError)) throw err;
         unreadable.set(row.request_id, err.keyId);
@@ -142,6 +146,6 @@ export class IdentityVault {
       await this.db.query(`UPDATE request_identities SET sealed = $4 WHERE request_id = $1 AND kind = $2 AND sealed = $3`, [row.request_id, row.kind, row.sealed, this.cipher.seal(this.cipher.open(row.sealed))]);
     }
     const { rows: left } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM request_identities WHERE sealed IS NOT NULL AND sealed NOT LIKE $1`, [current]);
-    return { resealed: rows.length, remaining: Number(left[0]?.n ?? 0) };
+    return { resealed: rows.length, remaining: left.at(0)?.n ?? 0 };
   }
 }

@@ -79,12 +79,12 @@ export class LedgerQueries {
     const { rows } = await this.db.query<{ client: string; status: string; n: number }>(`SELECT client, status, count(*)::int AS n FROM requests GROUP BY client, status`);
     const { rows: overdue } = await this.db.query<{ client: string; n: number }>(`SELECT client, count(*)::int AS n FROM requests WHERE finished_at IS NULL AND due_at < $1 GROUP BY client`, [now]);
     const byStatus: Record<string, number> = {};
-    for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + Number(r.n);
+    for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
     return {
       byStatus,
-      overdue: overdue.reduce((sum, r) => sum + Number(r.n), 0),
-      byClient: rows.map((r) => ({ client: r.client, status: r.status, n: Number(r.n) })),
-      overdueByClient: new Map(overdue.map((r) => [r.client, Number(r.n)])),
+      overdue: overdue.reduce((sum, r) => sum + r.n, 0),
+      byClient: rows.map((r) => ({ client: r.client, status: r.status, n: r.n })),
+      overdueByClient: new Map(overdue.map((r) => [r.client, r.n])),
     };
   }
 }

@@ -80,8 +80,8 @@ export function toTask(row: TaskRow): TaskRecord {
     queue: row.queue,
     jobName: row.job_name,
     state: row.state,
-    attempts: Number(row.attempts),
-    evidence: row.evidence ?? {},
+    attempts: row.attempts,
+    evidence: row.evidence,
     error: row.error,
     waitingReason: row.waiting_reason,
     nextActionAt: row.next_action_at ? new Date(row.next_action_at) : null,
@@ -96,8 +96,8 @@ export function encodeCursor(request: RequestRecord): string {
 }
 
 export function decodeCursor(cursor: string): [Date, string] {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const date = new Date(at ?? '');
+  const [at = '', id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const date = new Date(at);
   if (!id || Number.isNaN(date.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) throw new RangeError('invalid cursor');
   return [date, id];
 }

@@ -320,7 +320,7 @@ export async function migrate(db: Database, upTo = Number.POSITIVE_INFINITY): Pr
 
 async function applyMigrations(tx: Queryable, upTo: number): Promise<number> {
   const { rows } = await tx.query<{ version: number }>(`SELECT version FROM schema_migrations`);
-  const applied = new Set(rows.map((r) => Number(r.version)));
+  const applied = new Set(rows.map((r) => r.version));
   let count = 0;
   for (const migration of MIGRATIONS) {
     if (applied.has(migration.version) || migration.version > upTo) continue;

@@ -36,7 +36,7 @@ export class RequestAudit {
    * What receipts carry: it verifies before and after a shred.
    */
   async auditChain(requestId: string): Promise<ChainEntry[]> {
-    const { rows } = await this.db.query<{ id: number; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
+    const { rows } = await this.db.query<{ id: number | string; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
       `SELECT id, at, request_id, actor, action, detail, prev_hash, hash FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 10000`,
       [requestId],
     );

@@ -58,9 +58,24 @@ export interface CreationDeps {
   audit: RequestAudit;
 }
 
-/** A new request's values computed before any statement: its identifier kinds, hashes and client. */
+/** One identifier of a subject, with its kind. */
+interface Identifier {
+  kind: IdentifierKind;
+  value: string;
+}
+
+/** The subject's identifiers, in IDENTIFIER_KINDS order. */
+function identifiersOf(subject: Subject): Identifier[] {
+  return IDENTIFIER_KINDS.flatMap((kind) => {
+    const value = subject[kind];
+    return value === undefined ? [] : [{ kind, value }];
+  });
+}
+
+/** A new request's values computed before any statement: its identifiers, hashes and client. */
 export interface PreparedRequest {
   input: NewRequest;
+  identifiers: Identifier[];
   kinds: IdentifierKind[];
   idempotencyHash: string | null;
   client: string;
@@ -74,16 +89,18 @@ function fingerprintOf(vault: IdentityVault, input: NewRequest): string {
 }
 
 function prepare(vault: IdentityVault, input: NewRequest): PreparedRequest {
-  const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
-  if (kinds.length === 0) throw new Error('a request needs at least one identifier');
+  const identifiers = identifiersOf(input.subject);
+  const first = identifiers.at(0);
+  if (!first) throw new Error('a request needs at least one identifier');
   const idempotencyHash = input.idempotencyKey ? vault.hash('idempotency-key', input.idempotencyKey) : null;
   return {
     input,
-    kinds,
+    identifiers,
+    kinds: identifiers.map((i) => i.kind),
     idempotencyHash,
     client: input.client ?? clientOfActor(input.actor),
     fingerprint: idempotencyHash ? fingerprintOf(vault, input) : null,
-    subjectHash: vault.hash(kinds[0], input.subject[kinds[0]]!),
+    subjectHash: vault.hash(first.kind, first.value),
   };
 }
 
@@ -91,12 +108,14 @@ function prepare(vault: IdentityVault, input: NewRequest): PreparedRequest {
  * Whether a repeat of a key carries the payload the key's request was made with. A row from
  * before fingerprints (migration 7) is compared by its identities' lookup hashes, vendors and regulation.
  */
-async function samePayload(tx: Queryable, vault: IdentityVault, existing: RequestRow, input: NewRequest, fingerprint: string): Promise<boolean> {
+async function samePayload(tx: Queryable, vault: IdentityVault, existing: RequestRow | undefined, input: NewRequest, fingerprint: string | null): Promise<boolean> {
+  // The conflicting row is there: the insert met it under the same lock (a repeat never deletes it).
+  if (!existing) throw new Error('the request holding this idempotency key was not found');
   if (existing.idempotency_fingerprint) return existing.idempotency_fingerprint === fingerprint;
   if (existing.regulation !== input.regulation || [...existing.vendors].sort().join(',') !== [...input.vendors].sort().join(',')) return false;
   const { rows } = await tx.query<{ kind: string; lookup_hash: string }>(`SELECT kind, lookup_hash FROM request_identities WHERE request_id = $1`, [existing.id]);
-  const kinds = IDENTIFIER_KINDS.filter((k) => input.subject[k] !== undefined);
-  return rows.length === kinds.length && kinds.every((k) => rows.some((r) => r.kind === k && r.lookup_hash === vault.hash(k, input.subject[k]!)));
+  const identifiers = identifiersOf(input.subject);
+  return rows.length === identifiers.length && identifiers.every((i) => rows.some((r) => r.kind === i.kind && r.lookup_hash === vault.hash(i.kind, i.value)));
 }
 
 /**
@@ -119,10 +138,9 @@ export async function insertRequest(tx: Queryable, deps: CreationDeps, input: Ne
   if (inserted.rows.length === 0) {
     const { rows } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE client = $1 AND idempotency_hash = $2`, [p.client, p.idempotencyHash]);
     const existing = rows[0];
-    return { request: toRequest(existing), created: false, ...((await samePayload(tx, vault, existing, input, p.fingerprint!)) ? {} : { reusedKey: true }) };
+    return { request: toRequest(existing), created: false, ...((await samePayload(tx, vault, existing, input, p.fingerprint)) ? {} : { reusedKey: true }) };
   }
-  for (const kind of p.kinds) {
-    const value = input.subject[kind]!;
+  for (const { kind, value } of p.identifiers) {
     await tx.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) VALUES ($1, $2, $3, $4)`, [input.id, kind, vault.hash(kind, value), vault.seal(value)]);
   }
   for (const task of input.tasks) {
@@ -167,7 +185,7 @@ async function insertRequestRows(tx: Queryable, prepared: readonly PreparedReque
 
 /** The sealed identities and planned tasks of newly created requests, one statement each. */
 async function insertIdentitiesAndTasks(tx: Queryable, vault: IdentityVault, created: readonly PreparedRequest[]): Promise<void> {
-  const identities = created.flatMap((p) => p.kinds.map((kind) => ({ id: p.input.id, kind, value: p.input.subject[kind]! })));
+  const identities = created.flatMap((p) => p.identifiers.map(({ kind, value }) => ({ id: p.input.id, kind, value })));
   await tx.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])`, [
     identities.map((i) => i.id),
     identities.map((i) => i.kind),
@@ -220,7 +238,7 @@ export async function insertRequests(tx: Queryable, vault: IdentityVault, prepar
     for (const row of rows) existing.set(keyOf(row.client, row.idempotency_hash), row);
   }
   const reused = new Set<PreparedRequest>();
-  for (const p of duplicates) if (!(await samePayload(tx, vault, existing.get(keyOf(p.client, p.idempotencyHash))!, p.input, p.fingerprint!))) reused.add(p);
+  for (const p of duplicates) if (!(await samePayload(tx, vault, existing.get(keyOf(p.client, p.idempotencyHash)), p.input, p.fingerprint))) reused.add(p);
   await insertIdentitiesAndTasks(tx, vault, created);
   // Each new request starts its own audit chain: nothing to lock or read, the first entry has no predecessor.
   await appendFirstAuditEvents(
@@ -230,6 +248,8 @@ export async function insertRequests(tx: Queryable, vault: IdentityVault, prepar
   return prepared.map((p) => {
     const row = byId.get(p.input.id);
     if (row) return { request: toRequest(row), created: true };
-    return { request: toRequest(existing.get(keyOf(p.client, p.idempotencyHash))!), created: false, ...(reused.has(p) ? { reusedKey: true } : {}) };
+    const first = existing.get(keyOf(p.client, p.idempotencyHash));
+    if (!first) throw new Error('the request holding this idempotency key was not found');
+    return { request: toRequest(first), created: false, ...(reused.has(p) ? { reusedKey: true } : {}) };
   });
 }

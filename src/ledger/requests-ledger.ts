@@ -127,7 +127,7 @@ export class RequestsLedger {
       params,
     );
     const page = rows.slice(0, filter.limit).map(toRequest);
-    const last = page[page.length - 1];
+    const last = page.at(-1);
     return rows.length > filter.limit && last ? { requests: page, nextCursor: encodeCursor(last) } : { requests: page };
   }
 
@@ -161,7 +161,7 @@ export class RequestsLedger {
       `SELECT status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = $1`,
       [requestId],
     );
-    const before = seen[0];
+    const before = seen.at(0);
     if (!before) return undefined;
     const states = before.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
@@ -171,7 +171,7 @@ export class RequestsLedger {
       await this.db.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'cancelled' AND finished_at IS NULL`, [requestId]);
       return 'cancelled';
     }
-    const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, Number(before.partial));
+    const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, before.partial);
     if (outcome === before.status) return outcome;
     return this.work.run((tx) => this.settleIn(tx, requestId, actor));
   }
@@ -192,7 +192,7 @@ export class RequestsLedger {
     const states = request.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return unchanged(undefined);
     // A cancelled request stays cancelled; its tasks' states say what had already happened.
-    const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, Number(request.partial));
+    const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
     if (status === request.status) return unchanged(status);
     // Settled already by another writer (only a reopen may change an outcome): it stays as it is.
     if (!mayRequestMove('settle', request.status)) return unchanged(request.status);
@@ -211,7 +211,7 @@ export class RequestsLedger {
   async cancelRequest(requestId: string, actor: string, reason: string): Promise<CancelResult | undefined> {
     return this.work.run(async (tx) => {
       const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
-      const request = requests[0];
+      const request = requests.at(0);
       if (!request || !mayRequestMove('cancel', request.status)) return { result: undefined, changes: [] };
       const { rows: cancelled } = await tx.query<TaskRow>(
         `UPDATE tasks SET state = 'cancelled', waiting_reason = 'cancelled before it started', finished_at = now(), updated_at = now()

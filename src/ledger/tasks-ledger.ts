@@ -119,7 +119,7 @@ export class TasksLedger {
          WHERE id = $1 AND ${taskGuard('begin')} RETURNING *`,
         [taskId],
       );
-      const task = rows[0];
+      const task = rows.at(0);
       if (!task) return { result: undefined, changes: [] };
       const { changes } = await reopenRequestIn(tx, task.request_id);
       return { result: toTask(task), changes };
@@ -154,7 +154,7 @@ export class TasksLedger {
        SELECT count(*)::int AS n FROM marked`,
       [vendor, reason],
     );
-    return Number(rows[0]?.n ?? 0);
+    return rows.at(0)?.n ?? 0;
   }
 
   /** The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g. withdrawn by a cancel. */
@@ -197,7 +197,7 @@ export class TasksLedger {
     return this.work.run(async (tx) => {
       // The request's row first, as a cancel takes it: a cancel and a retry cannot both win.
       const { rows: locked } = await tx.query<{ status: RequestStatus }>(`SELECT status FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
-      const status = locked[0]?.status;
+      const status = locked.at(0)?.status;
       if (!status || (status !== 'in_progress' && !mayRequestMove('reopen', status))) return { result: [], changes: [] };
       const params: unknown[] = [requestId];
       if (vendor) params.push(vendor);
