@@ -29,11 +29,13 @@ for (const backend of backends) {
     let recorded: string[];
     let published: Array<{ change: StatusChange; committedStatus: string | undefined }>;
     let failRecord: boolean;
+    const toClose: Database[] = [];
 
     before(async function () {
       const opened = await backend.open();
       if (!opened) skipBecause(this, NO_POSTGRES);
       db = opened!;
+      toClose.push(db);
       await migrate(db);
       await db.exec(`CREATE TABLE outlet_rows (request_id uuid, status text)`);
       const outlet: StatusChangeOutlet = {
@@ -47,7 +49,7 @@ for (const backend of backends) {
         publish: async (change) => {
           // Read through the store, outside the write's transaction: only a committed change is visible.
           const { rows } = await db.query<{ status: string }>(`SELECT status FROM requests WHERE id = $1`, [change.request.id]);
-          published.push({ change, committedStatus: rows[0]?.status });
+          published.push({ change, committedStatus: rows.at(0)?.status });
         },
       };
       ledger = createLedger(db, createIdentityCipher(randomBytes(32)), outlet);
@@ -57,7 +59,9 @@ for (const backend of backends) {
       published = [];
       failRecord = false;
     });
-    after(async () => db?.close());
+    after(async () => {
+      await Promise.all(toClose.map((d) => d.close()));
+    });
 
     async function submit(): Promise<string> {
       const id = randomUUID();
