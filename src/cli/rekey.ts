@@ -4,7 +4,7 @@ import type { Config } from '../config/config-schema.js';
 import { decodeKey } from '../config/load-config.js';
 import { openDatabase } from '../ledger/database.js';
 import { migrate } from '../ledger/migrations.js';
-import { type Ledger, createLedger } from '../ledger/ledger.js';
+import { createLedger } from '../ledger/ledger.js';
 import { createIdentityCipher } from '../privacy/identity-cipher.js';
 
 /**

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
+import { createLedger } from '../../src/ledger/ledger.js';
 import { createIdentityCipher, type IdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';
