@@ -6,7 +6,7 @@ import { appendAuditEvent } from './audit-log.js';
 
 /**
  * The identity vault (table `request_identities`): each request's identifiers, sealed
- * (AES-256-GCM) with a keyed hash for lookup (DESIGN.md Invariant 1). Opened in memory only, just
+ * (AES-256-GCM) with a keyed hash for lookup (README.md, Security). Opened in memory only, just
  * in time; shredded once a request has ended long enough; re-sealed when the key rotates.
  */
 export class IdentityVault {

@@ -12,7 +12,7 @@ import type { RequestAudit } from './request-audit.js';
 export interface NewRequest {
   id: string;
   /**
-   * The client the request belongs to: the submitting token's name (DESIGN.md Invariant 10). Unset,
+   * The client the request belongs to: the submitting token's name (README.md, Clients, roles and idempotency). Unset,
    * it is the actor's name without its `token:` / `opendsr:` prefix.
    */
   client?: string;
@@ -121,7 +121,7 @@ async function samePayload(tx: Queryable, vault: IdentityVault, existing: Reques
 /**
  * Commits a request with its sealed identities and planned tasks (call inside a transaction).
  * The same client's idempotency key twice returns the first request with `created: false`, and
- * `reusedKey` when the payload differs (DESIGN.md Invariant 10).
+ * `reusedKey` when the payload differs (README.md, Clients, roles and idempotency).
  */
 export async function insertRequest(tx: Queryable, deps: CreationDeps, input: NewRequest): Promise<CreateRequestResult> {
   const { vault } = deps;

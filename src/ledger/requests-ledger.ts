@@ -84,7 +84,7 @@ export class RequestsLedger {
   /**
    * Commits a request with its sealed identities and planned tasks in one transaction.
    * The same client's idempotency key twice returns the first request with `created: false`, and
-   * `reusedKey` when the payload differs (DESIGN.md Invariant 10).
+   * `reusedKey` when the payload differs (README.md, Clients, roles and idempotency).
    */
   async createRequest(input: NewRequest): Promise<CreateRequestResult> {
     return this.db.transaction((tx) => insertRequest(tx, { vault: this.vault, audit: this.audit }, input));

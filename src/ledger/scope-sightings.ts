@@ -13,7 +13,7 @@ export interface ScopeSighting {
 }
 
 /**
- * Which configured scopes a vendor has confirmed to exist, and when last (DESIGN.md Invariant 8):
+ * Which configured scopes a vendor has confirmed to exist, and when last (README.md, Verification values):
  * a scope seen before that now answers 404 is gone by the vendor's own answer (`scope_gone`, with
  * `lastSeenAt` as evidence); one never seen is a configuration mistake. Written by the clients'
  * confirmApp (src/vendors/pinpoint-client.ts, src/vendors/appcenter-client.ts) and the preflight.

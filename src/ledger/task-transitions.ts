@@ -7,7 +7,7 @@ export interface Transition<S extends string> {
 }
 
 /**
- * Every change of a task's state, as data (DESIGN.md, Invariant 9). Each write in
+ * Every change of a task's state, as data (README.md, Task and request states). Each write in
  * src/ledger/tasks-ledger.ts names its transition, and its SQL guard (`WHERE state IN …`) is
  * derived from `from` here, so a write that finds the task elsewhere changes nothing and says so.
  * No transition leaves a settled state (SETTLED_TASK_STATES): a cancelled or settled task is never
