@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/load-config.js';
 import { startService, type Service, type StartServiceOptions } from '../src/service.js';
-import { FINAL_REQUEST_STATUSES } from '../src/ledger/request-ledger.js';
+import { FINAL_REQUEST_STATUSES } from '../src/ledger/ledger-types.js';
 import type { ScenarioContext } from './scenario.js';
 
 /** A service in sandbox mode on the bench's Redis: its own key prefix, data dir (PGlite) and log file. */
@@ -67,7 +67,7 @@ export async function startBenchService(options: { context: ScenarioContext; nam
     async waitForFinal(expected, timeoutMs, everyMs = 100) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const { byStatus } = await service.ledger.countRequestsByStatus();
+        const { byStatus } = await service.ledger.queries.countRequestsByStatus();
         const final = FINAL_REQUEST_STATUSES.reduce((n, s) => n + (byStatus[s] ?? 0), 0);
         if (final >= expected) return byStatus;
         if (Date.now() > deadline) throw new Error(`only ${final} of ${expected} requests final after ${timeoutMs} ms: ${JSON.stringify(byStatus)}`);

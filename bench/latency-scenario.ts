@@ -65,7 +65,7 @@ export const latencyScenario: Scenario = {
         byStatus = await service.waitForFinal(count - rejected, FINAL_WAIT_MS, 50);
       } catch {
         // Not all final in time: report what finished (the target is then not met), as vendor_limits does.
-        byStatus = (await service.ledger.countRequestsByStatus()).byStatus;
+        byStatus = (await service.ledger.queries.countRequestsByStatus()).byStatus;
       }
       // One Pinpoint task per request: its start and end split the wait into phases.
       const { rows } = await service.db.query<{ ms: number | string; queued: number | string; running: number | string; settling: number | string }>(

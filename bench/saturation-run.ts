@@ -5,7 +5,7 @@ import { SEGMENT_DEFAULTS, SEGMENT_MAX_SUBJECT_IDS } from '../src/vendors/segmen
 import { BACKUP_CLEAR_DAYS } from '../src/sandbox/amplitude/amplitude-store.js';
 import { DEFAULT_SEGMENT_TIMINGS } from '../src/sandbox/segment/segment-store.js';
 import { SEGMENT_CREATE_REQUESTS_PER_MINUTE } from '../src/sandbox/segment/segment-simulator.js';
-import { FINAL_REQUEST_STATUSES } from '../src/ledger/request-ledger.js';
+import { FINAL_REQUEST_STATUSES } from '../src/ledger/ledger-types.js';
 import { startBenchService, userIdRequests } from './bench-service.js';
 import { round, type ScenarioContext } from './scenario.js';
 
@@ -91,7 +91,7 @@ async function doRun(context: ScenarioContext): Promise<SaturationResult> {
     try {
       byStatus = await service.waitForFinal(n, budgetMs, 250);
     } catch {
-      byStatus = (await service.ledger.countRequestsByStatus()).byStatus;
+      byStatus = (await service.ledger.queries.countRequestsByStatus()).byStatus;
     }
     const seconds = (performance.now() - started) / 1000;
     const final = FINAL_REQUEST_STATUSES.reduce((k, s) => k + (byStatus[s] ?? 0), 0);

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { QUEUE_DEFINITIONS } from '../queues/registry.js';
-import { FINAL_REQUEST_STATUSES } from '../src/ledger/request-ledger.js';
+import { FINAL_REQUEST_STATUSES } from '../src/ledger/ledger-types.js';
 import { startSandbox } from '../src/sandbox/sandbox.js';
 import { serveSandbox } from '../src/sandbox/sandbox-server.js';
 import { startRoleProcess, type RoleProcess } from '../test/support/role-process.js';

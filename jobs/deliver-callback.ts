@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import type { RequestLedger } from '../src/ledger/request-ledger.js';
+import type { Ledger } from '../src/ledger/ledger.js';
 import type { RequestStatus } from '../src/ledger/ledger-types.js';
 import type { ReceiptSigner } from '../src/receipts/receipt-signer.js';
 import type { CallbackJobData } from '../src/callbacks/status-notifier.js';
@@ -10,7 +10,7 @@ import type { OpenDsrStore } from '../src/opendsr/opendsr-store.js';
 import { callbackBody } from '../src/opendsr/opendsr-status.js';
 
 export interface DeliverCallbackDeps {
-  ledger: RequestLedger;
+  ledger: Ledger;
   /** Signs native callbacks (Ed25519, the receipt key: `GET /v1/receipt-key`). */
   signer: ReceiptSigner;
   /** Signs OpenDSR callbacks (RSA-SHA256, the processor certificate); absent when OpenDSR is off. */
@@ -29,7 +29,7 @@ interface CallbackJob {
 /** What is sent and where, built at delivery from the ledger (the job holds ids only). */
 async function prepare(job: CallbackJob, deps: DeliverCallbackDeps): Promise<{ url: string; body: Buffer; headers: Record<string, string> } | undefined> {
   const { data } = job;
-  const request = await deps.ledger.getRequest(data.requestId);
+  const request = await deps.ledger.requests.getRequest(data.requestId);
   if (!request) return undefined;
   if (data.format === 'native') {
     if (!request.callbackUrl) return undefined;
@@ -58,15 +58,15 @@ export async function deliverCallback(job: CallbackJob, deps: DeliverCallbackDep
   const detail = { format: job.data.format, status: job.data.status, urlIndex: job.data.urlIndex ?? 0, attempt };
   try {
     const httpStatus = await (deps.post ?? postCallback)(target.url, target.body, target.headers, { policy: deps.policy, timeoutMs: deps.timeoutMs });
-    await deps.ledger.audit(job.data.requestId, 'system', 'callback.delivered', { ...detail, httpStatus });
+    await deps.ledger.audit.append(job.data.requestId, 'system', 'callback.delivered', { ...detail, httpStatus });
     return { delivered: true, httpStatus };
   } catch (err) {
     if (err instanceof CallbackRefusedError) {
-      await deps.ledger.audit(job.data.requestId, 'system', 'callback.refused', { ...detail, reason: err.message });
+      await deps.ledger.audit.append(job.data.requestId, 'system', 'callback.refused', { ...detail, reason: err.message });
       throw new UnrecoverableError(err.message);
     }
     const message = err instanceof CallbackDeliveryError ? err.message : 'callback delivery failed';
-    if (attempt >= (job.opts.attempts ?? 1)) await deps.ledger.audit(job.data.requestId, 'system', 'callback.failed', { ...detail, error: message });
+    if (attempt >= (job.opts.attempts ?? 1)) await deps.ledger.audit.append(job.data.requestId, 'system', 'callback.failed', { ...detail, error: message });
     throw new CallbackDeliveryError(message, err instanceof CallbackDeliveryError ? err.httpStatus : undefined);
   }
 }

@@ -9,7 +9,7 @@ import { decodeKey } from './config/load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './ledger/database.js';
 import { migrate } from './ledger/migrations.js';
-import { RequestLedger } from './ledger/request-ledger.js';
+import { type Ledger, createLedger } from './ledger/ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { makeDataDirPrivate, tighten } from './stores/private-data-dir.js';
@@ -29,7 +29,6 @@ import type { SimulatedVendors } from './sandbox/simulated-vendors.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
 import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
-import { BatchLedger } from './ledger/batch-ledger.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
 import { startManualWorkReminders } from './manual-work/manual-work-reminders.js';
@@ -74,7 +73,7 @@ export interface Service {
   url?: string;
   adminToken?: string;
   logger: Logger;
-  ledger: RequestLedger;
+  ledger: Ledger;
   /** Whole-project deletions (Pinpoint apps and their S3 prefixes). */
   projectDeletions: ProjectDeletionLedger;
   /** Guided scope deletions (src/scope-deletions/). */
@@ -171,7 +170,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
     }
     const masterKey = decodeKey(keyText);
-    const ledger = new RequestLedger(db, createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey)));
+    const cipher = createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey));
     // Receipts have a key of their own (issue 25 §6), not one derived from the vault's master key.
     let receiptKeyText = config.receiptSigningKey;
     if (!receiptKeyText) {
@@ -192,8 +191,12 @@ export async function startService(config: Config, options: StartServiceOptions 
     const opendsrSigner = await loadOpenDsrSigner(config, logger);
     // The callbacks a change owes commit with it (an outbox row) and are queued right after (src/callbacks/callback-outbox.ts).
     const callbackOutbox = createCallbackOutbox({ db, queues, store: opendsrStore, config, logger });
-    ledger.onStatusChangeInTransaction((tx, change) => callbackOutbox.write(tx, change));
-    ledger.onStatusChange((change) => callbackOutbox.dispatch(change));
+    const ledger = createLedger(db, cipher, {
+      record: async (tx, changes) => {
+        for (const change of changes) await callbackOutbox.write(tx, change);
+      },
+      publish: (change) => callbackOutbox.dispatch(change),
+    });
     // Every vendor HTTP call is counted here and summed in Redis across processes (src/metrics/).
     const vendorCalls = createVendorCallStats({ redisUrl, prefix: config.queuePrefix });
     closers.push(() => vendorCalls.close());
@@ -226,7 +229,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
       closers.push(() => workers!.close(graceLeft()));
     }
 

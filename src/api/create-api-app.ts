@@ -2,7 +2,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { VendorBreaker } from '../workers/vendor-breaker.js';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import type { Intake } from '../intake/intake.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
@@ -34,7 +34,7 @@ import { bodyFailureAnswer, verifyJsonDepth } from './json-body-policy.js';
 
 export interface ApiAppDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   intake: Intake;
   queues: QueueSet;
   verify: (token: string) => Principal | undefined;

@@ -1,7 +1,7 @@
 import express from 'express';
 import Joi from 'joi';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import { openManualWork } from '../manual-work/manual-work-notices.js';
 import { manualWorkSettings } from '../manual-work/manual-work-settings.js';
@@ -23,7 +23,7 @@ export function manualWorkView(item: ManualWorkItem, now: Date) {
  * scope deletions still to do, soonest due first. It lists every client's requests, so a client (submitter,
  * which outranks viewer on the role ladder) gets 403, as for Bull Board (README "Clients, roles and idempotency").
  */
-export function createManualWorkRouter(deps: { config: Config; ledger: RequestLedger; scopeDeletions: ScopeDeletionLedger }) {
+export function createManualWorkRouter(deps: { config: Config; ledger: Ledger; scopeDeletions: ScopeDeletionLedger }) {
   const router = express.Router();
   router.get('/v1/manual-work', requireRole('viewer'), async (req, res) => {
     if (!isStaff(req.principal)) throw new ApiError(403, 'forbidden', 'manual work is for staff roles (viewer, operator, admin)');

@@ -1,12 +1,12 @@
 import type { VendorBreaker } from '../workers/vendor-breaker.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import type { VendorCallStats, VendorCallTotals } from '../metrics/vendor-call-stats.js';
 import { histogramLines, promLabels } from '../metrics/latency-histogram.js';
 
 export interface MetricsSources {
-  ledger: RequestLedger;
+  ledger: Ledger;
   queues: QueueSet;
   vendorCalls: VendorCallStats;
   deadlineRisk: DeadlineRiskLedger;
@@ -51,7 +51,7 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
     }
   }
   const known = sources.clients ?? [];
-  const counts = await ledger.countRequestsByStatus().catch(() => undefined);
+  const counts = await ledger.queries.countRequestsByStatus().catch(() => undefined);
   if (counts) {
     parts.push('# HELP erasure_requests Erasure requests by status and client.', '# TYPE erasure_requests gauge');
     const byLabel = new Map<string, number>();

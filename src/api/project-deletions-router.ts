@@ -2,7 +2,7 @@ import express, { type Request } from 'express';
 import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger, type ProjectDeletionStatus } from '../ledger/project-deletion-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
@@ -16,7 +16,7 @@ import { validInput } from './valid-input.js';
 export interface ProjectDeletionsRouterDeps {
   config: Config;
   /** For the audit trail, which project deletions share with requests (one chain per id). */
-  ledger: RequestLedger;
+  ledger: Ledger;
   deletions: ProjectDeletionLedger;
   queues: QueueSet;
   logger: Logger;
@@ -85,7 +85,7 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
 
   router.get('/v1/project-deletions/:id', operator, async (req, res) => {
     const deletion = await find(String(req.params.id));
-    res.json(projectDeletionView(deletion, await deps.ledger.auditTrail(deletion.id)));
+    res.json(projectDeletionView(deletion, await deps.ledger.audit.auditTrail(deletion.id)));
   });
 
   router.post('/v1/project-deletions/:id/cancel', operator, async (req, res) => {
@@ -96,7 +96,7 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
     if (!result.cancelled) {
       return res.status(409).json({ error: { code: `already_${result.deletion.status}`, message: whyNotCancellable(result.deletion) }, projectDeletion: projectDeletionView(result.deletion) });
     }
-    res.json(projectDeletionView(result.deletion, await deps.ledger.auditTrail(deletion.id)));
+    res.json(projectDeletionView(result.deletion, await deps.ledger.audit.auditTrail(deletion.id)));
   });
 
   async function find(id: string) {

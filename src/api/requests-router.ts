@@ -3,7 +3,7 @@ import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord } from '../ledger/ledger-types.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
@@ -24,7 +24,7 @@ import { validInput } from './valid-input.js';
 
 export interface RequestsRouterDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   intake: Intake;
   queues: QueueSet;
   clients: VendorClients;
@@ -124,7 +124,7 @@ function requestRouteKit(deps: RequestsRouterDeps): RequestRouteKit {
   return {
     findRequest: async (req) => {
       const id = String(req.params.id);
-      const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+      const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
       if (!request || !canSee(req.principal, request)) throw new ApiError(404, 'not_found', 'no request with that id');
       return request;
     },
@@ -133,7 +133,7 @@ function requestRouteKit(deps: RequestsRouterDeps): RequestRouteKit {
       return requestView(request, tasks, now, assessRisk(request, openVendors, await deps.deadlineRisk.estimates(now), now));
     },
     reread: async (requestId) => {
-      const request = await ledger.getRequest(requestId);
+      const request = await ledger.requests.getRequest(requestId);
       if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
       return request;
     },
@@ -222,7 +222,7 @@ function addReadRoutes(router: express.Router, deps: RequestsRouterDeps, kit: Re
     const now = new Date();
     try {
       const atRisk = value.atRisk === undefined ? undefined : { value: value.atRisk === 'true', estimates: await deps.deadlineRisk.estimates(now) };
-      page = await ledger.listRequests({ status: value.status, client: scope ?? value.client, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
+      page = await ledger.requests.listRequests({ status: value.status, client: scope ?? value.client, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
     } catch (err) {
       if (err instanceof RangeError) throw new ApiError(400, 'invalid_query', 'cursor is not valid');
       throw err;
@@ -233,14 +233,14 @@ function addReadRoutes(router: express.Router, deps: RequestsRouterDeps, kit: Re
 
   router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
     const request = await kit.findRequest(req);
-    res.json(await kit.viewWithRisk(request, await ledger.getTasks(request.id)));
+    res.json(await kit.viewWithRisk(request, await ledger.tasks.getTasks(request.id)));
   });
 
   router.get('/v1/requests/:id/receipt', requireRole('viewer'), async (req, res) => {
     const request = await kit.findRequest(req);
-    const tasks = await ledger.getTasks(request.id);
+    const tasks = await ledger.tasks.getTasks(request.id);
     // The chain as chained (free text as digests, the text beside): it verifies offline, also after a shred.
-    const chain = await ledger.auditChain(request.id);
+    const chain = await ledger.audit.auditChain(request.id);
     const body = buildReceipt(request, tasks, chain, deps.service);
     res.json(signReceipt(body, deps.signer));
   });
@@ -261,24 +261,24 @@ function addRequestActionRoutes(router: express.Router, deps: RequestsRouterDeps
     const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', 'a cancel needs a reason');
     const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
     if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
-    res.json({ ...requestView(await kit.reread(request.id), await ledger.getTasks(request.id)), cancel: report });
+    res.json({ ...requestView(await kit.reread(request.id), await ledger.tasks.getTasks(request.id)), cancel: report });
   });
 
   router.post('/v1/requests/:id/tasks/:taskId/complete', requireRole('operator'), async (req, res) => {
     const request = await kit.findRequest(req);
     const value = validInput(noteSchema, req.body ?? {}, 'invalid_request', 'completing a manual task needs a note');
     // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
-    const task = await ledger.completeManualTask(request.id, String(req.params.taskId), actorOf(req), value.note);
+    const task = await ledger.tasks.completeManualTask(request.id, String(req.params.taskId), actorOf(req), value.note);
     if (!task) throw new ApiError(409, 'not_a_manual_task', 'no manual task waiting with that id in this request');
-    await ledger.settleRequest(request.id);
-    res.json(requestView(await kit.reread(request.id), await ledger.getTasks(request.id)));
+    await ledger.requests.settleRequest(request.id);
+    res.json(requestView(await kit.reread(request.id), await ledger.tasks.getTasks(request.id)));
   });
 
   router.post('/v1/requests/:id/extend', requireRole('operator'), async (req, res) => {
     const request = await kit.findRequest(req);
     const value = validInput(extendSchema, req.body ?? {}, 'invalid_request', 'an extension needs whole days and a reason');
-    const extended = (await ledger.extendDeadline(request.id, value.days, actorOf(req), value.reason)) ?? (await kit.reread(request.id));
-    res.json(await kit.viewWithRisk(extended, await ledger.getTasks(request.id)));
+    const extended = (await ledger.requests.extendDeadline(request.id, value.days, actorOf(req), value.reason)) ?? (await kit.reread(request.id));
+    res.json(await kit.viewWithRisk(extended, await ledger.tasks.getTasks(request.id)));
   });
 }
 
@@ -288,7 +288,7 @@ function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): vo
   /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */
   router.post('/v1/retries', requireRole('operator'), async (req, res) => {
     const value = validInput(failedTasksFilterSchema, req.body ?? {}, 'invalid_request', 'invalid retry');
-    const tasks = await ledger.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since }, value.limit);
+    const tasks = await ledger.queries.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since }, value.limit);
     const listed = tasks.map((t) => ({ requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null }));
     if (value.dryRun) {
       res.json({ dryRun: true, tasks: listed });
@@ -319,7 +319,7 @@ function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): vo
     const vendor = isVendorName(name) ? name : undefined;
     const breaker = action === 'resume' && breakers && vendor ? await breakers.state(vendor) : undefined;
     if (breakers && vendor && breaker && breaker.state !== 'closed') await breakers.reset(vendor);
-    await ledger.audit(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
+    await ledger.audit.append(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
     res.json({ queue: name, paused: await queue.isPaused(), ...(breaker && breaker.state !== 'closed' ? { breakerClosed: { fault: breaker.fault, reason: breaker.reason } } : {}) });
   });
 }

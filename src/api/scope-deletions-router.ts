@@ -1,7 +1,7 @@
 import express, { type Request } from 'express';
 import Joi from 'joi';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { SCOPE_DELETION_STATUSES, type ScopeDeletionLedger, type ScopeDeletionStatus } from '../ledger/scope-deletion-ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
@@ -29,7 +29,7 @@ import {
 
 export interface ScopeDeletionsRouterDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   scopeDeletions: ScopeDeletionLedger;
   projectDeletions?: ProjectDeletionLedger;
   queues: QueueSet;
@@ -93,7 +93,7 @@ function addScopeReadRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
     if (guided) return res.json({ ...scopeDeletionView(guided, ledger.now()), audit: auditView(await ledger.auditTrail(id)) });
     const project = await deps.projectDeletions?.get(id);
     if (!project) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
-    res.json({ kind: 'pinpoint-project', mode: 'automated', scope: project.appId, ...projectDeletionView(project, await deps.ledger.auditTrail(id)) });
+    res.json({ kind: 'pinpoint-project', mode: 'automated', scope: project.appId, ...projectDeletionView(project, await deps.ledger.audit.auditTrail(id)) });
   });
 }
 

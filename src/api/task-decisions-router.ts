@@ -1,6 +1,6 @@
 import express, { type Request } from 'express';
 import Joi from 'joi';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { failedTasksFilterSchema, reasonSchema } from './requests-router.js';
 import { decideFailedTask, decideFailedTasks, NotAFailedTaskError } from '../operations/decide-failed-tasks.js';
 
@@ -28,12 +28,12 @@ const sentSchema = Joi.object<{ reference: string; sentAt?: Date }>({
  * recording a manual step as sent to the vendor (`POST /v1/requests/:id/tasks/:taskId/sent`), after
  * which a cancel leaves it open, saying so. Operator role.
  */
-export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
+export function createTaskDecisionsRouter(deps: { ledger: Ledger }) {
   const { ledger } = deps;
   const router = express.Router();
   /** The request after this route changed it (it exists: the route found it). */
   const reread = async (requestId: string) => {
-    const request = await ledger.getRequest(requestId);
+    const request = await ledger.requests.getRequest(requestId);
     if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
     return request;
   };
@@ -41,7 +41,7 @@ export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
   for (const [verb, decision] of Object.entries(DECISIONS)) {
     router.post(`/v1/requests/:id/tasks/:taskId/${verb}`, requireRole('operator'), async (req, res) => {
       const id = String(req.params.id);
-      const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+      const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
       if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
       const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', `a ${verb} needs a reason`);
       try {
@@ -50,19 +50,19 @@ export function createTaskDecisionsRouter(deps: { ledger: RequestLedger }) {
         if (err instanceof NotAFailedTaskError) throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
         throw err;
       }
-      res.json(requestView(await reread(request.id), await ledger.getTasks(request.id)));
+      res.json(requestView(await reread(request.id), await ledger.tasks.getTasks(request.id)));
     });
   }
 
   router.post('/v1/requests/:id/tasks/:taskId/sent', requireRole('operator'), async (req, res) => {
     const id = String(req.params.id);
-    const request = UUID.test(id) ? await ledger.getRequest(id) : undefined;
+    const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
     if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
     const value = validInput(sentSchema, req.body ?? {}, 'invalid_request', 'recording a manual step as sent needs the ticket or reference');
     // The reference is free text typed by a person: scrub anything shaped like an address or a number.
-    const task = await ledger.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ?? new Date(), reference: scrub(value.reference) });
+    const task = await ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ?? new Date(), reference: scrub(value.reference) });
     if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
-    res.json(requestView(await reread(request.id), await ledger.getTasks(request.id)));
+    res.json(requestView(await reread(request.id), await ledger.tasks.getTasks(request.id)));
   });
 
   for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {

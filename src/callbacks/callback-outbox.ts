@@ -16,9 +16,9 @@ import { callbacksOwed, DELIVER_CALLBACK, type CallbackJobData } from './status-
  * deterministic, so a row queued twice (dispatch and sweep racing) is still one delivery.
  */
 export interface CallbackOutbox {
-  /** Inside the status change's transaction (RequestLedger.onStatusChangeInTransaction). */
+  /** Inside the status change's transaction (the ledger's status-change outlet, `record`: src/ledger/status-changes.ts). */
   write(tx: Queryable, change: StatusChange): Promise<void>;
-  /** After the commit (RequestLedger.onStatusChange): queues the request's waiting rows. Never throws. */
+  /** After the commit (the outlet's `publish`): queues the request's waiting rows. Never throws. */
   dispatch(change: StatusChange): Promise<void>;
   /** Queues rows older than `olderThan` (their own dispatch failed or never ran). Returns how many. */
   sweep(olderThan: Date, limit: number): Promise<number>;

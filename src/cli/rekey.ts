@@ -4,7 +4,7 @@ import type { Config } from '../config/config-schema.js';
 import { decodeKey } from '../config/load-config.js';
 import { openDatabase } from '../ledger/database.js';
 import { migrate } from '../ledger/migrations.js';
-import { RequestLedger } from '../ledger/request-ledger.js';
+import { createLedger } from '../ledger/ledger.js';
 import { createIdentityCipher } from '../privacy/identity-cipher.js';
 
 /**
@@ -19,10 +19,10 @@ export async function rekey(config: Config): Promise<{ resealed: number; remaini
   const db = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
   try {
     await migrate(db);
-    const ledger = new RequestLedger(db, createIdentityCipher(decodeKey(keyText), config.previousEncryptionKeys.map(decodeKey)));
+    const ledger = createLedger(db, createIdentityCipher(decodeKey(keyText), config.previousEncryptionKeys.map(decodeKey)));
     let total = 0;
     for (;;) {
-      const { resealed, remaining } = await ledger.resealIdentities(500);
+      const { resealed, remaining } = await ledger.vault.resealIdentities(500);
       total += resealed;
       if (resealed === 0 || remaining === 0) return { resealed: total, remaining };
     }

@@ -23,9 +23,9 @@ export function addListRoutes(router: express.Router, kit: AdminRouteKit): void 
     // A client sees its own requests only; staff may pick one client.
     const client = clientScope(req.principal) ?? kit.knownClients.find((c) => c === req.query.client);
     if (!status && (filter === 'failed' || filter === 'waiting_manual')) {
-      const tasks = await ledger.tasksInState(filter, TASK_LIST_LIMIT, client);
+      const tasks = await ledger.queries.tasksInState(filter, TASK_LIST_LIMIT, client);
       const requests = new Map<string, RequestRecord | undefined>();
-      for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.getRequest(t.requestId));
+      for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.requests.getRequest(t.requestId));
       res.send(taskListPage(context(req), { filter, rows: tasks.map((task) => ({ task, request: requests.get(task.requestId) })), limited: tasks.length === TASK_LIST_LIMIT }));
       return;
     }
@@ -33,10 +33,10 @@ export function addListRoutes(router: express.Router, kit: AdminRouteKit): void 
     let page;
     try {
       const atRisk = filter === 'at_risk' && !status ? { value: true, estimates: await deps.deadlineRisk.estimates() } : undefined;
-      page = await ledger.listRequests({ status, client, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
+      page = await ledger.requests.listRequests({ status, client, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
-      page = await ledger.listRequests({ status, client, limit: LIST_LIMIT });
+      page = await ledger.requests.listRequests({ status, client, limit: LIST_LIMIT });
     }
     const risks = await deps.deadlineRisk.assess(page.requests);
     res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, client: isStaff(req.principal) ? client : undefined, requests: page.requests, nextCursor: page.nextCursor, risks }));

@@ -1,7 +1,7 @@
 import express from 'express';
 import type { VendorBreaker } from '../workers/vendor-breaker.js';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
 import type { Logger } from '../logger.js';
@@ -32,7 +32,7 @@ export { adminPageHeaders, csrfTokenFor, dashboardAuthenticate } from './admin-g
 
 export interface AdminPageDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   queues: QueueSet;
   clients: VendorClients;
   logger: Logger;

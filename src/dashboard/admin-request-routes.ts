@@ -13,7 +13,7 @@ export function addRequestPageRoute(router: express.Router, kit: AdminRouteKit):
   router.get('/requests/:id', kit.auth, async (req, res) => {
     const request = await kit.findRequest(req, res);
     if (!request) return;
-    const [tasks, trail] = await Promise.all([deps.ledger.getTasks(request.id), deps.ledger.auditTrail(request.id)]);
+    const [tasks, trail] = await Promise.all([deps.ledger.tasks.getTasks(request.id), deps.ledger.audit.auditTrail(request.id)]);
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     const error = typeof req.query.error === 'string' ? ERRORS[req.query.error] : undefined;
     const risk = (await deps.deadlineRisk.assess([request])).get(request.id);
@@ -35,12 +35,12 @@ export function addManualTaskRoutes(router: express.Router, kit: AdminRouteKit):
       return;
     }
     // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
-    const task = await deps.ledger.completeManualTask(request.id, String(req.params.taskId), kit.actor(req), note);
+    const task = await deps.ledger.tasks.completeManualTask(request.id, String(req.params.taskId), kit.actor(req), note);
     if (!task) {
       back(res, request, { error: 'not-a-manual-task' });
       return;
     }
-    await deps.ledger.settleRequest(request.id);
+    await deps.ledger.requests.settleRequest(request.id);
     back(res, request, { notice: 'task-completed' });
   });
 
@@ -52,7 +52,7 @@ export function addManualTaskRoutes(router: express.Router, kit: AdminRouteKit):
       back(res, request, { error: 'reference-required' });
       return;
     }
-    const task = await deps.ledger.markManualTaskSent(request.id, String(req.params.taskId), kit.actor(req), { at: new Date(), reference: scrub(reference) });
+    const task = await deps.ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), kit.actor(req), { at: new Date(), reference: scrub(reference) });
     back(res, request, task ? { notice: 'task-sent' } : { error: 'not-an-unsent-manual-task' });
   });
 }

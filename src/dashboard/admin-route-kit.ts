@@ -81,7 +81,7 @@ export function adminRouteKit(deps: AdminPageDeps): AdminRouteKit {
     sessionCookiePath: (req) => (secure(req) ? '/' : ADMIN_PATH),
     findRequest: async (req, res) => {
       const id = String(req.params.id);
-      const found = UUID.test(id) ? await deps.ledger.getRequest(id) : undefined;
+      const found = UUID.test(id) ? await deps.ledger.requests.getRequest(id) : undefined;
       // Another client's request is answered exactly as an unknown id.
       const request = found && canSee(req.principal, found) ? found : undefined;
       if (!request) res.status(404).send(messagePage(context(req), 'Not found', 'There is no request with that id.'));

@@ -7,7 +7,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BeforeHookResult, HookContext } from '@bull-board/api/typings/app';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { hasRole, type Principal } from '../api/auth.js';
 import { isStaff } from '../api/access.js';
@@ -33,7 +33,7 @@ const OPERATOR_ROUTES = new Set([
 
 export interface BullBoardDeps {
   queues: QueueSet;
-  ledger: RequestLedger;
+  ledger: Ledger;
   /** Shown as a badge so production is unmistakable. */
   environment: string;
 }
@@ -105,7 +105,7 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
     if (!principal || !hasRole(principal, needed)) return { allow: false, status: 403, message: `this needs the ${needed} role` };
     const jobId = typeof request.params.jobId === 'string' ? request.params.jobId : undefined;
     const requestId = jobId && /^[0-9a-f-]{36}__/.test(jobId) ? jobId.slice(0, 36) : null;
-    await deps.ledger.audit(requestId, `token:${principal.name}`, 'dashboard.write', { route, queue: request.params.queueName, jobId: jobId ?? null });
+    await deps.ledger.audit.append(requestId, `token:${principal.name}`, 'dashboard.write', { route, queue: request.params.queueName, jobId: jobId ?? null });
     return { allow: true };
   };
 

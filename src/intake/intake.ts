@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { CreateRequestResult, NewRequest, RequestLedger } from '../ledger/request-ledger.js';
+import type { CreateRequestResult, NewRequest } from '../ledger/request-creation.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Regulation, RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { InvalidIdentifierError, normaliseSubject, UnknownIdentifierError } from '../privacy/subject.js';
@@ -63,7 +64,7 @@ export interface SubmitOptions {
 
 export interface IntakeDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   enqueue: RequestEnqueuer;
   enqueueMany: BulkEnqueuer;
   /** Whether Redis answers now: the intake refuses (503) rather than accept work it cannot queue. */
@@ -169,7 +170,7 @@ export function createIntake(deps: IntakeDeps) {
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
     let result: CreateRequestResult;
     try {
-      result = await deps.ledger.createRequest(input);
+      result = await deps.ledger.requests.createRequest(input);
     } catch (err) {
       deps.logger.error('ledger write failed', { errorName: (err as Error).name });
       throw new IntakeUnavailableError('ledger');
@@ -214,7 +215,7 @@ export function createIntake(deps: IntakeDeps) {
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
     let results: CreateRequestResult[];
     try {
-      results = await deps.ledger.createRequests(inputs);
+      results = await deps.ledger.requests.createRequests(inputs);
     } catch (err) {
       deps.logger.error('ledger write failed', { errorName: (err as Error).name });
       throw new IntakeUnavailableError('ledger');

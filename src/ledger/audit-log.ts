@@ -8,7 +8,7 @@ export interface AuditScrubbing {
 }
 
 /**
- * Free text (reasons, notes) never enters the chain (DESIGN.md, Invariant 13): scrubbed, its digest
+ * Free text (reasons, notes) never enters the chain (README.md, Security: free text is data about a person): scrubbed, its digest
  * chained, the text stored in `audit_free_text` beside the entry, where shredding deletes it.
  * Every audit write passes here, so no caller can skip the scrubbing.
  */

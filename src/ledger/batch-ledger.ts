@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 
 export type BatchState = 'open' | 'running' | 'done' | 'failed';
@@ -78,6 +78,14 @@ export class BatchLedger {
   constructor(private readonly db: Database) {}
 
   /**
+   * Operator-retried tasks leave the batches that failed them (call in the retry's transaction):
+   * a retried task must join a new shared batch, not re-read the one that failed it.
+   */
+  async detachFailedMembers(tx: Queryable, taskIds: readonly string[]): Promise<void> {
+    await tx.query(`UPDATE batch_members SET state = 'detached' WHERE task_id = ANY($1) AND state = 'failed'`, [taskIds]);
+  }
+
+  /**
    * Joins the task to the open batch (or, with `joinWhileRunning`, the running one), or opens one.
    * Joining again returns the task's latest membership unchanged, so a re-delivered job does not
    * join twice. Returns undefined when the task would need a new batch but has already been
@@ -102,7 +110,7 @@ export class BatchLedger {
       );
       const found = seen[0];
       if (found.id) return this.joined(found as JoinedRow, input, false);
-      if (Number(found.detached) > (input.maxRebatches ?? MAX_INT)) return undefined;
+      if (found.detached > (input.maxRebatches ?? MAX_INT)) return undefined;
 
       // Read after the lock: the open batch's count includes every joiner before this one.
       const { rows: into } = await tx.query<JoinedRow>(
@@ -191,7 +199,7 @@ export class BatchLedger {
          WHERE id = $1 AND state IN ('open', 'running') RETURNING *`,
         [batchId, JSON.stringify(evidence)],
       );
-      const ended = rows[0];
+      const ended = rows.at(0);
       if (!ended) return { completed: false };
       // One statement for every member: a Segment batch has up to 5,000.
       const members = [...results];
@@ -292,7 +300,7 @@ export class BatchLedger {
 
   async count(vendor: VendorName, kind: string): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE vendor = $1 AND kind = $2`, [vendor, kind]);
-    return Number(rows[0]?.n ?? 0);
+    return rows.at(0)?.n ?? 0;
   }
 }
 
@@ -330,12 +338,12 @@ function toBatch(row: BatchRow): BatchRecord {
     kind: row.kind,
     scope: row.scope,
     state: row.state,
-    maxMembers: Number(row.max_members),
-    memberCount: Number(row.member_count),
+    maxMembers: row.max_members,
+    memberCount: row.member_count,
     closesAt: new Date(row.closes_at),
-    evidence: row.evidence ?? {},
+    evidence: row.evidence,
     error: row.error,
-    attempts: Number(row.attempts),
+    attempts: row.attempts,
     createdAt: new Date(row.created_at),
     finishedAt: row.finished_at ? new Date(row.finished_at) : null,
   };

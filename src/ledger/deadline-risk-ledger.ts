@@ -44,7 +44,7 @@ export class DeadlineRiskLedger {
         GROUP BY vendor`,
       [new Date(now.getTime() - this.settings.windowDays * 86_400_000)],
     );
-    return rows.map((r) => ({ vendor: r.vendor, samples: Number(r.samples), p95Seconds: Math.max(0, Number(r.p95 ?? 0)) }));
+    return rows.map((r) => ({ vendor: r.vendor, samples: r.samples, p95Seconds: Math.max(0, Number(r.p95 ?? 0)) }));
   }
 
   /** Every vendor's expected task duration, reused for `cacheMs` (the p95 query reads the whole window). */
@@ -76,7 +76,7 @@ export class DeadlineRiskLedger {
     const params: unknown[] = [];
     const condition = atRiskCondition(params, await this.estimates(now), now);
     const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests WHERE ${condition}`, params);
-    return Number(rows[0]?.n ?? 0);
+    return rows.at(0)?.n ?? 0;
   }
 
   /** Requests at risk per client (the metric's `client` label). */
@@ -84,6 +84,6 @@ export class DeadlineRiskLedger {
     const params: unknown[] = [];
     const condition = atRiskCondition(params, await this.estimates(now), now);
     const { rows } = await this.db.query<{ client: string; n: number }>(`SELECT client, count(*)::int AS n FROM requests WHERE ${condition} GROUP BY client`, params);
-    return new Map(rows.map((r) => [r.client, Number(r.n)]));
+    return new Map(rows.map((r) => [r.client, r.n]));
   }
 }

@@ -1,6 +1,6 @@
 import type { VendorName } from '../vendors/vendor-name.js';
 
-/** DESIGN.md, Lifecycle. */
+/** README.md, Task and request states. */
 export const REQUEST_STATUSES = ['received', 'scheduled', 'in_progress', 'completed', 'completed_with_errors', 'failed', 'cancelled'] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
 export const FINAL_REQUEST_STATUSES: readonly RequestStatus[] = ['completed', 'completed_with_errors', 'failed', 'cancelled'];
@@ -27,7 +27,7 @@ export type Regulation = 'gdpr' | 'ccpa';
 
 export interface RequestRecord {
   id: string;
-  /** The client that submitted it: the submitting token's name (DESIGN.md Invariant 10). */
+  /** The client that submitted it: the submitting token's name (README.md, Clients, roles and idempotency). */
   client: string;
   kind: string;
   regulation: Regulation;

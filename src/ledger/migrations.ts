@@ -1,4 +1,4 @@
-import type { Database } from './database.js';
+import type { Database, Queryable } from './database.js';
 
 /**
  * Schema versions, applied in order at boot by whichever process starts first (an advisory
@@ -200,7 +200,7 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
       ALTER TABLE requests ALTER COLUMN client SET NOT NULL;
       -- Idempotency keys are per client, and bound to a keyed fingerprint of their payload (subject,
       -- vendors, regulation). Rows from before have none: a repeat of their key is compared against
-      -- their identities' lookup hashes, vendors and regulation (src/ledger/request-ledger.ts).
+      -- their identities' lookup hashes, vendors and regulation (src/ledger/request-creation.ts).
       ALTER TABLE requests ADD COLUMN idempotency_fingerprint text;
       ALTER TABLE requests DROP CONSTRAINT IF EXISTS requests_idempotency_hash_key;
       ALTER TABLE requests ADD CONSTRAINT requests_client_idempotency UNIQUE (client, idempotency_hash);
@@ -299,22 +299,36 @@ const MIGRATIONS: Array<{ version: number; sql: string }> = [
   },
 ];
 
-/** Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows). */
+/** The schema version once every migration is applied. */
+export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+
+/** The advisory lock key that serialises migrations across processes. */
+const MIGRATION_LOCK = 724011;
+
+/**
+ * Applies every migration not applied yet, up to `upTo` (tests stop short of one to check what it does to older rows).
+ * The whole of it runs under one session advisory lock: on an empty database even
+ * `CREATE TABLE IF NOT EXISTS` races (two creators collide on the `pg_type` entry of the table's
+ * row type), so processes booting together take turns, and the later ones find the work done.
+ */
 export async function migrate(db: Database, upTo = Number.POSITIVE_INFINITY): Promise<number> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-  return db.transaction(async (tx) => {
-    await tx.query(`SELECT pg_advisory_xact_lock(724011)`);
-    const { rows } = await tx.query<{ version: number }>(`SELECT version FROM schema_migrations`);
-    const applied = new Set(rows.map((r) => Number(r.version)));
-    let count = 0;
-    for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version) || migration.version > upTo) continue;
-      for (const statement of splitStatements(migration.sql)) await tx.query(statement);
-      await tx.query(`INSERT INTO schema_migrations (version) VALUES ($1)`, [migration.version]);
-      count += 1;
-    }
-    return count;
+  return db.withAdvisoryLock(MIGRATION_LOCK, async (session) => {
+    await session.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    return session.transaction((tx) => applyMigrations(tx, upTo));
   });
+}
+
+async function applyMigrations(tx: Queryable, upTo: number): Promise<number> {
+  const { rows } = await tx.query<{ version: number }>(`SELECT version FROM schema_migrations`);
+  const applied = new Set(rows.map((r) => r.version));
+  let count = 0;
+  for (const migration of MIGRATIONS) {
+    if (applied.has(migration.version) || migration.version > upTo) continue;
+    for (const statement of splitStatements(migration.sql)) await tx.query(statement);
+    await tx.query(`INSERT INTO schema_migrations (version) VALUES ($1)`, [migration.version]);
+    count += 1;
+  }
+  return count;
 }
 
 /**

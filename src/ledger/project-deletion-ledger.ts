@@ -155,7 +155,7 @@ export class ProjectDeletionLedger {
   async begin(id: string, now = new Date()): Promise<BeginResult> {
     return this.db.transaction(async (tx): Promise<BeginResult> => {
       const { rows } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE id = $1 FOR UPDATE`, [id]);
-      const row = rows[0];
+      const row = rows.at(0);
       if (!row || !allows(PROJECT_DELETION_TRANSITIONS.begin, row.status)) return { state: 'ended', deletion: row ? toRecord(row) : undefined };
       if (row.status === 'scheduled' && new Date(row.run_at).getTime() > now.getTime()) return { state: 'not_due', deletion: toRecord(row) };
       const { rows: updated } = await tx.query<Row>(
@@ -251,7 +251,7 @@ function toRecord(row: Row): ProjectDeletionRecord {
     s3Locations: typeof row.s3_locations === 'string' ? (JSON.parse(row.s3_locations) as S3Location[]) : row.s3_locations,
     gracePeriodDays: Number(row.grace_period_days),
     runAt: new Date(row.run_at),
-    attempts: Number(row.attempts),
+    attempts: row.attempts,
     evidence: row.evidence ?? {},
     error: row.error,
     cancelledBy: row.cancelled_by,

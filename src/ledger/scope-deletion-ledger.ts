@@ -90,7 +90,7 @@ function toRecord(r: Row): ScopeDeletionRecord {
     sentReference: r.sent_reference,
     cancelDeadline: date(r.cancel_deadline),
     expectedBy: date(r.expected_by),
-    evidence: r.evidence ?? {},
+    evidence: r.evidence,
     createdAt: new Date(r.created_at),
     updatedAt: new Date(r.updated_at),
   };
@@ -178,7 +178,7 @@ export class ScopeDeletionLedger {
   }
 
   async auditTrail(id: string): Promise<ChainEntry[]> {
-    const { rows } = await this.db.query<{ id: number; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
+    const { rows } = await this.db.query<{ id: number | string; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
       `SELECT id, at, request_id, actor, action, detail, prev_hash, hash FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 10000`,
       [id],
     );

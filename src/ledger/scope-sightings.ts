@@ -13,7 +13,7 @@ export interface ScopeSighting {
 }
 
 /**
- * Which configured scopes a vendor has confirmed to exist, and when last (DESIGN.md Invariant 8):
+ * Which configured scopes a vendor has confirmed to exist, and when last (README.md, Verification values):
  * a scope seen before that now answers 404 is gone by the vendor's own answer (`scope_gone`, with
  * `lastSeenAt` as evidence); one never seen is a configuration mistake. Written by the clients'
  * confirmApp (src/vendors/pinpoint-client.ts, src/vendors/appcenter-client.ts) and the preflight.
@@ -50,7 +50,7 @@ export class ScopeSightingLedger implements ScopeSightings {
       `SELECT config_key, first_seen_at, last_seen_at FROM scope_sightings WHERE vendor = $1 AND scope_id = $2`,
       [vendor, scopeId],
     );
-    const row = rows[0];
+    const row = rows.at(0);
     if (!row) return undefined;
     const iso = (v: Date | string) => new Date(v).toISOString();
     return { vendor, configKey: row.config_key, scopeId, firstSeenAt: iso(row.first_seen_at), lastSeenAt: iso(row.last_seen_at) };

@@ -7,8 +7,8 @@ export interface Transition<S extends string> {
 }
 
 /**
- * Every change of a task's state, as data (DESIGN.md, Invariant 9). Each write in
- * src/ledger/request-ledger.ts names its transition, and its SQL guard (`WHERE state IN …`) is
+ * Every change of a task's state, as data (README.md, Task and request states). Each write in
+ * src/ledger/tasks-ledger.ts names its transition, and its SQL guard (`WHERE state IN …`) is
  * derived from `from` here, so a write that finds the task elsewhere changes nothing and says so.
  * No transition leaves a settled state (SETTLED_TASK_STATES): a cancelled or settled task is never
  * revived, whoever writes late. `failed` is left only by an operator's retry, skip or resolve, or
@@ -64,7 +64,7 @@ export type TaskTransitionName = keyof typeof TASK_TRANSITIONS;
  */
 export const TASK_EVIDENCE_STATES: readonly TaskState[] = ['queued', 'running', 'waiting_vendor', 'rate_limited'];
 
-/** Every change of a request's status, as data; the guards of src/ledger/request-ledger.ts derive from it. */
+/** Every change of a request's status, as data; the guards of src/ledger/requests-ledger.ts derive from it. */
 export const REQUEST_TRANSITIONS = {
   /** Its flow is in Redis: it runs now, or once its grace period ends. */
   enqueue: { from: ['received'], to: ['scheduled', 'in_progress'] },

@@ -1,5 +1,5 @@
 import type { Database } from '../ledger/database.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import type { Logger } from '../logger.js';
 import { noticeBody, noticesDue, scopeWork, taskWork, type ManualWorkItem } from './manual-work.js';
@@ -10,7 +10,7 @@ const LIMIT = 1000;
 
 export interface ManualWorkDeps {
   db: Database;
-  ledger: RequestLedger;
+  ledger: Ledger;
   scopeDeletions: ScopeDeletionLedger;
   settings: ManualWorkSettings;
   notifiers: Notifier[];
@@ -19,7 +19,7 @@ export interface ManualWorkDeps {
 
 /** Every open piece of manual work, with its assignee and due time. */
 export async function openManualWork(deps: Pick<ManualWorkDeps, 'ledger' | 'scopeDeletions' | 'settings'>): Promise<ManualWorkItem[]> {
-  const tasks = (await deps.ledger.tasksInState('waiting_manual', LIMIT)).map((t) => taskWork(t, deps.settings));
+  const tasks = (await deps.ledger.queries.tasksInState('waiting_manual', LIMIT)).map((t) => taskWork(t, deps.settings));
   const scopes = (await deps.scopeDeletions.list(LIMIT)).flatMap((d) => scopeWork(d, deps.settings) ?? []);
   return [...tasks, ...scopes];
 }

@@ -1,6 +1,6 @@
 import type { Config } from '../config/config-schema.js';
 import type { Database } from '../ledger/database.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { ScopeDeletionLedger } from '../ledger/scope-deletion-ledger.js';
 import type { Logger } from '../logger.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
@@ -13,7 +13,7 @@ import { smtpNotifier, webhookNotifier, type Notifier } from './notifiers.js';
  * it: each notice is claimed in the ledger once (src/manual-work/manual-work-notices.ts). Returns
  * the stop function, or undefined when nothing is configured.
  */
-export function startManualWorkReminders(deps: { config: Config; db: Database; ledger: RequestLedger; scopeDeletions: ScopeDeletionLedger; signer: ReceiptSigner; logger: Logger }): (() => void) | undefined {
+export function startManualWorkReminders(deps: { config: Config; db: Database; ledger: Ledger; scopeDeletions: ScopeDeletionLedger; signer: ReceiptSigner; logger: Logger }): (() => void) | undefined {
   const settings = deps.config.manualWork;
   if (!settings) return undefined;
   const notifiers: Notifier[] = [];

@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config, Role } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
@@ -18,7 +18,7 @@ import { fromNativeProblems, isSubjectRequestId, OpenDsrRequestError, parseOpenD
 
 export interface OpenDsrRouterDeps {
   config: Config;
-  ledger: RequestLedger;
+  ledger: Ledger;
   intake: Intake;
   store: OpenDsrStore;
   signer: OpenDsrSigner;
@@ -150,7 +150,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
 
   async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
     if (record.bodyHash !== bodyHash) throw reusedKey();
-    const request = await ledger.getRequest(record.requestId);
+    const request = await ledger.requests.getRequest(record.requestId);
     // The ledger keeps a request its OpenDSR record names; a missing one is a fault (500), as before.
     if (!request) throw new Error('the request of a recorded OpenDSR submission is missing');
     send(res, flavor, 201, createdBody(record, request, rawBody));
@@ -168,7 +168,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       throw new OpenDsrHttpError(400, message, [{ reason: err instanceof JsonBodyError ? err.code : 'invalid_json', message }]);
     }
     const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
-    const bodyHash = ledger.hash('opendsr-body', canonicalJson(body));
+    const bodyHash = ledger.vault.hash('opendsr-body', canonicalJson(body));
 
     const existing = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
     if (existing) return answerRepeat(res, flavor, existing, bodyHash, rawBody);
@@ -237,7 +237,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
         record = found[0];
       }
     }
-    const request = record ? await ledger.getRequest(record.requestId) : undefined;
+    const request = record ? await ledger.requests.getRequest(record.requestId) : undefined;
     if (!record || !request) throw new OpenDsrHttpError(404, 'no request with that subject_request_id', [], 'NotFound');
     return { record, request };
   }
@@ -262,7 +262,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       { ledger, config: deps.config, clients: deps.clients, logger: deps.logger },
       { requestId: request.id, actor: `opendsr:${principal.name}`, reason: 'cancelled by the controller (OpenDSR DELETE)' },
     );
-    const after = await ledger.getRequest(request.id);
+    const after = await ledger.requests.getRequest(request.id);
     if (!after) throw new Error('a cancelled request is missing from the ledger');
     if (after.status !== 'cancelled') throw notPending(after);
     accepted();

@@ -1,5 +1,5 @@
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import { connectorFor } from '../connectors/registry.js';
 import type { VendorClients } from '../../jobs/task-processor.js';
@@ -18,17 +18,17 @@ export interface CancelReport {
  * vendor allows it), and reports exactly what already happened. Undefined when it had ended.
  */
 export async function cancelRequest(
-  deps: { ledger: RequestLedger; config: Config; clients: VendorClients; logger: Logger },
+  deps: { ledger: Ledger; config: Config; clients: VendorClients; logger: Logger },
   input: { requestId: string; actor: string; reason: string },
 ): Promise<CancelReport | undefined> {
-  const result = await deps.ledger.cancelRequest(input.requestId, input.actor, input.reason);
+  const result = await deps.ledger.requests.cancelRequest(input.requestId, input.actor, input.reason);
   if (!result) return undefined;
   const report: CancelReport = { cancelled: result.cancelled.map((t) => t.id), withdrawn: [], notWithdrawn: [] };
   for (const task of result.sent) {
     report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: 'the manual step was sent to the vendor before the cancel and cannot be cancelled; it stays open until the vendor confirms' });
   }
   if (result.started.length > 0) {
-    const subject = await deps.ledger.loadSubject(input.requestId);
+    const subject = await deps.ledger.vault.loadSubject(input.requestId);
     for (const task of result.started) {
       const connector = connectorFor(task.vendor);
       const settings = deps.config.vendors[task.vendor];
@@ -39,7 +39,7 @@ export async function cancelRequest(
       try {
         const outcome = await connector.cancelTask({ task, subject, clients: deps.clients, settings });
         if (outcome.withdrawn) {
-          const withdrawn = await deps.ledger.cancelStartedTask(task.id, { ...outcome.evidence, withdrawnAfterCancel: true });
+          const withdrawn = await deps.ledger.tasks.cancelStartedTask(task.id, { ...outcome.evidence, withdrawnAfterCancel: true });
           if (withdrawn.applied) report.withdrawn.push(task.id);
           else {
             // Its job ended it first (src/ledger/task-transitions.ts): what it recorded stands.
@@ -47,7 +47,7 @@ export async function cancelRequest(
             report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: `it had already ended (${withdrawn.state ?? 'missing'}) when the withdrawal was recorded` });
           }
         } else {
-          await deps.ledger.checkpointTask(task.id, outcome.evidence);
+          await deps.ledger.tasks.checkpointTask(task.id, outcome.evidence);
           report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: String(outcome.evidence.reason ?? 'the vendor no longer allows withdrawing it') });
         }
       } catch (err) {
@@ -56,7 +56,7 @@ export async function cancelRequest(
       }
     }
   }
-  await deps.ledger.settleRequest(input.requestId);
-  await deps.ledger.audit(input.requestId, input.actor, 'request.cancel_report', { ...report });
+  await deps.ledger.requests.settleRequest(input.requestId);
+  await deps.ledger.audit.append(input.requestId, input.actor, 'request.cancel_report', { ...report });
   return report;
 }

@@ -1,4 +1,5 @@
-import type { OperatorDecision, RequestLedger } from '../ledger/request-ledger.js';
+import type { OperatorDecision } from '../ledger/tasks-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord, TaskState } from '../ledger/ledger-types.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { scrub } from '../logger.js';
@@ -30,15 +31,15 @@ export class NotAFailedTaskError extends Error {
  * On-call closes one failed task that will never succeed: skip it, or record it resolved outside the
  * service. The reason (free text a person typed) is scrubbed like a manual task's note, recorded in
  * the audit chain and beside the decision; then the request settles (completed_with_errors at best:
- * a decision is never a verified outcome, src/ledger/request-ledger.ts TASK_OUTCOME_COLUMNS).
+ * a decision is never a verified outcome, src/ledger/requests-ledger.ts TASK_OUTCOME_COLUMNS).
  */
 export async function decideFailedTask(
-  deps: { ledger: RequestLedger },
+  deps: { ledger: Ledger },
   input: { requestId: string; taskId: string; decision: OperatorDecision; actor: string; reason: string },
 ): Promise<TaskRecord> {
-  const result = await deps.ledger.decideFailedTask(input.requestId, input.taskId, input.decision, input.actor, scrub(input.reason));
+  const result = await deps.ledger.tasks.decideFailedTask(input.requestId, input.taskId, input.decision, input.actor, scrub(input.reason));
   if (!result.applied || !result.task) throw new NotAFailedTaskError(result.state);
-  await deps.ledger.settleRequest(input.requestId, input.actor);
+  await deps.ledger.requests.settleRequest(input.requestId, input.actor);
   return result.task;
 }
 
@@ -48,20 +49,20 @@ export async function decideFailedTask(
  * (retried, decided by someone else) is left out of the answer.
  */
 export async function decideFailedTasks(
-  deps: { ledger: RequestLedger },
+  deps: { ledger: Ledger },
   input: { decision: OperatorDecision; actor: string; reason: string; vendor?: VendorName; requestId?: string; since?: Date; limit: number; dryRun: boolean },
 ): Promise<DecidedTask[]> {
-  const tasks = await deps.ledger.failedTasks({ vendor: input.vendor, requestId: input.requestId, since: input.since }, input.limit);
+  const tasks = await deps.ledger.queries.failedTasks({ vendor: input.vendor, requestId: input.requestId, since: input.since }, input.limit);
   if (input.dryRun) return tasks.map(decidedTask);
   const decided: DecidedTask[] = [];
   const touched = new Set<string>();
   const reason = scrub(input.reason);
   for (const task of tasks) {
-    const result = await deps.ledger.decideFailedTask(task.requestId, task.id, input.decision, input.actor, reason);
+    const result = await deps.ledger.tasks.decideFailedTask(task.requestId, task.id, input.decision, input.actor, reason);
     if (!result.applied) continue;
     decided.push(decidedTask(task));
     touched.add(task.requestId);
   }
-  for (const requestId of touched) await deps.ledger.settleRequest(requestId, input.actor);
+  for (const requestId of touched) await deps.ledger.requests.settleRequest(requestId, input.actor);
   return decided;
 }

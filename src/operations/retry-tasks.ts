@@ -1,4 +1,4 @@
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../ledger/ledger-types.js';
 import { childJob } from '../planner/build-flow.js';
 import type { QueueSet } from '../workers/queue-set.js';
@@ -10,10 +10,10 @@ import type { VendorName } from '../vendors/vendor-name.js';
  * one is added under the same id when it was removed by retention or a wipe.
  */
 export async function retryFailedTasks(
-  deps: { ledger: RequestLedger; queues: QueueSet },
+  deps: { ledger: Ledger; queues: QueueSet },
   input: { requestId: string; actor: string; reason: string; vendor?: VendorName },
 ): Promise<TaskRecord[]> {
-  const tasks = await deps.ledger.reopenFailedTasks(input.requestId, input.actor, input.reason, input.vendor);
+  const tasks = await deps.ledger.tasks.reopenFailedTasks(input.requestId, input.actor, input.reason, input.vendor);
   for (const task of tasks) {
     const queue = deps.queues.queue(task.queue);
     const job = await queue.getJob(task.id);

@@ -1,10 +1,10 @@
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
 import type { QueueSet } from '../workers/queue-set.js';
 import { buildRequestFlow } from './build-flow.js';
 
 interface EnqueuerDeps {
-  ledger: RequestLedger;
+  ledger: Ledger;
   queues: QueueSet;
 }
 
@@ -23,14 +23,14 @@ function delayOf(request: RequestRecord, now: Date): number {
  */
 export function createRequestEnqueuer(deps: EnqueuerDeps) {
   return async function enqueueRequest(request: RequestRecord, now = new Date()): Promise<void> {
-    const open = openTasks(await deps.ledger.getTasks(request.id));
+    const open = openTasks(await deps.ledger.tasks.getTasks(request.id));
     if (open.length === 0) {
-      await deps.ledger.markEnqueued(request.id, now);
-      await deps.ledger.settleRequest(request.id);
+      await deps.ledger.requests.markEnqueued(request.id, now);
+      await deps.ledger.requests.settleRequest(request.id);
       return;
     }
     await deps.queues.flows.add(buildRequestFlow(request.id, open, deps.queues.definitions, delayOf(request, now)));
-    await deps.ledger.markEnqueued(request.id, now);
+    await deps.ledger.requests.markEnqueued(request.id, now);
   };
 }
 
@@ -43,13 +43,13 @@ export type RequestEnqueuer = ReturnType<typeof createRequestEnqueuer>;
 export function createBulkEnqueuer(deps: EnqueuerDeps) {
   return async function enqueueRequests(requests: RequestRecord[], now = new Date()): Promise<void> {
     if (requests.length === 0) return;
-    const tasks = await deps.ledger.getTasksOf(requests.map((r) => r.id));
+    const tasks = await deps.ledger.tasks.getTasksOf(requests.map((r) => r.id));
     const open = new Map(requests.map((r) => [r, openTasks(tasks.get(r.id) ?? [])]));
     const flows = requests.filter((r) => open.get(r)!.length > 0).map((r) => buildRequestFlow(r.id, open.get(r)!, deps.queues.definitions, delayOf(r, now)));
     if (flows.length) await deps.queues.flows.addBulk(flows);
-    await deps.ledger.markEnqueuedMany(requests.map((r) => r.id), now);
+    await deps.ledger.requests.markEnqueuedMany(requests.map((r) => r.id), now);
     // Nothing to run (every task skipped or manual): settle now, as enqueueRequest does.
-    for (const r of requests) if (open.get(r)!.length === 0) await deps.ledger.settleRequest(r.id);
+    for (const r of requests) if (open.get(r)!.length === 0) await deps.ledger.requests.settleRequest(r.id);
   };
 }
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../privacy/canonical-json.js';
 import { FREE_TEXT_FIELDS, digestKey, freeTextDigest } from '../privacy/free-text.js';
 
-/** What a readable trail shows for free text shredded with the identities (src/ledger/request-ledger.ts auditTrail). */
+/** What a readable trail shows for free text shredded with the identities (src/ledger/request-audit.ts auditTrail). */
 export const SHREDDED_TEXT = '[removed with the identities]';
 
 /** The detail as chained: a free-text field that has its digest beside it is not part of the hash. */

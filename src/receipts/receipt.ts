@@ -78,7 +78,7 @@ export function buildReceipt(request: RequestRecord, tasks: TaskRecord[], chain:
   };
 }
 
-/** The operator's decision recorded on a task (src/ledger/request-ledger.ts decideFailedTask), if any. */
+/** The operator's decision recorded on a task (src/ledger/tasks-ledger.ts decideFailedTask), if any. */
 function operatorDecisionOf(t: TaskRecord): { operatorDecision?: { decision: string; by: string; at: string; reason: string } } {
   const d = t.evidence.operatorDecision as Record<string, unknown> | undefined;
   if (!d || typeof d !== 'object') return {};

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../vendors/vendor-name.js';
@@ -26,13 +26,13 @@ const WAKE_CONCURRENCY = 16;
  * The tasks among `taskIds` still open, in their order: the only members a wake may hand work to.
  * A member whose task ended meanwhile (withdrawn by a cancel) has no work left for its job.
  */
-export async function openMembers(ledger: Pick<RequestLedger, 'taskStates'>, taskIds: string[]): Promise<string[]> {
-  const states = await ledger.taskStates(taskIds);
+export async function openMembers(ledger: Pick<Ledger, 'tasks'>, taskIds: string[]): Promise<string[]> {
+  const states = await ledger.tasks.taskStates(taskIds);
   return taskIds.filter((taskId) => isOpenTaskState(states.get(taskId)));
 }
 
 export interface BatchRunnerDeps {
-  ledger: RequestLedger;
+  ledger: Ledger;
   batches: BatchLedger;
   queues: QueueSet;
   processors: Readonly<Record<string, BatchProcessor>>;
@@ -90,12 +90,12 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     // A member whose task has already settled (e.g. its request was cancelled and the task withdrawn)
     // takes no part: it must not be sent to the vendor, nor counted.
     const joined = await batches.members(batchId);
-    const states = await ledger.taskStates(joined.map((m) => m.taskId));
+    const states = await ledger.tasks.taskStates(joined.map((m) => m.taskId));
     const unsettled = joined.filter((m) => !SETTLED_TASK_STATES.includes(states.get(m.taskId)!));
     try {
       // A rolling key rotation: members sealed with a key this process does not hold are set aside
       // (they join a new batch when their task runs again), and the others go on without them.
-      const { subjects, unreadable } = await ledger.loadReadableSubjects(unsettled.map((m) => m.requestId));
+      const { subjects, unreadable } = await ledger.vault.loadReadableSubjects(unsettled.map((m) => m.requestId));
       const setAside = await batches.setAside(batchId, unsettled.filter((m) => unreadable.has(m.requestId)).map((m) => m.taskId));
       const members = unsettled.filter((m) => !setAside.includes(m.taskId));
       if (setAside.length > 0) {
@@ -117,7 +117,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           attempt: job.attemptsMade + 1,
           previous: batch.evidence,
           checkpoint: (evidence) => batches.checkpoint(batchId, evidence),
-          rememberIdentifier: (requestId, kind, value) => ledger.addIdentifier(requestId, kind, value),
+          rememberIdentifier: (requestId, kind, value) => ledger.vault.addIdentifier(requestId, kind, value),
           signal,
         },
         deps.clients,
@@ -153,7 +153,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         hooks: {
           paused: async (reason) => {
             await batches.checkpoint(batchId, { lastError: reason });
-            await ledger.deferVendorTasks(batch.vendor, reason);
+            await ledger.tasks.deferVendorTasks(batch.vendor, reason);
           },
           rateLimited: async () => undefined,
           willRetry: async (reason) => batches.checkpoint(batchId, { lastError: reason }),

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { TERMINAL_TASK_STATES } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
@@ -52,39 +52,39 @@ export interface ReconcileReport {
  * identifiers of requests that ended longer ago than the retention window.
  */
 export async function reconcile(
-  deps: { ledger: RequestLedger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger; projectDeletions?: ProjectDeletionLedger; callbacks?: CallbackOutbox },
+  deps: { ledger: Ledger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger; projectDeletions?: ProjectDeletionLedger; callbacks?: CallbackOutbox },
   options: ReconcileOptions,
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
   const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0 };
 
-  for (const request of await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
+  for (const request of await deps.ledger.queries.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     await deps.enqueue(request, now);
     report.enqueued += 1;
   }
 
   const requestsQueueHandle = deps.queues.queue(requestsQueue.name);
   // Tasks are independent of one another: check them a few at a time, and mark them looked at in one statement.
-  const staleTasks = await deps.ledger.staleOpenTasks(new Date(now.getTime() - options.staleAfterMs), batch);
+  const staleTasks = await deps.ledger.queries.staleOpenTasks(new Date(now.getTime() - options.staleAfterMs), batch);
   const lookedAt: string[] = [];
   await eachConcurrently(staleTasks, STALE_TASK_CONCURRENCY, async (task) => {
     const queue = deps.queues.queue(task.queue);
     const job = await queue.getJob(task.id);
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      const failed = await deps.ledger.failTask(task.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      const failed = await deps.ledger.tasks.failTask(task.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
       // Lost: the task ended (or was withdrawn by a cancel) since the list was read; its writer settles.
       if (!failed.applied) {
         deps.logger.info('a failed job’s task had already ended; nothing recorded', { requestId: task.requestId, jobId: task.id, state: failed.state ?? 'missing' });
         return;
       }
-      if (await deps.ledger.settleRequest(task.requestId)) report.settled += 1;
+      if (await deps.ledger.requests.settleRequest(task.requestId)) report.settled += 1;
       report.tasksFailed += 1;
     } else if (state === 'missing' || state === 'unknown' || state === 'completed') {
       // The list was read before the job: a task that ended or moved since (its job then completes
       // or is removed) has not lost its job. Only a task still open and unchanged now has.
-      const current = await deps.ledger.getTask(task.id);
+      const current = await deps.ledger.tasks.getTask(task.id);
       if (!current || TERMINAL_TASK_STATES.includes(current.state) || current.updatedAt.getTime() !== task.updatedAt.getTime()) return;
       const parent = await requestsQueueHandle.getJob(parentJobId(task.requestId));
       const parentWaiting = parent ? (await parent.getState()) === 'waiting-children' : false;
@@ -99,7 +99,7 @@ export async function reconcile(
     }
     lookedAt.push(task.id);
   });
-  await deps.ledger.touchTasks(lookedAt);
+  await deps.ledger.queries.touchTasks(lookedAt);
 
   // A shared batch whose job is gone is re-added; one whose job failed outside the batch runner
   // (stalled too often) is failed in the ledger so its members wake up and join a new batch.
@@ -132,12 +132,12 @@ export async function reconcile(
 
   if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
 
-  for (const requestId of await deps.ledger.unsettledRequests(batch)) {
-    if (await deps.ledger.settleRequest(requestId)) report.settled += 1;
+  for (const requestId of await deps.ledger.queries.unsettledRequests(batch)) {
+    if (await deps.ledger.requests.settleRequest(requestId)) report.settled += 1;
   }
   // Rows younger than the grace are still being queued by the process that committed them.
   if (deps.callbacks) report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
-  report.shredded = await deps.ledger.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
+  report.shredded = await deps.ledger.vault.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
   return report;
 }
 

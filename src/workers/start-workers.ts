@@ -1,6 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config-schema.js';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
@@ -27,7 +27,7 @@ export interface WorkerPoolDeps {
   queues: QueueSet;
   /** Which queues this process works on (`erasure worker --queues pinpoint,s3`). */
   run: ResolvedQueue[];
-  ledger: RequestLedger;
+  ledger: Ledger;
   clients: VendorClients;
   processors: Readonly<Record<string, TaskProcessor>>;
   batchProcessors: Readonly<Record<string, BatchProcessor>>;
@@ -104,12 +104,12 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
             return;
           }
           const data = job.data as TaskJobData;
-          const task = await ledger.getTask(data.taskId);
+          const task = await ledger.tasks.getTask(data.taskId);
           if (task && task.state !== 'failed') {
-            const failed = await ledger.failTask(data.taskId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
+            const failed = await ledger.tasks.failTask(data.taskId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
             // Lost: the task had ended (a cancel withdrew it, another run finished it); its writer settles.
             if (!failed.applied) logger.info('a failed job’s task had already ended; nothing recorded', { requestId: data.requestId, jobId: job.id, state: failed.state ?? 'missing' });
-            else await ledger.settleRequest(data.requestId);
+            else await ledger.requests.settleRequest(data.requestId);
           }
         })().catch((e: Error) => logger.error('could not record a failed job', { jobId: job.id, errorName: e.name }));
       });
@@ -128,7 +128,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   const breakerTick = async (breaker: VendorBreaker) => {
     await breaker.probeDue();
     for (const state of await breaker.states()) {
-      if (state.state === 'open') await ledger.deferVendorTasks(state.vendor, breakerWaitingReason(state));
+      if (state.state === 'open') await ledger.tasks.deferVendorTasks(state.vendor, breakerWaitingReason(state));
     }
   };
   const probeTimer = deps.breaker

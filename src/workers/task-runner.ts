@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { RequestLedger } from '../ledger/request-ledger.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
@@ -9,7 +9,7 @@ import type { BatchCoordinator } from './batch-coordinator.js';
 import type { VendorBreaker } from './vendor-breaker.js';
 
 export interface TaskRunnerDeps {
-  ledger: RequestLedger;
+  ledger: Ledger;
   batches: BatchCoordinator;
   processors: Readonly<Record<string, TaskProcessor>>;
   clients: VendorClients;
@@ -45,9 +45,9 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
     const outage = { job, token, log, ping: () => ledger.ping() };
 
-    let begun: Awaited<ReturnType<RequestLedger['beginTask']>>;
+    let begun: Awaited<ReturnType<Ledger['tasks']['beginTask']>>;
     try {
-      begun = await firstLedgerStep(outage, () => ledger.beginTask(taskId));
+      begun = await firstLedgerStep(outage, () => ledger.tasks.beginTask(taskId));
     } catch (err) {
       if (!(err instanceof KeyNotLoadedError)) throw err;
       try {
@@ -73,7 +73,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           attempt,
           previous: task.evidence,
           checkpoint: async (evidence) => {
-            const saved = await ledger.checkpointTask(taskId, evidence);
+            const saved = await ledger.tasks.checkpointTask(taskId, evidence);
             if (!saved.applied) throw new TaskSupersededError(saved.state);
           },
           awaitBatch: (request) => deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }),
@@ -82,16 +82,16 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         clients,
       );
       if (result.outcome === 'waiting_vendor') {
-        const deferred = await ledger.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
+        const deferred = await ledger.tasks.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
         if (!deferred.applied) return supersededRun(log, 'waiting_vendor', deferred.state);
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
         return await delayJob(job, token, result.pollAfterMs);
       }
       // Advisory: a Redis blip here must not cost the work just done.
       await deps.breaker?.recordSuccess(task.vendor).catch(() => undefined);
-      const finished = await ledger.finishTask(taskId, result.outcome, result.evidence);
+      const finished = await ledger.tasks.finishTask(taskId, result.outcome, result.evidence);
       if (!finished.applied) return supersededRun(log, result.outcome, finished.state);
-      await ledger.settleRequest(requestId);
+      await ledger.requests.settleRequest(requestId);
       log.info('task finished', { outcome: result.outcome, attempt });
       return { outcome: result.outcome };
     } catch (err) {
@@ -105,15 +105,15 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         breaker: deps.breaker,
         hooks: {
           paused: async (reason) => {
-            const parked = await ledger.deferTask(taskId, { state: 'waiting_vendor', reason });
-            await ledger.deferVendorTasks(task.vendor, reason);
+            const parked = await ledger.tasks.deferTask(taskId, { state: 'waiting_vendor', reason });
+            await ledger.tasks.deferVendorTasks(task.vendor, reason);
             return parked;
           },
-          rateLimited: (reason, nextActionAt) => ledger.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
-          willRetry: (reason) => ledger.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
+          rateLimited: (reason, nextActionAt) => ledger.tasks.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
+          willRetry: (reason) => ledger.tasks.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
           failed: async (reason) => {
-            const failed = await ledger.failTask(taskId, reason);
-            if (failed.applied) await ledger.settleRequest(requestId);
+            const failed = await ledger.tasks.failTask(taskId, reason);
+            if (failed.applied) await ledger.requests.settleRequest(requestId);
             return failed;
           },
         },
@@ -132,7 +132,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     const base = typeof job.opts.backoff === 'object' && job.opts.backoff.delay ? Math.min(job.opts.backoff.delay, KEY_WAIT_FIRST_MS) : KEY_WAIT_FIRST_MS;
     const delayMs = Math.round(Math.min(KEY_WAIT_MAX_MS, base * 2 ** Math.min(waits, 16)) * (1 + Math.random() * 0.2));
     await job.updateData({ ...job.data, keyWaits: waits + 1 } as KeyWaitJobData);
-    await ledger.deferTask(job.data.taskId, { state: 'queued', reason: `${KEY_NOT_LOADED}: sealed with key ${err.keyId}, which this process does not hold`, nextActionAt: new Date(Date.now() + delayMs) });
+    await ledger.tasks.deferTask(job.data.taskId, { state: 'queued', reason: `${KEY_NOT_LOADED}: sealed with key ${err.keyId}, which this process does not hold`, nextActionAt: new Date(Date.now() + delayMs) });
     log.warn('identity sealed with a key this process does not hold; task deferred', { keyId: err.keyId, delayMs, waits: waits + 1 });
     return delayJob(job, token, delayMs);
   }

@@ -59,11 +59,11 @@ describe('The admin page and Bull Board in a real browser', function () {
     }
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
     [viewerFailed, operatorFailed] = failures as [string, string];
-    expect((await service.ledger.getRequest(operatorFailed))!.status).to.equal('failed');
+    expect((await service.ledger.requests.getRequest(operatorFailed))!.status).to.equal('failed');
 
     // A request waiting on a manual task, for a person with every kind of identifier in the vault.
     manualRequest = randomUUID();
-    await service.ledger.createRequest({
+    await service.ledger.requests.createRequest({
       id: manualRequest,
       regulation: 'ccpa',
       vendors: ['segment'],
@@ -75,7 +75,7 @@ describe('The admin page and Bull Board in a real browser', function () {
       ],
       actor: 'test',
     });
-    await service.ledger.markEnqueued(manualRequest);
+    await service.ledger.requests.markEnqueued(manualRequest);
   });
 
   afterEach(async () => {
@@ -127,7 +127,7 @@ describe('The admin page and Bull Board in a real browser', function () {
 
   /** Follows the task's "job" link into Bull Board and waits for the job to be drawn. */
   async function openJobInBoard(page: Page, requestId: string): Promise<string> {
-    const [task] = await service.ledger.getTasks(requestId);
+    const [task] = await service.ledger.tasks.getTasks(requestId);
     await page.locator(`tr[data-task="${task.id}"] a`, { hasText: 'job' }).click();
     await page.waitForURL(`**/admin/queues/queue/pinpoint/${task.id}`);
     await page.getByText(`delete-user-endpoints · req ${requestId.slice(0, 8)}…`).first().waitFor();
@@ -182,7 +182,7 @@ describe('The admin page and Bull Board in a real browser', function () {
     expect(retry.status()).to.be.oneOf([403, 405]);
     const job = await service.queues.queue('pinpoint').getJob(jobId);
     expect(await job!.getState()).to.equal('failed');
-    expect((await service.ledger.getRequest(viewerFailed))!.status).to.equal('failed');
+    expect((await service.ledger.requests.getRequest(viewerFailed))!.status).to.equal('failed');
   });
 
   it('lets an operator retry a failed job from Bull Board and see the request complete on the admin page', async () => {
@@ -203,7 +203,7 @@ describe('The admin page and Bull Board in a real browser', function () {
     expect(await confirm.textContent(), 'the icon button is the job\'s Retry').to.contain('retry this job');
     await confirm.getByRole('button', { name: 'Confirm' }).click();
 
-    await waitFor(async () => ((await service.ledger.getRequest(operatorFailed))!.status === 'completed' ? true : undefined));
+    await waitFor(async () => ((await service.ledger.requests.getRequest(operatorFailed))!.status === 'completed' ? true : undefined));
     await page.goto(`/admin/requests/${operatorFailed}`);
     await checkPage(page, 'operator-request-completed');
     expect(await page.locator('h1 .badge').textContent()).to.equal('completed');
@@ -223,7 +223,7 @@ describe('The admin page and Bull Board in a real browser', function () {
     const taskId = `${manualRequest}__segment__manual`;
     const forged = await page.request.post(`/admin/requests/${manualRequest}/tasks/${encodeURIComponent(taskId)}/complete`, { form: { note: 'no token here' } });
     expect(forged.status(), 'a write without the CSRF token').to.equal(403);
-    expect((await service.ledger.getTask(taskId))!.state).to.equal('waiting_manual');
+    expect((await service.ledger.tasks.getTask(taskId))!.state).to.equal('waiting_manual');
 
     await page.getByLabel(/^Note/).fill('Segment ticket 4411: source deleted');
     await page.getByRole('button', { name: 'Mark done' }).click();
@@ -231,7 +231,7 @@ describe('The admin page and Bull Board in a real browser', function () {
     await checkPage(page, 'operator-manual-done');
     expect(await page.getByRole('status').textContent()).to.equal('The manual task is recorded as done.');
     expect(await page.locator('h1 .badge').textContent()).to.equal('completed');
-    expect((await service.ledger.getTask(taskId))!.evidence.note).to.equal('Segment ticket 4411: source deleted');
+    expect((await service.ledger.tasks.getTask(taskId))!.evidence.note).to.equal('Segment ticket 4411: source deleted');
   });
 
   it('keeps the session in an HttpOnly, SameSite=Strict cookie and forgets it on logout', async () => {

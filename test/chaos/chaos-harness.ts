@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { RequestLedger } from '../../src/ledger/request-ledger.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
 import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord } from '../../src/ledger/ledger-types.js';
 import type { PinpointStore } from '../../src/sandbox/pinpoint/pinpoint-store.js';
 
@@ -104,14 +104,14 @@ export async function submitPaced(options: SubmitOptions): Promise<Submissions> 
  * cancelled) or the time is up; returns what is still open. Polls the ledger: the work happens
  * in other processes and in a server that was just restarted, so there is no single event to await.
  */
-export async function awaitFinal(ledger: RequestLedger, ids: Iterable<string>, timeoutMs: number): Promise<string[]> {
+export async function awaitFinal(ledger: Ledger, ids: Iterable<string>, timeoutMs: number): Promise<string[]> {
   let open = [...ids];
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const still: string[] = [];
     for (const id of open) {
       try {
-        const request = await ledger.getRequest(id);
+        const request = await ledger.requests.getRequest(id);
         if (!request || !FINAL_REQUEST_STATUSES.includes(request.status)) still.push(id);
       } catch {
         still.push(id);
@@ -142,7 +142,7 @@ export interface ChaosSummary {
 
 export interface TallyInput {
   scenario: string;
-  ledger: RequestLedger;
+  ledger: Ledger;
   pinpoint: { store: PinpointStore; appId: string };
   submissions: Submissions;
   /** People never submitted, with how many endpoints each had before the run. */
@@ -178,7 +178,7 @@ export async function tally(input: TallyInput): Promise<ChaosSummary> {
   const failureReasons = new Map<string, number>();
 
   for (const id of submissions.answered202) {
-    if (!(await ledger.getRequest(id))) {
+    if (!(await ledger.requests.getRequest(id))) {
       lost += 1;
       problems.push(`answered 202 but not in the ledger: ${id}`);
     }
@@ -215,8 +215,8 @@ export async function tally(input: TallyInput): Promise<ChaosSummary> {
   }
 
   for (const [userId, id] of submissions.accepted) {
-    const request = await ledger.getRequest(id);
-    const tasks = await ledger.getTasks(id);
+    const request = await ledger.requests.getRequest(id);
+    const tasks = await ledger.tasks.getTasks(id);
     const status: RequestStatus | undefined = request?.status;
     if (!status || !FINAL_REQUEST_STATUSES.includes(status) || status === 'cancelled') {
       lost += 1;

@@ -75,7 +75,7 @@ describe('Chaos: Postgres restarted in the middle of a run', () => {
 
       const open = await awaitFinal(batchService.ledger, ids, 120_000);
       expect(open, 'requests still open at the end').to.have.length(0);
-      const statuses = await Promise.all(ids.map(async (id) => (await batchService.ledger.getRequest(id))!.status));
+      const statuses = await Promise.all(ids.map(async (id) => (await batchService.ledger.requests.getRequest(id))!.status));
       expect(new Set(statuses), 'a ledger outage delays a shared batch, it does not fail it').to.deep.equal(new Set(['completed']));
       expect(sandbox.stats.calls('pinpoint', 'CreateExportJob'), 'one export for the whole window, outage or not').to.equal(1);
       expect(await allVersions(s3Sdk(sandbox), S3_SANDBOX_BUCKETS.exports, ''), 'no export file, version or marker left').to.deep.equal([]);

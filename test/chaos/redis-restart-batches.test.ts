@@ -49,7 +49,7 @@ describe('Chaos: Redis restarted while shared batch windows are open', () => {
 
     // Every task has joined its location's batch and sleeps until the batch wakes it: the windows are open.
     await waitFor(async () => {
-      const tasks = (await Promise.all(ids.map((id) => service.ledger.getTasks(id)))).flat();
+      const tasks = (await Promise.all(ids.map((id) => service.ledger.tasks.getTasks(id)))).flat();
       return tasks.length > 0 && tasks.every((t) => t.state === 'waiting_vendor');
     }, 30_000);
     // Slow S3 down so that a scan is still running when Redis goes: it ends in the ledger while
@@ -65,11 +65,11 @@ describe('Chaos: Redis restarted while shared batch windows are open', () => {
     const restartedAt = Date.now();
 
     const requests = await waitFor(async () => {
-      const all = await Promise.all(ids.map((id) => service.ledger.getRequest(id)));
+      const all = await Promise.all(ids.map((id) => service.ledger.requests.getRequest(id)));
       return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status)) ? all : undefined;
     }, 60_000, 200);
     expect(requests.map((r) => r!.status)).to.deep.equal(Array(PEOPLE).fill('completed'));
-    const tasks = (await Promise.all(ids.map((id) => service.ledger.getTasks(id)))).flat();
+    const tasks = (await Promise.all(ids.map((id) => service.ledger.tasks.getTasks(id)))).flat();
     const latest = Math.max(...tasks.map((t) => t.finishedAt!.getTime()));
     expect(latest - restartedAt, 'the last task ended this long after the restart (ms)').to.be.at.most(2 * EVERY_MS);
   });

@@ -67,7 +67,7 @@ describe('Chaos: the vendor answers 30 % 500s, then a 429 storm', () => {
     // A 429 costs no attempt: nobody's tasks ran out of attempts during the storm alone.
     const stormOnly = [...submissions.accepted.values()].slice(-Math.floor(submitted.length / 3));
     for (const id of stormOnly) {
-      const [task] = await service.ledger.getTasks(id);
+      const [task] = await service.ledger.tasks.getTasks(id);
       expect(task.state, `a request submitted during the 429 storm (${id})`).to.equal('succeeded');
     }
   });

@@ -81,7 +81,7 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
     const open = await awaitFinal(service.ledger, submissions.accepted.values(), 90_000);
     // No vendor errors here: a task that ran more than once was cut off by a kill and ran again.
     let ranAgain = 0;
-    for (const id of submissions.accepted.values()) ranAgain += (await service.ledger.getTasks(id)).filter((t) => t.attempts > 1).length;
+    for (const id of submissions.accepted.values()) ranAgain += (await service.ledger.tasks.getTasks(id)).filter((t) => t.attempts > 1).length;
     const summary = await tally({ scenario: 'worker-kill', ledger: service.ledger, pinpoint: sandbox.pinpoint, submissions, neighbourEndpoints, sent: submitted, notes: { kills, tasks_run_again_after_a_kill: ranAgain } });
     expectNothingLost(summary, open, submitted);
     expect(ranAgain, 'tasks cut off by a kill and run again').to.be.greaterThan(0);

@@ -79,7 +79,7 @@ describe('erasure client commands', function () {
     const cancelled = await cli('cancel', id, '--reason', 'the person withdrew the request');
     expect(cancelled.code, cancelled.stderr).to.equal(0);
     expect(cancelled.stdout).to.include('status      cancelled').and.to.include('cancel: 1 task(s) stopped before they ran');
-    const trail = await service.ledger.auditTrail(id);
+    const trail = await service.ledger.audit.auditTrail(id);
     expect(trail.find((e) => e.action === 'request.cancelled')!.detail.reason).to.equal('the person withdrew the request');
     const again = await cli('cancel', id, '--reason', 'twice');
     expect(again.code).to.equal(1);
@@ -89,7 +89,7 @@ describe('erasure client commands', function () {
   it('completes a waiting manual task with a note', async () => {
     const id = randomUUID();
     const taskId = `${id}__segment__manual`;
-    const { request } = await service.ledger.createRequest({
+    const { request } = await service.ledger.requests.createRequest({
       id,
       regulation: 'gdpr',
       vendors: ['segment'],
@@ -99,7 +99,7 @@ describe('erasure client commands', function () {
       tasks: [{ id: taskId, vendor: 'segment', resource: 'workspace', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'ask Segment support' }],
       actor: 'test',
     });
-    await service.ledger.markEnqueued(request.id);
+    await service.ledger.requests.markEnqueued(request.id);
     const noNote = await cli('task', 'complete', id, taskId);
     expect(noNote.code).to.equal(2);
     expect(noNote.stderr).to.include('--note is required');

@@ -46,7 +46,7 @@ describe('erasure project', function () {
     const again = await cli('project', 'cancel', id!, '--reason', 'once more');
     expect(again.code).to.equal(1);
     expect(again.stderr).to.include('was already cancelled').and.to.include('HTTP 409 already_cancelled');
-    expect((await service.ledger.auditTrail(id!)).map((e) => e.action)).to.deep.equal(['project_deletion.requested', 'project_deletion.cancelled']);
+    expect((await service.ledger.audit.auditTrail(id!)).map((e) => e.action)).to.deep.equal(['project_deletion.requested', 'project_deletion.cancelled']);
   });
 
   it('refuses a confirmation that differs from the app id (exit 1, naming the field) and a missing --confirm as a usage error (exit 2, nothing sent)', async () => {

@@ -27,7 +27,7 @@ describe('erasure receipt', function () {
     await service.waitForRequest(id);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
     await runCli(['retry', id, '--reason', 'vendor fixed', ...serviceFlags(service)]);
-    await waitFor(async () => (await service.ledger.getRequest(id))!.status === 'completed');
+    await waitFor(async () => (await service.ledger.requests.getRequest(id))!.status === 'completed');
     // As an operator would: erasure receipt ID --json > receipt.json
     const res = await runCli(['receipt', id, '--json', ...serviceFlags(service)]);
     expect(res.code, res.stderr).to.equal(0);

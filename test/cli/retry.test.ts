@@ -24,14 +24,14 @@ describe('erasure retry', function () {
       expect(res.code, res.stderr).to.equal(0);
       const { id } = JSON.parse(res.stdout);
       await service.waitForRequest(id);
-      expect((await service.ledger.getRequest(id))!.status).to.equal('failed');
+      expect((await service.ledger.requests.getRequest(id))!.status).to.equal('failed');
       return id;
     } finally {
       service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
     }
   }
 
-  const status = async (id: string) => (await service.ledger.getRequest(id))!.status;
+  const status = async (id: string) => (await service.ledger.requests.getRequest(id))!.status;
 
   it('lists a failed Pinpoint task on --dry-run without touching it, retries it without, and the audit trail holds the reason', async function () {
     const id = await failedPinpointRequest('user-5');
@@ -85,7 +85,7 @@ describe('erasure retry', function () {
     const rest = await cli('retry', '--since', before, '--reason', 'everything since the outage');
     expect(rest.stdout).to.include(b).and.not.to.include(a);
     await waitFor(async () => (await status(b)) === 'completed');
-    const trail = await service.ledger.auditTrail(b);
+    const trail = await service.ledger.audit.auditTrail(b);
     expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('everything since the outage');
   });
 
@@ -121,7 +121,7 @@ describe('erasure retry --vendor segment', function () {
 
   const cli = (...args: string[]) => runCli([...args, ...serviceFlags(service)]);
   const store = () => service.sandbox!.segment.store;
-  const status = async (id: string) => (await service.ledger.getRequest(id))!.status;
+  const status = async (id: string) => (await service.ledger.requests.getRequest(id))!.status;
 
   /** Lets Segment (sandbox clock) take the `count`-th regulation to its final status. */
   async function finishRegulation(count: number) {
@@ -143,7 +143,7 @@ describe('erasure retry --vendor segment', function () {
 
   it('lists a task of a FAILED Segment regulation on --dry-run without touching it, runs it again without, and audits the reason', async () => {
     const id = await failedSegmentRequest('user-9');
-    const [task] = await service.ledger.getTasks(id);
+    const [task] = await service.ledger.tasks.getTasks(id);
     const reason = 'Mixpanel destination removed from the workspace';
     const dry = JSON.parse((await cli('retry', '--vendor', 'segment', '--dry-run', '--reason', reason, '--json')).stdout);
     expect(dry.tasks.map((t: { requestId: string; taskId: string }) => `${t.requestId}:${t.taskId}`)).to.deep.equal([`${id}:${task.id}`]);
@@ -155,7 +155,7 @@ describe('erasure retry --vendor segment', function () {
     const run = await cli('retry', '--vendor', 'segment', '--reason', reason);
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/^retried 1 task\(s\) of 1 request\(s\):/);
-    const trail = await service.ledger.auditTrail(id);
+    const trail = await service.ledger.audit.auditTrail(id);
     // Issue 25 §3: the chained detail holds the reason's digest; the readable trail puts the text back beside it.
     expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({ reason, reasonSha256: freeTextDigest(reason), tasks: [task.id] });
     // The task's job ran again: it joined a new regulation, which now finishes.

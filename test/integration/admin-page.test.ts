@@ -117,7 +117,7 @@ describe('The /admin pages over HTTP', () => {
       [overdue, new Date(Date.now() - 3 * 86_400_000)],
       [manual, new Date(Date.now() + 5 * 86_400_000)],
     ] as const) {
-      await service.ledger.createRequest({
+      await service.ledger.requests.createRequest({
         id,
         regulation: 'gdpr',
         vendors: ['segment'],
@@ -127,7 +127,7 @@ describe('The /admin pages over HTTP', () => {
         tasks: [{ id: `${id}__segment__manual`, vendor: 'segment', resource: 'workspace', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'Ask Segment support' }],
         actor: 'test',
       });
-      await service.ledger.markEnqueued(id);
+      await service.ledger.requests.markEnqueued(id);
     }
     const overduePage = await get('/admin?filter=overdue', VIEWER_TOKEN);
     expect(overduePage.text).to.contain(`/admin/requests/${overdue}`);
@@ -154,16 +154,16 @@ describe('The /admin pages over HTTP', () => {
     expect((await post(`/admin/requests/${body.id}/cancel`, { csrf: csrfOf(viewerPage.text)!, reason: 'the person withdrew' }, cookie)).status, 'another session’s token').to.equal(403);
     const noReason = await post(`/admin/requests/${body.id}/cancel`, { csrf: csrfOf(page.text)!, reason: ' ' }, cookie);
     expect(noReason.headers.get('location')).to.equal(`/admin/requests/${body.id}?error=reason-required`);
-    expect((await service.ledger.getRequest(body.id))!.status).to.equal('scheduled');
+    expect((await service.ledger.requests.getRequest(body.id))!.status).to.equal('scheduled');
 
     const done = await post(`/admin/requests/${body.id}/cancel`, { csrf: csrfOf(page.text)!, reason: 'the person withdrew' }, cookie);
     expect(done.status).to.equal(303);
     expect(done.headers.get('location')).to.equal(`/admin/requests/${body.id}?notice=cancelled`);
-    expect((await service.ledger.getRequest(body.id))!.status).to.equal('cancelled');
+    expect((await service.ledger.requests.getRequest(body.id))!.status).to.equal('cancelled');
     const after = await get(done.headers.get('location')!, SUBMITTER_TOKEN);
     expect(after.text).to.contain('The request is cancelled.');
     expect(after.text).not.to.contain('/cancel"');
-    const trail = await service.ledger.auditTrail(body.id);
+    const trail = await service.ledger.audit.auditTrail(body.id);
     expect(trail.find((e) => e.action === 'request.cancelled')!.actor).to.equal('token:portal');
   });
 
@@ -172,7 +172,7 @@ describe('The /admin pages over HTTP', () => {
     const { body } = await service.api('/v1/requests', { body: { subject: { userId: 'user-14' }, vendors: ['pinpoint'] } });
     await service.waitForRequest(body.id);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
-    const [task] = await service.ledger.getTasks(body.id);
+    const [task] = await service.ledger.tasks.getTasks(body.id);
 
     const board = await service.api('/admin/queues/api/queues?activeQueue=pinpoint&status=failed&page=1&jobsPerPage=50');
     const job = board.body.queues.find((q: { name: string }) => q.name === 'pinpoint').jobs.find((j: { id: string }) => j.id === task.id);
@@ -182,8 +182,8 @@ describe('The /admin pages over HTTP', () => {
     expect(page.text).to.contain(`href="/admin/queues/queue/pinpoint/${task.id}"`);
     const retried = await post(`/admin/requests/${body.id}/retry`, { csrf: csrfOf(page.text)!, reason: 'vendor fixed it' }, await sessionFor(service.adminToken));
     expect(retried.headers.get('location')).to.equal(`/admin/requests/${body.id}?notice=retried`);
-    await waitFor(async () => ((await service.ledger.getRequest(body.id))!.status === 'completed' ? true : undefined));
-    const trail = await service.ledger.auditTrail(body.id);
+    await waitFor(async () => ((await service.ledger.requests.getRequest(body.id))!.status === 'completed' ? true : undefined));
+    const trail = await service.ledger.audit.auditTrail(body.id);
     expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('vendor fixed it');
   });
 

@@ -56,7 +56,7 @@ function helpers(current: () => TestService) {
     return res.body.id as string;
   }
 
-  const task = async (requestId: string): Promise<TaskRecord> => (await current().ledger.getTasks(requestId)).find((t) => t.action === 'amplitude-delete-user')!;
+  const task = async (requestId: string): Promise<TaskRecord> => (await current().ledger.tasks.getTasks(requestId)).find((t) => t.action === 'amplitude-delete-user')!;
 
   /** Waits until the request's task knows its Amplitude job day (the shared call was sent). */
   async function jobDayOf(requestId: string): Promise<string> {
@@ -129,7 +129,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
 
       runJobToCompletion(day);
       for (const id of ids) await service.waitForRequest(id, 60_000);
-      const statuses = new Set((await Promise.all(ids.map((id) => service.ledger.getRequest(id)))).map((r) => r!.status));
+      const statuses = new Set((await Promise.all(ids.map((id) => service.ledger.requests.getRequest(id)))).map((r) => r!.status));
       expect([...statuses]).to.deep.equal(['completed']);
       expect(amplitudeCalls('createDeletion'), 'still 10: polling shares the job too').to.equal(10);
       expect(amplitudeCalls('listDeletions'), 'one poll for the day, called once the job could be done').to.equal(1);
@@ -166,7 +166,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(unknown.state).to.equal('not_found');
       expect(unknown.evidence).to.include({ idKind: 'user_id', idsInCall: 3, unknownInCall: 1 });
       expect(unknown.evidence.reason).to.match(/unknown/);
-      expect((await service.ledger.getRequest(ghost))!.status).to.equal('completed');
+      expect((await service.ledger.requests.getRequest(ghost))!.status).to.equal('completed');
       expect(amplitudeCalls('createDeletion'), 'one call for all three').to.equal(1);
 
       const day = await jobDayOf(known);
@@ -188,7 +188,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([amplitudeIdOf(42)]);
       runJobToCompletion(day);
       await service.waitForRequest(id);
-      expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
+      expect((await service.ledger.requests.getRequest(id))!.status).to.equal('completed');
       expect(store().user(MAIN, amplitudeIdOf(42))).to.equal(undefined);
       expect(store().user(MAIN, amplitudeIdOf(421)), 'user-421 survives').to.not.equal(undefined);
       expect(store().amplitudeIdOf(MAIN, 'user-421')).to.equal(amplitudeIdOf(421));
@@ -214,7 +214,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(amplitudeCalls('createDeletion') - service.sandbox!.stats.snapshot().amplitude.operations.createDeletion.throttled).to.equal(1);
       runJobToCompletion(day);
       await service.waitForRequest(id);
-      expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
+      expect((await service.ledger.requests.getRequest(id))!.status).to.equal('completed');
     });
 
     it('puts the requests of a call that failed for good into a new call, losing none', async function () {
@@ -241,7 +241,7 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       }
       runJobToCompletion(days[0]);
       await Promise.all(ids.map((id) => service.waitForRequest(id)));
-      for (const id of ids) expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
+      for (const id of ids) expect((await service.ledger.requests.getRequest(id))!.status).to.equal('completed');
       expect(store().user(MAIN, amplitudeIdOf(6))).to.equal(undefined);
       expect(store().user(MAIN, amplitudeIdOf(7))).to.equal(undefined);
     });
@@ -279,9 +279,9 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
 
       runJobToCompletion(day);
       await Promise.all([service.waitForRequest(kept), service.waitForRequest(late)]);
-      expect((await service.ledger.getRequest(kept))!.status).to.equal('completed');
+      expect((await service.ledger.requests.getRequest(kept))!.status).to.equal('completed');
       expect((await task(late)).state, 'the submitted job ran to its end').to.equal('succeeded');
-      expect((await service.ledger.getRequest(late))!.status).to.equal('cancelled');
+      expect((await service.ledger.requests.getRequest(late))!.status).to.equal('cancelled');
       expect((await task(cancelled)).state, 'the withdrawn task is not counted as erased').to.equal('cancelled');
       expect(store().user(MAIN, amplitudeIdOf(11)), 'the withdrawn person keeps their data').to.not.equal(undefined);
       expect(store().user(MAIN, amplitudeIdOf(12))).to.equal(undefined);

@@ -260,7 +260,7 @@ describe('Erasing a person from App Center: devices, audiences, notifications', 
       const exportIds = new Set<string>();
       const batchIds = new Set<string>();
       for (const id of ids) {
-        const tasks = await h.service.ledger.getTasks(id);
+        const tasks = await h.service.ledger.tasks.getTasks(id);
         expect(tasks.every((t) => t.state === 'succeeded' || t.state === 'not_found'), 'every task ended').to.equal(true);
         const devices = tasks.find((t) => t.action === 'delete-devices')!;
         expect(devices.evidence.devicesDeleted).to.equal(1);

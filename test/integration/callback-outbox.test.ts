@@ -110,7 +110,7 @@ describe('Status callbacks through the ledger outbox', function () {
     const counts = await callbacks.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     expect(counts).to.deep.equal({ waiting: 0, active: 0, delayed: 0, completed: 2, failed: 0 });
     expect(receiver.statuses).to.have.length(2);
-    const delivered = (await service.ledger.auditTrail(id)).filter((e) => e.action === 'callback.delivered');
+    const delivered = (await service.ledger.audit.auditTrail(id)).filter((e) => e.action === 'callback.delivered');
     expect(delivered.map((e) => e.detail.status).sort()).to.deep.equal(['completed', 'in_progress']);
   });
 });

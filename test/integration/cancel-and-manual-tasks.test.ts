@@ -31,14 +31,14 @@ describe('Cancelling requests and completing manual tasks', () => {
 
     const again = await service.api(`/v1/requests/${submitted.body.id}/cancel`, { body: { reason: 'twice' } });
     expect(again.status).to.equal(409);
-    const trail = await service.ledger.auditTrail(submitted.body.id);
+    const trail = await service.ledger.audit.auditTrail(submitted.body.id);
     expect(trail.map((e) => e.action)).to.include.members(['request.cancelled', 'request.cancel_report']);
   });
 
   it('keeps a request open while a manual task waits, and completes it when an operator adds a note', async () => {
     const id = randomUUID();
     const manualTaskId = `${id}__segment__manual`;
-    const { request } = await service.ledger.createRequest({
+    const { request } = await service.ledger.requests.createRequest({
       id,
       regulation: 'gdpr',
       vendors: ['segment'],
@@ -50,8 +50,8 @@ describe('Cancelling requests and completing manual tasks', () => {
       ],
       actor: 'test',
     });
-    await service.ledger.markEnqueued(request.id);
-    expect(await service.ledger.settleRequest(id)).to.equal(undefined);
+    await service.ledger.requests.markEnqueued(request.id);
+    expect(await service.ledger.requests.settleRequest(id)).to.equal(undefined);
     const open = await service.api(`/v1/requests/${id}`);
     expect(open.body.status).to.equal('in_progress');
     expect(open.body.manualTasksOpen).to.equal(1);

@@ -34,8 +34,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       expect(b.body.id).not.to.equal(a.body.id);
       expect(a.body.client).to.equal('client-a');
       expect(b.body.client).to.equal('client-b');
-      expect(await service.ledger.loadSubject(a.body.id)).to.deep.equal({ userId: 'user-11' });
-      expect(await service.ledger.loadSubject(b.body.id), 'user-12 is erased, not lost').to.deep.equal({ userId: 'user-12' });
+      expect(await service.ledger.vault.loadSubject(a.body.id)).to.deep.equal({ userId: 'user-11' });
+      expect(await service.ledger.vault.loadSubject(b.body.id), 'user-12 is erased, not lost').to.deep.equal({ userId: 'user-12' });
       // Each repeat answers with its own client's request.
       const againB = await service.api('/v1/requests', { token: CLIENT_B_TOKEN, body: body(key, 'user-12') });
       expect(againB.status).to.equal(200);
@@ -62,7 +62,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         expect(JSON.stringify(refused.body), 'names the field, never a value').not.to.match(/user-1\d|user13@|reuse-/);
       }
       expect(await countRequests(), 'nothing created').to.equal(before);
-      expect((await service.ledger.getRequest(first.body.id))!.status, 'nothing changed').to.equal('scheduled');
+      expect((await service.ledger.requests.getRequest(first.body.id))!.status, 'nothing changed').to.equal('scheduled');
       // The same payload with the subject written differently (normalisation) is the same request.
       const same = await service.api('/v1/requests', { token: CLIENT_A_TOKEN, body: body(key, '  user-13 ') });
       expect(same.status).to.equal(200);
@@ -94,7 +94,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         expect(res.status, `${method} ${suffix}`).to.equal(404);
         expect(res.body, 'the same answer as an unknown id').to.deep.equal(unknown.body);
       }
-      expect((await service.ledger.getRequest(theirs.body.id))!.status, 'not cancelled').to.equal('scheduled');
+      expect((await service.ledger.requests.getRequest(theirs.body.id))!.status, 'not cancelled').to.equal('scheduled');
       expect((await service.api(`/v1/requests/${mine.body.id}`, { token: CLIENT_A_TOKEN })).status).to.equal(200);
 
       const listA = await service.api('/v1/requests?limit=500', { token: CLIENT_A_TOKEN });
@@ -140,8 +140,8 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       expect(b.status).to.equal(201);
       const ids = (await service.db.query<{ request_id: string; controller_id: string }>(`SELECT request_id, controller_id FROM opendsr_requests WHERE subject_request_id = $1 ORDER BY controller_id`, [id])).rows;
       expect(ids.map((r) => r.controller_id)).to.deep.equal(['client-a', 'client-b']);
-      expect(await service.ledger.loadSubject(ids[1].request_id)).to.deep.equal({ userId: 'user-22' });
-      expect((await service.ledger.getRequest(ids[0].request_id))!.client).to.equal('client-a');
+      expect(await service.ledger.vault.loadSubject(ids[1].request_id)).to.deep.equal({ userId: 'user-22' });
+      expect((await service.ledger.requests.getRequest(ids[0].request_id))!.client).to.equal('client-a');
 
       // The same controller, same id, another person: the native rule (422), nothing created.
       const before = await countRequests();
@@ -162,7 +162,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         expect(cancel.status, `DELETE ${path}`).to.equal(404);
       }
       const row = (await service.db.query<{ request_id: string }>(`SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`, [onlyA])).rows[0];
-      expect((await service.ledger.getRequest(row.request_id))!.status).to.equal('scheduled');
+      expect((await service.ledger.requests.getRequest(row.request_id))!.status).to.equal('scheduled');
       expect((await service.api(`/v2/requests/${onlyA}`, { token: CLIENT_A_TOKEN })).body.request_status).to.equal('pending');
       // Staff read any controller's; an id two controllers used is ambiguous and points to the native id.
       expect((await service.api(`/v2/requests/${onlyA}`, { token: VIEWER_TOKEN })).status).to.equal(200);
@@ -221,7 +221,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       for (const a of answers.filter((x) => x.status === 200)) expect(a.body).to.include({ duplicate: true, id: created });
       for (const a of answers.filter((x) => x.status === 422)) expect(a.body.error.code).to.equal('idempotency_key_reused');
       // The winner's person decides which half repeats it and which half reuses its key.
-      const winner = (await service.ledger.loadSubject(created)).userId;
+      const winner = (await service.ledger.vault.loadSubject(created)).userId;
       const sameHalf = answers.filter((_, i) => (i % 2 ? 'user-27' : 'user-28') === winner);
       expect(sameHalf.every((a) => a.status === 200 || a.status === 202 || a.status === 409)).to.equal(true);
       expect(answers.filter((_, i) => (i % 2 ? 'user-27' : 'user-28') !== winner).every((a) => a.status === 422 || a.status === 409)).to.equal(true);

@@ -21,7 +21,7 @@ describe('Submitting requests through POST /v1/requests', () => {
   after(async () => service?.close());
 
   async function counts() {
-    const requests = (await service.ledger.countRequestsByStatus()).byStatus;
+    const requests = (await service.ledger.queries.countRequestsByStatus()).byStatus;
     const total = Object.values(requests).reduce((a, b) => a + b, 0);
     const jobs = await service.queues.queue('pinpoint').getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
     const parents = await service.queues.queue('requests').getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
@@ -75,7 +75,7 @@ describe('Submitting requests through POST /v1/requests', () => {
     const status = await service.api(`/v1/requests/${res.body.id}`);
     expect(status.body.tasks.map((t: { action: string; resource: string }) => [t.action, t.resource])).to.deep.equal([['find-endpoint', `app/${service.sandbox!.pinpoint.appId}`]]);
     // It joins the app's shared export batch and waits there (so later tests count a settled queue).
-    await waitFor(async () => (await service.ledger.getTasks(res.body.id))[0]?.state === 'waiting_vendor');
+    await waitFor(async () => (await service.ledger.tasks.getTasks(res.body.id))[0]?.state === 'waiting_vendor');
   });
 
   it('never repeats a submitted value in an error message', async () => {

@@ -9,7 +9,7 @@ import { startService, type Service, type ServiceRoles } from '../../src/service
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger } from '../../src/ledger/request-ledger.js';
+import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { FINAL_REQUEST_STATUSES } from '../../src/ledger/ledger-types.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
@@ -117,7 +117,7 @@ describe('Rolling key rotation (Invariant 12)', () => {
       expect(await page.text(), 'the admin page shows why the task waits').to.contain('key_not_loaded');
       // Requests sealed with the old key go on meanwhile.
       await waitFor(async () => {
-        const all = await Promise.all(sealedOld.map((id) => api.ledger.getRequest(id)));
+        const all = await Promise.all(sealedOld.map((id) => api.ledger.requests.getRequest(id)));
         return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status));
       }, 60_000);
 
@@ -126,7 +126,7 @@ describe('Rolling key rotation (Invariant 12)', () => {
       await start({ api: false, workers: ['pinpoint', 's3'] }, [newKey, oldKey], token);
       await stop(oldWorker);
       const finals = await waitFor(async () => {
-        const all = await Promise.all([...sealedOld, ...sealedNew].map((id) => api.ledger.getRequest(id)));
+        const all = await Promise.all([...sealedOld, ...sealedNew].map((id) => api.ledger.requests.getRequest(id)));
         return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status)) ? all : undefined;
       }, 60_000);
       expect(finals.map((r) => r!.status)).to.deep.equal(Array(8).fill('completed'));
@@ -153,12 +153,12 @@ describe('Rolling key rotation (Invariant 12)', () => {
     });
 
     it('sets aside only the members it cannot read: they leave the batch uncounted and join a new one; the others are done', async () => {
-      const withNewKey = new RequestLedger(db, createIdentityCipher(newKey, [oldKey]));
-      const withOldKey = new RequestLedger(db, createIdentityCipher(oldKey));
+      const withNewKey = createLedger(db, createIdentityCipher(newKey, [oldKey]));
+      const withOldKey = createLedger(db, createIdentityCipher(oldKey));
       const batches = new BatchLedger(db);
-      const member = async (ledger: RequestLedger, userId: string) => {
+      const member = async (ledger: Ledger, userId: string) => {
         const id = randomUUID();
-        await ledger.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/rotation', action: 'find_by_address', jobName: 'find-endpoint' }));
+        await ledger.requests.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/rotation', action: 'find_by_address', jobName: 'find-endpoint' }));
         const taskId = `${id}__pinpoint__find_by_address`;
         await batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/rotation', taskId, requestId: id, windowMs: 60_000, maxMembers: 10, maxRebatches: 0 });
         return { requestId: id, taskId };

@@ -28,7 +28,7 @@ describe('A manual step sent to the vendor, then a cancel', function () {
       initialState: 'waiting_manual' as const,
       waitingReason: 'E-mail Segment Customer Success',
     });
-    await service.ledger.createRequest({
+    await service.ledger.requests.createRequest({
       id,
       regulation: 'gdpr',
       vendors: ['segment'],
@@ -38,7 +38,7 @@ describe('A manual step sent to the vendor, then a cancel', function () {
       tasks: [manual('source', 'request-source-deletion'), manual('space', 'request-space-deletion')],
       actor: 'test',
     });
-    await service.ledger.markEnqueued(id);
+    await service.ledger.requests.markEnqueued(id);
     return { id, sentTask: `${id}__segment__source`, unsentTask: `${id}__segment__space` };
   }
 
@@ -102,7 +102,7 @@ describe('A manual step sent to the vendor, then a cancel', function () {
       body: new URLSearchParams({ csrf, reference: 'CS-4412' }).toString(),
     });
     expect(res.headers.get('location')).to.equal(`/admin/requests/${id}?notice=task-sent`);
-    const task = (await service.ledger.getTask(sentTask))!;
+    const task = (await service.ledger.tasks.getTask(sentTask))!;
     expect(task.evidence.sent).to.deep.include({ reference: 'CS-4412' });
     const after = await (await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })).text();
     expect(after, 'sent once').not.to.include(`/tasks/${sentTask}/sent"`);

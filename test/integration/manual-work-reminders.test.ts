@@ -76,7 +76,7 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
     // A request waiting on a manual Segment step, for a person with every kind of identifier.
     const requestId = randomUUID();
     const taskId = `${requestId}__segment__manual`;
-    await service.ledger.createRequest({
+    await service.ledger.requests.createRequest({
       id: requestId,
       regulation: 'gdpr',
       vendors: ['segment'],
@@ -86,8 +86,8 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
       tasks: [{ id: taskId, vendor: 'segment', resource: 'workspace/acme', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'e-mail Segment' }],
       actor: 'test',
     });
-    await service.ledger.markEnqueued(requestId);
-    const waitingSince = (await service.ledger.getTask(taskId))!.updatedAt;
+    await service.ledger.requests.markEnqueued(requestId);
+    const waitingSince = (await service.ledger.tasks.getTask(taskId))!.updatedAt;
     // A drafted Segment space deletion on the ledger's clock, due 24 hours after it was drafted.
     let clock = waitingSince;
     const scopes = new ScopeDeletionLedger(service.db, () => clock);

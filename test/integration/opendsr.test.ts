@@ -292,17 +292,17 @@ describe('OpenDSR 2.0 processor API and signed status callbacks', () => {
     expect(second.status).to.equal(201);
     expect(controller.verified(second)).to.equal(true);
     expect(second.body).to.deep.equal(first.body);
-    const before = await service.ledger.countRequestsByStatus();
+    const before = await service.ledger.queries.countRequestsByStatus();
     const third = await controller.call('POST', '/v2/requests', request);
     expect(third.body).to.deep.equal(first.body);
-    expect(await service.ledger.countRequestsByStatus()).to.deep.equal(before);
+    expect(await service.ledger.queries.countRequestsByStatus()).to.deep.equal(before);
 
     const changed = await controller.call('POST', '/v2/requests', { ...request, regulation: 'ccpa' });
     // Issue 22: a reused subject_request_id follows the native rule for a reused key (422), not 409.
     expect(changed.status).to.equal(422);
     expect(controller.verified(changed)).to.equal(true);
     expect(changed.body.error.errors[0].reason).to.equal('idempotency_key_reused');
-    expect(await service.ledger.countRequestsByStatus()).to.deep.equal(before);
+    expect(await service.ledger.queries.countRequestsByStatus()).to.deep.equal(before);
   });
 
   it('refuses private, loopback and link-local callback URLs at submission unless the config allows the host', async () => {
@@ -352,7 +352,7 @@ describe('OpenDSR 2.0 processor API and signed status callbacks', () => {
     const attempts = receiver.received.filter((r) => r.path === '/native' && bodyOf(r).requestId === id);
     expect(attempts.filter((r) => r.answered === 500)).to.have.length(1);
     expect(attempts).to.have.length(3);
-    const trail = await service.ledger.auditTrail(id);
+    const trail = await service.ledger.audit.auditTrail(id);
     const delivered = trail.filter((e) => e.action === 'callback.delivered');
     expect(delivered.map((e) => e.detail.attempt).sort()).to.deep.equal([1, 2]);
   });

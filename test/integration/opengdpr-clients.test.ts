@@ -78,7 +78,7 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     });
     const body = (await res.json()) as { id: string; regulation: string; vendors: string[] };
     expect(res.status, JSON.stringify(body)).to.equal(202);
-    const stored = await service.ledger.getRequest(body.id);
+    const stored = await service.ledger.requests.getRequest(body.id);
     expect(stored!.regulation).to.equal('gdpr');
     expect(stored!.callbackUrl ?? undefined).to.equal(undefined);
     // The other native bodies too: a null optional filter is no filter.
@@ -157,7 +157,7 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     it('stores +44 (0) 20 7946 0958 as +442079460958 and refuses a subject key "__proto__" instead of dropping it', async () => {
       const ok = await service.api('/v1/requests', { body: { subject: { phone: '+44 (0) 20 7946 0958' }, vendors: ['pinpoint'] } });
       expect(ok.status).to.equal(202);
-      expect((await service.ledger.loadSubject(ok.body.id as string)).phone).to.equal('+442079460958');
+      expect((await service.ledger.vault.loadSubject(ok.body.id as string)).phone).to.equal('+442079460958');
       const proto = await fetch(`${service.url}/v1/requests`, {
         method: 'POST',
         headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' },

@@ -22,13 +22,13 @@ describe('On-call operations through the API', () => {
     const dry = await service.api('/v1/retries', { body: { vendor: 'pinpoint', reason: 'Pinpoint outage over', dryRun: true } });
     expect(dry.status).to.equal(200);
     expect(dry.body.tasks.map((t: { requestId: string }) => t.requestId)).to.include.members([a, b]);
-    expect((await service.ledger.getRequest(a))!.status, 'a dry run changes nothing').to.equal('failed');
+    expect((await service.ledger.requests.getRequest(a))!.status, 'a dry run changes nothing').to.equal('failed');
 
     const run = await service.api('/v1/retries', { body: { vendor: 'pinpoint', reason: 'Pinpoint outage over' } });
     expect(run.status).to.equal(202);
     for (const id of [a, b]) {
-      await waitFor(async () => ((await service.ledger.getRequest(id))!.status === 'completed' ? true : undefined));
-      const trail = await service.ledger.auditTrail(id);
+      await waitFor(async () => ((await service.ledger.requests.getRequest(id))!.status === 'completed' ? true : undefined));
+      const trail = await service.ledger.audit.auditTrail(id);
       expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('Pinpoint outage over');
     }
   });
@@ -49,14 +49,14 @@ describe('On-call operations through the API', () => {
     const dry = await service.api('/v1/retries', { body: { all: true, reason: 'every failure since the outage', dryRun: true } });
     expect(dry.status).to.equal(200);
     expect(dry.body.tasks.map((t: { requestId: string }) => t.requestId)).to.include(id);
-    expect((await service.ledger.getRequest(id))!.status, 'a dry run changes nothing').to.equal('failed');
+    expect((await service.ledger.requests.getRequest(id))!.status, 'a dry run changes nothing').to.equal('failed');
   });
 
   it('pauses and resumes a vendor queue, recording who did it', async () => {
     const paused = await service.api('/v1/queues/pinpoint/pause', { body: {} });
     expect(paused.body).to.deep.equal({ queue: 'pinpoint', paused: true });
     const res = await service.api('/v1/requests', { body: { subject: { userId: 'user-22' }, vendors: ['pinpoint'] } });
-    const task = (await service.ledger.getTasks(res.body.id))[0];
+    const task = (await service.ledger.tasks.getTasks(res.body.id))[0];
     const job = await service.queues.queue('pinpoint').getJob(task.id);
     expect(await job!.getState(), 'nothing runs while paused').to.equal('prioritized');
     const resumed = await service.api('/v1/queues/pinpoint/resume', { body: {} });

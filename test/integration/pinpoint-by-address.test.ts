@@ -293,7 +293,7 @@ describe('Erasing a person from Pinpoint and S3 by e-mail or phone (shared expor
       const ids: string[] = submitted.body.results.map((r: { id: string }) => r.id);
       expect(ids).to.have.length(500);
       // Wait on the ledger: a parent job that finished early may already be trimmed from Redis.
-      await waitFor(async () => (await service.ledger.countRequestsByStatus()).byStatus.completed === 500, 170_000, 250);
+      await waitFor(async () => (await service.ledger.queries.countRequestsByStatus()).byStatus.completed === 500, 170_000, 250);
 
       // From the vendor's side: one export job, its files listed once and each read once.
       const stats = (await service.api('/sandbox/stats')).body;
@@ -308,8 +308,8 @@ describe('Erasing a person from Pinpoint and S3 by e-mail or phone (shared expor
       const batchIds = new Set<string>();
       let deleted = 0;
       for (const id of ids) {
-        expect((await service.ledger.getRequest(id))!.status).to.equal('completed');
-        const [task] = await service.ledger.getTasks(id);
+        expect((await service.ledger.requests.getRequest(id))!.status).to.equal('completed');
+        const [task] = await service.ledger.tasks.getTasks(id);
         expect(task.state, `task of ${id}`).to.equal('succeeded');
         batchIds.add(String(task.evidence.batchId));
         deleted += Number(task.evidence.endpointsDeleted);
@@ -350,7 +350,7 @@ describe('Pinpoint by address: a worker process killed mid-way, then started aga
   /** The shared export batch a request's find-endpoint task joined. */
   async function batchOf(requestId: string): Promise<string> {
     return waitFor(async () => {
-      const task = (await rig!.service.ledger.getTasks(requestId)).find((t) => t.action === 'find-endpoint');
+      const task = (await rig!.service.ledger.tasks.getTasks(requestId)).find((t) => t.action === 'find-endpoint');
       return typeof task?.evidence.batchId === 'string' ? task.evidence.batchId : undefined;
     });
   }
@@ -362,7 +362,7 @@ describe('Pinpoint by address: a worker process killed mid-way, then started aga
   async function expectErased(requestId: string, email: string): Promise<Record<string, unknown>> {
     const request = await rig!.finished(requestId);
     expect(request.status).to.equal('completed');
-    const task = (await rig!.service.ledger.getTasks(requestId)).find((t) => t.action === 'find-endpoint')!;
+    const task = (await rig!.service.ledger.tasks.getTasks(requestId)).find((t) => t.action === 'find-endpoint')!;
     expect(task.state).to.equal('succeeded');
     expect(task.evidence.verification).to.equal('verified_absent');
     const app = rig!.sandbox.pinpoint.store.apps.get(rig!.sandbox.pinpoint.appId.toLowerCase())!;
@@ -413,7 +413,7 @@ describe('Pinpoint by address: a worker process killed mid-way, then started aga
     await rig!.startWorker();
     // user10 has an e-mail endpoint with their user id, an anonymous one, and an SMS endpoint.
     const id = await rig!.submit({ subject: { email: 'user10@example.com', phone: '+15550000010' }, vendors: ['pinpoint'] });
-    const taskOf = async () => (await rig!.service.ledger.getTasks(id)).find((t) => t.action === 'find-endpoint')!;
+    const taskOf = async () => (await rig!.service.ledger.tasks.getTasks(id)).find((t) => t.action === 'find-endpoint')!;
     await waitFor(async () => ((await taskOf()).evidence.deletedIds as string[] | undefined)?.length === 1, 30_000, 10);
     rig!.killWorkers();
     const atCrash = (await taskOf()).evidence.deletedIds as string[];

@@ -188,7 +188,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
       expect(shown.body).to.include({ status: 'cancelled', attempts: 0, startedAt: null, outcome: null });
       expect(shown.body.audit.map((e: { action: string; actor: string }) => `${e.actor} ${e.action}`)).to.deep.equal(['token:on-call project_deletion.requested', 'token:on-call project_deletion.cancelled']);
       expect(shown.body.audit[0].detail).to.include({ appId: APP_ID, reason: 'project retired; contract ended (ticket PRIV-204)', gracePeriodDays: 5 });
-      expect(verifyChain(await h.service.ledger.auditTrail(created.body.id))).to.deep.equal([]);
+      expect(verifyChain(await h.service.ledger.audit.auditTrail(created.body.id))).to.deep.equal([]);
     });
 
     it('lists project deletions with their status and when they run on the admin page, for operators only', async () => {
@@ -217,7 +217,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
       expect(recreated.timestamp + recreated.delay).to.be.closeTo(Date.parse(created.body.runAt), 5000);
       // A second sweep finds the job in place and changes nothing.
       expect((await reconcile(deps, { enqueueGraceMs: 0, staleAfterMs: 60_000, identityRetentionDays: 30 })).projectDeletionsRecovered).to.equal(0);
-      const trail = await h.service.ledger.auditTrail(created.body.id);
+      const trail = await h.service.ledger.audit.auditTrail(created.body.id);
       expect(trail.map((e) => e.action)).to.deep.equal(['project_deletion.requested', 'project_deletion.job_recreated']);
       expect(trail[1].detail).to.include({ previousState: 'missing' });
     });
@@ -292,7 +292,7 @@ describe('Project deletion (a whole Pinpoint app and its S3 prefixes, after a gr
         expect(part).to.include({ versionsDeleted: listed.filter((e) => !e.marker).length, deleteMarkersDeleted: listed.filter((e) => e.marker).length, verification: 'verified_absent' });
       }
       expect(Number(shown.body.evidence.versionsDeleted) + Number(shown.body.evidence.deleteMarkersDeleted)).to.equal(entries.length);
-      const trail = await h.service.ledger.auditTrail(created.body.id);
+      const trail = await h.service.ledger.audit.auditTrail(created.body.id);
       expect(trail.map((e) => `${e.actor} ${e.action}`)).to.deep.equal(['token:on-call project_deletion.requested', 'system project_deletion.started', 'system project_deletion.completed']);
       expect(trail[2].detail).to.deep.include({ outcome: 'deleted' });
       expect(verifyChain(trail)).to.deep.equal([]);

@@ -195,12 +195,12 @@ describe('S3 purge: a worker process killed during the purge, then started again
 
     const request = await rig!.finished(id);
     expect(request.status).to.equal('completed');
-    for (const task of await rig!.service.ledger.getTasks(id)) {
+    for (const task of await rig!.service.ledger.tasks.getTasks(id)) {
       expect(task.state).to.equal('succeeded');
       expect(task.evidence.verification).to.equal('verified_absent');
     }
     // The rewrite the killed worker made is counted (its intent was written ahead), not lost with it.
-    const segments = (await rig!.service.ledger.getTasks(id)).find((t) => t.resource === `location/${IMPORTS}/segments/`)!;
+    const segments = (await rig!.service.ledger.tasks.getTasks(id)).find((t) => t.resource === `location/${IMPORTS}/segments/`)!;
     expect(segments.evidence, 'segments/ evidence after the crash').to.include({ objectsRewritten: currentHolding.length, rowsRemoved: currentHolding.reduce((a, b) => a + b, 0) });
     for (const [bucket, prefix] of [[IMPORTS, 'segments/'], [IMPORTS, 'archive/'], [LEGACY, 'pinpoint-export/']] as const) {
       for (const v of await allVersions(s3, bucket, prefix)) if (!v.marker) expect(await readText(s3, bucket, v.key, v.versionId), `${bucket}/${v.key}@${v.versionId}`).to.not.include('"user42@example.com"').and.not.include(',user42@example.com,');

@@ -89,7 +89,7 @@ describe('Scope deletions (/v1/scope-deletions, erasure scope, /admin/scope-dele
       expect(confirmed.body.evidence.confirmation).to.deep.include({ reference: 'vendor mail 2026-11-20', recordedBy: 'token:admin' });
       const shown = await service.api(`/v1/scope-deletions/${id}`);
       expect(shown.body.audit.map((e: { action: string }) => e.action)).to.deep.equal(['scope_deletion.requested', 'scope_deletion.sent', 'scope_deletion.confirmed']);
-      expect(verifyChain(await service.ledger.auditTrail(id))).to.deep.equal([]);
+      expect(verifyChain(await service.ledger.audit.auditTrail(id))).to.deep.equal([]);
     }
   });
 

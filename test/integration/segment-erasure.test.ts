@@ -84,14 +84,14 @@ describe('Erasing people from Segment with shared regulations', function () {
 
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
     await waitFor(async () => {
-      const open = await service.ledger.listRequests({ status: 'in_progress', limit: 1 });
+      const open = await service.ledger.requests.listRequests({ status: 'in_progress', limit: 1 });
       return open.requests.length === 0;
     }, 100_000);
     let completed = 0;
     for (let cursor: string | undefined, first = true; first || cursor; first = false) {
       // Segment answers FAILED when unsupported destinations (Mixpanel, Google Ads) could not take the
       // deletion, though it erased everywhere else (its documented answer, vendor-contracts §4.3).
-      const page = await service.ledger.listRequests({ status: 'completed_with_errors', limit: 500, cursor });
+      const page = await service.ledger.requests.listRequests({ status: 'completed_with_errors', limit: 500, cursor });
       completed += page.requests.length;
       cursor = page.nextCursor;
     }

@@ -217,7 +217,7 @@ describe('`erasure start` given ERASURE_SANDBOX_URL, on one machine with the san
     expect(res.status, await res.clone().text()).to.equal(202);
     const { id } = (await res.json()) as { id: string };
     const done = await waitFor(async () => {
-      const request = await service!.ledger.getRequest(id);
+      const request = await service!.ledger.requests.getRequest(id);
       return request && request.status !== 'in_progress' && request.status !== 'received' && request.status !== 'scheduled' ? request : undefined;
     }, 45_000, 200);
     expect(done.status).to.equal('completed');

@@ -31,14 +31,14 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(res.status).to.equal(202);
     await service.waitForRequest(res.body.id);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
-    const [task] = await service.ledger.getTasks(res.body.id);
+    const [task] = await service.ledger.tasks.getTasks(res.body.id);
     expect(task.state).to.equal('failed');
     return { id: res.body.id, taskId: task.id };
   }
 
   it('skips the only failed task through the API: the request settles completed_with_errors, the receipt names the decision and reason, the chain verifies', async () => {
     const { id, taskId } = await failedRequest('user-31');
-    expect((await service.ledger.getRequest(id))!.status).to.equal('failed');
+    expect((await service.ledger.requests.getRequest(id))!.status).to.equal('failed');
 
     const noReason = await service.api(`/v1/requests/${id}/tasks/${taskId}/skip`, { body: {} });
     expect(noReason.status).to.equal(400);
@@ -47,7 +47,7 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(submitter.status, 'operator role only').to.equal(403);
     const viewer = await service.api(`/v1/requests/${id}/tasks/${taskId}/resolve`, { body: { reason: 'project deleted by AWS' }, token: VIEWER_TOKEN });
     expect(viewer.status).to.equal(403);
-    expect((await service.ledger.getTasks(id))[0].state, 'a refused decision changes nothing').to.equal('failed');
+    expect((await service.ledger.tasks.getTasks(id))[0].state, 'a refused decision changes nothing').to.equal('failed');
 
     const skipped = await service.api(`/v1/requests/${id}/tasks/${taskId}/skip`, { body: { reason: 'Pinpoint project closed; INC-77' } });
     expect(skipped.status, JSON.stringify(skipped.body)).to.equal(200);
@@ -81,7 +81,7 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     const dry = await service.api('/v1/resolutions', { body: { vendor: 'pinpoint', reason: 'deleted by Pinpoint support, case 99', dryRun: true } });
     expect(dry.status).to.equal(200);
     expect(dry.body.tasks.map((t: { taskId: string }) => t.taskId)).to.include.members([a.taskId, b.taskId]);
-    expect((await service.ledger.getTasks(a.id))[0].state, 'a dry run changes nothing').to.equal('failed');
+    expect((await service.ledger.tasks.getTasks(a.id))[0].state, 'a dry run changes nothing').to.equal('failed');
     expect((await service.api('/v1/skips', { body: { reason: 'because' } })).status, 'a filter is required').to.equal(400);
     expect((await service.api('/v1/skips', { body: { all: true, dryRun: true } })).status, 'a reason is required').to.equal(400);
 
@@ -104,10 +104,10 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(bulk.code, bulk.stderr).to.equal(0);
     const doc = JSON.parse(bulk.stdout);
     expect(doc.tasks.map((t: { taskId: string }) => t.taskId)).to.include(b.taskId).and.not.include(a.taskId);
-    expect((await service.ledger.getRequest(b.id))!.status).to.equal('completed_with_errors');
+    expect((await service.ledger.requests.getRequest(b.id))!.status).to.equal('completed_with_errors');
     const twice = await cli('task', 'skip', b.id, b.taskId, '--reason', 'again');
     expect(twice.code, 'the task is no longer failed').to.equal(1);
-    const trail = await service.ledger.auditTrail(a.id);
+    const trail = await service.ledger.audit.auditTrail(a.id);
     expect(trail.find((e) => e.action === 'task.resolved')!.text?.reason).to.equal('deleted by Pinpoint support, case 99');
   });
 
@@ -153,7 +153,7 @@ describe('Skipping and resolving failed tasks (API, CLI, admin page)', function 
     expect(short.headers.get('location')).to.equal(`/admin/requests/${id}?error=reason-required`);
     const done = await post(service.adminToken, { csrf, reason: 'project closed, INC-78', decision: 'skipped' });
     expect(done.headers.get('location')).to.equal(`/admin/requests/${id}?notice=task-skipped`);
-    expect((await service.ledger.getRequest(id))!.status).to.equal('completed_with_errors');
+    expect((await service.ledger.requests.getRequest(id))!.status).to.equal('completed_with_errors');
     const after = await open(service.adminToken);
     expect(after).to.include('operator_decision').and.not.to.include(`/tasks/${taskId}/decide`);
   });

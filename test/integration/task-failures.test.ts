@@ -19,7 +19,7 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
   }
 
   async function pinpointJob(requestId: string) {
-    const tasks = await service.ledger.getTasks(requestId);
+    const tasks = await service.ledger.tasks.getTasks(requestId);
     const job = await service.queues.queue('pinpoint').getJob(tasks[0].id);
     if (!job) throw new Error('no job');
     return job;
@@ -50,7 +50,7 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
     const firstFailure = new Promise<void>((resolve) => worker.once('failed', () => { resolve(); }));
     const id = await submit('user-5');
     await firstFailure;
-    const between = await service.ledger.getTasks(id);
+    const between = await service.ledger.tasks.getTasks(id);
     expect(between[0].state, 'queued again, waiting for the retry').to.equal('queued');
     expect(between[0].error).to.equal('pinpoint GetUserEndpoints failed (500 InternalServerErrorException)');
     service.sandbox!.faults.set('pinpoint', { errorRate: 0 });
@@ -95,7 +95,7 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
       return res.body.status === 'completed' ? res.body : undefined;
     });
     expect(done.tasks[0].state).to.equal('succeeded');
-    const trail = await service.ledger.auditTrail(id);
+    const trail = await service.ledger.audit.auditTrail(id);
     expect(trail.map((e) => e.action)).to.include('dashboard.write');
   });
 
@@ -119,7 +119,7 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
     expect(retried.status).to.equal(202);
     expect(retried.body.retried).to.have.length(1);
     await waitFor(async () => ((await service.api(`/v1/requests/${id}`)).body.status === 'completed' ? true : undefined));
-    const trail = await service.ledger.auditTrail(id);
+    const trail = await service.ledger.audit.auditTrail(id);
     expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('vendor fixed their validation');
   });
 });

@@ -71,7 +71,7 @@ describe('A worker process killed in the middle of a job', () => {
       body: JSON.stringify({ subject: { userId: 'user-12' }, vendors: ['pinpoint'] }),
     });
     const { id } = (await res.json()) as { id: string };
-    await waitFor(async () => (await service.ledger.getTasks(id))[0]?.state === 'running');
+    await waitFor(async () => (await service.ledger.tasks.getTasks(id))[0]?.state === 'running');
 
     children[0].kill('SIGKILL');
     sandbox.faults.set('pinpoint', { latencyMs: 0 });
@@ -79,8 +79,8 @@ describe('A worker process killed in the middle of a job', () => {
 
     const parent = await service.queues.queue('requests').getJob(parentJobId(id));
     await parent!.waitUntilFinished(events, 30_000);
-    const request = await service.ledger.getRequest(id);
-    const [task] = await service.ledger.getTasks(id);
+    const request = await service.ledger.requests.getRequest(id);
+    const [task] = await service.ledger.tasks.getTasks(id);
     expect(request!.status).to.equal('completed');
     expect(task.state).to.equal('succeeded');
     expect(task.attempts, 'the killed run and the one that finished').to.be.at.least(2);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger } from '../../src/ledger/request-ledger.js';
+import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
@@ -11,7 +11,7 @@ import { pinpointTaskRequest } from '../support/pinpoint-task-request.js';
 
 describe('BatchLedger on a Postgres server (concurrent connections)', () => {
   let db: Database;
-  let ledger: RequestLedger;
+  let ledger: Ledger;
   let batches: BatchLedger;
 
   before(async function () {
@@ -20,7 +20,7 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     if (!url) skipBecause(this, NO_POSTGRES);
     db = await openDatabase({ databaseUrl: url });
     await migrate(db);
-    ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
+    ledger = createLedger(db, createIdentityCipher(randomBytes(32)));
     batches = new BatchLedger(db);
   });
   after(async () => db?.close());
@@ -103,7 +103,7 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
   async function newTask(userId: string, resource: string): Promise<{ taskId: string; requestId: string }> {
     const id = randomUUID();
     const request = pinpointTaskRequest({ id, userId, resource, action: 'find-endpoint', jobName: 'find-endpoint' });
-    await ledger.createRequest(request);
+    await ledger.requests.createRequest(request);
     const taskId = request.tasks[0].id;
     return { taskId, requestId: id };
   }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger } from '../../src/ledger/request-ledger.js';
+import { createLedger } from '../../src/ledger/ledger.js';
 import { createIdentityCipher, type IdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';
@@ -63,7 +63,7 @@ for (const backend of backends) {
     });
 
     it('compares a repeat of an older key by its identities, vendors and regulation (no fingerprint was stored), per client', async () => {
-      const ledger = new RequestLedger(db, cipher);
+      const ledger = createLedger(db, cipher);
       const input = (overrides: Record<string, unknown> = {}) => ({
         id: randomUUID(),
         client: 'portal',
@@ -77,15 +77,15 @@ for (const backend of backends) {
         actor: 'token:portal',
         ...overrides,
       });
-      const same = await ledger.createRequest(input());
+      const same = await ledger.requests.createRequest(input());
       expect(same).to.deep.include({ created: false });
       expect(same.reusedKey).to.equal(undefined);
       expect(same.request.id).to.equal(ids.portal);
-      expect((await ledger.createRequest(input({ subject: { userId: 'user-2' } }))).reusedKey).to.equal(true);
-      expect((await ledger.createRequest(input({ subject: { userId: 'user-1', email: 'user1@example.com' } }))).reusedKey).to.equal(true);
-      expect((await ledger.createRequest(input({ regulation: 'ccpa' }))).reusedKey).to.equal(true);
-      expect((await ledger.createRequest(input({ vendors: ['pinpoint', 's3'] }))).reusedKey).to.equal(true);
-      const otherClient = await ledger.createRequest(input({ client: 'another-portal', subject: { userId: 'user-2' } }));
+      expect((await ledger.requests.createRequest(input({ subject: { userId: 'user-2' } }))).reusedKey).to.equal(true);
+      expect((await ledger.requests.createRequest(input({ subject: { userId: 'user-1', email: 'user1@example.com' } }))).reusedKey).to.equal(true);
+      expect((await ledger.requests.createRequest(input({ regulation: 'ccpa' }))).reusedKey).to.equal(true);
+      expect((await ledger.requests.createRequest(input({ vendors: ['pinpoint', 's3'] }))).reusedKey).to.equal(true);
+      const otherClient = await ledger.requests.createRequest(input({ client: 'another-portal', subject: { userId: 'user-2' } }));
       expect(otherClient.created).to.equal(true);
       expect(otherClient.request.client).to.equal('another-portal');
     });

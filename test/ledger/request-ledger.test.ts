@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger, outcomeOf } from '../../src/ledger/request-ledger.js';
+import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
+import { outcomeOf } from '../../src/ledger/requests-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import type { TaskSpec } from '../../src/ledger/ledger-types.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
@@ -25,9 +26,9 @@ function task(requestId: string, n: number): TaskSpec {
 }
 
 for (const backend of backends) {
-  describe(`RequestLedger on ${backend.name}`, () => {
+  describe(`Ledger on ${backend.name}`, () => {
     let db: Database;
-    let ledger: RequestLedger;
+    let ledger: Ledger;
 
     before(async function () {
       const opened = await backend.open();
@@ -35,13 +36,13 @@ for (const backend of backends) {
       if (!opened) skipBecause(this, NO_POSTGRES);
       db = opened!;
       await migrate(db);
-      ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
+      ledger = createLedger(db, createIdentityCipher(randomBytes(32)));
     });
     after(async () => db?.close());
 
-    async function submit(overrides: Partial<Parameters<RequestLedger['createRequest']>[0]> = {}) {
+    async function submit(overrides: Partial<Parameters<Ledger['requests']['createRequest']>[0]> = {}) {
       const id = randomUUID();
-      return ledger.createRequest({
+      return ledger.requests.createRequest({
         id,
         regulation: 'gdpr',
         vendors: ['pinpoint'],
@@ -77,7 +78,7 @@ for (const backend of backends) {
           actor: 'bulk-test',
         };
       });
-      const results = await ledger.createRequests(inputs);
+      const results = await ledger.requests.createRequests(inputs);
       // A key repeated inside the bulk, or already stored, answers with the first request.
       expect(results.map((r) => r.created)).to.deep.equal([true, true, false, false]);
       expect(results[2].request.id).to.equal(inputs[0].id);
@@ -85,17 +86,17 @@ for (const backend of backends) {
       for (const [n, result] of results.slice(0, 2).entries()) {
         const { id } = inputs[n];
         expect(result.request).to.include({ id, status: 'received', regulation: 'gdpr' });
-        expect(await ledger.loadSubject(id)).to.deep.equal(inputs[n].subject);
-        const tasks = await ledger.getTasks(id);
+        expect(await ledger.vault.loadSubject(id)).to.deep.equal(inputs[n].subject);
+        const tasks = await ledger.tasks.getTasks(id);
         expect(tasks.map((t) => t.state)).to.deep.equal(['queued', 'skipped']);
-        const trail = await ledger.auditTrail(id);
+        const trail = await ledger.audit.auditTrail(id);
         expect(trail.map((e) => e.action)).to.deep.equal(['request.received']);
         expect(verifyChain(trail)).to.deep.equal([]);
       }
-      await ledger.markEnqueuedMany(results.map((r) => r.request.id));
-      expect((await ledger.getRequest(inputs[0].id))!.status).to.equal('in_progress');
-      await ledger.settleRequest(inputs[0].id);
-      expect(verifyChain(await ledger.auditTrail(inputs[0].id))).to.deep.equal([]);
+      await ledger.requests.markEnqueuedMany(results.map((r) => r.request.id));
+      expect((await ledger.requests.getRequest(inputs[0].id))!.status).to.equal('in_progress');
+      await ledger.requests.settleRequest(inputs[0].id);
+      expect(verifyChain(await ledger.audit.auditTrail(inputs[0].id))).to.deep.equal([]);
     });
 
     it('stores identifiers sealed, never in clear, and opens them for a worker', async () => {
@@ -107,7 +108,7 @@ for (const backend of backends) {
         expect(row.sealed).not.to.include('user');
         expect(row.lookup_hash).to.match(/^[0-9a-f]{64}$/);
       }
-      expect(await ledger.loadSubject(request.id)).to.deep.equal({ userId: 'user-1', email: 'user1@example.com' });
+      expect(await ledger.vault.loadSubject(request.id)).to.deep.equal({ userId: 'user-1', email: 'user1@example.com' });
     });
 
     it('returns the first request when the same idempotency key is submitted twice', async () => {
@@ -123,57 +124,57 @@ for (const backend of backends) {
 
     it('settles a request only when every task has ended, with the outcome the tasks give', async () => {
       const { request } = await submit();
-      const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1.id);
-      await ledger.finishTask(t1.id, 'succeeded', { endpointsDeleted: 2 });
-      expect(await ledger.settleRequest(request.id)).to.equal(undefined);
-      await ledger.beginTask(t2.id);
-      await ledger.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
-      expect(await ledger.settleRequest(request.id)).to.equal('completed_with_errors');
-      expect((await ledger.getRequest(request.id))!.finishedAt).to.be.instanceOf(Date);
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      await ledger.tasks.beginTask(t1.id);
+      await ledger.tasks.finishTask(t1.id, 'succeeded', { endpointsDeleted: 2 });
+      expect(await ledger.requests.settleRequest(request.id)).to.equal(undefined);
+      await ledger.tasks.beginTask(t2.id);
+      await ledger.tasks.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('completed_with_errors');
+      expect((await ledger.requests.getRequest(request.id))!.finishedAt).to.be.instanceOf(Date);
     });
 
     it('does not restart a settled task when its job is delivered again', async () => {
       const { request } = await submit();
-      const [t1] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1.id);
-      await ledger.finishTask(t1.id, 'not_found', {});
-      expect(await ledger.beginTask(t1.id)).to.equal(undefined);
-      expect((await ledger.getTask(t1.id))!.state).to.equal('not_found');
+      const [t1] = await ledger.tasks.getTasks(request.id);
+      await ledger.tasks.beginTask(t1.id);
+      await ledger.tasks.finishTask(t1.id, 'not_found', {});
+      expect(await ledger.tasks.beginTask(t1.id)).to.equal(undefined);
+      expect((await ledger.tasks.getTask(t1.id))!.state).to.equal('not_found');
     });
 
     it('reopens failed tasks for a retry and records the reason in the audit trail', async () => {
       const { request } = await submit();
-      const tasks = await ledger.getTasks(request.id);
+      const tasks = await ledger.tasks.getTasks(request.id);
       for (const t of tasks) {
-        await ledger.beginTask(t.id);
-        await ledger.failTask(t.id, 'boom');
+        await ledger.tasks.beginTask(t.id);
+        await ledger.tasks.failTask(t.id, 'boom');
       }
-      expect(await ledger.settleRequest(request.id)).to.equal('failed');
-      const reopened = await ledger.reopenFailedTasks(request.id, 'operator:alice', 'vendor outage over');
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('failed');
+      const reopened = await ledger.tasks.reopenFailedTasks(request.id, 'operator:alice', 'vendor outage over');
       expect(reopened.map((t) => t.state)).to.deep.equal(['queued', 'queued']);
-      expect((await ledger.getRequest(request.id))!.status).to.equal('in_progress');
-      const trail = await ledger.auditTrail(request.id);
+      expect((await ledger.requests.getRequest(request.id))!.status).to.equal('in_progress');
+      const trail = await ledger.audit.auditTrail(request.id);
       expect(trail.map((e) => e.action)).to.include('request.retried');
       expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('vendor outage over');
     });
 
     it('refuses, and says so, every late write to a task a cancel withdrew (src/ledger/task-transitions.ts)', async () => {
       const { request } = await submit();
-      const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1.id);
-      const cancel = await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      await ledger.tasks.beginTask(t1.id);
+      const cancel = await ledger.requests.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       expect(cancel!.started.map((t) => t.id)).to.deep.equal([t1.id]);
-      expect(await ledger.cancelStartedTask(t1.id, { withdrawn: true })).to.deep.equal({ applied: true, state: 'cancelled' });
+      expect(await ledger.tasks.cancelStartedTask(t1.id, { withdrawn: true })).to.deep.equal({ applied: true, state: 'cancelled' });
       const lost = { applied: false, state: 'cancelled' };
-      expect(await ledger.deferTask(t1.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } })).to.deep.equal(lost);
-      expect(await ledger.finishTask(t1.id, 'succeeded', { late: true })).to.deep.equal(lost);
-      expect(await ledger.failTask(t1.id, 'late')).to.deep.equal(lost);
-      expect(await ledger.checkpointTask(t1.id, { late: true })).to.deep.equal(lost);
-      expect(await ledger.beginTask(t1.id)).to.equal(undefined);
-      expect(await ledger.cancelStartedTask(t2.id, {})).to.deep.equal(lost); // cancelled before it started
-      expect(await ledger.failTask('no-such-task', 'x')).to.deep.equal({ applied: false, state: undefined });
-      const task = (await ledger.getTask(t1.id))!;
+      expect(await ledger.tasks.deferTask(t1.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } })).to.deep.equal(lost);
+      expect(await ledger.tasks.finishTask(t1.id, 'succeeded', { late: true })).to.deep.equal(lost);
+      expect(await ledger.tasks.failTask(t1.id, 'late')).to.deep.equal(lost);
+      expect(await ledger.tasks.checkpointTask(t1.id, { late: true })).to.deep.equal(lost);
+      expect(await ledger.tasks.beginTask(t1.id)).to.equal(undefined);
+      expect(await ledger.tasks.cancelStartedTask(t2.id, {})).to.deep.equal(lost); // cancelled before it started
+      expect(await ledger.tasks.failTask('no-such-task', 'x')).to.deep.equal({ applied: false, state: undefined });
+      const task = (await ledger.tasks.getTask(t1.id))!;
       expect(task.state).to.equal('cancelled');
       expect(task.evidence).to.deep.equal({ withdrawn: true });
       expect(task.error).to.equal(null);
@@ -181,14 +182,14 @@ for (const backend of backends) {
 
     it('closes a failed task by an operator’s decision through the transition table: reopens and settles the request with errors, refuses a task not failed', async () => {
       const { request } = await submit();
-      const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1.id);
-      await ledger.finishTask(t1.id, 'succeeded', { verification: 'read_back_absent' });
-      await ledger.beginTask(t2.id);
-      await ledger.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
-      expect(await ledger.settleRequest(request.id)).to.equal('completed_with_errors');
-      expect(await ledger.decideFailedTask(request.id, t1.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
-      const decided = await ledger.decideFailedTask(request.id, t2.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      await ledger.tasks.beginTask(t1.id);
+      await ledger.tasks.finishTask(t1.id, 'succeeded', { verification: 'read_back_absent' });
+      await ledger.tasks.beginTask(t2.id);
+      await ledger.tasks.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('completed_with_errors');
+      expect(await ledger.tasks.decideFailedTask(request.id, t1.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const decided = await ledger.tasks.decideFailedTask(request.id, t2.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
       expect(decided).to.deep.include({ applied: true, state: 'succeeded' });
       expect(decided.task!.error).to.equal(null);
       expect(decided.task!.evidence).to.deep.include({ verification: 'unverifiable', unverifiableReason: 'operator_decision' });
@@ -198,11 +199,11 @@ for (const backend of backends) {
         reason: 'deleted by vendor support, case 12',
         failedWith: 'Pinpoint answered 400 BadRequestException',
       });
-      expect((await ledger.getRequest(request.id))!.status, 'reopened so that settling counts the decision').to.equal('in_progress');
-      expect(await ledger.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
-      expect(await ledger.decideFailedTask(request.id, t2.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
-      const trail = await ledger.auditTrail(request.id);
-      // The reason's digest is chained; the readable trail shows the text beside it (README "Security").
+      expect((await ledger.requests.getRequest(request.id))!.status, 'reopened so that settling counts the decision').to.equal('in_progress');
+      expect(await ledger.requests.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
+      expect(await ledger.tasks.decideFailedTask(request.id, t2.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
+      const trail = await ledger.audit.auditTrail(request.id);
+      // The reason's digest is chained; the readable trail shows the text beside it (DESIGN.md Invariant 13).
       const resolved = trail.filter((e) => e.action === 'task.resolved');
       expect(resolved.map((e) => e.detail)).to.deep.equal([{ taskId: t2.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12', reasonSha256: resolved[0].detail.reasonSha256 }]);
       expect(resolved[0].detail.reasonSha256).to.be.a('string');
@@ -213,62 +214,62 @@ for (const backend of backends) {
       const id = randomUUID();
       const manual = (n: number): TaskSpec => ({ ...task(id, n), vendor: 'segment', queue: 'segment', jobName: 'manual', action: 'request-space-deletion', initialState: 'waiting_manual', waitingReason: 'e-mail Segment' });
       const { request } = await submit({ id, vendors: ['segment'], tasks: [manual(1), manual(2)] });
-      const [t1, t2] = await ledger.getTasks(request.id);
-      const sent = await ledger.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date('2026-11-01T10:00:00Z'), reference: 'CS-1' });
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      const sent = await ledger.tasks.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date('2026-11-01T10:00:00Z'), reference: 'CS-1' });
       expect(sent!.evidence.sent).to.deep.equal({ at: '2026-11-01T10:00:00.000Z', by: 'token:oncall', reference: 'CS-1' });
-      expect(await ledger.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }), 'sent once').to.equal(undefined);
-      const cancel = await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      expect(await ledger.tasks.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }), 'sent once').to.equal(undefined);
+      const cancel = await ledger.requests.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       expect(cancel!.cancelled.map((t) => t.id)).to.deep.equal([t2.id]);
       expect(cancel!.sent.map((t) => t.id)).to.deep.equal([t1.id]);
-      const kept = (await ledger.getTask(t1.id))!;
+      const kept = (await ledger.tasks.getTask(t1.id))!;
       expect(kept.state).to.equal('waiting_manual');
       expect(kept.waitingReason).to.include('cannot be cancelled');
       expect(kept.evidence.cancelAfterSent).to.deep.include({ withdrawn: false });
-      expect(await ledger.settleRequest(request.id)).to.equal(undefined);
-      expect(await ledger.completeManualTask(request.id, t1.id, 'token:oncall', 'vendor confirmed')).to.include({ state: 'succeeded' });
-      expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
-      expect(verifyChain(await ledger.auditTrail(request.id))).to.deep.equal([]);
+      expect(await ledger.requests.settleRequest(request.id)).to.equal(undefined);
+      expect(await ledger.tasks.completeManualTask(request.id, t1.id, 'token:oncall', 'vendor confirmed')).to.include({ state: 'succeeded' });
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('cancelled');
+      expect(verifyChain(await ledger.audit.auditTrail(request.id))).to.deep.equal([]);
     });
 
     it('does not revive a cancelled request by retrying its failed tasks', async () => {
       const { request } = await submit();
-      const [t1, t2] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1.id);
-      await ledger.beginTask(t2.id);
-      await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      await ledger.tasks.beginTask(t1.id);
+      await ledger.tasks.beginTask(t2.id);
+      await ledger.requests.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       // Neither could be withdrawn: both run to their end, one fails.
-      await ledger.finishTask(t1.id, 'succeeded', {});
-      await ledger.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
-      expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
-      expect(await ledger.reopenFailedTasks(request.id, 'operator:alice', 'try again')).to.deep.equal([]);
-      expect((await ledger.getTask(t2.id))!.state).to.equal('failed');
-      expect((await ledger.getRequest(request.id))!.status).to.equal('cancelled');
+      await ledger.tasks.finishTask(t1.id, 'succeeded', {});
+      await ledger.tasks.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('cancelled');
+      expect(await ledger.tasks.reopenFailedTasks(request.id, 'operator:alice', 'try again')).to.deep.equal([]);
+      expect((await ledger.tasks.getTask(t2.id))!.state).to.equal('failed');
+      expect((await ledger.requests.getRequest(request.id))!.status).to.equal('cancelled');
     });
 
     it('ends a cancelled request (finished_at) when nothing had started, or once its last started task ends, so it is shredded on schedule', async () => {
       const { request: idle } = await submit();
-      await ledger.cancelRequest(idle.id, 'operator:alice', 'withdrawn');
-      expect((await ledger.getRequest(idle.id))!.finishedAt).to.be.an.instanceOf(Date);
+      await ledger.requests.cancelRequest(idle.id, 'operator:alice', 'withdrawn');
+      expect((await ledger.requests.getRequest(idle.id))!.finishedAt).to.be.an.instanceOf(Date);
 
       const { request } = await submit();
-      const [t1] = await ledger.getTasks(request.id);
-      await ledger.beginTask(t1.id);
-      await ledger.cancelRequest(request.id, 'operator:alice', 'withdrawn');
-      expect((await ledger.getRequest(request.id))!.finishedAt).to.equal(null);
-      await ledger.finishTask(t1.id, 'succeeded', {});
-      expect(await ledger.unsettledRequests(1000)).to.include(request.id);
-      expect(await ledger.settleRequest(request.id)).to.equal('cancelled');
-      expect((await ledger.getRequest(request.id))!.finishedAt).to.be.an.instanceOf(Date);
-      expect(await ledger.unsettledRequests(1000)).to.not.include(request.id);
-      expect(await ledger.shredIdentities(new Date(Date.now() + 60_000))).to.be.at.least(2);
-      expect(await ledger.loadSubject(request.id)).to.deep.equal({});
+      const [t1] = await ledger.tasks.getTasks(request.id);
+      await ledger.tasks.beginTask(t1.id);
+      await ledger.requests.cancelRequest(request.id, 'operator:alice', 'withdrawn');
+      expect((await ledger.requests.getRequest(request.id))!.finishedAt).to.equal(null);
+      await ledger.tasks.finishTask(t1.id, 'succeeded', {});
+      expect(await ledger.queries.unsettledRequests(1000)).to.include(request.id);
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('cancelled');
+      expect((await ledger.requests.getRequest(request.id))!.finishedAt).to.be.an.instanceOf(Date);
+      expect(await ledger.queries.unsettledRequests(1000)).to.not.include(request.id);
+      expect(await ledger.vault.shredIdentities(new Date(Date.now() + 60_000))).to.be.at.least(2);
+      expect(await ledger.vault.loadSubject(request.id)).to.deep.equal({});
     });
 
     it('pages requests newest first with an opaque cursor', async () => {
       for (let i = 0; i < 3; i++) await submit();
-      const first = await ledger.listRequests({ limit: 2 });
+      const first = await ledger.requests.listRequests({ limit: 2 });
       expect(first.requests).to.have.length(2);
-      const second = await ledger.listRequests({ limit: 2, cursor: first.nextCursor });
+      const second = await ledger.requests.listRequests({ limit: 2, cursor: first.nextCursor });
       expect(second.requests[0].createdAt.getTime()).to.be.at.most(first.requests[1].createdAt.getTime());
       expect(second.requests.map((r) => r.id)).not.to.include.members(first.requests.map((r) => r.id));
     });

@@ -53,8 +53,8 @@ describe('Free text never carries the person (issue 25 §3, Invariant 13)', func
       service = await startTestService({ file: { dataDir, logFile } });
       id = randomUUID();
       const manual = (n: number) => ({ id: `${id}__segment__manual${n}`, vendor: 'segment' as const, resource: `workspace-${n}`, action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual' as const, waitingReason: 'Ask Segment support' });
-      await service.ledger.createRequest({ id, regulation: 'gdpr', vendors: ['segment'], subject: PERSON, submittedAt: new Date(), dueAt: new Date(Date.now() + 30 * 86_400_000), tasks: [manual(1), manual(2)], actor: 'test' });
-      await service.ledger.markEnqueued(id);
+      await service.ledger.requests.createRequest({ id, regulation: 'gdpr', vendors: ['segment'], subject: PERSON, submittedAt: new Date(), dueAt: new Date(Date.now() + 30 * 86_400_000), tasks: [manual(1), manual(2)], actor: 'test' });
+      await service.ledger.requests.markEnqueued(id);
 
       // A reason and a note, each with the person's e-mail, phone, user id, install id and Amplitude id.
       expect((await service.api(`/v1/requests/${id}/extend`, { body: { days: 10, reason: TEXT } })).status).to.equal(200);
@@ -67,11 +67,11 @@ describe('Free text never carries the person (issue 25 §3, Invariant 13)', func
     after(async () => service?.close());
 
     it('keeps them out of the receipt, the audit trail, the evidence, the logs and the ledger’s files, scrubbed and readable', async () => {
-      const trail = await service.ledger.auditTrail(id);
+      const trail = await service.ledger.audit.auditTrail(id);
       const reasons = trail.filter((e) => e.detail.reason !== undefined || e.detail.note !== undefined).map((e) => String(e.detail.reason ?? e.detail.note));
       expect(reasons).to.have.length(3);
       for (const text of reasons) expect(text).to.match(/^done for \[subject\] \(\[subject\]\), install \[subject\], amp \[subject\], phone \[redacted-phone\] or \[redacted-phone\], cc \[redacted-email\]$/);
-      const evidence = (await service.ledger.getTask(`${id}__segment__manual1`))!.evidence;
+      const evidence = (await service.ledger.tasks.getTask(`${id}__segment__manual1`))!.evidence;
       expect(evidence.note).to.equal(reasons[1]);
 
       const texts = [JSON.stringify(saved), JSON.stringify(trail), JSON.stringify((await service.api(`/v1/requests/${id}`)).body), readFileSync(logFile, 'utf8')];
@@ -91,12 +91,12 @@ describe('Free text never carries the person (issue 25 §3, Invariant 13)', func
     it('deletes them when the identities are shredded, and receipts from before and after still verify', async () => {
       // Retention shreds requests that ended; a cancelled request's end time is set here as its settling would.
       await service.db.query(`UPDATE requests SET finished_at = COALESCE(finished_at, now()) WHERE id = $1`, [id]);
-      expect(await service.ledger.shredIdentities(new Date(Date.now() + 60_000))).to.equal(1);
-      const trail = await service.ledger.auditTrail(id);
+      expect(await service.ledger.vault.shredIdentities(new Date(Date.now() + 60_000))).to.equal(1);
+      const trail = await service.ledger.audit.auditTrail(id);
       const texts = trail.filter((e) => e.detail.reasonSha256 || e.detail.noteSha256).map((e) => e.detail.reason ?? e.detail.note);
       expect(texts).to.deep.equal(['[removed with the identities]', '[removed with the identities]', '[removed with the identities]']);
       expect(verifyChain(trail)).to.deep.equal([]);
-      const evidence = (await service.ledger.getTask(`${id}__segment__manual1`))!.evidence;
+      const evidence = (await service.ledger.tasks.getTask(`${id}__segment__manual1`))!.evidence;
       expect(evidence).not.to.have.property('note');
       expect(evidence.noteShredded).to.equal(true);
       expect((await service.db.query(`SELECT count(*)::int AS n FROM audit_free_text WHERE chain_id = $1`, [id])).rows[0]).to.deep.equal({ n: 0 });

@@ -56,7 +56,7 @@ describe('Fuzzing every endpoint with malformed input', () => {
   after(async () => service?.close());
 
   async function requestCount(): Promise<number> {
-    return Object.values((await service.ledger.countRequestsByStatus()).byStatus).reduce((a, b) => a + b, 0);
+    return Object.values((await service.ledger.queries.countRequestsByStatus()).byStatus).reduce((a, b) => a + b, 0);
   }
 
   it('answers a few thousand malformed submissions with 4xx and a clear message, never 5xx, and writes nothing', async function () {

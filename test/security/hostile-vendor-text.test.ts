@@ -106,7 +106,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     this.timeout(120_000);
     const ids = [await submitAndSettle('user-42'), await submitAndSettle('user-43')];
     for (const id of ids) {
-      const tasks = await service.ledger.getTasks(id);
+      const tasks = await service.ledger.tasks.getTasks(id);
       expect(tasks[0].state).to.equal('failed');
       expect(tasks[0].error).to.equal('pinpoint GetUserEndpoints was refused (400 unrecognised_error)');
     }

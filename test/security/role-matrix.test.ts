@@ -173,7 +173,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const subjectRequestId = randomUUID();
       expect((await service.api('/v2/requests', { token: CLIENT_A_TOKEN, body: openDsrRequest(subjectRequestId, 'user-4') })).status).to.equal(201);
       expect((await service.api(`/v2/requests/${subjectRequestId}`, { token: CLIENT_A_TOKEN, method: 'DELETE' })).status).to.equal(202);
-      fixture = { requestId: created.body.id, taskId: (await service.ledger.getTasks(created.body.id))[0].id, subjectRequestId };
+      fixture = { requestId: created.body.id, taskId: (await service.ledger.tasks.getTasks(created.body.id))[0].id, subjectRequestId };
     });
     after(async () => service?.close());
 
@@ -236,10 +236,10 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     }
 
     it('left nothing changed: the request is still scheduled with its tasks queued, the OpenDSR one still cancelled', async () => {
-      expect((await service.ledger.getRequest(fixture.requestId))!.status).to.equal('scheduled');
-      expect((await service.ledger.getTasks(fixture.requestId)).every((t) => t.state === 'queued')).to.equal(true);
+      expect((await service.ledger.requests.getRequest(fixture.requestId))!.status).to.equal('scheduled');
+      expect((await service.ledger.tasks.getTasks(fixture.requestId)).every((t) => t.state === 'queued')).to.equal(true);
       const { rows } = await service.db.query<{ request_id: string }>(`SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`, [fixture.subjectRequestId]);
-      expect((await service.ledger.getRequest(rows[0].request_id))!.status).to.equal('cancelled');
+      expect((await service.ledger.requests.getRequest(rows[0].request_id))!.status).to.equal('cancelled');
     });
 
     it('has a row for every route the app registers, and no row for a route that does not exist', async () => {

@@ -190,10 +190,10 @@ describe('Every surface behind one gate (issue 25)', function () {
     expect(bodyless.status).to.equal(403);
     const board = await call('/admin/queues/api/queues/pinpoint/pause', { from, method: 'PUT', headers: { cookie, origin: 'http://attacker.example' } });
     expect(board.status).to.equal(403);
-    expect((await service.ledger.getRequest(body.id))!.status).to.equal('scheduled');
+    expect((await service.ledger.requests.getRequest(body.id))!.status).to.equal('scheduled');
     const sameSite = await call(`/admin/requests/${body.id}/cancel`, { from, method: 'POST', body: form, headers: { ...formHeaders, 'sec-fetch-site': 'same-origin' } });
     expect(sameSite.status).to.equal(303);
-    expect((await service.ledger.getRequest(body.id))!.status).to.equal('cancelled');
+    expect((await service.ledger.requests.getRequest(body.id))!.status).to.equal('cancelled');
   });
 
   it('gives Bull Board pages and JSON the admin page headers, and shows viewers no stack traces', async () => {

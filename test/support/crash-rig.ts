@@ -135,7 +135,7 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
     async finished(requestId, timeoutMs = 60_000) {
       return waitFor(
         async () => {
-          const request = await service.ledger.getRequest(requestId);
+          const request = await service.ledger.requests.getRequest(requestId);
           return request && FINAL_REQUEST_STATUSES.includes(request.status) ? request : undefined;
         },
         timeoutMs,

@@ -1,5 +1,7 @@
-import type { NewRequest, RequestLedger, TaskDeferral } from '../../src/ledger/request-ledger.js';
-import { outcomeOf } from '../../src/ledger/request-ledger.js';
+import type { NewRequest } from '../../src/ledger/request-creation.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import type { TaskDeferral } from '../../src/ledger/tasks-ledger.js';
+import { outcomeOf } from '../../src/ledger/requests-ledger.js';
 import { TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type StatusChange, type TaskRecord, type TaskState } from '../../src/ledger/ledger-types.js';
 import {
   REQUEST_TRANSITIONS,
@@ -13,19 +15,20 @@ import {
 } from '../../src/ledger/task-transitions.js';
 
 /**
- * A cheap in-process model of the task and request writes of RequestLedger, for property tests
+ * A cheap in-process model of the task and request writes of Ledger, for property tests
  * that need thousands of interleavings: every guard is read from the same tables
  * (src/ledger/task-transitions.ts) as the SQL ones, each call is atomic like a transaction, and it
  * has no identity vault (subjects are empty). Only the methods the task runner and the property
- * test call exist; cast it to RequestLedger for the runner.
+ * test call exist; `asLedger` shapes it as the runner's Ledger.
  */
 export class InMemoryLedger {
   private readonly requests = new Map<string, RequestRecord>();
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly listeners: Array<(change: StatusChange) => void> = [];
 
-  asRequestLedger(): RequestLedger {
-    return this as unknown as RequestLedger;
+  /** This model in the shape of the ledger's composition: every concept is this one object. */
+  asLedger(): Ledger {
+    return { requests: this, tasks: this, vault: this, audit: this, queries: this, ping: () => this.ping() } as unknown as Ledger;
   }
 
   onStatusChange(listener: (change: StatusChange) => void): void {

@@ -1,4 +1,4 @@
-import type { NewRequest } from '../../src/ledger/request-ledger.js';
+import type { NewRequest } from '../../src/ledger/request-creation.js';
 
 /**
  * A GDPR request by user id to Pinpoint with one task of `action` on `resource`, due in a day:

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger } from '../../src/ledger/request-ledger.js';
+import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { createQueueSet, type QueueSet } from '../../src/workers/queue-set.js';
@@ -55,7 +55,7 @@ const backends: Array<{ name: string; open: () => Promise<Database | undefined> 
 for (const backend of backends) {
   describe(`A job whose task a cancel withdraws mid-run, on ${backend.name}`, () => {
     let db: Database;
-    let ledger: RequestLedger;
+    let ledger: Ledger;
     let queues: QueueSet;
     let workers: WorkerPool;
     let enqueue: RequestEnqueuer;
@@ -86,7 +86,7 @@ for (const backend of backends) {
       db = opened!;
       await migrate(db);
       const config = await testConfig();
-      ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
+      ledger = createLedger(db, createIdentityCipher(randomBytes(32)));
       queues = await createQueueSet({ url: config.redisUrl!, prefix: config.queuePrefix }, resolveQueues(config));
       enqueue = createRequestEnqueuer({ ledger, queues });
       workers = await startWorkers({
@@ -114,15 +114,15 @@ for (const backend of backends) {
       const requestId = randomUUID();
       const taskId = `${requestId}__pinpoint__gated`;
       gates.set(taskId, gate());
-      const { request } = await ledger.createRequest(pinpointTaskRequest({ id: requestId, userId: 'user-7', resource: 'app/a1', action: 'gated', jobName: 'gated-member' }));
+      const { request } = await ledger.requests.createRequest(pinpointTaskRequest({ id: requestId, userId: 'user-7', resource: 'app/a1', action: 'gated', jobName: 'gated-member' }));
       await enqueue(request);
       await gates.get(taskId)!.entered;
-      expect((await ledger.getTask(taskId))!.state).to.equal('running');
+      expect((await ledger.tasks.getTask(taskId))!.state).to.equal('running');
 
-      const cancel = await ledger.cancelRequest(requestId, 'operator:test', 'the person withdrew the request');
+      const cancel = await ledger.requests.cancelRequest(requestId, 'operator:test', 'the person withdrew the request');
       expect(cancel!.started.map((t) => t.id)).to.deep.equal([taskId]);
-      await ledger.cancelStartedTask(taskId, { withdrawnAfterCancel: true });
-      expect((await ledger.getTask(taskId))!.state).to.equal('cancelled');
+      await ledger.tasks.cancelStartedTask(taskId, { withdrawnAfterCancel: true });
+      expect((await ledger.tasks.getTask(taskId))!.state).to.equal('cancelled');
       return { requestId, taskId, job: (await queues.queue('pinpoint').getJob(taskId))! };
     }
 
@@ -133,15 +133,15 @@ for (const backend of backends) {
         const now = await queues.queue('pinpoint').getJobState(taskId);
         return now === 'active' ? undefined : now;
       });
-      const task = (await ledger.getTask(taskId))!;
+      const task = (await ledger.tasks.getTask(taskId))!;
       expect(task.state, 'task state after the run ended').to.equal('cancelled');
       expect(task.evidence).to.include({ withdrawnAfterCancel: true });
       // Completed: the job will not run again (not delayed, waiting to be retried, or failed for the failed handler).
       expect(state, 'job state after the run ended').to.equal('completed');
       expect((await queues.queue('pinpoint').getJob(taskId))!.returnvalue).to.deep.equal({ outcome: 'superseded' });
       expect(runs.get(taskId)).to.equal(1);
-      expect(await ledger.settleRequest(requestId)).to.equal('cancelled');
-      expect((await ledger.getRequest(requestId))!.status).to.equal('cancelled');
+      expect(await ledger.requests.settleRequest(requestId)).to.equal('cancelled');
+      expect((await ledger.requests.getRequest(requestId))!.status).to.equal('cancelled');
     }
 
     it('does not write the task back to waiting_vendor, nor delay its job to poll again', async () => {
@@ -152,7 +152,7 @@ for (const backend of backends) {
     it('does not write the task back to succeeded', async () => {
       const { requestId, taskId, job } = await cancelMidRun();
       await endRun(taskId, requestId, job, { result: { outcome: 'succeeded', evidence: { endpointsDeleted: 2 } } });
-      expect((await ledger.getTask(taskId))!.evidence).to.not.have.property('endpointsDeleted');
+      expect((await ledger.tasks.getTask(taskId))!.evidence).to.not.have.property('endpointsDeleted');
     });
 
     it('does not put the task back in the queue when the vendor throttles or fails for now', async () => {
@@ -165,14 +165,14 @@ for (const backend of backends) {
     it('does not fail the withdrawn task when the vendor refuses for good', async () => {
       const { requestId, taskId, job } = await cancelMidRun();
       await endRun(taskId, requestId, job, { throws: () => new PermanentVendorError({ vendor: 'pinpoint', operation: 'gated', status: 400 }) });
-      expect((await ledger.getTask(taskId))!.error).to.equal(null);
+      expect((await ledger.tasks.getTask(taskId))!.error).to.equal(null);
     });
 
     it('stops the run at its next checkpoint, before it would change anything at the vendor', async () => {
       const { requestId, taskId, job } = await cancelMidRun();
       await endRun(taskId, requestId, job, { checkpointThen: { outcome: 'succeeded', evidence: {} } });
       expect(afterCheckpoint.has(taskId), 'the processor went on after its checkpoint was refused').to.equal(false);
-      expect((await ledger.getTask(taskId))!.evidence).to.not.have.property('intent');
+      expect((await ledger.tasks.getTask(taskId))!.evidence).to.not.have.property('intent');
     });
   });
 }

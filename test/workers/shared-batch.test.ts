@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger } from '../../src/ledger/request-ledger.js';
+import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { createQueueSet, redisConnection, type QueueSet } from '../../src/workers/queue-set.js';
@@ -22,7 +22,7 @@ import { pinpointTaskRequest } from '../support/pinpoint-task-request.js';
 
 describe('Shared batches (Invariant 7)', () => {
   let db: Database;
-  let ledger: RequestLedger;
+  let ledger: Ledger;
   let batches: BatchLedger;
   let queues: QueueSet;
   let workers: WorkerPool;
@@ -81,7 +81,7 @@ describe('Shared batches (Invariant 7)', () => {
     const config = await testConfig();
     db = await openDatabase({ pgliteDir: 'memory://' });
     await migrate(db);
-    ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
+    ledger = createLedger(db, createIdentityCipher(randomBytes(32)));
     batches = new BatchLedger(db);
     queues = await createQueueSet({ url: config.redisUrl!, prefix: config.queuePrefix }, resolveQueues(config));
     const logger = createLogger({ logLevel: 'debug', logFile: SUITE_LOG_FILE }, { silentConsole: true });
@@ -103,7 +103,7 @@ describe('Shared batches (Invariant 7)', () => {
     await events.waitUntilReady();
     submit = async (userId: string) => {
       const id = randomUUID();
-      const { request } = await ledger.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/shared', action: 'fake', jobName: 'fake-member' }));
+      const { request } = await ledger.requests.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/shared', action: 'fake', jobName: 'fake-member' }));
       await enqueue(request);
       return id;
     };
@@ -119,7 +119,7 @@ describe('Shared batches (Invariant 7)', () => {
   const finished = async (id: string) => {
     const parent = await queues.queue('requests').getJob(parentJobId(id));
     await parent!.waitUntilFinished(events, 15_000);
-    return { request: await ledger.getRequest(id), task: (await ledger.getTasks(id))[0] };
+    return { request: await ledger.requests.getRequest(id), task: (await ledger.tasks.getTasks(id))[0] };
   };
 
   it('serves every request that arrives within the window with one batch call', async () => {

@@ -4,7 +4,8 @@ import fc from 'fast-check';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
-import { RequestLedger, outcomeOf } from '../../src/ledger/request-ledger.js';
+import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
+import { outcomeOf } from '../../src/ledger/requests-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
 import { FINAL_REQUEST_STATUSES, SETTLED_TASK_STATES, TERMINAL_TASK_STATES, type RequestStatus, type StatusChange, type TaskSpec, type TaskState } from '../../src/ledger/ledger-types.js';
 import { createTaskRunner } from '../../src/workers/task-runner.js';
@@ -52,7 +53,7 @@ const MAX_DRAIN_ROUNDS = 12;
 
 /** A ledger to run interleavings against, and a look at the states of some requests and their tasks. */
 interface World {
-  ledger: RequestLedger;
+  ledger: Ledger;
   states(requestIds: string[]): Promise<Map<string, string>>;
 }
 
@@ -105,8 +106,7 @@ describe('Task and request state machines under random interleavings (property)'
     logger = createLogger({ logLevel: 'error' }, { silentConsole: true });
     db = await openDatabase({ pgliteDir: 'memory://' });
     await migrate(db);
-    const ledger = new RequestLedger(db, createIdentityCipher(randomBytes(32)));
-    ledger.onStatusChange(record);
+    const ledger = createLedger(db, createIdentityCipher(randomBytes(32)), { publish: record });
     pglite = {
       ledger,
       async states(requestIds) {
@@ -120,7 +120,7 @@ describe('Task and request state machines under random interleavings (property)'
     const inMemory = new InMemoryLedger();
     inMemory.onStatusChange(record);
     model = {
-      ledger: inMemory.asRequestLedger(),
+      ledger: inMemory.asLedger(),
       async states(requestIds) {
         const states = new Map<string, string>();
         for (const id of requestIds) {
@@ -157,9 +157,9 @@ describe('Task and request state machines under random interleavings (property)'
         initialState,
         ...(initialState === 'queued' ? {} : { waitingReason: 'set up so' }),
       }));
-      await ledger.createRequest({ id, regulation: 'gdpr', vendors: ['pinpoint'], subject: { userId: 'user-1' }, submittedAt: new Date(), dueAt: new Date(Date.now() + 86_400_000), tasks: specs, actor: 'test' });
-      await ledger.markEnqueued(id);
-      await ledger.settleRequest(id);
+      await ledger.requests.createRequest({ id, regulation: 'gdpr', vendors: ['pinpoint'], subject: { userId: 'user-1' }, submittedAt: new Date(), dueAt: new Date(Date.now() + 86_400_000), tasks: specs, actor: 'test' });
+      await ledger.requests.markEnqueued(id);
+      await ledger.requests.settleRequest(id);
       requestIds.push(id);
       tasks.push(...specs.map((t) => ({ id: t.id, requestId: id })));
     }
@@ -195,7 +195,7 @@ describe('Task and request state machines under random interleavings (property)'
         failedEvents.push(taskId);
         return;
       }
-      const state = (await ledger.taskStates([taskId])).get(taskId);
+      const state = (await ledger.tasks.taskStates([taskId])).get(taskId);
       expect(TERMINAL_TASK_STATES, `the job of a ${state} task was put back to run again`).to.not.include(state);
       pending.push(taskId);
     }
@@ -231,27 +231,27 @@ describe('Task and request state machines under random interleavings (property)'
     async function failedHandler(index: number): Promise<void> {
       if (failedEvents.length === 0) return;
       const [taskId] = failedEvents.splice(index % failedEvents.length, 1) as [string];
-      const task = await ledger.getTask(taskId);
-      if (task && task.state !== 'failed' && (await ledger.failTask(taskId, 'job ended')).applied) await ledger.settleRequest(task.requestId);
+      const task = await ledger.tasks.getTask(taskId);
+      if (task && task.state !== 'failed' && (await ledger.tasks.failTask(taskId, 'job ended')).applied) await ledger.requests.settleRequest(task.requestId);
     }
 
     /** The cancel operation (src/operations/cancel-request.ts): the withdrawals are steps of their own, as vendor calls take time. */
     async function cancel(index: number): Promise<void> {
-      const result = await ledger.cancelRequest(requestIds[index % requestIds.length], 'operator:test', 'withdrawn');
+      const result = await ledger.requests.cancelRequest(requestIds[index % requestIds.length], 'operator:test', 'withdrawn');
       if (result) withdrawals.push(...result.started.map((t) => t.id));
     }
 
     async function withdraw(index: number, withdrawable: boolean): Promise<void> {
       if (withdrawals.length === 0) return;
       const [taskId] = withdrawals.splice(index % withdrawals.length, 1) as [string];
-      if (withdrawable) await ledger.cancelStartedTask(taskId, { withdrawnAfterCancel: true });
-      else await ledger.checkpointTask(taskId, { reason: 'the vendor no longer allows withdrawing it' });
-      await ledger.settleRequest(requestOf.get(taskId)!);
+      if (withdrawable) await ledger.tasks.cancelStartedTask(taskId, { withdrawnAfterCancel: true });
+      else await ledger.tasks.checkpointTask(taskId, { reason: 'the vendor no longer allows withdrawing it' });
+      await ledger.requests.settleRequest(requestOf.get(taskId)!);
     }
 
     /** On-call's retry (src/operations/retry-tasks.ts): the failed jobs run again. */
     async function retry(index: number): Promise<void> {
-      for (const task of await ledger.reopenFailedTasks(requestIds[index % requestIds.length], 'operator:test', 'try again')) {
+      for (const task of await ledger.tasks.reopenFailedTasks(requestIds[index % requestIds.length], 'operator:test', 'try again')) {
         attemptsMade.set(task.id, 0);
         failedJobs.delete(task.id);
         pending.push(task.id);
@@ -262,15 +262,15 @@ describe('Task and request state machines under random interleavings (property)'
 
     /** The reconciler's sweep (src/workers/reconciler.ts), every task stale. */
     async function reconcile(): Promise<void> {
-      const states = await ledger.taskStates(tasks.map((t) => t.id));
+      const states = await ledger.tasks.taskStates(tasks.map((t) => t.id));
       for (const { id: taskId, requestId } of tasks) {
         const state = states.get(taskId);
         if (!state || TERMINAL_TASK_STATES.includes(state) || state === 'waiting_manual') continue;
         if (failedJobs.has(taskId)) {
-          if ((await ledger.failTask(taskId, 'job failed')).applied) await ledger.settleRequest(requestId);
+          if ((await ledger.tasks.failTask(taskId, 'job failed')).applied) await ledger.requests.settleRequest(requestId);
         } else if (!hasJob(taskId)) pending.push(taskId); // a lost job is re-created
       }
-      for (const requestId of await ledger.unsettledRequests(500)) if (requestIds.includes(requestId)) await ledger.settleRequest(requestId);
+      for (const requestId of await ledger.queries.unsettledRequests(500)) if (requestIds.includes(requestId)) await ledger.requests.settleRequest(requestId);
     }
 
     /** A shared batch ends and wakes its members (src/workers/batch-runner.ts): their delayed jobs run now. */
@@ -284,7 +284,7 @@ describe('Task and request state machines under random interleavings (property)'
 
     async function completeManual(index: number): Promise<void> {
       const { id, requestId } = tasks[index % tasks.length];
-      if (await ledger.completeManualTask(requestId, id, 'operator:test', 'done by hand')) await ledger.settleRequest(requestId);
+      if (await ledger.tasks.completeManualTask(requestId, id, 'operator:test', 'done by hand')) await ledger.requests.settleRequest(requestId);
     }
 
     // Property 1, after every step: nothing left a settled state, no cancelled request was reopened.
@@ -352,8 +352,8 @@ describe('Task and request state machines under random interleavings (property)'
 
     // Property 2: every task has ended, every request is final.
     for (const requestId of requestIds) {
-      const request = (await ledger.getRequest(requestId))!;
-      const states = (await ledger.getTasks(requestId)).map((t) => t.state);
+      const request = (await ledger.requests.getRequest(requestId))!;
+      const states = (await ledger.tasks.getTasks(requestId)).map((t) => t.state);
       for (const state of states) expect(TERMINAL_TASK_STATES, `a task of ${requestId} left ${state}`).to.include(state);
       expect(FINAL_REQUEST_STATUSES, `request left ${request.status}`).to.include(request.status);
       if (request.status !== 'cancelled') expect(request.status).to.equal(outcomeOf(states));
