@@ -12,13 +12,6 @@ import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './jo
 import { eachConcurrently } from './each-concurrently.js';
 import type { VendorBreaker } from './vendor-breaker.js';
 
-/**
- * How long the wake keeps looking at members still active when their batch ended. Members wait
- * for the wake, not on a timer, so it must reach one that is just parking itself. One still active
- * after this (its run held up, e.g. by a ledger outage) sleeps until its fallback poll
- * (`memberFallbackPollMs`, jobs/task-processor.ts).
- */
-const WAKE_WITHIN_MS = 30_000;
 /** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */
 const WAKE_CONCURRENCY = 16;
 
@@ -54,28 +47,17 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
   const { batches, ledger } = deps;
 
   /**
-   * Promotes each member's delayed job so it carries on at once. A member that joined just before
-   * the batch ran may still be active, about to park itself as delayed: it is looked at again until
-   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake. Only open members are
-   * woken (`openMembers`).
+   * Hands the batch's end on to its members: each open member's job that is parked (delayed) is
+   * promoted, once, so it carries on at once. No member is waited for: one still active, about to
+   * park itself, looks at its batch again once parked and promotes itself when the batch has ended
+   * (src/workers/batch-hand-off.ts). Only open members are woken (`openMembers`).
    */
   async function wakeMembers(queueName: string, taskIds: string[]): Promise<void> {
     const queue = deps.queues.queue(queueName);
-    const giveUpAt = Date.now() + WAKE_WITHIN_MS;
-    let pending = await openMembers(ledger, taskIds);
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 0) {
-        if (Date.now() >= giveUpAt) return;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * round)));
-      }
-      const active: string[] = [];
-      await eachConcurrently(pending, WAKE_CONCURRENCY, async (taskId) => {
-        const state = await queue.getJobState(taskId);
-        if (state === 'delayed') await (await queue.getJob(taskId))?.promote().catch(() => undefined);
-        else if (state === 'active') active.push(taskId);
-      });
-      pending = active;
-    }
+    await eachConcurrently(await openMembers(ledger, taskIds), WAKE_CONCURRENCY, async (taskId) => {
+      const member = await queue.getJob(taskId);
+      if (member && (await member.isDelayed())) await member.promote().catch(() => undefined);
+    });
   }
 
   return async (job: Job<BatchJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string; members: number }> => {
