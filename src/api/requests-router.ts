@@ -181,7 +181,7 @@ export function createRequestsRouter(deps: RequestsRouterDeps) {
     const request = await findRequest(req);
     const { value, error } = reasonSchema.validate(req.body ?? {}, { abortEarly: false });
     if (error) throw new ApiError(400, 'invalid_request', 'a cancel needs a reason', toFieldProblems(error));
-    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
+    const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
     if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
     res.json({ ...requestView((await ledger.getRequest(request.id))!, await ledger.getTasks(request.id)), cancel: report });
   });

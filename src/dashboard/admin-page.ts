@@ -423,7 +423,7 @@ export function createAdminRouter(deps: AdminPageDeps): express.Router {
     if (!request) return;
     const reason = text(req, 'reason', 3, 500);
     if (!reason) { back(res, request, { error: 'reason-required' }); return; }
-    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actor(req), reason });
+    const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: actor(req), reason });
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
   });
 
