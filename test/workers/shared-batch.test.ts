@@ -180,7 +180,7 @@ describe('Shared batches (Invariant 7)', () => {
     // The first member is still running (parking itself) when the batch ends; the second is parked.
     parkDelayMs = 3000;
     const slow = await submit('user-1');
-    await waitFor(async () => (membersStarted.size === 1 ? true : undefined));
+    await waitFor(() => Promise.resolve(membersStarted.size === 1 ? true : undefined));
     parkDelayMs = 0;
     const parked = await submit('user-2');
     const results = await Promise.all([slow, parked].map(finished));
