@@ -46,9 +46,11 @@ describe('Shared batches (Invariant 7)', () => {
 
   const member: TaskProcessor = async (input) => {
     const firstRun = !membersStarted.has(input.taskId);
+    // Read as the run starts: a test may change it for later members while this one runs.
+    const parkDelay = parkDelayMs;
     membersStarted.add(input.taskId);
     const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4, joinWhileRunning });
-    if (outcome.state === 'waiting' && firstRun && parkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, parkDelayMs));
+    if (outcome.state === 'waiting' && firstRun && parkDelay > 0) await new Promise((resolve) => setTimeout(resolve, parkDelay));
     if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: memberPollMs, reason: 'waiting for shared batch' };
     if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch' });
     return { outcome: 'succeeded', evidence: { batchId: outcome.batchId, ...outcome.result } };
