@@ -247,7 +247,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
       const intake = createIntake({ config, ledger, enqueue, enqueueMany: createBulkEnqueuer({ ledger, queues }), queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
       const opendsrRouter = opendsrSigner
-        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => url ?? '', clients, logger, checkCallbackUrl: checkCallback })
+        ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => url ?? '', queues, logger, checkCallbackUrl: checkCallback })
         : undefined;
       // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
       const vendorSettings = config.vendors;

@@ -259,7 +259,7 @@ function addRequestActionRoutes(router: express.Router, deps: RequestsRouterDeps
   router.post('/v1/requests/:id/cancel', requireRole('submitter'), async (req, res) => {
     const request = await kit.findRequest(req);
     const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', 'a cancel needs a reason');
-    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
+    const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
     if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
     res.json({ ...requestView(await kit.reread(request.id), await ledger.tasks.getTasks(request.id)), cancel: report });
   });

@@ -39,7 +39,7 @@ export interface RequestAnswer {
   progress?: { done: number; total: number; percent: number; failed: number };
   tasks?: TaskAnswer[];
   manualTasksOpen?: number;
-  cancel?: { cancelled: unknown[]; withdrawn: unknown[]; notWithdrawn: NotWithdrawn[] };
+  cancel?: { cancelled: unknown[]; withdrawals?: { pending: number; taskIds: string[] }; notWithdrawn: NotWithdrawn[] };
   /** On a submission: the request id was used before, and this is the first request. */
   duplicate?: boolean;
 }

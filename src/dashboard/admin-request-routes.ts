@@ -71,7 +71,7 @@ export function addRequestActionRoutes(router: express.Router, kit: AdminRouteKi
       back(res, request, { error: 'reason-required' });
       return;
     }
-    const report = await cancelRequest({ ledger, config: deps.config, clients: deps.clients, logger: deps.logger }, { requestId: request.id, actor: kit.actor(req), reason });
+    const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: kit.actor(req), reason });
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
   });
 

@@ -10,7 +10,7 @@ import { bodyFailureAnswer, JsonBodyError, parseJsonBody } from '../api/json-bod
 import { hasRole, type Principal } from '../api/auth.js';
 import { clientScope } from '../api/access.js';
 import type { CredentialGate, IntakeRateLimiter } from '../api/credential-gate.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { QueueSet } from '../workers/queue-set.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
 import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
 import { openDsrStatus, statusBody } from './opendsr-status.js';
@@ -29,7 +29,8 @@ export interface OpenDsrRouterDeps {
   intakeLimiter: IntakeRateLimiter;
   /** This service's own listening URL: the certificate URL in sandbox mode when `opendsr.publicUrl` is unset. */
   selfUrl: () => string;
-  clients: VendorClients;
+  /** Where a cancel queues the withdrawal of started tasks (src/operations/cancel-request.ts). */
+  queues: QueueSet;
   logger: Logger;
   /** The callback address check (src/callbacks/callback-target.ts): a problem, or undefined. */
   checkCallbackUrl: (url: string) => Promise<string | undefined>;
@@ -259,7 +260,7 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     if (request.status === 'cancelled') { accepted(); return; }
     if (openDsrStatus(request.status) !== 'pending') throw notPending(request);
     await cancelRequest(
-      { ledger, config: deps.config, clients: deps.clients, logger: deps.logger },
+      { ledger, queues: deps.queues },
       { requestId: request.id, actor: `opendsr:${principal.name}`, reason: 'cancelled by the controller (OpenDSR DELETE)' },
     );
     const after = await ledger.requests.getRequest(request.id);

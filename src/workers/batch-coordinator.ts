@@ -15,7 +15,7 @@ export const batchJobId = (batchId: string) => `batch__${batchId}`;
  * Puts a batch's job in its vendor queue, delayed until the batch closes. Adding it again is a
  * no-op (deterministic job id), so joiners, the runner and the reconciler may all call it.
  */
-export function addBatchJob(queue: Queue, batch: Pick<BatchRecord, 'id' | 'kind' | 'closesAt'>, now = Date.now()): Promise<Job<BatchJobData>> {
+export function addBatchJob(queue: Queue, batch: Pick<BatchRecord, 'id' | 'kind' | 'closesAt'>, now = Date.now()): Promise<Job> {
   const data: BatchJobData = { batchId: batch.id };
   return queue.add(batch.kind, data, { jobId: batchJobId(batch.id), delay: Math.max(0, batch.closesAt.getTime() - now) });
 }

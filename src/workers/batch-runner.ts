@@ -1,24 +1,17 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { BatchLedger } from '../ledger/batch-ledger.js';
+import type { BatchLedger, BatchMember, BatchRecord } from '../ledger/batch-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
-import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
-import type { VendorName } from '../vendors/vendor-name.js';
+import type { BatchMemberInput, BatchProcessor, MemberResult, VendorClients } from '../../jobs/task-processor.js';
+import type { Subject } from '../privacy/subject.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
 import { addBatchJob, type BatchJobData } from './batch-coordinator.js';
 import type { QueueSet } from './queue-set.js';
-import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
+import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown, type FailureHooks } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
 import type { VendorBreaker } from './vendor-breaker.js';
 
-/**
- * How long the wake keeps looking at members still active when their batch ended. Members wait
- * for the wake, not on a timer, so it must reach one that is just parking itself. One still active
- * after this (its run held up, e.g. by a ledger outage) sleeps until its fallback poll
- * (`memberFallbackPollMs`, jobs/task-processor.ts).
- */
-const WAKE_WITHIN_MS = 30_000;
 /** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */
 const WAKE_CONCURRENCY = 16;
 
@@ -43,6 +36,87 @@ export interface BatchRunnerDeps {
 }
 
 /**
+ * Hands the batch's end on to its members: each open member's job that is parked (delayed) is
+ * promoted, once, so it carries on at once. No member is waited for: one still active, about to
+ * park itself, looks at its batch again once parked and promotes itself when the batch has ended
+ * (src/workers/batch-hand-off.ts). Only open members are woken (`openMembers`).
+ */
+async function wakeMembers(deps: BatchRunnerDeps, queueName: string, taskIds: string[]): Promise<void> {
+  const queue = deps.queues.queue(queueName);
+  await eachConcurrently(await openMembers(deps.ledger, taskIds), WAKE_CONCURRENCY, async (taskId) => {
+    const member = await queue.getJob(taskId);
+    if (member && (await member.isDelayed())) await member.promote().catch(() => undefined);
+  });
+}
+
+/**
+ * A rolling key rotation: members sealed with a key this process does not hold are set aside
+ * (they join a new batch when their task runs again) and woken; the others go on without them.
+ */
+async function openSubjects(deps: BatchRunnerDeps, job: Job<BatchJobData>, unsettled: BatchMember[], log: Logger): Promise<{ members: BatchMemberInput[]; setAside: string[] }> {
+  const { batchId } = job.data;
+  const { subjects, unreadable } = await deps.ledger.vault.loadReadableSubjects(unsettled.map((m) => m.requestId));
+  const setAside = await deps.batches.setAside(batchId, unsettled.filter((m) => unreadable.has(m.requestId)).map((m) => m.taskId));
+  if (setAside.length > 0) {
+    log.warn('members sealed with a key this process does not hold were set aside (key_not_loaded)', { setAside: setAside.length, keyIds: [...new Set(unreadable.values())] });
+    await wakeMembers(deps, job.queueName, setAside);
+  }
+  const members = unsettled.filter((m) => !setAside.includes(m.taskId)).map((m) => ({ taskId: m.taskId, requestId: m.requestId, subject: subjectOf(subjects, m.requestId) }));
+  return { members, setAside };
+}
+
+/** What the ledger records when a batch run ends without finishing (the error taxonomy in job-outcome.ts). */
+function failureHooks(deps: BatchRunnerDeps, job: Job<BatchJobData>, batch: BatchRecord): FailureHooks {
+  const batchId = batch.id;
+  return {
+    paused: async (reason) => {
+      await deps.batches.checkpoint(batchId, { lastError: reason });
+      await deps.ledger.tasks.deferVendorTasks(batch.vendor, reason);
+    },
+    rateLimited: () => Promise.resolve(),
+    willRetry: (reason) => deps.batches.checkpoint(batchId, { lastError: reason }),
+    failed: async (reason) => {
+      // Every member, those that joined during this run included, joins a new batch.
+      await wakeMembers(deps, job.queueName, await deps.batches.fail(batchId, reason));
+    },
+  };
+}
+
+/**
+ * The batch's members, and those among them whose task has not settled. A member whose task has
+ * settled (e.g. its request was cancelled and the task withdrawn) takes no part: it must not be
+ * sent to the vendor, nor counted.
+ */
+async function unsettledMembers(deps: BatchRunnerDeps, batchId: string): Promise<{ joined: BatchMember[]; unsettled: BatchMember[] }> {
+  const joined = await deps.batches.members(batchId);
+  const states = await deps.ledger.tasks.taskStates(joined.map((m) => m.taskId));
+  const unsettled = joined.filter((m) => {
+    const state = states.get(m.taskId);
+    return state === undefined || !SETTLED_TASK_STATES.includes(state);
+  });
+  return { joined, unsettled };
+}
+
+/**
+ * Ends the batch with its members' results (the first run to finish wins), carries members that
+ * joined during the run into a batch of their own, due now, and hands the others on.
+ */
+async function finish(deps: BatchRunnerDeps, job: Job<BatchJobData>, end: { evidence: Record<string, unknown>; results: Map<string, MemberResult>; ranWith: string[]; woken: string[] }, log: Logger): Promise<{ outcome: string; members: number }> {
+  const { completed, carriedTo } = await deps.batches.complete(job.data.batchId, end.evidence, end.results, end.ranWith);
+  if (!completed) {
+    log.warn('batch had already ended (it ran twice); this run’s results are discarded');
+    return { outcome: 'already_ended', members: 0 };
+  }
+  if (carriedTo) {
+    await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
+    log.info('members that joined during the run carried into a new batch', { carriedTo: carriedTo.id, members: carriedTo.memberCount });
+  }
+  await wakeMembers(deps, job.queueName, end.woken);
+  log.info('batch done', { members: end.woken.length });
+  return { outcome: 'done', members: end.woken.length };
+}
+
+/**
  * Runs one shared batch job: closes the batch to new members, opens the members' identifiers,
  * calls the batch processor once for all of them, writes each member's result, and wakes the
  * members' task jobs so they carry on at once. A batch waiting for the vendor reopens to new
@@ -52,68 +126,29 @@ export interface BatchRunnerDeps {
  */
 export function createBatchRunner(deps: BatchRunnerDeps) {
   const { batches, ledger } = deps;
-
-  /**
-   * Promotes each member's delayed job so it carries on at once. A member that joined just before
-   * the batch ran may still be active, about to park itself as delayed: it is looked at again until
-   * it is not (up to WAKE_WITHIN_MS), as members sleep until this wake. Only open members are
-   * woken (`openMembers`).
-   */
-  async function wakeMembers(queueName: string, taskIds: string[]): Promise<void> {
-    const queue = deps.queues.queue(queueName);
-    const giveUpAt = Date.now() + WAKE_WITHIN_MS;
-    let pending = await openMembers(ledger, taskIds);
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 0) {
-        if (Date.now() >= giveUpAt) return;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * round)));
-      }
-      const active: string[] = [];
-      await eachConcurrently(pending, WAKE_CONCURRENCY, async (taskId) => {
-        const state = await queue.getJobState(taskId);
-        if (state === 'delayed') await (await queue.getJob(taskId))?.promote().catch(() => undefined);
-        else if (state === 'active') active.push(taskId);
-      });
-      pending = active;
-    }
-  }
-
   return async (job: Job<BatchJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string; members: number }> => {
     const { batchId } = job.data;
     const log = deps.logger.child({ batchId, jobId: job.id, queue: job.queueName, job: job.name });
-    const processor = deps.processors[job.name];
+    const processor = deps.processors[job.name] as BatchProcessor | undefined;
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     // A ledger outage is not the vendor's fault: wait it out without spending an attempt.
     const outage = { job, token, log, ping: () => ledger.ping() };
     const batch = await firstLedgerStep(outage, () => batches.start(batchId));
     if (!batch) return { outcome: 'already_ended', members: 0 };
-    // A member whose task has already settled (e.g. its request was cancelled and the task withdrawn)
-    // takes no part: it must not be sent to the vendor, nor counted.
-    const joined = await batches.members(batchId);
-    const states = await ledger.tasks.taskStates(joined.map((m) => m.taskId));
-    const unsettled = joined.filter((m) => !SETTLED_TASK_STATES.includes(states.get(m.taskId)!));
+    const { joined, unsettled } = await unsettledMembers(deps, batchId);
     try {
-      // A rolling key rotation: members sealed with a key this process does not hold are set aside
-      // (they join a new batch when their task runs again), and the others go on without them.
-      const { subjects, unreadable } = await ledger.vault.loadReadableSubjects(unsettled.map((m) => m.requestId));
-      const setAside = await batches.setAside(batchId, unsettled.filter((m) => unreadable.has(m.requestId)).map((m) => m.taskId));
-      const members = unsettled.filter((m) => !setAside.includes(m.taskId));
-      if (setAside.length > 0) {
-        log.warn('members sealed with a key this process does not hold were set aside (key_not_loaded)', { setAside: setAside.length, keyIds: [...new Set(unreadable.values())] });
-        await wakeMembers(job.queueName, setAside);
-        if (members.length === 0) {
-          // Nobody left to work for: no vendor call. Members that joined meanwhile are carried on.
-          const { carriedTo } = await batches.complete(batchId, { setAside: setAside.length }, new Map(), []);
-          if (carriedTo) await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
-          return { outcome: 'set_aside', members: 0 };
-        }
+      const { members, setAside } = await openSubjects(deps, job, unsettled, log);
+      if (setAside.length > 0 && members.length === 0) {
+        // Nobody left to work for: no vendor call. Members that joined meanwhile are carried on.
+        const { carriedTo } = await batches.complete(batchId, { setAside: setAside.length }, new Map(), []);
+        if (carriedTo) await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
+        return { outcome: 'set_aside', members: 0 };
       }
-      const withSubjects = members.map((m) => ({ taskId: m.taskId, requestId: m.requestId, subject: subjects.get(m.requestId)! }));
       const result = await processor(
         {
           batchId,
           scope: batch.scope,
-          members: withSubjects,
+          members,
           attempt: job.attemptsMade + 1,
           previous: batch.evidence,
           checkpoint: (evidence) => batches.checkpoint(batchId, evidence),
@@ -129,19 +164,8 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         return await delayJob(job, token, result.pollAfterMs);
       }
       await deps.breaker?.recordSuccess(batch.vendor).catch(() => undefined);
-      const { completed, carriedTo } = await batches.complete(batchId, result.evidence, result.members, joined.map((m) => m.taskId).filter((id) => !setAside.includes(id)));
-      if (!completed) {
-        log.warn('batch had already ended (it ran twice); this run’s results are discarded');
-        return { outcome: 'already_ended', members: 0 };
-      }
-      if (carriedTo) {
-        // Members that joined during this run: their own batch, due now.
-        await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
-        log.info('members that joined during the run carried into a new batch', { carriedTo: carriedTo.id, members: carriedTo.memberCount });
-      }
-      await wakeMembers(job.queueName, members.map((m) => m.taskId));
-      log.info('batch done', { members: members.length });
-      return { outcome: 'done', members: members.length };
+      const ranWith = joined.map((m) => m.taskId).filter((id) => !setAside.includes(id));
+      return await finish(deps, job, { evidence: result.evidence, results: result.members, ranWith, woken: members.map((m) => m.taskId) }, log);
     } catch (err) {
       await waitIfLedgerDown(err, outage);
       const stopped = await settleFailure(err, {
@@ -150,20 +174,16 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         vendor: batch.vendor,
         log,
         breaker: deps.breaker,
-        hooks: {
-          paused: async (reason) => {
-            await batches.checkpoint(batchId, { lastError: reason });
-            await ledger.tasks.deferVendorTasks(batch.vendor, reason);
-          },
-          rateLimited: async () => undefined,
-          willRetry: async (reason) => batches.checkpoint(batchId, { lastError: reason }),
-          failed: async (reason) => {
-            // Every member, those that joined during this run included, joins a new batch.
-            await wakeMembers(job.queueName, await batches.fail(batchId, reason));
-          },
-        },
+        hooks: failureHooks(deps, job, batch),
       });
       return { ...stopped, members: 0 };
     }
   };
+}
+
+/** A member's opened identifiers; `loadReadableSubjects` returns one for every member it did not set aside. */
+function subjectOf(subjects: Map<string, Subject>, requestId: string): Subject {
+  const subject = subjects.get(requestId);
+  if (!subject) throw new Error('a batch member’s identifiers were not opened');
+  return subject;
 }

@@ -61,9 +61,13 @@ const lost = (write: LedgerWrite | void): write is LedgerWrite => write !== unde
 /** Random extra wait so throttled jobs do not all come back in the same millisecond. */
 const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
 
-/** Puts the running job back to `delayed` for `ms` (no attempt spent, no worker held) and ends this run. */
-export async function delayJob(job: Job, token: string | undefined, ms: number): Promise<never> {
+/**
+ * Puts the running job back to `delayed` for `ms` (no attempt spent, no worker held) and ends this
+ * run. `afterMove` runs once the job is delayed (a batch member's hand-off: src/workers/batch-hand-off.ts).
+ */
+export async function delayJob(job: Job, token: string | undefined, ms: number, afterMove?: () => Promise<void>): Promise<never> {
   await job.moveToDelayed(Date.now() + ms, token);
+  await afterMove?.();
   throw new DelayedError();
 }
 

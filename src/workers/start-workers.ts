@@ -17,6 +17,8 @@ import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js
 import { isProjectDeletionJob, type ProjectDeletionJobData } from '../planner/project-deletion-job.js';
 import { deleteProject } from '../../jobs/delete-project.js';
 import { createProjectDeletionRunner } from './project-deletion-runner.js';
+import { createWithdrawalRunner } from './withdrawal-runner.js';
+import { WITHDRAW_TASK, type WithdrawalJobData } from '../operations/withdrawal-job.js';
 import { redisConnection, type QueueSet } from './queue-set.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
 import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
@@ -62,6 +64,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     : async () => {
         throw new UnrecoverableError('project deletions are not wired in this worker');
       };
+  const runWithdrawal = createWithdrawalRunner({ ledger, config, clients: deps.clients, logger });
   const workers: Worker[] = [];
 
   for (const queue of deps.run) {
@@ -77,7 +80,9 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
           return finalizeRequest(job, { ledger });
         }
       : (job: Job<TaskJobData | BatchJobData | ProjectDeletionJobData>, token?: string, signal?: AbortSignal) =>
-          isProjectDeletionJob(job.data)
+          job.name === WITHDRAW_TASK
+            ? runWithdrawal(job as Job<WithdrawalJobData>, token)
+            : isProjectDeletionJob(job.data)
             ? runProjectDeletion(job as Job<ProjectDeletionJobData>, token, signal)
             : 'batchId' in job.data
               ? runBatch(job as Job<BatchJobData>, token, signal)
@@ -96,7 +101,8 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     if (!isRequests && !own) {
       // Failures that happen outside the processor (a job stalled too often) still end the task.
       worker.on('failed', (job, err) => {
-        if (!job || 'batchId' in (job.data as object)) return;
+        // A withdrawal that failed recorded that itself, and its task runs on (src/workers/withdrawal-runner.ts).
+        if (!job || 'batchId' in (job.data as object) || job.name === WITHDRAW_TASK) return;
         void (async () => {
           if ((await job.getState()) !== 'failed') return;
           if (isProjectDeletionJob(job.data)) {

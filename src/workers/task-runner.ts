@@ -6,6 +6,7 @@ import type { TaskJobData } from '../planner/build-flow.js';
 import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
+import { trackBatchWaits } from './batch-hand-off.js';
 import type { VendorBreaker } from './vendor-breaker.js';
 
 export interface TaskRunnerDeps {
@@ -63,6 +64,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     }
     const { task, subject } = begun;
     const attempt = job.attemptsMade + 1;
+    const handOff = trackBatchWaits((request) => deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }), log);
     try {
       const result = await processor(
         {
@@ -76,7 +78,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
             const saved = await ledger.tasks.checkpointTask(taskId, evidence);
             if (!saved.applied) throw new TaskSupersededError(saved.state);
           },
-          awaitBatch: (request) => deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }),
+          awaitBatch: handOff.awaitBatch,
           signal,
         },
         clients,
@@ -85,7 +87,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         const deferred = await ledger.tasks.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
         if (!deferred.applied) return supersededRun(log, 'waiting_vendor', deferred.state);
         log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
-        return await delayJob(job, token, result.pollAfterMs);
+        return await delayJob(job, token, result.pollAfterMs, () => handOff.afterPark(job));
       }
       // Advisory: a Redis blip here must not cost the work just done.
       await deps.breaker?.recordSuccess(task.vendor).catch(() => undefined);

@@ -253,14 +253,26 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(await jobDayOf(kept)).to.equal(day);
       expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.have.members([amplitudeIdOf(11), amplitudeIdOf(12)]);
 
+      // The withdrawal is a job in Amplitude's queue: held here, so the answer is seen before it can run.
+      const amplitudeQueue = service.queues.queue('amplitude');
+      await amplitudeQueue.pause();
+      const callsBefore = service.sandbox!.stats.snapshot().amplitude.total.calls;
       const res = await service.api(`/v1/requests/${cancelled}/cancel`, { body: { reason: 'the person withdrew the request' } });
       expect(res.status).to.equal(200);
-      const cancelledTask = await task(cancelled);
-      expect(res.body.cancel.withdrawn).to.deep.equal([cancelledTask.id]);
+      expect(service.sandbox!.stats.snapshot().amplitude.total.calls, 'no vendor call inside the cancel').to.equal(callsBefore);
+      const taskId = (await task(cancelled)).id;
+      expect(res.body.cancel.withdrawals).to.deep.equal({ pending: 1, taskIds: [taskId] });
       expect(res.body.cancel.notWithdrawn).to.deep.equal([]);
       expect(res.body.status).to.equal('cancelled');
-      expect(cancelledTask.state).to.equal('cancelled');
+      expect(res.body.tasks.find((t: { id: string }) => t.id === taskId).state, 'still started: its withdrawal is pending').to.equal('waiting_vendor');
+      await amplitudeQueue.resume();
+      const cancelledTask = await waitFor(async () => ((await task(cancelled)).state === 'cancelled' ? task(cancelled) : undefined));
       expect(cancelledTask.evidence).to.include({ day, status: 'withdrawn', withdrawnFrom: 'staging', withdrawnAfterCancel: true });
+      const status = await service.api(`/v1/requests/${cancelled}`);
+      expect(status.body.tasks.find((t: { id: string }) => t.id === taskId).state, 'the status reports the withdrawal').to.equal('cancelled');
+      const trail = await service.ledger.audit.auditTrail(cancelled);
+      expect(trail.filter((e) => e.action === 'task.withdrawal').map((e) => e.detail)).to.deep.equal([{ taskId, vendor: 'amplitude', withdrawn: true }]);
+      expect((await service.ledger.requests.getRequest(cancelled))!.finishedAt, 'the cancelled request ends with its last started task').to.not.equal(null);
       expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id), 'gone from the Amplitude job').to.deep.equal([amplitudeIdOf(12)]);
       expect(amplitudeCalls('cancelDeletion')).to.equal(1);
 
@@ -272,10 +284,10 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect((await listedJob(day))!.status).to.equal('submitted');
       const refused = await service.api(`/v1/requests/${late}/cancel`, { body: { reason: 'too late' } });
       expect(refused.status).to.equal(200);
-      expect(refused.body.cancel.withdrawn).to.deep.equal([]);
-      expect(refused.body.cancel.notWithdrawn).to.deep.equal([
-        { taskId: (await task(late)).id, vendor: 'amplitude', reason: `Amplitude job for ${day} is already submitted; it can no longer be withdrawn` },
-      ]);
+      const lateTaskId = (await task(late)).id;
+      expect(refused.body.cancel.withdrawals).to.deep.equal({ pending: 1, taskIds: [lateTaskId] });
+      const refusal = await waitFor(async () => (await service.ledger.audit.auditTrail(late)).find((e) => e.action === 'task.withdrawal'));
+      expect(refusal.detail).to.deep.include({ taskId: lateTaskId, vendor: 'amplitude', withdrawn: false, reason: `Amplitude job for ${day} is already submitted; it can no longer be withdrawn` });
 
       runJobToCompletion(day);
       await Promise.all([service.waitForRequest(kept), service.waitForRequest(late)]);
@@ -293,7 +305,8 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       const [cancelled, kept] = await Promise.all([submit({ userId: 'user-21' }), submit({ userId: 'user-22' })]);
       await waitFor(async () => (await task(cancelled)).state === 'waiting_vendor' || undefined);
       const res = await service.api(`/v1/requests/${cancelled}/cancel`, { body: { reason: 'changed their mind' } });
-      expect(res.body.cancel.withdrawn).to.have.length(1);
+      expect(res.body.cancel.withdrawals.pending).to.equal(1);
+      await waitFor(async () => ((await task(cancelled)).state === 'cancelled' ? true : undefined));
       expect((await task(cancelled)).evidence.withdrawn).to.equal('before it was sent to Amplitude');
       const day = await jobDayOf(kept);
       expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([amplitudeIdOf(22)]);

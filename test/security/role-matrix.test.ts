@@ -256,7 +256,7 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         gate,
         intakeLimiter,
         selfUrl: () => service.url,
-        clients: noop,
+        queues: noop,
         logger: service.logger,
         checkCallbackUrl: async () => undefined,
       });

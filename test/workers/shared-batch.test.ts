@@ -35,6 +35,8 @@ describe('Shared batches (Invariant 7)', () => {
   let membersStartedAtFirstBatch: number | undefined;
   /** How long a member's first run takes to park itself after joining. */
   let parkDelayMs: number;
+  /** When a parked member would look at its batch again by itself (its fallback look). */
+  let memberPollMs: number;
   /** Runs of the batch that answer "the vendor is not done yet" before it is done, and whether they take late members. */
   let vendorWaits: number;
   let openToLateMembers: boolean;
@@ -44,10 +46,12 @@ describe('Shared batches (Invariant 7)', () => {
 
   const member: TaskProcessor = async (input) => {
     const firstRun = !membersStarted.has(input.taskId);
+    // Read as the run starts: a test may change it for later members while this one runs.
+    const parkDelay = parkDelayMs;
     membersStarted.add(input.taskId);
     const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4, joinWhileRunning });
-    if (outcome.state === 'waiting' && firstRun && parkDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, parkDelayMs));
-    if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: 60_000, reason: 'waiting for shared batch' };
+    if (outcome.state === 'waiting' && firstRun && parkDelay > 0) await new Promise((resolve) => setTimeout(resolve, parkDelay));
+    if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: memberPollMs, reason: 'waiting for shared batch' };
     if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch' });
     return { outcome: 'succeeded', evidence: { batchId: outcome.batchId, ...outcome.result } };
   };
@@ -74,6 +78,7 @@ describe('Shared batches (Invariant 7)', () => {
     membersStarted = new Set();
     membersStartedAtFirstBatch = undefined;
     parkDelayMs = 0;
+    memberPollMs = 60_000;
     vendorWaits = 0;
     openToLateMembers = false;
     runMs = 0;
@@ -168,6 +173,34 @@ describe('Shared batches (Invariant 7)', () => {
     const { request, task } = await finished(id);
     expect(request!.status).to.equal('completed');
     expect(task.evidence.batchId).to.equal(batchCalls[0].batchId);
+  });
+
+  it('hands members on when their batch ends, by its wake or their own look once parked, with no poll: their own look is an hour away', async function () {
+    this.timeout(30_000);
+    windowMs = 1000;
+    memberPollMs = 3_600_000;
+    // The first member is still running (parking itself) when the batch ends; the second is parked.
+    parkDelayMs = 3000;
+    const slow = await submit('user-1');
+    await waitFor(() => Promise.resolve(membersStarted.size === 1 ? true : undefined));
+    parkDelayMs = 0;
+    const parked = await submit('user-2');
+    const results = await Promise.all([slow, parked].map(finished));
+    expect(results.map((r) => r.request!.status)).to.deep.equal(['completed', 'completed']);
+    expect(batchCalls.map((c) => c.members)).to.deep.equal([2]);
+  });
+
+  it('hands the members of a batch that failed for good to a new batch at once, the one still running included', async function () {
+    this.timeout(30_000);
+    windowMs = 300;
+    memberPollMs = 3_600_000;
+    failNextBatches = 1;
+    parkDelayMs = 1500;
+    const ids = await Promise.all(['user-1', 'user-2'].map(submit));
+    const results = await Promise.all(ids.map(finished));
+    expect(results.map((r) => r.request!.status)).to.deep.equal(['completed', 'completed']);
+    expect(batchCalls.map((c) => c.members)).to.deep.equal([2, 2]);
+    expect(results.map((r) => r.task.evidence.batchId)).to.deep.equal([batchCalls[1].batchId, batchCalls[1].batchId]);
   });
 
   /** Submits one request, lets its batch run once and wait for the vendor, then submits a second. */

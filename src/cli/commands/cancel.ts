@@ -7,8 +7,9 @@ export const cancelCommand: Command = {
   summary: 'cancel a request (with a reason): stops what has not run, says what already happened',
   help: `usage: erasure cancel REQUEST_ID --reason REASON [--json]
 
-Cancels a request. Tasks that have not run are stopped; started ones are withdrawn at the vendor
-where it allows that; the answer says what already happened. The reason goes to the audit trail.
+Cancels a request. Tasks that have not run are stopped; the withdrawal of started ones is queued
+at the vendor where it allows that (\`erasure status\` shows each outcome when it has run); the
+answer says what is pending and what already happened. The reason goes to the audit trail.
 Exit code 1 when the request had already ended or does not exist.`,
   options: { reason: { type: 'string' } },
   async run(ctx) {

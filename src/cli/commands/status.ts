@@ -42,7 +42,8 @@ export function formatRequest(r: RequestAnswer): string {
   }
   if (r.cancel) {
     const c = r.cancel;
-    lines.push('', `cancel: ${c.cancelled.length} task(s) stopped before they ran, ${c.withdrawn.length} withdrawn at the vendor, ${c.notWithdrawn.length} already running or done`);
+    const pending = c.withdrawals?.pending ?? 0;
+    lines.push('', `cancel: ${c.cancelled.length} task(s) stopped before they ran, ${pending} withdrawal(s) queued at the vendor (each task's state shows the outcome), ${c.notWithdrawn.length} already running or done`);
     for (const n of c.notWithdrawn) lines.push(`  ${n.taskId} (${n.vendor}): ${n.reason}`);
   }
   return lines.join('\n');
