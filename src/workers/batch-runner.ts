@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { BatchLedger } from '../ledger/batch-ledger.js';
+import type { BatchLedger, BatchRecord } from '../ledger/batch-ledger.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
@@ -21,6 +21,11 @@ import type { VendorBreaker } from './vendor-breaker.js';
 const WAKE_WITHIN_MS = 30_000;
 /** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */
 const WAKE_CONCURRENCY = 16;
+/**
+ * How soon a batch that must run alone in its scope (`oneRunPerScope`) looks again while another
+ * batch of the scope runs: one ledger read a second, so it starts about as soon as the other ends.
+ */
+const BUSY_SCOPE_LOOK_AGAIN_MS = 1000;
 
 /**
  * The tasks among `taskIds` still open, in their order: the only members a wake may hand work to.
@@ -40,6 +45,17 @@ export interface BatchRunnerDeps {
   logger: Logger;
   /** The vendors' circuit breakers; without it a configuration fault fails the batch. */
   breaker?: VendorBreaker;
+}
+
+/**
+ * Closes the batch to new members and counts an attempt; undefined when it already ended. A batch
+ * that must run alone in its scope (`oneRunPerScope`) while another of the scope runs, in any
+ * process, stays open instead and keeps taking members: the answer is when its job looks again.
+ */
+async function startBatch(batches: BatchLedger, processor: BatchProcessor, batchId: string): Promise<BatchRecord | Date | undefined> {
+  if (!processor.oneRunPerScope) return batches.start(batchId);
+  const started = await batches.startAlone(batchId, BUSY_SCOPE_LOOK_AGAIN_MS);
+  return started && ('busyUntil' in started ? started.busyUntil : started.batch);
 }
 
 /**
@@ -85,8 +101,9 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     // A ledger outage is not the vendor's fault: wait it out without spending an attempt.
     const outage = { job, token, log, ping: () => ledger.ping() };
-    const batch = await firstLedgerStep(outage, () => batches.start(batchId));
-    if (!batch) return { outcome: 'already_ended', members: 0 };
+    const batch = await firstLedgerStep(outage, () => startBatch(batches, processor, batchId));
+    // Ended already, or (a Date) another batch of its scope runs and this one looks again then.
+    if (!batch || batch instanceof Date) return batch ? await delayJob(job, token, batch.getTime() - Date.now()) : { outcome: 'already_ended', members: 0 };
     // A member whose task has already settled (e.g. its request was cancelled and the task withdrawn)
     // takes no part: it must not be sent to the vendor, nor counted.
     const joined = await batches.members(batchId);
