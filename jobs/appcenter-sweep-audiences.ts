@@ -26,7 +26,7 @@ interface AudienceProgress {
  * Member results hold the deleted audiences' names with every identifier of any member (and
  * anything shaped like an e-mail, UUID or phone number) redacted: `vip-user-42` → `vip-[redacted]`.
  */
-export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
+const sweepAudiences: BatchProcessor = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const needles = new Map<string, Needle[]>(input.members.map((m) => [m.taskId, subjectNeedles(m.subject)]));
@@ -85,6 +85,9 @@ export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
   const deleted = new Set([...progress.values()].flatMap((names) => [...names])).size;
   return { outcome: 'done', evidence: { app, members: input.members.length, audiencesListed: listed, passes, audiencesDeleted: deleted }, members };
 };
+
+/** One sweep of an app at a time: each reads every audience, out of one call budget. */
+export const appcenterSweepAudiences: BatchProcessor = Object.assign(sweepAudiences, { oneRunPerScope: true });
 
 /**
  * The quoted literals of an audience definition (`CustomProperties/user_id eq 'user-42'`), for

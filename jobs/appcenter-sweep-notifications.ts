@@ -59,7 +59,7 @@ async function listConsistently(client: AppCenterClient, app: string, signal?: A
  * The matches are deleted with Push_Delete `{"values": [...]}` in chunks, then a fresh listing
  * checks they are gone. Notification ids are App Center's own UUIDs, not personal data.
  */
-export const appcenterSweepNotifications: BatchProcessor = async (input, deps) => {
+const sweepNotifications: BatchProcessor = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const previous = input.previous as NotificationProgress;
@@ -125,6 +125,9 @@ export const appcenterSweepNotifications: BatchProcessor = async (input, deps) =
   }
   return { outcome: 'done', evidence: { app, members: input.members.length, notificationsListed: listed, notificationsRead: examined.size, notificationsDeleted: deleted.size }, members };
 };
+
+/** One sweep of an app at a time: each reads every notification, out of one call budget. */
+export const appcenterSweepNotifications: BatchProcessor = Object.assign(sweepNotifications, { oneRunPerScope: true });
 
 /** Every member done with the confirmed "App Center retired" answer (confirmGoneApp, jobs/appcenter-batch-member.ts). */
 function gone(taskIds: string[], app: string, answer: Record<string, unknown>) {

@@ -100,7 +100,15 @@ export type BatchResult =
     };
 
 /** A batch job processor: one vendor call (or export, or scan) for every member at once. */
-export type BatchProcessor = (input: BatchInput, deps: VendorClients) => Promise<BatchResult>;
+export type BatchProcessor = ((input: BatchInput, deps: VendorClients) => Promise<BatchResult>) & {
+  /**
+   * Its runs change objects every run of the scope reads (an S3 location's files, an App Center
+   * app's notifications): one batch of a scope runs at a time across all processes, and the next
+   * takes every member that arrives meanwhile (BatchLedger.startAlone). Two at once would rewrite
+   * a file from a version the other had already replaced, and put back rows it had removed.
+   */
+  readonly oneRunPerScope?: boolean;
+};
 
 /** Evidence is what a receipt shows: counts, vendor ids, verification. Never an identifier of a person. */
 export type Evidence = Record<string, unknown>;

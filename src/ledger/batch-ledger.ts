@@ -158,6 +158,41 @@ export class BatchLedger {
     return rows[0] ? toBatch(rows[0]) : undefined;
   }
 
+  /**
+   * `start` for batches whose runs change the same vendor objects (an S3 scan rewrites every
+   * object of its location; an App Center sweep reads and deletes every notification of its app):
+   * only one batch of a scope runs at a time, whichever process holds its job. While another runs,
+   * this one stays open, takes every member that arrives, and its close moves `retryAfterMs` on:
+   * `busyUntil` is when its job should look again. So a window grows while the scope is busy
+   * instead of a new batch opening beside it. Takes the joiners' lock of the scope (`join`).
+   */
+  async startAlone(batchId: string, retryAfterMs: number, now = new Date()): Promise<{ batch: BatchRecord } | { busyUntil: Date } | undefined> {
+    return this.db.transaction(async (tx) => {
+      // The lock first, in a statement of its own: a later statement's snapshot sees every start before it.
+      const { rows: locked } = await tx.query<{ id: string }>(
+        `SELECT id, pg_advisory_xact_lock(hashtext('batch|' || vendor || '|' || kind || '|' || scope)) FROM batches WHERE id = $1 AND state IN ('open', 'running')`,
+        [batchId],
+      );
+      if (!locked[0]) return undefined;
+      const { rows: found } = await tx.query<{ busy: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM batches o WHERE o.vendor = b.vendor AND o.kind = b.kind AND o.scope = b.scope AND o.state = 'running' AND o.id <> b.id) AS busy
+           FROM batches b WHERE b.id = $1 AND b.state IN ('open', 'running')`,
+        [batchId],
+      );
+      if (!found[0]) return undefined;
+      if (found[0].busy) {
+        const busyUntil = new Date(now.getTime() + retryAfterMs);
+        await tx.query(`UPDATE batches SET closes_at = GREATEST(closes_at, $2), updated_at = now() WHERE id = $1 AND state = 'open'`, [batchId, busyUntil]);
+        return { busyUntil };
+      }
+      const { rows } = await tx.query<BatchRow>(
+        `UPDATE batches SET state = 'running', attempts = attempts + 1, updated_at = now() WHERE id = $1 AND state IN ('open', 'running') RETURNING *`,
+        [batchId],
+      );
+      return rows[0] ? { batch: toBatch(rows[0]) } : undefined;
+    });
+  }
+
   async members(batchId: string): Promise<BatchMember[]> {
     const { rows } = await this.db.query<MemberRow>(`SELECT * FROM batch_members WHERE batch_id = $1 AND state <> 'detached' ORDER BY joined_at, task_id`, [batchId]);
     return rows.map(toMember);

@@ -16,6 +16,23 @@ import type { VendorBreaker } from './vendor-breaker.js';
 const WAKE_CONCURRENCY = 16;
 
 /**
+ * How soon a batch that must run alone in its scope (`oneRunPerScope`) looks again while another
+ * batch of the scope runs: one ledger read a second, so it starts about as soon as the other ends.
+ */
+const BUSY_SCOPE_LOOK_AGAIN_MS = 1000;
+
+/**
+ * Closes the batch to new members and counts an attempt; undefined when it already ended. A batch
+ * that must run alone in its scope (`oneRunPerScope`) while another of the scope runs, in any
+ * process, stays open instead and keeps taking members: the answer is when its job looks again.
+ */
+async function startBatch(batches: BatchLedger, processor: BatchProcessor, batchId: string): Promise<BatchRecord | Date | undefined> {
+  if (!processor.oneRunPerScope) return batches.start(batchId);
+  const started = await batches.startAlone(batchId, BUSY_SCOPE_LOOK_AGAIN_MS);
+  return started && ('busyUntil' in started ? started.busyUntil : started.batch);
+}
+
+/**
  * The tasks among `taskIds` still open, in their order: the only members a wake may hand work to.
  * A member whose task ended meanwhile (withdrawn by a cancel) has no work left for its job.
  */
@@ -133,8 +150,9 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     // A ledger outage is not the vendor's fault: wait it out without spending an attempt.
     const outage = { job, token, log, ping: () => ledger.ping() };
-    const batch = await firstLedgerStep(outage, () => batches.start(batchId));
-    if (!batch) return { outcome: 'already_ended', members: 0 };
+    const batch = await firstLedgerStep(outage, () => startBatch(batches, processor, batchId));
+    // Ended already, or (a Date) another batch of its scope runs and this one looks again then.
+    if (!batch || batch instanceof Date) return batch ? await delayJob(job, token, batch.getTime() - Date.now()) : { outcome: 'already_ended', members: 0 };
     const { joined, unsettled } = await unsettledMembers(deps, batchId);
     try {
       const { members, setAside } = await openSubjects(deps, job, unsettled, log);

@@ -41,6 +41,8 @@ export interface SubmitOptions {
   giveUpAfterMs?: number;
   /** Pause before retrying after a network error, or a 503 without Retry-After. @defaultValue 1000 */
   retryAfterMs?: number;
+  /** What the request asks for, per person. @defaultValue Pinpoint by user id */
+  request?: (person: number) => { subject: Record<string, string>; vendors: string[] };
 }
 
 /**
@@ -59,7 +61,8 @@ export async function submitPaced(options: SubmitOptions): Promise<Submissions> 
     options.people.map(async (person, n) => {
       await pause(started + (n * 1000) / options.perSecond - Date.now());
       const userId = userIdOf(person);
-      const body = JSON.stringify({ requestId: `chaos-${options.scenario}-${person}`, subject: { userId }, vendors: ['pinpoint'] });
+      const asked = options.request?.(person) ?? { subject: { userId }, vendors: ['pinpoint'] };
+      const body = JSON.stringify({ requestId: `chaos-${options.scenario}-${person}`, ...asked });
       const deadline = Date.now() + giveUpAfterMs;
       while (Date.now() < deadline) {
         let status: number;

@@ -100,6 +100,35 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     expect((await batches.complete(batchId, {}, new Map(), [])).completed, 'and is completed once').to.equal(false);
   });
 
+  it('runs one batch of a scope at a time when asked (startAlone): the next stays open, takes every later member, and starts once the first has ended', async () => {
+    const [first, second, later, third] = await Promise.all(['first', 'second', 'later', 'third'].map((n) => newTask(`alone-${n}`, 'location/alone')));
+    const join = (t: { taskId: string; requestId: string }) =>
+      batches.join({ vendor: 's3', kind: 'scan-s3-prefix', scope: 'location/alone', ...t, windowMs: 1000, maxMembers: 100 });
+    const a = (await join(first))!.batch.id;
+    const running = await batches.startAlone(a, 1000);
+    expect(running && 'batch' in running && running.batch.state, 'the first of its scope starts').to.equal('running');
+    const b = (await join(second))!.batch.id;
+    expect(b, 'a running batch takes no one else').to.not.equal(a);
+    // Both runs of b's job at once, from two processes: neither starts while a runs.
+    const now = new Date();
+    const busy = await Promise.all([batches.startAlone(b, 5000, now), batches.startAlone(b, 5000, now)]);
+    for (const answer of busy) expect(answer).to.deep.equal({ busyUntil: new Date(now.getTime() + 5000) });
+    expect(await batches.get(b), 'still open, its close moved on').to.deep.include({ state: 'open', closesAt: new Date(now.getTime() + 5000), attempts: 0 });
+    expect((await join(later))!.batch.id, 'a member arriving meanwhile joins the waiting batch').to.equal(b);
+    // Another scope is not held up.
+    const other = await newTask('alone-other', 'location/other');
+    const o = (await batches.join({ vendor: 's3', kind: 'scan-s3-prefix', scope: 'location/other', ...other, windowMs: 1000, maxMembers: 100 }))!.batch.id;
+    expect(await batches.startAlone(o, 1000)).to.have.property('batch');
+
+    await batches.complete(a, {}, new Map([[first.taskId, { state: 'done' as const, result: {} }]]), [first.taskId]);
+    const starts = await Promise.all([batches.startAlone(b, 1000), batches.startAlone(b, 1000)]);
+    expect(starts.map((s) => s && 'batch' in s && s.batch.state), 'it starts now (a second job run of it goes on with it)').to.deep.equal(['running', 'running']);
+    expect((await batches.members(b)).map((m) => m.taskId)).to.deep.equal([second.taskId, later.taskId]);
+    const c = (await join(third))!.batch.id;
+    expect(await batches.startAlone(c, 1000), 'while b runs, the next waits in its turn').to.have.property('busyUntil');
+    expect(await batches.startAlone(randomUUID(), 1000), 'an unknown or ended batch').to.equal(undefined);
+  });
+
   async function newTask(userId: string, resource: string): Promise<{ taskId: string; requestId: string }> {
     const id = randomUUID();
     const request = pinpointTaskRequest({ id, userId, resource, action: 'find-endpoint', jobName: 'find-endpoint' });

@@ -311,6 +311,26 @@ describe('Shared batches (Invariant 7)', () => {
     expect((await sweep()).membersWoken, 'a settled member is not woken again').to.equal(0);
   });
 
+  it('re-creates from the ledger the job of a member asleep in an ended batch whose job ended instead of sleeping', async () => {
+    windowMs = 60_000;
+    const id = await submit('user-1');
+    const taskId = `${id}__pinpoint__fake`;
+    const batchId = await waitFor(async () => (await batches.unfinished(10))[0]?.id);
+    await waitFor(async () => (await queues.queue('pinpoint').getJob(taskId))?.isDelayed(), 10_000);
+    // Parked in the ledger (waiting_vendor, its look a minute away) with no job left to wake: seen
+    // when two runs of it met a Redis restart and the one that did not park it completed the job.
+    await (await queues.queue('pinpoint').getJob(taskId))!.remove();
+    await (await queues.queue('pinpoint').getJob(batchJobId(batchId)))!.remove();
+    await batches.start(batchId);
+    await batches.complete(batchId, { members: 1 }, new Map([[taskId, { state: 'done' as const, result: { members: 1 } }]]), [taskId]);
+    const sweep = () => reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 });
+    expect(await sweep()).to.deep.include({ membersWoken: 0, jobsRecreated: 1 });
+    const { request, task } = await finished(id);
+    expect(request!.status).to.equal('completed');
+    expect(task.evidence).to.include({ batchId, members: 1 });
+    expect((await sweep()).jobsRecreated, 'a settled member is left alone').to.equal(0);
+  });
+
   it('fails the task with a clear reason when its batches keep failing', async () => {
     failNextBatches = 10;
     const id = await submit('user-1');
