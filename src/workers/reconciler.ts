@@ -60,7 +60,8 @@ export async function reconcile(
   const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0 };
 
   for (const request of await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
-    await deps.enqueue(request, now);
+    // Its queues are full (jobs.admission): it and those after it wait in the ledger for room.
+    if (!(await deps.enqueue(request, now))) break;
     report.enqueued += 1;
   }
 
