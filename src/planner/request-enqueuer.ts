@@ -7,17 +7,34 @@ interface EnqueuerDeps {
   ledger: RequestLedger;
   queues: QueueSet;
   /**
-   * Ready jobs (waiting or prioritized, a paused queue's included) a queue may hold before further requests wait in the
+   * Ready jobs (waiting or prioritized) a queue may hold before further requests wait in the
    * ledger instead (`jobs.admission`, src/workers/due-work-scheduler.ts). Unset: every request is
    * queued at once.
    */
   readyJobsPerQueue?: number;
 }
 
-/** Jobs a queue holds that are ready to run: what admission weighs against `readyJobsPerQueue`. */
-async function readyJobs(queues: QueueSet, name: string): Promise<number> {
-  const counts = await queues.queue(name).getJobCounts('wait', 'prioritized');
-  return counts.wait + counts.prioritized;
+/**
+ * Jobs a queue may still take before it holds `limit` ready ones (waiting or prioritized). A paused
+ * queue (an operator's pause, an open breaker) has no limit: one vendor's outage must not hold back
+ * the other vendors' work of the requests that follow; its own backlog waits in Redis, as it did.
+ */
+async function roomIn(queues: QueueSet, name: string, limit: number): Promise<number> {
+  const queue = queues.queue(name);
+  if (await queue.isPaused()) return Number.POSITIVE_INFINITY;
+  const counts = await queue.getJobCounts('wait', 'prioritized');
+  return limit - counts.wait - counts.prioritized;
+}
+
+/**
+ * The most requests that could be admitted now: the largest room left in any vendor queue (each
+ * admitted request takes at least one place in one). Zero when every queue is full, so the
+ * due-work scheduler reads nothing from the ledger while nothing can be admitted.
+ */
+export async function largestRoom(queues: QueueSet, limit: number): Promise<number> {
+  const names = queues.definitions.filter((d) => d.vendor !== undefined).map((d) => d.name);
+  const rooms = await Promise.all(names.map((name) => roomIn(queues, name, limit)));
+  return Math.max(0, ...rooms);
 }
 
 /**
@@ -29,7 +46,7 @@ async function readyJobs(queues: QueueSet, name: string): Promise<number> {
 async function admissible<T extends { open: TaskRecord[] }>(queues: QueueSet, candidates: T[], limit: number | undefined): Promise<T[]> {
   if (limit === undefined) return candidates;
   const names = [...new Set(candidates.flatMap((c) => c.open.map((t) => t.queue)))];
-  const room = new Map(await Promise.all(names.map(async (name) => [name, limit - (await readyJobs(queues, name))] as const)));
+  const room = new Map(await Promise.all(names.map(async (name) => [name, await roomIn(queues, name, limit)] as const)));
   const admitted: T[] = [];
   for (const candidate of candidates) {
     if (candidate.open.some((t) => (room.get(t.queue) ?? 0) <= 0)) break;

@@ -22,13 +22,20 @@ const INTAKE_GRACE_MS = 1000;
 export interface DueWorkDeps {
   ledger: Pick<RequestLedger, 'requestsAwaitingEnqueue'>;
   enqueueMany: BulkEnqueuer;
+  /**
+   * At most how many requests could be admitted now (`largestRoom`, src/planner/request-enqueuer.ts):
+   * a pass reads no more than that from the ledger, and nothing while the queues are full.
+   */
+  room?: () => Promise<number>;
 }
 
 /** One pass: admits due requests waiting in the ledger while their queues have room; returns how many. */
 export async function admitDueWork(deps: DueWorkDeps, now = new Date()): Promise<number> {
   let admitted = 0;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const waiting = await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - INTAKE_GRACE_MS), ADMIT_BATCH);
+    const limit = deps.room ? Math.min(ADMIT_BATCH, Math.floor(await deps.room())) : ADMIT_BATCH;
+    if (limit === 0) break;
+    const waiting = await deps.ledger.requestsAwaitingEnqueue(new Date(now.getTime() - INTAKE_GRACE_MS), limit);
     if (waiting.length === 0) break;
     const queued = await deps.enqueueMany(waiting, now);
     admitted += queued;

@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
-import type { BulkEnqueuer, RequestEnqueuer } from '../planner/request-enqueuer.js';
+import { largestRoom, type BulkEnqueuer, type RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { startDueWorkScheduler } from './due-work-scheduler.js';
 import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
@@ -123,7 +123,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   let stopScheduling: () => void = () => undefined;
   if (deps.run.some((q) => q.name === requestsQueue.name)) {
     const stopReconciler = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
-    const stopAdmitting = deps.enqueueMany ? startDueWorkScheduler({ ledger, enqueueMany: deps.enqueueMany, logger }, config.jobs.admission.everyMs) : () => undefined;
+    const stopAdmitting = deps.enqueueMany ? startDueWorkScheduler({ ledger, enqueueMany: deps.enqueueMany, room: () => largestRoom(deps.queues, config.jobs.admission.readyJobsPerQueue), logger }, config.jobs.admission.everyMs) : () => undefined;
     stopScheduling = () => {
       stopReconciler();
       stopAdmitting();

@@ -76,18 +76,18 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       const pinpoint = service.queues.queue('pinpoint');
       const enqueueMany = createBulkEnqueuer({ ledger: service.ledger, queues: service.queues, readyJobsPerQueue: 1 });
       try {
-        // A paused queue keeps its job ready: the queue is full, so the two others wait in the ledger.
-        await pinpoint.pause();
+        // The Pinpoint worker is held back (its limiter, for 10 s): the job stays ready, the queue is
+        // full, so the two other requests wait in the ledger.
+        await pinpoint.rateLimit(10_000);
         const first = await submitBulk(service, [0, 1, 2].map(pinpointOnly));
         expect(await statuses(service)).to.deep.equal({ in_progress: 1, received: 2 });
         expect(await admitDueWork({ ledger: service.ledger, enqueueMany }, new Date(Date.now() + 60_000)), 'no room yet').to.equal(0);
         expect(await service.queues.queue('requests').getJob(parentJobId(first[1]))).to.equal(undefined);
 
-        await pinpoint.resume();
-        await waitFor(async () => (await statuses(service)).completed === 3);
+        await waitFor(async () => (await statuses(service)).completed === 3, 60_000);
 
         // The same backlog again, then every key of this service's queues is wiped.
-        await pinpoint.pause();
+        await pinpoint.rateLimit(10_000);
         await submitBulk(service, [3, 4, 5].map(pinpointOnly));
         expect((await statuses(service)).received).to.equal(2);
         const client = redis ?? (await redisClient());
@@ -101,6 +101,20 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         );
         expect(report.jobsRecreated).to.be.at.least(1);
         await waitFor(async () => (await statuses(service)).completed === 6, 60_000);
+      } finally {
+        await service.close();
+      }
+    });
+
+    it('does not let a paused vendor queue hold back the requests that follow', async () => {
+      const service = await startTestService({ database, roles: { api: true, workers: [] }, file: { jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 5000, stalledIntervalMs: 2000, admission: { readyJobsPerQueue: 1, everyMs: 100 } } } });
+      try {
+        await service.queues.queue('pinpoint').pause();
+        await submitBulk(service, [0, 1, 2].map(pinpointOnly));
+        expect(await statuses(service), 'a paused queue is its vendor’s backlog, as before admission').to.deep.equal({ in_progress: 3 });
+        await service.queues.queue('pinpoint').resume();
+        await submitBulk(service, [3, 4].map(pinpointOnly));
+        expect(await statuses(service), 'a running queue that is full holds the next requests in the ledger').to.deep.equal({ in_progress: 3, received: 2 });
       } finally {
         await service.close();
       }
