@@ -19,10 +19,12 @@ const everyVendor = (i: number) => ({ subject: { userId: seedPerson(i).userId, e
 /** A person by user id to Pinpoint only: one task, in one queue. */
 const pinpointOnly = (i: number) => ({ subject: { userId: seedPerson(i).userId }, vendors: ['pinpoint'] });
 
-async function submitBulk(service: TestService, bodies: unknown[]): Promise<string[]> {
+/** Submits in one bulk call; returns the requests' ids and the status each was answered with. */
+async function submitBulk(service: TestService, bodies: unknown[]): Promise<{ ids: string[]; answered: string[] }> {
   const res = await service.api('/v1/requests', { body: { requests: bodies } });
   expect(res.status).to.equal(202);
-  return (res.body as { results: Array<{ id: string }> }).results.map((r) => r.id);
+  const results = (res.body as { results: Array<{ id: string; status: string }> }).results;
+  return { ids: results.map((r) => r.id), answered: results.map((r) => r.status) };
 }
 
 async function statuses(service: TestService): Promise<Record<string, number>> {
@@ -81,8 +83,9 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         await pinpoint.rateLimit(10_000);
         const first = await submitBulk(service, [0, 1, 2].map(pinpointOnly));
         expect(await statuses(service)).to.deep.equal({ in_progress: 1, received: 2 });
+        expect(first.answered, 'the answer says which wait for room').to.deep.equal(['in_progress', 'received', 'received']);
         expect(await admitDueWork({ ledger: service.ledger, enqueueMany }, new Date(Date.now() + 60_000)), 'no room yet').to.equal(0);
-        expect(await service.queues.queue('requests').getJob(parentJobId(first[1]))).to.equal(undefined);
+        expect(await service.queues.queue('requests').getJob(parentJobId(first.ids[1]))).to.equal(undefined);
 
         await waitFor(async () => (await statuses(service)).completed === 3, 60_000);
 
