@@ -207,7 +207,10 @@ export async function startService(config: Config, options: StartServiceOptions 
     const deadlineRisk = new DeadlineRiskLedger(db, config.deadlines.atRisk);
     const callbackDeps = { ledger, signer, opendsr: opendsrSigner ? { store: opendsrStore, signer: opendsrSigner } : undefined, policy: config.callbacks, timeoutMs: config.callbacks.timeoutMs };
     const queueProcessors = { [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps) };
-    const enqueue = createRequestEnqueuer({ ledger, queues });
+    // Requests beyond what their queues may hold ready wait in the ledger (src/workers/due-work-scheduler.ts).
+    const enqueueDeps = { ledger, queues, readyJobsPerQueue: config.jobs.admission.readyJobsPerQueue };
+    const enqueue = createRequestEnqueuer(enqueueDeps);
+    const enqueueMany = createBulkEnqueuer(enqueueDeps);
 
     // Scopes seen to exist, so an app seen before that answers 404 is scope_gone, not a config error (src/ledger/scope-sightings.ts).
     const clients: VendorClients = { scopeSightings: new ScopeSightingLedger(db) };
@@ -229,7 +232,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, processors, batchProcessors, enqueue, enqueueMany, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
       closers.push(() => workers!.close(graceLeft()));
     }
 
@@ -245,7 +248,7 @@ export async function startService(config: Config, options: StartServiceOptions 
       const gate = new CredentialGate(verify, sessions);
       const intakeLimiter = new IntakeRateLimiter(config.tokens);
       const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
-      const intake = createIntake({ config, ledger, enqueue, enqueueMany: createBulkEnqueuer({ ledger, queues }), queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
+      const intake = createIntake({ config, ledger, enqueue, enqueueMany, queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => url ?? '', queues, logger, checkCallbackUrl: checkCallback })
         : undefined;

@@ -107,6 +107,12 @@ export interface Config {
     lockDurationMs: number;
     stalledIntervalMs: number;
     retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
+    /**
+     * Due work admitted into Redis (src/workers/due-work-scheduler.ts): a request's jobs are added
+     * only while each of its vendor queues holds fewer than `readyJobsPerQueue` ready jobs; the
+     * others wait in the ledger (`received`) and are admitted every `everyMs` as room frees up.
+     */
+    admission: { readyJobsPerQueue: number; everyMs: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
   /** Per-vendor circuit breakers (src/workers/vendor-breaker.ts). */
@@ -232,6 +238,7 @@ export const configFileSchema = Joi.object({
       failedAgeSeconds: Joi.number().integer().min(1),
       failedCount: Joi.number().integer().min(1),
     }),
+    admission: Joi.object({ readyJobsPerQueue: Joi.number().integer().min(1), everyMs: Joi.number().integer().min(10) }),
   }),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
   breaker: Joi.object({ consecutiveFailures: Joi.number().integer().min(1).max(1000), probeAfterMs: Joi.number().integer().min(100), webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }) }),

@@ -172,6 +172,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
         failedCount: 50_000,
         ...(f.jobs?.retention ?? {}),
       },
+      admission: { readyJobsPerQueue: 1000, everyMs: 250, ...(f.jobs?.admission ?? {}) },
     },
     reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
     breaker: { consecutiveFailures: 10, probeAfterMs: 60_000, ...(f.breaker ?? {}) },

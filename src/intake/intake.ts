@@ -177,14 +177,16 @@ export function createIntake(deps: IntakeDeps) {
     }
     if (result.reusedKey) throw new IdempotencyKeyReusedError(options.idempotencyKeyField ?? `${fieldPrefix}requestId`);
     if (!result.created) return { request: result.request, created: false };
+    let queued: boolean;
     try {
-      await deps.enqueue(result.request, now());
+      queued = await deps.enqueue(result.request, now());
     } catch (err) {
       // Committed but not queued: the answer is still "accepted"; the reconciler enqueues it.
       deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requestId: input.id, errorName: (err as Error).name });
       return result;
     }
-    return accepted(result, input);
+    // Not queued (its queues are full): accepted, and `received` until the due-work scheduler admits it.
+    return queued ? accepted(result, input) : result;
   }
 
   /**
@@ -221,11 +223,13 @@ export function createIntake(deps: IntakeDeps) {
       throw new IntakeUnavailableError('ledger');
     }
     const created = results.filter((r) => r.created);
-    let queued = true;
+    // The requests queued now: the first ones, in order; those after wait in the ledger for room
+    // in their queues (`received`) until the due-work scheduler admits them.
+    let queued = new Set<CreateRequestResult>();
     try {
-      await deps.enqueueMany(created.map((r) => r.request), now());
+      const admitted = await deps.enqueueMany(created.map((r) => r.request), now());
+      queued = new Set(created.slice(0, admitted));
     } catch (err) {
-      queued = false;
       deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requests: created.length, errorName: (err as Error).name });
     }
     const byInput = new Map(inputs.map((input, i) => [input, results[i]]));
@@ -234,7 +238,7 @@ export function createIntake(deps: IntakeDeps) {
       const result = byInput.get(a);
       if (!result) throw new Error('a prepared request has no ledger result');
       if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a)}requestId`);
-      return result.created && queued ? accepted(result, a) : { request: result.request, created: result.created };
+      return result.created && queued.has(result) ? accepted(result, a) : { request: result.request, created: result.created };
     });
   }
 

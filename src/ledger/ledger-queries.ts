@@ -48,11 +48,16 @@ export class LedgerQueries {
     return rows.map(toRequest);
   }
 
-  /** Unfinished tasks that have not moved since `olderThan`: the reconciler checks each has a live job. */
+  /**
+   * Unfinished tasks that have not moved since `olderThan`: the reconciler checks each has a live job.
+   * Tasks of a request still `received` have none by design: the request waits in the ledger for
+   * room in its queues (src/workers/due-work-scheduler.ts), which queues all its tasks at once.
+   */
   async staleOpenTasks(olderThan: Date, limit: number): Promise<TaskRecord[]> {
     const { rows } = await this.db.query<TaskRow>(
       `SELECT * FROM tasks WHERE NOT ${stateIn([...TERMINAL_TASK_STATES, 'waiting_manual'])} AND updated_at < $1
-         AND (next_action_at IS NULL OR next_action_at < $1) ORDER BY updated_at LIMIT $2`,
+         AND (next_action_at IS NULL OR next_action_at < $1)
+         AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.id = tasks.request_id AND r.status = 'received') ORDER BY updated_at LIMIT $2`,
       [olderThan, limit],
     );
     return rows.map(toTask);

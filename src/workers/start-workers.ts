@@ -2,7 +2,8 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
-import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
+import { largestRoom, type BulkEnqueuer, type RequestEnqueuer } from '../planner/request-enqueuer.js';
+import { startDueWorkScheduler } from './due-work-scheduler.js';
 import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
@@ -35,6 +36,8 @@ export interface WorkerPoolDeps {
   batchProcessors: Readonly<Record<string, BatchProcessor>>;
   batches: BatchLedger;
   enqueue: RequestEnqueuer;
+  /** Admits requests waiting in the ledger for room in their queues (src/workers/due-work-scheduler.ts); unset: the reconciler alone does, every sweep. */
+  enqueueMany?: BulkEnqueuer;
   logger: Logger;
   /** Project deletions (whole Pinpoint apps): run from the Pinpoint queue, recovered by the reconciler. */
   projectDeletions?: ProjectDeletionLedger;
@@ -125,7 +128,12 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
 
   let stopScheduling: () => void = () => undefined;
   if (deps.run.some((q) => q.name === requestsQueue.name)) {
-    stopScheduling = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
+    const stopReconciler = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
+    const stopAdmitting = deps.enqueueMany ? startDueWorkScheduler({ ledger, enqueueMany: deps.enqueueMany, room: () => largestRoom(deps.queues, config.jobs.admission.readyJobsPerQueue), logger }, config.jobs.admission.everyMs) : () => undefined;
+    stopScheduling = () => {
+      stopReconciler();
+      stopAdmitting();
+    };
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   // Half-open probes: a breaker opened by a 5xx/timeout storm lets its queue run again after
