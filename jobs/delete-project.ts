@@ -26,6 +26,12 @@ export interface ProjectDeletionResult {
 
 export type ProjectDeletionProcessor = (input: ProjectDeletionInput, deps: VendorClients) => Promise<ProjectDeletionResult>;
 
+/** A `scope` job's processor (src/connectors/connector.ts): today the one scope job, a project deletion. */
+export type ScopeProcessor = ProjectDeletionProcessor;
+
+/** The job that deletes a whole Pinpoint project: in the Pinpoint queue, so Pinpoint's limiter paces it too. */
+export const DELETE_PROJECT = 'delete-project';
+
 /** The app part of the evidence. */
 export interface AppDeletionEvidence {
   /**

@@ -14,6 +14,9 @@ export interface QueueDefinition {
   jobNames: readonly string[];
 }
 
+/** A vendor queue as its file declares it; its connector adds the job names (src/connectors/connector.ts `connectorQueue`). */
+export type VendorQueueDefinition = Omit<QueueDefinition, 'jobNames'> & { vendor: VendorName };
+
 /** A queue definition with the settings config gives it. */
 export interface ResolvedQueue extends QueueDefinition {
   limiter?: QueueLimit;

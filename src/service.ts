@@ -5,6 +5,7 @@ import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
 import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
 import { CONNECTORS } from './connectors/registry.js';
+import type { ConnectorJob } from './connectors/connector.js';
 import { decodeKey } from './config/load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './ledger/database.js';
@@ -28,7 +29,7 @@ import { connectSharedSandbox, type SharedSandbox } from './sandbox/shared-sandb
 import type { SimulatedVendors } from './sandbox/simulated-vendors.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
-import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
+import type { VendorClients } from '../jobs/task-processor.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
@@ -211,22 +212,20 @@ export async function startService(config: Config, options: StartServiceOptions 
     // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
     const simulators: SimulatedVendors | undefined = sandbox ?? sharedSandbox;
     const vendorClock = simulators ? () => simulators.clock.now() : REAL_TIME;
-    const processors: Record<string, TaskProcessor> = {};
-    const batchProcessors: Record<string, BatchProcessor> = {};
+    const jobs: Record<string, ConnectorJob> = {};
     for (const connector of CONNECTORS) {
       const settings = config.vendors[connector.vendor];
       if (!settings) continue;
       const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
       (clients as Record<string, unknown>)[connector.clientKey] = client;
       closers.push(async () => client.close());
-      Object.assign(processors, connector.processors);
-      Object.assign(batchProcessors, connector.batchProcessors ?? {});
+      Object.assign(jobs, connector.jobs);
     }
 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, processors, batchProcessors, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: new BatchLedger(db), clients, jobs, enqueue, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
       closers.push(() => workers!.close(graceLeft()));
     }
 

@@ -7,7 +7,7 @@ import { amplitudeDeleteUser, DELETE_USER } from '../../jobs/amplitude-delete-us
 import { submitDeletions, SUBMIT_DELETIONS } from '../../jobs/amplitude-submit-deletions.js';
 import { pollDeletions, POLL_DELETIONS } from '../../jobs/amplitude-poll-deletions.js';
 import { requireClient } from '../../jobs/task-processor.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
 import { taskId } from './pinpoint-connector.js';
 
 /** Manual tasks have no job; the name only fills the task record. */
@@ -15,6 +15,12 @@ const MANUAL_JOB = 'manual';
 const DAY_MS = 86_400_000;
 
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+const AMPLITUDE_JOBS: ConnectorJobs = {
+  [DELETE_USER]: { kind: 'task', processor: amplitudeDeleteUser },
+  [SUBMIT_DELETIONS]: { kind: 'batch', processor: submitDeletions },
+  [POLL_DELETIONS]: { kind: 'batch', processor: pollDeletions },
+};
 
 /**
  * Amplitude (User Privacy API v1): one `amplitude-delete-user` task per request when the person
@@ -24,9 +30,8 @@ const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  */
 export const amplitudeConnector: VendorConnector<AmplitudeSettings, 'amplitude'> = {
   vendor: 'amplitude',
-  queue: amplitudeQueue,
-  processors: { [DELETE_USER]: amplitudeDeleteUser },
-  batchProcessors: { [SUBMIT_DELETIONS]: submitDeletions, [POLL_DELETIONS]: pollDeletions },
+  queue: connectorQueue(amplitudeQueue, AMPLITUDE_JOBS),
+  jobs: AMPLITUDE_JOBS,
   clientKey: 'amplitude',
   createClient: (settings, calls, clock, budget) => createAmplitudeClient(settings, calls, clock, budget),
   sandboxSettings(sandbox, queueDefaults) {

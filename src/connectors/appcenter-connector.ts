@@ -10,8 +10,17 @@ import { appcenterDeleteNotifications } from '../../jobs/appcenter-delete-notifi
 import { appcenterExportDevices, customPropertyKinds } from '../../jobs/appcenter-export-devices.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
 import { appcenterSweepNotifications } from '../../jobs/appcenter-sweep-notifications.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
 import { taskId } from './pinpoint-connector.js';
+
+const APPCENTER_CONNECTOR_JOBS: ConnectorJobs = {
+  [APPCENTER_JOBS.eraseDevices]: { kind: 'task', processor: appcenterEraseDevices },
+  [APPCENTER_JOBS.deleteAudiences]: { kind: 'task', processor: appcenterDeleteAudiences },
+  [APPCENTER_JOBS.deleteNotifications]: { kind: 'task', processor: appcenterDeleteNotifications },
+  [APPCENTER_JOBS.exportDevices]: { kind: 'batch', processor: appcenterExportDevices },
+  [APPCENTER_JOBS.sweepAudiences]: { kind: 'batch', processor: appcenterSweepAudiences },
+  [APPCENTER_JOBS.sweepNotifications]: { kind: 'batch', processor: appcenterSweepNotifications },
+};
 
 const RESOURCES = [
   { action: 'delete-devices', jobName: APPCENTER_JOBS.eraseDevices },
@@ -27,17 +36,8 @@ const RESOURCES = [
  */
 export const appcenterConnector: VendorConnector<AppCenterSettings, 'appcenter'> = {
   vendor: 'appcenter',
-  queue: appcenterQueue,
-  processors: {
-    [APPCENTER_JOBS.eraseDevices]: appcenterEraseDevices,
-    [APPCENTER_JOBS.deleteAudiences]: appcenterDeleteAudiences,
-    [APPCENTER_JOBS.deleteNotifications]: appcenterDeleteNotifications,
-  },
-  batchProcessors: {
-    [APPCENTER_JOBS.exportDevices]: appcenterExportDevices,
-    [APPCENTER_JOBS.sweepAudiences]: appcenterSweepAudiences,
-    [APPCENTER_JOBS.sweepNotifications]: appcenterSweepNotifications,
-  },
+  queue: connectorQueue(appcenterQueue, APPCENTER_CONNECTOR_JOBS),
+  jobs: APPCENTER_CONNECTOR_JOBS,
   clientKey: 'appcenter',
   createClient: (settings, calls, _clock, budget) => createAppCenterClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {

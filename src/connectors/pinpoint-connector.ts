@@ -8,7 +8,8 @@ import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import { findEndpoint } from '../../jobs/find-endpoint.js';
 import { EXPORT_SEGMENT, exportSegment } from '../../jobs/export-segment.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
+import { DELETE_PROJECT, deleteProject } from '../../jobs/delete-project.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
 
 /** Deterministic, opaque, BullMQ-safe task id (no `:`, never numeric, no identifiers). */
 export function taskId(requestId: string, vendor: VendorName, action: string, resource: string): string {
@@ -22,6 +23,14 @@ const BY_ADDRESS = 'find-endpoint';
 /** The role the sandbox's Pinpoint "assumes" to write exports (any ARN is accepted there). */
 export const SANDBOX_EXPORT_ROLE_ARN = 'arn:aws:iam::123456789012:role/erasure-pinpoint-export';
 
+const PINPOINT_JOBS: ConnectorJobs = {
+  [BY_USER_ID]: { kind: 'task', processor: deleteUserEndpoints },
+  [BY_ADDRESS]: { kind: 'task', processor: findEndpoint },
+  [EXPORT_SEGMENT]: { kind: 'batch', processor: exportSegment },
+  // A whole project (app) once its grace period ends: README "Project deletion".
+  [DELETE_PROJECT]: { kind: 'scope', processor: deleteProject },
+};
+
 /**
  * Amazon Pinpoint, per configured app: by user id a `delete-user-endpoints` task; by e-mail or
  * phone a `find-endpoint` task, which joins the app's shared `export-segment` batch (one export
@@ -29,9 +38,8 @@ export const SANDBOX_EXPORT_ROLE_ARN = 'arn:aws:iam::123456789012:role/erasure-p
  */
 export const pinpointConnector: VendorConnector<PinpointSettings, 'pinpoint'> = {
   vendor: 'pinpoint',
-  queue: pinpointQueue,
-  processors: { [BY_USER_ID]: deleteUserEndpoints, [BY_ADDRESS]: findEndpoint },
-  batchProcessors: { [EXPORT_SEGMENT]: exportSegment },
+  queue: connectorQueue(pinpointQueue, PINPOINT_JOBS),
+  jobs: PINPOINT_JOBS,
   clientKey: 'pinpoint',
   createClient: (settings, calls, _clock, budget) => createPinpointClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {

@@ -5,10 +5,15 @@ import { S3_SANDBOX_BUCKETS, S3_SEED_PREFIXES } from '../sandbox/s3/s3-seed.js';
 import { s3Queue } from '../../queues/s3-queue.js';
 import { purgeS3Prefix } from '../../jobs/purge-s3-prefix.js';
 import { SCAN_S3_PREFIX, scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
 import { taskId } from './pinpoint-connector.js';
 
 const PURGE = 'purge-s3-prefix';
+
+const S3_JOBS: ConnectorJobs = {
+  [PURGE]: { kind: 'task', processor: purgeS3Prefix },
+  [SCAN_S3_PREFIX]: { kind: 'batch', processor: scanS3Prefix },
+};
 
 /** The first path segment of a seeded prefix (`segments/csv/` → `segments/`). */
 const top = (prefix: string) => `${prefix.split('/')[0]}/`;
@@ -20,9 +25,8 @@ const top = (prefix: string) => `${prefix.split('/')[0]}/`;
  */
 export const s3Connector: VendorConnector<S3Settings, 's3'> = {
   vendor: 's3',
-  queue: s3Queue,
-  processors: { [PURGE]: purgeS3Prefix },
-  batchProcessors: { [SCAN_S3_PREFIX]: scanS3Prefix },
+  queue: connectorQueue(s3Queue, S3_JOBS),
+  jobs: S3_JOBS,
   clientKey: 's3',
   createClient: (settings, calls) => createS3VendorClient(settings, calls),
   sandboxSettings(sandbox, queueDefaults) {

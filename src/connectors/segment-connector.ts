@@ -4,11 +4,16 @@ import { SEGMENT_DEFAULTS, segmentResources, type SegmentSettings } from '../ven
 import { segmentQueue } from '../../queues/segment-queue.js';
 import { REGULATE_USER, regulateUser } from '../../jobs/segment-regulate-user.js';
 import { POLL_REGULATION, pollRegulation } from '../../jobs/segment-poll-regulation.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
 import { taskId } from './pinpoint-connector.js';
 
 /** Manual tasks have no job; the name only fills the task record. */
 const MANUAL_JOB = 'manual';
+
+const SEGMENT_JOBS: ConnectorJobs = {
+  [REGULATE_USER]: { kind: 'task', processor: regulateUser },
+  [POLL_REGULATION]: { kind: 'batch', processor: pollRegulation },
+};
 
 /**
  * Segment: by user id, one `regulate-user` task per scope (the workspace, or each configured
@@ -17,9 +22,8 @@ const MANUAL_JOB = 'manual';
  */
 export const segmentConnector: VendorConnector<SegmentSettings, 'segment'> = {
   vendor: 'segment',
-  queue: segmentQueue,
-  processors: { [REGULATE_USER]: regulateUser },
-  batchProcessors: { [POLL_REGULATION]: pollRegulation },
+  queue: connectorQueue(segmentQueue, SEGMENT_JOBS),
+  jobs: SEGMENT_JOBS,
   clientKey: 'segment',
   createClient: (settings, calls, _clock, budget) => createSegmentClient(settings, calls, budget),
   sandboxSettings(sandbox, queueDefaults) {

@@ -7,6 +7,7 @@ import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js'
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 import type { VendorBreaker } from './vendor-breaker.js';
+import { recordJobFailure } from './record-job-failure.js';
 
 export interface TaskRunnerDeps {
   ledger: RequestLedger;
@@ -111,11 +112,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           },
           rateLimited: (reason, nextActionAt) => ledger.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
           willRetry: (reason) => ledger.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
-          failed: async (reason) => {
-            const failed = await ledger.failTask(taskId, reason);
-            if (failed.applied) await ledger.settleRequest(requestId);
-            return failed;
-          },
+          failed: (reason) => recordJobFailure({ ledger, logger: log }, { kind: 'task', requestId, taskId, jobId: job.id }, reason),
         },
       });
     }

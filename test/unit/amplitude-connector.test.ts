@@ -53,7 +53,7 @@ describe('Amplitude connector and settings', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
     expect(tasks[0]).to.deep.include({ vendor: 'amplitude', resource: 'project/default', action: 'amplitude-delete-user', jobName: 'amplitude-delete-user', queue: amplitudeQueue.name });
-    expect(amplitudeQueue.jobNames).to.include(tasks[0].jobName);
+    expect(amplitudeConnector.queue.jobNames).to.include(tasks[0].jobName);
     expect(tasks[0].initialState).to.equal(undefined);
   });
 

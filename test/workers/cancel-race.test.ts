@@ -97,8 +97,7 @@ for (const backend of backends) {
         ledger,
         batches: new BatchLedger(db),
         clients: {},
-        processors: { 'gated-member': gated },
-        batchProcessors: {},
+        jobs: { 'gated-member': { kind: 'task', processor: gated } },
         enqueue,
         logger: createLogger({ logLevel: 'debug', logFile: SUITE_LOG_FILE }, { silentConsole: true }),
       });

@@ -94,8 +94,7 @@ describe('Shared batches (Invariant 7)', () => {
       ledger,
       batches,
       clients: {},
-      processors: { 'fake-member': member },
-      batchProcessors: { 'fake-batch': batch },
+      jobs: { 'fake-member': { kind: 'task', processor: member }, 'fake-batch': { kind: 'batch', processor: batch } },
       enqueue,
       logger,
     });
