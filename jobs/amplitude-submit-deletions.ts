@@ -84,7 +84,7 @@ export function identifierOf(subject: Subject): AmplitudeIdentifier | undefined 
  * user id maps to is sealed into the member's vault (never into evidence), so a cancel can still
  * withdraw it. Members then poll their job's day (`amplitude-poll-deletions`).
  */
-export const submitDeletions: BatchProcessor = async (input, deps) => {
+export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, deps) => {
   const amplitude = requireClient(deps, 'amplitude');
   const earlier = (input.previous.submitted ?? {}) as Record<string, SubmittedMember>;
   const submitted: Record<string, SubmittedMember> = { ...earlier };

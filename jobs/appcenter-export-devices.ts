@@ -112,7 +112,7 @@ const CHECKPOINT_EVERY = 10;
  * one that completed with no blob under `<export id>/`, or with rows that carry none of the id fields
  * the scanner matches on, fails every member as "unexpected export format" (fail closed).
  */
-export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
+export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const previous = input.previous as BatchProgress;

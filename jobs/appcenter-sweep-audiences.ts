@@ -1,3 +1,4 @@
+import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { confirmGoneApp } from './appcenter-batch-member.js';
 import { namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone } from '../src/vendors/appcenter-client.js';
@@ -26,7 +27,7 @@ interface AudienceProgress {
  * Member results hold the deleted audiences' names with every identifier of any member (and
  * anything shaped like an e-mail, UUID or phone number) redacted: `vip-user-42` → `vip-[redacted]`.
  */
-export const appcenterSweepAudiences: BatchProcessor = async (input, deps) => {
+export const appcenterSweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const needles = new Map<string, Needle[]>(input.members.map((m) => [m.taskId, subjectNeedles(m.subject)]));

@@ -59,7 +59,7 @@ async function listConsistently(client: AppCenterClient, app: string, signal?: A
  * The matches are deleted with Push_Delete `{"values": [...]}` in chunks, then a fresh listing
  * checks they are gone. Notification ids are App Center's own UUIDs, not personal data.
  */
-export const appcenterSweepNotifications: BatchProcessor = async (input, deps) => {
+export const appcenterSweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const previous = input.previous as NotificationProgress;

@@ -71,7 +71,7 @@ const keyDigest = (key: string) => createHash('sha256').update(key, 'utf8').dige
  * (`empty_prefix`), never `verified_absent`: a mistyped prefix looks exactly like it, and S3 has no
  * notion of a prefix existing. The evidence names the config key so the operator can check it.
  */
-export const scanS3Prefix: BatchProcessor = async (input, deps) => {
+export const scanS3Prefix: BatchProcessor<S3VendorClient> = async (input, deps) => {
   const s3 = requireClient(deps, 's3');
   const { bucket, prefix } = parseLocationResource(resourceValue(input.scope, 'location'));
   const matcher = new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })));

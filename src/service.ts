@@ -3,9 +3,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
-import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
-import { CONNECTORS } from './connectors/registry.js';
-import type { ConnectorJob } from './connectors/connector.js';
+import type { VendorQueueSettings, VendorSettingsMap } from './vendors/vendor-settings.js';
+import { CONNECTORS, registerConnector } from './connectors/registry.js';
+import type { ConnectorJob, VendorConnector } from './connectors/connector.js';
+import { registerSandboxPlugin, sandboxPluginFor, type VendorSandboxPlugin } from './sandbox/sandbox-plugins.js';
 import { decodeKey } from './config/load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './ledger/database.js';
@@ -217,7 +218,8 @@ export async function startService(config: Config, options: StartServiceOptions 
       const settings = config.vendors[connector.vendor];
       if (!settings) continue;
       const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
-      (clients as Record<string, unknown>)[connector.clientKey] = client;
+      // Each connector's client fills the slot of its vendor's name: its processors get it alone (start-workers.ts).
+      (clients as Record<string, unknown>)[connector.vendor] = client;
       closers.push(async () => client.close());
       Object.assign(jobs, connector.jobs);
     }
@@ -281,14 +283,28 @@ export async function startService(config: Config, options: StartServiceOptions 
   }
 }
 
-/** In sandbox mode every vendor with a connector points at its simulator. */
+/**
+ * Adds a vendor to the service: its connector (settings schema, queue defaults, client, queue and
+ * jobs, planning) and, if it has a simulator, its sandbox wiring. The one call a new vendor needs
+ * (README "Adding a vendor"); call it before loading the config, which validates the vendor's
+ * settings with the connector's own keys.
+ */
+export function registerVendor<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>, sandboxPlugin?: VendorSandboxPlugin<S>): void {
+  if (sandboxPlugin && sandboxPlugin.vendor !== connector.vendor) throw new Error(`sandbox wiring for ${sandboxPlugin.vendor} given with the ${connector.vendor} connector`);
+  registerConnector(connector);
+  if (sandboxPlugin) registerSandboxPlugin(sandboxPlugin);
+}
+
+/** In sandbox mode every vendor with sandbox wiring points at its simulator. */
 function withSandboxVendors(config: Config, sandbox: SimulatedVendors): Config {
   const vendors: Record<string, unknown> = { ...config.vendors };
   for (const connector of CONNECTORS) {
+    const plugin = sandboxPluginFor(connector.vendor);
+    if (!plugin) continue;
     const overrides = config.sandbox.vendorOverrides[connector.vendor] ?? {};
-    vendors[connector.vendor] = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...overrides };
+    vendors[connector.vendor] = { ...plugin.sandboxSettings(sandbox, connector.queueDefaults), ...overrides };
   }
-  return { ...config, vendors: vendors };
+  return { ...config, vendors: vendors as VendorSettingsMap };
 }
 
 function readExistingSecret(file: string): string | undefined {

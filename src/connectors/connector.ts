@@ -1,13 +1,13 @@
 import type { TaskRecord, TaskSpec } from '../ledger/ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
-import type { SimulatedVendors } from '../sandbox/simulated-vendors.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import type { VendorQueueSettings } from '../vendors/vendor-settings.js';
 import type { VendorCallObserver } from '../vendors/vendor-call-observer.js';
 import type { VendorClock } from '../vendors/vendor-clock.js';
 import type { CallBudget } from '../vendors/call-budget.js';
 import type { QueueDefinition, VendorQueueDefinition } from '../../queues/queue-definition.js';
-import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import type Joi from 'joi';
+import type { BatchInput, BatchResult, ProcessorDeps, TaskInput, TaskResult, VendorClients } from '../../jobs/task-processor.js';
 import type { ScopeProcessor } from '../../jobs/delete-project.js';
 
 /** What the planner knows when it asks a connector for tasks. */
@@ -35,16 +35,32 @@ export class UnplannableVendorError extends Error {
  * - `task`: one request's work at one vendor resource (src/workers/task-runner.ts);
  * - `batch`: one vendor call shared by the tasks of many requests (Invariant 7, src/workers/batch-runner.ts);
  * - `scope`: a whole vendor scope, not a person (a Pinpoint project deletion, src/workers/project-deletion-runner.ts).
+ *
+ * A task or batch processor gets only its own vendor's client (`C`). Processors are declared as
+ * methods so a connector of any client type fits the registry's list of connectors.
  */
-export type ConnectorJob =
-  | { readonly kind: 'task'; readonly processor: TaskProcessor }
-  | { readonly kind: 'batch'; readonly processor: BatchProcessor }
-  | { readonly kind: 'scope'; readonly processor: ScopeProcessor };
+export type ConnectorJob<C = unknown> = TaskJob<C> | BatchJob<C> | ScopeJob;
+
+export interface TaskJob<C> {
+  readonly kind: 'task';
+  processor(input: TaskInput, deps: ProcessorDeps<C>): Promise<TaskResult>;
+}
+
+export interface BatchJob<C> {
+  readonly kind: 'batch';
+  processor(input: BatchInput, deps: ProcessorDeps<C>): Promise<BatchResult>;
+}
+
+/** A job about a whole scope; it may span vendors (a project deletion deletes Pinpoint's app and S3 prefixes). */
+export interface ScopeJob {
+  readonly kind: 'scope';
+  readonly processor: ScopeProcessor;
+}
 
 export type JobKind = ConnectorJob['kind'];
 
 /** Job name → what the job is and which processor runs it. */
-export type ConnectorJobs = Readonly<Record<string, ConnectorJob>>;
+export type ConnectorJobs<C = unknown> = Readonly<Record<string, ConnectorJob<C>>>;
 
 /** The processor type of a job kind. */
 export type ProcessorOf<K extends JobKind> = Extract<ConnectorJob, { kind: K }>['processor'];
@@ -60,25 +76,30 @@ export function connectorQueue(queue: VendorQueueDefinition, jobs: ConnectorJobs
 }
 
 /**
- * Everything the service needs to know about one vendor, in one place, so a new vendor is one
- * new connector plus a line in `src/connectors/registry.ts` (DESIGN.md: "new vendors must be cheap").
+ * Everything the service needs to know about one vendor, in one place: its settings (schema and
+ * queue defaults), its client, its queue and jobs, and how it plans a request. A new vendor is one
+ * connector, registered with one call (README "Adding a vendor"); its simulator, if it has one,
+ * lives under src/sandbox/<vendor>/ and never here.
  */
-export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSettings, K extends keyof VendorClients = keyof VendorClients> {
+export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSettings, C = unknown> {
   readonly vendor: VendorName;
   /** Its queue; `jobNames` are the keys of `jobs` (`connectorQueue`). */
   readonly queue: QueueDefinition;
   /** Every job of this connector's queue, by name: its kind and its processor. */
-  readonly jobs: ConnectorJobs;
-  /** Which slot of VendorClients this connector's client fills. */
-  readonly clientKey: K;
+  readonly jobs: ConnectorJobs<C>;
+  /**
+   * The keys of `vendors.<vendor>` in the config file, besides the queue keys every vendor has
+   * (`rateLimit`, `concurrency`, `throttleDelayMs`): config validates the vendor's settings with them.
+   */
+  readonly settingsKeys: Joi.PartialSchemaMap;
+  /** Queue settings used where config gives none (Invariant 5). */
+  readonly queueDefaults: VendorQueueSettings;
   /**
    * `calls` hears every HTTP call the client makes (per-vendor call metrics, src/metrics/);
    * `clock` is the vendors' time (the sandbox's when they are simulated); `budget` keeps the
    * vendor's call limits (the service passes the Redis one, shared by every process: Invariant 12).
    */
-  createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock, budget?: CallBudget): NonNullable<VendorClients[K]> & { close(): void };
-  /** Settings pointing at the running simulator (sandbox mode). */
-  sandboxSettings(sandbox: SimulatedVendors, queueDefaults: VendorQueueSettings): S;
+  createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock, budget?: CallBudget): C & { close(): void };
   /** The tasks for one request: vendor × resource × action. Pure. */
   plan(input: PlanInput, settings: S): TaskSpec[];
   /**

@@ -1,8 +1,8 @@
-/** Every vendor the service can erase from. One BullMQ queue each (Invariant 5). */
-export const VENDOR_NAMES = ['pinpoint', 's3', 'appcenter', 'segment', 'amplitude'] as const;
+/**
+ * A vendor's name: the built-in vendors' names as a type. A vendor added with `registerVendor`
+ * (src/service.ts) is known at run time only: `isVendorName` and `VENDOR_NAMES` read the registry
+ * (src/connectors/registry.ts), so an input naming it is accepted wherever they are asked.
+ */
+export type { BuiltInVendorName as VendorName } from '../connectors/registry.js';
 
-export type VendorName = (typeof VENDOR_NAMES)[number];
-
-export function isVendorName(value: string): value is VendorName {
-  return (VENDOR_NAMES as readonly string[]).includes(value);
-}
+export { VENDOR_NAMES, isRegisteredVendor as isVendorName } from '../connectors/registry.js';

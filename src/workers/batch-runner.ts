@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
-import type { BatchProcessor, VendorClients } from '../../jobs/task-processor.js';
+import { processorDeps, type BatchProcessor, type WorkerClients } from '../../jobs/task-processor.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
@@ -36,7 +36,8 @@ export interface BatchRunnerDeps {
   batches: BatchLedger;
   queues: QueueSet;
   processors: Readonly<Record<string, BatchProcessor>>;
-  clients: VendorClients;
+  /** The worker's vendor clients; a processor gets its own vendor's only. */
+  clients: WorkerClients;
   logger: Logger;
   /** The vendors' circuit breakers; without it a configuration fault fails the batch. */
   breaker?: VendorBreaker;
@@ -120,7 +121,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           rememberIdentifier: (requestId, kind, value) => ledger.addIdentifier(requestId, kind, value),
           signal,
         },
-        deps.clients,
+        processorDeps(deps.clients, batch.vendor),
       );
       if (result.outcome === 'waiting_vendor') {
         if (result.openToLateMembers) await batches.reopen(batchId, result.evidence, new Date(Date.now() + result.pollAfterMs));

@@ -7,7 +7,7 @@ import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import { finalizeRequest } from '../../jobs/finalize-request.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients, WorkerClients } from '../../jobs/task-processor.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { createTaskRunner } from './task-runner.js';
 import { createBatchRunner } from './batch-runner.js';
@@ -29,7 +29,8 @@ export interface WorkerPoolDeps {
   /** Which queues this process works on (`erasure worker --queues pinpoint,s3`). */
   run: ResolvedQueue[];
   ledger: RequestLedger;
-  clients: VendorClients;
+  /** The vendor clients by vendor name: each processor gets its own vendor's (scope jobs, which may span vendors, get the built-ins' bag). */
+  clients: WorkerClients;
   /** Every vendor job the workers run, by job name: its kind picks the runner (src/connectors/connector.ts). */
   jobs: ConnectorJobs;
   batches: BatchLedger;

@@ -3,7 +3,7 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
-import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import { processorDeps, type TaskProcessor, type WorkerClients } from '../../jobs/task-processor.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 import type { VendorBreaker } from './vendor-breaker.js';
@@ -13,7 +13,8 @@ export interface TaskRunnerDeps {
   ledger: RequestLedger;
   batches: BatchCoordinator;
   processors: Readonly<Record<string, TaskProcessor>>;
-  clients: VendorClients;
+  /** The worker's vendor clients; a processor gets its own vendor's only. */
+  clients: WorkerClients;
   logger: Logger;
   /** The vendors' circuit breakers; without it a configuration fault just fails the task. */
   breaker?: VendorBreaker;
@@ -80,7 +81,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           awaitBatch: (request) => deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }),
           signal,
         },
-        clients,
+        processorDeps(clients, task.vendor),
       );
       if (result.outcome === 'waiting_vendor') {
         const deferred = await ledger.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });

@@ -1,3 +1,5 @@
+import { pinpointSandboxPlugin } from '../../src/sandbox/pinpoint/pinpoint-sandbox-plugin.js';
+import { appcenterSandboxPlugin } from '../../src/sandbox/appcenter/appcenter-sandbox-plugin.js';
 import { expect } from 'chai';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
@@ -5,7 +7,7 @@ import { ScopeSightingLedger } from '../../src/ledger/scope-sightings.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { pinpointConnector } from '../../src/connectors/pinpoint-connector.js';
 import { appcenterConnector } from '../../src/connectors/appcenter-connector.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { MisconfiguredVendorError } from '../../src/vendors/vendor-errors.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
@@ -65,9 +67,9 @@ for (const backend of backends) {
       sandbox = undefined;
     });
 
-    function wire(s: Sandbox): { clients: VendorClients; vendors: { pinpoint: ReturnType<typeof pinpointConnector.sandboxSettings>; appcenter: ReturnType<typeof appcenterConnector.sandboxSettings> } } {
-      const pinpointSettings = pinpointConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.pinpoint);
-      const appcenterSettings = appcenterConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter);
+    function wire(s: Sandbox): { clients: VendorClients; vendors: { pinpoint: ReturnType<typeof pinpointSandboxPlugin.sandboxSettings>; appcenter: ReturnType<typeof appcenterSandboxPlugin.sandboxSettings> } } {
+      const pinpointSettings = pinpointSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.pinpoint);
+      const appcenterSettings = appcenterSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter);
       const pinpoint = pinpointConnector.createClient(pinpointSettings, undefined, () => s.clock.now());
       const appcenter = appcenterConnector.createClient(appcenterSettings);
       closeClients.push(() => { pinpoint.close(); }, () => { appcenter.close(); });

@@ -97,7 +97,7 @@ describe('Amplitude connector and settings', () => {
     const run = async (previous: Record<string, unknown>, started: boolean) => {
       const waiting: BatchOutcome = { state: 'waiting', batchId: 'b1', closesAt: new Date(Date.now() + (started ? -1_000 : 60_000)) };
       const input: TaskInput = { requestId: 'r1', taskId: 't1', resource: 'project/default', subject: { userId: PERSON.userId }, attempt: 1, previous, checkpoint: async () => undefined, awaitBatch: async () => waiting };
-      return amplitudeDeleteUser(input, { amplitude: client });
+      return amplitudeDeleteUser(input, { client });
     };
     for (const started of [false, true]) {
       expect(await run({}, started), 'in the deletion call').to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(batchWindowMs) });

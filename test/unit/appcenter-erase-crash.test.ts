@@ -29,7 +29,7 @@ function world() {
       previous: evidence,
       checkpoint: async (more: Record<string, unknown>) => void (evidence = { ...evidence, ...more }),
     } as unknown as TaskInput;
-    return appcenterEraseDevices(input, { appcenter: client });
+    return appcenterEraseDevices(input, { client });
   };
   return { run, devices };
 }
