@@ -3,7 +3,7 @@ import { unverifiable, vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { identifierOf, SUBMIT_DELETIONS, type SubmittedMember } from './amplitude-submit-deletions.js';
 import { POLL_DELETIONS, pollBatchScope } from './amplitude-poll-deletions.js';
-import { memberFallbackPollMs, requireClient, type TaskProcessor, type TaskResult } from './task-processor.js';
+import { memberFallbackPollMs, requireClient, type TaskProcessor, type TaskResult } from '../src/connectors/processor-contract.js';
 
 /** The member task's job name: one per request and Amplitude project. */
 export const DELETE_USER = 'amplitude-delete-user';

@@ -1,6 +1,6 @@
 import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
 import { AMPLITUDE_BACKUP_CLEAR_DAYS } from '../src/vendors/amplitude-settings.js';
-import { requireClient, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The shared batch job that polls one deletion job (one day) for every member in it. */
 export const POLL_DELETIONS = 'amplitude-poll-deletions';

@@ -1,7 +1,7 @@
 import type { Subject } from '../src/privacy/subject.js';
 import type { AmplitudeClient, AmplitudeIdentifier, DeletionEntry, DeletionResult } from '../src/vendors/amplitude-client.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The shared batch job that sends the deletion call (job name in the `amplitude` queue). */
 export const SUBMIT_DELETIONS = 'amplitude-submit-deletions';

@@ -2,7 +2,7 @@ import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { subjectNeedles } from '../src/privacy/token-match.js';
 import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
 import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 const ACTION = 'delete-notifications';
 

@@ -3,7 +3,7 @@ import { unverifiable, vendorConfirmed, verifiedAbsent } from '../src/receipts/v
 import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
 import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
 import { afterInterruptedRun, customPropertyKinds, eraseInstallIds, type DeviceErasure } from './appcenter-export-devices.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 const ACTION = 'delete-devices';
 

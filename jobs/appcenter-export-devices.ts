@@ -4,7 +4,7 @@ import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, ty
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** What erasing one member's devices came to. Counts only: install ids identify a person and stay in memory. */
 export interface DeviceErasure {

@@ -3,7 +3,7 @@ import { confirmGoneApp } from './appcenter-batch-member.js';
 import { namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** Listings per batch run: delete what matched, then list again until a listing finds nothing. */
 const MAX_PASSES = 3;

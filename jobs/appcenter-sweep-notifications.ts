@@ -2,7 +2,7 @@ import { confirmGoneApp } from './appcenter-batch-member.js';
 import { equalsIdentifier, namesAny, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone, type AppCenterClient, type AppCenterNotificationContent, type AppCenterNotificationOverview } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** Ids per Push_Delete call. */
 export const PUSH_DELETE_CHUNK = 100;

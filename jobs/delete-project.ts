@@ -1,7 +1,7 @@
 import type { S3Location } from '../src/vendors/s3-settings.js';
 import { isGone } from '../src/vendors/pinpoint-client.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireVendorClient, type Evidence, type VendorClients } from './task-processor.js';
+import { requireVendorClient, type Evidence, type VendorClients } from '../src/connectors/processor-contract.js';
 
 /** What the processor gets for one run of one project deletion. Ids and vendor resources only. */
 export interface ProjectDeletionInput {

@@ -2,7 +2,7 @@ import type { PinpointClient } from '../src/vendors/pinpoint-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { isGone } from '../src/vendors/pinpoint-client.js';
 import { scopeGone, verifiedAbsent } from '../src/receipts/verification.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /**
  * Pinpoint by user id: record what exists (GetUserEndpoints), delete it (DeleteUserEndpoints),

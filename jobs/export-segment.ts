@@ -3,7 +3,7 @@ import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
 import { isGone, type AppGone, type ExportJobState, type PinpointAppGone, type PinpointClient } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult, type ProcessorDeps } from './task-processor.js';
+import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult, type ProcessorDeps } from '../src/connectors/processor-contract.js';
 
 /** The batch job's name, in the Pinpoint queue; its members are `find-endpoint` tasks. */
 export const EXPORT_SEGMENT = 'export-segment';

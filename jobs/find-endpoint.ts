@@ -5,7 +5,7 @@ import { normaliseAddress } from '../src/vendors/pinpoint-export-scanner.js';
 import type { EndpointReadBack } from '../src/vendors/pinpoint-client.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { EXPORT_SEGMENT } from './export-segment.js';
-import { requireClient, resourceValue, windowBatchPollMs, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, windowBatchPollMs, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /** What a run leaves in the task's evidence for the next (vendor ids and counts only). */
 interface FindState {

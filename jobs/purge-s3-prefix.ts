@@ -1,7 +1,7 @@
 import type { S3VendorClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { SCAN_S3_PREFIX } from './scan-s3-prefix.js';
-import { requireClient, windowBatchPollMs, type TaskProcessor } from './task-processor.js';
+import { requireClient, windowBatchPollMs, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /**
  * `purge-s3-prefix`: removes a person's rows from one configured location (import files, older

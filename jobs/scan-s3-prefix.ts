@@ -11,7 +11,7 @@ import { parseLocationResource } from '../src/vendors/s3-settings.js';
 import type { S3KeyVersions, S3VendorClient, S3VersionEntry } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
 import { unverifiable, verifiedAbsent } from '../src/receipts/verification.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The batch job's name, in the S3 queue; its members are `purge-s3-prefix` tasks. */
 export const SCAN_S3_PREFIX = 'scan-s3-prefix';

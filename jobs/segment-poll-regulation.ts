@@ -2,7 +2,7 @@ import type { SegmentClient } from '../src/vendors/segment-client.js';
 import type { RegulationStatus, RegulationTarget } from '../src/vendors/segment-client.js';
 import { SEGMENT_ERASING_REGULATION_TYPES, SEGMENT_MAX_SUBJECT_IDS, type SegmentRegulationType } from '../src/vendors/segment-settings.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, type BatchProcessor, type BatchResult, type Evidence, type MemberResult } from './task-processor.js';
+import { requireClient, type BatchProcessor, type BatchResult, type Evidence, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The batch job's name in the `segment` queue: creates one regulation for the batch, then polls it. */
 export const POLL_REGULATION = 'poll-regulation';

@@ -2,7 +2,7 @@ import type { SegmentClient } from '../src/vendors/segment-client.js';
 import { vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { POLL_REGULATION, regulationBatchScope } from './segment-poll-regulation.js';
-import { memberFallbackPollMs, requireClient, type TaskProcessor } from './task-processor.js';
+import { memberFallbackPollMs, requireClient, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /** The member task's job name: one per request and Segment scope (workspace, or each source). */
 export const REGULATE_USER = 'regulate-user';

@@ -30,7 +30,7 @@ import { connectSharedSandbox, type SharedSandbox } from './sandbox/shared-sandb
 import type { SimulatedVendors } from './sandbox/simulated-vendors.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
-import type { VendorClients } from '../jobs/task-processor.js';
+import type { VendorClients } from './connectors/processor-contract.js';
 import { BatchLedger } from './ledger/batch-ledger.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
@@ -287,12 +287,16 @@ export async function startService(config: Config, options: StartServiceOptions 
  * Adds a vendor to the service: its connector (settings schema, queue defaults, client, queue and
  * jobs, planning) and, if it has a simulator, its sandbox wiring. The one call a new vendor needs
  * (README "Adding a vendor"); call it before loading the config, which validates the vendor's
- * settings with the connector's own keys.
+ * settings with the connector's own keys. Returns the function that takes the vendor out again.
  */
-export function registerVendor<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>, sandboxPlugin?: VendorSandboxPlugin<S>): void {
+export function registerVendor<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>, sandboxPlugin?: VendorSandboxPlugin<S>): () => void {
   if (sandboxPlugin && sandboxPlugin.vendor !== connector.vendor) throw new Error(`sandbox wiring for ${sandboxPlugin.vendor} given with the ${connector.vendor} connector`);
-  registerConnector(connector);
-  if (sandboxPlugin) registerSandboxPlugin(sandboxPlugin);
+  const unregisterConnector = registerConnector(connector);
+  const unregisterPlugin = sandboxPlugin ? registerSandboxPlugin(sandboxPlugin) : () => undefined;
+  return () => {
+    unregisterPlugin();
+    unregisterConnector();
+  };
 }
 
 /** In sandbox mode every vendor with sandbox wiring points at its simulator. */

@@ -25,7 +25,7 @@ import { adminPageHeaders, createAdminRouter, dashboardAuthenticate } from '../d
 import { renderMetrics } from './metrics.js';
 import type { VendorCallStats } from '../metrics/vendor-call-stats.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { SERVICE_INFO } from '../service-info.js';
 import type { VendorHealthMonitor } from '../preflight/vendor-health-monitor.js';

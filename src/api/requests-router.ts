@@ -20,7 +20,7 @@ import { cancelRequest } from '../operations/cancel-request.js';
 import { buildReceipt, signReceipt } from '../receipts/receipt.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import type { Logger } from '../logger.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 
 export interface RequestsRouterDeps {
   config: Config;

@@ -6,7 +6,7 @@ import { amplitudeQueue } from '../../queues/amplitude-queue.js';
 import { amplitudeDeleteUser, DELETE_USER } from '../../jobs/amplitude-delete-user.js';
 import { submitDeletions, SUBMIT_DELETIONS } from '../../jobs/amplitude-submit-deletions.js';
 import { pollDeletions, POLL_DELETIONS } from '../../jobs/amplitude-poll-deletions.js';
-import { requireVendorClient } from '../../jobs/task-processor.js';
+import { requireVendorClient } from './processor-contract.js';
 import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
 import { taskId } from './task-id.js';
 

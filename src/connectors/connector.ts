@@ -7,7 +7,7 @@ import type { VendorClock } from '../vendors/vendor-clock.js';
 import type { CallBudget } from '../vendors/call-budget.js';
 import type { QueueDefinition, VendorQueueDefinition } from '../../queues/queue-definition.js';
 import type Joi from 'joi';
-import type { BatchInput, BatchResult, ProcessorDeps, TaskInput, TaskResult, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchResult, ProcessorDeps, TaskInput, TaskResult, VendorClients } from './processor-contract.js';
 import type { ScopeProcessor } from '../../jobs/delete-project.js';
 
 /** What the planner knows when it asks a connector for tasks. */

@@ -1,5 +1,4 @@
 import Joi from 'joi';
-import type { VendorName } from '../vendors/vendor-name.js';
 import { queueSettingsKeys, type VendorQueueSettings } from '../vendors/vendor-settings.js';
 import type { VendorConnector } from './connector.js';
 import { pinpointConnector } from './pinpoint-connector.js';
@@ -11,14 +10,26 @@ import { s3Connector } from './s3-connector.js';
 /** The vendors this repository ships, by name, in the order they are planned. */
 const BUILT_IN = { pinpoint: pinpointConnector, s3: s3Connector, segment: segmentConnector, appcenter: appcenterConnector, amplitude: amplitudeConnector } as const;
 
-/** The built-in vendors' names (src/vendors/vendor-name.ts re-exports it as VendorName). */
+/** The built-in vendors' names. */
 export type BuiltInVendorName = keyof typeof BUILT_IN;
+
+/**
+ * Vendors added with `registerVendor` (src/service.ts) declare their name and settings type here,
+ * by declaration merging, so that their name is a VendorName and their settings are typed in
+ * `Config['vendors']`:
+ * `declare module '<path>/src/connectors/registry.js' { interface RegisteredVendors { toy: ToySettings } }`
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by declaration merging in the modules that register vendors
+export interface RegisteredVendors {}
+
+/** Every vendor's name: the built-ins and the registered (src/vendors/vendor-name.ts re-exports it). */
+export type VendorName = BuiltInVendorName | (keyof RegisteredVendors & string);
 
 /** A connector's settings type. */
 type SettingsOf<C> = C extends VendorConnector<infer S, infer _Client> ? S : never;
 
 /** `vendors.<name>` of the config file: the settings of each built-in connector, derived from the connectors. */
-export type VendorSettingsMap = { [V in BuiltInVendorName]?: SettingsOf<(typeof BUILT_IN)[V]> };
+export type VendorSettingsMap = { [V in BuiltInVendorName]?: SettingsOf<(typeof BUILT_IN)[V]> } & { [V in keyof RegisteredVendors]?: RegisteredVendors[V] };
 
 const BUILT_IN_CONNECTORS = Object.values(BUILT_IN);
 const registered: VendorConnector[] = [...BUILT_IN_CONNECTORS];
@@ -38,13 +49,18 @@ export const VENDOR_NAMES: readonly VendorName[] = names;
  * Adds a vendor. Its name must be new. The vendor's settings are read from `vendors.<vendor>` of
  * the config with the connector's `settingsKeys`, its queue is added to the service's queues and
  * its jobs to the workers'. Register before loading the config and starting the service.
+ * Returns the function that takes it out again (a test that registers a vendor of its own).
  */
-export function registerConnector<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>): void {
+export function registerConnector<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>): () => void {
   if (registered.some((c) => c.vendor === connector.vendor)) throw new Error(`vendor ${connector.vendor} is already registered`);
-  // Settings and client types are the connector's own: from here on they are read through the
-  // config (validated by its own schema) and handed back to its own methods only.
-  registered.push(connector as unknown as VendorConnector);
+  registered.push(connector);
   names.push(connector.vendor);
+  return () => {
+    const at = registered.indexOf(connector);
+    if (at >= 0) registered.splice(at, 1);
+    const nameAt = names.indexOf(connector.vendor);
+    if (nameAt >= 0) names.splice(nameAt, 1);
+  };
 }
 
 export function connectorFor(vendor: VendorName): VendorConnector | undefined {

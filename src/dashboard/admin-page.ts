@@ -5,7 +5,7 @@ import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { REQUEST_STATUSES, type RequestRecord, type RequestStatus } from '../ledger/ledger-types.js';
 import type { QueueSet } from '../workers/queue-set.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import { scrub, type Logger } from '../logger.js';
 import { hasRole, type Principal } from '../api/auth.js';
 import { canSee, clientScope, isStaff } from '../api/access.js';

@@ -10,7 +10,7 @@ import { bodyFailureAnswer, JsonBodyError, parseJsonBody } from '../api/json-bod
 import { hasRole, type Principal } from '../api/auth.js';
 import { clientScope } from '../api/access.js';
 import type { CredentialGate, IntakeRateLimiter } from '../api/credential-gate.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
 import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
 import { openDsrStatus, statusBody } from './opendsr-status.js';

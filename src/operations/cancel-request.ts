@@ -2,7 +2,7 @@ import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import { connectorFor } from '../connectors/registry.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 
 export interface CancelReport {
   /** Tasks that had not started: nothing was done at the vendor. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../connectors/processor-contract.js';
 import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';

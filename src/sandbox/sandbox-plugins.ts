@@ -21,9 +21,10 @@ const plugins = new Map<string, VendorSandboxPlugin>(
 );
 
 /** Adds a vendor's sandbox wiring (through `registerVendor`, src/service.ts). */
-export function registerSandboxPlugin<S extends VendorQueueSettings>(plugin: VendorSandboxPlugin<S>): void {
+export function registerSandboxPlugin<S extends VendorQueueSettings>(plugin: VendorSandboxPlugin<S>): () => void {
   if (plugins.has(plugin.vendor)) throw new Error(`vendor ${plugin.vendor} already has sandbox wiring`);
   plugins.set(plugin.vendor, plugin);
+  return () => plugins.delete(plugin.vendor);
 }
 
 /** The vendor's sandbox wiring; undefined for a vendor without a simulator (sandbox mode then leaves it out). */

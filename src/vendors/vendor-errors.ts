@@ -87,7 +87,7 @@ export class MisconfiguredVendorError extends PermanentVendorError {
 }
 
 /** The config key holding each vendor's credentials, for messages about rejected ones. */
-export const CREDENTIALS_CONFIG_KEY: Readonly<Record<VendorName, string>> = {
+export const CREDENTIALS_CONFIG_KEY: Readonly<Partial<Record<VendorName, string>>> = {
   pinpoint: 'vendors.pinpoint.credentials',
   s3: 'vendors.s3.credentials',
   appcenter: 'vendors.appcenter.apiToken',
@@ -102,7 +102,8 @@ export function isCredentialsFault(status: number | undefined, code?: string): b
 
 /** The error for a credentials or permission fault, naming the credentials' config key. */
 export function credentialsRejected(details: VendorFailureDetails): MisconfiguredVendorError {
-  const key = CREDENTIALS_CONFIG_KEY[details.vendor];
+  // A registered vendor's credentials are under its own settings: `vendors.<vendor>`.
+  const key = CREDENTIALS_CONFIG_KEY[details.vendor] ?? `vendors.${details.vendor}`;
   return new MisconfiguredVendorError(details, 'credentials', key, `${key}: credentials rejected or permission refused by ${details.vendor}`);
 }
 

@@ -1,8 +1,8 @@
 /**
- * A vendor's name: the built-in vendors' names as a type. A vendor added with `registerVendor`
- * (src/service.ts) is known at run time only: `isVendorName` and `VENDOR_NAMES` read the registry
- * (src/connectors/registry.ts), so an input naming it is accepted wherever they are asked.
+ * A vendor's name: a built-in vendor's, or one added with `registerVendor` (src/service.ts), which
+ * declares it in `RegisteredVendors` (src/connectors/registry.ts). `isVendorName` and
+ * `VENDOR_NAMES` read the registry at run time.
  */
-export type { BuiltInVendorName as VendorName } from '../connectors/registry.js';
+export type { VendorName } from '../connectors/registry.js';
 
 export { VENDOR_NAMES, isRegisteredVendor as isVendorName } from '../connectors/registry.js';

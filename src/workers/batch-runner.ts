@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
-import { processorDeps, type BatchProcessor, type WorkerClients } from '../../jobs/task-processor.js';
+import { processorDeps, type BatchProcessor, type WorkerClients } from '../connectors/processor-contract.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
@@ -16,7 +16,7 @@ import type { VendorBreaker } from './vendor-breaker.js';
  * How long the wake keeps looking at members still active when their batch ended. Members wait
  * for the wake, not on a timer, so it must reach one that is just parking itself. One still active
  * after this (its run held up, e.g. by a ledger outage) sleeps until its fallback poll
- * (`memberFallbackPollMs`, jobs/task-processor.ts).
+ * (`memberFallbackPollMs`, src/connectors/processor-contract.ts).
  */
 const WAKE_WITHIN_MS = 30_000;
 /** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */

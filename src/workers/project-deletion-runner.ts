@@ -3,7 +3,7 @@ import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js
 import type { Logger } from '../logger.js';
 import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
 import type { ScopeProcessor } from '../../jobs/delete-project.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import { delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import { recordJobFailure, type JobFailureDeps } from './record-job-failure.js';
 

@@ -7,7 +7,7 @@ import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import { finalizeRequest } from '../../jobs/finalize-request.js';
-import type { VendorClients, WorkerClients } from '../../jobs/task-processor.js';
+import type { VendorClients, WorkerClients } from '../connectors/processor-contract.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { createTaskRunner } from './task-runner.js';
 import { createBatchRunner } from './batch-runner.js';

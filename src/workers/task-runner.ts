@@ -3,7 +3,7 @@ import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
-import { processorDeps, type TaskProcessor, type WorkerClients } from '../../jobs/task-processor.js';
+import { processorDeps, type TaskProcessor, type WorkerClients } from '../connectors/processor-contract.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 import type { VendorBreaker } from './vendor-breaker.js';

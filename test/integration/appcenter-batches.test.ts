@@ -7,7 +7,7 @@ import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
 import { appcenterSweepNotifications } from '../../jobs/appcenter-sweep-notifications.js';
 import { TransientVendorError } from '../../src/vendors/vendor-errors.js';
-import type { BatchInput, BatchProcessor, BatchResult } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchProcessor, BatchResult } from '../../src/connectors/processor-contract.js';
 
 /**
  * The App Center batch jobs run at least once (Invariant 3): a job that failed midway, or that

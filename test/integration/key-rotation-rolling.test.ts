@@ -17,7 +17,7 @@ import { createQueueSet, type QueueSet } from '../../src/workers/queue-set.js';
 import { createBatchRunner } from '../../src/workers/batch-runner.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { createLogger } from '../../src/logger.js';
-import type { BatchProcessor } from '../../jobs/task-processor.js';
+import type { BatchProcessor } from '../../src/connectors/processor-contract.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';

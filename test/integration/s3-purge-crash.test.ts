@@ -6,7 +6,7 @@ import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
 import { createS3VendorClient, type S3VendorClient } from '../../src/vendors/s3-client.js';
 import type { S3Settings } from '../../src/vendors/s3-settings.js';
 import { scanS3Prefix, type PrefixPurgeCounts } from '../../jobs/scan-s3-prefix.js';
-import type { BatchInput, BatchMemberInput } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchMemberInput } from '../../src/connectors/processor-contract.js';
 import { sandboxVendorSettings } from '../support/crash-rig.js';
 
 /** The people whose rows the batch removes (task id → seeded person); 5 and 6 share files with them and stay. */

@@ -12,7 +12,7 @@ import { MisconfiguredVendorError } from '../../src/vendors/vendor-errors.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
 import { appcenterDeleteAudiences } from '../../jobs/appcenter-delete-audiences.js';
-import type { BatchOutcome, TaskInput, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchOutcome, TaskInput, VendorClients } from '../../src/connectors/processor-contract.js';
 import { runPreflight } from '../../src/preflight/vendor-preflight.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';

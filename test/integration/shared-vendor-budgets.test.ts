@@ -70,7 +70,7 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     };
     // Every process points at the same simulators, as a process given the shared sandbox would.
     const vendors: Record<string, unknown> = {};
-    for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]);
+    for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults);
     vendors.pinpoint = { ...(vendors.pinpoint as object), batchWindowMs: 500, pollIntervalMs: 200 };
     vendors.segment = { ...(vendors.segment as object), batchWindowMs: 500, pollIntervalMs: 1000 };
     vendors.amplitude = { ...(vendors.amplitude as object), batchWindowMs: 200 };

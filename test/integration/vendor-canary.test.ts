@@ -4,7 +4,7 @@ import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandb
 import { CONNECTORS } from '../../src/connectors/registry.js';
 import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { type VendorSettingsMap } from '../../src/vendors/vendor-settings.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../../src/connectors/processor-contract.js';
 import type { VendorName } from '../../src/vendors/vendor-name.js';
 import { runCanaries, type CanaryCarry } from '../../src/preflight/canary.js';
 import type { PreflightReport } from '../../src/preflight/vendor-preflight.js';
@@ -17,7 +17,7 @@ function sandboxClients(sandbox: Sandbox): { vendors: Partial<VendorSettingsMap>
   const vendors: Record<string, unknown> = {};
   const clients: Record<string, { close(): void }> = {};
   for (const connector of CONNECTORS) {
-    const settings = { ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...(connector.vendor === 'amplitude' ? { requestsPerSecond: Infinity } : {}) };
+    const settings = { ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults), ...(connector.vendor === 'amplitude' ? { requestsPerSecond: Infinity } : {}) };
     vendors[connector.vendor] = settings;
     clients[connector.vendor] = connector.createClient(settings, undefined, () => sandbox.clock.now());
   }

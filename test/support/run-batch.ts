@@ -1,4 +1,4 @@
-import type { BatchInput, BatchMemberInput, BatchProcessor, BatchResult, ProcessorDeps } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchMemberInput, BatchProcessor, BatchResult, ProcessorDeps } from '../../src/connectors/processor-contract.js';
 
 export type DoneBatch = Extract<BatchResult, { outcome: 'done' }>;
 

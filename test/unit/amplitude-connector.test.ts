@@ -7,7 +7,7 @@ import { amplitudeQueue } from '../../queues/amplitude-queue.js';
 import { dayOfPollScope, pollBatchScope, withJitter } from '../../jobs/amplitude-poll-deletions.js';
 import { identifierOf } from '../../jobs/amplitude-submit-deletions.js';
 import { amplitudeDeleteUser } from '../../jobs/amplitude-delete-user.js';
-import { memberFallbackPollMs, type BatchOutcome, type TaskInput, type VendorClients } from '../../jobs/task-processor.js';
+import { memberFallbackPollMs, type BatchOutcome, type TaskInput, type VendorClients } from '../../src/connectors/processor-contract.js';
 
 const PERSON = { userId: 'user-4242', amplitudeId: '100004242', email: 'ann.lee@example.com' } as const;
 const KEYS = { apiKey: '0123456789abcdef0123456789abcdef', secretKey: 'fedcba9876543210fedcba9876543210' };

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { earliestDoneAt, pollBatchScope, pollDeletions } from '../../jobs/amplitude-poll-deletions.js';
 import type { AmplitudeClient, DeletionJob } from '../../src/vendors/amplitude-client.js';
-import type { BatchInput, BatchResult } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchResult } from '../../src/connectors/processor-contract.js';
 
 const DAY_MS = 86_400_000;
 const DAY = '2026-12-10';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { exportSegment } from '../../jobs/export-segment.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
-import type { BatchInput, BatchResult, TaskInput } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchResult, TaskInput } from '../../src/connectors/processor-contract.js';
 import type { PinpointClient } from '../../src/vendors/pinpoint-client.js';
 import { MisconfiguredVendorError, PermanentVendorError, scopeMissing } from '../../src/vendors/vendor-errors.js';
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { nextPollMs, parseRegulationBatchScope, pollRegulation, regulationBatchScope, regulationOutcome } from '../../jobs/segment-poll-regulation.js';
 import { regulateUser } from '../../jobs/segment-regulate-user.js';
-import { memberFallbackPollMs, type BatchInput, type BatchOutcome, type BatchRequest, type TaskInput } from '../../jobs/task-processor.js';
+import { memberFallbackPollMs, type BatchInput, type BatchOutcome, type BatchRequest, type TaskInput } from '../../src/connectors/processor-contract.js';
 import type { CreateRegulationInput, RegulationStatus, SegmentClient, SegmentJobSettings } from '../../src/vendors/segment-client.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
 

@@ -12,7 +12,7 @@ import { createRequestEnqueuer, type RequestEnqueuer } from '../../src/planner/r
 import { createLogger } from '../../src/logger.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
-import type { TaskProcessor, TaskResult } from '../../jobs/task-processor.js';
+import type { TaskProcessor, TaskResult } from '../../src/connectors/processor-contract.js';
 import { testConfig, waitFor } from '../support/test-service.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';

@@ -13,7 +13,7 @@ import { parentJobId } from '../../src/planner/build-flow.js';
 import { createLogger } from '../../src/logger.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
-import type { BatchProcessor, TaskProcessor } from '../../jobs/task-processor.js';
+import type { BatchProcessor, TaskProcessor } from '../../src/connectors/processor-contract.js';
 import { testConfig, waitFor } from '../support/test-service.js';
 import { reconcile } from '../../src/workers/reconciler.js';
 import { batchJobId } from '../../src/workers/batch-coordinator.js';

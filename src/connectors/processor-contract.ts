@@ -1,10 +1,10 @@
-import type { IdentifierKind, Subject } from '../src/privacy/subject.js';
-import type { PinpointClient } from '../src/vendors/pinpoint-client.js';
-import type { S3VendorClient } from '../src/vendors/s3-client.js';
-import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
-import type { SegmentClient } from '../src/vendors/segment-client.js';
-import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
-import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
+import type { IdentifierKind, Subject } from '../privacy/subject.js';
+import type { PinpointClient } from '../vendors/pinpoint-client.js';
+import type { S3VendorClient } from '../vendors/s3-client.js';
+import type { AmplitudeClient } from '../vendors/amplitude-client.js';
+import type { SegmentClient } from '../vendors/segment-client.js';
+import type { AppCenterClient } from '../vendors/appcenter-client.js';
+import type { ScopeSightings } from '../ledger/scope-sightings.js';
 
 /** What a processor gets for one run of one task. Plain data plus two callbacks. */
 export interface TaskInput {
