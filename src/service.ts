@@ -15,8 +15,8 @@ import { RequestLedger } from './ledger/request-ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { makeDataDirPrivate, tighten } from './stores/private-data-dir.js';
-import { createQueueSet, type QueueSet } from './workers/queue-set.js';
-import { createVendorBreaker, type VendorBreaker } from './workers/vendor-breaker.js';
+import { createQueueSet, type QueueSet } from './infrastructure/queue-set.js';
+import { createVendorBreaker, type VendorBreaker } from './infrastructure/vendor-breaker.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
@@ -186,7 +186,7 @@ export async function startService(config: Config, options: StartServiceOptions 
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
-    // One circuit breaker per vendor, its state in Redis, shared by every process (src/workers/vendor-breaker.ts).
+    // One circuit breaker per vendor, its state in Redis, shared by every process (src/infrastructure/vendor-breaker.ts).
     const breaker = createVendorBreaker({ redisUrl, queues, settings: config.breaker, logger });
     closers.push(() => breaker.close());
     // Status callbacks: every committed status change queues its signed callbacks (src/callbacks/).

@@ -1,12 +1,12 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { VendorBreaker } from '../workers/vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import type { Logger } from '../logger.js';
 import type { Intake } from '../intake/intake.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { requireRole, type Principal } from './auth.js';
 import type { CredentialGate, IntakeRateLimiter } from './credential-gate.js';
 import type { AdminSessions } from '../dashboard/admin-sessions.js';

@@ -5,7 +5,7 @@ import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { toFieldProblems } from '../intake/request-schema.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
 import { ApiError } from './api-error.js';

@@ -1,4 +1,4 @@
-import type { VendorBreaker } from '../workers/vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
@@ -9,7 +9,7 @@ import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
 import { toFieldProblems } from '../intake/request-schema.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../vendors/vendor-name.js';
 import { requireRole } from './auth.js';

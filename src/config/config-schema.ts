@@ -110,7 +110,7 @@ export interface Config {
     retention: { completedAgeSeconds: number; completedCount: number; failedAgeSeconds: number; failedCount: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
-  /** Per-vendor circuit breakers (src/workers/vendor-breaker.ts). */
+  /** Per-vendor circuit breakers (src/infrastructure/vendor-breaker.ts). */
   breaker: { consecutiveFailures: number; probeAfterMs: number; webhookUrl?: string };
   /**
    * Days after a request ends before its identifiers are destroyed (crypto-shredding): the vault

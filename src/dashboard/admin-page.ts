@@ -1,10 +1,10 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import type { BreakerState, VendorBreaker } from '../workers/vendor-breaker.js';
+import type { BreakerState, VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { RequestLedger } from '../ledger/request-ledger.js';
 import { REQUEST_STATUSES, type RequestRecord, type RequestStatus } from '../ledger/ledger-types.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { VendorClients } from '../connectors/processor-contract.js';
 import { scrub, type Logger } from '../logger.js';
 import { hasRole, type Principal } from '../api/auth.js';

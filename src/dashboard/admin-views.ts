@@ -4,7 +4,7 @@ import { FINAL_REQUEST_STATUSES, REQUEST_STATUSES, TERMINAL_TASK_STATES, type Re
 import { parentJobId } from '../planner/build-flow.js';
 import { html, path, type SafeHtml } from './html.js';
 import type { RiskAssessment } from '../deadlines/at-risk.js';
-import type { BreakerState } from '../workers/vendor-breaker.js';
+import type { BreakerState } from '../infrastructure/vendor-breaker.js';
 
 /**
  * The admin pages as functions of ledger records: plain server-rendered HTML, no scripts, one

@@ -1,5 +1,5 @@
 import type { ProjectDeletionRecord } from '../ledger/project-deletion-ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 
 import { DELETE_PROJECT } from '../../jobs/delete-project.js';

@@ -68,7 +68,7 @@ export type ConfigFault = 'credentials' | 'scope_missing';
  * A configuration mistake, never an outcome: the vendor rejected our credentials or refused a
  * permission (401/403), or says a configured scope (app, bucket, project, source) does not exist.
  * Retrying cannot help and every task of the vendor would meet it: the runners open the vendor's
- * circuit breaker (src/workers/vendor-breaker.ts), which pauses its queue until an operator fixes
+ * circuit breaker (src/infrastructure/vendor-breaker.ts), which pauses its queue until an operator fixes
  * the config and resumes it. The message names the config key; scope names (app ids, buckets) are
  * not personal data and may appear, identifiers of people never do.
  */

@@ -7,10 +7,10 @@ import type { VendorName } from '../vendors/vendor-name.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
 import { addBatchJob, type BatchJobData } from './batch-coordinator.js';
-import type { QueueSet } from './queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
-import type { VendorBreaker } from './vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 
 /**
  * How long the wake keeps looking at members still active when their batch ended. Members wait

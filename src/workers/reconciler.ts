@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { childJob, parentJobId } from '../planner/build-flow.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
-import type { QueueSet } from './queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { addBatchJob, batchJobId } from './batch-coordinator.js';
 import { openMembers } from './batch-runner.js';

@@ -17,9 +17,9 @@ import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js
 import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
 import { processorsOfKind, type ConnectorJobs, type JobKind } from '../connectors/connector.js';
 import { createProjectDeletionRunner } from './project-deletion-runner.js';
-import { redisConnection, type QueueSet } from './queue-set.js';
+import { redisConnection, type QueueSet } from '../infrastructure/queue-set.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
-import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
+import { breakerWaitingReason, type VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import { failedJobReason, recordJobFailure, type FailedJob } from './record-job-failure.js';
 
 export interface WorkerPoolDeps {

@@ -6,7 +6,7 @@ import type { TaskJobData } from '../planner/build-flow.js';
 import { processorDeps, type TaskProcessor, type WorkerClients } from '../connectors/processor-contract.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
-import type { VendorBreaker } from './vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import { recordJobFailure } from './record-job-failure.js';
 
 export interface TaskRunnerDeps {

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
 import { verifyReceipt } from '../../src/receipts/receipt.js';
-import type { BreakerState } from '../../src/workers/vendor-breaker.js';
+import type { BreakerState } from '../../src/infrastructure/vendor-breaker.js';
 import type { VendorName } from '../../src/vendors/vendor-name.js';
 
 /**

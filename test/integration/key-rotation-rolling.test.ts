@@ -13,7 +13,7 @@ import { RequestLedger } from '../../src/ledger/request-ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { FINAL_REQUEST_STATUSES } from '../../src/ledger/ledger-types.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { createQueueSet, type QueueSet } from '../../src/workers/queue-set.js';
+import { createQueueSet, type QueueSet } from '../../src/infrastructure/queue-set.js';
 import { createBatchRunner } from '../../src/workers/batch-runner.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { createLogger } from '../../src/logger.js';

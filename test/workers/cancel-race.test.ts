@@ -6,7 +6,7 @@ import { migrate } from '../../src/ledger/migrations.js';
 import { RequestLedger } from '../../src/ledger/request-ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { createQueueSet, type QueueSet } from '../../src/workers/queue-set.js';
+import { createQueueSet, type QueueSet } from '../../src/infrastructure/queue-set.js';
 import { startWorkers, type WorkerPool } from '../../src/workers/start-workers.js';
 import { createRequestEnqueuer, type RequestEnqueuer } from '../../src/planner/request-enqueuer.js';
 import { createLogger } from '../../src/logger.js';

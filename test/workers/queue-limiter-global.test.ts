@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { Queue, Worker } from 'bullmq';
 import { resolveQueue } from '../../queues/queue-definition.js';
 import { pinpointConnector } from '../../src/connectors/pinpoint-connector.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { testConfig } from '../support/test-service.js';
 
