@@ -60,14 +60,19 @@ export interface ScopeJob {
 export type JobKind = ConnectorJob['kind'];
 
 /** Job name → what the job is and which processor runs it. */
-export type ConnectorJobs<C = unknown> = Readonly<Record<string, ConnectorJob<C>>>;
+export type ConnectorJobs<C = unknown> = Readonly<Partial<Record<string, ConnectorJob<C>>>>;
 
 /** The processor type of a job kind. */
 export type ProcessorOf<K extends JobKind> = Extract<ConnectorJob, { kind: K }>['processor'];
 
 /** The processors of one kind among `jobs`, by job name. */
-export function processorsOfKind<K extends JobKind>(jobs: ConnectorJobs, kind: K): Record<string, ProcessorOf<K>> {
-  return Object.fromEntries(Object.entries(jobs).flatMap(([name, job]) => (job.kind === kind ? [[name, job.processor as ProcessorOf<K>]] : [])));
+export function processorsOfKind<K extends JobKind>(jobs: ConnectorJobs, kind: K): Readonly<Record<string, ProcessorOf<K>>> {
+  const found: Array<[string, ProcessorOf<K>]> = [];
+  for (const [name, job] of Object.entries(jobs)) {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- processors are plain functions, declared as methods only so a connector of any client type fits the registry; none uses `this`
+    if (job?.kind === kind) found.push([name, job.processor as ProcessorOf<K>]);
+  }
+  return Object.fromEntries(found as Array<[string, unknown]>) as Record<string, ProcessorOf<K>>;
 }
 
 /** A vendor queue carrying exactly the jobs its connector declares: the job names are not listed twice. */

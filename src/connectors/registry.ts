@@ -23,7 +23,7 @@ export type BuiltInVendorName = keyof typeof BUILT_IN;
 export interface RegisteredVendors {}
 
 /** Every vendor's name: the built-ins and the registered (src/vendors/vendor-name.ts re-exports it). */
-export type VendorName = BuiltInVendorName | (keyof RegisteredVendors & string);
+export type VendorName = BuiltInVendorName | Extract<keyof RegisteredVendors, string>;
 
 /** A connector's settings type. */
 type SettingsOf<C> = C extends VendorConnector<infer S, infer _Client> ? S : never;

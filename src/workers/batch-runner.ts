@@ -35,7 +35,7 @@ export interface BatchRunnerDeps {
   ledger: RequestLedger;
   batches: BatchLedger;
   queues: QueueSet;
-  processors: Readonly<Record<string, BatchProcessor>>;
+  processors: Readonly<Partial<Record<string, BatchProcessor>>>;
   /** The worker's vendor clients; a processor gets its own vendor's only. */
   clients: WorkerClients;
   logger: Logger;

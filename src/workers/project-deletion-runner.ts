@@ -12,7 +12,7 @@ export interface ProjectDeletionRunnerDeps {
   /** Where failures are recorded (`recordJobFailure`); a scope job has no task of its own. */
   ledger: JobFailureDeps['ledger'];
   /** The `scope` jobs' processors, by job name (src/connectors/connector.ts). */
-  processors: Readonly<Record<string, ScopeProcessor>>;
+  processors: Readonly<Partial<Record<string, ScopeProcessor>>>;
   clients: VendorClients;
   logger: Logger;
 }

@@ -7,7 +7,7 @@ import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import { finalizeRequest } from '../../jobs/finalize-request.js';
-import type { VendorClients, WorkerClients } from '../connectors/processor-contract.js';
+import type { WorkerClients } from '../connectors/processor-contract.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { createTaskRunner } from './task-runner.js';
 import { createBatchRunner } from './batch-runner.js';
@@ -87,13 +87,13 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       // Failures that happen outside the processor (a job stalled too often) still end the task.
       // Batches: the reconciler fails a batch whose job failed, and its members join a new one.
       worker.on('failed', (job, err) => {
-        const failed = job ? failedJobOf(job, deps.jobs[job.name]?.kind) : undefined;
+        const failed = job ? failedJobOf(job as VendorJob, deps.jobs[job.name]?.kind) : undefined;
         if (!job || !failed) return;
         void (async () => {
           if ((await job.getState()) !== 'failed') return;
           if (failed.kind === 'task' && (await ledger.getTask(failed.taskId))?.state === 'failed') return;
           await recordJobFailure({ ledger, projectDeletions: deps.projectDeletions, logger }, failed, failedJobReason(err));
-        })().catch((e: Error) => logger.error('could not record a failed job', { jobId: job.id, errorName: e.name }));
+        })().catch((e: unknown) => logger.error('could not record a failed job', { jobId: job.id, errorName: errorName(e) }));
       });
     }
     workers.push(worker);
@@ -113,8 +113,9 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       if (state.state === 'open') await ledger.deferVendorTasks(state.vendor, breakerWaitingReason(state));
     }
   };
-  const probeTimer = deps.breaker
-    ? setInterval(() => void breakerTick(deps.breaker!).catch((e: Error) => logger.warn('breaker check failed', { errorName: e.name })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
+  const breaker = deps.breaker;
+  const probeTimer = breaker
+    ? setInterval(() => void breakerTick(breaker).catch((e: unknown) => logger.warn('breaker check failed', { errorName: errorName(e) })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
     : undefined;
   probeTimer?.unref();
 
@@ -173,3 +174,6 @@ function failedJobOf(job: VendorJob, kind: JobKind | undefined): FailedJob | und
   const data = job.data as TaskJobData;
   return { kind: 'task', requestId: data.requestId, taskId: data.taskId, jobId: job.id };
 }
+
+/** An error's name for a log line (never its message, which may quote a vendor). */
+const errorName = (e: unknown): string => (e instanceof Error ? e.name : typeof e);

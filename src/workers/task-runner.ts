@@ -12,7 +12,7 @@ import { recordJobFailure } from './record-job-failure.js';
 export interface TaskRunnerDeps {
   ledger: RequestLedger;
   batches: BatchCoordinator;
-  processors: Readonly<Record<string, TaskProcessor>>;
+  processors: Readonly<Partial<Record<string, TaskProcessor>>>;
   /** The worker's vendor clients; a processor gets its own vendor's only. */
   clients: WorkerClients;
   logger: Logger;
