@@ -116,7 +116,7 @@ export type TaskResult =
  * the scopes seen to exist. Never another vendor's client.
  */
 export interface ProcessorDeps<C> {
-  client?: C;
+  client: C | undefined;
   /** Scopes seen to exist (src/ledger/scope-sightings.ts): lets an app seen before that answers 404 end `scope_gone`. */
   scopeSightings?: ScopeSightings;
 }
