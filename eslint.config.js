@@ -4,6 +4,9 @@ import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 
+/** Only src/sandbox/, the composition root, test/ and bench/ may import the simulators. */
+const NO_SIMULATORS = { regex: '(^|/)sandbox/', message: 'only src/sandbox/, src/service.ts (the composition root), test/ and bench/ may import the simulators (src/sandbox/)' };
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', '**/*.cjs', '**/*.mjs', 'eslint.config.js'] },
   eslint.configs.recommended,
@@ -22,6 +25,36 @@ export default tseslint.config(
       'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  // Layering (README "Architecture"). Each rule says which direction of dependency it forbids and
+  // why. ESLint keeps only the last options of a rule per file, so the stricter block repeats the
+  // general one's pattern.
+  {
+    // Production code never depends on the simulators: a vendor's sandbox wiring lives under
+    // src/sandbox/<vendor>/ and only the composition root (src/service.ts) plugs it in. Tests and
+    // benchmarks may use them. (src/cli/main.ts starts `erasure sandbox` through a dynamic import.)
+    files: ['src/**', 'jobs/**', 'queues/**'],
+    ignores: ['src/sandbox/**', 'src/service.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [NO_SIMULATORS] }] },
+  },
+  {
+    // The HTTP surfaces and operator operations talk to the ledger, the queues and breakers
+    // (src/infrastructure/) and the processor contracts (src/connectors/processor-contract.ts),
+    // never to job processors or worker internals: workers alone run those, so changing them
+    // cannot break the API.
+    files: ['src/api/**', 'src/dashboard/**', 'src/opendsr/**', 'src/operations/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            NO_SIMULATORS,
+            { regex: '(^|/)jobs/', message: 'api, dashboard, opendsr and operations may not import job processors (jobs/); the contracts are in src/connectors/processor-contract.ts' },
+            { regex: '(^|/)workers/', message: 'api, dashboard, opendsr and operations may not import worker internals (src/workers/); queues and breakers are in src/infrastructure/' },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,7 +1,7 @@
+import { pinpointSandboxPlugin } from '../src/sandbox/pinpoint/pinpoint-sandbox-plugin.js';
 import { performance } from 'node:perf_hooks';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../src/sandbox/sandbox.js';
-import { pinpointConnector } from '../src/connectors/pinpoint-connector.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../src/connectors/registry.js';
 import { createPinpointClient, type PinpointClient } from '../src/vendors/pinpoint-client.js';
 
 /**
@@ -23,7 +23,7 @@ export interface DirectPinpoint {
 export async function startDirectPinpoint(options: { subjects: number; clockSpeed: number; sandbox?: SandboxOptions }): Promise<DirectPinpoint> {
   // A simulator of its own, seeded like the service's: the service's run has already erased its people.
   const sandbox = await startSandbox({ ...options.sandbox, subjects: options.subjects, clockSpeed: options.clockSpeed });
-  const client = createPinpointClient(pinpointConnector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.pinpoint));
+  const client = createPinpointClient(pinpointSandboxPlugin.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.pinpoint));
   const appId = sandbox.pinpoint.appId;
   return {
     sandbox,

@@ -9,7 +9,7 @@ import { availableVendors } from '../src/planner/plan-tasks.js';
 import { seedPerson } from '../src/sandbox/seed.js';
 import { freshBenchPrefix, startBenchService, type BenchService } from './bench-service.js';
 import { round, type Scenario } from './scenario.js';
-import { redisConnection } from '../src/workers/queue-set.js';
+import { redisConnection } from '../src/infrastructure/queue-set.js';
 import { redisBytes } from './redis-bytes.js';
 
 const RATIO_TARGET = 0.5;

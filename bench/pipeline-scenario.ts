@@ -1,7 +1,7 @@
 import { FlowProducer, Queue, Worker, type FlowJob } from 'bullmq';
 import { performance } from 'node:perf_hooks';
 import path from 'node:path';
-import { redisConnection } from '../src/workers/queue-set.js';
+import { redisConnection } from '../src/infrastructure/queue-set.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { resolveQueues } from '../queues/registry.js';
 import { requestsQueue } from '../queues/requests-queue.js';

@@ -1,8 +1,9 @@
+import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
 import { unverifiable, vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { identifierOf, SUBMIT_DELETIONS, type SubmittedMember } from './amplitude-submit-deletions.js';
 import { POLL_DELETIONS, pollBatchScope } from './amplitude-poll-deletions.js';
-import { memberFallbackPollMs, requireClient, type TaskProcessor, type TaskResult } from './task-processor.js';
+import { memberFallbackPollMs, requireClient, type TaskProcessor, type TaskResult } from '../src/connectors/processor-contract.js';
 
 /** The member task's job name: one per request and Amplitude project. */
 export const DELETE_USER = 'amplitude-delete-user';
@@ -22,7 +23,7 @@ function waiting(pollAfterMs: number, evidence: Record<string, unknown>, reason:
  * `requested_on_day`, `active_scrub_done_date` and counts: never the person's ids, Amplitude's
  * included (Invariant 1).
  */
-export const amplitudeDeleteUser: TaskProcessor = async (input, deps) => {
+export const amplitudeDeleteUser: TaskProcessor<AmplitudeClient> = async (input, deps) => {
   const amplitude = requireClient(deps, 'amplitude');
   const { project, batchWindowMs, maxIdsPerRequest, pollIntervalMs } = amplitude.settings;
   const id = identifierOf(input.subject);

@@ -1,5 +1,6 @@
+import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
 import { AMPLITUDE_BACKUP_CLEAR_DAYS } from '../src/vendors/amplitude-settings.js';
-import { requireClient, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The shared batch job that polls one deletion job (one day) for every member in it. */
 export const POLL_DELETIONS = 'amplitude-poll-deletions';
@@ -45,7 +46,7 @@ export function earliestDoneAt(day: string, activeScrubDoneDate?: string): numbe
  * that reason instead of being counted as erased. Members whose task has already ended (cancelled
  * and withdrawn) are not given to this processor at all (the batch runner leaves settled tasks out).
  */
-export const pollDeletions: BatchProcessor = async (input, deps) => {
+export const pollDeletions: BatchProcessor<AmplitudeClient> = async (input, deps) => {
   const amplitude = requireClient(deps, 'amplitude');
   const day = dayOfPollScope(input.scope);
   if (input.members.length === 0) return { outcome: 'done', evidence: { day, members: 0 }, members: new Map() };

@@ -1,7 +1,7 @@
 import type { Subject } from '../src/privacy/subject.js';
 import type { AmplitudeClient, AmplitudeIdentifier, DeletionEntry, DeletionResult } from '../src/vendors/amplitude-client.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The shared batch job that sends the deletion call (job name in the `amplitude` queue). */
 export const SUBMIT_DELETIONS = 'amplitude-submit-deletions';
@@ -84,7 +84,7 @@ export function identifierOf(subject: Subject): AmplitudeIdentifier | undefined 
  * user id maps to is sealed into the member's vault (never into evidence), so a cancel can still
  * withdraw it. Members then poll their job's day (`amplitude-poll-deletions`).
  */
-export const submitDeletions: BatchProcessor = async (input, deps) => {
+export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, deps) => {
   const amplitude = requireClient(deps, 'amplitude');
   const earlier = (input.previous.submitted ?? {}) as Record<string, SubmittedMember>;
   const submitted: Record<string, SubmittedMember> = { ...earlier };

@@ -2,7 +2,7 @@ import type { AppCenterBatching } from '../src/vendors/appcenter-settings.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { scopeGone } from '../src/receipts/verification.js';
-import type { TaskInput, TaskResult } from './task-processor.js';
+import type { TaskInput, TaskResult } from '../src/connectors/processor-contract.js';
 import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
 
 /**

@@ -1,7 +1,8 @@
+import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { subjectNeedles } from '../src/privacy/token-match.js';
 import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
 import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 const ACTION = 'delete-audiences';
 
@@ -10,7 +11,7 @@ const ACTION = 'delete-audiences';
  * tokens only), through the app's shared audience sweep (`appcenter-sweep-audiences`). Evidence:
  * how many were deleted and their names with the person's identifiers redacted, read back absent.
  */
-export const appcenterDeleteAudiences: TaskProcessor = async (input, deps) => {
+export const appcenterDeleteAudiences: TaskProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.resource, 'app');
   if (subjectNeedles(input.subject).length === 0) return { outcome: 'skipped', evidence: { action: ACTION, app, reason: 'no e-mail, user id, install id or phone to look for' } };

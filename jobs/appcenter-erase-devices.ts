@@ -1,8 +1,9 @@
+import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { unverifiable, vendorConfirmed, verifiedAbsent } from '../src/receipts/verification.js';
 import { APPCENTER_JOBS } from '../queues/appcenter-queue.js';
 import { awaitAppCenterBatch, goneEvidence } from './appcenter-batch-member.js';
 import { afterInterruptedRun, customPropertyKinds, eraseInstallIds, type DeviceErasure } from './appcenter-export-devices.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 const ACTION = 'delete-devices';
 
@@ -14,7 +15,7 @@ const ACTION = 'delete-devices';
  * Evidence holds counts, never an install id. Safe to run twice: a device already gone is counted
  * as such, and a re-run keeps what an earlier run deleted.
  */
-export const appcenterEraseDevices: TaskProcessor = async (input, deps) => {
+export const appcenterEraseDevices: TaskProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.resource, 'app');
   const byExport = customPropertyKinds(input.subject, client.settings).length > 0;

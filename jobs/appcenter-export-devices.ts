@@ -4,7 +4,7 @@ import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, ty
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** What erasing one member's devices came to. Counts only: install ids identify a person and stay in memory. */
 export interface DeviceErasure {
@@ -112,7 +112,7 @@ const CHECKPOINT_EVERY = 10;
  * one that completed with no blob under `<export id>/`, or with rows that carry none of the id fields
  * the scanner matches on, fails every member as "unexpected export format" (fail closed).
  */
-export const appcenterExportDevices: BatchProcessor = async (input, deps) => {
+export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const previous = input.previous as BatchProgress;

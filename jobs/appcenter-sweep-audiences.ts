@@ -1,8 +1,9 @@
+import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { confirmGoneApp } from './appcenter-batch-member.js';
 import { namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** Listings per batch run: delete what matched, then list again until a listing finds nothing. */
 const MAX_PASSES = 3;
@@ -26,7 +27,7 @@ interface AudienceProgress {
  * Member results hold the deleted audiences' names with every identifier of any member (and
  * anything shaped like an e-mail, UUID or phone number) redacted: `vip-user-42` → `vip-[redacted]`.
  */
-const sweepAudiences: BatchProcessor = async (input, deps) => {
+const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const needles = new Map<string, Needle[]>(input.members.map((m) => [m.taskId, subjectNeedles(m.subject)]));
@@ -87,7 +88,7 @@ const sweepAudiences: BatchProcessor = async (input, deps) => {
 };
 
 /** One sweep of an app at a time: each reads every audience, out of one call budget. */
-export const appcenterSweepAudiences: BatchProcessor = Object.assign(sweepAudiences, { oneRunPerScope: true });
+export const appcenterSweepAudiences: BatchProcessor<AppCenterClient> = Object.assign(sweepAudiences, { oneRunPerScope: true });
 
 /**
  * The quoted literals of an audience definition (`CustomProperties/user_id eq 'user-42'`), for

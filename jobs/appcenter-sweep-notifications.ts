@@ -2,7 +2,7 @@ import { confirmGoneApp } from './appcenter-batch-member.js';
 import { equalsIdentifier, namesAny, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone, type AppCenterClient, type AppCenterNotificationContent, type AppCenterNotificationOverview } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** Ids per Push_Delete call. */
 export const PUSH_DELETE_CHUNK = 100;
@@ -59,7 +59,7 @@ async function listConsistently(client: AppCenterClient, app: string, signal?: A
  * The matches are deleted with Push_Delete `{"values": [...]}` in chunks, then a fresh listing
  * checks they are gone. Notification ids are App Center's own UUIDs, not personal data.
  */
-const sweepNotifications: BatchProcessor = async (input, deps) => {
+const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
   const previous = input.previous as NotificationProgress;
@@ -127,7 +127,7 @@ const sweepNotifications: BatchProcessor = async (input, deps) => {
 };
 
 /** One sweep of an app at a time: each reads every notification, out of one call budget. */
-export const appcenterSweepNotifications: BatchProcessor = Object.assign(sweepNotifications, { oneRunPerScope: true });
+export const appcenterSweepNotifications: BatchProcessor<AppCenterClient> = Object.assign(sweepNotifications, { oneRunPerScope: true });
 
 /** Every member done with the confirmed "App Center retired" answer (confirmGoneApp, jobs/appcenter-batch-member.ts). */
 function gone(taskIds: string[], app: string, answer: Record<string, unknown>) {

@@ -1,7 +1,7 @@
 import type { S3Location } from '../src/vendors/s3-settings.js';
 import { isGone } from '../src/vendors/pinpoint-client.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, type Evidence, type VendorClients } from './task-processor.js';
+import { requireVendorClient, type Evidence, type VendorClients } from '../src/connectors/processor-contract.js';
 
 /** What the processor gets for one run of one project deletion. Ids and vendor resources only. */
 export interface ProjectDeletionInput {
@@ -25,6 +25,12 @@ export interface ProjectDeletionResult {
 }
 
 export type ProjectDeletionProcessor = (input: ProjectDeletionInput, deps: VendorClients) => Promise<ProjectDeletionResult>;
+
+/** A `scope` job's processor (src/connectors/connector.ts): today the one scope job, a project deletion. */
+export type ScopeProcessor = ProjectDeletionProcessor;
+
+/** The job that deletes a whole Pinpoint project: in the Pinpoint queue, so Pinpoint's limiter paces it too. */
+export const DELETE_PROJECT = 'delete-project';
 
 /** The app part of the evidence. */
 export interface AppDeletionEvidence {
@@ -70,7 +76,7 @@ export interface PrefixDeletionEvidence {
  * checkpointed, so a re-run after a crash or a retry does only what is left.
  */
 export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
-  const pinpoint = requireClient(deps, 'pinpoint');
+  const pinpoint = requireVendorClient(deps, 'pinpoint');
   const store = deps.s3 ?? pinpoint.exports;
   // Refuse before anything is destroyed: a project deleted without its files would be half done.
   if (input.s3Locations.length > 0 && !store) {

@@ -1,7 +1,8 @@
+import type { PinpointClient } from '../src/vendors/pinpoint-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { isGone } from '../src/vendors/pinpoint-client.js';
 import { scopeGone, verifiedAbsent } from '../src/receipts/verification.js';
-import { requireClient, resourceValue, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /**
  * Pinpoint by user id: record what exists (GetUserEndpoints), delete it (DeleteUserEndpoints),
@@ -14,7 +15,7 @@ import { requireClient, resourceValue, type TaskProcessor } from './task-process
  * `scope_gone` with its answer and the date, and so is an app seen before that now answers 404
  * (src/ledger/scope-sightings.ts), with its answer and `lastSeenAt`.
  */
-export const deleteUserEndpoints: TaskProcessor = async (input, deps) => {
+export const deleteUserEndpoints: TaskProcessor<PinpointClient> = async (input, deps) => {
   const pinpoint = requireClient(deps, 'pinpoint');
   const appId = resourceValue(input.resource, 'app');
   const userId = input.subject.userId;

@@ -3,7 +3,7 @@ import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
 import { isGone, type AppGone, type ExportJobState, type PinpointAppGone, type PinpointClient } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult, type VendorClients } from './task-processor.js';
+import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult, type ProcessorDeps } from '../src/connectors/processor-contract.js';
 
 /** The batch job's name, in the Pinpoint queue; its members are `find-endpoint` tasks. */
 export const EXPORT_SEGMENT = 'export-segment';
@@ -41,7 +41,7 @@ interface ExportState {
  * batch. An app that no longer exists (or Pinpoint past end of support) ends every member as
  * `appGone` with the vendor's answer.
  */
-export const exportSegment: BatchProcessor = async (input, deps) => {
+export const exportSegment: BatchProcessor<PinpointClient> = async (input, deps) => {
   const pinpoint = requireClient(deps, 'pinpoint');
   const settings = pinpoint.settings.addressScan;
   const s3 = pinpoint.exports;
@@ -154,7 +154,7 @@ async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: 
  * app is looked up (PinpointClient.confirmApp): a mistyped app id throws a MisconfiguredVendorError
  * naming the config key; Pinpoint past its end of support is the answer the members record.
  */
-async function confirmGone(pinpoint: PinpointClient, appId: string, gone: AppGone, signal: AbortSignal | undefined, deps: VendorClients): Promise<PinpointAppGone> {
+async function confirmGone(pinpoint: PinpointClient, appId: string, gone: AppGone, signal: AbortSignal | undefined, deps: ProcessorDeps<PinpointClient>): Promise<PinpointAppGone> {
   const app = await pinpoint.confirmApp({ appId, signal, sightings: deps.scopeSightings });
   if (!isGone(app)) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetApp', code: 'AppStillDescribed' }, `answered ${gone.vendorAnswer} for an app it still describes`);
   return app;

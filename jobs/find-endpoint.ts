@@ -1,10 +1,11 @@
+import type { PinpointClient } from '../src/vendors/pinpoint-client.js';
 import { scopeGone, verifiedAbsent } from '../src/receipts/verification.js';
 import type { Subject } from '../src/privacy/subject.js';
 import { normaliseAddress } from '../src/vendors/pinpoint-export-scanner.js';
 import type { EndpointReadBack } from '../src/vendors/pinpoint-client.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { EXPORT_SEGMENT } from './export-segment.js';
-import { requireClient, resourceValue, windowBatchPollMs, type TaskProcessor } from './task-processor.js';
+import { requireClient, resourceValue, windowBatchPollMs, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /** What a run leaves in the task's evidence for the next (vendor ids and counts only). */
 interface FindState {
@@ -38,7 +39,7 @@ interface FindState {
  * Verify: every deleted id is read back again and must be gone; otherwise its deletion is undone
  * from the checkpoint and the task is retried (reopened).
  */
-export const findEndpoint: TaskProcessor = async (input, deps) => {
+export const findEndpoint: TaskProcessor<PinpointClient> = async (input, deps) => {
   const pinpoint = requireClient(deps, 'pinpoint');
   const settings = pinpoint.settings;
   const appId = resourceValue(input.resource, 'app');

@@ -1,6 +1,7 @@
+import type { S3VendorClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { SCAN_S3_PREFIX } from './scan-s3-prefix.js';
-import { requireClient, windowBatchPollMs, type TaskProcessor } from './task-processor.js';
+import { requireClient, windowBatchPollMs, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /**
  * `purge-s3-prefix`: removes a person's rows from one configured location (import files, older
@@ -9,7 +10,7 @@ import { requireClient, windowBatchPollMs, type TaskProcessor } from './task-pro
  * touched version back; this task joins it, waits for it as a delayed job, and records the
  * person's counts and the verification as its evidence.
  */
-export const purgeS3Prefix: TaskProcessor = async (input, deps) => {
+export const purgeS3Prefix: TaskProcessor<S3VendorClient> = async (input, deps) => {
   const s3 = requireClient(deps, 's3');
   const { email, phone, userId } = input.subject;
   if (!email && !phone && !userId) return { outcome: 'skipped', evidence: { reason: 'no e-mail, phone or user id for this person' } };

@@ -11,7 +11,7 @@ import { parseLocationResource } from '../src/vendors/s3-settings.js';
 import type { S3KeyVersions, S3VendorClient, S3VersionEntry } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
 import { unverifiable, verifiedAbsent } from '../src/receipts/verification.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from './task-processor.js';
+import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The batch job's name, in the S3 queue; its members are `purge-s3-prefix` tasks. */
 export const SCAN_S3_PREFIX = 'scan-s3-prefix';
@@ -71,7 +71,7 @@ const keyDigest = (key: string) => createHash('sha256').update(key, 'utf8').dige
  * (`empty_prefix`), never `verified_absent`: a mistyped prefix looks exactly like it, and S3 has no
  * notion of a prefix existing. The evidence names the config key so the operator can check it.
  */
-const purgeLocation: BatchProcessor = async (input, deps) => {
+const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
   const s3 = requireClient(deps, 's3');
   const { bucket, prefix } = parseLocationResource(resourceValue(input.scope, 'location'));
   const matcher = new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })));
@@ -144,7 +144,7 @@ const purgeLocation: BatchProcessor = async (input, deps) => {
 };
 
 /** One scan of a location at a time: two would rewrite a file from a version the other had replaced. */
-export const scanS3Prefix: BatchProcessor = Object.assign(purgeLocation, { oneRunPerScope: true });
+export const scanS3Prefix: BatchProcessor<S3VendorClient> = Object.assign(purgeLocation, { oneRunPerScope: true });
 
 function addCounts(into: PrefixPurgeCounts, delta: PrefixPurgeCounts): void {
   into.objectsRewritten += delta.objectsRewritten;

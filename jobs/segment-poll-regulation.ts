@@ -1,7 +1,8 @@
+import type { SegmentClient } from '../src/vendors/segment-client.js';
 import type { RegulationStatus, RegulationTarget } from '../src/vendors/segment-client.js';
 import { SEGMENT_ERASING_REGULATION_TYPES, SEGMENT_MAX_SUBJECT_IDS, type SegmentRegulationType } from '../src/vendors/segment-settings.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, type BatchProcessor, type BatchResult, type Evidence, type MemberResult } from './task-processor.js';
+import { requireClient, type BatchProcessor, type BatchResult, type Evidence, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** The batch job's name in the `segment` queue: creates one regulation for the batch, then polls it. */
 export const POLL_REGULATION = 'poll-regulation';
@@ -89,7 +90,7 @@ export function regulationOutcome(regulation: RegulationStatus, base: Evidence):
  * until the next poll (no worker held for the hours or days it takes). A final status gives every
  * member the regulation's outcome with its per-destination statuses.
  */
-export const pollRegulation: BatchProcessor = async (input, deps): Promise<BatchResult> => {
+export const pollRegulation: BatchProcessor<SegmentClient> = async (input, deps): Promise<BatchResult> => {
   const segment = requireClient(deps, 'segment');
   const { resource, target, regulationType } = parseRegulationBatchScope(input.scope);
   const base: Evidence = { regulationType, scope: resource };

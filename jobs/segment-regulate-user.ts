@@ -1,7 +1,8 @@
+import type { SegmentClient } from '../src/vendors/segment-client.js';
 import { vendorConfirmed } from '../src/receipts/verification.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { POLL_REGULATION, regulationBatchScope } from './segment-poll-regulation.js';
-import { memberFallbackPollMs, requireClient, type TaskProcessor } from './task-processor.js';
+import { memberFallbackPollMs, requireClient, type TaskProcessor } from '../src/connectors/processor-contract.js';
 
 /** The member task's job name: one per request and Segment scope (workspace, or each source). */
 export const REGULATE_USER = 'regulate-user';
@@ -15,7 +16,7 @@ export const REGULATE_USER = 'regulate-user';
  * are destinations that take no deletions (Segment's documented answer); other FAILED, NOT_SUPPORTED, INVALID or a
  * status Segment does not document → failed with the reason, the evidence kept.
  */
-export const regulateUser: TaskProcessor = async (input, deps) => {
+export const regulateUser: TaskProcessor<SegmentClient> = async (input, deps) => {
   const segment = requireClient(deps, 'segment');
   if (!input.subject.userId) return { outcome: 'skipped', evidence: { reason: 'no user id for this person' } };
   const { regulationType, batchWindowMs, maxIdsPerRegulation, pollIntervalMs } = segment.settings;

@@ -1,4 +1,4 @@
-import type { QueueDefinition } from './queue-definition.js';
+import type { VendorQueueDefinition } from './queue-definition.js';
 
 /** Job names of the App Center queue: one task per app and resource, and the shared batch jobs that serve them. */
 export const APPCENTER_JOBS = {
@@ -20,5 +20,4 @@ export const appcenterQueue = {
   name: 'appcenter',
   description: 'Visual Studio App Center: push devices, audiences and notifications that name a person, limited to the configured App Center rate.',
   vendor: 'appcenter',
-  jobNames: Object.values(APPCENTER_JOBS),
-} as const satisfies QueueDefinition;
+} as const satisfies VendorQueueDefinition;

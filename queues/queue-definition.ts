@@ -1,6 +1,6 @@
 import type { DefaultJobOptions } from 'bullmq';
 import type { Config, QueueLimit } from '../src/config/config-schema.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../src/vendors/vendor-settings.js';
+import { queueDefaultsOf } from '../src/connectors/registry.js';
 import type { VendorName } from '../src/vendors/vendor-name.js';
 
 /** One BullMQ queue: its name, what it is for, and the jobs it carries. */
@@ -13,6 +13,9 @@ export interface QueueDefinition {
   /** Job names the queue's worker knows how to run. */
   jobNames: readonly string[];
 }
+
+/** A vendor queue as its file declares it; its connector adds the job names (src/connectors/connector.ts `connectorQueue`). */
+export type VendorQueueDefinition = Omit<QueueDefinition, 'jobNames'> & { vendor: VendorName };
 
 /** A queue definition with the settings config gives it. */
 export interface ResolvedQueue extends QueueDefinition {
@@ -39,6 +42,6 @@ export function defaultJobOptions(config: Config): DefaultJobOptions {
 export function resolveQueue(definition: QueueDefinition, config: Config): ResolvedQueue {
   const base = { ...definition, defaultJobOptions: defaultJobOptions(config) };
   if (!definition.vendor) return { ...base, concurrency: 20 };
-  const settings = config.vendors[definition.vendor] ?? VENDOR_QUEUE_DEFAULTS[definition.vendor];
+  const settings = config.vendors[definition.vendor] ?? queueDefaultsOf(definition.vendor);
   return { ...base, limiter: settings.rateLimit, concurrency: settings.concurrency };
 }

@@ -3,8 +3,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
-import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from './vendors/vendor-settings.js';
-import { CONNECTORS } from './connectors/registry.js';
+import type { VendorQueueSettings, VendorSettingsMap } from './vendors/vendor-settings.js';
+import { CONNECTORS, registerConnector } from './connectors/registry.js';
+import type { ConnectorJob, VendorConnector } from './connectors/connector.js';
+import { registerSandboxPlugin, sandboxPluginFor, type VendorSandboxPlugin } from './sandbox/sandbox-plugins.js';
 import { decodeKey } from './config/load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './ledger/database.js';
@@ -13,8 +15,8 @@ import { type Ledger, createLedger } from './ledger/ledger.js';
 import { createIdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { makeDataDirPrivate, tighten } from './stores/private-data-dir.js';
-import { createQueueSet, type QueueSet } from './workers/queue-set.js';
-import { createVendorBreaker, type VendorBreaker } from './workers/vendor-breaker.js';
+import { createQueueSet, type QueueSet } from './infrastructure/queue-set.js';
+import { createVendorBreaker, type VendorBreaker } from './infrastructure/vendor-breaker.js';
 import { startWorkers, type WorkerPool } from './workers/start-workers.js';
 import { createBulkEnqueuer, createRequestEnqueuer } from './planner/request-enqueuer.js';
 import { createIntake } from './intake/intake.js';
@@ -28,7 +30,7 @@ import { connectSharedSandbox, type SharedSandbox } from './sandbox/shared-sandb
 import type { SimulatedVendors } from './sandbox/simulated-vendors.js';
 import { REAL_TIME } from './vendors/vendor-clock.js';
 import { resolveQueues } from '../queues/registry.js';
-import type { BatchProcessor, TaskProcessor, VendorClients } from '../jobs/task-processor.js';
+import type { VendorClients } from './connectors/processor-contract.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
 import { startManualWorkReminders } from './manual-work/manual-work-reminders.js';
@@ -183,7 +185,7 @@ export async function startService(config: Config, options: StartServiceOptions 
 
     const queues = await createQueueSet({ url: redisUrl, prefix: config.queuePrefix }, resolveQueues(config));
     closers.push(() => queues.close());
-    // One circuit breaker per vendor, its state in Redis, shared by every process (src/workers/vendor-breaker.ts).
+    // One circuit breaker per vendor, its state in Redis, shared by every process (src/infrastructure/vendor-breaker.ts).
     const breaker = createVendorBreaker({ redisUrl, queues, settings: config.breaker, logger });
     closers.push(() => breaker.close());
     // Status callbacks: every committed status change queues its signed callbacks (src/callbacks/).
@@ -217,22 +219,21 @@ export async function startService(config: Config, options: StartServiceOptions 
     // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
     const simulators: SimulatedVendors | undefined = sandbox ?? sharedSandbox;
     const vendorClock = simulators ? () => simulators.clock.now() : REAL_TIME;
-    const processors: Record<string, TaskProcessor> = {};
-    const batchProcessors: Record<string, BatchProcessor> = {};
+    const jobs: Record<string, ConnectorJob> = {};
     for (const connector of CONNECTORS) {
       const settings = config.vendors[connector.vendor];
       if (!settings) continue;
       const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
-      (clients as Record<string, unknown>)[connector.clientKey] = client;
+      // Each connector's client fills the slot of its vendor's name: its processors get it alone (start-workers.ts).
+      (clients as Record<string, unknown>)[connector.vendor] = client;
       closers.push(async () => client.close());
-      Object.assign(processors, connector.processors);
-      Object.assign(batchProcessors, connector.batchProcessors ?? {});
+      Object.assign(jobs, connector.jobs);
     }
 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, processors, batchProcessors, enqueue, enqueueMany, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
+      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, jobs, enqueue, enqueueMany, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
       closers.push(() => workers!.close(graceLeft()));
     }
 
@@ -288,14 +289,32 @@ export async function startService(config: Config, options: StartServiceOptions 
   }
 }
 
-/** In sandbox mode every vendor with a connector points at its simulator. */
+/**
+ * Adds a vendor to the service: its connector (settings schema, queue defaults, client, queue and
+ * jobs, planning) and, if it has a simulator, its sandbox wiring. The one call a new vendor needs
+ * (README "Adding a vendor"); call it before loading the config, which validates the vendor's
+ * settings with the connector's own keys. Returns the function that takes the vendor out again.
+ */
+export function registerVendor<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>, sandboxPlugin?: VendorSandboxPlugin<S>): () => void {
+  if (sandboxPlugin && sandboxPlugin.vendor !== connector.vendor) throw new Error(`sandbox wiring for ${sandboxPlugin.vendor} given with the ${connector.vendor} connector`);
+  const unregisterConnector = registerConnector(connector);
+  const unregisterPlugin = sandboxPlugin ? registerSandboxPlugin(sandboxPlugin) : () => undefined;
+  return () => {
+    unregisterPlugin();
+    unregisterConnector();
+  };
+}
+
+/** In sandbox mode every vendor with sandbox wiring points at its simulator. */
 function withSandboxVendors(config: Config, sandbox: SimulatedVendors): Config {
   const vendors: Record<string, unknown> = { ...config.vendors };
   for (const connector of CONNECTORS) {
+    const plugin = sandboxPluginFor(connector.vendor);
+    if (!plugin) continue;
     const overrides = config.sandbox.vendorOverrides[connector.vendor] ?? {};
-    vendors[connector.vendor] = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...overrides };
+    vendors[connector.vendor] = { ...plugin.sandboxSettings(sandbox, connector.queueDefaults), ...overrides };
   }
-  return { ...config, vendors: vendors };
+  return { ...config, vendors: vendors as VendorSettingsMap };
 }
 
 function readExistingSecret(file: string): string | undefined {

@@ -1,12 +1,12 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import type { VendorBreaker } from '../workers/vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import type { Intake } from '../intake/intake.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError } from '../intake/intake.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { requireRole, type Principal } from './auth.js';
 import type { CredentialGate, IntakeRateLimiter } from './credential-gate.js';
 import type { AdminSessions } from '../dashboard/admin-sessions.js';
@@ -25,7 +25,7 @@ import { adminPageHeaders, createAdminRouter, dashboardAuthenticate } from '../d
 import { renderMetrics } from './metrics.js';
 import type { VendorCallStats } from '../metrics/vendor-call-stats.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import { SERVICE_INFO } from '../service-info.js';
 import type { VendorHealthMonitor } from '../preflight/vendor-health-monitor.js';

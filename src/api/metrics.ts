@@ -1,7 +1,7 @@
-import type { VendorBreaker } from '../workers/vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { VendorCallStats, VendorCallTotals } from '../metrics/vendor-call-stats.js';
 import { histogramLines, promLabels } from '../metrics/latency-histogram.js';
 

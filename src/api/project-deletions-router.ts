@@ -4,7 +4,7 @@ import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger, type ProjectDeletionStatus } from '../ledger/project-deletion-ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
 import { ApiError } from './api-error.js';

@@ -1,4 +1,4 @@
-import type { VendorBreaker } from '../workers/vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import express, { type Request, type Response } from 'express';
 import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
@@ -8,7 +8,7 @@ import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type Reques
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
 import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { retryFailedTasks } from '../operations/retry-tasks.js';
 import { VENDOR_NAMES, isVendorName, type VendorName } from '../vendors/vendor-name.js';
 import { requireRole } from './auth.js';
@@ -19,7 +19,7 @@ import { cancelRequest } from '../operations/cancel-request.js';
 import { buildReceipt, signReceipt } from '../receipts/receipt.js';
 import type { ReceiptSigner } from '../receipts/receipt-signer.js';
 import type { Logger } from '../logger.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import { validInput } from './valid-input.js';
 
 export interface RequestsRouterDeps {

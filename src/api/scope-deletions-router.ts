@@ -4,7 +4,7 @@ import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import { SCOPE_DELETION_STATUSES, type ScopeDeletionLedger, type ScopeDeletionStatus } from '../ledger/scope-deletion-ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
 import { ApiError } from './api-error.js';

@@ -4,7 +4,7 @@ import type { Database, Queryable } from '../ledger/database.js';
 import type { StatusChange } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import type { OpenDsrStore } from '../opendsr/opendsr-store.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { callbacksQueue } from '../../queues/callbacks-queue.js';
 import { callbacksOwed, DELIVER_CALLBACK, type CallbackJobData } from './status-notifier.js';
 

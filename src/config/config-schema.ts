@@ -1,7 +1,8 @@
 import Joi from 'joi';
 import { manualWorkFileSchema, type ManualWorkSettings } from '../manual-work/manual-work-settings.js';
 import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
-import { vendorSettingsSchema, type VendorSettingsMap } from '../vendors/vendor-settings.js';
+import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
+import { vendorSettingsSchema } from '../connectors/registry.js';
 import type { AtRiskSettings } from '../deadlines/at-risk.js';
 
 export type { QueueLimit, VendorQueueSettings } from '../vendors/vendor-settings.js';
@@ -115,7 +116,7 @@ export interface Config {
     admission: { readyJobsPerQueue: number; everyMs: number };
   };
   reconciler: { everyMs: number; staleAfterMs: number };
-  /** Per-vendor circuit breakers (src/workers/vendor-breaker.ts). */
+  /** Per-vendor circuit breakers (src/infrastructure/vendor-breaker.ts). */
   breaker: { consecutiveFailures: number; probeAfterMs: number; webhookUrl?: string };
   /**
    * Days after a request ends before its identifiers are destroyed (crypto-shredding): the vault
@@ -155,16 +156,24 @@ export interface Config {
 
 /** The config file's shape (ERASURE_CONFIG, JSON or YAML). Environment variables win over it. */
 /** Each vendor's settings schema with every key optional and no defaults filled in: overrides of sandbox settings. */
-const vendorOverridesSchema = Joi.object(
-  Object.fromEntries(
-    Object.keys(vendorSettingsSchema.describe().keys ?? {}).map((vendor) => {
-      const schema = vendorSettingsSchema.extract(vendor) as Joi.ObjectSchema;
-      return [vendor, schema.fork(Object.keys(schema.describe().keys ?? {}), (key) => key.optional()).prefs({ noDefaults: true })];
-    }),
-  ),
-);
+function vendorOverridesSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
+  return Joi.object(
+    Object.fromEntries(
+      Object.keys(vendors.describe().keys ?? {}).map((vendor) => {
+        const schema = vendors.extract(vendor) as Joi.ObjectSchema;
+        return [vendor, schema.fork(Object.keys(schema.describe().keys ?? {}), (key) => key.optional()).prefs({ noDefaults: true })];
+      }),
+    ),
+  );
+}
 
-export const configFileSchema = Joi.object({
+/**
+ * The config file's schema. Built when the config is loaded, not at import: `vendors` takes each
+ * registered connector's own settings keys (src/connectors/registry.ts), vendors registered at
+ * boot included.
+ */
+export function configFileSchema(vendors = vendorSettingsSchema()): Joi.ObjectSchema {
+  return Joi.object({
   port: Joi.number().port(),
   host: Joi.string().hostname(),
   dataDir: Joi.string(),
@@ -209,7 +218,7 @@ export const configFileSchema = Joi.object({
         ]),
       ),
     ),
-    vendorOverrides: vendorOverridesSchema,
+    vendorOverrides: vendorOverridesSchema(vendors),
     retiredVendors: Joi.boolean(),
   }),
   intake: Joi.object({
@@ -267,5 +276,6 @@ export const configFileSchema = Joi.object({
     canaries: Joi.array().items(Joi.string().valid(...VENDOR_NAMES)).unique(),
     canaryEveryMs: Joi.number().integer().min(0),
   }),
-  vendors: vendorSettingsSchema,
-});
+  vendors,
+  });
+}

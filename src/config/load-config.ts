@@ -5,7 +5,7 @@ import path from 'node:path';
 import Joi from 'joi';
 import YAML from 'yaml';
 import { configFileSchema, type Config } from './config-schema.js';
-import { withQueueDefaults } from '../vendors/vendor-settings.js';
+import { withQueueDefaults } from '../connectors/registry.js';
 import { AT_RISK_DEFAULTS } from '../deadlines/at-risk.js';
 
 /** Every problem found in the configuration, listed at once so one fix-and-restart is enough. */
@@ -109,7 +109,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       }
     }
   }
-  const fileResult = configFileSchema.validate(file, { abortEarly: false, convert: true });
+  const fileResult = configFileSchema().validate(file, { abortEarly: false, convert: true });
   for (const d of fileResult.error?.details ?? []) problems.push(`config file: ${d.message.replace(/"/g, '')}`);
   if (problems.length) throw new ConfigError(problems);
   const f = fileResult.value as Partial<Config> & { sandbox?: Partial<Config['sandbox']>; jobs?: Partial<Config['jobs']> };

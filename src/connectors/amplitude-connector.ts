@@ -1,14 +1,14 @@
 import type { TaskSpec } from '../ledger/ledger-types.js';
 import { createAmplitudeClient, type AmplitudeClient, type DeletionJob } from '../vendors/amplitude-client.js';
-import { AMPLITUDE_DEFAULTS, type AmplitudeSettings } from '../vendors/amplitude-settings.js';
+import { amplitudeSettingsKeys, type AmplitudeSettings } from '../vendors/amplitude-settings.js';
 import { PermanentVendorError } from '../vendors/vendor-errors.js';
 import { amplitudeQueue } from '../../queues/amplitude-queue.js';
 import { amplitudeDeleteUser, DELETE_USER } from '../../jobs/amplitude-delete-user.js';
 import { submitDeletions, SUBMIT_DELETIONS } from '../../jobs/amplitude-submit-deletions.js';
 import { pollDeletions, POLL_DELETIONS } from '../../jobs/amplitude-poll-deletions.js';
-import { requireClient } from '../../jobs/task-processor.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
-import { taskId } from './pinpoint-connector.js';
+import { requireVendorClient } from './processor-contract.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
+import { taskId } from './task-id.js';
 
 /** Manual tasks have no job; the name only fills the task record. */
 const MANUAL_JOB = 'manual';
@@ -17,34 +17,31 @@ const DAY_MS = 86_400_000;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 /**
+ * Amplitude jobs are mostly per-request bookkeeping (joining a shared batch, no vendor call; three runs per request),
+ * so the queue is not held to Amplitude's 1 call/s: the client paces every HTTP call to `requestsPerSecond` (1) and
+ * `maxInFlight` (8) (docs/vendors/amplitude.md), and a 429 costs no attempt.
+ */
+const AMPLITUDE_QUEUE_DEFAULTS = { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 };
+
+const AMPLITUDE_JOBS: ConnectorJobs<AmplitudeClient> = {
+  [DELETE_USER]: { kind: 'task', processor: amplitudeDeleteUser },
+  [SUBMIT_DELETIONS]: { kind: 'batch', processor: submitDeletions },
+  [POLL_DELETIONS]: { kind: 'batch', processor: pollDeletions },
+};
+
+/**
  * Amplitude (User Privacy API v1): one `amplitude-delete-user` task per request when the person
  * has a user id or an Amplitude ID; it shares a deletion call of ≤ 100 ids and then a poll by day
  * with every other request of the window. Plus the manual tasks the config lists (self-service
  * event deletion has no API). A cancel while the person's job is still `staging` withdraws them.
  */
-export const amplitudeConnector: VendorConnector<AmplitudeSettings, 'amplitude'> = {
+export const amplitudeConnector: VendorConnector<AmplitudeSettings, AmplitudeClient> = {
   vendor: 'amplitude',
-  queue: amplitudeQueue,
-  processors: { [DELETE_USER]: amplitudeDeleteUser },
-  batchProcessors: { [SUBMIT_DELETIONS]: submitDeletions, [POLL_DELETIONS]: pollDeletions },
-  clientKey: 'amplitude',
+  queue: connectorQueue(amplitudeQueue, AMPLITUDE_JOBS),
+  jobs: AMPLITUDE_JOBS,
+  settingsKeys: amplitudeSettingsKeys,
+  queueDefaults: AMPLITUDE_QUEUE_DEFAULTS,
   createClient: (settings, calls, clock, budget) => createAmplitudeClient(settings, calls, clock, budget),
-  sandboxSettings(sandbox, queueDefaults) {
-    const { baseUrl, credentials } = sandbox.vendors.amplitude;
-    // Amplitude's days run `speed` times faster in the sandbox: poll as often as 12 h of it pass (at least every 2 s).
-    const speed = sandbox.clock.describe().speed;
-    return {
-      ...queueDefaults,
-      ...AMPLITUDE_DEFAULTS,
-      baseUrl,
-      apiKey: String(credentials.apiKey),
-      secretKey: String(credentials.secretKey),
-      project: 'erasure-sandbox',
-      batchWindowMs: 5_000,
-      pollIntervalMs: Math.max(2_000, Math.round(AMPLITUDE_DEFAULTS.pollIntervalMs / speed)),
-      manualTasks: [],
-    };
-  },
   plan(input, settings) {
     const resource = `project/${settings.project}`;
     const erase: TaskSpec = {
@@ -71,7 +68,7 @@ export const amplitudeConnector: VendorConnector<AmplitudeSettings, 'amplitude'>
     return [{ ...erase, initialState: 'skipped', waitingReason: reason }, ...manual];
   },
   async cancelTask({ task, subject, clients }) {
-    const amplitude = requireClient(clients, 'amplitude');
+    const amplitude = requireVendorClient(clients, 'amplitude');
     const day = typeof task.evidence.day === 'string' ? task.evidence.day : undefined;
     const amplitudeId = subject.amplitudeId;
     if (!day && !amplitudeId) {

@@ -1,8 +1,7 @@
 import type { TaskSpec } from '../ledger/ledger-types.js';
 import { subjectNeedles } from '../privacy/token-match.js';
-import { APPCENTER_DEFAULT_RATE } from '../sandbox/appcenter/appcenter-simulator.js';
-import { createAppCenterClient } from '../vendors/appcenter-client.js';
-import { withAppCenterDefaults, type AppCenterSettings } from '../vendors/appcenter-settings.js';
+import { createAppCenterClient, type AppCenterClient } from '../vendors/appcenter-client.js';
+import { appcenterSettingsKeys, withAppCenterDefaults, type AppCenterSettings } from '../vendors/appcenter-settings.js';
 import { appcenterQueue, APPCENTER_JOBS } from '../../queues/appcenter-queue.js';
 import { appcenterEraseDevices } from '../../jobs/appcenter-erase-devices.js';
 import { appcenterDeleteAudiences } from '../../jobs/appcenter-delete-audiences.js';
@@ -10,8 +9,19 @@ import { appcenterDeleteNotifications } from '../../jobs/appcenter-delete-notifi
 import { appcenterExportDevices, customPropertyKinds } from '../../jobs/appcenter-export-devices.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
 import { appcenterSweepNotifications } from '../../jobs/appcenter-sweep-notifications.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
-import { taskId } from './pinpoint-connector.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
+import { taskId } from './task-id.js';
+
+const APPCENTER_QUEUE_DEFAULTS = { rateLimit: { max: 10, durationMs: 1000 }, concurrency: 5, throttleDelayMs: 5000 };
+
+const APPCENTER_CONNECTOR_JOBS: ConnectorJobs<AppCenterClient> = {
+  [APPCENTER_JOBS.eraseDevices]: { kind: 'task', processor: appcenterEraseDevices },
+  [APPCENTER_JOBS.deleteAudiences]: { kind: 'task', processor: appcenterDeleteAudiences },
+  [APPCENTER_JOBS.deleteNotifications]: { kind: 'task', processor: appcenterDeleteNotifications },
+  [APPCENTER_JOBS.exportDevices]: { kind: 'batch', processor: appcenterExportDevices },
+  [APPCENTER_JOBS.sweepAudiences]: { kind: 'batch', processor: appcenterSweepAudiences },
+  [APPCENTER_JOBS.sweepNotifications]: { kind: 'batch', processor: appcenterSweepNotifications },
+};
 
 const RESOURCES = [
   { action: 'delete-devices', jobName: APPCENTER_JOBS.eraseDevices },
@@ -25,40 +35,13 @@ const RESOURCES = [
  * configured custom property holds (found through the shared device export); audiences and
  * notifications are searched for the e-mail, user id, install id and phone.
  */
-export const appcenterConnector: VendorConnector<AppCenterSettings, 'appcenter'> = {
+export const appcenterConnector: VendorConnector<AppCenterSettings, AppCenterClient> = {
   vendor: 'appcenter',
-  queue: appcenterQueue,
-  processors: {
-    [APPCENTER_JOBS.eraseDevices]: appcenterEraseDevices,
-    [APPCENTER_JOBS.deleteAudiences]: appcenterDeleteAudiences,
-    [APPCENTER_JOBS.deleteNotifications]: appcenterDeleteNotifications,
-  },
-  batchProcessors: {
-    [APPCENTER_JOBS.exportDevices]: appcenterExportDevices,
-    [APPCENTER_JOBS.sweepAudiences]: appcenterSweepAudiences,
-    [APPCENTER_JOBS.sweepNotifications]: appcenterSweepNotifications,
-  },
-  clientKey: 'appcenter',
+  queue: connectorQueue(appcenterQueue, APPCENTER_CONNECTOR_JOBS),
+  jobs: APPCENTER_CONNECTOR_JOBS,
+  settingsKeys: appcenterSettingsKeys,
+  queueDefaults: APPCENTER_QUEUE_DEFAULTS,
   createClient: (settings, calls, _clock, budget) => createAppCenterClient(settings, calls, budget),
-  sandboxSettings(sandbox, queueDefaults) {
-    const info = sandbox.vendors.appcenter;
-    return withAppCenterDefaults({
-      ...queueDefaults,
-      // The simulator allows APPCENTER_DEFAULT_RATE calls per second per operation; pace to that.
-      rateLimit: { max: APPCENTER_DEFAULT_RATE, durationMs: 1000 },
-      baseUrl: info.baseUrl,
-      apiToken: String(info.credentials.apiToken),
-      owner: sandbox.appcenter.owner,
-      apps: [sandbox.appcenter.app],
-      exportContainerSasUri: String(info.exportContainerSasUri),
-      // Devices by install id only: an export runs two sandbox minutes, which at the tests' clock
-      // speed (1) is two real minutes for any request with an e-mail. Configure App Center against
-      // the simulator (`customProperties: {email: ['email'], userId: ['user_id']}`) to match by them.
-      customProperties: {},
-      deviceExport: { windowMs: 2000, maxMembers: 5000, pollMs: 1000 },
-      sweep: { windowMs: 500, maxMembers: 1000 },
-    });
-  },
   plan(input, settings) {
     const full = withAppCenterDefaults(settings);
     const { subject } = input;

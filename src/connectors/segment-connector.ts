@@ -1,41 +1,39 @@
 import type { TaskSpec } from '../ledger/ledger-types.js';
-import { createSegmentClient } from '../vendors/segment-client.js';
-import { SEGMENT_DEFAULTS, segmentResources, type SegmentSettings } from '../vendors/segment-settings.js';
+import { createSegmentClient, type SegmentClient } from '../vendors/segment-client.js';
+import { segmentResources, segmentSettingsKeys, type SegmentSettings } from '../vendors/segment-settings.js';
 import { segmentQueue } from '../../queues/segment-queue.js';
 import { REGULATE_USER, regulateUser } from '../../jobs/segment-regulate-user.js';
 import { POLL_REGULATION, pollRegulation } from '../../jobs/segment-poll-regulation.js';
-import { UnplannableVendorError, type VendorConnector } from './connector.js';
-import { taskId } from './pinpoint-connector.js';
+import { connectorQueue, UnplannableVendorError, type ConnectorJobs, type VendorConnector } from './connector.js';
+import { taskId } from './task-id.js';
 
 /** Manual tasks have no job; the name only fills the task record. */
 const MANUAL_JOB = 'manual';
+
+/**
+ * Segment jobs are mostly per-request bookkeeping (joining a shared regulation batch, no vendor call; two runs per
+ * request), so the queue is not held to Segment's call budget: the client spends `requestsPerSecond` (100) on
+ * HTTP calls (docs/vendors/segment.md), and a 429 costs no attempt. Creates are one per batch of up to 5,000 people.
+ */
+const SEGMENT_QUEUE_DEFAULTS = { rateLimit: { max: 1000, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 5000 };
+
+const SEGMENT_JOBS: ConnectorJobs<SegmentClient> = {
+  [REGULATE_USER]: { kind: 'task', processor: regulateUser },
+  [POLL_REGULATION]: { kind: 'batch', processor: pollRegulation },
+};
 
 /**
  * Segment: by user id, one `regulate-user` task per scope (the workspace, or each configured
  * source), which joins a shared regulation batch (`poll-regulation`); plus the manual tasks the
  * config lists for what has no API (source / Unify space / workspace deletion by e-mail).
  */
-export const segmentConnector: VendorConnector<SegmentSettings, 'segment'> = {
+export const segmentConnector: VendorConnector<SegmentSettings, SegmentClient> = {
   vendor: 'segment',
-  queue: segmentQueue,
-  processors: { [REGULATE_USER]: regulateUser },
-  batchProcessors: { [POLL_REGULATION]: pollRegulation },
-  clientKey: 'segment',
+  queue: connectorQueue(segmentQueue, SEGMENT_JOBS),
+  jobs: SEGMENT_JOBS,
+  settingsKeys: segmentSettingsKeys,
+  queueDefaults: SEGMENT_QUEUE_DEFAULTS,
   createClient: (settings, calls, _clock, budget) => createSegmentClient(settings, calls, budget),
-  sandboxSettings(sandbox, queueDefaults) {
-    const { baseUrl, credentials } = sandbox.vendors.segment;
-    // Segment's time runs `speed` times faster in the sandbox: poll as often as an hour of it passes (at least every second).
-    const speed = sandbox.clock.describe().speed;
-    return {
-      ...queueDefaults,
-      ...SEGMENT_DEFAULTS,
-      baseUrl,
-      token: String(credentials.token),
-      // A demo should not wait five minutes for its batch; the config default is for production traffic.
-      batchWindowMs: 5_000,
-      pollIntervalMs: Math.max(1000, Math.round(SEGMENT_DEFAULTS.pollIntervalMs / speed)),
-    };
-  },
   plan(input, settings) {
     const regulate: TaskSpec[] = segmentResources(settings.scope).map((resource) => ({
       id: taskId(input.requestId, 'segment', REGULATE_USER, resource),

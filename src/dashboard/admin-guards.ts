@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
-import type { BreakerState } from '../workers/vendor-breaker.js';
+import type { BreakerState } from '../infrastructure/vendor-breaker.js';
 import type { CredentialGate } from '../api/credential-gate.js';
 import { ADMIN_PATH } from './admin-views.js';
 

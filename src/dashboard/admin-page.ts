@@ -1,9 +1,9 @@
 import express from 'express';
-import type { VendorBreaker } from '../workers/vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import type { Logger } from '../logger.js';
 import type { Principal } from '../api/auth.js';
 import type { CredentialGate } from '../api/credential-gate.js';

@@ -2,7 +2,7 @@ import type { Principal } from '../api/auth.js';
 import type { RequestRecord } from '../ledger/ledger-types.js';
 import { html, path, type SafeHtml } from './html.js';
 import type { RiskAssessment } from '../deadlines/at-risk.js';
-import type { BreakerState } from '../workers/vendor-breaker.js';
+import type { BreakerState } from '../infrastructure/vendor-breaker.js';
 
 /**
  * The admin pages as functions of ledger records: plain server-rendered HTML, no scripts, one

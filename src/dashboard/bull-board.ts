@@ -8,7 +8,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { BeforeHookResult, HookContext } from '@bull-board/api/typings/app';
 import type { Ledger } from '../ledger/ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { hasRole, type Principal } from '../api/auth.js';
 import { isStaff } from '../api/access.js';
 

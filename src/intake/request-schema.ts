@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { VENDOR_NAMES, type VendorName } from '../vendors/vendor-name.js';
+import { VENDOR_NAMES, isVendorName, type VendorName } from '../vendors/vendor-name.js';
 
 /** A field-level problem, safe to return and log: it never repeats the submitted value. */
 export interface FieldProblem {
@@ -30,7 +30,8 @@ export const requestBodySchema = Joi.object<NativeRequestBody>({
     .min(1)
     .required(),
   vendors: Joi.array()
-    .items(Joi.string().valid(...VENDOR_NAMES))
+    // Read when a request arrives, not at import: vendors registered at boot count (src/connectors/registry.ts).
+    .items(Joi.string().custom((value: string, helpers) => (isVendorName(value) ? value : helpers.error('any.only', { valids: [...VENDOR_NAMES] }))))
     .min(1)
     .unique(),
   regulation: Joi.string().valid('gdpr', 'ccpa'),

@@ -34,7 +34,7 @@ export const TASK_TRANSITIONS = {
   withdraw: { from: ['queued', 'running', 'waiting_vendor', 'rate_limited'], to: ['cancelled'] },
   /** An operator retries a failed task. */
   retry: { from: ['failed'], to: ['queued'] },
-  /** A vendor's circuit breaker opened: its waiting tasks say why they wait (src/workers/vendor-breaker.ts). */
+  /** A vendor's circuit breaker opened: its waiting tasks say why they wait (src/infrastructure/vendor-breaker.ts). */
   pause: { from: ['queued', 'rate_limited', 'waiting_vendor'], to: ['waiting_vendor'] },
   /**
    * On-call closes a failed task that will never succeed: `skipped` (not done, on purpose) or

@@ -141,7 +141,7 @@ export class TasksLedger {
   }
 
   /**
-   * A vendor's circuit breaker opened (src/workers/vendor-breaker.ts): every open task of the
+   * A vendor's circuit breaker opened (src/infrastructure/vendor-breaker.ts): every open task of the
    * vendor that is not running says why it waits. Only waiting states change; nothing settled or
    * cancelled is touched. `reason` must be free of identifiers. Returns how many tasks it marked.
    */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { VendorCall, VendorCallObserver } from '../vendors/vendor-call-observer.js';
-import { redisConnection } from '../workers/queue-set.js';
+import { redisConnection } from '../infrastructure/queue-set.js';
 import { LATENCY_BUCKETS_SECONDS, bucketIndex, emptyHistogram, type HistogramData } from './latency-histogram.js';
 
 /** Vendor call counters summed over every process, as read back from Redis. */

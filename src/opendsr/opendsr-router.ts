@@ -10,7 +10,7 @@ import { bodyFailureAnswer, JsonBodyError, parseJsonBody } from '../api/json-bod
 import { hasRole, type Principal } from '../api/auth.js';
 import { clientScope } from '../api/access.js';
 import type { CredentialGate, IntakeRateLimiter } from '../api/credential-gate.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
 import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
 import { openDsrStatus, statusBody } from './opendsr-status.js';

@@ -1,6 +1,6 @@
 import type { ProjectDeletionLedger, ProjectDeletionRecord } from '../ledger/project-deletion-ledger.js';
 import type { Logger } from '../logger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { projectDeletionJobId } from '../planner/project-deletion-job.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 

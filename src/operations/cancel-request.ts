@@ -1,5 +1,5 @@
 import type { Ledger } from '../ledger/ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { connectorFor } from '../connectors/registry.js';
 import { addWithdrawalJobs } from './withdrawal-job.js';
 

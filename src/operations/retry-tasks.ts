@@ -1,7 +1,7 @@
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../ledger/ledger-types.js';
 import { childJob } from '../planner/build-flow.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/config-schema.js';
 import type { ProjectDeletionLedger, ProjectDeletionRecord } from '../ledger/project-deletion-ledger.js';
 import type { Logger } from '../logger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { addProjectDeletionJob } from '../planner/project-deletion-job.js';
 
 const DAY_MS = 86_400_000;

@@ -1,5 +1,5 @@
 import type { TaskRecord } from '../ledger/ledger-types.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 
 /**
  * The job that withdraws a started task at its vendor after its request was cancelled. It runs in

@@ -1,9 +1,10 @@
 import type { ProjectDeletionRecord } from '../ledger/project-deletion-ledger.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 
-/** The job that deletes a whole Pinpoint project: in the Pinpoint queue, so Pinpoint's limiter paces it too. */
-export const DELETE_PROJECT = 'delete-project';
+import { DELETE_PROJECT } from '../../jobs/delete-project.js';
+
+export { DELETE_PROJECT };
 
 /** What the job carries: the deletion's id, nothing else (the ledger holds what to delete). */
 export interface ProjectDeletionJobData {
@@ -12,10 +13,6 @@ export interface ProjectDeletionJobData {
 
 /** Deterministic and BullMQ-safe (no `:`): adding the job twice, or from the reconciler, adds it once. */
 export const projectDeletionJobId = (deletionId: string) => `project-deletion__${deletionId}`;
-
-export function isProjectDeletionJob(data: unknown): data is ProjectDeletionJobData {
-  return typeof data === 'object' && data !== null && 'projectDeletionId' in data;
-}
 
 /**
  * Puts the deletion's job in Redis as a delayed job that becomes due when the grace period ends

@@ -1,6 +1,6 @@
 import type { Ledger } from '../ledger/ledger.js';
 import { TERMINAL_TASK_STATES, type RequestRecord, type TaskRecord } from '../ledger/ledger-types.js';
-import type { QueueSet } from '../workers/queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { buildRequestFlow } from './build-flow.js';
 
 interface EnqueuerDeps {

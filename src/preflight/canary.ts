@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../connectors/processor-contract.js';
 import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
@@ -43,10 +43,10 @@ const MAX_RUNS = 30;
 const realWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5_000)));
 
 /** Runs a batch processor to its end for the canary alone: evidence in memory, no ledger, no queue. */
-async function runAlone(processor: BatchProcessor, scope: string, member: BatchMemberInput, clients: VendorClients, wait: (ms: number) => Promise<void>, signal?: AbortSignal) {
+async function runAlone<C>(processor: BatchProcessor<C>, scope: string, member: BatchMemberInput, client: C | undefined, wait: (ms: number) => Promise<void>, signal?: AbortSignal) {
   const evidence: Record<string, unknown> = {};
   for (let run = 0; run < MAX_RUNS; run++) {
-    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal }, clients);
+    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal }, { client });
     if (result.outcome === 'done') return result.members.get(member.taskId)!;
     Object.assign(evidence, result.evidence);
     await wait(result.pollAfterMs);
@@ -110,7 +110,7 @@ async function pinpointCanary(input: CanaryInput): Promise<VendorCheck[]> {
         awaitBatch: () => Promise.reject(new Error('delete-user-endpoints joins no batch')),
         signal: input.signal,
       },
-      input.clients,
+      { client: pinpoint },
     );
     const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
     if (result.outcome !== 'succeeded' || Number(result.evidence.endpointsDeleted) !== 2 || left.length > 0) {
@@ -142,7 +142,7 @@ async function s3Canary(input: CanaryInput, wait: (ms: number) => Promise<void>)
   await s3.putObject({ bucket: location.bucket, key, body, contentLength: body.length, contentType: 'application/x-ndjson', signal: input.signal });
   try {
     const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: canaryUser } };
-    const result = await runAlone(scanS3Prefix, locationResource({ bucket: location.bucket, prefix: folder }), member, input.clients, wait, input.signal);
+    const result = await runAlone(scanS3Prefix, locationResource({ bucket: location.bucket, prefix: folder }), member, input.clients.s3, wait, input.signal);
     if (result.state !== 'done') return [{ vendor: 's3', check: 'canary', status: 'fail', detail: `canary not erased: ${String(result.result.reason ?? 'failed')}` }];
     const read = await s3.getObject(location.bucket, key, undefined, input.signal);
     const text = read ? await readAll(read.body) : '';
@@ -173,7 +173,7 @@ async function appcenterCanary(input: CanaryInput, wait: (ms: number) => Promise
   if (!settings.exportContainerSasUri) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no exportContainerSasUri: the device export cannot be checked' }];
   const tag = randomBytes(6).toString('hex');
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
-  const result = await runAlone(appcenterExportDevices, `app/${app}`, member, input.clients, wait, input.signal);
+  const result = await runAlone(appcenterExportDevices, `app/${app}`, member, input.clients.appcenter, wait, input.signal);
   if (result.state !== 'done') return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary ${String(result.result.reason ?? 'failed')}` }];
   if (result.result.appGone) return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary: the app answered ${String(result.result.vendorStatus)}` }];
   return [{ vendor: 'appcenter', check: 'canary', status: 'ok', detail: 'device export read in a known format; the synthetic person matched nothing' }];
@@ -189,7 +189,7 @@ async function appcenterCanary(input: CanaryInput, wait: (ms: number) => Promise
 async function amplitudeCanary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
   const tag = randomBytes(6).toString('hex');
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
-  const result = await runAlone(submitDeletions, `project/${input.vendors.amplitude!.project}`, member, input.clients, wait, input.signal);
+  const result = await runAlone(submitDeletions, `project/${input.vendors.amplitude!.project}`, member, input.clients.amplitude, wait, input.signal);
   const sent = result.result as unknown as SubmittedMember;
   if (result.state !== 'done' || sent.known) {
     return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
@@ -224,7 +224,7 @@ async function segmentCanary(input: CanaryInput): Promise<VendorCheck[]> {
   const polls = input.waitForVendor ? SEGMENT_CANARY_POLLS : 1;
   for (let poll = 0; poll < polls; poll++) {
     if (poll > 0) await input.waitForVendor!(SEGMENT_CANARY_POLL_MS);
-    const result = await pollRegulation({ batchId: `canary-${tag}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal: input.signal }, input.clients);
+    const result = await pollRegulation({ batchId: `canary-${tag}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal: input.signal }, { client: input.clients.segment });
     if (result.outcome !== 'done') {
       Object.assign(evidence, result.evidence);
       continue;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { isVendorError, PermanentVendorError, RateLimitedError } from '../vendors/vendor-errors.js';

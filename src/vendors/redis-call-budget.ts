@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { redisConnection } from '../workers/queue-set.js';
+import { redisConnection } from '../infrastructure/queue-set.js';
 import { createTurnTaker, rateSpacing, sleep, type CallBudget, type CallRate, type ReleaseSlot } from './call-budget.js';
 
 /**

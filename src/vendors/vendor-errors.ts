@@ -68,7 +68,7 @@ export type ConfigFault = 'credentials' | 'scope_missing';
  * A configuration mistake, never an outcome: the vendor rejected our credentials or refused a
  * permission (401/403), or says a configured scope (app, bucket, project, source) does not exist.
  * Retrying cannot help and every task of the vendor would meet it: the runners open the vendor's
- * circuit breaker (src/workers/vendor-breaker.ts), which pauses its queue until an operator fixes
+ * circuit breaker (src/infrastructure/vendor-breaker.ts), which pauses its queue until an operator fixes
  * the config and resumes it. The message names the config key; scope names (app ids, buckets) are
  * not personal data and may appear, identifiers of people never do.
  */
@@ -87,7 +87,7 @@ export class MisconfiguredVendorError extends PermanentVendorError {
 }
 
 /** The config key holding each vendor's credentials, for messages about rejected ones. */
-export const CREDENTIALS_CONFIG_KEY: Readonly<Record<VendorName, string>> = {
+export const CREDENTIALS_CONFIG_KEY: Readonly<Partial<Record<VendorName, string>>> = {
   pinpoint: 'vendors.pinpoint.credentials',
   s3: 'vendors.s3.credentials',
   appcenter: 'vendors.appcenter.apiToken',
@@ -102,7 +102,8 @@ export function isCredentialsFault(status: number | undefined, code?: string): b
 
 /** The error for a credentials or permission fault, naming the credentials' config key. */
 export function credentialsRejected(details: VendorFailureDetails): MisconfiguredVendorError {
-  const key = CREDENTIALS_CONFIG_KEY[details.vendor];
+  // A registered vendor's credentials are under its own settings: `vendors.<vendor>`.
+  const key = CREDENTIALS_CONFIG_KEY[details.vendor] ?? `vendors.${details.vendor}`;
   return new MisconfiguredVendorError(details, 'credentials', key, `${key}: credentials rejected or permission refused by ${details.vendor}`);
 }
 

@@ -1,8 +1,8 @@
-/** Every vendor the service can erase from. One BullMQ queue each (Invariant 5). */
-export const VENDOR_NAMES = ['pinpoint', 's3', 'appcenter', 'segment', 'amplitude'] as const;
+/**
+ * A vendor's name: a built-in vendor's, or one added with `registerVendor` (src/service.ts), which
+ * declares it in `RegisteredVendors` (src/connectors/registry.ts). `isVendorName` and
+ * `VENDOR_NAMES` read the registry at run time.
+ */
+export type { VendorName } from '../connectors/registry.js';
 
-export type VendorName = (typeof VENDOR_NAMES)[number];
-
-export function isVendorName(value: string): value is VendorName {
-  return (VENDOR_NAMES as readonly string[]).includes(value);
-}
+export { VENDOR_NAMES, isRegisteredVendor as isVendorName } from '../connectors/registry.js';

@@ -1,8 +1,8 @@
 import type { Job, Queue } from 'bullmq';
 import type { BatchLedger, BatchRecord } from '../ledger/batch-ledger.js';
-import type { QueueSet } from './queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import type { BatchOutcome, BatchRequest } from '../../jobs/task-processor.js';
+import type { BatchOutcome, BatchRequest } from '../connectors/processor-contract.js';
 import { PermanentVendorError } from '../vendors/vendor-errors.js';
 
 export interface BatchJobData {

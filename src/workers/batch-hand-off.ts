@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { Logger } from '../logger.js';
-import type { BatchOutcome, BatchRequest } from '../../jobs/task-processor.js';
+import type { BatchOutcome, BatchRequest } from '../connectors/processor-contract.js';
 
 /** The member side of a shared batch's hand-off, for one run of a member task. */
 export interface BatchHandOff {

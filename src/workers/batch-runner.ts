@@ -2,15 +2,16 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchLedger, BatchMember, BatchRecord } from '../ledger/batch-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
-import type { BatchMemberInput, BatchProcessor, MemberResult, VendorClients } from '../../jobs/task-processor.js';
+import { processorDeps, type BatchMemberInput, type BatchProcessor, type MemberResult, type WorkerClients } from '../connectors/processor-contract.js';
+import type { VendorName } from '../vendors/vendor-name.js';
 import type { Subject } from '../privacy/subject.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
 import { addBatchJob, type BatchJobData } from './batch-coordinator.js';
-import type { QueueSet } from './queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import { delayJob, firstLedgerStep, settleFailure, waitIfLedgerDown, type FailureHooks } from './job-outcome.js';
 import { eachConcurrently } from './each-concurrently.js';
-import type { VendorBreaker } from './vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
 
 /** Members looked at in parallel: waking a 5,000-member Segment batch one by one took seconds. */
 const WAKE_CONCURRENCY = 16;
@@ -45,8 +46,9 @@ export interface BatchRunnerDeps {
   ledger: Ledger;
   batches: BatchLedger;
   queues: QueueSet;
-  processors: Readonly<Record<string, BatchProcessor>>;
-  clients: VendorClients;
+  processors: Readonly<Partial<Record<string, BatchProcessor>>>;
+  /** The worker's vendor clients; a processor gets its own vendor's only. */
+  clients: WorkerClients;
   logger: Logger;
   /** The vendors' circuit breakers; without it a configuration fault fails the batch. */
   breaker?: VendorBreaker;
@@ -173,7 +175,7 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
           rememberIdentifier: (requestId, kind, value) => ledger.vault.addIdentifier(requestId, kind, value),
           signal,
         },
-        deps.clients,
+        processorDeps(deps.clients, batch.vendor),
       );
       if (result.outcome === 'waiting_vendor') {
         if (result.openToLateMembers) await batches.reopen(batchId, result.evidence, new Date(Date.now() + result.pollAfterMs));

@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { MisconfiguredVendorError, PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, isVendorOutage } from '../vendors/vendor-errors.js';
-import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
+import { breakerWaitingReason, type VendorBreaker } from '../infrastructure/vendor-breaker.js';
 
 /** What a guarded ledger write did (src/ledger/task-transitions.ts): lost when another writer got there first. */
 export interface LedgerWrite {
@@ -78,7 +78,7 @@ export async function delayJob(job: Job, token: string | undefined, ms: number, 
  * - PermanentVendorError → UnrecoverableError: failed now;
  * - TransientVendorError and anything unknown → thrown again, so BullMQ retries with backoff,
  *   or failed for good on the last attempt.
- * With a breaker (src/workers/vendor-breaker.ts): a MisconfiguredVendorError (credentials rejected,
+ * With a breaker (src/infrastructure/vendor-breaker.ts): a MisconfiguredVendorError (credentials rejected,
  * configured scope missing) opens the vendor's breaker, as does the N-th consecutive 5xx/timeout;
  * the job then waits for the resume without spending an attempt. Without one, a
  * MisconfiguredVendorError fails the job at once like any PermanentVendorError.

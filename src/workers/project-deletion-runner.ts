@@ -1,14 +1,18 @@
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
 import type { Logger } from '../logger.js';
 import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
-import type { ProjectDeletionProcessor } from '../../jobs/delete-project.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { ScopeProcessor } from '../../jobs/delete-project.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import { delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
+import { recordJobFailure, type JobFailureDeps } from './record-job-failure.js';
 
 export interface ProjectDeletionRunnerDeps {
   deletions: ProjectDeletionLedger;
-  processor: ProjectDeletionProcessor;
+  /** Where failures are recorded (`recordJobFailure`); a scope job has no task of its own. */
+  ledger: JobFailureDeps['ledger'];
+  /** The `scope` jobs' processors, by job name (src/connectors/connector.ts). */
+  processors: Readonly<Partial<Record<string, ScopeProcessor>>>;
   clients: VendorClients;
   logger: Logger;
 }
@@ -25,6 +29,8 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
   return async (job: Job<ProjectDeletionJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string }> => {
     const id = job.data.projectDeletionId;
     const log = deps.logger.child({ projectDeletionId: id, jobId: job.id, queue: job.queueName, job: job.name });
+    const processor = deps.processors[job.name];
+    if (!processor) throw new UnrecoverableError(`no processor for job ${job.name}`);
     const outage = { job, token, log, ping: () => deletions.ping() };
 
     const begun = await firstLedgerStep(outage, () => deletions.begin(id));
@@ -40,7 +46,7 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
     }
 
     try {
-      const result = await deps.processor(
+      const result = await processor(
         {
           deletionId: id,
           appId: deletion.appId,
@@ -68,7 +74,7 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
           rateLimited: (reason) => deletions.noteRetry(id, reason),
           willRetry: (reason) => deletions.noteRetry(id, `retrying after: ${reason}`),
           failed: async (reason) => {
-            await deletions.fail(id, reason);
+            await recordJobFailure({ ledger: deps.ledger, projectDeletions: deletions, logger: log }, { kind: 'scope', projectDeletionId: id, jobId: job.id }, reason);
           },
         },
       });

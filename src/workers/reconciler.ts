@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { childJob, parentJobId } from '../planner/build-flow.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
-import type { QueueSet } from './queue-set.js';
+import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { addBatchJob, batchJobId } from './batch-coordinator.js';
 import { openMembers } from './batch-runner.js';
@@ -14,6 +14,7 @@ import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js
 import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-deletion-job.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 import { eachConcurrently } from './each-concurrently.js';
+import { recordJobFailure } from './record-job-failure.js';
 
 /** Stale tasks checked at once: each check is a few Redis and ledger round trips. */
 const STALE_TASK_CONCURRENCY = 16;
@@ -74,13 +75,10 @@ export async function reconcile(
     const job = await queue.getJob(task.id);
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      const failed = await deps.ledger.tasks.failTask(task.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      const failed = await recordJobFailure(deps, { kind: 'task', requestId: task.requestId, taskId: task.id, jobId: task.id }, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
       // Lost: the task ended (or was withdrawn by a cancel) since the list was read; its writer settles.
-      if (!failed.applied) {
-        deps.logger.info('a failed job’s task had already ended; nothing recorded', { requestId: task.requestId, jobId: task.id, state: failed.state ?? 'missing' });
-        return;
-      }
-      if (await deps.ledger.requests.settleRequest(task.requestId)) report.settled += 1;
+      if (!failed.applied) return;
+      if (failed.settled) report.settled += 1;
       report.tasksFailed += 1;
     } else if (state === 'missing' || state === 'unknown' || state === 'completed') {
       // The list was read before the job: a task that ended or moved since (its job then completes
@@ -131,7 +129,7 @@ export async function reconcile(
   });
   if (report.membersWoken > 0) deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
 
-  if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
+  if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.ledger, deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
 
   for (const requestId of await deps.ledger.queries.unsettledRequests(batch)) {
     if (await deps.ledger.requests.settleRequest(requestId)) report.settled += 1;
@@ -149,14 +147,14 @@ export async function reconcile(
  * recorded as failed; one that completed while the ledger still says open, and has not moved for
  * `staleAfterMs`, ran without recording anything and is added again (the runner re-checks the ledger).
  */
-async function recoverProjectDeletions(deletions: ProjectDeletionLedger, queues: QueueSet, logger: Logger, options: ReconcileOptions, now: Date, batch: number): Promise<number> {
+async function recoverProjectDeletions(ledger: Ledger, deletions: ProjectDeletionLedger, queues: QueueSet, logger: Logger, options: ReconcileOptions, now: Date, batch: number): Promise<number> {
   const queue = queues.queue(pinpointQueue.name);
   let recovered = 0;
   for (const deletion of await deletions.open(batch)) {
     const job = await queue.getJob(projectDeletionJobId(deletion.id));
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      await deletions.fail(deletion.id, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      await recordJobFailure({ ledger, projectDeletions: deletions, logger }, { kind: 'scope', projectDeletionId: deletion.id, jobId: job?.id }, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
       recovered += 1;
       continue;
     }

@@ -8,21 +8,22 @@ import type { RequestJobData, TaskJobData } from '../planner/build-flow.js';
 import type { ResolvedQueue } from '../../queues/queue-definition.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 import { finalizeRequest } from '../../jobs/finalize-request.js';
-import type { BatchProcessor, TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import type { WorkerClients } from '../connectors/processor-contract.js';
 import type { BatchLedger } from '../ledger/batch-ledger.js';
 import { createTaskRunner } from './task-runner.js';
 import { createBatchRunner } from './batch-runner.js';
 import { createBatchCoordinator, type BatchJobData } from './batch-coordinator.js';
 import { keepReconcilerScheduled, reconcile } from './reconciler.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
-import { isProjectDeletionJob, type ProjectDeletionJobData } from '../planner/project-deletion-job.js';
-import { deleteProject } from '../../jobs/delete-project.js';
+import type { ProjectDeletionJobData } from '../planner/project-deletion-job.js';
+import { processorsOfKind, type ConnectorJobs, type JobKind } from '../connectors/connector.js';
 import { createProjectDeletionRunner } from './project-deletion-runner.js';
 import { createWithdrawalRunner } from './withdrawal-runner.js';
 import { WITHDRAW_TASK, type WithdrawalJobData } from '../operations/withdrawal-job.js';
-import { redisConnection, type QueueSet } from './queue-set.js';
+import { redisConnection, type QueueSet } from '../infrastructure/queue-set.js';
 import type { CallbackOutbox } from '../callbacks/callback-outbox.js';
-import { breakerWaitingReason, type VendorBreaker } from './vendor-breaker.js';
+import { breakerWaitingReason, type VendorBreaker } from '../infrastructure/vendor-breaker.js';
+import { failedJobReason, recordJobFailure, type FailedJob } from './record-job-failure.js';
 
 export interface WorkerPoolDeps {
   config: Config;
@@ -31,13 +32,14 @@ export interface WorkerPoolDeps {
   /** Which queues this process works on (`erasure worker --queues pinpoint,s3`). */
   run: ResolvedQueue[];
   ledger: Ledger;
-  clients: VendorClients;
-  processors: Readonly<Record<string, TaskProcessor>>;
-  batchProcessors: Readonly<Record<string, BatchProcessor>>;
-  batches: BatchLedger;
-  enqueue: RequestEnqueuer;
+  /** The vendor clients by vendor name: each processor gets its own vendor's (scope jobs, which may span vendors, get the built-ins' bag). */
+  clients: WorkerClients;
+  /** Every vendor job the workers run, by job name: its kind picks the runner (src/connectors/connector.ts). */
   /** Admits requests waiting in the ledger for room in their queues (src/workers/due-work-scheduler.ts); unset: the reconciler alone does, every sweep. */
   enqueueMany?: BulkEnqueuer;
+  jobs: ConnectorJobs;
+  batches: BatchLedger;
+  enqueue: RequestEnqueuer;
   logger: Logger;
   /** Project deletions (whole Pinpoint apps): run from the Pinpoint queue, recovered by the reconciler. */
   projectDeletions?: ProjectDeletionLedger;
@@ -59,15 +61,7 @@ export interface WorkerPool {
 export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   const { config, ledger, logger } = deps;
   const connection = redisConnection(deps.redisUrl, true);
-  const coordinator = createBatchCoordinator({ batches: deps.batches, queues: deps.queues });
-  const runTask = createTaskRunner({ ledger, batches: coordinator, processors: deps.processors, clients: deps.clients, logger, breaker: deps.breaker });
-  const runBatch = createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: deps.batchProcessors, clients: deps.clients, logger, breaker: deps.breaker });
-  const runProjectDeletion = deps.projectDeletions
-    ? createProjectDeletionRunner({ deletions: deps.projectDeletions, processor: deleteProject, clients: deps.clients, logger })
-    : async () => {
-        throw new UnrecoverableError('project deletions are not wired in this worker');
-      };
-  const runWithdrawal = createWithdrawalRunner({ ledger, config, clients: deps.clients, logger });
+  const runVendorJob = vendorJobRunner(deps, createBatchCoordinator({ batches: deps.batches, queues: deps.queues }));
   const workers: Worker[] = [];
 
   for (const queue of deps.run) {
@@ -82,14 +76,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
           }
           return finalizeRequest(job, { ledger });
         }
-      : (job: Job<TaskJobData | BatchJobData | ProjectDeletionJobData>, token?: string, signal?: AbortSignal) =>
-          job.name === WITHDRAW_TASK
-            ? runWithdrawal(job as Job<WithdrawalJobData>, token)
-            : isProjectDeletionJob(job.data)
-            ? runProjectDeletion(job as Job<ProjectDeletionJobData>, token, signal)
-            : 'batchId' in job.data
-              ? runBatch(job as Job<BatchJobData>, token, signal)
-              : runTask(job as Job<TaskJobData>, token, signal);
+      : runVendorJob;
     const worker = new Worker(queue.name, processor as (job: Job) => Promise<unknown>, {
       connection,
       prefix: deps.queues.prefix,
@@ -103,24 +90,15 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     worker.on('error', (err) => logger.error('worker error', { queue: queue.name, errorName: err.name }));
     if (!isRequests && !own) {
       // Failures that happen outside the processor (a job stalled too often) still end the task.
+      // Batches: the reconciler fails a batch whose job failed, and its members join a new one.
       worker.on('failed', (job, err) => {
-        // A withdrawal that failed recorded that itself, and its task runs on (src/workers/withdrawal-runner.ts).
-        if (!job || 'batchId' in (job.data as object) || job.name === WITHDRAW_TASK) return;
+        const failed = job ? failedJobOf(job as VendorJob, deps.jobs[job.name]?.kind) : undefined;
+        if (!job || !failed) return;
         void (async () => {
           if ((await job.getState()) !== 'failed') return;
-          if (isProjectDeletionJob(job.data)) {
-            await deps.projectDeletions?.fail(job.data.projectDeletionId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
-            return;
-          }
-          const data = job.data as TaskJobData;
-          const task = await ledger.tasks.getTask(data.taskId);
-          if (task && task.state !== 'failed') {
-            const failed = await ledger.tasks.failTask(data.taskId, err.name === 'UnrecoverableError' || err.name.endsWith('VendorError') ? err.message : `job ended: ${err.message}`);
-            // Lost: the task had ended (a cancel withdrew it, another run finished it); its writer settles.
-            if (!failed.applied) logger.info('a failed job’s task had already ended; nothing recorded', { requestId: data.requestId, jobId: job.id, state: failed.state ?? 'missing' });
-            else await ledger.requests.settleRequest(data.requestId);
-          }
-        })().catch((e: Error) => logger.error('could not record a failed job', { jobId: job.id, errorName: e.name }));
+          if (failed.kind === 'task' && (await ledger.tasks.getTask(failed.taskId))?.state === 'failed') return;
+          await recordJobFailure({ ledger, projectDeletions: deps.projectDeletions, logger }, failed, failedJobReason(err));
+        })().catch((e: unknown) => logger.error('could not record a failed job', { jobId: job.id, errorName: errorName(e) }));
       });
     }
     workers.push(worker);
@@ -145,8 +123,9 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       if (state.state === 'open') await ledger.tasks.deferVendorTasks(state.vendor, breakerWaitingReason(state));
     }
   };
-  const probeTimer = deps.breaker
-    ? setInterval(() => void breakerTick(deps.breaker!).catch((e: Error) => logger.warn('breaker check failed', { errorName: e.name })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
+  const breaker = deps.breaker;
+  const probeTimer = breaker
+    ? setInterval(() => void breakerTick(breaker).catch((e: unknown) => logger.warn('breaker check failed', { errorName: errorName(e) })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
     : undefined;
   probeTimer?.unref();
 
@@ -173,3 +152,40 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     },
   };
 }
+
+type VendorJob = Job<TaskJobData | BatchJobData | ProjectDeletionJobData>;
+type JobRunner = (job: VendorJob, token?: string, signal?: AbortSignal) => Promise<unknown>;
+
+/**
+ * Runs a vendor queue's job by its name: the connector declared the name's kind, and each kind has
+ * one runner. A name no connector declares fails for good (a job left by an older release).
+ */
+function vendorJobRunner(deps: WorkerPoolDeps, coordinator: ReturnType<typeof createBatchCoordinator>): JobRunner {
+  const { ledger, logger, clients, breaker } = deps;
+  const deletions = deps.projectDeletions;
+  // Withdrawals at cancel are every vendor's job, not a connector's: one runner, by the job's name.
+  const runners: Record<JobKind | 'withdrawal', JobRunner> = {
+    withdrawal: ((job: Job<WithdrawalJobData>, token?: string) => createWithdrawalRunner({ ledger, config: deps.config, clients, logger })(job, token)) as JobRunner,
+    task: createTaskRunner({ ledger, batches: coordinator, processors: processorsOfKind(deps.jobs, 'task'), clients, logger, breaker }) as JobRunner,
+    batch: createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: processorsOfKind(deps.jobs, 'batch'), clients, logger, breaker }) as JobRunner,
+    scope: deletions
+      ? (createProjectDeletionRunner({ deletions, ledger, processors: processorsOfKind(deps.jobs, 'scope'), clients, logger }) as JobRunner)
+      : () => Promise.reject(new UnrecoverableError('project deletions are not wired in this worker')),
+  };
+  return (job, token, signal) => {
+    const kind = job.name === WITHDRAW_TASK ? 'withdrawal' : deps.jobs[job.name]?.kind;
+    if (!kind) return Promise.reject(new UnrecoverableError(`no processor for job ${job.name}`));
+    return runners[kind](job, token, signal);
+  };
+}
+
+/** Whose failure a failed vendor job is, by its kind; a batch's is the reconciler's to record. */
+function failedJobOf(job: VendorJob, kind: JobKind | undefined): FailedJob | undefined {
+  if (kind === 'scope') return { kind: 'scope', projectDeletionId: (job.data as ProjectDeletionJobData).projectDeletionId, jobId: job.id };
+  if (kind !== 'task') return undefined;
+  const data = job.data as TaskJobData;
+  return { kind: 'task', requestId: data.requestId, taskId: data.taskId, jobId: job.id };
+}
+
+/** An error's name for a log line (never its message, which may quote a vendor). */
+const errorName = (e: unknown): string => (e instanceof Error ? e.name : typeof e);

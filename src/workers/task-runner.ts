@@ -3,17 +3,19 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
-import type { TaskProcessor, VendorClients } from '../../jobs/task-processor.js';
+import { processorDeps, type TaskProcessor, type WorkerClients } from '../connectors/processor-contract.js';
 import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 import { trackBatchWaits } from './batch-hand-off.js';
-import type { VendorBreaker } from './vendor-breaker.js';
+import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
+import { recordJobFailure } from './record-job-failure.js';
 
 export interface TaskRunnerDeps {
   ledger: Ledger;
   batches: BatchCoordinator;
-  processors: Readonly<Record<string, TaskProcessor>>;
-  clients: VendorClients;
+  processors: Readonly<Partial<Record<string, TaskProcessor>>>;
+  /** The worker's vendor clients; a processor gets its own vendor's only. */
+  clients: WorkerClients;
   logger: Logger;
   /** The vendors' circuit breakers; without it a configuration fault just fails the task. */
   breaker?: VendorBreaker;
@@ -81,7 +83,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           awaitBatch: handOff.awaitBatch,
           signal,
         },
-        clients,
+        processorDeps(clients, task.vendor),
       );
       if (result.outcome === 'waiting_vendor') {
         const deferred = await ledger.tasks.deferTask(taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
@@ -113,11 +115,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           },
           rateLimited: (reason, nextActionAt) => ledger.tasks.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
           willRetry: (reason) => ledger.tasks.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
-          failed: async (reason) => {
-            const failed = await ledger.tasks.failTask(taskId, reason);
-            if (failed.applied) await ledger.requests.settleRequest(requestId);
-            return failed;
-          },
+          failed: (reason) => recordJobFailure({ ledger, logger: log }, { kind: 'task', requestId, taskId, jobId: job.id }, reason),
         },
       });
     }

@@ -3,7 +3,7 @@ import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { TaskRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import { connectorFor } from '../connectors/registry.js';
 import { mayTaskMove } from '../ledger/task-transitions.js';
 import type { WithdrawalJobData } from '../operations/withdrawal-job.js';

@@ -7,7 +7,7 @@ import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
 import { appcenterSweepNotifications } from '../../jobs/appcenter-sweep-notifications.js';
 import { TransientVendorError } from '../../src/vendors/vendor-errors.js';
-import type { BatchInput, BatchProcessor, BatchResult } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchProcessor, BatchResult } from '../../src/connectors/processor-contract.js';
 
 /**
  * The App Center batch jobs run at least once (Invariant 3): a job that failed midway, or that
@@ -44,9 +44,9 @@ describe('App Center batch jobs run again from their checkpoints', () => {
   });
 
   /** Runs a batch processor until it is done, with a ledger-like evidence store; returns the result and the evidence. */
-  const run = (processor: BatchProcessor, evidence: Record<string, unknown> = {}) => runWith(processor, client, evidence);
+  const run = (processor: BatchProcessor<AppCenterClient>, evidence: Record<string, unknown> = {}) => runWith(processor, client, evidence);
 
-  async function runWith(processor: BatchProcessor, appcenter: AppCenterClient, evidence: Record<string, unknown> = {}): Promise<{ result: Extract<BatchResult, { outcome: 'done' }>; evidence: Record<string, unknown> }> {
+  async function runWith(processor: BatchProcessor<AppCenterClient>, appcenter: AppCenterClient, evidence: Record<string, unknown> = {}): Promise<{ result: Extract<BatchResult, { outcome: 'done' }>; evidence: Record<string, unknown> }> {
     for (let i = 0; i < 5; i++) {
       const input: BatchInput = {
         batchId: 'batch-1',
@@ -56,7 +56,7 @@ describe('App Center batch jobs run again from their checkpoints', () => {
         previous: { ...evidence },
         checkpoint: async (e) => void Object.assign(evidence, e),
       };
-      const result = await processor(input, { appcenter });
+      const result = await processor(input, { client: appcenter });
       if (result.outcome === 'done') return { result, evidence };
       Object.assign(evidence, result.evidence);
       sandbox.clock.advance(5 * 60_000);

@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { QueueEvents } from 'bullmq';
 import { startTestService, type TestService } from '../support/test-service.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { reconcile } from '../../src/workers/reconciler.js';
 import { createRequestEnqueuer } from '../../src/planner/request-enqueuer.js';
 

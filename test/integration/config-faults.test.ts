@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
 import { verifyReceipt } from '../../src/receipts/receipt.js';
-import type { BreakerState } from '../../src/workers/vendor-breaker.js';
+import type { BreakerState } from '../../src/infrastructure/vendor-breaker.js';
 import type { VendorName } from '../../src/vendors/vendor-name.js';
 
 /**
@@ -156,7 +156,7 @@ describe('Configuration mistakes pause the vendor, naming the config key (issue 
   describe('credentials the vendor rejects', () => {
     let service: TestService;
     let requestId: string;
-    const vendors: VendorName[] = ['pinpoint', 's3', 'appcenter', 'segment', 'amplitude'];
+    const vendors = ['pinpoint', 's3', 'appcenter', 'segment', 'amplitude'] as const satisfies readonly VendorName[];
     before(async () => {
       service = await startFaultyService(quick());
       for (const vendor of vendors) service.sandbox!.faults.set(vendor, { credentialsRevoked: true });
@@ -164,7 +164,7 @@ describe('Configuration mistakes pause the vendor, naming the config key (issue 
     });
     after(async () => service?.close());
 
-    const keys: Record<VendorName, string> = {
+    const keys: Record<(typeof vendors)[number], string> = {
       pinpoint: 'vendors.pinpoint.credentials',
       s3: 'vendors.s3.credentials',
       appcenter: 'vendors.appcenter.apiToken',

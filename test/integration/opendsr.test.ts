@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { QueueEvents } from 'bullmq';
 import { sha256Hex } from '../../src/api/auth.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { verifySignature as verifyEd25519 } from '../../src/receipts/receipt-signer.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 

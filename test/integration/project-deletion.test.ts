@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { sha256Hex } from '../../src/api/auth.js';
 import { SANDBOX_PINPOINT_APP_ID } from '../../src/sandbox/pinpoint/pinpoint-seed.js';
 import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { reconcile } from '../../src/workers/reconciler.js';
 import { createRequestEnqueuer } from '../../src/planner/request-enqueuer.js';
 import { projectDeletionJobId } from '../../src/planner/project-deletion-job.js';

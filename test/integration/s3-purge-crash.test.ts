@@ -6,7 +6,7 @@ import { S3_SANDBOX_BUCKETS } from '../../src/sandbox/s3/s3-seed.js';
 import { createS3VendorClient, type S3VendorClient } from '../../src/vendors/s3-client.js';
 import type { S3Settings } from '../../src/vendors/s3-settings.js';
 import { scanS3Prefix, type PrefixPurgeCounts } from '../../jobs/scan-s3-prefix.js';
-import type { BatchInput, BatchMemberInput } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchMemberInput } from '../../src/connectors/processor-contract.js';
 import { sandboxVendorSettings } from '../support/crash-rig.js';
 
 /** The people whose rows the batch removes (task id → seeded person); 5 and 6 share files with them and stay. */
@@ -129,14 +129,14 @@ describe('S3 purge evidence after a crash at any step (Invariant 11: intent writ
           });
           const first = crashingRun(s3, ledger, crashAfter);
           let crashed = false;
-          let result = await scanS3Prefix(input(1, first), { s3: first.client }).catch((err: unknown) => {
+          let result = await scanS3Prefix(input(1, first), { client: first.client }).catch((err: unknown) => {
             crashed = true;
             return err;
           });
           if (crashed) {
             ledger.dead = false; // a new process takes the job
             const second = crashingRun(s3, ledger, undefined);
-            result = await scanS3Prefix(input(2, second), { s3: second.client });
+            result = await scanS3Prefix(input(2, second), { client: second.client });
           }
           const done = result as Awaited<ReturnType<typeof scanS3Prefix>>;
           if (done.outcome !== 'done') throw new Error('the purge did not finish');

@@ -8,7 +8,7 @@ import { startService, type Service, type ServiceRoles } from '../../src/service
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { CONNECTORS } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { SCAN_S3_PREFIX } from '../../jobs/scan-s3-prefix.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
@@ -65,7 +65,7 @@ describe('Scale-out: N worker services make as many S3 scans as one process (iss
       preflight: { atBoot: false },
     };
     const vendors: Record<string, unknown> = {};
-    for (const connector of CONNECTORS) vendors[connector.vendor] = connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]);
+    for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)?.sandboxSettings(sandbox, connector.queueDefaults);
     vendors.s3 = { ...(vendors.s3 as object), batchWindowMs: 1000 };
     const start = async (roles: ServiceRoles) => {
       const config = loadConfig({ env, file: { ...file, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-scale-out-batches-')) } });

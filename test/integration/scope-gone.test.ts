@@ -1,3 +1,5 @@
+import { pinpointSandboxPlugin } from '../../src/sandbox/pinpoint/pinpoint-sandbox-plugin.js';
+import { appcenterSandboxPlugin } from '../../src/sandbox/appcenter/appcenter-sandbox-plugin.js';
 import { expect } from 'chai';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
@@ -5,12 +7,12 @@ import { ScopeSightingLedger } from '../../src/ledger/scope-sightings.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { pinpointConnector } from '../../src/connectors/pinpoint-connector.js';
 import { appcenterConnector } from '../../src/connectors/appcenter-connector.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { MisconfiguredVendorError } from '../../src/vendors/vendor-errors.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import { appcenterSweepAudiences } from '../../jobs/appcenter-sweep-audiences.js';
 import { appcenterDeleteAudiences } from '../../jobs/appcenter-delete-audiences.js';
-import type { BatchOutcome, TaskInput, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchOutcome, TaskInput, VendorClients } from '../../src/connectors/processor-contract.js';
 import { runPreflight } from '../../src/preflight/vendor-preflight.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';
@@ -65,9 +67,9 @@ for (const backend of backends) {
       sandbox = undefined;
     });
 
-    function wire(s: Sandbox): { clients: VendorClients; vendors: { pinpoint: ReturnType<typeof pinpointConnector.sandboxSettings>; appcenter: ReturnType<typeof appcenterConnector.sandboxSettings> } } {
-      const pinpointSettings = pinpointConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.pinpoint);
-      const appcenterSettings = appcenterConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter);
+    function wire(s: Sandbox): { clients: VendorClients; vendors: { pinpoint: ReturnType<typeof pinpointSandboxPlugin.sandboxSettings>; appcenter: ReturnType<typeof appcenterSandboxPlugin.sandboxSettings> } } {
+      const pinpointSettings = pinpointSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.pinpoint);
+      const appcenterSettings = appcenterSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter);
       const pinpoint = pinpointConnector.createClient(pinpointSettings, undefined, () => s.clock.now());
       const appcenter = appcenterConnector.createClient(appcenterSettings);
       closeClients.push(() => { pinpoint.close(); }, () => { appcenter.close(); });
@@ -78,14 +80,14 @@ for (const backend of backends) {
       const s = sandbox!;
       const { clients, vendors } = wire(s);
       const appId = s.pinpoint.appId;
-      const first = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-1'), clients);
+      const first = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-1'), { client: clients.pinpoint, scopeSightings: clients.scopeSightings });
       expect(first.outcome).to.equal('succeeded');
       expect(first.evidence.verification).to.equal('verified_absent');
       const sighting = await clients.scopeSightings!.lastSeen('pinpoint', appId);
       expect(sighting).to.include({ configKey: 'vendors.pinpoint.appIds[0]', scopeId: appId });
 
       s.pinpoint.store.deleteApp(appId);
-      const after = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-2'), clients);
+      const after = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-2'), { client: clients.pinpoint, scopeSightings: clients.scopeSightings });
       expect(after.outcome).to.equal('not_found');
       expect(after.evidence).to.include({ verification: 'scope_gone', appGone: true, lastSeenAt: sighting!.lastSeenAt });
       expect(after.evidence.lastSeenAt).to.match(ISO);
@@ -104,7 +106,7 @@ for (const backend of backends) {
       const { clients, vendors } = wire(s);
       const appId = s.pinpoint.appId;
       s.pinpoint.store.deleteApp(appId);
-      const err = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-2'), clients).catch((e: unknown) => e);
+      const err = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-2'), { client: clients.pinpoint, scopeSightings: clients.scopeSightings }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(MisconfiguredVendorError);
       expect(err).to.include({ configKey: 'vendors.pinpoint.appIds[0]' });
       expect((err as Error).message).to.match(/^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/);
@@ -121,7 +123,7 @@ for (const backend of backends) {
       const ok = await runPreflight({ vendors: { pinpoint: vendors.pinpoint }, clients, now: () => s.clock.now() });
       expect(ok.checks.find((c) => c.check === 'scope')!.status).to.equal('ok');
       s.pinpoint.store.deleteApp(appId);
-      const after = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-3'), clients);
+      const after = await deleteUserEndpoints(taskInput(`app/${appId}`, 'user-3'), { client: clients.pinpoint, scopeSightings: clients.scopeSightings });
       expect(after.evidence).to.include({ verification: 'scope_gone' });
       expect(after.evidence.lastSeenAt).to.match(ISO);
     });
@@ -131,7 +133,7 @@ for (const backend of backends) {
       const { clients, vendors } = wire(s);
       const { owner, app } = s.appcenter;
       const sweep = (userId: string) =>
-        appcenterSweepAudiences({ batchId: `b-${userId}`, scope: `app/${app}`, members: [{ taskId: `t-${userId}`, requestId: `r-${userId}`, subject: { userId } }], attempt: 1, previous: {}, checkpoint: async () => undefined }, clients);
+        appcenterSweepAudiences({ batchId: `b-${userId}`, scope: `app/${app}`, members: [{ taskId: `t-${userId}`, requestId: `r-${userId}`, subject: { userId } }], attempt: 1, previous: {}, checkpoint: async () => undefined }, { client: clients.appcenter, scopeSightings: clients.scopeSightings });
       const first = await sweep('user-1');
       expect(first.outcome).to.equal('done');
       const sighting = await clients.scopeSightings!.lastSeen('appcenter', `${owner}/${app}`);
@@ -143,7 +145,7 @@ for (const backend of backends) {
       const member = second.outcome === 'done' ? second.members.get('t-user-2')! : undefined;
       expect(member!.state).to.equal('done');
       // The task reads its member result as a request's task would.
-      const task = await appcenterDeleteAudiences(taskInput(`app/${app}`, 'user-2', async (): Promise<BatchOutcome> => ({ state: 'done', batchId: 'b-user-2', result: member!.result })), clients);
+      const task = await appcenterDeleteAudiences(taskInput(`app/${app}`, 'user-2', async (): Promise<BatchOutcome> => ({ state: 'done', batchId: 'b-user-2', result: member!.result })), { client: clients.appcenter, scopeSightings: clients.scopeSightings });
       expect(task.outcome).to.equal('not_found');
       expect(task.evidence).to.include({ verification: 'scope_gone', lastSeenAt: sighting!.lastSeenAt });
       expect(task.evidence.vendorAnswer).to.match(/^Apps_Get 404, Apps_List 200: the app is no longer listed$/);
@@ -161,7 +163,7 @@ for (const backend of backends) {
       const { clients, vendors } = wire(s);
       const { owner, app } = s.appcenter;
       deleteAppCenterApp(s, owner, app);
-      const err = await appcenterSweepAudiences({ batchId: 'b', scope: `app/${app}`, members: [{ taskId: 't', requestId: 'r', subject: { userId: 'user-2' } }], attempt: 1, previous: {}, checkpoint: async () => undefined }, clients).catch((e: unknown) => e);
+      const err = await appcenterSweepAudiences({ batchId: 'b', scope: `app/${app}`, members: [{ taskId: 't', requestId: 'r', subject: { userId: 'user-2' } }], attempt: 1, previous: {}, checkpoint: async () => undefined }, { client: clients.appcenter, scopeSightings: clients.scopeSightings }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(MisconfiguredVendorError);
       expect((err as MisconfiguredVendorError).configKey).to.match(/^vendors\.appcenter\.(owner|apps\[0\])$/);
       const report = await runPreflight({ vendors: { appcenter: vendors.appcenter }, clients, now: () => s.clock.now() });

@@ -1,3 +1,4 @@
+import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { SANDBOX_AMPLITUDE_PROJECT } from '../../src/sandbox/amplitude/amplitude-seed.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { CONNECTORS } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
@@ -68,7 +69,7 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     };
     // Every process points at the same simulators, as a process given the shared sandbox would.
     const vendors: Record<string, unknown> = {};
-    for (const connector of CONNECTORS) vendors[connector.vendor] = connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]);
+    for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults);
     vendors.pinpoint = { ...(vendors.pinpoint as object), batchWindowMs: 500, pollIntervalMs: 200 };
     vendors.segment = { ...(vendors.segment as object), batchWindowMs: 500, pollIntervalMs: 1000 };
     vendors.amplitude = { ...(vendors.amplitude as object), batchWindowMs: 200 };

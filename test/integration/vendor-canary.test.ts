@@ -1,8 +1,10 @@
+import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { expect } from 'chai';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import { CONNECTORS } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS, type VendorSettingsMap } from '../../src/vendors/vendor-settings.js';
-import type { VendorClients } from '../../jobs/task-processor.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
+import { type VendorSettingsMap } from '../../src/vendors/vendor-settings.js';
+import type { VendorClients } from '../../src/connectors/processor-contract.js';
 import type { VendorName } from '../../src/vendors/vendor-name.js';
 import { runCanaries, type CanaryCarry } from '../../src/preflight/canary.js';
 import type { PreflightReport } from '../../src/preflight/vendor-preflight.js';
@@ -15,9 +17,9 @@ function sandboxClients(sandbox: Sandbox): { vendors: Partial<VendorSettingsMap>
   const vendors: Record<string, unknown> = {};
   const clients: Record<string, { close(): void }> = {};
   for (const connector of CONNECTORS) {
-    const settings = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS[connector.vendor]), ...(connector.vendor === 'amplitude' ? { requestsPerSecond: Infinity } : {}) };
+    const settings = { ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults), ...(connector.vendor === 'amplitude' ? { requestsPerSecond: Infinity } : {}) };
     vendors[connector.vendor] = settings;
-    clients[connector.clientKey] = connector.createClient(settings, undefined, () => sandbox.clock.now());
+    clients[connector.vendor] = connector.createClient(settings, undefined, () => sandbox.clock.now());
   }
   return { vendors: vendors, clients: clients, close: () => { Object.values(clients).forEach((c) => { c.close(); }); } };
 }

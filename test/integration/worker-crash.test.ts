@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { startService, type Service } from '../../src/service.js';
 import { startSandbox, SANDBOX_CREDENTIALS, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { parentJobId } from '../../src/planner/build-flow.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';

@@ -1,9 +1,10 @@
+import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import type { AmplitudeSandboxOptions } from '../../src/sandbox/amplitude/amplitude-sandbox.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { connectorFor } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import type { AmplitudeClient } from '../../src/vendors/amplitude-client.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
 import { submitDeletions, type SubmittedMember } from '../../jobs/amplitude-submit-deletions.js';
@@ -24,7 +25,7 @@ describe('Amplitude client against every documented variant of the simulator', (
   const start = async (amplitude: AmplitudeSandboxOptions = {}) => {
     sandbox = await startSandbox({ subjects: 20, amplitude: { requestsPerSecond: Infinity, ...amplitude } });
     const connector = connectorFor('amplitude')!;
-    const settings = { ...connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.amplitude), requestsPerSecond: Infinity };
+    const settings = { ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.amplitude), requestsPerSecond: Infinity };
     client = connector.createClient(settings, undefined, () => sandbox.clock.now()) as AmplitudeClient;
   };
   afterEach(async () => {
@@ -56,7 +57,7 @@ describe('Amplitude client against every documented variant of the simulator', (
     await start({ ignoreInvalidIdsSpelling: 'none' });
     const ids = ['user-1', 'ghost-1', 'user-2', 'user-3', 'ghost-2'];
     const members = ids.map((userId, i) => ({ taskId: `t${i}`, requestId: `r${i}`, subject: { userId } }));
-    const { result } = await runBatchToEnd(submitDeletions, { scope: 'project/erasure-sandbox', members, clients: { amplitude: client }, advance: () => undefined });
+    const { result } = await runBatchToEnd(submitDeletions, { scope: 'project/erasure-sandbox', members, clients: { client }, advance: () => undefined });
     const byTask = memberResults(result);
     for (const i of [0, 2, 3]) {
       const sent = byTask[`t${i}`].result as unknown as SubmittedMember;
@@ -82,7 +83,7 @@ describe('Amplitude client against every documented variant of the simulator', (
       expect(listed.map((j) => j.status)).to.deep.equal(['staging']);
       sandbox.clock.advance(Date.parse(`${created.day}T00:00:00Z`) + 7 * DAY_MS - sandbox.clock.now());
       const members = [{ taskId: 't1', requestId: 'r1', subject: { userId: 'user-4', amplitudeId: String(seedPerson(4).amplitudeId) } }];
-      const { result } = await runBatchToEnd(pollDeletions, { scope: pollBatchScope('project/erasure-sandbox', created.day), members, clients: { amplitude: client }, advance: () => { sandbox.clock.advance(DAY_MS); } });
+      const { result } = await runBatchToEnd(pollDeletions, { scope: pollBatchScope('project/erasure-sandbox', created.day), members, clients: { client }, advance: () => { sandbox.clock.advance(DAY_MS); } });
       const member = memberResults(result).t1;
       expect(member.state).to.equal('done');
       expect(member.result).to.include({ status: 'done', verification: 'vendor_confirmed', listedInDoneJob: true });

@@ -41,7 +41,7 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
     await sandbox?.close();
   });
   const run = () =>
-    runBatchToEnd(appcenterExportDevices, { scope: `app/${sandbox.appcenter.app}`, members, clients: { appcenter: client }, advance: () => { sandbox.clock.advance(5 * 60_000); } });
+    runBatchToEnd(appcenterExportDevices, { scope: `app/${sandbox.appcenter.app}`, members, clients: { client }, advance: () => { sandbox.clock.advance(5 * 60_000); } });
   const deviceThere = () => [...sandbox.appcenter.store.app(sandbox.appcenter.owner, sandbox.appcenter.app).devices.keys()].includes(person.installId);
 
   for (const layout of ['flat', 'nested', 'camel'] as const) {

@@ -1,9 +1,9 @@
+import { appcenterSandboxPlugin } from '../../src/sandbox/appcenter/appcenter-sandbox-plugin.js';
 import { expect } from 'chai';
 import got, { type Got } from 'got';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import { createAppCenterClient } from '../../src/vendors/appcenter-client.js';
-import { appcenterConnector } from '../../src/connectors/appcenter-connector.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { MisconfiguredVendorError } from '../../src/vendors/vendor-errors.js';
 
 /**
@@ -21,7 +21,7 @@ describe('App Center app lookups (sandbox, issue 17)', () => {
     const http = got.extend({ headers: { 'x-api-token': sandbox.vendors.appcenter.credentials.apiToken }, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
     return { sandbox, http, base: `${sandbox.vendors.appcenter.baseUrl}/v0.1/apps` };
   }
-  const client = (s: Sandbox, patch: Record<string, unknown> = {}) => createAppCenterClient({ ...appcenterConnector.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter), ...patch });
+  const client = (s: Sandbox, patch: Record<string, unknown> = {}) => createAppCenterClient({ ...appcenterSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter), ...patch });
 
   it('Apps_Get answers 200 for a known app and 404 for an unknown one; Apps_List lists the token’s apps', async () => {
     const { sandbox: s, http, base } = await start();

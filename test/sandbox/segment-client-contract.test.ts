@@ -1,10 +1,11 @@
+import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { expect } from 'chai';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import type { SegmentSandboxOptions } from '../../src/sandbox/segment/segment-sandbox.js';
 import { DEFAULT_SEGMENT_TIMINGS } from '../../src/sandbox/segment/segment-store.js';
 import { SANDBOX_SEGMENT_SOURCES } from '../../src/sandbox/segment/segment-seed.js';
 import { connectorFor } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import type { SegmentClient } from '../../src/vendors/segment-client.js';
 import { pollRegulation, regulationBatchScope } from '../../jobs/segment-poll-regulation.js';
 import { memberResults, runBatchToEnd } from '../support/run-batch.js';
@@ -21,7 +22,7 @@ describe('Segment client against the documented overall status with unsupported 
   const start = async (segment: SegmentSandboxOptions = {}) => {
     sandbox = await startSandbox({ subjects: 20, segment });
     const connector = connectorFor('segment')!;
-    client = connector.createClient(connector.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.segment)) as SegmentClient;
+    client = connector.createClient(sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.segment)) as SegmentClient;
   };
   afterEach(async () => {
     client?.close();
@@ -32,7 +33,7 @@ describe('Segment client against the documented overall status with unsupported 
     runBatchToEnd(pollRegulation, {
       scope: regulationBatchScope(resource, 'SUPPRESS_WITH_DELETE'),
       members,
-      clients: { segment: client },
+      clients: { client },
       advance: () => { sandbox.clock.advance(DEFAULT_SEGMENT_TIMINGS.finishAfterMs + 60_000); },
     });
 

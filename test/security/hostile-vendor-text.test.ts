@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import { parentJobId } from '../../src/planner/build-flow.js';
 import { listen, type ListeningServer } from '../../src/sandbox/vendor-http.js';
 import { startService, type Service } from '../../src/service.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { runCli } from '../cli/run-cli.js';
 

@@ -1,4 +1,4 @@
-import type { BatchInput, BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchMemberInput, BatchProcessor, BatchResult, ProcessorDeps } from '../../src/connectors/processor-contract.js';
 
 export type DoneBatch = Extract<BatchResult, { outcome: 'done' }>;
 
@@ -6,9 +6,9 @@ export type DoneBatch = Extract<BatchResult, { outcome: 'done' }>;
  * Runs a batch processor the way the batch runner does, without a ledger or a queue: evidence kept
  * in memory between runs, `advance` called while the vendor is still at work, until it is done.
  */
-export async function runBatchToEnd(
-  processor: BatchProcessor,
-  input: { scope: string; members: BatchMemberInput[]; clients: VendorClients; advance: () => void; maxRuns?: number },
+export async function runBatchToEnd<C>(
+  processor: BatchProcessor<C>,
+  input: { scope: string; members: BatchMemberInput[]; clients: ProcessorDeps<C>; advance: () => void; maxRuns?: number },
 ): Promise<{ result: DoneBatch; evidence: Record<string, unknown>; runs: number }> {
   const evidence: Record<string, unknown> = {};
   const maxRuns = input.maxRuns ?? 10;

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/config-schema.js';
 import { startService, type Service, type StartServiceOptions } from '../../src/service.js';
 import { parentJobId } from '../../src/planner/build-flow.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from './redis.js';
 import { freshPostgresDatabase } from './postgres.js';
 import { SUITE_LOG_FILE } from './suite-log.js';

@@ -7,7 +7,7 @@ import { SANDBOX_AMPLITUDE_PROJECT } from '../../src/sandbox/amplitude/amplitude
 import { createAmplitudeClient, type AmplitudeClient } from '../../src/vendors/amplitude-client.js';
 import { AMPLITUDE_DEFAULTS, type AmplitudeSettings } from '../../src/vendors/amplitude-settings.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 
 const DAY_MS = 86_400_000;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);

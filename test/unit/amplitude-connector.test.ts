@@ -7,7 +7,7 @@ import { amplitudeQueue } from '../../queues/amplitude-queue.js';
 import { dayOfPollScope, pollBatchScope, withJitter } from '../../jobs/amplitude-poll-deletions.js';
 import { identifierOf } from '../../jobs/amplitude-submit-deletions.js';
 import { amplitudeDeleteUser } from '../../jobs/amplitude-delete-user.js';
-import { memberFallbackPollMs, type BatchOutcome, type TaskInput, type VendorClients } from '../../jobs/task-processor.js';
+import { memberFallbackPollMs, type BatchOutcome, type TaskInput, type VendorClients } from '../../src/connectors/processor-contract.js';
 
 const PERSON = { userId: 'user-4242', amplitudeId: '100004242', email: 'ann.lee@example.com' } as const;
 const KEYS = { apiKey: '0123456789abcdef0123456789abcdef', secretKey: 'fedcba9876543210fedcba9876543210' };
@@ -53,7 +53,7 @@ describe('Amplitude connector and settings', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
     expect(tasks[0]).to.deep.include({ vendor: 'amplitude', resource: 'project/default', action: 'amplitude-delete-user', jobName: 'amplitude-delete-user', queue: amplitudeQueue.name });
-    expect(amplitudeQueue.jobNames).to.include(tasks[0].jobName);
+    expect(amplitudeConnector.queue.jobNames).to.include(tasks[0].jobName);
     expect(tasks[0].initialState).to.equal(undefined);
   });
 
@@ -97,7 +97,7 @@ describe('Amplitude connector and settings', () => {
     const run = async (previous: Record<string, unknown>, started: boolean) => {
       const waiting: BatchOutcome = { state: 'waiting', batchId: 'b1', closesAt: new Date(Date.now() + (started ? -1_000 : 60_000)) };
       const input: TaskInput = { requestId: 'r1', taskId: 't1', resource: 'project/default', subject: { userId: PERSON.userId }, attempt: 1, previous, checkpoint: async () => undefined, awaitBatch: async () => waiting };
-      return amplitudeDeleteUser(input, { amplitude: client });
+      return amplitudeDeleteUser(input, { client });
     };
     for (const started of [false, true]) {
       expect(await run({}, started), 'in the deletion call').to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(batchWindowMs) });

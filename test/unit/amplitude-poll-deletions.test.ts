@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { earliestDoneAt, pollBatchScope, pollDeletions } from '../../jobs/amplitude-poll-deletions.js';
 import type { AmplitudeClient, DeletionJob } from '../../src/vendors/amplitude-client.js';
-import type { BatchInput, BatchResult } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchResult } from '../../src/connectors/processor-contract.js';
 
 const DAY_MS = 86_400_000;
 const DAY = '2026-12-10';
@@ -46,7 +46,7 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
     const { client, listed } = fakeAmplitude(state);
     for (const now of [at(DAY, -9), at(DAY), at(DAY, 5) - 1]) {
       state.now = now;
-      const result = await pollDeletions(input(), { amplitude: client });
+      const result = await pollDeletions(input(), { client });
       expect(result).to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: 1000, openToLateMembers: true });
       expect((result as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence).to.deep.equal({ day: DAY, notBefore: '2026-12-15' });
     }
@@ -56,20 +56,20 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
   it('polls once the job can be done, and then waits for five days after the scrub date Amplitude reports', async () => {
     const state = { now: at(DAY, 5), jobs: [job('submitted', '2026-12-11')] };
     const { client, listed } = fakeAmplitude(state);
-    const first = await pollDeletions(input(), { amplitude: client });
+    const first = await pollDeletions(input(), { client });
     expect(listed).to.deep.equal([[DAY, DAY]]);
     expect(first).to.deep.include({ outcome: 'waiting_vendor', openToLateMembers: true });
     const evidence = (first as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence;
     expect(evidence).to.include({ day: DAY, status: 'submitted', activeScrubDoneDate: '2026-12-11', polls: 1 });
 
     state.now = at('2026-12-11', 5) - 1;
-    const second = await pollDeletions(input(evidence), { amplitude: client });
+    const second = await pollDeletions(input(evidence), { client });
     expect(listed, 'no call before the scrub date plus five days').to.have.length(1);
     expect((second as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence).to.deep.equal({ day: DAY, notBefore: '2026-12-16' });
 
     state.now = at('2026-12-11', 5);
     state.jobs = [job('done', '2026-12-11')];
-    const third = await pollDeletions(input({ ...evidence }), { amplitude: client });
+    const third = await pollDeletions(input({ ...evidence }), { client });
     expect(listed).to.have.length(2);
     expect(third.outcome).to.equal('done');
     const members = (third as Extract<BatchResult, { outcome: 'done' }>).members;
@@ -79,7 +79,7 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
 
   it('fails its members with a reason when Amplitude lists no job for the day once it can be done', async () => {
     const { client } = fakeAmplitude({ now: at(DAY, 6), jobs: [] });
-    const result = await pollDeletions(input(), { amplitude: client });
+    const result = await pollDeletions(input(), { client });
     expect(result.outcome).to.equal('done');
     expect((result as Extract<BatchResult, { outcome: 'done' }>).members.get('t1')).to.deep.equal({ state: 'failed', result: { day: DAY, reason: `Amplitude lists no deletion job for ${DAY}` } });
   });

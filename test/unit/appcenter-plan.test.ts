@@ -31,7 +31,7 @@ describe('planning App Center tasks', () => {
     ]);
     for (const t of tasks) {
       expect(t.queue).to.equal(appcenterQueue.name);
-      expect(appcenterQueue.jobNames).to.include(t.jobName);
+      expect(appcenterConnector.queue.jobNames).to.include(t.jobName);
       expect(t.initialState).to.equal(undefined);
     }
     expect(new Set(tasks.map((t) => t.id)).size).to.equal(6);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { findEndpoint } from '../../jobs/find-endpoint.js';
-import type { TaskInput, TaskResult, VendorClients } from '../../jobs/task-processor.js';
+import type { TaskInput, TaskResult, VendorClients } from '../../src/connectors/processor-contract.js';
 import type { EndpointReadBack, PinpointClient } from '../../src/vendors/pinpoint-client.js';
 
 class Crash extends Error {
@@ -56,7 +56,7 @@ function world() {
       checkpoint: (more) => step(() => void (evidence = { ...evidence, ...JSON.parse(JSON.stringify(more)) })),
       awaitBatch: async () => ({ state: 'done', batchId: 'b-1', result: { endpointIds: ['e-1', 'e-2', 'e-3'] } }),
     };
-    return findEndpoint(input, { pinpoint });
+    return findEndpoint(input, { client: pinpoint });
   };
   return { run, removed, endpoints, steps: () => steps };
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { ConfigError, decodeKey, loadConfig, type LoadConfigOptions } from '../../src/config/load-config.js';
-import { VENDOR_QUEUE_DEFAULTS as VENDOR_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS as VENDOR_DEFAULTS } from '../../src/connectors/registry.js';
 
 const HEX_KEY = 'ab'.repeat(32);
 const KEY_BYTES = Buffer.from(HEX_KEY, 'hex');

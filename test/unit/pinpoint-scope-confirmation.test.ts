@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { exportSegment } from '../../jobs/export-segment.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
-import type { BatchInput, BatchResult, TaskInput } from '../../jobs/task-processor.js';
+import type { BatchInput, BatchResult, TaskInput } from '../../src/connectors/processor-contract.js';
 import type { PinpointClient } from '../../src/vendors/pinpoint-client.js';
 import { MisconfiguredVendorError, PermanentVendorError, scopeMissing } from '../../src/vendors/vendor-errors.js';
 
@@ -42,31 +42,31 @@ const batchInput = (): BatchInput => ({ batchId: 'b1', scope: 'app/app-1', membe
 
 describe('Pinpoint looks the app up before trusting a 404 (issue 17)', () => {
   it('by user id: an empty answer in an app that exists is verified_absent', async () => {
-    const result = await deleteUserEndpoints(taskInput(), { pinpoint: fakePinpoint(async () => ({ id: 'app-1' })) });
+    const result = await deleteUserEndpoints(taskInput(), { client: fakePinpoint(async () => ({ id: 'app-1' })) });
     expect(result.outcome).to.equal('not_found');
     expect(result.evidence).to.include({ verification: 'verified_absent', endpointsFound: 0 });
   });
 
   it('by user id: an unknown app is a MisconfiguredVendorError naming vendors.pinpoint.appIds[0], never an outcome', async () => {
-    const err = await deleteUserEndpoints(taskInput(), { pinpoint: fakePinpoint(async () => Promise.reject(MISTYPED)) }).catch((e: unknown) => e);
+    const err = await deleteUserEndpoints(taskInput(), { client: fakePinpoint(async () => Promise.reject(MISTYPED)) }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(MisconfiguredVendorError);
     expect((err as Error).message).to.match(/^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/);
   });
 
   it('by user id: Pinpoint past its end of support is scope_gone with the answer and the date', async () => {
-    const result = await deleteUserEndpoints(taskInput(), { pinpoint: fakePinpoint(async () => RETIRED) });
+    const result = await deleteUserEndpoints(taskInput(), { client: fakePinpoint(async () => RETIRED) });
     expect(result.outcome).to.equal('not_found');
     expect(result.evidence).to.include({ verification: 'scope_gone', vendorAnswer: RETIRED.vendorAnswer, endOfSupportAt: RETIRED.endOfSupportAt });
   });
 
   it('shared export: CreateExportJob answering 404 for a mistyped app fails the batch with the config error', async () => {
-    const err = await exportSegment(batchInput(), { pinpoint: fakePinpoint(async () => Promise.reject(MISTYPED)) }).catch((e: unknown) => e);
+    const err = await exportSegment(batchInput(), { client: fakePinpoint(async () => Promise.reject(MISTYPED)) }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(MisconfiguredVendorError);
     expect((err as MisconfiguredVendorError).configKey).to.equal('vendors.pinpoint.appIds[0]');
   });
 
   it('shared export: past end of support, every member gets the answer and the date', async () => {
-    const result = (await exportSegment(batchInput(), { pinpoint: fakePinpoint(async () => RETIRED) })) as Extract<BatchResult, { outcome: 'done' }>;
+    const result = (await exportSegment(batchInput(), { client: fakePinpoint(async () => RETIRED) })) as Extract<BatchResult, { outcome: 'done' }>;
     expect(result.outcome).to.equal('done');
     expect(result.members.get('t1')).to.deep.equal({ state: 'done', result: { appGone: true, vendorAnswer: RETIRED.vendorAnswer, endOfSupportAt: RETIRED.endOfSupportAt } });
   });
@@ -83,13 +83,13 @@ describe('Pinpoint looks the app up before trusting a 404 (issue 17)', () => {
         purgePrefix: () => Promise.reject(noSuchBucket()),
       },
     } as unknown as PinpointClient;
-    const err = await exportSegment(batchInput(), { pinpoint }).catch((e: unknown) => e);
+    const err = await exportSegment(batchInput(), { client: pinpoint }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(MisconfiguredVendorError);
     expect((err as MisconfiguredVendorError).configKey).to.equal('vendors.pinpoint.addressScan.bucket');
   });
 
   it('shared export: a 404 for an app GetApp still describes is not trusted (transient)', async () => {
-    const err = await exportSegment(batchInput(), { pinpoint: fakePinpoint(async () => ({ id: 'app-1' })) }).catch((e: unknown) => e);
+    const err = await exportSegment(batchInput(), { client: fakePinpoint(async () => ({ id: 'app-1' })) }).catch((e: unknown) => e);
     expect((err as Error).name).to.equal('TransientVendorError');
   });
 });

@@ -6,6 +6,7 @@ import { taskId } from '../../src/connectors/pinpoint-connector.js';
 import { buildRequestFlow, childJob, parentJobId, type TaskJobData } from '../../src/planner/build-flow.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
+import { pinpointConnector } from '../../src/connectors/pinpoint-connector.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 
 const config: Config = loadConfig({ env: {}, file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'] } } } });
@@ -47,7 +48,7 @@ describe('planning tasks', () => {
         expect(task.action).to.equal('delete-user-endpoints');
         expect(task.jobName).to.equal('delete-user-endpoints');
         expect(task.queue).to.equal(pinpointQueue.name);
-        expect(pinpointQueue.jobNames).to.include(task.jobName);
+        expect(pinpointConnector.queue.jobNames).to.include(task.jobName);
         expect(task.initialState).to.equal(undefined);
       }
     });

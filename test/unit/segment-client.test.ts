@@ -6,7 +6,7 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { createSegmentClient, type SegmentClient } from '../../src/vendors/segment-client.js';
 import { SEGMENT_DEFAULTS, type SegmentSettings } from '../../src/vendors/segment-settings.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/vendors/vendor-settings.js';
+import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 
 function settingsFor(baseUrl: string, token: string, extra: Partial<SegmentSettings> = {}): SegmentSettings {
   return { ...VENDOR_QUEUE_DEFAULTS.segment, ...SEGMENT_DEFAULTS, baseUrl, token, throttleDelayMs: 4321, ...extra };

@@ -42,7 +42,7 @@ describe('Segment connector and settings', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
     expect(tasks[0]).to.deep.include({ vendor: 'segment', resource: 'workspace', action: 'regulate-user', jobName: 'regulate-user', queue: segmentQueue.name });
-    expect(segmentQueue.jobNames).to.include(tasks[0].jobName);
+    expect(segmentConnector.queue.jobNames).to.include(tasks[0].jobName);
     expect(tasks[0].initialState).to.equal(undefined);
   });
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { nextPollMs, parseRegulationBatchScope, pollRegulation, regulationBatchScope, regulationOutcome } from '../../jobs/segment-poll-regulation.js';
 import { regulateUser } from '../../jobs/segment-regulate-user.js';
-import { memberFallbackPollMs, type BatchInput, type BatchOutcome, type BatchRequest, type TaskInput } from '../../jobs/task-processor.js';
+import { memberFallbackPollMs, type BatchInput, type BatchOutcome, type BatchRequest, type TaskInput } from '../../src/connectors/processor-contract.js';
 import type { CreateRegulationInput, RegulationStatus, SegmentClient, SegmentJobSettings } from '../../src/vendors/segment-client.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
 
@@ -116,7 +116,7 @@ describe('Segment jobs', () => {
     it('creates one regulation for the members’ distinct user ids, checkpoints its id, and waits for Segment', async () => {
       const segment = fakeSegment(() => regulation('INITIALIZED'));
       const { input, checkpoints } = batchInput(['user-1', 'user-2', 'user-1']);
-      const result = await pollRegulation(input, { segment: segment.client });
+      const result = await pollRegulation(input, { client: segment.client });
       expect(segment.created).to.have.length(1);
       expect(segment.created[0]).to.deep.include({ target: { kind: 'workspace' }, regulationType: 'SUPPRESS_WITH_DELETE', userIds: ['user-1', 'user-2'] });
       expect(checkpoints[0]).to.deep.include({ regulateId: 'reg1', subjects: 2, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace' });
@@ -130,7 +130,7 @@ describe('Segment jobs', () => {
     it('polls the regulation it created on later runs, never creating a second one', async () => {
       const segment = fakeSegment(() => regulation('RUNNING'));
       const { input } = batchInput(['user-1'], { regulateId: 'reg-earlier' });
-      const result = await pollRegulation(input, { segment: segment.client });
+      const result = await pollRegulation(input, { client: segment.client });
       expect(segment.created).to.have.length(0);
       expect(result.outcome).to.equal('waiting_vendor');
     });
@@ -138,7 +138,7 @@ describe('Segment jobs', () => {
     it('gives every member the regulation’s outcome when it ends', async () => {
       const segment = fakeSegment(() => regulation('FINISHED', [['Amplitude', 'FINISHED']]));
       const { input } = batchInput(['user-1', 'user-2'], { regulateId: 'reg1' });
-      const result = await pollRegulation(input, { segment: segment.client });
+      const result = await pollRegulation(input, { client: segment.client });
       expect(result.outcome).to.equal('done');
       if (result.outcome !== 'done') return;
       expect([...result.members.keys()]).to.deep.equal(['t0', 't1']);
@@ -149,17 +149,17 @@ describe('Segment jobs', () => {
     it('fails a member without a user id instead of sending an empty regulation', async () => {
       const segment = fakeSegment(() => regulation('FINISHED'));
       const { input } = batchInput([undefined]);
-      const result = await pollRegulation(input, { segment: segment.client });
+      const result = await pollRegulation(input, { client: segment.client });
       expect(segment.created).to.have.length(0);
       expect(result.outcome).to.equal('done');
       if (result.outcome === 'done') expect(result.members.get('t0')!.state).to.equal('failed');
     });
 
     it('waits when a regulation it has just created is not readable yet, but fails the batch when an old one is gone', async () => {
-      const fresh = await pollRegulation(batchInput(['user-1']).input, { segment: fakeSegment(() => undefined).client });
+      const fresh = await pollRegulation(batchInput(['user-1']).input, { client: fakeSegment(() => undefined).client });
       expect(fresh.outcome).to.equal('waiting_vendor');
       try {
-        await pollRegulation(batchInput(['user-1'], { regulateId: 'reg-old' }).input, { segment: fakeSegment(() => undefined).client });
+        await pollRegulation(batchInput(['user-1'], { regulateId: 'reg-old' }).input, { client: fakeSegment(() => undefined).client });
         expect.fail('expected a throw');
       } catch (err) {
         expect(err).to.be.instanceOf(PermanentVendorError);
@@ -194,7 +194,7 @@ describe('Segment jobs', () => {
       };
       return { input, asked, checkpoints };
     }
-    const deps = { segment: fakeSegment(() => undefined).client };
+    const deps = { client: fakeSegment(() => undefined).client };
 
     it('joins the batch of its scope and regulation type, sized by the settings, and waits without holding a worker', async () => {
       const { input, asked } = taskInput({ state: 'waiting', batchId: 'b1', closesAt: new Date(Date.now() + 60_000) });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { windowBatchPollMs } from '../../jobs/task-processor.js';
+import { windowBatchPollMs } from '../../src/connectors/processor-contract.js';
 
 describe('when a member of a windowed batch looks again on its own', () => {
   const now = Date.parse('2026-11-22T12:00:00Z');

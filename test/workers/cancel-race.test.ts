@@ -6,13 +6,13 @@ import { migrate } from '../../src/ledger/migrations.js';
 import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { createQueueSet, type QueueSet } from '../../src/workers/queue-set.js';
+import { createQueueSet, type QueueSet } from '../../src/infrastructure/queue-set.js';
 import { startWorkers, type WorkerPool } from '../../src/workers/start-workers.js';
 import { createRequestEnqueuer, type RequestEnqueuer } from '../../src/planner/request-enqueuer.js';
 import { createLogger } from '../../src/logger.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
-import type { TaskProcessor, TaskResult } from '../../jobs/task-processor.js';
+import type { TaskProcessor, TaskResult } from '../../src/connectors/processor-contract.js';
 import { testConfig, waitFor } from '../support/test-service.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';
@@ -97,8 +97,7 @@ for (const backend of backends) {
         ledger,
         batches: new BatchLedger(db),
         clients: {},
-        processors: { 'gated-member': gated },
-        batchProcessors: {},
+        jobs: { 'gated-member': { kind: 'task', processor: gated } },
         enqueue,
         logger: createLogger({ logLevel: 'debug', logFile: SUITE_LOG_FILE }, { silentConsole: true }),
       });

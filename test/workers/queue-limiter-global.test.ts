@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { Queue, Worker } from 'bullmq';
 import { resolveQueue } from '../../queues/queue-definition.js';
-import { pinpointQueue } from '../../queues/pinpoint-queue.js';
-import { redisConnection } from '../../src/workers/queue-set.js';
+import { pinpointConnector } from '../../src/connectors/pinpoint-connector.js';
+import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { testConfig } from '../support/test-service.js';
 
@@ -15,7 +15,7 @@ describe('A vendor queue’s job limiter holds across worker processes', () => {
   it('two workers with the configured limiter start 12 jobs in three windows of 4, not two windows of 8', async function () {
     this.timeout(30_000);
     const config = await testConfig({ file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['app'], rateLimit: { max: 4, durationMs: 1000 } } } } });
-    const queue = resolveQueue(pinpointQueue, config);
+    const queue = resolveQueue(pinpointConnector.queue, config);
     expect(queue.limiter).to.deep.equal({ max: 4, durationMs: 1000 });
     const url = (await testRedis()).url;
     const prefix = freshPrefix();

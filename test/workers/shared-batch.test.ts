@@ -6,14 +6,14 @@ import { migrate } from '../../src/ledger/migrations.js';
 import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { createQueueSet, redisConnection, type QueueSet } from '../../src/workers/queue-set.js';
+import { createQueueSet, redisConnection, type QueueSet } from '../../src/infrastructure/queue-set.js';
 import { startWorkers, type WorkerPool } from '../../src/workers/start-workers.js';
 import { createRequestEnqueuer } from '../../src/planner/request-enqueuer.js';
 import { parentJobId } from '../../src/planner/build-flow.js';
 import { createLogger } from '../../src/logger.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
-import type { BatchProcessor, TaskProcessor } from '../../jobs/task-processor.js';
+import type { BatchProcessor, TaskProcessor } from '../../src/connectors/processor-contract.js';
 import { testConfig, waitFor } from '../support/test-service.js';
 import { reconcile } from '../../src/workers/reconciler.js';
 import { batchJobId } from '../../src/workers/batch-coordinator.js';
@@ -99,8 +99,7 @@ describe('Shared batches (Invariant 7)', () => {
       ledger,
       batches,
       clients: {},
-      processors: { 'fake-member': member },
-      batchProcessors: { 'fake-batch': batch },
+      jobs: { 'fake-member': { kind: 'task', processor: member }, 'fake-batch': { kind: 'batch', processor: batch } },
       enqueue,
       logger,
     });

@@ -12,7 +12,7 @@ import { createTaskRunner } from '../../src/workers/task-runner.js';
 import { openMembers } from '../../src/workers/batch-runner.js';
 import type { BatchCoordinator } from '../../src/workers/batch-coordinator.js';
 import type { TaskJobData } from '../../src/planner/build-flow.js';
-import type { TaskProcessor, TaskResult } from '../../jobs/task-processor.js';
+import type { TaskProcessor, TaskResult } from '../../src/connectors/processor-contract.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError } from '../../src/vendors/vendor-errors.js';
 import { createLogger, type Logger } from '../../src/logger.js';
 import { InMemoryLedger } from '../support/in-memory-ledger.js';

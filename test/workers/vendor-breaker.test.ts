@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createQueueSet, type QueueSet } from '../../src/workers/queue-set.js';
-import { createVendorBreaker, type VendorBreaker } from '../../src/workers/vendor-breaker.js';
+import { createQueueSet, type QueueSet } from '../../src/infrastructure/queue-set.js';
+import { createVendorBreaker, type VendorBreaker } from '../../src/infrastructure/vendor-breaker.js';
 import { createLogger } from '../../src/logger.js';
 import { resolveQueues } from '../../queues/registry.js';
 import { TransientVendorError, isVendorOutage } from '../../src/vendors/vendor-errors.js';

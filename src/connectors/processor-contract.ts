@@ -1,10 +1,10 @@
-import type { IdentifierKind, Subject } from '../src/privacy/subject.js';
-import type { PinpointClient } from '../src/vendors/pinpoint-client.js';
-import type { S3VendorClient } from '../src/vendors/s3-client.js';
-import type { AmplitudeClient } from '../src/vendors/amplitude-client.js';
-import type { SegmentClient } from '../src/vendors/segment-client.js';
-import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
-import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
+import type { IdentifierKind, Subject } from '../privacy/subject.js';
+import type { PinpointClient } from '../vendors/pinpoint-client.js';
+import type { S3VendorClient } from '../vendors/s3-client.js';
+import type { AmplitudeClient } from '../vendors/amplitude-client.js';
+import type { SegmentClient } from '../vendors/segment-client.js';
+import type { AppCenterClient } from '../vendors/appcenter-client.js';
+import type { ScopeSightings } from '../ledger/scope-sightings.js';
 
 /** What a processor gets for one run of one task. Plain data plus two callbacks. */
 export interface TaskInput {
@@ -100,7 +100,7 @@ export type BatchResult =
     };
 
 /** A batch job processor: one vendor call (or export, or scan) for every member at once. */
-export type BatchProcessor = ((input: BatchInput, deps: VendorClients) => Promise<BatchResult>) & {
+export type BatchProcessor<C = unknown> = ((input: BatchInput, deps: ProcessorDeps<C>) => Promise<BatchResult>) & {
   /**
    * Its runs change objects every run of the scope reads (an S3 location's files, an App Center
    * app's notifications): one batch of a scope runs at a time across all processes, and the next
@@ -118,8 +118,23 @@ export type TaskResult =
   /** The vendor is still working (an async job): run again after `pollAfterMs`. */
   | { outcome: 'waiting_vendor'; evidence: Evidence; pollAfterMs: number; reason: string };
 
-/** Vendor clients, injected so tests can pass the sandbox-backed real clients or fakes. */
-export interface VendorClients {
+/**
+ * What a task or batch processor gets besides its input: its own vendor's client (the one its
+ * connector's `createClient` made; absent when this worker has no settings for the vendor), and
+ * the scopes seen to exist. Never another vendor's client.
+ */
+export interface ProcessorDeps<C> {
+  client: C | undefined;
+  /** Scopes seen to exist (src/ledger/scope-sightings.ts): lets an app seen before that answers 404 end `scope_gone`. */
+  scopeSightings?: ScopeSightings;
+}
+
+/**
+ * The built-in vendors' clients by vendor name, for the parts that talk to several vendors
+ * (preflight, canaries, scope lookups, project deletion); injected so tests can pass the
+ * sandbox-backed real clients or fakes.
+ */
+export type VendorClients = {
   pinpoint?: PinpointClient;
   s3?: S3VendorClient;
   amplitude?: AmplitudeClient;
@@ -127,10 +142,10 @@ export interface VendorClients {
   appcenter?: AppCenterClient;
   /** Scopes seen to exist (src/ledger/scope-sightings.ts): lets an app seen before that answers 404 end `scope_gone`. */
   scopeSightings?: ScopeSightings;
-}
+};
 
 /** A job processor: a function of the task and its dependencies, with no wiring of its own. */
-export type TaskProcessor = (input: TaskInput, deps: VendorClients) => Promise<TaskResult>;
+export type TaskProcessor<C = unknown> = (input: TaskInput, deps: ProcessorDeps<C>) => Promise<TaskResult>;
 
 /** Parses `kind/value` resource strings, e.g. `app/123`. */
 export function resourceValue(resource: string, kind: string): string {
@@ -139,7 +154,25 @@ export function resourceValue(resource: string, kind: string): string {
   return resource.slice(prefix.length);
 }
 
-export function requireClient<K extends keyof VendorClients>(deps: VendorClients, name: K): NonNullable<VendorClients[K]> {
+/** The processor's own vendor client; `vendor` only names it in the error when this worker has none. */
+export function requireClient<C>(deps: ProcessorDeps<C>, vendor: string): C {
+  if (deps.client === undefined) throw new Error(`no ${vendor} client is configured in this worker`);
+  return deps.client;
+}
+
+/**
+ * The clients a worker holds, by vendor name (each connector's `createClient`), and the scopes
+ * seen to exist. Runners hand each processor its own vendor's slot only (`processorDeps`).
+ */
+export type WorkerClients = Readonly<Record<string, unknown>> & { scopeSightings?: ScopeSightings };
+
+/** What a processor of `vendor` gets: that vendor's client alone, and the scope sightings. */
+export function processorDeps(clients: WorkerClients, vendor: string): ProcessorDeps<unknown> {
+  return { client: clients[vendor], scopeSightings: clients.scopeSightings };
+}
+
+/** A built-in vendor's client from the bag (for code that talks to several vendors). */
+export function requireVendorClient<K extends keyof VendorClients>(deps: VendorClients, name: K): NonNullable<VendorClients[K]> {
   const client = deps[name];
   if (!client) throw new Error(`no ${name} client is configured in this worker`);
   return client;
