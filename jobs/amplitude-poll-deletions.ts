@@ -26,7 +26,7 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * The first moment Amplitude can report a deletion job `done`: it clears backups about five days
- * after the data became inaccessible (`active_scrub_done_date`, vendor-contracts §5.3), and that
+ * after the data became inaccessible (`active_scrub_done_date`, docs/vendors/amplitude.md), and that
  * is never before the job's run day. Until then a poll could only answer "not yet".
  */
 export function earliestDoneAt(day: string, activeScrubDoneDate?: string): number {

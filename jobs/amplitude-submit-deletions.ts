@@ -35,7 +35,7 @@ interface AcceptedCall<T> {
 
 /**
  * Sends `items` in one call; when Amplitude answers 400 (it did not honour the ignore-invalid-ids
- * flag, and at least one id is unknown: it then schedules nothing, vendor-contracts §5.2), splits
+ * flag, and at least one id is unknown: it then schedules nothing, docs/vendors/amplitude.md), splits
  * the call in halves until each unknown id stands alone, so the valid ids go on. A lone id that is
  * refused comes back in `refused` with Amplitude's answer. Other errors propagate (the taxonomy).
  */

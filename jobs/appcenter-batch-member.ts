@@ -40,7 +40,7 @@ export async function awaitAppCenterBatch(
 export const APPCENTER_PUSH_END_OF_SUPPORT = '2020-12-31';
 
 /**
- * App Center answered 404/410 about an app: never trusted alone (DESIGN.md Invariant 8). The app is
+ * App Center answered 404/410 about an app: never trusted alone (README "Verification values"). The app is
  * looked up (AppCenterClient.confirmApp): a mistyped owner or app throws a MisconfiguredVendorError
  * naming the config key; App Center answering as retired, or Push answering as retired for an app
  * that exists, gives the batch result that members record as `scope_gone`, with the answer and date.

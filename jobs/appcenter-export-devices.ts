@@ -226,7 +226,7 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
 
 /**
  * The install id of an export row. The export's field names are not in App Center's docs
- * (vendor-contracts §3.3, §8): `install_id` as the API's other answers spell it, or `installId` as
+ * (docs/vendors/appcenter.md): `install_id` as the API's other answers spell it, or `installId` as
  * the SDKs do. Anything else is an unexpected format.
  */
 function installIdOf(row: Record<string, unknown>): unknown {

@@ -10,7 +10,7 @@ import { requireClient, resourceValue, type TaskProcessor } from '../src/connect
  * what the earlier run deleted, from its checkpoint.
  *
  * Pinpoint answers 404 alike for an unknown user and an unknown app, so an empty answer is trusted
- * only after GetApp confirms the app in this run (DESIGN.md Invariant 8): a mistyped app id is a
+ * only after GetApp confirms the app in this run (README "Verification values"): a mistyped app id is a
  * MisconfiguredVendorError naming `vendors.pinpoint.appIds[i]`; Pinpoint past its end of support is
  * `scope_gone` with its answer and the date, and so is an app seen before that now answers 404
  * (src/ledger/scope-sightings.ts), with its answer and `lastSeenAt`.

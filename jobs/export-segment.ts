@@ -150,7 +150,7 @@ async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: 
 }
 
 /**
- * An export call answered that the app is gone: never trusted alone (DESIGN.md Invariant 8). The
+ * An export call answered that the app is gone: never trusted alone (README "Verification values"). The
  * app is looked up (PinpointClient.confirmApp): a mistyped app id throws a MisconfiguredVendorError
  * naming the config key; Pinpoint past its end of support is the answer the members record.
  */

@@ -65,7 +65,7 @@ const keyDigest = (key: string) => createHash('sha256').update(key, 'utf8').dige
  * Then each touched key is read back, every version, and must hold none of the members' rows;
  * otherwise the batch fails this attempt and runs again (which is safe: it is idempotent).
  *
- * Verification (DESIGN.md Invariant 8): the bucket is confirmed first (GetBucketVersioning, a
+ * Verification (README "Verification values"): the bucket is confirmed first (GetBucketVersioning, a
  * bucket-level read: a missing bucket is a MisconfiguredVendorError naming
  * `vendors.s3.locations[i].bucket`). A prefix that holds no object at all is `unverifiable`
  * (`empty_prefix`), never `verified_absent`: a mistyped prefix looks exactly like it, and S3 has no

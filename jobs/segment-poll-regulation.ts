@@ -7,7 +7,7 @@ import { requireClient, type BatchProcessor, type BatchResult, type Evidence, ty
 /** The batch job's name in the `segment` queue: creates one regulation for the batch, then polls it. */
 export const POLL_REGULATION = 'poll-regulation';
 
-/** Statuses of a regulation Segment is still working on (vendor-contracts §4.3). */
+/** Statuses of a regulation Segment is still working on (docs/vendors/segment.md). */
 const IN_PROGRESS = new Set(['INITIALIZED', 'RUNNING']);
 /** Final statuses that did not erase: the members fail, naming the destinations that did not. */
 const NOT_ERASED = new Set(['FAILED', 'NOT_SUPPORTED', 'INVALID']);
@@ -63,7 +63,7 @@ export function regulationOutcome(regulation: RegulationStatus, base: Evidence):
   if (status === 'FINISHED') return { state: 'done', result: evidence };
   if (status === 'PARTIAL_SUCCESS') return { state: 'done', result: { ...evidence, partial: true, failedDestinations: failed } };
   // Segment's docs: the overall status turns FAILED when a destination that takes no deletions
-  // "fails", even though Segment and every supported destination finished (vendor-contracts §4.3).
+  // "fails", even though Segment and every supported destination finished (docs/vendors/segment.md).
   // Segment did erase: the task ends done with errors naming those destinations (they must be asked
   // directly), and nothing is retried, since a new regulation would end the same way.
   if (status === 'FAILED' && failed.length === 0 && unsupported.length > 0 && regulation.destinations.every((d) => d.status === 'FINISHED' || d.status === 'NOT_SUPPORTED')) {

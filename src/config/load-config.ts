@@ -16,7 +16,7 @@ export class ConfigError extends Error {
   }
 }
 
-/** The environment variables the service reads (DESIGN.md, Public surface); nothing else reads process.env. */
+/** The environment variables the service reads (README "Configuration"); nothing else reads process.env. */
 export const ENV_VARS = [
   'PORT',
   'HOST',

@@ -34,7 +34,10 @@ export interface DeletionResult {
 /** A deletion job as `GET /api/2/deletions/users` lists it. */
 export interface DeletionJob {
   day: string;
-  /** `staging` (can change), `submitted` (locked) or `done` (vendor-contracts §5.3), lower-cased whatever case Amplitude sent. */
+  /**
+   * `staging` (can change), `submitted` (locked) or `done` (docs/vendors/amplitude.md),
+   * lower-cased whatever case Amplitude sent.
+   */
   status: string;
   /** Amplitude ids of the entries, as exact digit strings (entries above 2^53 are counted but not listed). */
   amplitudeIds: string[];
@@ -79,7 +82,10 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** How long, and for how many days, a `done` job's listing is kept to answer later polls of its day. */
 const DONE_JOB_MEMORY_MS = 10 * 60_000;
 const DONE_JOBS_KEPT = 32;
-/** Amplitude refuses a list range over six months (vendor-contracts §5.3); shared polls stay well inside it. */
+/**
+ * Amplitude refuses a list range over six months (docs/vendors/amplitude.md);
+ * shared polls stay well inside it.
+ */
 const MAX_LIST_RANGE_DAYS = 150;
 const minDay = (a: string, b: string) => (a < b ? a : b);
 const maxDay = (a: string, b: string) => (a > b ? a : b);
@@ -133,7 +139,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
   }
 
   /**
-   * Jobs Amplitude reported `done`, by day: done is final (vendor-contracts §5.3), so a poll of
+   * Jobs Amplitude reported `done`, by day: done is final (docs/vendors/amplitude.md), so a poll of
    * that day from members that arrive later is answered without another call. In memory only, for
    * DONE_JOB_MEMORY_MS, and at most DONE_JOBS_KEPT days.
    */
@@ -207,7 +213,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
         amplitude_ids: '__AMPLITUDE_IDS__',
         requester: settings.requester,
         // Amplitude's doc spells the flag both ways (table: ignore_invalid_id, prose: ignore_invalid_ids,
-        // vendor-contracts §5.2), and does not say which one it reads: both are sent.
+        // docs/vendors/amplitude.md), and does not say which one it reads: both are sent.
         ignore_invalid_id: true,
         ignore_invalid_ids: true,
         include_mapped_user_ids: true,
@@ -265,7 +271,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
 
 /**
  * A job status in the one spelling the jobs compare against: the wire examples are lower-case
- * (`done`, vendor-contracts §5.3) but the docs capitalise them in prose, and nothing fixes which
+ * (`done`, docs/vendors/amplitude.md) but the docs capitalise them in prose, and nothing fixes which
  * Amplitude sends, so the comparison is case-insensitive.
  */
 export function readStatus(value: unknown): string {

@@ -1,7 +1,10 @@
 import Joi from 'joi';
 import type { VendorQueueSettings } from './vendor-settings.js';
 
-/** Work with no API: Amplitude's self-service event / property deletion runs in its UI only (vendor-contracts §5.8). */
+/**
+ * Work with no API: Amplitude's self-service event / property deletion runs in its UI only
+ * (docs/vendors/amplitude.md).
+ */
 export interface AmplitudeManualTask {
   /** The task's action name, e.g. `self-service-event-deletion` (unique per request). */
   action: string;
@@ -61,7 +64,7 @@ export const AMPLITUDE_DEFAULTS = Object.freeze({
   manualTasks: [] as AmplitudeManualTask[],
 });
 
-/** Amplitude's cap on ids per create-deletion call (vendor-contracts §5.2). */
+/** Amplitude's cap on ids per create-deletion call (docs/vendors/amplitude.md). */
 export const AMPLITUDE_MAX_IDS = 100;
 /** Days from `active_scrub_done_date` until Amplitude reports a job `done`, once backups are cleared (about five, §5.3). */
 export const AMPLITUDE_BACKUP_CLEAR_DAYS = 5;

@@ -41,7 +41,7 @@ export interface Gone {
   status: number;
 }
 
-/** The date App Center's end of support took effect (the issue's and vendor-contracts' date), kept with a retired answer as evidence. */
+/** The date App Center's end of support took effect (docs/vendors/appcenter.md, "Retirement"), kept with a retired answer as evidence. */
 export const APPCENTER_END_OF_SUPPORT = '2025-03-31';
 
 /** App Center itself answers as retired: the app lookup and the app listing both 404/410. */
@@ -100,7 +100,7 @@ export interface AppCenterClient {
   /** Push_Delete: `{"values": ids}` (unknown ids are ignored by App Center). */
   deleteNotifications(app: string, ids: string[], signal?: AbortSignal): Promise<'deleted' | Gone>;
   /**
-   * Looks the app up before a 404 about it is trusted (DESIGN.md Invariant 8): Apps_Get, and when
+   * Looks the app up before a 404 about it is trusted (README "Verification values"): Apps_Get, and when
    * that answers 404/410, Apps_List. App Center listing apps but not this one is a configuration
    * mistake (MisconfiguredVendorError naming `vendors.appcenter.owner` or `vendors.appcenter.apps[i]`);
    * both answering 404/410 is App Center retired, returned with its answer and the date. With

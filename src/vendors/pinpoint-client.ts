@@ -120,7 +120,7 @@ export interface PinpointClient {
    */
   putEndpoint?(input: { appId: string; endpointId: string; channelType: 'EMAIL'; address: string; userId: string; signal?: AbortSignal }): Promise<void>;
   /**
-   * Looks the app up before a 404 about it (or its users) is trusted (DESIGN.md Invariant 8):
+   * Looks the app up before a 404 about it (or its users) is trusted (README "Verification values"):
    * GetApp; when that answers gone before Pinpoint's end of support, or GetApps still answers
    * after it, the app id is a configuration mistake: a MisconfiguredVendorError naming
    * `vendors.pinpoint.appIds[i]` and the region. Pinpoint answering as retired past its end of
@@ -131,7 +131,7 @@ export interface PinpointClient {
   confirmApp(input: { appId: string; signal?: AbortSignal; sightings?: ScopeSightings }): Promise<AppSummary | PinpointAppGone>;
   /**
    * DeleteApp: the whole project, with its endpoints, segments, campaigns, journeys, channel
-   * settings and analytics, for good (vendor-contracts §1.8). An app already gone (404, or 403
+   * settings and analytics, for good (docs/vendors/pinpoint.md). An app already gone (404, or 403
    * past end of support) comes back as AppGone, with the vendor's answer as evidence.
    */
   deleteApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | AppGone>;

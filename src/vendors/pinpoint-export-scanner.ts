@@ -5,7 +5,7 @@ import { normaliseEmail } from '../privacy/subject.js';
 
 /**
  * The streaming scan of a Pinpoint endpoint export (gzipped NDJSON, one EndpointResponse per
- * line, vendor-contracts §1.6) for many people at once (Invariant 7), with exact matching on
+ * line, docs/vendors/pinpoint.md) for many people at once (Invariant 7), with exact matching on
  * normalised identifiers (Invariant 2) and memory bounded by the chunk size, never by the file.
  *
  * Speed: most lines belong to nobody we look for, so a line is never JSON-parsed on the way.
@@ -50,7 +50,10 @@ const USER_ID_KEY = Buffer.from('"UserId":');
 const NEWLINE = 0x0a;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-/** Pinpoint's largest endpoint is 15 KB (vendor-contracts §1.5); anything far beyond is not an export line. */
+/**
+ * Pinpoint's largest endpoint is 15 KB (docs/vendors/pinpoint.md);
+ * anything far beyond is not an export line.
+ */
 const MAX_LINE_BYTES = 4 * 1024 * 1024;
 /** Decompressed bytes per chunk: large chunks mean few callbacks and long runs of native search. */
 const CHUNK_BYTES = 1 << 19;

@@ -14,7 +14,7 @@ export interface ExportS3Access {
 
 /**
  * Finding endpoints by e-mail or phone (Pinpoint can only look endpoints up by id or user id,
- * vendor-contracts §1.8): every request for an app within `batchWindowMs` joins one shared batch,
+ * docs/vendors/pinpoint.md): every request for an app within `batchWindowMs` joins one shared batch,
  * which exports the app (or its configured segments) to `s3://bucket/prefix<batch id>/`,
  * scans the files once for every member, and deletes them.
  */
@@ -48,7 +48,7 @@ export interface PinpointSettings extends VendorQueueSettings {
   /** How often GetExportJob is asked while an export runs (a delayed re-run, not a sleep). @defaultValue 15000 */
   pollIntervalMs?: number;
   /**
-   * Client-side limits for the low per-operation quotas (vendor-contracts §1.5: DeleteEndpoint 5/s,
+   * Client-side limits for the low per-operation quotas (docs/vendors/pinpoint.md: DeleteEndpoint 5/s,
    * GetEndpoint 10/s per account and Region), shared by every job of a worker process. With N
    * worker processes on the Pinpoint queue, give each 1/N of the quota.
    * @defaultValue DeleteEndpoint 5 per 1000 ms, GetEndpoint 10 per 1000 ms

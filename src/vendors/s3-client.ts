@@ -86,7 +86,7 @@ export interface ObjectStoreClient {
   close(): void;
 }
 
-/** DeleteObjects takes at most this many keys (vendor-contracts §2.3). */
+/** DeleteObjects takes at most this many keys (docs/vendors/s3.md). */
 export const MAX_DELETE_OBJECTS = 1000;
 /** Rounds of retrying keys that DeleteObjects reported in `Errors`. */
 const DELETE_ERROR_ROUNDS = 3;

@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { EndpointMatcher } from './pinpoint-export-scanner.js';
 
 /**
- * People's rows in segment import and endpoint export files (vendor-contracts §1.6, §1.7):
+ * People's rows in segment import and endpoint export files (docs/vendors/pinpoint.md):
  * CSV with Pinpoint's dotted headers (`Address`, `User.UserId`, …) or NDJSON (one endpoint per
  * line, `Address` and `User.UserId`), either plain or gzipped. A row belongs to a person when
  * its normalised Address is their e-mail or phone, or its User.UserId is their user id, exactly

@@ -9,7 +9,7 @@ export interface S3Location {
 }
 
 /**
- * Amazon S3: the import and export prefixes to purge of a person's rows (vendor-contracts §2).
+ * Amazon S3: the import and export prefixes to purge of a person's rows (docs/vendors/s3.md).
  * Our own Pinpoint export files are not listed here: the Pinpoint connector deletes those itself
  * as soon as its scan is done.
  */

@@ -5,7 +5,7 @@ import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
 
-/** Where a regulation is created (vendor-contracts §4.2). */
+/** Where a regulation is created (docs/vendors/segment.md). */
 export type RegulationTarget = { kind: 'workspace' } | { kind: 'source'; sourceId: string };
 
 export interface CreateRegulationInput {
@@ -119,7 +119,7 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
         api.post<{ data?: { regulateId?: unknown } } & ErrorEnvelope>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
       );
       if (res.statusCode === 404 && target.kind !== 'workspace') {
-        // A configured source Segment does not know: a configuration mistake, never an outcome (DESIGN.md Invariant 8).
+        // A configured source Segment does not know: a configuration mistake, never an outcome (README "Verification values").
         const index = settings.scope === 'workspace' ? -1 : settings.scope.sourceIds.indexOf(target.sourceId);
         throw scopeMissing({ vendor: 'segment', operation, status: 404 }, `vendors.segment.scope.sourceIds[${index < 0 ? '?' : index}]`, `"${target.sourceId}" is not a source of this workspace`);
       }

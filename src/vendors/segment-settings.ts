@@ -2,7 +2,7 @@ import Joi from 'joi';
 import type { VendorQueueSettings } from './vendor-settings.js';
 
 /**
- * Regulation types that erase (vendor-contracts §4.3). SUPPRESS_ONLY and UNSUPPRESS delete
+ * Regulation types that erase (docs/vendors/segment.md). SUPPRESS_ONLY and UNSUPPRESS delete
  * nothing, so they are not offered; DELETE_ARCHIVE_ONLY exists only for source-scoped regulations.
  */
 export const SEGMENT_ERASING_REGULATION_TYPES = [
@@ -70,7 +70,7 @@ export const SEGMENT_DEFAULTS = Object.freeze({
   manualTasks: [] as SegmentManualTask[],
 });
 
-/** Segment's limit on `subjectIds` per create call (vendor-contracts §4.6). */
+/** Segment's limit on `subjectIds` per create call (docs/vendors/segment.md). */
 export const SEGMENT_MAX_SUBJECT_IDS = 5_000;
 
 const SOURCE_ID = /^[A-Za-z0-9]+$/;

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import type { VendorName } from './vendor-name.js';
 
 /**
- * The error taxonomy (DESIGN.md, How we write code). Vendor clients throw only these; the task
+ * The error taxonomy (README "Errors, retries and rate limits"). Vendor clients throw only these; the task
  * runner (src/workers/task-runner.ts) turns each into BullMQ behaviour in one place:
  * - PermanentVendorError: the vendor says the request is invalid → fail now, no retries;
  * - TransientVendorError: 5xx, timeouts, resets → retry with exponential backoff;
@@ -20,7 +20,7 @@ export interface VendorFailureDetails {
 }
 
 /**
- * The one shape a vendor error code may have (DESIGN.md Invariant 13; issue 25, item 3): a word
+ * The one shape a vendor error code may have (issue 25, item 3): a word
  * of ASCII letters, digits and underscores, starting with a letter, at most 64 long: AWS's
  * `err.name` (`NoSuchKey`), DeleteObjects' per-key `Code`, App Center's and Segment's error codes,
  * got's and Node's (`ERR_NON_2XX_3XX_RESPONSE`, `ECONNRESET`). Every code of every client passes
@@ -61,7 +61,7 @@ export class PermanentVendorError extends UnrecoverableError {
   }
 }
 
-/** What kind of configuration mistake a vendor's answer shows (DESIGN.md Invariant 8). */
+/** What kind of configuration mistake a vendor's answer shows (README "Verification values"). */
 export type ConfigFault = 'credentials' | 'scope_missing';
 
 /**

@@ -73,7 +73,7 @@ export async function delayJob(job: Job, token: string | undefined, ms: number, 
 
 /**
  * The error taxonomy applied to a run that threw: the one place where vendor answers become
- * BullMQ behaviour (DESIGN.md, How we write code).
+ * BullMQ behaviour (README "Errors, retries and rate limits").
  * - RateLimitedError → delayed by the vendor's hint, no attempt spent;
  * - PermanentVendorError → UnrecoverableError: failed now;
  * - TransientVendorError and anything unknown → thrown again, so BullMQ retries with backoff,
