@@ -150,7 +150,10 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       if (job.status !== 'done') continue;
       doneJobs.delete(job.day);
       doneJobs.set(job.day, { job, until });
-      if (doneJobs.size > DONE_JOBS_KEPT) doneJobs.delete(doneJobs.keys().next().value!);
+      if (doneJobs.size > DONE_JOBS_KEPT) {
+        const oldest = doneJobs.keys().next();
+        if (oldest.done !== true) doneJobs.delete(oldest.value);
+      }
     }
   }
 
@@ -301,7 +304,7 @@ export function toVendorError(operation: string, res: Response, throttleDelayMs:
     vendor: 'amplitude',
     operation,
     status: res.statusCode,
-    retryAfterMs: res.statusCode === 429 ? parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, now) : undefined,
+    retryAfterMs: res.statusCode === 429 ? parseRetryAfter(retryAfter, now) : undefined,
     defaultThrottleDelayMs: throttleDelayMs,
   });
 }

@@ -233,7 +233,7 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
         if (status === 404) return names;
         const parsed = xml.parse(body) as { EnumerationResults?: { Blobs?: { Blob?: Array<{ Name?: unknown }> } | ''; NextMarker?: unknown } };
         const blobs = parsed.EnumerationResults?.Blobs;
-        for (const blob of blobs && typeof blobs === 'object' ? (blobs.Blob ?? []) : []) if (blob.Name !== undefined) names.push(String(blob.Name));
+        for (const blob of blobs && typeof blobs === 'object' ? (blobs.Blob ?? []) : []) if (typeof blob.Name === 'string' || typeof blob.Name === 'number') names.push(String(blob.Name));
         const next = parsed.EnumerationResults?.NextMarker;
         marker = typeof next === 'string' || typeof next === 'number' ? String(next) : '';
       } while (marker);

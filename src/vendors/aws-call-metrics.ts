@@ -27,7 +27,7 @@ export function addCallMetrics(client: { middlewareStack: object }, vendor: Vend
       const operation = awsOperationName(context.commandName);
       const seconds = () => (performance.now() - started) / 1000;
       try {
-        const output = (await next(args)) as { response?: { statusCode?: number } };
+        const output = (await next(args)) as { response?: { statusCode?: number } } | undefined;
         observer.observe({ vendor, operation, outcome: outcomeOfStatus(output?.response?.statusCode ?? 200), seconds: seconds() });
         return output;
       } catch (err) {

@@ -97,9 +97,9 @@ export function createInMemoryCallBudget(now: () => number = Date.now): CallBudg
           };
           const onAbort = () => {
             slot.waiting.splice(slot.waiting.indexOf(take), 1);
-            reject(signal?.reason ?? new Error('aborted'));
+            reject(abortReason(signal));
           };
-          if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return; }
+          if (signal?.aborted) { reject(abortReason(signal)); return; }
           signal?.addEventListener('abort', onAbort, { once: true });
           slot.waiting.push(take);
         });
@@ -117,14 +117,23 @@ export function createInMemoryCallBudget(now: () => number = Date.now): CallBudg
   };
 }
 
+/**
+ * Why a signal aborted, as an Error: its reason when that is one (AbortController's default reason
+ * is a DOMException), else an Error carrying the reason as its cause.
+ */
+export function abortReason(signal: AbortSignal | undefined): Error {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error ? reason : new Error('aborted', { cause: reason });
+}
+
 /** Resolves after `ms` (at once when ms ≤ 0); rejects when the signal aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(signal.reason ?? new Error('aborted')); return; }
+    if (signal?.aborted) { reject(abortReason(signal)); return; }
     if (ms <= 0) { resolve(); return; }
     const onAbort = () => {
       clearTimeout(timer);
-      reject(signal?.reason ?? new Error('aborted'));
+      reject(abortReason(signal));
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

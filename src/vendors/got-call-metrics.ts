@@ -1,4 +1,4 @@
-import type { Got, HandlerFunction, Options, Request, Response } from 'got';
+import type { Got, HandlerFunction, Request, Response } from 'got';
 import type { VendorName } from './vendor-name.js';
 import { operationLabel, outcomeOfStatus, type VendorCallObserver } from './vendor-call-observer.js';
 
@@ -29,10 +29,19 @@ export function withCallMetrics(base: Got, vendor: VendorName, observer: VendorC
       // Observing only: the caller still gets (and handles) the original promise.
       (result as unknown as Promise<Response>).then(
         (res) => { report(res.statusCode); },
-        (err: { response?: { statusCode?: number } }) => { report(err?.response?.statusCode); },
+        (err: unknown) => { report(statusCodeOf(err)); },
       );
     }
     return result;
   };
   return base.extend({ handlers: [measure] });
+}
+
+/** The HTTP status a got error carries (an HTTPError has a response), if any. */
+function statusCodeOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('response' in err)) return undefined;
+  const { response } = err;
+  if (typeof response !== 'object' || response === null || !('statusCode' in response)) return undefined;
+  const { statusCode } = response;
+  return typeof statusCode === 'number' ? statusCode : undefined;
 }

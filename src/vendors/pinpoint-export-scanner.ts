@@ -220,7 +220,7 @@ export class ExportScan {
   private readonly found: Array<Set<string> | undefined>;
 
   constructor(readonly matcher: EndpointMatcher) {
-    this.found = new Array(matcher.size);
+    this.found = new Array<Set<string> | undefined>(matcher.size);
   }
 
   endpointIds(subjectIndex: number): string[] {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { redisConnection } from '../infrastructure/queue-set.js';
-import { createTurnTaker, rateSpacing, sleep, type CallBudget, type CallRate, type ReleaseSlot } from './call-budget.js';
+import { abortReason, createTurnTaker, rateSpacing, sleep, type CallBudget, type CallRate, type ReleaseSlot } from './call-budget.js';
 
 /**
  * One token bucket per scope in Redis, kept as a theoretical arrival time (GCRA), on Redis's clock
@@ -74,13 +74,13 @@ export function createRedisCallBudget(options: { redisUrl: string; prefix: strin
   async function tryTake(scope: string, rate: CallRate): Promise<number> {
     const { intervalMs, burst } = rateSpacing(rate);
     if (intervalMs === 0) return 0;
-    return Number(await redis.erasurePace(key('budget', scope), intervalMs.toFixed(3), burst));
+    return redis.erasurePace(key('budget', scope), intervalMs.toFixed(3), burst);
   }
   /** 0 and a release when the slot is held, else the ms until the earliest lease ends. */
   async function holdOnce(scope: string, max: number, leaseMs: number): Promise<{ waitMs: number; release?: ReleaseSlot }> {
     const slots = key('slots', scope);
     const holder = randomUUID();
-    const waitMs = Number(await redis.erasureHold(slots, max, Math.ceil(leaseMs), holder));
+    const waitMs = await redis.erasureHold(slots, max, Math.ceil(leaseMs), holder);
     if (waitMs > 0) return { waitMs };
     let released = false;
     const release = () => {
@@ -106,17 +106,18 @@ export function createRedisCallBudget(options: { redisUrl: string; prefix: strin
         await sleep(Math.min(waitMs, SLOT_POLL_MS + Math.floor(Math.random() * SLOT_POLL_MS)), signal);
       }
     },
-    async close() {
+    close() {
       redis.disconnect();
+      return Promise.resolve();
     },
   };
 }
 
 function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+  if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => { reject(signal.reason ?? new Error('aborted')); };
+    const onAbort = () => { reject(abortReason(signal)); };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {
@@ -125,7 +126,7 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err);
+        reject(err instanceof Error ? err : new Error('failed', { cause: err }));
       },
     );
   });

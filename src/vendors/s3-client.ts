@@ -168,8 +168,8 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
       );
       if (!page) return;
       const entries: S3VersionEntry[] = [
-        ...(page.Versions ?? []).map((v) => ({ key: v.Key!, versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, isDeleteMarker: false, size: Number(v.Size ?? 0), at: v.LastModified?.getTime() ?? 0 })),
-        ...(page.DeleteMarkers ?? []).map((m) => ({ key: m.Key!, versionId: m.VersionId ?? 'null', isLatest: m.IsLatest === true, isDeleteMarker: true, size: 0, at: m.LastModified?.getTime() ?? 0 })),
+        ...(page.Versions ?? []).flatMap((v) => (v.Key === undefined ? [] : [{ key: v.Key, versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, isDeleteMarker: false, size: v.Size ?? 0, at: v.LastModified?.getTime() ?? 0 }])),
+        ...(page.DeleteMarkers ?? []).flatMap((m) => (m.Key === undefined ? [] : [{ key: m.Key, versionId: m.VersionId ?? 'null', isLatest: m.IsLatest === true, isDeleteMarker: true, size: 0, at: m.LastModified?.getTime() ?? 0 }])),
       ]
         // The SDK splits S3's one ordered list in two: put it back (key order, newest first).
         .sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || b.at - a.at)
@@ -201,7 +201,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
       for (;;) {
         const page = await call('ListObjectsV2', () => sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal }));
         if (!page) return;
-        for (const o of page.Contents ?? []) yield { key: o.Key!, size: Number(o.Size ?? 0) };
+        for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0 };
         if (!page.IsTruncated) return;
         token = page.NextContinuationToken;
         if (!token) throw new TransientVendorError({ vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' }, 'returned a truncated page without a token');

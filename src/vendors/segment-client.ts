@@ -68,11 +68,11 @@ interface ErrorEnvelope {
 interface RegulationBody {
   data?: {
     regulation?: {
-      id?: string;
+      id?: unknown;
       overallStatus?: unknown;
       createdAt?: string;
       finishedAt?: string;
-      streamStatus?: Array<{ id?: string; destinationStatus?: Array<{ id?: string; name?: string; status?: unknown }> }>;
+      streamStatus?: Array<{ id?: unknown; destinationStatus?: Array<{ id?: unknown; name?: unknown; status?: unknown }> }>;
     };
   };
 }
@@ -116,7 +116,7 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
       const operation = target.kind === 'workspace' ? 'createWorkspaceRegulation' : 'createSourceRegulation';
       const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
       const res = await call(operation, () =>
-        api.post<{ data?: { regulateId?: unknown } } & ErrorEnvelope>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
+        api.post<({ data?: { regulateId?: unknown } } & ErrorEnvelope) | null>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
       );
       if (res.statusCode === 404 && target.kind !== 'workspace') {
         // A configured source Segment does not know: a configuration mistake, never an outcome (README "Verification values").
@@ -133,21 +133,21 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
 
     async getRegulation(regulateId, signal) {
       const operation = 'getRegulation';
-      const res = await call(operation, () => api.get<RegulationBody & ErrorEnvelope>(`regulations/${encodeURIComponent(regulateId)}`, { signal, context: { operation } }));
+      const res = await call(operation, () => api.get<(RegulationBody & ErrorEnvelope) | null>(`regulations/${encodeURIComponent(regulateId)}`, { signal, context: { operation } }));
       if (res.statusCode === 404) return undefined;
       if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
       const regulation = res.body?.data?.regulation;
       if (!regulation) throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulation');
       return {
-        id: String(regulation.id ?? regulateId),
+        id: textOf(regulation.id, regulateId),
         overallStatus: typeof regulation.overallStatus === 'string' ? regulation.overallStatus : '',
         createdAt: regulation.createdAt,
         finishedAt: regulation.finishedAt,
         destinations: (regulation.streamStatus ?? []).flatMap((stream) =>
           (stream.destinationStatus ?? []).map((d) => ({
-            sourceId: String(stream.id ?? ''),
-            id: String(d.id ?? ''),
-            name: String(d.name ?? ''),
+            sourceId: textOf(stream.id, ''),
+            id: textOf(d.id, ''),
+            name: textOf(d.name, ''),
             status: typeof d.status === 'string' ? d.status : '',
           })),
         ),
@@ -197,4 +197,10 @@ function throttleHint(msBeforeNext: unknown, headers: Response['headers'], now: 
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A string or number field of Segment's answer as text; anything else (absent, an object) is `fallback`. */
+function textOf(value: unknown, fallback: string): string {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' ? String(value) : fallback;
 }

@@ -102,7 +102,7 @@ export const segmentSettingsKeys = {
         resource: Joi.string().pattern(/^[A-Za-z0-9/_.-]+$/).max(200),
       }),
     )
-    .unique((a, b) => a.action === b.action && (a.resource ?? 'workspace') === (b.resource ?? 'workspace'))
+    .unique((a: { action: string; resource?: string }, b: { action: string; resource?: string }) => a.action === b.action && (a.resource ?? 'workspace') === (b.resource ?? 'workspace'))
     .default([]),
 };
 

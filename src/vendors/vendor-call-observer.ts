@@ -39,7 +39,7 @@ const OPERATION = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
  */
 export function operationLabel(name: unknown, method?: string): string {
   if (typeof name === 'string' && OPERATION.test(name)) return name;
-  const m = String(method ?? '').toUpperCase();
+  const m = (method ?? '').toUpperCase();
   return /^[A-Z]{1,10}$/.test(m) ? m : 'other';
 }
 
