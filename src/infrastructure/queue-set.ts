@@ -28,7 +28,7 @@ export function redisConnection(url: string, forWorker: boolean) {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
     tls: u.protocol === 'rediss:' ? {} : undefined,
-    // Producers fail fast so the API can answer 503; workers wait for Redis for ever (bullmq-engineering §1.2).
+    // Producers fail fast so the API can answer 503; workers wait for Redis for ever (https://docs.bullmq.io/guide/going-to-production).
     enableOfflineQueue: forWorker,
     maxRetriesPerRequest: forWorker ? null : 1,
   };

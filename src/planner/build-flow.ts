@@ -17,14 +17,14 @@ export const parentJobId = (requestId: string) => `${requestId}__request`;
 
 /**
  * How a failed child affects its parent. Required for every child (Invariant 6): a child with
- * none would leave its parent in waiting-children for ever (bullmq-engineering §0.5).
+ * none would leave its parent in waiting-children for ever (https://docs.bullmq.io/guide/flows/fail-parent).
  * - `ignore`: the parent still runs; the task's failure is in the ledger, which settles the outcome.
  */
 export type ChildFailurePolicy = 'ignore' | 'fail-parent';
 
 /**
  * Every task job carries this priority; batch jobs and project deletions carry none. BullMQ serves
- * a queue's unprioritised jobs before its prioritised ones (bullmq-engineering §1.3; moveToActive reads `wait` before `prioritized`), so a shared
+ * a queue's unprioritised jobs before its prioritised ones (https://docs.bullmq.io/guide/jobs/prioritized; moveToActive reads `wait` before `prioritized`), so a shared
  * batch that has filled runs at once instead of behind thousands of queued member tasks, whose
  * requests are the ones waiting for it. Equal priorities keep their FIFO order.
  */

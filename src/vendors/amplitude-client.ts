@@ -295,7 +295,7 @@ function readEntries(value: unknown): DeletionEntry[] {
 
 /**
  * An Amplitude answer that is not a success → the taxonomy. A 429 waits `Retry-After` when
- * Amplitude sends one, else the configured delay (whether it sends one is unconfirmed, §5.6).
+ * Amplitude sends one, else the configured delay (whether it sends one is unconfirmed, docs/vendors/amplitude.md).
  * No code is taken from the body: it is free text.
  */
 export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {

@@ -13,12 +13,12 @@ export interface AmplitudeManualTask {
 }
 
 /**
- * `vendors.amplitude`: one Amplitude project (one API key = one project, §5.1), erased through the
+ * `vendors.amplitude`: one Amplitude project (one API key = one project, docs/vendors/amplitude.md), erased through the
  * User Privacy API v1. Two kinds of limit apply:
  * - the queue's `rateLimit` / `concurrency` bound **jobs**: most Amplitude jobs are per-request
  *   bookkeeping (joining a shared batch, no vendor call), so they are not held to Amplitude's 1/s;
  * - `requestsPerSecond` / `maxInFlight` bound **HTTP calls to Amplitude** (1 per second, 8 in flight,
- *   §5.6), applied by the client to every call it makes (batch POSTs, polls, withdrawals), and a 429
+ *   docs/vendors/amplitude.md), applied by the client to every call it makes (batch POSTs, polls, withdrawals), and a 429
  *   anyway costs no attempt.
  */
 export interface AmplitudeSettings extends VendorQueueSettings {
@@ -36,7 +36,7 @@ export interface AmplitudeSettings extends VendorQueueSettings {
   maxInFlight: number;
   /** How long a deletion batch collects requests before it is sent. @defaultValue 60000 */
   batchWindowMs: number;
-  /** Ids per deletion call; Amplitude takes ≤ 100 (user ids and Amplitude ids together, §5.2). @defaultValue 100 */
+  /** Ids per deletion call; Amplitude takes ≤ 100 (user ids and Amplitude ids together, docs/vendors/amplitude.md). @defaultValue 100 */
   maxIdsPerRequest: number;
   /** How often a deletion job is polled until `done`. @defaultValue 43200000 (12 h) */
   pollIntervalMs: number;
@@ -66,7 +66,7 @@ export const AMPLITUDE_DEFAULTS = Object.freeze({
 
 /** Amplitude's cap on ids per create-deletion call (docs/vendors/amplitude.md). */
 export const AMPLITUDE_MAX_IDS = 100;
-/** Days from `active_scrub_done_date` until Amplitude reports a job `done`, once backups are cleared (about five, §5.3). */
+/** Days from `active_scrub_done_date` until Amplitude reports a job `done`, once backups are cleared (about five, docs/vendors/amplitude.md). */
 export const AMPLITUDE_BACKUP_CLEAR_DAYS = 5;
 
 const ACTION = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -169,7 +169,7 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
 
 /**
  * A Segment answer that is not a success → the taxonomy. A 429 waits `errors[0].data.msBeforeNext`
- * (Segment's own hint, §4.5), else `Retry-After`, else until `X-RateLimit-Reset`, else the
+ * (Segment's own hint, docs/vendors/segment.md), else `Retry-After`, else until `X-RateLimit-Reset`, else the
  * configured delay. The error `type` is the code, checked by `checkedVendorCode` (src/vendors/vendor-errors.ts).
  */
 export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {
@@ -190,7 +190,7 @@ function throttleHint(msBeforeNext: unknown, headers: Response['headers'], now: 
   if (typeof msBeforeNext === 'number' && Number.isFinite(msBeforeNext) && msBeforeNext >= 0) return Math.ceil(msBeforeNext);
   const retryAfter = parseRetryAfter(headerValue(headers['retry-after']), now);
   if (retryAfter !== undefined) return retryAfter;
-  // X-RateLimit-Reset is an RFC 5322 date (§4.5); parseRetryAfter reads it strictly, as an HTTP date.
+  // X-RateLimit-Reset is an RFC 5322 date (docs/vendors/segment.md); parseRetryAfter reads it strictly, as an HTTP date.
   const reset = headerValue(headers['x-ratelimit-reset']);
   return reset && !/^\d/.test(reset.trim()) ? parseRetryAfter(reset, now) : undefined;
 }

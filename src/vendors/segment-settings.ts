@@ -48,7 +48,7 @@ export interface SegmentSettings extends VendorQueueSettings {
   requestTimeoutMs: number;
   /**
    * HTTP calls all processes together make to Segment per second, as a budget with bursts kept in
-   * Redis (src/vendors/redis-call-budget.ts; §4.5: the
+   * Redis (src/vendors/redis-call-budget.ts; docs/vendors/segment.md: the
    * general limits are not published; the create endpoints allow 600/min and a batch is one create
    * for up to 5,000 people). It bounds calls, not jobs: most Segment jobs make none. @defaultValue 100
    */
@@ -82,7 +82,7 @@ export const segmentSettingsKeys = {
   regulationType: Joi.string()
     .valid(...SEGMENT_ERASING_REGULATION_TYPES)
     .default(SEGMENT_DEFAULTS.regulationType)
-    // DELETE_ARCHIVE_ONLY exists only at source scope (§4.3).
+    // DELETE_ARCHIVE_ONLY exists only at source scope (docs/vendors/segment.md).
     .when('scope', { is: Joi.object().required(), otherwise: Joi.invalid('DELETE_ARCHIVE_ONLY') }),
   scope: Joi.alternatives(
     Joi.string().valid('workspace'),
