@@ -11,6 +11,11 @@ export const DELETE_USER = 'amplitude-delete-user';
 /** The most members one poll batch serves (one GET per poll for all of them). */
 const MAX_POLL_MEMBERS = 10_000;
 
+/** A batch's failure reason as text: a string as it is, else `fallback` (never `[object Object]`). */
+function reasonOf(reason: unknown, fallback: string): string {
+  return typeof reason === 'string' ? reason : fallback;
+}
+
 function waiting(pollAfterMs: number, evidence: Record<string, unknown>, reason: string): TaskResult {
   return { outcome: 'waiting_vendor', evidence, pollAfterMs, reason };
 }
@@ -35,7 +40,7 @@ export const amplitudeDeleteUser: TaskProcessor<AmplitudeClient> = async (input,
     if (submit.state === 'waiting') {
       return waiting(memberFallbackPollMs(batchWindowMs), { project, submitBatchId: submit.batchId }, 'in a shared Amplitude deletion call that has not been sent yet');
     }
-    if (submit.state === 'failed') throw new PermanentVendorError({ vendor: 'amplitude', operation: SUBMIT_DELETIONS }, String(submit.result.reason ?? 'did not schedule the deletion'));
+    if (submit.state === 'failed') throw new PermanentVendorError({ vendor: 'amplitude', operation: SUBMIT_DELETIONS }, reasonOf(submit.result.reason, 'did not schedule the deletion'));
     const sent = submit.result as unknown as SubmittedMember;
     const counts = { project, idKind: sent.idKind, submitBatchId: submit.batchId, idsInCall: sent.idsInCall, unknownInCall: sent.unknownInCall };
     if (!sent.known || !sent.day) {
@@ -59,7 +64,7 @@ export const amplitudeDeleteUser: TaskProcessor<AmplitudeClient> = async (input,
     return waiting(memberFallbackPollMs(pollIntervalMs), { day, pollBatchId: poll.batchId }, `waiting for Amplitude's deletion job for ${day} to be done`);
   }
   if (poll.state === 'failed') {
-    throw new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions' }, String(poll.result.reason ?? 'did not finish the deletion'));
+    throw new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions' }, reasonOf(poll.result.reason, 'did not finish the deletion'));
   }
   const { status, activeScrubDoneDate, listedInDoneJob } = poll.result;
   return {

@@ -126,7 +126,8 @@ export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, de
       for (const { taskId, requestId, id } of part) {
         // Exact matches only (Invariant 2): Amplitude's mapping of this very user id, or this very Amplitude ID.
         const known = !invalid.has(`${id.kind}:${id.value}`);
-        const entries = id.kind === 'user_id' ? (byUserId.get(id.value) ?? []) : byAmplitudeId.has(id.value) ? [byAmplitudeId.get(id.value)!] : [];
+        const byId = id.kind === 'amplitude_id' ? byAmplitudeId.get(id.value) : undefined;
+        const entries = id.kind === 'user_id' ? (byUserId.get(id.value) ?? []) : byId ? [byId] : [];
         const mapped = entries.length === 1 ? entries[0].amplitudeId : undefined;
         if (known && id.kind === 'user_id' && mapped) await input.rememberIdentifier?.(requestId, 'amplitudeId', mapped);
         const result: SubmittedMember = {

@@ -105,9 +105,10 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
   // Written ahead of each prefix's purge and cleared with its counts (Invariant 11).
   const cutOff = input.previous.purging as S3Location | null | undefined;
   for (const location of input.s3Locations) {
+    if (!store) break; // never: locations without a store were refused above
     if (s3.some((done) => done.bucket === location.bucket && done.prefix === location.prefix)) continue;
     await input.checkpoint({ purging: { bucket: location.bucket, prefix: location.prefix } });
-    const purged = await store!.purgePrefix(location.bucket, location.prefix, input.signal);
+    const purged = await store.purgePrefix(location.bucket, location.prefix, input.signal);
     const resumed = cutOff?.bucket === location.bucket && cutOff.prefix === location.prefix;
     s3.push({
       bucket: location.bucket,

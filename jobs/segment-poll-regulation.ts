@@ -99,7 +99,7 @@ export const pollRegulation: BatchProcessor<SegmentClient> = async (input, deps)
   let regulateId = typeof input.previous.regulateId === 'string' ? input.previous.regulateId : undefined;
   let createdNow = false;
   if (!regulateId) {
-    const userIds = [...new Set(withUserId.map((m) => m.subject.userId!))];
+    const userIds = [...new Set(withUserId.flatMap((m) => (m.subject.userId ? [m.subject.userId] : [])))];
     if (userIds.length === 0) {
       const members = new Map(input.members.map((m) => [m.taskId, { state: 'failed' as const, result: { reason: 'has no user id to regulate' } }]));
       return { outcome: 'done', evidence: { ...base, subjects: 0 }, members };

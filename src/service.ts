@@ -133,7 +133,7 @@ export async function startService(config: Config, options: StartServiceOptions 
   const graceLeft = () => Math.max(0, shutdownDeadline - Date.now());
   const closeAll = async () => {
     shutdownDeadline = Date.now() + config.server.shutdownGraceMs;
-    for (const close of closers.splice(0).reverse()) await close().catch((err: Error) => logger.error('error while stopping', { errorName: err.name }));
+    for (const close of closers.splice(0).reverse()) await close().catch((err: unknown) => logger.error('error while stopping', { errorName: errorNameOf(err) }));
   };
 
   try {
@@ -143,15 +143,17 @@ export async function startService(config: Config, options: StartServiceOptions 
       // A shared `erasure sandbox`: its vendors and its clock, for every process of the deployment (src/sandbox/shared-sandbox.ts).
       const token = config.adminToken ?? readExistingSecret(path.join(config.dataDir, 'admin-token'));
       if (!token) throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
-      sharedSandbox = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
-      closers.push(async () => { sharedSandbox!.close(); });
-      config = withSandboxVendors(config, sharedSandbox);
+      const shared = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
+      sharedSandbox = shared;
+      closers.push(() => { shared.close(); return Promise.resolve(); });
+      config = withSandboxVendors(config, shared);
     } else if (config.sandboxMode) {
       // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
       const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
-      sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
-      closers.push(() => sandbox!.close());
-      config = withSandboxVendors(config, sandbox);
+      const started = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
+      sandbox = started;
+      closers.push(() => started.close());
+      config = withSandboxVendors(config, started);
     }
 
     let redisUrl = config.redisUrl;
@@ -226,15 +228,16 @@ export async function startService(config: Config, options: StartServiceOptions 
       const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
       // Each connector's client fills the slot of its vendor's name: its processors get it alone (start-workers.ts).
       (clients as Record<string, unknown>)[connector.vendor] = client;
-      closers.push(async () => client.close());
+      closers.push(() => { client.close(); return Promise.resolve(); });
       Object.assign(jobs, connector.jobs);
     }
 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
     if (runQueues.length > 0) {
-      workers = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, jobs, enqueue, enqueueMany, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
-      closers.push(() => workers!.close(graceLeft()));
+      const pool = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, jobs, enqueue, enqueueMany, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
+      workers = pool;
+      closers.push(() => pool.close(graceLeft()));
     }
 
     let url: string | undefined;
@@ -267,15 +270,16 @@ export async function startService(config: Config, options: StartServiceOptions 
         // A failed or drifted canary opens the vendor's breaker (its queue pauses until an operator
         // resumes it) and alerts through the breaker's webhook; tests may listen too.
         onCanaryFailed: async (vendor, reason) => {
-          await breaker.trip(vendor, 'canary', `canary failed: ${reason}`).catch((err: Error) => logger.warn('circuit breaker unavailable', { errorName: err.name }));
+          await breaker.trip(vendor, 'canary', `canary failed: ${reason}`).catch((err: unknown) => logger.warn('circuit breaker unavailable', { errorName: errorNameOf(err) }));
           options.onCanaryFailed?.(vendor, reason);
         },
       });
       vendorHealth.start();
-      closers.push(async () => { vendorHealth!.stop(); });
+      const health = vendorHealth;
+      closers.push(() => { health.stop(); return Promise.resolve(); });
       const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
       const stopReminders = startManualWorkReminders({ config, db, ledger, scopeDeletions, signer, logger });
-      if (stopReminders) closers.push(async () => { stopReminders(); });
+      if (stopReminders) closers.push(() => { stopReminders(); return Promise.resolve(); });
       const http = await serveHttp(app, config);
       closers.push(() => http.close(shutdownDeadline));
       const port = http.port;
@@ -314,7 +318,7 @@ function withSandboxVendors(config: Config, sandbox: SimulatedVendors): Config {
     const overrides = config.sandbox.vendorOverrides[connector.vendor] ?? {};
     vendors[connector.vendor] = { ...plugin.sandboxSettings(sandbox, connector.queueDefaults), ...overrides };
   }
-  return { ...config, vendors: vendors as VendorSettingsMap };
+  return { ...config, vendors };
 }
 
 function readExistingSecret(file: string): string | undefined {
@@ -324,4 +328,9 @@ function readExistingSecret(file: string): string | undefined {
 /** The vendors' wait in the sandbox, in real time at its clock speed (the canary never moves the shared clock). */
 function sleepMs(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5_000)).unref());
+}
+
+/** An error's class name for a log line (never its message, which may echo an identifier). */
+function errorNameOf(err: unknown): string {
+  return err instanceof Error ? err.name : 'Error';
 }

@@ -63,7 +63,8 @@ export async function createQueueSet(redis: RedisConnectionOptions, definitions:
     async isReady() {
       if (health.status !== 'ready') return false;
       try {
-        return (await health.ping()) === 'PONG';
+        await health.ping();
+        return true;
       } catch {
         return false;
       }

@@ -10,7 +10,7 @@ import { redisConnection, type QueueSet } from './queue-set.js';
 export type BreakerFault = 'credentials' | 'scope_missing' | 'canary' | 'transient';
 
 /**
- * One vendor's circuit breaker (DESIGN.md Invariant 8, README "Circuit breaker per vendor"):
+ * One vendor's circuit breaker (README "Circuit breaker per vendor"):
  * - `closed`: the queue runs;
  * - `open`: the vendor's queue is paused; its tasks wait (`waiting_vendor`) with `reason`, no attempt spent;
  * - `half_open`: after a transient storm, the queue runs again on probation: the next success
