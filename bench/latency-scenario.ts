@@ -56,7 +56,7 @@ export const latencyScenario: Scenario = {
         await res.arrayBuffer();
         if (res.status !== 202) throw new Error(`intake answered ${res.status}`);
       });
-      const failures = submitted.flatMap((s) => (s.status === 'rejected' ? [String((s.reason as Error).message)] : []));
+      const failures = submitted.flatMap((s) => (s.status === 'rejected' ? [(s.reason as Error).message] : []));
       const rejected = failures.length;
       const rejectedBy: Record<string, number> = {};
       for (const message of failures) rejectedBy[message] = (rejectedBy[message] ?? 0) + 1;

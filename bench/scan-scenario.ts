@@ -4,7 +4,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { exportFixture, fixtureSubjects, type ExportFixture } from './export-fixture.js';
-import { median, round, type Figures, type Scenario, type ScenarioContext } from './scenario.js';
+import { median, round, type Figure, type Figures, type Scenario, type ScenarioContext } from './scenario.js';
 
 const RSS_LIMIT_MB = 150;
 const RATIO_TARGET = 0.8;
@@ -97,22 +97,24 @@ export const scanScenario: Scenario = {
     const baseline: Figures = {};
     const ratios: number[] = [];
     let met = true;
+    let uncompressedMb = 0;
     for (const count of counts) {
       const r = await measure(context, fixture, count, repeats);
       measured[`subjects_${count}`] = { ...r.measured, ratio: round(r.ratio) };
       baseline[`subjects_${count}`] = r.baseline;
-      measured.uncompressed_mb = round(r.bytes / 1e6, 1);
+      uncompressedMb = round(r.bytes / 1e6, 1);
+      measured.uncompressed_mb = uncompressedMb;
       ratios.push(r.ratio);
       met &&= r.ratio >= RATIO_TARGET && r.peakRssMb <= RSS_LIMIT_MB && r.sameEndpoints;
     }
     const headline = (figures: Figures) =>
-      counts.map((count) => `${count}: ${(figures[`subjects_${count}`] as Record<string, unknown>).mb_per_s} MB/s`).join(', ');
+      counts.map((count) => `${count}: ${String((figures[`subjects_${count}`] as Record<string, Figure>).mb_per_s)} MB/s`).join(', ');
     const rss = counts.map((count) => (measured[`subjects_${count}`] as Record<string, unknown>).peak_rss_mb);
     return {
       measured,
       baseline,
       ratio: round(Math.min(...ratios)),
-      headline: { measured: `${headline(measured)} (subjects: MB/s of ${measured.uncompressed_mb} MB); peak RSS ${Math.max(...(rss as number[]))} MB`, baseline: `zcat | grep -F -f: ${headline(baseline)}` },
+      headline: { measured: `${headline(measured)} (subjects: MB/s of ${uncompressedMb} MB); peak RSS ${Math.max(...(rss as number[]))} MB`, baseline: `zcat | grep -F -f: ${headline(baseline)}` },
       target: `ratio >= ${RATIO_TARGET} at each subject count, peak RSS <= ${RSS_LIMIT_MB} MB, same endpoints as grep`, met };
   },
 };

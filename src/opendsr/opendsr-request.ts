@@ -42,8 +42,15 @@ export class OpenDsrRequestError extends Error {
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
+/** Our extension, as its schema below checks it. */
+interface OurExtension {
+  grace_period_seconds?: number;
+  vendors?: string[];
+  identities?: { phone?: string; install_id?: string; amplitude_id?: string };
+}
+
 /** Our extension (under `extensions[<processor domain>]`): what the spec cannot express. */
-const ourExtensionSchema = Joi.object({
+const ourExtensionSchema = Joi.object<OurExtension>({
   /** Wait this long before any deletion starts; the request stays `pending` and cancellable. */
   grace_period_seconds: Joi.number().integer().min(0).max(90 * 86_400),
   /** Only these vendors (default: every available one). */
@@ -52,9 +59,21 @@ const ourExtensionSchema = Joi.object({
   identities: Joi.object({ phone: Joi.string().max(32), install_id: Joi.string().max(64), amplitude_id: Joi.string().max(20).pattern(/^\d+$/) }).min(1),
 });
 
+/** The request body, as its schema below checks it. */
+interface OpenDsrRequestBody {
+  regulation?: 'gdpr' | 'ccpa';
+  subject_request_id: string;
+  subject_request_type: 'erasure' | 'access' | 'portability';
+  submitted_time: string;
+  subject_identities?: Array<{ identity_type: string; identity_value: string; identity_format: string }>;
+  api_version?: string;
+  status_callback_urls?: string[];
+  extensions?: Record<string, unknown>;
+}
+
 /** The request body (spec §7.1). Unknown top-level fields are tolerated (e.g. mParticle's `group_id`). */
 function requestSchema(flavor: 'v1' | 'v2') {
-  return Joi.object({
+  return Joi.object<OpenDsrRequestBody>({
     regulation: flavor === 'v2' ? Joi.string().valid('gdpr', 'ccpa').required() : Joi.string().valid('gdpr', 'ccpa'),
     subject_request_id: Joi.string().pattern(UUID_V4).required(),
     subject_request_type: Joi.string().valid('erasure', 'access', 'portability').required(),
@@ -123,17 +142,18 @@ export interface ParsedOpenDsrRequest {
 export function parseOpenDsrRequest(body: unknown, flavor: 'v1' | 'v2', processorDomain: string, defaults: { gracePeriodSeconds: number }): ParsedOpenDsrRequest {
   // `null` is absent for every optional field: Go clients send `"status_callback_urls": null` and
   // `"extensions": null` (src/intake/null-as-absent.ts).
-  const { value, error } = requestSchema(flavor).validate(nullAsAbsent(body), { abortEarly: false, convert: false });
-  if (error) throw new OpenDsrRequestError(400, problemsOf(error));
+  const checkedBody = requestSchema(flavor).validate(nullAsAbsent(body), { abortEarly: false, convert: false });
+  if (checkedBody.error) throw new OpenDsrRequestError(400, problemsOf(checkedBody.error));
+  const value = checkedBody.value;
   const submittedTime = new Date(value.submitted_time);
   if (submittedTime.getTime() > Date.now() + 5 * 60_000) throw new OpenDsrRequestError(400, [{ reason: 'invalid_field', message: 'submitted_time is in the future' }]);
   if (value.subject_request_type !== 'erasure') {
     throw new OpenDsrRequestError(400, [{ reason: 'unsupported_subject_request_type', message: `subject_request_type ${value.subject_request_type} is not supported; see /v2/discovery` }]);
   }
 
-  const subject: Record<string, string> = {};
+  const subject: Partial<Record<string, string>> = {};
   const problems: Array<{ reason: string; message: string }> = [];
-  for (const [index, identity] of ((value.subject_identities ?? []) as Array<{ identity_type: string; identity_value: string; identity_format: string }>).entries()) {
+  for (const [index, identity] of (value.subject_identities ?? []).entries()) {
     const supported = SUPPORTED_IDENTITIES.find((s) => s.identity_type === identity.identity_type && s.identity_format === identity.identity_format);
     if (!supported) {
       problems.push({ reason: 'unsupported_identity', message: `subject_identities.${index}: ${identity.identity_type} in format ${identity.identity_format} is not supported; see /v2/discovery` });
@@ -146,8 +166,8 @@ export function parseOpenDsrRequest(body: unknown, flavor: 'v1' | 'v2', processo
     subject[supported.native] = identity.identity_value;
   }
 
-  const ours = (value.extensions as Record<string, unknown> | undefined)?.[processorDomain];
-  let extension: { grace_period_seconds?: number; vendors?: string[]; identities?: { phone?: string; install_id?: string; amplitude_id?: string } } = {};
+  const ours = value.extensions?.[processorDomain];
+  let extension: OurExtension = {};
   if (ours !== undefined && ours !== null) {
     const checked = ourExtensionSchema.validate(ours, { abortEarly: false, convert: false });
     if (checked.error) problems.push(...problemsOf(checked.error, `extensions.${processorDomain}.`));

@@ -68,17 +68,30 @@ class OpenDsrHttpError extends Error {
   }
 }
 
-/**
- * The OpenDSR 2.0 processor API (README "Callbacks and OpenDSR"): discovery, create, status, cancel,
- * each answer signed (`X-OpenDSR-Signature`, RSASSA-PKCS1-v1_5 / SHA-256 over the raw body bytes, base64). Requests
- * go through the native intake (same validation, planning and ledger commit); the body itself is
- * never stored or logged, only a keyed hash of it.
- */
-export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
-  const { signer, store, ledger } = deps;
-  const router = express.Router();
-  const raw = express.raw({ type: () => true, limit: deps.config.intake.bodyLimitBytes });
+const apiVersion = (flavor: OpenDsrFlavor) => (flavor === 'v1' ? '1.0' : '2.0');
 
+/** The create answer (§7.3); a repeat of the same request gets the same answer. */
+function createdBody(record: OpenDsrRecord, request: RequestRecord, rawBody: Buffer) {
+  return {
+    api_version: record.apiVersion,
+    controller_id: record.controllerId,
+    expected_completion_time: request.dueAt.toISOString(),
+    received_time: record.receivedAt.toISOString(),
+    // The spec wants the whole request back, base64: answered, never stored or logged.
+    encoded_request: rawBody.toString('base64'),
+    subject_request_id: record.subjectRequestId,
+  };
+}
+
+/** A controller's subject_request_id with another body: the native rule for a reused key (422), nothing created. */
+const reusedKey = () =>
+  new OpenDsrHttpError(422, 'subject_request_id was already used by this controller for a different request; nothing was created', [
+    { reason: 'idempotency_key_reused', message: 'subject_request_id was already used for a different request; send a new subject_request_id for a new request' },
+  ]);
+
+/** Signed answers and the authentication gate, shared by every OpenDSR route. */
+function responders(deps: OpenDsrRouterDeps) {
+  const { signer } = deps;
   function send(res: Response, flavor: OpenDsrFlavor, status: number, body: unknown, contentType = 'application/json') {
     const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     // Status answers describe a person's request: never kept by a cache on the way (issue 25 §5).
@@ -118,8 +131,6 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     return new URL(CERTIFICATE_PATH, base).toString();
   }
 
-  const apiVersion = (flavor: OpenDsrFlavor) => (flavor === 'v1' ? '1.0' : '2.0');
-
   const discovery = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => { send(res, flavor, 200, {
       api_version: apiVersion(flavor),
       supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
@@ -130,25 +141,19 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
       signature_algorithm: SIGNATURE_ALGORITHM,
     }); };
 
-  /** The create answer (§7.3); a repeat of the same request gets the same answer. */
-  function createdBody(record: OpenDsrRecord, request: RequestRecord, rawBody: Buffer) {
-    return {
-      api_version: record.apiVersion,
-      controller_id: record.controllerId,
-      expected_completion_time: request.dueAt.toISOString(),
-      received_time: record.receivedAt.toISOString(),
-      // The spec wants the whole request back, base64: answered, never stored or logged.
-      encoded_request: rawBody.toString('base64'),
-      subject_request_id: record.subjectRequestId,
-    };
-  }
+  const notSupported = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => {
+    res.set('Allow', 'GET, DELETE');
+    send(res, flavor, 405, { error: { code: 405, message: 'requests cannot be updated; cancel and send a new one', errors: [] } });
+  };
 
-  /** A controller's subject_request_id with another body: the native rule for a reused key (422), nothing created. */
-  const reusedKey = () =>
-    new OpenDsrHttpError(422, 'subject_request_id was already used by this controller for a different request; nothing was created', [
-      { reason: 'idempotency_key_reused', message: 'subject_request_id was already used for a different request; send a new subject_request_id for a new request' },
-    ]);
+  return { send, authorised, authFirst, discovery, notSupported };
+}
 
+type Responders = ReturnType<typeof responders>;
+
+/** POST: a new request through the native intake, or the same answer for a repeat. */
+function creator(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
+  const { signer, store, ledger } = deps;
   async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
     if (record.bodyHash !== bodyHash) throw reusedKey();
     const request = await ledger.requests.getRequest(record.requestId);
@@ -220,6 +225,12 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     send(res, flavor, 201, createdBody(record, result.request, rawBody));
   };
 
+  return create;
+}
+
+/** GET and DELETE of one request, found by its subject_request_id. */
+function readers(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
+  const { signer, store, ledger } = deps;
   /**
    * A controller finds its own requests only: another controller's subject_request_id answers 404
    * exactly as an unknown one (README "Clients, roles and idempotency"). Staff find any controller's; when two
@@ -269,24 +280,12 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     accepted();
   };
 
-  const notSupported = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => {
-    res.set('Allow', 'GET, DELETE');
-    send(res, flavor, 405, { error: { code: 405, message: 'requests cannot be updated; cancel and send a new one', errors: [] } });
-  };
+  return { status, cancel };
+}
 
-  for (const flavor of ['v2', 'v1'] as const) {
-    const paths = PATHS[flavor];
-    router.get(paths.discovery, discovery(flavor));
-    router.post(paths.requests, authFirst('submitter'), raw, create(flavor));
-    router.get(`${paths.requests}/:id`, status(flavor));
-    router.delete(`${paths.requests}/:id`, cancel(flavor));
-    router.put(`${paths.requests}/:id`, notSupported(flavor));
-  }
-  router.get(CERTIFICATE_PATH, (_req, res) => { send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file'); });
-  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => { next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound')); });
-
-  // Errors of OpenDSR routes only, in the spec's shape and signed; any other path's error passes on.
-  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+/** Errors of OpenDSR routes only, in the spec's shape and signed; any other path's error passes on. */
+function openDsrErrors(deps: OpenDsrRouterDeps, { send }: Responders) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!isOpenDsrPath(req.path)) { next(err); return; }
     const flavor: OpenDsrFlavor = req.path.startsWith('/v1/') ? 'v1' : 'v2';
     const envelope = (code: number, message: string, errors: Array<{ reason: string; message: string }> = [], domain = 'Validation') => ({
@@ -302,6 +301,35 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     if (bodyFailure) { send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }])); return; }
     deps.logger.error('unhandled error in an OpenDSR handler', { errorName: err instanceof Error ? err.name : typeof err });
     send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
-  });
+  };
+}
+
+/**
+ * The OpenDSR 2.0 processor API (README "Callbacks and OpenDSR"): discovery, create, status, cancel,
+ * each answer signed (`X-OpenDSR-Signature`, RSASSA-PKCS1-v1_5 / SHA-256 over the raw body bytes, base64). Requests
+ * go through the native intake (same validation, planning and ledger commit); the body itself is
+ * never stored or logged, only a keyed hash of it.
+ */
+export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
+  const { signer } = deps;
+  const router = express.Router();
+  const raw = express.raw({ type: () => true, limit: deps.config.intake.bodyLimitBytes });
+  const responding = responders(deps);
+  const { send, authFirst, discovery, notSupported } = responding;
+  const create = creator(deps, responding);
+  const { status, cancel } = readers(deps, responding);
+
+  for (const flavor of ['v2', 'v1'] as const) {
+    const paths = PATHS[flavor];
+    router.get(paths.discovery, discovery(flavor));
+    router.post(paths.requests, authFirst('submitter'), raw, create(flavor));
+    router.get(`${paths.requests}/:id`, status(flavor));
+    router.delete(`${paths.requests}/:id`, cancel(flavor));
+    router.put(`${paths.requests}/:id`, notSupported(flavor));
+  }
+  router.get(CERTIFICATE_PATH, (_req, res) => { send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file'); });
+  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => { next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound')); });
+
+  router.use(openDsrErrors(deps, responding));
   return router;
 }

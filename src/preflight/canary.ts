@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { BatchMemberInput, BatchProcessor, BatchResult, VendorClients } from '../connectors/processor-contract.js';
+import type { BatchMemberInput, BatchProcessor, BatchResult, MemberResult, VendorClients } from '../connectors/processor-contract.js';
 import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
@@ -10,6 +10,11 @@ import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { isVendorError } from '../vendors/vendor-errors.js';
 import { locationResource } from '../vendors/s3-settings.js';
+import type { PinpointClient } from '../vendors/pinpoint-client.js';
+import type { S3VendorClient } from '../vendors/s3-client.js';
+import type { AmplitudeClient } from '../vendors/amplitude-client.js';
+import type { SegmentClient } from '../vendors/segment-client.js';
+import type { AppCenterClient } from '../vendors/appcenter-client.js';
 import type { VendorCheck } from './vendor-preflight.js';
 
 /**
@@ -40,22 +45,41 @@ export interface CanaryCarry {
 }
 
 const MAX_RUNS = 30;
+
+/** A checkpoint that keeps the evidence in memory (a canary has no ledger record). */
+function keep(evidence: Record<string, unknown>, more: Record<string, unknown>): Promise<void> {
+  Object.assign(evidence, more);
+  return Promise.resolve();
+}
+
+/** A vendor value for a message: primitives as they are, anything else as JSON, nothing as `fallback`. */
+function shown(value: unknown, fallback: string): string {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
 const realWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5_000)));
 
 /** Runs a batch processor to its end for the canary alone: evidence in memory, no ledger, no queue. */
 async function runAlone<C>(processor: BatchProcessor<C>, scope: string, member: BatchMemberInput, client: C | undefined, wait: (ms: number) => Promise<void>, signal?: AbortSignal) {
   const evidence: Record<string, unknown> = {};
   for (let run = 0; run < MAX_RUNS; run++) {
-    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal }, { client });
-    if (result.outcome === 'done') return result.members.get(member.taskId)!;
+    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: (e) => keep(evidence, e), signal }, { client });
+    if (result.outcome === 'done') return memberResult(result.members, member.taskId);
     Object.assign(evidence, result.evidence);
     await wait(result.pollAfterMs);
   }
   throw new CanaryTimeout(`did not end: the vendor was still at work after ${MAX_RUNS} polls`);
 }
 
-/** A canary whose vendor job never ended; its message is ours, so it may be shown. */
+/** A canary whose vendor job never ended, or ended without its member; its message is ours, so it may be shown. */
 class CanaryTimeout extends Error {}
+
+function memberResult(members: Map<string, MemberResult>, taskId: string): MemberResult {
+  const mine = members.get(taskId);
+  if (!mine) throw new CanaryTimeout('ended without a result for the canary');
+  return mine;
+}
 
 /** Why a canary failed: the taxonomy's message (vendor, operation, status, code) or ours, never other text. */
 const failure = (err: unknown) => (isVendorError(err) || err instanceof CanaryTimeout ? err.message : `failed (${(err as Error | undefined)?.name ?? 'Error'})`);
@@ -66,11 +90,12 @@ export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
   const checks: VendorCheck[] = [];
   for (const vendor of input.enabled) {
     try {
-      if (vendor === 'pinpoint' && input.vendors.pinpoint && input.clients.pinpoint?.putEndpoint) checks.push(...(await pinpointCanary(input)));
-      else if (vendor === 's3' && input.vendors.s3 && input.clients.s3) checks.push(...(await s3Canary(input, wait)));
-      else if (vendor === 'appcenter' && input.vendors.appcenter && input.clients.appcenter) checks.push(...(await appcenterCanary(input, wait)));
-      else if (vendor === 'amplitude' && input.vendors.amplitude && input.clients.amplitude) checks.push(...(await amplitudeCanary(input, wait)));
-      else if (vendor === 'segment' && input.vendors.segment && input.clients.segment) checks.push(...(await segmentCanary(input)));
+      const { vendors, clients } = input;
+      if (vendor === 'pinpoint' && vendors.pinpoint && clients.pinpoint?.putEndpoint) checks.push(...(await pinpointCanary(input, vendors.pinpoint, clients.pinpoint)));
+      else if (vendor === 's3' && vendors.s3 && clients.s3) checks.push(...(await s3Canary(input, vendors.s3, clients.s3, wait)));
+      else if (vendor === 'appcenter' && vendors.appcenter && clients.appcenter) checks.push(...(await appcenterCanary(input, vendors.appcenter, clients.appcenter, wait)));
+      else if (vendor === 'amplitude' && vendors.amplitude && clients.amplitude) checks.push(...(await amplitudeCanary(input, vendors.amplitude, clients.amplitude, wait)));
+      else if (vendor === 'segment' && vendors.segment && clients.segment) checks.push(...(await segmentCanary(input, vendors.segment, clients.segment)));
       else checks.push({ vendor, check: 'canary', status: 'warn', detail: `no canary for ${vendor}: its API offers no write the erasure jobs could read back in time` });
     } catch (err) {
       checks.push({ vendor, check: 'canary', status: 'fail', detail: `canary ${failure(err)}` });
@@ -84,15 +109,15 @@ export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
  * erases that user with `delete-user-endpoints` and reads back: both must be reported deleted and
  * GetUserEndpoints must find none; a neighbour endpoint planted beside them must survive.
  */
-async function pinpointCanary(input: CanaryInput): Promise<VendorCheck[]> {
-  const pinpoint = input.clients.pinpoint!;
-  const appId = input.vendors.pinpoint!.appIds[0];
+async function pinpointCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['pinpoint']>, pinpoint: PinpointClient): Promise<VendorCheck[]> {
+  if (!pinpoint.putEndpoint) return [{ vendor: 'pinpoint', check: 'canary', status: 'warn', detail: `no canary for pinpoint: its API offers no write the erasure jobs could read back in time` }];
+  const appId = settings.appIds.at(0);
   if (!appId) return [{ vendor: 'pinpoint', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
   const tag = randomBytes(6).toString('hex');
   const userId = `erasure-canary-${tag}`;
   const neighbour = `${userId}-neighbour`;
   const plant = (endpointId: string, user: string) =>
-    pinpoint.putEndpoint!({ appId, endpointId, channelType: 'EMAIL', address: `${endpointId}@canary.invalid`, userId: user, signal: input.signal });
+    pinpoint.putEndpoint?.({ appId, endpointId, channelType: 'EMAIL', address: `${endpointId}@canary.invalid`, userId: user, signal: input.signal });
   await plant(`canary-${tag}-a`, userId);
   await plant(`canary-${tag}-b`, userId);
   await plant(`canary-${tag}-n`, neighbour);
@@ -106,7 +131,7 @@ async function pinpointCanary(input: CanaryInput): Promise<VendorCheck[]> {
         subject: { userId },
         attempt: 1,
         previous: {},
-        checkpoint: async (e) => void Object.assign(evidence, e),
+        checkpoint: (e) => keep(evidence, e),
         awaitBatch: () => Promise.reject(new Error('delete-user-endpoints joins no batch')),
         signal: input.signal,
       },
@@ -114,7 +139,7 @@ async function pinpointCanary(input: CanaryInput): Promise<VendorCheck[]> {
     );
     const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
     if (result.outcome !== 'succeeded' || Number(result.evidence.endpointsDeleted) !== 2 || left.length > 0) {
-      return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: `canary ended ${result.outcome} with ${String(result.evidence.endpointsDeleted ?? 0)} of 2 endpoints deleted and ${left.length} left` }];
+      return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: `canary ended ${result.outcome} with ${shown(result.evidence.endpointsDeleted, '0')} of 2 endpoints deleted and ${left.length} left` }];
     }
     const kept = await pinpoint.getUserEndpoints({ appId, userId: neighbour, signal: input.signal });
     if (kept.length !== 1) return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: 'the canary’s neighbour endpoint did not survive' }];
@@ -129,9 +154,8 @@ async function pinpointCanary(input: CanaryInput): Promise<VendorCheck[]> {
  * canary folder of the first location, purges it with `scan-s3-prefix` and reads the object back:
  * the canary's row must be gone and the neighbour's kept.
  */
-async function s3Canary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
-  const s3 = input.clients.s3!;
-  const location = input.vendors.s3!.locations[0];
+async function s3Canary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['s3']>, s3: S3VendorClient, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+  const location = settings.locations.at(0);
   if (!location) return [{ vendor: 's3', check: 'canary', status: 'warn', detail: 'no location configured for a canary' }];
   const tag = randomBytes(6).toString('hex');
   const folder = `${location.prefix}erasure-canary-${tag}/`;
@@ -142,8 +166,8 @@ async function s3Canary(input: CanaryInput, wait: (ms: number) => Promise<void>)
   await s3.putObject({ bucket: location.bucket, key, body, contentLength: body.length, contentType: 'application/x-ndjson', signal: input.signal });
   try {
     const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: canaryUser } };
-    const result = await runAlone(scanS3Prefix, locationResource({ bucket: location.bucket, prefix: folder }), member, input.clients.s3, wait, input.signal);
-    if (result.state !== 'done') return [{ vendor: 's3', check: 'canary', status: 'fail', detail: `canary not erased: ${String(result.result.reason ?? 'failed')}` }];
+    const result = await runAlone(scanS3Prefix, locationResource({ bucket: location.bucket, prefix: folder }), member, s3, wait, input.signal);
+    if (result.state !== 'done') return [{ vendor: 's3', check: 'canary', status: 'fail', detail: `canary not erased: ${shown(result.result.reason, 'failed')}` }];
     const read = await s3.getObject(location.bucket, key, undefined, input.signal);
     const text = read ? await readAll(read.body) : '';
     if (Number(result.result.rowsRemoved ?? 0) < 1 || text.includes(canaryUser + '"')) return [{ vendor: 's3', check: 'canary', status: 'fail', detail: 'canary row still readable after the purge (drift: the scanner did not match it)' }];
@@ -166,16 +190,15 @@ async function readAll(body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream):
  * app: it must end with the export read in a format the scanner knows, matching nobody. An export
  * whose rows lack the id fields, or whose blob is elsewhere, fails it ("unexpected export format").
  */
-async function appcenterCanary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
-  const settings = input.vendors.appcenter!;
-  const app = settings.apps[0];
+async function appcenterCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['appcenter']>, appcenter: AppCenterClient, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+  const app = settings.apps.at(0);
   if (!app) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
   if (!settings.exportContainerSasUri) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no exportContainerSasUri: the device export cannot be checked' }];
   const tag = randomBytes(6).toString('hex');
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
-  const result = await runAlone(appcenterExportDevices, `app/${app}`, member, input.clients.appcenter, wait, input.signal);
-  if (result.state !== 'done') return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary ${String(result.result.reason ?? 'failed')}` }];
-  if (result.result.appGone) return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary: the app answered ${String(result.result.vendorStatus)}` }];
+  const result = await runAlone(appcenterExportDevices, `app/${app}`, member, appcenter, wait, input.signal);
+  if (result.state !== 'done') return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary ${shown(result.result.reason, 'failed')}` }];
+  if (result.result.appGone) return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary: the app answered ${shown(result.result.vendorStatus, 'unknown')}` }];
   return [{ vendor: 'appcenter', check: 'canary', status: 'ok', detail: 'device export read in a known format; the synthetic person matched nothing' }];
 }
 
@@ -186,10 +209,10 @@ async function appcenterCanary(input: CanaryInput, wait: (ms: number) => Promise
  * (`invalid_ids`, or a 400 for it alone), in a shape the job reads. Note: Amplitude e-mails the
  * project's admins for each deletion call (vendor-contracts §5.5), canaries included.
  */
-async function amplitudeCanary(input: CanaryInput, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+async function amplitudeCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['amplitude']>, amplitude: AmplitudeClient, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
   const tag = randomBytes(6).toString('hex');
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
-  const result = await runAlone(submitDeletions, `project/${input.vendors.amplitude!.project}`, member, input.clients.amplitude, wait, input.signal);
+  const result = await runAlone(submitDeletions, `project/${settings.project}`, member, amplitude, wait, input.signal);
   const sent = result.result as unknown as SubmittedMember;
   if (result.state !== 'done' || sent.known) {
     return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
@@ -212,8 +235,8 @@ const SEGMENT_CANARY_POLLS = 100;
  * long as Segment takes, it starts the regulation, reports it pending (warn), and a later run polls
  * it once more (`carry`) until it ends: no run blocks for days.
  */
-async function segmentCanary(input: CanaryInput): Promise<VendorCheck[]> {
-  const resource = segmentResources(input.vendors.segment!.scope)[0];
+async function segmentCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['segment']>, segment: SegmentClient): Promise<VendorCheck[]> {
+  const resource = segmentResources(settings.scope).at(0);
   if (!resource) return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: 'no scope configured for a canary' }];
   const scope = regulationBatchScope(resource, 'SUPPRESS_WITH_DELETE');
   const carried = input.carry?.segment;
@@ -221,33 +244,34 @@ async function segmentCanary(input: CanaryInput): Promise<VendorCheck[]> {
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
   const evidence: Record<string, unknown> = { ...(carried?.evidence ?? {}) };
   const startedAt = carried?.startedAt ?? new Date().toISOString();
-  const polls = input.waitForVendor ? SEGMENT_CANARY_POLLS : 1;
+  const waitForVendor = input.waitForVendor;
+  const polls = waitForVendor ? SEGMENT_CANARY_POLLS : 1;
   for (let poll = 0; poll < polls; poll++) {
-    if (poll > 0) await input.waitForVendor!(SEGMENT_CANARY_POLL_MS);
-    const result = await pollRegulation({ batchId: `canary-${tag}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: async (e) => void Object.assign(evidence, e), signal: input.signal }, { client: input.clients.segment });
+    if (poll > 0 && waitForVendor) await waitForVendor(SEGMENT_CANARY_POLL_MS);
+    const result = await pollRegulation({ batchId: `canary-${tag}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: (e) => keep(evidence, e), signal: input.signal }, { client: segment });
     if (result.outcome !== 'done') {
       Object.assign(evidence, result.evidence);
       continue;
     }
     if (input.carry) delete input.carry.segment;
-    return [segmentVerdict(result.members.get(member.taskId)!.result)];
+    return [segmentVerdict(memberResult(result.members, member.taskId).result)];
   }
   if (!input.waitForVendor && input.carry) {
     input.carry.segment = { evidence, startedAt };
-    return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: `pending: the canary regulation started ${startedAt} is ${String(evidence.overallStatus ?? 'INITIALIZED')} at Segment; a later canary run reads its end` }];
+    return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: `pending: the canary regulation started ${startedAt} is ${shown(evidence.overallStatus, 'INITIALIZED')} at Segment; a later canary run reads its end` }];
   }
-  throw new CanaryTimeout(`did not end: the regulation was still ${String(evidence.overallStatus ?? 'INITIALIZED')} after ${polls} polls`);
+  throw new CanaryTimeout(`did not end: the regulation was still ${shown(evidence.overallStatus, 'INITIALIZED')} after ${polls} polls`);
 }
 
 /** The canary regulation's final answer, judged on its shape first: a drifted answer is never read as an outcome. */
 function segmentVerdict(result: Record<string, unknown>): VendorCheck {
-  const overall = String(result.overallStatus ?? '');
+  const overall = shown(result.overallStatus, '');
   const destinations = Array.isArray(result.destinations) ? (result.destinations as Array<{ status?: unknown }>) : [];
   const unread = destinations.filter((d) => typeof d.status !== 'string' || !SEGMENT_STATUSES.has(d.status)).length;
   if (!SEGMENT_STATUSES.has(overall) || unread > 0) {
     const what = !SEGMENT_STATUSES.has(overall) ? 'no documented overall status' : `${unread} of ${destinations.length} destinations without a documented status`;
     return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary unexpected regulation format: ${what}` };
   }
-  if (result.reason !== undefined && result.partial !== true) return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary regulation ${String(result.reason)}` };
+  if (result.reason !== undefined && result.partial !== true) return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary regulation ${shown(result.reason, 'failed')}` };
   return { vendor: 'segment', check: 'canary', status: 'ok', detail: `a SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended ${overall} with ${destinations.length} destination statuses, in the shape the jobs read` };
 }

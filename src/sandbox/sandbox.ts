@@ -153,14 +153,15 @@ function createControlRouter(sandbox: Sandbox): Router {
     res.json(Object.fromEntries(VENDOR_NAMES.map((v) => [v, sandbox.faults.get(v)])));
   });
   router.put('/sandbox/faults/:vendor', (req, res) => {
-    const vendor = String(req.params.vendor);
+    const vendor = req.params.vendor;
     if (!isVendorName(vendor)) return res.status(404).json({ error: `unknown vendor; one of ${VENDOR_NAMES.join(', ')}` });
     const problems = validateFaultPatch(req.body);
     if (problems.length) return res.status(400).json({ error: 'invalid fault settings', details: problems });
     res.json(sandbox.faults.set(vendor, req.body as FaultPatch));
   });
   router.post('/sandbox/clock/advance', (req, res) => {
-    const ms = Number((req.body as { ms?: unknown })?.ms);
+    const body: unknown = req.body;
+    const ms = Number(typeof body === 'object' && body !== null && 'ms' in body ? body.ms : undefined);
     if (!Number.isFinite(ms) || ms < 0) return res.status(400).json({ error: 'body must be {"ms": <non-negative number>}' });
     sandbox.clock.advance(ms);
     res.json(sandbox.clock.describe());

@@ -101,7 +101,9 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
   }
 
   const vendors = reachableFrom(base, description.vendors);
-  const pinpointAppId = (vendors.pinpoint?.appIds as string[] | undefined)?.[0];
+  // An index lookup: the described sandbox may lack Pinpoint.
+  const pinpointInfo = vendors.pinpoint as SandboxVendorInfo | undefined;
+  const pinpointAppId = (pinpointInfo?.appIds as string[] | undefined)?.[0];
   const appcenter = vendors.appcenter as (SandboxVendorInfo & { owner?: string; app?: string }) | undefined;
   if (!pinpointAppId || !appcenter?.owner || !appcenter.app) throw new SharedSandboxError('the shared sandbox at ERASURE_SANDBOX_URL described no Pinpoint app or App Center app');
 
@@ -110,8 +112,8 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
   const timer = setInterval(() => {
     read().then(
       () => (failing = false),
-      (err: Error) => {
-        if (!failing) options.onRefreshError?.(err);
+      (err: unknown) => {
+        if (!failing) options.onRefreshError?.(err instanceof Error ? err : new Error(String(err)));
         failing = true;
       },
     );

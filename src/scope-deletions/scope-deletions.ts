@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Joi from 'joi';
 import type { ScopeDeletionLedger, ScopeDeletionRecord } from '../ledger/scope-deletion-ledger.js';
-import { DAY_MS, GUIDED_KINDS, SCOPE_KINDS, isGuidedKind, scopeOf, type GuidedKind } from './scope-kinds.js';
+import { DAY_MS, GUIDED_KINDS, ONE_LINE, SCOPE_KINDS, isGuidedKind, scopeOf, type GuidedFields, type GuidedKind } from './scope-kinds.js';
 import type { FieldProblem } from '../intake/request-schema.js';
 
 /** A scope deletion refused as asked: the fields at fault, in words that echo no input. */
@@ -46,7 +46,7 @@ export const referenceSchema = Joi.string()
   .trim()
   .min(3)
   .max(200)
-  .pattern(/^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/)
+  .pattern(ONE_LINE)
   .messages({ 'string.pattern.base': 'must be one line without control or bidi characters' });
 export const sentSchema = Joi.object<{ reference: string; sentAt?: Date }>({ reference: referenceSchema.required(), sentAt: Joi.date().iso() }).required();
 export const confirmSchema = Joi.object<{ reference: string; note?: string }>({ reference: referenceSchema.required(), note: Joi.string().trim().max(2000) }).required();
@@ -61,9 +61,10 @@ export function problemsOf(error: Joi.ValidationError, prefix = ''): FieldProble
 }
 
 /** Checks a guided kind's fields and the scope typed twice; returns the normalised fields. */
-export function checkGuided(kind: GuidedKind, fields: unknown, confirmScope: string): { fields: Record<string, any>; scope: string } {
-  const { value, error } = kind.fields.validate(fields, { abortEarly: false });
-  if (error) throw new ScopeDeletionInvalid(problemsOf(error, 'fields.'));
+export function checkGuided(kind: GuidedKind, fields: unknown, confirmScope: string): { fields: GuidedFields; scope: string } {
+  const checked = kind.fields.validate(fields, { abortEarly: false });
+  if (checked.error) throw new ScopeDeletionInvalid(problemsOf(checked.error, 'fields.'));
+  const value = checked.value;
   const cross = kind.crossCheck?.(value);
   if (cross) throw new ScopeDeletionInvalid([{ field: `fields.${cross.field}`, problem: cross.problem }]);
   const scope = scopeOf(kind, value);
@@ -94,8 +95,7 @@ export async function markGuidedSent(ledger: ScopeDeletionLedger, id: string, ac
   if (at.getTime() > now.getTime()) throw new ScopeDeletionInvalid([{ field: 'sentAt', problem: 'must not be in the future' }]);
   const cancelDeadline = kind.rules.cancel.after === 'window' ? new Date(at.getTime() + kind.rules.cancel.days * DAY_MS) : null;
   const result = await ledger.markSent(id, actor, { at, reference: input.reference, cancelDeadline, expectedBy: new Date(at.getTime() + kind.rules.vendorDays * DAY_MS) });
-  if (!result.applied) throw new ScopeDeletionRefused(`already_${result.record!.status}`, `it is ${result.record!.status}: only a drafted deletion can be recorded as sent`, result.record!);
-  return result.record!;
+  return appliedOrRefused(result, (status) => `it is ${status}: only a drafted deletion can be recorded as sent`);
 }
 
 /** The vendor's confirmation, recorded as evidence: a sent deletion ends `confirmed`, a cancel requested ends `cancelled`. */
@@ -103,8 +103,7 @@ export async function confirmGuided(ledger: ScopeDeletionLedger, id: string, act
   const deletion = await mustGet(ledger, id);
   const record = { ...evidence, recordedAt: ledger.now().toISOString(), recordedBy: actor };
   const result = deletion.status === 'cancel_requested' ? await ledger.confirmCancel(id, actor, record) : await ledger.confirm(id, actor, record);
-  if (!result.applied) throw new ScopeDeletionRefused(`already_${result.record!.status}`, `it is ${result.record!.status}: only a sent deletion (or a cancel requested) can be confirmed`, result.record!);
-  return result.record!;
+  return appliedOrRefused(result, (status) => `it is ${status}: only a sent deletion (or a cancel requested) can be confirmed`);
 }
 
 /**
@@ -120,20 +119,31 @@ export async function cancelGuided(ledger: ScopeDeletionLedger, id: string, acto
   const rule = kind.rules.cancel;
   const now = ledger.now();
   let why: string | undefined;
-  if (rule.after === 'never') why = `${rule.why}; it was sent at ${deletion.sentAt!.toISOString()}`;
+  const sentAt = deletion.sentAt?.toISOString() ?? 'an unrecorded time';
+  if (rule.after === 'never') why = `${rule.why}; it was sent at ${sentAt}`;
   else if (deletion.cancelDeadline && now.getTime() >= deletion.cancelDeadline.getTime()) {
-    why = `the cancel deadline passed at ${deletion.cancelDeadline.toISOString()} (${rule.days} calendar days after it was sent at ${deletion.sentAt!.toISOString()}): the vendor no longer takes a cancellation`;
+    why = `the cancel deadline passed at ${deletion.cancelDeadline.toISOString()} (${rule.days} calendar days after it was sent at ${sentAt}): the vendor no longer takes a cancellation`;
   }
-  if (why) {
+  if (why || !kind.cancellation) {
+    why ??= 'the vendor takes no cancellation e-mail for this kind';
     await ledger.auditRefusal(id, actor, 'scope_deletion.cancel_refused', { reason, why });
     throw new ScopeDeletionRefused('not_cancellable', why, deletion);
   }
-  return settle(await ledger.requestCancel(id, actor, reason, kind.cancellation!(deletion.fields, id, deletion.sentReference ?? '')), 'cancel');
+  return settle(await ledger.requestCancel(id, actor, reason, kind.cancellation(deletion.fields, id, deletion.sentReference ?? '')), 'cancel');
 }
 
-function settle(result: { applied: boolean; record: ScopeDeletionRecord | undefined }, what: string): ScopeDeletionRecord {
-  if (!result.applied) throw new ScopeDeletionRefused(`already_${result.record!.status}`, `it became ${result.record!.status} meanwhile: nothing to ${what}`, result.record!);
-  return result.record!;
+function settle(result: GuardedWrite, what: string): ScopeDeletionRecord {
+  return appliedOrRefused(result, (status) => `it became ${status} meanwhile: nothing to ${what}`);
+}
+
+type GuardedWrite = { applied: boolean; record: ScopeDeletionRecord | undefined };
+
+/** The record a guarded write left; refused (with `why` for its status) when the write lost to another. */
+function appliedOrRefused(result: GuardedWrite, why: (status: string) => string): ScopeDeletionRecord {
+  const record = result.record;
+  if (!record) throw new ScopeDeletionNotFound();
+  if (!result.applied) throw new ScopeDeletionRefused(`already_${record.status}`, why(record.status), record);
+  return record;
 }
 
 async function mustGet(ledger: ScopeDeletionLedger, id: string): Promise<ScopeDeletionRecord> {

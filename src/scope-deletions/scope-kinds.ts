@@ -36,28 +36,40 @@ export interface VendorRules {
   summary: string;
 }
 
+/** A guided kind's fields once joi has checked them (strings, and Amplitude's clauses). */
+export type GuidedFields = Record<string, unknown>;
+
+/** A checked field as text; '' when the kind has no such field (joi has checked its type). */
+export function text(fields: GuidedFields, key: string): string {
+  const value = fields[key];
+  return typeof value === 'string' ? value : '';
+}
+
 export interface GuidedKind {
   kind: GuidedScopeKind;
   vendor: 'segment' | 'amplitude' | 'aws';
   /** The fields, joi-checked (unknown keys refused). */
-  fields: Joi.ObjectSchema;
+  fields: Joi.ObjectSchema<GuidedFields>;
   /** A check across fields (joi checks each one): the field at fault and why. */
-  crossCheck?(fields: Record<string, any>): { field: string; problem: string } | undefined;
+  crossCheck?(fields: GuidedFields): { field: string; problem: string } | undefined;
   /** The field naming the scope: typed a second time as `confirmScope`. */
   scopeField: string;
   rules: VendorRules;
-  instructions(fields: Record<string, any>, deletionId: string): Instructions;
+  instructions(fields: GuidedFields, deletionId: string): Instructions;
   /** The cancellation e-mail, for kinds cancellable within a window. */
-  cancellation?(fields: Record<string, any>, deletionId: string, sentReference: string): Instructions;
+  cancellation?(fields: GuidedFields, deletionId: string, sentReference: string): Instructions;
 }
 
 const slug = Joi.string().trim().pattern(/^[a-z0-9][a-z0-9-]{0,99}$/).messages({ 'string.pattern.base': 'must be a workspace slug (lower-case letters, digits and dashes)' });
 /** A name as the vendor shows it: one line, no control or bidi characters (it is printed in e-mails, the CLI and the admin page). */
+/** One line of text: no control characters (C0, DEL) and no bidi marks or overrides. */
+// eslint-disable-next-line no-control-regex -- the pattern exists to refuse control characters
+export const ONE_LINE = /^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/;
 const name = Joi.string()
   .trim()
   .min(1)
   .max(200)
-  .pattern(/^[^\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]*$/)
+  .pattern(ONE_LINE)
   .messages({ 'string.pattern.base': 'must be one line without control or bidi characters' });
 /** A whole UTC day: `YYYY-MM-DD`, or a time at 00:00:00 UTC (Segment deletes whole days only). */
 const wholeDay = Joi.string()
@@ -79,14 +91,14 @@ const segmentSource: GuidedKind = {
     start: wholeDay.required(),
     end: wholeDay.required(),
   }),
-  crossCheck: (f) => (f.start.slice(0, 10) > f.end.slice(0, 10) ? { field: 'end', problem: 'must not be before start' } : undefined),
+  crossCheck: (f) => (text(f, 'start').slice(0, 10) > text(f, 'end').slice(0, 10) ? { field: 'end', problem: 'must not be before start' } : undefined),
   scopeField: 'workspaceSlug',
   rules: { vendorGraceDays: 0, vendorDays: 30, cancel: { after: 'never', why: 'Segment documents no way to cancel a source deletion once requested' }, summary: "Only Segment's S3 archive of the source is cleared; nothing is forwarded to destinations." },
   instructions: (f, id) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
-      `Source data deletion request: workspace ${f.workspaceSlug}, source ${f.source}`,
-      `Hello Segment Customer Success,\n\nPlease delete the data of this source:\n\nWorkspace slug: ${f.workspaceSlug}\nSource: ${f.source}\nTime frame (whole UTC days, inclusive): ${f.start.slice(0, 10)} to ${f.end.slice(0, 10)}${signature(id)}`,
+      `Source data deletion request: workspace ${text(f, 'workspaceSlug')}, source ${text(f, 'source')}`,
+      `Hello Segment Customer Success,\n\nPlease delete the data of this source:\n\nWorkspace slug: ${text(f, 'workspaceSlug')}\nSource: ${text(f, 'source')}\nTime frame (whole UTC days, inclusive): ${text(f, 'start').slice(0, 10)} to ${text(f, 'end').slice(0, 10)}${signature(id)}`,
     ),
 };
 
@@ -99,14 +111,14 @@ const segmentSpace: GuidedKind = {
   instructions: (f, id) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
-      `Unify space deletion request: workspace ${f.workspaceSlug}, space ${f.space}`,
-      `Hello Segment Customer Success,\n\nPlease delete this Unify space:\n\nWorkspace slug: ${f.workspaceSlug}\nSpace name: ${f.space}${signature(id)}`,
+      `Unify space deletion request: workspace ${text(f, 'workspaceSlug')}, space ${text(f, 'space')}`,
+      `Hello Segment Customer Success,\n\nPlease delete this Unify space:\n\nWorkspace slug: ${text(f, 'workspaceSlug')}\nSpace name: ${text(f, 'space')}${signature(id)}`,
     ),
   cancellation: (f, id, reference) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
-      `Cancel Unify space deletion: workspace ${f.workspaceSlug}, space ${f.space}`,
-      `Hello Segment Customer Success,\n\nPlease cancel our request to delete this Unify space (your reference: ${reference}):\n\nWorkspace slug: ${f.workspaceSlug}\nSpace name: ${f.space}\n\nOur reference: scope deletion ${id}.`,
+      `Cancel Unify space deletion: workspace ${text(f, 'workspaceSlug')}, space ${text(f, 'space')}`,
+      `Hello Segment Customer Success,\n\nPlease cancel our request to delete this Unify space (your reference: ${reference}):\n\nWorkspace slug: ${text(f, 'workspaceSlug')}\nSpace name: ${text(f, 'space')}\n\nOur reference: scope deletion ${id}.`,
     ),
 };
 
@@ -125,10 +137,10 @@ const segmentWorkspace: GuidedKind = {
     channel: 'ui',
     where: 'Segment app (app.segment.com), as a workspace owner',
     steps: [
-      `Open the workspace ${f.workspaceSlug}.`,
+      `Open the workspace ${text(f, 'workspaceSlug')}.`,
       'Go to Settings → Workspace Settings → General Settings.',
       'Click "Delete Workspace".',
-      `Type the workspace slug ${f.workspaceSlug} to confirm, and delete.`,
+      `Type the workspace slug ${text(f, 'workspaceSlug')} to confirm, and delete.`,
       'Record the time of deletion here as sent; the purge follows within 30 days after a 5-day grace period.',
     ],
   }),
@@ -137,16 +149,16 @@ const segmentWorkspace: GuidedKind = {
 const segmentPurge: GuidedKind = {
   kind: 'segment-purge',
   vendor: 'segment',
-  fields: Joi.object({ workspaceSlug: slug, workspaceId: Joi.string().trim().pattern(/^[A-Za-z0-9_-]{1,100}$/), deletedOn: Joi.string().isoDate().required() })
+  fields: Joi.object<GuidedFields>({ workspaceSlug: slug, workspaceId: Joi.string().trim().pattern(/^[A-Za-z0-9_-]{1,100}$/), deletedOn: Joi.string().isoDate().required() })
     .or('workspaceSlug', 'workspaceId'),
-  crossCheck: (f) => (f.deletedOn.slice(0, 10) >= '2022-03-31' ? { field: 'deletedOn', problem: 'must be before 2022-03-31: a workspace deleted later is purged by Segment on its own (use segment-workspace)' } : undefined),
+  crossCheck: (f) => (text(f, 'deletedOn').slice(0, 10) >= '2022-03-31' ? { field: 'deletedOn', problem: 'must be before 2022-03-31: a workspace deleted later is purged by Segment on its own (use segment-workspace)' } : undefined),
   scopeField: 'workspace',
   rules: { vendorGraceDays: 0, vendorDays: 30, cancel: { after: 'never', why: 'Segment documents no way to cancel a data purge once requested' }, summary: 'For a workspace deleted before 2022-03-31.' },
   instructions: (f, id) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
-      `Complete data purge request: workspace ${f.workspaceSlug ?? f.workspaceId}`,
-      `Hello Segment Customer Success,\n\nPlease carry out a complete data purge of this workspace, deleted on ${f.deletedOn.slice(0, 10)}:\n\n${f.workspaceSlug ? `Workspace slug: ${f.workspaceSlug}\n` : ''}${f.workspaceId ? `Workspace id: ${f.workspaceId}\n` : ''}${signature(id).trimStart()}`,
+      `Complete data purge request: workspace ${text(f, 'workspaceSlug') || text(f, 'workspaceId')}`,
+      `Hello Segment Customer Success,\n\nPlease carry out a complete data purge of this workspace, deleted on ${text(f, 'deletedOn').slice(0, 10)}:\n\n${text(f, 'workspaceSlug') ? `Workspace slug: ${text(f, 'workspaceSlug')}\n` : ''}${text(f, 'workspaceId') ? `Workspace id: ${text(f, 'workspaceId')}\n` : ''}${signature(id).trimStart()}`,
     ),
 };
 
@@ -155,6 +167,26 @@ const clause = Joi.object({
   names: Joi.array().items(name).min(1).max(100).required(),
   events: Joi.alternatives(Joi.string().valid('all'), Joi.array().items(name).min(1).max(100)).default('all'),
 });
+
+interface Clause {
+  type: string;
+  names: string[];
+  events: 'all' | string[];
+}
+
+const isTextList = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+
+/** Amplitude's clauses, as joi checked them (`clause` above); anything else is dropped. */
+function clausesOf(fields: GuidedFields): Clause[] {
+  const clauses = fields.clauses;
+  if (!Array.isArray(clauses)) return [];
+  return clauses.flatMap((c: unknown): Clause[] => {
+    if (typeof c !== 'object' || c === null) return [];
+    const { type, names, events } = c as Record<string, unknown>;
+    if (typeof type !== 'string' || !isTextList(names) || (events !== 'all' && !isTextList(events))) return [];
+    return [{ type, names, events }];
+  });
+}
 
 const amplitudeData: GuidedKind = {
   kind: 'amplitude-data',
@@ -165,7 +197,7 @@ const amplitudeData: GuidedKind = {
     end: Joi.string().isoDate().required(),
     clauses: Joi.array().items(clause).min(1).max(5).required().messages({ 'array.max': 'at most 5 clauses: Amplitude takes up to five per deletion' }),
   }),
-  crossCheck: (f) => (Date.parse(f.start) >= Date.parse(f.end) ? { field: 'end', problem: 'must be after start' } : undefined),
+  crossCheck: (f) => (Date.parse(text(f, 'start')) >= Date.parse(text(f, 'end')) ? { field: 'end', problem: 'must be after start' } : undefined),
   scopeField: 'project',
   rules: {
     vendorGraceDays: 0,
@@ -178,10 +210,10 @@ const amplitudeData: GuidedKind = {
     where: 'Amplitude, as an organization admin',
     steps: [
       'Open Organization settings → Self Service Data Deletion.',
-      `Choose the project ${f.project}.`,
-      `Set the time range in UTC, by server upload time: ${new Date(f.start).toISOString()} to ${new Date(f.end).toISOString()}.`,
-      ...f.clauses.map(
-        (c: { type: string; names: string[]; events: 'all' | string[] }, i: number) =>
+      `Choose the project ${text(f, 'project')}.`,
+      `Set the time range in UTC, by server upload time: ${new Date(text(f, 'start')).toISOString()} to ${new Date(text(f, 'end')).toISOString()}.`,
+      ...clausesOf(f).map(
+        (c, i) =>
           `Clause ${i + 1}: delete ${c.type === 'event' ? 'events' : c.type === 'event_property' ? 'event properties' : 'user properties'} ${c.names.join(', ')}${c.type === 'event' ? '' : ` on ${c.events === 'all' ? 'all events' : `the events ${c.events.join(', ')}`}`}.`,
       ),
       'Submit (it cannot be cancelled afterwards), and record the submission here as sent.',
@@ -204,10 +236,10 @@ const awsAccount: GuidedKind = {
     channel: 'ui',
     where: 'AWS console, signed in as the root user of the account (never automated)',
     steps: [
-      `Sign in to the AWS console as the root user of account ${f.accountId}.`,
+      `Sign in to the AWS console as the root user of account ${text(f, 'accountId')}.`,
       'Open the account menu → Account.',
       'Scroll to "Close account" and read the conditions.',
-      `Click "Close account" and confirm for ${f.accountId}.`,
+      `Click "Close account" and confirm for ${text(f, 'accountId')}.`,
       'Record the closing time here as sent; AWS deletes the data for good 90 days later.',
     ],
   }),
@@ -227,6 +259,6 @@ export function isGuidedKind(kind: string): kind is GuidedScopeKind {
 }
 
 /** The scope a deletion names, from its fields (segment-purge: the slug, else the id). */
-export function scopeOf(kind: GuidedKind, fields: Record<string, any>): string {
-  return kind.scopeField === 'workspace' ? String(fields.workspaceSlug ?? fields.workspaceId) : String(fields[kind.scopeField]);
+export function scopeOf(kind: GuidedKind, fields: GuidedFields): string {
+  return kind.scopeField === 'workspace' ? text(fields, 'workspaceSlug') || text(fields, 'workspaceId') : text(fields, kind.scopeField);
 }

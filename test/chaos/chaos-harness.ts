@@ -67,7 +67,7 @@ export async function submitPaced(options: SubmitOptions): Promise<Submissions> 
       while (Date.now() < deadline) {
         let status: number;
         let retryAfter: number | undefined;
-        let answer: { id?: string } = {};
+        let answer: { id?: string };
         try {
           const res = await fetch(`${options.url}/v1/requests`, {
             method: 'POST',

@@ -100,7 +100,7 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
     ERASURE_CONFIG: roleConfig,
     ERASURE_ADMIN_TOKEN: token,
     ERASURE_RECEIPT_SIGNING_KEY: receiptKey,
-    ERASURE_ENCRYPTION_KEY: keys[0]!,
+    ERASURE_ENCRYPTION_KEY: keys[0],
     ...(keys.length > 1 ? { ERASURE_PREVIOUS_ENCRYPTION_KEYS: keys.slice(1).join(',') } : {}),
     PORT: String(port),
     LOG_LEVEL: 'warn',

@@ -2,7 +2,6 @@ import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { expect } from 'chai';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import { CONNECTORS } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { type VendorSettingsMap } from '../../src/vendors/vendor-settings.js';
 import type { VendorClients } from '../../src/connectors/processor-contract.js';
 import type { VendorName } from '../../src/vendors/vendor-name.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { appcenterEraseDevices } from '../../jobs/appcenter-erase-devices.js';
-import type { TaskInput, VendorClients } from '../../src/connectors/processor-contract.js';
+import type { TaskInput } from '../../src/connectors/processor-contract.js';
 import type { AppCenterClient } from '../../src/vendors/appcenter-client.js';
 
 const INSTALL_ID = '00000000-0000-4000-8000-00000000002a';

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { deleteProject, type AppDeletionEvidence, type PrefixDeletionEvidence, type ProjectDeletionResult } from '../../jobs/delete-project.js';
-import type { VendorClients } from '../../src/connectors/processor-contract.js';
 import type { PinpointClient } from '../../src/vendors/pinpoint-client.js';
 import type { S3VendorClient } from '../../src/vendors/s3-client.js';
 

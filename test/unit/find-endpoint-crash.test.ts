@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { findEndpoint } from '../../jobs/find-endpoint.js';
-import type { TaskInput, TaskResult, VendorClients } from '../../src/connectors/processor-contract.js';
+import type { TaskInput, TaskResult } from '../../src/connectors/processor-contract.js';
 import type { EndpointReadBack, PinpointClient } from '../../src/vendors/pinpoint-client.js';
 
 class Crash extends Error {

@@ -7,7 +7,7 @@ import { migrate } from '../../src/ledger/migrations.js';
 import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { outcomeOf } from '../../src/ledger/requests-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { FINAL_REQUEST_STATUSES, SETTLED_TASK_STATES, TERMINAL_TASK_STATES, type RequestStatus, type StatusChange, type TaskSpec, type TaskState } from '../../src/ledger/ledger-types.js';
+import { FINAL_REQUEST_STATUSES, SETTLED_TASK_STATES, TERMINAL_TASK_STATES, type RequestStatus, type StatusChange, type TaskSpec } from '../../src/ledger/ledger-types.js';
 import { createTaskRunner } from '../../src/workers/task-runner.js';
 import { openMembers } from '../../src/workers/batch-runner.js';
 import type { BatchCoordinator } from '../../src/workers/batch-coordinator.js';
@@ -376,7 +376,7 @@ describe('Task and request state machines under random interleavings (property)'
     withdrawable: fc.boolean(),
   });
   const shape: fc.Arbitrary<Shape> = fc.record({
-    requests: fc.array(fc.array(fc.constantFrom('queued', 'queued', 'queued', 'waiting_manual', 'skipped') as fc.Arbitrary<'queued' | 'waiting_manual' | 'skipped'>, { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 }),
+    requests: fc.array(fc.array(fc.constantFrom<'queued' | 'waiting_manual' | 'skipped'>('queued', 'queued', 'queued', 'waiting_manual', 'skipped'), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 }),
   });
 
   const interleavings = (world: () => World) => fc.asyncProperty(shape, fc.array(step, { maxLength: 24 }), (s, steps) => interleave(world(), s, steps));

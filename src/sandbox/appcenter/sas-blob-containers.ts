@@ -72,7 +72,9 @@ export class SasBlobContainers {
   putBlob(sas: ContainerSas, name: string, body: Buffer, contentType: string, now: Date): StoredBlob {
     this.createContainer(sas.container, sas.signature);
     const blob: StoredBlob = { name, body, contentType, createdAt: now, etag: `"0x${createHash('md5').update(body).digest('hex').slice(0, 15).toUpperCase()}"` };
-    this.containers.get(sas.container)!.blobs.set(name, blob);
+    const container = this.containers.get(sas.container);
+    if (!container) throw new Error('the container was not created');
+    container.blobs.set(name, blob);
     return blob;
   }
 
@@ -144,7 +146,7 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
 
   router.get('/:container', (req, res) => {
     res.locals.operation = 'AzureBlob_ListBlobs';
-    const container = String(req.params.container);
+    const container = req.params.container;
     if (!authorized(req, res, container)) return;
     if (req.query.restype !== 'container') { sendBlobError(res, 400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.'); return; }
     if (req.query.comp !== 'list') return res.status(200).end();
@@ -170,12 +172,12 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
 
   const blobName = (req: Request): string => {
     const parts = req.params.name;
-    return Array.isArray(parts) ? parts.join('/') : String(parts);
+    return Array.isArray(parts) ? parts.join('/') : parts;
   };
 
   router.get('/:container/*name', (req, res) => {
     res.locals.operation = 'AzureBlob_GetBlob';
-    const container = String(req.params.container);
+    const container = req.params.container;
     if (!authorized(req, res, container)) return;
     const blob = containers.getBlob(container, blobName(req));
     if (!blob) { sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.'); return; }
@@ -190,7 +192,7 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
 
   router.delete('/:container/*name', (req, res) => {
     res.locals.operation = 'AzureBlob_DeleteBlob';
-    const container = String(req.params.container);
+    const container = req.params.container;
     if (!authorized(req, res, container)) return;
     if (!containers.deleteBlob(container, blobName(req))) { sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.'); return; }
     res.status(202).set('x-ms-delete-type-permanent', 'true').end();

@@ -8,7 +8,7 @@ import type { S3ChecksumAlgorithm } from './s3-store.js';
 export interface S3RequestBody {
   bytes: Buffer;
   /** Headers sent after the body (`x-amz-trailer`), lower-cased. */
-  trailers: Record<string, string>;
+  trailers: Partial<Record<string, string>>;
 }
 
 /** Reads the whole body, refusing more than `limit` bytes with 400 EntityTooLarge. */
@@ -38,7 +38,7 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
  */
 export function decodeAwsChunked(raw: Buffer): S3RequestBody {
   const parts: Buffer[] = [];
-  const trailers: Record<string, string> = {};
+  const trailers: Partial<Record<string, string>> = {};
   let at = 0;
   for (;;) {
     const lineEnd = raw.indexOf('\r\n', at);
@@ -63,7 +63,7 @@ export function decodeAwsChunked(raw: Buffer): S3RequestBody {
 }
 
 function isAwsChunked(headers: IncomingHttpHeaders): boolean {
-  const encoding = String(headers['content-encoding'] ?? '').toLowerCase();
+  const encoding = (headers['content-encoding'] ?? '').toLowerCase();
   const sha = String(headers['x-amz-content-sha256'] ?? '');
   return encoding.split(',').some((e) => e.trim() === 'aws-chunked') || sha.startsWith('STREAMING-');
 }
@@ -74,7 +74,7 @@ function incomplete(): S3Fault {
 
 /** The content encoding to store: what the writer gave, minus the aws-chunked transport framing. */
 export function storedContentEncoding(headers: IncomingHttpHeaders): string | undefined {
-  const kept = String(headers['content-encoding'] ?? '')
+  const kept = (headers['content-encoding'] ?? '')
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e && e.toLowerCase() !== 'aws-chunked');
@@ -84,7 +84,7 @@ export function storedContentEncoding(headers: IncomingHttpHeaders): string | un
 const ALGORITHMS: readonly S3ChecksumAlgorithm[] = ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'];
 
 /** Whether the request carries any integrity header S3 accepts where it requires one. */
-export function hasIntegrityHeader(headers: IncomingHttpHeaders, trailers: Record<string, string>): boolean {
+export function hasIntegrityHeader(headers: IncomingHttpHeaders, trailers: Partial<Record<string, string>>): boolean {
   if (headers['content-md5'] !== undefined) return true;
   return ALGORITHMS.some((a) => {
     const name = `x-amz-checksum-${a.toLowerCase()}`;

@@ -454,7 +454,7 @@ function resolveTarget(req: Request, hostSuffix: string): Target {
       throw new S3Fault(400, 'InvalidURI', "Couldn't parse the specified URI.");
     }
   };
-  const host = String(req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+  const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
   if (host.endsWith(hostSuffix) && host.length > hostSuffix.length) {
     const key = decode(rawPath.slice(1));
     return { bucket: host.slice(0, -hostSuffix.length), key: key || undefined };
