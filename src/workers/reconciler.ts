@@ -1,6 +1,6 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Ledger } from '../ledger/ledger.js';
-import { TERMINAL_TASK_STATES } from '../ledger/ledger-types.js';
+import { TERMINAL_TASK_STATES, type TaskRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
 import type { RequestEnqueuer } from '../planner/request-enqueuer.js';
 import { childJob, parentJobId } from '../planner/build-flow.js';
@@ -85,14 +85,7 @@ export async function reconcile(
       // or is removed) has not lost its job. Only a task still open and unchanged now has.
       const current = await deps.ledger.tasks.getTask(task.id);
       if (!current || TERMINAL_TASK_STATES.includes(current.state) || current.updatedAt.getTime() !== task.updatedAt.getTime()) return;
-      const parent = await requestsQueueHandle.getJob(parentJobId(task.requestId));
-      const parentWaiting = parent ? (await parent.getState()) === 'waiting-children' : false;
-      const child = childJob({ ...task, requestId: task.requestId }, 'ignore', queue.defaultJobOptions);
-      if (job) await job.remove().catch(() => undefined);
-      await queue.add(child.name, child.data, {
-        ...child.opts,
-        ...(parentWaiting ? { parent: { id: parentJobId(task.requestId), queue: requestsQueueHandle.qualifiedName } } : {}),
-      });
+      await recreateTaskJob(task, queue, job, requestsQueueHandle);
       deps.logger.warn('re-created a lost job', { requestId: task.requestId, jobId: task.id, previousState: state });
       report.jobsRecreated += 1;
     }
@@ -124,8 +117,19 @@ export async function reconcile(
   // would leave them asleep until their fallback look (minutes). The ledger knows who still sleeps.
   const sleepers = deps.batches ? await deps.batches.sleepersOfEndedBatches(batch, now) : [];
   await eachConcurrently(sleepers, STALE_TASK_CONCURRENCY, async ({ taskId, queue }) => {
-    const job = await deps.queues.queue(queue).getJob(taskId);
-    if (job && (await job.isDelayed()) && (await job.promote().then(() => true, () => false))) report.membersWoken += 1;
+    const handle = deps.queues.queue(queue);
+    const job = await handle.getJob(taskId);
+    const state = job ? await job.getState() : 'missing';
+    if (state === 'delayed' && job && (await job.promote().then(() => true, () => false))) report.membersWoken += 1;
+    // Parked in the ledger, but its job ended instead of sleeping (two runs of it around a Redis
+    // restart: one parked the task, the other's end completed the job): nothing would wake it
+    // before its fallback look, minutes away. Its job is added again, due now.
+    if (state !== 'missing' && state !== 'completed' && state !== 'unknown') return;
+    const task = await deps.ledger.tasks.getTask(taskId);
+    if (!task || TERMINAL_TASK_STATES.includes(task.state)) return;
+    await recreateTaskJob(task, handle, job, requestsQueueHandle);
+    deps.logger.warn('re-created the ended job of a member still asleep', { requestId: task.requestId, jobId: taskId, previousState: state });
+    report.jobsRecreated += 1;
   });
   if (report.membersWoken > 0) deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
 
@@ -138,6 +142,18 @@ export async function reconcile(
   if (deps.callbacks) report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
   report.shredded = await deps.ledger.vault.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
   return report;
+}
+
+/** Adds an open task's job again (after removing `job`, what is left of the old one), under its request's parent while that waits. */
+async function recreateTaskJob(task: TaskRecord, queue: Queue, job: Job | undefined, requestsQueueHandle: Queue): Promise<void> {
+  const parent = await requestsQueueHandle.getJob(parentJobId(task.requestId));
+  const parentWaiting = parent ? (await parent.getState()) === 'waiting-children' : false;
+  const child = childJob({ ...task, requestId: task.requestId }, 'ignore', queue.defaultJobOptions);
+  if (job) await job.remove().catch(() => undefined);
+  await queue.add(child.name, child.data, {
+    ...child.opts,
+    ...(parentWaiting ? { parent: { id: parentJobId(task.requestId), queue: requestsQueueHandle.qualifiedName } } : {}),
+  });
 }
 
 /**
