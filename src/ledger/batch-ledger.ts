@@ -198,6 +198,15 @@ export class BatchLedger {
     return rows.map(toMember);
   }
 
+  /** Members whose request was cancelled: the batch runner sends them to no vendor (src/workers/batch-runner.ts). */
+  async membersOfCancelledRequests(batchId: string): Promise<Set<string>> {
+    const { rows } = await this.db.query<{ task_id: string }>(
+      `SELECT m.task_id FROM batch_members m JOIN requests r ON r.id = m.request_id WHERE m.batch_id = $1 AND m.state <> 'detached' AND r.status = 'cancelled'`,
+      [batchId],
+    );
+    return new Set(rows.map((r) => r.task_id));
+  }
+
   /**
    * A running batch that waits for the vendor takes members again until `closesAt` (when it runs
    * next), with its evidence saved. Only for batches whose work so far is not particular to their
