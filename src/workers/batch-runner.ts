@@ -127,8 +127,10 @@ async function withholdCancelled(deps: BatchRunnerDeps, batch: BatchRecord, memb
   const cancelled = await deps.batches.membersOfCancelledRequests(batch.id);
   const withheld = await deps.batches.setAside(batch.id, members.unsettled.filter((m) => cancelled.has(m.taskId)).map((m) => m.taskId));
   if (withheld.length === 0) return { ...members, withheld };
+  // The words a connector's own withdrawal uses (e.g. src/connectors/amplitude-connector.ts).
+  const vendorLabel = batch.vendor.charAt(0).toUpperCase() + batch.vendor.slice(1);
   for (const member of members.unsettled.filter((m) => withheld.includes(m.taskId))) {
-    await deps.ledger.tasks.cancelStartedTask(member.taskId, { withdrawnAfterCancel: true, notSentToVendor: true, batchId: batch.id });
+    await deps.ledger.tasks.cancelStartedTask(member.taskId, { withdrawn: `before it was sent to ${vendorLabel}`, withdrawnAfterCancel: true, notSentToVendor: true, batchId: batch.id });
     await deps.ledger.requests.settleRequest(member.requestId);
   }
   log.info('members whose request was cancelled before the batch ran were withheld from the vendor call', { withheld: withheld.length });

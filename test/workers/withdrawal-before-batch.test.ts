@@ -76,7 +76,7 @@ describe('A shared batch and a cancel that came before it ran (src/workers/batch
     expect(sent.map((s) => s.taskId)).to.not.include(cancelled.taskId);
     const withdrawn = await ledger.tasks.getTask(cancelled.taskId);
     expect(withdrawn!.state).to.equal('cancelled');
-    expect(withdrawn!.evidence).to.include({ notSentToVendor: true, batchId });
+    expect(withdrawn!.evidence).to.include({ withdrawn: 'before it was sent to Amplitude', notSentToVendor: true, batchId });
     const request = await ledger.requests.getRequest(cancelled.requestId);
     expect(request!.status).to.equal('cancelled');
     expect(request!.finishedAt, 'its last task ended: the request has ended').to.not.equal(null);
