@@ -17,7 +17,7 @@ import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
 import { pumpClock } from '../support/aws-sandbox.js';
 
-const PEOPLE = 60;
+const PEOPLE = 80;
 const FINAL_TASK_STATES = ['succeeded', 'not_found', 'failed', 'skipped', 'cancelled'];
 
 /**
