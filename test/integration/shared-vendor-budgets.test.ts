@@ -10,7 +10,6 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { SANDBOX_AMPLITUDE_PROJECT } from '../../src/sandbox/amplitude/amplitude-seed.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { CONNECTORS } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
