@@ -198,6 +198,16 @@ export class BatchLedger {
     return rows.map(toMember);
   }
 
+  /** Members of cancelled requests in no batch done before (one may have sent them, e.g. Amplitude's submit before its poll). */
+  async membersOfCancelledRequests(batchId: string): Promise<Set<string>> {
+    const { rows } = await this.db.query<{ task_id: string }>(
+      `SELECT m.task_id FROM batch_members m JOIN requests r ON r.id = m.request_id WHERE m.batch_id = $1 AND m.state <> 'detached' AND r.status = 'cancelled'
+         AND NOT EXISTS (SELECT 1 FROM batch_members e JOIN batches b ON b.id = e.batch_id WHERE e.task_id = m.task_id AND e.batch_id <> m.batch_id AND b.state = 'done')`,
+      [batchId],
+    );
+    return new Set(rows.map((r) => r.task_id));
+  }
+
   /**
    * A running batch that waits for the vendor takes members again until `closesAt` (when it runs
    * next), with its evidence saved. Only for batches whose work so far is not particular to their

@@ -8,6 +8,9 @@ import type { QueueSet } from '../infrastructure/queue-set.js';
  */
 export const WITHDRAW_TASK = 'withdraw-task';
 
+/** The audit action of a withdrawal's outcome: the request's trail (and receipt) says what happened. */
+export const WITHDRAWAL_AUDIT_ACTION = 'task.withdrawal';
+
 /** What the job carries: ids only (Invariant 1); the worker reads the task and opens the person's identifiers. */
 export interface WithdrawalJobData {
   requestId: string;

@@ -3,7 +3,6 @@ import type { BatchLedger, BatchMember, BatchRecord } from '../ledger/batch-ledg
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import { processorDeps, type BatchMemberInput, type BatchProcessor, type MemberResult, type WorkerClients } from '../connectors/processor-contract.js';
-import type { VendorName } from '../vendors/vendor-name.js';
 import type { Subject } from '../privacy/subject.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
@@ -117,6 +116,29 @@ async function unsettledMembers(deps: BatchRunnerDeps, batchId: string): Promise
 }
 
 /**
+ * Members whose request was cancelled before the batch first ran are sent to no vendor: they
+ * leave the batch, and their task ends `cancelled` through the guarded `withdraw` transition
+ * (src/ledger/task-transitions.ts), as nothing was done for them at the vendor. Their withdrawal
+ * job (src/operations/withdrawal-job.ts) then finds the task ended and calls no vendor either. A
+ * batch that ran before (its evidence says so) may already have sent them: it runs as it is.
+ */
+async function withholdCancelled(deps: BatchRunnerDeps, batch: BatchRecord, members: { joined: BatchMember[]; unsettled: BatchMember[] }, log: Logger): Promise<{ joined: BatchMember[]; unsettled: BatchMember[]; withheld: string[] }> {
+  if (Object.keys(batch.evidence).length > 0) return { ...members, withheld: [] };
+  const cancelled = await deps.batches.membersOfCancelledRequests(batch.id);
+  const withheld = await deps.batches.setAside(batch.id, members.unsettled.filter((m) => cancelled.has(m.taskId)).map((m) => m.taskId));
+  if (withheld.length === 0) return { ...members, withheld };
+  // The words a connector's own withdrawal uses (e.g. src/connectors/amplitude-connector.ts).
+  const vendorLabel = batch.vendor.charAt(0).toUpperCase() + batch.vendor.slice(1);
+  for (const member of members.unsettled.filter((m) => withheld.includes(m.taskId))) {
+    await deps.ledger.tasks.cancelStartedTask(member.taskId, { withdrawn: `before it was sent to ${vendorLabel}`, withdrawnAfterCancel: true, notSentToVendor: true, batchId: batch.id });
+    await deps.ledger.requests.settleRequest(member.requestId);
+  }
+  log.info('members whose request was cancelled before the batch ran were withheld from the vendor call', { withheld: withheld.length });
+  const kept = (m: BatchMember) => !withheld.includes(m.taskId);
+  return { joined: members.joined.filter(kept), unsettled: members.unsettled.filter(kept), withheld };
+}
+
+/**
  * Ends the batch with its members' results (the first run to finish wins), carries members that
  * joined during the run into a batch of their own, due now, and hands the others on.
  */
@@ -148,19 +170,19 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
   return async (job: Job<BatchJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string; members: number }> => {
     const { batchId } = job.data;
     const log = deps.logger.child({ batchId, jobId: job.id, queue: job.queueName, job: job.name });
-    const processor = deps.processors[job.name] as BatchProcessor | undefined;
+    const processor = deps.processors[job.name];
     if (!processor) throw new UnrecoverableError(`no batch processor for job ${job.name}`);
     // A ledger outage is not the vendor's fault: wait it out without spending an attempt.
     const outage = { job, token, log, ping: () => ledger.ping() };
     const batch = await firstLedgerStep(outage, () => startBatch(batches, processor, batchId));
     // Ended already, or (a Date) another batch of its scope runs and this one looks again then.
     if (!batch || batch instanceof Date) return batch ? await delayJob(job, token, batch.getTime() - Date.now()) : { outcome: 'already_ended', members: 0 };
-    const { joined, unsettled } = await unsettledMembers(deps, batchId);
+    const { joined, unsettled, withheld } = await withholdCancelled(deps, batch, await unsettledMembers(deps, batchId), log);
     try {
       const { members, setAside } = await openSubjects(deps, job, unsettled, log);
-      if (setAside.length > 0 && members.length === 0) {
+      if (setAside.length + withheld.length > 0 && members.length === 0) {
         // Nobody left to work for: no vendor call. Members that joined meanwhile are carried on.
-        const { carriedTo } = await batches.complete(batchId, { setAside: setAside.length }, new Map(), []);
+        const { carriedTo } = await batches.complete(batchId, { setAside: setAside.length, withheld: withheld.length }, new Map(), []);
         if (carriedTo) await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
         return { outcome: 'set_aside', members: 0 };
       }

@@ -15,6 +15,7 @@ import { addProjectDeletionJob, projectDeletionJobId } from '../planner/project-
 import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 import { eachConcurrently } from './each-concurrently.js';
 import { recordJobFailure } from './record-job-failure.js';
+import { recreateLostWithdrawals } from '../operations/lost-withdrawals.js';
 
 /** Stale tasks checked at once: each check is a few Redis and ledger round trips. */
 const STALE_TASK_CONCURRENCY = 16;
@@ -43,6 +44,8 @@ export interface ReconcileReport {
   callbacksQueued: number;
   /** Members of ended batches still asleep (their wake was lost, e.g. while Redis was down), woken now. */
   membersWoken: number;
+  /** Withdrawal jobs of cancelled requests' started tasks that were missing from Redis, added again. */
+  withdrawalsRecreated: number;
 }
 
 /**
@@ -58,7 +61,7 @@ export async function reconcile(
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
-  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0 };
+  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0, withdrawalsRecreated: 0 };
 
   for (const request of await deps.ledger.queries.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     // Its queues are full (jobs.admission): it and those after it wait in the ledger for room.
@@ -95,12 +98,13 @@ export async function reconcile(
 
   // A shared batch whose job is gone is re-added; one whose job failed outside the batch runner
   // (stalled too often) is failed in the ledger so its members wake up and join a new batch.
-  for (const open of deps.batches ? await deps.batches.unfinished(batch) : []) {
+  const batchLedger = deps.batches;
+  for (const open of batchLedger ? await batchLedger.unfinished(batch) : []) {
     const queue = deps.queues.queue(open.vendor);
     const job = await queue.getJob(batchJobId(open.id));
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      const detached = await deps.batches!.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed');
+      const detached = (await batchLedger?.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed')) ?? [];
       for (const taskId of await openMembers(deps.ledger, detached)) {
         const memberJob = await queue.getJob(taskId);
         if (memberJob && (await memberJob.isDelayed())) await memberJob.promote().catch(() => undefined);
@@ -132,6 +136,9 @@ export async function reconcile(
     report.jobsRecreated += 1;
   });
   if (report.membersWoken > 0) deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
+
+  report.withdrawalsRecreated = await recreateLostWithdrawals(deps, batch);
+  if (report.withdrawalsRecreated > 0) deps.logger.warn('re-created lost withdrawal jobs of cancelled requests', { jobs: report.withdrawalsRecreated });
 
   if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.ledger, deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
 

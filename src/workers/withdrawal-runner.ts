@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 import type { VendorClients } from '../connectors/processor-contract.js';
 import { connectorFor } from '../connectors/registry.js';
 import { mayTaskMove } from '../ledger/task-transitions.js';
-import type { WithdrawalJobData } from '../operations/withdrawal-job.js';
+import { WITHDRAWAL_AUDIT_ACTION, type WithdrawalJobData } from '../operations/withdrawal-job.js';
 import { firstLedgerStep, settleFailure, waitIfLedgerDown, type SupersededRun } from './job-outcome.js';
 
 export interface WithdrawalRunnerDeps {
@@ -21,8 +21,7 @@ export interface WithdrawalJobResult {
   outcome: 'withdrawn' | 'not_withdrawn' | 'already_ended' | SupersededRun['outcome'];
 }
 
-/** The audit action of a withdrawal's outcome: the request's trail (and receipt) says what happened. */
-export const WITHDRAWAL_AUDIT_ACTION = 'task.withdrawal';
+export { WITHDRAWAL_AUDIT_ACTION };
 const ACTOR = 'system:withdrawal';
 
 /**

@@ -8,6 +8,9 @@ import type { AmplitudeSandboxOptions } from '../../src/sandbox/amplitude/amplit
 import type { AmplitudeSettings } from '../../src/vendors/amplitude-settings.js';
 import { SUBMIT_DELETIONS } from '../../jobs/amplitude-submit-deletions.js';
 import type { TaskRecord } from '../../src/ledger/ledger-types.js';
+import { withdrawalJobId } from '../../src/operations/withdrawal-job.js';
+import { reconcile } from '../../src/workers/reconciler.js';
+import { createRequestEnqueuer } from '../../src/planner/request-enqueuer.js';
 
 const DAY_MS = 86_400_000;
 const MAIN = SANDBOX_AMPLITUDE_PROJECT.appId;
@@ -311,6 +314,40 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       const day = await jobDayOf(kept);
       expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([amplitudeIdOf(22)]);
       expect((await task(kept)).evidence.idsInCall).to.equal(1);
+    });
+  });
+
+  describe('a withdrawal job lost with Redis', () => {
+    before(async function () {
+      this.timeout(120_000);
+      service = await startAmplitudeService();
+    });
+    after(async () => service?.close());
+
+    it('is re-created by the reconciler from the ledger, once, and the withdrawal then completes', async function () {
+      this.timeout(30_000);
+      const cancelled = await submit({ userId: 'user-41' });
+      await jobDayOf(cancelled);
+      const amplitudeQueue = service.queues.queue('amplitude');
+      await amplitudeQueue.pause();
+      const res = await service.api(`/v1/requests/${cancelled}/cancel`, { body: { reason: 'the person withdrew the request' } });
+      const taskId = (await task(cancelled)).id;
+      expect(res.body.cancel.withdrawals).to.deep.equal({ pending: 1, taskIds: [taskId] });
+      // Lost as in a Redis wipe (or its add failed after the cancel committed).
+      await (await amplitudeQueue.getJob(withdrawalJobId(taskId)))!.remove();
+      const deps = { ledger: service.ledger, queues: service.queues, enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues }), logger: service.logger };
+      const options = { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 };
+      expect((await reconcile(deps, options)).withdrawalsRecreated).to.equal(1);
+      expect(await amplitudeQueue.getJob(withdrawalJobId(taskId)), 'the job is back').to.not.equal(undefined);
+      expect((await reconcile(deps, options)).withdrawalsRecreated, 'a job in Redis is left alone').to.equal(0);
+      await amplitudeQueue.resume();
+      // The runner records the task's end, then the audit entry: wait for the latter.
+      const outcome = await waitFor(async () => (await service.ledger.audit.auditTrail(cancelled)).find((e) => e.action === 'task.withdrawal'));
+      expect(outcome.detail).to.include({ taskId, vendor: 'amplitude' });
+      expect((await task(cancelled)).state).to.equal('cancelled');
+      expect(amplitudeCalls('cancelDeletion'), 'the re-created job withdrew the person at Amplitude').to.equal(1);
+      expect((await service.ledger.requests.getRequest(cancelled))!.finishedAt).to.not.equal(null);
+      expect((await reconcile(deps, options)).withdrawalsRecreated, 'a recorded withdrawal is not run again').to.equal(0);
     });
   });
 

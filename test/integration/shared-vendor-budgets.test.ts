@@ -10,14 +10,13 @@ import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { SANDBOX_AMPLITUDE_PROJECT } from '../../src/sandbox/amplitude/amplitude-seed.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
 import { CONNECTORS } from '../../src/connectors/registry.js';
-import { VENDOR_QUEUE_DEFAULTS } from '../../src/connectors/registry.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
 import { pumpClock } from '../support/aws-sandbox.js';
 
-const PEOPLE = 60;
+const PEOPLE = 80;
 const FINAL_TASK_STATES = ['succeeded', 'not_found', 'failed', 'skipped', 'cancelled'];
 
 /**
