@@ -86,8 +86,8 @@ export function identifierOf(subject: Subject): AmplitudeIdentifier | undefined 
  */
 export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, deps) => {
   const amplitude = requireClient(deps, 'amplitude');
-  const earlier = (input.previous.submitted ?? {}) as Record<string, SubmittedMember>;
-  const submitted: Record<string, SubmittedMember> = { ...earlier };
+  const earlier = (input.previous.submitted ?? {}) as Partial<Record<string, SubmittedMember>>;
+  const submitted: Partial<Record<string, SubmittedMember>> = { ...earlier };
   const results = new Map<string, MemberResult>();
   const pending: Array<{ taskId: string; requestId: string; id: AmplitudeIdentifier }> = [];
   for (const member of input.members) {

@@ -32,7 +32,7 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const app = resourceValue(input.scope, 'app');
   const needles = new Map<string, Needle[]>(input.members.map((m) => [m.taskId, subjectNeedles(m.subject)]));
   const everyNeedle = [...needles.values()].flat();
-  const previous = (input.previous.progress ?? {}) as Record<string, AudienceProgress>;
+  const previous = (input.previous.progress ?? {}) as Partial<Record<string, AudienceProgress>>;
   const progress = new Map<string, Set<string>>(input.members.map((m) => [m.taskId, new Set(previous[m.taskId]?.deleted ?? [])]));
   const save = () => input.checkpoint({ progress: Object.fromEntries([...progress].map(([taskId, names]): [string, AudienceProgress] => [taskId, { deleted: [...names] }])) });
 
@@ -40,7 +40,8 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
   let passes = 0;
   let verified = false;
   try {
-    while (passes < MAX_PASSES && !verified) {
+    // Ends early by `break` once a pass finds nothing left (verified).
+    while (passes < MAX_PASSES) {
       passes += 1;
       const audiences = await client.listAudiences(app, input.signal);
       if (isGone(audiences)) {
@@ -54,7 +55,7 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
         await deps.scopeSightings.seen({ vendor: 'appcenter', configKey: `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, scopeId: `${client.settings.owner}/${app}` });
       }
       const hits = audiences
-        .map((audience) => ({ audience, taskIds: input.members.filter((m) => namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId)!)).map((m) => m.taskId) }))
+        .map((audience) => ({ audience, taskIds: input.members.filter((m) => namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId) ?? [])).map((m) => m.taskId) }))
         .filter((hit) => hit.taskIds.length > 0);
       if (hits.length === 0) {
         verified = true;
@@ -63,7 +64,7 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
       // Recorded before the deletes (Invariant 3): a run that dies midway, or a duplicate run, keeps them.
       for (const { audience, taskIds } of hits) {
         const name = redactIdentifiers(audience.name, [...everyNeedle, ...definitionLiterals(audience.definition)]);
-        for (const taskId of taskIds) progress.get(taskId)!.add(name);
+        for (const taskId of taskIds) progress.get(taskId)?.add(name);
       }
       await save();
       // 204, or 404 when it went meanwhile: gone either way; the next listing checks.

@@ -67,9 +67,14 @@ const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) 
   const examined = new Set(previous.examined ?? []);
   const matches = new Map<string, Set<string>>(input.members.map((m) => [m.taskId, new Set(previous.matches?.[m.taskId] ?? [])]));
   const deleted = new Set(previous.deleted ?? []);
+  const matchesOf = (taskId: string): Set<string> => {
+    const found = matches.get(taskId) ?? new Set<string>();
+    matches.set(taskId, found);
+    return found;
+  };
   const save = () => input.checkpoint({ examined: [...examined], matches: Object.fromEntries([...matches].map(([k, v]) => [k, [...v]])), deleted: [...deleted] });
 
-  let listed = 0;
+  let listed: number;
   try {
     const listing = await listConsistently(client, app, input.signal);
     if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, listing.status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
@@ -77,7 +82,7 @@ const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) 
     const toRead: AppCenterNotificationOverview[] = [];
     for (const n of listing.items) {
       const id = n.notification_id;
-      for (const m of needles) if (overviewNames(n, m.needles)) matches.get(m.taskId)!.add(id);
+      for (const m of needles) if (overviewNames(n, m.needles)) matchesOf(m.taskId).add(id);
       if (!examined.has(id)) toRead.push(n);
     }
 
@@ -88,7 +93,7 @@ const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) 
         const content = await client.getNotificationContent(app, id, input.signal);
         if (content !== 'absent') {
           const texts = contentTexts(content);
-          for (const m of needles) if (namesAny(texts, m.needles)) matches.get(m.taskId)!.add(id);
+          for (const m of needles) if (namesAny(texts, m.needles)) matchesOf(m.taskId).add(id);
         }
         examined.add(id);
       }

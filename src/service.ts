@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Config } from './config/config-schema.js';
-import type { VendorQueueSettings, VendorSettingsMap } from './vendors/vendor-settings.js';
+import type { VendorQueueSettings } from './vendors/vendor-settings.js';
 import { CONNECTORS, registerConnector } from './connectors/registry.js';
 import type { ConnectorJob, VendorConnector } from './connectors/connector.js';
 import { registerSandboxPlugin, sandboxPluginFor, type VendorSandboxPlugin } from './sandbox/sandbox-plugins.js';

@@ -159,12 +159,75 @@ export interface Config {
 function vendorOverridesSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
   return Joi.object(
     Object.fromEntries(
-      Object.keys(vendors.describe().keys ?? {}).map((vendor) => {
+      describedKeys(vendors).map((vendor) => {
         const schema = vendors.extract(vendor) as Joi.ObjectSchema;
-        return [vendor, schema.fork(Object.keys(schema.describe().keys ?? {}), (key) => key.optional()).prefs({ noDefaults: true })];
+        return [vendor, schema.fork(describedKeys(schema), (key) => key.optional()).prefs({ noDefaults: true })];
       }),
     ),
   );
+}
+
+/** The `sandbox` section: the simulators' size, clock, faults and settings overrides. */
+function sandboxFileSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
+  return Joi.object({
+  url: Joi.string().uri({ scheme: ['http', 'https'] }),
+  subjects: Joi.number().integer().min(0).max(1_000_000),
+  clockSpeed: Joi.number().min(0.001).max(1e9),
+  faults: Joi.object(
+    Object.fromEntries(
+      VENDOR_NAMES.map((v) => [
+        v,
+        Joi.object({
+          errorRate: Joi.number().min(0).max(1),
+          badRequestRate: Joi.number().min(0).max(1),
+          latencyMs: Joi.number().integer().min(0).max(600_000),
+          throttleForMs: Joi.number().integer().min(0),
+          outage: Joi.boolean(),
+        }),
+      ]),
+    ),
+  ),
+  vendorOverrides: vendorOverridesSchema(vendors),
+  retiredVendors: Joi.boolean(),
+});
+}
+
+/** The `deadlines` section: statutory days and the at-risk estimate. */
+function deadlinesFileSchema(): Joi.ObjectSchema {
+  return Joi.object({
+  gdprDays: Joi.number().integer().min(1),
+  ccpaDays: Joi.number().integer().min(1),
+  atRisk: Joi.object({
+    windowDays: Joi.number().min(0.001).max(365),
+    minSamples: Joi.number().integer().min(1),
+    defaultHours: Joi.number().min(0),
+    vendorDefaultHours: Joi.object(Object.fromEntries(VENDOR_NAMES.map((v) => [v, Joi.number().min(0)]))),
+    cacheMs: Joi.number().integer().min(0),
+  }),
+});
+}
+
+/** The `jobs` section: attempts, locks, retention and admission of BullMQ jobs. */
+function jobsFileSchema(): Joi.ObjectSchema {
+  return Joi.object({
+  attempts: Joi.number().integer().min(1).max(100),
+  backoffMs: Joi.number().integer().min(1),
+  lockDurationMs: Joi.number().integer().min(1000),
+  stalledIntervalMs: Joi.number().integer().min(1000),
+  retention: Joi.object({
+    completedAgeSeconds: Joi.number().integer().min(1),
+    completedCount: Joi.number().integer().min(1),
+    failedAgeSeconds: Joi.number().integer().min(1),
+    failedCount: Joi.number().integer().min(1),
+  }),
+  admission: Joi.object({ readyJobsPerQueue: Joi.number().integer().min(1), everyMs: Joi.number().integer().min(10) }),
+});
+}
+
+/** The keys an object schema declares (joi's description is untyped). */
+function describedKeys(schema: Joi.ObjectSchema): string[] {
+  const keys: unknown = schema.describe().keys;
+  return typeof keys === 'object' && keys !== null ? Object.keys(keys) : [];
 }
 
 /**
@@ -200,55 +263,13 @@ export function configFileSchema(vendors = vendorSettingsSchema()): Joi.ObjectSc
     maxConnections: Joi.number().integer().min(1).max(1_000_000),
     shutdownGraceMs: Joi.number().integer().min(0).max(600_000),
   }),
-  sandbox: Joi.object({
-    url: Joi.string().uri({ scheme: ['http', 'https'] }),
-    subjects: Joi.number().integer().min(0).max(1_000_000),
-    clockSpeed: Joi.number().min(0.001).max(1e9),
-    faults: Joi.object(
-      Object.fromEntries(
-        VENDOR_NAMES.map((v) => [
-          v,
-          Joi.object({
-            errorRate: Joi.number().min(0).max(1),
-            badRequestRate: Joi.number().min(0).max(1),
-            latencyMs: Joi.number().integer().min(0).max(600_000),
-            throttleForMs: Joi.number().integer().min(0),
-            outage: Joi.boolean(),
-          }),
-        ]),
-      ),
-    ),
-    vendorOverrides: vendorOverridesSchema(vendors),
-    retiredVendors: Joi.boolean(),
-  }),
+  sandbox: sandboxFileSchema(vendors),
   intake: Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),
     bodyLimitBytes: Joi.number().integer().min(1024).max(64 * 1024 * 1024),
   }),
-  deadlines: Joi.object({
-    gdprDays: Joi.number().integer().min(1),
-    ccpaDays: Joi.number().integer().min(1),
-    atRisk: Joi.object({
-      windowDays: Joi.number().min(0.001).max(365),
-      minSamples: Joi.number().integer().min(1),
-      defaultHours: Joi.number().min(0),
-      vendorDefaultHours: Joi.object(Object.fromEntries(VENDOR_NAMES.map((v) => [v, Joi.number().min(0)]))),
-      cacheMs: Joi.number().integer().min(0),
-    }),
-  }),
-  jobs: Joi.object({
-    attempts: Joi.number().integer().min(1).max(100),
-    backoffMs: Joi.number().integer().min(1),
-    lockDurationMs: Joi.number().integer().min(1000),
-    stalledIntervalMs: Joi.number().integer().min(1000),
-    retention: Joi.object({
-      completedAgeSeconds: Joi.number().integer().min(1),
-      completedCount: Joi.number().integer().min(1),
-      failedAgeSeconds: Joi.number().integer().min(1),
-      failedCount: Joi.number().integer().min(1),
-    }),
-    admission: Joi.object({ readyJobsPerQueue: Joi.number().integer().min(1), everyMs: Joi.number().integer().min(10) }),
-  }),
+  deadlines: deadlinesFileSchema(),
+  jobs: jobsFileSchema(),
   reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
   breaker: Joi.object({ consecutiveFailures: Joi.number().integer().min(1).max(1000), probeAfterMs: Joi.number().integer().min(100), webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }) }),
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),

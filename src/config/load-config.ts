@@ -77,6 +77,32 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
+/** The config file's content: the one given (tests), the file ERASURE_CONFIG names, or nothing. Faults go to `problems`. */
+function readConfigFile(options: LoadConfigOptions, configFile: unknown, cwd: string, problems: string[]): unknown {
+  if (options.file !== undefined) return options.file;
+  if (typeof configFile !== 'string') return {};
+  const configPath = path.resolve(cwd, configFile);
+  const yaml = /\.ya?ml$/i.test(configPath);
+  let text: string | undefined;
+  try {
+    text = readFileSync(configPath, 'utf8');
+  } catch (err) {
+    problems.push(`ERASURE_CONFIG ${configPath} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text === undefined) return {};
+  try {
+    const parsed: unknown = yaml ? YAML.parse(text) : JSON.parse(text);
+    return parsed ?? {};
+  } catch (err) {
+    // Parser messages quote the file around the fault, which may be a secret: give the position only.
+    const position = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
+    const offset = /position \d+/.exec((err as Error).message)?.[0];
+    const where = position ? ` at line ${position.line}, column ${position.col}` : offset ? ` at ${offset}` : '';
+    problems.push(`ERASURE_CONFIG ${configPath} is not valid ${yaml ? 'YAML' : 'JSON'}${where}`);
+    return {};
+  }
+}
+
 /** Parses and validates the environment and the config file once, at boot. Throws ConfigError listing every problem. */
 export function loadConfig(options: LoadConfigOptions = {}): Config {
   const env = options.env ?? process.env;
@@ -87,28 +113,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   for (const d of envResult.error?.details ?? []) problems.push(`environment ${d.message.replace(/"/g, '')}`);
   const e = (envResult.value ?? {}) as Record<string, string | number | undefined>;
 
-  let file: Record<string, unknown> = {};
-  if (options.file !== undefined) file = options.file as Record<string, unknown>;
-  else if (typeof e.ERASURE_CONFIG === 'string') {
-    const configPath = path.resolve(cwd, e.ERASURE_CONFIG);
-    const yaml = /\.ya?ml$/i.test(configPath);
-    let text: string | undefined;
-    try {
-      text = readFileSync(configPath, 'utf8');
-    } catch (err) {
-      problems.push(`ERASURE_CONFIG ${configPath} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    if (text !== undefined) {
-      try {
-        file = (yaml ? YAML.parse(text) : JSON.parse(text)) ?? {};
-      } catch (err) {
-        // Parser messages quote the file around the fault, which may be a secret: give the position only.
-        const position = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
-        const where = position ? ` at line ${position.line}, column ${position.col}` : /position \d+/.exec((err as Error).message)?.[0] ? ` at ${/position \d+/.exec((err as Error).message)![0]}` : '';
-        problems.push(`ERASURE_CONFIG ${configPath} is not valid ${yaml ? 'YAML' : 'JSON'}${where}`);
-      }
-    }
-  }
+  const file = readConfigFile(options, e.ERASURE_CONFIG, cwd, problems);
   const fileResult = configFileSchema().validate(file, { abortEarly: false, convert: true });
   for (const d of fileResult.error?.details ?? []) problems.push(`config file: ${d.message.replace(/"/g, '')}`);
   if (problems.length) throw new ConfigError(problems);

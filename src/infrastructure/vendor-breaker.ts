@@ -62,6 +62,61 @@ export interface VendorBreaker {
   close(): Promise<void>;
 }
 
+/** What the breaker's steps share: its settings, Redis keys, queues and connection. */
+interface BreakerContext {
+  settings: BreakerSettings;
+  key: (vendor: VendorName) => string;
+  failuresKey: (vendor: VendorName) => string;
+  queueOf: (vendor: VendorName) => ReturnType<QueueSet['queue']> | undefined;
+  client: () => Promise<Redis>;
+  logger: Logger;
+}
+
+async function readBreaker(ctx: BreakerContext, vendor: VendorName): Promise<BreakerState> {
+  const fields = await (await ctx.client()).hgetall(ctx.key(vendor));
+  if (!fields.state) return { vendor, state: 'closed' };
+  return { vendor, state: fields.state as BreakerState['state'], fault: fields.fault as BreakerFault, reason: fields.reason, configKey: fields.configKey || undefined, openedAt: fields.openedAt, probeAt: fields.probeAt || undefined };
+}
+
+async function alertBreakerOpen(ctx: BreakerContext, state: BreakerState): Promise<void> {
+  const { settings } = ctx;
+  if (!settings.webhookUrl) return;
+  try {
+    const res = await fetch(settings.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ event: 'vendor_breaker_open', ...state }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (!res.ok) ctx.logger.warn('breaker webhook answered an error', { vendor: state.vendor, status: res.status });
+  } catch (err) {
+    ctx.logger.warn('breaker webhook unreachable', { vendor: state.vendor, errorName: (err as Error).name });
+  }
+}
+
+async function tripBreaker(ctx: BreakerContext, vendor: VendorName, fault: BreakerFault, reason: string, configKey?: string): Promise<void> {
+  const { key, failuresKey } = ctx;
+  const now = Date.now();
+  const redis = await ctx.client();
+  const current = await readBreaker(ctx, vendor);
+  // A config fault outranks a transient one; otherwise the first reason stays.
+  if (current.state === 'open' && (current.fault !== 'transient' || fault === 'transient')) return;
+  const openedAt = new Date(now).toISOString();
+  const state: BreakerState = {
+    vendor,
+    state: 'open',
+    fault,
+    reason,
+    ...(configKey ? { configKey } : {}),
+    openedAt,
+    ...(fault === 'transient' ? { probeAt: new Date(now + ctx.settings.probeAfterMs).toISOString() } : {}),
+  };
+  await redis.multi().del(key(vendor)).hset(key(vendor), { state: 'open', fault, reason, configKey: configKey ?? '', openedAt, probeAt: state.probeAt ?? '' }).del(failuresKey(vendor)).exec();
+  await ctx.queueOf(vendor)?.pause();
+  ctx.logger.error('vendor breaker opened: queue paused', { vendor, fault, reason, configKey });
+  await alertBreakerOpen(ctx, state);
+}
+
 /**
  * The breaker's state lives in Redis, under the queue prefix, so every worker and API process
  * shares it (several workers meet the same revoked key; the API shows it). Pausing uses BullMQ's
@@ -75,52 +130,14 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
   // Commands wait for the first connection (a worker may trip a breaker right after boot), but fail fast after one retry.
   const connection = new Redis({ ...redisConnection(deps.redisUrl, false), enableOfflineQueue: true });
   connection.on('error', () => undefined);
-  const client = async () => connection;
-
-  async function read(vendor: VendorName): Promise<BreakerState> {
-    const fields = await (await client()).hgetall(key(vendor));
-    if (!fields.state) return { vendor, state: 'closed' };
-    return { vendor, state: fields.state as BreakerState['state'], fault: fields.fault as BreakerFault, reason: fields.reason, configKey: fields.configKey || undefined, openedAt: fields.openedAt, probeAt: fields.probeAt || undefined };
-  }
-
-  async function alert(state: BreakerState): Promise<void> {
-    if (!settings.webhookUrl) return;
-    try {
-      const res = await fetch(settings.webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ event: 'vendor_breaker_open', ...state }),
-        signal: AbortSignal.timeout(5000),
-      });
-      if (!res.ok) deps.logger.warn('breaker webhook answered an error', { vendor: state.vendor, status: res.status });
-    } catch (err) {
-      deps.logger.warn('breaker webhook unreachable', { vendor: state.vendor, errorName: (err as Error).name });
-    }
-  }
+  const client = () => Promise.resolve(connection);
+  const ctx: BreakerContext = { settings, key, failuresKey, queueOf, client, logger: deps.logger };
+  const read = (vendor: VendorName) => readBreaker(ctx, vendor);
 
   const lastSuccessWrite = new Map<VendorName, number>();
   const breaker: VendorBreaker = {
-    async trip(vendor, fault, reason, configKey) {
-      const now = Date.now();
-      const redis = await client();
-      const current = await read(vendor);
-      // A config fault outranks a transient one; otherwise the first reason stays.
-      if (current.state === 'open' && (current.fault !== 'transient' || fault === 'transient')) return;
-      const state: BreakerState = {
-        vendor,
-        state: 'open',
-        fault,
-        reason,
-        ...(configKey ? { configKey } : {}),
-        openedAt: new Date(now).toISOString(),
-        ...(fault === 'transient' ? { probeAt: new Date(now + settings.probeAfterMs).toISOString() } : {}),
-      };
-      await redis.multi().del(key(vendor)).hset(key(vendor), { state: 'open', fault, reason, configKey: configKey ?? '', openedAt: state.openedAt!, probeAt: state.probeAt ?? '' }).del(failuresKey(vendor)).exec();
-      await queueOf(vendor)?.pause();
-      deps.logger.error('vendor breaker opened: queue paused', { vendor, fault, reason, configKey });
-      await alert(state);
-    },
-    async recordTransient(vendor, reason) {
+    trip: (vendor, fault, reason, configKey) => tripBreaker(ctx, vendor, fault, reason, configKey),
+        async recordTransient(vendor, reason) {
       lastSuccessWrite.delete(vendor);
       const redis = await client();
       const answers = await redis.multi().incr(failuresKey(vendor)).expire(failuresKey(vendor), FAILURE_WINDOW_S).hget(key(vendor), 'state').exec();
@@ -167,8 +184,9 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
       }
       return probed;
     },
-    async close() {
+    close() {
       connection.disconnect();
+      return Promise.resolve();
     },
   };
   return breaker;

@@ -130,9 +130,9 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
     }
   }
 
-  function parse<T>(operation: string, res: Response<string>): T {
+  function parse(operation: string, res: Response<string>): unknown {
     try {
-      return JSON.parse(res.body) as T;
+      return JSON.parse(res.body) as unknown;
     } catch {
       throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
     }
@@ -179,7 +179,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       if (pendingList === group) pendingList = undefined;
     });
     if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-    const jobs = parse<unknown>(operation, res);
+    const jobs = parse(operation, res);
     if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
     return jobs
       .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
@@ -223,7 +223,7 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
       const res = await call(operation, () => api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal, context: { operation } }), signal);
       if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-      const answer = parse<{ day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown }>(operation, res);
+      const answer = parse(operation, res) as { day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown };
       if (typeof answer.day !== 'string' || !DAY.test(answer.day)) {
         throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered without a job day');
       }

@@ -15,12 +15,15 @@ export interface LedgerWrite {
  * What the ledger records for each way a run can end without finishing. A hook whose write is
  * lost (the task was cancelled or ended meanwhile, Invariant 9) makes the run stop there.
  */
+/** A hook's ledger write, or nothing when the hook records no guarded write (a batch's or a withdrawal's). */
+type HookWrite = Promise<LedgerWrite> | Promise<void>;
+
 export interface FailureHooks {
-  rateLimited(reason: string, nextActionAt: Date): Promise<LedgerWrite | void>;
-  willRetry(reason: string): Promise<LedgerWrite | void>;
-  failed(reason: string): Promise<LedgerWrite | void>;
+  rateLimited(reason: string, nextActionAt: Date): HookWrite;
+  willRetry(reason: string): HookWrite;
+  failed(reason: string): HookWrite;
   /** The vendor's breaker is open (its queue paused): the run waits for the resume, no attempt spent. */
-  paused?(reason: string): Promise<LedgerWrite | void>;
+  paused?(reason: string): HookWrite;
 }
 
 /**
@@ -56,7 +59,13 @@ export class TaskSupersededError extends Error {
   }
 }
 
-const lost = (write: LedgerWrite | void): write is LedgerWrite => write !== undefined && !write.applied;
+const lost = (write: Awaited<HookWrite>): write is LedgerWrite => write !== undefined && !write.applied;
+
+/** The `name` of whatever was thrown (anything can be), when it has one. */
+function thrownName(thrown: unknown): string | undefined {
+  if (typeof thrown !== 'object' || thrown === null || !('name' in thrown)) return undefined;
+  return typeof thrown.name === 'string' ? thrown.name : undefined;
+}
 
 /** Random extra wait so throttled jobs do not all come back in the same millisecond. */
 const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
@@ -95,8 +104,8 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
     log.warn('vendor throttled; delayed without spending an attempt', { delayMs: delay });
     return delayJob(job, ctx.token, delay);
   }
-  if (!isVendorError(err)) log.error('unexpected error in processor', { errorName: (err as Error)?.name, stack: stackWithoutMessage(err) });
-  const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: (err as Error)?.name ?? 'Error' }, 'failed unexpectedly');
+  if (!isVendorError(err)) log.error('unexpected error in processor', { errorName: thrownName(err), stack: stackWithoutMessage(err) });
+  const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: thrownName(err) ?? 'Error' }, 'failed unexpectedly');
   const { breaker } = ctx;
   if (breaker && hooks.paused) {
     // When the breaker's Redis does not answer, the failure is handled as if there were no breaker.
@@ -106,8 +115,8 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
         : failure instanceof TransientVendorError && isVendorOutage(failure)
           ? breaker.recordTransient(ctx.vendor, failure.message)
           : Promise.resolve(false)
-    ).catch((e: Error) => {
-      log.warn('circuit breaker unavailable', { errorName: e.name });
+    ).catch((e: unknown) => {
+      log.warn('circuit breaker unavailable', { errorName: thrownName(e) });
       return false;
     });
     if (opened) {

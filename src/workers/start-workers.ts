@@ -57,6 +57,27 @@ export interface WorkerPool {
   close(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Half-open probes: a breaker opened by a 5xx/timeout storm lets its queue run again after
+ * `breaker.probeAfterMs`; the next success closes it, the next failure opens it again.
+ * Tasks planned while a vendor is paused never run, so they are told why they wait here.
+ */
+function startBreakerProbes(deps: WorkerPoolDeps): NodeJS.Timeout | undefined {
+  const { config, ledger, logger } = deps;
+  const breakerTick = async (breaker: VendorBreaker) => {
+    await breaker.probeDue();
+    for (const state of await breaker.states()) {
+      if (state.state === 'open') await ledger.tasks.deferVendorTasks(state.vendor, breakerWaitingReason(state));
+    }
+  };
+  const breaker = deps.breaker;
+  const probeTimer = breaker
+    ? setInterval(() => void breakerTick(breaker).catch((e: unknown) => logger.warn('breaker check failed', { errorName: errorName(e) })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
+    : undefined;
+  probeTimer?.unref();
+  return probeTimer;
+}
+
 /** One Worker per queue, each with the queue's limiter and concurrency from config. */
 export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   const { config, ledger, logger } = deps;
@@ -114,20 +135,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     };
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
-  // Half-open probes: a breaker opened by a 5xx/timeout storm lets its queue run again after
-  // `breaker.probeAfterMs`; the next success closes it, the next failure opens it again.
-  // Tasks planned while a vendor is paused never run, so they are told why they wait here.
-  const breakerTick = async (breaker: VendorBreaker) => {
-    await breaker.probeDue();
-    for (const state of await breaker.states()) {
-      if (state.state === 'open') await ledger.tasks.deferVendorTasks(state.vendor, breakerWaitingReason(state));
-    }
-  };
-  const breaker = deps.breaker;
-  const probeTimer = breaker
-    ? setInterval(() => void breakerTick(breaker).catch((e: unknown) => logger.warn('breaker check failed', { errorName: errorName(e) })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
-    : undefined;
-  probeTimer?.unref();
+  const probeTimer = startBreakerProbes(deps);
 
   return {
     workers,

@@ -4,10 +4,11 @@ import type { Logger } from '../logger.js';
 import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
 import { processorDeps, type TaskProcessor, type WorkerClients } from '../connectors/processor-contract.js';
-import { TaskSupersededError, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
+import { TaskSupersededError, type FailureHooks, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 import { trackBatchWaits } from './batch-hand-off.js';
 import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
+import type { VendorName } from '../vendors/vendor-name.js';
 import { recordJobFailure } from './record-job-failure.js';
 
 export interface TaskRunnerDeps {
@@ -107,16 +108,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         vendor: task.vendor,
         log,
         breaker: deps.breaker,
-        hooks: {
-          paused: async (reason) => {
-            const parked = await ledger.tasks.deferTask(taskId, { state: 'waiting_vendor', reason });
-            await ledger.tasks.deferVendorTasks(task.vendor, reason);
-            return parked;
-          },
-          rateLimited: (reason, nextActionAt) => ledger.tasks.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
-          willRetry: (reason) => ledger.tasks.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
-          failed: (reason) => recordJobFailure({ ledger, logger: log }, { kind: 'task', requestId, taskId, jobId: job.id }, reason),
-        },
+        hooks: taskFailureHooks({ ledger, log, job, vendor: task.vendor }),
       });
     }
   };
@@ -128,7 +120,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
    * that holds the key (this one after its restart, or another) runs it.
    */
   async function deferForKey(job: Job<TaskJobData>, token: string | undefined, err: KeyNotLoadedError, log: Logger): Promise<never> {
-    const waits = Number((job.data as KeyWaitJobData).keyWaits ?? 0);
+    const waits = (job.data as KeyWaitJobData).keyWaits ?? 0;
     const base = typeof job.opts.backoff === 'object' && job.opts.backoff.delay ? Math.min(job.opts.backoff.delay, KEY_WAIT_FIRST_MS) : KEY_WAIT_FIRST_MS;
     const delayMs = Math.round(Math.min(KEY_WAIT_MAX_MS, base * 2 ** Math.min(waits, 16)) * (1 + Math.random() * 0.2));
     await job.updateData({ ...job.data, keyWaits: waits + 1 } as KeyWaitJobData);
@@ -136,6 +128,22 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     log.warn('identity sealed with a key this process does not hold; task deferred', { keyId: err.keyId, delayMs, waits: waits + 1 });
     return delayJob(job, token, delayMs);
   }
+}
+
+/** What the error taxonomy does to the ledger when a task run fails (job-outcome.ts settleFailure). */
+function taskFailureHooks(ctx: { ledger: Ledger; log: Logger; job: Job<TaskJobData>; vendor: VendorName }): FailureHooks {
+  const { ledger, log, job, vendor } = ctx;
+  const { requestId, taskId } = job.data;
+  return {
+    paused: async (reason) => {
+      const parked = await ledger.tasks.deferTask(taskId, { state: 'waiting_vendor', reason });
+      await ledger.tasks.deferVendorTasks(vendor, reason);
+      return parked;
+    },
+    rateLimited: (reason, nextActionAt) => ledger.tasks.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
+    willRetry: (reason) => ledger.tasks.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
+    failed: (reason) => recordJobFailure({ ledger, logger: log }, { kind: 'task', requestId, taskId, jobId: job.id }, reason),
+  };
 }
 
 /** The waiting reason of a task deferred for a key its process does not hold (Invariant 12). */
