@@ -264,7 +264,7 @@ export class AmplitudeStore {
   /** A job's status now: staging until `day` − 3, submitted until its backups are cleared, then done. */
   status(job: DeletionJob): DeletionJobStatus {
     const now = this.now();
-    const run = parseDay(job.day)!;
+    const run = jobDay(job);
     if (now < run - LOCK_DAYS_BEFORE_RUN * DAY_MS) return 'staging';
     return now < this.scrubDoneAt(job) + BACKUP_CLEAR_DAYS * DAY_MS ? 'submitted' : 'done';
   }
@@ -282,10 +282,11 @@ export class AmplitudeStore {
     const job = users.length > 0 ? this.stagingJob(project) : undefined;
     const entries: DeletionEntryView[] = [];
     for (const user of users) {
-      let entry = job!.entries.get(user.amplitudeId);
+      if (!job) break;
+      let entry = job.entries.get(user.amplitudeId);
       if (!entry) {
         entry = { amplitudeId: user.amplitudeId, requestedOnDay: dayOf(this.now()), requester: request.requester, userId: user.userId };
-        job!.entries.set(user.amplitudeId, entry);
+        job.entries.set(user.amplitudeId, entry);
       }
       entries.push(entryView(entry, request.includeMappedUserIds));
     }
@@ -304,7 +305,7 @@ export class AmplitudeStore {
   }
 
   private scrubDoneAt(job: DeletionJob): number {
-    return parseDay(job.day)! + this.schedule.scrubDays * DAY_MS;
+    return jobDay(job) + this.schedule.scrubDays * DAY_MS;
   }
 
   private jobView(job: DeletionJob): DeletionJobView {
@@ -358,4 +359,11 @@ function entryView(entry: DeletionEntry, withUserId: boolean): DeletionEntryView
   const view: DeletionEntryView = { amplitude_id: entry.amplitudeId, requested_on_day: entry.requestedOnDay, requester: entry.requester };
   if (withUserId && entry.userId !== undefined) view.user_id = entry.userId;
   return view;
+}
+
+/** A job's run day in ms; jobs are only ever created with a day from dayOf(), so it parses. */
+function jobDay(job: DeletionJob): number {
+  const run = parseDay(job.day);
+  if (run === undefined) throw new Error(`deletion job day '${job.day}' does not parse`);
+  return run;
 }

@@ -12,7 +12,7 @@ export const appcenterSandboxPlugin: VendorSandboxPlugin<AppCenterSettings> = {
       // The simulator allows APPCENTER_DEFAULT_RATE calls per second per operation; pace to that.
       rateLimit: { max: APPCENTER_DEFAULT_RATE, durationMs: 1000 },
       baseUrl: info.baseUrl,
-      apiToken: String(info.credentials.apiToken),
+      apiToken: info.credentials.apiToken,
       owner: sandbox.appcenter.owner,
       apps: [sandbox.appcenter.app],
       exportContainerSasUri: String(info.exportContainerSasUri),

@@ -194,7 +194,7 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     if (!token || !store.tokens.has(token)) { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); return; }
     next();
   }, op('Apps_List'), (req: Request, res: Response) => {
-    const token = req.get('x-api-token')!;
+    const token = req.get('x-api-token') ?? '';
     const apps = [...store.apps.values()].filter((a) => store.tokenReaches(token, a.owner, a.name));
     res.status(200).json(apps.map((a) => ({ name: a.name, display_name: a.name, owner: { name: a.owner, type: 'org' } })));
   });
@@ -386,9 +386,15 @@ const NOTIFICATION_SORT_KEYS: Record<string, (n: AppCenterNotification) => numbe
   state: (n) => n.settledState,
 };
 
+/** A query value as String() would print it; an object (a nested query) prints as nothing valid. */
+function queryText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  return Array.isArray(value) ? value.join(',') : '[object Object]';
+}
+
 /** `$orderby`: `<field> [asc|desc]`, default `count desc`; ties fall back to the id so pages are stable. */
 function parseOrderby(value: unknown): Ordering<AppCenterNotification> {
-  const text = value === undefined ? 'count desc' : String(value).trim();
+  const text = value === undefined ? 'count desc' : queryText(value).trim();
   const match = /^(\w+)(?:\s+(asc|desc))?$/i.exec(text);
   const key = match ? NOTIFICATION_SORT_KEYS[match[1].toLowerCase()] : undefined;
   if (!match || !key) throw badRequest(`$orderby must be one of ${Object.keys(NOTIFICATION_SORT_KEYS).join(', ')}, optionally with asc or desc`);

@@ -368,7 +368,7 @@ const TARGET_LISTS: Partial<Record<NotificationTargetType, keyof NotificationTar
 function validateTarget(target: NotificationTarget): void {
   if (target.type === 'broadcast_target') return;
   const list = TARGET_LISTS[target.type];
-  if (!list) throw badRequest(`notification_target.type '${String(target.type)}' is not one of audiences_target, devices_target, user_ids_target, account_ids_target, broadcast_target`);
+  if (!list) throw badRequest(`notification_target.type '${target.type}' is not one of audiences_target, devices_target, user_ids_target, account_ids_target, broadcast_target`);
   const values = target[list];
   if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== 'string')) throw badRequest(`notification_target.${list} must be a non-empty list of strings`);
   if (target.type === 'devices_target') for (const id of values) assertInstallId(id);

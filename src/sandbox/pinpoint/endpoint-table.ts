@@ -45,7 +45,8 @@ export class EndpointTable extends Map<string, PinpointEndpoint> {
   ofUser(userId: string): PinpointEndpoint[] {
     const keys = this.byUser.get(userId);
     if (!keys) return [];
-    return [...keys].sort((a, b) => this.rank.get(a)! - this.rank.get(b)!).map((key) => super.get(key)!);
+    const rankOf = (key: string) => this.rank.get(key) ?? 0;
+    return [...keys].sort((a, b) => rankOf(a) - rankOf(b)).flatMap((key) => super.get(key) ?? []);
   }
 
   private unindex(key: string, endpoint: PinpointEndpoint): void {

@@ -28,7 +28,12 @@ export class ExportWork implements JobWork {
     private readonly injected: PinpointJobFailure | undefined,
   ) {}
 
-  async begin(atMs: number): Promise<{ pieces: number } | { fail: string }> {
+  begin(atMs: number): Promise<{ pieces: number } | { fail: string }> {
+    // A throw rejects the promise, as it did when these methods were async.
+    return new Promise((resolve) => { resolve(this.start(atMs)); });
+  }
+
+  private start(atMs: number): { pieces: number } | { fail: string } {
     const { bucket } = parseS3Url(this.job.Definition.S3UrlPrefix, 'S3UrlPrefix');
     if (!this.objectStore()?.bucketExists(bucket) || this.injected?.kind === 'access_denied') {
       return { fail: `Access Denied: Amazon Pinpoint could not write to ${this.job.Definition.S3UrlPrefix} (the bucket does not exist or the role in RoleArn may not write to it)` };
@@ -59,7 +64,9 @@ export class ExportWork implements JobWork {
     const { bucket, key } = parseS3Url(this.job.Definition.S3UrlPrefix, 'S3UrlPrefix');
     try {
       // A bucket deleted (or a store gone) since PROCESSING began fails this piece, as S3 would refuse the write.
-      this.objectStore()!.putObject(bucket, `${exportFolder({ bucket, key })}${this.folder}/${randomUUID()}.gz`, body, 'application/gzip');
+      const objects = this.objectStore();
+      if (!objects) throw new Error('the object store is gone');
+      objects.putObject(bucket, `${exportFolder({ bucket, key })}${this.folder}/${randomUUID()}.gz`, body, 'application/gzip');
     } catch {
       throw new Error(`Access Denied: piece ${index + 1} could not be written to ${this.job.Definition.S3UrlPrefix}`);
     }

@@ -26,7 +26,12 @@ export class ImportWork implements JobWork {
     private readonly injected: PinpointJobFailure | undefined,
   ) {}
 
-  async begin(): Promise<{ pieces: number } | { fail: string }> {
+  begin(): Promise<{ pieces: number } | { fail: string }> {
+    // A throw rejects the promise, as it did when these methods were async.
+    return new Promise((resolve) => { resolve(this.start()); });
+  }
+
+  private start(): { pieces: number } | { fail: string } {
     const { S3Url, Format } = this.job.Definition;
     const { bucket, key } = parseS3Url(S3Url, 'S3Url');
     const objects = this.objectStore();
@@ -60,7 +65,12 @@ export class ImportWork implements JobWork {
     return end - start;
   }
 
-  async runPiece(index: number, atMs: number): Promise<{ processed: number; failures: string[] }> {
+  runPiece(index: number, atMs: number): Promise<{ processed: number; failures: string[] }> {
+    // A throw rejects the promise, as it did when these methods were async.
+    return new Promise((resolve) => { resolve(this.importPiece(index, atMs)); });
+  }
+
+  private importPiece(index: number, atMs: number): { processed: number; failures: string[] } {
     const [start, end] = this.bounds[index];
     const failures: string[] = [];
     const imported: string[] = [];

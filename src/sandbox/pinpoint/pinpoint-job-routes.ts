@@ -1,6 +1,6 @@
 import type express from 'express';
 import { paginate } from './pinpoint-paging.js';
-import { jobResponse, type PinpointJob } from './pinpoint-job.js';
+import { jobResponse, type ExportJobDefinition, type ImportJobDefinition, type PinpointJob } from './pinpoint-job.js';
 import type { PinpointRouteKit } from './pinpoint-route-kit.js';
 
 /**
@@ -12,7 +12,7 @@ export function addJobRoutes(app: express.Express, kit: PinpointRouteKit): void 
   const list = (items: PinpointJob[]) => items.map((job) => jobResponse(job, clock.now()));
 
   app.post('/v1/apps/:appId/jobs/export', op('CreateExportJob'), handle((req, res) => {
-    res.status(202).json(jobResponse(jobs.createExportJob(param(req, 'appId'), req.body), clock.now()));
+    res.status(202).json(jobResponse(jobs.createExportJob(param(req, 'appId'), req.body as Partial<ExportJobDefinition> | undefined), clock.now()));
   }));
   app.get('/v1/apps/:appId/jobs/export', op('GetExportJobs'), handle((req, res) => {
     res.status(200).json(paginate(list([...store.app(param(req, 'appId')).exportJobs.values()]), req, shortPageEvery));
@@ -27,7 +27,7 @@ export function addJobRoutes(app: express.Express, kit: PinpointRouteKit): void 
   }));
 
   app.post('/v1/apps/:appId/jobs/import', op('CreateImportJob'), handle((req, res) => {
-    res.status(201).json(jobResponse(jobs.createImportJob(param(req, 'appId'), req.body), clock.now()));
+    res.status(201).json(jobResponse(jobs.createImportJob(param(req, 'appId'), req.body as Partial<ImportJobDefinition> | undefined), clock.now()));
   }));
   app.get('/v1/apps/:appId/jobs/import', op('GetImportJobs'), handle((req, res) => {
     res.status(200).json(paginate(list([...store.app(param(req, 'appId')).importJobs.values()]), req, shortPageEvery));

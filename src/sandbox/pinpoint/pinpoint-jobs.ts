@@ -62,6 +62,8 @@ export class PinpointJobs {
     const body = request ?? {};
     if (typeof body.RoleArn !== 'string' || !body.RoleArn.startsWith('arn:')) throw badRequest('RoleArn is required and must be an IAM role ARN');
     parseS3Url(body.S3UrlPrefix, 'S3UrlPrefix');
+    // parseS3Url has just rejected an absent or malformed prefix.
+    const s3UrlPrefix = body.S3UrlPrefix ?? '';
     if (body.SegmentVersion !== undefined && !body.SegmentId) throw badRequest('SegmentVersion requires SegmentId');
     if (body.SegmentVersion !== undefined && (!Number.isInteger(body.SegmentVersion) || body.SegmentVersion < 1)) throw badRequest('Invalid SegmentVersion');
     if (body.SegmentId) {
@@ -70,7 +72,7 @@ export class PinpointJobs {
     }
     const definition: ExportJobDefinition = {
       RoleArn: body.RoleArn,
-      S3UrlPrefix: body.S3UrlPrefix!,
+      S3UrlPrefix: s3UrlPrefix,
       ...(body.SegmentId ? { SegmentId: body.SegmentId } : {}),
       ...(body.SegmentVersion !== undefined ? { SegmentVersion: body.SegmentVersion } : {}),
     };
@@ -86,6 +88,8 @@ export class PinpointJobs {
     if (body.Format !== 'CSV' && body.Format !== 'JSON') throw badRequest('Format must be CSV or JSON');
     if (typeof body.RoleArn !== 'string' || !body.RoleArn.startsWith('arn:')) throw badRequest('RoleArn is required and must be an IAM role ARN');
     const { key } = parseS3Url(body.S3Url, 'S3Url');
+    // parseS3Url has just rejected an absent or malformed URL.
+    const s3Url = body.S3Url ?? '';
     let segmentId = body.SegmentId;
     if (segmentId) {
       const segment = this.store.segment(app.Id, segmentId);
@@ -97,7 +101,7 @@ export class PinpointJobs {
         {
           SegmentType: 'IMPORT',
           Name: name,
-          ImportDefinition: { Format: body.Format, S3Url: body.S3Url!, RoleArn: body.RoleArn, ExternalId: body.ExternalId, Size: 0, ChannelCounts: {} },
+          ImportDefinition: { Format: body.Format, S3Url: s3Url, RoleArn: body.RoleArn, ExternalId: body.ExternalId, Size: 0, ChannelCounts: {} },
         },
         new Date(this.options.clock.now()),
       );
@@ -105,7 +109,7 @@ export class PinpointJobs {
     }
     const definition: ImportJobDefinition = {
       Format: body.Format,
-      S3Url: body.S3Url!,
+      S3Url: s3Url,
       RoleArn: body.RoleArn,
       ...(body.DefineSegment !== undefined ? { DefineSegment: body.DefineSegment } : {}),
       ...(body.RegisterEndpoints !== undefined ? { RegisterEndpoints: body.RegisterEndpoints } : {}),

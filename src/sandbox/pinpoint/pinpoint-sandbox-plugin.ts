@@ -11,10 +11,10 @@ export const pinpointSandboxPlugin: VendorSandboxPlugin<PinpointSettings> = {
   sandboxSettings(sandbox, queueDefaults) {
     const { credentials, baseUrl } = sandbox.vendors.pinpoint;
     const s3 = sandbox.vendors.s3;
-    const aws = { accessKeyId: String(credentials.accessKeyId), secretAccessKey: String(credentials.secretAccessKey) };
+    const aws = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey };
     return {
       ...queueDefaults,
-      region: String(credentials.region ?? 'us-east-1'),
+      region: credentials.region ?? 'us-east-1',
       endpoint: baseUrl,
       credentials: aws,
       appIds: [sandbox.pinpoint.appId],
@@ -22,7 +22,7 @@ export const pinpointSandboxPlugin: VendorSandboxPlugin<PinpointSettings> = {
         bucket: S3_SANDBOX_BUCKETS.exports,
         prefix: ADDRESS_SCAN_DEFAULTS.prefix,
         roleArn: SANDBOX_EXPORT_ROLE_ARN,
-        s3: { region: String(s3.credentials.region ?? 'us-east-1'), endpoint: s3.baseUrl, credentials: aws, forcePathStyle: true },
+        s3: { region: s3.credentials.region ?? 'us-east-1', endpoint: s3.baseUrl, credentials: aws, forcePathStyle: true },
       },
       // A demo should not wait a minute for its batch; the config default (60 s) is for production traffic.
       batchWindowMs: 2_000,

@@ -70,6 +70,9 @@ function seedSegments(store: PinpointStore, appId: string, subjects: number, at:
     at,
     SANDBOX_PINPOINT_SEGMENT_IDS.newsletter,
   );
-  for (let i = 0; i < subjects; i += 4) newsletter.members!.add(seededId('pinpoint-endpoint', i, 'EMAIL', 'user'));
-  newsletter.versions[0].ImportDefinition = { ...newsletter.versions[0].ImportDefinition!, Size: newsletter.members!.size, ChannelCounts: { EMAIL: newsletter.members!.size } };
+  const { members } = newsletter;
+  const importDefinition = newsletter.versions[0].ImportDefinition;
+  if (!members || !importDefinition) throw new Error('an IMPORT segment has members and an import definition');
+  for (let i = 0; i < subjects; i += 4) members.add(seededId('pinpoint-endpoint', i, 'EMAIL', 'user'));
+  newsletter.versions[0].ImportDefinition = { ...importDefinition, Size: members.size, ChannelCounts: { EMAIL: members.size } };
 }

@@ -236,7 +236,7 @@ function validateAttributes(input: EndpointInput): void {
       if (name.length > 50) throw badRequest('Attribute name exceeds 50 characters');
       if (!Array.isArray(values)) throw badRequest('Attribute values must be a list');
       if (values.length > 50) throw badRequest('Attribute has more than 50 values');
-      if (values.some((v) => String(v).length > 100)) throw badRequest('Attribute value exceeds 100 characters');
+      if (values.some((v) => v.length > 100)) throw badRequest('Attribute value exceeds 100 characters');
     }
   }
 }

@@ -37,8 +37,8 @@ export function listCurrentObjects(bucket: S3Bucket, query: ListCurrentQuery): L
     const key = keys[index];
     if (!key.startsWith(prefix)) break;
     if (skipUnder !== undefined && key.startsWith(skipUnder)) continue;
-    const latest = bucket.objects.get(key)![0];
-    if (latest.isDeleteMarker) continue;
+    const latest = bucket.objects.get(key)?.[0];
+    if (!latest || latest.isDeleteMarker) continue;
     const common = commonPrefixOf(key, prefix, delimiter);
     if (common !== undefined && common === page.commonPrefixes.at(-1)) continue;
     if (page.contents.length + page.commonPrefixes.length >= maxKeys) {
@@ -120,7 +120,7 @@ export function listObjectVersions(bucket: S3Bucket, query: ListVersionsQuery): 
       page.nextVersionIdMarker = undefined;
       continue;
     }
-    const versions = bucket.objects.get(key)!;
+    const versions = bucket.objects.get(key) ?? [];
     for (let v = 0; v < versions.length; v++) {
       const version = versions[v];
       if (key === keyMarker && resumeBelow !== undefined && version.sequence >= resumeBelow) continue;

@@ -12,9 +12,9 @@ export const s3SandboxPlugin: VendorSandboxPlugin<S3Settings> = {
     const { baseUrl, credentials } = sandbox.vendors.s3;
     return {
       ...queueDefaults,
-      region: String(credentials.region ?? 'us-east-1'),
+      region: credentials.region ?? 'us-east-1',
       endpoint: baseUrl,
-      credentials: { accessKeyId: String(credentials.accessKeyId), secretAccessKey: String(credentials.secretAccessKey) },
+      credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey },
       forcePathStyle: true,
       // The seeded import files (CSV and NDJSON, some gzipped, with older versions) and the legacy exports.
       // Not the exports bucket: our own Pinpoint export files are the Pinpoint connector's to delete.

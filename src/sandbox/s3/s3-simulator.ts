@@ -177,7 +177,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       case 'ListObjectVersions':
         { listVersions(req, res, store.bucket(bucketName)); return; }
       case 'DeleteObjects':
-        { deleteObjects(res, bucketName, deletion!); return; }
+        { deleteObjects(res, bucketName, deletion ?? parseDeleteRequest(req, bucketName, body)); return; }
       case 'PutObject':
         { putObject(req, res, bucketName, key, body); return; }
       case 'GetObject':
@@ -201,7 +201,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     sendXml(res, 'ListAllMyBucketsResult', [
       ...el('Buckets', page.flatMap((name) => el('Bucket', [...el('Name', name), ...el('CreationDate', store.bucket(name).createdAt), ...el('BucketRegion', REGION)]))),
       ...el('Owner', [...el('DisplayName', OWNER.DisplayName), ...el('ID', OWNER.ID)]),
-      ...el('ContinuationToken', truncated ? Buffer.from(page.at(-1)!, 'utf8').toString('base64url') : undefined),
+      ...el('ContinuationToken', truncated ? Buffer.from(page.at(-1) ?? '', 'utf8').toString('base64url') : undefined),
       ...el('Prefix', prefix || undefined),
     ]);
   }
@@ -332,7 +332,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       if (entry.VersionId !== undefined && typeof entry.VersionId !== 'string') throw malformedXml();
       return { key: entry.Key, versionId: entry.VersionId === '' ? undefined : (entry.VersionId) };
     });
-    const quiet = typeof root!.Quiet === 'string' && root!.Quiet.trim().toLowerCase() === 'true';
+    const quiet = typeof root?.Quiet === 'string' && root.Quiet.trim().toLowerCase() === 'true';
     return { objects: parsed, quiet };
   }
 

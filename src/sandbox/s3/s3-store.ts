@@ -241,7 +241,8 @@ export class S3Store implements SandboxObjectStore {
     for (let i = lowerBound(bucket.sortedKeys, prefix); i < bucket.sortedKeys.length; i++) {
       const key = bucket.sortedKeys[i];
       if (!key.startsWith(prefix)) break;
-      if (!bucket.objects.get(key)![0].isDeleteMarker) out.push(key);
+      const latest = bucket.objects.get(key)?.[0];
+      if (latest && !latest.isDeleteMarker) out.push(key);
     }
     return out;
   }

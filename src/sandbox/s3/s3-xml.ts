@@ -1,4 +1,5 @@
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
+import XMLBuilder from 'fast-xml-builder';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 /** The namespace every S3 REST-XML document carries. */
 export const S3_XMLNS = 'http://s3.amazonaws.com/doc/2006-03-01/';

@@ -12,7 +12,7 @@ export const segmentSandboxPlugin: VendorSandboxPlugin<SegmentSettings> = {
       ...queueDefaults,
       ...SEGMENT_DEFAULTS,
       baseUrl,
-      token: String(credentials.token),
+      token: credentials.token,
       // A demo should not wait five minutes for its batch; the config default is for production traffic.
       batchWindowMs: 5_000,
       pollIntervalMs: Math.max(1000, Math.round(SEGMENT_DEFAULTS.pollIntervalMs / speed)),

@@ -461,7 +461,7 @@ export class SegmentStore {
   /** Applies the deletions and suppression changes that are due, and forgets regulations past retention. */
   private settle(): void {
     const now = this.now();
-    while (this.pendingEffects.length && this.pendingEffects[0].at <= now) this.pendingEffects.shift()!.apply();
+    while (this.pendingEffects.length && this.pendingEffects[0].at <= now) this.pendingEffects.shift()?.apply();
     for (const [id, regulation] of this.regulations) {
       if (regulation.createdAt > now - REGULATION_RETENTION_MS) break;
       this.regulations.delete(id);
@@ -529,7 +529,10 @@ export class SegmentStore {
 
   /** The sources a regulation reaches: one for source scopes; at workspace scope, those holding that kind of subject. */
   private scopeSources(scope: RegulationScope, subjectType: SubjectType): SegmentSource[] {
-    if (scope.kind !== 'workspace') return [this.sources.get(scope.sourceId)!];
+    if (scope.kind !== 'workspace') {
+      const source = this.sources.get(scope.sourceId);
+      return source ? [source] : [];
+    }
     const kind = subjectType === 'OBJECT_ID' ? 'cloud' : 'event';
     return [...this.sources.values()].filter((s) => s.kind === kind);
   }
