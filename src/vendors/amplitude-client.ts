@@ -92,6 +92,27 @@ const maxDay = (a: string, b: string) => (a > b ? a : b);
 const daysBetween = (start: string, end: string) => (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
 const DIGITS = /^[1-9]\d{0,18}$/;
 
+interface PendingList {
+  startDay: string;
+  endDay: string;
+  jobs: Promise<DeletionJob[]>;
+}
+
+/** What the client's calls share, built once in createAmplitudeClient. */
+interface AmplitudeContext {
+  settings: AmplitudeSettings;
+  api: Got;
+  call(operation: string, send: () => Promise<Response<string>>, signal?: AbortSignal): Promise<Response<string>>;
+  /**
+   * Jobs Amplitude reported `done`, by day: done is final (docs/vendors/amplitude.md), so a poll of
+   * that day from members that arrive later is answered without another call. In memory only, for
+   * DONE_JOB_MEMORY_MS, and at most DONE_JOBS_KEPT days.
+   */
+  doneJobs: Map<string, { job: DeletionJob; until: number }>;
+  /** The list call still waiting for its turn, which later polls can join. */
+  lists: { pending?: PendingList };
+}
+
 /** `budget`: where the 1 call/s and the 8 in flight are kept (Redis in the service, so they hold across processes). */
 export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver, clock: VendorClock = REAL_TIME, budget: CallBudget = createInMemoryCallBudget()): AmplitudeClient {
   const api: Got = withCallMetrics(got.extend({
@@ -104,96 +125,22 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
     retry: { limit: 0 },
     timeout: { request: settings.requestTimeoutMs },
   }), 'amplitude', calls);
-  // Calls start at most `requestsPerSecond` a second, one spacing apart plus 10 % (arrival jitter
-  // would otherwise trip Amplitude's per-second limit), with at most `maxInFlight` running.
-  const rate = { max: settings.requestsPerSecond, durationMs: 1100, burst: 1 };
-  const spacingMs = Number.isFinite(settings.requestsPerSecond) ? 1100 / settings.requestsPerSecond : 0;
-  // A holder waits for at most maxInFlight turns, then runs one request: past that its process is gone.
-  const leaseMs = settings.maxInFlight * spacingMs + settings.requestTimeoutMs + 5000;
-  async function paced<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const release = await budget.hold('amplitude', settings.maxInFlight, leaseMs, signal);
-    try {
-      await budget.pace('amplitude', rate, signal);
-      return await send();
-    } finally {
-      release();
-    }
-  }
-
-  async function call(operation: string, send: () => Promise<Response<string>>, signal?: AbortSignal): Promise<Response<string>> {
-    try {
-      return await paced(send, signal);
-    } catch (err) {
-      // Timeouts, resets, refused connections, aborts: the call may not have reached Amplitude.
-      const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
-      throw new TransientVendorError({ vendor: 'amplitude', operation, code }, 'did not complete');
-    }
-  }
-
-  function parse(operation: string, res: Response<string>): unknown {
-    try {
-      return JSON.parse(res.body) as unknown;
-    } catch {
-      throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
-    }
-  }
-
-  /**
-   * Jobs Amplitude reported `done`, by day: done is final (docs/vendors/amplitude.md), so a poll of
-   * that day from members that arrive later is answered without another call. In memory only, for
-   * DONE_JOB_MEMORY_MS, and at most DONE_JOBS_KEPT days.
-   */
-  const doneJobs = new Map<string, { job: DeletionJob; until: number }>();
-  function rememberDone(jobs: DeletionJob[]): void {
-    const until = Date.now() + DONE_JOB_MEMORY_MS;
-    for (const job of jobs) {
-      if (job.status !== 'done') continue;
-      doneJobs.delete(job.day);
-      doneJobs.set(job.day, { job, until });
-      if (doneJobs.size > DONE_JOBS_KEPT) {
-        const oldest = doneJobs.keys().next();
-        if (oldest.done !== true) doneJobs.delete(oldest.value);
+  const paced = createPacing(settings, budget);
+  const ctx: AmplitudeContext = {
+    settings,
+    api,
+    async call(operation, send, signal) {
+      try {
+        return await paced(send, signal);
+      } catch (err) {
+        // Timeouts, resets, refused connections, aborts: the call may not have reached Amplitude.
+        const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
+        throw new TransientVendorError({ vendor: 'amplitude', operation, code }, 'did not complete');
       }
-    }
-  }
-
-  interface PendingList {
-    startDay: string;
-    endDay: string;
-    jobs: Promise<DeletionJob[]>;
-  }
-  let pendingList: PendingList | undefined;
-
-  async function fetchDeletions(group: PendingList, signal?: AbortSignal): Promise<DeletionJob[]> {
-    const operation = 'listDeletions';
-    const res = await call(
-      operation,
-      () => {
-        // From here on the range is fixed: later polls start a new group. (The first poll's signal
-        // governs the shared call; if it aborts, the others fail transiently and their jobs retry.)
-        if (pendingList === group) pendingList = undefined;
-        return api.get(DELETIONS, { searchParams: { start_day: group.startDay, end_day: group.endDay }, signal, context: { operation } });
-      },
-      signal,
-    ).finally(() => {
-      if (pendingList === group) pendingList = undefined;
-    });
-    if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-    const jobs = parse(operation, res);
-    if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
-    return jobs
-      .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
-      .map((job) => {
-        const entries = readEntries(job.amplitude_ids);
-        return {
-          day: job.day as string,
-          status: readStatus(job.status),
-          amplitudeIds: entries.flatMap((e) => (e.amplitudeId ? [e.amplitudeId] : [])),
-          entryCount: entries.length,
-          ...(typeof job.active_scrub_done_date === 'string' ? { activeScrubDoneDate: job.active_scrub_done_date } : {}),
-        };
-      });
-  }
+    },
+    doneJobs: new Map(),
+    lists: {},
+  };
 
   return {
     settings: Object.freeze({
@@ -204,72 +151,144 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
       pollJitter: settings.pollJitter,
     }),
     now: clock,
-
-    async requestDeletions(ids, signal) {
-      const operation = 'createDeletion';
-      const userIds = ids.filter((id) => id.kind === 'user_id').map((id) => id.value);
-      const amplitudeIds = ids.filter((id) => id.kind === 'amplitude_id').map((id) => id.value);
-      for (const id of amplitudeIds) if (!DIGITS.test(id)) throw new Error('an Amplitude id must be a positive integer');
-      // Amplitude ids go out as JSON numbers written digit for digit, so ids above 2^53 stay exact.
-      const body = JSON.stringify({
-        user_ids: userIds,
-        amplitude_ids: '__AMPLITUDE_IDS__',
-        requester: settings.requester,
-        // Amplitude's doc spells the flag both ways (table: ignore_invalid_id, prose: ignore_invalid_ids,
-        // docs/vendors/amplitude.md), and does not say which one it reads: both are sent.
-        ignore_invalid_id: true,
-        ignore_invalid_ids: true,
-        include_mapped_user_ids: true,
-      }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
-      const res = await call(operation, () => api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal, context: { operation } }), signal);
-      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-      const answer = parse(operation, res) as { day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown };
-      if (typeof answer.day !== 'string' || !DAY.test(answer.day)) {
-        throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered without a job day');
-      }
-      const invalid: AmplitudeIdentifier[] = [];
-      for (const id of Array.isArray(answer.invalid_ids) ? answer.invalid_ids : []) {
-        if (typeof id === 'string') invalid.push({ kind: 'user_id', value: id });
-        else if (typeof id === 'number' && Number.isSafeInteger(id)) invalid.push({ kind: 'amplitude_id', value: String(id) });
-      }
-      return {
-        day: answer.day,
-        status: typeof answer.status === 'string' ? readStatus(answer.status) : 'staging',
-        entries: readEntries(answer.amplitude_ids),
-        invalid,
-      };
-    },
-
-    async listDeletions(startDay, endDay, signal) {
-      if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
-      const done = startDay === endDay ? doneJobs.get(startDay) : undefined;
-      if (done && done.until > Date.now()) return [done.job];
-      // Polls still waiting for their turn share one call over the union of their days: at 1 call/s,
-      // one poll per job day would otherwise crowd out the creates (and cost a call each).
-      const waiting = pendingList;
-      if (waiting && daysBetween(minDay(waiting.startDay, startDay), maxDay(waiting.endDay, endDay)) <= MAX_LIST_RANGE_DAYS) {
-        waiting.startDay = minDay(waiting.startDay, startDay);
-        waiting.endDay = maxDay(waiting.endDay, endDay);
-        return (await waiting.jobs).filter((job) => job.day >= startDay && job.day <= endDay);
-      }
-      const group: PendingList = { startDay, endDay, jobs: Promise.resolve([]) };
-      group.jobs = fetchDeletions(group, signal).then((jobs) => {
-        rememberDone(jobs);
-        return jobs;
-      });
-      pendingList = group;
-      return group.jobs;
-    },
-
-    async cancelDeletion(amplitudeId, day, signal) {
-      const operation = 'cancelDeletion';
-      if (!DIGITS.test(amplitudeId) || !DAY.test(day)) throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
-      const res = await call(operation, () => api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal, context: { operation } }), signal);
-      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-    },
-
+    requestDeletions: (ids, signal) => requestDeletions(ctx, ids, signal),
+    listDeletions: (startDay, endDay, signal) => listDeletions(ctx, startDay, endDay, signal),
+    cancelDeletion: (amplitudeId, day, signal) => cancelDeletion(ctx, amplitudeId, day, signal),
     close: () => undefined,
   };
+}
+
+function createPacing(settings: AmplitudeSettings, budget: CallBudget): <T>(send: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
+  // Calls start at most `requestsPerSecond` a second, one spacing apart plus 10 % (arrival jitter
+  // would otherwise trip Amplitude's per-second limit), with at most `maxInFlight` running.
+  const rate = { max: settings.requestsPerSecond, durationMs: 1100, burst: 1 };
+  const spacingMs = Number.isFinite(settings.requestsPerSecond) ? 1100 / settings.requestsPerSecond : 0;
+  // A holder waits for at most maxInFlight turns, then runs one request: past that its process is gone.
+  const leaseMs = settings.maxInFlight * spacingMs + settings.requestTimeoutMs + 5000;
+  return async function paced<T>(send: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const release = await budget.hold('amplitude', settings.maxInFlight, leaseMs, signal);
+    try {
+      await budget.pace('amplitude', rate, signal);
+      return await send();
+    } finally {
+      release();
+    }
+  };
+}
+
+function parse(operation: string, res: Response<string>): unknown {
+  try {
+    return JSON.parse(res.body) as unknown;
+  } catch {
+    throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
+  }
+}
+
+function rememberDone(doneJobs: AmplitudeContext['doneJobs'], jobs: DeletionJob[]): void {
+  const until = Date.now() + DONE_JOB_MEMORY_MS;
+  for (const job of jobs) {
+    if (job.status !== 'done') continue;
+    doneJobs.delete(job.day);
+    doneJobs.set(job.day, { job, until });
+    if (doneJobs.size > DONE_JOBS_KEPT) {
+      const oldest = doneJobs.keys().next();
+      if (oldest.done !== true) doneJobs.delete(oldest.value);
+    }
+  }
+}
+
+async function fetchDeletions(ctx: AmplitudeContext, group: PendingList, signal?: AbortSignal): Promise<DeletionJob[]> {
+  const operation = 'listDeletions';
+  const res = await ctx.call(
+    operation,
+    () => {
+      // From here on the range is fixed: later polls start a new group. (The first poll's signal
+      // governs the shared call; if it aborts, the others fail transiently and their jobs retry.)
+      if (ctx.lists.pending === group) ctx.lists.pending = undefined;
+      return ctx.api.get(DELETIONS, { searchParams: { start_day: group.startDay, end_day: group.endDay }, signal, context: { operation } });
+    },
+    signal,
+  ).finally(() => {
+    if (ctx.lists.pending === group) ctx.lists.pending = undefined;
+  });
+  if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
+  const jobs = parse(operation, res);
+  if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
+  return jobs
+    .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
+    .map((job) => {
+      const entries = readEntries(job.amplitude_ids);
+      return {
+        day: job.day as string,
+        status: readStatus(job.status),
+        amplitudeIds: entries.flatMap((e) => (e.amplitudeId ? [e.amplitudeId] : [])),
+        entryCount: entries.length,
+        ...(typeof job.active_scrub_done_date === 'string' ? { activeScrubDoneDate: job.active_scrub_done_date } : {}),
+      };
+    });
+}
+
+async function requestDeletions(ctx: AmplitudeContext, ids: AmplitudeIdentifier[], signal?: AbortSignal): Promise<DeletionResult> {
+  const operation = 'createDeletion';
+  const userIds = ids.filter((id) => id.kind === 'user_id').map((id) => id.value);
+  const amplitudeIds = ids.filter((id) => id.kind === 'amplitude_id').map((id) => id.value);
+  for (const id of amplitudeIds) if (!DIGITS.test(id)) throw new Error('an Amplitude id must be a positive integer');
+  // Amplitude ids go out as JSON numbers written digit for digit, so ids above 2^53 stay exact.
+  const body = JSON.stringify({
+    user_ids: userIds,
+    amplitude_ids: '__AMPLITUDE_IDS__',
+    requester: ctx.settings.requester,
+    // Amplitude's doc spells the flag both ways (table: ignore_invalid_id, prose: ignore_invalid_ids,
+    // docs/vendors/amplitude.md), and does not say which one it reads: both are sent.
+    ignore_invalid_id: true,
+    ignore_invalid_ids: true,
+    include_mapped_user_ids: true,
+  }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
+  const res = await ctx.call(operation, () => ctx.api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal, context: { operation } }), signal);
+  if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
+  const answer = parse(operation, res) as { day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown };
+  if (typeof answer.day !== 'string' || !DAY.test(answer.day)) {
+    throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered without a job day');
+  }
+  const invalid: AmplitudeIdentifier[] = [];
+  for (const id of Array.isArray(answer.invalid_ids) ? answer.invalid_ids : []) {
+    if (typeof id === 'string') invalid.push({ kind: 'user_id', value: id });
+    else if (typeof id === 'number' && Number.isSafeInteger(id)) invalid.push({ kind: 'amplitude_id', value: String(id) });
+  }
+  return {
+    day: answer.day,
+    status: typeof answer.status === 'string' ? readStatus(answer.status) : 'staging',
+    entries: readEntries(answer.amplitude_ids),
+    invalid,
+  };
+}
+
+async function listDeletions(ctx: AmplitudeContext, startDay: string, endDay: string, signal?: AbortSignal): Promise<DeletionJob[]> {
+  if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
+  const done = startDay === endDay ? ctx.doneJobs.get(startDay) : undefined;
+  if (done && done.until > Date.now()) return [done.job];
+  // Polls still waiting for their turn share one call over the union of their days: at 1 call/s,
+  // one poll per job day would otherwise crowd out the creates (and cost a call each).
+  const waiting = ctx.lists.pending;
+  if (waiting && daysBetween(minDay(waiting.startDay, startDay), maxDay(waiting.endDay, endDay)) <= MAX_LIST_RANGE_DAYS) {
+    waiting.startDay = minDay(waiting.startDay, startDay);
+    waiting.endDay = maxDay(waiting.endDay, endDay);
+    return (await waiting.jobs).filter((job) => job.day >= startDay && job.day <= endDay);
+  }
+  const group: PendingList = { startDay, endDay, jobs: Promise.resolve([]) };
+  group.jobs = fetchDeletions(ctx, group, signal).then((jobs) => {
+    rememberDone(ctx.doneJobs, jobs);
+    return jobs;
+  });
+  ctx.lists.pending = group;
+  return group.jobs;
+}
+
+async function cancelDeletion(ctx: AmplitudeContext, amplitudeId: string, day: string, signal?: AbortSignal): Promise<void> {
+  const operation = 'cancelDeletion';
+  if (!DIGITS.test(amplitudeId) || !DAY.test(day)) throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
+  const res = await ctx.call(operation, () => ctx.api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal, context: { operation } }), signal);
+  if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
 }
 
 /**

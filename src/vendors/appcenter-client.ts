@@ -115,7 +115,14 @@ const NOTIFICATION_PAGE = 2000;
 
 /** `budget`: where App Center's call budget is kept (Redis in the service, so it holds across processes). */
 export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): AppCenterClient {
-  const settings = withAppCenterDefaults(input);
+  const ctx = createContext(withAppCenterDefaults(input), calls, budget);
+  return { settings: ctx.settings, ...appMethods(ctx), ...exportMethods(ctx), ...deviceAudienceAndPushMethods(ctx), close: () => undefined };
+}
+
+/** What the client's calls share: settings, the http client, the paced App Center call and the export container's blob call. */
+type AppCenterContext = ReturnType<typeof createContext>;
+
+function createContext(settings: AppCenterSettings, calls: VendorCallObserver | undefined, budget: CallBudget) {
   const base = new URL(settings.baseUrl.endsWith('/') ? settings.baseUrl : `${settings.baseUrl}/`);
   const http = withCallMetrics(got.extend({ throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: settings.timeoutMs }, followRedirect: false }), 'appcenter', calls);
 
@@ -176,10 +183,12 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
     if (res.statusCode < 300 || res.statusCode === 404) return { status: res.statusCode, body: res.body };
     throw blobError(operation, res.statusCode, res.headers['x-ms-error-code'], res.headers['retry-after'], settings.throttleDelayMs);
   }
+  return { settings, base, http, appPath, follow, call, requireSas, blobUrl, blobCall, xml };
+}
 
+function appMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'confirmApp' | 'startDeviceExport' | 'deviceExportStatus'> {
+  const { settings, base, call, appPath, requireSas } = ctx;
   return {
-    settings,
-
     async confirmApp(app, signal, sightings) {
       const index = settings.apps.indexOf(app);
       const configKey = `vendors.appcenter.apps[${index < 0 ? '?' : index}]`;
@@ -201,7 +210,6 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       if (!ownerSeen) return Promise.reject(scopeMissing(details, 'vendors.appcenter.owner', `"${settings.owner}" owns no app this token can see`));
       return Promise.reject(scopeMissing(details, configKey, `"${settings.owner}/${app}" does not exist`));
     },
-
     async startDeviceExport(app, signal) {
       const sasUri = requireSas('Push_ExportDevices');
       const { status, body } = await call('Push_ExportDevices', 'POST', appPath(app, '/push/device_exports'), { json: { blob_container_sas_uri: sasUri.toString() }, ok: [200, 201, 202], signal });
@@ -210,7 +218,6 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       if (typeof exportId !== 'string' || !exportId) throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevices', status }, 'answered without an export id');
       return { exportId };
     },
-
     async deviceExportStatus(app, exportId, signal) {
       const { status, body } = await call('Push_ExportDevicesStatus', 'GET', appPath(app, `/push/device_exports/${encodeURIComponent(exportId)}`), { ok: [200], signal });
       if (status === 404 || status === 410) return { gone: true, status };
@@ -218,7 +225,12 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       if (state === 'InProgress' || state === 'Completed' || state === 'Failed') return state;
       throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevicesStatus', status, code: 'UnknownExportStatus' }, 'answered an unknown status');
     },
+  };
+}
 
+function exportMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'exportBlobNames' | 'readExportRows' | 'deleteExportBlob'> {
+  const { settings, http, requireSas, blobUrl, blobCall, xml } = ctx;
+  return {
     async exportBlobNames(exportId, signal) {
       const container = requireSas('AzureBlob_ListBlobs');
       const names: string[] = [];
@@ -239,7 +251,6 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       } while (marker);
       return names;
     },
-
     async readExportRows(blobName, onRow, signal) {
       const stream = http.stream(blobUrl('AzureBlob_GetBlob', blobName), { signal, context: { operation: 'AzureBlob_GetBlob' } });
       let response: Response;
@@ -275,22 +286,24 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       }
       return rows;
     },
-
     async deleteExportBlob(blobName, signal) {
       const { status } = await blobCall('AzureBlob_DeleteBlob', 'DELETE', blobUrl('AzureBlob_DeleteBlob', blobName), signal);
       return status !== 404;
     },
+  };
+}
 
+function deviceAudienceAndPushMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'deleteInstallId' | 'blockLogs' | 'listAudiences' | 'deleteAudience' | 'listNotifications' | 'getNotificationContent' | 'deleteNotifications'> {
+  const { call, appPath, follow } = ctx;
+  return {
     async deleteInstallId(app, installId, signal) {
       const { status } = await call('Push_DeleteInstallId', 'DELETE', appPath(app, `/push/devices/${encodeURIComponent(installId)}`), { ok: [200, 204], signal });
       return status === 404 || status === 410 ? 'absent' : 'deleted';
     },
-
     async blockLogs(app, installId, signal) {
       const { status } = await call('Devices_BlockLogs', 'PUT', appPath(app, `/devices/block_logs/${encodeURIComponent(installId)}`), { ok: [200, 204], signal });
       return status === 404 || status === 410 ? 'absent' : 'blocked';
     },
-
     async listAudiences(app, signal) {
       const audiences: AppCenterAudience[] = [];
       let url: string | undefined = `${appPath(app, '/analytics/audiences')}?include_disabled=true`;
@@ -306,12 +319,10 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       }
       return audiences;
     },
-
     async deleteAudience(app, name, signal) {
       const { status } = await call('Analytics_DeleteAudience', 'DELETE', appPath(app, `/analytics/audiences/${encodeURIComponent(name)}`), { ok: [200, 204], signal });
       return status === 404 || status === 410 ? 'absent' : 'deleted';
     },
-
     async listNotifications(app, signal) {
       const items: AppCenterNotificationOverview[] = [];
       let consistent = true;
@@ -336,22 +347,19 @@ export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCa
       if (total !== undefined && new Set(items.map((n) => n.notification_id)).size !== total) consistent = false;
       return { items, consistent };
     },
-
     async getNotificationContent(app, notificationId, signal) {
       const { status, body } = await call('Push_Get', 'GET', appPath(app, `/push/notifications/${encodeURIComponent(notificationId)}`), { ok: [200], signal });
       if (status === 404 || status === 410) return 'absent';
       const content = (body as { notification_content?: unknown } | undefined)?.notification_content;
       return content && typeof content === 'object' ? (content) : {};
     },
-
     async deleteNotifications(app, ids, signal) {
       const { status } = await call('Push_Delete', 'DELETE', appPath(app, '/push/notifications'), { json: { values: ids }, ok: [200, 204], signal });
       return status === 404 || status === 410 ? { gone: true, status } : 'deleted';
     },
-
-    close: () => undefined,
   };
 }
+
 
 function parseJson(text: string | undefined): unknown {
   if (!text) return undefined;
