@@ -4,7 +4,7 @@ import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, ty
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import { requireClient, resourceValue, type BatchInput, type BatchMemberInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** What erasing one member's devices came to. Counts only: install ids identify a person and stay in memory. */
 export interface DeviceErasure {
@@ -117,7 +117,7 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
   const app = resourceValue(input.scope, 'app');
   const previous = input.previous as BatchProgress;
   const progress: Record<string, DeviceErasure> = { ...(previous.progress ?? {}) };
-  const pending = input.members.filter((m) => !progress[m.taskId]);
+  const pending = input.members.filter((m) => !Object.hasOwn(progress, m.taskId));
   const finish = (evidence: Record<string, unknown>) => ({
     outcome: 'done' as const,
     evidence: { app, members: input.members.length, ...evidence },
@@ -152,19 +152,51 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
     return unexpectedFormat(input.members, app, exportId, `the completed export wrote no blob under ${EXPORT_BLOB_PREFIX_HINT}`);
   }
 
-  // Normalised identifier → the member tasks it belongs to; rows are matched by exact lookup only.
+  const { index, targets } = indexMembers(pending, client.settings);
+  const { rows, rowsWithoutIds, listed } = await scanExport(client, blobs, { index, targets, signal: input.signal });
+
+  if (rowsWithoutIds > 0) {
+    for (const blob of blobs) await client.deleteExportBlob(blob, input.signal);
+    await input.checkpoint({ exportId: null });
+    return unexpectedFormat(input.members, app, exportId, `${rowsWithoutIds} of ${rows} export rows have none of the expected id fields (${EXPECTED_ID_FIELDS})`);
+  }
+
+  await eraseMembers(client, app, input, { pending, targets, listed, progress, rows, interrupted: new Set(previous.erasing ?? []) });
+
+  let exportBlobsDeleted = 0;
+  for (const blob of blobs) if (await client.deleteExportBlob(blob, input.signal)) exportBlobsDeleted += 1;
+  const totals = Object.values(progress).reduce((sum, p) => ({ matched: sum.matched + p.devicesMatched, deleted: sum.deleted + p.devicesDeleted }), { matched: 0, deleted: 0 });
+  return finish({ exportId, exportRows: rows, devicesMatched: totals.matched, devicesDeleted: totals.deleted, exportBlobsDeleted });
+};
+
+/** Normalised identifier → the member tasks it belongs to, and each member's install ids to erase. */
+interface MemberIndex {
+  index: Map<string, string[]>;
+  targets: Map<string, Set<string>>;
+}
+
+/** Indexes the pending members' identifiers; rows are matched by exact lookup only. */
+function indexMembers(pending: BatchMemberInput[], settings: AppCenterSettings): MemberIndex {
   const index = new Map<string, string[]>();
   const add = (key: string, taskId: string) => index.set(key, [...(index.get(key) ?? []), taskId]);
-  const targets = new Map<string, Set<string>>(pending.map((m) => [m.taskId, new Set<string>()]));
-  const properties = client.settings.customProperties;
+  const targets = new Map<string, Set<string>>();
   for (const m of pending) {
+    const installIds = new Set<string>();
+    targets.set(m.taskId, installIds);
     if (m.subject.installId) {
       add(`installId\u0000${m.subject.installId}`, m.taskId);
       // Deleted even when the export missed it (a device registered after the export began).
-      targets.get(m.taskId)!.add(m.subject.installId);
+      installIds.add(m.subject.installId);
     }
-    for (const kind of customPropertyKinds(m.subject, client.settings)) add(`${kind}\u0000${m.subject[kind]}`, m.taskId);
+    for (const kind of customPropertyKinds(m.subject, settings)) add(`${kind}\u0000${m.subject[kind]}`, m.taskId);
   }
+  return { index, targets };
+}
+
+/** Streams every blob of the export once, adding each matched row's install id to its members' targets. */
+async function scanExport(client: AppCenterClient, blobs: string[], members: MemberIndex & { signal?: AbortSignal }) {
+  const { index, targets } = members;
+  const properties = client.settings.customProperties;
   const lookups = CUSTOM_KINDS.flatMap((kind) => (properties[kind] ?? []).map((name) => ({ kind, name })));
   const listed = new Set<string>();
   let rows = 0;
@@ -185,29 +217,38 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
           if (value) hits.push(...(index.get(`${kind}\u0000${value}`) ?? []));
         }
         for (const taskId of hits) {
-          targets.get(taskId)!.add(installId);
+          // Every indexed task id is a pending member's, which has its target set.
+          targets.get(taskId)?.add(installId);
           listed.add(installId);
         }
       },
-      input.signal,
+      members.signal,
     );
   }
+  return { rows, rowsWithoutIds, listed };
+}
 
-  if (rowsWithoutIds > 0) {
-    for (const blob of blobs) await client.deleteExportBlob(blob, input.signal);
-    await input.checkpoint({ exportId: null });
-    return unexpectedFormat(input.members, app, exportId, `${rowsWithoutIds} of ${rows} export rows have none of the expected id fields (${EXPECTED_ID_FIELDS})`);
-  }
+interface ErasePlan {
+  pending: BatchMemberInput[];
+  targets: Map<string, Set<string>>;
+  listed: Set<string>;
+  progress: Record<string, DeviceErasure>;
+  rows: number;
+  /** Members a run cut off while erasing them. */
+  interrupted: Set<string>;
+}
 
+/** Erases the pending members' devices, recording each member's progress into `plan.progress`. */
+async function eraseMembers(client: AppCenterClient, app: string, input: BatchInput, plan: ErasePlan): Promise<void> {
+  const { pending, targets, listed, progress, rows, interrupted } = plan;
   const erased = new Set<string>();
-  const interrupted = new Set(previous.erasing ?? []);
   try {
     // Written ahead, a few members at a time (Invariant 11): the members about to be erased, then their progress.
     for (let from = 0; from < pending.length; from += CHECKPOINT_EVERY) {
       const chunk = pending.slice(from, from + CHECKPOINT_EVERY);
       await input.checkpoint({ erasing: chunk.map((m) => m.taskId) });
       for (const m of chunk) {
-        const result = await eraseInstallIds(client, app, targets.get(m.taskId)!, { signal: input.signal, listed, erasedEarlier: erased });
+        const result = await eraseInstallIds(client, app, targets.get(m.taskId) ?? new Set<string>(), { signal: input.signal, listed, erasedEarlier: erased });
         progress[m.taskId] = interrupted.has(m.taskId) ? afterInterruptedRun(result) : result;
       }
       await input.checkpoint({ progress, exportRows: rows, erasing: null });
@@ -217,12 +258,7 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
     await input.checkpoint({ progress, exportRows: rows });
     throw err;
   }
-
-  let exportBlobsDeleted = 0;
-  for (const blob of blobs) if (await client.deleteExportBlob(blob, input.signal)) exportBlobsDeleted += 1;
-  const totals = Object.values(progress).reduce((sum, p) => ({ matched: sum.matched + p.devicesMatched, deleted: sum.deleted + p.devicesDeleted }), { matched: 0, deleted: 0 });
-  return finish({ exportId, exportRows: rows, devicesMatched: totals.matched, devicesDeleted: totals.deleted, exportBlobsDeleted });
-};
+}
 
 /**
  * The install id of an export row. The export's field names are not in App Center's docs

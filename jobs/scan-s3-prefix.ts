@@ -173,16 +173,18 @@ async function resolveIntent(
   const credit = (taskId: string, field: keyof PrefixPurgeCounts, n: number) => {
     const i = indexOf.get(taskId);
     if (i === undefined || n === 0) return; // no longer a member (its task settled): nobody to tell
-    if (!earned.has(i)) earned.set(i, emptyCounts());
-    earned.get(i)![field] += n;
+    countsOf(earned, i)[field] += n;
   };
   const listed = new Set(group?.entries.map((e) => e.versionId) ?? []);
   if (intent.rewrite) {
     const latest = group?.entries.find((e) => e.isLatest);
     let rewritten = !latest || latest.isDeleteMarker ? group === undefined : latest.versionId !== intent.rewrite.versionId;
-    if (latest && !latest.isDeleteMarker && !rewritten) {
-      const scan = await readRows(s3, bucket, group!.key, latest, matcher, signal);
-      rewritten = !Object.keys(intent.rewrite.rows).some((taskId) => indexOf.has(taskId) && (scan?.matched.get(indexOf.get(taskId)!) ?? 0) > 0);
+    if (group && latest && !latest.isDeleteMarker && !rewritten) {
+      const scan = await readRows(s3, bucket, group.key, latest, matcher, signal);
+      rewritten = !Object.keys(intent.rewrite.rows).some((taskId) => {
+        const i = indexOf.get(taskId);
+        return i !== undefined && (scan?.matched.get(i) ?? 0) > 0;
+      });
     }
     if (rewritten) {
       for (const [taskId, rows] of Object.entries(intent.rewrite.rows)) {
@@ -238,12 +240,12 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
   const markers = group.entries.filter((e) => e.isDeleteMarker);
   const objectsLeftIfPlanned = !!current || group.entries.some((e) => !e.isDeleteMarker && !planned.some((p) => p.entry === e));
   const owners = [...new Set(scans.flatMap((s) => [...s.scan.matched.keys()]))];
-  const taskIdsOf = (scan: RowScan) => [...scan.matched.keys()].map(ctx.taskIdOf);
+  const taskIdsOf = (scan: RowScan) => [...scan.matched.keys()].map((i) => ctx.taskIdOf(i));
   await ctx.intents.declare({
     keyDigest: keyDigest(group.key),
     ...(current ? { rewrite: { versionId: current.entry.versionId, rows: Object.fromEntries([...current.scan.matched].map(([i, rows]) => [ctx.taskIdOf(i), rows])) } } : {}),
     deletes: ctx.versioned ? scans.map((s) => ({ versionId: s.entry.versionId, taskIds: taskIdsOf(s.scan) })) : [],
-    ...(ctx.versioned && !objectsLeftIfPlanned && markers.length ? { markers: { versionIds: markers.map((m) => m.versionId), taskIds: owners.map(ctx.taskIdOf) } } : {}),
+    ...(ctx.versioned && !objectsLeftIfPlanned && markers.length ? { markers: { versionIds: markers.map((m) => m.versionId), taskIds: owners.map((i) => ctx.taskIdOf(i)) } } : {}),
   });
 
   // Counted here and recorded only with the confirmation: a run cut off midway records nothing of
@@ -254,8 +256,9 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
     if (entry.isLatest) {
       const written = await rewriteVersion(s3, bucket, group.key, entry.versionId, ctx);
       for (const [i, rows] of scan.matched) {
-        earned.get(i)!.objectsRewritten++;
-        earned.get(i)!.rowsRemoved += rows;
+        const counts = countsOf(earned, i);
+        counts.objectsRewritten++;
+        counts.rowsRemoved += rows;
       }
       // The version just replaced still holds the rows, unless the write replaced it in place
       // (unversioned buckets, and the `null` version of a suspended one).
@@ -266,16 +269,26 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
   }
   if (toDelete.length) {
     await s3.deleteVersions(bucket, toDelete.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
-    for (const { entry, scan } of scans) if (toDelete.includes(entry)) for (const i of scan.matched.keys()) earned.get(i)!.versionsDeleted++;
+    for (const { entry, scan } of scans) if (toDelete.includes(entry)) for (const i of scan.matched.keys()) countsOf(earned, i).versionsDeleted++;
     // A key whose every object version went keeps only delete markers, hiding nothing: they go too.
     const objectsLeft = group.entries.some((e) => !e.isDeleteMarker && !toDelete.includes(e)) || scans.some((s) => s.entry.isLatest);
     if (!objectsLeft && markers.length) {
       await s3.deleteVersions(bucket, markers.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
-      for (const i of owners) earned.get(i)!.deleteMarkersDeleted += markers.length;
+      for (const i of owners) countsOf(earned, i).deleteMarkersDeleted += markers.length;
     }
   }
   await ctx.intents.confirm(earned);
   return true;
+}
+
+/** A member's counts in `earned`, started at zero the first time it earns anything. */
+function countsOf(earned: Map<number, PrefixPurgeCounts>, memberIndex: number): PrefixPurgeCounts {
+  let counts = earned.get(memberIndex);
+  if (!counts) {
+    counts = emptyCounts();
+    earned.set(memberIndex, counts);
+  }
+  return counts;
 }
 
 async function readRows(s3: S3VendorClient, bucket: string, key: string, entry: S3VersionEntry, matcher: EndpointMatcher, signal?: AbortSignal): Promise<RowScan | undefined> {
