@@ -12,7 +12,8 @@ import { createLogger, type Logger } from './logger.js';
 import { openDatabase, type Database } from './ledger/database.js';
 import { migrate } from './ledger/migrations.js';
 import { type Ledger, createLedger } from './ledger/ledger.js';
-import { createIdentityCipher } from './privacy/identity-cipher.js';
+import type { StatusChangeOutlet } from './ledger/status-changes.js';
+import { createIdentityCipher, type IdentityCipher } from './privacy/identity-cipher.js';
 import { startEmbeddedRedis, type EmbeddedRedis } from './stores/embedded-redis.js';
 import { makeDataDirPrivate, tighten } from './stores/private-data-dir.js';
 import { createQueueSet, type QueueSet } from './infrastructure/queue-set.js';
@@ -28,13 +29,14 @@ import { serveHttp } from './api/http-server.js';
 import { RETIRED_VENDOR_ANSWERS, startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { connectSharedSandbox, type SharedSandbox } from './sandbox/shared-sandbox.js';
 import type { SimulatedVendors } from './sandbox/simulated-vendors.js';
-import { REAL_TIME } from './vendors/vendor-clock.js';
+import { REAL_TIME, type VendorClock } from './vendors/vendor-clock.js';
+import type { CallBudget } from './vendors/call-budget.js';
 import { resolveQueues } from '../queues/registry.js';
 import type { VendorClients } from './connectors/processor-contract.js';
 import { ProjectDeletionLedger } from './ledger/project-deletion-ledger.js';
 import { ScopeDeletionLedger } from './ledger/scope-deletion-ledger.js';
 import { startManualWorkReminders } from './manual-work/manual-work-reminders.js';
-import { createReceiptSigner } from './receipts/receipt-signer.js';
+import { createReceiptSigner, type ReceiptSigner } from './receipts/receipt-signer.js';
 import { callbacksQueue } from '../queues/callbacks-queue.js';
 import { deliverCallback } from '../jobs/deliver-callback.js';
 import type { CallbackJobData } from './callbacks/status-notifier.js';
@@ -137,51 +139,18 @@ export async function startService(config: Config, options: StartServiceOptions 
   };
 
   try {
-    let sandbox: Sandbox | undefined;
-    let sharedSandbox: SharedSandbox | undefined;
-    if (config.sandbox.url) {
-      // A shared `erasure sandbox`: its vendors and its clock, for every process of the deployment (src/sandbox/shared-sandbox.ts).
-      const token = config.adminToken ?? readExistingSecret(path.join(config.dataDir, 'admin-token'));
-      if (!token) throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
-      const shared = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
-      sharedSandbox = shared;
-      closers.push(() => { shared.close(); return Promise.resolve(); });
-      config = withSandboxVendors(config, shared);
-    } else if (config.sandboxMode) {
-      // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
-      const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
-      const started = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
-      sandbox = started;
-      closers.push(() => started.close());
-      config = withSandboxVendors(config, started);
-    }
+    const simulated = await startVendorSimulators(config, options, logger, closers);
+    const { sandbox, sharedSandbox } = simulated;
+    config = simulated.config;
 
-    let redisUrl = config.redisUrl;
-    if (!redisUrl) {
-      const embedded: EmbeddedRedis = await startEmbeddedRedis({ dataDir: path.join(config.dataDir, 'redis') });
-      closers.push(() => embedded.stop());
-      redisUrl = embedded.url;
-    }
+    const redisUrl = await redisUrlOf(config, closers);
 
     const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
     closers.push(() => db.close());
     await migrate(db);
     tighten(config.dataDir);
 
-    let keyText = config.encryptionKey;
-    if (!keyText) {
-      if (!config.sandboxMode) throw new Error('ERASURE_ENCRYPTION_KEY is required outside sandbox mode (32 bytes, hex or base64)');
-      keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
-    }
-    const masterKey = decodeKey(keyText);
-    const cipher = createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey));
-    // Receipts have a key of their own (issue 25 §6), not one derived from the vault's master key.
-    let receiptKeyText = config.receiptSigningKey;
-    if (!receiptKeyText) {
-      if (!config.sandboxMode) throw new Error('ERASURE_RECEIPT_SIGNING_KEY is required outside sandbox mode (32 bytes, hex or base64: the Ed25519 receipt signing key)');
-      receiptKeyText = readOrCreateSecret(path.join(config.dataDir, 'receipt-signing-key'), () => randomBytes(32).toString('base64'));
-    }
-    const signer = createReceiptSigner(decodeKey(receiptKeyText), config.receipts.previousPublicKeys);
+    const { cipher, signer } = loadKeys(config);
     const projectDeletions = new ProjectDeletionLedger(db);
     const scopeDeletions = new ScopeDeletionLedger(db);
 
@@ -195,12 +164,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     const opendsrSigner = await loadOpenDsrSigner(config, logger);
     // The callbacks a change owes commit with it (an outbox row) and are queued right after (src/callbacks/callback-outbox.ts).
     const callbackOutbox = createCallbackOutbox({ db, queues, store: opendsrStore, config, logger });
-    const ledger = createLedger(db, cipher, {
-      record: async (tx, changes) => {
-        for (const change of changes) await callbackOutbox.write(tx, change);
-      },
-      publish: (change) => callbackOutbox.dispatch(change),
-    });
+    const ledger = createLedger(db, cipher, callbackOutlet(callbackOutbox));
     // Every vendor HTTP call is counted here and summed in Redis across processes (src/metrics/).
     const vendorCalls = createVendorCallStats({ redisUrl, prefix: config.queuePrefix });
     closers.push(() => vendorCalls.close());
@@ -221,16 +185,7 @@ export async function startService(config: Config, options: StartServiceOptions 
     // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
     const simulators: SimulatedVendors | undefined = sandbox ?? sharedSandbox;
     const vendorClock = simulators ? () => simulators.clock.now() : REAL_TIME;
-    const jobs: Record<string, ConnectorJob> = {};
-    for (const connector of CONNECTORS) {
-      const settings = config.vendors[connector.vendor];
-      if (!settings) continue;
-      const client = connector.createClient(settings, vendorCalls, vendorClock, callBudget);
-      // Each connector's client fills the slot of its vendor's name: its processors get it alone (start-workers.ts).
-      (clients as Record<string, unknown>)[connector.vendor] = client;
-      closers.push(() => { client.close(); return Promise.resolve(); });
-      Object.assign(jobs, connector.jobs);
-    }
+    const jobs = addVendorClients(config, clients, { calls: vendorCalls, clock: vendorClock, budget: callBudget }, closers);
 
     let workers: WorkerPool | undefined;
     const runQueues = roles.workers === 'all' ? queues.definitions : queues.definitions.filter((q) => (roles.workers as string[]).includes(q.name));
@@ -244,39 +199,14 @@ export async function startService(config: Config, options: StartServiceOptions 
     let vendorHealth: VendorHealthMonitor | undefined;
     let adminToken = config.adminToken;
     if (roles.api) {
-      if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
-      if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
-      const verify = createTokenVerifier(adminToken, config.tokens);
-      const sessions = new AdminSessions(db, principalsByName(adminToken, config.tokens));
-      // One gate and one failure limiter for every authenticated surface (issue 25 §2).
-      const gate = new CredentialGate(verify, sessions);
-      const intakeLimiter = new IntakeRateLimiter(config.tokens);
+      const { verify, sessions, gate, intakeLimiter, ...auth } = apiAuth(config, db);
+      adminToken = auth.adminToken;
       const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
       const intake = createIntake({ config, ledger, enqueue, enqueueMany, queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
       const opendsrRouter = opendsrSigner
         ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => url ?? '', queues, logger, checkCallbackUrl: checkCallback })
         : undefined;
-      // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
-      const vendorSettings = config.vendors;
-      // A Segment canary regulation on a real workspace outlives one canary run (src/preflight/canary.ts).
-      const canaryCarry: CanaryCarry = {};
-      vendorHealth = new VendorHealthMonitor({
-        preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
-        canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, carry: canaryCarry, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
-        logger,
-        atBoot: config.preflight.atBoot,
-        intervalMs: config.preflight.intervalMs,
-        canaryEveryMs: config.preflight.canaries.length ? config.preflight.canaryEveryMs : 0,
-        // A failed or drifted canary opens the vendor's breaker (its queue pauses until an operator
-        // resumes it) and alerts through the breaker's webhook; tests may listen too.
-        onCanaryFailed: async (vendor, reason) => {
-          await breaker.trip(vendor, 'canary', `canary failed: ${reason}`).catch((err: unknown) => logger.warn('circuit breaker unavailable', { errorName: errorNameOf(err) }));
-          options.onCanaryFailed?.(vendor, reason);
-        },
-      });
-      vendorHealth.start();
-      const health = vendorHealth;
-      closers.push(() => { health.stop(); return Promise.resolve(); });
+      vendorHealth = startVendorHealth({ config, clients, vendorClock, simulators, breaker, logger, onCanaryFailed: options.onCanaryFailed }, closers);
       const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
       const stopReminders = startManualWorkReminders({ config, db, ledger, scopeDeletions, signer, logger });
       if (stopReminders) closers.push(() => { stopReminders(); return Promise.resolve(); });
@@ -333,4 +263,136 @@ function sleepMs(ms: number): Promise<void> {
 /** An error's class name for a log line (never its message, which may echo an identifier). */
 function errorNameOf(err: unknown): string {
   return err instanceof Error ? err.name : 'Error';
+}
+
+/** The vendors' simulators in sandbox mode: a shared `erasure sandbox` or this process's own; the config then points at them. */
+async function startVendorSimulators(
+  config: Config,
+  options: StartServiceOptions,
+  logger: Logger,
+  closers: Array<() => Promise<void>>,
+): Promise<{ config: Config; sandbox?: Sandbox; sharedSandbox?: SharedSandbox }> {
+  let sandbox: Sandbox | undefined;
+  let sharedSandbox: SharedSandbox | undefined;
+  if (config.sandbox.url) {
+    // A shared `erasure sandbox`: its vendors and its clock, for every process of the deployment (src/sandbox/shared-sandbox.ts).
+    const token = config.adminToken ?? readExistingSecret(path.join(config.dataDir, 'admin-token'));
+    if (!token) throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
+    const shared = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
+    sharedSandbox = shared;
+    closers.push(() => { shared.close(); return Promise.resolve(); });
+    config = withSandboxVendors(config, shared);
+  } else if (config.sandboxMode) {
+    // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
+    const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
+    const started = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
+    sandbox = started;
+    closers.push(() => started.close());
+    config = withSandboxVendors(config, started);
+  }
+  return { config, sandbox, sharedSandbox };
+}
+
+/** The vault's keys (current and previous) and the receipt signing key: from config, or made once per data dir in sandbox mode. */
+function loadKeys(config: Config): { cipher: IdentityCipher; signer: ReceiptSigner } {
+  let keyText = config.encryptionKey;
+  if (!keyText) {
+    if (!config.sandboxMode) throw new Error('ERASURE_ENCRYPTION_KEY is required outside sandbox mode (32 bytes, hex or base64)');
+    keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
+  }
+  const masterKey = decodeKey(keyText);
+  const cipher = createIdentityCipher(masterKey, config.previousEncryptionKeys.map(decodeKey));
+  // Receipts have a key of their own (issue 25 §6), not one derived from the vault's master key.
+  let receiptKeyText = config.receiptSigningKey;
+  if (!receiptKeyText) {
+    if (!config.sandboxMode) throw new Error('ERASURE_RECEIPT_SIGNING_KEY is required outside sandbox mode (32 bytes, hex or base64: the Ed25519 receipt signing key)');
+    receiptKeyText = readOrCreateSecret(path.join(config.dataDir, 'receipt-signing-key'), () => randomBytes(32).toString('base64'));
+  }
+  const signer = createReceiptSigner(decodeKey(receiptKeyText), config.receipts.previousPublicKeys);
+  return { cipher, signer };
+}
+
+/** Each configured vendor's client, in the slot of its vendor's name (its processors get it alone), and every vendor job by name. */
+function addVendorClients(
+  config: Config,
+  clients: VendorClients,
+  wiring: { calls: VendorCallStats; clock: VendorClock; budget: CallBudget },
+  closers: Array<() => Promise<void>>,
+): Record<string, ConnectorJob> {
+  const jobs: Record<string, ConnectorJob> = {};
+  for (const connector of CONNECTORS) {
+    const settings = config.vendors[connector.vendor];
+    if (!settings) continue;
+    const client = connector.createClient(settings, wiring.calls, wiring.clock, wiring.budget);
+    // Each connector's client fills the slot of its vendor's name: its processors get it alone (start-workers.ts).
+    (clients as Record<string, unknown>)[connector.vendor] = client;
+    closers.push(() => { client.close(); return Promise.resolve(); });
+    Object.assign(jobs, connector.jobs);
+  }
+  return jobs;
+}
+
+/** Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/). */
+function startVendorHealth(
+  deps: {
+    config: Config;
+    clients: VendorClients;
+    vendorClock: VendorClock;
+    simulators: SimulatedVendors | undefined;
+    breaker: VendorBreaker;
+    logger: Logger;
+    onCanaryFailed: StartServiceOptions['onCanaryFailed'];
+  },
+  closers: Array<() => Promise<void>>,
+): VendorHealthMonitor {
+  const { config, clients, vendorClock, simulators, breaker, logger } = deps;
+  // Preflight at boot (logged, never fatal) and every preflight.intervalMs; canaries as configured (src/preflight/).
+  const vendorSettings = config.vendors;
+  // A Segment canary regulation on a real workspace outlives one canary run (src/preflight/canary.ts).
+  const canaryCarry: CanaryCarry = {};
+  const monitor = new VendorHealthMonitor({
+    preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
+    canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, carry: canaryCarry, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
+    logger,
+    atBoot: config.preflight.atBoot,
+    intervalMs: config.preflight.intervalMs,
+    canaryEveryMs: config.preflight.canaries.length ? config.preflight.canaryEveryMs : 0,
+    // A failed or drifted canary opens the vendor's breaker (its queue pauses until an operator
+    // resumes it) and alerts through the breaker's webhook; tests may listen too.
+    onCanaryFailed: async (vendor, reason) => {
+      await breaker.trip(vendor, 'canary', `canary failed: ${reason}`).catch((err: unknown) => logger.warn('circuit breaker unavailable', { errorName: errorNameOf(err) }));
+      deps.onCanaryFailed?.(vendor, reason);
+    },
+  });
+  monitor.start();
+  closers.push(() => { monitor.stop(); return Promise.resolve(); });
+  return monitor;
+}
+
+/** The Redis to use: the configured one, or an embedded redis-server in the data dir (stopped with the service). */
+async function redisUrlOf(config: Config, closers: Array<() => Promise<void>>): Promise<string> {
+  if (config.redisUrl) return config.redisUrl;
+  const embedded: EmbeddedRedis = await startEmbeddedRedis({ dataDir: path.join(config.dataDir, 'redis') });
+  closers.push(() => embedded.stop());
+  return embedded.url;
+}
+
+/** The callbacks a status change owes commit with it (outbox rows) and are queued once it has committed (src/callbacks/callback-outbox.ts). */
+function callbackOutlet(outbox: CallbackOutbox): StatusChangeOutlet {
+  return {
+    record: async (tx, changes) => {
+      for (const change of changes) await outbox.write(tx, change);
+    },
+    publish: (change) => outbox.dispatch(change),
+  };
+}
+
+/** The API's credentials: the admin token (made once per data dir in sandbox mode), and one gate and failure limiter for every authenticated surface (issue 25 §2). */
+function apiAuth(config: Config, db: Database) {
+  let adminToken = config.adminToken;
+  if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
+  if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
+  const verify = createTokenVerifier(adminToken, config.tokens);
+  const sessions = new AdminSessions(db, principalsByName(adminToken, config.tokens));
+  return { adminToken, verify, sessions, gate: new CredentialGate(verify, sessions), intakeLimiter: new IntakeRateLimiter(config.tokens) };
 }
