@@ -168,6 +168,32 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
       }, 's3', calls)
     : undefined;
 
+  const call = createGuardedCall(settings.throttleDelayMs, endOfSupportAt);
+  const ctx: PinpointContext = { settings, sdk, pace, endOfSupportAt, call };
+  return {
+    settings,
+    exports,
+    ...endpointMethods(ctx),
+    ...exportJobMethods(ctx),
+    ...appMethods(ctx),
+    close: () => {
+      sdk.destroy();
+      exports?.close();
+    },
+  };
+}
+
+/** What the groups of client methods share, built once in createPinpointClient. */
+interface PinpointContext {
+  settings: ResolvedPinpointSettings;
+  sdk: AwsPinpointClient;
+  pace: { DeleteEndpoint: (signal?: AbortSignal) => Promise<void>; GetEndpoint: (signal?: AbortSignal) => Promise<void> };
+  endOfSupportAt: number;
+  call: <T>(operation: string, send: () => Promise<T>) => Promise<T | AppGone>;
+}
+
+/** Sends one call; an answer that the app (or what was asked about) is gone comes back as AppGone, any other failure as the taxonomy's error. */
+function createGuardedCall(throttleDelayMs: number, endOfSupportAt: number): PinpointContext['call'] {
   /** NotFoundException always means "not there"; ForbiddenException does once Pinpoint is past its end of support. */
   function goneAnswer(err: unknown): string | undefined {
     if (!(err instanceof PinpointServiceException)) return undefined;
@@ -177,19 +203,20 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
     return undefined;
   }
 
-  async function call<T>(operation: string, send: () => Promise<T>): Promise<T | AppGone> {
+  return async function call<T>(operation: string, send: () => Promise<T>): Promise<T | AppGone> {
     try {
       return await send();
     } catch (err) {
       const gone = goneAnswer(err);
       if (gone) return { gone: true, vendorAnswer: gone };
-      throw toVendorError(operation, err, settings.throttleDelayMs);
+      throw toVendorError(operation, err, throttleDelayMs);
     }
-  }
+  };
+}
 
+/** Endpoints by user id and by endpoint id (GetEndpoint and DeleteEndpoint paced by their client-side limits). */
+function endpointMethods({ sdk, pace, call }: PinpointContext): Pick<PinpointClient, 'getUserEndpoints' | 'deleteUserEndpoints' | 'putEndpoint' | 'getEndpoint' | 'deleteEndpoint'> {
   return {
-    settings,
-    exports,
     async getUserEndpoints({ appId, userId, signal }) {
       const out = await call('GetUserEndpoints', () => sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }));
       return isGone(out) ? [] : summarise(out.EndpointsResponse?.Item);
@@ -215,6 +242,12 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
       const out = await call('DeleteEndpoint', () => sdk.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }));
       return isGone(out) ? 'not_found' : 'deleted';
     },
+  };
+}
+
+/** Export jobs: create, read, and find one already writing to a prefix. */
+function exportJobMethods({ sdk, call }: PinpointContext): Pick<PinpointClient, 'createExportJob' | 'getExportJob' | 'findExportJob'> {
+  return {
     async createExportJob({ appId, s3UrlPrefix, roleArn, segmentId, signal }) {
       const out = await call('CreateExportJob', () =>
         sdk.send(new CreateExportJobCommand({ ApplicationId: appId, ExportJobRequest: { S3UrlPrefix: s3UrlPrefix, RoleArn: roleArn, ...(segmentId ? { SegmentId: segmentId } : {}) } }), {
@@ -241,6 +274,12 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
       }
       return undefined;
     },
+  };
+}
+
+/** The app (project) itself: read, confirm before a 404 is trusted, delete. */
+function appMethods({ settings, sdk, endOfSupportAt, call }: PinpointContext): Pick<PinpointClient, 'getApp' | 'confirmApp' | 'deleteApp'> {
+  return {
     async getApp({ appId, signal }) {
       const out = await call('GetApp', () => sdk.send(new GetAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
       if (isGone(out)) return out;
@@ -269,10 +308,6 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
       const out = await call('DeleteApp', () => sdk.send(new DeleteAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
       if (isGone(out)) return out;
       return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
-    },
-    close: () => {
-      sdk.destroy();
-      exports?.close();
     },
   };
 }

@@ -340,13 +340,16 @@ export class ExportScan {
     for (const lineStart of lineStarts) {
       let lineEnd = buf.indexOf(NEWLINE, lineStart);
       if (lineEnd < 0 || lineEnd > end) lineEnd = end;
-      let endpoint: { Id?: unknown; Address?: unknown; User?: { UserId?: unknown } | null };
+      let parsed: unknown;
       try {
-        endpoint = JSON.parse(buf.toString('utf8', lineStart, lineEnd));
+        parsed = JSON.parse(buf.toString('utf8', lineStart, lineEnd));
       } catch {
         // The line names someone we look for but cannot be read: never report that as "not found".
         throw new ExportScanError('malformed_line', 'an export line holding a searched identifier is not valid JSON');
       }
+      // A line that is valid JSON but no object (a bare string, number, array) has no Address or User: it names nobody.
+      if (typeof parsed !== 'object' || parsed === null) continue;
+      const endpoint = parsed as { Id?: unknown; Address?: unknown; User?: { UserId?: unknown } | null };
       const who = this.matcher.matchEndpoint(endpoint);
       if (who.size === 0) continue;
       if (typeof endpoint.Id !== 'string' || endpoint.Id === '') {

@@ -121,94 +121,16 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
   });
   addCallMetrics(sdk, vendor, calls);
 
-  async function call<T>(operation: string, send: () => Promise<T>, notFound: readonly string[] = []): Promise<T | undefined> {
-    try {
-      return await send();
-    } catch (err) {
-      if (err instanceof S3ServiceException && notFound.includes(err.name)) return undefined;
-      throw toS3Error(vendor, operation, err, access.throttleDelayMs);
-    }
-  }
-
-  async function deleteVersions(bucket: string, items: Array<{ key: string; versionId?: string }>, signal?: AbortSignal): Promise<number> {
-    let deleted = 0;
-    for (let at = 0; at < items.length; at += MAX_DELETE_OBJECTS) {
-      let pending: ObjectIdentifier[] = items.slice(at, at + MAX_DELETE_OBJECTS).map((i) => ({ Key: i.key, ...(i.versionId ? { VersionId: i.versionId } : {}) }));
-      for (let round = 0; pending.length > 0; round++) {
-        const out = await call('DeleteObjects', () => sdk.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: pending, Quiet: true } }), { abortSignal: signal }));
-        const errors = out?.Errors ?? [];
-        deleted += pending.length - errors.length;
-        if (errors.length === 0) break;
-        // Each per-key Code passes the one vendor-code pattern (src/vendors/vendor-errors.ts) before it is joined.
-        const codes = [...new Set(errors.map((e) => checkedVendorCode(e.Code ?? 'Error') ?? 'Error'))].sort().join(',');
-        if (round + 1 >= DELETE_ERROR_ROUNDS) {
-          const details = { vendor, operation: 'DeleteObjects', code: codes };
-          // Refusals (AccessDenied, a policy) will not go away by retrying; server errors may.
-          const permanent = errors.every((e) => e.Code === 'AccessDenied' || e.Code === 'MethodNotAllowed' || e.Code === 'InvalidArgument');
-          throw permanent
-            ? new PermanentVendorError(details, `refused ${errors.length} key(s)`)
-            : new TransientVendorError(details, `could not delete ${errors.length} key(s)`);
-        }
-        const failed = new Set(errors.map((e) => `${e.Key}\u0000${e.VersionId ?? ''}`));
-        pending = pending.filter((p) => failed.has(`${p.Key}\u0000${p.VersionId ?? ''}`));
-        await pause(200 * 2 ** round, signal);
-      }
-    }
-    return deleted;
-  }
-
-  async function* listVersions(bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<S3KeyVersions> {
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
-    let open: S3KeyVersions | undefined;
-    const guard = listingGuard(vendor);
-    for (;;) {
-      const page = await call('ListObjectVersions', () =>
-        sdk.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }), { abortSignal: signal }),
-      );
-      if (!page) return;
-      const entries: S3VersionEntry[] = [
-        ...(page.Versions ?? []).flatMap((v) => (v.Key === undefined ? [] : [{ key: v.Key, versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, isDeleteMarker: false, size: v.Size ?? 0, at: v.LastModified?.getTime() ?? 0 }])),
-        ...(page.DeleteMarkers ?? []).flatMap((m) => (m.Key === undefined ? [] : [{ key: m.Key, versionId: m.VersionId ?? 'null', isLatest: m.IsLatest === true, isDeleteMarker: true, size: 0, at: m.LastModified?.getTime() ?? 0 }])),
-      ]
-        // The SDK splits S3's one ordered list in two: put it back (key order, newest first).
-        .sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || b.at - a.at)
-        .map(({ at: _at, ...entry }) => entry);
-      for (const entry of entries) {
-        if (open && open.key !== entry.key) {
-          yield open;
-          open = undefined;
-        }
-        (open ??= { key: entry.key, entries: [] }).entries.push(entry);
-      }
-      if (!page.IsTruncated) break;
-      keyMarker = page.NextKeyMarker;
-      versionIdMarker = page.NextVersionIdMarker;
-      if (!keyMarker) throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NoNextMarker' }, 'returned a truncated page without a marker');
-      guard.next('ListObjectVersions', `${keyMarker}\u0000${versionIdMarker ?? ''}`);
-    }
-    if (open) yield open;
-  }
+  const call = createS3Call(vendor, access.throttleDelayMs);
+  const ctx: S3Context = { vendor, sdk, call };
 
   return {
     async versioning(bucket, signal) {
       const out = await call('GetBucketVersioning', () => sdk.send(new GetBucketVersioningCommand({ Bucket: bucket }), { abortSignal: signal }));
       return out?.Status === 'Enabled' || out?.Status === 'Suspended' ? out.Status : 'Unversioned';
     },
-    async *listKeys(bucket, prefix, signal) {
-      let token: string | undefined;
-      const guard = listingGuard(vendor);
-      for (;;) {
-        const page = await call('ListObjectsV2', () => sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal }));
-        if (!page) return;
-        for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0 };
-        if (!page.IsTruncated) return;
-        token = page.NextContinuationToken;
-        if (!token) throw new TransientVendorError({ vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' }, 'returned a truncated page without a token');
-        guard.next('ListObjectsV2', token);
-      }
-    },
-    listVersions,
+    listKeys: (bucket, prefix, signal) => listKeys(ctx, bucket, prefix, signal),
+    listVersions: (bucket, prefix, signal) => listVersions(ctx, bucket, prefix, signal),
     async getObject(bucket, key, versionId, signal) {
       const out = await call('GetObject', () => sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal }), ['NoSuchKey', 'NoSuchVersion', 'NotFound']);
       if (!out?.Body) return undefined;
@@ -237,37 +159,134 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
       );
       return { versionId: out?.VersionId };
     },
-    deleteVersions,
-    async purgePrefix(bucket, prefix, signal) {
-      let versionsDeleted = 0;
-      let markersDeleted = 0;
-      let bytesDeleted = 0;
-      for (let pass = 0; pass < 3; pass++) {
-        const batch: Array<{ key: string; versionId: string }> = [];
-        let found = 0;
-        const flush = async () => {
-          if (batch.length) await deleteVersions(bucket, batch.splice(0), signal);
-        };
-        for await (const group of listVersions(bucket, prefix, signal)) {
-          for (const e of group.entries) {
-            found++;
-            if (e.isDeleteMarker) markersDeleted++;
-            else {
-              versionsDeleted++;
-              bytesDeleted += e.size;
-            }
-            batch.push({ key: e.key, versionId: e.versionId });
-            if (batch.length >= MAX_DELETE_OBJECTS) await flush();
-          }
-        }
-        await flush();
-        // Read back: a purge is done when a fresh listing finds nothing (a writer may have raced us).
-        if (found === 0) return { versionsDeleted, markersDeleted, bytesDeleted };
-      }
-      throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NotEmpty' }, 'still lists objects under the purged prefix');
-    },
+    deleteVersions: (bucket, items, signal) => deleteVersions(ctx, bucket, items, signal),
+    purgePrefix: (bucket, prefix, signal) => purgePrefix(ctx, bucket, prefix, signal),
     close: () => { sdk.destroy(); },
   };
+}
+
+/** What the operations share, built once in createObjectStoreClient. */
+interface S3Context {
+  vendor: VendorName;
+  sdk: AwsS3Client;
+  call: <T>(operation: string, send: () => Promise<T>, notFound?: readonly string[]) => Promise<T | undefined>;
+}
+
+/** Sends one call; an error named in `notFound` comes back as undefined, any other failure as the taxonomy's error. */
+function createS3Call(vendor: VendorName, throttleDelayMs: number): S3Context['call'] {
+  return async function call<T>(operation: string, send: () => Promise<T>, notFound: readonly string[] = []): Promise<T | undefined> {
+    try {
+      return await send();
+    } catch (err) {
+      if (err instanceof S3ServiceException && notFound.includes(err.name)) return undefined;
+      throw toS3Error(vendor, operation, err, throttleDelayMs);
+    }
+  };
+}
+
+async function deleteVersions({ vendor, sdk, call }: S3Context, bucket: string, items: Array<{ key: string; versionId?: string }>, signal?: AbortSignal): Promise<number> {
+  let deleted = 0;
+  for (let at = 0; at < items.length; at += MAX_DELETE_OBJECTS) {
+    let pending: ObjectIdentifier[] = items.slice(at, at + MAX_DELETE_OBJECTS).map((i) => ({ Key: i.key, ...(i.versionId ? { VersionId: i.versionId } : {}) }));
+    for (let round = 0; pending.length > 0; round++) {
+      const out = await call('DeleteObjects', () => sdk.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: pending, Quiet: true } }), { abortSignal: signal }));
+      const errors = out?.Errors ?? [];
+      deleted += pending.length - errors.length;
+      if (errors.length === 0) break;
+      // Each per-key Code passes the one vendor-code pattern (src/vendors/vendor-errors.ts) before it is joined.
+      const codes = [...new Set(errors.map((e) => checkedVendorCode(e.Code ?? 'Error') ?? 'Error'))].sort().join(',');
+      if (round + 1 >= DELETE_ERROR_ROUNDS) {
+        const details = { vendor, operation: 'DeleteObjects', code: codes };
+        // Refusals (AccessDenied, a policy) will not go away by retrying; server errors may.
+        const permanent = errors.every((e) => e.Code === 'AccessDenied' || e.Code === 'MethodNotAllowed' || e.Code === 'InvalidArgument');
+        throw permanent
+          ? new PermanentVendorError(details, `refused ${errors.length} key(s)`)
+          : new TransientVendorError(details, `could not delete ${errors.length} key(s)`);
+      }
+      const failed = new Set(errors.map((e) => `${e.Key}\u0000${e.VersionId ?? ''}`));
+      pending = pending.filter((p) => failed.has(`${p.Key}\u0000${p.VersionId ?? ''}`));
+      await pause(200 * 2 ** round, signal);
+    }
+  }
+  return deleted;
+}
+
+async function* listVersions({ vendor, sdk, call }: S3Context, bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<S3KeyVersions> {
+  let keyMarker: string | undefined;
+  let versionIdMarker: string | undefined;
+  let open: S3KeyVersions | undefined;
+  const guard = listingGuard(vendor);
+  for (;;) {
+    const page = await call('ListObjectVersions', () =>
+      sdk.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }), { abortSignal: signal }),
+    );
+    if (!page) return;
+    const entries: S3VersionEntry[] = [
+      ...(page.Versions ?? []).flatMap((v) => (v.Key === undefined ? [] : [{ key: v.Key, versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, isDeleteMarker: false, size: v.Size ?? 0, at: v.LastModified?.getTime() ?? 0 }])),
+      ...(page.DeleteMarkers ?? []).flatMap((m) => (m.Key === undefined ? [] : [{ key: m.Key, versionId: m.VersionId ?? 'null', isLatest: m.IsLatest === true, isDeleteMarker: true, size: 0, at: m.LastModified?.getTime() ?? 0 }])),
+    ]
+      // The SDK splits S3's one ordered list in two: put it back (key order, newest first).
+      .sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || b.at - a.at)
+      .map(({ at: _at, ...entry }) => entry);
+    for (const entry of entries) {
+      if (open && open.key !== entry.key) {
+        yield open;
+        open = undefined;
+      }
+      (open ??= { key: entry.key, entries: [] }).entries.push(entry);
+    }
+    if (!page.IsTruncated) break;
+    keyMarker = page.NextKeyMarker;
+    versionIdMarker = page.NextVersionIdMarker;
+    if (!keyMarker) throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NoNextMarker' }, 'returned a truncated page without a marker');
+    guard.next('ListObjectVersions', `${keyMarker}\u0000${versionIdMarker ?? ''}`);
+  }
+  if (open) yield open;
+}
+
+/** ListObjectsV2, page by page, as keys and sizes. */
+async function* listKeys({ vendor, sdk, call }: S3Context, bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<{ key: string; size: number }> {
+  let token: string | undefined;
+  const guard = listingGuard(vendor);
+  for (;;) {
+    const page = await call('ListObjectsV2', () => sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal }));
+    if (!page) return;
+    for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0 };
+    if (!page.IsTruncated) return;
+    token = page.NextContinuationToken;
+    if (!token) throw new TransientVendorError({ vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' }, 'returned a truncated page without a token');
+    guard.next('ListObjectsV2', token);
+  }
+}
+
+/** Deletes every version and delete marker under a prefix, until a fresh listing finds nothing (at most three passes). */
+async function purgePrefix(ctx: S3Context, bucket: string, prefix: string, signal?: AbortSignal): Promise<{ versionsDeleted: number; markersDeleted: number; bytesDeleted: number }> {
+  let versionsDeleted = 0;
+  let markersDeleted = 0;
+  let bytesDeleted = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    const batch: Array<{ key: string; versionId: string }> = [];
+    let found = 0;
+    const flush = async () => {
+      if (batch.length) await deleteVersions(ctx, bucket, batch.splice(0), signal);
+    };
+    for await (const group of listVersions(ctx, bucket, prefix, signal)) {
+      for (const e of group.entries) {
+        found++;
+        if (e.isDeleteMarker) markersDeleted++;
+        else {
+          versionsDeleted++;
+          bytesDeleted += e.size;
+        }
+        batch.push({ key: e.key, versionId: e.versionId });
+        if (batch.length >= MAX_DELETE_OBJECTS) await flush();
+      }
+    }
+    await flush();
+    // Read back: a purge is done when a fresh listing finds nothing (a writer may have raced us).
+    if (found === 0) return { versionsDeleted, markersDeleted, bytesDeleted };
+  }
+  throw new TransientVendorError({ vendor: ctx.vendor, operation: 'ListObjectVersions', code: 'NotEmpty' }, 'still lists objects under the purged prefix');
 }
 
 /** AWS SDK failures → the taxonomy (SlowDown is throttling; S3 sends no Retry-After). */
