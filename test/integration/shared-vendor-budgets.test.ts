@@ -72,6 +72,9 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     vendors.pinpoint = { ...(vendors.pinpoint as object), batchWindowMs: 500, pollIntervalMs: 200 };
     vendors.segment = { ...(vendors.segment as object), batchWindowMs: 500, pollIntervalMs: 1000 };
     vendors.amplitude = { ...(vendors.amplitude as object), batchWindowMs: 200 };
+    // App Center sweeps run one at a time per app across processes: small sweep batches make many
+    // of them (each reads every notification), so Push_Get load does not hang on how members group.
+    vendors.appcenter = { ...(vendors.appcenter as object), sweep: { windowMs: 300, maxMembers: 10 } };
     async function start(roles: ServiceRoles): Promise<Service> {
       const config = loadConfig({ env, file: { ...file, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-budgets-')) } });
       const service = await startService({ ...config, sandboxMode: false, vendors: vendors }, { roles, quiet: true });
