@@ -62,27 +62,30 @@ export function addRequestActionRoutes(router: express.Router, kit: AdminRouteKi
   const { deps, back } = kit;
   const { ledger } = deps;
   const written = [kit.auth, kit.form, kit.requireCsrf];
-
-  router.post('/requests/:id/cancel', ...written, kit.requireRole('submitter'), async (req, res) => {
+  /** The request of the path and the form's reason (3–500 characters); undefined once it has answered (404, or back with reason-required). */
+  const requestAndReason = async (req: express.Request, res: express.Response) => {
     const request = await kit.findRequest(req, res);
-    if (!request) return;
+    if (!request) return undefined;
     const reason = kit.text(req, 'reason', 3, 500);
     if (!reason) {
       back(res, request, { error: 'reason-required' });
-      return;
+      return undefined;
     }
+    return { request, reason };
+  };
+
+  router.post('/requests/:id/cancel', ...written, kit.requireRole('submitter'), async (req, res) => {
+    const found = await requestAndReason(req, res);
+    if (!found) return;
+    const { request, reason } = found;
     const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: kit.actor(req), reason });
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
   });
 
   router.post('/requests/:id/tasks/:taskId/decide', ...written, kit.requireRole('operator'), async (req, res) => {
-    const request = await kit.findRequest(req, res);
-    if (!request) return;
-    const reason = kit.text(req, 'reason', 3, 500);
-    if (!reason) {
-      back(res, request, { error: 'reason-required' });
-      return;
-    }
+    const found = await requestAndReason(req, res);
+    if (!found) return;
+    const { request, reason } = found;
     const decision = (req.body as Record<string, unknown> | undefined)?.decision;
     if (decision !== 'skipped' && decision !== 'resolved') {
       back(res, request, { error: 'not-a-failed-task' });
@@ -99,13 +102,9 @@ export function addRequestActionRoutes(router: express.Router, kit: AdminRouteKi
   });
 
   router.post('/requests/:id/retry', ...written, kit.requireRole('operator'), async (req, res) => {
-    const request = await kit.findRequest(req, res);
-    if (!request) return;
-    const reason = kit.text(req, 'reason', 3, 500);
-    if (!reason) {
-      back(res, request, { error: 'reason-required' });
-      return;
-    }
+    const found = await requestAndReason(req, res);
+    if (!found) return;
+    const { request, reason } = found;
     const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: kit.actor(req), reason });
     back(res, request, { notice: tasks.length ? 'retried' : 'nothing-to-retry' });
   });
