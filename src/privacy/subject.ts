@@ -27,8 +27,9 @@ export class InvalidIdentifierError extends Error {
  * Refused inside the value, never stripped: stripping would turn it into somebody else's. Only
  * surrounding white space is trimmed first (a trailing new line from a careless client).
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's purpose
+/* eslint-disable no-control-regex -- matching control characters is this pattern's purpose */
 const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+/* eslint-enable no-control-regex -- only the pattern above matches control characters */
 
 function refuseForbidden(kind: IdentifierKind, value: string): void {
   if (FORBIDDEN_CHARACTERS.test(value)) throw new InvalidIdentifierError(kind, 'must not contain control, bidi or zero-width characters');

@@ -34,7 +34,8 @@ export interface ChainEntry {
 export function chainEntryHash(entry: Omit<ChainEntry, 'hash' | 'id'> & { id?: number; hash?: string }): string {
   const { id: _id, hash: _hash, text: _text, ...covered } = entry;
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a chain read back from a receipt file may lack what its type promises; this is where that is checked
-  return createHash('sha256').update(canonicalJson({ ...covered, detail: chainedDetail(covered.detail ?? {}) })).digest('hex');
+  const detail = covered.detail ?? {};
+  return createHash('sha256').update(canonicalJson({ ...covered, detail: chainedDetail(detail) })).digest('hex');
 }
 
 /** Checks an ordered chain: every hash is right and every entry points at the one before it. */
