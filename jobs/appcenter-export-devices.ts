@@ -1,10 +1,12 @@
 import { confirmGoneApp } from './appcenter-batch-member.js';
 import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
-import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, type Subject } from '../src/privacy/subject.js';
+import type { Subject } from '../src/privacy/subject.js';
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
-import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchMemberInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import { requireClient, resourceValue, type BatchInput, type BatchMemberInput, type BatchProcessor, type BatchResult, type MemberResult } from '../src/connectors/processor-contract.js';
+import { indexMembers, scanExport } from './appcenter-export-rows.js';
+
+export { customPropertyKinds } from './appcenter-export-rows.js';
 
 /** What erasing one member's devices came to. Counts only: install ids identify a person and stay in memory. */
 export interface DeviceErasure {
@@ -30,16 +32,6 @@ export interface DeviceErasure {
 /** Marks an erasure whose 404s may be an interrupted earlier run's own deletions. */
 export function afterInterruptedRun(result: DeviceErasure): DeviceErasure {
   return result.devicesAlreadyGone > 0 ? { ...result, earlierAttempt: 'removed_in_earlier_attempt' } : result;
-}
-
-type CustomKind = keyof AppCenterCustomProperties;
-const CUSTOM_KINDS: readonly CustomKind[] = ['email', 'userId', 'phone'];
-const NORMALISE: Record<CustomKind, (raw: string) => string> = { email: normaliseEmail, userId: normaliseUserId, phone: normalisePhone };
-
-/** The identifier kinds of this person that configured custom properties can find devices by. */
-export function customPropertyKinds(subject: Subject, settings: Pick<AppCenterSettings, 'customProperties' | 'exportContainerSasUri'>): CustomKind[] {
-  if (!settings.exportContainerSasUri) return [];
-  return CUSTOM_KINDS.filter((kind) => subject[kind] && (settings.customProperties[kind]?.length ?? 0) > 0);
 }
 
 /**
@@ -70,22 +62,6 @@ export async function eraseInstallIds(
     } else result.devicesAlreadyGone += 1;
   }
   return result;
-}
-
-/** Custom property value of an export row, flat (`row.email`) or nested (`row.custom_properties.email`). */
-function propertyValue(row: Record<string, unknown>, name: string): unknown {
-  const nested = row.custom_properties;
-  if (nested && typeof nested === 'object' && name in nested) return (nested as Record<string, unknown>)[name];
-  return row[name];
-}
-
-function normalised(kind: CustomKind | 'installId', value: unknown): string | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  try {
-    return kind === 'installId' ? normaliseInstallId(String(value)) : NORMALISE[kind](String(value));
-  } catch {
-    return undefined;
-  }
 }
 
 interface BatchProgress {
@@ -127,22 +103,9 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
   });
   if (pending.length === 0) return finish({ exportId: previous.exportId ?? undefined, exportRows: previous.exportRows });
 
-  let exportId = previous.exportId ?? undefined;
-  if (!exportId) {
-    const started = await client.startDeviceExport(app, input.signal);
-    if (isGone(started)) return appGone(input.members, started.status, client, app, input.signal, deps.scopeSightings);
-    exportId = started.exportId;
-    await input.checkpoint({ exportId, exportStartedAt: new Date().toISOString() });
-  }
-  const status = await client.deviceExportStatus(app, exportId, input.signal);
-  if (isGone(status)) return appGone(input.members, status.status, client, app, input.signal, deps.scopeSightings);
-  if (status === 'InProgress') {
-    return { outcome: 'waiting_vendor', evidence: { app, exportId }, pollAfterMs: client.settings.deviceExport.pollMs, reason: 'App Center device export in progress' };
-  }
-  if (status === 'Failed') {
-    await input.checkpoint({ exportId: null, exportsFailed: (previous.exportsFailed ?? 0) + 1 });
-    throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevices', code: 'ExportFailed' }, 'ended Failed; a new export will be started');
-  }
+  const ready = await completedExport(client, app, input, deps.scopeSightings);
+  if ('result' in ready) return ready.result;
+  const { exportId } = ready;
 
   const blobs = await client.exportBlobNames(exportId, input.signal);
   if (blobs.length === 0) {
@@ -169,63 +132,30 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
   return finish({ exportId, exportRows: rows, devicesMatched: totals.matched, devicesDeleted: totals.deleted, exportBlobsDeleted });
 };
 
-/** Normalised identifier → the member tasks it belongs to, and each member's install ids to erase. */
-interface MemberIndex {
-  index: Map<string, string[]>;
-  targets: Map<string, Set<string>>;
-}
-
-/** Indexes the pending members' identifiers; rows are matched by exact lookup only. */
-function indexMembers(pending: BatchMemberInput[], settings: AppCenterSettings): MemberIndex {
-  const index = new Map<string, string[]>();
-  const add = (key: string, taskId: string) => index.set(key, [...(index.get(key) ?? []), taskId]);
-  const targets = new Map<string, Set<string>>();
-  for (const m of pending) {
-    const installIds = new Set<string>();
-    targets.set(m.taskId, installIds);
-    if (m.subject.installId) {
-      add(`installId\u0000${m.subject.installId}`, m.taskId);
-      // Deleted even when the export missed it (a device registered after the export began).
-      installIds.add(m.subject.installId);
-    }
-    for (const kind of customPropertyKinds(m.subject, settings)) add(`${kind}\u0000${m.subject[kind]}`, m.taskId);
+/**
+ * Starts the export once (its id checkpointed) and reads its status: the export id once it is
+ * Completed, else what this run answers now (waiting, or the app gone). A Failed export is
+ * forgotten and the run fails, so a retry starts a new one.
+ */
+async function completedExport(client: AppCenterClient, app: string, input: BatchInput, sightings?: ScopeSightings): Promise<{ exportId: string } | { result: BatchResult }> {
+  const previous = input.previous as BatchProgress;
+  let exportId = previous.exportId ?? undefined;
+  if (!exportId) {
+    const started = await client.startDeviceExport(app, input.signal);
+    if (isGone(started)) return { result: await appGone(input.members, started.status, client, app, input.signal, sightings) };
+    exportId = started.exportId;
+    await input.checkpoint({ exportId, exportStartedAt: new Date().toISOString() });
   }
-  return { index, targets };
-}
-
-/** Streams every blob of the export once, adding each matched row's install id to its members' targets. */
-async function scanExport(client: AppCenterClient, blobs: string[], members: MemberIndex & { signal?: AbortSignal }) {
-  const { index, targets } = members;
-  const properties = client.settings.customProperties;
-  const lookups = CUSTOM_KINDS.flatMap((kind) => (properties[kind] ?? []).map((name) => ({ kind, name })));
-  const listed = new Set<string>();
-  let rows = 0;
-  let rowsWithoutIds = 0;
-  for (const blob of blobs) {
-    rows += await client.readExportRows(
-      blob,
-      (row) => {
-        const installId = normalised('installId', installIdOf(row));
-        if (!installId) {
-          // A row the scanner cannot read could be the person's: the whole export is refused below.
-          if (!lookups.some(({ name }) => propertyValue(row, name) !== undefined)) rowsWithoutIds += 1;
-          return;
-        }
-        const hits = [...(index.get(`installId\u0000${installId}`) ?? [])];
-        for (const { kind, name } of lookups) {
-          const value = normalised(kind, propertyValue(row, name));
-          if (value) hits.push(...(index.get(`${kind}\u0000${value}`) ?? []));
-        }
-        for (const taskId of hits) {
-          // Every indexed task id is a pending member's, which has its target set.
-          targets.get(taskId)?.add(installId);
-          listed.add(installId);
-        }
-      },
-      members.signal,
-    );
+  const status = await client.deviceExportStatus(app, exportId, input.signal);
+  if (isGone(status)) return { result: await appGone(input.members, status.status, client, app, input.signal, sightings) };
+  if (status === 'InProgress') {
+    return { result: { outcome: 'waiting_vendor', evidence: { app, exportId }, pollAfterMs: client.settings.deviceExport.pollMs, reason: 'App Center device export in progress' } };
   }
-  return { rows, rowsWithoutIds, listed };
+  if (status === 'Failed') {
+    await input.checkpoint({ exportId: null, exportsFailed: (previous.exportsFailed ?? 0) + 1 });
+    throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevices', code: 'ExportFailed' }, 'ended Failed; a new export will be started');
+  }
+  return { exportId };
 }
 
 interface ErasePlan {
@@ -258,15 +188,6 @@ async function eraseMembers(client: AppCenterClient, app: string, input: BatchIn
     await input.checkpoint({ progress, exportRows: rows });
     throw err;
   }
-}
-
-/**
- * The install id of an export row. The export's field names are not in App Center's docs
- * (docs/vendors/appcenter.md): `install_id` as the API's other answers spell it, or `installId` as
- * the SDKs do. Anything else is an unexpected format.
- */
-function installIdOf(row: Record<string, unknown>): unknown {
-  return row.install_id ?? row.installId;
 }
 
 const EXPECTED_ID_FIELDS = 'install_id or installId, or a configured custom property';

@@ -1,9 +1,10 @@
-import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
+import type { AppCenterAudience, AppCenterClient } from '../src/vendors/appcenter-client.js';
+import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
 import { confirmGoneApp } from './appcenter-batch-member.js';
 import { namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import { requireClient, resourceValue, type BatchMemberInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** Listings per batch run: delete what matched, then list again until a listing finds nothing. */
 const MAX_PASSES = 3;
@@ -49,14 +50,8 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
         break;
       }
       listed = audiences.length;
-      if (passes === 1 && deps.scopeSightings) {
-        // The app answered its listing: it exists (src/ledger/scope-sightings.ts).
-        const index = client.settings.apps.indexOf(app);
-        await deps.scopeSightings.seen({ vendor: 'appcenter', configKey: `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, scopeId: `${client.settings.owner}/${app}` });
-      }
-      const hits = audiences
-        .map((audience) => ({ audience, taskIds: input.members.filter((m) => namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId) ?? [])).map((m) => m.taskId) }))
-        .filter((hit) => hit.taskIds.length > 0);
+      if (passes === 1 && deps.scopeSightings) await appSeen(client, app, deps.scopeSightings);
+      const hits = audienceHits(audiences, input.members, needles);
       if (hits.length === 0) {
         verified = true;
         break;
@@ -79,17 +74,36 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
     throw new TransientVendorError({ vendor: 'appcenter', operation: 'Analytics_ListAudiences', code: 'StillListed' }, `still lists matching audiences after ${MAX_PASSES} passes`);
   }
 
-  const members = new Map<string, MemberResult>();
-  for (const [taskId, names] of progress) {
-    const sorted = [...names].sort();
-    members.set(taskId, { state: 'done', result: { audiencesDeleted: sorted.length, audienceIds: sorted, ...(verified ? { verification: 'verified_absent' } : { verification: 'scope_gone', vendorAnswer: 'listed in this sweep, then answered gone' }) } });
-  }
+  const members = memberResults(progress, verified);
   const deleted = new Set([...progress.values()].flatMap((names) => [...names])).size;
   return { outcome: 'done', evidence: { app, members: input.members.length, audiencesListed: listed, passes, audiencesDeleted: deleted }, members };
 };
 
 /** One sweep of an app at a time: each reads every audience, out of one call budget. */
 export const appcenterSweepAudiences: BatchProcessor<AppCenterClient> = Object.assign(sweepAudiences, { oneRunPerScope: true });
+
+/** The app answered its listing: it exists (src/ledger/scope-sightings.ts). */
+async function appSeen(client: AppCenterClient, app: string, sightings: ScopeSightings): Promise<void> {
+  const index = client.settings.apps.indexOf(app);
+  await sightings.seen({ vendor: 'appcenter', configKey: `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, scopeId: `${client.settings.owner}/${app}` });
+}
+
+/** The audiences naming a member (name, description or definition), each with the members it names. */
+function audienceHits(audiences: AppCenterAudience[], members: BatchMemberInput[], needles: Map<string, Needle[]>) {
+  return audiences
+    .map((audience) => ({ audience, taskIds: members.filter((m) => namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId) ?? [])).map((m) => m.taskId) }))
+    .filter((hit) => hit.taskIds.length > 0);
+}
+
+/** Each member's deleted audiences (redacted names), and how their absence was established. */
+function memberResults(progress: Map<string, Set<string>>, verified: boolean): Map<string, MemberResult> {
+  const members = new Map<string, MemberResult>();
+  for (const [taskId, names] of progress) {
+    const sorted = [...names].sort();
+    members.set(taskId, { state: 'done', result: { audiencesDeleted: sorted.length, audienceIds: sorted, ...(verified ? { verification: 'verified_absent' } : { verification: 'scope_gone', vendorAnswer: 'listed in this sweep, then answered gone' }) } });
+  }
+  return members;
+}
 
 /**
  * The quoted literals of an audience definition (`CustomProperties/user_id eq 'user-42'`), for

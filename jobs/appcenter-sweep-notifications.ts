@@ -2,7 +2,7 @@ import { confirmGoneApp } from './appcenter-batch-member.js';
 import { equalsIdentifier, namesAny, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone, type AppCenterClient, type AppCenterNotificationContent, type AppCenterNotificationOverview } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
 /** Ids per Push_Delete call. */
 export const PUSH_DELETE_CHUNK = 100;
@@ -62,8 +62,48 @@ async function listConsistently(client: AppCenterClient, app: string, signal?: A
 const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.scope, 'app');
-  const previous = input.previous as NotificationProgress;
   const needles = input.members.map((m) => ({ taskId: m.taskId, needles: subjectNeedles(m.subject) }));
+  const sweep: Sweep = { client, app, needles, signal: input.signal, ...sweepProgress(input) };
+  const allGone = async (status: number) => gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
+
+  let listed: number;
+  try {
+    const listing = await listConsistently(client, app, input.signal);
+    if (isGone(listing)) return await allGone(listing.status);
+    listed = listing.items.length;
+    await readContents(sweep, matchOverviews(sweep, listing.items));
+    const goneStatus = await deleteMatches(sweep);
+    if (goneStatus !== undefined) return await allGone(goneStatus);
+  } catch (err) {
+    await sweep.save();
+    throw err;
+  }
+
+  const after = await readBack(sweep);
+  const members = new Map<string, MemberResult>();
+  for (const [taskId, ids] of sweep.matches) {
+    const sorted = [...ids].sort();
+    members.set(taskId, { state: 'done', result: { notificationsDeleted: sorted.length, notificationIds: sorted, ...(isGone(after) ? { verification: 'scope_gone', vendorAnswer: `listed in this sweep, then answered ${after.status}` } : { verification: 'verified_absent' }) } });
+  }
+  return { outcome: 'done', evidence: { app, members: input.members.length, notificationsListed: listed, notificationsRead: sweep.examined.size, notificationsDeleted: sweep.deleted.size }, members };
+};
+
+/** One sweep's run: what it searches for, and what it has found and done so far (saved with `save`). */
+interface Sweep {
+  client: AppCenterClient;
+  app: string;
+  needles: Array<{ taskId: string; needles: Needle[] }>;
+  signal?: AbortSignal;
+  examined: Set<string>;
+  matches: Map<string, Set<string>>;
+  deleted: Set<string>;
+  matchesOf(taskId: string): Set<string>;
+  save(): Promise<void>;
+}
+
+/** The progress earlier runs saved (NotificationProgress), and how to save it again. */
+function sweepProgress(input: BatchInput): Pick<Sweep, 'examined' | 'matches' | 'deleted' | 'matchesOf' | 'save'> {
+  const previous = input.previous as NotificationProgress;
   const examined = new Set(previous.examined ?? []);
   const matches = new Map<string, Set<string>>(input.members.map((m) => [m.taskId, new Set(previous.matches?.[m.taskId] ?? [])]));
   const deleted = new Set(previous.deleted ?? []);
@@ -73,63 +113,64 @@ const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) 
     return found;
   };
   const save = () => input.checkpoint({ examined: [...examined], matches: Object.fromEntries([...matches].map(([k, v]) => [k, [...v]])), deleted: [...deleted] });
+  return { examined, matches, deleted, matchesOf, save };
+}
 
-  let listed: number;
-  try {
-    const listing = await listConsistently(client, app, input.signal);
-    if (isGone(listing)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, listing.status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
-    listed = listing.items.length;
-    const toRead: AppCenterNotificationOverview[] = [];
-    for (const n of listing.items) {
-      const id = n.notification_id;
-      for (const m of needles) if (overviewNames(n, m.needles)) matchesOf(m.taskId).add(id);
-      if (!examined.has(id)) toRead.push(n);
-    }
-
-    let next = 0;
-    const reader = async () => {
-      while (next < toRead.length) {
-        const id = toRead[next++].notification_id;
-        const content = await client.getNotificationContent(app, id, input.signal);
-        if (content !== 'absent') {
-          const texts = contentTexts(content);
-          for (const m of needles) if (namesAny(texts, m.needles)) matchesOf(m.taskId).add(id);
-        }
-        examined.add(id);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(client.settings.readConcurrency, Math.max(1, toRead.length)) }, reader));
-
-    const doomed = [...new Set([...matches.values()].flatMap((ids) => [...ids]))].filter((id) => !deleted.has(id));
-    // Matches recorded before the deletes: a run that dies midway, or a duplicate run, keeps them.
-    if (doomed.length > 0) await save();
-    for (let i = 0; i < doomed.length; i += PUSH_DELETE_CHUNK) {
-      const chunk = doomed.slice(i, i + PUSH_DELETE_CHUNK);
-      const answer = await client.deleteNotifications(app, chunk, input.signal);
-      if (isGone(answer)) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, answer.status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
-      for (const id of chunk) deleted.add(id);
-    }
-  } catch (err) {
-    await save();
-    throw err;
+/** Matches the listing's overviews; returns the notifications whose content is still to be read. */
+function matchOverviews(sweep: Sweep, items: AppCenterNotificationOverview[]): AppCenterNotificationOverview[] {
+  const toRead: AppCenterNotificationOverview[] = [];
+  for (const n of items) {
+    const id = n.notification_id;
+    for (const m of sweep.needles) if (overviewNames(n, m.needles)) sweep.matchesOf(m.taskId).add(id);
+    if (!sweep.examined.has(id)) toRead.push(n);
   }
+  return toRead;
+}
 
-  const after = await client.listNotifications(app, input.signal);
+/** Reads each notification's content (Push_Get, `readConcurrency` in flight) and matches it. */
+async function readContents(sweep: Sweep, toRead: AppCenterNotificationOverview[]): Promise<void> {
+  const { client, app } = sweep;
+  let next = 0;
+  const reader = async () => {
+    while (next < toRead.length) {
+      const id = toRead[next++].notification_id;
+      const content = await client.getNotificationContent(app, id, sweep.signal);
+      if (content !== 'absent') {
+        const texts = contentTexts(content);
+        for (const m of sweep.needles) if (namesAny(texts, m.needles)) sweep.matchesOf(m.taskId).add(id);
+      }
+      sweep.examined.add(id);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(client.settings.readConcurrency, Math.max(1, toRead.length)) }, reader));
+}
+
+/** Deletes the matches not yet deleted, in chunks; the app's 404/410 status when it answered gone. */
+async function deleteMatches(sweep: Sweep): Promise<number | undefined> {
+  const doomed = [...new Set([...sweep.matches.values()].flatMap((ids) => [...ids]))].filter((id) => !sweep.deleted.has(id));
+  // Matches recorded before the deletes: a run that dies midway, or a duplicate run, keeps them.
+  if (doomed.length > 0) await sweep.save();
+  for (let i = 0; i < doomed.length; i += PUSH_DELETE_CHUNK) {
+    const chunk = doomed.slice(i, i + PUSH_DELETE_CHUNK);
+    const answer = await sweep.client.deleteNotifications(sweep.app, chunk, sweep.signal);
+    if (isGone(answer)) return answer.status;
+    for (const id of chunk) sweep.deleted.add(id);
+  }
+  return undefined;
+}
+
+/** A fresh listing: none of the deleted notifications may still be listed. */
+async function readBack(sweep: Sweep) {
+  const after = await sweep.client.listNotifications(sweep.app, sweep.signal);
   if (!isGone(after)) {
-    const left = after.items.filter((n) => deleted.has(n.notification_id)).length;
+    const left = after.items.filter((n) => sweep.deleted.has(n.notification_id)).length;
     if (left > 0) {
-      await save();
+      await sweep.save();
       throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_List', code: 'StillListed' }, `still lists ${left} deleted notification(s)`);
     }
   }
-
-  const members = new Map<string, MemberResult>();
-  for (const [taskId, ids] of matches) {
-    const sorted = [...ids].sort();
-    members.set(taskId, { state: 'done', result: { notificationsDeleted: sorted.length, notificationIds: sorted, ...(isGone(after) ? { verification: 'scope_gone', vendorAnswer: `listed in this sweep, then answered ${after.status}` } : { verification: 'verified_absent' }) } });
-  }
-  return { outcome: 'done', evidence: { app, members: input.members.length, notificationsListed: listed, notificationsRead: examined.size, notificationsDeleted: deleted.size }, members };
-};
+  return after;
+}
 
 /** One sweep of an app at a time: each reads every notification, out of one call budget. */
 export const appcenterSweepNotifications: BatchProcessor<AppCenterClient> = Object.assign(sweepNotifications, { oneRunPerScope: true });

@@ -1,5 +1,5 @@
 import { EndpointMatcher, ExportScan, ExportScanError } from '../src/vendors/pinpoint-export-scanner.js';
-import { batchExportPrefix } from '../src/vendors/pinpoint-settings.js';
+import { batchExportPrefix, type ResolvedPinpointSettings } from '../src/vendors/pinpoint-settings.js';
 import { isGone, type AppGone, type ExportJobState, type PinpointAppGone, type PinpointClient } from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
@@ -55,60 +55,17 @@ export const exportSegment: BatchProcessor<PinpointClient> = async (input, deps)
     // what it deleted is not in this run's counts, which are then a lower bound.
     if (state.phase === 'purging' && state.matches) return await purgeAndFinish(input, s3, settings.bucket, prefix, state.matches, { exportPurge: 'removed_in_earlier_attempt' });
 
+    const run: ExportRun = { pinpoint, settings, s3, appId, prefix, input, deps };
     // 1. The export job(s), created once.
-    const targets = settings.segments?.[appId] ?? ['*'];
-    const jobs = [...(state.exportJobs ?? [])];
-    const requested = [...(state.exportRequested ?? [])];
-    for (const target of targets) {
-      if (jobs.some((j) => j.target === target)) continue;
-      const s3UrlPrefix = `s3://${settings.bucket}/${target === '*' ? prefix : `${prefix}${target}/`}`;
-      let job: ExportJobState | AppGone | undefined;
-      if (requested.includes(target)) job = await pinpoint.findExportJob({ appId, s3UrlPrefix, signal: input.signal });
-      if (!job) {
-        requested.push(target);
-        await input.checkpoint({ phase: 'exporting', exportPrefix: prefix, exportRequested: requested });
-        job = await pinpoint.createExportJob({ appId, s3UrlPrefix, roleArn: settings.roleArn, segmentId: target === '*' ? undefined : target, signal: input.signal });
-      }
-      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, deps));
-      jobs.push({ target, jobId: job.jobId });
-      await input.checkpoint({ exportJobs: jobs });
-    }
+    const created = await createExportJobs(run, state);
+    if ('result' in created) return created.result;
 
     // 2. Poll: each run asks once; until every job is COMPLETED the batch waits as a delayed job.
-    const states: ExportJobState[] = [];
-    for (const { jobId } of jobs) {
-      const job = await pinpoint.getExportJob({ appId, jobId, signal: input.signal });
-      if (isGone(job)) return await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, deps));
-      states.push(job);
-    }
-    const failed = states.find((s) => s.status === 'FAILED');
-    if (failed) {
-      throw new PermanentVendorError(
-        { vendor: 'pinpoint', operation: 'GetExportJob', code: 'ExportJobFailed' },
-        `reports the export FAILED (${failed.failedPieces} of ${failed.totalPieces} pieces failed)`,
-      );
-    }
-    if (states.some((s) => s.status !== 'COMPLETED')) {
-      return {
-        outcome: 'waiting_vendor',
-        evidence: { phase: 'exporting', exportStatus: states.map((s) => ({ jobId: s.jobId, status: s.status, completedPieces: s.completedPieces, totalPieces: s.totalPieces })) },
-        pollAfterMs: pinpoint.settings.pollIntervalMs,
-        reason: `waiting for Pinpoint to finish exporting app ${appId}`,
-      };
-    }
+    const polled = await pollExportJobs(run, created.jobs);
+    if ('result' in polled) return polled.result;
 
     // 3. One scan for every member.
-    await input.checkpoint({ phase: 'scanning', exportedEndpoints: states.reduce((n, s) => n + s.totalProcessed, 0) });
-    const scan = new ExportScan(new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId }))));
-    for await (const object of s3.listKeys(settings.bucket, prefix, input.signal)) {
-      if (!object.key.endsWith('.gz')) continue;
-      const read = await s3.getObject(settings.bucket, object.key, undefined, input.signal);
-      if (!read) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: 'FileVanished' }, 'lost an export file between listing and reading it');
-      await scan.scanGzip(read.body, { signal: input.signal });
-    }
-    const matches = Object.fromEntries(input.members.map((m, i) => [m.taskId, scan.endpointIds(i)]));
-    const scanEvidence = { ...scan.stats };
-    await input.checkpoint({ phase: 'purging', matches, scan: scanEvidence });
+    const { matches, scanEvidence } = await scanExport(run, polled.states);
 
     // 4. Purge, then hand out the results.
     return await purgeAndFinish(input, s3, settings.bucket, prefix, matches, { scan: scanEvidence });
@@ -116,6 +73,88 @@ export const exportSegment: BatchProcessor<PinpointClient> = async (input, deps)
     throw await onFailure(err, input, s3, settings.bucket, prefix);
   }
 };
+
+/** One run of the batch: the app, its export prefix and what reaches the vendor. */
+interface ExportRun {
+  pinpoint: PinpointClient;
+  settings: NonNullable<ResolvedPinpointSettings['addressScan']>;
+  s3: ObjectStoreClient;
+  appId: string;
+  prefix: string;
+  input: BatchInput;
+  deps: ProcessorDeps<PinpointClient>;
+}
+
+type Answered<T> = T | { result: BatchResult };
+
+/** Creates each target's export job once (recorded before the call; adopted after a crash); the app gone ends the batch. */
+async function createExportJobs(run: ExportRun, state: ExportState): Promise<Answered<{ jobs: Array<{ target: string; jobId: string }> }>> {
+  const { pinpoint, settings, s3, appId, prefix, input } = run;
+  const targets = settings.segments?.[appId] ?? ['*'];
+  const jobs = [...(state.exportJobs ?? [])];
+  const requested = [...(state.exportRequested ?? [])];
+  for (const target of targets) {
+    if (jobs.some((j) => j.target === target)) continue;
+    const s3UrlPrefix = `s3://${settings.bucket}/${target === '*' ? prefix : `${prefix}${target}/`}`;
+    let job: ExportJobState | AppGone | undefined;
+    if (requested.includes(target)) job = await pinpoint.findExportJob({ appId, s3UrlPrefix, signal: input.signal });
+    if (!job) {
+      requested.push(target);
+      await input.checkpoint({ phase: 'exporting', exportPrefix: prefix, exportRequested: requested });
+      job = await pinpoint.createExportJob({ appId, s3UrlPrefix, roleArn: settings.roleArn, segmentId: target === '*' ? undefined : target, signal: input.signal });
+    }
+    if (isGone(job)) return { result: await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, run.deps)) };
+    jobs.push({ target, jobId: job.jobId });
+    await input.checkpoint({ exportJobs: jobs });
+  }
+  return { jobs };
+}
+
+/** Asks once for each job's state: all COMPLETED, or the batch waits (a FAILED export ends it). */
+async function pollExportJobs(run: ExportRun, jobs: Array<{ jobId: string }>): Promise<Answered<{ states: ExportJobState[] }>> {
+  const { pinpoint, settings, s3, appId, prefix, input } = run;
+  const states: ExportJobState[] = [];
+  for (const { jobId } of jobs) {
+    const job = await pinpoint.getExportJob({ appId, jobId, signal: input.signal });
+    if (isGone(job)) return { result: await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, run.deps)) };
+    states.push(job);
+  }
+  const failed = states.find((s) => s.status === 'FAILED');
+  if (failed) {
+    throw new PermanentVendorError(
+      { vendor: 'pinpoint', operation: 'GetExportJob', code: 'ExportJobFailed' },
+      `reports the export FAILED (${failed.failedPieces} of ${failed.totalPieces} pieces failed)`,
+    );
+  }
+  if (states.some((s) => s.status !== 'COMPLETED')) {
+    return {
+      result: {
+        outcome: 'waiting_vendor',
+        evidence: { phase: 'exporting', exportStatus: states.map((s) => ({ jobId: s.jobId, status: s.status, completedPieces: s.completedPieces, totalPieces: s.totalPieces })) },
+        pollAfterMs: pinpoint.settings.pollIntervalMs,
+        reason: `waiting for Pinpoint to finish exporting app ${appId}`,
+      },
+    };
+  }
+  return { states };
+}
+
+/** Streams every `.gz` file under the prefix once for all members; the endpoint ids found are checkpointed per member. */
+async function scanExport(run: ExportRun, states: ExportJobState[]) {
+  const { settings, s3, prefix, input } = run;
+  await input.checkpoint({ phase: 'scanning', exportedEndpoints: states.reduce((n, s) => n + s.totalProcessed, 0) });
+  const scan = new ExportScan(new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId }))));
+  for await (const object of s3.listKeys(settings.bucket, prefix, input.signal)) {
+    if (!object.key.endsWith('.gz')) continue;
+    const read = await s3.getObject(settings.bucket, object.key, undefined, input.signal);
+    if (!read) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: 'FileVanished' }, 'lost an export file between listing and reading it');
+    await scan.scanGzip(read.body, { signal: input.signal });
+  }
+  const matches = Object.fromEntries(input.members.map((m, i) => [m.taskId, scan.endpointIds(i)]));
+  const scanEvidence = { ...scan.stats };
+  await input.checkpoint({ phase: 'purging', matches, scan: scanEvidence });
+  return { matches, scanEvidence };
+}
 
 async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, matches: Record<string, string[]>, extra: Record<string, unknown>): Promise<BatchResult> {
   const purged = await s3.purgePrefix(bucket, prefix, input.signal);

@@ -1,17 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { finished, pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { EndpointMatcher } from '../src/vendors/pinpoint-export-scanner.js';
-import { ObjectRowsError, rewriteObjectRows, scanObjectRows, type RewriteSink, type RowScan } from '../src/vendors/s3-object-rows.js';
+import { ObjectRowsError, type RowScan } from '../src/vendors/s3-object-rows.js';
 import { parseLocationResource } from '../src/vendors/s3-settings.js';
 import type { S3KeyVersions, S3VendorClient, S3VersionEntry } from '../src/vendors/s3-client.js';
 import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
 import { unverifiable, verifiedAbsent } from '../src/receipts/verification.js';
-import { requireClient, resourceValue, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import { readRows, rewriteVersion, versionsStillHolding } from './s3-version-rows.js';
 
 /** The batch job's name, in the S3 queue; its members are `purge-s3-prefix` tasks. */
 export const SCAN_S3_PREFIX = 'scan-s3-prefix';
@@ -76,30 +71,16 @@ const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
   const { bucket, prefix } = parseLocationResource(resourceValue(input.scope, 'location'));
   const matcher = new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })));
   const everyone = new Set(input.members.map((_, i) => i));
-  const previous = (input.previous.progress ?? {}) as Record<string, PrefixPurgeCounts>;
-  const counts = input.members.map((m) => ({ ...emptyCounts(), ...(previous[m.taskId] ?? {}) }));
   const indexOf = new Map(input.members.map((m, i) => [m.taskId, i]));
   const totals = { objectsScanned: 0, versionsScanned: 0, objectsSkipped: 0, keysTouched: 0 };
-  // Members with nothing counted yet are left out: this is written after every touched key.
-  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
-  // Written ahead of every change to a key, cleared with the counts it earned (KeyIntent).
-  const intents = {
-    declare: (intent: KeyIntent) => input.checkpoint({ intent }),
-    confirm: (earned: Map<number, PrefixPurgeCounts>) => {
-      for (const [i, delta] of earned) addCounts(counts[i], delta);
-      return input.checkpoint({ progress: progress(), intent: null });
-    },
-  };
+  const { counts, intents } = memberProgress(input);
   // Left by a run that died between changing a key and recording it: resolved when the listing meets the key.
   let unresolved = (input.previous.intent ?? undefined) as KeyIntent | undefined;
 
   const index = s3.settings.locations.findIndex((l) => l.bucket === bucket && l.prefix === prefix);
   const locationKey = `vendors.s3.locations[${index < 0 ? '?' : index}]`;
   try {
-    const versioning = await s3.versioning(bucket, input.signal).catch((err: unknown) => {
-      if (err instanceof PermanentVendorError && err.details.code === 'NoSuchBucket') throw scopeMissing(err.details, `${locationKey}.bucket`, `"${bucket}" does not exist`);
-      throw err;
-    });
+    const versioning = await confirmBucket(s3, bucket, locationKey, input.signal);
     const versioned = versioning !== 'Unversioned';
     const touched: string[] = [];
     const ctx: PurgeContext = { matcher, everyone, versioned, totals, taskIdOf: (i) => input.members[i].taskId, intents, signal: input.signal };
@@ -120,17 +101,7 @@ const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
     if (unresolved) await intents.confirm(await resolveIntent(s3, bucket, unresolved, undefined, indexOf, matcher, input.signal));
 
     // Read back every version of every key we changed: none may hold a member's rows any more.
-    let stillHolding = 0;
-    for (const key of touched) {
-      for await (const group of s3.listVersions(bucket, key, input.signal)) {
-        if (group.key !== key) continue;
-        for (const entry of group.entries) {
-          if (entry.isDeleteMarker) continue;
-          const scan = await readRows(s3, bucket, group.key, entry, matcher, input.signal);
-          if (scan && scan.matched.size > 0) stillHolding++;
-        }
-      }
-    }
+    const stillHolding = await versionsStillHolding(s3, bucket, touched, matcher, input.signal);
     if (stillHolding > 0) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'StillPresent' }, `still holds searched rows in ${stillHolding} version(s) after the purge`);
 
     const verification = keysListed > 0 ? verifiedAbsent() : { ...unverifiable('empty_prefix'), configKey: `${locationKey}.prefix`, note: `"${prefix}" holds no object in "${bucket}": check ${locationKey}.prefix` };
@@ -145,6 +116,33 @@ const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
 
 /** One scan of a location at a time: two would rewrite a file from a version the other had replaced. */
 export const scanS3Prefix: BatchProcessor<S3VendorClient> = Object.assign(purgeLocation, { oneRunPerScope: true });
+
+/**
+ * Each member's counts, starting from what earlier runs recorded, and the intents that record them:
+ * written ahead of every change to a key, cleared with the counts it earned (KeyIntent).
+ */
+function memberProgress(input: BatchInput) {
+  const previous = (input.previous.progress ?? {}) as Record<string, PrefixPurgeCounts>;
+  const counts = input.members.map((m) => ({ ...emptyCounts(), ...(previous[m.taskId] ?? {}) }));
+  // Members with nothing counted yet are left out: this is written after every touched key.
+  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
+  const intents = {
+    declare: (intent: KeyIntent) => input.checkpoint({ intent }),
+    confirm: (earned: Map<number, PrefixPurgeCounts>) => {
+      for (const [i, delta] of earned) addCounts(counts[i], delta);
+      return input.checkpoint({ progress: progress(), intent: null });
+    },
+  };
+  return { counts, intents };
+}
+
+/** The bucket's versioning, which confirms it exists: a missing bucket is a configuration mistake naming its key. */
+function confirmBucket(s3: S3VendorClient, bucket: string, locationKey: string, signal?: AbortSignal) {
+  return s3.versioning(bucket, signal).catch((err: unknown) => {
+    if (err instanceof PermanentVendorError && err.details.code === 'NoSuchBucket') throw scopeMissing(err.details, `${locationKey}.bucket`, `"${bucket}" does not exist`);
+    throw err;
+  });
+}
 
 function addCounts(into: PrefixPurgeCounts, delta: PrefixPurgeCounts): void {
   into.objectsRewritten += delta.objectsRewritten;
@@ -289,42 +287,6 @@ function countsOf(earned: Map<number, PrefixPurgeCounts>, memberIndex: number): 
     earned.set(memberIndex, counts);
   }
   return counts;
-}
-
-async function readRows(s3: S3VendorClient, bucket: string, key: string, entry: S3VersionEntry, matcher: EndpointMatcher, signal?: AbortSignal): Promise<RowScan | undefined> {
-  const read = await s3.getObject(bucket, key, entry.versionId, signal);
-  if (!read) return undefined;
-  return scanObjectRows(read.body, matcher);
-}
-
-/** Writes a new current version of the key without the members' rows (via a temp file: memory stays flat). */
-async function rewriteVersion(s3: S3VendorClient, bucket: string, key: string, versionId: string, ctx: PurgeContext): Promise<{ versionId?: string }> {
-  const read = await s3.getObject(bucket, key, versionId, ctx.signal);
-  if (!read) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'VersionVanished' }, 'lost a version between reading and rewriting it');
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'erasure-rewrite-'));
-  const file = path.join(dir, 'object');
-  try {
-    const sink: RewriteSink = (gzip) => {
-      const out = createWriteStream(file);
-      if (!gzip) return { stream: out, done: finished(out) };
-      const gz = createGzip();
-      return { stream: gz, done: pipeline(gz, out) };
-    };
-    await rewriteObjectRows(read.body, ctx.matcher, ctx.everyone, sink);
-    const { size } = await stat(file);
-    return await s3.putObject({
-      bucket,
-      key,
-      body: createReadStream(file),
-      contentLength: size,
-      contentType: read.contentType,
-      contentEncoding: read.contentEncoding,
-      metadata: read.metadata,
-      signal: ctx.signal,
-    });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
 
 function classify(err: unknown): Error {

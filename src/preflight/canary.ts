@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import type { BatchMemberInput, BatchProcessor, BatchResult, MemberResult, VendorClients } from '../connectors/processor-contract.js';
+import type { VendorClients } from '../connectors/processor-contract.js';
 import { appcenterExportDevices } from '../../jobs/appcenter-export-devices.js';
 import { scanS3Prefix } from '../../jobs/scan-s3-prefix.js';
 import { deleteUserEndpoints } from '../../jobs/delete-user-endpoints.js';
 import { submitDeletions, type SubmittedMember } from '../../jobs/amplitude-submit-deletions.js';
-import { pollRegulation, regulationBatchScope } from '../../jobs/segment-poll-regulation.js';
-import { segmentResources } from '../vendors/segment-settings.js';
 import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { isVendorError } from '../vendors/vendor-errors.js';
 import { locationResource } from '../vendors/s3-settings.js';
 import type { PinpointClient } from '../vendors/pinpoint-client.js';
 import type { S3VendorClient } from '../vendors/s3-client.js';
 import type { AmplitudeClient } from '../vendors/amplitude-client.js';
-import type { SegmentClient } from '../vendors/segment-client.js';
 import type { AppCenterClient } from '../vendors/appcenter-client.js';
 import type { VendorCheck } from './vendor-preflight.js';
+import { failure, keep, realWait, runAlone, shown } from './canary-runs.js';
+import { segmentCanary } from './canary-segment.js';
+
 
 /**
  * Canaries: a synthetic person, planted where the vendor takes writes, erased through the same job
@@ -43,46 +42,6 @@ export interface CanaryInput {
 export interface CanaryCarry {
   segment?: { evidence: Record<string, unknown>; startedAt: string };
 }
-
-const MAX_RUNS = 30;
-
-/** A checkpoint that keeps the evidence in memory (a canary has no ledger record). */
-function keep(evidence: Record<string, unknown>, more: Record<string, unknown>): Promise<void> {
-  Object.assign(evidence, more);
-  return Promise.resolve();
-}
-
-/** A vendor value for a message: primitives as they are, anything else as JSON, nothing as `fallback`. */
-function shown(value: unknown, fallback: string): string {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
-}
-const realWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5_000)));
-
-/** Runs a batch processor to its end for the canary alone: evidence in memory, no ledger, no queue. */
-async function runAlone<C>(processor: BatchProcessor<C>, scope: string, member: BatchMemberInput, client: C | undefined, wait: (ms: number) => Promise<void>, signal?: AbortSignal) {
-  const evidence: Record<string, unknown> = {};
-  for (let run = 0; run < MAX_RUNS; run++) {
-    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: (e) => keep(evidence, e), signal }, { client });
-    if (result.outcome === 'done') return memberResult(result.members, member.taskId);
-    Object.assign(evidence, result.evidence);
-    await wait(result.pollAfterMs);
-  }
-  throw new CanaryTimeout(`did not end: the vendor was still at work after ${MAX_RUNS} polls`);
-}
-
-/** A canary whose vendor job never ended, or ended without its member; its message is ours, so it may be shown. */
-class CanaryTimeout extends Error {}
-
-function memberResult(members: Map<string, MemberResult>, taskId: string): MemberResult {
-  const mine = members.get(taskId);
-  if (!mine) throw new CanaryTimeout('ended without a result for the canary');
-  return mine;
-}
-
-/** Why a canary failed: the taxonomy's message (vendor, operation, status, code) or ours, never other text. */
-const failure = (err: unknown) => (isVendorError(err) || err instanceof CanaryTimeout ? err.message : `failed (${(err as Error | undefined)?.name ?? 'Error'})`);
 
 /** Runs each enabled vendor's canary; a vendor whose API takes no writes the jobs could read back says so (warn). */
 export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
@@ -122,31 +81,37 @@ async function pinpointCanary(input: CanaryInput, settings: NonNullable<VendorSe
   await plant(`canary-${tag}-b`, userId);
   await plant(`canary-${tag}-n`, neighbour);
   try {
-    const evidence: Record<string, unknown> = {};
-    const result = await deleteUserEndpoints(
-      {
-        requestId: `canary-${tag}`,
-        taskId: `canary-${tag}`,
-        resource: `app/${appId}`,
-        subject: { userId },
-        attempt: 1,
-        previous: {},
-        checkpoint: (e) => keep(evidence, e),
-        awaitBatch: () => Promise.reject(new Error('delete-user-endpoints joins no batch')),
-        signal: input.signal,
-      },
-      { client: pinpoint },
-    );
-    const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
-    if (result.outcome !== 'succeeded' || Number(result.evidence.endpointsDeleted) !== 2 || left.length > 0) {
-      return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: `canary ended ${result.outcome} with ${shown(result.evidence.endpointsDeleted, '0')} of 2 endpoints deleted and ${left.length} left` }];
-    }
-    const kept = await pinpoint.getUserEndpoints({ appId, userId: neighbour, signal: input.signal });
-    if (kept.length !== 1) return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: 'the canary’s neighbour endpoint did not survive' }];
-    return [{ vendor: 'pinpoint', check: 'canary', status: 'ok', detail: 'planted 2 endpoints, erased through delete-user-endpoints and read back gone; the neighbour kept' }];
+    return await eraseAndReadBack(input, pinpoint, { appId, tag, userId, neighbour });
   } finally {
     await pinpoint.deleteUserEndpoints({ appId, userId: neighbour, signal: input.signal }).catch(() => undefined);
   }
+}
+
+/** The Pinpoint canary's erasure through `delete-user-endpoints`, then the read back of the user and the neighbour. */
+async function eraseAndReadBack(input: CanaryInput, pinpoint: PinpointClient, planted: { appId: string; tag: string; userId: string; neighbour: string }): Promise<VendorCheck[]> {
+  const { appId, tag, userId, neighbour } = planted;
+  const evidence: Record<string, unknown> = {};
+  const result = await deleteUserEndpoints(
+    {
+      requestId: `canary-${tag}`,
+      taskId: `canary-${tag}`,
+      resource: `app/${appId}`,
+      subject: { userId },
+      attempt: 1,
+      previous: {},
+      checkpoint: (e) => keep(evidence, e),
+      awaitBatch: () => Promise.reject(new Error('delete-user-endpoints joins no batch')),
+      signal: input.signal,
+    },
+    { client: pinpoint },
+  );
+  const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
+  if (result.outcome !== 'succeeded' || Number(result.evidence.endpointsDeleted) !== 2 || left.length > 0) {
+    return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: `canary ended ${result.outcome} with ${shown(result.evidence.endpointsDeleted, '0')} of 2 endpoints deleted and ${left.length} left` }];
+  }
+  const kept = await pinpoint.getUserEndpoints({ appId, userId: neighbour, signal: input.signal });
+  if (kept.length !== 1) return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: 'the canary’s neighbour endpoint did not survive' }];
+  return [{ vendor: 'pinpoint', check: 'canary', status: 'ok', detail: 'planted 2 endpoints, erased through delete-user-endpoints and read back gone; the neighbour kept' }];
 }
 
 /**
@@ -218,60 +183,4 @@ async function amplitudeCanary(input: CanaryInput, settings: NonNullable<VendorS
     return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
   }
   return [{ vendor: 'amplitude', check: 'canary', status: 'ok', detail: `a synthetic id went through amplitude-submit-deletions and came back unknown (${sent.vendorAnswer ? `${sent.vendorAnswer.status} for it alone` : 'invalid_ids'})` }];
-}
-
-/** Statuses Segment documents for a regulation and for each destination (vendor-contracts §4.3, jobs/segment-poll-regulation.ts). */
-const SEGMENT_STATUSES = new Set(['INITIALIZED', 'RUNNING', 'FINISHED', 'FAILED', 'PARTIAL_SUCCESS', 'NOT_SUPPORTED', 'INVALID']);
-/** Vendor time between two polls of the canary's regulation on the sandbox, and how many polls it gets (≈ 25 hours of vendor time). */
-const SEGMENT_CANARY_POLL_MS = 15 * 60_000;
-const SEGMENT_CANARY_POLLS = 100;
-
-/**
- * Segment: a SUPPRESS_WITH_DELETE regulation for a synthetic user id in the first configured scope,
- * through `poll-regulation` (the batch job requests use), polled until a final status; the answer
- * must carry what the jobs read: a documented overall status and a status for each destination. An
- * answer without them fails as "unexpected regulation format". With a sandbox clock
- * (`waitForVendor`) the canary polls to the end; on a real workspace, where a regulation takes as
- * long as Segment takes, it starts the regulation, reports it pending (warn), and a later run polls
- * it once more (`carry`) until it ends: no run blocks for days.
- */
-async function segmentCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['segment']>, segment: SegmentClient): Promise<VendorCheck[]> {
-  const resource = segmentResources(settings.scope).at(0);
-  if (!resource) return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: 'no scope configured for a canary' }];
-  const scope = regulationBatchScope(resource, 'SUPPRESS_WITH_DELETE');
-  const carried = input.carry?.segment;
-  const tag = randomBytes(6).toString('hex');
-  const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
-  const evidence: Record<string, unknown> = { ...(carried?.evidence ?? {}) };
-  const startedAt = carried?.startedAt ?? new Date().toISOString();
-  const waitForVendor = input.waitForVendor;
-  const polls = waitForVendor ? SEGMENT_CANARY_POLLS : 1;
-  for (let poll = 0; poll < polls; poll++) {
-    if (poll > 0 && waitForVendor) await waitForVendor(SEGMENT_CANARY_POLL_MS);
-    const result = await pollRegulation({ batchId: `canary-${tag}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: (e) => keep(evidence, e), signal: input.signal }, { client: segment });
-    if (result.outcome !== 'done') {
-      Object.assign(evidence, result.evidence);
-      continue;
-    }
-    if (input.carry) delete input.carry.segment;
-    return [segmentVerdict(memberResult(result.members, member.taskId).result)];
-  }
-  if (!input.waitForVendor && input.carry) {
-    input.carry.segment = { evidence, startedAt };
-    return [{ vendor: 'segment', check: 'canary', status: 'warn', detail: `pending: the canary regulation started ${startedAt} is ${shown(evidence.overallStatus, 'INITIALIZED')} at Segment; a later canary run reads its end` }];
-  }
-  throw new CanaryTimeout(`did not end: the regulation was still ${shown(evidence.overallStatus, 'INITIALIZED')} after ${polls} polls`);
-}
-
-/** The canary regulation's final answer, judged on its shape first: a drifted answer is never read as an outcome. */
-function segmentVerdict(result: Record<string, unknown>): VendorCheck {
-  const overall = shown(result.overallStatus, '');
-  const destinations = Array.isArray(result.destinations) ? (result.destinations as Array<{ status?: unknown }>) : [];
-  const unread = destinations.filter((d) => typeof d.status !== 'string' || !SEGMENT_STATUSES.has(d.status)).length;
-  if (!SEGMENT_STATUSES.has(overall) || unread > 0) {
-    const what = !SEGMENT_STATUSES.has(overall) ? 'no documented overall status' : `${unread} of ${destinations.length} destinations without a documented status`;
-    return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary unexpected regulation format: ${what}` };
-  }
-  if (result.reason !== undefined && result.partial !== true) return { vendor: 'segment', check: 'canary', status: 'fail', detail: `canary regulation ${shown(result.reason, 'failed')}` };
-  return { vendor: 'segment', check: 'canary', status: 'ok', detail: `a SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended ${overall} with ${destinations.length} destination statuses, in the shape the jobs read` };
 }

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import type { VendorClients } from '../connectors/processor-contract.js';
 import type { VendorSettingsMap } from '../vendors/vendor-settings.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { isVendorError, PermanentVendorError, RateLimitedError } from '../vendors/vendor-errors.js';
 import { isGone } from '../vendors/appcenter-client.js';
 import { PINPOINT_END_OF_SUPPORT } from '../vendors/pinpoint-settings.js';
+import { answerOf, endOfSupport, lastSeen, patiently, rejected, sighted } from './preflight-probes.js';
+import { checkS3 } from './s3-preflight.js';
+
 
 /** `ok` passes; `warn` passes but says something an operator should know; `fail` makes the vendor unhealthy. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -44,42 +45,6 @@ export interface PreflightInput {
 /** The label a check has in `erasure_vendor_check{vendor,check}`: its name, and its config key when it has one. */
 export const checkLabel = (c: Pick<VendorCheck, 'check' | 'key'>): string => (c.key ? `${c.check}:${c.key}` : c.check);
 
-/** What went wrong, from the taxonomy only (status and code, never vendor text). */
-function answerOf(err: unknown): { status?: number; text: string } {
-  if (isVendorError(err)) {
-    const { status, code } = err.details;
-    return { status, text: [status, code].filter((x) => x !== undefined && x !== '').join(' ') || err.name };
-  }
-  return { text: (err as Error | undefined)?.name ?? 'Error' };
-}
-
-/**
- * Calls the vendor, waiting out a 429 (its hint, at most 5 s, three times): a throttled probe says
- * nothing about the configuration. Amplitude, for one, allows one call a second per key.
- */
-async function patiently<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!(err instanceof RateLimitedError) || attempt >= 4 || signal?.aborted) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(Math.max(err.retryAfterMs, 100), 5_000)));
-    }
-  }
-}
-
-/** Records a scope the vendor answered for (src/ledger/scope-sightings.ts); a ledger hiccup never fails a check. */
-async function sighted(input: PreflightInput, vendor: VendorName, configKey: string, scopeId: string): Promise<void> {
-  await input.clients.scopeSightings?.seen({ vendor, configKey, scopeId }).catch(() => undefined);
-}
-
-/** When a scope was last seen to exist, if ever: a scope seen before that now answers not found is gone, not mistyped. */
-async function lastSeen(input: PreflightInput, vendor: VendorName, scopeId: string): Promise<string | undefined> {
-  return (await input.clients.scopeSightings?.lastSeen(vendor, scopeId).catch(() => undefined))?.lastSeenAt;
-}
-
-const rejected = (err: unknown) => err instanceof PermanentVendorError && (err.details.status === 401 || err.details.status === 403);
-
 /**
  * Checks each configured vendor the way its jobs will use it (src/preflight/): a cheap
  * authenticated read for the credentials, every configured scope exists, the permissions the jobs
@@ -99,13 +64,6 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
   if (vendors.amplitude && clients.amplitude) probes.push(checkAmplitude(input, vendors.amplitude, clients.amplitude));
   for (const found of await Promise.all(probes)) checks.push(...found);
   return { checkedAt: new Date().toISOString(), healthy: checks.every((c) => c.status !== 'fail'), checks };
-}
-
-function endOfSupport(vendor: VendorName, at: string, now: number, what: string): VendorCheck {
-  const day = at.slice(0, 10);
-  return now >= Date.parse(at)
-    ? { vendor, check: 'end_of_support', status: 'warn', detail: `${what} reached end of support on ${day}; erasing what remains in existing accounts` }
-    : { vendor, check: 'end_of_support', status: 'ok', detail: `${what} is supported until ${day}` };
 }
 
 /** Settings and client of pinpoint, both present (runPreflight checks). */
@@ -138,57 +96,6 @@ async function checkPinpoint(input: PreflightInput, settings: Present<PreflightI
     ...checks,
     endOfSupport('pinpoint', settings.endOfSupportAt ?? PINPOINT_END_OF_SUPPORT, input.now(), 'Amazon Pinpoint'),
   ];
-}
-
-/** Settings and client of s3, both present (runPreflight checks). */
-async function checkS3(input: PreflightInput, settings: Present<PreflightInput['vendors']['s3']>, client: Present<PreflightInput['clients']['s3']>): Promise<VendorCheck[]> {
-  const checks: VendorCheck[] = [];
-  let credentials: VendorCheck | undefined;
-  for (const [i, location] of settings.locations.entries()) {
-    const key = `vendors.s3.locations[${i}]`;
-    try {
-      await patiently(() => client.versioning(location.bucket, input.signal), input.signal);
-      credentials ??= { vendor: 's3', check: 'credentials', status: 'ok', detail: 'GetBucketVersioning answered' };
-    } catch (err) {
-      const answer = answerOf(err);
-      // A key S3 does not know, or a wrong secret: the credentials. AccessDenied is a permission, below.
-      if (/InvalidAccessKeyId|SignatureDoesNotMatch/.test(answer.text)) {
-        credentials = { vendor: 's3', check: 'credentials', key: 'vendors.s3.credentials', status: 'fail', detail: `vendors.s3.credentials were rejected (${answer.text})` };
-        break;
-      }
-      const missing = answer.status === 404 || answer.text.includes('NoSuchBucket');
-      checks.push({
-        vendor: 's3',
-        check: 'scope',
-        key: `${key}.bucket`,
-        status: 'fail',
-        detail: missing ? `${key}.bucket ${location.bucket} does not exist (${answer.text})` : `${key}.bucket ${location.bucket} could not be read (${answer.text})`,
-      });
-      continue;
-    }
-    let holdsSomething = false;
-    for await (const _ of client.listKeys(location.bucket, location.prefix, input.signal)) {
-      holdsSomething = true;
-      break;
-    }
-    checks.push(
-      holdsSomething
-        ? { vendor: 's3', check: 'scope', key: `${key}.prefix`, status: 'ok', detail: `${key} s3://${location.bucket}/${location.prefix} holds objects` }
-        : { vendor: 's3', check: 'scope', key: `${key}.prefix`, status: 'warn', detail: `${key}.prefix holds nothing in ${location.bucket}: mistyped? Nothing there can be verified` },
-    );
-    // The jobs rewrite objects and delete versions: write and delete a canary key (never a person's data).
-    const canaryKey = `${location.prefix}.erasure-preflight-${randomBytes(6).toString('hex')}`;
-    try {
-      const body = Buffer.from('erasure preflight\n');
-      const put = await client.putObject({ bucket: location.bucket, key: canaryKey, body, contentLength: body.length, contentType: 'text/plain', signal: input.signal });
-      await client.deleteVersions(location.bucket, [{ key: canaryKey, ...(put.versionId ? { versionId: put.versionId } : {}) }], input.signal);
-      // An unversioned delete leaves nothing; a versioned one without the id would leave a marker, so the id is used.
-      checks.push({ vendor: 's3', check: 'permissions', key, status: 'ok', detail: `${key}: wrote and deleted a canary key` });
-    } catch (err) {
-      checks.push({ vendor: 's3', check: 'permissions', key, status: 'fail', detail: `${key}: cannot write and delete objects in ${location.bucket} (${answerOf(err).text})` });
-    }
-  }
-  return [credentials ?? { vendor: 's3', check: 'credentials', status: settings.locations.length ? 'fail' : 'ok', detail: settings.locations.length ? 'no bucket could be read to check the credentials' : 'no locations configured' }, ...checks];
 }
 
 /** Settings and client of appcenter, both present (runPreflight checks). */

@@ -4,7 +4,11 @@ import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import { REAL_TIME, type VendorClock } from './vendor-clock.js';
 import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
-import { classifyHttpFailure, parseRetryAfter, TransientVendorError, type VendorError } from './vendor-errors.js';
+import { TransientVendorError } from './vendor-errors.js';
+import { DAY, DIGITS, parse, readEntries, readStatus, toVendorError } from './amplitude-answers.js';
+
+export { readStatus, toVendorError } from './amplitude-answers.js';
+
 
 const DELETIONS = 'api/2/deletions/users';
 
@@ -78,7 +82,6 @@ export interface AmplitudeClient {
   close(): void;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 /** How long, and for how many days, a `done` job's listing is kept to answer later polls of its day. */
 const DONE_JOB_MEMORY_MS = 10 * 60_000;
 const DONE_JOBS_KEPT = 32;
@@ -90,7 +93,6 @@ const MAX_LIST_RANGE_DAYS = 150;
 const minDay = (a: string, b: string) => (a < b ? a : b);
 const maxDay = (a: string, b: string) => (a > b ? a : b);
 const daysBetween = (start: string, end: string) => (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
-const DIGITS = /^[1-9]\d{0,18}$/;
 
 interface PendingList {
   startDay: string;
@@ -176,13 +178,6 @@ function createPacing(settings: AmplitudeSettings, budget: CallBudget): <T>(send
   };
 }
 
-function parse(operation: string, res: Response<string>): unknown {
-  try {
-    return JSON.parse(res.body) as unknown;
-  } catch {
-    throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
-  }
-}
 
 function rememberDone(doneJobs: AmplitudeContext['doneJobs'], jobs: DeletionJob[]): void {
   const until = Date.now() + DONE_JOB_MEMORY_MS;
@@ -289,41 +284,4 @@ async function cancelDeletion(ctx: AmplitudeContext, amplitudeId: string, day: s
   if (!DIGITS.test(amplitudeId) || !DAY.test(day)) throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
   const res = await ctx.call(operation, () => ctx.api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal, context: { operation } }), signal);
   if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
-}
-
-/**
- * A job status in the one spelling the jobs compare against: the wire examples are lower-case
- * (`done`, docs/vendors/amplitude.md) but the docs capitalise them in prose, and nothing fixes which
- * Amplitude sends, so the comparison is case-insensitive.
- */
-export function readStatus(value: unknown): string {
-  return typeof value === 'string' ? value.trim().toLowerCase() : '';
-}
-
-function readEntries(value: unknown): DeletionEntry[] {
-  if (!Array.isArray(value)) return [];
-  return value
-    .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
-    .map((e) => ({
-      ...(typeof e.amplitude_id === 'number' && Number.isSafeInteger(e.amplitude_id) && e.amplitude_id > 0 ? { amplitudeId: String(e.amplitude_id) } : {}),
-      ...(typeof e.amplitude_id === 'string' && DIGITS.test(e.amplitude_id) ? { amplitudeId: e.amplitude_id } : {}),
-      ...(typeof e.user_id === 'string' ? { userId: e.user_id } : {}),
-      ...(typeof e.requested_on_day === 'string' ? { requestedOnDay: e.requested_on_day } : {}),
-    }));
-}
-
-/**
- * An Amplitude answer that is not a success → the taxonomy. A 429 waits `Retry-After` when
- * Amplitude sends one, else the configured delay (whether it sends one is unconfirmed, docs/vendors/amplitude.md).
- * No code is taken from the body: it is free text.
- */
-export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {
-  const retryAfter = res.headers['retry-after'];
-  return classifyHttpFailure({
-    vendor: 'amplitude',
-    operation,
-    status: res.statusCode,
-    retryAfterMs: res.statusCode === 429 ? parseRetryAfter(retryAfter, now) : undefined,
-    defaultThrottleDelayMs: throttleDelayMs,
-  });
 }

@@ -1,14 +1,13 @@
-import got, { RequestError, type Response } from 'got';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
-import { XMLParser } from 'fast-xml-parser';
 import { withAppCenterDefaults, type AppCenterSettings } from './appcenter-settings.js';
 import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
-import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import type { ScopeSightings } from '../ledger/scope-sightings.js';
-import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, RateLimitedError, TransientVendorError, PermanentVendorError, scopeMissing, type VendorError } from './vendor-errors.js';
+import { TransientVendorError, scopeMissing } from './vendor-errors.js';
+import { createContext, type AppCenterContext } from './appcenter-http.js';
+import { exportMethods } from './appcenter-export-blobs.js';
+import { notificationMethods } from './appcenter-notifications.js';
+
+export { toVendorError } from './appcenter-http.js';
 
 /** An audience as Analytics_ListAudiences lists it. Its name is its id, and may itself name a person. */
 export interface AppCenterAudience {
@@ -111,79 +110,10 @@ export interface AppCenterClient {
   close(): void;
 }
 
-const NOTIFICATION_PAGE = 2000;
-
 /** `budget`: where App Center's call budget is kept (Redis in the service, so it holds across processes). */
 export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): AppCenterClient {
   const ctx = createContext(withAppCenterDefaults(input), calls, budget);
-  return { settings: ctx.settings, ...appMethods(ctx), ...exportMethods(ctx), ...deviceAudienceAndPushMethods(ctx), close: () => undefined };
-}
-
-/** What the client's calls share: settings, the http client, the paced App Center call and the export container's blob call. */
-type AppCenterContext = ReturnType<typeof createContext>;
-
-function createContext(settings: AppCenterSettings, calls: VendorCallObserver | undefined, budget: CallBudget) {
-  const base = new URL(settings.baseUrl.endsWith('/') ? settings.baseUrl : `${settings.baseUrl}/`);
-  const http = withCallMetrics(got.extend({ throwHttpErrors: false, retry: { limit: 0 }, timeout: { request: settings.timeoutMs }, followRedirect: false }), 'appcenter', calls);
-
-  const appPath = (app: string, path: string) => new URL(`v0.1/apps/${encodeURIComponent(settings.owner)}/${encodeURIComponent(app)}${path}`, base).toString();
-
-  /** `nextLink` as App Center sends it (a path or an absolute URL), only ever on App Center's own host: the token goes with it. */
-  function follow(nextLink: string, operation: string, seen: Set<string>): string {
-    // A vendor answering the same nextLink twice would keep us paging for ever: stop and say so.
-    if (seen.has(nextLink)) throw new PermanentVendorError({ vendor: 'appcenter', operation, code: 'PageLoop' }, 'returned the same nextLink twice (a page loop)');
-    seen.add(nextLink);
-    const url = new URL(nextLink, base.origin);
-    if (url.origin !== base.origin) throw new PermanentVendorError({ vendor: 'appcenter', operation, code: 'ForeignNextLink' }, 'was answered with a nextLink to another host');
-    return url.toString();
-  }
-
-  async function call(operation: string, method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, options: { json?: unknown; ok: number[]; signal?: AbortSignal }): Promise<{ status: number; body: unknown }> {
-    await budget.pace('appcenter', settings.rateLimit);
-    let res: Response<string>;
-    try {
-      res = await http(url, {
-        method,
-        headers: { 'x-api-token': settings.apiToken, accept: 'application/json' },
-        // App Center answers 411 to a POST or PUT without a body: send `{}` when there is nothing to say.
-        ...(options.json !== undefined ? { json: options.json } : method === 'POST' || method === 'PUT' ? { json: {} } : {}),
-        responseType: 'text',
-        signal: options.signal,
-        context: { operation },
-      });
-    } catch (err) {
-      throw networkError(operation, err);
-    }
-    const status = res.statusCode;
-    const body = parseJson(res.body);
-    if (options.ok.includes(status) || status === 404 || status === 410) return { status, body };
-    throw toVendorError(operation, status, errorCode(body), res.headers['retry-after'], settings.throttleDelayMs);
-  }
-
-  // ---- the export container (Azure Blob Storage through a container SAS; not App Center, so not paced) ----
-  const sas = settings.exportContainerSasUri ? new URL(settings.exportContainerSasUri) : undefined;
-  const requireSas = (operation: string): URL => {
-    if (!sas) throw new PermanentVendorError({ vendor: 'appcenter', operation, code: 'NoExportContainer' }, 'needs exportContainerSasUri');
-    return sas;
-  };
-  const blobUrl = (operation: string, name: string): string => {
-    const container = requireSas(operation);
-    const path = name.split('/').map(encodeURIComponent).join('/');
-    return `${container.origin}${container.pathname.replace(/\/$/, '')}/${path}${container.search}`;
-  };
-  const xml = new XMLParser({ isArray: (name) => name === 'Blob' });
-
-  async function blobCall(operation: string, method: 'GET' | 'DELETE', url: string, signal?: AbortSignal): Promise<{ status: number; body: string }> {
-    let res: Response<string>;
-    try {
-      res = await http(url, { method, responseType: 'text', signal, context: { operation } });
-    } catch (err) {
-      throw networkError(operation, err);
-    }
-    if (res.statusCode < 300 || res.statusCode === 404) return { status: res.statusCode, body: res.body };
-    throw blobError(operation, res.statusCode, res.headers['x-ms-error-code'], res.headers['retry-after'], settings.throttleDelayMs);
-  }
-  return { settings, base, http, appPath, follow, call, requireSas, blobUrl, blobCall, xml };
+  return { settings: ctx.settings, ...appMethods(ctx), ...exportMethods(ctx), ...deviceAndAudienceMethods(ctx), ...notificationMethods(ctx), close: () => undefined };
 }
 
 function appMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'confirmApp' | 'startDeviceExport' | 'deviceExportStatus'> {
@@ -228,72 +158,7 @@ function appMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'confirmApp' |
   };
 }
 
-function exportMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'exportBlobNames' | 'readExportRows' | 'deleteExportBlob'> {
-  const { settings, http, requireSas, blobUrl, blobCall, xml } = ctx;
-  return {
-    async exportBlobNames(exportId, signal) {
-      const container = requireSas('AzureBlob_ListBlobs');
-      const names: string[] = [];
-      let marker = '';
-      do {
-        const url = new URL(container.toString());
-        url.searchParams.set('restype', 'container');
-        url.searchParams.set('comp', 'list');
-        url.searchParams.set('prefix', `${exportId}/`);
-        if (marker) url.searchParams.set('marker', marker);
-        const { status, body } = await blobCall('AzureBlob_ListBlobs', 'GET', url.toString(), signal);
-        if (status === 404) return names;
-        const parsed = xml.parse(body) as { EnumerationResults?: { Blobs?: { Blob?: Array<{ Name?: unknown }> } | ''; NextMarker?: unknown } };
-        const blobs = parsed.EnumerationResults?.Blobs;
-        for (const blob of blobs && typeof blobs === 'object' ? (blobs.Blob ?? []) : []) if (typeof blob.Name === 'string' || typeof blob.Name === 'number') names.push(String(blob.Name));
-        const next = parsed.EnumerationResults?.NextMarker;
-        marker = typeof next === 'string' || typeof next === 'number' ? String(next) : '';
-      } while (marker);
-      return names;
-    },
-    async readExportRows(blobName, onRow, signal) {
-      const stream = http.stream(blobUrl('AzureBlob_GetBlob', blobName), { signal, context: { operation: 'AzureBlob_GetBlob' } });
-      let response: Response;
-      try {
-        response = await new Promise<Response>((resolve, reject) => {
-          stream.once('response', resolve);
-          stream.once('error', reject);
-        });
-      } catch (err) {
-        stream.destroy();
-        throw networkError('AzureBlob_GetBlob', err);
-      }
-      if (response.statusCode !== 200) {
-        stream.destroy();
-        throw blobError('AzureBlob_GetBlob', response.statusCode, response.headers['x-ms-error-code'], response.headers['retry-after'], settings.throttleDelayMs);
-      }
-      const input: Readable = blobName.endsWith('.gz') ? stream.pipe(createGunzip()) : stream;
-      let rows = 0;
-      try {
-        for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-          const text = line.trim();
-          if (!text) continue;
-          const row = parseJson(text);
-          // A line that is not a JSON object is skipped, never echoed: it may hold anything.
-          if (row && typeof row === 'object' && !Array.isArray(row)) {
-            rows += 1;
-            onRow(row as Record<string, unknown>);
-          }
-        }
-      } catch (err) {
-        stream.destroy();
-        throw networkError('AzureBlob_GetBlob', err);
-      }
-      return rows;
-    },
-    async deleteExportBlob(blobName, signal) {
-      const { status } = await blobCall('AzureBlob_DeleteBlob', 'DELETE', blobUrl('AzureBlob_DeleteBlob', blobName), signal);
-      return status !== 404;
-    },
-  };
-}
-
-function deviceAudienceAndPushMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'deleteInstallId' | 'blockLogs' | 'listAudiences' | 'deleteAudience' | 'listNotifications' | 'getNotificationContent' | 'deleteNotifications'> {
+function deviceAndAudienceMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'deleteInstallId' | 'blockLogs' | 'listAudiences' | 'deleteAudience'> {
   const { call, appPath, follow } = ctx;
   return {
     async deleteInstallId(app, installId, signal) {
@@ -323,78 +188,5 @@ function deviceAudienceAndPushMethods(ctx: AppCenterContext): Pick<AppCenterClie
       const { status } = await call('Analytics_DeleteAudience', 'DELETE', appPath(app, `/analytics/audiences/${encodeURIComponent(name)}`), { ok: [200, 204], signal });
       return status === 404 || status === 410 ? 'absent' : 'deleted';
     },
-    async listNotifications(app, signal) {
-      const items: AppCenterNotificationOverview[] = [];
-      let consistent = true;
-      let total: number | undefined;
-      // Oldest first: send_time never changes and new notifications land on the last page, so pages do
-      // not shift under us the way the default order (`count desc`, moving while a push is delivered) can.
-      let url: string | undefined = `${appPath(app, '/push/notifications')}?$top=${NOTIFICATION_PAGE}&$orderby=send_time%20asc&$inlinecount=allpages&include_archived=true`;
-      const seen = new Set<string>();
-      while (url) {
-        const { status, body } = await call('Push_List', 'GET', url, { ok: [200], signal });
-        if (status === 404 || status === 410) return { gone: true, status };
-        const page = (body ?? {}) as { values?: unknown; nextLink?: unknown; total?: unknown };
-        for (const n of Array.isArray(page.values) ? page.values : []) {
-          if (n && typeof n === 'object' && typeof (n as AppCenterNotificationOverview).notification_id === 'string') items.push(n as AppCenterNotificationOverview);
-        }
-        if (typeof page.total === 'number') {
-          if (total !== undefined && page.total !== total) consistent = false;
-          total = page.total;
-        }
-        url = typeof page.nextLink === 'string' && page.nextLink ? follow(page.nextLink, 'Push_List', seen) : undefined;
-      }
-      if (total !== undefined && new Set(items.map((n) => n.notification_id)).size !== total) consistent = false;
-      return { items, consistent };
-    },
-    async getNotificationContent(app, notificationId, signal) {
-      const { status, body } = await call('Push_Get', 'GET', appPath(app, `/push/notifications/${encodeURIComponent(notificationId)}`), { ok: [200], signal });
-      if (status === 404 || status === 410) return 'absent';
-      const content = (body as { notification_content?: unknown } | undefined)?.notification_content;
-      return content && typeof content === 'object' ? (content) : {};
-    },
-    async deleteNotifications(app, ids, signal) {
-      const { status } = await call('Push_Delete', 'DELETE', appPath(app, '/push/notifications'), { json: { values: ids }, ok: [200, 204], signal });
-      return status === 404 || status === 410 ? { gone: true, status } : 'deleted';
-    },
   };
-}
-
-
-function parseJson(text: string | undefined): unknown {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** App Center's error code (`{"error":{"code":"TooManyRequests"}}`), checked by the one vendor-code pattern; never its message. */
-function errorCode(body: unknown): string | undefined {
-  return checkedVendorCode((body as { error?: { code?: unknown } } | undefined)?.error?.code);
-}
-
-function header(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** An App Center answer that is neither a success nor a 404/410, as the taxonomy. */
-export function toVendorError(operation: string, status: number, code: string | undefined, retryAfter: string | string[] | undefined, throttleDelayMs: number): VendorError {
-  return classifyHttpFailure({ vendor: 'appcenter', operation, status, code, retryAfterMs: parseRetryAfter(header(retryAfter)), defaultThrottleDelayMs: throttleDelayMs });
-}
-
-/** Azure Blob answers: 503 ServerBusy / OperationTimedOut is Azure's throttling, the rest as usual. */
-function blobError(operation: string, status: number, code: string | string[] | undefined, retryAfter: string | string[] | undefined, throttleDelayMs: number): VendorError {
-  const errorCode = header(code);
-  const safeCode = checkedVendorCode(errorCode);
-  if (safeCode === 'ServerBusy') return new RateLimitedError({ vendor: 'appcenter', operation, status, code: safeCode }, parseRetryAfter(header(retryAfter)) ?? throttleDelayMs);
-  return toVendorError(operation, status, safeCode, retryAfter, throttleDelayMs);
-}
-
-/** Timeouts, resets, refused connections and aborts: the call may not have arrived; try again later. */
-function networkError(operation: string, err: unknown): VendorError {
-  if (err instanceof TransientVendorError || err instanceof PermanentVendorError || err instanceof RateLimitedError) return err;
-  const code = err instanceof RequestError ? err.code : ((err as Error | undefined)?.name ?? 'Error');
-  return new TransientVendorError({ vendor: 'appcenter', operation, code }, 'did not complete');
 }

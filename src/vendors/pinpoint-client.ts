@@ -1,28 +1,27 @@
 import {
   PinpointClient as AwsPinpointClient,
-  CreateExportJobCommand,
   DeleteAppCommand,
   DeleteEndpointCommand,
   GetAppCommand,
   GetAppsCommand,
   GetEndpointCommand,
-  GetExportJobCommand,
-  GetExportJobsCommand,
   GetUserEndpointsCommand,
   DeleteUserEndpointsCommand,
   UpdateEndpointCommand,
-  PinpointServiceException,
   type EndpointResponse,
-  type ExportJobResponse,
 } from '@aws-sdk/client-pinpoint';
 import { withPinpointDefaults, type PinpointSettings, type ResolvedPinpointSettings } from './pinpoint-settings.js';
-import type { QueueLimit } from './vendor-settings.js';
 import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
-import { classifyHttpFailure, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
+import { scopeMissing } from './vendor-errors.js';
 import { createObjectStoreClient, type ObjectStoreClient } from './s3-client.js';
 import { addCallMetrics } from './aws-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
 import type { ScopeSightings } from '../ledger/scope-sightings.js';
+import { createGuardedCall, createRateGate, isGone, type PinpointContext } from './pinpoint-calls.js';
+import { exportJobMethods } from './pinpoint-export-jobs.js';
+
+export { createRateGate, isGone, toVendorError } from './pinpoint-calls.js';
+
 
 /** What we keep of an endpoint: its vendor id and channel, never its address. */
 export interface EndpointSummary {
@@ -138,9 +137,6 @@ export interface PinpointClient {
   close(): void;
 }
 
-/** How many GetExportJobs pages to look through for a job to adopt (newest jobs are not guaranteed first). */
-const MAX_EXPORT_JOB_PAGES = 20;
-
 /** `budget`: where the `operationLimits` are kept (Redis in the service, so they hold across processes). */
 export function createPinpointClient(input: PinpointSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): PinpointClient {
   const settings = withPinpointDefaults(input);
@@ -183,37 +179,6 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
   };
 }
 
-/** What the groups of client methods share, built once in createPinpointClient. */
-interface PinpointContext {
-  settings: ResolvedPinpointSettings;
-  sdk: AwsPinpointClient;
-  pace: { DeleteEndpoint: (signal?: AbortSignal) => Promise<void>; GetEndpoint: (signal?: AbortSignal) => Promise<void> };
-  endOfSupportAt: number;
-  call: <T>(operation: string, send: () => Promise<T>) => Promise<T | AppGone>;
-}
-
-/** Sends one call; an answer that the app (or what was asked about) is gone comes back as AppGone, any other failure as the taxonomy's error. */
-function createGuardedCall(throttleDelayMs: number, endOfSupportAt: number): PinpointContext['call'] {
-  /** NotFoundException always means "not there"; ForbiddenException does once Pinpoint is past its end of support. */
-  function goneAnswer(err: unknown): string | undefined {
-    if (!(err instanceof PinpointServiceException)) return undefined;
-    const status = err.$metadata.httpStatusCode;
-    if (err.name === 'NotFoundException') return `${status ?? 404} NotFoundException`;
-    if (err.name === 'ForbiddenException' && Date.now() >= endOfSupportAt) return `${status ?? 403} ForbiddenException (past end of support)`;
-    return undefined;
-  }
-
-  return async function call<T>(operation: string, send: () => Promise<T>): Promise<T | AppGone> {
-    try {
-      return await send();
-    } catch (err) {
-      const gone = goneAnswer(err);
-      if (gone) return { gone: true, vendorAnswer: gone };
-      throw toVendorError(operation, err, throttleDelayMs);
-    }
-  };
-}
-
 /** Endpoints by user id and by endpoint id (GetEndpoint and DeleteEndpoint paced by their client-side limits). */
 function endpointMethods({ sdk, pace, call }: PinpointContext): Pick<PinpointClient, 'getUserEndpoints' | 'deleteUserEndpoints' | 'putEndpoint' | 'getEndpoint' | 'deleteEndpoint'> {
   return {
@@ -241,38 +206,6 @@ function endpointMethods({ sdk, pace, call }: PinpointContext): Pick<PinpointCli
       await pace.DeleteEndpoint(signal);
       const out = await call('DeleteEndpoint', () => sdk.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }));
       return isGone(out) ? 'not_found' : 'deleted';
-    },
-  };
-}
-
-/** Export jobs: create, read, and find one already writing to a prefix. */
-function exportJobMethods({ sdk, call }: PinpointContext): Pick<PinpointClient, 'createExportJob' | 'getExportJob' | 'findExportJob'> {
-  return {
-    async createExportJob({ appId, s3UrlPrefix, roleArn, segmentId, signal }) {
-      const out = await call('CreateExportJob', () =>
-        sdk.send(new CreateExportJobCommand({ ApplicationId: appId, ExportJobRequest: { S3UrlPrefix: s3UrlPrefix, RoleArn: roleArn, ...(segmentId ? { SegmentId: segmentId } : {}) } }), {
-          abortSignal: signal,
-        }),
-      );
-      if (isGone(out)) return out;
-      return jobState(out.ExportJobResponse);
-    },
-    async getExportJob({ appId, jobId, signal }) {
-      const out = await call('GetExportJob', () => sdk.send(new GetExportJobCommand({ ApplicationId: appId, JobId: jobId }), { abortSignal: signal }));
-      if (isGone(out)) return out;
-      return jobState(out.ExportJobResponse);
-    },
-    async findExportJob({ appId, s3UrlPrefix, signal }) {
-      let token: string | undefined;
-      for (let page = 0; page < MAX_EXPORT_JOB_PAGES; page++) {
-        const out = await call('GetExportJobs', () => sdk.send(new GetExportJobsCommand({ ApplicationId: appId, Token: token, PageSize: '100' }), { abortSignal: signal }));
-        if (isGone(out)) return undefined;
-        const match = (out.ExportJobsResponse?.Item ?? []).find((j) => j.Definition?.S3UrlPrefix === s3UrlPrefix);
-        if (match) return jobState(match);
-        token = out.ExportJobsResponse?.NextToken;
-        if (!token) return undefined;
-      }
-      return undefined;
     },
   };
 }
@@ -312,51 +245,6 @@ function appMethods({ settings, sdk, endOfSupportAt, call }: PinpointContext): P
   };
 }
 
-export function isGone(value: unknown): value is AppGone {
-  return typeof value === 'object' && value !== null && (value as AppGone).gone;
-}
-
-function jobState(job: ExportJobResponse | undefined): ExportJobState {
-  if (!job?.Id || !job.JobStatus) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetExportJob', code: 'IncompleteResponse' }, 'answered without a job id or status');
-  return {
-    jobId: job.Id,
-    status: job.JobStatus,
-    s3UrlPrefix: job.Definition?.S3UrlPrefix,
-    totalPieces: job.TotalPieces ?? 0,
-    completedPieces: job.CompletedPieces ?? 0,
-    failedPieces: job.FailedPieces ?? 0,
-    totalProcessed: job.TotalProcessed ?? 0,
-    totalFailures: job.TotalFailures ?? 0,
-  };
-}
-
 function summarise(items: EndpointResponse[] | undefined): EndpointSummary[] {
   return (items ?? []).map((e) => ({ id: e.Id ?? '', channelType: e.ChannelType }));
-}
-
-/**
- * Spaces one operation's calls evenly at `max` per `durationMs` (a bucket of one: no burst) across
- * every process sharing `budget`. Evenly spaced calls never exceed a token bucket of the same rate,
- * so the vendor's 429 stays the exception (a 429 still costs no attempt).
- */
-export function createRateGate(budget: CallBudget, operation: string, limit: QueueLimit): (signal?: AbortSignal) => Promise<void> {
-  const rate = { ...limit, burst: 1 };
-  return async (signal) => {
-    try {
-      await budget.pace(`pinpoint:${operation}`, rate, signal);
-    } catch (err) {
-      if (!signal?.aborted) throw err;
-      throw new TransientVendorError({ vendor: 'pinpoint', operation: 'RateGate', code: 'Aborted' }, 'was aborted while waiting for its turn');
-    }
-  };
-}
-
-/** AWS SDK failures → the taxonomy. Pinpoint sends no Retry-After, so throttles wait the configured delay. */
-export function toVendorError(operation: string, err: unknown, throttleDelayMs: number): VendorError {
-  if (err instanceof PinpointServiceException) {
-    return classifyHttpFailure({ vendor: 'pinpoint', operation, status: err.$metadata.httpStatusCode, code: err.name, defaultThrottleDelayMs: throttleDelayMs });
-  }
-  const name = (err as Error | undefined)?.name ?? 'Error';
-  // Network errors, timeouts and aborts: the call may not have reached Pinpoint; try again later.
-  return new TransientVendorError({ vendor: 'pinpoint', operation, code: name }, 'did not complete');
 }

@@ -4,8 +4,6 @@ import {
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
   GetObjectCommand,
-  ListObjectVersionsCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   S3ServiceException,
   type ObjectIdentifier,
@@ -15,6 +13,9 @@ import type { VendorName } from './vendor-name.js';
 import { S3_BATCH_DEFAULTS, type S3Settings } from './s3-settings.js';
 import { addCallMetrics } from './aws-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
+import { listKeys, listVersions } from './s3-listings.js';
+
+export { MAX_LISTING_PAGES } from './s3-listings.js';
 
 /** How to reach S3 (or an S3-compatible store, or the sandbox). */
 export interface S3Access {
@@ -91,24 +92,6 @@ export const MAX_DELETE_OBJECTS = 1000;
 /** Rounds of retrying keys that DeleteObjects reported in `Errors`. */
 const DELETE_ERROR_ROUNDS = 3;
 
-/** Most pages one listing may take: 100 million keys at 1,000 a page. */
-export const MAX_LISTING_PAGES = 100_000;
-
-/**
- * Stops a listing that never ends: a marker S3 already gave (a loop), or more pages than any real
- * prefix has. Either way the task fails with a clear reason instead of paging for ever.
- */
-function listingGuard(vendor: VendorName) {
-  const seen = new Set<string>();
-  return {
-    next(operation: string, marker: string): void {
-      if (seen.has(marker)) throw new PermanentVendorError({ vendor, operation, code: 'ListingLoop' }, 'returned a page marker it had already returned (a listing that never ends)');
-      seen.add(marker);
-      if (seen.size > MAX_LISTING_PAGES) throw new PermanentVendorError({ vendor, operation, code: 'ListingTooLong' }, `listed more than ${MAX_LISTING_PAGES} pages`);
-    },
-  };
-}
-
 export function createObjectStoreClient(access: S3Access, vendor: VendorName = 's3', calls?: VendorCallObserver): ObjectStoreClient {
   const sdk = new AwsS3Client({
     region: access.region ?? 'us-east-1',
@@ -166,7 +149,7 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
 }
 
 /** What the operations share, built once in createObjectStoreClient. */
-interface S3Context {
+export interface S3Context {
   vendor: VendorName;
   sdk: AwsS3Client;
   call: <T>(operation: string, send: () => Promise<T>, notFound?: readonly string[]) => Promise<T | undefined>;
@@ -211,53 +194,6 @@ async function deleteVersions({ vendor, sdk, call }: S3Context, bucket: string, 
   return deleted;
 }
 
-async function* listVersions({ vendor, sdk, call }: S3Context, bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<S3KeyVersions> {
-  let keyMarker: string | undefined;
-  let versionIdMarker: string | undefined;
-  let open: S3KeyVersions | undefined;
-  const guard = listingGuard(vendor);
-  for (;;) {
-    const page = await call('ListObjectVersions', () =>
-      sdk.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }), { abortSignal: signal }),
-    );
-    if (!page) return;
-    const entries: S3VersionEntry[] = [
-      ...(page.Versions ?? []).flatMap((v) => (v.Key === undefined ? [] : [{ key: v.Key, versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, isDeleteMarker: false, size: v.Size ?? 0, at: v.LastModified?.getTime() ?? 0 }])),
-      ...(page.DeleteMarkers ?? []).flatMap((m) => (m.Key === undefined ? [] : [{ key: m.Key, versionId: m.VersionId ?? 'null', isLatest: m.IsLatest === true, isDeleteMarker: true, size: 0, at: m.LastModified?.getTime() ?? 0 }])),
-    ]
-      // The SDK splits S3's one ordered list in two: put it back (key order, newest first).
-      .sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || b.at - a.at)
-      .map(({ at: _at, ...entry }) => entry);
-    for (const entry of entries) {
-      if (open && open.key !== entry.key) {
-        yield open;
-        open = undefined;
-      }
-      (open ??= { key: entry.key, entries: [] }).entries.push(entry);
-    }
-    if (!page.IsTruncated) break;
-    keyMarker = page.NextKeyMarker;
-    versionIdMarker = page.NextVersionIdMarker;
-    if (!keyMarker) throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NoNextMarker' }, 'returned a truncated page without a marker');
-    guard.next('ListObjectVersions', `${keyMarker}\u0000${versionIdMarker ?? ''}`);
-  }
-  if (open) yield open;
-}
-
-/** ListObjectsV2, page by page, as keys and sizes. */
-async function* listKeys({ vendor, sdk, call }: S3Context, bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<{ key: string; size: number }> {
-  let token: string | undefined;
-  const guard = listingGuard(vendor);
-  for (;;) {
-    const page = await call('ListObjectsV2', () => sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal }));
-    if (!page) return;
-    for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0 };
-    if (!page.IsTruncated) return;
-    token = page.NextContinuationToken;
-    if (!token) throw new TransientVendorError({ vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' }, 'returned a truncated page without a token');
-    guard.next('ListObjectsV2', token);
-  }
-}
 
 /** Deletes every version and delete marker under a prefix, until a fresh listing finds nothing (at most three passes). */
 async function purgePrefix(ctx: S3Context, bucket: string, prefix: string, signal?: AbortSignal): Promise<{ versionsDeleted: number; markersDeleted: number; bytesDeleted: number }> {
@@ -299,10 +235,6 @@ export function toS3Error(vendor: VendorName, operation: string, err: unknown, t
   return new TransientVendorError({ vendor, operation, code: name }, 'did not complete');
 }
 
-/** S3 lists keys in UTF-8 binary order, which is not JavaScript's UTF-16 order for every key. */
-function compareKeys(a: string, b: string): number {
-  return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

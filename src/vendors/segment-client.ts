@@ -79,7 +79,31 @@ interface RegulationBody {
 
 /** `budget`: where Segment's `requestsPerSecond` is kept (Redis in the service, so it holds across processes). */
 export function createSegmentClient(settings: SegmentSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): SegmentClient {
-  const api: Got = withCallMetrics(got.extend({
+  const ctx: SegmentContext = { settings, api: segmentApi(settings, calls), call: pacedSegmentCall(settings, budget) };
+  return {
+    settings: Object.freeze({
+      regulationType: settings.regulationType,
+      batchWindowMs: settings.batchWindowMs,
+      maxIdsPerRegulation: settings.maxIdsPerRegulation,
+      pollIntervalMs: settings.pollIntervalMs,
+      pollJitter: settings.pollJitter,
+    }),
+    createRegulation: (input) => createRegulation(ctx, input),
+    getRegulation: (regulateId, signal) => getRegulation(ctx, regulateId, signal),
+    probeScope: (target, signal) => probeScope(ctx, target, signal),
+    close: () => undefined,
+  };
+}
+
+/** What the calls share, built once in createSegmentClient. */
+interface SegmentContext {
+  settings: SegmentSettings;
+  api: Got;
+  call: <T>(operation: string, send: () => Promise<Response<T>>) => Promise<Response<T>>;
+}
+
+function segmentApi(settings: SegmentSettings, calls: VendorCallObserver | undefined): Got {
+  return withCallMetrics(got.extend({
     prefixUrl: settings.baseUrl,
     headers: { authorization: `Bearer ${settings.token}`, accept: 'application/json' },
     responseType: 'json',
@@ -87,10 +111,13 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
     retry: { limit: 0 },
     timeout: { request: settings.requestTimeoutMs },
   }), 'segment', calls);
+}
 
+/** One Segment call, paced by the call budget at `requestsPerSecond`. */
+function pacedSegmentCall(settings: SegmentSettings, budget: CallBudget): SegmentContext['call'] {
   const rate = { max: settings.requestsPerSecond, durationMs: 1000 };
 
-  async function call<T>(operation: string, send: () => Promise<Response<T>>): Promise<Response<T>> {
+  return async function call<T>(operation: string, send: () => Promise<Response<T>>): Promise<Response<T>> {
     await budget.pace('segment', rate);
     let res: Response<T>;
     try {
@@ -101,70 +128,58 @@ export function createSegmentClient(settings: SegmentSettings, calls?: VendorCal
       throw new TransientVendorError({ vendor: 'segment', operation, code }, 'did not complete');
     }
     return res;
-  }
-
-  return {
-    settings: Object.freeze({
-      regulationType: settings.regulationType,
-      batchWindowMs: settings.batchWindowMs,
-      maxIdsPerRegulation: settings.maxIdsPerRegulation,
-      pollIntervalMs: settings.pollIntervalMs,
-      pollJitter: settings.pollJitter,
-    }),
-
-    async createRegulation({ target, regulationType, userIds, signal }) {
-      const operation = target.kind === 'workspace' ? 'createWorkspaceRegulation' : 'createSourceRegulation';
-      const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
-      const res = await call(operation, () =>
-        api.post<({ data?: { regulateId?: unknown } } & ErrorEnvelope) | null>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
-      );
-      if (res.statusCode === 404 && target.kind !== 'workspace') {
-        // A configured source Segment does not know: a configuration mistake, never an outcome (README "Verification values").
-        const index = settings.scope === 'workspace' ? -1 : settings.scope.sourceIds.indexOf(target.sourceId);
-        throw scopeMissing({ vendor: 'segment', operation, status: 404 }, `vendors.segment.scope.sourceIds[${index < 0 ? '?' : index}]`, `"${target.sourceId}" is not a source of this workspace`);
-      }
-      if (res.statusCode !== 200 && res.statusCode !== 201) throw toVendorError(operation, res, settings.throttleDelayMs);
-      const regulateId = res.body?.data?.regulateId;
-      if (typeof regulateId !== 'string' || regulateId === '') {
-        throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulateId');
-      }
-      return { regulateId };
-    },
-
-    async getRegulation(regulateId, signal) {
-      const operation = 'getRegulation';
-      const res = await call(operation, () => api.get<(RegulationBody & ErrorEnvelope) | null>(`regulations/${encodeURIComponent(regulateId)}`, { signal, context: { operation } }));
-      if (res.statusCode === 404) return undefined;
-      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-      const regulation = res.body?.data?.regulation;
-      if (!regulation) throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulation');
-      return {
-        id: textOf(regulation.id, regulateId),
-        overallStatus: typeof regulation.overallStatus === 'string' ? regulation.overallStatus : '',
-        createdAt: regulation.createdAt,
-        finishedAt: regulation.finishedAt,
-        destinations: (regulation.streamStatus ?? []).flatMap((stream) =>
-          (stream.destinationStatus ?? []).map((d) => ({
-            sourceId: textOf(stream.id, ''),
-            id: textOf(d.id, ''),
-            name: textOf(d.name, ''),
-            status: typeof d.status === 'string' ? d.status : '',
-          })),
-        ),
-      };
-    },
-
-    async probeScope(target, signal) {
-      const operation = target.kind === 'workspace' ? 'listWorkspaceRegulations' : 'listRegulationsFromSource';
-      const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
-      const res = await call(operation, () => api.get<ErrorEnvelope>(path, { searchParams: { 'pagination.count': 1 }, signal, context: { operation } }));
-      if (res.statusCode === 404) return 'not_found';
-      if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
-      return 'exists';
-    },
-
-    close: () => undefined,
   };
+}
+
+async function createRegulation({ settings, api, call }: SegmentContext, { target, regulationType, userIds, signal }: CreateRegulationInput): Promise<{ regulateId: string }> {
+  const operation = target.kind === 'workspace' ? 'createWorkspaceRegulation' : 'createSourceRegulation';
+  const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
+  const res = await call(operation, () =>
+    api.post<({ data?: { regulateId?: unknown } } & ErrorEnvelope) | null>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
+  );
+  if (res.statusCode === 404 && target.kind !== 'workspace') {
+    // A configured source Segment does not know: a configuration mistake, never an outcome (README "Verification values").
+    const index = settings.scope === 'workspace' ? -1 : settings.scope.sourceIds.indexOf(target.sourceId);
+    throw scopeMissing({ vendor: 'segment', operation, status: 404 }, `vendors.segment.scope.sourceIds[${index < 0 ? '?' : index}]`, `"${target.sourceId}" is not a source of this workspace`);
+  }
+  if (res.statusCode !== 200 && res.statusCode !== 201) throw toVendorError(operation, res, settings.throttleDelayMs);
+  const regulateId = res.body?.data?.regulateId;
+  if (typeof regulateId !== 'string' || regulateId === '') {
+    throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulateId');
+  }
+  return { regulateId };
+}
+
+async function getRegulation({ settings, api, call }: SegmentContext, regulateId: string, signal?: AbortSignal): Promise<RegulationStatus | undefined> {
+  const operation = 'getRegulation';
+  const res = await call(operation, () => api.get<(RegulationBody & ErrorEnvelope) | null>(`regulations/${encodeURIComponent(regulateId)}`, { signal, context: { operation } }));
+  if (res.statusCode === 404) return undefined;
+  if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+  const regulation = res.body?.data?.regulation;
+  if (!regulation) throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulation');
+  return {
+    id: textOf(regulation.id, regulateId),
+    overallStatus: typeof regulation.overallStatus === 'string' ? regulation.overallStatus : '',
+    createdAt: regulation.createdAt,
+    finishedAt: regulation.finishedAt,
+    destinations: (regulation.streamStatus ?? []).flatMap((stream) =>
+      (stream.destinationStatus ?? []).map((d) => ({
+        sourceId: textOf(stream.id, ''),
+        id: textOf(d.id, ''),
+        name: textOf(d.name, ''),
+        status: typeof d.status === 'string' ? d.status : '',
+      })),
+    ),
+  };
+}
+
+async function probeScope({ settings, api, call }: SegmentContext, target: RegulationTarget, signal?: AbortSignal): Promise<'exists' | 'not_found'> {
+  const operation = target.kind === 'workspace' ? 'listWorkspaceRegulations' : 'listRegulationsFromSource';
+  const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
+  const res = await call(operation, () => api.get<ErrorEnvelope>(path, { searchParams: { 'pagination.count': 1 }, signal, context: { operation } }));
+  if (res.statusCode === 404) return 'not_found';
+  if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
+  return 'exists';
 }
 
 /**
