@@ -1,13 +1,12 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { sandboxVendorSettings, startCrashRig } from '../support/crash-rig.js';
 import { skipBecause } from '../support/skip.js';
-import { makeTestTempDir } from '../support/temp-dirs.js';
+import { leftInChildTmpDir, makeChildTmpDir, makeTestTempDir } from '../support/temp-dirs.js';
 import { startTestService, waitFor } from '../support/test-service.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -72,26 +71,6 @@ async function serversGone(pids: FixtureRun['seen']['pids']): Promise<void> {
   expect(running(pids.postgres), 'Postgres still runs').to.equal(false);
 }
 
-/** tsx's compile cache in os.tmpdir(): shared by every run of the user, kept on purpose (and not ours). */
-const TSX_CACHE = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
-
-/**
- * An empty dir to be a fixture run's os.tmpdir(), but for a link to this run's tsx cache (a cold
- * one costs a minute on a loaded machine). The test Postgres (another user when root) must reach
- * into it.
- */
-function emptyTmp(): string {
-  const tmp = makeTestTempDir('erasure-temp-dir-run-');
-  chmodSync(tmp, 0o711);
-  if (existsSync(path.join(os.tmpdir(), TSX_CACHE))) symlinkSync(path.join(os.tmpdir(), TSX_CACHE), path.join(tmp, TSX_CACHE));
-  return tmp;
-}
-
-/** What a fixture run left in `tmp`. */
-function leftIn(tmp: string): string[] {
-  return readdirSync(tmp).filter((name) => name !== TSX_CACHE);
-}
-
 describe('Temp dirs of a test run (test/support/temp-dirs.ts)', function () {
   this.timeout(120_000);
 
@@ -129,20 +108,20 @@ describe('Temp dirs of a test run (test/support/temp-dirs.ts)', function () {
   });
 
   it('a run leaves nothing in os.tmpdir() once it is over, after a failed test too', async () => {
-    const tmp = emptyTmp();
+    const tmp = makeChildTmpDir();
     const run = await runFixture(tmp, 'normal');
     expect(run.code, run.output.slice(-3000)).to.equal(1); // the fixture's deliberately failing test
     expect(run.seen.made.join(' ')).to.include('erasure-test-redis-').and.include('erasure-test-data-').and.include('erasure-board-views-');
-    expect(leftIn(tmp), run.output.slice(-3000)).to.deep.equal([]);
+    expect(leftInChildTmpDir(tmp), run.output.slice(-3000)).to.deep.equal([]);
     await serversGone(run.seen.pids);
   });
 
   it('a run stopped by SIGINT stops its Redis and Postgres servers first, then removes their dirs', async () => {
-    const tmp = emptyTmp();
+    const tmp = makeChildTmpDir();
     const run = await runFixture(tmp, 'sigint');
     expect(run.code, run.output.slice(-3000)).to.equal(130);
     expect(run.seen.pids.redis, 'the run had started its redis-server').to.be.a('number');
-    expect(leftIn(tmp), run.output.slice(-3000)).to.deep.equal([]);
+    expect(leftInChildTmpDir(tmp), run.output.slice(-3000)).to.deep.equal([]);
     await serversGone(run.seen.pids);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -53,6 +53,27 @@ export function removeTestTempDirs(): void {
 /** Paths this process made that still exist. */
 export function leftoverTestTempDirs(): string[] {
   return [...made.keys()].filter((dir) => existsSync(dir));
+}
+
+/** tsx's compile cache in os.tmpdir(): shared by every run of the user and kept on purpose (not a run's). */
+const TSX_CACHE = `tsx-${process.geteuid?.() ?? os.userInfo().username}`;
+
+/**
+ * An empty dir to be a child process's os.tmpdir() (its TMPDIR), so a test can see everything the
+ * child left there, but for a link to this run's tsx cache (a cold one costs a minute on a loaded
+ * machine). The test Postgres (another user when root) must be able to reach into it.
+ */
+export function makeChildTmpDir(): string {
+  const tmp = makeTestTempDir('erasure-child-tmp-');
+  chmodSync(tmp, 0o711);
+  const cache = path.join(os.tmpdir(), TSX_CACHE);
+  if (existsSync(cache)) symlinkSync(cache, path.join(tmp, TSX_CACHE));
+  return tmp;
+}
+
+/** What a child left in its makeChildTmpDir() dir. */
+export function leftInChildTmpDir(tmp: string): string[] {
+  return readdirSync(tmp).filter((name) => name !== TSX_CACHE);
 }
 
 // The net for a run that ends without the root hooks. Redis children are killed by listeners that
