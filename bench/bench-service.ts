@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../src/config/load-config.js';
 import { startService, type Service, type StartServiceOptions } from '../src/service.js';
 import { FINAL_REQUEST_STATUSES } from '../src/ledger/ledger-types.js';
 import type { ScenarioContext } from './scenario.js';
+import { makeTestTempDir, removeTestTempDir } from '../test/support/temp-dirs.js';
 
 /** A service in sandbox mode on the bench's Redis: its own key prefix, data dir (PGlite) and log file. */
 export interface BenchService extends Service {
@@ -26,7 +25,8 @@ export function freshBenchPrefix(name: string): string {
 export async function startBenchService(options: { context: ScenarioContext; name: string; file?: Record<string, unknown> } & StartServiceOptions): Promise<BenchService> {
   const { context } = options;
   const databaseUrl = await context.freshDatabase();
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), `erasure-bench-${options.name}-`));
+  // Removed by close(), or when the bench process exits if a scenario fails before that (test/support/temp-dirs.ts).
+  const dataDir = makeTestTempDir(`erasure-bench-${options.name}-`);
   const config = loadConfig({
     env: {},
     file: {
@@ -82,7 +82,7 @@ export async function startBenchService(options: { context: ScenarioContext; nam
     },
     async close() {
       await service.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeTestTempDir(dataDir);
     },
   };
 }

@@ -1,11 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startEmbeddedRedis } from '../src/stores/embedded-redis.js';
 import { freshPostgresDatabase, testPostgresUrl } from '../test/support/postgres.js';
 import { stopSharedServices } from '../test/support/services.js';
+import { makeTestTempDir, removeTestTempDir } from '../test/support/temp-dirs.js';
 import { round, type BenchSize, type Scenario, type ScenarioResult } from './scenario.js';
 import { scanScenario } from './scan-scenario.js';
 import { pipelineScenario } from './pipeline-scenario.js';
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const { json, only, size, profile } = parseArgs(process.argv.slice(2));
   const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
   const cacheDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '.cache');
-  const redisDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-bench-redis-'));
+  const redisDir = makeTestTempDir('erasure-bench-redis-');
   const redis = await startEmbeddedRedis({ dataDir: redisDir });
   const results: Record<string, ScenarioResult> = {};
   // The ledger as deployed (Postgres) when initdb is installed; PGlite otherwise, and the table says which.
@@ -94,10 +94,14 @@ async function main(): Promise<void> {
   } finally {
     await stopSharedServices();
     await redis.stop();
-    rmSync(redisDir, { recursive: true, force: true });
+    removeTestTempDir(redisDir);
   }
   process.stdout.write(json ? `${JSON.stringify(results, null, 2)}\n` : `${table(results, size)}\n`);
 }
+
+// Ctrl-C would end the bench without 'exit' listeners: exit instead, so its servers stop and its temp
+// dirs go (test/support/temp-dirs.ts).
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
 
 main().catch((err: Error) => {
   process.stderr.write(`${err.message}\n`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import { FINAL_REQUEST_STATUSES } from '../src/ledger/ledger-types.js';
 import { startSandbox } from '../src/sandbox/sandbox.js';
 import { serveSandbox } from '../src/sandbox/sandbox-server.js';
 import { startRoleProcess, type RoleProcess } from '../test/support/role-process.js';
+import { makeTestTempDir, removeTestTempDir } from '../test/support/temp-dirs.js';
 import { freshBenchPrefix, userIdRequests } from './bench-service.js';
 import { round, type BenchSize, type Figure, type Scenario, type ScenarioContext } from './scenario.js';
 
@@ -57,7 +58,7 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
   // Split roles share one ledger, which only a Postgres server allows (PGlite is one process's).
   if (!databaseUrl) throw new Error('scale_out needs a Postgres server (initdb and pg_ctl), as split roles share one ledger');
   const token = randomBytes(24).toString('hex');
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-bench-scale-out-'));
+  const dataDir = makeTestTempDir('erasure-bench-scale-out-');
   const sandbox = await startSandbox({ subjects: n, clockSpeed: CLOCK_SPEED });
   const server = await serveSandbox(sandbox, { port: 0, host: '127.0.0.1', adminToken: token });
   const prefix = freshBenchPrefix('scale-out');
@@ -140,7 +141,7 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     await pool.end();
     await server.close();
     await sandbox.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    removeTestTempDir(dataDir);
   }
 }
 

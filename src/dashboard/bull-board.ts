@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -64,12 +64,16 @@ function redactData(data: unknown): unknown {
   return { ...(typeof requestId === 'string' ? { requestId } : {}), ...(typeof taskId === 'string' ? { taskId } : {}) };
 }
 
+let boardViews: string | undefined;
+
 /**
  * Bull Board's page without inline styles and without the external web-font link, so it runs under
- * the admin page's CSP (`style-src 'self'`, nothing off-site). Made once from the installed
- * `@bull-board/ui` template (its hashed asset names change with each release), into a private dir.
+ * the admin page's CSP (`style-src 'self'`, nothing off-site). Made once per process from the
+ * installed `@bull-board/ui` template (its hashed asset names change with each release), into a
+ * private temp dir that goes when the process exits (every API app of the process shares it).
  */
 function strictBoardViews(): string {
+  if (boardViews) return boardViews;
   const uiDir = path.dirname(createRequire(import.meta.url).resolve('@bull-board/ui/package.json'));
   const template = readFileSync(path.join(uiDir, 'dist', 'index.ejs'), 'utf8')
     .replace(/<style>[\s\S]*?<\/style>/g, '')
@@ -77,6 +81,8 @@ function strictBoardViews(): string {
     .replace(/<link[^>]+href="https?:\/\/[^"]*"[^>]*>/g, '');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-board-views-'));
   writeFileSync(path.join(dir, 'index.ejs'), template, { mode: 0o600 });
+  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }); });
+  boardViews = dir;
   return dir;
 }
 

@@ -91,9 +91,10 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   await waitForReady(child);
-  // Never leave an orphan redis-server behind, even on an abrupt exit of this process.
+  // Never leave an orphan redis-server behind, even on an abrupt exit of this process; before the
+  // other exit listeners, so one that removes the data dir (a test's temp dir) finds it stopped.
   const killOnExit = () => child.kill('SIGKILL');
-  process.once('exit', killOnExit);
+  process.prependOnceListener('exit', killOnExit);
   return {
     url: `redis://:${password}@127.0.0.1:${port}`,
     port,

@@ -2,18 +2,21 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { leftInChildTmpDir, makeChildTmpDir } from '../support/temp-dirs.js';
 
 const SCENARIOS = ['scan', 'pipeline', 'vendor_limits', 'amortisation', 'intake', 'latency', 'scale_out'];
 
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** `left`: what the bench left in its os.tmpdir() (an empty dir of its own). */
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; left: string[] }> {
+  const tmp = makeChildTmpDir();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bench.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bench.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.once('error', reject);
-    child.once('close', (code) => { resolve({ code, stdout, stderr }); });
+    child.once('close', (code) => { resolve({ code, stdout, stderr, left: leftInChildTmpDir(tmp) }); });
   });
 }
 
@@ -22,8 +25,9 @@ describe('npm run bench (smoke sizes)', function () {
   this.timeout(600_000);
 
   it('runs every scenario and prints one JSON object keyed by scenario, each with measured figures, a baseline and a ratio', async () => {
-    const { code, stdout, stderr } = await runBench(['--json', '--size', 'smoke']);
+    const { code, stdout, stderr, left } = await runBench(['--json', '--size', 'smoke']);
     expect(code, stderr.slice(-2000)).to.equal(0);
+    expect(left, 'what the bench left in os.tmpdir()').to.deep.equal([]);
     const results = JSON.parse(stdout) as Record<string, { measured: Record<string, unknown>; baseline: Record<string, unknown>; ratio: number; met: boolean; target: string }>;
     expect(Object.keys(results)).to.deep.equal(SCENARIOS);
     for (const name of SCENARIOS) {
@@ -77,6 +81,7 @@ describe('npm run bench (smoke sizes)', function () {
     const one = await runBench(['--json', '--size', 'smoke', '--only', 'scan']);
     expect(one.code, one.stderr.slice(-2000)).to.equal(0);
     expect(Object.keys(JSON.parse(one.stdout))).to.deep.equal(['scan']);
+    expect(one.left, 'what the bench left in os.tmpdir()').to.deep.equal([]);
     const bad = await runBench(['--only', 'scna']);
     expect(bad.code).to.equal(1);
     expect(bad.stderr).to.match(/unknown scenario scna/).and.match(/usage: npm run bench/);

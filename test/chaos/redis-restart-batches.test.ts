@@ -1,13 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/stores/embedded-redis.js';
 import { FINAL_REQUEST_STATUSES } from '../../src/ledger/ledger-types.js';
 import { BatchLedger } from '../../src/ledger/batch-ledger.js';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
 import { pause } from './chaos-harness.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 60;
 const PEOPLE = 24;
@@ -16,7 +14,7 @@ const WINDOW_MS = 2500;
 const DOWN_MS = 4000;
 
 describe('Chaos: Redis restarted while shared batch windows are open', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-chaos-batches-'));
+  const dataDir = makeTestTempDir('erasure-chaos-batches-');
   let redis: EmbeddedRedis;
   let service: TestService;
 

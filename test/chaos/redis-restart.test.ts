@@ -1,17 +1,15 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/stores/embedded-redis.js';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
 import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally } from './chaos-harness.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 330;
 const DOWN_MS = 4000;
 
 describe('Chaos: Redis stopped and started again (AOF) in the middle of a run', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-chaos-restart-'));
+  const dataDir = makeTestTempDir('erasure-chaos-restart-');
   let redis: EmbeddedRedis;
   let service: TestService;
 

@@ -1,12 +1,10 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/stores/embedded-redis.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
 import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally } from './chaos-harness.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 330;
 
@@ -17,7 +15,7 @@ describe('Chaos: Redis wiped (FLUSHALL) in the middle of a run', () => {
   before(async function () {
     this.timeout(60_000);
     // A Redis of its own: the wipe must not touch anything else.
-    redis = await startEmbeddedRedis({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-chaos-wipe-')), appendOnly: false });
+    redis = await startEmbeddedRedis({ dataDir: makeTestTempDir('erasure-chaos-wipe-'), appendOnly: false });
     service = await startTestService({
       subjects: SUBJECTS,
       database: (await testPostgresUrl()) ? 'postgres' : 'pglite',

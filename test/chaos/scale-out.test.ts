@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -19,6 +18,7 @@ import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { startRoleProcess, type RoleProcess } from '../support/role-process.js';
 import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally, userIdOf } from './chaos-harness.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /**
  * Issue 23 item 8. The issue asks for 1,000 requests; 220 seeded people (200 submitted, every eleventh
@@ -77,8 +77,8 @@ function s3RowsRemoved(before: Snapshot, after: Snapshot, i: number): number {
 }
 
 describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS processes, through a worker kill, a Postgres restart, a Redis restart and a rolling key rotation', () => {
-  const redisDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-chaos-scale-out-redis-'));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-chaos-scale-out-'));
+  const redisDir = makeTestTempDir('erasure-chaos-scale-out-redis-');
+  const dataDir = makeTestTempDir('erasure-chaos-scale-out-');
   const token = randomBytes(24).toString('hex');
   const oldKey = randomBytes(32).toString('hex');
   const newKey = randomBytes(32).toString('hex');

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -12,6 +11,7 @@ import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, randomMs, startWorkerProcess, submitPaced, tally } from './chaos-harness.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 330;
 const WORKERS = 2;
@@ -30,7 +30,7 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
     sandbox = await startSandbox({ subjects: SUBJECTS });
     const redis = await testRedis();
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-chaos-kill-'));
+    const dataDir = makeTestTempDir('erasure-chaos-kill-');
     const file = {
       redisUrl: redis.url,
       databaseUrl,

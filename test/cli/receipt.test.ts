@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { runCli, serviceFlags } from './run-cli.js';
 import { publicKeyId } from '../../src/receipts/receipt-signer.js';
 import { canonicalJson } from '../../src/privacy/canonical-json.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 describe('erasure receipt', function () {
   // Each command is a child process (about 0.3 s of CPU): generous on a busy machine.
@@ -19,7 +19,7 @@ describe('erasure receipt', function () {
 
   before(async function () {
     service = await startTestService();
-    dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-cli-receipt-'));
+    dir = makeTestTempDir('erasure-cli-receipt-');
     // A request with some history: it fails (Pinpoint answers 400), is retried with a reason, and completes.
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 1 });
     const submitted = await runCli(['submit', '--user-id', 'user-8', '--vendor', 'pinpoint', '--json', ...serviceFlags(service)]);

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { runCli, serviceFlags } from './run-cli.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /** The five kinds of bad row, one per ten, spread through the file. */
 const BAD_KINDS = ['invalid e-mail', 'phone without country code', 'unknown column value', 'empty subject', 'unparseable line'] as const;
@@ -65,7 +65,7 @@ describe('erasure submit --file', function () {
   before(async () => {
     // Intake only: this file is about what the CLI submits, not about the erasure that follows.
     service = await startTestService({ roles: { api: true, workers: [] } });
-    dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-cli-submit-'));
+    dir = makeTestTempDir('erasure-cli-submit-');
   });
   after(async () => service?.close());
 

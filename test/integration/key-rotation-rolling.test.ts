@@ -1,7 +1,4 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/config-schema.js';
@@ -25,6 +22,7 @@ import { waitFor, testConfig } from '../support/test-service.js';
 import { pumpClock } from '../support/aws-sandbox.js';
 import { sandboxVendorSettings } from '../support/crash-rig.js';
 import { pinpointTaskRequest } from '../support/pinpoint-task-request.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const hex = (key: Buffer) => key.toString('hex');
 
@@ -70,7 +68,7 @@ describe('Rolling key rotation (Invariant 12)', () => {
     const RECEIPT_KEY = randomBytes(32).toString('hex');
     /** A process of the deployment: `keys` is [current, ...previous], as its environment would give them. */
     async function start(roles: ServiceRoles, keys: Buffer[], adminToken: string): Promise<Service> {
-      const file = { ...base, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-rolling-')) };
+      const file = { ...base, dataDir: makeTestTempDir('erasure-rolling-') };
       const env: Record<string, string> = { ERASURE_ENCRYPTION_KEY: hex(keys[0]), ERASURE_RECEIPT_SIGNING_KEY: RECEIPT_KEY, ERASURE_ADMIN_TOKEN: adminToken };
       if (keys.length > 1) env.ERASURE_PREVIOUS_ENCRYPTION_KEYS = keys.slice(1).map(hex).join(',');
       const service = await startService(loadConfig({ env, file }), { roles, quiet: true });

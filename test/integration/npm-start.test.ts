@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PinpointClient, GetUserEndpointsCommand, NotFoundException } from '@aws-sdk/client-pinpoint';
 import { waitFor } from '../support/test-service.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 function processAlive(pid: number): boolean {
   try {
@@ -23,7 +23,7 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
   let output = '';
   let url: string;
   let token: string;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-start-'));
+  const dataDir = makeTestTempDir('erasure-start-');
 
   before(async function () {
     this.timeout(60_000);
@@ -91,7 +91,7 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
 });
 
 describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends)', () => {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-npm-start-'));
+  const dataDir = makeTestTempDir('erasure-npm-start-');
   // No boot preflight: its vendor calls (GetApp) would land in the second start's counts, not in the first's.
   const configFile = path.join(dataDir, 'erasure.yaml');
   writeFileSync(configFile, 'preflight:\n  atBoot: false\n');

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sha256Hex } from '../../src/api/auth.js';
 import { startTestService, type TestService } from '../support/test-service.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 // Issue 25, items 8 and 10: real OpenGDPR clients get in; identifiers are validated strictly.
 const CONTROLLER_TOKEN = 'go-controller-token-0123456789abcdef';
@@ -100,7 +100,7 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const readme = readFileSync(README, 'utf8');
     const block = /<!-- openssl-verify:start -->\s*```sh\n([\s\S]*?)```\s*<!-- openssl-verify:end -->/.exec(readme);
     expect(block, 'the README has the openssl example').to.not.equal(null);
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-openssl-'));
+    const dir = makeTestTempDir('erasure-openssl-');
     // Asynchronously: curl calls this very process, whose event loop must keep running.
     const run = promisify(execFile);
     const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', block![1]], { cwd: dir, env: { ...process.env, ERASURE_URL: service.url }, encoding: 'utf8' });

@@ -1,7 +1,4 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startService, type Service, type ServiceRoles } from '../../src/service.js';
@@ -14,6 +11,7 @@ import { freshPostgresDatabase } from '../support/postgres.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const PEOPLE = 40;
 const GROUPS = 4;
@@ -68,7 +66,7 @@ describe('Scale-out: N worker services make as many S3 scans as one process (iss
     for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)?.sandboxSettings(sandbox, connector.queueDefaults);
     vendors.s3 = { ...(vendors.s3 as object), batchWindowMs: 1000 };
     const start = async (roles: ServiceRoles) => {
-      const config = loadConfig({ env, file: { ...file, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-scale-out-batches-')) } });
+      const config = loadConfig({ env, file: { ...file, dataDir: makeTestTempDir('erasure-scale-out-batches-') } });
       const service = await startService({ ...config, sandboxMode: false, vendors }, { roles, quiet: true });
       running.push(service);
       return service;

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { seedPerson } from '../../src/sandbox/seed.js';
@@ -15,6 +14,7 @@ import { startService, type Service } from '../../src/service.js';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.js';
 import { serveSandbox } from '../../src/sandbox/sandbox-server.js';
 import type { ListeningServer } from '../../src/sandbox/vendor-http.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const VENDORS = ['amplitude', 'appcenter', 'pinpoint', 's3', 'segment'];
 const ALL_QUEUES = 'requests,callbacks,pinpoint,s3,appcenter,segment,amplitude';
@@ -40,7 +40,7 @@ describe('Split roles on one shared sandbox (`erasure sandbox` + `erasure api` +
     // The api and the workers share one ledger, which only a Postgres server allows (PGlite is one process's).
     if (!databaseUrl) throw new Error('no Postgres server (initdb/pg_ctl) for this test');
     const redis = await testRedis();
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-shared-sandbox-'));
+    const dataDir = makeTestTempDir('erasure-shared-sandbox-');
     // The simulators' clock runs 200,000× real time, so an Amplitude job eleven vendor days ahead finishes in seconds,
     // for whoever reads the clock through the sandbox; on real time it would finish in eleven days.
     const sandboxConfig = path.join(dataDir, 'sandbox.json');
@@ -199,7 +199,7 @@ describe('`erasure start` given ERASURE_SANDBOX_URL, on one machine with the san
 
   it('starts no simulators of its own, takes every vendor and the clock from the sandbox, and erases through it', async function () {
     this.timeout(60_000);
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-start-shared-'));
+    const dataDir = makeTestTempDir('erasure-start-shared-');
     // What `erasure sandbox` leaves in a data directory when ERASURE_ADMIN_TOKEN is unset.
     writeFileSync(path.join(dataDir, 'admin-token'), `${token}\n`);
     const redis = await testRedis();

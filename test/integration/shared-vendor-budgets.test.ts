@@ -1,8 +1,5 @@
 import { sandboxPluginFor } from '../../src/sandbox/sandbox-plugins.js';
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.js';
 import { startService, type Service, type ServiceRoles } from '../../src/service.js';
@@ -15,6 +12,7 @@ import { freshPrefix, testRedis } from '../support/redis.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
 import { pumpClock } from '../support/aws-sandbox.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const PEOPLE = 80;
 const FINAL_TASK_STATES = ['succeeded', 'not_found', 'failed', 'skipped', 'cancelled'];
@@ -76,7 +74,7 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     // of them (each reads every notification), so Push_Get load does not hang on how members group.
     vendors.appcenter = { ...(vendors.appcenter as object), sweep: { windowMs: 300, maxMembers: 10 } };
     async function start(roles: ServiceRoles): Promise<Service> {
-      const config = loadConfig({ env, file: { ...file, dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-budgets-')) } });
+      const config = loadConfig({ env, file: { ...file, dataDir: makeTestTempDir('erasure-budgets-') } });
       const service = await startService({ ...config, sandboxMode: false, vendors: vendors }, { roles, quiet: true });
       running.push(service);
       return service;

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
@@ -16,6 +15,7 @@ import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { waitFor } from '../support/test-service.js';
 import { startWorkerProcess } from '../support/worker-process.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 
 describe('A worker process killed in the middle of a job', () => {
@@ -38,7 +38,7 @@ describe('A worker process killed in the middle of a job', () => {
       databaseUrl,
       queuePrefix: freshPrefix(),
       port: 0,
-      dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-crash-')),
+      dataDir: makeTestTempDir('erasure-crash-'),
       logFile: SUITE_LOG_FILE,
       jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
       // No boot preflight: its vendor calls are not what this test measures (test/support/test-service.ts).

@@ -54,11 +54,10 @@ describe('Encryption key rotation', () => {
 describe('`erasure rekey`', () => {
   it('re-seals every entry under the current key and reports what it did', async function () {
     this.timeout(60_000);
-    const { mkdtempSync } = await import('node:fs');
-    const os = await import('node:os');
+    const { makeTestTempDir } = await import('../support/temp-dirs.js');
     const path = await import('node:path');
     const { spawnSync } = await import('node:child_process');
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-rekey-'));
+    const dataDir = makeTestTempDir('erasure-rekey-');
     const oldKey = randomBytes(32);
     const newKey = randomBytes(32);
     const db = await openDatabase({ pgliteDir: path.join(dataDir, 'pg') });

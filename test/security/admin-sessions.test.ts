@@ -1,12 +1,10 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Request } from 'express';
 import { openDatabase, type Database } from '../../src/ledger/database.js';
 import { migrate } from '../../src/ledger/migrations.js';
 import { AdminSessions } from '../../src/dashboard/admin-sessions.js';
 import type { Principal } from '../../src/api/auth.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const HOUR = 3600_000;
 
@@ -22,7 +20,7 @@ describe('Admin sessions', function () {
   let sessions: AdminSessions;
 
   before(async () => {
-    db = await openDatabase({ pgliteDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-sessions-')) });
+    db = await openDatabase({ pgliteDir: makeTestTempDir('erasure-sessions-') });
     await migrate(db);
   });
   beforeEach(() => {

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { startEmbeddedRedis } from '../../src/stores/embedded-redis.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /** Every file and directory under `dir`, with its permission bits. */
 function modes(dir: string): Array<{ file: string; mode: number; directory: boolean }> {
@@ -29,7 +29,7 @@ describe('Data at rest is private (issue 25 §4)', function () {
   let leftover: string;
 
   before(async () => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-modes-'));
+    dataDir = makeTestTempDir('erasure-modes-');
     // A file an earlier version left world-readable is tightened at boot.
     leftover = path.join(dataDir, 'encryption-key');
     writeFileSync(leftover, `${Buffer.alloc(32, 7).toString('base64')}\n`);
@@ -78,7 +78,7 @@ describe('Data at rest is private (issue 25 §4)', function () {
   });
 
   it('keeps the embedded Redis password across restarts on the same dir', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-redis-pass-'));
+    const dir = makeTestTempDir('erasure-redis-pass-');
     const first = await startEmbeddedRedis({ dataDir: dir, appendOnly: false });
     await first.stop();
     const second = await startEmbeddedRedis({ dataDir: dir, appendOnly: false });

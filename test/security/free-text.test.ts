@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { scrubFreeText } from '../../src/privacy/free-text.js';
 import { verifyReceipt, type SignedReceipt } from '../../src/receipts/receipt.js';
 import { verifyChain } from '../../src/receipts/audit-chain.js';
 import { startTestService, type TestService } from '../support/test-service.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /** The person of this test: every kind of identifier, and the shapes people type them in. */
 const PERSON = { email: 'user27@example.com', phone: '+15550000027', userId: 'user-27', installId: '00000000-0000-4000-8000-000000000027', amplitudeId: '100000027' };
@@ -48,7 +48,7 @@ describe('Free text never carries the person (issue 25 §3, Invariant 13)', func
     let saved: SignedReceipt;
 
     before(async () => {
-      dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-free-text-'));
+      dataDir = makeTestTempDir('erasure-free-text-');
       logFile = path.join(dataDir, 'erasure.log');
       service = await startTestService({ file: { dataDir, logFile } });
       id = randomUUID();

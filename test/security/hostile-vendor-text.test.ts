@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import express from 'express';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -13,6 +12,7 @@ import { startService, type Service } from '../../src/service.js';
 import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from '../support/redis.js';
 import { runCli } from '../cli/run-cli.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 // Issue 25, item 3 (vendor-text half): a vendor, or a proxy in between, answering with a hostile
 // error code. The code must come out as `unrecognised_error` everywhere it is stored or printed.
@@ -62,7 +62,7 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     const redis = await testRedis();
     redisUrl = redis.url;
     prefix = freshPrefix();
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-hostile-vendor-'));
+    const dataDir = makeTestTempDir('erasure-hostile-vendor-');
     logFile = path.join(dataDir, 'service.log');
     writeFileSync(logFile, '');
     const config = loadConfig({

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../support/test-service.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const GRACE_MS = 2000;
@@ -20,7 +20,7 @@ describe('SIGTERM with connections and work in flight', function () {
   let output = '';
   let url: string;
   let token: string;
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'erasure-sigterm-'));
+  const dataDir = makeTestTempDir('erasure-sigterm-');
 
   before(async () => {
     const configFile = path.join(dataDir, 'erasure.json');

@@ -1,13 +1,11 @@
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { RedisNotInstalledError, startEmbeddedRedis } from '../../src/stores/embedded-redis.js';
+import { makeTestTempDir } from '../support/temp-dirs.js';
 
 describe('The embedded redis-server', () => {
   it('runs with AOF persistence and the noeviction policy BullMQ needs, and stops', async () => {
-    const redis = await startEmbeddedRedis({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-redis-')) });
+    const redis = await startEmbeddedRedis({ dataDir: makeTestTempDir('erasure-redis-') });
     const client = new Redis(redis.url);
     try {
       expect(await client.config('GET', 'appendonly')).to.deep.equal(['appendonly', 'yes']);
@@ -23,7 +21,7 @@ describe('The embedded redis-server', () => {
     const path0 = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      const err = await startEmbeddedRedis({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-redis-')) }).catch((e: unknown) => e);
+      const err = await startEmbeddedRedis({ dataDir: makeTestTempDir('erasure-redis-') }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(RedisNotInstalledError);
       const message = (err as Error).message;
       expect(message).to.include('apt-get install -y redis-server');

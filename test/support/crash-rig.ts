@@ -1,7 +1,6 @@
 import { startWorkerProcess } from './worker-process.js';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/load-config.js';
@@ -15,6 +14,7 @@ import { freshPostgresDatabase } from './postgres.js';
 import { SUITE_LOG_FILE } from './suite-log.js';
 import { waitFor } from './test-service.js';
 import { pumpClock } from './aws-sandbox.js';
+import { makeTestTempDir, removeTestTempDir } from './temp-dirs.js';
 
 
 /**
@@ -93,7 +93,7 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
     databaseUrl,
     queuePrefix: freshPrefix(),
     port: 0,
-    dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-crash-rig-')),
+    dataDir: makeTestTempDir('erasure-crash-rig-'),
     logFile: SUITE_LOG_FILE,
     jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
     reconciler: { everyMs: 60_000, staleAfterMs: 60_000 },
@@ -111,6 +111,10 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
   async function startWorker(): Promise<ChildProcess> {
     const child = await startWorkerProcess(env, options.queues.join(','));
     children.push(child);
+    // A run that ends abruptly (SIGINT) takes its workers with it, before its exit handler removes their data dir.
+    const killOnExit = () => child.kill('SIGKILL');
+    process.prependOnceListener('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
     return child;
   }
 
@@ -143,11 +147,15 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
       );
     },
     async close() {
+      // The workers read their config from the data dir: it goes once they are gone.
+      const exited = children.filter((child) => child.exitCode === null && child.signalCode === null).map((child) => new Promise((resolve) => child.once('exit', resolve)));
       for (const child of children) child.kill('SIGKILL');
       stopClock();
       await db.close();
       await service.close();
       await sandbox.close();
+      await Promise.all(exited);
+      removeTestTempDir(file.dataDir);
     },
   };
 }

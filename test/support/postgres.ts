@@ -1,10 +1,9 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/stores/embedded-redis.js';
 import { onSuiteEnd } from './services.js';
+import { makeTestTempDir, removeTestTempDir, stopBeforeRemoving } from './temp-dirs.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -32,7 +31,7 @@ export function testPostgresUrl(): Promise<string | undefined> {
     const initdb = pgBin('initdb');
     const pgCtl = pgBin('pg_ctl');
     if (!initdb || !pgCtl) return undefined;
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-test-pg-'));
+    const dir = makeTestTempDir('erasure-test-pg-');
     const port = await freePort();
     const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
     if (asUser.length) spawnSync('chown', ['-R', 'postgres', dir]);
@@ -44,6 +43,9 @@ export function testPostgresUrl(): Promise<string | undefined> {
       const result = exec(args);
       if (result.status !== 0) throw new Error(`${args[0]} failed: ${result.stderr || result.stdout}`);
     };
+    // The server outlives this process unless stopped: first stop it, then remove its data.
+    const stop = () => exec([pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
+    stopBeforeRemoving(dir, stop);
     run([initdb, '-D', path.join(dir, 'data'), '-U', 'erasure', '--auth=trust', '-E', 'UTF8']);
     run([pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', 'start']);
     // Asynchronous, so the processes under test keep running while the server stops and starts.
@@ -51,9 +53,10 @@ export function testPostgresUrl(): Promise<string | undefined> {
       const [cmd, ...rest] = [...asUser, pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', ...action];
       await execFileAsync(cmd, rest);
     };
+    // Only at the end of the run: restartTestPostgres keeps the data dir.
     onSuiteEnd(async () => {
-      exec([pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
-      rmSync(dir, { recursive: true, force: true });
+      stop();
+      removeTestTempDir(dir);
     });
     return `postgres://erasure@127.0.0.1:${port}/postgres`;
   })();

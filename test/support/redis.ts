@@ -1,16 +1,19 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/stores/embedded-redis.js';
 import { onSuiteEnd } from './services.js';
+import { makeTestTempDir, removeTestTempDir } from './temp-dirs.js';
 
 let shared: Promise<EmbeddedRedis> | undefined;
 
 /** One private redis-server for the whole run (tests isolate themselves with a fresh queue prefix). */
 export function testRedis(): Promise<EmbeddedRedis> {
-  shared ??= startEmbeddedRedis({ dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-test-redis-')), appendOnly: false }).then((redis) => {
-    onSuiteEnd(() => redis.stop());
+  if (shared) return shared;
+  const dataDir = makeTestTempDir('erasure-test-redis-');
+  shared = startEmbeddedRedis({ dataDir, appendOnly: false }).then((redis) => {
+    onSuiteEnd(async () => {
+      await redis.stop();
+      removeTestTempDir(dataDir);
+    });
     return redis;
   });
   return shared;

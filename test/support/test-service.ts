@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { Config } from '../../src/config/config-schema.js';
@@ -10,6 +7,7 @@ import { redisConnection } from '../../src/infrastructure/queue-set.js';
 import { freshPrefix, testRedis } from './redis.js';
 import { freshPostgresDatabase } from './postgres.js';
 import { SUITE_LOG_FILE } from './suite-log.js';
+import { makeTestTempDir, removeTestTempDir } from './temp-dirs.js';
 
 export type TestDatabase = 'pglite' | 'postgres';
 
@@ -30,12 +28,18 @@ export interface TestService extends Service {
 }
 
 export async function testConfig(options: TestServiceOptions = {}): Promise<Config> {
+  return (await testConfigAndDir(options)).config;
+}
+
+/** The config, and the data dir made for it unless options.file names one (its owner removes it). */
+async function testConfigAndDir(options: TestServiceOptions): Promise<{ config: Config; madeDataDir?: string }> {
   const redis = await testRedis();
   const databaseUrl = options.database === 'postgres' ? await freshPostgresDatabase() : undefined;
   if (options.database === 'postgres' && !databaseUrl) throw new Error('no Postgres server for this test (initdb/pg_ctl missing)');
+  const madeDataDir = options.file && 'dataDir' in options.file ? undefined : makeTestTempDir('erasure-test-data-');
   const file = {
     port: 0,
-    dataDir: mkdtempSync(path.join(os.tmpdir(), 'erasure-test-data-')),
+    dataDir: madeDataDir,
     redisUrl: redis.url,
     ...(databaseUrl ? { databaseUrl } : {}),
     queuePrefix: freshPrefix(),
@@ -48,11 +52,11 @@ export async function testConfig(options: TestServiceOptions = {}): Promise<Conf
     preflight: { atBoot: false },
     ...options.file,
   };
-  return loadConfig({ env: {}, file });
+  return { config: loadConfig({ env: {}, file }), madeDataDir };
 }
 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
-  const config = await testConfig(options);
+  const { config, madeDataDir } = await testConfigAndDir(options);
   const service = await startService(config, { quiet: true, ...options });
   const events = new QueueEvents('requests', { connection: redisConnection(service.redisUrl, true), prefix: config.queuePrefix });
   // It reconnects by itself; without a listener BullMQ prints every connection error (tests that stop Redis).
@@ -89,6 +93,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     async close() {
       await events.close();
       await service.close();
+      // Nobody starts a second service on a dir made here (a test that restarts passes its own).
+      if (madeDataDir) removeTestTempDir(madeDataDir);
     },
   };
 }
