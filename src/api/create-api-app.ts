@@ -65,7 +65,6 @@ export interface ApiAppDeps {
   breaker?: VendorBreaker;
 }
 
-/** The HTTP surface: API, dashboards, health, metrics (README "HTTP API"). */
 /** Every answer's request id and safety headers, and one log line per request once answered. */
 function requestLog(logger: Logger): express.RequestHandler {
   return (req, res, next) => {
@@ -83,6 +82,7 @@ function requestLog(logger: Logger): express.RequestHandler {
   };
 }
 
+/** The HTTP surface: API, dashboards, health, metrics (README "HTTP API"). */
 export function createApiApp(deps: ApiAppDeps): express.Express {
   const { config, logger } = deps;
   /** The `client` label's values (src/api/metrics.ts): names of configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts). */
@@ -94,6 +94,28 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
 
   app.use(requestLog(logger));
 
+  mountHealthAndMetrics(app, deps, metricClients);
+
+  const { gate } = deps;
+  // Sandbox controls hand out simulator credentials and move the clock: admin token only (issue 25 §9).
+  if (deps.sandboxRouter) {
+    app.use('/sandbox', gate.bearerOnly('admin'));
+    app.use(deps.sandboxRouter);
+  }
+  if (deps.opendsrRouter) app.use(deps.opendsrRouter);
+
+  mountV1BodyPolicy(app, deps);
+  mountApiRouters(app, deps);
+  mountDashboards(app, deps);
+
+  app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
+  app.use(errorAnswer(deps));
+  return app;
+}
+
+/** `/healthz`, `/readyz` (the ledger, Redis, paused vendors) and `/metrics`. */
+function mountHealthAndMetrics(app: express.Express, deps: ApiAppDeps, metricClients: string[]): void {
+  const { config } = deps;
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
     const [ledgerUp, redisUp] = await Promise.all([deps.ledger.ping().then(() => true, () => false), deps.queues.isReady()]);
@@ -108,14 +130,11 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients, overdueManualWork });
     res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
-  const { gate } = deps;
-  // Sandbox controls hand out simulator credentials and move the clock: admin token only (issue 25 §9).
-  if (deps.sandboxRouter) {
-    app.use('/sandbox', gate.bearerOnly('admin'));
-    app.use(deps.sandboxRouter);
-  }
-  if (deps.opendsrRouter) app.use(deps.opendsrRouter);
+}
 
+/** `/v1`: bearer authentication before any body is read, its headers, the intake limit, the JSON body policy. */
+function mountV1BodyPolicy(app: express.Express, deps: ApiAppDeps): void {
+  const { config, gate } = deps;
   // Authenticate before anything reads a body: a stranger's megabyte is refused unread. Bearer only.
   app.use('/v1', gate.bearerOnly());
   app.use('/v1', (req, res, next) => {
@@ -134,6 +153,11 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     if (req.principal && Array.isArray(bulk)) deps.intakeLimiter.charge(req.principal.name, bulk.length - 1);
     next();
   });
+}
+
+/** The `/v1` routers: requests, task decisions, manual work, scope and project deletions, vendor health, the receipt key. */
+function mountApiRouters(app: express.Express, deps: ApiAppDeps): void {
+  const { config, logger } = deps;
   app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
   app.use(createTaskDecisionsRouter({ ledger: deps.ledger }));
   if (deps.scopeDeletions) app.use(createManualWorkRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions }));
@@ -142,6 +166,11 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   if (deps.vendorHealth) app.use(createVendorHealthRouter(deps.vendorHealth));
   // The current key, and the retired ones (`previous`) that older receipts were signed with.
   app.get('/v1/receipt-key', (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem, previous: deps.signer.previousKeys }));
+}
+
+/** Bull Board and the admin page. */
+function mountDashboards(app: express.Express, deps: ApiAppDeps): void {
+  const { config, logger, gate } = deps;
   // Bull Board pages and its JSON get the admin page's headers: mounted first, they never ran the admin router's.
   app.use(BULL_BOARD_PATH, (_req, res, next) => {
     adminPageHeaders(res, { board: true });
@@ -150,9 +179,12 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
   // Authenticated first, then its JSON bodies read under the one body policy (depth, encodings) as every route's.
   app.use(BULL_BOARD_PATH, dashboardAuthenticate(gate, config), express.json({ limit: config.intake.bodyLimitBytes, strict: true, verify: verifyJsonDepth }), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, environment: config.sandboxMode ? 'sandbox' : 'production' }));
   app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, gate, sessions: deps.sessions, projectDeletions: deps.projectDeletions, scopeDeletions: deps.scopeDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
+}
 
-  app.use((_req, res) => res.status(404).json({ error: { code: 'not_found', message: 'no such route' } }));
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+/** The one error answer: the error taxonomy's status and code, body parser failures kept 4xx, anything else a logged 500. */
+function errorAnswer(deps: ApiAppDeps): express.ErrorRequestHandler {
+  const { config, logger } = deps;
+  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof ApiError) return res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
     if (err instanceof RequestValidationError) {
       return res.status(400).json({ error: { code: 'invalid_request', message: 'the request is not valid; see details', details: err.problems } });
@@ -164,6 +196,5 @@ export function createApiApp(deps: ApiAppDeps): express.Express {
     if (bodyFailure) return res.status(bodyFailure.status).json({ error: { code: bodyFailure.code, message: bodyFailure.message } });
     logger.error('unhandled error in HTTP handler', { errorName: err instanceof Error ? err.name : typeof err });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
-  });
-  return app;
+  };
 }

@@ -5,7 +5,7 @@
  * gzip stream, an unknown charset, a body over the limit) is answered with its own 4xx status,
  * never a 500. The native API parses with express.json and `verifyJsonDepth`
  * (src/api/create-api-app.ts); OpenDSR reads raw bytes for its body hash and parses with
- * `parseJsonBody` (src/opendsr/opendsr-router.ts).
+ * `parseJsonBody` (src/opendsr/opendsr-create.ts).
  */
 
 /** Deepest nesting of arrays and objects accepted in a request body. */

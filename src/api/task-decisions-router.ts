@@ -31,13 +31,21 @@ const sentSchema = Joi.object<{ reference: string; sentAt?: Date }>({
 export function createTaskDecisionsRouter(deps: { ledger: Ledger }) {
   const { ledger } = deps;
   const router = express.Router();
-  /** The request after this route changed it (it exists: the route found it). */
-  const reread = async (requestId: string) => {
-    const request = await ledger.requests.getRequest(requestId);
-    if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
-    return request;
-  };
+  registerSingleDecisionRoutes(router, ledger);
+  registerSentRoute(router, ledger);
+  registerBulkDecisionRoutes(router, ledger);
+  return router;
+}
 
+/** The request after a route changed it (it exists: the route found it). */
+async function reread(ledger: Ledger, requestId: string) {
+  const request = await ledger.requests.getRequest(requestId);
+  if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
+  return request;
+}
+
+/** `POST /v1/requests/:id/tasks/:taskId/skip|resolve`: closes one failed task, a reason required. */
+function registerSingleDecisionRoutes(router: express.Router, ledger: Ledger): void {
   for (const [verb, decision] of Object.entries(DECISIONS)) {
     router.post(`/v1/requests/:id/tasks/:taskId/${verb}`, requireRole('operator'), async (req, res) => {
       const id = String(req.params.id);
@@ -50,10 +58,13 @@ export function createTaskDecisionsRouter(deps: { ledger: Ledger }) {
         if (err instanceof NotAFailedTaskError) throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
         throw err;
       }
-      res.json(requestView(await reread(request.id), await ledger.tasks.getTasks(request.id)));
+      res.json(requestView(await reread(ledger, request.id), await ledger.tasks.getTasks(request.id)));
     });
   }
+}
 
+/** `POST /v1/requests/:id/tasks/:taskId/sent`: records a manual step as sent to the vendor. */
+function registerSentRoute(router: express.Router, ledger: Ledger): void {
   router.post('/v1/requests/:id/tasks/:taskId/sent', requireRole('operator'), async (req, res) => {
     const id = String(req.params.id);
     const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
@@ -62,9 +73,12 @@ export function createTaskDecisionsRouter(deps: { ledger: Ledger }) {
     // The reference is free text typed by a person: scrub anything shaped like an address or a number.
     const task = await ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ?? new Date(), reference: scrub(value.reference) });
     if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
-    res.json(requestView(await reread(request.id), await ledger.tasks.getTasks(request.id)));
+    res.json(requestView(await reread(ledger, request.id), await ledger.tasks.getTasks(request.id)));
   });
+}
 
+/** `POST /v1/skips`, `POST /v1/resolutions`: closes failed tasks in bulk, with `dryRun` as for retries. */
+function registerBulkDecisionRoutes(router: express.Router, ledger: Ledger): void {
   for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {
     router.post(path, requireRole('operator'), async (req, res) => {
       const value = validInput(failedTasksFilterSchema, req.body ?? {}, 'invalid_request', `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`);
@@ -84,8 +98,6 @@ export function createTaskDecisionsRouter(deps: { ledger: Ledger }) {
       res.json({ dryRun: value.dryRun, decision, tasks });
     });
   }
-
-  return router;
 }
 
 function actorOf(req: Request): string {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Config } from '../config/config-schema.js';
 import type { ConfigError } from '../config/load-config.js';
 import type { Service } from '../service.js';
 import { RedisNotInstalledError } from '../stores/embedded-redis.js';
@@ -91,6 +92,30 @@ function printBanner(service: Service): void {
   process.stdout.write(lines.join('\n'));
 }
 
+/** `erasure sandbox`: the vendor simulators alone, with their control page on PORT. */
+async function runSandbox(config: Config): Promise<void> {
+  const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { serveSandbox }, { readOrCreateSecret }, { randomBytes }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/sandbox-server.js'), import('../service.js'), import('node:crypto')]);
+  // The api and workers that use these simulators (ERASURE_SANDBOX_URL) read them with this token.
+  const tokenFile = path.join(config.dataDir, 'admin-token');
+  const adminToken = config.adminToken ?? readOrCreateSecret(tokenFile, () => randomBytes(24).toString('base64url'));
+  // On HOST=0.0.0.0 (a container) the simulators listen on every interface too; clients reach them at the sandbox's host.
+  const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, host: config.host, ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}) });
+  const server = await serveSandbox(sandbox, { port: config.port, host: config.host, adminToken });
+  onShutdown(async () => {
+    await server.close();
+    await sandbox.close();
+  });
+  const url = server.url.replace('//0.0.0.0:', '//127.0.0.1:');
+  process.stdout.write(
+    [
+      `vendor simulators running; control at ${url}/sandbox (admin token ${config.adminToken ? 'from ERASURE_ADMIN_TOKEN' : `in ${path.relative(process.cwd(), tokenFile)}`})`,
+      `clock: ${sandbox.clock.describe().speed}x real time`,
+      `run the other roles on them with: ERASURE_SANDBOX_URL=${url} erasure api | worker | start`,
+      '',
+    ].join('\n'),
+  );
+}
+
 async function main(argv: string[]): Promise<void> {
   const command = argv[0];
   if (!command || command === '--help' || command === 'help') {
@@ -129,26 +154,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'sandbox': {
-      const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { serveSandbox }, { readOrCreateSecret }, { randomBytes }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/sandbox-server.js'), import('../service.js'), import('node:crypto')]);
-      // The api and workers that use these simulators (ERASURE_SANDBOX_URL) read them with this token.
-      const tokenFile = path.join(config.dataDir, 'admin-token');
-      const adminToken = config.adminToken ?? readOrCreateSecret(tokenFile, () => randomBytes(24).toString('base64url'));
-      // On HOST=0.0.0.0 (a container) the simulators listen on every interface too; clients reach them at the sandbox's host.
-      const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, host: config.host, ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}) });
-      const server = await serveSandbox(sandbox, { port: config.port, host: config.host, adminToken });
-      onShutdown(async () => {
-        await server.close();
-        await sandbox.close();
-      });
-      const url = server.url.replace('//0.0.0.0:', '//127.0.0.1:');
-      process.stdout.write(
-        [
-          `vendor simulators running; control at ${url}/sandbox (admin token ${config.adminToken ? 'from ERASURE_ADMIN_TOKEN' : `in ${path.relative(process.cwd(), tokenFile)}`})`,
-          `clock: ${sandbox.clock.describe().speed}x real time`,
-          `run the other roles on them with: ERASURE_SANDBOX_URL=${url} erasure api | worker | start`,
-          '',
-        ].join('\n'),
-      );
+      await runSandbox(config);
       return;
     }
     case 'rekey': {

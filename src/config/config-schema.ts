@@ -224,6 +224,50 @@ function jobsFileSchema(): Joi.ObjectSchema {
 });
 }
 
+/** API tokens: each a name, the SHA-256 of its secret, a role and an optional rate limit. */
+function tokensFileSchema(): Joi.ArraySchema {
+  return Joi.array().items(
+    Joi.object({
+      name: Joi.string().max(64).required(),
+      sha256: Joi.string().hex().length(64).required(),
+      role: Joi.string().valid('viewer', 'submitter', 'operator', 'admin').required(),
+      rateLimit: Joi.object({ perSecond: Joi.number().min(0.001).max(100_000).required(), burst: Joi.number().integer().min(1).max(1_000_000).required() }),
+    }),
+  );
+}
+
+function serverFileSchema(): Joi.ObjectSchema {
+  return Joi.object({
+    headersTimeoutMs: Joi.number().integer().min(1000).max(600_000),
+    requestTimeoutMs: Joi.number().integer().min(1000).max(3_600_000),
+    keepAliveTimeoutMs: Joi.number().integer().min(100).max(600_000),
+    maxConnections: Joi.number().integer().min(1).max(1_000_000),
+    shutdownGraceMs: Joi.number().integer().min(0).max(600_000),
+  });
+}
+
+function callbacksFileSchema(): Joi.ObjectSchema {
+  return Joi.object({
+    allowPrivateNetworks: Joi.boolean(),
+    allowedHosts: Joi.array().items(Joi.string().max(253)),
+    attempts: Joi.number().integer().min(1).max(50),
+    backoffMs: Joi.number().integer().min(1),
+    timeoutMs: Joi.number().integer().min(100).max(120_000),
+  });
+}
+
+function opendsrFileSchema(): Joi.ObjectSchema {
+  return Joi.object({
+    processorDomain: Joi.string().hostname(),
+    keyFile: Joi.string(),
+    certificateFile: Joi.string(),
+    publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
+    gracePeriodSeconds: Joi.number().integer().min(0).max(90 * 86_400),
+  })
+    .and('keyFile', 'certificateFile')
+    .with('keyFile', 'processorDomain');
+}
+
 /** The keys an object schema declares (joi's description is untyped). */
 function describedKeys(schema: Joi.ObjectSchema): string[] {
   const keys: unknown = schema.describe().keys;
@@ -245,24 +289,11 @@ export function configFileSchema(vendors = vendorSettingsSchema()): Joi.ObjectSc
   queuePrefix: Joi.string().pattern(/^[A-Za-z0-9_{}-]+$/).max(64),
   logLevel: Joi.string().valid('error', 'warn', 'info', 'debug'),
   logFile: Joi.string(),
-  tokens: Joi.array().items(
-    Joi.object({
-      name: Joi.string().max(64).required(),
-      sha256: Joi.string().hex().length(64).required(),
-      role: Joi.string().valid('viewer', 'submitter', 'operator', 'admin').required(),
-      rateLimit: Joi.object({ perSecond: Joi.number().min(0.001).max(100_000).required(), burst: Joi.number().integer().min(1).max(1_000_000).required() }),
-    }),
-  ),
+  tokens: tokensFileSchema(),
   receipts: Joi.object({ previousPublicKeys: Joi.array().items(Joi.string().max(2000)) }),
   trustProxy: Joi.alternatives(Joi.boolean(), Joi.number().integer().min(0).max(10), Joi.string().max(500)),
   publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
-  server: Joi.object({
-    headersTimeoutMs: Joi.number().integer().min(1000).max(600_000),
-    requestTimeoutMs: Joi.number().integer().min(1000).max(3_600_000),
-    keepAliveTimeoutMs: Joi.number().integer().min(100).max(600_000),
-    maxConnections: Joi.number().integer().min(1).max(1_000_000),
-    shutdownGraceMs: Joi.number().integer().min(0).max(600_000),
-  }),
+  server: serverFileSchema(),
   sandbox: sandboxFileSchema(vendors),
   intake: Joi.object({
     maxBulk: Joi.number().integer().min(1).max(100_000),
@@ -275,22 +306,8 @@ export function configFileSchema(vendors = vendorSettingsSchema()): Joi.ObjectSc
   retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
   projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
   manualWork: manualWorkFileSchema,
-  callbacks: Joi.object({
-    allowPrivateNetworks: Joi.boolean(),
-    allowedHosts: Joi.array().items(Joi.string().max(253)),
-    attempts: Joi.number().integer().min(1).max(50),
-    backoffMs: Joi.number().integer().min(1),
-    timeoutMs: Joi.number().integer().min(100).max(120_000),
-  }),
-  opendsr: Joi.object({
-    processorDomain: Joi.string().hostname(),
-    keyFile: Joi.string(),
-    certificateFile: Joi.string(),
-    publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
-    gracePeriodSeconds: Joi.number().integer().min(0).max(90 * 86_400),
-  })
-    .and('keyFile', 'certificateFile')
-    .with('keyFile', 'processorDomain'),
+  callbacks: callbacksFileSchema(),
+  opendsr: opendsrFileSchema(),
   preflight: Joi.object({
     atBoot: Joi.boolean(),
     intervalMs: Joi.number().integer().min(0),

@@ -103,24 +103,29 @@ function readConfigFile(options: LoadConfigOptions, configFile: unknown, cwd: st
   }
 }
 
-/** Parses and validates the environment and the config file once, at boot. Throws ConfigError listing every problem. */
-export function loadConfig(options: LoadConfigOptions = {}): Config {
+/** The environment's values, as envSchema converted them. */
+type EnvValues = Record<string, string | number | undefined>;
+/** The config file's values, as configFileSchema converted them. */
+type FileValues = Partial<Config> & { sandbox?: Partial<Config['sandbox']>; jobs?: Partial<Config['jobs']> };
+
+/** The environment and the config file, each validated; throws ConfigError listing every problem of both. */
+function validatedSources(options: LoadConfigOptions, cwd: string): { e: EnvValues; f: FileValues } {
   const env = options.env ?? process.env;
-  const cwd = options.cwd ?? process.cwd();
   const problems: string[] = [];
 
   const envResult = envSchema.validate(env, { abortEarly: false, convert: true });
   for (const d of envResult.error?.details ?? []) problems.push(`environment ${d.message.replace(/"/g, '')}`);
-  const e = (envResult.value ?? {}) as Record<string, string | number | undefined>;
+  const e = (envResult.value ?? {}) as EnvValues;
 
   const file = readConfigFile(options, e.ERASURE_CONFIG, cwd, problems);
   const fileResult = configFileSchema().validate(file, { abortEarly: false, convert: true });
   for (const d of fileResult.error?.details ?? []) problems.push(`config file: ${d.message.replace(/"/g, '')}`);
   if (problems.length) throw new ConfigError(problems);
-  const f = fileResult.value as Partial<Config> & { sandbox?: Partial<Config['sandbox']>; jobs?: Partial<Config['jobs']> };
+  return { e, f: fileResult.value as FileValues };
+}
 
-  const vendors = withQueueDefaults(f.vendors ?? {});
-  const sandboxMode = Object.keys(vendors).length === 0;
+/** Checks settings that are valid alone but not together (or not as PEM); returns the ones they yield. */
+function checkedCombinations(e: EnvValues, f: FileValues, sandboxMode: boolean): { previousPublicKeys: string[]; sandboxUrl: string | undefined } {
   // The certificate URL in signed discovery comes only from configuration, never from a Host header (issue 25 §9).
   if (!sandboxMode && f.opendsr?.keyFile && !f.opendsr.publicUrl) throw new ConfigError(['config file: opendsr.publicUrl is required outside sandbox mode (the certificate URL in signed discovery)']);
   const previousPublicKeys = (f as { receipts?: { previousPublicKeys?: string[] } }).receipts?.previousPublicKeys ?? [];
@@ -134,6 +139,17 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   // A shared sandbox (`erasure sandbox`) gives every vendor's settings; configured vendors beside it would be ambiguous.
   const sandboxUrl = (e.ERASURE_SANDBOX_URL as string | undefined) ?? f.sandbox?.url;
   if (sandboxUrl && !sandboxMode) throw new ConfigError(['ERASURE_SANDBOX_URL (sandbox.url) takes every vendor from the shared sandbox: remove vendors from the config file, or unset it']);
+  return { previousPublicKeys, sandboxUrl };
+}
+
+/** Parses and validates the environment and the config file once, at boot. Throws ConfigError listing every problem. */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd();
+  const { e, f } = validatedSources(options, cwd);
+
+  const vendors = withQueueDefaults(f.vendors ?? {});
+  const sandboxMode = Object.keys(vendors).length === 0;
+  const { previousPublicKeys, sandboxUrl } = checkedCombinations(e, f, sandboxMode);
 
   const dataDir = path.resolve(cwd, String(e.ERASURE_DATA_DIR ?? f.dataDir ?? '.data'));
   return {
@@ -155,30 +171,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? f.logLevel ?? 'info',
     logFile: f.logFile,
     sandboxMode,
-    sandbox: {
-      ...(sandboxUrl ? { url: sandboxUrl } : {}),
-      subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
-      clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
-      faults: f.sandbox?.faults ?? {},
-      vendorOverrides: f.sandbox?.vendorOverrides ?? {},
-      retiredVendors: f.sandbox?.retiredVendors ?? false,
-    },
+    sandbox: sandboxSettings(e, f, sandboxUrl),
     intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
     deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}), atRisk: { ...AT_RISK_DEFAULTS, ...(f.deadlines?.atRisk ?? {}) } },
-    jobs: {
-      attempts: f.jobs?.attempts ?? 5,
-      backoffMs: f.jobs?.backoffMs ?? 1000,
-      lockDurationMs: f.jobs?.lockDurationMs ?? 30_000,
-      stalledIntervalMs: f.jobs?.stalledIntervalMs ?? 30_000,
-      retention: {
-        completedAgeSeconds: 7 * 24 * 3600,
-        completedCount: 10_000,
-        failedAgeSeconds: 30 * 24 * 3600,
-        failedCount: 50_000,
-        ...(f.jobs?.retention ?? {}),
-      },
-      admission: { readyJobsPerQueue: 1000, everyMs: 250, ...(f.jobs?.admission ?? {}) },
-    },
+    jobs: jobsSettings(f),
     reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
     breaker: { consecutiveFailures: 10, probeAfterMs: 60_000, ...(f.breaker ?? {}) },
     callbacks: { allowPrivateNetworks: false, allowedHosts: [], attempts: 12, backoffMs: 5000, timeoutMs: 10_000, ...(f.callbacks ?? {}) },
@@ -188,5 +184,35 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     preflight: { atBoot: true, intervalMs: 900_000, canaries: [], canaryEveryMs: 3_600_000, ...(f.preflight ?? {}) },
     manualWork: manualWorkSettings(f.manualWork),
     vendors,
+  };
+}
+
+/** The simulators' settings (README "Configuration"), defaults filled in. */
+function sandboxSettings(e: EnvValues, f: FileValues, sandboxUrl: string | undefined): Config['sandbox'] {
+  return {
+    ...(sandboxUrl ? { url: sandboxUrl } : {}),
+    subjects: Number(e.SANDBOX_SUBJECTS ?? f.sandbox?.subjects ?? 1000),
+    clockSpeed: f.sandbox?.clockSpeed ?? 20_000,
+    faults: f.sandbox?.faults ?? {},
+    vendorOverrides: f.sandbox?.vendorOverrides ?? {},
+    retiredVendors: f.sandbox?.retiredVendors ?? false,
+  };
+}
+
+/** BullMQ job settings (attempts, locks, retention, admission), defaults filled in. */
+function jobsSettings(f: FileValues): Config['jobs'] {
+  return {
+    attempts: f.jobs?.attempts ?? 5,
+    backoffMs: f.jobs?.backoffMs ?? 1000,
+    lockDurationMs: f.jobs?.lockDurationMs ?? 30_000,
+    stalledIntervalMs: f.jobs?.stalledIntervalMs ?? 30_000,
+    retention: {
+      completedAgeSeconds: 7 * 24 * 3600,
+      completedCount: 10_000,
+      failedAgeSeconds: 30 * 24 * 3600,
+      failedCount: 50_000,
+      ...(f.jobs?.retention ?? {}),
+    },
+    admission: { readyJobsPerQueue: 1000, everyMs: 250, ...(f.jobs?.admission ?? {}) },
   };
 }

@@ -50,12 +50,9 @@ function evidenceSummary(task: TaskRecord): SafeHtml | string {
   return html`<ul class="evidence">${items.map(([k, v]) => html`<li><span class="muted">${k}</span> ${v}</li>`)}</ul>`;
 }
 
-function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string, tasks: TaskRecord[]): SafeHtml {
-  const done = tasks.filter((t) => TERMINAL_TASK_STATES.includes(t.state)).length;
-  const failed = tasks.filter((t) => t.state === 'failed').length;
-  const rows = tasks.map((t) => {
-    const manualForm =
-      t.state === 'waiting_manual' && ctx.canOperate && !request.finishedAt
+/** The forms of a task waiting for manual work: mark it done, and (once) mark it sent to the vendor. */
+function manualTaskForms(ctx: ViewContext, request: RequestRecord, t: TaskRecord): SafeHtml | '' {
+  return t.state === 'waiting_manual' && ctx.canOperate && !request.finishedAt
         ? html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'tasks', t.id, 'complete')}" class="manual">
             <input type="hidden" name="csrf" value="${ctx.csrf}">
             <label for="note-${t.id}">Note (what was done, ticket number; no personal data)</label>
@@ -70,9 +67,11 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
           </form>`
             : ''}`
         : '';
-    // On-call closes a failed task that will never succeed (src/operations/decide-failed-tasks.ts).
-    const decisionForm =
-      t.state === 'failed' && ctx.canOperate
+}
+
+/** On-call closes a failed task that will never succeed (src/operations/decide-failed-tasks.ts). */
+function failedTaskDecisionForm(ctx: ViewContext, request: RequestRecord, t: TaskRecord): SafeHtml | '' {
+  return t.state === 'failed' && ctx.canOperate
         ? html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'tasks', t.id, 'decide')}" class="decide">
             <input type="hidden" name="csrf" value="${ctx.csrf}">
             <label for="decide-${t.id}">Close it (never succeeds): reason, recorded in the audit trail</label>
@@ -81,6 +80,14 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
             <button type="submit" name="decision" value="resolved">Resolved outside</button>
           </form>`
         : '';
+}
+
+function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string, tasks: TaskRecord[]): SafeHtml {
+  const done = tasks.filter((t) => TERMINAL_TASK_STATES.includes(t.state)).length;
+  const failed = tasks.filter((t) => t.state === 'failed').length;
+  const rows = tasks.map((t) => {
+    const manualForm = manualTaskForms(ctx, request, t);
+    const decisionForm = failedTaskDecisionForm(ctx, request, t);
     return html`<tr data-task="${t.id}">
       <td><code>${t.resource}</code></td>
       <td>${t.action}</td>
@@ -102,18 +109,9 @@ function vendorSection(ctx: ViewContext, request: RequestRecord, vendor: string,
   </section>`;
 }
 
-export function requestPage(
-  ctx: ViewContext,
-  input: { request: RequestRecord; tasks: TaskRecord[]; trail: ChainEntry[]; notice?: string; error?: string; risk?: RiskAssessment },
-): string {
-  const { request, tasks } = input;
-  const done = tasks.filter((t) => TERMINAL_TASK_STATES.includes(t.state)).length;
-  const failed = tasks.filter((t) => t.state === 'failed').length;
-  const manual = tasks.filter((t) => t.state === 'waiting_manual').length;
-  const open = !FINAL_REQUEST_STATUSES.includes(request.status);
-  const byVendor = new Map<string, TaskRecord[]>();
-  for (const t of tasks) byVendor.set(t.vendor, [...(byVendor.get(t.vendor) ?? []), t]);
-
+/** The operator's actions on the whole request: retry its failed tasks, cancel it. */
+function requestActions(ctx: ViewContext, request: RequestRecord, counts: { failed: number; open: boolean }): SafeHtml[] {
+  const { failed, open } = counts;
   const actions: SafeHtml[] = [];
   if (failed > 0 && ctx.canOperate) {
     actions.push(html`<form method="post" action="${path(`${ADMIN_PATH}/requests`, request.id, 'retry')}" class="action">
@@ -131,15 +129,23 @@ export function requestPage(
       <button type="submit">Cancel request</button>
     </form>`);
   }
+  return actions;
+}
 
-  return layout(
-    `Request ${request.id.slice(0, 8)}`,
-    ctx,
-    html`<p class="crumbs"><a href="${ADMIN_PATH}">Requests</a> / <code>${request.id}</code></p>
-    ${input.notice ? html`<p class="notice" role="status">${input.notice}</p>` : ''}
-    ${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
-    <h1>Request ${badge(request.status)}</h1>
-    <dl class="summary">
+interface RequestPageInput {
+  request: RequestRecord;
+  tasks: TaskRecord[];
+  trail: ChainEntry[];
+  notice?: string;
+  error?: string;
+  risk?: RiskAssessment;
+}
+
+/** The request's facts: ids, regulation, dates, deadline and risk, progress. */
+function requestSummary(ctx: ViewContext, input: RequestPageInput, counts: { done: number; failed: number; manual: number }): SafeHtml {
+  const { request, tasks } = input;
+  const { done, failed, manual } = counts;
+  return html`<dl class="summary">
       <dt>Id</dt><dd><code>${request.id}</code></dd>
       <dt>Client</dt><dd>${request.client}</dd>
       <dt>Person (hash)</dt><dd>${person(request)}</dd>
@@ -154,7 +160,28 @@ export function requestPage(
       <dt>Finished</dt><dd>${when(request.finishedAt)}</dd>
       <dt>Progress</dt><dd><progress max="${tasks.length || 1}" value="${tasks.length ? done : 1}">${done}/${tasks.length}</progress> ${done}/${tasks.length} tasks ended${failed ? `, ${failed} failed` : ''}${manual ? `, ${manual} waiting for manual work` : ''}</dd>
       ${ctx.staff ? html`<dt>Flow</dt><dd><a href="${bullBoardJobUrl('requests', parentJobId(request.id))}">parent job in Bull Board</a></dd>` : ''}
-    </dl>
+    </dl>`;
+}
+
+export function requestPage(ctx: ViewContext, input: RequestPageInput): string {
+  const { request, tasks } = input;
+  const done = tasks.filter((t) => TERMINAL_TASK_STATES.includes(t.state)).length;
+  const failed = tasks.filter((t) => t.state === 'failed').length;
+  const manual = tasks.filter((t) => t.state === 'waiting_manual').length;
+  const open = !FINAL_REQUEST_STATUSES.includes(request.status);
+  const byVendor = new Map<string, TaskRecord[]>();
+  for (const t of tasks) byVendor.set(t.vendor, [...(byVendor.get(t.vendor) ?? []), t]);
+
+  const actions = requestActions(ctx, request, { failed, open });
+
+  return layout(
+    `Request ${request.id.slice(0, 8)}`,
+    ctx,
+    html`<p class="crumbs"><a href="${ADMIN_PATH}">Requests</a> / <code>${request.id}</code></p>
+    ${input.notice ? html`<p class="notice" role="status">${input.notice}</p>` : ''}
+    ${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
+    <h1>Request ${badge(request.status)}</h1>
+    ${requestSummary(ctx, input, { done, failed, manual })}
     ${actions.length ? html`<div class="actions">${actions}</div>` : ''}
     <h2>Progress by vendor</h2>
     ${[...byVendor.entries()].map(([vendor, list]) => vendorSection(ctx, request, vendor, list))}

@@ -160,10 +160,7 @@ export function createIntake(deps: IntakeDeps) {
   const validate = (body: unknown, fieldPrefix = '') => validateBody(deps, body, fieldPrefix);
   const prepare = (body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions) => prepareRequest(deps, now, body, actor, fieldPrefix, options);
 
-  function accepted(result: SubmitResult, input: NewRequest): SubmitResult {
-    deps.logger.info('request accepted', { requestId: result.request.id, vendors: input.vendors, tasks: input.tasks.length });
-    return { ...result, request: { ...result.request, status: result.request.notBefore ? 'scheduled' : 'in_progress' } };
-  }
+  const accepted = (result: SubmitResult, input: NewRequest) => acceptedResult(deps, result, input);
 
   async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
     const input = await prepare(body, actor, fieldPrefix, options);
@@ -189,60 +186,78 @@ export function createIntake(deps: IntakeDeps) {
     return queued ? accepted(result, input) : result;
   }
 
-  /**
-   * Native submissions in bulk: each body is validated on its own (a bad one is answered with its
-   * problems), the valid ones commit in one ledger transaction and are queued with one addBulk.
-   * All or nothing for the valid ones: IntakeUnavailableError means none of them was recorded.
-   */
-  async function submitMany(
-    bodies: unknown[],
-    actor: string,
-    fieldPrefix: (index: number) => string,
-    client?: string,
-  ): Promise<Array<SubmitResult | RequestValidationError | IdempotencyKeyReusedError>> {
-    const answers: Array<RequestValidationError | NewRequest> = [];
-    const prefixes = new Map<NewRequest, string>();
-    for (const [index, body] of bodies.entries()) {
-      try {
-        const input = await prepare(body, actor, fieldPrefix(index), { client });
-        prefixes.set(input, fieldPrefix(index));
-        answers.push(input);
-      } catch (err) {
-        if (!(err instanceof RequestValidationError)) throw err;
-        answers.push(err);
-      }
-    }
-    const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError));
-    if (inputs.length === 0) return answers as RequestValidationError[];
-    if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
-    let results: CreateRequestResult[];
-    try {
-      results = await deps.ledger.requests.createRequests(inputs);
-    } catch (err) {
-      deps.logger.error('ledger write failed', { errorName: (err as Error).name });
-      throw new IntakeUnavailableError('ledger');
-    }
-    const created = results.filter((r) => r.created);
-    // The requests queued now: the first ones, in order; those after wait in the ledger for room
-    // in their queues (`received`) until the due-work scheduler admits them.
-    let queued = new Set<CreateRequestResult>();
-    try {
-      const admitted = await deps.enqueueMany(created.map((r) => r.request), now());
-      queued = new Set(created.slice(0, admitted));
-    } catch (err) {
-      deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requests: created.length, errorName: (err as Error).name });
-    }
-    const byInput = new Map(inputs.map((input, i) => [input, results[i]]));
-    return answers.map((a) => {
-      if (a instanceof RequestValidationError) return a;
-      const result = byInput.get(a);
-      if (!result) throw new Error('a prepared request has no ledger result');
-      if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a)}requestId`);
-      return result.created && queued.has(result) ? accepted(result, a) : { request: result.request, created: result.created };
-    });
-  }
+  const submitMany = (bodies: unknown[], actor: string, fieldPrefix: (index: number) => string, client?: string) => submitBulk({ deps, now, prepare, accepted }, bodies, actor, fieldPrefix, client);
 
   return { submit, submitMany, validate };
+}
+
+/** A request recorded and queued: logged, and answered with the status it now has. */
+function acceptedResult(deps: IntakeDeps, result: SubmitResult, input: NewRequest): SubmitResult {
+  deps.logger.info('request accepted', { requestId: result.request.id, vendors: input.vendors, tasks: input.tasks.length });
+  return { ...result, request: { ...result.request, status: result.request.notBefore ? 'scheduled' : 'in_progress' } };
+}
+
+/** What a bulk submission uses of its intake. */
+interface BulkIntakeSteps {
+  deps: IntakeDeps;
+  now: () => Date;
+  prepare: (body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions) => Promise<NewRequest>;
+  accepted: (result: SubmitResult, input: NewRequest) => SubmitResult;
+}
+
+/**
+ * Native submissions in bulk: each body is validated on its own (a bad one is answered with its
+ * problems), the valid ones commit in one ledger transaction and are queued with one addBulk.
+ * All or nothing for the valid ones: IntakeUnavailableError means none of them was recorded.
+ */
+async function submitBulk(
+  intake: BulkIntakeSteps,
+  bodies: unknown[],
+  actor: string,
+  fieldPrefix: (index: number) => string,
+  client?: string,
+): Promise<Array<SubmitResult | RequestValidationError | IdempotencyKeyReusedError>> {
+  const { deps, now, prepare, accepted } = intake;
+  const answers: Array<RequestValidationError | NewRequest> = [];
+  const prefixes = new Map<NewRequest, string>();
+  for (const [index, body] of bodies.entries()) {
+    try {
+      const input = await prepare(body, actor, fieldPrefix(index), { client });
+      prefixes.set(input, fieldPrefix(index));
+      answers.push(input);
+    } catch (err) {
+      if (!(err instanceof RequestValidationError)) throw err;
+      answers.push(err);
+    }
+  }
+  const inputs = answers.filter((a): a is NewRequest => !(a instanceof RequestValidationError));
+  if (inputs.length === 0) return answers as RequestValidationError[];
+  if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
+  let results: CreateRequestResult[];
+  try {
+    results = await deps.ledger.requests.createRequests(inputs);
+  } catch (err) {
+    deps.logger.error('ledger write failed', { errorName: (err as Error).name });
+    throw new IntakeUnavailableError('ledger');
+  }
+  const created = results.filter((r) => r.created);
+  // The requests queued now: the first ones, in order; those after wait in the ledger for room
+  // in their queues (`received`) until the due-work scheduler admits them.
+  let queued = new Set<CreateRequestResult>();
+  try {
+    const admitted = await deps.enqueueMany(created.map((r) => r.request), now());
+    queued = new Set(created.slice(0, admitted));
+  } catch (err) {
+    deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requests: created.length, errorName: (err as Error).name });
+  }
+  const byInput = new Map(inputs.map((input, i) => [input, results[i]]));
+  return answers.map((a) => {
+    if (a instanceof RequestValidationError) return a;
+    const result = byInput.get(a);
+    if (!result) throw new Error('a prepared request has no ledger result');
+    if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a)}requestId`);
+    return result.created && queued.has(result) ? accepted(result, a) : { request: result.request, created: result.created };
+  });
 }
 
 export type Intake = ReturnType<typeof createIntake>;

@@ -3,10 +3,9 @@ import type { Config, Role } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RequestRecord } from '../ledger/ledger-types.js';
 import type { Logger } from '../logger.js';
-import { IdempotencyKeyReusedError, IntakeUnavailableError, RequestValidationError, type Intake } from '../intake/intake.js';
+import { IntakeUnavailableError, type Intake } from '../intake/intake.js';
 import { cancelRequest } from '../operations/cancel-request.js';
-import { canonicalJson } from '../privacy/canonical-json.js';
-import { bodyFailureAnswer, JsonBodyError, parseJsonBody } from '../api/json-body-policy.js';
+import { bodyFailureAnswer } from '../api/json-body-policy.js';
 import { hasRole, type Principal } from '../api/auth.js';
 import { clientScope } from '../api/access.js';
 import type { CredentialGate, IntakeRateLimiter } from '../api/credential-gate.js';
@@ -14,7 +13,9 @@ import type { QueueSet } from '../infrastructure/queue-set.js';
 import type { OpenDsrFlavor, OpenDsrSigner } from './opendsr-signer.js';
 import type { OpenDsrRecord, OpenDsrStore } from './opendsr-store.js';
 import { openDsrStatus, statusBody } from './opendsr-status.js';
-import { fromNativeProblems, isSubjectRequestId, OpenDsrRequestError, parseOpenDsrRequest, SUPPORTED_IDENTITIES } from './opendsr-request.js';
+import { isSubjectRequestId, OpenDsrRequestError, SUPPORTED_IDENTITIES } from './opendsr-request.js';
+import { OpenDsrHttpError } from './opendsr-http-error.js';
+import { apiVersion, creator } from './opendsr-create.js';
 
 export interface OpenDsrRouterDeps {
   config: Config;
@@ -54,40 +55,6 @@ const PATHS = {
 function isOpenDsrPath(p: string): boolean {
   return p === '/v2' || p.startsWith('/v2/') || p === PATHS.v1.discovery || p === PATHS.v1.requests || p.startsWith(`${PATHS.v1.requests}/`);
 }
-
-/** The spec's error body (§7.7): code, message and reasons; never an identity or a token. */
-class OpenDsrHttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly errors: Array<{ reason: string; message: string }> = [],
-    readonly domain = 'Validation',
-  ) {
-    super(message);
-    this.name = 'OpenDsrHttpError';
-  }
-}
-
-const apiVersion = (flavor: OpenDsrFlavor) => (flavor === 'v1' ? '1.0' : '2.0');
-
-/** The create answer (§7.3); a repeat of the same request gets the same answer. */
-function createdBody(record: OpenDsrRecord, request: RequestRecord, rawBody: Buffer) {
-  return {
-    api_version: record.apiVersion,
-    controller_id: record.controllerId,
-    expected_completion_time: request.dueAt.toISOString(),
-    received_time: record.receivedAt.toISOString(),
-    // The spec wants the whole request back, base64: answered, never stored or logged.
-    encoded_request: rawBody.toString('base64'),
-    subject_request_id: record.subjectRequestId,
-  };
-}
-
-/** A controller's subject_request_id with another body: the native rule for a reused key (422), nothing created. */
-const reusedKey = () =>
-  new OpenDsrHttpError(422, 'subject_request_id was already used by this controller for a different request; nothing was created', [
-    { reason: 'idempotency_key_reused', message: 'subject_request_id was already used for a different request; send a new subject_request_id for a new request' },
-  ]);
 
 /** Signed answers and the authentication gate, shared by every OpenDSR route. */
 function responders(deps: OpenDsrRouterDeps) {
@@ -149,84 +116,7 @@ function responders(deps: OpenDsrRouterDeps) {
   return { send, authorised, authFirst, discovery, notSupported };
 }
 
-type Responders = ReturnType<typeof responders>;
-
-/** POST: a new request through the native intake, or the same answer for a repeat. */
-function creator(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
-  const { signer, store, ledger } = deps;
-  async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
-    if (record.bodyHash !== bodyHash) throw reusedKey();
-    const request = await ledger.requests.getRequest(record.requestId);
-    // The ledger keeps a request its OpenDSR record names; a missing one is a fault (500), as before.
-    if (!request) throw new Error('the request of a recorded OpenDSR submission is missing');
-    send(res, flavor, 201, createdBody(record, request, rawBody));
-  }
-
-  const create = (flavor: OpenDsrFlavor) => async (req: Request, res: Response) => {
-    const principal = await authorised(req, res, 'submitter');
-    if (!req.is('application/json')) throw new OpenDsrHttpError(415, 'send the body as application/json');
-    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    let body: unknown;
-    try {
-      body = parseJsonBody(rawBody);
-    } catch (err) {
-      const message = err instanceof JsonBodyError ? err.message : 'the body is not valid JSON';
-      throw new OpenDsrHttpError(400, message, [{ reason: err instanceof JsonBodyError ? err.code : 'invalid_json', message }]);
-    }
-    const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
-    const bodyHash = ledger.vault.hash('opendsr-body', canonicalJson(body));
-
-    const existing = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
-    if (existing) return answerRepeat(res, flavor, existing, bodyHash, rawBody);
-
-    const refused: Array<{ reason: string; message: string }> = [];
-    for (const [index, url] of parsed.statusCallbackUrls.entries()) {
-      const problem = await deps.checkCallbackUrl(url);
-      if (problem) refused.push({ reason: 'callback_url_refused', message: `status_callback_urls.${index} ${problem}` });
-    }
-    if (refused.length) throw new OpenDsrHttpError(400, 'a status callback URL is refused', refused);
-
-    const receivedAt = new Date();
-    let record: OpenDsrRecord | undefined;
-    let result;
-    try {
-      result = await deps.intake.submit(parsed.nativeBody, `opendsr:${principal.name}`, '', {
-        client: principal.name,
-        idempotencyKey: `opendsr:${parsed.subjectRequestId}`,
-        idempotencyKeyField: 'subject_request_id',
-        origin: 'opendsr',
-        submittedAt: parsed.submittedTime,
-        afterInsert: async (tx, request) => {
-          record = {
-            subjectRequestId: parsed.subjectRequestId,
-            requestId: request.id,
-            controllerId: principal.name,
-            bodyHash,
-            statusCallbackUrls: parsed.statusCallbackUrls,
-            apiVersion: apiVersion(flavor),
-            receivedAt,
-          };
-          await store.insert(tx, record);
-        },
-      });
-    } catch (err) {
-      if (err instanceof RequestValidationError) throw new OpenDsrRequestError(400, fromNativeProblems(err.problems));
-      // Another call with this subject_request_id and another person committed first.
-      if (err instanceof IdempotencyKeyReusedError) throw reusedKey();
-      throw err;
-    }
-    if (!result.created || !record) {
-      // Another call with the same subject_request_id committed first.
-      const winner = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
-      if (!winner) throw new OpenDsrHttpError(409, 'subject_request_id is in use', [{ reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id' }]);
-      return answerRepeat(res, flavor, winner, bodyHash, rawBody);
-    }
-    deps.logger.info('opendsr request accepted', { requestId: result.request.id, subjectRequestId: parsed.subjectRequestId, apiVersion: record.apiVersion });
-    send(res, flavor, 201, createdBody(record, result.request, rawBody));
-  };
-
-  return create;
-}
+export type Responders = ReturnType<typeof responders>;
 
 /** GET and DELETE of one request, found by its subject_request_id. */
 function readers(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {

@@ -48,6 +48,26 @@ export interface ReconcileReport {
   withdrawalsRecreated: number;
 }
 
+export interface ReconcileDeps {
+  ledger: Ledger;
+  queues: QueueSet;
+  enqueue: RequestEnqueuer;
+  logger: Logger;
+  batches?: BatchLedger;
+  projectDeletions?: ProjectDeletionLedger;
+  callbacks?: CallbackOutbox;
+}
+
+/** One sweep's inputs and the report its steps add to. */
+interface Sweep {
+  deps: ReconcileDeps;
+  options: ReconcileOptions;
+  now: Date;
+  batch: number;
+  report: ReconcileReport;
+  requestsQueueHandle: Queue;
+}
+
 /**
  * Invariant 4, "nothing acknowledged is lost": the ledger is the truth and Redis only carries
  * jobs. Each sweep re-enqueues requests that never reached Redis, re-creates the job of any open
@@ -56,20 +76,47 @@ export interface ReconcileReport {
  * identifiers of requests that ended longer ago than the retention window.
  */
 export async function reconcile(
-  deps: { ledger: Ledger; queues: QueueSet; enqueue: RequestEnqueuer; logger: Logger; batches?: BatchLedger; projectDeletions?: ProjectDeletionLedger; callbacks?: CallbackOutbox },
+  deps: ReconcileDeps,
   options: ReconcileOptions,
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
   const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0, withdrawalsRecreated: 0 };
 
+  const requestsQueueHandle = deps.queues.queue(requestsQueue.name);
+  const sweep: Sweep = { deps, options, now, batch, report, requestsQueueHandle };
+  await enqueueUnqueuedRequests(sweep);
+  await recreateLostTaskJobs(sweep);
+  await recoverBatches(sweep);
+  await wakeLostSleepers(sweep);
+
+  report.withdrawalsRecreated = await recreateLostWithdrawals(deps, batch);
+  if (report.withdrawalsRecreated > 0) deps.logger.warn('re-created lost withdrawal jobs of cancelled requests', { jobs: report.withdrawalsRecreated });
+
+  if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.ledger, deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
+
+  for (const requestId of await deps.ledger.queries.unsettledRequests(batch)) {
+    if (await deps.ledger.requests.settleRequest(requestId)) report.settled += 1;
+  }
+  // Rows younger than the grace are still being queued by the process that committed them.
+  if (deps.callbacks) report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
+  report.shredded = await deps.ledger.vault.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
+  return report;
+}
+
+/** Requests committed but never confirmed in Redis are enqueued again. */
+async function enqueueUnqueuedRequests(sweep: Sweep): Promise<void> {
+  const { deps, options, now, batch, report } = sweep;
   for (const request of await deps.ledger.queries.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
     // Its queues are full (jobs.admission): it and those after it wait in the ledger for room.
     if (!(await deps.enqueue(request, now))) break;
     report.enqueued += 1;
   }
+}
 
-  const requestsQueueHandle = deps.queues.queue(requestsQueue.name);
+/** Open tasks that have not moved: a failed job is recorded, a lost one re-created. */
+async function recreateLostTaskJobs(sweep: Sweep): Promise<void> {
+  const { deps, options, now, batch, report, requestsQueueHandle } = sweep;
   // Tasks are independent of one another: check them a few at a time, and mark them looked at in one statement.
   const staleTasks = await deps.ledger.queries.staleOpenTasks(new Date(now.getTime() - options.staleAfterMs), batch);
   const lookedAt: string[] = [];
@@ -95,7 +142,10 @@ export async function reconcile(
     lookedAt.push(task.id);
   });
   await deps.ledger.queries.touchTasks(lookedAt);
+}
 
+async function recoverBatches(sweep: Sweep): Promise<void> {
+  const { deps, now, batch, report } = sweep;
   // A shared batch whose job is gone is re-added; one whose job failed outside the batch runner
   // (stalled too often) is failed in the ledger so its members wake up and join a new batch.
   const batchLedger = deps.batches;
@@ -116,7 +166,10 @@ export async function reconcile(
       report.batchesRecovered += 1;
     }
   }
+}
 
+async function wakeLostSleepers(sweep: Sweep): Promise<void> {
+  const { deps, now, batch, report, requestsQueueHandle } = sweep;
   // A batch wakes its members when it ends (src/workers/batch-runner.ts); a wake lost with Redis
   // would leave them asleep until their fallback look (minutes). The ledger knows who still sleeps.
   const sleepers = deps.batches ? await deps.batches.sleepersOfEndedBatches(batch, now) : [];
@@ -136,19 +189,6 @@ export async function reconcile(
     report.jobsRecreated += 1;
   });
   if (report.membersWoken > 0) deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
-
-  report.withdrawalsRecreated = await recreateLostWithdrawals(deps, batch);
-  if (report.withdrawalsRecreated > 0) deps.logger.warn('re-created lost withdrawal jobs of cancelled requests', { jobs: report.withdrawalsRecreated });
-
-  if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.ledger, deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
-
-  for (const requestId of await deps.ledger.queries.unsettledRequests(batch)) {
-    if (await deps.ledger.requests.settleRequest(requestId)) report.settled += 1;
-  }
-  // Rows younger than the grace are still being queued by the process that committed them.
-  if (deps.callbacks) report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
-  report.shredded = await deps.ledger.vault.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
-  return report;
 }
 
 /** Adds an open task's job again (after removing `job`, what is left of the old one), under its request's parent while that waits. */

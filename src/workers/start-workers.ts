@@ -80,7 +80,7 @@ function startBreakerProbes(deps: WorkerPoolDeps): NodeJS.Timeout | undefined {
 
 /** One Worker per queue, each with the queue's limiter and concurrency from config. */
 export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
-  const { config, ledger, logger } = deps;
+  const { config, logger } = deps;
   const connection = redisConnection(deps.redisUrl, true);
   const runVendorJob = vendorJobRunner(deps, createBatchCoordinator({ batches: deps.batches, queues: deps.queues }));
   const workers: Worker[] = [];
@@ -91,12 +91,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     const processor = own
       ? own
       : isRequests
-      ? async (job: Job<RequestJobData>) => {
-          if (job.name === 'reconcile') {
-            return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger, batches: deps.batches, projectDeletions: deps.projectDeletions, callbacks: deps.callbackOutbox }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
-          }
-          return finalizeRequest(job, { ledger });
-        }
+      ? requestsQueueProcessor(deps)
       : runVendorJob;
     const worker = new Worker(queue.name, processor as (job: Job) => Promise<unknown>, {
       connection,
@@ -110,30 +105,12 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     });
     worker.on('error', (err) => logger.error('worker error', { queue: queue.name, errorName: err.name }));
     if (!isRequests && !own) {
-      // Failures that happen outside the processor (a job stalled too often) still end the task.
-      // Batches: the reconciler fails a batch whose job failed, and its members join a new one.
-      worker.on('failed', (job, err) => {
-        const failed = job ? failedJobOf(job as VendorJob, deps.jobs[job.name]?.kind) : undefined;
-        if (!job || !failed) return;
-        void (async () => {
-          if ((await job.getState()) !== 'failed') return;
-          if (failed.kind === 'task' && (await ledger.tasks.getTask(failed.taskId))?.state === 'failed') return;
-          await recordJobFailure({ ledger, projectDeletions: deps.projectDeletions, logger }, failed, failedJobReason(err));
-        })().catch((e: unknown) => logger.error('could not record a failed job', { jobId: job.id, errorName: errorName(e) }));
-      });
+      recordFailuresOutsideProcessor(worker, deps);
     }
     workers.push(worker);
   }
 
-  let stopScheduling: () => void = () => undefined;
-  if (deps.run.some((q) => q.name === requestsQueue.name)) {
-    const stopReconciler = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
-    const stopAdmitting = deps.enqueueMany ? startDueWorkScheduler({ ledger, enqueueMany: deps.enqueueMany, room: () => largestRoom(deps.queues, config.jobs.admission.readyJobsPerQueue), logger }, config.jobs.admission.everyMs) : () => undefined;
-    stopScheduling = () => {
-      stopReconciler();
-      stopAdmitting();
-    };
-  }
+  const stopScheduling = await startScheduling(deps);
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const probeTimer = startBreakerProbes(deps);
 
@@ -143,22 +120,66 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       stopScheduling();
       if (probeTimer) clearInterval(probeTimer);
       await Promise.all(
-        workers.map(async (worker) => {
-          let timer: NodeJS.Timeout | undefined;
-          const graceful = worker.close();
-          const timedOut = await Promise.race([
-            graceful.then(() => false),
-            new Promise<boolean>((resolve) => (timer = setTimeout(() => { resolve(true); }, graceMs))),
-          ]);
-          clearTimeout(timer);
-          if (timedOut) {
-            worker.cancelAllJobs('shutdown');
-            await worker.close(true);
-          }
-        }),
+        workers.map((worker) => closeWithin(worker, graceMs)),
       );
     },
   };
+}
+
+/** The requests queue's jobs: the reconciler's sweep, and each request's parent (finalize). */
+function requestsQueueProcessor(deps: WorkerPoolDeps) {
+  const { config, ledger, logger } = deps;
+  return async (job: Job<RequestJobData>) => {
+    if (job.name === 'reconcile') {
+      return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger, batches: deps.batches, projectDeletions: deps.projectDeletions, callbacks: deps.callbackOutbox }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
+    }
+    return finalizeRequest(job, { ledger });
+  };
+}
+
+function recordFailuresOutsideProcessor(worker: Worker, deps: WorkerPoolDeps): void {
+  const { ledger, logger } = deps;
+  // Failures that happen outside the processor (a job stalled too often) still end the task.
+  // Batches: the reconciler fails a batch whose job failed, and its members join a new one.
+  worker.on('failed', (job, err) => {
+    const failed = job ? failedJobOf(job as VendorJob, deps.jobs[job.name]?.kind) : undefined;
+    if (!job || !failed) return;
+    void (async () => {
+      if ((await job.getState()) !== 'failed') return;
+      if (failed.kind === 'task' && (await ledger.tasks.getTask(failed.taskId))?.state === 'failed') return;
+      await recordJobFailure({ ledger, projectDeletions: deps.projectDeletions, logger }, failed, failedJobReason(err));
+    })().catch((e: unknown) => logger.error('could not record a failed job', { jobId: job.id, errorName: errorName(e) }));
+  });
+}
+
+/** The reconciler's repeatable sweep and the due-work scheduler, where this process runs the requests queue. Returns their stop. */
+async function startScheduling(deps: WorkerPoolDeps): Promise<() => void> {
+  const { config, ledger, logger } = deps;
+  let stopScheduling: () => void = () => undefined;
+  if (deps.run.some((q) => q.name === requestsQueue.name)) {
+    const stopReconciler = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
+    const stopAdmitting = deps.enqueueMany ? startDueWorkScheduler({ ledger, enqueueMany: deps.enqueueMany, room: () => largestRoom(deps.queues, config.jobs.admission.readyJobsPerQueue), logger }, config.jobs.admission.everyMs) : () => undefined;
+    stopScheduling = () => {
+      stopReconciler();
+      stopAdmitting();
+    };
+  }
+  return stopScheduling;
+}
+
+/** Closes a worker, letting running jobs finish for `graceMs`, then cancels what is left. */
+async function closeWithin(worker: Worker, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = worker.close();
+  const timedOut = await Promise.race([
+    graceful.then(() => false),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => { resolve(true); }, graceMs))),
+  ]);
+  clearTimeout(timer);
+  if (timedOut) {
+    worker.cancelAllJobs('shutdown');
+    await worker.close(true);
+  }
 }
 
 type VendorJob = Job<TaskJobData | BatchJobData | ProjectDeletionJobData>;
