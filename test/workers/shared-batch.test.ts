@@ -333,8 +333,8 @@ describe('Shared batches (Invariant 7)', () => {
   /**
    * A member set aside from its batch (its identity sealed with a key the batch's process lacks, a
    * rolling key rotation) has no membership left, so neither its batch's end nor the look at ended
-   * batches finds it. Seen at 1,000 requests in test/chaos/scale-out.test.ts: Amplitude tasks with
-   * no membership, their fallback look ten minutes away. Set aside, it is due now in the ledger, and
+   * batches finds it: the mechanism that matches Amplitude tasks once seen stuck in test/chaos/scale-out.test.ts
+   * with no membership and an ended job, their fallback look ten minutes away. Set aside, it is due now in the ledger, and
    * the look at stale tasks hands it on: its job re-created when it ended, woken when it sleeps on.
    */
   async function setAsideWithLostWake(jobEnded: boolean) {
