@@ -161,7 +161,10 @@ function vendorOverridesSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
     Object.fromEntries(
       describedKeys(vendors).map((vendor) => {
         const schema = vendors.extract(vendor) as Joi.ObjectSchema;
-        return [vendor, schema.fork(describedKeys(schema), (key) => key.optional()).prefs({ noDefaults: true })];
+        // noDefaults does not stop a nested object's bare `.default()` (App Center's `sweep`, `deviceExport`)
+        // from filling in `{}`, which would replace the sandbox's own setting: keep only the keys the file gives.
+        const given = (value: Record<string, unknown>, helpers: Joi.CustomHelpers) => Object.fromEntries(Object.entries(value).filter(([key]) => Object.hasOwn(helpers.original as object, key)));
+        return [vendor, schema.fork(describedKeys(schema), (key) => key.optional()).prefs({ noDefaults: true }).custom(given)];
       }),
     ),
   );

@@ -239,8 +239,8 @@ export class BatchLedger {
   /**
    * Takes members out of a running batch without counting a failed batch against them (unlike
    * `fail`, which detaches): their identities are sealed with a key the running process does not
-   * hold (a rolling key rotation), so they join a new batch when their task runs again. Returns the
-   * task ids taken out.
+   * hold (a rolling key rotation), so they join a new batch when their task runs again. They are due
+   * now: with no membership left, a lost wake is found by the reconciler's look at stale tasks. Returns the task ids taken out.
    */
   async setAside(batchId: string, taskIds: string[]): Promise<string[]> {
     if (taskIds.length === 0) return [];
@@ -250,6 +250,7 @@ export class BatchLedger {
         [batchId, taskIds],
       );
       await tx.query(`UPDATE batches SET member_count = member_count - $2::int, updated_at = now() WHERE id = $1`, [batchId, rows.length]);
+      await tx.query(`UPDATE tasks SET next_action_at = now() WHERE id = ANY($1::text[]) AND state IN ('queued', 'waiting_vendor')`, [rows.map((r) => r.task_id)]);
       return rows.map((r) => r.task_id);
     });
   }

@@ -138,6 +138,11 @@ async function recreateLostTaskJobs(sweep: Sweep): Promise<void> {
       await recreateTaskJob(task, queue, job, requestsQueueHandle);
       deps.logger.warn('re-created a lost job', { requestId: task.requestId, jobId: task.id, previousState: state });
       report.jobsRecreated += 1;
+    } else if (state === 'delayed' && job && task.nextActionAt && Math.max(job.timestamp, job.processedOn ?? 0) + job.delay > task.nextActionAt.getTime() + options.staleAfterMs) {
+      // The ledger's look is long due but the job sleeps on (a member set aside from its batch whose
+      // wake was lost): it runs now rather than at its fallback look. The job's due time is at least
+      // its last start (or creation) plus its delay.
+      if (await job.promote().then(() => true, () => false)) report.membersWoken += 1;
     }
     lookedAt.push(task.id);
   });

@@ -21,11 +21,13 @@ import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, subm
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /**
- * Issue 23 item 8. The issue asks for 1,000 requests; 220 seeded people (200 submitted, every eleventh
- * left as a neighbour) is what finishes, chaos included, in well under 4 minutes on 2 shared cores,
- * so the CI chaos run stays inside its 30 minutes.
+ * Issue 23 item 8, at the size the issue asks for: 1,100 seeded people, 1,000 submitted (every
+ * eleventh left as a neighbour), each to all five vendors. What bounds its time is App Center: every
+ * notification sweep reads each of the app's notifications once (Push_Get, about 3.5 per seeded
+ * person, 100 calls/s shared in Redis), so the test sets the sweep window longer than a burst (one
+ * sweep serves a burst) and lets a sweep keep 16 reads in flight. Timings printed as `PHASE` lines.
  */
-const SUBJECTS = 220;
+const SUBJECTS = 1100;
 const VENDORS = ['amplitude', 'appcenter', 'pinpoint', 's3', 'segment'];
 const ALL_QUEUES = 'requests,callbacks,pinpoint,s3,appcenter,segment,amplitude';
 const WORKERS = 3;
@@ -33,8 +35,14 @@ const WORKERS = 3;
 const DOWN_MS = 3000;
 /** How long a role process may take to start (tsx compiles on start; the cores are shared). */
 const START_MS = 120_000;
-/** Each of the two bursts of submissions is spread over this long. */
-const BURST_MS = 8000;
+/**
+ * Each of the two bursts of 500 submissions is spread over this long (33/s): at 62.5/s, on 2 cores
+ * shared with other work, the api shed much of a burst with 503 (its ledger pool's 5 s wait) for
+ * longer than a client keeps retrying.
+ */
+const BURST_MS = 15_000;
+/** How long the requests may take to end after the last one was accepted (at 1,000 requests: ~4 min on 2 busy shared cores). */
+const DRAIN_MS = 300_000;
 
 type Snapshot = Map<string, Map<string, Array<{ versionId: string; sequence: number; isDeleteMarker: boolean; body: Buffer }>>>;
 
@@ -108,8 +116,10 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
   const startApi = (keys: string[]) => startRoleProcess(['api'], envWith(keys, apiPort), /API {10}(http:\/\/[\d.]+:\d+)\/v1\/requests/, START_MS);
   const startWorker = (keys: string[]) => startRoleProcess(['worker', '--queues', ALL_QUEUES], envWith(keys, 0), /worker running on queues/, START_MS);
 
+  let startupS = '';
   before(async function () {
     this.timeout(120_000);
+    const bootStarted = Date.now();
     const url = await freshPostgresDatabase();
     // The api and the workers share one ledger, which only a Postgres server allows (PGlite is one process's).
     if (!url) skipBecause(this, NO_POSTGRES);
@@ -132,12 +142,15 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
         jobs: { attempts: 5, backoffMs: 200, lockDurationMs: 5000, stalledIntervalMs: 2000 },
         reconciler: { everyMs: 2000, staleAfterMs: 5000 },
         preflight: { atBoot: false },
+        // One notification sweep per burst, each reading with 16 calls in flight (the budget in Redis still paces them).
+        sandbox: { vendorOverrides: { appcenter: { readConcurrency: 16, sweep: { windowMs: BURST_MS + 2000, maxMembers: 1000 } } } },
       }),
     );
     // A fixed port, so the api comes back where the clients know it after its restarts.
     apiPort = await freePort();
     api = await startApi([oldKey]);
     workers.push(...(await Promise.all(Array.from({ length: WORKERS }, () => startWorker([oldKey])))));
+    startupS = ((Date.now() - bootStarted) / 1000).toFixed(0);
   });
   after(async function () {
     this.timeout(60_000);
@@ -149,7 +162,7 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
   });
 
   it('loses nothing, fails nothing, deletes nobody twice, and its evidence matches what the simulators removed', async function () {
-    this.timeout(300_000);
+    this.timeout(600_000);
     const { submitted, neighbours } = chaosPeople(SUBJECTS);
     const neighbourEndpoints = endpointCounts(sandbox.pinpoint, neighbours);
     const s3Before = s3Snapshot(sandbox);
@@ -172,7 +185,8 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
       });
     const first = submit(submitted.slice(0, half));
     const faults: string[] = [];
-    const mark = (what: string) => faults.push(`${what}@${((Date.now() - started) / 1000).toFixed(0)}s`);
+    const seconds = () => ((Date.now() - started) / 1000).toFixed(0);
+    const mark = (what: string) => faults.push(`${what}@${seconds()}s`);
 
     // 1. A worker dies mid-job and a new one takes its place.
     await pause(3000);
@@ -206,6 +220,7 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
     mark('key_rotation');
 
     const [a, b] = await Promise.all([first, second]);
+    const submittedS = seconds();
     const submissions = {
       accepted: new Map([...a.accepted, ...b.accepted]),
       answered202: [...a.answered202, ...b.answered202],
@@ -215,10 +230,13 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
     };
     db = await openDatabase({ databaseUrl });
     const ledger = createLedger(db, createIdentityCipher(Buffer.from(newKey, 'hex'), [Buffer.from(oldKey, 'hex')]));
-    const open = await awaitFinal(ledger, submissions.accepted.values(), 120_000);
+    const open = await awaitFinal(ledger, submissions.accepted.values(), DRAIN_MS);
+    console.log(`        PHASE start-up ${startupS}s, faults ${faults.join(' ')}, all accepted @${submittedS}s, all final @${seconds()}s`);
     const { rows: states } = await db.query<{ vendor: string; state: string; waiting_reason: string | null; n: number }>(
       `SELECT vendor, state, waiting_reason, count(*)::int AS n FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2`,
     );
+    const { rows: ends } = await db.query<{ vendor: string; last: Date }>(`SELECT vendor, max(updated_at) AS last FROM tasks GROUP BY 1 ORDER BY 2`);
+    console.log(`        PHASE last task ended per vendor: ${ends.map((e) => `${e.vendor}@${((e.last.getTime() - started) / 1000).toFixed(0)}s`).join(' ')}`);
     for (const s of states) console.log(`        tasks ${s.vendor} ${s.state}${s.waiting_reason ? ` (${s.waiting_reason})` : ''}: ${s.n}`);
     const { rows: batchStates } = await db.query<{ vendor: string; kind: string; state: string; attempts: number; error: string | null; n: number }>(
       `SELECT vendor, kind, state, attempts, error, count(*)::int AS n FROM batches GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3`,

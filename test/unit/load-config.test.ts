@@ -219,6 +219,15 @@ describe('loadConfig', () => {
     });
   });
 
+  describe('sandbox.vendorOverrides', () => {
+    it('holds only the keys the file gives, so an override leaves the sandbox\'s other settings (App Center\'s sweep window) alone', () => {
+      const config = loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { appcenter: { readConcurrency: 16 }, s3: { batchWindowMs: 200 } } } } });
+      expect(config.sandbox.vendorOverrides).to.deep.equal({ appcenter: { readConcurrency: 16 }, s3: { batchWindowMs: 200 } });
+      const nested = loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { appcenter: { sweep: { windowMs: 200 } } } } } });
+      expect(nested.sandbox.vendorOverrides).to.deep.equal({ appcenter: { sweep: { windowMs: 200 } } });
+    });
+  });
+
   describe('decodeKey', () => {
     it('accepts 64 hex characters', () => {
       expect(decodeKey(HEX_KEY).equals(KEY_BYTES)).to.equal(true);

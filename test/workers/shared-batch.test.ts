@@ -330,6 +330,47 @@ describe('Shared batches (Invariant 7)', () => {
     expect((await sweep()).jobsRecreated, 'a settled member is left alone').to.equal(0);
   });
 
+  /**
+   * A member set aside from its batch (its identity sealed with a key the batch's process lacks, a
+   * rolling key rotation) has no membership left, so neither its batch's end nor the look at ended
+   * batches finds it: the mechanism that matches Amplitude tasks once seen stuck in test/chaos/scale-out.test.ts
+   * with no membership and an ended job, their fallback look ten minutes away. Set aside, it is due now in the ledger, and
+   * the look at stale tasks hands it on: its job re-created when it ended, woken when it sleeps on.
+   */
+  async function setAsideWithLostWake(jobEnded: boolean) {
+    windowMs = 60_000;
+    const id = await submit('user-1');
+    const taskId = `${id}__pinpoint__fake`;
+    const batchId = await waitFor(async () => (await batches.unfinished(10))[0]?.id);
+    await waitFor(async () => (await queues.queue('pinpoint').getJob(taskId))?.isDelayed(), 10_000);
+    if (jobEnded) await (await queues.queue('pinpoint').getJob(taskId))!.remove();
+    // As the batch runner does, in a process without the member's key: the batch runs, the member is set aside, its wake lost.
+    await (await queues.queue('pinpoint').getJob(batchJobId(batchId)))!.remove();
+    await batches.start(batchId);
+    expect(await batches.setAside(batchId, [taskId])).to.deep.equal([taskId]);
+    // Its next batch closes soon; its own look (memberPollMs) is a minute away.
+    windowMs = 400;
+    const sweep = (at: number) =>
+      reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 1000, identityRetentionDays: 30 }, new Date(at));
+    return { id, batchId, sweep };
+  }
+
+  it('re-creates from the ledger the ended job of a member set aside from its batch', async () => {
+    const { id, batchId, sweep } = await setAsideWithLostWake(true);
+    expect(await sweep(Date.now() + 2000)).to.deep.include({ jobsRecreated: 1 });
+    // Well before its own look a minute on; the request's parent may have ended when its job was removed.
+    const task = await waitFor(async () => (await ledger.tasks.getTasks(id)).find((t) => t.state === 'succeeded'), 30_000);
+    expect(task.evidence.batchId).to.be.a('string').and.not.equal(batchId);
+  });
+
+  it('wakes from the ledger a member set aside from its batch whose wake was lost', async () => {
+    const { id, batchId, sweep } = await setAsideWithLostWake(false);
+    expect(await sweep(Date.now() + 2000)).to.deep.include({ jobsRecreated: 0, membersWoken: 1 });
+    // Well before its own look a minute on; the request's parent may have ended when its job was removed.
+    const task = await waitFor(async () => (await ledger.tasks.getTasks(id)).find((t) => t.state === 'succeeded'), 30_000);
+    expect(task.evidence.batchId).to.be.a('string').and.not.equal(batchId);
+  });
+
   it('fails the task with a clear reason when its batches keep failing', async () => {
     failNextBatches = 10;
     const id = await submit('user-1');
