@@ -111,10 +111,6 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
   async function startWorker(): Promise<ChildProcess> {
     const child = await startWorkerProcess(env, options.queues.join(','));
     children.push(child);
-    // A run that ends abruptly (SIGINT) takes its workers with it, before its exit handler removes their data dir.
-    const killOnExit = () => child.kill('SIGKILL');
-    process.prependOnceListener('exit', killOnExit);
-    child.once('exit', () => process.off('exit', killOnExit));
     return child;
   }
 
