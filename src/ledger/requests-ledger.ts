@@ -1,6 +1,6 @@
 import type { Database, Queryable } from './database.js';
 import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
-import { auditChainLock, insertAuditEvent } from './audit-log.js';
+import { auditChainLock, writeWithAuditEvent } from './audit-log.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 import { mayRequestMove, requestGuard, taskGuard } from './task-transitions.js';
@@ -176,6 +176,15 @@ export class RequestsLedger {
     return this.work.run((tx) => this.settleIn(tx, requestId, actor));
   }
 
+  /**
+   * `settleRequest` for a caller whose own committed write saw every task of the request ended (the
+   * last task's finish, `TasksLedger.finishTask`'s `lastOpen`): no read first, straight to the
+   * settling write, which reads again under the locks and changes nothing when a task is open after all.
+   */
+  async settleEnded(requestId: string, actor = 'system'): Promise<RequestStatus | undefined> {
+    return this.work.run((tx) => this.settleIn(tx, requestId, actor));
+  }
+
   /** The settling write, under the request's row lock and its audit chain's lock. */
   private async settleIn(tx: Queryable, requestId: string, actor: string): Promise<Written<RequestStatus | undefined>> {
     const unchanged = (result: RequestStatus | undefined) => ({ result, changes: [] });
@@ -191,16 +200,22 @@ export class RequestsLedger {
     const request = rows[0];
     const states = request.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return unchanged(undefined);
+    if (request.status === 'cancelled' && request.finished_at === null) {
+      // As in settleRequest: a cancel whose started tasks have now all ended ends here.
+      await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1`, [requestId]);
+      return unchanged('cancelled');
+    }
     // A cancelled request stays cancelled; its tasks' states say what had already happened.
     const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
     if (status === request.status) return unchanged(status);
     // Settled already by another writer (only a reopen may change an outcome): it stays as it is.
     if (!mayRequestMove('settle', request.status)) return unchanged(request.status);
-    const { rows: updated } = await tx.query<RequestRow>(
-      `UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${requestGuard('settle')} RETURNING *`,
-      [requestId, status],
+    // The outcome and its audit entry in one statement (one round trip).
+    const updated = await writeWithAuditEvent<RequestRow>(
+      tx,
+      { sql: `UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${requestGuard('settle')} RETURNING *`, params: [requestId, status] },
+      { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } },
     );
-    await insertAuditEvent(tx, { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } });
     return { result: status, changes: statusChangeOf(updated[0], request.status) };
   }
 

@@ -1,5 +1,5 @@
 import type { Database, Queryable } from './database.js';
-import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
+import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { TASK_EVIDENCE_STATES, checkTaskTarget, mayRequestMove, stateIn, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
@@ -20,6 +20,11 @@ export interface TaskDeferral {
   error?: string;
   /** What the task has learnt so far, merged into its evidence (as `checkpointTask` does). */
   evidence?: Record<string, unknown>;
+}
+
+/** A finish's guarded write, and whether it ended the request's last open task (`finishTask`). */
+export interface FinishResult extends TaskWriteResult {
+  lastOpen?: boolean;
 }
 
 /** What an operator's decision on a failed task did: `applied`, or lost (the task's state then). */
@@ -157,11 +162,25 @@ export class TasksLedger {
     return rows.at(0)?.n ?? 0;
   }
 
-  /** The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g. withdrawn by a cancel. */
-  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<TaskWriteResult> {
-    return transitionTask(this.db, 'finish', taskId, state, `evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [
-      JSON.stringify(evidence),
-    ]);
+  /**
+   * The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g.
+   * withdrawn by a cancel. `lastOpen` says whether the same statement saw every other task of the
+   * request ended: true lets the caller settle the request without reading its tasks first
+   * (`RequestsLedger.settleEnded`); false may be stale (a sibling ending at the same time), so the
+   * caller then settles as usual (`settleRequest`, whose read comes after this commit).
+   */
+  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<FinishResult> {
+    checkTaskTarget('finish', state);
+    const { rows } = await this.db.query<{ state: TaskState; last_open: boolean }>(
+      `WITH finished AS (
+         UPDATE tasks SET state = $2, evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
+          WHERE id = $1 AND ${taskGuard('finish')} RETURNING state, request_id)
+       SELECT finished.state, NOT EXISTS (SELECT 1 FROM tasks o WHERE o.request_id = finished.request_id AND o.id <> $1 AND NOT ${stateIn(TERMINAL_TASK_STATES, 'o.state')}) AS last_open
+         FROM finished`,
+      [taskId, state, JSON.stringify(evidence)],
+    );
+    const row = rows.at(0);
+    return row ? { applied: true, state: row.state, lastOpen: row.last_open } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
 
   /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */

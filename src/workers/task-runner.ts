@@ -123,7 +123,8 @@ async function recordOutcome(run: TaskRun, task: BegunTask['task'], result: Excl
   await deps.breaker?.recordSuccess(task.vendor).catch(() => undefined);
   const finished = await ledger.tasks.finishTask(job.data.taskId, result.outcome, result.evidence);
   if (!finished.applied) return supersededRun(log, result.outcome, finished.state);
-  await ledger.requests.settleRequest(job.data.requestId);
+  // Its own finish saw every task of the request ended: settle without reading them first.
+  await (finished.lastOpen ? ledger.requests.settleEnded(job.data.requestId) : ledger.requests.settleRequest(job.data.requestId));
   log.info('task finished', { outcome: result.outcome, attempt: job.attemptsMade + 1 });
   return { outcome: result.outcome };
 }
