@@ -1,6 +1,7 @@
 import type { Database, Queryable } from './database.js';
 import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
-import { auditChainLock, writeWithAuditEvent } from './audit-log.js';
+import { auditChainLock, writeWithAuditEvent, writeWithAuditEvents } from './audit-log.js';
+import { groupCommit } from './group-commit.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 import { mayRequestMove, requestGuard, taskGuard } from './task-transitions.js';
@@ -181,8 +182,57 @@ export class RequestsLedger {
    * last task's finish, `TasksLedger.finishTask`'s `lastOpen`): no read first, straight to the
    * settling write, which reads again under the locks and changes nothing when a task is open after all.
    */
-  async settleEnded(requestId: string, actor = 'system'): Promise<RequestStatus | undefined> {
-    return this.work.run((tx) => this.settleIn(tx, requestId, actor));
+  async settleEnded(requestId: string): Promise<RequestStatus | undefined> {
+    return this.settleGroup(requestId);
+  }
+
+  /**
+   * Concurrent `settleEnded` calls share one transaction (src/ledger/group-commit.ts): five
+   * statements for the batch instead of five for each request.
+   */
+  private readonly settleGroup = groupCommit((requestIds: string[]) => this.work.run((tx) => this.settleManyIn(tx, requestIds, 'system')));
+
+  /**
+   * The settling write for many requests, as settleIn for each: every row lock, each followed by
+   * its chain's lock, taken in id order (so two batches never wait on each other in a circle), then
+   * one read of them all, then every outcome with its audit entry in one statement. Answers in the order asked.
+   */
+  private async settleManyIn(tx: Queryable, requestIds: string[], actor: string): Promise<Written<Array<RequestStatus | undefined>>> {
+    await tx.query(`SELECT ${auditChainLock('r.id::text')} FROM (SELECT id FROM requests WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) r`, [requestIds]);
+    const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
+      `SELECT r.*, ${TASK_OUTCOME_COLUMNS}, (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
+         FROM requests r WHERE id = ANY($1::uuid[])`,
+      [requestIds],
+    );
+    const answers = new Map<string, RequestStatus | undefined>();
+    const ended: string[] = [];
+    const settling: Array<{ id: string; status: RequestStatus; from: RequestStatus; prevHash: string | null }> = [];
+    for (const request of rows) {
+      const states = request.states ?? [];
+      if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) continue;
+      if (request.status === 'cancelled' && request.finished_at === null) ended.push(request.id);
+      // A cancelled request stays cancelled; one settled by another writer stays as it is (only a reopen changes an outcome).
+      const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
+      const settles = status !== request.status && mayRequestMove('settle', request.status);
+      answers.set(request.id, settles || status === request.status ? status : request.status);
+      if (settles) settling.push({ id: request.id, status, from: request.status, prevHash: request.last_hash });
+    }
+    // As in settleRequest: a cancel whose started tasks have now all ended ends here.
+    if (ended.length > 0) await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = ANY($1::uuid[])`, [ended]);
+    const updated =
+      settling.length === 0
+        ? []
+        : await writeWithAuditEvents<RequestRow>(
+            tx,
+            {
+              sql: `UPDATE requests r SET status = v.status, finished_at = now(), updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
+                     WHERE r.id = v.id AND ${requestGuard('settle', 'r.status')} RETURNING r.*`,
+              params: [settling.map((s) => s.id), settling.map((s) => s.status)],
+            },
+            settling.map((s) => ({ chainId: s.id, prevHash: s.prevHash, actor, action: 'request.settled', detail: { status: s.status, from: s.from } })),
+          );
+    const from = new Map(settling.map((s) => [s.id, s.from]));
+    return { result: requestIds.map((id) => answers.get(id)), changes: updated.flatMap((row) => statusChangeOf(row, from.get(row.id))) };
   }
 
   /** The settling write, under the request's row lock and its audit chain's lock. */

@@ -134,6 +134,42 @@ for (const backend of backends) {
       expect((await ledger.requests.getRequest(request.id))!.finishedAt).to.be.instanceOf(Date);
     });
 
+    it('says whether a finish ended its request’s last open task, and settles concurrent last finishes together, each with its own outcome and a chain that verifies', async () => {
+      const { request: open } = await submit();
+      const [o1] = await ledger.tasks.getTasks(open.id);
+      await ledger.tasks.beginTask(o1.id);
+      expect(await ledger.tasks.finishTask(o1.id, 'succeeded', {})).to.deep.equal({ applied: true, state: 'succeeded', lastOpen: false });
+      const singles = await Promise.all(
+        [0, 1, 2, 3].map(async () => {
+          const id = randomUUID();
+          return (await submit({ id, tasks: [task(id, 1)] })).request.id;
+        }),
+      );
+      const ended: string[] = [];
+      for (const [i, requestId] of singles.entries()) {
+        const [t] = await ledger.tasks.getTasks(requestId);
+        await ledger.tasks.beginTask(t.id);
+        if (i === 3) {
+          await ledger.tasks.failTask(t.id, 'Pinpoint answered 400 BadRequestException');
+          continue;
+        }
+        const finished = await ledger.tasks.finishTask(t.id, i === 2 ? 'not_found' : 'succeeded', { endpointsDeleted: i });
+        expect(finished.lastOpen).to.equal(true);
+        ended.push(requestId);
+      }
+      // All at once: the calls that arrive while the first settles go together in the next transaction.
+      const settled = await Promise.all([...singles, open.id].map((id) => ledger.requests.settleEnded(id)));
+      expect(settled).to.deep.equal(['completed', 'completed', 'completed', 'failed', undefined]);
+      expect(await ledger.requests.settleEnded(singles[0]), 'settling again changes nothing').to.equal('completed');
+      for (const id of singles) {
+        const trail = await ledger.audit.auditTrail(id);
+        expect(verifyChain(trail)).to.deep.equal([]);
+        expect(trail.filter((e) => e.action === 'request.settled')).to.have.length(1);
+        expect((await ledger.requests.getRequest(id))!.finishedAt).to.be.instanceOf(Date);
+      }
+      expect((await ledger.requests.getRequest(open.id))!.status).to.equal('in_progress');
+    });
+
     it('does not restart a settled task when its job is delivered again', async () => {
       const { request } = await submit();
       const [t1] = await ledger.tasks.getTasks(request.id);
