@@ -158,11 +158,7 @@ export class RequestsLedger {
     // Most calls change nothing (one task of several ended, or the flow parent runs after the last
     // task settled the request): one read says so, without a transaction or a row lock. The last
     // task to commit its end always sees every other task ended, so no settlement is missed.
-    const { rows: seen } = await this.db.query<{ status: RequestStatus; finished_at: Date | null; states: TaskState[] | null; partial: number }>(
-      `SELECT status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = $1`,
-      [requestId],
-    );
-    const before = seen.at(0);
+    const before = await this.readOutcome(requestId);
     if (!before) return undefined;
     const states = before.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
@@ -176,6 +172,20 @@ export class RequestsLedger {
     if (outcome === before.status) return outcome;
     return this.work.run((tx) => this.settleIn(tx, requestId, actor));
   }
+
+  /**
+   * settleRequest's first read, shared by concurrent callers (src/ledger/group-commit.ts): one
+   * statement for a batch. A batch's statement starts after each of its calls was made, so every
+   * caller's read sees what it had committed before calling.
+   */
+  private readonly readOutcome = groupCommit(async (requestIds: string[]) => {
+    const { rows } = await this.db.query<{ id: string; status: RequestStatus; finished_at: Date | null; states: TaskState[] | null; partial: number }>(
+      `SELECT id, status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = ANY($1::uuid[])`,
+      [requestIds],
+    );
+    const byId = new Map(rows.map((row) => [row.id.toLowerCase(), row]));
+    return requestIds.map((id) => byId.get(id.toLowerCase()));
+  });
 
   /**
    * `settleRequest` for a caller whose own committed write saw every task of the request ended (the

@@ -9,6 +9,7 @@ import type { UnitOfWork, Written } from './status-changes.js';
 import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 import type { BatchLedger } from './batch-ledger.js';
+import { groupCommit } from './group-commit.js';
 
 /** What on-call decided about a failed task that will never succeed. */
 export type OperatorDecision = 'skipped' | 'resolved';
@@ -95,6 +96,32 @@ export class TasksLedger {
   }
 
   /**
+   * beginTask's common case for many tasks in one statement, shared by concurrent job runs
+   * (src/ledger/group-commit.ts). A task asked for twice in a batch (two runs of one job) is begun
+   * once per run, as two statements would: its later runs go in statements of their own.
+   */
+  private readonly beginInProgress = groupCommit(async (taskIds: string[]) => {
+    const unique = [...new Set(taskIds)];
+    const begun = await this.beginInProgressNow(unique);
+    return Promise.all(taskIds.map(async (id, i) => (taskIds.indexOf(id) === i ? begun.get(id) : (await this.beginInProgressNow([id])).get(id))));
+  });
+
+  private async beginInProgressNow(taskIds: string[]): Promise<Map<string, TaskRow & { identities: SealedIdentity[] | null }>> {
+    const { rows } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
+      `WITH begun AS (
+         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
+           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
+         FROM requests r
+         WHERE t.id = ANY($1::text[]) AND ${taskGuard('begin', 't.state')} AND r.id = t.request_id AND r.status = 'in_progress'
+         RETURNING t.*)
+       SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
+         FROM begun`,
+      [taskIds],
+    );
+    return new Map(rows.map((row) => [row.id, row]));
+  }
+
+  /**
    * Marks a task running for one more attempt and opens the person's identifiers for it (in
    * memory only). Returns undefined when the task already settled (a re-delivered job): the caller
    * must then do nothing.
@@ -102,19 +129,9 @@ export class TasksLedger {
   async beginTask(taskId: string): Promise<{ task: TaskRecord; subject: Subject } | undefined> {
     // The common case, its request already in progress, needs no reopening: one statement, no
     // transaction, and the sealed identifiers come back with the task.
-    const { rows: begunAlone } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
-      `WITH begun AS (
-         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
-           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
-         FROM requests r
-         WHERE t.id = $1 AND ${taskGuard('begin', 't.state')} AND r.id = t.request_id AND r.status = 'in_progress'
-         RETURNING t.*)
-       SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
-         FROM begun`,
-      [taskId],
-    );
-    if (begunAlone[0]) {
-      const { identities, ...row } = begunAlone[0];
+    const begunAlone = await this.beginInProgress(taskId);
+    if (begunAlone) {
+      const { identities, ...row } = begunAlone;
       return { task: toTask(row), subject: this.vault.openSubject(identities ?? []) };
     }
     const begun = await this.work.run(async (tx) => {

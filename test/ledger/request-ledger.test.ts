@@ -170,6 +170,22 @@ for (const backend of backends) {
       expect((await ledger.requests.getRequest(open.id))!.status).to.equal('in_progress');
     });
 
+    it('begins concurrent job runs of in-progress requests together, each with its own person, and a task run twice at once counts two attempts', async () => {
+      const made = await Promise.all(
+        ['user-7', 'user-8', 'user-9'].map(async (userId) => {
+          const id = randomUUID();
+          await submit({ id, subject: { userId }, tasks: [task(id, 1)] });
+          return { id, userId, taskId: task(id, 1).id };
+        }),
+      );
+      await ledger.requests.markEnqueuedMany(made.map((m) => m.id));
+      const begun = await Promise.all([...made.map((m) => m.taskId), made[2].taskId].map((taskId) => ledger.tasks.beginTask(taskId)));
+      expect(begun.map((b) => b?.subject.userId)).to.deep.equal(['user-7', 'user-8', 'user-9', 'user-9']);
+      expect(begun.map((b) => b?.task.state)).to.deep.equal(['running', 'running', 'running', 'running']);
+      expect((await ledger.tasks.getTask(made[2].taskId))!.attempts).to.equal(2);
+      expect((await ledger.tasks.getTask(made[0].taskId))!.attempts).to.equal(1);
+    });
+
     it('does not restart a settled task when its job is delivered again', async () => {
       const { request } = await submit();
       const [t1] = await ledger.tasks.getTasks(request.id);
