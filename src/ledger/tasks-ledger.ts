@@ -97,17 +97,12 @@ export class TasksLedger {
 
   /**
    * beginTask's common case for many tasks in one statement, shared by concurrent job runs
-   * (src/ledger/group-commit.ts). A task asked for twice in a batch (two runs of one job) is begun
-   * once per run, as two statements would: its later runs go in statements of their own.
+   * (src/ledger/group-commit.ts). A task asked for twice at once (two runs of one job) is begun
+   * once per run, as two statements would: its later run goes in a later batch.
    */
-  private readonly beginInProgress = groupCommit(async (taskIds: string[]) => {
-    const unique = [...new Set(taskIds)];
-    const begun = await this.beginInProgressNow(unique);
-    return Promise.all(taskIds.map(async (id, i) => (taskIds.indexOf(id) === i ? begun.get(id) : (await this.beginInProgressNow([id])).get(id))));
-  });
-
-  private async beginInProgressNow(taskIds: string[]): Promise<Map<string, TaskRow & { identities: SealedIdentity[] | null }>> {
-    const { rows } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
+  private readonly beginInProgress = groupCommit(
+    async (taskIds: string[]) => {
+      const { rows } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
       `WITH begun AS (
          UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
            waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
@@ -118,8 +113,11 @@ export class TasksLedger {
          FROM begun`,
       [taskIds],
     );
-    return new Map(rows.map((row) => [row.id, row]));
-  }
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return taskIds.map((id) => byId.get(id));
+    },
+    { keyOf: (taskId) => taskId },
+  );
 
   /**
    * Marks a task running for one more attempt and opens the person's identifiers for it (in
@@ -155,12 +153,23 @@ export class TasksLedger {
    * run must stop, not add to evidence that is already final.
    */
   async checkpointTask(taskId: string, evidence: Record<string, unknown>): Promise<TaskWriteResult> {
-    const { rows } = await this.db.query<{ state: TaskState }>(
-      `UPDATE tasks SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1 AND ${stateIn(TASK_EVIDENCE_STATES)} RETURNING state`,
-      [taskId, JSON.stringify(evidence)],
-    );
-    return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await taskStateOf(this.db, taskId) };
+    const saved = await this.checkpointGroup({ taskId, evidence: JSON.stringify(evidence) });
+    return saved ? { applied: true, state: saved } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
+
+  /** Concurrent checkpoints in one statement (src/ledger/group-commit.ts); a task's two checkpoints never share one. */
+  private readonly checkpointGroup = groupCommit(
+    async (saves: Array<{ taskId: string; evidence: string }>) => {
+      const { rows } = await this.db.query<{ id: string; state: TaskState }>(
+        `UPDATE tasks t SET evidence = t.evidence || v.evidence::jsonb, updated_at = now() FROM unnest($1::text[], $2::text[]) AS v(id, evidence)
+          WHERE t.id = v.id AND ${stateIn(TASK_EVIDENCE_STATES, 't.state')} RETURNING t.id, t.state`,
+        [saves.map((c) => c.taskId), saves.map((c) => c.evidence)],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row.state]));
+      return saves.map((c) => byId.get(c.taskId));
+    },
+    { keyOf: (save) => save.taskId },
+  );
 
   /**
    * A vendor's circuit breaker opened (src/infrastructure/vendor-breaker.ts): every open task of the
@@ -188,17 +197,31 @@ export class TasksLedger {
    */
   async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<FinishResult> {
     checkTaskTarget('finish', state);
-    const { rows } = await this.db.query<{ state: TaskState; last_open: boolean }>(
-      `WITH finished AS (
-         UPDATE tasks SET state = $2, evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
-          WHERE id = $1 AND ${taskGuard('finish')} RETURNING state, request_id)
-       SELECT finished.state, NOT EXISTS (SELECT 1 FROM tasks o WHERE o.request_id = finished.request_id AND o.id <> $1 AND NOT ${stateIn(TERMINAL_TASK_STATES, 'o.state')}) AS last_open
-         FROM finished`,
-      [taskId, state, JSON.stringify(evidence)],
-    );
-    const row = rows.at(0);
+    const row = await this.finishGroup({ taskId, state, evidence: JSON.stringify(evidence) });
     return row ? { applied: true, state: row.state, lastOpen: row.last_open } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
+
+  /**
+   * Concurrent finishes in one statement (src/ledger/group-commit.ts). Two tasks of one request
+   * finishing in the same statement each see the other still open (`lastOpen` false), so both
+   * settle by settleRequest, whose read follows the commit.
+   */
+  private readonly finishGroup = groupCommit(
+    async (ends: Array<{ taskId: string; state: TaskState; evidence: string }>) => {
+      const { rows } = await this.db.query<{ id: string; state: TaskState; last_open: boolean }>(
+        `WITH finished AS (
+           UPDATE tasks t SET state = v.state, evidence = t.evidence || v.evidence::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
+             FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, state, evidence)
+            WHERE t.id = v.id AND ${taskGuard('finish', 't.state')} RETURNING t.id, t.state, t.request_id)
+         SELECT f.id, f.state, NOT EXISTS (SELECT 1 FROM tasks o WHERE o.request_id = f.request_id AND o.id <> f.id AND NOT ${stateIn(TERMINAL_TASK_STATES, 'o.state')}) AS last_open
+           FROM finished f`,
+        [ends.map((e) => e.taskId), ends.map((e) => e.state), ends.map((e) => e.evidence)],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return ends.map((e) => byId.get(e.taskId));
+    },
+    { keyOf: (end) => end.taskId },
+  );
 
   /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */
   async deferTask(taskId: string, deferral: TaskDeferral): Promise<TaskWriteResult> {

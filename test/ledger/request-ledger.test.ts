@@ -186,6 +186,33 @@ for (const backend of backends) {
       expect((await ledger.tasks.getTask(made[0].taskId))!.attempts).to.equal(1);
     });
 
+    it('checkpoints and finishes concurrent runs together, each on its own task, and refuses the second finish of one task', async () => {
+      const { request } = await submit();
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      await Promise.all([t1, t2].map((t) => ledger.tasks.beginTask(t.id)));
+      const saved = await Promise.all([
+        ledger.tasks.checkpointTask(t1.id, { endpointsFound: 1 }),
+        ledger.tasks.checkpointTask(t2.id, { endpointsFound: 2 }),
+        ledger.tasks.checkpointTask(t1.id, { endpointIds: ['e1'] }),
+      ]);
+      expect(saved.map((w) => w.applied)).to.deep.equal([true, true, true]);
+      const finished = await Promise.all([
+        ledger.tasks.finishTask(t1.id, 'succeeded', { endpointsDeleted: 1 }),
+        ledger.tasks.finishTask(t2.id, 'not_found', {}),
+        ledger.tasks.finishTask(t1.id, 'not_found', {}),
+      ]);
+      expect(finished.map((w) => [w.applied, w.state])).to.deep.equal([
+        [true, 'succeeded'],
+        [true, 'not_found'],
+        [false, 'succeeded'],
+      ]);
+      const after = await ledger.tasks.getTasks(request.id);
+      expect(after.find((t) => t.id === t1.id)!.evidence).to.deep.include({ endpointsFound: 1, endpointIds: ['e1'], endpointsDeleted: 1 });
+      expect(after.find((t) => t.id === t2.id)!.evidence).to.deep.include({ endpointsFound: 2 });
+      // Whichever finish saw its sibling still open, the request settles once both have ended.
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('completed');
+    });
+
     it('does not restart a settled task when its job is delivered again', async () => {
       const { request } = await submit();
       const [t1] = await ledger.tasks.getTasks(request.id);

@@ -29,13 +29,28 @@ describe('groupCommit (src/ledger/group-commit.ts)', () => {
     expect(batches).to.deep.equal([['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
   });
 
+  it('never puts two calls with the same key in one batch: the later goes in a later batch', async () => {
+    const batches: string[][] = [];
+    const write = groupCommit(
+      async (inputs: Array<{ task: string; n: number }>) => {
+        batches.push(inputs.map((i) => `${i.task}${i.n}`));
+        await Promise.resolve();
+        return inputs.map((i) => i.n);
+      },
+      { keyOf: (input) => input.task },
+    );
+    const calls = [{ task: 'a', n: 1 }, { task: 'a', n: 2 }, { task: 'b', n: 3 }, { task: 'a', n: 4 }];
+    expect(await Promise.all(calls.map((c) => write(c)))).to.deep.equal([1, 2, 3, 4]);
+    expect(batches).to.deep.equal([['a1'], ['a2', 'b3'], ['a4']]);
+  });
+
   it('keeps each batch within its limit', async () => {
     const sizes: number[] = [];
     const echo = groupCommit(async (inputs: number[]) => {
       sizes.push(inputs.length);
       await Promise.resolve();
       return inputs;
-    }, 2);
+    }, { maxBatch: 2 });
     expect(await Promise.all([1, 2, 3, 4, 5, 6].map((n) => echo(n)))).to.deep.equal([1, 2, 3, 4, 5, 6]);
     expect(sizes).to.deep.equal([1, 2, 2, 1]);
   });
