@@ -70,6 +70,72 @@ export async function insertAuditEvent(
 }
 
 /**
+ * Appends one event after `prevHash` (as `insertAuditEvent`) in the same statement as `write`, a
+ * data-modifying query (`UPDATE … RETURNING`, parameters from $1) whose rows the statement returns:
+ * one round trip for a change and the entry that records it. The entry is written only when
+ * `write` returned a row, so a guarded write that lost records nothing.
+ */
+export async function writeWithAuditEvent<R>(
+  tx: Queryable,
+  write: { sql: string; params: unknown[] },
+  event: { chainId: string | null; prevHash: string | null; actor: string; action: string; detail: Record<string, unknown> } & AuditScrubbing,
+): Promise<R[]> {
+  const at = new Date();
+  const { chained, texts } = separateFreeText(event.detail, event.subjectTerms);
+  const hash = chainEntryHash({ at: at.toISOString(), requestId: event.chainId, actor: event.actor, action: event.action, detail: chained, prevHash: event.prevHash });
+  const p = (i: number) => `$${write.params.length + i}`;
+  const { rows } = await tx.query<R>(
+    `WITH written AS (${write.sql}),
+       audited AS (INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash)
+         SELECT ${p(1)}::timestamptz, ${p(2)}::uuid, ${p(3)}::text, ${p(4)}::text, ${p(5)}::jsonb, ${p(6)}::text, ${p(7)}::text WHERE EXISTS (SELECT 1 FROM written))
+     SELECT * FROM written`,
+    [...write.params, at, event.chainId, event.actor, event.action, JSON.stringify(chained), event.prevHash, hash],
+  );
+  if (rows.length > 0) await storeFreeText(tx, event.chainId, hash, texts);
+  return rows;
+}
+
+/**
+ * `writeWithAuditEvent` for many chains at once: `write` returns rows with an `id` column, and each
+ * event (its `chainId` one of those ids, its `prevHash` read under its chain's lock) is written
+ * only when `write` returned its chain's row. Two statements' worth of work in one round trip.
+ */
+export async function writeWithAuditEvents<R extends { id: string }>(
+  tx: Queryable,
+  write: { sql: string; params: unknown[] },
+  events: Array<{ chainId: string; prevHash: string | null; actor: string; action: string; detail: Record<string, unknown> }>,
+): Promise<R[]> {
+  const at = new Date();
+  const prepared = events.map((e) => {
+    const { chained, texts } = separateFreeText(e.detail);
+    const hash = chainEntryHash({ at: at.toISOString(), requestId: e.chainId, actor: e.actor, action: e.action, detail: chained, prevHash: e.prevHash });
+    return { ...e, chained: JSON.stringify(chained), texts, hash };
+  });
+  const p = (i: number) => `$${write.params.length + i}`;
+  const { rows } = await tx.query<R>(
+    `WITH written AS (${write.sql}),
+       audited AS (INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash)
+         SELECT ${p(1)}::timestamptz, e.chain_id, e.actor, e.action, e.detail::jsonb, e.prev_hash, e.hash
+           FROM unnest(${p(2)}::uuid[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::text[], ${p(6)}::text[], ${p(7)}::text[]) AS e(chain_id, actor, action, detail, prev_hash, hash)
+          WHERE e.chain_id IN (SELECT id FROM written))
+     SELECT * FROM written`,
+    [
+      ...write.params,
+      at,
+      prepared.map((e) => e.chainId),
+      prepared.map((e) => e.actor),
+      prepared.map((e) => e.action),
+      prepared.map((e) => e.chained),
+      prepared.map((e) => e.prevHash),
+      prepared.map((e) => e.hash),
+    ],
+  );
+  const writtenIds = new Set(rows.map((r) => r.id));
+  for (const e of prepared) if (writtenIds.has(e.chainId)) await storeFreeText(tx, e.chainId, e.hash, e.texts);
+  return rows;
+}
+
+/**
  * Starts many chains at once (bulk intake): each event is the first of a chain created in this
  * same transaction (a new request's id), so it has no predecessor and no other writer can know
  * the chain yet. One statement for all of them.

@@ -1,6 +1,7 @@
 import type { Database, Queryable } from './database.js';
 import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
-import { auditChainLock, insertAuditEvent } from './audit-log.js';
+import { auditChainLock, writeWithAuditEvent, writeWithAuditEvents } from './audit-log.js';
+import { groupCommit } from './group-commit.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 import { mayRequestMove, requestGuard, taskGuard } from './task-transitions.js';
@@ -157,11 +158,7 @@ export class RequestsLedger {
     // Most calls change nothing (one task of several ended, or the flow parent runs after the last
     // task settled the request): one read says so, without a transaction or a row lock. The last
     // task to commit its end always sees every other task ended, so no settlement is missed.
-    const { rows: seen } = await this.db.query<{ status: RequestStatus; finished_at: Date | null; states: TaskState[] | null; partial: number }>(
-      `SELECT status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = $1`,
-      [requestId],
-    );
-    const before = seen.at(0);
+    const before = await this.readOutcome(requestId);
     if (!before) return undefined;
     const states = before.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return undefined;
@@ -174,6 +171,78 @@ export class RequestsLedger {
     const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, before.partial);
     if (outcome === before.status) return outcome;
     return this.work.run((tx) => this.settleIn(tx, requestId, actor));
+  }
+
+  /**
+   * settleRequest's first read, shared by concurrent callers (src/ledger/group-commit.ts): one
+   * statement for a batch. A batch's statement starts after each of its calls was made, so every
+   * caller's read sees what it had committed before calling.
+   */
+  private readonly readOutcome = groupCommit(async (requestIds: string[]) => {
+    const { rows } = await this.db.query<{ id: string; status: RequestStatus; finished_at: Date | null; states: TaskState[] | null; partial: number }>(
+      `SELECT id, status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = ANY($1::uuid[])`,
+      [requestIds],
+    );
+    const byId = new Map(rows.map((row) => [row.id.toLowerCase(), row]));
+    return requestIds.map((id) => byId.get(id.toLowerCase()));
+  });
+
+  /**
+   * `settleRequest` for a caller whose own committed write saw every task of the request ended (the
+   * last task's finish, `TasksLedger.finishTask`'s `lastOpen`): no read first, straight to the
+   * settling write, which reads again under the locks and changes nothing when a task is open after all.
+   */
+  async settleEnded(requestId: string): Promise<RequestStatus | undefined> {
+    return this.settleGroup(requestId);
+  }
+
+  /**
+   * Concurrent `settleEnded` calls share one transaction (src/ledger/group-commit.ts): five
+   * statements for the batch instead of five for each request.
+   */
+  private readonly settleGroup = groupCommit((requestIds: string[]) => this.work.run((tx) => this.settleManyIn(tx, requestIds, 'system')));
+
+  /**
+   * The settling write for many requests, as settleIn for each: every row lock, each followed by
+   * its chain's lock, taken in id order (so two batches never wait on each other in a circle), then
+   * one read of them all, then every outcome with its audit entry in one statement. Answers in the order asked.
+   */
+  private async settleManyIn(tx: Queryable, requestIds: string[], actor: string): Promise<Written<Array<RequestStatus | undefined>>> {
+    await tx.query(`SELECT ${auditChainLock('r.id::text')} FROM (SELECT id FROM requests WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) r`, [requestIds]);
+    const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
+      `SELECT r.*, ${TASK_OUTCOME_COLUMNS}, (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
+         FROM requests r WHERE id = ANY($1::uuid[])`,
+      [requestIds],
+    );
+    const answers = new Map<string, RequestStatus | undefined>();
+    const ended: string[] = [];
+    const settling: Array<{ id: string; status: RequestStatus; from: RequestStatus; prevHash: string | null }> = [];
+    for (const request of rows) {
+      const states = request.states ?? [];
+      if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) continue;
+      if (request.status === 'cancelled' && request.finished_at === null) ended.push(request.id);
+      // A cancelled request stays cancelled; one settled by another writer stays as it is (only a reopen changes an outcome).
+      const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
+      const settles = status !== request.status && mayRequestMove('settle', request.status);
+      answers.set(request.id, settles || status === request.status ? status : request.status);
+      if (settles) settling.push({ id: request.id, status, from: request.status, prevHash: request.last_hash });
+    }
+    // As in settleRequest: a cancel whose started tasks have now all ended ends here.
+    if (ended.length > 0) await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = ANY($1::uuid[])`, [ended]);
+    const updated =
+      settling.length === 0
+        ? []
+        : await writeWithAuditEvents<RequestRow>(
+            tx,
+            {
+              sql: `UPDATE requests r SET status = v.status, finished_at = now(), updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
+                     WHERE r.id = v.id AND ${requestGuard('settle', 'r.status')} RETURNING r.*`,
+              params: [settling.map((s) => s.id), settling.map((s) => s.status)],
+            },
+            settling.map((s) => ({ chainId: s.id, prevHash: s.prevHash, actor, action: 'request.settled', detail: { status: s.status, from: s.from } })),
+          );
+    const from = new Map(settling.map((s) => [s.id, s.from]));
+    return { result: requestIds.map((id) => answers.get(id)), changes: updated.flatMap((row) => statusChangeOf(row, from.get(row.id))) };
   }
 
   /** The settling write, under the request's row lock and its audit chain's lock. */
@@ -191,16 +260,22 @@ export class RequestsLedger {
     const request = rows[0];
     const states = request.states ?? [];
     if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return unchanged(undefined);
+    if (request.status === 'cancelled' && request.finished_at === null) {
+      // As in settleRequest: a cancel whose started tasks have now all ended ends here.
+      await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1`, [requestId]);
+      return unchanged('cancelled');
+    }
     // A cancelled request stays cancelled; its tasks' states say what had already happened.
     const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
     if (status === request.status) return unchanged(status);
     // Settled already by another writer (only a reopen may change an outcome): it stays as it is.
     if (!mayRequestMove('settle', request.status)) return unchanged(request.status);
-    const { rows: updated } = await tx.query<RequestRow>(
-      `UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${requestGuard('settle')} RETURNING *`,
-      [requestId, status],
+    // The outcome and its audit entry in one statement (one round trip).
+    const updated = await writeWithAuditEvent<RequestRow>(
+      tx,
+      { sql: `UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${requestGuard('settle')} RETURNING *`, params: [requestId, status] },
+      { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } },
     );
-    await insertAuditEvent(tx, { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } });
     return { result: status, changes: statusChangeOf(updated[0], request.status) };
   }
 

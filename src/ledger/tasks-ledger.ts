@@ -1,5 +1,5 @@
 import type { Database, Queryable } from './database.js';
-import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
+import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
 import type { VendorName } from '../vendors/vendor-name.js';
 import { TASK_EVIDENCE_STATES, checkTaskTarget, mayRequestMove, stateIn, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
@@ -9,6 +9,7 @@ import type { UnitOfWork, Written } from './status-changes.js';
 import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 import type { BatchLedger } from './batch-ledger.js';
+import { groupCommit } from './group-commit.js';
 
 /** What on-call decided about a failed task that will never succeed. */
 export type OperatorDecision = 'skipped' | 'resolved';
@@ -20,6 +21,11 @@ export interface TaskDeferral {
   error?: string;
   /** What the task has learnt so far, merged into its evidence (as `checkpointTask` does). */
   evidence?: Record<string, unknown>;
+}
+
+/** A finish's guarded write, and whether it ended the request's last open task (`finishTask`). */
+export interface FinishResult extends TaskWriteResult {
+  lastOpen?: boolean;
 }
 
 /** What an operator's decision on a failed task did: `applied`, or lost (the task's state then). */
@@ -90,6 +96,30 @@ export class TasksLedger {
   }
 
   /**
+   * beginTask's common case for many tasks in one statement, shared by concurrent job runs
+   * (src/ledger/group-commit.ts). A task asked for twice at once (two runs of one job) is begun
+   * once per run, as two statements would: its later run goes in a later batch.
+   */
+  private readonly beginInProgress = groupCommit(
+    async (taskIds: string[]) => {
+      const { rows } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
+      `WITH begun AS (
+         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
+           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
+         FROM requests r
+         WHERE t.id = ANY($1::text[]) AND ${taskGuard('begin', 't.state')} AND r.id = t.request_id AND r.status = 'in_progress'
+         RETURNING t.*)
+       SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
+         FROM begun`,
+      [taskIds],
+    );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return taskIds.map((id) => byId.get(id));
+    },
+    { keyOf: (taskId) => taskId },
+  );
+
+  /**
    * Marks a task running for one more attempt and opens the person's identifiers for it (in
    * memory only). Returns undefined when the task already settled (a re-delivered job): the caller
    * must then do nothing.
@@ -97,19 +127,9 @@ export class TasksLedger {
   async beginTask(taskId: string): Promise<{ task: TaskRecord; subject: Subject } | undefined> {
     // The common case, its request already in progress, needs no reopening: one statement, no
     // transaction, and the sealed identifiers come back with the task.
-    const { rows: begunAlone } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
-      `WITH begun AS (
-         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
-           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
-         FROM requests r
-         WHERE t.id = $1 AND ${taskGuard('begin', 't.state')} AND r.id = t.request_id AND r.status = 'in_progress'
-         RETURNING t.*)
-       SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
-         FROM begun`,
-      [taskId],
-    );
-    if (begunAlone[0]) {
-      const { identities, ...row } = begunAlone[0];
+    const begunAlone = await this.beginInProgress(taskId);
+    if (begunAlone) {
+      const { identities, ...row } = begunAlone;
       return { task: toTask(row), subject: this.vault.openSubject(identities ?? []) };
     }
     const begun = await this.work.run(async (tx) => {
@@ -133,12 +153,23 @@ export class TasksLedger {
    * run must stop, not add to evidence that is already final.
    */
   async checkpointTask(taskId: string, evidence: Record<string, unknown>): Promise<TaskWriteResult> {
-    const { rows } = await this.db.query<{ state: TaskState }>(
-      `UPDATE tasks SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1 AND ${stateIn(TASK_EVIDENCE_STATES)} RETURNING state`,
-      [taskId, JSON.stringify(evidence)],
-    );
-    return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await taskStateOf(this.db, taskId) };
+    const saved = await this.checkpointGroup({ taskId, evidence: JSON.stringify(evidence) });
+    return saved ? { applied: true, state: saved } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
+
+  /** Concurrent checkpoints in one statement (src/ledger/group-commit.ts); a task's two checkpoints never share one. */
+  private readonly checkpointGroup = groupCommit(
+    async (saves: Array<{ taskId: string; evidence: string }>) => {
+      const { rows } = await this.db.query<{ id: string; state: TaskState }>(
+        `UPDATE tasks t SET evidence = t.evidence || v.evidence::jsonb, updated_at = now() FROM unnest($1::text[], $2::text[]) AS v(id, evidence)
+          WHERE t.id = v.id AND ${stateIn(TASK_EVIDENCE_STATES, 't.state')} RETURNING t.id, t.state`,
+        [saves.map((c) => c.taskId), saves.map((c) => c.evidence)],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row.state]));
+      return saves.map((c) => byId.get(c.taskId));
+    },
+    { keyOf: (save) => save.taskId },
+  );
 
   /**
    * A vendor's circuit breaker opened (src/infrastructure/vendor-breaker.ts): every open task of the
@@ -157,12 +188,40 @@ export class TasksLedger {
     return rows.at(0)?.n ?? 0;
   }
 
-  /** The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g. withdrawn by a cancel. */
-  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<TaskWriteResult> {
-    return transitionTask(this.db, 'finish', taskId, state, `evidence = evidence || $3::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [
-      JSON.stringify(evidence),
-    ]);
+  /**
+   * The running task's outcome. Lost (`applied: false`) when the task is no longer running, e.g.
+   * withdrawn by a cancel. `lastOpen` says whether the same statement saw every other task of the
+   * request ended: true lets the caller settle the request without reading its tasks first
+   * (`RequestsLedger.settleEnded`); false may be stale (a sibling ending at the same time), so the
+   * caller then settles as usual (`settleRequest`, whose read comes after this commit).
+   */
+  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<FinishResult> {
+    checkTaskTarget('finish', state);
+    const row = await this.finishGroup({ taskId, state, evidence: JSON.stringify(evidence) });
+    return row ? { applied: true, state: row.state, lastOpen: row.last_open } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
+
+  /**
+   * Concurrent finishes in one statement (src/ledger/group-commit.ts). Two tasks of one request
+   * finishing in the same statement each see the other still open (`lastOpen` false), so both
+   * settle by settleRequest, whose read follows the commit.
+   */
+  private readonly finishGroup = groupCommit(
+    async (ends: Array<{ taskId: string; state: TaskState; evidence: string }>) => {
+      const { rows } = await this.db.query<{ id: string; state: TaskState; last_open: boolean }>(
+        `WITH finished AS (
+           UPDATE tasks t SET state = v.state, evidence = t.evidence || v.evidence::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
+             FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, state, evidence)
+            WHERE t.id = v.id AND ${taskGuard('finish', 't.state')} RETURNING t.id, t.state, t.request_id)
+         SELECT f.id, f.state, NOT EXISTS (SELECT 1 FROM tasks o WHERE o.request_id = f.request_id AND o.id <> f.id AND NOT ${stateIn(TERMINAL_TASK_STATES, 'o.state')}) AS last_open
+           FROM finished f`,
+        [ends.map((e) => e.taskId), ends.map((e) => e.state), ends.map((e) => e.evidence)],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return ends.map((e) => byId.get(e.taskId));
+    },
+    { keyOf: (end) => end.taskId },
+  );
 
   /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */
   async deferTask(taskId: string, deferral: TaskDeferral): Promise<TaskWriteResult> {

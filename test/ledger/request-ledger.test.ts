@@ -134,6 +134,85 @@ for (const backend of backends) {
       expect((await ledger.requests.getRequest(request.id))!.finishedAt).to.be.instanceOf(Date);
     });
 
+    it('says whether a finish ended its request’s last open task, and settles concurrent last finishes together, each with its own outcome and a chain that verifies', async () => {
+      const { request: open } = await submit();
+      const [o1] = await ledger.tasks.getTasks(open.id);
+      await ledger.tasks.beginTask(o1.id);
+      expect(await ledger.tasks.finishTask(o1.id, 'succeeded', {})).to.deep.equal({ applied: true, state: 'succeeded', lastOpen: false });
+      const singles = await Promise.all(
+        [0, 1, 2, 3].map(async () => {
+          const id = randomUUID();
+          return (await submit({ id, tasks: [task(id, 1)] })).request.id;
+        }),
+      );
+      const ended: string[] = [];
+      for (const [i, requestId] of singles.entries()) {
+        const [t] = await ledger.tasks.getTasks(requestId);
+        await ledger.tasks.beginTask(t.id);
+        if (i === 3) {
+          await ledger.tasks.failTask(t.id, 'Pinpoint answered 400 BadRequestException');
+          continue;
+        }
+        const finished = await ledger.tasks.finishTask(t.id, i === 2 ? 'not_found' : 'succeeded', { endpointsDeleted: i });
+        expect(finished.lastOpen).to.equal(true);
+        ended.push(requestId);
+      }
+      // All at once: the calls that arrive while the first settles go together in the next transaction.
+      const settled = await Promise.all([...singles, open.id].map((id) => ledger.requests.settleEnded(id)));
+      expect(settled).to.deep.equal(['completed', 'completed', 'completed', 'failed', undefined]);
+      expect(await ledger.requests.settleEnded(singles[0]), 'settling again changes nothing').to.equal('completed');
+      for (const id of singles) {
+        const trail = await ledger.audit.auditTrail(id);
+        expect(verifyChain(trail)).to.deep.equal([]);
+        expect(trail.filter((e) => e.action === 'request.settled')).to.have.length(1);
+        expect((await ledger.requests.getRequest(id))!.finishedAt).to.be.instanceOf(Date);
+      }
+      expect((await ledger.requests.getRequest(open.id))!.status).to.equal('in_progress');
+    });
+
+    it('begins concurrent job runs of in-progress requests together, each with its own person, and a task run twice at once counts two attempts', async () => {
+      const made = await Promise.all(
+        ['user-7', 'user-8', 'user-9'].map(async (userId) => {
+          const id = randomUUID();
+          await submit({ id, subject: { userId }, tasks: [task(id, 1)] });
+          return { id, userId, taskId: task(id, 1).id };
+        }),
+      );
+      await ledger.requests.markEnqueuedMany(made.map((m) => m.id));
+      const begun = await Promise.all([...made.map((m) => m.taskId), made[2].taskId].map((taskId) => ledger.tasks.beginTask(taskId)));
+      expect(begun.map((b) => b?.subject.userId)).to.deep.equal(['user-7', 'user-8', 'user-9', 'user-9']);
+      expect(begun.map((b) => b?.task.state)).to.deep.equal(['running', 'running', 'running', 'running']);
+      expect((await ledger.tasks.getTask(made[2].taskId))!.attempts).to.equal(2);
+      expect((await ledger.tasks.getTask(made[0].taskId))!.attempts).to.equal(1);
+    });
+
+    it('checkpoints and finishes concurrent runs together, each on its own task, and refuses the second finish of one task', async () => {
+      const { request } = await submit();
+      const [t1, t2] = await ledger.tasks.getTasks(request.id);
+      await Promise.all([t1, t2].map((t) => ledger.tasks.beginTask(t.id)));
+      const saved = await Promise.all([
+        ledger.tasks.checkpointTask(t1.id, { endpointsFound: 1 }),
+        ledger.tasks.checkpointTask(t2.id, { endpointsFound: 2 }),
+        ledger.tasks.checkpointTask(t1.id, { endpointIds: ['e1'] }),
+      ]);
+      expect(saved.map((w) => w.applied)).to.deep.equal([true, true, true]);
+      const finished = await Promise.all([
+        ledger.tasks.finishTask(t1.id, 'succeeded', { endpointsDeleted: 1 }),
+        ledger.tasks.finishTask(t2.id, 'not_found', {}),
+        ledger.tasks.finishTask(t1.id, 'not_found', {}),
+      ]);
+      expect(finished.map((w) => [w.applied, w.state])).to.deep.equal([
+        [true, 'succeeded'],
+        [true, 'not_found'],
+        [false, 'succeeded'],
+      ]);
+      const after = await ledger.tasks.getTasks(request.id);
+      expect(after.find((t) => t.id === t1.id)!.evidence).to.deep.include({ endpointsFound: 1, endpointIds: ['e1'], endpointsDeleted: 1 });
+      expect(after.find((t) => t.id === t2.id)!.evidence).to.deep.include({ endpointsFound: 2 });
+      // Whichever finish saw its sibling still open, the request settles once both have ended.
+      expect(await ledger.requests.settleRequest(request.id)).to.equal('completed');
+    });
+
     it('does not restart a settled task when its job is delivered again', async () => {
       const { request } = await submit();
       const [t1] = await ledger.tasks.getTasks(request.id);
