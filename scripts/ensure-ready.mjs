@@ -9,6 +9,8 @@
 //   2. the locked npm dependencies are installed on a fresh clone (npm ci).
 // Where it may not install (ERASURE_NO_INSTALL=1, no root and no passwordless sudo, no known package
 // manager) it prints the one command to run and exits non-zero. It writes nothing of its own anywhere.
+// Everything it and the installers print goes to stderr: it runs before `npm run bench`, whose
+// `--json` output on stdout must stay one JSON object.
 //
 // Plain Node, no dependencies: it runs before npm ci. Tools are looked for on PATH and in the
 // directories below, the same places test/support/postgres.ts and test/support/chromium.ts look.
@@ -156,13 +158,13 @@ if (missing.length > 0) {
     process.exit(1);
   }
 
-  console.log(`${what}\nInstalling ${missing.map((t) => t.label).join(', ')} with ${spec.program} (set ERASURE_NO_INSTALL=1 to do it yourself): ${oneCommand}`);
+  console.error(`${what}\nInstalling ${missing.map((t) => t.label).join(', ')} with ${spec.program} (set ERASURE_NO_INSTALL=1 to do it yourself): ${oneCommand}`);
   for (const command of commands) {
     // sudo resets the environment, so the package manager's variables go through env(1).
     const envArgs = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
     const argv = sudo ? ['sudo', '-n', ...(envArgs.length ? ['env', ...envArgs] : []), ...command] : command;
-    console.log(`> ${argv.join(' ')}`);
-    const result = spawnSync(argv[0], argv.slice(1), { stdio: 'inherit', env: { ...env, ...spec.env } });
+    console.error(`> ${argv.join(' ')}`);
+    const result = spawnSync(argv[0], argv.slice(1), { stdio: ['inherit', 2, 2], env: { ...env, ...spec.env } });
     if (result.status !== 0) {
       console.error(`${argv.join(' ')} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}). Install it yourself with:\n  ${oneCommand}`);
       process.exit(1);
@@ -177,7 +179,7 @@ if (missing.length > 0) {
 
 const installed = 'node_modules/.package-lock.json';
 if (!existsSync(installed) || statSync('package-lock.json').mtimeMs > statSync(installed).mtimeMs + 1000) {
-  console.log('Installing dependencies (npm ci)…');
-  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+  console.error('Installing dependencies (npm ci)…');
+  const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { stdio: ['inherit', 2, 2] });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }

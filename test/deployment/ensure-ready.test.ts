@@ -125,12 +125,12 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
         'apt-get install -y redis-server postgresql chromium [uid=0 DEBIAN_FRONTEND=noninteractive]',
       ]);
       // What and why, before the package manager's own output, which is passed through.
-      expect(result.stdout).to.match(/redis-server \(the tests start their own Redis/);
-      expect(result.stdout).to.match(/postgresql \(the ledger and crash tests run on a throw-away Postgres server/);
-      expect(result.stdout).to.match(/chromium \(the admin page tests drive a real headless browser\)/);
-      expect(result.stdout).to.include('ERASURE_NO_INSTALL=1');
-      expect(result.stdout.indexOf('Installing redis-server, postgresql, chromium')).to.be.lessThan(result.stdout.indexOf('Reading package lists... (fake progress)'));
-      expect(result.stdout).to.include('Setting up chromium (fake progress)');
+      expect(result.stderr).to.match(/redis-server \(the tests start their own Redis/);
+      expect(result.stderr).to.match(/postgresql \(the ledger and crash tests run on a throw-away Postgres server/);
+      expect(result.stderr).to.match(/chromium \(the admin page tests drive a real headless browser\)/);
+      expect(result.stderr).to.include('ERASURE_NO_INSTALL=1');
+      expect(result.stderr.indexOf('Installing redis-server, postgresql, chromium')).to.be.lessThan(result.stderr.indexOf('Reading package lists... (fake progress)'));
+      expect(result.stderr).to.include('Setting up chromium (fake progress)');
       for (const tool of ['redis-server', 'initdb', 'pg_ctl', 'chromium']) expect(existsSync(path.join(m.bin, tool)), tool).to.equal(true);
       // Nothing of its own written anywhere: the clone and HOME hold what they held.
       expect(m.files()).to.deep.equal(['clone/node_modules', 'clone/node_modules/.package-lock.json', 'clone/package-lock.json']);
@@ -157,7 +157,9 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
         'apt-get install -y redis-server [uid=0 DEBIAN_FRONTEND=noninteractive]',
         'npm ci --no-audit --no-fund',
       ]);
-      expect(result.stdout).to.match(/redis-server \(erasure starts its own Redis for its job queues unless REDIS_URL is set\)/);
+      expect(result.stderr).to.match(/redis-server \(erasure starts its own Redis for its job queues unless REDIS_URL is set\)/);
+      // `npm run bench -- --json` runs this first: stdout stays the bench's JSON alone.
+      expect(result.stdout).to.equal('');
     });
 
     it('with dnf: installs the Fedora package names in one call', () => {
