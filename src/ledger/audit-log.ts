@@ -70,35 +70,11 @@ export async function insertAuditEvent(
 }
 
 /**
- * Appends one event after `prevHash` (as `insertAuditEvent`) in the same statement as `write`, a
- * data-modifying query (`UPDATE … RETURNING`, parameters from $1) whose rows the statement returns:
- * one round trip for a change and the entry that records it. The entry is written only when
- * `write` returned a row, so a guarded write that lost records nothing.
- */
-export async function writeWithAuditEvent<R>(
-  tx: Queryable,
-  write: { sql: string; params: unknown[] },
-  event: { chainId: string | null; prevHash: string | null; actor: string; action: string; detail: Record<string, unknown> } & AuditScrubbing,
-): Promise<R[]> {
-  const at = new Date();
-  const { chained, texts } = separateFreeText(event.detail, event.subjectTerms);
-  const hash = chainEntryHash({ at: at.toISOString(), requestId: event.chainId, actor: event.actor, action: event.action, detail: chained, prevHash: event.prevHash });
-  const p = (i: number) => `$${write.params.length + i}`;
-  const { rows } = await tx.query<R>(
-    `WITH written AS (${write.sql}),
-       audited AS (INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash)
-         SELECT ${p(1)}::timestamptz, ${p(2)}::uuid, ${p(3)}::text, ${p(4)}::text, ${p(5)}::jsonb, ${p(6)}::text, ${p(7)}::text WHERE EXISTS (SELECT 1 FROM written))
-     SELECT * FROM written`,
-    [...write.params, at, event.chainId, event.actor, event.action, JSON.stringify(chained), event.prevHash, hash],
-  );
-  if (rows.length > 0) await storeFreeText(tx, event.chainId, hash, texts);
-  return rows;
-}
-
-/**
- * `writeWithAuditEvent` for many chains at once: `write` returns rows with an `id` column, and each
- * event (its `chainId` one of those ids, its `prevHash` read under its chain's lock) is written
- * only when `write` returned its chain's row. Two statements' worth of work in one round trip.
+ * Appends events (as `insertAuditEvent`) in the same statement as `write`, a data-modifying query
+ * (`UPDATE … RETURNING`, parameters from $1) whose rows have an `id` column: one round trip for the
+ * changes and the entries that record them. Each event (its `chainId` one of those ids, its
+ * `prevHash` read under its chain's lock) is written only when `write` returned its chain's row, so
+ * a guarded write that lost records nothing.
  */
 export async function writeWithAuditEvents<R extends { id: string }>(
   tx: Queryable,

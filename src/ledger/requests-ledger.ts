@@ -1,7 +1,7 @@
 import type { Database, Queryable } from './database.js';
 import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
-import { auditChainLock, writeWithAuditEvent, writeWithAuditEvents } from './audit-log.js';
 import { groupCommit } from './group-commit.js';
+import { TASK_OUTCOME_COLUMNS, outcomeOf, settleRequestsIn } from './request-settlement.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 import { mayRequestMove, requestGuard, taskGuard } from './task-transitions.js';
@@ -11,7 +11,7 @@ import { insertRequest, insertRequests, prepareRequests, type CreateRequestResul
 import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 
-export { FINAL_REQUEST_STATUSES };
+export { FINAL_REQUEST_STATUSES, outcomeOf };
 
 export interface ListRequestsFilter {
   status?: RequestStatus;
@@ -34,27 +34,8 @@ export interface CancelResult {
   sent: TaskRecord[];
 }
 
-/**
- * Outcome of settling a request whose tasks have all ended. `partial` counts tasks that
- * succeeded only in part (e.g. a Segment regulation that ended PARTIAL_SUCCESS): they make
- * the outcome completed_with_errors, never completed.
- */
-export function outcomeOf(states: TaskState[], partial = 0): RequestStatus {
-  if (states.includes('cancelled') && states.every((s) => s === 'cancelled' || s === 'skipped')) return 'cancelled';
-  const failed = states.filter((s) => s === 'failed').length;
-  if (failed === 0) return partial > 0 ? 'completed_with_errors' : 'completed';
-  return failed === states.length ? 'failed' : 'completed_with_errors';
-}
-
 const SENT_CANNOT_CANCEL = 'sent to the vendor before the cancel; it cannot be cancelled: record the vendor’s confirmation when it comes';
 const SENT_CANNOT_CANCEL_WHY = 'the request was cancelled after this manual step had been sent to the vendor, which cannot take it back';
-
-/**
- * What settling a request `r` reads of its tasks: their states, and how many succeeded only in part
- * or were closed by an operator's decision (skip, resolve: never verified, so never a clean `completed`).
- */
-const TASK_OUTCOME_COLUMNS = `(SELECT array_agg(state) FROM tasks WHERE request_id = r.id) AS states,
-  (SELECT count(*)::int FROM tasks WHERE request_id = r.id AND ((evidence->>'partial') = 'true' OR evidence ? 'operatorDecision')) AS partial`;
 
 /** Sets a request back to in_progress when REQUEST_TRANSITIONS allows it (never a cancelled one), returning the change. */
 export async function reopenRequestIn(tx: Queryable, requestId: string): Promise<Written<RequestRecord | undefined>> {
@@ -170,7 +151,10 @@ export class RequestsLedger {
     }
     const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, before.partial);
     if (outcome === before.status) return outcome;
-    return this.work.run((tx) => this.settleIn(tx, requestId, actor));
+    return this.work.run(async (tx) => {
+      const { result, changes } = await settleRequestsIn(tx, [requestId], actor);
+      return { result: result[0], changes };
+    });
   }
 
   /**
@@ -200,84 +184,7 @@ export class RequestsLedger {
    * Concurrent `settleEnded` calls share one transaction (src/ledger/group-commit.ts): five
    * statements for the batch instead of five for each request.
    */
-  private readonly settleGroup = groupCommit((requestIds: string[]) => this.work.run((tx) => this.settleManyIn(tx, requestIds, 'system')));
-
-  /**
-   * The settling write for many requests, as settleIn for each: every row lock, each followed by
-   * its chain's lock, taken in id order (so two batches never wait on each other in a circle), then
-   * one read of them all, then every outcome with its audit entry in one statement. Answers in the order asked.
-   */
-  private async settleManyIn(tx: Queryable, requestIds: string[], actor: string): Promise<Written<Array<RequestStatus | undefined>>> {
-    await tx.query(`SELECT ${auditChainLock('r.id::text')} FROM (SELECT id FROM requests WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) r`, [requestIds]);
-    const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
-      `SELECT r.*, ${TASK_OUTCOME_COLUMNS}, (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
-         FROM requests r WHERE id = ANY($1::uuid[])`,
-      [requestIds],
-    );
-    const answers = new Map<string, RequestStatus | undefined>();
-    const ended: string[] = [];
-    const settling: Array<{ id: string; status: RequestStatus; from: RequestStatus; prevHash: string | null }> = [];
-    for (const request of rows) {
-      const states = request.states ?? [];
-      if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) continue;
-      if (request.status === 'cancelled' && request.finished_at === null) ended.push(request.id);
-      // A cancelled request stays cancelled; one settled by another writer stays as it is (only a reopen changes an outcome).
-      const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
-      const settles = status !== request.status && mayRequestMove('settle', request.status);
-      answers.set(request.id, settles || status === request.status ? status : request.status);
-      if (settles) settling.push({ id: request.id, status, from: request.status, prevHash: request.last_hash });
-    }
-    // As in settleRequest: a cancel whose started tasks have now all ended ends here.
-    if (ended.length > 0) await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = ANY($1::uuid[])`, [ended]);
-    const updated =
-      settling.length === 0
-        ? []
-        : await writeWithAuditEvents<RequestRow>(
-            tx,
-            {
-              sql: `UPDATE requests r SET status = v.status, finished_at = now(), updated_at = now() FROM unnest($1::uuid[], $2::text[]) AS v(id, status)
-                     WHERE r.id = v.id AND ${requestGuard('settle', 'r.status')} RETURNING r.*`,
-              params: [settling.map((s) => s.id), settling.map((s) => s.status)],
-            },
-            settling.map((s) => ({ chainId: s.id, prevHash: s.prevHash, actor, action: 'request.settled', detail: { status: s.status, from: s.from } })),
-          );
-    const from = new Map(settling.map((s) => [s.id, s.from]));
-    return { result: requestIds.map((id) => answers.get(id)), changes: updated.flatMap((row) => statusChangeOf(row, from.get(row.id))) };
-  }
-
-  /** The settling write, under the request's row lock and its audit chain's lock. */
-  private async settleIn(tx: Queryable, requestId: string, actor: string): Promise<Written<RequestStatus | undefined>> {
-    const unchanged = (result: RequestStatus | undefined) => ({ result, changes: [] });
-    // The request's row lock, then its audit chain's lock, in the order every writer takes them;
-    // the read after them sees every change committed before, the chain's last entry included.
-    const { rows: locked } = await tx.query(`SELECT ${auditChainLock('$2')} FROM (SELECT id FROM requests WHERE id = $1 FOR UPDATE) r`, [requestId, requestId]);
-    if (!locked[0]) return unchanged(undefined);
-    const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
-      `SELECT r.*, ${TASK_OUTCOME_COLUMNS}, (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
-         FROM requests r WHERE id = $1`,
-      [requestId],
-    );
-    const request = rows[0];
-    const states = request.states ?? [];
-    if (states.some((s) => !TERMINAL_TASK_STATES.includes(s))) return unchanged(undefined);
-    if (request.status === 'cancelled' && request.finished_at === null) {
-      // As in settleRequest: a cancel whose started tasks have now all ended ends here.
-      await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1`, [requestId]);
-      return unchanged('cancelled');
-    }
-    // A cancelled request stays cancelled; its tasks' states say what had already happened.
-    const status = request.status === 'cancelled' ? 'cancelled' : outcomeOf(states, request.partial);
-    if (status === request.status) return unchanged(status);
-    // Settled already by another writer (only a reopen may change an outcome): it stays as it is.
-    if (!mayRequestMove('settle', request.status)) return unchanged(request.status);
-    // The outcome and its audit entry in one statement (one round trip).
-    const updated = await writeWithAuditEvent<RequestRow>(
-      tx,
-      { sql: `UPDATE requests SET status = $2, finished_at = now(), updated_at = now() WHERE id = $1 AND ${requestGuard('settle')} RETURNING *`, params: [requestId, status] },
-      { chainId: requestId, prevHash: request.last_hash, actor, action: 'request.settled', detail: { status, from: request.status } },
-    );
-    return { result: status, changes: statusChangeOf(updated[0], request.status) };
-  }
+  private readonly settleGroup = groupCommit((requestIds: string[]) => this.work.run((tx) => settleRequestsIn(tx, requestIds, 'system')));
 
   /**
    * Cancels a request: tasks that have not started are cancelled; the rest are returned so the

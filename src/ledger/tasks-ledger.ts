@@ -1,15 +1,16 @@
 import type { Database, Queryable } from './database.js';
-import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
+import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { TASK_EVIDENCE_STATES, checkTaskTarget, mayRequestMove, stateIn, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
-import { SENT_MANUAL_STEP, toTask, type SealedIdentity, type TaskRow } from './ledger-rows.js';
+import { checkTaskTarget, mayRequestMove, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
+import { SENT_MANUAL_STEP, toTask, type TaskRow } from './ledger-rows.js';
 import { reopenRequestIn } from './requests-ledger.js';
 import type { UnitOfWork, Written } from './status-changes.js';
 import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 import type { BatchLedger } from './batch-ledger.js';
 import { groupCommit } from './group-commit.js';
+import { beginInProgressTasks, checkpointTasks, finishTasks, type EvidenceSave, type TaskEnd } from './task-group-statements.js';
 
 /** What on-call decided about a failed task that will never succeed. */
 export type OperatorDecision = 'skipped' | 'resolved';
@@ -95,29 +96,8 @@ export class TasksLedger {
     return new Map(rows.map((r) => [r.id, r.state]));
   }
 
-  /**
-   * beginTask's common case for many tasks in one statement, shared by concurrent job runs
-   * (src/ledger/group-commit.ts). A task asked for twice at once (two runs of one job) is begun
-   * once per run, as two statements would: its later run goes in a later batch.
-   */
-  private readonly beginInProgress = groupCommit(
-    async (taskIds: string[]) => {
-      const { rows } = await this.db.query<TaskRow & { identities: SealedIdentity[] | null }>(
-      `WITH begun AS (
-         UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
-           waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
-         FROM requests r
-         WHERE t.id = ANY($1::text[]) AND ${taskGuard('begin', 't.state')} AND r.id = t.request_id AND r.status = 'in_progress'
-         RETURNING t.*)
-       SELECT begun.*, (SELECT json_agg(json_build_object('kind', i.kind, 'sealed', i.sealed)) FROM request_identities i WHERE i.request_id = begun.request_id) AS identities
-         FROM begun`,
-      [taskIds],
-    );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      return taskIds.map((id) => byId.get(id));
-    },
-    { keyOf: (taskId) => taskId },
-  );
+  /** beginTask's common case, shared by concurrent job runs (src/ledger/task-group-statements.ts). */
+  private readonly beginInProgress = groupCommit((taskIds: string[]) => beginInProgressTasks(this.db, taskIds), { keyOf: (taskId) => taskId });
 
   /**
    * Marks a task running for one more attempt and opens the person's identifiers for it (in
@@ -157,19 +137,8 @@ export class TasksLedger {
     return saved ? { applied: true, state: saved } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
 
-  /** Concurrent checkpoints in one statement (src/ledger/group-commit.ts); a task's two checkpoints never share one. */
-  private readonly checkpointGroup = groupCommit(
-    async (saves: Array<{ taskId: string; evidence: string }>) => {
-      const { rows } = await this.db.query<{ id: string; state: TaskState }>(
-        `UPDATE tasks t SET evidence = t.evidence || v.evidence::jsonb, updated_at = now() FROM unnest($1::text[], $2::text[]) AS v(id, evidence)
-          WHERE t.id = v.id AND ${stateIn(TASK_EVIDENCE_STATES, 't.state')} RETURNING t.id, t.state`,
-        [saves.map((c) => c.taskId), saves.map((c) => c.evidence)],
-      );
-      const byId = new Map(rows.map((row) => [row.id, row.state]));
-      return saves.map((c) => byId.get(c.taskId));
-    },
-    { keyOf: (save) => save.taskId },
-  );
+  /** Concurrent checkpoints in one statement (src/ledger/task-group-statements.ts). */
+  private readonly checkpointGroup = groupCommit((saves: EvidenceSave[]) => checkpointTasks(this.db, saves), { keyOf: (save) => save.taskId });
 
   /**
    * A vendor's circuit breaker opened (src/infrastructure/vendor-breaker.ts): every open task of the
@@ -201,27 +170,8 @@ export class TasksLedger {
     return row ? { applied: true, state: row.state, lastOpen: row.last_open } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
 
-  /**
-   * Concurrent finishes in one statement (src/ledger/group-commit.ts). Two tasks of one request
-   * finishing in the same statement each see the other still open (`lastOpen` false), so both
-   * settle by settleRequest, whose read follows the commit.
-   */
-  private readonly finishGroup = groupCommit(
-    async (ends: Array<{ taskId: string; state: TaskState; evidence: string }>) => {
-      const { rows } = await this.db.query<{ id: string; state: TaskState; last_open: boolean }>(
-        `WITH finished AS (
-           UPDATE tasks t SET state = v.state, evidence = t.evidence || v.evidence::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
-             FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, state, evidence)
-            WHERE t.id = v.id AND ${taskGuard('finish', 't.state')} RETURNING t.id, t.state, t.request_id)
-         SELECT f.id, f.state, NOT EXISTS (SELECT 1 FROM tasks o WHERE o.request_id = f.request_id AND o.id <> f.id AND NOT ${stateIn(TERMINAL_TASK_STATES, 'o.state')}) AS last_open
-           FROM finished f`,
-        [ends.map((e) => e.taskId), ends.map((e) => e.state), ends.map((e) => e.evidence)],
-      );
-      const byId = new Map(rows.map((row) => [row.id, row]));
-      return ends.map((e) => byId.get(e.taskId));
-    },
-    { keyOf: (end) => end.taskId },
-  );
+  /** Concurrent finishes in one statement (src/ledger/task-group-statements.ts). */
+  private readonly finishGroup = groupCommit((ends: TaskEnd[]) => finishTasks(this.db, ends), { keyOf: (end) => end.taskId });
 
   /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */
   async deferTask(taskId: string, deferral: TaskDeferral): Promise<TaskWriteResult> {

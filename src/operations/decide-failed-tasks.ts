@@ -31,7 +31,7 @@ export class NotAFailedTaskError extends Error {
  * On-call closes one failed task that will never succeed: skip it, or record it resolved outside the
  * service. The reason (free text a person typed) is scrubbed like a manual task's note, recorded in
  * the audit chain and beside the decision; then the request settles (completed_with_errors at best:
- * a decision is never a verified outcome, src/ledger/requests-ledger.ts TASK_OUTCOME_COLUMNS).
+ * a decision is never a verified outcome, src/ledger/request-settlement.ts TASK_OUTCOME_COLUMNS).
  */
 export async function decideFailedTask(
   deps: { ledger: Ledger },
