@@ -1,4 +1,4 @@
-import type { Database, Queryable } from './database.js';
+import type { Database } from './database.js';
 import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
 import type { VendorName } from '../vendors/vendor-name.js';
@@ -10,7 +10,7 @@ import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 import type { BatchLedger } from './batch-ledger.js';
 import { groupCommit } from './group-commit.js';
-import { beginInProgressTasks, checkpointTasks, finishTasks, type EvidenceSave, type TaskEnd } from './task-group-statements.js';
+import { beginInProgressTasks, checkpointTasks, finishTasks, taskStateOf, transitionTask, type EvidenceSave, type TaskEnd } from './task-statements.js';
 
 /** What on-call decided about a failed task that will never succeed. */
 export type OperatorDecision = 'skipped' | 'resolved';
@@ -34,28 +34,6 @@ export interface DecisionResult {
   task?: TaskRecord;
   applied: boolean;
   state: TaskState | undefined;
-}
-
-/** The state of one task, or undefined when there is no such task. */
-export async function taskStateOf(q: Queryable, taskId: string): Promise<TaskState | undefined> {
-  const { rows } = await q.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE id = $1`, [taskId]);
-  return rows[0]?.state;
-}
-
-/**
- * The one guarded write of a task's state: moves it to `to` only from a state the transition
- * allows (TASK_TRANSITIONS in src/ledger/task-transitions.ts), setting the columns in `set`
- * (parameters from $3). A write that finds the task in another state (another writer won the
- * race: a cancel, another run) changes nothing and reports that state.
- */
-export async function transitionTask(q: Queryable, name: TaskTransitionName, taskId: string, to: TaskState, set: string, params: unknown[]): Promise<TaskWriteResult> {
-  checkTaskTarget(name, to);
-  const { rows } = await q.query<{ state: TaskState }>(`UPDATE tasks SET state = $2, ${set}, updated_at = now() WHERE id = $1 AND ${taskGuard(name)} RETURNING state`, [
-    taskId,
-    to,
-    ...params,
-  ]);
-  return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await taskStateOf(q, taskId) };
 }
 
 /**
@@ -96,7 +74,7 @@ export class TasksLedger {
     return new Map(rows.map((r) => [r.id, r.state]));
   }
 
-  /** beginTask's common case, shared by concurrent job runs (src/ledger/task-group-statements.ts). */
+  /** beginTask's common case, shared by concurrent job runs (src/ledger/task-statements.ts). */
   private readonly beginInProgress = groupCommit((taskIds: string[]) => beginInProgressTasks(this.db, taskIds), { keyOf: (taskId) => taskId });
 
   /**
@@ -137,7 +115,7 @@ export class TasksLedger {
     return saved ? { applied: true, state: saved } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
 
-  /** Concurrent checkpoints in one statement (src/ledger/task-group-statements.ts). */
+  /** Concurrent checkpoints in one statement (src/ledger/task-statements.ts). */
   private readonly checkpointGroup = groupCommit((saves: EvidenceSave[]) => checkpointTasks(this.db, saves), { keyOf: (save) => save.taskId });
 
   /**
@@ -170,7 +148,7 @@ export class TasksLedger {
     return row ? { applied: true, state: row.state, lastOpen: row.last_open } : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
 
-  /** Concurrent finishes in one statement (src/ledger/task-group-statements.ts). */
+  /** Concurrent finishes in one statement (src/ledger/task-statements.ts). */
   private readonly finishGroup = groupCommit((ends: TaskEnd[]) => finishTasks(this.db, ends), { keyOf: (end) => end.taskId });
 
   /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */

@@ -1,14 +1,36 @@
 import type { Queryable } from './database.js';
 import { TERMINAL_TASK_STATES, type TaskState } from './ledger-types.js';
-import { TASK_EVIDENCE_STATES, stateIn, taskGuard } from './task-transitions.js';
+import { TASK_EVIDENCE_STATES, checkTaskTarget, stateIn, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
 import type { SealedIdentity, TaskRow } from './ledger-rows.js';
 
 /*
- * The statements TasksLedger (src/ledger/tasks-ledger.ts) runs for many concurrent calls at once
- * through src/ledger/group-commit.ts: each takes its inputs in order and answers in the same order,
- * undefined where the guard refused a task. Their guards come from src/ledger/task-transitions.ts,
- * as every task write's do.
+ * Task statements of TasksLedger (src/ledger/tasks-ledger.ts): the one guarded transition, and the
+ * statements it runs for many concurrent calls at once through src/ledger/group-commit.ts (each takes
+ * its inputs in order and answers in the same order, undefined where the guard refused a task).
+ * Every guard comes from src/ledger/task-transitions.ts.
  */
+
+/** The state of one task, or undefined when there is no such task. */
+export async function taskStateOf(q: Queryable, taskId: string): Promise<TaskState | undefined> {
+  const { rows } = await q.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE id = $1`, [taskId]);
+  return rows[0]?.state;
+}
+
+/**
+ * The one guarded write of a task's state: moves it to `to` only from a state the transition
+ * allows (TASK_TRANSITIONS in src/ledger/task-transitions.ts), setting the columns in `set`
+ * (parameters from $3). A write that finds the task in another state (another writer won the
+ * race: a cancel, another run) changes nothing and reports that state.
+ */
+export async function transitionTask(q: Queryable, name: TaskTransitionName, taskId: string, to: TaskState, set: string, params: unknown[]): Promise<TaskWriteResult> {
+  checkTaskTarget(name, to);
+  const { rows } = await q.query<{ state: TaskState }>(`UPDATE tasks SET state = $2, ${set}, updated_at = now() WHERE id = $1 AND ${taskGuard(name)} RETURNING state`, [
+    taskId,
+    to,
+    ...params,
+  ]);
+  return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await taskStateOf(q, taskId) };
+}
 
 /** A task's begun row with its request's sealed identities (undefined: not begun). */
 export type BegunRow = (TaskRow & { identities: SealedIdentity[] | null }) | undefined;
