@@ -5,7 +5,11 @@ import tseslint from 'typescript-eslint';
 import comments from '@eslint-community/eslint-plugin-eslint-comments/configs';
 
 /** Only src/sandbox/, the composition root, test/ and bench/ may import the simulators. */
-const NO_SIMULATORS = { regex: '(^|/)sandbox/', message: 'only src/sandbox/, src/service.ts (the composition root), test/ and bench/ may import the simulators (src/sandbox/)' };
+const NO_SIMULATORS = {
+  regex: '(^|/)sandbox/',
+  message:
+    'only src/sandbox/, src/service.ts (the composition root), test/ and bench/ may import the simulators (src/sandbox/)',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'coverage/**', '**/*.cjs', '**/*.mjs', 'eslint.config.js'] },
@@ -24,7 +28,10 @@ export default tseslint.config(
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }],
       'max-lines': ['error', { max: 400, skipBlankLines: false, skipComments: false }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   // Layering (README "Architecture"). Each rule says which direction of dependency it forbids and
@@ -50,8 +57,16 @@ export default tseslint.config(
         {
           patterns: [
             NO_SIMULATORS,
-            { regex: '(^|/)jobs/', message: 'api, dashboard, opendsr and operations may not import job processors (jobs/); the contracts are in src/connectors/processor-contract.ts' },
-            { regex: '(^|/)workers/', message: 'api, dashboard, opendsr and operations may not import worker internals (src/workers/); queues and breakers are in src/infrastructure/' },
+            {
+              regex: '(^|/)jobs/',
+              message:
+                'api, dashboard, opendsr and operations may not import job processors (jobs/); the contracts are in src/connectors/processor-contract.ts',
+            },
+            {
+              regex: '(^|/)workers/',
+              message:
+                'api, dashboard, opendsr and operations may not import worker internals (src/workers/); queues and breakers are in src/infrastructure/',
+            },
           ],
         },
       ],

@@ -11,22 +11,43 @@ const PINPOINT_WINDOW_MS = 5_000;
  * People known only by e-mail, to Pinpoint: every request in one batching window must share one
  * CreateExportJob. DeleteEndpoint's 5/s quota is lifted here (this counts calls, it does not time them).
  */
-async function pinpointExports(context: ScenarioContext): Promise<{ requests: number; exports: number; windows: number; completed: number }> {
+async function pinpointExports(
+  context: ScenarioContext,
+): Promise<{ requests: number; exports: number; windows: number; completed: number }> {
   const n = context.size === 'full' ? 1000 : 20;
   const lifted = { max: 100_000, durationMs: 1000 };
   const service = await startBenchService({
     context,
     name: 'amortisation-pinpoint',
-    file: { sandbox: { subjects: n, clockSpeed: 20_000, vendorOverrides: { pinpoint: { batchWindowMs: PINPOINT_WINDOW_MS, rateLimit: lifted, operationLimits: { DeleteEndpoint: lifted, GetEndpoint: lifted } } } } },
+    file: {
+      sandbox: {
+        subjects: n,
+        clockSpeed: 20_000,
+        vendorOverrides: {
+          pinpoint: {
+            batchWindowMs: PINPOINT_WINDOW_MS,
+            rateLimit: lifted,
+            operationLimits: { DeleteEndpoint: lifted, GetEndpoint: lifted },
+          },
+        },
+      },
+    },
     sandbox: { pinpoint: { rates: { DeleteEndpoint: 1e9, GetEndpoint: 1e9 } } },
   });
   try {
     const started = performance.now();
-    await service.submitBulk(Array.from({ length: n }, (_, i) => ({ subject: { email: seedPerson(i).email }, vendors: ['pinpoint'] })));
+    await service.submitBulk(
+      Array.from({ length: n }, (_, i) => ({ subject: { email: seedPerson(i).email }, vendors: ['pinpoint'] })),
+    );
     // Windows the submissions spanned: that many exports at most are allowed.
     const windows = Math.max(1, Math.ceil((performance.now() - started) / PINPOINT_WINDOW_MS));
     const byStatus = await service.waitForFinal(n, 600_000, 250);
-    return { requests: n, exports: service.sandbox!.stats.calls('pinpoint', 'CreateExportJob'), windows, completed: byStatus.completed ?? 0 };
+    return {
+      requests: n,
+      exports: service.sandbox!.stats.calls('pinpoint', 'CreateExportJob'),
+      windows,
+      completed: byStatus.completed ?? 0,
+    };
   } finally {
     await service.close();
   }
@@ -42,7 +63,8 @@ const SEGMENT_CREATES = ['createWorkspaceRegulation', 'createSourceRegulation', 
  */
 export const amortisationScenario: Scenario = {
   name: 'amortisation',
-  summary: 'vendor calls per request at saturation (Amplitude, Segment from the 10,000-request run; Pinpoint exports per window per app)',
+  summary:
+    'vendor calls per request at saturation (Amplitude, Segment from the 10,000-request run; Pinpoint exports per window per app)',
   async run(context) {
     const run = await saturationRun(context);
     const operations = (vendor: string) => run.stats[vendor]?.operations ?? {};
@@ -52,9 +74,15 @@ export const amortisationScenario: Scenario = {
     const segment = segmentCreates / run.requests;
     const pinpoint = await pinpointExports(context);
     const exportsPerWindow = pinpoint.exports / pinpoint.windows;
-    context.log(`amortisation: Amplitude ${round(amplitude, 5)} calls/request, Segment ${round(segment, 5)} creates/request (${segmentCalls} calls in all); Pinpoint ${pinpoint.exports} export(s) for ${pinpoint.requests} requests in ${pinpoint.windows} window(s)`);
+    context.log(
+      `amortisation: Amplitude ${round(amplitude, 5)} calls/request, Segment ${round(segment, 5)} creates/request (${segmentCalls} calls in all); Pinpoint ${pinpoint.exports} export(s) for ${pinpoint.requests} requests in ${pinpoint.windows} window(s)`,
+    );
     // The ratio is the worst of the three against its target (<= 1 meets them all).
-    const ratio = Math.max(amplitude / TARGETS.amplitude, segment / TARGETS.segment, exportsPerWindow / TARGETS.pinpointExportsPerWindow);
+    const ratio = Math.max(
+      amplitude / TARGETS.amplitude,
+      segment / TARGETS.segment,
+      exportsPerWindow / TARGETS.pinpointExportsPerWindow,
+    );
     return {
       measured: {
         requests: run.requests,
@@ -68,7 +96,11 @@ export const amortisationScenario: Scenario = {
         pinpoint_windows: pinpoint.windows,
         pinpoint_completed: pinpoint.completed,
       },
-      baseline: { amplitude_calls_per_request: TARGETS.amplitude, segment_creates_per_request: TARGETS.segment, pinpoint_exports_per_window_per_app: TARGETS.pinpointExportsPerWindow },
+      baseline: {
+        amplitude_calls_per_request: TARGETS.amplitude,
+        segment_creates_per_request: TARGETS.segment,
+        pinpoint_exports_per_window_per_app: TARGETS.pinpointExportsPerWindow,
+      },
       ratio: round(ratio),
       headline: {
         measured: `Amplitude ${round(amplitude, 4)} calls/request; Segment ${round(segment, 5)} creates/request (${round(segmentCalls / run.requests, 4)} with polls); ${pinpoint.exports} Pinpoint export for ${pinpoint.requests} requests in ${pinpoint.windows} window(s)`,

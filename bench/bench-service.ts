@@ -22,7 +22,9 @@ export function freshBenchPrefix(name: string): string {
   return `bench-${name}-${randomBytes(3).toString('hex')}`;
 }
 
-export async function startBenchService(options: { context: ScenarioContext; name: string; file?: Record<string, unknown> } & StartServiceOptions): Promise<BenchService> {
+export async function startBenchService(
+  options: { context: ScenarioContext; name: string; file?: Record<string, unknown> } & StartServiceOptions,
+): Promise<BenchService> {
   const { context } = options;
   const databaseUrl = await context.freshDatabase();
   // Removed by close(), or when the bench process exits if a scenario fails before that (test/support/temp-dirs.ts).
@@ -59,7 +61,8 @@ export async function startBenchService(options: { context: ScenarioContext; nam
           body: JSON.stringify({ requests: bodies.slice(i, i + chunk) }),
         });
         const body = (await res.json()) as { summary?: { accepted: number } };
-        if (res.status !== 202 || !body.summary) throw new Error(`bulk intake answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+        if (res.status !== 202 || !body.summary)
+          throw new Error(`bulk intake answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
         accepted += body.summary.accepted;
       }
       return accepted;
@@ -70,7 +73,10 @@ export async function startBenchService(options: { context: ScenarioContext; nam
         const { byStatus } = await service.ledger.queries.countRequestsByStatus();
         const final = FINAL_REQUEST_STATUSES.reduce((n, s) => n + (byStatus[s] ?? 0), 0);
         if (final >= expected) return byStatus;
-        if (Date.now() > deadline) throw new Error(`only ${final} of ${expected} requests final after ${timeoutMs} ms: ${JSON.stringify(byStatus)}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `only ${final} of ${expected} requests final after ${timeoutMs} ms: ${JSON.stringify(byStatus)}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, everyMs));
       }
     },
@@ -89,5 +95,8 @@ export async function startBenchService(options: { context: ScenarioContext; nam
 
 /** Bodies for `count` seeded people by user id only (user-0 … user-{count-1}). */
 export function userIdRequests(count: number, vendors?: string[]): unknown[] {
-  return Array.from({ length: count }, (_, i) => ({ subject: { userId: `user-${i}` }, ...(vendors ? { vendors } : {}) }));
+  return Array.from({ length: count }, (_, i) => ({
+    subject: { userId: `user-${i}` },
+    ...(vendors ? { vendors } : {}),
+  }));
 }

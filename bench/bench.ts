@@ -19,7 +19,15 @@ import { scaleOutScenario } from './scale-out-scenario.js';
  * `npm run bench [-- --json] [--only NAME[,NAME]] [--size smoke|full] [--profile]`: runs each scenario
  * against its baseline in the same run and prints a table (or one JSON object keyed by scenario).
  */
-const SCENARIOS: Scenario[] = [scanScenario, pipelineScenario, vendorLimitsScenario, amortisationScenario, intakeScenario, latencyScenario, scaleOutScenario];
+const SCENARIOS: Scenario[] = [
+  scanScenario,
+  pipelineScenario,
+  vendorLimitsScenario,
+  amortisationScenario,
+  intakeScenario,
+  latencyScenario,
+  scaleOutScenario,
+];
 
 const USAGE = `usage: npm run bench -- [--json] [--only ${SCENARIOS.map((s) => s.name).join('|')}[,...]] [--size smoke|full] [--profile]`;
 
@@ -65,7 +73,15 @@ function table(results: Record<string, ScenarioResult>, size: BenchSize): string
     '|---|---|---|---|---|---|---|',
   ];
   for (const [name, r] of Object.entries(results)) {
-    const cells = [name, r.headline.measured, r.headline.baseline, r.ratio, r.target, r.met ? 'yes' : '**no**', r.seconds].map((c) => String(c).replaceAll('|', '\\|'));
+    const cells = [
+      name,
+      r.headline.measured,
+      r.headline.baseline,
+      r.ratio,
+      r.target,
+      r.met ? 'yes' : '**no**',
+      r.seconds,
+    ].map((c) => String(c).replaceAll('|', '\\|'));
     lines.push(`| ${cells.join(' | ')} |`);
   }
   lines.push('', 'Every figure: `npm run bench -- --json`.');
@@ -101,7 +117,11 @@ async function main(): Promise<void> {
 
 // Ctrl-C would end the bench without 'exit' listeners: exit instead, so its servers stop and its temp
 // dirs go (test/support/temp-dirs.ts).
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => process.exit(code));
 
 main().catch((err: Error) => {
   process.stderr.write(`${err.message}\n`);

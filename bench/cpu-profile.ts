@@ -14,7 +14,10 @@ export interface CpuProfile {
  * in Chrome DevTools or speedscope). The profiler itself slows the run, so figures measured while
  * profiling are not the scenario's figures.
  */
-export async function profileWhile<T>(file: string, work: () => Promise<T>): Promise<{ result: T; profile: CpuProfile }> {
+export async function profileWhile<T>(
+  file: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; profile: CpuProfile }> {
   const session = new Session();
   session.connect();
   try {
@@ -35,7 +38,10 @@ const GROUPS: Array<[RegExp, string]> = [
   [/node_modules\/(@smithy|@aws-sdk|@aws-crypto|fast-xml-parser)\//, 'aws-sdk'],
   [/node_modules\/(pg|pg-protocol|pg-pool|pg-types|postgres-[a-z]+)\//, 'pg'],
   [/node_modules\/(bullmq|ioredis|redis-parser|msgpackr|cluster-key-slot|denque)\//, 'bullmq+ioredis'],
-  [/node_modules\/(express|router|body-parser|raw-body|send|finalhandler|etag|parseurl|path-to-regexp|mime-types|type-is)\//, 'sandbox (express)'],
+  [
+    /node_modules\/(express|router|body-parser|raw-body|send|finalhandler|etag|parseurl|path-to-regexp|mime-types|type-is)\//,
+    'sandbox (express)',
+  ],
   [/\/src\/sandbox\//, 'sandbox (express)'],
   [/\/(src|jobs|queues)\//, 'erasure (src, jobs, queues)'],
 ];
@@ -63,7 +69,8 @@ export function shareByPackage(profile: CpuProfile): Record<string, number> {
   for (const [id, time] of selfTime) {
     all += time;
     let owner: string | undefined;
-    for (let at: number | undefined = id; at !== undefined && !owner; at = parentOf.get(at)) owner = groupOf(byId.get(at)!.callFrame.url);
+    for (let at: number | undefined = id; at !== undefined && !owner; at = parentOf.get(at))
+      owner = groupOf(byId.get(at)!.callFrame.url);
     if (!owner) {
       const name = byId.get(id)!.callFrame.functionName;
       owner = name === '(garbage collector)' ? 'gc' : name === '(idle)' ? 'idle' : 'node';

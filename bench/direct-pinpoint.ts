@@ -20,9 +20,17 @@ export interface DirectPinpoint {
   close(): Promise<void>;
 }
 
-export async function startDirectPinpoint(options: { subjects: number; clockSpeed: number; sandbox?: SandboxOptions }): Promise<DirectPinpoint> {
+export async function startDirectPinpoint(options: {
+  subjects: number;
+  clockSpeed: number;
+  sandbox?: SandboxOptions;
+}): Promise<DirectPinpoint> {
   // A simulator of its own, seeded like the service's: the service's run has already erased its people.
-  const sandbox = await startSandbox({ ...options.sandbox, subjects: options.subjects, clockSpeed: options.clockSpeed });
+  const sandbox = await startSandbox({
+    ...options.sandbox,
+    subjects: options.subjects,
+    clockSpeed: options.clockSpeed,
+  });
   const client = createPinpointClient(pinpointSandboxPlugin.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.pinpoint));
   const appId = sandbox.pinpoint.appId;
   return {
@@ -44,7 +52,11 @@ export async function startDirectPinpoint(options: { subjects: number; clockSpee
 }
 
 /** Erases user-0 … user-{n-1} with `concurrency` loops each taking the next person; returns seconds and people found. */
-export async function runDirectClosedLoop(direct: DirectPinpoint, n: number, concurrency: number): Promise<{ seconds: number; found: number; failed: number }> {
+export async function runDirectClosedLoop(
+  direct: DirectPinpoint,
+  n: number,
+  concurrency: number,
+): Promise<{ seconds: number; found: number; failed: number }> {
   let next = 0;
   let found = 0;
   let failed = 0;

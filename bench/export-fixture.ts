@@ -24,7 +24,10 @@ const STAMP = new Date(Date.UTC(2025, 0, 1)).toISOString();
 
 function endpointsOf(i: number): PinpointEndpoint[] {
   const p = seedPerson(i);
-  const user = { UserId: p.userId, UserAttributes: { plan: [i % 2 ? 'pro' : 'free'], signup: [`2024-${String((i % 12) + 1).padStart(2, '0')}`] } };
+  const user = {
+    UserId: p.userId,
+    UserAttributes: { plan: [i % 2 ? 'pro' : 'free'], signup: [`2024-${String((i % 12) + 1).padStart(2, '0')}`] },
+  };
   const make = (channel: string, address: string, withUser: boolean): PinpointEndpoint => ({
     Id: seededId('bench-endpoint', i, channel, withUser ? 'user' : 'anon'),
     ApplicationId: APP_ID,
@@ -38,8 +41,19 @@ function endpointsOf(i: number): PinpointEndpoint[] {
     RequestId: seededId('bench-request', i, channel),
     Attributes: { source: ['signup-form'], interests: i % 3 ? ['news', 'offers'] : ['news'] },
     Metrics: { sessions: i % 50, purchases: i % 7 },
-    Demographic: { Platform: channel === 'GCM' ? 'android' : 'web', Locale: i % 5 ? 'en_US' : 'de_DE', Timezone: 'Europe/Berlin', AppVersion: '4.2.1' },
-    Location: { Country: i % 5 ? 'US' : 'DE', City: i % 5 ? 'Springfield' : 'Berlin', PostalCode: String(10000 + (i % 89999)), Latitude: 52.52, Longitude: 13.405 },
+    Demographic: {
+      Platform: channel === 'GCM' ? 'android' : 'web',
+      Locale: i % 5 ? 'en_US' : 'de_DE',
+      Timezone: 'Europe/Berlin',
+      AppVersion: '4.2.1',
+    },
+    Location: {
+      Country: i % 5 ? 'US' : 'DE',
+      City: i % 5 ? 'Springfield' : 'Berlin',
+      PostalCode: String(10000 + (i % 89999)),
+      Latitude: 52.52,
+      Longitude: 13.405,
+    },
     User: withUser ? user : {},
   });
   const out = [make('EMAIL', p.email, true), make('SMS', p.phone, true)];
@@ -85,7 +99,10 @@ export async function exportFixture(cacheDir: string, endpoints: number): Promis
  * `grep -F` patterns that find the same endpoints: the JSON key and quoted value, so `user4`
  * does not match `user42`. One in ten is somebody the export does not hold.
  */
-export function fixtureSubjects(fixture: ExportFixture, count: number): { subjects: ScanSubject[]; grepPatterns: string[] } {
+export function fixtureSubjects(
+  fixture: ExportFixture,
+  count: number,
+): { subjects: ScanSubject[]; grepPatterns: string[] } {
   const subjects: ScanSubject[] = [];
   const grepPatterns: string[] = [];
   const step = Math.max(1, Math.floor(fixture.people / count));
@@ -93,7 +110,8 @@ export function fixtureSubjects(fixture: ExportFixture, count: number): { subjec
     const absent = k % 10 === 9;
     const p = seedPerson(absent ? fixture.people + k : (k * step + 7) % fixture.people);
     // A third by e-mail, a third by phone, a third by user id: the three ways an export is searched.
-    const subject: ScanSubject = k % 3 === 0 ? { email: p.email } : k % 3 === 1 ? { phone: p.phone } : { userId: p.userId };
+    const subject: ScanSubject =
+      k % 3 === 0 ? { email: p.email } : k % 3 === 1 ? { phone: p.phone } : { userId: p.userId };
     subjects.push(subject);
     if (subject.userId) grepPatterns.push(`"UserId":${JSON.stringify(subject.userId)}`);
     else grepPatterns.push(`"Address":${JSON.stringify(subject.email ?? subject.phone)}`);

@@ -28,7 +28,12 @@ interface RedisFootprint {
 }
 
 /** Submits up to each backlog in turn (no workers: all stay in flight) and measures Redis bytes per request at each. */
-async function measureFootprint(service: BenchService, redis: Redis, backlogs: readonly number[], submitted: number): Promise<RedisFootprint> {
+async function measureFootprint(
+  service: BenchService,
+  redis: Redis,
+  backlogs: readonly number[],
+  submitted: number,
+): Promise<RedisFootprint> {
   const perRequest: number[] = [];
   let keys = 0;
   for (const backlog of backlogs) {
@@ -56,12 +61,18 @@ function bodies(n: number, from = 0): Array<{ subject: { userId: string; email: 
 /** `intake`: accepted requests/s through bulk `POST /v1/requests` vs `FlowProducer.addBulk` of the same flows alone. */
 export const intakeScenario: Scenario = {
   name: 'intake',
-  summary: 'accepted requests/s via bulk POST /v1/requests (ledger commit + the flows its queues admit) vs FlowProducer.addBulk of every flow; Redis bytes per in-flight request at each backlog',
+  summary:
+    'accepted requests/s via bulk POST /v1/requests (ledger commit + the flows its queues admit) vs FlowProducer.addBulk of every flow; Redis bytes per in-flight request at each backlog',
   async run(context) {
     const backlogs = BACKLOGS[context.size];
     const n = backlogs[0];
     // No workers: every accepted request stays in flight, so Redis holds exactly what intake wrote.
-    const service = await startBenchService({ context, name: 'intake', roles: { api: true, workers: [] }, file: { sandbox: { subjects: 100, clockSpeed: 1 } } });
+    const service = await startBenchService({
+      context,
+      name: 'intake',
+      roles: { api: true, workers: [] },
+      file: { sandbox: { subjects: 100, clockSpeed: 1 } },
+    });
     const redis = new Redis(context.redisUrl);
     try {
       const requestBodies = bodies(n);
@@ -75,8 +86,15 @@ export const intakeScenario: Scenario = {
       const vendors = availableVendors(service.config);
       const flows: FlowJob[] = requestBodies.map((body) => {
         const requestId = randomUUID();
-        const tasks = planTasks({ requestId, subject: normaliseSubject(body.subject), vendors, vendorsExplicit: false }, service.config);
-        return buildRequestFlow(requestId, tasks.filter((t) => !t.initialState), service.queues.definitions);
+        const tasks = planTasks(
+          { requestId, subject: normaliseSubject(body.subject), vendors, vendorsExplicit: false },
+          service.config,
+        );
+        return buildRequestFlow(
+          requestId,
+          tasks.filter((t) => !t.initialState),
+          service.queues.definitions,
+        );
       });
       // The bench's Redis has a password (the embedded one always does): the connection takes it from the URL.
       const connection = redisConnection(context.redisUrl, false);
@@ -97,7 +115,9 @@ export const intakeScenario: Scenario = {
       const bareRate = n / bareSeconds;
       const jobsPerRequest = flows.reduce((k, f) => k + 1 + (f.children?.length ?? 0), 0) / n;
       const bytesAt = (i: number) => `${footprint.perRequest[i]} at ${backlogs[i].toLocaleString('en')}`;
-      context.log(`intake: ours ${round(ourRate, 1)} requests/s, addBulk ${round(bareRate, 1)} flows/s; Redis bytes per in-flight request ${backlogs.map((_, i) => bytesAt(i)).join(', ')}`);
+      context.log(
+        `intake: ours ${round(ourRate, 1)} requests/s, addBulk ${round(bareRate, 1)} flows/s; Redis bytes per in-flight request ${backlogs.map((_, i) => bytesAt(i)).join(', ')}`,
+      );
       const ratio = ourRate / bareRate;
       const redisTarget = `<= ${REDIS_BYTES_TARGET} at each backlog, the last within +${FLAT_TOLERANCE * 100} % of the first`;
       return {
@@ -115,7 +135,12 @@ export const intakeScenario: Scenario = {
             met: footprint.met,
           },
         },
-        baseline: { flows: n, flows_per_s: round(bareRate, 1), seconds: round(bareSeconds), redis_bytes_per_flow: Math.round(bare.bytes / n) },
+        baseline: {
+          flows: n,
+          flows_per_s: round(bareRate, 1),
+          seconds: round(bareSeconds),
+          redis_bytes_per_flow: Math.round(bare.bytes / n),
+        },
         ratio: round(ratio),
         headline: {
           measured: `${round(ourRate, 0)} requests/s (${round(jobsPerRequest, 0)} jobs each); Redis bytes per in-flight request ${backlogs.map((_, i) => bytesAt(i)).join(', ')}`,

@@ -14,7 +14,11 @@ const FINAL_WAIT_MS = 300_000;
  * not earlier ones have finished (an open loop, like independent upstream callers), and resolves
  * with their results once all have settled. A timer that fires late fires every call then due.
  */
-async function atSteadyRate<T>(count: number, perSecond: number, fire: (i: number) => Promise<T>): Promise<PromiseSettledResult<T>[]> {
+async function atSteadyRate<T>(
+  count: number,
+  perSecond: number,
+  fire: (i: number) => Promise<T>,
+): Promise<PromiseSettledResult<T>[]> {
   const started = performance.now();
   const pending: Array<Promise<PromiseSettledResult<T>>> = [];
   // Settled as each call ends, so a failure while later calls are still being fired is a result, not an unhandled rejection.
@@ -26,7 +30,10 @@ async function atSteadyRate<T>(count: number, perSecond: number, fire: (i: numbe
   while (pending.length < count) {
     const due = Math.min(count, Math.floor(((performance.now() - started) * perSecond) / 1000) + 1);
     while (pending.length < due) pending.push(settle(fire(pending.length)));
-    if (pending.length < count) await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + (pending.length * 1000) / perSecond - performance.now())));
+    if (pending.length < count)
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, started + (pending.length * 1000) / perSecond - performance.now())),
+      );
   }
   return Promise.all(pending);
 }
@@ -45,7 +52,14 @@ export const latencyScenario: Scenario = {
     const subjects = { subjects: count, clockSpeed: 1 };
 
     const service = await startBenchService({ context, name: 'latency', file: { sandbox: subjects } });
-    let ours: { latenciesMs: number[]; rejected: number; rejectedBy: Record<string, number>; byStatus: Record<string, number>; drainSeconds: number; phasesMs: Record<string, number> };
+    let ours: {
+      latenciesMs: number[];
+      rejected: number;
+      rejectedBy: Record<string, number>;
+      byStatus: Record<string, number>;
+      drainSeconds: number;
+      phasesMs: Record<string, number>;
+    };
     try {
       const submitted = await atSteadyRate(count, PER_SECOND, async (i) => {
         const res = await fetch(`${service.url}/v1/requests`, {
@@ -68,7 +82,12 @@ export const latencyScenario: Scenario = {
         byStatus = (await service.ledger.queries.countRequestsByStatus()).byStatus;
       }
       // One Pinpoint task per request: its start and end split the wait into phases.
-      const { rows } = await service.db.query<{ ms: number | string; queued: number | string; running: number | string; settling: number | string }>(
+      const { rows } = await service.db.query<{
+        ms: number | string;
+        queued: number | string;
+        running: number | string;
+        settling: number | string;
+      }>(
         `SELECT extract(epoch FROM r.finished_at - r.created_at) * 1000 AS ms,
                 extract(epoch FROM t.started_at - r.created_at) * 1000 AS queued,
                 extract(epoch FROM t.finished_at - t.started_at) * 1000 AS running,
@@ -77,7 +96,9 @@ export const latencyScenario: Scenario = {
           WHERE r.finished_at IS NOT NULL`,
       );
       // Seconds from the last acceptance to the last completion: near zero when the service kept pace with the submissions.
-      const { rows: tail } = await service.db.query<{ s: number | string | null }>(`SELECT extract(epoch FROM max(finished_at) - max(created_at)) AS s FROM requests`);
+      const { rows: tail } = await service.db.query<{ s: number | string | null }>(
+        `SELECT extract(epoch FROM max(finished_at) - max(created_at)) AS s FROM requests`,
+      );
       const phase = (key: 'queued' | 'running' | 'settling') => rows.map((r) => Number(r[key]));
       ours = {
         latenciesMs: rows.map((r) => Number(r.ms)),
@@ -116,7 +137,9 @@ export const latencyScenario: Scenario = {
     const p50 = percentile(ours.latenciesMs, 50);
     const p99 = percentile(ours.latenciesMs, 99);
     const completed = ours.byStatus.completed ?? 0;
-    context.log(`latency: p50 ${round(p50, 1)} ms, p99 ${round(p99, 1)} ms over ${completed} requests; direct p50 ${round(percentile(directMs, 50), 1)} ms, p99 ${round(percentile(directMs, 99), 1)} ms`);
+    context.log(
+      `latency: p50 ${round(p50, 1)} ms, p99 ${round(p99, 1)} ms over ${completed} requests; direct p50 ${round(percentile(directMs, 50), 1)} ms, p99 ${round(percentile(directMs, 99), 1)} ms`,
+    );
     const ratio = p99 / P99_TARGET_MS;
     return {
       measured: {
@@ -135,7 +158,14 @@ export const latencyScenario: Scenario = {
         phases_ms: ours.phasesMs,
       },
       baseline: {
-        direct: { requests: count, per_second: PER_SECOND, failed: directFailed, p50_ms: round(percentile(directMs, 50), 1), p99_ms: round(percentile(directMs, 99), 1), max_ms: round(Math.max(...directMs), 1) },
+        direct: {
+          requests: count,
+          per_second: PER_SECOND,
+          failed: directFailed,
+          p50_ms: round(percentile(directMs, 50), 1),
+          p99_ms: round(percentile(directMs, 99), 1),
+          max_ms: round(Math.max(...directMs), 1),
+        },
         p99_target_ms: P99_TARGET_MS,
       },
       ratio: round(ratio),

@@ -24,7 +24,12 @@ const LIFTED_RATES = { GetUserEndpoints: 1e9, DeleteUserEndpoints: 1e9 };
 async function runOurs(
   context: ScenarioContext,
   n: number,
-): Promise<{ seconds: number; concurrency: Record<string, number>; byStatus: Record<string, number>; cpuShare?: Record<string, number> }> {
+): Promise<{
+  seconds: number;
+  concurrency: Record<string, number>;
+  byStatus: Record<string, number>;
+  cpuShare?: Record<string, number>;
+}> {
   const service: BenchService = await startBenchService({
     context,
     name: 'pipeline',
@@ -41,10 +46,16 @@ async function runOurs(
       return service.waitForFinal(n, 600_000, 50);
     };
     // The service, its workers and the simulator run in this process, so its profile is theirs.
-    const profiled = context.profile ? await profileWhile(path.join(context.cacheDir, 'pipeline.cpuprofile'), run) : undefined;
+    const profiled = context.profile
+      ? await profileWhile(path.join(context.cacheDir, 'pipeline.cpuprofile'), run)
+      : undefined;
     const byStatus = profiled ? profiled.result : await run();
     const seconds = (performance.now() - started) / 1000;
-    const concurrency = Object.fromEntries(service.queues.definitions.filter((q) => q.name === requestsQueue.name || q.name === pinpointQueue.name).map((q) => [q.name, q.concurrency]));
+    const concurrency = Object.fromEntries(
+      service.queues.definitions
+        .filter((q) => q.name === requestsQueue.name || q.name === pinpointQueue.name)
+        .map((q) => [q.name, q.concurrency]),
+    );
     return { seconds, concurrency, byStatus, ...(profiled ? { cpuShare: shareByPackage(profiled.profile) } : {}) };
   } finally {
     await service.close();
@@ -60,10 +71,16 @@ async function runDirect(
   n: number,
   concurrency: number,
 ): Promise<{ seconds: number; found: number; failed: number; cpuShare?: Record<string, number> }> {
-  const direct = await startDirectPinpoint({ subjects: n, clockSpeed: 1, sandbox: { pinpoint: { rates: LIFTED_RATES } } });
+  const direct = await startDirectPinpoint({
+    subjects: n,
+    clockSpeed: 1,
+    sandbox: { pinpoint: { rates: LIFTED_RATES } },
+  });
   try {
     const run = () => runDirectClosedLoop(direct, n, concurrency);
-    const profiled = context.profile ? await profileWhile(path.join(context.cacheDir, 'pipeline-direct.cpuprofile'), run) : undefined;
+    const profiled = context.profile
+      ? await profileWhile(path.join(context.cacheDir, 'pipeline-direct.cpuprofile'), run)
+      : undefined;
     const result = profiled ? profiled.result : await run();
     return { ...result, ...(profiled ? { cpuShare: shareByPackage(profiled.profile) } : {}) };
   } finally {
@@ -77,7 +94,9 @@ async function runBare(context: ScenarioContext, n: number, concurrency: Record<
   const connection = redisConnection(context.redisUrl, false);
   const workerConnection = redisConnection(context.redisUrl, true);
   // The same job options as the service's queues (retention, attempts), so Redis does the same work per job.
-  const defaults = Object.fromEntries(resolveQueues(loadConfig({ env: {}, file: {} })).map((q) => [q.name, q.defaultJobOptions]));
+  const defaults = Object.fromEntries(
+    resolveQueues(loadConfig({ env: {}, file: {} })).map((q) => [q.name, q.defaultJobOptions]),
+  );
   const queues = [requestsQueue.name, pinpointQueue.name].map((name) => new Queue(name, { connection, prefix }));
   const producer = new FlowProducer({ connection, prefix });
   const workers: Worker[] = [];
@@ -88,11 +107,24 @@ async function runBare(context: ScenarioContext, n: number, concurrency: Record<
       queueName: requestsQueue.name,
       data: { requestId: `bench-${i}` },
       opts: { ...defaults[requestsQueue.name], jobId: `bench-${i}__request` },
-      children: [{ name: 'delete-user-endpoints', queueName: pinpointQueue.name, data: { requestId: `bench-${i}`, taskId: `bench-${i}-pinpoint` }, opts: { ...defaults[pinpointQueue.name], ignoreDependencyOnFailure: true, jobId: `bench-${i}-pinpoint` } }],
+      children: [
+        {
+          name: 'delete-user-endpoints',
+          queueName: pinpointQueue.name,
+          data: { requestId: `bench-${i}`, taskId: `bench-${i}-pinpoint` },
+          opts: { ...defaults[pinpointQueue.name], ignoreDependencyOnFailure: true, jobId: `bench-${i}-pinpoint` },
+        },
+      ],
     }));
     for (let i = 0; i < flows.length; i += 1000) await producer.addBulk(flows.slice(i, i + 1000));
     for (const name of [requestsQueue.name, pinpointQueue.name]) {
-      workers.push(new Worker(name, async () => ({ ok: true }), { connection: workerConnection, prefix, concurrency: concurrency[name] ?? 20 }));
+      workers.push(
+        new Worker(name, async () => ({ ok: true }), {
+          connection: workerConnection,
+          prefix,
+          concurrency: concurrency[name] ?? 20,
+        }),
+      );
     }
     await Promise.all(workers.map((w) => w.waitUntilReady()));
     const started = performance.now();
@@ -118,7 +150,8 @@ async function runBare(context: ScenarioContext, n: number, concurrency: Record<
  */
 export const pipelineScenario: Scenario = {
   name: 'pipeline',
-  summary: 'requests/s completed (Pinpoint by user id, vendor limits lifted, intake excluded) vs direct: the same vendor calls through the same client and concurrency, no queue, no ledger',
+  summary:
+    'requests/s completed (Pinpoint by user id, vendor limits lifted, intake excluded) vs direct: the same vendor calls through the same client and concurrency, no queue, no ledger',
   async run(context) {
     const n = context.size === 'full' ? 3000 : 30;
     const ours = await runOurs(context, n);
@@ -128,7 +161,9 @@ export const pipelineScenario: Scenario = {
     const ourRate = n / ours.seconds;
     const directRate = n / direct.seconds;
     const bareRate = n / bareSeconds;
-    context.log(`pipeline: ours ${round(ourRate, 1)} requests/s, direct ${round(directRate, 1)} requests/s, no-op BullMQ ${round(bareRate, 1)} flows/s (reference)`);
+    context.log(
+      `pipeline: ours ${round(ourRate, 1)} requests/s, direct ${round(directRate, 1)} requests/s, no-op BullMQ ${round(bareRate, 1)} flows/s (reference)`,
+    );
     const ratio = ourRate / directRate;
     const completed = ours.byStatus.completed ?? 0;
     const directCompleted = n - direct.failed;

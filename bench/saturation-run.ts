@@ -24,7 +24,13 @@ export interface SaturationResult {
   byStatus: Record<string, number>;
   /** Accepted requests not in a final state when the run ended. */
   lost: number;
-  stats: Record<string, { total: { calls: number; throttled: number; errors: number }; operations: Record<string, { calls: number; throttled: number; errors: number }> }>;
+  stats: Record<
+    string,
+    {
+      total: { calls: number; throttled: number; errors: number };
+      operations: Record<string, { calls: number; throttled: number; errors: number }>;
+    }
+  >;
   /** Seconds from the start until each vendor's last task ended (where the time went). */
   lastTaskEndedAt: Record<string, number>;
   /** The least time the vendors' limits and processing allow, per vendor; the run can be no faster than the largest. */
@@ -42,7 +48,11 @@ export interface SaturationResult {
  *   minimum takes the 15, a true lower bound whatever the time of day.
  * - Segment: one create per 5,000 ids (600/min budget), then the regulation's 6 h to FINISHED.
  */
-export function minimumSeconds(n: number, clockSpeed: number, windowsMs: { amplitude: number; segment: number }): SaturationResult['minimumSeconds'] {
+export function minimumSeconds(
+  n: number,
+  clockSpeed: number,
+  windowsMs: { amplitude: number; segment: number },
+): SaturationResult['minimumSeconds'] {
   const sandboxSeconds = (ms: number) => ms / clockSpeed / 1000;
   // A batch that never fills waits out its window before its create call.
   const partialWait = (max: number, windowMs: number) => (n % max === 0 ? 0 : windowMs / 1000);
@@ -70,11 +80,17 @@ export function saturationRun(context: ScenarioContext): Promise<SaturationResul
 
 async function doRun(context: ScenarioContext): Promise<SaturationResult> {
   const n = context.size === 'full' ? 10_000 : 100;
-  context.log(`saturation run: ${n} requests by user id to ${SATURATION_VENDORS.join(', ')} under the sandbox's default limits`);
+  context.log(
+    `saturation run: ${n} requests by user id to ${SATURATION_VENDORS.join(', ')} under the sandbox's default limits`,
+  );
   // Saturation means full batches: the full run uses Segment's production window (300 s, it fills at 5,000 ids
   // long before); the smoke run keeps the sandbox's 5 s, as its 100 requests never fill a batch.
   const vendorOverrides = context.size === 'full' ? { segment: { batchWindowMs: SEGMENT_DEFAULTS.batchWindowMs } } : {};
-  const service = await startBenchService({ context, name: 'saturation', file: { sandbox: { subjects: n, clockSpeed: CLOCK_SPEED[context.size], vendorOverrides } } });
+  const service = await startBenchService({
+    context,
+    name: 'saturation',
+    file: { sandbox: { subjects: n, clockSpeed: CLOCK_SPEED[context.size], vendorOverrides } },
+  });
   try {
     // Intake is measured by its own scenario: queue everything first, then time the work.
     await service.pauseAll();
@@ -85,7 +101,10 @@ async function doRun(context: ScenarioContext): Promise<SaturationResult> {
     const startedAt = Date.now();
     await service.resumeAll();
     const vendors = service.config.vendors;
-    const minimum = minimumSeconds(n, CLOCK_SPEED[context.size], { amplitude: vendors.amplitude!.batchWindowMs, segment: vendors.segment!.batchWindowMs });
+    const minimum = minimumSeconds(n, CLOCK_SPEED[context.size], {
+      amplitude: vendors.amplitude!.batchWindowMs,
+      segment: vendors.segment!.batchWindowMs,
+    });
     const budgetMs = Math.max(60_000, Math.max(...Object.values(minimum)) * 1000 * 5);
     let byStatus: Record<string, number>;
     try {
@@ -95,9 +114,21 @@ async function doRun(context: ScenarioContext): Promise<SaturationResult> {
     }
     const seconds = (performance.now() - started) / 1000;
     const final = FINAL_REQUEST_STATUSES.reduce((k, s) => k + (byStatus[s] ?? 0), 0);
-    const { rows } = await service.db.query<{ vendor: string; last: Date }>(`SELECT vendor, max(finished_at) AS last FROM tasks GROUP BY vendor`);
-    const lastTaskEndedAt = Object.fromEntries(rows.map((r) => [r.vendor, round((new Date(r.last).getTime() - startedAt) / 1000, 1)]));
-    return { requests: n, seconds, byStatus, lost: n - final, stats: service.sandbox!.stats.snapshot(), lastTaskEndedAt, minimumSeconds: minimum };
+    const { rows } = await service.db.query<{ vendor: string; last: Date }>(
+      `SELECT vendor, max(finished_at) AS last FROM tasks GROUP BY vendor`,
+    );
+    const lastTaskEndedAt = Object.fromEntries(
+      rows.map((r) => [r.vendor, round((new Date(r.last).getTime() - startedAt) / 1000, 1)]),
+    );
+    return {
+      requests: n,
+      seconds,
+      byStatus,
+      lost: n - final,
+      stats: service.sandbox!.stats.snapshot(),
+      lastTaskEndedAt,
+      minimumSeconds: minimum,
+    };
   } finally {
     await service.close();
   }

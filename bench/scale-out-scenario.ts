@@ -53,10 +53,16 @@ interface RunFigures {
  * (`erasure start`, or `erasure api` and `erasure worker`s) with ERASURE_SANDBOX_URL. Everything is
  * submitted with the queues paused, then timed from resume to the last final status in the ledger.
  */
-async function measure(context: ScenarioContext, label: string, roles: Array<'start' | 'api' | 'worker'>, n: number): Promise<RunFigures> {
+async function measure(
+  context: ScenarioContext,
+  label: string,
+  roles: Array<'start' | 'api' | 'worker'>,
+  n: number,
+): Promise<RunFigures> {
   const databaseUrl = await context.freshDatabase();
   // Split roles share one ledger, which only a Postgres server allows (PGlite is one process's).
-  if (!databaseUrl) throw new Error('scale_out needs a Postgres server (initdb and pg_ctl), as split roles share one ledger');
+  if (!databaseUrl)
+    throw new Error('scale_out needs a Postgres server (initdb and pg_ctl), as split roles share one ledger');
   const token = randomBytes(24).toString('hex');
   const dataDir = makeTestTempDir('erasure-bench-scale-out-');
   const sandbox = await startSandbox({ subjects: n, clockSpeed: CLOCK_SPEED });
@@ -84,10 +90,17 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
         preflight: { atBoot: false },
       }),
     );
-    const env = { ERASURE_SANDBOX_URL: server.url, ERASURE_CONFIG: configFile, ERASURE_ADMIN_TOKEN: token, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'warn' };
+    const env = {
+      ERASURE_SANDBOX_URL: server.url,
+      ERASURE_CONFIG: configFile,
+      ERASURE_ADMIN_TOKEN: token,
+      ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      LOG_LEVEL: 'warn',
+    };
     // Paused before any process starts, so no worker takes a job before the clock starts.
     await Promise.all(queues.map((q) => q.pause()));
-    const start = (role: (typeof roles)[number]) => startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000);
+    const start = (role: (typeof roles)[number]) =>
+      startRoleProcess([role], env, role === 'worker' ? ROLE_READY.worker : ROLE_READY.api, 120_000);
     // The first role migrates the fresh database alone: processes that migrate an empty database at the
     // same moment can collide in Postgres's catalog (seen here: duplicate key in pg_type_typname_nsp_index).
     processes.push(await start(roles[0]));
@@ -99,9 +112,14 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     const started = processes;
     const apiUrl = started[0].ready[1];
     const bodies = userIdRequests(n, VENDORS);
-    const res = await fetch(`${apiUrl}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ requests: bodies }) });
+    const res = await fetch(`${apiUrl}/v1/requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ requests: bodies }),
+    });
     const accepted = ((await res.json()) as { summary?: { accepted: number } }).summary?.accepted;
-    if (res.status !== 202 || accepted !== n) throw new Error(`scale_out ${label}: bulk intake answered ${res.status}, ${accepted ?? 0} of ${n} accepted`);
+    if (res.status !== 202 || accepted !== n)
+      throw new Error(`scale_out ${label}: bulk intake answered ${res.status}, ${accepted ?? 0} of ${n} accepted`);
     sandbox.stats.reset();
 
     const startedAt = performance.now();
@@ -109,15 +127,24 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
     const deadline = Date.now() + Math.max(120_000, n * 500);
     let final = 0;
     for (;;) {
-      const { rows } = await pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM requests GROUP BY status');
-      final = rows.filter((r) => (FINAL_REQUEST_STATUSES as readonly string[]).includes(r.status)).reduce((k, r) => k + r.n, 0);
+      const { rows } = await pool.query<{ status: string; n: number }>(
+        'SELECT status, count(*)::int AS n FROM requests GROUP BY status',
+      );
+      final = rows
+        .filter((r) => (FINAL_REQUEST_STATUSES as readonly string[]).includes(r.status))
+        .reduce((k, r) => k + r.n, 0);
       if (final >= n || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const seconds = (performance.now() - startedAt) / 1000;
-    const { rows: completedRows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests WHERE status = 'completed'`);
+    const { rows: completedRows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM requests WHERE status = 'completed'`,
+    );
     const stats = sandbox.stats.snapshot();
-    const calls = (vendor?: string) => Object.entries(stats).filter(([v]) => !vendor || v === vendor).reduce((k, [, s]) => k + s.total.calls, 0);
+    const calls = (vendor?: string) =>
+      Object.entries(stats)
+        .filter(([v]) => !vendor || v === vendor)
+        .reduce((k, [, s]) => k + s.total.calls, 0);
     const throttled = Object.values(stats).reduce((k, s) => k + s.total.throttled, 0);
     const figures: RunFigures = {
       processes: roles.length,
@@ -132,7 +159,9 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
       pinpoint_calls_per_request: round(calls('pinpoint') / n),
       throttled_429: throttled,
     };
-    context.log(`scale_out ${label}: ${figures.requests_per_s} requests/s, ${figures.calls_per_request} vendor calls per request (S3 ${figures.s3_calls_per_request}), ${figures.lost} lost`);
+    context.log(
+      `scale_out ${label}: ${figures.requests_per_s} requests/s, ${figures.calls_per_request} vendor calls per request (S3 ${figures.s3_calls_per_request}), ${figures.lost} lost`,
+    );
     return figures;
   } finally {
     await Promise.all(processes.map((p) => p.stop()));
@@ -152,13 +181,18 @@ async function measure(context: ScenarioContext, label: string, roles: Array<'st
  */
 export const scaleOutScenario: Scenario = {
   name: 'scale_out',
-  summary: '1 api + N workers (N = 1, 2, 4) as processes on the shared sandbox vs one `erasure start`, same requests: requests/s and vendor calls per request',
+  summary:
+    '1 api + N workers (N = 1, 2, 4) as processes on the shared sandbox vs one `erasure start`, same requests: requests/s and vendor calls per request',
   async run(context) {
     const { requests: n, workers } = SIZES[context.size];
     const loadBefore = os.loadavg()[0];
     const one = await measure(context, 'all-in-one', ['start'], n);
     const byWorkers = new Map<number, RunFigures>();
-    for (const count of workers) byWorkers.set(count, await measure(context, `1 api + ${count} worker(s)`, ['api', ...Array<'worker'>(count).fill('worker')], n));
+    for (const count of workers)
+      byWorkers.set(
+        count,
+        await measure(context, `1 api + ${count} worker(s)`, ['api', ...Array<'worker'>(count).fill('worker')], n),
+      );
     const loadAfter = os.loadavg()[0];
 
     const two = byWorkers.get(2)!;
@@ -166,7 +200,8 @@ export const scaleOutScenario: Scenario = {
     const callsWithin: Record<string, Figure> = {};
     const ratioByWorkers: Record<string, Figure> = {};
     for (const [count, run] of byWorkers) {
-      callsWithin[String(count)] = Math.abs(run.calls_per_request - one.calls_per_request) <= CALLS_TOLERANCE * one.calls_per_request;
+      callsWithin[String(count)] =
+        Math.abs(run.calls_per_request - one.calls_per_request) <= CALLS_TOLERANCE * one.calls_per_request;
       ratioByWorkers[String(count)] = round(run.requests_per_s / one.requests_per_s);
     }
     const lost = one.lost + [...byWorkers.values()].reduce((k, r) => k + r.lost, 0);

@@ -36,14 +36,26 @@ function runProcess(command: string, args: string[]): Promise<string> {
 
 /** Our scanner, in a child process (node + tsx, as the service runs). */
 async function runScanner(fixture: ExportFixture, subjectsFile: string): Promise<RunOutput> {
-  const text = await runProcess(process.execPath, ['--import', 'tsx', path.join(here, 'scan-child.ts'), fixture.file, subjectsFile]);
+  const text = await runProcess(process.execPath, [
+    '--import',
+    'tsx',
+    path.join(here, 'scan-child.ts'),
+    fixture.file,
+    subjectsFile,
+  ]);
   return JSON.parse(text.trim().split('\n').pop()!) as RunOutput;
 }
 
 /** The baseline: `zcat FILE | grep -F -f PATTERNS`, timed from spawn to exit. */
 async function runGrep(fixture: ExportFixture, patternsFile: string): Promise<RunOutput> {
   const started = performance.now();
-  const text = await runProcess('bash', ['-c', 'set -o pipefail; zcat "$1" | LC_ALL=C grep -F -f "$2"', 'bench', fixture.file, patternsFile]);
+  const text = await runProcess('bash', [
+    '-c',
+    'set -o pipefail; zcat "$1" | LC_ALL=C grep -F -f "$2"',
+    'bench',
+    fixture.file,
+    patternsFile,
+  ]);
   const ms = performance.now() - started;
   const endpointIds = text
     .split('\n')
@@ -70,12 +82,26 @@ async function measure(context: ScenarioContext, fixture: ExportFixture, count: 
   const mbps = (ms: number) => bytes / 1e6 / (ms / 1000);
   const ourMbps = mbps(median(ours.map((r) => r.ms)));
   const grepMbps = mbps(median(grep.map((r) => r.ms)));
-  const sameEndpoints = ours.every((r) => r.endpointIds.join() === grep[0].endpointIds.join()) && grep.every((r) => r.endpointIds.join() === grep[0].endpointIds.join());
+  const sameEndpoints =
+    ours.every((r) => r.endpointIds.join() === grep[0].endpointIds.join()) &&
+    grep.every((r) => r.endpointIds.join() === grep[0].endpointIds.join());
   const peakRssMb = Math.max(...ours.map((r) => r.maxRssBytes!)) / 1e6;
-  context.log(`scan: ${count} subjects: ours ${round(ourMbps, 1)} MB/s, zcat|grep ${round(grepMbps, 1)} MB/s, peak RSS ${round(peakRssMb, 1)} MB`);
+  context.log(
+    `scan: ${count} subjects: ours ${round(ourMbps, 1)} MB/s, zcat|grep ${round(grepMbps, 1)} MB/s, peak RSS ${round(peakRssMb, 1)} MB`,
+  );
   return {
-    measured: { mb_per_s: round(ourMbps, 1), seconds: round(median(ours.map((r) => r.ms)) / 1000), peak_rss_mb: round(peakRssMb, 1), endpoints_found: ours[0].endpointIds.length, same_endpoints_as_grep: sameEndpoints },
-    baseline: { mb_per_s: round(grepMbps, 1), seconds: round(median(grep.map((r) => r.ms)) / 1000), endpoints_found: grep[0].endpointIds.length },
+    measured: {
+      mb_per_s: round(ourMbps, 1),
+      seconds: round(median(ours.map((r) => r.ms)) / 1000),
+      peak_rss_mb: round(peakRssMb, 1),
+      endpoints_found: ours[0].endpointIds.length,
+      same_endpoints_as_grep: sameEndpoints,
+    },
+    baseline: {
+      mb_per_s: round(grepMbps, 1),
+      seconds: round(median(grep.map((r) => r.ms)) / 1000),
+      endpoints_found: grep[0].endpointIds.length,
+    },
     ratio: ourMbps / grepMbps,
     bytes,
     peakRssMb,
@@ -108,13 +134,20 @@ export const scanScenario: Scenario = {
       met &&= r.ratio >= RATIO_TARGET && r.peakRssMb <= RSS_LIMIT_MB && r.sameEndpoints;
     }
     const headline = (figures: Figures) =>
-      counts.map((count) => `${count}: ${String((figures[`subjects_${count}`] as Record<string, Figure>).mb_per_s)} MB/s`).join(', ');
+      counts
+        .map((count) => `${count}: ${String((figures[`subjects_${count}`] as Record<string, Figure>).mb_per_s)} MB/s`)
+        .join(', ');
     const rss = counts.map((count) => (measured[`subjects_${count}`] as Record<string, unknown>).peak_rss_mb);
     return {
       measured,
       baseline,
       ratio: round(Math.min(...ratios)),
-      headline: { measured: `${headline(measured)} (subjects: MB/s of ${uncompressedMb} MB); peak RSS ${Math.max(...(rss as number[]))} MB`, baseline: `zcat | grep -F -f: ${headline(baseline)}` },
-      target: `ratio >= ${RATIO_TARGET} at each subject count, peak RSS <= ${RSS_LIMIT_MB} MB, same endpoints as grep`, met };
+      headline: {
+        measured: `${headline(measured)} (subjects: MB/s of ${uncompressedMb} MB); peak RSS ${Math.max(...(rss as number[]))} MB`,
+        baseline: `zcat | grep -F -f: ${headline(baseline)}`,
+      },
+      target: `ratio >= ${RATIO_TARGET} at each subject count, peak RSS <= ${RSS_LIMIT_MB} MB, same endpoints as grep`,
+      met,
+    };
   },
 };

@@ -51,7 +51,8 @@ export const pollDeletions: BatchProcessor<AmplitudeClient> = async (input, deps
   const day = dayOfPollScope(input.scope);
   if (input.members.length === 0) return { outcome: 'done', evidence: { day, members: 0 }, members: new Map() };
   const pollAfterMs = withJitter(amplitude.settings.pollIntervalMs, amplitude.settings.pollJitter);
-  const scrubbedOn = typeof input.previous.activeScrubDoneDate === 'string' ? input.previous.activeScrubDoneDate : undefined;
+  const scrubbedOn =
+    typeof input.previous.activeScrubDoneDate === 'string' ? input.previous.activeScrubDoneDate : undefined;
   const notBefore = earliestDoneAt(day, scrubbedOn);
   if (amplitude.now() < notBefore) {
     const when = new Date(notBefore).toISOString().slice(0, 10);
@@ -69,7 +70,9 @@ export const pollDeletions: BatchProcessor<AmplitudeClient> = async (input, deps
   const polledAt = new Date().toISOString();
   if (!job) {
     const reason = `Amplitude lists no deletion job for ${day}`;
-    const members = new Map<string, MemberResult>(input.members.map((m) => [m.taskId, { state: 'failed', result: { day, reason } }]));
+    const members = new Map<string, MemberResult>(
+      input.members.map((m) => [m.taskId, { state: 'failed', result: { day, reason } }]),
+    );
     return { outcome: 'done', evidence: { day, polls, polledAt, status: 'missing' }, members };
   }
   // The client lower-cases the status (Amplitude's case is not fixed by its docs); compared so here too.
@@ -86,7 +89,11 @@ export const pollDeletions: BatchProcessor<AmplitudeClient> = async (input, deps
 
   // Amplitude ids are compared only when the job listed every entry exactly (none above 2^53).
   const listed = job.amplitudeIds.length === job.entryCount ? new Set(job.amplitudeIds) : undefined;
-  const done = { day, status: job.status, ...(job.activeScrubDoneDate ? { activeScrubDoneDate: job.activeScrubDoneDate } : {}) };
+  const done = {
+    day,
+    status: job.status,
+    ...(job.activeScrubDoneDate ? { activeScrubDoneDate: job.activeScrubDoneDate } : {}),
+  };
   const members = new Map<string, MemberResult>();
   let absent = 0;
   for (const member of input.members) {
@@ -94,10 +101,20 @@ export const pollDeletions: BatchProcessor<AmplitudeClient> = async (input, deps
     const checkable = listed && amplitudeId && Number.isSafeInteger(Number(amplitudeId));
     if (checkable && !listed.has(amplitudeId)) {
       absent += 1;
-      members.set(member.taskId, { state: 'failed', result: { day, reason: `no longer in Amplitude's deletion job for ${day} (withdrawn at Amplitude)` } });
+      members.set(member.taskId, {
+        state: 'failed',
+        result: { day, reason: `no longer in Amplitude's deletion job for ${day} (withdrawn at Amplitude)` },
+      });
     } else {
-      members.set(member.taskId, { state: 'done', result: { ...done, listedInDoneJob: Boolean(checkable), verification: 'vendor_confirmed' } });
+      members.set(member.taskId, {
+        state: 'done',
+        result: { ...done, listedInDoneJob: Boolean(checkable), verification: 'vendor_confirmed' },
+      });
     }
   }
-  return { outcome: 'done', evidence: { ...done, entries: job.entryCount, members: input.members.length, absent, polls, polledAt }, members };
+  return {
+    outcome: 'done',
+    evidence: { ...done, entries: job.entryCount, members: input.members.length, absent, polls, polledAt },
+    members,
+  };
 };

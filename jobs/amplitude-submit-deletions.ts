@@ -1,5 +1,10 @@
 import type { Subject } from '../src/privacy/subject.js';
-import type { AmplitudeClient, AmplitudeIdentifier, DeletionEntry, DeletionResult } from '../src/vendors/amplitude-client.js';
+import type {
+  AmplitudeClient,
+  AmplitudeIdentifier,
+  DeletionEntry,
+  DeletionResult,
+} from '../src/vendors/amplitude-client.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
 import { requireClient, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
 
@@ -44,7 +49,11 @@ export async function requestSplittingRefusals<T>(
   items: T[],
   idOf: (item: T) => AmplitudeIdentifier,
   signal?: AbortSignal,
-): Promise<{ accepted: Array<AcceptedCall<T>>; refused: Array<{ item: T; status: number; code?: string }>; calls: number }> {
+): Promise<{
+  accepted: Array<AcceptedCall<T>>;
+  refused: Array<{ item: T; status: number; code?: string }>;
+  calls: number;
+}> {
   const accepted: Array<AcceptedCall<T>> = [];
   const refused: Array<{ item: T; status: number; code?: string }> = [];
   let calls = 0;
@@ -97,7 +106,8 @@ export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, de
       continue;
     }
     const id = identifierOf(member.subject);
-    if (!id) results.set(member.taskId, { state: 'failed', result: { reason: 'no user id or Amplitude ID for this person' } });
+    if (!id)
+      results.set(member.taskId, { state: 'failed', result: { reason: 'no user id or Amplitude ID for this person' } });
     else pending.push({ taskId: member.taskId, requestId: member.requestId, id });
   }
 
@@ -110,7 +120,13 @@ export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, de
     calls += sent.calls;
     for (const { item, ...vendorAnswer } of sent.refused) {
       unknown += 1;
-      const result: SubmittedMember = { known: false, idKind: item.id.kind, idsInCall: 1, unknownInCall: 1, vendorAnswer };
+      const result: SubmittedMember = {
+        known: false,
+        idKind: item.id.kind,
+        idsInCall: 1,
+        unknownInCall: 1,
+        vendorAnswer,
+      };
       submitted[item.taskId] = result;
       results.set(item.taskId, { state: 'done', result: { ...result } });
     }
@@ -129,11 +145,14 @@ export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, de
         const byId = id.kind === 'amplitude_id' ? byAmplitudeId.get(id.value) : undefined;
         const entries = id.kind === 'user_id' ? (byUserId.get(id.value) ?? []) : byId ? [byId] : [];
         const mapped = entries.length === 1 ? entries[0].amplitudeId : undefined;
-        if (known && id.kind === 'user_id' && mapped) await input.rememberIdentifier?.(requestId, 'amplitudeId', mapped);
+        if (known && id.kind === 'user_id' && mapped)
+          await input.rememberIdentifier?.(requestId, 'amplitudeId', mapped);
         const result: SubmittedMember = {
           known,
           idKind: id.kind,
-          ...(known ? { day: answer.day, ...(entries[0]?.requestedOnDay ? { requestedOnDay: entries[0].requestedOnDay } : {}) } : {}),
+          ...(known
+            ? { day: answer.day, ...(entries[0]?.requestedOnDay ? { requestedOnDay: entries[0].requestedOnDay } : {}) }
+            : {}),
           idsInCall: part.length,
           unknownInCall: answer.invalid.length,
         };
@@ -148,7 +167,13 @@ export const submitDeletions: BatchProcessor<AmplitudeClient> = async (input, de
 
   return {
     outcome: 'done',
-    evidence: { members: input.members.length, calls, idsSent: pending.length, idsUnknown: unknown, days: [...days].sort() },
+    evidence: {
+      members: input.members.length,
+      calls,
+      idsSent: pending.length,
+      idsUnknown: unknown,
+      days: [...days].sort(),
+    },
     members: results,
   };
 };

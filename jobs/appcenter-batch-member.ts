@@ -19,18 +19,31 @@ export const MEMBER_FALLBACK_POLL_MS = 5 * 60_000;
 export async function awaitAppCenterBatch(
   input: TaskInput,
   options: { kind: string; batching: AppCenterBatching; waitingReason: string },
-): Promise<{ state: 'waiting'; result: TaskResult } | { state: 'done'; batchId: string; result: Record<string, unknown> }> {
-  const outcome = await input.awaitBatch({ kind: options.kind, scope: input.resource, windowMs: options.batching.windowMs, maxMembers: options.batching.maxMembers });
+): Promise<
+  { state: 'waiting'; result: TaskResult } | { state: 'done'; batchId: string; result: Record<string, unknown> }
+> {
+  const outcome = await input.awaitBatch({
+    kind: options.kind,
+    scope: input.resource,
+    windowMs: options.batching.windowMs,
+    maxMembers: options.batching.maxMembers,
+  });
   if (outcome.state === 'waiting') {
     return {
       state: 'waiting',
-      result: { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: MEMBER_FALLBACK_POLL_MS, reason: options.waitingReason },
+      result: {
+        outcome: 'waiting_vendor',
+        evidence: { batchId: outcome.batchId },
+        pollAfterMs: MEMBER_FALLBACK_POLL_MS,
+        reason: options.waitingReason,
+      },
     };
   }
   if (outcome.state === 'failed') {
     const code = typeof outcome.result.code === 'string' ? outcome.result.code : undefined;
     // The batch's reason is written by the batch processor (never vendor text): it says why, e.g. an unexpected export format.
-    const reason = typeof outcome.result.reason === 'string' ? outcome.result.reason : 'failed for this request in the shared batch';
+    const reason =
+      typeof outcome.result.reason === 'string' ? outcome.result.reason : 'failed for this request in the shared batch';
     throw new PermanentVendorError({ vendor: 'appcenter', operation: options.kind, code }, reason);
   }
   return { state: 'done', batchId: outcome.batchId, result: outcome.result };
@@ -45,13 +58,34 @@ export const APPCENTER_PUSH_END_OF_SUPPORT = '2020-12-31';
  * naming the config key; App Center answering as retired, or Push answering as retired for an app
  * that exists, gives the batch result that members record as `scope_gone`, with the answer and date.
  */
-export async function confirmGoneApp(client: AppCenterClient, app: string, status: number, options: { push: boolean; signal?: AbortSignal; sightings?: ScopeSightings }): Promise<Record<string, unknown>> {
+export async function confirmGoneApp(
+  client: AppCenterClient,
+  app: string,
+  status: number,
+  options: { push: boolean; signal?: AbortSignal; sightings?: ScopeSightings },
+): Promise<Record<string, unknown>> {
   const answer = await client.confirmApp(app, options.signal, options.sightings);
   // An app seen before (src/ledger/scope-sightings.ts) that App Center no longer lists: gone, with when it was last seen.
-  if (isGone(answer) && 'lastSeenAt' in answer) return { appGone: true, vendorStatus: status, vendorAnswer: answer.vendorAnswer, lastSeenAt: answer.lastSeenAt };
-  if (isGone(answer)) return { appGone: true, vendorStatus: status, vendorAnswer: answer.vendorAnswer, endOfSupportAt: answer.endOfSupportAt };
-  if (options.push) return { appGone: true, vendorStatus: status, vendorAnswer: `Push ${status} while Apps_Get 200: App Center Push is retired`, endOfSupportAt: APPCENTER_PUSH_END_OF_SUPPORT };
-  throw new TransientVendorError({ vendor: 'appcenter', operation: 'Apps_Get', status: 200, code: 'AppStillDescribed' }, `answered ${status} for an app it still describes`);
+  if (isGone(answer) && 'lastSeenAt' in answer)
+    return { appGone: true, vendorStatus: status, vendorAnswer: answer.vendorAnswer, lastSeenAt: answer.lastSeenAt };
+  if (isGone(answer))
+    return {
+      appGone: true,
+      vendorStatus: status,
+      vendorAnswer: answer.vendorAnswer,
+      endOfSupportAt: answer.endOfSupportAt,
+    };
+  if (options.push)
+    return {
+      appGone: true,
+      vendorStatus: status,
+      vendorAnswer: `Push ${status} while Apps_Get 200: App Center Push is retired`,
+      endOfSupportAt: APPCENTER_PUSH_END_OF_SUPPORT,
+    };
+  throw new TransientVendorError(
+    { vendor: 'appcenter', operation: 'Apps_Get', status: 200, code: 'AppStillDescribed' },
+    `answered ${status} for an app it still describes`,
+  );
 }
 
 /** Evidence when App Center answered as retired (confirmed by confirmGoneApp): `scope_gone`, with the vendor's answer and the date. */
@@ -59,7 +93,8 @@ export function goneEvidence(action: string, app: string, result: Record<string,
   return {
     action,
     app,
-    vendorAnswer: typeof result.vendorAnswer === 'string' ? result.vendorAnswer : `status ${String(result.vendorStatus)}`,
+    vendorAnswer:
+      typeof result.vendorAnswer === 'string' ? result.vendorAnswer : `status ${String(result.vendorStatus)}`,
     vendorStatus: result.vendorStatus,
     ...(typeof result.endOfSupportAt === 'string' ? { endOfSupportAt: result.endOfSupportAt } : {}),
     ...(typeof result.lastSeenAt === 'string' ? { lastSeenAt: result.lastSeenAt } : {}),

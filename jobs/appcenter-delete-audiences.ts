@@ -14,12 +14,21 @@ const ACTION = 'delete-audiences';
 export const appcenterDeleteAudiences: TaskProcessor<AppCenterClient> = async (input, deps) => {
   const client = requireClient(deps, 'appcenter');
   const app = resourceValue(input.resource, 'app');
-  if (subjectNeedles(input.subject).length === 0) return { outcome: 'skipped', evidence: { action: ACTION, app, reason: 'no e-mail, user id, install id or phone to look for' } };
+  if (subjectNeedles(input.subject).length === 0)
+    return {
+      outcome: 'skipped',
+      evidence: { action: ACTION, app, reason: 'no e-mail, user id, install id or phone to look for' },
+    };
 
-  const batch = await awaitAppCenterBatch(input, { kind: APPCENTER_JOBS.sweepAudiences, batching: client.settings.sweep, waitingReason: 'waiting for the shared App Center audience sweep' });
+  const batch = await awaitAppCenterBatch(input, {
+    kind: APPCENTER_JOBS.sweepAudiences,
+    batching: client.settings.sweep,
+    waitingReason: 'waiting for the shared App Center audience sweep',
+  });
   if (batch.state === 'waiting') return batch.result;
   const r = batch.result;
-  if (r.appGone === true) return { outcome: 'not_found', evidence: { ...goneEvidence(ACTION, app, r), batchId: batch.batchId } };
+  if (r.appGone === true)
+    return { outcome: 'not_found', evidence: { ...goneEvidence(ACTION, app, r), batchId: batch.batchId } };
   const deleted = typeof r.audiencesDeleted === 'number' ? r.audiencesDeleted : 0;
   return {
     outcome: deleted > 0 ? 'succeeded' : 'not_found',

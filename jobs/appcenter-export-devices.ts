@@ -3,7 +3,15 @@ import type { ScopeSightings } from '../src/ledger/scope-sightings.js';
 import type { Subject } from '../src/privacy/subject.js';
 import { isGone, type AppCenterClient } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchMemberInput, type BatchProcessor, type BatchResult, type MemberResult } from '../src/connectors/processor-contract.js';
+import {
+  requireClient,
+  resourceValue,
+  type BatchInput,
+  type BatchMemberInput,
+  type BatchProcessor,
+  type BatchResult,
+  type MemberResult,
+} from '../src/connectors/processor-contract.js';
 import { indexMembers, scanExport } from './appcenter-export-rows.js';
 
 export { customPropertyKinds } from './appcenter-export-rows.js';
@@ -54,7 +62,8 @@ export async function eraseInstallIds(
       continue;
     }
     // Logs first: the block is irreversible and outlives the device record, so a crash in between loses nothing.
-    if (client.settings.blockLogs && (await client.blockLogs(app, installId, options.signal)) === 'blocked') result.logsBlocked += 1;
+    if (client.settings.blockLogs && (await client.blockLogs(app, installId, options.signal)) === 'blocked')
+      result.logsBlocked += 1;
     const answer = await client.deleteInstallId(app, installId, options.signal);
     if (answer === 'deleted' || options.listed?.has(installId)) {
       result.devicesDeleted += 1;
@@ -98,10 +107,17 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
     outcome: 'done' as const,
     evidence: { app, members: input.members.length, ...evidence },
     members: new Map<string, MemberResult>(
-      input.members.map((m) => [m.taskId, { state: 'done', result: { ...progress[m.taskId], ...(evidence.exportId ? { exportId: evidence.exportId } : {}) } }]),
+      input.members.map((m) => [
+        m.taskId,
+        {
+          state: 'done',
+          result: { ...progress[m.taskId], ...(evidence.exportId ? { exportId: evidence.exportId } : {}) },
+        },
+      ]),
     ),
   });
-  if (pending.length === 0) return finish({ exportId: previous.exportId ?? undefined, exportRows: previous.exportRows });
+  if (pending.length === 0)
+    return finish({ exportId: previous.exportId ?? undefined, exportRows: previous.exportRows });
 
   const ready = await completedExport(client, app, input, deps.scopeSightings);
   if ('result' in ready) return ready.result;
@@ -112,7 +128,12 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
     // Completed, yet nothing under `<export id>/`: the blob is not where the format says (fail closed,
     // never "no match"). Members fail with the reason; the batch spends no retries on it.
     await input.checkpoint({ exportId: null });
-    return unexpectedFormat(input.members, app, exportId, `the completed export wrote no blob under ${EXPORT_BLOB_PREFIX_HINT}`);
+    return unexpectedFormat(
+      input.members,
+      app,
+      exportId,
+      `the completed export wrote no blob under ${EXPORT_BLOB_PREFIX_HINT}`,
+    );
   }
 
   const { index, targets } = indexMembers(pending, client.settings);
@@ -121,15 +142,36 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
   if (rowsWithoutIds > 0) {
     for (const blob of blobs) await client.deleteExportBlob(blob, input.signal);
     await input.checkpoint({ exportId: null });
-    return unexpectedFormat(input.members, app, exportId, `${rowsWithoutIds} of ${rows} export rows have none of the expected id fields (${EXPECTED_ID_FIELDS})`);
+    return unexpectedFormat(
+      input.members,
+      app,
+      exportId,
+      `${rowsWithoutIds} of ${rows} export rows have none of the expected id fields (${EXPECTED_ID_FIELDS})`,
+    );
   }
 
-  await eraseMembers(client, app, input, { pending, targets, listed, progress, rows, interrupted: new Set(previous.erasing ?? []) });
+  await eraseMembers(client, app, input, {
+    pending,
+    targets,
+    listed,
+    progress,
+    rows,
+    interrupted: new Set(previous.erasing ?? []),
+  });
 
   let exportBlobsDeleted = 0;
   for (const blob of blobs) if (await client.deleteExportBlob(blob, input.signal)) exportBlobsDeleted += 1;
-  const totals = Object.values(progress).reduce((sum, p) => ({ matched: sum.matched + p.devicesMatched, deleted: sum.deleted + p.devicesDeleted }), { matched: 0, deleted: 0 });
-  return finish({ exportId, exportRows: rows, devicesMatched: totals.matched, devicesDeleted: totals.deleted, exportBlobsDeleted });
+  const totals = Object.values(progress).reduce(
+    (sum, p) => ({ matched: sum.matched + p.devicesMatched, deleted: sum.deleted + p.devicesDeleted }),
+    { matched: 0, deleted: 0 },
+  );
+  return finish({
+    exportId,
+    exportRows: rows,
+    devicesMatched: totals.matched,
+    devicesDeleted: totals.deleted,
+    exportBlobsDeleted,
+  });
 };
 
 /**
@@ -137,23 +179,40 @@ export const appcenterExportDevices: BatchProcessor<AppCenterClient> = async (in
  * Completed, else what this run answers now (waiting, or the app gone). A Failed export is
  * forgotten and the run fails, so a retry starts a new one.
  */
-async function completedExport(client: AppCenterClient, app: string, input: BatchInput, sightings?: ScopeSightings): Promise<{ exportId: string } | { result: BatchResult }> {
+async function completedExport(
+  client: AppCenterClient,
+  app: string,
+  input: BatchInput,
+  sightings?: ScopeSightings,
+): Promise<{ exportId: string } | { result: BatchResult }> {
   const previous = input.previous as BatchProgress;
   let exportId = previous.exportId ?? undefined;
   if (!exportId) {
     const started = await client.startDeviceExport(app, input.signal);
-    if (isGone(started)) return { result: await appGone(input.members, started.status, client, app, input.signal, sightings) };
+    if (isGone(started))
+      return { result: await appGone(input.members, started.status, client, app, input.signal, sightings) };
     exportId = started.exportId;
     await input.checkpoint({ exportId, exportStartedAt: new Date().toISOString() });
   }
   const status = await client.deviceExportStatus(app, exportId, input.signal);
-  if (isGone(status)) return { result: await appGone(input.members, status.status, client, app, input.signal, sightings) };
+  if (isGone(status))
+    return { result: await appGone(input.members, status.status, client, app, input.signal, sightings) };
   if (status === 'InProgress') {
-    return { result: { outcome: 'waiting_vendor', evidence: { app, exportId }, pollAfterMs: client.settings.deviceExport.pollMs, reason: 'App Center device export in progress' } };
+    return {
+      result: {
+        outcome: 'waiting_vendor',
+        evidence: { app, exportId },
+        pollAfterMs: client.settings.deviceExport.pollMs,
+        reason: 'App Center device export in progress',
+      },
+    };
   }
   if (status === 'Failed') {
     await input.checkpoint({ exportId: null, exportsFailed: (previous.exportsFailed ?? 0) + 1 });
-    throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevices', code: 'ExportFailed' }, 'ended Failed; a new export will be started');
+    throw new TransientVendorError(
+      { vendor: 'appcenter', operation: 'Push_ExportDevices', code: 'ExportFailed' },
+      'ended Failed; a new export will be started',
+    );
   }
   return { exportId };
 }
@@ -178,7 +237,11 @@ async function eraseMembers(client: AppCenterClient, app: string, input: BatchIn
       const chunk = pending.slice(from, from + CHECKPOINT_EVERY);
       await input.checkpoint({ erasing: chunk.map((m) => m.taskId) });
       for (const m of chunk) {
-        const result = await eraseInstallIds(client, app, targets.get(m.taskId) ?? new Set<string>(), { signal: input.signal, listed, erasedEarlier: erased });
+        const result = await eraseInstallIds(client, app, targets.get(m.taskId) ?? new Set<string>(), {
+          signal: input.signal,
+          listed,
+          erasedEarlier: erased,
+        });
         progress[m.taskId] = interrupted.has(m.taskId) ? afterInterruptedRun(result) : result;
       }
       await input.checkpoint({ progress, exportRows: rows, erasing: null });
@@ -199,8 +262,14 @@ const EXPORT_BLOB_PREFIX_HINT = '<export id>/';
  */
 function unexpectedFormat(members: Array<{ taskId: string }>, app: string, exportId: string, why: string) {
   const reason = `unexpected export format: ${why}`;
-  const results = new Map<string, MemberResult>(members.map((m) => [m.taskId, { state: 'failed', result: { reason, code: 'UnexpectedExportFormat', exportId } }]));
-  return { outcome: 'done' as const, evidence: { app, members: members.length, exportId, unexpectedFormat: why }, members: results };
+  const results = new Map<string, MemberResult>(
+    members.map((m) => [m.taskId, { state: 'failed', result: { reason, code: 'UnexpectedExportFormat', exportId } }]),
+  );
+  return {
+    outcome: 'done' as const,
+    evidence: { app, members: members.length, exportId, unexpectedFormat: why },
+    members: results,
+  };
 }
 
 /**
@@ -208,13 +277,28 @@ function unexpectedFormat(members: Array<{ taskId: string }>, app: string, expor
  * is done with "not found" evidence. Analytics can outlive Push, so logs are still blocked by the
  * install ids people gave when that is configured.
  */
-async function appGone(members: Array<{ taskId: string; subject: Subject }>, status: number, client: AppCenterClient, app: string, signal?: AbortSignal, sightings?: ScopeSightings) {
+async function appGone(
+  members: Array<{ taskId: string; subject: Subject }>,
+  status: number,
+  client: AppCenterClient,
+  app: string,
+  signal?: AbortSignal,
+  sightings?: ScopeSightings,
+) {
   const gone = await confirmGoneApp(client, app, status, { push: true, signal, sightings });
   const results = new Map<string, MemberResult>();
   for (const m of members) {
     let logsBlocked = 0;
-    if (client.settings.blockLogs && m.subject.installId && (await client.blockLogs(app, m.subject.installId, signal)) === 'blocked') logsBlocked = 1;
-    results.set(m.taskId, { state: 'done', result: { ...gone, devicesMatched: 0, devicesDeleted: 0, devicesAlreadyGone: 0, logsBlocked } });
+    if (
+      client.settings.blockLogs &&
+      m.subject.installId &&
+      (await client.blockLogs(app, m.subject.installId, signal)) === 'blocked'
+    )
+      logsBlocked = 1;
+    results.set(m.taskId, {
+      state: 'done',
+      result: { ...gone, devicesMatched: 0, devicesDeleted: 0, devicesAlreadyGone: 0, logsBlocked },
+    });
   }
   return { outcome: 'done' as const, evidence: { app, members: members.length, ...gone }, members: results };
 }

@@ -1,4 +1,10 @@
-import { normaliseEmail, normaliseInstallId, normalisePhone, normaliseUserId, type Subject } from '../src/privacy/subject.js';
+import {
+  normaliseEmail,
+  normaliseInstallId,
+  normalisePhone,
+  normaliseUserId,
+  type Subject,
+} from '../src/privacy/subject.js';
 import type { AppCenterClient } from '../src/vendors/appcenter-client.js';
 import type { AppCenterCustomProperties, AppCenterSettings } from '../src/vendors/appcenter-settings.js';
 import type { BatchMemberInput } from '../src/connectors/processor-contract.js';
@@ -8,10 +14,17 @@ import type { BatchMemberInput } from '../src/connectors/processor-contract.js';
 
 type CustomKind = keyof AppCenterCustomProperties;
 const CUSTOM_KINDS: readonly CustomKind[] = ['email', 'userId', 'phone'];
-const NORMALISE: Record<CustomKind, (raw: string) => string> = { email: normaliseEmail, userId: normaliseUserId, phone: normalisePhone };
+const NORMALISE: Record<CustomKind, (raw: string) => string> = {
+  email: normaliseEmail,
+  userId: normaliseUserId,
+  phone: normalisePhone,
+};
 
 /** The identifier kinds of this person that configured custom properties can find devices by. */
-export function customPropertyKinds(subject: Subject, settings: Pick<AppCenterSettings, 'customProperties' | 'exportContainerSasUri'>): CustomKind[] {
+export function customPropertyKinds(
+  subject: Subject,
+  settings: Pick<AppCenterSettings, 'customProperties' | 'exportContainerSasUri'>,
+): CustomKind[] {
   if (!settings.exportContainerSasUri) return [];
   return CUSTOM_KINDS.filter((kind) => subject[kind] && (settings.customProperties[kind]?.length ?? 0) > 0);
 }
@@ -57,7 +70,11 @@ export function indexMembers(pending: BatchMemberInput[], settings: AppCenterSet
 }
 
 /** Streams every blob of the export once, adding each matched row's install id to its members' targets. */
-export async function scanExport(client: AppCenterClient, blobs: string[], members: MemberIndex & { signal?: AbortSignal }) {
+export async function scanExport(
+  client: AppCenterClient,
+  blobs: string[],
+  members: MemberIndex & { signal?: AbortSignal },
+) {
   const { index, targets } = members;
   const properties = client.settings.customProperties;
   const lookups = CUSTOM_KINDS.flatMap((kind) => (properties[kind] ?? []).map((name) => ({ kind, name })));

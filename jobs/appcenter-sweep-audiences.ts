@@ -4,7 +4,13 @@ import { confirmGoneApp } from './appcenter-batch-member.js';
 import { namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
 import { isGone } from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchMemberInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import {
+  requireClient,
+  resourceValue,
+  type BatchMemberInput,
+  type BatchProcessor,
+  type MemberResult,
+} from '../src/connectors/processor-contract.js';
 
 /** Listings per batch run: delete what matched, then list again until a listing finds nothing. */
 const MAX_PASSES = 3;
@@ -34,8 +40,15 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
   const needles = new Map<string, Needle[]>(input.members.map((m) => [m.taskId, subjectNeedles(m.subject)]));
   const everyNeedle = [...needles.values()].flat();
   const previous = (input.previous.progress ?? {}) as Partial<Record<string, AudienceProgress>>;
-  const progress = new Map<string, Set<string>>(input.members.map((m) => [m.taskId, new Set(previous[m.taskId]?.deleted ?? [])]));
-  const save = () => input.checkpoint({ progress: Object.fromEntries([...progress].map(([taskId, names]): [string, AudienceProgress] => [taskId, { deleted: [...names] }])) });
+  const progress = new Map<string, Set<string>>(
+    input.members.map((m) => [m.taskId, new Set(previous[m.taskId]?.deleted ?? [])]),
+  );
+  const save = () =>
+    input.checkpoint({
+      progress: Object.fromEntries(
+        [...progress].map(([taskId, names]): [string, AudienceProgress] => [taskId, { deleted: [...names] }]),
+      ),
+    });
 
   let listed = 0;
   let passes = 0;
@@ -46,7 +59,16 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
       passes += 1;
       const audiences = await client.listAudiences(app, input.signal);
       if (isGone(audiences)) {
-        if (passes === 1) return gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, audiences.status, { push: false, signal: input.signal, sightings: deps.scopeSightings }));
+        if (passes === 1)
+          return gone(
+            input.members.map((m) => m.taskId),
+            app,
+            await confirmGoneApp(client, app, audiences.status, {
+              push: false,
+              signal: input.signal,
+              sightings: deps.scopeSightings,
+            }),
+          );
         break;
       }
       listed = audiences.length;
@@ -71,27 +93,47 @@ const sweepAudiences: BatchProcessor<AppCenterClient> = async (input, deps) => {
   }
   if (!verified && passes >= MAX_PASSES) {
     await save();
-    throw new TransientVendorError({ vendor: 'appcenter', operation: 'Analytics_ListAudiences', code: 'StillListed' }, `still lists matching audiences after ${MAX_PASSES} passes`);
+    throw new TransientVendorError(
+      { vendor: 'appcenter', operation: 'Analytics_ListAudiences', code: 'StillListed' },
+      `still lists matching audiences after ${MAX_PASSES} passes`,
+    );
   }
 
   const members = memberResults(progress, verified);
   const deleted = new Set([...progress.values()].flatMap((names) => [...names])).size;
-  return { outcome: 'done', evidence: { app, members: input.members.length, audiencesListed: listed, passes, audiencesDeleted: deleted }, members };
+  return {
+    outcome: 'done',
+    evidence: { app, members: input.members.length, audiencesListed: listed, passes, audiencesDeleted: deleted },
+    members,
+  };
 };
 
 /** One sweep of an app at a time: each reads every audience, out of one call budget. */
-export const appcenterSweepAudiences: BatchProcessor<AppCenterClient> = Object.assign(sweepAudiences, { oneRunPerScope: true });
+export const appcenterSweepAudiences: BatchProcessor<AppCenterClient> = Object.assign(sweepAudiences, {
+  oneRunPerScope: true,
+});
 
 /** The app answered its listing: it exists (src/ledger/scope-sightings.ts). */
 async function appSeen(client: AppCenterClient, app: string, sightings: ScopeSightings): Promise<void> {
   const index = client.settings.apps.indexOf(app);
-  await sightings.seen({ vendor: 'appcenter', configKey: `vendors.appcenter.apps[${index < 0 ? '?' : index}]`, scopeId: `${client.settings.owner}/${app}` });
+  await sightings.seen({
+    vendor: 'appcenter',
+    configKey: `vendors.appcenter.apps[${index < 0 ? '?' : index}]`,
+    scopeId: `${client.settings.owner}/${app}`,
+  });
 }
 
 /** The audiences naming a member (name, description or definition), each with the members it names. */
 function audienceHits(audiences: AppCenterAudience[], members: BatchMemberInput[], needles: Map<string, Needle[]>) {
   return audiences
-    .map((audience) => ({ audience, taskIds: members.filter((m) => namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId) ?? [])).map((m) => m.taskId) }))
+    .map((audience) => ({
+      audience,
+      taskIds: members
+        .filter((m) =>
+          namesAny([audience.name, audience.description, audience.definition], needles.get(m.taskId) ?? []),
+        )
+        .map((m) => m.taskId),
+    }))
     .filter((hit) => hit.taskIds.length > 0);
 }
 
@@ -100,7 +142,16 @@ function memberResults(progress: Map<string, Set<string>>, verified: boolean): M
   const members = new Map<string, MemberResult>();
   for (const [taskId, names] of progress) {
     const sorted = [...names].sort();
-    members.set(taskId, { state: 'done', result: { audiencesDeleted: sorted.length, audienceIds: sorted, ...(verified ? { verification: 'verified_absent' } : { verification: 'scope_gone', vendorAnswer: 'listed in this sweep, then answered gone' }) } });
+    members.set(taskId, {
+      state: 'done',
+      result: {
+        audiencesDeleted: sorted.length,
+        audienceIds: sorted,
+        ...(verified
+          ? { verification: 'verified_absent' }
+          : { verification: 'scope_gone', vendorAnswer: 'listed in this sweep, then answered gone' }),
+      },
+    });
   }
   return members;
 }

@@ -1,8 +1,19 @@
 import { confirmGoneApp } from './appcenter-batch-member.js';
 import { equalsIdentifier, namesAny, subjectNeedles, type Needle } from '../src/privacy/token-match.js';
-import { isGone, type AppCenterClient, type AppCenterNotificationContent, type AppCenterNotificationOverview } from '../src/vendors/appcenter-client.js';
+import {
+  isGone,
+  type AppCenterClient,
+  type AppCenterNotificationContent,
+  type AppCenterNotificationOverview,
+} from '../src/vendors/appcenter-client.js';
 import { TransientVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import {
+  requireClient,
+  resourceValue,
+  type BatchInput,
+  type BatchProcessor,
+  type MemberResult,
+} from '../src/connectors/processor-contract.js';
 
 /** Ids per Push_Delete call. */
 export const PUSH_DELETE_CHUNK = 100;
@@ -25,7 +36,8 @@ function overviewNames(n: AppCenterNotificationOverview, needles: Needle[]): boo
   if (namesAny([n.name], needles)) return true;
   const target = n.notification_target ?? {};
   return needles.some((needle) => {
-    if (needle.kind === 'userId') return [...list(target.user_ids), ...list(target.account_ids)].some((v) => equalsIdentifier(v, needle));
+    if (needle.kind === 'userId')
+      return [...list(target.user_ids), ...list(target.account_ids)].some((v) => equalsIdentifier(v, needle));
     if (needle.kind === 'installId') return list(target.devices).some((v) => equalsIdentifier(v, needle));
     if (needle.kind === 'email') return list(target.account_ids).some((v) => equalsIdentifier(v, needle));
     return false;
@@ -46,7 +58,10 @@ async function listConsistently(client: AppCenterClient, app: string, signal?: A
     const listing = await client.listNotifications(app, signal);
     if (isGone(listing) || listing.consistent) return listing;
     if (attempt >= LIST_TRIES) {
-      throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_List', code: 'ListChanged' }, `changed while it was paged, ${LIST_TRIES} times`);
+      throw new TransientVendorError(
+        { vendor: 'appcenter', operation: 'Push_List', code: 'ListChanged' },
+        `changed while it was paged, ${LIST_TRIES} times`,
+      );
     }
   }
 }
@@ -64,7 +79,12 @@ const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) 
   const app = resourceValue(input.scope, 'app');
   const needles = input.members.map((m) => ({ taskId: m.taskId, needles: subjectNeedles(m.subject) }));
   const sweep: Sweep = { client, app, needles, signal: input.signal, ...sweepProgress(input) };
-  const allGone = async (status: number) => gone(input.members.map((m) => m.taskId), app, await confirmGoneApp(client, app, status, { push: true, signal: input.signal, sightings: deps.scopeSightings }));
+  const allGone = async (status: number) =>
+    gone(
+      input.members.map((m) => m.taskId),
+      app,
+      await confirmGoneApp(client, app, status, { push: true, signal: input.signal, sightings: deps.scopeSightings }),
+    );
 
   let listed: number;
   try {
@@ -83,9 +103,28 @@ const sweepNotifications: BatchProcessor<AppCenterClient> = async (input, deps) 
   const members = new Map<string, MemberResult>();
   for (const [taskId, ids] of sweep.matches) {
     const sorted = [...ids].sort();
-    members.set(taskId, { state: 'done', result: { notificationsDeleted: sorted.length, notificationIds: sorted, ...(isGone(after) ? { verification: 'scope_gone', vendorAnswer: `listed in this sweep, then answered ${after.status}` } : { verification: 'verified_absent' }) } });
+    members.set(taskId, {
+      state: 'done',
+      result: {
+        notificationsDeleted: sorted.length,
+        notificationIds: sorted,
+        ...(isGone(after)
+          ? { verification: 'scope_gone', vendorAnswer: `listed in this sweep, then answered ${after.status}` }
+          : { verification: 'verified_absent' }),
+      },
+    });
   }
-  return { outcome: 'done', evidence: { app, members: input.members.length, notificationsListed: listed, notificationsRead: sweep.examined.size, notificationsDeleted: sweep.deleted.size }, members };
+  return {
+    outcome: 'done',
+    evidence: {
+      app,
+      members: input.members.length,
+      notificationsListed: listed,
+      notificationsRead: sweep.examined.size,
+      notificationsDeleted: sweep.deleted.size,
+    },
+    members,
+  };
 };
 
 /** One sweep's run: what it searches for, and what it has found and done so far (saved with `save`). */
@@ -105,14 +144,21 @@ interface Sweep {
 function sweepProgress(input: BatchInput): Pick<Sweep, 'examined' | 'matches' | 'deleted' | 'matchesOf' | 'save'> {
   const previous = input.previous as NotificationProgress;
   const examined = new Set(previous.examined ?? []);
-  const matches = new Map<string, Set<string>>(input.members.map((m) => [m.taskId, new Set(previous.matches?.[m.taskId] ?? [])]));
+  const matches = new Map<string, Set<string>>(
+    input.members.map((m) => [m.taskId, new Set(previous.matches?.[m.taskId] ?? [])]),
+  );
   const deleted = new Set(previous.deleted ?? []);
   const matchesOf = (taskId: string): Set<string> => {
     const found = matches.get(taskId) ?? new Set<string>();
     matches.set(taskId, found);
     return found;
   };
-  const save = () => input.checkpoint({ examined: [...examined], matches: Object.fromEntries([...matches].map(([k, v]) => [k, [...v]])), deleted: [...deleted] });
+  const save = () =>
+    input.checkpoint({
+      examined: [...examined],
+      matches: Object.fromEntries([...matches].map(([k, v]) => [k, [...v]])),
+      deleted: [...deleted],
+    });
   return { examined, matches, deleted, matchesOf, save };
 }
 
@@ -142,12 +188,16 @@ async function readContents(sweep: Sweep, toRead: AppCenterNotificationOverview[
       sweep.examined.add(id);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(client.settings.readConcurrency, Math.max(1, toRead.length)) }, reader));
+  await Promise.all(
+    Array.from({ length: Math.min(client.settings.readConcurrency, Math.max(1, toRead.length)) }, reader),
+  );
 }
 
 /** Deletes the matches not yet deleted, in chunks; the app's 404/410 status when it answered gone. */
 async function deleteMatches(sweep: Sweep): Promise<number | undefined> {
-  const doomed = [...new Set([...sweep.matches.values()].flatMap((ids) => [...ids]))].filter((id) => !sweep.deleted.has(id));
+  const doomed = [...new Set([...sweep.matches.values()].flatMap((ids) => [...ids]))].filter(
+    (id) => !sweep.deleted.has(id),
+  );
   // Matches recorded before the deletes: a run that dies midway, or a duplicate run, keeps them.
   if (doomed.length > 0) await sweep.save();
   for (let i = 0; i < doomed.length; i += PUSH_DELETE_CHUNK) {
@@ -166,14 +216,19 @@ async function readBack(sweep: Sweep) {
     const left = after.items.filter((n) => sweep.deleted.has(n.notification_id)).length;
     if (left > 0) {
       await sweep.save();
-      throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_List', code: 'StillListed' }, `still lists ${left} deleted notification(s)`);
+      throw new TransientVendorError(
+        { vendor: 'appcenter', operation: 'Push_List', code: 'StillListed' },
+        `still lists ${left} deleted notification(s)`,
+      );
     }
   }
   return after;
 }
 
 /** One sweep of an app at a time: each reads every notification, out of one call budget. */
-export const appcenterSweepNotifications: BatchProcessor<AppCenterClient> = Object.assign(sweepNotifications, { oneRunPerScope: true });
+export const appcenterSweepNotifications: BatchProcessor<AppCenterClient> = Object.assign(sweepNotifications, {
+  oneRunPerScope: true,
+});
 
 /** Every member done with the confirmed "App Center retired" answer (confirmGoneApp, jobs/appcenter-batch-member.ts). */
 function gone(taskIds: string[], app: string, answer: Record<string, unknown>) {

@@ -24,7 +24,10 @@ export interface ProjectDeletionResult {
   evidence: Evidence;
 }
 
-export type ProjectDeletionProcessor = (input: ProjectDeletionInput, deps: VendorClients) => Promise<ProjectDeletionResult>;
+export type ProjectDeletionProcessor = (
+  input: ProjectDeletionInput,
+  deps: VendorClients,
+) => Promise<ProjectDeletionResult>;
 
 /** A `scope` job's processor (src/connectors/connector.ts): today the one scope job, a project deletion. */
 export type ScopeProcessor = ProjectDeletionProcessor;
@@ -80,7 +83,10 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
   const store = deps.s3 ?? pinpoint.exports;
   // Refuse before anything is destroyed: a project deleted without its files would be half done.
   if (input.s3Locations.length > 0 && !store) {
-    throw new PermanentVendorError({ vendor: 's3', operation: 'DeleteObjects', code: 'NoS3Access' }, 'cannot be called: no S3 access is configured (vendors.s3, or vendors.pinpoint.addressScan.s3)');
+    throw new PermanentVendorError(
+      { vendor: 's3', operation: 'DeleteObjects', code: 'NoS3Access' },
+      'cannot be called: no S3 access is configured (vendors.s3, or vendors.pinpoint.addressScan.s3)',
+    );
   }
 
   let app = input.previous.app as AppDeletionEvidence | undefined;
@@ -95,13 +101,19 @@ export const deleteProject: ProjectDeletionProcessor = async (input, deps) => {
     } else {
       const after = await pinpoint.getApp({ appId: input.appId, signal: input.signal });
       // Pinpoint answered the delete but still shows the app: do not claim it; the retry sends DeleteApp again.
-      if (!isGone(after)) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetApp', code: 'StillPresent' }, 'still describes the app after DeleteApp');
+      if (!isGone(after))
+        throw new TransientVendorError(
+          { vendor: 'pinpoint', operation: 'GetApp', code: 'StillPresent' },
+          'still describes the app after DeleteApp',
+        );
       app = { result: 'deleted', arn: answer.arn, name: answer.name, verification: 'verified_absent' };
     }
     await input.checkpoint({ app });
   }
 
-  const s3: PrefixDeletionEvidence[] = Array.isArray(input.previous.s3) ? [...(input.previous.s3 as PrefixDeletionEvidence[])] : [];
+  const s3: PrefixDeletionEvidence[] = Array.isArray(input.previous.s3)
+    ? [...(input.previous.s3 as PrefixDeletionEvidence[])]
+    : [];
   // Written ahead of each prefix's purge and cleared with its counts (Invariant 11).
   const cutOff = input.previous.purging as S3Location | null | undefined;
   for (const location of input.s3Locations) {

@@ -25,7 +25,19 @@ export const deleteUserEndpoints: TaskProcessor<PinpointClient> = async (input, 
   if (found.length === 0) {
     const app = await pinpoint.confirmApp({ appId, signal: input.signal, sightings: deps.scopeSightings });
     if (isGone(app)) {
-      return { outcome: 'not_found', evidence: { appId, appGone: true, vendorAnswer: app.vendorAnswer, ...(app.endOfSupportAt ? { endOfSupportAt: app.endOfSupportAt } : {}), ...(app.lastSeenAt ? { lastSeenAt: app.lastSeenAt } : {}), endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } };
+      return {
+        outcome: 'not_found',
+        evidence: {
+          appId,
+          appGone: true,
+          vendorAnswer: app.vendorAnswer,
+          ...(app.endOfSupportAt ? { endOfSupportAt: app.endOfSupportAt } : {}),
+          ...(app.lastSeenAt ? { lastSeenAt: app.lastSeenAt } : {}),
+          endpointsFound: 0,
+          endpointsDeleted: 0,
+          ...scopeGone(),
+        },
+      };
     }
   }
   const earlier = typeof input.previous.endpointsFound === 'number' ? input.previous.endpointsFound : 0;
@@ -34,14 +46,21 @@ export const deleteUserEndpoints: TaskProcessor<PinpointClient> = async (input, 
     // The app answered with endpoints: it exists (src/ledger/scope-sightings.ts).
     if (deps.scopeSightings) {
       const index = pinpoint.settings.appIds.indexOf(appId);
-      await deps.scopeSightings.seen({ vendor: 'pinpoint', configKey: `vendors.pinpoint.appIds[${index < 0 ? '?' : index}]`, scopeId: appId });
+      await deps.scopeSightings.seen({
+        vendor: 'pinpoint',
+        configKey: `vendors.pinpoint.appIds[${index < 0 ? '?' : index}]`,
+        scopeId: appId,
+      });
     }
     await input.checkpoint({ appId, endpointsFound: found.length, endpointIds: found.map((e) => e.id) });
     deleted = (await pinpoint.deleteUserEndpoints({ appId, userId, signal: input.signal })).map((e) => e.id);
   }
   const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
   if (left.length > 0) {
-    throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetUserEndpoints' }, `still lists ${left.length} endpoint(s) after deletion`);
+    throw new TransientVendorError(
+      { vendor: 'pinpoint', operation: 'GetUserEndpoints' },
+      `still lists ${left.length} endpoint(s) after deletion`,
+    );
   }
 
   const endpointsFound = found.length > 0 ? found.length : earlier;

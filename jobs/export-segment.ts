@@ -1,9 +1,29 @@
 import { EndpointMatcher, ExportScan, ExportScanError } from '../src/vendors/pinpoint-export-scanner.js';
 import { batchExportPrefix, type ResolvedPinpointSettings } from '../src/vendors/pinpoint-settings.js';
-import { isGone, type AppGone, type ExportJobState, type PinpointAppGone, type PinpointClient } from '../src/vendors/pinpoint-client.js';
+import {
+  isGone,
+  type AppGone,
+  type ExportJobState,
+  type PinpointAppGone,
+  type PinpointClient,
+} from '../src/vendors/pinpoint-client.js';
 import type { ObjectStoreClient } from '../src/vendors/s3-client.js';
-import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
-import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type BatchResult, type MemberResult, type ProcessorDeps } from '../src/connectors/processor-contract.js';
+import {
+  PermanentVendorError,
+  RateLimitedError,
+  TransientVendorError,
+  isVendorError,
+  scopeMissing,
+} from '../src/vendors/vendor-errors.js';
+import {
+  requireClient,
+  resourceValue,
+  type BatchInput,
+  type BatchProcessor,
+  type BatchResult,
+  type MemberResult,
+  type ProcessorDeps,
+} from '../src/connectors/processor-contract.js';
 
 /** The batch job's name, in the Pinpoint queue; its members are `find-endpoint` tasks. */
 export const EXPORT_SEGMENT = 'export-segment';
@@ -45,7 +65,11 @@ export const exportSegment: BatchProcessor<PinpointClient> = async (input, deps)
   const pinpoint = requireClient(deps, 'pinpoint');
   const settings = pinpoint.settings.addressScan;
   const s3 = pinpoint.exports;
-  if (!settings || !s3) throw new PermanentVendorError({ vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'NotConfigured' }, 'has no addressScan settings');
+  if (!settings || !s3)
+    throw new PermanentVendorError(
+      { vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'NotConfigured' },
+      'has no addressScan settings',
+    );
   const appId = resourceValue(input.scope, 'app');
   const prefix = batchExportPrefix(settings, input.batchId);
   const state = input.previous as ExportState;
@@ -53,7 +77,10 @@ export const exportSegment: BatchProcessor<PinpointClient> = async (input, deps)
   try {
     // `purging` was written ahead of the purge (Invariant 11): an earlier run was cut off in it, and
     // what it deleted is not in this run's counts, which are then a lower bound.
-    if (state.phase === 'purging' && state.matches) return await purgeAndFinish(input, s3, settings.bucket, prefix, state.matches, { exportPurge: 'removed_in_earlier_attempt' });
+    if (state.phase === 'purging' && state.matches)
+      return await purgeAndFinish(input, s3, settings.bucket, prefix, state.matches, {
+        exportPurge: 'removed_in_earlier_attempt',
+      });
 
     const run: ExportRun = { pinpoint, settings, s3, appId, prefix, input, deps };
     // 1. The export job(s), created once.
@@ -88,7 +115,10 @@ interface ExportRun {
 type Answered<T> = T | { result: BatchResult };
 
 /** Creates each target's export job once (recorded before the call; adopted after a crash); the app gone ends the batch. */
-async function createExportJobs(run: ExportRun, state: ExportState): Promise<Answered<{ jobs: Array<{ target: string; jobId: string }> }>> {
+async function createExportJobs(
+  run: ExportRun,
+  state: ExportState,
+): Promise<Answered<{ jobs: Array<{ target: string; jobId: string }> }>> {
   const { pinpoint, settings, s3, appId, prefix, input } = run;
   const targets = settings.segments?.[appId] ?? ['*'];
   const jobs = [...(state.exportJobs ?? [])];
@@ -101,9 +131,24 @@ async function createExportJobs(run: ExportRun, state: ExportState): Promise<Ans
     if (!job) {
       requested.push(target);
       await input.checkpoint({ phase: 'exporting', exportPrefix: prefix, exportRequested: requested });
-      job = await pinpoint.createExportJob({ appId, s3UrlPrefix, roleArn: settings.roleArn, segmentId: target === '*' ? undefined : target, signal: input.signal });
+      job = await pinpoint.createExportJob({
+        appId,
+        s3UrlPrefix,
+        roleArn: settings.roleArn,
+        segmentId: target === '*' ? undefined : target,
+        signal: input.signal,
+      });
     }
-    if (isGone(job)) return { result: await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, run.deps)) };
+    if (isGone(job))
+      return {
+        result: await appGone(
+          input,
+          s3,
+          settings.bucket,
+          prefix,
+          await confirmGone(pinpoint, appId, job, input.signal, run.deps),
+        ),
+      };
     jobs.push({ target, jobId: job.jobId });
     await input.checkpoint({ exportJobs: jobs });
   }
@@ -111,12 +156,24 @@ async function createExportJobs(run: ExportRun, state: ExportState): Promise<Ans
 }
 
 /** Asks once for each job's state: all COMPLETED, or the batch waits (a FAILED export ends it). */
-async function pollExportJobs(run: ExportRun, jobs: Array<{ jobId: string }>): Promise<Answered<{ states: ExportJobState[] }>> {
+async function pollExportJobs(
+  run: ExportRun,
+  jobs: Array<{ jobId: string }>,
+): Promise<Answered<{ states: ExportJobState[] }>> {
   const { pinpoint, settings, s3, appId, prefix, input } = run;
   const states: ExportJobState[] = [];
   for (const { jobId } of jobs) {
     const job = await pinpoint.getExportJob({ appId, jobId, signal: input.signal });
-    if (isGone(job)) return { result: await appGone(input, s3, settings.bucket, prefix, await confirmGone(pinpoint, appId, job, input.signal, run.deps)) };
+    if (isGone(job))
+      return {
+        result: await appGone(
+          input,
+          s3,
+          settings.bucket,
+          prefix,
+          await confirmGone(pinpoint, appId, job, input.signal, run.deps),
+        ),
+      };
     states.push(job);
   }
   const failed = states.find((s) => s.status === 'FAILED');
@@ -130,7 +187,15 @@ async function pollExportJobs(run: ExportRun, jobs: Array<{ jobId: string }>): P
     return {
       result: {
         outcome: 'waiting_vendor',
-        evidence: { phase: 'exporting', exportStatus: states.map((s) => ({ jobId: s.jobId, status: s.status, completedPieces: s.completedPieces, totalPieces: s.totalPieces })) },
+        evidence: {
+          phase: 'exporting',
+          exportStatus: states.map((s) => ({
+            jobId: s.jobId,
+            status: s.status,
+            completedPieces: s.completedPieces,
+            totalPieces: s.totalPieces,
+          })),
+        },
         pollAfterMs: pinpoint.settings.pollIntervalMs,
         reason: `waiting for Pinpoint to finish exporting app ${appId}`,
       },
@@ -143,11 +208,19 @@ async function pollExportJobs(run: ExportRun, jobs: Array<{ jobId: string }>): P
 async function scanExport(run: ExportRun, states: ExportJobState[]) {
   const { settings, s3, prefix, input } = run;
   await input.checkpoint({ phase: 'scanning', exportedEndpoints: states.reduce((n, s) => n + s.totalProcessed, 0) });
-  const scan = new ExportScan(new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId }))));
+  const scan = new ExportScan(
+    new EndpointMatcher(
+      input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })),
+    ),
+  );
   for await (const object of s3.listKeys(settings.bucket, prefix, input.signal)) {
     if (!object.key.endsWith('.gz')) continue;
     const read = await s3.getObject(settings.bucket, object.key, undefined, input.signal);
-    if (!read) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: 'FileVanished' }, 'lost an export file between listing and reading it');
+    if (!read)
+      throw new TransientVendorError(
+        { vendor: 'pinpoint', operation: 'ScanExport', code: 'FileVanished' },
+        'lost an export file between listing and reading it',
+      );
     await scan.scanGzip(read.body, { signal: input.signal });
   }
   const matches = Object.fromEntries(input.members.map((m, i) => [m.taskId, scan.endpointIds(i)]));
@@ -156,7 +229,14 @@ async function scanExport(run: ExportRun, states: ExportJobState[]) {
   return { matches, scanEvidence };
 }
 
-async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, matches: Record<string, string[]>, extra: Record<string, unknown>): Promise<BatchResult> {
+async function purgeAndFinish(
+  input: BatchInput,
+  s3: ObjectStoreClient,
+  bucket: string,
+  prefix: string,
+  matches: Record<string, string[]>,
+  extra: Record<string, unknown>,
+): Promise<BatchResult> {
   const purged = await s3.purgePrefix(bucket, prefix, input.signal);
   const members = new Map<string, MemberResult>();
   let matchedMembers = 0;
@@ -193,18 +273,45 @@ async function purgeAndFinish(input: BatchInput, s3: ObjectStoreClient, bucket: 
  * app is looked up (PinpointClient.confirmApp): a mistyped app id throws a MisconfiguredVendorError
  * naming the config key; Pinpoint past its end of support is the answer the members record.
  */
-async function confirmGone(pinpoint: PinpointClient, appId: string, gone: AppGone, signal: AbortSignal | undefined, deps: ProcessorDeps<PinpointClient>): Promise<PinpointAppGone> {
+async function confirmGone(
+  pinpoint: PinpointClient,
+  appId: string,
+  gone: AppGone,
+  signal: AbortSignal | undefined,
+  deps: ProcessorDeps<PinpointClient>,
+): Promise<PinpointAppGone> {
   const app = await pinpoint.confirmApp({ appId, signal, sightings: deps.scopeSightings });
-  if (!isGone(app)) throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetApp', code: 'AppStillDescribed' }, `answered ${gone.vendorAnswer} for an app it still describes`);
+  if (!isGone(app))
+    throw new TransientVendorError(
+      { vendor: 'pinpoint', operation: 'GetApp', code: 'AppStillDescribed' },
+      `answered ${gone.vendorAnswer} for an app it still describes`,
+    );
   return app;
 }
 
 /** Pinpoint is past its end of support (confirmed by confirmGone): nothing to find, recorded with the vendor's answer and the date. */
-async function appGone(input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string, gone: PinpointAppGone): Promise<BatchResult> {
+async function appGone(
+  input: BatchInput,
+  s3: ObjectStoreClient,
+  bucket: string,
+  prefix: string,
+  gone: PinpointAppGone,
+): Promise<BatchResult> {
   const purged = await s3.purgePrefix(bucket, prefix, input.signal);
-  const answer = { appGone: true, vendorAnswer: gone.vendorAnswer, ...(gone.endOfSupportAt ? { endOfSupportAt: gone.endOfSupportAt } : {}), ...(gone.lastSeenAt ? { lastSeenAt: gone.lastSeenAt } : {}) };
-  const members = new Map<string, MemberResult>(input.members.map((m) => [m.taskId, { state: 'done', result: answer }]));
-  return { outcome: 'done', evidence: { phase: 'done', ...answer, exportFilesDeleted: purged.versionsDeleted }, members };
+  const answer = {
+    appGone: true,
+    vendorAnswer: gone.vendorAnswer,
+    ...(gone.endOfSupportAt ? { endOfSupportAt: gone.endOfSupportAt } : {}),
+    ...(gone.lastSeenAt ? { lastSeenAt: gone.lastSeenAt } : {}),
+  };
+  const members = new Map<string, MemberResult>(
+    input.members.map((m) => [m.taskId, { state: 'done', result: answer }]),
+  );
+  return {
+    outcome: 'done',
+    evidence: { phase: 'done', ...answer, exportFilesDeleted: purged.versionsDeleted },
+    members,
+  };
 }
 
 /**
@@ -213,7 +320,13 @@ async function appGone(input: BatchInput, s3: ObjectStoreClient, bucket: string,
  * export FAILED, or the second failed attempt) first deletes the export files, since a failed
  * batch must not leave everyone's endpoints lying in S3; its members then join a fresh batch.
  */
-async function onFailure(err: unknown, input: BatchInput, s3: ObjectStoreClient, bucket: string, prefix: string): Promise<Error> {
+async function onFailure(
+  err: unknown,
+  input: BatchInput,
+  s3: ObjectStoreClient,
+  bucket: string,
+  prefix: string,
+): Promise<Error> {
   if (err instanceof RateLimitedError || input.signal?.aborted) return err as Error;
   const failure = classify(err);
   if (!(failure instanceof PermanentVendorError) && input.attempt < FINAL_ATTEMPT) return failure;
@@ -223,7 +336,10 @@ async function onFailure(err: unknown, input: BatchInput, s3: ObjectStoreClient,
     () => 'not deleted',
   );
   if (failure instanceof PermanentVendorError) return failure;
-  return new PermanentVendorError(failure.details, `failed on attempt ${input.attempt}, ending the shared export batch (export files ${purge})`);
+  return new PermanentVendorError(
+    failure.details,
+    `failed on attempt ${input.attempt}, ending the shared export batch (export files ${purge})`,
+  );
 }
 
 function classify(err: unknown): PermanentVendorError | TransientVendorError | RateLimitedError {
@@ -232,6 +348,13 @@ function classify(err: unknown): PermanentVendorError | TransientVendorError | R
     return scopeMissing(err.details, 'vendors.pinpoint.addressScan.bucket', 'does not exist');
   }
   if (isVendorError(err)) return err;
-  if (err instanceof ExportScanError) return new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: err.code }, 'could not read an export file to its end');
-  return new TransientVendorError({ vendor: 'pinpoint', operation: 'ScanExport', code: (err as Error | undefined)?.name ?? 'Error' }, 'failed');
+  if (err instanceof ExportScanError)
+    return new TransientVendorError(
+      { vendor: 'pinpoint', operation: 'ScanExport', code: err.code },
+      'could not read an export file to its end',
+    );
+  return new TransientVendorError(
+    { vendor: 'pinpoint', operation: 'ScanExport', code: (err as Error | undefined)?.name ?? 'Error' },
+    'failed',
+  );
 }

@@ -6,7 +6,14 @@ import { normaliseAddress } from '../src/vendors/pinpoint-export-scanner.js';
 import type { EndpointReadBack } from '../src/vendors/pinpoint-client.js';
 import { PermanentVendorError, TransientVendorError } from '../src/vendors/vendor-errors.js';
 import { EXPORT_SEGMENT } from './export-segment.js';
-import { requireClient, resourceValue, windowBatchPollMs, type TaskInput, type TaskProcessor, type TaskResult } from '../src/connectors/processor-contract.js';
+import {
+  requireClient,
+  resourceValue,
+  windowBatchPollMs,
+  type TaskInput,
+  type TaskProcessor,
+  type TaskResult,
+} from '../src/connectors/processor-contract.js';
 
 /** What a run leaves in the task's evidence for the next (vendor ids and counts only). */
 interface FindState {
@@ -45,8 +52,13 @@ export const findEndpoint: TaskProcessor<PinpointClient> = async (input, deps) =
   const settings = pinpoint.settings;
   const appId = resourceValue(input.resource, 'app');
   const { subject } = input;
-  if (!subject.email && !subject.phone) return { outcome: 'skipped', evidence: { reason: 'no e-mail or phone for this person' } };
-  if (!settings.addressScan) throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'find-endpoint', code: 'NotConfigured' }, 'has no addressScan settings');
+  if (!subject.email && !subject.phone)
+    return { outcome: 'skipped', evidence: { reason: 'no e-mail or phone for this person' } };
+  if (!settings.addressScan)
+    throw new PermanentVendorError(
+      { vendor: 'pinpoint', operation: 'find-endpoint', code: 'NotConfigured' },
+      'has no addressScan settings',
+    );
 
   const scan = await awaitExportScan(input, settings, appId);
   if ('result' in scan) return scan.result;
@@ -72,9 +84,18 @@ export const findEndpoint: TaskProcessor<PinpointClient> = async (input, deps) =
 };
 
 /** Joins the app's shared export scan: the endpoint ids it found for this person, or what this run answers now. */
-async function awaitExportScan(input: TaskInput, settings: ResolvedPinpointSettings, appId: string): Promise<{ batchId: string; endpointIds: string[] } | { result: TaskResult }> {
+async function awaitExportScan(
+  input: TaskInput,
+  settings: ResolvedPinpointSettings,
+  appId: string,
+): Promise<{ batchId: string; endpointIds: string[] } | { result: TaskResult }> {
   // The batch's answer stays in the ledger: a re-run (crash, retry) asks again and gets the same ids.
-  const outcome = await input.awaitBatch({ kind: EXPORT_SEGMENT, scope: `app/${appId}`, windowMs: settings.batchWindowMs, maxMembers: settings.batchMaxSubjects });
+  const outcome = await input.awaitBatch({
+    kind: EXPORT_SEGMENT,
+    scope: `app/${appId}`,
+    windowMs: settings.batchWindowMs,
+    maxMembers: settings.batchMaxSubjects,
+  });
   if (outcome.state === 'waiting') {
     return {
       result: {
@@ -85,11 +106,30 @@ async function awaitExportScan(input: TaskInput, settings: ResolvedPinpointSetti
       },
     };
   }
-  if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'BatchFailed' }, 'shared export scan failed');
+  if (outcome.state === 'failed')
+    throw new PermanentVendorError(
+      { vendor: 'pinpoint', operation: EXPORT_SEGMENT, code: 'BatchFailed' },
+      'shared export scan failed',
+    );
   const batchId = outcome.batchId;
   if (outcome.result.appGone) {
     // Pinpoint is past its end of support, or the app seen before is gone (the batch looked the app up before trusting the answer).
-    return { result: { outcome: 'not_found', evidence: { appId, batchId, appGone: true, vendorAnswer: outcome.result.vendorAnswer, endOfSupportAt: outcome.result.endOfSupportAt, ...(outcome.result.lastSeenAt ? { lastSeenAt: outcome.result.lastSeenAt } : {}), endpointsFound: 0, endpointsDeleted: 0, ...scopeGone() } } };
+    return {
+      result: {
+        outcome: 'not_found',
+        evidence: {
+          appId,
+          batchId,
+          appGone: true,
+          vendorAnswer: outcome.result.vendorAnswer,
+          endOfSupportAt: outcome.result.endOfSupportAt,
+          ...(outcome.result.lastSeenAt ? { lastSeenAt: outcome.result.lastSeenAt } : {}),
+          endpointsFound: 0,
+          endpointsDeleted: 0,
+          ...scopeGone(),
+        },
+      },
+    };
   }
   const endpointIds = Array.isArray(outcome.result.endpointIds) ? (outcome.result.endpointIds as string[]) : [];
   return { batchId, endpointIds };
@@ -102,7 +142,13 @@ function endpointRun(pinpoint: PinpointClient, appId: string, input: TaskInput) 
   const alreadyGone = new Set(state.alreadyGoneIds ?? []);
   const changed = new Set(state.changedIds ?? []);
   const interrupted = state.deletingId ?? undefined;
-  const progress = () => ({ deletedIds: [...deleted], alreadyGoneIds: [...alreadyGone], changedIds: [...changed], endpointsDeleted: deleted.size, deletingId: null });
+  const progress = () => ({
+    deletedIds: [...deleted],
+    alreadyGoneIds: [...alreadyGone],
+    changedIds: [...changed],
+    endpointsDeleted: deleted.size,
+    deletingId: null,
+  });
   return { pinpoint, appId, input, deleted, alreadyGone, changed, interrupted, progress };
 }
 
@@ -119,7 +165,8 @@ async function deleteMatching(run: EndpointRun, endpointIds: string[]): Promise<
     else if (!belongsTo(current, input.subject)) changed.add(endpointId);
     else {
       await input.checkpoint({ ...progress(), deletingId: endpointId });
-      if ((await pinpoint.deleteEndpoint({ appId, endpointId, signal: input.signal })) === 'deleted') deleted.add(endpointId);
+      if ((await pinpoint.deleteEndpoint({ appId, endpointId, signal: input.signal })) === 'deleted')
+        deleted.add(endpointId);
       else alreadyGone.add(endpointId);
     }
     await input.checkpoint(progress());
@@ -137,7 +184,10 @@ async function readBack(run: EndpointRun): Promise<void> {
   if (survivors.length) {
     for (const id of survivors) deleted.delete(id);
     await input.checkpoint(progress());
-    throw new TransientVendorError({ vendor: 'pinpoint', operation: 'GetEndpoint', code: 'StillPresent' }, `still returns ${survivors.length} endpoint(s) after deletion`);
+    throw new TransientVendorError(
+      { vendor: 'pinpoint', operation: 'GetEndpoint', code: 'StillPresent' },
+      `still returns ${survivors.length} endpoint(s) after deletion`,
+    );
   }
 }
 

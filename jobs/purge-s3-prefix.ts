@@ -13,10 +13,16 @@ import { requireClient, windowBatchPollMs, type TaskProcessor } from '../src/con
 export const purgeS3Prefix: TaskProcessor<S3VendorClient> = async (input, deps) => {
   const s3 = requireClient(deps, 's3');
   const { email, phone, userId } = input.subject;
-  if (!email && !phone && !userId) return { outcome: 'skipped', evidence: { reason: 'no e-mail, phone or user id for this person' } };
+  if (!email && !phone && !userId)
+    return { outcome: 'skipped', evidence: { reason: 'no e-mail, phone or user id for this person' } };
 
   const { batchWindowMs, batchMaxSubjects } = s3.settings;
-  const outcome = await input.awaitBatch({ kind: SCAN_S3_PREFIX, scope: input.resource, windowMs: batchWindowMs, maxMembers: batchMaxSubjects });
+  const outcome = await input.awaitBatch({
+    kind: SCAN_S3_PREFIX,
+    scope: input.resource,
+    windowMs: batchWindowMs,
+    maxMembers: batchMaxSubjects,
+  });
   if (outcome.state === 'waiting') {
     return {
       outcome: 'waiting_vendor',
@@ -25,7 +31,11 @@ export const purgeS3Prefix: TaskProcessor<S3VendorClient> = async (input, deps) 
       reason: 'waiting for the shared scan of this S3 location',
     };
   }
-  if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 's3', operation: SCAN_S3_PREFIX, code: 'BatchFailed' }, 'shared scan of the location failed');
+  if (outcome.state === 'failed')
+    throw new PermanentVendorError(
+      { vendor: 's3', operation: SCAN_S3_PREFIX, code: 'BatchFailed' },
+      'shared scan of the location failed',
+    );
   const result = outcome.result;
   const removed = Number(result.rowsRemoved ?? 0) + Number(result.versionsDeleted ?? 0);
   return { outcome: removed > 0 ? 'succeeded' : 'not_found', evidence: { batchId: outcome.batchId, ...result } };

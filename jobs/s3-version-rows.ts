@@ -20,16 +20,33 @@ export interface RewriteContext {
 }
 
 /** The version's rows matched against the members; undefined when the version is gone. */
-export async function readRows(s3: S3VendorClient, bucket: string, key: string, entry: S3VersionEntry, matcher: EndpointMatcher, signal?: AbortSignal): Promise<RowScan | undefined> {
+export async function readRows(
+  s3: S3VendorClient,
+  bucket: string,
+  key: string,
+  entry: S3VersionEntry,
+  matcher: EndpointMatcher,
+  signal?: AbortSignal,
+): Promise<RowScan | undefined> {
   const read = await s3.getObject(bucket, key, entry.versionId, signal);
   if (!read) return undefined;
   return scanObjectRows(read.body, matcher);
 }
 
 /** Writes a new current version of the key without the members' rows (via a temp file: memory stays flat). */
-export async function rewriteVersion(s3: S3VendorClient, bucket: string, key: string, versionId: string, ctx: RewriteContext): Promise<{ versionId?: string }> {
+export async function rewriteVersion(
+  s3: S3VendorClient,
+  bucket: string,
+  key: string,
+  versionId: string,
+  ctx: RewriteContext,
+): Promise<{ versionId?: string }> {
   const read = await s3.getObject(bucket, key, versionId, ctx.signal);
-  if (!read) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'VersionVanished' }, 'lost a version between reading and rewriting it');
+  if (!read)
+    throw new TransientVendorError(
+      { vendor: 's3', operation: 'GetObject', code: 'VersionVanished' },
+      'lost a version between reading and rewriting it',
+    );
   const dir = await mkdtemp(path.join(os.tmpdir(), 'erasure-rewrite-'));
   const file = path.join(dir, 'object');
   try {
@@ -57,7 +74,13 @@ export async function rewriteVersion(s3: S3VendorClient, bucket: string, key: st
 }
 
 /** How many versions of the touched keys still hold a member's rows. */
-export async function versionsStillHolding(s3: S3VendorClient, bucket: string, touched: string[], matcher: EndpointMatcher, signal?: AbortSignal): Promise<number> {
+export async function versionsStillHolding(
+  s3: S3VendorClient,
+  bucket: string,
+  touched: string[],
+  matcher: EndpointMatcher,
+  signal?: AbortSignal,
+): Promise<number> {
   let stillHolding = 0;
   for (const key of touched) {
     for await (const group of s3.listVersions(bucket, key, signal)) {

@@ -3,9 +3,21 @@ import { EndpointMatcher } from '../src/vendors/pinpoint-export-scanner.js';
 import { ObjectRowsError, type RowScan } from '../src/vendors/s3-object-rows.js';
 import { parseLocationResource } from '../src/vendors/s3-settings.js';
 import type { S3KeyVersions, S3VendorClient, S3VersionEntry } from '../src/vendors/s3-client.js';
-import { PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, scopeMissing } from '../src/vendors/vendor-errors.js';
+import {
+  PermanentVendorError,
+  RateLimitedError,
+  TransientVendorError,
+  isVendorError,
+  scopeMissing,
+} from '../src/vendors/vendor-errors.js';
 import { unverifiable, verifiedAbsent } from '../src/receipts/verification.js';
-import { requireClient, resourceValue, type BatchInput, type BatchProcessor, type MemberResult } from '../src/connectors/processor-contract.js';
+import {
+  requireClient,
+  resourceValue,
+  type BatchInput,
+  type BatchProcessor,
+  type MemberResult,
+} from '../src/connectors/processor-contract.js';
 import { readRows, rewriteVersion, versionsStillHolding } from './s3-version-rows.js';
 
 /** The batch job's name, in the S3 queue; its members are `purge-s3-prefix` tasks. */
@@ -23,7 +35,12 @@ export interface PrefixPurgeCounts {
   deleteMarkersDeleted: number;
 }
 
-const emptyCounts = (): PrefixPurgeCounts => ({ objectsRewritten: 0, rowsRemoved: 0, versionsDeleted: 0, deleteMarkersDeleted: 0 });
+const emptyCounts = (): PrefixPurgeCounts => ({
+  objectsRewritten: 0,
+  rowsRemoved: 0,
+  versionsDeleted: 0,
+  deleteMarkersDeleted: 0,
+});
 
 /**
  * What a run is about to change in one key, written to the batch's evidence before the first
@@ -69,7 +86,9 @@ const keyDigest = (key: string) => createHash('sha256').update(key, 'utf8').dige
 const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
   const s3 = requireClient(deps, 's3');
   const { bucket, prefix } = parseLocationResource(resourceValue(input.scope, 'location'));
-  const matcher = new EndpointMatcher(input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })));
+  const matcher = new EndpointMatcher(
+    input.members.map((m) => ({ email: m.subject.email, phone: m.subject.phone, userId: m.subject.userId })),
+  );
   const everyone = new Set(input.members.map((_, i) => i));
   const indexOf = new Map(input.members.map((m, i) => [m.taskId, i]));
   const totals = { objectsScanned: 0, versionsScanned: 0, objectsSkipped: 0, keysTouched: 0 };
@@ -83,7 +102,15 @@ const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
     const versioning = await confirmBucket(s3, bucket, locationKey, input.signal);
     const versioned = versioning !== 'Unversioned';
     const touched: string[] = [];
-    const ctx: PurgeContext = { matcher, everyone, versioned, totals, taskIdOf: (i) => input.members[i].taskId, intents, signal: input.signal };
+    const ctx: PurgeContext = {
+      matcher,
+      everyone,
+      versioned,
+      totals,
+      taskIdOf: (i) => input.members[i].taskId,
+      intents,
+      signal: input.signal,
+    };
     let keysListed = 0;
     for await (const group of s3.listVersions(bucket, prefix, input.signal)) {
       keysListed++;
@@ -98,15 +125,36 @@ const purgeLocation: BatchProcessor<S3VendorClient> = async (input, deps) => {
       }
     }
     // The key is gone altogether: every version and marker it was to lose went.
-    if (unresolved) await intents.confirm(await resolveIntent(s3, bucket, unresolved, undefined, indexOf, matcher, input.signal));
+    if (unresolved)
+      await intents.confirm(await resolveIntent(s3, bucket, unresolved, undefined, indexOf, matcher, input.signal));
 
     // Read back every version of every key we changed: none may hold a member's rows any more.
     const stillHolding = await versionsStillHolding(s3, bucket, touched, matcher, input.signal);
-    if (stillHolding > 0) throw new TransientVendorError({ vendor: 's3', operation: 'GetObject', code: 'StillPresent' }, `still holds searched rows in ${stillHolding} version(s) after the purge`);
+    if (stillHolding > 0)
+      throw new TransientVendorError(
+        { vendor: 's3', operation: 'GetObject', code: 'StillPresent' },
+        `still holds searched rows in ${stillHolding} version(s) after the purge`,
+      );
 
-    const verification = keysListed > 0 ? verifiedAbsent() : { ...unverifiable('empty_prefix'), configKey: `${locationKey}.prefix`, note: `"${prefix}" holds no object in "${bucket}": check ${locationKey}.prefix` };
-    const members = new Map<string, MemberResult>(input.members.map((m, i) => [m.taskId, { state: 'done', result: { bucket, prefix, versioned, ...counts[i], ...verification } }]));
-    return { outcome: 'done', evidence: { bucket, prefix, versioned, members: input.members.length, keysListed, ...totals, progress: null }, members };
+    const verification =
+      keysListed > 0
+        ? verifiedAbsent()
+        : {
+            ...unverifiable('empty_prefix'),
+            configKey: `${locationKey}.prefix`,
+            note: `"${prefix}" holds no object in "${bucket}": check ${locationKey}.prefix`,
+          };
+    const members = new Map<string, MemberResult>(
+      input.members.map((m, i) => [
+        m.taskId,
+        { state: 'done', result: { bucket, prefix, versioned, ...counts[i], ...verification } },
+      ]),
+    );
+    return {
+      outcome: 'done',
+      evidence: { bucket, prefix, versioned, members: input.members.length, keysListed, ...totals, progress: null },
+      members,
+    };
   } catch (err) {
     // What was done is already recorded (each key's counts with its confirmation, an unfinished
     // key as its intent): let the taxonomy decide.
@@ -125,7 +173,10 @@ function memberProgress(input: BatchInput) {
   const previous = (input.previous.progress ?? {}) as Record<string, PrefixPurgeCounts>;
   const counts = input.members.map((m) => ({ ...emptyCounts(), ...(previous[m.taskId] ?? {}) }));
   // Members with nothing counted yet are left out: this is written after every touched key.
-  const progress = () => Object.fromEntries(input.members.flatMap((m, i) => (Object.values(counts[i]).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])));
+  const progress = () =>
+    Object.fromEntries(
+      input.members.flatMap((m, i) => (Object.values(counts[i]).some((n) => n > 0) ? [[m.taskId, counts[i]]] : [])),
+    );
   const intents = {
     declare: (intent: KeyIntent) => input.checkpoint({ intent }),
     confirm: (earned: Map<number, PrefixPurgeCounts>) => {
@@ -139,7 +190,8 @@ function memberProgress(input: BatchInput) {
 /** The bucket's versioning, which confirms it exists: a missing bucket is a configuration mistake naming its key. */
 function confirmBucket(s3: S3VendorClient, bucket: string, locationKey: string, signal?: AbortSignal) {
   return s3.versioning(bucket, signal).catch((err: unknown) => {
-    if (err instanceof PermanentVendorError && err.details.code === 'NoSuchBucket') throw scopeMissing(err.details, `${locationKey}.bucket`, `"${bucket}" does not exist`);
+    if (err instanceof PermanentVendorError && err.details.code === 'NoSuchBucket')
+      throw scopeMissing(err.details, `${locationKey}.bucket`, `"${bucket}" does not exist`);
     throw err;
   });
 }
@@ -176,7 +228,8 @@ async function resolveIntent(
   const listed = new Set(group?.entries.map((e) => e.versionId) ?? []);
   if (intent.rewrite) {
     const latest = group?.entries.find((e) => e.isLatest);
-    let rewritten = !latest || latest.isDeleteMarker ? group === undefined : latest.versionId !== intent.rewrite.versionId;
+    let rewritten =
+      !latest || latest.isDeleteMarker ? group === undefined : latest.versionId !== intent.rewrite.versionId;
     if (group && latest && !latest.isDeleteMarker && !rewritten) {
       const scan = await readRows(s3, bucket, group.key, latest, matcher, signal);
       rewritten = !Object.keys(intent.rewrite.rows).some((taskId) => {
@@ -191,16 +244,22 @@ async function resolveIntent(
       }
     }
   }
-  for (const { versionId, taskIds } of intent.deletes) if (!listed.has(versionId)) for (const taskId of taskIds) credit(taskId, 'versionsDeleted', 1);
+  for (const { versionId, taskIds } of intent.deletes)
+    if (!listed.has(versionId)) for (const taskId of taskIds) credit(taskId, 'versionsDeleted', 1);
   if (intent.markers) {
     // Cut off between the last version and its markers: nothing else would ever remove them (a key
     // of markers only holds nothing to scan), so the work is finished here, under the same intent.
     let left = intent.markers.versionIds.filter((v) => listed.has(v));
     if (group && left.length > 0 && group.entries.every((e) => e.isDeleteMarker)) {
-      await s3.deleteVersions(bucket, left.map((versionId) => ({ key: group.key, versionId })), signal);
+      await s3.deleteVersions(
+        bucket,
+        left.map((versionId) => ({ key: group.key, versionId })),
+        signal,
+      );
       left = [];
     }
-    for (const taskId of intent.markers.taskIds) credit(taskId, 'deleteMarkersDeleted', intent.markers.versionIds.length - left.length);
+    for (const taskId of intent.markers.taskIds)
+      credit(taskId, 'deleteMarkersDeleted', intent.markers.versionIds.length - left.length);
   }
   return earned;
 }
@@ -212,7 +271,10 @@ interface PurgeContext {
   totals: { objectsScanned: number; versionsScanned: number; objectsSkipped: number };
   taskIdOf(memberIndex: number): string;
   /** Records what is about to change before the first change, and what it earned after the last. */
-  intents: { declare(intent: KeyIntent): Promise<void>; confirm(earned: Map<number, PrefixPurgeCounts>): Promise<void> };
+  intents: {
+    declare(intent: KeyIntent): Promise<void>;
+    confirm(earned: Map<number, PrefixPurgeCounts>): Promise<void>;
+  };
   signal?: AbortSignal;
 }
 
@@ -236,14 +298,24 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
   const current = scans.find((s) => s.entry.isLatest);
   const planned = scans.filter((s) => ctx.versioned || s.entry.isLatest);
   const markers = group.entries.filter((e) => e.isDeleteMarker);
-  const objectsLeftIfPlanned = !!current || group.entries.some((e) => !e.isDeleteMarker && !planned.some((p) => p.entry === e));
+  const objectsLeftIfPlanned =
+    !!current || group.entries.some((e) => !e.isDeleteMarker && !planned.some((p) => p.entry === e));
   const owners = [...new Set(scans.flatMap((s) => [...s.scan.matched.keys()]))];
   const taskIdsOf = (scan: RowScan) => [...scan.matched.keys()].map((i) => ctx.taskIdOf(i));
   await ctx.intents.declare({
     keyDigest: keyDigest(group.key),
-    ...(current ? { rewrite: { versionId: current.entry.versionId, rows: Object.fromEntries([...current.scan.matched].map(([i, rows]) => [ctx.taskIdOf(i), rows])) } } : {}),
+    ...(current
+      ? {
+          rewrite: {
+            versionId: current.entry.versionId,
+            rows: Object.fromEntries([...current.scan.matched].map(([i, rows]) => [ctx.taskIdOf(i), rows])),
+          },
+        }
+      : {}),
     deletes: ctx.versioned ? scans.map((s) => ({ versionId: s.entry.versionId, taskIds: taskIdsOf(s.scan) })) : [],
-    ...(ctx.versioned && !objectsLeftIfPlanned && markers.length ? { markers: { versionIds: markers.map((m) => m.versionId), taskIds: owners.map((i) => ctx.taskIdOf(i)) } } : {}),
+    ...(ctx.versioned && !objectsLeftIfPlanned && markers.length
+      ? { markers: { versionIds: markers.map((m) => m.versionId), taskIds: owners.map((i) => ctx.taskIdOf(i)) } }
+      : {}),
   });
 
   // Counted here and recorded only with the confirmation: a run cut off midway records nothing of
@@ -266,12 +338,22 @@ async function purgeKey(s3: S3VendorClient, bucket: string, group: S3KeyVersions
     }
   }
   if (toDelete.length) {
-    await s3.deleteVersions(bucket, toDelete.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
-    for (const { entry, scan } of scans) if (toDelete.includes(entry)) for (const i of scan.matched.keys()) countsOf(earned, i).versionsDeleted++;
+    await s3.deleteVersions(
+      bucket,
+      toDelete.map((e) => ({ key: group.key, versionId: e.versionId })),
+      ctx.signal,
+    );
+    for (const { entry, scan } of scans)
+      if (toDelete.includes(entry)) for (const i of scan.matched.keys()) countsOf(earned, i).versionsDeleted++;
     // A key whose every object version went keeps only delete markers, hiding nothing: they go too.
-    const objectsLeft = group.entries.some((e) => !e.isDeleteMarker && !toDelete.includes(e)) || scans.some((s) => s.entry.isLatest);
+    const objectsLeft =
+      group.entries.some((e) => !e.isDeleteMarker && !toDelete.includes(e)) || scans.some((s) => s.entry.isLatest);
     if (!objectsLeft && markers.length) {
-      await s3.deleteVersions(bucket, markers.map((e) => ({ key: group.key, versionId: e.versionId })), ctx.signal);
+      await s3.deleteVersions(
+        bucket,
+        markers.map((e) => ({ key: group.key, versionId: e.versionId })),
+        ctx.signal,
+      );
       for (const i of owners) countsOf(earned, i).deleteMarkersDeleted += markers.length;
     }
   }
@@ -291,6 +373,13 @@ function countsOf(earned: Map<number, PrefixPurgeCounts>, memberIndex: number): 
 
 function classify(err: unknown): Error {
   if (isVendorError(err) || err instanceof RateLimitedError) return err;
-  if (err instanceof ObjectRowsError) return new TransientVendorError({ vendor: 's3', operation: 'ReadObject', code: err.code }, 'could not read an object to its end');
-  return new TransientVendorError({ vendor: 's3', operation: SCAN_S3_PREFIX, code: (err as Error | undefined)?.name ?? 'Error' }, 'failed');
+  if (err instanceof ObjectRowsError)
+    return new TransientVendorError(
+      { vendor: 's3', operation: 'ReadObject', code: err.code },
+      'could not read an object to its end',
+    );
+  return new TransientVendorError(
+    { vendor: 's3', operation: SCAN_S3_PREFIX, code: (err as Error | undefined)?.name ?? 'Error' },
+    'failed',
+  );
 }

@@ -1,8 +1,18 @@
 import type { SegmentClient } from '../src/vendors/segment-client.js';
 import type { RegulationStatus, RegulationTarget } from '../src/vendors/segment-client.js';
-import { SEGMENT_ERASING_REGULATION_TYPES, SEGMENT_MAX_SUBJECT_IDS, type SegmentRegulationType } from '../src/vendors/segment-settings.js';
+import {
+  SEGMENT_ERASING_REGULATION_TYPES,
+  SEGMENT_MAX_SUBJECT_IDS,
+  type SegmentRegulationType,
+} from '../src/vendors/segment-settings.js';
 import { PermanentVendorError } from '../src/vendors/vendor-errors.js';
-import { requireClient, type BatchProcessor, type BatchResult, type Evidence, type MemberResult } from '../src/connectors/processor-contract.js';
+import {
+  requireClient,
+  type BatchProcessor,
+  type BatchResult,
+  type Evidence,
+  type MemberResult,
+} from '../src/connectors/processor-contract.js';
 
 /** The batch job's name in the `segment` queue: creates one regulation for the batch, then polls it. */
 export const POLL_REGULATION = 'poll-regulation';
@@ -20,11 +30,16 @@ export function regulationBatchScope(resource: string, regulationType: SegmentRe
   return `${resource}#${regulationType}`;
 }
 
-export function parseRegulationBatchScope(scope: string): { resource: string; target: RegulationTarget; regulationType: SegmentRegulationType } {
+export function parseRegulationBatchScope(scope: string): {
+  resource: string;
+  target: RegulationTarget;
+  regulationType: SegmentRegulationType;
+} {
   const at = scope.lastIndexOf('#');
   const resource = scope.slice(0, at);
   const regulationType = scope.slice(at + 1) as SegmentRegulationType;
-  const fail = () => new PermanentVendorError({ vendor: 'segment', operation: POLL_REGULATION }, 'has a batch scope it cannot read');
+  const fail = () =>
+    new PermanentVendorError({ vendor: 'segment', operation: POLL_REGULATION }, 'has a batch scope it cannot read');
   if (at < 0 || !SEGMENT_ERASING_REGULATION_TYPES.includes(regulationType)) throw fail();
   if (resource === 'workspace') return { resource, target: { kind: 'workspace' }, regulationType };
   const source = /^source\/([A-Za-z0-9]+)$/.exec(resource);
@@ -47,7 +62,12 @@ const names = (list: Array<{ name: string }>) => [...new Set(list.map((d) => d.n
 /** What every member of a regulation learns: the regulation's outcome, the same for all (Segment does not report per subject). */
 export function regulationOutcome(regulation: RegulationStatus, base: Evidence): MemberResult {
   const status = regulation.overallStatus;
-  const destinations = regulation.destinations.map((d) => ({ name: d.name, id: d.id, status: d.status, sourceId: d.sourceId }));
+  const destinations = regulation.destinations.map((d) => ({
+    name: d.name,
+    id: d.id,
+    status: d.status,
+    sourceId: d.sourceId,
+  }));
   const failed = names(regulation.destinations.filter((d) => d.status === 'FAILED'));
   const unsupported = names(regulation.destinations.filter((d) => d.status === 'NOT_SUPPORTED'));
   const evidence: Evidence = {
@@ -61,25 +81,47 @@ export function regulationOutcome(regulation: RegulationStatus, base: Evidence):
     coverage: 'regulation-wide',
   };
   if (status === 'FINISHED') return { state: 'done', result: evidence };
-  if (status === 'PARTIAL_SUCCESS') return { state: 'done', result: { ...evidence, partial: true, failedDestinations: failed } };
+  if (status === 'PARTIAL_SUCCESS')
+    return { state: 'done', result: { ...evidence, partial: true, failedDestinations: failed } };
   // Segment's docs: the overall status turns FAILED when a destination that takes no deletions
   // "fails", even though Segment and every supported destination finished (docs/vendors/segment.md).
   // Segment did erase: the task ends done with errors naming those destinations (they must be asked
   // directly), and nothing is retried, since a new regulation would end the same way.
-  if (status === 'FAILED' && failed.length === 0 && unsupported.length > 0 && regulation.destinations.every((d) => d.status === 'FINISHED' || d.status === 'NOT_SUPPORTED')) {
+  if (
+    status === 'FAILED' &&
+    failed.length === 0 &&
+    unsupported.length > 0 &&
+    regulation.destinations.every((d) => d.status === 'FINISHED' || d.status === 'NOT_SUPPORTED')
+  ) {
     return {
       state: 'done',
-      result: { ...evidence, partial: true, failedDestinations: unsupported, reason: `ended FAILED only because destinations take no deletions: ${unsupported.join(', ')}` },
+      result: {
+        ...evidence,
+        partial: true,
+        failedDestinations: unsupported,
+        reason: `ended FAILED only because destinations take no deletions: ${unsupported.join(', ')}`,
+      },
     };
   }
   if (NOT_ERASED.has(status)) {
-    const culprits = status === 'NOT_SUPPORTED' ? names(regulation.destinations.filter((d) => d.status === 'NOT_SUPPORTED' || d.status === 'FAILED')) : failed;
-    const which = culprits.length ? `failing destinations: ${culprits.join(', ')}` : 'no destination reported the failure';
-    return { state: 'failed', result: { ...evidence, failedDestinations: culprits, reason: `ended ${status} (${which})` } };
+    const culprits =
+      status === 'NOT_SUPPORTED'
+        ? names(regulation.destinations.filter((d) => d.status === 'NOT_SUPPORTED' || d.status === 'FAILED'))
+        : failed;
+    const which = culprits.length
+      ? `failing destinations: ${culprits.join(', ')}`
+      : 'no destination reported the failure';
+    return {
+      state: 'failed',
+      result: { ...evidence, failedDestinations: culprits, reason: `ended ${status} (${which})` },
+    };
   }
   return {
     state: 'failed',
-    result: { ...evidence, reason: `reported status ${quotable(status)}, which is not a status Segment documents; the user ids are not counted as erased` },
+    result: {
+      ...evidence,
+      reason: `reported status ${quotable(status)}, which is not a status Segment documents; the user ids are not counted as erased`,
+    },
   };
 }
 
@@ -101,11 +143,19 @@ export const pollRegulation: BatchProcessor<SegmentClient> = async (input, deps)
   if (!regulateId) {
     const userIds = [...new Set(withUserId.flatMap((m) => (m.subject.userId ? [m.subject.userId] : [])))];
     if (userIds.length === 0) {
-      const members = new Map(input.members.map((m) => [m.taskId, { state: 'failed' as const, result: { reason: 'has no user id to regulate' } }]));
+      const members = new Map(
+        input.members.map((m) => [
+          m.taskId,
+          { state: 'failed' as const, result: { reason: 'has no user id to regulate' } },
+        ]),
+      );
       return { outcome: 'done', evidence: { ...base, subjects: 0 }, members };
     }
     if (userIds.length > SEGMENT_MAX_SUBJECT_IDS) {
-      throw new PermanentVendorError({ vendor: 'segment', operation: POLL_REGULATION }, `has ${userIds.length} user ids, more than one regulation takes`);
+      throw new PermanentVendorError(
+        { vendor: 'segment', operation: POLL_REGULATION },
+        `has ${userIds.length} user ids, more than one regulation takes`,
+      );
     }
     ({ regulateId } = await segment.createRegulation({ target, regulationType, userIds, signal: input.signal }));
     createdNow = true;
@@ -117,7 +167,10 @@ export const pollRegulation: BatchProcessor<SegmentClient> = async (input, deps)
   const { pollIntervalMs, pollJitter } = segment.settings;
   if (!regulation && !createdNow) {
     // Segment forgets regulations after 90 days: fail the batch, so its members join a new regulation.
-    throw new PermanentVendorError({ vendor: 'segment', operation: 'getRegulation', status: 404 }, 'no longer lists the regulation');
+    throw new PermanentVendorError(
+      { vendor: 'segment', operation: 'getRegulation', status: 404 },
+      'no longer lists the regulation',
+    );
   }
   if (!regulation || IN_PROGRESS.has(regulation.overallStatus)) {
     const overallStatus = regulation?.overallStatus ?? 'INITIALIZED';
@@ -131,8 +184,17 @@ export const pollRegulation: BatchProcessor<SegmentClient> = async (input, deps)
 
   const shared = regulationOutcome(regulation, base);
   const members = new Map<string, MemberResult>(
-    input.members.map((m) => [m.taskId, m.subject.userId ? shared : { state: 'failed', result: { reason: 'has no user id to regulate' } }]),
+    input.members.map((m) => [
+      m.taskId,
+      m.subject.userId ? shared : { state: 'failed', result: { reason: 'has no user id to regulate' } },
+    ]),
   );
-  const evidence: Evidence = { ...base, regulateId, overallStatus: shared.result.overallStatus, finishedAt: regulation.finishedAt ?? null, members: input.members.length };
+  const evidence: Evidence = {
+    ...base,
+    regulateId,
+    overallStatus: shared.result.overallStatus,
+    finishedAt: regulation.finishedAt ?? null,
+    members: input.members.length,
+  };
   return { outcome: 'done', evidence, members };
 };

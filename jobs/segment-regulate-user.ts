@@ -33,19 +33,29 @@ export const regulateUser: TaskProcessor<SegmentClient> = async (input, deps) =>
       outcome: 'waiting_vendor',
       evidence: { batchId: batch.batchId },
       pollAfterMs: memberFallbackPollMs(pollIntervalMs),
-      reason: open ? 'in a Segment regulation batch that has not been sent yet' : 'waiting for Segment to finish the regulation',
+      reason: open
+        ? 'in a Segment regulation batch that has not been sent yet'
+        : 'waiting for Segment to finish the regulation',
     };
   }
   const { reason, ...evidence } = batch.result;
   if (batch.state === 'failed') {
     // Keep what Segment said about each destination, then fail with the reason (no identifiers in either).
     await input.checkpoint({ batchId: batch.batchId, ...evidence });
-    throw new PermanentVendorError({ vendor: 'segment', operation: 'regulation' }, typeof reason === 'string' ? reason : 'did not erase');
+    throw new PermanentVendorError(
+      { vendor: 'segment', operation: 'regulation' },
+      typeof reason === 'string' ? reason : 'did not erase',
+    );
   }
   // A regulation that erased but names destinations it could not reach keeps why (no identifiers in it).
   // Segment offers no lookup of a regulated user: FINISHED is its word (src/receipts/verification.ts).
   return {
     outcome: 'succeeded',
-    evidence: { batchId: batch.batchId, ...evidence, ...(evidence.partial === true && typeof reason === 'string' ? { errors: reason } : {}), ...vendorConfirmed() },
+    evidence: {
+      batchId: batch.batchId,
+      ...evidence,
+      ...(evidence.partial === true && typeof reason === 'string' ? { errors: reason } : {}),
+      ...vendorConfirmed(),
+    },
   };
 };

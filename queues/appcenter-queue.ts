@@ -18,6 +18,7 @@ export const APPCENTER_JOBS = {
 
 export const appcenterQueue = {
   name: 'appcenter',
-  description: 'Visual Studio App Center: push devices, audiences and notifications that name a person, limited to the configured App Center rate.',
+  description:
+    'Visual Studio App Center: push devices, audiences and notifications that name a person, limited to the configured App Center rate.',
   vendor: 'appcenter',
 } as const satisfies VendorQueueDefinition;

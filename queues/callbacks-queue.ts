@@ -7,6 +7,7 @@ import type { QueueDefinition } from './queue-definition.js';
  */
 export const callbacksQueue = {
   name: 'callbacks',
-  description: 'Signed status callbacks to the requester (native callbackUrl, OpenDSR status_callback_urls), retried with backoff; never to private addresses.',
+  description:
+    'Signed status callbacks to the requester (native callbackUrl, OpenDSR status_callback_urls), retried with backoff; never to private addresses.',
   jobNames: ['deliver-callback'],
 } as const satisfies QueueDefinition;

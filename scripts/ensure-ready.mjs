@@ -28,7 +28,11 @@ if (purpose !== 'start' && purpose !== 'test') {
 const env = process.env;
 /** The command the user ran, as npm names the pre-script it runs this from (prestart, pretest, prebench…). */
 const lifecycle = (env.npm_lifecycle_event ?? '').replace(/^pre/, '');
-const userCommand = ['start', 'test'].includes(lifecycle) ? `npm ${lifecycle}` : lifecycle ? `npm run ${lifecycle}` : `npm ${purpose}`;
+const userCommand = ['start', 'test'].includes(lifecycle)
+  ? `npm ${lifecycle}`
+  : lifecycle
+    ? `npm run ${lifecycle}`
+    : `npm ${purpose}`;
 
 /** Directories outside PATH where packages put these tools: Debian's postgresql, Homebrew's keg-only postgresql@N, the Chromium app on macOS. */
 function knownDirs() {
@@ -68,7 +72,10 @@ function found(name) {
 const TOOLS = [
   {
     label: 'redis-server',
-    why: purpose === 'start' ? 'erasure starts its own Redis for its job queues unless REDIS_URL is set' : 'the tests start their own Redis for the job queues',
+    why:
+      purpose === 'start'
+        ? 'erasure starts its own Redis for its job queues unless REDIS_URL is set'
+        : 'the tests start their own Redis for the job queues',
     needed: purpose === 'test' || !env.REDIS_URL,
     present: () => found('redis-server'),
     packages: { apt: ['redis-server'], dnf: ['redis'], brew: ['redis'] },
@@ -94,7 +101,10 @@ const MANAGERS = {
   apt: {
     program: 'apt-get',
     env: { DEBIAN_FRONTEND: 'noninteractive' },
-    commands: (packages) => [['apt-get', 'update'], ['apt-get', 'install', '-y', ...packages]],
+    commands: (packages) => [
+      ['apt-get', 'update'],
+      ['apt-get', 'install', '-y', ...packages],
+    ],
     privileged: true,
   },
   dnf: { program: 'dnf', env: {}, commands: (packages) => [['dnf', 'install', '-y', ...packages]], privileged: true },
@@ -105,7 +115,10 @@ const MANAGERS = {
     commands: (packages) => {
       const formulae = packages.filter((p) => !p.startsWith('--cask '));
       const casks = packages.filter((p) => p.startsWith('--cask ')).map((p) => p.slice('--cask '.length));
-      return [...(formulae.length ? [['brew', 'install', ...formulae]] : []), ...(casks.length ? [['brew', 'install', '--cask', ...casks]] : [])];
+      return [
+        ...(formulae.length ? [['brew', 'install', ...formulae]] : []),
+        ...(casks.length ? [['brew', 'install', '--cask', ...casks]] : []),
+      ];
     },
     privileged: false,
   },
@@ -125,7 +138,9 @@ function isRoot() {
 /** Why this user cannot run the package manager as root, or undefined when it can (root, or sudo without a password). */
 function whyNotRoot() {
   if (!found('sudo')) return 'this is not root and sudo is not installed';
-  return spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0 ? undefined : 'this is not root and sudo needs a password';
+  return spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0
+    ? undefined
+    : 'this is not root and sudo needs a password';
 }
 
 const missing = TOOLS.filter((tool) => tool.needed && !tool.present());
@@ -133,7 +148,8 @@ if (missing.length > 0) {
   const manager = packageManager();
   const root = isRoot();
   const what = `${userCommand} needs ${missing.map((t) => `${t.label} (${t.why})`).join('; ')}.`;
-  const optedOut = env.ERASURE_NO_INSTALL !== undefined && env.ERASURE_NO_INSTALL !== '' && env.ERASURE_NO_INSTALL !== '0';
+  const optedOut =
+    env.ERASURE_NO_INSTALL !== undefined && env.ERASURE_NO_INSTALL !== '' && env.ERASURE_NO_INSTALL !== '0';
 
   if (!manager) {
     console.error(
@@ -141,7 +157,10 @@ if (missing.length > 0) {
         `${what} This machine lacks ${missing.map((t) => t.label).join(', ')}, and no package manager erasure knows (apt-get, dnf, brew on macOS) was found. Install them with:`,
         `  Debian/Ubuntu:  sudo apt-get update && sudo apt-get install -y ${missing.flatMap((t) => t.packages.apt).join(' ')}`,
         `  Fedora/RHEL:    sudo dnf install -y ${missing.flatMap((t) => t.packages.dnf).join(' ')}`,
-        `  macOS:          ${MANAGERS.brew.commands(missing.flatMap((t) => t.packages.brew)).map((c) => c.join(' ')).join(' && ')}`,
+        `  macOS:          ${MANAGERS.brew
+          .commands(missing.flatMap((t) => t.packages.brew))
+          .map((c) => c.join(' '))
+          .join(' && ')}`,
         ...(purpose === 'start' ? ['or run everything in containers:  docker compose up'] : []),
       ].join('\n'),
     );
@@ -154,11 +173,15 @@ if (missing.length > 0) {
   const oneCommand = commands.map((c) => (sudo ? ['sudo', ...c] : c).join(' ')).join(' && ');
   const cannot = optedOut ? 'ERASURE_NO_INSTALL is set' : sudo ? whyNotRoot() : undefined;
   if (cannot) {
-    console.error(`${what}\nNot installing ${missing.length > 1 ? 'them' : 'it'} here (${cannot}). Install ${missing.length > 1 ? 'them' : 'it'} with:\n  ${oneCommand}\nthen run ${userCommand} again.`);
+    console.error(
+      `${what}\nNot installing ${missing.length > 1 ? 'them' : 'it'} here (${cannot}). Install ${missing.length > 1 ? 'them' : 'it'} with:\n  ${oneCommand}\nthen run ${userCommand} again.`,
+    );
     process.exit(1);
   }
 
-  console.error(`${what}\nInstalling ${missing.map((t) => t.label).join(', ')} with ${spec.program} (set ERASURE_NO_INSTALL=1 to do it yourself): ${oneCommand}`);
+  console.error(
+    `${what}\nInstalling ${missing.map((t) => t.label).join(', ')} with ${spec.program} (set ERASURE_NO_INSTALL=1 to do it yourself): ${oneCommand}`,
+  );
   for (const command of commands) {
     // sudo resets the environment, so the package manager's variables go through env(1).
     const envArgs = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
@@ -166,13 +189,17 @@ if (missing.length > 0) {
     console.error(`> ${argv.join(' ')}`);
     const result = spawnSync(argv[0], argv.slice(1), { stdio: ['inherit', 2, 2], env: { ...env, ...spec.env } });
     if (result.status !== 0) {
-      console.error(`${argv.join(' ')} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}). Install it yourself with:\n  ${oneCommand}`);
+      console.error(
+        `${argv.join(' ')} failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`}). Install it yourself with:\n  ${oneCommand}`,
+      );
       process.exit(1);
     }
   }
   const still = missing.filter((tool) => !tool.present());
   if (still.length > 0) {
-    console.error(`${spec.program} finished, but ${still.map((t) => t.label).join(', ')} still cannot be found on PATH or in ${knownDirs().join(', ') || 'no other directory'}.`);
+    console.error(
+      `${spec.program} finished, but ${still.map((t) => t.label).join(', ')} still cannot be found on PATH or in ${knownDirs().join(', ') || 'no other directory'}.`,
+    );
     process.exit(1);
   }
 }

@@ -23,7 +23,9 @@ function cleanValue(value: unknown, depth: number): unknown {
   if (Array.isArray(value)) return value.map((item) => cleanValue(item, depth - 1));
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return value;
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, cleanValue(v, depth - 1)]));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, cleanValue(v, depth - 1)]),
+  );
 }
 
 const scrubFormat = winston.format((info) => {
@@ -37,7 +39,10 @@ const scrubFormat = winston.format((info) => {
  * JSON lines on stdout (and `logFile` when set). Callers add `requestId` and `jobId` with
  * `logger.child({...})`; identifiers of people are never passed in.
  */
-export function createLogger(config: Pick<Config, 'logLevel' | 'logFile'>, options: { silentConsole?: boolean } = {}): Logger {
+export function createLogger(
+  config: Pick<Config, 'logLevel' | 'logFile'>,
+  options: { silentConsole?: boolean } = {},
+): Logger {
   // winston's typings declare its Console and File transports against winston-transport's class by a
   // path the rule cannot follow; they are TransportStream instances (they extend it).
   // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see the line above

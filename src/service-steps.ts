@@ -86,8 +86,16 @@ export interface ServiceStores {
 }
 
 /** Opens the ledger's database (migrated), the queues and the Redis-backed breaker, call counters and budgets; each closes with the service. */
-export async function openStores(config: Config, redisUrl: string, logger: Logger, closers: Array<() => Promise<void>>): Promise<ServiceStores> {
-  const db: Database = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
+export async function openStores(
+  config: Config,
+  redisUrl: string,
+  logger: Logger,
+  closers: Array<() => Promise<void>>,
+): Promise<ServiceStores> {
+  const db: Database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    pgliteDir: path.join(config.dataDir, 'pg'),
+  });
   closers.push(() => db.close());
   await migrate(db);
   tighten(config.dataDir);
@@ -115,14 +123,29 @@ export async function openStores(config: Config, redisUrl: string, logger: Logge
   const callBudget = createRedisCallBudget({ redisUrl, prefix: config.queuePrefix });
   closers.push(() => callBudget.close());
   const deadlineRisk = new DeadlineRiskLedger(db, config.deadlines.atRisk);
-  return { db, signer, projectDeletions, scopeDeletions, queues, breaker, opendsrStore, opendsrSigner, callbackOutbox, ledger, vendorCalls, callBudget, deadlineRisk };
+  return {
+    db,
+    signer,
+    projectDeletions,
+    scopeDeletions,
+    queues,
+    breaker,
+    opendsrStore,
+    opendsrSigner,
+    callbackOutbox,
+    ledger,
+    vendorCalls,
+    callBudget,
+    deadlineRisk,
+  };
 }
 
 /** The vault's keys (current and previous) and the receipt signing key: from config, or made once per data dir in sandbox mode. */
 function loadKeys(config: Config): { cipher: IdentityCipher; signer: ReceiptSigner } {
   let keyText = config.encryptionKey;
   if (!keyText) {
-    if (!config.sandboxMode) throw new Error('ERASURE_ENCRYPTION_KEY is required outside sandbox mode (32 bytes, hex or base64)');
+    if (!config.sandboxMode)
+      throw new Error('ERASURE_ENCRYPTION_KEY is required outside sandbox mode (32 bytes, hex or base64)');
     keyText = readOrCreateSecret(path.join(config.dataDir, 'encryption-key'), () => randomBytes(32).toString('base64'));
   }
   const masterKey = decodeKey(keyText);
@@ -130,8 +153,13 @@ function loadKeys(config: Config): { cipher: IdentityCipher; signer: ReceiptSign
   // Receipts have a key of their own (issue 25 §6), not one derived from the vault's master key.
   let receiptKeyText = config.receiptSigningKey;
   if (!receiptKeyText) {
-    if (!config.sandboxMode) throw new Error('ERASURE_RECEIPT_SIGNING_KEY is required outside sandbox mode (32 bytes, hex or base64: the Ed25519 receipt signing key)');
-    receiptKeyText = readOrCreateSecret(path.join(config.dataDir, 'receipt-signing-key'), () => randomBytes(32).toString('base64'));
+    if (!config.sandboxMode)
+      throw new Error(
+        'ERASURE_RECEIPT_SIGNING_KEY is required outside sandbox mode (32 bytes, hex or base64: the Ed25519 receipt signing key)',
+      );
+    receiptKeyText = readOrCreateSecret(path.join(config.dataDir, 'receipt-signing-key'), () =>
+      randomBytes(32).toString('base64'),
+    );
   }
   const signer = createReceiptSigner(decodeKey(receiptKeyText), config.receipts.previousPublicKeys);
   return { cipher, signer };
@@ -151,7 +179,10 @@ export function addVendorClients(
     const client = connector.createClient(settings, wiring.calls, wiring.clock, wiring.budget);
     // Each connector's client fills the slot of its vendor's name: its processors get it alone (start-workers.ts).
     (clients as Record<string, unknown>)[connector.vendor] = client;
-    closers.push(() => { client.close(); return Promise.resolve(); });
+    closers.push(() => {
+      client.close();
+      return Promise.resolve();
+    });
     Object.assign(jobs, connector.jobs);
   }
   return jobs;
@@ -178,11 +209,21 @@ function callbackOutlet(outbox: CallbackOutbox): StatusChangeOutlet {
 /** The API's credentials: the admin token (made once per data dir in sandbox mode), and one gate and failure limiter for every authenticated surface (issue 25 §2). */
 export function apiAuth(config: Config, db: Database) {
   let adminToken = config.adminToken;
-  if (!adminToken && config.sandboxMode) adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () => randomBytes(24).toString('base64url'));
-  if (!adminToken && config.tokens.length === 0) throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
+  if (!adminToken && config.sandboxMode)
+    adminToken = readOrCreateSecret(path.join(config.dataDir, 'admin-token'), () =>
+      randomBytes(24).toString('base64url'),
+    );
+  if (!adminToken && config.tokens.length === 0)
+    throw new Error('ERASURE_ADMIN_TOKEN (or tokens in the config file) is required outside sandbox mode');
   const verify = createTokenVerifier(adminToken, config.tokens);
   const sessions = new AdminSessions(db, principalsByName(adminToken, config.tokens));
-  return { adminToken, verify, sessions, gate: new CredentialGate(verify, sessions), intakeLimiter: new IntakeRateLimiter(config.tokens) };
+  return {
+    adminToken,
+    verify,
+    sessions,
+    gate: new CredentialGate(verify, sessions),
+    intakeLimiter: new IntakeRateLimiter(config.tokens),
+  };
 }
 
 /** An error's class name for a log line (never its message, which may echo an identifier). */
@@ -207,13 +248,39 @@ export async function startWorkerRole(
   graceLeft: () => number,
 ): Promise<WorkerPool | undefined> {
   const { config, redisUrl, clients, jobs, enqueue, enqueueMany, logger } = deps;
-  const { ledger, signer, opendsrStore, opendsrSigner, queues, projectDeletions, callbackOutbox, breaker } = deps.stores;
-  const callbackDeps = { ledger, signer, opendsr: opendsrSigner ? { store: opendsrStore, signer: opendsrSigner } : undefined, policy: config.callbacks, timeoutMs: config.callbacks.timeoutMs };
-  const queueProcessors = { [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps) };
+  const { ledger, signer, opendsrStore, opendsrSigner, queues, projectDeletions, callbackOutbox, breaker } =
+    deps.stores;
+  const callbackDeps = {
+    ledger,
+    signer,
+    opendsr: opendsrSigner ? { store: opendsrStore, signer: opendsrSigner } : undefined,
+    policy: config.callbacks,
+    timeoutMs: config.callbacks.timeoutMs,
+  };
+  const queueProcessors = {
+    [callbacksQueue.name]: (job: Job) => deliverCallback(job as Job<CallbackJobData>, callbackDeps),
+  };
   let workers: WorkerPool | undefined;
-  const runQueues = roleQueues === 'all' ? queues.definitions : queues.definitions.filter((q) => roleQueues.includes(q.name));
+  const runQueues =
+    roleQueues === 'all' ? queues.definitions : queues.definitions.filter((q) => roleQueues.includes(q.name));
   if (runQueues.length > 0) {
-    const pool = await startWorkers({ config, redisUrl, queues, run: runQueues, ledger, batches: ledger.batches, clients, jobs, enqueue, enqueueMany, logger, queueProcessors, projectDeletions, callbackOutbox, breaker });
+    const pool = await startWorkers({
+      config,
+      redisUrl,
+      queues,
+      run: runQueues,
+      ledger,
+      batches: ledger.batches,
+      clients,
+      jobs,
+      enqueue,
+      enqueueMany,
+      logger,
+      queueProcessors,
+      projectDeletions,
+      callbackOutbox,
+      breaker,
+    });
     workers = pool;
     closers.push(() => pool.close(graceLeft()));
   }
@@ -228,9 +295,30 @@ export function openIntake(deps: RoleDeps) {
   const self: { url?: string } = {};
   const { verify, sessions, gate, intakeLimiter, ...auth } = apiAuth(config, db);
   const checkCallback = (url: string) => checkCallbackUrl(url, config.callbacks);
-  const intake = createIntake({ config, ledger, enqueue, enqueueMany, queueReady: () => queues.isReady(), logger, checkCallbackUrl: checkCallback });
+  const intake = createIntake({
+    config,
+    ledger,
+    enqueue,
+    enqueueMany,
+    queueReady: () => queues.isReady(),
+    logger,
+    checkCallbackUrl: checkCallback,
+  });
   const opendsrRouter = opendsrSigner
-    ? createOpenDsrRouter({ config, ledger, intake, store: opendsrStore, signer: opendsrSigner, verify, gate, intakeLimiter, selfUrl: () => self.url ?? '', queues, logger, checkCallbackUrl: checkCallback })
+    ? createOpenDsrRouter({
+        config,
+        ledger,
+        intake,
+        store: opendsrStore,
+        signer: opendsrSigner,
+        verify,
+        gate,
+        intakeLimiter,
+        selfUrl: () => self.url ?? '',
+        queues,
+        logger,
+        checkCallbackUrl: checkCallback,
+      })
     : undefined;
   return { verify, sessions, gate, intakeLimiter, adminToken: auth.adminToken, intake, opendsrRouter, self };
 }
@@ -245,7 +333,11 @@ export async function serveApi(
   const { config, logger, self } = deps;
   const { db, ledger, scopeDeletions, signer } = deps.stores;
   const stopReminders = startManualWorkReminders({ config, db, ledger, scopeDeletions, signer, logger });
-  if (stopReminders) closers.push(() => { stopReminders(); return Promise.resolve(); });
+  if (stopReminders)
+    closers.push(() => {
+      stopReminders();
+      return Promise.resolve();
+    });
   const http = await serveHttp(app, config);
   closers.push(() => http.close(shutdownDeadline()));
   const port = http.port;

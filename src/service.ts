@@ -12,7 +12,12 @@ import { makeDataDirPrivate } from './stores/private-data-dir.js';
 import type { QueueSet } from './infrastructure/queue-set.js';
 import type { VendorBreaker } from './infrastructure/vendor-breaker.js';
 import type { WorkerPool } from './workers/start-workers.js';
-import { createBulkEnqueuer, createRequestEnqueuer, type BulkEnqueuer, type RequestEnqueuer } from './planner/request-enqueuer.js';
+import {
+  createBulkEnqueuer,
+  createRequestEnqueuer,
+  type BulkEnqueuer,
+  type RequestEnqueuer,
+} from './planner/request-enqueuer.js';
 import { createApiApp } from './api/create-api-app.js';
 import { RETIRED_VENDOR_ANSWERS, startSandbox, type Sandbox, type SandboxOptions } from './sandbox/sandbox.js';
 import { connectSharedSandbox, type SharedSandbox } from './sandbox/shared-sandbox.js';
@@ -28,7 +33,16 @@ import { runCanaries, type CanaryCarry } from './preflight/canary.js';
 import { ScopeSightingLedger } from './ledger/scope-sightings.js';
 import { VendorHealthMonitor } from './preflight/vendor-health-monitor.js';
 import type { VendorName } from './vendors/vendor-name.js';
-import { addVendorClients, errorNameOf, openIntake, openStores, redisUrlOf, serveApi, startWorkerRole, type ServiceStores } from './service-steps.js';
+import {
+  addVendorClients,
+  errorNameOf,
+  openIntake,
+  openStores,
+  redisUrlOf,
+  serveApi,
+  startWorkerRole,
+  type ServiceStores,
+} from './service-steps.js';
 
 /** Keys and tokens made once per data dir (src/service-steps.ts); `erasure sandbox` makes its admin token with it. */
 export { readOrCreateSecret } from './service-steps.js';
@@ -94,7 +108,8 @@ export async function startService(config: Config, options: StartServiceOptions 
   const graceLeft = () => Math.max(0, shutdownDeadline - Date.now());
   const closeAll = async () => {
     shutdownDeadline = Date.now() + config.server.shutdownGraceMs;
-    for (const close of closers.splice(0).reverse()) await close().catch((err: unknown) => logger.error('error while stopping', { errorName: errorNameOf(err) }));
+    for (const close of closers.splice(0).reverse())
+      await close().catch((err: unknown) => logger.error('error while stopping', { errorName: errorNameOf(err) }));
   };
 
   try {
@@ -105,7 +120,8 @@ export async function startService(config: Config, options: StartServiceOptions 
     const redisUrl = await redisUrlOf(config, closers);
 
     const stores = await openStores(config, redisUrl, logger, closers);
-    const { db, projectDeletions, scopeDeletions, queues, breaker, callbackOutbox, ledger, vendorCalls, callBudget } = stores;
+    const { db, projectDeletions, scopeDeletions, queues, breaker, callbackOutbox, ledger, vendorCalls, callBudget } =
+      stores;
     // Requests beyond what their queues may hold ready wait in the ledger (src/workers/due-work-scheduler.ts).
     const enqueueDeps = { ledger, queues, readyJobsPerQueue: config.jobs.admission.readyJobsPerQueue };
     const enqueue = createRequestEnqueuer(enqueueDeps);
@@ -116,13 +132,58 @@ export async function startService(config: Config, options: StartServiceOptions 
     // Simulated vendors keep the sandbox's time, which tests move and demos speed up.
     const simulators: SimulatedVendors | undefined = sandbox ?? sharedSandbox;
     const vendorClock = simulators ? () => simulators.clock.now() : REAL_TIME;
-    const jobs = addVendorClients(config, clients, { calls: vendorCalls, clock: vendorClock, budget: callBudget }, closers);
+    const jobs = addVendorClients(
+      config,
+      clients,
+      { calls: vendorCalls, clock: vendorClock, budget: callBudget },
+      closers,
+    );
 
-    const workers = await startWorkerRole(roles.workers, { config, redisUrl, stores, clients, jobs, enqueue, enqueueMany, logger }, closers, graceLeft);
+    const workers = await startWorkerRole(
+      roles.workers,
+      { config, redisUrl, stores, clients, jobs, enqueue, enqueueMany, logger },
+      closers,
+      graceLeft,
+    );
 
-    const { url, vendorHealth, adminToken } = await startApiRole(roles.api, { config, stores, enqueue, enqueueMany, clients, vendorClock, simulators, sandbox, logger, onCanaryFailed: options.onCanaryFailed }, closers, () => shutdownDeadline);
+    const { url, vendorHealth, adminToken } = await startApiRole(
+      roles.api,
+      {
+        config,
+        stores,
+        enqueue,
+        enqueueMany,
+        clients,
+        vendorClock,
+        simulators,
+        sandbox,
+        logger,
+        onCanaryFailed: options.onCanaryFailed,
+      },
+      closers,
+      () => shutdownDeadline,
+    );
 
-    return { config, url, adminToken, logger, ledger, projectDeletions, scopeDeletions, queues, db, callbacks: callbackOutbox, vendorCalls, workers, sandbox, sharedSandbox, redisUrl, vendorHealth, breaker, close: closeAll };
+    return {
+      config,
+      url,
+      adminToken,
+      logger,
+      ledger,
+      projectDeletions,
+      scopeDeletions,
+      queues,
+      db,
+      callbacks: callbackOutbox,
+      vendorCalls,
+      workers,
+      sandbox,
+      sharedSandbox,
+      redisUrl,
+      vendorHealth,
+      breaker,
+      close: closeAll,
+    };
   } catch (err) {
     await closeAll();
     throw err;
@@ -135,8 +196,12 @@ export async function startService(config: Config, options: StartServiceOptions 
  * (README "Adding a vendor"); call it before loading the config, which validates the vendor's
  * settings with the connector's own keys. Returns the function that takes the vendor out again.
  */
-export function registerVendor<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>, sandboxPlugin?: VendorSandboxPlugin<S>): () => void {
-  if (sandboxPlugin && sandboxPlugin.vendor !== connector.vendor) throw new Error(`sandbox wiring for ${sandboxPlugin.vendor} given with the ${connector.vendor} connector`);
+export function registerVendor<S extends VendorQueueSettings, C>(
+  connector: VendorConnector<S, C>,
+  sandboxPlugin?: VendorSandboxPlugin<S>,
+): () => void {
+  if (sandboxPlugin && sandboxPlugin.vendor !== connector.vendor)
+    throw new Error(`sandbox wiring for ${sandboxPlugin.vendor} given with the ${connector.vendor} connector`);
   const unregisterConnector = registerConnector(connector);
   const unregisterPlugin = sandboxPlugin ? registerSandboxPlugin(sandboxPlugin) : () => undefined;
   return () => {
@@ -178,15 +243,29 @@ async function startVendorSimulators(
   if (config.sandbox.url) {
     // A shared `erasure sandbox`: its vendors and its clock, for every process of the deployment (src/sandbox/shared-sandbox.ts).
     const token = config.adminToken ?? readExistingSecret(path.join(config.dataDir, 'admin-token'));
-    if (!token) throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
-    const shared = await connectSharedSandbox({ url: config.sandbox.url, token, onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }) });
+    if (!token)
+      throw new Error('ERASURE_SANDBOX_URL needs the admin token the sandbox runs with: set ERASURE_ADMIN_TOKEN');
+    const shared = await connectSharedSandbox({
+      url: config.sandbox.url,
+      token,
+      onRefreshError: (err) => logger.warn('shared sandbox clock not refreshed', { errorName: err.name }),
+    });
     sharedSandbox = shared;
-    closers.push(() => { shared.close(); return Promise.resolve(); });
+    closers.push(() => {
+      shared.close();
+      return Promise.resolve();
+    });
     config = withSandboxVendors(config, shared);
   } else if (config.sandboxMode) {
     // `sandbox.retiredVendors`: the answers of Pinpoint past its end of support and of a retired App Center (issue 17).
     const retired = config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {};
-    const started = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, ...retired, ...options.sandbox });
+    const started = await startSandbox({
+      subjects: config.sandbox.subjects,
+      clockSpeed: config.sandbox.clockSpeed,
+      faults: config.sandbox.faults,
+      ...retired,
+      ...options.sandbox,
+    });
     sandbox = started;
     closers.push(() => started.close());
     config = withSandboxVendors(config, started);
@@ -214,7 +293,14 @@ function startVendorHealth(
   const canaryCarry: CanaryCarry = {};
   const monitor = new VendorHealthMonitor({
     preflight: () => runPreflight({ vendors: vendorSettings, clients, now: vendorClock }),
-    canaries: () => runCanaries({ vendors: vendorSettings, clients, enabled: config.preflight.canaries, carry: canaryCarry, waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined }),
+    canaries: () =>
+      runCanaries({
+        vendors: vendorSettings,
+        clients,
+        enabled: config.preflight.canaries,
+        carry: canaryCarry,
+        waitForVendor: simulators ? (ms) => sleepMs(Math.max(20, ms / simulators.clock.describe().speed)) : undefined,
+      }),
     logger,
     atBoot: config.preflight.atBoot,
     intervalMs: config.preflight.intervalMs,
@@ -222,12 +308,17 @@ function startVendorHealth(
     // A failed or drifted canary opens the vendor's breaker (its queue pauses until an operator
     // resumes it) and alerts through the breaker's webhook; tests may listen too.
     onCanaryFailed: async (vendor, reason) => {
-      await breaker.trip(vendor, 'canary', `canary failed: ${reason}`).catch((err: unknown) => logger.warn('circuit breaker unavailable', { errorName: errorNameOf(err) }));
+      await breaker
+        .trip(vendor, 'canary', `canary failed: ${reason}`)
+        .catch((err: unknown) => logger.warn('circuit breaker unavailable', { errorName: errorNameOf(err) }));
       deps.onCanaryFailed?.(vendor, reason);
     },
   });
   monitor.start();
-  closers.push(() => { monitor.stop(); return Promise.resolve(); });
+  closers.push(() => {
+    monitor.stop();
+    return Promise.resolve();
+  });
   return monitor;
 }
 
@@ -252,9 +343,38 @@ async function startApiRole(
   if (!on) return { adminToken: deps.config.adminToken };
   const { config, stores, enqueue, enqueueMany, clients, vendorClock, simulators, sandbox, logger } = deps;
   const { ledger, queues, signer, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk, breaker } = stores;
-  const { verify, sessions, gate, intakeLimiter, adminToken, intake, opendsrRouter, self } = openIntake({ config, stores, enqueue, enqueueMany, logger });
-  const vendorHealth = startVendorHealth({ config, clients, vendorClock, simulators, breaker, logger, onCanaryFailed: deps.onCanaryFailed }, closers);
-  const app = createApiApp({ config, ledger, intake, queues, verify, gate, intakeLimiter, sessions, logger, clients, signer, sandboxRouter: sandbox?.controlRouter(), opendsrRouter, projectDeletions, scopeDeletions, vendorCalls, deadlineRisk, vendorHealth, breaker });
+  const { verify, sessions, gate, intakeLimiter, adminToken, intake, opendsrRouter, self } = openIntake({
+    config,
+    stores,
+    enqueue,
+    enqueueMany,
+    logger,
+  });
+  const vendorHealth = startVendorHealth(
+    { config, clients, vendorClock, simulators, breaker, logger, onCanaryFailed: deps.onCanaryFailed },
+    closers,
+  );
+  const app = createApiApp({
+    config,
+    ledger,
+    intake,
+    queues,
+    verify,
+    gate,
+    intakeLimiter,
+    sessions,
+    logger,
+    clients,
+    signer,
+    sandboxRouter: sandbox?.controlRouter(),
+    opendsrRouter,
+    projectDeletions,
+    scopeDeletions,
+    vendorCalls,
+    deadlineRisk,
+    vendorHealth,
+    breaker,
+  });
   const url = await serveApi(app, { config, stores, logger, self }, closers, shutdownDeadline);
   return { url, vendorHealth, adminToken };
 }

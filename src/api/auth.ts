@@ -20,7 +20,10 @@ export function sha256Hex(value: string): string {
  * Resolves bearer tokens to principals. Only SHA-256 digests are held; every candidate is
  * compared in constant time so timing does not tell how much of a token was right.
  */
-export function createTokenVerifier(adminToken: string | undefined, tokens: ApiToken[]): (token: string) => Principal | undefined {
+export function createTokenVerifier(
+  adminToken: string | undefined,
+  tokens: ApiToken[],
+): (token: string) => Principal | undefined {
   const known = tokens.map((t) => ({ name: t.name, role: t.role, digest: Buffer.from(t.sha256, 'hex') }));
   if (adminToken) known.push({ name: 'admin', role: 'admin', digest: Buffer.from(sha256Hex(adminToken), 'hex') });
   return (token) => {
@@ -60,7 +63,10 @@ export function tokenFromHeaders(headers: Record<string, string | string[] | und
 }
 
 /** 401 unless the request carries a known Bearer token (429 after too many failures); sets `req.principal`. */
-export function authenticate(verify: (token: string) => Principal | undefined, limiter = new AuthFailureLimiter()): RequestHandler {
+export function authenticate(
+  verify: (token: string) => Principal | undefined,
+  limiter = new AuthFailureLimiter(),
+): RequestHandler {
   return new CredentialGate(verify, undefined, limiter).bearerOnly();
 }
 
@@ -76,4 +82,3 @@ export function requireRole(role: Role): RequestHandler {
 export function hasRole(principal: Principal | undefined, role: Role): boolean {
   return !!principal && RANK[principal.role] >= RANK[role];
 }
-

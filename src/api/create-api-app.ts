@@ -76,7 +76,13 @@ function requestLog(logger: Logger): express.RequestHandler {
     res.set('Referrer-Policy', 'no-referrer');
     res.on('finish', () => {
       // The path only: query strings are not logged.
-      logger.info('http', { httpId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      logger.info('http', {
+        httpId,
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+      });
     });
     next();
   };
@@ -118,17 +124,52 @@ function mountHealthAndMetrics(app: express.Express, deps: ApiAppDeps, metricCli
   const { config } = deps;
   app.get('/healthz', (_req, res) => res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
-    const [ledgerUp, redisUp] = await Promise.all([deps.ledger.ping().then(() => true, () => false), deps.queues.isReady()]);
+    const [ledgerUp, redisUp] = await Promise.all([
+      deps.ledger.ping().then(
+        () => true,
+        () => false,
+      ),
+      deps.queues.isReady(),
+    ]);
     // A paused vendor is reported, but readiness stays up: the API still accepts and queues requests.
     const vendors = deps.breaker && redisUp ? await deps.breaker.states().catch(() => undefined) : undefined;
-    const paused = vendors?.filter((b) => b.state !== 'closed').map(({ vendor, state, fault, reason, configKey, openedAt }) => ({ vendor, state, fault, reason, configKey, openedAt }));
-    res.status(ledgerUp && redisUp ? 200 : 503).json({ ledger: ledgerUp ? 'up' : 'down', redis: redisUp ? 'up' : 'down', ...(paused ? { vendors: { paused } } : {}) });
+    const paused = vendors
+      ?.filter((b) => b.state !== 'closed')
+      .map(({ vendor, state, fault, reason, configKey, openedAt }) => ({
+        vendor,
+        state,
+        fault,
+        reason,
+        configKey,
+        openedAt,
+      }));
+    res.status(ledgerUp && redisUp ? 200 : 503).json({
+      ledger: ledgerUp ? 'up' : 'down',
+      redis: redisUp ? 'up' : 'down',
+      ...(paused ? { vendors: { paused } } : {}),
+    });
   });
   app.get('/metrics', async (_req, res) => {
     const { scopeDeletions } = deps;
-    const overdueManualWork = scopeDeletions ? () => countOverdueManualWork({ ledger: deps.ledger, scopeDeletions, settings: config.manualWork ?? manualWorkSettings({}) }, new Date()) : undefined;
-    const text = await renderMetrics({ ledger: deps.ledger, queues: deps.queues, vendorCalls: deps.vendorCalls, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker, clients: metricClients, overdueManualWork });
-    res.type('text/plain; version=0.0.4').send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
+    const overdueManualWork = scopeDeletions
+      ? () =>
+          countOverdueManualWork(
+            { ledger: deps.ledger, scopeDeletions, settings: config.manualWork ?? manualWorkSettings({}) },
+            new Date(),
+          )
+      : undefined;
+    const text = await renderMetrics({
+      ledger: deps.ledger,
+      queues: deps.queues,
+      vendorCalls: deps.vendorCalls,
+      deadlineRisk: deps.deadlineRisk,
+      breaker: deps.breaker,
+      clients: metricClients,
+      overdueManualWork,
+    });
+    res
+      .type('text/plain; version=0.0.4')
+      .send(deps.vendorHealth ? `${text}${deps.vendorHealth.metricLines().join('\n')}\n` : text);
   });
 }
 
@@ -141,7 +182,8 @@ function mountV1BodyPolicy(app: express.Express, deps: ApiAppDeps): void {
     res.set('Cache-Control', 'no-store');
     res.set('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
     if (req.method === 'POST' && req.headers['content-length'] !== '0' && !req.is('application/json')) {
-      next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json')); return;
+      next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json'));
+      return;
     }
     next();
   });
@@ -158,14 +200,54 @@ function mountV1BodyPolicy(app: express.Express, deps: ApiAppDeps): void {
 /** The `/v1` routers: requests, task decisions, manual work, scope and project deletions, vendor health, the receipt key. */
 function mountApiRouters(app: express.Express, deps: ApiAppDeps): void {
   const { config, logger } = deps;
-  app.use(createRequestsRouter({ config, ledger: deps.ledger, intake: deps.intake, queues: deps.queues, clients: deps.clients, logger, signer: deps.signer, service: SERVICE_INFO, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
+  app.use(
+    createRequestsRouter({
+      config,
+      ledger: deps.ledger,
+      intake: deps.intake,
+      queues: deps.queues,
+      clients: deps.clients,
+      logger,
+      signer: deps.signer,
+      service: SERVICE_INFO,
+      deadlineRisk: deps.deadlineRisk,
+      breaker: deps.breaker,
+    }),
+  );
   app.use(createTaskDecisionsRouter({ ledger: deps.ledger }));
-  if (deps.scopeDeletions) app.use(createManualWorkRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions }));
-  if (deps.scopeDeletions) app.use(createScopeDeletionsRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions, projectDeletions: deps.projectDeletions, queues: deps.queues, logger }));
-  if (deps.projectDeletions) app.use(createProjectDeletionsRouter({ config, ledger: deps.ledger, deletions: deps.projectDeletions, queues: deps.queues, logger }));
+  if (deps.scopeDeletions)
+    app.use(createManualWorkRouter({ config, ledger: deps.ledger, scopeDeletions: deps.scopeDeletions }));
+  if (deps.scopeDeletions)
+    app.use(
+      createScopeDeletionsRouter({
+        config,
+        ledger: deps.ledger,
+        scopeDeletions: deps.scopeDeletions,
+        projectDeletions: deps.projectDeletions,
+        queues: deps.queues,
+        logger,
+      }),
+    );
+  if (deps.projectDeletions)
+    app.use(
+      createProjectDeletionsRouter({
+        config,
+        ledger: deps.ledger,
+        deletions: deps.projectDeletions,
+        queues: deps.queues,
+        logger,
+      }),
+    );
   if (deps.vendorHealth) app.use(createVendorHealthRouter(deps.vendorHealth));
   // The current key, and the retired ones (`previous`) that older receipts were signed with.
-  app.get('/v1/receipt-key', (_req, res) => res.json({ alg: 'Ed25519', keyId: deps.signer.keyId, publicKey: deps.signer.publicKeyPem, previous: deps.signer.previousKeys }));
+  app.get('/v1/receipt-key', (_req, res) =>
+    res.json({
+      alg: 'Ed25519',
+      keyId: deps.signer.keyId,
+      publicKey: deps.signer.publicKeyPem,
+      previous: deps.signer.previousKeys,
+    }),
+  );
 }
 
 /** Bull Board and the admin page. */
@@ -177,23 +259,61 @@ function mountDashboards(app: express.Express, deps: ApiAppDeps): void {
     next();
   });
   // Authenticated first, then its JSON bodies read under the one body policy (depth, encodings) as every route's.
-  app.use(BULL_BOARD_PATH, dashboardAuthenticate(gate, config), express.json({ limit: config.intake.bodyLimitBytes, strict: true, verify: verifyJsonDepth }), createBullBoardHandler({ queues: deps.queues, ledger: deps.ledger, environment: config.sandboxMode ? 'sandbox' : 'production' }));
-  app.use('/admin', createAdminRouter({ config, ledger: deps.ledger, queues: deps.queues, clients: deps.clients, logger, verify: deps.verify, gate, sessions: deps.sessions, projectDeletions: deps.projectDeletions, scopeDeletions: deps.scopeDeletions, deadlineRisk: deps.deadlineRisk, breaker: deps.breaker }));
+  app.use(
+    BULL_BOARD_PATH,
+    dashboardAuthenticate(gate, config),
+    express.json({ limit: config.intake.bodyLimitBytes, strict: true, verify: verifyJsonDepth }),
+    createBullBoardHandler({
+      queues: deps.queues,
+      ledger: deps.ledger,
+      environment: config.sandboxMode ? 'sandbox' : 'production',
+    }),
+  );
+  app.use(
+    '/admin',
+    createAdminRouter({
+      config,
+      ledger: deps.ledger,
+      queues: deps.queues,
+      clients: deps.clients,
+      logger,
+      verify: deps.verify,
+      gate,
+      sessions: deps.sessions,
+      projectDeletions: deps.projectDeletions,
+      scopeDeletions: deps.scopeDeletions,
+      deadlineRisk: deps.deadlineRisk,
+      breaker: deps.breaker,
+    }),
+  );
 }
 
 /** The one error answer: the error taxonomy's status and code, body parser failures kept 4xx, anything else a logged 500. */
 function errorAnswer(deps: ApiAppDeps): express.ErrorRequestHandler {
   const { config, logger } = deps;
   return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof ApiError) return res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+    if (err instanceof ApiError)
+      return res
+        .status(err.status)
+        .json({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
     if (err instanceof RequestValidationError) {
-      return res.status(400).json({ error: { code: 'invalid_request', message: 'the request is not valid; see details', details: err.problems } });
+      return res.status(400).json({
+        error: { code: 'invalid_request', message: 'the request is not valid; see details', details: err.problems },
+      });
     }
-    if (err instanceof IdempotencyKeyReusedError) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: err.message, details: err.problems } });
-    if (err instanceof IntakeUnavailableError) return res.status(503).set('Retry-After', '5').json({ error: { code: 'unavailable', message: err.message } });
+    if (err instanceof IdempotencyKeyReusedError)
+      return res
+        .status(422)
+        .json({ error: { code: 'idempotency_key_reused', message: err.message, details: err.problems } });
+    if (err instanceof IntakeUnavailableError)
+      return res
+        .status(503)
+        .set('Retry-After', '5')
+        .json({ error: { code: 'unavailable', message: err.message } });
     // Body parser failures keep their 4xx (src/api/json-body-policy.ts): a bad gzip stream is the client's error.
     const bodyFailure = bodyFailureAnswer(err, config.intake.bodyLimitBytes);
-    if (bodyFailure) return res.status(bodyFailure.status).json({ error: { code: bodyFailure.code, message: bodyFailure.message } });
+    if (bodyFailure)
+      return res.status(bodyFailure.status).json({ error: { code: bodyFailure.code, message: bodyFailure.message } });
     logger.error('unhandled error in HTTP handler', { errorName: err instanceof Error ? err.name : typeof err });
     res.status(500).json({ error: { code: 'internal', message: 'internal error' } });
   };

@@ -5,7 +5,9 @@ import { bearerToken, hasRole, type Principal } from './auth.js';
 import type { Role } from '../config/config-schema.js';
 
 /** What a request's credentials came to: a principal, or why not (and how long to wait after too many failures). */
-export type GateResult = { ok: true; principal: Principal; via: 'bearer' | 'session'; sessionId?: string } | { ok: false; status: 400 | 401 | 429; code: string; message: string; retryAfterSeconds?: number };
+export type GateResult =
+  | { ok: true; principal: Principal; via: 'bearer' | 'session'; sessionId?: string }
+  | { ok: false; status: 400 | 401 | 429; code: string; message: string; retryAfterSeconds?: number };
 
 /** Looks up an admin session by the id in its cookie (src/dashboard/admin-sessions.ts). */
 export interface SessionLookup {
@@ -51,7 +53,13 @@ export class CredentialGate {
     if (options.cookies && this.sessions) {
       const ids = this.sessions.idsIn(req);
       // Two session cookies (one planted by another port or path of the host): refuse, never pick one.
-      if (ids.length > 1) return { ok: false, status: 400, code: 'ambiguous_session', message: 'the request carries more than one session cookie; log in again' };
+      if (ids.length > 1)
+        return {
+          ok: false,
+          status: 400,
+          code: 'ambiguous_session',
+          message: 'the request carries more than one session cookie; log in again',
+        };
       if (ids.length === 1) {
         const principal = await this.sessions.principalOf(ids[0]);
         if (principal) return { ok: true, principal, via: 'session', sessionId: ids[0] };
@@ -65,7 +73,14 @@ export class CredentialGate {
   failure(req: Request): GateResult {
     const address = CredentialGate.address(req);
     const waitMs = this.limiter.blockedFor(address);
-    if (waitMs > 0) return { ok: false, status: 429, code: 'too_many_failed_logins', message: 'too many failed authentications from this address; wait and retry', retryAfterSeconds: Math.ceil(waitMs / 1000) };
+    if (waitMs > 0)
+      return {
+        ok: false,
+        status: 429,
+        code: 'too_many_failed_logins',
+        message: 'too many failed authentications from this address; wait and retry',
+        retryAfterSeconds: Math.ceil(waitMs / 1000),
+      };
     this.limiter.recordFailure(address);
     return { ok: false, status: 401, code: 'unauthorized', message: 'a valid bearer token is required' };
   }
@@ -74,9 +89,13 @@ export class CredentialGate {
   bearerOnly(role?: Role): RequestHandler {
     return async (req, res, next) => {
       const result = await this.check(req, { cookies: false });
-      if (!result.ok) { refuse(res, result); return; }
+      if (!result.ok) {
+        refuse(res, result);
+        return;
+      }
       req.principal = result.principal;
-      if (role && !hasRole(result.principal, role)) return res.status(403).json({ error: { code: 'forbidden', message: `this needs the ${role} role` } });
+      if (role && !hasRole(result.principal, role))
+        return res.status(403).json({ error: { code: 'forbidden', message: `this needs the ${role} role` } });
       next();
     };
   }
@@ -98,8 +117,18 @@ export function refuse(res: Response, result: Extract<GateResult, { ok: false }>
 export class IntakeRateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number; perSecond: number; burst: number }>();
 
-  constructor(tokens: ApiToken[], private readonly now: () => number = Date.now) {
-    for (const t of tokens) if (t.rateLimit) this.buckets.set(t.name, { tokens: t.rateLimit.burst, at: now(), perSecond: t.rateLimit.perSecond, burst: t.rateLimit.burst });
+  constructor(
+    tokens: ApiToken[],
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const t of tokens)
+      if (t.rateLimit)
+        this.buckets.set(t.name, {
+          tokens: t.rateLimit.burst,
+          at: now(),
+          perSecond: t.rateLimit.perSecond,
+          burst: t.rateLimit.burst,
+        });
   }
 
   private refill(name: string) {
@@ -134,7 +163,9 @@ export class IntakeRateLimiter {
       const waitMs = req.principal ? this.take(req.principal.name) : 0;
       if (waitMs > 0) {
         res.set('Retry-After', String(Math.max(1, Math.ceil(waitMs / 1000))));
-        return res.status(429).json({ error: { code: 'rate_limited', message: 'this token has submitted too many requests; wait and retry' } });
+        return res.status(429).json({
+          error: { code: 'rate_limited', message: 'this token has submitted too many requests; wait and retry' },
+        });
       }
       next();
     };

@@ -20,7 +20,10 @@ export interface HttpService {
  * request, body included, so a slow-body client is cut off), `keepAliveTimeout` and
  * `maxConnections` from `config.server`.
  */
-export async function serveHttp(app: RequestListener, config: Pick<Config, 'port' | 'host' | 'server'>): Promise<HttpService> {
+export async function serveHttp(
+  app: RequestListener,
+  config: Pick<Config, 'port' | 'host' | 'server'>,
+): Promise<HttpService> {
   const { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections, shutdownGraceMs } = config.server;
   const server = http.createServer(
     {
@@ -46,7 +49,12 @@ export async function serveHttp(app: RequestListener, config: Pick<Config, 'port
     port,
     close: (deadline = Date.now() + shutdownGraceMs) =>
       new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { server.closeAllConnections(); }, Math.max(0, deadline - Date.now()));
+        const timer = setTimeout(
+          () => {
+            server.closeAllConnections();
+          },
+          Math.max(0, deadline - Date.now()),
+        );
         server.close(() => {
           clearTimeout(timer);
           resolve();

@@ -14,7 +14,10 @@ export function addIntakeRoutes(router: Router, deps: RequestsRouterDeps): void 
       return;
     }
     const result = await deps.intake.submit(body, actorOf(req), '', { client: clientOf(req) });
-    res.status(result.created ? 202 : 200).location(`/v1/requests/${result.request.id}`).json({ ...requestView(result.request), duplicate: !result.created });
+    res
+      .status(result.created ? 202 : 200)
+      .location(`/v1/requests/${result.request.id}`)
+      .json({ ...requestView(result.request), duplicate: !result.created });
   });
 }
 
@@ -37,16 +40,24 @@ async function bulkAnswers(deps: RequestsRouterDeps, req: Request, items: unknow
     }
     if (answer.created) counts.accepted += 1;
     else counts.duplicates += 1;
-    results.push({ index, outcome: answer.created ? 'accepted' : 'duplicate', id: answer.request.id, status: answer.request.status });
+    results.push({
+      index,
+      outcome: answer.created ? 'accepted' : 'duplicate',
+      id: answer.request.id,
+      status: answer.request.status,
+    });
   }
   return counts;
 }
 
 async function submitBulk(deps: RequestsRouterDeps, req: Request, res: Response, items: unknown) {
   const max = deps.config.intake.maxBulk;
-  if (!Array.isArray(items) || items.length === 0) throw new ApiError(400, 'invalid_request', 'requests must be a non-empty list');
-  if (Object.keys(req.body as object).length !== 1) throw new ApiError(400, 'invalid_request', 'a bulk body holds only "requests"');
-  if (items.length > max) throw new ApiError(413, 'too_many_requests_in_bulk', `at most ${max} requests per bulk call; split the list`);
+  if (!Array.isArray(items) || items.length === 0)
+    throw new ApiError(400, 'invalid_request', 'requests must be a non-empty list');
+  if (Object.keys(req.body as object).length !== 1)
+    throw new ApiError(400, 'invalid_request', 'a bulk body holds only "requests"');
+  if (items.length > max)
+    throw new ApiError(413, 'too_many_requests_in_bulk', `at most ${max} requests per bulk call; split the list`);
   const list: unknown[] = items;
   const results: BulkResult[] = [];
   let counts = { accepted: 0, duplicates: 0, conflicts: 0 };
@@ -70,8 +81,20 @@ async function submitBulk(deps: RequestsRouterDeps, req: Request, res: Response,
   const notProcessed = results.filter((r) => r.outcome === 'not_processed').length;
   const summary = { accepted, duplicates, conflicts, rejected, notProcessed };
   if (!notProcessed && !accepted && !duplicates) {
-    if (!rejected) return res.status(422).json({ error: { code: 'idempotency_key_reused', message: 'every request in the bulk submission reused a requestId for another payload; see results' }, summary, results });
-    return res.status(400).json({ error: { code: 'invalid_request', message: 'no request in the bulk submission was valid; see results' }, summary, results });
+    if (!rejected)
+      return res.status(422).json({
+        error: {
+          code: 'idempotency_key_reused',
+          message: 'every request in the bulk submission reused a requestId for another payload; see results',
+        },
+        summary,
+        results,
+      });
+    return res.status(400).json({
+      error: { code: 'invalid_request', message: 'no request in the bulk submission was valid; see results' },
+      summary,
+      results,
+    });
   }
   res.status(notProcessed ? 503 : accepted ? 202 : 200).json({ summary, results });
 }

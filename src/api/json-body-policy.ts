@@ -23,7 +23,8 @@ export class JsonBodyError extends Error {
   }
 }
 
-const tooDeep = () => new JsonBodyError(400, 'too_deep', `the body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`);
+const tooDeep = () =>
+  new JsonBodyError(400, 'too_deep', `the body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`);
 
 /**
  * Throws when JSON text nests deeper than MAX_JSON_DEPTH. One pass over the bytes, no recursion,
@@ -36,7 +37,8 @@ export function assertJsonDepth(text: string | Buffer, maxDepth = MAX_JSON_DEPTH
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: the next byte is escaped
+      if (c === 0x5c)
+        i++; // backslash: the next byte is escaped
       else if (c === 0x22) inString = false;
       continue;
     }
@@ -68,16 +70,28 @@ export function verifyJsonDepth(_req: unknown, _res: unknown, buf: Buffer): void
  * policy), or undefined when `err` is not one. body-parser sets `status` and `type`; any 4xx it
  * chose is kept, so a gzip header over bytes that are not gzip is a 400, not a 500.
  */
-export function bodyFailureAnswer(err: unknown, bodyLimitBytes: number): { status: number; code: string; message: string } | undefined {
+export function bodyFailureAnswer(
+  err: unknown,
+  bodyLimitBytes: number,
+): { status: number; code: string; message: string } | undefined {
   if (err instanceof JsonBodyError) return { status: err.status, code: err.code, message: err.message };
   const { type, status } = (err ?? {}) as { type?: unknown; status?: unknown };
-  if (type === 'entity.too.large') return { status: 413, code: 'body_too_large', message: `the body exceeds ${bodyLimitBytes} bytes` };
-  if (type === 'entity.parse.failed') return { status: 400, code: 'invalid_json', message: 'the body is not valid JSON' };
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return { status: 415, code: 'unsupported_media_type', message: 'unsupported body encoding or charset' };
+  if (type === 'entity.too.large')
+    return { status: 413, code: 'body_too_large', message: `the body exceeds ${bodyLimitBytes} bytes` };
+  if (type === 'entity.parse.failed')
+    return { status: 400, code: 'invalid_json', message: 'the body is not valid JSON' };
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported')
+    return { status: 415, code: 'unsupported_media_type', message: 'unsupported body encoding or charset' };
   const clientStatus = typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
   // body-parser and raw-body tag their errors with a `type` (a stream that is not gzip, a length that does not match).
-  if (typeof type === 'string') return { status: clientStatus ?? 400, code: 'unreadable_body', message: 'the body could not be read (check Content-Encoding and Content-Length)' };
+  if (typeof type === 'string')
+    return {
+      status: clientStatus ?? 400,
+      code: 'unreadable_body',
+      message: 'the body could not be read (check Content-Encoding and Content-Length)',
+    };
   // Any other error a middleware marked as the client's (http-errors' 4xx): its status, our words.
-  if (clientStatus) return { status: clientStatus, code: 'invalid_request', message: 'the request could not be handled as sent' };
+  if (clientStatus)
+    return { status: clientStatus, code: 'invalid_request', message: 'the request could not be handled as sent' };
   return undefined;
 }

@@ -26,7 +26,8 @@ export function manualWorkView(item: ManualWorkItem, now: Date) {
 export function createManualWorkRouter(deps: { config: Config; ledger: Ledger; scopeDeletions: ScopeDeletionLedger }) {
   const router = express.Router();
   router.get('/v1/manual-work', requireRole('viewer'), async (req, res) => {
-    if (!isStaff(req.principal)) throw new ApiError(403, 'forbidden', 'manual work is for staff roles (viewer, operator, admin)');
+    if (!isStaff(req.principal))
+      throw new ApiError(403, 'forbidden', 'manual work is for staff roles (viewer, operator, admin)');
     const value = validInput(querySchema, req.query, 'invalid_query', 'invalid query parameters');
     const now = new Date();
     const settings = deps.config.manualWork ?? manualWorkSettings({});

@@ -60,8 +60,12 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
       byLabel.set(key, (byLabel.get(key) ?? 0) + n);
     }
     for (const [labels, n] of byLabel) parts.push(`erasure_requests{${labels}} ${n}`);
-    parts.push('# HELP erasure_requests_overdue Open requests past their legal deadline, by client.', '# TYPE erasure_requests_overdue gauge');
-    for (const [client, n] of perClient(counts.overdueByClient, known)) parts.push(`erasure_requests_overdue{${promLabels({ client })}} ${n}`);
+    parts.push(
+      '# HELP erasure_requests_overdue Open requests past their legal deadline, by client.',
+      '# TYPE erasure_requests_overdue gauge',
+    );
+    for (const [client, n] of perClient(counts.overdueByClient, known))
+      parts.push(`erasure_requests_overdue{${promLabels({ client })}} ${n}`);
   }
   const atRisk = await sources.deadlineRisk.countAtRiskByClient().catch(() => undefined);
   if (atRisk !== undefined) {
@@ -69,16 +73,27 @@ export async function renderMetrics(sources: MetricsSources): Promise<string> {
       '# HELP erasure_requests_at_risk Open requests not yet overdue that a vendor, at its observed p95 task duration, would finish after the deadline, by client.',
       '# TYPE erasure_requests_at_risk gauge',
     );
-    for (const [client, n] of perClient(atRisk, known)) parts.push(`erasure_requests_at_risk{${promLabels({ client })}} ${n}`);
+    for (const [client, n] of perClient(atRisk, known))
+      parts.push(`erasure_requests_at_risk{${promLabels({ client })}} ${n}`);
   }
   const breakers = sources.breaker ? await sources.breaker.states().catch(() => undefined) : undefined;
   if (breakers) {
-    parts.push('# HELP erasure_vendor_breaker_open 1 while a vendor\'s circuit breaker holds its queue paused (open), 0.5 while half-open, 0 when closed.', '# TYPE erasure_vendor_breaker_open gauge');
-    for (const b of breakers) parts.push(`erasure_vendor_breaker_open{${promLabels({ vendor: b.vendor, fault: b.fault ?? 'none' })}} ${b.state === 'open' ? 1 : b.state === 'half_open' ? 0.5 : 0}`);
+    parts.push(
+      "# HELP erasure_vendor_breaker_open 1 while a vendor's circuit breaker holds its queue paused (open), 0.5 while half-open, 0 when closed.",
+      '# TYPE erasure_vendor_breaker_open gauge',
+    );
+    for (const b of breakers)
+      parts.push(
+        `erasure_vendor_breaker_open{${promLabels({ vendor: b.vendor, fault: b.fault ?? 'none' })}} ${b.state === 'open' ? 1 : b.state === 'half_open' ? 0.5 : 0}`,
+      );
   }
   const manual = await sources.overdueManualWork?.().catch(() => undefined);
   if (manual !== undefined) {
-    parts.push('# HELP erasure_manual_work_overdue Manual tasks and guided scope deletions past their due time.', '# TYPE erasure_manual_work_overdue gauge', `erasure_manual_work_overdue ${manual}`);
+    parts.push(
+      '# HELP erasure_manual_work_overdue Manual tasks and guided scope deletions past their due time.',
+      '# TYPE erasure_manual_work_overdue gauge',
+      `erasure_manual_work_overdue ${manual}`,
+    );
   }
   const calls = await sources.vendorCalls.totals().catch(() => undefined);
   parts.push(...(calls ? vendorCallLines(calls) : ['# vendor calls: Redis unavailable']));
@@ -91,8 +106,15 @@ export function vendorCallLines(totals: VendorCallTotals): string[] {
     '# HELP erasure_vendor_calls_total Vendor HTTP calls by vendor, operation and outcome (ok, 4xx, 429, 5xx, network_error), all processes.',
     '# TYPE erasure_vendor_calls_total counter',
   ];
-  for (const c of totals.calls) lines.push(`erasure_vendor_calls_total{${promLabels({ vendor: c.vendor, operation: c.operation, outcome: c.outcome })}} ${c.count}`);
-  lines.push('# HELP erasure_vendor_call_duration_seconds Vendor HTTP call latency by vendor, all processes.', '# TYPE erasure_vendor_call_duration_seconds histogram');
-  for (const [vendor, latency] of [...totals.latency.entries()].sort(([a], [b]) => a.localeCompare(b))) lines.push(...histogramLines('erasure_vendor_call_duration_seconds', { vendor }, latency));
+  for (const c of totals.calls)
+    lines.push(
+      `erasure_vendor_calls_total{${promLabels({ vendor: c.vendor, operation: c.operation, outcome: c.outcome })}} ${c.count}`,
+    );
+  lines.push(
+    '# HELP erasure_vendor_call_duration_seconds Vendor HTTP call latency by vendor, all processes.',
+    '# TYPE erasure_vendor_call_duration_seconds histogram',
+  );
+  for (const [vendor, latency] of [...totals.latency.entries()].sort(([a], [b]) => a.localeCompare(b)))
+    lines.push(...histogramLines('erasure_vendor_call_duration_seconds', { vendor }, latency));
   return lines;
 }

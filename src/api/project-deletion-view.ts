@@ -15,7 +15,8 @@ export function projectDeletionView(deletion: ProjectDeletionRecord, trail?: Cha
     gracePeriodDays: deletion.gracePeriodDays,
     runAt: deletion.runAt.toISOString(),
     /** Seconds until the grace period ends (0 once it has). */
-    runsInSeconds: deletion.status === 'scheduled' ? Math.max(0, Math.ceil((deletion.runAt.getTime() - now.getTime()) / 1000)) : 0,
+    runsInSeconds:
+      deletion.status === 'scheduled' ? Math.max(0, Math.ceil((deletion.runAt.getTime() - now.getTime()) / 1000)) : 0,
     cancellable: deletion.status === 'scheduled',
     s3Locations: deletion.s3Locations,
     attempts: deletion.attempts,
@@ -26,7 +27,9 @@ export function projectDeletionView(deletion: ProjectDeletionRecord, trail?: Cha
     cancelledAt: deletion.cancelledAt?.toISOString() ?? null,
     startedAt: deletion.startedAt?.toISOString() ?? null,
     finishedAt: deletion.finishedAt?.toISOString() ?? null,
-    ...(trail ? { audit: trail.map((e) => ({ at: e.at, actor: e.actor, action: e.action, detail: e.detail, hash: e.hash })) } : {}),
+    ...(trail
+      ? { audit: trail.map((e) => ({ at: e.at, actor: e.actor, action: e.action, detail: e.detail, hash: e.hash })) }
+      : {}),
   };
 }
 

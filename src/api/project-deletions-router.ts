@@ -3,7 +3,11 @@ import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { PROJECT_DELETION_STATUSES, type ProjectDeletionLedger, type ProjectDeletionStatus } from '../ledger/project-deletion-ledger.js';
+import {
+  PROJECT_DELETION_STATUSES,
+  type ProjectDeletionLedger,
+  type ProjectDeletionStatus,
+} from '../ledger/project-deletion-ledger.js';
 import type { QueueSet } from '../infrastructure/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
@@ -26,14 +30,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const APP_ID = /^[A-Za-z0-9-]+$/;
 
 // `null` is absent for every optional field (src/intake/null-as-absent.ts).
-const createSchema = nullAsAbsentSchema(Joi.object<{ appId: string; confirmAppId: string; reason: string; gracePeriodDays?: number }>({
-  appId: Joi.string().max(128).pattern(APP_ID).required(),
-  confirmAppId: Joi.string().max(128).required(),
-  reason: Joi.string().trim().min(3).max(500).required(),
-  gracePeriodDays: Joi.number().min(0).max(365),
-}).required());
+const createSchema = nullAsAbsentSchema(
+  Joi.object<{ appId: string; confirmAppId: string; reason: string; gracePeriodDays?: number }>({
+    appId: Joi.string().max(128).pattern(APP_ID).required(),
+    confirmAppId: Joi.string().max(128).required(),
+    reason: Joi.string().trim().min(3).max(500).required(),
+    gracePeriodDays: Joi.number().min(0).max(365),
+  }).required(),
+);
 
-const cancelSchema = Joi.object<{ reason: string }>({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+const cancelSchema = Joi.object<{ reason: string }>({
+  reason: Joi.string().trim().min(3).max(500).required(),
+}).required();
 
 const listQuerySchema = Joi.object<{ status?: ProjectDeletionStatus; limit: number }>({
   status: Joi.string().valid(...PROJECT_DELETION_STATUSES),
@@ -52,25 +60,39 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
   const operator = requireRole('operator');
 
   router.post('/v1/project-deletions', operator, async (req, res) => {
-    const value = validInput(createSchema, req.body ?? {}, 'invalid_request', 'the project deletion is not valid; see details');
+    const value = validInput(
+      createSchema,
+      req.body ?? {},
+      'invalid_request',
+      'the project deletion is not valid; see details',
+    );
     let result;
     try {
       // The reason is free text typed by a person: scrub anything shaped like an address or a number.
-      result = await scheduleProjectDeletion({ config: deps.config, deletions, queues: deps.queues, logger: deps.logger }, {
-        appId: value.appId,
-        confirmAppId: value.confirmAppId,
-        reason: scrub(value.reason),
-        actor: actorOf(req),
-        gracePeriodDays: value.gracePeriodDays,
-      });
+      result = await scheduleProjectDeletion(
+        { config: deps.config, deletions, queues: deps.queues, logger: deps.logger },
+        {
+          appId: value.appId,
+          confirmAppId: value.confirmAppId,
+          reason: scrub(value.reason),
+          actor: actorOf(req),
+          gracePeriodDays: value.gracePeriodDays,
+        },
+      );
     } catch (err) {
-      if (err instanceof ProjectDeletionRefused) throw new ApiError(400, 'invalid_request', `the project deletion was refused: ${err.field} ${err.problem}`, [{ field: err.field, problem: err.problem }]);
+      if (err instanceof ProjectDeletionRefused)
+        throw new ApiError(400, 'invalid_request', `the project deletion was refused: ${err.field} ${err.problem}`, [
+          { field: err.field, problem: err.problem },
+        ]);
       throw err;
     }
     const view = projectDeletionView(result.deletion);
     if (!result.created) {
       return res.status(409).json({
-        error: { code: 'already_scheduled', message: `app ${result.deletion.appId} already has an open deletion (${result.deletion.id}, ${result.deletion.status}, runs at ${view.runAt})` },
+        error: {
+          code: 'already_scheduled',
+          message: `app ${result.deletion.appId} already has an open deletion (${result.deletion.id}, ${result.deletion.status}, runs at ${view.runAt})`,
+        },
         projectDeletion: view,
       });
     }
@@ -91,10 +113,16 @@ export function createProjectDeletionsRouter(deps: ProjectDeletionsRouterDeps) {
   router.post('/v1/project-deletions/:id/cancel', operator, async (req, res) => {
     const deletion = await find(String(req.params.id));
     const value = validInput(cancelSchema, req.body ?? {}, 'invalid_request', 'a cancel needs a reason');
-    const result = await cancelProjectDeletion({ deletions, queues: deps.queues, logger: deps.logger }, { id: deletion.id, actor: actorOf(req), reason: scrub(value.reason) });
+    const result = await cancelProjectDeletion(
+      { deletions, queues: deps.queues, logger: deps.logger },
+      { id: deletion.id, actor: actorOf(req), reason: scrub(value.reason) },
+    );
     if (!result) throw new ApiError(404, 'not_found', 'no project deletion with that id');
     if (!result.cancelled) {
-      return res.status(409).json({ error: { code: `already_${result.deletion.status}`, message: whyNotCancellable(result.deletion) }, projectDeletion: projectDeletionView(result.deletion) });
+      return res.status(409).json({
+        error: { code: `already_${result.deletion.status}`, message: whyNotCancellable(result.deletion) },
+        projectDeletion: projectDeletionView(result.deletion),
+      });
     }
     res.json(projectDeletionView(result.deletion, await deps.ledger.audit.auditTrail(deletion.id)));
   });

@@ -33,7 +33,10 @@ export function requestView(request: RequestRecord, tasks?: TaskRecord[], now = 
       failed: tasks.filter((t) => t.state === 'failed').length,
       percent: tasks.length ? Math.round((done.length / tasks.length) * 100) : 100,
     };
-    view.tasks = tasks.map((t) => ({ ...taskView(t), overdue: t.state === 'waiting_manual' && (view.overdue as boolean) }));
+    view.tasks = tasks.map((t) => ({
+      ...taskView(t),
+      overdue: t.state === 'waiting_manual' && (view.overdue as boolean),
+    }));
     view.manualTasksOpen = tasks.filter((t) => t.state === 'waiting_manual').length;
   }
   return view;
@@ -60,7 +63,12 @@ export function taskView(task: TaskRecord) {
 export function riskView(risk: RiskAssessment) {
   return {
     atRisk: risk.atRisk,
-    atRiskVendors: risk.vendors.map((v) => ({ vendor: v.vendor, expectedFinishAt: v.expectedFinishAt.toISOString(), expectedDurationSeconds: Math.round(v.estimateSeconds), basis: v.source === 'observed' ? 'observed_p95' : 'configured_default' })),
+    atRiskVendors: risk.vendors.map((v) => ({
+      vendor: v.vendor,
+      expectedFinishAt: v.expectedFinishAt.toISOString(),
+      expectedDurationSeconds: Math.round(v.estimateSeconds),
+      basis: v.source === 'observed' ? 'observed_p95' : 'configured_default',
+    })),
     expectedFinishAt: risk.expectedFinishAt?.toISOString() ?? null,
   };
 }

@@ -4,7 +4,13 @@ import Joi from 'joi';
 import { nullAsAbsentSchema } from '../intake/null-as-absent.js';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord } from '../ledger/ledger-types.js';
+import {
+  REQUEST_STATUSES,
+  TERMINAL_TASK_STATES,
+  type RequestRecord,
+  type RequestStatus,
+  type TaskRecord,
+} from '../ledger/ledger-types.js';
 import type { DeadlineRiskLedger } from '../ledger/deadline-risk-ledger.js';
 import { assessRisk } from '../deadlines/at-risk.js';
 import type { Intake } from '../intake/intake.js';
@@ -59,10 +65,15 @@ const listQuerySchema = Joi.object<ListQuery>({
 });
 
 /** A body holding only a reason (retry, skip, resolve of one request's tasks). */
-export const reasonSchema = Joi.object<{ reason: string }>({ reason: Joi.string().trim().min(3).max(500).required() }).required();
+export const reasonSchema = Joi.object<{ reason: string }>({
+  reason: Joi.string().trim().min(3).max(500).required(),
+}).required();
 const noteSchema = Joi.object<{ note: string }>({ note: Joi.string().trim().min(3).max(2000).required() }).required();
 
-const extendSchema = Joi.object<{ days: number; reason: string }>({ days: Joi.number().integer().min(1).max(60).required(), reason: Joi.string().trim().min(3).max(500).required() }).required();
+const extendSchema = Joi.object<{ days: number; reason: string }>({
+  days: Joi.number().integer().min(1).max(60).required(),
+  reason: Joi.string().trim().min(3).max(500).required(),
+}).required();
 
 /**
  * Which failed tasks a bulk operation (retry, skip, resolve) touches, with its reason.
@@ -79,26 +90,30 @@ export interface FailedTasksFilter {
   limit: number;
 }
 
-export const failedTasksFilterSchema = nullAsAbsentSchema(Joi.object<FailedTasksFilter>({
-  reason: Joi.string().trim().min(3).max(500).required(),
-  vendor: Joi.string().valid(...VENDOR_NAMES),
-  requestId: Joi.string().guid(),
-  since: Joi.date().iso(),
-  /** Every failed task (up to `limit`), said outright rather than implied by an empty filter. */
-  all: Joi.boolean().valid(true),
-  dryRun: Joi.boolean().default(false),
-  limit: Joi.number().integer().min(1).max(10_000).default(1000),
-})
-  .or('vendor', 'requestId', 'since', 'all')
-  .oxor('all', 'vendor')
-  .oxor('all', 'requestId')
-  .oxor('all', 'since')
-  .required());
+export const failedTasksFilterSchema = nullAsAbsentSchema(
+  Joi.object<FailedTasksFilter>({
+    reason: Joi.string().trim().min(3).max(500).required(),
+    vendor: Joi.string().valid(...VENDOR_NAMES),
+    requestId: Joi.string().guid(),
+    since: Joi.date().iso(),
+    /** Every failed task (up to `limit`), said outright rather than implied by an empty filter. */
+    all: Joi.boolean().valid(true),
+    dryRun: Joi.boolean().default(false),
+    limit: Joi.number().integer().min(1).max(10_000).default(1000),
+  })
+    .or('vendor', 'requestId', 'since', 'all')
+    .oxor('all', 'vendor')
+    .oxor('all', 'requestId')
+    .oxor('all', 'since')
+    .required(),
+);
 
-const retryBodySchema = nullAsAbsentSchema(Joi.object<{ reason: string; vendor?: VendorName }>({
-  reason: Joi.string().trim().min(3).max(500).required(),
-  vendor: Joi.string().valid(...VENDOR_NAMES),
-}).required());
+const retryBodySchema = nullAsAbsentSchema(
+  Joi.object<{ reason: string; vendor?: VendorName }>({
+    reason: Joi.string().trim().min(3).max(500).required(),
+    vendor: Joi.string().valid(...VENDOR_NAMES),
+  }).required(),
+);
 
 /** `/v1/requests`: intake, status, lists and retries (README "HTTP API"). */
 export function createRequestsRouter(deps: RequestsRouterDeps) {
@@ -131,7 +146,12 @@ function requestRouteKit(deps: RequestsRouterDeps): RequestRouteKit {
     },
     viewWithRisk: async (request, tasks, now = new Date()) => {
       const openVendors = tasks.filter((t) => !TERMINAL_TASK_STATES.includes(t.state)).map((t) => t.vendor);
-      return requestView(request, tasks, now, assessRisk(request, openVendors, await deps.deadlineRisk.estimates(now), now));
+      return requestView(
+        request,
+        tasks,
+        now,
+        assessRisk(request, openVendors, await deps.deadlineRisk.estimates(now), now),
+      );
     },
     reread: async (requestId) => {
       const request = await ledger.requests.getRequest(requestId);
@@ -147,18 +167,37 @@ function addReadRoutes(router: express.Router, deps: RequestsRouterDeps, kit: Re
   router.get('/v1/requests', requireRole('viewer'), async (req, res) => {
     const value = validInput(listQuerySchema, req.query, 'invalid_query', 'invalid query parameters');
     const scope = clientScope(req.principal);
-    if (scope !== undefined && value.client !== undefined) throw new ApiError(403, 'forbidden', 'the client filter is for staff roles (viewer, operator, admin); a submitter lists its own requests');
+    if (scope !== undefined && value.client !== undefined)
+      throw new ApiError(
+        403,
+        'forbidden',
+        'the client filter is for staff roles (viewer, operator, admin); a submitter lists its own requests',
+      );
     let page;
     const now = new Date();
     try {
-      const atRisk = value.atRisk === undefined ? undefined : { value: value.atRisk === 'true', estimates: await deps.deadlineRisk.estimates(now) };
-      page = await ledger.requests.listRequests({ status: value.status, client: scope ?? value.client, overdue: value.overdue === undefined ? undefined : value.overdue === 'true', atRisk, limit: value.limit, cursor: value.cursor, now });
+      const atRisk =
+        value.atRisk === undefined
+          ? undefined
+          : { value: value.atRisk === 'true', estimates: await deps.deadlineRisk.estimates(now) };
+      page = await ledger.requests.listRequests({
+        status: value.status,
+        client: scope ?? value.client,
+        overdue: value.overdue === undefined ? undefined : value.overdue === 'true',
+        atRisk,
+        limit: value.limit,
+        cursor: value.cursor,
+        now,
+      });
     } catch (err) {
       if (err instanceof RangeError) throw new ApiError(400, 'invalid_query', 'cursor is not valid');
       throw err;
     }
     const risks = await deps.deadlineRisk.assess(page.requests, now);
-    res.json({ requests: page.requests.map((r) => requestView(r, undefined, now, risks.get(r.id))), nextCursor: page.nextCursor ?? null });
+    res.json({
+      requests: page.requests.map((r) => requestView(r, undefined, now, risks.get(r.id))),
+      nextCursor: page.nextCursor ?? null,
+    });
   });
 
   router.get('/v1/requests/:id', requireRole('viewer'), async (req, res) => {
@@ -182,15 +221,24 @@ function addRequestActionRoutes(router: express.Router, deps: RequestsRouterDeps
   router.post('/v1/requests/:id/retry', requireRole('operator'), async (req, res) => {
     const request = await kit.findRequest(req);
     const value = validInput(retryBodySchema, req.body, 'invalid_request', 'a retry needs a reason');
-    const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor });
-    res.status(tasks.length ? 202 : 200).json({ retried: tasks.map((t) => ({ id: t.id, vendor: t.vendor, action: t.action })) });
+    const tasks = await retryFailedTasks(
+      { ledger, queues: deps.queues },
+      { requestId: request.id, actor: actorOf(req), reason: value.reason, vendor: value.vendor },
+    );
+    res
+      .status(tasks.length ? 202 : 200)
+      .json({ retried: tasks.map((t) => ({ id: t.id, vendor: t.vendor, action: t.action })) });
   });
 
   router.post('/v1/requests/:id/cancel', requireRole('submitter'), async (req, res) => {
     const request = await kit.findRequest(req);
     const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', 'a cancel needs a reason');
-    const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: actorOf(req), reason: value.reason });
-    if (!report) throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
+    const report = await cancelRequest(
+      { ledger, queues: deps.queues },
+      { requestId: request.id, actor: actorOf(req), reason: value.reason },
+    );
+    if (!report)
+      throw new ApiError(409, 'already_finished', `the request already ended as ${request.status}; nothing to cancel`);
     res.json({ ...requestView(await kit.reread(request.id), await ledger.tasks.getTasks(request.id)), cancel: report });
   });
 
@@ -206,8 +254,15 @@ function addRequestActionRoutes(router: express.Router, deps: RequestsRouterDeps
 
   router.post('/v1/requests/:id/extend', requireRole('operator'), async (req, res) => {
     const request = await kit.findRequest(req);
-    const value = validInput(extendSchema, req.body ?? {}, 'invalid_request', 'an extension needs whole days and a reason');
-    const extended = (await ledger.requests.extendDeadline(request.id, value.days, actorOf(req), value.reason)) ?? (await kit.reread(request.id));
+    const value = validInput(
+      extendSchema,
+      req.body ?? {},
+      'invalid_request',
+      'an extension needs whole days and a reason',
+    );
+    const extended =
+      (await ledger.requests.extendDeadline(request.id, value.days, actorOf(req), value.reason)) ??
+      (await kit.reread(request.id));
     res.json(await kit.viewWithRisk(extended, await ledger.tasks.getTasks(request.id)));
   });
 }
@@ -218,8 +273,19 @@ function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): vo
   /** On-call's bulk retry: failed tasks by vendor, by request, or since a time; `dryRun` lists without touching. */
   router.post('/v1/retries', requireRole('operator'), async (req, res) => {
     const value = validInput(failedTasksFilterSchema, req.body ?? {}, 'invalid_request', 'invalid retry');
-    const tasks = await ledger.queries.failedTasks({ vendor: value.vendor, requestId: value.requestId, since: value.since }, value.limit);
-    const listed = tasks.map((t) => ({ requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null }));
+    const tasks = await ledger.queries.failedTasks(
+      { vendor: value.vendor, requestId: value.requestId, since: value.since },
+      value.limit,
+    );
+    const listed = tasks.map((t) => ({
+      requestId: t.requestId,
+      taskId: t.id,
+      vendor: t.vendor,
+      action: t.action,
+      resource: t.resource,
+      error: t.error,
+      failedAt: t.finishedAt?.toISOString() ?? null,
+    }));
     if (value.dryRun) {
       res.json({ dryRun: true, tasks: listed });
       return;
@@ -229,7 +295,10 @@ function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): vo
     const retried: typeof listed = [];
     for (const [requestId, vendors] of byRequest) {
       for (const vendor of vendors) {
-        const reopened = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId, actor: actorOf(req), reason: value.reason, vendor: vendor as VendorName });
+        const reopened = await retryFailedTasks(
+          { ledger, queues: deps.queues },
+          { requestId, actor: actorOf(req), reason: value.reason, vendor: vendor as VendorName },
+        );
         retried.push(...listed.filter((l) => reopened.some((r) => r.id === l.taskId)));
       }
     }
@@ -240,7 +309,12 @@ function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): vo
     const name = String(req.params.name);
     const action = String(req.params.action);
     if (action !== 'pause' && action !== 'resume') throw new ApiError(404, 'not_found', 'no such route');
-    if (!deps.queues.definitions.some((d) => d.name === name)) throw new ApiError(404, 'unknown_queue', `no queue ${name}; queues: ${deps.queues.definitions.map((d) => d.name).join(', ')}`);
+    if (!deps.queues.definitions.some((d) => d.name === name))
+      throw new ApiError(
+        404,
+        'unknown_queue',
+        `no queue ${name}; queues: ${deps.queues.definitions.map((d) => d.name).join(', ')}`,
+      );
     const queue = deps.queues.queue(name);
     if (action === 'pause') await queue.pause();
     else await queue.resume();
@@ -249,8 +323,17 @@ function addOperatorRoutes(router: express.Router, deps: RequestsRouterDeps): vo
     const vendor = isVendorName(name) ? name : undefined;
     const breaker = action === 'resume' && breakers && vendor ? await breakers.state(vendor) : undefined;
     if (breakers && vendor && breaker && breaker.state !== 'closed') await breakers.reset(vendor);
-    await ledger.audit.append(null, actorOf(req), `queue.${action}`, { queue: name, ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}) });
-    res.json({ queue: name, paused: await queue.isPaused(), ...(breaker && breaker.state !== 'closed' ? { breakerClosed: { fault: breaker.fault, reason: breaker.reason } } : {}) });
+    await ledger.audit.append(null, actorOf(req), `queue.${action}`, {
+      queue: name,
+      ...(breaker && breaker.state !== 'closed' ? { breakerClosed: breaker.fault ?? 'unknown' } : {}),
+    });
+    res.json({
+      queue: name,
+      paused: await queue.isPaused(),
+      ...(breaker && breaker.state !== 'closed'
+        ? { breakerClosed: { fault: breaker.fault, reason: breaker.reason } }
+        : {}),
+    });
   });
 }
 

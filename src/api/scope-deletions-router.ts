@@ -3,7 +3,11 @@ import Joi from 'joi';
 import type { Config } from '../config/config-schema.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { ProjectDeletionLedger } from '../ledger/project-deletion-ledger.js';
-import { SCOPE_DELETION_STATUSES, type ScopeDeletionLedger, type ScopeDeletionStatus } from '../ledger/scope-deletion-ledger.js';
+import {
+  SCOPE_DELETION_STATUSES,
+  type ScopeDeletionLedger,
+  type ScopeDeletionStatus,
+} from '../ledger/scope-deletion-ledger.js';
 import type { QueueSet } from '../infrastructure/queue-set.js';
 import { scrub, type Logger } from '../logger.js';
 import { requireRole } from './auth.js';
@@ -37,9 +41,19 @@ export interface ScopeDeletionsRouterDeps {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const pinpointFields = Joi.object<{ appId: string }>({ appId: Joi.string().max(128).pattern(/^[A-Za-z0-9-]+$/).required() });
-const cancelSchema = Joi.object<{ reason: string }>({ reason: Joi.string().trim().min(3).max(500).required() }).required();
-const listQuerySchema = Joi.object<{ status?: ScopeDeletionStatus; limit: number }>({ status: Joi.string().valid(...SCOPE_DELETION_STATUSES), limit: Joi.number().integer().min(1).max(500).default(50) });
+const pinpointFields = Joi.object<{ appId: string }>({
+  appId: Joi.string()
+    .max(128)
+    .pattern(/^[A-Za-z0-9-]+$/)
+    .required(),
+});
+const cancelSchema = Joi.object<{ reason: string }>({
+  reason: Joi.string().trim().min(3).max(500).required(),
+}).required();
+const listQuerySchema = Joi.object<{ status?: ScopeDeletionStatus; limit: number }>({
+  status: Joi.string().valid(...SCOPE_DELETION_STATUSES),
+  limit: Joi.number().integer().min(1).max(500).default(50),
+});
 
 /**
  * `/v1/scope-deletions` (issue 19): whole-scope deletions of every vendor. `pinpoint-project` is the
@@ -70,7 +84,13 @@ function addScopeReadRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
       kinds: SCOPE_KINDS.map((kind) =>
         kind === 'pinpoint-project'
           ? { kind, vendor: 'pinpoint', mode: 'automated', scopeField: 'appId' }
-          : { kind, vendor: GUIDED_KINDS[kind].vendor, mode: 'guided', scopeField: GUIDED_KINDS[kind].scopeField, rules: GUIDED_KINDS[kind].rules },
+          : {
+              kind,
+              vendor: GUIDED_KINDS[kind].vendor,
+              mode: 'guided',
+              scopeField: GUIDED_KINDS[kind].scopeField,
+              rules: GUIDED_KINDS[kind].rules,
+            },
       ),
     });
   });
@@ -81,8 +101,18 @@ function addScopeReadRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
     const value = query.value;
     const now = ledger.now();
     const guided = (await ledger.list(value.limit, value.status)).map((d) => scopeDeletionView(d, now));
-    const projects = deps.projectDeletions && !value.status ? (await deps.projectDeletions.list({ limit: value.limit })).map((d) => ({ kind: 'pinpoint-project', mode: 'automated', scope: d.appId, ...projectDeletionView(d) })) : [];
-    const all = [...guided, ...projects].sort((a, b) => b.requestedAt.localeCompare(a.requestedAt)).slice(0, value.limit);
+    const projects =
+      deps.projectDeletions && !value.status
+        ? (await deps.projectDeletions.list({ limit: value.limit })).map((d) => ({
+            kind: 'pinpoint-project',
+            mode: 'automated',
+            scope: d.appId,
+            ...projectDeletionView(d),
+          }))
+        : [];
+    const all = [...guided, ...projects]
+      .sort((a, b) => b.requestedAt.localeCompare(a.requestedAt))
+      .slice(0, value.limit);
     res.json({ scopeDeletions: all });
   });
 
@@ -90,10 +120,16 @@ function addScopeReadRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
     const id = String(req.params.id);
     if (!UUID.test(id)) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
     const guided = await ledger.get(id);
-    if (guided) return res.json({ ...scopeDeletionView(guided, ledger.now()), audit: auditView(await ledger.auditTrail(id)) });
+    if (guided)
+      return res.json({ ...scopeDeletionView(guided, ledger.now()), audit: auditView(await ledger.auditTrail(id)) });
     const project = await deps.projectDeletions?.get(id);
     if (!project) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
-    res.json({ kind: 'pinpoint-project', mode: 'automated', scope: project.appId, ...projectDeletionView(project, await deps.ledger.audit.auditTrail(id)) });
+    res.json({
+      kind: 'pinpoint-project',
+      mode: 'automated',
+      scope: project.appId,
+      ...projectDeletionView(project, await deps.ledger.audit.auditTrail(id)),
+    });
   });
 }
 
@@ -105,25 +141,64 @@ function addScopeRequestRoute(router: express.Router, deps: ScopeDeletionsRouter
     const value = validBody(scopeRequestSchema, req.body ?? {});
     const reason = scrub(value.reason);
     if (value.kind === 'pinpoint-project') {
-      if (!deps.projectDeletions) throw new ApiError(400, 'invalid_request', 'project deletions are not available here', [{ field: 'kind', problem: 'is not available here' }]);
+      if (!deps.projectDeletions)
+        throw new ApiError(400, 'invalid_request', 'project deletions are not available here', [
+          { field: 'kind', problem: 'is not available here' },
+        ]);
       const fields = validBody(pinpointFields, value.fields, 'fields.');
       let result;
       try {
         result = await scheduleProjectDeletion(
           { config: deps.config, deletions: deps.projectDeletions, queues: deps.queues, logger: deps.logger },
-          { appId: fields.appId, confirmAppId: value.confirmScope, reason, actor: actorOf(req), gracePeriodDays: value.gracePeriodDays },
+          {
+            appId: fields.appId,
+            confirmAppId: value.confirmScope,
+            reason,
+            actor: actorOf(req),
+            gracePeriodDays: value.gracePeriodDays,
+          },
         );
       } catch (err) {
-        if (err instanceof ProjectDeletionRefused) throw invalid([{ field: err.field === 'confirmAppId' ? 'confirmScope' : err.field === 'appId' ? 'fields.appId' : err.field, problem: err.problem }]);
+        if (err instanceof ProjectDeletionRefused)
+          throw invalid([
+            {
+              field: err.field === 'confirmAppId' ? 'confirmScope' : err.field === 'appId' ? 'fields.appId' : err.field,
+              problem: err.problem,
+            },
+          ]);
         throw err;
       }
-      const view = { kind: 'pinpoint-project', mode: 'automated', scope: result.deletion.appId, ...projectDeletionView(result.deletion) };
-      if (!result.created) return res.status(409).json({ error: { code: 'already_scheduled', message: `app ${result.deletion.appId} already has an open deletion (${result.deletion.id})` }, scopeDeletion: view });
+      const view = {
+        kind: 'pinpoint-project',
+        mode: 'automated',
+        scope: result.deletion.appId,
+        ...projectDeletionView(result.deletion),
+      };
+      if (!result.created)
+        return res.status(409).json({
+          error: {
+            code: 'already_scheduled',
+            message: `app ${result.deletion.appId} already has an open deletion (${result.deletion.id})`,
+          },
+          scopeDeletion: view,
+        });
       return res.status(202).location(`/v1/scope-deletions/${result.deletion.id}`).json(view);
     }
-    if (value.gracePeriodDays !== undefined) throw invalid([{ field: 'gracePeriodDays', problem: 'goes only with pinpoint-project: a guided kind follows the vendor’s own clock' }]);
+    if (value.gracePeriodDays !== undefined)
+      throw invalid([
+        {
+          field: 'gracePeriodDays',
+          problem: 'goes only with pinpoint-project: a guided kind follows the vendor’s own clock',
+        },
+      ]);
     try {
-      const deletion = await requestGuidedDeletion(ledger, { kind: value.kind, fields: value.fields, confirmScope: value.confirmScope, reason, actor: actorOf(req) });
+      const deletion = await requestGuidedDeletion(ledger, {
+        kind: value.kind,
+        fields: value.fields,
+        confirmScope: value.confirmScope,
+        reason,
+        actor: actorOf(req),
+      });
       deps.logger.info('scope deletion drafted', { scopeDeletionId: deletion.id, kind: deletion.kind });
       res.status(201).location(`/v1/scope-deletions/${deletion.id}`).json(scopeDeletionView(deletion, ledger.now()));
     } catch (err) {
@@ -139,7 +214,10 @@ function addScopeStepRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
   router.post('/v1/scope-deletions/:id/sent', operator, async (req, res) => {
     const value = validBody(sentSchema, req.body ?? {});
     try {
-      const deletion = await markGuidedSent(ledger, guidedId(req), actorOf(req), { reference: scrub(value.reference), sentAt: value.sentAt });
+      const deletion = await markGuidedSent(ledger, guidedId(req), actorOf(req), {
+        reference: scrub(value.reference),
+        sentAt: value.sentAt,
+      });
       res.json(scopeDeletionView(deletion, ledger.now()));
     } catch (err) {
       throw translate(err);
@@ -149,7 +227,10 @@ function addScopeStepRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
   router.post('/v1/scope-deletions/:id/confirm', operator, async (req, res) => {
     const value = validBody(confirmSchema, req.body ?? {});
     try {
-      const deletion = await confirmGuided(ledger, guidedId(req), actorOf(req), { reference: scrub(value.reference), ...(value.note ? { note: scrub(value.note) } : {}) });
+      const deletion = await confirmGuided(ledger, guidedId(req), actorOf(req), {
+        reference: scrub(value.reference),
+        ...(value.note ? { note: scrub(value.note) } : {}),
+      });
       res.json(scopeDeletionView(deletion, ledger.now()));
     } catch (err) {
       throw translate(err);
@@ -160,10 +241,21 @@ function addScopeStepRoutes(router: express.Router, deps: ScopeDeletionsRouterDe
     const value = validBody(cancelSchema, req.body ?? {});
     const id = String(req.params.id);
     if (UUID.test(id) && deps.projectDeletions && !(await ledger.get(id))) {
-      const result = await cancelProjectDeletion({ deletions: deps.projectDeletions, queues: deps.queues, logger: deps.logger }, { id, actor: actorOf(req), reason: scrub(value.reason) });
+      const result = await cancelProjectDeletion(
+        { deletions: deps.projectDeletions, queues: deps.queues, logger: deps.logger },
+        { id, actor: actorOf(req), reason: scrub(value.reason) },
+      );
       if (!result) throw new ApiError(404, 'not_found', 'no scope deletion with that id');
-      if (!result.cancelled) return res.status(409).json({ error: { code: `already_${result.deletion.status}`, message: whyNotCancellable(result.deletion) } });
-      return res.json({ kind: 'pinpoint-project', mode: 'automated', scope: result.deletion.appId, ...projectDeletionView(result.deletion) });
+      if (!result.cancelled)
+        return res
+          .status(409)
+          .json({ error: { code: `already_${result.deletion.status}`, message: whyNotCancellable(result.deletion) } });
+      return res.json({
+        kind: 'pinpoint-project',
+        mode: 'automated',
+        scope: result.deletion.appId,
+        ...projectDeletionView(result.deletion),
+      });
     }
     try {
       const deletion = await cancelGuided(ledger, guidedId(req), actorOf(req), scrub(value.reason));
@@ -181,7 +273,12 @@ function guidedId(req: Request): string {
 }
 
 function invalid(problems: Array<{ field: string; problem: string }>): ApiError {
-  return new ApiError(400, 'invalid_request', `the scope deletion is not valid: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`, problems);
+  return new ApiError(
+    400,
+    'invalid_request',
+    `the scope deletion is not valid: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`,
+    problems,
+  );
 }
 
 function translate(err: unknown): unknown {
@@ -191,7 +288,9 @@ function translate(err: unknown): unknown {
   return err;
 }
 
-function auditView(trail: Array<{ at: string; actor: string; action: string; detail: Record<string, unknown>; hash: string }>) {
+function auditView(
+  trail: Array<{ at: string; actor: string; action: string; detail: Record<string, unknown>; hash: string }>,
+) {
   return trail.map((e) => ({ at: e.at, actor: e.actor, action: e.action, detail: e.detail, hash: e.hash }));
 }
 

@@ -53,9 +53,19 @@ function registerSingleDecisionRoutes(router: express.Router, ledger: Ledger): v
       if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
       const value = validInput(reasonSchema, req.body ?? {}, 'invalid_request', `a ${verb} needs a reason`);
       try {
-        await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: actorOf(req), reason: value.reason });
+        await decideFailedTask(
+          { ledger },
+          {
+            requestId: request.id,
+            taskId: String(req.params.taskId),
+            decision,
+            actor: actorOf(req),
+            reason: value.reason,
+          },
+        );
       } catch (err) {
-        if (err instanceof NotAFailedTaskError) throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
+        if (err instanceof NotAFailedTaskError)
+          throw new ApiError(err.state ? 409 : 404, err.state ? 'not_failed' : 'not_found', err.message);
         throw err;
       }
       res.json(requestView(await reread(ledger, request.id), await ledger.tasks.getTasks(request.id)));
@@ -69,19 +79,40 @@ function registerSentRoute(router: express.Router, ledger: Ledger): void {
     const id = String(req.params.id);
     const request = UUID.test(id) ? await ledger.requests.getRequest(id) : undefined;
     if (!request) throw new ApiError(404, 'not_found', 'no request with that id');
-    const value = validInput(sentSchema, req.body ?? {}, 'invalid_request', 'recording a manual step as sent needs the ticket or reference');
+    const value = validInput(
+      sentSchema,
+      req.body ?? {},
+      'invalid_request',
+      'recording a manual step as sent needs the ticket or reference',
+    );
     // The reference is free text typed by a person: scrub anything shaped like an address or a number.
-    const task = await ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), { at: value.sentAt ?? new Date(), reference: scrub(value.reference) });
-    if (!task) throw new ApiError(409, 'not_an_unsent_manual_task', 'no manual task waiting to be sent with that id in this request');
+    const task = await ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), actorOf(req), {
+      at: value.sentAt ?? new Date(),
+      reference: scrub(value.reference),
+    });
+    if (!task)
+      throw new ApiError(
+        409,
+        'not_an_unsent_manual_task',
+        'no manual task waiting to be sent with that id in this request',
+      );
     res.json(requestView(await reread(ledger, request.id), await ledger.tasks.getTasks(request.id)));
   });
 }
 
 /** `POST /v1/skips`, `POST /v1/resolutions`: closes failed tasks in bulk, with `dryRun` as for retries. */
 function registerBulkDecisionRoutes(router: express.Router, ledger: Ledger): void {
-  for (const [path, decision] of [['/v1/skips', 'skipped'], ['/v1/resolutions', 'resolved']] as const) {
+  for (const [path, decision] of [
+    ['/v1/skips', 'skipped'],
+    ['/v1/resolutions', 'resolved'],
+  ] as const) {
     router.post(path, requireRole('operator'), async (req, res) => {
-      const value = validInput(failedTasksFilterSchema, req.body ?? {}, 'invalid_request', `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`);
+      const value = validInput(
+        failedTasksFilterSchema,
+        req.body ?? {},
+        'invalid_request',
+        `invalid ${decision === 'skipped' ? 'skip' : 'resolution'}`,
+      );
       const tasks = await decideFailedTasks(
         { ledger },
         {

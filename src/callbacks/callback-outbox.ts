@@ -34,7 +34,13 @@ interface OutboxRow {
   url_index: number | string;
 }
 
-export function createCallbackOutbox(deps: { db: Database; queues: QueueSet; store: OpenDsrStore; config: Config; logger: Logger }): CallbackOutbox {
+export function createCallbackOutbox(deps: {
+  db: Database;
+  queues: QueueSet;
+  store: OpenDsrStore;
+  config: Config;
+  logger: Logger;
+}): CallbackOutbox {
   const options: JobsOptions = {
     attempts: deps.config.callbacks.attempts,
     backoff: { type: 'exponential', delay: deps.config.callbacks.backoffMs, jitter: 0.3 },
@@ -67,7 +73,14 @@ export function createCallbackOutbox(deps: { db: Database; queues: QueueSet; sto
         await tx.query(
           `INSERT INTO callback_outbox (job_id, request_id, format, status, changed_at, url_index) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT (job_id) DO NOTHING`,
-          [owed.jobId, owed.data.requestId, owed.data.format, owed.data.status, request.updatedAt, owed.data.urlIndex ?? 0],
+          [
+            owed.jobId,
+            owed.data.requestId,
+            owed.data.format,
+            owed.data.status,
+            request.updatedAt,
+            owed.data.urlIndex ?? 0,
+          ],
         );
       }
     },
@@ -75,16 +88,26 @@ export function createCallbackOutbox(deps: { db: Database; queues: QueueSet; sto
     async dispatch(change) {
       if (!change.request.callbackUrl && change.request.origin !== 'opendsr') return;
       try {
-        const { rows } = await deps.db.query<OutboxRow>(`SELECT * FROM callback_outbox WHERE request_id = $1 ORDER BY created_at, job_id LIMIT 100`, [change.request.id]);
+        const { rows } = await deps.db.query<OutboxRow>(
+          `SELECT * FROM callback_outbox WHERE request_id = $1 ORDER BY created_at, job_id LIMIT 100`,
+          [change.request.id],
+        );
         await enqueue(rows);
       } catch (err) {
         // The rows stay in the outbox; the reconciler queues them.
-        deps.logger.warn('could not queue a status callback; the reconciler will', { requestId: change.request.id, status: change.to, errorName: (err as Error).name });
+        deps.logger.warn('could not queue a status callback; the reconciler will', {
+          requestId: change.request.id,
+          status: change.to,
+          errorName: (err as Error).name,
+        });
       }
     },
 
     async sweep(olderThan, limit) {
-      const { rows } = await deps.db.query<OutboxRow>(`SELECT * FROM callback_outbox WHERE created_at < $1 ORDER BY created_at, job_id LIMIT $2`, [olderThan, limit]);
+      const { rows } = await deps.db.query<OutboxRow>(
+        `SELECT * FROM callback_outbox WHERE created_at < $1 ORDER BY created_at, job_id LIMIT $2`,
+        [olderThan, limit],
+      );
       return enqueue(rows);
     },
   };

@@ -11,7 +11,9 @@ export interface CallbackPolicy {
 
 /** The callback URL resolves to an address callbacks must never reach (SSRF guard). */
 export class CallbackRefusedError extends Error {
-  constructor(message = 'the callback host resolves to a private, loopback or link-local address; callbacks go only to public addresses') {
+  constructor(
+    message = 'the callback host resolves to a private, loopback or link-local address; callbacks go only to public addresses',
+  ) {
     super(message);
     this.name = 'CallbackRefusedError';
   }
@@ -106,7 +108,11 @@ async function resolveAll(host: string, resolve: Resolver): Promise<string[]> {
  * without the URL (it might carry anything). The host is resolved; every address must be public.
  * Delivery checks again (DNS may change): see `guardedLookup`.
  */
-export async function checkCallbackUrl(raw: string, policy: CallbackPolicy, resolve: Resolver = systemResolver): Promise<string | undefined> {
+export async function checkCallbackUrl(
+  raw: string,
+  policy: CallbackPolicy,
+  resolve: Resolver = systemResolver,
+): Promise<string | undefined> {
   let url: URL;
   try {
     url = new URL(raw);
@@ -141,13 +147,24 @@ export function guardedLookup(exempt: boolean, resolve: Resolver = systemResolve
       (found) => {
         const family = (options as { family?: number }).family;
         const addresses = family === 4 || family === 6 ? found.filter((a) => a.family === family) : found;
-        if (!exempt && found.some((a) => isRefusedAddress(a.address))) { callback(new CallbackRefusedError(), '', 0); return; }
-        if ((options as { all?: boolean }).all) { ;(callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, addresses); return; }
+        if (!exempt && found.some((a) => isRefusedAddress(a.address))) {
+          callback(new CallbackRefusedError(), '', 0);
+          return;
+        }
+        if ((options as { all?: boolean }).all) {
+          (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, addresses);
+          return;
+        }
         const first = addresses.at(0);
-        if (!first) { callback(Object.assign(new Error('no address'), { code: 'ENOTFOUND' }), '', 0); return; }
+        if (!first) {
+          callback(Object.assign(new Error('no address'), { code: 'ENOTFOUND' }), '', 0);
+          return;
+        }
         callback(null, first.address, first.family);
       },
-      (err: unknown) => { callback(err instanceof Error ? err : new Error('lookup failed'), '', 0); },
+      (err: unknown) => {
+        callback(err instanceof Error ? err : new Error('lookup failed'), '', 0);
+      },
     );
   };
 }

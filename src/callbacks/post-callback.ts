@@ -1,7 +1,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import { CallbackRefusedError, guardedLookup, hostExempt, isRefusedAddress, type CallbackPolicy, type Resolver } from './callback-target.js';
+import {
+  CallbackRefusedError,
+  guardedLookup,
+  hostExempt,
+  isRefusedAddress,
+  type CallbackPolicy,
+  type Resolver,
+} from './callback-target.js';
 
 /** A delivery that did not get a 2xx answer; the message names no URL (it might carry anything). */
 export class CallbackDeliveryError extends Error {
@@ -26,9 +33,15 @@ export interface PostCallbackOptions {
  * checked at connect time (private addresses refused unless the policy allows them). Resolves with
  * the HTTP status when it is 2xx; throws CallbackRefusedError or CallbackDeliveryError otherwise.
  */
-export async function postCallback(rawUrl: string, body: Buffer, headers: Record<string, string>, options: PostCallbackOptions): Promise<number> {
+export async function postCallback(
+  rawUrl: string,
+  body: Buffer,
+  headers: Record<string, string>,
+  options: PostCallbackOptions,
+): Promise<number> {
   const url = new URL(rawUrl);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CallbackRefusedError('the callback URL is not http(s)');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new CallbackRefusedError('the callback URL is not http(s)');
   const exempt = hostExempt(url, options.policy);
   const literal = url.hostname.replace(/^\[|\]$/g, '');
   if (isIP(literal) && !exempt && isRefusedAddress(literal)) throw new CallbackRefusedError();
@@ -42,7 +55,12 @@ export async function postCallback(rawUrl: string, body: Buffer, headers: Record
         agent: false,
         lookup: guardedLookup(exempt, options.resolve),
         timeout: options.timeoutMs,
-        headers: { 'content-type': 'application/json', 'content-length': String(body.length), 'user-agent': 'erasure-callbacks/1', ...headers },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+          'user-agent': 'erasure-callbacks/1',
+          ...headers,
+        },
       },
       (response) => {
         const status = response.statusCode ?? 0;
@@ -52,12 +70,17 @@ export async function postCallback(rawUrl: string, body: Buffer, headers: Record
           if (status >= 200 && status < 300) resolve(status);
           else reject(new CallbackDeliveryError(`the callback endpoint answered HTTP ${status}`, status));
         });
-        response.on('error', () => { reject(new CallbackDeliveryError('the callback answer was cut off')); });
+        response.on('error', () => {
+          reject(new CallbackDeliveryError('the callback answer was cut off'));
+        });
       },
     );
     request.on('timeout', () => request.destroy(new CallbackDeliveryError(`no answer within ${options.timeoutMs} ms`)));
     request.on('error', (err: NodeJS.ErrnoException) => {
-      if (err instanceof CallbackRefusedError || err instanceof CallbackDeliveryError) { reject(err); return; }
+      if (err instanceof CallbackRefusedError || err instanceof CallbackDeliveryError) {
+        reject(err);
+        return;
+      }
       reject(new CallbackDeliveryError(`callback delivery failed (${err.code ?? err.name})`));
     });
     request.end(body);

@@ -30,11 +30,13 @@ export interface OwedCallback {
 export function callbacksOwed(change: StatusChange, opendsrUrlCount: number): OwedCallback[] {
   const { request, from, to } = change;
   const base = { requestId: request.id, status: to, at: request.updatedAt.toISOString() };
-  const jobId = (format: string, index = 0) => `${format}__${request.id}__${to}__${request.updatedAt.getTime()}__${index}`;
+  const jobId = (format: string, index = 0) =>
+    `${format}__${request.id}__${to}__${request.updatedAt.getTime()}__${index}`;
   const owed: OwedCallback[] = [];
   if (request.callbackUrl) owed.push({ jobId: jobId('native'), data: { ...base, format: 'native' } });
   if (request.origin === 'opendsr' && isOpenDsrStateChange(from, to)) {
-    for (let urlIndex = 0; urlIndex < opendsrUrlCount; urlIndex++) owed.push({ jobId: jobId('opendsr', urlIndex), data: { ...base, format: 'opendsr', urlIndex } });
+    for (let urlIndex = 0; urlIndex < opendsrUrlCount; urlIndex++)
+      owed.push({ jobId: jobId('opendsr', urlIndex), data: { ...base, format: 'opendsr', urlIndex } });
   }
   return owed;
 }

@@ -95,7 +95,13 @@ export interface ProjectDeletionAnswer {
   s3Locations?: Array<{ bucket: string; prefix: string }>;
   evidence?: {
     app?: { result: string; vendorAnswer?: string; verification?: string };
-    s3?: Array<{ bucket: string; prefix: string; versionsDeleted: number; deleteMarkersDeleted: number; verification: string }>;
+    s3?: Array<{
+      bucket: string;
+      prefix: string;
+      versionsDeleted: number;
+      deleteMarkersDeleted: number;
+      verification: string;
+    }>;
   } | null;
   error: string | null;
   cancelledAt?: string | null;
@@ -134,7 +140,13 @@ export interface ScopeKindAnswer {
 
 /** Per-row answers of a bulk submission. */
 export interface BulkAnswer {
-  results: Array<{ index: number; outcome: 'accepted' | 'duplicate' | 'conflict' | 'rejected' | 'not_processed'; id?: string; status?: string; errors?: Array<{ field: string; problem: string }> }>;
+  results: Array<{
+    index: number;
+    outcome: 'accepted' | 'duplicate' | 'conflict' | 'rejected' | 'not_processed';
+    id?: string;
+    status?: string;
+    errors?: Array<{ field: string; problem: string }>;
+  }>;
 }
 
 /** A signed receipt (src/receipts/receipt.ts) as the CLI prints it. */
@@ -150,7 +162,16 @@ export interface ReceiptAnswer {
     service?: { name: string; version: string };
     auditChain?: unknown[];
     chainHead?: string | null;
-    tasks?: Array<{ vendor: string; resource: string; action: string; state: string; evidence?: Record<string, unknown>; verification: string; finishedAt: string | null; connectorVersion: string }>;
+    tasks?: Array<{
+      vendor: string;
+      resource: string;
+      action: string;
+      state: string;
+      evidence?: Record<string, unknown>;
+      verification: string;
+      finishedAt: string | null;
+      connectorVersion: string;
+    }>;
   };
   signature?: { alg: string; keyId: string };
 }

@@ -57,7 +57,10 @@ export class ApiClient {
 
   /** The parsed body of a 2xx answer; any other answer throws ApiResponseError. */
   private async call(method: string, pathname: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.options.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.options.token}`,
+      accept: 'application/json',
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
@@ -68,7 +71,10 @@ export class ApiClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      if (err instanceof Error && err.name === 'TimeoutError') throw new ApiConnectionError(`${this.options.url} did not answer within ${Math.round(this.timeoutMs / 1000)} s`);
+      if (err instanceof Error && err.name === 'TimeoutError')
+        throw new ApiConnectionError(
+          `${this.options.url} did not answer within ${Math.round(this.timeoutMs / 1000)} s`,
+        );
       const cause = errorCause(err);
       throw new ApiConnectionError(`cannot reach ${this.options.url}${cause ? ` (${cause})` : ''}`);
     }
@@ -77,11 +83,19 @@ export class ApiClient {
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new ApiConnectionError(`${this.options.url} answered HTTP ${res.status} with a body that is not JSON; is this an erasure service?`);
+      throw new ApiConnectionError(
+        `${this.options.url} answered HTTP ${res.status} with a body that is not JSON; is this an erasure service?`,
+      );
     }
     if (!res.ok) {
       const error = errorBody(parsed);
-      throw new ApiResponseError(res.status, error.code ?? `http_${res.status}`, error.message ?? `HTTP ${res.status}`, error.details, parsed);
+      throw new ApiResponseError(
+        res.status,
+        error.code ?? `http_${res.status}`,
+        error.message ?? `HTTP ${res.status}`,
+        error.details,
+        parsed,
+      );
     }
     return { status: res.status, body: parsed };
   }
@@ -95,12 +109,23 @@ function errorCause(err: unknown): string | undefined {
 }
 
 /** `{ error: { code, message, details } }` of an error answer, each part only when it has its type. */
-function errorBody(parsed: unknown): { code?: string; message?: string; details: Array<{ field: string; problem: string }> } {
-  const error: unknown = typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
+function errorBody(parsed: unknown): {
+  code?: string;
+  message?: string;
+  details: Array<{ field: string; problem: string }>;
+} {
+  const error: unknown =
+    typeof parsed === 'object' && parsed !== null ? (parsed as { error?: unknown }).error : undefined;
   if (typeof error !== 'object' || error === null) return { details: [] };
   const { code, message, details } = error as { code?: unknown; message?: unknown; details?: unknown };
   const problems = Array.isArray(details)
-    ? details.filter((d): d is { field: string; problem: string } => typeof d === 'object' && d !== null && typeof (d as { field?: unknown }).field === 'string' && typeof (d as { problem?: unknown }).problem === 'string')
+    ? details.filter(
+        (d): d is { field: string; problem: string } =>
+          typeof d === 'object' &&
+          d !== null &&
+          typeof (d as { field?: unknown }).field === 'string' &&
+          typeof (d as { problem?: unknown }).problem === 'string',
+      )
     : [];
   return {
     code: typeof code === 'string' || typeof code === 'number' ? String(code) : undefined,

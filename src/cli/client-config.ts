@@ -20,7 +20,11 @@ export function namedUrl(flags: { url?: string }, env: NodeJS.ProcessEnv = proce
   return flags.url ?? (env.ERASURE_URL || undefined);
 }
 
-export function resolveClientConfig(flags: { url?: string; token?: string }, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ClientConfig {
+export function resolveClientConfig(
+  flags: { url?: string; token?: string },
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+): ClientConfig {
   const url = (flags.url ?? env.ERASURE_URL ?? DEFAULT_URL).replace(/\/+$/, '');
   try {
     const parsed = new URL(url);
@@ -41,6 +45,9 @@ export function resolveClientConfig(flags: { url?: string; token?: string }, env
   } catch {
     // no file: fall through to the usage error
   }
-  if (!token) throw new UsageError(`no API token: pass --token, set ERASURE_TOKEN, or run next to a sandbox-mode service (${tokenFile})`);
+  if (!token)
+    throw new UsageError(
+      `no API token: pass --token, set ERASURE_TOKEN, or run next to a sandbox-mode service (${tokenFile})`,
+    );
   return { url, token, tokenSource: 'file' };
 }

@@ -77,7 +77,14 @@ function attachValues(argv: string[], options: Options): string[] {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = argv.at(i + 1);
-    if (arg.startsWith('--') && !arg.includes('=') && Object.hasOwn(options, arg.slice(2)) && options[arg.slice(2)].type === 'string' && next?.startsWith('-') && !isOurFlag(next)) {
+    if (
+      arg.startsWith('--') &&
+      !arg.includes('=') &&
+      Object.hasOwn(options, arg.slice(2)) &&
+      options[arg.slice(2)].type === 'string' &&
+      next?.startsWith('-') &&
+      !isOurFlag(next)
+    ) {
       out.push(`${arg}=${next}`);
       i += 1;
     } else out.push(arg);
@@ -113,28 +120,47 @@ export function requiredString(ctx: CommandContext, name: string, what: string):
   return v;
 }
 
-export function positiveInt(raw: string | undefined, flag: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
+export function positiveInt(
+  raw: string | undefined,
+  flag: string,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > max)
+    throw new UsageError(`${flag} must be a whole number from 1 to ${max}`);
   return Number(raw);
 }
 
 export function isoTime(raw: string | undefined, flag: string): string | undefined {
   if (raw === undefined) return undefined;
   const t = Date.parse(raw);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(t)) throw new UsageError(`${flag} must be an ISO 8601 time, like 2026-05-01 or 2026-05-01T12:00:00Z`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(t))
+    throw new UsageError(`${flag} must be an ISO 8601 time, like 2026-05-01 or 2026-05-01T12:00:00Z`);
   return new Date(t).toISOString();
 }
 
 export function expectPositionals(ctx: CommandContext, names: string[], command: string): string[] {
-  if (ctx.positionals.length < names.length) throw new UsageError(`${command} needs ${names.slice(ctx.positionals.length).join(' and ')}`);
-  if (ctx.positionals.length > names.length) throw new UsageError(`unexpected argument "${ctx.positionals[names.length]}"`);
+  if (ctx.positionals.length < names.length)
+    throw new UsageError(`${command} needs ${names.slice(ctx.positionals.length).join(' and ')}`);
+  if (ctx.positionals.length > names.length)
+    throw new UsageError(`unexpected argument "${ctx.positionals[names.length]}"`);
   return ctx.positionals;
 }
 
 /** Columns of text, left-aligned, two spaces apart. */
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))))];
+  const cells = [
+    headers,
+    ...rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c)))),
+  ];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+  return cells
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -8,7 +8,8 @@ import { printable } from '../privacy/printable-text.js';
 
 // The server roles' modules (config schema, BullMQ, AWS SDK, express, the simulators) load only for
 // those roles, so the client commands start quickly.
-const startService = async (...args: Parameters<typeof import('../service.js').startService>) => (await import('../service.js')).startService(...args);
+const startService = async (...args: Parameters<typeof import('../service.js').startService>) =>
+  (await import('../service.js')).startService(...args);
 
 const USAGE = `usage: erasure <command> [flags]
 
@@ -28,7 +29,10 @@ ${clientCommandsHelp()}
 function queuesArg(argv: string[], ConfigError: new (problems: string[]) => ConfigError): string[] | 'all' {
   const i = argv.indexOf('--queues');
   if (i === -1) return 'all';
-  const list = (argv[i + 1] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (argv[i + 1] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new ConfigError(['--queues needs a comma-separated list, e.g. --queues pinpoint,s3']);
   return list;
 }
@@ -94,12 +98,24 @@ function printBanner(service: Service): void {
 
 /** `erasure sandbox`: the vendor simulators alone, with their control page on PORT. */
 async function runSandbox(config: Config): Promise<void> {
-  const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { serveSandbox }, { readOrCreateSecret }, { randomBytes }] = await Promise.all([import('../sandbox/sandbox.js'), import('../sandbox/sandbox-server.js'), import('../service.js'), import('node:crypto')]);
+  const [{ startSandbox, RETIRED_VENDOR_ANSWERS }, { serveSandbox }, { readOrCreateSecret }, { randomBytes }] =
+    await Promise.all([
+      import('../sandbox/sandbox.js'),
+      import('../sandbox/sandbox-server.js'),
+      import('../service.js'),
+      import('node:crypto'),
+    ]);
   // The api and workers that use these simulators (ERASURE_SANDBOX_URL) read them with this token.
   const tokenFile = path.join(config.dataDir, 'admin-token');
   const adminToken = config.adminToken ?? readOrCreateSecret(tokenFile, () => randomBytes(24).toString('base64url'));
   // On HOST=0.0.0.0 (a container) the simulators listen on every interface too; clients reach them at the sandbox's host.
-  const sandbox = await startSandbox({ subjects: config.sandbox.subjects, clockSpeed: config.sandbox.clockSpeed, faults: config.sandbox.faults, host: config.host, ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}) });
+  const sandbox = await startSandbox({
+    subjects: config.sandbox.subjects,
+    clockSpeed: config.sandbox.clockSpeed,
+    faults: config.sandbox.faults,
+    host: config.host,
+    ...(config.sandbox.retiredVendors ? RETIRED_VENDOR_ANSWERS : {}),
+  });
   const server = await serveSandbox(sandbox, { port: config.port, host: config.host, adminToken });
   onShutdown(async () => {
     await server.close();
@@ -160,7 +176,9 @@ async function main(argv: string[]): Promise<void> {
     case 'rekey': {
       const { rekey } = await import('./rekey.js');
       const { resealed, remaining } = await rekey(config);
-      process.stdout.write(`re-sealed ${resealed} identifier(s) with the current key; ${remaining} still sealed with an old key\n`);
+      process.stdout.write(
+        `re-sealed ${resealed} identifier(s) with the current key; ${remaining} still sealed with an old key\n`,
+      );
       if (remaining > 0) process.exitCode = 1;
       return;
     }

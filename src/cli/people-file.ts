@@ -9,7 +9,18 @@ import { UsageError } from './command.js';
  */
 
 /** CSV header names (case, `_`, `-` and spaces ignored): the native request's fields, flattened. */
-export const FILE_COLUMNS = ['email', 'phone', 'userId', 'installId', 'amplitudeId', 'requestId', 'vendors', 'regulation', 'callbackUrl', 'gracePeriodSeconds'] as const;
+export const FILE_COLUMNS = [
+  'email',
+  'phone',
+  'userId',
+  'installId',
+  'amplitudeId',
+  'requestId',
+  'vendors',
+  'regulation',
+  'callbackUrl',
+  'gracePeriodSeconds',
+] as const;
 export type FileColumn = (typeof FILE_COLUMNS)[number];
 const IDENTIFIER_COLUMNS = new Set<string>(['email', 'phone', 'userId', 'installId', 'amplitudeId']);
 
@@ -120,13 +131,17 @@ function columnKey(name: string): string {
 /** The header row → our column names; a usage error names an unknown or repeated column. */
 export function parseHeader(text: string): FileColumn[] {
   const names = parseCsvLine(text);
-  if (!names || names.every((n) => !n)) throw new UsageError('the CSV file needs a header row naming its columns, like: email,phone,userId,vendors');
+  if (!names || names.every((n) => !n))
+    throw new UsageError('the CSV file needs a header row naming its columns, like: email,phone,userId,vendors');
   const byKey = new Map(FILE_COLUMNS.map((c) => [columnKey(c), c]));
   const columns: FileColumn[] = [];
   for (const [index, name] of names.entries()) {
     const column = byKey.get(columnKey(name));
     // Not echoed: in a file without a header row, the "name" is somebody's e-mail address.
-    if (!column) throw new UsageError(`column ${index + 1} of the CSV header row is not a known column (is the header row missing?); columns: ${FILE_COLUMNS.join(', ')}`);
+    if (!column)
+      throw new UsageError(
+        `column ${index + 1} of the CSV header row is not a known column (is the header row missing?); columns: ${FILE_COLUMNS.join(', ')}`,
+      );
     if (columns.includes(column)) throw new UsageError(`CSV column "${column}" appears twice`);
     columns.push(column);
   }
@@ -176,12 +191,17 @@ export function jsonRowToBody(value: Record<string, unknown>, defaults: RowDefau
 function withDefaults(body: Record<string, unknown>, defaults: RowDefaults): Record<string, unknown> {
   if (body.vendors === undefined && defaults.vendors?.length) body.vendors = defaults.vendors;
   if (body.regulation === undefined && defaults.regulation !== undefined) body.regulation = defaults.regulation;
-  if (body.gracePeriodSeconds === undefined && defaults.gracePeriodSeconds !== undefined) body.gracePeriodSeconds = defaults.gracePeriodSeconds;
+  if (body.gracePeriodSeconds === undefined && defaults.gracePeriodSeconds !== undefined)
+    body.gracePeriodSeconds = defaults.gracePeriodSeconds;
   return body;
 }
 
 /** Reads the file row by row. Throws a UsageError for a bad CSV header (before any row is yielded). */
-export async function* readPeopleFile(file: string, format: PeopleFileFormat, defaults: RowDefaults = {}): AsyncGenerator<PeopleRow> {
+export async function* readPeopleFile(
+  file: string,
+  format: PeopleFileFormat,
+  defaults: RowDefaults = {},
+): AsyncGenerator<PeopleRow> {
   let columns: FileColumn[] | undefined;
   let row = 0;
   for await (const { text, line, bytesEnd } of lines(file)) {
@@ -194,8 +214,15 @@ export async function* readPeopleFile(file: string, format: PeopleFileFormat, de
     if (format === 'csv') {
       const fields = parseCsvLine(text);
       const header = columns ?? [];
-      if (!fields) yield { row, line, bytesEnd, problem: 'is not valid CSV: a quoted field is not closed, or a quote is misplaced' };
-      else if (fields.length !== header.length) yield { row, line, bytesEnd, problem: `has ${fields.length} fields; the header has ${header.length}` };
+      if (!fields)
+        yield {
+          row,
+          line,
+          bytesEnd,
+          problem: 'is not valid CSV: a quoted field is not closed, or a quote is misplaced',
+        };
+      else if (fields.length !== header.length)
+        yield { row, line, bytesEnd, problem: `has ${fields.length} fields; the header has ${header.length}` };
       else yield { row, line, bytesEnd, body: csvRowToBody(header, fields, defaults) };
       continue;
     }
@@ -207,8 +234,10 @@ export async function* readPeopleFile(file: string, format: PeopleFileFormat, de
       yield { row, line, bytesEnd, problem: 'is not valid JSON' };
       continue;
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) yield { row, line, bytesEnd, problem: 'is not a JSON object' };
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      yield { row, line, bytesEnd, problem: 'is not a JSON object' };
     else yield { row, line, bytesEnd, body: jsonRowToBody(parsed as Record<string, unknown>, defaults) };
   }
-  if (format === 'csv' && !columns) throw new UsageError('the CSV file is empty: it needs a header row and at least one row');
+  if (format === 'csv' && !columns)
+    throw new UsageError('the CSV file is empty: it needs a header row and at least one row');
 }

@@ -29,7 +29,9 @@ export class Progress {
       const width = Math.max(10, Math.min(30, columns - detail.length - this.label.length - 12));
       const filled = Math.round((percent / 100) * width);
       const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-      this.stream.write(`\r\x1b[K${this.label} ${bar} ${String(percent).padStart(3)}%  ${detail}`.slice(0, columns + 8));
+      this.stream.write(
+        `\r\x1b[K${this.label} ${bar} ${String(percent).padStart(3)}%  ${detail}`.slice(0, columns + 8),
+      );
       this.drawn = true;
       return;
     }

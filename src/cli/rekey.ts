@@ -19,7 +19,10 @@ export async function rekey(config: Config): Promise<{ resealed: number; remaini
   const db = await openDatabase({ databaseUrl: config.databaseUrl, pgliteDir: path.join(config.dataDir, 'pg') });
   try {
     await migrate(db);
-    const ledger = createLedger(db, createIdentityCipher(decodeKey(keyText), config.previousEncryptionKeys.map(decodeKey)));
+    const ledger = createLedger(
+      db,
+      createIdentityCipher(decodeKey(keyText), config.previousEncryptionKeys.map(decodeKey)),
+    );
     let total = 0;
     for (;;) {
       const { resealed, remaining } = await ledger.vault.resealIdentities(500);

@@ -1,6 +1,14 @@
 import { ApiClient, ApiConnectionError, ApiResponseError } from './api-client.js';
 import { namedUrl, resolveClientConfig } from './client-config.js';
-import { COMMON_HELP, EXIT, parseCommandLine, UsageError, type Command, type CommandContext, type Output } from './command.js';
+import {
+  COMMON_HELP,
+  EXIT,
+  parseCommandLine,
+  UsageError,
+  type Command,
+  type CommandContext,
+  type Output,
+} from './command.js';
 import { CLIENT_COMMANDS } from './commands/index.js';
 import { printable, printableJson } from '../privacy/printable-text.js';
 
@@ -46,7 +54,10 @@ export async function runClientCommand(command: Command, argv: string[]): Promis
       json,
       io,
       namedUrl: namedUrl({ url: values.url as string | undefined }),
-      client: () => (client ??= new ApiClient(resolveClientConfig({ url: values.url as string | undefined, token: values.token as string | undefined }))),
+      client: () =>
+        (client ??= new ApiClient(
+          resolveClientConfig({ url: values.url as string | undefined, token: values.token as string | undefined }),
+        )),
     };
     return await command.run(ctx);
   } catch (err) {
@@ -69,7 +80,10 @@ function reportError(io: Output, command: Command, err: unknown, json: boolean):
     code = e.serverSide ? EXIT.server : EXIT.failed;
     doc = { status: e.status, code: e.code, message: e.message, ...(e.details.length ? { details: e.details } : {}) };
     if (!json) {
-      const lines = [`erasure ${command.name}: ${e.message} (HTTP ${e.status} ${e.code})`, ...e.details.map((d) => `  ${d.field} ${d.problem}`)];
+      const lines = [
+        `erasure ${command.name}: ${e.message} (HTTP ${e.status} ${e.code})`,
+        ...e.details.map((d) => `  ${d.field} ${d.problem}`),
+      ];
       io.err(lines.join('\n'));
       return code;
     }

@@ -88,7 +88,12 @@ export interface Config {
      */
     clockSpeed: number;
     /** Faults in force from the start, per vendor (same fields as `PUT /sandbox/faults/:vendor`). */
-    faults: Partial<Record<VendorName, { errorRate?: number; badRequestRate?: number; latencyMs?: number; throttleForMs?: number; outage?: boolean }>>;
+    faults: Partial<
+      Record<
+        VendorName,
+        { errorRate?: number; badRequestRate?: number; latencyMs?: number; throttleForMs?: number; outage?: boolean }
+      >
+    >;
     /** Settings merged over each simulated vendor's sandbox settings (tests, demos), e.g. a shorter batch window. */
     vendorOverrides: { [V in keyof VendorSettingsMap]?: Partial<NonNullable<VendorSettingsMap[V]>> };
     /**
@@ -142,7 +147,13 @@ export interface Config {
     timeoutMs: number;
   };
   /** OpenDSR 2.0 processor API (src/opendsr/); a development certificate is generated in sandbox mode. */
-  opendsr?: { processorDomain?: string; keyFile?: string; certificateFile?: string; publicUrl?: string; gracePeriodSeconds?: number };
+  opendsr?: {
+    processorDomain?: string;
+    keyFile?: string;
+    certificateFile?: string;
+    publicUrl?: string;
+    gracePeriodSeconds?: number;
+  };
   /**
    * Vendor preflight (src/preflight/): run at boot and every `intervalMs` (0 = at boot and on
    * demand only); canaries (synthetic people erased through the normal jobs) for the vendors in
@@ -163,8 +174,15 @@ function vendorOverridesSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
         const schema = vendors.extract(vendor) as Joi.ObjectSchema;
         // noDefaults does not stop a nested object's bare `.default()` (App Center's `sweep`, `deviceExport`)
         // from filling in `{}`, which would replace the sandbox's own setting: keep only the keys the file gives.
-        const given = (value: Record<string, unknown>, helpers: Joi.CustomHelpers) => Object.fromEntries(Object.entries(value).filter(([key]) => Object.hasOwn(helpers.original as object, key)));
-        return [vendor, schema.fork(describedKeys(schema), (key) => key.optional()).prefs({ noDefaults: true }).custom(given)];
+        const given = (value: Record<string, unknown>, helpers: Joi.CustomHelpers) =>
+          Object.fromEntries(Object.entries(value).filter(([key]) => Object.hasOwn(helpers.original as object, key)));
+        return [
+          vendor,
+          schema
+            .fork(describedKeys(schema), (key) => key.optional())
+            .prefs({ noDefaults: true })
+            .custom(given),
+        ];
       }),
     ),
   );
@@ -173,58 +191,61 @@ function vendorOverridesSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
 /** The `sandbox` section: the simulators' size, clock, faults and settings overrides. */
 function sandboxFileSchema(vendors: Joi.ObjectSchema): Joi.ObjectSchema {
   return Joi.object({
-  url: Joi.string().uri({ scheme: ['http', 'https'] }),
-  subjects: Joi.number().integer().min(0).max(1_000_000),
-  clockSpeed: Joi.number().min(0.001).max(1e9),
-  faults: Joi.object(
-    Object.fromEntries(
-      VENDOR_NAMES.map((v) => [
-        v,
-        Joi.object({
-          errorRate: Joi.number().min(0).max(1),
-          badRequestRate: Joi.number().min(0).max(1),
-          latencyMs: Joi.number().integer().min(0).max(600_000),
-          throttleForMs: Joi.number().integer().min(0),
-          outage: Joi.boolean(),
-        }),
-      ]),
+    url: Joi.string().uri({ scheme: ['http', 'https'] }),
+    subjects: Joi.number().integer().min(0).max(1_000_000),
+    clockSpeed: Joi.number().min(0.001).max(1e9),
+    faults: Joi.object(
+      Object.fromEntries(
+        VENDOR_NAMES.map((v) => [
+          v,
+          Joi.object({
+            errorRate: Joi.number().min(0).max(1),
+            badRequestRate: Joi.number().min(0).max(1),
+            latencyMs: Joi.number().integer().min(0).max(600_000),
+            throttleForMs: Joi.number().integer().min(0),
+            outage: Joi.boolean(),
+          }),
+        ]),
+      ),
     ),
-  ),
-  vendorOverrides: vendorOverridesSchema(vendors),
-  retiredVendors: Joi.boolean(),
-});
+    vendorOverrides: vendorOverridesSchema(vendors),
+    retiredVendors: Joi.boolean(),
+  });
 }
 
 /** The `deadlines` section: statutory days and the at-risk estimate. */
 function deadlinesFileSchema(): Joi.ObjectSchema {
   return Joi.object({
-  gdprDays: Joi.number().integer().min(1),
-  ccpaDays: Joi.number().integer().min(1),
-  atRisk: Joi.object({
-    windowDays: Joi.number().min(0.001).max(365),
-    minSamples: Joi.number().integer().min(1),
-    defaultHours: Joi.number().min(0),
-    vendorDefaultHours: Joi.object(Object.fromEntries(VENDOR_NAMES.map((v) => [v, Joi.number().min(0)]))),
-    cacheMs: Joi.number().integer().min(0),
-  }),
-});
+    gdprDays: Joi.number().integer().min(1),
+    ccpaDays: Joi.number().integer().min(1),
+    atRisk: Joi.object({
+      windowDays: Joi.number().min(0.001).max(365),
+      minSamples: Joi.number().integer().min(1),
+      defaultHours: Joi.number().min(0),
+      vendorDefaultHours: Joi.object(Object.fromEntries(VENDOR_NAMES.map((v) => [v, Joi.number().min(0)]))),
+      cacheMs: Joi.number().integer().min(0),
+    }),
+  });
 }
 
 /** The `jobs` section: attempts, locks, retention and admission of BullMQ jobs. */
 function jobsFileSchema(): Joi.ObjectSchema {
   return Joi.object({
-  attempts: Joi.number().integer().min(1).max(100),
-  backoffMs: Joi.number().integer().min(1),
-  lockDurationMs: Joi.number().integer().min(1000),
-  stalledIntervalMs: Joi.number().integer().min(1000),
-  retention: Joi.object({
-    completedAgeSeconds: Joi.number().integer().min(1),
-    completedCount: Joi.number().integer().min(1),
-    failedAgeSeconds: Joi.number().integer().min(1),
-    failedCount: Joi.number().integer().min(1),
-  }),
-  admission: Joi.object({ readyJobsPerQueue: Joi.number().integer().min(1), everyMs: Joi.number().integer().min(10) }),
-});
+    attempts: Joi.number().integer().min(1).max(100),
+    backoffMs: Joi.number().integer().min(1),
+    lockDurationMs: Joi.number().integer().min(1000),
+    stalledIntervalMs: Joi.number().integer().min(1000),
+    retention: Joi.object({
+      completedAgeSeconds: Joi.number().integer().min(1),
+      completedCount: Joi.number().integer().min(1),
+      failedAgeSeconds: Joi.number().integer().min(1),
+      failedCount: Joi.number().integer().min(1),
+    }),
+    admission: Joi.object({
+      readyJobsPerQueue: Joi.number().integer().min(1),
+      everyMs: Joi.number().integer().min(10),
+    }),
+  });
 }
 
 /** API tokens: each a name, the SHA-256 of its secret, a role and an optional rate limit. */
@@ -234,7 +255,10 @@ function tokensFileSchema(): Joi.ArraySchema {
       name: Joi.string().max(64).required(),
       sha256: Joi.string().hex().length(64).required(),
       role: Joi.string().valid('viewer', 'submitter', 'operator', 'admin').required(),
-      rateLimit: Joi.object({ perSecond: Joi.number().min(0.001).max(100_000).required(), burst: Joi.number().integer().min(1).max(1_000_000).required() }),
+      rateLimit: Joi.object({
+        perSecond: Joi.number().min(0.001).max(100_000).required(),
+        burst: Joi.number().integer().min(1).max(1_000_000).required(),
+      }),
     }),
   );
 }
@@ -265,7 +289,10 @@ function opendsrFileSchema(): Joi.ObjectSchema {
     keyFile: Joi.string(),
     certificateFile: Joi.string(),
     publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
-    gracePeriodSeconds: Joi.number().integer().min(0).max(90 * 86_400),
+    gracePeriodSeconds: Joi.number()
+      .integer()
+      .min(0)
+      .max(90 * 86_400),
   })
     .and('keyFile', 'certificateFile')
     .with('keyFile', 'processorDomain');
@@ -284,39 +311,53 @@ function describedKeys(schema: Joi.ObjectSchema): string[] {
  */
 export function configFileSchema(vendors = vendorSettingsSchema()): Joi.ObjectSchema {
   return Joi.object({
-  port: Joi.number().port(),
-  host: Joi.string().hostname(),
-  dataDir: Joi.string(),
-  redisUrl: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
-  databaseUrl: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
-  queuePrefix: Joi.string().pattern(/^[A-Za-z0-9_{}-]+$/).max(64),
-  logLevel: Joi.string().valid('error', 'warn', 'info', 'debug'),
-  logFile: Joi.string(),
-  tokens: tokensFileSchema(),
-  receipts: Joi.object({ previousPublicKeys: Joi.array().items(Joi.string().max(2000)) }),
-  trustProxy: Joi.alternatives(Joi.boolean(), Joi.number().integer().min(0).max(10), Joi.string().max(500)),
-  publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
-  server: serverFileSchema(),
-  sandbox: sandboxFileSchema(vendors),
-  intake: Joi.object({
-    maxBulk: Joi.number().integer().min(1).max(100_000),
-    bodyLimitBytes: Joi.number().integer().min(1024).max(64 * 1024 * 1024),
-  }),
-  deadlines: deadlinesFileSchema(),
-  jobs: jobsFileSchema(),
-  reconciler: Joi.object({ everyMs: Joi.number().integer().min(1000), staleAfterMs: Joi.number().integer().min(1000) }),
-  breaker: Joi.object({ consecutiveFailures: Joi.number().integer().min(1).max(1000), probeAfterMs: Joi.number().integer().min(100), webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }) }),
-  retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
-  projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
-  manualWork: manualWorkFileSchema,
-  callbacks: callbacksFileSchema(),
-  opendsr: opendsrFileSchema(),
-  preflight: Joi.object({
-    atBoot: Joi.boolean(),
-    intervalMs: Joi.number().integer().min(0),
-    canaries: Joi.array().items(Joi.string().valid(...VENDOR_NAMES)).unique(),
-    canaryEveryMs: Joi.number().integer().min(0),
-  }),
-  vendors,
+    port: Joi.number().port(),
+    host: Joi.string().hostname(),
+    dataDir: Joi.string(),
+    redisUrl: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+    databaseUrl: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+    queuePrefix: Joi.string()
+      .pattern(/^[A-Za-z0-9_{}-]+$/)
+      .max(64),
+    logLevel: Joi.string().valid('error', 'warn', 'info', 'debug'),
+    logFile: Joi.string(),
+    tokens: tokensFileSchema(),
+    receipts: Joi.object({ previousPublicKeys: Joi.array().items(Joi.string().max(2000)) }),
+    trustProxy: Joi.alternatives(Joi.boolean(), Joi.number().integer().min(0).max(10), Joi.string().max(500)),
+    publicUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
+    server: serverFileSchema(),
+    sandbox: sandboxFileSchema(vendors),
+    intake: Joi.object({
+      maxBulk: Joi.number().integer().min(1).max(100_000),
+      bodyLimitBytes: Joi.number()
+        .integer()
+        .min(1024)
+        .max(64 * 1024 * 1024),
+    }),
+    deadlines: deadlinesFileSchema(),
+    jobs: jobsFileSchema(),
+    reconciler: Joi.object({
+      everyMs: Joi.number().integer().min(1000),
+      staleAfterMs: Joi.number().integer().min(1000),
+    }),
+    breaker: Joi.object({
+      consecutiveFailures: Joi.number().integer().min(1).max(1000),
+      probeAfterMs: Joi.number().integer().min(100),
+      webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
+    }),
+    retention: Joi.object({ identityDays: Joi.number().integer().min(0).max(3650) }),
+    projectDeletion: Joi.object({ gracePeriodDays: Joi.number().min(0).max(365) }),
+    manualWork: manualWorkFileSchema,
+    callbacks: callbacksFileSchema(),
+    opendsr: opendsrFileSchema(),
+    preflight: Joi.object({
+      atBoot: Joi.boolean(),
+      intervalMs: Joi.number().integer().min(0),
+      canaries: Joi.array()
+        .items(Joi.string().valid(...VENDOR_NAMES))
+        .unique(),
+      canaryEveryMs: Joi.number().integer().min(0),
+    }),
+    vendors,
   });
 }

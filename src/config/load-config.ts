@@ -125,9 +125,16 @@ function validatedSources(options: LoadConfigOptions, cwd: string): { e: EnvValu
 }
 
 /** Checks settings that are valid alone but not together (or not as PEM); returns the ones they yield. */
-function checkedCombinations(e: EnvValues, f: FileValues, sandboxMode: boolean): { previousPublicKeys: string[]; sandboxUrl: string | undefined } {
+function checkedCombinations(
+  e: EnvValues,
+  f: FileValues,
+  sandboxMode: boolean,
+): { previousPublicKeys: string[]; sandboxUrl: string | undefined } {
   // The certificate URL in signed discovery comes only from configuration, never from a Host header (issue 25 §9).
-  if (!sandboxMode && f.opendsr?.keyFile && !f.opendsr.publicUrl) throw new ConfigError(['config file: opendsr.publicUrl is required outside sandbox mode (the certificate URL in signed discovery)']);
+  if (!sandboxMode && f.opendsr?.keyFile && !f.opendsr.publicUrl)
+    throw new ConfigError([
+      'config file: opendsr.publicUrl is required outside sandbox mode (the certificate URL in signed discovery)',
+    ]);
   const previousPublicKeys = (f as { receipts?: { previousPublicKeys?: string[] } }).receipts?.previousPublicKeys ?? [];
   for (const [i, pem] of previousPublicKeys.entries()) {
     try {
@@ -138,7 +145,10 @@ function checkedCombinations(e: EnvValues, f: FileValues, sandboxMode: boolean):
   }
   // A shared sandbox (`erasure sandbox`) gives every vendor's settings; configured vendors beside it would be ambiguous.
   const sandboxUrl = (e.ERASURE_SANDBOX_URL as string | undefined) ?? f.sandbox?.url;
-  if (sandboxUrl && !sandboxMode) throw new ConfigError(['ERASURE_SANDBOX_URL (sandbox.url) takes every vendor from the shared sandbox: remove vendors from the config file, or unset it']);
+  if (sandboxUrl && !sandboxMode)
+    throw new ConfigError([
+      'ERASURE_SANDBOX_URL (sandbox.url) takes every vendor from the shared sandbox: remove vendors from the config file, or unset it',
+    ]);
   return { previousPublicKeys, sandboxUrl };
 }
 
@@ -161,23 +171,45 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     queuePrefix: f.queuePrefix ?? 'erasure',
     adminToken: e.ERASURE_ADMIN_TOKEN as string | undefined,
     encryptionKey: e.ERASURE_ENCRYPTION_KEY as string | undefined,
-    previousEncryptionKeys: typeof e.ERASURE_PREVIOUS_ENCRYPTION_KEYS === 'string' ? e.ERASURE_PREVIOUS_ENCRYPTION_KEYS.split(',').map((k) => k.trim()) : [],
+    previousEncryptionKeys:
+      typeof e.ERASURE_PREVIOUS_ENCRYPTION_KEYS === 'string'
+        ? e.ERASURE_PREVIOUS_ENCRYPTION_KEYS.split(',').map((k) => k.trim())
+        : [],
     tokens: f.tokens ?? [],
     receiptSigningKey: e.ERASURE_RECEIPT_SIGNING_KEY as string | undefined,
     receipts: { previousPublicKeys },
     trustProxy: f.trustProxy ?? false,
     publicUrl: f.publicUrl,
-    server: { headersTimeoutMs: 20_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1000, shutdownGraceMs: 10_000, ...(f.server ?? {}) },
+    server: {
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1000,
+      shutdownGraceMs: 10_000,
+      ...(f.server ?? {}),
+    },
     logLevel: (e.LOG_LEVEL as Config['logLevel'] | undefined) ?? f.logLevel ?? 'info',
     logFile: f.logFile,
     sandboxMode,
     sandbox: sandboxSettings(e, f, sandboxUrl),
     intake: { maxBulk: 1000, bodyLimitBytes: 1024 * 1024, ...(f.intake ?? {}) },
-    deadlines: { gdprDays: 30, ccpaDays: 45, ...(f.deadlines ?? {}), atRisk: { ...AT_RISK_DEFAULTS, ...(f.deadlines?.atRisk ?? {}) } },
+    deadlines: {
+      gdprDays: 30,
+      ccpaDays: 45,
+      ...(f.deadlines ?? {}),
+      atRisk: { ...AT_RISK_DEFAULTS, ...(f.deadlines?.atRisk ?? {}) },
+    },
     jobs: jobsSettings(f),
     reconciler: { everyMs: 30_000, staleAfterMs: 120_000, ...(f.reconciler ?? {}) },
     breaker: { consecutiveFailures: 10, probeAfterMs: 60_000, ...(f.breaker ?? {}) },
-    callbacks: { allowPrivateNetworks: false, allowedHosts: [], attempts: 12, backoffMs: 5000, timeoutMs: 10_000, ...(f.callbacks ?? {}) },
+    callbacks: {
+      allowPrivateNetworks: false,
+      allowedHosts: [],
+      attempts: 12,
+      backoffMs: 5000,
+      timeoutMs: 10_000,
+      ...(f.callbacks ?? {}),
+    },
     opendsr: f.opendsr,
     retention: { identityDays: 30, ...(f.retention ?? {}) },
     projectDeletion: { gracePeriodDays: 5, ...(f.projectDeletion ?? {}) },

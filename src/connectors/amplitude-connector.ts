@@ -77,7 +77,13 @@ export const amplitudeConnector: VendorConnector<AmplitudeSettings, AmplitudeCli
       return { withdrawn: true, evidence: { withdrawn: 'before it was sent to Amplitude' } };
     }
     if (!amplitudeId) {
-      return { withdrawn: false, evidence: { day, reason: `Amplitude did not report this person's Amplitude ID, which withdrawing from the job for ${day} needs` } };
+      return {
+        withdrawn: false,
+        evidence: {
+          day,
+          reason: `Amplitude did not report this person's Amplitude ID, which withdrawing from the job for ${day} needs`,
+        },
+      };
     }
     const found = await findJob(amplitude, amplitudeId, day);
     if (!found) {
@@ -86,7 +92,16 @@ export const amplitudeConnector: VendorConnector<AmplitudeSettings, AmplitudeCli
     }
     const { job, holds } = found;
     if (job.status !== 'staging') return notWithdrawable(job);
-    if (holds === false) return { withdrawn: true, evidence: { day: job.day, status: 'withdrawn', withdrawnFrom: 'staging', note: 'the job no longer held this person' } };
+    if (holds === false)
+      return {
+        withdrawn: true,
+        evidence: {
+          day: job.day,
+          status: 'withdrawn',
+          withdrawnFrom: 'staging',
+          note: 'the job no longer held this person',
+        },
+      };
     try {
       await amplitude.cancelDeletion(amplitudeId, job.day);
     } catch (err) {
@@ -96,14 +111,21 @@ export const amplitudeConnector: VendorConnector<AmplitudeSettings, AmplitudeCli
       if (now && now.job.status !== 'staging') return notWithdrawable(now.job);
       throw err;
     }
-    return { withdrawn: true, evidence: { day: job.day, status: 'withdrawn', withdrawnFrom: 'staging', withdrawnAt: new Date().toISOString() } };
+    return {
+      withdrawn: true,
+      evidence: { day: job.day, status: 'withdrawn', withdrawnFrom: 'staging', withdrawnAt: new Date().toISOString() },
+    };
   },
 };
 
 function notWithdrawable(job: DeletionJob) {
   return {
     withdrawn: false,
-    evidence: { day: job.day, status: job.status, reason: `Amplitude job for ${job.day} is already ${job.status}; it can no longer be withdrawn` },
+    evidence: {
+      day: job.day,
+      status: job.status,
+      reason: `Amplitude job for ${job.day} is already ${job.status}; it can no longer be withdrawn`,
+    },
   };
 }
 
@@ -113,7 +135,11 @@ function notWithdrawable(job: DeletionJob) {
  * exactly), else the job that lists the Amplitude ID, from yesterday to about five months ahead
  * (Amplitude lists at most six months at once).
  */
-async function findJob(amplitude: AmplitudeClient, amplitudeId: string, day: string | undefined): Promise<{ job: DeletionJob; holds?: boolean } | undefined> {
+async function findJob(
+  amplitude: AmplitudeClient,
+  amplitudeId: string,
+  day: string | undefined,
+): Promise<{ job: DeletionJob; holds?: boolean } | undefined> {
   if (day) {
     const job = (await amplitude.listDeletions(day, day)).find((j) => j.day === day);
     if (!job) return undefined;

@@ -46,7 +46,10 @@ export const appcenterConnector: VendorConnector<AppCenterSettings, AppCenterCli
     const full = withAppCenterDefaults(settings);
     const { subject } = input;
     const canSearch = subjectNeedles(subject).length > 0;
-    const deviceReason = subject.installId || customPropertyKinds(subject, full).length > 0 ? undefined : 'needs an install id, or an identifier held in a configured device custom property';
+    const deviceReason =
+      subject.installId || customPropertyKinds(subject, full).length > 0
+        ? undefined
+        : 'needs an install id, or an identifier held in a configured device custom property';
     const reasons: Record<(typeof RESOURCES)[number]['action'], string | undefined> = {
       'delete-devices': deviceReason,
       'delete-audiences': canSearch ? undefined : 'needs an e-mail, user id, install id or phone to look for',

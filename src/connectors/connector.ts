@@ -7,7 +7,14 @@ import type { VendorClock } from '../vendors/vendor-clock.js';
 import type { CallBudget } from '../vendors/call-budget.js';
 import type { QueueDefinition, VendorQueueDefinition } from '../../queues/queue-definition.js';
 import type Joi from 'joi';
-import type { BatchInput, BatchResult, ProcessorDeps, TaskInput, TaskResult, VendorClients } from './processor-contract.js';
+import type {
+  BatchInput,
+  BatchResult,
+  ProcessorDeps,
+  TaskInput,
+  TaskResult,
+  VendorClients,
+} from './processor-contract.js';
 import type { ScopeProcessor } from '../../jobs/delete-project.js';
 
 /** What the planner knows when it asks a connector for tasks. */
@@ -66,7 +73,10 @@ export type ConnectorJobs<C = unknown> = Readonly<Partial<Record<string, Connect
 export type ProcessorOf<K extends JobKind> = Extract<ConnectorJob, { kind: K }>['processor'];
 
 /** The processors of one kind among `jobs`, by job name. */
-export function processorsOfKind<K extends JobKind>(jobs: ConnectorJobs, kind: K): Readonly<Record<string, ProcessorOf<K>>> {
+export function processorsOfKind<K extends JobKind>(
+  jobs: ConnectorJobs,
+  kind: K,
+): Readonly<Record<string, ProcessorOf<K>>> {
   const found: Array<[string, ProcessorOf<K>]> = [];
   for (const [name, job] of Object.entries(jobs)) {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- processors are plain functions, declared as methods only so a connector of any client type fits the registry; none uses `this`
@@ -104,7 +114,12 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
    * `clock` is the vendors' time (the sandbox's when they are simulated); `budget` keeps the
    * vendor's call limits (the service passes the Redis one, shared by every process: Invariant 12).
    */
-  createClient(settings: S, calls?: VendorCallObserver, clock?: VendorClock, budget?: CallBudget): C & { close(): void };
+  createClient(
+    settings: S,
+    calls?: VendorCallObserver,
+    clock?: VendorClock,
+    budget?: CallBudget,
+  ): C & { close(): void };
   /** The tasks for one request: vendor × resource × action. Pure. */
   plan(input: PlanInput, settings: S): TaskSpec[];
   /**
@@ -112,5 +127,10 @@ export interface VendorConnector<S extends VendorQueueSettings = VendorQueueSett
    * the person from an Amplitude deletion job that is still staging). Without it, a started task
    * runs to its end and the cancel says so.
    */
-  cancelTask?(input: { task: TaskRecord; subject: Subject; clients: VendorClients; settings: S }): Promise<{ withdrawn: boolean; evidence: Record<string, unknown> }>;
+  cancelTask?(input: {
+    task: TaskRecord;
+    subject: Subject;
+    clients: VendorClients;
+    settings: S;
+  }): Promise<{ withdrawn: boolean; evidence: Record<string, unknown> }>;
 }

@@ -14,7 +14,6 @@ export { taskId } from './task-id.js';
 const BY_USER_ID = 'delete-user-endpoints';
 const BY_ADDRESS = 'find-endpoint';
 
-
 /** Pinpoint quotas are per operation; 300/s covers Get/DeleteUserEndpoints (docs/vendors/pinpoint.md). */
 const PINPOINT_QUEUE_DEFAULTS = { rateLimit: { max: 100, durationMs: 1000 }, concurrency: 20, throttleDelayMs: 1000 };
 
@@ -43,15 +42,29 @@ export const pinpointConnector: VendorConnector<PinpointSettings, PinpointClient
     const byAddress = Boolean(email || phone) && settings.addressScan !== undefined;
     const task = (action: string, appId: string): TaskSpec => {
       const resource = `app/${appId}`;
-      return { id: taskId(input.requestId, 'pinpoint', action, resource), vendor: 'pinpoint', resource, action, queue: pinpointQueue.name, jobName: action };
+      return {
+        id: taskId(input.requestId, 'pinpoint', action, resource),
+        vendor: 'pinpoint',
+        resource,
+        action,
+        queue: pinpointQueue.name,
+        jobName: action,
+      };
     };
-    const tasks: TaskSpec[] = settings.appIds.flatMap((appId) => [...(userId ? [task(BY_USER_ID, appId)] : []), ...(byAddress ? [task(BY_ADDRESS, appId)] : [])]);
+    const tasks: TaskSpec[] = settings.appIds.flatMap((appId) => [
+      ...(userId ? [task(BY_USER_ID, appId)] : []),
+      ...(byAddress ? [task(BY_ADDRESS, appId)] : []),
+    ]);
     if (tasks.length) return tasks;
     const reason =
       email || phone
         ? 'needs a userId, or addressScan settings (export bucket and role) to find endpoints by e-mail or phone'
         : 'needs a userId, an e-mail or a phone';
     if (input.vendorsExplicit) throw new UnplannableVendorError('pinpoint', reason);
-    return settings.appIds.map((appId) => ({ ...task(BY_USER_ID, appId), initialState: 'skipped' as const, waitingReason: reason }));
+    return settings.appIds.map((appId) => ({
+      ...task(BY_USER_ID, appId),
+      initialState: 'skipped' as const,
+      waitingReason: reason,
+    }));
   },
 };

@@ -172,7 +172,10 @@ export function processorDeps(clients: WorkerClients, vendor: string): Processor
 }
 
 /** A built-in vendor's client from the bag (for code that talks to several vendors). */
-export function requireVendorClient<K extends keyof VendorClients>(deps: VendorClients, name: K): NonNullable<VendorClients[K]> {
+export function requireVendorClient<K extends keyof VendorClients>(
+  deps: VendorClients,
+  name: K,
+): NonNullable<VendorClients[K]> {
   const client = deps[name];
   if (!client) throw new Error(`no ${name} client is configured in this worker`);
   return client;
@@ -199,5 +202,7 @@ const AFTER_CLOSE_POLL_MS = 30_000;
  */
 export function windowBatchPollMs(closesAt: Date, now = Date.now()): number {
   const untilClose = closesAt.getTime() - now;
-  return untilClose > 0 ? Math.min(WINDOW_BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS) : WINDOW_BATCH_FALLBACK_POLL_MS;
+  return untilClose > 0
+    ? Math.min(WINDOW_BATCH_FALLBACK_POLL_MS, untilClose + AFTER_CLOSE_POLL_MS)
+    : WINDOW_BATCH_FALLBACK_POLL_MS;
 }

@@ -8,7 +8,13 @@ import { amplitudeConnector } from './amplitude-connector.js';
 import { s3Connector } from './s3-connector.js';
 
 /** The vendors this repository ships, by name, in the order they are planned. */
-const BUILT_IN = { pinpoint: pinpointConnector, s3: s3Connector, segment: segmentConnector, appcenter: appcenterConnector, amplitude: amplitudeConnector } as const;
+const BUILT_IN = {
+  pinpoint: pinpointConnector,
+  s3: s3Connector,
+  segment: segmentConnector,
+  appcenter: appcenterConnector,
+  amplitude: amplitudeConnector,
+} as const;
 
 /** The built-in vendors' names. */
 export type BuiltInVendorName = keyof typeof BUILT_IN;
@@ -29,7 +35,9 @@ export type VendorName = BuiltInVendorName | Extract<keyof RegisteredVendors, st
 type SettingsOf<C> = C extends VendorConnector<infer S, infer _Client> ? S : never;
 
 /** `vendors.<name>` of the config file: the settings of each built-in connector, derived from the connectors. */
-export type VendorSettingsMap = { [V in BuiltInVendorName]?: SettingsOf<(typeof BUILT_IN)[V]> } & { [V in keyof RegisteredVendors]?: RegisteredVendors[V] };
+export type VendorSettingsMap = { [V in BuiltInVendorName]?: SettingsOf<(typeof BUILT_IN)[V]> } & {
+  [V in keyof RegisteredVendors]?: RegisteredVendors[V];
+};
 
 const BUILT_IN_CONNECTORS = Object.values(BUILT_IN);
 const registered: VendorConnector[] = [...BUILT_IN_CONNECTORS];
@@ -52,7 +60,8 @@ export const VENDOR_NAMES: readonly VendorName[] = names;
  * Returns the function that takes it out again (a test that registers a vendor of its own).
  */
 export function registerConnector<S extends VendorQueueSettings, C>(connector: VendorConnector<S, C>): () => void {
-  if (registered.some((c) => c.vendor === connector.vendor)) throw new Error(`vendor ${connector.vendor} is already registered`);
+  if (registered.some((c) => c.vendor === connector.vendor))
+    throw new Error(`vendor ${connector.vendor} is already registered`);
   registered.push(connector);
   names.push(connector.vendor);
   return () => {
@@ -89,7 +98,9 @@ export const VENDOR_QUEUE_DEFAULTS: Record<BuiltInVendorName, VendorQueueSetting
 
 /** The `vendors` section of the config file: one object per registered vendor, checked with its connector's keys. */
 export function vendorSettingsSchema(): Joi.ObjectSchema {
-  return Joi.object(Object.fromEntries(CONNECTORS.map((c) => [c.vendor, Joi.object({ ...queueSettingsKeys, ...c.settingsKeys })])));
+  return Joi.object(
+    Object.fromEntries(CONNECTORS.map((c) => [c.vendor, Joi.object({ ...queueSettingsKeys, ...c.settingsKeys })])),
+  );
 }
 
 /** Fills each configured vendor's queue defaults into its settings. */

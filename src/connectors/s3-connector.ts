@@ -31,7 +31,14 @@ export const s3Connector: VendorConnector<S3Settings, S3VendorClient> = {
   plan(input, settings) {
     const tasks: TaskSpec[] = settings.locations.map((location) => {
       const resource = locationResource(location);
-      return { id: taskId(input.requestId, 's3', PURGE, resource), vendor: 's3', resource, action: PURGE, queue: s3Queue.name, jobName: PURGE };
+      return {
+        id: taskId(input.requestId, 's3', PURGE, resource),
+        vendor: 's3',
+        resource,
+        action: PURGE,
+        queue: s3Queue.name,
+        jobName: PURGE,
+      };
     });
     const { email, phone, userId } = input.subject;
     if (email || phone || userId) return tasks;

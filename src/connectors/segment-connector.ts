@@ -59,6 +59,9 @@ export const segmentConnector: VendorConnector<SegmentSettings, SegmentClient> =
     if (input.subject.userId) return [...regulate, ...manual];
     const reason = 'needs a userId: Segment regulations name people by user id';
     if (input.vendorsExplicit) throw new UnplannableVendorError('segment', reason);
-    return [...regulate.map((task) => ({ ...task, initialState: 'skipped' as const, waitingReason: reason })), ...manual];
+    return [
+      ...regulate.map((task) => ({ ...task, initialState: 'skipped' as const, waitingReason: reason })),
+      ...manual,
+    ];
   },
 };

@@ -12,7 +12,8 @@ import { ADMIN_PATH } from './admin-views.js';
  */
 
 /** No inline script or style, no framing, forms post only here. */
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /**
  * Bull Board's page under the same policy, with two allowances its UI cannot do without: `base-uri
@@ -20,7 +21,10 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
  * <style> block @bull-board/ui 9.10 injects at start (a hash, not 'unsafe-inline': nothing else inline
  * runs). test/browser/admin.test.ts fails on any CSP report, so an upgrade that changes it shows.
  */
-const BOARD_CSP = CSP.replace("base-uri 'none'", "base-uri 'self'").replace("style-src 'self'", "style-src 'self' 'sha256-r2N1TB/gHbBtBZFKg7ejmq1acVSREzucTAEw6ga4hoU='");
+const BOARD_CSP = CSP.replace("base-uri 'none'", "base-uri 'self'").replace(
+  "style-src 'self'",
+  "style-src 'self' 'sha256-r2N1TB/gHbBtBZFKg7ejmq1acVSREzucTAEw6ga4hoU='",
+);
 
 /** The CSRF token of a session: an HMAC keyed by the session's own id (or Bearer token), so only its holder can make it. */
 export function csrfTokenFor(sessionToken: string): string {
@@ -56,8 +60,20 @@ export function reachedOverHttps(req: Request, config: Pick<Config, 'publicUrl'>
   return req.secure || (config.publicUrl?.startsWith('https:') ?? false);
 }
 
-export function cookie(req: Request, name: string, value: string, options: { path: string; maxAge: number; secure: boolean }): string {
-  return [`${name}=${encodeURIComponent(value)}`, `Path=${options.path}`, `Max-Age=${options.maxAge}`, 'HttpOnly', 'SameSite=Strict', ...(options.secure ? ['Secure'] : [])].join('; ');
+export function cookie(
+  req: Request,
+  name: string,
+  value: string,
+  options: { path: string; maxAge: number; secure: boolean },
+): string {
+  return [
+    `${name}=${encodeURIComponent(value)}`,
+    `Path=${options.path}`,
+    `Max-Age=${options.maxAge}`,
+    'HttpOnly',
+    'SameSite=Strict',
+    ...(options.secure ? ['Secure'] : []),
+  ].join('; ');
 }
 
 /**
@@ -117,22 +133,28 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function dashboardAuthenticate(gate: CredentialGate, config: Pick<Config, 'publicUrl'>): RequestHandler {
   return async (req, res, next) => {
-    const credentials = Boolean(req.headers.authorization) || /(?:^|;\s*)(?:__Host-)?erasure_session=/.test((req.headers.cookie ?? ''));
+    const credentials =
+      Boolean(req.headers.authorization) || /(?:^|;\s*)(?:__Host-)?erasure_session=/.test(req.headers.cookie ?? '');
     if (!credentials && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
-      res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`); return;
+      res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
+      return;
     }
     const result = await gate.check(req, { cookies: true });
     if (result.ok) {
       if (result.via === 'session' && !READS.has(req.method) && !sameOriginWrite(req, config)) {
-        return res.status(403).json({ error: { code: 'cross_site_write', message: 'a write with the session cookie must come from this site' } });
+        return res.status(403).json({
+          error: { code: 'cross_site_write', message: 'a write with the session cookie must come from this site' },
+        });
       }
       req.principal = result.principal;
       req.adminCsrf = csrfTokenFor(result.sessionId ?? bearerOf(req));
       req.adminSession = result.sessionId;
-      next(); return;
+      next();
+      return;
     }
     if (result.status === 401 && req.method === 'GET' && req.accepts(['json', 'html']) === 'html') {
-      res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`); return;
+      res.redirect(303, `${ADMIN_PATH}/login?${new URLSearchParams({ next: req.originalUrl }).toString()}`);
+      return;
     }
     if (result.retryAfterSeconds) res.set('Retry-After', String(result.retryAfterSeconds));
     if (result.status === 401) res.set('WWW-Authenticate', 'Bearer realm="erasure"');
@@ -141,6 +163,5 @@ export function dashboardAuthenticate(gate: CredentialGate, config: Pick<Config,
 }
 
 function bearerOf(req: Request): string {
-  return /^Bearer\s+(.+)$/i.exec((req.headers.authorization ?? ''))?.[1]?.trim() ?? '';
+  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? '';
 }
-

@@ -25,27 +25,54 @@ export function addListRoutes(router: express.Router, kit: AdminRouteKit): void 
     if (!status && (filter === 'failed' || filter === 'waiting_manual')) {
       const tasks = await ledger.queries.tasksInState(filter, TASK_LIST_LIMIT, client);
       const requests = new Map<string, RequestRecord | undefined>();
-      for (const t of tasks) if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.requests.getRequest(t.requestId));
-      res.send(taskListPage(context(req), { filter, rows: tasks.map((task) => ({ task, request: requests.get(task.requestId) })), limited: tasks.length === TASK_LIST_LIMIT }));
+      for (const t of tasks)
+        if (!requests.has(t.requestId)) requests.set(t.requestId, await ledger.requests.getRequest(t.requestId));
+      res.send(
+        taskListPage(context(req), {
+          filter,
+          rows: tasks.map((task) => ({ task, request: requests.get(task.requestId) })),
+          limited: tasks.length === TASK_LIST_LIMIT,
+        }),
+      );
       return;
     }
-    const cursor = typeof req.query.cursor === 'string' && req.query.cursor.length <= 200 ? req.query.cursor : undefined;
+    const cursor =
+      typeof req.query.cursor === 'string' && req.query.cursor.length <= 200 ? req.query.cursor : undefined;
     let page;
     try {
-      const atRisk = filter === 'at_risk' && !status ? { value: true, estimates: await deps.deadlineRisk.estimates() } : undefined;
-      page = await ledger.requests.listRequests({ status, client, overdue: filter === 'overdue' && !status ? true : undefined, atRisk, limit: LIST_LIMIT, cursor });
+      const atRisk =
+        filter === 'at_risk' && !status ? { value: true, estimates: await deps.deadlineRisk.estimates() } : undefined;
+      page = await ledger.requests.listRequests({
+        status,
+        client,
+        overdue: filter === 'overdue' && !status ? true : undefined,
+        atRisk,
+        limit: LIST_LIMIT,
+        cursor,
+      });
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
       page = await ledger.requests.listRequests({ status, client, limit: LIST_LIMIT });
     }
     const risks = await deps.deadlineRisk.assess(page.requests);
-    res.send(requestListPage(context(req), { filter: status ? 'all' : filter, status, client: isStaff(req.principal) ? client : undefined, requests: page.requests, nextCursor: page.nextCursor, risks }));
+    res.send(
+      requestListPage(context(req), {
+        filter: status ? 'all' : filter,
+        status,
+        client: isStaff(req.principal) ? client : undefined,
+        requests: page.requests,
+        nextCursor: page.nextCursor,
+        risks,
+      }),
+    );
   });
 
   // Every client's open manual steps: staff only (a client gets 403, as for Bull Board; README "Clients, roles and idempotency").
   router.get('/manual-work', auth, async (req, res) => {
     if (!isStaff(req.principal)) {
-      res.status(403).send(messagePage(context(req), 'Not allowed', 'Manual work is for staff roles (viewer, operator, admin).'));
+      res
+        .status(403)
+        .send(messagePage(context(req), 'Not allowed', 'Manual work is for staff roles (viewer, operator, admin).'));
       return;
     }
     if (!deps.scopeDeletions) {
@@ -53,7 +80,9 @@ export function addListRoutes(router: express.Router, kit: AdminRouteKit): void 
       return;
     }
     const settings = deps.config.manualWork ?? manualWorkSettings({});
-    res.send(manualWorkPage(context(req), await openManualWork({ ledger, scopeDeletions: deps.scopeDeletions, settings })));
+    res.send(
+      manualWorkPage(context(req), await openManualWork({ ledger, scopeDeletions: deps.scopeDeletions, settings })),
+    );
   });
 
   router.get('/project-deletions', auth, kit.requireRole('operator'), async (req, res) => {

@@ -28,7 +28,10 @@ export function addLoginRoutes(router: express.Router, kit: AdminRouteKit): void
       res.append('Set-Cookie', loginCsrfCookie(req, fresh, 900));
       res.status(status).send(loginPage({ csrf: fresh, next: safeNext(body.next), error }));
     };
-    if (!sameOriginWrite(req, deps.config) || !sameSecret(readCookie(req, LOGIN_CSRF_COOKIE), typeof body.csrf === 'string' ? body.csrf : undefined)) {
+    if (
+      !sameOriginWrite(req, deps.config) ||
+      !sameSecret(readCookie(req, LOGIN_CSRF_COOKIE), typeof body.csrf === 'string' ? body.csrf : undefined)
+    ) {
       again(403, 'The form had expired or did not come from this page. Please log in again.');
       return;
     }
@@ -47,7 +50,14 @@ export function addLoginRoutes(router: express.Router, kit: AdminRouteKit): void
     }
     const sessionId = await deps.sessions.create(principal);
     res.append('Set-Cookie', loginCsrfCookie(req, '', 0));
-    res.append('Set-Cookie', cookie(req, kit.sessionCookieName(req), sessionId, { path: kit.sessionCookiePath(req), maxAge: SESSION_COOKIE_SECONDS, secure: secure(req) }));
+    res.append(
+      'Set-Cookie',
+      cookie(req, kit.sessionCookieName(req), sessionId, {
+        path: kit.sessionCookiePath(req),
+        maxAge: SESSION_COOKIE_SECONDS,
+        secure: secure(req),
+      }),
+    );
     deps.logger.info('admin login', { actor: `token:${principal.name}` });
     res.redirect(303, safeNext(body.next));
   });
@@ -55,7 +65,10 @@ export function addLoginRoutes(router: express.Router, kit: AdminRouteKit): void
   router.post('/logout', kit.auth, kit.form, kit.requireCsrf, async (req, res) => {
     // Revoked server-side: a copy of the cookie kept anywhere stops working too.
     if (req.adminSession) await deps.sessions.revoke(req.adminSession);
-    res.append('Set-Cookie', cookie(req, kit.sessionCookieName(req), '', { path: kit.sessionCookiePath(req), maxAge: 0, secure: secure(req) }));
+    res.append(
+      'Set-Cookie',
+      cookie(req, kit.sessionCookieName(req), '', { path: kit.sessionCookiePath(req), maxAge: 0, secure: secure(req) }),
+    );
     res.redirect(303, `${ADMIN_PATH}/login`);
   });
 }

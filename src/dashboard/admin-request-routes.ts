@@ -13,7 +13,10 @@ export function addRequestPageRoute(router: express.Router, kit: AdminRouteKit):
   router.get('/requests/:id', kit.auth, async (req, res) => {
     const request = await kit.findRequest(req, res);
     if (!request) return;
-    const [tasks, trail] = await Promise.all([deps.ledger.tasks.getTasks(request.id), deps.ledger.audit.auditTrail(request.id)]);
+    const [tasks, trail] = await Promise.all([
+      deps.ledger.tasks.getTasks(request.id),
+      deps.ledger.audit.auditTrail(request.id),
+    ]);
     const notice = typeof req.query.notice === 'string' ? NOTICES[req.query.notice] : undefined;
     const error = typeof req.query.error === 'string' ? ERRORS[req.query.error] : undefined;
     const risk = (await deps.deadlineRisk.assess([request])).get(request.id);
@@ -35,7 +38,12 @@ export function addManualTaskRoutes(router: express.Router, kit: AdminRouteKit):
       return;
     }
     // The note is free text typed by a person: the ledger's audit write path scrubs it (src/ledger/audit-log.ts).
-    const task = await deps.ledger.tasks.completeManualTask(request.id, String(req.params.taskId), kit.actor(req), note);
+    const task = await deps.ledger.tasks.completeManualTask(
+      request.id,
+      String(req.params.taskId),
+      kit.actor(req),
+      note,
+    );
     if (!task) {
       back(res, request, { error: 'not-a-manual-task' });
       return;
@@ -52,7 +60,10 @@ export function addManualTaskRoutes(router: express.Router, kit: AdminRouteKit):
       back(res, request, { error: 'reference-required' });
       return;
     }
-    const task = await deps.ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), kit.actor(req), { at: new Date(), reference: scrub(reference) });
+    const task = await deps.ledger.tasks.markManualTaskSent(request.id, String(req.params.taskId), kit.actor(req), {
+      at: new Date(),
+      reference: scrub(reference),
+    });
     back(res, request, task ? { notice: 'task-sent' } : { error: 'not-an-unsent-manual-task' });
   });
 }
@@ -78,7 +89,10 @@ export function addRequestActionRoutes(router: express.Router, kit: AdminRouteKi
     const found = await requestAndReason(req, res);
     if (!found) return;
     const { request, reason } = found;
-    const report = await cancelRequest({ ledger, queues: deps.queues }, { requestId: request.id, actor: kit.actor(req), reason });
+    const report = await cancelRequest(
+      { ledger, queues: deps.queues },
+      { requestId: request.id, actor: kit.actor(req), reason },
+    );
     back(res, request, report ? { notice: 'cancelled' } : { error: 'already-finished' });
   });
 
@@ -92,7 +106,10 @@ export function addRequestActionRoutes(router: express.Router, kit: AdminRouteKi
       return;
     }
     try {
-      await decideFailedTask({ ledger }, { requestId: request.id, taskId: String(req.params.taskId), decision, actor: kit.actor(req), reason });
+      await decideFailedTask(
+        { ledger },
+        { requestId: request.id, taskId: String(req.params.taskId), decision, actor: kit.actor(req), reason },
+      );
     } catch (err) {
       if (!(err instanceof NotAFailedTaskError)) throw err;
       back(res, request, { error: 'not-a-failed-task' });
@@ -105,7 +122,10 @@ export function addRequestActionRoutes(router: express.Router, kit: AdminRouteKi
     const found = await requestAndReason(req, res);
     if (!found) return;
     const { request, reason } = found;
-    const tasks = await retryFailedTasks({ ledger, queues: deps.queues }, { requestId: request.id, actor: kit.actor(req), reason });
+    const tasks = await retryFailedTasks(
+      { ledger, queues: deps.queues },
+      { requestId: request.id, actor: kit.actor(req), reason },
+    );
     back(res, request, { notice: tasks.length ? 'retried' : 'nothing-to-retry' });
   });
 }

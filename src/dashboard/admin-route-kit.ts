@@ -42,7 +42,9 @@ function principalOf(req: Request) {
 
 export function adminRouteKit(deps: AdminPageDeps): AdminRouteKit {
   // The clients staff can filter by: configured tokens that can submit (viewers cannot) and `admin` (the admin token's name, src/api/auth.ts).
-  const knownClients = [...new Set([...deps.config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin'])].sort();
+  const knownClients = [
+    ...new Set([...deps.config.tokens.filter((t) => t.role !== 'viewer').map((t) => t.name), 'admin']),
+  ].sort();
   const secure = (req: Request) => reachedOverHttps(req, deps.config);
   const context = (req: Request): ViewContext => ({
     principal: principalOf(req),
@@ -61,7 +63,15 @@ export function adminRouteKit(deps: AdminPageDeps): AdminRouteKit {
     requireCsrf: (req: Request, res: Response, next: NextFunction) => {
       const sent = (req.body as Record<string, unknown> | undefined)?.csrf;
       if (!sameSecret(req.adminCsrf, typeof sent === 'string' ? sent : undefined)) {
-        res.status(403).send(messagePage(context(req), 'Refused', 'The form did not carry this session’s CSRF token. Reload the page and try again.'));
+        res
+          .status(403)
+          .send(
+            messagePage(
+              context(req),
+              'Refused',
+              'The form did not carry this session’s CSRF token. Reload the page and try again.',
+            ),
+          );
         return;
       }
       next();

@@ -13,16 +13,39 @@ export const SCOPE_NOTICES: Record<string, string> = {
 
 function instructions(i: Instructions): SafeHtml {
   if (i.channel === 'email') {
-    return html`<div class="instructions"><p>E-mail <code>${i.to}</code>, subject <q>${i.subject}</q> — <a href="${i.mailto}">open in the mail program</a></p><pre>${i.body}</pre></div>`;
+    return html`<div class="instructions">
+      <p>
+        E-mail <code>${i.to}</code>, subject <q>${i.subject}</q> — <a href="${i.mailto}">open in the mail program</a>
+      </p>
+      <pre>${i.body}</pre>
+    </div>`;
   }
-  return html`<div class="instructions"><p>${i.where}:</p><ol>${i.steps.map((s) => html`<li>${s}</li>`)}</ol></div>`;
+  return html`<div class="instructions">
+    <p>${i.where}:</p>
+    <ol>
+      ${i.steps.map((s) => html`<li>${s}</li>`)}
+    </ol>
+  </div>`;
 }
 
-function form(ctx: ViewContext, d: ScopeDeletionRecord, action: string, field: string, label: string, button: string): SafeHtml {
+function form(
+  ctx: ViewContext,
+  d: ScopeDeletionRecord,
+  action: string,
+  field: string,
+  label: string,
+  button: string,
+): SafeHtml {
   return html`<form method="post" action="${path(`${ADMIN_PATH}/scope-deletions`, d.id, action)}" class="manual">
-    <input type="hidden" name="csrf" value="${ctx.csrf}">
+    <input type="hidden" name="csrf" value="${ctx.csrf}" />
     <label for="${action}-${d.id}">${label}</label>
-    <input id="${action}-${d.id}" name="${field}" required minlength="3" maxlength="${field === 'reason' ? 500 : 200}">
+    <input
+      id="${action}-${d.id}"
+      name="${field}"
+      required
+      minlength="3"
+      maxlength="${field === 'reason' ? 500 : 200}"
+    />
     <button type="submit">${button}</button>
   </form>`;
 }
@@ -32,22 +55,40 @@ function form(ctx: ViewContext, d: ScopeDeletionRecord, action: string, field: s
  * the vendor's clock (cancel deadline, expected by, overdue) and forms for what the operator did.
  * Scopes are workspaces, projects and accounts, never people; reasons stay in the API and the audit trail.
  */
-export function scopeDeletionsPage(ctx: ViewContext, deletions: ScopeDeletionRecord[], now: Date, message?: { notice?: string; error?: string }): string {
+export function scopeDeletionsPage(
+  ctx: ViewContext,
+  deletions: ScopeDeletionRecord[],
+  now: Date,
+  message?: { notice?: string; error?: string },
+): string {
   const items = deletions.map((d) => {
     const v = scopeDeletionView(d, now);
     const cancel = d.evidence.cancel as { cancellation?: Instructions } | undefined;
     return html`<section class="vendor" data-scope-deletion="${d.id}">
       <h3>${d.kind} <code>${d.scope}</code> ${badge(v.status)}</h3>
       <dl class="summary">
-        <dt>Id</dt><dd><code>${d.id}</code></dd>
-        <dt>Requested</dt><dd>${when(d.createdAt)} <span class="muted">by ${d.requestedBy}</span></dd>
-        <dt>Vendor’s rules</dt><dd>${v.vendorRules?.summary ?? ''}</dd>
-        <dt>Sent</dt><dd>${when(d.sentAt)}${d.sentReference ? html` <span class="muted">ref</span> ${d.sentReference}` : ''}</dd>
-        <dt>Cancel deadline</dt><dd>${d.cancelDeadline ? when(d.cancelDeadline) : v.vendorRules?.cancel.after === 'never' ? 'cannot be cancelled once sent' : '—'}</dd>
-        <dt>Expected by</dt><dd>${when(d.expectedBy)}</dd>
+        <dt>Id</dt>
+        <dd><code>${d.id}</code></dd>
+        <dt>Requested</dt>
+        <dd>${when(d.createdAt)} <span class="muted">by ${d.requestedBy}</span></dd>
+        <dt>Vendor’s rules</dt>
+        <dd>${v.vendorRules?.summary ?? ''}</dd>
+        <dt>Sent</dt>
+        <dd>${when(d.sentAt)}${d.sentReference ? html` <span class="muted">ref</span> ${d.sentReference}` : ''}</dd>
+        <dt>Cancel deadline</dt>
+        <dd>
+          ${d.cancelDeadline ? when(d.cancelDeadline) : v.vendorRules?.cancel.after === 'never' ? 'cannot be cancelled once sent' : '—'}
+        </dd>
+        <dt>Expected by</dt>
+        <dd>${when(d.expectedBy)}</dd>
       </dl>
       ${d.status === 'drafted' ? instructions(d.instructions) : ''}
-      ${d.status === 'cancel_requested' && cancel?.cancellation ? html`<h4>Cancellation to send</h4>${instructions(cancel.cancellation)}` : ''}
+      ${
+        d.status === 'cancel_requested' && cancel?.cancellation
+          ? html`<h4>Cancellation to send</h4>
+              ${instructions(cancel.cancellation)}`
+          : ''
+      }
       ${ctx.canOperate && d.status === 'drafted' ? form(ctx, d, 'sent', 'reference', 'Done at the vendor: ticket or reference', 'Record as sent') : ''}
       ${ctx.canOperate && (d.status === 'sent' || d.status === 'cancel_requested') ? form(ctx, d, 'confirm', 'reference', 'The vendor confirmed: its reference', 'Record confirmation') : ''}
       ${ctx.canOperate && (d.status === 'drafted' || d.status === 'sent') ? form(ctx, d, 'cancel', 'reason', 'Cancel: reason', 'Cancel') : ''}
@@ -57,9 +98,13 @@ export function scopeDeletionsPage(ctx: ViewContext, deletions: ScopeDeletionRec
     'Scope deletions',
     ctx,
     html`<h1>Scope deletions</h1>
-    ${message?.notice ? html`<p class="notice" role="status">${message.notice}</p>` : ''}
-    ${message?.error ? html`<p class="error" role="alert">${message.error}</p>` : ''}
-    <p class="muted">Whole-scope deletions the vendors offer only by e-mail or in their UI. Request one with <code>erasure scope request …</code>; Pinpoint projects are under <a href="${ADMIN_PATH}/project-deletions">Project deletions</a>.</p>
-    ${items.length ? items : html`<p class="muted">No scope deletions.</p>`}`,
+      ${message?.notice ? html`<p class="notice" role="status">${message.notice}</p>` : ''}
+      ${message?.error ? html`<p class="error" role="alert">${message.error}</p>` : ''}
+      <p class="muted">
+        Whole-scope deletions the vendors offer only by e-mail or in their UI. Request one with
+        <code>erasure scope request …</code>; Pinpoint projects are under
+        <a href="${ADMIN_PATH}/project-deletions">Project deletions</a>.
+      </p>
+      ${items.length ? items : html`<p class="muted">No scope deletions.</p>`}`,
   );
 }

@@ -33,17 +33,24 @@ export class AdminSessions implements SessionLookup {
   async create(principal: Principal): Promise<string> {
     const id = randomBytes(32).toString('base64url');
     const at = new Date(this.now());
-    await this.db.query(`INSERT INTO admin_sessions (id_hash, token_name, created_at, last_seen_at) VALUES ($1, $2, $3, $3)`, [digest(id), principal.name, at]);
+    await this.db.query(
+      `INSERT INTO admin_sessions (id_hash, token_name, created_at, last_seen_at) VALUES ($1, $2, $3, $3)`,
+      [digest(id), principal.name, at],
+    );
     return id;
   }
 
   async principalOf(sessionId: string): Promise<Principal | undefined> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(sessionId)) return undefined;
     const now = this.now();
-    const { rows } = await this.db.query<{ token_name: string; created_at: Date | string; last_seen_at: Date | string; revoked_at: Date | string | null }>(
-      `SELECT token_name, created_at, last_seen_at, revoked_at FROM admin_sessions WHERE id_hash = $1`,
-      [digest(sessionId)],
-    );
+    const { rows } = await this.db.query<{
+      token_name: string;
+      created_at: Date | string;
+      last_seen_at: Date | string;
+      revoked_at: Date | string | null;
+    }>(`SELECT token_name, created_at, last_seen_at, revoked_at FROM admin_sessions WHERE id_hash = $1`, [
+      digest(sessionId),
+    ]);
     const row = rows.at(0);
     if (!row || row.revoked_at) return undefined;
     const created = new Date(row.created_at).getTime();
@@ -51,13 +58,20 @@ export class AdminSessions implements SessionLookup {
     if (now - created >= ABSOLUTE_MS || now - seen >= IDLE_MS) return undefined;
     const principal = this.principals.get(row.token_name);
     if (!principal) return undefined;
-    if (now - seen >= TOUCH_EVERY_MS) await this.db.query(`UPDATE admin_sessions SET last_seen_at = $2 WHERE id_hash = $1`, [digest(sessionId), new Date(now)]);
+    if (now - seen >= TOUCH_EVERY_MS)
+      await this.db.query(`UPDATE admin_sessions SET last_seen_at = $2 WHERE id_hash = $1`, [
+        digest(sessionId),
+        new Date(now),
+      ]);
     return principal;
   }
 
   /** Logout: the session id stops working everywhere, whatever cookie copies remain. */
   async revoke(sessionId: string): Promise<void> {
-    await this.db.query(`UPDATE admin_sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL`, [digest(sessionId), new Date(this.now())]);
+    await this.db.query(`UPDATE admin_sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL`, [
+      digest(sessionId),
+      new Date(this.now()),
+    ]);
     // Ended sessions older than the absolute lifetime are of no use to anyone: dropped on the way.
     await this.db.query(`DELETE FROM admin_sessions WHERE created_at < $1`, [new Date(this.now() - ABSOLUTE_MS)]);
   }

@@ -48,9 +48,15 @@ function readableName(job: { name?: string; data?: { requestId?: unknown } }): s
  * Each job links to its request's page on the admin dashboard (`/admin/requests/<id>`); jobs of no
  * request (the reconcile sweep) get no link (Bull Board shows none for undefined, though its type says otherwise).
  */
-const requestPageLink = ((job: { data?: { requestId?: unknown } }): { href: string; displayText: string } | undefined => {
+const requestPageLink = ((job: {
+  data?: { requestId?: unknown };
+}): { href: string; displayText: string } | undefined => {
   const requestId = job.data?.requestId;
-  if (typeof requestId !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(requestId)) return undefined;
+  if (
+    typeof requestId !== 'string' ||
+    !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(requestId)
+  )
+    return undefined;
   return { href: `/admin/requests/${requestId}`, displayText: `request ${requestId.slice(0, 8)}… on the admin page` };
 }) as (job: unknown) => { href: string; displayText: string };
 
@@ -81,7 +87,9 @@ function strictBoardViews(): string {
     .replace(/<link[^>]+href="https?:\/\/[^"]*"[^>]*>/g, '');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'erasure-board-views-'));
   writeFileSync(path.join(dir, 'index.ejs'), template, { mode: 0o600 });
-  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }); });
+  process.once('exit', () => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   boardViews = dir;
   return dir;
 }
@@ -90,7 +98,9 @@ function strictBoardViews(): string {
 function withoutStackTraces(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutStackTraces);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === 'stacktrace' ? [] : withoutStackTraces(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, k === 'stacktrace' ? [] : withoutStackTraces(v)]),
+  );
 }
 
 /** Who made a board API call: the gate's principal, found by the request's headers object (the only part Bull Board hands its hooks). */
@@ -105,13 +115,23 @@ const principals = new WeakMap<object, Principal>();
 export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
   const before = async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
     if (method.toLowerCase() === 'get') return { allow: true };
-    if (BLOCKED_ROUTES.has(route)) return { allow: false, status: 403, message: 'this action is disabled: jobs are managed through the erasure API' };
+    if (BLOCKED_ROUTES.has(route))
+      return {
+        allow: false,
+        status: 403,
+        message: 'this action is disabled: jobs are managed through the erasure API',
+      };
     const principal = principals.get(request.headers);
     const needed = OPERATOR_ROUTES.has(route) ? 'operator' : 'admin';
-    if (!principal || !hasRole(principal, needed)) return { allow: false, status: 403, message: `this needs the ${needed} role` };
+    if (!principal || !hasRole(principal, needed))
+      return { allow: false, status: 403, message: `this needs the ${needed} role` };
     const jobId = typeof request.params.jobId === 'string' ? request.params.jobId : undefined;
     const requestId = jobId && /^[0-9a-f-]{36}__/.test(jobId) ? jobId.slice(0, 36) : null;
-    await deps.ledger.audit.append(requestId, `token:${principal.name}`, 'dashboard.write', { route, queue: request.params.queueName, jobId: jobId ?? null });
+    await deps.ledger.audit.append(requestId, `token:${principal.name}`, 'dashboard.write', {
+      route,
+      queue: request.params.queueName,
+      jobId: jobId ?? null,
+    });
     return { allow: true };
   };
 
@@ -119,7 +139,12 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
     const serverAdapter = new ExpressAdapter();
     serverAdapter.setBasePath(BULL_BOARD_PATH);
     const adapters = deps.queues.definitions.map((definition) => {
-      const adapter = new BullMQAdapter(deps.queues.queue(definition.name), { readOnlyMode, allowRetries: !readOnlyMode, description: definition.description, externalJobUrl: requestPageLink });
+      const adapter = new BullMQAdapter(deps.queues.queue(definition.name), {
+        readOnlyMode,
+        allowRetries: !readOnlyMode,
+        description: definition.description,
+        externalJobUrl: requestPageLink,
+      });
       adapter.setFormatter('data', redactData);
       adapter.setFormatter('name', readableName);
       return adapter;
@@ -145,7 +170,10 @@ export function createBullBoardHandler(deps: BullBoardDeps): RequestHandler {
   const writable = board(false);
   return (req, res, next) => {
     // Jobs of every client's requests are on the board: staff only (README "Clients, roles and idempotency", src/api/access.ts).
-    if (!isStaff(req.principal)) return res.status(403).json({ error: { code: 'forbidden', message: 'Bull Board is for staff roles (viewer, operator, admin)' } });
+    if (!isStaff(req.principal))
+      return res
+        .status(403)
+        .json({ error: { code: 'forbidden', message: 'Bull Board is for staff roles (viewer, operator, admin)' } });
     if (req.principal) principals.set(req.headers, req.principal);
     const operator = hasRole(req.principal, 'operator');
     if (!operator) {

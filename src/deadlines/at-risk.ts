@@ -19,7 +19,13 @@ export interface AtRiskSettings {
   cacheMs: number;
 }
 
-export const AT_RISK_DEFAULTS: AtRiskSettings = { windowDays: 30, minSamples: 20, defaultHours: 24, vendorDefaultHours: {}, cacheMs: 60_000 };
+export const AT_RISK_DEFAULTS: AtRiskSettings = {
+  windowDays: 30,
+  minSamples: 20,
+  defaultHours: 24,
+  vendorDefaultHours: {},
+  cacheMs: 60_000,
+};
 
 /** What the ledger observed for one vendor: how many tasks finished in the window and their p95 duration. */
 export interface ObservedDurations {
@@ -50,7 +56,11 @@ export function percentileCont(values: readonly number[], p: number): number | u
 }
 
 /** One estimate per vendor named: observed when there are enough samples, else the configured default. */
-export function estimateDurations(vendors: readonly string[], observed: readonly ObservedDurations[], settings: AtRiskSettings): DurationEstimate[] {
+export function estimateDurations(
+  vendors: readonly string[],
+  observed: readonly ObservedDurations[],
+  settings: AtRiskSettings,
+): DurationEstimate[] {
   return vendors.map((vendor) => {
     const seen = observed.find((o) => o.vendor === vendor);
     if (seen && seen.samples >= settings.minSamples && Number.isFinite(seen.p95Seconds)) {
@@ -90,7 +100,12 @@ export function assessRisk(
   const expected = [...new Set(openVendors)].sort().map((vendor) => {
     const estimate = estimates.find((e) => e.vendor === vendor);
     const seconds = estimate?.seconds ?? 0;
-    return { vendor, expectedFinishAt: new Date(now.getTime() + seconds * 1000), estimateSeconds: seconds, source: estimate?.source ?? 'default' };
+    return {
+      vendor,
+      expectedFinishAt: new Date(now.getTime() + seconds * 1000),
+      estimateSeconds: seconds,
+      source: estimate?.source ?? 'default',
+    };
   });
   const expectedFinishAt = new Date(Math.max(...expected.map((e) => e.expectedFinishAt.getTime())));
   if (request.dueAt.getTime() < now.getTime()) return { atRisk: false, vendors: [], expectedFinishAt };

@@ -75,7 +75,15 @@ interface BreakerContext {
 async function readBreaker(ctx: BreakerContext, vendor: VendorName): Promise<BreakerState> {
   const fields = await (await ctx.client()).hgetall(ctx.key(vendor));
   if (!fields.state) return { vendor, state: 'closed' };
-  return { vendor, state: fields.state as BreakerState['state'], fault: fields.fault as BreakerFault, reason: fields.reason, configKey: fields.configKey || undefined, openedAt: fields.openedAt, probeAt: fields.probeAt || undefined };
+  return {
+    vendor,
+    state: fields.state as BreakerState['state'],
+    fault: fields.fault as BreakerFault,
+    reason: fields.reason,
+    configKey: fields.configKey || undefined,
+    openedAt: fields.openedAt,
+    probeAt: fields.probeAt || undefined,
+  };
 }
 
 async function alertBreakerOpen(ctx: BreakerContext, state: BreakerState): Promise<void> {
@@ -94,7 +102,13 @@ async function alertBreakerOpen(ctx: BreakerContext, state: BreakerState): Promi
   }
 }
 
-async function tripBreaker(ctx: BreakerContext, vendor: VendorName, fault: BreakerFault, reason: string, configKey?: string): Promise<void> {
+async function tripBreaker(
+  ctx: BreakerContext,
+  vendor: VendorName,
+  fault: BreakerFault,
+  reason: string,
+  configKey?: string,
+): Promise<void> {
   const { key, failuresKey } = ctx;
   const now = Date.now();
   const redis = await ctx.client();
@@ -111,7 +125,19 @@ async function tripBreaker(ctx: BreakerContext, vendor: VendorName, fault: Break
     openedAt,
     ...(fault === 'transient' ? { probeAt: new Date(now + ctx.settings.probeAfterMs).toISOString() } : {}),
   };
-  await redis.multi().del(key(vendor)).hset(key(vendor), { state: 'open', fault, reason, configKey: configKey ?? '', openedAt, probeAt: state.probeAt ?? '' }).del(failuresKey(vendor)).exec();
+  await redis
+    .multi()
+    .del(key(vendor))
+    .hset(key(vendor), {
+      state: 'open',
+      fault,
+      reason,
+      configKey: configKey ?? '',
+      openedAt,
+      probeAt: state.probeAt ?? '',
+    })
+    .del(failuresKey(vendor))
+    .exec();
   await ctx.queueOf(vendor)?.pause();
   ctx.logger.error('vendor breaker opened: queue paused', { vendor, fault, reason, configKey });
   await alertBreakerOpen(ctx, state);
@@ -122,11 +148,17 @@ async function tripBreaker(ctx: BreakerContext, vendor: VendorName, fault: Break
  * shares it (several workers meet the same revoked key; the API shows it). Pausing uses BullMQ's
  * queue pause, which also holds for every worker process.
  */
-export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; settings?: Partial<BreakerSettings>; logger: Logger }): VendorBreaker {
+export function createVendorBreaker(deps: {
+  redisUrl: string;
+  queues: QueueSet;
+  settings?: Partial<BreakerSettings>;
+  logger: Logger;
+}): VendorBreaker {
   const settings = { ...BREAKER_DEFAULTS, ...deps.settings };
   const key = (vendor: VendorName) => `${deps.queues.prefix}:breaker:${vendor}`;
   const failuresKey = (vendor: VendorName) => `${deps.queues.prefix}:breaker:${vendor}:failures`;
-  const queueOf = (vendor: VendorName) => (deps.queues.definitions.some((d) => d.name === vendor) ? deps.queues.queue(vendor) : undefined);
+  const queueOf = (vendor: VendorName) =>
+    deps.queues.definitions.some((d) => d.name === vendor) ? deps.queues.queue(vendor) : undefined;
   // Commands wait for the first connection (a worker may trip a breaker right after boot), but fail fast after one retry.
   const connection = new Redis({ ...redisConnection(deps.redisUrl, false), enableOfflineQueue: true });
   connection.on('error', () => undefined);
@@ -137,10 +169,15 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
   const lastSuccessWrite = new Map<VendorName, number>();
   const breaker: VendorBreaker = {
     trip: (vendor, fault, reason, configKey) => tripBreaker(ctx, vendor, fault, reason, configKey),
-        async recordTransient(vendor, reason) {
+    async recordTransient(vendor, reason) {
       lastSuccessWrite.delete(vendor);
       const redis = await client();
-      const answers = await redis.multi().incr(failuresKey(vendor)).expire(failuresKey(vendor), FAILURE_WINDOW_S).hget(key(vendor), 'state').exec();
+      const answers = await redis
+        .multi()
+        .incr(failuresKey(vendor))
+        .expire(failuresKey(vendor), FAILURE_WINDOW_S)
+        .hget(key(vendor), 'state')
+        .exec();
       const failures = Number(answers?.[0]?.[1] ?? 0);
       const state = answers?.[2]?.[1] as string | null | undefined;
       if (state === 'open') return true;
@@ -176,7 +213,8 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
       lastSuccessWrite.clear();
       const probed: VendorName[] = [];
       for (const state of await breaker.states()) {
-        if (state.state !== 'open' || state.fault !== 'transient' || !state.probeAt || Date.parse(state.probeAt) > now) continue;
+        if (state.state !== 'open' || state.fault !== 'transient' || !state.probeAt || Date.parse(state.probeAt) > now)
+          continue;
         await (await client()).hset(key(state.vendor), { state: 'half_open' });
         await queueOf(state.vendor)?.resume();
         deps.logger.info('vendor breaker half-open: queue resumed for a probe', { vendor: state.vendor });
@@ -193,7 +231,10 @@ export function createVendorBreaker(deps: { redisUrl: string; queues: QueueSet; 
 }
 
 /** The waiting reason of a task held by an open breaker: free of identifiers, naming the config key to fix. */
-export function breakerWaitingReason(state: Pick<BreakerState, 'vendor' | 'reason'>, fallback = 'its circuit breaker is open'): string {
+export function breakerWaitingReason(
+  state: Pick<BreakerState, 'vendor' | 'reason'>,
+  fallback = 'its circuit breaker is open',
+): string {
   return `${state.vendor} paused by its circuit breaker: ${state.reason ?? fallback}`;
 }
 

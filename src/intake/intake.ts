@@ -21,7 +21,9 @@ export class RequestValidationError extends Error {
 /** A store the intake needs is down: nothing was committed; the client should retry (503). */
 export class IntakeUnavailableError extends Error {
   constructor(readonly store: 'redis' | 'ledger') {
-    super(`${store === 'redis' ? 'the job queue (Redis)' : 'the ledger (Postgres)'} is unavailable; nothing was recorded, retry later`);
+    super(
+      `${store === 'redis' ? 'the job queue (Redis)' : 'the ledger (Postgres)'} is unavailable; nothing was recorded, retry later`,
+    );
     this.name = 'IntakeUnavailableError';
   }
 }
@@ -33,12 +35,16 @@ export class IntakeUnavailableError extends Error {
  */
 export class IdempotencyKeyReusedError extends Error {
   constructor(readonly field: string) {
-    super(`${field} was already used by this client for a request with another subject, vendors or regulation; nothing was created. Use a new ${field} for a new request`);
+    super(
+      `${field} was already used by this client for a request with another subject, vendors or regulation; nothing was created. Use a new ${field} for a new request`,
+    );
     this.name = 'IdempotencyKeyReusedError';
   }
 
   get problems(): FieldProblem[] {
-    return [{ field: this.field, problem: 'was already used for a request with another subject, vendors or regulation' }];
+    return [
+      { field: this.field, problem: 'was already used for a request with another subject, vendors or regulation' },
+    ];
   }
 }
 
@@ -88,7 +94,10 @@ function validateBody(deps: IntakeDeps, body: unknown, fieldPrefix = '') {
   // An own "__proto__" key (JSON.parse makes one) is a field Joi neither reports nor keeps:
   // refused by name, never silently dropped (issue 25, item 8).
   const subjectGiven = (body as { subject?: unknown } | null)?.subject;
-  for (const [where, object] of [['', body], ['subject.', subjectGiven]] as const) {
+  for (const [where, object] of [
+    ['', body],
+    ['subject.', subjectGiven],
+  ] as const) {
     if (object !== null && typeof object === 'object' && Object.hasOwn(object, '__proto__')) {
       throw new RequestValidationError([{ field: `${fieldPrefix}${where}__proto__`, problem: 'is not a known field' }]);
     }
@@ -101,8 +110,12 @@ function validateBody(deps: IntakeDeps, body: unknown, fieldPrefix = '') {
   try {
     subject = normaliseSubject(value.subject);
   } catch (err) {
-    if (err instanceof InvalidIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.kind}`, problem: err.problem }]);
-    if (err instanceof UnknownIdentifierError) throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.field}`, problem: 'is not a known field' }]);
+    if (err instanceof InvalidIdentifierError)
+      throw new RequestValidationError([{ field: `${fieldPrefix}subject.${err.kind}`, problem: err.problem }]);
+    if (err instanceof UnknownIdentifierError)
+      throw new RequestValidationError([
+        { field: `${fieldPrefix}subject.${err.field}`, problem: 'is not a known field' },
+      ]);
     throw err;
   }
   const available = availableVendors(deps.config);
@@ -111,14 +124,24 @@ function validateBody(deps: IntakeDeps, body: unknown, fieldPrefix = '') {
   const unavailable = vendors.filter((v) => !available.includes(v));
   if (unavailable.length) {
     throw new RequestValidationError([
-      { field: `${fieldPrefix}vendors`, problem: `${unavailable.join(', ')} ${unavailable.length > 1 ? 'are' : 'is'} not available here; available: ${available.join(', ') || 'none'}` },
+      {
+        field: `${fieldPrefix}vendors`,
+        problem: `${unavailable.join(', ')} ${unavailable.length > 1 ? 'are' : 'is'} not available here; available: ${available.join(', ') || 'none'}`,
+      },
     ]);
   }
   return { value, subject, vendors, explicit };
 }
 
 /** Validates and plans one submission into the ledger row it will become; throws RequestValidationError. */
-async function prepareRequest(deps: IntakeDeps, now: () => Date, body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions): Promise<NewRequest> {
+async function prepareRequest(
+  deps: IntakeDeps,
+  now: () => Date,
+  body: unknown,
+  actor: string,
+  fieldPrefix: string,
+  options: SubmitOptions,
+): Promise<NewRequest> {
   const { value, subject, vendors, explicit } = validateBody(deps, body, fieldPrefix);
   if (value.callbackUrl && deps.checkCallbackUrl) {
     const problem = await deps.checkCallbackUrl(value.callbackUrl);
@@ -129,7 +152,8 @@ async function prepareRequest(deps: IntakeDeps, now: () => Date, body: unknown, 
   try {
     tasks = planTasks({ requestId: id, subject, vendors, vendorsExplicit: explicit }, deps.config);
   } catch (err) {
-    if (err instanceof UnplannableVendorError) throw new RequestValidationError([{ field: `${fieldPrefix}vendors`, problem: err.message }]);
+    if (err instanceof UnplannableVendorError)
+      throw new RequestValidationError([{ field: `${fieldPrefix}vendors`, problem: err.message }]);
     throw err;
   }
   const receivedAt = now();
@@ -158,11 +182,17 @@ export function createIntake(deps: IntakeDeps) {
   const now = deps.now ?? (() => new Date());
 
   const validate = (body: unknown, fieldPrefix = '') => validateBody(deps, body, fieldPrefix);
-  const prepare = (body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions) => prepareRequest(deps, now, body, actor, fieldPrefix, options);
+  const prepare = (body: unknown, actor: string, fieldPrefix: string, options: SubmitOptions) =>
+    prepareRequest(deps, now, body, actor, fieldPrefix, options);
 
   const accepted = (result: SubmitResult, input: NewRequest) => acceptedResult(deps, result, input);
 
-  async function submit(body: unknown, actor: string, fieldPrefix = '', options: SubmitOptions = {}): Promise<SubmitResult> {
+  async function submit(
+    body: unknown,
+    actor: string,
+    fieldPrefix = '',
+    options: SubmitOptions = {},
+  ): Promise<SubmitResult> {
     const input = await prepare(body, actor, fieldPrefix, options);
     if (!(await deps.queueReady())) throw new IntakeUnavailableError('redis');
     let result: CreateRequestResult;
@@ -179,21 +209,29 @@ export function createIntake(deps: IntakeDeps) {
       queued = await deps.enqueue(result.request, now());
     } catch (err) {
       // Committed but not queued: the answer is still "accepted"; the reconciler enqueues it.
-      deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requestId: input.id, errorName: (err as Error).name });
+      deps.logger.warn('enqueue failed after commit; the reconciler will retry', {
+        requestId: input.id,
+        errorName: (err as Error).name,
+      });
       return result;
     }
     // Not queued (its queues are full): accepted, and `received` until the due-work scheduler admits it.
     return queued ? accepted(result, input) : result;
   }
 
-  const submitMany = (bodies: unknown[], actor: string, fieldPrefix: (index: number) => string, client?: string) => submitBulk({ deps, now, prepare, accepted }, bodies, actor, fieldPrefix, client);
+  const submitMany = (bodies: unknown[], actor: string, fieldPrefix: (index: number) => string, client?: string) =>
+    submitBulk({ deps, now, prepare, accepted }, bodies, actor, fieldPrefix, client);
 
   return { submit, submitMany, validate };
 }
 
 /** A request recorded and queued: logged, and answered with the status it now has. */
 function acceptedResult(deps: IntakeDeps, result: SubmitResult, input: NewRequest): SubmitResult {
-  deps.logger.info('request accepted', { requestId: result.request.id, vendors: input.vendors, tasks: input.tasks.length });
+  deps.logger.info('request accepted', {
+    requestId: result.request.id,
+    vendors: input.vendors,
+    tasks: input.tasks.length,
+  });
   return { ...result, request: { ...result.request, status: result.request.notBefore ? 'scheduled' : 'in_progress' } };
 }
 
@@ -245,10 +283,16 @@ async function submitBulk(
   // in their queues (`received`) until the due-work scheduler admits them.
   let queued = new Set<CreateRequestResult>();
   try {
-    const admitted = await deps.enqueueMany(created.map((r) => r.request), now());
+    const admitted = await deps.enqueueMany(
+      created.map((r) => r.request),
+      now(),
+    );
     queued = new Set(created.slice(0, admitted));
   } catch (err) {
-    deps.logger.warn('enqueue failed after commit; the reconciler will retry', { requests: created.length, errorName: (err as Error).name });
+    deps.logger.warn('enqueue failed after commit; the reconciler will retry', {
+      requests: created.length,
+      errorName: (err as Error).name,
+    });
   }
   const byInput = new Map(inputs.map((input, i) => [input, results[i]]));
   return answers.map((a) => {
@@ -256,7 +300,9 @@ async function submitBulk(
     const result = byInput.get(a);
     if (!result) throw new Error('a prepared request has no ledger result');
     if (result.reusedKey) return new IdempotencyKeyReusedError(`${prefixes.get(a)}requestId`);
-    return result.created && queued.has(result) ? accepted(result, a) : { request: result.request, created: result.created };
+    return result.created && queued.has(result)
+      ? accepted(result, a)
+      : { request: result.request, created: result.created };
   });
 }
 

@@ -19,7 +19,10 @@ export interface NativeRequestBody {
 
 /** Native request body (README "HTTP API"). Unknown fields are refused. */
 export const requestBodySchema = Joi.object<NativeRequestBody>({
-  requestId: Joi.string().min(1).max(128).pattern(/^[A-Za-z0-9._~-]+$/),
+  requestId: Joi.string()
+    .min(1)
+    .max(128)
+    .pattern(/^[A-Za-z0-9._~-]+$/),
   subject: Joi.object({
     email: Joi.string().max(254),
     phone: Joi.string().max(32),
@@ -31,13 +34,22 @@ export const requestBodySchema = Joi.object<NativeRequestBody>({
     .required(),
   vendors: Joi.array()
     // Read when a request arrives, not at import: vendors registered at boot count (src/connectors/registry.ts).
-    .items(Joi.string().custom((value: string, helpers) => (isVendorName(value) ? value : helpers.error('any.only', { valids: [...VENDOR_NAMES] }))))
+    .items(
+      Joi.string().custom((value: string, helpers) =>
+        isVendorName(value) ? value : helpers.error('any.only', { valids: [...VENDOR_NAMES] }),
+      ),
+    )
     .min(1)
     .unique(),
   regulation: Joi.string().valid('gdpr', 'ccpa'),
-  callbackUrl: Joi.string().max(2048).uri({ scheme: ['http', 'https'] }),
+  callbackUrl: Joi.string()
+    .max(2048)
+    .uri({ scheme: ['http', 'https'] }),
   /** Seconds to wait before any deletion starts; cancellable meanwhile. */
-  gracePeriodSeconds: Joi.number().integer().min(0).max(90 * 86_400),
+  gracePeriodSeconds: Joi.number()
+    .integer()
+    .min(0)
+    .max(90 * 86_400),
 }).required();
 
 const PROBLEMS: Record<string, (context: Joi.Context | undefined) => string> = {
@@ -63,7 +75,8 @@ const PROBLEMS: Record<string, (context: Joi.Context | undefined) => string> = {
   'array.unique': () => 'lists the same vendor twice',
   'any.only': (c) => `must be one of ${(c?.valids as unknown[] | undefined)?.join(', ')}`,
   'object.missing': (c) => `needs one of: ${((c?.peersWithLabels ?? c?.peers) as string[] | undefined)?.join(', ')}`,
-  'object.oxor': (c) => `takes only one of: ${((c?.presentWithLabels ?? c?.present) as string[] | undefined)?.join(', ')}`,
+  'object.oxor': (c) =>
+    `takes only one of: ${((c?.presentWithLabels ?? c?.present) as string[] | undefined)?.join(', ')}`,
   'string.guid': () => 'must be a UUID',
   'date.base': () => 'must be an ISO 8601 date',
   'date.format': () => 'must be an ISO 8601 date',

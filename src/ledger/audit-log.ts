@@ -12,9 +12,19 @@ export interface AuditScrubbing {
  * chained, the text stored in `audit_free_text` beside the entry, where shredding deletes it.
  * Every audit write passes here, so no caller can skip the scrubbing.
  */
-async function storeFreeText(tx: Queryable, chainId: string | null, hash: string, texts: Partial<Record<FreeTextField, string>>): Promise<void> {
+async function storeFreeText(
+  tx: Queryable,
+  chainId: string | null,
+  hash: string,
+  texts: Partial<Record<FreeTextField, string>>,
+): Promise<void> {
   for (const [field, text] of Object.entries(texts)) {
-    await tx.query(`INSERT INTO audit_free_text (chain_id, event_hash, field, text) VALUES ($1, $2, $3, $4)`, [chainId ?? 'global', hash, field, text]);
+    await tx.query(`INSERT INTO audit_free_text (chain_id, event_hash, field, text) VALUES ($1, $2, $3, $4)`, [
+      chainId ?? 'global',
+      hash,
+      field,
+      text,
+    ]);
   }
 }
 
@@ -39,7 +49,9 @@ export async function appendAuditEvent(
   const chain = chainId ?? 'global';
   await tx.query(`SELECT ${auditChainLock('$1')}`, [chain]);
   const { rows: last } = await tx.query<{ hash: string | null }>(
-    chainId ? `SELECT hash FROM audit_events WHERE request_id = $1 ORDER BY id DESC LIMIT 1` : `SELECT hash FROM audit_events WHERE request_id IS NULL ORDER BY id DESC LIMIT 1`,
+    chainId
+      ? `SELECT hash FROM audit_events WHERE request_id = $1 ORDER BY id DESC LIMIT 1`
+      : `SELECT hash FROM audit_events WHERE request_id IS NULL ORDER BY id DESC LIMIT 1`,
     chainId ? [chainId] : [],
   );
   return insertAuditEvent(tx, { chainId, prevHash: last[0]?.hash ?? null, actor, action, detail, ...scrubbing });
@@ -51,20 +63,28 @@ export async function appendAuditEvent(
  */
 export async function insertAuditEvent(
   tx: Queryable,
-  event: { chainId: string | null; prevHash: string | null; actor: string; action: string; detail: Record<string, unknown> } & AuditScrubbing,
+  event: {
+    chainId: string | null;
+    prevHash: string | null;
+    actor: string;
+    action: string;
+    detail: Record<string, unknown>;
+  } & AuditScrubbing,
 ): Promise<Partial<Record<FreeTextField, string>>> {
   const at = new Date();
   const { chained, texts } = separateFreeText(event.detail, event.subjectTerms);
-  const hash = chainEntryHash({ at: at.toISOString(), requestId: event.chainId, actor: event.actor, action: event.action, detail: chained, prevHash: event.prevHash });
-  await tx.query(`INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)`, [
-    at,
-    event.chainId,
-    event.actor,
-    event.action,
-    JSON.stringify(chained),
-    event.prevHash,
-    hash,
-  ]);
+  const hash = chainEntryHash({
+    at: at.toISOString(),
+    requestId: event.chainId,
+    actor: event.actor,
+    action: event.action,
+    detail: chained,
+    prevHash: event.prevHash,
+  });
+  await tx.query(
+    `INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)`,
+    [at, event.chainId, event.actor, event.action, JSON.stringify(chained), event.prevHash, hash],
+  );
   await storeFreeText(tx, event.chainId, hash, texts);
   return texts;
 }
@@ -79,12 +99,25 @@ export async function insertAuditEvent(
 export async function writeWithAuditEvents<R extends { id: string }>(
   tx: Queryable,
   write: { sql: string; params: unknown[] },
-  events: Array<{ chainId: string; prevHash: string | null; actor: string; action: string; detail: Record<string, unknown> }>,
+  events: Array<{
+    chainId: string;
+    prevHash: string | null;
+    actor: string;
+    action: string;
+    detail: Record<string, unknown>;
+  }>,
 ): Promise<R[]> {
   const at = new Date();
   const prepared = events.map((e) => {
     const { chained, texts } = separateFreeText(e.detail);
-    const hash = chainEntryHash({ at: at.toISOString(), requestId: e.chainId, actor: e.actor, action: e.action, detail: chained, prevHash: e.prevHash });
+    const hash = chainEntryHash({
+      at: at.toISOString(),
+      requestId: e.chainId,
+      actor: e.actor,
+      action: e.action,
+      detail: chained,
+      prevHash: e.prevHash,
+    });
     return { ...e, chained: JSON.stringify(chained), texts, hash };
   });
   const p = (i: number) => `$${write.params.length + i}`;
@@ -116,22 +149,44 @@ export async function writeWithAuditEvents<R extends { id: string }>(
  * same transaction (a new request's id), so it has no predecessor and no other writer can know
  * the chain yet. One statement for all of them.
  */
-export async function appendFirstAuditEvents(tx: Queryable, events: Array<{ chainId: string; actor: string; action: string; detail: Record<string, unknown> }>): Promise<void> {
+export async function appendFirstAuditEvents(
+  tx: Queryable,
+  events: Array<{ chainId: string; actor: string; action: string; detail: Record<string, unknown> }>,
+): Promise<void> {
   if (events.length === 0) return;
   const at = new Date();
   const separated = events.map((e) => separateFreeText(e.detail));
-  const hashes = events.map((e, i) => chainEntryHash({ at: at.toISOString(), requestId: e.chainId, actor: e.actor, action: e.action, detail: separated[i].chained, prevHash: null }));
+  const hashes = events.map((e, i) =>
+    chainEntryHash({
+      at: at.toISOString(),
+      requestId: e.chainId,
+      actor: e.actor,
+      action: e.action,
+      detail: separated[i].chained,
+      prevHash: null,
+    }),
+  );
   await tx.query(
     `INSERT INTO audit_events (at, request_id, actor, action, detail, prev_hash, hash)
      SELECT $1, request_id, actor, action, detail::jsonb, NULL, hash FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(request_id, actor, action, detail, hash)`,
-    [at, events.map((e) => e.chainId), events.map((e) => e.actor), events.map((e) => e.action), separated.map((s) => JSON.stringify(s.chained)), hashes],
+    [
+      at,
+      events.map((e) => e.chainId),
+      events.map((e) => e.actor),
+      events.map((e) => e.action),
+      separated.map((s) => JSON.stringify(s.chained)),
+      hashes,
+    ],
   );
   for (const [i, e] of events.entries()) await storeFreeText(tx, e.chainId, hashes[i], separated[i].texts);
 }
 
 /** The free texts stored beside a chain, by entry hash. */
 export async function freeTextOf(db: Queryable, chainId: string): Promise<Map<string, Record<string, string>>> {
-  const { rows } = await db.query<{ event_hash: string; field: string; text: string }>(`SELECT event_hash, field, text FROM audit_free_text WHERE chain_id = $1`, [chainId]);
+  const { rows } = await db.query<{ event_hash: string; field: string; text: string }>(
+    `SELECT event_hash, field, text FROM audit_free_text WHERE chain_id = $1`,
+    [chainId],
+  );
   const byHash = new Map<string, Record<string, string>>();
   for (const row of rows) byHash.set(row.event_hash, { ...(byHash.get(row.event_hash) ?? {}), [row.field]: row.text });
   return byHash;

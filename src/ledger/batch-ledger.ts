@@ -1,7 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from './database.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { toBatch, toMember, type BatchMember, type BatchRecord, type BatchRow, type BatchState, type JoinBatchInput, type JoinedRow, type JoinResult, type MemberRow, type MemberState } from './batch-records.js';
+import {
+  toBatch,
+  toMember,
+  type BatchMember,
+  type BatchRecord,
+  type BatchRow,
+  type BatchState,
+  type JoinBatchInput,
+  type JoinedRow,
+  type JoinResult,
+  type MemberRow,
+  type MemberState,
+} from './batch-records.js';
 
 export type { BatchMember, BatchRecord, BatchState, JoinBatchInput, JoinResult, MemberState };
 
@@ -28,7 +40,9 @@ export class BatchLedger {
    * a retried task must join a new shared batch, not re-read the one that failed it.
    */
   async detachFailedMembers(tx: Queryable, taskIds: readonly string[]): Promise<void> {
-    await tx.query(`UPDATE batch_members SET state = 'detached' WHERE task_id = ANY($1) AND state = 'failed'`, [taskIds]);
+    await tx.query(`UPDATE batch_members SET state = 'detached' WHERE task_id = ANY($1) AND state = 'failed'`, [
+      taskIds,
+    ]);
   }
 
   /**
@@ -79,14 +93,30 @@ export class BatchLedger {
            VALUES ($1, $2, $3, $4, 'open', $5::int, 1, CASE WHEN $5::int <= 1 THEN $6::timestamptz ELSE $7::timestamptz END) RETURNING *),
          member AS (INSERT INTO batch_members (batch_id, task_id, request_id) SELECT id, $8, $9 FROM opened RETURNING state, result)
          SELECT opened.*, member.state AS member_state, member.result AS member_result FROM opened, member`,
-        [randomUUID(), input.vendor, input.kind, input.scope, input.maxMembers, now, new Date(now.getTime() + input.windowMs), input.taskId, input.requestId],
+        [
+          randomUUID(),
+          input.vendor,
+          input.kind,
+          input.scope,
+          input.maxMembers,
+          now,
+          new Date(now.getTime() + input.windowMs),
+          input.taskId,
+          input.requestId,
+        ],
       );
       return this.joined(opened[0], input, true);
     });
   }
 
   private joined(row: JoinedRow, input: JoinBatchInput, opened: boolean): JoinResult {
-    const member: BatchMember = { batchId: row.id, taskId: input.taskId, requestId: input.requestId, state: row.member_state, result: row.member_result };
+    const member: BatchMember = {
+      batchId: row.id,
+      taskId: input.taskId,
+      requestId: input.requestId,
+      state: row.member_state,
+      result: row.member_result,
+    };
     return { batch: toBatch(row), member, opened };
   }
 
@@ -112,7 +142,11 @@ export class BatchLedger {
    * `busyUntil` is when its job should look again. So a window grows while the scope is busy
    * instead of a new batch opening beside it. Takes the joiners' lock of the scope (`join`).
    */
-  async startAlone(batchId: string, retryAfterMs: number, now = new Date()): Promise<{ batch: BatchRecord } | { busyUntil: Date } | undefined> {
+  async startAlone(
+    batchId: string,
+    retryAfterMs: number,
+    now = new Date(),
+  ): Promise<{ batch: BatchRecord } | { busyUntil: Date } | undefined> {
     return this.db.transaction(async (tx) => {
       // The lock first, in a statement of its own: a later statement's snapshot sees every start before it.
       const { rows: locked } = await tx.query<{ id: string }>(
@@ -128,7 +162,10 @@ export class BatchLedger {
       if (!found[0]) return undefined;
       if (found[0].busy) {
         const busyUntil = new Date(now.getTime() + retryAfterMs);
-        await tx.query(`UPDATE batches SET closes_at = GREATEST(closes_at, $2), updated_at = now() WHERE id = $1 AND state = 'open'`, [batchId, busyUntil]);
+        await tx.query(
+          `UPDATE batches SET closes_at = GREATEST(closes_at, $2), updated_at = now() WHERE id = $1 AND state = 'open'`,
+          [batchId, busyUntil],
+        );
         return { busyUntil };
       }
       const { rows } = await tx.query<BatchRow>(
@@ -140,7 +177,10 @@ export class BatchLedger {
   }
 
   async members(batchId: string): Promise<BatchMember[]> {
-    const { rows } = await this.db.query<MemberRow>(`SELECT * FROM batch_members WHERE batch_id = $1 AND state <> 'detached' ORDER BY joined_at, task_id`, [batchId]);
+    const { rows } = await this.db.query<MemberRow>(
+      `SELECT * FROM batch_members WHERE batch_id = $1 AND state <> 'detached' ORDER BY joined_at, task_id`,
+      [batchId],
+    );
     return rows.map(toMember);
   }
 
@@ -167,7 +207,10 @@ export class BatchLedger {
   }
 
   async checkpoint(batchId: string, evidence: Record<string, unknown>): Promise<void> {
-    await this.db.query(`UPDATE batches SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [batchId, JSON.stringify(evidence)]);
+    await this.db.query(`UPDATE batches SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [
+      batchId,
+      JSON.stringify(evidence),
+    ]);
   }
 
   /**
@@ -198,7 +241,12 @@ export class BatchLedger {
         `UPDATE batch_members m SET state = r.state, result = r.result::jsonb
            FROM unnest($2::text[], $3::text[], $4::text[]) AS r(task_id, state, result)
           WHERE m.batch_id = $1 AND m.task_id = r.task_id`,
-        [batchId, members.map(([taskId]) => taskId), members.map(([, r]) => r.state), members.map(([, r]) => JSON.stringify(r.result))],
+        [
+          batchId,
+          members.map(([taskId]) => taskId),
+          members.map(([, r]) => r.state),
+          members.map(([, r]) => JSON.stringify(r.result)),
+        ],
       );
       // The batch row is locked above, so no joiner can slip in after this look.
       const { rows: carried } = await tx.query<BatchRow>(
@@ -231,7 +279,10 @@ export class BatchLedger {
         [batchId, error],
       );
       if (!ended[0]) return [];
-      const { rows } = await tx.query<{ task_id: string }>(`UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting' RETURNING task_id`, [batchId]);
+      const { rows } = await tx.query<{ task_id: string }>(
+        `UPDATE batch_members SET state = 'detached' WHERE batch_id = $1 AND state = 'waiting' RETURNING task_id`,
+        [batchId],
+      );
       return rows.map((r) => r.task_id);
     });
   }
@@ -249,8 +300,14 @@ export class BatchLedger {
         `DELETE FROM batch_members WHERE batch_id = $1 AND task_id = ANY($2::text[]) AND state = 'waiting' RETURNING task_id`,
         [batchId, taskIds],
       );
-      await tx.query(`UPDATE batches SET member_count = member_count - $2::int, updated_at = now() WHERE id = $1`, [batchId, rows.length]);
-      await tx.query(`UPDATE tasks SET next_action_at = now() WHERE id = ANY($1::text[]) AND state IN ('queued', 'waiting_vendor')`, [rows.map((r) => r.task_id)]);
+      await tx.query(`UPDATE batches SET member_count = member_count - $2::int, updated_at = now() WHERE id = $1`, [
+        batchId,
+        rows.length,
+      ]);
+      await tx.query(
+        `UPDATE tasks SET next_action_at = now() WHERE id = ANY($1::text[]) AND state IN ('queued', 'waiting_vendor')`,
+        [rows.map((r) => r.task_id)],
+      );
       return rows.map((r) => r.task_id);
     });
   }
@@ -260,7 +317,11 @@ export class BatchLedger {
    * is done or failed, and the task has not moved since (it waits for the wake the batch runner
    * sends, which a Redis outage can lose). For the reconciler to wake them. Task ids and queues.
    */
-  async sleepersOfEndedBatches(limit: number, now = new Date(), endedWithinMs = SLEEPER_LOOKBACK_MS): Promise<Array<{ taskId: string; queue: string }>> {
+  async sleepersOfEndedBatches(
+    limit: number,
+    now = new Date(),
+    endedWithinMs = SLEEPER_LOOKBACK_MS,
+  ): Promise<Array<{ taskId: string; queue: string }>> {
     const { rows } = await this.db.query<{ id: string; queue: string }>(
       `SELECT t.id, t.queue FROM batches b
          JOIN batch_members m ON m.batch_id = b.id
@@ -286,12 +347,18 @@ export class BatchLedger {
 
   /** Batches not yet ended, oldest first (for the reconciler and for the benchmark). */
   async unfinished(limit: number): Promise<BatchRecord[]> {
-    const { rows } = await this.db.query<BatchRow>(`SELECT * FROM batches WHERE state IN ('open', 'running') ORDER BY updated_at LIMIT $1`, [limit]);
+    const { rows } = await this.db.query<BatchRow>(
+      `SELECT * FROM batches WHERE state IN ('open', 'running') ORDER BY updated_at LIMIT $1`,
+      [limit],
+    );
     return rows.map(toBatch);
   }
 
   async count(vendor: VendorName, kind: string): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE vendor = $1 AND kind = $2`, [vendor, kind]);
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM batches WHERE vendor = $1 AND kind = $2`,
+      [vendor, kind],
+    );
     return rows.at(0)?.n ?? 0;
   }
 }

@@ -105,5 +105,11 @@ export function toBatch(row: BatchRow): BatchRecord {
 }
 
 export function toMember(row: MemberRow): BatchMember {
-  return { batchId: row.batch_id, taskId: row.task_id, requestId: row.request_id, state: row.state, result: row.result };
+  return {
+    batchId: row.batch_id,
+    taskId: row.task_id,
+    requestId: row.request_id,
+    state: row.state,
+    result: row.result,
+  };
 }

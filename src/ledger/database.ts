@@ -127,8 +127,7 @@ async function openPglite(dir: string): Promise<Database> {
     exec: async (sql) => {
       await db.exec(sql);
     },
-    transaction: (fn) =>
-      db.transaction(async (tx) => fn({ query: queryOn((sql, params) => tx.query(sql, params)) })),
+    transaction: (fn) => db.transaction(async (tx) => fn({ query: queryOn((sql, params) => tx.query(sql, params)) })),
     // One connection only: the lock is taken for symmetry (and for a PGlite shared by a socket server).
     withAdvisoryLock: async (key, fn) => {
       await db.query('SELECT pg_advisory_lock($1)', [key]);

@@ -1,7 +1,14 @@
 import type { Queryable } from './database.js';
 import { TERMINAL_TASK_STATES, type RequestRecord } from './ledger-types.js';
 import { VENDOR_NAMES } from '../vendors/vendor-name.js';
-import { assessRisk, estimateDurations, type AtRiskSettings, type DurationEstimate, type ObservedDurations, type RiskAssessment } from '../deadlines/at-risk.js';
+import {
+  assessRisk,
+  estimateDurations,
+  type AtRiskSettings,
+  type DurationEstimate,
+  type ObservedDurations,
+  type RiskAssessment,
+} from '../deadlines/at-risk.js';
 
 const OPEN_TASK = `state NOT IN (${TERMINAL_TASK_STATES.map((s) => `'${s}'`).join(', ')})`;
 
@@ -75,7 +82,10 @@ export class DeadlineRiskLedger {
   async countAtRisk(now = new Date()): Promise<number> {
     const params: unknown[] = [];
     const condition = atRiskCondition(params, await this.estimates(now), now);
-    const { rows } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests WHERE ${condition}`, params);
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM requests WHERE ${condition}`,
+      params,
+    );
     return rows.at(0)?.n ?? 0;
   }
 
@@ -83,7 +93,10 @@ export class DeadlineRiskLedger {
   async countAtRiskByClient(now = new Date()): Promise<Map<string, number>> {
     const params: unknown[] = [];
     const condition = atRiskCondition(params, await this.estimates(now), now);
-    const { rows } = await this.db.query<{ client: string; n: number }>(`SELECT client, count(*)::int AS n FROM requests WHERE ${condition} GROUP BY client`, params);
+    const { rows } = await this.db.query<{ client: string; n: number }>(
+      `SELECT client, count(*)::int AS n FROM requests WHERE ${condition} GROUP BY client`,
+      params,
+    );
     return new Map(rows.map((r) => [r.client, r.n]));
   }
 }

@@ -8,7 +8,10 @@
  * own and never another's. Calls with the same `keyOf` (the same task) never share a batch: each
  * goes in a later one, as separate statements would run one after the other.
  */
-export function groupCommit<I, O>(run: (inputs: I[]) => Promise<O[]>, options: { maxBatch?: number; keyOf?: (input: I) => unknown } = {}): (input: I) => Promise<O> {
+export function groupCommit<I, O>(
+  run: (inputs: I[]) => Promise<O[]>,
+  options: { maxBatch?: number; keyOf?: (input: I) => unknown } = {},
+): (input: I) => Promise<O> {
   const { maxBatch = 100, keyOf } = options;
   let waiting: Array<{ input: I; resolve: (out: O) => void; reject: (err: unknown) => void }> = [];
   let running = false;

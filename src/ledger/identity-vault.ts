@@ -26,7 +26,10 @@ export class IdentityVault {
 
   /** Opens the vault for one request, in memory only, just in time for a worker. */
   async loadSubject(requestId: string): Promise<Subject> {
-    const { rows } = await this.db.query<SealedIdentity>(`SELECT kind, sealed FROM request_identities WHERE request_id = $1`, [requestId]);
+    const { rows } = await this.db.query<SealedIdentity>(
+      `SELECT kind, sealed FROM request_identities WHERE request_id = $1`,
+      [requestId],
+    );
     return this.openSubject(rows);
   }
 
@@ -70,7 +73,9 @@ export class IdentityVault {
    * process does not hold is listed in `unreadable` (with that key's id) instead of failing the
    * whole batch, so the batch can set aside only those members.
    */
-  async loadReadableSubjects(requestIds: string[]): Promise<{ subjects: Map<string, Subject>; unreadable: Map<string, string> }> {
+  async loadReadableSubjects(
+    requestIds: string[],
+  ): Promise<{ subjects: Map<string, Subject>; unreadable: Map<string, string> }> {
     const subjects = new Map<string, Subject>(requestIds.map((id) => [id, {}]));
     const unreadable = new Map<string, string>();
     if (requestIds.length === 0) return { subjects, unreadable };
@@ -94,7 +99,10 @@ export class IdentityVault {
 
   /** The request's identifiers in plain text, for scrubbing its free text only (never stored or logged). */
   async subjectTerms(tx: Queryable, requestId: string): Promise<string[]> {
-    const { rows } = await tx.query<SealedIdentity>(`SELECT kind, sealed FROM request_identities WHERE request_id = $1 AND sealed IS NOT NULL`, [requestId]);
+    const { rows } = await tx.query<SealedIdentity>(
+      `SELECT kind, sealed FROM request_identities WHERE request_id = $1 AND sealed IS NOT NULL`,
+      [requestId],
+    );
     const terms: string[] = [];
     for (const { sealed } of rows) {
       try {
@@ -123,8 +131,14 @@ export class IdentityVault {
         // Free text is data about the person too (Invariant 13): it goes with the identities. The
         // chain keeps its digests, so receipts signed before and after still verify.
         await tx.query(`DELETE FROM audit_free_text WHERE chain_id = $1`, [id]);
-        await tx.query(`UPDATE tasks SET evidence = (evidence - 'note') || '{"noteShredded": true}'::jsonb WHERE request_id = $1 AND evidence ? 'note'`, [id]);
-        await tx.query(`UPDATE tasks SET evidence = evidence #- '{operatorDecision,reason}' || '{"reasonShredded": true}'::jsonb WHERE request_id = $1 AND evidence->'operatorDecision' ? 'reason'`, [id]);
+        await tx.query(
+          `UPDATE tasks SET evidence = (evidence - 'note') || '{"noteShredded": true}'::jsonb WHERE request_id = $1 AND evidence ? 'note'`,
+          [id],
+        );
+        await tx.query(
+          `UPDATE tasks SET evidence = evidence #- '{operatorDecision,reason}' || '{"reasonShredded": true}'::jsonb WHERE request_id = $1 AND evidence->'operatorDecision' ? 'reason'`,
+          [id],
+        );
         // No free text in this entry, so nothing to scrub: the plain append (src/ledger/audit-log.ts).
         await appendAuditEvent(tx, id, 'system', 'identities.shredded', { endedBefore: endedBefore.toISOString() });
       }
@@ -143,9 +157,15 @@ export class IdentityVault {
       [current, batch],
     );
     for (const row of rows) {
-      await this.db.query(`UPDATE request_identities SET sealed = $4 WHERE request_id = $1 AND kind = $2 AND sealed = $3`, [row.request_id, row.kind, row.sealed, this.cipher.seal(this.cipher.open(row.sealed))]);
+      await this.db.query(
+        `UPDATE request_identities SET sealed = $4 WHERE request_id = $1 AND kind = $2 AND sealed = $3`,
+        [row.request_id, row.kind, row.sealed, this.cipher.seal(this.cipher.open(row.sealed))],
+      );
     }
-    const { rows: left } = await this.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM request_identities WHERE sealed IS NOT NULL AND sealed NOT LIKE $1`, [current]);
+    const { rows: left } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM request_identities WHERE sealed IS NOT NULL AND sealed NOT LIKE $1`,
+      [current],
+    );
     return { resealed: rows.length, remaining: left.at(0)?.n ?? 0 };
   }
 }

@@ -20,13 +20,19 @@ export class LedgerQueries {
   constructor(private readonly db: Database) {}
 
   /** Failed tasks matching a filter, oldest failure first: what an on-call retry would touch. */
-  async failedTasks(filter: { vendor?: VendorName; requestId?: string; since?: Date }, limit: number): Promise<TaskRecord[]> {
+  async failedTasks(
+    filter: { vendor?: VendorName; requestId?: string; since?: Date },
+    limit: number,
+  ): Promise<TaskRecord[]> {
     const where = [`state = 'failed'`];
     const params: unknown[] = [];
     if (filter.vendor) where.push(`vendor = $${params.push(filter.vendor)}`);
     if (filter.requestId) where.push(`request_id = $${params.push(filter.requestId)}`);
     if (filter.since) where.push(`finished_at >= $${params.push(filter.since)}`);
-    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY finished_at, id LIMIT $${params.push(limit)}`, params);
+    const { rows } = await this.db.query<TaskRow>(
+      `SELECT * FROM tasks WHERE ${where.join(' AND ')} ORDER BY finished_at, id LIMIT $${params.push(limit)}`,
+      params,
+    );
     return rows.map(toTask);
   }
 
@@ -34,7 +40,10 @@ export class LedgerQueries {
   async tasksInState(state: TaskState, limit: number, client?: string): Promise<TaskRecord[]> {
     const { rows } =
       client === undefined
-        ? await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE state = $1 ORDER BY updated_at DESC, id LIMIT $2`, [state, limit])
+        ? await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE state = $1 ORDER BY updated_at DESC, id LIMIT $2`, [
+            state,
+            limit,
+          ])
         : await this.db.query<TaskRow>(
             `SELECT t.* FROM tasks t JOIN requests r ON r.id = t.request_id WHERE t.state = $1 AND r.client = $3 ORDER BY t.updated_at DESC, t.id LIMIT $2`,
             [state, limit, client],
@@ -44,7 +53,10 @@ export class LedgerQueries {
 
   /** Requests committed but never confirmed in Redis (the enqueue failed or the process died). */
   async requestsAwaitingEnqueue(olderThan: Date, limit: number): Promise<RequestRecord[]> {
-    const { rows } = await this.db.query<RequestRow>(`SELECT * FROM requests WHERE status = 'received' AND created_at < $1 ORDER BY created_at LIMIT $2`, [olderThan, limit]);
+    const { rows } = await this.db.query<RequestRow>(
+      `SELECT * FROM requests WHERE status = 'received' AND created_at < $1 ORDER BY created_at LIMIT $2`,
+      [olderThan, limit],
+    );
     return rows.map(toRequest);
   }
 
@@ -81,8 +93,13 @@ export class LedgerQueries {
   }
 
   async countRequestsByStatus(now = new Date()): Promise<RequestCounts> {
-    const { rows } = await this.db.query<{ client: string; status: string; n: number }>(`SELECT client, status, count(*)::int AS n FROM requests GROUP BY client, status`);
-    const { rows: overdue } = await this.db.query<{ client: string; n: number }>(`SELECT client, count(*)::int AS n FROM requests WHERE finished_at IS NULL AND due_at < $1 GROUP BY client`, [now]);
+    const { rows } = await this.db.query<{ client: string; status: string; n: number }>(
+      `SELECT client, status, count(*)::int AS n FROM requests GROUP BY client, status`,
+    );
+    const { rows: overdue } = await this.db.query<{ client: string; n: number }>(
+      `SELECT client, count(*)::int AS n FROM requests WHERE finished_at IS NULL AND due_at < $1 GROUP BY client`,
+      [now],
+    );
     const byStatus: Record<string, number> = {};
     for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + r.n;
     return {

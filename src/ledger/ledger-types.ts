@@ -1,9 +1,22 @@
 import type { VendorName } from '../vendors/vendor-name.js';
 
 /** README.md, Task and request states. */
-export const REQUEST_STATUSES = ['received', 'scheduled', 'in_progress', 'completed', 'completed_with_errors', 'failed', 'cancelled'] as const;
+export const REQUEST_STATUSES = [
+  'received',
+  'scheduled',
+  'in_progress',
+  'completed',
+  'completed_with_errors',
+  'failed',
+  'cancelled',
+] as const;
 export type RequestStatus = (typeof REQUEST_STATUSES)[number];
-export const FINAL_REQUEST_STATUSES: readonly RequestStatus[] = ['completed', 'completed_with_errors', 'failed', 'cancelled'];
+export const FINAL_REQUEST_STATUSES: readonly RequestStatus[] = [
+  'completed',
+  'completed_with_errors',
+  'failed',
+  'cancelled',
+];
 
 export const TASK_STATES = [
   'queued',

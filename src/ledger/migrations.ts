@@ -313,7 +313,9 @@ const MIGRATION_LOCK = 724011;
  */
 export async function migrate(db: Database, upTo = Number.POSITIVE_INFINITY): Promise<number> {
   return db.withAdvisoryLock(MIGRATION_LOCK, async (session) => {
-    await session.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+    await session.exec(
+      `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
     return session.transaction((tx) => applyMigrations(tx, upTo));
   });
 }

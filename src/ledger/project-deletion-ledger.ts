@@ -21,7 +21,8 @@ export const PROJECT_DELETION_TRANSITIONS = {
   fail: { from: ['scheduled', 'running'], to: ['failed'] },
 } as const satisfies Record<string, Transition<ProjectDeletionStatus>>;
 
-const guard = (name: keyof typeof PROJECT_DELETION_TRANSITIONS) => stateIn(PROJECT_DELETION_TRANSITIONS[name].from, 'status');
+const guard = (name: keyof typeof PROJECT_DELETION_TRANSITIONS) =>
+  stateIn(PROJECT_DELETION_TRANSITIONS[name].from, 'status');
 
 /** `deleted`: something was there and is gone now; `not_found`: the project and its files were already gone. */
 export type ProjectDeletionOutcome = 'deleted' | 'not_found';
@@ -89,11 +90,23 @@ export class ProjectDeletionLedger {
          VALUES ($1, 'pinpoint', $2, 'scheduled', $3, $4, $5::jsonb, $6, $7)
          ON CONFLICT DO NOTHING RETURNING *`,
         // The row's copy of the reason is scrubbed the way the audit write path scrubs its own (src/privacy/free-text.ts).
-        [input.id, input.appId, scrubFreeText(input.reason), input.actor, JSON.stringify(input.s3Locations), input.gracePeriodDays, input.runAt],
+        [
+          input.id,
+          input.appId,
+          scrubFreeText(input.reason),
+          input.actor,
+          JSON.stringify(input.s3Locations),
+          input.gracePeriodDays,
+          input.runAt,
+        ],
       );
       if (!rows[0]) {
-        const { rows: open } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE vendor = 'pinpoint' AND app_id = $1 AND status IN ${OPEN}`, [input.appId]);
-        if (!open[0]) throw new Error('project deletion insert conflicted, yet no open deletion of that project exists');
+        const { rows: open } = await tx.query<Row>(
+          `SELECT * FROM project_deletions WHERE vendor = 'pinpoint' AND app_id = $1 AND status IN ${OPEN}`,
+          [input.appId],
+        );
+        if (!open[0])
+          throw new Error('project deletion insert conflicted, yet no open deletion of that project exists');
         return { deletion: toRecord(open[0]), created: false };
       }
       const deletion = toRecord(rows[0]);
@@ -118,13 +131,19 @@ export class ProjectDeletionLedger {
   async list(filter: { status?: ProjectDeletionStatus; limit: number }): Promise<ProjectDeletionRecord[]> {
     const params: unknown[] = [];
     const where = filter.status ? `WHERE status = $${params.push(filter.status)}` : '';
-    const { rows } = await this.db.query<Row>(`SELECT * FROM project_deletions ${where} ORDER BY created_at DESC, id DESC LIMIT $${params.push(filter.limit)}`, params);
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM project_deletions ${where} ORDER BY created_at DESC, id DESC LIMIT $${params.push(filter.limit)}`,
+      params,
+    );
     return rows.map(toRecord);
   }
 
   /** Scheduled or running deletions, soonest first: the reconciler checks each still has its job. */
   async open(limit: number): Promise<ProjectDeletionRecord[]> {
-    const { rows } = await this.db.query<Row>(`SELECT * FROM project_deletions WHERE status IN ${OPEN} ORDER BY run_at, id LIMIT $1`, [limit]);
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM project_deletions WHERE status IN ${OPEN} ORDER BY run_at, id LIMIT $1`,
+      [limit],
+    );
     return rows.map(toRecord);
   }
 
@@ -132,17 +151,25 @@ export class ProjectDeletionLedger {
    * Cancels a deletion that has not started. Once it runs (or ended) nothing changes and the
    * record is returned as it is, so the caller can say what already happened.
    */
-  async cancel(id: string, actor: string, reason: string): Promise<{ cancelled: boolean; deletion: ProjectDeletionRecord } | undefined> {
+  async cancel(
+    id: string,
+    actor: string,
+    reason: string,
+  ): Promise<{ cancelled: boolean; deletion: ProjectDeletionRecord } | undefined> {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE id = $1 FOR UPDATE`, [id]);
       if (!rows[0]) return undefined;
-      if (!allows(PROJECT_DELETION_TRANSITIONS.cancel, rows[0].status)) return { cancelled: false, deletion: toRecord(rows[0]) };
+      if (!allows(PROJECT_DELETION_TRANSITIONS.cancel, rows[0].status))
+        return { cancelled: false, deletion: toRecord(rows[0]) };
       const { rows: updated } = await tx.query<Row>(
         `UPDATE project_deletions SET status = 'cancelled', cancelled_by = $2, cancel_reason = $3, cancelled_at = now(), finished_at = now(), updated_at = now()
          WHERE id = $1 AND ${guard('cancel')} RETURNING *`,
         [id, actor, scrubFreeText(reason)],
       );
-      await appendAuditEvent(tx, id, actor, 'project_deletion.cancelled', { reason, runAt: toRecord(updated[0]).runAt.toISOString() });
+      await appendAuditEvent(tx, id, actor, 'project_deletion.cancelled', {
+        reason,
+        runAt: toRecord(updated[0]).runAt.toISOString(),
+      });
       return { cancelled: true, deletion: toRecord(updated[0]) };
     });
   }
@@ -156,8 +183,10 @@ export class ProjectDeletionLedger {
     return this.db.transaction(async (tx): Promise<BeginResult> => {
       const { rows } = await tx.query<Row>(`SELECT * FROM project_deletions WHERE id = $1 FOR UPDATE`, [id]);
       const row = rows.at(0);
-      if (!row || !allows(PROJECT_DELETION_TRANSITIONS.begin, row.status)) return { state: 'ended', deletion: row ? toRecord(row) : undefined };
-      if (row.status === 'scheduled' && new Date(row.run_at).getTime() > now.getTime()) return { state: 'not_due', deletion: toRecord(row) };
+      if (!row || !allows(PROJECT_DELETION_TRANSITIONS.begin, row.status))
+        return { state: 'ended', deletion: row ? toRecord(row) : undefined };
+      if (row.status === 'scheduled' && new Date(row.run_at).getTime() > now.getTime())
+        return { state: 'not_due', deletion: toRecord(row) };
       const { rows: updated } = await tx.query<Row>(
         `UPDATE project_deletions SET status = 'running', attempts = attempts + 1, started_at = COALESCE(started_at, now()), updated_at = now() WHERE id = $1 AND ${guard('begin')} RETURNING *`,
         [id],
@@ -170,15 +199,25 @@ export class ProjectDeletionLedger {
 
   /** Saves what a run has done so far (per part), so a re-run after a crash or retry carries on from it. */
   async checkpoint(id: string, evidence: Record<string, unknown>): Promise<void> {
-    await this.db.query(`UPDATE project_deletions SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`, [id, JSON.stringify(evidence)]);
+    await this.db.query(
+      `UPDATE project_deletions SET evidence = evidence || $2::jsonb, updated_at = now() WHERE id = $1`,
+      [id, JSON.stringify(evidence)],
+    );
   }
 
   /** A run failed and will be retried: the reason is kept (free of identifiers) for operators. */
   async noteRetry(id: string, reason: string): Promise<void> {
-    await this.db.query(`UPDATE project_deletions SET error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`, [id, reason]);
+    await this.db.query(
+      `UPDATE project_deletions SET error = $2, updated_at = now() WHERE id = $1 AND status = 'running'`,
+      [id, reason],
+    );
   }
 
-  async complete(id: string, outcome: ProjectDeletionOutcome, evidence: Record<string, unknown>): Promise<ProjectDeletionRecord | undefined> {
+  async complete(
+    id: string,
+    outcome: ProjectDeletionOutcome,
+    evidence: Record<string, unknown>,
+  ): Promise<ProjectDeletionRecord | undefined> {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(
         `UPDATE project_deletions SET status = 'completed', outcome = $2, evidence = evidence || $3::jsonb, error = NULL, finished_at = now(), updated_at = now()
@@ -210,7 +249,9 @@ export class ProjectDeletionLedger {
 
   /** Records on the deletion's trail that its lost job was put back (by the reconciler). */
   async noteJobRecreated(id: string, detail: Record<string, unknown>): Promise<void> {
-    await this.db.transaction((tx: Queryable) => appendAuditEvent(tx, id, 'system', 'project_deletion.job_recreated', detail));
+    await this.db.transaction((tx: Queryable) =>
+      appendAuditEvent(tx, id, 'system', 'project_deletion.job_recreated', detail),
+    );
   }
 }
 
@@ -248,7 +289,8 @@ function toRecord(row: Row): ProjectDeletionRecord {
     outcome: row.outcome,
     reason: row.reason,
     requestedBy: row.requested_by,
-    s3Locations: typeof row.s3_locations === 'string' ? (JSON.parse(row.s3_locations) as S3Location[]) : row.s3_locations,
+    s3Locations:
+      typeof row.s3_locations === 'string' ? (JSON.parse(row.s3_locations) as S3Location[]) : row.s3_locations,
     gracePeriodDays: Number(row.grace_period_days),
     runAt: new Date(row.run_at),
     attempts: row.attempts,

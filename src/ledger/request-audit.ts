@@ -15,7 +15,12 @@ export class RequestAudit {
   ) {}
 
   /** Appends one event in a transaction of its own. */
-  async append(requestId: string | null, actor: string, action: string, detail: Record<string, unknown> = {}): Promise<void> {
+  async append(
+    requestId: string | null,
+    actor: string,
+    action: string,
+    detail: Record<string, unknown> = {},
+  ): Promise<void> {
     await this.db.transaction((tx) => this.appendIn(tx, requestId, actor, action, detail));
   }
 
@@ -24,7 +29,13 @@ export class RequestAudit {
    * Free text in `detail` is scrubbed there, with this request's own identifiers turned into
    * `[subject]`; returns the scrubbed texts.
    */
-  async appendIn(tx: Queryable, requestId: string | null, actor: string, action: string, detail: Record<string, unknown>): Promise<Partial<Record<FreeTextField, string>>> {
+  async appendIn(
+    tx: Queryable,
+    requestId: string | null,
+    actor: string,
+    action: string,
+    detail: Record<string, unknown>,
+  ): Promise<Partial<Record<FreeTextField, string>>> {
     const hasFreeText = FREE_TEXT_FIELDS.some((f) => typeof detail[f] === 'string');
     const subjectTerms = hasFreeText && requestId ? await this.vault.subjectTerms(tx, requestId) : [];
     return appendAuditEvent(tx, requestId, actor, action, detail, { subjectTerms });
@@ -36,14 +47,33 @@ export class RequestAudit {
    * What receipts carry: it verifies before and after a shred.
    */
   async auditChain(requestId: string): Promise<ChainEntry[]> {
-    const { rows } = await this.db.query<{ id: number | string; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
+    const { rows } = await this.db.query<{
+      id: number | string;
+      at: Date;
+      request_id: string | null;
+      actor: string;
+      action: string;
+      detail: Record<string, unknown>;
+      prev_hash: string | null;
+      hash: string;
+    }>(
       `SELECT id, at, request_id, actor, action, detail, prev_hash, hash FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 10000`,
       [requestId],
     );
     const texts = await freeTextOf(this.db, requestId);
     return rows.map((r) => {
       const text = texts.get(r.hash);
-      return { id: Number(r.id), at: new Date(r.at).toISOString(), requestId: r.request_id, actor: r.actor, action: r.action, detail: r.detail, prevHash: r.prev_hash, hash: r.hash, ...(text ? { text } : {}) };
+      return {
+        id: Number(r.id),
+        at: new Date(r.at).toISOString(),
+        requestId: r.request_id,
+        actor: r.actor,
+        action: r.action,
+        detail: r.detail,
+        prevHash: r.prev_hash,
+        hash: r.hash,
+        ...(text ? { text } : {}),
+      };
     });
   }
 

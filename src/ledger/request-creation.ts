@@ -85,7 +85,10 @@ export interface PreparedRequest {
 
 /** Keyed fingerprint of what an idempotency key is bound to: the normalised subject, the vendors (as a set) and the regulation. */
 function fingerprintOf(vault: IdentityVault, input: NewRequest): string {
-  return vault.hash('request-fingerprint', canonicalJson({ subject: input.subject, vendors: [...input.vendors].sort(), regulation: input.regulation }));
+  return vault.hash(
+    'request-fingerprint',
+    canonicalJson({ subject: input.subject, vendors: [...input.vendors].sort(), regulation: input.regulation }),
+  );
 }
 
 function prepare(vault: IdentityVault, input: NewRequest): PreparedRequest {
@@ -108,14 +111,30 @@ function prepare(vault: IdentityVault, input: NewRequest): PreparedRequest {
  * Whether a repeat of a key carries the payload the key's request was made with. A row from
  * before fingerprints (migration 7) is compared by its identities' lookup hashes, vendors and regulation.
  */
-async function samePayload(tx: Queryable, vault: IdentityVault, existing: RequestRow | undefined, input: NewRequest, fingerprint: string | null): Promise<boolean> {
+async function samePayload(
+  tx: Queryable,
+  vault: IdentityVault,
+  existing: RequestRow | undefined,
+  input: NewRequest,
+  fingerprint: string | null,
+): Promise<boolean> {
   // The conflicting row is there: the insert met it under the same lock (a repeat never deletes it).
   if (!existing) throw new Error('the request holding this idempotency key was not found');
   if (existing.idempotency_fingerprint) return existing.idempotency_fingerprint === fingerprint;
-  if (existing.regulation !== input.regulation || [...existing.vendors].sort().join(',') !== [...input.vendors].sort().join(',')) return false;
-  const { rows } = await tx.query<{ kind: string; lookup_hash: string }>(`SELECT kind, lookup_hash FROM request_identities WHERE request_id = $1`, [existing.id]);
+  if (
+    existing.regulation !== input.regulation ||
+    [...existing.vendors].sort().join(',') !== [...input.vendors].sort().join(',')
+  )
+    return false;
+  const { rows } = await tx.query<{ kind: string; lookup_hash: string }>(
+    `SELECT kind, lookup_hash FROM request_identities WHERE request_id = $1`,
+    [existing.id],
+  );
   const identifiers = identifiersOf(input.subject);
-  return rows.length === identifiers.length && identifiers.every((i) => rows.some((r) => r.kind === i.kind && r.lookup_hash === vault.hash(i.kind, i.value)));
+  return (
+    rows.length === identifiers.length &&
+    identifiers.every((i) => rows.some((r) => r.kind === i.kind && r.lookup_hash === vault.hash(i.kind, i.value)))
+  );
 }
 
 /**
@@ -123,7 +142,11 @@ async function samePayload(tx: Queryable, vault: IdentityVault, existing: Reques
  * The same client's idempotency key twice returns the first request with `created: false`, and
  * `reusedKey` when the payload differs (README.md, Clients, roles and idempotency).
  */
-export async function insertRequest(tx: Queryable, deps: CreationDeps, input: NewRequest): Promise<CreateRequestResult> {
+export async function insertRequest(
+  tx: Queryable,
+  deps: CreationDeps,
+  input: NewRequest,
+): Promise<CreateRequestResult> {
   const { vault } = deps;
   const p = prepare(vault, input);
   // A second transaction with the same (client, key) waits here for the first to commit, then
@@ -133,24 +156,63 @@ export async function insertRequest(tx: Queryable, deps: CreationDeps, input: Ne
      VALUES ($1, $2, $3, 'received', $4, $5, $6, $7, $8, $9, $10, $11, $12)
      ON CONFLICT (client, idempotency_hash) DO NOTHING
      RETURNING *`,
-    [input.id, p.idempotencyHash, input.regulation, input.vendors, p.subjectHash, input.callbackUrl ?? null, input.submittedAt, input.dueAt, input.notBefore ?? null, input.origin ?? 'native', p.client, p.fingerprint],
+    [
+      input.id,
+      p.idempotencyHash,
+      input.regulation,
+      input.vendors,
+      p.subjectHash,
+      input.callbackUrl ?? null,
+      input.submittedAt,
+      input.dueAt,
+      input.notBefore ?? null,
+      input.origin ?? 'native',
+      p.client,
+      p.fingerprint,
+    ],
   );
   if (inserted.rows.length === 0) {
-    const { rows } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE client = $1 AND idempotency_hash = $2`, [p.client, p.idempotencyHash]);
+    const { rows } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE client = $1 AND idempotency_hash = $2`, [
+      p.client,
+      p.idempotencyHash,
+    ]);
     const existing = rows[0];
-    return { request: toRequest(existing), created: false, ...((await samePayload(tx, vault, existing, input, p.fingerprint)) ? {} : { reusedKey: true }) };
+    return {
+      request: toRequest(existing),
+      created: false,
+      ...((await samePayload(tx, vault, existing, input, p.fingerprint)) ? {} : { reusedKey: true }),
+    };
   }
   for (const { kind, value } of p.identifiers) {
-    await tx.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) VALUES ($1, $2, $3, $4)`, [input.id, kind, vault.hash(kind, value), vault.seal(value)]);
+    await tx.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) VALUES ($1, $2, $3, $4)`, [
+      input.id,
+      kind,
+      vault.hash(kind, value),
+      vault.seal(value),
+    ]);
   }
   for (const task of input.tasks) {
     await tx.query(
       `INSERT INTO tasks (id, request_id, vendor, resource, action, queue, job_name, state, waiting_reason, finished_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $8 = 'skipped' THEN now() END)`,
-      [task.id, input.id, task.vendor, task.resource, task.action, task.queue, task.jobName, task.initialState ?? 'queued', task.waitingReason ?? null],
+      [
+        task.id,
+        input.id,
+        task.vendor,
+        task.resource,
+        task.action,
+        task.queue,
+        task.jobName,
+        task.initialState ?? 'queued',
+        task.waitingReason ?? null,
+      ],
     );
   }
-  await deps.audit.appendIn(tx, input.id, input.actor, 'request.received', { vendors: input.vendors, tasks: input.tasks.length, identifiers: p.kinds });
+  await deps.audit.appendIn(tx, input.id, input.actor, 'request.received', {
+    vendors: input.vendors,
+    tasks: input.tasks.length,
+    identifiers: p.kinds,
+  });
   const request = toRequest(inserted.rows[0]);
   if (input.afterInsert) await input.afterInsert(tx, request);
   return { request, created: true };
@@ -184,14 +246,21 @@ async function insertRequestRows(tx: Queryable, prepared: readonly PreparedReque
 }
 
 /** The sealed identities and planned tasks of newly created requests, one statement each. */
-async function insertIdentitiesAndTasks(tx: Queryable, vault: IdentityVault, created: readonly PreparedRequest[]): Promise<void> {
+async function insertIdentitiesAndTasks(
+  tx: Queryable,
+  vault: IdentityVault,
+  created: readonly PreparedRequest[],
+): Promise<void> {
   const identities = created.flatMap((p) => p.identifiers.map(({ kind, value }) => ({ id: p.input.id, kind, value })));
-  await tx.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])`, [
-    identities.map((i) => i.id),
-    identities.map((i) => i.kind),
-    identities.map((i) => vault.hash(i.kind, i.value)),
-    identities.map((i) => vault.seal(i.value)),
-  ]);
+  await tx.query(
+    `INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[])`,
+    [
+      identities.map((i) => i.id),
+      identities.map((i) => i.kind),
+      identities.map((i) => vault.hash(i.kind, i.value)),
+      identities.map((i) => vault.seal(i.value)),
+    ],
+  );
   const tasks = created.flatMap((p) => p.input.tasks.map((task) => ({ ...task, requestId: p.input.id })));
   await tx.query(
     `INSERT INTO tasks (id, request_id, vendor, resource, action, queue, job_name, state, waiting_reason, finished_at)
@@ -218,12 +287,17 @@ async function insertIdentitiesAndTasks(tx: Queryable, vault: IdentityVault, cre
  * statements instead of a dozen per request. Inputs with `afterInsert` are refused.
  */
 export function prepareRequests(vault: IdentityVault, inputs: readonly NewRequest[]): PreparedRequest[] {
-  if (inputs.some((i) => i.afterInsert)) throw new Error('createRequests takes requests without afterInsert; use createRequest');
+  if (inputs.some((i) => i.afterInsert))
+    throw new Error('createRequests takes requests without afterInsert; use createRequest');
   return inputs.map((input) => prepare(vault, input));
 }
 
 /** `prepareRequests`' requests written (call inside a transaction). */
-export async function insertRequests(tx: Queryable, vault: IdentityVault, prepared: readonly PreparedRequest[]): Promise<CreateRequestResult[]> {
+export async function insertRequests(
+  tx: Queryable,
+  vault: IdentityVault,
+  prepared: readonly PreparedRequest[],
+): Promise<CreateRequestResult[]> {
   const inserted = await insertRequestRows(tx, prepared);
   const byId = new Map(inserted.map((row) => [row.id, row]));
   const created = prepared.filter((p) => byId.has(p.input.id));
@@ -238,12 +312,19 @@ export async function insertRequests(tx: Queryable, vault: IdentityVault, prepar
     for (const row of rows) existing.set(keyOf(row.client, row.idempotency_hash), row);
   }
   const reused = new Set<PreparedRequest>();
-  for (const p of duplicates) if (!(await samePayload(tx, vault, existing.get(keyOf(p.client, p.idempotencyHash)), p.input, p.fingerprint))) reused.add(p);
+  for (const p of duplicates)
+    if (!(await samePayload(tx, vault, existing.get(keyOf(p.client, p.idempotencyHash)), p.input, p.fingerprint)))
+      reused.add(p);
   await insertIdentitiesAndTasks(tx, vault, created);
   // Each new request starts its own audit chain: nothing to lock or read, the first entry has no predecessor.
   await appendFirstAuditEvents(
     tx,
-    created.map((p) => ({ chainId: p.input.id, actor: p.input.actor, action: 'request.received', detail: { vendors: p.input.vendors, tasks: p.input.tasks.length, identifiers: p.kinds } })),
+    created.map((p) => ({
+      chainId: p.input.id,
+      actor: p.input.actor,
+      action: 'request.received',
+      detail: { vendors: p.input.vendors, tasks: p.input.tasks.length, identifiers: p.kinds },
+    })),
   );
   return prepared.map((p) => {
     const row = byId.get(p.input.id);

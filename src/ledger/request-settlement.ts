@@ -35,9 +35,18 @@ export const TASK_OUTCOME_COLUMNS = `(SELECT array_agg(state) FROM tasks WHERE r
  * its chain's lock, taken in id order (so two batches never wait on each other in a circle), then
  * one read of them all, then every outcome with its audit entry in one statement. Answers in the order asked.
  */
-export async function settleRequestsIn(tx: Queryable, requestIds: string[], actor: string): Promise<Written<Array<RequestStatus | undefined>>> {
-  await tx.query(`SELECT ${auditChainLock('r.id::text')} FROM (SELECT id FROM requests WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) r`, [requestIds]);
-  const { rows } = await tx.query<RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }>(
+export async function settleRequestsIn(
+  tx: Queryable,
+  requestIds: string[],
+  actor: string,
+): Promise<Written<Array<RequestStatus | undefined>>> {
+  await tx.query(
+    `SELECT ${auditChainLock('r.id::text')} FROM (SELECT id FROM requests WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE) r`,
+    [requestIds],
+  );
+  const { rows } = await tx.query<
+    RequestRow & { states: TaskState[] | null; partial: number; last_hash: string | null }
+  >(
     `SELECT r.*, ${TASK_OUTCOME_COLUMNS}, (SELECT hash FROM audit_events WHERE request_id = r.id ORDER BY id DESC LIMIT 1) AS last_hash
        FROM requests r WHERE id = ANY($1::uuid[])`,
     [requestIds],
@@ -56,7 +65,8 @@ export async function settleRequestsIn(tx: Queryable, requestIds: string[], acto
     if (settles) settling.push({ id: request.id, status, from: request.status, prevHash: request.last_hash });
   }
   // As in settleRequest: a cancel whose started tasks have now all ended ends here.
-  if (ended.length > 0) await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = ANY($1::uuid[])`, [ended]);
+  if (ended.length > 0)
+    await tx.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = ANY($1::uuid[])`, [ended]);
   const updated =
     settling.length === 0
       ? []
@@ -67,8 +77,17 @@ export async function settleRequestsIn(tx: Queryable, requestIds: string[], acto
                    WHERE r.id = v.id AND ${requestGuard('settle', 'r.status')} RETURNING r.*`,
             params: [settling.map((s) => s.id), settling.map((s) => s.status)],
           },
-          settling.map((s) => ({ chainId: s.id, prevHash: s.prevHash, actor, action: 'request.settled', detail: { status: s.status, from: s.from } })),
+          settling.map((s) => ({
+            chainId: s.id,
+            prevHash: s.prevHash,
+            actor,
+            action: 'request.settled',
+            detail: { status: s.status, from: s.from },
+          })),
         );
   const from = new Map(settling.map((s) => [s.id, s.from]));
-  return { result: requestIds.map((id) => answers.get(id.toLowerCase())), changes: updated.flatMap((row) => statusChangeOf(row, from.get(row.id))) };
+  return {
+    result: requestIds.map((id) => answers.get(id.toLowerCase())),
+    changes: updated.flatMap((row) => statusChangeOf(row, from.get(row.id))),
+  };
 }

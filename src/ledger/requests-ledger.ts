@@ -1,13 +1,34 @@
 import type { Database, Queryable } from './database.js';
-import { FINAL_REQUEST_STATUSES, TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
+import {
+  FINAL_REQUEST_STATUSES,
+  TERMINAL_TASK_STATES,
+  type RequestRecord,
+  type RequestStatus,
+  type TaskRecord,
+  type TaskState,
+} from './ledger-types.js';
 import { groupCommit } from './group-commit.js';
 import { TASK_OUTCOME_COLUMNS, outcomeOf, settleRequestsIn } from './request-settlement.js';
 import { atRiskCondition } from './deadline-risk-ledger.js';
 import type { DurationEstimate } from '../deadlines/at-risk.js';
 import { mayRequestMove, requestGuard, taskGuard } from './task-transitions.js';
-import { SENT_MANUAL_STEP, decodeCursor, encodeCursor, toRequest, toTask, type RequestRow, type TaskRow } from './ledger-rows.js';
+import {
+  SENT_MANUAL_STEP,
+  decodeCursor,
+  encodeCursor,
+  toRequest,
+  toTask,
+  type RequestRow,
+  type TaskRow,
+} from './ledger-rows.js';
 import { statusChangeOf, type UnitOfWork, type Written } from './status-changes.js';
-import { insertRequest, insertRequests, prepareRequests, type CreateRequestResult, type NewRequest } from './request-creation.js';
+import {
+  insertRequest,
+  insertRequests,
+  prepareRequests,
+  type CreateRequestResult,
+  type NewRequest,
+} from './request-creation.js';
 import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 
@@ -34,8 +55,10 @@ export interface CancelResult {
   sent: TaskRecord[];
 }
 
-const SENT_CANNOT_CANCEL = 'sent to the vendor before the cancel; it cannot be cancelled: record the vendor’s confirmation when it comes';
-const SENT_CANNOT_CANCEL_WHY = 'the request was cancelled after this manual step had been sent to the vendor, which cannot take it back';
+const SENT_CANNOT_CANCEL =
+  'sent to the vendor before the cancel; it cannot be cancelled: record the vendor’s confirmation when it comes';
+const SENT_CANNOT_CANCEL_WHY =
+  'the request was cancelled after this manual step had been sent to the vendor, which cannot take it back';
 
 /** Sets a request back to in_progress when REQUEST_TRANSITIONS allows it (never a cancelled one), returning the change. */
 export async function reopenRequestIn(tx: Queryable, requestId: string): Promise<Written<RequestRecord | undefined>> {
@@ -92,7 +115,9 @@ export class RequestsLedger {
     if (filter.client !== undefined) where.push(`client = $${params.push(filter.client)}`);
     if (filter.overdue !== undefined) {
       const at = params.push(filter.now ?? new Date());
-      where.push(filter.overdue ? `finished_at IS NULL AND due_at < $${at}` : `NOT (finished_at IS NULL AND due_at < $${at})`);
+      where.push(
+        filter.overdue ? `finished_at IS NULL AND due_at < $${at}` : `NOT (finished_at IS NULL AND due_at < $${at})`,
+      );
     }
     if (filter.atRisk) {
       const condition = atRiskCondition(params, filter.atRisk.estimates, filter.now ?? new Date());
@@ -146,7 +171,10 @@ export class RequestsLedger {
     if (before.status === 'cancelled' && before.finished_at === null) {
       // A cancel whose started tasks have now all ended: the request ends here, so its deadline
       // stops counting and its identities are shredded on schedule (shredIdentities).
-      await this.db.query(`UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'cancelled' AND finished_at IS NULL`, [requestId]);
+      await this.db.query(
+        `UPDATE requests SET finished_at = now(), updated_at = now() WHERE id = $1 AND status = 'cancelled' AND finished_at IS NULL`,
+        [requestId],
+      );
       return 'cancelled';
     }
     const outcome = before.status === 'cancelled' ? 'cancelled' : outcomeOf(states, before.partial);
@@ -163,10 +191,15 @@ export class RequestsLedger {
    * caller's read sees what it had committed before calling.
    */
   private readonly readOutcome = groupCommit(async (requestIds: string[]) => {
-    const { rows } = await this.db.query<{ id: string; status: RequestStatus; finished_at: Date | null; states: TaskState[] | null; partial: number }>(
-      `SELECT id, status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = ANY($1::uuid[])`,
-      [requestIds],
-    );
+    const { rows } = await this.db.query<{
+      id: string;
+      status: RequestStatus;
+      finished_at: Date | null;
+      states: TaskState[] | null;
+      partial: number;
+    }>(`SELECT id, status, finished_at, ${TASK_OUTCOME_COLUMNS} FROM requests r WHERE id = ANY($1::uuid[])`, [
+      requestIds,
+    ]);
     const byId = new Map(rows.map((row) => [row.id.toLowerCase(), row]));
     return requestIds.map((id) => byId.get(id.toLowerCase()));
   });
@@ -184,7 +217,9 @@ export class RequestsLedger {
    * Concurrent `settleEnded` calls share one transaction (src/ledger/group-commit.ts): five
    * statements for the batch instead of five for each request.
    */
-  private readonly settleGroup = groupCommit((requestIds: string[]) => this.work.run((tx) => settleRequestsIn(tx, requestIds, 'system')));
+  private readonly settleGroup = groupCommit((requestIds: string[]) =>
+    this.work.run((tx) => settleRequestsIn(tx, requestIds, 'system')),
+  );
 
   /**
    * Cancels a request: tasks that have not started are cancelled; the rest are returned so the
@@ -192,7 +227,9 @@ export class RequestsLedger {
    */
   async cancelRequest(requestId: string, actor: string, reason: string): Promise<CancelResult | undefined> {
     return this.work.run(async (tx) => {
-      const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      const { rows: requests } = await tx.query<RequestRow>(`SELECT * FROM requests WHERE id = $1 FOR UPDATE`, [
+        requestId,
+      ]);
       const request = requests.at(0);
       if (!request || !mayRequestMove('cancel', request.status)) return { result: undefined, changes: [] };
       const { rows: cancelled } = await tx.query<TaskRow>(
@@ -207,7 +244,10 @@ export class RequestsLedger {
          WHERE request_id = $1 AND ${taskGuard('keepSentOnCancel')} AND ${SENT_MANUAL_STEP} RETURNING *`,
         [requestId, SENT_CANNOT_CANCEL, new Date().toISOString(), SENT_CANNOT_CANCEL_WHY],
       );
-      const { rows: started } = await tx.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`, [requestId]);
+      const { rows: started } = await tx.query<TaskRow>(
+        `SELECT * FROM tasks WHERE request_id = $1 AND state IN ('running', 'waiting_vendor')`,
+        [requestId],
+      );
       // Ended now when nothing had started; otherwise when its last started task ends (settleRequest).
       const { rows: updated } = await tx.query<RequestRow>(
         `UPDATE requests SET status = 'cancelled', finished_at = CASE WHEN $2 THEN now() END, updated_at = now() WHERE id = $1 AND ${requestGuard('cancel')} RETURNING *`,
@@ -219,16 +259,31 @@ export class RequestsLedger {
         tasksAlreadyStarted: started.length,
         ...(sent.length ? { manualStepsAlreadySent: sent.map((t) => t.id) } : {}),
       });
-      return { result: { cancelled: cancelled.map(toTask), started: started.map(toTask), sent: sent.map(toTask) }, changes: statusChangeOf(updated[0], request.status) };
+      return {
+        result: { cancelled: cancelled.map(toTask), started: started.map(toTask), sent: sent.map(toTask) },
+        changes: statusChangeOf(updated[0], request.status),
+      };
     });
   }
 
   /** Moves a request's deadline later (e.g. GDPR Art. 12(3) extension), with the reason in the audit trail. */
-  async extendDeadline(requestId: string, days: number, actor: string, reason: string): Promise<RequestRecord | undefined> {
+  async extendDeadline(
+    requestId: string,
+    days: number,
+    actor: string,
+    reason: string,
+  ): Promise<RequestRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<RequestRow>(`UPDATE requests SET due_at = due_at + ($2 || ' days')::interval, updated_at = now() WHERE id = $1 RETURNING *`, [requestId, String(days)]);
+      const { rows } = await tx.query<RequestRow>(
+        `UPDATE requests SET due_at = due_at + ($2 || ' days')::interval, updated_at = now() WHERE id = $1 RETURNING *`,
+        [requestId, String(days)],
+      );
       if (!rows[0]) return undefined;
-      await this.audit.appendIn(tx, requestId, actor, 'request.deadline_extended', { days, reason, dueAt: new Date(rows[0].due_at).toISOString() });
+      await this.audit.appendIn(tx, requestId, actor, 'request.deadline_extended', {
+        days,
+        reason,
+        dueAt: new Date(rows[0].due_at).toISOString(),
+      });
       return toRequest(rows[0]);
     });
   }

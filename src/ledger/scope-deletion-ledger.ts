@@ -113,15 +113,38 @@ export class ScopeDeletionLedger {
     readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(input: { id: string; kind: string; vendor: string; scope: string; fields: Record<string, unknown>; reason: string; actor: string; instructions: Instructions }): Promise<ScopeDeletionRecord> {
+  async create(input: {
+    id: string;
+    kind: string;
+    vendor: string;
+    scope: string;
+    fields: Record<string, unknown>;
+    reason: string;
+    actor: string;
+    instructions: Instructions;
+  }): Promise<ScopeDeletionRecord> {
     const at = this.now();
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<Row>(
         `INSERT INTO scope_deletions (id, kind, vendor, scope, fields, reason, requested_by, status, instructions, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, 'drafted', $8::jsonb, $9, $9) RETURNING *`,
-        [input.id, input.kind, input.vendor, input.scope, JSON.stringify(input.fields), input.reason, input.actor, JSON.stringify(input.instructions), at],
+        [
+          input.id,
+          input.kind,
+          input.vendor,
+          input.scope,
+          JSON.stringify(input.fields),
+          input.reason,
+          input.actor,
+          JSON.stringify(input.instructions),
+          at,
+        ],
       );
-      await appendAuditEvent(tx, input.id, input.actor, 'scope_deletion.requested', { kind: input.kind, scope: input.scope, reason: input.reason });
+      await appendAuditEvent(tx, input.id, input.actor, 'scope_deletion.requested', {
+        kind: input.kind,
+        scope: input.scope,
+        reason: input.reason,
+      });
       return toRecord(rows[0]);
     });
   }
@@ -140,36 +163,75 @@ export class ScopeDeletionLedger {
   }
 
   /** The operator did it at the vendor: when, under which reference; the vendor's clock starts then. */
-  async markSent(id: string, actor: string, sent: { at: Date; reference: string; cancelDeadline: Date | null; expectedBy: Date }): Promise<ScopeWriteResult> {
-    return this.move('send', id, actor, 'scope_deletion.sent', { sentAt: sent.at.toISOString(), reference: sent.reference }, `sent_at = $4, sent_by = $5, sent_reference = $6, cancel_deadline = $7, expected_by = $8`, [
-      sent.at,
+  async markSent(
+    id: string,
+    actor: string,
+    sent: { at: Date; reference: string; cancelDeadline: Date | null; expectedBy: Date },
+  ): Promise<ScopeWriteResult> {
+    return this.move(
+      'send',
+      id,
       actor,
-      sent.reference,
-      sent.cancelDeadline,
-      sent.expectedBy,
-    ]);
+      'scope_deletion.sent',
+      { sentAt: sent.at.toISOString(), reference: sent.reference },
+      `sent_at = $4, sent_by = $5, sent_reference = $6, cancel_deadline = $7, expected_by = $8`,
+      [sent.at, actor, sent.reference, sent.cancelDeadline, sent.expectedBy],
+    );
   }
 
   /** The vendor confirmed: its answer is the evidence. */
   async confirm(id: string, actor: string, evidence: Record<string, unknown>): Promise<ScopeWriteResult> {
-    return this.move('confirm', id, actor, 'scope_deletion.confirmed', evidence, `evidence = evidence || jsonb_build_object('confirmation', $4::jsonb)`, [JSON.stringify(evidence)]);
+    return this.move(
+      'confirm',
+      id,
+      actor,
+      'scope_deletion.confirmed',
+      evidence,
+      `evidence = evidence || jsonb_build_object('confirmation', $4::jsonb)`,
+      [JSON.stringify(evidence)],
+    );
   }
 
   async cancelDraft(id: string, actor: string, reason: string): Promise<ScopeWriteResult> {
-    return this.move('cancelDraft', id, actor, 'scope_deletion.cancelled', { reason }, `evidence = evidence || jsonb_build_object('cancel', $4::jsonb)`, [
-      JSON.stringify({ at: this.now().toISOString(), reason, sentToVendor: false }),
-    ]);
+    return this.move(
+      'cancelDraft',
+      id,
+      actor,
+      'scope_deletion.cancelled',
+      { reason },
+      `evidence = evidence || jsonb_build_object('cancel', $4::jsonb)`,
+      [JSON.stringify({ at: this.now().toISOString(), reason, sentToVendor: false })],
+    );
   }
 
   /** Within the vendor's cancel window: the cancellation e-mail is drafted; the operator sends it. */
-  async requestCancel(id: string, actor: string, reason: string, cancellation: Instructions): Promise<ScopeWriteResult> {
-    return this.move('requestCancel', id, actor, 'scope_deletion.cancel_requested', { reason }, `evidence = evidence || jsonb_build_object('cancel', $4::jsonb)`, [
-      JSON.stringify({ at: this.now().toISOString(), reason, cancellation }),
-    ]);
+  async requestCancel(
+    id: string,
+    actor: string,
+    reason: string,
+    cancellation: Instructions,
+  ): Promise<ScopeWriteResult> {
+    return this.move(
+      'requestCancel',
+      id,
+      actor,
+      'scope_deletion.cancel_requested',
+      { reason },
+      `evidence = evidence || jsonb_build_object('cancel', $4::jsonb)`,
+      [JSON.stringify({ at: this.now().toISOString(), reason, cancellation })],
+    );
   }
 
   async confirmCancel(id: string, actor: string, evidence: Record<string, unknown>): Promise<ScopeWriteResult> {
-    return this.move('confirmCancel', id, actor, 'scope_deletion.cancelled', evidence, `evidence = evidence || jsonb_build_object('cancelConfirmation', $4::jsonb)`, [JSON.stringify(evidence)]);
+    return this.move(
+      'confirmCancel',
+      id,
+      actor,
+      'scope_deletion.cancelled',
+      evidence,
+      `evidence = evidence || jsonb_build_object('cancelConfirmation', $4::jsonb)`,
+      [JSON.stringify(evidence)],
+    );
   }
 
   /** A cancel the vendor's rules refuse: nothing changes but the audit trail, which records the attempt. */
@@ -178,18 +240,47 @@ export class ScopeDeletionLedger {
   }
 
   async auditTrail(id: string): Promise<ChainEntry[]> {
-    const { rows } = await this.db.query<{ id: number | string; at: Date; request_id: string | null; actor: string; action: string; detail: Record<string, unknown>; prev_hash: string | null; hash: string }>(
+    const { rows } = await this.db.query<{
+      id: number | string;
+      at: Date;
+      request_id: string | null;
+      actor: string;
+      action: string;
+      detail: Record<string, unknown>;
+      prev_hash: string | null;
+      hash: string;
+    }>(
       `SELECT id, at, request_id, actor, action, detail, prev_hash, hash FROM audit_events WHERE request_id = $1 ORDER BY id LIMIT 10000`,
       [id],
     );
-    return rows.map((r) => ({ id: Number(r.id), at: new Date(r.at).toISOString(), requestId: r.request_id, actor: r.actor, action: r.action, detail: r.detail, prevHash: r.prev_hash, hash: r.hash }));
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: new Date(r.at).toISOString(),
+      requestId: r.request_id,
+      actor: r.actor,
+      action: r.action,
+      detail: r.detail,
+      prevHash: r.prev_hash,
+      hash: r.hash,
+    }));
   }
 
   /** The one guarded write: applies only from a status the transition allows, with its audit entry in the same transaction. */
-  private async move(name: ScopeDeletionTransition, id: string, actor: string, action: string, detail: Record<string, unknown>, set: string, params: unknown[]): Promise<ScopeWriteResult> {
+  private async move(
+    name: ScopeDeletionTransition,
+    id: string,
+    actor: string,
+    action: string,
+    detail: Record<string, unknown>,
+    set: string,
+    params: unknown[],
+  ): Promise<ScopeWriteResult> {
     const to = SCOPE_DELETION_TRANSITIONS[name].to[0];
     return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<Row>(`UPDATE scope_deletions SET status = $2, updated_at = $3, ${set} WHERE id = $1 AND ${guard(name)} RETURNING *`, [id, to, this.now(), ...params]);
+      const { rows } = await tx.query<Row>(
+        `UPDATE scope_deletions SET status = $2, updated_at = $3, ${set} WHERE id = $1 AND ${guard(name)} RETURNING *`,
+        [id, to, this.now(), ...params],
+      );
       if (!rows[0]) {
         const { rows: current } = await tx.query<Row>(`SELECT * FROM scope_deletions WHERE id = $1`, [id]);
         return { applied: false, record: current[0] ? toRecord(current[0]) : undefined };

@@ -33,7 +33,15 @@ export class ScopeSightingLedger implements ScopeSightings {
     private readonly rewriteAfterMs = 60_000,
   ) {}
 
-  async seen({ vendor, configKey, scopeId }: { vendor: VendorName; configKey: string; scopeId: string }): Promise<void> {
+  async seen({
+    vendor,
+    configKey,
+    scopeId,
+  }: {
+    vendor: VendorName;
+    configKey: string;
+    scopeId: string;
+  }): Promise<void> {
     const at = Date.now();
     const id = `${vendor}\u0000${scopeId}`;
     if (at - (this.written.get(id) ?? -Infinity) < this.rewriteAfterMs) return;
@@ -46,13 +54,23 @@ export class ScopeSightingLedger implements ScopeSightings {
   }
 
   async lastSeen(vendor: VendorName, scopeId: string): Promise<ScopeSighting | undefined> {
-    const { rows } = await this.db.query<{ config_key: string; first_seen_at: Date | string; last_seen_at: Date | string }>(
-      `SELECT config_key, first_seen_at, last_seen_at FROM scope_sightings WHERE vendor = $1 AND scope_id = $2`,
-      [vendor, scopeId],
-    );
+    const { rows } = await this.db.query<{
+      config_key: string;
+      first_seen_at: Date | string;
+      last_seen_at: Date | string;
+    }>(`SELECT config_key, first_seen_at, last_seen_at FROM scope_sightings WHERE vendor = $1 AND scope_id = $2`, [
+      vendor,
+      scopeId,
+    ]);
     const row = rows.at(0);
     if (!row) return undefined;
     const iso = (v: Date | string) => new Date(v).toISOString();
-    return { vendor, configKey: row.config_key, scopeId, firstSeenAt: iso(row.first_seen_at), lastSeenAt: iso(row.last_seen_at) };
+    return {
+      vendor,
+      configKey: row.config_key,
+      scopeId,
+      firstSeenAt: iso(row.first_seen_at),
+      lastSeenAt: iso(row.last_seen_at),
+    };
   }
 }

@@ -29,7 +29,10 @@ export function statusChangeOf(row: RequestRow | undefined, from: RequestStatus 
 }
 
 /** Publishes committed changes, in order; a listener's failure is not the write's. */
-export async function publishStatusChanges(changes: readonly StatusChange[], outlet: StatusChangeOutlet): Promise<void> {
+export async function publishStatusChanges(
+  changes: readonly StatusChange[],
+  outlet: StatusChangeOutlet,
+): Promise<void> {
   const { publish } = outlet;
   if (!publish) return;
   for (const change of changes) {

@@ -1,6 +1,13 @@
 import type { Queryable } from './database.js';
 import { TERMINAL_TASK_STATES, type TaskState } from './ledger-types.js';
-import { TASK_EVIDENCE_STATES, checkTaskTarget, stateIn, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
+import {
+  TASK_EVIDENCE_STATES,
+  checkTaskTarget,
+  stateIn,
+  taskGuard,
+  type TaskTransitionName,
+  type TaskWriteResult,
+} from './task-transitions.js';
 import type { SealedIdentity, TaskRow } from './ledger-rows.js';
 
 /*
@@ -22,13 +29,19 @@ export async function taskStateOf(q: Queryable, taskId: string): Promise<TaskSta
  * (parameters from $3). A write that finds the task in another state (another writer won the
  * race: a cancel, another run) changes nothing and reports that state.
  */
-export async function transitionTask(q: Queryable, name: TaskTransitionName, taskId: string, to: TaskState, set: string, params: unknown[]): Promise<TaskWriteResult> {
+export async function transitionTask(
+  q: Queryable,
+  name: TaskTransitionName,
+  taskId: string,
+  to: TaskState,
+  set: string,
+  params: unknown[],
+): Promise<TaskWriteResult> {
   checkTaskTarget(name, to);
-  const { rows } = await q.query<{ state: TaskState }>(`UPDATE tasks SET state = $2, ${set}, updated_at = now() WHERE id = $1 AND ${taskGuard(name)} RETURNING state`, [
-    taskId,
-    to,
-    ...params,
-  ]);
+  const { rows } = await q.query<{ state: TaskState }>(
+    `UPDATE tasks SET state = $2, ${set}, updated_at = now() WHERE id = $1 AND ${taskGuard(name)} RETURNING state`,
+    [taskId, to, ...params],
+  );
   return rows[0] ? { applied: true, state: rows[0].state } : { applied: false, state: await taskStateOf(q, taskId) };
 }
 
@@ -41,7 +54,7 @@ export type BegunRow = (TaskRow & { identities: SealedIdentity[] | null }) | und
  * once per run, as two statements would: its later run goes in a later batch.
  */
 export async function beginInProgressTasks(db: Queryable, taskIds: string[]): Promise<BegunRow[]> {
-    const { rows } = await db.query<NonNullable<BegunRow>>(
+  const { rows } = await db.query<NonNullable<BegunRow>>(
     `WITH begun AS (
        UPDATE tasks t SET state = 'running', attempts = t.attempts + 1, started_at = COALESCE(t.started_at, now()), error = NULL,
          waiting_reason = NULL, next_action_at = NULL, finished_at = NULL, updated_at = now()
@@ -52,8 +65,8 @@ export async function beginInProgressTasks(db: Queryable, taskIds: string[]): Pr
        FROM begun`,
     [taskIds],
   );
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return taskIds.map((id) => byId.get(id));
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return taskIds.map((id) => byId.get(id));
 }
 
 /** Evidence to merge into a task that has not ended. */
@@ -65,13 +78,13 @@ export interface EvidenceSave {
 
 /** Concurrent checkpoints in one statement; answers each task's state, or undefined once it has ended. */
 export async function checkpointTasks(db: Queryable, saves: EvidenceSave[]): Promise<Array<TaskState | undefined>> {
-    const { rows } = await db.query<{ id: string; state: TaskState }>(
-      `UPDATE tasks t SET evidence = t.evidence || v.evidence::jsonb, updated_at = now() FROM unnest($1::text[], $2::text[]) AS v(id, evidence)
+  const { rows } = await db.query<{ id: string; state: TaskState }>(
+    `UPDATE tasks t SET evidence = t.evidence || v.evidence::jsonb, updated_at = now() FROM unnest($1::text[], $2::text[]) AS v(id, evidence)
         WHERE t.id = v.id AND ${stateIn(TASK_EVIDENCE_STATES, 't.state')} RETURNING t.id, t.state`,
-      [saves.map((c) => c.taskId), saves.map((c) => c.evidence)],
-    );
-    const byId = new Map(rows.map((row) => [row.id, row.state]));
-    return saves.map((c) => byId.get(c.taskId));
+    [saves.map((c) => c.taskId), saves.map((c) => c.evidence)],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row.state]));
+  return saves.map((c) => byId.get(c.taskId));
 }
 
 /** A running task's outcome. */
@@ -84,16 +97,19 @@ export interface TaskEnd extends EvidenceSave {
  * finishing in the same statement each see the other still open (`lastOpen` false), so both
  * settle by settleRequest, whose read follows the commit.
  */
-export async function finishTasks(db: Queryable, ends: TaskEnd[]): Promise<Array<{ id: string; state: TaskState; last_open: boolean } | undefined>> {
-    const { rows } = await db.query<{ id: string; state: TaskState; last_open: boolean }>(
-      `WITH finished AS (
+export async function finishTasks(
+  db: Queryable,
+  ends: TaskEnd[],
+): Promise<Array<{ id: string; state: TaskState; last_open: boolean } | undefined>> {
+  const { rows } = await db.query<{ id: string; state: TaskState; last_open: boolean }>(
+    `WITH finished AS (
          UPDATE tasks t SET state = v.state, evidence = t.evidence || v.evidence::jsonb, error = NULL, waiting_reason = NULL, next_action_at = NULL, finished_at = now(), updated_at = now()
            FROM unnest($1::text[], $2::text[], $3::text[]) AS v(id, state, evidence)
           WHERE t.id = v.id AND ${taskGuard('finish', 't.state')} RETURNING t.id, t.state, t.request_id)
        SELECT f.id, f.state, NOT EXISTS (SELECT 1 FROM tasks o WHERE o.request_id = f.request_id AND o.id <> f.id AND NOT ${stateIn(TERMINAL_TASK_STATES, 'o.state')}) AS last_open
          FROM finished f`,
-      [ends.map((e) => e.taskId), ends.map((e) => e.state), ends.map((e) => e.evidence)],
-    );
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ends.map((e) => byId.get(e.taskId));
+    [ends.map((e) => e.taskId), ends.map((e) => e.state), ends.map((e) => e.evidence)],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ends.map((e) => byId.get(e.taskId));
 }

@@ -104,7 +104,8 @@ export function requestGuard(name: RequestTransitionName, column = 'status'): st
 
 /** Refuses (loudly: it is a programming error) a target the transition does not lead to. */
 export function checkTaskTarget(name: TaskTransitionName, to: TaskState): void {
-  if (!(TASK_TRANSITIONS[name].to as readonly TaskState[]).includes(to)) throw new Error(`task transition ${name} cannot lead to ${to}`);
+  if (!(TASK_TRANSITIONS[name].to as readonly TaskState[]).includes(to))
+    throw new Error(`task transition ${name} cannot lead to ${to}`);
 }
 
 export function mayTaskMove(name: TaskTransitionName, from: TaskState): boolean {

@@ -2,7 +2,13 @@ import type { Database } from './database.js';
 import { FINAL_REQUEST_STATUSES, type RequestStatus, type TaskRecord, type TaskState } from './ledger-types.js';
 import type { Subject } from '../privacy/subject.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { checkTaskTarget, mayRequestMove, taskGuard, type TaskTransitionName, type TaskWriteResult } from './task-transitions.js';
+import {
+  checkTaskTarget,
+  mayRequestMove,
+  taskGuard,
+  type TaskTransitionName,
+  type TaskWriteResult,
+} from './task-transitions.js';
 import { SENT_MANUAL_STEP, toTask, type TaskRow } from './ledger-rows.js';
 import { reopenRequestIn } from './requests-ledger.js';
 import type { UnitOfWork, Written } from './status-changes.js';
@@ -10,7 +16,15 @@ import type { IdentityVault } from './identity-vault.js';
 import type { RequestAudit } from './request-audit.js';
 import type { BatchLedger } from './batch-ledger.js';
 import { groupCommit } from './group-commit.js';
-import { beginInProgressTasks, checkpointTasks, finishTasks, taskStateOf, transitionTask, type EvidenceSave, type TaskEnd } from './task-statements.js';
+import {
+  beginInProgressTasks,
+  checkpointTasks,
+  finishTasks,
+  taskStateOf,
+  transitionTask,
+  type EvidenceSave,
+  type TaskEnd,
+} from './task-statements.js';
 
 /** What on-call decided about a failed task that will never succeed. */
 export type OperatorDecision = 'skipped' | 'resolved';
@@ -50,7 +64,9 @@ export class TasksLedger {
   ) {}
 
   async getTasks(requestId: string): Promise<TaskRecord[]> {
-    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 ORDER BY vendor, id`, [requestId]);
+    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = $1 ORDER BY vendor, id`, [
+      requestId,
+    ]);
     return rows.map(toTask);
   }
 
@@ -61,7 +77,10 @@ export class TasksLedger {
 
   /** Tasks of many requests, by request id (bulk intake). */
   async getTasksOf(requestIds: string[]): Promise<Map<string, TaskRecord[]>> {
-    const { rows } = await this.db.query<TaskRow>(`SELECT * FROM tasks WHERE request_id = ANY($1::uuid[]) ORDER BY vendor, id`, [requestIds]);
+    const { rows } = await this.db.query<TaskRow>(
+      `SELECT * FROM tasks WHERE request_id = ANY($1::uuid[]) ORDER BY vendor, id`,
+      [requestIds],
+    );
     const out = new Map<string, TaskRecord[]>(requestIds.map((id) => [id, []]));
     for (const row of rows) out.get(row.request_id)?.push(toTask(row));
     return out;
@@ -70,12 +89,17 @@ export class TasksLedger {
   /** The states of many tasks at once; a task that does not exist is absent. */
   async taskStates(taskIds: string[]): Promise<Map<string, TaskState>> {
     if (taskIds.length === 0) return new Map();
-    const { rows } = await this.db.query<{ id: string; state: TaskState }>(`SELECT id, state FROM tasks WHERE id = ANY($1::text[])`, [taskIds]);
+    const { rows } = await this.db.query<{ id: string; state: TaskState }>(
+      `SELECT id, state FROM tasks WHERE id = ANY($1::text[])`,
+      [taskIds],
+    );
     return new Map(rows.map((r) => [r.id, r.state]));
   }
 
   /** beginTask's common case, shared by concurrent job runs (src/ledger/task-statements.ts). */
-  private readonly beginInProgress = groupCommit((taskIds: string[]) => beginInProgressTasks(this.db, taskIds), { keyOf: (taskId) => taskId });
+  private readonly beginInProgress = groupCommit((taskIds: string[]) => beginInProgressTasks(this.db, taskIds), {
+    keyOf: (taskId) => taskId,
+  });
 
   /**
    * Marks a task running for one more attempt and opens the person's identifiers for it (in
@@ -116,7 +140,9 @@ export class TasksLedger {
   }
 
   /** Concurrent checkpoints in one statement (src/ledger/task-statements.ts). */
-  private readonly checkpointGroup = groupCommit((saves: EvidenceSave[]) => checkpointTasks(this.db, saves), { keyOf: (save) => save.taskId });
+  private readonly checkpointGroup = groupCommit((saves: EvidenceSave[]) => checkpointTasks(this.db, saves), {
+    keyOf: (save) => save.taskId,
+  });
 
   /**
    * A vendor's circuit breaker opened (src/infrastructure/vendor-breaker.ts): every open task of the
@@ -142,28 +168,45 @@ export class TasksLedger {
    * (`RequestsLedger.settleEnded`); false may be stale (a sibling ending at the same time), so the
    * caller then settles as usual (`settleRequest`, whose read comes after this commit).
    */
-  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<FinishResult> {
+  async finishTask(
+    taskId: string,
+    state: 'succeeded' | 'not_found' | 'skipped',
+    evidence: Record<string, unknown>,
+  ): Promise<FinishResult> {
     checkTaskTarget('finish', state);
     const row = await this.finishGroup({ taskId, state, evidence: JSON.stringify(evidence) });
-    return row ? { applied: true, state: row.state, lastOpen: row.last_open } : { applied: false, state: await taskStateOf(this.db, taskId) };
+    return row
+      ? { applied: true, state: row.state, lastOpen: row.last_open }
+      : { applied: false, state: await taskStateOf(this.db, taskId) };
   }
 
   /** Concurrent finishes in one statement (src/ledger/task-statements.ts). */
-  private readonly finishGroup = groupCommit((ends: TaskEnd[]) => finishTasks(this.db, ends), { keyOf: (end) => end.taskId });
+  private readonly finishGroup = groupCommit((ends: TaskEnd[]) => finishTasks(this.db, ends), {
+    keyOf: (end) => end.taskId,
+  });
 
   /** The running task parks itself. Lost when the task is no longer running: its job must then not be delayed or retried. */
   async deferTask(taskId: string, deferral: TaskDeferral): Promise<TaskWriteResult> {
-    return transitionTask(this.db, 'defer', taskId, deferral.state, `waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), evidence = evidence || $6::jsonb`, [
-      deferral.reason,
-      deferral.nextActionAt ?? null,
-      deferral.error ?? null,
-      JSON.stringify(deferral.evidence ?? {}),
-    ]);
+    return transitionTask(
+      this.db,
+      'defer',
+      taskId,
+      deferral.state,
+      `waiting_reason = $3, next_action_at = $4, error = COALESCE($5, error), evidence = evidence || $6::jsonb`,
+      [deferral.reason, deferral.nextActionAt ?? null, deferral.error ?? null, JSON.stringify(deferral.evidence ?? {})],
+    );
   }
 
   /** Final failure (until an operator retries). `error` must already be free of identifiers. Lost when the task has already ended. */
   async failTask(taskId: string, error: string): Promise<TaskWriteResult> {
-    return transitionTask(this.db, 'fail', taskId, 'failed', `error = $3, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [error]);
+    return transitionTask(
+      this.db,
+      'fail',
+      taskId,
+      'failed',
+      `error = $3, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`,
+      [error],
+    );
   }
 
   /**
@@ -171,21 +214,35 @@ export class TasksLedger {
    * Lost when the task ended first (its job finished or failed before the withdrawal was recorded).
    */
   async cancelStartedTask(taskId: string, evidence: Record<string, unknown>): Promise<TaskWriteResult> {
-    return transitionTask(this.db, 'withdraw', taskId, 'cancelled', `evidence = evidence || $3::jsonb, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`, [
-      JSON.stringify(evidence),
-    ]);
+    return transitionTask(
+      this.db,
+      'withdraw',
+      taskId,
+      'cancelled',
+      `evidence = evidence || $3::jsonb, waiting_reason = NULL, next_action_at = NULL, finished_at = now()`,
+      [JSON.stringify(evidence)],
+    );
   }
 
   /**
    * Failed tasks back to queued so they can run again; the request is open again. Returns the tasks
    * reopened: none for a cancelled request, which is never revived (its failed tasks stay failed).
    */
-  async reopenFailedTasks(requestId: string, actor: string, reason: string, vendor?: VendorName): Promise<TaskRecord[]> {
+  async reopenFailedTasks(
+    requestId: string,
+    actor: string,
+    reason: string,
+    vendor?: VendorName,
+  ): Promise<TaskRecord[]> {
     return this.work.run(async (tx) => {
       // The request's row first, as a cancel takes it: a cancel and a retry cannot both win.
-      const { rows: locked } = await tx.query<{ status: RequestStatus }>(`SELECT status FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      const { rows: locked } = await tx.query<{ status: RequestStatus }>(
+        `SELECT status FROM requests WHERE id = $1 FOR UPDATE`,
+        [requestId],
+      );
       const status = locked.at(0)?.status;
-      if (!status || (status !== 'in_progress' && !mayRequestMove('reopen', status))) return { result: [], changes: [] };
+      if (!status || (status !== 'in_progress' && !mayRequestMove('reopen', status)))
+        return { result: [], changes: [] };
       const params: unknown[] = [requestId];
       if (vendor) params.push(vendor);
       const { rows } = await tx.query<TaskRow>(
@@ -209,9 +266,17 @@ export class TasksLedger {
    * An operator completes a manual task (work with no API, e.g. an e-mail to a vendor's support)
    * with a note, which goes into the evidence and the audit trail.
    */
-  async completeManualTask(requestId: string, taskId: string, actor: string, note: string): Promise<TaskRecord | undefined> {
+  async completeManualTask(
+    requestId: string,
+    taskId: string,
+    actor: string,
+    note: string,
+  ): Promise<TaskRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const { rows: open } = await tx.query<{ id: string }>(`SELECT id FROM tasks WHERE id = $2 AND request_id = $1 AND state = 'waiting_manual' FOR UPDATE`, [requestId, taskId]);
+      const { rows: open } = await tx.query<{ id: string }>(
+        `SELECT id FROM tasks WHERE id = $2 AND request_id = $1 AND state = 'waiting_manual' FOR UPDATE`,
+        [requestId, taskId],
+      );
       if (!open[0]) return undefined;
       // The evidence carries the note as the audit write path scrubbed it; shredding removes it from both.
       const texts = await this.audit.appendIn(tx, requestId, actor, 'task.completed_manually', { taskId, note });
@@ -229,16 +294,30 @@ export class TasksLedger {
    * An operator records that a manual step was sent to the vendor (TASK_TRANSITIONS markManualSent):
    * when and under which ticket or reference. Undefined when no unsent manual step waits with that id.
    */
-  async markManualTaskSent(requestId: string, taskId: string, actor: string, sent: { at: Date; reference: string }): Promise<TaskRecord | undefined> {
+  async markManualTaskSent(
+    requestId: string,
+    taskId: string,
+    actor: string,
+    sent: { at: Date; reference: string },
+  ): Promise<TaskRecord | undefined> {
     return this.db.transaction(async (tx) => {
       const record = { at: sent.at.toISOString(), by: actor, reference: sent.reference };
       const { rows } = await tx.query<TaskRow>(
         `UPDATE tasks SET waiting_reason = $3, updated_at = now(), evidence = evidence || jsonb_build_object('sent', $4::jsonb)
          WHERE id = $2 AND request_id = $1 AND ${taskGuard('markManualSent')} AND job_name = 'manual' AND NOT ${SENT_MANUAL_STEP} RETURNING *`,
-        [requestId, taskId, `sent to the vendor at ${record.at}; waiting for the vendor's confirmation`, JSON.stringify(record)],
+        [
+          requestId,
+          taskId,
+          `sent to the vendor at ${record.at}; waiting for the vendor's confirmation`,
+          JSON.stringify(record),
+        ],
       );
       if (!rows[0]) return undefined;
-      await this.audit.appendIn(tx, requestId, actor, 'task.manual_sent', { taskId, sentAt: record.at, reference: sent.reference });
+      await this.audit.appendIn(tx, requestId, actor, 'task.manual_sent', {
+        taskId,
+        sentAt: record.at,
+        reference: sent.reference,
+      });
       return toTask(rows[0]);
     });
   }
@@ -249,13 +328,22 @@ export class TasksLedger {
    * (`verification: unverifiable`, reason `operator_decision`: never a verified outcome) and the reason goes into the audit
    * chain. A settled request is reopened so that settling again counts the decision; the caller settles.
    */
-  async decideFailedTask(requestId: string, taskId: string, decision: OperatorDecision, actor: string, reason: string): Promise<DecisionResult> {
+  async decideFailedTask(
+    requestId: string,
+    taskId: string,
+    decision: OperatorDecision,
+    actor: string,
+    reason: string,
+  ): Promise<DecisionResult> {
     const name: TaskTransitionName = decision === 'skipped' ? 'skipFailed' : 'resolveFailed';
     const to: TaskState = decision === 'skipped' ? 'skipped' : 'succeeded';
     checkTaskTarget(name, to);
     return this.work.run(async (tx): Promise<Written<DecisionResult>> => {
       // The request's row first, as a cancel and a retry take it.
-      const { rows: locked } = await tx.query<{ status: RequestStatus }>(`SELECT status FROM requests WHERE id = $1 FOR UPDATE`, [requestId]);
+      const { rows: locked } = await tx.query<{ status: RequestStatus }>(
+        `SELECT status FROM requests WHERE id = $1 FOR UPDATE`,
+        [requestId],
+      );
       if (!locked[0]) return { result: { applied: false, state: undefined }, changes: [] };
       const at = new Date().toISOString();
       const { rows } = await tx.query<TaskRow>(
@@ -266,16 +354,28 @@ export class TasksLedger {
         [requestId, taskId, to, `${decision} by an operator`, JSON.stringify({ decision, by: actor, at, reason })],
       );
       if (!rows[0]) {
-        const { rows: current } = await tx.query<{ state: TaskState }>(`SELECT state FROM tasks WHERE id = $1 AND request_id = $2`, [taskId, requestId]);
+        const { rows: current } = await tx.query<{ state: TaskState }>(
+          `SELECT state FROM tasks WHERE id = $1 AND request_id = $2`,
+          [taskId, requestId],
+        );
         return { result: { applied: false, state: current[0]?.state }, changes: [] };
       }
-      const { changes } = FINAL_REQUEST_STATUSES.includes(locked[0].status) && mayRequestMove('reopen', locked[0].status) ? await reopenRequestIn(tx, requestId) : { changes: [] };
+      const { changes } =
+        FINAL_REQUEST_STATUSES.includes(locked[0].status) && mayRequestMove('reopen', locked[0].status)
+          ? await reopenRequestIn(tx, requestId)
+          : { changes: [] };
       // The evidence carries the reason as the audit write path scrubbed it; shredding removes it from both.
-      const texts = await this.audit.appendIn(tx, requestId, actor, `task.${decision === 'skipped' ? 'skipped' : 'resolved'}`, { taskId, vendor: rows[0].vendor, decision, reason });
-      const { rows: scrubbed } = await tx.query<TaskRow>(`UPDATE tasks SET evidence = jsonb_set(evidence, '{operatorDecision,reason}', to_jsonb($2::text)) WHERE id = $1 RETURNING *`, [
-        taskId,
-        texts.reason ?? '',
-      ]);
+      const texts = await this.audit.appendIn(
+        tx,
+        requestId,
+        actor,
+        `task.${decision === 'skipped' ? 'skipped' : 'resolved'}`,
+        { taskId, vendor: rows[0].vendor, decision, reason },
+      );
+      const { rows: scrubbed } = await tx.query<TaskRow>(
+        `UPDATE tasks SET evidence = jsonb_set(evidence, '{operatorDecision,reason}', to_jsonb($2::text)) WHERE id = $1 RETURNING *`,
+        [taskId, texts.reason ?? ''],
+      );
       return { result: { task: toTask(scrubbed[0]), applied: true, state: to }, changes };
     });
   }

@@ -18,8 +18,12 @@ export interface ManualWorkDeps {
 }
 
 /** Every open piece of manual work, with its assignee and due time. */
-export async function openManualWork(deps: Pick<ManualWorkDeps, 'ledger' | 'scopeDeletions' | 'settings'>): Promise<ManualWorkItem[]> {
-  const tasks = (await deps.ledger.queries.tasksInState('waiting_manual', LIMIT)).map((t) => taskWork(t, deps.settings));
+export async function openManualWork(
+  deps: Pick<ManualWorkDeps, 'ledger' | 'scopeDeletions' | 'settings'>,
+): Promise<ManualWorkItem[]> {
+  const tasks = (await deps.ledger.queries.tasksInState('waiting_manual', LIMIT)).map((t) =>
+    taskWork(t, deps.settings),
+  );
   const scopes = (await deps.scopeDeletions.list(LIMIT)).flatMap((d) => scopeWork(d, deps.settings) ?? []);
   return [...tasks, ...scopes];
 }
@@ -43,11 +47,25 @@ export async function sweepManualWork(deps: ManualWorkDeps, now: Date): Promise<
       const results = await Promise.allSettled(deps.notifiers.map((n) => n.send(body)));
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [deps.notifiers[i].name] : []));
       if (failed.length === deps.notifiers.length) {
-        await deps.db.query(`DELETE FROM manual_work_notices WHERE work_ref = $1 AND stage = $2`, [item.ref, notice.stage]);
-        deps.logger.warn('manual work notice not delivered; tried again at the next sweep', { work: item.work, id: item.id, stage: notice.stage, notifiers: failed });
+        await deps.db.query(`DELETE FROM manual_work_notices WHERE work_ref = $1 AND stage = $2`, [
+          item.ref,
+          notice.stage,
+        ]);
+        deps.logger.warn('manual work notice not delivered; tried again at the next sweep', {
+          work: item.work,
+          id: item.id,
+          stage: notice.stage,
+          notifiers: failed,
+        });
         continue;
       }
-      if (failed.length) deps.logger.warn('manual work notice not delivered by some notifiers', { work: item.work, id: item.id, stage: notice.stage, notifiers: failed });
+      if (failed.length)
+        deps.logger.warn('manual work notice not delivered by some notifiers', {
+          work: item.work,
+          id: item.id,
+          stage: notice.stage,
+          notifiers: failed,
+        });
       deps.logger.info('manual work notice sent', { work: item.work, id: item.id, stage: notice.stage });
       sent.push({ ref: item.ref, stage: notice.stage });
     }
@@ -56,6 +74,9 @@ export async function sweepManualWork(deps: ManualWorkDeps, now: Date): Promise<
 }
 
 /** How many open pieces of manual work are past their due time (for /metrics and the admin page). */
-export async function countOverdueManualWork(deps: Pick<ManualWorkDeps, 'ledger' | 'scopeDeletions' | 'settings'>, now: Date): Promise<number> {
+export async function countOverdueManualWork(
+  deps: Pick<ManualWorkDeps, 'ledger' | 'scopeDeletions' | 'settings'>,
+  now: Date,
+): Promise<number> {
   return (await openManualWork(deps)).filter((i) => i.dueAt.getTime() < now.getTime()).length;
 }

@@ -24,23 +24,46 @@ export interface ManualWorkSettings {
 
 export const manualWorkFileSchema = Joi.object({
   assignees: Joi.object().pattern(/^[a-z0-9-_]+$/, Joi.string().pattern(/^[A-Za-z0-9._-]{1,64}$/)),
-  dueHours: Joi.object().pattern(/^[a-z0-9-_]+$/, Joi.number().min(0).max(24 * 365)),
-  remindBeforeHours: Joi.array().items(Joi.number().min(0).max(24 * 365)).max(10),
-  escalateAfterHours: Joi.array().items(Joi.number().min(0).max(24 * 365)).max(10),
+  dueHours: Joi.object().pattern(
+    /^[a-z0-9-_]+$/,
+    Joi.number()
+      .min(0)
+      .max(24 * 365),
+  ),
+  remindBeforeHours: Joi.array()
+    .items(
+      Joi.number()
+        .min(0)
+        .max(24 * 365),
+    )
+    .max(10),
+  escalateAfterHours: Joi.array()
+    .items(
+      Joi.number()
+        .min(0)
+        .max(24 * 365),
+    )
+    .max(10),
   webhookUrl: Joi.string().uri({ scheme: ['http', 'https'] }),
   smtp: Joi.object({
     host: Joi.string().hostname().required(),
     port: Joi.number().port().required(),
     secure: Joi.boolean(),
     from: Joi.string().email({ tlds: false }).required(),
-    to: Joi.array().items(Joi.string().email({ tlds: false })).min(1).required(),
+    to: Joi.array()
+      .items(Joi.string().email({ tlds: false }))
+      .min(1)
+      .required(),
     escalateTo: Joi.array().items(Joi.string().email({ tlds: false })),
   }),
   everyMs: Joi.number().integer().min(1000),
 });
 
 /** The defaults: due times from the vendors' timings (a scope deletion's own `expectedBy` once sent). */
-type SmtpFile = Omit<NonNullable<ManualWorkSettings['smtp']>, 'secure' | 'escalateTo'> & { secure?: boolean; escalateTo?: string[] };
+type SmtpFile = Omit<NonNullable<ManualWorkSettings['smtp']>, 'secure' | 'escalateTo'> & {
+  secure?: boolean;
+  escalateTo?: string[];
+};
 
 type ManualWorkFile = Omit<Partial<ManualWorkSettings>, 'smtp'> & { smtp?: SmtpFile };
 
@@ -54,7 +77,9 @@ export function manualWorkSettings(file: ManualWorkFile | undefined): ManualWork
     remindBeforeHours: file.remindBeforeHours ?? [24],
     escalateAfterHours: file.escalateAfterHours ?? [0, 48],
     webhookUrl: file.webhookUrl,
-    smtp: file.smtp ? { ...file.smtp, secure: file.smtp.secure ?? false, escalateTo: file.smtp.escalateTo ?? [] } : undefined,
+    smtp: file.smtp
+      ? { ...file.smtp, secure: file.smtp.secure ?? false, escalateTo: file.smtp.escalateTo ?? [] }
+      : undefined,
     everyMs: file.everyMs ?? 60_000,
   };
 }

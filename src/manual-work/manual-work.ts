@@ -48,7 +48,10 @@ export function scopeWork(deletion: ScopeDeletionRecord, settings: ManualWorkSet
   const open = deletion.status === 'drafted' || deletion.status === 'sent' || deletion.status === 'cancel_requested';
   if (!open) return undefined;
   const step = deletion.status === 'drafted' ? 'send' : 'confirm';
-  const dueAt = step === 'send' ? new Date(deletion.createdAt.getTime() + pick(settings.dueHours, deletion.kind) * HOUR_MS) : deletion.expectedBy;
+  const dueAt =
+    step === 'send'
+      ? new Date(deletion.createdAt.getTime() + pick(settings.dueHours, deletion.kind) * HOUR_MS)
+      : deletion.expectedBy;
   if (!dueAt) return undefined;
   return {
     ref: `scope:${deletion.id}:${step}`,
@@ -74,8 +77,11 @@ export function noticesDue(item: ManualWorkItem, settings: ManualWorkSettings, n
   const due = item.dueAt.getTime();
   const t = now.getTime();
   const out: NoticeStage[] = [];
-  if (t < due) for (const h of settings.remindBeforeHours) if (t >= due - h * HOUR_MS) out.push({ stage: `remind-${h}h`, type: 'reminder' });
-  for (const h of settings.escalateAfterHours) if (t >= due + h * HOUR_MS) out.push({ stage: `escalate-${h}h`, type: 'escalation' });
+  if (t < due)
+    for (const h of settings.remindBeforeHours)
+      if (t >= due - h * HOUR_MS) out.push({ stage: `remind-${h}h`, type: 'reminder' });
+  for (const h of settings.escalateAfterHours)
+    if (t >= due + h * HOUR_MS) out.push({ stage: `escalate-${h}h`, type: 'escalation' });
   return out;
 }
 

@@ -15,19 +15,32 @@ export interface Notifier {
  * A signed webhook: the body signed like a status callback (`X-Erasure-Signature`, Ed25519 with the
  * receipt key; jobs/deliver-callback.ts) and posted through the same private-network guard.
  */
-export function webhookNotifier(url: string, deps: { signer: ReceiptSigner; policy: CallbackPolicy; timeoutMs: number }): Notifier {
+export function webhookNotifier(
+  url: string,
+  deps: { signer: ReceiptSigner; policy: CallbackPolicy; timeoutMs: number },
+): Notifier {
   return {
     name: 'webhook',
     async send(notice) {
       const body = Buffer.from(JSON.stringify(notice));
-      await postCallback(url, body, { 'X-Erasure-Signature': deps.signer.sign(body.toString('utf8')), 'X-Erasure-Key-Id': deps.signer.keyId }, { policy: deps.policy, timeoutMs: deps.timeoutMs });
+      await postCallback(
+        url,
+        body,
+        { 'X-Erasure-Signature': deps.signer.sign(body.toString('utf8')), 'X-Erasure-Key-Id': deps.signer.keyId },
+        { policy: deps.policy, timeoutMs: deps.timeoutMs },
+      );
     },
   };
 }
 
 /** E-mail over SMTP (nodemailer): reminders to `to`, escalations to `to` and `escalateTo`. */
 export function smtpNotifier(smtp: NonNullable<ManualWorkSettings['smtp']>): Notifier {
-  const transport = nodemailer.createTransport({ host: smtp.host, port: smtp.port, secure: smtp.secure, ...(smtp.secure ? {} : { ignoreTLS: true }) });
+  const transport = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    ...(smtp.secure ? {} : { ignoreTLS: true }),
+  });
   return {
     name: 'smtp',
     async send(notice) {

@@ -36,10 +36,18 @@ export function vendorCallsKey(prefix: string): string {
 //   n|vendor                     latency count
 const bucketLabel = (i: number) => (i < LATENCY_BUCKETS_SECONDS.length ? String(LATENCY_BUCKETS_SECONDS[i]) : '+Inf');
 
-export function createVendorCallStats(options: { redisUrl: string; prefix: string; flushEveryMs?: number }): VendorCallStats {
+export function createVendorCallStats(options: {
+  redisUrl: string;
+  prefix: string;
+  flushEveryMs?: number;
+}): VendorCallStats {
   // Commands wait while the connection (re)connects, but fail after one reconnect attempt so a flush
   // while Redis is down returns soon; its counts then wait in memory for the next flush.
-  const redis = new Redis({ ...redisConnection(options.redisUrl, false), enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+  const redis = new Redis({
+    ...redisConnection(options.redisUrl, false),
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 1,
+  });
   redis.on('error', () => undefined);
   const key = vendorCallsKey(options.prefix);
   const flushEveryMs = options.flushEveryMs ?? 1000;
@@ -115,13 +123,20 @@ export function parseTotals(hash: Record<string, string>): VendorCallTotals {
     const parts = field.split('|');
     const [kind, vendor] = parts;
     if (!vendor) continue;
-    if (kind === 'c' && parts.length === 4) calls.push({ vendor, operation: parts[2], outcome: parts[3], count: value });
+    if (kind === 'c' && parts.length === 4)
+      calls.push({ vendor, operation: parts[2], outcome: parts[3], count: value });
     else if (kind === 'b' && parts.length === 3) {
-      const i = parts[2] === '+Inf' ? LATENCY_BUCKETS_SECONDS.length : LATENCY_BUCKETS_SECONDS.findIndex((le) => String(le) === parts[2]);
+      const i =
+        parts[2] === '+Inf'
+          ? LATENCY_BUCKETS_SECONDS.length
+          : LATENCY_BUCKETS_SECONDS.findIndex((le) => String(le) === parts[2]);
       if (i >= 0) histogram(vendor).buckets[i] += value;
     } else if (kind === 's' && parts.length === 2) histogram(vendor).sumSeconds += value / 1e6;
     else if (kind === 'n' && parts.length === 2) histogram(vendor).count += value;
   }
-  calls.sort((a, b) => a.vendor.localeCompare(b.vendor) || a.operation.localeCompare(b.operation) || a.outcome.localeCompare(b.outcome));
+  calls.sort(
+    (a, b) =>
+      a.vendor.localeCompare(b.vendor) || a.operation.localeCompare(b.operation) || a.outcome.localeCompare(b.outcome),
+  );
   return { calls, latency };
 }

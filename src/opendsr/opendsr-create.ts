@@ -6,7 +6,12 @@ import { JsonBodyError, parseJsonBody } from '../api/json-body-policy.js';
 import type { Principal } from '../api/auth.js';
 import type { OpenDsrFlavor } from './opendsr-signer.js';
 import type { OpenDsrRecord } from './opendsr-store.js';
-import { fromNativeProblems, OpenDsrRequestError, parseOpenDsrRequest, type ParsedOpenDsrRequest } from './opendsr-request.js';
+import {
+  fromNativeProblems,
+  OpenDsrRequestError,
+  parseOpenDsrRequest,
+  type ParsedOpenDsrRequest,
+} from './opendsr-request.js';
 import { OpenDsrHttpError } from './opendsr-http-error.js';
 import type { OpenDsrRouterDeps, Responders } from './opendsr-router.js';
 
@@ -27,14 +32,28 @@ function createdBody(record: OpenDsrRecord, request: RequestRecord, rawBody: Buf
 
 /** A controller's subject_request_id with another body: the native rule for a reused key (422), nothing created. */
 const reusedKey = () =>
-  new OpenDsrHttpError(422, 'subject_request_id was already used by this controller for a different request; nothing was created', [
-    { reason: 'idempotency_key_reused', message: 'subject_request_id was already used for a different request; send a new subject_request_id for a new request' },
-  ]);
+  new OpenDsrHttpError(
+    422,
+    'subject_request_id was already used by this controller for a different request; nothing was created',
+    [
+      {
+        reason: 'idempotency_key_reused',
+        message:
+          'subject_request_id was already used for a different request; send a new subject_request_id for a new request',
+      },
+    ],
+  );
 
 /** POST: a new request through the native intake, or the same answer for a repeat. */
 export function creator(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
   const { signer, store, ledger } = deps;
-  async function answerRepeat(res: Response, flavor: OpenDsrFlavor, record: OpenDsrRecord, bodyHash: string, rawBody: Buffer) {
+  async function answerRepeat(
+    res: Response,
+    flavor: OpenDsrFlavor,
+    record: OpenDsrRecord,
+    bodyHash: string,
+    rawBody: Buffer,
+  ) {
     if (record.bodyHash !== bodyHash) throw reusedKey();
     const request = await ledger.requests.getRequest(record.requestId);
     // The ledger keeps a request its OpenDSR record names; a missing one is a fault (500), as before.
@@ -51,9 +70,13 @@ export function creator(deps: OpenDsrRouterDeps, { send, authorised }: Responder
       body = parseJsonBody(rawBody);
     } catch (err) {
       const message = err instanceof JsonBodyError ? err.message : 'the body is not valid JSON';
-      throw new OpenDsrHttpError(400, message, [{ reason: err instanceof JsonBodyError ? err.code : 'invalid_json', message }]);
+      throw new OpenDsrHttpError(400, message, [
+        { reason: err instanceof JsonBodyError ? err.code : 'invalid_json', message },
+      ]);
     }
-    const parsed = parseOpenDsrRequest(body, flavor, signer.domain, { gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0 });
+    const parsed = parseOpenDsrRequest(body, flavor, signer.domain, {
+      gracePeriodSeconds: deps.config.opendsr?.gracePeriodSeconds ?? 0,
+    });
     const bodyHash = ledger.vault.hash('opendsr-body', canonicalJson(body));
 
     const existing = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
@@ -65,10 +88,17 @@ export function creator(deps: OpenDsrRouterDeps, { send, authorised }: Responder
     if (!result.created || !record) {
       // Another call with the same subject_request_id committed first.
       const winner = await store.bySubjectRequestId(principal.name, parsed.subjectRequestId);
-      if (!winner) throw new OpenDsrHttpError(409, 'subject_request_id is in use', [{ reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id' }]);
+      if (!winner)
+        throw new OpenDsrHttpError(409, 'subject_request_id is in use', [
+          { reason: 'duplicate_subject_request_id', message: 'send a new subject_request_id' },
+        ]);
       return answerRepeat(res, flavor, winner, bodyHash, rawBody);
     }
-    deps.logger.info('opendsr request accepted', { requestId: result.request.id, subjectRequestId: parsed.subjectRequestId, apiVersion: record.apiVersion });
+    deps.logger.info('opendsr request accepted', {
+      requestId: result.request.id,
+      subjectRequestId: parsed.subjectRequestId,
+      apiVersion: record.apiVersion,
+    });
     send(res, flavor, 201, createdBody(record, result.request, rawBody));
   };
 

@@ -52,11 +52,21 @@ interface OurExtension {
 /** Our extension (under `extensions[<processor domain>]`): what the spec cannot express. */
 const ourExtensionSchema = Joi.object<OurExtension>({
   /** Wait this long before any deletion starts; the request stays `pending` and cancellable. */
-  grace_period_seconds: Joi.number().integer().min(0).max(90 * 86_400),
+  grace_period_seconds: Joi.number()
+    .integer()
+    .min(0)
+    .max(90 * 86_400),
   /** Only these vendors (default: every available one). */
-  vendors: Joi.array().items(Joi.string().valid(...VENDOR_NAMES)).min(1).unique(),
+  vendors: Joi.array()
+    .items(Joi.string().valid(...VENDOR_NAMES))
+    .min(1)
+    .unique(),
   /** Identifiers the spec has no identity type for. */
-  identities: Joi.object({ phone: Joi.string().max(32), install_id: Joi.string().max(64), amplitude_id: Joi.string().max(20).pattern(/^\d+$/) }).min(1),
+  identities: Joi.object({
+    phone: Joi.string().max(32),
+    install_id: Joi.string().max(64),
+    amplitude_id: Joi.string().max(20).pattern(/^\d+$/),
+  }).min(1),
 });
 
 /** The request body, as its schema below checks it. */
@@ -81,15 +91,26 @@ function requestSchema(flavor: 'v1' | 'v2') {
     subject_identities: Joi.array()
       .items(
         Joi.object({
-          identity_type: Joi.string().valid(...OPENDSR_IDENTITY_TYPES).required(),
+          identity_type: Joi.string()
+            .valid(...OPENDSR_IDENTITY_TYPES)
+            .required(),
           identity_value: Joi.string().min(1).max(512).required(),
-          identity_format: Joi.string().valid(...OPENDSR_IDENTITY_FORMATS).required(),
+          identity_format: Joi.string()
+            .valid(...OPENDSR_IDENTITY_FORMATS)
+            .required(),
         }),
       )
       .min(1)
       .max(20),
     api_version: Joi.string().max(16),
-    status_callback_urls: Joi.array().items(Joi.string().max(2048).uri({ scheme: ['http', 'https'] })).max(10).unique(),
+    status_callback_urls: Joi.array()
+      .items(
+        Joi.string()
+          .max(2048)
+          .uri({ scheme: ['http', 'https'] }),
+      )
+      .max(10)
+      .unique(),
     extensions: Joi.object(),
   })
     .unknown(true)
@@ -139,28 +160,47 @@ export interface ParsedOpenDsrRequest {
  * for anything we cannot act on: another request type, an identity type or format we do not
  * support, two values for one identifier.
  */
-export function parseOpenDsrRequest(body: unknown, flavor: 'v1' | 'v2', processorDomain: string, defaults: { gracePeriodSeconds: number }): ParsedOpenDsrRequest {
+export function parseOpenDsrRequest(
+  body: unknown,
+  flavor: 'v1' | 'v2',
+  processorDomain: string,
+  defaults: { gracePeriodSeconds: number },
+): ParsedOpenDsrRequest {
   // `null` is absent for every optional field: Go clients send `"status_callback_urls": null` and
   // `"extensions": null` (src/intake/null-as-absent.ts).
   const checkedBody = requestSchema(flavor).validate(nullAsAbsent(body), { abortEarly: false, convert: false });
   if (checkedBody.error) throw new OpenDsrRequestError(400, problemsOf(checkedBody.error));
   const value = checkedBody.value;
   const submittedTime = new Date(value.submitted_time);
-  if (submittedTime.getTime() > Date.now() + 5 * 60_000) throw new OpenDsrRequestError(400, [{ reason: 'invalid_field', message: 'submitted_time is in the future' }]);
+  if (submittedTime.getTime() > Date.now() + 5 * 60_000)
+    throw new OpenDsrRequestError(400, [{ reason: 'invalid_field', message: 'submitted_time is in the future' }]);
   if (value.subject_request_type !== 'erasure') {
-    throw new OpenDsrRequestError(400, [{ reason: 'unsupported_subject_request_type', message: `subject_request_type ${value.subject_request_type} is not supported; see /v2/discovery` }]);
+    throw new OpenDsrRequestError(400, [
+      {
+        reason: 'unsupported_subject_request_type',
+        message: `subject_request_type ${value.subject_request_type} is not supported; see /v2/discovery`,
+      },
+    ]);
   }
 
   const subject: Partial<Record<string, string>> = {};
   const problems: Array<{ reason: string; message: string }> = [];
   for (const [index, identity] of (value.subject_identities ?? []).entries()) {
-    const supported = SUPPORTED_IDENTITIES.find((s) => s.identity_type === identity.identity_type && s.identity_format === identity.identity_format);
+    const supported = SUPPORTED_IDENTITIES.find(
+      (s) => s.identity_type === identity.identity_type && s.identity_format === identity.identity_format,
+    );
     if (!supported) {
-      problems.push({ reason: 'unsupported_identity', message: `subject_identities.${index}: ${identity.identity_type} in format ${identity.identity_format} is not supported; see /v2/discovery` });
+      problems.push({
+        reason: 'unsupported_identity',
+        message: `subject_identities.${index}: ${identity.identity_type} in format ${identity.identity_format} is not supported; see /v2/discovery`,
+      });
       continue;
     }
     if (subject[supported.native] !== undefined && subject[supported.native] !== identity.identity_value) {
-      problems.push({ reason: 'conflicting_identities', message: `subject_identities.${index}: only one ${identity.identity_type} per request` });
+      problems.push({
+        reason: 'conflicting_identities',
+        message: `subject_identities.${index}: only one ${identity.identity_type} per request`,
+      });
       continue;
     }
     subject[supported.native] = identity.identity_value;
@@ -178,7 +218,12 @@ export function parseOpenDsrRequest(body: unknown, flavor: 'v1' | 'v2', processo
   if (extension.identities?.amplitude_id) subject.amplitudeId = extension.identities.amplitude_id;
   if (problems.length) throw new OpenDsrRequestError(400, problems);
   if (Object.keys(subject).length === 0) {
-    throw new OpenDsrRequestError(400, [{ reason: 'no_identities', message: 'subject_identities must name the person by a supported identity; see /v2/discovery' }]);
+    throw new OpenDsrRequestError(400, [
+      {
+        reason: 'no_identities',
+        message: 'subject_identities must name the person by a supported identity; see /v2/discovery',
+      },
+    ]);
   }
 
   const grace = extension.grace_period_seconds ?? defaults.gracePeriodSeconds;
@@ -205,7 +250,10 @@ const NATIVE_FIELD_NAMES: Record<string, string> = {
 
 /** The intake's field problems, named in OpenDSR terms. */
 export function fromNativeProblems(problems: FieldProblem[]): Array<{ reason: string; message: string }> {
-  return problems.map((p) => ({ reason: 'invalid_field', message: `${NATIVE_FIELD_NAMES[p.field] ?? p.field} ${p.problem}` }));
+  return problems.map((p) => ({
+    reason: 'invalid_field',
+    message: `${NATIVE_FIELD_NAMES[p.field] ?? p.field} ${p.problem}`,
+  }));
 }
 
 export function isSubjectRequestId(value: string): boolean {

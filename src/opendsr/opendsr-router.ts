@@ -53,7 +53,13 @@ const PATHS = {
 } as const;
 
 function isOpenDsrPath(p: string): boolean {
-  return p === '/v2' || p.startsWith('/v2/') || p === PATHS.v1.discovery || p === PATHS.v1.requests || p.startsWith(`${PATHS.v1.requests}/`);
+  return (
+    p === '/v2' ||
+    p.startsWith('/v2/') ||
+    p === PATHS.v1.discovery ||
+    p === PATHS.v1.requests ||
+    p.startsWith(`${PATHS.v1.requests}/`)
+  );
 }
 
 /** Signed answers and the authentication gate, shared by every OpenDSR route. */
@@ -62,21 +68,33 @@ function responders(deps: OpenDsrRouterDeps) {
   function send(res: Response, flavor: OpenDsrFlavor, status: number, body: unknown, contentType = 'application/json') {
     const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     // Status answers describe a person's request: never kept by a cache on the way (issue 25 §5).
-    res.status(status).set(signer.headers(bytes, flavor)).set('Cache-Control', 'no-store').type(contentType).send(bytes);
+    res
+      .status(status)
+      .set(signer.headers(bytes, flavor))
+      .set('Cache-Control', 'no-store')
+      .type(contentType)
+      .send(bytes);
   }
 
   /** The gate's verdict as the spec's errors: 401, 403, or 429 with Retry-After once an address failed too often. */
   async function authorised(req: Request, res: Response, role: Role): Promise<Principal> {
     if (req.principal) {
-      if (!hasRole(req.principal, role)) throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
+      if (!hasRole(req.principal, role))
+        throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
       return req.principal;
     }
     const result = await deps.gate.check(req, { cookies: false });
     if (!result.ok) {
       if (result.retryAfterSeconds) res.set('Retry-After', String(result.retryAfterSeconds));
-      throw new OpenDsrHttpError(result.status, result.status === 429 ? result.message : 'a valid bearer token is required', [], 'Authentication');
+      throw new OpenDsrHttpError(
+        result.status,
+        result.status === 429 ? result.message : 'a valid bearer token is required',
+        [],
+        'Authentication',
+      );
     }
-    if (!hasRole(result.principal, role)) throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
+    if (!hasRole(result.principal, role))
+      throw new OpenDsrHttpError(403, `this needs the ${role} role`, [], 'Authentication');
     req.principal = result.principal;
     return result.principal;
   }
@@ -87,7 +105,12 @@ function responders(deps: OpenDsrRouterDeps) {
     const waitMs = deps.intakeLimiter.take(principal.name);
     if (waitMs > 0) {
       res.set('Retry-After', String(Math.max(1, Math.ceil(waitMs / 1000))));
-      throw new OpenDsrHttpError(429, 'this token has submitted too many requests; wait and retry', [{ reason: 'rate_limited', message: 'wait for Retry-After seconds' }], 'RateLimit');
+      throw new OpenDsrHttpError(
+        429,
+        'this token has submitted too many requests; wait and retry',
+        [{ reason: 'rate_limited', message: 'wait for Retry-After seconds' }],
+        'RateLimit',
+      );
     }
     next();
   };
@@ -98,19 +121,26 @@ function responders(deps: OpenDsrRouterDeps) {
     return new URL(CERTIFICATE_PATH, base).toString();
   }
 
-  const discovery = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => { send(res, flavor, 200, {
+  const discovery = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => {
+    send(res, flavor, 200, {
       api_version: apiVersion(flavor),
-      supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({ identity_type, identity_format })),
+      supported_identities: SUPPORTED_IDENTITIES.map(({ identity_type, identity_format }) => ({
+        identity_type,
+        identity_format,
+      })),
       supported_subject_request_types: ['erasure'],
       processor_certificate: certificateUrl(),
       // Stated, not left to guess (issue 25, item 10): the spec names only FIPS 186-4, which allows
       // PSS as well; a verifier that tries PSS fails on every answer.
       signature_algorithm: SIGNATURE_ALGORITHM,
-    }); };
+    });
+  };
 
   const notSupported = (flavor: OpenDsrFlavor) => (_req: Request, res: Response) => {
     res.set('Allow', 'GET, DELETE');
-    send(res, flavor, 405, { error: { code: 405, message: 'requests cannot be updated; cancel and send a new one', errors: [] } });
+    send(res, flavor, 405, {
+      error: { code: 405, message: 'requests cannot be updated; cancel and send a new one', errors: [] },
+    });
   };
 
   return { send, authorised, authFirst, discovery, notSupported };
@@ -134,7 +164,12 @@ function readers(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
       else {
         const found = await store.allBySubjectRequestId(id);
         if (found.length > 1) {
-          throw new OpenDsrHttpError(409, 'several controllers used this subject_request_id; read it by its native id at /v1/requests/:id', [{ reason: 'ambiguous_subject_request_id', message: 'several controllers used this subject_request_id' }], 'State');
+          throw new OpenDsrHttpError(
+            409,
+            'several controllers used this subject_request_id; read it by its native id at /v1/requests/:id',
+            [{ reason: 'ambiguous_subject_request_id', message: 'several controllers used this subject_request_id' }],
+            'State',
+          );
         }
         record = found[0];
       }
@@ -155,14 +190,33 @@ function readers(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
     const principal = await authorised(req, res, 'submitter');
     const { record, request } = await find(principal, String(req.params.id));
     const receivedTime = new Date().toISOString();
-    const accepted = () => { send(res, flavor, 202, { api_version: record.apiVersion, controller_id: record.controllerId, received_time: receivedTime, subject_request_id: record.subjectRequestId }); };
+    const accepted = () => {
+      send(res, flavor, 202, {
+        api_version: record.apiVersion,
+        controller_id: record.controllerId,
+        received_time: receivedTime,
+        subject_request_id: record.subjectRequestId,
+      });
+    };
     const notPending = (current: RequestRecord) =>
-      new OpenDsrHttpError(400, `the request is ${openDsrStatus(current.status)}; it can only be cancelled while pending`, [{ reason: 'not_pending', message: 'cancellation is allowed only while the request is pending' }], 'State');
-    if (request.status === 'cancelled') { accepted(); return; }
+      new OpenDsrHttpError(
+        400,
+        `the request is ${openDsrStatus(current.status)}; it can only be cancelled while pending`,
+        [{ reason: 'not_pending', message: 'cancellation is allowed only while the request is pending' }],
+        'State',
+      );
+    if (request.status === 'cancelled') {
+      accepted();
+      return;
+    }
     if (openDsrStatus(request.status) !== 'pending') throw notPending(request);
     await cancelRequest(
       { ledger, queues: deps.queues },
-      { requestId: request.id, actor: `opendsr:${principal.name}`, reason: 'cancelled by the controller (OpenDSR DELETE)' },
+      {
+        requestId: request.id,
+        actor: `opendsr:${principal.name}`,
+        reason: 'cancelled by the controller (OpenDSR DELETE)',
+      },
     );
     const after = await ledger.requests.getRequest(request.id);
     if (!after) throw new Error('a cancelled request is missing from the ledger');
@@ -176,20 +230,45 @@ function readers(deps: OpenDsrRouterDeps, { send, authorised }: Responders) {
 /** Errors of OpenDSR routes only, in the spec's shape and signed; any other path's error passes on. */
 function openDsrErrors(deps: OpenDsrRouterDeps, { send }: Responders) {
   return (err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (!isOpenDsrPath(req.path)) { next(err); return; }
+    if (!isOpenDsrPath(req.path)) {
+      next(err);
+      return;
+    }
     const flavor: OpenDsrFlavor = req.path.startsWith('/v1/') ? 'v1' : 'v2';
-    const envelope = (code: number, message: string, errors: Array<{ reason: string; message: string }> = [], domain = 'Validation') => ({
+    const envelope = (
+      code: number,
+      message: string,
+      errors: Array<{ reason: string; message: string }> = [],
+      domain = 'Validation',
+    ) => ({
       error: { code, message, errors: errors.map((e) => ({ domain, ...e })) },
     });
-    if (err instanceof OpenDsrHttpError) { send(res, flavor, err.status, envelope(err.status, err.message, err.errors, err.domain)); return; }
-    if (err instanceof OpenDsrRequestError) { send(res, flavor, err.status, envelope(err.status, 'the request is not valid; see errors', err.problems)); return; }
+    if (err instanceof OpenDsrHttpError) {
+      send(res, flavor, err.status, envelope(err.status, err.message, err.errors, err.domain));
+      return;
+    }
+    if (err instanceof OpenDsrRequestError) {
+      send(res, flavor, err.status, envelope(err.status, 'the request is not valid; see errors', err.problems));
+      return;
+    }
     if (err instanceof IntakeUnavailableError) {
       res.set('Retry-After', '5');
-      send(res, flavor, 503, envelope(503, err.message, [], 'Availability')); return;
+      send(res, flavor, 503, envelope(503, err.message, [], 'Availability'));
+      return;
     }
     const bodyFailure = bodyFailureAnswer(err, deps.config.intake.bodyLimitBytes);
-    if (bodyFailure) { send(res, flavor, bodyFailure.status, envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }])); return; }
-    deps.logger.error('unhandled error in an OpenDSR handler', { errorName: err instanceof Error ? err.name : typeof err });
+    if (bodyFailure) {
+      send(
+        res,
+        flavor,
+        bodyFailure.status,
+        envelope(bodyFailure.status, bodyFailure.message, [{ reason: bodyFailure.code, message: bodyFailure.message }]),
+      );
+      return;
+    }
+    deps.logger.error('unhandled error in an OpenDSR handler', {
+      errorName: err instanceof Error ? err.name : typeof err,
+    });
     send(res, flavor, 500, envelope(500, 'internal error', [], 'Internal'));
   };
 }
@@ -217,8 +296,12 @@ export function createOpenDsrRouter(deps: OpenDsrRouterDeps) {
     router.delete(`${paths.requests}/:id`, cancel(flavor));
     router.put(`${paths.requests}/:id`, notSupported(flavor));
   }
-  router.get(CERTIFICATE_PATH, (_req, res) => { send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file'); });
-  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => { next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound')); });
+  router.get(CERTIFICATE_PATH, (_req, res) => {
+    send(res, 'v2', 200, signer.certificatePem, 'application/x-pem-file');
+  });
+  router.use('/v2', (_req: Request, _res: Response, next: NextFunction) => {
+    next(new OpenDsrHttpError(404, 'no such route', [], 'NotFound'));
+  });
 
   router.use(openDsrErrors(deps, responding));
   return router;

@@ -67,7 +67,9 @@ export async function loadOpenDsrSigner(config: Config, logger: Logger): Promise
     return signerFrom(key, pem, settings.processorDomain, false);
   }
   if (!config.sandboxMode) {
-    logger.info('OpenDSR processor API off: set opendsr.processorDomain, opendsr.keyFile and opendsr.certificateFile to serve /v2');
+    logger.info(
+      'OpenDSR processor API off: set opendsr.processorDomain, opendsr.keyFile and opendsr.certificateFile to serve /v2',
+    );
     return undefined;
   }
   const domain = settings.processorDomain ?? DEFAULT_SANDBOX_DOMAIN;
@@ -89,7 +91,24 @@ export async function loadOpenDsrSigner(config: Config, logger: Logger): Promise
     try {
       await promisify(execFile)(
         'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-days', '365', '-subj', `/CN=${domain}`, '-addext', `subjectAltName=DNS:${domain}`, '-keyout', keyFile, '-out', certificateFile],
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-sha256',
+          '-days',
+          '365',
+          '-subj',
+          `/CN=${domain}`,
+          '-addext',
+          `subjectAltName=DNS:${domain}`,
+          '-keyout',
+          keyFile,
+          '-out',
+          certificateFile,
+        ],
         { timeout: 60_000 },
       );
     } catch (err) {
@@ -103,7 +122,10 @@ export async function loadOpenDsrSigner(config: Config, logger: Logger): Promise
       return undefined;
     }
     chmodSync(keyFile, 0o600);
-    logger.info('OpenDSR: made a development certificate (self-signed: for the sandbox only)', { domain, certificateFile });
+    logger.info('OpenDSR: made a development certificate (self-signed: for the sandbox only)', {
+      domain,
+      certificateFile,
+    });
   }
   return signerFrom(createPrivateKey(readFileSync(keyFile)), readFileSync(certificateFile, 'utf8'), domain, true);
 }

@@ -49,7 +49,14 @@ export function statusBody(record: OpenDsrRecord, request: RequestRecord, domain
 }
 
 /** A status callback body (spec §8.5): `status` is the status the change moved the request to. */
-export function callbackBody(record: OpenDsrRecord, request: RequestRecord, domain: string, url: string, status: RequestStatus, updatedAt: string) {
+export function callbackBody(
+  record: OpenDsrRecord,
+  request: RequestRecord,
+  domain: string,
+  url: string,
+  status: RequestStatus,
+  updatedAt: string,
+) {
   return {
     api_version: record.apiVersion,
     controller_id: record.controllerId,

@@ -45,19 +45,33 @@ export class OpenDsrStore {
     await tx.query(
       `INSERT INTO opendsr_requests (subject_request_id, request_id, controller_id, body_hash, status_callback_urls, api_version, received_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [record.subjectRequestId, record.requestId, record.controllerId, record.bodyHash, record.statusCallbackUrls, record.apiVersion, record.receivedAt],
+      [
+        record.subjectRequestId,
+        record.requestId,
+        record.controllerId,
+        record.bodyHash,
+        record.statusCallbackUrls,
+        record.apiVersion,
+        record.receivedAt,
+      ],
     );
   }
 
   /** A controller's request by its subject_request_id (unique per controller, migration 7). */
   async bySubjectRequestId(controllerId: string, subjectRequestId: string): Promise<OpenDsrRecord | undefined> {
-    const { rows } = await this.db.query<Row>(`SELECT * FROM opendsr_requests WHERE controller_id = $1 AND subject_request_id = $2`, [controllerId, subjectRequestId]);
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM opendsr_requests WHERE controller_id = $1 AND subject_request_id = $2`,
+      [controllerId, subjectRequestId],
+    );
     return rows[0] ? toRecord(rows[0]) : undefined;
   }
 
   /** Every controller's request with this subject_request_id (staff reads), at most `limit`. */
   async allBySubjectRequestId(subjectRequestId: string, limit = 2): Promise<OpenDsrRecord[]> {
-    const { rows } = await this.db.query<Row>(`SELECT * FROM opendsr_requests WHERE subject_request_id = $1 ORDER BY received_at LIMIT $2`, [subjectRequestId, limit]);
+    const { rows } = await this.db.query<Row>(
+      `SELECT * FROM opendsr_requests WHERE subject_request_id = $1 ORDER BY received_at LIMIT $2`,
+      [subjectRequestId, limit],
+    );
     return rows.map(toRecord);
   }
 

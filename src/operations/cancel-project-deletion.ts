@@ -20,7 +20,10 @@ export async function cancelProjectDeletion(
     const job = await deps.queues.queue(pinpointQueue.name).getJob(projectDeletionJobId(input.id));
     await job?.remove();
   } catch (err) {
-    deps.logger.warn('could not remove a cancelled project deletion job; it will find the deletion cancelled and do nothing', { projectDeletionId: input.id, errorName: (err as Error).name });
+    deps.logger.warn(
+      'could not remove a cancelled project deletion job; it will find the deletion cancelled and do nothing',
+      { projectDeletionId: input.id, errorName: (err as Error).name },
+    );
   }
   deps.logger.info('project deletion cancelled', { projectDeletionId: input.id });
   return result;

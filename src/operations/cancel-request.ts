@@ -27,13 +27,26 @@ export async function cancelRequest(
 ): Promise<CancelReport | undefined> {
   const result = await deps.ledger.requests.cancelRequest(input.requestId, input.actor, input.reason);
   if (!result) return undefined;
-  const report: CancelReport = { cancelled: result.cancelled.map((t) => t.id), withdrawals: { pending: 0, taskIds: [] }, notWithdrawn: [] };
+  const report: CancelReport = {
+    cancelled: result.cancelled.map((t) => t.id),
+    withdrawals: { pending: 0, taskIds: [] },
+    notWithdrawn: [],
+  };
   for (const task of result.sent) {
-    report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: 'the manual step was sent to the vendor before the cancel and cannot be cancelled; it stays open until the vendor confirms' });
+    report.notWithdrawn.push({
+      taskId: task.id,
+      vendor: task.vendor,
+      reason:
+        'the manual step was sent to the vendor before the cancel and cannot be cancelled; it stays open until the vendor confirms',
+    });
   }
   const withdrawable = result.started.filter((task) => connectorFor(task.vendor)?.cancelTask !== undefined);
   for (const task of result.started.filter((t) => !withdrawable.includes(t))) {
-    report.notWithdrawn.push({ taskId: task.id, vendor: task.vendor, reason: `${task.vendor} work that has started cannot be withdrawn; it will run to its end` });
+    report.notWithdrawn.push({
+      taskId: task.id,
+      vendor: task.vendor,
+      reason: `${task.vendor} work that has started cannot be withdrawn; it will run to its end`,
+    });
   }
   await addWithdrawalJobs(deps.queues, withdrawable);
   report.withdrawals = { pending: withdrawable.length, taskIds: withdrawable.map((t) => t.id) };

@@ -16,13 +16,25 @@ export interface DecidedTask {
 }
 
 export function decidedTask(t: TaskRecord): DecidedTask {
-  return { requestId: t.requestId, taskId: t.id, vendor: t.vendor, action: t.action, resource: t.resource, error: t.error, failedAt: t.finishedAt?.toISOString() ?? null };
+  return {
+    requestId: t.requestId,
+    taskId: t.id,
+    vendor: t.vendor,
+    action: t.action,
+    resource: t.resource,
+    error: t.error,
+    failedAt: t.finishedAt?.toISOString() ?? null,
+  };
 }
 
 /** The task is not failed (any more): nothing changed. `state` is where it is, undefined when there is no such task. */
 export class NotAFailedTaskError extends Error {
   constructor(readonly state: TaskState | undefined) {
-    super(state ? `the task is ${state}, not failed: only a failed task can be skipped or resolved` : 'no task with that id in this request');
+    super(
+      state
+        ? `the task is ${state}, not failed: only a failed task can be skipped or resolved`
+        : 'no task with that id in this request',
+    );
     this.name = 'NotAFailedTaskError';
   }
 }
@@ -37,7 +49,13 @@ export async function decideFailedTask(
   deps: { ledger: Ledger },
   input: { requestId: string; taskId: string; decision: OperatorDecision; actor: string; reason: string },
 ): Promise<TaskRecord> {
-  const result = await deps.ledger.tasks.decideFailedTask(input.requestId, input.taskId, input.decision, input.actor, scrub(input.reason));
+  const result = await deps.ledger.tasks.decideFailedTask(
+    input.requestId,
+    input.taskId,
+    input.decision,
+    input.actor,
+    scrub(input.reason),
+  );
   if (!result.applied || !result.task) throw new NotAFailedTaskError(result.state);
   await deps.ledger.requests.settleRequest(input.requestId, input.actor);
   return result.task;
@@ -50,15 +68,33 @@ export async function decideFailedTask(
  */
 export async function decideFailedTasks(
   deps: { ledger: Ledger },
-  input: { decision: OperatorDecision; actor: string; reason: string; vendor?: VendorName; requestId?: string; since?: Date; limit: number; dryRun: boolean },
+  input: {
+    decision: OperatorDecision;
+    actor: string;
+    reason: string;
+    vendor?: VendorName;
+    requestId?: string;
+    since?: Date;
+    limit: number;
+    dryRun: boolean;
+  },
 ): Promise<DecidedTask[]> {
-  const tasks = await deps.ledger.queries.failedTasks({ vendor: input.vendor, requestId: input.requestId, since: input.since }, input.limit);
+  const tasks = await deps.ledger.queries.failedTasks(
+    { vendor: input.vendor, requestId: input.requestId, since: input.since },
+    input.limit,
+  );
   if (input.dryRun) return tasks.map(decidedTask);
   const decided: DecidedTask[] = [];
   const touched = new Set<string>();
   const reason = scrub(input.reason);
   for (const task of tasks) {
-    const result = await deps.ledger.tasks.decideFailedTask(task.requestId, task.id, input.decision, input.actor, reason);
+    const result = await deps.ledger.tasks.decideFailedTask(
+      task.requestId,
+      task.id,
+      input.decision,
+      input.actor,
+      reason,
+    );
     if (!result.applied) continue;
     decided.push(decidedTask(task));
     touched.add(task.requestId);

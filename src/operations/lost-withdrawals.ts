@@ -31,7 +31,10 @@ async function tasksAwaitingWithdrawal(ledger: Ledger, limit: number): Promise<T
  * adding one that exists changes nothing; only a job missing from Redis is counted. Returns how
  * many were re-created.
  */
-export async function recreateLostWithdrawals(deps: { ledger: Ledger; queues: QueueSet }, limit: number): Promise<number> {
+export async function recreateLostWithdrawals(
+  deps: { ledger: Ledger; queues: QueueSet },
+  limit: number,
+): Promise<number> {
   const lost: TaskRecord[] = [];
   for (const task of await tasksAwaitingWithdrawal(deps.ledger, limit)) {
     const job = await deps.queues.queue(task.queue).getJob(withdrawalJobId(task.id));

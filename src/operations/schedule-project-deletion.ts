@@ -40,12 +40,24 @@ export async function scheduleProjectDeletion(
   now = new Date(),
 ): Promise<{ deletion: ProjectDeletionRecord; created: boolean }> {
   const pinpoint = deps.config.vendors.pinpoint;
-  if (input.confirmAppId !== input.appId) throw new ProjectDeletionRefused('confirmAppId', 'must repeat appId exactly: the app id is typed twice so that a slip cannot delete another project');
+  if (input.confirmAppId !== input.appId)
+    throw new ProjectDeletionRefused(
+      'confirmAppId',
+      'must repeat appId exactly: the app id is typed twice so that a slip cannot delete another project',
+    );
   if (!pinpoint) throw new ProjectDeletionRefused('appId', 'cannot be deleted: Pinpoint is not configured');
-  if (!pinpoint.appIds.includes(input.appId)) throw new ProjectDeletionRefused('appId', `is not a configured Pinpoint app (vendors.pinpoint.appIds lists ${pinpoint.appIds.length})`);
+  if (!pinpoint.appIds.includes(input.appId))
+    throw new ProjectDeletionRefused(
+      'appId',
+      `is not a configured Pinpoint app (vendors.pinpoint.appIds lists ${pinpoint.appIds.length})`,
+    );
   const configured = deps.config.projectDeletion.gracePeriodDays;
   const gracePeriodDays = input.gracePeriodDays ?? configured;
-  if (gracePeriodDays < configured) throw new ProjectDeletionRefused('gracePeriodDays', `can only lengthen the configured grace period of ${configured} days`);
+  if (gracePeriodDays < configured)
+    throw new ProjectDeletionRefused(
+      'gracePeriodDays',
+      `can only lengthen the configured grace period of ${configured} days`,
+    );
 
   const { deletion, created } = await deps.deletions.create({
     id: randomUUID(),
@@ -60,8 +72,15 @@ export async function scheduleProjectDeletion(
   try {
     await addProjectDeletionJob(deps.queues, deletion, now);
   } catch (err) {
-    deps.logger.warn('could not add the project deletion job; the reconciler will add it from the ledger', { projectDeletionId: deletion.id, errorName: (err as Error).name });
+    deps.logger.warn('could not add the project deletion job; the reconciler will add it from the ledger', {
+      projectDeletionId: deletion.id,
+      errorName: (err as Error).name,
+    });
   }
-  deps.logger.info('project deletion scheduled', { projectDeletionId: deletion.id, appId: deletion.appId, runAt: deletion.runAt.toISOString() });
+  deps.logger.info('project deletion scheduled', {
+    projectDeletionId: deletion.id,
+    appId: deletion.appId,
+    runAt: deletion.runAt.toISOString(),
+  });
   return { deletion, created };
 }

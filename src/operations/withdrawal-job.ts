@@ -25,7 +25,10 @@ export const withdrawalJobId = (taskId: string) => `${taskId}__withdraw`;
  * unprioritised jobs before its prioritised task jobs (src/planner/build-flow.ts, TASK_JOB_PRIORITY),
  * so a withdrawal is not left behind the backlog of task jobs it may make unnecessary.
  */
-export async function addWithdrawalJobs(queues: QueueSet, tasks: Array<Pick<TaskRecord, 'id' | 'requestId' | 'queue'>>): Promise<void> {
+export async function addWithdrawalJobs(
+  queues: QueueSet,
+  tasks: Array<Pick<TaskRecord, 'id' | 'requestId' | 'queue'>>,
+): Promise<void> {
   await Promise.all(
     tasks.map((task) => {
       const data: WithdrawalJobData = { requestId: task.requestId, taskId: task.id };

@@ -30,14 +30,29 @@ export type ChildFailurePolicy = 'ignore' | 'fail-parent';
  */
 export const TASK_JOB_PRIORITY = 1;
 
-export function childJob(task: Pick<TaskSpec, 'id' | 'queue' | 'jobName'> & { requestId: string }, onFailure: ChildFailurePolicy, defaults: JobsOptions): FlowJobNode {
-  const failure: JobsOptions = onFailure === 'ignore' ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true };
+export function childJob(
+  task: Pick<TaskSpec, 'id' | 'queue' | 'jobName'> & { requestId: string },
+  onFailure: ChildFailurePolicy,
+  defaults: JobsOptions,
+): FlowJobNode {
+  const failure: JobsOptions =
+    onFailure === 'ignore' ? { ignoreDependencyOnFailure: true } : { failParentOnFailure: true };
   const data: TaskJobData = { requestId: task.requestId, taskId: task.id };
-  return { name: task.jobName, queueName: task.queue, data, opts: { ...defaults, ...failure, priority: TASK_JOB_PRIORITY, jobId: task.id } };
+  return {
+    name: task.jobName,
+    queueName: task.queue,
+    data,
+    opts: { ...defaults, ...failure, priority: TASK_JOB_PRIORITY, jobId: task.id },
+  };
 }
 
 /** A request as a BullMQ flow: one parent in `requests`, one child per open task in its vendor's queue. */
-export function buildRequestFlow(requestId: string, tasks: Array<Pick<TaskSpec, 'id' | 'queue' | 'jobName'>>, queues: ResolvedQueue[], delayMs = 0): FlowJob {
+export function buildRequestFlow(
+  requestId: string,
+  tasks: Array<Pick<TaskSpec, 'id' | 'queue' | 'jobName'>>,
+  queues: ResolvedQueue[],
+  delayMs = 0,
+): FlowJob {
   const defaultsFor = (name: string): JobsOptions => queues.find((q) => q.name === name)?.defaultJobOptions ?? {};
   const data: RequestJobData = { requestId };
   return {
@@ -45,6 +60,11 @@ export function buildRequestFlow(requestId: string, tasks: Array<Pick<TaskSpec, 
     queueName: requestsQueue.name,
     data,
     opts: { ...defaultsFor(requestsQueue.name), jobId: parentJobId(requestId) },
-    children: tasks.map((task) => childJob({ ...task, requestId }, 'ignore', { ...defaultsFor(task.queue), ...(delayMs > 0 ? { delay: delayMs } : {}) })),
+    children: tasks.map((task) =>
+      childJob({ ...task, requestId }, 'ignore', {
+        ...defaultsFor(task.queue),
+        ...(delayMs > 0 ? { delay: delayMs } : {}),
+      }),
+    ),
   };
 }

@@ -19,7 +19,14 @@ export const projectDeletionJobId = (deletionId: string) => `project-deletion__$
  * (a delayed job, not a sleep: no worker is held while it waits). The job only wakes the runner,
  * which checks the ledger before it acts, so a job that runs early or after a cancel does nothing.
  */
-export async function addProjectDeletionJob(queues: QueueSet, deletion: Pick<ProjectDeletionRecord, 'id' | 'runAt'>, now = new Date()): Promise<void> {
+export async function addProjectDeletionJob(
+  queues: QueueSet,
+  deletion: Pick<ProjectDeletionRecord, 'id' | 'runAt'>,
+  now = new Date(),
+): Promise<void> {
   const data: ProjectDeletionJobData = { projectDeletionId: deletion.id };
-  await queues.queue(pinpointQueue.name).add(DELETE_PROJECT, data, { jobId: projectDeletionJobId(deletion.id), delay: Math.max(0, deletion.runAt.getTime() - now.getTime()) });
+  await queues.queue(pinpointQueue.name).add(DELETE_PROJECT, data, {
+    jobId: projectDeletionJobId(deletion.id),
+    delay: Math.max(0, deletion.runAt.getTime() - now.getTime()),
+  });
 }

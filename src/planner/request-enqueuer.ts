@@ -43,10 +43,16 @@ export async function largestRoom(queues: QueueSet, limit: number): Promise<numb
  * tasks, so one request always fits an empty queue). The first that does not fit stops the
  * admission, so later requests never overtake it. Requests with no open task always fit.
  */
-async function admissible<T extends { open: TaskRecord[] }>(queues: QueueSet, candidates: T[], limit: number | undefined): Promise<T[]> {
+async function admissible<T extends { open: TaskRecord[] }>(
+  queues: QueueSet,
+  candidates: T[],
+  limit: number | undefined,
+): Promise<T[]> {
   if (limit === undefined) return candidates;
   const names = [...new Set(candidates.flatMap((c) => c.open.map((t) => t.queue)))];
-  const room = new Map(await Promise.all(names.map(async (name) => [name, await roomIn(queues, name, limit)] as const)));
+  const room = new Map(
+    await Promise.all(names.map(async (name) => [name, await roomIn(queues, name, limit)] as const)),
+  );
   const admitted: T[] = [];
   for (const candidate of candidates) {
     if (candidate.open.some((t) => (room.get(t.queue) ?? 0) <= 0)) break;
@@ -101,9 +107,14 @@ export function createBulkEnqueuer(deps: EnqueuerDeps) {
     const tasks = await deps.ledger.tasks.getTasksOf(requests.map((r) => r.id));
     const candidates = requests.map((request) => ({ request, open: openTasks(tasks.get(request.id) ?? []) }));
     const admitted = await admissible(deps.queues, candidates, deps.readyJobsPerQueue);
-    const flows = admitted.filter((c) => c.open.length > 0).map((c) => buildRequestFlow(c.request.id, c.open, deps.queues.definitions, delayOf(c.request, now)));
+    const flows = admitted
+      .filter((c) => c.open.length > 0)
+      .map((c) => buildRequestFlow(c.request.id, c.open, deps.queues.definitions, delayOf(c.request, now)));
     if (flows.length) await deps.queues.flows.addBulk(flows);
-    await deps.ledger.requests.markEnqueuedMany(admitted.map((c) => c.request.id), now);
+    await deps.ledger.requests.markEnqueuedMany(
+      admitted.map((c) => c.request.id),
+      now,
+    );
     // Nothing to run (every task skipped or manual): settle now, as enqueueRequest does.
     for (const c of admitted) if (c.open.length === 0) await deps.ledger.requests.settleRequest(c.request.id);
     return admitted.length;

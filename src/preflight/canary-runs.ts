@@ -22,10 +22,28 @@ export function shown(value: unknown, fallback: string): string {
 export const realWait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.min(ms, 5_000)));
 
 /** Runs a batch processor to its end for the canary alone: evidence in memory, no ledger, no queue. */
-export async function runAlone<C>(processor: BatchProcessor<C>, scope: string, member: BatchMemberInput, client: C | undefined, wait: (ms: number) => Promise<void>, signal?: AbortSignal) {
+export async function runAlone<C>(
+  processor: BatchProcessor<C>,
+  scope: string,
+  member: BatchMemberInput,
+  client: C | undefined,
+  wait: (ms: number) => Promise<void>,
+  signal?: AbortSignal,
+) {
   const evidence: Record<string, unknown> = {};
   for (let run = 0; run < MAX_RUNS; run++) {
-    const result: BatchResult = await processor({ batchId: `canary-${randomBytes(4).toString('hex')}`, scope, members: [member], attempt: 1, previous: { ...evidence }, checkpoint: (e) => keep(evidence, e), signal }, { client });
+    const result: BatchResult = await processor(
+      {
+        batchId: `canary-${randomBytes(4).toString('hex')}`,
+        scope,
+        members: [member],
+        attempt: 1,
+        previous: { ...evidence },
+        checkpoint: (e) => keep(evidence, e),
+        signal,
+      },
+      { client },
+    );
     if (result.outcome === 'done') return memberResult(result.members, member.taskId);
     Object.assign(evidence, result.evidence);
     await wait(result.pollAfterMs);
@@ -43,5 +61,7 @@ export function memberResult(members: Map<string, MemberResult>, taskId: string)
 }
 
 /** Why a canary failed: the taxonomy's message (vendor, operation, status, code) or ours, never other text. */
-export const failure = (err: unknown) => (isVendorError(err) || err instanceof CanaryTimeout ? err.message : `failed (${(err as Error | undefined)?.name ?? 'Error'})`);
-
+export const failure = (err: unknown) =>
+  isVendorError(err) || err instanceof CanaryTimeout
+    ? err.message
+    : `failed (${(err as Error | undefined)?.name ?? 'Error'})`;

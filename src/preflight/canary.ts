@@ -15,7 +15,6 @@ import type { VendorCheck } from './vendor-preflight.js';
 import { failure, keep, realWait, runAlone, shown } from './canary-runs.js';
 import { segmentCanary } from './canary-segment.js';
 
-
 /**
  * Canaries: a synthetic person, planted where the vendor takes writes, erased through the same job
  * processors requests use (jobs/), then read back. A canary is not a request: it has no ledger
@@ -50,12 +49,23 @@ export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
   for (const vendor of input.enabled) {
     try {
       const { vendors, clients } = input;
-      if (vendor === 'pinpoint' && vendors.pinpoint && clients.pinpoint?.putEndpoint) checks.push(...(await pinpointCanary(input, vendors.pinpoint, clients.pinpoint)));
-      else if (vendor === 's3' && vendors.s3 && clients.s3) checks.push(...(await s3Canary(input, vendors.s3, clients.s3, wait)));
-      else if (vendor === 'appcenter' && vendors.appcenter && clients.appcenter) checks.push(...(await appcenterCanary(input, vendors.appcenter, clients.appcenter, wait)));
-      else if (vendor === 'amplitude' && vendors.amplitude && clients.amplitude) checks.push(...(await amplitudeCanary(input, vendors.amplitude, clients.amplitude, wait)));
-      else if (vendor === 'segment' && vendors.segment && clients.segment) checks.push(...(await segmentCanary(input, vendors.segment, clients.segment)));
-      else checks.push({ vendor, check: 'canary', status: 'warn', detail: `no canary for ${vendor}: its API offers no write the erasure jobs could read back in time` });
+      if (vendor === 'pinpoint' && vendors.pinpoint && clients.pinpoint?.putEndpoint)
+        checks.push(...(await pinpointCanary(input, vendors.pinpoint, clients.pinpoint)));
+      else if (vendor === 's3' && vendors.s3 && clients.s3)
+        checks.push(...(await s3Canary(input, vendors.s3, clients.s3, wait)));
+      else if (vendor === 'appcenter' && vendors.appcenter && clients.appcenter)
+        checks.push(...(await appcenterCanary(input, vendors.appcenter, clients.appcenter, wait)));
+      else if (vendor === 'amplitude' && vendors.amplitude && clients.amplitude)
+        checks.push(...(await amplitudeCanary(input, vendors.amplitude, clients.amplitude, wait)));
+      else if (vendor === 'segment' && vendors.segment && clients.segment)
+        checks.push(...(await segmentCanary(input, vendors.segment, clients.segment)));
+      else
+        checks.push({
+          vendor,
+          check: 'canary',
+          status: 'warn',
+          detail: `no canary for ${vendor}: its API offers no write the erasure jobs could read back in time`,
+        });
     } catch (err) {
       checks.push({ vendor, check: 'canary', status: 'fail', detail: `canary ${failure(err)}` });
     }
@@ -68,15 +78,35 @@ export async function runCanaries(input: CanaryInput): Promise<VendorCheck[]> {
  * erases that user with `delete-user-endpoints` and reads back: both must be reported deleted and
  * GetUserEndpoints must find none; a neighbour endpoint planted beside them must survive.
  */
-async function pinpointCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['pinpoint']>, pinpoint: PinpointClient): Promise<VendorCheck[]> {
-  if (!pinpoint.putEndpoint) return [{ vendor: 'pinpoint', check: 'canary', status: 'warn', detail: `no canary for pinpoint: its API offers no write the erasure jobs could read back in time` }];
+async function pinpointCanary(
+  input: CanaryInput,
+  settings: NonNullable<VendorSettingsMap['pinpoint']>,
+  pinpoint: PinpointClient,
+): Promise<VendorCheck[]> {
+  if (!pinpoint.putEndpoint)
+    return [
+      {
+        vendor: 'pinpoint',
+        check: 'canary',
+        status: 'warn',
+        detail: `no canary for pinpoint: its API offers no write the erasure jobs could read back in time`,
+      },
+    ];
   const appId = settings.appIds.at(0);
-  if (!appId) return [{ vendor: 'pinpoint', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
+  if (!appId)
+    return [{ vendor: 'pinpoint', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
   const tag = randomBytes(6).toString('hex');
   const userId = `erasure-canary-${tag}`;
   const neighbour = `${userId}-neighbour`;
   const plant = (endpointId: string, user: string) =>
-    pinpoint.putEndpoint?.({ appId, endpointId, channelType: 'EMAIL', address: `${endpointId}@canary.invalid`, userId: user, signal: input.signal });
+    pinpoint.putEndpoint?.({
+      appId,
+      endpointId,
+      channelType: 'EMAIL',
+      address: `${endpointId}@canary.invalid`,
+      userId: user,
+      signal: input.signal,
+    });
   await plant(`canary-${tag}-a`, userId);
   await plant(`canary-${tag}-b`, userId);
   await plant(`canary-${tag}-n`, neighbour);
@@ -88,7 +118,11 @@ async function pinpointCanary(input: CanaryInput, settings: NonNullable<VendorSe
 }
 
 /** The Pinpoint canary's erasure through `delete-user-endpoints`, then the read back of the user and the neighbour. */
-async function eraseAndReadBack(input: CanaryInput, pinpoint: PinpointClient, planted: { appId: string; tag: string; userId: string; neighbour: string }): Promise<VendorCheck[]> {
+async function eraseAndReadBack(
+  input: CanaryInput,
+  pinpoint: PinpointClient,
+  planted: { appId: string; tag: string; userId: string; neighbour: string },
+): Promise<VendorCheck[]> {
   const { appId, tag, userId, neighbour } = planted;
   const evidence: Record<string, unknown> = {};
   const result = await deleteUserEndpoints(
@@ -107,11 +141,33 @@ async function eraseAndReadBack(input: CanaryInput, pinpoint: PinpointClient, pl
   );
   const left = await pinpoint.getUserEndpoints({ appId, userId, signal: input.signal });
   if (result.outcome !== 'succeeded' || Number(result.evidence.endpointsDeleted) !== 2 || left.length > 0) {
-    return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: `canary ended ${result.outcome} with ${shown(result.evidence.endpointsDeleted, '0')} of 2 endpoints deleted and ${left.length} left` }];
+    return [
+      {
+        vendor: 'pinpoint',
+        check: 'canary',
+        status: 'fail',
+        detail: `canary ended ${result.outcome} with ${shown(result.evidence.endpointsDeleted, '0')} of 2 endpoints deleted and ${left.length} left`,
+      },
+    ];
   }
   const kept = await pinpoint.getUserEndpoints({ appId, userId: neighbour, signal: input.signal });
-  if (kept.length !== 1) return [{ vendor: 'pinpoint', check: 'canary', status: 'fail', detail: 'the canary’s neighbour endpoint did not survive' }];
-  return [{ vendor: 'pinpoint', check: 'canary', status: 'ok', detail: 'planted 2 endpoints, erased through delete-user-endpoints and read back gone; the neighbour kept' }];
+  if (kept.length !== 1)
+    return [
+      {
+        vendor: 'pinpoint',
+        check: 'canary',
+        status: 'fail',
+        detail: 'the canary’s neighbour endpoint did not survive',
+      },
+    ];
+  return [
+    {
+      vendor: 'pinpoint',
+      check: 'canary',
+      status: 'ok',
+      detail: 'planted 2 endpoints, erased through delete-user-endpoints and read back gone; the neighbour kept',
+    },
+  ];
 }
 
 /**
@@ -119,25 +175,74 @@ async function eraseAndReadBack(input: CanaryInput, pinpoint: PinpointClient, pl
  * canary folder of the first location, purges it with `scan-s3-prefix` and reads the object back:
  * the canary's row must be gone and the neighbour's kept.
  */
-async function s3Canary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['s3']>, s3: S3VendorClient, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+async function s3Canary(
+  input: CanaryInput,
+  settings: NonNullable<VendorSettingsMap['s3']>,
+  s3: S3VendorClient,
+  wait: (ms: number) => Promise<void>,
+): Promise<VendorCheck[]> {
   const location = settings.locations.at(0);
-  if (!location) return [{ vendor: 's3', check: 'canary', status: 'warn', detail: 'no location configured for a canary' }];
+  if (!location)
+    return [{ vendor: 's3', check: 'canary', status: 'warn', detail: 'no location configured for a canary' }];
   const tag = randomBytes(6).toString('hex');
   const folder = `${location.prefix}erasure-canary-${tag}/`;
   const key = `${folder}endpoints.ndjson`;
   const canaryUser = `erasure-canary-${tag}`;
-  const rows = [{ Id: `canary-${tag}`, Address: `canary-${tag}@canary.invalid`, User: { UserId: canaryUser } }, { Id: `neighbour-${tag}`, Address: `neighbour-${tag}@canary.invalid`, User: { UserId: `${canaryUser}-neighbour` } }];
+  const rows = [
+    { Id: `canary-${tag}`, Address: `canary-${tag}@canary.invalid`, User: { UserId: canaryUser } },
+    { Id: `neighbour-${tag}`, Address: `neighbour-${tag}@canary.invalid`, User: { UserId: `${canaryUser}-neighbour` } },
+  ];
   const body = Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  await s3.putObject({ bucket: location.bucket, key, body, contentLength: body.length, contentType: 'application/x-ndjson', signal: input.signal });
+  await s3.putObject({
+    bucket: location.bucket,
+    key,
+    body,
+    contentLength: body.length,
+    contentType: 'application/x-ndjson',
+    signal: input.signal,
+  });
   try {
     const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: canaryUser } };
-    const result = await runAlone(scanS3Prefix, locationResource({ bucket: location.bucket, prefix: folder }), member, s3, wait, input.signal);
-    if (result.state !== 'done') return [{ vendor: 's3', check: 'canary', status: 'fail', detail: `canary not erased: ${shown(result.result.reason, 'failed')}` }];
+    const result = await runAlone(
+      scanS3Prefix,
+      locationResource({ bucket: location.bucket, prefix: folder }),
+      member,
+      s3,
+      wait,
+      input.signal,
+    );
+    if (result.state !== 'done')
+      return [
+        {
+          vendor: 's3',
+          check: 'canary',
+          status: 'fail',
+          detail: `canary not erased: ${shown(result.result.reason, 'failed')}`,
+        },
+      ];
     const read = await s3.getObject(location.bucket, key, undefined, input.signal);
     const text = read ? await readAll(read.body) : '';
-    if (Number(result.result.rowsRemoved ?? 0) < 1 || text.includes(canaryUser + '"')) return [{ vendor: 's3', check: 'canary', status: 'fail', detail: 'canary row still readable after the purge (drift: the scanner did not match it)' }];
-    if (!text.includes(`${canaryUser}-neighbour`)) return [{ vendor: 's3', check: 'canary', status: 'fail', detail: 'the canary’s neighbour row was removed with it' }];
-    return [{ vendor: 's3', check: 'canary', status: 'ok', detail: 'planted, erased through scan-s3-prefix and read back gone; the neighbour kept' }];
+    if (Number(result.result.rowsRemoved ?? 0) < 1 || text.includes(canaryUser + '"'))
+      return [
+        {
+          vendor: 's3',
+          check: 'canary',
+          status: 'fail',
+          detail: 'canary row still readable after the purge (drift: the scanner did not match it)',
+        },
+      ];
+    if (!text.includes(`${canaryUser}-neighbour`))
+      return [
+        { vendor: 's3', check: 'canary', status: 'fail', detail: 'the canary’s neighbour row was removed with it' },
+      ];
+    return [
+      {
+        vendor: 's3',
+        check: 'canary',
+        status: 'ok',
+        detail: 'planted, erased through scan-s3-prefix and read back gone; the neighbour kept',
+      },
+    ];
   } finally {
     await s3.purgePrefix(location.bucket, folder, input.signal).catch(() => undefined);
   }
@@ -155,16 +260,52 @@ async function readAll(body: AsyncIterable<Uint8Array> | NodeJS.ReadableStream):
  * app: it must end with the export read in a format the scanner knows, matching nobody. An export
  * whose rows lack the id fields, or whose blob is elsewhere, fails it ("unexpected export format").
  */
-async function appcenterCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['appcenter']>, appcenter: AppCenterClient, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+async function appcenterCanary(
+  input: CanaryInput,
+  settings: NonNullable<VendorSettingsMap['appcenter']>,
+  appcenter: AppCenterClient,
+  wait: (ms: number) => Promise<void>,
+): Promise<VendorCheck[]> {
   const app = settings.apps.at(0);
   if (!app) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no app configured for a canary' }];
-  if (!settings.exportContainerSasUri) return [{ vendor: 'appcenter', check: 'canary', status: 'warn', detail: 'no exportContainerSasUri: the device export cannot be checked' }];
+  if (!settings.exportContainerSasUri)
+    return [
+      {
+        vendor: 'appcenter',
+        check: 'canary',
+        status: 'warn',
+        detail: 'no exportContainerSasUri: the device export cannot be checked',
+      },
+    ];
   const tag = randomBytes(6).toString('hex');
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
   const result = await runAlone(appcenterExportDevices, `app/${app}`, member, appcenter, wait, input.signal);
-  if (result.state !== 'done') return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary ${shown(result.result.reason, 'failed')}` }];
-  if (result.result.appGone) return [{ vendor: 'appcenter', check: 'canary', status: 'fail', detail: `canary: the app answered ${shown(result.result.vendorStatus, 'unknown')}` }];
-  return [{ vendor: 'appcenter', check: 'canary', status: 'ok', detail: 'device export read in a known format; the synthetic person matched nothing' }];
+  if (result.state !== 'done')
+    return [
+      {
+        vendor: 'appcenter',
+        check: 'canary',
+        status: 'fail',
+        detail: `canary ${shown(result.result.reason, 'failed')}`,
+      },
+    ];
+  if (result.result.appGone)
+    return [
+      {
+        vendor: 'appcenter',
+        check: 'canary',
+        status: 'fail',
+        detail: `canary: the app answered ${shown(result.result.vendorStatus, 'unknown')}`,
+      },
+    ];
+  return [
+    {
+      vendor: 'appcenter',
+      check: 'canary',
+      status: 'ok',
+      detail: 'device export read in a known format; the synthetic person matched nothing',
+    },
+  ];
 }
 
 /**
@@ -174,13 +315,32 @@ async function appcenterCanary(input: CanaryInput, settings: NonNullable<VendorS
  * (`invalid_ids`, or a 400 for it alone), in a shape the job reads. Note: Amplitude e-mails the
  * project's admins for each deletion call (vendor-contracts §5.5), canaries included.
  */
-async function amplitudeCanary(input: CanaryInput, settings: NonNullable<VendorSettingsMap['amplitude']>, amplitude: AmplitudeClient, wait: (ms: number) => Promise<void>): Promise<VendorCheck[]> {
+async function amplitudeCanary(
+  input: CanaryInput,
+  settings: NonNullable<VendorSettingsMap['amplitude']>,
+  amplitude: AmplitudeClient,
+  wait: (ms: number) => Promise<void>,
+): Promise<VendorCheck[]> {
   const tag = randomBytes(6).toString('hex');
   const member = { taskId: `canary-${tag}`, requestId: `canary-${tag}`, subject: { userId: `erasure-canary-${tag}` } };
   const result = await runAlone(submitDeletions, `project/${settings.project}`, member, amplitude, wait, input.signal);
   const sent = result.result as unknown as SubmittedMember;
   if (result.state !== 'done' || sent.known) {
-    return [{ vendor: 'amplitude', check: 'canary', status: 'fail', detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads` }];
+    return [
+      {
+        vendor: 'amplitude',
+        check: 'canary',
+        status: 'fail',
+        detail: `a synthetic id was not reported unknown (state ${result.state}, known ${String(sent.known)}): the answer drifted from what the job reads`,
+      },
+    ];
   }
-  return [{ vendor: 'amplitude', check: 'canary', status: 'ok', detail: `a synthetic id went through amplitude-submit-deletions and came back unknown (${sent.vendorAnswer ? `${sent.vendorAnswer.status} for it alone` : 'invalid_ids'})` }];
+  return [
+    {
+      vendor: 'amplitude',
+      check: 'canary',
+      status: 'ok',
+      detail: `a synthetic id went through amplitude-submit-deletions and came back unknown (${sent.vendorAnswer ? `${sent.vendorAnswer.status} for it alone` : 'invalid_ids'})`,
+    },
+  ];
 }

@@ -30,20 +30,35 @@ export async function patiently<T>(call: () => Promise<T>, signal?: AbortSignal)
 }
 
 /** Records a scope the vendor answered for (src/ledger/scope-sightings.ts); a ledger hiccup never fails a check. */
-export async function sighted(input: PreflightInput, vendor: VendorName, configKey: string, scopeId: string): Promise<void> {
+export async function sighted(
+  input: PreflightInput,
+  vendor: VendorName,
+  configKey: string,
+  scopeId: string,
+): Promise<void> {
   await input.clients.scopeSightings?.seen({ vendor, configKey, scopeId }).catch(() => undefined);
 }
 
 /** When a scope was last seen to exist, if ever: a scope seen before that now answers not found is gone, not mistyped. */
-export async function lastSeen(input: PreflightInput, vendor: VendorName, scopeId: string): Promise<string | undefined> {
+export async function lastSeen(
+  input: PreflightInput,
+  vendor: VendorName,
+  scopeId: string,
+): Promise<string | undefined> {
   return (await input.clients.scopeSightings?.lastSeen(vendor, scopeId).catch(() => undefined))?.lastSeenAt;
 }
 
-export const rejected = (err: unknown) => err instanceof PermanentVendorError && (err.details.status === 401 || err.details.status === 403);
+export const rejected = (err: unknown) =>
+  err instanceof PermanentVendorError && (err.details.status === 401 || err.details.status === 403);
 
 export function endOfSupport(vendor: VendorName, at: string, now: number, what: string): VendorCheck {
   const day = at.slice(0, 10);
   return now >= Date.parse(at)
-    ? { vendor, check: 'end_of_support', status: 'warn', detail: `${what} reached end of support on ${day}; erasing what remains in existing accounts` }
+    ? {
+        vendor,
+        check: 'end_of_support',
+        status: 'warn',
+        detail: `${what} reached end of support on ${day}; erasing what remains in existing accounts`,
+      }
     : { vendor, check: 'end_of_support', status: 'ok', detail: `${what} is supported until ${day}` };
 }

@@ -43,9 +43,12 @@ export class VendorHealthMonitor {
   /** Starts the boot run (not awaited: a vendor that is down must not stop the service) and the timers. */
   start(): void {
     if (this.options.atBoot) void this.check().catch(() => undefined);
-    if (this.options.intervalMs > 0) this.timers.push(setInterval(() => void this.check().catch(() => undefined), this.options.intervalMs).unref());
+    if (this.options.intervalMs > 0)
+      this.timers.push(setInterval(() => void this.check().catch(() => undefined), this.options.intervalMs).unref());
     if (this.options.canaries && this.options.canaryEveryMs > 0) {
-      this.timers.push(setInterval(() => void this.runCanaries().catch(() => undefined), this.options.canaryEveryMs).unref());
+      this.timers.push(
+        setInterval(() => void this.runCanaries().catch(() => undefined), this.options.canaryEveryMs).unref(),
+      );
     }
   }
 
@@ -98,16 +101,34 @@ export class VendorHealthMonitor {
   metricLines(): string[] {
     const report = this.current();
     if (!report) return ['# vendor checks: no preflight has finished yet'];
-    const lines = ['# HELP erasure_vendor_check Vendor preflight and canary checks: 1 passed, 0.5 passed with a warning, 0 failed.', '# TYPE erasure_vendor_check gauge'];
-    for (const c of report.checks) lines.push(`erasure_vendor_check{${promLabels({ vendor: c.vendor, check: checkLabel(c) })}} ${GAUGE[c.status]}`);
+    const lines = [
+      '# HELP erasure_vendor_check Vendor preflight and canary checks: 1 passed, 0.5 passed with a warning, 0 failed.',
+      '# TYPE erasure_vendor_check gauge',
+    ];
+    for (const c of report.checks)
+      lines.push(`erasure_vendor_check{${promLabels({ vendor: c.vendor, check: checkLabel(c) })}} ${GAUGE[c.status]}`);
     return lines;
   }
 
   private log(kind: 'preflight' | 'canary', checks: VendorCheck[]): void {
     const failed = checks.filter((c) => c.status === 'fail');
     const warned = checks.filter((c) => c.status === 'warn');
-    for (const c of failed) this.options.logger.warn(`vendor ${kind} check failed`, { vendor: c.vendor, check: checkLabel(c), detail: c.detail });
-    for (const c of warned) this.options.logger.info(`vendor ${kind} check warns`, { vendor: c.vendor, check: checkLabel(c), detail: c.detail });
-    this.options.logger.info(`vendor ${kind} done`, { checks: checks.length, failed: failed.length, warnings: warned.length });
+    for (const c of failed)
+      this.options.logger.warn(`vendor ${kind} check failed`, {
+        vendor: c.vendor,
+        check: checkLabel(c),
+        detail: c.detail,
+      });
+    for (const c of warned)
+      this.options.logger.info(`vendor ${kind} check warns`, {
+        vendor: c.vendor,
+        check: checkLabel(c),
+        detail: c.detail,
+      });
+    this.options.logger.info(`vendor ${kind} done`, {
+      checks: checks.length,
+      failed: failed.length,
+      warnings: warned.length,
+    });
   }
 }

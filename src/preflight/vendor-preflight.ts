@@ -6,7 +6,6 @@ import { PINPOINT_END_OF_SUPPORT } from '../vendors/pinpoint-settings.js';
 import { answerOf, endOfSupport, lastSeen, patiently, rejected, sighted } from './preflight-probes.js';
 import { checkS3 } from './s3-preflight.js';
 
-
 /** `ok` passes; `warn` passes but says something an operator should know; `fail` makes the vendor unhealthy. */
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -67,89 +66,200 @@ export async function runPreflight(input: PreflightInput): Promise<PreflightRepo
 }
 
 /** Settings and client of pinpoint, both present (runPreflight checks). */
-async function checkPinpoint(input: PreflightInput, settings: Present<PreflightInput['vendors']['pinpoint']>, client: Present<PreflightInput['clients']['pinpoint']>): Promise<VendorCheck[]> {
+async function checkPinpoint(
+  input: PreflightInput,
+  settings: Present<PreflightInput['vendors']['pinpoint']>,
+  client: Present<PreflightInput['clients']['pinpoint']>,
+): Promise<VendorCheck[]> {
   const checks: VendorCheck[] = [];
   let credentials: VendorCheck | undefined;
   for (const [i, appId] of settings.appIds.entries()) {
     const key = `vendors.pinpoint.appIds[${i}]`;
     try {
       const app = await patiently(() => client.getApp({ appId, signal: input.signal }), input.signal);
-      credentials ??= { vendor: 'pinpoint', check: 'credentials', status: 'ok', detail: `GetApp answered in ${settings.region}` };
+      credentials ??= {
+        vendor: 'pinpoint',
+        check: 'credentials',
+        status: 'ok',
+        detail: `GetApp answered in ${settings.region}`,
+      };
       if ('gone' in app) {
         const seen = await lastSeen(input, 'pinpoint', appId);
-        checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: seen ? `${key} ${appId} no longer exists in ${settings.region} (last seen ${seen}; ${app.vendorAnswer})` : `${key} does not exist in ${settings.region} (${app.vendorAnswer})` });
+        checks.push({
+          vendor: 'pinpoint',
+          check: 'scope',
+          key,
+          status: 'fail',
+          detail: seen
+            ? `${key} ${appId} no longer exists in ${settings.region} (last seen ${seen}; ${app.vendorAnswer})`
+            : `${key} does not exist in ${settings.region} (${app.vendorAnswer})`,
+        });
       } else {
         await sighted(input, 'pinpoint', key, appId);
-        checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'ok', detail: `${key} exists in ${settings.region}` });
+        checks.push({
+          vendor: 'pinpoint',
+          check: 'scope',
+          key,
+          status: 'ok',
+          detail: `${key} exists in ${settings.region}`,
+        });
       }
     } catch (err) {
       const answer = answerOf(err);
       if (rejected(err)) {
-        credentials = { vendor: 'pinpoint', check: 'credentials', key: 'vendors.pinpoint.credentials', status: 'fail', detail: `vendors.pinpoint.credentials were rejected (${answer.text})` };
+        credentials = {
+          vendor: 'pinpoint',
+          check: 'credentials',
+          key: 'vendors.pinpoint.credentials',
+          status: 'fail',
+          detail: `vendors.pinpoint.credentials were rejected (${answer.text})`,
+        };
         break;
       }
-      checks.push({ vendor: 'pinpoint', check: 'scope', key, status: 'fail', detail: `${key} could not be read in ${settings.region} (${answer.text})` });
+      checks.push({
+        vendor: 'pinpoint',
+        check: 'scope',
+        key,
+        status: 'fail',
+        detail: `${key} could not be read in ${settings.region} (${answer.text})`,
+      });
     }
   }
   return [
-    credentials ?? { vendor: 'pinpoint', check: 'credentials', status: 'fail', detail: 'no app could be read to check the credentials' },
+    credentials ?? {
+      vendor: 'pinpoint',
+      check: 'credentials',
+      status: 'fail',
+      detail: 'no app could be read to check the credentials',
+    },
     ...checks,
     endOfSupport('pinpoint', settings.endOfSupportAt ?? PINPOINT_END_OF_SUPPORT, input.now(), 'Amazon Pinpoint'),
   ];
 }
 
 /** Settings and client of appcenter, both present (runPreflight checks). */
-async function checkAppCenter(input: PreflightInput, settings: Present<PreflightInput['vendors']['appcenter']>, client: Present<PreflightInput['clients']['appcenter']>): Promise<VendorCheck[]> {
+async function checkAppCenter(
+  input: PreflightInput,
+  settings: Present<PreflightInput['vendors']['appcenter']>,
+  client: Present<PreflightInput['clients']['appcenter']>,
+): Promise<VendorCheck[]> {
   const checks: VendorCheck[] = [];
   let credentials: VendorCheck | undefined;
   for (const [i, app] of settings.apps.entries()) {
     const key = `vendors.appcenter.apps[${i}]`;
     try {
       const audiences = await patiently(() => client.listAudiences(app, input.signal), input.signal);
-      credentials ??= { vendor: 'appcenter', check: 'credentials', status: 'ok', detail: 'Analytics_ListAudiences answered' };
+      credentials ??= {
+        vendor: 'appcenter',
+        check: 'credentials',
+        status: 'ok',
+        detail: 'Analytics_ListAudiences answered',
+      };
       const scopeId = `${settings.owner}/${app}`;
       const seen = isGone(audiences) ? await lastSeen(input, 'appcenter', scopeId) : undefined;
       if (!isGone(audiences)) await sighted(input, 'appcenter', key, scopeId);
       checks.push(
         isGone(audiences)
           ? seen
-            ? { vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `${key} ${scopeId} no longer exists (last seen ${seen}; ${audiences.status})` }
-            : { vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} does not exist (${audiences.status})` }
-          : { vendor: 'appcenter', check: 'scope', key, status: 'ok', detail: `${key} ${settings.owner}/${app} exists` },
+            ? {
+                vendor: 'appcenter',
+                check: 'scope',
+                key,
+                status: 'fail',
+                detail: `${key} ${scopeId} no longer exists (last seen ${seen}; ${audiences.status})`,
+              }
+            : {
+                vendor: 'appcenter',
+                check: 'scope',
+                key,
+                status: 'fail',
+                detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} does not exist (${audiences.status})`,
+              }
+          : {
+              vendor: 'appcenter',
+              check: 'scope',
+              key,
+              status: 'ok',
+              detail: `${key} ${settings.owner}/${app} exists`,
+            },
       );
     } catch (err) {
       const answer = answerOf(err);
       if (answer.status === 401) {
-        credentials = { vendor: 'appcenter', check: 'credentials', key: 'vendors.appcenter.apiToken', status: 'fail', detail: `vendors.appcenter.apiToken was rejected (${answer.text})` };
+        credentials = {
+          vendor: 'appcenter',
+          check: 'credentials',
+          key: 'vendors.appcenter.apiToken',
+          status: 'fail',
+          detail: `vendors.appcenter.apiToken was rejected (${answer.text})`,
+        };
         break;
       }
-      checks.push({ vendor: 'appcenter', check: 'scope', key, status: 'fail', detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} could not be read (${answer.text})` });
+      checks.push({
+        vendor: 'appcenter',
+        check: 'scope',
+        key,
+        status: 'fail',
+        detail: `vendors.appcenter.owner/${key} ${settings.owner}/${app} could not be read (${answer.text})`,
+      });
     }
   }
   return [
-    credentials ?? { vendor: 'appcenter', check: 'credentials', status: 'fail', detail: 'no app could be read to check the token' },
+    credentials ?? {
+      vendor: 'appcenter',
+      check: 'credentials',
+      status: 'fail',
+      detail: 'no app could be read to check the token',
+    },
     ...checks,
     endOfSupport('appcenter', APPCENTER_END_OF_SUPPORT, input.now(), 'App Center'),
   ];
 }
 
 /** Settings and client of segment, both present (runPreflight checks). */
-async function checkSegment(input: PreflightInput, settings: Present<PreflightInput['vendors']['segment']>, client: Present<PreflightInput['clients']['segment']>): Promise<VendorCheck[]> {
+async function checkSegment(
+  input: PreflightInput,
+  settings: Present<PreflightInput['vendors']['segment']>,
+  client: Present<PreflightInput['clients']['segment']>,
+): Promise<VendorCheck[]> {
   const probeScope = client.probeScope?.bind(client);
-  if (!probeScope) return [{ vendor: 'segment', check: 'credentials', status: 'warn', detail: 'this Segment client cannot be probed' }];
+  if (!probeScope)
+    return [
+      { vendor: 'segment', check: 'credentials', status: 'warn', detail: 'this Segment client cannot be probed' },
+    ];
   try {
     await patiently(() => probeScope({ kind: 'workspace' }, input.signal), input.signal);
   } catch (err) {
     const answer = answerOf(err);
     return [
       rejected(err)
-        ? { vendor: 'segment', check: 'credentials', key: 'vendors.segment.token', status: 'fail', detail: `vendors.segment.token was rejected by the workspace (${answer.text})` }
-        : { vendor: 'segment', check: 'credentials', key: 'vendors.segment.token', status: 'fail', detail: `the workspace could not be read (${answer.text})` },
+        ? {
+            vendor: 'segment',
+            check: 'credentials',
+            key: 'vendors.segment.token',
+            status: 'fail',
+            detail: `vendors.segment.token was rejected by the workspace (${answer.text})`,
+          }
+        : {
+            vendor: 'segment',
+            check: 'credentials',
+            key: 'vendors.segment.token',
+            status: 'fail',
+            detail: `the workspace could not be read (${answer.text})`,
+          },
     ];
   }
-  const checks: VendorCheck[] = [{ vendor: 'segment', check: 'credentials', status: 'ok', detail: 'the workspace answered the token' }];
+  const checks: VendorCheck[] = [
+    { vendor: 'segment', check: 'credentials', status: 'ok', detail: 'the workspace answered the token' },
+  ];
   if (settings.scope === 'workspace') {
-    checks.push({ vendor: 'segment', check: 'scope', key: 'vendors.segment.scope', status: 'ok', detail: 'the workspace exists' });
+    checks.push({
+      vendor: 'segment',
+      check: 'scope',
+      key: 'vendors.segment.scope',
+      status: 'ok',
+      detail: 'the workspace exists',
+    });
     return checks;
   }
   for (const [i, sourceId] of settings.scope.sourceIds.entries()) {
@@ -159,31 +269,70 @@ async function checkSegment(input: PreflightInput, settings: Present<PreflightIn
       checks.push(
         found === 'exists'
           ? { vendor: 'segment', check: 'scope', key, status: 'ok', detail: `${key} ${sourceId} exists` }
-          : { vendor: 'segment', check: 'scope', key, status: 'fail', detail: `${key} ${sourceId} does not exist in the workspace` },
+          : {
+              vendor: 'segment',
+              check: 'scope',
+              key,
+              status: 'fail',
+              detail: `${key} ${sourceId} does not exist in the workspace`,
+            },
       );
     } catch (err) {
-      checks.push({ vendor: 'segment', check: 'scope', key, status: 'fail', detail: `${key} ${sourceId} could not be read (${answerOf(err).text})` });
+      checks.push({
+        vendor: 'segment',
+        check: 'scope',
+        key,
+        status: 'fail',
+        detail: `${key} ${sourceId} could not be read (${answerOf(err).text})`,
+      });
     }
   }
   return checks;
 }
 
 /** Settings and client of amplitude, both present (runPreflight checks). */
-async function checkAmplitude(input: PreflightInput, settings: Present<PreflightInput['vendors']['amplitude']>, client: Present<PreflightInput['clients']['amplitude']>): Promise<VendorCheck[]> {
+async function checkAmplitude(
+  input: PreflightInput,
+  settings: Present<PreflightInput['vendors']['amplitude']>,
+  client: Present<PreflightInput['clients']['amplitude']>,
+): Promise<VendorCheck[]> {
   const today = new Date(client.now()).toISOString().slice(0, 10);
   try {
     await patiently(() => client.listDeletions(today, today, input.signal), input.signal);
     return [
-      { vendor: 'amplitude', check: 'credentials', status: 'ok', detail: 'the deletion jobs of the project could be listed' },
-      { vendor: 'amplitude', check: 'scope', key: 'vendors.amplitude.apiKey', status: 'ok', detail: `project ${settings.project} answered its key` },
+      {
+        vendor: 'amplitude',
+        check: 'credentials',
+        status: 'ok',
+        detail: 'the deletion jobs of the project could be listed',
+      },
+      {
+        vendor: 'amplitude',
+        check: 'scope',
+        key: 'vendors.amplitude.apiKey',
+        status: 'ok',
+        detail: `project ${settings.project} answered its key`,
+      },
     ];
   } catch (err) {
     const answer = answerOf(err);
     // One API key is one project (vendor-contracts §5.1): a key Amplitude rejects names no project it knows.
     return [
       rejected(err)
-        ? { vendor: 'amplitude', check: 'credentials', key: 'vendors.amplitude.apiKey', status: 'fail', detail: `vendors.amplitude.apiKey/secretKey were rejected: no project ${settings.project} with that key (${answer.text})` }
-        : { vendor: 'amplitude', check: 'credentials', key: 'vendors.amplitude.apiKey', status: 'fail', detail: `the project's deletion jobs could not be listed (${answer.text})` },
+        ? {
+            vendor: 'amplitude',
+            check: 'credentials',
+            key: 'vendors.amplitude.apiKey',
+            status: 'fail',
+            detail: `vendors.amplitude.apiKey/secretKey were rejected: no project ${settings.project} with that key (${answer.text})`,
+          }
+        : {
+            vendor: 'amplitude',
+            check: 'credentials',
+            key: 'vendors.amplitude.apiKey',
+            status: 'fail',
+            detail: `the project's deletion jobs could not be listed (${answer.text})`,
+          },
     ];
   }
 }

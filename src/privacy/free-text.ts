@@ -35,8 +35,11 @@ function escapeRegExp(text: string): string {
  */
 export function scrubFreeText(text: string, subjectTerms: string[] = []): string {
   let out = text;
-  const terms = [...new Set(subjectTerms.map((t) => t.trim()).filter((t) => t.length >= 3))].sort((a, b) => b.length - a.length);
-  for (const term of terms) out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(term)}(?![A-Za-z0-9])`, 'gi'), '[subject]');
+  const terms = [...new Set(subjectTerms.map((t) => t.trim()).filter((t) => t.length >= 3))].sort(
+    (a, b) => b.length - a.length,
+  );
+  for (const term of terms)
+    out = out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(term)}(?![A-Za-z0-9])`, 'gi'), '[subject]');
   out = out.replace(EMAIL, '[redacted-email]');
   out = out.replace(PHONE, (match) => {
     const digits = match.replace(/\D/g, '').length;
@@ -50,7 +53,10 @@ export function scrubFreeText(text: string, subjectTerms: string[] = []): string
  * Splits an audit detail into what the chain holds (each free-text field replaced by its digest)
  * and the scrubbed texts themselves, kept beside the chain.
  */
-export function separateFreeText(detail: Record<string, unknown>, subjectTerms: string[] = []): { chained: Record<string, unknown>; texts: Partial<Record<FreeTextField, string>> } {
+export function separateFreeText(
+  detail: Record<string, unknown>,
+  subjectTerms: string[] = [],
+): { chained: Record<string, unknown>; texts: Partial<Record<FreeTextField, string>> } {
   const chained: Record<string, unknown> = { ...detail };
   const texts: Partial<Record<FreeTextField, string>> = {};
   for (const field of FREE_TEXT_FIELDS) {

@@ -38,7 +38,8 @@ export class KeyNotLoadedError extends Error {
  * entries are only ever known by hash), so the hash key derives from the oldest key given.
  */
 export function createIdentityCipher(masterKey: Buffer, previousKeys: Buffer[] = []): IdentityCipher {
-  for (const key of [masterKey, ...previousKeys]) if (key.length !== 32) throw new Error('the encryption key must be 32 bytes');
+  for (const key of [masterKey, ...previousKeys])
+    if (key.length !== 32) throw new Error('the encryption key must be 32 bytes');
   const derive = (key: Buffer) => ({
     id: createHmac('sha256', key).update('erasure/key-id').digest('hex').slice(0, 8),
     encryptionKey: Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), 'erasure/vault/aes-256-gcm', 32)),
@@ -47,7 +48,9 @@ export function createIdentityCipher(masterKey: Buffer, previousKeys: Buffer[] =
   const keys = new Map([...previousKeys.map(derive), current].map((k) => [k.id, k.encryptionKey]));
   const encryptionKey = current.encryptionKey;
   const keyId = current.id;
-  const hashKey = Buffer.from(hkdfSync('sha256', previousKeys[0] ?? masterKey, Buffer.alloc(0), 'erasure/vault/lookup-hmac', 32));
+  const hashKey = Buffer.from(
+    hkdfSync('sha256', previousKeys[0] ?? masterKey, Buffer.alloc(0), 'erasure/vault/lookup-hmac', 32),
+  );
 
   return {
     keyId,
@@ -57,7 +60,9 @@ export function createIdentityCipher(masterKey: Buffer, previousKeys: Buffer[] =
       const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
       const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       const tag = cipher.getAuthTag();
-      return ['v1', keyId, iv.toString('base64url'), tag.toString('base64url'), ciphertext.toString('base64url')].join('.');
+      return ['v1', keyId, iv.toString('base64url'), tag.toString('base64url'), ciphertext.toString('base64url')].join(
+        '.',
+      );
     },
     open(sealed) {
       const parts: Array<string | undefined> = sealed.split('.');

@@ -31,5 +31,8 @@ export function jsonText(value: unknown, space?: number): string | undefined {
 
 export function printableJson(value: unknown, space?: number): string {
   const text = jsonText(value, space);
-  return (text ?? 'null').replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return (text ?? 'null').replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

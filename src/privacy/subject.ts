@@ -28,11 +28,13 @@ export class InvalidIdentifierError extends Error {
  * surrounding white space is trimmed first (a trailing new line from a careless client).
  */
 /* eslint-disable no-control-regex -- matching control characters is this pattern's purpose */
-const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
+const FORBIDDEN_CHARACTERS =
+  /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/;
 /* eslint-enable no-control-regex -- only the pattern above matches control characters */
 
 function refuseForbidden(kind: IdentifierKind, value: string): void {
-  if (FORBIDDEN_CHARACTERS.test(value)) throw new InvalidIdentifierError(kind, 'must not contain control, bidi or zero-width characters');
+  if (FORBIDDEN_CHARACTERS.test(value))
+    throw new InvalidIdentifierError(kind, 'must not contain control, bidi or zero-width characters');
 }
 
 /** RFC 5321 `atext` (plus SMTPUTF8's non-ASCII, RFC 6531), and a dot-atom of it: no leading, trailing or double dot. */
@@ -58,11 +60,18 @@ export function normaliseEmail(raw: string): string {
   // stops at `/ ? # \`: `ann@x.com/y` or `ann@x\tx.com` would come out as somebody else's address
   // (Invariant 2). Refuse those characters first, then insist on LDH labels.
   // eslint-disable-next-line no-control-regex -- control characters are what this refuses
-  if (/[\s\u0000-\u001f\u007f/\\?#%@:[\],;]/.test(rawDomain)) throw new InvalidIdentifierError('email', 'must be an e-mail address');
-  if (!LOCAL_PART.test(local) || Buffer.byteLength(local) > 64) throw new InvalidIdentifierError('email', 'must be an e-mail address');
+  if (/[\s\u0000-\u001f\u007f/\\?#%@:[\],;]/.test(rawDomain))
+    throw new InvalidIdentifierError('email', 'must be an e-mail address');
+  if (!LOCAL_PART.test(local) || Buffer.byteLength(local) > 64)
+    throw new InvalidIdentifierError('email', 'must be an e-mail address');
   const domain = domainToASCII(rawDomain);
   const labels = domain.split('.');
-  if (labels.length < 2 || domain.length > 253 || !labels.every((label) => DOMAIN_LABEL.test(label)) || /^\d+$/.test(labels[labels.length - 1])) {
+  if (
+    labels.length < 2 ||
+    domain.length > 253 ||
+    !labels.every((label) => DOMAIN_LABEL.test(label)) ||
+    /^\d+$/.test(labels[labels.length - 1])
+  ) {
     throw new InvalidIdentifierError('email', 'must be an e-mail address');
   }
   const address = `${local}@${domain}`;
@@ -85,7 +94,8 @@ const PHONE_PROBLEM = 'must be an international number in E.164 form, like +1555
 export function normalisePhone(raw: string): string {
   let value = raw.trim();
   refuseForbidden('phone', value);
-  if (!/^(\+|00)[1-9][\d\s().-]*$/.test(value) || /\+.*\+/.test(value)) throw new InvalidIdentifierError('phone', PHONE_PROBLEM);
+  if (!/^(\+|00)[1-9][\d\s().-]*$/.test(value) || /\+.*\+/.test(value))
+    throw new InvalidIdentifierError('phone', PHONE_PROBLEM);
   if (value.startsWith('00')) value = `+${value.slice(2)}`;
   let parsed;
   try {
@@ -93,7 +103,8 @@ export function normalisePhone(raw: string): string {
   } catch {
     throw new InvalidIdentifierError('phone', PHONE_PROBLEM);
   }
-  if (!parsed.isPossible() || parsed.ext || !/^\+[1-9]\d{7,14}$/.test(parsed.number)) throw new InvalidIdentifierError('phone', PHONE_PROBLEM);
+  if (!parsed.isPossible() || parsed.ext || !/^\+[1-9]\d{7,14}$/.test(parsed.number))
+    throw new InvalidIdentifierError('phone', PHONE_PROBLEM);
   return parsed.number;
 }
 
@@ -113,13 +124,15 @@ export function normaliseUserId(raw: string): string {
 export function normaliseInstallId(raw: string): string {
   const value = raw.trim().toLowerCase();
   refuseForbidden('installId', value);
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value)) throw new InvalidIdentifierError('installId', 'must be a UUID');
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value))
+    throw new InvalidIdentifierError('installId', 'must be a UUID');
   return value;
 }
 
 export function normaliseAmplitudeId(raw: string | number): string {
   // A number past 2^53 has already been rounded to a neighbour's id; only a string is exact.
-  if (typeof raw === 'number' && !Number.isSafeInteger(raw)) throw new InvalidIdentifierError('amplitudeId', 'must be a positive integer (send ids above 2^53 as a string)');
+  if (typeof raw === 'number' && !Number.isSafeInteger(raw))
+    throw new InvalidIdentifierError('amplitudeId', 'must be a positive integer (send ids above 2^53 as a string)');
   const value = String(raw).trim();
   if (!/^[1-9]\d{0,18}$/.test(value)) throw new InvalidIdentifierError('amplitudeId', 'must be a positive integer');
   return value;
@@ -149,7 +162,8 @@ export class UnknownIdentifierError extends Error {
  */
 export function normaliseSubject(raw: Partial<Record<IdentifierKind, string | number>>): Subject {
   for (const key of Object.keys(raw)) {
-    if (!(IDENTIFIER_KINDS as readonly string[]).includes(key)) throw new UnknownIdentifierError(/^[A-Za-z0-9_$-]{1,40}$/.test(key) ? key : '(a field with an unprintable name)');
+    if (!(IDENTIFIER_KINDS as readonly string[]).includes(key))
+      throw new UnknownIdentifierError(/^[A-Za-z0-9_$-]{1,40}$/.test(key) ? key : '(a field with an unprintable name)');
   }
   const subject: Subject = {};
   for (const kind of IDENTIFIER_KINDS) {

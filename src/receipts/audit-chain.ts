@@ -8,7 +8,8 @@ export const SHREDDED_TEXT = '[removed with the identities]';
 /** The detail as chained: a free-text field that has its digest beside it is not part of the hash. */
 function chainedDetail(detail: Record<string, unknown>): Record<string, unknown> {
   const chained = { ...detail };
-  for (const field of FREE_TEXT_FIELDS) if (typeof chained[digestKey(field)] === 'string') Reflect.deleteProperty(chained, field);
+  for (const field of FREE_TEXT_FIELDS)
+    if (typeof chained[digestKey(field)] === 'string') Reflect.deleteProperty(chained, field);
   return chained;
 }
 
@@ -35,7 +36,9 @@ export function chainEntryHash(entry: Omit<ChainEntry, 'hash' | 'id'> & { id?: n
   const { id: _id, hash: _hash, text: _text, ...covered } = entry;
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a chain read back from a receipt file may lack what its type promises; this is where that is checked
   const detail = covered.detail ?? {};
-  return createHash('sha256').update(canonicalJson({ ...covered, detail: chainedDetail(detail) })).digest('hex');
+  return createHash('sha256')
+    .update(canonicalJson({ ...covered, detail: chainedDetail(detail) }))
+    .digest('hex');
 }
 
 /** Checks an ordered chain: every hash is right and every entry points at the one before it. */
@@ -43,8 +46,12 @@ export function verifyChain(entries: ChainEntry[]): string[] {
   const problems: string[] = [];
   let previous: string | null = null;
   entries.forEach((entry, index) => {
-    if (entry.prevHash !== previous) problems.push(`entry ${index} (${entry.action}) does not follow the entry before it: an entry is missing or out of order`);
-    if (chainEntryHash(entry) !== entry.hash) problems.push(`entry ${index} (${entry.action}) was changed: its hash does not match its content`);
+    if (entry.prevHash !== previous)
+      problems.push(
+        `entry ${index} (${entry.action}) does not follow the entry before it: an entry is missing or out of order`,
+      );
+    if (chainEntryHash(entry) !== entry.hash)
+      problems.push(`entry ${index} (${entry.action}) was changed: its hash does not match its content`);
     // Free text shown with an entry (in `text`, or back in its field) must be the text the chain's digest names.
     for (const field of FREE_TEXT_FIELDS) {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a chain read back from a receipt file may lack what its type promises; this is where that is checked

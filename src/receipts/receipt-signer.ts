@@ -20,19 +20,29 @@ export interface ReceiptSigner {
 /** @param seed the 32-byte Ed25519 private key (RFC 8032 seed). @param previousPublicKeys PEM public keys of earlier signing keys. */
 export function createReceiptSigner(seed: Buffer, previousPublicKeys: string[] = []): ReceiptSigner {
   if (seed.length !== 32) throw new Error('the receipt signing key must be 32 bytes');
-  const privateKey = createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const publicKey = createPublicKey(privateKey);
   return {
     keyId: publicKeyId(publicKey),
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-    previousKeys: previousPublicKeys.map((pem) => ({ keyId: publicKeyId(pem), publicKey: createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString() })),
+    previousKeys: previousPublicKeys.map((pem) => ({
+      keyId: publicKeyId(pem),
+      publicKey: createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString(),
+    })),
     sign: (payload) => sign(null, Buffer.from(payload), privateKey).toString('base64'),
   };
 }
 
 export function publicKeyId(key: KeyObject | string): string {
   const object = typeof key === 'string' ? createPublicKey(key) : key;
-  return createHash('sha256').update(object.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(object.export({ type: 'spki', format: 'der' }))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function verifySignature(publicKeyPem: string, payload: string, signature: string): boolean {

@@ -49,7 +49,12 @@ export interface SignedReceipt {
   publicKey: string;
 }
 
-export function buildReceipt(request: RequestRecord, tasks: TaskRecord[], chain: ChainEntry[], service: { name: string; version: string }): ReceiptBody {
+export function buildReceipt(
+  request: RequestRecord,
+  tasks: TaskRecord[],
+  chain: ChainEntry[],
+  service: { name: string; version: string },
+): ReceiptBody {
   return {
     version: RECEIPT_VERSION,
     requestId: request.id,
@@ -79,14 +84,22 @@ export function buildReceipt(request: RequestRecord, tasks: TaskRecord[], chain:
 }
 
 /** The operator's decision recorded on a task (src/ledger/tasks-ledger.ts decideFailedTask), if any. */
-function operatorDecisionOf(t: TaskRecord): { operatorDecision?: { decision: string; by: string; at: string; reason: string } } {
+function operatorDecisionOf(t: TaskRecord): {
+  operatorDecision?: { decision: string; by: string; at: string; reason: string };
+} {
   const d = t.evidence.operatorDecision as Record<string, unknown> | undefined;
   if (!d || typeof d !== 'object') return {};
-  return { operatorDecision: { decision: String(d.decision), by: String(d.by), at: String(d.at), reason: String(d.reason) } };
+  return {
+    operatorDecision: { decision: String(d.decision), by: String(d.by), at: String(d.at), reason: String(d.reason) },
+  };
 }
 
 export function signReceipt(body: ReceiptBody, signer: ReceiptSigner): SignedReceipt {
-  return { receipt: body, signature: { alg: 'Ed25519', keyId: signer.keyId, value: signer.sign(canonicalJson(body)) }, publicKey: signer.publicKeyPem };
+  return {
+    receipt: body,
+    signature: { alg: 'Ed25519', keyId: signer.keyId, value: signer.sign(canonicalJson(body)) },
+    publicKey: signer.publicKeyPem,
+  };
 }
 
 /**
@@ -96,21 +109,28 @@ export function signReceipt(body: ReceiptBody, signer: ReceiptSigner): SignedRec
  * with the key the receipt carries: anyone can re-sign an edited receipt with a key of their own.
  * Without them only the receipt's self-consistency is checked (the CLI never does that).
  */
-export function verifyReceipt(signed: SignedReceipt, trusted?: string | string[]): { valid: boolean; problems: string[] } {
+export function verifyReceipt(
+  signed: SignedReceipt,
+  trusted?: string | string[],
+): { valid: boolean; problems: string[] } {
   const problems: string[] = [];
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a receipt read from a file may lack what its type promises; this is where that is checked
-  if (!signed?.receipt || !signed.signature || !signed.publicKey) return { valid: false, problems: ['not a signed receipt: receipt, signature and publicKey are required'] };
+  if (!signed?.receipt || !signed.signature || !signed.publicKey)
+    return { valid: false, problems: ['not a signed receipt: receipt, signature and publicKey are required'] };
   const trustedKeys = trusted === undefined ? undefined : Array.isArray(trusted) ? trusted : [trusted];
   let key = signed.publicKey;
   if (trustedKeys) {
     const match = trustedKeys.find((k) => publicKeyId(k) === signed.signature.keyId);
     if (!match) problems.push('signed by a key other than the trusted one');
     else key = match;
-  } else if (publicKeyId(signed.publicKey) !== signed.signature.keyId) problems.push('the signature key id does not match the public key');
-  if (!verifySignature(key, canonicalJson(signed.receipt), signed.signature.value)) problems.push('the signature does not match the receipt: it was changed after signing');
+  } else if (publicKeyId(signed.publicKey) !== signed.signature.keyId)
+    problems.push('the signature key id does not match the public key');
+  if (!verifySignature(key, canonicalJson(signed.receipt), signed.signature.value))
+    problems.push('the signature does not match the receipt: it was changed after signing');
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a receipt read from a file may lack what its type promises; this is where that is checked
   const chain = signed.receipt.auditChain ?? [];
   problems.push(...verifyChain(chain));
-  if ((chain.at(-1)?.hash ?? null) !== signed.receipt.chainHead) problems.push('the chain head is not the last entry: entries were removed from the end');
+  if ((chain.at(-1)?.hash ?? null) !== signed.receipt.chainHead)
+    problems.push('the chain head is not the last entry: entries were removed from the end');
   return { valid: problems.length === 0, problems };
 }

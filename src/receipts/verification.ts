@@ -44,20 +44,33 @@ export type VerificationEvidence =
   | { verification: Exclude<Verification, 'unverifiable'>; unverifiableReason?: never }
   | { verification: 'unverifiable'; unverifiableReason: UnverifiableReason };
 
-export const verifiedAbsent = (): VerificationEvidence & { verifiedAt: string } => ({ verification: 'verified_absent', verifiedAt: new Date().toISOString() });
+export const verifiedAbsent = (): VerificationEvidence & { verifiedAt: string } => ({
+  verification: 'verified_absent',
+  verifiedAt: new Date().toISOString(),
+});
 export const vendorConfirmed = (): VerificationEvidence => ({ verification: 'vendor_confirmed' });
 export const scopeGone = (): VerificationEvidence => ({ verification: 'scope_gone' });
-export const unverifiable = (reason: UnverifiableReason): VerificationEvidence => ({ verification: 'unverifiable', unverifiableReason: reason });
+export const unverifiable = (reason: UnverifiableReason): VerificationEvidence => ({
+  verification: 'unverifiable',
+  unverifiableReason: reason,
+});
 
 /**
  * A task's verification as the receipt shows it: one of VERIFICATIONS, or null when the task has
  * none (skipped, failed, cancelled, still open). An older ledger row with a word outside the set
  * is shown as `unverifiable`, never passed through as if it meant something.
  */
-export function receiptVerification(evidence: Record<string, unknown>): { verification: Verification | null; verificationReason: string | null } {
+export function receiptVerification(evidence: Record<string, unknown>): {
+  verification: Verification | null;
+  verificationReason: string | null;
+} {
   const value = evidence.verification;
   if (value === undefined || value === null) return { verification: null, verificationReason: null };
-  if (isVerification(value)) return { verification: value, verificationReason: value === 'unverifiable' ? reasonText(evidence.unverifiableReason) : null };
+  if (isVerification(value))
+    return {
+      verification: value,
+      verificationReason: value === 'unverifiable' ? reasonText(evidence.unverifiableReason) : null,
+    };
   return { verification: 'unverifiable', verificationReason: 'legacy_value' };
 }
 

@@ -16,7 +16,14 @@ export interface VendorFaults {
   credentialsRevoked: boolean;
 }
 
-export const NO_FAULTS: Readonly<VendorFaults> = Object.freeze({ errorRate: 0, badRequestRate: 0, latencyMs: 0, throttleUntil: 0, outage: false, credentialsRevoked: false });
+export const NO_FAULTS: Readonly<VendorFaults> = Object.freeze({
+  errorRate: 0,
+  badRequestRate: 0,
+  latencyMs: 0,
+  throttleUntil: 0,
+  outage: false,
+  credentialsRevoked: false,
+});
 
 /** Fault settings as accepted from config or `PUT /sandbox/faults/:vendor`. */
 export interface FaultPatch {
@@ -43,7 +50,8 @@ export class FaultKnobs {
     if (patch.latencyMs !== undefined) next.latencyMs = patch.latencyMs;
     if (patch.outage !== undefined) next.outage = patch.outage;
     if (patch.credentialsRevoked !== undefined) next.credentialsRevoked = patch.credentialsRevoked;
-    if (patch.throttleForMs !== undefined) next.throttleUntil = patch.throttleForMs > 0 ? Date.now() + patch.throttleForMs : 0;
+    if (patch.throttleForMs !== undefined)
+      next.throttleUntil = patch.throttleForMs > 0 ? Date.now() + patch.throttleForMs : 0;
     this.faults.set(vendor, next);
     return next;
   }

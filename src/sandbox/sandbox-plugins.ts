@@ -17,7 +17,9 @@ export interface VendorSandboxPlugin<S extends VendorQueueSettings = VendorQueue
 }
 
 const plugins = new Map<string, VendorSandboxPlugin>(
-  [pinpointSandboxPlugin, s3SandboxPlugin, segmentSandboxPlugin, appcenterSandboxPlugin, amplitudeSandboxPlugin].map((p) => [p.vendor, p]),
+  [pinpointSandboxPlugin, s3SandboxPlugin, segmentSandboxPlugin, appcenterSandboxPlugin, amplitudeSandboxPlugin].map(
+    (p) => [p.vendor, p],
+  ),
 );
 
 /** Adds a vendor's sandbox wiring (through `registerVendor`, src/service.ts). */

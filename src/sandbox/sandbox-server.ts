@@ -12,12 +12,21 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
  * (src/sandbox/shared-sandbox.ts). They describe every vendor's credentials, so each needs the
  * admin token as a Bearer header. `/healthz` is open, for container healthchecks.
  */
-export async function serveSandbox(sandbox: Sandbox, options: { port: number; host: string; adminToken: string }): Promise<ListeningServer> {
+export async function serveSandbox(
+  sandbox: Sandbox,
+  options: { port: number; host: string; adminToken: string },
+): Promise<ListeningServer> {
   const expected = sha256(options.adminToken);
   const requireAdmin: RequestHandler = (req, res, next) => {
     const match = /^Bearer (.+)$/.exec(req.get('authorization') ?? '');
-    if (match && timingSafeEqual(sha256(match[1]), expected)) { next(); return; }
-    res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'the sandbox needs the admin token as a Bearer header' });
+    if (match && timingSafeEqual(sha256(match[1]), expected)) {
+      next();
+      return;
+    }
+    res
+      .status(401)
+      .set('WWW-Authenticate', 'Bearer')
+      .json({ error: 'the sandbox needs the admin token as a Bearer header' });
   };
   const app = express();
   app.disable('x-powered-by');

@@ -28,7 +28,10 @@ export const SANDBOX_CREDENTIALS = {
  * The simulator settings of `sandbox.retiredVendors` (issue 17): Pinpoint past its end of support
  * (every call 403 ForbiddenException) and App Center retired (every `/v0.1` call 404).
  */
-export const RETIRED_VENDOR_ANSWERS = { pinpoint: { endOfSupportStatus: 403 }, appcenter: { retired: true } } as const satisfies Pick<SandboxOptions, 'pinpoint' | 'appcenter'>;
+export const RETIRED_VENDOR_ANSWERS = {
+  pinpoint: { endOfSupportStatus: 403 },
+  appcenter: { retired: true },
+} as const satisfies Pick<SandboxOptions, 'pinpoint' | 'appcenter'>;
 
 export interface SandboxOptions {
   /** Seeded people (SANDBOX_SUBJECTS). @defaultValue 1000 */
@@ -81,19 +84,57 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const pinpointStore = new PinpointStore();
   const { appId } = seedPinpoint(pinpointStore, subjects);
-  const pinpointServer = await listen(createPinpointSimulator({ accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId, ...options.pinpoint, store: pinpointStore, stats, faults, clock, objectStore: () => s3.store }), 0, options.host);
+  const pinpointServer = await listen(
+    createPinpointSimulator({
+      accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId,
+      ...options.pinpoint,
+      store: pinpointStore,
+      stats,
+      faults,
+      clock,
+      objectStore: () => s3.store,
+    }),
+    0,
+    options.host,
+  );
   servers.push(pinpointServer);
 
   const vendors: Record<string, SandboxVendorInfo> = {
     pinpoint: { baseUrl: pinpointServer.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, appIds: [appId] },
   };
-  const s3 = await startS3({ options: options.s3, clock, stats, faults, subjects, host: options.host, accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId });
+  const s3 = await startS3({
+    options: options.s3,
+    clock,
+    stats,
+    faults,
+    subjects,
+    host: options.host,
+    accessKeyId: SANDBOX_CREDENTIALS.aws.accessKeyId,
+  });
   servers.push(s3.server);
-  vendors.s3 = { baseUrl: s3.server.url, credentials: { ...SANDBOX_CREDENTIALS.aws }, forcePathStyle: true, buckets: s3.buckets };
+  vendors.s3 = {
+    baseUrl: s3.server.url,
+    credentials: { ...SANDBOX_CREDENTIALS.aws },
+    forcePathStyle: true,
+    buckets: s3.buckets,
+  };
   const segment = await startSegment({ options: options.segment, clock, stats, faults, subjects, host: options.host });
   servers.push(segment.server);
-  vendors.segment = { baseUrl: segment.server.url, credentials: { token: segment.token }, sourceIds: segment.sourceIds, cloudSourceIds: segment.cloudSourceIds, workspaceId: segment.workspaceId };
-  const appcenter = await startAppCenter({ options: options.appcenter, clock, stats, faults, subjects, host: options.host });
+  vendors.segment = {
+    baseUrl: segment.server.url,
+    credentials: { token: segment.token },
+    sourceIds: segment.sourceIds,
+    cloudSourceIds: segment.cloudSourceIds,
+    workspaceId: segment.workspaceId,
+  };
+  const appcenter = await startAppCenter({
+    options: options.appcenter,
+    clock,
+    stats,
+    faults,
+    subjects,
+    host: options.host,
+  });
   servers.push(appcenter.server);
   vendors.appcenter = {
     baseUrl: appcenter.server.url,
@@ -102,7 +143,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     app: appcenter.app,
     exportContainerSasUri: appcenter.exportContainerSasUri,
   };
-  const amplitude = await startAmplitude({ options: options.amplitude, clock, stats, faults, subjects, host: options.host });
+  const amplitude = await startAmplitude({
+    options: options.amplitude,
+    clock,
+    stats,
+    faults,
+    subjects,
+    host: options.host,
+  });
   servers.push(amplitude.server, amplitude.euServer);
   vendors.amplitude = {
     baseUrl: amplitude.server.url,
@@ -119,9 +167,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     vendors,
     pinpoint: { store: pinpointStore, appId },
     s3: { store: s3.store, buckets: s3.buckets },
-    segment: { store: segment.store, token: segment.token, sourceIds: segment.sourceIds, cloudSourceIds: segment.cloudSourceIds, workspaceId: segment.workspaceId },
+    segment: {
+      store: segment.store,
+      token: segment.token,
+      sourceIds: segment.sourceIds,
+      cloudSourceIds: segment.cloudSourceIds,
+      workspaceId: segment.workspaceId,
+    },
     appcenter: { store: appcenter.store, owner: appcenter.owner, app: appcenter.app, token: appcenter.token },
-    amplitude: { store: amplitude.store, apiKey: amplitude.projects.main.apiKey, secretKey: amplitude.projects.main.secretKey },
+    amplitude: {
+      store: amplitude.store,
+      apiKey: amplitude.projects.main.apiKey,
+      secretKey: amplitude.projects.main.secretKey,
+    },
     controlRouter: () => createControlRouter(sandbox),
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
@@ -154,7 +212,8 @@ function createControlRouter(sandbox: Sandbox): Router {
   });
   router.put('/sandbox/faults/:vendor', (req, res) => {
     const vendor = req.params.vendor;
-    if (!isVendorName(vendor)) return res.status(404).json({ error: `unknown vendor; one of ${VENDOR_NAMES.join(', ')}` });
+    if (!isVendorName(vendor))
+      return res.status(404).json({ error: `unknown vendor; one of ${VENDOR_NAMES.join(', ')}` });
     const problems = validateFaultPatch(req.body);
     if (problems.length) return res.status(400).json({ error: 'invalid fault settings', details: problems });
     res.json(sandbox.faults.set(vendor, req.body as FaultPatch));
@@ -162,7 +221,8 @@ function createControlRouter(sandbox: Sandbox): Router {
   router.post('/sandbox/clock/advance', (req, res) => {
     const body: unknown = req.body;
     const ms = Number(typeof body === 'object' && body !== null && 'ms' in body ? body.ms : undefined);
-    if (!Number.isFinite(ms) || ms < 0) return res.status(400).json({ error: 'body must be {"ms": <non-negative number>}' });
+    if (!Number.isFinite(ms) || ms < 0)
+      return res.status(400).json({ error: 'body must be {"ms": <non-negative number>}' });
     sandbox.clock.advance(ms);
     res.json(sandbox.clock.describe());
   });
@@ -175,7 +235,12 @@ function validateFaultPatch(body: unknown): string[] {
   const known = new Set(['errorRate', 'badRequestRate', 'latencyMs', 'throttleForMs', 'outage', 'credentialsRevoked']);
   for (const [key, value] of Object.entries(body)) {
     if (!known.has(key)) problems.push(`${key}: unknown setting`);
-    else if (key === 'outage' || key === 'credentialsRevoked' ? typeof value !== 'boolean' : typeof value !== 'number' || !(value >= 0)) problems.push(`${key}: invalid value`);
+    else if (
+      key === 'outage' || key === 'credentialsRevoked'
+        ? typeof value !== 'boolean'
+        : typeof value !== 'number' || !(value >= 0)
+    )
+      problems.push(`${key}: invalid value`);
   }
   for (const key of ['errorRate', 'badRequestRate'] as const) {
     const rate = (body as Record<string, unknown>)[key];

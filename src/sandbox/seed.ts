@@ -16,7 +16,8 @@ export interface SeedPerson {
 }
 
 export function seedPerson(index: number): SeedPerson {
-  if (!Number.isInteger(index) || index < 0 || index > 9_999_999) throw new RangeError('seed index must be an integer in 0..9999999');
+  if (!Number.isInteger(index) || index < 0 || index > 9_999_999)
+    throw new RangeError('seed index must be an integer in 0..9999999');
   const hex = index.toString(16).padStart(12, '0');
   return {
     index,
@@ -30,5 +31,8 @@ export function seedPerson(index: number): SeedPerson {
 
 /** Deterministic opaque ids (vendor object ids), so a seed is the same on every run. */
 export function seededId(namespace: string, ...parts: Array<string | number>): string {
-  return createHash('sha256').update([namespace, ...parts].join('\u0000')).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update([namespace, ...parts].join('\u0000'))
+    .digest('hex')
+    .slice(0, 32);
 }

@@ -29,7 +29,8 @@ export class SharedSandboxClock {
   /** Takes a reading: the sandbox's time, sent between `sentAt` and `receivedAt` (local epoch ms). */
   sync(clock: SandboxDescription['clock'], sentAt: number, receivedAt: number): void {
     const sandboxMs = Date.parse(clock.now);
-    if (!Number.isFinite(sandboxMs) || !(clock.speed > 0)) throw new SharedSandboxError('the shared sandbox described no valid clock');
+    if (!Number.isFinite(sandboxMs) || !(clock.speed > 0))
+      throw new SharedSandboxError('the shared sandbox described no valid clock');
     this.speed = clock.speed;
     this.anchorSandboxMs = sandboxMs;
     this.anchorLocalMs = (sentAt + receivedAt) / 2;
@@ -78,9 +79,18 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
 
   const read = async (): Promise<SandboxDescription> => {
     const sentAt = Date.now();
-    const res = await fetch(describeUrl, { headers: { authorization: `Bearer ${options.token}`, accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
-    if (res.status === 401 || res.status === 403) throw new SharedSandboxError(`the shared sandbox at ERASURE_SANDBOX_URL refused the admin token (HTTP ${res.status}): give every process the ERASURE_ADMIN_TOKEN the sandbox runs with`);
-    if (!res.ok) throw new SharedSandboxError(`the shared sandbox at ERASURE_SANDBOX_URL answered HTTP ${res.status} to GET /sandbox`);
+    const res = await fetch(describeUrl, {
+      headers: { authorization: `Bearer ${options.token}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status === 401 || res.status === 403)
+      throw new SharedSandboxError(
+        `the shared sandbox at ERASURE_SANDBOX_URL refused the admin token (HTTP ${res.status}): give every process the ERASURE_ADMIN_TOKEN the sandbox runs with`,
+      );
+    if (!res.ok)
+      throw new SharedSandboxError(
+        `the shared sandbox at ERASURE_SANDBOX_URL answered HTTP ${res.status} to GET /sandbox`,
+      );
     const body = (await res.json()) as SandboxDescription;
     clock.sync(body.clock, sentAt, Date.now());
     return body;
@@ -94,7 +104,9 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
     } catch (err) {
       // Refusals are final; an unreachable sandbox may still be starting.
       if (err instanceof SharedSandboxError || Date.now() >= deadline) {
-        throw err instanceof SharedSandboxError ? err : new SharedSandboxError(`the shared sandbox at ERASURE_SANDBOX_URL is unreachable (${(err as Error).name})`);
+        throw err instanceof SharedSandboxError
+          ? err
+          : new SharedSandboxError(`the shared sandbox at ERASURE_SANDBOX_URL is unreachable (${(err as Error).name})`);
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -105,7 +117,10 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
   const pinpointInfo = vendors.pinpoint as SandboxVendorInfo | undefined;
   const pinpointAppId = (pinpointInfo?.appIds as string[] | undefined)?.[0];
   const appcenter = vendors.appcenter as (SandboxVendorInfo & { owner?: string; app?: string }) | undefined;
-  if (!pinpointAppId || !appcenter?.owner || !appcenter.app) throw new SharedSandboxError('the shared sandbox at ERASURE_SANDBOX_URL described no Pinpoint app or App Center app');
+  if (!pinpointAppId || !appcenter?.owner || !appcenter.app)
+    throw new SharedSandboxError(
+      'the shared sandbox at ERASURE_SANDBOX_URL described no Pinpoint app or App Center app',
+    );
 
   // Told once per outage, not at every refresh while the sandbox is down.
   let failing = false;
@@ -125,7 +140,9 @@ export async function connectSharedSandbox(options: ConnectOptions): Promise<Sha
     pinpoint: { appId: pinpointAppId },
     appcenter: { owner: appcenter.owner, app: appcenter.app },
     clock,
-    close: () => { clearInterval(timer); },
+    close: () => {
+      clearInterval(timer);
+    },
   };
 }
 
@@ -138,7 +155,8 @@ const UNSPECIFIED = new Set(['0.0.0.0', '[::]']);
  * reached elsewhere, moved to the host of `base` (its port kept).
  */
 function reachableFrom<T>(base: URL, value: T): T {
-  const moves = (hostname: string) => UNSPECIFIED.has(hostname) || (LOOPBACK.has(hostname) && !LOOPBACK.has(base.hostname));
+  const moves = (hostname: string) =>
+    UNSPECIFIED.has(hostname) || (LOOPBACK.has(hostname) && !LOOPBACK.has(base.hostname));
   const visit = (v: unknown): unknown => {
     if (typeof v === 'string' && /^https?:\/\//.test(v)) {
       const url = new URL(v);

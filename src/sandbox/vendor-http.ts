@@ -39,7 +39,12 @@ export function vendorOperations(options: VendorOperationsOptions): {
   const { vendor, stats, faults, answers, limits } = options;
   const record: RequestHandler = (_req, res, next) => {
     res.on('finish', () => {
-      stats.record(vendor, (res.locals.operation as string | undefined) ?? 'unknown', res.statusCode, res.locals.throttled === true);
+      stats.record(
+        vendor,
+        (res.locals.operation as string | undefined) ?? 'unknown',
+        res.statusCode,
+        res.locals.throttled === true,
+      );
     });
     next();
   };
@@ -49,19 +54,33 @@ export function vendorOperations(options: VendorOperationsOptions): {
       res.locals.operation = operation;
       const knobs = faults.get(vendor);
       if (knobs.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, knobs.latencyMs));
-      if (knobs.outage) { answers.unavailable(res); return; }
-      if (knobs.credentialsRevoked) { answers.unauthorized(res); return; }
+      if (knobs.outage) {
+        answers.unavailable(res);
+        return;
+      }
+      if (knobs.credentialsRevoked) {
+        answers.unauthorized(res);
+        return;
+      }
       if (knobs.throttleUntil > Date.now()) {
         res.locals.throttled = true;
-        answers.throttled(res, knobs.throttleUntil - Date.now()); return;
+        answers.throttled(res, knobs.throttleUntil - Date.now());
+        return;
       }
       const waitMs = limits?.take(operation) ?? 0;
       if (waitMs > 0) {
         res.locals.throttled = true;
-        answers.throttled(res, waitMs); return;
+        answers.throttled(res, waitMs);
+        return;
       }
-      if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) { answers.serverError(res); return; }
-      if (knobs.badRequestRate > 0 && answers.badRequest && Math.random() < knobs.badRequestRate) { answers.badRequest(res); return; }
+      if (knobs.errorRate > 0 && Math.random() < knobs.errorRate) {
+        answers.serverError(res);
+        return;
+      }
+      if (knobs.badRequestRate > 0 && answers.badRequest && Math.random() < knobs.badRequestRate) {
+        answers.badRequest(res);
+        return;
+      }
       next();
     };
   return { record, op };
@@ -75,12 +94,18 @@ export interface ListeningServer {
 }
 
 /** Listens on 127.0.0.1 (port 0 = any free port). */
-export async function listen(app: express.Express | http.RequestListener, port = 0, host = '127.0.0.1'): Promise<ListeningServer> {
+export async function listen(
+  app: express.Express | http.RequestListener,
+  port = 0,
+  host = '127.0.0.1',
+): Promise<ListeningServer> {
   const server = http.createServer(app);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { resolve(); });
+    server.listen(port, host, () => {
+      resolve();
+    });
   });
   const address = server.address() as AddressInfo;
   return {
@@ -89,7 +114,9 @@ export async function listen(app: express.Express | http.RequestListener, port =
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => { resolve(); });
+        server.close(() => {
+          resolve();
+        });
       }),
   };
 }

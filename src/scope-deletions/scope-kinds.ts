@@ -6,7 +6,15 @@ import Joi from 'joi';
  * the rest are guided: the service drafts exactly what to send or click, the operator records it
  * as sent, and the deletion follows the vendor's clock from then on.
  */
-export const SCOPE_KINDS = ['pinpoint-project', 'segment-source', 'segment-space', 'segment-workspace', 'segment-purge', 'amplitude-data', 'aws-account'] as const;
+export const SCOPE_KINDS = [
+  'pinpoint-project',
+  'segment-source',
+  'segment-space',
+  'segment-workspace',
+  'segment-purge',
+  'amplitude-data',
+  'aws-account',
+] as const;
 export type ScopeKind = (typeof SCOPE_KINDS)[number];
 export type GuidedScopeKind = Exclude<ScopeKind, 'pinpoint-project'>;
 
@@ -60,7 +68,10 @@ export interface GuidedKind {
   cancellation?(fields: GuidedFields, deletionId: string, sentReference: string): Instructions;
 }
 
-const slug = Joi.string().trim().pattern(/^[a-z0-9][a-z0-9-]{0,99}$/).messages({ 'string.pattern.base': 'must be a workspace slug (lower-case letters, digits and dashes)' });
+const slug = Joi.string()
+  .trim()
+  .pattern(/^[a-z0-9][a-z0-9-]{0,99}$/)
+  .messages({ 'string.pattern.base': 'must be a workspace slug (lower-case letters, digits and dashes)' });
 /** A name as the vendor shows it: one line, no control or bidi characters (it is printed in e-mails, the CLI and the admin page). */
 /** One line of text: no control characters (C0, DEL) and no bidi marks or overrides. */
 // eslint-disable-next-line no-control-regex -- the pattern exists to refuse control characters
@@ -77,7 +88,13 @@ const wholeDay = Joi.string()
   .messages({ 'string.pattern.base': 'must be a whole UTC day (YYYY-MM-DD): Segment deletes whole days only' });
 
 function email(to: string, subject: string, body: string): Instructions {
-  return { channel: 'email', to, subject, body, mailto: `mailto:${to}?subject=${encodeURIComponent(subject)}&body=${encodeURIComponent(body)}` };
+  return {
+    channel: 'email',
+    to,
+    subject,
+    body,
+    mailto: `mailto:${to}?subject=${encodeURIComponent(subject)}&body=${encodeURIComponent(body)}`,
+  };
 }
 
 const signature = (id: string) => `\n\nOur reference: scope deletion ${id}.\nPlease reply to confirm when it is done.`;
@@ -91,9 +108,17 @@ const segmentSource: GuidedKind = {
     start: wholeDay.required(),
     end: wholeDay.required(),
   }),
-  crossCheck: (f) => (text(f, 'start').slice(0, 10) > text(f, 'end').slice(0, 10) ? { field: 'end', problem: 'must not be before start' } : undefined),
+  crossCheck: (f) =>
+    text(f, 'start').slice(0, 10) > text(f, 'end').slice(0, 10)
+      ? { field: 'end', problem: 'must not be before start' }
+      : undefined,
   scopeField: 'workspaceSlug',
-  rules: { vendorGraceDays: 0, vendorDays: 30, cancel: { after: 'never', why: 'Segment documents no way to cancel a source deletion once requested' }, summary: "Only Segment's S3 archive of the source is cleared; nothing is forwarded to destinations." },
+  rules: {
+    vendorGraceDays: 0,
+    vendorDays: 30,
+    cancel: { after: 'never', why: 'Segment documents no way to cancel a source deletion once requested' },
+    summary: "Only Segment's S3 archive of the source is cleared; nothing is forwarded to destinations.",
+  },
   instructions: (f, id) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
@@ -107,7 +132,12 @@ const segmentSpace: GuidedKind = {
   vendor: 'segment',
   fields: Joi.object({ workspaceSlug: slug.required(), space: name.required() }),
   scopeField: 'workspaceSlug',
-  rules: { vendorGraceDays: 5, vendorDays: 12, cancel: { after: 'window', days: 5 }, summary: 'Segment waits 5 calendar days before deleting the space; an e-mail within them cancels it.' },
+  rules: {
+    vendorGraceDays: 5,
+    vendorDays: 12,
+    cancel: { after: 'window', days: 5 },
+    summary: 'Segment waits 5 calendar days before deleting the space; an e-mail within them cancels it.',
+  },
   instructions: (f, id) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
@@ -149,11 +179,28 @@ const segmentWorkspace: GuidedKind = {
 const segmentPurge: GuidedKind = {
   kind: 'segment-purge',
   vendor: 'segment',
-  fields: Joi.object<GuidedFields>({ workspaceSlug: slug, workspaceId: Joi.string().trim().pattern(/^[A-Za-z0-9_-]{1,100}$/), deletedOn: Joi.string().isoDate().required() })
-    .or('workspaceSlug', 'workspaceId'),
-  crossCheck: (f) => (text(f, 'deletedOn').slice(0, 10) >= '2022-03-31' ? { field: 'deletedOn', problem: 'must be before 2022-03-31: a workspace deleted later is purged by Segment on its own (use segment-workspace)' } : undefined),
+  fields: Joi.object<GuidedFields>({
+    workspaceSlug: slug,
+    workspaceId: Joi.string()
+      .trim()
+      .pattern(/^[A-Za-z0-9_-]{1,100}$/),
+    deletedOn: Joi.string().isoDate().required(),
+  }).or('workspaceSlug', 'workspaceId'),
+  crossCheck: (f) =>
+    text(f, 'deletedOn').slice(0, 10) >= '2022-03-31'
+      ? {
+          field: 'deletedOn',
+          problem:
+            'must be before 2022-03-31: a workspace deleted later is purged by Segment on its own (use segment-workspace)',
+        }
+      : undefined,
   scopeField: 'workspace',
-  rules: { vendorGraceDays: 0, vendorDays: 30, cancel: { after: 'never', why: 'Segment documents no way to cancel a data purge once requested' }, summary: 'For a workspace deleted before 2022-03-31.' },
+  rules: {
+    vendorGraceDays: 0,
+    vendorDays: 30,
+    cancel: { after: 'never', why: 'Segment documents no way to cancel a data purge once requested' },
+    summary: 'For a workspace deleted before 2022-03-31.',
+  },
   instructions: (f, id) =>
     email(
       SEGMENT_SUPPORT_EMAIL,
@@ -174,7 +221,8 @@ interface Clause {
   events: 'all' | string[];
 }
 
-const isTextList = (value: unknown): value is string[] => Array.isArray(value) && value.every((v) => typeof v === 'string');
+const isTextList = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((v) => typeof v === 'string');
 
 /** Amplitude's clauses, as joi checked them (`clause` above); anything else is dropped. */
 function clausesOf(fields: GuidedFields): Clause[] {
@@ -195,15 +243,24 @@ const amplitudeData: GuidedKind = {
     project: name.required(),
     start: Joi.string().isoDate().required(),
     end: Joi.string().isoDate().required(),
-    clauses: Joi.array().items(clause).min(1).max(5).required().messages({ 'array.max': 'at most 5 clauses: Amplitude takes up to five per deletion' }),
+    clauses: Joi.array()
+      .items(clause)
+      .min(1)
+      .max(5)
+      .required()
+      .messages({ 'array.max': 'at most 5 clauses: Amplitude takes up to five per deletion' }),
   }),
-  crossCheck: (f) => (Date.parse(text(f, 'start')) >= Date.parse(text(f, 'end')) ? { field: 'end', problem: 'must be after start' } : undefined),
+  crossCheck: (f) =>
+    Date.parse(text(f, 'start')) >= Date.parse(text(f, 'end'))
+      ? { field: 'end', problem: 'must be after start' }
+      : undefined,
   scopeField: 'project',
   rules: {
     vendorGraceDays: 0,
     vendorDays: 30,
     cancel: { after: 'never', why: 'Amplitude: a self-service deletion cannot be cancelled once submitted' },
-    summary: 'Amplitude says self-service data deletion is not meant for privacy compliance; it cannot be cancelled once submitted.',
+    summary:
+      'Amplitude says self-service data deletion is not meant for privacy compliance; it cannot be cancelled once submitted.',
   },
   instructions: (f) => ({
     channel: 'ui',
@@ -224,13 +281,22 @@ const amplitudeData: GuidedKind = {
 const awsAccount: GuidedKind = {
   kind: 'aws-account',
   vendor: 'aws',
-  fields: Joi.object({ accountId: Joi.string().pattern(/^\d{12}$/).required().messages({ 'string.pattern.base': 'must be a 12-digit AWS account id' }) }),
+  fields: Joi.object({
+    accountId: Joi.string()
+      .pattern(/^\d{12}$/)
+      .required()
+      .messages({ 'string.pattern.base': 'must be a 12-digit AWS account id' }),
+  }),
   scopeField: 'accountId',
   rules: {
     vendorGraceDays: 90,
     vendorDays: 90,
-    cancel: { after: 'never', why: 'a closed AWS account is reopened only by its root user through AWS Support, not by this service' },
-    summary: 'Closing the account deletes every service in every region; AWS keeps the data for 90 days, then deletes it for good.',
+    cancel: {
+      after: 'never',
+      why: 'a closed AWS account is reopened only by its root user through AWS Support, not by this service',
+    },
+    summary:
+      'Closing the account deletes every service in every region; AWS keeps the data for 90 days, then deletes it for good.',
   },
   instructions: (f) => ({
     channel: 'ui',
@@ -260,5 +326,7 @@ export function isGuidedKind(kind: string): kind is GuidedScopeKind {
 
 /** The scope a deletion names, from its fields (segment-purge: the slug, else the id). */
 export function scopeOf(kind: GuidedKind, fields: GuidedFields): string {
-  return kind.scopeField === 'workspace' ? text(fields, 'workspaceSlug') || text(fields, 'workspaceId') : text(fields, kind.scopeField);
+  return kind.scopeField === 'workspace'
+    ? text(fields, 'workspaceSlug') || text(fields, 'workspaceId')
+    : text(fields, kind.scopeField);
 }

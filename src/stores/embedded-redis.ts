@@ -38,7 +38,9 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as net.AddressInfo;
-      server.close(() => { resolve(port); });
+      server.close(() => {
+        resolve(port);
+      });
     });
   });
 }
@@ -78,15 +80,24 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     'redis-server',
     [
       configFile,
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', options.dataDir,
-      '--appendonly', options.appendOnly === false ? 'no' : 'yes',
-      '--appendfsync', 'everysec',
-      '--save', '',
-      '--maxmemory-policy', 'noeviction',
-      '--protected-mode', 'yes',
-      '--pidfile', path.join(options.dataDir, 'redis.pid'),
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      options.dataDir,
+      '--appendonly',
+      options.appendOnly === false ? 'no' : 'yes',
+      '--appendfsync',
+      'everysec',
+      '--save',
+      '',
+      '--maxmemory-policy',
+      'noeviction',
+      '--protected-mode',
+      'yes',
+      '--pidfile',
+      path.join(options.dataDir, 'redis.pid'),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -101,8 +112,13 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     stop: () =>
       new Promise<void>((resolve) => {
         process.off('exit', killOnExit);
-        if (child.exitCode !== null) { resolve(); return; }
-        child.once('exit', () => { resolve(); });
+        if (child.exitCode !== null) {
+          resolve();
+          return;
+        }
+        child.once('exit', () => {
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };
@@ -111,7 +127,9 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
 function waitForReady(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
-    const timer = setTimeout(() => { reject(new Error(`redis-server did not start within 10 s:\n${output.slice(-2000)}`)); }, 10_000);
+    const timer = setTimeout(() => {
+      reject(new Error(`redis-server did not start within 10 s:\n${output.slice(-2000)}`));
+    }, 10_000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Ready to accept connections')) {

@@ -10,7 +10,10 @@ export function parse(operation: string, res: Response<string>): unknown {
   try {
     return JSON.parse(res.body) as unknown;
   } catch {
-    throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with a body that is not JSON');
+    throw new TransientVendorError(
+      { vendor: 'amplitude', operation, status: res.statusCode },
+      'answered with a body that is not JSON',
+    );
   }
 }
 
@@ -28,7 +31,9 @@ export function readEntries(value: unknown): DeletionEntry[] {
   return value
     .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
     .map((e) => ({
-      ...(typeof e.amplitude_id === 'number' && Number.isSafeInteger(e.amplitude_id) && e.amplitude_id > 0 ? { amplitudeId: String(e.amplitude_id) } : {}),
+      ...(typeof e.amplitude_id === 'number' && Number.isSafeInteger(e.amplitude_id) && e.amplitude_id > 0
+        ? { amplitudeId: String(e.amplitude_id) }
+        : {}),
       ...(typeof e.amplitude_id === 'string' && DIGITS.test(e.amplitude_id) ? { amplitudeId: e.amplitude_id } : {}),
       ...(typeof e.user_id === 'string' ? { userId: e.user_id } : {}),
       ...(typeof e.requested_on_day === 'string' ? { requestedOnDay: e.requested_on_day } : {}),
@@ -40,7 +45,12 @@ export function readEntries(value: unknown): DeletionEntry[] {
  * Amplitude sends one, else the configured delay (whether it sends one is unconfirmed, docs/vendors/amplitude.md).
  * No code is taken from the body: it is free text.
  */
-export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {
+export function toVendorError(
+  operation: string,
+  res: Response,
+  throttleDelayMs: number,
+  now = Date.now(),
+): VendorError {
   const retryAfter = res.headers['retry-after'];
   return classifyHttpFailure({
     vendor: 'amplitude',

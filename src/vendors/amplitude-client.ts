@@ -9,7 +9,6 @@ import { DAY, DIGITS, parse, readEntries, readStatus, toVendorError } from './am
 
 export { readStatus, toVendorError } from './amplitude-answers.js';
 
-
 const DELETIONS = 'api/2/deletions/users';
 
 /** One id in a deletion call: the app's user id, or Amplitude's own numeric id (as digits, exact). */
@@ -92,7 +91,8 @@ const DONE_JOBS_KEPT = 32;
 const MAX_LIST_RANGE_DAYS = 150;
 const minDay = (a: string, b: string) => (a < b ? a : b);
 const maxDay = (a: string, b: string) => (a > b ? a : b);
-const daysBetween = (start: string, end: string) => (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
+const daysBetween = (start: string, end: string) =>
+  (Date.parse(`${end}T00:00:00Z`) - Date.parse(`${start}T00:00:00Z`)) / 86_400_000;
 
 interface PendingList {
   startDay: string;
@@ -116,17 +116,26 @@ interface AmplitudeContext {
 }
 
 /** `budget`: where the 1 call/s and the 8 in flight are kept (Redis in the service, so they hold across processes). */
-export function createAmplitudeClient(settings: AmplitudeSettings, calls?: VendorCallObserver, clock: VendorClock = REAL_TIME, budget: CallBudget = createInMemoryCallBudget()): AmplitudeClient {
-  const api: Got = withCallMetrics(got.extend({
-    prefixUrl: settings.baseUrl,
-    username: settings.apiKey,
-    password: settings.secretKey,
-    headers: { accept: 'application/json' },
-    responseType: 'text',
-    throwHttpErrors: false,
-    retry: { limit: 0 },
-    timeout: { request: settings.requestTimeoutMs },
-  }), 'amplitude', calls);
+export function createAmplitudeClient(
+  settings: AmplitudeSettings,
+  calls?: VendorCallObserver,
+  clock: VendorClock = REAL_TIME,
+  budget: CallBudget = createInMemoryCallBudget(),
+): AmplitudeClient {
+  const api: Got = withCallMetrics(
+    got.extend({
+      prefixUrl: settings.baseUrl,
+      username: settings.apiKey,
+      password: settings.secretKey,
+      headers: { accept: 'application/json' },
+      responseType: 'text',
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { request: settings.requestTimeoutMs },
+    }),
+    'amplitude',
+    calls,
+  );
   const paced = createPacing(settings, budget);
   const ctx: AmplitudeContext = {
     settings,
@@ -160,7 +169,10 @@ export function createAmplitudeClient(settings: AmplitudeSettings, calls?: Vendo
   };
 }
 
-function createPacing(settings: AmplitudeSettings, budget: CallBudget): <T>(send: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
+function createPacing(
+  settings: AmplitudeSettings,
+  budget: CallBudget,
+): <T>(send: () => Promise<T>, signal?: AbortSignal) => Promise<T> {
   // Calls start at most `requestsPerSecond` a second, one spacing apart plus 10 % (arrival jitter
   // would otherwise trip Amplitude's per-second limit), with at most `maxInFlight` running.
   const rate = { max: settings.requestsPerSecond, durationMs: 1100, burst: 1 };
@@ -178,7 +190,6 @@ function createPacing(settings: AmplitudeSettings, budget: CallBudget): <T>(send
   };
 }
 
-
 function rememberDone(doneJobs: AmplitudeContext['doneJobs'], jobs: DeletionJob[]): void {
   const until = Date.now() + DONE_JOB_MEMORY_MS;
   for (const job of jobs) {
@@ -194,23 +205,36 @@ function rememberDone(doneJobs: AmplitudeContext['doneJobs'], jobs: DeletionJob[
 
 async function fetchDeletions(ctx: AmplitudeContext, group: PendingList, signal?: AbortSignal): Promise<DeletionJob[]> {
   const operation = 'listDeletions';
-  const res = await ctx.call(
-    operation,
-    () => {
-      // From here on the range is fixed: later polls start a new group. (The first poll's signal
-      // governs the shared call; if it aborts, the others fail transiently and their jobs retry.)
+  const res = await ctx
+    .call(
+      operation,
+      () => {
+        // From here on the range is fixed: later polls start a new group. (The first poll's signal
+        // governs the shared call; if it aborts, the others fail transiently and their jobs retry.)
+        if (ctx.lists.pending === group) ctx.lists.pending = undefined;
+        return ctx.api.get(DELETIONS, {
+          searchParams: { start_day: group.startDay, end_day: group.endDay },
+          signal,
+          context: { operation },
+        });
+      },
+      signal,
+    )
+    .finally(() => {
       if (ctx.lists.pending === group) ctx.lists.pending = undefined;
-      return ctx.api.get(DELETIONS, { searchParams: { start_day: group.startDay, end_day: group.endDay }, signal, context: { operation } });
-    },
-    signal,
-  ).finally(() => {
-    if (ctx.lists.pending === group) ctx.lists.pending = undefined;
-  });
+    });
   if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
   const jobs = parse(operation, res);
-  if (!Array.isArray(jobs)) throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered with something other than a list of jobs');
+  if (!Array.isArray(jobs))
+    throw new TransientVendorError(
+      { vendor: 'amplitude', operation, status: res.statusCode },
+      'answered with something other than a list of jobs',
+    );
   return jobs
-    .filter((job): job is Record<string, unknown> => typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string')
+    .filter(
+      (job): job is Record<string, unknown> =>
+        typeof job === 'object' && job !== null && typeof (job as { day?: unknown }).day === 'string',
+    )
     .map((job) => {
       const entries = readEntries(job.amplitude_ids);
       return {
@@ -223,7 +247,11 @@ async function fetchDeletions(ctx: AmplitudeContext, group: PendingList, signal?
     });
 }
 
-async function requestDeletions(ctx: AmplitudeContext, ids: AmplitudeIdentifier[], signal?: AbortSignal): Promise<DeletionResult> {
+async function requestDeletions(
+  ctx: AmplitudeContext,
+  ids: AmplitudeIdentifier[],
+  signal?: AbortSignal,
+): Promise<DeletionResult> {
   const operation = 'createDeletion';
   const userIds = ids.filter((id) => id.kind === 'user_id').map((id) => id.value);
   const amplitudeIds = ids.filter((id) => id.kind === 'amplitude_id').map((id) => id.value);
@@ -239,16 +267,35 @@ async function requestDeletions(ctx: AmplitudeContext, ids: AmplitudeIdentifier[
     ignore_invalid_ids: true,
     include_mapped_user_ids: true,
   }).replace('"__AMPLITUDE_IDS__"', `[${amplitudeIds.join(',')}]`);
-  const res = await ctx.call(operation, () => ctx.api.post(DELETIONS, { body, headers: { 'content-type': 'application/json' }, signal, context: { operation } }), signal);
+  const res = await ctx.call(
+    operation,
+    () =>
+      ctx.api.post(DELETIONS, {
+        body,
+        headers: { 'content-type': 'application/json' },
+        signal,
+        context: { operation },
+      }),
+    signal,
+  );
   if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
-  const answer = parse(operation, res) as { day?: unknown; status?: unknown; amplitude_ids?: unknown; invalid_ids?: unknown };
+  const answer = parse(operation, res) as {
+    day?: unknown;
+    status?: unknown;
+    amplitude_ids?: unknown;
+    invalid_ids?: unknown;
+  };
   if (typeof answer.day !== 'string' || !DAY.test(answer.day)) {
-    throw new TransientVendorError({ vendor: 'amplitude', operation, status: res.statusCode }, 'answered without a job day');
+    throw new TransientVendorError(
+      { vendor: 'amplitude', operation, status: res.statusCode },
+      'answered without a job day',
+    );
   }
   const invalid: AmplitudeIdentifier[] = [];
   for (const id of Array.isArray(answer.invalid_ids) ? answer.invalid_ids : []) {
     if (typeof id === 'string') invalid.push({ kind: 'user_id', value: id });
-    else if (typeof id === 'number' && Number.isSafeInteger(id)) invalid.push({ kind: 'amplitude_id', value: String(id) });
+    else if (typeof id === 'number' && Number.isSafeInteger(id))
+      invalid.push({ kind: 'amplitude_id', value: String(id) });
   }
   return {
     day: answer.day,
@@ -258,14 +305,22 @@ async function requestDeletions(ctx: AmplitudeContext, ids: AmplitudeIdentifier[
   };
 }
 
-async function listDeletions(ctx: AmplitudeContext, startDay: string, endDay: string, signal?: AbortSignal): Promise<DeletionJob[]> {
+async function listDeletions(
+  ctx: AmplitudeContext,
+  startDay: string,
+  endDay: string,
+  signal?: AbortSignal,
+): Promise<DeletionJob[]> {
   if (!DAY.test(startDay) || !DAY.test(endDay)) throw new Error('days must be YYYY-MM-DD');
   const done = startDay === endDay ? ctx.doneJobs.get(startDay) : undefined;
   if (done && done.until > Date.now()) return [done.job];
   // Polls still waiting for their turn share one call over the union of their days: at 1 call/s,
   // one poll per job day would otherwise crowd out the creates (and cost a call each).
   const waiting = ctx.lists.pending;
-  if (waiting && daysBetween(minDay(waiting.startDay, startDay), maxDay(waiting.endDay, endDay)) <= MAX_LIST_RANGE_DAYS) {
+  if (
+    waiting &&
+    daysBetween(minDay(waiting.startDay, startDay), maxDay(waiting.endDay, endDay)) <= MAX_LIST_RANGE_DAYS
+  ) {
     waiting.startDay = minDay(waiting.startDay, startDay);
     waiting.endDay = maxDay(waiting.endDay, endDay);
     return (await waiting.jobs).filter((job) => job.day >= startDay && job.day <= endDay);
@@ -279,9 +334,19 @@ async function listDeletions(ctx: AmplitudeContext, startDay: string, endDay: st
   return group.jobs;
 }
 
-async function cancelDeletion(ctx: AmplitudeContext, amplitudeId: string, day: string, signal?: AbortSignal): Promise<void> {
+async function cancelDeletion(
+  ctx: AmplitudeContext,
+  amplitudeId: string,
+  day: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const operation = 'cancelDeletion';
-  if (!DIGITS.test(amplitudeId) || !DAY.test(day)) throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
-  const res = await ctx.call(operation, () => ctx.api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal, context: { operation } }), signal);
+  if (!DIGITS.test(amplitudeId) || !DAY.test(day))
+    throw new Error('cancelDeletion takes an Amplitude id and a YYYY-MM-DD day');
+  const res = await ctx.call(
+    operation,
+    () => ctx.api.delete(`${DELETIONS}/${amplitudeId}/${day}`, { signal, context: { operation } }),
+    signal,
+  );
   if (res.statusCode !== 200) throw toVendorError(operation, res, ctx.settings.throttleDelayMs);
 }

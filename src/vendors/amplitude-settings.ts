@@ -72,20 +72,33 @@ export const AMPLITUDE_BACKUP_CLEAR_DAYS = 5;
 const ACTION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export const amplitudeSettingsKeys = {
-  baseUrl: Joi.string().uri({ scheme: ['http', 'https'] }).default(AMPLITUDE_DEFAULTS.baseUrl),
+  baseUrl: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default(AMPLITUDE_DEFAULTS.baseUrl),
   apiKey: Joi.string().min(8).required(),
   secretKey: Joi.string().min(8).required(),
-  project: Joi.string().pattern(/^[A-Za-z0-9_.-]{1,64}$/).default(AMPLITUDE_DEFAULTS.project),
+  project: Joi.string()
+    .pattern(/^[A-Za-z0-9_.-]{1,64}$/)
+    .default(AMPLITUDE_DEFAULTS.project),
   requestsPerSecond: Joi.number().greater(0).max(1000).default(AMPLITUDE_DEFAULTS.requestsPerSecond),
   maxInFlight: Joi.number().integer().min(1).max(100).default(AMPLITUDE_DEFAULTS.maxInFlight),
   batchWindowMs: Joi.number().integer().min(0).max(86_400_000).default(AMPLITUDE_DEFAULTS.batchWindowMs),
   maxIdsPerRequest: Joi.number().integer().min(1).max(AMPLITUDE_MAX_IDS).default(AMPLITUDE_DEFAULTS.maxIdsPerRequest),
-  pollIntervalMs: Joi.number().integer().min(10).max(7 * 86_400_000).default(AMPLITUDE_DEFAULTS.pollIntervalMs),
+  pollIntervalMs: Joi.number()
+    .integer()
+    .min(10)
+    .max(7 * 86_400_000)
+    .default(AMPLITUDE_DEFAULTS.pollIntervalMs),
   pollJitter: Joi.number().min(0).max(1).default(AMPLITUDE_DEFAULTS.pollJitter),
   requester: Joi.string().max(200).default(AMPLITUDE_DEFAULTS.requester),
   requestTimeoutMs: Joi.number().integer().min(100).max(600_000).default(AMPLITUDE_DEFAULTS.requestTimeoutMs),
   manualTasks: Joi.array()
-    .items(Joi.object({ action: Joi.string().pattern(ACTION).required(), instructions: Joi.string().min(1).max(2000).required() }))
+    .items(
+      Joi.object({
+        action: Joi.string().pattern(ACTION).required(),
+        instructions: Joi.string().min(1).max(2000).required(),
+      }),
+    )
     .unique('action')
     .default([]),
 };

@@ -20,7 +20,13 @@ export interface AppCenterAudience {
 export interface AppCenterNotificationOverview {
   notification_id: string;
   name?: string;
-  notification_target?: { type?: string; audiences?: unknown; devices?: unknown; user_ids?: unknown; account_ids?: unknown } | null;
+  notification_target?: {
+    type?: string;
+    audiences?: unknown;
+    devices?: unknown;
+    user_ids?: unknown;
+    account_ids?: unknown;
+  } | null;
 }
 
 /** Push_Get's `notification_content`. */
@@ -61,7 +67,8 @@ export interface AppCenterAppVanished {
   endOfSupportAt?: undefined;
 }
 
-export const isGone = (value: unknown): value is Gone => typeof value === 'object' && value !== null && (value as Gone).gone;
+export const isGone = (value: unknown): value is Gone =>
+  typeof value === 'object' && value !== null && (value as Gone).gone;
 
 /**
  * The App Center operations erasure uses, over got 14 with `X-API-Token`. Every POST/PUT carries a
@@ -82,7 +89,11 @@ export interface AppCenterClient {
   /** Names of the blobs an export wrote into the export container (under `<export id>/`). */
   exportBlobNames(exportId: string, signal?: AbortSignal): Promise<string[]>;
   /** Streams one export blob's NDJSON rows (gzip too); returns the number of rows read. */
-  readExportRows(blobName: string, onRow: (row: Record<string, unknown>) => void, signal?: AbortSignal): Promise<number>;
+  readExportRows(
+    blobName: string,
+    onRow: (row: Record<string, unknown>) => void,
+    signal?: AbortSignal,
+  ): Promise<number>;
   /** Deletes one blob of the export container; false when it was already gone. */
   deleteExportBlob(blobName: string, signal?: AbortSignal): Promise<boolean>;
   deleteInstallId(app: string, installId: string, signal?: AbortSignal): Promise<'deleted' | 'absent'>;
@@ -94,8 +105,15 @@ export interface AppCenterClient {
    * Every notification, archived ones too, following `nextLink`. `consistent` is false when the
    * list changed while it was paged (its `total` moved), so an item may have been skipped.
    */
-  listNotifications(app: string, signal?: AbortSignal): Promise<{ items: AppCenterNotificationOverview[]; consistent: boolean } | Gone>;
-  getNotificationContent(app: string, notificationId: string, signal?: AbortSignal): Promise<AppCenterNotificationContent | 'absent'>;
+  listNotifications(
+    app: string,
+    signal?: AbortSignal,
+  ): Promise<{ items: AppCenterNotificationOverview[]; consistent: boolean } | Gone>;
+  getNotificationContent(
+    app: string,
+    notificationId: string,
+    signal?: AbortSignal,
+  ): Promise<AppCenterNotificationContent | 'absent'>;
   /** Push_Delete: `{"values": ids}` (unknown ids are ignored by App Center). */
   deleteNotifications(app: string, ids: string[], signal?: AbortSignal): Promise<'deleted' | Gone>;
   /**
@@ -106,17 +124,34 @@ export interface AppCenterClient {
    * `sightings`, an app that answers is recorded as seen, and one seen before that now answers
    * 404/410 is returned with the answer and `lastSeenAt` (`scope_gone`), not a configuration mistake.
    */
-  confirmApp(app: string, signal?: AbortSignal, sightings?: ScopeSightings): Promise<{ exists: true } | AppCenterRetired | AppCenterAppVanished>;
+  confirmApp(
+    app: string,
+    signal?: AbortSignal,
+    sightings?: ScopeSightings,
+  ): Promise<{ exists: true } | AppCenterRetired | AppCenterAppVanished>;
   close(): void;
 }
 
 /** `budget`: where App Center's call budget is kept (Redis in the service, so it holds across processes). */
-export function createAppCenterClient(input: AppCenterSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): AppCenterClient {
+export function createAppCenterClient(
+  input: AppCenterSettings,
+  calls?: VendorCallObserver,
+  budget: CallBudget = createInMemoryCallBudget(),
+): AppCenterClient {
   const ctx = createContext(withAppCenterDefaults(input), calls, budget);
-  return { settings: ctx.settings, ...appMethods(ctx), ...exportMethods(ctx), ...deviceAndAudienceMethods(ctx), ...notificationMethods(ctx), close: () => undefined };
+  return {
+    settings: ctx.settings,
+    ...appMethods(ctx),
+    ...exportMethods(ctx),
+    ...deviceAndAudienceMethods(ctx),
+    ...notificationMethods(ctx),
+    close: () => undefined,
+  };
 }
 
-function appMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'confirmApp' | 'startDeviceExport' | 'deviceExportStatus'> {
+function appMethods(
+  ctx: AppCenterContext,
+): Pick<AppCenterClient, 'confirmApp' | 'startDeviceExport' | 'deviceExportStatus'> {
   const { settings, base, call, appPath, requireSas } = ctx;
   return {
     async confirmApp(app, signal, sightings) {
@@ -129,44 +164,88 @@ function appMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'confirmApp' |
       }
       const listed = await call('Apps_List', 'GET', new URL('v0.1/apps', base).toString(), { ok: [200], signal });
       if (listed.status === 404 || listed.status === 410) {
-        return { gone: true, status: listed.status, vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: App Center answers as retired`, endOfSupportAt: APPCENTER_END_OF_SUPPORT };
+        return {
+          gone: true,
+          status: listed.status,
+          vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: App Center answers as retired`,
+          endOfSupportAt: APPCENTER_END_OF_SUPPORT,
+        };
       }
       const apps = Array.isArray(listed.body) ? (listed.body as Array<{ owner?: { name?: unknown } }>) : [];
       // An app this service saw answer before is gone by App Center's own answer about it, not mistyped.
       const seen = await sightings?.lastSeen('appcenter', `${settings.owner}/${app}`);
-      if (seen) return { gone: true, status: found.status, vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: the app is no longer listed`, lastSeenAt: seen.lastSeenAt };
+      if (seen)
+        return {
+          gone: true,
+          status: found.status,
+          vendorAnswer: `Apps_Get ${found.status}, Apps_List ${listed.status}: the app is no longer listed`,
+          lastSeenAt: seen.lastSeenAt,
+        };
       const details = { vendor: 'appcenter' as const, operation: 'Apps_Get', status: found.status };
-      const ownerSeen = apps.some((a) => typeof a.owner?.name === 'string' && a.owner.name.toLowerCase() === settings.owner.toLowerCase());
-      if (!ownerSeen) return Promise.reject(scopeMissing(details, 'vendors.appcenter.owner', `"${settings.owner}" owns no app this token can see`));
+      const ownerSeen = apps.some(
+        (a) => typeof a.owner?.name === 'string' && a.owner.name.toLowerCase() === settings.owner.toLowerCase(),
+      );
+      if (!ownerSeen)
+        return Promise.reject(
+          scopeMissing(details, 'vendors.appcenter.owner', `"${settings.owner}" owns no app this token can see`),
+        );
       return Promise.reject(scopeMissing(details, configKey, `"${settings.owner}/${app}" does not exist`));
     },
     async startDeviceExport(app, signal) {
       const sasUri = requireSas('Push_ExportDevices');
-      const { status, body } = await call('Push_ExportDevices', 'POST', appPath(app, '/push/device_exports'), { json: { blob_container_sas_uri: sasUri.toString() }, ok: [200, 201, 202], signal });
+      const { status, body } = await call('Push_ExportDevices', 'POST', appPath(app, '/push/device_exports'), {
+        json: { blob_container_sas_uri: sasUri.toString() },
+        ok: [200, 201, 202],
+        signal,
+      });
       if (status === 404 || status === 410) return { gone: true, status };
       const exportId = (body as { export_id?: unknown } | undefined)?.export_id;
-      if (typeof exportId !== 'string' || !exportId) throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevices', status }, 'answered without an export id');
+      if (typeof exportId !== 'string' || !exportId)
+        throw new TransientVendorError(
+          { vendor: 'appcenter', operation: 'Push_ExportDevices', status },
+          'answered without an export id',
+        );
       return { exportId };
     },
     async deviceExportStatus(app, exportId, signal) {
-      const { status, body } = await call('Push_ExportDevicesStatus', 'GET', appPath(app, `/push/device_exports/${encodeURIComponent(exportId)}`), { ok: [200], signal });
+      const { status, body } = await call(
+        'Push_ExportDevicesStatus',
+        'GET',
+        appPath(app, `/push/device_exports/${encodeURIComponent(exportId)}`),
+        { ok: [200], signal },
+      );
       if (status === 404 || status === 410) return { gone: true, status };
       const state = (body as { status?: unknown } | undefined)?.status;
       if (state === 'InProgress' || state === 'Completed' || state === 'Failed') return state;
-      throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_ExportDevicesStatus', status, code: 'UnknownExportStatus' }, 'answered an unknown status');
+      throw new TransientVendorError(
+        { vendor: 'appcenter', operation: 'Push_ExportDevicesStatus', status, code: 'UnknownExportStatus' },
+        'answered an unknown status',
+      );
     },
   };
 }
 
-function deviceAndAudienceMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'deleteInstallId' | 'blockLogs' | 'listAudiences' | 'deleteAudience'> {
+function deviceAndAudienceMethods(
+  ctx: AppCenterContext,
+): Pick<AppCenterClient, 'deleteInstallId' | 'blockLogs' | 'listAudiences' | 'deleteAudience'> {
   const { call, appPath, follow } = ctx;
   return {
     async deleteInstallId(app, installId, signal) {
-      const { status } = await call('Push_DeleteInstallId', 'DELETE', appPath(app, `/push/devices/${encodeURIComponent(installId)}`), { ok: [200, 204], signal });
+      const { status } = await call(
+        'Push_DeleteInstallId',
+        'DELETE',
+        appPath(app, `/push/devices/${encodeURIComponent(installId)}`),
+        { ok: [200, 204], signal },
+      );
       return status === 404 || status === 410 ? 'absent' : 'deleted';
     },
     async blockLogs(app, installId, signal) {
-      const { status } = await call('Devices_BlockLogs', 'PUT', appPath(app, `/devices/block_logs/${encodeURIComponent(installId)}`), { ok: [200, 204], signal });
+      const { status } = await call(
+        'Devices_BlockLogs',
+        'PUT',
+        appPath(app, `/devices/block_logs/${encodeURIComponent(installId)}`),
+        { ok: [200, 204], signal },
+      );
       return status === 404 || status === 410 ? 'absent' : 'blocked';
     },
     async listAudiences(app, signal) {
@@ -178,14 +257,23 @@ function deviceAndAudienceMethods(ctx: AppCenterContext): Pick<AppCenterClient, 
         if (status === 404 || status === 410) return { gone: true, status };
         const page = (body ?? {}) as { values?: unknown; nextLink?: unknown };
         for (const a of Array.isArray(page.values) ? page.values : []) {
-          if (a && typeof a === 'object' && typeof (a as AppCenterAudience).name === 'string') audiences.push(a as AppCenterAudience);
+          if (a && typeof a === 'object' && typeof (a as AppCenterAudience).name === 'string')
+            audiences.push(a as AppCenterAudience);
         }
-        url = typeof page.nextLink === 'string' && page.nextLink ? follow(page.nextLink, 'Analytics_ListAudiences', seen) : undefined;
+        url =
+          typeof page.nextLink === 'string' && page.nextLink
+            ? follow(page.nextLink, 'Analytics_ListAudiences', seen)
+            : undefined;
       }
       return audiences;
     },
     async deleteAudience(app, name, signal) {
-      const { status } = await call('Analytics_DeleteAudience', 'DELETE', appPath(app, `/analytics/audiences/${encodeURIComponent(name)}`), { ok: [200, 204], signal });
+      const { status } = await call(
+        'Analytics_DeleteAudience',
+        'DELETE',
+        appPath(app, `/analytics/audiences/${encodeURIComponent(name)}`),
+        { ok: [200, 204], signal },
+      );
       return status === 404 || status === 410 ? 'absent' : 'deleted';
     },
   };

@@ -6,7 +6,9 @@ import type { AppCenterClient } from './appcenter-client.js';
 import { blobError, networkError, parseJson, type AppCenterContext } from './appcenter-http.js';
 
 /** The device export's blobs in the export container (Azure Blob Storage): list, read, delete. */
-export function exportMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'exportBlobNames' | 'readExportRows' | 'deleteExportBlob'> {
+export function exportMethods(
+  ctx: AppCenterContext,
+): Pick<AppCenterClient, 'exportBlobNames' | 'readExportRows' | 'deleteExportBlob'> {
   const { blobUrl, blobCall } = ctx;
   return {
     exportBlobNames: (exportId, signal) => listExportBlobNames(ctx, exportId, signal),
@@ -21,7 +23,12 @@ export function exportMethods(ctx: AppCenterContext): Pick<AppCenterClient, 'exp
       }
     },
     async deleteExportBlob(blobName, signal) {
-      const { status } = await blobCall('AzureBlob_DeleteBlob', 'DELETE', blobUrl('AzureBlob_DeleteBlob', blobName), signal);
+      const { status } = await blobCall(
+        'AzureBlob_DeleteBlob',
+        'DELETE',
+        blobUrl('AzureBlob_DeleteBlob', blobName),
+        signal,
+      );
       return status !== 404;
     },
   };
@@ -40,9 +47,12 @@ async function listExportBlobNames(ctx: AppCenterContext, exportId: string, sign
     if (marker) url.searchParams.set('marker', marker);
     const { status, body } = await blobCall('AzureBlob_ListBlobs', 'GET', url.toString(), signal);
     if (status === 404) return names;
-    const parsed = xml.parse(body) as { EnumerationResults?: { Blobs?: { Blob?: Array<{ Name?: unknown }> } | ''; NextMarker?: unknown } };
+    const parsed = xml.parse(body) as {
+      EnumerationResults?: { Blobs?: { Blob?: Array<{ Name?: unknown }> } | ''; NextMarker?: unknown };
+    };
     const blobs = parsed.EnumerationResults?.Blobs;
-    for (const blob of blobs && typeof blobs === 'object' ? (blobs.Blob ?? []) : []) if (typeof blob.Name === 'string' || typeof blob.Name === 'number') names.push(String(blob.Name));
+    for (const blob of blobs && typeof blobs === 'object' ? (blobs.Blob ?? []) : [])
+      if (typeof blob.Name === 'string' || typeof blob.Name === 'number') names.push(String(blob.Name));
     const next = parsed.EnumerationResults?.NextMarker;
     marker = typeof next === 'string' || typeof next === 'number' ? String(next) : '';
   } while (marker);
@@ -51,7 +61,10 @@ async function listExportBlobNames(ctx: AppCenterContext, exportId: string, sign
 
 /** AzureBlob_GetBlob as a stream, once its answer is a 200 (anything else is the taxonomy). */
 async function openBlob(ctx: AppCenterContext, blobName: string, signal?: AbortSignal) {
-  const stream = ctx.http.stream(ctx.blobUrl('AzureBlob_GetBlob', blobName), { signal, context: { operation: 'AzureBlob_GetBlob' } });
+  const stream = ctx.http.stream(ctx.blobUrl('AzureBlob_GetBlob', blobName), {
+    signal,
+    context: { operation: 'AzureBlob_GetBlob' },
+  });
   let response: Response;
   try {
     response = await new Promise<Response>((resolve, reject) => {
@@ -64,7 +77,13 @@ async function openBlob(ctx: AppCenterContext, blobName: string, signal?: AbortS
   }
   if (response.statusCode !== 200) {
     stream.destroy();
-    throw blobError('AzureBlob_GetBlob', response.statusCode, response.headers['x-ms-error-code'], response.headers['retry-after'], ctx.settings.throttleDelayMs);
+    throw blobError(
+      'AzureBlob_GetBlob',
+      response.statusCode,
+      response.headers['x-ms-error-code'],
+      response.headers['retry-after'],
+      ctx.settings.throttleDelayMs,
+    );
   }
   return stream;
 }

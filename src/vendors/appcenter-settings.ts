@@ -65,11 +65,21 @@ const batching = (defaults: AppCenterBatching) => ({
 });
 
 export const appcenterSettingsKeys = {
-  baseUrl: Joi.string().uri({ scheme: ['http', 'https'] }).default(APPCENTER_DEFAULTS.baseUrl),
+  baseUrl: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default(APPCENTER_DEFAULTS.baseUrl),
   apiToken: Joi.string().min(1).required(),
-  owner: Joi.string().pattern(/^[A-Za-z0-9._-]+$/).required(),
-  apps: Joi.array().items(Joi.string().pattern(/^[A-Za-z0-9._-]+$/)).min(1).unique().required(),
-  customProperties: Joi.object({ email: propertyNames, userId: propertyNames, phone: propertyNames }).default(APPCENTER_DEFAULTS.customProperties),
+  owner: Joi.string()
+    .pattern(/^[A-Za-z0-9._-]+$/)
+    .required(),
+  apps: Joi.array()
+    .items(Joi.string().pattern(/^[A-Za-z0-9._-]+$/))
+    .min(1)
+    .unique()
+    .required(),
+  customProperties: Joi.object({ email: propertyNames, userId: propertyNames, phone: propertyNames }).default(
+    APPCENTER_DEFAULTS.customProperties,
+  ),
   blockLogs: Joi.boolean().default(false),
   exportContainerSasUri: Joi.string().uri({ scheme: ['http', 'https'] }),
   deviceExport: Joi.object({
@@ -82,7 +92,10 @@ export const appcenterSettingsKeys = {
 };
 
 /** Fills what the config file left out (Joi fills the top level; nested batching keys are filled here). */
-export function withAppCenterDefaults(settings: Partial<AppCenterSettings> & Pick<AppCenterSettings, 'apiToken' | 'owner' | 'apps' | keyof VendorQueueSettings>): AppCenterSettings {
+export function withAppCenterDefaults(
+  settings: Partial<AppCenterSettings> &
+    Pick<AppCenterSettings, 'apiToken' | 'owner' | 'apps' | keyof VendorQueueSettings>,
+): AppCenterSettings {
   return {
     ...settings,
     baseUrl: settings.baseUrl ?? APPCENTER_DEFAULTS.baseUrl,
@@ -96,6 +109,9 @@ export function withAppCenterDefaults(settings: Partial<AppCenterSettings> & Pic
 }
 
 /** True when devices can be matched by custom property: properties configured for a kind, and a container to export into. */
-export function canMatchByCustomProperty(settings: Pick<AppCenterSettings, 'customProperties' | 'exportContainerSasUri'>, kind: keyof AppCenterCustomProperties): boolean {
+export function canMatchByCustomProperty(
+  settings: Pick<AppCenterSettings, 'customProperties' | 'exportContainerSasUri'>,
+  kind: keyof AppCenterCustomProperties,
+): boolean {
   return !!settings.exportContainerSasUri && (settings.customProperties[kind]?.length ?? 0) > 0;
 }

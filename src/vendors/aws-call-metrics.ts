@@ -8,7 +8,10 @@ import { awsOperationName, outcomeOfStatus, type VendorCallObserver } from './ve
  */
 interface DeserializeStack {
   add(
-    middleware: (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => Promise<unknown>,
+    middleware: (
+      next: (args: unknown) => Promise<unknown>,
+      context: { commandName?: string },
+    ) => (args: unknown) => Promise<unknown>,
     options: { step: 'deserialize'; name: string; priority: 'high' },
   ): void;
 }
@@ -19,7 +22,11 @@ interface DeserializeStack {
  * S3 SlowDown absorbed by the SDK's own retry still counts as the call it was. The operation is
  * the command's name (`DeleteEndpoint`), never the request path.
  */
-export function addCallMetrics(client: { middlewareStack: object }, vendor: VendorName, observer: VendorCallObserver | undefined): void {
+export function addCallMetrics(
+  client: { middlewareStack: object },
+  vendor: VendorName,
+  observer: VendorCallObserver | undefined,
+): void {
   if (!observer) return;
   (client.middlewareStack as DeserializeStack).add(
     (next, context) => async (args) => {
@@ -28,11 +35,21 @@ export function addCallMetrics(client: { middlewareStack: object }, vendor: Vend
       const seconds = () => (performance.now() - started) / 1000;
       try {
         const output = (await next(args)) as { response?: { statusCode?: number } } | undefined;
-        observer.observe({ vendor, operation, outcome: outcomeOfStatus(output?.response?.statusCode ?? 200), seconds: seconds() });
+        observer.observe({
+          vendor,
+          operation,
+          outcome: outcomeOfStatus(output?.response?.statusCode ?? 200),
+          seconds: seconds(),
+        });
         return output;
       } catch (err) {
         const e = err as { $metadata?: { httpStatusCode?: number }; $response?: { statusCode?: number } } | undefined;
-        observer.observe({ vendor, operation, outcome: outcomeOfStatus(e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode), seconds: seconds() });
+        observer.observe({
+          vendor,
+          operation,
+          outcome: outcomeOfStatus(e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode),
+          seconds: seconds(),
+        });
         throw err;
       }
     },

@@ -43,7 +43,9 @@ export function rateSpacing(rate: CallRate): { intervalMs: number; burst: number
  * spaced from when this one really started (a reserved schedule would let a late call and an
  * on-time one bunch up).
  */
-export function createTurnTaker(tryTake: (scope: string, rate: CallRate) => Promise<number> | number): CallBudget['pace'] {
+export function createTurnTaker(
+  tryTake: (scope: string, rate: CallRate) => Promise<number> | number,
+): CallBudget['pace'] {
   const queues = new Map<string, Promise<void>>();
   return async (scope, rate, signal) => {
     const previous = queues.get(scope) ?? Promise.resolve();
@@ -99,7 +101,10 @@ export function createInMemoryCallBudget(now: () => number = Date.now): CallBudg
             slot.waiting.splice(slot.waiting.indexOf(take), 1);
             reject(abortReason(signal));
           };
-          if (signal?.aborted) { reject(abortReason(signal)); return; }
+          if (signal?.aborted) {
+            reject(abortReason(signal));
+            return;
+          }
           signal?.addEventListener('abort', onAbort, { once: true });
           slot.waiting.push(take);
         });
@@ -129,8 +134,14 @@ export function abortReason(signal: AbortSignal | undefined): Error {
 /** Resolves after `ms` (at once when ms ≤ 0); rejects when the signal aborts first. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(abortReason(signal)); return; }
-    if (ms <= 0) { resolve(); return; }
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    if (ms <= 0) {
+      resolve();
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
       reject(abortReason(signal));

@@ -13,23 +13,39 @@ export function withCallMetrics(base: Got, vendor: VendorName, observer: VendorC
   if (!observer) return base;
   const measure: HandlerFunction = (options, next) => {
     const started = performance.now();
-    const operation = operationLabel((options.context as { operation?: unknown } | undefined)?.operation, options.method);
+    const operation = operationLabel(
+      (options.context as { operation?: unknown } | undefined)?.operation,
+      options.method,
+    );
     let reported = false;
     const report = (status: number | undefined) => {
       if (reported) return;
       reported = true;
-      observer.observe({ vendor, operation, outcome: outcomeOfStatus(status), seconds: (performance.now() - started) / 1000 });
+      observer.observe({
+        vendor,
+        operation,
+        outcome: outcomeOfStatus(status),
+        seconds: (performance.now() - started) / 1000,
+      });
     };
     const result = next(options);
-    if ((options).isStream) {
+    if (options.isStream) {
       const stream = result as Request;
-      stream.once('response', (res: Response) => { report(res.statusCode); });
-      stream.once('error', (err: { response?: { statusCode?: number } }) => { report(err.response?.statusCode); });
+      stream.once('response', (res: Response) => {
+        report(res.statusCode);
+      });
+      stream.once('error', (err: { response?: { statusCode?: number } }) => {
+        report(err.response?.statusCode);
+      });
     } else {
       // Observing only: the caller still gets (and handles) the original promise.
       (result as unknown as Promise<Response>).then(
-        (res) => { report(res.statusCode); },
-        (err: unknown) => { report(statusCodeOf(err)); },
+        (res) => {
+          report(res.statusCode);
+        },
+        (err: unknown) => {
+          report(statusCodeOf(err));
+        },
       );
     }
     return result;

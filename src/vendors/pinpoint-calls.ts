@@ -9,7 +9,10 @@ import type { AppGone } from './pinpoint-client.js';
 export interface PinpointContext {
   settings: ResolvedPinpointSettings;
   sdk: AwsPinpointClient;
-  pace: { DeleteEndpoint: (signal?: AbortSignal) => Promise<void>; GetEndpoint: (signal?: AbortSignal) => Promise<void> };
+  pace: {
+    DeleteEndpoint: (signal?: AbortSignal) => Promise<void>;
+    GetEndpoint: (signal?: AbortSignal) => Promise<void>;
+  };
   endOfSupportAt: number;
   call: <T>(operation: string, send: () => Promise<T>) => Promise<T | AppGone>;
 }
@@ -25,7 +28,8 @@ export function createGuardedCall(throttleDelayMs: number, endOfSupportAt: numbe
     if (!(err instanceof PinpointServiceException)) return undefined;
     const status = err.$metadata.httpStatusCode;
     if (err.name === 'NotFoundException') return `${status ?? 404} NotFoundException`;
-    if (err.name === 'ForbiddenException' && Date.now() >= endOfSupportAt) return `${status ?? 403} ForbiddenException (past end of support)`;
+    if (err.name === 'ForbiddenException' && Date.now() >= endOfSupportAt)
+      return `${status ?? 403} ForbiddenException (past end of support)`;
     return undefined;
   }
 
@@ -45,14 +49,21 @@ export function createGuardedCall(throttleDelayMs: number, endOfSupportAt: numbe
  * every process sharing `budget`. Evenly spaced calls never exceed a token bucket of the same rate,
  * so the vendor's 429 stays the exception (a 429 still costs no attempt).
  */
-export function createRateGate(budget: CallBudget, operation: string, limit: QueueLimit): (signal?: AbortSignal) => Promise<void> {
+export function createRateGate(
+  budget: CallBudget,
+  operation: string,
+  limit: QueueLimit,
+): (signal?: AbortSignal) => Promise<void> {
   const rate = { ...limit, burst: 1 };
   return async (signal) => {
     try {
       await budget.pace(`pinpoint:${operation}`, rate, signal);
     } catch (err) {
       if (!signal?.aborted) throw err;
-      throw new TransientVendorError({ vendor: 'pinpoint', operation: 'RateGate', code: 'Aborted' }, 'was aborted while waiting for its turn');
+      throw new TransientVendorError(
+        { vendor: 'pinpoint', operation: 'RateGate', code: 'Aborted' },
+        'was aborted while waiting for its turn',
+      );
     }
   };
 }
@@ -60,7 +71,13 @@ export function createRateGate(budget: CallBudget, operation: string, limit: Que
 /** AWS SDK failures → the taxonomy. Pinpoint sends no Retry-After, so throttles wait the configured delay. */
 export function toVendorError(operation: string, err: unknown, throttleDelayMs: number): VendorError {
   if (err instanceof PinpointServiceException) {
-    return classifyHttpFailure({ vendor: 'pinpoint', operation, status: err.$metadata.httpStatusCode, code: err.name, defaultThrottleDelayMs: throttleDelayMs });
+    return classifyHttpFailure({
+      vendor: 'pinpoint',
+      operation,
+      status: err.$metadata.httpStatusCode,
+      code: err.name,
+      defaultThrottleDelayMs: throttleDelayMs,
+    });
   }
   const name = (err as Error | undefined)?.name ?? 'Error';
   // Network errors, timeouts and aborts: the call may not have reached Pinpoint; try again later.

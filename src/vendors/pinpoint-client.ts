@@ -22,7 +22,6 @@ import { exportJobMethods } from './pinpoint-export-jobs.js';
 
 export { createRateGate, isGone, toVendorError } from './pinpoint-calls.js';
 
-
 /** What we keep of an endpoint: its vendor id and channel, never its address. */
 export interface EndpointSummary {
   id: string;
@@ -78,7 +77,16 @@ export interface AppSummary {
   name?: string;
 }
 
-export type ExportJobStatus = 'CREATED' | 'PREPARING_FOR_INITIALIZATION' | 'INITIALIZING' | 'PROCESSING' | 'PENDING_JOB' | 'COMPLETING' | 'COMPLETED' | 'FAILING' | 'FAILED';
+export type ExportJobStatus =
+  | 'CREATED'
+  | 'PREPARING_FOR_INITIALIZATION'
+  | 'INITIALIZING'
+  | 'PROCESSING'
+  | 'PENDING_JOB'
+  | 'COMPLETING'
+  | 'COMPLETED'
+  | 'FAILING'
+  | 'FAILED';
 
 /** An export job's state, in figures only (Pinpoint's failure strings can quote endpoint data). */
 export interface ExportJobState {
@@ -107,17 +115,34 @@ export interface PinpointClient {
   getEndpoint(input: EndpointInput): Promise<EndpointReadBack | undefined>;
   /** DeleteEndpoint, paced by the client-side DeleteEndpoint limit; `not_found` when it was already gone. */
   deleteEndpoint(input: EndpointInput): Promise<'deleted' | 'not_found'>;
-  createExportJob(input: { appId: string; s3UrlPrefix: string; roleArn: string; segmentId?: string; signal?: AbortSignal }): Promise<ExportJobState | AppGone>;
+  createExportJob(input: {
+    appId: string;
+    s3UrlPrefix: string;
+    roleArn: string;
+    segmentId?: string;
+    signal?: AbortSignal;
+  }): Promise<ExportJobState | AppGone>;
   getExportJob(input: { appId: string; jobId: string; signal?: AbortSignal }): Promise<ExportJobState | AppGone>;
   /** An export job already writing to this prefix (adopted after a crash between creating it and recording it). */
-  findExportJob(input: { appId: string; s3UrlPrefix: string; signal?: AbortSignal }): Promise<ExportJobState | undefined>;
+  findExportJob(input: {
+    appId: string;
+    s3UrlPrefix: string;
+    signal?: AbortSignal;
+  }): Promise<ExportJobState | undefined>;
   /** GetApp: the project as Pinpoint describes it, or how Pinpoint says it is gone. */
   getApp(input: { appId: string; signal?: AbortSignal }): Promise<AppSummary | AppGone>;
   /**
    * UpdateEndpoint: creates or replaces one endpoint. Only canaries use it (src/preflight/canary.ts),
    * to plant a synthetic person; erasure never writes a person's data.
    */
-  putEndpoint?(input: { appId: string; endpointId: string; channelType: 'EMAIL'; address: string; userId: string; signal?: AbortSignal }): Promise<void>;
+  putEndpoint?(input: {
+    appId: string;
+    endpointId: string;
+    channelType: 'EMAIL';
+    address: string;
+    userId: string;
+    signal?: AbortSignal;
+  }): Promise<void>;
   /**
    * Looks the app up before a 404 about it (or its users) is trusted (README "Verification values"):
    * GetApp; when that answers gone before Pinpoint's end of support, or GetApps still answers
@@ -127,7 +152,11 @@ export interface PinpointClient {
    * answers is recorded as seen, and one seen before that now answers gone is returned with its
    * answer and `lastSeenAt` (`scope_gone`): only a scope never seen is a configuration mistake.
    */
-  confirmApp(input: { appId: string; signal?: AbortSignal; sightings?: ScopeSightings }): Promise<AppSummary | PinpointAppGone>;
+  confirmApp(input: {
+    appId: string;
+    signal?: AbortSignal;
+    sightings?: ScopeSightings;
+  }): Promise<AppSummary | PinpointAppGone>;
   /**
    * DeleteApp: the whole project, with its endpoints, segments, campaigns, journeys, channel
    * settings and analytics, for good (docs/vendors/pinpoint.md). An app already gone (404, or 403
@@ -138,7 +167,11 @@ export interface PinpointClient {
 }
 
 /** `budget`: where the `operationLimits` are kept (Redis in the service, so they hold across processes). */
-export function createPinpointClient(input: PinpointSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): PinpointClient {
+export function createPinpointClient(
+  input: PinpointSettings,
+  calls?: VendorCallObserver,
+  budget: CallBudget = createInMemoryCallBudget(),
+): PinpointClient {
   const settings = withPinpointDefaults(input);
   const sdk = new AwsPinpointClient({
     region: settings.region,
@@ -155,13 +188,17 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
   };
   const scan = settings.addressScan;
   const exports = scan
-    ? createObjectStoreClient({
-        region: scan.s3?.region ?? settings.region,
-        endpoint: scan.s3?.endpoint,
-        credentials: scan.s3?.credentials ?? settings.credentials,
-        forcePathStyle: scan.s3?.forcePathStyle,
-        throttleDelayMs: settings.throttleDelayMs,
-      }, 's3', calls)
+    ? createObjectStoreClient(
+        {
+          region: scan.s3?.region ?? settings.region,
+          endpoint: scan.s3?.endpoint,
+          credentials: scan.s3?.credentials ?? settings.credentials,
+          forcePathStyle: scan.s3?.forcePathStyle,
+          throttleDelayMs: settings.throttleDelayMs,
+        },
+        's3',
+        calls,
+      )
     : undefined;
 
   const call = createGuardedCall(settings.throttleDelayMs, endOfSupportAt);
@@ -180,43 +217,76 @@ export function createPinpointClient(input: PinpointSettings, calls?: VendorCall
 }
 
 /** Endpoints by user id and by endpoint id (GetEndpoint and DeleteEndpoint paced by their client-side limits). */
-function endpointMethods({ sdk, pace, call }: PinpointContext): Pick<PinpointClient, 'getUserEndpoints' | 'deleteUserEndpoints' | 'putEndpoint' | 'getEndpoint' | 'deleteEndpoint'> {
+function endpointMethods({
+  sdk,
+  pace,
+  call,
+}: PinpointContext): Pick<
+  PinpointClient,
+  'getUserEndpoints' | 'deleteUserEndpoints' | 'putEndpoint' | 'getEndpoint' | 'deleteEndpoint'
+> {
   return {
     async getUserEndpoints({ appId, userId, signal }) {
-      const out = await call('GetUserEndpoints', () => sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }));
+      const out = await call('GetUserEndpoints', () =>
+        sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }),
+      );
       return isGone(out) ? [] : summarise(out.EndpointsResponse?.Item);
     },
     async deleteUserEndpoints({ appId, userId, signal }) {
-      const out = await call('DeleteUserEndpoints', () => sdk.send(new DeleteUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }));
+      const out = await call('DeleteUserEndpoints', () =>
+        sdk.send(new DeleteUserEndpointsCommand({ ApplicationId: appId, UserId: userId }), { abortSignal: signal }),
+      );
       return isGone(out) ? [] : summarise(out.EndpointsResponse?.Item);
     },
     async putEndpoint({ appId, endpointId, channelType, address, userId, signal }) {
       await call('UpdateEndpoint', () =>
-        sdk.send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: endpointId, EndpointRequest: { ChannelType: channelType, Address: address, User: { UserId: userId } } }), { abortSignal: signal }),
+        sdk.send(
+          new UpdateEndpointCommand({
+            ApplicationId: appId,
+            EndpointId: endpointId,
+            EndpointRequest: { ChannelType: channelType, Address: address, User: { UserId: userId } },
+          }),
+          { abortSignal: signal },
+        ),
       );
     },
     async getEndpoint({ appId, endpointId, signal }) {
       await pace.GetEndpoint(signal);
-      const out = await call('GetEndpoint', () => sdk.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }));
+      const out = await call('GetEndpoint', () =>
+        sdk.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }),
+      );
       if (isGone(out)) return undefined;
       const e = out.EndpointResponse;
       return { id: e?.Id ?? endpointId, channelType: e?.ChannelType, address: e?.Address, userId: e?.User?.UserId };
     },
     async deleteEndpoint({ appId, endpointId, signal }) {
       await pace.DeleteEndpoint(signal);
-      const out = await call('DeleteEndpoint', () => sdk.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }));
+      const out = await call('DeleteEndpoint', () =>
+        sdk.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: endpointId }), { abortSignal: signal }),
+      );
       return isGone(out) ? 'not_found' : 'deleted';
     },
   };
 }
 
 /** The app (project) itself: read, confirm before a 404 is trusted, delete. */
-function appMethods({ settings, sdk, endOfSupportAt, call }: PinpointContext): Pick<PinpointClient, 'getApp' | 'confirmApp' | 'deleteApp'> {
+function appMethods({
+  settings,
+  sdk,
+  endOfSupportAt,
+  call,
+}: PinpointContext): Pick<PinpointClient, 'getApp' | 'confirmApp' | 'deleteApp'> {
   return {
     async getApp({ appId, signal }) {
-      const out = await call('GetApp', () => sdk.send(new GetAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
+      const out = await call('GetApp', () =>
+        sdk.send(new GetAppCommand({ ApplicationId: appId }), { abortSignal: signal }),
+      );
       if (isGone(out)) return out;
-      return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
+      return {
+        id: out.ApplicationResponse?.Id ?? appId,
+        arn: out.ApplicationResponse?.Arn,
+        name: out.ApplicationResponse?.Name,
+      };
     },
     async confirmApp({ appId, signal, sightings }) {
       const index = settings.appIds.indexOf(appId);
@@ -229,18 +299,35 @@ function appMethods({ settings, sdk, endOfSupportAt, call }: PinpointContext): P
       const pastEndOfSupport = Date.now() >= endOfSupportAt;
       if (pastEndOfSupport) {
         // Only the service's own answer makes a 404 "retired": if it still lists apps, this one was never there.
-        const listing = await call('GetApps', () => sdk.send(new GetAppsCommand({ PageSize: '1' }), { abortSignal: signal }));
-        if (isGone(listing)) return { ...app, vendorAnswer: `GetApp ${app.vendorAnswer}; GetApps ${listing.vendorAnswer}`, endOfSupportAt: settings.endOfSupportAt };
+        const listing = await call('GetApps', () =>
+          sdk.send(new GetAppsCommand({ PageSize: '1' }), { abortSignal: signal }),
+        );
+        if (isGone(listing))
+          return {
+            ...app,
+            vendorAnswer: `GetApp ${app.vendorAnswer}; GetApps ${listing.vendorAnswer}`,
+            endOfSupportAt: settings.endOfSupportAt,
+          };
       }
       // An app this service saw answer before is gone by Pinpoint's own answer about it, not mistyped.
       const seen = await sightings?.lastSeen('pinpoint', appId);
       if (seen) return { ...app, vendorAnswer: `GetApp ${app.vendorAnswer}`, lastSeenAt: seen.lastSeenAt };
-      throw scopeMissing({ vendor: 'pinpoint', operation: 'GetApp', code: app.vendorAnswer }, configKey, `does not exist in ${settings.region}`);
+      throw scopeMissing(
+        { vendor: 'pinpoint', operation: 'GetApp', code: app.vendorAnswer },
+        configKey,
+        `does not exist in ${settings.region}`,
+      );
     },
     async deleteApp({ appId, signal }) {
-      const out = await call('DeleteApp', () => sdk.send(new DeleteAppCommand({ ApplicationId: appId }), { abortSignal: signal }));
+      const out = await call('DeleteApp', () =>
+        sdk.send(new DeleteAppCommand({ ApplicationId: appId }), { abortSignal: signal }),
+      );
       if (isGone(out)) return out;
-      return { id: out.ApplicationResponse?.Id ?? appId, arn: out.ApplicationResponse?.Arn, name: out.ApplicationResponse?.Name };
+      return {
+        id: out.ApplicationResponse?.Id ?? appId,
+        arn: out.ApplicationResponse?.Arn,
+        name: out.ApplicationResponse?.Name,
+      };
     },
   };
 }

@@ -82,7 +82,7 @@ function pushHits(out: Set<number>, hits: Hits | undefined): void {
 export function normaliseAddress(raw: string): string {
   if (raw.indexOf('@') < 0) return raw;
   // Fast path for the usual ASCII address; the full normaliser only for the unusual ones.
-   
+
   if (/^[\x21-\x7e]+$/.test(raw)) return raw.toLowerCase();
   try {
     return normaliseEmail(raw);
@@ -276,7 +276,8 @@ export class ExportScan {
         const nl = chunk.indexOf(NEWLINE);
         if (nl < 0) {
           carry = Buffer.concat([carry, chunk]);
-          if (carry.length > MAX_LINE_BYTES) throw new ExportScanError('line_too_long', 'an export line is longer than any endpoint can be');
+          if (carry.length > MAX_LINE_BYTES)
+            throw new ExportScanError('line_too_long', 'an export line is longer than any endpoint can be');
           continue;
         }
         const line = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
@@ -365,16 +366,23 @@ function toScanError(err: unknown, sourceError: Error | undefined): Error {
   if (err instanceof ExportScanError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((err as Error | undefined)?.message ?? '')) {
-    return new ExportScanError('truncated', 'an export file ended before its gzip stream was complete (truncated download or file)');
+    return new ExportScanError(
+      'truncated',
+      'an export file ended before its gzip stream was complete (truncated download or file)',
+    );
   }
-  if (code === 'Z_DATA_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED') return new ExportScanError('corrupt', 'an export file is not valid gzip');
+  if (code === 'Z_DATA_ERROR' || code === 'ERR_ZLIB_INITIALIZATION_FAILED')
+    return new ExportScanError('corrupt', 'an export file is not valid gzip');
   // An error of the source (network, S3) is the caller's to classify.
   if (sourceError && err === sourceError) return sourceError;
   return err as Error;
 }
 
 /** Scans gzipped export files on disk (benchmarks, operators' tools). */
-export async function scanExportFiles(paths: string[], subjects: readonly ScanSubject[]): Promise<{ stats: ExportScanStats; endpointIds: string[][] }> {
+export async function scanExportFiles(
+  paths: string[],
+  subjects: readonly ScanSubject[],
+): Promise<{ stats: ExportScanStats; endpointIds: string[][] }> {
   const scan = new ExportScan(new EndpointMatcher(subjects));
   for (const file of paths) await scan.scanGzip(createReadStream(file, { highWaterMark: CHUNK_BYTES }));
   return { stats: scan.stats, endpointIds: subjects.map((_, i) => scan.endpointIds(i)) };

@@ -77,22 +77,48 @@ export const PINPOINT_DEFAULT_OPERATION_LIMITS: { DeleteEndpoint: QueueLimit; Ge
 
 export const PINPOINT_END_OF_SUPPORT = '2026-10-30T00:00:00Z';
 
-export const ADDRESS_SCAN_DEFAULTS = { prefix: 'erasure-exports/', batchWindowMs: 60_000, batchMaxSubjects: 10_000, pollIntervalMs: 15_000 } as const;
+export const ADDRESS_SCAN_DEFAULTS = {
+  prefix: 'erasure-exports/',
+  batchWindowMs: 60_000,
+  batchMaxSubjects: 10_000,
+  pollIntervalMs: 15_000,
+} as const;
 
-const limit = Joi.object({ max: Joi.number().integer().min(1).required(), durationMs: Joi.number().integer().min(1).required() });
+const limit = Joi.object({
+  max: Joi.number().integer().min(1).required(),
+  durationMs: Joi.number().integer().min(1).required(),
+});
 const credentials = Joi.object({ accessKeyId: Joi.string().required(), secretAccessKey: Joi.string().required() });
 
 export const pinpointSettingsKeys = {
   region: Joi.string().required(),
   endpoint: Joi.string().uri({ scheme: ['http', 'https'] }),
   credentials,
-  appIds: Joi.array().items(Joi.string().pattern(/^[A-Za-z0-9-]+$/)).min(1).required(),
+  appIds: Joi.array()
+    .items(Joi.string().pattern(/^[A-Za-z0-9-]+$/))
+    .min(1)
+    .required(),
   addressScan: Joi.object({
-    bucket: Joi.string().pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).required(),
-    prefix: Joi.string().max(512).pattern(/^[^\\]*$/).default(ADDRESS_SCAN_DEFAULTS.prefix),
+    bucket: Joi.string()
+      .pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)
+      .required(),
+    prefix: Joi.string()
+      .max(512)
+      .pattern(/^[^\\]*$/)
+      .default(ADDRESS_SCAN_DEFAULTS.prefix),
     roleArn: Joi.string().pattern(/^arn:/).required(),
-    segments: Joi.object().pattern(Joi.string(), Joi.array().items(Joi.string().pattern(/^[A-Za-z0-9-]+$/)).min(1)),
-    s3: Joi.object({ region: Joi.string(), endpoint: Joi.string().uri({ scheme: ['http', 'https'] }), credentials, forcePathStyle: Joi.boolean() }),
+    segments: Joi.object().pattern(
+      Joi.string(),
+      Joi.array()
+        .items(Joi.string().pattern(/^[A-Za-z0-9-]+$/))
+        .min(1),
+    ),
+    s3: Joi.object({
+      region: Joi.string(),
+      endpoint: Joi.string().uri({ scheme: ['http', 'https'] }),
+      credentials,
+      forcePathStyle: Joi.boolean(),
+    }),
   }),
   batchWindowMs: Joi.number().integer().min(0).max(86_400_000),
   batchMaxSubjects: Joi.number().integer().min(1).max(100_000),
@@ -101,7 +127,14 @@ export const pinpointSettingsKeys = {
   endOfSupportAt: Joi.string().isoDate(),
   projectPrefixes: Joi.object().pattern(
     Joi.string().pattern(/^[A-Za-z0-9-]+$/),
-    Joi.array().items(Joi.object({ bucket: Joi.string().pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).required(), prefix: Joi.string().min(1).max(1024).required() })),
+    Joi.array().items(
+      Joi.object({
+        bucket: Joi.string()
+          .pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)
+          .required(),
+        prefix: Joi.string().min(1).max(1024).required(),
+      }),
+    ),
   ),
 };
 
@@ -122,7 +155,11 @@ export function withPinpointDefaults(settings: PinpointSettings): ResolvedPinpoi
     batchWindowMs: settings.batchWindowMs ?? ADDRESS_SCAN_DEFAULTS.batchWindowMs,
     batchMaxSubjects: settings.batchMaxSubjects ?? ADDRESS_SCAN_DEFAULTS.batchMaxSubjects,
     pollIntervalMs: settings.pollIntervalMs ?? ADDRESS_SCAN_DEFAULTS.pollIntervalMs,
-    ...(settings.addressScan ? { addressScan: { ...settings.addressScan, prefix: settings.addressScan.prefix ?? ADDRESS_SCAN_DEFAULTS.prefix } } : {}),
+    ...(settings.addressScan
+      ? {
+          addressScan: { ...settings.addressScan, prefix: settings.addressScan.prefix ?? ADDRESS_SCAN_DEFAULTS.prefix },
+        }
+      : {}),
   };
 }
 

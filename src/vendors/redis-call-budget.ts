@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { redisConnection } from '../infrastructure/queue-set.js';
-import { abortReason, createTurnTaker, rateSpacing, sleep, type CallBudget, type CallRate, type ReleaseSlot } from './call-budget.js';
+import {
+  abortReason,
+  createTurnTaker,
+  rateSpacing,
+  sleep,
+  type CallBudget,
+  type CallRate,
+  type ReleaseSlot,
+} from './call-budget.js';
 
 /**
  * One token bucket per scope in Redis, kept as a theoretical arrival time (GCRA), on Redis's clock
@@ -77,7 +85,11 @@ export function createRedisCallBudget(options: { redisUrl: string; prefix: strin
     return redis.erasurePace(key('budget', scope), intervalMs.toFixed(3), burst);
   }
   /** 0 and a release when the slot is held, else the ms until the earliest lease ends. */
-  async function holdOnce(scope: string, max: number, leaseMs: number): Promise<{ waitMs: number; release?: ReleaseSlot }> {
+  async function holdOnce(
+    scope: string,
+    max: number,
+    leaseMs: number,
+  ): Promise<{ waitMs: number; release?: ReleaseSlot }> {
     const slots = key('slots', scope);
     const holder = randomUUID();
     const waitMs = await redis.erasureHold(slots, max, Math.ceil(leaseMs), holder);
@@ -117,7 +129,9 @@ function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => { reject(abortReason(signal)); };
+    const onAbort = () => {
+      reject(abortReason(signal));
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
       (value) => {

@@ -8,7 +8,14 @@ import {
   S3ServiceException,
   type ObjectIdentifier,
 } from '@aws-sdk/client-s3';
-import { checkedVendorCode, classifyHttpFailure, PermanentVendorError, TransientVendorError, isVendorError, type VendorError } from './vendor-errors.js';
+import {
+  checkedVendorCode,
+  classifyHttpFailure,
+  PermanentVendorError,
+  TransientVendorError,
+  isVendorError,
+  type VendorError,
+} from './vendor-errors.js';
 import type { VendorName } from './vendor-name.js';
 import { S3_BATCH_DEFAULTS, type S3Settings } from './s3-settings.js';
 import { addCallMetrics } from './aws-call-metrics.js';
@@ -78,12 +85,20 @@ export interface ObjectStoreClient {
    * Deletes the given versions for good (DeleteObjects, ≤ 1,000 per call, Quiet). Keys S3 reports
    * in `Errors` are tried again a few times; any still failing make it throw. Returns how many went.
    */
-  deleteVersions(bucket: string, items: Array<{ key: string; versionId?: string }>, signal?: AbortSignal): Promise<number>;
+  deleteVersions(
+    bucket: string,
+    items: Array<{ key: string; versionId?: string }>,
+    signal?: AbortSignal,
+  ): Promise<number>;
   /**
    * Deletes everything under a prefix: every version and every delete marker, then lists again to
    * check that nothing is left (throws when something is).
    */
-  purgePrefix(bucket: string, prefix: string, signal?: AbortSignal): Promise<{ versionsDeleted: number; markersDeleted: number; bytesDeleted: number }>;
+  purgePrefix(
+    bucket: string,
+    prefix: string,
+    signal?: AbortSignal,
+  ): Promise<{ versionsDeleted: number; markersDeleted: number; bytesDeleted: number }>;
   close(): void;
 }
 
@@ -92,7 +107,11 @@ export const MAX_DELETE_OBJECTS = 1000;
 /** Rounds of retrying keys that DeleteObjects reported in `Errors`. */
 const DELETE_ERROR_ROUNDS = 3;
 
-export function createObjectStoreClient(access: S3Access, vendor: VendorName = 's3', calls?: VendorCallObserver): ObjectStoreClient {
+export function createObjectStoreClient(
+  access: S3Access,
+  vendor: VendorName = 's3',
+  calls?: VendorCallObserver,
+): ObjectStoreClient {
   const sdk = new AwsS3Client({
     region: access.region ?? 'us-east-1',
     endpoint: access.endpoint,
@@ -109,13 +128,20 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
 
   return {
     async versioning(bucket, signal) {
-      const out = await call('GetBucketVersioning', () => sdk.send(new GetBucketVersioningCommand({ Bucket: bucket }), { abortSignal: signal }));
+      const out = await call('GetBucketVersioning', () =>
+        sdk.send(new GetBucketVersioningCommand({ Bucket: bucket }), { abortSignal: signal }),
+      );
       return out?.Status === 'Enabled' || out?.Status === 'Suspended' ? out.Status : 'Unversioned';
     },
     listKeys: (bucket, prefix, signal) => listKeys(ctx, bucket, prefix, signal),
     listVersions: (bucket, prefix, signal) => listVersions(ctx, bucket, prefix, signal),
     async getObject(bucket, key, versionId, signal) {
-      const out = await call('GetObject', () => sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal }), ['NoSuchKey', 'NoSuchVersion', 'NotFound']);
+      const out = await call(
+        'GetObject',
+        () =>
+          sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }), { abortSignal: signal }),
+        ['NoSuchKey', 'NoSuchVersion', 'NotFound'],
+      );
       if (!out?.Body) return undefined;
       return {
         body: out.Body as Readable,
@@ -144,7 +170,9 @@ export function createObjectStoreClient(access: S3Access, vendor: VendorName = '
     },
     deleteVersions: (bucket, items, signal) => deleteVersions(ctx, bucket, items, signal),
     purgePrefix: (bucket, prefix, signal) => purgePrefix(ctx, bucket, prefix, signal),
-    close: () => { sdk.destroy(); },
+    close: () => {
+      sdk.destroy();
+    },
   };
 }
 
@@ -157,7 +185,11 @@ export interface S3Context {
 
 /** Sends one call; an error named in `notFound` comes back as undefined, any other failure as the taxonomy's error. */
 function createS3Call(vendor: VendorName, throttleDelayMs: number): S3Context['call'] {
-  return async function call<T>(operation: string, send: () => Promise<T>, notFound: readonly string[] = []): Promise<T | undefined> {
+  return async function call<T>(
+    operation: string,
+    send: () => Promise<T>,
+    notFound: readonly string[] = [],
+  ): Promise<T | undefined> {
     try {
       return await send();
     } catch (err) {
@@ -167,12 +199,23 @@ function createS3Call(vendor: VendorName, throttleDelayMs: number): S3Context['c
   };
 }
 
-async function deleteVersions({ vendor, sdk, call }: S3Context, bucket: string, items: Array<{ key: string; versionId?: string }>, signal?: AbortSignal): Promise<number> {
+async function deleteVersions(
+  { vendor, sdk, call }: S3Context,
+  bucket: string,
+  items: Array<{ key: string; versionId?: string }>,
+  signal?: AbortSignal,
+): Promise<number> {
   let deleted = 0;
   for (let at = 0; at < items.length; at += MAX_DELETE_OBJECTS) {
-    let pending: ObjectIdentifier[] = items.slice(at, at + MAX_DELETE_OBJECTS).map((i) => ({ Key: i.key, ...(i.versionId ? { VersionId: i.versionId } : {}) }));
+    let pending: ObjectIdentifier[] = items
+      .slice(at, at + MAX_DELETE_OBJECTS)
+      .map((i) => ({ Key: i.key, ...(i.versionId ? { VersionId: i.versionId } : {}) }));
     for (let round = 0; pending.length > 0; round++) {
-      const out = await call('DeleteObjects', () => sdk.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: pending, Quiet: true } }), { abortSignal: signal }));
+      const out = await call('DeleteObjects', () =>
+        sdk.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: pending, Quiet: true } }), {
+          abortSignal: signal,
+        }),
+      );
       const errors = out?.Errors ?? [];
       deleted += pending.length - errors.length;
       if (errors.length === 0) break;
@@ -181,7 +224,9 @@ async function deleteVersions({ vendor, sdk, call }: S3Context, bucket: string, 
       if (round + 1 >= DELETE_ERROR_ROUNDS) {
         const details = { vendor, operation: 'DeleteObjects', code: codes };
         // Refusals (AccessDenied, a policy) will not go away by retrying; server errors may.
-        const permanent = errors.every((e) => e.Code === 'AccessDenied' || e.Code === 'MethodNotAllowed' || e.Code === 'InvalidArgument');
+        const permanent = errors.every(
+          (e) => e.Code === 'AccessDenied' || e.Code === 'MethodNotAllowed' || e.Code === 'InvalidArgument',
+        );
         throw permanent
           ? new PermanentVendorError(details, `refused ${errors.length} key(s)`)
           : new TransientVendorError(details, `could not delete ${errors.length} key(s)`);
@@ -194,9 +239,13 @@ async function deleteVersions({ vendor, sdk, call }: S3Context, bucket: string, 
   return deleted;
 }
 
-
 /** Deletes every version and delete marker under a prefix, until a fresh listing finds nothing (at most three passes). */
-async function purgePrefix(ctx: S3Context, bucket: string, prefix: string, signal?: AbortSignal): Promise<{ versionsDeleted: number; markersDeleted: number; bytesDeleted: number }> {
+async function purgePrefix(
+  ctx: S3Context,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): Promise<{ versionsDeleted: number; markersDeleted: number; bytesDeleted: number }> {
   let versionsDeleted = 0;
   let markersDeleted = 0;
   let bytesDeleted = 0;
@@ -222,28 +271,43 @@ async function purgePrefix(ctx: S3Context, bucket: string, prefix: string, signa
     // Read back: a purge is done when a fresh listing finds nothing (a writer may have raced us).
     if (found === 0) return { versionsDeleted, markersDeleted, bytesDeleted };
   }
-  throw new TransientVendorError({ vendor: ctx.vendor, operation: 'ListObjectVersions', code: 'NotEmpty' }, 'still lists objects under the purged prefix');
+  throw new TransientVendorError(
+    { vendor: ctx.vendor, operation: 'ListObjectVersions', code: 'NotEmpty' },
+    'still lists objects under the purged prefix',
+  );
 }
 
 /** AWS SDK failures → the taxonomy (SlowDown is throttling; S3 sends no Retry-After). */
 export function toS3Error(vendor: VendorName, operation: string, err: unknown, throttleDelayMs: number): VendorError {
   if (isVendorError(err)) return err;
   if (err instanceof S3ServiceException) {
-    return classifyHttpFailure({ vendor, operation, status: err.$metadata.httpStatusCode, code: err.name, defaultThrottleDelayMs: throttleDelayMs });
+    return classifyHttpFailure({
+      vendor,
+      operation,
+      status: err.$metadata.httpStatusCode,
+      code: err.name,
+      defaultThrottleDelayMs: throttleDelayMs,
+    });
   }
   const name = (err as Error | undefined)?.name ?? 'Error';
   return new TransientVendorError({ vendor, operation, code: name }, 'did not complete');
 }
 
-
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) { reject(new TransientVendorError({ vendor: 's3', operation: 'DeleteObjects', code: 'Aborted' }, 'was aborted')); return; }
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
+    if (signal?.aborted) {
       reject(new TransientVendorError({ vendor: 's3', operation: 'DeleteObjects', code: 'Aborted' }, 'was aborted'));
-    }, { once: true });
+      return;
+    }
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new TransientVendorError({ vendor: 's3', operation: 'DeleteObjects', code: 'Aborted' }, 'was aborted'));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -253,13 +317,21 @@ export interface S3VendorClient extends ObjectStoreClient {
 }
 
 export function createS3VendorClient(settings: S3Settings, calls?: VendorCallObserver): S3VendorClient {
-  const resolved = { ...settings, batchWindowMs: settings.batchWindowMs ?? S3_BATCH_DEFAULTS.batchWindowMs, batchMaxSubjects: settings.batchMaxSubjects ?? S3_BATCH_DEFAULTS.batchMaxSubjects };
-  const client = createObjectStoreClient({
-    region: settings.region,
-    endpoint: settings.endpoint,
-    credentials: settings.credentials,
-    forcePathStyle: settings.forcePathStyle,
-    throttleDelayMs: settings.throttleDelayMs,
-  }, 's3', calls);
+  const resolved = {
+    ...settings,
+    batchWindowMs: settings.batchWindowMs ?? S3_BATCH_DEFAULTS.batchWindowMs,
+    batchMaxSubjects: settings.batchMaxSubjects ?? S3_BATCH_DEFAULTS.batchMaxSubjects,
+  };
+  const client = createObjectStoreClient(
+    {
+      region: settings.region,
+      endpoint: settings.endpoint,
+      credentials: settings.credentials,
+      forcePathStyle: settings.forcePathStyle,
+      throttleDelayMs: settings.throttleDelayMs,
+    },
+    's3',
+    calls,
+  );
   return { ...client, settings: resolved };
 }

@@ -14,27 +14,74 @@ function listingGuard(vendor: VendorName) {
   const seen = new Set<string>();
   return {
     next(operation: string, marker: string): void {
-      if (seen.has(marker)) throw new PermanentVendorError({ vendor, operation, code: 'ListingLoop' }, 'returned a page marker it had already returned (a listing that never ends)');
+      if (seen.has(marker))
+        throw new PermanentVendorError(
+          { vendor, operation, code: 'ListingLoop' },
+          'returned a page marker it had already returned (a listing that never ends)',
+        );
       seen.add(marker);
-      if (seen.size > MAX_LISTING_PAGES) throw new PermanentVendorError({ vendor, operation, code: 'ListingTooLong' }, `listed more than ${MAX_LISTING_PAGES} pages`);
+      if (seen.size > MAX_LISTING_PAGES)
+        throw new PermanentVendorError(
+          { vendor, operation, code: 'ListingTooLong' },
+          `listed more than ${MAX_LISTING_PAGES} pages`,
+        );
     },
   };
 }
 
 /** ListObjectVersions, page by page, as every version and delete marker grouped by key (S3 order, newest first). */
-export async function* listVersions({ vendor, sdk, call }: S3Context, bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<S3KeyVersions> {
+export async function* listVersions(
+  { vendor, sdk, call }: S3Context,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<S3KeyVersions> {
   let keyMarker: string | undefined;
   let versionIdMarker: string | undefined;
   let open: S3KeyVersions | undefined;
   const guard = listingGuard(vendor);
   for (;;) {
     const page = await call('ListObjectVersions', () =>
-      sdk.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }), { abortSignal: signal }),
+      sdk.send(
+        new ListObjectVersionsCommand({
+          Bucket: bucket,
+          Prefix: prefix,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionIdMarker,
+        }),
+        { abortSignal: signal },
+      ),
     );
     if (!page) return;
     const entries: S3VersionEntry[] = [
-      ...(page.Versions ?? []).flatMap((v) => (v.Key === undefined ? [] : [{ key: v.Key, versionId: v.VersionId ?? 'null', isLatest: v.IsLatest === true, isDeleteMarker: false, size: v.Size ?? 0, at: v.LastModified?.getTime() ?? 0 }])),
-      ...(page.DeleteMarkers ?? []).flatMap((m) => (m.Key === undefined ? [] : [{ key: m.Key, versionId: m.VersionId ?? 'null', isLatest: m.IsLatest === true, isDeleteMarker: true, size: 0, at: m.LastModified?.getTime() ?? 0 }])),
+      ...(page.Versions ?? []).flatMap((v) =>
+        v.Key === undefined
+          ? []
+          : [
+              {
+                key: v.Key,
+                versionId: v.VersionId ?? 'null',
+                isLatest: v.IsLatest === true,
+                isDeleteMarker: false,
+                size: v.Size ?? 0,
+                at: v.LastModified?.getTime() ?? 0,
+              },
+            ],
+      ),
+      ...(page.DeleteMarkers ?? []).flatMap((m) =>
+        m.Key === undefined
+          ? []
+          : [
+              {
+                key: m.Key,
+                versionId: m.VersionId ?? 'null',
+                isLatest: m.IsLatest === true,
+                isDeleteMarker: true,
+                size: 0,
+                at: m.LastModified?.getTime() ?? 0,
+              },
+            ],
+      ),
     ]
       // The SDK splits S3's one ordered list in two: put it back (key order, newest first).
       .sort((a, b) => compareKeys(a.key, b.key) || Number(b.isLatest) - Number(a.isLatest) || b.at - a.at)
@@ -49,23 +96,40 @@ export async function* listVersions({ vendor, sdk, call }: S3Context, bucket: st
     if (!page.IsTruncated) break;
     keyMarker = page.NextKeyMarker;
     versionIdMarker = page.NextVersionIdMarker;
-    if (!keyMarker) throw new TransientVendorError({ vendor, operation: 'ListObjectVersions', code: 'NoNextMarker' }, 'returned a truncated page without a marker');
+    if (!keyMarker)
+      throw new TransientVendorError(
+        { vendor, operation: 'ListObjectVersions', code: 'NoNextMarker' },
+        'returned a truncated page without a marker',
+      );
     guard.next('ListObjectVersions', `${keyMarker}\u0000${versionIdMarker ?? ''}`);
   }
   if (open) yield open;
 }
 
 /** ListObjectsV2, page by page, as keys and sizes. */
-export async function* listKeys({ vendor, sdk, call }: S3Context, bucket: string, prefix: string, signal?: AbortSignal): AsyncGenerator<{ key: string; size: number }> {
+export async function* listKeys(
+  { vendor, sdk, call }: S3Context,
+  bucket: string,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<{ key: string; size: number }> {
   let token: string | undefined;
   const guard = listingGuard(vendor);
   for (;;) {
-    const page = await call('ListObjectsV2', () => sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), { abortSignal: signal }));
+    const page = await call('ListObjectsV2', () =>
+      sdk.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }), {
+        abortSignal: signal,
+      }),
+    );
     if (!page) return;
     for (const o of page.Contents ?? []) if (o.Key !== undefined) yield { key: o.Key, size: o.Size ?? 0 };
     if (!page.IsTruncated) return;
     token = page.NextContinuationToken;
-    if (!token) throw new TransientVendorError({ vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' }, 'returned a truncated page without a token');
+    if (!token)
+      throw new TransientVendorError(
+        { vendor, operation: 'ListObjectsV2', code: 'NoContinuationToken' },
+        'returned a truncated page without a token',
+      );
     guard.next('ListObjectsV2', token);
   }
 }

@@ -76,7 +76,8 @@ class RowClassifier {
     } catch {
       // A row we cannot read: keep it unless it could be one of the people we look for, which
       // we cannot tell safely; then refuse to go on rather than report them absent.
-      if (this.mentionsSomeone(text)) throw new ObjectRowsError('malformed_row', 'a row that may hold a searched identifier is not valid JSON');
+      if (this.mentionsSomeone(text))
+        throw new ObjectRowsError('malformed_row', 'a row that may hold a searched identifier is not valid JSON');
       return new Set();
     }
     if (!row || typeof row !== 'object') return new Set();
@@ -85,7 +86,12 @@ class RowClassifier {
 
   private mentionsSomeone(text: string): boolean {
     const lower = text.toLowerCase();
-    return this.matcher.subjects.some((s) => (s.email && lower.includes(s.email)) || (s.phone && text.includes(s.phone)) || (s.userId && text.includes(s.userId)));
+    return this.matcher.subjects.some(
+      (s) =>
+        (s.email && lower.includes(s.email)) ||
+        (s.phone && text.includes(s.phone)) ||
+        (s.userId && text.includes(s.userId)),
+    );
   }
 }
 
@@ -176,7 +182,8 @@ async function* linesOf(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
       }
       if (from < buf.length) {
         carry = Buffer.from(buf.subarray(from));
-        if (carry.length > MAX_ROW_BYTES) throw new ObjectRowsError('row_too_long', 'a row is longer than any import row can be');
+        if (carry.length > MAX_ROW_BYTES)
+          throw new ObjectRowsError('row_too_long', 'a row is longer than any import row can be');
       }
     }
   } catch (err) {
@@ -214,7 +221,12 @@ export type RewriteSink = (gzip: boolean) => { stream: Writable; done: Promise<v
  * Writes the object without the rows of the subjects in `drop`: every other byte, header and
  * line ends included, is written as it was (gzipped again by the sink when it was gzipped).
  */
-export async function rewriteObjectRows(body: AsyncIterable<Buffer>, matcher: EndpointMatcher, drop: ReadonlySet<number>, sink: RewriteSink): Promise<{ gzip: boolean; removed: number; kept: number }> {
+export async function rewriteObjectRows(
+  body: AsyncIterable<Buffer>,
+  matcher: EndpointMatcher,
+  drop: ReadonlySet<number>,
+  sink: RewriteSink,
+): Promise<{ gzip: boolean; removed: number; kept: number }> {
   const { gzip, chunks } = await decompressed(body);
   const { stream: out, done } = sink(gzip);
   const classifier = new RowClassifier(matcher);
@@ -228,7 +240,12 @@ export async function rewriteObjectRows(body: AsyncIterable<Buffer>, matcher: En
         continue;
       }
       if (who !== undefined) kept++;
-      if (!out.write(line)) await new Promise<void>((resolve) => out.once('drain', () => { resolve(); }));
+      if (!out.write(line))
+        await new Promise<void>((resolve) =>
+          out.once('drain', () => {
+            resolve();
+          }),
+        );
     }
     out.end();
     await done;
@@ -243,7 +260,8 @@ export async function rewriteObjectRows(body: AsyncIterable<Buffer>, matcher: En
 function toRowsError(err: unknown): unknown {
   if (err instanceof ObjectRowsError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((err as Error | undefined)?.message ?? '')) return new ObjectRowsError('truncated', 'a gzipped object ended before its gzip stream was complete');
+  if (code === 'Z_BUF_ERROR' || /unexpected end of file/i.test((err as Error | undefined)?.message ?? ''))
+    return new ObjectRowsError('truncated', 'a gzipped object ended before its gzip stream was complete');
   if (code === 'Z_DATA_ERROR') return new ObjectRowsError('corrupt', 'a gzipped object holds invalid data');
   return err;
 }

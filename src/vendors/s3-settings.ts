@@ -37,7 +37,14 @@ export const s3SettingsKeys = {
   credentials: Joi.object({ accessKeyId: Joi.string().required(), secretAccessKey: Joi.string().required() }),
   forcePathStyle: Joi.boolean(),
   locations: Joi.array()
-    .items(Joi.object({ bucket: Joi.string().pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/).required(), prefix: Joi.string().allow('').max(1024).default('') }))
+    .items(
+      Joi.object({
+        bucket: Joi.string()
+          .pattern(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/)
+          .required(),
+        prefix: Joi.string().allow('').max(1024).default(''),
+      }),
+    )
     .min(1)
     .required(),
   batchWindowMs: Joi.number().integer().min(0).max(86_400_000),

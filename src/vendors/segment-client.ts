@@ -3,7 +3,14 @@ import type { SegmentRegulationType, SegmentSettings } from './segment-settings.
 import { createInMemoryCallBudget, type CallBudget } from './call-budget.js';
 import { withCallMetrics } from './got-call-metrics.js';
 import type { VendorCallObserver } from './vendor-call-observer.js';
-import { checkedVendorCode, classifyHttpFailure, parseRetryAfter, scopeMissing, TransientVendorError, type VendorError } from './vendor-errors.js';
+import {
+  checkedVendorCode,
+  classifyHttpFailure,
+  parseRetryAfter,
+  scopeMissing,
+  TransientVendorError,
+  type VendorError,
+} from './vendor-errors.js';
 
 /** Where a regulation is created (docs/vendors/segment.md). */
 export type RegulationTarget = { kind: 'workspace' } | { kind: 'source'; sourceId: string };
@@ -72,13 +79,20 @@ interface RegulationBody {
       overallStatus?: unknown;
       createdAt?: string;
       finishedAt?: string;
-      streamStatus?: Array<{ id?: unknown; destinationStatus?: Array<{ id?: unknown; name?: unknown; status?: unknown }> }>;
+      streamStatus?: Array<{
+        id?: unknown;
+        destinationStatus?: Array<{ id?: unknown; name?: unknown; status?: unknown }>;
+      }>;
     };
   };
 }
 
 /** `budget`: where Segment's `requestsPerSecond` is kept (Redis in the service, so it holds across processes). */
-export function createSegmentClient(settings: SegmentSettings, calls?: VendorCallObserver, budget: CallBudget = createInMemoryCallBudget()): SegmentClient {
+export function createSegmentClient(
+  settings: SegmentSettings,
+  calls?: VendorCallObserver,
+  budget: CallBudget = createInMemoryCallBudget(),
+): SegmentClient {
   const ctx: SegmentContext = { settings, api: segmentApi(settings, calls), call: pacedSegmentCall(settings, budget) };
   return {
     settings: Object.freeze({
@@ -103,14 +117,18 @@ interface SegmentContext {
 }
 
 function segmentApi(settings: SegmentSettings, calls: VendorCallObserver | undefined): Got {
-  return withCallMetrics(got.extend({
-    prefixUrl: settings.baseUrl,
-    headers: { authorization: `Bearer ${settings.token}`, accept: 'application/json' },
-    responseType: 'json',
-    throwHttpErrors: false,
-    retry: { limit: 0 },
-    timeout: { request: settings.requestTimeoutMs },
-  }), 'segment', calls);
+  return withCallMetrics(
+    got.extend({
+      prefixUrl: settings.baseUrl,
+      headers: { authorization: `Bearer ${settings.token}`, accept: 'application/json' },
+      responseType: 'json',
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      timeout: { request: settings.requestTimeoutMs },
+    }),
+    'segment',
+    calls,
+  );
 }
 
 /** One Segment call, paced by the call budget at `requestsPerSecond`. */
@@ -131,32 +149,60 @@ function pacedSegmentCall(settings: SegmentSettings, budget: CallBudget): Segmen
   };
 }
 
-async function createRegulation({ settings, api, call }: SegmentContext, { target, regulationType, userIds, signal }: CreateRegulationInput): Promise<{ regulateId: string }> {
+async function createRegulation(
+  { settings, api, call }: SegmentContext,
+  { target, regulationType, userIds, signal }: CreateRegulationInput,
+): Promise<{ regulateId: string }> {
   const operation = target.kind === 'workspace' ? 'createWorkspaceRegulation' : 'createSourceRegulation';
-  const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
+  const path =
+    target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
   const res = await call(operation, () =>
-    api.post<({ data?: { regulateId?: unknown } } & ErrorEnvelope) | null>(path, { json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds }, signal, context: { operation } }),
+    api.post<({ data?: { regulateId?: unknown } } & ErrorEnvelope) | null>(path, {
+      json: { regulationType, subjectType: 'USER_ID', subjectIds: userIds },
+      signal,
+      context: { operation },
+    }),
   );
   if (res.statusCode === 404 && target.kind !== 'workspace') {
     // A configured source Segment does not know: a configuration mistake, never an outcome (README "Verification values").
     const index = settings.scope === 'workspace' ? -1 : settings.scope.sourceIds.indexOf(target.sourceId);
-    throw scopeMissing({ vendor: 'segment', operation, status: 404 }, `vendors.segment.scope.sourceIds[${index < 0 ? '?' : index}]`, `"${target.sourceId}" is not a source of this workspace`);
+    throw scopeMissing(
+      { vendor: 'segment', operation, status: 404 },
+      `vendors.segment.scope.sourceIds[${index < 0 ? '?' : index}]`,
+      `"${target.sourceId}" is not a source of this workspace`,
+    );
   }
   if (res.statusCode !== 200 && res.statusCode !== 201) throw toVendorError(operation, res, settings.throttleDelayMs);
   const regulateId = res.body?.data?.regulateId;
   if (typeof regulateId !== 'string' || regulateId === '') {
-    throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulateId');
+    throw new TransientVendorError(
+      { vendor: 'segment', operation, status: res.statusCode },
+      'answered without a regulateId',
+    );
   }
   return { regulateId };
 }
 
-async function getRegulation({ settings, api, call }: SegmentContext, regulateId: string, signal?: AbortSignal): Promise<RegulationStatus | undefined> {
+async function getRegulation(
+  { settings, api, call }: SegmentContext,
+  regulateId: string,
+  signal?: AbortSignal,
+): Promise<RegulationStatus | undefined> {
   const operation = 'getRegulation';
-  const res = await call(operation, () => api.get<(RegulationBody & ErrorEnvelope) | null>(`regulations/${encodeURIComponent(regulateId)}`, { signal, context: { operation } }));
+  const res = await call(operation, () =>
+    api.get<(RegulationBody & ErrorEnvelope) | null>(`regulations/${encodeURIComponent(regulateId)}`, {
+      signal,
+      context: { operation },
+    }),
+  );
   if (res.statusCode === 404) return undefined;
   if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
   const regulation = res.body?.data?.regulation;
-  if (!regulation) throw new TransientVendorError({ vendor: 'segment', operation, status: res.statusCode }, 'answered without a regulation');
+  if (!regulation)
+    throw new TransientVendorError(
+      { vendor: 'segment', operation, status: res.statusCode },
+      'answered without a regulation',
+    );
   return {
     id: textOf(regulation.id, regulateId),
     overallStatus: typeof regulation.overallStatus === 'string' ? regulation.overallStatus : '',
@@ -173,10 +219,17 @@ async function getRegulation({ settings, api, call }: SegmentContext, regulateId
   };
 }
 
-async function probeScope({ settings, api, call }: SegmentContext, target: RegulationTarget, signal?: AbortSignal): Promise<'exists' | 'not_found'> {
+async function probeScope(
+  { settings, api, call }: SegmentContext,
+  target: RegulationTarget,
+  signal?: AbortSignal,
+): Promise<'exists' | 'not_found'> {
   const operation = target.kind === 'workspace' ? 'listWorkspaceRegulations' : 'listRegulationsFromSource';
-  const path = target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
-  const res = await call(operation, () => api.get<ErrorEnvelope>(path, { searchParams: { 'pagination.count': 1 }, signal, context: { operation } }));
+  const path =
+    target.kind === 'workspace' ? 'regulations' : `regulations/sources/${encodeURIComponent(target.sourceId)}`;
+  const res = await call(operation, () =>
+    api.get<ErrorEnvelope>(path, { searchParams: { 'pagination.count': 1 }, signal, context: { operation } }),
+  );
   if (res.statusCode === 404) return 'not_found';
   if (res.statusCode !== 200) throw toVendorError(operation, res, settings.throttleDelayMs);
   return 'exists';
@@ -187,7 +240,12 @@ async function probeScope({ settings, api, call }: SegmentContext, target: Regul
  * (Segment's own hint, docs/vendors/segment.md), else `Retry-After`, else until `X-RateLimit-Reset`, else the
  * configured delay. The error `type` is the code, checked by `checkedVendorCode` (src/vendors/vendor-errors.ts).
  */
-export function toVendorError(operation: string, res: Response, throttleDelayMs: number, now = Date.now()): VendorError {
+export function toVendorError(
+  operation: string,
+  res: Response,
+  throttleDelayMs: number,
+  now = Date.now(),
+): VendorError {
   const envelope = (typeof res.body === 'object' && res.body !== null ? res.body : {}) as ErrorEnvelope;
   const first = Array.isArray(envelope.errors) ? envelope.errors[0] : undefined;
   const type = checkedVendorCode(first?.type);
@@ -202,7 +260,8 @@ export function toVendorError(operation: string, res: Response, throttleDelayMs:
 }
 
 function throttleHint(msBeforeNext: unknown, headers: Response['headers'], now: number): number | undefined {
-  if (typeof msBeforeNext === 'number' && Number.isFinite(msBeforeNext) && msBeforeNext >= 0) return Math.ceil(msBeforeNext);
+  if (typeof msBeforeNext === 'number' && Number.isFinite(msBeforeNext) && msBeforeNext >= 0)
+    return Math.ceil(msBeforeNext);
   const retryAfter = parseRetryAfter(headerValue(headers['retry-after']), now);
   if (retryAfter !== undefined) return retryAfter;
   // X-RateLimit-Reset is an RFC 5322 date (docs/vendors/segment.md); parseRetryAfter reads it strictly, as an HTTP date.

@@ -77,7 +77,9 @@ const SOURCE_ID = /^[A-Za-z0-9]+$/;
 const ACTION = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export const segmentSettingsKeys = {
-  baseUrl: Joi.string().uri({ scheme: ['http', 'https'] }).default(SEGMENT_DEFAULTS.baseUrl),
+  baseUrl: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default(SEGMENT_DEFAULTS.baseUrl),
   token: Joi.string().min(8).required(),
   regulationType: Joi.string()
     .valid(...SEGMENT_ERASING_REGULATION_TYPES)
@@ -89,8 +91,16 @@ export const segmentSettingsKeys = {
     Joi.object({ sourceIds: Joi.array().items(Joi.string().pattern(SOURCE_ID).max(64)).min(1).unique().required() }),
   ).default(SEGMENT_DEFAULTS.scope),
   batchWindowMs: Joi.number().integer().min(0).max(86_400_000).default(SEGMENT_DEFAULTS.batchWindowMs),
-  maxIdsPerRegulation: Joi.number().integer().min(1).max(SEGMENT_MAX_SUBJECT_IDS).default(SEGMENT_DEFAULTS.maxIdsPerRegulation),
-  pollIntervalMs: Joi.number().integer().min(100).max(7 * 86_400_000).default(SEGMENT_DEFAULTS.pollIntervalMs),
+  maxIdsPerRegulation: Joi.number()
+    .integer()
+    .min(1)
+    .max(SEGMENT_MAX_SUBJECT_IDS)
+    .default(SEGMENT_DEFAULTS.maxIdsPerRegulation),
+  pollIntervalMs: Joi.number()
+    .integer()
+    .min(100)
+    .max(7 * 86_400_000)
+    .default(SEGMENT_DEFAULTS.pollIntervalMs),
   pollJitter: Joi.number().min(0).max(1).default(SEGMENT_DEFAULTS.pollJitter),
   requestTimeoutMs: Joi.number().integer().min(100).max(600_000).default(SEGMENT_DEFAULTS.requestTimeoutMs),
   requestsPerSecond: Joi.number().integer().min(1).max(10_000).default(SEGMENT_DEFAULTS.requestsPerSecond),
@@ -99,10 +109,15 @@ export const segmentSettingsKeys = {
       Joi.object({
         action: Joi.string().pattern(ACTION).required(),
         instructions: Joi.string().trim().min(3).max(2000).required(),
-        resource: Joi.string().pattern(/^[A-Za-z0-9/_.-]+$/).max(200),
+        resource: Joi.string()
+          .pattern(/^[A-Za-z0-9/_.-]+$/)
+          .max(200),
       }),
     )
-    .unique((a: { action: string; resource?: string }, b: { action: string; resource?: string }) => a.action === b.action && (a.resource ?? 'workspace') === (b.resource ?? 'workspace'))
+    .unique(
+      (a: { action: string; resource?: string }, b: { action: string; resource?: string }) =>
+        a.action === b.action && (a.resource ?? 'workspace') === (b.resource ?? 'workspace'),
+    )
     .default([]),
 };
 

@@ -97,14 +97,27 @@ export const CREDENTIALS_CONFIG_KEY: Readonly<Partial<Record<VendorName, string>
 
 /** Whether a vendor answer is a credentials or permission fault: 401/403, or the AWS codes that mean it. */
 export function isCredentialsFault(status: number | undefined, code?: string): boolean {
-  return status === 401 || status === 403 || code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'UnrecognizedClientException' || code === 'AccessDenied' || code === 'AccessDeniedException';
+  return (
+    status === 401 ||
+    status === 403 ||
+    code === 'InvalidAccessKeyId' ||
+    code === 'SignatureDoesNotMatch' ||
+    code === 'UnrecognizedClientException' ||
+    code === 'AccessDenied' ||
+    code === 'AccessDeniedException'
+  );
 }
 
 /** The error for a credentials or permission fault, naming the credentials' config key. */
 export function credentialsRejected(details: VendorFailureDetails): MisconfiguredVendorError {
   // A registered vendor's credentials are under its own settings: `vendors.<vendor>`.
   const key = CREDENTIALS_CONFIG_KEY[details.vendor] ?? `vendors.${details.vendor}`;
-  return new MisconfiguredVendorError(details, 'credentials', key, `${key}: credentials rejected or permission refused by ${details.vendor}`);
+  return new MisconfiguredVendorError(
+    details,
+    'credentials',
+    key,
+    `${key}: credentials rejected or permission refused by ${details.vendor}`,
+  );
 }
 
 /** The error for a configured scope the vendor says does not exist, e.g. `vendors.pinpoint.appIds[0] does not exist in us-east-1`. */

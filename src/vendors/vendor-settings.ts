@@ -21,7 +21,10 @@ export type { VendorSettingsMap } from '../connectors/registry.js';
 
 /** The keys every vendor's settings have (Invariant 5); a connector adds its own (`settingsKeys`). */
 export const queueSettingsKeys = {
-  rateLimit: Joi.object({ max: Joi.number().integer().min(1).required(), durationMs: Joi.number().integer().min(1).required() }),
+  rateLimit: Joi.object({
+    max: Joi.number().integer().min(1).required(),
+    durationMs: Joi.number().integer().min(1).required(),
+  }),
   concurrency: Joi.number().integer().min(1).max(1000),
   throttleDelayMs: Joi.number().integer().min(0),
 };

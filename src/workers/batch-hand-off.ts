@@ -25,7 +25,10 @@ export interface BatchHandOff {
  * promote from both is harmless. Reading again goes through `awaitBatch`, so a member set aside
  * or moved to another batch meanwhile is handled as in its next run.
  */
-export function trackBatchWaits(awaitBatch: (request: BatchRequest) => Promise<BatchOutcome>, log: Logger): BatchHandOff {
+export function trackBatchWaits(
+  awaitBatch: (request: BatchRequest) => Promise<BatchOutcome>,
+  log: Logger,
+): BatchHandOff {
   let last: { request: BatchRequest; outcome: BatchOutcome } | undefined;
   return {
     awaitBatch: async (request) => {

@@ -2,7 +2,13 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import type { BatchLedger, BatchMember, BatchRecord } from '../ledger/batch-ledger.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
-import { processorDeps, type BatchMemberInput, type BatchProcessor, type MemberResult, type WorkerClients } from '../connectors/processor-contract.js';
+import {
+  processorDeps,
+  type BatchMemberInput,
+  type BatchProcessor,
+  type MemberResult,
+  type WorkerClients,
+} from '../connectors/processor-contract.js';
 import type { Subject } from '../privacy/subject.js';
 import { SETTLED_TASK_STATES } from '../ledger/ledger-types.js';
 import { isOpenTaskState } from '../ledger/task-transitions.js';
@@ -26,7 +32,11 @@ const BUSY_SCOPE_LOOK_AGAIN_MS = 1000;
  * that must run alone in its scope (`oneRunPerScope`) while another of the scope runs, in any
  * process, stays open instead and keeps taking members: the answer is when its job looks again.
  */
-async function startBatch(batches: BatchLedger, processor: BatchProcessor, batchId: string): Promise<BatchRecord | Date | undefined> {
+async function startBatch(
+  batches: BatchLedger,
+  processor: BatchProcessor,
+  batchId: string,
+): Promise<BatchRecord | Date | undefined> {
   if (!processor.oneRunPerScope) return batches.start(batchId);
   const started = await batches.startAlone(batchId, BUSY_SCOPE_LOOK_AGAIN_MS);
   return started && ('busyUntil' in started ? started.busyUntil : started.batch);
@@ -71,15 +81,28 @@ async function wakeMembers(deps: BatchRunnerDeps, queueName: string, taskIds: st
  * A rolling key rotation: members sealed with a key this process does not hold are set aside
  * (they join a new batch when their task runs again) and woken; the others go on without them.
  */
-async function openSubjects(deps: BatchRunnerDeps, job: Job<BatchJobData>, unsettled: BatchMember[], log: Logger): Promise<{ members: BatchMemberInput[]; setAside: string[] }> {
+async function openSubjects(
+  deps: BatchRunnerDeps,
+  job: Job<BatchJobData>,
+  unsettled: BatchMember[],
+  log: Logger,
+): Promise<{ members: BatchMemberInput[]; setAside: string[] }> {
   const { batchId } = job.data;
   const { subjects, unreadable } = await deps.ledger.vault.loadReadableSubjects(unsettled.map((m) => m.requestId));
-  const setAside = await deps.batches.setAside(batchId, unsettled.filter((m) => unreadable.has(m.requestId)).map((m) => m.taskId));
+  const setAside = await deps.batches.setAside(
+    batchId,
+    unsettled.filter((m) => unreadable.has(m.requestId)).map((m) => m.taskId),
+  );
   if (setAside.length > 0) {
-    log.warn('members sealed with a key this process does not hold were set aside (key_not_loaded)', { setAside: setAside.length, keyIds: [...new Set(unreadable.values())] });
+    log.warn('members sealed with a key this process does not hold were set aside (key_not_loaded)', {
+      setAside: setAside.length,
+      keyIds: [...new Set(unreadable.values())],
+    });
     await wakeMembers(deps, job.queueName, setAside);
   }
-  const members = unsettled.filter((m) => !setAside.includes(m.taskId)).map((m) => ({ taskId: m.taskId, requestId: m.requestId, subject: subjectOf(subjects, m.requestId) }));
+  const members = unsettled
+    .filter((m) => !setAside.includes(m.taskId))
+    .map((m) => ({ taskId: m.taskId, requestId: m.requestId, subject: subjectOf(subjects, m.requestId) }));
   return { members, setAside };
 }
 
@@ -105,7 +128,10 @@ function failureHooks(deps: BatchRunnerDeps, job: Job<BatchJobData>, batch: Batc
  * settled (e.g. its request was cancelled and the task withdrawn) takes no part: it must not be
  * sent to the vendor, nor counted.
  */
-async function unsettledMembers(deps: BatchRunnerDeps, batchId: string): Promise<{ joined: BatchMember[]; unsettled: BatchMember[] }> {
+async function unsettledMembers(
+  deps: BatchRunnerDeps,
+  batchId: string,
+): Promise<{ joined: BatchMember[]; unsettled: BatchMember[] }> {
   const joined = await deps.batches.members(batchId);
   const states = await deps.ledger.tasks.taskStates(joined.map((m) => m.taskId));
   const unsettled = joined.filter((m) => {
@@ -122,18 +148,33 @@ async function unsettledMembers(deps: BatchRunnerDeps, batchId: string): Promise
  * job (src/operations/withdrawal-job.ts) then finds the task ended and calls no vendor either. A
  * batch that ran before (its evidence says so) may already have sent them: it runs as it is.
  */
-async function withholdCancelled(deps: BatchRunnerDeps, batch: BatchRecord, members: { joined: BatchMember[]; unsettled: BatchMember[] }, log: Logger): Promise<{ joined: BatchMember[]; unsettled: BatchMember[]; withheld: string[] }> {
+async function withholdCancelled(
+  deps: BatchRunnerDeps,
+  batch: BatchRecord,
+  members: { joined: BatchMember[]; unsettled: BatchMember[] },
+  log: Logger,
+): Promise<{ joined: BatchMember[]; unsettled: BatchMember[]; withheld: string[] }> {
   if (Object.keys(batch.evidence).length > 0) return { ...members, withheld: [] };
   const cancelled = await deps.batches.membersOfCancelledRequests(batch.id);
-  const withheld = await deps.batches.setAside(batch.id, members.unsettled.filter((m) => cancelled.has(m.taskId)).map((m) => m.taskId));
+  const withheld = await deps.batches.setAside(
+    batch.id,
+    members.unsettled.filter((m) => cancelled.has(m.taskId)).map((m) => m.taskId),
+  );
   if (withheld.length === 0) return { ...members, withheld };
   // The words a connector's own withdrawal uses (e.g. src/connectors/amplitude-connector.ts).
   const vendorLabel = batch.vendor.charAt(0).toUpperCase() + batch.vendor.slice(1);
   for (const member of members.unsettled.filter((m) => withheld.includes(m.taskId))) {
-    await deps.ledger.tasks.cancelStartedTask(member.taskId, { withdrawn: `before it was sent to ${vendorLabel}`, withdrawnAfterCancel: true, notSentToVendor: true, batchId: batch.id });
+    await deps.ledger.tasks.cancelStartedTask(member.taskId, {
+      withdrawn: `before it was sent to ${vendorLabel}`,
+      withdrawnAfterCancel: true,
+      notSentToVendor: true,
+      batchId: batch.id,
+    });
     await deps.ledger.requests.settleRequest(member.requestId);
   }
-  log.info('members whose request was cancelled before the batch ran were withheld from the vendor call', { withheld: withheld.length });
+  log.info('members whose request was cancelled before the batch ran were withheld from the vendor call', {
+    withheld: withheld.length,
+  });
   const kept = (m: BatchMember) => !withheld.includes(m.taskId);
   return { joined: members.joined.filter(kept), unsettled: members.unsettled.filter(kept), withheld };
 }
@@ -142,15 +183,28 @@ async function withholdCancelled(deps: BatchRunnerDeps, batch: BatchRecord, memb
  * Ends the batch with its members' results (the first run to finish wins), carries members that
  * joined during the run into a batch of their own, due now, and hands the others on.
  */
-async function finish(deps: BatchRunnerDeps, job: Job<BatchJobData>, end: { evidence: Record<string, unknown>; results: Map<string, MemberResult>; ranWith: string[]; woken: string[] }, log: Logger): Promise<{ outcome: string; members: number }> {
-  const { completed, carriedTo } = await deps.batches.complete(job.data.batchId, end.evidence, end.results, end.ranWith);
+async function finish(
+  deps: BatchRunnerDeps,
+  job: Job<BatchJobData>,
+  end: { evidence: Record<string, unknown>; results: Map<string, MemberResult>; ranWith: string[]; woken: string[] },
+  log: Logger,
+): Promise<{ outcome: string; members: number }> {
+  const { completed, carriedTo } = await deps.batches.complete(
+    job.data.batchId,
+    end.evidence,
+    end.results,
+    end.ranWith,
+  );
   if (!completed) {
     log.warn('batch had already ended (it ran twice); this run’s results are discarded');
     return { outcome: 'already_ended', members: 0 };
   }
   if (carriedTo) {
     await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
-    log.info('members that joined during the run carried into a new batch', { carriedTo: carriedTo.id, members: carriedTo.memberCount });
+    log.info('members that joined during the run carried into a new batch', {
+      carriedTo: carriedTo.id,
+      members: carriedTo.memberCount,
+    });
   }
   await wakeMembers(deps, job.queueName, end.woken);
   log.info('batch done', { members: end.woken.length });
@@ -167,7 +221,11 @@ async function finish(deps: BatchRunnerDeps, job: Job<BatchJobData>, end: { evid
  */
 export function createBatchRunner(deps: BatchRunnerDeps) {
   const { batches, ledger } = deps;
-  return async (job: Job<BatchJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string; members: number }> => {
+  return async (
+    job: Job<BatchJobData>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<{ outcome: string; members: number }> => {
     const { batchId } = job.data;
     const log = deps.logger.child({ batchId, jobId: job.id, queue: job.queueName, job: job.name });
     const processor = deps.processors[job.name];
@@ -176,13 +234,26 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
     const outage = { job, token, log, ping: () => ledger.ping() };
     const batch = await firstLedgerStep(outage, () => startBatch(batches, processor, batchId));
     // Ended already, or (a Date) another batch of its scope runs and this one looks again then.
-    if (!batch || batch instanceof Date) return batch ? await delayJob(job, token, batch.getTime() - Date.now()) : { outcome: 'already_ended', members: 0 };
-    const { joined, unsettled, withheld } = await withholdCancelled(deps, batch, await unsettledMembers(deps, batchId), log);
+    if (!batch || batch instanceof Date)
+      return batch
+        ? await delayJob(job, token, batch.getTime() - Date.now())
+        : { outcome: 'already_ended', members: 0 };
+    const { joined, unsettled, withheld } = await withholdCancelled(
+      deps,
+      batch,
+      await unsettledMembers(deps, batchId),
+      log,
+    );
     try {
       const { members, setAside } = await openSubjects(deps, job, unsettled, log);
       if (setAside.length + withheld.length > 0 && members.length === 0) {
         // Nobody left to work for: no vendor call. Members that joined meanwhile are carried on.
-        const { carriedTo } = await batches.complete(batchId, { setAside: setAside.length, withheld: withheld.length }, new Map(), []);
+        const { carriedTo } = await batches.complete(
+          batchId,
+          { setAside: setAside.length, withheld: withheld.length },
+          new Map(),
+          [],
+        );
         if (carriedTo) await addBatchJob(deps.queues.queue(job.queueName), carriedTo);
         return { outcome: 'set_aside', members: 0 };
       }
@@ -200,14 +271,20 @@ export function createBatchRunner(deps: BatchRunnerDeps) {
         processorDeps(deps.clients, batch.vendor),
       );
       if (result.outcome === 'waiting_vendor') {
-        if (result.openToLateMembers) await batches.reopen(batchId, result.evidence, new Date(Date.now() + result.pollAfterMs));
+        if (result.openToLateMembers)
+          await batches.reopen(batchId, result.evidence, new Date(Date.now() + result.pollAfterMs));
         else await batches.checkpoint(batchId, result.evidence);
         log.info('batch waiting for the vendor', { pollAfterMs: result.pollAfterMs, members: members.length });
         return await delayJob(job, token, result.pollAfterMs);
       }
       await deps.breaker?.recordSuccess(batch.vendor).catch(() => undefined);
       const ranWith = joined.map((m) => m.taskId).filter((id) => !setAside.includes(id));
-      return await finish(deps, job, { evidence: result.evidence, results: result.members, ranWith, woken: members.map((m) => m.taskId) }, log);
+      return await finish(
+        deps,
+        job,
+        { evidence: result.evidence, results: result.members, ranWith, woken: members.map((m) => m.taskId) },
+        log,
+      );
     } catch (err) {
       await waitIfLedgerDown(err, outage);
       const stopped = await settleFailure(err, {

@@ -59,9 +59,15 @@ export function startDueWorkScheduler(deps: DueWorkDeps & { logger: Logger }, ev
         if (admitted > 0) deps.logger.debug('admitted waiting requests into their queues', { requests: admitted });
       })
       // Redis or the ledger unreachable: the requests keep waiting in the ledger; the next pass tries again.
-      .catch((err: unknown) => { deps.logger.warn('due-work pass failed; retrying on the next', { errorName: (err as Error).name }); })
-      .finally(() => { running = false; });
+      .catch((err: unknown) => {
+        deps.logger.warn('due-work pass failed; retrying on the next', { errorName: (err as Error).name });
+      })
+      .finally(() => {
+        running = false;
+      });
   }, everyMs);
   timer.unref();
-  return () => { clearInterval(timer); };
+  return () => {
+    clearInterval(timer);
+  };
 }

@@ -3,7 +3,11 @@
  * waits on Redis and the ledger, not on CPU, so doing them one after another is mostly idle.
  * Rejects with the first error, after the calls already started have settled.
  */
-export async function eachConcurrently<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function eachConcurrently<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const lane = async () => {

@@ -1,7 +1,14 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../logger.js';
 import type { VendorName } from '../vendors/vendor-name.js';
-import { MisconfiguredVendorError, PermanentVendorError, RateLimitedError, TransientVendorError, isVendorError, isVendorOutage } from '../vendors/vendor-errors.js';
+import {
+  MisconfiguredVendorError,
+  PermanentVendorError,
+  RateLimitedError,
+  TransientVendorError,
+  isVendorError,
+  isVendorOutage,
+} from '../vendors/vendor-errors.js';
 import { breakerWaitingReason, type VendorBreaker } from '../infrastructure/vendor-breaker.js';
 
 /** What a guarded ledger write did (src/ledger/task-transitions.ts): lost when another writer got there first. */
@@ -74,7 +81,12 @@ const jitter = (ms: number) => Math.round(ms * (1 + Math.random() * 0.2));
  * Puts the running job back to `delayed` for `ms` (no attempt spent, no worker held) and ends this
  * run. `afterMove` runs once the job is delayed (a batch member's hand-off: src/workers/batch-hand-off.ts).
  */
-export async function delayJob(job: Job, token: string | undefined, ms: number, afterMove?: () => Promise<void>): Promise<never> {
+export async function delayJob(
+  job: Job,
+  token: string | undefined,
+  ms: number,
+  afterMove?: () => Promise<void>,
+): Promise<never> {
   await job.moveToDelayed(Date.now() + ms, token);
   await afterMove?.();
   throw new DelayedError();
@@ -94,7 +106,10 @@ export async function delayJob(job: Job, token: string | undefined, ms: number, 
  * Unknown errors are replaced by a message of our own: theirs may carry an identifier.
  * When a hook's ledger write is lost, the run ends as superseded instead (see `supersededRun`).
  */
-export async function settleFailure(err: unknown, ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks; breaker?: VendorBreaker }): Promise<SupersededRun> {
+export async function settleFailure(
+  err: unknown,
+  ctx: { job: Job; token?: string; vendor: VendorName; log: Logger; hooks: FailureHooks; breaker?: VendorBreaker },
+): Promise<SupersededRun> {
   const { job, log, hooks } = ctx;
   if (err instanceof DelayedError) throw err;
   if (err instanceof RateLimitedError) {
@@ -104,8 +119,14 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
     log.warn('vendor throttled; delayed without spending an attempt', { delayMs: delay });
     return delayJob(job, ctx.token, delay);
   }
-  if (!isVendorError(err)) log.error('unexpected error in processor', { errorName: thrownName(err), stack: stackWithoutMessage(err) });
-  const failure = isVendorError(err) ? err : new TransientVendorError({ vendor: ctx.vendor, operation: job.name, code: thrownName(err) ?? 'Error' }, 'failed unexpectedly');
+  if (!isVendorError(err))
+    log.error('unexpected error in processor', { errorName: thrownName(err), stack: stackWithoutMessage(err) });
+  const failure = isVendorError(err)
+    ? err
+    : new TransientVendorError(
+        { vendor: ctx.vendor, operation: job.name, code: thrownName(err) ?? 'Error' },
+        'failed unexpectedly',
+      );
   const { breaker } = ctx;
   if (breaker && hooks.paused) {
     // When the breaker's Redis does not answer, the failure is handled as if there were no breaker.
@@ -124,7 +145,10 @@ export async function settleFailure(err: unknown, ctx: { job: Job; token?: strin
       const reason = breakerWaitingReason(state, failure.message);
       const parked = await hooks.paused(reason);
       if (lost(parked)) return supersededRun(log, 'paused', parked.state);
-      log.warn('vendor breaker open; job parked without spending an attempt', { reason, attempt: job.attemptsMade + 1 });
+      log.warn('vendor breaker open; job parked without spending an attempt', {
+        reason,
+        attempt: job.attemptsMade + 1,
+      });
       return delayJob(job, ctx.token, BREAKER_PARK_MS);
     }
   }
@@ -175,7 +199,13 @@ export interface LedgerOutageContext {
  */
 export async function waitIfLedgerDown(err: unknown, context: LedgerOutageContext): Promise<void> {
   if (err instanceof DelayedError) return;
-  if (await context.ping().then(() => true, () => false)) return;
+  if (
+    await context.ping().then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   await waitForLedger(context.job, context.token, context.log);
 }
 

@@ -26,7 +26,11 @@ export interface ProjectDeletionRunnerDeps {
  */
 export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
   const { deletions } = deps;
-  return async (job: Job<ProjectDeletionJobData>, token?: string, signal?: AbortSignal): Promise<{ outcome: string }> => {
+  return async (
+    job: Job<ProjectDeletionJobData>,
+    token?: string,
+    signal?: AbortSignal,
+  ): Promise<{ outcome: string }> => {
     const id = job.data.projectDeletionId;
     const log = deps.logger.child({ projectDeletionId: id, jobId: job.id, queue: job.queueName, job: job.name });
     const processor = deps.processors[job.name];
@@ -35,13 +39,17 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
 
     const begun = await firstLedgerStep(outage, () => deletions.begin(id));
     if (begun.state === 'ended') {
-      log.info('project deletion is not open (cancelled or ended); nothing to do', { status: begun.deletion?.status ?? 'missing' });
+      log.info('project deletion is not open (cancelled or ended); nothing to do', {
+        status: begun.deletion?.status ?? 'missing',
+      });
       return { outcome: begun.deletion ? `already_${begun.deletion.status}` : 'missing' };
     }
     const deletion = begun.deletion;
     if (begun.state === 'not_due') {
       const waitMs = deletion.runAt.getTime() - Date.now();
-      log.warn('project deletion job ran before its grace period ended; put back until then', { runAt: deletion.runAt.toISOString() });
+      log.warn('project deletion job ran before its grace period ended; put back until then', {
+        runAt: deletion.runAt.toISOString(),
+      });
       return delayJob(job, token, Math.max(1, waitMs));
     }
 
@@ -59,7 +67,8 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
         deps.clients,
       );
       // Lost: the deletion was failed meanwhile (its job's failed handler, the reconciler); that record stands.
-      if (!(await deletions.complete(id, result.outcome, result.evidence))) return supersededRun(log, 'complete', (await deletions.get(id))?.status);
+      if (!(await deletions.complete(id, result.outcome, result.evidence)))
+        return supersededRun(log, 'complete', (await deletions.get(id))?.status);
       // App ids name projects, not people: they may be logged.
       log.info('project deletion finished', { appId: deletion.appId, outcome: result.outcome });
       return { outcome: result.outcome };
@@ -74,7 +83,11 @@ export function createProjectDeletionRunner(deps: ProjectDeletionRunnerDeps) {
           rateLimited: (reason) => deletions.noteRetry(id, reason),
           willRetry: (reason) => deletions.noteRetry(id, `retrying after: ${reason}`),
           failed: async (reason) => {
-            await recordJobFailure({ ledger: deps.ledger, projectDeletions: deletions, logger: log }, { kind: 'scope', projectDeletionId: id, jobId: job.id }, reason);
+            await recordJobFailure(
+              { ledger: deps.ledger, projectDeletions: deletions, logger: log },
+              { kind: 'scope', projectDeletionId: id, jobId: job.id },
+              reason,
+            );
           },
         },
       });

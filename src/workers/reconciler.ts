@@ -81,7 +81,18 @@ export async function reconcile(
   now = new Date(),
 ): Promise<ReconcileReport> {
   const batch = options.batch ?? 500;
-  const report: ReconcileReport = { enqueued: 0, jobsRecreated: 0, batchesRecovered: 0, projectDeletionsRecovered: 0, tasksFailed: 0, settled: 0, shredded: 0, callbacksQueued: 0, membersWoken: 0, withdrawalsRecreated: 0 };
+  const report: ReconcileReport = {
+    enqueued: 0,
+    jobsRecreated: 0,
+    batchesRecovered: 0,
+    projectDeletionsRecovered: 0,
+    tasksFailed: 0,
+    settled: 0,
+    shredded: 0,
+    callbacksQueued: 0,
+    membersWoken: 0,
+    withdrawalsRecreated: 0,
+  };
 
   const requestsQueueHandle = deps.queues.queue(requestsQueue.name);
   const sweep: Sweep = { deps, options, now, batch, report, requestsQueueHandle };
@@ -91,23 +102,40 @@ export async function reconcile(
   await wakeLostSleepers(sweep);
 
   report.withdrawalsRecreated = await recreateLostWithdrawals(deps, batch);
-  if (report.withdrawalsRecreated > 0) deps.logger.warn('re-created lost withdrawal jobs of cancelled requests', { jobs: report.withdrawalsRecreated });
+  if (report.withdrawalsRecreated > 0)
+    deps.logger.warn('re-created lost withdrawal jobs of cancelled requests', { jobs: report.withdrawalsRecreated });
 
-  if (deps.projectDeletions) report.projectDeletionsRecovered = await recoverProjectDeletions(deps.ledger, deps.projectDeletions, deps.queues, deps.logger, options, now, batch);
+  if (deps.projectDeletions)
+    report.projectDeletionsRecovered = await recoverProjectDeletions(
+      deps.ledger,
+      deps.projectDeletions,
+      deps.queues,
+      deps.logger,
+      options,
+      now,
+      batch,
+    );
 
   for (const requestId of await deps.ledger.queries.unsettledRequests(batch)) {
     if (await deps.ledger.requests.settleRequest(requestId)) report.settled += 1;
   }
   // Rows younger than the grace are still being queued by the process that committed them.
-  if (deps.callbacks) report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
-  report.shredded = await deps.ledger.vault.shredIdentities(new Date(now.getTime() - options.identityRetentionDays * 86_400_000), batch);
+  if (deps.callbacks)
+    report.callbacksQueued = await deps.callbacks.sweep(new Date(now.getTime() - options.enqueueGraceMs), batch);
+  report.shredded = await deps.ledger.vault.shredIdentities(
+    new Date(now.getTime() - options.identityRetentionDays * 86_400_000),
+    batch,
+  );
   return report;
 }
 
 /** Requests committed but never confirmed in Redis are enqueued again. */
 async function enqueueUnqueuedRequests(sweep: Sweep): Promise<void> {
   const { deps, options, now, batch, report } = sweep;
-  for (const request of await deps.ledger.queries.requestsAwaitingEnqueue(new Date(now.getTime() - options.enqueueGraceMs), batch)) {
+  for (const request of await deps.ledger.queries.requestsAwaitingEnqueue(
+    new Date(now.getTime() - options.enqueueGraceMs),
+    batch,
+  )) {
     // Its queues are full (jobs.admission): it and those after it wait in the ledger for room.
     if (!(await deps.enqueue(request, now))) break;
     report.enqueued += 1;
@@ -125,7 +153,11 @@ async function recreateLostTaskJobs(sweep: Sweep): Promise<void> {
     const job = await queue.getJob(task.id);
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      const failed = await recordJobFailure(deps, { kind: 'task', requestId: task.requestId, taskId: task.id, jobId: task.id }, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      const failed = await recordJobFailure(
+        deps,
+        { kind: 'task', requestId: task.requestId, taskId: task.id, jobId: task.id },
+        job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed',
+      );
       // Lost: the task ended (or was withdrawn by a cancel) since the list was read; its writer settles.
       if (!failed.applied) return;
       if (failed.settled) report.settled += 1;
@@ -134,15 +166,31 @@ async function recreateLostTaskJobs(sweep: Sweep): Promise<void> {
       // The list was read before the job: a task that ended or moved since (its job then completes
       // or is removed) has not lost its job. Only a task still open and unchanged now has.
       const current = await deps.ledger.tasks.getTask(task.id);
-      if (!current || TERMINAL_TASK_STATES.includes(current.state) || current.updatedAt.getTime() !== task.updatedAt.getTime()) return;
+      if (
+        !current ||
+        TERMINAL_TASK_STATES.includes(current.state) ||
+        current.updatedAt.getTime() !== task.updatedAt.getTime()
+      )
+        return;
       await recreateTaskJob(task, queue, job, requestsQueueHandle);
       deps.logger.warn('re-created a lost job', { requestId: task.requestId, jobId: task.id, previousState: state });
       report.jobsRecreated += 1;
-    } else if (state === 'delayed' && job && task.nextActionAt && Math.max(job.timestamp, job.processedOn ?? 0) + job.delay > task.nextActionAt.getTime() + options.staleAfterMs) {
+    } else if (
+      state === 'delayed' &&
+      job &&
+      task.nextActionAt &&
+      Math.max(job.timestamp, job.processedOn ?? 0) + job.delay > task.nextActionAt.getTime() + options.staleAfterMs
+    ) {
       // The ledger's look is long due but the job sleeps on (a member set aside from its batch whose
       // wake was lost): it runs now rather than at its fallback look. The job's due time is at least
       // its last start (or creation) plus its delay.
-      if (await job.promote().then(() => true, () => false)) report.membersWoken += 1;
+      if (
+        await job.promote().then(
+          () => true,
+          () => false,
+        )
+      )
+        report.membersWoken += 1;
     }
     lookedAt.push(task.id);
   });
@@ -159,7 +207,11 @@ async function recoverBatches(sweep: Sweep): Promise<void> {
     const job = await queue.getJob(batchJobId(open.id));
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      const detached = (await batchLedger?.fail(open.id, job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed')) ?? [];
+      const detached =
+        (await batchLedger?.fail(
+          open.id,
+          job?.failedReason ? `batch job failed: ${job.failedReason}` : 'batch job failed',
+        )) ?? [];
       for (const taskId of await openMembers(deps.ledger, detached)) {
         const memberJob = await queue.getJob(taskId);
         if (memberJob && (await memberJob.isDelayed())) await memberJob.promote().catch(() => undefined);
@@ -182,7 +234,15 @@ async function wakeLostSleepers(sweep: Sweep): Promise<void> {
     const handle = deps.queues.queue(queue);
     const job = await handle.getJob(taskId);
     const state = job ? await job.getState() : 'missing';
-    if (state === 'delayed' && job && (await job.promote().then(() => true, () => false))) report.membersWoken += 1;
+    if (
+      state === 'delayed' &&
+      job &&
+      (await job.promote().then(
+        () => true,
+        () => false,
+      ))
+    )
+      report.membersWoken += 1;
     // Parked in the ledger, but its job ended instead of sleeping (two runs of it around a Redis
     // restart: one parked the task, the other's end completed the job): nothing would wake it
     // before its fallback look, minutes away. Its job is added again, due now.
@@ -190,14 +250,24 @@ async function wakeLostSleepers(sweep: Sweep): Promise<void> {
     const task = await deps.ledger.tasks.getTask(taskId);
     if (!task || TERMINAL_TASK_STATES.includes(task.state)) return;
     await recreateTaskJob(task, handle, job, requestsQueueHandle);
-    deps.logger.warn('re-created the ended job of a member still asleep', { requestId: task.requestId, jobId: taskId, previousState: state });
+    deps.logger.warn('re-created the ended job of a member still asleep', {
+      requestId: task.requestId,
+      jobId: taskId,
+      previousState: state,
+    });
     report.jobsRecreated += 1;
   });
-  if (report.membersWoken > 0) deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
+  if (report.membersWoken > 0)
+    deps.logger.warn('woke members of ended batches still asleep (a lost wake)', { members: report.membersWoken });
 }
 
 /** Adds an open task's job again (after removing `job`, what is left of the old one), under its request's parent while that waits. */
-async function recreateTaskJob(task: TaskRecord, queue: Queue, job: Job | undefined, requestsQueueHandle: Queue): Promise<void> {
+async function recreateTaskJob(
+  task: TaskRecord,
+  queue: Queue,
+  job: Job | undefined,
+  requestsQueueHandle: Queue,
+): Promise<void> {
   const parent = await requestsQueueHandle.getJob(parentJobId(task.requestId));
   const parentWaiting = parent ? (await parent.getState()) === 'waiting-children' : false;
   const child = childJob({ ...task, requestId: task.requestId }, 'ignore', queue.defaultJobOptions);
@@ -215,14 +285,26 @@ async function recreateTaskJob(task: TaskRecord, queue: Queue, job: Job | undefi
  * recorded as failed; one that completed while the ledger still says open, and has not moved for
  * `staleAfterMs`, ran without recording anything and is added again (the runner re-checks the ledger).
  */
-async function recoverProjectDeletions(ledger: Ledger, deletions: ProjectDeletionLedger, queues: QueueSet, logger: Logger, options: ReconcileOptions, now: Date, batch: number): Promise<number> {
+async function recoverProjectDeletions(
+  ledger: Ledger,
+  deletions: ProjectDeletionLedger,
+  queues: QueueSet,
+  logger: Logger,
+  options: ReconcileOptions,
+  now: Date,
+  batch: number,
+): Promise<number> {
   const queue = queues.queue(pinpointQueue.name);
   let recovered = 0;
   for (const deletion of await deletions.open(batch)) {
     const job = await queue.getJob(projectDeletionJobId(deletion.id));
     const state = job ? await job.getState() : 'missing';
     if (state === 'failed') {
-      await recordJobFailure({ ledger, projectDeletions: deletions, logger }, { kind: 'scope', projectDeletionId: deletion.id, jobId: job?.id }, job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed');
+      await recordJobFailure(
+        { ledger, projectDeletions: deletions, logger },
+        { kind: 'scope', projectDeletionId: deletion.id, jobId: job?.id },
+        job?.failedReason ? `job failed: ${job.failedReason}` : 'job failed',
+      );
       recovered += 1;
       continue;
     }
@@ -251,7 +333,11 @@ export async function keepReconcilerScheduled(queue: Queue, everyMs: number, log
   const install = () =>
     // removeOnComplete: true removes only the sweep itself; a `count` would trim the whole queue's
     // completed set, flow parents included.
-    queue.upsertJobScheduler('reconciler', { every: everyMs }, { name: 'reconcile', data: {}, opts: { removeOnComplete: true } });
+    queue.upsertJobScheduler(
+      'reconciler',
+      { every: everyMs },
+      { name: 'reconcile', data: {}, opts: { removeOnComplete: true } },
+    );
   await install();
   const timer = setInterval(() => {
     void (async () => {
@@ -261,5 +347,7 @@ export async function keepReconcilerScheduled(queue: Queue, everyMs: number, log
     })().catch(() => undefined); // Redis unreachable: look again next time
   }, everyMs);
   timer.unref();
-  return () => { clearInterval(timer); };
+  return () => {
+    clearInterval(timer);
+  };
 }

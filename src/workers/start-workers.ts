@@ -72,7 +72,13 @@ function startBreakerProbes(deps: WorkerPoolDeps): NodeJS.Timeout | undefined {
   };
   const breaker = deps.breaker;
   const probeTimer = breaker
-    ? setInterval(() => void breakerTick(breaker).catch((e: unknown) => logger.warn('breaker check failed', { errorName: errorName(e) })), Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))))
+    ? setInterval(
+        () =>
+          void breakerTick(breaker).catch((e: unknown) =>
+            logger.warn('breaker check failed', { errorName: errorName(e) }),
+          ),
+        Math.max(100, Math.min(5000, Math.round(config.breaker.probeAfterMs / 4))),
+      )
     : undefined;
   probeTimer?.unref();
   return probeTimer;
@@ -88,11 +94,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
   for (const queue of deps.run) {
     const isRequests = queue.name === requestsQueue.name;
     const own = deps.queueProcessors?.[queue.name];
-    const processor = own
-      ? own
-      : isRequests
-      ? requestsQueueProcessor(deps)
-      : runVendorJob;
+    const processor = own ? own : isRequests ? requestsQueueProcessor(deps) : runVendorJob;
     const worker = new Worker(queue.name, processor as (job: Job) => Promise<unknown>, {
       connection,
       prefix: deps.queues.prefix,
@@ -119,9 +121,7 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
     async close(graceMs = 10_000) {
       stopScheduling();
       if (probeTimer) clearInterval(probeTimer);
-      await Promise.all(
-        workers.map((worker) => closeWithin(worker, graceMs)),
-      );
+      await Promise.all(workers.map((worker) => closeWithin(worker, graceMs)));
     },
   };
 }
@@ -131,7 +131,22 @@ function requestsQueueProcessor(deps: WorkerPoolDeps) {
   const { config, ledger, logger } = deps;
   return async (job: Job<RequestJobData>) => {
     if (job.name === 'reconcile') {
-      return reconcile({ ledger, queues: deps.queues, enqueue: deps.enqueue, logger, batches: deps.batches, projectDeletions: deps.projectDeletions, callbacks: deps.callbackOutbox }, { enqueueGraceMs: 10_000, staleAfterMs: config.reconciler.staleAfterMs, identityRetentionDays: config.retention.identityDays });
+      return reconcile(
+        {
+          ledger,
+          queues: deps.queues,
+          enqueue: deps.enqueue,
+          logger,
+          batches: deps.batches,
+          projectDeletions: deps.projectDeletions,
+          callbacks: deps.callbackOutbox,
+        },
+        {
+          enqueueGraceMs: 10_000,
+          staleAfterMs: config.reconciler.staleAfterMs,
+          identityRetentionDays: config.retention.identityDays,
+        },
+      );
     }
     return finalizeRequest(job, { ledger });
   };
@@ -148,7 +163,9 @@ function recordFailuresOutsideProcessor(worker: Worker, deps: WorkerPoolDeps): v
       if ((await job.getState()) !== 'failed') return;
       if (failed.kind === 'task' && (await ledger.tasks.getTask(failed.taskId))?.state === 'failed') return;
       await recordJobFailure({ ledger, projectDeletions: deps.projectDeletions, logger }, failed, failedJobReason(err));
-    })().catch((e: unknown) => logger.error('could not record a failed job', { jobId: job.id, errorName: errorName(e) }));
+    })().catch((e: unknown) =>
+      logger.error('could not record a failed job', { jobId: job.id, errorName: errorName(e) }),
+    );
   });
 }
 
@@ -157,8 +174,22 @@ async function startScheduling(deps: WorkerPoolDeps): Promise<() => void> {
   const { config, ledger, logger } = deps;
   let stopScheduling: () => void = () => undefined;
   if (deps.run.some((q) => q.name === requestsQueue.name)) {
-    const stopReconciler = await keepReconcilerScheduled(deps.queues.queue(requestsQueue.name), config.reconciler.everyMs, logger);
-    const stopAdmitting = deps.enqueueMany ? startDueWorkScheduler({ ledger, enqueueMany: deps.enqueueMany, room: () => largestRoom(deps.queues, config.jobs.admission.readyJobsPerQueue), logger }, config.jobs.admission.everyMs) : () => undefined;
+    const stopReconciler = await keepReconcilerScheduled(
+      deps.queues.queue(requestsQueue.name),
+      config.reconciler.everyMs,
+      logger,
+    );
+    const stopAdmitting = deps.enqueueMany
+      ? startDueWorkScheduler(
+          {
+            ledger,
+            enqueueMany: deps.enqueueMany,
+            room: () => largestRoom(deps.queues, config.jobs.admission.readyJobsPerQueue),
+            logger,
+          },
+          config.jobs.admission.everyMs,
+        )
+      : () => undefined;
     stopScheduling = () => {
       stopReconciler();
       stopAdmitting();
@@ -173,7 +204,12 @@ async function closeWithin(worker: Worker, graceMs: number): Promise<void> {
   const graceful = worker.close();
   const timedOut = await Promise.race([
     graceful.then(() => false),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => { resolve(true); }, graceMs))),
+    new Promise<boolean>(
+      (resolve) =>
+        (timer = setTimeout(() => {
+          resolve(true);
+        }, graceMs)),
+    ),
   ]);
   clearTimeout(timer);
   if (timedOut) {
@@ -194,11 +230,33 @@ function vendorJobRunner(deps: WorkerPoolDeps, coordinator: ReturnType<typeof cr
   const deletions = deps.projectDeletions;
   // Withdrawals at cancel are every vendor's job, not a connector's: one runner, by the job's name.
   const runners: Record<JobKind | 'withdrawal', JobRunner> = {
-    withdrawal: ((job: Job<WithdrawalJobData>, token?: string) => createWithdrawalRunner({ ledger, config: deps.config, clients, logger })(job, token)) as JobRunner,
-    task: createTaskRunner({ ledger, batches: coordinator, processors: processorsOfKind(deps.jobs, 'task'), clients, logger, breaker }) as JobRunner,
-    batch: createBatchRunner({ ledger, batches: deps.batches, queues: deps.queues, processors: processorsOfKind(deps.jobs, 'batch'), clients, logger, breaker }) as JobRunner,
+    withdrawal: ((job: Job<WithdrawalJobData>, token?: string) =>
+      createWithdrawalRunner({ ledger, config: deps.config, clients, logger })(job, token)) as JobRunner,
+    task: createTaskRunner({
+      ledger,
+      batches: coordinator,
+      processors: processorsOfKind(deps.jobs, 'task'),
+      clients,
+      logger,
+      breaker,
+    }) as JobRunner,
+    batch: createBatchRunner({
+      ledger,
+      batches: deps.batches,
+      queues: deps.queues,
+      processors: processorsOfKind(deps.jobs, 'batch'),
+      clients,
+      logger,
+      breaker,
+    }) as JobRunner,
     scope: deletions
-      ? (createProjectDeletionRunner({ deletions, ledger, processors: processorsOfKind(deps.jobs, 'scope'), clients, logger }) as JobRunner)
+      ? (createProjectDeletionRunner({
+          deletions,
+          ledger,
+          processors: processorsOfKind(deps.jobs, 'scope'),
+          clients,
+          logger,
+        }) as JobRunner)
       : () => Promise.reject(new UnrecoverableError('project deletions are not wired in this worker')),
   };
   return (job, token, signal) => {
@@ -210,7 +268,8 @@ function vendorJobRunner(deps: WorkerPoolDeps, coordinator: ReturnType<typeof cr
 
 /** Whose failure a failed vendor job is, by its kind; a batch's is the reconciler's to record. */
 function failedJobOf(job: VendorJob, kind: JobKind | undefined): FailedJob | undefined {
-  if (kind === 'scope') return { kind: 'scope', projectDeletionId: (job.data as ProjectDeletionJobData).projectDeletionId, jobId: job.id };
+  if (kind === 'scope')
+    return { kind: 'scope', projectDeletionId: (job.data as ProjectDeletionJobData).projectDeletionId, jobId: job.id };
   if (kind !== 'task') return undefined;
   const data = job.data as TaskJobData;
   return { kind: 'task', requestId: data.requestId, taskId: data.taskId, jobId: job.id };

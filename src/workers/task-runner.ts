@@ -3,8 +3,21 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logger.js';
 import { KeyNotLoadedError } from '../privacy/identity-cipher.js';
 import type { TaskJobData } from '../planner/build-flow.js';
-import { processorDeps, type TaskProcessor, type TaskResult, type WorkerClients } from '../connectors/processor-contract.js';
-import { TaskSupersededError, type FailureHooks, delayJob, firstLedgerStep, settleFailure, supersededRun, waitIfLedgerDown } from './job-outcome.js';
+import {
+  processorDeps,
+  type TaskProcessor,
+  type TaskResult,
+  type WorkerClients,
+} from '../connectors/processor-contract.js';
+import {
+  TaskSupersededError,
+  type FailureHooks,
+  delayJob,
+  firstLedgerStep,
+  settleFailure,
+  supersededRun,
+  waitIfLedgerDown,
+} from './job-outcome.js';
 import type { BatchCoordinator } from './batch-coordinator.js';
 import { trackBatchWaits } from './batch-hand-off.js';
 import type { VendorBreaker } from '../infrastructure/vendor-breaker.js';
@@ -62,13 +75,27 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     const begun = await beginRun(run);
     if (!('task' in begun)) return begun;
     const { task, subject } = begun;
-    const handOff = trackBatchWaits((request) => deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }), log);
+    const handOff = trackBatchWaits(
+      (request) =>
+        deps.batches.awaitBatch({ ...request, vendor: task.vendor, taskId, requestId, taskQueue: job.queueName }),
+      log,
+    );
     try {
       const checkpoint = async (evidence: Record<string, unknown>) => {
         const saved = await ledger.tasks.checkpointTask(taskId, evidence);
         if (!saved.applied) throw new TaskSupersededError(saved.state);
       };
-      const input = { requestId, taskId, resource: task.resource, subject, attempt: job.attemptsMade + 1, previous: task.evidence, checkpoint, awaitBatch: handOff.awaitBatch, signal };
+      const input = {
+        requestId,
+        taskId,
+        resource: task.resource,
+        subject,
+        attempt: job.attemptsMade + 1,
+        previous: task.evidence,
+        checkpoint,
+        awaitBatch: handOff.awaitBatch,
+        signal,
+      };
       const result = await processor(input, processorDeps(clients, task.vendor));
       if (result.outcome === 'waiting_vendor') return await parkForVendor(run, result, () => handOff.afterPark(job));
       return await recordOutcome(run, task, result);
@@ -107,16 +134,29 @@ async function beginRun(run: TaskRun): Promise<BegunTask | TaskJobResult> {
 }
 
 /** The processor waits for the vendor (an async job there): the task says so and its job is delayed. */
-async function parkForVendor(run: TaskRun, result: Extract<TaskResult, { outcome: 'waiting_vendor' }>, afterPark: () => Promise<void>): Promise<TaskJobResult> {
+async function parkForVendor(
+  run: TaskRun,
+  result: Extract<TaskResult, { outcome: 'waiting_vendor' }>,
+  afterPark: () => Promise<void>,
+): Promise<TaskJobResult> {
   const { deps, job, token, log } = run;
-  const deferred = await deps.ledger.tasks.deferTask(job.data.taskId, { state: 'waiting_vendor', reason: result.reason, nextActionAt: new Date(Date.now() + result.pollAfterMs), evidence: result.evidence });
+  const deferred = await deps.ledger.tasks.deferTask(job.data.taskId, {
+    state: 'waiting_vendor',
+    reason: result.reason,
+    nextActionAt: new Date(Date.now() + result.pollAfterMs),
+    evidence: result.evidence,
+  });
   if (!deferred.applied) return supersededRun(log, 'waiting_vendor', deferred.state);
   log.info('waiting for the vendor', { pollAfterMs: result.pollAfterMs });
   return delayJob(job, token, result.pollAfterMs, afterPark);
 }
 
 /** The task ends with its outcome and evidence; the request settles when it was its last open task. */
-async function recordOutcome(run: TaskRun, task: BegunTask['task'], result: Exclude<TaskResult, { outcome: 'waiting_vendor' }>): Promise<TaskJobResult> {
+async function recordOutcome(
+  run: TaskRun,
+  task: BegunTask['task'],
+  result: Exclude<TaskResult, { outcome: 'waiting_vendor' }>,
+): Promise<TaskJobResult> {
   const { deps, job, log } = run;
   const { ledger } = deps;
   // Advisory: a Redis blip here must not cost the work just done.
@@ -124,7 +164,9 @@ async function recordOutcome(run: TaskRun, task: BegunTask['task'], result: Excl
   const finished = await ledger.tasks.finishTask(job.data.taskId, result.outcome, result.evidence);
   if (!finished.applied) return supersededRun(log, result.outcome, finished.state);
   // Its own finish saw every task of the request ended: settle without reading them first.
-  await (finished.lastOpen ? ledger.requests.settleEnded(job.data.requestId) : ledger.requests.settleRequest(job.data.requestId));
+  await (finished.lastOpen
+    ? ledger.requests.settleEnded(job.data.requestId)
+    : ledger.requests.settleRequest(job.data.requestId));
   log.info('task finished', { outcome: result.outcome, attempt: job.attemptsMade + 1 });
   return { outcome: result.outcome };
 }
@@ -138,16 +180,32 @@ async function recordOutcome(run: TaskRun, task: BegunTask['task'], result: Excl
 async function deferForKey(run: TaskRun, err: KeyNotLoadedError): Promise<never> {
   const { deps, job, token, log } = run;
   const waits = (job.data as KeyWaitJobData).keyWaits ?? 0;
-  const base = typeof job.opts.backoff === 'object' && job.opts.backoff.delay ? Math.min(job.opts.backoff.delay, KEY_WAIT_FIRST_MS) : KEY_WAIT_FIRST_MS;
+  const base =
+    typeof job.opts.backoff === 'object' && job.opts.backoff.delay
+      ? Math.min(job.opts.backoff.delay, KEY_WAIT_FIRST_MS)
+      : KEY_WAIT_FIRST_MS;
   const delayMs = Math.round(Math.min(KEY_WAIT_MAX_MS, base * 2 ** Math.min(waits, 16)) * (1 + Math.random() * 0.2));
   await job.updateData({ ...job.data, keyWaits: waits + 1 } as KeyWaitJobData);
-  await deps.ledger.tasks.deferTask(job.data.taskId, { state: 'queued', reason: `${KEY_NOT_LOADED}: sealed with key ${err.keyId}, which this process does not hold`, nextActionAt: new Date(Date.now() + delayMs) });
-  log.warn('identity sealed with a key this process does not hold; task deferred', { keyId: err.keyId, delayMs, waits: waits + 1 });
+  await deps.ledger.tasks.deferTask(job.data.taskId, {
+    state: 'queued',
+    reason: `${KEY_NOT_LOADED}: sealed with key ${err.keyId}, which this process does not hold`,
+    nextActionAt: new Date(Date.now() + delayMs),
+  });
+  log.warn('identity sealed with a key this process does not hold; task deferred', {
+    keyId: err.keyId,
+    delayMs,
+    waits: waits + 1,
+  });
   return delayJob(job, token, delayMs);
 }
 
 /** What the error taxonomy does to the ledger when a task run fails (job-outcome.ts settleFailure). */
-function taskFailureHooks(ctx: { ledger: Ledger; log: Logger; job: Job<TaskJobData>; vendor: VendorName }): FailureHooks {
+function taskFailureHooks(ctx: {
+  ledger: Ledger;
+  log: Logger;
+  job: Job<TaskJobData>;
+  vendor: VendorName;
+}): FailureHooks {
   const { ledger, log, job, vendor } = ctx;
   const { requestId, taskId } = job.data;
   return {
@@ -156,9 +214,12 @@ function taskFailureHooks(ctx: { ledger: Ledger; log: Logger; job: Job<TaskJobDa
       await ledger.tasks.deferVendorTasks(vendor, reason);
       return parked;
     },
-    rateLimited: (reason, nextActionAt) => ledger.tasks.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
-    willRetry: (reason) => ledger.tasks.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
-    failed: (reason) => recordJobFailure({ ledger, logger: log }, { kind: 'task', requestId, taskId, jobId: job.id }, reason),
+    rateLimited: (reason, nextActionAt) =>
+      ledger.tasks.deferTask(taskId, { state: 'rate_limited', reason, nextActionAt }),
+    willRetry: (reason) =>
+      ledger.tasks.deferTask(taskId, { state: 'queued', reason: `retrying after: ${reason}`, error: reason }),
+    failed: (reason) =>
+      recordJobFailure({ ledger, logger: log }, { kind: 'task', requestId, taskId, jobId: job.id }, reason),
   };
 }
 

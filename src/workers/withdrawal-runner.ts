@@ -35,7 +35,8 @@ const ACTOR = 'system:withdrawal';
  */
 export function createWithdrawalRunner(deps: WithdrawalRunnerDeps) {
   const { ledger } = deps;
-  const record = (task: Pick<TaskRecord, 'id' | 'requestId' | 'vendor'>, outcome: WithdrawalAuditOutcome) => recordWithdrawal(ledger, task, outcome);
+  const record = (task: Pick<TaskRecord, 'id' | 'requestId' | 'vendor'>, outcome: WithdrawalAuditOutcome) =>
+    recordWithdrawal(ledger, task, outcome);
 
   return async (job: Job<WithdrawalJobData>, token?: string): Promise<WithdrawalJobResult> => {
     const { requestId, taskId } = job.data;
@@ -71,8 +72,16 @@ interface WithdrawalAuditOutcome {
   reason?: string;
 }
 
-async function recordWithdrawal(ledger: Ledger, task: Pick<TaskRecord, 'id' | 'requestId' | 'vendor'>, outcome: WithdrawalAuditOutcome): Promise<void> {
-  await ledger.audit.append(task.requestId, ACTOR, WITHDRAWAL_AUDIT_ACTION, { taskId: task.id, vendor: task.vendor, ...outcome });
+async function recordWithdrawal(
+  ledger: Ledger,
+  task: Pick<TaskRecord, 'id' | 'requestId' | 'vendor'>,
+  outcome: WithdrawalAuditOutcome,
+): Promise<void> {
+  await ledger.audit.append(task.requestId, ACTOR, WITHDRAWAL_AUDIT_ACTION, {
+    taskId: task.id,
+    vendor: task.vendor,
+    ...outcome,
+  });
   await ledger.requests.settleRequest(task.requestId);
 }
 
@@ -82,14 +91,20 @@ async function withdraw(deps: WithdrawalRunnerDeps, task: TaskRecord, log: Logge
   const connector = connectorFor(task.vendor);
   const settings = deps.config.vendors[task.vendor];
   if (!connector?.cancelTask || !settings) {
-    await record({ withdrawn: false, reason: `${task.vendor} work that has started cannot be withdrawn; it will run to its end` });
+    await record({
+      withdrawn: false,
+      reason: `${task.vendor} work that has started cannot be withdrawn; it will run to its end`,
+    });
     return { outcome: 'not_withdrawn' };
   }
   const subject = await ledger.vault.loadSubject(task.requestId);
   const outcome = await connector.cancelTask({ task, subject, clients: deps.clients, settings });
   if (!outcome.withdrawn) {
     await ledger.tasks.checkpointTask(task.id, outcome.evidence);
-    const reason = typeof outcome.evidence.reason === 'string' ? outcome.evidence.reason : 'the vendor no longer allows withdrawing it';
+    const reason =
+      typeof outcome.evidence.reason === 'string'
+        ? outcome.evidence.reason
+        : 'the vendor no longer allows withdrawing it';
     await record({ withdrawn: false, reason });
     log.info('the vendor did not withdraw a started task', { taskId: task.id });
     return { outcome: 'not_withdrawn' };
@@ -97,8 +112,14 @@ async function withdraw(deps: WithdrawalRunnerDeps, task: TaskRecord, log: Logge
   const withdrawn = await ledger.tasks.cancelStartedTask(task.id, { ...outcome.evidence, withdrawnAfterCancel: true });
   if (!withdrawn.applied) {
     // Its job ended it first (src/ledger/task-transitions.ts): what it recorded stands.
-    log.info('a started task ended before its withdrawal was recorded', { taskId: task.id, state: withdrawn.state ?? 'missing' });
-    await record({ withdrawn: false, reason: `it had already ended (${withdrawn.state ?? 'missing'}) when the withdrawal was recorded` });
+    log.info('a started task ended before its withdrawal was recorded', {
+      taskId: task.id,
+      state: withdrawn.state ?? 'missing',
+    });
+    await record({
+      withdrawn: false,
+      reason: `it had already ended (${withdrawn.state ?? 'missing'}) when the withdrawal was recorded`,
+    });
     return { outcome: 'already_ended' };
   }
   await record({ withdrawn: true });

@@ -13,7 +13,16 @@ import { skipBecause } from '../support/skip.js';
  * (the system's Chromium, through playwright-core). Every page visited is scanned for the seeded
  * people's identifiers.
  */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const OPERATOR_TOKEN = 'operator-token-for-browser-tests-01';
 const VIEWER_TOKEN = 'viewer-token-for-browser-tests-0123';
 /** The seed's identifier shapes (README "The sandbox"): e-mail, phone, user id. */
@@ -71,7 +80,16 @@ describe('The admin page and Bull Board in a real browser', function () {
       submittedAt: new Date(),
       dueAt: new Date(Date.now() + 45 * 86_400_000),
       tasks: [
-        { id: `${manualRequest}__segment__manual`, vendor: 'segment', resource: 'workspace', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'Ask Segment support to delete the source' },
+        {
+          id: `${manualRequest}__segment__manual`,
+          vendor: 'segment',
+          resource: 'workspace',
+          action: 'request-source-deletion',
+          queue: 'segment',
+          jobName: 'manual',
+          initialState: 'waiting_manual',
+          waitingReason: 'Ask Segment support to delete the source',
+        },
       ],
       actor: 'test',
     });
@@ -92,7 +110,9 @@ describe('The admin page and Bull Board in a real browser', function () {
     context = await browser.newContext({ baseURL: service.url });
     // Only the service under test: Bull Board's web-font link and anything else external is cut off.
     const origin = new URL(service.url).origin;
-    await context.route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort()));
+    await context.route('**/*', (route) =>
+      new URL(route.request().url()).origin === origin ? route.continue() : route.abort(),
+    );
     const page = await context.newPage();
     page.on('console', (message) => {
       if (/Content Security Policy/i.test(message.text())) cspErrors.push(`${page.url()}: ${message.text()}`);
@@ -105,7 +125,8 @@ describe('The admin page and Bull Board in a real browser', function () {
     const content = await page.content();
     visited.push(page.url());
     expect(seededIdentifiers(content), `identifiers on ${page.url()}`).to.deep.equal([]);
-    if (screenshot) await page.screenshot({ path: path.join(os.tmpdir(), `erasure-browser-${screenshot}.png`), fullPage: true });
+    if (screenshot)
+      await page.screenshot({ path: path.join(os.tmpdir(), `erasure-browser-${screenshot}.png`), fullPage: true });
   }
 
   async function logIn(page: Page, token: string, startAt = '/admin'): Promise<void> {
@@ -130,7 +151,10 @@ describe('The admin page and Bull Board in a real browser', function () {
     const [task] = await service.ledger.tasks.getTasks(requestId);
     await page.locator(`tr[data-task="${task.id}"] a`, { hasText: 'job' }).click();
     await page.waitForURL(`**/admin/queues/queue/pinpoint/${task.id}`);
-    await page.getByText(`delete-user-endpoints · req ${requestId.slice(0, 8)}…`).first().waitFor();
+    await page
+      .getByText(`delete-user-endpoints · req ${requestId.slice(0, 8)}…`)
+      .first()
+      .waitFor();
     await page.getByText('GetUserEndpoints was refused').first().waitFor();
     return task.id;
   }
@@ -146,7 +170,9 @@ describe('The admin page and Bull Board in a real browser', function () {
     expect(new URL(page.url()).pathname).to.equal('/admin/login');
     await checkPage(page, 'login');
     await page.getByLabel('Token').fill('not-a-token-at-all-0000');
-    const refused = page.waitForResponse((res) => res.url().endsWith('/admin/login') && res.request().method() === 'POST');
+    const refused = page.waitForResponse(
+      (res) => res.url().endsWith('/admin/login') && res.request().method() === 'POST',
+    );
     await page.getByRole('button', { name: 'Log in' }).click();
     expect((await refused).status()).to.equal(401);
     expect(await page.getByRole('alert').textContent()).to.equal('That token is not valid.');
@@ -155,7 +181,10 @@ describe('The admin page and Bull Board in a real browser', function () {
     const board = await page.goto('/admin/queues');
     expect(new URL(page.url()).pathname, 'Bull Board also asks for a login').to.equal('/admin/login');
     expect(board!.status()).to.equal(200);
-    expect((await page.request.get('/admin/queues/api/queues')).status(), 'the board API refuses without a token').to.equal(401);
+    expect(
+      (await page.request.get('/admin/queues/api/queues')).status(),
+      'the board API refuses without a token',
+    ).to.equal(401);
   });
 
   it('shows a viewer the per-vendor progress but no way to change anything: no forms, no Retry in Bull Board, writes refused', async () => {
@@ -171,7 +200,9 @@ describe('The admin page and Bull Board in a real browser', function () {
 
     // The session's CSRF token is on the page (the logout form): even with it, a viewer's write is refused.
     const csrf = await page.locator('header input[name="csrf"]').inputValue();
-    const write = await page.request.post(`/admin/requests/${viewerFailed}/retry`, { form: { csrf, reason: 'viewer tries' } });
+    const write = await page.request.post(`/admin/requests/${viewerFailed}/retry`, {
+      form: { csrf, reason: 'viewer tries' },
+    });
     expect(write.status()).to.equal(403);
 
     const jobId = await openJobInBoard(page, viewerFailed);
@@ -200,17 +231,21 @@ describe('The admin page and Bull Board in a real browser', function () {
     await checkPage(page, 'operator-board-job');
     await retryButton(page).click();
     const confirm = page.getByRole('alertdialog');
-    expect(await confirm.textContent(), 'the icon button is the job\'s Retry').to.contain('retry this job');
+    expect(await confirm.textContent(), "the icon button is the job's Retry").to.contain('retry this job');
     await confirm.getByRole('button', { name: 'Confirm' }).click();
 
-    await waitFor(async () => ((await service.ledger.requests.getRequest(operatorFailed))!.status === 'completed' ? true : undefined));
+    await waitFor(async () =>
+      (await service.ledger.requests.getRequest(operatorFailed))!.status === 'completed' ? true : undefined,
+    );
     await page.goto(`/admin/requests/${operatorFailed}`);
     await checkPage(page, 'operator-request-completed');
     expect(await page.locator('h1 .badge').textContent()).to.equal('completed');
     const pinpoint = page.locator('#vendor-pinpoint');
     expect(await pinpoint.locator('.badge').first().textContent()).to.equal('succeeded');
     expect(await pinpoint.locator('.evidence').textContent()).to.match(/endpointsDeleted\s*2/);
-    expect(await page.locator('table.audit').textContent(), 'the board write is in the audit trail').to.contain('dashboard.write');
+    expect(await page.locator('table.audit').textContent(), 'the board write is in the audit trail').to.contain(
+      'dashboard.write',
+    );
   });
 
   it('lets an operator complete a manual task with a note, and refuses the form without its CSRF token', async () => {
@@ -221,7 +256,10 @@ describe('The admin page and Bull Board in a real browser', function () {
     expect(await page.locator('#vendor-segment').textContent()).to.contain('Ask Segment support to delete the source');
 
     const taskId = `${manualRequest}__segment__manual`;
-    const forged = await page.request.post(`/admin/requests/${manualRequest}/tasks/${encodeURIComponent(taskId)}/complete`, { form: { note: 'no token here' } });
+    const forged = await page.request.post(
+      `/admin/requests/${manualRequest}/tasks/${encodeURIComponent(taskId)}/complete`,
+      { form: { note: 'no token here' } },
+    );
     expect(forged.status(), 'a write without the CSRF token').to.equal(403);
     expect((await service.ledger.tasks.getTask(taskId))!.state).to.equal('waiting_manual');
 
@@ -240,7 +278,9 @@ describe('The admin page and Bull Board in a real browser', function () {
     // Issue 25 §5: the cookie holds a random session id (plain http here, so no Secure and no __Host- prefix).
     const [session] = (await context!.cookies()).filter((c) => c.name === 'erasure_session');
     expect(session).to.include({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/admin' });
-    expect(session.value).to.match(/^[A-Za-z0-9_-]{43}$/).and.not.to.equal(VIEWER_TOKEN);
+    expect(session.value)
+      .to.match(/^[A-Za-z0-9_-]{43}$/)
+      .and.not.to.equal(VIEWER_TOKEN);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/admin/login');
     expect((await context!.cookies()).filter((c) => c.name === 'erasure_session')).to.deep.equal([]);
@@ -250,7 +290,10 @@ describe('The admin page and Bull Board in a real browser', function () {
 
   it('showed no identifier of a seeded person on any page it visited, and broke no content-security rule', () => {
     expect(visited.length, 'pages were scanned').to.be.greaterThan(12);
-    expect(visited.some((u) => u.includes('/admin/queues/queue/')), 'Bull Board pages were scanned').to.equal(true);
+    expect(
+      visited.some((u) => u.includes('/admin/queues/queue/')),
+      'Bull Board pages were scanned',
+    ).to.equal(true);
     expect(cspErrors).to.deep.equal([]);
   });
 });

@@ -9,7 +9,6 @@ import type { PinpointStore } from '../../src/sandbox/pinpoint/pinpoint-store.js
  * ledger and the simulator's own deletion log, whether anything was lost or erased harmfully.
  */
 
-
 export const userIdOf = (i: number) => `user-${i}`;
 
 /** Which seeded people a scenario erases: all but every eleventh, who stays as the neighbours that must not be touched. */
@@ -157,7 +156,10 @@ export interface TallyInput {
 }
 
 /** Endpoints per person before the run, to show afterwards that neighbours kept theirs. */
-export function endpointCounts(pinpoint: { store: PinpointStore; appId: string }, people: number[]): Map<string, number> {
+export function endpointCounts(
+  pinpoint: { store: PinpointStore; appId: string },
+  people: number[],
+): Map<string, number> {
   return new Map(people.map((i) => [userIdOf(i), pinpoint.store.userEndpoints(pinpoint.appId, userIdOf(i)).length]));
 }
 
@@ -173,7 +175,10 @@ export function endpointCounts(pinpoint: { store: PinpointStore; appId: string }
 export async function tally(input: TallyInput): Promise<ChaosSummary> {
   const { ledger, submissions } = input;
   const { store, appId } = input.pinpoint;
-  const problems: string[] = [...submissions.unexpected.map((u) => `unexpected answer ${u}`), ...submissions.gaveUp.map((u) => `never accepted: ${u}`)];
+  const problems: string[] = [
+    ...submissions.unexpected.map((u) => `unexpected answer ${u}`),
+    ...submissions.gaveUp.map((u) => `never accepted: ${u}`),
+  ];
   let completed = 0;
   let failedWithReason = 0;
   let lost = 0;
@@ -232,15 +237,20 @@ export async function tally(input: TallyInput): Promise<ChaosSummary> {
         lost += 1;
         problems.push(`${id} failed without a reason`);
       } else failedWithReason += 1;
-      for (const t of tasks.filter((t) => t.state === 'failed')) failureReasons.set(t.error ?? '', (failureReasons.get(t.error ?? '') ?? 0) + 1);
+      for (const t of tasks.filter((t) => t.state === 'failed'))
+        failureReasons.set(t.error ?? '', (failureReasons.get(t.error ?? '') ?? 0) + 1);
       continue;
     }
     completed += 1;
     const removed = (deletedFor.get(userId) ?? []).reduce((a, b) => a + b, 0);
-    for (const task of tasks.filter((t) => t.vendor === 'pinpoint' && (t.state === 'succeeded' || t.state === 'not_found'))) {
+    for (const task of tasks.filter(
+      (t) => t.vendor === 'pinpoint' && (t.state === 'succeeded' || t.state === 'not_found'),
+    )) {
       if (task.evidence.endpointsDeleted !== removed) {
         evidenceMismatches += 1;
-        problems.push(`${id}: evidence says ${String(task.evidence.endpointsDeleted)} endpoints deleted, the vendor deleted ${removed}`);
+        problems.push(
+          `${id}: evidence says ${String(task.evidence.endpointsDeleted)} endpoints deleted, the vendor deleted ${removed}`,
+        );
       }
       if (store.userEndpoints(appId, userId).length > 0) {
         problems.push(`${id}: ${task.state} but the vendor still holds endpoints of ${userId}`);
@@ -248,7 +258,9 @@ export async function tally(input: TallyInput): Promise<ChaosSummary> {
     }
   }
 
-  const notes = Object.entries(input.notes ?? {}).map(([k, v]) => ` ${k}=${v}`).join('');
+  const notes = Object.entries(input.notes ?? {})
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join('');
   const line =
     `scenario=${input.scenario} submitted=${submissions.accepted.size} completed=${completed} failed_with_reason=${failedWithReason} ` +
     `lost=${lost} harmful_duplicates=${harmfulDuplicates} evidence_mismatches=${evidenceMismatches} answered_503=${submissions.answered503}${notes}`;
@@ -283,7 +295,9 @@ export function expectNothingLost(summary: ChaosSummary, open: string[], sent: n
 }
 
 function describeTasks(tasks: TaskRecord[]): string {
-  return tasks.map((t) => `${t.vendor} ${t.state}${t.waitingReason ? ` (${t.waitingReason})` : ''}`).join('; ') || 'no tasks';
+  return (
+    tasks.map((t) => `${t.vendor} ${t.state}${t.waitingReason ? ` (${t.waitingReason})` : ''}`).join('; ') || 'no tasks'
+  );
 }
 
 export function pause(ms: number): Promise<void> {

@@ -39,7 +39,12 @@ describe('Chaos: Redis restarted while shared batch windows are open', () => {
   it(`ends every task within 2 × reconciler.everyMs (${(2 * EVERY_MS) / 1000} s) of the restart: no wake lost with Redis waits for the fallback`, async function () {
     this.timeout(120_000);
     const submitted = await service.api('/v1/requests', {
-      body: { requests: Array.from({ length: PEOPLE }, (_, i) => ({ subject: { email: `user${i}@example.com` }, vendors: ['s3'] })) },
+      body: {
+        requests: Array.from({ length: PEOPLE }, (_, i) => ({
+          subject: { email: `user${i}@example.com` },
+          vendors: ['s3'],
+        })),
+      },
     });
     expect(submitted.status, JSON.stringify(submitted.body.summary)).to.equal(202);
     const ids: string[] = submitted.body.results.map((r: { id: string }) => r.id);
@@ -62,10 +67,14 @@ describe('Chaos: Redis restarted while shared batch windows are open', () => {
     redis = await startEmbeddedRedis({ dataDir, port: redis.port, appendOnly: true });
     const restartedAt = Date.now();
 
-    const requests = await waitFor(async () => {
-      const all = await Promise.all(ids.map((id) => service.ledger.requests.getRequest(id)));
-      return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status)) ? all : undefined;
-    }, 60_000, 200);
+    const requests = await waitFor(
+      async () => {
+        const all = await Promise.all(ids.map((id) => service.ledger.requests.getRequest(id)));
+        return all.every((r) => r && FINAL_REQUEST_STATUSES.includes(r.status)) ? all : undefined;
+      },
+      60_000,
+      200,
+    );
     expect(requests.map((r) => r!.status)).to.deep.equal(Array(PEOPLE).fill('completed'));
     const tasks = (await Promise.all(ids.map((id) => service.ledger.tasks.getTasks(id)))).flat();
     const latest = Math.max(...tasks.map((t) => t.finishedAt!.getTime()));

@@ -2,7 +2,15 @@ import { expect } from 'chai';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/stores/embedded-redis.js';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
-import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally } from './chaos-harness.js';
+import {
+  awaitFinal,
+  chaosPeople,
+  endpointCounts,
+  expectNothingLost,
+  pause,
+  submitPaced,
+  tally,
+} from './chaos-harness.js';
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 330;
@@ -34,9 +42,19 @@ describe('Chaos: Redis stopped and started again (AOF) in the middle of a run', 
     const { submitted, neighbours } = chaosPeople(SUBJECTS);
     const neighbourEndpoints = endpointCounts(pinpoint, neighbours);
     service.sandbox!.faults.set('pinpoint', { latencyMs: 150 });
-    const probe = { requestId: 'chaos-redis-restart-probe', subject: { userId: `user-${neighbours[0]}` }, vendors: ['pinpoint'] };
+    const probe = {
+      requestId: 'chaos-redis-restart-probe',
+      subject: { userId: `user-${neighbours[0]}` },
+      vendors: ['pinpoint'],
+    };
 
-    const submitting = submitPaced({ url: service.url, token: service.adminToken, scenario: 'redis-restart', people: submitted, perSecond: 50 });
+    const submitting = submitPaced({
+      url: service.url,
+      token: service.adminToken,
+      scenario: 'redis-restart',
+      people: submitted,
+      perSecond: 50,
+    });
     await pause(2000);
     await redis.stop();
     await waitFor(async () => !(await service.queues.isReady()), 5000);
@@ -52,7 +70,15 @@ describe('Chaos: Redis stopped and started again (AOF) in the middle of a run', 
     expect(whileDown.status, 'a submission while Redis is down').to.equal(503);
     expect(submissions.answered503, 'submissions answered 503 during the outage').to.be.greaterThan(0);
     const open = await awaitFinal(service.ledger, submissions.accepted.values(), 60_000);
-    const summary = await tally({ scenario: 'redis-restart', ledger: service.ledger, pinpoint, submissions, neighbourEndpoints, sent: submitted, notes: { redis_down_s: DOWN_MS / 1000, api_ready_again_s: (readyAgainMs / 1000).toFixed(1) } });
+    const summary = await tally({
+      scenario: 'redis-restart',
+      ledger: service.ledger,
+      pinpoint,
+      submissions,
+      neighbourEndpoints,
+      sent: submitted,
+      notes: { redis_down_s: DOWN_MS / 1000, api_ready_again_s: (readyAgainMs / 1000).toFixed(1) },
+    });
     expectNothingLost(summary, open, submitted);
     // The 503 committed nothing: the same idempotency key is new to the ledger now.
     const again = await service.api('/v1/requests', { body: { ...probe, subject: { userId: 'user-0' } } });

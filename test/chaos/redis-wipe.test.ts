@@ -3,7 +3,15 @@ import { Redis } from 'ioredis';
 import { startEmbeddedRedis, type EmbeddedRedis } from '../../src/stores/embedded-redis.js';
 import { startTestService, type TestService } from '../support/test-service.js';
 import { testPostgresUrl } from '../support/postgres.js';
-import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally } from './chaos-harness.js';
+import {
+  awaitFinal,
+  chaosPeople,
+  endpointCounts,
+  expectNothingLost,
+  pause,
+  submitPaced,
+  tally,
+} from './chaos-harness.js';
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 330;
@@ -35,7 +43,13 @@ describe('Chaos: Redis wiped (FLUSHALL) in the middle of a run', () => {
     // Slow answers keep jobs in flight (and waiting in the queue) when the wipe comes.
     service.sandbox!.faults.set('pinpoint', { latencyMs: 150 });
 
-    const submitting = submitPaced({ url: service.url, token: service.adminToken, scenario: 'redis-wipe', people: submitted, perSecond: 60 });
+    const submitting = submitPaced({
+      url: service.url,
+      token: service.adminToken,
+      scenario: 'redis-wipe',
+      people: submitted,
+      perSecond: 60,
+    });
     await pause(2500);
     const admin = new Redis(redis.url);
     expect(await admin.flushall()).to.equal('OK');

@@ -17,7 +17,16 @@ import { freshPrefix } from '../support/redis.js';
 import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
 import { startRoleProcess, type RoleProcess } from '../support/role-process.js';
-import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, submitPaced, tally, userIdOf } from './chaos-harness.js';
+import {
+  awaitFinal,
+  chaosPeople,
+  endpointCounts,
+  expectNothingLost,
+  pause,
+  submitPaced,
+  tally,
+  userIdOf,
+} from './chaos-harness.js';
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /**
@@ -44,7 +53,10 @@ const BURST_MS = 15_000;
 /** How long the requests may take to end after the last one was accepted (at 1,000 requests: ~4 min on 2 busy shared cores). */
 const DRAIN_MS = 300_000;
 
-type Snapshot = Map<string, Map<string, Array<{ versionId: string; sequence: number; isDeleteMarker: boolean; body: Buffer }>>>;
+type Snapshot = Map<
+  string,
+  Map<string, Array<{ versionId: string; sequence: number; isDeleteMarker: boolean; body: Buffer }>>
+>;
 
 /** Every version of every key of every bucket, straight from the S3 simulator's store. */
 function s3Snapshot(sandbox: Sandbox): Snapshot {
@@ -113,8 +125,10 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
     PORT: String(port),
     LOG_LEVEL: 'warn',
   });
-  const startApi = (keys: string[]) => startRoleProcess(['api'], envWith(keys, apiPort), /API {10}(http:\/\/[\d.]+:\d+)\/v1\/requests/, START_MS);
-  const startWorker = (keys: string[]) => startRoleProcess(['worker', '--queues', ALL_QUEUES], envWith(keys, 0), /worker running on queues/, START_MS);
+  const startApi = (keys: string[]) =>
+    startRoleProcess(['api'], envWith(keys, apiPort), /API {10}(http:\/\/[\d.]+:\d+)\/v1\/requests/, START_MS);
+  const startWorker = (keys: string[]) =>
+    startRoleProcess(['worker', '--queues', ALL_QUEUES], envWith(keys, 0), /worker running on queues/, START_MS);
 
   let startupS = '';
   before(async function () {
@@ -143,7 +157,11 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
         reconciler: { everyMs: 2000, staleAfterMs: 5000 },
         preflight: { atBoot: false },
         // One notification sweep per burst, each reading with 16 calls in flight (the budget in Redis still paces them).
-        sandbox: { vendorOverrides: { appcenter: { readConcurrency: 16, sweep: { windowMs: BURST_MS + 2000, maxMembers: 1000 } } } },
+        sandbox: {
+          vendorOverrides: {
+            appcenter: { readConcurrency: 16, sweep: { windowMs: BURST_MS + 2000, maxMembers: 1000 } },
+          },
+        },
       }),
     );
     // A fixed port, so the api comes back where the clients know it after its restarts.
@@ -231,17 +249,37 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
     db = await openDatabase({ databaseUrl });
     const ledger = createLedger(db, createIdentityCipher(Buffer.from(newKey, 'hex'), [Buffer.from(oldKey, 'hex')]));
     const open = await awaitFinal(ledger, submissions.accepted.values(), DRAIN_MS);
-    console.log(`        PHASE start-up ${startupS}s, faults ${faults.join(' ')}, all accepted @${submittedS}s, all final @${seconds()}s`);
-    const { rows: states } = await db.query<{ vendor: string; state: string; waiting_reason: string | null; n: number }>(
-      `SELECT vendor, state, waiting_reason, count(*)::int AS n FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2`,
+    console.log(
+      `        PHASE start-up ${startupS}s, faults ${faults.join(' ')}, all accepted @${submittedS}s, all final @${seconds()}s`,
     );
-    const { rows: ends } = await db.query<{ vendor: string; last: Date }>(`SELECT vendor, max(updated_at) AS last FROM tasks GROUP BY 1 ORDER BY 2`);
-    console.log(`        PHASE last task ended per vendor: ${ends.map((e) => `${e.vendor}@${((e.last.getTime() - started) / 1000).toFixed(0)}s`).join(' ')}`);
-    for (const s of states) console.log(`        tasks ${s.vendor} ${s.state}${s.waiting_reason ? ` (${s.waiting_reason})` : ''}: ${s.n}`);
-    const { rows: batchStates } = await db.query<{ vendor: string; kind: string; state: string; attempts: number; error: string | null; n: number }>(
+    const { rows: states } = await db.query<{
+      vendor: string;
+      state: string;
+      waiting_reason: string | null;
+      n: number;
+    }>(`SELECT vendor, state, waiting_reason, count(*)::int AS n FROM tasks GROUP BY 1, 2, 3 ORDER BY 1, 2`);
+    const { rows: ends } = await db.query<{ vendor: string; last: Date }>(
+      `SELECT vendor, max(updated_at) AS last FROM tasks GROUP BY 1 ORDER BY 2`,
+    );
+    console.log(
+      `        PHASE last task ended per vendor: ${ends.map((e) => `${e.vendor}@${((e.last.getTime() - started) / 1000).toFixed(0)}s`).join(' ')}`,
+    );
+    for (const s of states)
+      console.log(`        tasks ${s.vendor} ${s.state}${s.waiting_reason ? ` (${s.waiting_reason})` : ''}: ${s.n}`);
+    const { rows: batchStates } = await db.query<{
+      vendor: string;
+      kind: string;
+      state: string;
+      attempts: number;
+      error: string | null;
+      n: number;
+    }>(
       `SELECT vendor, kind, state, attempts, error, count(*)::int AS n FROM batches GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3`,
     );
-    for (const b of batchStates) console.log(`        batches ${b.vendor} ${b.kind} ${b.state} attempts=${b.attempts}${b.error ? ` (${b.error})` : ''}: ${b.n}`);
+    for (const b of batchStates)
+      console.log(
+        `        batches ${b.vendor} ${b.kind} ${b.state} attempts=${b.attempts}${b.error ? ` (${b.error})` : ''}: ${b.n}`,
+      );
     // Where each task still open stands: its latest batch membership, and when it last moved against when that batch ended.
     const { rows: stuck } = await db.query(
       `SELECT t.id, t.queue, t.vendor, t.action, t.state, t.waiting_reason, t.attempts, t.updated_at, t.next_action_at, b.state AS batch_state, m.state AS member_state, b.finished_at, b.attempts AS batch_attempts, now() AS now
@@ -255,13 +293,21 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
       const job = await queue.getJob(String(t.id));
       const jobState = job ? await job.getState() : 'missing';
       await queue.close();
-      console.log(`        open task ${JSON.stringify({ ...t, id: undefined, jobState, jobDelayUntil: job ? new Date(job.timestamp + job.delay).toISOString() : null })}`);
+      console.log(
+        `        open task ${JSON.stringify({ ...t, id: undefined, jobState, jobDelayUntil: job ? new Date(job.timestamp + job.delay).toISOString() : null })}`,
+      );
     }
     const stats = sandbox.stats.snapshot();
     const calls = Object.values(stats).reduce((n, v) => n + v.total.calls, 0);
     const throttled = Object.values(stats).reduce((n, v) => n + v.total.throttled, 0);
-    const throttledOps = Object.entries(stats).flatMap(([v, s]) => Object.entries(s.operations).filter(([, o]) => o.throttled > 0).map(([op, o]) => `${v}.${op}=${o.throttled}/${o.calls}`));
-    console.log(`        vendor calls=${calls} throttled=${throttled} (${((100 * throttled) / calls).toFixed(2)} %) ${throttledOps.join(' ')}`);
+    const throttledOps = Object.entries(stats).flatMap(([v, s]) =>
+      Object.entries(s.operations)
+        .filter(([, o]) => o.throttled > 0)
+        .map(([op, o]) => `${v}.${op}=${o.throttled}/${o.calls}`),
+    );
+    console.log(
+      `        vendor calls=${calls} throttled=${throttled} (${((100 * throttled) / calls).toFixed(2)} %) ${throttledOps.join(' ')}`,
+    );
     const summary = await tally({
       scenario: 'scale-out',
       ledger,
@@ -276,10 +322,17 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
     for (const problem of summary.problems.slice(0, 10)) console.log(`        ${problem}`);
     expectNothingLost(summary, open, submitted);
 
-    const { rows: tasks } = await db.query<{ request_id: string; vendor: string; state: string; error: string | null; evidence: Record<string, unknown> }>(
-      `SELECT request_id, vendor, state, error, evidence FROM tasks`,
-    );
-    expect(tasks.filter((t) => t.state === 'failed').map((t) => `${t.vendor}: ${t.error}`), 'no task failed (a key it lacked deferred it)').to.deep.equal([]);
+    const { rows: tasks } = await db.query<{
+      request_id: string;
+      vendor: string;
+      state: string;
+      error: string | null;
+      evidence: Record<string, unknown>;
+    }>(`SELECT request_id, vendor, state, error, evidence FROM tasks`);
+    expect(
+      tasks.filter((t) => t.state === 'failed').map((t) => `${t.vendor}: ${t.error}`),
+      'no task failed (a key it lacked deferred it)',
+    ).to.deep.equal([]);
     expect([...new Set(tasks.map((t) => t.vendor))].sort(), 'every vendor had work').to.deep.equal(VENDORS);
 
     // S3: each person's rowsRemoved, summed over their S3 tasks, is what the simulator saw removed.
@@ -294,16 +347,27 @@ describe('Chaos: scale-out — shared sandbox, 1 api and 3 workers as OS process
       if (userId) evidenceRows.set(userId, (evidenceRows.get(userId) ?? 0) + Number(t.evidence.rowsRemoved ?? 0));
     }
     const s3Mismatches = submitted
-      .map((i) => ({ userId: userIdOf(i), evidence: evidenceRows.get(userIdOf(i)) ?? 0, seen: s3RowsRemoved(s3Before, s3After, i) }))
+      .map((i) => ({
+        userId: userIdOf(i),
+        evidence: evidenceRows.get(userIdOf(i)) ?? 0,
+        seen: s3RowsRemoved(s3Before, s3After, i),
+      }))
       .filter((m) => m.evidence !== m.seen);
     expect(s3Mismatches, 'S3 rowsRemoved in the evidence vs rows the simulator saw removed').to.deep.equal([]);
-    expect(submitted.some((i) => s3RowsRemoved(s3Before, s3After, i) > 0), 'the S3 purge removed rows at all').to.equal(true);
+    expect(
+      submitted.some((i) => s3RowsRemoved(s3Before, s3After, i) > 0),
+      'the S3 purge removed rows at all',
+    ).to.equal(true);
     // Neighbours keep their S3 rows: every current version still holds what they had.
     for (const i of neighbours) {
       let before = 0;
       let after = 0;
-      for (const keys of s3Before.values()) for (const versions of keys.values()) if (versions[0] && !versions[0].isDeleteMarker) before += rowsOf(versions[0].body, i);
-      for (const [bucket, keys] of s3After) for (const versions of keys.values()) if (versions[0] && !versions[0].isDeleteMarker && s3Before.get(bucket)) after += rowsOf(versions[0].body, i);
+      for (const keys of s3Before.values())
+        for (const versions of keys.values())
+          if (versions[0] && !versions[0].isDeleteMarker) before += rowsOf(versions[0].body, i);
+      for (const [bucket, keys] of s3After)
+        for (const versions of keys.values())
+          if (versions[0] && !versions[0].isDeleteMarker && s3Before.get(bucket)) after += rowsOf(versions[0].body, i);
       expect(after, `neighbour user-${i}'s S3 rows`).to.be.at.least(before);
     }
 

@@ -10,7 +10,17 @@ import { freshPrefix, testRedis } from '../support/redis.js';
 import { NO_POSTGRES, freshPostgresDatabase } from '../support/postgres.js';
 import { skipBecause } from '../support/skip.js';
 import { SUITE_LOG_FILE } from '../support/suite-log.js';
-import { awaitFinal, chaosPeople, endpointCounts, expectNothingLost, pause, randomMs, startWorkerProcess, submitPaced, tally } from './chaos-harness.js';
+import {
+  awaitFinal,
+  chaosPeople,
+  endpointCounts,
+  expectNothingLost,
+  pause,
+  randomMs,
+  startWorkerProcess,
+  submitPaced,
+  tally,
+} from './chaos-harness.js';
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
 const SUBJECTS = 330;
@@ -40,11 +50,23 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
       logFile: SUITE_LOG_FILE,
       jobs: { attempts: 5, backoffMs: 200, lockDurationMs: 2000, stalledIntervalMs: 1000 },
       reconciler: { everyMs: 2000, staleAfterMs: 5000 },
-      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
+      vendors: {
+        pinpoint: {
+          region,
+          endpoint: sandbox.vendors.pinpoint.baseUrl,
+          credentials: { accessKeyId, secretAccessKey },
+          appIds: [sandbox.pinpoint.appId],
+        },
+      },
     };
     const configPath = path.join(dataDir, 'erasure.json');
     writeFileSync(configPath, JSON.stringify(file));
-    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+    env = {
+      ERASURE_CONFIG: configPath,
+      ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'),
+      ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex'),
+    };
     // The API and the flow parents run here; the Pinpoint workers run in child processes.
     service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
     const started = await Promise.all(Array.from({ length: WORKERS }, () => startWorkerProcess(env)));
@@ -63,7 +85,13 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
     // Slow answers keep many jobs in flight, so a kill lands in the middle of some.
     sandbox.faults.set('pinpoint', { latencyMs: 200 });
 
-    const submitting = submitPaced({ url: service.url!, token: env.ERASURE_ADMIN_TOKEN, scenario: 'worker-kill', people: submitted, perSecond: 20 });
+    const submitting = submitPaced({
+      url: service.url!,
+      token: env.ERASURE_ADMIN_TOKEN,
+      scenario: 'worker-kill',
+      people: submitted,
+      perSecond: 20,
+    });
     let submittingDone = false;
     void submitting.finally(() => (submittingDone = true));
     let kills = 0;
@@ -81,8 +109,17 @@ describe('Chaos: worker processes killed with SIGKILL at random moments', () => 
     const open = await awaitFinal(service.ledger, submissions.accepted.values(), 90_000);
     // No vendor errors here: a task that ran more than once was cut off by a kill and ran again.
     let ranAgain = 0;
-    for (const id of submissions.accepted.values()) ranAgain += (await service.ledger.tasks.getTasks(id)).filter((t) => t.attempts > 1).length;
-    const summary = await tally({ scenario: 'worker-kill', ledger: service.ledger, pinpoint: sandbox.pinpoint, submissions, neighbourEndpoints, sent: submitted, notes: { kills, tasks_run_again_after_a_kill: ranAgain } });
+    for (const id of submissions.accepted.values())
+      ranAgain += (await service.ledger.tasks.getTasks(id)).filter((t) => t.attempts > 1).length;
+    const summary = await tally({
+      scenario: 'worker-kill',
+      ledger: service.ledger,
+      pinpoint: sandbox.pinpoint,
+      submissions,
+      neighbourEndpoints,
+      sent: submitted,
+      notes: { kills, tasks_run_again_after_a_kill: ranAgain },
+    });
     expectNothingLost(summary, open, submitted);
     expect(ranAgain, 'tasks cut off by a kill and run again').to.be.greaterThan(0);
   });

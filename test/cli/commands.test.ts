@@ -31,7 +31,10 @@ describe('erasure client commands', function () {
 
     const status = await cli('status', id!);
     expect(status.code).to.equal(0);
-    expect(status.stdout).to.include(`request     ${id}`).and.to.include('status      completed').and.to.include('1/1 tasks done (100%)');
+    expect(status.stdout)
+      .to.include(`request     ${id}`)
+      .and.to.include('status      completed')
+      .and.to.include('1/1 tasks done (100%)');
     expect(status.stdout.split('\n').find((l) => l.startsWith(`${id}__pinpoint`))).to.include('succeeded');
     expect(status.stdout).not.to.include('user-11');
     const json = JSON.parse((await cli('status', id!, '--json')).stdout);
@@ -53,7 +56,8 @@ describe('erasure client commands', function () {
 
   it('lists requests with a status filter, following cursors up to --limit', async function () {
     const ids: string[] = [];
-    for (const user of ['user-13', 'user-14', 'user-15']) ids.push((await submitted(['--user-id', user, '--vendor', 'pinpoint', '--grace-period', '1h'])).id);
+    for (const user of ['user-13', 'user-14', 'user-15'])
+      ids.push((await submitted(['--user-id', user, '--vendor', 'pinpoint', '--grace-period', '1h'])).id);
     const listed = await cli('list', '--status', 'scheduled', '--limit', '3', '--page-size', '2', '--json');
     expect(listed.code, listed.stderr).to.equal(0);
     const doc = JSON.parse(listed.stdout);
@@ -63,7 +67,15 @@ describe('erasure client commands', function () {
     expect(two.requests).to.have.length(2);
     expect(two.more).to.equal(true);
     const text = await cli('list', '--status', 'scheduled', '--limit', '2');
-    expect(text.stdout.split('\n')[0].split(/\s{2,}/)).to.deep.equal(['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT']);
+    expect(text.stdout.split('\n')[0].split(/\s{2,}/)).to.deep.equal([
+      'ID',
+      'STATUS',
+      'REGULATION',
+      'VENDORS',
+      'SUBMITTED',
+      'DUE',
+      'DAYS LEFT',
+    ]);
     expect(text.stdout).to.include('2 request(s); more exist: raise --limit');
     const overdue = await cli('list', '--overdue');
     expect(overdue.stdout).to.equal('no requests\n');
@@ -78,9 +90,13 @@ describe('erasure client commands', function () {
     expect(noReason.code).to.equal(2);
     const cancelled = await cli('cancel', id, '--reason', 'the person withdrew the request');
     expect(cancelled.code, cancelled.stderr).to.equal(0);
-    expect(cancelled.stdout).to.include('status      cancelled').and.to.include('cancel: 1 task(s) stopped before they ran');
+    expect(cancelled.stdout)
+      .to.include('status      cancelled')
+      .and.to.include('cancel: 1 task(s) stopped before they ran');
     const trail = await service.ledger.audit.auditTrail(id);
-    expect(trail.find((e) => e.action === 'request.cancelled')!.detail.reason).to.equal('the person withdrew the request');
+    expect(trail.find((e) => e.action === 'request.cancelled')!.detail.reason).to.equal(
+      'the person withdrew the request',
+    );
     const again = await cli('cancel', id, '--reason', 'twice');
     expect(again.code).to.equal(1);
     expect(again.stderr).to.include('HTTP 409 already_finished');
@@ -96,7 +112,18 @@ describe('erasure client commands', function () {
       subject: { userId: 'user-17' },
       submittedAt: new Date(),
       dueAt: new Date(Date.now() + 86_400_000),
-      tasks: [{ id: taskId, vendor: 'segment', resource: 'workspace', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'ask Segment support' }],
+      tasks: [
+        {
+          id: taskId,
+          vendor: 'segment',
+          resource: 'workspace',
+          action: 'request-source-deletion',
+          queue: 'segment',
+          jobName: 'manual',
+          initialState: 'waiting_manual',
+          waitingReason: 'ask Segment support',
+        },
+      ],
       actor: 'test',
     });
     await service.ledger.requests.markEnqueued(request.id);
@@ -144,12 +171,15 @@ describe('erasure client commands', function () {
 
     const help = await runCli(['--help']);
     expect(help.code).to.equal(0);
-    for (const name of ['submit', 'status', 'list', 'retry', 'cancel', 'receipt', 'task', 'queues', 'start', 'worker']) expect(help.stdout).to.match(new RegExp(`^  ${name} `, 'm'));
+    for (const name of ['submit', 'status', 'list', 'retry', 'cancel', 'receipt', 'task', 'queues', 'start', 'worker'])
+      expect(help.stdout).to.match(new RegExp(`^  ${name} `, 'm'));
     const names = ['submit', 'status', 'list', 'retry', 'cancel', 'receipt', 'task', 'queues'];
     const helps = await Promise.all(names.map((name) => runCli([name, '--help'])));
     helps.forEach((own, i) => {
       expect(own.code).to.equal(0);
-      expect(own.stdout).to.match(new RegExp(`^usage: erasure ${names[i]}`)).and.to.include('--token TOKEN');
+      expect(own.stdout)
+        .to.match(new RegExp(`^usage: erasure ${names[i]}`))
+        .and.to.include('--token TOKEN');
     });
   });
 
@@ -163,13 +193,21 @@ describe('erasure client commands', function () {
   });
 
   it('finds the service and token in ERASURE_URL and ERASURE_TOKEN, or the admin-token file of the data dir', async () => {
-    const fromEnv = await runCli(['list', '--limit', '1'], { env: { ERASURE_URL: service.url, ERASURE_TOKEN: service.adminToken } });
+    const fromEnv = await runCli(['list', '--limit', '1'], {
+      env: { ERASURE_URL: service.url, ERASURE_TOKEN: service.adminToken },
+    });
     expect(fromEnv.code, fromEnv.stderr).to.equal(0);
-    const fromFile = await runCli(['list', '--limit', '1'], { env: { ERASURE_URL: service.url, ERASURE_DATA_DIR: service.config.dataDir } });
+    const fromFile = await runCli(['list', '--limit', '1'], {
+      env: { ERASURE_URL: service.url, ERASURE_DATA_DIR: service.config.dataDir },
+    });
     expect(fromFile.code, fromFile.stderr).to.equal(0);
-    const flagWins = await runCli(['list', '--limit', '1', '--token', 'wrong-token-wrong-token'], { env: { ERASURE_URL: service.url, ERASURE_TOKEN: service.adminToken } });
+    const flagWins = await runCli(['list', '--limit', '1', '--token', 'wrong-token-wrong-token'], {
+      env: { ERASURE_URL: service.url, ERASURE_TOKEN: service.adminToken },
+    });
     expect(flagWins.code).to.equal(1);
-    const none = await runCli(['list'], { env: { ERASURE_URL: service.url, ERASURE_DATA_DIR: '/nonexistent-erasure-dir' } });
+    const none = await runCli(['list'], {
+      env: { ERASURE_URL: service.url, ERASURE_DATA_DIR: '/nonexistent-erasure-dir' },
+    });
     expect(none.code).to.equal(2);
     expect(none.stderr).to.include('no API token');
   });

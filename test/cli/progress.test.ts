@@ -17,7 +17,10 @@ describe('The CLI progress display', () => {
     expect(writes[0]).to.match(/^\r\x1b\[Ksubmitting █+░+ {2}25% {2}10 rows$/);
     // eslint-disable-next-line no-control-regex -- matching the terminal's escape and control characters is what this checks
     expect(writes[1]).to.match(/^\r\x1b\[Ksubmitting █+ 100% {2}40 rows$/);
-    expect(writes.every((w) => !w.includes('\n')), 'no new line while the bar runs').to.equal(true);
+    expect(
+      writes.every((w) => !w.includes('\n')),
+      'no new line while the bar runs',
+    ).to.equal(true);
     progress.clear();
     expect(writes.at(-1)).to.equal('\r\x1b[K');
     progress.update(200, '40 rows', true);

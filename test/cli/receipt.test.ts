@@ -22,7 +22,15 @@ describe('erasure receipt', function () {
     dir = makeTestTempDir('erasure-cli-receipt-');
     // A request with some history: it fails (Pinpoint answers 400), is retried with a reason, and completes.
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 1 });
-    const submitted = await runCli(['submit', '--user-id', 'user-8', '--vendor', 'pinpoint', '--json', ...serviceFlags(service)]);
+    const submitted = await runCli([
+      'submit',
+      '--user-id',
+      'user-8',
+      '--vendor',
+      'pinpoint',
+      '--json',
+      ...serviceFlags(service),
+    ]);
     id = JSON.parse(submitted.stdout).id;
     await service.waitForRequest(id);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
@@ -58,19 +66,42 @@ describe('erasure receipt', function () {
     expect(res.code, res.stderr).to.equal(0);
     expect(res.stdout).to.include(`receipt for request ${id}  (gdpr, completed)`);
     const header = res.stdout.split('\n').find((l) => l.startsWith('VENDOR'))!;
-    expect(header.split(/\s{2,}/)).to.deep.equal(['VENDOR', 'RESOURCE', 'ACTION', 'STATE', 'COUNTS', 'VERIFICATION', 'FINISHED', 'CONNECTOR']);
+    expect(header.split(/\s{2,}/)).to.deep.equal([
+      'VENDOR',
+      'RESOURCE',
+      'ACTION',
+      'STATE',
+      'COUNTS',
+      'VERIFICATION',
+      'FINISHED',
+      'CONNECTOR',
+    ]);
     const row = res.stdout.split('\n').find((l) => l.startsWith('pinpoint'))!;
-    expect(row).to.include('delete-user-endpoints').and.to.include('succeeded').and.to.include('endpointsDeleted=2').and.to.include('verified_absent');
+    expect(row)
+      .to.include('delete-user-endpoints')
+      .and.to.include('succeeded')
+      .and.to.include('endpointsDeleted=2')
+      .and.to.include('verified_absent');
     expect(res.stdout).not.to.include('user-8');
   });
 
   it('accepts the untouched receipt against the key the service publishes at --url, naming that key', async () => {
     const res = await runCli(['receipt', '--verify', saved, ...serviceFlags(service)]);
     expect(res.code, res.stdout + res.stderr).to.equal(0);
-    expect(res.stdout).to.match(new RegExp(`^valid: receipt for request ${id}, signed by key ${receipt.signature.keyId} \\(the trusted key, from ${service.url}/v1/receipt-key\\)`));
+    expect(res.stdout).to.match(
+      new RegExp(
+        `^valid: receipt for request ${id}, signed by key ${receipt.signature.keyId} \\(the trusted key, from ${service.url}/v1/receipt-key\\)`,
+      ),
+    );
     const keyed = await runCli(['receipt', '--verify', saved, '--key', serviceKeyFile(), '--json']);
     expect(keyed.code).to.equal(0);
-    expect(JSON.parse(keyed.stdout)).to.deep.include({ valid: true, problems: [], requestId: id, keyChecked: true, trustedKeyId: receipt.signature.keyId });
+    expect(JSON.parse(keyed.stdout)).to.deep.include({
+      valid: true,
+      problems: [],
+      requestId: id,
+      keyChecked: true,
+      trustedKeyId: receipt.signature.keyId,
+    });
   });
 
   it('exits 2 with "no trusted key" without --key and --url, and never trusts the key inside the receipt', async () => {
@@ -84,7 +115,9 @@ describe('erasure receipt', function () {
     forged.receipt.tasks[0].evidence.endpointsDeleted = 99;
     forged.publicKey = attacker.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     forged.signature.keyId = publicKeyId(forged.publicKey);
-    forged.signature.value = sign(null, Buffer.from(canonicalJson(forged.receipt)), attacker.privateKey).toString('base64');
+    forged.signature.value = sign(null, Buffer.from(canonicalJson(forged.receipt)), attacker.privateKey).toString(
+      'base64',
+    );
     const file = path.join(dir, 'forged.json');
     writeFileSync(file, JSON.stringify(forged));
     const fetched = await runCli(['receipt', '--verify', file, ...serviceFlags(service)]);
@@ -101,13 +134,17 @@ describe('erasure receipt', function () {
   it('rejects a receipt with a changed field (exit 1, naming the problem)', async () => {
     const res = await verifyEdited('changed.json', (r) => (r.receipt.tasks[0].evidence.endpointsDeleted = 3));
     expect(res.code).to.equal(1);
-    expect(res.stdout).to.include('INVALID receipt').and.to.include('the signature does not match the receipt: it was changed after signing');
+    expect(res.stdout)
+      .to.include('INVALID receipt')
+      .and.to.include('the signature does not match the receipt: it was changed after signing');
     const status = await verifyEdited('status.json', (r) => (r.receipt.status = 'completed_with_errors'));
     expect(status.code).to.equal(1);
   });
 
   it('rejects a receipt with a removed audit chain entry, in the middle or at the end', async () => {
-    expect(receipt.receipt.auditChain.map((e: { action: string }) => e.action)).to.include('request.retried').and.to.have.length.greaterThan(2);
+    expect(receipt.receipt.auditChain.map((e: { action: string }) => e.action))
+      .to.include('request.retried')
+      .and.to.have.length.greaterThan(2);
     const middle = await verifyEdited('middle.json', (r) => r.receipt.auditChain.splice(1, 1));
     expect(middle.code).to.equal(1);
     expect(middle.stdout).to.include('does not follow the entry before it: an entry is missing or out of order');

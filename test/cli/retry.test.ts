@@ -41,9 +41,13 @@ describe('erasure retry', function () {
     expect(dry.code, dry.stderr).to.equal(0);
     expect(dry.stdout).to.match(/^would retry 1 task\(s\) of 1 request\(s\) \(dry run: nothing changed\):/);
     const listed = dry.stdout.split('\n').find((l) => l.startsWith(id));
-    expect(listed, 'the failed task is listed by request, task, vendor and action').to.include(`${id}__pinpoint`).and.to.include('pinpoint  delete-user-endpoints');
+    expect(listed, 'the failed task is listed by request, task, vendor and action')
+      .to.include(`${id}__pinpoint`)
+      .and.to.include('pinpoint  delete-user-endpoints');
     expect(await status(id), 'a dry run changes nothing').to.equal('failed');
-    const dryJson = JSON.parse((await cli('retry', '--vendor', 'pinpoint', '--dry-run', '--reason', reason, '--json')).stdout);
+    const dryJson = JSON.parse(
+      (await cli('retry', '--vendor', 'pinpoint', '--dry-run', '--reason', reason, '--json')).stdout,
+    );
     expect(dryJson).to.deep.include({ dryRun: true, count: 1 });
     expect(dryJson.tasks[0]).to.include({ requestId: id, vendor: 'pinpoint', action: 'delete-user-endpoints' });
     expect(dryJson.tasks[0].error).to.be.a('string');
@@ -69,12 +73,29 @@ describe('erasure retry', function () {
     const a = await failedPinpointRequest('user-6');
     const b = await failedPinpointRequest('user-7');
 
-    const sinceDry = JSON.parse((await cli('retry', '--since', before, '--dry-run', '--reason', 'outage over', '--json')).stdout);
+    const sinceDry = JSON.parse(
+      (await cli('retry', '--since', before, '--dry-run', '--reason', 'outage over', '--json')).stdout,
+    );
     expect(sinceDry.tasks.map((t: { requestId: string }) => t.requestId)).to.have.members([a, b]);
-    const future = JSON.parse((await cli('retry', '--since', new Date(Date.now() + 60_000).toISOString(), '--dry-run', '--reason', 'outage over', '--json')).stdout);
+    const future = JSON.parse(
+      (
+        await cli(
+          'retry',
+          '--since',
+          new Date(Date.now() + 60_000).toISOString(),
+          '--dry-run',
+          '--reason',
+          'outage over',
+          '--json',
+        )
+      ).stdout,
+    );
     expect(future.count).to.equal(0);
     const allDry = JSON.parse((await cli('retry', '--all', '--dry-run', '--reason', 'outage over', '--json')).stdout);
-    expect(allDry.tasks.map((t: { requestId: string }) => t.requestId), '--all lists every failed task').to.include.members([a, b]);
+    expect(
+      allDry.tasks.map((t: { requestId: string }) => t.requestId),
+      '--all lists every failed task',
+    ).to.include.members([a, b]);
 
     const one = await cli('retry', a, '--reason', 'one request, checked by hand');
     expect(one.code, one.stderr).to.equal(0);
@@ -114,7 +135,13 @@ describe('erasure retry --vendor segment', function () {
 
   before(async () => {
     service = await startTestService({
-      file: { sandbox: { subjects: 30, clockSpeed: 1, vendorOverrides: { segment: { batchWindowMs: 300, pollIntervalMs: 200, pollJitter: 0 } } } },
+      file: {
+        sandbox: {
+          subjects: 30,
+          clockSpeed: 1,
+          vendorOverrides: { segment: { batchWindowMs: 300, pollIntervalMs: 200, pollJitter: 0 } },
+        },
+      },
     });
   });
   after(async () => service?.close());
@@ -125,7 +152,11 @@ describe('erasure retry --vendor segment', function () {
 
   /** Lets Segment (sandbox clock) take the `count`-th regulation to its final status. */
   async function finishRegulation(count: number) {
-    await waitFor(async () => store().regulationsCreated >= count && (service.sandbox!.stats.snapshot().segment?.operations.getRegulation?.calls ?? 0) >= count);
+    await waitFor(
+      async () =>
+        store().regulationsCreated >= count &&
+        (service.sandbox!.stats.snapshot().segment?.operations.getRegulation?.calls ?? 0) >= count,
+    );
     service.sandbox!.clock.advance(DEFAULT_SEGMENT_TIMINGS.finishAfterMs + 60_000);
   }
 
@@ -145,8 +176,12 @@ describe('erasure retry --vendor segment', function () {
     const id = await failedSegmentRequest('user-9');
     const [task] = await service.ledger.tasks.getTasks(id);
     const reason = 'Mixpanel destination removed from the workspace';
-    const dry = JSON.parse((await cli('retry', '--vendor', 'segment', '--dry-run', '--reason', reason, '--json')).stdout);
-    expect(dry.tasks.map((t: { requestId: string; taskId: string }) => `${t.requestId}:${t.taskId}`)).to.deep.equal([`${id}:${task.id}`]);
+    const dry = JSON.parse(
+      (await cli('retry', '--vendor', 'segment', '--dry-run', '--reason', reason, '--json')).stdout,
+    );
+    expect(dry.tasks.map((t: { requestId: string; taskId: string }) => `${t.requestId}:${t.taskId}`)).to.deep.equal([
+      `${id}:${task.id}`,
+    ]);
     expect(await status(id), 'a dry run changes nothing').to.equal('failed');
 
     const retriedAt = Date.now();
@@ -157,7 +192,11 @@ describe('erasure retry --vendor segment', function () {
     expect(run.stdout).to.match(/^retried 1 task\(s\) of 1 request\(s\):/);
     const trail = await service.ledger.audit.auditTrail(id);
     // Issue 25 §3: the chained detail holds the reason's digest; the readable trail puts the text back beside it.
-    expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({ reason, reasonSha256: freeTextDigest(reason), tasks: [task.id] });
+    expect(trail.find((e) => e.action === 'request.retried')!.detail).to.deep.equal({
+      reason,
+      reasonSha256: freeTextDigest(reason),
+      tasks: [task.id],
+    });
     // The task's job ran again: it joined a new regulation, which now finishes.
     expect(Date.now()).to.be.at.least(retriedAt);
     await finishRegulation(next);

@@ -7,7 +7,13 @@ import { runCli, serviceFlags } from './run-cli.js';
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
 /** The five kinds of bad row, one per ten, spread through the file. */
-const BAD_KINDS = ['invalid e-mail', 'phone without country code', 'unknown column value', 'empty subject', 'unparseable line'] as const;
+const BAD_KINDS = [
+  'invalid e-mail',
+  'phone without country code',
+  'unknown column value',
+  'empty subject',
+  'unparseable line',
+] as const;
 
 interface Expected {
   line: number;
@@ -76,29 +82,53 @@ describe('erasure submit --file', function () {
     writeFileSync(file, csv);
 
     const first = await runCli(['submit', '--file', file, ...serviceFlags(service)], { timeoutMs: 170_000 });
-    expect(first.stderr, 'progress on stderr, as plain percentage lines when not a terminal').to.match(/submitting: \d+% /);
+    expect(first.stderr, 'progress on stderr, as plain percentage lines when not a terminal').to.match(
+      /submitting: \d+% /,
+    );
     expect(first.stderr).to.match(/submitting: 100% 2000 rows/);
     expect(first.stderr.match(/submitting: \d+%/g)!.length, 'progress is shown chunk by chunk').to.be.greaterThan(2);
     expect(first.code, first.stderr).to.equal(0);
     expect(first.stdout).to.include('2000 rows: 1930 accepted, 20 duplicates, 50 rejected (10 could not be read)');
-    for (const row of bad) expect(rowLine(first.stdout, row.line), `line ${row.line}`).to.match(/: rejected: /).and.to.match(row.text);
+    for (const row of bad)
+      expect(rowLine(first.stdout, row.line), `line ${row.line}`)
+        .to.match(/: rejected: /)
+        .and.to.match(row.text);
     for (const row of duplicates) expect(rowLine(first.stdout, row.line), `line ${row.line}`).to.match(row.text);
     expect(first.stdout.match(/: accepted {2}[0-9a-f-]{36}/g)).to.have.length(1930);
-    expect(first.stdout.match(/user-\d+|not-an-email|\b555\d{7}\b|hipaa/g) ?? [], 'no value from the file is repeated').to.deep.equal([]);
+    expect(
+      first.stdout.match(/user-\d+|not-an-email|\b555\d{7}\b|hipaa/g) ?? [],
+      'no value from the file is repeated',
+    ).to.deep.equal([]);
     const listed = await runCli(['list', '--limit', '5000', '--json', ...serviceFlags(service)]);
     expect(JSON.parse(listed.stdout).requests, 'erasure list follows the cursors over 4 pages').to.have.length(1930);
-
   });
 
   it('exits non-zero with --strict when a row was rejected, and prints one JSON document with --json', async function () {
     const file = path.join(dir, 'strict.csv');
     const run = randomBytes(4).toString('hex');
-    writeFileSync(file, `requestId,userId,email,vendors\n${run}-1,user-1,,pinpoint\n${run}-2,user-2,not-an-email,pinpoint\n${run}-1,user-1,,pinpoint\n`);
+    writeFileSync(
+      file,
+      `requestId,userId,email,vendors\n${run}-1,user-1,,pinpoint\n${run}-2,user-2,not-an-email,pinpoint\n${run}-1,user-1,,pinpoint\n`,
+    );
     const strict = await runCli(['submit', '--file', file, '--strict', '--json', ...serviceFlags(service)]);
     expect(strict.code).to.equal(1);
     const doc = JSON.parse(strict.stdout);
-    expect(doc.summary).to.deep.equal({ rows: 3, accepted: 1, duplicates: 1, conflicts: 0, rejected: 1, unreadable: 0, notProcessed: 0, complete: true });
-    expect(doc.results[1]).to.deep.equal({ row: 2, line: 3, outcome: 'rejected', errors: [{ field: 'subject.email', problem: 'must be an e-mail address' }] });
+    expect(doc.summary).to.deep.equal({
+      rows: 3,
+      accepted: 1,
+      duplicates: 1,
+      conflicts: 0,
+      rejected: 1,
+      unreadable: 0,
+      notProcessed: 0,
+      complete: true,
+    });
+    expect(doc.results[1]).to.deep.equal({
+      row: 2,
+      line: 3,
+      outcome: 'rejected',
+      errors: [{ field: 'subject.email', problem: 'must be an e-mail address' }],
+    });
     expect(doc.results[2]).to.deep.include({ row: 3, outcome: 'duplicate', id: doc.results[0].id });
 
     const lenient = await runCli(['submit', '--file', file, ...serviceFlags(service)]);
@@ -110,21 +140,45 @@ describe('erasure submit --file', function () {
     const file = path.join(dir, 'conflicts.csv');
     const run = randomBytes(4).toString('hex');
     // Row 2 repeats row 1's key for another person; row 3 repeats it with the same person.
-    writeFileSync(file, `requestId,userId,vendors\n${run}-1,user-1,pinpoint\n${run}-1,user-2,pinpoint\n${run}-1,user-1,pinpoint\n${run}-2,user-2,pinpoint\n`);
+    writeFileSync(
+      file,
+      `requestId,userId,vendors\n${run}-1,user-1,pinpoint\n${run}-1,user-2,pinpoint\n${run}-1,user-1,pinpoint\n${run}-2,user-2,pinpoint\n`,
+    );
     // Counted in the ledger: earlier tests of this file leave more requests than one page lists.
-    const count = async () => (await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n;
+    const count = async () =>
+      (await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM requests`)).rows[0].n;
     const before = await count();
     const res = await runCli(['submit', '--file', file, '--json', ...serviceFlags(service)]);
     expect(res.code, res.stderr).to.equal(0);
     const doc = JSON.parse(res.stdout);
-    expect(doc.summary).to.deep.equal({ rows: 4, accepted: 2, duplicates: 1, conflicts: 1, rejected: 0, unreadable: 0, notProcessed: 0, complete: true });
-    expect(doc.results[1]).to.deep.equal({ row: 2, line: 3, outcome: 'conflict', errors: [{ field: 'requestId', problem: 'was already used for a request with another subject, vendors or regulation' }] });
+    expect(doc.summary).to.deep.equal({
+      rows: 4,
+      accepted: 2,
+      duplicates: 1,
+      conflicts: 1,
+      rejected: 0,
+      unreadable: 0,
+      notProcessed: 0,
+      complete: true,
+    });
+    expect(doc.results[1]).to.deep.equal({
+      row: 2,
+      line: 3,
+      outcome: 'conflict',
+      errors: [
+        { field: 'requestId', problem: 'was already used for a request with another subject, vendors or regulation' },
+      ],
+    });
     expect(await count(), 'only rows 1 and 4 created requests').to.equal(before + 2);
 
     const text = await runCli(['submit', '--file', file, '--strict', ...serviceFlags(service)]);
     expect(text.code, '--strict fails on a conflict').to.equal(1);
-    expect(rowLine(text.stdout, 3)).to.equal('row 2 (line 3): conflict: requestId was already used for a request with another subject, vendors or regulation; nothing created');
-    expect(text.stdout).to.include('4 rows: 0 accepted, 3 duplicates, 1 conflict (requestId used before for another payload), 0 rejected');
+    expect(rowLine(text.stdout, 3)).to.equal(
+      'row 2 (line 3): conflict: requestId was already used for a request with another subject, vendors or regulation; nothing created',
+    );
+    expect(text.stdout).to.include(
+      '4 rows: 0 accepted, 3 duplicates, 1 conflict (requestId used before for another payload), 0 rejected',
+    );
     expect(text.stdout).not.to.match(/user-\d/);
   });
 
@@ -132,13 +186,30 @@ describe('erasure submit --file', function () {
     const file = path.join(dir, 'bad-chunk.csv');
     const run = randomBytes(4).toString('hex');
     // --chunk-size 2: the first chunk is two invalid rows, the second two valid ones.
-    writeFileSync(file, `requestId,userId,email,vendors\n${run}-1,,not-an-email,pinpoint\n${run}-2,user-2,,nosuchvendor\n${run}-3,user-3,,pinpoint\n${run}-4,user-4,,pinpoint\n`);
+    writeFileSync(
+      file,
+      `requestId,userId,email,vendors\n${run}-1,,not-an-email,pinpoint\n${run}-2,user-2,,nosuchvendor\n${run}-3,user-3,,pinpoint\n${run}-4,user-4,,pinpoint\n`,
+    );
     const res = await runCli(['submit', '--file', file, '--chunk-size', '2', '--json', ...serviceFlags(service)]);
     expect(res.code, res.stderr).to.equal(0);
     const doc = JSON.parse(res.stdout);
     expect(doc.error, 'the file is not stopped').to.equal(undefined);
-    expect(doc.summary).to.deep.equal({ rows: 4, accepted: 2, duplicates: 0, conflicts: 0, rejected: 2, unreadable: 0, notProcessed: 0, complete: true });
-    expect(doc.results[0]).to.deep.equal({ row: 1, line: 2, outcome: 'rejected', errors: [{ field: 'subject.email', problem: 'must be an e-mail address' }] });
+    expect(doc.summary).to.deep.equal({
+      rows: 4,
+      accepted: 2,
+      duplicates: 0,
+      conflicts: 0,
+      rejected: 2,
+      unreadable: 0,
+      notProcessed: 0,
+      complete: true,
+    });
+    expect(doc.results[0]).to.deep.equal({
+      row: 1,
+      line: 2,
+      outcome: 'rejected',
+      errors: [{ field: 'subject.email', problem: 'must be an e-mail address' }],
+    });
     expect(doc.results[1]).to.deep.include({ row: 2, line: 3, outcome: 'rejected' });
     expect(doc.results[1].errors[0].field).to.equal('vendors.0');
     expect(doc.results.slice(2).map((r: { outcome: string }) => r.outcome)).to.deep.equal(['accepted', 'accepted']);
@@ -167,7 +238,13 @@ describe('erasure submit --file', function () {
     expect(res.code, res.stderr).to.equal(0);
     const doc = JSON.parse(res.stdout);
     expect(doc.summary).to.deep.include({ rows: 5, accepted: 2, duplicates: 0, rejected: 3, unreadable: 2 });
-    expect(doc.results.map((r: { line: number; outcome: string }) => `${r.line}:${r.outcome}`)).to.deep.equal(['1:accepted', '2:rejected', '4:accepted', '5:rejected', '6:rejected']);
+    expect(doc.results.map((r: { line: number; outcome: string }) => `${r.line}:${r.outcome}`)).to.deep.equal([
+      '1:accepted',
+      '2:rejected',
+      '4:accepted',
+      '5:rejected',
+      '6:rejected',
+    ]);
     expect(doc.results[1].errors).to.deep.equal([{ field: '(line)', problem: 'is not valid JSON' }]);
     expect(doc.results[3].errors[0].field).to.equal('vendors.1');
     expect(doc.results[4].errors).to.deep.equal([{ field: '(line)', problem: 'is not a JSON object' }]);
@@ -185,7 +262,9 @@ describe('erasure submit --file', function () {
     writeFileSync(headerless, 'user-1,ann@example.org\n');
     const noHeader = await runCli(['submit', '--file', headerless, ...serviceFlags(service)]);
     expect(noHeader.code).to.equal(2);
-    expect(noHeader.stderr, 'a data row taken for a header is not echoed').to.include('column 1 of the CSV header row').and.not.to.include('ann@');
+    expect(noHeader.stderr, 'a data row taken for a header is not echoed')
+      .to.include('column 1 of the CSV header row')
+      .and.not.to.include('ann@');
     expect(res.stdout).to.equal('');
     const missing = await runCli(['submit', '--file', path.join(dir, 'nope.csv'), ...serviceFlags(service)]);
     expect(missing.code).to.equal(2);

@@ -16,7 +16,10 @@ const read = (file: string) => readFileSync(path.join(root, file), 'utf8');
 
 const composeText = read('docker-compose.yml');
 // Compose honours YAML merge keys (`<<: *anchor`); so must this parse.
-const compose = YAML.parse(composeText, { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = YAML.parse(composeText, { merge: true }) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const dockerfile = read('Dockerfile');
 
 interface Service {
@@ -45,19 +48,24 @@ const SECRETS = {
  * `${NAME:?message}` / `${NAME?message}` (an error when unset) and `$$` for a literal `$`.
  */
 function interpolate(value: string, env: Record<string, string | undefined>): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g, (whole, name?: string, colon?: string, op?: string, arg?: string) => {
-    if (whole === '$$') return '$';
-    const current = env[name!];
-    const missing = current === undefined || (colon === ':' && current === '');
-    if (op === '-') return missing ? arg! : current;
-    if (op === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${arg}`);
-    return current ?? '';
-  });
+  return value.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g,
+    (whole, name?: string, colon?: string, op?: string, arg?: string) => {
+      if (whole === '$$') return '$';
+      const current = env[name!];
+      const missing = current === undefined || (colon === ':' && current === '');
+      if (op === '-') return missing ? arg! : current;
+      if (op === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${arg}`);
+      return current ?? '';
+    },
+  );
 }
 
 function environmentOf(service: Service, env: Record<string, string | undefined> = SECRETS): Record<string, string> {
   const raw = service.environment ?? {};
-  const entries = Array.isArray(raw) ? raw.map((line) => line.split(/=(.*)/s, 2) as [string, string]) : Object.entries(raw);
+  const entries = Array.isArray(raw)
+    ? raw.map((line) => line.split(/=(.*)/s, 2) as [string, string])
+    : Object.entries(raw);
   return Object.fromEntries(entries.map(([k, v]) => [k, interpolate(v, env)]));
 }
 
@@ -99,7 +107,17 @@ function dockerInstructions(): Array<{ op: string; args: string }> {
 }
 
 /** Compose specification's top-level and service keys (extensions are `x-*`); compose rejects others. */
-const COMPOSE_TOP_LEVEL = ['version', 'name', 'include', 'services', 'networks', 'volumes', 'secrets', 'configs', 'models'];
+const COMPOSE_TOP_LEVEL = [
+  'version',
+  'name',
+  'include',
+  'services',
+  'networks',
+  'volumes',
+  'secrets',
+  'configs',
+  'models',
+];
 const COMPOSE_SERVICE_KEYS = (
   'annotations attach blkio_config build cap_add cap_drop cgroup cgroup_parent command configs container_name cpu_count ' +
   'cpu_percent cpu_shares cpu_period cpu_quota cpu_rt_runtime cpu_rt_period cpus cpuset credential_spec depends_on deploy ' +
@@ -126,13 +144,16 @@ function composeConfigProblems(document: Record<string, unknown>, env: Record<st
   walk(document);
   const problems: string[] = [];
   const known = (key: string, allowed: string[]) => key.startsWith('x-') || allowed.includes(key);
-  for (const key of Object.keys(document)) if (!known(key, COMPOSE_TOP_LEVEL)) problems.push(`unknown top-level key ${key}`);
+  for (const key of Object.keys(document))
+    if (!known(key, COMPOSE_TOP_LEVEL)) problems.push(`unknown top-level key ${key}`);
   const services = (document.services ?? {}) as Record<string, Service & Record<string, unknown>>;
-  const volumes = Object.keys((document.volumes ?? {}));
+  const volumes = Object.keys(document.volumes ?? {});
   for (const [name, service] of Object.entries(services)) {
-    for (const key of Object.keys(service)) if (!known(key, COMPOSE_SERVICE_KEYS)) problems.push(`${name}: unknown key ${key}`);
+    for (const key of Object.keys(service))
+      if (!known(key, COMPOSE_SERVICE_KEYS)) problems.push(`${name}: unknown key ${key}`);
     if (!service.image && !service.build) problems.push(`${name}: neither image nor build`);
-    for (const dependency of Object.keys(dependsOn(service))) if (!services[dependency]) problems.push(`${name}: depends on undefined service ${dependency}`);
+    for (const dependency of Object.keys(dependsOn(service)))
+      if (!services[dependency]) problems.push(`${name}: depends on undefined service ${dependency}`);
     for (const { source } of bindMounts(service, env)) {
       const named = source !== '' && !/^[./~]/.test(source) && !source.includes('/');
       if (named && !volumes.includes(source)) problems.push(`${name}: volume ${source} is not declared`);
@@ -160,7 +181,8 @@ describe('docker-compose.yml', () => {
 
   it('keeps the Redis and Postgres data in named volumes', () => {
     const named = Object.keys(compose.volumes ?? {});
-    const volumeFor = (service: Service, target: string) => bindMounts(service).find((m) => m.target === target)?.source;
+    const volumeFor = (service: Service, target: string) =>
+      bindMounts(service).find((m) => m.target === target)?.source;
     expect(named).to.include(volumeFor(services.redis, '/data'));
     expect(named).to.include(volumeFor(services.postgres, '/var/lib/postgresql/data'));
   });
@@ -194,7 +216,9 @@ describe('docker-compose.yml', () => {
         expect(raw[secret], secret).to.match(new RegExp(`^\\$\\{${secret}:\\?.+\\}$`));
         const without: Record<string, string | undefined> = { ...SECRETS, [secret]: undefined };
         expect(() => environmentOf(services[name], without), `without ${secret}`).to.throw(secret);
-        expect(() => environmentOf(services[name], { ...SECRETS, [secret]: '' }), `with an empty ${secret}`).to.throw(secret);
+        expect(() => environmentOf(services[name], { ...SECRETS, [secret]: '' }), `with an empty ${secret}`).to.throw(
+          secret,
+        );
       }
     });
 
@@ -223,7 +247,9 @@ describe('docker-compose.yml', () => {
       expect(mount, `a volume mounted at ERASURE_CONFIG (${env.ERASURE_CONFIG})`).to.exist;
       expect(mount!.readOnly).to.equal(true);
       expect(mount!.source).to.equal('./config/erasure.example.yaml');
-      expect(services[name].volumes?.[0]).to.be.a('string').and.match(/^\$\{ERASURE_CONFIG_FILE:-/);
+      expect(services[name].volumes?.[0])
+        .to.be.a('string')
+        .and.match(/^\$\{ERASURE_CONFIG_FILE:-/);
     });
   }
 
@@ -259,7 +285,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts by default an example vendor config that loadConfig accepts, outside sandbox mode', () => {
-    const source = bindMounts(services.api).find((m) => m.target === environmentOf(services.api).ERASURE_CONFIG)!.source;
+    const source = bindMounts(services.api).find(
+      (m) => m.target === environmentOf(services.api).ERASURE_CONFIG,
+    )!.source;
     const file = YAML.parse(readFileSync(path.resolve(root, source), 'utf8'));
     const alone = loadConfig({ env: {}, file });
     expect(alone.sandboxMode).to.equal(false);
@@ -287,16 +315,30 @@ describe('docker-compose.yml', () => {
       // The checks can fail: a typo, a dependency on no service and an undeclared volume are found.
       const broken = structuredClone(compose) as unknown as { services: Record<string, Record<string, unknown>> };
       broken.services.api.depend_on = broken.services.api.depends_on;
-      broken.services.worker.depends_on = { redis: { condition: 'service_healthy' }, postgress: { condition: 'service_healthy' } };
+      broken.services.worker.depends_on = {
+        redis: { condition: 'service_healthy' },
+        postgress: { condition: 'service_healthy' },
+      };
       broken.services.redis.volumes = ['redis-cache:/data'];
-      expect(composeConfigProblems(broken, SECRETS)).to.deep.equal(['redis: volume redis-cache is not declared', 'api: unknown key depend_on', 'worker: depends on undefined service postgress']);
+      expect(composeConfigProblems(broken, SECRETS)).to.deep.equal([
+        'redis: volume redis-cache is not declared',
+        'api: unknown key depend_on',
+        'worker: depends on undefined service postgress',
+      ]);
       return;
     }
     const run = (env: Record<string, string | undefined>) =>
       spawnSync('docker', ['compose', '-f', 'docker-compose.yml', 'config', '-q'], {
         cwd: root,
         encoding: 'utf8',
-        env: { ...process.env, ERASURE_ADMIN_TOKEN: undefined, ERASURE_ENCRYPTION_KEY: undefined, ERASURE_RECEIPT_SIGNING_KEY: undefined, ERASURE_CONFIG_FILE: undefined, ...env },
+        env: {
+          ...process.env,
+          ERASURE_ADMIN_TOKEN: undefined,
+          ERASURE_ENCRYPTION_KEY: undefined,
+          ERASURE_RECEIPT_SIGNING_KEY: undefined,
+          ERASURE_CONFIG_FILE: undefined,
+          ...env,
+        },
       });
     const ok = run(SECRETS);
     expect(ok.status, ok.stderr).to.equal(0);
@@ -312,7 +354,8 @@ describe('docker-compose.yml, profile sandbox (split roles on the shared sandbox
 
   it('adds the sandbox, sandbox-api and sandbox-worker services, in that profile only; the others run as before', () => {
     for (const name of SANDBOX_SERVICES) expect(services[name]?.profiles, name).to.deep.equal(['sandbox']);
-    for (const name of ['redis', 'postgres', 'api', 'worker']) expect(services[name].profiles, name).to.equal(undefined);
+    for (const name of ['redis', 'postgres', 'api', 'worker'])
+      expect(services[name].profiles, name).to.equal(undefined);
   });
 
   it('runs `erasure sandbox` on every interface of its container, behind the admin token, with the healthcheck it serves', () => {
@@ -322,7 +365,9 @@ describe('docker-compose.yml, profile sandbox (split roles on the shared sandbox
     expect(env.HOST).to.equal('0.0.0.0');
     expect(Number(env.PORT)).to.be.greaterThan(0);
     for (const variable of Object.keys(env)) expect(ENV_VARS, variable).to.include(variable);
-    expect(() => environmentOf(sandbox, { ...SECRETS, ERASURE_ADMIN_TOKEN: undefined })).to.throw('ERASURE_ADMIN_TOKEN');
+    expect(() => environmentOf(sandbox, { ...SECRETS, ERASURE_ADMIN_TOKEN: undefined })).to.throw(
+      'ERASURE_ADMIN_TOKEN',
+    );
     // The image's HEALTHCHECK asks /healthz on PORT; src/sandbox/sandbox-server.ts serves it (test/integration/shared-sandbox.test.ts).
     expect(sandbox.healthcheck?.disable).to.not.equal(true);
     expect(sandbox.build).to.equal(services.api.build);
@@ -346,7 +391,8 @@ describe('docker-compose.yml, profile sandbox (split roles on the shared sandbox
       expect(config.databaseUrl).to.equal(environmentOf(services.api).DATABASE_URL);
       // The same token the sandbox checks, and the one encryption key every process seals and opens with.
       expect(env.ERASURE_ADMIN_TOKEN).to.equal(environmentOf(services.sandbox).ERASURE_ADMIN_TOKEN);
-      for (const secret of Object.keys(SECRETS)) expect(() => environmentOf(service, { ...SECRETS, [secret]: undefined }), secret).to.throw(secret);
+      for (const secret of Object.keys(SECRETS))
+        expect(() => environmentOf(service, { ...SECRETS, [secret]: undefined }), secret).to.throw(secret);
     });
 
     it(`starts the ${name} once redis, postgres and the sandbox report healthy`, () => {
@@ -369,7 +415,9 @@ describe('docker-compose.yml, profile sandbox (split roles on the shared sandbox
   });
 
   it('documents its command in the file, naming the services so the real-vendor api and worker stay down', () => {
-    expect(composeText).to.include('docker compose --profile sandbox up --scale sandbox-worker=3 sandbox-api sandbox-worker');
+    expect(composeText).to.include(
+      'docker compose --profile sandbox up --scale sandbox-worker=3 sandbox-api sandbox-worker',
+    );
   });
 });
 
@@ -392,7 +440,10 @@ describe('Dockerfile', () => {
   });
 
   it('accepts every command the compose services give it', () => {
-    const commands = new Set(['start', ...Object.values(compose.services).flatMap((s) => (s.build ? [commandOf(s)[0]] : []))]);
+    const commands = new Set([
+      'start',
+      ...Object.values(compose.services).flatMap((s) => (s.build ? [commandOf(s)[0]] : [])),
+    ]);
     expect(commands).to.include.keys('api', 'worker');
     for (const command of commands) {
       expect(main, `case '${command}' in src/cli/main.ts`).to.include(`case '${command}':`);
@@ -402,7 +453,16 @@ describe('Dockerfile', () => {
 
   it('installs with npm ci from the lock file and copies every directory the runtime imports from', () => {
     expect(instructions.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args))).to.equal(true);
-    const copied = new Set(instructions.filter((i) => i.op === 'COPY').flatMap((i) => i.args.split(/\s+/).slice(0, -1).map((p) => p.replace(/^\.\/|\/$/g, ''))));
+    const copied = new Set(
+      instructions
+        .filter((i) => i.op === 'COPY')
+        .flatMap((i) =>
+          i.args
+            .split(/\s+/)
+            .slice(0, -1)
+            .map((p) => p.replace(/^\.\/|\/$/g, '')),
+        ),
+    );
     expect(copied).to.include.keys('package-lock.json', 'bin', 'src');
     // Every top-level directory reached by a relative import from src/ must be in the image.
     const needed = new Set<string>();

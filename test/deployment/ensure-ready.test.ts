@@ -1,6 +1,16 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +65,9 @@ function fakeMachine(machine: FakeMachine) {
     mkdirSync(path.join(clone, 'node_modules'));
     writeFileSync(path.join(clone, 'node_modules/.package-lock.json'), '{}');
   }
-  const tool = (name: string) => { script(path.join(bin, name), 'exit 0'); };
+  const tool = (name: string) => {
+    script(path.join(bin, name), 'exit 0');
+  };
   for (const name of machine.tools ?? []) for (const t of PROVIDES[name] ?? [name]) tool(t);
   symlinkSync(real('env'), path.join(bin, 'env'));
 
@@ -66,13 +78,18 @@ function fakeMachine(machine: FakeMachine) {
       [
         `if [ "$1" = -n ] && [ "$2" = true ]; then exit ${machine.sudo === 'passwordless' ? 0 : 1}; fi`,
         `echo "sudo $*" >> ${log}`,
-        machine.sudo === 'passwordless' ? '[ "$1" = -n ] && shift; exec "$@"' : 'echo "sudo: a password is required" >&2; exit 1',
+        machine.sudo === 'passwordless'
+          ? '[ "$1" = -n ] && shift; exec "$@"'
+          : 'echo "sudo: a password is required" >&2; exit 1',
       ].join('\n'),
     );
   }
   if (machine.manager !== 'none') {
     const installs = Object.entries(PROVIDES)
-      .map(([pkg, tools]) => `      ${pkg}) ${tools.map((t) => `printf '#!/bin/sh\\nexit 0\\n' > ${bin}/${t}; ${real('chmod')} 755 ${bin}/${t};`).join(' ')} ;;`)
+      .map(
+        ([pkg, tools]) =>
+          `      ${pkg}) ${tools.map((t) => `printf '#!/bin/sh\\nexit 0\\n' > ${bin}/${t}; ${real('chmod')} 755 ${bin}/${t};`).join(' ')} ;;`,
+      )
       .join('\n');
     script(
       path.join(bin, machine.manager),
@@ -90,7 +107,10 @@ function fakeMachine(machine: FakeMachine) {
       ].join('\n'),
     );
   }
-  script(path.join(bin, 'npm'), `echo "npm $*" >> ${log}\n${real('mkdir')} -p node_modules && echo '{}' > node_modules/.package-lock.json`);
+  script(
+    path.join(bin, 'npm'),
+    `echo "npm $*" >> ${log}\n${real('mkdir')} -p node_modules && echo '{}' > node_modules/.package-lock.json`,
+  );
 
   const run = (purpose: string, env: Record<string, string> = {}) => {
     const result = spawnSync(process.execPath, [SCRIPT, purpose], {
@@ -102,8 +122,18 @@ function fakeMachine(machine: FakeMachine) {
     return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
   };
   /** Every file under the clone and HOME: what the run left behind. */
-  const files = () => [clone, home].flatMap((d) => (readdirSync(d, { recursive: true }) as string[]).map((f) => path.join(path.basename(d), f)).sort());
-  return { run, files, bin, cleanup: () => { rmSync(dir, { recursive: true, force: true }); } };
+  const files = () =>
+    [clone, home].flatMap((d) =>
+      (readdirSync(d, { recursive: true }) as string[]).map((f) => path.join(path.basename(d), f)).sort(),
+    );
+  return {
+    run,
+    files,
+    bin,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and npm test need', () => {
@@ -113,7 +143,11 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
     machines.push(made);
     return made;
   };
-  after(() => { machines.forEach((m) => { m.cleanup(); }); });
+  after(() => {
+    machines.forEach((m) => {
+      m.cleanup();
+    });
+  });
 
   describe('allowed to install', () => {
     it('as root with apt-get: updates the package lists, then installs redis-server, postgresql and chromium for npm test, showing apt-get’s progress', () => {
@@ -129,11 +163,18 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
       expect(result.stderr).to.match(/postgresql \(the ledger and crash tests run on a throw-away Postgres server/);
       expect(result.stderr).to.match(/chromium \(the admin page tests drive a real headless browser\)/);
       expect(result.stderr).to.include('ERASURE_NO_INSTALL=1');
-      expect(result.stderr.indexOf('Installing redis-server, postgresql, chromium')).to.be.lessThan(result.stderr.indexOf('Reading package lists... (fake progress)'));
+      expect(result.stderr.indexOf('Installing redis-server, postgresql, chromium')).to.be.lessThan(
+        result.stderr.indexOf('Reading package lists... (fake progress)'),
+      );
       expect(result.stderr).to.include('Setting up chromium (fake progress)');
-      for (const tool of ['redis-server', 'initdb', 'pg_ctl', 'chromium']) expect(existsSync(path.join(m.bin, tool)), tool).to.equal(true);
+      for (const tool of ['redis-server', 'initdb', 'pg_ctl', 'chromium'])
+        expect(existsSync(path.join(m.bin, tool)), tool).to.equal(true);
       // Nothing of its own written anywhere: the clone and HOME hold what they held.
-      expect(m.files()).to.deep.equal(['clone/node_modules', 'clone/node_modules/.package-lock.json', 'clone/package-lock.json']);
+      expect(m.files()).to.deep.equal([
+        'clone/node_modules',
+        'clone/node_modules/.package-lock.json',
+        'clone/package-lock.json',
+      ]);
     });
 
     it('as a user with passwordless sudo: runs apt-get through sudo, passing DEBIAN_FRONTEND through env, and installs only what is missing', () => {
@@ -157,7 +198,9 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
         'apt-get install -y redis-server [uid=0 DEBIAN_FRONTEND=noninteractive]',
         'npm ci --no-audit --no-fund',
       ]);
-      expect(result.stderr).to.match(/redis-server \(erasure starts its own Redis for its job queues unless REDIS_URL is set\)/);
+      expect(result.stderr).to.match(
+        /redis-server \(erasure starts its own Redis for its job queues unless REDIS_URL is set\)/,
+      );
       // `npm run bench -- --json` runs this first: stdout stays the bench's JSON alone.
       expect(result.stdout).to.equal('');
     });
@@ -170,7 +213,12 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
     });
 
     it('installs nothing and says nothing when everything is there', () => {
-      const m = machine({ uid: 0, sudo: 'none', manager: 'apt-get', tools: ['redis-server', 'postgresql', 'chromium'] });
+      const m = machine({
+        uid: 0,
+        sudo: 'none',
+        manager: 'apt-get',
+        tools: ['redis-server', 'postgresql', 'chromium'],
+      });
       const result = m.run('test');
       expect(result.status, result.stderr).to.equal(0);
       expect(result.calls).to.deep.equal([]);
@@ -192,8 +240,12 @@ describe('scripts/ensure-ready.mjs on a machine that lacks what npm start and np
         const result = m.run('test');
         expect(result.status).to.not.equal(0);
         expect(result.calls).to.deep.equal([]);
-        expect(result.stderr).to.include('\n  sudo apt-get update && sudo apt-get install -y redis-server postgresql chromium\n');
-        expect(result.stderr).to.include(sudo === 'none' ? 'this is not root and sudo is not installed' : 'this is not root and sudo needs a password');
+        expect(result.stderr).to.include(
+          '\n  sudo apt-get update && sudo apt-get install -y redis-server postgresql chromium\n',
+        );
+        expect(result.stderr).to.include(
+          sudo === 'none' ? 'this is not root and sudo is not installed' : 'this is not root and sudo needs a password',
+        );
         expect(result.stderr).to.match(/chromium \(the admin page tests drive a real headless browser\)/);
       });
     }

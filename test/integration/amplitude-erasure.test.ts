@@ -36,7 +36,9 @@ function startAmplitudeService(options: AmplitudeTestOptions = {}): Promise<Test
       sandbox: {
         subjects,
         clockSpeed: 1,
-        vendorOverrides: { amplitude: { batchWindowMs: 300, pollIntervalMs: 200, pollJitter: 0, ...options.amplitude } },
+        vendorOverrides: {
+          amplitude: { batchWindowMs: 300, pollIntervalMs: 200, pollJitter: 0, ...options.amplitude },
+        },
       },
     },
   });
@@ -59,7 +61,8 @@ function helpers(current: () => TestService) {
     return res.body.id as string;
   }
 
-  const task = async (requestId: string): Promise<TaskRecord> => (await current().ledger.tasks.getTasks(requestId)).find((t) => t.action === 'amplitude-delete-user')!;
+  const task = async (requestId: string): Promise<TaskRecord> =>
+    (await current().ledger.tasks.getTasks(requestId)).find((t) => t.action === 'amplitude-delete-user')!;
 
   /** Waits until the request's task knows its Amplitude job day (the shared call was sent). */
   async function jobDayOf(requestId: string): Promise<string> {
@@ -74,7 +77,12 @@ function helpers(current: () => TestService) {
     const { baseUrl } = current().sandbox!.vendors.amplitude;
     const { apiKey, secretKey } = current().sandbox!.amplitude;
     const jobs = await got
-      .get(`${baseUrl}/api/2/deletions/users`, { searchParams: { start_day: day, end_day: day }, username: apiKey, password: secretKey, retry: { limit: 0 } })
+      .get(`${baseUrl}/api/2/deletions/users`, {
+        searchParams: { start_day: day, end_day: day },
+        username: apiKey,
+        password: secretKey,
+        retry: { limit: 0 },
+      })
       .json<ListedJob[]>();
     return jobs.find((j) => j.day === day);
   }
@@ -106,7 +114,10 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       });
       const ids: string[] = [];
       const max = service.config.intake.maxBulk;
-      const people = Array.from({ length: 1000 }, (_, i) => ({ subject: { userId: `user-${i}` }, vendors: ['amplitude'] }));
+      const people = Array.from({ length: 1000 }, (_, i) => ({
+        subject: { userId: `user-${i}` },
+        vendors: ['amplitude'],
+      }));
       for (let at = 0; at < people.length; at += max) {
         const res = await service.api('/v1/requests', { body: { requests: people.slice(at, at + max) } });
         expect(res.status, JSON.stringify(res.body).slice(0, 500)).to.equal(202);
@@ -116,23 +127,35 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
 
       // Amplitude holds all 1,000 in its staging job once every call has been sent.
       const project = store().project(MAIN);
-      const jobs = await waitFor(async () => {
-        const listed = store().listJobs(project, '2000-01-01', '2999-12-31');
-        return listed.reduce((n, job) => n + job.amplitude_ids.length, 0) === 1000 ? listed : undefined;
-      }, 120_000, 100);
+      const jobs = await waitFor(
+        async () => {
+          const listed = store().listJobs(project, '2000-01-01', '2999-12-31');
+          return listed.reduce((n, job) => n + job.amplitude_ids.length, 0) === 1000 ? listed : undefined;
+        },
+        120_000,
+        100,
+      );
       expect(amplitudeCalls('createDeletion'), 'one call per 100 ids').to.equal(10);
       expect(jobs, 'all in one Amplitude job').to.have.length(1);
       const day = jobs[0].day;
       // The day's poll has looked at Amplitude's clock, and called nothing: the job cannot be done yet.
-      await waitFor(async () => {
-        const { rows } = await service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE kind = 'amplitude-poll-deletions' AND evidence ? 'notBefore'`);
-        return rows[0].n > 0 || undefined;
-      }, 60_000, 200);
+      await waitFor(
+        async () => {
+          const { rows } = await service.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM batches WHERE kind = 'amplitude-poll-deletions' AND evidence ? 'notBefore'`,
+          );
+          return rows[0].n > 0 || undefined;
+        },
+        60_000,
+        200,
+      );
       expect(amplitudeCalls('listDeletions'), 'no poll call before the job can be done').to.equal(0);
 
       runJobToCompletion(day);
       for (const id of ids) await service.waitForRequest(id, 60_000);
-      const statuses = new Set((await Promise.all(ids.map((id) => service.ledger.requests.getRequest(id)))).map((r) => r!.status));
+      const statuses = new Set(
+        (await Promise.all(ids.map((id) => service.ledger.requests.getRequest(id)))).map((r) => r!.status),
+      );
       expect([...statuses]).to.deep.equal(['completed']);
       expect(amplitudeCalls('createDeletion'), 'still 10: polling shares the job too').to.equal(10);
       expect(amplitudeCalls('listDeletions'), 'one poll for the day, called once the job could be done').to.equal(1);
@@ -141,7 +164,15 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(throttled / calls, `${throttled} of ${calls} calls throttled`).to.be.below(0.1);
 
       const evidence = (await task(ids[421])).evidence;
-      expect(evidence).to.include({ day, status: 'done', idKind: 'user_id', idsInCall: 100, unknownInCall: 0, listedInDoneJob: true, verification: 'vendor_confirmed' });
+      expect(evidence).to.include({
+        day,
+        status: 'done',
+        idKind: 'user_id',
+        idsInCall: 100,
+        unknownInCall: 0,
+        listedInDoneJob: true,
+        verification: 'vendor_confirmed',
+      });
       expect(evidence.activeScrubDoneDate).to.be.a('string');
       expect(JSON.stringify(evidence), 'no Amplitude ID in the evidence').to.not.include(String(amplitudeIdOf(421)));
       for (const i of [0, 421, 999]) {
@@ -157,12 +188,20 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       service = await startAmplitudeService({ subjects: 500, amplitude: { throttleDelayMs: 400 } });
     });
     after(async () => service?.close());
-    beforeEach(() => { service.sandbox!.stats.reset(); });
-    afterEach(() => { service.sandbox!.faults.clear('amplitude'); });
+    beforeEach(() => {
+      service.sandbox!.stats.reset();
+    });
+    afterEach(() => {
+      service.sandbox!.faults.clear('amplitude');
+    });
 
     it('records an id Amplitude does not know as not_found, while the others in the same call are erased', async function () {
       this.timeout(30_000);
-      const [known, ghost, other] = await Promise.all([submit({ userId: 'user-3' }), submit({ userId: 'user-9999' }), submit({ amplitudeId: String(amplitudeIdOf(4)) })]);
+      const [known, ghost, other] = await Promise.all([
+        submit({ userId: 'user-3' }),
+        submit({ userId: 'user-9999' }),
+        submit({ amplitudeId: String(amplitudeIdOf(4)) }),
+      ]);
 
       await service.waitForRequest(ghost);
       const unknown = await task(ghost);
@@ -174,7 +213,10 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
 
       const day = await jobDayOf(known);
       expect(await jobDayOf(other)).to.equal(day);
-      expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.have.members([amplitudeIdOf(3), amplitudeIdOf(4)]);
+      expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.have.members([
+        amplitudeIdOf(3),
+        amplitudeIdOf(4),
+      ]);
       runJobToCompletion(day);
       await Promise.all([service.waitForRequest(known), service.waitForRequest(other)]);
       expect((await task(known)).state).to.equal('succeeded');
@@ -203,7 +245,9 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       // A storm: Amplitude answers 429 (without Retry-After) to everything until the deletion call has been throttled.
       service.sandbox!.faults.set('amplitude', { throttleForMs: 60_000 });
       const id = await submit({ userId: 'user-5' });
-      await waitFor(async () => (service.sandbox!.stats.snapshot().amplitude?.operations.createDeletion?.throttled ?? 0) >= 1);
+      await waitFor(
+        async () => (service.sandbox!.stats.snapshot().amplitude?.operations.createDeletion?.throttled ?? 0) >= 1,
+      );
       service.sandbox!.faults.set('amplitude', { throttleForMs: 0 });
       const day = await jobDayOf(id);
       const batchId = (await task(id)).evidence.submitBatchId as string;
@@ -214,7 +258,10 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       // BullMQ counts the successful run in attemptsMade: 1 means the throttled runs cost nothing.
       expect(finished!.attemptsMade, 'a throttled run costs no attempt').to.equal(1);
       expect(finished!.attemptsStarted, 'it did run more than once').to.be.at.least(2);
-      expect(amplitudeCalls('createDeletion') - service.sandbox!.stats.snapshot().amplitude.operations.createDeletion.throttled).to.equal(1);
+      expect(
+        amplitudeCalls('createDeletion') -
+          service.sandbox!.stats.snapshot().amplitude.operations.createDeletion.throttled,
+      ).to.equal(1);
       runJobToCompletion(day);
       await service.waitForRequest(id);
       expect((await service.ledger.requests.getRequest(id))!.status).to.equal('completed');
@@ -236,7 +283,10 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       const ids = await Promise.all([submit({ userId: 'user-6' }), submit({ userId: 'user-7' })]);
       const days = await Promise.all(ids.map(jobDayOf)).finally(() => worker.off('failed', onFailed));
       expect(failedBatch, 'the first call failed for good').to.be.a('string');
-      expect(service.sandbox!.stats.snapshot().amplitude.operations.createDeletion).to.deep.include({ calls: attempts + 1, errors: attempts });
+      expect(service.sandbox!.stats.snapshot().amplitude.operations.createDeletion).to.deep.include({
+        calls: attempts + 1,
+        errors: attempts,
+      });
       for (const id of ids) {
         const evidence = (await task(id)).evidence;
         expect(evidence.submitBatchId, 'sent in a new batch').to.be.a('string').and.not.equal(failedBatch);
@@ -254,29 +304,57 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       const [cancelled, kept] = await Promise.all([submit({ userId: 'user-11' }), submit({ userId: 'user-12' })]);
       const day = await jobDayOf(cancelled);
       expect(await jobDayOf(kept)).to.equal(day);
-      expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.have.members([amplitudeIdOf(11), amplitudeIdOf(12)]);
+      expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id)).to.have.members([
+        amplitudeIdOf(11),
+        amplitudeIdOf(12),
+      ]);
 
       // The withdrawal is a job in Amplitude's queue: held here, so the answer is seen before it can run.
       const amplitudeQueue = service.queues.queue('amplitude');
       await amplitudeQueue.pause();
       const callsBefore = service.sandbox!.stats.snapshot().amplitude.total.calls;
-      const res = await service.api(`/v1/requests/${cancelled}/cancel`, { body: { reason: 'the person withdrew the request' } });
+      const res = await service.api(`/v1/requests/${cancelled}/cancel`, {
+        body: { reason: 'the person withdrew the request' },
+      });
       expect(res.status).to.equal(200);
-      expect(service.sandbox!.stats.snapshot().amplitude.total.calls, 'no vendor call inside the cancel').to.equal(callsBefore);
+      expect(service.sandbox!.stats.snapshot().amplitude.total.calls, 'no vendor call inside the cancel').to.equal(
+        callsBefore,
+      );
       const taskId = (await task(cancelled)).id;
       expect(res.body.cancel.withdrawals).to.deep.equal({ pending: 1, taskIds: [taskId] });
       expect(res.body.cancel.notWithdrawn).to.deep.equal([]);
       expect(res.body.status).to.equal('cancelled');
-      expect(res.body.tasks.find((t: { id: string }) => t.id === taskId).state, 'still started: its withdrawal is pending').to.equal('waiting_vendor');
+      expect(
+        res.body.tasks.find((t: { id: string }) => t.id === taskId).state,
+        'still started: its withdrawal is pending',
+      ).to.equal('waiting_vendor');
       await amplitudeQueue.resume();
-      const cancelledTask = await waitFor(async () => ((await task(cancelled)).state === 'cancelled' ? task(cancelled) : undefined));
-      expect(cancelledTask.evidence).to.include({ day, status: 'withdrawn', withdrawnFrom: 'staging', withdrawnAfterCancel: true });
+      const cancelledTask = await waitFor(async () =>
+        (await task(cancelled)).state === 'cancelled' ? task(cancelled) : undefined,
+      );
+      expect(cancelledTask.evidence).to.include({
+        day,
+        status: 'withdrawn',
+        withdrawnFrom: 'staging',
+        withdrawnAfterCancel: true,
+      });
       const status = await service.api(`/v1/requests/${cancelled}`);
-      expect(status.body.tasks.find((t: { id: string }) => t.id === taskId).state, 'the status reports the withdrawal').to.equal('cancelled');
+      expect(
+        status.body.tasks.find((t: { id: string }) => t.id === taskId).state,
+        'the status reports the withdrawal',
+      ).to.equal('cancelled');
       const trail = await service.ledger.audit.auditTrail(cancelled);
-      expect(trail.filter((e) => e.action === 'task.withdrawal').map((e) => e.detail)).to.deep.equal([{ taskId, vendor: 'amplitude', withdrawn: true }]);
-      expect((await service.ledger.requests.getRequest(cancelled))!.finishedAt, 'the cancelled request ends with its last started task').to.not.equal(null);
-      expect((await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id), 'gone from the Amplitude job').to.deep.equal([amplitudeIdOf(12)]);
+      expect(trail.filter((e) => e.action === 'task.withdrawal').map((e) => e.detail)).to.deep.equal([
+        { taskId, vendor: 'amplitude', withdrawn: true },
+      ]);
+      expect(
+        (await service.ledger.requests.getRequest(cancelled))!.finishedAt,
+        'the cancelled request ends with its last started task',
+      ).to.not.equal(null);
+      expect(
+        (await listedJob(day))!.amplitude_ids.map((e) => e.amplitude_id),
+        'gone from the Amplitude job',
+      ).to.deep.equal([amplitudeIdOf(12)]);
       expect(amplitudeCalls('cancelDeletion')).to.equal(1);
 
       // A request whose job has locked (three days before its day) can no longer be withdrawn.
@@ -289,8 +367,15 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(refused.status).to.equal(200);
       const lateTaskId = (await task(late)).id;
       expect(refused.body.cancel.withdrawals).to.deep.equal({ pending: 1, taskIds: [lateTaskId] });
-      const refusal = await waitFor(async () => (await service.ledger.audit.auditTrail(late)).find((e) => e.action === 'task.withdrawal'));
-      expect(refusal.detail).to.deep.include({ taskId: lateTaskId, vendor: 'amplitude', withdrawn: false, reason: `Amplitude job for ${day} is already submitted; it can no longer be withdrawn` });
+      const refusal = await waitFor(async () =>
+        (await service.ledger.audit.auditTrail(late)).find((e) => e.action === 'task.withdrawal'),
+      );
+      expect(refusal.detail).to.deep.include({
+        taskId: lateTaskId,
+        vendor: 'amplitude',
+        withdrawn: false,
+        reason: `Amplitude job for ${day} is already submitted; it can no longer be withdrawn`,
+      });
 
       runJobToCompletion(day);
       await Promise.all([service.waitForRequest(kept), service.waitForRequest(late)]);
@@ -330,24 +415,35 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       await jobDayOf(cancelled);
       const amplitudeQueue = service.queues.queue('amplitude');
       await amplitudeQueue.pause();
-      const res = await service.api(`/v1/requests/${cancelled}/cancel`, { body: { reason: 'the person withdrew the request' } });
+      const res = await service.api(`/v1/requests/${cancelled}/cancel`, {
+        body: { reason: 'the person withdrew the request' },
+      });
       const taskId = (await task(cancelled)).id;
       expect(res.body.cancel.withdrawals).to.deep.equal({ pending: 1, taskIds: [taskId] });
       // Lost as in a Redis wipe (or its add failed after the cancel committed).
       await (await amplitudeQueue.getJob(withdrawalJobId(taskId)))!.remove();
-      const deps = { ledger: service.ledger, queues: service.queues, enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues }), logger: service.logger };
+      const deps = {
+        ledger: service.ledger,
+        queues: service.queues,
+        enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues }),
+        logger: service.logger,
+      };
       const options = { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 };
       expect((await reconcile(deps, options)).withdrawalsRecreated).to.equal(1);
       expect(await amplitudeQueue.getJob(withdrawalJobId(taskId)), 'the job is back').to.not.equal(undefined);
       expect((await reconcile(deps, options)).withdrawalsRecreated, 'a job in Redis is left alone').to.equal(0);
       await amplitudeQueue.resume();
       // The runner records the task's end, then the audit entry: wait for the latter.
-      const outcome = await waitFor(async () => (await service.ledger.audit.auditTrail(cancelled)).find((e) => e.action === 'task.withdrawal'));
+      const outcome = await waitFor(async () =>
+        (await service.ledger.audit.auditTrail(cancelled)).find((e) => e.action === 'task.withdrawal'),
+      );
       expect(outcome.detail).to.include({ taskId, vendor: 'amplitude' });
       expect((await task(cancelled)).state).to.equal('cancelled');
       expect(amplitudeCalls('cancelDeletion'), 'the re-created job withdrew the person at Amplitude').to.equal(1);
       expect((await service.ledger.requests.getRequest(cancelled))!.finishedAt).to.not.equal(null);
-      expect((await reconcile(deps, options)).withdrawalsRecreated, 'a recorded withdrawal is not run again').to.equal(0);
+      expect((await reconcile(deps, options)).withdrawalsRecreated, 'a recorded withdrawal is not run again').to.equal(
+        0,
+      );
     });
   });
 
@@ -356,8 +452,11 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
 
     it('plans a manual task for self-service event deletion, which keeps the request open until an operator completes it', async function () {
       this.timeout(120_000);
-      const instructions = 'In Amplitude, Organization settings → Self Service Data Deletion: delete the events of the erased user ids (see the run book)';
-      service = await startAmplitudeService({ amplitude: { manualTasks: [{ action: 'self-service-event-deletion', instructions }] } });
+      const instructions =
+        'In Amplitude, Organization settings → Self Service Data Deletion: delete the events of the erased user ids (see the run book)';
+      service = await startAmplitudeService({
+        amplitude: { manualTasks: [{ action: 'self-service-event-deletion', instructions }] },
+      });
       const id = await submit({ userId: 'user-31' });
       const day = await jobDayOf(id);
       runJobToCompletion(day);
@@ -366,7 +465,9 @@ describe('Erasing people from Amplitude with shared deletion calls', () => {
       expect(open.body.status).to.equal('in_progress');
       const manual = open.body.tasks.find((t: { action: string }) => t.action === 'self-service-event-deletion');
       expect(manual).to.include({ state: 'waiting_manual', waitingReason: instructions });
-      const done = await service.api(`/v1/requests/${id}/tasks/${manual.id}/complete`, { body: { note: 'Deleted in the Amplitude UI, task 77' } });
+      const done = await service.api(`/v1/requests/${id}/tasks/${manual.id}/complete`, {
+        body: { note: 'Deleted in the Amplitude UI, task 77' },
+      });
       expect(done.status).to.equal(200);
       expect(done.body.status).to.equal('completed');
     });

@@ -19,7 +19,11 @@ describe('App Center batch jobs run again from their checkpoints', () => {
   let client: AppCenterClient;
   // By the seed's rules: audiences name i % 5 === 2; notifications target i % 4 === 1 and name i % 6 === 3 in their content.
   const people = [seedPerson(2), seedPerson(9), seedPerson(17)];
-  const members = people.map((p, i) => ({ taskId: `task-${i}`, requestId: `req-${i}`, subject: { email: p.email, userId: p.userId } }));
+  const members = people.map((p, i) => ({
+    taskId: `task-${i}`,
+    requestId: `req-${i}`,
+    subject: { email: p.email, userId: p.userId },
+  }));
 
   beforeEach(async () => {
     sandbox = await startSandbox({ subjects: 30 });
@@ -44,9 +48,14 @@ describe('App Center batch jobs run again from their checkpoints', () => {
   });
 
   /** Runs a batch processor until it is done, with a ledger-like evidence store; returns the result and the evidence. */
-  const run = (processor: BatchProcessor<AppCenterClient>, evidence: Record<string, unknown> = {}) => runWith(processor, client, evidence);
+  const run = (processor: BatchProcessor<AppCenterClient>, evidence: Record<string, unknown> = {}) =>
+    runWith(processor, client, evidence);
 
-  async function runWith(processor: BatchProcessor<AppCenterClient>, appcenter: AppCenterClient, evidence: Record<string, unknown> = {}): Promise<{ result: Extract<BatchResult, { outcome: 'done' }>; evidence: Record<string, unknown> }> {
+  async function runWith(
+    processor: BatchProcessor<AppCenterClient>,
+    appcenter: AppCenterClient,
+    evidence: Record<string, unknown> = {},
+  ): Promise<{ result: Extract<BatchResult, { outcome: 'done' }>; evidence: Record<string, unknown> }> {
     for (let i = 0; i < 5; i++) {
       const input: BatchInput = {
         batchId: 'batch-1',
@@ -64,7 +73,8 @@ describe('App Center batch jobs run again from their checkpoints', () => {
     throw new Error('batch never finished');
   }
 
-  const results = (r: Extract<BatchResult, { outcome: 'done' }>) => Object.fromEntries([...r.members].map(([id, m]) => [id, m.result]));
+  const results = (r: Extract<BatchResult, { outcome: 'done' }>) =>
+    Object.fromEntries([...r.members].map(([id, m]) => [id, m.result]));
 
   it('device export: a run that fails midway, run again, reports each device deleted once, from one export', async () => {
     // The third delete fails as a 500 would: the first run has erased two members' devices by then.
@@ -72,14 +82,18 @@ describe('App Center batch jobs run again from their checkpoints', () => {
     const flaky: AppCenterClient = {
       ...client,
       deleteInstallId: async (...args) => {
-        if (++deletes === 3) throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_DeleteInstallId', status: 500 });
+        if (++deletes === 3)
+          throw new TransientVendorError({ vendor: 'appcenter', operation: 'Push_DeleteInstallId', status: 500 });
         return client.deleteInstallId(...args);
       },
     };
     const evidence: Record<string, unknown> = {};
     const failed = await runWith(appcenterExportDevices, flaky, evidence).catch((err: Error) => err);
     expect(failed).to.be.instanceOf(TransientVendorError);
-    expect(Object.keys(evidence.progress as object), 'checkpointed before the error went up').to.deep.equal(['task-0', 'task-1']);
+    expect(Object.keys(evidence.progress as object), 'checkpointed before the error went up').to.deep.equal([
+      'task-0',
+      'task-1',
+    ]);
 
     const again = await runWith(appcenterExportDevices, flaky, evidence);
     expect(Object.values(results(again.result)).map((r) => [r.devicesDeleted, r.devicesAlreadyGone])).to.deep.equal([
@@ -89,7 +103,10 @@ describe('App Center batch jobs run again from their checkpoints', () => {
     ]);
     expect(sandbox.stats.calls('appcenter', 'Push_ExportDevices')).to.equal(1);
     expect(sandbox.stats.calls('appcenter', 'Push_DeleteInstallId'), 'no device deleted twice').to.equal(3);
-    expect(sandbox.appcenter.store.blobs.listBlobs('erasure-exports'), 'the export file is deleted when done').to.deep.equal([]);
+    expect(
+      sandbox.appcenter.store.blobs.listBlobs('erasure-exports'),
+      'the export file is deleted when done',
+    ).to.deep.equal([]);
   });
 
   it('device export: a run repeated after it finished (before the ledger heard) changes nothing', async () => {
@@ -102,7 +119,11 @@ describe('App Center batch jobs run again from their checkpoints', () => {
 
   it('audience sweep: a second run from the first run’s checkpoints reports the same audiences', async () => {
     const first = await run(appcenterSweepAudiences);
-    expect(Object.values(results(first.result)).map((r) => r.audienceIds)).to.deep.equal([['vip-[redacted]'], [], ['vip-[redacted]']]);
+    expect(Object.values(results(first.result)).map((r) => r.audienceIds)).to.deep.equal([
+      ['vip-[redacted]'],
+      [],
+      ['vip-[redacted]'],
+    ]);
     const again = await run(appcenterSweepAudiences, { ...first.evidence });
     expect(results(again.result)).to.deep.equal(results(first.result));
     expect(sandbox.stats.calls('appcenter', 'Analytics_DeleteAudience')).to.equal(2);

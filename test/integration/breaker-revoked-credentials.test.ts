@@ -17,7 +17,13 @@ describe('Credentials revoked mid-run (issue 17)', function () {
   before(async () => {
     service = await startTestService({
       subjects: 40,
-      file: { sandbox: { subjects: 40, clockSpeed: 1, vendorOverrides: { s3: { batchWindowMs: 200 }, appcenter: { sweep: { windowMs: 200, maxMembers: 1000 } } } } },
+      file: {
+        sandbox: {
+          subjects: 40,
+          clockSpeed: 1,
+          vendorOverrides: { s3: { batchWindowMs: 200 }, appcenter: { sweep: { windowMs: 200, maxMembers: 1000 } } },
+        },
+      },
     });
   });
   after(async () => service?.close());
@@ -46,24 +52,41 @@ describe('Credentials revoked mid-run (issue 17)', function () {
     expect(await service.queues.queue('pinpoint').isPaused()).to.equal(true);
 
     // The other vendors finish every request; Pinpoint's tasks wait, with the reason, and no attempt failed.
-    await waitFor(async () => {
-      for (const id of during) {
-        const tasks = (await view(id)).tasks as Array<{ vendor: string; state: string; waitingReason?: string }>;
-        if (tasks.some((t) => t.vendor !== 'pinpoint' && !SETTLED_TASK_STATES.includes(t.state as never))) return false;
-        if (tasks.some((t) => t.vendor === 'pinpoint' && !(t.state === 'waiting_vendor' && t.waitingReason?.includes('vendors.pinpoint.credentials')))) return false;
-      }
-      return true;
-    }, 120_000, 200);
+    await waitFor(
+      async () => {
+        for (const id of during) {
+          const tasks = (await view(id)).tasks as Array<{ vendor: string; state: string; waitingReason?: string }>;
+          if (tasks.some((t) => t.vendor !== 'pinpoint' && !SETTLED_TASK_STATES.includes(t.state as never)))
+            return false;
+          if (
+            tasks.some(
+              (t) =>
+                t.vendor === 'pinpoint' &&
+                !(t.state === 'waiting_vendor' && t.waitingReason?.includes('vendors.pinpoint.credentials')),
+            )
+          )
+            return false;
+        }
+        return true;
+      },
+      120_000,
+      200,
+    );
     for (const id of during) {
       const v = await view(id);
       expect(v.status, 'still open while Pinpoint is paused').to.equal('in_progress');
-      for (const t of v.tasks.filter((x: { vendor: string }) => x.vendor !== 'pinpoint')) expect(t.state, `${t.vendor} ${t.action}`).to.be.oneOf(['succeeded', 'not_found', 'skipped']);
-      for (const t of v.tasks.filter((x: { vendor: string }) => x.vendor === 'pinpoint')) expect(t.error ?? null).to.equal(null);
+      for (const t of v.tasks.filter((x: { vendor: string }) => x.vendor !== 'pinpoint'))
+        expect(t.state, `${t.vendor} ${t.action}`).to.be.oneOf(['succeeded', 'not_found', 'skipped']);
+      for (const t of v.tasks.filter((x: { vendor: string }) => x.vendor === 'pinpoint'))
+        expect(t.error ?? null).to.equal(null);
     }
     expect((await service.api('/readyz')).status).to.equal(200);
     // While paused, the admin page names the vendor and the key to fix.
     const page = await fetch(`${service.url}/admin`, { headers: { authorization: `Bearer ${service.adminToken}` } });
-    expect(await page.text()).to.include('Vendor paused').and.include('vendors.pinpoint.credentials').and.include('erasure queues resume pinpoint');
+    expect(await page.text())
+      .to.include('Vendor paused')
+      .and.include('vendors.pinpoint.credentials')
+      .and.include('erasure queues resume pinpoint');
 
     // The fix, then the operator's resume through the CLI.
     service.sandbox!.faults.set('pinpoint', { credentialsRevoked: false });
@@ -86,7 +109,10 @@ describe('A 5xx storm opens the breaker; a half-open probe resumes the queue (is
   this.timeout(180_000);
   let service: TestService;
   before(async () => {
-    service = await startTestService({ subjects: 20, file: { breaker: { consecutiveFailures: 2, probeAfterMs: 500 } } });
+    service = await startTestService({
+      subjects: 20,
+      file: { breaker: { consecutiveFailures: 2, probeAfterMs: 500 } },
+    });
   });
   after(async () => service?.close());
 
@@ -94,7 +120,9 @@ describe('A 5xx storm opens the breaker; a half-open probe resumes the queue (is
     service.sandbox!.faults.set('pinpoint', { outage: true });
     const ids: string[] = [];
     for (const i of [1, 2, 3]) {
-      const res = await service.api('/v1/requests', { body: { subject: { userId: `user-${i}` }, vendors: ['pinpoint'] } });
+      const res = await service.api('/v1/requests', {
+        body: { subject: { userId: `user-${i}` }, vendors: ['pinpoint'] },
+      });
       ids.push(res.body.id);
     }
     const opened = await waitFor(async () => {
@@ -102,7 +130,9 @@ describe('A 5xx storm opens the breaker; a half-open probe resumes the queue (is
       return state.state !== 'closed' ? state : undefined;
     }, 60_000);
     expect(opened.fault).to.equal('transient');
-    expect(opened.reason).to.match(/consecutive failures; last: pinpoint GetUserEndpoints failed \(503 ServiceUnavailableException\)/);
+    expect(opened.reason).to.match(
+      /consecutive failures; last: pinpoint GetUserEndpoints failed \(503 ServiceUnavailableException\)/,
+    );
 
     service.sandbox!.faults.set('pinpoint', { outage: false });
     for (const id of ids) await service.waitForRequest(id, 60_000);

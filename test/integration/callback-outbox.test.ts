@@ -32,7 +32,11 @@ class Receiver {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => { resolve(); }));
+    return new Promise((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
   }
 }
 
@@ -48,16 +52,25 @@ describe('Status callbacks through the ledger outbox', function () {
   async function start(): Promise<string> {
     receiver = new Receiver();
     const callbackUrl = await receiver.start();
-    service = await startTestService({ file: { callbacks: { allowedHosts: ['127.0.0.1'], backoffMs: 50, attempts: 5, timeoutMs: 5000 } } });
+    service = await startTestService({
+      file: { callbacks: { allowedHosts: ['127.0.0.1'], backoffMs: 50, attempts: 5, timeoutMs: 5000 } },
+    });
     return callbackUrl;
   }
 
   const outboxRows = async (requestId: string) =>
-    (await service.db.query<{ job_id: string; status: string }>(`SELECT job_id, status FROM callback_outbox WHERE request_id = $1 ORDER BY created_at`, [requestId])).rows;
+    (
+      await service.db.query<{ job_id: string; status: string }>(
+        `SELECT job_id, status FROM callback_outbox WHERE request_id = $1 ORDER BY created_at`,
+        [requestId],
+      )
+    ).rows;
 
   it('queues a change’s callback right after its commit and leaves nothing in the outbox', async () => {
     const callbackUrl = await start();
-    const res = await service.api('/v1/requests', { body: { subject: { userId: 'user-2' }, vendors: ['pinpoint'], callbackUrl } });
+    const res = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-2' }, vendors: ['pinpoint'], callbackUrl },
+    });
     expect(res.status).to.equal(202);
     await service.waitForRequest(res.body.id);
     await receiver.received(2);
@@ -72,24 +85,38 @@ describe('Status callbacks through the ledger outbox', function () {
     callbacks.addBulk = async () => {
       throw new Error('Connection is closed.');
     };
-    const res = await service.api('/v1/requests', { body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'], callbackUrl } });
+    const res = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'], callbackUrl },
+    });
     expect(res.status).to.equal(202);
     const id = res.body.id as string;
     await service.waitForRequest(id);
     expect((await service.api(`/v1/requests/${id}`)).body.status).to.equal('completed');
     const left = await outboxRows(id);
-    expect(left.map((r) => r.status), 'both changes wait in the outbox').to.deep.equal(['in_progress', 'completed']);
+    expect(
+      left.map((r) => r.status),
+      'both changes wait in the outbox',
+    ).to.deep.equal(['in_progress', 'completed']);
     for (const row of left) expect(row.job_id).not.to.include(':');
     expect(receiver.statuses).to.deep.equal([]);
 
     // Redis is back; the reconciler's next sweep (rows past its grace) queues them.
     delete (callbacks as { addBulk?: unknown }).addBulk;
-    const deps = { ledger: service.ledger, queues: service.queues, enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues }), logger: service.logger, callbacks: service.callbacks };
+    const deps = {
+      ledger: service.ledger,
+      queues: service.queues,
+      enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues }),
+      logger: service.logger,
+      callbacks: service.callbacks,
+    };
     const options = { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 };
     const report = await reconcile(deps, options, new Date(Date.now() + 11_000));
     expect(report.callbacksQueued).to.equal(2);
     expect(await outboxRows(id)).to.deep.equal([]);
-    const events = new QueueEvents('callbacks', { connection: redisConnection(service.redisUrl, true), prefix: service.config.queuePrefix });
+    const events = new QueueEvents('callbacks', {
+      connection: redisConnection(service.redisUrl, true),
+      prefix: service.config.queuePrefix,
+    });
     try {
       await events.waitUntilReady();
       for (const row of left) {
@@ -104,7 +131,10 @@ describe('Status callbacks through the ledger outbox', function () {
     // Queued again (a sweep racing the dispatch, or a crash after the enqueue but before the row
     // was deleted): the deterministic job id makes it the same job, so nothing is sent twice.
     for (const row of left) {
-      await service.db.query(`INSERT INTO callback_outbox (job_id, request_id, format, status, changed_at) VALUES ($1, $2, 'native', $3, now())`, [row.job_id, id, row.status]);
+      await service.db.query(
+        `INSERT INTO callback_outbox (job_id, request_id, format, status, changed_at) VALUES ($1, $2, 'native', $3, now())`,
+        [row.job_id, id, row.status],
+      );
     }
     expect((await reconcile(deps, options, new Date(Date.now() + 11_000))).callbacksQueued).to.equal(2);
     const counts = await callbacks.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');

@@ -11,12 +11,16 @@ describe('Cancelling requests and completing manual tasks', () => {
   after(async () => service?.close());
 
   it('cancels a request during its grace period: nothing is deleted and the report says so', async () => {
-    const submitted = await service.api('/v1/requests', { body: { subject: { userId: 'user-14' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });
+    const submitted = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-14' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 },
+    });
     expect(submitted.status).to.equal(202);
     expect(submitted.body.status).to.equal('scheduled');
     const noReason = await service.api(`/v1/requests/${submitted.body.id}/cancel`, { body: {} });
     expect(noReason.status).to.equal(400);
-    const cancelled = await service.api(`/v1/requests/${submitted.body.id}/cancel`, { body: { reason: 'the person withdrew the request' } });
+    const cancelled = await service.api(`/v1/requests/${submitted.body.id}/cancel`, {
+      body: { reason: 'the person withdrew the request' },
+    });
     expect(cancelled.status).to.equal(200);
     expect(cancelled.body.status).to.equal('cancelled');
     expect(cancelled.body.cancel.cancelled).to.have.length(1);
@@ -46,7 +50,16 @@ describe('Cancelling requests and completing manual tasks', () => {
       submittedAt: new Date(),
       dueAt: new Date(Date.now() + 86_400_000),
       tasks: [
-        { id: manualTaskId, vendor: 'segment', resource: 'workspace', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'E-mail Segment support to delete the source' },
+        {
+          id: manualTaskId,
+          vendor: 'segment',
+          resource: 'workspace',
+          action: 'request-source-deletion',
+          queue: 'segment',
+          jobName: 'manual',
+          initialState: 'waiting_manual',
+          waitingReason: 'E-mail Segment support to delete the source',
+        },
       ],
       actor: 'test',
     });
@@ -59,11 +72,17 @@ describe('Cancelling requests and completing manual tasks', () => {
 
     const noNote = await service.api(`/v1/requests/${id}/tasks/${manualTaskId}/complete`, { body: {} });
     expect(noNote.status).to.equal(400);
-    const done = await service.api(`/v1/requests/${id}/tasks/${manualTaskId}/complete`, { body: { note: 'Ticket 8812 answered: source deleted; contact was user15@example.com' } });
+    const done = await service.api(`/v1/requests/${id}/tasks/${manualTaskId}/complete`, {
+      body: { note: 'Ticket 8812 answered: source deleted; contact was user15@example.com' },
+    });
     expect(done.status).to.equal(200);
     expect(done.body.status).to.equal('completed');
-    expect(done.body.tasks[0].evidence.note).to.equal('Ticket 8812 answered: source deleted; contact was [redacted-email]');
-    const twice = await service.api(`/v1/requests/${id}/tasks/${manualTaskId}/complete`, { body: { note: 'again, please' } });
+    expect(done.body.tasks[0].evidence.note).to.equal(
+      'Ticket 8812 answered: source deleted; contact was [redacted-email]',
+    );
+    const twice = await service.api(`/v1/requests/${id}/tasks/${manualTaskId}/complete`, {
+      body: { note: 'again, please' },
+    });
     expect(twice.status).to.equal(409);
   });
 });

@@ -36,7 +36,14 @@ async function openBreaker(service: TestService, vendor: VendorName): Promise<Br
 }
 
 /** The vendor's paused state, as on-call sees it: breaker, tasks waiting with the reason, /readyz, /metrics, receipt. */
-async function expectPaused(service: TestService, requestId: string, vendor: VendorName, fault: string, configKey: string, message?: RegExp): Promise<void> {
+async function expectPaused(
+  service: TestService,
+  requestId: string,
+  vendor: VendorName,
+  fault: string,
+  configKey: string,
+  message?: RegExp,
+): Promise<void> {
   const breaker = await openBreaker(service, vendor);
   expect(breaker, vendor).to.include({ fault, configKey });
   expect(breaker.reason).to.include(configKey);
@@ -47,7 +54,9 @@ async function expectPaused(service: TestService, requestId: string, vendor: Ven
     const view = (await service.api(`/v1/requests/${requestId}`)).body;
     // Tasks planned as skipped (e.g. App Center devices with no install id) never reach the vendor.
     const mine = (view.tasks as Array<Record<string, any>>).filter((t) => t.vendor === vendor && t.state !== 'skipped');
-    return mine.every((t) => t.state === 'waiting_vendor' && String(t.waitingReason).includes(configKey)) ? mine : undefined;
+    return mine.every((t) => t.state === 'waiting_vendor' && String(t.waitingReason).includes(configKey))
+      ? mine
+      : undefined;
   }, WAIT_MS);
   expect(tasks.length, `${vendor} tasks`).to.be.greaterThan(0);
   for (const t of tasks) {
@@ -63,7 +72,8 @@ async function expectPaused(service: TestService, requestId: string, vendor: Ven
 
   const receipt = (await service.api(`/v1/requests/${requestId}/receipt`)).body;
   expect(verifyReceipt(receipt).valid).to.equal(true);
-  for (const t of receipt.receipt.tasks.filter((x: { vendor: string }) => x.vendor === vendor)) expect(t.verification, `${vendor} on the receipt`).to.equal(null);
+  for (const t of receipt.receipt.tasks.filter((x: { vendor: string }) => x.vendor === vendor))
+    expect(t.verification, `${vendor} on the receipt`).to.equal(null);
 }
 
 async function submit(service: TestService, body: Record<string, unknown>): Promise<string> {
@@ -93,19 +103,47 @@ describe('Configuration mistakes pause the vendor, naming the config key (issue 
     after(async () => service?.close());
 
     it('Pinpoint: an unknown app id is not "no endpoints": vendors.pinpoint.appIds[0] does not exist in us-east-1', async () => {
-      await expectPaused(service, requestId, 'pinpoint', 'scope_missing', 'vendors.pinpoint.appIds[0]', /^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/);
+      await expectPaused(
+        service,
+        requestId,
+        'pinpoint',
+        'scope_missing',
+        'vendors.pinpoint.appIds[0]',
+        /^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/,
+      );
     });
 
     it('App Center: an unknown app is not "retired or deleted": vendors.appcenter.apps[0]', async () => {
-      await expectPaused(service, requestId, 'appcenter', 'scope_missing', 'vendors.appcenter.apps[0]', /"[^"]+\/mistyped-app" does not exist/);
+      await expectPaused(
+        service,
+        requestId,
+        'appcenter',
+        'scope_missing',
+        'vendors.appcenter.apps[0]',
+        /"[^"]+\/mistyped-app" does not exist/,
+      );
     });
 
     it('S3: a missing bucket: vendors.s3.locations[0].bucket', async () => {
-      await expectPaused(service, requestId, 's3', 'scope_missing', 'vendors.s3.locations[0].bucket', /"mistyped-bucket" does not exist/);
+      await expectPaused(
+        service,
+        requestId,
+        's3',
+        'scope_missing',
+        'vendors.s3.locations[0].bucket',
+        /"mistyped-bucket" does not exist/,
+      );
     });
 
     it('Segment: an unknown source: vendors.segment.scope.sourceIds[0]', async () => {
-      await expectPaused(service, requestId, 'segment', 'scope_missing', 'vendors.segment.scope.sourceIds[0]', /"mistypedSource" is not a source/);
+      await expectPaused(
+        service,
+        requestId,
+        'segment',
+        'scope_missing',
+        'vendors.segment.scope.sourceIds[0]',
+        /"mistypedSource" is not a source/,
+      );
     });
 
     it('Amplitude: a wrong project key: the key is refused, vendors.amplitude.apiKey/secretKey', async () => {
@@ -125,7 +163,12 @@ describe('Configuration mistakes pause the vendor, naming the config key (issue 
       service = await startFaultyService(
         quick({
           appcenter: { owner: 'mistyped-owner' },
-          s3: { locations: [{ bucket: S3_SANDBOX_BUCKETS.imports, prefix: 'segments/' }, { bucket: S3_SANDBOX_BUCKETS.imports, prefix: 'mistyped-prefix/' }] },
+          s3: {
+            locations: [
+              { bucket: S3_SANDBOX_BUCKETS.imports, prefix: 'segments/' },
+              { bucket: S3_SANDBOX_BUCKETS.imports, prefix: 'mistyped-prefix/' },
+            ],
+          },
         }),
       );
     });
@@ -133,19 +176,31 @@ describe('Configuration mistakes pause the vendor, naming the config key (issue 
 
     it('App Center: vendors.appcenter.owner', async () => {
       const id = await submit(service, { subject: { userId: 'user-7' }, vendors: ['appcenter'] });
-      await expectPaused(service, id, 'appcenter', 'scope_missing', 'vendors.appcenter.owner', /^vendors\.appcenter\.owner "mistyped-owner" owns no app/);
+      await expectPaused(
+        service,
+        id,
+        'appcenter',
+        'scope_missing',
+        'vendors.appcenter.owner',
+        /^vendors\.appcenter\.owner "mistyped-owner" owns no app/,
+      );
     });
 
     it('S3: a prefix that holds nothing is unverifiable (empty_prefix) naming vendors.s3.locations[1].prefix, never verified_absent', async () => {
       const id = await submit(service, { subject: { userId: 'user-7' }, vendors: ['s3'] });
       await service.waitForRequest(id, WAIT_MS);
       const view = (await service.api(`/v1/requests/${id}`)).body;
-      const [real, mistyped] = ['location/' + S3_SANDBOX_BUCKETS.imports + '/segments/', 'location/' + S3_SANDBOX_BUCKETS.imports + '/mistyped-prefix/'].map(
-        (resource) => view.tasks.find((t: { resource: string }) => t.resource === resource),
-      );
+      const [real, mistyped] = [
+        'location/' + S3_SANDBOX_BUCKETS.imports + '/segments/',
+        'location/' + S3_SANDBOX_BUCKETS.imports + '/mistyped-prefix/',
+      ].map((resource) => view.tasks.find((t: { resource: string }) => t.resource === resource));
       expect(real.evidence.verification).to.equal('verified_absent');
       expect(mistyped.state).to.equal('not_found');
-      expect(mistyped.evidence).to.include({ verification: 'unverifiable', unverifiableReason: 'empty_prefix', configKey: 'vendors.s3.locations[1].prefix' });
+      expect(mistyped.evidence).to.include({
+        verification: 'unverifiable',
+        unverifiableReason: 'empty_prefix',
+        configKey: 'vendors.s3.locations[1].prefix',
+      });
       const receipt = (await service.api(`/v1/requests/${id}/receipt`)).body;
       expect(verifyReceipt(receipt).valid).to.equal(true);
       const onReceipt = receipt.receipt.tasks.find((t: { resource: string }) => t.resource === mistyped.resource);
@@ -173,7 +228,14 @@ describe('Configuration mistakes pause the vendor, naming the config key (issue 
     };
     for (const vendor of vendors) {
       it(`${vendor}: ${keys[vendor]}`, async () => {
-        await expectPaused(service, requestId, vendor, 'credentials', keys[vendor], /credentials rejected or permission refused/);
+        await expectPaused(
+          service,
+          requestId,
+          vendor,
+          'credentials',
+          keys[vendor],
+          /credentials rejected or permission refused/,
+        );
       });
     }
   });

@@ -30,7 +30,9 @@ describe('Requests at risk of missing their deadline', function () {
   }
 
   it('flags an open request when a vendor’s observed p95 says it will finish after the due date, in the API, the list, the admin page, the CLI and /metrics', async () => {
-    service = await startTestService({ file: { deadlines: { gdprDays: 1, atRisk: { minSamples: 2, defaultHours: 1, cacheMs: 0 } } } });
+    service = await startTestService({
+      file: { deadlines: { gdprDays: 1, atRisk: { minSamples: 2, defaultHours: 1, cacheMs: 0 } } },
+    });
     const finished = [await submit('user-1'), await submit('user-2')];
     await Promise.all(finished.map((id) => service.waitForRequest(id)));
     expect((await service.api('/v1/queues/pinpoint/pause', { body: {} })).status).to.equal(200);
@@ -42,12 +44,19 @@ describe('Requests at risk of missing their deadline', function () {
     expect(await metric('erasure_requests_at_risk')).to.equal(0);
 
     // Now the ledger says Pinpoint tasks take one and two days.
-    await service.db.query(`UPDATE tasks SET started_at = finished_at - interval '1 day' WHERE request_id = $1`, [finished[0]]);
-    await service.db.query(`UPDATE tasks SET started_at = finished_at - interval '2 days' WHERE request_id = $1`, [finished[1]]);
+    await service.db.query(`UPDATE tasks SET started_at = finished_at - interval '1 day' WHERE request_id = $1`, [
+      finished[0],
+    ]);
+    await service.db.query(`UPDATE tasks SET started_at = finished_at - interval '2 days' WHERE request_id = $1`, [
+      finished[1],
+    ]);
     const observed = await new DeadlineRiskLedger(service.db, service.config.deadlines.atRisk).observedDurations();
     const p95 = observed.find((o) => o.vendor === 'pinpoint')!;
     expect(p95.samples).to.equal(2);
-    expect(p95.p95Seconds, 'Postgres percentile_cont agrees with the definition').to.be.closeTo(percentileCont([DAY_S, 2 * DAY_S], 0.95)!, 1e-3);
+    expect(p95.p95Seconds, 'Postgres percentile_cont agrees with the definition').to.be.closeTo(
+      percentileCont([DAY_S, 2 * DAY_S], 0.95)!,
+      1e-3,
+    );
 
     const before = Date.now();
     view = (await service.api(`/v1/requests/${waiting}`)).body;
@@ -55,7 +64,11 @@ describe('Requests at risk of missing their deadline', function () {
     expect(view.overdue).to.equal(false);
     expect(view.atRiskVendors).to.have.length(1);
     const [vendor] = view.atRiskVendors;
-    expect(vendor).to.deep.include({ vendor: 'pinpoint', basis: 'observed_p95', expectedDurationSeconds: Math.round(p95.p95Seconds) });
+    expect(vendor).to.deep.include({
+      vendor: 'pinpoint',
+      basis: 'observed_p95',
+      expectedDurationSeconds: Math.round(p95.p95Seconds),
+    });
     const expected = Date.parse(vendor.expectedFinishAt);
     expect(expected).to.be.within(before + p95.p95Seconds * 1000 - 1000, Date.now() + p95.p95Seconds * 1000 + 1000);
     expect(expected).to.be.greaterThan(Date.parse(view.dueAt));
@@ -85,18 +98,31 @@ describe('Requests at risk of missing their deadline', function () {
     expect(rows[0]).to.include(waiting).and.to.include('AT RISK (pinpoint)');
 
     // An extension past the expected finish takes the request out of risk.
-    const extended = await service.api(`/v1/requests/${waiting}/extend`, { body: { days: 3, reason: 'Art. 12(3) extension: complex request' } });
+    const extended = await service.api(`/v1/requests/${waiting}/extend`, {
+      body: { days: 3, reason: 'Art. 12(3) extension: complex request' },
+    });
     expect(extended.status).to.equal(200);
     expect(extended.body.atRisk).to.equal(false);
     expect(await metric('erasure_requests_at_risk')).to.equal(0);
   });
 
   it('uses the configured default for a vendor with too few finished tasks', async () => {
-    service = await startTestService({ file: { deadlines: { gdprDays: 1, atRisk: { minSamples: 50, defaultHours: 12, vendorDefaultHours: { pinpoint: 30 }, cacheMs: 0 } } } });
+    service = await startTestService({
+      file: {
+        deadlines: {
+          gdprDays: 1,
+          atRisk: { minSamples: 50, defaultHours: 12, vendorDefaultHours: { pinpoint: 30 }, cacheMs: 0 },
+        },
+      },
+    });
     expect((await service.api('/v1/queues/pinpoint/pause', { body: {} })).status).to.equal(200);
     const id = await submit('user-6');
     const view = (await service.api(`/v1/requests/${id}`)).body;
     expect(view.atRisk).to.equal(true);
-    expect(view.atRiskVendors[0]).to.deep.include({ vendor: 'pinpoint', basis: 'configured_default', expectedDurationSeconds: 30 * 3600 });
+    expect(view.atRiskVendors[0]).to.deep.include({
+      vendor: 'pinpoint',
+      basis: 'configured_default',
+      expectedDurationSeconds: 30 * 3600,
+    });
   });
 });

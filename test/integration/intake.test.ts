@@ -23,8 +23,12 @@ describe('Submitting requests through POST /v1/requests', () => {
   async function counts() {
     const requests = (await service.ledger.queries.countRequestsByStatus()).byStatus;
     const total = Object.values(requests).reduce((a, b) => a + b, 0);
-    const jobs = await service.queues.queue('pinpoint').getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
-    const parents = await service.queues.queue('requests').getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
+    const jobs = await service.queues
+      .queue('pinpoint')
+      .getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
+    const parents = await service.queues
+      .queue('requests')
+      .getJobCountByTypes('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized', 'waiting-children');
     return { total, jobs: jobs + parents };
   }
 
@@ -55,7 +59,12 @@ describe('Submitting requests through POST /v1/requests', () => {
     ['an unknown vendor', { subject: { userId: 'user-1' }, vendors: ['myspace'] }, 400, 'vendors.0'],
     ['an unknown regulation', { subject: { userId: 'user-1' }, regulation: 'lgpd' }, 400, 'regulation'],
     ['a requestId with a colon', { requestId: 'a:b', subject: { userId: 'user-1' } }, 400, 'requestId'],
-    ['Pinpoint asked for by install id only (it finds people by user id, e-mail or phone)', { subject: { installId: '00000000-0000-4000-8000-000000000001' }, vendors: ['pinpoint'] }, 400, 'vendors'],
+    [
+      'Pinpoint asked for by install id only (it finds people by user id, e-mail or phone)',
+      { subject: { installId: '00000000-0000-4000-8000-000000000001' }, vendors: ['pinpoint'] },
+      400,
+      'vendors',
+    ],
     ['a JSON array', [{ subject: { userId: 'user-1' } }], 400, '(body)'],
   ];
   for (const [what, body, status, field] of malformed) {
@@ -70,16 +79,22 @@ describe('Submitting requests through POST /v1/requests', () => {
   }
 
   it('accepts Pinpoint asked for by e-mail only, planning a find-by-address task for the app', async () => {
-    const res = await service.api('/v1/requests', { body: { subject: { email: 'user1@example.com' }, vendors: ['pinpoint'] } });
+    const res = await service.api('/v1/requests', {
+      body: { subject: { email: 'user1@example.com' }, vendors: ['pinpoint'] },
+    });
     expect(res.status).to.equal(202);
     const status = await service.api(`/v1/requests/${res.body.id}`);
-    expect(status.body.tasks.map((t: { action: string; resource: string }) => [t.action, t.resource])).to.deep.equal([['find-endpoint', `app/${service.sandbox!.pinpoint.appId}`]]);
+    expect(status.body.tasks.map((t: { action: string; resource: string }) => [t.action, t.resource])).to.deep.equal([
+      ['find-endpoint', `app/${service.sandbox!.pinpoint.appId}`],
+    ]);
     // It joins the app's shared export batch and waits there (so later tests count a settled queue).
     await waitFor(async () => (await service.ledger.tasks.getTasks(res.body.id))[0]?.state === 'waiting_vendor');
   });
 
   it('never repeats a submitted value in an error message', async () => {
-    const res = await service.api('/v1/requests', { body: { subject: { email: 'secret-person@', phone: '+0123' }, requestId: 'has space' } });
+    const res = await service.api('/v1/requests', {
+      body: { subject: { email: 'secret-person@', phone: '+0123' }, requestId: 'has space' },
+    });
     expect(res.status).to.equal(400);
     const text = JSON.stringify(res.body);
     for (const value of ['secret-person', '+0123', 'has space']) expect(text).not.to.include(value);
@@ -90,25 +105,41 @@ describe('Submitting requests through POST /v1/requests', () => {
     const big = await service.api('/v1/requests', { body: { subject: { userId: 'x'.repeat(2 * 1024 * 1024) } } });
     expect(big.status).to.equal(413);
     expect(big.body.error.code).to.equal('body_too_large');
-    const broken = await service.api('/v1/requests', { body: '{"subject": {', headers: { 'content-type': 'application/json' } });
+    const broken = await service.api('/v1/requests', {
+      body: '{"subject": {',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(broken.status).to.equal(400);
     expect(broken.body.error.code).to.equal('invalid_json');
-    const form = await service.api('/v1/requests', { body: 'subject=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await service.api('/v1/requests', {
+      body: 'subject=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(form.status).to.equal(415);
     expect(await counts()).to.deep.equal(before);
   });
 
   it('asks for a token (401), and lets a viewer read but not submit (403)', async () => {
-    const anonymous = await fetch(`${service.url}/v1/requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const anonymous = await fetch(`${service.url}/v1/requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(anonymous.status).to.equal(401);
     expect(anonymous.headers.get('www-authenticate')).to.match(/^Bearer/);
     const wrong = await service.api('/v1/requests', { token: 'not-a-token', body: { subject: { userId: 'user-1' } } });
     expect(wrong.status).to.equal(401);
-    const viewerSubmit = await service.api('/v1/requests', { token: VIEWER_TOKEN, body: { subject: { userId: 'user-1' } } });
+    const viewerSubmit = await service.api('/v1/requests', {
+      token: VIEWER_TOKEN,
+      body: { subject: { userId: 'user-1' } },
+    });
     expect(viewerSubmit.status).to.equal(403);
     const viewerList = await service.api('/v1/requests?limit=5', { token: VIEWER_TOKEN });
     expect(viewerList.status).to.equal(200);
-    const upstream = await service.api('/v1/requests', { token: SUBMITTER_TOKEN, body: { subject: { userId: 'user-2' }, vendors: ['pinpoint'] } });
+    const upstream = await service.api('/v1/requests', {
+      token: SUBMITTER_TOKEN,
+      body: { subject: { userId: 'user-2' }, vendors: ['pinpoint'] },
+    });
     expect(upstream.status).to.equal(202);
     await service.waitForRequest(upstream.body.id);
   });
@@ -126,13 +157,20 @@ describe('Submitting requests through POST /v1/requests', () => {
     });
     expect(res.status).to.equal(202);
     expect(res.body.summary).to.deep.equal({ accepted: 2, duplicates: 1, conflicts: 0, rejected: 1, notProcessed: 0 });
-    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal(['accepted', 'rejected', 'duplicate', 'accepted']);
+    expect(res.body.results.map((r: { outcome: string }) => r.outcome)).to.deep.equal([
+      'accepted',
+      'rejected',
+      'duplicate',
+      'accepted',
+    ]);
     expect(res.body.results[1].errors[0].field).to.equal('requests[1].subject.email');
     await Promise.all([service.waitForRequest(res.body.results[0].id), service.waitForRequest(res.body.results[3].id)]);
   });
 
   it('refuses a bulk submission larger than the configured maximum with 413', async () => {
-    const requests = Array.from({ length: service.config.intake.maxBulk + 1 }, (_, i) => ({ subject: { userId: `user-${i}` } }));
+    const requests = Array.from({ length: service.config.intake.maxBulk + 1 }, (_, i) => ({
+      subject: { userId: `user-${i}` },
+    }));
     const res = await service.api('/v1/requests', { body: { requests } });
     expect(res.status).to.equal(413);
   });

@@ -69,7 +69,11 @@ describe('Rolling key rotation (Invariant 12)', () => {
     /** A process of the deployment: `keys` is [current, ...previous], as its environment would give them. */
     async function start(roles: ServiceRoles, keys: Buffer[], adminToken: string): Promise<Service> {
       const file = { ...base, dataDir: makeTestTempDir('erasure-rolling-') };
-      const env: Record<string, string> = { ERASURE_ENCRYPTION_KEY: hex(keys[0]), ERASURE_RECEIPT_SIGNING_KEY: RECEIPT_KEY, ERASURE_ADMIN_TOKEN: adminToken };
+      const env: Record<string, string> = {
+        ERASURE_ENCRYPTION_KEY: hex(keys[0]),
+        ERASURE_RECEIPT_SIGNING_KEY: RECEIPT_KEY,
+        ERASURE_ADMIN_TOKEN: adminToken,
+      };
       if (keys.length > 1) env.ERASURE_PREVIOUS_ENCRYPTION_KEYS = keys.slice(1).map(hex).join(',');
       const service = await startService(loadConfig({ env, file }), { roles, quiet: true });
       running.push(service);
@@ -85,7 +89,10 @@ describe('Rolling key rotation (Invariant 12)', () => {
         const res = await fetch(`${service.url}/v1/requests`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ subject: { userId: `user-${i}`, email: `user${i}@example.com` }, vendors: ['pinpoint', 's3'] }),
+          body: JSON.stringify({
+            subject: { userId: `user-${i}`, email: `user${i}@example.com` },
+            vendors: ['pinpoint', 's3'],
+          }),
         });
         expect(res.status, await res.clone().text()).to.equal(202);
         ids.push(((await res.json()) as { id: string }).id);
@@ -106,11 +113,15 @@ describe('Rolling key rotation (Invariant 12)', () => {
       const oldWorker = await start({ api: false, workers: ['pinpoint', 's3'] }, [oldKey], token);
 
       const waitingForKey = await waitFor(async () => {
-        const { rows } = await db.query<{ id: string; request_id: string; waiting_reason: string }>(`SELECT id, request_id, waiting_reason FROM tasks WHERE waiting_reason LIKE 'key_not_loaded%'`);
+        const { rows } = await db.query<{ id: string; request_id: string; waiting_reason: string }>(
+          `SELECT id, request_id, waiting_reason FROM tasks WHERE waiting_reason LIKE 'key_not_loaded%'`,
+        );
         return rows.length > 0 ? rows : undefined;
       }, 30_000);
       expect(sealedNew, 'only requests sealed with the new key wait for it').to.include(waitingForKey[0].request_id);
-      const page = await fetch(`${api.url}/admin/requests/${waitingForKey[0].request_id}`, { headers: { authorization: `Bearer ${token}` } });
+      const page = await fetch(`${api.url}/admin/requests/${waitingForKey[0].request_id}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(page.status).to.equal(200);
       expect(await page.text(), 'the admin page shows why the task waits').to.contain('key_not_loaded');
       // Requests sealed with the old key go on meanwhile.
@@ -129,8 +140,14 @@ describe('Rolling key rotation (Invariant 12)', () => {
       }, 60_000);
       expect(finals.map((r) => r!.status)).to.deep.equal(Array(8).fill('completed'));
       const { rows: tasks } = await db.query<{ state: string; error: string | null }>(`SELECT state, error FROM tasks`);
-      expect(tasks.filter((t) => t.state === 'failed'), 'no task failed').to.deep.equal([]);
-      expect(tasks.filter((t) => /not loaded/.test(t.error ?? '')), 'no key error left on a task').to.deep.equal([]);
+      expect(
+        tasks.filter((t) => t.state === 'failed'),
+        'no task failed',
+      ).to.deep.equal([]);
+      expect(
+        tasks.filter((t) => /not loaded/.test(t.error ?? '')),
+        'no key error left on a task',
+      ).to.deep.equal([]);
     });
   });
 
@@ -156,32 +173,84 @@ describe('Rolling key rotation (Invariant 12)', () => {
       const batches = new BatchLedger(db);
       const member = async (ledger: Ledger, userId: string) => {
         const id = randomUUID();
-        await ledger.requests.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/rotation', action: 'find_by_address', jobName: 'find-endpoint' }));
+        await ledger.requests.createRequest(
+          pinpointTaskRequest({
+            id,
+            userId,
+            resource: 'app/rotation',
+            action: 'find_by_address',
+            jobName: 'find-endpoint',
+          }),
+        );
         const taskId = `${id}__pinpoint__find_by_address`;
-        await batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/rotation', taskId, requestId: id, windowMs: 60_000, maxMembers: 10, maxRebatches: 0 });
+        await batches.join({
+          vendor: 'pinpoint',
+          kind: 'export-segment',
+          scope: 'app/rotation',
+          taskId,
+          requestId: id,
+          windowMs: 60_000,
+          maxMembers: 10,
+          maxRebatches: 0,
+        });
         return { requestId: id, taskId };
       };
       const readable = [await member(withOldKey, 'user-1'), await member(withOldKey, 'user-2')];
       const unreadable = await member(withNewKey, 'user-3');
-      const batchId = (await batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/rotation', ...unreadable, windowMs: 60_000, maxMembers: 10 }))!.batch.id;
+      const batchId = (await batches.join({
+        vendor: 'pinpoint',
+        kind: 'export-segment',
+        scope: 'app/rotation',
+        ...unreadable,
+        windowMs: 60_000,
+        maxMembers: 10,
+      }))!.batch.id;
 
       const seen: string[][] = [];
       const processor: BatchProcessor = async (input) => {
         seen.push(input.members.map((m) => m.subject.userId!));
-        return { outcome: 'done', evidence: {}, members: new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: { found: 1 } }])) };
+        return {
+          outcome: 'done',
+          evidence: {},
+          members: new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: { found: 1 } }])),
+        };
       };
       // The batch job runs in a process that holds only the old key.
-      const run = createBatchRunner({ ledger: withOldKey, batches, queues, processors: { 'export-segment': processor }, clients: {}, logger: createLogger(config, { silentConsole: true }) });
-      const job = { id: `batch__${batchId}`, name: 'export-segment', queueName: 'pinpoint', data: { batchId }, attemptsMade: 0, opts: {} };
+      const run = createBatchRunner({
+        ledger: withOldKey,
+        batches,
+        queues,
+        processors: { 'export-segment': processor },
+        clients: {},
+        logger: createLogger(config, { silentConsole: true }),
+      });
+      const job = {
+        id: `batch__${batchId}`,
+        name: 'export-segment',
+        queueName: 'pinpoint',
+        data: { batchId },
+        attemptsMade: 0,
+        opts: {},
+      };
       const result = await run(job as never);
 
       expect(result).to.deep.equal({ outcome: 'done', members: 2 });
       expect(seen, 'the processor saw only the members it could read').to.deep.equal([['user-1', 'user-2']]);
       const members = await batches.members(batchId);
-      expect(members.map((m) => [m.taskId, m.state]).sort()).to.deep.equal(readable.map((r) => [r.taskId, 'done']).sort());
+      expect(members.map((m) => [m.taskId, m.state]).sort()).to.deep.equal(
+        readable.map((r) => [r.taskId, 'done']).sort(),
+      );
       expect((await batches.get(batchId))!.memberCount).to.equal(2);
       // Set aside is not a failed batch: even with maxRebatches 0 the member joins a new one.
-      const again = await batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/rotation', ...unreadable, windowMs: 60_000, maxMembers: 10, maxRebatches: 0 });
+      const again = await batches.join({
+        vendor: 'pinpoint',
+        kind: 'export-segment',
+        scope: 'app/rotation',
+        ...unreadable,
+        windowMs: 60_000,
+        maxMembers: 10,
+        maxRebatches: 0,
+      });
       expect(again, 'joins a new batch').to.not.equal(undefined);
       expect(again!.batch.id).to.not.equal(batchId);
       expect(again!.member.state).to.equal('waiting');

@@ -47,29 +47,54 @@ describe('A manual step sent to the vendor, then a cancel', function () {
     const noReference = await service.api(`/v1/requests/${id}/tasks/${sentTask}/sent`, { body: {} });
     expect(noReference.status).to.equal(400);
     expect(noReference.body.error.details[0].field).to.equal('reference');
-    const future = await service.api(`/v1/requests/${id}/tasks/${sentTask}/sent`, { body: { reference: 'CS-4411', sentAt: new Date(Date.now() + 86_400_000).toISOString() } });
+    const future = await service.api(`/v1/requests/${id}/tasks/${sentTask}/sent`, {
+      body: { reference: 'CS-4411', sentAt: new Date(Date.now() + 86_400_000).toISOString() },
+    });
     expect(future.status, 'a step is not sent in the future').to.equal(400);
 
     const sentAt = new Date(Date.now() - 3_600_000).toISOString();
-    const sent = await runCli(['task', 'sent', id, sentTask, '--reference', 'Segment CS ticket 4411', '--at', sentAt, '--json', ...serviceFlags(service)]);
+    const sent = await runCli([
+      'task',
+      'sent',
+      id,
+      sentTask,
+      '--reference',
+      'Segment CS ticket 4411',
+      '--at',
+      sentAt,
+      '--json',
+      ...serviceFlags(service),
+    ]);
     expect(sent.code, sent.stderr).to.equal(0);
     const afterSent = JSON.parse(sent.stdout);
     const step = afterSent.tasks.find((t: { id: string }) => t.id === sentTask);
     expect(step.state).to.equal('waiting_manual');
     expect(step.evidence.sent).to.deep.include({ at: sentAt, reference: 'Segment CS ticket 4411', by: 'token:admin' });
-    expect((await service.api(`/v1/requests/${id}/tasks/${sentTask}/sent`, { body: { reference: 'again' } })).status, 'sent once').to.equal(409);
+    expect(
+      (await service.api(`/v1/requests/${id}/tasks/${sentTask}/sent`, { body: { reference: 'again' } })).status,
+      'sent once',
+    ).to.equal(409);
 
-    const cancel = await service.api(`/v1/requests/${id}/cancel`, { body: { reason: 'the person withdrew the request' } });
+    const cancel = await service.api(`/v1/requests/${id}/cancel`, {
+      body: { reason: 'the person withdrew the request' },
+    });
     expect(cancel.status).to.equal(200);
     expect(cancel.body.status).to.equal('cancelled');
     const tasks = Object.fromEntries(cancel.body.tasks.map((t: { id: string }) => [t.id, t]));
     expect(tasks[unsentTask].state, 'a step not yet sent is cancelled').to.equal('cancelled');
     expect(tasks[sentTask].state, 'a sent step is never cancelled').to.equal('waiting_manual');
-    expect(tasks[sentTask].waitingReason).to.include('sent to the vendor before the cancel').and.include('cannot be cancelled');
+    expect(tasks[sentTask].waitingReason)
+      .to.include('sent to the vendor before the cancel')
+      .and.include('cannot be cancelled');
     expect(tasks[sentTask].evidence.cancelAfterSent).to.deep.include({ withdrawn: false });
     expect(cancel.body.cancel.cancelled).to.deep.equal([unsentTask]);
     expect(cancel.body.cancel.notWithdrawn).to.deep.equal([
-      { taskId: sentTask, vendor: 'segment', reason: 'the manual step was sent to the vendor before the cancel and cannot be cancelled; it stays open until the vendor confirms' },
+      {
+        taskId: sentTask,
+        vendor: 'segment',
+        reason:
+          'the manual step was sent to the vendor before the cancel and cannot be cancelled; it stays open until the vendor confirms',
+      },
     ]);
 
     const receipt = (await service.api(`/v1/requests/${id}/receipt`)).body;
@@ -83,7 +108,9 @@ describe('A manual step sent to the vendor, then a cancel', function () {
     expect(verifyReceipt(receipt)).to.deep.equal({ valid: true, problems: [] });
 
     // The vendor confirms later: the operator records it; the request stays cancelled.
-    const done = await service.api(`/v1/requests/${id}/tasks/${sentTask}/complete`, { body: { note: 'Segment confirmed the deletion, CS-4411' } });
+    const done = await service.api(`/v1/requests/${id}/tasks/${sentTask}/complete`, {
+      body: { note: 'Segment confirmed the deletion, CS-4411' },
+    });
     expect(done.status).to.equal(200);
     expect(done.body.status).to.equal('cancelled');
     expect(done.body.tasks.find((t: { id: string }) => t.id === sentTask).state).to.equal('succeeded');
@@ -92,7 +119,9 @@ describe('A manual step sent to the vendor, then a cancel', function () {
   it('records a step as sent from the admin page', async () => {
     const { id, sentTask } = await manualRequest();
     const cookie = await adminSessionCookie(service.url, service.adminToken);
-    const page = await (await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })).text();
+    const page = await (
+      await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })
+    ).text();
     expect(page).to.include(`action="/admin/requests/${id}/tasks/${sentTask}/sent"`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1];
     const res = await fetch(`${service.url}/admin/requests/${id}/tasks/${sentTask}/sent`, {
@@ -104,7 +133,9 @@ describe('A manual step sent to the vendor, then a cancel', function () {
     expect(res.headers.get('location')).to.equal(`/admin/requests/${id}?notice=task-sent`);
     const task = (await service.ledger.tasks.getTask(sentTask))!;
     expect(task.evidence.sent).to.deep.include({ reference: 'CS-4412' });
-    const after = await (await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })).text();
+    const after = await (
+      await fetch(`${service.url}/admin/requests/${id}`, { headers: { accept: 'text/html', cookie } })
+    ).text();
     expect(after, 'sent once').not.to.include(`/tasks/${sentTask}/sent"`);
   });
 });

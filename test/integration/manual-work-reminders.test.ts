@@ -56,8 +56,16 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
     hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hooks/manual-work`;
   });
   after(async () => {
-    await new Promise<void>((resolve) => { smtp?.close(() => { resolve(); }); });
-    await new Promise<void>((resolve) => hook?.close(() => { resolve(); }));
+    await new Promise<void>((resolve) => {
+      smtp?.close(() => {
+        resolve();
+      });
+    });
+    await new Promise<void>((resolve) =>
+      hook?.close(() => {
+        resolve();
+      }),
+    );
     await service?.close();
   });
 
@@ -68,10 +76,19 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
       remindBeforeHours: [24],
       escalateAfterHours: [0, 48],
       webhookUrl: hookUrl,
-      smtp: { host: '127.0.0.1', port: smtpPort, from: 'erasure@example.net', to: ['oncall@example.net'], escalateTo: ['lead@example.net'] },
+      smtp: {
+        host: '127.0.0.1',
+        port: smtpPort,
+        from: 'erasure@example.net',
+        to: ['oncall@example.net'],
+        escalateTo: ['lead@example.net'],
+      },
     });
     const signer = createReceiptSigner(Buffer.alloc(32, 7));
-    const notifiers = [webhookNotifier(hookUrl, { signer, policy: { allowPrivateNetworks: true, allowedHosts: [] }, timeoutMs: 5000 }), smtpNotifier(settings.smtp!)];
+    const notifiers = [
+      webhookNotifier(hookUrl, { signer, policy: { allowPrivateNetworks: true, allowedHosts: [] }, timeoutMs: 5000 }),
+      smtpNotifier(settings.smtp!),
+    ];
 
     // A request waiting on a manual Segment step, for a person with every kind of identifier.
     const requestId = randomUUID();
@@ -83,7 +100,18 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
       subject: PERSON,
       submittedAt: new Date(),
       dueAt: new Date(Date.now() + 30 * 24 * HOUR_MS),
-      tasks: [{ id: taskId, vendor: 'segment', resource: 'workspace/acme', action: 'request-source-deletion', queue: 'segment', jobName: 'manual', initialState: 'waiting_manual', waitingReason: 'e-mail Segment' }],
+      tasks: [
+        {
+          id: taskId,
+          vendor: 'segment',
+          resource: 'workspace/acme',
+          action: 'request-source-deletion',
+          queue: 'segment',
+          jobName: 'manual',
+          initialState: 'waiting_manual',
+          waitingReason: 'e-mail Segment',
+        },
+      ],
       actor: 'test',
     });
     await service.ledger.requests.markEnqueued(requestId);
@@ -91,13 +119,30 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
     // A drafted Segment space deletion on the ledger's clock, due 24 hours after it was drafted.
     let clock = waitingSince;
     const scopes = new ScopeDeletionLedger(service.db, () => clock);
-    const space = await requestGuidedDeletion(scopes, { kind: 'segment-space', fields: { workspaceSlug: 'acme-prod', space: 'Marketing EU' }, confirmScope: 'acme-prod', reason: 'retired', actor: 'token:oncall' });
+    const space = await requestGuidedDeletion(scopes, {
+      kind: 'segment-space',
+      fields: { workspaceSlug: 'acme-prod', space: 'Marketing EU' },
+      confirmScope: 'acme-prod',
+      reason: 'retired',
+      actor: 'token:oncall',
+    });
 
-    const deps = { db: service.db, ledger: service.ledger, scopeDeletions: scopes, settings, notifiers, logger: service.logger };
+    const deps = {
+      db: service.db,
+      ledger: service.ledger,
+      scopeDeletions: scopes,
+      settings,
+      notifiers,
+      logger: service.logger,
+    };
     const at = (hours: number) => new Date(waitingSince.getTime() + hours * HOUR_MS);
-    const sweep = async (hours: number) => (await sweepManualWork(deps, at(hours))).map((s) => `${s.ref.split(':')[0]}:${s.stage}`).sort();
+    const sweep = async (hours: number) =>
+      (await sweepManualWork(deps, at(hours))).map((s) => `${s.ref.split(':')[0]}:${s.stage}`).sort();
 
-    expect(await sweep(1), 'the space deletion is due at 24 h: its reminder 24 h before; the task is not due for a while').to.deep.equal(['scope:remind-24h']);
+    expect(
+      await sweep(1),
+      'the space deletion is due at 24 h: its reminder 24 h before; the task is not due for a while',
+    ).to.deep.equal(['scope:remind-24h']);
     expect(await sweep(10), 'nothing new').to.deep.equal([]);
     expect(await sweep(25), 'the space deletion is past due').to.deep.equal(['scope:escalate-0h']);
     expect(await sweep(49), 'the task is due at 72 h: reminder from 48 h').to.deep.equal(['task:remind-24h']);
@@ -110,14 +155,30 @@ describe('Reminders and escalations of manual work (signed webhook, SMTP)', func
     expect(hooks).to.have.length(6);
     expect(mails).to.have.length(6);
     const bodies = hooks.map((h) => JSON.parse(h.body));
-    for (const h of hooks) expect(verifySignature(signer.publicKeyPem, h.body, h.signature), 'signed like a status callback').to.equal(true);
-    expect(bodies.find((b) => b.stage === 'remind-24h' && b.work === 'request-task')).to.deep.include({ type: 'manual_work.reminder', id: taskId, requestId, assignee: 'privacy-team', step: 'send', overdue: false, link: `/admin/requests/${requestId}` });
-    expect(bodies.find((b) => b.stage === 'escalate-0h' && b.work === 'scope-deletion')).to.deep.include({ type: 'manual_work.escalation', id: space.id, kind: 'segment-space', assignee: 'on-call', overdue: true });
+    for (const h of hooks)
+      expect(verifySignature(signer.publicKeyPem, h.body, h.signature), 'signed like a status callback').to.equal(true);
+    expect(bodies.find((b) => b.stage === 'remind-24h' && b.work === 'request-task')).to.deep.include({
+      type: 'manual_work.reminder',
+      id: taskId,
+      requestId,
+      assignee: 'privacy-team',
+      step: 'send',
+      overdue: false,
+      link: `/admin/requests/${requestId}`,
+    });
+    expect(bodies.find((b) => b.stage === 'escalate-0h' && b.work === 'scope-deletion')).to.deep.include({
+      type: 'manual_work.escalation',
+      id: space.id,
+      kind: 'segment-space',
+      assignee: 'on-call',
+      overdue: true,
+    });
     const escalationMail = mails.find((m) => /Escalation: request-source-deletion/.test(m))!;
     expect(escalationMail).to.match(/^To: .*oncall@example\.net.*lead@example\.net/m);
     expect(mails.find((m) => /Reminder: request-source-deletion/.test(m))).to.match(/^To: oncall@example\.net\s*$/m);
     for (const text of [...hooks.map((h) => h.body), ...mails]) {
-      for (const value of Object.values(PERSON)) expect(text, 'no identifier of a person in any notice').not.to.include(value);
+      for (const value of Object.values(PERSON))
+        expect(text, 'no identifier of a person in any notice').not.to.include(value);
     }
   });
 });

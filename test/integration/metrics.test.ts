@@ -45,10 +45,16 @@ describe('Per-vendor call metrics in /metrics', function () {
     const operations = new Set(calls.map((s) => s.labels.operation));
     expect([...operations].sort()).to.include.members(['DeleteUserEndpoints', 'GetUserEndpoints']);
     for (const op of operations) expect(op, 'a fixed operation name, never a path').to.match(/^[A-Za-z_]+$/);
-    expect(calls.find((s) => s.labels.operation === 'DeleteUserEndpoints' && s.labels.outcome === 'ok')?.value).to.be.at.least(1);
+    expect(
+      calls.find((s) => s.labels.operation === 'DeleteUserEndpoints' && s.labels.outcome === 'ok')?.value,
+    ).to.be.at.least(1);
 
-    const count = series(text, 'erasure_vendor_call_duration_seconds_count').find((s) => s.labels.vendor === 'pinpoint');
-    const inf = series(text, 'erasure_vendor_call_duration_seconds_bucket').find((s) => s.labels.vendor === 'pinpoint' && s.labels.le === '+Inf');
+    const count = series(text, 'erasure_vendor_call_duration_seconds_count').find(
+      (s) => s.labels.vendor === 'pinpoint',
+    );
+    const inf = series(text, 'erasure_vendor_call_duration_seconds_bucket').find(
+      (s) => s.labels.vendor === 'pinpoint' && s.labels.le === '+Inf',
+    );
     const total = series(text, 'erasure_vendor_call_duration_seconds_sum').find((s) => s.labels.vendor === 'pinpoint');
     expect(count?.value).to.equal(served.calls);
     expect(inf?.value).to.equal(served.calls);
@@ -58,20 +64,35 @@ describe('Per-vendor call metrics in /metrics', function () {
 
   it('counts got-based calls too: a Segment 429 storm shows as 429s of the named operation', async () => {
     service = await startTestService({
-      file: { sandbox: { subjects: 30, clockSpeed: 1, vendorOverrides: { segment: { batchWindowMs: 200, pollIntervalMs: 200, pollJitter: 0 } } } },
+      file: {
+        sandbox: {
+          subjects: 30,
+          clockSpeed: 1,
+          vendorOverrides: { segment: { batchWindowMs: 200, pollIntervalMs: 200, pollJitter: 0 } },
+        },
+      },
     });
     service.sandbox!.faults.set('segment', { throttleForMs: 1000 });
     const res = await service.api('/v1/requests', { body: { subject: { userId: 'user-5' }, vendors: ['segment'] } });
     expect(res.status).to.equal(202);
     // The regulation is created once the storm is over; then the batch polls it.
-    await waitFor(async () => (service.sandbox!.stats.snapshot().segment?.operations.getRegulation?.calls ?? 0) >= 1, 30_000);
+    await waitFor(
+      async () => (service.sandbox!.stats.snapshot().segment?.operations.getRegulation?.calls ?? 0) >= 1,
+      30_000,
+    );
 
     const text = await metrics();
     const calls = series(text, 'erasure_vendor_calls_total').filter((s) => s.labels.vendor === 'segment');
-    const throttled = calls.find((s) => s.labels.operation === 'createWorkspaceRegulation' && s.labels.outcome === '429');
+    const throttled = calls.find(
+      (s) => s.labels.operation === 'createWorkspaceRegulation' && s.labels.outcome === '429',
+    );
     expect(throttled?.value, 'the throttled creations').to.be.at.least(1);
-    expect(calls.find((s) => s.labels.operation === 'createWorkspaceRegulation' && s.labels.outcome === 'ok')?.value).to.equal(1);
-    expect(calls.find((s) => s.labels.operation === 'getRegulation' && s.labels.outcome === 'ok')?.value).to.be.at.least(1);
+    expect(
+      calls.find((s) => s.labels.operation === 'createWorkspaceRegulation' && s.labels.outcome === 'ok')?.value,
+    ).to.equal(1);
+    expect(
+      calls.find((s) => s.labels.operation === 'getRegulation' && s.labels.outcome === 'ok')?.value,
+    ).to.be.at.least(1);
   });
 
   it('shows the totals of every process: counts another process flushed to Redis add to this one’s', async () => {
@@ -88,13 +109,23 @@ describe('Per-vendor call metrics in /metrics', function () {
     }
     const text = await metrics();
     const calls = series(text, 'erasure_vendor_calls_total').filter((s) => s.labels.vendor === 'amplitude');
-    expect(calls).to.deep.include({ labels: { vendor: 'amplitude', operation: 'createDeletion', outcome: 'ok' }, value: 2 });
-    expect(calls).to.deep.include({ labels: { vendor: 'amplitude', operation: 'createDeletion', outcome: '5xx' }, value: 1 });
-    const buckets = series(text, 'erasure_vendor_call_duration_seconds_bucket').filter((s) => s.labels.vendor === 'amplitude');
+    expect(calls).to.deep.include({
+      labels: { vendor: 'amplitude', operation: 'createDeletion', outcome: 'ok' },
+      value: 2,
+    });
+    expect(calls).to.deep.include({
+      labels: { vendor: 'amplitude', operation: 'createDeletion', outcome: '5xx' },
+      value: 1,
+    });
+    const buckets = series(text, 'erasure_vendor_call_duration_seconds_bucket').filter(
+      (s) => s.labels.vendor === 'amplitude',
+    );
     expect(buckets.find((s) => s.labels.le === '0.025')?.value).to.equal(1);
     expect(buckets.find((s) => s.labels.le === '0.05')?.value).to.equal(2);
     expect(buckets.find((s) => s.labels.le === '0.25')?.value).to.equal(3);
-    expect(series(text, 'erasure_vendor_call_duration_seconds_sum').find((s) => s.labels.vendor === 'amplitude')?.value).to.be.closeTo(0.25, 1e-6);
+    expect(
+      series(text, 'erasure_vendor_call_duration_seconds_sum').find((s) => s.labels.vendor === 'amplitude')?.value,
+    ).to.be.closeTo(0.25, 1e-6);
   });
 
   it('flushes counts not yet in Redis when the service stops gracefully (what SIGTERM runs)', async () => {

@@ -29,7 +29,15 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
     this.timeout(60_000);
     child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'start'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        PORT: '0',
+        ERASURE_DATA_DIR: dataDir,
+        SANDBOX_SUBJECTS: '50',
+        LOG_LEVEL: 'warn',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -49,11 +57,18 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
 
   it('erases user-7 from the simulated Pinpoint within seconds, and leaves user-8 alone', async () => {
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const submitted = await fetch(`${url}/v1/requests`, { method: 'POST', headers, body: JSON.stringify({ subject: { userId: 'user-7' }, vendors: ['pinpoint'] }) });
+    const submitted = await fetch(`${url}/v1/requests`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ subject: { userId: 'user-7' }, vendors: ['pinpoint'] }),
+    });
     expect(submitted.status).to.equal(202);
     const { id } = (await submitted.json()) as { id: string };
     const done = await waitFor(async () => {
-      const status = (await (await fetch(`${url}/v1/requests/${id}`, { headers })).json()) as { status: string; tasks: Array<{ state: string; evidence: { endpointsDeleted: number } }> };
+      const status = (await (await fetch(`${url}/v1/requests/${id}`, { headers })).json()) as {
+        status: string;
+        tasks: Array<{ state: string; evidence: { endpointsDeleted: number } }>;
+      };
       return status.status === 'completed' ? status : undefined;
     }, 10_000);
     expect(done.tasks[0].state).to.equal('succeeded');
@@ -61,21 +76,31 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
 
     // Issue 25 §9: the sandbox controls (simulator credentials among them) need the admin token.
     expect((await fetch(`${url}/sandbox`)).status).to.equal(401);
-    const sandbox = (await (await fetch(`${url}/sandbox`, { headers })).json()) as { vendors: Record<string, { baseUrl: string; credentials: Record<string, string>; appIds?: string[] }> };
+    const sandbox = (await (await fetch(`${url}/sandbox`, { headers })).json()) as {
+      vendors: Record<string, { baseUrl: string; credentials: Record<string, string>; appIds?: string[] }>;
+    };
     expect(Object.keys(sandbox.vendors)).to.include.members(['pinpoint', 's3', 'appcenter', 'segment', 'amplitude']);
     const pinpoint = sandbox.vendors.pinpoint;
     const sdk = new PinpointClient({
       endpoint: pinpoint.baseUrl,
       region: pinpoint.credentials.region,
-      credentials: { accessKeyId: pinpoint.credentials.accessKeyId, secretAccessKey: pinpoint.credentials.secretAccessKey },
+      credentials: {
+        accessKeyId: pinpoint.credentials.accessKeyId,
+        secretAccessKey: pinpoint.credentials.secretAccessKey,
+      },
       maxAttempts: 1,
     });
     const appId = pinpoint.appIds![0];
-    expect(await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' })).catch((e: unknown) => e)).to.be.instanceOf(NotFoundException);
+    expect(
+      await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' })).catch((e: unknown) => e),
+    ).to.be.instanceOf(NotFoundException);
     const neighbour = await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-8' }));
     expect(neighbour.EndpointsResponse?.Item).to.have.length(2);
     sdk.destroy();
-    const stats = (await (await fetch(`${url}/sandbox/stats`, { headers })).json()) as Record<string, { operations: Record<string, { calls: number }> }>;
+    const stats = (await (await fetch(`${url}/sandbox/stats`, { headers })).json()) as Record<
+      string,
+      { operations: Record<string, { calls: number }> }
+    >;
     expect(stats.pinpoint.operations.DeleteUserEndpoints.calls).to.equal(1);
   });
 
@@ -83,7 +108,11 @@ describe('`erasure start` (what `npm start` runs) on an empty data directory', (
     this.timeout(30_000);
     const redisPid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
     expect(processAlive(redisPid), 'the embedded redis-server runs while the service does').to.equal(true);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code); }));
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => {
+        resolve(code);
+      }),
+    );
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
     await waitFor(async () => !processAlive(redisPid), 5000);
@@ -95,17 +124,28 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
   // No boot preflight: its vendor calls (GetApp) would land in the second start's counts, not in the first's.
   const configFile = path.join(dataDir, 'erasure.yaml');
   writeFileSync(configFile, 'preflight:\n  atBoot: false\n');
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, ERASURE_CONFIG: configFile, SANDBOX_SUBJECTS: '50', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ERASURE_NO_INSTALL: '1' };
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    PORT: '0',
+    ERASURE_DATA_DIR: dataDir,
+    ERASURE_CONFIG: configFile,
+    SANDBOX_SUBJECTS: '50',
+    LOG_LEVEL: 'warn',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ERASURE_NO_INSTALL: '1',
+  };
   const children: ChildProcess[] = [];
   // Each start runs in its own process group, so whatever a failed stop left running goes too.
-  after(() => { children.forEach((c) => {
+  after(() => {
+    children.forEach((c) => {
       try {
         process.kill(-c.pid!, 'SIGKILL');
       } catch {
         // already gone
       }
-    }); },
-  );
+    });
+  });
 
   /** Starts `command` in ROOT and resolves with the child, its output so far, and the API's base URL once printed. */
   async function start(command: string, args: string[]) {
@@ -123,20 +163,43 @@ describe('`npm start` stopped by a SIGTERM to npm alone (what a supervisor sends
     const npm = await start('npm', ['start', '--silent']);
     const token = readFileSync(path.join(dataDir, 'admin-token'), 'utf8').trim();
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const submitted = await fetch(`${npm.url}/v1/requests`, { method: 'POST', headers, body: JSON.stringify({ subject: { userId: 'user-7' }, vendors: ['pinpoint'] }) });
+    const submitted = await fetch(`${npm.url}/v1/requests`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ subject: { userId: 'user-7' }, vendors: ['pinpoint'] }),
+    });
     expect(submitted.status).to.equal(202);
     const { id } = (await submitted.json()) as { id: string };
-    await waitFor(async () => ((await (await fetch(`${npm.url}/v1/requests/${id}`, { headers })).json()) as { status: string }).status === 'completed', 10_000);
-    const served = ((await (await fetch(`${npm.url}/sandbox/stats`, { headers })).json()) as Record<string, { total: { calls: number } }>).pinpoint.total.calls;
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${npm.url}/v1/requests/${id}`, { headers })).json()) as { status: string }).status ===
+        'completed',
+      10_000,
+    );
+    const served = (
+      (await (await fetch(`${npm.url}/sandbox/stats`, { headers })).json()) as Record<
+        string,
+        { total: { calls: number } }
+      >
+    ).pinpoint.total.calls;
     expect(served).to.be.at.least(2);
 
     const redisPid = Number(readFileSync(path.join(dataDir, 'redis', 'redis.pid'), 'utf8'));
-    const exited = new Promise<void>((resolve) => npm.child.once('exit', () => { resolve(); }));
+    const exited = new Promise<void>((resolve) =>
+      npm.child.once('exit', () => {
+        resolve();
+      }),
+    );
     npm.child.kill('SIGTERM');
     await exited;
     // Nothing of the service is left serving: npm ran it in its own place (exec) and waited for it.
     await waitFor(async () => !processAlive(redisPid), 15_000);
-    expect(await fetch(`${npm.url}/healthz`).then(() => 'answered', () => 'refused')).to.equal('refused');
+    expect(
+      await fetch(`${npm.url}/healthz`).then(
+        () => 'answered',
+        () => 'refused',
+      ),
+    ).to.equal('refused');
     expect(npm.seen.output).to.include('SIGTERM: finishing running jobs and stopping');
 
     // The counts live in the embedded Redis (AOF, in the data dir): a new start reads them back.

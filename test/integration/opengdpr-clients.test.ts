@@ -31,12 +31,18 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
   let service: TestService;
 
   before(async () => {
-    service = await startTestService({ file: { tokens: [{ name: 'go-controller', sha256: sha256Hex(CONTROLLER_TOKEN), role: 'submitter' }] } });
+    service = await startTestService({
+      file: { tokens: [{ name: 'go-controller', sha256: sha256Hex(CONTROLLER_TOKEN), role: 'submitter' }] },
+    });
   });
   after(async () => service?.close());
 
   async function post(pathname: string, body: string, contentType = 'application/json') {
-    const res = await fetch(`${service.url}${pathname}`, { method: 'POST', headers: { authorization: `Bearer ${CONTROLLER_TOKEN}`, 'content-type': contentType }, body });
+    const res = await fetch(`${service.url}${pathname}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CONTROLLER_TOKEN}`, 'content-type': contentType },
+      body,
+    });
     const text = await res.text();
     return { status: res.status, text, body: JSON.parse(text) };
   }
@@ -46,9 +52,15 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const v1 = await post('/v1/opengdpr_requests', goClientBody(v1Id, 'user-11'), 'Application/JSON');
     expect(v1.status, v1.text).to.equal(201);
     expect(v1.body.subject_request_id).to.equal(v1Id);
-    const status = await fetch(`${service.url}/v1/opengdpr_requests/${v1Id}`, { headers: { authorization: `Bearer ${CONTROLLER_TOKEN}` } });
+    const status = await fetch(`${service.url}/v1/opengdpr_requests/${v1Id}`, {
+      headers: { authorization: `Bearer ${CONTROLLER_TOKEN}` },
+    });
     expect(status.status).to.equal(200);
-    expect(((await status.json()) as { request_status: string }).request_status).to.be.oneOf(['pending', 'in_progress', 'completed']);
+    expect(((await status.json()) as { request_status: string }).request_status).to.be.oneOf([
+      'pending',
+      'in_progress',
+      'completed',
+    ]);
 
     // OpenDSR 2.0 makes `regulation` required; everything else is the same shape.
     const v2Id = randomUUID();
@@ -57,15 +69,28 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     expect(v2.body.subject_request_id).to.equal(v2Id);
 
     // A null regulation on the v1 alias is absent too (it defaults to gdpr); a null required field is "required".
-    const nullRegulation = await post('/v1/opengdpr_requests', goClientBody(randomUUID(), 'user-13', ',"regulation":null'), 'Application/JSON');
+    const nullRegulation = await post(
+      '/v1/opengdpr_requests',
+      goClientBody(randomUUID(), 'user-13', ',"regulation":null'),
+      'Application/JSON',
+    );
     expect(nullRegulation.status, nullRegulation.text).to.equal(201);
-    const nullType = await post('/v2/requests', goClientBody(randomUUID(), 'user-14', ',"regulation":"gdpr"').replace('"subject_request_type":"erasure"', '"subject_request_type":null'));
+    const nullType = await post(
+      '/v2/requests',
+      goClientBody(randomUUID(), 'user-14', ',"regulation":"gdpr"').replace(
+        '"subject_request_type":"erasure"',
+        '"subject_request_type":null',
+      ),
+    );
     expect(nullType.status).to.equal(400);
     expect(nullType.text).to.include('subject_request_type is required');
     // Null inside our extension is absent as well.
     const nullInExtension = await post(
       '/v2/requests',
-      goClientBody(randomUUID(), 'user-15', ',"regulation":"gdpr"').replace('"extensions":null', '"extensions":{"localhost":{"grace_period_seconds":null,"vendors":null,"identities":{"phone":null,"install_id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301"}}}'),
+      goClientBody(randomUUID(), 'user-15', ',"regulation":"gdpr"').replace(
+        '"extensions":null',
+        '"extensions":{"localhost":{"grace_period_seconds":null,"vendors":null,"identities":{"phone":null,"install_id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301"}}}',
+      ),
     );
     expect(nullInExtension.status, nullInExtension.text).to.equal(201);
   });
@@ -74,7 +99,14 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const res = await fetch(`${service.url}/v1/requests`, {
       method: 'POST',
       headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ requestId: null, subject: { userId: 'user-16', email: null, phone: null, installId: null, amplitudeId: null }, vendors: null, regulation: null, callbackUrl: null, gracePeriodSeconds: null }),
+      body: JSON.stringify({
+        requestId: null,
+        subject: { userId: 'user-16', email: null, phone: null, installId: null, amplitudeId: null },
+        vendors: null,
+        regulation: null,
+        callbackUrl: null,
+        gracePeriodSeconds: null,
+      }),
     });
     const body = (await res.json()) as { id: string; regulation: string; vendors: string[] };
     expect(res.status, JSON.stringify(body)).to.equal(202);
@@ -82,9 +114,21 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     expect(stored!.regulation).to.equal('gdpr');
     expect(stored!.callbackUrl ?? undefined).to.equal(undefined);
     // The other native bodies too: a null optional filter is no filter.
-    const retries = await service.api('/v1/retries', { body: { reason: 'retry after the outage', vendor: null, requestId: null, since: null, all: true, dryRun: null, limit: null } });
+    const retries = await service.api('/v1/retries', {
+      body: {
+        reason: 'retry after the outage',
+        vendor: null,
+        requestId: null,
+        since: null,
+        all: true,
+        dryRun: null,
+        limit: null,
+      },
+    });
     expect(retries.status, JSON.stringify(retries.body)).to.equal(200);
-    const retry = await service.api(`/v1/requests/${body.id}/retry`, { body: { reason: 'retry after the outage', vendor: null } });
+    const retry = await service.api(`/v1/requests/${body.id}/retry`, {
+      body: { reason: 'retry after the outage', vendor: null },
+    });
     expect(retry.status, JSON.stringify(retry.body)).to.be.below(500).and.not.equal(400);
     // Null is absent for the fields the schema knows; an unknown field stays refused, null or not.
     const unknown = await service.api('/v1/requests', { body: { subject: { userId: 'user-16' }, colour: null } });
@@ -103,15 +147,28 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     const dir = makeTestTempDir('erasure-openssl-');
     // Asynchronously: curl calls this very process, whose event loop must keep running.
     const run = promisify(execFile);
-    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', block![1]], { cwd: dir, env: { ...process.env, ERASURE_URL: service.url }, encoding: 'utf8' });
+    const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', block![1]], {
+      cwd: dir,
+      env: { ...process.env, ERASURE_URL: service.url },
+      encoding: 'utf8',
+    });
     expect(stdout.trim()).to.equal('Verified OK');
-    expect(JSON.parse(readFileSync(path.join(dir, 'discovery.json'), 'utf8')).signature_algorithm).to.equal('RSASSA-PKCS1-v1_5-SHA256');
+    expect(JSON.parse(readFileSync(path.join(dir, 'discovery.json'), 'utf8')).signature_algorithm).to.equal(
+      'RSASSA-PKCS1-v1_5-SHA256',
+    );
 
     // The same command on a body changed by one byte: openssl says so and exits non-zero.
-    writeFileSync(path.join(dir, 'discovery.json'), readFileSync(path.join(dir, 'discovery.json'), 'utf8').replace('erasure', 'Erasure'));
+    writeFileSync(
+      path.join(dir, 'discovery.json'),
+      readFileSync(path.join(dir, 'discovery.json'), 'utf8').replace('erasure', 'Erasure'),
+    );
     let failed = false;
     try {
-      await run('openssl', ['dgst', '-sha256', '-verify', 'processor-pub.pem', '-signature', 'discovery.sig', 'discovery.json'], { cwd: dir, encoding: 'utf8' });
+      await run(
+        'openssl',
+        ['dgst', '-sha256', '-verify', 'processor-pub.pem', '-signature', 'discovery.sig', 'discovery.json'],
+        { cwd: dir, encoding: 'utf8' },
+      );
     } catch (err) {
       failed = true;
       expect(String((err as { stdout?: string }).stdout)).to.include('Verification failure');
@@ -120,11 +177,29 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
   });
 
   it('refuses callbacks into the mapped, translated, tunnelled and documentation ranges on both intakes, through the one guard (item 7)', async () => {
-    for (const host of ['[::ffff:7f00:1]', '[64:ff9b::a00:1]', '[2002:7f00:1::1]', '[2001:0:4136:e378:8000:63bf:3fff:fdd2]', '[fec0::1]', '[2001:db8::1]', '192.0.2.10', '198.51.100.7', '203.0.113.9']) {
-      const native = await service.api('/v1/requests', { body: { subject: { userId: 'user-22' }, callbackUrl: `https://${host}/cb` } });
+    for (const host of [
+      '[::ffff:7f00:1]',
+      '[64:ff9b::a00:1]',
+      '[2002:7f00:1::1]',
+      '[2001:0:4136:e378:8000:63bf:3fff:fdd2]',
+      '[fec0::1]',
+      '[2001:db8::1]',
+      '192.0.2.10',
+      '198.51.100.7',
+      '203.0.113.9',
+    ]) {
+      const native = await service.api('/v1/requests', {
+        body: { subject: { userId: 'user-22' }, callbackUrl: `https://${host}/cb` },
+      });
       expect(native.status, host).to.equal(400);
       expect(native.body.error.details[0].field).to.equal('callbackUrl');
-      const opendsr = await post('/v2/requests', goClientBody(randomUUID(), 'user-22', ',"regulation":"gdpr"').replace('"status_callback_urls":null', `"status_callback_urls":["https://${host}/cb"]`));
+      const opendsr = await post(
+        '/v2/requests',
+        goClientBody(randomUUID(), 'user-22', ',"regulation":"gdpr"').replace(
+          '"status_callback_urls":null',
+          `"status_callback_urls":["https://${host}/cb"]`,
+        ),
+      );
       expect(opendsr.status, host).to.equal(400);
       expect(opendsr.body.error.errors[0].reason).to.equal('callback_url_refused');
     }
@@ -155,7 +230,9 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     }
 
     it('stores +44 (0) 20 7946 0958 as +442079460958 and refuses a subject key "__proto__" instead of dropping it', async () => {
-      const ok = await service.api('/v1/requests', { body: { subject: { phone: '+44 (0) 20 7946 0958' }, vendors: ['pinpoint'] } });
+      const ok = await service.api('/v1/requests', {
+        body: { subject: { phone: '+44 (0) 20 7946 0958' }, vendors: ['pinpoint'] },
+      });
       expect(ok.status).to.equal(202);
       expect((await service.ledger.vault.loadSubject(ok.body.id as string)).phone).to.equal('+442079460958');
       const proto = await fetch(`${service.url}/v1/requests`, {
@@ -176,7 +253,10 @@ describe('OpenGDPR clients, null optional fields and strict identifiers (issue 2
     });
 
     it('refuses the same identifiers through OpenDSR, naming the OpenDSR field', async () => {
-      const body = goClientBody(randomUUID(), 'user-21', ',"regulation":"gdpr"').replace('"identity_type":"controller_customer_id","identity_value":"user-21"', '"identity_type":"email","identity_value":"a..b@example.com"');
+      const body = goClientBody(randomUUID(), 'user-21', ',"regulation":"gdpr"').replace(
+        '"identity_type":"controller_customer_id","identity_value":"user-21"',
+        '"identity_type":"email","identity_value":"a..b@example.com"',
+      );
       const res = await post('/v2/requests', body);
       expect(res.status).to.equal(400);
       expect(res.text).to.include('subject_identities (email)');

@@ -7,7 +7,12 @@ import { SANDBOX_CREDENTIALS } from '../../src/sandbox/sandbox.js';
 
 function sdkFor(service: TestService): PinpointClient {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-  return new PinpointClient({ endpoint: service.sandbox!.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  return new PinpointClient({
+    endpoint: service.sandbox!.vendors.pinpoint.baseUrl,
+    region,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+  });
 }
 
 for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
@@ -26,7 +31,9 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     });
 
     it('completes the request, records the endpoints deleted, and leaves the neighbour untouched', async () => {
-      const submitted = await service.api('/v1/requests', { body: { subject: { userId: 'user-7' }, vendors: ['pinpoint'] } });
+      const submitted = await service.api('/v1/requests', {
+        body: { subject: { userId: 'user-7' }, vendors: ['pinpoint'] },
+      });
       expect(submitted.status).to.equal(202);
       expect(submitted.body.status).to.equal('in_progress');
       await service.waitForRequest(submitted.body.id);
@@ -40,14 +47,18 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       expect(task.evidence.verification).to.equal('verified_absent');
 
       const appId = service.sandbox!.pinpoint.appId;
-      const gone = await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' })).catch((e: unknown) => e);
+      const gone = await sdk
+        .send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' }))
+        .catch((e: unknown) => e);
       expect(gone).to.be.instanceOf(NotFoundException);
       const neighbour = await sdk.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-8' }));
       expect(neighbour.EndpointsResponse?.Item).to.have.length(2);
     });
 
     it('records not_found, not an error, for a person Pinpoint does not know', async () => {
-      const submitted = await service.api('/v1/requests', { body: { subject: { userId: 'user-nobody-knows' }, vendors: ['pinpoint'] } });
+      const submitted = await service.api('/v1/requests', {
+        body: { subject: { userId: 'user-nobody-knows' }, vendors: ['pinpoint'] },
+      });
       await service.waitForRequest(submitted.body.id);
       const status = await service.api(`/v1/requests/${submitted.body.id}`);
       expect(status.body.status).to.equal('completed');

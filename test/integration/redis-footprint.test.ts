@@ -49,11 +49,30 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
 
     it(`holds at most ${BYTES_PER_REQUEST_TARGET} Redis bytes per in-flight request, and the requests beyond what the queues admit hold none`, async () => {
       // No workers: every accepted request stays in flight.
-      const service = await startTestService({ database, roles: { api: true, workers: [] }, file: { intake: { maxBulk: 1000 }, jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 5000, stalledIntervalMs: 2000, admission: { readyJobsPerQueue: 150, everyMs: 250 } } } });
+      const service = await startTestService({
+        database,
+        roles: { api: true, workers: [] },
+        file: {
+          intake: { maxBulk: 1000 },
+          jobs: {
+            attempts: 3,
+            backoffMs: 100,
+            lockDurationMs: 5000,
+            stalledIntervalMs: 2000,
+            admission: { readyJobsPerQueue: 150, everyMs: 250 },
+          },
+        },
+      });
       try {
-        await submitBulk(service, Array.from({ length: 250 }, (_, i) => everyVendor(i % 30)));
+        await submitBulk(
+          service,
+          Array.from({ length: 250 }, (_, i) => everyVendor(i % 30)),
+        );
         const at250 = await keysOf(service.config.queuePrefix);
-        await submitBulk(service, Array.from({ length: 250 }, (_, i) => everyVendor(i % 30)));
+        await submitBulk(
+          service,
+          Array.from({ length: 250 }, (_, i) => everyVendor(i % 30)),
+        );
         const at500 = await keysOf(service.config.queuePrefix);
 
         expect(at500.bytes / 500, 'bytes per in-flight request at 500').to.be.at.most(BYTES_PER_REQUEST_TARGET);
@@ -74,7 +93,18 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     });
 
     it('admits a waiting request when its queue has room, and after a wipe of its Redis keys, so every request completes', async () => {
-      const service = await startTestService({ database, file: { jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 5000, stalledIntervalMs: 2000, admission: { readyJobsPerQueue: 1, everyMs: 100 } } } });
+      const service = await startTestService({
+        database,
+        file: {
+          jobs: {
+            attempts: 3,
+            backoffMs: 100,
+            lockDurationMs: 5000,
+            stalledIntervalMs: 2000,
+            admission: { readyJobsPerQueue: 1, everyMs: 100 },
+          },
+        },
+      });
       const pinpoint = service.queues.queue('pinpoint');
       const enqueueMany = createBulkEnqueuer({ ledger: service.ledger, queues: service.queues, readyJobsPerQueue: 1 });
       try {
@@ -83,8 +113,15 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         await pinpoint.rateLimit(10_000);
         const first = await submitBulk(service, [0, 1, 2].map(pinpointOnly));
         expect(await statuses(service)).to.deep.equal({ in_progress: 1, received: 2 });
-        expect(first.answered, 'the answer says which wait for room').to.deep.equal(['in_progress', 'received', 'received']);
-        expect(await admitDueWork({ ledger: service.ledger, enqueueMany }, new Date(Date.now() + 60_000)), 'no room yet').to.equal(0);
+        expect(first.answered, 'the answer says which wait for room').to.deep.equal([
+          'in_progress',
+          'received',
+          'received',
+        ]);
+        expect(
+          await admitDueWork({ ledger: service.ledger, enqueueMany }, new Date(Date.now() + 60_000)),
+          'no room yet',
+        ).to.equal(0);
         expect(await service.queues.queue('requests').getJob(parentJobId(first.ids[1]))).to.equal(undefined);
 
         await waitFor(async () => (await statuses(service)).completed === 3, 60_000);
@@ -98,7 +135,12 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         // The ledger still knows who waits: the scheduler admits them into the empty queue, and the
         // reconciler re-creates the job the wipe took from the request that was already queued.
         const report = await reconcile(
-          { ledger: service.ledger, queues: service.queues, enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues, readyJobsPerQueue: 1 }), logger: service.logger },
+          {
+            ledger: service.ledger,
+            queues: service.queues,
+            enqueue: createRequestEnqueuer({ ledger: service.ledger, queues: service.queues, readyJobsPerQueue: 1 }),
+            logger: service.logger,
+          },
           { enqueueGraceMs: 60_000, staleAfterMs: 1000, identityRetentionDays: service.config.retention.identityDays },
           new Date(Date.now() + 120_000),
         );
@@ -110,14 +152,31 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     });
 
     it('does not let a paused vendor queue hold back the requests that follow', async () => {
-      const service = await startTestService({ database, roles: { api: true, workers: [] }, file: { jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 5000, stalledIntervalMs: 2000, admission: { readyJobsPerQueue: 1, everyMs: 100 } } } });
+      const service = await startTestService({
+        database,
+        roles: { api: true, workers: [] },
+        file: {
+          jobs: {
+            attempts: 3,
+            backoffMs: 100,
+            lockDurationMs: 5000,
+            stalledIntervalMs: 2000,
+            admission: { readyJobsPerQueue: 1, everyMs: 100 },
+          },
+        },
+      });
       try {
         await service.queues.queue('pinpoint').pause();
         await submitBulk(service, [0, 1, 2].map(pinpointOnly));
-        expect(await statuses(service), 'a paused queue is its vendor’s backlog, as before admission').to.deep.equal({ in_progress: 3 });
+        expect(await statuses(service), 'a paused queue is its vendor’s backlog, as before admission').to.deep.equal({
+          in_progress: 3,
+        });
         await service.queues.queue('pinpoint').resume();
         await submitBulk(service, [3, 4].map(pinpointOnly));
-        expect(await statuses(service), 'a running queue that is full holds the next requests in the ledger').to.deep.equal({ in_progress: 3, received: 2 });
+        expect(
+          await statuses(service),
+          'a running queue that is full holds the next requests in the ledger',
+        ).to.deep.equal({ in_progress: 3, received: 2 });
       } finally {
         await service.close();
       }

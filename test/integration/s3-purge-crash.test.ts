@@ -20,7 +20,11 @@ class Crash extends Error {
 /** Every version and marker of every key under a prefix (those hidden by a marker too), straight from the simulator's store. */
 function snapshot(sandbox: Sandbox, bucket: string, prefix: string) {
   const { objects } = sandbox.s3.store.bucket(bucket);
-  return new Map([...objects].filter(([key]) => key.startsWith(prefix)).map(([key, versions]) => [key, versions.map((v) => ({ ...v }))]));
+  return new Map(
+    [...objects]
+      .filter(([key]) => key.startsWith(prefix))
+      .map(([key, versions]) => [key, versions.map((v) => ({ ...v }))]),
+  );
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -38,7 +42,10 @@ function rowsOf(body: Buffer, i: number): number {
  * current was rewritten; a version holding them that is gone was deleted; markers gone from a key
  * holding them count for every person the key held.
  */
-function removedPerTask(before: ReturnType<typeof snapshot>, after: ReturnType<typeof snapshot>): Record<string, PrefixPurgeCounts> {
+function removedPerTask(
+  before: ReturnType<typeof snapshot>,
+  after: ReturnType<typeof snapshot>,
+): Record<string, PrefixPurgeCounts> {
   const out: Record<string, PrefixPurgeCounts> = {};
   for (const [taskId, i] of Object.entries(PEOPLE)) {
     const counts = { objectsRewritten: 0, rowsRemoved: 0, versionsDeleted: 0, deleteMarkersDeleted: 0 };
@@ -53,7 +60,9 @@ function removedPerTask(before: ReturnType<typeof snapshot>, after: ReturnType<t
       }
       // By version id: an unversioned bucket's rewrite replaces the `null` version in place, deleting nothing.
       counts.versionsDeleted += held.filter((v) => !now.some((n) => n.versionId === v.versionId)).length;
-      counts.deleteMarkersDeleted += versions.filter((v) => v.isDeleteMarker && !now.some((n) => n.versionId === v.versionId)).length;
+      counts.deleteMarkersDeleted += versions.filter(
+        (v) => v.isDeleteMarker && !now.some((n) => n.versionId === v.versionId),
+      ).length;
     }
     out[taskId] = counts;
   }
@@ -99,18 +108,38 @@ function crashingRun(s3: S3VendorClient, ledger: ReturnType<typeof ledgerOfOneBa
     putObject: (input) => step(() => s3.putObject(input)),
     deleteVersions: (bucket, items, signal) => step(() => s3.deleteVersions(bucket, items, signal)),
   };
-  return { client, checkpoint: (evidence: Record<string, unknown>) => step(() => ledger.checkpoint(evidence)), steps: () => steps };
+  return {
+    client,
+    checkpoint: (evidence: Record<string, unknown>) => step(() => ledger.checkpoint(evidence)),
+    steps: () => steps,
+  };
 }
 
 describe('S3 purge evidence after a crash at any step (Invariant 11: intent written ahead, resolved from the vendor)', () => {
   for (const location of [
-    { name: 'a versioned bucket (rewrites, older versions, delete markers)', bucket: S3_SANDBOX_BUCKETS.imports, prefix: 'segments/' },
-    { name: 'an unversioned bucket (rewrites in place)', bucket: S3_SANDBOX_BUCKETS.legacyExports, prefix: 'pinpoint-export/' },
+    {
+      name: 'a versioned bucket (rewrites, older versions, delete markers)',
+      bucket: S3_SANDBOX_BUCKETS.imports,
+      prefix: 'segments/',
+    },
+    {
+      name: 'an unversioned bucket (rewrites in place)',
+      bucket: S3_SANDBOX_BUCKETS.legacyExports,
+      prefix: 'pinpoint-export/',
+    },
   ]) {
     describe(location.name, () => {
-      async function purge(crashAfter: number | undefined): Promise<{ evidence: Record<string, PrefixPurgeCounts>; seen: Record<string, PrefixPurgeCounts>; steps: number; crashed: boolean }> {
+      async function purge(crashAfter: number | undefined): Promise<{
+        evidence: Record<string, PrefixPurgeCounts>;
+        seen: Record<string, PrefixPurgeCounts>;
+        steps: number;
+        crashed: boolean;
+      }> {
         const sandbox = await startSandbox({ subjects: 8 });
-        const settings = { ...(sandboxVendorSettings(sandbox).s3 as object), throttleDelayMs: 50 } as unknown as S3Settings;
+        const settings = {
+          ...(sandboxVendorSettings(sandbox).s3 as object),
+          throttleDelayMs: 50,
+        } as unknown as S3Settings;
         const s3 = createS3VendorClient(settings);
         try {
           const before = snapshot(sandbox, location.bucket, location.prefix);
@@ -141,7 +170,10 @@ describe('S3 purge evidence after a crash at any step (Invariant 11: intent writ
           const done = result as Awaited<ReturnType<typeof scanS3Prefix>>;
           if (done.outcome !== 'done') throw new Error('the purge did not finish');
           const evidence = Object.fromEntries(
-            [...done.members].map(([taskId, m]) => [taskId, Object.fromEntries(COUNT_FIELDS.map((f) => [f, m.result[f]])) as unknown as PrefixPurgeCounts]),
+            [...done.members].map(([taskId, m]) => [
+              taskId,
+              Object.fromEntries(COUNT_FIELDS.map((f) => [f, m.result[f]])) as unknown as PrefixPurgeCounts,
+            ]),
           );
           const seen = removedPerTask(before, snapshot(sandbox, location.bucket, location.prefix));
           return { evidence, seen, steps: first.steps(), crashed };
@@ -156,15 +188,25 @@ describe('S3 purge evidence after a crash at any step (Invariant 11: intent writ
         const clean = await purge(undefined);
         expect(clean.crashed).to.equal(false);
         expect(clean.evidence, 'a run without a crash').to.deep.equal(clean.seen);
-        expect(Object.values(clean.seen).every((c) => c.rowsRemoved > 0), 'each person had rows to remove').to.equal(true);
+        expect(
+          Object.values(clean.seen).every((c) => c.rowsRemoved > 0),
+          'each person had rows to remove',
+        ).to.equal(true);
         // Every step of the clean run, one crash each: after the intent, after the rewrite, after
         // each DeleteObjects, after the confirmation.
-        expect(clean.steps, 'steps that change something: at least an intent, a rewrite and a confirmation').to.be.at.least(3);
+        expect(
+          clean.steps,
+          'steps that change something: at least an intent, a rewrite and a confirmation',
+        ).to.be.at.least(3);
         for (let crashAfter = 1; crashAfter < clean.steps; crashAfter++) {
           const run = await purge(crashAfter);
           expect(run.crashed, `a crash after step ${crashAfter}`).to.equal(true);
-          expect(run.evidence, `evidence after a crash after step ${crashAfter} of ${clean.steps}`).to.deep.equal(run.seen);
-          expect(run.evidence, `same counts as the run without a crash (crash after step ${crashAfter})`).to.deep.equal(clean.evidence);
+          expect(run.evidence, `evidence after a crash after step ${crashAfter} of ${clean.steps}`).to.deep.equal(
+            run.seen,
+          );
+          expect(run.evidence, `same counts as the run without a crash (crash after step ${crashAfter})`).to.deep.equal(
+            clean.evidence,
+          );
         }
       });
     });

@@ -51,7 +51,11 @@ describe('Scale-out: N worker services make as many S3 scans as one process (iss
     if (!databaseUrl) throw new Error('no Postgres server (initdb/pg_ctl) for this test');
     const redis = await testRedis();
     const adminToken = randomBytes(24).toString('hex');
-    const env = { ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: adminToken };
+    const env = {
+      ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'),
+      ERASURE_ADMIN_TOKEN: adminToken,
+    };
     const file = {
       redisUrl: redis.url,
       databaseUrl,
@@ -63,7 +67,8 @@ describe('Scale-out: N worker services make as many S3 scans as one process (iss
       preflight: { atBoot: false },
     };
     const vendors: Record<string, unknown> = {};
-    for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)?.sandboxSettings(sandbox, connector.queueDefaults);
+    for (const connector of CONNECTORS)
+      vendors[connector.vendor] = sandboxPluginFor(connector.vendor)?.sandboxSettings(sandbox, connector.queueDefaults);
     vendors.s3 = { ...(vendors.s3 as object), batchWindowMs: 1000 };
     const start = async (roles: ServiceRoles) => {
       const config = loadConfig({ env, file: { ...file, dataDir: makeTestTempDir('erasure-scale-out-batches-') } });
@@ -71,16 +76,25 @@ describe('Scale-out: N worker services make as many S3 scans as one process (iss
       running.push(service);
       return service;
     };
-    const api = workerServices === 0 ? await start({ api: true, workers: 'all' }) : await start({ api: true, workers: ['requests'] });
+    const api =
+      workerServices === 0
+        ? await start({ api: true, workers: 'all' })
+        : await start({ api: true, workers: ['requests'] });
     for (let i = 0; i < workerServices; i++) await start({ api: false, workers: ['s3', 'callbacks'] });
 
     const openS3 = async () => {
-      const { rows } = await api.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE vendor = 's3' AND NOT (state = ANY($1))`, [FINAL_TASK_STATES]);
+      const { rows } = await api.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM tasks WHERE vendor = 's3' AND NOT (state = ANY($1))`,
+        [FINAL_TASK_STATES],
+      );
       return rows[0].n;
     };
     const perGroup = PEOPLE / GROUPS;
     for (let g = 0; g < GROUPS; g++) {
-      const people = Array.from({ length: perGroup }, (_, k) => ({ subject: { userId: seedPerson(g * perGroup + k).userId }, vendors: ['s3'] }));
+      const people = Array.from({ length: perGroup }, (_, k) => ({
+        subject: { userId: seedPerson(g * perGroup + k).userId },
+        vendors: ['s3'],
+      }));
       const res = await fetch(`${api.url}/v1/requests`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
@@ -88,15 +102,27 @@ describe('Scale-out: N worker services make as many S3 scans as one process (iss
       });
       expect(res.status, await res.clone().text()).to.equal(202);
       // The next group arrives once this group's scans run: its members join batches that must wait their turn.
-      await waitFor(async () => {
-        const { rows } = await api.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM batches WHERE kind = $1 AND state <> 'open'`, [SCAN_S3_PREFIX]);
-        return rows[0].n >= (g + 1) * 3 || (await openS3()) === 0;
-      }, 60_000, 20);
+      await waitFor(
+        async () => {
+          const { rows } = await api.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM batches WHERE kind = $1 AND state <> 'open'`,
+            [SCAN_S3_PREFIX],
+          );
+          return rows[0].n >= (g + 1) * 3 || (await openS3()) === 0;
+        },
+        60_000,
+        20,
+      );
     }
     await waitFor(async () => (await openS3()) === 0, 120_000, 100);
 
-    const { rows: batches } = await api.db.query<{ n: number; runs: number }>(`SELECT count(*)::int AS n, coalesce(sum(attempts), 0)::int AS runs FROM batches WHERE kind = $1`, [SCAN_S3_PREFIX]);
-    const { rows: states } = await api.db.query<{ state: string; n: number }>(`SELECT state, count(*)::int AS n FROM tasks GROUP BY state ORDER BY state`);
+    const { rows: batches } = await api.db.query<{ n: number; runs: number }>(
+      `SELECT count(*)::int AS n, coalesce(sum(attempts), 0)::int AS runs FROM batches WHERE kind = $1`,
+      [SCAN_S3_PREFIX],
+    );
+    const { rows: states } = await api.db.query<{ state: string; n: number }>(
+      `SELECT state, count(*)::int AS n FROM tasks GROUP BY state ORDER BY state`,
+    );
     const stats = sandbox.stats.snapshot();
     const figures = {
       scans: batches[0].n,

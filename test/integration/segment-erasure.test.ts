@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import { startTestService, waitFor, type TestService } from '../support/test-service.js';
-import { DEFAULT_SEGMENT_TIMINGS, type RegulationSnapshot, type StoredRegulation } from '../../src/sandbox/segment/segment-store.js';
+import {
+  DEFAULT_SEGMENT_TIMINGS,
+  type RegulationSnapshot,
+  type StoredRegulation,
+} from '../../src/sandbox/segment/segment-store.js';
 import { SANDBOX_SEGMENT_SOURCES } from '../../src/sandbox/segment/segment-seed.js';
 import type { SegmentSettings } from '../../src/vendors/segment-settings.js';
 
@@ -44,7 +48,9 @@ describe('Erasing people from Segment with shared regulations', function () {
 
   /** Waits until Segment holds `count` regulations and each has been read back once (the batch is polling). */
   async function regulationsPolling(count: number): Promise<StoredRegulation[]> {
-    await waitFor(async () => store().regulationsCreated >= count && (segmentStats().getRegulation?.calls ?? 0) >= count);
+    await waitFor(
+      async () => store().regulationsCreated >= count && (segmentStats().getRegulation?.calls ?? 0) >= count,
+    );
     return store().listRegulations();
   }
 
@@ -61,7 +67,12 @@ describe('Erasing people from Segment with shared regulations', function () {
     // holds all of them (the size trigger), so the test does not sit out the rest of the window.
     service = await startSegmentService({
       subjects: 1000,
-      segment: { batchWindowMs: 120_000, maxIdsPerRegulation: 1000, rateLimit: { max: 2000, durationMs: 1000 }, concurrency: 20 },
+      segment: {
+        batchWindowMs: 120_000,
+        maxIdsPerRegulation: 1000,
+        rateLimit: { max: 2000, durationMs: 1000 },
+        concurrency: 20,
+      },
     });
     const userIds = Array.from({ length: 1000 }, (_, i) => `user-${i}`);
     const ids: string[] = [];
@@ -102,9 +113,21 @@ describe('Erasing people from Segment with shared regulations', function () {
     expect(sample.tasks).to.have.length(1);
     const [task] = sample.tasks;
     expect(task.state).to.equal('succeeded');
-    expect(task.evidence).to.include({ regulateId: regulation.id, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace', overallStatus: 'FAILED', coverage: 'regulation-wide', partial: true });
+    expect(task.evidence).to.include({
+      regulateId: regulation.id,
+      regulationType: 'SUPPRESS_WITH_DELETE',
+      scope: 'workspace',
+      overallStatus: 'FAILED',
+      coverage: 'regulation-wide',
+      partial: true,
+    });
     expect(task.evidence.failedDestinations).to.have.members(['Mixpanel', 'Google Ads (Classic)']);
-    expect(task.evidence.destinations.map((d: { name: string }) => d.name)).to.include.members(['Amplitude', 'Webhooks', 'Braze', 'Mixpanel']);
+    expect(task.evidence.destinations.map((d: { name: string }) => d.name)).to.include.members([
+      'Amplitude',
+      'Webhooks',
+      'Braze',
+      'Mixpanel',
+    ]);
     for (const d of task.evidence.destinations) expect(d).to.have.keys('name', 'id', 'status', 'sourceId');
     expect(task.evidence.unsupportedDestinations).to.include.members(['Mixpanel', 'Google Ads (Classic)']);
     expect(store().subjectData('USER_ID', 'user-421'), 'the person’s data is gone').to.equal(undefined);
@@ -140,7 +163,12 @@ describe('Erasing people from Segment with shared regulations', function () {
       expect(task.evidence.partial).to.equal(true);
       expect(task.evidence.overallStatus).to.equal('PARTIAL_SUCCESS');
       expect(task.evidence.failedDestinations).to.deep.equal(['Braze']);
-      expect(task.evidence.destinations).to.deep.include({ name: 'Braze', id: task.evidence.destinations.find((d: { name: string }) => d.name === 'Braze').id, status: 'FAILED', sourceId: SANDBOX_SEGMENT_SOURCES.ios });
+      expect(task.evidence.destinations).to.deep.include({
+        name: 'Braze',
+        id: task.evidence.destinations.find((d: { name: string }) => d.name === 'Braze').id,
+        status: 'FAILED',
+        sourceId: SANDBOX_SEGMENT_SOURCES.ios,
+      });
     }
   });
 
@@ -167,7 +195,9 @@ describe('Erasing people from Segment with shared regulations', function () {
     const snapshot = segment.snapshot.bind(segment);
     segment.snapshot = (regulation, now) => {
       const real = snapshot(regulation, now);
-      return real.overallStatus !== 'INITIALIZED' && real.overallStatus !== 'RUNNING' ? ({ ...real, overallStatus: 'ARCHIVED' } as unknown as RegulationSnapshot) : real;
+      return real.overallStatus !== 'INITIALIZED' && real.overallStatus !== 'RUNNING'
+        ? ({ ...real, overallStatus: 'ARCHIVED' } as unknown as RegulationSnapshot)
+        : real;
     };
     const id = await submit('user-8');
     await regulationsPolling(1);
@@ -183,11 +213,17 @@ describe('Erasing people from Segment with shared regulations', function () {
   });
 
   it('keeps a request with a manual Segment task open until an operator completes it with a note', async () => {
-    const instructions = 'E-mail Segment support (friends@segment.com) to delete the person from the Unify space; attach the request id.';
-    service = await startSegmentService({ segment: { manualTasks: [{ action: 'request-unify-deletion', instructions, resource: 'unify/main' }] } });
+    const instructions =
+      'E-mail Segment support (friends@segment.com) to delete the person from the Unify space; attach the request id.';
+    service = await startSegmentService({
+      segment: { manualTasks: [{ action: 'request-unify-deletion', instructions, resource: 'unify/main' }] },
+    });
     const id = await submit('user-9');
     const planned = await view(id);
-    expect(planned.tasks.map((t: { action: string }) => t.action)).to.have.members(['regulate-user', 'request-unify-deletion']);
+    expect(planned.tasks.map((t: { action: string }) => t.action)).to.have.members([
+      'regulate-user',
+      'request-unify-deletion',
+    ]);
     expect(planned.manualTasksOpen).to.equal(1);
     await regulationsPolling(1);
     service.sandbox!.clock.advance(REGULATION_RUNS_MS);
@@ -201,7 +237,9 @@ describe('Erasing people from Segment with shared regulations', function () {
     expect(manual.waitingReason).to.equal(instructions);
     expect(open.tasks.find((t: { action: string }) => t.action === 'regulate-user').state).to.equal('succeeded');
 
-    const done = await service.api(`/v1/requests/${id}/tasks/${manual.id}/complete`, { body: { note: 'Segment ticket 5521: Unify profile deleted' } });
+    const done = await service.api(`/v1/requests/${id}/tasks/${manual.id}/complete`, {
+      body: { note: 'Segment ticket 5521: Unify profile deleted' },
+    });
     expect(done.status).to.equal(200);
     expect(done.body.status).to.equal('completed_with_errors');
     const completed = done.body.tasks.find((t: { id: string }) => t.id === manual.id);
@@ -251,7 +289,10 @@ describe('Erasing people from Segment with shared regulations', function () {
       batchIds.add(body.tasks[0].evidence.batchId);
     }
     expect(batchIds.size, 'both in the same, second batch').to.equal(1);
-    expect(segmentStats().createWorkspaceRegulation).to.deep.include({ calls: service.config.jobs.attempts + 1, errors: service.config.jobs.attempts });
+    expect(segmentStats().createWorkspaceRegulation).to.deep.include({
+      calls: service.config.jobs.attempts + 1,
+      errors: service.config.jobs.attempts,
+    });
   });
 
   it('creates one source regulation per configured source, each with the request’s user id', async () => {
@@ -275,11 +316,18 @@ describe('Erasing people from Segment with shared regulations', function () {
 
   it('refuses Segment named for a person without a user id, and skips it with a reason otherwise', async () => {
     service = await startSegmentService();
-    const refused = await service.api('/v1/requests', { body: { subject: { email: 'user3@example.com' }, vendors: ['segment'] } });
+    const refused = await service.api('/v1/requests', {
+      body: { subject: { email: 'user3@example.com' }, vendors: ['segment'] },
+    });
     expect(refused.status).to.equal(400);
-    expect(JSON.stringify(refused.body)).to.include('segment').and.include('userId').and.not.include('user3@example.com');
+    expect(JSON.stringify(refused.body))
+      .to.include('segment')
+      .and.include('userId')
+      .and.not.include('user3@example.com');
 
-    const byDefault = await service.api('/v1/requests', { body: { subject: { email: 'user3@example.com' }, gracePeriodSeconds: 3600 } });
+    const byDefault = await service.api('/v1/requests', {
+      body: { subject: { email: 'user3@example.com' }, gracePeriodSeconds: 3600 },
+    });
     expect(byDefault.status).to.equal(202);
     const task = (await view(byDefault.body.id)).tasks.find((t: { vendor: string }) => t.vendor === 'segment');
     expect(task.state).to.equal('skipped');

@@ -53,7 +53,11 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     if (!databaseUrl) throw new Error('no Postgres server (initdb/pg_ctl) for this test');
     const redis = await testRedis();
     const adminToken = randomBytes(24).toString('hex');
-    const env = { ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: adminToken };
+    const env = {
+      ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'),
+      ERASURE_ADMIN_TOKEN: adminToken,
+    };
     const file = {
       redisUrl: redis.url,
       databaseUrl,
@@ -66,7 +70,8 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
     };
     // Every process points at the same simulators, as a process given the shared sandbox would.
     const vendors: Record<string, unknown> = {};
-    for (const connector of CONNECTORS) vendors[connector.vendor] = sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults);
+    for (const connector of CONNECTORS)
+      vendors[connector.vendor] = sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults);
     vendors.pinpoint = { ...(vendors.pinpoint as object), batchWindowMs: 500, pollIntervalMs: 200 };
     vendors.segment = { ...(vendors.segment as object), batchWindowMs: 500, pollIntervalMs: 1000 };
     vendors.amplitude = { ...(vendors.amplitude as object), batchWindowMs: 200 };
@@ -105,23 +110,39 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
 
     const amplitude = sandbox.amplitude.store.project(SANDBOX_AMPLITUDE_PROJECT.appId);
     let progress = '';
-    await waitFor(async () => {
-      const { rows } = await api.db.query<{ vendor: string; open: number }>(
-        `SELECT vendor, count(*) FILTER (WHERE NOT (state = ANY($1)))::int AS open FROM tasks GROUP BY vendor`,
-        [FINAL_TASK_STATES],
-      );
-      const states = await api.db.query(`SELECT vendor, state, waiting_reason, count(*)::int AS n FROM tasks GROUP BY 1, 2, 3`);
-      const open = Object.fromEntries(rows.map((r) => [r.vendor, r.open]));
-      // Amplitude's deletions finish days later on its clock, Segment's regulations hours later on its
-      // own: every id handed to Amplitude, and Segment polled, are enough here.
-      const submitted = sandbox.amplitude.store.listJobs(amplitude, '2000-01-01', '2999-12-31').reduce((n, job) => n + job.amplitude_ids.length, 0);
-      progress = JSON.stringify({ states: states.rows, submitted, stats: sandbox.stats.snapshot() });
-      return rows.length === 4 && open.pinpoint === 0 && open.appcenter === 0 && submitted === PEOPLE && sandbox.stats.calls('segment', 'getRegulation') > 0;
-    }, 200_000, 500).catch((err: Error) => {
+    await waitFor(
+      async () => {
+        const { rows } = await api.db.query<{ vendor: string; open: number }>(
+          `SELECT vendor, count(*) FILTER (WHERE NOT (state = ANY($1)))::int AS open FROM tasks GROUP BY vendor`,
+          [FINAL_TASK_STATES],
+        );
+        const states = await api.db.query(
+          `SELECT vendor, state, waiting_reason, count(*)::int AS n FROM tasks GROUP BY 1, 2, 3`,
+        );
+        const open = Object.fromEntries(rows.map((r) => [r.vendor, r.open]));
+        // Amplitude's deletions finish days later on its clock, Segment's regulations hours later on its
+        // own: every id handed to Amplitude, and Segment polled, are enough here.
+        const submitted = sandbox.amplitude.store
+          .listJobs(amplitude, '2000-01-01', '2999-12-31')
+          .reduce((n, job) => n + job.amplitude_ids.length, 0);
+        progress = JSON.stringify({ states: states.rows, submitted, stats: sandbox.stats.snapshot() });
+        return (
+          rows.length === 4 &&
+          open.pinpoint === 0 &&
+          open.appcenter === 0 &&
+          submitted === PEOPLE &&
+          sandbox.stats.calls('segment', 'getRegulation') > 0
+        );
+      },
+      200_000,
+      500,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}: ${progress}`);
     });
 
-    const { rows: failed } = await api.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE state = 'failed'`);
+    const { rows: failed } = await api.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM tasks WHERE state = 'failed'`,
+    );
     expect(failed[0].n, 'no task failed').to.equal(0);
     const stats = sandbox.stats.snapshot();
     const report = JSON.stringify(stats);
@@ -140,7 +161,9 @@ describe('Vendor budgets shared by three worker processes on one sandbox (Invari
         // meet 2 throttles from arrival jitter: here one event loop runs four services and the
         // simulators, so a call can leave up to a busy tick after its turn. Per-process budgets
         // would give Amplitude a 429 on most calls and App Center hundreds.
-        expect(op.throttled, `${vendor} ${operation}: ${report}`).to.be.at.most(Math.max(2, Math.floor(op.calls / 100)));
+        expect(op.throttled, `${vendor} ${operation}: ${report}`).to.be.at.most(
+          Math.max(2, Math.floor(op.calls / 100)),
+        );
       }
     }
     expect(throttled, `throttled of ${calls} calls: ${report}`).to.be.at.most(calls / 100);

@@ -8,7 +8,9 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
   let service: TestService;
 
   beforeEach(async () => {
-    service = await startTestService({ file: { tokens: [{ name: 'viewer', sha256: sha256Hex(VIEWER_TOKEN), role: 'viewer' }] } });
+    service = await startTestService({
+      file: { tokens: [{ name: 'viewer', sha256: sha256Hex(VIEWER_TOKEN), role: 'viewer' }] },
+    });
   });
   afterEach(async () => service?.close());
 
@@ -47,7 +49,11 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
   it('retries a 500 with backoff, spending one attempt', async () => {
     service.sandbox!.faults.set('pinpoint', { errorRate: 1 });
     const [worker] = service.workers!.workers.filter((w) => w.name === 'pinpoint');
-    const firstFailure = new Promise<void>((resolve) => worker.once('failed', () => { resolve(); }));
+    const firstFailure = new Promise<void>((resolve) =>
+      worker.once('failed', () => {
+        resolve();
+      }),
+    );
     const id = await submit('user-5');
     await firstFailure;
     const between = await service.ledger.tasks.getTasks(id);
@@ -75,7 +81,9 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
     const job = await pinpointJob(id);
     expect(job.attemptsMade, 'no retries for a permanent refusal').to.equal(1);
 
-    const board = await service.api('/admin/queues/api/queues?activeQueue=pinpoint&status=failed&page=1&jobsPerPage=20');
+    const board = await service.api(
+      '/admin/queues/api/queues?activeQueue=pinpoint&status=failed&page=1&jobsPerPage=20',
+    );
     expect(board.status).to.equal(200);
     const pinpointQueue = board.body.queues.find((q: { name: string }) => q.name === 'pinpoint');
     const shown = pinpointQueue.jobs.find((j: { id: string }) => j.id === job.id);
@@ -115,10 +123,14 @@ describe('How vendor failures reach BullMQ, the ledger and Bull Board', () => {
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
     const noReason = await service.api(`/v1/requests/${id}/retry`, { body: {} });
     expect(noReason.status).to.equal(400);
-    const retried = await service.api(`/v1/requests/${id}/retry`, { body: { reason: 'vendor fixed their validation' } });
+    const retried = await service.api(`/v1/requests/${id}/retry`, {
+      body: { reason: 'vendor fixed their validation' },
+    });
     expect(retried.status).to.equal(202);
     expect(retried.body.retried).to.have.length(1);
-    await waitFor(async () => ((await service.api(`/v1/requests/${id}`)).body.status === 'completed' ? true : undefined));
+    await waitFor(async () =>
+      (await service.api(`/v1/requests/${id}`)).body.status === 'completed' ? true : undefined,
+    );
     const trail = await service.ledger.audit.auditTrail(id);
     expect(trail.find((e) => e.action === 'request.retried')!.detail.reason).to.equal('vendor fixed their validation');
   });

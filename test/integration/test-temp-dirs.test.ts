@@ -97,7 +97,11 @@ describe('Temp dirs of a test run (test/support/temp-dirs.ts)', function () {
 
   it("a crash rig's close removes its data dir once its worker processes are gone", async function () {
     if (!(await freshPostgresDatabase())) skipBecause(this, NO_POSTGRES);
-    const rig = await startCrashRig({ subjects: 2, vendors: (sandbox) => sandboxVendorSettings(sandbox), queues: ['pinpoint'] });
+    const rig = await startCrashRig({
+      subjects: 2,
+      vendors: (sandbox) => sandboxVendorSettings(sandbox),
+      queues: ['pinpoint'],
+    });
     if (!rig) throw new Error('no crash rig although Postgres runs');
     const dataDir = rig.service.config.dataDir;
     const worker = await rig.startWorker();
@@ -111,7 +115,10 @@ describe('Temp dirs of a test run (test/support/temp-dirs.ts)', function () {
     const tmp = makeChildTmpDir();
     const run = await runFixture(tmp, 'normal');
     expect(run.code, run.output.slice(-3000)).to.equal(1); // the fixture's deliberately failing test
-    expect(run.seen.made.join(' ')).to.include('erasure-test-redis-').and.include('erasure-test-data-').and.include('erasure-board-views-');
+    expect(run.seen.made.join(' '))
+      .to.include('erasure-test-redis-')
+      .and.include('erasure-test-data-')
+      .and.include('erasure-board-views-');
     expect(leftInChildTmpDir(tmp), run.output.slice(-3000)).to.deep.equal([]);
     await serversGone(run.seen.pids);
   });

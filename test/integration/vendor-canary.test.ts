@@ -12,15 +12,30 @@ import { startTestService, type TestService } from '../support/test-service.js';
 const ALL: VendorName[] = ['pinpoint', 's3', 'appcenter', 'segment', 'amplitude'];
 
 /** Every vendor's real client and sandbox settings, as the service builds them. */
-function sandboxClients(sandbox: Sandbox): { vendors: Partial<VendorSettingsMap>; clients: VendorClients; close(): void } {
+function sandboxClients(sandbox: Sandbox): {
+  vendors: Partial<VendorSettingsMap>;
+  clients: VendorClients;
+  close(): void;
+} {
   const vendors: Record<string, unknown> = {};
   const clients: Record<string, { close(): void }> = {};
   for (const connector of CONNECTORS) {
-    const settings = { ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults), ...(connector.vendor === 'amplitude' ? { requestsPerSecond: Infinity } : {}) };
+    const settings = {
+      ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, connector.queueDefaults),
+      ...(connector.vendor === 'amplitude' ? { requestsPerSecond: Infinity } : {}),
+    };
     vendors[connector.vendor] = settings;
     clients[connector.vendor] = connector.createClient(settings, undefined, () => sandbox.clock.now());
   }
-  return { vendors: vendors, clients: clients, close: () => { Object.values(clients).forEach((c) => { c.close(); }); } };
+  return {
+    vendors: vendors,
+    clients: clients,
+    close: () => {
+      Object.values(clients).forEach((c) => {
+        c.close();
+      });
+    },
+  };
 }
 
 describe('Canaries: synthetic people erased through the normal jobs', function () {
@@ -31,7 +46,15 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     sandbox = await startSandbox({ subjects: 20, amplitude: { requestsPerSecond: Infinity }, ...options });
     wired = sandboxClients(sandbox);
   };
-  const run = () => runCanaries({ vendors: wired.vendors, clients: wired.clients, enabled: ALL, waitForVendor: async (ms) => { sandbox.clock.advance(Math.max(ms, 60_000)); } });
+  const run = () =>
+    runCanaries({
+      vendors: wired.vendors,
+      clients: wired.clients,
+      enabled: ALL,
+      waitForVendor: async (ms) => {
+        sandbox.clock.advance(Math.max(ms, 60_000));
+      },
+    });
   afterEach(async () => {
     wired?.close();
     await sandbox?.close();
@@ -44,10 +67,15 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     const byVendor = Object.fromEntries(checks.map((c) => [c.vendor, c]));
     expect(Object.keys(byVendor)).to.have.members(ALL);
     for (const vendor of ALL) expect(byVendor[vendor].status, `${vendor}: ${byVendor[vendor].detail}`).to.equal('ok');
-    expect(byVendor.segment.detail).to.match(/SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended [A-Z_]+ with [1-9]\d* destination statuses/);
+    expect(byVendor.segment.detail).to.match(
+      /SUPPRESS_WITH_DELETE regulation for a synthetic user id went through poll-regulation and ended [A-Z_]+ with [1-9]\d* destination statuses/,
+    );
     expect(byVendor.pinpoint.detail).to.include('erased through delete-user-endpoints');
     expect(byVendor.s3.detail).to.include('neighbour kept');
-    expect(sandbox.pinpoint.store.app(sandbox.pinpoint.appId).endpoints.size, 'the canary leaves nothing behind').to.equal(endpointsBefore);
+    expect(
+      sandbox.pinpoint.store.app(sandbox.pinpoint.appId).endpoints.size,
+      'the canary leaves nothing behind',
+    ).to.equal(endpointsBefore);
   });
 
   it('catches a drifted App Center export format (rows without the id fields) as a failed canary', async () => {
@@ -55,13 +83,18 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
     const checks = await run();
     const appcenter = checks.find((c) => c.vendor === 'appcenter')!;
     expect(appcenter.status).to.equal('fail');
-    expect(appcenter.detail).to.match(/^canary unexpected export format: \d+ of \d+ export rows have none of the expected id fields/);
+    expect(appcenter.detail).to.match(
+      /^canary unexpected export format: \d+ of \d+ export rows have none of the expected id fields/,
+    );
   });
 
   it('catches a drifted Segment regulation answer (status fields renamed) as "unexpected regulation format"', async () => {
     await start({ segment: { regulationFormat: 'drifted' } });
     const segment = (await run()).find((c) => c.vendor === 'segment')!;
-    expect(segment).to.include({ status: 'fail', detail: 'canary unexpected regulation format: no documented overall status' });
+    expect(segment).to.include({
+      status: 'fail',
+      detail: 'canary unexpected regulation format: no documented overall status',
+    });
   });
 
   it('on a workspace without a vendor clock, starts the Segment regulation, reports it pending, and reads its end on a later run', async () => {
@@ -87,7 +120,10 @@ describe('Canaries: synthetic people erased through the normal jobs', function (
   it('catches an App Center export blob that is not where expected as a failed canary', async () => {
     await start({ appcenter: { exportBlobPlacement: 'container-root' } });
     const appcenter = (await run()).find((c) => c.vendor === 'appcenter')!;
-    expect(appcenter).to.include({ status: 'fail', detail: 'canary unexpected export format: the completed export wrote no blob under <export id>/' });
+    expect(appcenter).to.include({
+      status: 'fail',
+      detail: 'canary unexpected export format: the completed export wrote no blob under <export id>/',
+    });
   });
 });
 
@@ -99,7 +135,10 @@ describe('Canaries in the service: reported, alerted, and never requests', funct
   it('reports a drifted canary as a failed check in /v1/vendors/health and /metrics, calls onCanaryFailed, and creates no request', async () => {
     const alerts: Array<[VendorName, string]> = [];
     service = await startTestService({
-      file: { sandbox: { subjects: 20, clockSpeed: 20_000 }, preflight: { canaries: ['appcenter', 's3'], canaryEveryMs: 0 } },
+      file: {
+        sandbox: { subjects: 20, clockSpeed: 20_000 },
+        preflight: { canaries: ['appcenter', 's3'], canaryEveryMs: 0 },
+      },
       sandbox: { appcenter: { exportRowLayout: 'drifted' } },
       onCanaryFailed: (vendor, reason) => alerts.push([vendor, reason]),
     });
@@ -132,7 +171,14 @@ describe('Canaries in the service: reported, alerted, and never requests', funct
       onCanaryFailed: (vendor, reason) => alerts.push([vendor, reason]),
     });
     const report = (await service.api('/v1/vendors/health?canaries=1')).body as PreflightReport;
-    expect(report.checks.filter((c) => c.check === 'canary')).to.deep.equal([{ vendor: 'segment', check: 'canary', status: 'fail', detail: 'canary unexpected regulation format: no documented overall status' }]);
+    expect(report.checks.filter((c) => c.check === 'canary')).to.deep.equal([
+      {
+        vendor: 'segment',
+        check: 'canary',
+        status: 'fail',
+        detail: 'canary unexpected regulation format: no documented overall status',
+      },
+    ]);
     expect(report.healthy).to.equal(false);
     expect(alerts).to.deep.equal([['segment', 'canary unexpected regulation format: no documented overall status']]);
     const metrics = await (await fetch(`${service.url}/metrics`)).text();

@@ -22,7 +22,8 @@ function startWith(vendorOverrides: Record<string, unknown> = {}): Promise<TestS
 async function gauges(service: TestService): Promise<Map<string, number>> {
   const text = await (await fetch(`${service.url}/metrics`)).text();
   const out = new Map<string, number>();
-  for (const m of text.matchAll(/^erasure_vendor_check\{vendor="([^"]+)",check="([^"]+)"\} (\S+)$/gm)) out.set(`${m[1]} ${m[2]}`, Number(m[3]));
+  for (const m of text.matchAll(/^erasure_vendor_check\{vendor="([^"]+)",check="([^"]+)"\} (\S+)$/gm))
+    out.set(`${m[1]} ${m[2]}`, Number(m[3]));
   return out;
 }
 
@@ -35,7 +36,11 @@ async function healthAgreeingWithMetrics(service: TestService): Promise<Prefligh
   const report = health.body as PreflightReport;
   const metrics = await gauges(service);
   expect(metrics.size, 'one gauge per check').to.equal(report.checks.length);
-  for (const c of report.checks) expect(metrics.get(`${c.vendor} ${c.key ? `${c.check}:${c.key}` : c.check}`), `${c.vendor} ${c.check} ${c.key ?? ''}`).to.equal(GAUGE[c.status]);
+  for (const c of report.checks)
+    expect(
+      metrics.get(`${c.vendor} ${c.key ? `${c.check}:${c.key}` : c.check}`),
+      `${c.vendor} ${c.check} ${c.key ?? ''}`,
+    ).to.equal(GAUGE[c.status]);
   return report;
 }
 
@@ -58,7 +63,11 @@ describe('Vendor preflight: erasure doctor, GET /v1/vendors/health and /metrics'
     expect(lines.length - 1, 'one line per check').to.equal(report.checks.length);
     const vendors = new Set(report.checks.map((c) => c.vendor));
     expect([...vendors]).to.have.members(['pinpoint', 's3', 'appcenter', 'segment', 'amplitude']);
-    for (const vendor of vendors) expect(report.checks.some((c) => c.vendor === vendor && c.check === 'credentials' && c.status === 'ok'), vendor).to.equal(true);
+    for (const vendor of vendors)
+      expect(
+        report.checks.some((c) => c.vendor === vendor && c.check === 'credentials' && c.status === 'ok'),
+        vendor,
+      ).to.equal(true);
     expect(report.checks.filter((c) => c.check === 'permissions').every((c) => c.status === 'ok')).to.equal(true);
     expect(report.checks.some((c) => c.vendor === 'pinpoint' && c.check === 'end_of_support')).to.equal(true);
     const json = await runCli(['doctor', '--json', ...serviceFlags(service)]);
@@ -68,16 +77,66 @@ describe('Vendor preflight: erasure doctor, GET /v1/vendors/health and /metrics'
   });
 
   const mistakes: Array<{ name: string; overrides: Record<string, unknown>; vendor: string; detail: RegExp }> = [
-    { name: 'a mistyped Pinpoint app id', overrides: { pinpoint: { appIds: ['0000mistyped0000app0000id000000'] } }, vendor: 'pinpoint', detail: /^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/ },
-    { name: 'rejected Pinpoint credentials', overrides: { pinpoint: { credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG0', secretAccessKey: 'wrong' } } }, vendor: 'pinpoint', detail: /^vendors\.pinpoint\.credentials were rejected \(403 UnrecognizedClientException/ },
-    { name: 'a mistyped App Center owner', overrides: { appcenter: { owner: 'no-such-owner' } }, vendor: 'appcenter', detail: /^vendors\.appcenter\.owner\/vendors\.appcenter\.apps\[0\] no-such-owner\/\S+ does not exist/ },
-    { name: 'a mistyped App Center app', overrides: { appcenter: { apps: ['no-such-app'] } }, vendor: 'appcenter', detail: /^vendors\.appcenter\.owner\/vendors\.appcenter\.apps\[0\] \S+\/no-such-app does not exist/ },
-    { name: 'a rejected App Center token', overrides: { appcenter: { apiToken: 'not-the-token' } }, vendor: 'appcenter', detail: /^vendors\.appcenter\.apiToken was rejected \(401/ },
-    { name: 'a missing S3 bucket', overrides: { s3: { locations: [{ bucket: 'no-such-bucket', prefix: 'x/' }] } }, vendor: 's3', detail: /^vendors\.s3\.locations\[0\]\.bucket no-such-bucket does not exist/ },
-    { name: 'rejected S3 credentials', overrides: { s3: { credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG0', secretAccessKey: 'wrong' } } }, vendor: 's3', detail: /^vendors\.s3\.credentials were rejected \(403 InvalidAccessKeyId/ },
-    { name: 'a mistyped Segment source', overrides: { segment: { scope: { sourceIds: [SANDBOX_SEGMENT_SOURCES.web, 'qQ9mistypedSource'] } } }, vendor: 'segment', detail: /^vendors\.segment\.scope\.sourceIds\[1\] qQ9mistypedSource does not exist in the workspace/ },
-    { name: 'a rejected Segment token (another workspace)', overrides: { segment: { token: 'not-the-workspace-token' } }, vendor: 'segment', detail: /^vendors\.segment\.token was rejected by the workspace \(401/ },
-    { name: 'a mistyped Amplitude project key', overrides: { amplitude: { apiKey: 'mistyped-project-key' } }, vendor: 'amplitude', detail: /^vendors\.amplitude\.apiKey\/secretKey were rejected: no project \S+ with that key \(401/ },
+    {
+      name: 'a mistyped Pinpoint app id',
+      overrides: { pinpoint: { appIds: ['0000mistyped0000app0000id000000'] } },
+      vendor: 'pinpoint',
+      detail: /^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1/,
+    },
+    {
+      name: 'rejected Pinpoint credentials',
+      overrides: { pinpoint: { credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG0', secretAccessKey: 'wrong' } } },
+      vendor: 'pinpoint',
+      detail: /^vendors\.pinpoint\.credentials were rejected \(403 UnrecognizedClientException/,
+    },
+    {
+      name: 'a mistyped App Center owner',
+      overrides: { appcenter: { owner: 'no-such-owner' } },
+      vendor: 'appcenter',
+      detail: /^vendors\.appcenter\.owner\/vendors\.appcenter\.apps\[0\] no-such-owner\/\S+ does not exist/,
+    },
+    {
+      name: 'a mistyped App Center app',
+      overrides: { appcenter: { apps: ['no-such-app'] } },
+      vendor: 'appcenter',
+      detail: /^vendors\.appcenter\.owner\/vendors\.appcenter\.apps\[0\] \S+\/no-such-app does not exist/,
+    },
+    {
+      name: 'a rejected App Center token',
+      overrides: { appcenter: { apiToken: 'not-the-token' } },
+      vendor: 'appcenter',
+      detail: /^vendors\.appcenter\.apiToken was rejected \(401/,
+    },
+    {
+      name: 'a missing S3 bucket',
+      overrides: { s3: { locations: [{ bucket: 'no-such-bucket', prefix: 'x/' }] } },
+      vendor: 's3',
+      detail: /^vendors\.s3\.locations\[0\]\.bucket no-such-bucket does not exist/,
+    },
+    {
+      name: 'rejected S3 credentials',
+      overrides: { s3: { credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG0', secretAccessKey: 'wrong' } } },
+      vendor: 's3',
+      detail: /^vendors\.s3\.credentials were rejected \(403 InvalidAccessKeyId/,
+    },
+    {
+      name: 'a mistyped Segment source',
+      overrides: { segment: { scope: { sourceIds: [SANDBOX_SEGMENT_SOURCES.web, 'qQ9mistypedSource'] } } },
+      vendor: 'segment',
+      detail: /^vendors\.segment\.scope\.sourceIds\[1\] qQ9mistypedSource does not exist in the workspace/,
+    },
+    {
+      name: 'a rejected Segment token (another workspace)',
+      overrides: { segment: { token: 'not-the-workspace-token' } },
+      vendor: 'segment',
+      detail: /^vendors\.segment\.token was rejected by the workspace \(401/,
+    },
+    {
+      name: 'a mistyped Amplitude project key',
+      overrides: { amplitude: { apiKey: 'mistyped-project-key' } },
+      vendor: 'amplitude',
+      detail: /^vendors\.amplitude\.apiKey\/secretKey were rejected: no project \S+ with that key \(401/,
+    },
   ];
 
   for (const mistake of mistakes) {
@@ -87,12 +146,21 @@ describe('Vendor preflight: erasure doctor, GET /v1/vendors/health and /metrics'
       expect(doctor.code, doctor.stdout + doctor.stderr).to.equal(1);
       const failedLines = doctor.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
       expect(failedLines.length, doctor.stdout).to.be.at.least(1);
-      expect(failedLines.every((l) => l.includes(mistake.vendor)), doctor.stdout).to.equal(true);
+      expect(
+        failedLines.every((l) => l.includes(mistake.vendor)),
+        doctor.stdout,
+      ).to.equal(true);
       const report = await healthAgreeingWithMetrics(service);
       expect(report.healthy).to.equal(false);
       const failed = report.checks.filter((c) => c.status === 'fail');
-      expect(failed.every((c) => c.vendor === mistake.vendor), JSON.stringify(failed)).to.equal(true);
-      expect(failed.some((c) => mistake.detail.test(c.detail)), JSON.stringify(failed)).to.equal(true);
+      expect(
+        failed.every((c) => c.vendor === mistake.vendor),
+        JSON.stringify(failed),
+      ).to.equal(true);
+      expect(
+        failed.some((c) => mistake.detail.test(c.detail)),
+        JSON.stringify(failed),
+      ).to.equal(true);
       expect(doctor.stdout).to.include(failed.find((c) => mistake.detail.test(c.detail))!.detail);
     });
   }
@@ -101,7 +169,9 @@ describe('Vendor preflight: erasure doctor, GET /v1/vendors/health and /metrics'
     service = await startWith({ s3: { locations: [{ bucket: S3_SANDBOX_BUCKETS.imports, prefix: 'segmnets/csv/' }] } });
     const doctor = await runCli(['doctor', ...serviceFlags(service)]);
     expect(doctor.code, doctor.stdout).to.equal(0);
-    expect(doctor.stdout).to.match(/^WARN\s+s3\s+scope vendors\.s3\.locations\[0\]\.prefix\s+vendors\.s3\.locations\[0\]\.prefix holds nothing in sandbox-pinpoint-imports/m);
+    expect(doctor.stdout).to.match(
+      /^WARN\s+s3\s+scope vendors\.s3\.locations\[0\]\.prefix\s+vendors\.s3\.locations\[0\]\.prefix holds nothing in sandbox-pinpoint-imports/m,
+    );
     const report = await healthAgreeingWithMetrics(service);
     expect(report.checks.find((c) => c.key === 'vendors.s3.locations[0].prefix')!.status).to.equal('warn');
   });

@@ -17,7 +17,6 @@ import { waitFor } from '../support/test-service.js';
 import { startWorkerProcess } from '../support/worker-process.js';
 import { makeTestTempDir } from '../support/temp-dirs.js';
 
-
 describe('A worker process killed in the middle of a job', () => {
   let sandbox: Sandbox;
   let service: Service;
@@ -43,14 +42,29 @@ describe('A worker process killed in the middle of a job', () => {
       jobs: { attempts: 3, backoffMs: 100, lockDurationMs: 2000, stalledIntervalMs: 1000 },
       // No boot preflight: its vendor calls are not what this test measures (test/support/test-service.ts).
       preflight: { atBoot: false },
-      vendors: { pinpoint: { region, endpoint: sandbox.vendors.pinpoint.baseUrl, credentials: { accessKeyId, secretAccessKey }, appIds: [sandbox.pinpoint.appId] } },
+      vendors: {
+        pinpoint: {
+          region,
+          endpoint: sandbox.vendors.pinpoint.baseUrl,
+          credentials: { accessKeyId, secretAccessKey },
+          appIds: [sandbox.pinpoint.appId],
+        },
+      },
     };
     const configPath = path.join(file.dataDir, 'erasure.json');
     writeFileSync(configPath, JSON.stringify(file));
-    env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+    env = {
+      ERASURE_CONFIG: configPath,
+      ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+      ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'),
+      ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex'),
+    };
     // The API and the flow parents run here; the Pinpoint worker runs in child processes.
     service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
-    events = new QueueEvents('requests', { connection: redisConnection(service.redisUrl, true), prefix: file.queuePrefix });
+    events = new QueueEvents('requests', {
+      connection: redisConnection(service.redisUrl, true),
+      prefix: file.queuePrefix,
+    });
     await events.waitUntilReady();
   });
   after(async () => {

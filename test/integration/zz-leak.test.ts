@@ -56,18 +56,29 @@ describe('No identifier of a person leaks (Invariant 1)', () => {
     redis = await redisClient();
     // Leave behind every kind of job state: completed, failed and retried, with logs.
     // Pinpoint and S3 here; the other vendors' tests ran earlier in the suite and left their jobs and logs to scan.
-    const ok = await service.api('/v1/requests', { body: { subject: { userId: 'user-1', email: 'user1@example.com', phone: '+15550000001' }, vendors: ['pinpoint', 's3'] } });
+    const ok = await service.api('/v1/requests', {
+      body: {
+        subject: { userId: 'user-1', email: 'user1@example.com', phone: '+15550000001' },
+        vendors: ['pinpoint', 's3'],
+      },
+    });
     // By e-mail and phone, Pinpoint is a shared export (30 s of sandbox time): move the sandbox clock meanwhile.
     const stopClock = pumpClock(service.sandbox!);
     await service.waitForRequest(ok.body.id, 50_000).finally(stopClock);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 1 });
-    const bad = await service.api('/v1/requests', { body: { subject: { userId: 'user-2', installId: '00000000-0000-4000-8000-000000000002' }, vendors: ['pinpoint'] } });
+    const bad = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-2', installId: '00000000-0000-4000-8000-000000000002' }, vendors: ['pinpoint'] },
+    });
     await service.waitForRequest(bad.body.id);
-    const staysFailed = await service.api('/v1/requests', { body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'] } });
+    const staysFailed = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'] },
+    });
     await service.waitForRequest(staysFailed.body.id);
     service.sandbox!.faults.set('pinpoint', { badRequestRate: 0 });
     await service.api(`/v1/requests/${bad.body.id}/retry`, { body: { reason: 'leak test retry' } });
-    await waitFor(async () => ((await service.api(`/v1/requests/${bad.body.id}`)).body.status === 'completed' ? true : undefined));
+    await waitFor(async () =>
+      (await service.api(`/v1/requests/${bad.body.id}`)).body.status === 'completed' ? true : undefined,
+    );
   });
   after(async () => {
     redis?.disconnect();
@@ -76,7 +87,9 @@ describe('No identifier of a person leaks (Invariant 1)', () => {
 
   it('recognises the identifier shapes it scans for (so a leak would be caught)', () => {
     expect(findIdentifiers('{"x":"user-7","e":"user7@example.com","p":"+15550000007"}')).to.have.length(3);
-    expect(findIdentifiers('request 33ba18c7-cfa1-4302-982f-3440e38371dc__pinpoint__delete-user-endpoints')).to.deep.equal([]);
+    expect(
+      findIdentifiers('request 33ba18c7-cfa1-4302-982f-3440e38371dc__pinpoint__delete-user-endpoints'),
+    ).to.deep.equal([]);
   });
 
   it('finds none in any Redis key or value', async () => {
@@ -88,7 +101,7 @@ describe('No identifier of a person leaks (Invariant 1)', () => {
   it('finds none in any log line written during the suite', () => {
     expect(existsSync(SUITE_LOG_FILE), 'services logged to the suite log').to.equal(true);
     const lines = readFileSync(SUITE_LOG_FILE, 'utf8').split('\n').filter(Boolean);
-    expect(lines.length, "there are log lines to scan").to.be.greaterThan(5);
+    expect(lines.length, 'there are log lines to scan').to.be.greaterThan(5);
     const leaking = lines.filter((line) => findIdentifiers(line).length > 0);
     expect(leaking).to.deep.equal([]);
   });
@@ -97,7 +110,9 @@ describe('No identifier of a person leaks (Invariant 1)', () => {
     const texts: string[] = [];
     for (const queue of service.queues.definitions) {
       for (const status of ['latest', 'completed', 'failed', 'delayed', 'waiting', 'prioritized', 'waiting-children']) {
-        const list = await service.api(`/admin/queues/api/queues?activeQueue=${queue.name}&status=${status}&page=1&jobsPerPage=50`);
+        const list = await service.api(
+          `/admin/queues/api/queues?activeQueue=${queue.name}&status=${status}&page=1&jobsPerPage=50`,
+        );
         expect(list.status).to.equal(200);
         texts.push(JSON.stringify(list.body));
         const jobs = list.body.queues.find((q: { name: string }) => q.name === queue.name)?.jobs ?? [];
@@ -120,7 +135,15 @@ describe('No identifier of a person leaks (Invariant 1)', () => {
     const texts = [JSON.stringify(list.body)];
     for (const r of list.body.requests) texts.push(JSON.stringify((await service.api(`/v1/requests/${r.id}`)).body));
     texts.push(String((await service.api('/metrics')).body));
-    texts.push(JSON.stringify((await service.api('/v1/requests', { body: { subject: { email: 'user99@example', userId: 'user-99' }, requestId: 'user-99' } })).body));
+    texts.push(
+      JSON.stringify(
+        (
+          await service.api('/v1/requests', {
+            body: { subject: { email: 'user99@example', userId: 'user-99' }, requestId: 'user-99' },
+          })
+        ).body,
+      ),
+    );
     expect(findIdentifiers(texts.join('\n'))).to.deep.equal([]);
   });
 });

@@ -28,7 +28,17 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
   it('gives a burst of first joiners of one scope one shared batch, not one batch each', async () => {
     const members = await Promise.all(Array.from({ length: 40 }, (_, n) => newTask(`burst-${n}`, 'app/burst')));
     const joined = await Promise.all(
-      members.map((m) => batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/burst', taskId: m.taskId, requestId: m.requestId, windowMs: 60_000, maxMembers: 100 })),
+      members.map((m) =>
+        batches.join({
+          vendor: 'pinpoint',
+          kind: 'export-segment',
+          scope: 'app/burst',
+          taskId: m.taskId,
+          requestId: m.requestId,
+          windowMs: 60_000,
+          maxMembers: 100,
+        }),
+      ),
     );
     expect(new Set(joined.map((j) => j!.batch.id)).size).to.equal(1);
     expect(joined.filter((j) => j!.opened)).to.have.length(1);
@@ -38,7 +48,15 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
   it('keeps a task in its batch when it joins again, closes a batch as it fills, and opens the next', async () => {
     const tasks = await Promise.all([1, 2, 3].map(async (n) => newTask(`fill-${n}`, 'app/fill')));
     const join = (t: { taskId: string; requestId: string }, now = new Date()) =>
-      batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/fill', ...t, windowMs: 60_000, maxMembers: 2, now });
+      batches.join({
+        vendor: 'pinpoint',
+        kind: 'export-segment',
+        scope: 'app/fill',
+        ...t,
+        windowMs: 60_000,
+        maxMembers: 2,
+        now,
+      });
     const first = (await join(tasks[0]))!;
     expect(first).to.deep.include({ opened: true });
     expect(first.batch).to.deep.include({ state: 'open', memberCount: 1 });
@@ -47,7 +65,9 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     const second = (await join(tasks[1], fillAt))!;
     expect(second).to.deep.include({ opened: false });
     expect(second.batch).to.deep.include({ id: first.batch.id, memberCount: 2 });
-    expect(second.batch.closesAt.getTime(), 'full: it closes now, not at the end of its window').to.equal(fillAt.getTime());
+    expect(second.batch.closesAt.getTime(), 'full: it closes now, not at the end of its window').to.equal(
+      fillAt.getTime(),
+    );
     const third = (await join(tasks[2]))!;
     expect(third.opened).to.equal(true);
     expect(third.batch.id).to.not.equal(first.batch.id);
@@ -56,7 +76,16 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
 
   it('refuses a new batch to a task already moved out of more failed batches than allowed', async () => {
     const task = await newTask('rebatched', 'app/rebatch');
-    const join = () => batches.join({ vendor: 'pinpoint', kind: 'export-segment', scope: 'app/rebatch', ...task, windowMs: 60_000, maxMembers: 10, maxRebatches: 1 });
+    const join = () =>
+      batches.join({
+        vendor: 'pinpoint',
+        kind: 'export-segment',
+        scope: 'app/rebatch',
+        ...task,
+        windowMs: 60_000,
+        maxMembers: 10,
+        maxRebatches: 1,
+      });
     for (let failed = 0; failed < 2; failed++) {
       const joined = (await join())!;
       expect(joined.opened, `batch ${failed + 1}`).to.equal(true);
@@ -68,10 +97,20 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
 
   it('takes members into a reopened batch, and into a running one when they ask to, carrying those that joined during its last run into a new batch', async () => {
     const [early, duringRun, separate, whileOpen, duringLastRun] = await Promise.all(
-      ['early', 'during-run', 'separate', 'while-open', 'during-last-run'].map((n) => newTask(`reopen-${n}`, 'app/reopen')),
+      ['early', 'during-run', 'separate', 'while-open', 'during-last-run'].map((n) =>
+        newTask(`reopen-${n}`, 'app/reopen'),
+      ),
     );
     const join = (t: { taskId: string; requestId: string }, joinWhileRunning = false) =>
-      batches.join({ vendor: 'amplitude', kind: 'amplitude-poll-deletions', scope: 'app/reopen', ...t, windowMs: 60_000, maxMembers: 10, joinWhileRunning });
+      batches.join({
+        vendor: 'amplitude',
+        kind: 'amplitude-poll-deletions',
+        scope: 'app/reopen',
+        ...t,
+        windowMs: 60_000,
+        maxMembers: 10,
+        joinWhileRunning,
+      });
     const batchId = (await join(early))!.batch.id;
     await batches.start(batchId);
     expect((await join(duringRun, true))!.batch.id, 'asked to join while it runs').to.equal(batchId);
@@ -89,21 +128,41 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     const results = new Map(ranWith.map((taskId) => [taskId, { state: 'done' as const, result: { ok: true } }]));
     const { completed, carriedTo } = await batches.complete(batchId, { polls: 2 }, results, ranWith);
     expect(completed).to.equal(true);
-    expect(carriedTo).to.deep.include({ state: 'open', kind: 'amplitude-poll-deletions', scope: 'app/reopen', memberCount: 1 });
+    expect(carriedTo).to.deep.include({
+      state: 'open',
+      kind: 'amplitude-poll-deletions',
+      scope: 'app/reopen',
+      memberCount: 1,
+    });
     expect(carriedTo!.id).to.not.equal(batchId);
     expect((await batches.get(batchId))!.memberCount, 'the ended batch counts the members it served').to.equal(3);
-    expect((await join(duringLastRun, true))!.member, 'its membership moved to the new batch').to.deep.include({ batchId: carriedTo!.id, state: 'waiting' });
+    expect((await join(duringLastRun, true))!.member, 'its membership moved to the new batch').to.deep.include({
+      batchId: carriedTo!.id,
+      state: 'waiting',
+    });
     expect((await join(early, true))!.member).to.deep.include({ batchId, state: 'done', result: { ok: true } });
 
     await batches.reopen(batchId, { polls: 3 }, closesAt);
-    expect(await batches.get(batchId), 'an ended batch stays ended').to.deep.include({ state: 'done', evidence: { polls: 2 } });
+    expect(await batches.get(batchId), 'an ended batch stays ended').to.deep.include({
+      state: 'done',
+      evidence: { polls: 2 },
+    });
     expect((await batches.complete(batchId, {}, new Map(), [])).completed, 'and is completed once').to.equal(false);
   });
 
   it('runs one batch of a scope at a time when asked (startAlone): the next stays open, takes every later member, and starts once the first has ended', async () => {
-    const [first, second, later, third] = await Promise.all(['first', 'second', 'later', 'third'].map((n) => newTask(`alone-${n}`, 'location/alone')));
+    const [first, second, later, third] = await Promise.all(
+      ['first', 'second', 'later', 'third'].map((n) => newTask(`alone-${n}`, 'location/alone')),
+    );
     const join = (t: { taskId: string; requestId: string }) =>
-      batches.join({ vendor: 's3', kind: 'scan-s3-prefix', scope: 'location/alone', ...t, windowMs: 1000, maxMembers: 100 });
+      batches.join({
+        vendor: 's3',
+        kind: 'scan-s3-prefix',
+        scope: 'location/alone',
+        ...t,
+        windowMs: 1000,
+        maxMembers: 100,
+      });
     const a = (await join(first))!.batch.id;
     const running = await batches.startAlone(a, 1000);
     expect(running && 'batch' in running && running.batch.state, 'the first of its scope starts').to.equal('running');
@@ -113,16 +172,30 @@ describe('BatchLedger on a Postgres server (concurrent connections)', () => {
     const now = new Date();
     const busy = await Promise.all([batches.startAlone(b, 5000, now), batches.startAlone(b, 5000, now)]);
     for (const answer of busy) expect(answer).to.deep.equal({ busyUntil: new Date(now.getTime() + 5000) });
-    expect(await batches.get(b), 'still open, its close moved on').to.deep.include({ state: 'open', closesAt: new Date(now.getTime() + 5000), attempts: 0 });
+    expect(await batches.get(b), 'still open, its close moved on').to.deep.include({
+      state: 'open',
+      closesAt: new Date(now.getTime() + 5000),
+      attempts: 0,
+    });
     expect((await join(later))!.batch.id, 'a member arriving meanwhile joins the waiting batch').to.equal(b);
     // Another scope is not held up.
     const other = await newTask('alone-other', 'location/other');
-    const o = (await batches.join({ vendor: 's3', kind: 'scan-s3-prefix', scope: 'location/other', ...other, windowMs: 1000, maxMembers: 100 }))!.batch.id;
+    const o = (await batches.join({
+      vendor: 's3',
+      kind: 'scan-s3-prefix',
+      scope: 'location/other',
+      ...other,
+      windowMs: 1000,
+      maxMembers: 100,
+    }))!.batch.id;
     expect(await batches.startAlone(o, 1000)).to.have.property('batch');
 
     await batches.complete(a, {}, new Map([[first.taskId, { state: 'done' as const, result: {} }]]), [first.taskId]);
     const starts = await Promise.all([batches.startAlone(b, 1000), batches.startAlone(b, 1000)]);
-    expect(starts.map((s) => s && 'batch' in s && s.batch.state), 'it starts now (a second job run of it goes on with it)').to.deep.equal(['running', 'running']);
+    expect(
+      starts.map((s) => s && 'batch' in s && s.batch.state),
+      'it starts now (a second job run of it goes on with it)',
+    ).to.deep.equal(['running', 'running']);
     expect((await batches.members(b)).map((m) => m.taskId)).to.deep.equal([second.taskId, later.taskId]);
     const c = (await join(third))!.batch.id;
     expect(await batches.startAlone(c, 1000), 'while b runs, the next waits in its turn').to.have.property('busyUntil');

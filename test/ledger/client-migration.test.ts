@@ -36,10 +36,22 @@ for (const backend of backends) {
         await db.query(
           `INSERT INTO requests (id, idempotency_hash, regulation, status, vendors, subject_hash, submitted_at, due_at, origin)
            VALUES ($1, $2, 'gdpr', 'completed', ARRAY['pinpoint'], $3, now(), now() + interval '30 days', $4)`,
-          [id, key ? cipher.lookupHash('idempotency-key', key) : null, cipher.lookupHash('userId', 'user-1'), subrequest ? 'opendsr' : 'native'],
+          [
+            id,
+            key ? cipher.lookupHash('idempotency-key', key) : null,
+            cipher.lookupHash('userId', 'user-1'),
+            subrequest ? 'opendsr' : 'native',
+          ],
         );
-        await db.query(`INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) VALUES ($1, 'userId', $2, $3)`, [id, cipher.lookupHash('userId', 'user-1'), cipher.seal('user-1')]);
-        if (actor) await db.query(`INSERT INTO audit_events (request_id, actor, action, detail) VALUES ($1, $2, 'request.received', '{}')`, [id, actor]);
+        await db.query(
+          `INSERT INTO request_identities (request_id, kind, lookup_hash, sealed) VALUES ($1, 'userId', $2, $3)`,
+          [id, cipher.lookupHash('userId', 'user-1'), cipher.seal('user-1')],
+        );
+        if (actor)
+          await db.query(
+            `INSERT INTO audit_events (request_id, actor, action, detail) VALUES ($1, $2, 'request.received', '{}')`,
+            [id, actor],
+          );
         if (subrequest) {
           await db.query(
             `INSERT INTO opendsr_requests (subject_request_id, request_id, controller_id, body_hash, status_callback_urls, api_version, received_at) VALUES ($1, $2, 'controller-x', 'h', ARRAY[]::text[], '2.0', now())`,
@@ -82,10 +94,15 @@ for (const backend of backends) {
       expect(same.reusedKey).to.equal(undefined);
       expect(same.request.id).to.equal(ids.portal);
       expect((await ledger.requests.createRequest(input({ subject: { userId: 'user-2' } }))).reusedKey).to.equal(true);
-      expect((await ledger.requests.createRequest(input({ subject: { userId: 'user-1', email: 'user1@example.com' } }))).reusedKey).to.equal(true);
+      expect(
+        (await ledger.requests.createRequest(input({ subject: { userId: 'user-1', email: 'user1@example.com' } })))
+          .reusedKey,
+      ).to.equal(true);
       expect((await ledger.requests.createRequest(input({ regulation: 'ccpa' }))).reusedKey).to.equal(true);
       expect((await ledger.requests.createRequest(input({ vendors: ['pinpoint', 's3'] }))).reusedKey).to.equal(true);
-      const otherClient = await ledger.requests.createRequest(input({ client: 'another-portal', subject: { userId: 'user-2' } }));
+      const otherClient = await ledger.requests.createRequest(
+        input({ client: 'another-portal', subject: { userId: 'user-2' } }),
+      );
       expect(otherClient.created).to.equal(true);
       expect(otherClient.request.client).to.equal('another-portal');
     });

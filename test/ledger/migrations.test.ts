@@ -17,12 +17,23 @@ describe('Migrations on a Postgres server', () => {
     const dbs = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ databaseUrl: url })));
     opened.push(...dbs);
     const applied = await Promise.all(dbs.map((db) => migrate(db)));
-    const { rows } = await dbs[0].query<{ version: number; n: number }>(`SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version`);
+    const { rows } = await dbs[0].query<{ version: number; n: number }>(
+      `SELECT version, count(*)::int AS n FROM schema_migrations GROUP BY version ORDER BY version`,
+    );
     const latest = await migrate(dbs[0]);
     expect(latest, 'nothing left to apply').to.equal(0);
-    expect(rows.every((r) => r.n === 1), 'each version recorded once').to.equal(true);
-    expect(applied.reduce((sum, n) => sum + n, 0), 'all versions applied by one caller in total').to.equal(rows.length);
-    expect(applied.filter((n) => n > 0), 'one caller migrates, the others find it done').to.have.length(1);
+    expect(
+      rows.every((r) => r.n === 1),
+      'each version recorded once',
+    ).to.equal(true);
+    expect(
+      applied.reduce((sum, n) => sum + n, 0),
+      'all versions applied by one caller in total',
+    ).to.equal(rows.length);
+    expect(
+      applied.filter((n) => n > 0),
+      'one caller migrates, the others find it done',
+    ).to.have.length(1);
     expect(rows.at(-1)?.version, 'the schema is at the latest version').to.equal(SCHEMA_VERSION);
   });
 });

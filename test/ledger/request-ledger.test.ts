@@ -22,7 +22,14 @@ const backends: Array<{ name: string; open: () => Promise<Database | undefined> 
 ];
 
 function task(requestId: string, n: number): TaskSpec {
-  return { id: `${requestId}__pinpoint__t${n}`, vendor: 'pinpoint', resource: `app/a${n}`, action: 'delete-user-endpoints', queue: 'pinpoint', jobName: 'delete-user-endpoints' };
+  return {
+    id: `${requestId}__pinpoint__t${n}`,
+    vendor: 'pinpoint',
+    resource: `app/a${n}`,
+    action: 'delete-user-endpoints',
+    queue: 'pinpoint',
+    jobName: 'delete-user-endpoints',
+  };
 }
 
 for (const backend of backends) {
@@ -63,7 +70,10 @@ for (const backend of backends) {
       const key = `bulk-${randomUUID()}`;
       // Same client as the bulk (keys are per client), and the repeats carry their key's payload (issue 22).
       const stored = await submit({ idempotencyKey: `stored-${key}`, actor: 'bulk-test' });
-      const subjectOf = (n: number) => (n === 3 ? { userId: 'user-1', email: 'user1@example.com' } : { userId: `bulk-person-${n % 2}`, email: `bulk-person-${n % 2}@example.org` });
+      const subjectOf = (n: number) =>
+        n === 3
+          ? { userId: 'user-1', email: 'user1@example.com' }
+          : { userId: `bulk-person-${n % 2}`, email: `bulk-person-${n % 2}@example.org` };
       const inputs = [0, 1, 2, 3].map((n) => {
         const id = randomUUID();
         return {
@@ -101,14 +111,20 @@ for (const backend of backends) {
 
     it('stores identifiers sealed, never in clear, and opens them for a worker', async () => {
       const { request } = await submit();
-      const { rows } = await db.query<{ sealed: string; lookup_hash: string }>(`SELECT sealed, lookup_hash FROM request_identities WHERE request_id = $1`, [request.id]);
+      const { rows } = await db.query<{ sealed: string; lookup_hash: string }>(
+        `SELECT sealed, lookup_hash FROM request_identities WHERE request_id = $1`,
+        [request.id],
+      );
       expect(rows).to.have.length(2);
       for (const row of rows) {
         expect(row.sealed).to.match(/^v1\./);
         expect(row.sealed).not.to.include('user');
         expect(row.lookup_hash).to.match(/^[0-9a-f]{64}$/);
       }
-      expect(await ledger.vault.loadSubject(request.id)).to.deep.equal({ userId: 'user-1', email: 'user1@example.com' });
+      expect(await ledger.vault.loadSubject(request.id)).to.deep.equal({
+        userId: 'user-1',
+        email: 'user1@example.com',
+      });
     });
 
     it('returns the first request when the same idempotency key is submitted twice', async () => {
@@ -118,7 +134,9 @@ for (const backend of backends) {
       expect(first.created).to.equal(true);
       expect(second.created).to.equal(false);
       expect(second.request.id).to.equal(first.request.id);
-      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE request_id = $1`, [second.request.id]);
+      const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM tasks WHERE request_id = $1`, [
+        second.request.id,
+      ]);
       expect(rows[0].n).to.equal(2);
     });
 
@@ -138,7 +156,11 @@ for (const backend of backends) {
       const { request: open } = await submit();
       const [o1] = await ledger.tasks.getTasks(open.id);
       await ledger.tasks.beginTask(o1.id);
-      expect(await ledger.tasks.finishTask(o1.id, 'succeeded', {})).to.deep.equal({ applied: true, state: 'succeeded', lastOpen: false });
+      expect(await ledger.tasks.finishTask(o1.id, 'succeeded', {})).to.deep.equal({
+        applied: true,
+        state: 'succeeded',
+        lastOpen: false,
+      });
       const singles = await Promise.all(
         [0, 1, 2, 3].map(async () => {
           const id = randomUUID();
@@ -153,7 +175,9 @@ for (const backend of backends) {
           await ledger.tasks.failTask(t.id, 'Pinpoint answered 400 BadRequestException');
           continue;
         }
-        const finished = await ledger.tasks.finishTask(t.id, i === 2 ? 'not_found' : 'succeeded', { endpointsDeleted: i });
+        const finished = await ledger.tasks.finishTask(t.id, i === 2 ? 'not_found' : 'succeeded', {
+          endpointsDeleted: i,
+        });
         expect(finished.lastOpen).to.equal(true);
         ended.push(requestId);
       }
@@ -179,7 +203,9 @@ for (const backend of backends) {
         }),
       );
       await ledger.requests.markEnqueuedMany(made.map((m) => m.id));
-      const begun = await Promise.all([...made.map((m) => m.taskId), made[2].taskId].map((taskId) => ledger.tasks.beginTask(taskId)));
+      const begun = await Promise.all(
+        [...made.map((m) => m.taskId), made[2].taskId].map((taskId) => ledger.tasks.beginTask(taskId)),
+      );
       expect(begun.map((b) => b?.subject.userId)).to.deep.equal(['user-7', 'user-8', 'user-9', 'user-9']);
       expect(begun.map((b) => b?.task.state)).to.deep.equal(['running', 'running', 'running', 'running']);
       expect((await ledger.tasks.getTask(made[2].taskId))!.attempts).to.equal(2);
@@ -207,7 +233,11 @@ for (const backend of backends) {
         [false, 'succeeded'],
       ]);
       const after = await ledger.tasks.getTasks(request.id);
-      expect(after.find((t) => t.id === t1.id)!.evidence).to.deep.include({ endpointsFound: 1, endpointIds: ['e1'], endpointsDeleted: 1 });
+      expect(after.find((t) => t.id === t1.id)!.evidence).to.deep.include({
+        endpointsFound: 1,
+        endpointIds: ['e1'],
+        endpointsDeleted: 1,
+      });
       expect(after.find((t) => t.id === t2.id)!.evidence).to.deep.include({ endpointsFound: 2 });
       // Whichever finish saw its sibling still open, the request settles once both have ended.
       expect(await ledger.requests.settleRequest(request.id)).to.equal('completed');
@@ -244,9 +274,14 @@ for (const backend of backends) {
       await ledger.tasks.beginTask(t1.id);
       const cancel = await ledger.requests.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       expect(cancel!.started.map((t) => t.id)).to.deep.equal([t1.id]);
-      expect(await ledger.tasks.cancelStartedTask(t1.id, { withdrawn: true })).to.deep.equal({ applied: true, state: 'cancelled' });
+      expect(await ledger.tasks.cancelStartedTask(t1.id, { withdrawn: true })).to.deep.equal({
+        applied: true,
+        state: 'cancelled',
+      });
       const lost = { applied: false, state: 'cancelled' };
-      expect(await ledger.tasks.deferTask(t1.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } })).to.deep.equal(lost);
+      expect(
+        await ledger.tasks.deferTask(t1.id, { state: 'waiting_vendor', reason: 'polling', evidence: { late: true } }),
+      ).to.deep.equal(lost);
       expect(await ledger.tasks.finishTask(t1.id, 'succeeded', { late: true })).to.deep.equal(lost);
       expect(await ledger.tasks.failTask(t1.id, 'late')).to.deep.equal(lost);
       expect(await ledger.tasks.checkpointTask(t1.id, { late: true })).to.deep.equal(lost);
@@ -267,36 +302,82 @@ for (const backend of backends) {
       await ledger.tasks.beginTask(t2.id);
       await ledger.tasks.failTask(t2.id, 'Pinpoint answered 400 BadRequestException');
       expect(await ledger.requests.settleRequest(request.id)).to.equal('completed_with_errors');
-      expect(await ledger.tasks.decideFailedTask(request.id, t1.id, 'skipped', 'token:oncall', 'not failed')).to.deep.equal({ applied: false, state: 'succeeded' });
-      const decided = await ledger.tasks.decideFailedTask(request.id, t2.id, 'resolved', 'token:oncall', 'deleted by vendor support, case 12');
+      expect(
+        await ledger.tasks.decideFailedTask(request.id, t1.id, 'skipped', 'token:oncall', 'not failed'),
+      ).to.deep.equal({ applied: false, state: 'succeeded' });
+      const decided = await ledger.tasks.decideFailedTask(
+        request.id,
+        t2.id,
+        'resolved',
+        'token:oncall',
+        'deleted by vendor support, case 12',
+      );
       expect(decided).to.deep.include({ applied: true, state: 'succeeded' });
       expect(decided.task!.error).to.equal(null);
-      expect(decided.task!.evidence).to.deep.include({ verification: 'unverifiable', unverifiableReason: 'operator_decision' });
+      expect(decided.task!.evidence).to.deep.include({
+        verification: 'unverifiable',
+        unverifiableReason: 'operator_decision',
+      });
       expect(decided.task!.evidence.operatorDecision).to.deep.include({
         decision: 'resolved',
         by: 'token:oncall',
         reason: 'deleted by vendor support, case 12',
         failedWith: 'Pinpoint answered 400 BadRequestException',
       });
-      expect((await ledger.requests.getRequest(request.id))!.status, 'reopened so that settling counts the decision').to.equal('in_progress');
-      expect(await ledger.requests.settleRequest(request.id), 'every task succeeded, one only by a decision: not a clean completed').to.equal('completed_with_errors');
-      expect(await ledger.tasks.decideFailedTask(request.id, t2.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({ applied: false, state: 'succeeded' });
+      expect(
+        (await ledger.requests.getRequest(request.id))!.status,
+        'reopened so that settling counts the decision',
+      ).to.equal('in_progress');
+      expect(
+        await ledger.requests.settleRequest(request.id),
+        'every task succeeded, one only by a decision: not a clean completed',
+      ).to.equal('completed_with_errors');
+      expect(await ledger.tasks.decideFailedTask(request.id, t2.id, 'skipped', 'token:oncall', 'again')).to.deep.equal({
+        applied: false,
+        state: 'succeeded',
+      });
       const trail = await ledger.audit.auditTrail(request.id);
       // The reason's digest is chained; the readable trail shows the text beside it (DESIGN.md Invariant 13).
       const resolved = trail.filter((e) => e.action === 'task.resolved');
-      expect(resolved.map((e) => e.detail)).to.deep.equal([{ taskId: t2.id, vendor: 'pinpoint', decision: 'resolved', reason: 'deleted by vendor support, case 12', reasonSha256: resolved[0].detail.reasonSha256 }]);
+      expect(resolved.map((e) => e.detail)).to.deep.equal([
+        {
+          taskId: t2.id,
+          vendor: 'pinpoint',
+          decision: 'resolved',
+          reason: 'deleted by vendor support, case 12',
+          reasonSha256: resolved[0].detail.reasonSha256,
+        },
+      ]);
       expect(resolved[0].detail.reasonSha256).to.be.a('string');
       expect(verifyChain(trail)).to.deep.equal([]);
     });
 
     it('cancels a manual step not yet sent, and leaves one already sent open, saying so (TASK_TRANSITIONS keepSentOnCancel)', async () => {
       const id = randomUUID();
-      const manual = (n: number): TaskSpec => ({ ...task(id, n), vendor: 'segment', queue: 'segment', jobName: 'manual', action: 'request-space-deletion', initialState: 'waiting_manual', waitingReason: 'e-mail Segment' });
+      const manual = (n: number): TaskSpec => ({
+        ...task(id, n),
+        vendor: 'segment',
+        queue: 'segment',
+        jobName: 'manual',
+        action: 'request-space-deletion',
+        initialState: 'waiting_manual',
+        waitingReason: 'e-mail Segment',
+      });
       const { request } = await submit({ id, vendors: ['segment'], tasks: [manual(1), manual(2)] });
       const [t1, t2] = await ledger.tasks.getTasks(request.id);
-      const sent = await ledger.tasks.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date('2026-11-01T10:00:00Z'), reference: 'CS-1' });
-      expect(sent!.evidence.sent).to.deep.equal({ at: '2026-11-01T10:00:00.000Z', by: 'token:oncall', reference: 'CS-1' });
-      expect(await ledger.tasks.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }), 'sent once').to.equal(undefined);
+      const sent = await ledger.tasks.markManualTaskSent(request.id, t1.id, 'token:oncall', {
+        at: new Date('2026-11-01T10:00:00Z'),
+        reference: 'CS-1',
+      });
+      expect(sent!.evidence.sent).to.deep.equal({
+        at: '2026-11-01T10:00:00.000Z',
+        by: 'token:oncall',
+        reference: 'CS-1',
+      });
+      expect(
+        await ledger.tasks.markManualTaskSent(request.id, t1.id, 'token:oncall', { at: new Date(), reference: 'CS-2' }),
+        'sent once',
+      ).to.equal(undefined);
       const cancel = await ledger.requests.cancelRequest(request.id, 'operator:alice', 'withdrawn');
       expect(cancel!.cancelled.map((t) => t.id)).to.deep.equal([t2.id]);
       expect(cancel!.sent.map((t) => t.id)).to.deep.equal([t1.id]);
@@ -305,7 +386,9 @@ for (const backend of backends) {
       expect(kept.waitingReason).to.include('cannot be cancelled');
       expect(kept.evidence.cancelAfterSent).to.deep.include({ withdrawn: false });
       expect(await ledger.requests.settleRequest(request.id)).to.equal(undefined);
-      expect(await ledger.tasks.completeManualTask(request.id, t1.id, 'token:oncall', 'vendor confirmed')).to.include({ state: 'succeeded' });
+      expect(await ledger.tasks.completeManualTask(request.id, t1.id, 'token:oncall', 'vendor confirmed')).to.include({
+        state: 'succeeded',
+      });
       expect(await ledger.requests.settleRequest(request.id)).to.equal('cancelled');
       expect(verifyChain(await ledger.audit.auditTrail(request.id))).to.deep.equal([]);
     });

@@ -42,13 +42,18 @@ for (const backend of backends) {
         record: async (tx, changes) => {
           if (failRecord) throw new Error('outbox write failed');
           for (const change of changes) {
-            await tx.query(`INSERT INTO outlet_rows (request_id, status) VALUES ($1, $2)`, [change.request.id, change.to]);
+            await tx.query(`INSERT INTO outlet_rows (request_id, status) VALUES ($1, $2)`, [
+              change.request.id,
+              change.to,
+            ]);
             recorded.push(`${change.from}->${change.to}`);
           }
         },
         publish: async (change) => {
           // Read through the store, outside the write's transaction: only a committed change is visible.
-          const { rows } = await db.query<{ status: string }>(`SELECT status FROM requests WHERE id = $1`, [change.request.id]);
+          const { rows } = await db.query<{ status: string }>(`SELECT status FROM requests WHERE id = $1`, [
+            change.request.id,
+          ]);
           published.push({ change, committedStatus: rows.at(0)?.status });
         },
       };
@@ -65,19 +70,40 @@ for (const backend of backends) {
 
     async function submit(): Promise<string> {
       const id = randomUUID();
-      const task = { id: `${id}__pinpoint__t`, vendor: 'pinpoint' as const, resource: 'app/a', action: 'delete-user-endpoints', queue: 'pinpoint', jobName: 'delete-user-endpoints' };
-      await ledger.requests.createRequest({ id, regulation: 'gdpr', vendors: ['pinpoint'], subject: { userId: `user-${id}` }, submittedAt: new Date(), dueAt: new Date(Date.now() + 86_400_000), tasks: [task], actor: 'test' });
+      const task = {
+        id: `${id}__pinpoint__t`,
+        vendor: 'pinpoint' as const,
+        resource: 'app/a',
+        action: 'delete-user-endpoints',
+        queue: 'pinpoint',
+        jobName: 'delete-user-endpoints',
+      };
+      await ledger.requests.createRequest({
+        id,
+        regulation: 'gdpr',
+        vendors: ['pinpoint'],
+        subject: { userId: `user-${id}` },
+        submittedAt: new Date(),
+        dueAt: new Date(Date.now() + 86_400_000),
+        tasks: [task],
+        actor: 'test',
+      });
       return id;
     }
 
-    const outletRows = async (id: string) => (await db.query<{ status: string }>(`SELECT status FROM outlet_rows WHERE request_id = $1`, [id])).rows.map((r) => r.status);
+    const outletRows = async (id: string) =>
+      (await db.query<{ status: string }>(`SELECT status FROM outlet_rows WHERE request_id = $1`, [id])).rows.map(
+        (r) => r.status,
+      );
 
     it('publishes exactly the changes of a committed write, once, after its commit, with their outbox rows committed', async () => {
       const id = await submit();
       expect(published, 'creating a request is not a status change').to.deep.equal([]);
       await ledger.requests.markEnqueued(id);
       expect(recorded).to.deep.equal(['received->in_progress']);
-      expect(published.map((p) => [p.change.request.id, p.change.from, p.change.to])).to.deep.equal([[id, 'received', 'in_progress']]);
+      expect(published.map((p) => [p.change.request.id, p.change.from, p.change.to])).to.deep.equal([
+        [id, 'received', 'in_progress'],
+      ]);
       expect(published[0].committedStatus, 'published after the commit').to.equal('in_progress');
       expect(await outletRows(id)).to.deep.equal(['in_progress']);
 
@@ -97,7 +123,10 @@ for (const backend of backends) {
       const failure = await ledger.work
         .run(async (tx) => {
           const reopened = await reopenRequestIn(tx, id);
-          expect(reopened.changes.map((c) => `${c.from}->${c.to}`), 'the write returns the change it made').to.deep.equal(['completed->in_progress']);
+          expect(
+            reopened.changes.map((c) => `${c.from}->${c.to}`),
+            'the write returns the change it made',
+          ).to.deep.equal(['completed->in_progress']);
           throw new Error('a later step of the same unit of work failed');
         })
         .catch((err: unknown) => err);
@@ -123,7 +152,16 @@ for (const backend of backends) {
         },
       });
       const id = randomUUID();
-      await failing.requests.createRequest({ id, regulation: 'gdpr', vendors: ['pinpoint'], subject: { userId: 'user-x' }, submittedAt: new Date(), dueAt: new Date(), tasks: [], actor: 'test' });
+      await failing.requests.createRequest({
+        id,
+        regulation: 'gdpr',
+        vendors: ['pinpoint'],
+        subject: { userId: 'user-x' },
+        submittedAt: new Date(),
+        dueAt: new Date(),
+        tasks: [],
+        actor: 'test',
+      });
       await failing.requests.markEnqueued(id);
       expect((await failing.requests.getRequest(id))!.status).to.equal('in_progress');
     });

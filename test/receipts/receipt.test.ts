@@ -11,7 +11,9 @@ describe('Signed receipts with a hash-chained audit trail', () => {
 
   before(async () => {
     service = await startTestService();
-    const submitted = await service.api('/v1/requests', { body: { subject: { userId: 'user-16' }, vendors: ['pinpoint'] } });
+    const submitted = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-16' }, vendors: ['pinpoint'] },
+    });
     await service.waitForRequest(submitted.body.id);
     const res = await service.api(`/v1/requests/${submitted.body.id}/receipt`);
     expect(res.status).to.equal(200);
@@ -24,7 +26,12 @@ describe('Signed receipts with a hash-chained audit trail', () => {
   it('says per vendor and resource what was done and checked, naming the person only by keyed hash', () => {
     const [task] = signed.receipt.tasks;
     expect(signed.receipt.status).to.equal('completed');
-    expect(task).to.include({ vendor: 'pinpoint', action: 'delete-user-endpoints', state: 'succeeded', verification: 'verified_absent' });
+    expect(task).to.include({
+      vendor: 'pinpoint',
+      action: 'delete-user-endpoints',
+      state: 'succeeded',
+      verification: 'verified_absent',
+    });
     expect(task.evidence.endpointsDeleted).to.equal(2);
     expect(task.connectorVersion).to.match(/^pinpoint@\d+\.\d+\.\d+$/);
     expect(signed.receipt.subjectHash).to.match(/^[0-9a-f]{64}$/);
@@ -52,10 +59,17 @@ describe('Signed receipts with a hash-chained audit trail', () => {
     try {
       const key = await rotated.api('/v1/receipt-key');
       expect(key.body.keyId).to.not.equal(signed.signature.keyId);
-      expect(key.body.previous).to.deep.equal([{ keyId: signed.signature.keyId, publicKey: createPublicKey(signed.publicKey).export({ type: 'spki', format: 'pem' }).toString() }]);
+      expect(key.body.previous).to.deep.equal([
+        {
+          keyId: signed.signature.keyId,
+          publicKey: createPublicKey(signed.publicKey).export({ type: 'spki', format: 'pem' }).toString(),
+        },
+      ]);
       const trusted = [key.body.publicKey, ...key.body.previous.map((k: { publicKey: string }) => k.publicKey)];
       expect(verifyReceipt(signed, trusted)).to.deep.equal({ valid: true, problems: [] });
-      expect(verifyReceipt(signed, [key.body.publicKey]).problems).to.include('signed by a key other than the trusted one');
+      expect(verifyReceipt(signed, [key.body.publicKey]).problems).to.include(
+        'signed by a key other than the trusted one',
+      );
     } finally {
       await rotated.close();
     }
@@ -73,9 +87,15 @@ describe('Signed receipts with a hash-chained audit trail', () => {
     const cut = copy();
     cut.receipt.auditChain.splice(0, 1);
     const other = createReceiptSigner(randomBytes(32));
-    const resigned: SignedReceipt = { ...cut, signature: { alg: 'Ed25519', keyId: other.keyId, value: other.sign(canonicalJson(cut.receipt)) }, publicKey: other.publicKeyPem };
+    const resigned: SignedReceipt = {
+      ...cut,
+      signature: { alg: 'Ed25519', keyId: other.keyId, value: other.sign(canonicalJson(cut.receipt)) },
+      publicKey: other.publicKeyPem,
+    };
     expect(verifyReceipt(cut).problems.join(' ')).to.include('missing or out of order');
-    expect(verifyReceipt(resigned, signed.publicKey).problems.join(' ')).to.include('signed by a key other than the trusted one');
+    expect(verifyReceipt(resigned, signed.publicKey).problems.join(' ')).to.include(
+      'signed by a key other than the trusted one',
+    );
   });
 
   it('fails when entries were removed from the end of the chain', () => {

@@ -25,7 +25,10 @@ describe('Amplitude client against every documented variant of the simulator', (
   const start = async (amplitude: AmplitudeSandboxOptions = {}) => {
     sandbox = await startSandbox({ subjects: 20, amplitude: { requestsPerSecond: Infinity, ...amplitude } });
     const connector = connectorFor('amplitude')!;
-    const settings = { ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.amplitude), requestsPerSecond: Infinity };
+    const settings = {
+      ...sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.amplitude),
+      requestsPerSecond: Infinity,
+    };
     client = connector.createClient(settings, undefined, () => sandbox.clock.now()) as AmplitudeClient;
   };
   afterEach(async () => {
@@ -47,7 +50,12 @@ describe('Amplitude client against every documented variant of the simulator', (
 
   it('a 400 for an unknown id (flag not honoured) reaches the client as a PermanentVendorError with status 400', async () => {
     await start({ ignoreInvalidIdsSpelling: 'none' });
-    const err = await client.requestDeletions([{ kind: 'user_id', value: 'user-1' }, { kind: 'user_id', value: 'nobody-at-all' }]).catch((e: Error) => e);
+    const err = await client
+      .requestDeletions([
+        { kind: 'user_id', value: 'user-1' },
+        { kind: 'user_id', value: 'nobody-at-all' },
+      ])
+      .catch((e: Error) => e);
     expect(err).to.be.instanceOf(PermanentVendorError);
     expect((err as PermanentVendorError).details.status).to.equal(400);
     expect((err as Error).message).to.not.include('nobody');
@@ -57,7 +65,12 @@ describe('Amplitude client against every documented variant of the simulator', (
     await start({ ignoreInvalidIdsSpelling: 'none' });
     const ids = ['user-1', 'ghost-1', 'user-2', 'user-3', 'ghost-2'];
     const members = ids.map((userId, i) => ({ taskId: `t${i}`, requestId: `r${i}`, subject: { userId } }));
-    const { result } = await runBatchToEnd(submitDeletions, { scope: 'project/erasure-sandbox', members, clients: { client }, advance: () => undefined });
+    const { result } = await runBatchToEnd(submitDeletions, {
+      scope: 'project/erasure-sandbox',
+      members,
+      clients: { client },
+      advance: () => undefined,
+    });
     const byTask = memberResults(result);
     for (const i of [0, 2, 3]) {
       const sent = byTask[`t${i}`].result as unknown as SubmittedMember;
@@ -69,8 +82,14 @@ describe('Amplitude client against every documented variant of the simulator', (
       expect(sent.known, ids[i]).to.equal(false);
       expect(sent.vendorAnswer).to.deep.equal({ status: 400 });
     }
-    const scheduled = sandbox.amplitude.store.listJobs(sandbox.amplitude.store.authenticate(sandbox.amplitude.apiKey, sandbox.amplitude.secretKey, 'us')!, '2000-01-01', '2100-01-01');
-    expect(scheduled.flatMap((j) => j.amplitude_ids.map((e) => e.amplitude_id)).sort()).to.deep.equal([1, 2, 3].map((i) => seedPerson(i).amplitudeId).sort());
+    const scheduled = sandbox.amplitude.store.listJobs(
+      sandbox.amplitude.store.authenticate(sandbox.amplitude.apiKey, sandbox.amplitude.secretKey, 'us')!,
+      '2000-01-01',
+      '2100-01-01',
+    );
+    expect(scheduled.flatMap((j) => j.amplitude_ids.map((e) => e.amplitude_id)).sort()).to.deep.equal(
+      [1, 2, 3].map((i) => seedPerson(i).amplitudeId).sort(),
+    );
     expect(JSON.stringify(result.evidence)).to.not.include('ghost');
   });
 
@@ -82,8 +101,21 @@ describe('Amplitude client against every documented variant of the simulator', (
       const listed = await client.listDeletions(created.day, created.day);
       expect(listed.map((j) => j.status)).to.deep.equal(['staging']);
       sandbox.clock.advance(Date.parse(`${created.day}T00:00:00Z`) + 7 * DAY_MS - sandbox.clock.now());
-      const members = [{ taskId: 't1', requestId: 'r1', subject: { userId: 'user-4', amplitudeId: String(seedPerson(4).amplitudeId) } }];
-      const { result } = await runBatchToEnd(pollDeletions, { scope: pollBatchScope('project/erasure-sandbox', created.day), members, clients: { client }, advance: () => { sandbox.clock.advance(DAY_MS); } });
+      const members = [
+        {
+          taskId: 't1',
+          requestId: 'r1',
+          subject: { userId: 'user-4', amplitudeId: String(seedPerson(4).amplitudeId) },
+        },
+      ];
+      const { result } = await runBatchToEnd(pollDeletions, {
+        scope: pollBatchScope('project/erasure-sandbox', created.day),
+        members,
+        clients: { client },
+        advance: () => {
+          sandbox.clock.advance(DAY_MS);
+        },
+      });
       const member = memberResults(result).t1;
       expect(member.state).to.equal('done');
       expect(member.result).to.include({ status: 'done', verification: 'vendor_confirmed', listedInDoneJob: true });

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import got, { type Got } from 'got';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/sandbox.js';
 import { seedPerson } from '../../src/sandbox/seed.js';
-import { SANDBOX_AMPLITUDE_EU_PROJECT, SANDBOX_AMPLITUDE_PROJECT, SANDBOX_AMPLITUDE_WEB_PROJECT, webAmplitudeId } from '../../src/sandbox/amplitude/amplitude-seed.js';
+import {
+  SANDBOX_AMPLITUDE_EU_PROJECT,
+  SANDBOX_AMPLITUDE_PROJECT,
+  SANDBOX_AMPLITUDE_WEB_PROJECT,
+  webAmplitudeId,
+} from '../../src/sandbox/amplitude/amplitude-seed.js';
 
 const DAY_MS = 86_400_000;
 const DELETIONS = 'api/2/deletions/users';
@@ -26,7 +31,14 @@ interface Job {
 
 /** A plain got client as our Amplitude client will use it: Basic auth, no retries, statuses inspected. */
 function amplitudeClient(baseUrl: string, apiKey: string, secretKey: string): Got {
-  return got.extend({ prefixUrl: baseUrl, username: apiKey, password: secretKey, retry: { limit: 0 }, throwHttpErrors: false, responseType: 'json' });
+  return got.extend({
+    prefixUrl: baseUrl,
+    username: apiKey,
+    password: secretKey,
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    responseType: 'json',
+  });
 }
 
 function mainClient(sandbox: Sandbox): Got {
@@ -59,14 +71,24 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
   it('answers 401 to a wrong secret key and to a request without credentials', async () => {
     const wrong = amplitudeClient(sandbox.vendors.amplitude.baseUrl, sandbox.amplitude.apiKey, 'not-the-secret');
     expect((await list(wrong)).statusCode).to.equal(401);
-    const anonymous = got.extend({ prefixUrl: sandbox.vendors.amplitude.baseUrl, retry: { limit: 0 }, throwHttpErrors: false });
-    expect((await anonymous.get(DELETIONS, { searchParams: { start_day: startDay, end_day: startDay } })).statusCode).to.equal(401);
+    const anonymous = got.extend({
+      prefixUrl: sandbox.vendors.amplitude.baseUrl,
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+    });
+    expect(
+      (await anonymous.get(DELETIONS, { searchParams: { start_day: startDay, end_day: startDay } })).statusCode,
+    ).to.equal(401);
     expect((await list()).statusCode, 'the right pair is accepted').to.equal(200);
   });
 
   it('schedules mixed amplitude ids and user ids into one staging job ten days ahead, lists it and counts the POST', async () => {
     const today = dayOf(sandbox.clock.now());
-    const res = await request({ amplitude_ids: [seedPerson(3).amplitudeId], user_ids: ['user-4'], requester: 'dpo@example.com' });
+    const res = await request({
+      amplitude_ids: [seedPerson(3).amplitudeId],
+      user_ids: ['user-4'],
+      requester: 'dpo@example.com',
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.body).to.deep.equal({
       day: dayOf(sandbox.clock.now() + 10 * DAY_MS),
@@ -80,21 +102,36 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     expect(jobs.statusCode).to.equal(200);
     expect(jobs.body).to.be.an('array').with.length(1);
     expect(jobs.body[0].status).to.equal('staging');
-    expect(jobs.body[0].amplitude_ids.map((e) => e.amplitude_id)).to.have.members([seedPerson(3).amplitudeId, seedPerson(4).amplitudeId]);
+    expect(jobs.body[0].amplitude_ids.map((e) => e.amplitude_id)).to.have.members([
+      seedPerson(3).amplitudeId,
+      seedPerson(4).amplitudeId,
+    ]);
     expect(sandbox.stats.calls('amplitude', 'createDeletion')).to.equal(1);
     expect(sandbox.stats.calls('amplitude', 'listDeletions')).to.equal(1);
   });
 
   it('rejects 101 ids in one request with 400, counting amplitude_ids and user_ids together, and accepts 100', async () => {
     const amplitude_ids = Array.from({ length: 50 }, (_, i) => 700_000_000 + i);
-    const tooMany = await request({ amplitude_ids, user_ids: Array.from({ length: 51 }, (_, i) => `ghost-${i}`), ignore_invalid_id: true });
+    const tooMany = await request({
+      amplitude_ids,
+      user_ids: Array.from({ length: 51 }, (_, i) => `ghost-${i}`),
+      ignore_invalid_id: true,
+    });
     expect(tooMany.statusCode).to.equal(400);
-    const hundred = await request({ amplitude_ids, user_ids: Array.from({ length: 50 }, (_, i) => `ghost-${i}`), ignore_invalid_id: true });
+    const hundred = await request({
+      amplitude_ids,
+      user_ids: Array.from({ length: 50 }, (_, i) => `ghost-${i}`),
+      ignore_invalid_id: true,
+    });
     expect(hundred.statusCode).to.equal(200);
   });
 
   it('rejects a request naming an unknown id with 400 and schedules none of its known ids', async () => {
-    const res = await request({ amplitude_ids: [seedPerson(1).amplitudeId, 999], user_ids: ['user-2'], requester: 'dpo@example.com' });
+    const res = await request({
+      amplitude_ids: [seedPerson(1).amplitudeId, 999],
+      user_ids: ['user-2'],
+      requester: 'dpo@example.com',
+    });
     expect(res.statusCode).to.equal(400);
     const jobs = await list();
     expect(jobs.statusCode).to.equal(200);
@@ -102,10 +139,17 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
   });
 
   it('with ignore_invalid_id "true" schedules the known ids and answers 200 with the unknown ones as invalid_ids', async () => {
-    const res = await request({ amplitude_ids: [seedPerson(1).amplitudeId, 999], user_ids: ['user-2', 'nobody'], ignore_invalid_id: 'true' });
+    const res = await request({
+      amplitude_ids: [seedPerson(1).amplitudeId, 999],
+      user_ids: ['user-2', 'nobody'],
+      ignore_invalid_id: 'true',
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.body.invalid_ids).to.deep.equal([999, 'nobody']);
-    expect(res.body.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([seedPerson(1).amplitudeId, seedPerson(2).amplitudeId]);
+    expect(res.body.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([
+      seedPerson(1).amplitudeId,
+      seedPerson(2).amplitudeId,
+    ]);
     const jobs = await list();
     expect(jobs.body[0].amplitude_ids).to.have.length(2);
   });
@@ -164,9 +208,15 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
 
   it('removes an id from a staging job with DELETE and returns the removed entry', async () => {
     const { body } = await request({ user_ids: ['user-3', 'user-4'], requester: 'dpo@example.com' });
-    const res = await client.delete<Entry>(`${DELETIONS}/${seedPerson(3).amplitudeId}/${body.day}`, { responseType: 'json' });
+    const res = await client.delete<Entry>(`${DELETIONS}/${seedPerson(3).amplitudeId}/${body.day}`, {
+      responseType: 'json',
+    });
     expect(res.statusCode).to.equal(200);
-    expect(res.body).to.deep.equal({ amplitude_id: seedPerson(3).amplitudeId, requested_on_day: dayOf(sandbox.clock.now()), requester: 'dpo@example.com' });
+    expect(res.body).to.deep.equal({
+      amplitude_id: seedPerson(3).amplitudeId,
+      requested_on_day: dayOf(sandbox.clock.now()),
+      requester: 'dpo@example.com',
+    });
     const jobs = (await list()).body;
     expect(jobs[0].amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([seedPerson(4).amplitudeId]);
     expect(sandbox.stats.calls('amplitude', 'cancelDeletion')).to.equal(1);
@@ -183,7 +233,9 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
   it('answers GET with 400 when a day is missing or malformed or the range exceeds six months, and with an array otherwise', async () => {
     expect((await client.get(DELETIONS)).statusCode).to.equal(400);
     expect((await client.get(DELETIONS, { searchParams: { start_day: '2026-01-01' } })).statusCode).to.equal(400);
-    expect((await client.get(DELETIONS, { searchParams: { start_day: '20260101', end_day: '20260131' } })).statusCode).to.equal(400);
+    expect(
+      (await client.get(DELETIONS, { searchParams: { start_day: '20260101', end_day: '20260131' } })).statusCode,
+    ).to.equal(400);
     expect((await list(client, '2026-01-01', '2026-07-02')).statusCode).to.equal(400);
     const sixMonths = await list(client, '2026-01-01', '2026-07-01');
     expect(sixMonths.statusCode).to.equal(200);
@@ -192,20 +244,31 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
 
   it('lists only the authenticated project’s jobs', async () => {
     await request({ user_ids: ['user-2'] });
-    const web = amplitudeClient(sandbox.vendors.amplitude.baseUrl, SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey, SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey);
+    const web = amplitudeClient(
+      sandbox.vendors.amplitude.baseUrl,
+      SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey,
+      SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey,
+    );
     expect((await list(web)).body).to.deep.equal([]);
     expect((await list()).body).to.have.length(1);
   });
 
   it('with delete_from_org creates one job, marked with app, in each project that has the users', async () => {
-    const res = await client.post<Job[]>(DELETIONS, { json: { user_ids: ['user-2', 'user-3'], delete_from_org: 'true' }, responseType: 'json' });
+    const res = await client.post<Job[]>(DELETIONS, {
+      json: { user_ids: ['user-2', 'user-3'], delete_from_org: 'true' },
+      responseType: 'json',
+    });
     expect(res.statusCode).to.equal(200);
     const byApp = new Map(res.body.map((r) => [r.app, r]));
     expect([...byApp.keys()]).to.have.members([SANDBOX_AMPLITUDE_PROJECT.appId, SANDBOX_AMPLITUDE_WEB_PROJECT.appId]);
     const web = byApp.get(SANDBOX_AMPLITUDE_WEB_PROJECT.appId)!;
     expect(web.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([webAmplitudeId(2)]);
     expect(web.invalid_ids, 'user-3 has no data in the web project').to.deep.equal(['user-3']);
-    const webClient = amplitudeClient(sandbox.vendors.amplitude.baseUrl, SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey, SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey);
+    const webClient = amplitudeClient(
+      sandbox.vendors.amplitude.baseUrl,
+      SANDBOX_AMPLITUDE_WEB_PROJECT.apiKey,
+      SANDBOX_AMPLITUDE_WEB_PROJECT.secretKey,
+    );
     const webJobs = (await list(webClient)).body;
     expect(webJobs).to.have.length(1);
     expect(webJobs[0].app).to.equal(SANDBOX_AMPLITUDE_WEB_PROJECT.appId);
@@ -217,7 +280,10 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     // Events arrive through the SDK, which the sandbox does not serve: set that state up in the store.
     const reborn = sandbox.amplitude.store.ingest('user-6');
     expect(reborn).to.not.equal(seedPerson(6).amplitudeId);
-    expect((await request({ amplitude_ids: [seedPerson(6).amplitudeId] })).statusCode, 'the deleted id is gone').to.equal(400);
+    expect(
+      (await request({ amplitude_ids: [seedPerson(6).amplitudeId] })).statusCode,
+      'the deleted id is gone',
+    ).to.equal(400);
     const again = await request({ user_ids: ['user-6'] });
     expect(again.statusCode).to.equal(200);
     expect(again.body.amplitude_ids.map((e) => e.amplitude_id)).to.deep.equal([reborn]);
@@ -225,7 +291,11 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
 
   it('accepts a form-encoded body with repeated keys', async () => {
     const body = `amplitude_ids=${seedPerson(8).amplitudeId}&amplitude_ids=${seedPerson(9).amplitudeId}&requester=dpo%40example.com&ignore_invalid_id=false`;
-    const res = await client.post<Job>(DELETIONS, { body, headers: { 'content-type': 'application/x-www-form-urlencoded' }, responseType: 'json' });
+    const res = await client.post<Job>(DELETIONS, {
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      responseType: 'json',
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.body.amplitude_ids.map((e) => [e.amplitude_id, e.requester])).to.deep.equal([
       [seedPerson(8).amplitudeId, 'dpo@example.com'],
@@ -239,7 +309,9 @@ describe('Amplitude User Privacy API simulator, driven by got with Basic auth', 
     const eu = SANDBOX_AMPLITUDE_EU_PROJECT;
     expect((await list(amplitudeClient(euBaseUrl, eu.apiKey, eu.secretKey))).statusCode).to.equal(200);
     expect((await list(amplitudeClient(baseUrl, eu.apiKey, eu.secretKey))).statusCode).to.equal(401);
-    expect((await list(amplitudeClient(euBaseUrl, sandbox.amplitude.apiKey, sandbox.amplitude.secretKey))).statusCode).to.equal(401);
+    expect(
+      (await list(amplitudeClient(euBaseUrl, sandbox.amplitude.apiKey, sandbox.amplitude.secretKey))).statusCode,
+    ).to.equal(401);
   });
 });
 
@@ -275,18 +347,27 @@ describe('Amplitude User Privacy API simulator limits, driven by got', () => {
   it('answers 429 to the ninth request in flight for one project', async () => {
     const client = await start({ requestsPerSecond: Infinity });
     sandbox.faults.set('amplitude', { latencyMs: 300 });
-    const results = await Promise.all(Array.from({ length: 9 }, () => client.get(DELETIONS, { searchParams: range() })));
+    const results = await Promise.all(
+      Array.from({ length: 9 }, () => client.get(DELETIONS, { searchParams: range() })),
+    );
     const statuses = results.map((r) => r.statusCode).sort();
     expect(statuses).to.deep.equal([200, 200, 200, 200, 200, 200, 200, 200, 429]);
-    expect(results.find((r) => r.statusCode === 429)!.headers, 'no known wait by default').to.not.have.property('retry-after');
+    expect(results.find((r) => r.statusCode === 429)!.headers, 'no known wait by default').to.not.have.property(
+      'retry-after',
+    );
     sandbox.faults.set('amplitude', { latencyMs: 0 });
-    expect((await client.get(DELETIONS, { searchParams: range() })).statusCode, 'the slots free up once answered').to.equal(200);
+    expect(
+      (await client.get(DELETIONS, { searchParams: range() })).statusCode,
+      'the slots free up once answered',
+    ).to.equal(200);
   });
 
   it('sends Retry-After on the in-flight 429 too when retryAfter is "always"', async () => {
     const client = await start({ requestsPerSecond: Infinity, retryAfter: 'always' });
     sandbox.faults.set('amplitude', { latencyMs: 300 });
-    const results = await Promise.all(Array.from({ length: 9 }, () => client.get(DELETIONS, { searchParams: range() })));
+    const results = await Promise.all(
+      Array.from({ length: 9 }, () => client.get(DELETIONS, { searchParams: range() })),
+    );
     const throttled = results.filter((r) => r.statusCode === 429);
     expect(throttled).to.have.length(1);
     expect(throttled[0].headers['retry-after']).to.equal('1');

@@ -51,7 +51,9 @@ async function listBlobNames(containerSasUri: string, prefix: string): Promise<s
   url.searchParams.set('prefix', prefix);
   const res = await got(url.toString(), { throwHttpErrors: false, retry: { limit: 0 } });
   expect(res.statusCode).to.equal(200);
-  const parsed = new XMLParser({ isArray: (name) => name === 'Blob' }).parse(res.body) as { EnumerationResults: { Blobs: { Blob?: Array<{ Name: string }> } | '' } };
+  const parsed = new XMLParser({ isArray: (name) => name === 'Blob' }).parse(res.body) as {
+    EnumerationResults: { Blobs: { Blob?: Array<{ Name: string }> } | '' };
+  };
   const blobs = parsed.EnumerationResults.Blobs;
   return blobs === '' ? [] : (blobs.Blob ?? []).map((b) => b.Name);
 }
@@ -80,21 +82,28 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
   }
 
   async function exportDevices(): Promise<Array<Record<string, unknown>>> {
-    const started = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), { json: { blob_container_sas_uri: sasUri } });
+    const started = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), {
+      json: { blob_container_sas_uri: sasUri },
+    });
     expect(started.statusCode).to.equal(202);
     sandbox.clock.advance(10 * 60_000);
     const status = await api.get<{ status: string }>(appUrl(sandbox, `/push/device_exports/${started.body.export_id}`));
     expect(status.body.status).to.equal('Completed');
     const [name] = await listBlobNames(sasUri, started.body.export_id);
     const blob = await got(blobUrl(sasUri, name), { retry: { limit: 0 } });
-    return blob.body.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    return blob.body
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
   async function listAllNotifications(firstUrl: string): Promise<NotificationOverview[]> {
     const seen: NotificationOverview[] = [];
     let next: string | undefined = firstUrl;
     while (next) {
-      const page: Response<NotificationPage> = await api.get<NotificationPage>(new URL(next, sandbox.vendors.appcenter.baseUrl).toString());
+      const page: Response<NotificationPage> = await api.get<NotificationPage>(
+        new URL(next, sandbox.vendors.appcenter.baseUrl).toString(),
+      );
       expect(page.statusCode).to.equal(200);
       seen.push(...page.body.values);
       next = page.body.nextLink;
@@ -129,21 +138,29 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     const appToken = appCenterClient(sandbox, SANDBOX_APPCENTER_APP_TOKEN);
     const own = await appToken.get<AudiencePage>(appUrl(sandbox, '/analytics/audiences'));
     expect(own.statusCode).to.equal(200);
-    const foreign = await appToken.get<ErrorBody>(appUrl(sandbox, '/analytics/audiences', sandbox.appcenter.owner, 'other-app'));
+    const foreign = await appToken.get<ErrorBody>(
+      appUrl(sandbox, '/analytics/audiences', sandbox.appcenter.owner, 'other-app'),
+    );
     expect(foreign.statusCode).to.equal(404);
     expect(foreign.body.error.code).to.equal('NotFound');
-    const userToken = await api.get<AudiencePage>(appUrl(sandbox, '/analytics/audiences', sandbox.appcenter.owner, 'other-app'));
+    const userToken = await api.get<AudiencePage>(
+      appUrl(sandbox, '/analytics/audiences', sandbox.appcenter.owner, 'other-app'),
+    );
     expect(userToken.statusCode).to.equal(200);
     expect(userToken.body.values).to.deep.equal([]);
   });
 
   it('runs a device export 202 → InProgress → Completed on the sandbox clock and writes one NDJSON device per line', async () => {
-    const started = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), { json: { blob_container_sas_uri: sasUri } });
+    const started = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), {
+      json: { blob_container_sas_uri: sasUri },
+    });
     expect(started.statusCode).to.equal(202);
     const exportId = started.body.export_id;
     expect(exportId).to.be.a('string').that.is.not.empty;
 
-    const pending = await api.get<{ export_id: string; status: string }>(appUrl(sandbox, `/push/device_exports/${exportId}`));
+    const pending = await api.get<{ export_id: string; status: string }>(
+      appUrl(sandbox, `/push/device_exports/${exportId}`),
+    );
     expect(pending.body).to.deep.equal({ export_id: exportId, status: 'InProgress' });
     expect(await listBlobNames(sasUri, exportId), 'nothing is written while in progress').to.deep.equal([]);
 
@@ -169,7 +186,10 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     const rows = await exportDevices();
     expect(rows).to.not.be.empty;
     const [name] = await listBlobNames(sasUri, '');
-    const unsigned = await got(blobUrl(sasUri, name).replace(/sig=[^&]+/, 'sig=wrong'), { throwHttpErrors: false, retry: { limit: 0 } });
+    const unsigned = await got(blobUrl(sasUri, name).replace(/sig=[^&]+/, 'sig=wrong'), {
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+    });
     expect(unsigned.statusCode).to.equal(403);
     expect(unsigned.headers['x-ms-error-code']).to.equal('AuthenticationFailed');
     const deleted = await got.delete(blobUrl(sasUri, name), { throwHttpErrors: false, retry: { limit: 0 } });
@@ -182,19 +202,29 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
 
   it('ends an export Failed when the SAS grants no write, or when a failure is injected, and writes no blob', async () => {
     const readOnly = sasUri.replace('sp=racwdl', 'sp=rl');
-    const first = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), { json: { blob_container_sas_uri: readOnly } });
+    const first = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), {
+      json: { blob_container_sas_uri: readOnly },
+    });
     sandbox.appcenter.store.injectExportFailures(1);
-    const second = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), { json: { blob_container_sas_uri: sasUri } });
+    const second = await api.post<{ export_id: string }>(appUrl(sandbox, '/push/device_exports'), {
+      json: { blob_container_sas_uri: sasUri },
+    });
     sandbox.clock.advance(10 * 60_000);
     for (const started of [first, second]) {
-      const status = await api.get<{ status: string }>(appUrl(sandbox, `/push/device_exports/${started.body.export_id}`));
+      const status = await api.get<{ status: string }>(
+        appUrl(sandbox, `/push/device_exports/${started.body.export_id}`),
+      );
       expect(status.body.status).to.equal('Failed');
     }
     expect(await listBlobNames(sasUri, '')).to.deep.equal([]);
   });
 
   it('rejects an export without a container SAS URL as 400 BadRequest', async () => {
-    for (const json of [{}, { blob_container_sas_uri: 'not a url' }, { blob_container_sas_uri: 'https://acct.blob.core.windows.net/exports' }]) {
+    for (const json of [
+      {},
+      { blob_container_sas_uri: 'not a url' },
+      { blob_container_sas_uri: 'https://acct.blob.core.windows.net/exports' },
+    ]) {
       const res = await api.post<ErrorBody>(appUrl(sandbox, '/push/device_exports'), { json });
       expect(res.statusCode).to.equal(400);
       expect(res.body.error.code).to.equal('BadRequest');
@@ -217,7 +247,9 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
 
   it('answers 200 for an unknown install id when configured to', async () => {
     await withSandbox({ appcenter: { unknownInstallIdStatus: 200 } }, async (other) => {
-      const res = await appCenterClient(other).delete(appUrl(other, '/push/devices/00000000-0000-4000-8000-ffffffffffff'));
+      const res = await appCenterClient(other).delete(
+        appUrl(other, '/push/devices/00000000-0000-4000-8000-ffffffffffff'),
+      );
       expect(res.statusCode).to.equal(200);
     });
   });
@@ -226,14 +258,20 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     const seen = await listAllNotifications(appUrl(sandbox, '/push/notifications?$top=7&$inlinecount=allpages'));
     const first = await api.get<NotificationPage>(appUrl(sandbox, '/push/notifications?$top=7&$inlinecount=allpages'));
     expect(first.body.values).to.have.length(7);
-    expect(first.body.nextLink).to.match(/^\/v0\.1\/apps\/sandbox-org\/erasure-sandbox\/push\/notifications\?.*\$skiptoken=/);
+    expect(first.body.nextLink).to.match(
+      /^\/v0\.1\/apps\/sandbox-org\/erasure-sandbox\/push\/notifications\?.*\$skiptoken=/,
+    );
     const ids = seen.map((n) => n.notification_id);
     expect(new Set(ids).size).to.equal(ids.length);
     expect(ids).to.have.length(first.body.total!);
-    const lastPageOfOne = await listAllNotifications(appUrl(sandbox, `/push/notifications?$top=${first.body.total! - 1}`));
+    const lastPageOfOne = await listAllNotifications(
+      appUrl(sandbox, `/push/notifications?$top=${first.body.total! - 1}`),
+    );
     expect(lastPageOfOne).to.have.length(first.body.total!);
 
-    const all = await api.get<NotificationPage>(appUrl(sandbox, '/push/notifications?$top=0&include_archived=true&$inlinecount=allpages'));
+    const all = await api.get<NotificationPage>(
+      appUrl(sandbox, '/push/notifications?$top=0&include_archived=true&$inlinecount=allpages'),
+    );
     expect(all.body.nextLink).to.equal(undefined);
     expect(all.body.values).to.have.length(all.body.total!);
     expect(all.body.total!, 'archived notifications are listed only on request').to.be.greaterThan(first.body.total!);
@@ -254,7 +292,9 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
       let next: string | undefined = appUrl(other, '/push/notifications?$top=5&$inlinecount=allpages');
       let total = 0;
       while (next) {
-        const page: Response<NotificationPage> = await client.get<NotificationPage>(new URL(next, other.vendors.appcenter.baseUrl).toString());
+        const page: Response<NotificationPage> = await client.get<NotificationPage>(
+          new URL(next, other.vendors.appcenter.baseUrl).toString(),
+        );
         total ||= page.body.total!;
         const ids = page.body.values.map((n) => n.notification_id);
         seen.push(...ids);
@@ -267,7 +307,9 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
 
   it('returns a notification with its content, targeted at a person’s user id', async () => {
     const all = await listAllNotifications(appUrl(sandbox, '/push/notifications?$top=0'));
-    const targeted = all.find((n) => n.notification_target.type === 'user_ids_target' && n.notification_target.user_ids?.includes('user-5'));
+    const targeted = all.find(
+      (n) => n.notification_target.type === 'user_ids_target' && n.notification_target.user_ids?.includes('user-5'),
+    );
     expect(targeted, 'seeded notification to user-5').to.not.equal(undefined);
     const res = await api.get<NotificationOverview & { notification_content: { name: string; body: string } }>(
       appUrl(sandbox, `/push/notifications/${targeted!.notification_id}`),
@@ -280,7 +322,10 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
   it('deletes notifications named in {"values":[...]} with 200, and answers 400 without values', async () => {
     const before = await api.get<NotificationPage>(appUrl(sandbox, '/push/notifications?$top=3&$inlinecount=allpages'));
     const ids = before.body.values.slice(0, 2).map((n) => n.notification_id);
-    const deleted = await api.delete(appUrl(sandbox, '/push/notifications'), { json: { values: ids }, responseType: 'text' });
+    const deleted = await api.delete(appUrl(sandbox, '/push/notifications'), {
+      json: { values: ids },
+      responseType: 'text',
+    });
     expect(deleted.statusCode).to.equal(200);
     expect(deleted.body).to.equal('');
     for (const id of ids) {
@@ -299,16 +344,25 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
 
   it('sends a notification with 202 that reads Queued, then Completed once the sandbox clock moves on', async () => {
     const sent = await api.post<{ notification_id: string }>(appUrl(sandbox, '/push/notifications'), {
-      json: { notification_content: { name: 'order-update', title: 'Your order', body: 'It shipped.' }, notification_target: { type: 'user_ids_target', user_ids: ['user-6'] } },
+      json: {
+        notification_content: { name: 'order-update', title: 'Your order', body: 'It shipped.' },
+        notification_target: { type: 'user_ids_target', user_ids: ['user-6'] },
+      },
     });
     expect(sent.statusCode).to.equal(202);
-    const queued = await api.get<NotificationOverview>(appUrl(sandbox, `/push/notifications/${sent.body.notification_id}`));
+    const queued = await api.get<NotificationOverview>(
+      appUrl(sandbox, `/push/notifications/${sent.body.notification_id}`),
+    );
     expect(queued.body.state).to.equal('Queued');
     expect(queued.body.notification_target.user_ids).to.deep.equal(['user-6']);
     sandbox.clock.advance(5 * 60_000);
-    const delivered = await api.get<NotificationOverview>(appUrl(sandbox, `/push/notifications/${sent.body.notification_id}`));
+    const delivered = await api.get<NotificationOverview>(
+      appUrl(sandbox, `/push/notifications/${sent.body.notification_id}`),
+    );
     expect(delivered.body.state).to.equal('Completed');
-    const badName = await api.post<ErrorBody>(appUrl(sandbox, '/push/notifications'), { json: { notification_content: { name: 'x', body: 'too short a name' } } });
+    const badName = await api.post<ErrorBody>(appUrl(sandbox, '/push/notifications'), {
+      json: { notification_content: { name: 'x', body: 'too short a name' } },
+    });
     expect(badName.statusCode).to.equal(400);
     expect(badName.body.error.code).to.equal('BadRequest');
   });
@@ -326,7 +380,9 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     let next: string | undefined = appUrl(sandbox, '/analytics/audiences');
     let pages = 0;
     while (next) {
-      const page: Response<AudiencePage> = await api.get<AudiencePage>(new URL(next, sandbox.vendors.appcenter.baseUrl).toString());
+      const page: Response<AudiencePage> = await api.get<AudiencePage>(
+        new URL(next, sandbox.vendors.appcenter.baseUrl).toString(),
+      );
       expect(page.statusCode).to.equal(200);
       names.push(...page.body.values.map((a) => a.name));
       next = page.body.nextLink;
@@ -336,7 +392,9 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
     expect(new Set(names).size).to.equal(names.length);
     expect(names).to.include.members(['vip-user-2', 'lookalike-2', 'android-users']);
     expect(names, 'disabled audiences only with include_disabled').to.not.include('winback-2020');
-    const vip = await api.get<{ definition: string; description: string }>(appUrl(sandbox, '/analytics/audiences/vip-user-2'));
+    const vip = await api.get<{ definition: string; description: string }>(
+      appUrl(sandbox, '/analytics/audiences/vip-user-2'),
+    );
     expect(vip.body.definition).to.equal("CustomProperties/user_id eq 'user-2'");
     expect(vip.body.description).to.contain('user2@example.com');
   });
@@ -352,14 +410,21 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
   });
 
   it('creates an audience with PUT that is Calculating until the sandbox clock moves on', async () => {
-    const created = await api.put<{ name: string; state: string }>(appUrl(sandbox, '/analytics/audiences/new-audience'), { json: { definition: "CustomProperties/plan eq 'pro'" } });
+    const created = await api.put<{ name: string; state: string }>(
+      appUrl(sandbox, '/analytics/audiences/new-audience'),
+      { json: { definition: "CustomProperties/plan eq 'pro'" } },
+    );
     expect(created.statusCode).to.equal(200);
     expect(created.body.state).to.equal('Calculating');
     sandbox.clock.advance(10 * 60_000);
-    const ready = await api.get<{ state: string; estimated_count: number }>(appUrl(sandbox, '/analytics/audiences/new-audience'));
+    const ready = await api.get<{ state: string; estimated_count: number }>(
+      appUrl(sandbox, '/analytics/audiences/new-audience'),
+    );
     expect(ready.body.state).to.equal('Ready');
     expect(ready.body.estimated_count).to.equal(10);
-    const invalid = await api.put<ErrorBody>(appUrl(sandbox, '/analytics/audiences/bad'), { json: { description: 'no definition' } });
+    const invalid = await api.put<ErrorBody>(appUrl(sandbox, '/analytics/audiences/bad'), {
+      json: { description: 'no definition' },
+    });
     expect(invalid.statusCode).to.equal(400);
   });
 
@@ -399,7 +464,9 @@ describe('App Center simulator, driven by got with X-API-Token', () => {
       const audiences = await client.get<ErrorBody>(appUrl(other, '/analytics/audiences'));
       expect(audiences.statusCode).to.equal(410);
       expect(audiences.body.error.code).to.equal('Gone');
-      const block = await client.put<ErrorBody>(appUrl(other, `/devices/block_logs/${seedPerson(1).installId}`), { json: {} });
+      const block = await client.put<ErrorBody>(appUrl(other, `/devices/block_logs/${seedPerson(1).installId}`), {
+        json: {},
+      });
       expect(block.statusCode).to.equal(410);
     });
   });

@@ -19,7 +19,10 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
   const person = seedPerson(4);
   const members = [{ taskId: 't1', requestId: 'r1', subject: { userId: person.userId } }];
 
-  const start = async (exportRowLayout: ExportRowLayout, exportBlobPlacement: ExportBlobPlacement = 'export-folder') => {
+  const start = async (
+    exportRowLayout: ExportRowLayout,
+    exportBlobPlacement: ExportBlobPlacement = 'export-folder',
+  ) => {
     sandbox = await startSandbox({ subjects: 12, appcenter: { exportRowLayout, exportBlobPlacement } });
     const info = sandbox.vendors.appcenter;
     client = createAppCenterClient(
@@ -41,8 +44,18 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
     await sandbox?.close();
   });
   const run = () =>
-    runBatchToEnd(appcenterExportDevices, { scope: `app/${sandbox.appcenter.app}`, members, clients: { client }, advance: () => { sandbox.clock.advance(5 * 60_000); } });
-  const deviceThere = () => [...sandbox.appcenter.store.app(sandbox.appcenter.owner, sandbox.appcenter.app).devices.keys()].includes(person.installId);
+    runBatchToEnd(appcenterExportDevices, {
+      scope: `app/${sandbox.appcenter.app}`,
+      members,
+      clients: { client },
+      advance: () => {
+        sandbox.clock.advance(5 * 60_000);
+      },
+    });
+  const deviceThere = () =>
+    [...sandbox.appcenter.store.app(sandbox.appcenter.owner, sandbox.appcenter.app).devices.keys()].includes(
+      person.installId,
+    );
 
   for (const layout of ['flat', 'nested', 'camel'] as const) {
     it(`finds and deletes the person’s device when rows are laid out ${layout}`, async () => {
@@ -62,7 +75,9 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
     const member = memberResults(result).t1;
     expect(member.state).to.equal('failed');
     expect(member.result.code).to.equal('UnexpectedExportFormat');
-    expect(String(member.result.reason)).to.match(/^unexpected export format: \d+ of \d+ export rows have none of the expected id fields/);
+    expect(String(member.result.reason)).to.match(
+      /^unexpected export format: \d+ of \d+ export rows have none of the expected id fields/,
+    );
     expect(String(member.result.reason)).to.not.include(person.installId);
     expect(deviceThere(), 'nothing was claimed or deleted').to.equal(true);
   });
@@ -72,6 +87,9 @@ describe('App Center device export: accepted layouts and fail-closed drift, thro
     const { result } = await run();
     const member = memberResults(result).t1;
     expect(member.state).to.equal('failed');
-    expect(member.result).to.include({ code: 'UnexpectedExportFormat', reason: 'unexpected export format: the completed export wrote no blob under <export id>/' });
+    expect(member.result).to.include({
+      code: 'UnexpectedExportFormat',
+      reason: 'unexpected export format: the completed export wrote no blob under <export id>/',
+    });
   });
 });

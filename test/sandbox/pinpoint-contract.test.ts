@@ -19,7 +19,12 @@ import { seedPerson } from '../../src/sandbox/seed.js';
 
 function pinpointClient(sandbox: Sandbox, maxAttempts = 1): PinpointClient {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-  return new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts });
+  return new PinpointClient({
+    endpoint: sandbox.vendors.pinpoint.baseUrl,
+    region,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts,
+  });
 }
 
 describe('Pinpoint simulator, driven by @aws-sdk/client-pinpoint', () => {
@@ -48,51 +53,96 @@ describe('Pinpoint simulator, driven by @aws-sdk/client-pinpoint', () => {
     const deleted = await client.send(new DeleteUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' }));
     expect(deleted.$metadata.httpStatusCode).to.equal(202);
     expect(deleted.EndpointsResponse?.Item).to.have.length(2);
-    const gone = await client.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' })).catch((e: unknown) => e);
+    const gone = await client
+      .send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-7' }))
+      .catch((e: unknown) => e);
     expect(gone).to.be.instanceOf(NotFoundException);
     const neighbour = await client.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-8' }));
     expect(neighbour.EndpointsResponse?.Item).to.have.length(2);
   });
 
   it('answers DeleteEndpoint with 202 and the deleted endpoint, then 404 on read', async () => {
-    await client.send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: 'EP-One', EndpointRequest: { ChannelType: 'EMAIL', Address: 'ann@x.com' } }));
+    await client.send(
+      new UpdateEndpointCommand({
+        ApplicationId: appId,
+        EndpointId: 'EP-One',
+        EndpointRequest: { ChannelType: 'EMAIL', Address: 'ann@x.com' },
+      }),
+    );
     const got = await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'ep-one' }));
     expect(got.EndpointResponse?.Address, 'ids are case-insensitive').to.equal('ann@x.com');
     const deleted = await client.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: 'ep-one' }));
     expect(deleted.$metadata.httpStatusCode).to.equal(202);
     expect(deleted.EndpointResponse?.Address).to.equal('ann@x.com');
-    const err = await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'ep-one' })).catch((e: unknown) => e);
+    const err = await client
+      .send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'ep-one' }))
+      .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(NotFoundException);
   });
 
   it('marks the older endpoint INACTIVE when another endpoint takes its address', async () => {
-    await client.send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: 'a1', EndpointRequest: { ChannelType: 'EMAIL', Address: 'same@x.com' } }));
-    await client.send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: 'a2', EndpointRequest: { ChannelType: 'EMAIL', Address: 'same@x.com' } }));
+    await client.send(
+      new UpdateEndpointCommand({
+        ApplicationId: appId,
+        EndpointId: 'a1',
+        EndpointRequest: { ChannelType: 'EMAIL', Address: 'same@x.com' },
+      }),
+    );
+    await client.send(
+      new UpdateEndpointCommand({
+        ApplicationId: appId,
+        EndpointId: 'a2',
+        EndpointRequest: { ChannelType: 'EMAIL', Address: 'same@x.com' },
+      }),
+    );
     const first = await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'a1' }));
     expect(first.EndpointResponse?.EndpointStatus).to.equal('INACTIVE');
   });
 
   it('rejects a batch of 101 endpoints and an endpoint id with a brace as BadRequestException', async () => {
-    const Item = Array.from({ length: 101 }, (_, i) => ({ Id: `b${i}`, ChannelType: 'EMAIL' as const, Address: `b${i}@x.com` }));
-    const err = await client.send(new UpdateEndpointsBatchCommand({ ApplicationId: appId, EndpointBatchRequest: { Item } })).catch((e: unknown) => e);
+    const Item = Array.from({ length: 101 }, (_, i) => ({
+      Id: `b${i}`,
+      ChannelType: 'EMAIL' as const,
+      Address: `b${i}@x.com`,
+    }));
+    const err = await client
+      .send(new UpdateEndpointsBatchCommand({ ApplicationId: appId, EndpointBatchRequest: { Item } }))
+      .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(BadRequestException);
-    const brace = await client.send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: 'x{1}', EndpointRequest: {} })).catch((e: unknown) => e);
+    const brace = await client
+      .send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: 'x{1}', EndpointRequest: {} }))
+      .catch((e: unknown) => e);
     expect(brace).to.be.instanceOf(BadRequestException);
   });
 
   it('refuses a 16th non-push endpoint for one user', async () => {
-    const Item = Array.from({ length: 12 }, (_, i) => ({ Id: `u${i}`, ChannelType: 'EMAIL' as const, Address: `u${i}@x.com`, User: { UserId: 'user-3' } }));
+    const Item = Array.from({ length: 12 }, (_, i) => ({
+      Id: `u${i}`,
+      ChannelType: 'EMAIL' as const,
+      Address: `u${i}@x.com`,
+      User: { UserId: 'user-3' },
+    }));
     await client.send(new UpdateEndpointsBatchCommand({ ApplicationId: appId, EndpointBatchRequest: { Item } }));
     // user-3 has 2 seeded endpoints + a push endpoint (3 % 3 === 0), + 12 = 15: the next is the 16th.
     const err = await client
-      .send(new UpdateEndpointCommand({ ApplicationId: appId, EndpointId: 'u99', EndpointRequest: { ChannelType: 'SMS', Address: '+15550009999', User: { UserId: 'user-3' } } }))
+      .send(
+        new UpdateEndpointCommand({
+          ApplicationId: appId,
+          EndpointId: 'u99',
+          EndpointRequest: { ChannelType: 'SMS', Address: '+15550009999', User: { UserId: 'user-3' } },
+        }),
+      )
       .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(BadRequestException);
   });
 
   it('throttles DeleteEndpoint at 5 per second with 429 TooManyRequestsException and no Retry-After', async () => {
     const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => client.send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: `missing-${i}` })).catch((e: unknown) => e)),
+      Array.from({ length: 8 }, (_, i) =>
+        client
+          .send(new DeleteEndpointCommand({ ApplicationId: appId, EndpointId: `missing-${i}` }))
+          .catch((e: unknown) => e),
+      ),
     );
     const throttled = results.filter((r): r is TooManyRequestsException => r instanceof TooManyRequestsException);
     expect(throttled.length).to.be.at.least(3);
@@ -113,9 +163,17 @@ describe('Pinpoint simulator, driven by @aws-sdk/client-pinpoint', () => {
     const created = await client.send(new CreateAppCommand({ CreateApplicationRequest: { Name: 'temp' } }));
     expect(created.$metadata.httpStatusCode).to.equal(201);
     const id = created.ApplicationResponse!.Id!;
-    await client.send(new UpdateEndpointCommand({ ApplicationId: id, EndpointId: 'e1', EndpointRequest: { ChannelType: 'EMAIL', Address: 'x@x.com' } }));
+    await client.send(
+      new UpdateEndpointCommand({
+        ApplicationId: id,
+        EndpointId: 'e1',
+        EndpointRequest: { ChannelType: 'EMAIL', Address: 'x@x.com' },
+      }),
+    );
     await client.send(new DeleteAppCommand({ ApplicationId: id }));
-    const err = await client.send(new GetEndpointCommand({ ApplicationId: id, EndpointId: 'e1' })).catch((e: unknown) => e);
+    const err = await client
+      .send(new GetEndpointCommand({ ApplicationId: id, EndpointId: 'e1' }))
+      .catch((e: unknown) => e);
     expect(err).to.be.instanceOf(NotFoundException);
   });
 });

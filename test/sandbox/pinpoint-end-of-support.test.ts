@@ -17,10 +17,17 @@ describe('Pinpoint past end of support, driven by @aws-sdk/client-pinpoint', () 
   let sandbox: Sandbox | undefined;
   let client: PinpointClient | undefined;
 
-  async function start(pinpoint: SandboxOptions['pinpoint']): Promise<{ sandbox: Sandbox; client: PinpointClient; appId: string }> {
+  async function start(
+    pinpoint: SandboxOptions['pinpoint'],
+  ): Promise<{ sandbox: Sandbox; client: PinpointClient; appId: string }> {
     sandbox = await startSandbox({ subjects: 20, pinpoint });
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-    client = new PinpointClient({ endpoint: sandbox.vendors.pinpoint.baseUrl, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    client = new PinpointClient({
+      endpoint: sandbox.vendors.pinpoint.baseUrl,
+      region,
+      credentials: { accessKeyId, secretAccessKey },
+      maxAttempts: 1,
+    });
     return { sandbox, client, appId: sandbox.pinpoint.appId };
   }
   afterEach(async () => {
@@ -38,7 +45,12 @@ describe('Pinpoint past end of support, driven by @aws-sdk/client-pinpoint', () 
       c.send(new GetUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-1' })),
       c.send(new DeleteUserEndpointsCommand({ ApplicationId: appId, UserId: 'user-1' })),
       c.send(new GetSegmentsCommand({ ApplicationId: appId })),
-      c.send(new CreateExportJobCommand({ ApplicationId: appId, ExportJobRequest: { RoleArn: 'arn:aws:iam::1:role/r', S3UrlPrefix: 's3://b/x/' } })),
+      c.send(
+        new CreateExportJobCommand({
+          ApplicationId: appId,
+          ExportJobRequest: { RoleArn: 'arn:aws:iam::1:role/r', S3UrlPrefix: 's3://b/x/' },
+        }),
+      ),
     ].map((p) => p.catch((e: unknown) => e));
   }
 

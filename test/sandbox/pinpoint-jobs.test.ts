@@ -28,7 +28,10 @@ import { SandboxStats } from '../../src/sandbox/sandbox-stats.js';
 import { FaultKnobs } from '../../src/sandbox/fault-knobs.js';
 import { listen, type ListeningServer } from '../../src/sandbox/vendor-http.js';
 import { PinpointStore } from '../../src/sandbox/pinpoint/pinpoint-store.js';
-import { createPinpointSimulator, type PinpointSimulatorOptions } from '../../src/sandbox/pinpoint/pinpoint-simulator.js';
+import {
+  createPinpointSimulator,
+  type PinpointSimulatorOptions,
+} from '../../src/sandbox/pinpoint/pinpoint-simulator.js';
 import { seedPinpoint, SANDBOX_PINPOINT_SEGMENT_IDS } from '../../src/sandbox/pinpoint/pinpoint-seed.js';
 import type { PinpointJobFailure } from '../../src/sandbox/pinpoint/pinpoint-job.js';
 import { SANDBOX_CREDENTIALS } from '../../src/sandbox/sandbox.js';
@@ -61,8 +64,21 @@ const SEEDED_ENDPOINTS = 20 * 2 + 7 + 2;
 const PRO_USER_ENDPOINTS = 10 * 2 + 3;
 const ROLE = 'arn:aws:iam::123456789012:role/pinpoint-export';
 const ENDPOINT_RESPONSE_FIELDS = [
-  'Address', 'ApplicationId', 'Attributes', 'ChannelType', 'CohortId', 'CreationDate', 'Demographic', 'EffectiveDate',
-  'EndpointStatus', 'Id', 'Location', 'Metrics', 'OptOut', 'RequestId', 'User',
+  'Address',
+  'ApplicationId',
+  'Attributes',
+  'ChannelType',
+  'CohortId',
+  'CreationDate',
+  'Demographic',
+  'EffectiveDate',
+  'EndpointStatus',
+  'Id',
+  'Location',
+  'Metrics',
+  'OptOut',
+  'RequestId',
+  'User',
 ];
 
 describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', () => {
@@ -93,7 +109,12 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
       }),
     );
     const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
-    client = new PinpointClient({ endpoint: server.url, region, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+    client = new PinpointClient({
+      endpoint: server.url,
+      region,
+      credentials: { accessKeyId, secretAccessKey },
+      maxAttempts: 1,
+    });
   }
 
   beforeEach(() => start());
@@ -103,7 +124,12 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
   });
 
   const exportTo = (prefix: string, extra: { SegmentId?: string; SegmentVersion?: number } = {}) =>
-    client.send(new CreateExportJobCommand({ ApplicationId: appId, ExportJobRequest: { RoleArn: ROLE, S3UrlPrefix: prefix, ...extra } }));
+    client.send(
+      new CreateExportJobCommand({
+        ApplicationId: appId,
+        ExportJobRequest: { RoleArn: ROLE, S3UrlPrefix: prefix, ...extra },
+      }),
+    );
   const exportJob = async (id: string): Promise<ExportJobResponse> =>
     (await client.send(new GetExportJobCommand({ ApplicationId: appId, JobId: id }))).ExportJobResponse!;
   const importJob = async (id: string): Promise<ImportJobResponse> =>
@@ -120,7 +146,10 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
     expect(created.$metadata.httpStatusCode).to.equal(202);
     const id = created.ExportJobResponse!.Id!;
     expect(created.ExportJobResponse).to.include({ JobStatus: 'CREATED', Type: 'EXPORT', ApplicationId: appId });
-    expect(created.ExportJobResponse!.Definition).to.deep.equal({ RoleArn: ROLE, S3UrlPrefix: 's3://exports-bucket/exports/' });
+    expect(created.ExportJobResponse!.Definition).to.deep.equal({
+      RoleArn: ROLE,
+      S3UrlPrefix: 's3://exports-bucket/exports/',
+    });
 
     const seen: string[] = [];
     for (const step of [500, 1_000, 2_000, 3_000, 10_000, 10_000, 2_000, 2_000]) {
@@ -128,10 +157,23 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
       seen.push((await exportJob(id)).JobStatus!);
     }
     expect(seen).to.deep.equal([
-      'CREATED', 'PREPARING_FOR_INITIALIZATION', 'INITIALIZING', 'PROCESSING', 'PROCESSING', 'COMPLETING', 'COMPLETING', 'COMPLETED',
+      'CREATED',
+      'PREPARING_FOR_INITIALIZATION',
+      'INITIALIZING',
+      'PROCESSING',
+      'PROCESSING',
+      'COMPLETING',
+      'COMPLETING',
+      'COMPLETED',
     ]);
     const done = await exportJob(id);
-    expect(done).to.include({ TotalPieces: 3, CompletedPieces: 3, FailedPieces: 0, TotalProcessed: SEEDED_ENDPOINTS, TotalFailures: 0 });
+    expect(done).to.include({
+      TotalPieces: 3,
+      CompletedPieces: 3,
+      FailedPieces: 0,
+      TotalProcessed: SEEDED_ENDPOINTS,
+      TotalFailures: 0,
+    });
     expect(done.CompletionDate).to.equal(new Date(Date.parse(done.CreationDate!) + 30_000).toISOString());
   });
 
@@ -157,13 +199,23 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
     for (const key of keys) expect(key).to.match(/^exports\/[0-9a-f]{16}\/[0-9a-f-]{36}\.gz$/);
     const folders = new Set(keys.map((k) => k.split('/')[1]));
     expect(folders.size, 'each job writes into its own unguessable folder').to.equal(2);
-    expect(keys.some((k) => k.includes(first) || k.includes(second)), 'names do not reveal the job id').to.equal(false);
+    expect(
+      keys.some((k) => k.includes(first) || k.includes(second)),
+      'names do not reveal the job id',
+    ).to.equal(false);
 
     const lines = exportedLines('exports-bucket', `exports/${[...folders][0]}/`);
     expect(lines).to.have.length(SEEDED_ENDPOINTS);
     for (const line of lines) expect(ENDPOINT_RESPONSE_FIELDS).to.include.members(Object.keys(line));
-    expect(lines.filter((l) => JSON.stringify(l.User) === '{}'), 'anonymous endpoints carry User: {}').to.have.length(2);
-    expect(lines.find((l) => l.Address === 'user7@example.com')).to.deep.include({ ApplicationId: appId, ChannelType: 'EMAIL', User: { UserId: 'user-7', UserAttributes: { plan: ['pro'] } } });
+    expect(
+      lines.filter((l) => JSON.stringify(l.User) === '{}'),
+      'anonymous endpoints carry User: {}',
+    ).to.have.length(2);
+    expect(lines.find((l) => l.Address === 'user7@example.com')).to.deep.include({
+      ApplicationId: appId,
+      ChannelType: 'EMAIL',
+      User: { UserId: 'user-7', UserAttributes: { plan: ['pro'] } },
+    });
   });
 
   it('exports the endpoints the app had when the job reached PROCESSING', async () => {
@@ -181,22 +233,31 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
   });
 
   it('exports only the segment’s endpoints when SegmentId is given', async () => {
-    const id = (await exportTo('s3://exports-bucket/pro/', { SegmentId: SANDBOX_PINPOINT_SEGMENT_IDS.proUsers })).ExportJobResponse!.Id!;
+    const id = (await exportTo('s3://exports-bucket/pro/', { SegmentId: SANDBOX_PINPOINT_SEGMENT_IDS.proUsers }))
+      .ExportJobResponse!.Id!;
     clock.advance(31_000);
     expect(await exportJob(id)).to.include({ JobStatus: 'COMPLETED', TotalProcessed: PRO_USER_ENDPOINTS });
     expect((await exportJob(id)).Definition?.SegmentId).to.equal(SANDBOX_PINPOINT_SEGMENT_IDS.proUsers);
     const lines = exportedLines('exports-bucket', 'pro/');
     expect(lines).to.have.length(PRO_USER_ENDPOINTS);
-    for (const line of lines) expect((line.User as { UserAttributes: { plan: string[] } }).UserAttributes.plan).to.deep.equal(['pro']);
+    for (const line of lines)
+      expect((line.User as { UserAttributes: { plan: string[] } }).UserAttributes.plan).to.deep.equal(['pro']);
   });
 
   it('exports the named SegmentVersion rather than the current one', async () => {
     const segment = await client.send(
-      new CreateSegmentCommand({ ApplicationId: appId, WriteSegmentRequest: { Name: 'by-channel', Dimensions: { Demographic: { Channel: { Values: ['GCM'] } } } } }),
+      new CreateSegmentCommand({
+        ApplicationId: appId,
+        WriteSegmentRequest: { Name: 'by-channel', Dimensions: { Demographic: { Channel: { Values: ['GCM'] } } } },
+      }),
     );
     const segmentId = segment.SegmentResponse!.Id!;
     const updated = await client.send(
-      new UpdateSegmentCommand({ ApplicationId: appId, SegmentId: segmentId, WriteSegmentRequest: { Dimensions: { Demographic: { Channel: { Values: ['SMS'] } } } } }),
+      new UpdateSegmentCommand({
+        ApplicationId: appId,
+        SegmentId: segmentId,
+        WriteSegmentRequest: { Dimensions: { Demographic: { Channel: { Values: ['SMS'] } } } },
+      }),
     );
     expect(updated.SegmentResponse!.Version).to.equal(2);
     await exportTo('s3://exports-bucket/v1/', { SegmentId: segmentId, SegmentVersion: 1 });
@@ -246,7 +307,12 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
     const notS3 = await exportTo('https://exports-bucket/x/').catch((e: unknown) => e);
     expect(notS3).to.be.instanceOf(BadRequestException);
     const noRole = await client
-      .send(new CreateExportJobCommand({ ApplicationId: appId, ExportJobRequest: { S3UrlPrefix: 's3://exports-bucket/x/' } as never }))
+      .send(
+        new CreateExportJobCommand({
+          ApplicationId: appId,
+          ExportJobRequest: { S3UrlPrefix: 's3://exports-bucket/x/' } as never,
+        }),
+      )
       .catch((e: unknown) => e);
     expect(noRole).to.be.instanceOf(BadRequestException);
     const noSegment = await exportTo('s3://exports-bucket/x/', { SegmentId: 'missing' }).catch((e: unknown) => e);
@@ -270,13 +336,19 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
       pages.push({ size: items.length, more: !!token });
     } while (token);
     expect(seen).to.deep.equal(ids);
-    expect(pages.some((p) => p.size < 2 && p.more), 'a short page that is not the last').to.equal(true);
+    expect(
+      pages.some((p) => p.size < 2 && p.more),
+      'a short page that is not the last',
+    ).to.equal(true);
   });
 
   it('lists only that segment’s jobs in GetSegmentExportJobs', async () => {
-    const mine = (await exportTo('s3://exports-bucket/a/', { SegmentId: SANDBOX_PINPOINT_SEGMENT_IDS.proUsers })).ExportJobResponse!.Id!;
+    const mine = (await exportTo('s3://exports-bucket/a/', { SegmentId: SANDBOX_PINPOINT_SEGMENT_IDS.proUsers }))
+      .ExportJobResponse!.Id!;
     await exportTo('s3://exports-bucket/b/');
-    const out = await client.send(new GetSegmentExportJobsCommand({ ApplicationId: appId, SegmentId: SANDBOX_PINPOINT_SEGMENT_IDS.proUsers }));
+    const out = await client.send(
+      new GetSegmentExportJobsCommand({ ApplicationId: appId, SegmentId: SANDBOX_PINPOINT_SEGMENT_IDS.proUsers }),
+    );
     expect(out.ExportJobsResponse!.Item!.map((j) => j.Id)).to.deep.equal([mine]);
   });
 
@@ -292,7 +364,13 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
     const created = await client.send(
       new CreateImportJobCommand({
         ApplicationId: appId,
-        ImportJobRequest: { Format: 'CSV', S3Url: 's3://imports-bucket/in/', RoleArn: ROLE, DefineSegment: true, SegmentName: 'imported people' },
+        ImportJobRequest: {
+          Format: 'CSV',
+          S3Url: 's3://imports-bucket/in/',
+          RoleArn: ROLE,
+          DefineSegment: true,
+          SegmentName: 'imported people',
+        },
       }),
     );
     expect(created.$metadata.httpStatusCode).to.equal(201);
@@ -300,40 +378,69 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
     expect(job).to.include({ Type: 'IMPORT', JobStatus: 'CREATED' });
     const segmentId = job.Definition!.SegmentId!;
     expect(segmentId).to.be.a('string');
-    const early = await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'imp-1' })).catch((e: unknown) => e);
+    const early = await client
+      .send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'imp-1' }))
+      .catch((e: unknown) => e);
     expect(early, 'nothing is imported before PROCESSING').to.be.instanceOf(NotFoundException);
 
     clock.advance(31_000);
     const done = await importJob(job.Id!);
     expect(done).to.include({ JobStatus: 'COMPLETED', TotalProcessed: 3, TotalFailures: 1 });
     expect(done.Failures![0]).to.match(/people\.csv line 4/);
-    const ann = (await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'imp-1' }))).EndpointResponse!;
+    const ann = (await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'imp-1' })))
+      .EndpointResponse!;
     expect(ann.Location?.City).to.equal('Portland, OR');
     expect(ann.Attributes?.interests).to.deep.equal(['cats', 'dogs "and" birds']);
     expect(ann.User).to.deep.equal({ UserId: 'ann', UserAttributes: { plan: ['gold'] } });
     expect(ann.Metrics?.score).to.equal(4.5);
 
-    const segment = (await client.send(new GetSegmentCommand({ ApplicationId: appId, SegmentId: segmentId }))).SegmentResponse!;
+    const segment = (await client.send(new GetSegmentCommand({ ApplicationId: appId, SegmentId: segmentId })))
+      .SegmentResponse!;
     expect(segment).to.include({ SegmentType: 'IMPORT', Name: 'imported people' });
     expect(segment.ImportDefinition).to.deep.include({ Format: 'CSV', Size: 2, ChannelCounts: { EMAIL: 1, SMS: 1 } });
     const exported = (await exportTo('s3://exports-bucket/imported/', { SegmentId: segmentId })).ExportJobResponse!.Id!;
     clock.advance(31_000);
     expect((await exportJob(exported)).JobStatus).to.equal('COMPLETED');
-    expect(exportedLines('exports-bucket', 'imported/').map((l) => l.Id).sort()).to.deep.equal(['imp-1', 'imp-2']);
+    expect(
+      exportedLines('exports-bucket', 'imported/')
+        .map((l) => l.Id)
+        .sort(),
+    ).to.deep.equal(['imp-1', 'imp-2']);
   });
 
   it('imports newline-delimited JSON, skipping CSV files and counting unreadable lines as failures', async () => {
     objects.createBucket('imports-bucket');
-    objects.putObject('imports-bucket', 'mixed/a.json', Buffer.from('{"ChannelType":"SMS","Address":"+15550001111","Id":"j1","User":{"UserId":"jay"}}\nnot json\n'));
-    objects.putObject('imports-bucket', 'mixed/sub/b.json', Buffer.from('{"ChannelType":"EMAIL","Address":"kim@example.org","Id":"j2"}\n'));
-    objects.putObject('imports-bucket', 'mixed/c.csv', Buffer.from('ChannelType,Address,Id\nEMAIL,csv@example.org,c1\n'));
+    objects.putObject(
+      'imports-bucket',
+      'mixed/a.json',
+      Buffer.from('{"ChannelType":"SMS","Address":"+15550001111","Id":"j1","User":{"UserId":"jay"}}\nnot json\n'),
+    );
+    objects.putObject(
+      'imports-bucket',
+      'mixed/sub/b.json',
+      Buffer.from('{"ChannelType":"EMAIL","Address":"kim@example.org","Id":"j2"}\n'),
+    );
+    objects.putObject(
+      'imports-bucket',
+      'mixed/c.csv',
+      Buffer.from('ChannelType,Address,Id\nEMAIL,csv@example.org,c1\n'),
+    );
     const id = (
-      await client.send(new CreateImportJobCommand({ ApplicationId: appId, ImportJobRequest: { Format: 'JSON', S3Url: 's3://imports-bucket/mixed/', RoleArn: ROLE } }))
+      await client.send(
+        new CreateImportJobCommand({
+          ApplicationId: appId,
+          ImportJobRequest: { Format: 'JSON', S3Url: 's3://imports-bucket/mixed/', RoleArn: ROLE },
+        }),
+      )
     ).ImportJobResponse!.Id!;
     clock.advance(31_000);
     expect(await importJob(id)).to.include({ JobStatus: 'COMPLETED', TotalProcessed: 3, TotalFailures: 1 });
-    expect((await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'j2' }))).EndpointResponse!.Address).to.equal('kim@example.org');
-    const csv = await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'c1' })).catch((e: unknown) => e);
+    expect(
+      (await client.send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'j2' }))).EndpointResponse!.Address,
+    ).to.equal('kim@example.org');
+    const csv = await client
+      .send(new GetEndpointCommand({ ApplicationId: appId, EndpointId: 'c1' }))
+      .catch((e: unknown) => e);
     expect(csv).to.be.instanceOf(NotFoundException);
     const jobs = await client.send(new GetImportJobsCommand({ ApplicationId: appId }));
     expect(jobs.ImportJobsResponse!.Item!.map((j) => j.Id)).to.deep.equal([id]);
@@ -343,7 +450,12 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
     objects.createBucket('imports-bucket');
     objects.putObject('imports-bucket', 'zipped/people.csv', gzipSync('ChannelType,Address\nEMAIL,z@example.org\n'));
     const id = (
-      await client.send(new CreateImportJobCommand({ ApplicationId: appId, ImportJobRequest: { Format: 'CSV', S3Url: 's3://imports-bucket/zipped/people.csv', RoleArn: ROLE } }))
+      await client.send(
+        new CreateImportJobCommand({
+          ApplicationId: appId,
+          ImportJobRequest: { Format: 'CSV', S3Url: 's3://imports-bucket/zipped/people.csv', RoleArn: ROLE },
+        }),
+      )
     ).ImportJobResponse!.Id!;
     clock.advance(31_000);
     const failed = await importJob(id);
@@ -354,10 +466,23 @@ describe('Pinpoint export and import jobs, driven by @aws-sdk/client-pinpoint', 
   it('deletes an app’s segments and jobs with it', async () => {
     const created = await client.send(new CreateAppCommand({ CreateApplicationRequest: { Name: 'doomed' } }));
     const doomed = created.ApplicationResponse!.Id!;
-    await client.send(new UpdateEndpointCommand({ ApplicationId: doomed, EndpointId: 'e1', EndpointRequest: { ChannelType: 'EMAIL', Address: 'x@x.com' } }));
-    const segmentId = (await client.send(new CreateSegmentCommand({ ApplicationId: doomed, WriteSegmentRequest: { Name: 's' } }))).SegmentResponse!.Id!;
+    await client.send(
+      new UpdateEndpointCommand({
+        ApplicationId: doomed,
+        EndpointId: 'e1',
+        EndpointRequest: { ChannelType: 'EMAIL', Address: 'x@x.com' },
+      }),
+    );
+    const segmentId = (
+      await client.send(new CreateSegmentCommand({ ApplicationId: doomed, WriteSegmentRequest: { Name: 's' } }))
+    ).SegmentResponse!.Id!;
     const jobId = (
-      await client.send(new CreateExportJobCommand({ ApplicationId: doomed, ExportJobRequest: { RoleArn: ROLE, S3UrlPrefix: 's3://exports-bucket/doomed/' } }))
+      await client.send(
+        new CreateExportJobCommand({
+          ApplicationId: doomed,
+          ExportJobRequest: { RoleArn: ROLE, S3UrlPrefix: 's3://exports-bucket/doomed/' },
+        }),
+      )
     ).ExportJobResponse!.Id!;
     await client.send(new DeleteAppCommand({ ApplicationId: doomed }));
     for (const call of [

@@ -16,12 +16,20 @@ describe('App Center app lookups (sandbox, issue 17)', () => {
     await sandbox?.close();
     sandbox = undefined;
   });
-  async function start(appcenter: SandboxOptions['appcenter'] = {}): Promise<{ sandbox: Sandbox; http: Got; base: string }> {
+  async function start(
+    appcenter: SandboxOptions['appcenter'] = {},
+  ): Promise<{ sandbox: Sandbox; http: Got; base: string }> {
     sandbox = await startSandbox({ subjects: 5, appcenter });
-    const http = got.extend({ headers: { 'x-api-token': sandbox.vendors.appcenter.credentials.apiToken }, throwHttpErrors: false, retry: { limit: 0 }, responseType: 'json' });
+    const http = got.extend({
+      headers: { 'x-api-token': sandbox.vendors.appcenter.credentials.apiToken },
+      throwHttpErrors: false,
+      retry: { limit: 0 },
+      responseType: 'json',
+    });
     return { sandbox, http, base: `${sandbox.vendors.appcenter.baseUrl}/v0.1/apps` };
   }
-  const client = (s: Sandbox, patch: Record<string, unknown> = {}) => createAppCenterClient({ ...appcenterSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter), ...patch });
+  const client = (s: Sandbox, patch: Record<string, unknown> = {}) =>
+    createAppCenterClient({ ...appcenterSandboxPlugin.sandboxSettings(s, VENDOR_QUEUE_DEFAULTS.appcenter), ...patch });
 
   it('Apps_Get answers 200 for a known app and 404 for an unknown one; Apps_List lists the token’s apps', async () => {
     const { sandbox: s, http, base } = await start();
@@ -44,24 +52,39 @@ describe('App Center app lookups (sandbox, issue 17)', () => {
   it('confirmApp: exists; a mistyped app or owner is a MisconfiguredVendorError naming the key; a retired App Center is its answer and date', async () => {
     const { sandbox: s } = await start();
     expect(await client(s).confirmApp(s.appcenter.app)).to.deep.equal({ exists: true });
-    const wrongApp = await client(s, { apps: ['typo'] }).confirmApp('typo').catch((e: unknown) => e);
+    const wrongApp = await client(s, { apps: ['typo'] })
+      .confirmApp('typo')
+      .catch((e: unknown) => e);
     expect(wrongApp).to.be.instanceOf(MisconfiguredVendorError);
     expect((wrongApp as MisconfiguredVendorError).configKey).to.equal('vendors.appcenter.apps[0]');
-    const wrongOwner = await client(s, { owner: 'typo-owner' }).confirmApp(s.appcenter.app).catch((e: unknown) => e);
+    const wrongOwner = await client(s, { owner: 'typo-owner' })
+      .confirmApp(s.appcenter.app)
+      .catch((e: unknown) => e);
     expect((wrongOwner as MisconfiguredVendorError).configKey).to.equal('vendors.appcenter.owner');
     await sandbox!.close();
     const { sandbox: retired } = await start({ retired: true });
-    expect(await client(retired).confirmApp(retired.appcenter.app)).to.deep.equal({ gone: true, status: 404, vendorAnswer: 'Apps_Get 404, Apps_List 404: App Center answers as retired', endOfSupportAt: '2025-03-31' });
+    expect(await client(retired).confirmApp(retired.appcenter.app)).to.deep.equal({
+      gone: true,
+      status: 404,
+      vendorAnswer: 'Apps_Get 404, Apps_List 404: App Center answers as retired',
+      endOfSupportAt: '2025-03-31',
+    });
   });
 
   it('credentialsRevoked answers App Center’s 401 on every operation, until it is switched off', async () => {
     const { sandbox: s, http, base } = await start();
     s.faults.set('appcenter', { credentialsRevoked: true });
-    expect((await http.get(`${base}/${s.appcenter.owner}/${s.appcenter.app}/analytics/audiences`)).statusCode).to.equal(401);
-    const refused = await client(s).confirmApp(s.appcenter.app).catch((e: unknown) => e);
+    expect((await http.get(`${base}/${s.appcenter.owner}/${s.appcenter.app}/analytics/audiences`)).statusCode).to.equal(
+      401,
+    );
+    const refused = await client(s)
+      .confirmApp(s.appcenter.app)
+      .catch((e: unknown) => e);
     expect(refused).to.be.instanceOf(MisconfiguredVendorError);
     expect(refused).to.include({ fault: 'credentials', configKey: 'vendors.appcenter.apiToken' });
     s.faults.set('appcenter', { credentialsRevoked: false });
-    expect((await http.get(`${base}/${s.appcenter.owner}/${s.appcenter.app}/analytics/audiences`)).statusCode).to.equal(200);
+    expect((await http.get(`${base}/${s.appcenter.owner}/${s.appcenter.app}/analytics/audiences`)).statusCode).to.equal(
+      200,
+    );
   });
 });

@@ -22,7 +22,9 @@ describe('Segment client against the documented overall status with unsupported 
   const start = async (segment: SegmentSandboxOptions = {}) => {
     sandbox = await startSandbox({ subjects: 20, segment });
     const connector = connectorFor('segment')!;
-    client = connector.createClient(sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.segment)) as SegmentClient;
+    client = connector.createClient(
+      sandboxPluginFor(connector.vendor)!.sandboxSettings(sandbox, VENDOR_QUEUE_DEFAULTS.segment),
+    ) as SegmentClient;
   };
   afterEach(async () => {
     client?.close();
@@ -34,7 +36,9 @@ describe('Segment client against the documented overall status with unsupported 
       scope: regulationBatchScope(resource, 'SUPPRESS_WITH_DELETE'),
       members,
       clients: { client },
-      advance: () => { sandbox.clock.advance(DEFAULT_SEGMENT_TIMINGS.finishAfterMs + 60_000); },
+      advance: () => {
+        sandbox.clock.advance(DEFAULT_SEGMENT_TIMINGS.finishAfterMs + 60_000);
+      },
     });
 
   it('serves FAILED by default when the only destinations not erased are NOT_SUPPORTED; the member is done with errors naming them', async () => {
@@ -46,7 +50,9 @@ describe('Segment client against the documented overall status with unsupported 
     expect(member.state).to.equal('done');
     expect(member.result).to.deep.include({ partial: true, overallStatus: 'FAILED' });
     expect(member.result.failedDestinations).to.have.members(['Mixpanel', 'Google Ads (Classic)']);
-    expect(String(member.result.reason)).to.equal(`ended FAILED only because destinations take no deletions: ${(member.result.failedDestinations as string[]).join(', ')}`);
+    expect(String(member.result.reason)).to.equal(
+      `ended FAILED only because destinations take no deletions: ${(member.result.failedDestinations as string[]).join(', ')}`,
+    );
     expect(sandbox.segment.store.subjectData('USER_ID', 'user-3'), 'Segment erased the person').to.equal(undefined);
   });
 

@@ -7,10 +7,16 @@ import { SANDBOX_SEGMENT_SOURCES, anonymousIdOf } from '../../src/sandbox/segmen
 const DAY_MS = 86_400_000;
 const { startAfterMs, finishAfterMs, suppressAfterMs } = DEFAULT_SEGMENT_TIMINGS;
 /** "Tue, 31 Dec 2024 23:59:59 GMT", the example in Segment's rate-limit documentation. */
-const RFC_5322_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+const RFC_5322_DATE =
+  /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
 
 interface ErrorEnvelope {
-  errors: Array<{ type: string; message: string; field?: string; data?: { remainingPoints: number; msBeforeNext: number; consumedPoints: number } }>;
+  errors: Array<{
+    type: string;
+    message: string;
+    field?: string;
+    data?: { remainingPoints: number; msBeforeNext: number; consumedPoints: number };
+  }>;
 }
 interface Created {
   data: { regulateId: string };
@@ -42,7 +48,15 @@ interface Pagination {
 }
 interface RegulationList {
   data: {
-    regulations: Array<{ id: string; subjectType: string; subjects: string[]; status: string; createdAt: string; regulationType: string; finishedAt?: string }>;
+    regulations: Array<{
+      id: string;
+      subjectType: string;
+      subjects: string[];
+      status: string;
+      createdAt: string;
+      regulationType: string;
+      finishedAt?: string;
+    }>;
     pagination: Pagination;
   };
 }
@@ -69,14 +83,16 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   let ios: string;
 
   const createWorkspace = (json: Record<string, unknown>) => api.post<Created & ErrorEnvelope>('regulations', { json });
-  const createInSource = (sourceId: string, json: Record<string, unknown>) => api.post<Created & ErrorEnvelope>(`regulations/sources/${sourceId}`, { json });
+  const createInSource = (sourceId: string, json: Record<string, unknown>) =>
+    api.post<Created & ErrorEnvelope>(`regulations/sources/${sourceId}`, { json });
   const getRegulation = (id: string) => api.get<RegulationBody & ErrorEnvelope>(`regulations/${id}`);
   const regulationOf = async (id: string) => {
     const res = await getRegulation(id);
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(200);
     return res.body.data.regulation;
   };
-  const destinations = (regulation: RegulationBody['data']['regulation']) => regulation.streamStatus.flatMap((s) => s.destinationStatus);
+  const destinations = (regulation: RegulationBody['data']['regulation']) =>
+    regulation.streamStatus.flatMap((s) => s.destinationStatus);
   const created = (res: Response<Created & ErrorEnvelope>) => {
     expect(res.statusCode, JSON.stringify(res.body)).to.equal(200);
     return res.body.data.regulateId;
@@ -113,7 +129,13 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   });
 
   it('creates a workspace regulation and answers 200 {data:{regulateId}}, also for a vnd.segment.v1+json body', async () => {
-    const id = created(await createWorkspace({ regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-1', 'user-2'] }));
+    const id = created(
+      await createWorkspace({
+        regulationType: 'SUPPRESS_WITH_DELETE',
+        subjectType: 'USER_ID',
+        subjectIds: ['user-1', 'user-2'],
+      }),
+    );
     expect(id).to.match(/^[0-9A-Za-z]{27}$/);
     const vendorType = await api.post<Created & ErrorEnvelope>('regulations', {
       headers: { 'content-type': 'application/vnd.segment.v1+json' },
@@ -129,46 +151,107 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
 
   it('refuses 5,001 subject ids and an empty list with 422 ValidationFailure', async () => {
     const tooMany = Array.from({ length: 5_001 }, (_, i) => `user-${i}`);
-    expectValidationFailure(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: tooMany }), 'subjectIds');
-    expectValidationFailure(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: [] }), 'subjectIds');
-    created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: tooMany.slice(0, 5_000) }));
+    expectValidationFailure(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: tooMany }),
+      'subjectIds',
+    );
+    expectValidationFailure(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: [] }),
+      'subjectIds',
+    );
+    created(
+      await createWorkspace({
+        regulationType: 'DELETE_ONLY',
+        subjectType: 'USER_ID',
+        subjectIds: tooMany.slice(0, 5_000),
+      }),
+    );
   });
 
   it('refuses a body over 4 MB with 422 ValidationFailure', async () => {
     const long = (i: number) => `user-${i}-${'x'.repeat(1_000)}`;
-    const res = await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: Array.from({ length: 4_300 }, (_, i) => long(i)) });
+    const res = await createWorkspace({
+      regulationType: 'DELETE_ONLY',
+      subjectType: 'USER_ID',
+      subjectIds: Array.from({ length: 4_300 }, (_, i) => long(i)),
+    });
     expectValidationFailure(res);
-    created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: Array.from({ length: 3_900 }, (_, i) => long(i)) }));
+    created(
+      await createWorkspace({
+        regulationType: 'DELETE_ONLY',
+        subjectType: 'USER_ID',
+        subjectIds: Array.from({ length: 3_900 }, (_, i) => long(i)),
+      }),
+    );
   });
 
   it('refuses an unknown regulationType or subjectType with 422 ValidationFailure', async () => {
-    expectValidationFailure(await createWorkspace({ regulationType: 'DELETE_EVERYTHING', subjectType: 'USER_ID', subjectIds: ['user-1'] }), 'regulationType');
-    expectValidationFailure(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'EMAIL', subjectIds: ['user-1'] }), 'subjectType');
+    expectValidationFailure(
+      await createWorkspace({ regulationType: 'DELETE_EVERYTHING', subjectType: 'USER_ID', subjectIds: ['user-1'] }),
+      'regulationType',
+    );
+    expectValidationFailure(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'EMAIL', subjectIds: ['user-1'] }),
+      'subjectType',
+    );
     expect(sandbox.segment.store.regulationsCreated).to.equal(0);
   });
 
   it('allows DELETE_ARCHIVE_ONLY and ANONYMOUS_ID only together and only at source scope', async () => {
-    expectValidationFailure(await createWorkspace({ regulationType: 'DELETE_ARCHIVE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] }), 'regulationType');
-    expectValidationFailure(await createInSource(web, { regulationType: 'DELETE_ONLY', subjectType: 'ANONYMOUS_ID', subjectIds: [anonymousIdOf(1)] }), 'subjectType');
-    created(await createInSource(web, { regulationType: 'DELETE_ARCHIVE_ONLY', subjectType: 'ANONYMOUS_ID', subjectIds: [anonymousIdOf(1)] }));
-    created(await createInSource(web, { regulationType: 'DELETE_ARCHIVE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] }));
+    expectValidationFailure(
+      await createWorkspace({ regulationType: 'DELETE_ARCHIVE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] }),
+      'regulationType',
+    );
+    expectValidationFailure(
+      await createInSource(web, {
+        regulationType: 'DELETE_ONLY',
+        subjectType: 'ANONYMOUS_ID',
+        subjectIds: [anonymousIdOf(1)],
+      }),
+      'subjectType',
+    );
+    created(
+      await createInSource(web, {
+        regulationType: 'DELETE_ARCHIVE_ONLY',
+        subjectType: 'ANONYMOUS_ID',
+        subjectIds: [anonymousIdOf(1)],
+      }),
+    );
+    created(
+      await createInSource(web, {
+        regulationType: 'DELETE_ARCHIVE_ONLY',
+        subjectType: 'USER_ID',
+        subjectIds: ['user-1'],
+      }),
+    );
   });
 
   it('requires a collection for a cloud-source regulation', async () => {
     const cloud = SANDBOX_SEGMENT_SOURCES.salesforce;
     const body = { regulationType: 'DELETE_ONLY', subjectType: 'OBJECT_ID', subjectIds: ['003abc'] };
-    expectValidationFailure(await api.post<ErrorEnvelope>(`regulations/cloudsources/${cloud}`, { json: body }), 'collection');
-    created(await api.post<Created & ErrorEnvelope>(`regulations/cloudsources/${cloud}`, { json: { ...body, collection: 'contacts' } }));
+    expectValidationFailure(
+      await api.post<ErrorEnvelope>(`regulations/cloudsources/${cloud}`, { json: body }),
+      'collection',
+    );
+    created(
+      await api.post<Created & ErrorEnvelope>(`regulations/cloudsources/${cloud}`, {
+        json: { ...body, collection: 'contacts' },
+      }),
+    );
   });
 
   it('moves a regulation INITIALIZED → RUNNING → FAILED as the clock advances, with per-destination statuses (FAILED: Segment’s documented answer when destinations take no deletions)', async () => {
-    const id = created(await createWorkspace({ regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-4'] }));
+    const id = created(
+      await createWorkspace({ regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-4'] }),
+    );
 
     const initialized = await regulationOf(id);
     expect(initialized.overallStatus).to.equal('INITIALIZED');
     expect(initialized.finishedAt).to.equal(undefined);
     expect(initialized.streamStatus.map((s) => s.id).sort()).to.deep.equal([web, ios].sort());
-    expect(destinations(initialized).map((d) => d.status)).to.satisfy((all: string[]) => all.every((s) => s === 'INITIALIZED'));
+    expect(destinations(initialized).map((d) => d.status)).to.satisfy((all: string[]) =>
+      all.every((s) => s === 'INITIALIZED'),
+    );
 
     sandbox.clock.advance(startAfterMs);
     const running = await regulationOf(id);
@@ -193,8 +276,12 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
 
   it('ends PARTIAL_SUCCESS naming the destination that failed', async () => {
     sandbox.segment.store.planOutcomes(1, { status: 'PARTIAL_SUCCESS', failingDestination: 'Braze' });
-    const partial = created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-6'] }));
-    const next = created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-7'] }));
+    const partial = created(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-6'] }),
+    );
+    const next = created(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-7'] }),
+    );
     sandbox.clock.advance(finishAfterMs);
 
     const regulation = await regulationOf(partial);
@@ -202,15 +289,28 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     const failed = destinations(regulation).filter((d) => d.status === 'FAILED');
     expect(failed.map((d) => d.name)).to.deep.equal(['Braze']);
     expect(failed[0].errString).to.contain('Braze');
-    expect(destinations(regulation).filter((d) => d.name === 'Amplitude').every((d) => d.status === 'FINISHED')).to.equal(true);
+    expect(
+      destinations(regulation)
+        .filter((d) => d.name === 'Amplitude')
+        .every((d) => d.status === 'FINISHED'),
+    ).to.equal(true);
     const unplanned = await regulationOf(next);
-    expect(destinations(unplanned).filter((d) => d.status === 'FAILED'), 'only the planned regulation has a failed destination').to.deep.equal([]);
+    expect(
+      destinations(unplanned).filter((d) => d.status === 'FAILED'),
+      'only the planned regulation has a failed destination',
+    ).to.deep.equal([]);
     expect(unplanned.overallStatus, 'its only failures are destinations that take no deletions').to.equal('FAILED');
   });
 
   it('ends FAILED when an unsupported destination fails although Segment and the supported ones succeeded', async () => {
     sandbox.segment.store.planOutcomes(1, { status: 'FAILED', failingDestination: 'Mixpanel' });
-    const id = created(await createInSource(web, { regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-8'] }));
+    const id = created(
+      await createInSource(web, {
+        regulationType: 'SUPPRESS_WITH_DELETE',
+        subjectType: 'USER_ID',
+        subjectIds: ['user-8'],
+      }),
+    );
     sandbox.clock.advance(finishAfterMs);
     const regulation = await regulationOf(id);
     expect(regulation.overallStatus).to.equal('FAILED');
@@ -226,12 +326,25 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
 
   it('requires pagination on lists and pages with dotted and bracket forms, next absent on the last page', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 5; i++) ids.push(created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: [`user-${i}`] })));
-    created(await createInSource(web, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-9'] }));
+    for (let i = 0; i < 5; i++)
+      ids.push(
+        created(
+          await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: [`user-${i}`] }),
+        ),
+      );
+    created(
+      await createInSource(web, { regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-9'] }),
+    );
 
     expectValidationFailure(await api.get<ErrorEnvelope>('regulations'), 'pagination');
-    expectValidationFailure(await api.get<ErrorEnvelope>('regulations', { searchParams: { 'pagination.count': 0 } }), 'pagination.count');
-    expectValidationFailure(await api.get<ErrorEnvelope>('regulations', { searchParams: { 'pagination.count': 1001 } }), 'pagination.count');
+    expectValidationFailure(
+      await api.get<ErrorEnvelope>('regulations', { searchParams: { 'pagination.count': 0 } }),
+      'pagination.count',
+    );
+    expectValidationFailure(
+      await api.get<ErrorEnvelope>('regulations', { searchParams: { 'pagination.count': 1001 } }),
+      'pagination.count',
+    );
 
     const first = await api.get<RegulationList>('regulations', { searchParams: { 'pagination.count': 2 } });
     expect(first.statusCode).to.equal(200);
@@ -250,9 +363,15 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     expect(last.body.data.pagination).to.not.have.property('next');
     const seen = [first, second, last].flatMap((page) => page.body.data.regulations.map((r) => r.id));
     expect(seen.sort()).to.deep.equal([...ids].sort());
-    expect(last.body.data.regulations[0]).to.include({ subjectType: 'USER_ID', regulationType: 'DELETE_ONLY', status: 'INITIALIZED' });
+    expect(last.body.data.regulations[0]).to.include({
+      subjectType: 'USER_ID',
+      regulationType: 'DELETE_ONLY',
+      status: 'INITIALIZED',
+    });
 
-    const fromSource = await api.get<RegulationList>(`regulations/sources/${web}`, { searchParams: { 'pagination[count]': 10 } });
+    const fromSource = await api.get<RegulationList>(`regulations/sources/${web}`, {
+      searchParams: { 'pagination[count]': 10 },
+    });
     expect(fromSource.body.data.regulations.map((r) => r.subjects)).to.deep.equal([['user-9']]);
     expect(fromSource.body.data.pagination).to.not.have.property('next');
   });
@@ -272,7 +391,13 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
 
   it('lists suppressed subjects once the suppression takes effect, and UNSUPPRESS removes them', async () => {
     expectValidationFailure(await api.get<ErrorEnvelope>('suppressions'), 'pagination');
-    created(await createWorkspace({ regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1', 'user-2'] }));
+    created(
+      await createWorkspace({
+        regulationType: 'SUPPRESS_ONLY',
+        subjectType: 'USER_ID',
+        subjectIds: ['user-1', 'user-2'],
+      }),
+    );
     expect(await listSuppressed(), 'not yet in force').to.deep.equal([]);
 
     sandbox.clock.advance(suppressAfterMs);
@@ -288,16 +413,24 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   });
 
   it('fails a source-level UNSUPPRESS of a user suppressed at workspace level, and keeps the suppression', async () => {
-    created(await createWorkspace({ regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-5'] }));
+    created(
+      await createWorkspace({ regulationType: 'SUPPRESS_WITH_DELETE', subjectType: 'USER_ID', subjectIds: ['user-5'] }),
+    );
     sandbox.clock.advance(suppressAfterMs);
-    const unsuppress = created(await createInSource(web, { regulationType: 'UNSUPPRESS', subjectType: 'USER_ID', subjectIds: ['user-5'] }));
+    const unsuppress = created(
+      await createInSource(web, { regulationType: 'UNSUPPRESS', subjectType: 'USER_ID', subjectIds: ['user-5'] }),
+    );
     sandbox.clock.advance(finishAfterMs);
     expect((await regulationOf(unsuppress)).overallStatus).to.equal('FAILED');
     expect(await listSuppressed()).to.deep.equal(['USER_ID:user-5']);
   });
 
   it('sends X-RateLimit-Consumed, -Remaining and an RFC 5322 -Reset on successes', async () => {
-    const res = await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] });
+    const res = await createWorkspace({
+      regulationType: 'DELETE_ONLY',
+      subjectType: 'USER_ID',
+      subjectIds: ['user-1'],
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.headers['x-ratelimit-consumed']).to.equal('1');
     expect(res.headers['x-ratelimit-remaining']).to.equal('599');
@@ -311,7 +444,8 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   });
 
   it('answers the 601st Segment-only create in a minute with 429 and msBeforeNext while Segment & Destination creates still pass', async () => {
-    const segmentOnly = (i: number) => createWorkspace({ regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: [`user-${i}`] });
+    const segmentOnly = (i: number) =>
+      createWorkspace({ regulationType: 'SUPPRESS_ONLY', subjectType: 'USER_ID', subjectIds: [`user-${i}`] });
     for (let batch = 0; batch < 600; batch += 50) {
       const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => segmentOnly(batch + i)));
       expect(answers.map((a) => a.statusCode)).to.satisfy((codes: number[]) => codes.every((c) => c === 200));
@@ -325,7 +459,11 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
     expect(data.msBeforeNext).to.be.within(1, 60_000);
     expect(data.consumedPoints).to.equal(601);
 
-    const other = await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] });
+    const other = await createWorkspace({
+      regulationType: 'DELETE_ONLY',
+      subjectType: 'USER_ID',
+      subjectIds: ['user-1'],
+    });
     expect(other.statusCode).to.equal(200);
     expect(other.headers['x-ratelimit-remaining']).to.equal('599');
     expect(sandbox.stats.snapshot().segment.operations.createWorkspaceRegulation.throttled).to.equal(1);
@@ -340,15 +478,22 @@ describe('Segment Public API simulator (deletion and suppression), driven by got
   });
 
   it('forgets regulations after 90 days: 404 on get and gone from the list', async () => {
-    const old = created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] }));
+    const old = created(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-1'] }),
+    );
     sandbox.clock.advance(89 * DAY_MS);
-    expect((await regulationOf(old)).overallStatus, 'final (FAILED only for the destinations that take no deletions)').to.equal('FAILED');
+    expect(
+      (await regulationOf(old)).overallStatus,
+      'final (FAILED only for the destinations that take no deletions)',
+    ).to.equal('FAILED');
 
     sandbox.clock.advance(2 * DAY_MS);
     const gone = await getRegulation(old);
     expect(gone.statusCode).to.equal(404);
     expect(gone.body.errors[0].type).to.equal('NotFound');
-    const recent = created(await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-2'] }));
+    const recent = created(
+      await createWorkspace({ regulationType: 'DELETE_ONLY', subjectType: 'USER_ID', subjectIds: ['user-2'] }),
+    );
     const list = await api.get<RegulationList>('regulations', { searchParams: { 'pagination.count': 10 } });
     expect(list.body.data.regulations.map((r) => r.id)).to.deep.equal([recent]);
   });

@@ -67,7 +67,9 @@ describe('Admin sessions', function () {
   });
 
   it('finds every session cookie a request carries, under either name, so two can be refused', () => {
-    const req = { headers: { cookie: 'a=1; erasure_session=one; __Host-erasure_session=two; erasure_session=three' } } as unknown as Request;
+    const req = {
+      headers: { cookie: 'a=1; erasure_session=one; __Host-erasure_session=two; erasure_session=three' },
+    } as unknown as Request;
     expect(sessions.idsIn(req)).to.deep.equal(['one', 'two', 'three']);
   });
 });

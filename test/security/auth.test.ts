@@ -5,7 +5,9 @@ import { createTokenVerifier, sha256Hex } from '../../src/api/auth.js';
 
 describe('Authentication', () => {
   it('keeps tokens only as SHA-256 digests and tells roles apart', () => {
-    const verify = createTokenVerifier('admin-token-0123456789', [{ name: 'viewer', sha256: sha256Hex('viewer-token-0123456789'), role: 'viewer' }]);
+    const verify = createTokenVerifier('admin-token-0123456789', [
+      { name: 'viewer', sha256: sha256Hex('viewer-token-0123456789'), role: 'viewer' },
+    ]);
     expect(verify('admin-token-0123456789')).to.deep.equal({ name: 'admin', role: 'admin' });
     expect(verify('viewer-token-0123456789')).to.deep.equal({ name: 'viewer', role: 'viewer' });
     expect(verify('viewer-token-012345678')).to.equal(undefined);

@@ -35,8 +35,12 @@ describe('Data at rest is private (issue 25 §4)', function () {
     writeFileSync(leftover, `${Buffer.alloc(32, 7).toString('base64')}\n`);
     chmodSync(leftover, 0o644);
     // No redisUrl: the service starts its own redis-server in the data dir; the log file lives there too.
-    service = await startTestService({ file: { dataDir, redisUrl: undefined, logFile: path.join(dataDir, 'logs', 'erasure.log') } });
-    const submitted = await service.api('/v1/requests', { body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'] } });
+    service = await startTestService({
+      file: { dataDir, redisUrl: undefined, logFile: path.join(dataDir, 'logs', 'erasure.log') },
+    });
+    const submitted = await service.api('/v1/requests', {
+      body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'] },
+    });
     expect(submitted.status).to.equal(202);
     await service.waitForRequest(submitted.body.id);
   });
@@ -50,7 +54,9 @@ describe('Data at rest is private (issue 25 §4)', function () {
     expect(files.some((f) => f.startsWith('redis/appendonlydir/'))).to.equal(true);
     expect(files).to.include.members(['encryption-key', 'admin-token', 'redis/requirepass', 'logs/erasure.log']);
     expect(files.some((f) => f.startsWith('opendsr/'))).to.equal(true);
-    const loose = all.filter((f) => f.mode !== (f.directory ? 0o700 : 0o600)).map((f) => `${path.relative(dataDir, f.file) || '.'} ${f.mode.toString(8)}`);
+    const loose = all
+      .filter((f) => f.mode !== (f.directory ? 0o700 : 0o600))
+      .map((f) => `${path.relative(dataDir, f.file) || '.'} ${f.mode.toString(8)}`);
     expect(loose).to.deep.equal([]);
     expect(lstatSync(leftover).mode & 0o777).to.equal(0o600);
   });

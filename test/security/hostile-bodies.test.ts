@@ -74,24 +74,54 @@ const deep = (depth: number, open: string, close: string) => `${open.repeat(dept
 
 /** Bodies a careless client, an attacker or a broken proxy would send. */
 const payloads: fc.Arbitrary<Payload> = fc.oneof(
-  fc.jsonValue({ maxDepth: 6 }).map((v) => ({ bytes: Buffer.from(JSON.stringify(v) ?? 'null'), contentType: 'application/json' })),
-  fc.integer({ min: MAX_JSON_DEPTH + 1, max: 20_000 }).map((d) => ({ bytes: Buffer.from(deep(d, '[', ']')), contentType: 'application/json' })),
+  fc
+    .jsonValue({ maxDepth: 6 })
+    .map((v) => ({ bytes: Buffer.from(JSON.stringify(v) ?? 'null'), contentType: 'application/json' })),
+  fc
+    .integer({ min: MAX_JSON_DEPTH + 1, max: 20_000 })
+    .map((d) => ({ bytes: Buffer.from(deep(d, '[', ']')), contentType: 'application/json' })),
   fc.integer({ min: MAX_JSON_DEPTH, max: 20_000 }).map((d) => ({
     // A valid OpenDSR request whose extensions nest deep (the review's 500 RangeError).
-    bytes: Buffer.from(`{"regulation":"gdpr","subject_request_id":"${REQUEST_ID}","subject_request_type":"erasure","submitted_time":"2026-01-01T00:00:00Z","subject_identities":[{"identity_type":"email","identity_value":"user1@example.com","identity_format":"raw"}],"extensions":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`),
+    bytes: Buffer.from(
+      `{"regulation":"gdpr","subject_request_id":"${REQUEST_ID}","subject_request_type":"erasure","submitted_time":"2026-01-01T00:00:00Z","subject_identities":[{"identity_type":"email","identity_value":"user1@example.com","identity_format":"raw"}],"extensions":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`,
+    ),
     contentType: 'application/json',
   })),
   fc.uint8Array({ maxLength: 512 }).map((b) => ({ bytes: Buffer.from(b), contentType: 'application/json' })),
-  fc.uint8Array({ maxLength: 256 }).map((b) => ({ bytes: Buffer.from(b), contentType: 'application/json', contentEncoding: 'gzip' })),
-  fc.string({ maxLength: 200 }).map((s) => ({ bytes: Buffer.from(s), contentType: 'application/json', contentEncoding: 'deflate' })),
-  fc.constantFrom('br', 'x-unknown', 'gzip, gzip', 'identity, zstd').map((e) => ({ bytes: Buffer.from('{"subject":{"userId":"user-1"}}'), contentType: 'application/json', contentEncoding: e })),
-  fc.integer({ min: 1, max: 400 }).map((d) => ({ bytes: gzipSync(deep(d, '{"a":[', ']}')), contentType: 'application/json', contentEncoding: 'gzip' })),
-  fc.string({ maxLength: 200 }).map((s) => ({ bytes: Buffer.from(s), contentType: 'application/x-www-form-urlencoded' })),
-  fc.uint8Array({ maxLength: 200 }).map((b) => ({ bytes: Buffer.from(b), contentType: 'application/x-www-form-urlencoded', contentEncoding: 'gzip' })),
-  fc.constantFrom('application/json; charset=utf-7', 'application/json; charset=klingon', 'text/plain', 'Application/JSON', 'multipart/form-data; boundary=x').map((t) => ({
+  fc
+    .uint8Array({ maxLength: 256 })
+    .map((b) => ({ bytes: Buffer.from(b), contentType: 'application/json', contentEncoding: 'gzip' })),
+  fc
+    .string({ maxLength: 200 })
+    .map((s) => ({ bytes: Buffer.from(s), contentType: 'application/json', contentEncoding: 'deflate' })),
+  fc.constantFrom('br', 'x-unknown', 'gzip, gzip', 'identity, zstd').map((e) => ({
     bytes: Buffer.from('{"subject":{"userId":"user-1"}}'),
-    contentType: t,
+    contentType: 'application/json',
+    contentEncoding: e,
   })),
+  fc.integer({ min: 1, max: 400 }).map((d) => ({
+    bytes: gzipSync(deep(d, '{"a":[', ']}')),
+    contentType: 'application/json',
+    contentEncoding: 'gzip',
+  })),
+  fc
+    .string({ maxLength: 200 })
+    .map((s) => ({ bytes: Buffer.from(s), contentType: 'application/x-www-form-urlencoded' })),
+  fc
+    .uint8Array({ maxLength: 200 })
+    .map((b) => ({ bytes: Buffer.from(b), contentType: 'application/x-www-form-urlencoded', contentEncoding: 'gzip' })),
+  fc
+    .constantFrom(
+      'application/json; charset=utf-7',
+      'application/json; charset=klingon',
+      'text/plain',
+      'Application/JSON',
+      'multipart/form-data; boundary=x',
+    )
+    .map((t) => ({
+      bytes: Buffer.from('{"subject":{"userId":"user-1"}}'),
+      contentType: t,
+    })),
   fc.constant({ bytes: Buffer.alloc(0) }),
 );
 
@@ -99,7 +129,9 @@ describe('Hostile bodies on every route (issue 25, item 1)', () => {
   let service: TestService;
 
   before(async () => {
-    service = await startTestService({ file: { tokens: [{ name: 'fuzz-client', sha256: sha256Hex(SUBMITTER_TOKEN), role: 'submitter' }] } });
+    service = await startTestService({
+      file: { tokens: [{ name: 'fuzz-client', sha256: sha256Hex(SUBMITTER_TOKEN), role: 'submitter' }] },
+    });
   });
   after(async () => service?.close());
 
@@ -108,28 +140,57 @@ describe('Hostile bodies on every route (issue 25, item 1)', () => {
     if (token) headers.authorization = `Bearer ${token}`;
     if (payload.contentType) headers['content-type'] = payload.contentType;
     if (payload.contentEncoding) headers['content-encoding'] = payload.contentEncoding;
-    const res = await fetch(`${service.url}${path}`, { method, headers, body: method === 'GET' ? undefined : new Uint8Array(payload.bytes) });
+    const res = await fetch(`${service.url}${path}`, {
+      method,
+      headers,
+      body: method === 'GET' ? undefined : new Uint8Array(payload.bytes),
+    });
     await res.arrayBuffer();
     return res.status;
   }
 
   it('answers 4xx for a non-gzip body labelled gzip and for a body nested too deep, on every route that reads a body', async () => {
-    const notGzip = { bytes: Buffer.from('{"subject":{"userId":"user-1"}}'), contentType: 'application/json', contentEncoding: 'gzip' };
-    const tooDeep = { bytes: Buffer.from(`{"subject":{"userId":"user-1"},"x":${deep(MAX_JSON_DEPTH + 1, '[', ']')}}`), contentType: 'application/json' };
+    const notGzip = {
+      bytes: Buffer.from('{"subject":{"userId":"user-1"}}'),
+      contentType: 'application/json',
+      contentEncoding: 'gzip',
+    };
+    const tooDeep = {
+      bytes: Buffer.from(`{"subject":{"userId":"user-1"},"x":${deep(MAX_JSON_DEPTH + 1, '[', ']')}}`),
+      contentType: 'application/json',
+    };
     for (const route of ROUTES.filter(([m]) => m !== 'GET')) {
       for (const token of [service.adminToken, SUBMITTER_TOKEN]) {
         expect(await send(route, notGzip, token), `${route.join(' ')} gzip`).to.be.within(400, 499);
         expect(await send(route, tooDeep, token), `${route.join(' ')} deep`).to.be.within(400, 499);
       }
     }
-    const res = await fetch(`${service.url}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' }, body: new Uint8Array(tooDeep.bytes) });
+    const res = await fetch(`${service.url}/v1/requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' },
+      body: new Uint8Array(tooDeep.bytes),
+    });
     expect(res.status).to.equal(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('too_deep');
-    const gzip = await fetch(`${service.url}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: new Uint8Array(notGzip.bytes) });
+    const gzip = await fetch(`${service.url}/v1/requests`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${service.adminToken}`,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+      },
+      body: new Uint8Array(notGzip.bytes),
+    });
     expect(gzip.status).to.equal(400);
-    const opendsr = await fetch(`${service.url}/v2/requests`, { method: 'POST', headers: { authorization: `Bearer ${SUBMITTER_TOKEN}`, 'content-type': 'application/json' }, body: new Uint8Array(tooDeep.bytes) });
+    const opendsr = await fetch(`${service.url}/v2/requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SUBMITTER_TOKEN}`, 'content-type': 'application/json' },
+      body: new Uint8Array(tooDeep.bytes),
+    });
     expect(opendsr.status).to.equal(400);
-    expect(((await opendsr.json()) as { error: { errors: Array<{ reason: string }> } }).error.errors[0].reason).to.equal('too_deep');
+    expect(
+      ((await opendsr.json()) as { error: { errors: Array<{ reason: string }> } }).error.errors[0].reason,
+    ).to.equal('too_deep');
   });
 
   it(`answers 2,000 generated payloads across every route, with and without a token, with no 5xx (seed ${SEED})`, async function () {
@@ -143,7 +204,10 @@ describe('Hostile bodies on every route (issue 25, item 1)', () => {
         const status = await send(route, payload, token);
         sent += 1;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        expect(status, `${route.join(' ')} ${payload.contentType ?? ''} ${payload.contentEncoding ?? ''} ${payload.bytes.subarray(0, 60).toString('hex')}`).to.be.below(500);
+        expect(
+          status,
+          `${route.join(' ')} ${payload.contentType ?? ''} ${payload.contentEncoding ?? ''} ${payload.bytes.subarray(0, 60).toString('hex')}`,
+        ).to.be.below(500);
       });
     // With tokens first: failed authentications without one may lock the address out (429) for a minute.
     await fc.assert(property(service.adminToken), { seed: SEED, numRuns: 800 });

@@ -55,7 +55,8 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     const app = express();
     app.get('/v1/apps/:appId/users/:userId', (req, res) => {
       const message = `no endpoints for ${req.params.userId} (user42@example.com, +15550000042)`;
-      if (req.params.userId === 'user-42') return res.status(400).set('x-amzn-errortype', 'NoSuchUser-user-42').json({ message });
+      if (req.params.userId === 'user-42')
+        return res.status(400).set('x-amzn-errortype', 'NoSuchUser-user-42').json({ message });
       res.status(400).json({ code: ESCAPES, message: `${ESCAPES} ${message}` });
     });
     fake = await listen(app);
@@ -66,7 +67,11 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     logFile = path.join(dataDir, 'service.log');
     writeFileSync(logFile, '');
     const config = loadConfig({
-      env: { ERASURE_ADMIN_TOKEN: ADMIN_TOKEN, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('base64'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('base64') },
+      env: {
+        ERASURE_ADMIN_TOKEN: ADMIN_TOKEN,
+        ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+        ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('base64'),
+      },
       file: {
         port: 0,
         dataDir,
@@ -75,7 +80,14 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
         logFile,
         logLevel: 'debug',
         jobs: { attempts: 2, backoffMs: 50, lockDurationMs: 5000, stalledIntervalMs: 2000 },
-        vendors: { pinpoint: { region: 'us-east-1', endpoint: fake.url, credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' }, appIds: ['app-1'] } },
+        vendors: {
+          pinpoint: {
+            region: 'us-east-1',
+            endpoint: fake.url,
+            credentials: { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake' },
+            appIds: ['app-1'],
+          },
+        },
       },
     });
     service = await startService(config, { quiet: true });
@@ -112,11 +124,17 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
     }
 
     const redis = new Redis(redisUrl);
-    const dump = await redisDump(redis, prefix).finally(() => { redis.disconnect(); });
+    const dump = await redisDump(redis, prefix).finally(() => {
+      redis.disconnect();
+    });
     const logs = readFileSync(logFile, 'utf8');
-    for (const [where, text] of [['Redis', dump], ['logs', logs]] as const) {
+    for (const [where, text] of [
+      ['Redis', dump],
+      ['logs', logs],
+    ] as const) {
       expect(text.length, where).to.be.above(0);
-      for (const identifier of ['user-42', 'user-43', 'user42@example.com', '+15550000042', 'NoSuchUser', 'pwned']) expect(text, `${where}: ${identifier}`).to.not.include(identifier);
+      for (const identifier of ['user-42', 'user-43', 'user42@example.com', '+15550000042', 'NoSuchUser', 'pwned'])
+        expect(text, `${where}: ${identifier}`).to.not.include(identifier);
       // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
       expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(text), `${where}: a control byte`).to.equal(false);
       expect(text, `${where}: an escaped ESC`).to.not.include('\\u001b');
@@ -126,8 +144,11 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
       const cli = await runCli([...args, '--url', service.url!, '--token', ADMIN_TOKEN]);
       const printed = cli.stdout + cli.stderr;
       // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
-      expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(printed), `${args.join(' ')}: an escape byte`).to.equal(false);
-      for (const identifier of ['user-42', 'user-43', 'pwned']) expect(printed, `${args.join(' ')}: ${identifier}`).to.not.include(identifier);
+      expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(printed), `${args.join(' ')}: an escape byte`).to.equal(
+        false,
+      );
+      for (const identifier of ['user-42', 'user-43', 'pwned'])
+        expect(printed, `${args.join(' ')}: ${identifier}`).to.not.include(identifier);
     }
   });
 
@@ -147,10 +168,25 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
         dueAt: hostile,
         daysLeft: 3,
         progress: { done: 0, total: 1, percent: 0, failed: 1 },
-        tasks: [{ id: hostile, vendor: hostile, resource: hostile, action: hostile, state: 'failed', attempts: 1, nextActionAt: null, error: hostile }],
+        tasks: [
+          {
+            id: hostile,
+            vendor: hostile,
+            resource: hostile,
+            action: hostile,
+            state: 'failed',
+            attempts: 1,
+            nextActionAt: null,
+            error: hostile,
+          },
+        ],
       }),
     );
-    api.get('/v1/requests', (_req, res) => res.status(400).json({ error: { code: hostile, message: hostile, details: [{ field: hostile, problem: hostile }] } }));
+    api.get('/v1/requests', (_req, res) =>
+      res
+        .status(400)
+        .json({ error: { code: hostile, message: hostile, details: [{ field: hostile, problem: hostile }] } }),
+    );
     const server = await listen(api);
     try {
       for (const args of [['status', 'r1'], ['status', 'r1', '--json'], ['list'], ['list', '--json']]) {
@@ -158,9 +194,12 @@ describe('A vendor answering with a hostile error code (issue 25, item 3)', () =
         const printed = cli.stdout + cli.stderr;
         expect(printed, args.join(' ')).to.include('evil');
         // eslint-disable-next-line no-control-regex -- control characters are what this test looks for
-        expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(printed), `${args.join(' ')}: a control byte`).to.equal(false);
+        expect(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.test(printed), `${args.join(' ')}: a control byte`).to.equal(
+          false,
+        );
         expect(/[\u202a-\u202e\u2066-\u2069]/.test(printed), `${args.join(' ')}: a live bidi control`).to.equal(false);
-        if (args.includes('--json') && cli.code === 0) expect(JSON.parse(cli.stdout).id, 'the JSON still parses to what was sent').to.equal(hostile);
+        if (args.includes('--json') && cli.code === 0)
+          expect(JSON.parse(cli.stdout).id, 'the JSON still parses to what was sent').to.equal(hostile);
       }
     } finally {
       await server.close();

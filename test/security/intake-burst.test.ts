@@ -44,7 +44,14 @@ describe('An intake burst against a rate-limited token', function () {
 
   before(async () => {
     // Postgres, as a deployment under load runs: PGlite works inside this process's event loop, which the probes share.
-    service = await startTestService({ database: 'postgres', file: { tokens: [{ name: 'portal', sha256: sha256Hex(PORTAL), role: 'submitter', rateLimit: { perSecond: 20, burst: 10 } }] } });
+    service = await startTestService({
+      database: 'postgres',
+      file: {
+        tokens: [
+          { name: 'portal', sha256: sha256Hex(PORTAL), role: 'submitter', rateLimit: { perSecond: 20, burst: 10 } },
+        ],
+      },
+    });
   });
   after(async () => service?.close());
 
@@ -52,8 +59,17 @@ describe('An intake burst against a rate-limited token', function () {
     // Warm up first (the first submission and probes load and compile their code paths), so the
     // figure is the service's under the flood, not its first call's.
     for (let i = 0; i < 3; i++) {
-      for (const pathname of ['/healthz', '/readyz', '/v1/requests?limit=1']) await (await fetch(`${service.url}${pathname}`, { headers: { authorization: `Bearer ${service.adminToken}` } })).arrayBuffer();
-      await (await fetch(`${service.url}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ subject: { userId: `user-${i}` }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 }) })).arrayBuffer();
+      for (const pathname of ['/healthz', '/readyz', '/v1/requests?limit=1'])
+        await (
+          await fetch(`${service.url}${pathname}`, { headers: { authorization: `Bearer ${service.adminToken}` } })
+        ).arrayBuffer();
+      await (
+        await fetch(`${service.url}/v1/requests`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${service.adminToken}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ subject: { userId: `user-${i}` }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 }),
+        })
+      ).arrayBuffer();
     }
     // The flood comes from another process, as a client's would: this process only serves and probes.
     const flood = spawn(process.execPath, ['--input-type=module', '-e', FLOOD], {
@@ -62,9 +78,17 @@ describe('An intake burst against a rate-limited token', function () {
     });
     let report = '';
     flood.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
-    const finished = new Promise<void>((resolve) => flood.once('exit', () => { resolve(); }));
+    const finished = new Promise<void>((resolve) =>
+      flood.once('exit', () => {
+        resolve();
+      }),
+    );
     // Probing starts once the flood has sent its first request (it says so on stdout).
-    await new Promise<void>((resolve) => flood.stdout.once('data', () => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      flood.stdout.once('data', () => {
+        resolve();
+      }),
+    );
     const latencies: Record<'/healthz' | '/readyz', number[]> = { '/healthz': [], '/readyz': [] };
     let flooding = true;
     void finished.then(() => (flooding = false));
@@ -78,7 +102,12 @@ describe('An intake burst against a rate-limited token', function () {
       }
     };
     await Promise.all([prober('/healthz'), prober('/readyz'), finished]);
-    const counts = JSON.parse(report.trim().split('\n').at(-1)!) as { accepted: number; limited: number; other: number; retryAfterOk: boolean };
+    const counts = JSON.parse(report.trim().split('\n').at(-1)!) as {
+      accepted: number;
+      limited: number;
+      other: number;
+      retryAfterOk: boolean;
+    };
     const retryAfterOk = counts.retryAfterOk;
 
     expect(counts.other).to.equal(0);
@@ -88,7 +117,9 @@ describe('An intake burst against a rate-limited token', function () {
     expect(retryAfterOk, 'every 429 carries Retry-After').to.equal(true);
     for (const pathname of ['/healthz', '/readyz'] as const) {
       expect(latencies[pathname].length, `${pathname} samples`).to.be.greaterThan(20);
-      expect(p99(latencies[pathname]), `${pathname} p99 (ms) over ${latencies[pathname].length} samples`).to.be.below(100);
+      expect(p99(latencies[pathname]), `${pathname} p99 (ms) over ${latencies[pathname].length} samples`).to.be.below(
+        100,
+      );
     }
   });
 });

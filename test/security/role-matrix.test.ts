@@ -8,7 +8,14 @@ import { csrfTokenFor } from '../../src/dashboard/admin-page.js';
 import { BULL_BOARD_PATH } from '../../src/dashboard/bull-board.js';
 import { NO_POSTGRES, testPostgresUrl } from '../support/postgres.js';
 import type { TestDatabase, TestService } from '../support/test-service.js';
-import { CLIENT_A_TOKEN, CLIENT_B_TOKEN, OPERATOR_TOKEN, VIEWER_TOKEN, openDsrRequest, ownershipService } from '../support/ownership.js';
+import {
+  CLIENT_A_TOKEN,
+  CLIENT_B_TOKEN,
+  OPERATOR_TOKEN,
+  VIEWER_TOKEN,
+  openDsrRequest,
+  ownershipService,
+} from '../support/ownership.js';
 import { skipBecause } from '../support/skip.js';
 
 /**
@@ -20,7 +27,14 @@ import { skipBecause } from '../support/skip.js';
  */
 const WHO = ['anonymous', 'viewer', 'own client', 'other client', 'operator', 'admin'] as const;
 type Who = (typeof WHO)[number];
-type Expected = [anonymous: number, viewer: number, ownClient: number, otherClient: number, operator: number, admin: number];
+type Expected = [
+  anonymous: number,
+  viewer: number,
+  ownClient: number,
+  otherClient: number,
+  operator: number,
+  admin: number,
+];
 
 interface Fixture {
   requestId: string;
@@ -60,22 +74,87 @@ const ROWS: Row[] = [
   { route: 'GET /readyz', call: () => ({ method: 'GET', path: '/readyz' }), expected: ALL_200 },
   { route: 'GET /metrics', call: () => ({ method: 'GET', path: '/metrics' }), expected: ALL_200 },
   // ---- native API (the CLI's routes) ----
-  { route: 'POST /v1/requests', call: () => ({ method: 'POST', path: '/v1/requests', json: {} }), expected: [401, 403, 400, 400, 400, 400] },
-  { route: 'GET /v1/requests', call: () => ({ method: 'GET', path: '/v1/requests?limit=5' }), expected: [401, 200, 200, 200, 200, 200] },
-  { route: 'GET /v1/requests', note: '?client=', call: () => ({ method: 'GET', path: '/v1/requests?limit=5&client=client-a' }), expected: [401, 200, 403, 403, 200, 200] },
-  { route: 'GET /v1/requests/:id', call: (f) => ({ method: 'GET', path: `/v1/requests/${f.requestId}` }), expected: OWN_ONLY_READ },
-  { route: 'GET /v1/requests/:id/receipt', call: (f) => ({ method: 'GET', path: `/v1/requests/${f.requestId}/receipt` }), expected: OWN_ONLY_READ },
-  { route: 'POST /v1/requests/:id/cancel', call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/cancel`, json: {} }), expected: [401, 403, 400, 404, 400, 400] },
-  { route: 'POST /v1/requests/:id/retry', call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/retry`, json: {} }), expected: OPERATOR_WRITE },
-  { route: 'POST /v1/requests/:id/extend', call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/extend`, json: {} }), expected: OPERATOR_WRITE },
-  { route: 'POST /v1/requests/:id/tasks/:taskId/complete', call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/tasks/${f.taskId}/complete`, json: {} }), expected: OPERATOR_WRITE },
-  { route: 'POST /v1/retries', call: () => ({ method: 'POST', path: '/v1/retries', json: {} }), expected: OPERATOR_WRITE },
-  { route: 'POST /v1/queues/:name/:action', call: () => ({ method: 'POST', path: '/v1/queues/no-such-queue/pause', json: {} }), expected: [401, 403, 403, 403, 404, 404] },
-  { route: 'GET /v1/receipt-key', call: () => ({ method: 'GET', path: '/v1/receipt-key' }), expected: [401, 200, 200, 200, 200, 200] },
-  { route: 'POST /v1/project-deletions', call: () => ({ method: 'POST', path: '/v1/project-deletions', json: {} }), expected: OPERATOR_WRITE },
-  { route: 'GET /v1/project-deletions', call: () => ({ method: 'GET', path: '/v1/project-deletions' }), expected: [401, 403, 403, 403, 200, 200] },
-  { route: 'GET /v1/project-deletions/:id', call: () => ({ method: 'GET', path: `/v1/project-deletions/${randomUUID()}` }), expected: [401, 403, 403, 403, 404, 404] },
-  { route: 'POST /v1/project-deletions/:id/cancel', call: () => ({ method: 'POST', path: `/v1/project-deletions/${randomUUID()}/cancel`, json: {} }), expected: [401, 403, 403, 403, 404, 404] },
+  {
+    route: 'POST /v1/requests',
+    call: () => ({ method: 'POST', path: '/v1/requests', json: {} }),
+    expected: [401, 403, 400, 400, 400, 400],
+  },
+  {
+    route: 'GET /v1/requests',
+    call: () => ({ method: 'GET', path: '/v1/requests?limit=5' }),
+    expected: [401, 200, 200, 200, 200, 200],
+  },
+  {
+    route: 'GET /v1/requests',
+    note: '?client=',
+    call: () => ({ method: 'GET', path: '/v1/requests?limit=5&client=client-a' }),
+    expected: [401, 200, 403, 403, 200, 200],
+  },
+  {
+    route: 'GET /v1/requests/:id',
+    call: (f) => ({ method: 'GET', path: `/v1/requests/${f.requestId}` }),
+    expected: OWN_ONLY_READ,
+  },
+  {
+    route: 'GET /v1/requests/:id/receipt',
+    call: (f) => ({ method: 'GET', path: `/v1/requests/${f.requestId}/receipt` }),
+    expected: OWN_ONLY_READ,
+  },
+  {
+    route: 'POST /v1/requests/:id/cancel',
+    call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/cancel`, json: {} }),
+    expected: [401, 403, 400, 404, 400, 400],
+  },
+  {
+    route: 'POST /v1/requests/:id/retry',
+    call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/retry`, json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'POST /v1/requests/:id/extend',
+    call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/extend`, json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'POST /v1/requests/:id/tasks/:taskId/complete',
+    call: (f) => ({ method: 'POST', path: `/v1/requests/${f.requestId}/tasks/${f.taskId}/complete`, json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'POST /v1/retries',
+    call: () => ({ method: 'POST', path: '/v1/retries', json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'POST /v1/queues/:name/:action',
+    call: () => ({ method: 'POST', path: '/v1/queues/no-such-queue/pause', json: {} }),
+    expected: [401, 403, 403, 403, 404, 404],
+  },
+  {
+    route: 'GET /v1/receipt-key',
+    call: () => ({ method: 'GET', path: '/v1/receipt-key' }),
+    expected: [401, 200, 200, 200, 200, 200],
+  },
+  {
+    route: 'POST /v1/project-deletions',
+    call: () => ({ method: 'POST', path: '/v1/project-deletions', json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'GET /v1/project-deletions',
+    call: () => ({ method: 'GET', path: '/v1/project-deletions' }),
+    expected: [401, 403, 403, 403, 200, 200],
+  },
+  {
+    route: 'GET /v1/project-deletions/:id',
+    call: () => ({ method: 'GET', path: `/v1/project-deletions/${randomUUID()}` }),
+    expected: [401, 403, 403, 403, 404, 404],
+  },
+  {
+    route: 'POST /v1/project-deletions/:id/cancel',
+    call: () => ({ method: 'POST', path: `/v1/project-deletions/${randomUUID()}/cancel`, json: {} }),
+    expected: [401, 403, 403, 403, 404, 404],
+  },
   // ---- task decisions, scope deletions, manual work, vendor health (issues 17, 19): operator, manual work staff ----
   ...(['skip', 'resolve', 'sent'] as const).map((verb): Row => ({
     route: `POST /v1/requests/:id/tasks/:taskId/${verb}`,
@@ -83,73 +162,197 @@ const ROWS: Row[] = [
     expected: OPERATOR_WRITE,
   })),
   { route: 'POST /v1/skips', call: () => ({ method: 'POST', path: '/v1/skips', json: {} }), expected: OPERATOR_WRITE },
-  { route: 'POST /v1/resolutions', call: () => ({ method: 'POST', path: '/v1/resolutions', json: {} }), expected: OPERATOR_WRITE },
-  { route: 'GET /v1/scope-deletions/kinds', call: () => ({ method: 'GET', path: '/v1/scope-deletions/kinds' }), expected: STAFF_OPERATOR_READ },
-  { route: 'POST /v1/scope-deletions', call: () => ({ method: 'POST', path: '/v1/scope-deletions', json: {} }), expected: OPERATOR_WRITE },
-  { route: 'GET /v1/scope-deletions', call: () => ({ method: 'GET', path: '/v1/scope-deletions' }), expected: STAFF_OPERATOR_READ },
-  { route: 'GET /v1/scope-deletions/:id', call: () => ({ method: 'GET', path: `/v1/scope-deletions/${randomUUID()}` }), expected: [401, 403, 403, 403, 404, 404] },
+  {
+    route: 'POST /v1/resolutions',
+    call: () => ({ method: 'POST', path: '/v1/resolutions', json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'GET /v1/scope-deletions/kinds',
+    call: () => ({ method: 'GET', path: '/v1/scope-deletions/kinds' }),
+    expected: STAFF_OPERATOR_READ,
+  },
+  {
+    route: 'POST /v1/scope-deletions',
+    call: () => ({ method: 'POST', path: '/v1/scope-deletions', json: {} }),
+    expected: OPERATOR_WRITE,
+  },
+  {
+    route: 'GET /v1/scope-deletions',
+    call: () => ({ method: 'GET', path: '/v1/scope-deletions' }),
+    expected: STAFF_OPERATOR_READ,
+  },
+  {
+    route: 'GET /v1/scope-deletions/:id',
+    call: () => ({ method: 'GET', path: `/v1/scope-deletions/${randomUUID()}` }),
+    expected: [401, 403, 403, 403, 404, 404],
+  },
   ...(['sent', 'confirm', 'cancel'] as const).map((action): Row => ({
     route: `POST /v1/scope-deletions/:id/${action}`,
     call: () => ({ method: 'POST', path: `/v1/scope-deletions/${randomUUID()}/${action}`, json: {} }),
     expected: OPERATOR_WRITE,
   })),
   // Every client's open manual steps: staff (viewer up); a client is not staff, though it outranks a viewer.
-  { route: 'GET /v1/manual-work', call: () => ({ method: 'GET', path: '/v1/manual-work' }), expected: [401, 200, 403, 403, 200, 200] },
-  { route: 'GET /v1/vendors/health', call: () => ({ method: 'GET', path: '/v1/vendors/health' }), expected: STAFF_OPERATOR_READ },
+  {
+    route: 'GET /v1/manual-work',
+    call: () => ({ method: 'GET', path: '/v1/manual-work' }),
+    expected: [401, 200, 403, 403, 200, 200],
+  },
+  {
+    route: 'GET /v1/vendors/health',
+    call: () => ({ method: 'GET', path: '/v1/vendors/health' }),
+    expected: STAFF_OPERATOR_READ,
+  },
   // ---- OpenDSR 2.0 and its OpenGDPR v1 aliases ----
-  ...(['/v2/discovery', '/v1/discovery', '/v2/certificate.pem'] as const).map((path): Row => ({ route: `GET ${path}`, call: () => ({ method: 'GET', path }), expected: ALL_200 })),
+  ...(['/v2/discovery', '/v1/discovery', '/v2/certificate.pem'] as const).map((path): Row => ({
+    route: `GET ${path}`,
+    call: () => ({ method: 'GET', path }),
+    expected: ALL_200,
+  })),
   ...(['/v2/requests', '/v1/opengdpr_requests'] as const).flatMap((base): Row[] => [
-    { route: `POST ${base}`, call: () => ({ method: 'POST', path: base, json: {} }), expected: [401, 403, 400, 400, 400, 400] },
-    { route: `GET ${base}/:id`, call: (f) => ({ method: 'GET', path: `${base}/${f.subjectRequestId}` }), expected: OWN_ONLY_READ },
-    { route: `DELETE ${base}/:id`, call: (f) => ({ method: 'DELETE', path: `${base}/${f.subjectRequestId}` }), expected: [401, 403, 202, 404, 202, 202] },
-    { route: `PUT ${base}/:id`, call: (f) => ({ method: 'PUT', path: `${base}/${f.subjectRequestId}`, json: {} }), expected: [405, 405, 405, 405, 405, 405] },
+    {
+      route: `POST ${base}`,
+      call: () => ({ method: 'POST', path: base, json: {} }),
+      expected: [401, 403, 400, 400, 400, 400],
+    },
+    {
+      route: `GET ${base}/:id`,
+      call: (f) => ({ method: 'GET', path: `${base}/${f.subjectRequestId}` }),
+      expected: OWN_ONLY_READ,
+    },
+    {
+      route: `DELETE ${base}/:id`,
+      call: (f) => ({ method: 'DELETE', path: `${base}/${f.subjectRequestId}` }),
+      expected: [401, 403, 202, 404, 202, 202],
+    },
+    {
+      route: `PUT ${base}/:id`,
+      call: (f) => ({ method: 'PUT', path: `${base}/${f.subjectRequestId}`, json: {} }),
+      expected: [405, 405, 405, 405, 405, 405],
+    },
   ]),
   // ---- admin page (cookie session; forms carry the session's CSRF token) ----
-  { route: 'GET /admin/assets/admin.css', call: () => ({ method: 'GET', path: '/admin/assets/admin.css' }), expected: ALL_200 },
+  {
+    route: 'GET /admin/assets/admin.css',
+    call: () => ({ method: 'GET', path: '/admin/assets/admin.css' }),
+    expected: ALL_200,
+  },
   { route: 'GET /admin/login', call: () => ({ method: 'GET', path: '/admin/login', html: true }), expected: ALL_200 },
-  { route: 'POST /admin/login', note: 'without the form’s cookie', call: () => ({ method: 'POST', path: '/admin/login', form: { token: 'x' } }), expected: [403, 403, 403, 403, 403, 403] },
-  { route: 'POST /admin/logout', call: () => ({ method: 'POST', path: '/admin/logout', form: {} }), expected: [401, 303, 303, 303, 303, 303] },
-  { route: 'GET /admin', call: () => ({ method: 'GET', path: '/admin', html: true }), expected: [303, 200, 200, 200, 200, 200] },
-  { route: 'GET /admin/project-deletions', call: () => ({ method: 'GET', path: '/admin/project-deletions', html: true }), expected: [303, 403, 403, 403, 200, 200] },
-  { route: 'GET /admin/requests/:id', call: (f) => ({ method: 'GET', path: `/admin/requests/${f.requestId}`, html: true }), expected: [303, 200, 200, 404, 200, 200] },
-  { route: 'POST /admin/requests/:id/cancel', call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/cancel`, form: { reason: '' } }), expected: [401, 403, 303, 404, 303, 303] },
-  { route: 'POST /admin/requests/:id/retry', call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/retry`, form: { reason: '' } }), expected: [401, 403, 403, 403, 303, 303] },
+  {
+    route: 'POST /admin/login',
+    note: 'without the form’s cookie',
+    call: () => ({ method: 'POST', path: '/admin/login', form: { token: 'x' } }),
+    expected: [403, 403, 403, 403, 403, 403],
+  },
+  {
+    route: 'POST /admin/logout',
+    call: () => ({ method: 'POST', path: '/admin/logout', form: {} }),
+    expected: [401, 303, 303, 303, 303, 303],
+  },
+  {
+    route: 'GET /admin',
+    call: () => ({ method: 'GET', path: '/admin', html: true }),
+    expected: [303, 200, 200, 200, 200, 200],
+  },
+  {
+    route: 'GET /admin/project-deletions',
+    call: () => ({ method: 'GET', path: '/admin/project-deletions', html: true }),
+    expected: [303, 403, 403, 403, 200, 200],
+  },
+  {
+    route: 'GET /admin/requests/:id',
+    call: (f) => ({ method: 'GET', path: `/admin/requests/${f.requestId}`, html: true }),
+    expected: [303, 200, 200, 404, 200, 200],
+  },
+  {
+    route: 'POST /admin/requests/:id/cancel',
+    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/cancel`, form: { reason: '' } }),
+    expected: [401, 403, 303, 404, 303, 303],
+  },
+  {
+    route: 'POST /admin/requests/:id/retry',
+    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/retry`, form: { reason: '' } }),
+    expected: [401, 403, 403, 403, 303, 303],
+  },
   {
     route: 'POST /admin/requests/:id/tasks/:taskId/complete',
-    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/complete`, form: { note: '' } }),
+    call: (f) => ({
+      method: 'POST',
+      path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/complete`,
+      form: { note: '' },
+    }),
     expected: [401, 403, 403, 403, 303, 303],
   },
   {
     route: 'POST /admin/requests/:id/tasks/:taskId/sent',
-    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/sent`, form: { reference: '' } }),
+    call: (f) => ({
+      method: 'POST',
+      path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/sent`,
+      form: { reference: '' },
+    }),
     expected: [401, 403, 403, 403, 303, 303],
   },
   {
     route: 'POST /admin/requests/:id/tasks/:taskId/decide',
-    call: (f) => ({ method: 'POST', path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/decide`, form: { decision: 'skipped', reason: '' } }),
+    call: (f) => ({
+      method: 'POST',
+      path: `/admin/requests/${f.requestId}/tasks/${f.taskId}/decide`,
+      form: { decision: 'skipped', reason: '' },
+    }),
     expected: [401, 403, 403, 403, 303, 303],
   },
-  { route: 'GET /admin/manual-work', call: () => ({ method: 'GET', path: '/admin/manual-work', html: true }), expected: [303, 200, 403, 403, 200, 200] },
-  { route: 'GET /admin/scope-deletions', call: () => ({ method: 'GET', path: '/admin/scope-deletions', html: true }), expected: [303, 403, 403, 403, 200, 200] },
+  {
+    route: 'GET /admin/manual-work',
+    call: () => ({ method: 'GET', path: '/admin/manual-work', html: true }),
+    expected: [303, 200, 403, 403, 200, 200],
+  },
+  {
+    route: 'GET /admin/scope-deletions',
+    call: () => ({ method: 'GET', path: '/admin/scope-deletions', html: true }),
+    expected: [303, 403, 403, 403, 200, 200],
+  },
   ...(['sent', 'confirm', 'cancel'] as const).map((action): Row => ({
     route: `POST /admin/scope-deletions/:id/${action}`,
-    call: () => ({ method: 'POST', path: `/admin/scope-deletions/${randomUUID()}/${action}`, form: { [action === 'cancel' ? 'reason' : 'reference']: '' } }),
+    call: () => ({
+      method: 'POST',
+      path: `/admin/scope-deletions/${randomUUID()}/${action}`,
+      form: { [action === 'cancel' ? 'reason' : 'reference']: '' },
+    }),
     expected: [401, 403, 403, 403, 400, 400],
   })),
   // Bull Board (a mounted app, not routes of ours): staff only; its writes are checked in test/integration/task-failures.test.ts.
-  { route: `GET ${BULL_BOARD_PATH}`, call: () => ({ method: 'GET', path: BULL_BOARD_PATH, html: true }), expected: [303, 200, 403, 403, 200, 200] },
-  { route: `GET ${BULL_BOARD_PATH}/api/queues`, call: () => ({ method: 'GET', path: `${BULL_BOARD_PATH}/api/queues` }), expected: [401, 200, 403, 403, 200, 200] },
+  {
+    route: `GET ${BULL_BOARD_PATH}`,
+    call: () => ({ method: 'GET', path: BULL_BOARD_PATH, html: true }),
+    expected: [303, 200, 403, 403, 200, 200],
+  },
+  {
+    route: `GET ${BULL_BOARD_PATH}/api/queues`,
+    call: () => ({ method: 'GET', path: `${BULL_BOARD_PATH}/api/queues` }),
+    expected: [401, 200, 403, 403, 200, 200],
+  },
 ];
 
 /** Every `METHOD /path` the app registers (routes of its routers, with their mount paths); Bull Board and the sandbox controls are apps of their own. */
 function registeredRoutes(app: Express): string[] {
   const found: string[] = [];
-  const walk = (stack: Array<{ route?: { path: string; methods: Record<string, boolean> }; handle: { stack?: unknown[] }; rawPath?: string }>, prefix: string) => {
+  const walk = (
+    stack: Array<{
+      route?: { path: string; methods: Record<string, boolean> };
+      handle: { stack?: unknown[] };
+      rawPath?: string;
+    }>,
+    prefix: string,
+  ) => {
     for (const layer of stack) {
       if (layer.route) {
-        for (const method of Object.keys(layer.route.methods)) found.push(`${method.toUpperCase()} ${`${prefix}${layer.route.path}`.replace(/(.)\/$/, '$1')}`);
+        for (const method of Object.keys(layer.route.methods))
+          found.push(`${method.toUpperCase()} ${`${prefix}${layer.route.path}`.replace(/(.)\/$/, '$1')}`);
       } else if (Array.isArray(layer.handle.stack)) {
-        walk(layer.handle.stack as typeof stack, typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? `${prefix}${layer.rawPath}` : prefix);
+        walk(
+          layer.handle.stack as typeof stack,
+          typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? `${prefix}${layer.rawPath}` : prefix,
+        );
       }
     }
   };
@@ -162,18 +365,37 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
     this.timeout(120_000);
     let service: TestService;
     let fixture: Fixture;
-    const tokens: Record<Who, string | undefined> = { anonymous: undefined, viewer: VIEWER_TOKEN, 'own client': CLIENT_A_TOKEN, 'other client': CLIENT_B_TOKEN, operator: OPERATOR_TOKEN, admin: undefined };
+    const tokens: Record<Who, string | undefined> = {
+      anonymous: undefined,
+      viewer: VIEWER_TOKEN,
+      'own client': CLIENT_A_TOKEN,
+      'other client': CLIENT_B_TOKEN,
+      operator: OPERATOR_TOKEN,
+      admin: undefined,
+    };
 
     before(async function () {
       if (database === 'postgres' && !(await testPostgresUrl())) skipBecause(this, NO_POSTGRES);
       service = await ownershipService(database);
       tokens.admin = service.adminToken;
-      const created = await service.api('/v1/requests', { token: CLIENT_A_TOKEN, body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 } });
+      const created = await service.api('/v1/requests', {
+        token: CLIENT_A_TOKEN,
+        body: { subject: { userId: 'user-3' }, vendors: ['pinpoint'], gracePeriodSeconds: 3600 },
+      });
       expect(created.status).to.equal(202);
       const subjectRequestId = randomUUID();
-      expect((await service.api('/v2/requests', { token: CLIENT_A_TOKEN, body: openDsrRequest(subjectRequestId, 'user-4') })).status).to.equal(201);
-      expect((await service.api(`/v2/requests/${subjectRequestId}`, { token: CLIENT_A_TOKEN, method: 'DELETE' })).status).to.equal(202);
-      fixture = { requestId: created.body.id, taskId: (await service.ledger.tasks.getTasks(created.body.id))[0].id, subjectRequestId };
+      expect(
+        (await service.api('/v2/requests', { token: CLIENT_A_TOKEN, body: openDsrRequest(subjectRequestId, 'user-4') }))
+          .status,
+      ).to.equal(201);
+      expect(
+        (await service.api(`/v2/requests/${subjectRequestId}`, { token: CLIENT_A_TOKEN, method: 'DELETE' })).status,
+      ).to.equal(202);
+      fixture = {
+        requestId: created.body.id,
+        taskId: (await service.ledger.tasks.getTasks(created.body.id))[0].id,
+        subjectRequestId,
+      };
     });
     after(async () => service?.close());
 
@@ -192,7 +414,11 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
         body: new URLSearchParams({ csrf, token }).toString(),
       });
       expect(ok.status).to.equal(303);
-      const id = ok.headers.getSetCookie().find((c) => c.startsWith('erasure_session='))!.split(';')[0].slice('erasure_session='.length);
+      const id = ok.headers
+        .getSetCookie()
+        .find((c) => c.startsWith('erasure_session='))!
+        .split(';')[0]
+        .slice('erasure_session='.length);
       if (!fresh) sessions.set(token, id);
       return id;
     }
@@ -237,8 +463,13 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
 
     it('left nothing changed: the request is still scheduled with its tasks queued, the OpenDSR one still cancelled', async () => {
       expect((await service.ledger.requests.getRequest(fixture.requestId))!.status).to.equal('scheduled');
-      expect((await service.ledger.tasks.getTasks(fixture.requestId)).every((t) => t.state === 'queued')).to.equal(true);
-      const { rows } = await service.db.query<{ request_id: string }>(`SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`, [fixture.subjectRequestId]);
+      expect((await service.ledger.tasks.getTasks(fixture.requestId)).every((t) => t.state === 'queued')).to.equal(
+        true,
+      );
+      const { rows } = await service.db.query<{ request_id: string }>(
+        `SELECT request_id FROM opendsr_requests WHERE subject_request_id = $1`,
+        [fixture.subjectRequestId],
+      );
       expect((await service.ledger.requests.getRequest(rows[0].request_id))!.status).to.equal('cancelled');
     });
 
@@ -281,8 +512,14 @@ for (const database of ['pglite', 'postgres'] as TestDatabase[]) {
       });
       const registered = registeredRoutes(app);
       const inTable = new Set(ROWS.map((r) => r.route).filter((r) => !r.includes(BULL_BOARD_PATH)));
-      expect(registered.filter((r) => !inTable.has(r)), 'routes without a row').to.deep.equal([]);
-      expect([...inTable].filter((r) => !registered.includes(r)), 'rows without a route').to.deep.equal([]);
+      expect(
+        registered.filter((r) => !inTable.has(r)),
+        'routes without a row',
+      ).to.deep.equal([]);
+      expect(
+        [...inTable].filter((r) => !registered.includes(r)),
+        'rows without a route',
+      ).to.deep.equal([]);
     });
   });
 }

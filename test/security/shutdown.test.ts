@@ -25,10 +25,24 @@ describe('SIGTERM with connections and work in flight', function () {
   before(async () => {
     const configFile = path.join(dataDir, 'erasure.json');
     // Pinpoint answers after a minute: the job started below is still running at SIGTERM.
-    writeFileSync(configFile, JSON.stringify({ server: { shutdownGraceMs: GRACE_MS, keepAliveTimeoutMs: 60_000 }, sandbox: { subjects: 20, faults: { pinpoint: { latencyMs: 60_000 } } } }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        server: { shutdownGraceMs: GRACE_MS, keepAliveTimeoutMs: 60_000 },
+        sandbox: { subjects: 20, faults: { pinpoint: { latencyMs: 60_000 } } },
+      }),
+    );
     child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), 'start'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', ERASURE_DATA_DIR: dataDir, ERASURE_CONFIG: configFile, LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        PORT: '0',
+        ERASURE_DATA_DIR: dataDir,
+        ERASURE_CONFIG: configFile,
+        LOG_LEVEL: 'warn',
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -40,12 +54,18 @@ describe('SIGTERM with connections and work in flight', function () {
 
   it('exits within the grace period plus 5 s, closing an idle keep-alive connection and one mid-request', async () => {
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const submitted = await fetch(`${url}/v1/requests`, { method: 'POST', headers, body: JSON.stringify({ subject: { userId: 'user-3' }, vendors: ['pinpoint'] }) });
+    const submitted = await fetch(`${url}/v1/requests`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ subject: { userId: 'user-3' }, vendors: ['pinpoint'] }),
+    });
     expect(submitted.status).to.equal(202);
     const { id } = (await submitted.json()) as { id: string };
     // Work in flight: the Pinpoint task is running (its vendor call waits a minute).
     await waitFor(async () => {
-      const status = (await (await fetch(`${url}/v1/requests/${id}`, { headers })).json()) as { tasks: Array<{ state: string }> };
+      const status = (await (await fetch(`${url}/v1/requests/${id}`, { headers })).json()) as {
+        tasks: Array<{ state: string }>;
+      };
       return status.tasks.some((t) => t.state === 'running');
     }, 30_000);
 
@@ -55,7 +75,15 @@ describe('SIGTERM with connections and work in flight', function () {
       let received = '';
       socket.on('data', (chunk) => (received += chunk.toString()));
       socket.on('error', () => undefined);
-      return { socket, closed: new Promise((resolve) => socket.once('close', () => { resolve(); })), received: () => received };
+      return {
+        socket,
+        closed: new Promise((resolve) =>
+          socket.once('close', () => {
+            resolve();
+          }),
+        ),
+        received: () => received,
+      };
     };
     // An idle keep-alive connection: one answered request, then nothing.
     const idle = open();
@@ -63,12 +91,25 @@ describe('SIGTERM with connections and work in flight', function () {
     await waitFor(async () => idle.received().includes('"status":"ok"'), 10_000, 20);
     // A request in flight: headers and part of a body, never finished.
     const busy = open();
-    busy.socket.write(`POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"subject":`);
+    busy.socket.write(
+      `POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{"subject":`,
+    );
 
     const started = Date.now();
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => { resolve({ code, signal }); }));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => {
+        resolve({ code, signal });
+      }),
+    );
     child.kill('SIGTERM');
-    const bound = new Promise<'still running'>((resolve) => setTimeout(() => { resolve('still running'); }, GRACE_MS + 5000 + 2000).unref());
+    const bound = new Promise<'still running'>((resolve) =>
+      setTimeout(
+        () => {
+          resolve('still running');
+        },
+        GRACE_MS + 5000 + 2000,
+      ).unref(),
+    );
     const result = await Promise.race([exited, bound]);
     const tookMs = Date.now() - started;
     expect(result, output.slice(-2000)).to.not.equal('still running');

@@ -37,7 +37,9 @@ describe('createRedisCallBudget (vendor budgets shared in Redis, Invariant 12)',
     expect(await b.tryTake('segment', rate), 'the bucket is empty').to.be.within(500, 1000);
     // The reserved turn is spent after ≤ 1 s; after 3 s the bucket is full again (2 tokens), not more.
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    expect([await b.tryTake('segment', rate), await b.tryTake('segment', rate)], 'refilled to the burst').to.deep.equal([0, 0]);
+    expect([await b.tryTake('segment', rate), await b.tryTake('segment', rate)], 'refilled to the burst').to.deep.equal(
+      [0, 0],
+    );
     expect(await b.tryTake('segment', rate), 'and no further').to.be.above(0);
   });
 
@@ -46,7 +48,10 @@ describe('createRedisCallBudget (vendor budgets shared in Redis, Invariant 12)',
     const [a, b] = [await budget(prefix), await budget(prefix)];
     const rate = { max: 1, durationMs: 60_000, burst: 1 };
     expect(await a.tryTake('pinpoint:DeleteEndpoint', rate)).to.equal(0);
-    expect(await b.tryTake('pinpoint:DeleteEndpoint', rate), 'the second process waits for the next token').to.be.within(59_000, 60_000);
+    expect(
+      await b.tryTake('pinpoint:DeleteEndpoint', rate),
+      'the second process waits for the next token',
+    ).to.be.within(59_000, 60_000);
     expect(await a.tryTake('pinpoint:DeleteEndpoint', rate), 'and so does the first one').to.be.within(59_000, 60_000);
     expect(await b.tryTake('pinpoint:GetEndpoint', rate), 'another operation has its own budget').to.equal(0);
     const other = await budget(freshPrefix());

@@ -9,7 +9,9 @@ export const NO_CHROMIUM = 'no Chromium (chromium, chromium-browser not found; n
  * installs: `chromium` (Debian) or `chromium-browser` (Fedora) on PATH, or the macOS app (brew cask).
  */
 export function chromiumExecutable(): string | undefined {
-  const onPath = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).stdout.trim();
+  const onPath = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
+    encoding: 'utf8',
+  }).stdout.trim();
   if (onPath) return onPath;
   const app = '/Applications/Chromium.app/Contents/MacOS/Chromium';
   return existsSync(app) ? app : undefined;

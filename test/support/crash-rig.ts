@@ -16,7 +16,6 @@ import { waitFor } from './test-service.js';
 import { pumpClock } from './aws-sandbox.js';
 import { makeTestTempDir, removeTestTempDir } from './temp-dirs.js';
 
-
 /**
  * An API (with the `requests` worker) in this process and the vendor workers in child processes
  * that a test can SIGKILL mid-job and start again, on the same Redis and Postgres ledger, against
@@ -47,7 +46,10 @@ export interface CrashRigOptions {
 }
 
 /** Settings for Pinpoint (with the address scan) and S3 pointing at `sandbox`, with test-sized batches. */
-export function sandboxVendorSettings(sandbox: Sandbox, extra: { pinpoint?: Record<string, unknown>; s3?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function sandboxVendorSettings(
+  sandbox: Sandbox,
+  extra: { pinpoint?: Record<string, unknown>; s3?: Record<string, unknown> } = {},
+): Record<string, unknown> {
   const { accessKeyId, secretAccessKey, region } = SANDBOX_CREDENTIALS.aws;
   const credentials = { accessKeyId, secretAccessKey };
   return {
@@ -103,7 +105,12 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
   };
   const configPath = path.join(file.dataDir, 'erasure.json');
   writeFileSync(configPath, JSON.stringify(file));
-  const env = { ERASURE_CONFIG: configPath, ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'), ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'), ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex') };
+  const env = {
+    ERASURE_CONFIG: configPath,
+    ERASURE_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    ERASURE_RECEIPT_SIGNING_KEY: randomBytes(32).toString('hex'),
+    ERASURE_ADMIN_TOKEN: randomBytes(24).toString('hex'),
+  };
   const service = await startService(loadConfig({ env }), { roles: { api: true, workers: ['requests'] }, quiet: true });
   const db = await openDatabase({ databaseUrl, pgliteDir: path.join(file.dataDir, 'unused') });
   const children: ChildProcess[] = [];
@@ -144,7 +151,9 @@ export async function startCrashRig(options: CrashRigOptions): Promise<CrashRig 
     },
     async close() {
       // The workers read their config from the data dir: it goes once they are gone.
-      const exited = children.filter((child) => child.exitCode === null && child.signalCode === null).map((child) => new Promise((resolve) => child.once('exit', resolve)));
+      const exited = children
+        .filter((child) => child.exitCode === null && child.signalCode === null)
+        .map((child) => new Promise((resolve) => child.once('exit', resolve)));
       for (const child of children) child.kill('SIGKILL');
       stopClock();
       await db.close();

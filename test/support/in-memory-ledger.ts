@@ -2,7 +2,14 @@ import type { NewRequest } from '../../src/ledger/request-creation.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import type { TaskDeferral } from '../../src/ledger/tasks-ledger.js';
 import { outcomeOf } from '../../src/ledger/requests-ledger.js';
-import { TERMINAL_TASK_STATES, type RequestRecord, type RequestStatus, type StatusChange, type TaskRecord, type TaskState } from '../../src/ledger/ledger-types.js';
+import {
+  TERMINAL_TASK_STATES,
+  type RequestRecord,
+  type RequestStatus,
+  type StatusChange,
+  type TaskRecord,
+  type TaskState,
+} from '../../src/ledger/ledger-types.js';
 import {
   REQUEST_TRANSITIONS,
   TASK_EVIDENCE_STATES,
@@ -28,7 +35,14 @@ export class InMemoryLedger {
 
   /** This model in the shape of the ledger's composition: every concept is this one object. */
   asLedger(): Ledger {
-    return { requests: this, tasks: this, vault: this, audit: this, queries: this, ping: () => this.ping() } as unknown as Ledger;
+    return {
+      requests: this,
+      tasks: this,
+      vault: this,
+      audit: this,
+      queries: this,
+      ping: () => this.ping(),
+    } as unknown as Ledger;
   }
 
   onStatusChange(listener: (change: StatusChange) => void): void {
@@ -92,11 +106,17 @@ export class InMemoryLedger {
   }
 
   async getTasks(requestId: string): Promise<TaskRecord[]> {
-    return [...this.tasks.values()].filter((t) => t.requestId === requestId).map((t) => ({ ...t, evidence: { ...t.evidence } }));
+    return [...this.tasks.values()]
+      .filter((t) => t.requestId === requestId)
+      .map((t) => ({ ...t, evidence: { ...t.evidence } }));
   }
 
   async taskStates(taskIds: string[]): Promise<Map<string, TaskState>> {
-    return new Map(taskIds.flatMap((id): Array<[string, TaskState]> => (this.tasks.has(id) ? [[id, this.tasks.get(id)!.state]] : [])));
+    return new Map(
+      taskIds.flatMap((id): Array<[string, TaskState]> =>
+        this.tasks.has(id) ? [[id, this.tasks.get(id)!.state]] : [],
+      ),
+    );
   }
 
   async loadSubject(): Promise<Record<string, never>> {
@@ -105,7 +125,12 @@ export class InMemoryLedger {
 
   private moveRequest(name: RequestTransitionName, id: string, to: RequestStatus): boolean {
     const request = this.requests.get(id);
-    if (!request || !mayRequestMove(name, request.status) || !(REQUEST_TRANSITIONS[name].to as readonly RequestStatus[]).includes(to)) return false;
+    if (
+      !request ||
+      !mayRequestMove(name, request.status) ||
+      !(REQUEST_TRANSITIONS[name].to as readonly RequestStatus[]).includes(to)
+    )
+      return false;
     const from = request.status;
     if (from === to) return false;
     request.status = to;
@@ -114,7 +139,12 @@ export class InMemoryLedger {
     return true;
   }
 
-  private moveTask(name: TaskTransitionName, id: string, to: TaskState, change: Partial<TaskRecord> = {}): TaskWriteResult {
+  private moveTask(
+    name: TaskTransitionName,
+    id: string,
+    to: TaskState,
+    change: Partial<TaskRecord> = {},
+  ): TaskWriteResult {
     checkTaskTarget(name, to);
     const task = this.tasks.get(id);
     if (!task || !mayTaskMove(name, task.state)) return { applied: false, state: task?.state };
@@ -130,7 +160,16 @@ export class InMemoryLedger {
     const task = this.tasks.get(taskId);
     if (!task) return undefined;
     const attempts = task.attempts + 1;
-    if (!this.moveTask('begin', taskId, 'running', { attempts, error: null, waitingReason: null, nextActionAt: null, finishedAt: null }).applied) return undefined;
+    if (
+      !this.moveTask('begin', taskId, 'running', {
+        attempts,
+        error: null,
+        waitingReason: null,
+        nextActionAt: null,
+        finishedAt: null,
+      }).applied
+    )
+      return undefined;
     const request = this.requests.get(task.requestId)!;
     if (request.status !== 'in_progress') this.moveRequest('reopen', request.id, 'in_progress');
     return { task: (await this.getTask(taskId))!, subject: {} };
@@ -143,9 +182,19 @@ export class InMemoryLedger {
     return { applied: true, state: task.state };
   }
 
-  async finishTask(taskId: string, state: 'succeeded' | 'not_found' | 'skipped', evidence: Record<string, unknown>): Promise<TaskWriteResult> {
+  async finishTask(
+    taskId: string,
+    state: 'succeeded' | 'not_found' | 'skipped',
+    evidence: Record<string, unknown>,
+  ): Promise<TaskWriteResult> {
     const evidenceNow = { ...this.tasks.get(taskId)?.evidence, ...evidence };
-    return this.moveTask('finish', taskId, state, { evidence: evidenceNow, error: null, waitingReason: null, nextActionAt: null, finishedAt: new Date() });
+    return this.moveTask('finish', taskId, state, {
+      evidence: evidenceNow,
+      error: null,
+      waitingReason: null,
+      nextActionAt: null,
+      finishedAt: new Date(),
+    });
   }
 
   async deferTask(taskId: string, deferral: TaskDeferral): Promise<TaskWriteResult> {
@@ -159,12 +208,22 @@ export class InMemoryLedger {
   }
 
   async failTask(taskId: string, error: string): Promise<TaskWriteResult> {
-    return this.moveTask('fail', taskId, 'failed', { error, waitingReason: null, nextActionAt: null, finishedAt: new Date() });
+    return this.moveTask('fail', taskId, 'failed', {
+      error,
+      waitingReason: null,
+      nextActionAt: null,
+      finishedAt: new Date(),
+    });
   }
 
   async cancelStartedTask(taskId: string, evidence: Record<string, unknown>): Promise<TaskWriteResult> {
     const evidenceNow = { ...this.tasks.get(taskId)?.evidence, ...evidence };
-    return this.moveTask('withdraw', taskId, 'cancelled', { evidence: evidenceNow, waitingReason: null, nextActionAt: null, finishedAt: new Date() });
+    return this.moveTask('withdraw', taskId, 'cancelled', {
+      evidence: evidenceNow,
+      waitingReason: null,
+      nextActionAt: null,
+      finishedAt: new Date(),
+    });
   }
 
   async settleRequest(requestId: string): Promise<RequestStatus | undefined> {
@@ -182,30 +241,56 @@ export class InMemoryLedger {
   async reopenFailedTasks(requestId: string): Promise<TaskRecord[]> {
     const request = this.requests.get(requestId);
     if (!request || (request.status !== 'in_progress' && !mayRequestMove('reopen', request.status))) return [];
-    const reopened = [...this.tasks.values()].filter((t) => t.requestId === requestId && this.moveTask('retry', t.id, 'queued', { waitingReason: 'retry requested by an operator', finishedAt: null }).applied);
+    const reopened = [...this.tasks.values()].filter(
+      (t) =>
+        t.requestId === requestId &&
+        this.moveTask('retry', t.id, 'queued', { waitingReason: 'retry requested by an operator', finishedAt: null })
+          .applied,
+    );
     if (reopened.length > 0 && request.status !== 'in_progress') this.moveRequest('reopen', requestId, 'in_progress');
     return reopened.map((t) => ({ ...t }));
   }
 
-  async completeManualTask(requestId: string, taskId: string, actor: string, note: string): Promise<TaskRecord | undefined> {
+  async completeManualTask(
+    requestId: string,
+    taskId: string,
+    actor: string,
+    note: string,
+  ): Promise<TaskRecord | undefined> {
     const task = this.tasks.get(taskId);
     if (!task || task.requestId !== requestId) return undefined;
     const evidence = { ...task.evidence, completedBy: actor, note };
-    return this.moveTask('completeManual', taskId, 'succeeded', { evidence, waitingReason: null, finishedAt: new Date() }).applied ? { ...task } : undefined;
+    return this.moveTask('completeManual', taskId, 'succeeded', {
+      evidence,
+      waitingReason: null,
+      finishedAt: new Date(),
+    }).applied
+      ? { ...task }
+      : undefined;
   }
 
   async cancelRequest(requestId: string): Promise<{ cancelled: TaskRecord[]; started: TaskRecord[] } | undefined> {
     const request = this.requests.get(requestId);
     if (!request || !mayRequestMove('cancel', request.status)) return undefined;
     const own = [...this.tasks.values()].filter((t) => t.requestId === requestId);
-    const cancelled = own.filter((t) => this.moveTask('cancelUnstarted', t.id, 'cancelled', { waitingReason: 'cancelled before it started', finishedAt: new Date() }).applied);
+    const cancelled = own.filter(
+      (t) =>
+        this.moveTask('cancelUnstarted', t.id, 'cancelled', {
+          waitingReason: 'cancelled before it started',
+          finishedAt: new Date(),
+        }).applied,
+    );
     const started = own.filter((t) => t.state === 'running' || t.state === 'waiting_vendor');
     this.moveRequest('cancel', requestId, 'cancelled');
     return { cancelled: cancelled.map((t) => ({ ...t })), started: started.map((t) => ({ ...t })) };
   }
 
   async unsettledRequests(limit: number): Promise<string[]> {
-    const open = [...this.requests.values()].filter((r) => (r.status === 'scheduled' || r.status === 'in_progress') && [...this.tasks.values()].every((t) => t.requestId !== r.id || TERMINAL_TASK_STATES.includes(t.state)));
+    const open = [...this.requests.values()].filter(
+      (r) =>
+        (r.status === 'scheduled' || r.status === 'in_progress') &&
+        [...this.tasks.values()].every((t) => t.requestId !== r.id || TERMINAL_TASK_STATES.includes(t.state)),
+    );
     return open.slice(0, limit).map((r) => r.id);
   }
 }

@@ -36,4 +36,3 @@ export function openDsrRequest(subjectRequestId: string, userId: string) {
     extensions: { [PROCESSOR_DOMAIN]: { grace_period_seconds: 3600, vendors: ['pinpoint'] } },
   };
 }
-

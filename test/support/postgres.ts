@@ -14,7 +14,11 @@ let pgCtlOn: ((action: string[]) => Promise<void>) | undefined;
 function pgBin(name: string): string | undefined {
   // The places scripts/ensure-ready.mjs looks: PATH, Debian's versioned directory, Homebrew's keg-only postgresql@N.
   const dirs = ['/usr/lib/postgresql/*/bin', '/usr/local/opt/postgresql@*/bin', '/opt/homebrew/opt/postgresql@*/bin'];
-  const found = spawnSync('sh', ['-c', `command -v ${name} || ls ${dirs.map((d) => `${d}/${name}`).join(' ')} 2>/dev/null | tail -1`], { encoding: 'utf8' });
+  const found = spawnSync(
+    'sh',
+    ['-c', `command -v ${name} || ls ${dirs.map((d) => `${d}/${name}`).join(' ')} 2>/dev/null | tail -1`],
+    { encoding: 'utf8' },
+  );
   const bin = found.stdout.trim().split('\n').pop();
   return bin ? bin : undefined;
 }
@@ -47,10 +51,31 @@ export function testPostgresUrl(): Promise<string | undefined> {
     const stop = () => exec([pgCtl, '-D', path.join(dir, 'data'), '-m', 'immediate', 'stop']);
     stopBeforeRemoving(dir, stop);
     run([initdb, '-D', path.join(dir, 'data'), '-U', 'erasure', '--auth=trust', '-E', 'UTF8']);
-    run([pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', 'start']);
+    run([
+      pgCtl,
+      '-D',
+      path.join(dir, 'data'),
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+      '-l',
+      path.join(dir, 'log'),
+      '-w',
+      'start',
+    ]);
     // Asynchronous, so the processes under test keep running while the server stops and starts.
     pgCtlOn = async (action) => {
-      const [cmd, ...rest] = [...asUser, pgCtl, '-D', path.join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-l', path.join(dir, 'log'), '-w', ...action];
+      const [cmd, ...rest] = [
+        ...asUser,
+        pgCtl,
+        '-D',
+        path.join(dir, 'data'),
+        '-o',
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`,
+        '-l',
+        path.join(dir, 'log'),
+        '-w',
+        ...action,
+      ];
       await execFileAsync(cmd, rest);
     };
     // Only at the end of the run: restartTestPostgres keeps the data dir.

@@ -17,7 +17,12 @@ export interface RoleProcess {
 }
 
 /** Spawns `erasure <args>` and resolves once its output matches `ready` (rejects if it exits first or takes over `timeoutMs`). */
-export function startRoleProcess(args: string[], env: Record<string, string>, ready: RegExp, timeoutMs = 45_000): Promise<RoleProcess> {
+export function startRoleProcess(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 45_000,
+): Promise<RoleProcess> {
   const child = spawn(process.execPath, [path.join(ROOT, 'bin/erasure.mjs'), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
@@ -28,7 +33,11 @@ export function startRoleProcess(args: string[], env: Record<string, string>, re
   const append = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
   child.stdout.on('data', append);
   child.stderr.on('data', append);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve(); }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      resolve();
+    }),
+  );
   const stop = async (graceMs = 10_000) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');

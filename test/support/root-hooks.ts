@@ -3,7 +3,11 @@ import { leftoverTestTempDirs, removeTestTempDirs } from './temp-dirs.js';
 
 // Ctrl-C (or a SIGTERM) would end the run without 'exit' listeners: exit instead, so the shared
 // servers are stopped and this run's temp dirs removed (test/support/temp-dirs.ts).
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => process.exit(code));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => process.exit(code));
 
 /** Mocha root hooks: shared servers started lazily by tests are stopped once the run ends. */
 export const mochaHooks = {

@@ -1,4 +1,10 @@
-import type { BatchInput, BatchMemberInput, BatchProcessor, BatchResult, ProcessorDeps } from '../../src/connectors/processor-contract.js';
+import type {
+  BatchInput,
+  BatchMemberInput,
+  BatchProcessor,
+  BatchResult,
+  ProcessorDeps,
+} from '../../src/connectors/processor-contract.js';
 
 export type DoneBatch = Extract<BatchResult, { outcome: 'done' }>;
 
@@ -8,7 +14,13 @@ export type DoneBatch = Extract<BatchResult, { outcome: 'done' }>;
  */
 export async function runBatchToEnd<C>(
   processor: BatchProcessor<C>,
-  input: { scope: string; members: BatchMemberInput[]; clients: ProcessorDeps<C>; advance: () => void; maxRuns?: number },
+  input: {
+    scope: string;
+    members: BatchMemberInput[];
+    clients: ProcessorDeps<C>;
+    advance: () => void;
+    maxRuns?: number;
+  },
 ): Promise<{ result: DoneBatch; evidence: Record<string, unknown>; runs: number }> {
   const evidence: Record<string, unknown> = {};
   const maxRuns = input.maxRuns ?? 10;

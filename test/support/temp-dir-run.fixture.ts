@@ -22,7 +22,10 @@ function pidIn(prefix: string, file: string): number | undefined {
 /** What the parent test checks afterwards: what this run made, and the servers it started. */
 function report(): void {
   const made = readdirSync(os.tmpdir());
-  const pids = { redis: pidIn('erasure-test-redis-', 'redis.pid'), postgres: pidIn('erasure-test-pg-', 'data/postmaster.pid') };
+  const pids = {
+    redis: pidIn('erasure-test-redis-', 'redis.pid'),
+    postgres: pidIn('erasure-test-pg-', 'data/postmaster.pid'),
+  };
   process.stdout.write(`TEMP-DIR-RUN ${JSON.stringify({ made, pids })}\n`);
 }
 

@@ -24,7 +24,10 @@ export interface TestService extends Service {
   adminToken: string;
   /** Resolves when the request's flow parent has run (its outcome is then in the ledger). */
   waitForRequest(requestId: string, timeoutMs?: number): Promise<void>;
-  api(pathname: string, init?: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers }>;
+  api(
+    pathname: string,
+    init?: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
 export async function testConfig(options: TestServiceOptions = {}): Promise<Config> {
@@ -35,7 +38,8 @@ export async function testConfig(options: TestServiceOptions = {}): Promise<Conf
 async function testConfigAndDir(options: TestServiceOptions): Promise<{ config: Config; madeDataDir?: string }> {
   const redis = await testRedis();
   const databaseUrl = options.database === 'postgres' ? await freshPostgresDatabase() : undefined;
-  if (options.database === 'postgres' && !databaseUrl) throw new Error('no Postgres server for this test (initdb/pg_ctl missing)');
+  if (options.database === 'postgres' && !databaseUrl)
+    throw new Error('no Postgres server for this test (initdb/pg_ctl missing)');
   const madeDataDir = options.file && 'dataDir' in options.file ? undefined : makeTestTempDir('erasure-test-data-');
   const file = {
     port: 0,
@@ -58,7 +62,10 @@ async function testConfigAndDir(options: TestServiceOptions): Promise<{ config: 
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const { config, madeDataDir } = await testConfigAndDir(options);
   const service = await startService(config, { quiet: true, ...options });
-  const events = new QueueEvents('requests', { connection: redisConnection(service.redisUrl, true), prefix: config.queuePrefix });
+  const events = new QueueEvents('requests', {
+    connection: redisConnection(service.redisUrl, true),
+    prefix: config.queuePrefix,
+  });
   // It reconnects by itself; without a listener BullMQ prints every connection error (tests that stop Redis).
   events.on('error', () => undefined);
   await events.waitUntilReady();
@@ -74,7 +81,10 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       await job.waitUntilFinished(events, timeoutMs);
     },
     async api(pathname, init = {}) {
-      const headers: Record<string, string> = { authorization: `Bearer ${init.token ?? adminToken}`, ...(init.headers ?? {}) };
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${init.token ?? adminToken}`,
+        ...(init.headers ?? {}),
+      };
       let body: string | undefined;
       if (init.body !== undefined) {
         headers['content-type'] ??= 'application/json';
@@ -100,7 +110,11 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
 }
 
 /** Polls `check` until it returns a truthy value: only for state outside this process (another process, a vendor). */
-export async function waitFor<T>(check: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

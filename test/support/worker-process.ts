@@ -21,7 +21,9 @@ export function startWorkerProcess(env: Record<string, string>, queues = 'pinpoi
         resolve(child);
       }
     };
-    const onExit = (code: number | null) => { reject(new Error(`worker exited early (${code}):\n${output.slice(-2000)}`)); };
+    const onExit = (code: number | null) => {
+      reject(new Error(`worker exited early (${code}):\n${output.slice(-2000)}`));
+    };
     child.stdout.on('data', onData);
     child.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
     child.once('exit', onExit);

@@ -24,9 +24,15 @@ export function createToyClient(settings: ToySettings): ToyClient {
   async function call(method: 'GET' | 'DELETE', path: string, operation: string): Promise<boolean> {
     let res: Response;
     try {
-      res = await fetch(`${settings.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${settings.apiKey}` } });
+      res = await fetch(`${settings.baseUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${settings.apiKey}` },
+      });
     } catch {
-      throw new TransientVendorError({ vendor: 'toy', operation, code: 'Unreachable' }, 'could not reach the toy vendor');
+      throw new TransientVendorError(
+        { vendor: 'toy', operation, code: 'Unreachable' },
+        'could not reach the toy vendor',
+      );
     }
     await res.arrayBuffer();
     if (res.ok) return true;
@@ -34,7 +40,8 @@ export function createToyClient(settings: ToySettings): ToyClient {
     if (res.status >= 500) throw new TransientVendorError({ vendor: 'toy', operation, status: res.status });
     throw new PermanentVendorError({ vendor: 'toy', operation, status: res.status });
   }
-  const person = (space: string, userId: string) => `/v1/spaces/${encodeURIComponent(space)}/people/${encodeURIComponent(userId)}`;
+  const person = (space: string, userId: string) =>
+    `/v1/spaces/${encodeURIComponent(space)}/people/${encodeURIComponent(userId)}`;
   return {
     spaceExists: (space) => call('GET', `/v1/spaces/${encodeURIComponent(space)}`, 'GetSpace'),
     holds: (space, userId) => call('GET', person(space, userId), 'GetPerson'),

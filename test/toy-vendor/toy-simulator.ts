@@ -26,18 +26,34 @@ export async function startToySimulator(seed: Record<string, string[]>, apiKey =
       res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
       res.end(body === undefined ? undefined : JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${apiKey}`) { answer(401, { error: 'unauthorized' }); return; }
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      answer(401, { error: 'unauthorized' });
+      return;
+    }
     const [, version, spacesWord, space, peopleWord, userId] = (req.url ?? '').split('/').map(decodeURIComponent);
-    if (version !== 'v1' || spacesWord !== 'spaces' || !space) { answer(404, { error: 'no route' }); return; }
+    if (version !== 'v1' || spacesWord !== 'spaces' || !space) {
+      answer(404, { error: 'no route' });
+      return;
+    }
     const people = spaces.get(space);
     if (peopleWord === undefined) {
       calls.push(`${req.method ?? ''} space`);
-      req.method === 'GET' && people ? answer(200, { space }) : answer(404, { error: 'no such space' }); return;
+      req.method === 'GET' && people ? answer(200, { space }) : answer(404, { error: 'no such space' });
+      return;
     }
-    if (peopleWord !== 'people' || !userId || !people) { answer(404, { error: 'no such space' }); return; }
+    if (peopleWord !== 'people' || !userId || !people) {
+      answer(404, { error: 'no such space' });
+      return;
+    }
     calls.push(`${req.method ?? ''} person`);
-    if (req.method === 'GET') { people.has(userId) ? answer(200, { userId }) : answer(404, { error: 'no such person' }); return; }
-    if (req.method === 'DELETE') { people.delete(userId) ? answer(204) : answer(404, { error: 'no such person' }); return; }
+    if (req.method === 'GET') {
+      people.has(userId) ? answer(200, { userId }) : answer(404, { error: 'no such person' });
+      return;
+    }
+    if (req.method === 'DELETE') {
+      people.delete(userId) ? answer(204) : answer(404, { error: 'no such person' });
+      return;
+    }
     answer(405, { error: 'method not allowed' });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -47,6 +63,11 @@ export async function startToySimulator(seed: Record<string, string[]>, apiKey =
     apiKey,
     spaces,
     calls,
-    close: () => new Promise<void>((resolve) => { server.close(() => { resolve(); }); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      }),
   };
 }

@@ -32,19 +32,30 @@ describe('A toy vendor registered with one call', function () {
     it('reads vendors.toy with the connector’s own keys and fills its queue defaults', () => {
       const config = loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', space: 'main' }) });
       expect(config.sandboxMode).to.equal(false);
-      expect(config.vendors.toy).to.deep.equal({ ...toyConnector.queueDefaults, baseUrl: 'http://127.0.0.1:1', apiKey: 'k', space: 'main' });
+      expect(config.vendors.toy).to.deep.equal({
+        ...toyConnector.queueDefaults,
+        baseUrl: 'http://127.0.0.1:1',
+        apiKey: 'k',
+        space: 'main',
+      });
     });
 
     it('refuses settings the toy connector’s keys refuse, naming the key', () => {
-      const bad = () => loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', space: 'Not A Space' }) });
+      const bad = () =>
+        loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', space: 'Not A Space' }) });
       expect(bad).to.throw(ConfigError, /vendors\.toy\.space/);
-      expect(() => loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', space: 'main' }) })).to.throw(ConfigError, /vendors\.toy\.apiKey/);
+      expect(() => loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', space: 'main' }) })).to.throw(
+        ConfigError,
+        /vendors\.toy\.apiKey/,
+      );
     });
 
     it('knows the toy vendor only while it is registered', () => {
       unregister();
       try {
-        expect(() => loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', space: 'main' }) })).to.throw(ConfigError, /vendors\.toy/);
+        expect(() =>
+          loadConfig({ env: {}, file: file({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', space: 'main' }) }),
+        ).to.throw(ConfigError, /vendors\.toy/);
       } finally {
         unregister = registerVendor(toyConnector, toySandboxPlugin(simulator));
       }
@@ -81,7 +92,12 @@ describe('A toy vendor registered with one call', function () {
       const receipt = await service.api(`/v1/requests/${id}/receipt`);
       expect(receipt.status).to.equal(200);
       expect(receipt.body.receipt.status).to.equal('completed');
-      const [task] = receipt.body.receipt.tasks as Array<{ vendor: string; state: string; verification: string; evidence: Record<string, unknown> }>;
+      const [task] = receipt.body.receipt.tasks as Array<{
+        vendor: string;
+        state: string;
+        verification: string;
+        evidence: Record<string, unknown>;
+      }>;
       expect(task).to.deep.include({ vendor: 'toy', state: 'succeeded', verification: 'verified_absent' });
       expect(task.evidence).to.deep.include({ space: 'sandbox', removed: true });
       expect(JSON.stringify(receipt.body), 'no identifier of the person in the receipt').not.to.include('toy-user-1');

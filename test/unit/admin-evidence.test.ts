@@ -56,13 +56,24 @@ const segmentTask: TaskRecord = {
   updatedAt: NOW,
 };
 
-const ctx: ViewContext = { principal: { name: 'on-call', role: 'operator' }, csrf: 'c'.repeat(32), canOperate: true, canSubmit: true, staff: true, clients: [], now: NOW };
+const ctx: ViewContext = {
+  principal: { name: 'on-call', role: 'operator' },
+  csrf: 'c'.repeat(32),
+  canOperate: true,
+  canSubmit: true,
+  staff: true,
+  clients: [],
+  now: NOW,
+};
 
 function evidenceCell(page: string): string {
   const row = page.slice(page.indexOf('data-task="task-segment-1"'));
   const start = row.indexOf('<ul class="evidence">');
   expect(start, 'the evidence cell holds a list').to.be.greaterThan(-1);
-  return row.slice(start, row.indexOf('</td>', start)).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+  return row
+    .slice(start, row.indexOf('</td>', start))
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ');
 }
 
 describe('The admin request view of task evidence', () => {
@@ -73,12 +84,21 @@ describe('The admin request view of task evidence', () => {
     expect(cell).to.include('failedDestinations Braze');
     expect(cell).to.include('partial yes');
     expect(cell).to.include('members 3');
-    expect(cell).to.match(/destinations .*name: Amplitude, id: d-1, status: FINISHED, sourceId: s-1.*name: Braze, id: d-2, status: FAILED/);
+    expect(cell).to.match(
+      /destinations .*name: Amplitude, id: d-1, status: FINISHED, sourceId: s-1.*name: Braze, id: d-2, status: FAILED/,
+    );
     expect(cell, 'free text a person typed stays in the ledger').not.to.include('typed by a person');
   });
 
   it('escapes evidence values and bounds long lists', () => {
-    const task: TaskRecord = { ...segmentTask, evidence: { reason: '<b>x</b>', names: Array.from({ length: 30 }, (_, i) => `n${i}`), nested: { a: { b: { c: { d: 1 } } } } } };
+    const task: TaskRecord = {
+      ...segmentTask,
+      evidence: {
+        reason: '<b>x</b>',
+        names: Array.from({ length: 30 }, (_, i) => `n${i}`),
+        nested: { a: { b: { c: { d: 1 } } } },
+      },
+    };
     const page = requestPage(ctx, { request, tasks: [task], trail: [] });
     expect(page).to.include('&lt;b&gt;x&lt;/b&gt;').and.not.to.include('<b>x</b>');
     const cell = evidenceCell(page);

@@ -35,7 +35,11 @@ async function thrown(promise: Promise<unknown>): Promise<Error> {
 }
 
 /** A server answering every request with one canned answer, recording what it was sent. */
-async function cannedServer(status: number, headers: Record<string, string>, body: string): Promise<{ url: string; bodies: string[]; close(): Promise<void> }> {
+async function cannedServer(
+  status: number,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ url: string; bodies: string[]; close(): Promise<void> }> {
   const bodies: string[] = [];
   const server = http.createServer((req, res) => {
     let text = '';
@@ -48,7 +52,16 @@ async function cannedServer(status: number, headers: Record<string, string>, bod
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, bodies, close: () => new Promise((resolve) => server.close(() => { resolve(); })) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    close: () =>
+      new Promise((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  };
 }
 
 describe('Amplitude client (got, Basic auth) against the simulator', () => {
@@ -79,7 +92,10 @@ describe('Amplitude client (got, Basic auth) against the simulator', () => {
       { kind: 'amplitude_id', value: '999999' },
     ]);
     expect(answer.entries.find((e) => e.userId === 'user-3')?.amplitudeId).to.equal(String(seedPerson(3).amplitudeId));
-    expect(answer.entries.map((e) => e.amplitudeId)).to.have.members([String(seedPerson(3).amplitudeId), String(seedPerson(4).amplitudeId)]);
+    expect(answer.entries.map((e) => e.amplitudeId)).to.have.members([
+      String(seedPerson(3).amplitudeId),
+      String(seedPerson(4).amplitudeId),
+    ]);
     expect(sandbox.stats.calls('amplitude', 'createDeletion')).to.equal(1);
   });
 
@@ -93,7 +109,9 @@ describe('Amplitude client (got, Basic auth) against the simulator', () => {
     expect(job.amplitudeIds).to.have.members([String(seedPerson(5).amplitudeId), String(seedPerson(6).amplitudeId)]);
     await client.cancelDeletion(String(seedPerson(5).amplitudeId), day);
     expect((await client.listDeletions(day, day))[0].amplitudeIds).to.deep.equal([String(seedPerson(6).amplitudeId)]);
-    expect(await client.listDeletions(dayOf(sandbox.clock.now() + 100 * DAY_MS), dayOf(sandbox.clock.now() + 101 * DAY_MS))).to.deep.equal([]);
+    expect(
+      await client.listDeletions(dayOf(sandbox.clock.now() + 100 * DAY_MS), dayOf(sandbox.clock.now() + 101 * DAY_MS)),
+    ).to.deep.equal([]);
   });
 
   it('answers a poll of a day whose job Amplitude reported done from memory, and calls again for a day not yet done', async () => {
@@ -122,7 +140,11 @@ describe('Amplitude client (got, Basic auth) against the simulator', () => {
     const { day } = await client.requestDeletions([{ kind: 'user_id', value: 'user-8' }]);
     sandbox.clock.advance(Date.parse(`${day}T00:00:00Z`) + 7 * DAY_MS - sandbox.clock.now());
     const [job] = await client.listDeletions(day, day);
-    expect(job).to.deep.include({ day, status: 'done', activeScrubDoneDate: dayOf(Date.parse(`${day}T00:00:00Z`) + DAY_MS) });
+    expect(job).to.deep.include({
+      day,
+      status: 'done',
+      activeScrubDoneDate: dayOf(Date.parse(`${day}T00:00:00Z`) + DAY_MS),
+    });
     expect(store().user(SANDBOX_AMPLITUDE_PROJECT.appId, seedPerson(8).amplitudeId)).to.equal(undefined);
   });
 
@@ -130,7 +152,11 @@ describe('Amplitude client (got, Basic auth) against the simulator', () => {
     const wrong = createAmplitudeClient(settingsFor(sandbox, { secretKey: 'not-the-secret-key' }));
     const err = await thrown(wrong.listDeletions('2026-01-01', '2026-01-02'));
     expect(err).to.be.instanceOf(PermanentVendorError);
-    expect((err as PermanentVendorError).details).to.deep.include({ vendor: 'amplitude', operation: 'listDeletions', status: 401 });
+    expect((err as PermanentVendorError).details).to.deep.include({
+      vendor: 'amplitude',
+      operation: 'listDeletions',
+      status: 401,
+    });
   });
 
   it('turns a 500 and an outage into TransientVendorError', async () => {
@@ -189,7 +215,10 @@ describe('Amplitude client and throttling', () => {
     const day = created.day;
     const dayBefore = new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
     // Both wait behind the create's spacing, so they go out as one call.
-    const [own, earlier] = await Promise.all([client.listDeletions(day, day), client.listDeletions(dayBefore, dayBefore)]);
+    const [own, earlier] = await Promise.all([
+      client.listDeletions(day, day),
+      client.listDeletions(dayBefore, dayBefore),
+    ]);
     expect(own.map((j) => j.day)).to.deep.equal([day]);
     expect(earlier).to.deep.equal([]);
     expect(sandbox.stats.snapshot().amplitude.operations.listDeletions).to.deep.include({ calls: 1 });
@@ -199,9 +228,20 @@ describe('Amplitude client and throttling', () => {
   });
 
   it('sends Amplitude ids digit for digit, above 2^53 too, with both spellings of the ignore-invalid-ids flag and include_mapped_user_ids', async () => {
-    const canned = await cannedServer(200, {}, '{"day":"2026-03-01","status":"staging","amplitude_ids":[{"amplitude_id":123456789012345678901,"requested_on_day":"2026-02-19","requester":"erasure"}],"invalid_ids":[]}');
+    const canned = await cannedServer(
+      200,
+      {},
+      '{"day":"2026-03-01","status":"staging","amplitude_ids":[{"amplitude_id":123456789012345678901,"requested_on_day":"2026-02-19","requester":"erasure"}],"invalid_ids":[]}',
+    );
     try {
-      const client = createAmplitudeClient({ ...VENDOR_QUEUE_DEFAULTS.amplitude, ...AMPLITUDE_DEFAULTS, baseUrl: canned.url, apiKey: 'api-key-1234', secretKey: 'secret-key-1234', requestsPerSecond: Infinity });
+      const client = createAmplitudeClient({
+        ...VENDOR_QUEUE_DEFAULTS.amplitude,
+        ...AMPLITUDE_DEFAULTS,
+        baseUrl: canned.url,
+        apiKey: 'api-key-1234',
+        secretKey: 'secret-key-1234',
+        requestsPerSecond: Infinity,
+      });
       const answer = await client.requestDeletions([{ kind: 'amplitude_id', value: '9007199254740993' }]);
       expect(JSON.parse(canned.bodies[0].replace('9007199254740993', '"9007199254740993"'))).to.deep.equal({
         user_ids: [],
@@ -221,7 +261,13 @@ describe('Amplitude client and throttling', () => {
   it('never puts Amplitude’s error text (which can echo an id) in its errors', async () => {
     const canned = await cannedServer(400, {}, '{"error":"user-42 is not valid"}');
     try {
-      const client = createAmplitudeClient({ ...VENDOR_QUEUE_DEFAULTS.amplitude, ...AMPLITUDE_DEFAULTS, baseUrl: canned.url, apiKey: 'api-key-1234', secretKey: 'secret-key-1234' });
+      const client = createAmplitudeClient({
+        ...VENDOR_QUEUE_DEFAULTS.amplitude,
+        ...AMPLITUDE_DEFAULTS,
+        baseUrl: canned.url,
+        apiKey: 'api-key-1234',
+        secretKey: 'secret-key-1234',
+      });
       const err = await thrown(client.requestDeletions([{ kind: 'user_id', value: 'user-42' }]));
       expect(err).to.be.instanceOf(PermanentVendorError);
       expect(err.message).to.equal('amplitude createDeletion was refused (400)');

@@ -7,7 +7,12 @@ import { amplitudeQueue } from '../../queues/amplitude-queue.js';
 import { dayOfPollScope, pollBatchScope, withJitter } from '../../jobs/amplitude-poll-deletions.js';
 import { identifierOf } from '../../jobs/amplitude-submit-deletions.js';
 import { amplitudeDeleteUser } from '../../jobs/amplitude-delete-user.js';
-import { memberFallbackPollMs, type BatchOutcome, type TaskInput, type VendorClients } from '../../src/connectors/processor-contract.js';
+import {
+  memberFallbackPollMs,
+  type BatchOutcome,
+  type TaskInput,
+  type VendorClients,
+} from '../../src/connectors/processor-contract.js';
 
 const PERSON = { userId: 'user-4242', amplitudeId: '100004242', email: 'ann.lee@example.com' } as const;
 const KEYS = { apiKey: '0123456789abcdef0123456789abcdef', secretKey: 'fedcba9876543210fedcba9876543210' };
@@ -17,7 +22,10 @@ function settings(amplitude: Record<string, unknown> = {}): AmplitudeSettings {
 }
 
 function plan(overrides: Partial<PlanInput> = {}, amplitude: Record<string, unknown> = {}) {
-  return amplitudeConnector.plan({ requestId: 'req-1', subject: { userId: PERSON.userId }, vendorsExplicit: true, ...overrides }, settings(amplitude));
+  return amplitudeConnector.plan(
+    { requestId: 'req-1', subject: { userId: PERSON.userId }, vendorsExplicit: true, ...overrides },
+    settings(amplitude),
+  );
 }
 
 function thrown(fn: () => unknown): Error {
@@ -44,7 +52,13 @@ describe('Amplitude connector and settings', () => {
   });
 
   it('refuses settings Amplitude would refuse or that are incomplete', () => {
-    for (const bad of [{ maxIdsPerRequest: 101 }, { apiKey: undefined }, { secretKey: undefined }, { baseUrl: 'ftp://amplitude.com' }, { manualTasks: [{ action: 'x' }] }]) {
+    for (const bad of [
+      { maxIdsPerRequest: 101 },
+      { apiKey: undefined },
+      { secretKey: undefined },
+      { baseUrl: 'ftp://amplitude.com' },
+      { manualTasks: [{ action: 'x' }] },
+    ]) {
       expect(() => settings(bad), JSON.stringify(bad)).to.throw(ConfigError);
     }
   });
@@ -52,7 +66,13 @@ describe('Amplitude connector and settings', () => {
   it('plans one amplitude-delete-user task for a person with a user id', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
-    expect(tasks[0]).to.deep.include({ vendor: 'amplitude', resource: 'project/default', action: 'amplitude-delete-user', jobName: 'amplitude-delete-user', queue: amplitudeQueue.name });
+    expect(tasks[0]).to.deep.include({
+      vendor: 'amplitude',
+      resource: 'project/default',
+      action: 'amplitude-delete-user',
+      jobName: 'amplitude-delete-user',
+      queue: amplitudeQueue.name,
+    });
     expect(amplitudeConnector.queue.jobNames).to.include(tasks[0].jobName);
     expect(tasks[0].initialState).to.equal(undefined);
   });
@@ -68,7 +88,9 @@ describe('Amplitude connector and settings', () => {
   it('refuses Amplitude named explicitly for a person with neither a user id nor an Amplitude ID', () => {
     const err = thrown(() => plan({ subject: { email: PERSON.email } }));
     expect(err).to.be.instanceOf(UnplannableVendorError);
-    expect(err.message).to.match(/^amplitude: /).and.include('amplitudeId');
+    expect(err.message)
+      .to.match(/^amplitude: /)
+      .and.include('amplitudeId');
     expect(err.message).to.not.include(PERSON.email);
   });
 
@@ -79,29 +101,63 @@ describe('Amplitude connector and settings', () => {
   });
 
   it('plans the configured manual tasks as waiting_manual with their instructions, even when the API task is skipped', () => {
-    const manualTasks = [{ action: 'self-service-event-deletion', instructions: 'Delete the events in Amplitude’s Self Service Data Deletion page' }];
+    const manualTasks = [
+      {
+        action: 'self-service-event-deletion',
+        instructions: 'Delete the events in Amplitude’s Self Service Data Deletion page',
+      },
+    ];
     const tasks = plan({ subject: { email: PERSON.email }, vendorsExplicit: false }, { manualTasks });
     expect(tasks).to.have.length(2);
-    expect(tasks[1]).to.deep.include({ vendor: 'amplitude', action: 'self-service-event-deletion', initialState: 'waiting_manual', waitingReason: manualTasks[0].instructions });
+    expect(tasks[1]).to.deep.include({
+      vendor: 'amplitude',
+      action: 'self-service-event-deletion',
+      initialState: 'waiting_manual',
+      waitingReason: manualTasks[0].instructions,
+    });
   });
 
   it('sends a person by the Amplitude ID when the request gives one, else by the user id', () => {
-    expect(identifierOf({ userId: PERSON.userId, amplitudeId: PERSON.amplitudeId })).to.deep.equal({ kind: 'amplitude_id', value: PERSON.amplitudeId });
+    expect(identifierOf({ userId: PERSON.userId, amplitudeId: PERSON.amplitudeId })).to.deep.equal({
+      kind: 'amplitude_id',
+      value: PERSON.amplitudeId,
+    });
     expect(identifierOf({ userId: PERSON.userId })).to.deep.equal({ kind: 'user_id', value: PERSON.userId });
     expect(identifierOf({ email: PERSON.email })).to.equal(undefined);
   });
 
   it('has a waiting member sleep until its batch wakes it, looking itself only at the fallback', async () => {
     const { batchWindowMs, pollIntervalMs, maxIdsPerRequest } = settings();
-    const client = { settings: { project: 'default', batchWindowMs, pollIntervalMs, maxIdsPerRequest, pollJitter: 0 } } as unknown as NonNullable<VendorClients['amplitude']>;
+    const client = {
+      settings: { project: 'default', batchWindowMs, pollIntervalMs, maxIdsPerRequest, pollJitter: 0 },
+    } as unknown as NonNullable<VendorClients['amplitude']>;
     const run = async (previous: Record<string, unknown>, started: boolean) => {
-      const waiting: BatchOutcome = { state: 'waiting', batchId: 'b1', closesAt: new Date(Date.now() + (started ? -1_000 : 60_000)) };
-      const input: TaskInput = { requestId: 'r1', taskId: 't1', resource: 'project/default', subject: { userId: PERSON.userId }, attempt: 1, previous, checkpoint: async () => undefined, awaitBatch: async () => waiting };
+      const waiting: BatchOutcome = {
+        state: 'waiting',
+        batchId: 'b1',
+        closesAt: new Date(Date.now() + (started ? -1_000 : 60_000)),
+      };
+      const input: TaskInput = {
+        requestId: 'r1',
+        taskId: 't1',
+        resource: 'project/default',
+        subject: { userId: PERSON.userId },
+        attempt: 1,
+        previous,
+        checkpoint: async () => undefined,
+        awaitBatch: async () => waiting,
+      };
       return amplitudeDeleteUser(input, { client });
     };
     for (const started of [false, true]) {
-      expect(await run({}, started), 'in the deletion call').to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(batchWindowMs) });
-      expect(await run({ day: '2026-12-01' }, started), 'in the poll of its day').to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(pollIntervalMs) });
+      expect(await run({}, started), 'in the deletion call').to.deep.include({
+        outcome: 'waiting_vendor',
+        pollAfterMs: memberFallbackPollMs(batchWindowMs),
+      });
+      expect(await run({ day: '2026-12-01' }, started), 'in the poll of its day').to.deep.include({
+        outcome: 'waiting_vendor',
+        pollAfterMs: memberFallbackPollMs(pollIntervalMs),
+      });
     }
   });
 

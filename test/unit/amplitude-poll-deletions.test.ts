@@ -32,7 +32,13 @@ function input(previous: Record<string, unknown> = {}): BatchInput {
   };
 }
 
-const job = (status: string, activeScrubDoneDate?: string): DeletionJob => ({ day: DAY, status, amplitudeIds: ['1001'], entryCount: 1, ...(activeScrubDoneDate ? { activeScrubDoneDate } : {}) });
+const job = (status: string, activeScrubDoneDate?: string): DeletionJob => ({
+  day: DAY,
+  status,
+  amplitudeIds: ['1001'],
+  entryCount: 1,
+  ...(activeScrubDoneDate ? { activeScrubDoneDate } : {}),
+});
 
 describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
   it('counts the earliest done from the run day, or from active_scrub_done_date once Amplitude gave it, plus five days of clearing backups', () => {
@@ -48,7 +54,10 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
       state.now = now;
       const result = await pollDeletions(input(), { client });
       expect(result).to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: 1000, openToLateMembers: true });
-      expect((result as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence).to.deep.equal({ day: DAY, notBefore: '2026-12-15' });
+      expect((result as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence).to.deep.equal({
+        day: DAY,
+        notBefore: '2026-12-15',
+      });
     }
     expect(listed).to.deep.equal([]);
   });
@@ -65,7 +74,10 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
     state.now = at('2026-12-11', 5) - 1;
     const second = await pollDeletions(input(evidence), { client });
     expect(listed, 'no call before the scrub date plus five days').to.have.length(1);
-    expect((second as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence).to.deep.equal({ day: DAY, notBefore: '2026-12-16' });
+    expect((second as Extract<BatchResult, { outcome: 'waiting_vendor' }>).evidence).to.deep.equal({
+      day: DAY,
+      notBefore: '2026-12-16',
+    });
 
     state.now = at('2026-12-11', 5);
     state.jobs = [job('done', '2026-12-11')];
@@ -73,7 +85,16 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
     expect(listed).to.have.length(2);
     expect(third.outcome).to.equal('done');
     const members = (third as Extract<BatchResult, { outcome: 'done' }>).members;
-    expect(members.get('t1')).to.deep.equal({ state: 'done', result: { day: DAY, status: 'done', activeScrubDoneDate: '2026-12-11', listedInDoneJob: true, verification: 'vendor_confirmed' } });
+    expect(members.get('t1')).to.deep.equal({
+      state: 'done',
+      result: {
+        day: DAY,
+        status: 'done',
+        activeScrubDoneDate: '2026-12-11',
+        listedInDoneJob: true,
+        verification: 'vendor_confirmed',
+      },
+    });
     expect((third as Extract<BatchResult, { outcome: 'done' }>).evidence).to.include({ polls: 2 });
   });
 
@@ -81,6 +102,9 @@ describe('Polling an Amplitude deletion job (amplitude-poll-deletions)', () => {
     const { client } = fakeAmplitude({ now: at(DAY, 6), jobs: [] });
     const result = await pollDeletions(input(), { client });
     expect(result.outcome).to.equal('done');
-    expect((result as Extract<BatchResult, { outcome: 'done' }>).members.get('t1')).to.deep.equal({ state: 'failed', result: { day: DAY, reason: `Amplitude lists no deletion job for ${DAY}` } });
+    expect((result as Extract<BatchResult, { outcome: 'done' }>).members.get('t1')).to.deep.equal({
+      state: 'failed',
+      result: { day: DAY, reason: `Amplitude lists no deletion job for ${DAY}` },
+    });
   });
 });

@@ -11,8 +11,14 @@ function fakeAmplitude(unknown: Set<string>, fail?: Error) {
     requestDeletions: async (ids: AmplitudeIdentifier[]): Promise<DeletionResult> => {
       calls.push(ids.map((i) => i.value));
       if (fail) throw fail;
-      if (ids.some((i) => unknown.has(i.value))) throw new PermanentVendorError({ vendor: 'amplitude', operation: 'createDeletion', status: 400 });
-      return { day: '2026-12-20', status: 'staging', entries: ids.map((i) => ({ userId: i.value, amplitudeId: '1' })), invalid: [] };
+      if (ids.some((i) => unknown.has(i.value)))
+        throw new PermanentVendorError({ vendor: 'amplitude', operation: 'createDeletion', status: 400 });
+      return {
+        day: '2026-12-20',
+        status: 'staging',
+        entries: ids.map((i) => ({ userId: i.value, amplitudeId: '1' })),
+        invalid: [],
+      };
     },
   };
 }
@@ -35,18 +41,29 @@ describe('requestSplittingRefusals (Amplitude 400 for unknown ids)', () => {
       ['c', 400],
       ['f', 400],
     ]);
-    expect(out.accepted.flatMap((a) => a.sent.map((s) => s.value)).sort()).to.deep.equal(['a', 'b', 'd', 'e', 'g', 'h']);
+    expect(out.accepted.flatMap((a) => a.sent.map((s) => s.value)).sort()).to.deep.equal([
+      'a',
+      'b',
+      'd',
+      'e',
+      'g',
+      'h',
+    ]);
     expect(out.calls).to.equal(amplitude.calls.length);
     expect(out.calls, 'at most 1 + 2 calls per unknown id and halving level (2 × 2 × 3)').to.be.at.most(13);
   });
 
   it('does not split on other errors: a 5xx or a 401 propagates as it came', async () => {
     const transient = new TransientVendorError({ vendor: 'amplitude', operation: 'createDeletion', status: 503 });
-    const err = await requestSplittingRefusals(fakeAmplitude(new Set(), transient), ids('a', 'b'), (x) => x).catch((e: Error) => e);
+    const err = await requestSplittingRefusals(fakeAmplitude(new Set(), transient), ids('a', 'b'), (x) => x).catch(
+      (e: Error) => e,
+    );
     expect(err).to.equal(transient);
     const unauthorized = new PermanentVendorError({ vendor: 'amplitude', operation: 'createDeletion', status: 401 });
     const amplitude = fakeAmplitude(new Set(), unauthorized);
-    expect(await requestSplittingRefusals(amplitude, ids('a', 'b'), (x) => x).catch((e: Error) => e)).to.equal(unauthorized);
+    expect(await requestSplittingRefusals(amplitude, ids('a', 'b'), (x) => x).catch((e: Error) => e)).to.equal(
+      unauthorized,
+    );
     expect(amplitude.calls).to.have.length(1);
   });
 });

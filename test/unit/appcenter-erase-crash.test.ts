@@ -37,12 +37,19 @@ function world() {
 describe('App Center device erasure by install id after a crash (Invariant 11)', () => {
   it('says succeeded, removed_in_earlier_attempt, never not_found, when the run that sent the delete died before recording its answer', async () => {
     const w = world();
-    const first = await w.run(true).then(() => undefined, (err: unknown) => err);
+    const first = await w.run(true).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(first).to.be.instanceOf(Error);
     expect(w.devices.size, 'the device went with the first run').to.equal(0);
     const rerun = await w.run(false);
     expect(rerun.outcome).to.equal('succeeded');
-    expect(rerun.evidence).to.include({ devicesDeleted: 0, devicesAlreadyGone: 1, earlierAttempt: 'removed_in_earlier_attempt' });
+    expect(rerun.evidence).to.include({
+      devicesDeleted: 0,
+      devicesAlreadyGone: 1,
+      earlierAttempt: 'removed_in_earlier_attempt',
+    });
   });
 
   it('still says not_found for a device that was never there, on a first run', async () => {

@@ -12,7 +12,11 @@ const base = {
   owner: 'org',
   apps: ['ios-app', 'android-app'],
 };
-const byProperty: AppCenterSettings = withAppCenterDefaults({ ...base, customProperties: { email: ['email'], userId: ['user_id'] }, exportContainerSasUri: 'https://acct.blob.core.windows.net/exports?sig=x' });
+const byProperty: AppCenterSettings = withAppCenterDefaults({
+  ...base,
+  customProperties: { email: ['email'], userId: ['user_id'] },
+  exportContainerSasUri: 'https://acct.blob.core.windows.net/exports?sig=x',
+});
 const installIdOnly: AppCenterSettings = withAppCenterDefaults(base);
 
 const plan = (subject: Record<string, string>, settings: AppCenterSettings, vendorsExplicit = true) =>
@@ -48,7 +52,9 @@ describe('planning App Center tasks', () => {
     const devices = tasks.filter((t) => t.action === 'delete-devices');
     expect(devices.map((t) => t.initialState)).to.deep.equal(['skipped', 'skipped']);
     expect(devices[0].waitingReason).to.match(/install id/);
-    expect(tasks.filter((t) => t.action !== 'delete-devices').every((t) => t.initialState === undefined)).to.equal(true);
+    expect(tasks.filter((t) => t.action !== 'delete-devices').every((t) => t.initialState === undefined)).to.equal(
+      true,
+    );
   });
 
   it('plans devices by install id without any custom property configured', () => {

@@ -1,10 +1,21 @@
 import { expect } from 'chai';
-import { AT_RISK_DEFAULTS, assessRisk, estimateDurations, percentileCont, type DurationEstimate } from '../../src/deadlines/at-risk.js';
+import {
+  AT_RISK_DEFAULTS,
+  assessRisk,
+  estimateDurations,
+  percentileCont,
+  type DurationEstimate,
+} from '../../src/deadlines/at-risk.js';
 
 const HOUR = 3_600_000;
 const now = new Date('2026-11-10T12:00:00Z');
 const settings = { ...AT_RISK_DEFAULTS, minSamples: 3, defaultHours: 24, vendorDefaultHours: { amplitude: 240 } };
-const estimate = (vendor: string, hours: number): DurationEstimate => ({ vendor, seconds: hours * 3600, samples: 10, source: 'observed' });
+const estimate = (vendor: string, hours: number): DurationEstimate => ({
+  vendor,
+  seconds: hours * 3600,
+  samples: 10,
+  source: 'observed',
+});
 
 describe('at_risk (deadline risk rule)', () => {
   it('computes the p95 as Postgres percentile_cont does, interpolating between ranks', () => {
@@ -33,7 +44,12 @@ describe('at_risk (deadline risk rule)', () => {
 
   it('flags an open request when now plus an unfinished vendor’s p95 passes the due date, naming that vendor', () => {
     const request = { dueAt: new Date(now.getTime() + 10 * HOUR), finishedAt: null };
-    const risk = assessRisk(request, ['pinpoint', 'segment', 'segment'], [estimate('pinpoint', 1), estimate('segment', 11)], now);
+    const risk = assessRisk(
+      request,
+      ['pinpoint', 'segment', 'segment'],
+      [estimate('pinpoint', 1), estimate('segment', 11)],
+      now,
+    );
     expect(risk.atRisk).to.equal(true);
     expect(risk.vendors.map((v) => v.vendor)).to.deep.equal(['segment']);
     expect(risk.vendors[0].expectedFinishAt.toISOString()).to.equal(new Date(now.getTime() + 11 * HOUR).toISOString());
@@ -49,8 +65,15 @@ describe('at_risk (deadline risk rule)', () => {
 
   it('never flags a request that has ended, has no unfinished task, or is already overdue', () => {
     const slow = [estimate('pinpoint', 1000)];
-    expect(assessRisk({ dueAt: new Date(now.getTime() + HOUR), finishedAt: now }, ['pinpoint'], slow, now).atRisk).to.equal(false);
-    expect(assessRisk({ dueAt: new Date(now.getTime() + HOUR), finishedAt: null }, [], slow, now).atRisk).to.equal(false);
-    expect(assessRisk({ dueAt: new Date(now.getTime() - HOUR), finishedAt: null }, ['pinpoint'], slow, now).atRisk, 'overdue, not at risk').to.equal(false);
+    expect(
+      assessRisk({ dueAt: new Date(now.getTime() + HOUR), finishedAt: now }, ['pinpoint'], slow, now).atRisk,
+    ).to.equal(false);
+    expect(assessRisk({ dueAt: new Date(now.getTime() + HOUR), finishedAt: null }, [], slow, now).atRisk).to.equal(
+      false,
+    );
+    expect(
+      assessRisk({ dueAt: new Date(now.getTime() - HOUR), finishedAt: null }, ['pinpoint'], slow, now).atRisk,
+      'overdue, not at risk',
+    ).to.equal(false);
   });
 });

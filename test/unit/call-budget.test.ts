@@ -16,7 +16,10 @@ describe('createInMemoryCallBudget (a vendor call budget in one process)', () =>
       }),
     );
     expect(order).to.deep.equal([0, 1, 2, 3, 4, 5]);
-    expect(at.slice(0, 3).every((ms) => ms < 60), `burst at ${at.slice(0, 3).map(Math.round).join(',')} ms`).to.equal(true);
+    expect(
+      at.slice(0, 3).every((ms) => ms < 60),
+      `burst at ${at.slice(0, 3).map(Math.round).join(',')} ms`,
+    ).to.equal(true);
     // Three more calls need three more tokens: 100 ms each at 3 per 300 ms.
     expect(at[5], 'the sixth call').to.be.within(280, 1000);
   });

@@ -1,17 +1,51 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { checkCallbackUrl, guardedLookup, isRefusedAddress, CallbackRefusedError, type CallbackPolicy, type Resolver } from '../../src/callbacks/callback-target.js';
+import {
+  checkCallbackUrl,
+  guardedLookup,
+  isRefusedAddress,
+  CallbackRefusedError,
+  type CallbackPolicy,
+  type Resolver,
+} from '../../src/callbacks/callback-target.js';
 import { CallbackDeliveryError, postCallback } from '../../src/callbacks/post-callback.js';
 
 const STRICT: CallbackPolicy = { allowPrivateNetworks: false, allowedHosts: [] };
 
 describe('Callback targets (SSRF guard)', () => {
   it('refuses private, loopback, link-local and embedded-IPv4 addresses and accepts public ones', () => {
-    for (const address of ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.0.10', '127.0.0.1', '127.8.8.8', '169.254.169.254', '0.0.0.0', '100.64.0.1', '224.0.0.1', '255.255.255.255', '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '64:ff9b::a00:1']) {
+    for (const address of [
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.0.10',
+      '127.0.0.1',
+      '127.8.8.8',
+      '169.254.169.254',
+      '0.0.0.0',
+      '100.64.0.1',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::1',
+      '::',
+      'fc00::1',
+      'fd12:3456::1',
+      'fe80::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+      '64:ff9b::a00:1',
+    ]) {
       expect(isRefusedAddress(address), address).to.equal(true);
     }
-    for (const address of ['8.8.8.8', '172.32.0.1', '172.15.255.255', '93.184.216.34', '2606:4700:4700::1111', '192.169.0.1']) {
+    for (const address of [
+      '8.8.8.8',
+      '172.32.0.1',
+      '172.15.255.255',
+      '93.184.216.34',
+      '2606:4700:4700::1111',
+      '192.169.0.1',
+    ]) {
       expect(isRefusedAddress(address), address).to.equal(false);
     }
   });
@@ -22,10 +56,18 @@ describe('Callback targets (SSRF guard)', () => {
     expect(await checkCallbackUrl('http://[fe80::1]/cb', STRICT)).to.match(/private, loopback or link-local/);
     expect(await checkCallbackUrl('https://93.184.216.34/cb', STRICT)).to.equal(undefined);
     expect(await checkCallbackUrl('ftp://93.184.216.34/cb', STRICT)).to.equal('must be an http(s) URL');
-    expect(await checkCallbackUrl('http://no-such-host.invalid/cb', STRICT)).to.equal('has a host that does not resolve');
-    expect(await checkCallbackUrl('http://localhost:8080/cb', { allowPrivateNetworks: false, allowedHosts: ['LOCALHOST'] })).to.equal(undefined);
-    expect(await checkCallbackUrl('http://[::1]:8080/cb', { allowPrivateNetworks: false, allowedHosts: ['::1'] })).to.equal(undefined);
-    expect(await checkCallbackUrl('http://10.0.0.1/cb', { allowPrivateNetworks: true, allowedHosts: [] })).to.equal(undefined);
+    expect(await checkCallbackUrl('http://no-such-host.invalid/cb', STRICT)).to.equal(
+      'has a host that does not resolve',
+    );
+    expect(
+      await checkCallbackUrl('http://localhost:8080/cb', { allowPrivateNetworks: false, allowedHosts: ['LOCALHOST'] }),
+    ).to.equal(undefined);
+    expect(
+      await checkCallbackUrl('http://[::1]:8080/cb', { allowPrivateNetworks: false, allowedHosts: ['::1'] }),
+    ).to.equal(undefined);
+    expect(await checkCallbackUrl('http://10.0.0.1/cb', { allowPrivateNetworks: true, allowedHosts: [] })).to.equal(
+      undefined,
+    );
   });
 
   describe('at delivery', () => {
@@ -42,22 +84,37 @@ describe('Callback targets (SSRF guard)', () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       port = (server.address() as AddressInfo).port;
     });
-    after(() => new Promise<void>((resolve) => server.close(() => { resolve(); })));
+    after(
+      () =>
+        new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        ),
+    );
 
     it('resolves the host again when it connects and refuses a private address without sending anything', async () => {
       hits = 0;
       const body = Buffer.from('{"status":"completed"}');
       // A name that resolves to loopback: the check at connect time catches it (DNS may have changed since submission).
       let refused: unknown;
-      await postCallback(`http://localhost:${port}/cb`, body, {}, { policy: STRICT, timeoutMs: 2000 }).catch((err: unknown) => (refused = err));
+      await postCallback(`http://localhost:${port}/cb`, body, {}, { policy: STRICT, timeoutMs: 2000 }).catch(
+        (err: unknown) => (refused = err),
+      );
       expect(refused).to.be.instanceOf(CallbackRefusedError);
-      await postCallback(`http://127.0.0.1:${port}/cb`, body, {}, { policy: STRICT, timeoutMs: 2000 }).catch((err: unknown) => (refused = err));
+      await postCallback(`http://127.0.0.1:${port}/cb`, body, {}, { policy: STRICT, timeoutMs: 2000 }).catch(
+        (err: unknown) => (refused = err),
+      );
       expect(refused).to.be.instanceOf(CallbackRefusedError);
       expect(hits).to.equal(0);
 
       const allowed = { allowPrivateNetworks: false, allowedHosts: ['localhost', '127.0.0.1'] };
-      expect(await postCallback(`http://localhost:${port}/cb`, body, {}, { policy: allowed, timeoutMs: 2000 })).to.equal(202);
-      expect(await postCallback(`http://127.0.0.1:${port}/cb`, body, {}, { policy: allowed, timeoutMs: 2000 })).to.equal(202);
+      expect(
+        await postCallback(`http://localhost:${port}/cb`, body, {}, { policy: allowed, timeoutMs: 2000 }),
+      ).to.equal(202);
+      expect(
+        await postCallback(`http://127.0.0.1:${port}/cb`, body, {}, { policy: allowed, timeoutMs: 2000 }),
+      ).to.equal(202);
       expect(hits).to.equal(2);
     });
 
@@ -66,21 +123,48 @@ describe('Callback targets (SSRF guard)', () => {
       const body = Buffer.from('{}');
       // `hook.test` exists only in the stub: a 202 proves the socket went to the resolver's (checked) address.
       const toLoopback: Resolver = async () => [{ address: '127.0.0.1', family: 4 }];
-      expect(await postCallback(`http://hook.test:${port}/cb`, body, {}, { policy: { allowPrivateNetworks: false, allowedHosts: ['hook.test'] }, timeoutMs: 2000, resolve: toLoopback })).to.equal(202);
+      expect(
+        await postCallback(
+          `http://hook.test:${port}/cb`,
+          body,
+          {},
+          {
+            policy: { allowPrivateNetworks: false, allowedHosts: ['hook.test'] },
+            timeoutMs: 2000,
+            resolve: toLoopback,
+          },
+        ),
+      ).to.equal(202);
       expect(hits).to.equal(1);
       // Submission saw a public address; by delivery the name points at loopback.
       let calls = 0;
-      const rebinding: Resolver = async () => (calls++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }, { address: '93.184.216.34', family: 4 }]);
+      const rebinding: Resolver = async () =>
+        calls++ === 0
+          ? [{ address: '93.184.216.34', family: 4 }]
+          : [
+              { address: '127.0.0.1', family: 4 },
+              { address: '93.184.216.34', family: 4 },
+            ];
       expect(await checkCallbackUrl(`http://rebind.test:${port}/cb`, STRICT, rebinding)).to.equal(undefined);
       let refused: unknown;
-      await postCallback(`http://rebind.test:${port}/cb`, body, {}, { policy: STRICT, timeoutMs: 2000, resolve: rebinding }).catch((err: unknown) => (refused = err));
+      await postCallback(
+        `http://rebind.test:${port}/cb`,
+        body,
+        {},
+        { policy: STRICT, timeoutMs: 2000, resolve: rebinding },
+      ).catch((err: unknown) => (refused = err));
       expect(refused).to.be.instanceOf(CallbackRefusedError);
       expect(hits, 'nothing reached the rebound address').to.equal(1);
     });
 
     it('reports a non-2xx answer as a delivery error that names the status, not the URL', async () => {
       let failure: unknown;
-      await postCallback(`http://127.0.0.1:${port}/fail`, Buffer.from('{}'), {}, { policy: { allowPrivateNetworks: true, allowedHosts: [] }, timeoutMs: 2000 }).catch((err: unknown) => (failure = err));
+      await postCallback(
+        `http://127.0.0.1:${port}/fail`,
+        Buffer.from('{}'),
+        {},
+        { policy: { allowPrivateNetworks: true, allowedHosts: [] }, timeoutMs: 2000 },
+      ).catch((err: unknown) => (failure = err));
       expect(failure).to.be.instanceOf(CallbackDeliveryError);
       expect((failure as CallbackDeliveryError).httpStatus).to.equal(503);
       expect((failure as Error).message).to.equal('the callback endpoint answered HTTP 503');
@@ -125,20 +209,28 @@ describe('Callback targets (SSRF guard)', () => {
     };
     const PUBLIC = ['93.184.216.34', '8.8.8.8', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '2003::1'];
     const familyOf = (address: string) => (address.includes(':') ? 6 : 4);
-    const stub = (table: Record<string, string[]>): Resolver => async (host) => {
-      const answer = table[host];
-      if (!answer) throw Object.assign(new Error('stub: no such name'), { code: 'ENOTFOUND' });
-      return answer.map((address) => ({ address, family: familyOf(address) }));
-    };
+    const stub =
+      (table: Record<string, string[]>): Resolver =>
+      async (host) => {
+        const answer = table[host];
+        if (!answer) throw Object.assign(new Error('stub: no such name'), { code: 'ENOTFOUND' });
+        return answer.map((address) => ({ address, family: familyOf(address) }));
+      };
 
     it('refuses a name that resolves into each refused range, and accepts public ones', async () => {
       for (const [range, address] of Object.entries(REFUSED_SAMPLES)) {
         expect(isRefusedAddress(address), range).to.equal(true);
-        expect(await checkCallbackUrl('https://hooks.example.com/cb', STRICT, stub({ 'hooks.example.com': [address] })), range).to.match(/private, loopback or link-local/);
+        expect(
+          await checkCallbackUrl('https://hooks.example.com/cb', STRICT, stub({ 'hooks.example.com': [address] })),
+          range,
+        ).to.match(/private, loopback or link-local/);
       }
       for (const address of PUBLIC) {
         expect(isRefusedAddress(address), address).to.equal(false);
-        expect(await checkCallbackUrl('https://hooks.example.com/cb', STRICT, stub({ 'hooks.example.com': [address] })), address).to.equal(undefined);
+        expect(
+          await checkCallbackUrl('https://hooks.example.com/cb', STRICT, stub({ 'hooks.example.com': [address] })),
+          address,
+        ).to.equal(undefined);
       }
     });
 
@@ -146,7 +238,11 @@ describe('Callback targets (SSRF guard)', () => {
       for (const address of ['10.0.0.5', '::ffff:127.0.0.1', 'fec0::2', '2001:db8::5']) {
         const resolve = stub({ 'multi.example.com': ['93.184.216.34', '2606:4700:4700::1111', address] });
         expect(await checkCallbackUrl('https://multi.example.com/cb', STRICT, resolve), address).to.match(/private/);
-        const found = await new Promise<unknown>((done) => { guardedLookup(false, resolve)('multi.example.com', { all: true }, (err) => { done(err); }); });
+        const found = await new Promise<unknown>((done) => {
+          guardedLookup(false, resolve)('multi.example.com', { all: true }, (err) => {
+            done(err);
+          });
+        });
         expect(found, address).to.be.instanceOf(CallbackRefusedError);
       }
     });
@@ -154,11 +250,20 @@ describe('Callback targets (SSRF guard)', () => {
     it('resolves once at connect time and hands the socket the address it checked (pinning)', async () => {
       let calls = 0;
       // Rebinding: a public answer first, loopback on every later question.
-      const rebinding: Resolver = async () => (calls++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]);
-      const pinned = await new Promise<string>((done, fail) => { guardedLookup(false, rebinding)('rebind.example.com', {}, (err, address) => { err ? fail(err) : done(address as string); }); });
+      const rebinding: Resolver = async () =>
+        calls++ === 0 ? [{ address: '93.184.216.34', family: 4 }] : [{ address: '127.0.0.1', family: 4 }];
+      const pinned = await new Promise<string>((done, fail) => {
+        guardedLookup(false, rebinding)('rebind.example.com', {}, (err, address) => {
+          err ? fail(err) : done(address as string);
+        });
+      });
       expect(pinned, 'the address checked is the address connected to').to.equal('93.184.216.34');
       expect(calls, 'one resolution per connection').to.equal(1);
-      const second = await new Promise<unknown>((done) => { guardedLookup(false, rebinding)('rebind.example.com', {}, (err) => { done(err); }); });
+      const second = await new Promise<unknown>((done) => {
+        guardedLookup(false, rebinding)('rebind.example.com', {}, (err) => {
+          done(err);
+        });
+      });
       expect(second, 'the rebound answer is checked too').to.be.instanceOf(CallbackRefusedError);
     });
   });

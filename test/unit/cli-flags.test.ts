@@ -3,7 +3,9 @@ import { parseCommandLine, UsageError } from '../../src/cli/command.js';
 
 describe('CLI flag parsing', () => {
   it('takes a flag value that starts with a dash, as a generated API token can', () => {
-    const { values } = parseCommandLine(['--token', '-Zk3_q', '--json', '--reason', '--not-a-flag of ours'], { reason: { type: 'string' } });
+    const { values } = parseCommandLine(['--token', '-Zk3_q', '--json', '--reason', '--not-a-flag of ours'], {
+      reason: { type: 'string' },
+    });
     expect(values).to.include({ token: '-Zk3_q', json: true, reason: '--not-a-flag of ours' });
   });
 

@@ -1,5 +1,10 @@
 import { expect } from 'chai';
-import { deleteProject, type AppDeletionEvidence, type PrefixDeletionEvidence, type ProjectDeletionResult } from '../../jobs/delete-project.js';
+import {
+  deleteProject,
+  type AppDeletionEvidence,
+  type PrefixDeletionEvidence,
+  type ProjectDeletionResult,
+} from '../../jobs/delete-project.js';
 import type { PinpointClient } from '../../src/vendors/pinpoint-client.js';
 import type { S3VendorClient } from '../../src/vendors/s3-client.js';
 
@@ -104,7 +109,10 @@ describe('delete-project after a crash at any step (Invariant 11: never "not fou
       for (const prefix of rerun.evidence.s3 as PrefixDeletionEvidence[]) {
         const removed = w.removed.get(`${prefix.bucket}/${prefix.prefix}`)!;
         expect(prefix.versionsDeleted, `${label}: never more than was removed`).to.be.at.most(removed);
-        if (prefix.versionsDeleted < removed) expect(prefix.earlierAttempt, `${label}: a count short of what was removed says so`).to.equal('removed_in_earlier_attempt');
+        if (prefix.versionsDeleted < removed)
+          expect(prefix.earlierAttempt, `${label}: a count short of what was removed says so`).to.equal(
+            'removed_in_earlier_attempt',
+          );
       }
     }
   });
@@ -112,8 +120,19 @@ describe('delete-project after a crash at any step (Invariant 11: never "not fou
   it('still says not_found when the app and its files were gone before the first run', async () => {
     // A first run, nothing cut off: the app answers gone, and there are no prefixes.
     const result = await deleteProject(
-      { deletionId: 'd-2', appId: 'app-1', s3Locations: [], attempt: 1, previous: {}, checkpoint: async () => undefined },
-      { pinpoint: { deleteApp: async () => ({ gone: true, vendorAnswer: '404 NotFoundException' }) } as unknown as PinpointClient },
+      {
+        deletionId: 'd-2',
+        appId: 'app-1',
+        s3Locations: [],
+        attempt: 1,
+        previous: {},
+        checkpoint: async () => undefined,
+      },
+      {
+        pinpoint: {
+          deleteApp: async () => ({ gone: true, vendorAnswer: '404 NotFoundException' }),
+        } as unknown as PinpointClient,
+      },
     );
     expect(result.outcome).to.equal('not_found');
     expect((result.evidence.app as AppDeletionEvidence).result).to.equal('not_found');

@@ -3,10 +3,16 @@ import { EndpointTable } from '../../src/sandbox/pinpoint/endpoint-table.js';
 import type { PinpointEndpoint } from '../../src/sandbox/pinpoint/pinpoint-store.js';
 
 const endpoint = (id: string, userId?: string): PinpointEndpoint =>
-  ({ Id: id, ChannelType: 'EMAIL', Address: `${id}@example.test`, User: userId === undefined ? {} : { UserId: userId } }) as unknown as PinpointEndpoint;
+  ({
+    Id: id,
+    ChannelType: 'EMAIL',
+    Address: `${id}@example.test`,
+    User: userId === undefined ? {} : { UserId: userId },
+  }) as unknown as PinpointEndpoint;
 
 /** What a scan of the whole table answers: the index must agree with it after any change. */
-const scanned = (table: EndpointTable, userId: string) => [...table.values()].filter((e) => e.User.UserId === userId).map((e) => e.Id);
+const scanned = (table: EndpointTable, userId: string) =>
+  [...table.values()].filter((e) => e.User.UserId === userId).map((e) => e.Id);
 const indexed = (table: EndpointTable, userId: string) => table.ofUser(userId).map((e) => e.Id);
 
 describe('Sandbox Pinpoint endpoint table', () => {

@@ -79,8 +79,13 @@ describe('find-endpoint after a crash at any step (Invariant 11: each deletion w
       expect(first, `the first run dies after step ${crashAfter}`).to.be.instanceOf(Crash);
       const result = await w.run(undefined, 2);
       expect(result.outcome, `crash after step ${crashAfter}`).to.equal('succeeded');
-      expect(result.evidence.endpointsDeleted, `crash after step ${crashAfter}: deleted as Pinpoint saw it`).to.equal(w.removed.length);
-      expect(result.evidence.alreadyGone, `crash after step ${crashAfter}: nothing of ours counted as already gone`).to.equal(0);
+      expect(result.evidence.endpointsDeleted, `crash after step ${crashAfter}: deleted as Pinpoint saw it`).to.equal(
+        w.removed.length,
+      );
+      expect(
+        result.evidence.alreadyGone,
+        `crash after step ${crashAfter}: nothing of ours counted as already gone`,
+      ).to.equal(0);
       expect([...w.endpoints.keys()], 'the neighbour stays').to.deep.equal(['e-9']);
     }
   });

@@ -25,7 +25,12 @@ describe('groupCommit (src/ledger/group-commit.ts)', () => {
       return inputs.map((s) => s.toUpperCase());
     });
     const answers = await Promise.allSettled(['a', 'b', 'bad', 'c'].map((s) => write(s)));
-    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).to.deep.equal(['A', 'B', 'refused', 'C']);
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).to.deep.equal([
+      'A',
+      'B',
+      'refused',
+      'C',
+    ]);
     expect(batches).to.deep.equal([['a'], ['b', 'bad', 'c'], ['b'], ['bad'], ['c']]);
   });
 
@@ -39,18 +44,26 @@ describe('groupCommit (src/ledger/group-commit.ts)', () => {
       },
       { keyOf: (input) => input.task },
     );
-    const calls = [{ task: 'a', n: 1 }, { task: 'a', n: 2 }, { task: 'b', n: 3 }, { task: 'a', n: 4 }];
+    const calls = [
+      { task: 'a', n: 1 },
+      { task: 'a', n: 2 },
+      { task: 'b', n: 3 },
+      { task: 'a', n: 4 },
+    ];
     expect(await Promise.all(calls.map((c) => write(c)))).to.deep.equal([1, 2, 3, 4]);
     expect(batches).to.deep.equal([['a1'], ['a2', 'b3'], ['a4']]);
   });
 
   it('keeps each batch within its limit', async () => {
     const sizes: number[] = [];
-    const echo = groupCommit(async (inputs: number[]) => {
-      sizes.push(inputs.length);
-      await Promise.resolve();
-      return inputs;
-    }, { maxBatch: 2 });
+    const echo = groupCommit(
+      async (inputs: number[]) => {
+        sizes.push(inputs.length);
+        await Promise.resolve();
+        return inputs;
+      },
+      { maxBatch: 2 },
+    );
     expect(await Promise.all([1, 2, 3, 4, 5, 6].map((n) => echo(n)))).to.deep.equal([1, 2, 3, 4, 5, 6]);
     expect(sizes).to.deep.equal([1, 2, 2, 1]);
   });

@@ -45,21 +45,32 @@ describe('Job kinds', () => {
     expect(pinpointConnector.jobs[DELETE_PROJECT]?.kind).to.equal('scope');
     expect(Object.keys(processorsOfKind(pinpointConnector.jobs, 'scope'))).to.deep.equal([DELETE_PROJECT]);
     expect(Object.keys(processorsOfKind(pinpointConnector.jobs, 'batch'))).to.deep.equal(['export-segment']);
-    expect(Object.keys(processorsOfKind(pinpointConnector.jobs, 'task'))).to.have.members(['delete-user-endpoints', 'find-endpoint']);
+    expect(Object.keys(processorsOfKind(pinpointConnector.jobs, 'task'))).to.have.members([
+      'delete-user-endpoints',
+      'find-endpoint',
+    ]);
   });
 });
 
 describe('recordJobFailure', () => {
   it('fails the task and settles its request when the failure wins', async () => {
     const ledger = fakeLedger(true);
-    const written = await recordJobFailure({ ledger, logger }, { kind: 'task', requestId: 'r1', taskId: 't1' }, 'job failed');
+    const written = await recordJobFailure(
+      { ledger, logger },
+      { kind: 'task', requestId: 'r1', taskId: 't1' },
+      'job failed',
+    );
     expect(written).to.include({ applied: true, settled: true });
     expect(ledger.calls).to.deep.equal(['failTask t1 job failed', 'settleRequest r1']);
   });
 
   it('records nothing more and leaves settling to the winner when the task had already ended', async () => {
     const ledger = fakeLedger(false);
-    const written = await recordJobFailure({ ledger, logger }, { kind: 'task', requestId: 'r1', taskId: 't1' }, 'job failed');
+    const written = await recordJobFailure(
+      { ledger, logger },
+      { kind: 'task', requestId: 'r1', taskId: 't1' },
+      'job failed',
+    );
     expect(written).to.include({ applied: false, settled: false, state: 'cancelled' });
     expect(ledger.calls).to.deep.equal(['failTask t1 job failed']);
   });
@@ -73,13 +84,21 @@ describe('recordJobFailure', () => {
         return Promise.resolve(undefined);
       },
     };
-    await recordJobFailure({ ledger, projectDeletions, logger }, { kind: 'scope', projectDeletionId: 'pd1' }, 'stalled');
+    await recordJobFailure(
+      { ledger, projectDeletions, logger },
+      { kind: 'scope', projectDeletionId: 'pd1' },
+      'stalled',
+    );
     expect(failed).to.deep.equal(['pd1 stalled']);
     expect(ledger.calls).to.deep.equal([]);
   });
 
   it('words a failure from outside the processor as the job ending, and a vendor’s own as it is', () => {
-    expect(failedJobReason(Object.assign(new Error('job stalled more than allowable limit'), { name: 'Error' }))).to.equal('job ended: job stalled more than allowable limit');
-    expect(failedJobReason(Object.assign(new Error('pinpoint: 400'), { name: 'PermanentVendorError' }))).to.equal('pinpoint: 400');
+    expect(
+      failedJobReason(Object.assign(new Error('job stalled more than allowable limit'), { name: 'Error' })),
+    ).to.equal('job ended: job stalled more than allowable limit');
+    expect(failedJobReason(Object.assign(new Error('pinpoint: 400'), { name: 'PermanentVendorError' }))).to.equal(
+      'pinpoint: 400',
+    );
   });
 });

@@ -42,9 +42,19 @@ describe('loadConfig', () => {
       expect(config.redisUrl).to.equal(undefined);
       expect(config.databaseUrl).to.equal(undefined);
       expect(config.encryptionKey).to.equal(undefined);
-      expect(config.sandbox).to.deep.equal({ subjects: 1000, clockSpeed: 20_000, faults: {}, vendorOverrides: {}, retiredVendors: false });
+      expect(config.sandbox).to.deep.equal({
+        subjects: 1000,
+        clockSpeed: 20_000,
+        faults: {},
+        vendorOverrides: {},
+        retiredVendors: false,
+      });
       expect(config.breaker).to.deep.equal({ consecutiveFailures: 10, probeAfterMs: 60_000 });
-      expect(config.deadlines).to.deep.equal({ gdprDays: 30, ccpaDays: 45, atRisk: { windowDays: 30, minSamples: 20, defaultHours: 24, vendorDefaultHours: {}, cacheMs: 60_000 } });
+      expect(config.deadlines).to.deep.equal({
+        gdprDays: 30,
+        ccpaDays: 45,
+        atRisk: { windowDays: 30, minSamples: 20, defaultHours: 24, vendorDefaultHours: {}, cacheMs: 60_000 },
+      });
     });
 
     it('resolves the data directory to an absolute .data under the working directory', () => {
@@ -97,7 +107,11 @@ describe('loadConfig', () => {
     });
 
     it('uses the file where the environment says nothing', () => {
-      const config = loadConfig({ cwd: dir, env: {}, file: { port: 5001, redisUrl: 'redis://file:6379', logLevel: 'warn' } });
+      const config = loadConfig({
+        cwd: dir,
+        env: {},
+        file: { port: 5001, redisUrl: 'redis://file:6379', logLevel: 'warn' },
+      });
       expect(config.port).to.equal(5001);
       expect(config.redisUrl).to.equal('redis://file:6379');
       expect(config.logLevel).to.equal('warn');
@@ -160,7 +174,11 @@ describe('loadConfig', () => {
     });
 
     it('refuses a rate limit without a duration and a pinpoint config without a region', () => {
-      const err = configError({ cwd: dir, env: {}, file: { vendors: { pinpoint: { appIds: ['a1'], rateLimit: { max: 5 } } } } });
+      const err = configError({
+        cwd: dir,
+        env: {},
+        file: { vendors: { pinpoint: { appIds: ['a1'], rateLimit: { max: 5 } } } },
+      });
       expect(err.problems).to.have.length(2);
       expect(err.problems.some((p) => p.includes('vendors.pinpoint.region'))).to.equal(true);
       expect(err.problems.some((p) => p.includes('vendors.pinpoint.rateLimit.durationMs'))).to.equal(true);
@@ -169,7 +187,11 @@ describe('loadConfig', () => {
 
   describe('a configured vendor', () => {
     it('turns sandbox mode off and fills the queue defaults', () => {
-      const config = loadConfig({ cwd: dir, env: {}, file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'] } } } });
+      const config = loadConfig({
+        cwd: dir,
+        env: {},
+        file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'] } } },
+      });
       expect(config.sandboxMode).to.equal(false);
       expect(config.vendors.pinpoint).to.deep.equal({
         region: 'us-east-1',
@@ -186,7 +208,11 @@ describe('loadConfig', () => {
       const config = loadConfig({
         cwd: dir,
         env: {},
-        file: { vendors: { pinpoint: { region: 'eu-west-1', appIds: ['a1'], rateLimit: { max: 5, durationMs: 2000 }, concurrency: 3 } } },
+        file: {
+          vendors: {
+            pinpoint: { region: 'eu-west-1', appIds: ['a1'], rateLimit: { max: 5, durationMs: 2000 }, concurrency: 3 },
+          },
+        },
       });
       expect(config.vendors.pinpoint!.rateLimit).to.deep.equal({ max: 5, durationMs: 2000 });
       expect(config.vendors.pinpoint!.concurrency).to.equal(3);
@@ -194,7 +220,11 @@ describe('loadConfig', () => {
     });
 
     it('does not let a loaded config change the shared defaults', () => {
-      const config = loadConfig({ cwd: dir, env: {}, file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1'] } } } });
+      const config = loadConfig({
+        cwd: dir,
+        env: {},
+        file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1'] } } },
+      });
       config.vendors.pinpoint!.concurrency = 999;
       expect(VENDOR_DEFAULTS.pinpoint.concurrency).to.equal(20);
     });
@@ -202,28 +232,48 @@ describe('loadConfig', () => {
 
   describe('a shared sandbox (ERASURE_SANDBOX_URL, sandbox.url)', () => {
     it('reads the URL from the environment, over the file, and stays in sandbox mode', () => {
-      const config = loadConfig({ env: { ERASURE_SANDBOX_URL: 'http://sandbox:4000' }, file: { sandbox: { url: 'http://elsewhere:4000' } } });
+      const config = loadConfig({
+        env: { ERASURE_SANDBOX_URL: 'http://sandbox:4000' },
+        file: { sandbox: { url: 'http://elsewhere:4000' } },
+      });
       expect(config.sandbox.url).to.equal('http://sandbox:4000');
       expect(config.sandboxMode).to.equal(true);
-      expect(loadConfig({ env: {}, file: { sandbox: { url: 'http://elsewhere:4000' } } }).sandbox.url).to.equal('http://elsewhere:4000');
+      expect(loadConfig({ env: {}, file: { sandbox: { url: 'http://elsewhere:4000' } } }).sandbox.url).to.equal(
+        'http://elsewhere:4000',
+      );
     });
 
     it('refuses a URL that is not http(s), naming the variable', () => {
-      const err = configError({ env: { ERASURE_SANDBOX_URL: 'redis://sandbox:4000' }, file: { sandbox: { url: 'ftp://x' } } });
+      const err = configError({
+        env: { ERASURE_SANDBOX_URL: 'redis://sandbox:4000' },
+        file: { sandbox: { url: 'ftp://x' } },
+      });
       expect(err.problems.join('\n')).to.include('ERASURE_SANDBOX_URL').and.include('sandbox.url');
     });
 
     it('refuses it beside configured vendors, which it would silently replace', () => {
-      const err = configError({ env: { ERASURE_SANDBOX_URL: 'http://sandbox:4000' }, file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['app-1'] } } } });
+      const err = configError({
+        env: { ERASURE_SANDBOX_URL: 'http://sandbox:4000' },
+        file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['app-1'] } } },
+      });
       expect(err.problems.join('\n')).to.include('ERASURE_SANDBOX_URL').and.include('remove vendors');
     });
   });
 
   describe('sandbox.vendorOverrides', () => {
-    it('holds only the keys the file gives, so an override leaves the sandbox\'s other settings (App Center\'s sweep window) alone', () => {
-      const config = loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { appcenter: { readConcurrency: 16 }, s3: { batchWindowMs: 200 } } } } });
-      expect(config.sandbox.vendorOverrides).to.deep.equal({ appcenter: { readConcurrency: 16 }, s3: { batchWindowMs: 200 } });
-      const nested = loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { appcenter: { sweep: { windowMs: 200 } } } } } });
+    it("holds only the keys the file gives, so an override leaves the sandbox's other settings (App Center's sweep window) alone", () => {
+      const config = loadConfig({
+        env: {},
+        file: { sandbox: { vendorOverrides: { appcenter: { readConcurrency: 16 }, s3: { batchWindowMs: 200 } } } },
+      });
+      expect(config.sandbox.vendorOverrides).to.deep.equal({
+        appcenter: { readConcurrency: 16 },
+        s3: { batchWindowMs: 200 },
+      });
+      const nested = loadConfig({
+        env: {},
+        file: { sandbox: { vendorOverrides: { appcenter: { sweep: { windowMs: 200 } } } } },
+      });
       expect(nested.sandbox.vendorOverrides).to.deep.equal({ appcenter: { sweep: { windowMs: 200 } } });
     });
   });
@@ -262,7 +312,9 @@ describe('loadConfig', () => {
 
     it('is what ERASURE_ENCRYPTION_KEY is checked with', () => {
       expect(() => loadConfig({ cwd: dir, env: { ERASURE_ENCRYPTION_KEY: HEX_KEY } })).to.not.throw();
-      expect(() => loadConfig({ cwd: dir, env: { ERASURE_ENCRYPTION_KEY: KEY_BYTES.toString('base64') } })).to.not.throw();
+      expect(() =>
+        loadConfig({ cwd: dir, env: { ERASURE_ENCRYPTION_KEY: KEY_BYTES.toString('base64') } }),
+      ).to.not.throw();
       expect(loadConfig({ cwd: dir, env: { ERASURE_ENCRYPTION_KEY: HEX_KEY } }).encryptionKey).to.equal(HEX_KEY);
     });
   });
@@ -270,7 +322,18 @@ describe('loadConfig', () => {
   describe('the config file (ERASURE_CONFIG)', () => {
     it('reads YAML', () => {
       const file = path.join(dir, 'erasure.yaml');
-      writeFileSync(file, ['port: 4100', 'logLevel: warn', 'vendors:', '  pinpoint:', '    region: eu-central-1', '    appIds: [app1, app2]', ''].join('\n'));
+      writeFileSync(
+        file,
+        [
+          'port: 4100',
+          'logLevel: warn',
+          'vendors:',
+          '  pinpoint:',
+          '    region: eu-central-1',
+          '    appIds: [app1, app2]',
+          '',
+        ].join('\n'),
+      );
       const config = loadConfig({ cwd: dir, env: { ERASURE_CONFIG: file } });
       expect(config.port).to.equal(4100);
       expect(config.logLevel).to.equal('warn');
@@ -286,7 +349,10 @@ describe('loadConfig', () => {
 
     it('reads JSON', () => {
       const file = path.join(dir, 'erasure.json');
-      writeFileSync(file, JSON.stringify({ port: 4200, vendors: { pinpoint: { region: 'us-west-2', appIds: ['j1'] } } }));
+      writeFileSync(
+        file,
+        JSON.stringify({ port: 4200, vendors: { pinpoint: { region: 'us-west-2', appIds: ['j1'] } } }),
+      );
       const config = loadConfig({ cwd: dir, env: { ERASURE_CONFIG: file } });
       expect(config.port).to.equal(4200);
       expect(config.vendors.pinpoint!.region).to.equal('us-west-2');
@@ -316,20 +382,28 @@ describe('loadConfig', () => {
       writeFileSync(file, 'vendors:\n  pinpoint:\n    region: us-east-1\n    concurrency: -2\nunknownThing: 1\n');
       const err = configError({ cwd: dir, env: { ERASURE_CONFIG: file } });
       expect(err.problems).to.have.length(3);
-      expect(err.problems.join('\n')).to.match(/appIds/).and.match(/concurrency/).and.match(/unknownThing/);
+      expect(err.problems.join('\n'))
+        .to.match(/appIds/)
+        .and.match(/concurrency/)
+        .and.match(/unknownThing/);
     });
 
     it('gives a clear problem for a path that does not exist', () => {
       const missing = path.join(dir, 'no-such-file.yaml');
       const err = configError({ cwd: dir, env: { ERASURE_CONFIG: missing } });
       expect(err.problems).to.have.length(1);
-      expect(err.problems[0]).to.include('ERASURE_CONFIG').and.include(missing).and.match(/cannot be read/);
+      expect(err.problems[0])
+        .to.include('ERASURE_CONFIG')
+        .and.include(missing)
+        .and.match(/cannot be read/);
     });
 
     it('gives a clear problem for a path that is a directory', () => {
       const err = configError({ cwd: dir, env: { ERASURE_CONFIG: dir } });
       expect(err.problems).to.have.length(1);
-      expect(err.problems[0]).to.include('ERASURE_CONFIG').and.match(/cannot be read/);
+      expect(err.problems[0])
+        .to.include('ERASURE_CONFIG')
+        .and.match(/cannot be read/);
     });
 
     it('gives a clear problem for a file that is not valid JSON', () => {
@@ -348,7 +422,11 @@ describe('loadConfig', () => {
     });
 
     it('prefers a config object given directly over ERASURE_CONFIG', () => {
-      const config = loadConfig({ cwd: dir, env: { ERASURE_CONFIG: path.join(dir, 'missing.json') }, file: { port: 4500 } });
+      const config = loadConfig({
+        cwd: dir,
+        env: { ERASURE_CONFIG: path.join(dir, 'missing.json') },
+        file: { port: 4500 },
+      });
       expect(config.port).to.equal(4500);
     });
   });

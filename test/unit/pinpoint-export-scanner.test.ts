@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
-import { EndpointMatcher, ExportScan, ExportScanError, normaliseAddress, type ScanSubject } from '../../src/vendors/pinpoint-export-scanner.js';
+import {
+  EndpointMatcher,
+  ExportScan,
+  ExportScanError,
+  normaliseAddress,
+  type ScanSubject,
+} from '../../src/vendors/pinpoint-export-scanner.js';
 
 /** An export line as Pinpoint writes it (EndpointResponse fields, vendor-contracts §1.6). */
 function line(id: string, address: string | undefined, userId?: string, extra: Record<string, unknown> = {}): string {
@@ -22,7 +28,11 @@ function line(id: string, address: string | undefined, userId?: string, extra: R
 }
 
 /** Scans `text` gzipped, fed to the scanner in pieces of `pieceBytes` compressed bytes. */
-async function scan(subjects: ScanSubject[], text: string | Buffer, pieceBytes = 64 * 1024): Promise<{ ids: string[][]; scan: ExportScan }> {
+async function scan(
+  subjects: ScanSubject[],
+  text: string | Buffer,
+  pieceBytes = 64 * 1024,
+): Promise<{ ids: string[][]; scan: ExportScan }> {
   const gz = gzipSync(typeof text === 'string' ? Buffer.from(text, 'utf8') : text);
   const pieces: Buffer[] = [];
   for (let at = 0; at < gz.length; at += pieceBytes) pieces.push(gz.subarray(at, at + pieceBytes));
@@ -60,7 +70,15 @@ describe('Pinpoint export scanner', () => {
       line('e4', 'fcm-token-abc', 'user-1'),
       line('e5', 'carol@z.net', 'user-3'),
     ].join('\n');
-    const { ids, scan: s } = await scan([{ email: 'ann@x.com', phone: '+15550000001' }, { userId: 'user-1' }, { email: 'bob@y.org' }, { email: 'nobody@x.com' }], `${text}\n`);
+    const { ids, scan: s } = await scan(
+      [
+        { email: 'ann@x.com', phone: '+15550000001' },
+        { userId: 'user-1' },
+        { email: 'bob@y.org' },
+        { email: 'nobody@x.com' },
+      ],
+      `${text}\n`,
+    );
     expect(ids[0]).to.have.members(['e1', 'e2']);
     expect(ids[1]).to.have.members(['e1', 'e2', 'e4']);
     expect(ids[2]).to.deep.equal(['e3']);
@@ -86,13 +104,19 @@ describe('Pinpoint export scanner', () => {
   });
 
   it('matches e-mail addresses case-insensitively, as they are normalised', async () => {
-    const { ids } = await scan([{ email: 'ann@x.com' }], [line('upper', 'Ann@X.COM'), line('spaced', ' ann@x.com ')].join('\n'));
+    const { ids } = await scan(
+      [{ email: 'ann@x.com' }],
+      [line('upper', 'Ann@X.COM'), line('spaced', ' ann@x.com ')].join('\n'),
+    );
     expect(ids[0]).to.have.members(['upper', 'spaced']);
   });
 
   it('matches an address a user id would also spell only as an address, and a user id only as a user id', async () => {
     // Person A is ann@x.com; person B's *user id* happens to be the string "ann@x.com".
-    const { ids } = await scan([{ email: 'ann@x.com' }, { userId: 'ann@x.com' }], [line('by-address', 'ann@x.com'), line('by-user', 'other@x.com', 'ann@x.com')].join('\n'));
+    const { ids } = await scan(
+      [{ email: 'ann@x.com' }, { userId: 'ann@x.com' }],
+      [line('by-address', 'ann@x.com'), line('by-user', 'other@x.com', 'ann@x.com')].join('\n'),
+    );
     expect(ids[0]).to.deep.equal(['by-address']);
     expect(ids[1]).to.deep.equal(['by-user']);
   });
@@ -101,12 +125,17 @@ describe('Pinpoint export scanner', () => {
     const escapedAt = '{"ChannelType":"EMAIL","Address":"ann\\u0040x.com","User":{},"Id":"escaped-at"}';
     const quoted = '{"ChannelType":"EMAIL","Address":"q\\"uote@x.com","User":{"UserId":"user\\\\42"},"Id":"quoted"}';
     const slash = '{"ChannelType":"EMAIL","Address":"a\\/b@x.com","User":{},"Id":"slash"}';
-    const { ids } = await scan([{ email: 'ann@x.com' }, { email: 'q"uote@x.com' }, { userId: 'user\\42' }, { email: 'a/b@x.com' }], [escapedAt, quoted, slash].join('\n'));
+    const { ids } = await scan(
+      [{ email: 'ann@x.com' }, { email: 'q"uote@x.com' }, { userId: 'user\\42' }, { email: 'a/b@x.com' }],
+      [escapedAt, quoted, slash].join('\n'),
+    );
     expect(ids).to.deep.equal([['escaped-at'], ['quoted'], ['quoted'], ['slash']]);
   });
 
   it('does not take an attribute or a string that merely contains the key text for the address', async () => {
-    const trap = line('trap', 'someone@else.com', undefined, { Attributes: { Address: ['ann@x.com'], note: ['"Address":"ann@x.com"'] } });
+    const trap = line('trap', 'someone@else.com', undefined, {
+      Attributes: { Address: ['ann@x.com'], note: ['"Address":"ann@x.com"'] },
+    });
     const { ids } = await scan([{ email: 'ann@x.com' }], trap);
     expect(ids[0]).to.deep.equal([]);
   });
@@ -119,7 +148,9 @@ describe('Pinpoint export scanner', () => {
   });
 
   it('finds lines split across chunks at every possible byte', async () => {
-    const text = [line('first', 'bob@y.org'), line('target', 'ann@x.com', 'user-1'), line('third', 'carol@z.net')].join('\n');
+    const text = [line('first', 'bob@y.org'), line('target', 'ann@x.com', 'user-1'), line('third', 'carol@z.net')].join(
+      '\n',
+    );
     for (let size = 1; size <= text.length; size += 1) {
       const ids = await scanPlainChunks([{ email: 'ann@x.com' }, { userId: 'user-1' }], text, size);
       expect(ids, `chunks of ${size} bytes`).to.deep.equal([['target'], ['target']]);
@@ -128,9 +159,15 @@ describe('Pinpoint export scanner', () => {
 
   it('reads a large export in many gzip pieces, with non-ASCII neighbours', async () => {
     const lines: string[] = [];
-    for (let i = 0; i < 20_000; i++) lines.push(line(`ep-${i}`, i % 2 ? `user${i}@example.com` : `+1555${String(i).padStart(7, '0')}`, `user-${i}`));
+    for (let i = 0; i < 20_000; i++)
+      lines.push(line(`ep-${i}`, i % 2 ? `user${i}@example.com` : `+1555${String(i).padStart(7, '0')}`, `user-${i}`));
     lines.push(line('unicode', 'ånn@bücher.de'));
-    const subjects = [{ email: 'user12345@example.com' }, { phone: '+15550019998' }, { userId: 'user-7' }, { email: 'ånn@xn--bcher-kva.de' }];
+    const subjects = [
+      { email: 'user12345@example.com' },
+      { phone: '+15550019998' },
+      { userId: 'user-7' },
+      { email: 'ånn@xn--bcher-kva.de' },
+    ];
     const { ids, scan: s } = await scan(subjects, lines.join('\n'), 4096);
     expect(ids).to.deep.equal([['ep-12345'], ['ep-19998'], ['ep-7'], ['unicode']]);
     expect(s.stats.lines).to.equal(20_001);

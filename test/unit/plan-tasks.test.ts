@@ -9,12 +9,21 @@ import { pinpointQueue } from '../../queues/pinpoint-queue.js';
 import { pinpointConnector } from '../../src/connectors/pinpoint-connector.js';
 import { requestsQueue } from '../../queues/requests-queue.js';
 
-const config: Config = loadConfig({ env: {}, file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'] } } } });
+const config: Config = loadConfig({
+  env: {},
+  file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'] } } },
+});
 
 const PERSON = { userId: 'user-4242', email: 'ann.lee@example.com', phone: '+15550004242' } as const;
 
 function input(overrides: Partial<PlanInput> = {}): PlanInput {
-  return { requestId: 'req-7f3a', subject: { userId: PERSON.userId }, vendors: ['pinpoint'], vendorsExplicit: true, ...overrides };
+  return {
+    requestId: 'req-7f3a',
+    subject: { userId: PERSON.userId },
+    vendors: ['pinpoint'],
+    vendorsExplicit: true,
+    ...overrides,
+  };
 }
 
 /** Thrown error of `fn`, failing the test when it does not throw. */
@@ -93,7 +102,10 @@ describe('planning tasks', () => {
       expect(err).to.be.instanceOf(UnplannableVendorError);
       expect((err as UnplannableVendorError).vendor).to.equal('pinpoint');
       expect(err.name).to.equal('UnplannableVendorError');
-      expect(err.message).to.match(/^pinpoint: /).and.include('userId').and.include('addressScan');
+      expect(err.message)
+        .to.match(/^pinpoint: /)
+        .and.include('userId')
+        .and.include('addressScan');
       expect(err.message).to.not.include(PERSON.email);
     });
 
@@ -112,8 +124,15 @@ describe('planning tasks', () => {
         env: {},
         file: {
           vendors: {
-            pinpoint: { region: 'us-east-1', appIds: ['a1', 'a2'], addressScan: { bucket: 'exports-bucket', roleArn: 'arn:aws:iam::1:role/export' } },
-            s3: { region: 'us-east-1', locations: [{ bucket: 'imports-bucket', prefix: 'segments/' }, { bucket: 'legacy-bucket' }] },
+            pinpoint: {
+              region: 'us-east-1',
+              appIds: ['a1', 'a2'],
+              addressScan: { bucket: 'exports-bucket', roleArn: 'arn:aws:iam::1:role/export' },
+            },
+            s3: {
+              region: 'us-east-1',
+              locations: [{ bucket: 'imports-bucket', prefix: 'segments/' }, { bucket: 'legacy-bucket' }],
+            },
           },
         },
       });
@@ -161,7 +180,9 @@ describe('planning tasks', () => {
 
     it('gives skipped tasks the same ids they would have had', () => {
       const planned = planTasks(input(), config).map((t) => t.id);
-      const skipped = planTasks(input({ subject: { phone: PERSON.phone }, vendorsExplicit: false }), config).map((t) => t.id);
+      const skipped = planTasks(input({ subject: { phone: PERSON.phone }, vendorsExplicit: false }), config).map(
+        (t) => t.id,
+      );
       expect(skipped).to.deep.equal(planned);
     });
 
@@ -253,7 +274,8 @@ describe('building a request flow', () => {
     const flow = buildRequestFlow(requestId, tasks, queues, 60_000);
     for (const child of flow.children!) expect(child.opts?.delay).to.equal(60_000);
     expect(flow.opts?.delay).to.equal(undefined);
-    for (const child of buildRequestFlow(requestId, tasks, queues).children!) expect(child.opts?.delay).to.equal(undefined);
+    for (const child of buildRequestFlow(requestId, tasks, queues).children!)
+      expect(child.opts?.delay).to.equal(undefined);
   });
 
   it('builds the same flow for the same request', () => {

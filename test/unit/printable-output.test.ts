@@ -12,15 +12,26 @@ describe('Printed strings in the logs and on the admin page (issue 25, item 3)',
     const logger = createLogger({ logLevel: 'info' }, { silentConsole: true });
     const lines: string[] = [];
     // A stream transport sees exactly what the file and the console get (the logger's format applies to all).
-    logger.add(new winston.transports.Stream({ stream: new Writable({ write: (chunk, _encoding, done) => {
-          lines.push(String(chunk));
-          done();
-        } }) }));
+    logger.add(
+      new winston.transports.Stream({
+        stream: new Writable({
+          write: (chunk, _encoding, done) => {
+            lines.push(String(chunk));
+            done();
+          },
+        }),
+      }),
+    );
     const nested = { reason: HOSTILE, list: [HOSTILE] };
     logger.info(HOSTILE, { field: HOSTILE, nested });
     expect(lines).to.have.length(1);
-    const entry = JSON.parse(lines[0]) as { message: string; field: string; nested: { reason: string; list: string[] } };
-    for (const value of [entry.message, entry.field, entry.nested.reason, entry.nested.list[0]]) expect(value).to.equal('a]0;titleb[2Jc<U+202E>d<U+2066>e');
+    const entry = JSON.parse(lines[0]) as {
+      message: string;
+      field: string;
+      nested: { reason: string; list: string[] };
+    };
+    for (const value of [entry.message, entry.field, entry.nested.reason, entry.nested.list[0]])
+      expect(value).to.equal('a]0;titleb[2Jc<U+202E>d<U+2066>e');
     expect(lines[0]).to.not.include('\\u001b');
     expect(nested.reason, "the caller's object is not changed").to.equal(HOSTILE);
   });

@@ -22,14 +22,26 @@ async function thrown(promise: Promise<unknown>): Promise<Error> {
 }
 
 /** A server answering every request with one canned answer, to see how the client reads it. */
-async function cannedServer(status: number, headers: Record<string, string>, body: unknown): Promise<{ url: string; close(): Promise<void> }> {
+async function cannedServer(
+  status: number,
+  headers: Record<string, string>,
+  body: unknown,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((_req, res) => {
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((resolve) => server.close(() => { resolve(); })) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      ),
+  };
 }
 
 describe('Segment client (got) against the simulator', () => {
@@ -44,10 +56,16 @@ describe('Segment client (got) against the simulator', () => {
     client.close();
     await sandbox.close();
   });
-  afterEach(() => { sandbox.faults.clear(); });
+  afterEach(() => {
+    sandbox.faults.clear();
+  });
 
   it('creates a workspace regulation for exact user ids and reads it back, unwrapped, without vendor free text', async () => {
-    const { regulateId } = await client.createRegulation({ target: { kind: 'workspace' }, regulationType: 'SUPPRESS_WITH_DELETE', userIds: ['user-4', 'user-40'] });
+    const { regulateId } = await client.createRegulation({
+      target: { kind: 'workspace' },
+      regulationType: 'SUPPRESS_WITH_DELETE',
+      userIds: ['user-4', 'user-40'],
+    });
     expect(sandbox.segment.store.regulation(regulateId).subjectIds).to.deep.equal(['user-4', 'user-40']);
     const read = await client.getRegulation(regulateId);
     expect(read!.id).to.equal(regulateId);
@@ -56,17 +74,29 @@ describe('Segment client (got) against the simulator', () => {
     for (const d of read!.destinations) expect(d).to.have.keys('sourceId', 'id', 'name', 'status');
 
     sandbox.clock.advance(91 * 86_400_000);
-    expect(await client.getRegulation(regulateId), 'forgotten after 90 days: a result, not an error').to.equal(undefined);
+    expect(await client.getRegulation(regulateId), 'forgotten after 90 days: a result, not an error').to.equal(
+      undefined,
+    );
   });
 
   it('creates a source regulation on the source path', async () => {
     const [web] = sandbox.segment.sourceIds;
-    const { regulateId } = await client.createRegulation({ target: { kind: 'source', sourceId: web }, regulationType: 'DELETE_ARCHIVE_ONLY', userIds: ['user-5'] });
+    const { regulateId } = await client.createRegulation({
+      target: { kind: 'source', sourceId: web },
+      regulationType: 'DELETE_ARCHIVE_ONLY',
+      userIds: ['user-5'],
+    });
     expect(sandbox.segment.store.regulation(regulateId).scope).to.deep.equal({ kind: 'source', sourceId: web });
   });
 
   it('turns a 422 into a permanent error carrying the error type, never Segment’s message', async () => {
-    const err = await thrown(client.createRegulation({ target: { kind: 'workspace' }, regulationType: 'DELETE_ARCHIVE_ONLY', userIds: ['user-6'] }));
+    const err = await thrown(
+      client.createRegulation({
+        target: { kind: 'workspace' },
+        regulationType: 'DELETE_ARCHIVE_ONLY',
+        userIds: ['user-6'],
+      }),
+    );
     expect(err).to.be.instanceOf(PermanentVendorError);
     expect(err.message).to.equal('segment createWorkspaceRegulation was refused (422 ValidationFailure)');
   });
@@ -76,13 +106,21 @@ describe('Segment client (got) against the simulator', () => {
     const err = await thrown(wrong.getRegulation('anything'));
     expect(err).to.be.instanceOf(PermanentVendorError);
     // A rejected credential is a configuration mistake naming its key (issue 17), not a task outcome.
-    expect(err.message).to.equal('vendors.segment.token: credentials rejected or permission refused by segment (segment getRegulation answered 401 Unauthorized)');
+    expect(err.message).to.equal(
+      'vendors.segment.token: credentials rejected or permission refused by segment (segment getRegulation answered 401 Unauthorized)',
+    );
   });
 
   it('turns a 429 into a rate-limit error that waits msBeforeNext', async () => {
     const before = sandbox.segment.store.regulationsCreated;
     sandbox.faults.set('segment', { throttleForMs: 2500 });
-    const err = await thrown(client.createRegulation({ target: { kind: 'workspace' }, regulationType: 'SUPPRESS_WITH_DELETE', userIds: ['user-7'] }));
+    const err = await thrown(
+      client.createRegulation({
+        target: { kind: 'workspace' },
+        regulationType: 'SUPPRESS_WITH_DELETE',
+        userIds: ['user-7'],
+      }),
+    );
     expect(err).to.be.instanceOf(RateLimitedError);
     expect((err as RateLimitedError).retryAfterMs).to.be.within(2000, 2500);
     expect(sandbox.segment.store.regulationsCreated, 'nothing created').to.equal(before);
@@ -103,7 +141,11 @@ describe('Segment client (got) against the simulator', () => {
 describe('Segment client: throttling hints', () => {
   it('falls back to X-RateLimit-Reset when a 429 has no msBeforeNext', async () => {
     const reset = new Date(Date.now() + 30_000).toUTCString();
-    const server = await cannedServer(429, { 'x-ratelimit-reset': reset, 'x-ratelimit-remaining': '0' }, { errors: [{ type: 'RateLimited', message: 'slow down user-1' }] });
+    const server = await cannedServer(
+      429,
+      { 'x-ratelimit-reset': reset, 'x-ratelimit-remaining': '0' },
+      { errors: [{ type: 'RateLimited', message: 'slow down user-1' }] },
+    );
     try {
       const err = await thrown(createSegmentClient(settingsFor(server.url, 'sgp_token0000')).getRegulation('x'));
       expect(err).to.be.instanceOf(RateLimitedError);

@@ -8,11 +8,15 @@ import { segmentQueue } from '../../queues/segment-queue.js';
 const PERSON = { userId: 'user-4242', email: 'ann.lee@example.com' } as const;
 
 function settings(segment: Record<string, unknown> = {}): SegmentSettings {
-  return loadConfig({ env: {}, file: { vendors: { segment: { token: 'sgp_test_token', ...segment } } } }).vendors.segment!;
+  return loadConfig({ env: {}, file: { vendors: { segment: { token: 'sgp_test_token', ...segment } } } }).vendors
+    .segment!;
 }
 
 function plan(overrides: Partial<PlanInput> = {}, segment: Record<string, unknown> = {}) {
-  return segmentConnector.plan({ requestId: 'req-1', subject: { userId: PERSON.userId }, vendorsExplicit: true, ...overrides }, settings(segment));
+  return segmentConnector.plan(
+    { requestId: 'req-1', subject: { userId: PERSON.userId }, vendorsExplicit: true, ...overrides },
+    settings(segment),
+  );
 }
 
 describe('Segment connector and settings', () => {
@@ -32,16 +36,29 @@ describe('Segment connector and settings', () => {
   });
 
   it('refuses settings Segment would refuse: more than 5,000 ids, DELETE_ARCHIVE_ONLY at workspace scope, a regulation that erases nothing', () => {
-    for (const bad of [{ maxIdsPerRegulation: 5001 }, { regulationType: 'DELETE_ARCHIVE_ONLY' }, { regulationType: 'SUPPRESS_ONLY' }, { scope: { sourceIds: [] } }]) {
+    for (const bad of [
+      { maxIdsPerRegulation: 5001 },
+      { regulationType: 'DELETE_ARCHIVE_ONLY' },
+      { regulationType: 'SUPPRESS_ONLY' },
+      { scope: { sourceIds: [] } },
+    ]) {
       expect(() => settings(bad), JSON.stringify(bad)).to.throw(ConfigError);
     }
-    expect(settings({ regulationType: 'DELETE_ARCHIVE_ONLY', scope: { sourceIds: ['abc'] } }).regulationType).to.equal('DELETE_ARCHIVE_ONLY');
+    expect(settings({ regulationType: 'DELETE_ARCHIVE_ONLY', scope: { sourceIds: ['abc'] } }).regulationType).to.equal(
+      'DELETE_ARCHIVE_ONLY',
+    );
   });
 
   it('plans one regulate-user task for the workspace', () => {
     const tasks = plan();
     expect(tasks).to.have.length(1);
-    expect(tasks[0]).to.deep.include({ vendor: 'segment', resource: 'workspace', action: 'regulate-user', jobName: 'regulate-user', queue: segmentQueue.name });
+    expect(tasks[0]).to.deep.include({
+      vendor: 'segment',
+      resource: 'workspace',
+      action: 'regulate-user',
+      jobName: 'regulate-user',
+      queue: segmentQueue.name,
+    });
     expect(segmentConnector.queue.jobNames).to.include(tasks[0].jobName);
     expect(tasks[0].initialState).to.equal(undefined);
   });
@@ -56,13 +73,32 @@ describe('Segment connector and settings', () => {
   });
 
   it('plans the configured manual tasks as waiting_manual with their instructions', () => {
-    const tasks = plan({}, { manualTasks: [{ action: 'request-source-deletion', instructions: 'E-mail Segment support to delete the source.', resource: 'source/srcA' }] });
+    const tasks = plan(
+      {},
+      {
+        manualTasks: [
+          {
+            action: 'request-source-deletion',
+            instructions: 'E-mail Segment support to delete the source.',
+            resource: 'source/srcA',
+          },
+        ],
+      },
+    );
     expect(tasks).to.have.length(2);
-    expect(tasks[1]).to.deep.include({ action: 'request-source-deletion', resource: 'source/srcA', initialState: 'waiting_manual', waitingReason: 'E-mail Segment support to delete the source.' });
+    expect(tasks[1]).to.deep.include({
+      action: 'request-source-deletion',
+      resource: 'source/srcA',
+      initialState: 'waiting_manual',
+      waitingReason: 'E-mail Segment support to delete the source.',
+    });
   });
 
   it('refuses Segment named for a person without a user id, and skips it with a reason when it was not named', () => {
-    expect(() => plan({ subject: { email: PERSON.email } })).to.throw(UnplannableVendorError, /^segment: needs a userId/);
+    expect(() => plan({ subject: { email: PERSON.email } })).to.throw(
+      UnplannableVendorError,
+      /^segment: needs a userId/,
+    );
     const skipped = plan({ subject: { email: PERSON.email }, vendorsExplicit: false });
     expect(skipped).to.have.length(1);
     expect(skipped[0].initialState).to.equal('skipped');
@@ -70,9 +106,14 @@ describe('Segment connector and settings', () => {
   });
 
   it('accepts sandbox overrides without filling defaults over the simulator’s settings', () => {
-    const config = loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { segment: { batchWindowMs: 1000 } } } } });
+    const config = loadConfig({
+      env: {},
+      file: { sandbox: { vendorOverrides: { segment: { batchWindowMs: 1000 } } } },
+    });
     expect(config.sandboxMode).to.equal(true);
     expect(config.sandbox.vendorOverrides).to.deep.equal({ segment: { batchWindowMs: 1000 } });
-    expect(() => loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { segment: { batchWindowMs: 'soon' } } } } })).to.throw(ConfigError, /vendorOverrides\.segment\.batchWindowMs/);
+    expect(() =>
+      loadConfig({ env: {}, file: { sandbox: { vendorOverrides: { segment: { batchWindowMs: 'soon' } } } } }),
+    ).to.throw(ConfigError, /vendorOverrides\.segment\.batchWindowMs/);
   });
 });

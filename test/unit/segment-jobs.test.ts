@@ -1,11 +1,34 @@
 import { expect } from 'chai';
-import { nextPollMs, parseRegulationBatchScope, pollRegulation, regulationBatchScope, regulationOutcome } from '../../jobs/segment-poll-regulation.js';
+import {
+  nextPollMs,
+  parseRegulationBatchScope,
+  pollRegulation,
+  regulationBatchScope,
+  regulationOutcome,
+} from '../../jobs/segment-poll-regulation.js';
 import { regulateUser } from '../../jobs/segment-regulate-user.js';
-import { memberFallbackPollMs, type BatchInput, type BatchOutcome, type BatchRequest, type TaskInput } from '../../src/connectors/processor-contract.js';
-import type { CreateRegulationInput, RegulationStatus, SegmentClient, SegmentJobSettings } from '../../src/vendors/segment-client.js';
+import {
+  memberFallbackPollMs,
+  type BatchInput,
+  type BatchOutcome,
+  type BatchRequest,
+  type TaskInput,
+} from '../../src/connectors/processor-contract.js';
+import type {
+  CreateRegulationInput,
+  RegulationStatus,
+  SegmentClient,
+  SegmentJobSettings,
+} from '../../src/vendors/segment-client.js';
 import { PermanentVendorError } from '../../src/vendors/vendor-errors.js';
 
-const SETTINGS: SegmentJobSettings = { regulationType: 'SUPPRESS_WITH_DELETE', batchWindowMs: 300_000, maxIdsPerRegulation: 5000, pollIntervalMs: 3_600_000, pollJitter: 0.1 };
+const SETTINGS: SegmentJobSettings = {
+  regulationType: 'SUPPRESS_WITH_DELETE',
+  batchWindowMs: 300_000,
+  maxIdsPerRegulation: 5000,
+  pollIntervalMs: 3_600_000,
+  pollJitter: 0.1,
+};
 
 /** A Segment that records what it was asked and answers the status it is told. */
 function fakeSegment(status: () => RegulationStatus | undefined) {
@@ -36,7 +59,11 @@ function batchInput(userIds: Array<string | undefined>, previous: Record<string,
   const input: BatchInput = {
     batchId: 'b1',
     scope: regulationBatchScope('workspace', 'SUPPRESS_WITH_DELETE'),
-    members: userIds.map((userId, i) => ({ taskId: `t${i}`, requestId: `r${i}`, subject: userId ? { userId } : { email: `p${i}@example.org` } })),
+    members: userIds.map((userId, i) => ({
+      taskId: `t${i}`,
+      requestId: `r${i}`,
+      subject: userId ? { userId } : { email: `p${i}@example.org` },
+    })),
     attempt: 1,
     previous,
     checkpoint: async (e) => {
@@ -50,8 +77,15 @@ describe('Segment jobs', () => {
   describe('the batch scope', () => {
     it('names the resource and the regulation type, and reads back', () => {
       expect(regulationBatchScope('workspace', 'DELETE_ONLY')).to.equal('workspace#DELETE_ONLY');
-      expect(parseRegulationBatchScope('workspace#DELETE_ONLY')).to.deep.equal({ resource: 'workspace', target: { kind: 'workspace' }, regulationType: 'DELETE_ONLY' });
-      expect(parseRegulationBatchScope('source/abc123#DELETE_ARCHIVE_ONLY').target).to.deep.equal({ kind: 'source', sourceId: 'abc123' });
+      expect(parseRegulationBatchScope('workspace#DELETE_ONLY')).to.deep.equal({
+        resource: 'workspace',
+        target: { kind: 'workspace' },
+        regulationType: 'DELETE_ONLY',
+      });
+      expect(parseRegulationBatchScope('source/abc123#DELETE_ARCHIVE_ONLY').target).to.deep.equal({
+        kind: 'source',
+        sourceId: 'abc123',
+      });
     });
 
     it('refuses a scope it cannot read', () => {
@@ -65,9 +99,20 @@ describe('Segment jobs', () => {
     const base = { regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace' };
 
     it('FINISHED: done, with every destination’s status and the unsupported ones named', () => {
-      const out = regulationOutcome(regulation('FINISHED', [['Amplitude', 'FINISHED'], ['Mixpanel', 'NOT_SUPPORTED']]), base);
+      const out = regulationOutcome(
+        regulation('FINISHED', [
+          ['Amplitude', 'FINISHED'],
+          ['Mixpanel', 'NOT_SUPPORTED'],
+        ]),
+        base,
+      );
       expect(out.state).to.equal('done');
-      expect(out.result).to.deep.include({ regulateId: 'reg1', overallStatus: 'FINISHED', coverage: 'regulation-wide', unsupportedDestinations: ['Mixpanel'] });
+      expect(out.result).to.deep.include({
+        regulateId: 'reg1',
+        overallStatus: 'FINISHED',
+        coverage: 'regulation-wide',
+        unsupportedDestinations: ['Mixpanel'],
+      });
       expect(out.result.destinations).to.deep.equal([
         { name: 'Amplitude', id: 'd0', status: 'FINISHED', sourceId: 'src1' },
         { name: 'Mixpanel', id: 'd1', status: 'NOT_SUPPORTED', sourceId: 'src1' },
@@ -76,25 +121,65 @@ describe('Segment jobs', () => {
     });
 
     it('PARTIAL_SUCCESS: done, partial, naming each failing destination once', () => {
-      const out = regulationOutcome(regulation('PARTIAL_SUCCESS', [['Braze', 'FAILED'], ['Amplitude', 'FINISHED'], ['Braze', 'FAILED']]), base);
+      const out = regulationOutcome(
+        regulation('PARTIAL_SUCCESS', [
+          ['Braze', 'FAILED'],
+          ['Amplitude', 'FINISHED'],
+          ['Braze', 'FAILED'],
+        ]),
+        base,
+      );
       expect(out.state).to.equal('done');
       expect(out.result).to.deep.include({ partial: true, failedDestinations: ['Braze'] });
     });
 
     it('FAILED whose only failures are NOT_SUPPORTED destinations (Segment’s documented answer): done with errors naming them, not failed', () => {
-      const out = regulationOutcome(regulation('FAILED', [['Amplitude', 'FINISHED'], ['Mixpanel', 'NOT_SUPPORTED'], ['Google Ads', 'NOT_SUPPORTED']]), base);
+      const out = regulationOutcome(
+        regulation('FAILED', [
+          ['Amplitude', 'FINISHED'],
+          ['Mixpanel', 'NOT_SUPPORTED'],
+          ['Google Ads', 'NOT_SUPPORTED'],
+        ]),
+        base,
+      );
       expect(out.state).to.equal('done');
-      expect(out.result).to.deep.include({ overallStatus: 'FAILED', partial: true, failedDestinations: ['Mixpanel', 'Google Ads'] });
-      expect(out.result.reason).to.equal('ended FAILED only because destinations take no deletions: Mixpanel, Google Ads');
-      const alsoFailed = regulationOutcome(regulation('FAILED', [['Braze', 'FAILED'], ['Mixpanel', 'NOT_SUPPORTED']]), base);
+      expect(out.result).to.deep.include({
+        overallStatus: 'FAILED',
+        partial: true,
+        failedDestinations: ['Mixpanel', 'Google Ads'],
+      });
+      expect(out.result.reason).to.equal(
+        'ended FAILED only because destinations take no deletions: Mixpanel, Google Ads',
+      );
+      const alsoFailed = regulationOutcome(
+        regulation('FAILED', [
+          ['Braze', 'FAILED'],
+          ['Mixpanel', 'NOT_SUPPORTED'],
+        ]),
+        base,
+      );
       expect(alsoFailed.state, 'a supported destination that failed still fails the task').to.equal('failed');
-      const stillRunning = regulationOutcome(regulation('FAILED', [['Braze', 'RUNNING'], ['Mixpanel', 'NOT_SUPPORTED']]), base);
+      const stillRunning = regulationOutcome(
+        regulation('FAILED', [
+          ['Braze', 'RUNNING'],
+          ['Mixpanel', 'NOT_SUPPORTED'],
+        ]),
+        base,
+      );
       expect(stillRunning.state, 'a destination that did not finish is not counted as erased').to.equal('failed');
     });
 
     it('FAILED, NOT_SUPPORTED and INVALID: failed, with a reason naming the destinations', () => {
-      expect(regulationOutcome(regulation('FAILED', [['Mixpanel', 'FAILED']]), base).result.reason).to.equal('ended FAILED (failing destinations: Mixpanel)');
-      const unsupported = regulationOutcome(regulation('NOT_SUPPORTED', [['Mixpanel', 'NOT_SUPPORTED'], ['Braze', 'NOT_SUPPORTED']]), base);
+      expect(regulationOutcome(regulation('FAILED', [['Mixpanel', 'FAILED']]), base).result.reason).to.equal(
+        'ended FAILED (failing destinations: Mixpanel)',
+      );
+      const unsupported = regulationOutcome(
+        regulation('NOT_SUPPORTED', [
+          ['Mixpanel', 'NOT_SUPPORTED'],
+          ['Braze', 'NOT_SUPPORTED'],
+        ]),
+        base,
+      );
       expect(unsupported.state).to.equal('failed');
       expect(unsupported.result.reason).to.equal('ended NOT_SUPPORTED (failing destinations: Mixpanel, Braze)');
       const invalid = regulationOutcome(regulation('INVALID'), base);
@@ -118,8 +203,17 @@ describe('Segment jobs', () => {
       const { input, checkpoints } = batchInput(['user-1', 'user-2', 'user-1']);
       const result = await pollRegulation(input, { client: segment.client });
       expect(segment.created).to.have.length(1);
-      expect(segment.created[0]).to.deep.include({ target: { kind: 'workspace' }, regulationType: 'SUPPRESS_WITH_DELETE', userIds: ['user-1', 'user-2'] });
-      expect(checkpoints[0]).to.deep.include({ regulateId: 'reg1', subjects: 2, regulationType: 'SUPPRESS_WITH_DELETE', scope: 'workspace' });
+      expect(segment.created[0]).to.deep.include({
+        target: { kind: 'workspace' },
+        regulationType: 'SUPPRESS_WITH_DELETE',
+        userIds: ['user-1', 'user-2'],
+      });
+      expect(checkpoints[0]).to.deep.include({
+        regulateId: 'reg1',
+        subjects: 2,
+        regulationType: 'SUPPRESS_WITH_DELETE',
+        scope: 'workspace',
+      });
       expect(result.outcome).to.equal('waiting_vendor');
       if (result.outcome !== 'waiting_vendor') return;
       expect(result.pollAfterMs).to.be.within(3_600_000, 3_960_000);
@@ -159,7 +253,9 @@ describe('Segment jobs', () => {
       const fresh = await pollRegulation(batchInput(['user-1']).input, { client: fakeSegment(() => undefined).client });
       expect(fresh.outcome).to.equal('waiting_vendor');
       try {
-        await pollRegulation(batchInput(['user-1'], { regulateId: 'reg-old' }).input, { client: fakeSegment(() => undefined).client });
+        await pollRegulation(batchInput(['user-1'], { regulateId: 'reg-old' }).input, {
+          client: fakeSegment(() => undefined).client,
+        });
         expect.fail('expected a throw');
       } catch (err) {
         expect(err).to.be.instanceOf(PermanentVendorError);
@@ -199,18 +295,39 @@ describe('Segment jobs', () => {
     it('joins the batch of its scope and regulation type, sized by the settings, and waits without holding a worker', async () => {
       const { input, asked } = taskInput({ state: 'waiting', batchId: 'b1', closesAt: new Date(Date.now() + 60_000) });
       const result = await regulateUser(input, deps);
-      expect(asked).to.deep.equal([{ kind: 'poll-regulation', scope: 'workspace#SUPPRESS_WITH_DELETE', windowMs: 300_000, maxMembers: 5000 }]);
-      expect(result).to.deep.include({ outcome: 'waiting_vendor', pollAfterMs: memberFallbackPollMs(3_600_000), reason: 'in a Segment regulation batch that has not been sent yet' });
+      expect(asked).to.deep.equal([
+        { kind: 'poll-regulation', scope: 'workspace#SUPPRESS_WITH_DELETE', windowMs: 300_000, maxMembers: 5000 },
+      ]);
+      expect(result).to.deep.include({
+        outcome: 'waiting_vendor',
+        pollAfterMs: memberFallbackPollMs(3_600_000),
+        reason: 'in a Segment regulation batch that has not been sent yet',
+      });
     });
 
     it('succeeds with the regulation’s evidence when it is done', async () => {
-      const { input } = taskInput({ state: 'done', batchId: 'b1', result: { regulateId: 'reg1', overallStatus: 'FINISHED' } });
+      const { input } = taskInput({
+        state: 'done',
+        batchId: 'b1',
+        result: { regulateId: 'reg1', overallStatus: 'FINISHED' },
+      });
       // Segment offers no lookup of a regulated user: its FINISHED is vendor_confirmed (src/receipts/verification.ts).
-      expect(await regulateUser(input, deps)).to.deep.equal({ outcome: 'succeeded', evidence: { batchId: 'b1', regulateId: 'reg1', overallStatus: 'FINISHED', verification: 'vendor_confirmed' } });
+      expect(await regulateUser(input, deps)).to.deep.equal({
+        outcome: 'succeeded',
+        evidence: { batchId: 'b1', regulateId: 'reg1', overallStatus: 'FINISHED', verification: 'vendor_confirmed' },
+      });
     });
 
     it('keeps the evidence and fails with the reason when the regulation did not erase', async () => {
-      const { input, checkpoints } = taskInput({ state: 'failed', batchId: 'b1', result: { regulateId: 'reg1', overallStatus: 'FAILED', reason: 'ended FAILED (failing destinations: Mixpanel)' } });
+      const { input, checkpoints } = taskInput({
+        state: 'failed',
+        batchId: 'b1',
+        result: {
+          regulateId: 'reg1',
+          overallStatus: 'FAILED',
+          reason: 'ended FAILED (failing destinations: Mixpanel)',
+        },
+      });
       try {
         await regulateUser(input, deps);
         expect.fail('expected a throw');
@@ -222,7 +339,10 @@ describe('Segment jobs', () => {
     });
 
     it('skips a person without a user id, joining no batch', async () => {
-      const { input, asked } = taskInput({ state: 'waiting', batchId: 'b1', closesAt: new Date() }, { email: 'someone@example.org' });
+      const { input, asked } = taskInput(
+        { state: 'waiting', batchId: 'b1', closesAt: new Date() },
+        { email: 'someone@example.org' },
+      );
       expect((await regulateUser(input, deps)).outcome).to.equal('skipped');
       expect(asked).to.have.length(0);
     });

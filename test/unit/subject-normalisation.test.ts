@@ -220,7 +220,9 @@ describe('subject normalisation', () => {
 
   describe('installId', () => {
     it('lower-cases a UUID', () => {
-      expect(normaliseInstallId(' 3F2504E0-4F89-11D3-9A0C-0305E82C3301 ')).to.equal('3f2504e0-4f89-11d3-9a0c-0305e82c3301');
+      expect(normaliseInstallId(' 3F2504E0-4F89-11D3-9A0C-0305E82C3301 ')).to.equal(
+        '3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+      );
     });
 
     const refused: Array<[string, string]> = [
@@ -278,11 +280,13 @@ describe('subject normalisation', () => {
 
   describe('a whole subject', () => {
     it('normalises every identifier given and leaves out the rest', () => {
-      expect(normaliseSubject({ email: ' Ann@Bücher.de ', phone: '0044 20 7946 0958', amplitudeId: 42 })).to.deep.equal({
-        email: 'ann@xn--bcher-kva.de',
-        phone: '+442079460958',
-        amplitudeId: '42',
-      });
+      expect(normaliseSubject({ email: ' Ann@Bücher.de ', phone: '0044 20 7946 0958', amplitudeId: 42 })).to.deep.equal(
+        {
+          email: 'ann@xn--bcher-kva.de',
+          phone: '+442079460958',
+          amplitudeId: '42',
+        },
+      );
     });
 
     it('refuses an amplitudeId number beyond 2^53 when given through the subject too', () => {
@@ -325,7 +329,8 @@ describe('subject normalisation', () => {
       it(`never repeat the submitted ${kind} (${JSON.stringify(raw)})`, () => {
         const err = refusal(() => fn(raw));
         expect(err.message).to.not.include(raw);
-        for (const piece of raw.split(/[\s@.]+/).filter((p) => p.length >= 4)) expect(err.message).to.not.include(piece);
+        for (const piece of raw.split(/[\s@.]+/).filter((p) => p.length >= 4))
+          expect(err.message).to.not.include(piece);
       });
     }
   });

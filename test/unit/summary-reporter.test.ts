@@ -36,7 +36,15 @@ function run(spec: string, env: Record<string, string> = {}) {
     writeFileSync(file, spec);
     const result = spawnSync(
       process.execPath,
-      [path.join(ROOT, 'node_modules/mocha/bin/mocha.js'), '--no-config', '--node-option', 'import=tsx', '--reporter', path.join(ROOT, 'test/support/summary-reporter.cjs'), file],
+      [
+        path.join(ROOT, 'node_modules/mocha/bin/mocha.js'),
+        '--no-config',
+        '--node-option',
+        'import=tsx',
+        '--reporter',
+        path.join(ROOT, 'test/support/summary-reporter.cjs'),
+        file,
+      ],
       { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, encoding: 'utf8' },
     );
     const lines = result.stdout.trim().split('\n');
@@ -51,13 +59,17 @@ describe('The closing line of a test run', function () {
 
   it('counts every skipped test, grouped by the reason it was skipped, and passes without CI', () => {
     const result = run(SPEC);
-    expect(result.last, result.output).to.equal('2 passed, 0 failed, 5 skipped (no Postgres server here: 3; no Chromium here: 1; no reason given: 1)');
+    expect(result.last, result.output).to.equal(
+      '2 passed, 0 failed, 5 skipped (no Postgres server here: 3; no Chromium here: 1; no reason given: 1)',
+    );
     expect(result.status, result.output).to.equal(0);
   });
 
   it('counts skips as failures with CI=true, and exits non-zero', () => {
     const result = run(SPEC, { CI: 'true' });
-    expect(result.last, result.output).to.equal('2 passed, 5 failed (5 of them skipped, which CI=true counts as failed: no Postgres server here: 3; no Chromium here: 1; no reason given: 1)');
+    expect(result.last, result.output).to.equal(
+      '2 passed, 5 failed (5 of them skipped, which CI=true counts as failed: no Postgres server here: 3; no Chromium here: 1; no reason given: 1)',
+    );
     expect(result.status, result.output).to.equal(5);
   });
 

@@ -1,5 +1,12 @@
 import { expect } from 'chai';
-import { containsToken, equalsIdentifier, namesAny, redactIdentifiers, subjectNeedles, type Needle } from '../../src/privacy/token-match.js';
+import {
+  containsToken,
+  equalsIdentifier,
+  namesAny,
+  redactIdentifiers,
+  subjectNeedles,
+  type Needle,
+} from '../../src/privacy/token-match.js';
 
 const email = (value: string): Needle => ({ kind: 'email', value, caseInsensitive: true });
 const userId = (value: string): Needle => ({ kind: 'userId', value, caseInsensitive: false });
@@ -10,13 +17,36 @@ describe('whole-token matching of identifiers in free text (Invariant 2)', () =>
   describe('user ids', () => {
     const needle = userId('user-42');
 
-    for (const text of ["CustomProperties/user_id eq 'user-42'", 'user-42', 'Welcome, user-42!', '(user-42)', '"user-42"', 'ids: user-7,user-42;user-9', 'user_id=user-42', 'a - user-42 - b', 'ends with user-42.', 'users/user-42/profile']) {
+    for (const text of [
+      "CustomProperties/user_id eq 'user-42'",
+      'user-42',
+      'Welcome, user-42!',
+      '(user-42)',
+      '"user-42"',
+      'ids: user-7,user-42;user-9',
+      'user_id=user-42',
+      'a - user-42 - b',
+      'ends with user-42.',
+      'users/user-42/profile',
+    ]) {
       it(`finds user-42 in ${JSON.stringify(text)}`, () => {
         expect(containsToken(text, needle)).to.equal(true);
       });
     }
 
-    for (const text of ["CustomProperties/user_id eq 'user-421'", 'user-4299', 'vip-user-42', 'xuser-42', 'user-42-backup', 'user-42.5', 'user-42_old', '@user-42', 'USER-42', 'user-4', '']) {
+    for (const text of [
+      "CustomProperties/user_id eq 'user-421'",
+      'user-4299',
+      'vip-user-42',
+      'xuser-42',
+      'user-42-backup',
+      'user-42.5',
+      'user-42_old',
+      '@user-42',
+      'USER-42',
+      'user-4',
+      '',
+    ]) {
       it(`does not find user-42 in ${JSON.stringify(text)}`, () => {
         expect(containsToken(text, needle)).to.equal(false);
       });
@@ -33,13 +63,28 @@ describe('whole-token matching of identifiers in free text (Invariant 2)', () =>
   describe('e-mail addresses', () => {
     const needle = email('user42@example.com');
 
-    for (const text of ['Receipt for user42@example.com', 'A reset was requested for USER42@Example.COM.', '<user42@example.com>', 'mailto:user42@example.com', "email eq 'user42@example.com'", 'to: user42@example.com, user7@example.com']) {
+    for (const text of [
+      'Receipt for user42@example.com',
+      'A reset was requested for USER42@Example.COM.',
+      '<user42@example.com>',
+      'mailto:user42@example.com',
+      "email eq 'user42@example.com'",
+      'to: user42@example.com, user7@example.com',
+    ]) {
       it(`finds user42@example.com in ${JSON.stringify(text)}`, () => {
         expect(containsToken(text, needle)).to.equal(true);
       });
     }
 
-    for (const text of ['Receipt for user421@example.com', 'Receipt for xuser42@example.com', 'x.user42@example.com', 'ann+user42@example.com', 'user42@example.com.au', 'user42@example.community', 'user42@example-com.net']) {
+    for (const text of [
+      'Receipt for user421@example.com',
+      'Receipt for xuser42@example.com',
+      'x.user42@example.com',
+      'ann+user42@example.com',
+      'user42@example.com.au',
+      'user42@example.community',
+      'user42@example-com.net',
+    ]) {
       it(`does not find user42@example.com in ${JSON.stringify(text)}`, () => {
         expect(containsToken(text, needle)).to.equal(false);
       });
@@ -79,7 +124,13 @@ describe('whole-token matching of identifiers in free text (Invariant 2)', () =>
 
   describe('helpers', () => {
     it('builds needles from a subject: e-mail, install id and phone without case, user id exactly, never the Amplitude id', () => {
-      const needles = subjectNeedles({ email: 'user42@example.com', userId: 'user-42', installId: '00000000-0000-4000-8000-00000000002a', phone: '+15550000042', amplitudeId: '100000042' });
+      const needles = subjectNeedles({
+        email: 'user42@example.com',
+        userId: 'user-42',
+        installId: '00000000-0000-4000-8000-00000000002a',
+        phone: '+15550000042',
+        amplitudeId: '100000042',
+      });
       expect(needles.map((n) => [n.kind, n.caseInsensitive])).to.deep.equal([
         ['email', true],
         ['userId', false],
@@ -90,7 +141,9 @@ describe('whole-token matching of identifiers in free text (Invariant 2)', () =>
     });
 
     it('namesAny looks through every text for every needle, skipping missing ones', () => {
-      expect(namesAny([undefined, 'nobody here', "user_id eq 'user-42'"], [email('user42@example.com'), userId('user-42')])).to.equal(true);
+      expect(
+        namesAny([undefined, 'nobody here', "user_id eq 'user-42'"], [email('user42@example.com'), userId('user-42')]),
+      ).to.equal(true);
       expect(namesAny([null, "user_id eq 'user-421'"], [userId('user-42')])).to.equal(false);
     });
 

@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import { awsOperationName, operationLabel, outcomeOfStatus } from '../../src/vendors/vendor-call-observer.js';
-import { bucketIndex, emptyHistogram, histogramLines, LATENCY_BUCKETS_SECONDS } from '../../src/metrics/latency-histogram.js';
+import {
+  bucketIndex,
+  emptyHistogram,
+  histogramLines,
+  LATENCY_BUCKETS_SECONDS,
+} from '../../src/metrics/latency-histogram.js';
 import { parseTotals } from '../../src/metrics/vendor-call-stats.js';
 import { vendorCallLines } from '../../src/api/metrics.js';
 
@@ -51,8 +56,12 @@ describe('Vendor call metrics (pure parts)', () => {
     expect(lines[0]).to.equal('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="0.005"} 2');
     expect(lines[2]).to.equal('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="0.025"} 2');
     expect(lines[3]).to.equal('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="0.05"} 3');
-    expect(lines[LATENCY_BUCKETS_SECONDS.length - 1]).to.equal('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="30"} 3');
-    expect(lines[LATENCY_BUCKETS_SECONDS.length]).to.equal('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="+Inf"} 4');
+    expect(lines[LATENCY_BUCKETS_SECONDS.length - 1]).to.equal(
+      'erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="30"} 3',
+    );
+    expect(lines[LATENCY_BUCKETS_SECONDS.length]).to.equal(
+      'erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="+Inf"} 4',
+    );
     expect(lines.at(-2)).to.equal('erasure_vendor_call_duration_seconds_sum{vendor="pinpoint"} 40.0601');
     expect(lines.at(-1)).to.equal('erasure_vendor_call_duration_seconds_count{vendor="pinpoint"} 4');
     // Cumulative: never decreasing.
@@ -69,7 +78,7 @@ describe('Vendor call metrics (pure parts)', () => {
       's|pinpoint': '2500000',
       'n|pinpoint': '5',
       'b|pinpoint|0.123': '7',
-      'junk': 'x',
+      junk: 'x',
     });
     expect(totals.calls).to.deep.equal([
       { vendor: 'pinpoint', operation: 'DeleteEndpoint', outcome: 'ok', count: 3 },
@@ -77,7 +86,9 @@ describe('Vendor call metrics (pure parts)', () => {
     ]);
     const text = vendorCallLines(totals).join('\n');
     expect(text).to.include('# TYPE erasure_vendor_calls_total counter');
-    expect(text).to.include('erasure_vendor_calls_total{vendor="pinpoint",operation="GetUserEndpoints",outcome="429"} 2');
+    expect(text).to.include(
+      'erasure_vendor_calls_total{vendor="pinpoint",operation="GetUserEndpoints",outcome="429"} 2',
+    );
     expect(text).to.include('# TYPE erasure_vendor_call_duration_seconds histogram');
     expect(text).to.include('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="0.01"} 4');
     expect(text).to.include('erasure_vendor_call_duration_seconds_bucket{vendor="pinpoint",le="+Inf"} 5');

@@ -6,26 +6,60 @@ import { listen, type ListeningServer } from '../../src/sandbox/vendor-http.js';
 import { toVendorError as pinpointError } from '../../src/vendors/pinpoint-client.js';
 import { createObjectStoreClient, toS3Error } from '../../src/vendors/s3-client.js';
 import { toVendorError as appCenterError } from '../../src/vendors/appcenter-client.js';
-import { checkedVendorCode, PermanentVendorError, TransientVendorError, RateLimitedError, UNRECOGNISED_ERROR, VENDOR_ERROR_CODE } from '../../src/vendors/vendor-errors.js';
+import {
+  checkedVendorCode,
+  PermanentVendorError,
+  TransientVendorError,
+  RateLimitedError,
+  UNRECOGNISED_ERROR,
+  VENDOR_ERROR_CODE,
+} from '../../src/vendors/vendor-errors.js';
 import { printable, printableJson } from '../../src/privacy/printable-text.js';
 
-const HOSTILE = ['NoSuchUser-user-42', 'Code user42@example.com', '\u001b]0;title\u0007\u001b[2J', 'A'.repeat(65), 'x\u202eevil', '42', '', ' NoSuchKey'];
+const HOSTILE = [
+  'NoSuchUser-user-42',
+  'Code user42@example.com',
+  '\u001b]0;title\u0007\u001b[2J',
+  'A'.repeat(65),
+  'x\u202eevil',
+  '42',
+  '',
+  ' NoSuchKey',
+];
 
 describe('One pattern for every vendor error code (issue 25, item 3)', () => {
   it('keeps a code with the shape and turns anything else into unrecognised_error', () => {
-    for (const code of ['NoSuchKey', 'BadRequestException', 'ERR_NON_2XX_3XX_RESPONSE', 'ECONNRESET', 'TooManyRequests']) {
+    for (const code of [
+      'NoSuchKey',
+      'BadRequestException',
+      'ERR_NON_2XX_3XX_RESPONSE',
+      'ECONNRESET',
+      'TooManyRequests',
+    ]) {
       expect(VENDOR_ERROR_CODE.test(code), code).to.equal(true);
       expect(checkedVendorCode(code)).to.equal(code);
     }
-    for (const code of HOSTILE.filter((c) => c !== '')) expect(checkedVendorCode(code), JSON.stringify(code)).to.equal(UNRECOGNISED_ERROR);
+    for (const code of HOSTILE.filter((c) => c !== ''))
+      expect(checkedVendorCode(code), JSON.stringify(code)).to.equal(UNRECOGNISED_ERROR);
     expect(checkedVendorCode(''), 'no code').to.equal(undefined);
     expect(checkedVendorCode(42), 'not a string').to.equal(UNRECOGNISED_ERROR);
-    expect(checkedVendorCode('AccessDenied,NoSuchUser-user-42,InternalError')).to.equal(`AccessDenied,${UNRECOGNISED_ERROR},InternalError`);
+    expect(checkedVendorCode('AccessDenied,NoSuchUser-user-42,InternalError')).to.equal(
+      `AccessDenied,${UNRECOGNISED_ERROR},InternalError`,
+    );
   });
 
   it('checks the code in every error constructor, so no client can pass one unchecked', () => {
-    const details = { vendor: 'pinpoint' as const, operation: 'GetUserEndpoints', status: 400, code: 'NoSuchUser-user-42' };
-    for (const err of [new PermanentVendorError(details), new TransientVendorError(details), new RateLimitedError(details, 10)]) {
+    const details = {
+      vendor: 'pinpoint' as const,
+      operation: 'GetUserEndpoints',
+      status: 400,
+      code: 'NoSuchUser-user-42',
+    };
+    for (const err of [
+      new PermanentVendorError(details),
+      new TransientVendorError(details),
+      new RateLimitedError(details, 10),
+    ]) {
       expect(err.details.code).to.equal(UNRECOGNISED_ERROR);
       expect(err.message).to.include('unrecognised_error').and.not.include('user-42');
     }
@@ -33,7 +67,11 @@ describe('One pattern for every vendor error code (issue 25, item 3)', () => {
 
   it("checks AWS err.name from Pinpoint and S3, and App Center's code", () => {
     for (const name of HOSTILE.filter((c) => c !== '')) {
-      const metadata = { $metadata: { httpStatusCode: 400 }, $fault: 'client' as const, message: `about ${name} user-42` };
+      const metadata = {
+        $metadata: { httpStatusCode: 400 },
+        $fault: 'client' as const,
+        message: `about ${name} user-42`,
+      };
       const pinpoint = pinpointError('GetUserEndpoints', new PinpointServiceException({ name, ...metadata }), 10);
       const s3 = toS3Error('s3', 'GetObject', new S3ServiceException({ name, ...metadata }), 10);
       const appcenter = appCenterError('Push_DeleteInstallId', 400, name, undefined, 10);
@@ -43,7 +81,11 @@ describe('One pattern for every vendor error code (issue 25, item 3)', () => {
       }
     }
     // A network error's name too (it is the only thing taken from it).
-    const network = pinpointError('GetUserEndpoints', Object.assign(new Error('connect to user-42'), { name: 'Reset-user-42' }), 10);
+    const network = pinpointError(
+      'GetUserEndpoints',
+      Object.assign(new Error('connect to user-42'), { name: 'Reset-user-42' }),
+      10,
+    );
     expect(network.details.code).to.equal(UNRECOGNISED_ERROR);
   });
 
@@ -54,14 +96,22 @@ describe('One pattern for every vendor error code (issue 25, item 3)', () => {
     it('checks each key\u2019s Code before it joins the error', async () => {
       const app = express();
       app.post(/.*/, (_req, res) => {
-        res.type('application/xml').send(
-          '<?xml version="1.0" encoding="UTF-8"?><DeleteResult>' +
-            '<Error><Key>k1</Key><Code>AccessDenied-user-42</Code><Message>user-42 may not</Message></Error>' +
-            '<Error><Key>k2</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>',
-        );
+        res
+          .type('application/xml')
+          .send(
+            '<?xml version="1.0" encoding="UTF-8"?><DeleteResult>' +
+              '<Error><Key>k1</Key><Code>AccessDenied-user-42</Code><Message>user-42 may not</Message></Error>' +
+              '<Error><Key>k2</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>',
+          );
       });
       server = await listen(app);
-      const client = createObjectStoreClient({ region: 'us-east-1', endpoint: server.url, forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' }, throttleDelayMs: 1 });
+      const client = createObjectStoreClient({
+        region: 'us-east-1',
+        endpoint: server.url,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+        throttleDelayMs: 1,
+      });
       const err = await client.deleteVersions('b', [{ key: 'k1' }, { key: 'k2' }]).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(TransientVendorError);
       expect((err as TransientVendorError).details.code).to.equal(`AccessDenied,${UNRECOGNISED_ERROR}`);

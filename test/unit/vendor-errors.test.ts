@@ -12,7 +12,11 @@ import {
   type ClassifyOptions,
 } from '../../src/vendors/vendor-errors.js';
 
-const base = { vendor: 'pinpoint', operation: 'DeleteUserEndpoints', defaultThrottleDelayMs: 1500 } as const satisfies Partial<ClassifyOptions>;
+const base = {
+  vendor: 'pinpoint',
+  operation: 'DeleteUserEndpoints',
+  defaultThrottleDelayMs: 1500,
+} as const satisfies Partial<ClassifyOptions>;
 
 describe('vendor errors', () => {
   describe('classifyHttpFailure', () => {
@@ -80,15 +84,25 @@ describe('vendor errors', () => {
           expect(err).to.be.instanceOf(UnrecoverableError);
           expect((err as MisconfiguredVendorError).fault).to.equal('credentials');
           expect((err as MisconfiguredVendorError).configKey).to.equal('vendors.pinpoint.credentials');
-          expect(err.message).to.equal(`vendors.pinpoint.credentials: credentials rejected or permission refused by pinpoint (pinpoint DeleteUserEndpoints answered ${status} UnrecognizedClientException)`);
+          expect(err.message).to.equal(
+            `vendors.pinpoint.credentials: credentials rejected or permission refused by pinpoint (pinpoint DeleteUserEndpoints answered ${status} UnrecognizedClientException)`,
+          );
         });
       }
       it('reads the AWS codes for refused credentials as credential faults whatever the status', () => {
-        expect(classifyHttpFailure({ ...base, vendor: 's3', status: 400, code: 'InvalidAccessKeyId' })).to.be.instanceOf(MisconfiguredVendorError);
-        expect(classifyHttpFailure({ ...base, vendor: 's3', status: 400, code: 'InvalidArgument' })).to.not.be.instanceOf(MisconfiguredVendorError);
+        expect(
+          classifyHttpFailure({ ...base, vendor: 's3', status: 400, code: 'InvalidAccessKeyId' }),
+        ).to.be.instanceOf(MisconfiguredVendorError);
+        expect(
+          classifyHttpFailure({ ...base, vendor: 's3', status: 400, code: 'InvalidArgument' }),
+        ).to.not.be.instanceOf(MisconfiguredVendorError);
       });
       it('names a missing scope with its config key', () => {
-        const err = scopeMissing({ vendor: 'pinpoint', operation: 'GetApp', code: '404 NotFoundException' }, 'vendors.pinpoint.appIds[0]', 'does not exist in us-east-1');
+        const err = scopeMissing(
+          { vendor: 'pinpoint', operation: 'GetApp', code: '404 NotFoundException' },
+          'vendors.pinpoint.appIds[0]',
+          'does not exist in us-east-1',
+        );
         expect(err.fault).to.equal('scope_missing');
         expect(err.message).to.match(/^vendors\.pinpoint\.appIds\[0\] does not exist in us-east-1 /);
       });
@@ -101,26 +115,42 @@ describe('vendor errors', () => {
       });
 
       it('leave out an absent code and an absent status', () => {
-        expect(classifyHttpFailure({ ...base, status: 503 }).message).to.equal('pinpoint DeleteUserEndpoints failed (503)');
+        expect(classifyHttpFailure({ ...base, status: 503 }).message).to.equal(
+          'pinpoint DeleteUserEndpoints failed (503)',
+        );
         expect(classifyHttpFailure({ ...base }).message).to.equal('pinpoint DeleteUserEndpoints failed');
         expect(classifyHttpFailure({ ...base, code: '' }).message).to.equal('pinpoint DeleteUserEndpoints failed');
       });
 
       it('say how long a throttled call waits', () => {
-        expect(classifyHttpFailure({ ...base, status: 429, retryAfterMs: 2500 }).message).to.equal('pinpoint DeleteUserEndpoints was throttled; retrying in 2500 ms (429)');
+        expect(classifyHttpFailure({ ...base, status: 429, retryAfterMs: 2500 }).message).to.equal(
+          'pinpoint DeleteUserEndpoints was throttled; retrying in 2500 ms (429)',
+        );
       });
 
       it('carry nothing else a caller passes along, such as vendor message text', () => {
-        const leaky = { ...base, status: 404, code: 'NotFoundException', message: 'Endpoint for ann@x.com not found', body: { email: 'ann@x.com' } };
+        const leaky = {
+          ...base,
+          status: 404,
+          code: 'NotFoundException',
+          message: 'Endpoint for ann@x.com not found',
+          body: { email: 'ann@x.com' },
+        };
         const err = classifyHttpFailure(leaky);
         expect(err.message).to.not.include('ann@x.com');
         expect(JSON.stringify(err)).to.not.include('ann@x.com');
-        expect(err.details).to.deep.equal({ vendor: 'pinpoint', operation: 'DeleteUserEndpoints', status: 404, code: 'NotFoundException' });
+        expect(err.details).to.deep.equal({
+          vendor: 'pinpoint',
+          operation: 'DeleteUserEndpoints',
+          status: 404,
+          code: 'NotFoundException',
+        });
       });
     });
 
     it('are all recognised by isVendorError, and nothing else is', () => {
-      for (const status of [429, 503, 400]) expect(isVendorError(classifyHttpFailure({ ...base, status }))).to.equal(true);
+      for (const status of [429, 503, 400])
+        expect(isVendorError(classifyHttpFailure({ ...base, status }))).to.equal(true);
       expect(isVendorError(new Error('x'))).to.equal(false);
       expect(isVendorError(new UnrecoverableError('x'))).to.equal(false);
       expect(isVendorError(undefined)).to.equal(false);

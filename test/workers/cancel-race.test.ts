@@ -113,7 +113,15 @@ for (const backend of backends) {
       const requestId = randomUUID();
       const taskId = `${requestId}__pinpoint__gated`;
       gates.set(taskId, gate());
-      const { request } = await ledger.requests.createRequest(pinpointTaskRequest({ id: requestId, userId: 'user-7', resource: 'app/a1', action: 'gated', jobName: 'gated-member' }));
+      const { request } = await ledger.requests.createRequest(
+        pinpointTaskRequest({
+          id: requestId,
+          userId: 'user-7',
+          resource: 'app/a1',
+          action: 'gated',
+          jobName: 'gated-member',
+        }),
+      );
       await enqueue(request);
       await gates.get(taskId)!.entered;
       expect((await ledger.tasks.getTask(taskId))!.state).to.equal('running');
@@ -145,7 +153,14 @@ for (const backend of backends) {
 
     it('does not write the task back to waiting_vendor, nor delay its job to poll again', async () => {
       const { requestId, taskId, job } = await cancelMidRun();
-      await endRun(taskId, requestId, job, { result: { outcome: 'waiting_vendor', evidence: { regulateId: 'r-1' }, pollAfterMs: 200, reason: 'the vendor is working' } });
+      await endRun(taskId, requestId, job, {
+        result: {
+          outcome: 'waiting_vendor',
+          evidence: { regulateId: 'r-1' },
+          pollAfterMs: 200,
+          reason: 'the vendor is working',
+        },
+      });
     });
 
     it('does not write the task back to succeeded', async () => {
@@ -156,14 +171,20 @@ for (const backend of backends) {
 
     it('does not put the task back in the queue when the vendor throttles or fails for now', async () => {
       const throttled = await cancelMidRun();
-      await endRun(throttled.taskId, throttled.requestId, throttled.job, { throws: () => new RateLimitedError({ vendor: 'pinpoint', operation: 'gated', status: 429 }, 200) });
+      await endRun(throttled.taskId, throttled.requestId, throttled.job, {
+        throws: () => new RateLimitedError({ vendor: 'pinpoint', operation: 'gated', status: 429 }, 200),
+      });
       const transient = await cancelMidRun();
-      await endRun(transient.taskId, transient.requestId, transient.job, { throws: () => new TransientVendorError({ vendor: 'pinpoint', operation: 'gated', status: 503 }) });
+      await endRun(transient.taskId, transient.requestId, transient.job, {
+        throws: () => new TransientVendorError({ vendor: 'pinpoint', operation: 'gated', status: 503 }),
+      });
     });
 
     it('does not fail the withdrawn task when the vendor refuses for good', async () => {
       const { requestId, taskId, job } = await cancelMidRun();
-      await endRun(taskId, requestId, job, { throws: () => new PermanentVendorError({ vendor: 'pinpoint', operation: 'gated', status: 400 }) });
+      await endRun(taskId, requestId, job, {
+        throws: () => new PermanentVendorError({ vendor: 'pinpoint', operation: 'gated', status: 400 }),
+      });
       expect((await ledger.tasks.getTask(taskId))!.error).to.equal(null);
     });
 

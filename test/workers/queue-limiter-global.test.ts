@@ -14,7 +14,11 @@ import { testConfig } from '../support/test-service.js';
 describe('A vendor queue’s job limiter holds across worker processes', () => {
   it('two workers with the configured limiter start 12 jobs in three windows of 4, not two windows of 8', async function () {
     this.timeout(30_000);
-    const config = await testConfig({ file: { vendors: { pinpoint: { region: 'us-east-1', appIds: ['app'], rateLimit: { max: 4, durationMs: 1000 } } } } });
+    const config = await testConfig({
+      file: {
+        vendors: { pinpoint: { region: 'us-east-1', appIds: ['app'], rateLimit: { max: 4, durationMs: 1000 } } },
+      },
+    });
     const queue = resolveQueue(pinpointConnector.queue, config);
     expect(queue.limiter).to.deep.equal({ max: 4, durationMs: 1000 });
     const url = (await testRedis()).url;

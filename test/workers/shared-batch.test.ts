@@ -49,9 +49,22 @@ describe('Shared batches (Invariant 7)', () => {
     // Read as the run starts: a test may change it for later members while this one runs.
     const parkDelay = parkDelayMs;
     membersStarted.add(input.taskId);
-    const outcome = await input.awaitBatch({ kind: 'fake-batch', scope: 'app/shared', windowMs, maxMembers: 4, joinWhileRunning });
-    if (outcome.state === 'waiting' && firstRun && parkDelay > 0) await new Promise((resolve) => setTimeout(resolve, parkDelay));
-    if (outcome.state === 'waiting') return { outcome: 'waiting_vendor', evidence: { batchId: outcome.batchId }, pollAfterMs: memberPollMs, reason: 'waiting for shared batch' };
+    const outcome = await input.awaitBatch({
+      kind: 'fake-batch',
+      scope: 'app/shared',
+      windowMs,
+      maxMembers: 4,
+      joinWhileRunning,
+    });
+    if (outcome.state === 'waiting' && firstRun && parkDelay > 0)
+      await new Promise((resolve) => setTimeout(resolve, parkDelay));
+    if (outcome.state === 'waiting')
+      return {
+        outcome: 'waiting_vendor',
+        evidence: { batchId: outcome.batchId },
+        pollAfterMs: memberPollMs,
+        reason: 'waiting for shared batch',
+      };
     if (outcome.state === 'failed') throw new PermanentVendorError({ vendor: 'pinpoint', operation: 'fake-batch' });
     return { outcome: 'succeeded', evidence: { batchId: outcome.batchId, ...outcome.result } };
   };
@@ -65,9 +78,20 @@ describe('Shared batches (Invariant 7)', () => {
     }
     if (vendorWaits > 0) {
       vendorWaits -= 1;
-      return { outcome: 'waiting_vendor', evidence: { waited: true }, pollAfterMs: 1000 + runMs * 2, reason: 'the vendor is not done', openToLateMembers };
+      return {
+        outcome: 'waiting_vendor',
+        evidence: { waited: true },
+        pollAfterMs: 1000 + runMs * 2,
+        reason: 'the vendor is not done',
+        openToLateMembers,
+      };
     }
-    const results = new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: { hadUserId: !!m.subject.userId, members: input.members.length } }]));
+    const results = new Map(
+      input.members.map((m) => [
+        m.taskId,
+        { state: 'done' as const, result: { hadUserId: !!m.subject.userId, members: input.members.length } },
+      ]),
+    );
     return { outcome: 'done', evidence: { members: input.members.length }, members: results };
   };
 
@@ -103,11 +127,16 @@ describe('Shared batches (Invariant 7)', () => {
       enqueue,
       logger,
     });
-    events = new QueueEvents('requests', { connection: redisConnection(config.redisUrl!, true), prefix: config.queuePrefix });
+    events = new QueueEvents('requests', {
+      connection: redisConnection(config.redisUrl!, true),
+      prefix: config.queuePrefix,
+    });
     await events.waitUntilReady();
     submit = async (userId: string) => {
       const id = randomUUID();
-      const { request } = await ledger.requests.createRequest(pinpointTaskRequest({ id, userId, resource: 'app/shared', action: 'fake', jobName: 'fake-member' }));
+      const { request } = await ledger.requests.createRequest(
+        pinpointTaskRequest({ id, userId, resource: 'app/shared', action: 'fake', jobName: 'fake-member' }),
+      );
       await enqueue(request);
       return id;
     };
@@ -282,7 +311,16 @@ describe('Shared batches (Invariant 7)', () => {
     const batchId = await waitFor(async () => (await batches.unfinished(10))[0]?.id);
     const job = await waitFor(async () => (await queues.queue('pinpoint').getJob(batchJobId(batchId))) ?? undefined);
     await job.remove();
-    const report = await reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 });
+    const report = await reconcile(
+      {
+        ledger,
+        queues,
+        enqueue: createRequestEnqueuer({ ledger, queues }),
+        logger: createLogger({ logLevel: 'error' }, { silentConsole: true }),
+        batches,
+      },
+      { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 },
+    );
     expect(report.batchesRecovered).to.equal(1);
     const again = await queues.queue('pinpoint').getJob(batchJobId(batchId));
     await again!.promote();
@@ -300,8 +338,23 @@ describe('Shared batches (Invariant 7)', () => {
     // The batch ends in the ledger and its wake never reaches Redis: here, its job is gone and the batch completed by hand.
     await (await queues.queue('pinpoint').getJob(batchJobId(batchId)))!.remove();
     await batches.start(batchId);
-    await batches.complete(batchId, { members: 1 }, new Map([[taskId, { state: 'done' as const, result: { members: 1 } }]]), [taskId]);
-    const sweep = () => reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 });
+    await batches.complete(
+      batchId,
+      { members: 1 },
+      new Map([[taskId, { state: 'done' as const, result: { members: 1 } }]]),
+      [taskId],
+    );
+    const sweep = () =>
+      reconcile(
+        {
+          ledger,
+          queues,
+          enqueue: createRequestEnqueuer({ ledger, queues }),
+          logger: createLogger({ logLevel: 'error' }, { silentConsole: true }),
+          batches,
+        },
+        { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 },
+      );
     expect((await sweep()).membersWoken).to.equal(1);
     // Its own look would come after 60 s: it finishes now.
     const { request, task } = await finished(id);
@@ -321,8 +374,23 @@ describe('Shared batches (Invariant 7)', () => {
     await (await queues.queue('pinpoint').getJob(taskId))!.remove();
     await (await queues.queue('pinpoint').getJob(batchJobId(batchId)))!.remove();
     await batches.start(batchId);
-    await batches.complete(batchId, { members: 1 }, new Map([[taskId, { state: 'done' as const, result: { members: 1 } }]]), [taskId]);
-    const sweep = () => reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 });
+    await batches.complete(
+      batchId,
+      { members: 1 },
+      new Map([[taskId, { state: 'done' as const, result: { members: 1 } }]]),
+      [taskId],
+    );
+    const sweep = () =>
+      reconcile(
+        {
+          ledger,
+          queues,
+          enqueue: createRequestEnqueuer({ ledger, queues }),
+          logger: createLogger({ logLevel: 'error' }, { silentConsole: true }),
+          batches,
+        },
+        { enqueueGraceMs: 10_000, staleAfterMs: 60_000, identityRetentionDays: 30 },
+      );
     expect(await sweep()).to.deep.include({ membersWoken: 0, jobsRecreated: 1 });
     const { request, task } = await finished(id);
     expect(request!.status).to.equal('completed');
@@ -351,7 +419,17 @@ describe('Shared batches (Invariant 7)', () => {
     // Its next batch closes soon; its own look (memberPollMs) is a minute away.
     windowMs = 400;
     const sweep = (at: number) =>
-      reconcile({ ledger, queues, enqueue: createRequestEnqueuer({ ledger, queues }), logger: createLogger({ logLevel: 'error' }, { silentConsole: true }), batches }, { enqueueGraceMs: 10_000, staleAfterMs: 1000, identityRetentionDays: 30 }, new Date(at));
+      reconcile(
+        {
+          ledger,
+          queues,
+          enqueue: createRequestEnqueuer({ ledger, queues }),
+          logger: createLogger({ logLevel: 'error' }, { silentConsole: true }),
+          batches,
+        },
+        { enqueueGraceMs: 10_000, staleAfterMs: 1000, identityRetentionDays: 30 },
+        new Date(at),
+      );
     return { id, batchId, sweep };
   }
 
@@ -359,7 +437,10 @@ describe('Shared batches (Invariant 7)', () => {
     const { id, batchId, sweep } = await setAsideWithLostWake(true);
     expect(await sweep(Date.now() + 2000)).to.deep.include({ jobsRecreated: 1 });
     // Well before its own look a minute on; the request's parent may have ended when its job was removed.
-    const task = await waitFor(async () => (await ledger.tasks.getTasks(id)).find((t) => t.state === 'succeeded'), 30_000);
+    const task = await waitFor(
+      async () => (await ledger.tasks.getTasks(id)).find((t) => t.state === 'succeeded'),
+      30_000,
+    );
     expect(task.evidence.batchId).to.be.a('string').and.not.equal(batchId);
   });
 
@@ -367,7 +448,10 @@ describe('Shared batches (Invariant 7)', () => {
     const { id, batchId, sweep } = await setAsideWithLostWake(false);
     expect(await sweep(Date.now() + 2000)).to.deep.include({ jobsRecreated: 0, membersWoken: 1 });
     // Well before its own look a minute on; the request's parent may have ended when its job was removed.
-    const task = await waitFor(async () => (await ledger.tasks.getTasks(id)).find((t) => t.state === 'succeeded'), 30_000);
+    const task = await waitFor(
+      async () => (await ledger.tasks.getTasks(id)).find((t) => t.state === 'succeeded'),
+      30_000,
+    );
     expect(task.evidence.batchId).to.be.a('string').and.not.equal(batchId);
   });
 
@@ -378,7 +462,9 @@ describe('Shared batches (Invariant 7)', () => {
     expect(request!.status).to.equal('failed');
     expect(task.state).to.equal('failed');
     // Issue 17: the count and the last batch's cause, not the count alone.
-    expect(task.error).to.equal('pinpoint fake-batch shared batch failed 4 times; last cause: pinpoint fake-batch was refused (400)');
+    expect(task.error).to.equal(
+      'pinpoint fake-batch shared batch failed 4 times; last cause: pinpoint fake-batch was refused (400)',
+    );
     expect(batchCalls).to.have.length(4);
   });
 });

@@ -7,7 +7,14 @@ import { migrate } from '../../src/ledger/migrations.js';
 import { type Ledger, createLedger } from '../../src/ledger/ledger.js';
 import { outcomeOf } from '../../src/ledger/requests-ledger.js';
 import { createIdentityCipher } from '../../src/privacy/identity-cipher.js';
-import { FINAL_REQUEST_STATUSES, SETTLED_TASK_STATES, TERMINAL_TASK_STATES, type RequestStatus, type StatusChange, type TaskSpec } from '../../src/ledger/ledger-types.js';
+import {
+  FINAL_REQUEST_STATUSES,
+  SETTLED_TASK_STATES,
+  TERMINAL_TASK_STATES,
+  type RequestStatus,
+  type StatusChange,
+  type TaskSpec,
+} from '../../src/ledger/ledger-types.js';
 import { createTaskRunner } from '../../src/workers/task-runner.js';
 import { openMembers } from '../../src/workers/batch-runner.js';
 import type { BatchCoordinator } from '../../src/workers/batch-coordinator.js';
@@ -30,9 +37,31 @@ import { InMemoryLedger } from '../support/in-memory-ledger.js';
  * 3. every request settles exactly once (once more after each reopening: a retry).
  */
 
-const ENDINGS = ['waiting_vendor', 'succeeded', 'not_found', 'skipped', 'throttled', 'transient', 'permanent', 'checkpoint'] as const;
+const ENDINGS = [
+  'waiting_vendor',
+  'succeeded',
+  'not_found',
+  'skipped',
+  'throttled',
+  'transient',
+  'permanent',
+  'checkpoint',
+] as const;
 type Ending = (typeof ENDINGS)[number];
-const STEPS = ['deliver', 'deliver', 'end', 'end', 'redeliver', 'cancel', 'withdraw', 'retry', 'reconcile', 'wake', 'failedHandler', 'completeManual'] as const;
+const STEPS = [
+  'deliver',
+  'deliver',
+  'end',
+  'end',
+  'redeliver',
+  'cancel',
+  'withdraw',
+  'retry',
+  'reconcile',
+  'wake',
+  'failedHandler',
+  'completeManual',
+] as const;
 type StepKind = (typeof STEPS)[number];
 interface Step {
   kind: StepKind;
@@ -81,7 +110,12 @@ describe('Task and request state machines under random interleavings (property)'
     const ending = await gate.ending;
     switch (ending) {
       case 'waiting_vendor':
-        return { outcome: 'waiting_vendor', evidence: { polled: true }, pollAfterMs: 1000, reason: 'the vendor is working' };
+        return {
+          outcome: 'waiting_vendor',
+          evidence: { polled: true },
+          pollAfterMs: 1000,
+          reason: 'the vendor is working',
+        };
       case 'throttled':
         throw new RateLimitedError({ vendor: 'pinpoint', operation: 'race', status: 429 }, 1000);
       case 'transient':
@@ -157,7 +191,16 @@ describe('Task and request state machines under random interleavings (property)'
         initialState,
         ...(initialState === 'queued' ? {} : { waitingReason: 'set up so' }),
       }));
-      await ledger.requests.createRequest({ id, regulation: 'gdpr', vendors: ['pinpoint'], subject: { userId: 'user-1' }, submittedAt: new Date(), dueAt: new Date(Date.now() + 86_400_000), tasks: specs, actor: 'test' });
+      await ledger.requests.createRequest({
+        id,
+        regulation: 'gdpr',
+        vendors: ['pinpoint'],
+        subject: { userId: 'user-1' },
+        submittedAt: new Date(),
+        dueAt: new Date(Date.now() + 86_400_000),
+        tasks: specs,
+        actor: 'test',
+      });
       await ledger.requests.markEnqueued(id);
       await ledger.requests.settleRequest(id);
       requestIds.push(id);
@@ -207,7 +250,12 @@ describe('Task and request state machines under random interleavings (property)'
       failedJobs.delete(taskId);
       let entered!: () => void;
       let release!: (ending: Ending) => void;
-      const inside = new Promise<'entered'>((resolve) => (entered = () => { resolve('entered'); }));
+      const inside = new Promise<'entered'>(
+        (resolve) =>
+          (entered = () => {
+            resolve('entered');
+          }),
+      );
       nextGate = { entered, ending: new Promise<Ending>((resolve) => (release = resolve)) };
       const ended: Run['ended'] = runner(fakeJob(taskId)).then(
         (value) => ({ ok: true as const, value }),
@@ -232,12 +280,17 @@ describe('Task and request state machines under random interleavings (property)'
       if (failedEvents.length === 0) return;
       const [taskId] = failedEvents.splice(index % failedEvents.length, 1) as [string];
       const task = await ledger.tasks.getTask(taskId);
-      if (task && task.state !== 'failed' && (await ledger.tasks.failTask(taskId, 'job ended')).applied) await ledger.requests.settleRequest(task.requestId);
+      if (task && task.state !== 'failed' && (await ledger.tasks.failTask(taskId, 'job ended')).applied)
+        await ledger.requests.settleRequest(task.requestId);
     }
 
     /** The cancel operation (src/operations/cancel-request.ts): the withdrawals are steps of their own, as vendor calls take time. */
     async function cancel(index: number): Promise<void> {
-      const result = await ledger.requests.cancelRequest(requestIds[index % requestIds.length], 'operator:test', 'withdrawn');
+      const result = await ledger.requests.cancelRequest(
+        requestIds[index % requestIds.length],
+        'operator:test',
+        'withdrawn',
+      );
       if (result) withdrawals.push(...result.started.map((t) => t.id));
     }
 
@@ -251,14 +304,19 @@ describe('Task and request state machines under random interleavings (property)'
 
     /** On-call's retry (src/operations/retry-tasks.ts): the failed jobs run again. */
     async function retry(index: number): Promise<void> {
-      for (const task of await ledger.tasks.reopenFailedTasks(requestIds[index % requestIds.length], 'operator:test', 'try again')) {
+      for (const task of await ledger.tasks.reopenFailedTasks(
+        requestIds[index % requestIds.length],
+        'operator:test',
+        'try again',
+      )) {
         attemptsMade.set(task.id, 0);
         failedJobs.delete(task.id);
         pending.push(task.id);
       }
     }
 
-    const hasJob = (taskId: string) => pending.includes(taskId) || active.some((r) => r.taskId === taskId) || failedJobs.has(taskId);
+    const hasJob = (taskId: string) =>
+      pending.includes(taskId) || active.some((r) => r.taskId === taskId) || failedJobs.has(taskId);
 
     /** The reconciler's sweep (src/workers/reconciler.ts), every task stale. */
     async function reconcile(): Promise<void> {
@@ -267,10 +325,12 @@ describe('Task and request state machines under random interleavings (property)'
         const state = states.get(taskId);
         if (!state || TERMINAL_TASK_STATES.includes(state) || state === 'waiting_manual') continue;
         if (failedJobs.has(taskId)) {
-          if ((await ledger.tasks.failTask(taskId, 'job failed')).applied) await ledger.requests.settleRequest(requestId);
+          if ((await ledger.tasks.failTask(taskId, 'job failed')).applied)
+            await ledger.requests.settleRequest(requestId);
         } else if (!hasJob(taskId)) pending.push(taskId); // a lost job is re-created
       }
-      for (const requestId of await ledger.queries.unsettledRequests(500)) if (requestIds.includes(requestId)) await ledger.requests.settleRequest(requestId);
+      for (const requestId of await ledger.queries.unsettledRequests(500))
+        if (requestIds.includes(requestId)) await ledger.requests.settleRequest(requestId);
     }
 
     /** A shared batch ends and wakes its members (src/workers/batch-runner.ts): their delayed jobs run now. */
@@ -284,7 +344,8 @@ describe('Task and request state machines under random interleavings (property)'
 
     async function completeManual(index: number): Promise<void> {
       const { id, requestId } = tasks[index % tasks.length];
-      if (await ledger.tasks.completeManualTask(requestId, id, 'operator:test', 'done by hand')) await ledger.requests.settleRequest(requestId);
+      if (await ledger.tasks.completeManualTask(requestId, id, 'operator:test', 'done by hand'))
+        await ledger.requests.settleRequest(requestId);
     }
 
     // Property 1, after every step: nothing left a settled state, no cancelled request was reopened.
@@ -293,7 +354,8 @@ describe('Task and request state machines under random interleavings (property)'
       const now = await world.states(requestIds);
       for (const [id, before] of seen) {
         // SETTLED_TASK_STATES has `cancelled`, a request's status too.
-        if ((SETTLED_TASK_STATES as readonly string[]).includes(before)) expect(now.get(id), `${id} was ${before}, then ${after}`).to.equal(before);
+        if ((SETTLED_TASK_STATES as readonly string[]).includes(before))
+          expect(now.get(id), `${id} was ${before}, then ${after}`).to.equal(before);
       }
       seen = now;
     }
@@ -354,7 +416,8 @@ describe('Task and request state machines under random interleavings (property)'
     for (const requestId of requestIds) {
       const request = (await ledger.requests.getRequest(requestId))!;
       const states = (await ledger.tasks.getTasks(requestId)).map((t) => t.state);
-      for (const state of states) expect(TERMINAL_TASK_STATES, `a task of ${requestId} left ${state}`).to.include(state);
+      for (const state of states)
+        expect(TERMINAL_TASK_STATES, `a task of ${requestId} left ${state}`).to.include(state);
       expect(FINAL_REQUEST_STATUSES, `request left ${request.status}`).to.include(request.status);
       if (request.status !== 'cancelled') expect(request.status).to.equal(outcomeOf(states));
 
@@ -363,8 +426,14 @@ describe('Task and request state machines under random interleavings (property)'
       const isFinal = (s: RequestStatus) => FINAL_REQUEST_STATUSES.includes(s);
       const settlements = history.filter((c) => !isFinal(c.from) && isFinal(c.to)).length;
       const reopenings = history.filter((c) => isFinal(c.from) && !isFinal(c.to)).length;
-      expect(history.filter((c) => isFinal(c.from) && isFinal(c.to)), 'moved from one outcome to another').to.deep.equal([]);
-      expect(history.filter((c) => c.from === 'cancelled'), 'a cancelled request was reopened').to.deep.equal([]);
+      expect(
+        history.filter((c) => isFinal(c.from) && isFinal(c.to)),
+        'moved from one outcome to another',
+      ).to.deep.equal([]);
+      expect(
+        history.filter((c) => c.from === 'cancelled'),
+        'a cancelled request was reopened',
+      ).to.deep.equal([]);
       expect(settlements, `settlements of ${JSON.stringify(history)}`).to.equal(reopenings + 1);
     }
   }
@@ -376,16 +445,35 @@ describe('Task and request state machines under random interleavings (property)'
     withdrawable: fc.boolean(),
   });
   const shape: fc.Arbitrary<Shape> = fc.record({
-    requests: fc.array(fc.array(fc.constantFrom<'queued' | 'waiting_manual' | 'skipped'>('queued', 'queued', 'queued', 'waiting_manual', 'skipped'), { minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 2 }),
+    requests: fc.array(
+      fc.array(
+        fc.constantFrom<'queued' | 'waiting_manual' | 'skipped'>(
+          'queued',
+          'queued',
+          'queued',
+          'waiting_manual',
+          'skipped',
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
+      { minLength: 1, maxLength: 2 },
+    ),
   });
 
-  const interleavings = (world: () => World) => fc.asyncProperty(shape, fc.array(step, { maxLength: 24 }), (s, steps) => interleave(world(), s, steps));
+  const interleavings = (world: () => World) =>
+    fc.asyncProperty(shape, fc.array(step, { maxLength: 24 }), (s, steps) => interleave(world(), s, steps));
 
   it(`on the real ledger's SQL (PGlite), ${REAL_RUNS} interleavings: never revives a cancelled or settled task, ends every task, settles every request exactly once`, async () => {
-    await fc.assert(interleavings(() => pglite), { numRuns: REAL_RUNS });
+    await fc.assert(
+      interleavings(() => pglite),
+      { numRuns: REAL_RUNS },
+    );
   });
 
   it(`on the in-memory model of the ledger (same transition tables), ${MODEL_RUNS} interleavings: the same three properties`, async () => {
-    await fc.assert(interleavings(() => model), { numRuns: MODEL_RUNS });
+    await fc.assert(
+      interleavings(() => model),
+      { numRuns: MODEL_RUNS },
+    );
   });
 });

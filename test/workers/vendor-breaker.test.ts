@@ -30,7 +30,11 @@ describe('Per-vendor circuit breaker, state in Redis (issue 17)', () => {
     const config = await testConfig();
     queues = await createQueueSet({ url: config.redisUrl!, prefix: config.queuePrefix }, resolveQueues(config));
     const logger = createLogger({ logLevel: 'debug', logFile: SUITE_LOG_FILE }, { silentConsole: true });
-    const settings = { consecutiveFailures: 3, probeAfterMs: 60_000, webhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook` };
+    const settings = {
+      consecutiveFailures: 3,
+      probeAfterMs: 60_000,
+      webhookUrl: `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`,
+    };
     breaker = createVendorBreaker({ redisUrl: config.redisUrl!, queues, settings, logger });
     // A second process on the same Redis and prefix sees the same state.
     other = createVendorBreaker({ redisUrl: config.redisUrl!, queues, settings, logger });
@@ -52,7 +56,12 @@ describe('Per-vendor circuit breaker, state in Redis (issue 17)', () => {
     expect(await queues.queue('segment').isPaused()).to.equal(true);
     expect(await queues.queue('amplitude').isPaused()).to.equal(false);
     expect(alerts).to.have.length(1);
-    expect(alerts[0]).to.include({ event: 'vendor_breaker_open', vendor: 'segment', state: 'open', fault: 'transient' });
+    expect(alerts[0]).to.include({
+      event: 'vendor_breaker_open',
+      vendor: 'segment',
+      state: 'open',
+      fault: 'transient',
+    });
   });
 
   it('counts only consecutive outages: a success in between starts again', async () => {
@@ -71,7 +80,10 @@ describe('Per-vendor circuit breaker, state in Redis (issue 17)', () => {
     expect((await breaker.state('pinpoint')).state).to.equal('half_open');
     expect(await queues.queue('pinpoint').isPaused(), 'the queue runs for the probe').to.equal(false);
 
-    expect(await breaker.recordTransient('pinpoint', 'pinpoint GetUserEndpoints failed (500)'), 'one failure re-opens a half-open breaker').to.equal(true);
+    expect(
+      await breaker.recordTransient('pinpoint', 'pinpoint GetUserEndpoints failed (500)'),
+      'one failure re-opens a half-open breaker',
+    ).to.equal(true);
     expect((await breaker.state('pinpoint')).state).to.equal('open');
     expect(await queues.queue('pinpoint').isPaused()).to.equal(true);
 
@@ -81,9 +93,18 @@ describe('Per-vendor circuit breaker, state in Redis (issue 17)', () => {
   });
 
   it('never probes after a credentials or scope fault: only the operator’s resume closes it', async () => {
-    await breaker.trip('s3', 'scope_missing', 'vendors.s3.locations[0].bucket "x" does not exist', 'vendors.s3.locations[0].bucket');
+    await breaker.trip(
+      's3',
+      'scope_missing',
+      'vendors.s3.locations[0].bucket "x" does not exist',
+      'vendors.s3.locations[0].bucket',
+    );
     expect(await breaker.probeDue(Date.now() + 3_600_000)).to.deep.equal([]);
-    expect(await breaker.state('s3')).to.include({ state: 'open', fault: 'scope_missing', configKey: 'vendors.s3.locations[0].bucket' });
+    expect(await breaker.state('s3')).to.include({
+      state: 'open',
+      fault: 'scope_missing',
+      configKey: 'vendors.s3.locations[0].bucket',
+    });
     // A later storm does not overwrite the config fault's reason.
     await breaker.trip('s3', 'transient', 'storm');
     expect((await breaker.state('s3')).fault).to.equal('scope_missing');
@@ -93,10 +114,25 @@ describe('Per-vendor circuit breaker, state in Redis (issue 17)', () => {
   });
 
   it('counts the vendor failing (5xx, 408, timeouts), not our own read-back checks', () => {
-    expect(isVendorOutage(new TransientVendorError({ vendor: 's3', operation: 'GetObject', status: 503 }))).to.equal(true);
-    expect(isVendorOutage(new TransientVendorError({ vendor: 's3', operation: 'GetObject', status: 408 }))).to.equal(true);
-    expect(isVendorOutage(new TransientVendorError({ vendor: 'segment', operation: 'getRegulation', code: 'TimeoutError' }, 'did not complete'))).to.equal(true);
-    expect(isVendorOutage(new TransientVendorError({ vendor: 's3', operation: 'ReadObject', code: 'Truncated' }))).to.equal(false);
-    expect(isVendorOutage(new TransientVendorError({ vendor: 'pinpoint', operation: 'GetEndpoint', code: 'StillPresent' }))).to.equal(false);
+    expect(isVendorOutage(new TransientVendorError({ vendor: 's3', operation: 'GetObject', status: 503 }))).to.equal(
+      true,
+    );
+    expect(isVendorOutage(new TransientVendorError({ vendor: 's3', operation: 'GetObject', status: 408 }))).to.equal(
+      true,
+    );
+    expect(
+      isVendorOutage(
+        new TransientVendorError(
+          { vendor: 'segment', operation: 'getRegulation', code: 'TimeoutError' },
+          'did not complete',
+        ),
+      ),
+    ).to.equal(true);
+    expect(
+      isVendorOutage(new TransientVendorError({ vendor: 's3', operation: 'ReadObject', code: 'Truncated' })),
+    ).to.equal(false);
+    expect(
+      isVendorOutage(new TransientVendorError({ vendor: 'pinpoint', operation: 'GetEndpoint', code: 'StillPresent' })),
+    ).to.equal(false);
   });
 });

@@ -45,22 +45,49 @@ describe('A shared batch and a cancel that came before it ran (src/workers/batch
       subject: { amplitudeId },
       submittedAt: new Date(),
       dueAt: new Date(Date.now() + 86_400_000),
-      tasks: [{ id: taskId, vendor: 'amplitude', resource: 'project/main', action: 'amplitude-delete-user', queue: 'amplitude', jobName: 'amplitude-delete-user' }],
+      tasks: [
+        {
+          id: taskId,
+          vendor: 'amplitude',
+          resource: 'project/main',
+          action: 'amplitude-delete-user',
+          queue: 'amplitude',
+          jobName: 'amplitude-delete-user',
+        },
+      ],
       actor: 'test',
     });
     await ledger.requests.markEnqueued(requestId);
     await ledger.tasks.beginTask(taskId);
-    const joined = await batches.join({ vendor: 'amplitude', kind: BATCH_JOB, scope: 'project/main', taskId, requestId, windowMs: 60_000, maxMembers: 100 });
+    const joined = await batches.join({
+      vendor: 'amplitude',
+      kind: BATCH_JOB,
+      scope: 'project/main',
+      taskId,
+      requestId,
+      windowMs: 60_000,
+      maxMembers: 100,
+    });
     return { requestId, taskId, batchId: joined!.batch.id };
   }
 
   it('sends no identifier of the cancelled person to the vendor, ends that task cancelled, and runs the others', async () => {
     const people = [await startedMember('7000001'), await startedMember('7000002'), await startedMember('7000003')];
     const batchId = people[0].batchId;
-    expect(people.map((p) => p.batchId), 'one batch').to.deep.equal([batchId, batchId, batchId]);
+    expect(
+      people.map((p) => p.batchId),
+      'one batch',
+    ).to.deep.equal([batchId, batchId, batchId]);
     const [kept1, cancelled, kept2] = people;
-    const cancel = await ledger.requests.cancelRequest(cancelled.requestId, 'operator:test', 'the person withdrew the request');
-    expect(cancel!.started.map((t) => t.id), 'the task had started: its withdrawal job is not run here').to.deep.equal([cancelled.taskId]);
+    const cancel = await ledger.requests.cancelRequest(
+      cancelled.requestId,
+      'operator:test',
+      'the person withdrew the request',
+    );
+    expect(
+      cancel!.started.map((t) => t.id),
+      'the task had started: its withdrawal job is not run here',
+    ).to.deep.equal([cancelled.taskId]);
 
     const sent: Array<{ taskId: string; amplitudeId?: string }> = [];
     const processor: BatchProcessor = (input) => {
@@ -68,15 +95,33 @@ describe('A shared batch and a cancel that came before it ran (src/workers/batch
       const results = new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: { sent: true } }]));
       return Promise.resolve({ outcome: 'done', evidence: { members: input.members.length }, members: results });
     };
-    const run = createBatchRunner({ ledger, batches, queues: noJobs, processors: { [BATCH_JOB]: processor }, clients: {}, logger });
-    const job = { id: `batch__${batchId}`, name: BATCH_JOB, queueName: 'amplitude', data: { batchId }, attemptsMade: 0, opts: { attempts: 3 } };
+    const run = createBatchRunner({
+      ledger,
+      batches,
+      queues: noJobs,
+      processors: { [BATCH_JOB]: processor },
+      clients: {},
+      logger,
+    });
+    const job = {
+      id: `batch__${batchId}`,
+      name: BATCH_JOB,
+      queueName: 'amplitude',
+      data: { batchId },
+      attemptsMade: 0,
+      opts: { attempts: 3 },
+    };
     expect(await run(job as unknown as Job<BatchJobData>)).to.deep.equal({ outcome: 'done', members: 2 });
 
     expect(sent.map((s) => s.amplitudeId).sort()).to.deep.equal(['7000001', '7000003']);
     expect(sent.map((s) => s.taskId)).to.not.include(cancelled.taskId);
     const withdrawn = await ledger.tasks.getTask(cancelled.taskId);
     expect(withdrawn!.state).to.equal('cancelled');
-    expect(withdrawn!.evidence).to.include({ withdrawn: 'before it was sent to Amplitude', notSentToVendor: true, batchId });
+    expect(withdrawn!.evidence).to.include({
+      withdrawn: 'before it was sent to Amplitude',
+      notSentToVendor: true,
+      batchId,
+    });
     const request = await ledger.requests.getRequest(cancelled.requestId);
     expect(request!.status).to.equal('cancelled');
     expect(request!.finishedAt, 'its last task ended: the request has ended').to.not.equal(null);
@@ -93,10 +138,28 @@ describe('A shared batch and a cancel that came before it ran (src/workers/batch
     const sent: string[] = [];
     const processor: BatchProcessor = (input) => {
       sent.push(...input.members.map((m) => m.taskId));
-      return Promise.resolve({ outcome: 'done', evidence: {}, members: new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: {} }])) });
+      return Promise.resolve({
+        outcome: 'done',
+        evidence: {},
+        members: new Map(input.members.map((m) => [m.taskId, { state: 'done' as const, result: {} }])),
+      });
     };
-    const run = createBatchRunner({ ledger, batches, queues: noJobs, processors: { [BATCH_JOB]: processor }, clients: {}, logger });
-    const job = { id: `batch__${first.batchId}`, name: BATCH_JOB, queueName: 'amplitude', data: { batchId: first.batchId }, attemptsMade: 1, opts: { attempts: 3 } };
+    const run = createBatchRunner({
+      ledger,
+      batches,
+      queues: noJobs,
+      processors: { [BATCH_JOB]: processor },
+      clients: {},
+      logger,
+    });
+    const job = {
+      id: `batch__${first.batchId}`,
+      name: BATCH_JOB,
+      queueName: 'amplitude',
+      data: { batchId: first.batchId },
+      attemptsMade: 1,
+      opts: { attempts: 3 },
+    };
     await run(job as unknown as Job<BatchJobData>);
     expect(sent.sort()).to.deep.equal([first.taskId, second.taskId].sort());
     expect((await ledger.tasks.getTask(second.taskId))!.state).to.equal('running');

@@ -94,7 +94,16 @@ for (const backend of backends) {
         subject: { amplitudeId: AMPLITUDE_ID },
         submittedAt: new Date(),
         dueAt: new Date(Date.now() + 86_400_000),
-        tasks: [{ id: taskId, vendor: 'amplitude', resource: 'project/main', action: 'amplitude-delete-user', queue: 'amplitude', jobName: 'amplitude-delete-user' }],
+        tasks: [
+          {
+            id: taskId,
+            vendor: 'amplitude',
+            resource: 'project/main',
+            action: 'amplitude-delete-user',
+            queue: 'amplitude',
+            jobName: 'amplitude-delete-user',
+          },
+        ],
         actor: 'test',
       });
       await ledger.tasks.beginTask(taskId);
@@ -104,7 +113,10 @@ for (const backend of backends) {
       return { requestId, taskId };
     }
 
-    const withdrawals = async (requestId: string) => (await ledger.audit.auditTrail(requestId)).filter((e) => e.action === WITHDRAWAL_AUDIT_ACTION).map((e) => e.detail);
+    const withdrawals = async (requestId: string) =>
+      (await ledger.audit.auditTrail(requestId))
+        .filter((e) => e.action === WITHDRAWAL_AUDIT_ACTION)
+        .map((e) => e.detail);
 
     it('withdraws the started task at the vendor, ends it cancelled, audits it and ends the request', async () => {
       const data = await cancelledWithStartedTask();
@@ -115,7 +127,9 @@ for (const backend of backends) {
       const task = await ledger.tasks.getTask(data.taskId);
       expect(task!.state).to.equal('cancelled');
       expect(task!.evidence).to.include({ day: DAY, status: 'withdrawn', withdrawnAfterCancel: true });
-      expect(await withdrawals(data.requestId)).to.deep.equal([{ taskId: data.taskId, vendor: 'amplitude', withdrawn: true }]);
+      expect(await withdrawals(data.requestId)).to.deep.equal([
+        { taskId: data.taskId, vendor: 'amplitude', withdrawn: true },
+      ]);
       const request = await ledger.requests.getRequest(data.requestId);
       expect(request!.status).to.equal('cancelled');
       expect(request!.finishedAt).to.not.equal(null);
@@ -130,12 +144,18 @@ for (const backend of backends) {
       expect(amplitude.calls).to.deep.equal([]);
       expect((await ledger.tasks.getTask(data.taskId))!.state).to.equal('succeeded');
       expect(await withdrawals(data.requestId)).to.have.length(1);
-      expect((await withdrawals(data.requestId))[0]).to.deep.include({ taskId: data.taskId, withdrawn: false, reason: 'it had already ended (succeeded) when its withdrawal ran' });
+      expect((await withdrawals(data.requestId))[0]).to.deep.include({
+        taskId: data.taskId,
+        withdrawn: false,
+        reason: 'it had already ended (succeeded) when its withdrawal ran',
+      });
     });
 
     it('waits out a 429 without an attempt or an audit entry', async () => {
       const data = await cancelledWithStartedTask();
-      const amplitude = fakeAmplitude(() => new RateLimitedError({ vendor: 'amplitude', operation: 'listDeletions' }, 2000));
+      const amplitude = fakeAmplitude(
+        () => new RateLimitedError({ vendor: 'amplitude', operation: 'listDeletions' }, 2000),
+      );
       const run = createWithdrawalRunner({ ledger, config, clients: { amplitude: amplitude.client }, logger });
       const { job, moved } = fakeJob(data);
       let thrown: unknown;
@@ -148,7 +168,9 @@ for (const backend of backends) {
 
     it('records a withdrawal that fails for good and leaves the task to run to its end, never failed', async () => {
       const data = await cancelledWithStartedTask();
-      const amplitude = fakeAmplitude(() => new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions', status: 403 }));
+      const amplitude = fakeAmplitude(
+        () => new PermanentVendorError({ vendor: 'amplitude', operation: 'listDeletions', status: 403 }),
+      );
       const run = createWithdrawalRunner({ ledger, config, clients: { amplitude: amplitude.client }, logger });
       let thrown: unknown;
       await run(fakeJob(data).job).catch((err: unknown) => (thrown = err));
@@ -157,7 +179,10 @@ for (const backend of backends) {
       const [entry] = await withdrawals(data.requestId);
       expect(entry).to.deep.include({ taskId: data.taskId, vendor: 'amplitude', withdrawn: false });
       expect(String(entry.reason)).to.match(/^the withdrawal failed: /);
-      expect((await ledger.requests.getRequest(data.requestId))!.finishedAt, 'the request waits for its started task').to.equal(null);
+      expect(
+        (await ledger.requests.getRequest(data.requestId))!.finishedAt,
+        'the request waits for its started task',
+      ).to.equal(null);
     });
   });
 }

@@ -12,4 +12,16 @@ import { submitCommand } from './submit.js';
 import { taskCommand } from './task.js';
 
 /** The client commands of `erasure`, in the order `erasure --help` lists them. */
-export const CLIENT_COMMANDS: readonly Command[] = [submitCommand, statusCommand, listCommand, retryCommand, cancelCommand, receiptCommand, taskCommand, queuesCommand, projectCommand, scopeCommand, doctorCommand];
+export const CLIENT_COMMANDS: readonly Command[] = [
+  submitCommand,
+  statusCommand,
+  listCommand,
+  retryCommand,
+  cancelCommand,
+  receiptCommand,
+  taskCommand,
+  queuesCommand,
+  projectCommand,
+  scopeCommand,
+  doctorCommand,
+];

@@ -19,7 +19,14 @@ Lists requests, newest first, following the API's pages until N requests (defaul
   --client NAME    only the requests of the client NAME (a token name; staff tokens only)
   --limit N        at most N requests (default 50)
   --page-size N    requests per API call (default and most: 500)`,
-  options: { status: { type: 'string' }, overdue: { type: 'boolean' }, 'at-risk': { type: 'boolean' }, client: { type: 'string' }, limit: { type: 'string' }, 'page-size': { type: 'string' } },
+  options: {
+    status: { type: 'string' },
+    overdue: { type: 'boolean' },
+    'at-risk': { type: 'boolean' },
+    client: { type: 'string' },
+    limit: { type: 'string' },
+    'page-size': { type: 'string' },
+  },
   async run(ctx) {
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 1_000_000);
     const pageSize = positiveInt(stringFlag(ctx, 'page-size'), '--page-size', PAGE_MAX, PAGE_MAX);
@@ -46,7 +53,12 @@ Lists requests, newest first, following the API's pages until N requests (defaul
     }
     if (manualWork.length) {
       ctx.io.out(`overdue manual work (${manualWork.length}):`);
-      ctx.io.out(table(['WORK', 'ID', 'KIND', 'VENDOR', 'STEP', 'ASSIGNEE', 'DUE'], manualWork.map((w) => [w.work, w.id, w.kind, w.vendor, w.step, w.assignee, w.dueAt])));
+      ctx.io.out(
+        table(
+          ['WORK', 'ID', 'KIND', 'VENDOR', 'STEP', 'ASSIGNEE', 'DUE'],
+          manualWork.map((w) => [w.work, w.id, w.kind, w.vendor, w.step, w.assignee, w.dueAt]),
+        ),
+      );
       ctx.io.out('');
     }
     if (requests.length === 0) {
@@ -56,7 +68,15 @@ Lists requests, newest first, following the API's pages until N requests (defaul
     ctx.io.out(
       table(
         ['ID', 'STATUS', 'REGULATION', 'VENDORS', 'SUBMITTED', 'DUE', 'DAYS LEFT'],
-        requests.map((r) => [r.id, r.status, r.regulation, (r.vendors ?? []).join(','), r.submittedAt, r.dueAt, `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}${r.atRisk ? ` AT RISK (${(r.atRiskVendors ?? []).map((v) => v.vendor).join(',')})` : ''}`]),
+        requests.map((r) => [
+          r.id,
+          r.status,
+          r.regulation,
+          (r.vendors ?? []).join(','),
+          r.submittedAt,
+          r.dueAt,
+          `${r.daysLeft}${r.overdue ? ' OVERDUE' : ''}${r.atRisk ? ` AT RISK (${(r.atRiskVendors ?? []).map((v) => v.vendor).join(',')})` : ''}`,
+        ]),
       ),
     );
     ctx.io.out(`${requests.length} request(s)${more ? `; more exist: raise --limit` : ''}`);
@@ -66,6 +86,8 @@ Lists requests, newest first, following the API's pages until N requests (defaul
 
 /** The manual work past its due time; an older service without `/v1/manual-work` has none to show. */
 async function overdueManualWork(client: ApiClient): Promise<ManualWorkItem[]> {
-  const answer = await client.get<{ manualWork?: ManualWorkItem[] }>('/v1/manual-work', { overdue: 'true' }).catch(() => ({ manualWork: [] }));
+  const answer = await client
+    .get<{ manualWork?: ManualWorkItem[] }>('/v1/manual-work', { overdue: 'true' })
+    .catch(() => ({ manualWork: [] }));
   return answer.manualWork ?? [];
 }

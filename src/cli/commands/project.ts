@@ -1,4 +1,13 @@
-import { expectPositionals, positiveInt, requiredString, stringFlag, table, UsageError, type Command, type CommandContext } from '../command.js';
+import {
+  expectPositionals,
+  positiveInt,
+  requiredString,
+  stringFlag,
+  table,
+  UsageError,
+  type Command,
+  type CommandContext,
+} from '../command.js';
 import type { ProjectDeletionAnswer } from '../api-answers.js';
 
 const ACTIONS = ['delete', 'list', 'show', 'cancel'] as const;
@@ -35,7 +44,11 @@ outcome not_found and Pinpoint's answer as evidence. Exit code 1 when refused.`,
   async run(ctx) {
     const action = ctx.positionals[0];
     if (!isAction(action)) {
-      throw new UsageError(action ? `unknown project action "${action}"; use ${ACTIONS.join(', ')}` : `project needs an action: ${ACTIONS.join(', ')}`);
+      throw new UsageError(
+        action
+          ? `unknown project action "${action}"; use ${ACTIONS.join(', ')}`
+          : `project needs an action: ${ACTIONS.join(', ')}`,
+      );
     }
     if (action === 'delete') return remove(ctx);
     if (action === 'list') return list(ctx);
@@ -43,7 +56,9 @@ outcome not_found and Pinpoint's answer as evidence. Exit code 1 when refused.`,
     const result =
       action === 'show'
         ? await ctx.client().get<ProjectDeletionAnswer>(`/v1/project-deletions/${encodeURIComponent(id)}`)
-        : await ctx.client().post<ProjectDeletionAnswer>(`/v1/project-deletions/${encodeURIComponent(id)}/cancel`, { reason: requiredString(ctx, 'reason', 'why the deletion is cancelled (recorded in the audit trail)') });
+        : await ctx.client().post<ProjectDeletionAnswer>(`/v1/project-deletions/${encodeURIComponent(id)}/cancel`, {
+            reason: requiredString(ctx, 'reason', 'why the deletion is cancelled (recorded in the audit trail)'),
+          });
     if (ctx.json) ctx.io.json(result);
     else ctx.io.out(formatProjectDeletion(result));
     return 0;
@@ -56,17 +71,31 @@ async function remove(ctx: CommandContext): Promise<number> {
   const confirmAppId = requiredString(ctx, 'confirm', 'the same app id again, typed a second time');
   const reason = requiredString(ctx, 'reason', 'why the project is deleted (recorded in the audit trail)');
   const grace = stringFlag(ctx, 'grace-days');
-  if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace)) throw new UsageError('--grace-days must be a number of days, like 7 or 0.5');
-  const result = await ctx.client().post<ProjectDeletionAnswer>('/v1/project-deletions', { appId, confirmAppId, reason, ...(grace !== undefined ? { gracePeriodDays: Number(grace) } : {}) });
+  if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace))
+    throw new UsageError('--grace-days must be a number of days, like 7 or 0.5');
+  const result = await ctx.client().post<ProjectDeletionAnswer>('/v1/project-deletions', {
+    appId,
+    confirmAppId,
+    reason,
+    ...(grace !== undefined ? { gracePeriodDays: Number(grace) } : {}),
+  });
   if (ctx.json) ctx.io.json(result);
-  else ctx.io.out(`scheduled: project deletion ${result.id} of app ${result.appId} runs at ${result.runAt} (grace period ${result.gracePeriodDays} days)\ncancel it until then with: erasure project cancel ${result.id} --reason REASON`);
+  else
+    ctx.io.out(
+      `scheduled: project deletion ${result.id} of app ${result.appId} runs at ${result.runAt} (grace period ${result.gracePeriodDays} days)\ncancel it until then with: erasure project cancel ${result.id} --reason REASON`,
+    );
   return 0;
 }
 
 async function list(ctx: CommandContext): Promise<number> {
   expectPositionals(ctx, ['list'], 'project list');
   const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 500);
-  const { projectDeletions } = await ctx.client().get<{ projectDeletions: ProjectDeletionAnswer[] }>('/v1/project-deletions', { status: stringFlag(ctx, 'status'), limit });
+  const { projectDeletions } = await ctx
+    .client()
+    .get<{ projectDeletions: ProjectDeletionAnswer[] }>('/v1/project-deletions', {
+      status: stringFlag(ctx, 'status'),
+      limit,
+    });
   if (ctx.json) {
     ctx.io.json({ projectDeletions });
     return 0;
@@ -78,7 +107,16 @@ async function list(ctx: CommandContext): Promise<number> {
   ctx.io.out(
     table(
       ['ID', 'VENDOR', 'APP', 'STATUS', 'OUTCOME', 'RUNS AT', 'REQUESTED BY', 'S3 PREFIXES'],
-      projectDeletions.map((d) => [d.id, d.vendor, d.appId, d.status, d.outcome, d.runAt, d.requestedBy, d.s3Locations?.length ?? 0]),
+      projectDeletions.map((d) => [
+        d.id,
+        d.vendor,
+        d.appId,
+        d.status,
+        d.outcome,
+        d.runAt,
+        d.requestedBy,
+        d.s3Locations?.length ?? 0,
+      ]),
     ),
   );
   return 0;
@@ -96,9 +134,22 @@ export function formatProjectDeletion(d: ProjectDeletionAnswer): string {
     `s3 prefixes       ${(d.s3Locations ?? []).map((l) => `s3://${l.bucket}/${l.prefix}`).join(', ') || '-'}`,
   ];
   if (d.cancelledAt) lines.push(`cancelled         ${d.cancelledAt} by ${d.cancelledBy}: ${d.cancelReason}`);
-  if (app) lines.push(`app result        ${app.result}${app.vendorAnswer ? ` (${app.vendorAnswer})` : ''}${app.verification ? `, ${app.verification}` : ''}`);
-  for (const p of d.evidence?.s3 ?? []) lines.push(`s3 result         s3://${p.bucket}/${p.prefix}: ${p.versionsDeleted} version(s), ${p.deleteMarkersDeleted} delete marker(s) deleted, ${p.verification}`);
+  if (app)
+    lines.push(
+      `app result        ${app.result}${app.vendorAnswer ? ` (${app.vendorAnswer})` : ''}${app.verification ? `, ${app.verification}` : ''}`,
+    );
+  for (const p of d.evidence?.s3 ?? [])
+    lines.push(
+      `s3 result         s3://${p.bucket}/${p.prefix}: ${p.versionsDeleted} version(s), ${p.deleteMarkersDeleted} delete marker(s) deleted, ${p.verification}`,
+    );
   if (d.error) lines.push(`error             ${d.error}`);
-  if (Array.isArray(d.audit)) lines.push('', table(['AT', 'WHO', 'WHAT'], d.audit.map((e) => [e.at, e.actor, e.action])));
+  if (Array.isArray(d.audit))
+    lines.push(
+      '',
+      table(
+        ['AT', 'WHO', 'WHAT'],
+        d.audit.map((e) => [e.at, e.actor, e.action]),
+      ),
+    );
   return lines.join('\n');
 }

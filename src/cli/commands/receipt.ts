@@ -7,7 +7,7 @@ import type { ReceiptAnswer } from '../api-answers.js';
 
 export const receiptCommand: Command = {
   name: 'receipt',
-  summary: 'a request\'s signed receipt (table or --json), or --verify FILE offline',
+  summary: "a request's signed receipt (table or --json), or --verify FILE offline",
   help: `usage: erasure receipt REQUEST_ID [--json]
        erasure receipt --verify FILE [--key PUBLIC_KEY.pem | --url URL] [--json]
 
@@ -28,8 +28,15 @@ output names the key used. Exit code 0 when valid, 1 when not (the problems are 
     const file = stringFlag(ctx, 'verify');
     if (file !== undefined) return verify(ctx, file);
     if (stringFlag(ctx, 'key') !== undefined) throw new UsageError('--key only goes with --verify FILE');
-    if (ctx.positionals.length !== 1) throw new UsageError(ctx.positionals.length ? `unexpected argument "${ctx.positionals[1]}"` : 'receipt needs a REQUEST_ID (or --verify FILE)');
-    const signed = await ctx.client().get<ReceiptAnswer>(`/v1/requests/${encodeURIComponent(ctx.positionals[0])}/receipt`);
+    if (ctx.positionals.length !== 1)
+      throw new UsageError(
+        ctx.positionals.length
+          ? `unexpected argument "${ctx.positionals[1]}"`
+          : 'receipt needs a REQUEST_ID (or --verify FILE)',
+      );
+    const signed = await ctx
+      .client()
+      .get<ReceiptAnswer>(`/v1/requests/${encodeURIComponent(ctx.positionals[0])}/receipt`);
     if (ctx.json) ctx.io.json(signed);
     else ctx.io.out(formatReceipt(signed));
     return EXIT.ok;
@@ -62,7 +69,10 @@ async function trustedKeys(ctx: CommandContext): Promise<TrustedKeys> {
     return { keys: [key], source: `--key ${keyFile}` };
   }
   // Only a URL the user named: never a default address, and never the key inside the receipt.
-  if (!ctx.namedUrl) throw new UsageError('no trusted key: pass --key PUBLIC_KEY.pem, or --url of the service whose published key to use');
+  if (!ctx.namedUrl)
+    throw new UsageError(
+      'no trusted key: pass --key PUBLIC_KEY.pem, or --url of the service whose published key to use',
+    );
   const client = ctx.client();
   // Read as unknown: the keys a verification trusts are checked one by one, never taken on the answer's word.
   const published = await client.get('/v1/receipt-key');
@@ -80,7 +90,8 @@ async function trustedKeys(ctx: CommandContext): Promise<TrustedKeys> {
 }
 
 async function verify(ctx: CommandContext, file: string): Promise<number> {
-  if (ctx.positionals.length) throw new UsageError(`--verify takes a file, not a request id; unexpected argument "${ctx.positionals[0]}"`);
+  if (ctx.positionals.length)
+    throw new UsageError(`--verify takes a file, not a request id; unexpected argument "${ctx.positionals[0]}"`);
   const text = readOrUsage(file, 'the receipt');
   const trusted = await trustedKeys(ctx);
   let parsed: unknown;
@@ -94,11 +105,24 @@ async function verify(ctx: CommandContext, file: string): Promise<number> {
   const { requestId, keyId, chainEntries } = receiptFacts(parsed);
   const usedKey = keyId && trusted.keys.some((k) => publicKeyId(k) === keyId) ? keyId : null;
   if (ctx.json) {
-    ctx.io.json({ valid: result.valid, problems: result.problems, requestId, keyId, chainEntries, keyChecked: true, trustedKeyId: usedKey, trustedKeySource: trusted.source });
+    ctx.io.json({
+      valid: result.valid,
+      problems: result.problems,
+      requestId,
+      keyId,
+      chainEntries,
+      keyChecked: true,
+      trustedKeyId: usedKey,
+      trustedKeySource: trusted.source,
+    });
   } else if (result.valid) {
-    ctx.io.out(`valid: receipt for request ${requestId ?? '?'}, signed by key ${keyId ?? '?'} (the trusted key, from ${trusted.source}), ${chainEntries ?? 0} audit chain entries intact`);
+    ctx.io.out(
+      `valid: receipt for request ${requestId ?? '?'}, signed by key ${keyId ?? '?'} (the trusted key, from ${trusted.source}), ${chainEntries ?? 0} audit chain entries intact`,
+    );
   } else {
-    ctx.io.out(`INVALID receipt ${file} (checked against ${trusted.source}):\n${result.problems.map((p) => `  - ${p}`).join('\n')}`);
+    ctx.io.out(
+      `INVALID receipt ${file} (checked against ${trusted.source}):\n${result.problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
   }
   return result.valid ? EXIT.ok : EXIT.failed;
 }
@@ -109,15 +133,23 @@ function checkReceipt(parsed: unknown, keys: string[]): { valid: boolean; proble
     // verifyReceipt reads every part it checks and throws on any it cannot read (caught below).
     return verifyReceipt(parsed as SignedReceipt, keys);
   } catch {
-    return { valid: false, problems: ['the receipt is malformed: its public key, signature or audit chain cannot be read'] };
+    return {
+      valid: false,
+      problems: ['the receipt is malformed: its public key, signature or audit chain cannot be read'],
+    };
   }
 }
 
 type JsonObject = Record<string, unknown>;
-const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is JsonObject =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What the output names of a receipt file, each only when present with its type. */
-function receiptFacts(parsed: unknown): { requestId: string | null; keyId: string | null; chainEntries: number | null } {
+function receiptFacts(parsed: unknown): {
+  requestId: string | null;
+  keyId: string | null;
+  chainEntries: number | null;
+} {
   const doc = isObject(parsed) ? parsed : {};
   const receipt = isObject(doc.receipt) ? doc.receipt : {};
   const signature = isObject(doc.signature) ? doc.signature : {};
@@ -147,7 +179,16 @@ export function formatReceipt(signed: ReceiptAnswer): string {
     '',
     table(
       ['VENDOR', 'RESOURCE', 'ACTION', 'STATE', 'COUNTS', 'VERIFICATION', 'FINISHED', 'CONNECTOR'],
-      (r.tasks ?? []).map((t) => [t.vendor, t.resource, t.action, t.state, counts(t.evidence), t.verification, t.finishedAt, t.connectorVersion]),
+      (r.tasks ?? []).map((t) => [
+        t.vendor,
+        t.resource,
+        t.action,
+        t.state,
+        counts(t.evidence),
+        t.verification,
+        t.finishedAt,
+        t.connectorVersion,
+      ]),
     ),
   ];
   return lines.join('\n');

@@ -19,31 +19,57 @@ nothing. Needs an operator token.
   --all            every failed task (with none of the above)
   --limit N        at most N tasks (default 1000, at most 10000)
   --dry-run        list, do not retry`,
-  options: { reason: { type: 'string' }, vendor: { type: 'string' }, since: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: {
+    reason: { type: 'string' },
+    vendor: { type: 'string' },
+    since: { type: 'string' },
+    all: { type: 'boolean' },
+    limit: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+  },
   async run(ctx) {
     if (ctx.positionals.length > 1) throw new UsageError(`unexpected argument "${ctx.positionals[1]}"`);
     const requestId = ctx.positionals[0];
     const vendor = stringFlag(ctx, 'vendor');
     const since = isoTime(stringFlag(ctx, 'since'), '--since');
     const all = ctx.values.all === true;
-    if (all && (requestId || vendor || since)) throw new UsageError('--all retries every failed task; leave out REQUEST_ID, --vendor and --since');
-    if (!all && !requestId && !vendor && !since) throw new UsageError('name what to retry: a REQUEST_ID, --vendor VENDOR, --since TIME or --all');
+    if (all && (requestId || vendor || since))
+      throw new UsageError('--all retries every failed task; leave out REQUEST_ID, --vendor and --since');
+    if (!all && !requestId && !vendor && !since)
+      throw new UsageError('name what to retry: a REQUEST_ID, --vendor VENDOR, --since TIME or --all');
     const reason = requiredString(ctx, 'reason', 'why the tasks are retried (recorded in the audit trail)');
     const dryRun = ctx.values['dry-run'] === true;
     const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 1000, 10_000);
-    const result = await ctx.client().post<FailedTasksAnswer>('/v1/retries', { reason, dryRun, limit, ...(requestId ? { requestId } : {}), ...(vendor ? { vendor } : {}), ...(since ? { since } : {}), ...(all ? { all } : {}) });
+    const result = await ctx.client().post<FailedTasksAnswer>('/v1/retries', {
+      reason,
+      dryRun,
+      limit,
+      ...(requestId ? { requestId } : {}),
+      ...(vendor ? { vendor } : {}),
+      ...(since ? { since } : {}),
+      ...(all ? { all } : {}),
+    });
     const tasks = result.tasks ?? [];
     if (ctx.json) {
       ctx.io.json({ dryRun, count: tasks.length, tasks });
       return 0;
     }
     if (tasks.length === 0) {
-      ctx.io.out(dryRun ? 'no failed task matches: nothing would be retried' : 'no failed task matches: nothing was retried');
+      ctx.io.out(
+        dryRun ? 'no failed task matches: nothing would be retried' : 'no failed task matches: nothing was retried',
+      );
       return 0;
     }
     const requests = new Set(tasks.map((t) => t.requestId)).size;
-    ctx.io.out(`${dryRun ? 'would retry' : 'retried'} ${tasks.length} task(s) of ${requests} request(s)${dryRun ? ' (dry run: nothing changed)' : ''}:`);
-    ctx.io.out(table(['REQUEST', 'TASK', 'VENDOR', 'ACTION', 'RESOURCE', 'FAILED AT', 'ERROR'], tasks.map((t) => [t.requestId, t.taskId, t.vendor, t.action, t.resource, t.failedAt, t.error])));
+    ctx.io.out(
+      `${dryRun ? 'would retry' : 'retried'} ${tasks.length} task(s) of ${requests} request(s)${dryRun ? ' (dry run: nothing changed)' : ''}:`,
+    );
+    ctx.io.out(
+      table(
+        ['REQUEST', 'TASK', 'VENDOR', 'ACTION', 'RESOURCE', 'FAILED AT', 'ERROR'],
+        tasks.map((t) => [t.requestId, t.taskId, t.vendor, t.action, t.resource, t.failedAt, t.error]),
+      ),
+    );
     return 0;
   },
 };

@@ -1,4 +1,14 @@
-import { expectPositionals, isoTime, positiveInt, requiredString, stringFlag, table, UsageError, type Command, type CommandContext } from '../command.js';
+import {
+  expectPositionals,
+  isoTime,
+  positiveInt,
+  requiredString,
+  stringFlag,
+  table,
+  UsageError,
+  type Command,
+  type CommandContext,
+} from '../command.js';
 import type { ScopeDeletionAnswer, ScopeInstructions, ScopeKindAnswer } from '../api-answers.js';
 
 const ACTIONS = ['kinds', 'request', 'list', 'show', 'sent', 'confirm', 'cancel'] as const;
@@ -7,7 +17,8 @@ const isAction = (value: string | undefined): value is ScopeAction => ACTIONS.so
 
 export const scopeCommand: Command = {
   name: 'scope',
-  summary: 'scope kinds|request|list|show|sent|confirm|cancel: whole-scope deletions (Segment, Amplitude, AWS, Pinpoint projects)',
+  summary:
+    'scope kinds|request|list|show|sent|confirm|cancel: whole-scope deletions (Segment, Amplitude, AWS, Pinpoint projects)',
   help: `usage: erasure scope kinds [--json]
        erasure scope request KIND (--fields JSON | --field KEY=VALUE ...) --confirm SCOPE --reason REASON [--grace-days N] [--json]
        erasure scope list [--status STATUS] [--limit N] [--json]
@@ -44,7 +55,11 @@ Needs an operator or admin token.`,
   async run(ctx) {
     const action = ctx.positionals[0];
     if (!isAction(action)) {
-      throw new UsageError(action ? `unknown scope action "${action}"; use ${ACTIONS.join(', ')}` : `scope needs an action: ${ACTIONS.join(', ')}`);
+      throw new UsageError(
+        action
+          ? `unknown scope action "${action}"; use ${ACTIONS.join(', ')}`
+          : `scope needs an action: ${ACTIONS.join(', ')}`,
+      );
     }
     if (action === 'kinds') return kinds(ctx);
     if (action === 'list') return list(ctx);
@@ -60,8 +75,14 @@ async function kinds(ctx: CommandContext): Promise<number> {
   const result = await ctx.client().get<{ kinds: ScopeKindAnswer[] }>('/v1/scope-deletions/kinds');
   if (ctx.json) ctx.io.json(result);
   else {
-    const cancelAfter = (k: ScopeKindAnswer) => (k.rules ? (k.rules.cancel.after === 'window' ? `within ${k.rules.cancel.days ?? '?'} days` : 'no') : '-');
-    ctx.io.out(table(['KIND', 'VENDOR', 'MODE', 'SCOPE FIELD', 'CANCEL AFTER SENT'], result.kinds.map((k) => [k.kind, k.vendor, k.mode, k.scopeField, cancelAfter(k)])));
+    const cancelAfter = (k: ScopeKindAnswer) =>
+      k.rules ? (k.rules.cancel.after === 'window' ? `within ${k.rules.cancel.days ?? '?'} days` : 'no') : '-';
+    ctx.io.out(
+      table(
+        ['KIND', 'VENDOR', 'MODE', 'SCOPE FIELD', 'CANCEL AFTER SENT'],
+        result.kinds.map((k) => [k.kind, k.vendor, k.mode, k.scopeField, cancelAfter(k)]),
+      ),
+    );
   }
   return 0;
 }
@@ -70,34 +91,56 @@ async function list(ctx: CommandContext): Promise<number> {
   expectPositionals(ctx, ['list'], 'scope list');
   const status = stringFlag(ctx, 'status');
   const limit = positiveInt(stringFlag(ctx, 'limit'), '--limit', 50, 500);
-  const result = await ctx.client().get<{ scopeDeletions: ScopeDeletionAnswer[] }>(`/v1/scope-deletions?${new URLSearchParams({ limit: String(limit), ...(status ? { status } : {}) }).toString()}`);
+  const result = await ctx
+    .client()
+    .get<{ scopeDeletions: ScopeDeletionAnswer[] }>(
+      `/v1/scope-deletions?${new URLSearchParams({ limit: String(limit), ...(status ? { status } : {}) }).toString()}`,
+    );
   if (ctx.json) ctx.io.json(result);
-  else ctx.io.out(table(['ID', 'KIND', 'SCOPE', 'STATUS', 'SENT', 'EXPECTED BY'], result.scopeDeletions.map((d) => [d.id, d.kind, d.scope, d.status, d.sentAt, d.expectedBy ?? d.runAt])));
+  else
+    ctx.io.out(
+      table(
+        ['ID', 'KIND', 'SCOPE', 'STATUS', 'SENT', 'EXPECTED BY'],
+        result.scopeDeletions.map((d) => [d.id, d.kind, d.scope, d.status, d.sentAt, d.expectedBy ?? d.runAt]),
+      ),
+    );
   return 0;
 }
 
 /** show, sent, confirm or cancel one scope deletion. */
-async function onOne(ctx: CommandContext, action: Exclude<ScopeAction, 'kinds' | 'list' | 'request'>): Promise<ScopeDeletionAnswer> {
+async function onOne(
+  ctx: CommandContext,
+  action: Exclude<ScopeAction, 'kinds' | 'list' | 'request'>,
+): Promise<ScopeDeletionAnswer> {
   const [, id] = expectPositionals(ctx, [action, 'ID'], `scope ${action}`);
   const base = `/v1/scope-deletions/${encodeURIComponent(id)}`;
   const client = ctx.client();
   if (action === 'show') return client.get<ScopeDeletionAnswer>(base);
   if (action === 'sent') {
     const sentAt = isoTime(stringFlag(ctx, 'at'), '--at');
-    return client.post<ScopeDeletionAnswer>(`${base}/sent`, { reference: requiredString(ctx, 'reference', 'the ticket or reference of what you sent'), ...(sentAt ? { sentAt } : {}) });
+    return client.post<ScopeDeletionAnswer>(`${base}/sent`, {
+      reference: requiredString(ctx, 'reference', 'the ticket or reference of what you sent'),
+      ...(sentAt ? { sentAt } : {}),
+    });
   }
   if (action === 'confirm') {
     const note = stringFlag(ctx, 'note');
-    return client.post<ScopeDeletionAnswer>(`${base}/confirm`, { reference: requiredString(ctx, 'reference', 'the vendor’s confirmation reference'), ...(note ? { note } : {}) });
+    return client.post<ScopeDeletionAnswer>(`${base}/confirm`, {
+      reference: requiredString(ctx, 'reference', 'the vendor’s confirmation reference'),
+      ...(note ? { note } : {}),
+    });
   }
-  return client.post<ScopeDeletionAnswer>(`${base}/cancel`, { reason: requiredString(ctx, 'reason', 'why the deletion is cancelled (recorded in the audit trail)') });
+  return client.post<ScopeDeletionAnswer>(`${base}/cancel`, {
+    reason: requiredString(ctx, 'reason', 'why the deletion is cancelled (recorded in the audit trail)'),
+  });
 }
 
 async function request(ctx: CommandContext): Promise<ScopeDeletionAnswer> {
   const [, kind] = expectPositionals(ctx, ['request', 'KIND'], 'scope request');
   const json = stringFlag(ctx, 'fields');
   const pairs = stringList(ctx.values.field);
-  if (json !== undefined && pairs.length) throw new UsageError('give the fields either as --fields JSON or as --field KEY=VALUE, not both');
+  if (json !== undefined && pairs.length)
+    throw new UsageError('give the fields either as --fields JSON or as --field KEY=VALUE, not both');
   const fields: Record<string, unknown> = json === undefined ? {} : jsonObject(json);
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
@@ -107,19 +150,32 @@ async function request(ctx: CommandContext): Promise<ScopeDeletionAnswer> {
   const confirmScope = requiredString(ctx, 'confirm', 'the scope typed a second time');
   const reason = requiredString(ctx, 'reason', 'why the scope is deleted (recorded in the audit trail)');
   const grace = stringFlag(ctx, 'grace-days');
-  if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace)) throw new UsageError('--grace-days must be a number of days');
-  return ctx.client().post<ScopeDeletionAnswer>('/v1/scope-deletions', { kind, fields, confirmScope, reason, ...(grace !== undefined ? { gracePeriodDays: Number(grace) } : {}) });
+  if (grace !== undefined && !/^\d+(\.\d+)?$/.test(grace))
+    throw new UsageError('--grace-days must be a number of days');
+  return ctx.client().post<ScopeDeletionAnswer>('/v1/scope-deletions', {
+    kind,
+    fields,
+    confirmScope,
+    reason,
+    ...(grace !== undefined ? { gracePeriodDays: Number(grace) } : {}),
+  });
 }
 
 /** A scope deletion as text: what, its status on the vendor's clock, and exactly what to do next. */
 export function formatScopeDeletion(d: ScopeDeletionAnswer): string {
-  const lines = [`scope deletion ${d.id}`, `kind        ${d.kind} (${d.mode})`, `scope       ${d.scope}`, `status      ${d.status}`];
+  const lines = [
+    `scope deletion ${d.id}`,
+    `kind        ${d.kind} (${d.mode})`,
+    `scope       ${d.scope}`,
+    `status      ${d.status}`,
+  ];
   if (d.mode === 'automated') lines.push(`runs at     ${d.runAt}`);
   if (d.sentAt) lines.push(`sent        ${d.sentAt} (ref ${d.sentReference})`);
   if (d.cancelDeadline) lines.push(`cancel by   ${d.cancelDeadline}`);
   if (d.expectedBy) lines.push(`expected by ${d.expectedBy}`);
   const show = (i: ScopeInstructions) => {
-    if (i.channel === 'email') lines.push('', `e-mail to:  ${i.to}`, `subject:    ${i.subject}`, '', i.body, '', `mailto:     ${i.mailto}`);
+    if (i.channel === 'email')
+      lines.push('', `e-mail to:  ${i.to}`, `subject:    ${i.subject}`, '', i.body, '', `mailto:     ${i.mailto}`);
     else lines.push('', `${i.where}:`, ...i.steps.map((s, n) => `  ${n + 1}. ${s}`));
   };
   if (d.status === 'drafted' && d.instructions) {
@@ -143,7 +199,8 @@ function jsonObject(json: string): Record<string, unknown> {
   } catch {
     throw new UsageError('--fields must be a JSON object');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError('--fields must be a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError('--fields must be a JSON object');
   return parsed as Record<string, unknown>;
 }
 

@@ -21,7 +21,9 @@ Exit code 1 when there is no such request.`,
 
 /** A request as text: a header block, then a table of its tasks. */
 export function formatRequest(r: RequestAnswer): string {
-  const progress = r.progress ? `${r.progress.done}/${r.progress.total} tasks done (${r.progress.percent}%)${r.progress.failed ? `, ${r.progress.failed} failed` : ''}` : '-';
+  const progress = r.progress
+    ? `${r.progress.done}/${r.progress.total} tasks done (${r.progress.percent}%)${r.progress.failed ? `, ${r.progress.failed} failed` : ''}`
+    : '-';
   const lines = [
     `request     ${r.id}`,
     `status      ${r.status}${r.overdue ? '  OVERDUE' : ''}`,
@@ -36,14 +38,26 @@ export function formatRequest(r: RequestAnswer): string {
       '',
       table(
         ['TASK', 'VENDOR', 'RESOURCE', 'ACTION', 'STATE', 'ATTEMPTS', 'NEXT ACTION', 'WAITING / ERROR'],
-        r.tasks.map((t) => [t.id, t.vendor, t.resource, t.action, t.state, t.attempts, t.nextActionAt, t.error ?? t.waitingReason]),
+        r.tasks.map((t) => [
+          t.id,
+          t.vendor,
+          t.resource,
+          t.action,
+          t.state,
+          t.attempts,
+          t.nextActionAt,
+          t.error ?? t.waitingReason,
+        ]),
       ),
     );
   }
   if (r.cancel) {
     const c = r.cancel;
     const pending = c.withdrawals?.pending ?? 0;
-    lines.push('', `cancel: ${c.cancelled.length} task(s) stopped before they ran, ${pending} withdrawal(s) queued at the vendor (each task's state shows the outcome), ${c.notWithdrawn.length} already running or done`);
+    lines.push(
+      '',
+      `cancel: ${c.cancelled.length} task(s) stopped before they ran, ${pending} withdrawal(s) queued at the vendor (each task's state shows the outcome), ${c.notWithdrawn.length} already running or done`,
+    );
     for (const n of c.notWithdrawn) lines.push(`  ${n.taskId} (${n.vendor}): ${n.reason}`);
   }
   return lines.join('\n');

@@ -1,7 +1,13 @@
 import { statSync } from 'node:fs';
 import { ApiConnectionError, ApiResponseError, type ApiClient } from '../api-client.js';
 import { EXIT, positiveInt, stringFlag, UsageError, type CommandContext } from '../command.js';
-import { formatFromName, readPeopleFile, type PeopleFileFormat, type PeopleRow, type RowDefaults } from '../people-file.js';
+import {
+  formatFromName,
+  readPeopleFile,
+  type PeopleFileFormat,
+  type PeopleRow,
+  type RowDefaults,
+} from '../people-file.js';
 import { Progress } from '../progress.js';
 import { printableJson } from '../../privacy/printable-text.js';
 import type { BulkAnswer } from '../api-answers.js';
@@ -45,7 +51,16 @@ class StopError extends Error {
 export async function submitFile(ctx: CommandContext, file: string, defaults: RowDefaults): Promise<number> {
   const { format, size } = peopleFileOf(ctx, file);
   const chunkSize = positiveInt(stringFlag(ctx, 'chunk-size'), '--chunk-size', 500, 100_000);
-  const summary: Summary = { rows: 0, accepted: 0, duplicates: 0, conflicts: 0, rejected: 0, unreadable: 0, notProcessed: 0, complete: false };
+  const summary: Summary = {
+    rows: 0,
+    accepted: 0,
+    duplicates: 0,
+    conflicts: 0,
+    rejected: 0,
+    unreadable: 0,
+    notProcessed: 0,
+    complete: false,
+  };
   const run: FileRun = {
     ctx,
     client: ctx.client(),
@@ -72,7 +87,13 @@ export async function submitFile(ctx: CommandContext, file: string, defaults: Ro
   } catch (err) {
     if (err instanceof UsageError && summary.rows === 0 && run.chunk.length === 0) throw err;
     const stop = err instanceof StopError ? err : toStop(err, run.chunk.at(0));
-    if (run.chunk.length) emit(run, run.chunk.map((r) => (r.problem ? localRejection(r) : { row: r.row, line: r.line, outcome: 'not_processed' as const })));
+    if (run.chunk.length)
+      emit(
+        run,
+        run.chunk.map((r) =>
+          r.problem ? localRejection(r) : { row: r.row, line: r.line, outcome: 'not_processed' as const },
+        ),
+      );
     exitCode = stop.exitCode;
     failure = stop.message;
   }
@@ -84,9 +105,11 @@ export async function submitFile(ctx: CommandContext, file: string, defaults: Ro
 /** The file's format (--format, or its name) and size; a usage error when it is neither nameable nor a readable file. */
 function peopleFileOf(ctx: CommandContext, file: string): { format: PeopleFileFormat; size: number } {
   const formatFlag = stringFlag(ctx, 'format');
-  if (formatFlag !== undefined && formatFlag !== 'csv' && formatFlag !== 'jsonl') throw new UsageError('--format must be csv or jsonl');
+  if (formatFlag !== undefined && formatFlag !== 'csv' && formatFlag !== 'jsonl')
+    throw new UsageError('--format must be csv or jsonl');
   const format: PeopleFileFormat | undefined = formatFlag ?? formatFromName(file);
-  if (!format) throw new UsageError(`cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format csv|jsonl`);
+  if (!format)
+    throw new UsageError(`cannot tell the format of ${file}: name it .csv or .jsonl, or pass --format csv|jsonl`);
   let size: number;
   try {
     const stat = statSync(file);
@@ -147,22 +170,38 @@ async function flush(run: FileRun): Promise<void> {
     results = await sendRows(run.client, rows);
   } catch (err) {
     // The call failed as a whole: its rows count as not submitted (unreadable ones stay rejected).
-    emit(run, rows.map((r) => (r.problem ? localRejection(r) : { row: r.row, line: r.line, outcome: 'not_processed' as const })));
+    emit(
+      run,
+      rows.map((r) =>
+        r.problem ? localRejection(r) : { row: r.row, line: r.line, outcome: 'not_processed' as const },
+      ),
+    );
     throw toStop(err, rows[0]);
   }
   emit(run, results);
   run.bytesDone = rows[rows.length - 1].bytesEnd;
   const stopped = results.find((r) => r.outcome === 'not_processed');
-  if (stopped) throw new StopError(new Error(`the service became unavailable at row ${stopped.row} (line ${stopped.line})`), EXIT.server);
+  if (stopped)
+    throw new StopError(
+      new Error(`the service became unavailable at row ${stopped.row} (line ${stopped.line})`),
+      EXIT.server,
+    );
   run.progress.update(run.bytesDone, detail(run.summary));
 }
 
 /** Closes the output with the summary, and answers the exit code: the stop's, or --strict's verdict. */
-function finish(ctx: CommandContext, summary: Summary, jsonOpened: boolean, stop: { message: string; exitCode: number } | undefined): number {
+function finish(
+  ctx: CommandContext,
+  summary: Summary,
+  jsonOpened: boolean,
+  stop: { message: string; exitCode: number } | undefined,
+): number {
   const { io } = ctx;
   const failure = stop?.message;
   if (ctx.json) {
-    io.stdout.write(`${jsonOpened ? '\n  ' : '{\n  "results": ['}],\n  "summary": ${printableJson(summary)}${failure ? `,\n  "error": ${printableJson(failure)}` : ''}\n}\n`);
+    io.stdout.write(
+      `${jsonOpened ? '\n  ' : '{\n  "results": ['}],\n  "summary": ${printableJson(summary)}${failure ? `,\n  "error": ${printableJson(failure)}` : ''}\n}\n`,
+    );
   } else {
     io.out(
       `${summary.rows} rows: ${summary.accepted} accepted, ${summary.duplicates} duplicate${summary.duplicates === 1 ? '' : 's'}, ` +
@@ -171,7 +210,9 @@ function finish(ctx: CommandContext, summary: Summary, jsonOpened: boolean, stop
     );
   }
   if (stop) {
-    io.err(`erasure submit: ${stop.message}; the rest of the file was not submitted. Resubmitting rows that carry a requestId is safe.`);
+    io.err(
+      `erasure submit: ${stop.message}; the rest of the file was not submitted. Resubmitting rows that carry a requestId is safe.`,
+    );
     return stop.exitCode;
   }
   if (ctx.values.strict && summary.rejected + summary.conflicts > 0) {
@@ -181,13 +222,23 @@ function finish(ctx: CommandContext, summary: Summary, jsonOpened: boolean, stop
   return EXIT.ok;
 }
 
-
 function toStop(err: unknown, first: PeopleRow | undefined): StopError {
   const where = first ? ` at row ${first.row} (line ${first.line})` : '';
-  if (err instanceof ApiResponseError) return new StopError(new Error(`the service refused the bulk call${where}: ${err.message} (HTTP ${err.status} ${err.code})`), err.serverSide ? EXIT.server : EXIT.failed);
-  if (err instanceof ApiConnectionError) return new StopError(new Error(`${err.message}${where}; the rows of that call may or may not have been recorded`), EXIT.server);
+  if (err instanceof ApiResponseError)
+    return new StopError(
+      new Error(`the service refused the bulk call${where}: ${err.message} (HTTP ${err.status} ${err.code})`),
+      err.serverSide ? EXIT.server : EXIT.failed,
+    );
+  if (err instanceof ApiConnectionError)
+    return new StopError(
+      new Error(`${err.message}${where}; the rows of that call may or may not have been recorded`),
+      EXIT.server,
+    );
   if (err instanceof UsageError) return new StopError(err, EXIT.usage);
-  return new StopError(new Error(`reading the file failed${where}: ${err instanceof Error ? err.name : typeof err}`), EXIT.failed);
+  return new StopError(
+    new Error(`reading the file failed${where}: ${err instanceof Error ? err.name : typeof err}`),
+    EXIT.failed,
+  );
 }
 
 /** Sends the readable rows of a chunk in one bulk call (halving it on 413), and merges in the unreadable ones. */
@@ -206,7 +257,10 @@ async function sendRows(client: ApiClient, rows: PeopleRow[]): Promise<RowResult
       }
       // 503 with per-row results: what was committed, and where the service stopped. 400 with
       // per-row results: every row of this part was invalid; each is answered, and the file goes on.
-      const perRow = err instanceof ApiResponseError && (err.status === 503 || err.status === 400) ? bulkAnswerIn(err.body) : undefined;
+      const perRow =
+        err instanceof ApiResponseError && (err.status === 503 || err.status === 400)
+          ? bulkAnswerIn(err.body)
+          : undefined;
       if (!perRow) throw err;
       answer = perRow;
     }
@@ -223,7 +277,12 @@ async function sendRows(client: ApiClient, rows: PeopleRow[]): Promise<RowResult
 }
 
 function localRejection(r: PeopleRow): RowResult {
-  return { row: r.row, line: r.line, outcome: 'rejected', errors: [{ field: '(line)', problem: r.problem ?? 'cannot be read' }] };
+  return {
+    row: r.row,
+    line: r.line,
+    outcome: 'rejected',
+    errors: [{ field: '(line)', problem: r.problem ?? 'cannot be read' }],
+  };
 }
 
 function formatRow(r: RowResult): string {
@@ -250,13 +309,21 @@ function rowResult(row: PeopleRow, item: BulkAnswer['results'][number]): RowResu
     line: row.line,
     outcome: item.outcome,
     ...(item.id ? { id: item.id, status: item.status } : {}),
-    ...(item.errors ? { errors: item.errors.map((e) => ({ field: e.field.startsWith(prefix) ? e.field.slice(prefix.length) : e.field, problem: e.problem })) } : {}),
+    ...(item.errors
+      ? {
+          errors: item.errors.map((e) => ({
+            field: e.field.startsWith(prefix) ? e.field.slice(prefix.length) : e.field,
+            problem: e.problem,
+          })),
+        }
+      : {}),
   };
 }
 
 /** The per-row results an error answer of a bulk call carries, when it carries them. */
 function bulkAnswerIn(body: unknown): BulkAnswer | undefined {
-  const results: unknown = typeof body === 'object' && body !== null ? (body as { results?: unknown }).results : undefined;
+  const results: unknown =
+    typeof body === 'object' && body !== null ? (body as { results?: unknown }).results : undefined;
   // The service's own bulk answer (src/api/intake-routes.ts): per-row results under `results`.
   return Array.isArray(results) ? (body as BulkAnswer) : undefined;
 }

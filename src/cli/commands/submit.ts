@@ -4,7 +4,13 @@ import type { RowDefaults } from '../people-file.js';
 import type { RequestAnswer } from '../api-answers.js';
 import { submitFile } from './submit-file.js';
 
-const IDENTIFIER_FLAGS = { email: 'email', phone: 'phone', 'user-id': 'userId', 'install-id': 'installId', 'amplitude-id': 'amplitudeId' } as const;
+const IDENTIFIER_FLAGS = {
+  email: 'email',
+  phone: 'phone',
+  'user-id': 'userId',
+  'install-id': 'installId',
+  'amplitude-id': 'amplitudeId',
+} as const;
 
 export const submitCommand: Command = {
   name: 'submit',
@@ -54,22 +60,33 @@ a requestId is safe).`,
     'no-progress': { type: 'boolean' },
   },
   async run(ctx) {
-    if (ctx.positionals.length) throw new UsageError(`unexpected argument "${ctx.positionals[0]}"; identifiers go in flags, like --user-id`);
+    if (ctx.positionals.length)
+      throw new UsageError(`unexpected argument "${ctx.positionals[0]}"; identifiers go in flags, like --user-id`);
     const file = stringFlag(ctx, 'file');
     const defaults = rowDefaults(ctx);
     if (file === undefined) {
-      for (const flag of ['strict', 'chunk-size', 'no-progress', 'format']) if (ctx.values[flag] !== undefined) throw new UsageError(`--${flag} only goes with --file`);
+      for (const flag of ['strict', 'chunk-size', 'no-progress', 'format'])
+        if (ctx.values[flag] !== undefined) throw new UsageError(`--${flag} only goes with --file`);
       return submitOne(ctx, defaults);
     }
-    for (const flag of [...Object.keys(IDENTIFIER_FLAGS), 'request-id', 'callback-url']) if (ctx.values[flag] !== undefined) throw new UsageError(`--${flag} does not go with --file: put it in the file's rows`);
+    for (const flag of [...Object.keys(IDENTIFIER_FLAGS), 'request-id', 'callback-url'])
+      if (ctx.values[flag] !== undefined)
+        throw new UsageError(`--${flag} does not go with --file: put it in the file's rows`);
     return submitFile(ctx, file, defaults);
   },
 };
 
 function rowDefaults(ctx: CommandContext): RowDefaults {
-  const vendors = (ctx.values.vendor as string[] | undefined)?.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  const vendors = (ctx.values.vendor as string[] | undefined)
+    ?.flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
   const grace = stringFlag(ctx, 'grace-period');
-  return { vendors: vendors?.length ? vendors : undefined, regulation: stringFlag(ctx, 'regulation'), gracePeriodSeconds: grace === undefined ? undefined : seconds(grace) };
+  return {
+    vendors: vendors?.length ? vendors : undefined,
+    regulation: stringFlag(ctx, 'regulation'),
+    gracePeriodSeconds: grace === undefined ? undefined : seconds(grace),
+  };
 }
 
 function seconds(raw: string): number {
@@ -84,7 +101,10 @@ async function submitOne(ctx: CommandContext, defaults: RowDefaults): Promise<nu
     const value = stringFlag(ctx, flag);
     if (value !== undefined) subject[field] = value;
   }
-  if (Object.keys(subject).length === 0) throw new UsageError('name the person with at least one of --email, --phone, --user-id, --install-id, --amplitude-id (or submit a --file)');
+  if (Object.keys(subject).length === 0)
+    throw new UsageError(
+      'name the person with at least one of --email, --phone, --user-id, --install-id, --amplitude-id (or submit a --file)',
+    );
   const body: Record<string, unknown> = { subject };
   if (defaults.vendors) body.vendors = defaults.vendors;
   if (defaults.regulation !== undefined) body.regulation = defaults.regulation;
@@ -106,6 +126,11 @@ async function submitOne(ctx: CommandContext, defaults: RowDefaults): Promise<nu
   }
   const outcome = result.duplicate ? 'duplicate' : 'accepted';
   if (ctx.json) ctx.io.json({ outcome, ...result });
-  else ctx.io.out(result.duplicate ? `duplicate: the request id was used before; request ${result.id} (${result.status})` : `accepted: request ${result.id} (${result.status}, due ${result.dueAt})`);
+  else
+    ctx.io.out(
+      result.duplicate
+        ? `duplicate: the request id was used before; request ${result.id} (${result.status})`
+        : `accepted: request ${result.id} (${result.status}, due ${result.dueAt})`,
+    );
   return EXIT.ok;
 }

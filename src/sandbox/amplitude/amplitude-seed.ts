@@ -46,7 +46,10 @@ export const neighbourAmplitudeId = (index: number): number => 300_000_000 + ind
  * beside a neighbour `other-i` and, for every fifth person, an anonymous device-only user (no user
  * id, so only its Amplitude ID can name it). Even persons also have data in the web project.
  */
-export function seedAmplitude(store: AmplitudeStore, subjects: number): { main: SeededAmplitudeProject; web: SeededAmplitudeProject; eu: SeededAmplitudeProject } {
+export function seedAmplitude(
+  store: AmplitudeStore,
+  subjects: number,
+): { main: SeededAmplitudeProject; web: SeededAmplitudeProject; eu: SeededAmplitudeProject } {
   const main = SANDBOX_AMPLITUDE_PROJECT;
   const web = SANDBOX_AMPLITUDE_WEB_PROJECT;
   const eu = SANDBOX_AMPLITUDE_EU_PROJECT;
@@ -55,11 +58,28 @@ export function seedAmplitude(store: AmplitudeStore, subjects: number): { main: 
   store.createProject({ ...eu, orgId: EU_ORG_ID, region: 'eu' });
   for (let i = 0; i < subjects; i++) {
     const p = seedPerson(i);
-    store.addUser(main.appId, { amplitudeId: p.amplitudeId, userId: p.userId, deviceId: p.installId, events: 10 + (i % 7) });
-    store.addUser(main.appId, { amplitudeId: neighbourAmplitudeId(i), userId: `other-${i}`, deviceId: seededId('amplitude-device', 'other', i), events: 3 });
-    if (i % 5 === 0) store.addUser(main.appId, { amplitudeId: 400_000_000 + i, deviceId: seededId('amplitude-device', 'anon', i), events: 1 });
-    if (i % 2 === 0) store.addUser(web.appId, { amplitudeId: webAmplitudeId(i), userId: p.userId, deviceId: p.installId, events: 4 });
+    store.addUser(main.appId, {
+      amplitudeId: p.amplitudeId,
+      userId: p.userId,
+      deviceId: p.installId,
+      events: 10 + (i % 7),
+    });
+    store.addUser(main.appId, {
+      amplitudeId: neighbourAmplitudeId(i),
+      userId: `other-${i}`,
+      deviceId: seededId('amplitude-device', 'other', i),
+      events: 3,
+    });
+    if (i % 5 === 0)
+      store.addUser(main.appId, {
+        amplitudeId: 400_000_000 + i,
+        deviceId: seededId('amplitude-device', 'anon', i),
+        events: 1,
+      });
+    if (i % 2 === 0)
+      store.addUser(web.appId, { amplitudeId: webAmplitudeId(i), userId: p.userId, deviceId: p.installId, events: 4 });
   }
-  for (let k = 0; k < 3; k++) store.addUser(eu.appId, { amplitudeId: 500_000_000 + k, userId: `eu-user-${k}`, events: 2 });
+  for (let k = 0; k < 3; k++)
+    store.addUser(eu.appId, { amplitudeId: 500_000_000 + k, userId: `eu-user-${k}`, events: 2 });
   return { main, web, eu };
 }

@@ -74,13 +74,26 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     sendAmplitudeError(res, 429, 'Too many requests');
   };
   const answers: VendorAnswers = {
-    throttled: (res, retryAfterMs) => { sendThrottled(res, retryAfter === 'always' ? retryAfterMs : undefined); },
-    serverError: (res) => { sendAmplitudeError(res, 500, 'Internal server error'); },
-    unavailable: (res) => { sendAmplitudeError(res, 503, 'Service unavailable'); },
-    unauthorized: (res) => { sendAmplitudeError(res, 401, 'Invalid API key or secret key'); },
+    throttled: (res, retryAfterMs) => {
+      sendThrottled(res, retryAfter === 'always' ? retryAfterMs : undefined);
+    },
+    serverError: (res) => {
+      sendAmplitudeError(res, 500, 'Internal server error');
+    },
+    unavailable: (res) => {
+      sendAmplitudeError(res, 503, 'Service unavailable');
+    },
+    unauthorized: (res) => {
+      sendAmplitudeError(res, 401, 'Invalid API key or secret key');
+    },
   };
   // No per-operation limits: Amplitude limits per API key and per project, which `guard` applies.
-  const { record, op } = vendorOperations({ vendor: 'amplitude', stats: options.stats, faults: options.faults, answers });
+  const { record, op } = vendorOperations({
+    vendor: 'amplitude',
+    stats: options.stats,
+    faults: options.faults,
+    answers,
+  });
 
   const keyBuckets = new Map<string, TokenBucket>();
   const inFlight = new Map<number, number>();
@@ -92,19 +105,25 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
   const admit: RequestHandler = (req, res, next) => {
     const project = authenticate(store, req.get('authorization'), region);
     res.locals.project = project;
-    if (!project) { next(); return; }
+    if (!project) {
+      next();
+      return;
+    }
     const running = inFlight.get(project.appId) ?? 0;
     if (running >= maxInFlight) {
       res.locals.limited = { retryAfterMs: retryAfter === 'always' ? 1000 : undefined };
-      next(); return;
+      next();
+      return;
     }
     if (Number.isFinite(requestsPerSecond)) {
       let bucket = keyBuckets.get(project.apiKey);
-      if (!bucket) keyBuckets.set(project.apiKey, (bucket = new TokenBucket(requestsPerSecond, Math.max(1, requestsPerSecond))));
+      if (!bucket)
+        keyBuckets.set(project.apiKey, (bucket = new TokenBucket(requestsPerSecond, Math.max(1, requestsPerSecond))));
       const waitMs = bucket.take();
       if (waitMs > 0) {
         res.locals.limited = { retryAfterMs: retryAfter === 'never' ? undefined : waitMs };
-        next(); return;
+        next();
+        return;
       }
     }
     inFlight.set(project.appId, running + 1);
@@ -112,9 +131,15 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
     next();
   };
   const checkAuthAndLimits: RequestHandler = (_req, res, next) => {
-    if (!res.locals.project) { sendAmplitudeError(res, 401, 'Invalid API key or secret key'); return; }
+    if (!res.locals.project) {
+      sendAmplitudeError(res, 401, 'Invalid API key or secret key');
+      return;
+    }
     const limited = res.locals.limited as { retryAfterMs?: number } | undefined;
-    if (limited) { sendThrottled(res, limited.retryAfterMs); return; }
+    if (limited) {
+      sendThrottled(res, limited.retryAfterMs);
+      return;
+    }
     next();
   };
   const guard = (operation: string): RequestHandler[] => [
@@ -136,59 +161,95 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
       }
     };
 
-  const isForm = (req: Request) => (req.get('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
+  const isForm = (req: Request) =>
+    (req.get('content-type') ?? '').toLowerCase().startsWith('application/x-www-form-urlencoded');
   const bodyParsers: RequestHandler[] = [express.json({ limit: '1mb', type: (req) => !isForm(req as Request) })];
-  if (options.formEncoded ?? true) bodyParsers.push(express.urlencoded({ extended: true, limit: '1mb', type: (req) => isForm(req as Request) }));
+  if (options.formEncoded ?? true)
+    bodyParsers.push(express.urlencoded({ extended: true, limit: '1mb', type: (req) => isForm(req as Request) }));
 
   const app = express();
   app.disable('x-powered-by');
   app.use(record);
 
   const spelling = options.ignoreInvalidIdsSpelling ?? 'both';
-  const honoured = spelling === 'both' ? (['ignore_invalid_id', 'ignore_invalid_ids'] as const) : spelling === 'none' ? [] : [spelling];
+  const honoured =
+    spelling === 'both'
+      ? (['ignore_invalid_id', 'ignore_invalid_ids'] as const)
+      : spelling === 'none'
+        ? []
+        : [spelling];
   const statusCase = options.statusCase ?? 'lower';
   /** Re-cases every `status` of an answer (a job, or a list of them) as `statusCase` says. */
   const cased = (value: unknown): unknown => {
     if (statusCase === 'lower') return value;
     if (Array.isArray(value)) return value.map(cased);
-    if (typeof value !== 'object' || value === null || typeof (value as { status?: unknown }).status !== 'string') return value;
+    if (typeof value !== 'object' || value === null || typeof (value as { status?: unknown }).status !== 'string')
+      return value;
     const status = (value as { status: string }).status;
-    return { ...value, status: statusCase === 'upper' ? status.toUpperCase() : status.charAt(0).toUpperCase() + status.slice(1) };
+    return {
+      ...value,
+      status: statusCase === 'upper' ? status.toUpperCase() : status.charAt(0).toUpperCase() + status.slice(1),
+    };
   };
 
-  app.post(DELETIONS_PATH, ...guard('createDeletion'), ...bodyParsers, handle((req, res, project) => {
-    res.status(200).json(cased(store.requestDeletion(project, parseDeletionRequest(req.body, isForm(req), honoured))));
-  }));
+  app.post(
+    DELETIONS_PATH,
+    ...guard('createDeletion'),
+    ...bodyParsers,
+    handle((req, res, project) => {
+      res
+        .status(200)
+        .json(cased(store.requestDeletion(project, parseDeletionRequest(req.body, isForm(req), honoured))));
+    }),
+  );
 
-  app.get(DELETIONS_PATH, ...guard('listDeletions'), handle((req, res, project) => {
-    const { start_day: start, end_day: end } = req.query;
-    if (typeof start !== 'string' || typeof end !== 'string') throw bad('start_day and end_day are required, as YYYY-MM-DD');
-    const startMs = parseDay(start);
-    const endMs = parseDay(end);
-    if (startMs === undefined || endMs === undefined) throw bad('start_day and end_day must be dates as YYYY-MM-DD');
-    if (endMs < startMs) throw bad('end_day is before start_day');
-    const from = new Date(startMs);
-    const limit = Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + MAX_RANGE_MONTHS, from.getUTCDate());
-    if (endMs > limit) throw bad(`the range may span at most ${MAX_RANGE_MONTHS} months`);
-    res.status(200).json(cased(store.listJobs(project, start, end)));
-  }));
+  app.get(
+    DELETIONS_PATH,
+    ...guard('listDeletions'),
+    handle((req, res, project) => {
+      const { start_day: start, end_day: end } = req.query;
+      if (typeof start !== 'string' || typeof end !== 'string')
+        throw bad('start_day and end_day are required, as YYYY-MM-DD');
+      const startMs = parseDay(start);
+      const endMs = parseDay(end);
+      if (startMs === undefined || endMs === undefined) throw bad('start_day and end_day must be dates as YYYY-MM-DD');
+      if (endMs < startMs) throw bad('end_day is before start_day');
+      const from = new Date(startMs);
+      const limit = Date.UTC(from.getUTCFullYear(), from.getUTCMonth() + MAX_RANGE_MONTHS, from.getUTCDate());
+      if (endMs > limit) throw bad(`the range may span at most ${MAX_RANGE_MONTHS} months`);
+      res.status(200).json(cased(store.listJobs(project, start, end)));
+    }),
+  );
 
-  app.delete(`${DELETIONS_PATH}/:id/:day`, ...guard('cancelDeletion'), handle((req, res, project) => {
-    const id = String(req.params.id);
-    const day = String(req.params.day);
-    if (parseDay(day) === undefined) throw bad('the job day must be a date as YYYY-MM-DD');
-    if (!/^\d+$/.test(id) && !options.cancelByUserId) throw bad('the amplitude id must be an integer');
-    res.status(200).json(store.cancel(project, id, day, options.cancelByUserId ?? false));
-  }));
+  app.delete(
+    `${DELETIONS_PATH}/:id/:day`,
+    ...guard('cancelDeletion'),
+    handle((req, res, project) => {
+      const id = String(req.params.id);
+      const day = String(req.params.day);
+      if (parseDay(day) === undefined) throw bad('the job day must be a date as YYYY-MM-DD');
+      if (!/^\d+$/.test(id) && !options.cancelByUserId) throw bad('the amplitude id must be an integer');
+      res.status(200).json(store.cancel(project, id, day, options.cancelByUserId ?? false));
+    }),
+  );
 
-  app.use((_req: Request, res: Response) => { sendAmplitudeError(res, 404, 'Not found'); });
+  app.use((_req: Request, res: Response) => {
+    sendAmplitudeError(res, 404, 'Not found');
+  });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof AmplitudeFault) {
-      sendAmplitudeError(res, err.reason === 'job-not-staging' ? cancelRefusedStatus : err.status, err.message); return;
+      sendAmplitudeError(res, err.reason === 'job-not-staging' ? cancelRefusedStatus : err.status, err.message);
+      return;
     }
     const status = (err as { status?: number }).status;
-    if (status === 413) { sendAmplitudeError(res, 413, 'Request body too large'); return; }
-    if (status === 400) { sendAmplitudeError(res, 400, 'Malformed request body'); return; }
+    if (status === 413) {
+      sendAmplitudeError(res, 413, 'Request body too large');
+      return;
+    }
+    if (status === 400) {
+      sendAmplitudeError(res, 400, 'Malformed request body');
+      return;
+    }
     sendAmplitudeError(res, 500, 'Internal server error');
   });
   return app;
@@ -197,7 +258,11 @@ export function createAmplitudeSimulator(options: AmplitudeSimulatorOptions): ex
 const bad = (message: string) => new AmplitudeFault(400, 'bad-request', message);
 
 /** Basic auth as real clients send it: base64 of `apiKey:secretKey`. */
-function authenticate(store: AmplitudeStore, header: string | undefined, region: AmplitudeRegion): AmplitudeProject | undefined {
+function authenticate(
+  store: AmplitudeStore,
+  header: string | undefined,
+  region: AmplitudeRegion,
+): AmplitudeProject | undefined {
   const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1], 'base64').toString('utf8');
@@ -237,7 +302,8 @@ export function parseDeletionRequest(
     throw bad('user_ids must be strings');
   });
   const requester = fields.requester;
-  if (requester !== undefined && requester !== null && typeof requester !== 'string') throw bad('requester must be a string');
+  if (requester !== undefined && requester !== null && typeof requester !== 'string')
+    throw bad('requester must be a string');
   const flag = (...names: string[]): boolean => names.some((name) => parseFlag(fields[name], name));
   const deleteFromOrg = flag('delete_from_org');
   return {

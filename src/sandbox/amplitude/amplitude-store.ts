@@ -99,7 +99,8 @@ export const BACKUP_CLEAR_DAYS = 5;
 const DAY_MS = 86_400_000;
 
 /** Why a request failed, so the simulator can pick the wire answer (some codes are options). */
-export type AmplitudeFaultReason = 'bad-request' | 'invalid-ids' | 'job-not-found' | 'entry-not-found' | 'job-not-staging';
+export type AmplitudeFaultReason =
+  'bad-request' | 'invalid-ids' | 'job-not-found' | 'entry-not-found' | 'job-not-staging';
 
 /** An Amplitude answer other than success: the simulator turns it into the wire error. */
 export class AmplitudeFault extends Error {
@@ -113,7 +114,8 @@ export class AmplitudeFault extends Error {
   }
 }
 
-const badRequest = (message: string, reason: AmplitudeFaultReason = 'bad-request') => new AmplitudeFault(400, reason, message);
+const badRequest = (message: string, reason: AmplitudeFaultReason = 'bad-request') =>
+  new AmplitudeFault(400, reason, message);
 
 /** `YYYY-MM-DD` of an epoch millisecond, in UTC (Amplitude schedules in whole days). */
 export function dayOf(ms: number): string {
@@ -146,10 +148,13 @@ export class AmplitudeStore {
     if (!Number.isInteger(this.schedule.leadDays) || this.schedule.leadDays <= LOCK_DAYS_BEFORE_RUN) {
       throw new RangeError(`leadDays must be an integer above ${LOCK_DAYS_BEFORE_RUN}`);
     }
-    if (!Number.isInteger(this.schedule.scrubDays) || this.schedule.scrubDays < 0) throw new RangeError('scrubDays must be a non-negative integer');
+    if (!Number.isInteger(this.schedule.scrubDays) || this.schedule.scrubDays < 0)
+      throw new RangeError('scrubDays must be a non-negative integer');
   }
 
-  createProject(input: Pick<AmplitudeProject, 'appId' | 'name' | 'orgId' | 'apiKey' | 'secretKey'> & { region?: AmplitudeRegion }): AmplitudeProject {
+  createProject(
+    input: Pick<AmplitudeProject, 'appId' | 'name' | 'orgId' | 'apiKey' | 'secretKey'> & { region?: AmplitudeRegion },
+  ): AmplitudeProject {
     const project: AmplitudeProject = { region: 'us', ...input, users: new Map(), userIds: new Map(), jobs: new Map() };
     this.projects.set(project.appId, project);
     return project;
@@ -253,7 +258,8 @@ export class AmplitudeStore {
     this.settle();
     const job = project.jobs.get(day);
     if (!job) throw badRequest(`no deletion job on ${day}`, 'job-not-found');
-    if (this.status(job) !== 'staging') throw badRequest(`the job on ${day} is ${this.status(job)} and can no longer change`, 'job-not-staging');
+    if (this.status(job) !== 'staging')
+      throw badRequest(`the job on ${day} is ${this.status(job)} and can no longer change`, 'job-not-staging');
     let entry = /^\d+$/.test(id) ? job.entries.get(Number(id)) : undefined;
     if (!entry && byUserId) entry = [...job.entries.values()].find((e) => e.userId === id);
     if (!entry) throw badRequest(`${id} is not in the job on ${day}`, 'entry-not-found');
@@ -272,12 +278,21 @@ export class AmplitudeStore {
   /** The job new requests join now: the project's staging job, or a new batch `leadDays` ahead. */
   private stagingJob(project: AmplitudeProject): DeletionJob {
     for (const job of project.jobs.values()) if (this.status(job) === 'staging') return job;
-    const job: DeletionJob = { day: dayOf(this.now() + this.schedule.leadDays * DAY_MS), entries: new Map(), scrubbed: false };
+    const job: DeletionJob = {
+      day: dayOf(this.now() + this.schedule.leadDays * DAY_MS),
+      entries: new Map(),
+      scrubbed: false,
+    };
     project.jobs.set(job.day, job);
     return job;
   }
 
-  private enqueue(project: AmplitudeProject, users: AmplitudeUser[], request: DeletionRequest, orgWide: boolean): DeletionResult {
+  private enqueue(
+    project: AmplitudeProject,
+    users: AmplitudeUser[],
+    request: DeletionRequest,
+    orgWide: boolean,
+  ): DeletionResult {
     // Nothing valid to delete: answer with the day a job would run, without creating an empty job.
     const job = users.length > 0 ? this.stagingJob(project) : undefined;
     const entries: DeletionEntryView[] = [];
@@ -285,7 +300,12 @@ export class AmplitudeStore {
       if (!job) break;
       let entry = job.entries.get(user.amplitudeId);
       if (!entry) {
-        entry = { amplitudeId: user.amplitudeId, requestedOnDay: dayOf(this.now()), requester: request.requester, userId: user.userId };
+        entry = {
+          amplitudeId: user.amplitudeId,
+          requestedOnDay: dayOf(this.now()),
+          requester: request.requester,
+          userId: user.userId,
+        };
         job.entries.set(user.amplitudeId, entry);
       }
       entries.push(entryView(entry, request.includeMappedUserIds));
@@ -330,7 +350,8 @@ export class AmplitudeStore {
           const user = project.users.get(entry.amplitudeId);
           if (!user) continue;
           project.users.delete(entry.amplitudeId);
-          if (user.userId !== undefined && project.userIds.get(user.userId) === entry.amplitudeId) project.userIds.delete(user.userId);
+          if (user.userId !== undefined && project.userIds.get(user.userId) === entry.amplitudeId)
+            project.userIds.delete(user.userId);
         }
         job.scrubbed = true;
       }
@@ -338,7 +359,10 @@ export class AmplitudeStore {
   }
 }
 
-function resolveIds(project: AmplitudeProject, request: DeletionRequest): { found: AmplitudeUser[]; invalid: Array<number | string> } {
+function resolveIds(
+  project: AmplitudeProject,
+  request: DeletionRequest,
+): { found: AmplitudeUser[]; invalid: Array<number | string> } {
   const found = new Map<number, AmplitudeUser>();
   const invalid: Array<number | string> = [];
   for (const id of request.amplitudeIds) {
@@ -356,7 +380,11 @@ function resolveIds(project: AmplitudeProject, request: DeletionRequest): { foun
 }
 
 function entryView(entry: DeletionEntry, withUserId: boolean): DeletionEntryView {
-  const view: DeletionEntryView = { amplitude_id: entry.amplitudeId, requested_on_day: entry.requestedOnDay, requester: entry.requester };
+  const view: DeletionEntryView = {
+    amplitude_id: entry.amplitudeId,
+    requested_on_day: entry.requestedOnDay,
+    requester: entry.requester,
+  };
   if (withUserId && entry.userId !== undefined) view.user_id = entry.userId;
   return view;
 }

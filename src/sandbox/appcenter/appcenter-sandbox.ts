@@ -31,6 +31,10 @@ export async function startAppCenter(input: {
 }): Promise<StartedAppCenter> {
   const store = new AppCenterStore();
   const seeded = seedAppCenter(store, input.subjects);
-  const server = await listen(createAppCenterSimulator({ ...input.options, store, stats: input.stats, faults: input.faults, clock: input.clock }), 0, input.host);
+  const server = await listen(
+    createAppCenterSimulator({ ...input.options, store, stats: input.stats, faults: input.faults, clock: input.clock }),
+    0,
+    input.host,
+  );
   return { server, store, ...seeded, exportContainerSasUri: sandboxExportContainerSasUri(server.url) };
 }

@@ -1,5 +1,12 @@
 import { seedPerson, seededId } from '../seed.js';
-import { uuidFrom, type AppCenterApp, type AppCenterNotification, type AppCenterStore, type NotificationContent, type NotificationTarget } from './appcenter-store.js';
+import {
+  uuidFrom,
+  type AppCenterApp,
+  type AppCenterNotification,
+  type AppCenterStore,
+  type NotificationContent,
+  type NotificationTarget,
+} from './appcenter-store.js';
 
 /** The seeded app: `/v0.1/apps/sandbox-org/erasure-sandbox/...`. */
 export const SANDBOX_APPCENTER_OWNER = 'sandbox-org';
@@ -39,9 +46,22 @@ const GENERIC_AUDIENCES: Array<{ name: string; description: string; definition: 
   { name: 'tablet-owners', description: 'Tablets', definition: "DeviceType eq 'Tablet'" },
   { name: 'german-locale', description: 'German language', definition: "Locale eq 'de-DE'" },
   { name: 'beta-testers', description: 'Opted into beta', definition: 'CustomProperties/beta eq true' },
-  { name: 'winback-2020', description: 'Lapsed users, 2020 campaign', definition: "CustomProperties/plan eq 'lapsed'", enabled: false },
-  { name: 'newsletter-optin', description: 'Opted into the newsletter', definition: 'CustomProperties/newsletter eq true' },
-  { name: 'holiday-2020', description: 'Holiday promotion', definition: "CountryCode eq 'US' and CustomProperties/plan eq 'free'" },
+  {
+    name: 'winback-2020',
+    description: 'Lapsed users, 2020 campaign',
+    definition: "CustomProperties/plan eq 'lapsed'",
+    enabled: false,
+  },
+  {
+    name: 'newsletter-optin',
+    description: 'Opted into the newsletter',
+    definition: 'CustomProperties/newsletter eq true',
+  },
+  {
+    name: 'holiday-2020',
+    description: 'Holiday promotion',
+    definition: "CountryCode eq 'US' and CustomProperties/plan eq 'free'",
+  },
   { name: 'power-users', description: 'Many sessions per day', definition: 'Sessions gt 10' },
 ];
 
@@ -64,7 +84,11 @@ const GENERIC_MESSAGES: Array<{ title: string; body: string }> = [
 export function seedAppCenter(store: AppCenterStore, subjects: number): { owner: string; app: string; token: string } {
   const app = store.createApp(SANDBOX_APPCENTER_OWNER, SANDBOX_APPCENTER_APP);
   store.addToken(SANDBOX_APPCENTER_API_TOKEN, { kind: 'user' });
-  store.addToken(SANDBOX_APPCENTER_APP_TOKEN, { kind: 'app', owner: SANDBOX_APPCENTER_OWNER, app: SANDBOX_APPCENTER_APP });
+  store.addToken(SANDBOX_APPCENTER_APP_TOKEN, {
+    kind: 'app',
+    owner: SANDBOX_APPCENTER_OWNER,
+    app: SANDBOX_APPCENTER_APP,
+  });
   store.blobs.createContainer(SANDBOX_APPCENTER_EXPORT_CONTAINER, SANDBOX_APPCENTER_SAS_SIGNATURE);
 
   for (let i = 0; i < subjects; i++) {
@@ -99,27 +123,53 @@ export function seedAppCenter(store: AppCenterStore, subjects: number): { owner:
 
 function seedAudiences(store: AppCenterStore, app: AppCenterApp, subjects: number): void {
   for (const generic of GENERIC_AUDIENCES) {
-    store.putAudience(app, generic.name, { definition: generic.definition, description: generic.description, enabled: generic.enabled ?? true }, 0);
+    store.putAudience(
+      app,
+      generic.name,
+      { definition: generic.definition, description: generic.description, enabled: generic.enabled ?? true },
+      0,
+    );
   }
   // A suffix of nines as wide as `subjects` makes an id that starts with a person's id but is nobody's.
   const nines = '9'.repeat(String(subjects).length);
   for (let i = 0; i < subjects; i++) {
     if (!appCenterPersonHasAudience(i)) continue;
     const p = seedPerson(i);
-    store.putAudience(app, `vip-${p.userId}`, { definition: `CustomProperties/user_id eq '${p.userId}'`, description: `Concierge list for ${p.email}` }, 0);
-    store.putAudience(app, `lookalike-${i}`, { definition: `CustomProperties/user_id eq '${p.userId}${nines}'`, description: 'Lookalike seed, one test account' }, 0);
+    store.putAudience(
+      app,
+      `vip-${p.userId}`,
+      { definition: `CustomProperties/user_id eq '${p.userId}'`, description: `Concierge list for ${p.email}` },
+      0,
+    );
+    store.putAudience(
+      app,
+      `lookalike-${i}`,
+      {
+        definition: `CustomProperties/user_id eq '${p.userId}${nines}'`,
+        description: 'Lookalike seed, one test account',
+      },
+      0,
+    );
   }
 }
 
 function seedNotifications(store: AppCenterStore, app: AppCenterApp, subjects: number): void {
-  const add = (key: string, index: number, content: NotificationContent, target: NotificationTarget, archived = false) => {
+  const add = (
+    key: string,
+    index: number,
+    content: NotificationContent,
+    target: NotificationTarget,
+    archived = false,
+  ) => {
     const id = uuidFrom(seededId('appcenter-notification', key, index));
     const reached = target.type === 'broadcast_target' ? 1000 + ((index * 37) % 500) : (target.user_ids?.length ?? 1);
     const notification: AppCenterNotification = {
       notification_id: id,
       name: content.name,
       notification_target: target,
-      send_time: new Date(Date.UTC(2020, 0, 1) + index * 86_400_000 + (key === 'generic' ? 0 : 3_600_000)).toISOString(),
+      send_time: new Date(
+        Date.UTC(2020, 0, 1) + index * 86_400_000 + (key === 'generic' ? 0 : 3_600_000),
+      ).toISOString(),
       pns_send_success: reached,
       pns_send_failure: index % 5,
       settledState: 'Completed',
@@ -134,12 +184,28 @@ function seedNotifications(store: AppCenterStore, app: AppCenterApp, subjects: n
   const generic = Math.max(40, subjects * 2);
   for (let k = 0; k < generic; k++) {
     const message = GENERIC_MESSAGES[k % GENERIC_MESSAGES.length];
-    add('generic', k, { name: `campaign-${String(k).padStart(3, '0')}`, title: message.title, body: message.body, custom_data: { campaign: String(k) } }, { type: 'broadcast_target' }, k % 10 === 9);
+    add(
+      'generic',
+      k,
+      {
+        name: `campaign-${String(k).padStart(3, '0')}`,
+        title: message.title,
+        body: message.body,
+        custom_data: { campaign: String(k) },
+      },
+      { type: 'broadcast_target' },
+      k % 10 === 9,
+    );
   }
   for (let i = 0; i < subjects; i++) {
     const p = seedPerson(i);
     if (appCenterPersonTargeted(i)) {
-      add('targeted', i, { name: `welcome-${p.userId}`, title: 'Welcome!', body: 'Thanks for signing up.' }, { type: 'user_ids_target', user_ids: [p.userId] });
+      add(
+        'targeted',
+        i,
+        { name: `welcome-${p.userId}`, title: 'Welcome!', body: 'Thanks for signing up.' },
+        { type: 'user_ids_target', user_ids: [p.userId] },
+      );
     }
     if (appCenterPersonInContent(i)) {
       const variant = Math.floor(i / 6) % 3;
@@ -148,7 +214,12 @@ function seedNotifications(store: AppCenterStore, app: AppCenterApp, subjects: n
           ? { name: `receipt-${i}`, title: `Receipt for ${p.email}`, body: 'Your order has shipped.' }
           : variant === 1
             ? { name: `reset-${i}`, title: 'Password reset', body: `A reset was requested for ${p.email}.` }
-            : { name: `survey-${i}`, title: 'Quick survey', body: 'Tell us how we are doing.', custom_data: { email: p.email } };
+            : {
+                name: `survey-${i}`,
+                title: 'Quick survey',
+                body: 'Tell us how we are doing.',
+                custom_data: { email: p.email },
+              };
       add('content', i, content, { type: 'broadcast_target' });
     }
   }

@@ -91,7 +91,12 @@ const ERROR_CODES: Record<number, string> = {
 };
 
 /** Writes App Center's error body, `{"error":{"code","message"}}`, on every error. */
-export function sendAppCenterError(res: Response, status: number, message: string, code = ERROR_CODES[status] ?? 'InternalServerError'): void {
+export function sendAppCenterError(
+  res: Response,
+  status: number,
+  message: string,
+  code = ERROR_CODES[status] ?? 'InternalServerError',
+): void {
   res.status(status).json({ error: { code, message } });
 }
 
@@ -111,12 +116,24 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
       if (withHeader) res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
       sendAppCenterError(res, 429, 'Too many requests, retry later');
     },
-    serverError: (res) => { sendAppCenterError(res, 500, 'An internal server error occurred'); },
-    unavailable: (res) => { sendAppCenterError(res, 503, 'The service is temporarily unavailable'); },
-    unauthorized: (res) => { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); },
+    serverError: (res) => {
+      sendAppCenterError(res, 500, 'An internal server error occurred');
+    },
+    unavailable: (res) => {
+      sendAppCenterError(res, 503, 'The service is temporarily unavailable');
+    },
+    unauthorized: (res) => {
+      sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required');
+    },
   };
   const limits = new OperationLimits(options.rates ?? {}, options.defaultRate ?? APPCENTER_DEFAULT_RATE);
-  const { record, op } = vendorOperations({ vendor: 'appcenter', stats: options.stats, faults: options.faults, answers, limits });
+  const { record, op } = vendorOperations({
+    vendor: 'appcenter',
+    stats: options.stats,
+    faults: options.faults,
+    answers,
+    limits,
+  });
   const exportDurationMs = options.exportDurationMs ?? 120_000;
   const audiencePageSize = Math.max(1, options.audiencePageSize ?? 10);
   const skipTokens = options.skipTokens ?? 'offset';
@@ -126,7 +143,15 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(record);
-  app.use('/blobs', createSasBlobRouter({ containers: store.blobs, beforeRead: () => { store.settleExports(clock.now()); } }));
+  app.use(
+    '/blobs',
+    createSasBlobRouter({
+      containers: store.blobs,
+      beforeRead: () => {
+        store.settleExports(clock.now());
+      },
+    }),
+  );
 
   const isRetired = (push: boolean): boolean => {
     if (options.retired || (push && options.pushRetired)) return true;
@@ -139,27 +164,48 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   const retirement =
     (push: boolean): RequestHandler =>
     (_req, res, next) => {
-      if (!isRetired(push)) { next(); return; }
-      sendAppCenterError(res, retiredStatus, push ? 'App Center Push has been retired' : 'Visual Studio App Center has been retired');
+      if (!isRetired(push)) {
+        next();
+        return;
+      }
+      sendAppCenterError(
+        res,
+        retiredStatus,
+        push ? 'App Center Push has been retired' : 'Visual Studio App Center has been retired',
+      );
     };
 
   /** POST/PUT/PATCH must carry a body; the front door answers 411 before auth (vendor-contracts §3.1). */
   const lengthRequired: RequestHandler = (req, res, next) => {
-    if (!['POST', 'PUT', 'PATCH'].includes(req.method)) { next(); return; }
+    if (!['POST', 'PUT', 'PATCH'].includes(req.method)) {
+      next();
+      return;
+    }
     const chunked = /chunked/i.test(req.get('transfer-encoding') ?? '');
     const length = Number(req.get('content-length') ?? 0);
-    if (!chunked && !(length > 0)) { sendAppCenterError(res, 411, 'Length Required: send a request body, {} when there is nothing to send'); return; }
+    if (!chunked && !(length > 0)) {
+      sendAppCenterError(res, 411, 'Length Required: send a request body, {} when there is nothing to send');
+      return;
+    }
     next();
   };
 
   const authenticate: RequestHandler = (req, res, next) => {
     const token = req.get('x-api-token');
-    if (!token || !store.tokens.has(token)) { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); return; }
+    if (!token || !store.tokens.has(token)) {
+      sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required');
+      return;
+    }
     const owner = String(req.params.owner_name);
     const name = String(req.params.app_name);
     if (!store.tokenReaches(token, owner, name)) {
       const status = options.otherAppStatus ?? 404;
-      sendAppCenterError(res, status, status === 403 ? 'The API token has no access to this app' : `App '${owner}/${name}' not found`); return;
+      sendAppCenterError(
+        res,
+        status,
+        status === 403 ? 'The API token has no access to this app' : `App '${owner}/${name}' not found`,
+      );
+      return;
     }
     next();
   };
@@ -173,13 +219,22 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
       res.locals.operation = operation;
       next();
     };
-    app[method](`/v0.1/apps/:owner_name/:app_name${path}`, named, retirement(push), lengthRequired, authenticate, op(operation), parseJson, (req: Request, res: Response, next: NextFunction) => {
-      try {
-        handler(req, res, store.app(String(req.params.owner_name), String(req.params.app_name)));
-      } catch (err) {
-        next(err);
-      }
-    });
+    app[method](
+      `/v0.1/apps/:owner_name/:app_name${path}`,
+      named,
+      retirement(push),
+      lengthRequired,
+      authenticate,
+      op(operation),
+      parseJson,
+      (req: Request, res: Response, next: NextFunction) => {
+        try {
+          handler(req, res, store.app(String(req.params.owner_name), String(req.params.app_name)));
+        } catch (err) {
+          next(err);
+        }
+      },
+    );
   };
   const param = (req: Request, name: string): string => String(req.params[name]);
 
@@ -188,23 +243,42 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   route('get', '', 'Apps_Get', (_req, res, target) => {
     res.status(200).json({ name: target.name, display_name: target.name, owner: { name: target.owner, type: 'org' } });
   });
-  app.get('/v0.1/apps', retirement(false), (req, res, next) => {
-    res.locals.operation = 'Apps_List';
-    const token = req.get('x-api-token');
-    if (!token || !store.tokens.has(token)) { sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required'); return; }
-    next();
-  }, op('Apps_List'), (req: Request, res: Response) => {
-    const token = req.get('x-api-token') ?? '';
-    const apps = [...store.apps.values()].filter((a) => store.tokenReaches(token, a.owner, a.name));
-    res.status(200).json(apps.map((a) => ({ name: a.name, display_name: a.name, owner: { name: a.owner, type: 'org' } })));
-  });
+  app.get(
+    '/v0.1/apps',
+    retirement(false),
+    (req, res, next) => {
+      res.locals.operation = 'Apps_List';
+      const token = req.get('x-api-token');
+      if (!token || !store.tokens.has(token)) {
+        sendAppCenterError(res, 401, 'Unauthorized: a valid X-API-Token header is required');
+        return;
+      }
+      next();
+    },
+    op('Apps_List'),
+    (req: Request, res: Response) => {
+      const token = req.get('x-api-token') ?? '';
+      const apps = [...store.apps.values()].filter((a) => store.tokenReaches(token, a.owner, a.name));
+      res
+        .status(200)
+        .json(apps.map((a) => ({ name: a.name, display_name: a.name, owner: { name: a.owner, type: 'org' } })));
+    },
+  );
 
   route('post', '/push/device_exports', 'Push_ExportDevices', (req, res, target) => {
     const uri = (req.body as { blob_container_sas_uri?: unknown } | undefined)?.blob_container_sas_uri;
     if (typeof uri !== 'string' || !uri) throw badRequest('blob_container_sas_uri is required');
     const sas = parseContainerSas(uri);
-    if (!sas) throw badRequest('blob_container_sas_uri must be an Azure Blob container SAS URL (container path and sig)');
-    const job = store.startExport(target, sas, clock.now(), exportDurationMs, options.exportRowLayout ?? 'flat', options.exportBlobPlacement ?? 'export-folder');
+    if (!sas)
+      throw badRequest('blob_container_sas_uri must be an Azure Blob container SAS URL (container path and sig)');
+    const job = store.startExport(
+      target,
+      sas,
+      clock.now(),
+      exportDurationMs,
+      options.exportRowLayout ?? 'flat',
+      options.exportBlobPlacement ?? 'export-folder',
+    );
     res.status(202).json({ export_id: job.export_id });
   });
 
@@ -216,7 +290,8 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   route('delete', '/push/devices/:install_id', 'Push_DeleteInstallId', (req, res, target) => {
     const installId = param(req, 'install_id');
     const existed = store.deleteInstallId(target, installId);
-    if (!existed && (options.unknownInstallIdStatus ?? 404) === 404) throw notFound(`Install id '${installId}' not found`);
+    if (!existed && (options.unknownInstallIdStatus ?? 404) === 404)
+      throw notFound(`Install id '${installId}' not found`);
     res.status(200).end();
   });
 
@@ -224,7 +299,8 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     const top = parseTop(req.query.$top);
     const orderby = parseOrderby(req.query.$orderby);
     const inlinecount = req.query.$inlinecount ?? 'none';
-    if (inlinecount !== 'none' && inlinecount !== 'allpages') throw badRequest("$inlinecount must be 'allpages' or 'none'");
+    if (inlinecount !== 'none' && inlinecount !== 'allpages')
+      throw badRequest("$inlinecount must be 'allpages' or 'none'");
     const includeArchived = parseBoolean(req.query.include_archived, 'include_archived');
     const all = sortBy(store.notifications(target, includeArchived), orderby);
     const { page, next } = pageOf(all, top === 0 ? all.length || 1 : top, req.query.$skiptoken, orderby, skipTokens);
@@ -238,7 +314,11 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
 
   route('get', '/push/notifications/:notification_id', 'Push_Get', (req, res, target) => {
     const n = store.notification(target, param(req, 'notification_id'));
-    res.status(200).json({ ...notificationOverview(n, clock.now()), notification_content: n.notification_content, failure_outcomes: n.failure_outcomes });
+    res.status(200).json({
+      ...notificationOverview(n, clock.now()),
+      notification_content: n.notification_content,
+      failure_outcomes: n.failure_outcomes,
+    });
   });
 
   route('delete', '/push/notifications', 'Push_Delete', (req, res, target) => {
@@ -251,9 +331,16 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   });
 
   route('post', '/push/notifications', 'Push_Send', (req, res, target) => {
-    const body = req.body as { notification_content?: NotificationContent; notification_target?: NotificationTarget | null } | undefined;
-    if (!body?.notification_content || typeof body.notification_content !== 'object') throw badRequest('notification_content is required');
-    const sent = store.sendNotification(target, body.notification_content, body.notification_target ?? { type: 'broadcast_target' }, clock.now());
+    const body = req.body as
+      { notification_content?: NotificationContent; notification_target?: NotificationTarget | null } | undefined;
+    if (!body?.notification_content || typeof body.notification_content !== 'object')
+      throw badRequest('notification_content is required');
+    const sent = store.sendNotification(
+      target,
+      body.notification_content,
+      body.notification_target ?? { type: 'broadcast_target' },
+      clock.now(),
+    );
     res.status(202).json({ notification_id: sent.notification_id });
   });
 
@@ -276,9 +363,11 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
   });
 
   route('put', '/analytics/audiences/:audience_name', 'Analytics_CreateOrUpdateAudience', (req, res, target) => {
-    const body = req.body as { definition?: unknown; description?: unknown; enabled?: unknown; custom_properties?: unknown } | undefined;
+    const body = req.body as
+      { definition?: unknown; description?: unknown; enabled?: unknown; custom_properties?: unknown } | undefined;
     if (typeof body?.definition !== 'string' || !body.definition) throw badRequest('definition is required');
-    if (body.description !== undefined && typeof body.description !== 'string') throw badRequest('description must be a string');
+    if (body.description !== undefined && typeof body.description !== 'string')
+      throw badRequest('description must be a string');
     if (body.enabled !== undefined && typeof body.enabled !== 'boolean') throw badRequest('enabled must be a boolean');
     const customProperties = parseCustomProperties(body.custom_properties);
     const audience = store.putAudience(
@@ -306,12 +395,23 @@ export function createAppCenterSimulator(options: AppCenterSimulatorOptions): ex
     res.status(200).json(installId);
   });
 
-  app.use((_req: Request, res: Response) => { sendAppCenterError(res, 404, 'The requested resource was not found'); });
+  app.use((_req: Request, res: Response) => {
+    sendAppCenterError(res, 404, 'The requested resource was not found');
+  });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof AppCenterFault) { sendAppCenterError(res, err.status, err.message, err.code); return; }
+    if (err instanceof AppCenterFault) {
+      sendAppCenterError(res, err.status, err.message, err.code);
+      return;
+    }
     const status = (err as { status?: number }).status;
-    if (status === 413) { sendAppCenterError(res, 413, 'Request body too large'); return; }
-    if (status === 400) { sendAppCenterError(res, 400, 'The request body is not valid JSON'); return; }
+    if (status === 413) {
+      sendAppCenterError(res, 413, 'Request body too large');
+      return;
+    }
+    if (status === 400) {
+      sendAppCenterError(res, 400, 'The request body is not valid JSON');
+      return;
+    }
     sendAppCenterError(res, 500, 'An internal server error occurred');
   });
   return app;
@@ -397,7 +497,10 @@ function parseOrderby(value: unknown): Ordering<AppCenterNotification> {
   const text = value === undefined ? 'count desc' : queryText(value).trim();
   const match = /^(\w+)(?:\s+(asc|desc))?$/i.exec(text);
   const key = match ? NOTIFICATION_SORT_KEYS[match[1].toLowerCase()] : undefined;
-  if (!match || !key) throw badRequest(`$orderby must be one of ${Object.keys(NOTIFICATION_SORT_KEYS).join(', ')}, optionally with asc or desc`);
+  if (!match || !key)
+    throw badRequest(
+      `$orderby must be one of ${Object.keys(NOTIFICATION_SORT_KEYS).join(', ')}, optionally with asc or desc`,
+    );
   return { key: (n) => [key(n), n.notification_id], descending: [(match[2] ?? 'asc').toLowerCase() === 'desc', false] };
 }
 
@@ -408,7 +511,13 @@ const AUDIENCE_ORDER: Ordering<AppCenterAudience> = { key: (a) => [a.name.toLowe
  * keyset token remembers the last item's sort key, so the next page starts right after it even
  * when earlier items were deleted meanwhile.
  */
-function pageOf<T>(sorted: T[], size: number, token: unknown, ordering: Ordering<T>, style: 'offset' | 'keyset'): { page: T[]; next?: string } {
+function pageOf<T>(
+  sorted: T[],
+  size: number,
+  token: unknown,
+  ordering: Ordering<T>,
+  style: 'offset' | 'keyset',
+): { page: T[]; next?: string } {
   let start = 0;
   if (token !== undefined) {
     const decoded = decodeToken(token);
@@ -430,7 +539,8 @@ function decodeToken(token: unknown): number | SortKey | undefined {
   try {
     const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o?: unknown; k?: unknown };
     if (typeof parsed.o === 'number' && Number.isInteger(parsed.o) && parsed.o >= 0) return parsed.o;
-    if (Array.isArray(parsed.k) && parsed.k.every((v) => typeof v === 'string' || typeof v === 'number')) return parsed.k;
+    if (Array.isArray(parsed.k) && parsed.k.every((v) => typeof v === 'string' || typeof v === 'number'))
+      return parsed.k;
   } catch {
     return undefined;
   }
@@ -442,7 +552,9 @@ function linkWith(req: Request, skiptoken: string, overrides: Record<string, str
   const query = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
   for (const [k, v] of Object.entries(overrides)) query.set(k, v);
   query.set('$skiptoken', skiptoken);
-  const text = [...query.entries()].map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`).join('&');
+  const text = [...query.entries()]
+    .map(([k, v]) => `${encodeURIComponent(k).replace(/^%24/, '$')}=${encodeURIComponent(v)}`)
+    .join('&');
   return `${req.path}?${text}`;
 }
 
@@ -450,7 +562,12 @@ const PROPERTY_TYPES = new Set(['string', 'number', 'boolean', 'date_time']);
 
 function parseCustomProperties(value: unknown): AppCenterAudience['custom_properties'] | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((t) => !PROPERTY_TYPES.has(String(t)))) {
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    Array.isArray(value) ||
+    Object.values(value).some((t) => !PROPERTY_TYPES.has(String(t)))
+  ) {
     throw badRequest('custom_properties maps property names to string, number, boolean or date_time');
   }
   return value as AppCenterAudience['custom_properties'];

@@ -10,7 +10,8 @@ export interface AppCenterDevice {
   custom_properties: Record<string, string | number | boolean>;
 }
 
-export type NotificationTargetType = 'audiences_target' | 'devices_target' | 'user_ids_target' | 'account_ids_target' | 'broadcast_target';
+export type NotificationTargetType =
+  'audiences_target' | 'devices_target' | 'user_ids_target' | 'account_ids_target' | 'broadcast_target';
 
 export interface NotificationTarget {
   type: NotificationTargetType;
@@ -189,7 +190,14 @@ export class AppCenterStore {
    * fails, as it would at App Center, when the SAS grants no write (`sp` without `w`) or has
    * expired, and when a failure was injected.
    */
-  startExport(app: AppCenterApp, sas: ContainerSas, now: number, durationMs: number, layout: ExportRowLayout, placement: ExportBlobPlacement = 'export-folder'): DeviceExport {
+  startExport(
+    app: AppCenterApp,
+    sas: ContainerSas,
+    now: number,
+    durationMs: number,
+    layout: ExportRowLayout,
+    placement: ExportBlobPlacement = 'export-folder',
+  ): DeviceExport {
     this.exportCount += 1;
     const exportId = uuidFrom(seededId('appcenter-export', app.owner, app.name, this.exportCount));
     let outcome: DeviceExport['outcome'] = 'Completed';
@@ -229,7 +237,13 @@ export class AppCenterStore {
   private settleExport(job: DeviceExport, now: number): void {
     if (job.written || now < job.completesAt || job.outcome !== 'Completed') return;
     job.written = true;
-    this.blobs.putBlob(job.sas, job.blobName, Buffer.from(job.ndjson, 'utf8'), 'application/x-ndjson', new Date(job.completesAt));
+    this.blobs.putBlob(
+      job.sas,
+      job.blobName,
+      Buffer.from(job.ndjson, 'utf8'),
+      'application/x-ndjson',
+      new Date(job.completesAt),
+    );
   }
 
   notifications(app: AppCenterApp, includeArchived: boolean): AppCenterNotification[] {
@@ -254,7 +268,12 @@ export class AppCenterStore {
   }
 
   /** Push_Send: queued now, delivered a minute later on the sandbox clock. */
-  sendNotification(app: AppCenterApp, content: NotificationContent, target: NotificationTarget, now: number): AppCenterNotification {
+  sendNotification(
+    app: AppCenterApp,
+    content: NotificationContent,
+    target: NotificationTarget,
+    now: number,
+  ): AppCenterNotification {
     validateContent(content);
     validateTarget(target);
     this.notificationCount += 1;
@@ -302,7 +321,12 @@ export class AppCenterStore {
   putAudience(
     app: AppCenterApp,
     name: string,
-    input: { definition: string; description?: string; enabled?: boolean; custom_properties?: AppCenterAudience['custom_properties'] },
+    input: {
+      definition: string;
+      description?: string;
+      enabled?: boolean;
+      custom_properties?: AppCenterAudience['custom_properties'];
+    },
     now: number,
   ): AppCenterAudience {
     if (!name || name.length > 64) throw badRequest('Audience name must be 1 to 64 characters');
@@ -315,7 +339,9 @@ export class AppCenterStore {
       custom_properties: input.custom_properties ?? existing?.custom_properties ?? {},
       estimated_count: this.estimateAudience(app, input.definition),
       calculatingUntil: changed ? now + 5 * 60_000 : (existing?.calculatingUntil ?? now),
-      ...((input.description ?? existing?.description) !== undefined ? { description: input.description ?? existing?.description } : {}),
+      ...((input.description ?? existing?.description) !== undefined
+        ? { description: input.description ?? existing?.description }
+        : {}),
     };
     app.audiences.set(name.toLowerCase(), audience);
     return audience;
@@ -339,21 +365,39 @@ function appKey(owner: string, name: string): string {
 }
 
 function exportRow(device: AppCenterDevice, layout: ExportRowLayout): Record<string, unknown> {
-  const base = { install_id: device.install_id, platform: device.platform, push_channel: device.push_channel, app_version: device.app_version };
-  if (layout === 'drifted') return { device: { id: device.install_id, platform: device.platform }, push_channel: device.push_channel, properties: { ...device.custom_properties } };
+  const base = {
+    install_id: device.install_id,
+    platform: device.platform,
+    push_channel: device.push_channel,
+    app_version: device.app_version,
+  };
+  if (layout === 'drifted')
+    return {
+      device: { id: device.install_id, platform: device.platform },
+      push_channel: device.push_channel,
+      properties: { ...device.custom_properties },
+    };
   if (layout === 'camel') {
     const { install_id: installId, ...rest } = base;
     return { ...device.custom_properties, installId, ...rest };
   }
-  return layout === 'nested' ? { ...base, custom_properties: { ...device.custom_properties } } : { ...device.custom_properties, ...base };
+  return layout === 'nested'
+    ? { ...base, custom_properties: { ...device.custom_properties } }
+    : { ...device.custom_properties, ...base };
 }
 
 /** NotificationContent limits from the OpenAPI document: name 3–64, title ≤ 128, body 1–4000. */
 function validateContent(content: NotificationContent): void {
-  if (typeof content?.name !== 'string' || content.name.length < 3 || content.name.length > 64) throw badRequest('notification_content.name must be 3 to 64 characters');
-  if (content.title !== undefined && (typeof content.title !== 'string' || content.title.length > 128)) throw badRequest('notification_content.title must be at most 128 characters');
-  if (typeof content.body !== 'string' || content.body.length < 1 || content.body.length > 4000) throw badRequest('notification_content.body must be 1 to 4000 characters');
-  if (content.custom_data !== undefined && (typeof content.custom_data !== 'object' || content.custom_data === null || Array.isArray(content.custom_data))) {
+  if (typeof content?.name !== 'string' || content.name.length < 3 || content.name.length > 64)
+    throw badRequest('notification_content.name must be 3 to 64 characters');
+  if (content.title !== undefined && (typeof content.title !== 'string' || content.title.length > 128))
+    throw badRequest('notification_content.title must be at most 128 characters');
+  if (typeof content.body !== 'string' || content.body.length < 1 || content.body.length > 4000)
+    throw badRequest('notification_content.body must be 1 to 4000 characters');
+  if (
+    content.custom_data !== undefined &&
+    (typeof content.custom_data !== 'object' || content.custom_data === null || Array.isArray(content.custom_data))
+  ) {
     throw badRequest('notification_content.custom_data must be an object of strings');
   }
 }
@@ -368,8 +412,12 @@ const TARGET_LISTS: Partial<Record<NotificationTargetType, keyof NotificationTar
 function validateTarget(target: NotificationTarget): void {
   if (target.type === 'broadcast_target') return;
   const list = TARGET_LISTS[target.type];
-  if (!list) throw badRequest(`notification_target.type '${target.type}' is not one of audiences_target, devices_target, user_ids_target, account_ids_target, broadcast_target`);
+  if (!list)
+    throw badRequest(
+      `notification_target.type '${target.type}' is not one of audiences_target, devices_target, user_ids_target, account_ids_target, broadcast_target`,
+    );
   const values = target[list];
-  if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== 'string')) throw badRequest(`notification_target.${list} must be a non-empty list of strings`);
+  if (!Array.isArray(values) || values.length === 0 || values.some((v) => typeof v !== 'string'))
+    throw badRequest(`notification_target.${list} must be a non-empty list of strings`);
   if (target.type === 'devices_target') for (const id of values) assertInstallId(id);
 }

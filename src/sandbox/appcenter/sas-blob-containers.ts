@@ -71,7 +71,13 @@ export class SasBlobContainers {
   /** Writes through a SAS: the container is created with that SAS's signature when it does not exist yet. */
   putBlob(sas: ContainerSas, name: string, body: Buffer, contentType: string, now: Date): StoredBlob {
     this.createContainer(sas.container, sas.signature);
-    const blob: StoredBlob = { name, body, contentType, createdAt: now, etag: `"0x${createHash('md5').update(body).digest('hex').slice(0, 15).toUpperCase()}"` };
+    const blob: StoredBlob = {
+      name,
+      body,
+      contentType,
+      createdAt: now,
+      etag: `"0x${createHash('md5').update(body).digest('hex').slice(0, 15).toUpperCase()}"`,
+    };
     const container = this.containers.get(sas.container);
     if (!container) throw new Error('the container was not created');
     container.blobs.set(name, blob);
@@ -103,7 +109,9 @@ function sendBlobError(res: Response, status: number, code: string, message: str
     .status(status)
     .set('x-ms-error-code', code)
     .type('application/xml')
-    .send(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`);
+    .send(
+      `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`,
+    );
 }
 
 function escapeXml(text: string): string {
@@ -138,7 +146,12 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
       return false;
     }
     if (req.query.sig !== expected) {
-      sendBlobError(res, 403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.');
+      sendBlobError(
+        res,
+        403,
+        'AuthenticationFailed',
+        'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.',
+      );
       return false;
     }
     return true;
@@ -148,7 +161,15 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
     res.locals.operation = 'AzureBlob_ListBlobs';
     const container = req.params.container;
     if (!authorized(req, res, container)) return;
-    if (req.query.restype !== 'container') { sendBlobError(res, 400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.'); return; }
+    if (req.query.restype !== 'container') {
+      sendBlobError(
+        res,
+        400,
+        'InvalidQueryParameterValue',
+        'Value for one of the query parameters specified in the request URI is invalid.',
+      );
+      return;
+    }
     if (req.query.comp !== 'list') return res.status(200).end();
     const prefix = typeof req.query.prefix === 'string' ? req.query.prefix : '';
     const items = containers
@@ -180,7 +201,10 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
     const container = req.params.container;
     if (!authorized(req, res, container)) return;
     const blob = containers.getBlob(container, blobName(req));
-    if (!blob) { sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.'); return; }
+    if (!blob) {
+      sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.');
+      return;
+    }
     res
       .status(200)
       .set('ETag', blob.etag)
@@ -194,10 +218,15 @@ export function createSasBlobRouter(options: SasBlobRouterOptions): express.Rout
     res.locals.operation = 'AzureBlob_DeleteBlob';
     const container = req.params.container;
     if (!authorized(req, res, container)) return;
-    if (!containers.deleteBlob(container, blobName(req))) { sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.'); return; }
+    if (!containers.deleteBlob(container, blobName(req))) {
+      sendBlobError(res, 404, 'BlobNotFound', 'The specified blob does not exist.');
+      return;
+    }
     res.status(202).set('x-ms-delete-type-permanent', 'true').end();
   });
 
-  router.use((_req, res) => { sendBlobError(res, 405, 'UnsupportedHttpVerb', "The resource doesn't support the specified HTTP verb."); });
+  router.use((_req, res) => {
+    sendBlobError(res, 405, 'UnsupportedHttpVerb', "The resource doesn't support the specified HTTP verb.");
+  });
   return router;
 }

@@ -30,19 +30,24 @@ export class ExportWork implements JobWork {
 
   begin(atMs: number): Promise<{ pieces: number } | { fail: string }> {
     // A throw rejects the promise, as it did when these methods were async.
-    return new Promise((resolve) => { resolve(this.start(atMs)); });
+    return new Promise((resolve) => {
+      resolve(this.start(atMs));
+    });
   }
 
   private start(atMs: number): { pieces: number } | { fail: string } {
     const { bucket } = parseS3Url(this.job.Definition.S3UrlPrefix, 'S3UrlPrefix');
     if (!this.objectStore()?.bucketExists(bucket) || this.injected?.kind === 'access_denied') {
-      return { fail: `Access Denied: Amazon Pinpoint could not write to ${this.job.Definition.S3UrlPrefix} (the bucket does not exist or the role in RoleArn may not write to it)` };
+      return {
+        fail: `Access Denied: Amazon Pinpoint could not write to ${this.job.Definition.S3UrlPrefix} (the bucket does not exist or the role in RoleArn may not write to it)`,
+      };
     }
     const { SegmentId, SegmentVersion } = this.job.Definition;
     if (SegmentId) {
       const segment = this.app.segments.get(SegmentId.toLowerCase());
       const version = segment && segmentVersion(segment, SegmentVersion);
-      if (!segment || !version) return { fail: `Segment ${SegmentId}${SegmentVersion ? ` version ${SegmentVersion}` : ''} not found` };
+      if (!segment || !version)
+        return { fail: `Segment ${SegmentId}${SegmentVersion ? ` version ${SegmentVersion}` : ''} not found` };
       this.snapshot = segmentEndpoints(this.app, segment, version, atMs);
     } else {
       this.snapshot = [...this.app.endpoints.values()];
@@ -66,7 +71,12 @@ export class ExportWork implements JobWork {
       // A bucket deleted (or a store gone) since PROCESSING began fails this piece, as S3 would refuse the write.
       const objects = this.objectStore();
       if (!objects) throw new Error('the object store is gone');
-      objects.putObject(bucket, `${exportFolder({ bucket, key })}${this.folder}/${randomUUID()}.gz`, body, 'application/gzip');
+      objects.putObject(
+        bucket,
+        `${exportFolder({ bucket, key })}${this.folder}/${randomUUID()}.gz`,
+        body,
+        'application/gzip',
+      );
     } catch {
       throw new Error(`Access Denied: piece ${index + 1} could not be written to ${this.job.Definition.S3UrlPrefix}`);
     }

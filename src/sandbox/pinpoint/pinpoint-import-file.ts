@@ -8,7 +8,16 @@ export type ImportRow = { where: string; endpoint: ImportedEndpoint } | { where:
 
 const TOP_LEVEL = new Set(['ChannelType', 'Address', 'Id', 'EffectiveDate', 'OptOut', 'RequestId', 'EndpointStatus']);
 const LOCATION = new Set(['City', 'Country', 'Latitude', 'Longitude', 'PostalCode', 'Region']);
-const DEMOGRAPHIC = new Set(['AppVersion', 'Locale', 'Make', 'Model', 'ModelVersion', 'Platform', 'PlatformVersion', 'Timezone']);
+const DEMOGRAPHIC = new Set([
+  'AppVersion',
+  'Locale',
+  'Make',
+  'Model',
+  'ModelVersion',
+  'Platform',
+  'PlatformVersion',
+  'Timezone',
+]);
 
 /** gzip's magic number: Pinpoint does not accept compressed import files. */
 export function isCompressed(body: Buffer): boolean {
@@ -25,7 +34,8 @@ export function parseNdjson(name: string, text: string): ImportRow[] {
       const where = `${name} line ${i + 1}`;
       try {
         const value = JSON.parse(line) as unknown;
-        if (typeof value !== 'object' || value === null || Array.isArray(value)) rows.push({ where, error: `${where}: not a JSON object` });
+        if (typeof value !== 'object' || value === null || Array.isArray(value))
+          rows.push({ where, error: `${where}: not a JSON object` });
         else rows.push({ where, endpoint: value });
       } catch {
         rows.push({ where, error: `${where}: invalid JSON` });
@@ -44,7 +54,8 @@ export function parseCsv(name: string, text: string): ImportRow[] {
   const headerLine = lines[0] ?? '';
   const header = splitCsvLine(headerLine);
   const rows: ImportRow[] = [];
-  if (!header || header.length === 0 || header.every((h) => !h)) return [{ where: `${name} line 1`, error: `${name}: missing header row` }];
+  if (!header || header.length === 0 || header.every((h) => !h))
+    return [{ where: `${name} line 1`, error: `${name}: missing header row` }];
   const unknown = header.find((h) => !knownColumn(h));
   lines.slice(1).forEach((line, i) => {
     if (!line.trim()) return;
@@ -66,7 +77,8 @@ function knownColumn(column: string): boolean {
   if (head === 'Location') return parts.length === 2 && LOCATION.has(second);
   if (head === 'Demographic') return parts.length === 2 && DEMOGRAPHIC.has(second);
   if (head === 'Attributes' || head === 'Metrics') return parts.length >= 2 && !!second;
-  if (head === 'User') return column === 'User.UserId' || (second === 'UserAttributes' && parts.length >= 3 && !!parts[2]);
+  if (head === 'User')
+    return column === 'User.UserId' || (second === 'UserAttributes' && parts.length >= 3 && !!parts[2]);
   return false;
 }
 
@@ -79,14 +91,20 @@ function rowToEndpoint(header: string[], cells: string[]): ImportedEndpoint {
     const name = rest.join('.');
     if (rest.length === 0) endpoint[head] = value;
     else if (head === 'Location') {
-      endpoint.Location = { ...endpoint.Location, [name]: name === 'Latitude' || name === 'Longitude' ? Number(value) : value };
+      endpoint.Location = {
+        ...endpoint.Location,
+        [name]: name === 'Latitude' || name === 'Longitude' ? Number(value) : value,
+      };
     } else if (head === 'Demographic') endpoint.Demographic = { ...endpoint.Demographic, [name]: value };
     else if (head === 'Attributes') endpoint.Attributes = appendValue(endpoint.Attributes, name, value);
     else if (head === 'Metrics') endpoint.Metrics = { ...endpoint.Metrics, [name]: Number(value) };
     else if (column === 'User.UserId') endpoint.User = { ...endpoint.User, UserId: value };
     else {
       const attribute = rest.slice(1).join('.');
-      endpoint.User = { ...endpoint.User, UserAttributes: appendValue(endpoint.User?.UserAttributes, attribute, value) };
+      endpoint.User = {
+        ...endpoint.User,
+        UserAttributes: appendValue(endpoint.User?.UserAttributes, attribute, value),
+      };
     }
   });
   return endpoint;

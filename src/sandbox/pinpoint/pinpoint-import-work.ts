@@ -28,7 +28,9 @@ export class ImportWork implements JobWork {
 
   begin(): Promise<{ pieces: number } | { fail: string }> {
     // A throw rejects the promise, as it did when these methods were async.
-    return new Promise((resolve) => { resolve(this.start()); });
+    return new Promise((resolve) => {
+      resolve(this.start());
+    });
   }
 
   private start(): { pieces: number } | { fail: string } {
@@ -36,7 +38,9 @@ export class ImportWork implements JobWork {
     const { bucket, key } = parseS3Url(S3Url, 'S3Url');
     const objects = this.objectStore();
     if (!objects?.bucketExists(bucket) || this.injected?.kind === 'access_denied') {
-      return { fail: `Access Denied: Amazon Pinpoint could not read ${S3Url} (the bucket does not exist or the role in RoleArn may not read it)` };
+      return {
+        fail: `Access Denied: Amazon Pinpoint could not read ${S3Url} (the bucket does not exist or the role in RoleArn may not read it)`,
+      };
     }
     const isJsonName = (k: string) => JSON_SUFFIXES.some((s) => k.toLowerCase().endsWith(s));
     const keys = objects
@@ -67,7 +71,9 @@ export class ImportWork implements JobWork {
 
   runPiece(index: number, atMs: number): Promise<{ processed: number; failures: string[] }> {
     // A throw rejects the promise, as it did when these methods were async.
-    return new Promise((resolve) => { resolve(this.importPiece(index, atMs)); });
+    return new Promise((resolve) => {
+      resolve(this.importPiece(index, atMs));
+    });
   }
 
   private importPiece(index: number, atMs: number): { processed: number; failures: string[] } {
@@ -97,9 +103,11 @@ export class ImportWork implements JobWork {
   private applyRow(row: ImportedEndpoint, atMs: number): string[] {
     const userId = row.User?.UserId;
     if (!row.Id && !row.Address && !row.ChannelType) {
-      if (!userId) throw new PinpointFault(400, 'BadRequestException', 'Address and ChannelType are required for a new endpoint');
+      if (!userId)
+        throw new PinpointFault(400, 'BadRequestException', 'Address and ChannelType are required for a new endpoint');
       const owned = this.app.endpoints.ofUser(userId);
-      if (owned.length === 0) throw new PinpointFault(400, 'BadRequestException', 'No endpoints exist for this user id');
+      if (owned.length === 0)
+        throw new PinpointFault(400, 'BadRequestException', 'No endpoints exist for this user id');
       return owned.map((e) => e.Id.toLowerCase());
     }
     const existing = row.Id ? this.app.endpoints.get(row.Id.toLowerCase()) : undefined;

@@ -11,7 +11,8 @@ export type PinpointJobStatus =
   | 'FAILED';
 
 /** The phases a job spends time in; their lengths are simulator options. */
-export type PinpointJobPhase = 'CREATED' | 'PREPARING_FOR_INITIALIZATION' | 'INITIALIZING' | 'PROCESSING' | 'COMPLETING' | 'FAILING';
+export type PinpointJobPhase =
+  'CREATED' | 'PREPARING_FOR_INITIALIZATION' | 'INITIALIZING' | 'PROCESSING' | 'COMPLETING' | 'FAILING';
 
 /** Sandbox milliseconds per phase: 30 s from CreateExportJob to COMPLETED. */
 export const DEFAULT_JOB_PHASE_MS: Readonly<Record<PinpointJobPhase, number>> = Object.freeze({
@@ -27,7 +28,8 @@ export const DEFAULT_JOB_PHASE_MS: Readonly<Record<PinpointJobPhase, number>> = 
 export const MAX_REPORTED_FAILURES = 100;
 
 /** A failure a test injects into a job: the role cannot reach the bucket, or some pieces fail. */
-export type PinpointJobFailure = { kind: 'access_denied' } | { kind: 'pieces_failed'; /** @defaultValue 1 */ pieces?: number };
+export type PinpointJobFailure =
+  { kind: 'access_denied' } | { kind: 'pieces_failed'; /** @defaultValue 1 */ pieces?: number };
 
 export interface ExportJobDefinition {
   RoleArn: string;
@@ -119,7 +121,10 @@ export function nextEventMs(job: PinpointJob): number | undefined {
 }
 
 /** Status and completion date at sandbox time `nowMs`, from the timeline and the events already applied. */
-export function jobStatusAt(job: PinpointJob, nowMs: number): { JobStatus: PinpointJobStatus; CompletionDate?: string } {
+export function jobStatusAt(
+  job: PinpointJob,
+  nowMs: number,
+): { JobStatus: PinpointJobStatus; CompletionDate?: string } {
   const p = job.phaseMs;
   if (!job.begun) {
     const since = nowMs - job.createdAtMs;
@@ -129,11 +134,15 @@ export function jobStatusAt(job: PinpointJob, nowMs: number): { JobStatus: Pinpo
   }
   if (job.failingFromMs !== undefined) {
     const failedAt = job.failingFromMs + p.FAILING;
-    return nowMs < failedAt ? { JobStatus: 'FAILING' } : { JobStatus: 'FAILED', CompletionDate: new Date(failedAt).toISOString() };
+    return nowMs < failedAt
+      ? { JobStatus: 'FAILING' }
+      : { JobStatus: 'FAILED', CompletionDate: new Date(failedAt).toISOString() };
   }
   if (!job.finished) return { JobStatus: 'PROCESSING' };
   const completedAt = processingEndMs(job) + p.COMPLETING;
-  return nowMs < completedAt ? { JobStatus: 'COMPLETING' } : { JobStatus: 'COMPLETED', CompletionDate: new Date(completedAt).toISOString() };
+  return nowMs < completedAt
+    ? { JobStatus: 'COMPLETING' }
+    : { JobStatus: 'COMPLETED', CompletionDate: new Date(completedAt).toISOString() };
 }
 
 /** ExportJobResponse / ImportJobResponse as Pinpoint sends them. */

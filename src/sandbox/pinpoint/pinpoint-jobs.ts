@@ -60,12 +60,14 @@ export class PinpointJobs {
   createExportJob(appId: string, request: Partial<ExportJobDefinition> | undefined): PinpointExportJob {
     const app = this.store.app(appId);
     const body = request ?? {};
-    if (typeof body.RoleArn !== 'string' || !body.RoleArn.startsWith('arn:')) throw badRequest('RoleArn is required and must be an IAM role ARN');
+    if (typeof body.RoleArn !== 'string' || !body.RoleArn.startsWith('arn:'))
+      throw badRequest('RoleArn is required and must be an IAM role ARN');
     parseS3Url(body.S3UrlPrefix, 'S3UrlPrefix');
     // parseS3Url has just rejected an absent or malformed prefix.
     const s3UrlPrefix = body.S3UrlPrefix ?? '';
     if (body.SegmentVersion !== undefined && !body.SegmentId) throw badRequest('SegmentVersion requires SegmentId');
-    if (body.SegmentVersion !== undefined && (!Number.isInteger(body.SegmentVersion) || body.SegmentVersion < 1)) throw badRequest('Invalid SegmentVersion');
+    if (body.SegmentVersion !== undefined && (!Number.isInteger(body.SegmentVersion) || body.SegmentVersion < 1))
+      throw badRequest('Invalid SegmentVersion');
     if (body.SegmentId) {
       const segment = this.store.segment(app.Id, body.SegmentId);
       if (!segmentVersion(segment, body.SegmentVersion)) throw notFound('Segment version not found');
@@ -86,7 +88,8 @@ export class PinpointJobs {
     const app = this.store.app(appId);
     const body = request ?? {};
     if (body.Format !== 'CSV' && body.Format !== 'JSON') throw badRequest('Format must be CSV or JSON');
-    if (typeof body.RoleArn !== 'string' || !body.RoleArn.startsWith('arn:')) throw badRequest('RoleArn is required and must be an IAM role ARN');
+    if (typeof body.RoleArn !== 'string' || !body.RoleArn.startsWith('arn:'))
+      throw badRequest('RoleArn is required and must be an IAM role ARN');
     const { key } = parseS3Url(body.S3Url, 'S3Url');
     // parseS3Url has just rejected an absent or malformed URL.
     const s3Url = body.S3Url ?? '';
@@ -101,7 +104,14 @@ export class PinpointJobs {
         {
           SegmentType: 'IMPORT',
           Name: name,
-          ImportDefinition: { Format: body.Format, S3Url: s3Url, RoleArn: body.RoleArn, ExternalId: body.ExternalId, Size: 0, ChannelCounts: {} },
+          ImportDefinition: {
+            Format: body.Format,
+            S3Url: s3Url,
+            RoleArn: body.RoleArn,
+            ExternalId: body.ExternalId,
+            Size: 0,
+            ChannelCounts: {},
+          },
         },
         new Date(this.options.clock.now()),
       );
@@ -221,9 +231,11 @@ export class PinpointJobs {
     if (job.nextPiece < job.TotalPieces) {
       const index = job.nextPiece++;
       const size = job.work.pieceSize(index);
-      const injectedFailures = job.injected?.kind === 'pieces_failed' ? Math.min(job.TotalPieces, job.injected.pieces ?? 1) : 0;
+      const injectedFailures =
+        job.injected?.kind === 'pieces_failed' ? Math.min(job.TotalPieces, job.injected.pieces ?? 1) : 0;
       try {
-        if (index >= job.TotalPieces - injectedFailures) throw new Error(`InternalError: piece ${index + 1} of ${job.TotalPieces} failed`);
+        if (index >= job.TotalPieces - injectedFailures)
+          throw new Error(`InternalError: piece ${index + 1} of ${job.TotalPieces} failed`);
         const result = await job.work.runPiece(index, atMs);
         job.CompletedPieces++;
         job.TotalProcessed += result.processed;

@@ -11,7 +11,10 @@ const DEFAULT_PAGE_SIZE = 100;
  * so clients must follow `NextToken` rather than stop at the first page shorter than asked.
  */
 export function paginate<T>(items: T[], req: Request, shortPageEvery = 0): { Item: T[]; NextToken?: string } {
-  const size = Math.max(1, Math.min(Number(req.query['page-size'] ?? DEFAULT_PAGE_SIZE) || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE));
+  const size = Math.max(
+    1,
+    Math.min(Number(req.query['page-size'] ?? DEFAULT_PAGE_SIZE) || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+  );
   const token = typeof req.query.token === 'string' && req.query.token ? req.query.token : undefined;
   let start = 0;
   let page = 0;

@@ -12,7 +12,8 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export function parseS3Url(value: unknown, field: string): S3Location {
   if (typeof value !== 'string' || !value) throw badRequest(`${field} is required`);
   const match = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(value);
-  if (!match || !BUCKET_NAME.test(match[1])) throw badRequest(`${field} must be of the form s3://bucket-name/folder-name/`);
+  if (!match || !BUCKET_NAME.test(match[1]))
+    throw badRequest(`${field} must be of the form s3://bucket-name/folder-name/`);
   return { bucket: match[1], key: match[2] ?? '' };
 }
 

@@ -22,7 +22,12 @@ export const pinpointSandboxPlugin: VendorSandboxPlugin<PinpointSettings> = {
         bucket: S3_SANDBOX_BUCKETS.exports,
         prefix: ADDRESS_SCAN_DEFAULTS.prefix,
         roleArn: SANDBOX_EXPORT_ROLE_ARN,
-        s3: { region: s3.credentials.region ?? 'us-east-1', endpoint: s3.baseUrl, credentials: aws, forcePathStyle: true },
+        s3: {
+          region: s3.credentials.region ?? 'us-east-1',
+          endpoint: s3.baseUrl,
+          credentials: aws,
+          forcePathStyle: true,
+        },
       },
       // A demo should not wait a minute for its batch; the config default (60 s) is for production traffic.
       batchWindowMs: 2_000,

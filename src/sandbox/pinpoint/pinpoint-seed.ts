@@ -56,7 +56,11 @@ export function seedPinpoint(store: PinpointStore, subjects: number): { appId: s
 function seedSegments(store: PinpointStore, appId: string, subjects: number, at: Date): void {
   store.createSegment(
     appId,
-    { SegmentType: 'DIMENSIONAL', Name: 'pro-users', Dimensions: { UserAttributes: { plan: { AttributeType: 'INCLUSIVE', Values: ['pro'] } } } },
+    {
+      SegmentType: 'DIMENSIONAL',
+      Name: 'pro-users',
+      Dimensions: { UserAttributes: { plan: { AttributeType: 'INCLUSIVE', Values: ['pro'] } } },
+    },
     at,
     SANDBOX_PINPOINT_SEGMENT_IDS.proUsers,
   );
@@ -65,7 +69,13 @@ function seedSegments(store: PinpointStore, appId: string, subjects: number, at:
     {
       SegmentType: 'IMPORT',
       Name: 'newsletter',
-      ImportDefinition: { Format: 'CSV', S3Url: 's3://erasure-sandbox-imports/newsletter.csv', RoleArn: 'arn:aws:iam::123456789012:role/pinpoint-import', Size: 0, ChannelCounts: {} },
+      ImportDefinition: {
+        Format: 'CSV',
+        S3Url: 's3://erasure-sandbox-imports/newsletter.csv',
+        RoleArn: 'arn:aws:iam::123456789012:role/pinpoint-import',
+        Size: 0,
+        ChannelCounts: {},
+      },
     },
     at,
     SANDBOX_PINPOINT_SEGMENT_IDS.newsletter,
@@ -74,5 +84,9 @@ function seedSegments(store: PinpointStore, appId: string, subjects: number, at:
   const importDefinition = newsletter.versions[0].ImportDefinition;
   if (!members || !importDefinition) throw new Error('an IMPORT segment has members and an import definition');
   for (let i = 0; i < subjects; i += 4) members.add(seededId('pinpoint-endpoint', i, 'EMAIL', 'user'));
-  newsletter.versions[0].ImportDefinition = { ...importDefinition, Size: members.size, ChannelCounts: { EMAIL: members.size } };
+  newsletter.versions[0].ImportDefinition = {
+    ...importDefinition,
+    Size: members.size,
+    ChannelCounts: { EMAIL: members.size },
+  };
 }

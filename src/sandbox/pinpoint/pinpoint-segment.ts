@@ -101,22 +101,35 @@ export function segmentVersion(segment: PinpointSegment, version?: number): Segm
 const SET_TYPES = ['INCLUSIVE', 'EXCLUSIVE'];
 const ATTRIBUTE_TYPES = ['INCLUSIVE', 'EXCLUSIVE', 'CONTAINS', 'BEFORE', 'AFTER', 'ON', 'BETWEEN'];
 const OPERATORS = ['GREATER_THAN', 'LESS_THAN', 'GREATER_THAN_OR_EQUAL', 'LESS_THAN_OR_EQUAL', 'EQUAL'];
-const RECENCY_MS: Record<string, number> = { HR_24: 86_400_000, DAY_7: 7 * 86_400_000, DAY_14: 14 * 86_400_000, DAY_30: 30 * 86_400_000 };
+const RECENCY_MS: Record<string, number> = {
+  HR_24: 86_400_000,
+  DAY_7: 7 * 86_400_000,
+  DAY_14: 14 * 86_400_000,
+  DAY_30: 30 * 86_400_000,
+};
 
 /** Rejects criteria Pinpoint would reject as BadRequestException: bad enums, missing values, unknown source segments. */
-export function validateSegmentCriteria(app: PinpointApp, dimensions: SegmentDimensions | undefined, groups: SegmentGroupList | undefined): void {
+export function validateSegmentCriteria(
+  app: PinpointApp,
+  dimensions: SegmentDimensions | undefined,
+  groups: SegmentGroupList | undefined,
+): void {
   if (dimensions !== undefined) validateDimensions(dimensions);
   if (groups === undefined) return;
   if (typeof groups !== 'object' || groups === null) throw badRequest('SegmentGroups must be an object');
-  if (groups.Include !== undefined && !['ALL', 'ANY', 'NONE'].includes(groups.Include)) throw badRequest('Invalid SegmentGroups Include');
+  if (groups.Include !== undefined && !['ALL', 'ANY', 'NONE'].includes(groups.Include))
+    throw badRequest('Invalid SegmentGroups Include');
   for (const group of groups.Groups ?? []) {
-    if (group.Type !== undefined && !['ALL', 'ANY', 'NONE'].includes(group.Type)) throw badRequest('Invalid segment group Type');
-    if (group.SourceType !== undefined && !['ALL', 'ANY'].includes(group.SourceType)) throw badRequest('Invalid segment group SourceType');
+    if (group.Type !== undefined && !['ALL', 'ANY', 'NONE'].includes(group.Type))
+      throw badRequest('Invalid segment group Type');
+    if (group.SourceType !== undefined && !['ALL', 'ANY'].includes(group.SourceType))
+      throw badRequest('Invalid segment group SourceType');
     for (const d of group.Dimensions ?? []) validateDimensions(d);
     for (const source of group.SourceSegments ?? []) {
       const found = typeof source?.Id === 'string' ? app.segments.get(source.Id.toLowerCase()) : undefined;
       if (!found) throw badRequest('Source segment not found');
-      if (source.Version !== undefined && !segmentVersion(found, source.Version)) throw badRequest('Source segment version not found');
+      if (source.Version !== undefined && !segmentVersion(found, source.Version))
+        throw badRequest('Source segment version not found');
     }
   }
 }
@@ -126,14 +139,17 @@ function validateDimensions(d: SegmentDimensions): void {
   const sets = [...Object.values(d.Demographic ?? {}), d.Location?.Country].filter(Boolean) as SetDimension[];
   for (const set of sets) {
     if (!Array.isArray(set.Values)) throw badRequest('Dimension Values are required');
-    if (set.DimensionType !== undefined && !SET_TYPES.includes(set.DimensionType)) throw badRequest('Invalid DimensionType');
+    if (set.DimensionType !== undefined && !SET_TYPES.includes(set.DimensionType))
+      throw badRequest('Invalid DimensionType');
   }
   for (const attr of [...Object.values(d.Attributes ?? {}), ...Object.values(d.UserAttributes ?? {})]) {
     if (!Array.isArray(attr?.Values)) throw badRequest('Attribute dimension Values are required');
-    if (attr.AttributeType !== undefined && !ATTRIBUTE_TYPES.includes(attr.AttributeType)) throw badRequest('Invalid AttributeType');
+    if (attr.AttributeType !== undefined && !ATTRIBUTE_TYPES.includes(attr.AttributeType))
+      throw badRequest('Invalid AttributeType');
   }
   for (const metric of Object.values(d.Metrics ?? {})) {
-    if (!OPERATORS.includes(metric?.ComparisonOperator) || typeof metric.Value !== 'number') throw badRequest('Invalid metric dimension');
+    if (!OPERATORS.includes(metric?.ComparisonOperator) || typeof metric.Value !== 'number')
+      throw badRequest('Invalid metric dimension');
   }
   const recency = d.Behavior?.Recency;
   if (recency && (!(recency.Duration in RECENCY_MS) || !['ACTIVE', 'INACTIVE'].includes(recency.RecencyType))) {
@@ -146,7 +162,12 @@ function validateDimensions(d: SegmentDimensions): void {
  * against the endpoints as they are now (INACTIVE endpoints included: they still hold personal
  * data); IMPORT segments are their static member list.
  */
-export function segmentEndpoints(app: PinpointApp, segment: PinpointSegment, version: SegmentVersion, nowMs: number): PinpointEndpoint[] {
+export function segmentEndpoints(
+  app: PinpointApp,
+  segment: PinpointSegment,
+  version: SegmentVersion,
+  nowMs: number,
+): PinpointEndpoint[] {
   const matcher = new SegmentMatcher(app, nowMs);
   return [...app.endpoints.values()].filter((e) => matcher.inVersion(e, segment, version, 0));
 }
@@ -170,15 +191,24 @@ class SegmentMatcher {
         const v = source && segmentVersion(source, s.Version);
         return !!source && !!v && this.inVersion(e, source, v, depth + 1);
       };
-      const sourceOk = sources.length === 0 || (g.SourceType === 'ALL' ? sources.every(inSource) : sources.some(inSource));
+      const sourceOk =
+        sources.length === 0 || (g.SourceType === 'ALL' ? sources.every(inSource) : sources.some(inSource));
       const dims = g.Dimensions ?? [];
       const dimOk =
         dims.length === 0 ||
-        (g.Type === 'ANY' ? dims.some((d) => this.dimensions(e, d)) : g.Type === 'NONE' ? !dims.some((d) => this.dimensions(e, d)) : dims.every((d) => this.dimensions(e, d)));
+        (g.Type === 'ANY'
+          ? dims.some((d) => this.dimensions(e, d))
+          : g.Type === 'NONE'
+            ? !dims.some((d) => this.dimensions(e, d))
+            : dims.every((d) => this.dimensions(e, d)));
       return sourceOk && dimOk;
     });
     const include = version.SegmentGroups?.Include ?? 'ALL';
-    return include === 'ANY' ? results.some(Boolean) : include === 'NONE' ? !results.some(Boolean) : results.every(Boolean);
+    return include === 'ANY'
+      ? results.some(Boolean)
+      : include === 'NONE'
+        ? !results.some(Boolean)
+        : results.every(Boolean);
   }
 
   private dimensions(e: PinpointEndpoint, d: SegmentDimensions): boolean {
@@ -195,8 +225,10 @@ class SegmentMatcher {
       if (set && !matchSet(demoValue[name], set)) return false;
     }
     if (d.Location?.Country && !matchSet(e.Location?.Country as string | undefined, d.Location.Country)) return false;
-    for (const [name, dim] of Object.entries(d.Attributes ?? {})) if (!matchAttribute(e.Attributes?.[name], dim)) return false;
-    for (const [name, dim] of Object.entries(d.UserAttributes ?? {})) if (!matchAttribute(e.User.UserAttributes?.[name], dim)) return false;
+    for (const [name, dim] of Object.entries(d.Attributes ?? {}))
+      if (!matchAttribute(e.Attributes?.[name], dim)) return false;
+    for (const [name, dim] of Object.entries(d.UserAttributes ?? {}))
+      if (!matchAttribute(e.User.UserAttributes?.[name], dim)) return false;
     for (const [name, dim] of Object.entries(d.Metrics ?? {})) if (!matchMetric(e.Metrics?.[name], dim)) return false;
     const recency = d.Behavior?.Recency;
     if (recency) {

@@ -6,7 +6,14 @@ import type { FaultKnobs } from '../fault-knobs.js';
 import { OperationLimits } from '../token-bucket.js';
 import { vendorOperations, type VendorAnswers } from '../vendor-http.js';
 import type { SandboxObjectStore } from '../object-store.js';
-import { PinpointFault, PinpointStore, badRequest, notFound, type EndpointInput, type PinpointApp } from './pinpoint-store.js';
+import {
+  PinpointFault,
+  PinpointStore,
+  badRequest,
+  notFound,
+  type EndpointInput,
+  type PinpointApp,
+} from './pinpoint-store.js';
 import { paginate } from './pinpoint-paging.js';
 import { PinpointJobs, type PinpointJobFailureContext } from './pinpoint-jobs.js';
 import type { PinpointJobFailure, PinpointJobPhase } from './pinpoint-job.js';
@@ -91,18 +98,39 @@ export function sendPinpointError(res: Response, status: number, errorType: stri
 
 const answers: VendorAnswers = {
   // Pinpoint sends no Retry-After (vendor-contracts §1.4), so neither do we.
-  throttled: (res) => { sendPinpointError(res, 429, 'TooManyRequestsException', 'Too many requests'); },
-  serverError: (res) => { sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error'); },
-  unavailable: (res) => { sendPinpointError(res, 503, 'ServiceUnavailableException', 'Service unavailable'); },
-  badRequest: (res) => { sendPinpointError(res, 400, 'BadRequestException', 'Bad request'); },
-  unauthorized: (res) => { sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'); },
+  throttled: (res) => {
+    sendPinpointError(res, 429, 'TooManyRequestsException', 'Too many requests');
+  },
+  serverError: (res) => {
+    sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error');
+  },
+  unavailable: (res) => {
+    sendPinpointError(res, 503, 'ServiceUnavailableException', 'Service unavailable');
+  },
+  badRequest: (res) => {
+    sendPinpointError(res, 400, 'BadRequestException', 'Bad request');
+  },
+  unauthorized: (res) => {
+    sendPinpointError(
+      res,
+      403,
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    );
+  },
 };
 
 /** The Amazon Pinpoint REST-JSON API on the paths the real `@aws-sdk/client-pinpoint` calls. */
 export function createPinpointSimulator(options: PinpointSimulatorOptions): express.Express {
   const { store } = options;
   const limits = new OperationLimits({ ...PINPOINT_DEFAULT_RATES, ...(options.rates ?? {}) }, PINPOINT_OTHER_RATE);
-  const { record, op } = vendorOperations({ vendor: 'pinpoint', stats: options.stats, faults: options.faults, answers, limits });
+  const { record, op } = vendorOperations({
+    vendor: 'pinpoint',
+    stats: options.stats,
+    faults: options.faults,
+    answers,
+    limits,
+  });
   const unknownUser = options.unknownUser ?? 'not_found';
   const clock = options.clock ?? { now: () => Date.now() };
   const shortPageEvery = options.shortPageEvery ?? 3;
@@ -114,7 +142,8 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
     injectFailure: options.injectJobFailure,
   });
   const endOfSupportAt = options.endOfSupportAt === undefined ? undefined : new Date(options.endOfSupportAt).getTime();
-  if (endOfSupportAt !== undefined && Number.isNaN(endOfSupportAt)) throw new RangeError('endOfSupportAt must be a date');
+  if (endOfSupportAt !== undefined && Number.isNaN(endOfSupportAt))
+    throw new RangeError('endOfSupportAt must be a date');
   const app = express();
   app.disable('x-powered-by');
   app.use(record);
@@ -122,13 +151,21 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
     res.set('x-amzn-RequestId', randomUUID());
     const credential = /Credential=([^/,\s]+)\//.exec(req.get('authorization') ?? '')?.[1];
     if (options.accessKeyId !== undefined && credential !== options.accessKeyId) {
-      sendPinpointError(res, 403, 'UnrecognizedClientException', 'The security token included in the request is invalid.'); return;
+      sendPinpointError(
+        res,
+        403,
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
+      return;
     }
-    const ended = endOfSupportAt === undefined ? options.endOfSupportStatus !== undefined : clock.now() >= endOfSupportAt;
+    const ended =
+      endOfSupportAt === undefined ? options.endOfSupportStatus !== undefined : clock.now() >= endOfSupportAt;
     if (ended) {
       const status = options.endOfSupportStatus ?? 404;
       const type = status === 403 ? 'ForbiddenException' : 'NotFoundException';
-      sendPinpointError(res, status, type, 'Amazon Pinpoint has reached end of support'); return;
+      sendPinpointError(res, status, type, 'Amazon Pinpoint has reached end of support');
+      return;
     }
     next();
   });
@@ -141,8 +178,7 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
   });
 
   const handle =
-    (fn: (req: Request, res: Response) => unknown) =>
-    (req: Request, res: Response, next: NextFunction) => {
+    (fn: (req: Request, res: Response) => unknown) => (req: Request, res: Response, next: NextFunction) => {
       try {
         fn(req, res);
       } catch (err) {
@@ -151,69 +187,120 @@ export function createPinpointSimulator(options: PinpointSimulatorOptions): expr
     };
   const param = (req: Request, name: string): string => String(req.params[name]);
 
-  app.get('/v1/apps', op('GetApps'), handle((req, res) => {
-    const apps = [...store.apps.values()];
-    res.status(200).json(paginate(apps.map(appResponse), req, shortPageEvery));
-  }));
-  app.post('/v1/apps', op('CreateApp'), handle((req, res) => {
-    const body = req.body as { Name?: unknown; tags?: Record<string, string> };
-    if (typeof body?.Name !== 'string' || !body.Name) throw badRequest('Name is required');
-    res.status(201).json(appResponse(store.createApp(body.Name, body.tags ?? {})));
-  }));
-  app.get('/v1/apps/:appId', op('GetApp'), handle((req, res) => {
-    res.status(200).json(appResponse(store.app(param(req, 'appId'))));
-  }));
-  app.delete('/v1/apps/:appId', op('DeleteApp'), handle((req, res) => {
-    // Segments and jobs hang off the app, so they go with it; running jobs let go of their input.
-    const deleted = store.deleteApp(param(req, 'appId'));
-    jobs.release(deleted);
-    res.status(200).json(appResponse(deleted));
-  }));
+  app.get(
+    '/v1/apps',
+    op('GetApps'),
+    handle((req, res) => {
+      const apps = [...store.apps.values()];
+      res.status(200).json(paginate(apps.map(appResponse), req, shortPageEvery));
+    }),
+  );
+  app.post(
+    '/v1/apps',
+    op('CreateApp'),
+    handle((req, res) => {
+      const body = req.body as { Name?: unknown; tags?: Record<string, string> };
+      if (typeof body?.Name !== 'string' || !body.Name) throw badRequest('Name is required');
+      res.status(201).json(appResponse(store.createApp(body.Name, body.tags ?? {})));
+    }),
+  );
+  app.get(
+    '/v1/apps/:appId',
+    op('GetApp'),
+    handle((req, res) => {
+      res.status(200).json(appResponse(store.app(param(req, 'appId'))));
+    }),
+  );
+  app.delete(
+    '/v1/apps/:appId',
+    op('DeleteApp'),
+    handle((req, res) => {
+      // Segments and jobs hang off the app, so they go with it; running jobs let go of their input.
+      const deleted = store.deleteApp(param(req, 'appId'));
+      jobs.release(deleted);
+      res.status(200).json(appResponse(deleted));
+    }),
+  );
 
-  app.get('/v1/apps/:appId/endpoints/:endpointId', op('GetEndpoint'), handle((req, res) => {
-    res.status(200).json(store.getEndpoint(param(req, 'appId'), param(req, 'endpointId')));
-  }));
-  app.put('/v1/apps/:appId/endpoints/:endpointId', op('UpdateEndpoint'), handle((req, res) => {
-    store.upsertEndpoint(param(req, 'appId'), param(req, 'endpointId'), (req.body ?? {}) as EndpointInput);
-    res.status(202).json({ Message: 'Accepted', RequestID: res.get('x-amzn-RequestId') });
-  }));
-  app.put('/v1/apps/:appId/endpoints', op('UpdateEndpointsBatch'), handle((req, res) => {
-    const items = (req.body as { Item?: unknown })?.Item;
-    if (!Array.isArray(items)) throw badRequest('Item is required');
-    if (items.length > 100) throw badRequest('Batch size exceeds 100 items');
-    const appId = param(req, 'appId');
-    store.app(appId);
-    for (const item of items as Array<EndpointInput & { Id?: string }>) {
-      if (!item.Id) throw badRequest('Endpoint Id is required in a batch item');
-      store.upsertEndpoint(appId, item.Id, item);
-    }
-    res.status(202).json({ Message: 'Accepted', RequestID: res.get('x-amzn-RequestId') });
-  }));
-  app.delete('/v1/apps/:appId/endpoints/:endpointId', op('DeleteEndpoint'), handle((req, res) => {
-    res.status(202).json(store.deleteEndpoint(param(req, 'appId'), param(req, 'endpointId')));
-  }));
+  app.get(
+    '/v1/apps/:appId/endpoints/:endpointId',
+    op('GetEndpoint'),
+    handle((req, res) => {
+      res.status(200).json(store.getEndpoint(param(req, 'appId'), param(req, 'endpointId')));
+    }),
+  );
+  app.put(
+    '/v1/apps/:appId/endpoints/:endpointId',
+    op('UpdateEndpoint'),
+    handle((req, res) => {
+      store.upsertEndpoint(param(req, 'appId'), param(req, 'endpointId'), (req.body ?? {}) as EndpointInput);
+      res.status(202).json({ Message: 'Accepted', RequestID: res.get('x-amzn-RequestId') });
+    }),
+  );
+  app.put(
+    '/v1/apps/:appId/endpoints',
+    op('UpdateEndpointsBatch'),
+    handle((req, res) => {
+      const items = (req.body as { Item?: unknown })?.Item;
+      if (!Array.isArray(items)) throw badRequest('Item is required');
+      if (items.length > 100) throw badRequest('Batch size exceeds 100 items');
+      const appId = param(req, 'appId');
+      store.app(appId);
+      for (const item of items as Array<EndpointInput & { Id?: string }>) {
+        if (!item.Id) throw badRequest('Endpoint Id is required in a batch item');
+        store.upsertEndpoint(appId, item.Id, item);
+      }
+      res.status(202).json({ Message: 'Accepted', RequestID: res.get('x-amzn-RequestId') });
+    }),
+  );
+  app.delete(
+    '/v1/apps/:appId/endpoints/:endpointId',
+    op('DeleteEndpoint'),
+    handle((req, res) => {
+      res.status(202).json(store.deleteEndpoint(param(req, 'appId'), param(req, 'endpointId')));
+    }),
+  );
 
-  app.get('/v1/apps/:appId/users/:userId', op('GetUserEndpoints'), handle((req, res) => {
-    const items = store.userEndpoints(param(req, 'appId'), param(req, 'userId'));
-    if (items.length === 0 && unknownUser === 'not_found') throw notFound();
-    res.status(200).json({ Item: items });
-  }));
-  app.delete('/v1/apps/:appId/users/:userId', op('DeleteUserEndpoints'), handle((req, res) => {
-    const items = store.deleteUserEndpoints(param(req, 'appId'), param(req, 'userId'));
-    if (items.length === 0 && unknownUser === 'not_found') throw notFound();
-    res.status(202).json({ Item: items });
-  }));
+  app.get(
+    '/v1/apps/:appId/users/:userId',
+    op('GetUserEndpoints'),
+    handle((req, res) => {
+      const items = store.userEndpoints(param(req, 'appId'), param(req, 'userId'));
+      if (items.length === 0 && unknownUser === 'not_found') throw notFound();
+      res.status(200).json({ Item: items });
+    }),
+  );
+  app.delete(
+    '/v1/apps/:appId/users/:userId',
+    op('DeleteUserEndpoints'),
+    handle((req, res) => {
+      const items = store.deleteUserEndpoints(param(req, 'appId'), param(req, 'userId'));
+      if (items.length === 0 && unknownUser === 'not_found') throw notFound();
+      res.status(202).json({ Item: items });
+    }),
+  );
 
   const kit: PinpointRouteKit = { store, jobs, clock, op, handle, param, shortPageEvery };
   addSegmentRoutes(app, kit);
   addJobRoutes(app, kit);
 
-  app.use((_req: Request, res: Response) => { sendPinpointError(res, 404, 'NotFoundException', 'Resource not found'); });
+  app.use((_req: Request, res: Response) => {
+    sendPinpointError(res, 404, 'NotFoundException', 'Resource not found');
+  });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof PinpointFault) { sendPinpointError(res, err.status, err.errorType, err.message); return; }
+    if (err instanceof PinpointFault) {
+      sendPinpointError(res, err.status, err.errorType, err.message);
+      return;
+    }
     const status = (err as { status?: number; type?: string }).status;
-    if (status === 413) { sendPinpointError(res, 413, 'PayloadTooLargeException', 'Request payload exceeds 7 MB'); return; }
-    if (status === 400) { sendPinpointError(res, 400, 'BadRequestException', 'Malformed JSON body'); return; }
+    if (status === 413) {
+      sendPinpointError(res, 413, 'PayloadTooLargeException', 'Request payload exceeds 7 MB');
+      return;
+    }
+    if (status === 400) {
+      sendPinpointError(res, 400, 'BadRequestException', 'Malformed JSON body');
+      return;
+    }
     sendPinpointError(res, 500, 'InternalServerErrorException', 'Internal server error');
   });
   return app;

@@ -107,7 +107,12 @@ export class PinpointStore {
     return app;
   }
 
-  createSegment(appId: string, definition: SegmentDefinition, now: Date, id = randomUUID().replace(/-/g, '')): PinpointSegment {
+  createSegment(
+    appId: string,
+    definition: SegmentDefinition,
+    now: Date,
+    id = randomUUID().replace(/-/g, ''),
+  ): PinpointSegment {
     const app = this.app(appId);
     const stamp = now.toISOString();
     const segment: PinpointSegment = {
@@ -130,7 +135,12 @@ export class PinpointStore {
   }
 
   /** UpdateSegment: a new version with the new criteria; older versions stay readable (and exportable). */
-  updateSegment(appId: string, segmentId: string, definition: Omit<SegmentDefinition, 'SegmentType'>, now: Date): PinpointSegment {
+  updateSegment(
+    appId: string,
+    segmentId: string,
+    definition: Omit<SegmentDefinition, 'SegmentType'>,
+    now: Date,
+  ): PinpointSegment {
     const segment = this.segment(appId, segmentId);
     const latest = segment.versions[segment.versions.length - 1];
     if (latest.SegmentType === 'IMPORT' && (definition.Dimensions || definition.SegmentGroups)) {
@@ -187,7 +197,8 @@ export class PinpointStore {
     const existing = app.endpoints.get(key);
     const stamp = now.toISOString();
     const userId = input.User?.UserId ?? existing?.User.UserId;
-    if (userId && existing?.User.UserId !== userId) this.makeRoomForUser(app, userId, input.ChannelType ?? existing?.ChannelType);
+    if (userId && existing?.User.UserId !== userId)
+      this.makeRoomForUser(app, userId, input.ChannelType ?? existing?.ChannelType);
     const endpoint: PinpointEndpoint = {
       ...(existing ?? {}),
       ...stripUndefined(input),

@@ -17,7 +17,8 @@ export class S3Fault extends Error {
   }
 }
 
-export const noSuchBucket = (bucket: string) => new S3Fault(404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
+export const noSuchBucket = (bucket: string) =>
+  new S3Fault(404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
 
 export const noSuchKey = (key: string, headers: Record<string, string> = {}) =>
   new S3Fault(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key }, headers);
@@ -29,7 +30,11 @@ export const invalidArgument = (message: string, argumentName: string, argumentV
   new S3Fault(400, 'InvalidArgument', message, { ArgumentName: argumentName, ArgumentValue: argumentValue });
 
 export const malformedXml = () =>
-  new S3Fault(400, 'MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema');
+  new S3Fault(
+    400,
+    'MalformedXML',
+    'The XML you provided was not well-formed or did not validate against our published schema',
+  );
 
 /** The status S3 answers a per-key error code with when the same failure hits a single-object call. */
 export function statusOfCode(code: string): number {

@@ -86,7 +86,11 @@ export interface ListVersionsPage {
 export function listObjectVersions(bucket: S3Bucket, query: ListVersionsQuery): ListVersionsPage {
   const { prefix, delimiter, keyMarker, versionIdMarker, maxKeys } = query;
   if (versionIdMarker !== undefined && keyMarker === undefined) {
-    throw invalidArgument('A version-id marker cannot be specified without a key marker.', 'version-id-marker', versionIdMarker);
+    throw invalidArgument(
+      'A version-id marker cannot be specified without a key marker.',
+      'version-id-marker',
+      versionIdMarker,
+    );
   }
   const keys = bucket.sortedKeys;
   let index = lowerBound(keys, prefix);

@@ -25,7 +25,11 @@ export async function readRequestBody(req: IncomingMessage, limit: number): Prom
   const decoded = decodeAwsChunked(raw);
   const declared = req.headers['x-amz-decoded-content-length'];
   if (declared !== undefined && Number(declared) !== decoded.bytes.length) {
-    throw new S3Fault(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header');
+    throw new S3Fault(
+      400,
+      'IncompleteBody',
+      'You did not provide the number of bytes specified by the Content-Length HTTP header',
+    );
   }
   return decoded;
 }
@@ -104,9 +108,12 @@ export function verifyIntegrity(
   const md5 = headers['content-md5'];
   if (typeof md5 === 'string') {
     const given = Buffer.from(md5, 'base64');
-    if (given.length !== 16) throw new S3Fault(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': md5 });
+    if (given.length !== 16)
+      throw new S3Fault(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.', { 'Content-MD5': md5 });
     if (!given.equals(createHash('md5').update(body.bytes).digest())) {
-      throw new S3Fault(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', { ExpectedDigest: md5 });
+      throw new S3Fault(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.', {
+        ExpectedDigest: md5,
+      });
     }
   }
   for (const algorithm of ALGORITHMS) {

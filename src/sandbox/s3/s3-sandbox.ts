@@ -28,6 +28,12 @@ export async function startS3(args: {
 }): Promise<StartedS3> {
   const store = new S3Store({ now: () => args.clock.now() });
   const { buckets } = seedS3(store, args.subjects);
-  const app = createS3Simulator({ accessKeyId: args.accessKeyId, ...args.options, store, stats: args.stats, faults: args.faults });
+  const app = createS3Simulator({
+    accessKeyId: args.accessKeyId,
+    ...args.options,
+    store,
+    stats: args.stats,
+    faults: args.faults,
+  });
   return { server: await listen(app, 0, args.host), store, buckets };
 }

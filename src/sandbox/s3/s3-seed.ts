@@ -63,21 +63,33 @@ export function seedS3(store: S3Store, subjects: number): { buckets: S3SandboxBu
     store.putObject(imports, csvKey, csvFile(kept), 'text/csv', { lastModified: UPLOADED });
 
     const ndjson = people.flatMap((i) => [importLine(i, 'SMS'), ...(i % 3 === 0 ? [importLine(i, 'GCM')] : [])]);
-    store.putObject(imports, `${S3_SEED_PREFIXES.ndjsonImports}${name}.json`, lines(ndjson), 'application/x-ndjson', { lastModified: UPLOADED });
+    store.putObject(imports, `${S3_SEED_PREFIXES.ndjsonImports}${name}.json`, lines(ndjson), 'application/x-ndjson', {
+      lastModified: UPLOADED,
+    });
 
     const archived = gzipSync(lines(people.map((i) => importLine(i, 'EMAIL'))));
-    store.putObject(imports, `${S3_SEED_PREFIXES.archivedImports}${name}.json.gz`, archived, 'application/gzip', { lastModified: EARLIER });
+    store.putObject(imports, `${S3_SEED_PREFIXES.archivedImports}${name}.json.gz`, archived, 'application/gzip', {
+      lastModified: EARLIER,
+    });
 
     if (even) {
       const retiredKey = `${S3_SEED_PREFIXES.ndjsonImports}retired-${name}.json`;
-      store.putObject(imports, retiredKey, lines(people.map((i) => importLine(i, 'EMAIL'))), 'application/x-ndjson', { lastModified: EARLIER });
+      store.putObject(imports, retiredKey, lines(people.map((i) => importLine(i, 'EMAIL'))), 'application/x-ndjson', {
+        lastModified: EARLIER,
+      });
       store.deleteObject(imports, retiredKey, undefined, { lastModified: RETIRED });
     }
 
     const exported = gzipSync(lines(people.flatMap((i) => [exportLine(i, 'EMAIL'), exportLine(i, 'SMS')])));
-    store.putObject(legacyExports, `${S3_SEED_PREFIXES.legacyExports}${seededId('s3-legacy-export', batch)}.gz`, exported, 'application/octet-stream', {
-      lastModified: EXPORTED,
-    });
+    store.putObject(
+      legacyExports,
+      `${S3_SEED_PREFIXES.legacyExports}${seededId('s3-legacy-export', batch)}.gz`,
+      exported,
+      'application/octet-stream',
+      {
+        lastModified: EXPORTED,
+      },
+    );
   }
   return { buckets: S3_SANDBOX_BUCKETS };
 }
@@ -104,7 +116,15 @@ function csvFile(people: number[]): Buffer {
 }
 
 function csvRow(i: number, channel: Channel): string {
-  return [channel, addressOf(i, channel), endpointId(i, channel), seedPerson(i).userId, plan(i), 'US', channel === 'GCM' ? 'android' : 'web'].join(',');
+  return [
+    channel,
+    addressOf(i, channel),
+    endpointId(i, channel),
+    seedPerson(i).userId,
+    plan(i),
+    'US',
+    channel === 'GCM' ? 'android' : 'web',
+  ].join(',');
 }
 
 /** A segment import line: the nested JSON form of the CSV columns (vendor-contracts §1.7). */

@@ -9,7 +9,13 @@ import { S3Fault, invalidArgument, malformedXml } from './s3-fault.js';
 import { decodeContinuationToken, encodeContinuationToken } from './s3-continuation-token.js';
 import { MAX_KEYS_PER_PAGE, listCurrentObjects, listObjectVersions } from './s3-listing.js';
 import { PrefixRateLimits, type PartitionOf, type S3RequestKind } from './s3-prefix-limits.js';
-import { hasIntegrityHeader, readRequestBody, storedContentEncoding, verifyIntegrity, type S3RequestBody } from './s3-request-body.js';
+import {
+  hasIntegrityHeader,
+  readRequestBody,
+  storedContentEncoding,
+  verifyIntegrity,
+  type S3RequestBody,
+} from './s3-request-body.js';
 import type { DeleteFailureRule, S3Bucket, S3ObjectVersion, S3Store } from './s3-store.js';
 import { el, parseXml, xmlDocument, type XmlNode } from './s3-xml.js';
 
@@ -48,9 +54,35 @@ const OWNER = { ID: seededId('s3-owner', 'sandbox') + seededId('s3-owner', 'sand
 const REGION = 'us-east-1';
 /** Subresources S3 has and this simulator does not play: answered 501 NotImplemented rather than misread as a listing or a write. */
 const UNSUPPORTED_SUBRESOURCES = [
-  'accelerate', 'acl', 'analytics', 'cors', 'encryption', 'intelligent-tiering', 'inventory', 'legal-hold', 'lifecycle', 'logging',
-  'metrics', 'notification', 'object-lock', 'ownershipControls', 'partNumber', 'policy', 'policyStatus', 'publicAccessBlock',
-  'replication', 'requestPayment', 'restore', 'retention', 'select', 'tagging', 'torrent', 'uploadId', 'uploads', 'website', 'attributes',
+  'accelerate',
+  'acl',
+  'analytics',
+  'cors',
+  'encryption',
+  'intelligent-tiering',
+  'inventory',
+  'legal-hold',
+  'lifecycle',
+  'logging',
+  'metrics',
+  'notification',
+  'object-lock',
+  'ownershipControls',
+  'partNumber',
+  'policy',
+  'policyStatus',
+  'publicAccessBlock',
+  'replication',
+  'requestPayment',
+  'restore',
+  'retention',
+  'select',
+  'tagging',
+  'torrent',
+  'uploadId',
+  'uploads',
+  'website',
+  'attributes',
 ];
 
 interface Target {
@@ -63,7 +95,10 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
   const { store } = options;
   if (options.failDeleteKeys) store.failDeleteKeys = options.failDeleteKeys;
   const limits = new PrefixRateLimits(
-    { write: options.writesPerSecond ?? S3_DEFAULT_WRITES_PER_SECOND, read: options.readsPerSecond ?? S3_DEFAULT_READS_PER_SECOND },
+    {
+      write: options.writesPerSecond ?? S3_DEFAULT_WRITES_PER_SECOND,
+      read: options.readsPerSecond ?? S3_DEFAULT_READS_PER_SECOND,
+    },
     options.partitionOf,
   );
   const countsEachKey = options.deleteObjectsCountsEachKey ?? true;
@@ -75,9 +110,18 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       res.locals.throttled = true;
       sendS3Error(res, new S3Fault(503, 'SlowDown', 'Please reduce your request rate.'));
     },
-    serverError: (res) => { sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.')); },
-    unavailable: (res) => { sendS3Error(res, new S3Fault(503, 'ServiceUnavailable', 'Service is unable to handle request.')); },
-    unauthorized: (res) => { sendS3Error(res, new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.')); },
+    serverError: (res) => {
+      sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.'));
+    },
+    unavailable: (res) => {
+      sendS3Error(res, new S3Fault(503, 'ServiceUnavailable', 'Service is unable to handle request.'));
+    },
+    unauthorized: (res) => {
+      sendS3Error(
+        res,
+        new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.'),
+      );
+    },
   };
   const { record, op } = vendorOperations({ vendor: 's3', stats: options.stats, faults: options.faults, answers });
   const opMiddleware = new Map<string, RequestHandler>();
@@ -90,17 +134,25 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
   app.use((req: Request, res: Response, next: NextFunction) => {
     res.locals.requestId = randomBytes(8).toString('hex').toUpperCase();
     res.locals.hostId = randomBytes(24).toString('base64');
-    res.set({ 'x-amz-request-id': res.locals.requestId as string, 'x-amz-id-2': res.locals.hostId as string, server: 'AmazonS3' });
+    res.set({
+      'x-amz-request-id': res.locals.requestId as string,
+      'x-amz-id-2': res.locals.hostId as string,
+      server: 'AmazonS3',
+    });
     let target: Target;
     try {
       target = resolveTarget(req, hostSuffix);
     } catch (err) {
-      next(err); return;
+      next(err);
+      return;
     }
     res.locals.target = target;
     res.locals.operation = operationOf(req, target);
     const denied = checkAuthorization(req, options.accessKeyId);
-    if (denied) { sendS3Error(res, denied); return; }
+    if (denied) {
+      sendS3Error(res, denied);
+      return;
+    }
     next();
   });
   app.use((req, res, next) => {
@@ -118,7 +170,10 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
   });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return res.end();
-    if (err instanceof S3Fault) { sendS3Error(res, err); return; }
+    if (err instanceof S3Fault) {
+      sendS3Error(res, err);
+      return;
+    }
     sendS3Error(res, new S3Fault(500, 'InternalError', 'We encountered an internal error. Please try again.'));
   });
   return app;
@@ -128,7 +183,8 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     const target = res.locals.target as Target;
     const bucketName = target.bucket ?? '';
     const key = target.key ?? '';
-    const body = req.method === 'PUT' || req.method === 'POST' ? await readRequestBody(req, maxBodyBytes) : await drain(req);
+    const body =
+      req.method === 'PUT' || req.method === 'POST' ? await readRequestBody(req, maxBodyBytes) : await drain(req);
 
     if (operation === 'NotImplemented') {
       throw new S3Fault(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented.');
@@ -145,11 +201,16 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     } else {
       costs.set(limits.partitionOf(bucketName, target.key ?? stringParam(req, 'prefix') ?? ''), 1);
     }
-    if (limits.take(kind, costs) > 0) { answers.throttled(res, 0); return; }
+    if (limits.take(kind, costs) > 0) {
+      answers.throttled(res, 0);
+      return;
+    }
 
     switch (operation) {
-      case 'ListBuckets':
-        { listBuckets(req, res); return; }
+      case 'ListBuckets': {
+        listBuckets(req, res);
+        return;
+      }
       case 'CreateBucket':
         if (body.bytes.length && !parseXml(body.bytes)) throw malformedXml();
         store.createBucket(bucketName);
@@ -166,25 +227,42 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       case 'GetBucketVersioning': {
         const bucket = store.bucket(bucketName);
         const status = bucket.versioning === 'Unversioned' ? undefined : bucket.versioning;
-        sendXml(res, 'VersioningConfiguration', el('Status', status)); return;
+        sendXml(res, 'VersioningConfiguration', el('Status', status));
+        return;
       }
-      case 'PutBucketVersioning':
-        { putBucketVersioning(req, res, bucketName, body); return; }
-      case 'ListObjectsV2':
-        { listObjectsV2(req, res, store.bucket(bucketName)); return; }
-      case 'ListObjects':
-        { listObjectsV1(req, res, store.bucket(bucketName)); return; }
-      case 'ListObjectVersions':
-        { listVersions(req, res, store.bucket(bucketName)); return; }
-      case 'DeleteObjects':
-        { deleteObjects(res, bucketName, deletion ?? parseDeleteRequest(req, bucketName, body)); return; }
-      case 'PutObject':
-        { putObject(req, res, bucketName, key, body); return; }
+      case 'PutBucketVersioning': {
+        putBucketVersioning(req, res, bucketName, body);
+        return;
+      }
+      case 'ListObjectsV2': {
+        listObjectsV2(req, res, store.bucket(bucketName));
+        return;
+      }
+      case 'ListObjects': {
+        listObjectsV1(req, res, store.bucket(bucketName));
+        return;
+      }
+      case 'ListObjectVersions': {
+        listVersions(req, res, store.bucket(bucketName));
+        return;
+      }
+      case 'DeleteObjects': {
+        deleteObjects(res, bucketName, deletion ?? parseDeleteRequest(req, bucketName, body));
+        return;
+      }
+      case 'PutObject': {
+        putObject(req, res, bucketName, key, body);
+        return;
+      }
       case 'GetObject':
-      case 'HeadObject':
-        { getObject(req, res, bucketName, key, operation === 'HeadObject'); return; }
-      case 'DeleteObject':
-        { deleteObject(req, res, bucketName, key); return; }
+      case 'HeadObject': {
+        getObject(req, res, bucketName, key, operation === 'HeadObject');
+        return;
+      }
+      case 'DeleteObject': {
+        deleteObject(req, res, bucketName, key);
+        return;
+      }
       default:
         throw new S3Fault(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.');
     }
@@ -195,11 +273,22 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     const maxBuckets = parseMaxKeys(req, 'max-buckets', 10_000);
     const token = stringParam(req, 'continuation-token');
     const after = token === undefined ? undefined : Buffer.from(token, 'base64url').toString('utf8');
-    const names = [...store.buckets.keys()].filter((n) => n.startsWith(prefix) && (after === undefined || n > after)).sort();
+    const names = [...store.buckets.keys()]
+      .filter((n) => n.startsWith(prefix) && (after === undefined || n > after))
+      .sort();
     const page = names.slice(0, maxBuckets);
     const truncated = names.length > page.length;
     sendXml(res, 'ListAllMyBucketsResult', [
-      ...el('Buckets', page.flatMap((name) => el('Bucket', [...el('Name', name), ...el('CreationDate', store.bucket(name).createdAt), ...el('BucketRegion', REGION)]))),
+      ...el(
+        'Buckets',
+        page.flatMap((name) =>
+          el('Bucket', [
+            ...el('Name', name),
+            ...el('CreationDate', store.bucket(name).createdAt),
+            ...el('BucketRegion', REGION),
+          ]),
+        ),
+      ),
       ...el('Owner', [...el('DisplayName', OWNER.DisplayName), ...el('ID', OWNER.ID)]),
       ...el('ContinuationToken', truncated ? Buffer.from(page.at(-1) ?? '', 'utf8').toString('base64url') : undefined),
       ...el('Prefix', prefix || undefined),
@@ -228,13 +317,21 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       start = decodeContinuationToken(bucket.name, token);
       if (!start) throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
     }
-    const page = listCurrentObjects(bucket, { prefix, delimiter, start, maxKeys: Math.min(maxKeys, MAX_KEYS_PER_PAGE) });
+    const page = listCurrentObjects(bucket, {
+      prefix,
+      delimiter,
+      start,
+      maxKeys: Math.min(maxKeys, MAX_KEYS_PER_PAGE),
+    });
     const withOwner = stringParam(req, 'fetch-owner') === 'true';
     sendXml(res, 'ListBucketResult', [
       ...el('Name', bucket.name),
       ...el('Prefix', encode(prefix)),
       ...el('ContinuationToken', token),
-      ...el('NextContinuationToken', page.isTruncated && page.last ? encodeContinuationToken(bucket.name, page.last) : undefined),
+      ...el(
+        'NextContinuationToken',
+        page.isTruncated && page.last ? encodeContinuationToken(bucket.name, page.last) : undefined,
+      ),
       ...el('KeyCount', page.contents.length + page.commonPrefixes.length),
       ...el('MaxKeys', Math.min(maxKeys, MAX_KEYS_PER_PAGE)),
       ...el('Delimiter', delimiter === undefined ? undefined : encode(delimiter)),
@@ -252,14 +349,26 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     const maxKeys = parseMaxKeys(req, 'max-keys');
     const marker = stringParam(req, 'marker') || undefined;
     const encode = encoder(req);
-    const rolledUp = marker !== undefined && delimiter !== undefined && marker.endsWith(delimiter) && marker.indexOf(delimiter, prefix.length) === marker.length - delimiter.length;
-    const page = listCurrentObjects(bucket, { prefix, delimiter, start: marker === undefined ? undefined : { after: marker, rolledUp }, maxKeys: Math.min(maxKeys, MAX_KEYS_PER_PAGE) });
+    const rolledUp =
+      marker !== undefined &&
+      delimiter !== undefined &&
+      marker.endsWith(delimiter) &&
+      marker.indexOf(delimiter, prefix.length) === marker.length - delimiter.length;
+    const page = listCurrentObjects(bucket, {
+      prefix,
+      delimiter,
+      start: marker === undefined ? undefined : { after: marker, rolledUp },
+      maxKeys: Math.min(maxKeys, MAX_KEYS_PER_PAGE),
+    });
     sendXml(res, 'ListBucketResult', [
       ...el('Name', bucket.name),
       ...el('Prefix', encode(prefix)),
       ...el('Marker', encode(marker ?? '')),
       // S3 sends NextMarker only with a delimiter; without one the client continues from the last key.
-      ...el('NextMarker', page.isTruncated && delimiter !== undefined && page.last ? encode(page.last.after) : undefined),
+      ...el(
+        'NextMarker',
+        page.isTruncated && delimiter !== undefined && page.last ? encode(page.last.after) : undefined,
+      ),
       ...el('MaxKeys', Math.min(maxKeys, MAX_KEYS_PER_PAGE)),
       ...el('Delimiter', delimiter === undefined ? undefined : encode(delimiter)),
       ...el('IsTruncated', page.isTruncated),
@@ -330,7 +439,7 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
       const entry = o as { Key?: unknown; VersionId?: unknown };
       if (typeof entry.Key !== 'string') throw malformedXml();
       if (entry.VersionId !== undefined && typeof entry.VersionId !== 'string') throw malformedXml();
-      return { key: entry.Key, versionId: entry.VersionId === '' ? undefined : (entry.VersionId) };
+      return { key: entry.Key, versionId: entry.VersionId === '' ? undefined : entry.VersionId };
     });
     const quiet = typeof root?.Quiet === 'string' && root.Quiet.trim().toLowerCase() === 'true';
     return { objects: parsed, quiet };
@@ -352,7 +461,14 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
         );
       } catch (err) {
         if (!(err instanceof S3Fault)) throw err;
-        results.push(...el('Error', [...el('Key', key), ...el('VersionId', versionId), ...el('Code', err.code), ...el('Message', err.message)]));
+        results.push(
+          ...el('Error', [
+            ...el('Key', key),
+            ...el('VersionId', versionId),
+            ...el('Code', err.code),
+            ...el('Message', err.message),
+          ]),
+        );
       }
     }
     sendXml(res, 'DeleteResult', results);
@@ -360,11 +476,13 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
 
   function putObject(req: Request, res: Response, bucketName: string, key: string, body: S3RequestBody): void {
     store.bucket(bucketName);
-    if (req.headers['x-amz-copy-source'] !== undefined) throw new S3Fault(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented.');
+    if (req.headers['x-amz-copy-source'] !== undefined)
+      throw new S3Fault(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented.');
     const checksum = verifyIntegrity(req.headers, body);
     const metadata: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
-      if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice('x-amz-meta-'.length)] = value;
+      if (name.startsWith('x-amz-meta-') && typeof value === 'string')
+        metadata[name.slice('x-amz-meta-'.length)] = value;
     }
     const version = store.putObject(bucketName, key, body.bytes, req.headers['content-type'] ?? 'binary/octet-stream', {
       contentEncoding: storedContentEncoding(req.headers),
@@ -395,7 +513,10 @@ export function createS3Simulator(options: S3SimulatorOptions): express.Express 
     for (const [name, value] of Object.entries(version.metadata)) headers[`x-amz-meta-${name}`] = value;
     const range = parseRange(req.headers.range, version.size);
     if (range === 'unsatisfiable') {
-      throw new S3Fault(416, 'InvalidRange', 'The requested range is not satisfiable', { RangeRequested: String(req.headers.range), ActualObjectSize: String(version.size) });
+      throw new S3Fault(416, 'InvalidRange', 'The requested range is not satisfiable', {
+        RangeRequested: String(req.headers.range),
+        ActualObjectSize: String(version.size),
+      });
     }
     // A checksum covers the whole object, so S3 only returns it for whole-object reads.
     if (!range && version.checksum && String(req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
@@ -434,7 +555,13 @@ function sendS3Error(res: Response, fault: S3Fault): void {
   const details = Object.entries(fault.details).flatMap(([name, value]) => el(name, value));
   const doc = xmlDocument(
     'Error',
-    [...el('Code', fault.code), ...el('Message', fault.message), ...details, ...el('RequestId', res.locals.requestId as string | undefined), ...el('HostId', res.locals.hostId as string | undefined)],
+    [
+      ...el('Code', fault.code),
+      ...el('Message', fault.message),
+      ...details,
+      ...el('RequestId', res.locals.requestId as string | undefined),
+      ...el('HostId', res.locals.hostId as string | undefined),
+    ],
     null,
   );
   res.type('application/xml').send(doc);
@@ -504,10 +631,13 @@ function operationOf(req: Request, target: Target): string {
 function checkAuthorization(req: Request, accessKeyId: string | undefined): S3Fault | undefined {
   const header = req.headers.authorization;
   const presigned = stringParam(req, 'X-Amz-Credential');
-  const credential = typeof header === 'string' ? /Credential=([^/,\s]+)\//.exec(header)?.[1] : presigned?.split('/')[0];
+  const credential =
+    typeof header === 'string' ? /Credential=([^/,\s]+)\//.exec(header)?.[1] : presigned?.split('/')[0];
   if (header === undefined && presigned === undefined) return new S3Fault(403, 'AccessDenied', 'Access Denied');
   if (accessKeyId !== undefined && credential !== accessKeyId) {
-    return new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: credential ?? '' });
+    return new S3Fault(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', {
+      AWSAccessKeyId: credential ?? '',
+    });
   }
   return undefined;
 }
@@ -549,7 +679,10 @@ function contentsEntry(v: S3ObjectVersion, encode: (s: string) => string, withOw
 }
 
 /** A single `bytes=` range; several ranges are ignored (whole object), as S3 does. */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return undefined;
@@ -570,4 +703,3 @@ async function drain(req: Request): Promise<S3RequestBody> {
   }
   return { bytes: Buffer.alloc(0), trailers: {} };
 }
-

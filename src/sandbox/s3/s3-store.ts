@@ -66,10 +66,18 @@ export interface PutObjectOptions {
 export type DeleteFailure = { Code: string; Message: string };
 
 /** Decides which deletes fail (a bucket policy denying some keys, an internal error), changeable at runtime. */
-export type DeleteFailureRule = (key: string, versionId: string | undefined, bucket: string) => DeleteFailure | undefined;
+export type DeleteFailureRule = (
+  key: string,
+  versionId: string | undefined,
+  bucket: string,
+) => DeleteFailure | undefined;
 
 /** A rule that fails deletes of the given keys with `code` (AccessDenied unless told). */
-export function failDeletesOf(keys: Iterable<string>, code = 'AccessDenied', message = code === 'AccessDenied' ? 'Access Denied' : 'We encountered an internal error. Please try again.'): DeleteFailureRule {
+export function failDeletesOf(
+  keys: Iterable<string>,
+  code = 'AccessDenied',
+  message = code === 'AccessDenied' ? 'Access Denied' : 'We encountered an internal error. Please try again.',
+): DeleteFailureRule {
   const set = new Set(keys);
   return (key) => (set.has(key) ? { Code: code, Message: message } : undefined);
 }
@@ -102,7 +110,12 @@ export class S3Store implements SandboxObjectStore {
       throw new S3Fault(400, 'InvalidBucketName', 'The specified bucket is not valid.', { BucketName: name });
     }
     if (this.buckets.has(name)) {
-      throw new S3Fault(409, 'BucketAlreadyOwnedByYou', 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+      throw new S3Fault(
+        409,
+        'BucketAlreadyOwnedByYou',
+        'Your previous request to create the named bucket succeeded and you already own it.',
+        { BucketName: name },
+      );
     }
     this.buckets.set(name, {
       name,
@@ -139,7 +152,13 @@ export class S3Store implements SandboxObjectStore {
    * Writes a new current version: a fresh version id when versioning is enabled; otherwise the
    * `null` version, replacing the previous `null` version (the only one, when unversioned).
    */
-  putObject(bucketName: string, key: string, body: Buffer, contentType = 'application/octet-stream', options: PutObjectOptions = {}): S3ObjectVersion {
+  putObject(
+    bucketName: string,
+    key: string,
+    body: Buffer,
+    contentType = 'application/octet-stream',
+    options: PutObjectOptions = {},
+  ): S3ObjectVersion {
     const bucket = this.bucket(bucketName);
     validateKey(key);
     const sequence = ++this.versionSequence;
@@ -177,18 +196,25 @@ export class S3Store implements SandboxObjectStore {
     if (versionId === undefined) {
       const latest = versions[0];
       if (!latest) throw noSuchKey(key);
-      if (latest.isDeleteMarker) throw noSuchKey(key, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': latest.versionId });
+      if (latest.isDeleteMarker)
+        throw noSuchKey(key, { 'x-amz-delete-marker': 'true', 'x-amz-version-id': latest.versionId });
       return latest;
     }
     const version = versions.find((v) => v.versionId === versionId);
     if (!version) throw noSuchVersion(key, versionId);
     if (version.isDeleteMarker) {
-      throw new S3Fault(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', { Method: 'GET', ResourceType: 'DeleteMarker' }, {
-        'x-amz-delete-marker': 'true',
-        'x-amz-version-id': version.versionId,
-        'last-modified': version.lastModified.toUTCString(),
-        allow: 'DELETE',
-      });
+      throw new S3Fault(
+        405,
+        'MethodNotAllowed',
+        'The specified method is not allowed against this resource.',
+        { Method: 'GET', ResourceType: 'DeleteMarker' },
+        {
+          'x-amz-delete-marker': 'true',
+          'x-amz-version-id': version.versionId,
+          'last-modified': version.lastModified.toUTCString(),
+          allow: 'DELETE',
+        },
+      );
     }
     return version;
   }
@@ -200,7 +226,12 @@ export class S3Store implements SandboxObjectStore {
    * a `null` marker. Throws the injected failure as an S3Fault when `failDeleteKeys` says so.
    * `lastModified` back-dates a created marker (seeds only).
    */
-  deleteObject(bucketName: string, key: string, versionId?: string, options: { lastModified?: Date } = {}): DeleteOutcome {
+  deleteObject(
+    bucketName: string,
+    key: string,
+    versionId?: string,
+    options: { lastModified?: Date } = {},
+  ): DeleteOutcome {
     const bucket = this.bucket(bucketName);
     const failure = this.failDeleteKeys?.(key, versionId, bucketName);
     if (failure) throw new S3Fault(statusOfCode(failure.Code), failure.Code, failure.Message, { Key: key });
@@ -277,14 +308,17 @@ export class S3Store implements SandboxObjectStore {
 
   /** Opaque 32-character ids like S3's, deterministic in the order versions are written. */
   private issueVersionId(bucket: S3Bucket, key: string, sequence: number): string {
-    const id = createHash('sha256').update(`${bucket.name}\u0000${key}\u0000${sequence}`).digest('base64url').slice(0, 32);
+    const id = createHash('sha256')
+      .update(`${bucket.name}\u0000${key}\u0000${sequence}`)
+      .digest('base64url')
+      .slice(0, 32);
     bucket.issuedVersions.set(id, sequence);
     return id;
   }
 }
 
 function validateKey(key: string): void {
-  if (!key) throw new S3Fault(400, 'InvalidArgument', 'Key must not be empty', { ArgumentName: 'key', ArgumentValue: '' });
+  if (!key)
+    throw new S3Fault(400, 'InvalidArgument', 'Key must not be empty', { ArgumentName: 'key', ArgumentValue: '' });
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new S3Fault(400, 'KeyTooLongError', 'Your key is too long');
 }
-

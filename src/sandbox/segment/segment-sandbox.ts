@@ -7,7 +7,8 @@ import { createSegmentSimulator, type SegmentSimulatorOptions } from './segment-
 import { seedSegment, type SegmentSeed } from './segment-seed.js';
 
 /** `startSandbox({ segment })`: the simulator's switches plus the regulations' timeline and final status. */
-export type SegmentSandboxOptions = Omit<SegmentSimulatorOptions, 'store' | 'stats' | 'faults' | 'token'> & Omit<SegmentStoreOptions, 'clock'>;
+export type SegmentSandboxOptions = Omit<SegmentSimulatorOptions, 'store' | 'stats' | 'faults' | 'token'> &
+  Omit<SegmentStoreOptions, 'clock'>;
 
 /** The running Segment Public API over its seeded workspace. */
 export interface StartedSegment extends SegmentSeed {
@@ -25,9 +26,20 @@ export async function startSegment(input: {
   /** Address to listen on. @defaultValue '127.0.0.1' */
   host?: string;
 }): Promise<StartedSegment> {
-  const { timings, finalStatus, workspaceId, unsupportedDestinationsOverall, ...simulatorOptions } = input.options ?? {};
-  const store = new SegmentStore({ clock: input.clock, timings, finalStatus, workspaceId, unsupportedDestinationsOverall });
+  const { timings, finalStatus, workspaceId, unsupportedDestinationsOverall, ...simulatorOptions } =
+    input.options ?? {};
+  const store = new SegmentStore({
+    clock: input.clock,
+    timings,
+    finalStatus,
+    workspaceId,
+    unsupportedDestinationsOverall,
+  });
   const seed = seedSegment(store, input.subjects);
-  const server = await listen(createSegmentSimulator({ ...simulatorOptions, store, stats: input.stats, faults: input.faults, token: seed.token }), 0, input.host);
+  const server = await listen(
+    createSegmentSimulator({ ...simulatorOptions, store, stats: input.stats, faults: input.faults, token: seed.token }),
+    0,
+    input.host,
+  );
   return { ...seed, store, server };
 }

@@ -42,14 +42,22 @@ export function seedSegment(store: SegmentStore, subjects: number): SegmentSeed 
     name: 'Website',
     kind: 'event',
     collections: [],
-    destinations: [destination('web', 'Amplitude', true), destination('web', 'Webhooks', true), destination('web', 'Mixpanel', false)],
+    destinations: [
+      destination('web', 'Amplitude', true),
+      destination('web', 'Webhooks', true),
+      destination('web', 'Mixpanel', false),
+    ],
   });
   store.addSource({
     id: ios,
     name: 'iOS app',
     kind: 'event',
     collections: [],
-    destinations: [destination('ios', 'Amplitude', true), destination('ios', 'Braze', true), destination('ios', 'Google Ads (Classic)', false)],
+    destinations: [
+      destination('ios', 'Amplitude', true),
+      destination('ios', 'Braze', true),
+      destination('ios', 'Google Ads (Classic)', false),
+    ],
   });
   store.addSource({
     id: salesforce,
@@ -67,7 +75,12 @@ export function seedSegment(store: SegmentStore, subjects: number): SegmentSeed 
     store.addSubjectEvents('OBJECT_ID', salesforceContactId(i), salesforce, 1, { email: p.email });
     store.addSubjectEvents('USER_ID', `guest-${i}`, web, 4 + (i % 5), { email: `guest${i}@example.org` });
   }
-  return { token: SANDBOX_SEGMENT_TOKEN, workspaceId: store.workspaceId, sourceIds: [web, ios], cloudSourceIds: [salesforce] };
+  return {
+    token: SANDBOX_SEGMENT_TOKEN,
+    workspaceId: store.workspaceId,
+    sourceIds: [web, ios],
+    cloudSourceIds: [salesforce],
+  };
 }
 
 /** Person i's anonymous id in the web source (a UUID, as analytics.js makes them). */

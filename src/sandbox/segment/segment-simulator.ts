@@ -56,7 +56,13 @@ export interface SegmentSimulatorOptions {
 }
 
 /** Writes the Public API's `{"errors":[{type, message, field?, data?}]}` envelope. */
-export function sendSegmentError(res: Response, status: number, type: string, message: string, extra: { field?: string; data?: unknown } = {}): void {
+export function sendSegmentError(
+  res: Response,
+  status: number,
+  type: string,
+  message: string,
+  extra: { field?: string; data?: unknown } = {},
+): void {
   const error: Record<string, unknown> = { type, message };
   if (extra.field !== undefined) error.field = extra.field;
   if (extra.data !== undefined) error.data = extra.data;
@@ -66,7 +72,9 @@ export function sendSegmentError(res: Response, status: number, type: string, me
 /** Segment's 429 (§4.5), as the rate-limiter's own numbers. */
 function sendTooManyRequests(res: Response, msBeforeNext: number, consumedPoints: number): void {
   res.locals.throttled = true;
-  sendSegmentError(res, 429, 'RequestError', 'Too many requests', { data: { remainingPoints: 0, msBeforeNext, consumedPoints } });
+  sendSegmentError(res, 429, 'RequestError', 'Too many requests', {
+    data: { remainingPoints: 0, msBeforeNext, consumedPoints },
+  });
 }
 
 function setRateLimitHeaders(res: Response, answer: RateLimitAnswer): void {
@@ -82,27 +90,54 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
   const unauthorizedStatus = options.unauthorizedStatus ?? 401;
   const maxPageSize = options.maxPageSize ?? 1000;
   const createLimiter = new FixedWindowLimiter(options.createRequestsPerMinute ?? SEGMENT_CREATE_REQUESTS_PER_MINUTE);
-  const generalLimiter = new FixedWindowLimiter(options.generalRequestsPerMinute ?? SEGMENT_GENERAL_REQUESTS_PER_MINUTE);
+  const generalLimiter = new FixedWindowLimiter(
+    options.generalRequestsPerMinute ?? SEGMENT_GENERAL_REQUESTS_PER_MINUTE,
+  );
 
   const answers: VendorAnswers = {
-    throttled: (res, retryAfterMs) => { sendTooManyRequests(res, Math.max(1, Math.ceil(retryAfterMs)), generalLimiter.points + 1); },
-    serverError: (res) => { sendSegmentError(res, 500, 'InternalServerError', 'Internal server error'); },
-    unavailable: (res) => { sendSegmentError(res, 503, 'ServiceUnavailable', 'Service unavailable'); },
-    unauthorized: (res) => { sendSegmentError(res, options.unauthorizedStatus ?? 401, (options.unauthorizedStatus ?? 401) === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token'); },
+    throttled: (res, retryAfterMs) => {
+      sendTooManyRequests(res, Math.max(1, Math.ceil(retryAfterMs)), generalLimiter.points + 1);
+    },
+    serverError: (res) => {
+      sendSegmentError(res, 500, 'InternalServerError', 'Internal server error');
+    },
+    unavailable: (res) => {
+      sendSegmentError(res, 503, 'ServiceUnavailable', 'Service unavailable');
+    },
+    unauthorized: (res) => {
+      sendSegmentError(
+        res,
+        options.unauthorizedStatus ?? 401,
+        (options.unauthorizedStatus ?? 401) === 401 ? 'Unauthorized' : 'Forbidden',
+        'Invalid or missing Public API token',
+      );
+    },
   };
   const { record, op } = vendorOperations({ vendor: 'segment', stats: options.stats, faults: options.faults, answers });
 
   const authenticate: RequestHandler = (req, res, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '');
     if (!match || match[1] !== token) {
-      sendSegmentError(res, unauthorizedStatus, unauthorizedStatus === 401 ? 'Unauthorized' : 'Forbidden', 'Invalid or missing Public API token'); return;
+      sendSegmentError(
+        res,
+        unauthorizedStatus,
+        unauthorizedStatus === 401 ? 'Unauthorized' : 'Forbidden',
+        'Invalid or missing Public API token',
+      );
+      return;
     }
     next();
   };
   const requireJson: RequestHandler = (req, res, next) => {
     const mediaType = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
     if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
-      sendSegmentError(res, 415, 'UnsupportedMediaType', `Content-Type must be one of ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`); return;
+      sendSegmentError(
+        res,
+        415,
+        'UnsupportedMediaType',
+        `Content-Type must be one of ${[...ACCEPTED_MEDIA_TYPES].join(', ')}`,
+      );
+      return;
     }
     next();
   };
@@ -110,14 +145,22 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
   /** Create endpoints spend the budget of the regulation type's group; the headers report that group. */
   const createLimit: RequestHandler = (req, res, next) => {
     const type = (req.body as { regulationType?: unknown } | undefined)?.regulationType;
-    const answer = isRegulationType(type) ? createLimiter.consume(rateLimitGroup(type)) : generalLimiter.consume('general');
-    if (!answer.allowed) { sendTooManyRequests(res, answer.msBeforeNext, answer.consumed); return; }
+    const answer = isRegulationType(type)
+      ? createLimiter.consume(rateLimitGroup(type))
+      : generalLimiter.consume('general');
+    if (!answer.allowed) {
+      sendTooManyRequests(res, answer.msBeforeNext, answer.consumed);
+      return;
+    }
     setRateLimitHeaders(res, answer);
     next();
   };
   const generalLimit: RequestHandler = (_req, res, next) => {
     const answer = generalLimiter.consume('general');
-    if (!answer.allowed) { sendTooManyRequests(res, answer.msBeforeNext, answer.consumed); return; }
+    if (!answer.allowed) {
+      sendTooManyRequests(res, answer.msBeforeNext, answer.consumed);
+      return;
+    }
     setRateLimitHeaders(res, answer);
     next();
   };
@@ -144,49 +187,88 @@ export function createSegmentSimulator(options: SegmentSimulatorOptions): expres
       const regulation = store.createRegulation(scopeOf(req), req.body);
       res.status(200).json({ data: { regulateId: regulation.id } });
     });
-  app.post('/regulations', ...creating('createWorkspaceRegulation'), create(() => ({ kind: 'workspace' })));
-  app.post('/regulations/sources/:sourceId', ...creating('createSourceRegulation'), create((req) => ({ kind: 'source', sourceId: param(req, 'sourceId') })));
+  app.post(
+    '/regulations',
+    ...creating('createWorkspaceRegulation'),
+    create(() => ({ kind: 'workspace' })),
+  );
+  app.post(
+    '/regulations/sources/:sourceId',
+    ...creating('createSourceRegulation'),
+    create((req) => ({ kind: 'source', sourceId: param(req, 'sourceId') })),
+  );
   app.post(
     '/regulations/cloudsources/:sourceId',
     ...creating('createCloudSourceRegulation'),
     create((req) => {
       const collection = (req.body as { collection?: unknown } | undefined)?.collection;
-      return { kind: 'cloudSource', sourceId: param(req, 'sourceId'), collection: typeof collection === 'string' ? collection : '' };
+      return {
+        kind: 'cloudSource',
+        sourceId: param(req, 'sourceId'),
+        collection: typeof collection === 'string' ? collection : '',
+      };
     }),
   );
 
-  app.get('/regulations', ...reading('listWorkspaceRegulations'), handle((req, res) => {
-    const query = rawQuery(req);
-    const page = readPagination(query, maxPageSize);
-    const regulations = filterRegulations(store, store.listRegulations({ scope: 'workspace' }), query);
-    const { items, pagination } = paginate(regulations, page);
-    res.status(200).json({ data: { regulations: items.map((r) => listEntry(store, r)), pagination } });
-  }));
-  app.get('/regulations/sources/:sourceId', ...reading('listRegulationsFromSource'), handle((req, res) => {
-    const sourceId = param(req, 'sourceId');
-    if (!store.sources.has(sourceId)) throw notFound(`Source ${sourceId} not found`);
-    const query = rawQuery(req);
-    const page = readPagination(query, maxPageSize);
-    const regulations = filterRegulations(store, store.listRegulations({ sourceId }), query);
-    const { items, pagination } = paginate(regulations, page);
-    res.status(200).json({ data: { regulations: items.map((r) => listEntry(store, r)), pagination } });
-  }));
-  app.get('/regulations/:regulateId', ...reading('getRegulation'), handle((req, res) => {
-    const view = regulationView(store, store.regulation(param(req, 'regulateId')));
-    res.status(200).json({ data: { regulation: options.regulationFormat === 'drifted' ? driftedView(view) : view } });
-  }));
-  app.get('/suppressions', ...reading('listSuppressions'), handle((req, res) => {
-    const page = readPagination(rawQuery(req), maxPageSize);
-    const { items, pagination } = paginate(store.listSuppressed(), page);
-    res.status(200).json({ data: { suppressed: groupSuppressed(items), pagination } });
-  }));
+  app.get(
+    '/regulations',
+    ...reading('listWorkspaceRegulations'),
+    handle((req, res) => {
+      const query = rawQuery(req);
+      const page = readPagination(query, maxPageSize);
+      const regulations = filterRegulations(store, store.listRegulations({ scope: 'workspace' }), query);
+      const { items, pagination } = paginate(regulations, page);
+      res.status(200).json({ data: { regulations: items.map((r) => listEntry(store, r)), pagination } });
+    }),
+  );
+  app.get(
+    '/regulations/sources/:sourceId',
+    ...reading('listRegulationsFromSource'),
+    handle((req, res) => {
+      const sourceId = param(req, 'sourceId');
+      if (!store.sources.has(sourceId)) throw notFound(`Source ${sourceId} not found`);
+      const query = rawQuery(req);
+      const page = readPagination(query, maxPageSize);
+      const regulations = filterRegulations(store, store.listRegulations({ sourceId }), query);
+      const { items, pagination } = paginate(regulations, page);
+      res.status(200).json({ data: { regulations: items.map((r) => listEntry(store, r)), pagination } });
+    }),
+  );
+  app.get(
+    '/regulations/:regulateId',
+    ...reading('getRegulation'),
+    handle((req, res) => {
+      const view = regulationView(store, store.regulation(param(req, 'regulateId')));
+      res.status(200).json({ data: { regulation: options.regulationFormat === 'drifted' ? driftedView(view) : view } });
+    }),
+  );
+  app.get(
+    '/suppressions',
+    ...reading('listSuppressions'),
+    handle((req, res) => {
+      const page = readPagination(rawQuery(req), maxPageSize);
+      const { items, pagination } = paginate(store.listSuppressed(), page);
+      res.status(200).json({ data: { suppressed: groupSuppressed(items), pagination } });
+    }),
+  );
 
-  app.use((_req: Request, res: Response) => { sendSegmentError(res, 404, 'NotFound', 'Resource not found'); });
+  app.use((_req: Request, res: Response) => {
+    sendSegmentError(res, 404, 'NotFound', 'Resource not found');
+  });
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof SegmentFault) { sendSegmentError(res, err.status, err.errorType, err.message, { field: err.field }); return; }
+    if (err instanceof SegmentFault) {
+      sendSegmentError(res, err.status, err.errorType, err.message, { field: err.field });
+      return;
+    }
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') { sendSegmentError(res, 422, 'ValidationFailure', 'Request body must not exceed 4 MB'); return; }
-    if (type === 'entity.parse.failed') { sendSegmentError(res, 400, 'BadRequest', 'Request body is not valid JSON'); return; }
+    if (type === 'entity.too.large') {
+      sendSegmentError(res, 422, 'ValidationFailure', 'Request body must not exceed 4 MB');
+      return;
+    }
+    if (type === 'entity.parse.failed') {
+      sendSegmentError(res, 400, 'BadRequest', 'Request body is not valid JSON');
+      return;
+    }
     sendSegmentError(res, 500, 'InternalServerError', 'Internal server error');
   });
   return app;
@@ -229,7 +311,8 @@ function encodeCursor(offset: number): string {
 
 function decodeCursor(cursor: string): number {
   const text = Buffer.from(cursor, 'base64').toString('utf8');
-  if (!/^\d+$/.test(text) || encodeCursor(Number(text)) !== cursor) throw validationFailure('pagination.cursor is not a valid cursor', 'pagination.cursor');
+  if (!/^\d+$/.test(text) || encodeCursor(Number(text)) !== cursor)
+    throw validationFailure('pagination.cursor is not a valid cursor', 'pagination.cursor');
   return Number(text);
 }
 
@@ -243,20 +326,28 @@ function paginate<T>(all: T[], page: PageRequest): { items: T[]; pagination: Rec
 }
 
 /** `status` (one value) and `regulationTypes` (repeated, indexed `[0]`, `[]`, or comma-separated). */
-function filterRegulations(store: SegmentStore, regulations: StoredRegulation[], query: URLSearchParams): StoredRegulation[] {
+function filterRegulations(
+  store: SegmentStore,
+  regulations: StoredRegulation[],
+  query: URLSearchParams,
+): StoredRegulation[] {
   const status = query.get('status');
-  if (status !== null && !isRegulationStatus(status)) throw validationFailure(`status must be one of ${REGULATION_STATUSES.join(', ')}`, 'status');
+  if (status !== null && !isRegulationStatus(status))
+    throw validationFailure(`status must be one of ${REGULATION_STATUSES.join(', ')}`, 'status');
   const types = new Set<string>();
   for (const [key, value] of query) {
     if (!/^regulationTypes(\[\d*\])?$/.test(key)) continue;
     for (const type of value.split(',').filter(Boolean)) {
-      if (!isRegulationType(type)) throw validationFailure(`regulationTypes must be among ${REGULATION_TYPES.join(', ')}`, 'regulationTypes');
+      if (!isRegulationType(type))
+        throw validationFailure(`regulationTypes must be among ${REGULATION_TYPES.join(', ')}`, 'regulationTypes');
       types.add(type);
     }
   }
   const now = store.now();
   return regulations.filter(
-    (r) => (types.size === 0 || types.has(r.regulationType)) && (status === null || store.snapshot(r, now).overallStatus === status),
+    (r) =>
+      (types.size === 0 || types.has(r.regulationType)) &&
+      (status === null || store.snapshot(r, now).overallStatus === status),
   );
 }
 
@@ -289,7 +380,10 @@ function driftedView(view: ReturnType<typeof regulationView>) {
   return {
     ...rest,
     status: overallStatus,
-    streamStatus: streamStatus.map((stream) => ({ ...stream, destinationStatus: stream.destinationStatus.map(({ status, ...d }) => ({ ...d, state: status })) })),
+    streamStatus: streamStatus.map((stream) => ({
+      ...stream,
+      destinationStatus: stream.destinationStatus.map(({ status, ...d }) => ({ ...d, state: status })),
+    })),
   };
 }
 

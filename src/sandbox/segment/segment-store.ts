@@ -30,7 +30,15 @@ export const SUBJECT_TYPES = ['USER_ID', 'OBJECT_ID', 'ANONYMOUS_ID'] as const;
 export type SubjectType = (typeof SUBJECT_TYPES)[number];
 
 /** Used for `overallStatus`, the list entries' `status` and every destination's `status`. */
-export const REGULATION_STATUSES = ['INITIALIZED', 'RUNNING', 'FINISHED', 'FAILED', 'PARTIAL_SUCCESS', 'NOT_SUPPORTED', 'INVALID'] as const;
+export const REGULATION_STATUSES = [
+  'INITIALIZED',
+  'RUNNING',
+  'FINISHED',
+  'FAILED',
+  'PARTIAL_SUCCESS',
+  'NOT_SUPPORTED',
+  'INVALID',
+] as const;
 export type RegulationStatus = (typeof REGULATION_STATUSES)[number];
 
 /** The statuses a regulation can end in. */
@@ -59,7 +67,11 @@ export const SUBJECT_TYPES_BY_SCOPE: Readonly<Record<RegulationScopeKind, readon
 /** The two create-endpoint rate-limit budgets (§4.5). */
 export type RateLimitGroup = 'segment-only' | 'segment-and-destination';
 const FORWARDING_TYPES: ReadonlySet<RegulationType> = new Set(['DELETE_ONLY', 'SUPPRESS_WITH_DELETE']);
-const SUPPRESSING_TYPES: ReadonlySet<RegulationType> = new Set(['SUPPRESS_ONLY', 'SUPPRESS_WITH_DELETE', 'SUPPRESS_WITH_DELETE_INTERNAL']);
+const SUPPRESSING_TYPES: ReadonlySet<RegulationType> = new Set([
+  'SUPPRESS_ONLY',
+  'SUPPRESS_WITH_DELETE',
+  'SUPPRESS_WITH_DELETE_INTERNAL',
+]);
 const DELETING_TYPES: ReadonlySet<RegulationType> = new Set([
   'DELETE_ONLY',
   'SUPPRESS_WITH_DELETE',
@@ -103,7 +115,8 @@ export class SegmentFault extends Error {
   }
 }
 
-export const validationFailure = (message: string, field?: string) => new SegmentFault(422, 'ValidationFailure', message, field);
+export const validationFailure = (message: string, field?: string) =>
+  new SegmentFault(422, 'ValidationFailure', message, field);
 export const notFound = (message = 'Resource not found') => new SegmentFault(404, 'NotFound', message);
 
 export interface SegmentDestination {
@@ -263,7 +276,8 @@ export class SegmentStore {
   constructor(options: SegmentStoreOptions) {
     this.clock = options.clock;
     this.timings = { ...DEFAULT_SEGMENT_TIMINGS, ...(options.timings ?? {}) };
-    if (!(this.timings.startAfterMs <= this.timings.finishAfterMs)) throw new RangeError('startAfterMs must not exceed finishAfterMs');
+    if (!(this.timings.startAfterMs <= this.timings.finishAfterMs))
+      throw new RangeError('startAfterMs must not exceed finishAfterMs');
     this.finalStatus = options.finalStatus ?? 'FINISHED';
     this.workspaceId = options.workspaceId ?? DEFAULT_SEGMENT_WORKSPACE_ID;
     this.unsupportedDestinationsOverall = options.unsupportedDestinationsOverall ?? 'FAILED';
@@ -279,7 +293,13 @@ export class SegmentStore {
   }
 
   /** Adds events for a subject in one source (seeding, or tests setting up data there is no API for). */
-  addSubjectEvents(subjectType: SubjectType, subjectId: string, sourceId: string, events: number, traits: Record<string, string> = {}): void {
+  addSubjectEvents(
+    subjectType: SubjectType,
+    subjectId: string,
+    sourceId: string,
+    events: number,
+    traits: Record<string, string> = {},
+  ): void {
     const key = subjectKey(subjectType, subjectId);
     let data = this.subjects.get(key);
     if (!data) {
@@ -302,15 +322,22 @@ export class SegmentStore {
    */
   planOutcomes(count: number, outcome: RegulationOutcome): void {
     if (!Number.isInteger(count) || count < 1) throw new RangeError('count must be a positive integer');
-    if (outcome.failingDestination !== undefined && !this.allDestinations().some((d) => d.name === outcome.failingDestination)) {
+    if (
+      outcome.failingDestination !== undefined &&
+      !this.allDestinations().some((d) => d.name === outcome.failingDestination)
+    ) {
       throw new RangeError(`no seeded destination is named ${outcome.failingDestination}`);
     }
     for (let i = 0; i < count; i++) this.plannedOutcomes.push({ ...outcome });
   }
 
   /** Checks a create request the way the Public API does; throws a 422 SegmentFault. */
-  validate(scope: RegulationScope, input: unknown): { regulationType: RegulationType; subjectType: SubjectType; subjectIds: string[] } {
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) throw validationFailure('request body must be a JSON object');
+  validate(
+    scope: RegulationScope,
+    input: unknown,
+  ): { regulationType: RegulationType; subjectType: SubjectType; subjectIds: string[] } {
+    if (typeof input !== 'object' || input === null || Array.isArray(input))
+      throw validationFailure('request body must be a JSON object');
     const { regulationType, subjectType, subjectIds } = input as Record<string, unknown>;
     const types = REGULATION_TYPES_BY_SCOPE[scope.kind];
     if (!isRegulationType(regulationType) || !types.includes(regulationType)) {
@@ -321,18 +348,25 @@ export class SegmentStore {
       throw validationFailure(`subjectType must be one of ${subjectTypes.join(', ')}`, 'subjectType');
     }
     if (subjectType === 'ANONYMOUS_ID' && regulationType !== 'DELETE_ARCHIVE_ONLY') {
-      throw validationFailure('subjectType ANONYMOUS_ID is only supported with regulationType DELETE_ARCHIVE_ONLY', 'subjectType');
+      throw validationFailure(
+        'subjectType ANONYMOUS_ID is only supported with regulationType DELETE_ARCHIVE_ONLY',
+        'subjectType',
+      );
     }
-    if (!Array.isArray(subjectIds) || subjectIds.length === 0) throw validationFailure('subjectIds must be a non-empty array', 'subjectIds');
-    if (subjectIds.length > MAX_SUBJECT_IDS) throw validationFailure(`subjectIds must not have more than ${MAX_SUBJECT_IDS} items`, 'subjectIds');
-    if (subjectIds.some((id) => typeof id !== 'string' || id.length === 0)) throw validationFailure('subjectIds must be non-empty strings', 'subjectIds');
+    if (!Array.isArray(subjectIds) || subjectIds.length === 0)
+      throw validationFailure('subjectIds must be a non-empty array', 'subjectIds');
+    if (subjectIds.length > MAX_SUBJECT_IDS)
+      throw validationFailure(`subjectIds must not have more than ${MAX_SUBJECT_IDS} items`, 'subjectIds');
+    if (subjectIds.some((id) => typeof id !== 'string' || id.length === 0))
+      throw validationFailure('subjectIds must be non-empty strings', 'subjectIds');
     return { regulationType, subjectType: subjectType as SubjectType, subjectIds: subjectIds as string[] };
   }
 
   /** The source a source or cloud-source regulation names; 404 when it is unknown or of the other kind. */
   sourceFor(sourceId: string, kind: SegmentSource['kind']): SegmentSource {
     const source = this.sources.get(sourceId);
-    if (!source || source.kind !== kind) throw notFound(`${kind === 'cloud' ? 'Cloud source' : 'Source'} ${sourceId} not found`);
+    if (!source || source.kind !== kind)
+      throw notFound(`${kind === 'cloud' ? 'Cloud source' : 'Source'} ${sourceId} not found`);
     return source;
   }
 
@@ -342,7 +376,8 @@ export class SegmentStore {
     if (scope.kind === 'source') this.sourceFor(scope.sourceId, 'event');
     if (scope.kind === 'cloudSource') {
       const source = this.sourceFor(scope.sourceId, 'cloud');
-      if (!scope.collection) throw validationFailure('collection is required for a cloud source regulation', 'collection');
+      if (!scope.collection)
+        throw validationFailure('collection is required for a cloud source regulation', 'collection');
       if (source.collections.length && !source.collections.includes(scope.collection)) {
         throw validationFailure(`collection must be one of ${source.collections.join(', ')}`, 'collection');
       }
@@ -359,7 +394,11 @@ export class SegmentStore {
 
     const forwards = FORWARDING_TYPES.has(regulationType);
     const outcome = this.outcomeFor(scope, regulationType, subjectType, uniqueIds);
-    if (forwards && outcome.failingDestination === undefined && (outcome.status === 'PARTIAL_SUCCESS' || outcome.status === 'FAILED')) {
+    if (
+      forwards &&
+      outcome.failingDestination === undefined &&
+      (outcome.status === 'PARTIAL_SUCCESS' || outcome.status === 'FAILED')
+    ) {
       const wantsSupported = outcome.status === 'PARTIAL_SUCCESS';
       const candidate = scopeSources.flatMap((s) => s.destinations).find((d) => d.supportsDeletion === wantsSupported);
       outcome.failingDestination = candidate?.name;
@@ -389,7 +428,11 @@ export class SegmentStore {
       runningAt,
       finishAt,
       finalStatus:
-        outcome.status === 'FINISHED' && this.unsupportedDestinationsOverall === 'FAILED' && plans.some((plan) => plan.status === 'NOT_SUPPORTED') ? 'FAILED' : outcome.status,
+        outcome.status === 'FINISHED' &&
+        this.unsupportedDestinationsOverall === 'FAILED' &&
+        plans.some((plan) => plan.status === 'NOT_SUPPORTED')
+          ? 'FAILED'
+          : outcome.status,
       streams,
       overVolumeLimit: this.volumeInWindow(now) > VOLUME_GUARD_SUBJECTS,
     };
@@ -413,7 +456,8 @@ export class SegmentStore {
     const out: StoredRegulation[] = [];
     for (const regulation of this.regulations.values()) {
       if (filter.scope && regulation.scope.kind !== filter.scope) continue;
-      if (filter.sourceId && (regulation.scope.kind === 'workspace' || regulation.scope.sourceId !== filter.sourceId)) continue;
+      if (filter.sourceId && (regulation.scope.kind === 'workspace' || regulation.scope.sourceId !== filter.sourceId))
+        continue;
       out.push(regulation);
     }
     return out.reverse();
@@ -421,7 +465,8 @@ export class SegmentStore {
 
   /** Where a regulation is at sandbox time `now`. */
   snapshot(regulation: StoredRegulation, now = this.now()): RegulationSnapshot {
-    const overallStatus: RegulationStatus = now < regulation.runningAt ? 'INITIALIZED' : now < regulation.finishAt ? 'RUNNING' : regulation.finalStatus;
+    const overallStatus: RegulationStatus =
+      now < regulation.runningAt ? 'INITIALIZED' : now < regulation.finishAt ? 'RUNNING' : regulation.finalStatus;
     return {
       overallStatus,
       finishedAt: now >= regulation.finishAt ? regulation.finishAt : undefined,
@@ -479,17 +524,34 @@ export class SegmentStore {
     const scopeKey = scope.kind === 'workspace' ? WORKSPACE_SCOPE : scope.sourceId;
     const suppressAt = regulation.createdAt + this.timings.suppressAfterMs;
     if (SUPPRESSING_TYPES.has(regulationType)) {
-      if (scope.kind === 'workspace') for (const id of subjectIds) this.projectedWorkspaceSuppressed.add(subjectKey(subjectType, id));
-      this.schedule({ at: suppressAt, apply: () => { this.suppress(scopeKey, subjectType, subjectIds); } });
+      if (scope.kind === 'workspace')
+        for (const id of subjectIds) this.projectedWorkspaceSuppressed.add(subjectKey(subjectType, id));
+      this.schedule({
+        at: suppressAt,
+        apply: () => {
+          this.suppress(scopeKey, subjectType, subjectIds);
+        },
+      });
     }
     if (regulationType === 'UNSUPPRESS' && regulation.finalStatus !== 'FAILED') {
-      if (scope.kind === 'workspace') for (const id of subjectIds) this.projectedWorkspaceSuppressed.delete(subjectKey(subjectType, id));
-      this.schedule({ at: suppressAt, apply: () => { this.unsuppress(scopeKey, subjectType, subjectIds); } });
+      if (scope.kind === 'workspace')
+        for (const id of subjectIds) this.projectedWorkspaceSuppressed.delete(subjectKey(subjectType, id));
+      this.schedule({
+        at: suppressAt,
+        apply: () => {
+          this.unsuppress(scopeKey, subjectType, subjectIds);
+        },
+      });
     }
     if (DELETING_TYPES.has(regulationType) && regulation.finalStatus !== 'NOT_SUPPORTED') {
       const sourceIds = regulation.streams.map((s) => s.id);
       const covered = regulation.coveredSubjectIds;
-      this.schedule({ at: regulation.finishAt, apply: () => { this.deleteData(subjectType, covered, sourceIds); } });
+      this.schedule({
+        at: regulation.finishAt,
+        apply: () => {
+          this.deleteData(subjectType, covered, sourceIds);
+        },
+      });
     }
   }
 
@@ -537,9 +599,18 @@ export class SegmentStore {
     return [...this.sources.values()].filter((s) => s.kind === kind);
   }
 
-  private outcomeFor(scope: RegulationScope, type: RegulationType, subjectType: SubjectType, subjectIds: string[]): RegulationOutcome {
+  private outcomeFor(
+    scope: RegulationScope,
+    type: RegulationType,
+    subjectType: SubjectType,
+    subjectIds: string[],
+  ): RegulationOutcome {
     // Workspace suppression wins: a source UNSUPPRESS of a workspace-suppressed subject fails (§4.6).
-    if (type === 'UNSUPPRESS' && scope.kind === 'source' && subjectIds.some((id) => this.projectedWorkspaceSuppressed.has(subjectKey(subjectType, id)))) {
+    if (
+      type === 'UNSUPPRESS' &&
+      scope.kind === 'source' &&
+      subjectIds.some((id) => this.projectedWorkspaceSuppressed.has(subjectKey(subjectType, id)))
+    ) {
       return { status: 'FAILED' };
     }
     const planned = this.plannedOutcomes.shift();
@@ -552,9 +623,16 @@ export class SegmentStore {
 }
 
 function planDestination(destination: SegmentDestination, outcome: RegulationOutcome): DestinationPlan {
-  const plan: DestinationPlan = { destination, status: destination.supportsDeletion ? 'FINISHED' : 'NOT_SUPPORTED', errString: '', finishAt: 0 };
+  const plan: DestinationPlan = {
+    destination,
+    status: destination.supportsDeletion ? 'FINISHED' : 'NOT_SUPPORTED',
+    errString: '',
+    finishAt: 0,
+  };
   if (outcome.status === 'NOT_SUPPORTED') plan.status = 'NOT_SUPPORTED';
-  const fails = outcome.failingDestination === destination.name && (outcome.status === 'PARTIAL_SUCCESS' || outcome.status === 'FAILED');
+  const fails =
+    outcome.failingDestination === destination.name &&
+    (outcome.status === 'PARTIAL_SUCCESS' || outcome.status === 'FAILED');
   if (fails) {
     plan.status = 'FAILED';
     plan.errString = outcome.errString ?? `${destination.name} rejected the deletion request: 401 Unauthorized`;
