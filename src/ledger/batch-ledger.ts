@@ -21,7 +21,7 @@ const MAX_INT = 2_147_483_647;
 /**
  * How far back the reconciler looks for members still asleep after their batch ended. A member
  * sleeps at most its fallback poll (`memberFallbackPollMs`, `windowBatchPollMs` in
- * jobs/task-processor.ts: minutes, or the vendor's poll interval), so one whose batch ended an
+ * src/connectors/processor-contract.ts: minutes, or the vendor's poll interval), so one whose batch ended an
  * hour ago has in practice woken by itself; the bound keeps each sweep to recent batches.
  */
 const SLEEPER_LOOKBACK_MS = 60 * 60_000;

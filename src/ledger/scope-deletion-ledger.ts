@@ -9,7 +9,7 @@ import type { Instructions } from '../scope-deletions/scope-kinds.js';
  * (the operator did it at the vendor; the vendor's clock runs) → `confirmed` (the vendor's
  * confirmation recorded as evidence). Within a vendor's cancel window a sent one goes to
  * `cancel_requested` (the cancellation e-mail drafted) and then `cancelled` once the vendor
- * confirms. `overdue` is not stored: it is a sent one past `expected_by` (src/scope-deletions/scope-deletion-view.ts).
+ * confirms. `overdue` is not stored: it is a sent one past `expected_by` (src/scope-deletions/scope-deletions.ts).
  */
 export const SCOPE_DELETION_STATUSES = ['drafted', 'sent', 'cancel_requested', 'confirmed', 'cancelled'] as const;
 export type ScopeDeletionStatus = (typeof SCOPE_DELETION_STATUSES)[number];
