@@ -1,3 +1,8 @@
+/*
+ * The start-up steps of the composition root, src/service.ts: each opens one part of the service
+ * (stores, worker role, intake, API) and registers how to close it, in the order startService calls
+ * them. The simulators stay in service.ts, the one production file lint lets import src/sandbox/.
+ */
 import { mkdirSync, readFileSync, writeFileSync, existsSync, linkSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
