@@ -34,52 +34,27 @@ function result(deletion: ProjectDeletionRecord): string {
  */
 export function projectDeletionsPage(ctx: ViewContext, deletions: ProjectDeletionRecord[]): string {
   const rows = deletions.map(
-    (d) =>
-      html`<tr data-project-deletion="${d.id}">
-        <td><code title="${d.id}">${d.id.slice(0, 8)}…</code></td>
-        <td>${d.vendor}</td>
-        <td><code>${d.appId}</code></td>
-        <td>${badge(d.status)}${d.outcome ? html` ${badge(d.outcome)}` : ''}</td>
-        <td>${when(d.createdAt)} <span class="muted">by ${d.requestedBy}</span></td>
-        <td>${when(d.runAt)}</td>
-        <td>${runsIn(d, ctx.now)}</td>
-        <td class="num">${d.s3Locations.length}</td>
-        <td>${result(d)}</td>
-        <td><a href="${bullBoardJobUrl(pinpointQueue.name, projectDeletionJobId(d.id))}">job</a></td>
-      </tr>`,
+    (d) => html`<tr data-project-deletion="${d.id}">
+      <td><code title="${d.id}">${d.id.slice(0, 8)}…</code></td>
+      <td>${d.vendor}</td>
+      <td><code>${d.appId}</code></td>
+      <td>${badge(d.status)}${d.outcome ? html` ${badge(d.outcome)}` : ''}</td>
+      <td>${when(d.createdAt)} <span class="muted">by ${d.requestedBy}</span></td>
+      <td>${when(d.runAt)}</td>
+      <td>${runsIn(d, ctx.now)}</td>
+      <td class="num">${d.s3Locations.length}</td>
+      <td>${result(d)}</td>
+      <td><a href="${bullBoardJobUrl(pinpointQueue.name, projectDeletionJobId(d.id))}">job</a></td>
+    </tr>`,
   );
   return layout(
     'Project deletions',
     ctx,
     html`<h1>Project deletions</h1>
-      <p class="muted">
-        Whole Pinpoint projects (DeleteApp) and their configured S3 prefixes, deleted when the grace period ends. Cancel
-        a scheduled one with <code>erasure project cancel ID --reason …</code>.
-      </p>
-      <table class="list">
-        <thead>
-          <tr>
-            <th>Deletion</th>
-            <th>Vendor</th>
-            <th>App</th>
-            <th>Status</th>
-            <th>Requested</th>
-            <th>Runs at</th>
-            <th>Grace left</th>
-            <th>S3 prefixes</th>
-            <th>Result</th>
-            <th>Bull Board</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            rows.length
-              ? rows
-              : html`<tr>
-                  <td colspan="10" class="muted">No project deletions.</td>
-                </tr>`
-          }
-        </tbody>
-      </table>`,
+    <p class="muted">Whole Pinpoint projects (DeleteApp) and their configured S3 prefixes, deleted when the grace period ends. Cancel a scheduled one with <code>erasure project cancel ID --reason …</code>.</p>
+    <table class="list">
+      <thead><tr><th>Deletion</th><th>Vendor</th><th>App</th><th>Status</th><th>Requested</th><th>Runs at</th><th>Grace left</th><th>S3 prefixes</th><th>Result</th><th>Bull Board</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="10" class="muted">No project deletions.</td></tr>`}</tbody>
+    </table>`,
   );
 }

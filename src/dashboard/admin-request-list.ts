@@ -42,10 +42,10 @@ function filterBar(
       ${
         clients.length
           ? html`<label for="client">Client</label>
-              <select id="client" name="client">
-                <option value="">any</option>
-                ${clients.map((c) => html`<option value="${c}" ${c === client ? html`selected` : ''}>${c}</option>`)}
-              </select>`
+      <select id="client" name="client">
+        <option value="">any</option>
+        ${clients.map((c) => html`<option value="${c}" ${c === client ? html`selected` : ''}>${c}</option>`)}
+      </select>`
           : ''
       }
       <button type="submit">Show</button>
@@ -72,59 +72,32 @@ export function requestListPage(
         ? 'Requests at risk of missing their deadline'
         : 'Requests';
   const older = input.nextCursor
-    ? html`<p>
-        <a
-          href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), ...(input.client ? { client: input.client } : {}), cursor: input.nextCursor }).toString()}"
-          >Older requests →</a
-        >
-      </p>`
+    ? html`<p><a href="${ADMIN_PATH}?${new URLSearchParams({ ...(input.filter !== 'all' ? { filter: input.filter } : {}), ...(input.status ? { status: input.status } : {}), ...(input.client ? { client: input.client } : {}), cursor: input.nextCursor }).toString()}">Older requests →</a></p>`
     : '';
   const rows = input.requests.map(
-    (r) =>
-      html`<tr>
-        <td><a href="${requestUrl(r.id)}">${shortId(r.id)}</a></td>
-        <td>${r.client}</td>
-        <td>${person(r)}</td>
-        <td>${badge(r.status)}</td>
-        <td>${r.regulation.toUpperCase()}</td>
-        <td>${r.vendors.join(', ')}</td>
-        <td>${when(r.submittedAt)}</td>
-        <td>${when(r.dueAt)}</td>
-        <td>${daysLeft(r, ctx.now)}${riskBadge(input.risks?.get(r.id))}</td>
-        <td>${when(r.finishedAt)}</td>
-      </tr>`,
+    (r) => html`<tr>
+      <td><a href="${requestUrl(r.id)}">${shortId(r.id)}</a></td>
+      <td>${r.client}</td>
+      <td>${person(r)}</td>
+      <td>${badge(r.status)}</td>
+      <td>${r.regulation.toUpperCase()}</td>
+      <td>${r.vendors.join(', ')}</td>
+      <td>${when(r.submittedAt)}</td>
+      <td>${when(r.dueAt)}</td>
+      <td>${daysLeft(r, ctx.now)}${riskBadge(input.risks?.get(r.id))}</td>
+      <td>${when(r.finishedAt)}</td>
+    </tr>`,
   );
   return layout(
     title,
     ctx,
     html`<h1>${title}</h1>
-      ${filterBar(input.filter, input.status, ctx.clients, input.client)}
-      <table class="list">
-        <thead>
-          <tr>
-            <th>Request</th>
-            <th>Client</th>
-            <th>Person (hash)</th>
-            <th>Status</th>
-            <th>Rule</th>
-            <th>Vendors</th>
-            <th>Submitted</th>
-            <th>Due</th>
-            <th>Days left</th>
-            <th>Finished</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            rows.length
-              ? rows
-              : html`<tr>
-                  <td colspan="10" class="muted">No requests.</td>
-                </tr>`
-          }
-        </tbody>
-      </table>
-      ${older}`,
+    ${filterBar(input.filter, input.status, ctx.clients, input.client)}
+    <table class="list">
+      <thead><tr><th>Request</th><th>Client</th><th>Person (hash)</th><th>Status</th><th>Rule</th><th>Vendors</th><th>Submitted</th><th>Due</th><th>Days left</th><th>Finished</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="10" class="muted">No requests.</td></tr>`}</tbody>
+    </table>
+    ${older}`,
   );
 }
 
@@ -138,54 +111,29 @@ export function taskListPage(
 ): string {
   const title = input.filter === 'failed' ? 'Failed tasks' : 'Tasks waiting for manual work';
   const rows = input.rows.map(
-    ({ task, request }) =>
-      html`<tr>
-        <td><a href="${requestUrl(task.requestId)}">${shortId(task.requestId)}</a></td>
-        <td>${request?.client ?? '—'}</td>
-        <td>${request ? person(request) : '—'}</td>
-        <td>${task.vendor}</td>
-        <td><code>${task.resource}</code></td>
-        <td>${task.action}</td>
-        <td>${badge(task.state)}</td>
-        <td>${task.state === 'failed' ? (task.error ?? '—') : (task.waitingReason ?? '—')}</td>
-        <td>${when(task.updatedAt)}</td>
-        <td>${request ? daysLeft(request, ctx.now) : '—'}</td>
-        <td>
-          ${task.jobName === 'manual' || !ctx.staff ? '—' : html`<a href="${bullBoardJobUrl(task.queue, task.id)}">job</a>`}
-        </td>
-      </tr>`,
+    ({ task, request }) => html`<tr>
+      <td><a href="${requestUrl(task.requestId)}">${shortId(task.requestId)}</a></td>
+      <td>${request?.client ?? '—'}</td>
+      <td>${request ? person(request) : '—'}</td>
+      <td>${task.vendor}</td>
+      <td><code>${task.resource}</code></td>
+      <td>${task.action}</td>
+      <td>${badge(task.state)}</td>
+      <td>${task.state === 'failed' ? (task.error ?? '—') : (task.waitingReason ?? '—')}</td>
+      <td>${when(task.updatedAt)}</td>
+      <td>${request ? daysLeft(request, ctx.now) : '—'}</td>
+      <td>${task.jobName === 'manual' || !ctx.staff ? '—' : html`<a href="${bullBoardJobUrl(task.queue, task.id)}">job</a>`}</td>
+    </tr>`,
   );
   return layout(
     title,
     ctx,
     html`<h1>${title}</h1>
-      ${filterBar(input.filter, undefined)}
-      <table class="list">
-        <thead>
-          <tr>
-            <th>Request</th>
-            <th>Client</th>
-            <th>Person (hash)</th>
-            <th>Vendor</th>
-            <th>Resource</th>
-            <th>Action</th>
-            <th>State</th>
-            <th>${input.filter === 'failed' ? 'Error' : 'What to do'}</th>
-            <th>Since</th>
-            <th>Days left</th>
-            <th>Bull Board</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${
-            rows.length
-              ? rows
-              : html`<tr>
-                  <td colspan="11" class="muted">None.</td>
-                </tr>`
-          }
-        </tbody>
-      </table>
-      ${input.limited ? html`<p class="muted">Showing the ${input.rows.length} most recently changed.</p>` : ''}`,
+    ${filterBar(input.filter, undefined)}
+    <table class="list">
+      <thead><tr><th>Request</th><th>Client</th><th>Person (hash)</th><th>Vendor</th><th>Resource</th><th>Action</th><th>State</th><th>${input.filter === 'failed' ? 'Error' : 'What to do'}</th><th>Since</th><th>Days left</th><th>Bull Board</th></tr></thead>
+      <tbody>${rows.length ? rows : html`<tr><td colspan="11" class="muted">None.</td></tr>`}</tbody>
+    </table>
+    ${input.limited ? html`<p class="muted">Showing the ${input.rows.length} most recently changed.</p>` : ''}`,
   );
 }

@@ -13,19 +13,9 @@ export const SCOPE_NOTICES: Record<string, string> = {
 
 function instructions(i: Instructions): SafeHtml {
   if (i.channel === 'email') {
-    return html`<div class="instructions">
-      <p>
-        E-mail <code>${i.to}</code>, subject <q>${i.subject}</q> — <a href="${i.mailto}">open in the mail program</a>
-      </p>
-      <pre>${i.body}</pre>
-    </div>`;
+    return html`<div class="instructions"><p>E-mail <code>${i.to}</code>, subject <q>${i.subject}</q> — <a href="${i.mailto}">open in the mail program</a></p><pre>${i.body}</pre></div>`;
   }
-  return html`<div class="instructions">
-    <p>${i.where}:</p>
-    <ol>
-      ${i.steps.map((s) => html`<li>${s}</li>`)}
-    </ol>
-  </div>`;
+  return html`<div class="instructions"><p>${i.where}:</p><ol>${i.steps.map((s) => html`<li>${s}</li>`)}</ol></div>`;
 }
 
 function form(
@@ -37,15 +27,9 @@ function form(
   button: string,
 ): SafeHtml {
   return html`<form method="post" action="${path(`${ADMIN_PATH}/scope-deletions`, d.id, action)}" class="manual">
-    <input type="hidden" name="csrf" value="${ctx.csrf}" />
+    <input type="hidden" name="csrf" value="${ctx.csrf}">
     <label for="${action}-${d.id}">${label}</label>
-    <input
-      id="${action}-${d.id}"
-      name="${field}"
-      required
-      minlength="3"
-      maxlength="${field === 'reason' ? 500 : 200}"
-    />
+    <input id="${action}-${d.id}" name="${field}" required minlength="3" maxlength="${field === 'reason' ? 500 : 200}">
     <button type="submit">${button}</button>
   </form>`;
 }
@@ -67,28 +51,15 @@ export function scopeDeletionsPage(
     return html`<section class="vendor" data-scope-deletion="${d.id}">
       <h3>${d.kind} <code>${d.scope}</code> ${badge(v.status)}</h3>
       <dl class="summary">
-        <dt>Id</dt>
-        <dd><code>${d.id}</code></dd>
-        <dt>Requested</dt>
-        <dd>${when(d.createdAt)} <span class="muted">by ${d.requestedBy}</span></dd>
-        <dt>Vendor’s rules</dt>
-        <dd>${v.vendorRules?.summary ?? ''}</dd>
-        <dt>Sent</dt>
-        <dd>${when(d.sentAt)}${d.sentReference ? html` <span class="muted">ref</span> ${d.sentReference}` : ''}</dd>
-        <dt>Cancel deadline</dt>
-        <dd>
-          ${d.cancelDeadline ? when(d.cancelDeadline) : v.vendorRules?.cancel.after === 'never' ? 'cannot be cancelled once sent' : '—'}
-        </dd>
-        <dt>Expected by</dt>
-        <dd>${when(d.expectedBy)}</dd>
+        <dt>Id</dt><dd><code>${d.id}</code></dd>
+        <dt>Requested</dt><dd>${when(d.createdAt)} <span class="muted">by ${d.requestedBy}</span></dd>
+        <dt>Vendor’s rules</dt><dd>${v.vendorRules?.summary ?? ''}</dd>
+        <dt>Sent</dt><dd>${when(d.sentAt)}${d.sentReference ? html` <span class="muted">ref</span> ${d.sentReference}` : ''}</dd>
+        <dt>Cancel deadline</dt><dd>${d.cancelDeadline ? when(d.cancelDeadline) : v.vendorRules?.cancel.after === 'never' ? 'cannot be cancelled once sent' : '—'}</dd>
+        <dt>Expected by</dt><dd>${when(d.expectedBy)}</dd>
       </dl>
       ${d.status === 'drafted' ? instructions(d.instructions) : ''}
-      ${
-        d.status === 'cancel_requested' && cancel?.cancellation
-          ? html`<h4>Cancellation to send</h4>
-              ${instructions(cancel.cancellation)}`
-          : ''
-      }
+      ${d.status === 'cancel_requested' && cancel?.cancellation ? html`<h4>Cancellation to send</h4>${instructions(cancel.cancellation)}` : ''}
       ${ctx.canOperate && d.status === 'drafted' ? form(ctx, d, 'sent', 'reference', 'Done at the vendor: ticket or reference', 'Record as sent') : ''}
       ${ctx.canOperate && (d.status === 'sent' || d.status === 'cancel_requested') ? form(ctx, d, 'confirm', 'reference', 'The vendor confirmed: its reference', 'Record confirmation') : ''}
       ${ctx.canOperate && (d.status === 'drafted' || d.status === 'sent') ? form(ctx, d, 'cancel', 'reason', 'Cancel: reason', 'Cancel') : ''}
@@ -98,13 +69,9 @@ export function scopeDeletionsPage(
     'Scope deletions',
     ctx,
     html`<h1>Scope deletions</h1>
-      ${message?.notice ? html`<p class="notice" role="status">${message.notice}</p>` : ''}
-      ${message?.error ? html`<p class="error" role="alert">${message.error}</p>` : ''}
-      <p class="muted">
-        Whole-scope deletions the vendors offer only by e-mail or in their UI. Request one with
-        <code>erasure scope request …</code>; Pinpoint projects are under
-        <a href="${ADMIN_PATH}/project-deletions">Project deletions</a>.
-      </p>
-      ${items.length ? items : html`<p class="muted">No scope deletions.</p>`}`,
+    ${message?.notice ? html`<p class="notice" role="status">${message.notice}</p>` : ''}
+    ${message?.error ? html`<p class="error" role="alert">${message.error}</p>` : ''}
+    <p class="muted">Whole-scope deletions the vendors offer only by e-mail or in their UI. Request one with <code>erasure scope request …</code>; Pinpoint projects are under <a href="${ADMIN_PATH}/project-deletions">Project deletions</a>.</p>
+    ${items.length ? items : html`<p class="muted">No scope deletions.</p>`}`,
   );
 }

@@ -72,9 +72,7 @@ export function daysLeft(request: RequestRecord, now: Date): SafeHtml {
   if (request.finishedAt) return html`<span class="muted">ended</span>`;
   const late = now.getTime() - request.dueAt.getTime();
   if (late > 0)
-    return html`<span class="badge overdue"
-      >overdue${late >= DAY_MS ? ` by ${Math.floor(late / DAY_MS)} d` : ''}</span
-    >`;
+    return html`<span class="badge overdue">overdue${late >= DAY_MS ? ` by ${Math.floor(late / DAY_MS)} d` : ''}</span>`;
   const days = Math.floor((request.dueAt.getTime() - now.getTime()) / DAY_MS);
   return html`<span class="${days <= 3 ? 'soon' : ''}">${days} d</span>`;
 }
@@ -83,11 +81,7 @@ export function daysLeft(request: RequestRecord, now: Date): SafeHtml {
 export function riskBadge(risk: RiskAssessment | undefined): SafeHtml | string {
   if (!risk?.atRisk) return '';
   const vendors = risk.vendors.map((v) => v.vendor).join(', ');
-  return html` <span
-    class="badge at-risk"
-    title="expected to finish after the due date at the observed p95 duration of: ${vendors}"
-    >at risk: ${vendors}</span
-  >`;
+  return html` <span class="badge at-risk" title="expected to finish after the due date at the observed p95 duration of: ${vendors}">at risk: ${vendors}</span>`;
 }
 
 export function badge(state: string): SafeHtml {
@@ -95,9 +89,7 @@ export function badge(state: string): SafeHtml {
 }
 
 export function person(request: RequestRecord): SafeHtml {
-  return html`<code title="keyed hash of the person's first identifier"
-    >${request.subjectHash.slice(0, HASH_PREFIX)}</code
-  >`;
+  return html`<code title="keyed hash of the person's first identifier">${request.subjectHash.slice(0, HASH_PREFIX)}</code>`;
 }
 
 export function shortId(id: string): SafeHtml {
@@ -107,59 +99,52 @@ export function shortId(id: string): SafeHtml {
 export function layout(title: string, ctx: ViewContext | undefined, body: SafeHtml): string {
   const nav = ctx
     ? html`<nav>
-          <a href="${ADMIN_PATH}">Requests</a>
-          <a href="${ADMIN_PATH}?filter=overdue">Overdue</a>
-          <a href="${ADMIN_PATH}?filter=failed">Failed</a>
-          <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
-          ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
-          ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/scope-deletions">Scope deletions</a>` : ''}
-          <a href="${ADMIN_PATH}/manual-work">Manual work</a>
-          ${ctx.staff ? html`<a href="${BOARD_PATH}">Bull Board</a>` : ''}
-        </nav>
-        <div class="who">
-          <span>${ctx.principal.name} <span class="muted">(${ctx.principal.role})</span></span>
-          <form method="post" action="${ADMIN_PATH}/logout">
-            <input type="hidden" name="csrf" value="${ctx.csrf}" /><button type="submit" class="link">Log out</button>
-          </form>
-        </div>`
+        <a href="${ADMIN_PATH}">Requests</a>
+        <a href="${ADMIN_PATH}?filter=overdue">Overdue</a>
+        <a href="${ADMIN_PATH}?filter=failed">Failed</a>
+        <a href="${ADMIN_PATH}?filter=waiting_manual">Waiting manual</a>
+        ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/project-deletions">Project deletions</a>` : ''}
+        ${ctx.canOperate ? html`<a href="${ADMIN_PATH}/scope-deletions">Scope deletions</a>` : ''}
+        <a href="${ADMIN_PATH}/manual-work">Manual work</a>
+        ${ctx.staff ? html`<a href="${BOARD_PATH}">Bull Board</a>` : ''}
+      </nav>
+      <div class="who">
+        <span>${ctx.principal.name} <span class="muted">(${ctx.principal.role})</span></span>
+        <form method="post" action="${ADMIN_PATH}/logout"><input type="hidden" name="csrf" value="${ctx.csrf}"><button type="submit" class="link">Log out</button></form>
+      </div>`
     : '';
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="robots" content="noindex" />
-        <title>${title} · erasure</title>
-        <link rel="stylesheet" href="${ADMIN_CSS_PATH}" />
-      </head>
-      <body>
-        <header><a class="brand" href="${ADMIN_PATH}">erasure</a>${nav}</header>
-        <main>${breakerBanner(ctx?.breakers ?? [])} ${body}</main>
-      </body>
-    </html> `.value;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${title} · erasure</title>
+<link rel="stylesheet" href="${ADMIN_CSS_PATH}">
+</head>
+<body>
+<header><a class="brand" href="${ADMIN_PATH}">erasure</a>${nav}</header>
+<main>
+${breakerBanner(ctx?.breakers ?? [])}
+${body}
+</main>
+</body>
+</html>
+`.value;
 }
 
 /** One line per vendor whose breaker is not closed: why its queue is paused and how to resume it. */
 export function breakerBanner(breakers: BreakerState[]): SafeHtml | string {
   const open = breakers.filter((b) => b.state !== 'closed');
   if (open.length === 0) return '';
-  return html`<div class="error breaker" role="alert">
-    <strong>Vendor paused.</strong>
-    <ul>
-      ${open.map(
-        (b) =>
-          html`<li>
-            <strong>${b.vendor}</strong>
-            ${b.state === 'half_open' ? 'is probing after a failure storm' : `is paused (${b.fault ?? 'fault'})`}:
-            ${b.reason ?? ''}${
-              b.state === 'open' && b.fault !== 'transient'
-                ? html` — fix ${b.configKey ?? 'the config'}, then <code>erasure queues resume ${b.vendor}</code>`
-                : ''
-            }
-          </li>`,
-      )}
-    </ul>
-  </div>`;
+  return html`<div class="error breaker" role="alert"><strong>Vendor paused.</strong><ul>${open.map(
+    (b) =>
+      html`<li><strong>${b.vendor}</strong> ${b.state === 'half_open' ? 'is probing after a failure storm' : `is paused (${b.fault ?? 'fault'})`}: ${b.reason ?? ''}${
+        b.state === 'open' && b.fault !== 'transient'
+          ? html` — fix ${b.configKey ?? 'the config'}, then <code>erasure queues resume ${b.vendor}</code>`
+          : ''
+      }</li>`,
+  )}</ul></div>`;
 }
 
 export function loginPage(input: { csrf: string; next: string; error?: string }): string {
@@ -168,15 +153,13 @@ export function loginPage(input: { csrf: string; next: string; error?: string })
     undefined,
     html`<section class="login">
       <h1>Log in</h1>
-      <p class="muted">
-        Use an API token (viewer, operator or admin). It is kept in an HttpOnly cookie for 8 hours or until you log out.
-      </p>
+      <p class="muted">Use an API token (viewer, operator or admin). It is kept in an HttpOnly cookie for 8 hours or until you log out.</p>
       ${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
       <form method="post" action="${ADMIN_PATH}/login">
-        <input type="hidden" name="csrf" value="${input.csrf}" />
-        <input type="hidden" name="next" value="${input.next}" />
+        <input type="hidden" name="csrf" value="${input.csrf}">
+        <input type="hidden" name="next" value="${input.next}">
         <label for="token">Token</label>
-        <input id="token" name="token" type="password" autocomplete="current-password" required />
+        <input id="token" name="token" type="password" autocomplete="current-password" required>
         <button type="submit">Log in</button>
       </form>
     </section>`,
@@ -187,8 +170,6 @@ export function messagePage(ctx: ViewContext | undefined, title: string, text: s
   return layout(
     title,
     ctx,
-    html`<h1>${title}</h1>
-      <p>${text}</p>
-      <p><a href="${ADMIN_PATH}">Back to the requests</a></p>`,
+    html`<h1>${title}</h1><p>${text}</p><p><a href="${ADMIN_PATH}">Back to the requests</a></p>`,
   );
 }

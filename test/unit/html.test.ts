@@ -12,12 +12,9 @@ describe('The html template helper of the admin pages', () => {
 
   it('does not escape nested templates twice, renders arrays item by item and leaves out null, undefined and false', () => {
     const items = ['a&b', html`<i>${'<c>'}</i>`];
-    expect(
-      html`<ul>
-          ${items.map((i) => html`<li>${i}</li>`)}
-        </ul>
-        ${null}${undefined}${false}${0}`.value,
-    ).to.equal('<ul><li>a&amp;b</li><li><i>&lt;c&gt;</i></li></ul>0');
+    expect(html`<ul>${items.map((i) => html`<li>${i}</li>`)}</ul>${null}${undefined}${false}${0}`.value).to.equal(
+      '<ul><li>a&amp;b</li><li><i>&lt;c&gt;</i></li></ul>0',
+    );
   });
 
   it('keeps only constant markup passed to trusted() and encodes path segments', () => {
