@@ -105,7 +105,12 @@ export async function startWorkers(deps: WorkerPoolDeps): Promise<WorkerPool> {
       maxStalledCount: 2,
       metrics: { maxDataPoints: 60 * 24 * 7 },
     });
-    worker.on('error', (err) => logger.error('worker error', { queue: queue.name, errorName: err.name }));
+    // BullMQ's own errors (a lost job lock, a failed Redis script, a stalled-job check): their text names
+    // job ids and Redis keys, never job data, and it is what tells on-call which one it was. The
+    // logger scrubs identifier-shaped text from every line (src/logger.ts).
+    worker.on('error', (err) =>
+      logger.error('worker error', { queue: queue.name, errorName: err.name, error: err.message.slice(0, 500) }),
+    );
     if (!isRequests && !own) {
       recordFailuresOutsideProcessor(worker, deps);
     }
