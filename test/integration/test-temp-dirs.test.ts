@@ -126,7 +126,10 @@ describe('Temp dirs of a test run (test/support/temp-dirs.ts)', function () {
   it('a run stopped by SIGINT stops its Redis and Postgres servers first, then removes their dirs', async () => {
     const tmp = makeChildTmpDir();
     const run = await runFixture(tmp, 'sigint');
-    expect(run.code, run.output.slice(-3000)).to.equal(130);
+    // mocha's bin/mocha.js passes a SIGINT on to its child run and sends a SIGTERM right after it, so
+    // the run ends by whichever its handlers (test/support/root-hooks.ts) see first: 130 or 143, through
+    // the same exit path. Either way it must exit by itself, through its exit handlers, not be killed.
+    expect(run.code, run.output.slice(-3000)).to.be.oneOf([130, 143]);
     expect(run.seen.pids.redis, 'the run had started its redis-server').to.be.a('number');
     expect(leftInChildTmpDir(tmp), run.output.slice(-3000)).to.deep.equal([]);
     await serversGone(run.seen.pids);
